@@ -1,0 +1,48 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DB ?= sqlite:///data/sjr.db
+export PYTHONDONTWRITEBYTECODE ?=
+export MPLBACKEND := Agg
+
+.PHONY: demo test lint bench serve setup clean-db help
+
+help:
+	@echo "make demo   - set up, build data/sjr.db from synthetic data if missing, run the main job"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make lint   - ruff and notebook output checks"
+	@echo "make bench  - print speed and memory figures"
+	@echo "make serve  - start the Voila dashboards on 127.0.0.1"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+data/sjr.db: | $(STAMP)
+	@mkdir -p data
+	$(BIN)/sjr demo-data --db sqlite:///data/sjr.db
+
+demo: $(STAMP) data/sjr.db
+	$(BIN)/sjr summary --db $(DB)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check sjrlib data_access tests benchmarks
+	$(BIN)/nbstripout --verify notebooks/*.ipynb
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+serve: $(STAMP) data/sjr.db
+	$(BIN)/sjr serve --db $(DB)
+
+clean-db:
+	rm -f data/sjr.db

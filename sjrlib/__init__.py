@@ -1,0 +1,3 @@
+"""sjrlib: the Structured Judgement Review domain model, loaders, validation, statistics and plots."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,78 @@
+"""Shared fixtures: an isolated home for Jupyter/matplotlib, and real databases.
+
+``db_url`` yields a fresh, empty SQLite file database and, when ``SJR_TEST_POSTGRES_URL`` is set
+(``.ci/run`` sets it when a local server answers), a fresh PostgreSQL database created for the one
+test and dropped after it. Tests that take ``db_url`` therefore run on both engines.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+POSTGRES_URL = os.environ.get("SJR_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_home(tmp_path_factory):
+    """Keep Jupyter, IPython and matplotlib caches out of the user's $HOME."""
+    home = tmp_path_factory.mktemp("home")
+    saved = {k: os.environ.get(k) for k in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR",
+                                            "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR")}
+    os.environ["JUPYTER_CONFIG_DIR"] = str(home / "jupyter-config")
+    os.environ["JUPYTER_DATA_DIR"] = str(home / "jupyter-data")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(home / "jupyter-runtime")
+    os.environ["IPYTHONDIR"] = str(home / "ipython")
+    os.environ["MPLCONFIGDIR"] = str(home / "matplotlib")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _engines():
+    params = [pytest.param("sqlite", id="sqlite")]
+    params.append(
+        pytest.param(
+            "postgresql",
+            id="postgresql",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set"),
+            ],
+        )
+    )
+    return params
+
+
+@pytest.fixture
+def postgres_database():
+    """Create a throwaway PostgreSQL database; yield its SQLAlchemy URL; drop it afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(POSTGRES_URL)
+    name = f"sjr_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=_engines())
+def db_url(request, tmp_path):
+    """An empty database URL (no schema yet), on SQLite and, when configured, PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sjr.db'}"
+    else:
+        yield request.getfixturevalue("postgres_database")
