@@ -18,6 +18,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _main() -> None:
+    """Structured Judgement Review: data store, governed access, statistics and reports."""
+
+
 _COMMAND_MODULES = (
     "sjrlib.commands.text",
 )

@@ -73,7 +73,8 @@ def labels(vocabulary: str) -> dict[str, str]:
 def label(vocabulary: str, value: object) -> str:
     """The exact label of one value, e.g. ``label("care_score", 2) == "Poor care"``."""
     table = labels(vocabulary)
-    key = str(int(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    key = str(int(value)) if is_number else str(value)
     try:
         return table[key]
     except KeyError:
