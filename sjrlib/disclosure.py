@@ -1,0 +1,287 @@
+"""Statistical disclosure control of published tables (below national level).
+
+The default rule is NHS Digital's for Hospital Episode Statistics (since 2018), as the programme's
+reference (``shared/spec/privacy-and-disclosure.md``) states it:
+
+* a count from 1 to 7 is replaced by ``*``; zero stays 0;
+* every other count is rounded to the nearest 5;
+* a percentage or mean is not shown when it is based on 1-7 cases;
+* where a suppressed cell could be recovered from a row or column total, a second cell is
+  suppressed (secondary suppression).
+
+The threshold and the rounding base are configurable (older HQIP practice: suppress under 5, no
+rounding: ``DisclosureRule(threshold=4, rounding=1)``).
+
+A protected table is an ``object`` frame whose cells are ``int`` (the rounded count) or the
+suppression symbol, so it can go to HTML or Excel unchanged. :func:`suppression_mask` gives the
+cells that are withheld, so that charts can follow the same rule (no bar for a suppressed cell).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DisclosureRule",
+    "SUPPRESSED",
+    "protect_count",
+    "protect_counts",
+    "protect_rate",
+    "protect_rates",
+    "suppression_mask",
+]
+
+SUPPRESSED = "*"
+"""The symbol shown in place of a suppressed count."""
+
+
+@dataclass(frozen=True)
+class DisclosureRule:
+    """How counts are protected before a table leaves the store.
+
+    Parameters
+    ----------
+    threshold
+        Counts from 1 to ``threshold`` (inclusive) are suppressed. 0 turns suppression off.
+    rounding
+        Other counts are rounded to the nearest multiple of ``rounding`` (halves go up).
+        1 turns rounding off.
+    symbol
+        What a suppressed cell shows.
+    """
+
+    threshold: int = 7
+    rounding: int = 5
+    symbol: str = SUPPRESSED
+
+    def __post_init__(self) -> None:
+        if self.threshold < 0:
+            raise ValueError(f"disclosure threshold must be 0 or more, not {self.threshold}")
+        if self.rounding < 1:
+            raise ValueError(f"disclosure rounding base must be 1 or more, not {self.rounding}")
+
+    @classmethod
+    def off(cls) -> DisclosureRule:
+        """No control at all (national-level tables)."""
+        return cls(threshold=0, rounding=1)
+
+    @property
+    def active(self) -> bool:
+        """Whether this rule changes anything."""
+        return self.threshold > 0 or self.rounding > 1
+
+    def is_small(self, count: object) -> bool:
+        """Whether one count would be suppressed (1 to ``threshold``)."""
+        if count is None or count is pd.NA or (isinstance(count, float) and math.isnan(count)):
+            return False
+        return 1 <= int(count) <= self.threshold
+
+    def round(self, count: int) -> int:
+        """Round one count to the nearest ``rounding`` (halves up); zero stays 0."""
+        if self.rounding == 1:
+            return int(count)
+        return int(math.floor(int(count) / self.rounding + 0.5) * self.rounding)
+
+    def base_allowed(self, base: object) -> bool:
+        """Whether a percentage or mean on ``base`` cases may be shown.
+
+        Not on 1 to ``threshold`` cases (disclosure), and not on none (undefined).
+        """
+        if base is None or base is pd.NA or (isinstance(base, float) and math.isnan(base)):
+            return False
+        return int(base) > 0 and not self.is_small(base)
+
+    def describe(self) -> str:
+        """One sentence for a table note, e.g. for the reader of a trust report."""
+        if not self.active:
+            return "Counts are shown unrounded."
+        parts = []
+        if self.threshold > 0:
+            parts.append(
+                f"counts from 1 to {self.threshold} are shown as {self.symbol} "
+                "(with a second cell withheld where a total would reveal one)"
+            )
+        if self.rounding > 1:
+            parts.append(f"other counts are rounded to the nearest {self.rounding}")
+        if self.threshold > 0:
+            parts.append(f"percentages and means based on 1 to {self.threshold} cases are withheld")
+        text = "; ".join(parts)
+        return "Disclosure control: " + text + "."
+
+
+def protect_count(count: object, rule: DisclosureRule) -> int | str | None:
+    """Protect a single count: the rounded value, the symbol, or ``None`` when missing."""
+    if count is None or count is pd.NA or (isinstance(count, float) and math.isnan(count)):
+        return None
+    if rule.is_small(count):
+        return rule.symbol
+    return rule.round(int(count))
+
+
+def _relations(
+    table: pd.DataFrame,
+    columns: Sequence[Hashable],
+    total_row: Hashable | None,
+    total_column: Hashable | None,
+) -> list[tuple[list[tuple[Hashable, Hashable]], tuple[Hashable, Hashable]]]:
+    """Additive relations ``(cells, total cell)`` declared by the margins of ``table``."""
+    relations = []
+    body_rows = [r for r in table.index if r != total_row]
+    if total_column is not None:
+        parts = [c for c in columns if c != total_column]
+        for r in table.index:
+            relations.append(([(r, c) for c in parts], (r, total_column)))
+    if total_row is not None:
+        for c in columns:
+            relations.append(([(r, c) for r in body_rows], (total_row, c)))
+    return relations
+
+
+def suppression_mask(
+    table: pd.DataFrame,
+    rule: DisclosureRule,
+    *,
+    columns: Sequence[Hashable] | None = None,
+    total_row: Hashable | None = None,
+    total_column: Hashable | None = None,
+) -> pd.DataFrame:
+    """Which cells of a count table are withheld: primary and secondary suppression.
+
+    Parameters
+    ----------
+    table
+        Counts (integers, missing allowed). Index labels must be unique.
+    rule
+        The disclosure rule.
+    columns
+        The count columns to protect (default: all).
+    total_row
+        Index label of a row holding column totals of the other rows, if shown.
+    total_column
+        Label of a column holding the sum of the other ``columns`` in its row, if shown.
+
+    Returns
+    -------
+    DataFrame of bool, same shape as ``table[columns]``; True = withheld.
+
+    Notes
+    -----
+    Primary suppression withholds counts from 1 to ``rule.threshold``. Then, for every additive
+    relation the margins declare (a row summing to its total column, a column summing to its total
+    row), if exactly one member is withheld it could be recovered by subtraction, so the smallest
+    non-zero visible member (a body cell before the total) is withheld too; this repeats until no
+    relation has exactly one withheld member.
+    """
+    columns = list(table.columns if columns is None else columns)
+    if not table.index.is_unique:
+        raise ValueError("disclosure control needs unique row labels in the table")
+    counts = table[columns]
+    mask = pd.DataFrame(
+        [[rule.is_small(v) for v in row] for row in counts.itertuples(index=False)],
+        index=counts.index,
+        columns=columns,
+        dtype=bool,
+    )
+    if rule.threshold == 0:
+        return mask
+    relations = _relations(table, columns, total_row, total_column)
+    changed = True
+    while changed:
+        changed = False
+        for cells, total in relations:
+            members = [*cells, total]
+            if sum(bool(mask.at[r, c]) for r, c in members) != 1:
+                continue
+            candidates = [
+                (r, c)
+                for r, c in cells
+                if not mask.at[r, c] and _value(counts.at[r, c]) > 0
+            ]
+            if not candidates and not mask.at[total] and _value(counts.at[total]) > 0:
+                candidates = [total]
+            if not candidates:
+                continue  # only zeros left: nothing can be recovered that is not already known
+            pick = min(candidates, key=lambda rc: _value(counts.at[rc[0], rc[1]]))
+            mask.at[pick[0], pick[1]] = True
+            changed = True
+    return mask
+
+
+def _value(v: object) -> int:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return 0
+    return int(v)
+
+
+def protect_counts(
+    table: pd.DataFrame,
+    rule: DisclosureRule,
+    *,
+    columns: Sequence[Hashable] | None = None,
+    total_row: Hashable | None = None,
+    total_column: Hashable | None = None,
+) -> pd.DataFrame:
+    """Apply ``rule`` to the count columns of ``table`` (see :func:`suppression_mask`).
+
+    Returns a copy in which the protected columns are ``object`` columns holding rounded ``int``
+    counts, the suppression symbol, or ``None`` for a missing count; other columns are unchanged.
+    """
+    columns = list(table.columns if columns is None else columns)
+    mask = suppression_mask(
+        table, rule, columns=columns, total_row=total_row, total_column=total_column
+    )
+    out = table.copy()
+    for c in columns:
+        values = []
+        for r, v in zip(table.index, table[c], strict=True):
+            if mask.at[r, c]:
+                values.append(rule.symbol)
+            elif v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                values.append(None)
+            else:
+                values.append(rule.round(int(v)))
+        out[c] = pd.Series(values, index=table.index, dtype=object)
+    return out
+
+
+def protect_rate(
+    value: float | None, base: object, rule: DisclosureRule, *, numerator_withheld: bool = False
+) -> float | None:
+    """A percentage or mean, or ``None`` when it must be withheld.
+
+    Withheld when its base is 1 to ``rule.threshold`` cases, or when its numerator is withheld in
+    the same table (a visible base and rate would give the numerator back).
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    if numerator_withheld or not rule.base_allowed(base):
+        return None
+    return float(value)
+
+
+def protect_rates(
+    values: Iterable[float] | pd.Series,
+    bases: Iterable[object] | pd.Series,
+    rule: DisclosureRule,
+    *,
+    numerator_withheld: Iterable[bool] | pd.Series | None = None,
+) -> pd.Series:
+    """Vectorised :func:`protect_rate`; returns a float Series with NaN where withheld."""
+    values = pd.Series(values) if not isinstance(values, pd.Series) else values
+    bases_list = list(bases)
+    if numerator_withheld is None:
+        withheld = [False] * len(values)
+    else:
+        withheld = [bool(x) for x in numerator_withheld]
+    out = [
+        protect_rate(v, b, rule, numerator_withheld=w)
+        for v, b, w in zip(values.tolist(), bases_list, withheld, strict=True)
+    ]
+    return pd.Series(
+        [np.nan if x is None else x for x in out], index=values.index, dtype="float64"
+    )

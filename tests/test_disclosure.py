@@ -1,0 +1,129 @@
+"""Disclosure control: the HES rule (suppress 1-7, round to 5, secondary suppression)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sjrlib.disclosure import (
+    DisclosureRule,
+    protect_count,
+    protect_counts,
+    protect_rate,
+    protect_rates,
+    suppression_mask,
+)
+
+RULE = DisclosureRule()
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(0, 0), (1, "*"), (7, "*"), (8, 10), (12, 10), (13, 15), (17, 15), (18, 20), (1000, 1000),
+     (None, None)],
+)
+def test_single_counts_follow_the_hes_rule(count, expected):
+    assert protect_count(count, RULE) == expected
+
+
+def test_configurable_threshold_and_no_rounding():
+    old_hqip = DisclosureRule(threshold=4, rounding=1)
+    assert [protect_count(n, old_hqip) for n in (0, 4, 5, 7, 13)] == [0, "*", 5, 7, 13]
+    off = DisclosureRule.off()
+    assert not off.active
+    assert [protect_count(n, off) for n in (0, 1, 7, 13)] == [0, 1, 7, 13]
+
+
+def test_bad_rule_is_a_clear_error():
+    with pytest.raises(ValueError, match="rounding base"):
+        DisclosureRule(rounding=0)
+    with pytest.raises(ValueError, match="threshold"):
+        DisclosureRule(threshold=-1)
+
+
+def test_secondary_suppression_in_a_row_with_a_total():
+    table = pd.DataFrame(
+        {"a": [3, 40], "b": [20, 50], "c": [30, 60], "total": [53, 150]}, index=["q1", "q2"]
+    )
+    mask = suppression_mask(table, RULE, total_column="total")
+    # q1: a is small; the smallest other non-zero cell (b=20) goes too
+    assert mask.loc["q1"].tolist() == [True, True, False, False]
+    assert not mask.loc["q2"].any()
+    out = protect_counts(table, RULE, total_column="total")
+    assert out.loc["q1"].tolist() == ["*", "*", 30, 55]
+    assert out.loc["q2"].tolist() == [40, 50, 60, 150]
+
+
+def test_secondary_suppression_propagates_across_rows_and_columns():
+    table = pd.DataFrame(
+        {"x": [5, 30, 35], "y": [40, 50, 90]}, index=["q1", "q2", "Total"]
+    )
+    mask = suppression_mask(table, RULE, total_row="Total")
+    # column x: q1 suppressed, so q2 (30) must go; column y is untouched
+    assert mask["x"].tolist() == [True, True, False]
+    assert not mask["y"].any()
+
+
+def test_zero_cells_are_never_needed_as_complements():
+    table = pd.DataFrame({"a": [4], "b": [0], "total": [4]}, index=["r"])
+    mask = suppression_mask(table, RULE, total_column="total")
+    assert mask.loc["r"].tolist() == [True, False, True]
+
+
+def test_rates_on_small_bases_or_withheld_numerators_are_withheld():
+    assert protect_rate(50.0, 4, RULE) is None
+    assert protect_rate(12.5, 40, RULE) == 12.5
+    assert protect_rate(12.5, 40, RULE, numerator_withheld=True) is None
+    assert protect_rate(float("nan"), 40, RULE) is None
+    out = protect_rates([10.0, 20.0, 30.0], [3, 0, 30], RULE, numerator_withheld=[False] * 3)
+    assert out.isna().tolist() == [True, True, False]
+
+
+def test_missing_and_unique_index_required():
+    table = pd.DataFrame({"a": [1, 2]}, index=["r", "r"])
+    with pytest.raises(ValueError, match="unique row labels"):
+        suppression_mask(table, RULE)
+
+
+def test_describe_names_the_rule():
+    text = RULE.describe()
+    assert "1 to 7" in text and "nearest 5" in text
+    assert DisclosureRule.off().describe() == "Counts are shown unrounded."
+
+
+_counts = st.one_of(st.integers(0, 10), st.integers(0, 300))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda ncols: st.lists(st.lists(_counts, min_size=ncols, max_size=ncols), min_size=1,
+                               max_size=5)
+    ),
+    st.integers(0, 9),
+    st.sampled_from([1, 5, 10]),
+)
+def test_protected_tables_never_reveal_a_small_count(rows, threshold, rounding):
+    rule = DisclosureRule(threshold=threshold, rounding=rounding)
+    body = pd.DataFrame(rows, columns=[f"c{i}" for i in range(len(rows[0]))],
+                        index=[f"r{i}" for i in range(len(rows))])
+    body["Total"] = body.sum(axis=1)
+    table = pd.concat([body, body.sum().to_frame("Total").T])
+    mask = suppression_mask(table, rule, total_row="Total", total_column="Total")
+    out = protect_counts(table, rule, total_row="Total", total_column="Total")
+    for r in table.index:
+        for c in table.columns:
+            value = out.at[r, c]
+            if mask.at[r, c]:
+                assert value == rule.symbol
+                continue
+            assert not 1 <= table.at[r, c] <= threshold
+            assert value % rounding == 0
+    # no additive relation (a row or a column with its total) has exactly one withheld member,
+    # unless every other member is zero (then the withheld one is zero too: impossible)
+    for r in table.index:
+        assert mask.loc[r].sum() != 1
+    for c in table.columns:
+        assert mask[c].sum() != 1
