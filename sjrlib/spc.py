@@ -1,0 +1,554 @@
+"""Statistical process control (SPC) by the NHS "Making Data Count" rules.
+
+Two charts, both returning one row per point with the same columns (see :func:`xmr`):
+
+- :func:`xmr`: the XmR (individuals) chart exactly as NHSRplotthedots computes it;
+- :func:`p_chart`: a p-chart for monthly proportions with varying denominators, classified by the
+  same special-cause rules against per-point limits.
+
+Why this is written here rather than taken from PyPI: the Python SPC packages found (``abspc``,
+``controlchartspy``, ``clinical-qikit``) use an 8-point shift and/or a 6-point trend (IHI/Nelson
+rules) and none reproduces NHSRplotthedots' labels, precedence, near-limit 2-in-3 rule and
+assurance, which is what NHS boards read.
+
+The rules, with the NHSRplotthedots function each one follows (R sources in
+``nhs-r-community/NHSRplotthedots``, package version 0.2.x):
+
+- limits (``ptd_spc_standard``): mean +/- 2.66 x mean moving range (``amr``); near limits at
+  2/3 of that distance (2 x 2.66 / 3). Moving ranges are taken within a rebase group only (the
+  first point of a group has none). With ``screen_outliers`` every moving range
+  ``>= 3.267 x amr`` is dropped and ``amr`` is recomputed from the rest; the *process mean is not
+  recomputed* (NHSRplotthedots screens moving ranges only). With ``fix_after_n_points = n`` the
+  mean and the moving ranges come from the first ``n`` points of each rebase group.
+- special cause (``ptd_special_cause_type`` in ``ptd_calculate_point_type.R``), by precedence:
+
+  1. ``"Above UCL"`` / ``"Below LCL"``: the point is outside the process limits;
+  2. ``"7 Point Trend (Increasing)"`` / ``"(Decreasing)"``: the point is one of 7 consecutive
+     points with 6 consecutive differences of the same sign (``ptd_seven_point_trend``; an equal
+     neighbour breaks the trend). The direction shown is that of the step to the right when the
+     next point is part of a trend too, else of the step from the left (NHSRplotthedots' rule;
+     it labels a point "Decreasing" when that step is flat, which this module keeps);
+  3. ``"2 in 3 Above CL"`` / ``"2 in 3 Below CL"``: in some window of 3 consecutive points all
+     three lie strictly on one side of the mean and at least 2 are *close to the limits*
+     (beyond a near limit but not outside the limits); only the close points are flagged
+     (``ptd_two_in_three``, ``ptd_part_of_two_in_three``). Points outside the limits do not
+     count towards 2-in-3;
+  4. ``"7 Points Above CL"`` / ``"7 Points Below CL"``: the point is one of 7 or more consecutive
+     points strictly on one side of the mean; a point exactly on the mean breaks the run
+     (``ptd_seven_point_one_side_mean``, ``ptd_part_of_seven_trend``);
+  5. otherwise ``"Common Cause"``.
+
+  Each rule is applied within one rebase group.
+- point type (``ptd_point_type``): a label containing "Above" or "Increasing" is high, "Below"
+  or "Decreasing" is low; high is ``special_cause_improvement`` when improvement is an increase
+  and ``special_cause_concern`` when it is a decrease (and the other way round for low);
+  with a neutral direction ``special_cause_neutral_high`` / ``special_cause_neutral_low``.
+- assurance (``ptd_calculate_assurance_type``): from the target and the limits of the *last*
+  point: ``target > upl`` is a consistent fail when improvement is an increase (a pass when a
+  decrease); ``target < lpl`` the opposite; otherwise ``inconsistent`` (also when the limits are
+  undefined). None without a target or with a neutral direction. Given on every row of the
+  last rebase group, None elsewhere (as ``summary.ptd_spc_df`` does).
+- ``short_group_warning`` (``ptd_add_short_group_warnings``): the rebase group has fewer than 12
+  points, so its limits are trial limits.
+
+Limits are undefined (NaN) when a group has no usable moving range (one point, or all moving
+ranges zero and screened, e.g. a constant series); NHSRplotthedots gives NA then and flags no point
+as outside or close to the limits, and so does this module (the run rules still apply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ASSURANCE_TYPES",
+    "IMPROVEMENTS",
+    "LIMIT",
+    "NEAR_LIMIT",
+    "POINT_TYPES",
+    "SCREEN_FACTOR",
+    "SHORT_GROUP_THRESHOLD",
+    "SPECIAL_CAUSE_TYPES",
+    "SPC_COLUMNS",
+    "assurance",
+    "p_chart",
+    "variation",
+    "xmr",
+]
+
+Improvement = Literal["increase", "decrease", "neutral"]
+
+LIMIT = 2.66
+"""Process limits sit at mean +/- LIMIT x mean moving range (3 sigma, as 3 / 1.128)."""
+NEAR_LIMIT = 2 * LIMIT / 3
+"""Near limits (2 sigma) used by the 2-in-3 rule."""
+SCREEN_FACTOR = 3.267
+"""Moving ranges >= SCREEN_FACTOR x mean moving range are screened out (D4 for n = 2)."""
+SHORT_GROUP_THRESHOLD = 12
+"""Groups with fewer points than this have trial limits (NHSRplotthedots' warning threshold)."""
+_MIN_FIX_AFTER = 12
+_RUN = 7
+
+IMPROVEMENTS: tuple[str, ...] = ("increase", "decrease", "neutral")
+SPECIAL_CAUSE_TYPES: tuple[str, ...] = (
+    "Above UCL",
+    "Below LCL",
+    "7 Point Trend (Increasing)",
+    "7 Point Trend (Decreasing)",
+    "2 in 3 Above CL",
+    "2 in 3 Below CL",
+    "7 Points Above CL",
+    "7 Points Below CL",
+    "Common Cause",
+)
+"""The special-cause labels of NHSRplotthedots, in order of precedence."""
+POINT_TYPES: tuple[str, ...] = (
+    "common_cause",
+    "special_cause_improvement",
+    "special_cause_concern",
+    "special_cause_neutral_high",
+    "special_cause_neutral_low",
+)
+ASSURANCE_TYPES: tuple[str, ...] = ("consistent_pass", "consistent_fail", "inconsistent")
+
+SPC_COLUMNS: tuple[str, ...] = (
+    "value",
+    "rebase_group",
+    "mean",
+    "lpl",
+    "upl",
+    "nlpl",
+    "nupl",
+    "outside_limits",
+    "relative_to_mean",
+    "close_to_limits",
+    "special_cause_type",
+    "special_cause_flag",
+    "point_type",
+    "short_group_warning",
+    "target",
+    "assurance",
+)
+"""Columns every SPC frame has, in this order (a p-chart adds ``numerator``, ``denominator``)."""
+
+_DIRECTION = {"increase": 1, "decrease": -1, "neutral": 0}
+
+
+# --- the rules, on one rebase group (NHSRplotthedots: ptd_calculate_point_type.R) -------------
+
+
+def _seven_point_one_side_mean(rtm: np.ndarray) -> np.ndarray:
+    """1 where this point and the 6 before it lie strictly on the same side of the mean."""
+    n = len(rtm)
+    out = np.zeros(n, dtype=int)
+    for i in range(_RUN - 1, n):
+        window = rtm[i - _RUN + 1 : i + 1]
+        if rtm[i] != 0 and np.all(window == rtm[i]):
+            out[i] = 1
+    return out
+
+
+def _part_of_seven(flags: np.ndarray) -> np.ndarray:
+    """True where this point or one of the next 6 ends a run of 7 (so this point is in it)."""
+    n = len(flags)
+    hit = flags != 0
+    return np.array([bool(hit[i : i + _RUN].any()) for i in range(n)], dtype=bool)
+
+
+def _seven_point_trend(y: np.ndarray) -> np.ndarray:
+    """+1 / -1 where this point ends 7 strictly increasing / decreasing points, else 0."""
+    n = len(y)
+    out = np.zeros(n, dtype=int)
+    if n < _RUN:
+        return out
+    steps = np.sign(np.diff(y))
+    for i in range(_RUN - 1, n):
+        d = steps[i - _RUN + 1 : i]
+        if np.all(d == 1):
+            out[i] = 1
+        elif np.all(d == -1):
+            out[i] = -1
+    return out
+
+
+def _two_in_three(close: np.ndarray, rtm: np.ndarray) -> np.ndarray:
+    """True where a window of 3 containing the point has >= 2 close points, all 3 on one side."""
+    n = len(close)
+    out = np.zeros(n, dtype=bool)
+    for start in range(n - 2):
+        window = slice(start, start + 3)
+        if close[window].sum() >= 2 and abs(rtm[window].sum()) == 3:
+            out[window] = True
+    # only the points that are themselves close to the limits are flagged
+    return out & close
+
+
+def _special_cause_type(
+    y: np.ndarray, rtm: np.ndarray, close: np.ndarray, outside: np.ndarray
+) -> list[str]:
+    part_trend = _part_of_seven(_seven_point_trend(y))
+    part_two_in_three = _two_in_three(close, rtm)
+    part_one_side = _part_of_seven(_seven_point_one_side_mean(rtm))
+
+    n = len(y)
+    steps = np.sign(np.diff(y)) if n > 1 else np.zeros(0)
+    from_left = np.concatenate([[0.0], steps])
+    to_right = np.concatenate([steps, steps[-1:]]) if n > 1 else np.zeros(n)
+    next_in_trend = np.concatenate([part_trend[1:], [False]])
+    trend_sign = np.where(next_in_trend & part_trend, to_right, from_left)
+
+    labels: list[str] = []
+    for i in range(n):
+        side = "Above" if rtm[i] > 0 else "Below"
+        if outside[i]:
+            labels.append("Above UCL" if rtm[i] == 1 else "Below LCL")
+        elif part_trend[i]:
+            labels.append(f"7 Point Trend ({'In' if trend_sign[i] == 1 else 'De'}creasing)")
+        elif part_two_in_three[i]:
+            labels.append(f"2 in 3 {side} CL")
+        elif part_one_side[i]:
+            labels.append(f"7 Points {side} CL")
+        else:
+            labels.append("Common Cause")
+    return labels
+
+
+def _point_type(label: str, direction: int) -> str:
+    if "Above" in label or "Increasing" in label:
+        v = 1
+    elif "Below" in label or "Decreasing" in label:
+        v = -1
+    else:
+        return "common_cause"
+    if direction == 0:
+        return "special_cause_neutral_high" if v > 0 else "special_cause_neutral_low"
+    return "special_cause_improvement" if v * direction > 0 else "special_cause_concern"
+
+
+def _classify(
+    y: np.ndarray,
+    mean: np.ndarray,
+    lpl: np.ndarray,
+    upl: np.ndarray,
+    nlpl: np.ndarray,
+    nupl: np.ndarray,
+    direction: int,
+) -> dict[str, object]:
+    """Flags, labels and point types of one rebase group (NaN limits flag nothing)."""
+    with np.errstate(invalid="ignore"):
+        outside = (y > upl) | (y < lpl)
+        rtm = np.sign(y - mean).astype(int)
+        close = ~outside & ((y < nlpl) | (y > nupl))
+    labels = _special_cause_type(y, rtm, close, outside)
+    return {
+        "outside_limits": outside,
+        "relative_to_mean": rtm,
+        "close_to_limits": close,
+        "special_cause_type": labels,
+        "special_cause_flag": np.array([lab != "Common Cause" for lab in labels], dtype=bool),
+        "point_type": [_point_type(lab, direction) for lab in labels],
+    }
+
+
+# --- limits ---------------------------------------------------------------------------------
+
+
+def _xmr_limits(
+    y: np.ndarray, fix_after_n_points: int | None, screen_outliers: bool
+) -> tuple[float, float]:
+    """Mean and mean moving range of one group (NHSRplotthedots: ptd_spc_standard)."""
+    base = y if fix_after_n_points is None else y[:fix_after_n_points]
+    mean = float(base.mean())
+    mr = np.abs(np.diff(base))
+    if mr.size == 0:
+        return mean, float("nan")
+    amr = float(mr.mean())
+    if screen_outliers:
+        mr = mr[mr < SCREEN_FACTOR * amr]
+        amr = float(mr.mean()) if mr.size else float("nan")
+    return mean, amr
+
+
+# --- input handling -------------------------------------------------------------------------
+
+
+def _as_series(values: Sequence[float] | np.ndarray | pd.Series, name: str) -> pd.Series:
+    if isinstance(values, pd.Series):
+        s = values
+    else:
+        s = pd.Series(list(values) if not isinstance(values, np.ndarray) else values)
+    try:
+        s = pd.to_numeric(s, errors="raise").astype("float64")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numbers: {exc}") from None
+    bad = s.index[~np.isfinite(s.to_numpy())]
+    if len(bad):
+        shown = ", ".join(repr(b) for b in list(bad)[:5])
+        raise ValueError(
+            f"{name} has missing or infinite values at {shown}; an SPC chart needs a value "
+            "for every period (fill or drop the gap explicitly)"
+        )
+    if not s.index.is_unique:
+        dup = s.index[s.index.duplicated()][0]
+        raise ValueError(f"{name} has more than one value for {dup!r}; one point per period")
+    if len(s) > 1 and not s.index.is_monotonic_increasing:
+        raise ValueError(
+            f"{name} is not in time order (its index is not increasing); sort it first, "
+            "e.g. values.sort_index()"
+        )
+    return s
+
+
+def _check_options(
+    improvement: str, fix_after_n_points: int | None, target: float | None
+) -> int:
+    if improvement not in _DIRECTION:
+        raise ValueError(
+            f"improvement must be one of {list(IMPROVEMENTS)}, not {improvement!r}"
+        )
+    if fix_after_n_points is not None:
+        if (
+            isinstance(fix_after_n_points, bool)
+            or not isinstance(fix_after_n_points, (int, np.integer))
+            or fix_after_n_points < _MIN_FIX_AFTER
+        ):
+            raise ValueError(
+                "fix_after_n_points must be a whole number of at least "
+                f"{_MIN_FIX_AFTER} (NHSRplotthedots' minimum), not {fix_after_n_points!r}"
+            )
+    if target is not None and not np.isfinite(float(target)):
+        raise ValueError(f"target must be a finite number, not {target!r}")
+    return _DIRECTION[improvement]
+
+
+def _rebase_groups(index: pd.Index, rebase: Sequence[Hashable] | None) -> np.ndarray:
+    """Group number per point: the cumulative count of rebase points (ptd_add_rebase_column)."""
+    starts = np.zeros(len(index), dtype=int)
+    if rebase is None:
+        return starts
+    if isinstance(rebase, (str, bytes)) or not isinstance(rebase, Sequence | pd.Index | np.ndarray):
+        rebase = [rebase]
+    for label in rebase:
+        if label not in index:
+            raise ValueError(
+                f"rebase point {label!r} is not one of the chart's periods "
+                f"({index[0]!r} ... {index[-1]!r})" if len(index) else
+                f"rebase point {label!r} given for an empty chart"
+            )
+        starts[index.get_loc(label)] = 1
+    return np.cumsum(starts)
+
+
+def _finish(
+    frame: pd.DataFrame,
+    improvement: str,
+    target: float | None,
+    chart: str,
+) -> pd.DataFrame:
+    sizes = frame.groupby("rebase_group")["value"].transform("size")
+    frame["short_group_warning"] = (sizes < SHORT_GROUP_THRESHOLD).astype(bool)
+    frame["target"] = np.nan if target is None else float(target)
+    assurance_col = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    if target is not None and improvement != "neutral" and len(frame):
+        last = frame.iloc[-1]
+        kind = _assurance_type(float(target), last["lpl"], last["upl"], improvement)
+        in_last = (frame["rebase_group"] == last["rebase_group"]).to_numpy()
+        assurance_col[in_last] = kind
+    frame["assurance"] = assurance_col
+    frame.attrs.update({"chart": chart, "improvement": improvement, "target": target})
+    return frame
+
+
+def _assurance_type(target: float, lpl: float, upl: float, improvement: str) -> str:
+    increasing = improvement == "increase"
+    if target > upl:
+        return "consistent_fail" if increasing else "consistent_pass"
+    if target < lpl:
+        return "consistent_pass" if increasing else "consistent_fail"
+    # NaN limits compare False both ways and fall here, as case_when's TRUE branch does in R
+    return "inconsistent"
+
+
+def _empty(extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in (*extra, *SPC_COLUMNS)})
+
+
+# --- public ---------------------------------------------------------------------------------
+
+
+def xmr(
+    values: Sequence[float] | np.ndarray | pd.Series,
+    *,
+    improvement: Improvement = "increase",
+    screen_outliers: bool = True,
+    fix_after_n_points: int | None = None,
+    rebase: Sequence[Hashable] | None = None,
+    target: float | None = None,
+) -> pd.DataFrame:
+    """XmR chart of a series by the Making Data Count rules (NHSRplotthedots ``ptd_spc``).
+
+    Parameters
+    ----------
+    values
+        One value per period, in time order, no gaps. A Series keeps its index (e.g. months);
+        a list or array is indexed 0..n-1.
+    improvement
+        ``"increase"``, ``"decrease"`` or ``"neutral"``: which direction is better.
+    screen_outliers
+        Drop moving ranges >= 3.267 x the mean moving range before computing the limits.
+    fix_after_n_points
+        Compute mean and limits from the first n (>= 12) points of each rebase group only.
+    rebase
+        Index labels (positions for a list) at which a new period of limits starts.
+    target
+        A single target value, for the assurance.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point, indexed like ``values``, with columns :data:`SPC_COLUMNS`:
+        ``value``, ``rebase_group`` (0, 1, ...), ``mean``, ``lpl``/``upl`` (process limits),
+        ``nlpl``/``nupl`` (near limits), ``outside_limits``, ``relative_to_mean`` (-1, 0, 1),
+        ``close_to_limits``, ``special_cause_type`` (:data:`SPECIAL_CAUSE_TYPES`),
+        ``special_cause_flag``, ``point_type`` (:data:`POINT_TYPES`), ``short_group_warning``,
+        ``target`` and ``assurance`` (:data:`ASSURANCE_TYPES` or None). ``frame.attrs`` holds
+        ``chart="xmr"``, ``improvement`` and ``target``.
+
+    Notes
+    -----
+    The rules and the NHSRplotthedots function each follows are listed in the module docstring.
+    NHSRplotthedots silently ignores a rebase date that is not in the data; this function raises.
+
+    References
+    ----------
+    NHS England, Making Data Count (2019); NHS-R Community, NHSRplotthedots (R package),
+    ``R/ptd_spc_standard.R``, ``R/ptd_calculate_point_type.R``,
+    ``R/ptd_calculate_assurance_type.R``.
+    """
+    direction = _check_options(improvement, fix_after_n_points, target)
+    s = _as_series(values, "values")
+    if s.empty:
+        return _finish(_empty(), improvement, target, "xmr")
+    groups = _rebase_groups(s.index, rebase)
+    y_all = s.to_numpy()
+    parts = []
+    for g in np.unique(groups):
+        mask = groups == g
+        y = y_all[mask]
+        mean, amr = _xmr_limits(y, fix_after_n_points, screen_outliers)
+        n = len(y)
+        cols: dict[str, object] = {
+            "value": y,
+            "rebase_group": np.full(n, g),
+            "mean": np.full(n, mean),
+            "lpl": np.full(n, mean - LIMIT * amr),
+            "upl": np.full(n, mean + LIMIT * amr),
+            "nlpl": np.full(n, mean - NEAR_LIMIT * amr),
+            "nupl": np.full(n, mean + NEAR_LIMIT * amr),
+        }
+        cols.update(_classify(y, cols["mean"], cols["lpl"], cols["upl"], cols["nlpl"],
+                              cols["nupl"], direction))
+        parts.append(pd.DataFrame(cols, index=s.index[mask]))
+    return _finish(pd.concat(parts), improvement, target, "xmr")
+
+
+def p_chart(
+    numerators: Sequence[float] | np.ndarray | pd.Series,
+    denominators: Sequence[float] | np.ndarray | pd.Series,
+    *,
+    improvement: Improvement = "increase",
+    fix_after_n_points: int | None = None,
+    rebase: Sequence[Hashable] | None = None,
+    target: float | None = None,
+) -> pd.DataFrame:
+    """p-chart of proportions with varying denominators, classified by the same rules.
+
+    Parameters
+    ----------
+    numerators, denominators
+        Counts per period in time order (e.g. reviews judged poor care, reviews done).
+        Denominators must be positive; 0 <= numerator <= denominator.
+    improvement, fix_after_n_points, rebase, target
+        As for :func:`xmr`; ``target`` is a proportion (0-1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`xmr` (``value`` is the proportion) plus ``numerator`` and
+        ``denominator``; ``frame.attrs["chart"] == "p"``.
+
+    Notes
+    -----
+    Centre line p-bar = sum(numerators) / sum(denominators) of the rebase group (of its first
+    ``fix_after_n_points`` points when fixed). Limits are per point:
+    p-bar +/- 3 sqrt(p-bar (1 - p-bar) / n_i), near limits at 2 sigma, all clipped to [0, 1].
+    There is no moving-range screening (the sigma comes from the binomial model, not from the
+    moving ranges). The special-cause rules, point types and assurance are those of :func:`xmr`
+    applied with these per-point limits; the assurance uses the limits of the last point, whose
+    width depends on that point's denominator. NHSRplotthedots has no p-chart: this choice is
+    this module's, following the usual Shewhart p-chart (Montgomery, Introduction to
+    Statistical Quality Control, ch. 7).
+    """
+    direction = _check_options(improvement, fix_after_n_points, target)
+    if target is not None and not 0 <= float(target) <= 1:
+        raise ValueError(f"a p-chart target is a proportion between 0 and 1, not {target!r}")
+    x = _as_series(numerators, "numerators")
+    d = _as_series(denominators, "denominators")
+    if len(x) != len(d) or not x.index.equals(d.index):
+        raise ValueError(
+            f"numerators ({len(x)}) and denominators ({len(d)}) must cover the same periods"
+        )
+    if (d <= 0).any():
+        raise ValueError(f"denominators must be positive; zero or less at {d.index[d <= 0][0]!r}")
+    if ((x < 0) | (x > d)).any():
+        where = x.index[(x < 0) | (x > d)][0]
+        raise ValueError(f"numerator must be between 0 and its denominator; not so at {where!r}")
+    if x.empty:
+        return _finish(_empty(("numerator", "denominator")), improvement, target, "p")
+    groups = _rebase_groups(x.index, rebase)
+    parts = []
+    for g in np.unique(groups):
+        mask = groups == g
+        xs, ds = x.to_numpy()[mask], d.to_numpy()[mask]
+        k = len(xs) if fix_after_n_points is None else fix_after_n_points
+        pbar = float(xs[:k].sum() / ds[:k].sum())
+        sigma = np.sqrt(pbar * (1 - pbar) / ds)
+        n = len(xs)
+        y = xs / ds
+        cols: dict[str, object] = {
+            "numerator": xs,
+            "denominator": ds,
+            "value": y,
+            "rebase_group": np.full(n, g),
+            "mean": np.full(n, pbar),
+            "lpl": np.clip(pbar - 3 * sigma, 0, 1),
+            "upl": np.clip(pbar + 3 * sigma, 0, 1),
+            "nlpl": np.clip(pbar - 2 * sigma, 0, 1),
+            "nupl": np.clip(pbar + 2 * sigma, 0, 1),
+        }
+        cols.update(_classify(y, cols["mean"], cols["lpl"], cols["upl"], cols["nlpl"],
+                              cols["nupl"], direction))
+        parts.append(pd.DataFrame(cols, index=x.index[mask]))
+    return _finish(pd.concat(parts), improvement, target, "p")
+
+
+def variation(frame: pd.DataFrame) -> str | None:
+    """The variation icon of a chart: the point type of its last point (``ptd_get_icons``).
+
+    Returns one of :data:`POINT_TYPES`, or None for an empty chart.
+    """
+    if frame.empty:
+        return None
+    return str(frame["point_type"].iloc[-1])
+
+
+def assurance(frame: pd.DataFrame) -> str | None:
+    """The assurance of a chart (one of :data:`ASSURANCE_TYPES`), or None without a target."""
+    if frame.empty:
+        return None
+    value = frame["assurance"].iloc[-1]
+    return None if value is None or pd.isna(value) else str(value)
