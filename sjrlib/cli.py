@@ -27,6 +27,7 @@ def _main() -> None:
 
 _COMMAND_MODULES = (
     "sjrlib.commands.text",
+    "sjrlib.commands.serve",
 )
 
 for _name in _COMMAND_MODULES:

@@ -1,0 +1,37 @@
+"""``sjr serve``: the Voila dashboards on 127.0.0.1 (review entry and exploration)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def serve(
+    port: int = typer.Option(8866, "--port", help="Port on 127.0.0.1 to listen on."),
+    db: str = typer.Option(
+        None, "--db", help="Database URL (default: $SJR_DATABASE_URL, else sqlite:///data/sjr.db)."
+    ),
+    notebooks: Path = typer.Option(
+        None, "--notebooks", help="Folder holding review_entry.ipynb and explore.ipynb "
+        "(default: the notebooks/ folder of this source tree)."
+    ),
+) -> None:
+    """Serve the review entry and exploration dashboards with Voila on 127.0.0.1.
+
+    Open http://127.0.0.1:PORT/voila/render/review_entry.ipynb or .../explore.ipynb. The user is
+    the one named by JUPYTERHUB_USER or SJR_USER (see deploy/README.md for JupyterHub)."""
+    from sjrlib.dashboards.serve import serve as run
+
+    typer.echo(f"Dashboards on http://127.0.0.1:{port}/voila/render/review_entry.ipynb and "
+               f"http://127.0.0.1:{port}/voila/render/explore.ipynb (Ctrl-C to stop)")
+    try:
+        code = run(port=port, db=db, notebooks_dir=notebooks)
+    except FileNotFoundError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

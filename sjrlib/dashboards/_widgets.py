@@ -1,0 +1,151 @@
+"""Small building blocks shared by the dashboards: a labelled field row with its error beside it.
+
+Every widget gets a CSS class (``f-<column>``) so that browser tests and people's own scripts can
+find it; the error label beside it gets ``e-<column>``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ipywidgets as w
+
+LABEL_WIDTH = "15em"
+WIDGET_WIDTH = "22em"
+
+STYLE_CSS = """
+<style>
+.sjr-app { max-width: 74em; font-size: 14px; }
+.sjr-app .sjr-label { line-height: 1.3; padding-top: 4px; }
+.sjr-app .sjr-error { color: #b00020; }
+.sjr-app .sjr-error b { font-weight: 600; }
+.sjr-app .sjr-section { border-top: 2px solid #005eb8; margin-top: 14px; padding-top: 4px; }
+.sjr-app .sjr-section h3 { color: #005eb8; margin: 4px 0 6px 0; }
+.sjr-app .sjr-phase { border: 1px solid #d8dde0; border-radius: 4px; padding: 6px 10px;
+                      margin: 6px 0; background: #fafbfc; }
+.sjr-app .sjr-banner-ok { background: #e8f4ea; border-left: 5px solid #007f3b; padding: 6px 10px; }
+.sjr-app .sjr-banner-warn { background: #fff4e0; border-left: 5px solid #ed8b00;
+                            padding: 6px 10px; }
+.sjr-app .sjr-banner-error { background: #fde8e8; border-left: 5px solid #b00020;
+                             padding: 6px 10px; }
+.sjr-app mark.sjr-id { background: #ffd6d6; border-bottom: 2px solid #b00020; padding: 0 1px; }
+.sjr-app .sjr-hint { color: #4c6272; font-size: 12px; }
+.sjr-app .sjr-figure img { max-width: 100%; }
+.sjr-app table.sjr-table { border-collapse: collapse; font-size: 12px; }
+.sjr-app table.sjr-table th, .sjr-app table.sjr-table td {
+    border-bottom: 1px solid #d8dde0; padding: 2px 8px; text-align: left; }
+.sjr-app table.sjr-table td.num { text-align: right; }
+</style>
+"""
+
+
+def style() -> w.HTML:
+    """The stylesheet of the dashboards, as a widget to put first in the app."""
+    return w.HTML(STYLE_CSS)
+
+
+def section(title: str, *children: w.Widget, hint: str = "") -> w.VBox:
+    """A titled section of a form."""
+    head = f"<h3>{html.escape(title)}</h3>"
+    if hint:
+        head += f"<div class='sjr-hint'>{html.escape(hint)}</div>"
+    box = w.VBox([w.HTML(head), *children])
+    box.add_class("sjr-section")
+    return box
+
+
+@dataclass
+class Field:
+    """One form field: its column, widget, error label and the row that lays them out."""
+
+    column: str
+    widget: w.Widget
+    label: str
+    error: w.HTML = field(default_factory=w.HTML)
+    row: w.Box | None = None
+    read: Callable[[Any], Any] = lambda v: v
+    write: Callable[[Any], Any] = lambda v: v
+
+    def __post_init__(self) -> None:
+        self.widget.add_class(f"f-{self.column}")
+        self.error.add_class(f"e-{self.column}")
+        self.error.add_class("sjr-error")
+        self.error.layout = w.Layout(width="auto", flex="1 1 16em", margin="0 0 0 8px")
+        if self.row is None:
+            label = w.HTML(html.escape(self.label), layout=w.Layout(width=LABEL_WIDTH,
+                                                                    flex="0 0 auto"))
+            label.add_class("sjr-label")
+            self.row = w.HBox([label, self.widget, self.error],
+                              layout=w.Layout(align_items="flex-start", flex_flow="row wrap",
+                                              margin="2px 0"))
+
+    @property
+    def value(self) -> Any:
+        """The field's value as it goes into the values dict."""
+        return self.read(self.widget.value)
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self.widget.value = self.write(value)
+
+    def show_errors(self, messages: Sequence[str]) -> None:
+        """Show ``messages`` beside the field (nothing when empty)."""
+        self.error.value = "<br>".join(html.escape(m) for m in messages)
+
+
+def choice_options(vocabulary: dict[str, str], *, numbered: bool = False,
+                   blank: str = "— choose —") -> list[tuple[str, Any]]:
+    """Dropdown options ``[(label, id)]`` with a blank first entry meaning "not recorded"."""
+    options: list[tuple[str, Any]] = [(blank, None)]
+    for key, text in vocabulary.items():
+        if numbered:
+            options.append((f"{key} · {text}", int(key)))
+        else:
+            options.append((text, key))
+    return options
+
+
+def dropdown(options: list[tuple[str, Any]], width: str = WIDGET_WIDTH) -> w.Dropdown:
+    return w.Dropdown(options=options, value=None, layout=w.Layout(width=width))
+
+
+def text(placeholder: str = "", width: str = WIDGET_WIDTH) -> w.Text:
+    return w.Text(placeholder=placeholder, layout=w.Layout(width=width))
+
+
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def read_text(value: str) -> str | None:
+    """Text widget -> value: blank means not recorded."""
+    value = (value or "").strip()
+    return value or None
+
+
+def write_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def read_int(value: str) -> int | str | None:
+    """Text widget holding a whole number -> int; blank -> None; anything else is kept as typed
+    so that validation can say what is wrong with it."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    return int(value) if _INT.match(value) else value
+
+
+def button(description: str, css_class: str, style: str = "", tooltip: str = "") -> w.Button:
+    b = w.Button(description=description, button_style=style, tooltip=tooltip or description,
+                 layout=w.Layout(width="auto", min_width="9em", margin="0 8px 0 0"))
+    b.add_class(css_class)
+    return b
+
+
+def banner(kind: str, message_html: str) -> str:
+    """HTML of a status banner: kind is ``ok``, ``warn`` or ``error``."""
+    return f"<div class='sjr-banner-{kind}'>{message_html}</div>"

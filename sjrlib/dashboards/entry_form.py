@@ -1,0 +1,761 @@
+"""The review entry form: the full SJR form as ipywidgets, for the signed-in reviewer.
+
+The form is a plain object that can be driven without a browser (tests set widget values and
+press buttons), and :func:`review_entry` wraps it for the Voila notebook
+``notebooks/review_entry.ipynb``. The data path is one way::
+
+    widgets -> ReviewForm.values() -> sjrlib.schema.review_errors -> errors beside each field
+                                   -> session.save_review(values, expected_version=...)
+
+Validation uses the same rules as imports (``sjrlib.schema``); identifiers typed into free text
+are found by ``sjrlib.privacy`` and shown highlighted beside the text, and they block saving.
+Every save goes through the governed session (``data_access``), which audits it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Iterable
+from typing import Any
+
+import ipywidgets as w
+
+from sjrlib import domain
+from sjrlib.dashboards import _widgets as ui
+from sjrlib.privacy import KINDS, find_identifiers
+
+__all__ = ["FREE_TEXT_COLUMNS", "ReviewForm", "review_entry"]
+
+FREE_TEXT_COLUMNS: tuple[str, ...] = (
+    "case_id",
+    "specialty",
+    "location_of_death",
+    "cause_of_death",
+    *(domain.comment_column(p) for p in domain.PHASES),
+)
+"""Columns typed freely by the reviewer, screened for identifiers as they are typed."""
+
+_PHASE_HINTS = {
+    "admission": "approximately the first 24 hours",
+    "end_of_life": "or discharge care",
+    "overall": "always required",
+}
+
+
+class ReviewForm:
+    """The SJR review entry form bound to one governed session.
+
+    Parameters
+    ----------
+    session
+        An open ``data_access`` session (``open_session()``); it decides who the user is, which
+        organisations they may enter reviews for, and audits every save.
+    today
+        The date used as the default review date (tests pass a fixed one).
+
+    Attributes
+    ----------
+    fields : dict[str, ui.Field]
+        One entry per review column the reviewer fills in, keyed by column name.
+    widget : ipywidgets.VBox
+        The whole form, to display.
+    review_id, version
+        The review being edited (``None`` for a new one) and the version it was loaded or last
+        saved at; the version is sent with every save so a concurrent change is detected.
+    """
+
+    def __init__(self, session: Any, *, today: dt.date | None = None) -> None:
+        self.session = session
+        self.today = today or dt.date.today()
+        self.review_id: str | None = None
+        self.version: int | None = None
+        self.status: str = "draft"
+        self.stage: str = "first"
+        self.second_review_of: str | None = None
+        self.touched: set[str] = set()
+        self.show_all_errors = False
+        self.last_errors: dict[str, list[str]] = {}
+        self.identifiers: dict[str, list[Any]] = {}
+        self._loading = False
+        self.fields: dict[str, ui.Field] = {}
+        self._id_boxes: dict[str, w.HTML] = {}
+        self._na: dict[str, w.Checkbox] = {}
+        self._build()
+        self.new_review()
+
+    # ----------------------------------------------------------------------------- building
+    def _add(self, fld: ui.Field) -> ui.Field:
+        self.fields[fld.column] = fld
+        fld.widget.observe(lambda change, c=fld.column: self._changed(c), names="value")
+        return fld
+
+    def _build(self) -> None:
+        s = self.session
+        orgs = list(s.organisation_codes or [])
+        self.header = w.HTML()
+        self.banner = w.HTML()
+        self.banner.add_class("sjr-banner")
+        self.link_box = w.HTML()
+        self.link_box.add_class("sjr-link")
+
+        # -- toolbar: new, open own review, second-stage queue
+        self.new_button = ui.button("New review", "b-new", tooltip="Start an empty review")
+        self.new_button.on_click(lambda _: self.new_review())
+        self.open_select = ui.dropdown([("— my reviews —", None)], width="26em")
+        self.open_select.add_class("f-open")
+        self.open_button = ui.button("Open", "b-open", tooltip="Open the chosen review")
+        self.open_button.on_click(lambda _: self._open_chosen())
+        self.queue_select = ui.dropdown([("— second-stage queue —", None)], width="30em")
+        self.queue_select.add_class("f-queue")
+        self.queue_button = ui.button("Start second-stage review", "b-queue",
+                                      tooltip="Open a second-stage review of the chosen case")
+        self.queue_button.on_click(lambda _: self._start_second_stage())
+        toolbar = w.VBox([
+            w.HBox([self.new_button, self.open_select, self.open_button]),
+            w.HBox([self.queue_select, self.queue_button]),
+        ], layout=w.Layout(margin="4px 0"))
+
+        # -- case details (the minimised fields only)
+        f = self._add
+        org_options = [(code, code) for code in orgs] or [("— none —", None)]
+        case = [
+            f(ui.Field("case_id", ui.text("local case reference, never an NHS number"),
+                       "Case reference", read=ui.read_text, write=ui.write_text)),
+            f(ui.Field("organisation_code", ui.dropdown(org_options), "Organisation")),
+            f(ui.Field("review_date", w.DatePicker(layout=w.Layout(width="12em")),
+                       "Date of review")),
+            f(ui.Field("age_at_death", ui.text("18-120", width="8em"), "Age at death",
+                       read=ui.read_int, write=ui.write_text)),
+            f(ui.Field("sex", ui.dropdown(ui.choice_options(domain.labels("sex"))), "Sex")),
+            f(ui.Field("postcode_district", ui.text("outward part only, e.g. LS1", "12em"),
+                       "Postcode district", read=ui.read_text, write=ui.write_text)),
+            f(ui.Field("death_month", ui.text("YYYY-MM", width="8em"), "Month of death",
+                       read=ui.read_text, write=ui.write_text)),
+            f(ui.Field("admission_weekday",
+                       ui.dropdown(ui.choice_options(domain.labels("weekday"))),
+                       "Day of admission")),
+            f(ui.Field("arrival_hour", ui.text("0-23", width="8em"), "Hour of arrival",
+                       read=ui.read_int, write=ui.write_text)),
+            f(ui.Field("death_weekday", ui.dropdown(ui.choice_options(domain.labels("weekday"))),
+                       "Day of death")),
+            f(ui.Field("death_hour", ui.text("0-23", width="8em"), "Hour of death",
+                       read=ui.read_int, write=ui.write_text)),
+            f(ui.Field("days_to_death", ui.text("0 or more", width="8em"),
+                       "Days from arrival to death", read=ui.read_int, write=ui.write_text)),
+            f(ui.Field("admission_type",
+                       ui.dropdown(ui.choice_options(domain.labels("admission_type"))),
+                       "Type of admission")),
+            f(ui.Field("specialty", ui.text("e.g. general_medicine"), "Specialty team at death",
+                       read=ui.read_text, write=ui.write_text)),
+            f(ui.Field("location_of_death", ui.text("e.g. ward, critical_care"),
+                       "Location of death", read=ui.read_text, write=ui.write_text)),
+            f(ui.Field("cause_of_death", ui.text("if known"), "Certified cause of death",
+                       read=ui.read_text, write=ui.write_text)),
+            f(ui.Field("learning_disability",
+                       ui.dropdown(ui.choice_options(domain.labels("yes_no_unknown"))),
+                       "Learning disability")),
+            f(ui.Field("severe_mental_illness",
+                       ui.dropdown(ui.choice_options(domain.labels("yes_no_unknown"))),
+                       "Severe mental illness")),
+        ]
+        case_rows = [x.row for x in case]
+        for column in ("case_id", "specialty", "location_of_death", "cause_of_death"):
+            case_rows.insert(case_rows.index(self.fields[column].row) + 1,
+                             self._identifier_box(column))
+
+        # -- review reasons: one checkbox each, one error label for the group
+        self.reason_boxes = {}
+        for rid, text in domain.labels("review_reason").items():
+            box = w.Checkbox(value=False, description=text, indent=False,
+                             layout=w.Layout(width="auto"))
+            box.add_class(f"f-reason-{rid}")
+            box.observe(lambda change: self._changed("review_reasons"), names="value")
+            self.reason_boxes[rid] = box
+        reasons = ui.Field("review_reasons", w.VBox(list(self.reason_boxes.values())),
+                           "Review reasons (at least one)",
+                           read=lambda _: self._read_reasons(), write=lambda v: v)
+        reasons.widget.remove_class("f-review_reasons")
+        self.fields["review_reasons"] = reasons
+
+        # -- phases of care
+        phase_boxes = [self._phase(p) for p in domain.PHASES]
+
+        # -- record quality, problems, avoidability
+        rq = f(ui.Field("record_quality_score",
+                        ui.dropdown(ui.choice_options(domain.labels("record_quality_score"),
+                                                      numbered=True)),
+                        "Quality of the patient record"))
+        anyp = f(ui.Field("any_problems",
+                          ui.dropdown(ui.choice_options(domain.labels("yes_no"))),
+                          "Were there any problems in care?"))
+        self.problem_present: dict[str, w.Checkbox] = {}
+        problem_rows = [anyp.row]
+        harm_options = ui.choice_options(domain.labels("harm"), blank="— did it lead to harm? —")
+        for ptype, text in domain.labels("problem_type").items():
+            present = w.Checkbox(value=False, description="", indent=False,
+                                 layout=w.Layout(width="2em"))
+            present.add_class(f"f-present-{ptype}")
+            present.observe(lambda change, t=ptype: self._present_changed(t), names="value")
+            self.problem_present[ptype] = present
+            harm = ui.dropdown(harm_options, width="16em")
+            column = domain.problem_column(ptype)
+            label = w.HTML(html.escape(text), layout=w.Layout(width="30em"))
+            label.add_class("sjr-label")
+            fld = ui.Field(column, harm, text,
+                           row=w.HBox(layout=w.Layout(align_items="flex-start",
+                                                      flex_flow="row wrap", margin="2px 0")),
+                           read=lambda v, t=ptype: self._read_problem(t, v))
+            fld.row.children = (present, label, harm, fld.error)
+            self._add(fld)
+            problem_rows.append(fld.row)
+        avoid = f(ui.Field("avoidability_score",
+                           ui.dropdown(ui.choice_options(domain.labels("avoidability_score"),
+                                                         numbered=True), width="30em"),
+                           "Avoidability of death"))
+        self.avoid_hint = w.HTML()
+        self.avoid_hint.add_class("sjr-hint")
+
+        # -- actions
+        self.save_button = ui.button("Save draft", "b-save",
+                                     tooltip="Save without submitting; you can come back to it")
+        self.submit_button = ui.button("Submit review", "b-submit", style="primary",
+                                       tooltip="Check everything and submit the review")
+        self.lock_button = ui.button("Lock review", "b-lock", style="warning",
+                                     tooltip="Organisation lead: lock the submitted review")
+        self.reload_button = ui.button("Reload latest version", "b-reload",
+                                       tooltip="Discard your changes and load the saved version")
+        self.save_button.on_click(lambda _: self.save(submit=False))
+        self.submit_button.on_click(lambda _: self.save(submit=True))
+        self.lock_button.on_click(lambda _: self.lock())
+        self.reload_button.on_click(lambda _: self.reload())
+        self.reload_button.layout.display = "none"
+        self.lock_button.layout.display = "" if self._may("lock_review") else "none"
+        self.summary = w.HTML()
+        self.summary.add_class("sjr-summary")
+        actions = w.VBox([
+            self.summary,
+            w.HBox([self.save_button, self.submit_button, self.lock_button, self.reload_button]),
+        ])
+
+        self.widget = w.VBox([
+            ui.style(),
+            self.header,
+            toolbar,
+            self.link_box,
+            self.banner,
+            ui.section("Case details", *case_rows,
+                       hint="Only the minimised details of the RCP form: no name, NHS or CHI "
+                            "number, date of birth or full postcode."),
+            ui.section("Why this case is reviewed", reasons.widget, reasons.error),
+            ui.section("Phases of care", *phase_boxes,
+                       hint="Tick 'Not applicable' for a phase that did not happen. A scored "
+                            "phase needs an explicit judgement: what was good or poor, and why."),
+            ui.section("Quality of the patient record", rq.row),
+            ui.section("Problems in care", *problem_rows,
+                       hint="Tick each type of problem that occurred and say whether it led "
+                            "to harm."),
+            ui.section("Avoidability of death", avoid.row, self.avoid_hint),
+            ui.section("Save", actions),
+        ])
+        self.widget.add_class("sjr-app")
+        self.widget.add_class("sjr-entry")
+
+    def _identifier_box(self, column: str) -> w.HTML:
+        box = w.HTML()
+        box.add_class(f"i-{column}")
+        box.add_class("sjr-identifiers")
+        self._id_boxes[column] = box
+        return box
+
+    def _phase(self, phase: str) -> w.VBox:
+        title = domain.label("phase", phase)
+        hint = _PHASE_HINTS.get(phase, "")
+        head = f"<b>{html.escape(title)}</b>"
+        if hint:
+            head += f" <span class='sjr-hint'>({html.escape(hint)})</span>"
+        na = w.Checkbox(value=False, description="Not applicable", indent=False,
+                        layout=w.Layout(width="auto"))
+        na.add_class(f"f-na-{phase}")
+        if phase == "overall":
+            na.layout.display = "none"
+        na.observe(lambda change, p=phase: self._na_changed(p), names="value")
+        self._na[phase] = na
+        score = self._add(ui.Field(
+            domain.score_column(phase),
+            ui.dropdown(ui.choice_options(domain.labels("care_score"), numbered=True),
+                        width="16em"),
+            "Care score"))
+        comment = self._add(ui.Field(
+            domain.comment_column(phase),
+            w.Textarea(placeholder="Explicit judgement: what was good or poor about the care "
+                                   "in this phase, and why",
+                       layout=w.Layout(width="40em", height="5em")),
+            "Explicit judgement", read=ui.read_text, write=ui.write_text))
+        box = w.VBox([w.HBox([w.HTML(head, layout=w.Layout(flex="1 1 auto")), na]),
+                      score.row, comment.row,
+                      self._identifier_box(domain.comment_column(phase))])
+        box.add_class("sjr-phase")
+        box.add_class(f"p-{phase}")
+        return box
+
+    # ----------------------------------------------------------------------------- reading
+    def _read_reasons(self) -> str | None:
+        chosen = [rid for rid, box in self.reason_boxes.items() if box.value]
+        return domain.REASON_SEPARATOR.join(chosen) or None
+
+    def _read_problem(self, ptype: str, harm: str | None) -> str | None:
+        return harm if self.problem_present[ptype].value else None
+
+    def values(self) -> dict[str, Any]:
+        """The review as a values dict (review columns -> Python values), as typed so far."""
+        values: dict[str, Any] = {c: None for c in domain.REVIEW_COLUMNS}
+        for column, fld in self.fields.items():
+            values[column] = fld.value
+        for phase, na in self._na.items():
+            if na.value:
+                values[domain.score_column(phase)] = None
+                values[domain.comment_column(phase)] = None
+        values.update(
+            review_id=self.review_id,
+            review_stage=self.stage,
+            second_review_of=self.second_review_of,
+            status=self.status,
+            reviewer_id=self._reviewer_id(),
+            avoidability_scale="rcp" if values["avoidability_score"] is not None else None,
+        )
+        return values
+
+    def _reviewer_id(self) -> str | None:
+        return getattr(self.session, "reviewer_id", None) or getattr(self.session, "user", None)
+
+    # ----------------------------------------------------------------------------- checking
+    def errors(self, *, status: str | None = None) -> dict[str, list[str]]:
+        """Every problem with the form as it stands, by column: the schema's rules (the same as
+        imports) plus what only the form can know (a number that is not a number, a problem
+        ticked without its harm answer, identifiers in free text)."""
+        from sjrlib.schema import review_errors
+
+        values = self.values()
+        if status is not None:
+            values["status"] = status
+        found: dict[str, list[str]] = {}
+        local: dict[str, list[str]] = {}
+        for column in ("age_at_death", "arrival_hour", "death_hour", "days_to_death"):
+            if isinstance(values[column], str):
+                local[column] = [f"'{values[column]}' is not a whole number"]
+        for ptype, present in self.problem_present.items():
+            column = domain.problem_column(ptype)
+            if present.value and self.fields[column].widget.value is None:
+                local[column] = ["say whether this problem led to harm"]
+        if values["review_date"] is None:
+            local["review_date"] = ["enter the date of the review"]
+        if self.stage == "second" and values["avoidability_score"] is None:
+            local["avoidability_score"] = ["required at a second-stage review"]
+        for error in review_errors(values):
+            for column in _columns_of(error):
+                found.setdefault(column, [])
+                message = _message_of(error)
+                if message not in found[column]:
+                    found[column].append(message)
+        found.update(local)  # a typing problem explains the field better than the rule
+        for column, findings in self.identifiers.items():
+            if findings:
+                found.setdefault(column, []).append(
+                    "remove the identifiers highlighted below before saving")
+        return found
+
+    def _changed(self, column: str) -> None:
+        if self._loading:
+            return
+        self.touched.add(column)
+        if column in FREE_TEXT_COLUMNS:
+            self._screen(column)
+        self.refresh()
+
+    def _na_changed(self, phase: str) -> None:
+        na = self._na[phase].value
+        for column in (domain.score_column(phase), domain.comment_column(phase)):
+            self.fields[column].widget.disabled = na
+        self._changed(domain.score_column(phase))
+
+    def _present_changed(self, ptype: str) -> None:
+        self.fields[domain.problem_column(ptype)].widget.disabled = (
+            not self.problem_present[ptype].value)
+        self._changed(domain.problem_column(ptype))
+
+    def _screen(self, column: str) -> None:
+        """Find identifiers in one free-text field and show them highlighted beside it."""
+        fld = self.fields[column]
+        text = fld.widget.value or ""
+        findings = find_identifiers(text) if text else []
+        if column.startswith("comment_") and self._na[column.removeprefix("comment_")].value:
+            findings = []
+        self.identifiers[column] = findings
+        self._id_boxes[column].value = _highlight(text, findings)
+
+    def refresh(self) -> None:
+        """Recompute the errors and show them beside the fields touched so far (all of them
+        after a submit was attempted)."""
+        self.last_errors = self.errors()
+        for column, fld in self.fields.items():
+            shown = self.show_all_errors or column in self.touched
+            fld.show_errors(self.last_errors.get(column, []) if shown else [])
+        n = len(self.last_errors)
+        blocked = any(self.identifiers.values())
+        if n:
+            self.summary.value = (
+                f"<span class='sjr-hint'>{n} field{'s' if n != 1 else ''} still to complete or "
+                f"correct before the review can be submitted.</span>")
+        else:
+            self.summary.value = "<span class='sjr-hint'>Ready to submit.</span>"
+        self.save_button.disabled = blocked or self.status == "locked"
+        self.submit_button.disabled = blocked or self.status == "locked"
+        self.avoid_hint.value = (
+            "Required at a second-stage review (RCP direction: 1 = definitely avoidable)."
+            if self.stage == "second" else
+            "Optional at a first-stage review; required at the second stage "
+            "(RCP direction: 1 = definitely avoidable).")
+
+    # ----------------------------------------------------------------------------- actions
+    def _may(self, action: str) -> bool:
+        from data_access.roles import may
+
+        return may(self.session.role, action)
+
+    def save(self, *, submit: bool) -> bool:
+        """Save the form as a draft or submit it; return whether it was saved.
+
+        A review with identifiers in its free text is never saved. A submission with any error
+        is refused and every error is shown beside its field. A version conflict (someone else
+        saved this review since it was loaded) is reported and nothing is overwritten.
+        """
+        from data_access.store import StaleReviewError
+        from sjrlib.schema import ValidationFailed
+
+        status = "submitted" if submit else "draft"
+        if submit:
+            self.show_all_errors = True
+        self.refresh()
+        if any(self.identifiers.values()):
+            self._say("error", "<b>Not saved.</b> The free text contains what looks like "
+                      "patient identifiers (highlighted beside the text). Remove them, then "
+                      "save again.")
+            return False
+        errors = self.errors(status=status)
+        if submit and errors:
+            self._say("error", f"<b>Not submitted.</b> {len(errors)} field"
+                      f"{'s need' if len(errors) != 1 else ' needs'} attention: see the "
+                      "messages beside the fields.")
+            return False
+        values = self.values()
+        values["status"] = status
+        try:
+            review_id, version = self.session.save_review(values,
+                                                          expected_version=self.version)
+        except StaleReviewError as exc:
+            self.reload_button.layout.display = ""
+            self._say("error",
+                      "<b>Not saved: someone else changed this review since you opened it.</b> "
+                      "Your changes are still in the form and nothing was overwritten. Copy "
+                      "anything you want to keep, then press <i>Reload latest version</i> to "
+                      f"see their version. <span class='sjr-hint'>({html.escape(str(exc))})"
+                      "</span>")
+            return False
+        except ValidationFailed as exc:
+            self.show_all_errors = True
+            self.refresh()
+            self._say("error", "<b>Not saved.</b> " + "<br>".join(
+                html.escape(_message_of(e, with_column=True)) for e in exc.errors))
+            return False
+        self.review_id, self.version, self.status = review_id, version, status
+        self.reload_button.layout.display = "none"
+        when = dt.datetime.now().strftime("%H:%M")
+        if submit:
+            message = f"<b>Review {html.escape(review_id)} submitted</b> at {when}."
+            overall = values.get(domain.score_column("overall"))
+            if self.stage == "first" and overall in domain.POOR_CARE:
+                message += (f" Overall care was scored {overall} "
+                            f"({html.escape(domain.label('care_score', overall))}): the case "
+                            "now goes to the second-stage review queue.")
+        else:
+            message = (f"<b>Draft saved</b> at {when} (review {html.escape(review_id)}). "
+                       "You can come back to it from <i>my reviews</i>.")
+        self._say("ok", message)
+        self._refresh_lists()
+        self._update_header()
+        self.refresh()
+        return True
+
+    def lock(self) -> bool:
+        """Lock the review (organisation lead only); return whether it was locked."""
+        from data_access import AccessDenied
+        from data_access.store import StaleReviewError
+
+        if self.review_id is None:
+            self._say("error", "Save and submit the review before locking it.")
+            return False
+        try:
+            self.version = self.session.lock_review(self.review_id,
+                                                    expected_version=self.version)
+        except StaleReviewError as exc:
+            self.reload_button.layout.display = ""
+            self._say("error", "<b>Not locked: someone else changed this review since you "
+                      "opened it.</b> Press <i>Reload latest version</i>, check it, and lock "
+                      f"again. <span class='sjr-hint'>({html.escape(str(exc))})</span>")
+            return False
+        except (AccessDenied, ValueError) as exc:
+            self._say("error", f"<b>Not locked.</b> {html.escape(str(exc))}")
+            return False
+        self.status = "locked"
+        self._say("ok", f"<b>Review {html.escape(self.review_id)} locked.</b> It can no "
+                  "longer be changed.")
+        self._update_header()
+        self.refresh()
+        return True
+
+    def reload(self) -> None:
+        """Load the saved version of the current review, discarding the form's changes."""
+        if self.review_id is not None:
+            self.load(self.review_id)
+            self._say("ok", f"Loaded the latest saved version of review "
+                      f"{html.escape(self.review_id)} (version {self.version}).")
+
+    # ----------------------------------------------------------------------------- loading
+    def new_review(self) -> None:
+        """Clear the form for a new first-stage review."""
+        values = {c: None for c in domain.REVIEW_COLUMNS}
+        orgs = list(self.session.organisation_codes or [])
+        values["organisation_code"] = orgs[0] if len(orgs) == 1 else None
+        values["review_date"] = self.today
+        self._fill(values, review_id=None, version=None, status="draft", stage="first",
+                   second_review_of=None)
+        self.link_box.value = ""
+        self._say(None, "")
+
+    def load(self, review_id: str) -> None:
+        """Open a saved review for editing (the session decides whether this user may)."""
+        record = dict(self.session.review(review_id))
+        self._fill(record, review_id=review_id, version=record.get("version"),
+                   status=record.get("status") or "draft",
+                   stage=record.get("review_stage") or "first",
+                   second_review_of=record.get("second_review_of"))
+        self.link_box.value = self._link_html(record.get("second_review_of"))
+
+    def start_second_stage(self, first_review_id: str) -> None:
+        """Start a second-stage review of the case of ``first_review_id``, linked to it.
+
+        The case details and reasons are carried over; the judgements start blank, because
+        the second review is an independent judgement (the first one is summarised above).
+        """
+        first = dict(self.session.review(first_review_id))
+        values = {c: None for c in domain.REVIEW_COLUMNS}
+        for column in _CASE_COLUMNS:
+            values[column] = first.get(column)
+        values["review_date"] = self.today
+        self._fill(values, review_id=None, version=None, status="draft", stage="second",
+                   second_review_of=first_review_id)
+        self.link_box.value = self._link_html(first_review_id, first)
+        self._say("ok", f"Second-stage review of case {html.escape(str(first.get('case_id')))}"
+                  " started. Avoidability of death is required at this stage.")
+
+    def _fill(self, values: dict[str, Any], *, review_id: str | None, version: int | None,
+              status: str, stage: str, second_review_of: str | None) -> None:
+        self._loading = True
+        try:
+            self.review_id, self.version, self.status = review_id, version, status
+            self.stage, self.second_review_of = stage, second_review_of
+            for column, fld in self.fields.items():
+                if column == "review_reasons":
+                    chosen = _split_reasons(values.get(column))
+                    for rid, box in self.reason_boxes.items():
+                        box.value = rid in chosen
+                elif column.startswith("problem_"):
+                    ptype = column.removeprefix("problem_")
+                    harm = _plain(values.get(column))
+                    self.problem_present[ptype].value = harm is not None
+                    fld.widget.value = harm
+                    fld.widget.disabled = harm is None
+                else:
+                    fld.value = _to_widget(column, _plain(values.get(column)))
+            for phase, na in self._na.items():
+                na.value = (phase != "overall" and review_id is not None
+                            and _plain(values.get(domain.score_column(phase))) is None)
+                for column in (domain.score_column(phase), domain.comment_column(phase)):
+                    self.fields[column].widget.disabled = na.value
+        finally:
+            self._loading = False
+        self.touched = set()
+        self.show_all_errors = False
+        for column in FREE_TEXT_COLUMNS:
+            self._screen(column)
+        self._refresh_lists()
+        self._update_header()
+        self.refresh()
+
+    def _open_chosen(self) -> None:
+        if self.open_select.value is not None:
+            self.load(self.open_select.value)
+            self._say("ok", f"Opened review {html.escape(self.review_id or '')}.")
+
+    def _start_second_stage(self) -> None:
+        if self.queue_select.value is not None:
+            self.start_second_stage(self.queue_select.value)
+
+    def _refresh_lists(self) -> None:
+        """Fill the 'my reviews' and second-stage queue choosers from the session."""
+        mine = self.session.reviews()
+        options: list[tuple[str, Any]] = [("— my reviews —", None)]
+        if len(mine):
+            own = mine[mine["reviewer_id"] == self._reviewer_id()] if (
+                self.session.role == "reviewer") else mine
+            for row in own.sort_values("review_id").itertuples():
+                options.append((
+                    f"{row.review_id} · case {row.case_id} · {row.review_stage} · "
+                    f"{domain.label('status', row.status)}", row.review_id))
+        self.open_select.options = options
+        queue = self.session.second_stage_queue()
+        q_options: list[tuple[str, Any]] = [("— second-stage queue —", None)]
+        for row in queue.itertuples():
+            overall = getattr(row, "score_overall", None)
+            q_options.append((
+                f"{row.review_id} · case {row.case_id} · {row.organisation_code} · overall "
+                f"{overall} ({domain.label('care_score', overall)})", row.review_id))
+        self.queue_select.options = q_options
+        n = len(q_options) - 1
+        self.queue_button.description = (
+            f"Start second-stage review ({n} waiting)" if n else "Start second-stage review")
+        self.queue_button.disabled = n == 0
+
+    def _update_header(self) -> None:
+        s = self.session
+        orgs = ", ".join(s.organisation_codes or []) or "all organisations"
+        what = ("New review" if self.review_id is None
+                else f"Review {html.escape(self.review_id)}")
+        stage = domain.label("review_stage", self.stage)
+        status = domain.label("status", self.status)
+        self.header.value = (
+            "<h2 style='margin:4px 0'>Structured judgement review</h2>"
+            f"<div class='sjr-hint'>Signed in as <b>{html.escape(str(s.user))}</b> "
+            f"({html.escape(str(s.role).replace('_', ' '))}, {html.escape(orgs)})</div>"
+            f"<div class='sjr-state'><b>{what}</b> · {stage} · {status}</div>")
+
+    def _link_html(self, first_id: str | None, first: dict | None = None) -> str:
+        if not first_id:
+            return ""
+        if first is None:
+            try:
+                first = dict(self.session.review(first_id))
+            except Exception:  # the first review may be out of this user's sight
+                first = {}
+        overall = _plain(first.get(domain.score_column("overall")))
+        said = (f"overall care {overall} ({html.escape(domain.label('care_score', overall))})"
+                if overall is not None else "")
+        judgement = _plain(first.get(domain.comment_column("overall")))
+        text = ui.banner("warn",
+                         f"<b>Second-stage review of first-stage review "
+                         f"{html.escape(first_id)}</b>" + (f": {said}" if said else "")
+                         + (f"<br><i>First reviewer's overall judgement:</i> "
+                            f"{html.escape(str(judgement))}" if judgement else ""))
+        return text
+
+    def _say(self, kind: str | None, message_html: str) -> None:
+        self.banner.value = ui.banner(kind, message_html) if kind else ""
+
+
+_CASE_COLUMNS: tuple[str, ...] = (
+    "case_id", "organisation_code", "review_reasons", "age_at_death", "sex",
+    "postcode_district", "admission_weekday", "death_weekday", "arrival_hour", "death_hour",
+    "days_to_death", "death_month", "specialty", "location_of_death", "admission_type",
+    "cause_of_death", "learning_disability", "severe_mental_illness",
+)
+"""Columns that describe the case (not the judgement): carried over to a second stage."""
+
+
+def _plain(value: Any) -> Any:
+    """pandas/numpy scalars and missing markers -> plain Python values."""
+    if value is None:
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item") and not isinstance(value, str):
+        try:
+            return value.item()
+        except (ValueError, AttributeError):
+            return value
+    return value
+
+
+def _to_widget(column: str, value: Any) -> Any:
+    if column == "review_date" and value is not None:
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, str):
+            return dt.date.fromisoformat(value[:10])
+        if hasattr(value, "date"):
+            return value.date()
+    if column.startswith("score_") or column in ("record_quality_score", "avoidability_score"):
+        return None if value is None else int(value)
+    return value
+
+
+def _split_reasons(value: Any) -> set[str]:
+    value = _plain(value)
+    if not value:
+        return set()
+    if isinstance(value, str):
+        return {v.strip() for v in value.split(domain.REASON_SEPARATOR) if v.strip()}
+    return set(value)
+
+
+def _columns_of(error: Any) -> Iterable[str]:
+    column = getattr(error, "column", None) or ""
+    parts = [c.strip() for c in str(column).replace(",", ";").replace("+", ";").split(";")]
+    return [c for c in parts if c] or ["review_id"]
+
+
+def _message_of(error: Any, *, with_column: bool = False) -> str:
+    message = str(getattr(error, "rule", error))
+    if with_column:
+        return f"{getattr(error, 'column', '')}: {message}"
+    return message
+
+
+def _highlight(text: str, findings: list[Any]) -> str:
+    """HTML of ``text`` with each finding marked, and a line saying what was found."""
+    if not findings:
+        return ""
+    parts, last = [], 0
+    for f in findings:
+        parts.append(html.escape(text[last:f.start]))
+        parts.append(f"<mark class='sjr-id' title='{html.escape(KINDS[f.kind])}'>"
+                     f"{html.escape(text[f.start:f.end])}</mark>")
+        last = f.end
+    parts.append(html.escape(text[last:]))
+    what = "; ".join(f"{KINDS[f.kind]} <b>{html.escape(f.text)}</b>" for f in findings)
+    return ui.banner("error", f"<b>Possible patient identifier{'s' if len(findings) > 1 else ''}"
+                     f":</b> {what}. Saving is blocked until this is removed."
+                     f"<div style='margin-top:4px;white-space:pre-wrap'>{''.join(parts)}</div>")
+
+
+def review_entry(user: str | None = None, db: str | None = None) -> w.Widget:
+    """The review entry app for the notebook: opens the governed session for the signed-in
+    user (``JUPYTERHUB_USER``/``SJR_USER``) and returns the form, or a clear message when the
+    user may not enter reviews."""
+    from data_access import AccessDenied, open_session
+
+    try:
+        session = open_session(user=user, db=db, tool="voila:review_entry")
+    except AccessDenied as exc:
+        return ui.section("Review entry unavailable", w.HTML(html.escape(str(exc))))
+    if session.role not in ("reviewer", "organisation_lead"):
+        return ui.section("Review entry unavailable", w.HTML(
+            f"Reviews are entered by reviewers and organisation leads; "
+            f"{html.escape(str(session.user))} is signed in as "
+            f"{html.escape(str(session.role).replace('_', ' '))}."))
+    return ReviewForm(session).widget

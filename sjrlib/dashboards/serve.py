@@ -1,0 +1,122 @@
+"""Serving the dashboards with Voila on this machine (``sjr serve`` / ``make serve``).
+
+Voila has no authentication of its own: it is bound to 127.0.0.1 here, and in a real deployment
+it runs inside a JupyterHub single-user server (see ``deploy/README.md``), where the hub sets
+``JUPYTERHUB_USER``. The kernels inherit this process's environment, which is how they learn the
+database (``SJR_DATABASE_URL``) and the user; nothing in a URL can choose either.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+__all__ = [
+    "DASHBOARDS",
+    "CULL_IDLE_SECONDS",
+    "CULL_INTERVAL_SECONDS",
+    "absolute_database_url",
+    "default_notebooks_dir",
+    "serve",
+    "voila_argv",
+    "voila_environment",
+]
+
+DASHBOARDS: tuple[str, ...] = ("review_entry.ipynb", "explore.ipynb")
+"""Notebooks served, at ``/voila/render/<name>``."""
+
+CULL_IDLE_SECONDS = 900
+"""Shut down a kernel idle this long with no page connected. Voila 0.5.13 cannot shut a kernel
+down when its page closes (the request lacks the XSRF token, voila#1458), so without culling every
+page view would leak a kernel. A page still open keeps its kernel (connected kernels are not
+culled), so a clinician reading a case record for an hour loses nothing."""
+CULL_INTERVAL_SECONDS = 60
+
+
+def default_notebooks_dir() -> Path:
+    """The ``notebooks/`` folder of the source tree this package was installed from."""
+    return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def absolute_database_url(db: str | None = None) -> str:
+    """The database URL the kernels should use, with a relative SQLite path made absolute.
+
+    Kernels run with the notebooks folder as working directory, so ``sqlite:///data/sjr.db``
+    must be resolved here, against the directory ``sjr serve`` was started from.
+    """
+    from data_access.store import database_url
+
+    url = make_url(database_url(db))
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        if not path.is_absolute():
+            url = url.set(database=str(path.resolve()))
+    return url.render_as_string(hide_password=False)
+
+
+def voila_argv(
+    *,
+    port: int,
+    notebooks_dir: Path | str,
+    ip: str = "127.0.0.1",
+    open_browser: bool = False,
+) -> list[str]:
+    """Command-line arguments for ``voila`` serving ``notebooks_dir`` on ``ip:port``.
+
+    XSRF protection stays on (Voila's default); kernel culling is configured (see
+    :data:`CULL_IDLE_SECONDS`); tracebacks are not sent to the browser.
+    """
+    argv = [
+        str(notebooks_dir),
+        f"--Voila.ip={ip}",
+        f"--Voila.port={port}",
+        "--Voila.port_retries=0",
+        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
+        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
+        "--MappingKernelManager.cull_connected=False",
+        "--VoilaConfiguration.show_tracebacks=False",
+    ]
+    if not open_browser:
+        argv.append("--no-browser")
+    return argv
+
+
+def voila_environment(
+    db: str | None = None, *, base: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment for the Voila server and so for its kernels.
+
+    ``SJR_DATABASE_URL`` is set to the absolute database URL; the identity variables
+    (``JUPYTERHUB_USER``, ``SJR_USER``) are passed through untouched.
+    """
+    env = dict(os.environ if base is None else base)
+    env["SJR_DATABASE_URL"] = absolute_database_url(db)
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def serve(
+    *,
+    port: int = 8866,
+    db: str | None = None,
+    notebooks_dir: Path | str | None = None,
+    open_browser: bool = False,
+) -> int:
+    """Run Voila in the foreground until interrupted; return its exit code."""
+    import subprocess
+
+    notebooks = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
+    missing = [n for n in DASHBOARDS if not (notebooks / n).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"cannot serve the dashboards: {', '.join(missing)} not found in {notebooks}"
+        )
+    argv = [sys.executable, "-m", "voila", *voila_argv(
+        port=port, notebooks_dir=notebooks, open_browser=open_browser)]
+    try:
+        return subprocess.call(argv, env=voila_environment(db), cwd=str(notebooks))
+    except KeyboardInterrupt:
+        return 0
