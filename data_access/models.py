@@ -1,0 +1,254 @@
+"""The store's tables as a typed SQLAlchemy 2 ORM.
+
+One shared :data:`Base` (and so one ``MetaData``) for every table of the store: the governance
+tables (users, approvals, audit log) are declared on the same ``Base`` in their own module, so one
+Alembic history covers everything.
+
+A review is split the way the form is: the review-level fields on ``reviews``; one row per scored
+(or commented) phase in ``phase_assessments``; one row per problem present in ``problems``; one row
+per reason in ``review_reasons``. Check constraints mirror the domain vocabularies of
+:mod:`sjrlib.domain`, so even a hand-written ``INSERT`` cannot store a care score of 7 or a child.
+
+No direct identifier has a column here: no name, no NHS/CHI number, no date of birth, no full
+postcode (``postcode_district`` holds the outward code only; the validation rules enforce that).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sjrlib import domain
+
+__all__ = [
+    "Base",
+    "Death",
+    "Organisation",
+    "PhaseAssessment",
+    "Problem",
+    "Review",
+    "ReviewReason",
+    "Reviewer",
+    "in_vocabulary",
+]
+
+# Deterministic constraint names, so later migrations (and SQLite batch mode) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every table of the store (store and governance)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def in_vocabulary(column: str, values: tuple[object, ...], *, nullable: bool = True) -> str:
+    """SQL text of a check that ``column`` holds one of ``values`` (or NULL when nullable)."""
+    listed = ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in values)
+    check = f"{column} IN ({listed})"
+    return f"{column} IS NULL OR {check}" if nullable else check
+
+
+def _between(column: str, low: int, high: int) -> str:
+    return f"{column} IS NULL OR ({column} BETWEEN {low} AND {high})"
+
+
+def _timestamp() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class Organisation(Base):
+    """An acute NHS trust (ODS code) or Scottish health board (GSS code)."""
+
+    __tablename__ = "organisations"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    nation: Mapped[str] = mapped_column(String(16), nullable=False)
+    region: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (
+        CheckConstraint(in_vocabulary("nation", domain.NATIONS, nullable=False), name="nation"),
+    )
+
+
+class Reviewer(Base):
+    """A pseudonymous reviewer reference (never a name), with the organisation first seen."""
+
+    __tablename__ = "reviewers"
+
+    reviewer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organisation_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"))
+
+
+class Review(Base):
+    """One structured judgement review: the review-level fields of the exchange format.
+
+    ``version`` starts at 1 and goes up by one on every change; it is the ORM's
+    ``version_id_col``, and :func:`data_access.store.save_review` checks it the same way, so two
+    people editing the same review cannot silently overwrite each other.
+    """
+
+    __tablename__ = "reviews"
+
+    review_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str | None] = mapped_column(String(64))
+    organisation_code: Mapped[str] = mapped_column(
+        ForeignKey("organisations.code"), nullable=False, index=True
+    )
+    review_stage: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    second_review_of: Mapped[str | None] = mapped_column(ForeignKey("reviews.review_id"))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    reviewer_id: Mapped[str | None] = mapped_column(ForeignKey("reviewers.reviewer_id"))
+    review_date: Mapped[dt.date | None] = mapped_column(Date)
+    age_at_death: Mapped[int | None] = mapped_column(Integer)
+    sex: Mapped[str | None] = mapped_column(String(16))
+    postcode_district: Mapped[str | None] = mapped_column(String(8))
+    admission_weekday: Mapped[str | None] = mapped_column(String(3))
+    death_weekday: Mapped[str | None] = mapped_column(String(3))
+    arrival_hour: Mapped[int | None] = mapped_column(Integer)
+    death_hour: Mapped[int | None] = mapped_column(Integer)
+    days_to_death: Mapped[int | None] = mapped_column(Integer)
+    death_month: Mapped[str | None] = mapped_column(String(7), index=True)
+    specialty: Mapped[str | None] = mapped_column(String(100))
+    location_of_death: Mapped[str | None] = mapped_column(String(100))
+    admission_type: Mapped[str | None] = mapped_column(String(16))
+    cause_of_death: Mapped[str | None] = mapped_column(Text)
+    learning_disability: Mapped[str | None] = mapped_column(String(8))
+    severe_mental_illness: Mapped[str | None] = mapped_column(String(8))
+    record_quality_score: Mapped[int | None] = mapped_column(Integer)
+    any_problems: Mapped[str | None] = mapped_column(String(8))
+    avoidability_score: Mapped[int | None] = mapped_column(Integer)
+    avoidability_scale: Mapped[str | None] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    created_at: Mapped[dt.datetime] = _timestamp()
+    updated_at: Mapped[dt.datetime] = _timestamp()
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(
+            in_vocabulary("review_stage", domain.REVIEW_STAGES, nullable=False),
+            name="review_stage",
+        ),
+        CheckConstraint(in_vocabulary("status", domain.STATUSES, nullable=False), name="status"),
+        CheckConstraint(in_vocabulary("sex", domain.SEXES), name="sex"),
+        CheckConstraint(in_vocabulary("admission_weekday", domain.WEEKDAYS),
+                        name="admission_weekday"),
+        CheckConstraint(in_vocabulary("death_weekday", domain.WEEKDAYS), name="death_weekday"),
+        CheckConstraint(in_vocabulary("admission_type", domain.ADMISSION_TYPES),
+                        name="admission_type"),
+        CheckConstraint(in_vocabulary("learning_disability", domain.YES_NO_UNKNOWN),
+                        name="learning_disability"),
+        CheckConstraint(in_vocabulary("severe_mental_illness", domain.YES_NO_UNKNOWN),
+                        name="severe_mental_illness"),
+        CheckConstraint(in_vocabulary("any_problems", domain.YES_NO), name="any_problems"),
+        CheckConstraint(_between("age_at_death", domain.MIN_AGE, domain.MAX_AGE),
+                        name="age_at_death"),
+        CheckConstraint(_between("arrival_hour", 0, 23), name="arrival_hour"),
+        CheckConstraint(_between("death_hour", 0, 23), name="death_hour"),
+        CheckConstraint("days_to_death IS NULL OR days_to_death >= 0", name="days_to_death"),
+        CheckConstraint(_between("record_quality_score", 1, 5), name="record_quality_score"),
+        CheckConstraint(_between("avoidability_score", 1, 6), name="avoidability_score"),
+        CheckConstraint(in_vocabulary("avoidability_scale", domain.AVOIDABILITY_SCALES),
+                        name="avoidability_scale"),
+        # The store keeps the RCP direction only: PRISM scores are converted on load.
+        CheckConstraint("avoidability_score IS NULL OR avoidability_scale = 'rcp'",
+                        name="avoidability_rcp"),
+        CheckConstraint("second_review_of IS NULL OR second_review_of <> review_id",
+                        name="second_review_of_other"),
+        CheckConstraint("version >= 1", name="version"),
+        Index(None, "organisation_code", "death_month"),
+    )
+
+
+class PhaseAssessment(Base):
+    """Care score and explicit judgement comment of one phase of care of one review."""
+
+    __tablename__ = "phase_assessments"
+
+    review_id: Mapped[str] = mapped_column(
+        ForeignKey("reviews.review_id", ondelete="CASCADE"), primary_key=True
+    )
+    phase: Mapped[str] = mapped_column(String(16), primary_key=True)
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(in_vocabulary("phase", domain.PHASES, nullable=False), name="phase"),
+        CheckConstraint(_between("score", 1, 5), name="score"),
+    )
+
+
+class Problem(Base):
+    """A problem in care found by a review, with whether it led to harm."""
+
+    __tablename__ = "problems"
+
+    review_id: Mapped[str] = mapped_column(
+        ForeignKey("reviews.review_id", ondelete="CASCADE"), primary_key=True
+    )
+    problem_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    harm: Mapped[str] = mapped_column(String(8), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(in_vocabulary("problem_type", domain.PROBLEM_TYPES, nullable=False),
+                        name="problem_type"),
+        CheckConstraint(in_vocabulary("harm", domain.HARM_VALUES, nullable=False), name="harm"),
+    )
+
+
+class ReviewReason(Base):
+    """One reason why a case was reviewed (NQB categories); a review may have several."""
+
+    __tablename__ = "review_reasons"
+
+    review_id: Mapped[str] = mapped_column(
+        ForeignKey("reviews.review_id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+    __table_args__ = (
+        CheckConstraint(in_vocabulary("reason", domain.REVIEW_REASONS, nullable=False),
+                        name="reason"),
+    )
+
+
+class Death(Base):
+    """The denominator: adult inpatient deaths in scope per organisation and month."""
+
+    __tablename__ = "deaths"
+
+    organisation_code: Mapped[str] = mapped_column(
+        ForeignKey("organisations.code"), primary_key=True
+    )
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    deaths_in_scope: Mapped[int] = mapped_column(Integer, nullable=False)
+    learning_disability_deaths: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("deaths_in_scope >= 0", name="deaths_in_scope"),
+        CheckConstraint(
+            "learning_disability_deaths >= 0 AND learning_disability_deaths <= deaths_in_scope",
+            name="learning_disability_deaths",
+        ),
+    )

@@ -1,0 +1,843 @@
+"""The store: where the database is, its schema, bulk import, loading, and saving one review.
+
+.. warning::
+   Everything here is **unscoped**: it reads and writes every organisation's data and writes no
+   audit entry of its own. Only the governed access layer (:mod:`data_access.session`, which
+   scopes and audits) and the administrator's command line import path (``sjr import``) may call
+   it. Notebooks, dashboards and reports go through ``data_access.open_session``.
+
+Frames in and out are the shapes of :mod:`sjrlib.domain`: the review frame (``REVIEW_COLUMNS`` /
+``REVIEW_DTYPES``), the deaths frame and the organisations frame. Imports take frames that have
+already passed :mod:`sjrlib.schema`; they add no validation rules of their own, but the database's
+constraints (:mod:`data_access.models`) still refuse anything outside the domain.
+
+Imports are all or nothing: one transaction; re-importing identical rows changes nothing; a row
+that differs from the stored one is an error naming it, unless ``update=True``, which replaces it
+and bumps its ``version``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    bindparam,
+    cast,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy import update as sa_update
+from sqlalchemy.engine import make_url
+
+from data_access.models import (
+    Death,
+    Organisation,
+    PhaseAssessment,
+    Problem,
+    Review,
+    Reviewer,
+    ReviewReason,
+)
+from sjrlib import domain
+
+__all__ = [
+    "DEFAULT_URL",
+    "ImportConflictError",
+    "ImportResult",
+    "OnWrite",
+    "ReviewNotFoundError",
+    "StaleReviewError",
+    "StoreError",
+    "database_url",
+    "get_engine",
+    "import_deaths",
+    "import_organisations",
+    "import_reviews",
+    "init_db",
+    "known_organisations",
+    "known_reviews",
+    "load_deaths",
+    "load_organisations",
+    "load_reviews",
+    "save_review",
+    "set_status",
+]
+
+DEFAULT_URL = "sqlite:///data/sjr.db"
+CHUNK_ROWS = 10_000
+"""Rows written per ``executemany``: bounds memory on million-row imports."""
+_IN_CHUNK = 900  # ids per ``IN (...)`` list, well under SQLite's bound-parameter limit
+
+OnWrite = Callable[[Connection, str, int], None]
+"""Hook called inside an import's transaction as ``on_write(conn, action, rows)``.
+
+``action`` is ``"import_reviews"``, ``"import_deaths"`` or ``"import_organisations"``; ``rows``
+is the number of rows inserted or updated. It is called only when something was written, after the
+writes and before the commit: raising from it rolls the whole import back. The audit log hooks in
+here.
+"""
+
+_REVIEWS = Review.__table__
+_PHASES = PhaseAssessment.__table__
+_PROBLEMS = Problem.__table__
+_REASONS = ReviewReason.__table__
+_REVIEWERS = Reviewer.__table__
+_ORGANISATIONS = Organisation.__table__
+_DEATHS = Death.__table__
+
+_REVIEW_FIELDS = tuple(c for c in domain.REVIEW_COLUMNS if c in _REVIEWS.c)
+"""Exchange columns stored on the ``reviews`` table itself (the rest live in child tables)."""
+
+
+# --------------------------------------------------------------------------------- errors ----
+class StoreError(Exception):
+    """A write the store refuses (nothing was written)."""
+
+
+class ImportConflictError(StoreError):
+    """Rows in an import differ from the stored rows with the same key, and update was not asked.
+
+    ``keys`` lists the keys (review ids, organisation codes, ``org month`` pairs) concerned.
+    """
+
+    def __init__(self, message: str, keys: list[str]):
+        super().__init__(message)
+        self.keys = keys
+
+
+class ReviewNotFoundError(StoreError, LookupError):
+    """No review with this id in the store."""
+
+
+class StaleReviewError(StoreError):
+    """Someone else saved the review since you loaded it: your version is out of date.
+
+    Attributes ``review_id``, ``expected_version`` (yours), ``current_version`` (the store's),
+    ``updated_by`` and ``updated_at`` (who and when last saved it, when known).
+    """
+
+    def __init__(self, review_id: str, expected_version: int | None, current_version: int,
+                 updated_by: str | None = None, updated_at: dt.datetime | None = None):
+        self.review_id = review_id
+        self.expected_version = expected_version
+        self.current_version = current_version
+        self.updated_by = updated_by
+        self.updated_at = updated_at
+        who = updated_by or "someone else"
+        when = f" on {updated_at:%Y-%m-%d at %H:%M}" if updated_at is not None else ""
+        if expected_version is None:
+            msg = (f"Review {review_id} already exists (saved by {who}{when}, version "
+                   f"{current_version}); you were creating it as new. Nothing was saved: load "
+                   "the stored review and apply your changes to it.")
+        else:
+            msg = (f"Review {review_id} was changed by {who}{when} while you were editing it: "
+                   f"the store has version {current_version}, you edited version "
+                   f"{expected_version}. Nothing was saved: reload the review and apply your "
+                   "changes again.")
+        super().__init__(msg)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did: rows newly inserted, replaced (``update=True``), already identical."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def __str__(self) -> str:
+        return f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged"
+
+
+# ------------------------------------------------------------------ connection and schema ----
+def _normalise_url(url: str) -> str:
+    if "://" not in url:  # a bare file path means a SQLite file
+        return f"sqlite:///{url}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def database_url(db: str | None = None) -> str:
+    """The database to use: ``db`` (``--db``), else ``$SJR_DATABASE_URL``, else the default.
+
+    The default is ``sqlite:///data/sjr.db`` relative to the working directory; its ``data/``
+    folder is created when missing. ``postgresql://`` URLs are mapped to the psycopg 3 driver
+    (``postgresql+psycopg://``); a bare file path means a SQLite file.
+    """
+    url = db or os.environ.get("SJR_DATABASE_URL") or DEFAULT_URL
+    if url == DEFAULT_URL:
+        Path("data").mkdir(exist_ok=True)
+    return _normalise_url(url)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; much faster commits
+    cursor.close()
+
+
+def get_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for ``url`` (SQLite or PostgreSQL through psycopg 3).
+
+    SQLite connections enforce foreign keys, use write-ahead logging and wait up to 30 s for
+    another writer instead of failing at once.
+    """
+    sa_url = make_url(_normalise_url(url))
+    if sa_url.get_backend_name() == "sqlite":
+        engine = create_engine(sa_url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(sa_url, pool_pre_ping=True)
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "data_access:migrations")
+    return config
+
+
+def init_db(url: str | Engine) -> None:
+    """Create or upgrade the schema to the newest revision (Alembic ``upgrade head``).
+
+    Idempotent: on an up-to-date database it does nothing. Works from any working directory:
+    the migrations ship inside the ``data_access`` package.
+    """
+    from alembic import command
+
+    engine = url if isinstance(url, Engine) else get_engine(url)
+    try:
+        with engine.begin() as conn:
+            _begin_write(conn)  # on SQLite: the whole migration is one transaction
+            config = _alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    finally:
+        if engine is not url:
+            engine.dispose()
+
+
+@contextmanager
+def _transaction(target: Engine | Connection) -> Iterator[Connection]:
+    """One transaction: a new one for an engine or an idle connection, else the caller's."""
+    if isinstance(target, Engine):
+        with target.begin() as conn:
+            yield conn
+    elif target.in_transaction():
+        yield target
+    else:
+        with target.begin():
+            yield target
+
+
+def _begin_write(conn: Connection) -> None:
+    """On SQLite, take the write lock now (``BEGIN IMMEDIATE``).
+
+    Python's sqlite3 module otherwise starts the transaction only at the first write, so reads
+    before it would not be part of it; with the lock taken first, what we read stays true until
+    commit, and a concurrent writer waits (busy timeout) instead of failing mid-way.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# ----------------------------------------------------------------- frames <-> parameters ----
+def _conform(frame: pd.DataFrame, columns: Iterable[str], dtypes: dict[str, str],
+             what: str) -> pd.DataFrame:
+    columns = list(columns)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} frame lacks column(s) {', '.join(missing)}; it must be a "
+                         "validated frame (sjrlib.schema)")
+    out = frame.loc[:, columns]
+    wrong = {c: t for c, t in dtypes.items() if c in out.columns and str(out[c].dtype) != t}
+    if wrong:
+        out = out.astype(wrong)
+    return out.reset_index(drop=True)
+
+
+def _column_values(series: pd.Series) -> list:
+    """Python values for the driver: ``None`` for missing, ``int``, ``str``, ``date``."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        missing = series.isna().to_numpy()
+        dates = series.dt.date.to_numpy(dtype=object, copy=True)
+        dates[missing] = None
+        return dates.tolist()
+    return series.to_numpy(dtype=object, na_value=None).tolist()
+
+
+def _records(frame: pd.DataFrame, rename: dict[str, str] | None = None,
+             **constants: object) -> list[dict]:
+    rename = rename or {}
+    keys = [rename.get(c, c) for c in frame.columns] + list(constants)
+    columns = [_column_values(frame[c]) for c in frame.columns]
+    columns += [[v] * len(frame) for v in constants.values()]
+    return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start:start + size]
+
+
+def _id_chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    ids = list(ids)
+    for start in range(0, len(ids), _IN_CHUNK):
+        yield ids[start:start + _IN_CHUNK]
+
+
+def _phase_rows(chunk: pd.DataFrame) -> pd.DataFrame:
+    parts = []
+    for phase in domain.PHASES:
+        score, comment = chunk[domain.score_column(phase)], chunk[domain.comment_column(phase)]
+        present = (score.notna() | comment.notna()).to_numpy()
+        if present.any():
+            parts.append(pd.DataFrame({
+                "review_id": chunk["review_id"].to_numpy()[present],
+                "phase": phase,
+                "score": score[present].to_numpy(),
+                "comment": comment[present].to_numpy(),
+            }).astype({"score": "Int64", "comment": "string"}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _problem_rows(chunk: pd.DataFrame) -> pd.DataFrame:
+    parts = []
+    for problem_type in domain.PROBLEM_TYPES:
+        harm = chunk[domain.problem_column(problem_type)]
+        present = harm.notna().to_numpy()
+        if present.any():
+            parts.append(pd.DataFrame({
+                "review_id": chunk["review_id"].to_numpy()[present],
+                "problem_type": problem_type,
+                "harm": harm[present].to_numpy(),
+            }))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _reason_rows(chunk: pd.DataFrame) -> pd.DataFrame:
+    reasons = chunk.loc[chunk["review_reasons"].notna(), ["review_id", "review_reasons"]]
+    if reasons.empty:
+        return pd.DataFrame()
+    exploded = reasons.assign(reason=reasons["review_reasons"].str.split(
+        domain.REASON_SEPARATOR)).explode("reason")
+    exploded["reason"] = exploded["reason"].astype("string").str.strip()
+    exploded = exploded[exploded["reason"].notna() & (exploded["reason"] != "")]
+    return exploded[["review_id", "reason"]].drop_duplicates(ignore_index=True)
+
+
+def _insert_children(conn: Connection, chunk: pd.DataFrame) -> None:
+    for table, rows in ((_PHASES, _phase_rows(chunk)), (_PROBLEMS, _problem_rows(chunk)),
+                        (_REASONS, _reason_rows(chunk))):
+        if len(rows):
+            conn.execute(insert(table), _records(rows))
+
+
+def _delete_children(conn: Connection, review_ids: Collection[str]) -> None:
+    for ids in _id_chunks(review_ids):
+        for table in (_PHASES, _PROBLEMS, _REASONS):
+            conn.execute(delete(table).where(table.c.review_id.in_(ids)))
+
+
+def _differs(new: pd.DataFrame, old: pd.DataFrame, key: list[str]) -> pd.Series:
+    """Per row of ``new`` (which all exist in ``old``): does any column differ?"""
+    old = old.set_index(key).reindex(pd.MultiIndex.from_frame(new[key]) if len(key) > 1
+                                     else pd.Index(new[key[0]]))
+    changed = np.zeros(len(new), dtype=bool)
+    for column in new.columns:
+        if column in key:
+            continue
+        a = new[column].reset_index(drop=True)
+        b = old[column].reset_index(drop=True).astype(a.dtype)
+        same = (a == b).fillna(False).to_numpy(dtype=bool) | (a.isna() & b.isna()).to_numpy()
+        changed |= ~same
+    return pd.Series(changed, index=new.index)
+
+
+def _conflict(what: str, keys: list[str], hint: str) -> ImportConflictError:
+    shown = ", ".join(keys[:20]) + (f" and {len(keys) - 20} more" if len(keys) > 20 else "")
+    return ImportConflictError(
+        f"{len(keys)} {what} already stored with different content: {shown}. Nothing was "
+        f"imported. {hint}", keys)
+
+
+def _notify(on_write: OnWrite | None, conn: Connection, action: str, rows: int) -> None:
+    if on_write is not None and rows:
+        on_write(conn, action, rows)
+
+
+# -------------------------------------------------------------------------------- imports ----
+def import_organisations(target: Engine | Connection, frame: pd.DataFrame, *,
+                         update: bool = False, on_write: OnWrite | None = None
+                         ) -> ImportResult:
+    """Store a validated organisations frame (see module notes: all or nothing, admin only)."""
+    frame = _conform(frame, domain.ORGANISATION_COLUMNS, domain.ORGANISATION_DTYPES,
+                     "organisations")
+    with _transaction(target) as conn:
+        _begin_write(conn)
+        old = load_organisations(conn)
+        exists = frame["organisation_code"].isin(old["organisation_code"]).to_numpy()
+        changed = np.zeros(len(frame), dtype=bool)
+        if exists.any():
+            changed[exists] = _differs(frame[exists], old, ["organisation_code"]).to_numpy()
+        changed_codes = frame.loc[changed, "organisation_code"].tolist()
+        if changed_codes and not update:
+            raise _conflict("organisation(s)", changed_codes, "Use --update to replace them.")
+        rename = {"organisation_code": "code"}
+        new = frame[~exists]
+        if len(new):
+            conn.execute(insert(_ORGANISATIONS), _records(new, rename))
+        if changed_codes:
+            stmt = sa_update(_ORGANISATIONS).where(
+                _ORGANISATIONS.c.code == bindparam("b_code")).values(
+                name=bindparam("name"), nation=bindparam("nation"), region=bindparam("region"))
+            conn.execute(stmt, _records(frame[changed], {"organisation_code": "b_code"}))
+        result = ImportResult(len(new), len(changed_codes), int(exists.sum()) - len(changed_codes))
+        _notify(on_write, conn, "import_organisations", result.inserted + result.updated)
+    return result
+
+
+def import_deaths(target: Engine | Connection, frame: pd.DataFrame, *, update: bool = False,
+                  on_write: OnWrite | None = None) -> ImportResult:
+    """Store a validated deaths frame, keyed by (organisation, month). Admin import path only."""
+    frame = _conform(frame, domain.DEATH_COLUMNS, domain.DEATH_DTYPES, "deaths")
+    key = ["organisation_code", "month"]
+    with _transaction(target) as conn:
+        _begin_write(conn)
+        old = load_deaths(conn)
+        new_keys = pd.MultiIndex.from_frame(frame[key])
+        exists = new_keys.isin(pd.MultiIndex.from_frame(old[key])) if len(old) else \
+            np.zeros(len(frame), dtype=bool)
+        changed = np.zeros(len(frame), dtype=bool)
+        if exists.any():
+            changed[exists] = _differs(frame[exists], old, key).to_numpy()
+        changed_keys = [f"{o} {m}" for o, m in frame.loc[changed, key].itertuples(index=False)]
+        if changed_keys and not update:
+            raise _conflict("organisation-month row(s)", changed_keys,
+                            "Use --update to replace them.")
+        new = frame[~exists]
+        for chunk in _chunks(new):
+            conn.execute(insert(_DEATHS), _records(chunk))
+        if changed_keys:
+            stmt = sa_update(_DEATHS).where(
+                _DEATHS.c.organisation_code == bindparam("b_org"),
+                _DEATHS.c.month == bindparam("b_month"),
+            ).values(deaths_in_scope=bindparam("deaths_in_scope"),
+                     learning_disability_deaths=bindparam("learning_disability_deaths"))
+            conn.execute(stmt, _records(frame[changed],
+                                        {"organisation_code": "b_org", "month": "b_month"}))
+        result = ImportResult(len(new), len(changed_keys), int(exists.sum()) - len(changed_keys))
+        _notify(on_write, conn, "import_deaths", result.inserted + result.updated)
+    return result
+
+
+def _stored_review_ids(conn: Connection, review_ids: pd.Series) -> set[str]:
+    stored = conn.execute(select(func.count()).select_from(_REVIEWS)).scalar_one()
+    if stored == 0:
+        return set()
+    if stored <= 4 * len(review_ids):
+        everything = set(conn.execute(select(_REVIEWS.c.review_id)).scalars())
+        return everything.intersection(review_ids)
+    return known_reviews(conn, review_ids.tolist())
+
+
+def _add_reviewers(conn: Connection, frame: pd.DataFrame) -> None:
+    pairs = frame.loc[frame["reviewer_id"].notna(), ["reviewer_id", "organisation_code"]]
+    pairs = pairs.drop_duplicates("reviewer_id")
+    if pairs.empty:
+        return
+    known = set(conn.execute(select(_REVIEWERS.c.reviewer_id)).scalars())
+    pairs = pairs[~pairs["reviewer_id"].isin(known)]
+    if len(pairs):
+        conn.execute(insert(_REVIEWERS), _records(pairs))
+
+
+def _link_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows pointing at another row of the same frame (second stage) after the rows they cite."""
+    linked = frame["second_review_of"].isin(frame["review_id"]).to_numpy()
+    if not linked.any():
+        return frame
+    return pd.concat([frame[~linked], frame[linked]], ignore_index=True)
+
+
+def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: bool = False,
+                   on_write: OnWrite | None = None,
+                   progress: Callable[[int], None] | None = None,
+                   saved_by: str | None = None) -> ImportResult:
+    """Store a validated review frame in one transaction (admin import path only; unscoped).
+
+    Parameters
+    ----------
+    target
+        Engine (a transaction is opened and committed) or connection (its transaction is used).
+    frame
+        A review frame that passed ``sjrlib.schema.validate_reviews``; columns after the
+        exchange columns are ignored.
+    update
+        Replace stored reviews whose content differs (their ``version`` goes up by one).
+        Without it such a review is an :class:`ImportConflictError` and nothing is written.
+    on_write
+        Audit hook, see :data:`OnWrite`.
+    progress
+        Called with the number of reviews written after each chunk (for a progress bar).
+    saved_by
+        Recorded as ``updated_by`` on the written reviews (e.g. ``"import:<file name>"``).
+
+    Returns
+    -------
+    ImportResult
+        Counts of inserted, updated and unchanged reviews.
+    """
+    frame = _conform(frame, domain.REVIEW_COLUMNS, domain.REVIEW_DTYPES, "review")
+    duplicated = frame.loc[frame["review_id"].duplicated(), "review_id"].unique().tolist()
+    if duplicated:
+        raise StoreError(f"review_id repeated in the frame: {', '.join(duplicated[:20])}")
+    with _transaction(target) as conn:
+        _begin_write(conn)
+        stored = _stored_review_ids(conn, frame["review_id"])
+        exists = frame["review_id"].isin(stored).to_numpy()
+        changed = np.zeros(len(frame), dtype=bool)
+        if exists.any():
+            old = _load_reviews_by_id(conn, frame.loc[exists, "review_id"])
+            changed[exists] = _differs(_normalised_reasons(frame[exists]),
+                                       old[list(domain.REVIEW_COLUMNS)], ["review_id"]).to_numpy()
+        changed_ids = frame.loc[changed, "review_id"].tolist()
+        if changed_ids and not update:
+            raise _conflict("review(s)", changed_ids,
+                            "Use --update to replace them (their version goes up by one).")
+        if changed_ids:
+            locked = old.loc[old["review_id"].isin(changed_ids) & (old["status"] == "locked"),
+                             "review_id"].tolist()
+            if locked:
+                raise _conflict("locked review(s)", locked,
+                                "A locked review cannot be replaced by an import.")
+        now = _now()
+        _add_reviewers(conn, frame[~exists | changed])
+        done = 0
+        for chunk in _chunks(_link_order(frame[~exists])):
+            conn.execute(insert(_REVIEWS), _records(
+                chunk[list(_REVIEW_FIELDS)], version=1, created_at=now, updated_at=now,
+                updated_by=saved_by))
+            _insert_children(conn, chunk)
+            done += len(chunk)
+            if progress:
+                progress(len(chunk))
+        if changed_ids:
+            _update_reviews(conn, frame[changed], now, saved_by)
+            if progress:
+                progress(len(changed_ids))
+        result = ImportResult(done, len(changed_ids), int(exists.sum()) - len(changed_ids))
+        _notify(on_write, conn, "import_reviews", result.inserted + result.updated)
+    return result
+
+
+def _update_reviews(conn: Connection, frame: pd.DataFrame, now: dt.datetime,
+                    saved_by: str | None) -> None:
+    fields = [c for c in _REVIEW_FIELDS if c != "review_id"]
+    stmt = (sa_update(_REVIEWS).where(_REVIEWS.c.review_id == bindparam("b_review_id"))
+            .values({c: bindparam(c) for c in fields})
+            .values(version=_REVIEWS.c.version + 1, updated_at=now, updated_by=saved_by))
+    for chunk in _chunks(frame):
+        conn.execute(stmt, _records(chunk[list(_REVIEW_FIELDS)], {"review_id": "b_review_id"}))
+        _delete_children(conn, chunk["review_id"].tolist())
+        _insert_children(conn, chunk)
+
+
+def _normalised_reasons(frame: pd.DataFrame) -> pd.DataFrame:
+    """Reasons as the store gives them back: de-duplicated, in spec order."""
+    rows = _reason_rows(frame)
+    return frame.assign(review_reasons=_joined_reasons(frame["review_id"], rows))
+
+
+def _joined_reasons(review_ids: pd.Series, rows: pd.DataFrame) -> pd.Series:
+    """``;``-joined reasons in spec order per review id, from (review_id, reason) rows."""
+    out = pd.Series(pd.NA, index=review_ids.index, dtype="string")
+    if rows.empty:
+        return out
+    position = pd.Index(review_ids).get_indexer(rows["review_id"])
+    bits = np.zeros(len(review_ids), dtype=np.int64)
+    reason = rows["reason"].to_numpy()
+    for i, name in enumerate(domain.REVIEW_REASONS):
+        hit = position[(reason == name) & (position >= 0)]
+        bits[hit] |= 1 << i
+    lookup = {code: domain.REASON_SEPARATOR.join(
+        r for i, r in enumerate(domain.REVIEW_REASONS) if code >> i & 1)
+        for code in np.unique(bits) if code}
+    joined = pd.Series(bits, index=review_ids.index).map(lookup)
+    return joined.astype("string")
+
+
+# -------------------------------------------------------------------------------- loading ----
+def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _review_filters(*, organisation_codes=None, start_month=None, end_month=None, stage=None,
+                    status=None) -> list:
+    conditions = []
+    if (codes := _as_list(organisation_codes)) is not None:
+        conditions.append(_REVIEWS.c.organisation_code.in_(codes))
+    if start_month is not None:
+        conditions.append(_REVIEWS.c.death_month >= start_month)
+    if end_month is not None:
+        conditions.append(_REVIEWS.c.death_month <= end_month)
+    if (stages := _as_list(stage)) is not None:
+        conditions.append(_REVIEWS.c.review_stage.in_(stages))
+    if (statuses := _as_list(status)) is not None:
+        conditions.append(_REVIEWS.c.status.in_(statuses))
+    return conditions
+
+
+def _frame(conn: Connection, query) -> pd.DataFrame:
+    result = conn.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _fetch_reviews(conn: Connection, conditions: list) -> pd.DataFrame:
+    columns = [cast(c, String).label(c.name) if c.name == "review_date" else c
+               for c in (_REVIEWS.c[f] for f in _REVIEW_FIELDS)]
+    query = (select(*columns, _REVIEWS.c.version, _ORGANISATIONS.c.nation,
+                    _ORGANISATIONS.c.region)
+             .join(_ORGANISATIONS, _ORGANISATIONS.c.code == _REVIEWS.c.organisation_code)
+             .where(*conditions))
+    reviews = _frame(conn, query)
+    children = [
+        _frame(conn, select(table).select_from(_REVIEWS.join(table) if conditions else table)
+               .where(*conditions))
+        for table in (_PHASES, _PROBLEMS, _REASONS)
+    ]
+    return _assemble(reviews, *children)
+
+
+def _assemble(reviews: pd.DataFrame, phases: pd.DataFrame, problems: pd.DataFrame,
+              reasons: pd.DataFrame) -> pd.DataFrame:
+    """Pivot the child tables onto the review rows (vectorised: positions, not per-row ORM)."""
+    n = len(reviews)
+    ids = reviews["review_id"] if n else pd.Series([], dtype="string")
+    index = pd.Index(ids)
+    columns: dict[str, object] = {c: reviews[c] if n else [] for c in _REVIEW_FIELDS}
+    columns["review_reasons"] = _joined_reasons(ids.reset_index(drop=True), reasons)
+    if len(phases):
+        pos = index.get_indexer(phases["review_id"])
+        phase = phases["phase"].to_numpy()
+    for p in domain.PHASES:
+        score = np.full(n, pd.NA, dtype=object)
+        comment = np.full(n, pd.NA, dtype=object)
+        if len(phases):
+            mask = phase == p
+            score[pos[mask]] = phases["score"].to_numpy(dtype=object)[mask]
+            comment[pos[mask]] = phases["comment"].to_numpy(dtype=object)[mask]
+        columns[domain.score_column(p)] = score
+        columns[domain.comment_column(p)] = comment
+    if len(problems):
+        pos = index.get_indexer(problems["review_id"])
+        kind = problems["problem_type"].to_numpy()
+    for t in domain.PROBLEM_TYPES:
+        harm = np.full(n, pd.NA, dtype=object)
+        if len(problems):
+            mask = kind == t
+            harm[pos[mask]] = problems["harm"].to_numpy(dtype=object)[mask]
+        columns[domain.problem_column(t)] = harm
+    out = pd.DataFrame({c: columns[c] for c in domain.REVIEW_COLUMNS})
+    for c in ("version", "nation", "region"):
+        out[c] = reviews[c].to_numpy() if n else []
+    dtypes = dict(domain.REVIEW_DTYPES, version="Int64", nation="string", region="string")
+    out["review_date"] = pd.to_datetime(out["review_date"], format="%Y-%m-%d")
+    out = out.astype(dtypes)
+    return out.sort_values("review_id", ignore_index=True)
+
+
+def load_reviews(conn: Connection, *, organisation_codes: str | Iterable[str] | None = None,
+                 start_month: str | None = None, end_month: str | None = None,
+                 stage: str | Iterable[str] | None = None,
+                 status: str | Iterable[str] | None = None) -> pd.DataFrame:
+    """All stored reviews matching the filters, as a review frame. UNSCOPED: access layer only.
+
+    Parameters
+    ----------
+    organisation_codes, stage, status
+        One value or several; ``None`` means no filter.
+    start_month, end_month
+        ``"YYYY-MM"`` bounds on ``death_month``, inclusive.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``domain.REVIEW_COLUMNS`` with ``REVIEW_DTYPES``, then ``version`` (``Int64``),
+        ``nation`` and ``region``; sorted by ``review_id``, fresh ``RangeIndex``.
+    """
+    conditions = _review_filters(organisation_codes=organisation_codes, start_month=start_month,
+                                 end_month=end_month, stage=stage, status=status)
+    return _fetch_reviews(conn, conditions)
+
+
+def _load_reviews_by_id(conn: Connection, review_ids: Iterable[str]) -> pd.DataFrame:
+    ids = list(review_ids)
+    stored = conn.execute(select(func.count()).select_from(_REVIEWS)).scalar_one()
+    if len(ids) * 4 >= stored:  # most of the store: one pass, then keep the ones asked for
+        everything = _fetch_reviews(conn, [])
+        return everything[everything["review_id"].isin(ids)].reset_index(drop=True)
+    parts = [_fetch_reviews(conn, [_REVIEWS.c.review_id.in_(chunk)]) for chunk in _id_chunks(ids)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def load_deaths(conn: Connection, *, organisation_codes: str | Iterable[str] | None = None,
+                start_month: str | None = None, end_month: str | None = None) -> pd.DataFrame:
+    """Stored deaths (the denominator) as a deaths frame. UNSCOPED: access layer only."""
+    query = select(*(_DEATHS.c[c] for c in domain.DEATH_COLUMNS))
+    if (codes := _as_list(organisation_codes)) is not None:
+        query = query.where(_DEATHS.c.organisation_code.in_(codes))
+    if start_month is not None:
+        query = query.where(_DEATHS.c.month >= start_month)
+    if end_month is not None:
+        query = query.where(_DEATHS.c.month <= end_month)
+    frame = _frame(conn, query.order_by(_DEATHS.c.organisation_code, _DEATHS.c.month))
+    return frame.reindex(columns=list(domain.DEATH_COLUMNS)).astype(domain.DEATH_DTYPES)
+
+
+def load_organisations(conn: Connection, organisation_codes: str | Iterable[str] | None = None
+                       ) -> pd.DataFrame:
+    """Stored organisations as an organisations frame. UNSCOPED: access layer only."""
+    query = select(_ORGANISATIONS.c.code.label("organisation_code"), _ORGANISATIONS.c.name,
+                   _ORGANISATIONS.c.nation, _ORGANISATIONS.c.region)
+    if (codes := _as_list(organisation_codes)) is not None:
+        query = query.where(_ORGANISATIONS.c.code.in_(codes))
+    frame = _frame(conn, query.order_by(_ORGANISATIONS.c.code))
+    return frame.reindex(columns=list(domain.ORGANISATION_COLUMNS)).astype(
+        domain.ORGANISATION_DTYPES)
+
+
+def known_organisations(conn: Connection) -> set[str]:
+    """Codes of every stored organisation (for validating an import)."""
+    return set(conn.execute(select(_ORGANISATIONS.c.code)).scalars())
+
+
+def known_reviews(conn: Connection, review_ids: Iterable[str] | None = None, *,
+                  stage: str | None = None) -> set[str]:
+    """Which of ``review_ids`` (all when ``None``) are stored, optionally only of one stage.
+
+    Used to check second-stage links (``second_review_of``) against the store on import.
+    """
+    conditions = [] if stage is None else [_REVIEWS.c.review_stage == stage]
+    query = select(_REVIEWS.c.review_id).where(*conditions)
+    if review_ids is None:
+        return set(conn.execute(query).scalars())
+    found: set[str] = set()
+    for chunk in _id_chunks(list(dict.fromkeys(review_ids))):
+        found.update(conn.execute(query.where(_REVIEWS.c.review_id.in_(chunk))).scalars())
+    return found
+
+
+# ---------------------------------------------------------------------- one review at a time --
+def _stale(conn: Connection, review_id: str, expected_version: int | None) -> StoreError:
+    row = conn.execute(select(_REVIEWS.c.version, _REVIEWS.c.updated_by, _REVIEWS.c.updated_at)
+                       .where(_REVIEWS.c.review_id == review_id)).first()
+    if row is None:
+        return ReviewNotFoundError(f"There is no review {review_id} in the store.")
+    return StaleReviewError(review_id, expected_version, row.version, row.updated_by,
+                            row.updated_at)
+
+
+def save_review(conn: Connection, values: dict, expected_version: int | None = None, *,
+                saved_by: str | None = None) -> tuple[str, int]:
+    """Insert or update one review with its phases, problems and reasons. Access layer only.
+
+    ``values`` holds the review frame's columns for one review, already validated
+    (``sjrlib.schema``); missing keys are blank. With ``expected_version=None`` the review must
+    be new; otherwise the stored version must equal ``expected_version``. Any mismatch raises
+    :class:`StaleReviewError` and writes nothing: never a silent overwrite. The check and the
+    write are one ``UPDATE ... WHERE version = :expected``, so it holds for concurrent sessions
+    on SQLite and PostgreSQL alike. Runs in the caller's transaction when there is one (the
+    caller commits), else in its own.
+
+    Returns
+    -------
+    (review_id, version)
+        The id and the new version (1 for a new review).
+    """
+    row = pd.DataFrame([{c: values.get(c) for c in domain.REVIEW_COLUMNS}])
+    row = row.astype(domain.REVIEW_DTYPES)
+    review_id = str(row.at[0, "review_id"])
+    now = _now()
+    with _transaction(conn) as conn:
+        _begin_write(conn)
+        if expected_version is None:
+            if conn.execute(select(_REVIEWS.c.review_id)
+                            .where(_REVIEWS.c.review_id == review_id)).first() is not None:
+                raise _stale(conn, review_id, None)
+            _add_reviewers(conn, row)
+            conn.execute(insert(_REVIEWS), _records(
+                row[list(_REVIEW_FIELDS)], version=1, created_at=now, updated_at=now,
+                updated_by=saved_by))
+            _insert_children(conn, row)
+            return review_id, 1
+        record = _records(row[list(_REVIEW_FIELDS)])[0]
+        record.pop("review_id")
+        done = conn.execute(
+            sa_update(_REVIEWS)
+            .where(_REVIEWS.c.review_id == review_id, _REVIEWS.c.version == expected_version)
+            .values(**record, version=_REVIEWS.c.version + 1, updated_at=now,
+                    updated_by=saved_by))
+        if done.rowcount != 1:
+            raise _stale(conn, review_id, expected_version)
+        _add_reviewers(conn, row)
+        _delete_children(conn, [review_id])
+        _insert_children(conn, row)
+        return review_id, expected_version + 1
+
+
+def set_status(conn: Connection, review_id: str, status: str, *,
+               expected_version: int | None = None, saved_by: str | None = None) -> int:
+    """Change a review's status (``draft``/``submitted``/``locked``); returns the new version.
+
+    With ``expected_version`` the change is refused (:class:`StaleReviewError`) when the review
+    was saved by someone else meanwhile. Access layer only.
+    """
+    if status not in domain.STATUSES:
+        raise ValueError(f"status must be one of {', '.join(domain.STATUSES)}, not {status!r}")
+    with _transaction(conn) as conn:
+        _begin_write(conn)
+        conditions = [_REVIEWS.c.review_id == review_id]
+        if expected_version is not None:
+            conditions.append(_REVIEWS.c.version == expected_version)
+        done = conn.execute(
+            sa_update(_REVIEWS).where(*conditions)
+            .values(status=status, version=_REVIEWS.c.version + 1, updated_at=_now(),
+                    updated_by=saved_by)
+            .returning(_REVIEWS.c.version))
+        version = done.scalar_one_or_none()
+        if version is None:
+            raise _stale(conn, review_id, expected_version)
+        return version
