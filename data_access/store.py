@@ -468,7 +468,7 @@ def _stored_review_ids(conn: Connection, review_ids: pd.Series) -> set[str]:
     if stored <= 4 * len(review_ids):
         everything = set(conn.execute(select(_REVIEWS.c.review_id)).scalars())
         return everything.intersection(review_ids)
-    return known_reviews(conn, review_ids.tolist())
+    return set(known_reviews(conn, review_ids.tolist()))
 
 
 def _add_reviewers(conn: Connection, frame: pd.DataFrame) -> None:
@@ -745,19 +745,23 @@ def known_organisations(conn: Connection) -> set[str]:
 
 
 def known_reviews(conn: Connection, review_ids: Iterable[str] | None = None, *,
-                  stage: str | None = None) -> set[str]:
-    """Which of ``review_ids`` (all when ``None``) are stored, optionally only of one stage.
+                  stage: str | None = None) -> dict[str, tuple[str | None, str]]:
+    """Stored reviews among ``review_ids`` (all when ``None``): ``{review_id: (case_id, stage)}``.
 
-    Used to check second-stage links (``second_review_of``) against the store on import.
+    The shape ``sjrlib.schema.validate_reviews(known_reviews=...)`` takes, so a second-stage
+    review in a file can point at a first-stage review imported earlier. ``stage`` keeps one
+    stage only.
     """
     conditions = [] if stage is None else [_REVIEWS.c.review_stage == stage]
-    query = select(_REVIEWS.c.review_id).where(*conditions)
+    query = select(_REVIEWS.c.review_id, _REVIEWS.c.case_id,
+                   _REVIEWS.c.review_stage).where(*conditions)
     if review_ids is None:
-        return set(conn.execute(query).scalars())
-    found: set[str] = set()
-    for chunk in _id_chunks(list(dict.fromkeys(review_ids))):
-        found.update(conn.execute(query.where(_REVIEWS.c.review_id.in_(chunk))).scalars())
-    return found
+        rows = conn.execute(query).all()
+    else:
+        rows = []
+        for chunk in _id_chunks(list(dict.fromkeys(review_ids))):
+            rows += conn.execute(query.where(_REVIEWS.c.review_id.in_(chunk))).all()
+    return {r.review_id: (r.case_id, r.review_stage) for r in rows}
 
 
 # ---------------------------------------------------------------------- one review at a time --

@@ -28,6 +28,7 @@ def _main() -> None:
 _COMMAND_MODULES = (
     "sjrlib.commands.text",
     "sjrlib.commands.serve",
+    "sjrlib.commands.data",
 )
 
 for _name in _COMMAND_MODULES:
