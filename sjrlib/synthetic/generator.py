@@ -1,0 +1,469 @@
+"""The synthetic data generator: organisations, monthly deaths and reviews.
+
+Everything is drawn with vectorised numpy from one seeded generator, so the same arguments give
+identical frames. See :class:`~sjrlib.synthetic.params.CalibrationParams` for the figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from sjrlib.domain import (
+    DEATH_COLUMNS,
+    DEATH_DTYPES,
+    PROBLEM_TYPES,
+    REASON_SEPARATOR,
+    REVIEW_COLUMNS,
+    REVIEW_DTYPES,
+    REVIEW_REASONS,
+    WEEKDAYS,
+    comment_column,
+    problem_column,
+    score_column,
+)
+from sjrlib.synthetic.casemix import draw_case_mix
+from sjrlib.synthetic.content import (
+    OPTIONAL_PHASES,
+    cut_points,
+    ordinal_from_latent,
+    review_content,
+)
+from sjrlib.synthetic.organisations import make_organisations, scottish_count
+from sjrlib.synthetic.params import CalibrationParams
+
+__all__ = ["SCENARIO_COLUMNS", "SyntheticData", "generate"]
+
+SCENARIO_COLUMNS: tuple[str, ...] = (
+    "organisation_code",
+    "kind",
+    "direction",
+    "start_month",
+    "latent_shift",
+    "expected_poor_share_before",
+    "expected_poor_share_after",
+)
+
+_CONCERN_REASONS = ("family_concern", "staff_concern", "alarm")
+_STAGE_FIRST, _STAGE_DOUBLE, _STAGE_SECOND = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class SyntheticData:
+    """A synthetic national data set.
+
+    Attributes
+    ----------
+    organisations, deaths, reviews : frames in the shapes of ``sjrlib.domain``
+        (``ORGANISATION_COLUMNS``, ``DEATH_COLUMNS``, ``REVIEW_COLUMNS`` with ``REVIEW_DTYPES``).
+    scenarios : one row per organisation given a real change in care over time
+        (``SCENARIO_COLUMNS``): ``kind`` ``step`` (from ``start_month`` on) or ``trend`` (a
+        linear ramp from ``start_month`` to the last month), ``direction`` ``improvement`` or
+        ``deterioration``, ``latent_shift`` (full size, negative = worse), and the expected
+        share of poor or very poor overall care before and after (approximate). Organisations
+        not listed have stable care, so SPC charts should find signals only in these.
+    params : the calibration used
+    seed : the seed used
+    """
+
+    organisations: pd.DataFrame
+    deaths: pd.DataFrame
+    reviews: pd.DataFrame
+    scenarios: pd.DataFrame
+    params: CalibrationParams
+    seed: int
+
+
+def generate(
+    n_organisations: int = 134,
+    years: int = 5,
+    seed: int = 20261126,
+    start_year: int = 2021,
+    params: CalibrationParams | None = None,
+    n_scottish: int = 14,
+    *,
+    today: date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SyntheticData:
+    """Generate a synthetic, fictional national SJR data set.
+
+    Parameters
+    ----------
+    n_organisations : number of organisations (English trusts + Scottish boards)
+    years : number of financial years (April to March)
+    seed : seed of the random generator; the same arguments give identical frames
+    start_year : the first financial year starts in April of this year
+    params : calibration figures (default: the spec's)
+    n_scottish : Scottish boards among 134 organisations; scaled down for fewer organisations
+    today : review dates never fall after this day (default: the real today); the whole period
+        must end before it
+    progress : called with a short description of each step (e.g. to drive a progress bar)
+
+    Returns
+    -------
+    SyntheticData
+
+    Raises
+    ------
+    ValueError
+        For a non-positive size, or a period that does not end before ``today``.
+    """
+    params = params if params is not None else CalibrationParams()
+    if n_organisations < 1:
+        raise ValueError(f"n_organisations must be at least 1, got {n_organisations}")
+    if years < 1:
+        raise ValueError(f"years must be at least 1, got {years}")
+    today_d = np.datetime64(today or date.today(), "D")
+    months = np.datetime64(f"{start_year:04d}-04", "M") + np.arange(12 * years)
+    last_day = (months[-1] + 1).astype("datetime64[D]") - 1
+    if last_day >= today_d:
+        raise ValueError(
+            f"the period April {start_year} to {last_day} does not end before today "
+            f"({today_d}); choose an earlier start_year or fewer years"
+        )
+    step = progress or (lambda _message: None)
+    rng = np.random.default_rng(seed)
+    n_months = len(months)
+
+    step("organisations")
+    n_scot = scottish_count(n_organisations, n_scottish)
+    organisations, areas = make_organisations(rng, n_organisations, n_scot)
+    codes = organisations["organisation_code"].to_numpy(dtype=object)
+    is_scot = (organisations["nation"] == "scotland").to_numpy(dtype=bool)
+    p = params
+    annual = np.where(
+        is_scot,
+        rng.triangular(p.scotland_deaths_per_year_min, p.scotland_deaths_per_year_mode,
+                       p.scotland_deaths_per_year_max, n_organisations),
+        rng.triangular(p.deaths_per_year_min, p.deaths_per_year_mode, p.deaths_per_year_max,
+                       n_organisations),
+    )
+    review_share = rng.triangular(p.review_share_min, p.review_share_mode, p.review_share_max,
+                                  n_organisations)
+    org_effect = rng.normal(0.0, p.organisation_sd, n_organisations)
+    cuts = cut_points(p.overall_distribution)
+    scenarios, shift = _scenarios(rng, codes, org_effect, months, cuts, p)
+
+    step("deaths")
+    month_number = months.astype(np.int64) % 12 + 1
+    season = 1 + p.winter_amplitude * np.cos(2 * np.pi * (month_number - 1) / 12)
+    deaths = rng.poisson(annual[:, None] / 12 * season[None, :])
+    ld_deaths = rng.binomial(deaths, p.learning_disability_share)
+    month_str = np.datetime_as_string(months, unit="M").astype(object)
+    deaths_frame = pd.DataFrame({
+        "organisation_code": np.repeat(codes, n_months),
+        "month": np.tile(month_str, n_organisations),
+        "deaths_in_scope": deaths.ravel(),
+        "learning_disability_deaths": ld_deaths.ravel(),
+    })[list(DEATH_COLUMNS)].astype(DEATH_DTYPES)
+
+    step("cases")
+    ld_reviewed = rng.binomial(ld_deaths, p.learning_disability_review_share)
+    other_reviewed = rng.binomial(deaths - ld_deaths, review_share[:, None])
+    per_cell = (ld_reviewed + other_reviewed).ravel()
+    n_cases = int(per_cell.sum())
+    cell = np.repeat(np.arange(per_cell.size), per_cell)
+    org_i = cell // n_months
+    month_i = cell % n_months
+    pos_in_cell = np.arange(n_cases) - np.repeat(np.cumsum(per_cell) - per_cell, per_cell)
+    is_ld = pos_in_cell < np.repeat(ld_reviewed.ravel(), per_cell)
+    mix = draw_case_mix(rng, p, months[month_i], is_ld)
+    ld_field = np.where(is_ld, "yes", np.where(
+        rng.random(n_cases) < p.learning_disability_unknown_share, "unknown", "no")).astype(object)
+    u = rng.random(n_cases)
+    smi_field = np.where(u < p.severe_mental_illness_share, "yes", np.where(
+        u < p.severe_mental_illness_share + p.severe_mental_illness_unknown_share, "unknown", "no",
+    )).astype(object)
+    reasons = _reasons(rng, p, months[month_i], is_ld, smi_field == "yes",
+                       mix.admission_type == "elective")
+    concern = np.zeros(n_cases, dtype=bool)
+    for r in _CONCERN_REASONS:
+        concern |= (reasons >> REVIEW_REASONS.index(r)) & 1 == 1
+    applies = _applicability(rng, p, mix.surgical | (mix.admission_type == "elective"),
+                             mix.days_to_death)
+    procedural = applies[:, OPTIONAL_PHASES.index("procedure")] | applies[
+        :, OPTIONAL_PHASES.index("perioperative")]
+
+    step("first-stage reviews")
+    case_sd = np.sqrt(p.overall_reliability - p.organisation_sd**2)
+    latent = (org_effect[org_i] + shift[org_i, month_i]
+              + p.concern_effect * (concern - concern.mean())
+              + rng.normal(0.0, case_sd, n_cases))
+    n_rev = np.maximum(6, np.rint(annual * review_share / 50)).astype(np.int64)
+    n_senior = np.maximum(3, n_rev // 5)
+    rev_offset = np.cumsum(n_rev) - n_rev
+    severity = rng.normal(0.0, p.reviewer_severity_sd, int(n_rev.sum()))
+    err_sd = np.sqrt(1 - p.overall_reliability - p.reviewer_severity_sd**2)
+
+    first_rev = np.floor(rng.random(n_cases) * n_rev[org_i]).astype(np.int64)
+    double = np.flatnonzero(rng.random(n_cases) < p.double_review_share)
+    nd = n_rev[org_i[double]]
+    second_rev = (first_rev[double] + 1
+                  + np.floor(rng.random(len(double)) * (nd - 1)).astype(np.int64)) % nd
+    case = np.concatenate([np.arange(n_cases), double])
+    reviewer = np.concatenate([first_rev, second_rev])
+    stage = np.concatenate([np.full(n_cases, _STAGE_FIRST), np.full(len(double), _STAGE_DOUBLE)])
+    m = len(case)
+    y = (latent[case] + severity[rev_offset[org_i[case]] + reviewer]
+         + rng.normal(0.0, err_sd, m))
+    overall = ordinal_from_latent(y, cuts)
+    rq_latent = (p.record_quality_correlation * y
+                 + np.sqrt(1 - p.record_quality_correlation**2) * rng.normal(0.0, 1.0, m))
+    content = review_content(rng, overall, applies[case], rq_latent, procedural[case], p)
+    delay = np.minimum(
+        np.ceil(rng.gamma(p.review_delay_shape, p.review_delay_mean_days / p.review_delay_shape,
+                          m)),
+        p.review_delay_max_days,
+    ).astype(np.int64)
+    review_date = np.minimum(mix.death_date[case] + delay, today_d)
+    status = _status(rng, p, n_months - 1 - month_i[case])
+
+    step("second-stage reviews")
+    link = _second_stage_links(rng, p, case, overall, stage, status)
+    s = len(link)
+    s_org = org_i[case[link]]
+    senior = np.floor(rng.random(s) * n_senior[s_org]).astype(np.int64)
+    senior = np.where(senior == reviewer[link], (senior + 1) % n_senior[s_org], senior)
+    off = np.asarray(p.second_stage_offset_distribution, dtype=float)
+    overall2 = np.clip(overall[link] + rng.choice(np.arange(-2, 3), size=s, p=off / off.sum()),
+                       1, 5)
+    rq2 = 0.8 * rq_latent[link] + 0.6 * rng.normal(0.0, 1.0, s)
+    content2 = review_content(rng, overall2, applies[case[link]], rq2, procedural[case[link]], p)
+    avoid_table = np.asarray(p.avoidability_by_overall, dtype=float)
+    avoid_cum = np.cumsum(avoid_table / avoid_table.sum(axis=1, keepdims=True), axis=1)
+    avoid = np.minimum((rng.random(s)[:, None] > avoid_cum[overall2 - 1]).sum(axis=1), 5) + 1
+    extra_days = p.second_stage_delay_min_days + np.ceil(rng.exponential(
+        max(p.second_stage_delay_mean_days - p.second_stage_delay_min_days, 1.0), s))
+    date2 = np.minimum(review_date[link] + extra_days.astype(np.int64), today_d)
+    status2 = _status(rng, p, n_months - 1 - month_i[case[link]])
+
+    step("assembling frames")
+    all_case = np.concatenate([case, case[link]])
+    all_stage = np.concatenate([stage, np.full(s, _STAGE_SECOND)])
+    order = np.lexsort((all_stage, all_case))  # cases are already in organisation, month order
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    t_case = all_case[order]
+    t_org = org_i[t_case]
+    org_first_row = np.searchsorted(t_org, np.arange(n_organisations))
+    review_seq = np.arange(len(order)) - org_first_row[t_org] + 1
+    org_first_case = np.searchsorted(org_i, np.arange(n_organisations))
+    case_seq = t_case - org_first_case[org_i[t_case]] + 1
+    t_codes = codes[t_org]
+    review_ids = np.array([f"{c}-SJR{k:06d}" for c, k in zip(t_codes, review_seq, strict=True)],
+                          dtype=object)
+    second_of = np.full(len(order), None, dtype=object)
+    second_rows = position[m + np.arange(s)]
+    second_of[second_rows] = review_ids[position[link]]
+
+    all_reviewer = np.concatenate([reviewer, senior])[order]
+    area = np.array([areas[c] for c in codes], dtype=object)[t_org]
+    district = rng.integers(1, 20, len(order))
+    postcode = np.array([f"{a}{d}" for a, d in zip(area, district, strict=True)], dtype=object)
+    postcode[rng.random(len(order)) >= p.postcode_district_share] = None
+    death_date = mix.death_date[t_case]
+    admission_date = death_date - mix.days_to_death[t_case]
+    weekdays = np.array(WEEKDAYS, dtype=object)
+
+    def merged(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        return np.concatenate([first, second])[order]
+
+    columns: dict[str, object] = {
+        "review_id": review_ids,
+        "case_id": np.array([f"{c}-C{k:06d}" for c, k in zip(t_codes, case_seq, strict=True)],
+                            dtype=object),
+        "organisation_code": t_codes,
+        "review_stage": np.where(all_stage[order] == _STAGE_SECOND, "second", "first"),
+        "second_review_of": second_of,
+        "status": merged(status, status2),
+        "reviewer_id": np.array([f"{c}-RV{k + 1:03d}" for c, k in
+                                 zip(t_codes, all_reviewer, strict=True)], dtype=object),
+        "review_date": merged(review_date, date2).astype("datetime64[ns]"),
+        "review_reasons": _reason_strings(reasons[t_case]),
+        "age_at_death": mix.age[t_case],
+        "sex": mix.sex[t_case],
+        "postcode_district": postcode,
+        "admission_weekday": weekdays[(admission_date.astype(np.int64) + 3) % 7],
+        "death_weekday": weekdays[(death_date.astype(np.int64) + 3) % 7],
+        "arrival_hour": mix.arrival_hour[t_case],
+        "death_hour": mix.death_hour[t_case],
+        "days_to_death": mix.days_to_death[t_case],
+        "death_month": month_str[month_i[t_case]],
+        "specialty": mix.specialty[t_case],
+        "location_of_death": mix.location[t_case],
+        "admission_type": mix.admission_type[t_case],
+        "cause_of_death": mix.cause_of_death[t_case],
+        "learning_disability": ld_field[t_case],
+        "severe_mental_illness": smi_field[t_case],
+    }
+    phase_cols = [score_column(ph) for ph in (*OPTIONAL_PHASES, "overall")]
+    phase_cols += [comment_column(ph) for ph in (*OPTIONAL_PHASES, "overall")]
+    for col in [*phase_cols, "record_quality_score", "any_problems",
+                *(problem_column(t) for t in PROBLEM_TYPES)]:
+        columns[col] = merged(content[col], content2[col])
+    columns["avoidability_score"] = merged(np.full(m, np.nan), avoid.astype(float))
+    columns["avoidability_scale"] = merged(np.full(m, None, dtype=object),
+                                           np.full(s, "rcp", dtype=object))
+    reviews = _frame(columns)
+    step("done")
+    return SyntheticData(organisations, deaths_frame, reviews, scenarios, params, seed)
+
+
+def _frame(columns: dict[str, object]) -> pd.DataFrame:
+    data = {}
+    for col in REVIEW_COLUMNS:
+        dtype = REVIEW_DTYPES[col]
+        values = columns[col]
+        if dtype == "Int64":
+            data[col] = pd.array(np.asarray(values, dtype=float), dtype="Int64")
+        elif dtype.startswith("datetime64"):
+            data[col] = pd.Series(values).astype(dtype)
+        else:
+            data[col] = pd.array(np.asarray(values, dtype=object), dtype=dtype)
+    return pd.DataFrame(data)
+
+
+def _scenarios(
+    rng: np.random.Generator,
+    codes: np.ndarray,
+    org_effect: np.ndarray,
+    months: np.ndarray,
+    cuts: np.ndarray,
+    p: CalibrationParams,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Choose organisations with a real change; return the scenarios frame and the latent
+    shift of every organisation in every month (organisations x months)."""
+    n, n_months = len(codes), len(months)
+    shift = np.zeros((n, n_months))
+    k = 0
+    if n >= 2 and p.changing_organisation_share > 0:
+        k = min(n - 1, max(2, int(round(p.changing_organisation_share * n))))
+    kinds = (("step", "deterioration"), ("step", "improvement"),
+             ("trend", "deterioration"), ("trend", "improvement"))
+    chosen = np.sort(rng.choice(n, size=k, replace=False)) if k else np.array([], dtype=int)
+    lo = int(0.35 * n_months)
+    hi = max(int(0.65 * n_months), lo + 1)
+    within_sd = np.sqrt(1 - p.organisation_sd**2)
+    poor_cut = cuts[1]  # between "poor" (2) and "adequate" (3)
+    rows = []
+    for j, org in enumerate(chosen):
+        kind, direction = kinds[j % len(kinds)]
+        start = int(rng.integers(lo, hi))
+        size = p.change_size if direction == "improvement" else -p.change_size
+        t = np.arange(n_months)
+        if kind == "step":
+            shift[org] = np.where(t >= start, size, 0.0)
+        else:
+            shift[org] = np.where(t >= start, size * (t - start + 1) / (n_months - start), 0.0)
+        before = NormalDist().cdf((poor_cut - org_effect[org]) / within_sd)
+        after = NormalDist().cdf((poor_cut - org_effect[org] - size) / within_sd)
+        rows.append((codes[org], kind, direction,
+                     str(np.datetime_as_string(months[start], unit="M")), size, before, after))
+    frame = pd.DataFrame(rows, columns=list(SCENARIO_COLUMNS))
+    return frame.astype({"organisation_code": "string", "kind": "string",
+                         "direction": "string", "start_month": "string",
+                         "latent_shift": "float64", "expected_poor_share_before": "float64",
+                         "expected_poor_share_after": "float64"}), shift
+
+
+def _reasons(
+    rng: np.random.Generator,
+    p: CalibrationParams,
+    month: np.ndarray,
+    is_ld: np.ndarray,
+    smi: np.ndarray,
+    elective: np.ndarray,
+) -> np.ndarray:
+    """Review reasons of each case as a bit mask (bit i = ``REVIEW_REASONS[i]``)."""
+    n = len(month)
+    bit = {r: np.int64(1) << i for i, r in enumerate(REVIEW_REASONS)}
+    names = list(p.reason_weights)
+    w_after = np.array([p.reason_weights[r] for r in names], dtype=float)
+    w_before = w_after.copy()
+    if "medical_examiner" in names and "random_sample" in names:
+        w_before[names.index("random_sample")] += w_before[names.index("medical_examiner")]
+        w_before[names.index("medical_examiner")] = 0.0
+    bits = np.array([bit[r] for r in names], dtype=np.int64)
+    me_era = month >= np.datetime64(p.medical_examiner_from, "M")
+    primary = np.where(
+        me_era,
+        rng.choice(len(names), size=n, p=w_after / w_after.sum()),
+        rng.choice(len(names), size=n, p=w_before / w_before.sum()),
+    )
+    mask = np.where(is_ld, bit["learning_disability"], bits[primary])
+    extra = np.where(
+        me_era,
+        rng.choice(len(names), size=n, p=w_after / w_after.sum()),
+        rng.choice(len(names), size=n, p=w_before / w_before.sum()),
+    )
+    mask |= np.where(rng.random(n) < p.extra_reason_share, bits[extra], 0)
+    mask |= np.where(smi & (rng.random(n) < p.severe_mental_illness_reason_share),
+                     bit["severe_mental_illness"], 0)
+    mask |= np.where(elective & (rng.random(n) < 0.7), bit["elective"], 0)
+    return mask
+
+
+def _reason_strings(mask: np.ndarray) -> np.ndarray:
+    """``;``-joined reason ids in spec order for each bit mask."""
+    uniq, inverse = np.unique(mask, return_inverse=True)
+    text = np.array([
+        REASON_SEPARATOR.join(r for i, r in enumerate(REVIEW_REASONS) if (int(v) >> i) & 1)
+        for v in uniq
+    ], dtype=object)
+    return text[inverse]
+
+
+def _applicability(
+    rng: np.random.Generator, p: CalibrationParams, surgical: np.ndarray, days: np.ndarray
+) -> np.ndarray:
+    """Whether each optional phase applies to each case (cases x ``OPTIONAL_PHASES``)."""
+    n = len(surgical)
+    out = np.zeros((n, len(OPTIONAL_PHASES)), dtype=bool)
+    for j, phase in enumerate(OPTIONAL_PHASES):
+        rate = np.full(n, p.phase_applicability[phase])
+        if phase == "perioperative":
+            # Operations concentrate in surgical and elective cases; keep the overall share.
+            n_surg = int(surgical.sum())
+            rest = (p.phase_applicability[phase] * n - 0.75 * n_surg) / max(n - n_surg, 1)
+            rate = np.where(surgical, 0.75, max(rest, 0.0))
+        out[:, j] = rng.random(n) < rate
+        if phase == "ongoing":
+            out[:, j] &= days >= 1  # no ongoing care after dying on the day of arrival
+    return out
+
+
+def _status(rng: np.random.Generator, p: CalibrationParams, months_from_end: np.ndarray):
+    """Draft (recent), locked (older) or submitted."""
+    u = rng.random(len(months_from_end))
+    recent = months_from_end < p.recent_months
+    draft = u < np.where(recent, p.draft_share_recent, p.draft_share_older)
+    locked = ~draft & (months_from_end >= p.lock_after_months) & (
+        rng.random(len(u)) < p.locked_share)
+    return np.where(draft, "draft", np.where(locked, "locked", "submitted")).astype(object)
+
+
+def _second_stage_links(
+    rng: np.random.Generator,
+    p: CalibrationParams,
+    case: np.ndarray,
+    overall: np.ndarray,
+    stage: np.ndarray,
+    status: np.ndarray,
+) -> np.ndarray:
+    """Indexes of the first-stage reviews that get a second-stage review.
+
+    Per case, the worst non-draft first-stage review (the original on a tie) is the one a
+    second stage would follow; poor or very poor care goes on with ``second_stage_share_poor``,
+    other care with ``second_stage_share_other``.
+    """
+    rows = np.flatnonzero(status != "draft")
+    rows = rows[np.lexsort((stage[rows], overall[rows], case[rows]))]
+    _, first = np.unique(case[rows], return_index=True)
+    link = rows[first]
+    share = np.where(overall[link] <= 2, p.second_stage_share_poor, p.second_stage_share_other)
+    return link[rng.random(len(link)) < share]

@@ -1,0 +1,257 @@
+"""Calibration of the synthetic data: every figure is a parameter.
+
+Each default cites ``shared/spec/calibration.md`` ("spec") where the figure comes from a published
+source, or says "assumption" where it is our own choice. Change a figure by passing
+``CalibrationParams(overall_distribution=(...), ...)`` to :func:`sjrlib.synthetic.generate`.
+
+Probability tables are tuples in the order of their vocabulary (care scores 1-5, avoidability
+1-6, ...). They need not sum exactly to 1: they are normalised where they are used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+
+def _d(**kwargs: float) -> dict[str, float]:
+    return dict(kwargs)
+
+
+@dataclass(frozen=True)
+class CalibrationParams:
+    """Figures that shape the synthetic data (defaults from the calibration spec).
+
+    Notes
+    -----
+    Care quality is driven by a latent "true quality" of each case (organisation effect +
+    scenario shift + review-reason effect + case effect) plus reviewer error; a review's overall
+    score cuts ``latent + error`` at the normal quantiles of ``overall_distribution``. The share
+    of the latent variance that is case (not reviewer) variance is ``overall_reliability``, the
+    intra-class correlation of two independent first-stage reviews on the latent scale.
+    """
+
+    # --- Volumes ------------------------------------------------------------------------------
+    # spec "Volumes": an acute trust has roughly 1,000-3,500 adult inpatient deaths a year
+    # (assumption in the spec: draw per trust). Drawn from a triangular distribution; the mode
+    # is our assumption (more small trusts than large ones), keeping the national total in the
+    # spec's 150,000-300,000 reviews for 135 organisations x 5 years.
+    deaths_per_year_min: float = 1000.0
+    deaths_per_year_mode: float = 1200.0  # assumption
+    deaths_per_year_max: float = 3500.0
+    # Scottish boards range from island boards to Greater Glasgow (assumption: 200-5,000).
+    scotland_deaths_per_year_min: float = 200.0  # assumption
+    scotland_deaths_per_year_mode: float = 800.0  # assumption
+    scotland_deaths_per_year_max: float = 5000.0  # assumption
+    # Winter peak of deaths: relative amplitude of a cosine peaking in January (assumption; UK
+    # excess winter mortality is typically 15-20%).
+    winter_amplitude: float = 0.12
+    # spec "Volumes": trusts review roughly 10-30% of deaths by SJR (assumption in the spec;
+    # one trust reported 12%). Triangular per organisation; the mode is our assumption.
+    review_share_min: float = 0.10
+    review_share_mode: float = 0.10  # assumption: most near the low end (one trust: 12%)
+    review_share_max: float = 0.30
+
+    # --- Learning disability --------------------------------------------------------------------
+    # Share of deaths in scope of patients with a learning disability (assumption: about 1-2%).
+    learning_disability_share: float = 0.015
+    # Deaths of people with a learning disability are all meant to be reviewed (NQB 2017; LeDeR):
+    # share of them reviewed by SJR (assumption).
+    learning_disability_review_share: float = 0.9
+    # Share of other reviewed patients whose learning disability status is unknown (assumption).
+    learning_disability_unknown_share: float = 0.03
+    # Severe mental illness among reviewed patients: yes / unknown (assumption).
+    severe_mental_illness_share: float = 0.04
+    severe_mental_illness_unknown_share: float = 0.04
+
+    # --- Care scores ----------------------------------------------------------------------------
+    # spec "Care scores": overall very poor 3%, poor 12%, adequate 30%, good 40%, excellent 15%
+    # (assumption in the spec, guided by Hutchinson 2013 and Roberts 2017).
+    overall_distribution: tuple[float, ...] = (0.03, 0.12, 0.30, 0.40, 0.15)
+    # spec "Reliability": inter-rater ICC for holistic scores 0.46-0.52 (Hutchinson 2010). Share
+    # of latent variance that is the case's own (the latent-scale ICC); the ordinal scores come
+    # out a little lower.
+    overall_reliability: float = 0.52
+    # Part of the reviewer error that is a stable reviewer severity (assumption): SD on the
+    # latent scale (total latent variance 1).
+    reviewer_severity_sd: float = 0.15
+    # Organisations differ (assumption): SD of the organisation effect on the latent scale.
+    # 0.25 moves an organisation's poor-care share from 15% to about 10% or 21%.
+    organisation_sd: float = 0.25
+    # Reviews triggered by a concern or an alarm find worse care (assumption): latent shift.
+    concern_effect: float = -0.4
+    # spec "Care scores": phase applicability. Procedure 15%, perioperative 10%, end-of-life 85%
+    # (assumptions in the spec); admission and ongoing care almost always apply (assumption;
+    # ongoing care only for patients who lived beyond the day of arrival).
+    phase_applicability: dict[str, float] = field(
+        default_factory=lambda: _d(
+            admission=0.98, ongoing=0.95, procedure=0.15, perioperative=0.10, end_of_life=0.85
+        )
+    )
+    # spec "Care scores": a phase is rarely two or more points away from overall. Probability
+    # of a phase score being overall + offset for offsets -2, -1, 0, +1, +2 (assumption).
+    phase_offset_distribution: tuple[float, ...] = (0.02, 0.16, 0.64, 0.16, 0.02)
+    # Quality of the patient record (assumption): marginal 1-5 and latent correlation with the
+    # overall care latent.
+    record_quality_distribution: tuple[float, ...] = (0.03, 0.10, 0.35, 0.40, 0.12)
+    record_quality_correlation: float = 0.4
+
+    # --- Problems in care -----------------------------------------------------------------------
+    # spec "Problems in care": problems are far more frequent when care is poor. P(any problem)
+    # by overall score 1-5 (assumption).
+    any_problem_by_overall: tuple[float, ...] = (0.97, 0.85, 0.30, 0.07, 0.02)
+    # Type mix of problems (spec, PRISM 1 among preventable deaths: monitoring 31.3%, diagnosis
+    # 29.7%, drug or fluid management 21.1%; the rest is our assumption). Keys: problem types.
+    problem_type_weights: dict[str, float] = field(
+        default_factory=lambda: _d(
+            assessment=0.297,
+            medication=0.211,
+            treatment=0.12,  # assumption
+            infection=0.06,  # assumption
+            procedure=0.04,  # assumption
+            monitoring=0.313,
+            resuscitation=0.03,  # assumption
+            other=0.08,  # assumption
+        )
+    )
+    # Given any problem, chance that each further type is also present, relative to its weight
+    # (assumption: poor care tends to have several problems), by overall score 1-5.
+    extra_problem_rate_by_overall: tuple[float, ...] = (0.9, 0.6, 0.3, 0.15, 0.1)
+    # Harm (no / probably / yes) from a present problem, by overall score 1-5 (assumption).
+    harm_by_overall: tuple[tuple[float, float, float], ...] = (
+        (0.15, 0.35, 0.50),
+        (0.35, 0.40, 0.25),
+        (0.75, 0.20, 0.05),
+        (0.90, 0.08, 0.02),
+        (0.95, 0.05, 0.00),
+    )
+
+    # --- Second stage and avoidability ----------------------------------------------------------
+    # Share of first-stage reviews with poor or very poor overall care (1-2) that go to a
+    # second-stage review (assumption: "a large share"), and of other reviews (local triggers).
+    second_stage_share_poor: float = 0.85
+    second_stage_share_other: float = 0.01
+    # The second-stage overall score is the first-stage one plus an offset -2..+2 (assumption:
+    # mostly confirmed, some revised upwards on fuller review).
+    second_stage_offset_distribution: tuple[float, ...] = (0.02, 0.13, 0.60, 0.22, 0.03)
+    # spec "Avoidability" (PRISM 2, n = 2,400, RCP direction): 6: 90.7%, 5: 3.6%, 4: 2.8%,
+    # 3: 1.9%, 2: 1.0%, 1: 0.0%. Conditioned on the second-stage overall score (rows: overall
+    # 1-5; columns: RCP avoidability 1-6). Derivation: if every death were scored, the overall
+    # mix 3/12/30/40/15% times these rows gives back PRISM 2 (about 1.0/1.9/2.8/3.6% for 2-5
+    # and 3.0% "more likely than not", spec: PRISM 2 3.0%, pooled 3.6%).
+    avoidability_by_overall: tuple[tuple[float, ...], ...] = (
+        (0.01, 0.18, 0.28, 0.25, 0.15, 0.13),
+        (0.00, 0.038, 0.088, 0.171, 0.221, 0.482),
+        (0.00, 0.00, 0.001, 0.012, 0.012, 0.975),
+        (0.00, 0.00, 0.00, 0.00, 0.006, 0.994),
+        (0.00, 0.00, 0.00, 0.00, 0.00, 1.00),
+    )
+    # Days from first-stage to second-stage review (assumption): minimum and mean extra delay.
+    second_stage_delay_min_days: int = 7
+    second_stage_delay_mean_days: float = 30.0
+
+    # --- Double first-stage reviews (reliability sample) ----------------------------------------
+    # Share of cases given a second, independent first-stage review (assumption: 3-5%).
+    double_review_share: float = 0.04
+
+    # --- Review reasons -------------------------------------------------------------------------
+    # Primary reason mix for reviews not triggered by learning disability (assumption; NQB 2017
+    # categories). `medical_examiner` is used only from `medical_examiner_from` (spec: since
+    # 2024; the statutory medical examiner system started in September 2024); before that its
+    # share goes to `random_sample`.
+    reason_weights: dict[str, float] = field(
+        default_factory=lambda: _d(
+            family_concern=0.07,
+            staff_concern=0.05,
+            alarm=0.05,
+            improvement_focus=0.12,
+            medical_examiner=0.25,
+            random_sample=0.46,
+        )
+    )
+    medical_examiner_from: str = "2024-09"
+    # Chance of one further, secondary reason (assumption).
+    extra_reason_share: float = 0.08
+    # Share of reviewed patients with a severe mental illness whose review lists that reason.
+    severe_mental_illness_reason_share: float = 0.6
+
+    # --- Timing and status ----------------------------------------------------------------------
+    # Days from death to first-stage review (assumption): gamma mean and shape, capped.
+    review_delay_mean_days: float = 40.0
+    review_delay_shape: float = 2.0
+    review_delay_max_days: int = 180
+    # Status mix (assumption): drafts concentrate in the last `recent_months` of the period;
+    # reviews older than `lock_after_months` are locked with `locked_share`.
+    draft_share_recent: float = 0.15
+    draft_share_older: float = 0.005
+    recent_months: int = 3
+    locked_share: float = 0.25
+    lock_after_months: int = 6
+
+    # --- Organisation change over time (for SPC) ------------------------------------------------
+    # Share of organisations given a real change (assumption): a step or a trend, improving or
+    # deteriorating, of `change_size` on the latent scale (0.7 moves poor care from about 15%
+    # to about 33% or 5%).
+    changing_organisation_share: float = 0.08
+    change_size: float = 0.7
+
+    # --- Case mix (assumptions) -----------------------------------------------------------------
+    # Age at death = anchor - Gamma(shape, scale): skewed old, mean about 80.
+    age_anchor: float = 101.0
+    age_gamma_shape: float = 2.0
+    age_gamma_scale: float = 10.5
+    # People with a learning disability die younger (LeDeR: median about 62).
+    learning_disability_age_anchor: float = 80.0
+    sex_distribution: dict[str, float] = field(
+        default_factory=lambda: _d(male=0.505, female=0.49, unknown=0.005)
+    )
+    admission_type_distribution: dict[str, float] = field(
+        default_factory=lambda: _d(emergency=0.90, elective=0.04, transfer=0.05, other=0.01)
+    )
+    # days from arrival to death = floor(exp(Normal(mean, sd))) - 1: median about 7 days, about
+    # 8% die on the day of arrival.
+    days_to_death_log_mean: float = 2.1
+    days_to_death_log_sd: float = 1.0
+    days_to_death_max: int = 365
+    # Share of reviews with a recorded cause of death.
+    cause_of_death_share: float = 0.75
+    # Share of reviews with a postcode district recorded.
+    postcode_district_share: float = 0.95
+
+    def __post_init__(self) -> None:
+        _check_table("overall_distribution", self.overall_distribution, 5)
+        _check_table("phase_offset_distribution", self.phase_offset_distribution, 5)
+        _check_table("second_stage_offset_distribution", self.second_stage_offset_distribution, 5)
+        _check_table("record_quality_distribution", self.record_quality_distribution, 5)
+        for i, row in enumerate(self.avoidability_by_overall):
+            _check_table(f"avoidability_by_overall[{i}]", row, 6)
+        for i, row in enumerate(self.harm_by_overall):
+            _check_table(f"harm_by_overall[{i}]", row, 3)
+        if not 0 < self.overall_reliability < 1:
+            raise ValueError(
+                f"overall_reliability must be between 0 and 1, got {self.overall_reliability}"
+            )
+        if self.organisation_sd**2 >= self.overall_reliability:
+            raise ValueError(
+                "organisation_sd**2 must be smaller than overall_reliability (the organisation "
+                "effect is part of the case variance)"
+            )
+        if self.reviewer_severity_sd**2 >= 1 - self.overall_reliability:
+            raise ValueError(
+                "reviewer_severity_sd**2 must be smaller than 1 - overall_reliability (it is part "
+                "of the reviewer error)"
+            )
+        for name in ("deaths_per_year", "scotland_deaths_per_year", "review_share"):
+            lo, mode, hi = (getattr(self, f"{name}_{k}") for k in ("min", "mode", "max"))
+            if not 0 <= lo <= mode <= hi or lo == hi:
+                raise ValueError(f"{name}: need 0 <= min <= mode <= max and min < max")
+
+    def as_dict(self) -> dict[str, object]:
+        """All parameters as a plain dict (e.g. to record how a data set was made)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _check_table(name: str, values: tuple[float, ...], length: int) -> None:
+    if len(values) != length:
+        raise ValueError(f"{name} needs {length} probabilities, got {len(values)}")
+    if any(v < 0 for v in values) or sum(values) <= 0:
+        raise ValueError(f"{name} must be non-negative with a positive sum, got {values}")
