@@ -1,0 +1,468 @@
+"""Shared machinery of the statistics: which reviews count, one row per case, fast group codes.
+
+Everything here works on integer codes and numpy index arrays over the *original* review frame,
+so a 1M-row frame is never copied: columns are encoded once (through pyarrow) and cached, and
+each table is a handful of ``np.bincount`` calls. The public statistics modules build one
+:class:`ReviewIndex` per call; :func:`sjrlib.stats.national.national_statistics` builds one and
+reuses it for every table.
+
+Selection rules (documented in the public functions that rely on them):
+
+* drafts are excluded unless ``include_drafts=True``;
+* a *case* is ``(organisation_code, case_id)``: case references are local to an organisation;
+* the *primary first-stage review* of a case is its earliest first-stage review (``review_date``,
+  then ``review_id``); extra first-stage reviews exist for inter-rater reliability and must not
+  count twice;
+* the *final second-stage review* of a case is its latest second-stage review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sjrlib import domain
+
+PERIODS: tuple[str, ...] = ("month", "quarter", "financial_year", "calendar_year")
+"""Derived grouping names computed from ``death_month`` (periods are by month of death)."""
+
+REVIEW_REASON = "review_reason"
+"""Derived grouping name: one group per review reason; a review with several reasons counts in
+each of them (so these groups may sum to more than the total)."""
+
+_VOCABULARY_ORDER: dict[str, tuple[str, ...]] = {
+    "admission_type": domain.ADMISSION_TYPES,
+    "learning_disability": domain.YES_NO_UNKNOWN,
+    "severe_mental_illness": domain.YES_NO_UNKNOWN,
+    "sex": domain.SEXES,
+    "review_stage": domain.REVIEW_STAGES,
+    "status": domain.STATUSES,
+    "admission_weekday": domain.WEEKDAYS,
+    "death_weekday": domain.WEEKDAYS,
+    "any_problems": domain.YES_NO,
+    "nation": domain.NATIONS,
+    REVIEW_REASON: domain.REVIEW_REASONS,
+}
+
+_MAX_DENSE_GROUPS = 1 << 24
+
+
+def financial_year(month: str) -> str:
+    """The UK financial year (April to March) of a ``"YYYY-MM"`` month, e.g. ``"2023/24"``."""
+    year, mon = int(month[:4]), int(month[5:7])
+    start = year if mon >= 4 else year - 1
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
+def financial_quarter(month: str) -> str:
+    """The financial quarter of a month, e.g. ``"2023/24 Q1"`` (Q1 = April to June)."""
+    mon = int(month[5:7])
+    return f"{financial_year(month)} Q{(mon - 4) % 12 // 3 + 1}"
+
+
+def period_label(month: str | None, period: str) -> str | None:
+    if month is None:
+        return None
+    if period == "month":
+        return month
+    if period == "quarter":
+        return financial_quarter(month)
+    if period == "financial_year":
+        return financial_year(month)
+    if period == "calendar_year":
+        return month[:4]
+    raise ValueError(f"unknown period {period!r}; expected one of {PERIODS}")
+
+
+def _arrow(series: pd.Series) -> pa.Array:
+    """The column as one pyarrow array (zero-copy for pyarrow-backed strings)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype("string")
+    try:
+        arr = pa.array(series)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(series.astype("string"))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A column as integer codes: ``codes[i]`` indexes ``labels``; missing values get the last
+    code, whose label is ``None``, when there are any."""
+
+    codes: np.ndarray
+    labels: list
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+
+def _encode_strings(series: pd.Series, order: Sequence[str] | None = None) -> Encoded:
+    arr = _arrow(series)
+    enc = pc.dictionary_encode(arr)
+    dictionary = enc.dictionary.to_pylist()
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    if order is not None:
+        rank = {v: i for i, v in enumerate(order)}
+        sorted_labels = sorted(dictionary, key=lambda v: (rank.get(v, len(rank)), v))
+    else:
+        sorted_labels = sorted(dictionary)
+    position = {v: i for i, v in enumerate(sorted_labels)}
+    remap = np.array([position[v] for v in dictionary] + [len(sorted_labels)], dtype=np.int64)
+    labels: list = list(sorted_labels)
+    if (codes < 0).any():
+        labels.append(None)
+    return Encoded(remap[codes], labels)
+
+
+def _encode_ints(series: pd.Series) -> Encoded:
+    values = series.to_numpy(dtype="float64", na_value=np.nan)
+    missing = np.isnan(values)
+    uniques = np.unique(values[~missing]).astype(np.int64)
+    codes = np.searchsorted(uniques, np.where(missing, uniques[0] if len(uniques) else 0, values))
+    labels: list = [int(u) for u in uniques]
+    if missing.any():
+        codes = np.where(missing, len(labels), codes)
+        labels.append(None)
+    return Encoded(codes.astype(np.int64), labels)
+
+
+def _first_in_order(frame: pd.DataFrame, group: list[str], latest: bool) -> np.ndarray:
+    """Positions (``_pos``) of the earliest (or latest) row per group by review_date, review_id."""
+    ordered = frame.sort_values(
+        [*group, "review_date", "review_id"],
+        ascending=[True] * len(group) + [not latest, not latest],
+        na_position="last",
+        kind="mergesort",
+    )
+    return ordered.drop_duplicates(group, keep="first")["_pos"].to_numpy(np.int64)
+
+
+class ReviewIndex:
+    """Codes and row selections over one review frame, computed lazily and cached.
+
+    Parameters
+    ----------
+    reviews : pandas.DataFrame
+        A validated review frame (``sjrlib.domain.REVIEW_COLUMNS``; extra columns ignored).
+    include_drafts : bool
+        Count draft reviews too (default ``False``: drafts are work in progress).
+    """
+
+    def __init__(self, reviews: pd.DataFrame, *, include_drafts: bool = False) -> None:
+        missing = [c for c in ("review_id", "case_id", "organisation_code", "review_stage",
+                               "status", "review_date") if c not in reviews.columns]
+        if missing:
+            raise ValueError(
+                f"the review frame lacks column(s) {missing}; statistics take a validated review "
+                "frame (sjrlib.domain.REVIEW_COLUMNS)"
+            )
+        self.frame = reviews
+        self.n_rows = len(reviews)
+        self.include_drafts = include_drafts
+        self._cache: dict = {}
+
+    # ------------------------------------------------------------------ columns
+    def strings(self, column: str) -> Encoded:
+        key = ("s", column)
+        if key not in self._cache:
+            self._require(column)
+            self._cache[key] = _encode_strings(self.frame[column], _VOCABULARY_ORDER.get(column))
+        return self._cache[key]
+
+    def ints(self, column: str, *, low: int, high: int) -> np.ndarray:
+        """Integer values with missing as 0, checked to lie in ``low..high``."""
+        key = ("i", column)
+        if key not in self._cache:
+            self._require(column)
+            values = self.frame[column].to_numpy(dtype="float64", na_value=np.nan)
+            missing = np.isnan(values)
+            present = values[~missing]
+            if present.size and (present.min() < low or present.max() > high
+                                 or (present != np.round(present)).any()):
+                bad = present[(present < low) | (present > high) | (present != np.round(present))]
+                raise ValueError(
+                    f"column {column!r} holds {bad[0]!r}; expected whole numbers {low}-{high} or "
+                    "blank (is this a validated review frame?)"
+                )
+            self._cache[key] = np.where(missing, 0, values).astype(np.int64)
+        return self._cache[key]
+
+    def equals(self, column: str, value: str) -> np.ndarray:
+        key = ("eq", column, value)
+        if key not in self._cache:
+            enc = self.strings(column)
+            target = enc.labels.index(value) if value in enc.labels else -2
+            self._cache[key] = enc.codes == target
+        return self._cache[key]
+
+    def _require(self, column: str) -> None:
+        if column not in self.frame.columns:
+            raise ValueError(f"the review frame has no column {column!r}")
+
+    # ------------------------------------------------------------------ selections
+    @property
+    def counted(self) -> np.ndarray:
+        """Boolean mask of the reviews that count (drafts excluded unless asked)."""
+        if "counted" not in self._cache:
+            if self.include_drafts:
+                mask = np.ones(self.n_rows, dtype=bool)
+            else:
+                mask = ~self.equals("status", "draft")
+            self._cache["counted"] = mask
+        return self._cache["counted"]
+
+    def stage_mask(self, stage: str) -> np.ndarray:
+        if stage not in domain.REVIEW_STAGES:
+            raise ValueError(f"unknown review stage {stage!r}; expected one of "
+                             f"{domain.REVIEW_STAGES}")
+        return self.counted & self.equals("review_stage", stage)
+
+    @property
+    def case_code(self) -> np.ndarray:
+        """Codes of ``case_id`` alone; equal codes in different organisations are different
+        cases, which :meth:`_shared_case` resolves."""
+        if "case_code" not in self._cache:
+            self._require("case_id")
+            arr = _arrow(self.frame["case_id"])
+            enc = pc.dictionary_encode(arr)
+            self._cache["case_code"] = (
+                pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+            )
+        return self._cache["case_code"]
+
+    def _shared_case(self, mask: np.ndarray) -> np.ndarray:
+        """Positions among ``mask`` rows whose case_id occurs more than once among them."""
+        rows = np.flatnonzero(mask)
+        codes = self.case_code[rows]
+        if rows.size == 0:
+            return rows
+        counts = np.bincount(codes - codes.min())
+        return rows[counts[codes - codes.min()] > 1]
+
+    def one_per_case(self, mask: np.ndarray, *, latest: bool = False) -> np.ndarray:
+        """Row positions of one review per case among ``mask`` rows: the earliest (``latest=False``)
+        or latest by ``review_date`` then ``review_id``. Sorted ascending."""
+        shared = self._shared_case(mask)
+        keep = mask.copy()
+        if shared.size:
+            sub = self.frame.iloc[shared][["organisation_code", "case_id", "review_date",
+                                           "review_id"]].assign(_pos=shared)
+            keep[shared] = False
+            keep[_first_in_order(sub, ["organisation_code", "case_id"], latest)] = True
+        return np.flatnonzero(keep)
+
+    def primary_first(self) -> np.ndarray:
+        """Rows of the primary (earliest) counted first-stage review of each case."""
+        if "primary_first" not in self._cache:
+            self._cache["primary_first"] = self.one_per_case(self.stage_mask("first"))
+        return self._cache["primary_first"]
+
+    def final_second(self) -> np.ndarray:
+        """Rows of the final (latest) counted second-stage review of each case."""
+        if "final_second" not in self._cache:
+            self._cache["final_second"] = self.one_per_case(self.stage_mask("second"),
+                                                            latest=True)
+        return self._cache["final_second"]
+
+    def stage_rows(self, stage: str) -> np.ndarray:
+        return self.primary_first() if stage == "first" else self.final_second()
+
+    # ------------------------------------------------------------------ cases
+    def cases(self) -> Cases:
+        """One row per reviewed case (any counted review, either stage)."""
+        if "cases" not in self._cache:
+            self._cache["cases"] = self._build_cases()
+        return self._cache["cases"]
+
+    @property
+    def case_key(self) -> np.ndarray:
+        """An int64 per row identifying its case ``(organisation_code, case_id)``."""
+        if "case_key" not in self._cache:
+            org = self.strings("organisation_code")
+            self._cache["case_key"] = self.case_code * (org.size + 1) + org.codes
+        return self._cache["case_key"]
+
+    def _build_cases(self) -> Cases:
+        key = self.case_key
+        first = self.primary_first()
+        # A case known only through a second-stage review is still a reviewed case: take its
+        # attributes from its earliest counted review of that stage.
+        second_rows = np.flatnonzero(self.stage_mask("second"))
+        orphan = second_rows[~pd.Index(key[second_rows]).isin(key[first])]
+        orphan_mask = np.zeros(self.n_rows, dtype=bool)
+        orphan_mask[orphan] = True
+        case_rows = np.sort(np.concatenate([first, self.one_per_case(orphan_mask)]))
+        case_index = pd.Index(key[case_rows])
+
+        # Avoidability: the final second-stage score; else the earliest first-stage score given.
+        avoid = self.ints("avoidability_score", low=1, high=6)
+        scored_first = self.one_per_case(self.stage_mask("first") & (avoid > 0))
+        second = self.final_second()
+        score = np.zeros(case_rows.size, dtype=np.int64)
+        for source in (scored_first, second[avoid[second] > 0]):  # second-stage overrides
+            pos = case_index.get_indexer(key[source])
+            score[pos] = avoid[source]
+
+        # Learning disability: "yes" on any counted review of the case.
+        ld_rows = np.flatnonzero(self.counted & self.equals("learning_disability", "yes"))
+        ld = np.zeros(case_rows.size, dtype=bool)
+        ld[case_index.get_indexer(key[ld_rows])] = True
+        return Cases(rows=case_rows, avoidability=score, learning_disability=ld)
+
+    # ------------------------------------------------------------------ grouping
+    def period(self, period: str) -> Encoded:
+        key = ("period", period)
+        if key not in self._cache:
+            months = self.strings("death_month")
+            labels = [period_label(m, period) for m in months.labels]
+            uniq = sorted({x for x in labels if x is not None})
+            pos = {v: i for i, v in enumerate(uniq)}
+            out: list = list(uniq)
+            if any(x is None for x in labels):
+                out.append(None)
+            remap = np.array([pos[x] if x is not None else len(uniq) for x in labels] or [0],
+                             dtype=np.int64)
+            self._cache[key] = Encoded(remap[months.codes], out)
+        return self._cache[key]
+
+    def reasons(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(combo_codes, membership)``: per row a code of its reasons string, and a boolean
+        matrix combos x REVIEW_REASONS."""
+        if "reasons" not in self._cache:
+            enc = self.strings("review_reasons")
+            member = np.zeros((enc.size, len(domain.REVIEW_REASONS)), dtype=bool)
+            index = {r: i for i, r in enumerate(domain.REVIEW_REASONS)}
+            for c, text in enumerate(enc.labels):
+                for part in (text or "").split(domain.REASON_SEPARATOR):
+                    part = part.strip()
+                    if part:
+                        if part not in index:
+                            raise ValueError(f"unknown review reason {part!r} in review_reasons; "
+                                             f"expected ids from {domain.REVIEW_REASONS}")
+                        member[c, index[part]] = True
+            self._cache["reasons"] = (enc.codes, member)
+        return self._cache["reasons"]
+
+    def key(self, name: str) -> Encoded:
+        if name in PERIODS:
+            return self.period(name)
+        if name == "month":
+            return self.strings("death_month")
+        return self.strings(name)
+
+    def groups(self, rows: np.ndarray, by: Sequence[str] | str | None) -> Groups:
+        """Group ``rows`` by the named keys (columns, periods or ``review_reason``)."""
+        names = _as_list(by)
+        codes_list: list[np.ndarray] = []
+        label_list: list[list] = []
+        if REVIEW_REASON in names:
+            combo, member = self.reasons()
+            parts, reason_codes = [], []
+            row_member = member[combo[rows]]
+            for r in range(member.shape[1]):
+                pick = rows[row_member[:, r]]
+                parts.append(pick)
+                reason_codes.append(np.full(pick.size, r, dtype=np.int64))
+            rows = np.concatenate(parts) if parts else rows[:0]
+            reason_code = np.concatenate(reason_codes) if reason_codes else rows[:0]
+        for name in names:
+            if name == REVIEW_REASON:
+                codes_list.append(reason_code)
+                label_list.append(list(domain.REVIEW_REASONS))
+            else:
+                enc = self.key(name)
+                codes_list.append(enc.codes[rows])
+                label_list.append(enc.labels)
+        return _combine(rows, names, codes_list, label_list)
+
+
+@dataclass(frozen=True)
+class Cases:
+    """One row per reviewed case: ``rows`` are positions in the review frame of the review whose
+    attributes describe the case; ``avoidability`` is 0 when not scored."""
+
+    rows: np.ndarray
+    avoidability: np.ndarray
+    learning_disability: np.ndarray
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Rows (positions in the review frame, possibly repeated) with their group code, and the
+    table of group keys (one row per observed group, in sorted key order)."""
+
+    rows: np.ndarray
+    codes: np.ndarray
+    keys: pd.DataFrame
+    names: list[str]
+
+    @property
+    def size(self) -> int:
+        return len(self.keys)
+
+    def count(self, values: np.ndarray, n_values: int) -> np.ndarray:
+        """Counts ``groups x n_values`` of ``values`` (ints ``0..n_values-1``, aligned to rows)."""
+        flat = np.bincount(self.codes * n_values + values, minlength=self.size * n_values)
+        return flat.reshape(self.size, n_values)
+
+    def total(self, weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(self.codes, weights=weights, minlength=self.size)
+
+
+def _as_list(by: Sequence[str] | str | None) -> list[str]:
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    names = list(by)
+    if len(set(names)) != len(names):
+        raise ValueError(f"repeated grouping name in {names}")
+    return names
+
+
+def _combine(rows: np.ndarray, names: list[str], codes_list: list[np.ndarray],
+             label_list: list[list]) -> Groups:
+    if not names:
+        return Groups(rows, np.zeros(rows.size, dtype=np.int64), pd.DataFrame(index=range(1)),
+                      [])
+    sizes = [len(lab) for lab in label_list]
+    dense = int(np.prod(sizes, dtype=np.float64)) <= _MAX_DENSE_GROUPS
+    if dense:
+        flat = np.ravel_multi_index(codes_list, sizes) if rows.size else rows[:0]
+        present = np.flatnonzero(np.bincount(flat, minlength=int(np.prod(sizes))))
+        remap = np.full(int(np.prod(sizes)), -1, dtype=np.int64)
+        remap[present] = np.arange(present.size)
+        codes = remap[flat]
+        key_codes = np.unravel_index(present, sizes)
+    else:
+        stacked = np.stack(codes_list, axis=1)
+        uniq, codes = np.unique(stacked, axis=0, return_inverse=True)
+        codes = codes.ravel()
+        key_codes = tuple(uniq[:, i] for i in range(len(names)))
+    keys = pd.DataFrame({
+        name: pd.array([labels[c] for c in kc], dtype=_label_dtype(labels))
+        for name, labels, kc in zip(names, label_list, key_codes, strict=True)
+    })
+    return Groups(rows, codes.astype(np.int64), keys, names)
+
+
+def _label_dtype(labels: list) -> str:
+    present = [x for x in labels if x is not None]
+    return "Int64" if present and all(isinstance(x, int) for x in present) else "string"
+
+
+def expand(groups: Groups, inner: pd.DataFrame) -> pd.DataFrame:
+    """Cross the group keys with ``inner`` (rows repeated per group, group-major order)."""
+    n_inner = len(inner)
+    left = groups.keys.loc[np.repeat(np.arange(groups.size), n_inner)].reset_index(drop=True)
+    right = inner.loc[np.tile(np.arange(n_inner), groups.size)].reset_index(drop=True)
+    return pd.concat([left, right], axis=1)

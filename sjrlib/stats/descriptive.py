@@ -1,0 +1,494 @@
+"""Descriptive statistics of reviews: care scores, poor care, problems in care, avoidability.
+
+Every function takes a validated review frame (``sjrlib.domain.REVIEW_COLUMNS``; extra columns
+such as ``nation``, ``region`` or ``version`` are ignored, and can be grouped by) and returns a
+tidy ``pandas.DataFrame`` whose columns are documented in the function. ``by`` names zero or more
+grouping keys:
+
+* any column of the frame (``organisation_code``, ``specialty``, ``admission_type``,
+  ``learning_disability``, ``sex``, ``region`` ...); a missing value forms its own group (``<NA>``);
+* a period of the month of death: ``"month"``, ``"quarter"`` (financial quarter, ``"2023/24 Q1"``
+  = April-June 2023), ``"financial_year"`` (April-March, ``"2023/24"``), ``"calendar_year"``;
+* ``"review_reason"``: one group per reason id; a review with several reasons counts once in
+  each, so these groups can add up to more than the total.
+
+Only groups that occur are listed, in sorted key order (vocabulary order for coded columns).
+
+Which reviews count
+-------------------
+* Drafts are excluded (``include_drafts=True`` to include them): a draft is unfinished work.
+* Review-level tables (care scores, poor care, problems) use one review per case, the *primary*
+  review of the chosen ``stage``: for ``"first"`` (default) the earliest first-stage review of the
+  case (``review_date``, then ``review_id``), so a second reviewer's review done to measure
+  inter-rater reliability is not counted twice; for ``"second"`` the latest second-stage review.
+  A case is ``(organisation_code, case_id)``.
+* Avoidability tables are per *case* and use the case's avoidability: the score of its final
+  second-stage review if there is one, otherwise the first-stage score if one was given (see
+  :mod:`sjrlib.stats.lfd`).
+
+References
+----------
+Royal College of Physicians, "Using the structured judgement review method: data collection
+form" (2017). National Quality Board, "National Guidance on Learning from Deaths" (2017).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from sjrlib import domain
+from sjrlib.stats._reviews import ReviewIndex, expand
+
+__all__ = [
+    "avoidability_distribution",
+    "care_score_distribution",
+    "more_likely_than_not",
+    "poor_care",
+    "problem_count_distribution",
+    "problem_frequency",
+    "problems_per_review",
+    "wilson_interval",
+]
+
+By = Sequence[str] | str | None
+
+
+def wilson_interval(count, nobs, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion, elementwise.
+
+    Parameters
+    ----------
+    count, nobs : int or array_like of int
+        Successes and trials. Where ``nobs`` is 0 the interval is ``(nan, nan)``.
+    alpha : float
+        1 - confidence level (0.05 gives a 95% interval).
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray
+        Bounds in ``[0, 1]`` with ``lower <= count/nobs <= upper``.
+
+    Notes
+    -----
+    Computed by ``statsmodels.stats.proportion.proportion_confint(method="wilson")``. The Wilson
+    interval keeps its coverage near nominal for small counts and proportions near 0 or 1, where
+    the normal (Wald) interval fails (Brown, Cai and DasGupta 2001). Check: 18 of 20 gives
+    [0.699, 0.972].
+
+    References
+    ----------
+    Wilson EB. Probable inference, the law of succession, and statistical inference. J Am Stat
+    Assoc 1927;22:209-12. Brown LD, Cai TT, DasGupta A. Interval estimation for a binomial
+    proportion. Stat Sci 2001;16:101-33.
+    """
+    count = np.atleast_1d(np.asarray(count, dtype=np.float64))
+    nobs = np.atleast_1d(np.asarray(nobs, dtype=np.float64))
+    count, nobs = np.broadcast_arrays(count, nobs)
+    if (count < 0).any() or (count > nobs).any():
+        raise ValueError("wilson_interval needs 0 <= count <= nobs")
+    lower = np.full(count.shape, np.nan)
+    upper = np.full(count.shape, np.nan)
+    ok = nobs > 0
+    if ok.any():
+        lo, hi = proportion_confint(count[ok], nobs[ok], alpha=alpha, method="wilson")
+        # Clip rounding noise (e.g. 1 - 1e-17) so bounds are exactly within [0, 1].
+        lower[ok] = np.clip(lo, 0.0, 1.0)
+        upper[ok] = np.clip(hi, 0.0, 1.0)
+        lower[ok & (count == 0)] = 0.0
+        upper[ok & (count == nobs)] = 1.0
+    return lower, upper
+
+
+def _percent(count: np.ndarray, total: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 100.0 * count / np.where(total > 0, total, 1), np.nan)
+
+
+def _proportion_columns(count: np.ndarray, n: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
+    lo, hi = wilson_interval(count, n, alpha)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prop = np.where(n > 0, count / np.where(n > 0, n, 1), np.nan)
+    return {"proportion": prop, "ci_lower": lo, "ci_upper": hi}
+
+
+# ---------------------------------------------------------------------------- care scores
+def care_score_distribution(
+    reviews: pd.DataFrame,
+    by: By = None,
+    *,
+    phases: Sequence[str] = domain.PHASES,
+    stage: str = "first",
+    include_drafts: bool = False,
+) -> pd.DataFrame:
+    """Distribution of care scores per phase of care.
+
+    Parameters
+    ----------
+    reviews : pandas.DataFrame
+        Validated review frame.
+    by : str or list of str, optional
+        Grouping keys (see the module docstring); ``None`` for the overall table.
+    phases : sequence of str
+        Phase ids (default all, ``overall`` last).
+    stage : {"first", "second"}
+        Which review of each case counts (see the module docstring).
+    include_drafts : bool
+        Count draft reviews too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group x phase x score 1-5, columns ``*by``, ``phase``, ``score``,
+        ``label`` (exact care-score label), ``count`` (reviews with that score),
+        ``n_applicable`` (reviews scoring the phase), ``n_reviews`` (reviews in the group),
+        ``percent`` (``100 * count / n_applicable``; NaN when nothing applicable).
+
+    Notes
+    -----
+    A phase left blank is *not applicable* to that review and is excluded from the percentage
+    denominator; ``n_reviews - n_applicable`` is the number not applicable.
+    """
+    return _care_scores(ReviewIndex(reviews, include_drafts=include_drafts), by, phases, stage)
+
+
+def _care_scores(index: ReviewIndex, by: By, phases: Sequence[str], stage: str) -> pd.DataFrame:
+    _check_phases(phases)
+    groups = index.groups(index.stage_rows(stage), by)
+    n_scores = len(domain.CARE_SCORES)
+    blocks = []
+    for phase in phases:
+        scores = index.ints(domain.score_column(phase), low=1, high=5)[groups.rows]
+        table = groups.count(scores, n_scores + 1)  # column 0 = not applicable
+        applicable = table[:, 1:].sum(axis=1)
+        blocks.append((phase, table[:, 1:], applicable, table.sum(axis=1)))
+    inner = pd.DataFrame({
+        "phase": pd.array(np.repeat(list(phases), n_scores), dtype="string"),
+        "score": pd.array(np.tile(domain.CARE_SCORES, len(phases)), dtype="Int64"),
+        "label": pd.array(np.tile([domain.label("care_score", s) for s in domain.CARE_SCORES],
+                                  len(phases)), dtype="string"),
+    })
+    out = expand(groups, inner)
+    counts = np.stack([b[1] for b in blocks], axis=1).reshape(-1)
+    applicable = np.repeat(np.stack([b[2] for b in blocks], axis=1).reshape(-1), n_scores)
+    n_reviews = np.repeat(np.stack([b[3] for b in blocks], axis=1).reshape(-1), n_scores)
+    out["count"] = counts.astype(np.int64)
+    out["n_applicable"] = applicable.astype(np.int64)
+    out["n_reviews"] = n_reviews.astype(np.int64)
+    out["percent"] = _percent(counts, applicable)
+    return out
+
+
+def poor_care(
+    reviews: pd.DataFrame,
+    by: By = None,
+    *,
+    phase: str = "overall",
+    stage: str = "first",
+    alpha: float = 0.05,
+    include_drafts: bool = False,
+) -> pd.DataFrame:
+    """Proportion of reviews with poor or very poor care (score 1-2) in one phase, with a
+    Wilson confidence interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``*by``, ``n`` (reviews scoring the phase), ``poor`` (scores 1 or 2),
+        ``proportion`` (``poor / n``), ``ci_lower``, ``ci_upper`` (Wilson, level ``1 - alpha``).
+
+    Notes
+    -----
+    Reviews where the phase is not applicable are left out of ``n``. The interval is the Wilson
+    score interval (:func:`wilson_interval`), which treats reviews as independent Bernoulli
+    trials; it says nothing about case-mix or about which deaths were selected for review.
+    """
+    index = ReviewIndex(reviews, include_drafts=include_drafts)
+    return _poor_care(index, by, phase, stage, alpha)
+
+
+def _poor_care(index: ReviewIndex, by: By, phase: str, stage: str, alpha: float) -> pd.DataFrame:
+    _check_phases([phase])
+    groups = index.groups(index.stage_rows(stage), by)
+    scores = index.ints(domain.score_column(phase), low=1, high=5)[groups.rows]
+    table = groups.count(scores, len(domain.CARE_SCORES) + 1)
+    n = table[:, 1:].sum(axis=1)
+    poor = table[:, list(domain.POOR_CARE)].sum(axis=1)
+    out = groups.keys.copy()
+    out["n"] = n.astype(np.int64)
+    out["poor"] = poor.astype(np.int64)
+    for name, values in _proportion_columns(poor, n, alpha).items():
+        out[name] = values
+    return out
+
+
+def _check_phases(phases: Sequence[str]) -> None:
+    unknown = [p for p in phases if p not in domain.PHASES]
+    if unknown:
+        raise ValueError(f"unknown phase(s) {unknown}; expected ids from {domain.PHASES}")
+
+
+# ---------------------------------------------------------------------------- problems
+def _problem_codes(index: ReviewIndex, problem_type: str) -> np.ndarray:
+    """0 = not present, 1.. = harm answer in HARM_VALUES order."""
+    enc = index.strings(domain.problem_column(problem_type))
+    remap = []
+    for value in enc.labels:
+        if value is None:
+            remap.append(0)
+        elif value in domain.HARM_VALUES:
+            remap.append(domain.HARM_VALUES.index(value) + 1)
+        else:
+            raise ValueError(
+                f"column {domain.problem_column(problem_type)!r} holds {value!r}; expected one of "
+                f"{domain.HARM_VALUES} or blank"
+            )
+    return np.asarray(remap, dtype=np.int64)[enc.codes] if remap else enc.codes
+
+
+def problem_frequency(
+    reviews: pd.DataFrame,
+    by: By = None,
+    *,
+    stage: str = "first",
+    alpha: float = 0.05,
+    include_drafts: bool = False,
+) -> pd.DataFrame:
+    """How often each type of problem in care was recorded, with the harm answers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group x problem type (spec order), columns ``*by``, ``problem_type``,
+        ``label``, ``n_reviews`` (reviews in the group), ``count`` (reviews recording the
+        problem), ``percent`` (of ``n_reviews``), ``ci_lower``, ``ci_upper`` (Wilson interval of
+        ``count / n_reviews`` as proportions), and ``harm_no``, ``harm_probably``, ``harm_yes``
+        (how many of ``count`` answered "Did the problem lead to harm?" No / Probably / Yes).
+
+    Notes
+    -----
+    The unit is the review (one per case, see the module docstring): a review records each type
+    at most once, so ``count`` is the number of reviews with at least one problem of that type.
+    """
+    index = ReviewIndex(reviews, include_drafts=include_drafts)
+    return _problem_frequency(index, by, stage, alpha)
+
+
+def _problem_frequency(index: ReviewIndex, by: By, stage: str, alpha: float) -> pd.DataFrame:
+    groups = index.groups(index.stage_rows(stage), by)
+    n_harm = len(domain.HARM_VALUES)
+    tables = [groups.count(_problem_codes(index, t)[groups.rows], n_harm + 1)
+              for t in domain.PROBLEM_TYPES]
+    stacked = np.stack(tables, axis=1)  # groups x types x (absent, harm...)
+    inner = pd.DataFrame({
+        "problem_type": pd.array(list(domain.PROBLEM_TYPES), dtype="string"),
+        "label": pd.array([domain.label("problem_type", t) for t in domain.PROBLEM_TYPES],
+                          dtype="string"),
+    })
+    out = expand(groups, inner)
+    flat = stacked.reshape(-1, n_harm + 1)
+    n_reviews = flat.sum(axis=1)
+    count = flat[:, 1:].sum(axis=1)
+    out["n_reviews"] = n_reviews.astype(np.int64)
+    out["count"] = count.astype(np.int64)
+    out["percent"] = _percent(count, n_reviews)
+    lo, hi = wilson_interval(count, n_reviews, alpha)
+    out["ci_lower"] = lo
+    out["ci_upper"] = hi
+    for i, harm in enumerate(domain.HARM_VALUES):
+        out[f"harm_{harm}"] = flat[:, i + 1].astype(np.int64)
+    return out
+
+
+def _problem_totals(index: ReviewIndex, rows: np.ndarray) -> np.ndarray:
+    total = np.zeros(rows.size, dtype=np.int64)
+    for t in domain.PROBLEM_TYPES:
+        total += _problem_codes(index, t)[rows] > 0
+    return total
+
+
+def problems_per_review(
+    reviews: pd.DataFrame,
+    by: By = None,
+    *,
+    stage: str = "first",
+    include_drafts: bool = False,
+) -> pd.DataFrame:
+    """Number of problem types recorded per review: mean, spread and share with any.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``*by``, ``n_reviews``, ``total_problems`` (sum over reviews of the number of
+        problem types recorded), ``mean`` (``total_problems / n_reviews``), ``sd`` (sample
+        standard deviation, ``ddof=1``; NaN for one review), ``with_any`` (reviews with at least
+        one problem), ``percent_with_any``.
+
+    Notes
+    -----
+    Counts problem *types* (0-8 per review): the form records whether each type occurred, not
+    how many times.
+    """
+    index = ReviewIndex(reviews, include_drafts=include_drafts)
+    return _problems_per_review(index, by, stage)
+
+
+def _problems_per_review(index: ReviewIndex, by: By, stage: str) -> pd.DataFrame:
+    groups = index.groups(index.stage_rows(stage), by)
+    per_review = _problem_totals(index, groups.rows).astype(np.float64)
+    n = groups.total()
+    total = groups.total(per_review)
+    squares = groups.total(per_review**2)
+    with_any = groups.total((per_review > 0).astype(np.float64))
+    out = groups.keys.copy()
+    out["n_reviews"] = n.astype(np.int64)
+    out["total_problems"] = total.astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, total / np.where(n > 0, n, 1), np.nan)
+        var = np.where(n > 1, (squares - n * mean**2) / np.where(n > 1, n - 1, 1), np.nan)
+    out["mean"] = mean
+    out["sd"] = np.sqrt(np.clip(var, 0.0, None))
+    out["with_any"] = with_any.astype(np.int64)
+    out["percent_with_any"] = _percent(with_any, n)
+    return out
+
+
+def problem_count_distribution(
+    reviews: pd.DataFrame,
+    by: By = None,
+    *,
+    stage: str = "first",
+    include_drafts: bool = False,
+) -> pd.DataFrame:
+    """Distribution of the number of problem types per review (0 to 8).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group x number 0-8, columns ``*by``, ``problems``, ``count`` (reviews),
+        ``n_reviews``, ``percent``.
+    """
+    index = ReviewIndex(reviews, include_drafts=include_drafts)
+    groups = index.groups(index.stage_rows(stage), by)
+    n_values = len(domain.PROBLEM_TYPES) + 1
+    table = groups.count(_problem_totals(index, groups.rows), n_values)
+    out = expand(groups, pd.DataFrame({"problems": pd.array(np.arange(n_values), "Int64")}))
+    counts = table.reshape(-1)
+    n = np.repeat(table.sum(axis=1), n_values)
+    out["count"] = counts.astype(np.int64)
+    out["n_reviews"] = n.astype(np.int64)
+    out["percent"] = _percent(counts, n)
+    return out
+
+
+# ---------------------------------------------------------------------------- avoidability
+def avoidability_distribution(
+    reviews: pd.DataFrame,
+    by: By = None,
+    *,
+    include_drafts: bool = False,
+) -> pd.DataFrame:
+    """Reviewed cases by avoidability of death (RCP scale 1-6), per case.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group x score 1-6, columns ``*by``, ``score``, ``label``, ``count`` (cases),
+        ``n_scored`` (cases with a score), ``n_cases`` (reviewed cases), ``percent``
+        (``100 * count / n_scored``).
+
+    Notes
+    -----
+    A case's avoidability is the score of its final second-stage review if any, otherwise its
+    first-stage score if given (first-stage scores are optional). Group keys are read from the
+    case's primary first-stage review (or, for a case seen only at second stage, its earliest
+    second-stage review).
+    """
+    index = ReviewIndex(reviews, include_drafts=include_drafts)
+    return _avoidability_distribution(index, by)
+
+
+def _case_groups(index: ReviewIndex, by: By):
+    cases = index.cases()
+    groups = index.groups(cases.rows, by)
+    # groups.rows may repeat rows (review_reason); map each back to its case.
+    case_pos = np.searchsorted(cases.rows, groups.rows)
+    return cases, groups, case_pos
+
+
+def _avoidability_distribution(index: ReviewIndex, by: By) -> pd.DataFrame:
+    cases, groups, case_pos = _case_groups(index, by)
+    n_scores = len(domain.AVOIDABILITY_SCORES)
+    table = groups.count(cases.avoidability[case_pos], n_scores + 1)
+    inner = pd.DataFrame({
+        "score": pd.array(domain.AVOIDABILITY_SCORES, dtype="Int64"),
+        "label": pd.array([domain.label("avoidability_score", s)
+                           for s in domain.AVOIDABILITY_SCORES], dtype="string"),
+    })
+    out = expand(groups, inner)
+    counts = table[:, 1:].reshape(-1)
+    scored = np.repeat(table[:, 1:].sum(axis=1), n_scores)
+    out["count"] = counts.astype(np.int64)
+    out["n_scored"] = scored.astype(np.int64)
+    out["n_cases"] = np.repeat(table.sum(axis=1), n_scores).astype(np.int64)
+    out["percent"] = _percent(counts, scored)
+    return out
+
+
+def more_likely_than_not(
+    reviews: pd.DataFrame,
+    by: By = None,
+    *,
+    denominator: str = "reviewed",
+    alpha: float = 0.05,
+    include_drafts: bool = False,
+) -> pd.DataFrame:
+    """Deaths judged more likely than not due to problems in care (avoidability 1-3), per case,
+    with a Wilson confidence interval.
+
+    Parameters
+    ----------
+    denominator : {"reviewed", "scored"}
+        ``"reviewed"`` (default): all reviewed cases, as in Learning from Deaths publications
+        (a case without an avoidability score was not judged avoidable); ``"scored"``: only cases
+        with an avoidability score (usually those sent to second-stage review, hence poorer care:
+        do not read this as a rate among all deaths).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``*by``, ``n`` (denominator), ``count`` (cases scored 1-3), ``proportion``,
+        ``ci_lower``, ``ci_upper``.
+
+    Notes
+    -----
+    Avoidability per case as in :func:`avoidability_distribution`. The Wilson interval treats
+    cases as independent; reviewed deaths are a selected sample, not a random one, so the
+    interval describes the reviewed cases only.
+
+    References
+    ----------
+    Hogan H et al. Preventable deaths due to problems in care in English acute hospitals
+    (PRISM). BMJ Qual Saf 2012;21:737-45.
+    """
+    index = ReviewIndex(reviews, include_drafts=include_drafts)
+    return _more_likely_than_not(index, by, denominator, alpha)
+
+
+def _more_likely_than_not(index: ReviewIndex, by: By, denominator: str,
+                          alpha: float) -> pd.DataFrame:
+    if denominator not in ("reviewed", "scored"):
+        raise ValueError(f"denominator must be 'reviewed' or 'scored', not {denominator!r}")
+    cases, groups, case_pos = _case_groups(index, by)
+    table = groups.count(cases.avoidability[case_pos], len(domain.AVOIDABILITY_SCORES) + 1)
+    n = table.sum(axis=1) if denominator == "reviewed" else table[:, 1:].sum(axis=1)
+    count = table[:, list(domain.MORE_LIKELY_THAN_NOT)].sum(axis=1)
+    out = groups.keys.copy()
+    out["n"] = n.astype(np.int64)
+    out["count"] = count.astype(np.int64)
+    for name, values in _proportion_columns(count, n, alpha).items():
+        out[name] = values
+    return out

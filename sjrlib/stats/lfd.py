@@ -1,0 +1,235 @@
+"""Learning from Deaths figures: what trusts publish to their boards, per organisation and period.
+
+For each organisation (or nationally) and each month, financial quarter, financial year or
+financial year to date: deaths in scope, deaths subject to case record review, the number judged
+more likely than not due to problems in care, the same three for patients with a learning
+disability, and reviewed deaths by avoidability score 1-6 (``shared/spec/sjr-review.md`` s. 9).
+
+Definitions
+-----------
+* **Deaths in scope** come from the deaths feed (``sjrlib.domain.DEATH_COLUMNS``), never from
+  reviews: the sum of ``deaths_in_scope`` over the feed's months in the period. ``<NA>`` when the
+  feed has no row for that organisation and period (not 0: a missing feed is not "no deaths").
+* **Reviewed** counts *cases* (``(organisation_code, case_id)``) with at least one submitted or
+  locked review, of either stage: a case reviewed twice (a second reviewer for reliability, or a
+  second-stage review) is one death reviewed. Drafts do not count unless ``include_drafts``.
+* A case's **period** is its month of death (``death_month``), not the review date, so figures
+  for a period grow as its deaths are reviewed later.
+* A case's **avoidability** is the score of its final (latest) second-stage review if it has one;
+  otherwise the score of its earliest first-stage review that gives one (first-stage scores are
+  optional); otherwise it is *not scored*. **More likely than not due to problems in care**
+  means avoidability 1-3 on the RCP scale.
+* A case counts as a **learning disability** death when any counted review of it records
+  ``learning_disability = "yes"``. LD deaths in scope come from the feed's
+  ``learning_disability_deaths``.
+* ``percent_reviewed`` is ``100 * reviewed / deaths_in_scope`` (NaN when deaths are 0 or
+  missing). Disclosure control (suppression, rounding) is applied later, by
+  ``sjrlib.disclosure``, not here.
+
+References
+----------
+National Quality Board. National Guidance on Learning from Deaths. March 2017.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sjrlib import domain
+from sjrlib.stats._reviews import ReviewIndex, financial_year, period_label
+
+__all__ = ["LFD_PERIODS", "learning_from_deaths"]
+
+LFD_PERIODS: tuple[str, ...] = ("month", "quarter", "financial_year", "year_to_date")
+
+_COUNT_COLUMNS = (
+    "reviewed",
+    "more_likely_than_not",
+    "ld_reviewed",
+    "ld_more_likely_than_not",
+    *(f"avoidability_{s}" for s in domain.AVOIDABILITY_SCORES),
+    "avoidability_not_scored",
+)
+
+
+def learning_from_deaths(
+    reviews: pd.DataFrame,
+    deaths: pd.DataFrame,
+    *,
+    period: str = "quarter",
+    by_organisation: bool = True,
+    as_of: str | None = None,
+    include_drafts: bool = False,
+) -> pd.DataFrame:
+    """Learning from Deaths figures per organisation (or national) and period.
+
+    Parameters
+    ----------
+    reviews : pandas.DataFrame
+        Validated review frame.
+    deaths : pandas.DataFrame
+        Deaths feed with ``organisation_code``, ``month`` (``"YYYY-MM"``), ``deaths_in_scope``,
+        ``learning_disability_deaths``.
+    period : {"month", "quarter", "financial_year", "year_to_date"}
+        ``"quarter"`` is the financial quarter (Q1 = April-June); ``"financial_year"`` runs April
+        to March; ``"year_to_date"`` gives one period: the financial year containing ``as_of``,
+        from April up to and including ``as_of``.
+    by_organisation : bool
+        One row per organisation and period (default), or national rows (period only).
+    as_of : str, optional
+        ``"YYYY-MM"``: ignore deaths after this month. Default: the latest month in the reviews
+        or the deaths feed.
+    include_drafts : bool
+        Count cases whose only reviews are drafts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``organisation_code`` (when ``by_organisation``), ``period``,
+        ``deaths_in_scope`` (Int64, may be <NA>), ``reviewed``, ``percent_reviewed``,
+        ``more_likely_than_not``, ``ld_deaths`` (Int64), ``ld_reviewed``,
+        ``ld_percent_reviewed``, ``ld_more_likely_than_not``, ``avoidability_1`` ...
+        ``avoidability_6``, ``avoidability_not_scored`` (these seven add up to ``reviewed``).
+        Rows: every organisation/period present in the feed or in the reviews, sorted.
+
+    Notes
+    -----
+    See the module docstring for the definitions. National rows are computed from all cases and
+    all feed rows directly; per-organisation rows add up to them exactly.
+    """
+    index = ReviewIndex(reviews, include_drafts=include_drafts)
+    return _learning_from_deaths(index, deaths, period, by_organisation, as_of)
+
+
+def _check_month(value: str, what: str) -> str:
+    if not (isinstance(value, str) and len(value) == 7 and value[4] == "-"
+            and value[:4].isdigit() and value[5:].isdigit() and 1 <= int(value[5:]) <= 12):
+        raise ValueError(f"{what} must be a month 'YYYY-MM', not {value!r}")
+    return value
+
+
+def _period_of(months: list, period: str, as_of: str) -> list:
+    """Period label per month label (None = outside the requested window)."""
+    if period == "year_to_date":
+        fy = financial_year(as_of)
+        label = f"{fy} to {as_of}"
+        return [label if m is not None and financial_year(m) == fy and m <= as_of else None
+                for m in months]
+    return [period_label(m, period) if m is not None and m <= as_of else None for m in months]
+
+
+def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
+                          by_organisation: bool, as_of: str | None) -> pd.DataFrame:
+    if period not in LFD_PERIODS:
+        raise ValueError(f"unknown period {period!r}; expected one of {LFD_PERIODS}")
+    missing = [c for c in domain.DEATH_COLUMNS if c not in deaths.columns]
+    if missing:
+        raise ValueError(f"the deaths frame lacks column(s) {missing}; expected "
+                         f"{domain.DEATH_COLUMNS}")
+    cases = index.cases()
+    month_enc = index.strings("death_month")
+    feed_months = deaths["month"].dropna().astype(str)
+    if as_of is None:
+        known = [m for m in month_enc.labels if m is not None] + list(feed_months)
+        if not known:
+            raise ValueError("no months in the reviews or the deaths feed; give as_of")
+        as_of = max(known)
+    _check_month(as_of, "as_of")
+    for m in [m for m in month_enc.labels if m is not None]:
+        _check_month(m, "death_month")
+
+    # Case side: group codes from (organisation, period) codes of the case's attribute review.
+    period_labels = _period_of(month_enc.labels, period, as_of)
+    uniq_periods = sorted({p for p in period_labels if p is not None})
+    p_pos = {p: i for i, p in enumerate(uniq_periods)}
+    month_to_period = np.array([p_pos.get(p, -1) for p in period_labels] or [-1], np.int64)
+    case_period = month_to_period[month_enc.codes[cases.rows]]
+    # Cases with no month of death stay visible under a <NA> period rather than vanishing.
+    if any(m is None for m in month_enc.labels):
+        na_code = month_enc.labels.index(None)
+        no_month = month_enc.codes[cases.rows] == na_code
+        case_period = np.where(no_month, len(uniq_periods), case_period)
+    keep = case_period >= 0
+    n_periods = len(uniq_periods) + 1
+
+    if by_organisation:
+        org_enc = index.strings("organisation_code")
+        org_labels = list(org_enc.labels)
+        case_org = org_enc.codes[cases.rows]
+    else:
+        org_labels = [None]
+        case_org = np.zeros(cases.rows.size, dtype=np.int64)
+    group = (case_org * n_periods + case_period)[keep]
+    n_groups = len(org_labels) * n_periods
+    avoid = cases.avoidability[keep]
+    ld = cases.learning_disability[keep]
+    mltn = np.isin(avoid, domain.MORE_LIKELY_THAN_NOT)
+
+    def count(mask: np.ndarray | None = None) -> np.ndarray:
+        g = group if mask is None else group[mask]
+        return np.bincount(g, minlength=n_groups)
+
+    counts = {
+        "reviewed": count(),
+        "more_likely_than_not": count(mltn),
+        "ld_reviewed": count(ld),
+        "ld_more_likely_than_not": count(ld & mltn),
+    }
+    for s in domain.AVOIDABILITY_SCORES:
+        counts[f"avoidability_{s}"] = count(avoid == s)
+    counts["avoidability_not_scored"] = count(avoid == 0)
+    period_names = [*uniq_periods, None]
+    case_table = pd.DataFrame({
+        "organisation_code": np.repeat(np.array(org_labels, dtype=object), n_periods),
+        "period": np.tile(np.array(period_names, dtype=object), len(org_labels)),
+        **counts,
+    })
+    case_table = case_table[case_table["reviewed"] > 0]
+
+    # Feed side: small, plain pandas.
+    feed = deaths.loc[deaths["month"].notna(), list(domain.DEATH_COLUMNS)]
+    feed_period = _period_of(list(feed["month"].astype(str)), period, as_of)
+    feed = feed.assign(period=pd.array(feed_period, dtype=object))
+    feed = feed[feed["period"].notna()]
+    if not by_organisation:
+        feed = feed.assign(organisation_code=None)
+    feed_table = (
+        feed.groupby(["organisation_code", "period"], dropna=False, sort=False)
+        [["deaths_in_scope", "learning_disability_deaths"]]
+        .sum(min_count=1)
+        .reset_index()
+        .rename(columns={"learning_disability_deaths": "ld_deaths"})
+    )
+    feed_table["organisation_code"] = feed_table["organisation_code"].astype(object)
+    feed_table["period"] = feed_table["period"].astype(object)
+
+    table = feed_table.merge(case_table, on=["organisation_code", "period"], how="outer")
+    for column in _COUNT_COLUMNS:
+        table[column] = table[column].fillna(0).astype(np.int64)
+    table["deaths_in_scope"] = table["deaths_in_scope"].astype("Int64")
+    table["ld_deaths"] = table["ld_deaths"].astype("Int64")
+    table["percent_reviewed"] = _percent(table["reviewed"], table["deaths_in_scope"])
+    table["ld_percent_reviewed"] = _percent(table["ld_reviewed"], table["ld_deaths"])
+    table = table.sort_values(["organisation_code", "period"], na_position="last",
+                              kind="mergesort").reset_index(drop=True)
+    columns = [
+        "organisation_code", "period", "deaths_in_scope", "reviewed", "percent_reviewed",
+        "more_likely_than_not", "ld_deaths", "ld_reviewed", "ld_percent_reviewed",
+        "ld_more_likely_than_not", *(f"avoidability_{s}" for s in domain.AVOIDABILITY_SCORES),
+        "avoidability_not_scored",
+    ]
+    if not by_organisation:
+        columns.remove("organisation_code")
+    table = table[columns]
+    for column in ("organisation_code", "period"):
+        if column in table:
+            table[column] = table[column].astype("string")
+    return table
+
+
+def _percent(count: pd.Series, total: pd.Series) -> np.ndarray:
+    total = total.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    count = count.to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 100.0 * count / np.where(total > 0, total, 1), np.nan)
