@@ -128,12 +128,14 @@ def _relations(
     columns: Sequence[Hashable],
     total_row: Hashable | None,
     total_column: Hashable | None,
+    parts: Sequence[Hashable] | None = None,
 ) -> list[tuple[list[tuple[Hashable, Hashable]], tuple[Hashable, Hashable]]]:
     """Additive relations ``(cells, total cell)`` declared by the margins of ``table``."""
     relations = []
     body_rows = [r for r in table.index if r != total_row]
     if total_column is not None:
-        parts = [c for c in columns if c != total_column]
+        if parts is None:
+            parts = [c for c in columns if c != total_column]
         for r in table.index:
             relations.append(([(r, c) for c in parts], (r, total_column)))
     if total_row is not None:
@@ -149,6 +151,7 @@ def suppression_mask(
     columns: Sequence[Hashable] | None = None,
     total_row: Hashable | None = None,
     total_column: Hashable | None = None,
+    parts: Sequence[Hashable] | None = None,
 ) -> pd.DataFrame:
     """Which cells of a count table are withheld: primary and secondary suppression.
 
@@ -164,6 +167,9 @@ def suppression_mask(
         Index label of a row holding column totals of the other rows, if shown.
     total_column
         Label of a column holding the sum of the other ``columns`` in its row, if shown.
+    parts
+        The columns that add up to ``total_column`` (default: all the other ``columns``); other
+        count columns are then protected cell by cell and down their total row only.
 
     Returns
     -------
@@ -189,7 +195,7 @@ def suppression_mask(
     )
     if rule.threshold == 0:
         return mask
-    relations = _relations(table, columns, total_row, total_column)
+    relations = _relations(table, columns, total_row, total_column, parts)
     changed = True
     while changed:
         changed = False
@@ -225,6 +231,7 @@ def protect_counts(
     columns: Sequence[Hashable] | None = None,
     total_row: Hashable | None = None,
     total_column: Hashable | None = None,
+    parts: Sequence[Hashable] | None = None,
 ) -> pd.DataFrame:
     """Apply ``rule`` to the count columns of ``table`` (see :func:`suppression_mask`).
 
@@ -233,7 +240,7 @@ def protect_counts(
     """
     columns = list(table.columns if columns is None else columns)
     mask = suppression_mask(
-        table, rule, columns=columns, total_row=total_row, total_column=total_column
+        table, rule, columns=columns, total_row=total_row, total_column=total_column, parts=parts
     )
     out = table.copy()
     for c in columns:

@@ -127,3 +127,15 @@ def test_protected_tables_never_reveal_a_small_count(rows, threshold, rounding):
         assert mask.loc[r].sum() != 1
     for c in table.columns:
         assert mask[c].sum() != 1
+
+
+def test_only_declared_parts_add_up_to_the_total_column():
+    table = pd.DataFrame(
+        {"deaths": [300, 5], "a": [3, 20], "b": [40, 30], "reviewed": [43, 50]},
+        index=["q1", "q2"],
+    )
+    mask = suppression_mask(table, RULE, total_column="reviewed", parts=["a", "b"])
+    # q1: a small -> b withheld too (not deaths, which is not part of the sum)
+    assert mask.loc["q1"].tolist() == [False, True, True, False]
+    # q2: deaths small, but it is in no relation: nothing else goes
+    assert mask.loc["q2"].tolist() == [True, False, False, False]
