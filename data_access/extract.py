@@ -1,0 +1,117 @@
+"""Researchers' extracts: a Parquet or CSV file and a manifest beside it.
+
+The frame comes from the governed session (:meth:`data_access.session.Session.extract`), so it is
+already scoped, pseudonymised, coarsened and redacted; this module only writes it and describes
+it. The manifest ``<file>.manifest.json`` records the approval, the fields, the row count and the
+SHA-256 of the data file, so anyone can check later that a file is the one released.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from data_access.approvals import ApprovalRecord
+
+__all__ = ["FORMATS", "ExtractResult", "check_destination", "manifest_path", "write_extract"]
+
+FORMATS = (".parquet", ".csv")
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """Where an extract went and what it holds."""
+
+    path: Path
+    manifest: Path
+    approval_id: str
+    fields: tuple[str, ...]
+    rows: int
+    sha256: str
+
+
+def check_destination(out: str | Path) -> Path:
+    """The output path, if its suffix is a known format (``.parquet`` or ``.csv``)."""
+    out = Path(out)
+    if out.suffix.lower() not in FORMATS:
+        raise ValueError(f"{out}: an extract is written as .parquet or .csv, not "
+                         f"{out.suffix or 'a file without suffix'}")
+    if not out.parent.exists():
+        raise ValueError(f"{out}: folder {out.parent} does not exist")
+    return out
+
+
+def manifest_path(out: Path) -> Path:
+    """``FILE.parquet`` -> ``FILE.parquet.manifest.json``."""
+    return out.with_name(out.name + ".manifest.json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_extract(frame: pd.DataFrame, out: str | Path, *, approval: ApprovalRecord,
+                  user: str) -> ExtractResult:
+    """Write ``frame`` to ``out`` and its manifest; return what was written.
+
+    Called by :meth:`Session.extract` inside its audited transaction: if the audit entry cannot
+    be written, the caller removes the files again.
+    """
+    out = check_destination(out)
+    try:
+        if out.suffix.lower() == ".parquet":
+            frame.to_parquet(out, index=False)
+        else:
+            frame.to_csv(out, index=False, lineterminator="\n")
+        result = ExtractResult(
+            path=out,
+            manifest=manifest_path(out),
+            approval_id=approval.approval_id,
+            fields=tuple(frame.columns),
+            rows=len(frame),
+            sha256=_sha256(out),
+        )
+        manifest = {
+            "approval_id": approval.approval_id,
+            "purpose": approval.purpose,
+            "organisations": list(approval.organisations),
+            "period": [approval.period_start, approval.period_end],
+            "date_coarsening": approval.date_coarsening,
+            "free_text": approval.free_text,
+            "pseudonymised": "HMAC-SHA256 with a secret of this approval",
+            "fields": list(result.fields),
+            "rows": result.rows,
+            "file": out.name,
+            "sha256": result.sha256,
+            "created_by": user,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        result.manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    except BaseException:
+        out.unlink(missing_ok=True)
+        manifest_path(out).unlink(missing_ok=True)
+        raise
+    return result
+
+
+def remove(result: ExtractResult) -> None:
+    """Delete an extract and its manifest (when its audit entry could not be committed)."""
+    result.path.unlink(missing_ok=True)
+    result.manifest.unlink(missing_ok=True)
+
+
+def describe(result: ExtractResult) -> dict:
+    """The result as plain values (for printing)."""
+    values = asdict(result)
+    values["path"], values["manifest"] = str(result.path), str(result.manifest)
+    values["fields"] = list(result.fields)
+    return values

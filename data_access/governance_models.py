@@ -1,0 +1,141 @@
+"""Governance tables: users, data access approvals (and their secrets), the audit log.
+
+Declared on the store's shared :class:`data_access.models.Base`, so one Alembic history
+(revision ``0002_governance``) covers them. See ``shared/spec/privacy-and-disclosure.md``.
+
+- ``users``: who may use the data and in which role; a user is never deleted, only disabled, so
+  the audit log keeps pointing at someone.
+- ``approvals``: the register of DARG decisions. List-valued fields (applicants, organisations,
+  fields) are JSON arrays in text columns, the same on SQLite and PostgreSQL.
+- ``approval_secrets``: one random 32-byte HMAC key per approval. No session method returns it;
+  it is only used inside :mod:`data_access.session` to pseudonymise ids.
+- ``audit_log``: append-only, hash-chained; ``audit_head`` is its single-row chain head (last id
+  and hash), which serialises concurrent appends and reveals a deleted last entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from data_access.models import Base, in_vocabulary
+from data_access.roles import ROLES
+
+__all__ = ["Approval", "ApprovalSecret", "AuditEntry", "AuditHead", "User"]
+
+APPROVAL_STATUSES = ("active", "revoked")
+COARSENINGS = ("month", "quarter")
+
+
+class User(Base):
+    """A person who may use the data, with one role (and, for some roles, an organisation)."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    organisation_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"))
+    reviewer_id: Mapped[str | None] = mapped_column(String(64))
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                           server_default=false())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint(in_vocabulary("role", ROLES, nullable=False), name="role"),
+        CheckConstraint(
+            "role NOT IN ('reviewer', 'organisation_lead') OR organisation_code IS NOT NULL",
+            name="organisation_for_role",
+        ),
+        CheckConstraint("role <> 'reviewer' OR reviewer_id IS NOT NULL",
+                        name="reviewer_id_for_reviewer"),
+    )
+
+
+class Approval(Base):
+    """One data access approval (a DARG decision) and what it releases."""
+
+    __tablename__ = "approvals"
+
+    approval_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applicants: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of usernames
+    purpose: Mapped[str] = mapped_column(Text, nullable=False)
+    organisations: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of codes
+    period_start: Mapped[str] = mapped_column(String(7), nullable=False)  # death month YYYY-MM
+    period_end: Mapped[str] = mapped_column(String(7), nullable=False)
+    fields: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of column names
+    free_text: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    date_coarsening: Mapped[str] = mapped_column(String(8), nullable=False)
+    start_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    end_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint(in_vocabulary("status", APPROVAL_STATUSES, nullable=False),
+                        name="status"),
+        CheckConstraint(in_vocabulary("date_coarsening", COARSENINGS, nullable=False),
+                        name="date_coarsening"),
+        CheckConstraint("end_date >= start_date", name="dates"),
+        CheckConstraint("period_end >= period_start", name="period"),
+    )
+
+
+class ApprovalSecret(Base):
+    """The HMAC key of one approval; never returned by any session method."""
+
+    __tablename__ = "approval_secrets"
+
+    approval_id: Mapped[str] = mapped_column(
+        ForeignKey("approvals.approval_id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class AuditEntry(Base):
+    """One audit entry. ``entry_hash = sha256(prev_hash + canonical JSON of the entry)``."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40), nullable=False)  # ISO 8601 UTC, as hashed
+    username: Mapped[str] = mapped_column(String(128), nullable=False)
+    role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    scope: Mapped[str] = mapped_column(Text, nullable=False)  # canonical JSON object
+    rows: Mapped[int | None] = mapped_column(Integer)
+    approval_id: Mapped[str | None] = mapped_column(String(64))
+    tool: Mapped[str] = mapped_column(String(64), nullable=False)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    entry_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditHead(Base):
+    """The chain head: one row (``id = 1``) holding the last entry's id and hash."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

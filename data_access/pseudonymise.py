@@ -1,0 +1,121 @@
+"""Pseudonymised, coarsened views of review data for approved researchers.
+
+Ids are replaced with a keyed hash, HMAC-SHA256 with a secret that belongs to one approval
+(``approval_secrets`` table, 32 random bytes made when the approval is added). The same store id
+gives the same pseudonym within one approval, so a second-stage review still points at its first
+stage, but pseudonyms of two approvals cannot be joined without the secrets, which no session
+returns. Ids of different kinds are hashed in separate domains (``review:``, ``case:``,
+``reviewer:``), so a case id never collides with a review id of the same text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+import pandas as pd
+
+from sjrlib import domain
+from sjrlib.privacy import redact
+
+__all__ = [
+    "ID_DOMAINS",
+    "PSEUDONYM_LENGTH",
+    "coarsen_date",
+    "coarsen_month",
+    "pseudonym",
+    "pseudonymise_series",
+    "researcher_view",
+]
+
+PSEUDONYM_LENGTH = 20
+"""Hex characters kept of the HMAC (80 bits: no collision expected below ~10^12 ids)."""
+
+ID_DOMAINS: dict[str, str] = {
+    "review_id": "review",
+    "second_review_of": "review",  # same domain as review_id so the link survives
+    "case_id": "case",
+    "reviewer_id": "reviewer",
+}
+"""Review-frame columns that hold ids, and the hash domain of each."""
+
+COARSENINGS = ("month", "quarter")
+
+FREE_TEXT_COLUMNS: frozenset[str] = frozenset(
+    {domain.comment_column(p) for p in domain.PHASES} | {"cause_of_death"}
+)
+"""Columns holding free text: released only when an approval says so, and then redacted."""
+
+
+def pseudonym(secret: bytes, domain: str, value: str) -> str:
+    """The pseudonym of one id: ``HMAC-SHA256(secret, "<domain>:<value>")``, truncated."""
+    digest = hmac.new(secret, f"{domain}:{value}".encode(), hashlib.sha256).hexdigest()
+    return digest[:PSEUDONYM_LENGTH]
+
+
+def pseudonymise_series(values: pd.Series, secret: bytes, domain: str) -> pd.Series:
+    """Replace each non-missing id in ``values`` by its pseudonym; missing stays missing."""
+    if len(secret) < 16:
+        raise ValueError("a pseudonymisation secret must be at least 16 bytes")
+    uniques = values.dropna().unique()
+    mapping = {v: pseudonym(secret, domain, str(v)) for v in uniques}
+    return values.map(mapping).astype("string")
+
+
+def coarsen_month(months: pd.Series, coarsening: str) -> pd.Series:
+    """Coarsen ``"YYYY-MM"`` strings to ``"YYYY-MM"`` (month) or ``"YYYY-Qn"`` (quarter)."""
+    _check(coarsening)
+    months = months.astype("string")
+    if coarsening == "month":
+        return months
+    year = months.str.slice(0, 4)
+    quarter = ((months.str.slice(5, 7).astype("Int64") - 1) // 3 + 1).astype("string")
+    return (year + "-Q" + quarter).astype("string")
+
+
+def coarsen_date(dates: pd.Series, coarsening: str) -> pd.Series:
+    """Coarsen dates to ``"YYYY-MM"`` or ``"YYYY-Qn"`` strings; missing stays missing."""
+    _check(coarsening)
+    dates = pd.to_datetime(dates)
+    months = dates.dt.strftime("%Y-%m").astype("string")
+    return coarsen_month(months, coarsening)
+
+
+def _check(coarsening: str) -> None:
+    if coarsening not in COARSENINGS:
+        raise ValueError(f"date coarsening must be one of {COARSENINGS}, not {coarsening!r}")
+
+
+def researcher_view(
+    frame: pd.DataFrame,
+    *,
+    fields: Sequence[str],
+    free_text: bool,
+    coarsening: str,
+    secret: bytes,
+) -> pd.DataFrame:
+    """What an approved researcher may see of a review frame.
+
+    Ids are pseudonymised with the approval's ``secret``; ``review_date`` and ``death_month``
+    are coarsened (``review_date`` always to a ``"YYYY-MM"``/``"YYYY-Qn"`` string; a day is never
+    released); free text is dropped unless ``free_text``, and then redacted with
+    :func:`sjrlib.privacy.redact`; only ``fields`` are kept, in that order.
+    """
+    out = pd.DataFrame(index=frame.index)
+    for column in fields:
+        if column not in frame.columns:
+            raise KeyError(f"field {column!r} is not in the review frame")
+        values = frame[column]
+        if column in ID_DOMAINS:
+            values = pseudonymise_series(values, secret, ID_DOMAINS[column])
+        elif column == "review_date":
+            values = coarsen_date(values, coarsening)
+        elif column == "death_month":
+            values = coarsen_month(values, coarsening)
+        elif column in FREE_TEXT_COLUMNS:
+            if not free_text:
+                continue
+            values = values.astype("string").map(redact, na_action="ignore").astype("string")
+        out[column] = values
+    return out.reset_index(drop=True)

@@ -1,0 +1,68 @@
+"""Roles and what each may do (``shared/spec/privacy-and-disclosure.md``, "Roles").
+
+A role is a fixed id; what it permits is written here once, as data, so the session, the CLI and
+the tests read the same table. "If a use is not listed, it is not permitted."
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ADMINISTRATOR",
+    "AccessDenied",
+    "ORGANISATION_LEAD",
+    "PERMISSIONS",
+    "PROGRAMME_TEAM",
+    "RESEARCHER",
+    "REVIEWER",
+    "ROLES",
+    "ROLES_WITH_ORGANISATION",
+    "may",
+]
+
+class AccessDenied(PermissionError):
+    """The user may not do this: unknown or disabled, wrong role, or outside their scope.
+
+    The message says why, in words the user can act on (e.g. "approval DARG-1 ended on
+    2026-03-31"), but never reveals data outside the user's scope.
+    """
+
+
+REVIEWER: Final = "reviewer"
+ORGANISATION_LEAD: Final = "organisation_lead"
+PROGRAMME_TEAM: Final = "programme_team"
+RESEARCHER: Final = "researcher"
+ADMINISTRATOR: Final = "administrator"
+
+ROLES: tuple[str, ...] = (REVIEWER, ORGANISATION_LEAD, PROGRAMME_TEAM, RESEARCHER, ADMINISTRATOR)
+"""Role ids, in the order of the spec's table."""
+
+ROLES_WITH_ORGANISATION: frozenset[str] = frozenset({REVIEWER, ORGANISATION_LEAD})
+"""Roles tied to one organisation: a user with one of these must have an organisation code."""
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # own reviews, the own organisation's second-stage queue; writes own reviews
+    REVIEWER: frozenset(
+        {"organisations", "reviews", "review", "save_review", "second_stage_queue"}
+    ),
+    # everything of the own organisation, including locking reviews
+    ORGANISATION_LEAD: frozenset(
+        {"organisations", "reviews", "review", "save_review", "lock_review", "deaths",
+         "second_stage_queue"}
+    ),
+    # all organisations, read only (national reporting)
+    PROGRAMME_TEAM: frozenset(
+        {"organisations", "reviews", "review", "deaths", "second_stage_queue"}
+    ),
+    # only through an approval: pseudonymised, coarsened, approved columns
+    RESEARCHER: frozenset({"organisations", "reviews", "deaths", "approvals"}),
+    # users, approvals, the audit log; no review data
+    ADMINISTRATOR: frozenset({"organisations", "users", "approvals", "audit"}),
+}
+"""Which session actions (and administrative areas) each role may use."""
+
+
+def may(role: str, action: str) -> bool:
+    """Whether ``role`` may perform ``action`` (an entry of :data:`PERMISSIONS`)."""
+    return action in PERMISSIONS.get(role, frozenset())

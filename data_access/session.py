@@ -1,0 +1,711 @@
+"""The one door to the data: a scoped, audited session per user.
+
+``open_session()`` finds who is asking (:mod:`data_access.identity`), checks they are a known,
+enabled user, and returns a :class:`Session` whose every public method
+
+1. runs in one transaction that first takes the audit chain lock (SQLite ``BEGIN IMMEDIATE``,
+   PostgreSQL ``SELECT ... FOR UPDATE`` on the chain head), so the entry and the data agree;
+2. checks again that the user exists and is not disabled, and that their role permits the action
+   (:data:`data_access.roles.PERMISSIONS`);
+3. works out the row scope (organisations, period) and, for researchers, the approval, and
+   refuses (:class:`AccessDenied`) anything asked for outside it rather than silently narrowing;
+4. on PostgreSQL sets ``sjr.organisations`` / ``sjr.all_organisations`` for the transaction,
+   so the row-level security policies of revision ``0002_governance`` filter in the database too;
+5. reads or writes through the unscoped store, then checks the rows are inside the scope;
+6. appends an audit entry (who, role, action, scope, rows, approval, tool) and commits.
+   A refused request is audited too (action ``<name>.denied`` with the reason).
+
+Scopes (``shared/spec/privacy-and-disclosure.md``):
+
+- reviewer: their own reviews at their own organisation, plus that organisation's second-stage
+  queue (so they can pick up a second-stage review); writes their own reviews only.
+- organisation lead: everything of their organisation; may lock reviews.
+- programme team: all organisations, read only.
+- researcher: only through an active, current approval they are an applicant of: its
+  organisations, its period, its fields; ids pseudonymised per approval, dates coarsened, free
+  text dropped or redacted; drafts are never released.
+- administrator: users, approvals and the audit log; no review data.
+
+Python cannot stop code running in the same process from reaching around this object; the
+guarantees against that are the database's (row-level security, a non-owner application role)
+and the deployment's (researchers get extracts, not database credentials).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, text
+
+from data_access import approvals as _approvals
+from data_access import audit, store
+from data_access.identity import (
+    UserRecord,
+    add_user,
+    authenticate,
+    count_users,
+    list_users,
+    resolve_username,
+    set_disabled,
+)
+from data_access.pseudonymise import researcher_view
+from data_access.roles import (
+    ADMINISTRATOR,
+    ORGANISATION_LEAD,
+    PROGRAMME_TEAM,
+    RESEARCHER,
+    REVIEWER,
+    AccessDenied,
+    may,
+)
+from sjrlib import domain
+
+__all__ = ["Session", "bootstrap_administrator", "open_session"]
+
+_RELEASED_STATUSES = ("submitted", "locked")
+"""Statuses a researcher may see: never drafts."""
+
+
+@dataclass
+class _Door:
+    """What one call through the door has done so far: filled in by the call, audited after."""
+
+    conn: Connection
+    scope: dict[str, Any]
+    rows: int | None = None
+    approval_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _month(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    value = str(value)
+    if len(value) != 7 or value[4] != "-" or not (value[:4] + value[5:]).isdigit() \
+            or not 1 <= int(value[5:]) <= 12:
+        raise ValueError(f"{name} must be a month written YYYY-MM, not {value!r}")
+    return value
+
+
+def _codes(value: str | Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _values(value: str | Iterable[str] | None, vocabulary: tuple[str, ...],
+            name: str) -> list[str] | None:
+    values = _codes(value)
+    if values is not None:
+        wrong = [v for v in values if v not in vocabulary]
+        if wrong:
+            raise ValueError(f"{name} must be among {', '.join(vocabulary)}; got {wrong}")
+    return values
+
+
+def _set_row_scope(conn: Connection, organisations: Sequence[str] | None) -> None:
+    """Tell PostgreSQL's row-level security which organisations this transaction may touch."""
+    if conn.dialect.name != "postgresql":
+        return
+    conn.execute(
+        text("SELECT set_config('sjr.organisations', :orgs, true), "
+             "set_config('sjr.all_organisations', :all, true)"),
+        {"orgs": ",".join(organisations or ()), "all": "on" if organisations is None else "off"},
+    )
+
+
+class Session:
+    """A user's scoped, audited access to the store. Make one with :func:`open_session`."""
+
+    def __init__(self, engine: Engine, user: UserRecord, *, tool: str,
+                 organisation_codes: tuple[str, ...] | None, owns_engine: bool) -> None:
+        self._engine = engine
+        self._user = user
+        self._tool = tool
+        self._organisation_codes = organisation_codes
+        self._owns_engine = owns_engine
+        self._closed = False
+
+    # ----------------------------------------------------------------------- who and scope --
+    @property
+    def user(self) -> str:
+        """The user name this session acts for."""
+        return self._user.username
+
+    @property
+    def role(self) -> str:
+        """The user's role id (see :mod:`data_access.roles`)."""
+        return self._user.role
+
+    @property
+    def organisation_codes(self) -> tuple[str, ...] | None:
+        """Organisations in scope; ``None`` means all (programme team)."""
+        return self._organisation_codes
+
+    def __repr__(self) -> str:
+        return f"<Session {self.user} ({self.role}), organisations={self.organisation_codes}>"
+
+    # ------------------------------------------------------------------------- the door ----
+    @contextmanager
+    def _door(self, action: str, scope: dict[str, Any], *, permission: str | None = None
+              ) -> Iterator[_Door]:
+        if self._closed:
+            raise RuntimeError("this session is closed; open a new one")
+        try:
+            with self._engine.begin() as conn:
+                audit.lock(conn)
+                _set_row_scope(conn, ())  # nothing visible until the scope is worked out
+                user = authenticate(conn, self.user)
+                if user.role != self.role or user.organisation_code != self._user.organisation_code:
+                    raise AccessDenied(f"the role or organisation of {self.user!r} changed; "
+                                       "open a new session")
+                if not may(self.role, permission or action):
+                    raise AccessDenied(f"a {self.role} may not use {action}")
+                door = _Door(conn, dict(scope))
+                yield door
+                audit.append(conn, username=self.user, role=self.role, action=action,
+                             scope={**door.scope, **door.extra}, rows=door.rows,
+                             approval_id=door.approval_id, tool=self._tool)
+        except AccessDenied as exc:
+            self._audit_denial(action, scope, str(exc))
+            raise
+
+    def _audit_denial(self, action: str, scope: dict[str, Any], reason: str) -> None:
+        with self._engine.begin() as conn:
+            audit.lock(conn)
+            audit.append(conn, username=self.user, role=self.role, action=f"{action}.denied",
+                         scope={**scope, "reason": reason}, tool=self._tool)
+
+    def _requested_organisations(self, requested: list[str] | None,
+                                 allowed: Sequence[str] | None) -> list[str] | None:
+        """The organisations to read: the request, which must lie inside ``allowed``."""
+        if requested is None:
+            return None if allowed is None else list(allowed)
+        if allowed is not None:
+            outside = sorted(set(requested) - set(allowed))
+            if outside:
+                raise AccessDenied(f"organisation(s) {', '.join(outside)} are outside the scope "
+                                   f"of {self.user!r}")
+        return requested
+
+    def _approval(self, conn: Connection, approval_id: str | None) -> _approvals.ApprovalRecord:
+        if approval_id is None:
+            usable = _approvals.usable_approvals(conn, self.user)
+            if not usable:
+                raise AccessDenied(f"{self.user!r} holds no active, current data access approval")
+            if len(usable) > 1:
+                ids = ", ".join(a.approval_id for a in usable)
+                raise AccessDenied(f"{self.user!r} holds several approvals ({ids}); "
+                                   "say which with approval_id=")
+            return usable[0]
+        return _approvals.check_usable(_approvals.get_approval(conn, approval_id), self.user,
+                                       approval_id)
+
+    def _check_inside(self, frame: pd.DataFrame, organisations: Sequence[str] | None) -> None:
+        """Last line of defence: never return a row outside the organisations asked for."""
+        if organisations is not None and len(frame):
+            outside = ~frame["organisation_code"].isin(list(organisations))
+            if bool(outside.any()):  # pragma: no cover - only if a filter above were wrong
+                raise AccessDenied("internal scope check failed; nothing returned")
+
+    # ------------------------------------------------------------------------ reading ----
+    def organisations(self) -> pd.DataFrame:
+        """Organisations in scope (code, name, nation, region)."""
+        with self._door("organisations", {}) as door:
+            allowed = self._organisation_codes
+            if self.role == RESEARCHER:
+                usable = _approvals.usable_approvals(door.conn, self.user)
+                allowed = tuple(sorted({o for a in usable for o in a.organisations}))
+            elif self.role == ADMINISTRATOR:
+                allowed = None
+            frame = store.load_organisations(door.conn, None if allowed is None else list(allowed))
+            door.scope["organisations"] = "all" if allowed is None else list(allowed)
+            door.rows = len(frame)
+        return frame
+
+    def reviews(
+        self,
+        *,
+        organisation_codes: str | Iterable[str] | None = None,
+        start_month: str | None = None,
+        end_month: str | None = None,
+        stage: str | Iterable[str] | None = None,
+        status: str | Iterable[str] | None = None,
+        approval_id: str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Reviews in scope, as a review frame.
+
+        Parameters
+        ----------
+        organisation_codes
+            Organisations to read (default: all in scope). Any outside scope is refused.
+        start_month, end_month
+            ``"YYYY-MM"`` bounds on ``death_month``, inclusive. A researcher's must lie in the
+            approval's period.
+        stage, status
+            Filters on ``review_stage`` / ``status``.
+        approval_id
+            Researchers: the approval to read under (may be left out when they hold exactly
+            one). Other roles: must be left out.
+        columns
+            Columns to return (default: all; a researcher's default is the approved fields).
+            A researcher asking for a field the approval does not release is refused.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Review frame plus ``version``, ``nation``, ``region`` (other roles), or the
+            researcher's pseudonymised, coarsened, approved columns.
+        """
+        requested = _codes(organisation_codes)
+        start, end = _month(start_month, "start_month"), _month(end_month, "end_month")
+        stages = _values(stage, domain.REVIEW_STAGES, "stage")
+        statuses = _values(status, domain.STATUSES, "status")
+        scope = {"organisations": requested, "start_month": start, "end_month": end,
+                 "stage": stages, "status": statuses, "columns": _codes(columns)}
+        with self._door("reviews", scope) as door:
+            if self.role == RESEARCHER:
+                frame = self._researcher_reviews(door, requested, start, end, stages, statuses,
+                                                 approval_id, columns)
+            else:
+                if approval_id is not None:
+                    raise AccessDenied("approval_id is for researchers; "
+                                       f"a {self.role} reads under their role")
+                orgs = self._requested_organisations(requested, self._organisation_codes)
+                _set_row_scope(door.conn, orgs)
+                frame = store.load_reviews(door.conn, organisation_codes=orgs, start_month=start,
+                                           end_month=end, stage=stages, status=statuses)
+                self._check_inside(frame, orgs)
+                if self.role == REVIEWER:
+                    frame = frame[frame["reviewer_id"] == self._user.reviewer_id]
+                    frame = frame.reset_index(drop=True)
+                if columns is not None:
+                    unknown = [c for c in columns if c not in frame.columns]
+                    if unknown:
+                        raise ValueError(f"unknown column(s) {', '.join(unknown)}")
+                    frame = frame[list(columns)]
+                door.scope["organisations"] = "all" if orgs is None else orgs
+            door.rows = len(frame)
+        return frame
+
+    def _researcher_reviews(self, door: _Door, requested: list[str] | None, start: str | None,
+                            end: str | None, stages: list[str] | None,
+                            statuses: list[str] | None, approval_id: str | None,
+                            columns: Sequence[str] | None) -> pd.DataFrame:
+        approval = self._approval(door.conn, approval_id)
+        door.approval_id = approval.approval_id
+        orgs = self._requested_organisations(requested, approval.organisations)
+        start, end = self._inside_period(approval, start, end)
+        fields = list(approval.fields) if columns is None else list(columns)
+        unapproved = [c for c in fields if c not in approval.fields]
+        if unapproved:
+            raise AccessDenied(f"approval {approval.approval_id} does not release "
+                               f"{', '.join(unapproved)}")
+        if statuses is None:
+            statuses = list(_RELEASED_STATUSES)
+        elif set(statuses) - set(_RELEASED_STATUSES):
+            raise AccessDenied("draft reviews are not released to researchers")
+        _set_row_scope(door.conn, orgs)
+        frame = store.load_reviews(door.conn, organisation_codes=orgs, start_month=start,
+                                   end_month=end, stage=stages, status=statuses)
+        self._check_inside(frame, orgs)
+        secret = _approvals.approval_secret(door.conn, approval.approval_id)
+        door.scope.update(organisations=orgs, start_month=start, end_month=end, columns=fields)
+        return researcher_view(frame, fields=fields, free_text=approval.free_text,
+                               coarsening=approval.date_coarsening, secret=secret)
+
+    @staticmethod
+    def _inside_period(approval: _approvals.ApprovalRecord, start: str | None,
+                       end: str | None) -> tuple[str, str]:
+        start = start or approval.period_start
+        end = end or approval.period_end
+        if start < approval.period_start or end > approval.period_end:
+            raise AccessDenied(f"approval {approval.approval_id} covers deaths from "
+                               f"{approval.period_start} to {approval.period_end} only")
+        return start, end
+
+    def deaths(
+        self,
+        *,
+        organisation_codes: str | Iterable[str] | None = None,
+        start_month: str | None = None,
+        end_month: str | None = None,
+        approval_id: str | None = None,
+    ) -> pd.DataFrame:
+        """Deaths in scope (the denominator) as a deaths frame.
+
+        For researchers, within the approval's organisations and period; with quarterly
+        coarsening ``month`` becomes ``"YYYY-Qn"`` and counts are summed per quarter.
+        """
+        requested = _codes(organisation_codes)
+        start, end = _month(start_month, "start_month"), _month(end_month, "end_month")
+        scope = {"organisations": requested, "start_month": start, "end_month": end}
+        with self._door("deaths", scope) as door:
+            coarsening = "month"
+            if self.role == RESEARCHER:
+                approval = self._approval(door.conn, approval_id)
+                door.approval_id = approval.approval_id
+                orgs = self._requested_organisations(requested, approval.organisations)
+                start, end = self._inside_period(approval, start, end)
+                coarsening = approval.date_coarsening
+            else:
+                if approval_id is not None:
+                    raise AccessDenied("approval_id is for researchers")
+                orgs = self._requested_organisations(requested, self._organisation_codes)
+            _set_row_scope(door.conn, orgs)
+            frame = store.load_deaths(door.conn, organisation_codes=orgs, start_month=start,
+                                      end_month=end)
+            self._check_inside(frame, orgs)
+            if coarsening == "quarter":
+                from data_access.pseudonymise import coarsen_month
+
+                frame = frame.assign(month=coarsen_month(frame["month"], "quarter"))
+                frame = (frame.groupby(["organisation_code", "month"], as_index=False, sort=True)
+                         [["deaths_in_scope", "learning_disability_deaths"]].sum()
+                         .astype(domain.DEATH_DTYPES))
+            door.scope.update(organisations="all" if orgs is None else orgs,
+                              start_month=start, end_month=end)
+            door.rows = len(frame)
+        return frame
+
+    def _stored(self, conn: Connection, review_id: str) -> dict[str, Any] | None:
+        row = conn.execute(
+            text("SELECT review_id, case_id, organisation_code, reviewer_id, review_stage, "
+                 "status, death_month, version FROM reviews WHERE review_id = :id"),
+            {"id": review_id},
+        ).mappings().first()
+        return None if row is None else dict(row)
+
+    def _queue_ids(self, conn: Connection, organisations: Sequence[str] | None) -> set[str]:
+        frame = self._queue(conn, organisations)
+        return set(frame["review_id"])
+
+    def _queue(self, conn: Connection, organisations: Sequence[str] | None) -> pd.DataFrame:
+        firsts = store.load_reviews(conn, organisation_codes=organisations, stage="first",
+                                    status=list(_RELEASED_STATUSES))
+        seconds = store.load_reviews(conn, organisation_codes=organisations, stage="second")
+        poor = firsts["score_overall"].isin(list(domain.POOR_CARE)).fillna(False)
+        done = firsts["review_id"].isin(set(seconds["second_review_of"].dropna()))
+        return firsts[poor & ~done].reset_index(drop=True)
+
+    def _readable(self, conn: Connection, review_id: str) -> dict[str, Any]:
+        """The stored row of a review this user may read; one answer for absent and forbidden."""
+        denied = AccessDenied(f"review {review_id!r} is not in the scope of {self.user!r} "
+                              "(or does not exist)")
+        _set_row_scope(conn, self._organisation_codes)
+        stored = self._stored(conn, review_id)
+        if stored is None:
+            raise denied
+        orgs = self._organisation_codes
+        if orgs is not None and stored["organisation_code"] not in orgs:
+            raise denied
+        if self.role == REVIEWER and stored["reviewer_id"] != self._user.reviewer_id \
+                and review_id not in self._queue_ids(conn, orgs):
+            raise denied
+        return stored
+
+    def review(self, review_id: str) -> dict[str, Any]:
+        """One review as a dict of the review frame's columns plus ``version``."""
+        with self._door("review", {"review_id": review_id}) as door:
+            stored = self._readable(door.conn, review_id)
+            frame = store.load_reviews(door.conn, organisation_codes=[stored["organisation_code"]],
+                                       start_month=stored["death_month"],
+                                       end_month=stored["death_month"])
+            frame = frame[frame["review_id"] == review_id]
+            door.rows = len(frame)
+            if not len(frame):  # pragma: no cover - deleted between the two reads
+                raise AccessDenied(f"review {review_id!r} is no longer in the store")
+            values = frame.iloc[0].to_dict()
+        return {k: (None if v is pd.NA or v is pd.NaT else v) for k, v in values.items()}
+
+    def second_stage_queue(self) -> pd.DataFrame:
+        """Submitted first-stage reviews with overall care 1-2 and no second-stage review yet."""
+        with self._door("second_stage_queue", {}) as door:
+            orgs = self._organisation_codes
+            _set_row_scope(door.conn, orgs)
+            frame = self._queue(door.conn, orgs)
+            self._check_inside(frame, orgs)
+            door.scope["organisations"] = "all" if orgs is None else list(orgs)
+            door.rows = len(frame)
+        return frame
+
+    # ------------------------------------------------------------------------ writing ----
+    def save_review(self, values: dict[str, Any], *, expected_version: int | None = None
+                    ) -> tuple[str, int]:
+        """Validate and save one review; returns ``(review_id, version)``.
+
+        New review: ``expected_version=None``. Change: the version you read; a newer stored
+        version raises :class:`data_access.store.StaleReviewError` and nothing is written.
+        Reviewers write only their own reviews at their organisation; leads any review of their
+        organisation. Locking is :meth:`lock_review`'s job.
+        """
+        from sjrlib.schema import validate_reviews
+
+        values = dict(values)
+        own_org = self._user.organisation_code
+        values.setdefault("organisation_code", own_org)
+        if self.role == REVIEWER:
+            values.setdefault("reviewer_id", self._user.reviewer_id)
+        values.setdefault("status", "draft")
+        review_id = values.get("review_id")
+        scope = {"review_id": review_id, "organisations": [values["organisation_code"]],
+                 "expected_version": expected_version}
+        with self._door("save_review", scope) as door:
+            if values["organisation_code"] != own_org:
+                raise AccessDenied(f"{self.user!r} may only save reviews of {own_org}")
+            if self.role == REVIEWER and values.get("reviewer_id") != self._user.reviewer_id:
+                raise AccessDenied("a reviewer may only save reviews under their own reviewer id")
+            if values["status"] == "locked":
+                raise AccessDenied("reviews are locked with lock_review (organisation leads)")
+            _set_row_scope(door.conn, [own_org])
+            if expected_version is not None:
+                stored = self._readable(door.conn, str(review_id))
+                if self.role == REVIEWER and stored["reviewer_id"] != self._user.reviewer_id:
+                    raise AccessDenied(f"review {review_id!r} belongs to another reviewer")
+                if stored["status"] == "locked":
+                    raise AccessDenied(f"review {review_id!r} is locked; ask your "
+                                       "organisation lead")
+            known = self._known_for(door.conn, values.get("second_review_of"))
+            frame = pd.DataFrame([{c: values.get(c) for c in domain.REVIEW_COLUMNS}])
+            valid = validate_reviews(frame, source="save_review", known_organisations=[own_org],
+                                     known_reviews=known)
+            row = {k: (None if v is pd.NA or v is pd.NaT else v)
+                   for k, v in valid.iloc[0].to_dict().items()}
+            saved = store.save_review(door.conn, row, expected_version, saved_by=self.user)
+            door.rows = 1
+            door.scope["review_id"] = saved[0]
+        return saved
+
+    def _known_for(self, conn: Connection, first_id: Any) -> dict[str, tuple[str, str]] | None:
+        if not first_id:
+            return None
+        stored = self._readable(conn, str(first_id))
+        return {stored["review_id"]: (stored["case_id"], stored["review_stage"])}
+
+    def lock_review(self, review_id: str, *, expected_version: int) -> int:
+        """Lock a review of your organisation (organisation leads); returns the new version."""
+        scope = {"review_id": review_id, "expected_version": expected_version}
+        with self._door("lock_review", scope) as door:
+            self._readable(door.conn, review_id)
+            version = store.set_status(door.conn, review_id, "locked",
+                                       expected_version=expected_version, saved_by=self.user)
+            door.rows = 1
+        return version
+
+    # ------------------------------------------------------------------ researchers ----
+    def approvals(self) -> pd.DataFrame:
+        """Approvals: all of them for an administrator; a researcher's own usable ones."""
+        with self._door("approvals", {}) as door:
+            frame = _approvals.list_approvals(door.conn)
+            if self.role == RESEARCHER:
+                usable = {a.approval_id for a in _approvals.usable_approvals(door.conn,
+                                                                             self.user)}
+                frame = frame[frame["approval_id"].isin(usable)].reset_index(drop=True)
+            door.rows = len(frame)
+        return frame
+
+    def extract(self, approval_id: str, out: str | Path, *,
+                fields: Sequence[str] | None = None) -> Any:
+        """Write a researcher's extract (Parquet or CSV) and its manifest; see
+        :func:`data_access.extract.write_extract`. Returns the :class:`ExtractResult`."""
+        from data_access.extract import check_destination, remove, write_extract
+
+        out = check_destination(out)
+        scope = {"file": out.name, "columns": _codes(fields)}
+        result = None
+        try:
+            with self._door("extract", scope, permission="reviews") as door:
+                if self.role != RESEARCHER:
+                    raise AccessDenied("extracts are made under a data access approval by its "
+                                       "researchers")
+                frame = self._researcher_reviews(door, None, None, None, None, None,
+                                                 approval_id, fields)
+                approval = _approvals.get_approval(door.conn, approval_id)
+                assert approval is not None  # checked by _researcher_reviews
+                result = write_extract(frame, out, approval=approval, user=self.user)
+                door.rows = result.rows
+                door.extra["sha256"] = result.sha256
+        except BaseException:
+            if result is not None:  # written, but its audit entry did not commit
+                remove(result)
+            raise
+        return result
+
+    # ---------------------------------------------------------------- administration ----
+    def users(self) -> pd.DataFrame:
+        """All users (administrators)."""
+        with self._door("users.list", {}, permission="users") as door:
+            frame = list_users(door.conn)
+            door.rows = len(frame)
+        return frame
+
+    def add_user(self, username: str, role: str, *, organisation_code: str | None = None,
+                 reviewer_id: str | None = None) -> None:
+        """Register a user (administrators)."""
+        scope = {"username": username, "role": role, "organisation_code": organisation_code}
+        with self._door("users.add", scope, permission="users") as door:
+            add_user(door.conn, username, role, organisation_code=organisation_code,
+                     reviewer_id=reviewer_id)
+            door.rows = 1
+
+    def disable_user(self, username: str) -> None:
+        """Disable a user at once: their open sessions are refused from their next call."""
+        with self._door("users.disable", {"username": username}, permission="users") as door:
+            if username == self.user:
+                raise ValueError("an administrator cannot disable themselves")
+            set_disabled(door.conn, username, True)
+            door.rows = 1
+
+    def enable_user(self, username: str) -> None:
+        """Enable a disabled user again (administrators)."""
+        with self._door("users.enable", {"username": username}, permission="users") as door:
+            set_disabled(door.conn, username, False)
+            door.rows = 1
+
+    def add_approval(self, spec: _approvals.ApprovalSpec) -> None:
+        """Add an approval to the register (administrators)."""
+        with self._door("approvals.add", {"approval": spec.id}, permission="approvals") as door:
+            if self.role != ADMINISTRATOR:
+                raise AccessDenied("only administrators add approvals")
+            _approvals.add_approval(door.conn, spec)
+            door.approval_id = spec.id
+            door.rows = 1
+
+    def revoke_approval(self, approval_id: str, reason: str) -> None:
+        """Revoke an approval now (administrators); its researchers are refused at once."""
+        with self._door("approvals.revoke", {"approval": approval_id, "reason": reason},
+                        permission="approvals") as door:
+            if self.role != ADMINISTRATOR:
+                raise AccessDenied("only administrators revoke approvals")
+            _approvals.revoke_approval(door.conn, approval_id, reason)
+            door.approval_id = approval_id
+            door.rows = 1
+
+    def audit_log(self, *, username: str | None = None, action: str | None = None,
+                  since: dt.date | None = None, until: dt.date | None = None) -> pd.DataFrame:
+        """Audit entries, filtered by user, action and period (administrators)."""
+        scope = {"username": username, "action": action,
+                 "since": since and since.isoformat(), "until": until and until.isoformat()}
+        with self._door("audit.show", scope, permission="audit") as door:
+            frame = audit.entries(door.conn, username=username, action=action, since=since,
+                                  until=until)
+            door.rows = len(frame)
+        return frame
+
+    def verify_audit(self) -> audit.VerifyResult:
+        """Check the audit chain (administrators); the check itself is then logged."""
+        with self._door("audit.verify", {}, permission="audit") as door:
+            result = audit.verify(door.conn)
+            door.rows = result.entries
+            door.extra["problems"] = len(result.problems)
+        return result
+
+    # ----------------------------------------------------------------------- lifecycle ----
+    def close(self) -> None:
+        """Close the session (and its connections when it opened them)."""
+        if not self._closed and self._owns_engine:
+            self._engine.dispose()
+        self._closed = True
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _scope_of(conn: Connection, user: UserRecord) -> tuple[str, ...] | None:
+    if user.role in (REVIEWER, ORGANISATION_LEAD):
+        return (str(user.organisation_code),)
+    if user.role == PROGRAMME_TEAM:
+        return None
+    if user.role == RESEARCHER:
+        usable = _approvals.usable_approvals(conn, user.username)
+        return tuple(sorted({o for a in usable for o in a.organisations}))
+    return ()
+
+
+def _engine_for(db: str | Engine | None) -> tuple[Engine, bool]:
+    if isinstance(db, Engine):
+        return db, False
+    return store.get_engine(store.database_url(db)), True
+
+
+def open_session(user: str | None = None, db: str | Engine | None = None, *,
+                 tool: str = "notebook") -> Session:
+    """Open the governed session of a user.
+
+    Parameters
+    ----------
+    user
+        User name; ``None`` finds it from the environment (``JUPYTERHUB_USER``, ``SJR_USER``,
+        the local identity file). Under JupyterHub only the hub's user is accepted.
+    db
+        Database URL or engine; ``None`` means :func:`data_access.store.database_url`.
+    tool
+        Recorded in every audit entry (``notebook``, ``voila``, ``cli``, ``report`` ...).
+
+    Raises
+    ------
+    AccessDenied
+        No identity, an unknown user or a disabled one. The refusal is audited.
+    """
+    engine, owns = _engine_for(db)
+    try:
+        username = resolve_username(user)
+    except AccessDenied as exc:
+        _audit_open_denied(engine, user or "(no identity)", str(exc), tool)
+        if owns:
+            engine.dispose()
+        raise
+    try:
+        with engine.begin() as conn:
+            audit.lock(conn)
+            record = authenticate(conn, username)
+            scope = _scope_of(conn, record)
+            audit.append(conn, username=username, role=record.role, action="session.open",
+                         scope={"organisations": "all" if scope is None else list(scope)},
+                         tool=tool)
+    except AccessDenied as exc:
+        _audit_open_denied(engine, username, str(exc), tool)
+        if owns:
+            engine.dispose()
+        raise
+    return Session(engine, record, tool=tool, organisation_codes=scope, owns_engine=owns)
+
+
+def _audit_open_denied(engine: Engine, username: str, reason: str, tool: str) -> None:
+    with engine.begin() as conn:
+        audit.lock(conn)
+        audit.append(conn, username=username, role=None, action="session.denied",
+                     scope={"reason": reason}, tool=tool)
+
+
+def bootstrap_administrator(username: str, db: str | Engine | None = None, *,
+                            tool: str = "cli") -> None:
+    """Register the first user, an administrator, on a store with no users yet.
+
+    Refused once any user exists: from then on administrators add users
+    (:meth:`Session.add_user`).
+    """
+    engine, owns = _engine_for(db)
+    try:
+        with engine.begin() as conn:
+            audit.lock(conn)
+            if count_users(conn):
+                raise AccessDenied("users exist already: an administrator adds users "
+                                   "(`sjr users add` run as that administrator)")
+            add_user(conn, username, ADMINISTRATOR)
+            audit.append(conn, username=username, role=ADMINISTRATOR, action="users.add",
+                         scope={"username": username, "role": ADMINISTRATOR,
+                                "bootstrap": True}, rows=1, tool=tool)
+    finally:
+        if owns:
+            engine.dispose()
