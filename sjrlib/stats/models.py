@@ -1,0 +1,294 @@
+"""Models: proportional-odds regression of the overall care score, and trend in poor care.
+
+Both take a validated review frame and use the primary first-stage review of each case (drafts
+excluded), as :mod:`sjrlib.stats.descriptive` does.
+
+References
+----------
+McCullagh P. Regression models for ordinal data. J R Stat Soc B 1980;42:109-42.
+Armitage P. Tests for linear trends in proportions and frequencies. Biometrics 1955;11:375-86.
+Agresti A. An Introduction to Categorical Data Analysis, 2nd ed. Wiley, 2007 (s. 2.5, 6.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+from sjrlib.stats._reviews import _VOCABULARY_ORDER, PERIODS, ReviewIndex
+from sjrlib.stats.descriptive import _poor_care
+
+__all__ = [
+    "DEFAULT_COVARIATES",
+    "OrdinalRegressionResult",
+    "TrendResult",
+    "cochran_armitage",
+    "ordinal_regression",
+    "poor_care_trend",
+]
+
+DEFAULT_COVARIATES: tuple[str, ...] = ("age_at_death", "sex", "admission_type",
+                                       "learning_disability")
+_NUMERIC = {"age_at_death": 10.0, "days_to_death": 1.0, "arrival_hour": 1.0, "death_hour": 1.0}
+"""Numeric covariates and the unit their coefficient is per (age per 10 years)."""
+_REFERENCE = {"sex": "female", "admission_type": "emergency", "learning_disability": "no",
+              "severe_mental_illness": "no"}
+
+
+class OrdinalRegressionResult(NamedTuple):
+    """A fitted proportional-odds model in tidy form.
+
+    ``table`` has one row per term: ``term``, ``estimate`` (log odds ratio), ``std_err``,
+    ``z``, ``p_value``, ``odds_ratio``, ``ci_lower``, ``ci_upper`` (of the odds ratio).
+    ``thresholds``: the cut points on the latent scale as statsmodels reports them (first cut
+    point, then log increments). ``result``: the statsmodels results object."""
+
+    table: pd.DataFrame
+    thresholds: pd.Series
+    nobs: int
+    n_dropped: int
+    direction: str
+    converged: bool
+    result: Any
+
+
+def _design(frame: pd.DataFrame, covariates: Sequence[str],
+            reference: Mapping[str, str]) -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {}
+    for name in covariates:
+        if name not in frame.columns:
+            raise ValueError(f"covariate {name!r} is not a column of the review frame")
+        series = frame[name]
+        if name in _NUMERIC:
+            unit = _NUMERIC[name]
+            label = name if unit == 1 else f"{name} (per {unit:g} years)"
+            columns[label] = series.astype("Float64").to_numpy(np.float64, na_value=np.nan) / unit
+            continue
+        values = series.astype("string")
+        levels = [v for v in values.dropna().unique()]
+        ref = reference.get(name)
+        if ref is None or ref not in levels:
+            ref = values.value_counts().index[0] if levels else None
+        order = list(_VOCABULARY_ORDER.get(name, ())) + sorted(levels)
+        order = list(dict.fromkeys(order))
+        for level in [lv for lv in order if lv in levels and lv != ref]:
+            indicator = (values == level).astype("Float64")
+            columns[f"{name}[{level}]"] = indicator.to_numpy(np.float64, na_value=np.nan)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def ordinal_regression(
+    reviews: pd.DataFrame,
+    covariates: Sequence[str] = DEFAULT_COVARIATES,
+    *,
+    reference: Mapping[str, str] | None = None,
+    direction: str = "worse",
+    alpha: float = 0.05,
+    include_drafts: bool = False,
+) -> OrdinalRegressionResult:
+    """Proportional-odds (ordinal logistic) regression of the overall care score.
+
+    Parameters
+    ----------
+    reviews : pandas.DataFrame
+        Validated review frame.
+    covariates : sequence of str
+        Review-frame columns. Numeric: ``age_at_death`` (per 10 years), ``days_to_death``,
+        ``arrival_hour``, ``death_hour``; any other column is categorical (indicator per level).
+    reference : mapping, optional
+        Reference level per categorical covariate. Defaults: ``sex`` female, ``admission_type``
+        emergency, ``learning_disability`` and ``severe_mental_illness`` no; otherwise the most
+        frequent level.
+    direction : {"worse", "better"}
+        ``"worse"`` (default): odds ratios are for a *lower* (worse) care score, so OR > 1 means
+        the factor goes with poorer care; ``"better"``: for a higher score.
+    alpha : float
+        1 - confidence level of the odds-ratio intervals.
+
+    Returns
+    -------
+    OrdinalRegressionResult
+
+    Notes
+    -----
+    Fitted by ``statsmodels.miscmodels.ordinal_model.OrderedModel`` (logit link, BFGS) by
+    maximum likelihood: ``P(score <= j) = F(theta_j - x'beta)``. The "better" log odds ratios
+    are statsmodels' ``beta``; "worse" ones are ``-beta``. One odds ratio per term holds across
+    all cut points: that is the proportional-odds assumption, which should be checked (e.g. by
+    comparing with separate binary logistic fits at each cut point). Reviews with a missing
+    covariate are dropped (``n_dropped``). Intervals are Wald intervals. The reviewed deaths are
+    a selected sample: associations describe them, not all deaths.
+
+    References
+    ----------
+    McCullagh P. Regression models for ordinal data. J R Stat Soc B 1980;42:109-42.
+    """
+    if direction not in ("worse", "better"):
+        raise ValueError(f"direction must be 'worse' or 'better', not {direction!r}")
+    if not covariates:
+        raise ValueError("give at least one covariate")
+    index = ReviewIndex(reviews, include_drafts=include_drafts)
+    rows = index.primary_first()
+    frame = reviews.iloc[rows]
+    score = index.ints("score_overall", low=1, high=5)[rows]
+    exog = _design(frame, covariates, {**_REFERENCE, **(reference or {})})
+    complete = (score > 0) & ~exog.isna().any(axis=1).to_numpy()
+    exog = exog[complete].reset_index(drop=True)
+    score = score[complete]
+    levels = np.unique(score)
+    if levels.size < 2:
+        raise ValueError("the overall score takes fewer than two values: nothing to model")
+    if len(exog) <= exog.shape[1] + levels.size:
+        raise ValueError(f"too few complete reviews ({len(exog)}) for {exog.shape[1]} terms")
+    varying = exog.columns[exog.nunique() > 1]
+    if len(varying) < exog.shape[1]:
+        constant = [c for c in exog.columns if c not in varying]
+        raise ValueError(f"term(s) {constant} do not vary in these data; drop them")
+    endog = pd.Series(pd.Categorical(score, categories=levels, ordered=True))
+    model = OrderedModel(endog, exog, distr="logit")
+    result = model.fit(method="bfgs", disp=False, maxiter=2000)
+    k = exog.shape[1]
+    sign = -1.0 if direction == "worse" else 1.0
+    beta = sign * np.asarray(result.params[:k], dtype=np.float64)
+    se = np.asarray(result.bse[:k], dtype=np.float64)
+    z_crit = stats.norm.ppf(1 - alpha / 2)
+    table = pd.DataFrame({
+        "term": pd.array(list(exog.columns), dtype="string"),
+        "estimate": beta,
+        "std_err": se,
+        "z": beta / se,
+        "p_value": 2 * stats.norm.sf(np.abs(beta / se)),
+        "odds_ratio": np.exp(beta),
+        "ci_lower": np.exp(beta - z_crit * se),
+        "ci_upper": np.exp(beta + z_crit * se),
+    })
+    converged = bool(result.mle_retvals.get("converged", True))
+    return OrdinalRegressionResult(table, result.params[k:], int(len(exog)),
+                                   int((~complete).sum()), direction, converged, result)
+
+
+# ---------------------------------------------------------------------------- trend
+class TrendResult(NamedTuple):
+    """Trend in the proportion of poor care over ordered periods.
+
+    ``table``: per period ``period``, ``score`` (its position in time), ``n``, ``poor``,
+    ``proportion``, ``ci_lower``, ``ci_upper``. ``z``/``p_value``: Cochran-Armitage test
+    (two-sided). ``odds_ratio``, ``ci_lower``, ``ci_upper``: change in the odds of poor care per
+    period step, from a binomial logistic regression on the period score."""
+
+    table: pd.DataFrame
+    z: float
+    p_value: float
+    odds_ratio: float
+    ci_lower: float
+    ci_upper: float
+
+
+def cochran_armitage(count, nobs, scores=None) -> tuple[float, float]:
+    """Cochran-Armitage test for a linear trend in binomial proportions.
+
+    Parameters
+    ----------
+    count, nobs : array_like
+        Successes and trials per ordered group.
+    scores : array_like, optional
+        Scores of the groups (default ``0, 1, 2, ...``).
+
+    Returns
+    -------
+    z, p_value : float
+        ``z = sum(x_i (s_i - s_bar)) / sqrt(p (1 - p) sum(n_i (s_i - s_bar)^2))`` with
+        ``s_bar = sum(n_i s_i)/N`` and ``p = sum(x_i)/N``; two-sided normal p-value.
+
+    Notes
+    -----
+    This is the score test of the slope in a logistic (or linear) model of the proportion on
+    the scores. ``z**2 = N r**2``, where ``r`` is the correlation of outcome and score over
+    the ``N`` units; the Mantel linear-by-linear statistic is ``M**2 = (N - 1) r**2``.
+
+    References
+    ----------
+    Armitage P. Biometrics 1955;11:375-86. Agresti A. An Introduction to Categorical Data
+    Analysis, 2nd ed., 2007, s. 2.5.
+    """
+    x = np.asarray(count, dtype=np.float64)
+    n = np.asarray(nobs, dtype=np.float64)
+    s = np.arange(x.size, dtype=np.float64) if scores is None else np.asarray(scores, np.float64)
+    if not (x.shape == n.shape == s.shape) or x.ndim != 1:
+        raise ValueError("count, nobs and scores must be 1-D of the same length")
+    if (x < 0).any() or (x > n).any():
+        raise ValueError("need 0 <= count <= nobs in every group")
+    total = n.sum()
+    p = x.sum() / total
+    s_bar = (n * s).sum() / total
+    t = (x * (s - s_bar)).sum()
+    var = p * (1 - p) * (n * (s - s_bar) ** 2).sum()
+    if var <= 0:
+        return float("nan"), float("nan")
+    z = t / np.sqrt(var)
+    return float(z), float(2 * stats.norm.sf(abs(z)))
+
+
+def _period_score(label: str, period: str) -> float:
+    if period in ("financial_year", "calendar_year"):
+        return float(label[:4])
+    if period == "quarter":
+        return float(label[:4]) + (int(label[-1]) - 1) / 4
+    return float(label[:4]) + (int(label[5:7]) - 1) / 12
+
+
+def poor_care_trend(
+    reviews: pd.DataFrame,
+    period: str = "financial_year",
+    *,
+    phase: str = "overall",
+    alpha: float = 0.05,
+    include_drafts: bool = False,
+) -> TrendResult:
+    """Is the proportion of poor or very poor care changing over time?
+
+    Parameters
+    ----------
+    period : {"financial_year", "quarter", "month", "calendar_year"}
+        Periods of the month of death. Their scores are their position in time (years, so a gap
+        of a missing period is respected); the odds ratio is per period step
+        (year, quarter or month).
+
+    Returns
+    -------
+    TrendResult
+
+    Notes
+    -----
+    The Cochran-Armitage test (:func:`cochran_armitage`) asks whether the proportion rises or
+    falls linearly with time; the odds ratio per period step comes from a binomial GLM (logit)
+    of poor care on the period score, with a Wald interval. Both assume reviews are
+    independent and that the kind of deaths selected for review did not change: a change in
+    review selection (e.g. the medical examiner referrals from 2024) can look like a trend.
+    """
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}; expected one of {PERIODS}")
+    index = ReviewIndex(reviews, include_drafts=include_drafts)
+    table = _poor_care(index, period, phase, "first", alpha)
+    table = table[table[period].notna() & (table["n"] > 0)].reset_index(drop=True)
+    table = table.rename(columns={period: "period"})
+    steps = {"financial_year": 1.0, "calendar_year": 1.0, "quarter": 0.25, "month": 1 / 12}
+    score = np.array([_period_score(p, period) for p in table["period"]]) / steps[period]
+    score = np.round(score - (score.min() if score.size else 0), 6)
+    table.insert(1, "score", score)
+    if len(table) < 2:
+        raise ValueError("a trend needs at least two periods with reviews")
+    poor = table["poor"].to_numpy(np.float64)
+    n = table["n"].to_numpy(np.float64)
+    z, p = cochran_armitage(poor, n, score)
+    glm = sm.GLM(np.column_stack([poor, n - poor]), sm.add_constant(score),
+                 family=sm.families.Binomial()).fit()
+    lo, hi = np.asarray(glm.conf_int(alpha=alpha))[1]
+    return TrendResult(table, z, p, float(np.exp(glm.params[1])), float(np.exp(lo)),
+                       float(np.exp(hi)))
