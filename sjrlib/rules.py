@@ -284,8 +284,8 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
         invalid = present & ~ok
         values = pd.Series(pd.NA, index=stripped.index, dtype="Int64")
         if ok.any():
-            digits = stripped[ok].str.replace(r"\.0*$", "", regex=True)
-            values[ok] = pd.to_numeric(digits).astype("Int64")
+            digits = stripped[ok].str.replace(r"^\+|\.0*$", "", regex=True)
+            values[ok] = digits.astype("Int64")
     elif spec.kind == "date":
         text = stripped
         shaped = _mask(stripped.str.fullmatch(_DATE))

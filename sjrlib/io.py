@@ -1,0 +1,321 @@
+"""Read and write reviews, deaths and organisations as CSV or XLSX files (the exchange format).
+
+Reading is: file -> raw all-string frame (blank cells missing, leading zeros kept) -> optional
+column mapping (:mod:`sjrlib.mapping`) -> header checks -> :mod:`sjrlib.schema` validation with
+the shared rules -> typed frame. All or nothing:
+
+* a problem with the whole file raises :class:`ImportFileError` with one clear line: not CSV/XLSX,
+  not UTF-8, empty, missing required column(s), unknown column(s), duplicate header, a row with
+  more cells than the header, an unreadable mapping;
+* problems in rows raise :class:`sjrlib.schema.ValidationFailed` naming file, row (as a
+  spreadsheet counts: header = row 1), column, value and rule for *every* bad row.
+
+Entirely blank rows are skipped (their numbers are not reused, so row numbers stay right).
+CSV is UTF-8, with or without a byte-order mark; XLSX is read from its first sheet.
+
+Writing (:func:`write_reviews` etc.) produces exactly the exchange format, chosen by suffix, so
+``read_reviews(write_reviews(frame, p)) == frame`` for a validated frame.
+
+Example
+-------
+>>> frame = read_reviews("reviews.csv", known_organisations={"RXX"})  # doctest: +SKIP
+>>> frame = read_reviews("their_export.xlsx", mapping="their_export.yaml")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io as _io
+import re
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sjrlib import domain, rules, schema
+from sjrlib.mapping import ColumnMapping, MappingError, apply_mapping, load_mapping
+
+__all__ = [
+    "ImportFileError",
+    "read_deaths",
+    "read_organisations",
+    "read_raw",
+    "read_reviews",
+    "write_deaths",
+    "write_organisations",
+    "write_reviews",
+]
+
+SUFFIXES = (".csv", ".xlsx")
+MappingLike = str | Path | Mapping[str, Any] | ColumnMapping | None
+
+
+class ImportFileError(ValueError):
+    """Something is wrong with a whole file; the message is one line naming the file."""
+
+
+# --- reading raw cells ----------------------------------------------------------------------
+
+def _check_suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ImportFileError(f"{path.name}: not a CSV or XLSX file (the name must end in .csv "
+                              f"or .xlsx)")
+    return suffix
+
+
+def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
+    data = path.read_bytes()
+    if data.startswith(b"PK\x03\x04"):
+        raise ImportFileError(f"{path.name}: this is a workbook (XLSX/ZIP), not CSV text; name "
+                              f"it .xlsx or save it as CSV UTF-8")
+    if not data.lstrip(b"\xef\xbb\xbf").strip():
+        raise ImportFileError(f"{path.name}: the file is empty")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"{path.name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at position "
+            f"{exc.start}); save it as 'CSV UTF-8' and import it again"
+        ) from None
+    try:
+        cells = pd.read_csv(
+            _io.BytesIO(data), header=None, dtype=str, encoding="utf-8-sig",
+            keep_default_na=False, na_filter=False, skip_blank_lines=False,
+        )
+    except pd.errors.ParserError as exc:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match:
+            expected, line, saw = match.groups()
+            raise ImportFileError(
+                f"{path.name}: line {line} has {saw} cells but the header has {expected} (a "
+                f"comma in an unquoted cell?)"
+            ) from None
+        raise ImportFileError(f"{path.name}: not readable as CSV ({exc})") from None
+    except pd.errors.EmptyDataError:
+        raise ImportFileError(f"{path.name}: the file is empty") from None
+    header = [str(h).strip() if isinstance(h, str) else "" for h in cells.iloc[0]]
+    body = cells.iloc[1:].astype("string")
+    return header, body
+
+
+def _xlsx_cell(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat() if value.time() == _dt.time(0) else value.isoformat()
+    if isinstance(value, _dt.date | _dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], pd.DataFrame]:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        if path.stat().st_size == 0:
+            raise ImportFileError(f"{path.name}: the file is empty") from None
+        raise ImportFileError(f"{path.name}: not a readable XLSX workbook ({exc})") from None
+    try:
+        rows = [tuple(_xlsx_cell(v) for v in r)
+                for r in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    while rows and all(v is None or not str(v).strip() for v in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise ImportFileError(f"{path.name}: the first sheet is empty")
+    width = max(len(r) for r in rows)
+    rows = [r + (None,) * (width - len(r)) for r in rows]
+    header = ["" if h is None else str(h).strip() for h in rows[0]]
+    body = pd.DataFrame(rows[1:], columns=range(width), dtype=object).astype("string")
+    return header, body
+
+
+def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read a CSV/XLSX file as all-string cells.
+
+    Returns the frame (header names as columns, blank cells ``<NA>``, entirely blank rows
+    dropped, a fresh ``RangeIndex``) and the spreadsheet row number of each row (header = 1).
+
+    Raises
+    ------
+    ImportFileError
+        Not CSV/XLSX, not UTF-8, empty, no data rows, duplicate header, a blank header above
+        data, a row longer than the header.
+    """
+    path = Path(path)
+    suffix = _check_suffix(path)
+    if not path.is_file():
+        raise ImportFileError(f"{path.name}: no such file ({path})")
+    header, body = _read_csv(path) if suffix == ".csv" else _read_xlsx(path)
+    body = body.mask(body.apply(lambda c: c.str.strip() == "").fillna(True))
+    rows = np.arange(2, len(body) + 2)
+    keep = body.notna().any(axis=1).to_numpy()
+    body, rows = body[keep], rows[keep]
+    # Columns without a header: harmless when empty (a trailing comma), an error with data.
+    unnamed = [i for i, h in enumerate(header) if not h]
+    for i in unnamed:
+        if body.iloc[:, i].notna().any():
+            raise ImportFileError(f"{path.name}: column {i + 1} has data but no header")
+    named = [i for i, h in enumerate(header) if h]
+    header = [header[i] for i in named]
+    body = body.iloc[:, named]
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise ImportFileError(f"{path.name}: duplicate header {', '.join(duplicates)} (each "
+                              f"column name may appear once)")
+    if not header:
+        raise ImportFileError(f"{path.name}: the file has no header row")
+    if body.empty:
+        raise ImportFileError(f"{path.name}: the file has a header but no data rows")
+    body.columns = header
+    return body.reset_index(drop=True), rows
+
+
+def _read(path: str | Path, kind: str, specs: Mapping[str, rules.ColumnSpec],
+          mapping: MappingLike) -> tuple[pd.DataFrame, np.ndarray, str]:
+    path = Path(path)
+    name = path.name
+    raw, rows = read_raw(path)
+    if mapping is not None:
+        try:
+            raw = apply_mapping(raw, load_mapping(mapping), specs)
+        except MappingError as exc:
+            raise ImportFileError(f"{name}: column mapping: {exc}") from None
+    unknown = [c for c in raw.columns if c not in specs]
+    if unknown:
+        hint = "" if mapping is not None else " (use a column mapping to rename or ignore them)"
+        raise ImportFileError(f"{name}: unknown column(s) {', '.join(unknown)} for {kind}{hint}")
+    missing = [c for c in rules.required_columns(specs) if c not in raw.columns]
+    if missing:
+        raise ImportFileError(f"{name}: missing required column(s) {', '.join(missing)}")
+    return raw, rows, name
+
+
+def read_reviews(
+    path: str | Path,
+    *,
+    mapping: MappingLike = None,
+    known_organisations: Iterable[str] | pd.DataFrame | None = None,
+    known_reviews: Mapping[str, tuple[str, str]] | pd.DataFrame | None = None,
+    today: _dt.date | None = None,
+) -> pd.DataFrame:
+    """Read and validate a reviews file; return the review frame (see
+    :func:`sjrlib.schema.validate_reviews` for the parameters and the frame).
+
+    Raises :class:`ImportFileError` (whole file) or :class:`sjrlib.schema.ValidationFailed`
+    (rows).
+    """
+    raw, rows, name = _read(path, "reviews", rules.REVIEW_SPECS, mapping)
+    return schema.validate_reviews(raw, source=name, rows=rows,
+                                   known_organisations=known_organisations,
+                                   known_reviews=known_reviews, today=today)
+
+
+def read_deaths(
+    path: str | Path,
+    *,
+    mapping: MappingLike = None,
+    known_organisations: Iterable[str] | pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Read and validate the monthly deaths feed (see :func:`sjrlib.schema.validate_deaths`)."""
+    raw, rows, name = _read(path, "deaths", rules.DEATH_SPECS, mapping)
+    return schema.validate_deaths(raw, source=name, rows=rows,
+                                  known_organisations=known_organisations)
+
+
+def read_organisations(path: str | Path, *, mapping: MappingLike = None) -> pd.DataFrame:
+    """Read and validate organisations (see :func:`sjrlib.schema.validate_organisations`)."""
+    raw, rows, name = _read(path, "organisations", rules.ORGANISATION_SPECS, mapping)
+    return schema.validate_organisations(raw, source=name, rows=rows)
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+def _cells(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The frame's exchange columns as text cells (``None`` for blank); ints stay ints."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"cannot write: the frame lacks column(s) {', '.join(missing)}")
+    out = {}
+    for c in columns:
+        s = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            s = s.dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype):
+            s = s.astype("Int64")
+        out[c] = s.astype(object).where(s.notna(), None)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _write(frame: pd.DataFrame, path: str | Path, columns: Sequence[str]) -> None:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"{path.name}: can only write .csv or .xlsx")
+    cells = _cells(frame, columns)
+    if suffix == ".csv":
+        cells.to_csv(path, index=False, encoding="utf-8", lineterminator="\n", na_rep="")
+    else:
+        _write_xlsx(cells, path)
+
+
+def _write_xlsx(cells: pd.DataFrame, path: Path) -> None:
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("data")
+    sheet.append(list(cells.columns))
+    for position, record in enumerate(cells.itertuples(index=False, name=None)):
+        row: list[Any] = []
+        for column, value in zip(cells.columns, record, strict=True):
+            if isinstance(value, np.integer):
+                value = int(value)
+            if isinstance(value, str) and value.startswith("="):
+                # Text, not a formula: keep it as written.
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"
+                value = cell
+            elif isinstance(value, str):
+                try:
+                    WriteOnlyCell(sheet, value=value)
+                except IllegalCharacterError:
+                    raise ValueError(
+                        f"{path.name}: row {position + 2}, column {column} holds a control "
+                        f"character that XLSX cannot store; write CSV instead"
+                    ) from None
+            row.append(value)
+        sheet.append(row)
+    book.save(path)
+
+
+def write_reviews(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a review frame in the exchange format (``.csv`` UTF-8 or ``.xlsx`` by suffix)."""
+    _write(frame, path, domain.REVIEW_COLUMNS)
+
+
+def write_deaths(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a deaths frame in the exchange format (``.csv`` or ``.xlsx``)."""
+    _write(frame, path, domain.DEATH_COLUMNS)
+
+
+def write_organisations(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write an organisations frame in the exchange format (``.csv`` or ``.xlsx``)."""
+    _write(frame, path, domain.ORGANISATION_COLUMNS)
