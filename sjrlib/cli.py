@@ -29,6 +29,8 @@ _COMMAND_MODULES = (
     "sjrlib.commands.text",
     "sjrlib.commands.serve",
     "sjrlib.commands.data",
+    "sjrlib.commands.generate",
+    "data_access.commands",
 )
 
 for _name in _COMMAND_MODULES:

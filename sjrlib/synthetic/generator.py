@@ -146,6 +146,10 @@ def generate(
     review_share = rng.triangular(p.review_share_min, p.review_share_mode, p.review_share_max,
                                   n_organisations)
     org_effect = rng.normal(0.0, p.organisation_sd, n_organisations)
+    # Centre on the reviewed volume, so the national mix stays the calibrated one even for a
+    # handful of organisations.
+    volume = annual * review_share
+    org_effect -= np.sum(org_effect * volume) / volume.sum() if n_organisations > 1 else 0.0
     cuts = cut_points(p.overall_distribution)
     scenarios, shift = _scenarios(rng, codes, org_effect, months, cuts, p)
 

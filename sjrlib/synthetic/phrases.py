@@ -1,7 +1,8 @@
 """Explicit judgement statements for synthetic reviews, by phase of care and care score.
 
-A comment is two different findings for the phase and score, joined by a semicolon, optionally
-followed by a closing remark for the score level, so poor care reads poor and good care reads
+A phase comment is two different findings for the phase and score, joined by a semicolon; the
+overall comment is a verdict and its main reason; either is optionally followed by a closing
+remark for the score level, so poor care reads poor and good care reads
 good. The phrases name roles ("the registrar"), never people, and contain no dates, record
 numbers or long digit runs, so the identifier detector has nothing to find in them.
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from sjrlib.domain import PHASES
 
-__all__ = ["FINDINGS", "CLOSINGS", "comment_bank"]
+__all__ = ["CLOSINGS", "FINDINGS", "OVERALL_REASONS", "OVERALL_VERDICTS", "comment_bank"]
 
 FINDINGS: dict[str, dict[int, tuple[str, ...]]] = {
     "admission": {
@@ -208,40 +209,49 @@ FINDINGS: dict[str, dict[int, tuple[str, ...]]] = {
             "repeated calls from the nurse in charge about pain went unanswered overnight",
         ),
     },
-    "overall": {
-        5: (
-            "excellent care throughout, with timely senior decisions and clear communication",
-            "exemplary care; an expected death managed with dignity",
-            "high-quality, well-coordinated care across all teams",
-            "care of the highest standard from admission to death",
-        ),
-        4: (
-            "good care overall; decisions were timely and well documented",
-            "good care with appropriate escalation and a well-managed death",
-            "care of a good standard with minor gaps in documentation",
-            "good multidisciplinary care and communication with the family",
-        ),
-        3: (
-            "adequate care overall; some delays did not change the outcome",
-            "adequate care, with room for improvement in documentation",
-            "adequate care, though earlier recognition of dying would have helped",
-            "acceptable care with minor lapses in monitoring",
-        ),
-        2: (
-            "poor care: delayed escalation and missed opportunities to treat sepsis",
-            "poor care overall, mainly the failure to respond to deterioration",
-            "poor care with gaps in monitoring and senior review",
-            "care fell below the expected standard in several phases",
-        ),
-        1: (
-            "very poor care: repeated failures to recognise and respond to deterioration",
-            "very poor care; timely treatment might have changed the outcome",
-            "very poor care with serious omissions in monitoring and medication",
-            "care fell far below the expected standard at several points",
-        ),
-    },
 }
 """Findings by phase and care score (lower case; the first of a comment is capitalised)."""
+
+OVERALL_VERDICTS: dict[int, tuple[str, ...]] = {
+    5: ("Excellent care throughout", "Exemplary care", "Care of the highest standard"),
+    4: ("Good care overall", "Care of a good standard", "Good care"),
+    3: ("Adequate care overall", "Adequate care", "Acceptable care"),
+    2: ("Poor care overall", "Poor care", "Care fell below the expected standard"),
+    1: ("Very poor care", "Very poor care overall", "Care fell far below the expected standard"),
+}
+OVERALL_REASONS: dict[int, tuple[str, ...]] = {
+    5: (
+        "timely senior decisions and clear communication with the family",
+        "an expected death managed with dignity and compassion",
+        "well-coordinated care across all teams from admission to death",
+        "early recognition of dying and excellent symptom control",
+    ),
+    4: (
+        "decisions were timely and well documented",
+        "appropriate escalation and a well-managed death",
+        "only minor gaps in documentation",
+        "good multidisciplinary working and communication with the family",
+    ),
+    3: (
+        "some delays that did not change the outcome",
+        "room for improvement in documentation",
+        "earlier recognition of dying would have helped",
+        "minor lapses in monitoring",
+    ),
+    2: (
+        "delayed escalation and missed opportunities to treat sepsis",
+        "mainly the failure to respond to deterioration",
+        "gaps in monitoring and senior review",
+        "problems in more than one phase of care",
+    ),
+    1: (
+        "repeated failures to recognise and respond to deterioration",
+        "timely treatment might have changed the outcome",
+        "serious omissions in monitoring and medication",
+        "no senior review at critical points in the admission",
+    ),
+}
+"""The overall comment is "<verdict>: <reason>." plus an optional closing remark."""
 
 CLOSINGS: dict[int, tuple[str, ...]] = {
     5: ("", "Noted as good practice to share with the ward team.", "Thanks sent to the team."),
@@ -270,16 +280,30 @@ def _assemble(findings: tuple[str, ...], closings: tuple[str, ...]) -> list[str]
     return out
 
 
+def _assemble_overall(score: int) -> list[str]:
+    return [
+        f"{v}: {r}. {c}" if c else f"{v}: {r}."
+        for v in OVERALL_VERDICTS[score]
+        for r in OVERALL_REASONS[score]
+        for c in CLOSINGS[score]
+    ]
+
+
 @cache
 def comment_bank() -> dict[str, dict[int, np.ndarray]]:
     """Every assembled comment, ``bank[phase][score] -> numpy object array``."""
-    missing = set(PHASES) - set(FINDINGS)
+    missing = set(PHASES) - set(FINDINGS) - {"overall"}
     if missing:
         raise KeyError(f"no findings written for phases {sorted(missing)}")
-    return {
+    bank = {
         phase: {
             score: np.array(_assemble(FINDINGS[phase][score], CLOSINGS[score]), dtype=object)
             for score in range(1, 6)
         }
         for phase in PHASES
+        if phase != "overall"
     }
+    bank["overall"] = {
+        score: np.array(_assemble_overall(score), dtype=object) for score in range(1, 6)
+    }
+    return bank
