@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from sjrlib import domain
+from sjrlib import domain, io
 from sjrlib.privacy import contains_identifiers, find_identifiers
 from sjrlib.schema import validate_deaths, validate_organisations, validate_reviews
 from sjrlib.synthetic import (
@@ -343,13 +343,12 @@ def test_sjr_generate_writes_the_three_files_in_the_exchange_format(tmp_path):
     expected = generate(n_organisations=3, years=1, seed=4)
     assert f"{len(expected.reviews):,} reviews" in result.output
     out = tmp_path / "out"
-    orgs = pd.read_csv(out / "organisations.csv", dtype=str, keep_default_na=False)
-    deaths = pd.read_csv(out / "deaths.csv", dtype=str, keep_default_na=False)
-    reviews = pd.read_csv(out / "reviews.csv", dtype=str, keep_default_na=False)
-    assert tuple(reviews.columns) == domain.REVIEW_COLUMNS
-    assert tuple(deaths.columns) == domain.DEATH_COLUMNS
-    assert tuple(orgs.columns) == domain.ORGANISATION_COLUMNS
-    assert reviews["review_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
-    back = validate_reviews(reviews.replace("", None), source="reviews.csv",
-                            known_organisations=orgs["organisation_code"])
-    pd.testing.assert_frame_equal(back, expected.reviews)
+    raw = pd.read_csv(out / "reviews.csv", dtype=str, keep_default_na=False, nrows=5)
+    assert tuple(raw.columns) == domain.REVIEW_COLUMNS
+    assert raw["review_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    orgs = io.read_organisations(out / "organisations.csv")
+    deaths = io.read_deaths(out / "deaths.csv", known_organisations=orgs)
+    reviews = io.read_reviews(out / "reviews.csv", known_organisations=orgs)
+    pd.testing.assert_frame_equal(orgs, expected.organisations)
+    pd.testing.assert_frame_equal(deaths, expected.deaths)
+    pd.testing.assert_frame_equal(reviews, expected.reviews)

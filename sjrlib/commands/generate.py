@@ -10,35 +10,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sjrlib import synthetic
+from sjrlib import io, synthetic
 
 FILES = ("organisations.csv", "deaths.csv", "reviews.csv")
 # Steps reported by synthetic.generate's progress callback, then one per file written.
 _GENERATE_STEPS = 7
 
 _console = Console(stderr=True, highlight=False)
-
-
-def _writers():
-    """The exchange-format writers of :mod:`sjrlib.io` (or plain CSV until that module exists)."""
-    try:
-        from sjrlib.io import write_deaths, write_organisations, write_reviews
-    except ImportError:  # pragma: no cover - only while sjrlib.io is being written
-        return _plain_csv, _plain_csv, _plain_csv
-    return write_organisations, write_deaths, write_reviews
-
-
-def _plain_csv(frame: pd.DataFrame, path: Path) -> None:
-    out = frame.copy()
-    for col in out.columns:
-        if str(out[col].dtype).startswith("datetime64"):
-            out[col] = out[col].dt.strftime("%Y-%m-%d")
-    out.to_csv(path, index=False, encoding="utf-8")
 
 
 def generate(
@@ -73,7 +55,8 @@ def generate(
             typer.echo(f"Cannot generate: {exc}", err=True)
             raise typer.Exit(1) from None
         frames = (data.organisations, data.deaths, data.reviews)
-        for name, frame, write in zip(FILES, frames, _writers(), strict=True):
+        writers = (io.write_organisations, io.write_deaths, io.write_reviews)
+        for name, frame, write in zip(FILES, frames, writers, strict=True):
             bar.update(task, description=f"writing {name}", advance=1)
             write(frame, out / name)
 
