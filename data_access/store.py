@@ -286,9 +286,14 @@ def _conform(frame: pd.DataFrame, columns: Iterable[str], dtypes: dict[str, str]
     return out.reset_index(drop=True)
 
 
-def _column_values(series: pd.Series) -> list:
-    """Python values for the driver: ``None`` for missing, ``int``, ``str``, ``date``."""
+def _column_values(series: pd.Series, *, iso_dates: bool = False) -> list:
+    """Python values for the driver: ``None`` for missing, ``int``, ``str``, ``date``.
+
+    With ``iso_dates`` dates are ``"YYYY-MM-DD"`` text (what SQLite stores, what COPY reads).
+    """
     if pd.api.types.is_datetime64_any_dtype(series):
+        if iso_dates:
+            return series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None).tolist()
         missing = series.isna().to_numpy()
         dates = series.dt.date.to_numpy(dtype=object, copy=True)
         dates[missing] = None
@@ -303,6 +308,45 @@ def _records(frame: pd.DataFrame, rename: dict[str, str] | None = None,
     columns = [_column_values(frame[c]) for c in frame.columns]
     columns += [[v] * len(frame) for v in constants.values()]
     return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _driver_value(value: object, sqlite: bool) -> object:
+    if sqlite and isinstance(value, dt.datetime):  # the text form SQLAlchemy's DateTime reads
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _insert_frame(conn: Connection, table, frame: pd.DataFrame,
+                  rename: dict[str, str] | None = None, **constants: object) -> None:
+    """Bulk insert: one ``executemany`` of plain tuples (SQLite) or ``COPY`` (PostgreSQL).
+
+    Bypasses per-row parameter processing, which dominates large imports; the values are
+    already plain Python (``_column_values``), dates as ISO text.
+    """
+    if not len(frame):
+        return
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        conn.execute(insert(table), _records(frame, rename, **constants))
+        return
+    rename = rename or {}
+    names = [rename.get(c, c) for c in frame.columns] + list(constants)
+    columns = [_column_values(frame[c], iso_dates=True) for c in frame.columns]
+    sqlite = dialect == "sqlite"
+    columns += [[_driver_value(v, sqlite)] * len(frame) for v in constants.values()]
+    rows = list(zip(*columns, strict=True))
+    column_list = ", ".join(names)
+    if sqlite:
+        marks = ", ".join("?" * len(names))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", rows)
+        return
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f"COPY {table.name} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 def _chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
@@ -359,8 +403,7 @@ def _reason_rows(chunk: pd.DataFrame) -> pd.DataFrame:
 def _insert_children(conn: Connection, chunk: pd.DataFrame) -> None:
     for table, rows in ((_PHASES, _phase_rows(chunk)), (_PROBLEMS, _problem_rows(chunk)),
                         (_REASONS, _reason_rows(chunk))):
-        if len(rows):
-            conn.execute(insert(table), _records(rows))
+        _insert_frame(conn, table, rows)
 
 
 def _delete_children(conn: Connection, review_ids: Collection[str]) -> None:
@@ -416,7 +459,7 @@ def import_organisations(target: Engine | Connection, frame: pd.DataFrame, *,
         rename = {"organisation_code": "code"}
         new = frame[~exists]
         if len(new):
-            conn.execute(insert(_ORGANISATIONS), _records(new, rename))
+            _insert_frame(conn, _ORGANISATIONS, new, rename)
         if changed_codes:
             stmt = sa_update(_ORGANISATIONS).where(
                 _ORGANISATIONS.c.code == bindparam("b_code")).values(
@@ -447,7 +490,7 @@ def import_deaths(target: Engine | Connection, frame: pd.DataFrame, *, update: b
                             "Use --update to replace them.")
         new = frame[~exists]
         for chunk in _chunks(new):
-            conn.execute(insert(_DEATHS), _records(chunk))
+            _insert_frame(conn, _DEATHS, chunk)
         if changed_keys:
             stmt = sa_update(_DEATHS).where(
                 _DEATHS.c.organisation_code == bindparam("b_org"),
@@ -479,7 +522,7 @@ def _add_reviewers(conn: Connection, frame: pd.DataFrame) -> None:
     known = set(conn.execute(select(_REVIEWERS.c.reviewer_id)).scalars())
     pairs = pairs[~pairs["reviewer_id"].isin(known)]
     if len(pairs):
-        conn.execute(insert(_REVIEWERS), _records(pairs))
+        _insert_frame(conn, _REVIEWERS, pairs)
 
 
 def _link_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -545,9 +588,8 @@ def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: 
         _add_reviewers(conn, frame[~exists | changed])
         done = 0
         for chunk in _chunks(_link_order(frame[~exists])):
-            conn.execute(insert(_REVIEWS), _records(
-                chunk[list(_REVIEW_FIELDS)], version=1, created_at=now, updated_at=now,
-                updated_by=saved_by))
+            _insert_frame(conn, _REVIEWS, chunk[list(_REVIEW_FIELDS)], version=1,
+                          created_at=now, updated_at=now, updated_by=saved_by)
             _insert_children(conn, chunk)
             done += len(chunk)
             if progress:
@@ -622,7 +664,10 @@ def _review_filters(*, organisation_codes=None, start_month=None, end_month=None
 
 def _frame(conn: Connection, query) -> pd.DataFrame:
     result = conn.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    keys = list(result.keys())
+    rows = result.fetchall()
+    columns = list(zip(*rows)) if rows else [()] * len(keys)
+    return pd.DataFrame({k: np.array(c, dtype=object) for k, c in zip(keys, columns, strict=True)})
 
 
 def _fetch_reviews(conn: Connection, conditions: list) -> pd.DataFrame:

@@ -8,6 +8,7 @@ test and dropped after it. Tests that take ``db_url`` therefore run on both engi
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -76,3 +77,82 @@ def db_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'sjr.db'}"
     else:
         yield request.getfixturevalue("postgres_database")
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """A small synthetic data set (4 organisations, 2 years), made once per test session.
+
+    ``SyntheticData(organisations, deaths, reviews)`` frames; treat them as read-only.
+    """
+    from sjrlib.synthetic import generate
+
+    return generate(n_organisations=4, years=2, seed=1)
+
+
+def _populate(url, data):
+    """Create the schema at ``url`` and import ``data`` through validation, as ``sjr import``."""
+    from data_access import store
+    from sjrlib import schema
+
+    store.init_db(url)
+    engine = store.get_engine(url)
+    try:
+        organisations = schema.validate_organisations(data.organisations)
+        store.import_organisations(engine, organisations)
+        store.import_deaths(engine, schema.validate_deaths(
+            data.deaths, known_organisations=organisations))
+        store.import_reviews(engine, schema.validate_reviews(
+            data.reviews, known_organisations=organisations))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _populated_sqlite_template(tmp_path_factory, small_data):
+    path = tmp_path_factory.mktemp("populated") / "sjr.db"
+    _populate(f"sqlite:///{path}", small_data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def _populated_postgres_template(small_data):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(POSTGRES_URL)
+    name = f"sjr_template_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        _populate(admin_url.set(database=name).render_as_string(hide_password=False), small_data)
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def populated_db_url(request, db_url):
+    """``db_url`` holding ``small_data`` (schema at head, validated and imported).
+
+    The import runs once per session into a template that each test gets a fresh copy of.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        shutil.copyfile(request.getfixturevalue("_populated_sqlite_template"), url.database)
+        return db_url
+    template = request.getfixturevalue("_populated_postgres_template")
+    admin = create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"'))
+    finally:
+        admin.dispose()
+    return db_url
