@@ -39,7 +39,7 @@ WARMUP = """
 %matplotlib inline
 import warnings
 import pandas, numpy, matplotlib, matplotlib.pyplot, seaborn
-import sjrlib.report.notebook
+import sjrlib.report.trust, sjrlib.report.national
 """
 """Imports paid once per worker instead of once per report."""
 

@@ -204,6 +204,10 @@ class TrustParameters(_Common):
         ..., pattern=_ORGANISATION,
         description="ODS code (England, 3 characters) or GSS code (Scotland, 'S08...').",
     )
+    lfd_workbook: str | None = Field(
+        None, description="Where to write the Learning from Deaths dashboard (.xlsx); empty: "
+        "not written. The batch runner sets it.",
+    )
 
 
 ReportParameters = Annotated[

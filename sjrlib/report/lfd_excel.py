@@ -1,0 +1,132 @@
+"""The Learning from Deaths dashboard as an Excel workbook (opens in Excel and LibreOffice).
+
+One sheet with the quarterly figures trusts publish (deaths in scope, deaths reviewed, deaths
+judged more likely than not due to problems in care, the same for patients with a learning
+disability, and reviewed deaths by avoidability score), after the same disclosure control as the
+HTML report (it is written from the very same protected frame), and a sheet of notes: the
+definitions, the disclosure rule and the reproducibility stamp.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from sjrlib import domain
+from sjrlib.disclosure import DisclosureRule
+
+__all__ = ["COLUMNS", "write_lfd_workbook"]
+
+COLUMNS: dict[str, str] = {
+    "deaths_in_scope": "Deaths in scope",
+    "reviewed": "Deaths reviewed (SJR)",
+    "percent_reviewed": "% of deaths reviewed",
+    "more_likely_than_not": "More likely than not due to problems in care",
+    "ld_deaths": "Deaths: learning disability",
+    "ld_reviewed": "Learning disability: reviewed",
+    "ld_percent_reviewed": "Learning disability: % reviewed",
+    "ld_more_likely_than_not": "Learning disability: more likely than not due to problems in care",
+    **{f"avoidability_{s}": f"Avoidability {s}: {domain.label('avoidability_score', s)}"
+       for s in domain.AVOIDABILITY_SCORES},
+    "avoidability_not_scored": "Avoidability not scored",
+}
+"""Workbook columns (after the quarter) and their headers."""
+
+_HEAD = Font(bold=True, color="FFFFFF")
+_FILL = PatternFill("solid", fgColor="005EB8")
+_RULE = Border(top=Side(style="medium"))
+
+
+def write_lfd_workbook(
+    path: str | Path,
+    protected: pd.DataFrame,
+    *,
+    organisation: str,
+    period: str,
+    total_label: str,
+    rule: DisclosureRule,
+    stamp=None,
+) -> Path:
+    """Write the dashboard.
+
+    Parameters
+    ----------
+    path
+        The ``.xlsx`` file to write (folders are created).
+    protected
+        The protected Learning from Deaths frame of :func:`sjrlib.report.tables.protect_lfd`
+        (rows: quarters then the total row; counts already rounded or ``*``).
+    organisation, period
+        For the title.
+    total_label
+        Label of the total row.
+    rule
+        The disclosure rule applied (stated in the notes).
+    stamp
+        A :class:`sjrlib.report.stamp.Stamp` for the notes sheet.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Learning from Deaths"
+    ws["A1"] = f"Learning from Deaths: {organisation}"
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A2"] = f"{period}. {rule.describe()}"
+    header_row = 4
+    headers = ["Quarter", *COLUMNS.values()]
+    for j, text in enumerate(headers, start=1):
+        cell = ws.cell(header_row, j, text)
+        cell.font, cell.fill = _HEAD, _FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for i, (label, row) in enumerate(protected.iterrows(), start=header_row + 1):
+        ws.cell(i, 1, str(label))
+        for j, column in enumerate(COLUMNS, start=2):
+            value = row[column]
+            cell = ws.cell(i, j)
+            if value is None or (isinstance(value, float) and pd.isna(value)):
+                cell.value = None
+            elif isinstance(value, str):
+                cell.value = value
+                cell.alignment = Alignment(horizontal="right")
+            elif "percent" in column:
+                cell.value = round(float(value) / 100, 4)
+                cell.number_format = "0.0%"
+            else:
+                cell.value = int(value)
+                cell.number_format = "#,##0"
+        if label == total_label:
+            for j in range(1, len(headers) + 1):
+                ws.cell(i, j).font = Font(bold=True)
+                ws.cell(i, j).border = _RULE
+    ws.row_dimensions[header_row].height = 60
+    ws.column_dimensions["A"].width = 20
+    for j in range(2, len(headers) + 1):
+        ws.column_dimensions[get_column_letter(j)].width = 16
+    ws.freeze_panes = ws.cell(header_row + 1, 2)
+
+    notes = wb.create_sheet("Notes")
+    lines = [
+        ("Deaths in scope", "Adult inpatient deaths including the emergency department, from "
+         "the monthly deaths feed; counted in the quarter the death occurred."),
+        ("Deaths reviewed", "Deaths with a submitted or locked structured judgement review "
+         "(either stage); drafts are not counted."),
+        ("More likely than not due to problems in care", "RCP avoidability score 1-3: the "
+         "final second-stage score where there is one, else a first-stage score."),
+        ("Disclosure control", rule.describe()),
+    ]
+    if stamp is not None:
+        lines += list(stamp.items()) + [("Generated", stamp.generated)]
+    for i, (key, value) in enumerate(lines, start=1):
+        notes.cell(i, 1, key).font = Font(bold=True)
+        notes.cell(i, 2, value).alignment = Alignment(wrap_text=True, vertical="top")
+    notes.column_dimensions["A"].width = 34
+    notes.column_dimensions["B"].width = 100
+    tmp = path.with_name(path.name + ".part")
+    wb.save(tmp)
+    tmp.replace(path)
+    return path

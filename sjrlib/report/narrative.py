@@ -1,0 +1,122 @@
+"""'What to look at': a short list of plain sentences generated from a report's own numbers.
+
+Sentences only use figures that have already been through disclosure control, and never compare
+an organisation with others (the programme is not for comparing trusts): they point at the
+organisation's own signals - SPC special causes, deaths judged more likely than not due to
+problems in care, cases awaiting second-stage review, the most frequent problem type.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Callout", "count_phrase", "second_stage_backlog", "spc_sentence"]
+
+_MONTHS = "January February March April May June July August September October November " \
+          "December".split()
+
+
+def _month(month: str) -> str:
+    return f"{_MONTHS[int(month[5:7]) - 1]} {month[:4]}"
+
+
+def count_phrase(value: object, noun: str, symbol: str = "*") -> str:
+    """A protected count in words: ``"fewer than 8 deaths"`` for ``*``, ``"about 25 deaths"``."""
+    if value is None:
+        return f"no recorded {noun}"
+    if value == symbol:
+        return f"a small number (fewer than 8) of {noun}"
+    number = int(value)
+    if number == 0:
+        return f"no {noun}"
+    return f"about {number:,} {noun}"
+
+
+def spc_sentence(
+    measure: str,
+    spc: pd.DataFrame,
+    *,
+    improvement: str,
+    period_start: str,
+    withheld: Sequence[bool] | None = None,
+) -> str | None:
+    """One sentence on the SPC signals of ``measure`` inside the report period, or None.
+
+    Parameters
+    ----------
+    measure
+        What is charted, e.g. ``"the percentage of reviews finding poor or very poor care"``.
+    spc
+        ``sjrlib.spc`` output indexed by ``"YYYY-MM"``.
+    improvement
+        ``"increase"`` or ``"decrease"``.
+    period_start
+        First month of the report period.
+    withheld
+        Months whose point disclosure control hides (not named in the sentence).
+    """
+    if spc.empty:
+        return None
+    hide = np.zeros(len(spc), bool) if withheld is None else np.asarray(withheld, bool)
+    months = spc.index.astype(str)
+    inside = (months >= period_start) & ~hide
+    concern = inside & (spc["point_type"].to_numpy() == "special_cause_concern")
+    better = inside & (spc["point_type"].to_numpy() == "special_cause_improvement")
+    outside = inside & spc["outside_limits"].fillna(False).to_numpy(bool)
+    if concern.any():
+        names = [_month(m) for m in months[concern]]
+        extra = ", including a point outside the process limits" if (outside & concern).any() \
+            else ""
+        return (f"Special cause of concern in {measure}: {_list(names)}{extra}. Look at the "
+                "reviews of those months for a common cause.")
+    if better.any():
+        names = [_month(m) for m in months[better]]
+        return (f"Special cause of improvement in {measure}: {_list(names)}. Worth finding out "
+                "what changed, to keep it.")
+    return (f"{measure[0].upper()}{measure[1:]} shows only common cause variation in the "
+            "period: no signal to act on from the chart alone.")
+
+
+def _list(names: list[str]) -> str:
+    if len(names) > 4:
+        return f"{len(names)} months from {names[0]} to {names[-1]}"
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def second_stage_backlog(reviews: pd.DataFrame) -> int:
+    """Deaths whose first-stage overall care was poor or very poor (1-2) with no second-stage
+    review in ``reviews`` (a review frame without drafts).
+
+    The report's own small helper: the session offers the same list as
+    ``second_stage_queue()``, but a report must work from the rows it has already read.
+    """
+    if reviews.empty:
+        return 0
+    first = reviews[reviews["review_stage"] == "first"]
+    poor = first[first["score_overall"].isin([1, 2]).fillna(False)]
+    second = reviews.loc[reviews["review_stage"] == "second", ["organisation_code", "case_id"]]
+    seen = set(zip(second["organisation_code"], second["case_id"], strict=True))
+    cases = set(zip(poor["organisation_code"], poor["case_id"], strict=True))
+    return len(cases - seen)
+
+
+class Callout:
+    """The 'what to look at' box: a list of sentences, shown as HTML in a notebook."""
+
+    def __init__(self, sentences: Sequence[str | None], heading: str = "") -> None:
+        self.sentences = [s for s in sentences if s]
+        self.heading = heading
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{html.escape(s)}</li>" for s in self.sentences)
+        head = f"<strong>{html.escape(self.heading)}</strong>" if self.heading else ""
+        return f'<div class="sjr-callout">{head}<ul>{items}</ul></div>'
+
+    def __repr__(self) -> str:
+        return "\n".join(f"- {s}" for s in self.sentences)

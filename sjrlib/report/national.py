@@ -1,0 +1,316 @@
+"""The national report: everything ``notebooks/national_report.ipynb`` displays.
+
+Pooled figures for England and Scotland separately and together, NHS regions, trends, the
+reliability of double-reviewed cases and an ordinal model of overall care. No organisation is
+named, ranked or compared: the programme is explicitly not for comparing trusts. National and
+nation figures are shown unrounded; tables by region (below national level) go through the
+disclosure rule of the parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+
+from sjrlib import domain, plots, spc
+from sjrlib.disclosure import DisclosureRule
+from sjrlib.report import narrative, tables
+from sjrlib.report.data import ReportData, load_report_data
+from sjrlib.report.params import NationalParameters, load_parameters, months_between
+from sjrlib.report.stamp import Stamp
+from sjrlib.report.trust import _period_words, _zero_quarters
+from sjrlib.stats import agreement, descriptive, models
+from sjrlib.stats._reviews import financial_quarter
+from sjrlib.stats.lfd import learning_from_deaths
+
+__all__ = ["NationalReport", "national_report"]
+
+_AGREEMENT_LABELS = {
+    "percent_agreement": "Exact agreement (proportion of pairs)",
+    "kappa_unweighted": "Cohen's kappa (unweighted)",
+    "kappa_linear": "Weighted kappa (linear)",
+    "kappa_quadratic": "Weighted kappa (quadratic)",
+    "alpha_nominal": "Krippendorff's alpha (nominal)",
+    "alpha_ordinal": "Krippendorff's alpha (ordinal)",
+    "alpha_interval": "Krippendorff's alpha (interval)",
+    "icc_1_1": "Intraclass correlation ICC(1,1)",
+}
+
+
+def national_report(parameters: Mapping[str, Any]) -> NationalReport:
+    """Validate ``parameters``, read the data and return the report."""
+    params = load_parameters(dict(parameters, report="national"))
+    return NationalReport(params, load_report_data(params))
+
+
+class NationalReport:
+    """The pooled national picture for one period."""
+
+    def __init__(self, params: NationalParameters, data: ReportData) -> None:
+        self.params = params
+        self.data = data
+        self.period = data.period
+        self.alpha = 1 - params.confidence_level
+        self.regional_rule = params.disclosure_rule()
+        self.off = DisclosureRule.off()
+        self.window_reviews = data.reviews
+        self.reviews = data.period_reviews().reset_index(drop=True)
+        self.deaths = data.period_deaths()
+        self.nation_of = dict(zip(data.organisations["organisation_code"].astype(str),
+                                  data.organisations["nation"].astype(str), strict=True))
+        self.total_label = f"{self.period.label.replace('_', ' ')} total"
+
+    @property
+    def title(self) -> str:
+        return f"National report: structured judgement reviews, {_period_words(self.period)}"
+
+    def introduction(self) -> Markdown:
+        n = len(self.reviews)
+        orgs = self.reviews["organisation_code"].nunique()
+        return Markdown(
+            f"Pooled figures from **{n:,} reviews** at **{orgs} organisations** (England's acute "
+            f"trusts and Scotland's health boards), deaths from {self.period.start_month} to "
+            f"{self.period.end_month}; drafts are not counted. The programme does not compare "
+            "organisations: no organisation is named or ranked here. National and nation "
+            "figures are unrounded; tables by NHS region follow disclosure control ("
+            + self.regional_rule.describe().lower().rstrip(".") + ")."
+        )
+
+    # ------------------------------------------------------------------------- subsets ----
+    def _nation(self, frame: pd.DataFrame, nation: str | None) -> pd.DataFrame:
+        if nation is None:
+            return frame
+        codes = {c for c, n in self.nation_of.items() if n == nation}
+        return frame[frame["organisation_code"].astype(str).isin(codes)]
+
+    @cached_property
+    def _lfd(self) -> dict[str, pd.Series]:
+        labels = sorted({financial_quarter(m) for m in self.period.months()})
+        out = {}
+        for name, nation in (("England", "england"), ("Scotland", "scotland"),
+                             ("England and Scotland", None)):
+            figures = learning_from_deaths(
+                self._nation(self.reviews, nation), self._nation(self.deaths, nation),
+                period="quarter", by_organisation=False, as_of=self.period.end_month,
+            )
+            figures = _zero_quarters(figures[figures["period"].isin(labels)], labels)
+            raw, protected = tables.protect_lfd(figures, self.off, total_label=self.total_label)
+            out[name] = protected.loc[self.total_label]
+        return out
+
+    def lfd_by_nation(self) -> tables.ReportTable:
+        rows = {}
+        for name, row in self._lfd.items():
+            reviewed = row["reviewed"] or 0
+            mltn = row["more_likely_than_not"] or 0
+            rows[name] = {
+                "Deaths in scope": row["deaths_in_scope"],
+                "Deaths reviewed (SJR)": row["reviewed"],
+                "% of deaths reviewed": row["percent_reviewed"],
+                "More likely than not due to problems in care": row["more_likely_than_not"],
+                "% of reviewed deaths": 100 * mltn / reviewed if reviewed else None,
+                "Learning disability deaths": row["ld_deaths"],
+                "of which reviewed": row["ld_reviewed"],
+            }
+        frame = pd.DataFrame.from_dict(rows, orient="index").astype(object)
+        return tables.ReportTable(
+            frame, caption="Learning from Deaths figures by nation",
+            note="Deaths in scope come from the monthly deaths feed. 'More likely than not due "
+                 "to problems in care' is an RCP avoidability score of 1-3.",
+            formats={"% of deaths reviewed": "percent", "% of reviewed deaths": "percent"},
+            total_rows=["England and Scotland"], index_name="Nation",
+        )
+
+    # ------------------------------------------------------------------------ headline ----
+    def summary(self) -> narrative.Callout:
+        sentences = []
+        for name, nation in (("England", "england"), ("Scotland", "scotland"),
+                             ("England and Scotland together", None)):
+            poor = descriptive.poor_care(self._nation(self.reviews, nation), alpha=self.alpha)
+            if len(poor) and int(poor["n"].iloc[0]):
+                r = poor.iloc[0]
+                sentences.append(
+                    f"{name}: {100 * r['proportion']:.1f}% of {int(r['n']):,} first-stage reviews "
+                    f"found poor or very poor overall care ({self.params.confidence_level:.0%} "
+                    f"CI {100 * r['ci_lower']:.1f}-{100 * r['ci_upper']:.1f}%)."
+                )
+        whole = self._lfd["England and Scotland"]
+        if whole["reviewed"]:
+            share = 100 * (whole["more_likely_than_not"] or 0) / whole["reviewed"]
+            sentences.append(
+                f"{whole['more_likely_than_not']:,} reviewed deaths ({share:.1f}%) were judged "
+                "more likely than not due to problems in care."
+            )
+        trend = self._trend
+        if trend is not None:
+            sentences.append(_trend_sentence(trend))
+        frame, _ = self._spc
+        sentences.append(narrative.spc_sentence(
+            "the national percentage of reviews finding poor or very poor care", frame,
+            improvement="decrease", period_start=self.period.start_month))
+        return narrative.Callout(sentences)
+
+    # --------------------------------------------------------------------- care scores ----
+    @cached_property
+    def _care(self) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        distribution = descriptive.care_score_distribution(self.reviews)
+        poor = {p: descriptive.poor_care(self.reviews, phase=p, alpha=self.alpha)
+                for p in domain.PHASES}
+        return distribution, poor
+
+    def care_scores(self) -> tables.ReportTable:
+        return tables.care_score_table(*self._care, self.off)
+
+    def care_scores_chart(self):
+        return plots.care_scores_by_phase(self._care[0])
+
+    def poor_care_by_region(self) -> tables.ReportTable:
+        poor = descriptive.poor_care(self.reviews, by="region", alpha=self.alpha)
+        regions = {r: r for r in (*domain.NHS_ENGLAND_REGIONS, domain.SCOTLAND_REGION)}
+        return tables.poor_care_by_group_table(
+            poor, "region", regions, self.regional_rule,
+            caption="Poor or very poor overall care by NHS England region, and Scotland",
+            index_name="Region",
+            note="Regions are listed in a fixed order, not by their figures.",
+        )
+
+    def problems(self) -> tables.ReportTable:
+        return tables.problems_table(self._problems, self.off)
+
+    @cached_property
+    def _problems(self) -> pd.DataFrame:
+        return descriptive.problem_frequency(self.reviews, alpha=self.alpha)
+
+    def problems_chart(self):
+        return plots.problem_types(self._problems)
+
+    def avoidability(self) -> tables.ReportTable:
+        dist = descriptive.avoidability_distribution(self.reviews)
+        frame = pd.DataFrame({
+            "Reviewed deaths": dist["count"].astype(int).to_numpy(),
+            "% of deaths with a score": dist["percent"].to_numpy(float),
+        }, index=[f"{int(s)} {lab}" for s, lab in zip(dist["score"], dist["label"],
+                                                      strict=True)]).astype(object)
+        frame.loc["Deaths with an avoidability score"] = [
+            int(dist["n_scored"].iloc[0]) if len(dist) else 0, 100.0 if len(dist) else None]
+        return tables.ReportTable(
+            frame, caption="Avoidability of death (RCP scale; final second-stage score where "
+                           "there is one)",
+            note="Scores 1-3 are 'more likely than not due to problems in care'.",
+            formats={"% of deaths with a score": "percent"},
+            total_rows=["Deaths with an avoidability score"], index_name="Avoidability score",
+        )
+
+    def avoidability_chart(self):
+        return plots.avoidability(descriptive.avoidability_distribution(self.reviews))
+
+    # -------------------------------------------------------------------------- trends ----
+    @cached_property
+    def _spc(self) -> tuple[pd.DataFrame, None]:
+        months = pd.Index(months_between(self.data.trend_start, self.period.end_month))
+        poor = descriptive.poor_care(self.window_reviews, by="month")
+        poor = poor.set_index(poor["month"].astype(str)).reindex(months)
+        ok = poor["n"].fillna(0).to_numpy(int) > 0
+        return spc.p_chart(poor["poor"][ok].astype(int), poor["n"][ok].astype(int),
+                           improvement="decrease"), None
+
+    def trend_poor_care(self):
+        return plots.spc_chart(
+            self._spc[0], title="Reviews finding poor or very poor overall care, national, "
+                                "by month of death",
+            y_label="% of first-stage reviews",
+        )
+
+    def trend_reviewed(self):
+        figures = learning_from_deaths(self.window_reviews, self.data.deaths, period="quarter",
+                                       by_organisation=False, as_of=self.period.end_month)
+        return plots.lfd_trend(figures)
+
+    @cached_property
+    def _trend(self):
+        try:
+            return models.poor_care_trend(self.window_reviews, "financial_year",
+                                          alpha=self.alpha)
+        except ValueError:  # fewer than two years of reviews
+            return None
+
+    def trend_test(self) -> tables.ReportTable | Markdown:
+        trend = self._trend
+        if trend is None:
+            return Markdown("Fewer than two financial years of reviews: no trend test.")
+        t = trend.table
+        frame = pd.DataFrame({
+            "Reviews": t["n"].astype(int).to_numpy(),
+            "Poor or very poor": t["poor"].astype(int).to_numpy(),
+            "%": (100 * t["proportion"]).to_numpy(float),
+        }, index=[str(p).replace("/", "-") for p in t["period"]]).astype(object)
+        return tables.ReportTable(
+            frame, caption="Poor or very poor overall care by financial year",
+            note=_trend_sentence(trend) + " Cochran-Armitage test for trend; the odds ratio "
+                 "per year is from a logistic regression on the year.",
+            formats={"%": "percent"}, index_name="Financial year",
+        )
+
+    # -------------------------------------------------------------------- reliability ----
+    def reliability(self) -> tables.ReportTable | Markdown:
+        summary = agreement.agreement_summary(self.reviews, alpha=self.alpha)
+        if summary.empty or int(summary["n"].max()) < 8:
+            return Markdown("Fewer than 8 double-reviewed cases in the period: no reliability "
+                            "figures.")
+        frame = pd.DataFrame({
+            "Estimate": summary["estimate"].to_numpy(float),
+            f"{self.params.confidence_level:.0%} CI": [
+                None if np.isnan(lo) else f"{lo:.2f} to {hi:.2f}"
+                for lo, hi in zip(summary["ci_lower"], summary["ci_upper"], strict=True)],
+            "Cases": summary["n"].astype(int).to_numpy(),
+        }, index=[_AGREEMENT_LABELS.get(s, s) for s in summary["statistic"]]).astype(object)
+        return tables.ReportTable(
+            frame, caption="Agreement between two first-stage reviewers on the overall care "
+                           "score (cases reviewed independently by two reviewers)",
+            note="Implicit review is moderately reliable: published ICCs for holistic scores "
+                 "are 0.46-0.52 (Hutchinson 2010).",
+            formats={"Estimate": "decimal"}, index_name="Statistic",
+        )
+
+    # -------------------------------------------------------------------------- model ----
+    def ordinal_model(self) -> tables.ReportTable | Markdown:
+        try:
+            fit = models.ordinal_regression(self.reviews, alpha=self.alpha)
+        except ValueError as exc:
+            return Markdown(f"The ordinal model could not be fitted: {exc}")
+        t = fit.table
+        frame = pd.DataFrame({
+            "Odds ratio (worse care)": t["odds_ratio"].to_numpy(float),
+            f"{self.params.confidence_level:.0%} CI": [
+                f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(t["ci_lower"], t["ci_upper"],
+                                                          strict=True)],
+            "p value": [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in t["p_value"]],
+        }, index=[str(x) for x in t["term"]]).astype(object)
+        return tables.ReportTable(
+            frame, caption="Proportional-odds model of the overall care score",
+            note=(f"{fit.nobs:,} first-stage reviews ({fit.n_dropped:,} with a missing "
+                  "covariate left out). An odds ratio above 1 means the factor goes with a "
+                  "lower (worse) overall score. Reviewed deaths are a selected sample: these are "
+                  "associations, not causes." + ("" if fit.converged else
+                                                   " The fit did not converge.")),
+            formats={"Odds ratio (worse care)": "decimal"}, index_name="Term",
+        )
+
+    def stamp(self) -> Stamp:
+        return Stamp(self.params.notebook_parameters(), self.data.snapshot,
+                     len(self.data.reviews) + len(self.data.deaths))
+
+
+def _trend_sentence(trend) -> str:
+    direction = "rising" if trend.odds_ratio > 1 else "falling"
+    if trend.p_value < 0.05:
+        return (f"The proportion of poor or very poor care is {direction} across financial "
+                f"years (odds ratio per year {trend.odds_ratio:.2f}, "
+                f"{trend.ci_lower:.2f}-{trend.ci_upper:.2f}; p = {trend.p_value:.3f}).")
+    return (f"No clear trend in poor or very poor care across financial years (odds ratio per "
+            f"year {trend.odds_ratio:.2f}, p = {trend.p_value:.2f}).")

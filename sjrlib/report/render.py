@@ -1,0 +1,234 @@
+"""Executed notebook -> one self-contained HTML page a trust lead can hand to their board.
+
+nbconvert's ``basic`` template with the code hidden (``exclude_input``) and no prompts, wrapped
+in our own page: a title bar, a table of contents built from the section headings, print-friendly
+CSS (A4, no navigation, tables and figures not split across pages), figures embedded as PNG
+(``data:`` URIs, nothing fetched from the network). A notebook with an error output is refused
+(:class:`RenderError`): a failing cell fails the report, it never renders a traceback. Warnings
+written to stderr are left out of the page.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import cache
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+
+__all__ = ["RenderError", "render_html", "write_html", "write_index"]
+
+_HEADING = re.compile(r'<h([23]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+CSS = """
+:root { --blue: #005eb8; --dark: #212b32; --grey: #4c6272; --pale: #f0f4f5; --line: #d8dde0; }
+* { box-sizing: border-box; }
+body { font-family: Arial, "Helvetica Neue", Helvetica, sans-serif; color: var(--dark);
+       margin: 0; line-height: 1.45; font-size: 15px; background: #fff; }
+header.sjr-title { background: var(--blue); color: #fff; padding: 18px 32px; }
+header.sjr-title .kicker { font-size: 13px; opacity: .9; letter-spacing: .02em; }
+header.sjr-title h1 { margin: 4px 0 0; font-size: 26px; }
+.sjr-page { display: flex; gap: 32px; max-width: 1180px; margin: 0 auto; padding: 24px 32px; }
+nav.sjr-toc { flex: 0 0 220px; position: sticky; top: 12px; align-self: flex-start;
+              font-size: 13px; border-left: 4px solid var(--blue); padding: 4px 0 4px 12px; }
+nav.sjr-toc h2 { font-size: 14px; margin: 0 0 6px; }
+nav.sjr-toc ol { margin: 0; padding-left: 18px; }
+nav.sjr-toc li { margin: 3px 0; }
+nav.sjr-toc li.sub { list-style: none; margin-left: 4px; font-size: 12px; }
+nav.sjr-toc a { color: var(--blue); text-decoration: none; }
+main { flex: 1 1 auto; min-width: 0; }
+main h1 { display: none; }
+main h2 { color: var(--blue); border-bottom: 2px solid var(--line); padding-bottom: 4px;
+          margin-top: 36px; font-size: 21px; }
+main h3 { font-size: 17px; margin-top: 24px; }
+a.anchor-link { display: none; }
+table.sjr-table { border-collapse: collapse; margin: 8px 0 4px; font-size: 13.5px;
+                  font-variant-numeric: tabular-nums; }
+table.sjr-table caption { caption-side: top; text-align: left; font-weight: bold;
+                          padding: 4px 0 6px; font-size: 14px; }
+table.sjr-table th, table.sjr-table td { border-bottom: 1px solid var(--line);
+                                        padding: 4px 10px; vertical-align: top; }
+table.sjr-table thead th { background: var(--pale); text-align: right;
+                           border-bottom: 2px solid var(--grey); }
+table.sjr-table thead th:first-child, table.sjr-table tbody th { text-align: left; }
+table.sjr-table tbody th { font-weight: normal; max-width: 420px; }
+table.sjr-table td { text-align: right; white-space: nowrap; }
+table.sjr-table tr.total th, table.sjr-table tr.total td { font-weight: bold;
+                                                           border-top: 2px solid var(--grey); }
+p.sjr-note { font-size: 12.5px; color: var(--grey); margin: 2px 0 14px; max-width: 820px; }
+.sjr-callout { background: var(--pale); border-left: 6px solid var(--blue);
+               padding: 10px 16px; margin: 12px 0; }
+.sjr-callout ul { margin: 4px 0; padding-left: 20px; }
+.sjr-stamp { font-size: 12.5px; }
+.sjr-stamp td, .sjr-stamp th { text-align: left !important; white-space: normal !important; }
+.jp-OutputArea-output img, main img { max-width: 100%; height: auto; display: block;
+                                     margin: 6px 0 2px; }
+.jp-RenderedText pre, pre { white-space: pre-wrap; }
+footer.sjr-footer { max-width: 1180px; margin: 0 auto; padding: 12px 32px 32px;
+                    font-size: 12px; color: var(--grey); border-top: 1px solid var(--line); }
+@page { size: A4; margin: 16mm 14mm; }
+@media print {
+  body { font-size: 11pt; }
+  header.sjr-title { background: none; color: #000; border-bottom: 3px solid #000;
+                     padding: 0 0 8px; }
+  nav.sjr-toc { display: none; }
+  .sjr-page { display: block; padding: 0; max-width: none; }
+  main h2 { break-after: avoid; page-break-after: avoid; }
+  table.sjr-table, img, .sjr-callout { break-inside: avoid; page-break-inside: avoid; }
+  a { color: inherit; text-decoration: none; }
+}
+"""
+
+
+class RenderError(RuntimeError):
+    """The executed notebook cannot be published (it holds an error output)."""
+
+
+@cache
+def _exporter() -> HTMLExporter:
+    return HTMLExporter(
+        template_name="basic",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+
+
+def _publishable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy without code, stderr streams or parameter cells; error outputs raise."""
+    nb = nbformat.from_dict(nb)
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & {"parameters", "injected-parameters"}:
+            continue
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    raise RenderError(
+                        f"cell {index + 1} failed ({output.get('ename')}: {output.get('evalue')})"
+                    )
+            cell.outputs = [
+                o for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def _toc(body: str) -> str:
+    items = []
+    for level, anchor, text in _HEADING.findall(body):
+        label = html.unescape(_TAG.sub("", text)).replace("¶", "").strip()
+        css = "" if level == "2" else ' class="sub"'
+        items.append(f'<li{css}><a href="#{anchor}">{html.escape(label)}</a></li>')
+    if not items:
+        return ""
+    return '<nav class="sjr-toc"><h2>Contents</h2><ol>' + "".join(items) + "</ol></nav>"
+
+
+def render_html(nb: nbformat.NotebookNode, *, title: str, kicker: str = "") -> str:
+    """The executed notebook as one HTML page.
+
+    Parameters
+    ----------
+    nb
+        An executed notebook (e.g. from ``papermill.execute_notebook``).
+    title
+        The page title (the report's heading).
+    kicker
+        A short line above the title (e.g. the programme's name).
+
+    Raises
+    ------
+    RenderError
+        If any cell holds an error output.
+    """
+    body, _ = _exporter().from_notebook_node(_publishable(nb))
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f'<header class="sjr-title"><div class="kicker">{html.escape(kicker)}</div>'
+        f"<h1>{html.escape(title)}</h1></header>\n"
+        f'<div class="sjr-page">{_toc(body)}<main>\n{body}\n</main></div>\n'
+        '<footer class="sjr-footer">Structured Judgement Review programme. Produced by '
+        "<code>sjr report</code>; the section &ldquo;About this report&rdquo; says what it "
+        "was made from.</footer>\n"
+        "</body>\n</html>\n"
+    )
+
+
+def write_html(
+    nb: nbformat.NotebookNode, path: str | Path, *, title: str, kicker: str = ""
+) -> Path:
+    """Render ``nb`` (see :func:`render_html`) and write it to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = render_html(nb, title=title, kicker=kicker)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _page(title: str, kicker: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f'<header class="sjr-title"><div class="kicker">{html.escape(kicker)}</div>'
+        f"<h1>{html.escape(title)}</h1></header>\n"
+        f'<div class="sjr-page"><main>{body}</main></div>\n</body>\n</html>\n'
+    )
+
+
+def write_index(out_dir: str | Path, organisations, period_label: str) -> Path:
+    """``index.html`` linking the national report and every organisation's report.
+
+    Organisations are listed by nation and region, then alphabetically by name: an index, not a
+    ranking. Reports not present in ``out_dir`` (not run, or failed) are listed without a link.
+    """
+    out_dir = Path(out_dir)
+    parts = ["<h2>National</h2><ul>"]
+    if (out_dir / "national.html").exists():
+        parts.append('<li><a href="national.html">National report</a></li>')
+    else:
+        parts.append("<li>National report (not produced)</li>")
+    parts.append("</ul>")
+    orgs = organisations.copy()
+    orgs["_nation"] = orgs["nation"].astype(str)
+    orgs["_region"] = orgs["region"].astype(str)
+    orgs["_name"] = orgs["name"].astype(str)
+    orgs = orgs.sort_values(["_nation", "_region", "_name"])
+    for nation, by_nation in orgs.groupby("_nation", sort=False):
+        parts.append(f"<h2>{html.escape(nation.title())}</h2>")
+        for region, by_region in by_nation.groupby("_region", sort=False):
+            if region.lower() != nation.lower():
+                parts.append(f"<h3>{html.escape(region)}</h3>")
+            parts.append("<ul>")
+            for row in by_region.itertuples():
+                code = str(row.organisation_code)
+                label = f"{html.escape(row._name)} ({html.escape(code)})"
+                page = out_dir / "trusts" / f"{code}.html"
+                book = out_dir / "trusts" / f"{code}-lfd.xlsx"
+                if page.exists():
+                    link = f'<a href="trusts/{html.escape(code)}.html">{label}</a>'
+                    if book.exists():
+                        link += (f' &middot; <a href="trusts/{html.escape(code)}-lfd.xlsx">'
+                                 "Learning from Deaths workbook</a>")
+                else:
+                    link = f"{label} (no report)"
+                parts.append(f"<li>{link}</li>")
+            parts.append("</ul>")
+    note = ('<p class="sjr-note">Organisations are listed by nation, region and name. The '
+            "programme does not compare or rank organisations.</p>")
+    page = _page(f"Structured judgement review reports, {period_label}",
+                 "Structured Judgement Review programme", note + "".join(parts))
+    path = out_dir / "index.html"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path

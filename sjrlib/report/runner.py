@@ -1,0 +1,376 @@
+"""The batch runner behind ``sjr report national|trust CODE|all``.
+
+1. Parameters: ``parameters/national.yaml`` and ``parameters/trust_defaults.yaml`` (or the files
+   given) are validated with the command-line values before anything runs; an unknown
+   organisation is an error too.
+2. Data: the period's rows (and the trend window before it) are read once through the governed
+   session as the report identity, and cut into one slice per organisation in a private
+   temporary directory (deleted at the end) that each notebook reads.
+3. Execution: ``N`` worker processes (one per core by default) each start one pre-warmed kernel
+   (:mod:`sjrlib.report.engine`) and run their share of the notebooks through papermill, then
+   render each to HTML (:mod:`sjrlib.report.render`). Kernels talk over IPC sockets in a
+   per-worker directory and start in that directory: no TCP port races, no shared ``cwd``.
+4. A failing report is recorded and the batch goes on; the summary lists the failures and the
+   command exits non-zero. ``index.html`` links every report of the period.
+
+Outputs: ``<out>/<period>/national.html``, ``<out>/<period>/trusts/<code>.html``,
+``<out>/<period>/trusts/<code>-lfd.xlsx``, ``<out>/<period>/index.html``. Executed notebooks are
+not kept.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sjrlib.report.params import (
+    NationalParameters,
+    ParameterError,
+    TrustParameters,
+    check_organisation,
+    latest_financial_year,
+    load_parameters,
+    parse_period,
+)
+
+__all__ = [
+    "BatchResult",
+    "JobResult",
+    "ReportJob",
+    "default_notebooks",
+    "run_jobs",
+    "run_reports",
+]
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_notebooks() -> Path:
+    """The folder holding ``trust_report.ipynb`` and ``national_report.ipynb``."""
+    return Path(os.environ.get("SJR_NOTEBOOKS", _ROOT / "notebooks"))
+
+
+def _default_parameter_files() -> list[Path]:
+    folder = Path("parameters") if Path("parameters").is_dir() else _ROOT / "parameters"
+    return [p for p in (folder / "national.yaml", folder / "trust_defaults.yaml") if p.exists()]
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """One notebook to execute and render."""
+
+    name: str
+    notebook: Path
+    parameters: dict[str, Any]
+    html: Path
+    title: str
+    kicker: str = "Structured Judgement Review programme"
+    extra_outputs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How one report went."""
+
+    name: str
+    ok: bool
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """The outcome of :func:`run_reports`."""
+
+    period_label: str
+    out_dir: Path
+    results: list[JobResult] = field(default_factory=list)
+    index: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[JobResult]:
+        return [r for r in self.results if not r.ok]
+
+
+# ------------------------------------------------------------------------ execution ----
+def _short_error(exc: BaseException) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}".strip()
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def _execute(job: ReportJob, engine_name: str | None) -> None:
+    import papermill
+
+    from sjrlib.report.render import write_html
+
+    for stale in (job.html, *job.extra_outputs):
+        stale.unlink(missing_ok=True)
+    nb = papermill.execute_notebook(
+        str(job.notebook), None, parameters=job.parameters, engine_name=engine_name,
+        kernel_name="python3", progress_bar=False, log_output=False,
+        request_save_on_cell_execute=False,
+    )
+    write_html(nb, job.html, title=job.title, kicker=job.kicker)
+
+
+def _run_one(job: ReportJob, kernel) -> JobResult:
+    from sjrlib.report.engine import ENGINE_NAME
+
+    started = time.perf_counter()
+    try:
+        _execute(job, ENGINE_NAME)
+    except Exception as exc:  # one report failing must not stop the batch
+        for partial in (job.html, *job.extra_outputs):
+            partial.unlink(missing_ok=True)
+        if kernel is not None and not kernel.alive():
+            kernel.stop()
+            kernel.start()
+        return JobResult(job.name, False, time.perf_counter() - started, _short_error(exc))
+    return JobResult(job.name, True, time.perf_counter() - started)
+
+
+def _worker(number: int, workdir: str, jobs: Any, results: Any, warm: bool) -> None:
+    """Worker process: one warm kernel, jobs from the queue until a ``None``."""
+    from sjrlib.report.engine import WarmKernel, activate
+
+    kernel = None
+    try:
+        if warm:
+            kernel = WarmKernel(Path(workdir) / f"worker-{number}").start()
+            activate(kernel)
+        while True:
+            job = jobs.get()
+            if job is None:
+                break
+            results.put(_run_one(job, kernel))
+    except BaseException as exc:  # report the worker's death instead of hanging the batch
+        results.put(JobResult(f"worker-{number}", False, 0.0,
+                              f"worker failed: {_short_error(exc)}\n{traceback.format_exc()}"))
+    finally:
+        activate(None)
+        if kernel is not None:
+            kernel.stop()
+
+
+def run_jobs(
+    jobs: Sequence[ReportJob],
+    *,
+    workers: int | None = None,
+    warm: bool = True,
+    progress: bool = True,
+    on_result: Callable[[JobResult], None] | None = None,
+) -> list[JobResult]:
+    """Execute and render ``jobs`` in ``workers`` processes (default: one per core).
+
+    ``warm=False`` runs every notebook in a fresh kernel (papermill's default engine), for
+    comparison. Results come back in the order of ``jobs``.
+    """
+    from tqdm import tqdm
+
+    jobs = list(jobs)
+    if not jobs:
+        return []
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    workdir = tempfile.mkdtemp(prefix="sjr-report-kernels-")
+    bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=not progress,
+               dynamic_ncols=True)
+    done: dict[str, JobResult] = {}
+    try:
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        job_queue, result_queue = ctx.Queue(), ctx.Queue()
+        for job in jobs:
+            job_queue.put(job)
+        for _ in range(workers):
+            job_queue.put(None)
+        procs = [ctx.Process(target=_worker, args=(i, workdir, job_queue, result_queue, warm),
+                             daemon=True) for i in range(workers)]
+        for p in procs:
+            p.start()
+        names = {j.name for j in jobs}
+        while len(done) < len(jobs):
+            try:
+                result = result_queue.get(timeout=2)
+            except queue.Empty:
+                if not any(p.is_alive() for p in procs):
+                    break
+                continue
+            if result.name not in names:  # a worker died; its error goes to the summary
+                bar.write(result.error or f"{result.name} failed")
+                continue
+            done[result.name] = result
+            bar.update(1)
+            if not result.ok:
+                bar.write(f"FAILED {result.name}: {result.error}")
+            if on_result is not None:
+                on_result(result)
+        for p in procs:
+            p.join(timeout=30)
+    finally:
+        bar.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return [done.get(j.name) or JobResult(j.name, False, 0.0, "not run: its worker stopped")
+            for j in jobs]
+
+
+# ------------------------------------------------------------------------ planning ----
+def _load_all(files: Iterable[str | Path], overrides: dict[str, Any]
+              ) -> tuple[NationalParameters, dict[str, Any]]:
+    national: NationalParameters | None = None
+    trust_raw: dict[str, Any] | None = None
+    for path in files:
+        import yaml
+
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        kind = raw.get("report") if isinstance(raw, dict) else None
+        if kind == "trust":
+            # checked now with a placeholder code, so a typo fails before anything runs
+            load_parameters(path, overrides={**overrides, "organisation_code": "AAA"})
+            trust_raw = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
+            trust_raw["_file"] = str(path)
+        else:
+            national = load_parameters(path, overrides=overrides)  # type: ignore[assignment]
+    if national is None:
+        national = load_parameters({"report": "national"}, overrides=overrides)
+    if trust_raw is None:
+        trust_raw = {"report": "trust", **{k: v for k, v in overrides.items() if v is not None}}
+    return national, trust_raw
+
+
+def run_reports(
+    what: str,
+    codes: Sequence[str] = (),
+    *,
+    period: str | None = None,
+    start_month: str | None = None,
+    end_month: str | None = None,
+    db: str | None = None,
+    out: str | Path = "reports",
+    parameter_files: Sequence[str | Path] | None = None,
+    workers: int | None = None,
+    warm: bool = True,
+    progress: bool = True,
+    notebooks: str | Path | None = None,
+) -> BatchResult:
+    """Plan, check and run a batch of reports; write the index. See the module docstring.
+
+    Parameters
+    ----------
+    what
+        ``"national"``, ``"trust"`` (with ``codes``) or ``"all"``.
+    codes
+        Organisation codes for ``"trust"``.
+    period, start_month, end_month
+        Override the parameter files' period (financial year ``"2024-25"`` or months).
+    db
+        Database URL (else the files', else ``SJR_DATABASE_URL`` / the local default).
+    out
+        Output folder (``reports``).
+    parameter_files
+        YAML files, each ``report: national`` or ``report: trust`` (defaults for every trust);
+        default ``parameters/national.yaml`` and ``parameters/trust_defaults.yaml``.
+    workers
+        Parallel processes (default one per core).
+
+    Raises
+    ------
+    ParameterError
+        Bad parameters or an unknown organisation: raised before any notebook runs.
+    """
+    from sjrlib.report import data as report_data
+    from sjrlib.report.render import write_index
+
+    started = time.perf_counter()
+    if what not in ("national", "trust", "all"):
+        raise ParameterError(f"unknown report {what!r}: use national, trust CODE or all")
+    if what == "trust" and not codes:
+        raise ParameterError("name the organisation: sjr report trust CODE")
+    overrides: dict[str, Any] = {"db": db}
+    if period or start_month or end_month:
+        parse_period(period, start_month, end_month)  # a clear error now
+        overrides.update(period=period, start_month=start_month, end_month=end_month)
+    files = _default_parameter_files() if parameter_files is None else list(parameter_files)
+    national, trust_raw = _load_all(files, overrides)
+    notebooks = Path(notebooks) if notebooks else default_notebooks()
+    for name in ("national_report.ipynb", "trust_report.ipynb"):
+        if not (notebooks / name).exists():
+            raise ParameterError(f"notebook {notebooks / name} not found")
+
+    from data_access import open_session
+
+    report_data.ensure_report_user(national.db, national.user)
+    with open_session(user=national.user, db=national.db, tool="report") as session:
+        organisations = session.organisations()
+        known = list(organisations["organisation_code"].astype(str))
+        if what == "trust":
+            for code in codes:
+                check_organisation(code, known, where="sjr report trust")
+        if national.period or national.start_month:
+            the_period = national.resolved_period()
+        else:
+            months = session.deaths()["month"].dropna().astype(str)
+            the_period = parse_period(latest_financial_year(months))
+        trend_months = max(national.trend_months, int(trust_raw.get("trend_months", 36)))
+        start = report_data.trend_start(the_period, trend_months)
+        selected = known if what == "all" else list(codes) if what == "trust" else []
+        reviews, deaths, _ = report_data.read_window(
+            session, start, the_period.end_month, None if what != "trust" else selected
+        )
+
+    out_dir = Path(out) / the_period.label
+    slices = Path(tempfile.mkdtemp(prefix="sjr-report-data-"))
+    try:
+        paths = report_data.write_slices(reviews, deaths, organisations, selected, slices)
+        jobs: list[ReportJob] = []
+        # one period for the whole batch, passed explicitly to every notebook
+        if "_to_" in the_period.label:
+            period_values = {"period": None, "start_month": the_period.start_month,
+                             "end_month": the_period.end_month}
+        else:
+            period_values = {"period": the_period.label, "start_month": None, "end_month": None}
+        if what in ("national", "all"):
+            params = national.model_copy(
+                update={**period_values, "data_file": str(paths["national"])}
+            )
+            jobs.append(ReportJob(
+                "national", notebooks / "national_report.ipynb", params.notebook_parameters(),
+                out_dir / "national.html",
+                title=f"National report: structured judgement reviews, {the_period.label}",
+            ))
+        names = dict(zip(organisations["organisation_code"].astype(str),
+                         organisations["name"].astype(str), strict=True))
+        trust_file = trust_raw.pop("_file", "parameters")
+        for code in selected:
+            values = {**trust_raw, **period_values, "organisation_code": code,
+                      "data_file": str(paths[code]),
+                      "lfd_workbook": str(out_dir / "trusts" / f"{code}-lfd.xlsx")}
+            params = load_parameters(values, known_organisations=known)
+            if not isinstance(params, TrustParameters):  # pragma: no cover - schema guarantees
+                raise ParameterError(f"{trust_file}: not trust parameters")
+            jobs.append(ReportJob(
+                code, notebooks / "trust_report.ipynb", params.notebook_parameters(),
+                out_dir / "trusts" / f"{code}.html",
+                title=f"{names.get(code, code)}: structured judgement reviews, "
+                      f"{the_period.label}",
+                extra_outputs=(out_dir / "trusts" / f"{code}-lfd.xlsx",),
+            ))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        results = run_jobs(jobs, workers=workers, warm=warm, progress=progress)
+    finally:
+        shutil.rmtree(slices, ignore_errors=True)
+    index = write_index(out_dir, organisations, the_period.label)
+    return BatchResult(the_period.label, out_dir, results, index,
+                       time.perf_counter() - started)

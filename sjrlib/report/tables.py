@@ -1,0 +1,481 @@
+"""Report-ready tables: ``sjrlib.stats`` outputs, labelled, protected by disclosure control.
+
+Every function here takes the tidy frames the statistics return and a
+:class:`~sjrlib.disclosure.DisclosureRule` (``DisclosureRule.off()`` at national level) and
+returns a :class:`ReportTable`: a small frame of display values (rounded counts, ``*``,
+percentages) with a caption and a note, which renders as clean HTML in a notebook and goes to
+Excel unchanged. Nothing here reads data or computes a statistic that ``sjrlib.stats`` already
+computes; margins (a year total from its quarters) are sums of the shown parts.
+
+A count that appears in two tables must be protected once and shown the same way in both: the
+Learning from Deaths figures are therefore protected as one frame (:func:`protect_lfd`) from
+which the quarterly, avoidability and learning-disability tables are all cut.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sjrlib import domain
+from sjrlib.disclosure import DisclosureRule, protect_counts, protect_rate, suppression_mask
+
+__all__ = [
+    "LFD_COUNTS",
+    "ReportTable",
+    "care_score_table",
+    "lfd_avoidability_table",
+    "lfd_ld_table",
+    "lfd_quarterly_table",
+    "poor_care_by_group_table",
+    "problems_table",
+    "protect_distribution",
+    "protect_problem_frequency",
+    "protect_lfd",
+    "quarter_label",
+]
+
+NOT_AVAILABLE = "–"
+"""Shown where there is nothing to show (no data, not applicable)."""
+
+LFD_COUNTS: tuple[str, ...] = (
+    "deaths_in_scope",
+    "reviewed",
+    "more_likely_than_not",
+    "ld_deaths",
+    "ld_reviewed",
+    "ld_more_likely_than_not",
+    *(f"avoidability_{s}" for s in domain.AVOIDABILITY_SCORES),
+    "avoidability_not_scored",
+)
+_AVOIDABILITY_PARTS = [
+    *(f"avoidability_{s}" for s in domain.AVOIDABILITY_SCORES), "avoidability_not_scored"
+]
+
+
+@dataclass
+class ReportTable:
+    """A table as a report shows it.
+
+    Attributes
+    ----------
+    frame
+        Rows labelled by the index (text), one column per header; cells are ``int`` counts,
+        ``float`` values formatted per ``formats``, text (``*``, labels) or ``None`` (shown as
+        a dash).
+    caption
+        The table's title.
+    note
+        A sentence under the table (definitions, disclosure control).
+    formats
+        ``{column: "count" | "percent" | "decimal" | "text"}``; unlisted columns are counts.
+    total_rows
+        Row labels shown as totals (bold, ruled).
+    """
+
+    frame: pd.DataFrame
+    caption: str
+    note: str = ""
+    formats: Mapping[str, str] = field(default_factory=dict)
+    total_rows: Sequence[str] = ()
+    index_name: str = ""
+
+    def cell_text(self, column: str, value: object) -> str:
+        """How one cell is written in the report."""
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return NOT_AVAILABLE
+        if isinstance(value, str):
+            return value
+        kind = self.formats.get(column, "count")
+        if kind == "percent":
+            return f"{float(value):.1f}%"
+        if kind == "decimal":
+            return f"{float(value):.2f}"
+        if isinstance(value, (int, np.integer)):
+            return f"{int(value):,}"
+        return f"{float(value):,.1f}"
+
+    def text_frame(self) -> pd.DataFrame:
+        """The table as the strings the report prints."""
+        out = pd.DataFrame(index=self.frame.index)
+        for column in self.frame.columns:
+            out[column] = [self.cell_text(column, v) for v in self.frame[column]]
+        return out
+
+    def _repr_html_(self) -> str:
+        text = self.text_frame()
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in text.columns)
+        rows = []
+        for label, values in zip(text.index, text.itertuples(index=False), strict=True):
+            css = ' class="total"' if label in self.total_rows else ""
+            cells = "".join(f"<td>{html.escape(v)}</td>" for v in values)
+            rows.append(f'<tr{css}><th scope="row">{html.escape(str(label))}</th>{cells}</tr>')
+        note = f'<p class="sjr-note">{html.escape(self.note)}</p>' if self.note else ""
+        return (
+            f'<table class="sjr-table"><caption>{html.escape(self.caption)}</caption>'
+            f"<thead><tr><th>{html.escape(self.index_name)}</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>{note}"
+        )
+
+    def __repr__(self) -> str:  # plain-text fallback (e.g. a terminal)
+        return f"{self.caption}\n{self.text_frame().to_string()}"
+
+
+def _rate(value: float, base: object, rule: DisclosureRule, withheld: bool = False):
+    """A percentage, the suppression symbol when disclosure control withholds it, or None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    shown = protect_rate(float(value), base, rule, numerator_withheld=withheld)
+    if shown is None:
+        return rule.symbol if rule.base_allowed(base) or rule.is_small(base) else None
+    return shown
+
+
+def _ci_text(lower: float, upper: float) -> str | None:
+    if lower is None or upper is None or math.isnan(lower) or math.isnan(upper):
+        return None
+    return f"{100 * lower:.1f}–{100 * upper:.1f}%"
+
+
+def quarter_label(label: str) -> str:
+    """``"2024/25 Q1"`` -> ``"Q1 Apr–Jun 2024"`` (financial quarters)."""
+    try:
+        fy, q = label.split(" Q")
+        first = int(fy[:4])
+        quarter = int(q)
+    except (ValueError, AttributeError):
+        return str(label)
+    names = {1: ("Apr–Jun", first), 2: ("Jul–Sep", first), 3: ("Oct–Dec", first),
+             4: ("Jan–Mar", first + 1)}
+    months, year = names[quarter]
+    return f"Q{quarter} {months} {year}"
+
+
+# ------------------------------------------------------------------ Learning from Deaths ----
+def protect_lfd(
+    quarters: pd.DataFrame, rule: DisclosureRule, *, total_label: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Protect the Learning from Deaths figures of one organisation (or the nation) at once.
+
+    Parameters
+    ----------
+    quarters
+        Rows of ``sjrlib.stats.lfd.learning_from_deaths(..., period="quarter")`` for one
+        organisation (or ``by_organisation=False``), one per quarter, in order, covering the
+        report period (missing quarters filled with zeros / <NA> deaths by the caller).
+    rule
+        Disclosure rule.
+    total_label
+        Label of the total row (e.g. ``"2024-25"``).
+
+    Returns
+    -------
+    (raw, protected)
+        ``raw``: the counts with a total row (sum of the quarters); ``protected``: the same
+        frame after disclosure control, plus ``percent_reviewed`` and ``ld_percent_reviewed``
+        (withheld when their base is small or the reviewed count is withheld).
+
+    Notes
+    -----
+    Relations protected together: each count column sums over the quarters to the total row;
+    avoidability 1-6 and "not scored" sum to ``reviewed`` in each row.
+    """
+    raw = quarters.set_index(quarters["period"].map(quarter_label))[list(LFD_COUNTS)].copy()
+    raw.index.name = None
+    total = {c: _sum_or_na(raw[c]) for c in LFD_COUNTS}
+    raw.loc[total_label] = pd.Series(total)
+    raw = raw.astype(object)
+    mask = suppression_mask(
+        raw, rule, columns=list(LFD_COUNTS), total_row=total_label, total_column="reviewed",
+        parts=_AVOIDABILITY_PARTS,
+    )
+    protected = protect_counts(
+        raw, rule, columns=list(LFD_COUNTS), total_row=total_label, total_column="reviewed",
+        parts=_AVOIDABILITY_PARTS,
+    )
+    protected["percent_reviewed"] = [
+        _rate(_pct(r, d), d, rule, bool(w))
+        for r, d, w in zip(raw["reviewed"], raw["deaths_in_scope"], mask["reviewed"], strict=True)
+    ]
+    protected["ld_percent_reviewed"] = [
+        _rate(_pct(r, d), d, rule, bool(w))
+        for r, d, w in zip(raw["ld_reviewed"], raw["ld_deaths"], mask["ld_reviewed"],
+                           strict=True)
+    ]
+    return raw, protected
+
+
+def _sum_or_na(values: pd.Series):
+    present = [v for v in values if v is not None and v is not pd.NA]
+    return int(sum(int(v) for v in present)) if present else None
+
+
+def _pct(count: object, base: object) -> float | None:
+    if base is None or base is pd.NA or count is None or count is pd.NA or int(base) == 0:
+        return None
+    return 100.0 * int(count) / int(base)
+
+
+def _note(rule: DisclosureRule, text: str = "") -> str:
+    parts = [text] if text else []
+    if rule.active:
+        parts.append(rule.describe())
+    return " ".join(parts)
+
+
+def lfd_quarterly_table(protected: pd.DataFrame, rule: DisclosureRule, *, total_label: str
+                        ) -> ReportTable:
+    """The quarterly figures as trusts publish them to their boards."""
+    frame = pd.DataFrame({
+        "Deaths in scope": protected["deaths_in_scope"],
+        "Deaths reviewed (SJR)": protected["reviewed"],
+        "% of deaths reviewed": protected["percent_reviewed"],
+        "More likely than not due to problems in care": protected["more_likely_than_not"],
+    })
+    return ReportTable(
+        frame,
+        caption="Learning from Deaths: deaths, case record reviews and avoidability by quarter",
+        note=_note(rule, "Deaths in scope are adult inpatient deaths (including the emergency "
+                   "department) from the monthly deaths feed; a death is counted in the quarter "
+                   "it occurred. 'More likely than not due to problems in care' is an RCP "
+                   "avoidability score of 1-3 (final second-stage score where there is one)."),
+        formats={"% of deaths reviewed": "percent"},
+        total_rows=[total_label],
+        index_name="Quarter",
+    )
+
+
+def lfd_avoidability_table(protected: pd.DataFrame, rule: DisclosureRule, *, total_label: str
+                           ) -> ReportTable:
+    """Reviewed deaths by avoidability score, per quarter (the other published figure)."""
+    columns = {f"avoidability_{s}": f"{s} {domain.label('avoidability_score', s)}"
+               for s in domain.AVOIDABILITY_SCORES}
+    columns["avoidability_not_scored"] = "Not scored"
+    columns["reviewed"] = "Deaths reviewed"
+    frame = protected[list(columns)].rename(columns=columns)
+    return ReportTable(
+        frame,
+        caption="Reviewed deaths by avoidability of death (RCP scale, 1 = definitely avoidable)",
+        note=_note(rule, "Avoidability is judged at second-stage review; first-stage scores "
+                   "count where no second-stage review was made."),
+        total_rows=[total_label],
+        index_name="Quarter",
+    )
+
+
+def lfd_ld_table(protected: pd.DataFrame, rule: DisclosureRule, *, total_label: str
+                 ) -> ReportTable:
+    """The same three published figures for patients with a learning disability."""
+    frame = pd.DataFrame({
+        "Deaths of patients with a learning disability": protected["ld_deaths"],
+        "Reviewed (SJR)": protected["ld_reviewed"],
+        "% reviewed": protected["ld_percent_reviewed"],
+        "More likely than not due to problems in care": protected["ld_more_likely_than_not"],
+    })
+    return ReportTable(
+        frame,
+        caption="Deaths of patients with a learning disability",
+        note=_note(rule, "Deaths come from the deaths feed; reviewed means a case record "
+                   "review here (reviews through LeDeR are reported by LeDeR)."),
+        formats={"% reviewed": "percent"},
+        total_rows=[total_label],
+        index_name="Quarter",
+    )
+
+
+# ------------------------------------------------------------------------- care scores ----
+def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame],
+                     rule: DisclosureRule) -> ReportTable:
+    """Care scores by phase of care, with % poor or very poor care and its confidence interval.
+
+    Parameters
+    ----------
+    distribution
+        ``sjrlib.stats.descriptive.care_score_distribution(reviews)`` (no grouping).
+    poor
+        ``{phase: poor_care(reviews, phase=phase)}`` (one-row frames).
+    rule
+        Disclosure rule.
+    """
+    labels = [f"{s} {domain.label('care_score', s)}" for s in domain.CARE_SCORES]
+    rows = {}
+    for phase in domain.PHASES:
+        part = distribution[distribution["phase"] == phase].sort_values("score")
+        counts = dict(zip(labels, (int(c) for c in part["count"]), strict=True))
+        counts["Reviews scoring this phase"] = int(part["n_applicable"].iloc[0]) if len(part) else 0
+        rows[domain.label("phase", phase)] = counts
+    raw = pd.DataFrame.from_dict(rows, orient="index").astype(object)
+    total = "Reviews scoring this phase"
+    protected = protect_counts(raw, rule, total_column=total)
+    pct, ci = [], []
+    for phase in domain.PHASES:
+        row = poor[phase].iloc[0] if len(poor[phase]) else None
+        if row is None or int(row["n"]) == 0:
+            pct.append(None)
+            ci.append(None)
+            continue
+        # the poor count is not in the table, but a percentage on a small one would give it
+        withheld = rule.is_small(int(row["poor"]))
+        value = _rate(100 * float(row["proportion"]), int(row["n"]), rule, withheld)
+        pct.append(value)
+        ci.append(_ci_text(row["ci_lower"], row["ci_upper"]) if isinstance(value, float)
+                  and int(row["n"]) > rule.threshold else None)
+    protected["% poor or very poor care"] = pct
+    protected["95% confidence interval"] = ci
+    return ReportTable(
+        protected,
+        caption="Care scores by phase of care (first-stage reviews, one per death)",
+        note=_note(rule, "A phase not applicable to a death is not scored. Poor or very poor "
+                   "care = score 1 or 2. Intervals are Wilson score intervals."),
+        formats={"% poor or very poor care": "percent"},
+        index_name="Phase of care",
+    )
+
+
+def problems_table(frequency: pd.DataFrame, rule: DisclosureRule) -> ReportTable:
+    """Problems in care by type, and whether each led to harm.
+
+    ``frequency`` is ``sjrlib.stats.descriptive.problem_frequency(reviews)`` (no grouping).
+    """
+    harm = {f"harm_{h}": f"Led to harm: {domain.label('harm', h)}" for h in domain.HARM_VALUES}
+    raw = pd.DataFrame({
+        "Reviews recording the problem": frequency["count"].astype(int).to_numpy(),
+        **{name: frequency[col].astype(int).to_numpy() for col, name in harm.items()},
+    }, index=[_short_problem(t) for t in frequency["problem_type"]]).astype(object)
+    total = "Reviews recording the problem"
+    mask = suppression_mask(raw, rule, total_column=total)
+    protected = protect_counts(raw, rule, total_column=total)
+    n = frequency["n_reviews"].astype(int).to_numpy()
+    protected.insert(1, "% of reviews", [
+        _rate(float(p), int(b), rule, bool(w))
+        for p, b, w in zip(frequency["percent"], n, mask[total], strict=True)
+    ])
+    return ReportTable(
+        protected,
+        caption="Problems in care, by type, and whether the problem led to harm",
+        note=_note(rule, "Percentages are of first-stage reviews in the period (one per death); "
+                   "a review may record several types of problem."),
+        formats={"% of reviews": "percent"},
+        index_name="Type of problem",
+    )
+
+
+def _short_problem(problem_type: str) -> str:
+    """The problem label up to its bracketed examples (the full label is in the glossary)."""
+    text = domain.label("problem_type", problem_type)
+    return text.split(" (")[0]
+
+
+def poor_care_by_group_table(
+    poor: pd.DataFrame, key: str, labels: Mapping[str, str], rule: DisclosureRule, *,
+    caption: str, index_name: str, note: str = "",
+) -> ReportTable:
+    """Reviews and % poor or very poor overall care per group (e.g. per reason for review).
+
+    ``poor`` is ``sjrlib.stats.descriptive.poor_care(reviews, by=key)``; groups are listed in
+    the order of ``labels`` and named by them.
+    """
+    poor = poor.set_index(poor[key].astype(str))
+    rows = {}
+    for ident, label in labels.items():
+        if ident in poor.index:
+            r = poor.loc[ident]
+            rows[label] = {"n": int(r["n"]), "poor": int(r["poor"]),
+                           "proportion": float(r["proportion"]),
+                           "lo": float(r["ci_lower"]), "hi": float(r["ci_upper"])}
+        else:
+            rows[label] = {"n": 0, "poor": 0, "proportion": float("nan"), "lo": float("nan"),
+                           "hi": float("nan")}
+    raw = pd.DataFrame.from_dict(rows, orient="index")
+    counts = protect_counts(raw[["n", "poor"]].astype(object), rule)
+    pct = [
+        _rate(100 * r.proportion, r.n, rule, rule.is_small(r.poor)) if r.n else None
+        for r in raw.itertuples()
+    ]
+    ci = [
+        _ci_text(r.lo, r.hi) if isinstance(p, float) else None
+        for r, p in zip(raw.itertuples(), pct, strict=True)
+    ]
+    frame = pd.DataFrame({
+        "Reviews": counts["n"],
+        "Poor or very poor overall care": counts["poor"],
+        "% poor or very poor": pct,
+        "95% confidence interval": ci,
+    }, index=raw.index)
+    return ReportTable(frame, caption=caption, note=_note(rule, note),
+                       formats={"% poor or very poor": "percent"}, index_name=index_name)
+
+
+def protect_distribution(
+    table: pd.DataFrame,
+    rule: DisclosureRule,
+    *,
+    group: str | None,
+    count: str = "count",
+    total: str = "n_applicable",
+    also: Sequence[str] = ("n_reviews",),
+    percent: str | None = "percent",
+) -> pd.DataFrame:
+    """A long ``sjrlib.stats`` distribution (one row per group x category) made safe to chart.
+
+    Within each ``group`` (e.g. phase) the ``count`` cells add up to ``total``: they are
+    protected together (suppression, secondary suppression, rounding); ``total`` and the
+    columns in ``also`` are protected too; ``percent`` is NaN where its count is withheld or
+    its base is small. The result keeps the table's shape, so ``sjrlib.plots`` can draw it.
+    """
+    out = table.copy()
+    out[count] = out[count].astype(object)
+    for column in (total, *also):
+        if column in out:
+            out[column] = out[column].astype(object)
+    if percent and percent in out:
+        out[percent] = out[percent].astype("float64")
+    keys = [None] if group is None else list(dict.fromkeys(table[group].astype(str)))
+    for key in keys:
+        rows = out.index if key is None else out.index[table[group].astype(str) == key]
+        if len(rows) == 0:
+            continue
+        n_total = int(table.loc[rows[0], total])
+        cells = pd.DataFrame({"v": [int(v) for v in table.loc[rows, count]] + [n_total]},
+                             index=[*map(str, rows), "__total__"]).T.astype(object)
+        mask = suppression_mask(cells, rule, total_column="__total__")
+        shown = protect_counts(cells, rule, total_column="__total__")
+        for r in rows:
+            out.at[r, count] = shown.at["v", str(r)]
+            if percent and percent in out and (mask.at["v", str(r)]
+                                               or not rule.base_allowed(n_total)):
+                out.at[r, percent] = np.nan
+        for column in (total, *also):
+            if column in out:
+                value = table.loc[rows[0], column]
+                protected = shown.at["v", "__total__"] if column == total else (
+                    rule.symbol if rule.is_small(value) else rule.round(int(value)))
+                for r in rows:
+                    out.at[r, column] = protected
+    return out
+
+
+def protect_problem_frequency(frequency: pd.DataFrame, rule: DisclosureRule) -> pd.DataFrame:
+    """``problem_frequency`` with its counts protected (harm answers add up to ``count``), the
+    review total rounded, and percentages withheld with their counts; same shape, for charts."""
+    harm = [f"harm_{h}" for h in domain.HARM_VALUES]
+    cells = frequency[["count", *harm]].astype(object).set_axis(
+        [str(i) for i in frequency.index])
+    mask = suppression_mask(cells, rule, total_column="count")
+    shown = protect_counts(cells, rule, total_column="count")
+    out = frequency.copy()
+    for column in ("count", *harm):
+        out[column] = pd.Series(shown[column].to_numpy(), index=frequency.index, dtype=object)
+    n = int(frequency["n_reviews"].iloc[0]) if len(frequency) else 0
+    out["n_reviews"] = pd.Series([rule.symbol if rule.is_small(n) else rule.round(n)]
+                                 * len(out), index=out.index, dtype=object)
+    hidden = mask["count"].to_numpy() | (not rule.base_allowed(n))
+    for column in ("percent", "ci_lower", "ci_upper"):
+        if column in out:
+            out[column] = out[column].astype("float64").where(~hidden)
+    return out

@@ -1,0 +1,291 @@
+"""The trust (or health board) report: everything ``notebooks/trust_report.ipynb`` displays.
+
+The notebook is a parameters cell, one call to :func:`trust_report`, and one ``display`` per
+section; every table and figure is built here from ``sjrlib.stats`` and ``sjrlib.spc`` outputs
+and passes through disclosure control (the report is below national level).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+
+from sjrlib import domain, plots, spc
+from sjrlib.report import narrative, tables
+from sjrlib.report.data import ReportData, load_report_data
+from sjrlib.report.params import TrustParameters, load_parameters
+from sjrlib.report.stamp import Stamp
+from sjrlib.stats import descriptive
+from sjrlib.stats._reviews import financial_quarter
+from sjrlib.stats.lfd import learning_from_deaths
+
+__all__ = ["TrustReport", "trust_report"]
+
+
+def trust_report(parameters: Mapping[str, Any]) -> TrustReport:
+    """Validate ``parameters`` (as the notebook's parameters cell holds them), read the data
+    and return the report. Raises ``ParameterError`` on bad parameters or an organisation
+    that is not in the store."""
+    params = load_parameters(dict(parameters, report="trust"))
+    data = load_report_data(params)
+    if params.organisation_code not in set(data.organisations["organisation_code"]):
+        from sjrlib.report.params import check_organisation
+
+        check_organisation(params.organisation_code, data.organisations["organisation_code"])
+    return TrustReport(params, data)
+
+
+def _zero_quarters(lfd: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Reindex LfD rows to every quarter of the period (no reviews: 0; no feed: <NA> deaths)."""
+    lfd = lfd.set_index(lfd["period"].astype(str))
+    out = lfd.reindex(labels)
+    for column in tables.LFD_COUNTS:
+        if column in ("deaths_in_scope", "ld_deaths"):
+            out[column] = out[column].astype("Int64")
+        else:
+            out[column] = out[column].fillna(0).astype(int)
+    out["period"] = labels
+    return out.reset_index(drop=True)
+
+
+class TrustReport:
+    """One organisation, one period. Sections are methods returning displayable objects."""
+
+    def __init__(self, params: TrustParameters, data: ReportData) -> None:
+        self.params = params
+        self.data = data
+        self.rule = params.disclosure_rule()
+        self.code = params.organisation_code
+        self.name = data.organisation_name(self.code)
+        self.period = data.period
+        self.alpha = 1 - params.confidence_level
+        own = data.reviews["organisation_code"] == self.code
+        self.window_reviews = data.reviews[own.fillna(False)].reset_index(drop=True)
+        self.window_deaths = data.deaths[data.deaths["organisation_code"] == self.code]
+        months = self.window_reviews["death_month"]
+        inside = (months >= self.period.start_month) & (months <= self.period.end_month)
+        self.reviews = self.window_reviews[inside.fillna(False)].reset_index(drop=True)
+        m = self.window_deaths["month"]
+        self.deaths = self.window_deaths[(m >= self.period.start_month)
+                                         & (m <= self.period.end_month)]
+        self.total_label = f"{self.period.label.replace('_', ' ')} total"
+        self.symbol = self.rule.symbol
+
+    # ------------------------------------------------------------------------ heading ----
+    @property
+    def title(self) -> str:
+        return f"{self.name} ({self.code}): Structured Judgement Review report, " \
+               f"{_period_words(self.period)}"
+
+    def introduction(self) -> Markdown:
+        """Who and what the report covers, in two sentences."""
+        return Markdown(
+            f"**{self.name}** ({self.code}), deaths from {_month_words(self.period.start_month)} "
+            f"to {_month_words(self.period.end_month)}. Figures come from structured judgement "
+            "reviews (submitted and locked; drafts are not counted) and the monthly deaths "
+            "feed. This report is for the organisation's own learning: it does not compare "
+            "organisations. " + self.rule.describe()
+        )
+
+    # ------------------------------------------------------------- Learning from Deaths ----
+    @cached_property
+    def _lfd(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        labels = sorted({financial_quarter(m) for m in self.period.months()})
+        figures = learning_from_deaths(
+            self.reviews, self.deaths, period="quarter", by_organisation=False,
+            as_of=self.period.end_month,
+        )
+        figures = _zero_quarters(figures[figures["period"].isin(labels)], labels)
+        return tables.protect_lfd(figures, self.rule, total_label=self.total_label)
+
+    def lfd_quarterly(self) -> tables.ReportTable:
+        return tables.lfd_quarterly_table(self._lfd[1], self.rule, total_label=self.total_label)
+
+    def avoidability(self) -> tables.ReportTable:
+        return tables.lfd_avoidability_table(self._lfd[1], self.rule,
+                                             total_label=self.total_label)
+
+    def learning_disability(self) -> tables.ReportTable:
+        return tables.lfd_ld_table(self._lfd[1], self.rule, total_label=self.total_label)
+
+    def write_lfd_workbook(self, path: str | Path | None = None) -> Path | None:
+        """Write the Learning from Deaths dashboard (.xlsx) to ``path`` (default: the
+        ``lfd_workbook`` parameter; nothing when neither is given)."""
+        target = path or self.params.lfd_workbook
+        if not target:
+            return None
+        from sjrlib.report.lfd_excel import write_lfd_workbook
+
+        return write_lfd_workbook(
+            target, self._lfd[1], organisation=f"{self.name} ({self.code})",
+            period=_period_words(self.period), total_label=self.total_label, rule=self.rule,
+            stamp=self.stamp(),
+        )
+
+    # -------------------------------------------------------------------- care scores ----
+    @cached_property
+    def _care(self) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        distribution = descriptive.care_score_distribution(self.reviews)
+        poor = {p: descriptive.poor_care(self.reviews, phase=p, alpha=self.alpha)
+                for p in domain.PHASES}
+        return distribution, poor
+
+    def care_scores(self) -> tables.ReportTable:
+        return tables.care_score_table(*self._care, self.rule)
+
+    def care_scores_chart(self):
+        """Care scores by phase as 100% bars (``sjrlib.plots``); no bar for a withheld count."""
+        distribution, _ = self._care
+        safe = tables.protect_distribution(distribution, self.rule, group="phase")
+        return plots.care_scores_by_phase(safe)
+
+    @cached_property
+    def _problems(self) -> pd.DataFrame:
+        return descriptive.problem_frequency(self.reviews, alpha=self.alpha)
+
+    def problems(self) -> tables.ReportTable:
+        return tables.problems_table(self._problems, self.rule)
+
+    def problems_chart(self):
+        """Problem types split by harm (``sjrlib.plots``), from protected counts."""
+        return plots.problem_types(tables.protect_problem_frequency(self._problems, self.rule))
+
+    # ---------------------------------------------------------------------------- SPC ----
+    @cached_property
+    def _spc(self) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+        out = {}
+        months = pd.Index(_months(self.data.trend_start, self.period.end_month))
+        poor = descriptive.poor_care(self.window_reviews, by="month")
+        poor = poor.set_index(poor["month"].astype(str)).reindex(months)
+        ok = poor["n"].fillna(0).to_numpy(int) > 0
+        frame = spc.p_chart(poor["poor"][ok].astype(int), poor["n"][ok].astype(int),
+                            improvement="decrease")
+        out["poor_care"] = (frame, np.array([not self.rule.base_allowed(n)
+                                             for n in poor["n"][ok].astype(int)]))
+        lfd = learning_from_deaths(self.window_reviews, self.window_deaths, period="month",
+                                   by_organisation=False, as_of=self.period.end_month)
+        lfd = lfd.set_index(lfd["period"].astype(str)).reindex(months)
+        deaths = lfd["deaths_in_scope"].astype("Float64").fillna(0).to_numpy(float)
+        reviewed = lfd["reviewed"].fillna(0).to_numpy(float)
+        ok = (deaths > 0) & (reviewed <= deaths)
+        frame = spc.p_chart(pd.Series(reviewed[ok], index=months[ok]),
+                            pd.Series(deaths[ok], index=months[ok]), improvement="increase")
+        out["reviewed"] = (frame, np.array([not self.rule.base_allowed(d) for d in deaths[ok]]))
+        return out
+
+    def spc_poor_care(self):
+        frame, _ = self._spc["poor_care"]
+        return plots.spc_chart(
+            frame, title="Reviews finding poor or very poor overall care, by month of death",
+            y_label="% of first-stage reviews",
+        )
+
+    def spc_reviewed(self):
+        frame, _ = self._spc["reviewed"]
+        return plots.spc_chart(
+            frame, title="Deaths reviewed by structured judgement review, by month of death",
+            y_label="% of deaths in scope",
+        )
+
+    # ---------------------------------------------------------------- second stage etc. ----
+    def second_stage(self) -> tables.ReportTable:
+        first_poor = descriptive.poor_care(self.reviews, alpha=self.alpha)
+        second = descriptive.care_score_distribution(self.reviews, phases=["overall"],
+                                                     stage="second")
+        rows = {f"{int(r.score)} {r.label}": int(r.count) for r in second.itertuples()}
+        total = int(second["n_applicable"].iloc[0]) if len(second) else 0
+        raw = pd.DataFrame({"Second-stage reviews": {**rows, "All second-stage reviews": total}})
+        from sjrlib.disclosure import protect_count, protect_counts
+
+        protected = protect_counts(raw.astype(object), self.rule,
+                                   total_row="All second-stage reviews")
+        poor = int(first_poor["poor"].iloc[0]) if len(first_poor) else 0
+        backlog = narrative.second_stage_backlog(self.reviews)
+        lead = pd.DataFrame({"Second-stage reviews": {
+            "Deaths with poor or very poor care at first stage": protect_count(poor, self.rule),
+            "of which not yet second-stage reviewed": protect_count(backlog, self.rule),
+        }}, dtype=object)
+        frame = pd.concat([lead, protected])
+        return tables.ReportTable(
+            frame, caption="Second-stage review: overall care as judged at second stage",
+            note=tables._note(self.rule, "Poor or very poor overall care at first stage (score "
+                              "1-2) should lead to a second-stage review by another reviewer or "
+                              "a panel, who also judge avoidability."),
+            total_rows=["All second-stage reviews"], index_name="",
+        )
+
+    def review_reasons(self) -> tables.ReportTable:
+        poor = descriptive.poor_care(self.reviews, by="review_reason", alpha=self.alpha)
+        return tables.poor_care_by_group_table(
+            poor, "review_reason", domain.labels("review_reason"), self.rule,
+            caption="Reasons for review, and poor or very poor overall care by reason",
+            index_name="Reason for review",
+            note="A review may have several reasons, so rows add up to more than all reviews.",
+        )
+
+    # -------------------------------------------------------------------- narrative ----
+    def what_to_look_at(self) -> narrative.Callout:
+        protected = self._lfd[1]
+        poor_frame, poor_hide = self._spc["poor_care"]
+        rev_frame, rev_hide = self._spc["reviewed"]
+        mltn = protected.at[self.total_label, "more_likely_than_not"]
+        backlog = narrative.second_stage_backlog(self.reviews)
+        from sjrlib.disclosure import protect_count
+
+        sentences = [
+            narrative.spc_sentence("the percentage of reviews finding poor or very poor care",
+                                   poor_frame, improvement="decrease",
+                                   period_start=self.period.start_month, withheld=poor_hide),
+            narrative.spc_sentence("the percentage of deaths reviewed", rev_frame,
+                                   improvement="increase",
+                                   period_start=self.period.start_month, withheld=rev_hide),
+        ]
+        if mltn not in (0, None):
+            sentences.append(
+                f"{narrative.count_phrase(mltn, 'deaths', self.symbol).capitalize()} were judged "
+                "more likely than not due to problems in care: each needs a completed "
+                "second-stage review and an action plan reported to the board."
+            )
+        else:
+            sentences.append("No death in the period was judged more likely than not due to "
+                             "problems in care.")
+        shown = protect_count(backlog, self.rule)
+        if backlog:
+            sentences.append(
+                f"{narrative.count_phrase(shown, 'deaths', self.symbol).capitalize()} with poor "
+                "or very poor care at first stage have no second-stage review yet."
+            )
+        top = descriptive.problem_frequency(self.reviews)
+        if len(top) and int(top["count"].max()) > self.rule.threshold:
+            label = tables._short_problem(str(top.loc[top["count"].idxmax(), "problem_type"]))
+            sentences.append(f"The problem type recorded most often was: {label.lower()}.")
+        return narrative.Callout(sentences)
+
+    # ------------------------------------------------------------------------ stamp ----
+    def stamp(self) -> Stamp:
+        return Stamp(self.params.notebook_parameters(), self.data.snapshot,
+                     len(self.data.reviews) + len(self.data.deaths))
+
+
+def _months(start: str, end: str) -> list[str]:
+    from sjrlib.report.params import months_between
+
+    return months_between(start, end)
+
+
+def _month_words(month: str) -> str:
+    names = ("January February March April May June July August September October November "
+             "December").split()
+    return f"{names[int(month[5:]) - 1]} {month[:4]}"
+
+
+def _period_words(period) -> str:
+    if period.label == f"{period.start_month[:4]}-{period.end_month[2:4]}":
+        return f"financial year {period.label}"
+    return f"{_month_words(period.start_month)} to {_month_words(period.end_month)}"
