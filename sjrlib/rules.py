@@ -83,6 +83,8 @@ class ColumnSpec:
     kind: str
     required: bool = False
     codes: tuple[str, ...] = ()
+    column_required: bool | None = None
+    """Must a file have this column? Default: ``required``."""
 
 
 def _review_specs() -> dict[str, ColumnSpec]:
@@ -116,7 +118,8 @@ def _review_specs() -> dict[str, ColumnSpec]:
     for p in PHASES:
         specs[score_column(p)] = ColumnSpec("int", p == "overall")
     for p in PHASES:
-        specs[comment_column(p)] = ColumnSpec("free_text", p == "overall")
+        # Blank comment_overall is comment_required_when_scored's to report; the column is needed.
+        specs[comment_column(p)] = ColumnSpec("free_text", column_required=p == "overall")
     specs["record_quality_score"] = ColumnSpec("int", True)
     specs["any_problems"] = code(domain.YES_NO, True)
     for t in PROBLEM_TYPES:
@@ -146,7 +149,8 @@ ORGANISATION_SPECS: dict[str, ColumnSpec] = {
 
 def required_columns(specs: Mapping[str, ColumnSpec]) -> tuple[str, ...]:
     """Columns a file must have (their cells must be filled in); the others may be left out."""
-    return tuple(c for c, s in specs.items() if s.required)
+    return tuple(c for c, s in specs.items()
+                 if (s.required if s.column_required is None else s.column_required))
 
 
 # --- the prepared table ---------------------------------------------------------------------
@@ -167,6 +171,7 @@ class Table:
     known_organisations: frozenset[str] | None = None
     known_reviews: pd.DataFrame | None = None
     today: _dt.date = field(default_factory=_dt.date.today)
+    text_dtype: pd.StringDtype = field(default_factory=pd.StringDtype)
     cache: dict[str, Any] = field(default_factory=dict)
 
 
@@ -196,28 +201,28 @@ def _cell_text(value: Any) -> Any:
     return str(value)
 
 
-def _as_text(series: pd.Series) -> pd.Series:
+def _as_text(series: pd.Series, text_dtype: pd.StringDtype) -> pd.Series:
     """Any column as a ``string`` Series, cells as written (numbers without ``.0``)."""
     dtype = series.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        out = series.dt.strftime("%Y-%m-%d").astype("string")
+        out = series.dt.strftime("%Y-%m-%d").astype(text_dtype)
         timed = _mask(series.notna() & (series != series.dt.normalize()))
         if timed.any():
-            out[timed] = series[timed].astype("string")
+            out[timed] = series[timed].astype(text_dtype)
         return out
     if pd.api.types.is_bool_dtype(dtype):
-        return series.astype("string")
+        return series.astype(text_dtype)
     if pd.api.types.is_integer_dtype(dtype):
-        return series.astype("Int64").astype("string")
+        return series.astype("Int64").astype(text_dtype)
     if pd.api.types.is_float_dtype(dtype):
-        out = series.astype("string")
+        out = series.astype(text_dtype)
         whole = _mask(series.notna() & (series % 1 == 0))
         if whole.any():
-            out[whole] = series[whole].astype("Int64").astype("string")
+            out[whole] = series[whole].astype("Int64").astype(text_dtype)
         return out
     if pd.api.types.is_object_dtype(dtype):
-        return series.map(_cell_text).astype("string")
-    return series.astype("string")
+        return series.map(_cell_text).astype(text_dtype)
+    return series.astype(text_dtype)
 
 
 _INTEGER = r"[+-]?\d{1,9}(?:\.0*)?"
@@ -228,11 +233,11 @@ _MONTH = r"\d{4}-(?:0[1-9]|1[0-2])"
 def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series | None) -> None:
     n = table.n
     if series is None:
-        empty = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype="string")
+        empty = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype=table.text_dtype)
         table.raw[column] = table.text[column] = empty
         table.present[column] = np.zeros(n, dtype=bool)
         table.invalid[column] = np.zeros(n, dtype=bool)
-        dtype = {"int": "Int64", "date": "datetime64[ns]"}.get(spec.kind, "string")
+        dtype = {"int": "Int64", "date": "datetime64[ns]"}.get(spec.kind, table.text_dtype)
         table.values[column] = pd.Series(pd.NA if dtype != "datetime64[ns]" else pd.NaT,
                                          index=empty.index, dtype=dtype)
         return
@@ -241,7 +246,7 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
     # Typed columns from code take a fast path that skips parsing text.
     if spec.kind == "int" and pd.api.types.is_integer_dtype(series.dtype):
         values = series.astype("Int64")
-        raw = values.astype("string")
+        raw = values.astype(table.text_dtype)
         table.raw[column] = table.text[column] = raw
         table.present[column] = _mask(values.notna())
         table.invalid[column] = np.zeros(n, dtype=bool)
@@ -249,14 +254,14 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
         return
     if spec.kind == "date" and pd.api.types.is_datetime64_any_dtype(series.dtype):
         values = series.astype("datetime64[ns]").dt.normalize()
-        raw = _as_text(series)
+        raw = _as_text(series, table.text_dtype)
         table.raw[column] = table.text[column] = raw
         table.present[column] = _mask(values.notna())
         table.invalid[column] = np.zeros(n, dtype=bool)
         table.values[column] = values
         return
 
-    raw = _as_text(series)
+    raw = _as_text(series, table.text_dtype)
     stripped = raw.str.strip()
     present = _mask(stripped.str.len() > 0)
     stripped = stripped.where(present, pd.NA)
@@ -299,6 +304,8 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
         table.reason_unknown = unknown
         invalid = _mask(unknown.notna())
         values = values.where(~invalid, pd.NA)
+        # ";" alone names no reason: blank, so "at least one" is the required rule's job.
+        table.present[column] = invalid | _mask(values.notna())
     else:  # pragma: no cover - a spec typo is a programming error
         raise ValueError(f"unknown column kind {spec.kind!r} for {column}")
     table.text[column] = text
@@ -322,7 +329,7 @@ def _normalise_reasons(text: pd.Series) -> tuple[pd.Series, pd.Series]:
         normalised.append(domain.REASON_SEPARATOR.join(good) if good else pd.NA)
         unknown.append(", ".join(bad) if bad else pd.NA)
     take = lambda items: pd.Series(  # noqa: E731
-        np.asarray(items + [pd.NA], dtype=object)[codes], index=text.index, dtype="string"
+        np.asarray(items + [pd.NA], dtype=object)[codes], index=text.index, dtype=text.dtype
     )
     return take(normalised), take(unknown)
 
@@ -349,6 +356,15 @@ def normalise_known_reviews(known: Any) -> pd.DataFrame | None:
     frame = frame.astype("string")
     frame.index = frame.index.astype("string")
     return frame[~frame.index.duplicated()]
+
+
+SMALL_FRAME = 5000
+"""Up to this many rows, text is held as Python strings: pandas' pyarrow string methods pay a
+fixed cost per call (regex parsing) that dominates a 1-row check from the entry form."""
+
+
+def _text_dtype(n: int) -> pd.StringDtype:
+    return pd.StringDtype("python" if n <= SMALL_FRAME else "pyarrow")
 
 
 def prepare(
@@ -381,6 +397,7 @@ def prepare(
         ),
         known_reviews=normalise_known_reviews(known_reviews),
         today=today or _dt.date.today(),
+        text_dtype=_text_dtype(n),
     )
     for column, spec in specs.items():
         _read_column(table, column, spec, frame[column] if column in frame.columns else None)
@@ -429,7 +446,7 @@ def _columns_of_kind(specs: Mapping[str, ColumnSpec], *kinds: str) -> tuple[str,
 
 
 def _required_rule(specs: Mapping[str, ColumnSpec]) -> Rule:
-    columns = required_columns(specs)
+    columns = tuple(c for c, s in specs.items() if s.required)
 
     def check(t: Table) -> Iterator[Violation]:
         for c in columns:
@@ -464,8 +481,12 @@ def _type_rules(specs: Mapping[str, ColumnSpec]) -> list[Rule]:
             yield Violation("month_format", c, t.invalid[c],
                             f"{c} must be a month written YYYY-MM (e.g. 2024-03)")
 
-    rules = [Rule("integer", ints, "An integer column holds something else.", integer),
-             Rule("code_list", codes, "A coded column holds a value off its code list.", code_list)]
+    rules = []
+    if ints:
+        rules.append(Rule("integer", ints, "An integer column holds something else.", integer))
+    if codes:
+        rules.append(Rule("code_list", codes, "A coded column holds a value off its code list.",
+                          code_list))
     if dates:
         rules.append(Rule("date_format", dates, "A date is not a real YYYY-MM-DD date.",
                           date_format))
