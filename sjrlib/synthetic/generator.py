@@ -13,6 +13,8 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sjrlib.domain import (
     DEATH_COLUMNS,
@@ -259,17 +261,16 @@ def generate(
     org_first_case = np.searchsorted(org_i, np.arange(n_organisations))
     case_seq = t_case - org_first_case[org_i[t_case]] + 1
     t_codes = codes[t_org]
-    review_ids = np.array([f"{c}-SJR{k:06d}" for c, k in zip(t_codes, review_seq, strict=True)],
-                          dtype=object)
-    second_of = np.full(len(order), None, dtype=object)
-    second_rows = position[m + np.arange(s)]
-    second_of[second_rows] = review_ids[position[link]]
+    review_ids = _join(codes, t_org, "-SJR", review_seq, 6)
+    target = np.full(len(order), -1, dtype=np.int64)
+    target[position[m + np.arange(s)]] = position[link]
+    second_of = review_ids.take(target, allow_fill=True)
 
     all_reviewer = np.concatenate([reviewer, senior])[order]
-    area = np.array([areas[c] for c in codes], dtype=object)[t_org]
-    district = rng.integers(1, 20, len(order))
-    postcode = np.array([f"{a}{d}" for a, d in zip(area, district, strict=True)], dtype=object)
-    postcode[rng.random(len(order)) >= p.postcode_district_share] = None
+    area = np.array([areas[c] for c in codes], dtype=object)
+    postcode = _join(area, t_org, "", rng.integers(1, 20, len(order)), 1)
+    no_postcode = rng.random(len(order)) >= p.postcode_district_share
+    postcode = postcode.take(np.where(no_postcode, -1, np.arange(len(order))), allow_fill=True)
     death_date = mix.death_date[t_case]
     admission_date = death_date - mix.days_to_death[t_case]
     weekdays = np.array(WEEKDAYS, dtype=object)
@@ -279,14 +280,12 @@ def generate(
 
     columns: dict[str, object] = {
         "review_id": review_ids,
-        "case_id": np.array([f"{c}-C{k:06d}" for c, k in zip(t_codes, case_seq, strict=True)],
-                            dtype=object),
+        "case_id": _join(codes, t_org, "-C", case_seq, 6),
         "organisation_code": t_codes,
         "review_stage": np.where(all_stage[order] == _STAGE_SECOND, "second", "first"),
         "second_review_of": second_of,
         "status": merged(status, status2),
-        "reviewer_id": np.array([f"{c}-RV{k + 1:03d}" for c, k in
-                                 zip(t_codes, all_reviewer, strict=True)], dtype=object),
+        "reviewer_id": _join(codes, t_org, "-RV", all_reviewer + 1, 3),
         "review_date": merged(review_date, date2).astype("datetime64[ns]"),
         "review_reasons": _reason_strings(reasons[t_case]),
         "age_at_death": mix.age[t_case],
@@ -318,18 +317,38 @@ def generate(
     return SyntheticData(organisations, deaths_frame, reviews, scenarios, params, seed)
 
 
+def _join(
+    prefixes: np.ndarray, which: np.ndarray, infix: str, numbers: np.ndarray, width: int
+) -> pd.api.extensions.ExtensionArray:
+    """``prefixes[which] + infix + numbers`` (zero-padded to ``width``) as a string array,
+    built with Arrow's vectorised string kernels rather than a Python loop."""
+    left = pa.array(prefixes.tolist(), type=pa.string()).take(pa.array(which))
+    right = pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width, "0")
+    joined = pc.binary_join_element_wise(left, right, infix)
+    return pd.array(joined, dtype="string")
+
+
+def _strings(values: np.ndarray, dtype: str) -> pd.api.extensions.ExtensionArray:
+    """Object array (``None`` = blank) as a string array; most columns hold few distinct
+    values, so convert the distinct values once and take."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    return pd.array(np.asarray(uniques, dtype=object), dtype=dtype).take(codes, allow_fill=True)
+
+
 def _frame(columns: dict[str, object]) -> pd.DataFrame:
     data = {}
     for col in REVIEW_COLUMNS:
         dtype = REVIEW_DTYPES[col]
         values = columns[col]
-        if dtype == "Int64":
+        if isinstance(values, pd.api.extensions.ExtensionArray):
+            data[col] = values
+        elif dtype == "Int64":
             data[col] = pd.array(np.asarray(values, dtype=float), dtype="Int64")
         elif dtype.startswith("datetime64"):
             data[col] = pd.Series(values).astype(dtype)
         else:
-            data[col] = pd.array(np.asarray(values, dtype=object), dtype=dtype)
-    return pd.DataFrame(data)
+            data[col] = _strings(values, dtype)
+    return pd.DataFrame(data).astype(REVIEW_DTYPES)
 
 
 def _scenarios(

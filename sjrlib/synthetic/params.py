@@ -36,7 +36,7 @@ class CalibrationParams:
     # is our assumption (more small trusts than large ones), keeping the national total in the
     # spec's 150,000-300,000 reviews for 135 organisations x 5 years.
     deaths_per_year_min: float = 1000.0
-    deaths_per_year_mode: float = 1200.0  # assumption
+    deaths_per_year_mode: float = 1000.0  # assumption
     deaths_per_year_max: float = 3500.0
     # Scottish boards range from island boards to Greater Glasgow (assumption: 200-5,000).
     scotland_deaths_per_year_min: float = 200.0  # assumption
