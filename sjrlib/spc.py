@@ -141,92 +141,103 @@ _DIRECTION = {"increase": 1, "decrease": -1, "neutral": 0}
 # --- the rules, on one rebase group (NHSRplotthedots: ptd_calculate_point_type.R) -------------
 
 
+def _windows(v: np.ndarray, width: int) -> np.ndarray:
+    return np.lib.stride_tricks.sliding_window_view(v, width)
+
+
 def _seven_point_one_side_mean(rtm: np.ndarray) -> np.ndarray:
-    """1 where this point and the 6 before it lie strictly on the same side of the mean."""
-    n = len(rtm)
-    out = np.zeros(n, dtype=int)
-    for i in range(_RUN - 1, n):
-        window = rtm[i - _RUN + 1 : i + 1]
-        if rtm[i] != 0 and np.all(window == rtm[i]):
-            out[i] = 1
+    """True where this point and the 6 before it lie strictly on the same side of the mean."""
+    out = np.zeros(len(rtm), dtype=bool)
+    if len(rtm) >= _RUN:
+        w = _windows(rtm, _RUN)
+        out[_RUN - 1 :] = (w == w[:, -1:]).all(axis=1) & (w[:, -1] != 0)
     return out
 
 
 def _part_of_seven(flags: np.ndarray) -> np.ndarray:
     """True where this point or one of the next 6 ends a run of 7 (so this point is in it)."""
-    n = len(flags)
-    hit = flags != 0
-    return np.array([bool(hit[i : i + _RUN].any()) for i in range(n)], dtype=bool)
+    padded = np.concatenate([flags != 0, np.zeros(_RUN - 1, dtype=bool)])
+    return _windows(padded, _RUN).any(axis=1)
 
 
 def _seven_point_trend(y: np.ndarray) -> np.ndarray:
     """+1 / -1 where this point ends 7 strictly increasing / decreasing points, else 0."""
-    n = len(y)
-    out = np.zeros(n, dtype=int)
-    if n < _RUN:
-        return out
-    steps = np.sign(np.diff(y))
-    for i in range(_RUN - 1, n):
-        d = steps[i - _RUN + 1 : i]
-        if np.all(d == 1):
-            out[i] = 1
-        elif np.all(d == -1):
-            out[i] = -1
+    out = np.zeros(len(y), dtype=int)
+    if len(y) >= _RUN:
+        w = _windows(np.sign(np.diff(y)), _RUN - 1)
+        out[_RUN - 1 :] = np.where((w == 1).all(axis=1), 1, np.where((w == -1).all(axis=1), -1, 0))
     return out
 
 
 def _two_in_three(close: np.ndarray, rtm: np.ndarray) -> np.ndarray:
-    """True where a window of 3 containing the point has >= 2 close points, all 3 on one side."""
+    """True where a window of 3 containing the point has >= 2 close points, all 3 on one side,
+    and the point itself is close."""
     n = len(close)
-    out = np.zeros(n, dtype=bool)
-    for start in range(n - 2):
-        window = slice(start, start + 3)
-        if close[window].sum() >= 2 and abs(rtm[window].sum()) == 3:
-            out[window] = True
+    if n < 3:
+        return np.zeros(n, dtype=bool)
+    ok = (_windows(close.astype(int), 3).sum(axis=1) >= 2) & (
+        np.abs(_windows(rtm, 3).sum(axis=1)) == 3
+    )
+    # point i lies in the windows starting at i-2, i-1 and i
+    padded = np.concatenate([[False, False], ok, [False, False]])
+    covered = padded[:n] | padded[1 : n + 1] | padded[2 : n + 2]
     # only the points that are themselves close to the limits are flagged
-    return out & close
+    return covered & close
 
 
 def _special_cause_type(
     y: np.ndarray, rtm: np.ndarray, close: np.ndarray, outside: np.ndarray
-) -> list[str]:
+) -> np.ndarray:
+    n = len(y)
+    if n == 0:
+        return np.zeros(0, dtype=object)
     part_trend = _part_of_seven(_seven_point_trend(y))
     part_two_in_three = _two_in_three(close, rtm)
     part_one_side = _part_of_seven(_seven_point_one_side_mean(rtm))
 
-    n = len(y)
-    steps = np.sign(np.diff(y)) if n > 1 else np.zeros(0)
+    steps = np.sign(np.diff(y))
     from_left = np.concatenate([[0.0], steps])
     to_right = np.concatenate([steps, steps[-1:]]) if n > 1 else np.zeros(n)
     next_in_trend = np.concatenate([part_trend[1:], [False]])
     trend_sign = np.where(next_in_trend & part_trend, to_right, from_left)
 
-    labels: list[str] = []
-    for i in range(n):
-        side = "Above" if rtm[i] > 0 else "Below"
-        if outside[i]:
-            labels.append("Above UCL" if rtm[i] == 1 else "Below LCL")
-        elif part_trend[i]:
-            labels.append(f"7 Point Trend ({'In' if trend_sign[i] == 1 else 'De'}creasing)")
-        elif part_two_in_three[i]:
-            labels.append(f"2 in 3 {side} CL")
-        elif part_one_side[i]:
-            labels.append(f"7 Points {side} CL")
-        else:
-            labels.append("Common Cause")
-    return labels
+    above = rtm > 0
+    return np.select(
+        [outside, part_trend, part_two_in_three, part_one_side],
+        [
+            np.where(rtm == 1, "Above UCL", "Below LCL"),
+            np.where(trend_sign == 1, "7 Point Trend (Increasing)", "7 Point Trend (Decreasing)"),
+            np.where(above, "2 in 3 Above CL", "2 in 3 Below CL"),
+            np.where(above, "7 Points Above CL", "7 Points Below CL"),
+        ],
+        default="Common Cause",
+    ).astype(object)
 
 
-def _point_type(label: str, direction: int) -> str:
+def _label_side(label: str) -> int:
+    """+1 for a high label ("Above", "Increasing"), -1 for a low one, 0 for common cause."""
     if "Above" in label or "Increasing" in label:
-        v = 1
-    elif "Below" in label or "Decreasing" in label:
-        v = -1
-    else:
-        return "common_cause"
+        return 1
+    if "Below" in label or "Decreasing" in label:
+        return -1
+    return 0
+
+
+_LABEL_SIDE = {label: _label_side(label) for label in SPECIAL_CAUSE_TYPES}
+
+
+def _point_types(labels: np.ndarray, direction: int) -> np.ndarray:
+    """ptd_point_type: orient the label's side by the improvement direction."""
+    side = np.array([_LABEL_SIDE[lab] for lab in labels], dtype=int)
     if direction == 0:
-        return "special_cause_neutral_high" if v > 0 else "special_cause_neutral_low"
-    return "special_cause_improvement" if v * direction > 0 else "special_cause_concern"
+        choices = ["special_cause_neutral_high", "special_cause_neutral_low"]
+        return np.select([side > 0, side < 0], choices, default="common_cause").astype(object)
+    oriented = side * direction
+    return np.select(
+        [oriented > 0, oriented < 0],
+        ["special_cause_improvement", "special_cause_concern"],
+        default="common_cause",
+    ).astype(object)
 
 
 def _classify(
@@ -249,8 +260,8 @@ def _classify(
         "relative_to_mean": rtm,
         "close_to_limits": close,
         "special_cause_type": labels,
-        "special_cause_flag": np.array([lab != "Common Cause" for lab in labels], dtype=bool),
-        "point_type": [_point_type(lab, direction) for lab in labels],
+        "special_cause_flag": labels != "Common Cause",
+        "point_type": _point_types(labels, direction),
     }
 
 
@@ -343,22 +354,53 @@ def _rebase_groups(index: pd.Index, rebase: Sequence[Hashable] | None) -> np.nda
     return np.cumsum(starts)
 
 
-def _finish(
-    frame: pd.DataFrame,
+def _joined(parts: list, dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+
+def _assemble(
+    index: pd.Index,
+    groups: np.ndarray,
+    y: np.ndarray,
+    limits: dict[str, np.ndarray],
+    direction: int,
     improvement: str,
     target: float | None,
     chart: str,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    sizes = frame.groupby("rebase_group")["value"].transform("size")
-    frame["short_group_warning"] = (sizes < SHORT_GROUP_THRESHOLD).astype(bool)
-    frame["target"] = np.nan if target is None else float(target)
-    assurance_col = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    if target is not None and improvement != "neutral" and len(frame):
-        last = frame.iloc[-1]
-        kind = _assurance_type(float(target), last["lpl"], last["upl"], improvement)
-        in_last = (frame["rebase_group"] == last["rebase_group"]).to_numpy()
-        assurance_col[in_last] = kind
-    frame["assurance"] = assurance_col
+    """Classify each rebase group against its limits and build the frame in one go."""
+    n = len(y)
+    columns: dict[str, list] = {k: [] for k in ("outside_limits", "relative_to_mean",
+                                                "close_to_limits", "special_cause_type",
+                                                "special_cause_flag", "point_type")}
+    short = np.zeros(n, dtype=bool)
+    for g in np.unique(groups):
+        mask = groups == g
+        got = _classify(y[mask], *(limits[k][mask] for k in ("mean", "lpl", "upl", "nlpl",
+                                                              "nupl")), direction)
+        for key, value in got.items():
+            columns[key].append(np.asarray(value))
+        short[mask] = mask.sum() < SHORT_GROUP_THRESHOLD
+    assurance_col = np.full(n, None, dtype=object)
+    if target is not None and improvement != "neutral" and n:
+        kind = _assurance_type(float(target), limits["lpl"][-1], limits["upl"][-1], improvement)
+        assurance_col[groups == groups[-1]] = kind
+    data: dict[str, object] = dict(extra or {})
+    data.update({"value": y, "rebase_group": groups})
+    data.update({k: limits[k] for k in ("mean", "lpl", "upl", "nlpl", "nupl")})
+    data["outside_limits"] = _joined(columns["outside_limits"], bool)
+    data["relative_to_mean"] = _joined(columns["relative_to_mean"], int)
+    data["close_to_limits"] = _joined(columns["close_to_limits"], bool)
+    data["special_cause_type"] = pd.array(_joined(columns["special_cause_type"], object),
+                                          dtype="str")
+    data["special_cause_flag"] = _joined(columns["special_cause_flag"], bool)
+    data["point_type"] = pd.array(_joined(columns["point_type"], object), dtype="str")
+    data["short_group_warning"] = short
+    data["target"] = np.full(n, np.nan if target is None else float(target))
+    # object dtype keeps None (pandas 3 would infer a string column and turn None into NaN)
+    data["assurance"] = pd.Series(assurance_col, index=index, dtype=object)
+    frame = pd.DataFrame(data, index=index)
     frame.attrs.update({"chart": chart, "improvement": improvement, "target": target})
     return frame
 
@@ -371,10 +413,6 @@ def _assurance_type(target: float, lpl: float, upl: float, improvement: str) -> 
         return "consistent_pass" if increasing else "consistent_fail"
     # NaN limits compare False both ways and fall here, as case_when's TRUE branch does in R
     return "inconsistent"
-
-
-def _empty(extra: tuple[str, ...] = ()) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="float64") for c in (*extra, *SPC_COLUMNS)})
 
 
 # --- public ---------------------------------------------------------------------------------
@@ -431,29 +469,18 @@ def xmr(
     """
     direction = _check_options(improvement, fix_after_n_points, target)
     s = _as_series(values, "values")
-    if s.empty:
-        return _finish(_empty(), improvement, target, "xmr")
     groups = _rebase_groups(s.index, rebase)
-    y_all = s.to_numpy()
-    parts = []
+    y = s.to_numpy()
+    limits = {k: np.empty(len(y)) for k in ("mean", "lpl", "upl", "nlpl", "nupl")}
     for g in np.unique(groups):
         mask = groups == g
-        y = y_all[mask]
-        mean, amr = _xmr_limits(y, fix_after_n_points, screen_outliers)
-        n = len(y)
-        cols: dict[str, object] = {
-            "value": y,
-            "rebase_group": np.full(n, g),
-            "mean": np.full(n, mean),
-            "lpl": np.full(n, mean - LIMIT * amr),
-            "upl": np.full(n, mean + LIMIT * amr),
-            "nlpl": np.full(n, mean - NEAR_LIMIT * amr),
-            "nupl": np.full(n, mean + NEAR_LIMIT * amr),
-        }
-        cols.update(_classify(y, cols["mean"], cols["lpl"], cols["upl"], cols["nlpl"],
-                              cols["nupl"], direction))
-        parts.append(pd.DataFrame(cols, index=s.index[mask]))
-    return _finish(pd.concat(parts), improvement, target, "xmr")
+        mean, amr = _xmr_limits(y[mask], fix_after_n_points, screen_outliers)
+        limits["mean"][mask] = mean
+        limits["lpl"][mask] = mean - LIMIT * amr
+        limits["upl"][mask] = mean + LIMIT * amr
+        limits["nlpl"][mask] = mean - NEAR_LIMIT * amr
+        limits["nupl"][mask] = mean + NEAR_LIMIT * amr
+    return _assemble(s.index, groups, y, limits, direction, improvement, target, "xmr")
 
 
 def p_chart(
@@ -507,33 +534,22 @@ def p_chart(
     if ((x < 0) | (x > d)).any():
         where = x.index[(x < 0) | (x > d)][0]
         raise ValueError(f"numerator must be between 0 and its denominator; not so at {where!r}")
-    if x.empty:
-        return _finish(_empty(("numerator", "denominator")), improvement, target, "p")
     groups = _rebase_groups(x.index, rebase)
-    parts = []
+    xs, ds = x.to_numpy(), d.to_numpy()
+    y = xs / ds if len(xs) else np.zeros(0)
+    limits = {k: np.empty(len(y)) for k in ("mean", "lpl", "upl", "nlpl", "nupl")}
     for g in np.unique(groups):
         mask = groups == g
-        xs, ds = x.to_numpy()[mask], d.to_numpy()[mask]
-        k = len(xs) if fix_after_n_points is None else fix_after_n_points
-        pbar = float(xs[:k].sum() / ds[:k].sum())
-        sigma = np.sqrt(pbar * (1 - pbar) / ds)
-        n = len(xs)
-        y = xs / ds
-        cols: dict[str, object] = {
-            "numerator": xs,
-            "denominator": ds,
-            "value": y,
-            "rebase_group": np.full(n, g),
-            "mean": np.full(n, pbar),
-            "lpl": np.clip(pbar - 3 * sigma, 0, 1),
-            "upl": np.clip(pbar + 3 * sigma, 0, 1),
-            "nlpl": np.clip(pbar - 2 * sigma, 0, 1),
-            "nupl": np.clip(pbar + 2 * sigma, 0, 1),
-        }
-        cols.update(_classify(y, cols["mean"], cols["lpl"], cols["upl"], cols["nlpl"],
-                              cols["nupl"], direction))
-        parts.append(pd.DataFrame(cols, index=x.index[mask]))
-    return _finish(pd.concat(parts), improvement, target, "p")
+        k = int(mask.sum()) if fix_after_n_points is None else fix_after_n_points
+        pbar = float(xs[mask][:k].sum() / ds[mask][:k].sum())
+        sigma = np.sqrt(pbar * (1 - pbar) / ds[mask])
+        limits["mean"][mask] = pbar
+        limits["lpl"][mask] = np.clip(pbar - 3 * sigma, 0, 1)
+        limits["upl"][mask] = np.clip(pbar + 3 * sigma, 0, 1)
+        limits["nlpl"][mask] = np.clip(pbar - 2 * sigma, 0, 1)
+        limits["nupl"][mask] = np.clip(pbar + 2 * sigma, 0, 1)
+    return _assemble(x.index, groups, y, limits, direction, improvement, target, "p",
+                     extra={"numerator": xs, "denominator": ds})
 
 
 def variation(frame: pd.DataFrame) -> str | None:
