@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from sjrlib import domain, io
+from sjrlib import domain, io, spc
 from sjrlib.privacy import contains_identifiers, find_identifiers
 from sjrlib.schema import validate_deaths, validate_organisations, validate_reviews
 from sjrlib.synthetic import (
@@ -319,6 +319,22 @@ def test_scenarios_record_real_changes(mid):
         assert (after - before) * (1 if row.direction == "deterioration" else -1) > 0.04
         assert row.expected_poor_share_after != pytest.approx(row.expected_poor_share_before)
     assert not set(sc["organisation_code"]) == set(mid.organisations["organisation_code"])
+
+
+def test_scenario_changes_are_found_by_spc_and_stable_baselines_are_quiet(mid):
+    first = _first(mid.reviews)
+    for row in mid.scenarios.itertuples():
+        org = first[first["organisation_code"] == row.organisation_code]
+        monthly = org.groupby("death_month")["score_overall"].agg(
+            reviews="size", poor=lambda s: int((s <= 2).sum()))
+        after = monthly.index >= row.start_month
+        assert (~after).sum() >= 12 and after.sum() >= 8
+        chart = spc.p_chart(monthly["poor"], monthly["reviews"], improvement="decrease",
+                            fix_after_n_points=int((~after).sum()))
+        expected = ("special_cause_concern" if row.direction == "deterioration"
+                    else "special_cause_improvement")
+        assert (chart.loc[after, "point_type"] == expected).sum() >= 3, row
+        assert (chart.loc[~after, "point_type"] == expected).sum() <= 2, row
 
 
 def test_calibration_is_a_parameter():

@@ -68,7 +68,9 @@ class SyntheticData:
         linear ramp from ``start_month`` to the last month), ``direction`` ``improvement`` or
         ``deterioration``, ``latent_shift`` (full size, negative = worse), and the expected
         share of poor or very poor overall care before and after (approximate). Organisations
-        not listed have stable care, so SPC charts should find signals only in these.
+        not listed have stable care, so SPC charts should find signals only in these. With 20
+        months or more, ``start_month`` leaves a baseline of at least 12 months (enough to fix
+        SPC limits on) and at least 8 months after it.
     params : the calibration used
     seed : the seed used
     """
@@ -369,8 +371,12 @@ def _scenarios(
     kinds = (("step", "deterioration"), ("step", "improvement"),
              ("trend", "deterioration"), ("trend", "improvement"))
     chosen = np.sort(rng.choice(n, size=k, replace=False)) if k else np.array([], dtype=int)
+    # Start in the middle third, after a baseline of at least 12 months when the period allows
+    # (SPC limits need 12 points) and with at least 8 months after it.
     lo = int(0.35 * n_months)
-    hi = max(int(0.65 * n_months), lo + 1)
+    if n_months >= 20:
+        lo = max(lo, 12)
+    hi = min(max(int(0.65 * n_months), lo + 1), max(n_months - 8, lo + 1))
     within_sd = np.sqrt(1 - p.organisation_sd**2)
     poor_cut = cuts[1]  # between "poor" (2) and "adequate" (3)
     rows = []
