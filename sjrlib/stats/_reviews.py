@@ -105,8 +105,7 @@ class Encoded:
         return len(self.labels)
 
 
-def _encode_strings(series: pd.Series, order: Sequence[str] | None = None) -> Encoded:
-    arr = _arrow(series)
+def _encode_strings(arr: pa.Array, order: Sequence[str] | None = None) -> Encoded:
     enc = pc.dictionary_encode(arr)
     dictionary = enc.dictionary.to_pylist()
     codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -123,27 +122,12 @@ def _encode_strings(series: pd.Series, order: Sequence[str] | None = None) -> En
     return Encoded(remap[codes], labels)
 
 
-def _encode_ints(series: pd.Series) -> Encoded:
-    values = series.to_numpy(dtype="float64", na_value=np.nan)
-    missing = np.isnan(values)
-    uniques = np.unique(values[~missing]).astype(np.int64)
-    codes = np.searchsorted(uniques, np.where(missing, uniques[0] if len(uniques) else 0, values))
-    labels: list = [int(u) for u in uniques]
-    if missing.any():
-        codes = np.where(missing, len(labels), codes)
-        labels.append(None)
-    return Encoded(codes.astype(np.int64), labels)
-
-
-def _first_in_order(frame: pd.DataFrame, group: list[str], latest: bool) -> np.ndarray:
-    """Positions (``_pos``) of the earliest (or latest) row per group by review_date, review_id."""
-    ordered = frame.sort_values(
-        [*group, "review_date", "review_id"],
-        ascending=[True] * len(group) + [not latest, not latest],
-        na_position="last",
-        kind="mergesort",
-    )
-    return ordered.drop_duplicates(group, keep="first")["_pos"].to_numpy(np.int64)
+def _vocab_index(arr: pa.Array, vocabulary: Sequence[str]) -> np.ndarray | None:
+    """``0`` = missing, ``i + 1`` = ``vocabulary[i]``; None if some value is not in it."""
+    found = pc.index_in(arr, value_set=pa.array(list(vocabulary), type=arr.type))
+    if found.null_count != arr.null_count:
+        return None
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
 
 
 class ReviewIndex:
@@ -174,8 +158,17 @@ class ReviewIndex:
     def strings(self, column: str) -> Encoded:
         key = ("s", column)
         if key not in self._cache:
-            self._require(column)
-            self._cache[key] = _encode_strings(self.frame[column], _VOCABULARY_ORDER.get(column))
+            vocabulary = _VOCABULARY_ORDER.get(column)
+            codes = None
+            if vocabulary is not None and column != REVIEW_REASON:
+                codes = _vocab_index(self.arrow(column), vocabulary)
+            if codes is not None:
+                # Vocabulary columns: code i+1 = vocabulary[i], 0 = missing -> missing last.
+                labels: list = [*vocabulary, None]
+                self._cache[key] = Encoded(np.where(codes == 0, len(vocabulary), codes - 1),
+                                           labels)
+            else:
+                self._cache[key] = _encode_strings(self.arrow(column), vocabulary)
         return self._cache[key]
 
     def ints(self, column: str, *, low: int, high: int) -> np.ndarray:
@@ -197,11 +190,61 @@ class ReviewIndex:
         return self._cache[key]
 
     def equals(self, column: str, value: str) -> np.ndarray:
+        """Boolean mask ``column == value`` (missing is False)."""
         key = ("eq", column, value)
         if key not in self._cache:
-            enc = self.strings(column)
-            target = enc.labels.index(value) if value in enc.labels else -2
-            self._cache[key] = enc.codes == target
+            self._require(column)
+            if ("s", column) in self._cache:
+                enc = self._cache[("s", column)]
+                target = enc.labels.index(value) if value in enc.labels else -2
+                self._cache[key] = enc.codes == target
+            else:
+                hit = pc.fill_null(pc.equal(self.arrow(column), value), False)
+                self._cache[key] = hit.to_numpy(zero_copy_only=False)
+        return self._cache[key]
+
+    def arrow(self, column: str) -> pa.Array:
+        key = ("a", column)
+        if key not in self._cache:
+            self._require(column)
+            self._cache[key] = _arrow(self.frame[column])
+        return self._cache[key]
+
+    def vocab_codes(self, column: str, vocabulary: Sequence[str]) -> np.ndarray:
+        """Codes ``0`` = missing, ``i + 1`` = ``vocabulary[i]``; any other value is an error."""
+        key = ("v", column, tuple(vocabulary))
+        if key not in self._cache:
+            codes = _vocab_index(self.arrow(column), vocabulary)
+            if codes is None:
+                enc = _encode_strings(self.arrow(column))
+                bad = [v for v in enc.labels if v is not None and v not in vocabulary]
+                raise ValueError(f"column {column!r} holds {bad[0]!r}; expected one of "
+                                 f"{tuple(vocabulary)} or blank")
+            self._cache[key] = codes
+        return self._cache[key]
+
+    def profile(self, name: str, columns: Sequence[np.ndarray], base: int) -> Profile:
+        """Pack several small-valued code columns (each ``0..base-1``) into one code per row
+        over the combinations that occur, so one ``bincount`` counts them all."""
+        key = ("profile", name)
+        if key not in self._cache:
+            packed = np.zeros(self.n_rows, dtype=np.int64)
+            for col in columns:
+                packed = packed * base + col
+            space = base ** len(columns)
+            if space <= _MAX_DENSE_GROUPS:
+                present = np.flatnonzero(np.bincount(packed, minlength=space))
+                remap = np.zeros(space, dtype=np.int64)
+                remap[present] = np.arange(present.size)
+                codes = remap[packed]
+            else:
+                present, codes = np.unique(packed, return_inverse=True)
+            values = np.zeros((present.size, len(columns)), dtype=np.int64)
+            rest = present.copy()
+            for j in range(len(columns) - 1, -1, -1):
+                values[:, j] = rest % base
+                rest //= base
+            self._cache[key] = Profile(codes.ravel(), values)
         return self._cache[key]
 
     def _require(self, column: str) -> None:
@@ -232,8 +275,7 @@ class ReviewIndex:
         cases, which :meth:`_shared_case` resolves."""
         if "case_code" not in self._cache:
             self._require("case_id")
-            arr = _arrow(self.frame["case_id"])
-            enc = pc.dictionary_encode(arr)
+            enc = pc.dictionary_encode(self.arrow("case_id"))
             self._cache["case_code"] = (
                 pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
             )
@@ -254,10 +296,21 @@ class ReviewIndex:
         shared = self._shared_case(mask)
         keep = mask.copy()
         if shared.size:
-            sub = self.frame.iloc[shared][["organisation_code", "case_id", "review_date",
-                                           "review_id"]].assign(_pos=shared)
+            key = self.case_key[shared]
+            date = self.frame["review_date"].to_numpy("datetime64[ns]")[shared].view(np.int64)
+            date = np.where(date == np.iinfo(np.int64).min, np.iinfo(np.int64).max, date)
+            rid = self.arrow("review_id").take(pa.array(shared))
+            rank = pc.rank(rid, sort_keys="ascending", tiebreaker="dense")
+            rank = rank.to_numpy(zero_copy_only=False).astype(np.int64)
+            if latest:
+                order = np.lexsort((-rank, -date, key))
+            else:
+                order = np.lexsort((rank, date, key))
+            sorted_key = key[order]
+            first = np.ones(order.size, dtype=bool)
+            first[1:] = sorted_key[1:] != sorted_key[:-1]
             keep[shared] = False
-            keep[_first_in_order(sub, ["organisation_code", "case_id"], latest)] = True
+            keep[shared[order[first]]] = True
         return np.flatnonzero(keep)
 
     def primary_first(self) -> np.ndarray:
@@ -291,6 +344,15 @@ class ReviewIndex:
             self._cache["case_key"] = self.case_code * (org.size + 1) + org.codes
         return self._cache["case_key"]
 
+    def case_position(self) -> np.ndarray:
+        """For each review-frame row, the position of its case row in :meth:`cases` (or -1)."""
+        if "case_position" not in self._cache:
+            cases = self.cases()
+            pos = np.full(self.n_rows, -1, dtype=np.int64)
+            pos[cases.rows] = np.arange(cases.rows.size)
+            self._cache["case_position"] = pos
+        return self._cache["case_position"]
+
     def _build_cases(self) -> Cases:
         key = self.case_key
         first = self.primary_first()
@@ -310,6 +372,7 @@ class ReviewIndex:
         score = np.zeros(case_rows.size, dtype=np.int64)
         for source in (scored_first, second[avoid[second] > 0]):  # second-stage overrides
             pos = case_index.get_indexer(key[source])
+            assert (pos >= 0).all(), "every counted review belongs to a reviewed case"
             score[pos] = avoid[source]
 
         # Learning disability: "yes" on any counted review of the case.
@@ -359,30 +422,73 @@ class ReviewIndex:
             return self.strings("death_month")
         return self.strings(name)
 
-    def groups(self, rows: np.ndarray, by: Sequence[str] | str | None) -> Groups:
-        """Group ``rows`` by the named keys (columns, periods or ``review_reason``)."""
+    def groups(self, rows: np.ndarray, by: Sequence[str] | str | None,
+               tag: str | None = None) -> Groups:
+        """Group ``rows`` by the named keys (columns, periods or ``review_reason``).
+
+        ``tag`` names the row selection (e.g. ``"first"``) so the grouping can be cached."""
         names = _as_list(by)
-        codes_list: list[np.ndarray] = []
-        label_list: list[list] = []
-        if REVIEW_REASON in names:
-            combo, member = self.reasons()
-            parts, reason_codes = [], []
-            row_member = member[combo[rows]]
-            for r in range(member.shape[1]):
-                pick = rows[row_member[:, r]]
-                parts.append(pick)
-                reason_codes.append(np.full(pick.size, r, dtype=np.int64))
-            rows = np.concatenate(parts) if parts else rows[:0]
-            reason_code = np.concatenate(reason_codes) if reason_codes else rows[:0]
+        cache_key = ("groups", tag, tuple(names)) if tag else None
+        if cache_key in self._cache:
+            return self._cache[cache_key]
+        result = self._groups(rows, names)
+        if cache_key:
+            self._cache[cache_key] = result
+        return result
+
+    def _groups(self, rows: np.ndarray, names: list[str]) -> Groups:
+        if REVIEW_REASON not in names:
+            codes_list, label_list = [], []
+            for name in names:
+                enc = self.key(name)
+                codes_list.append(enc.codes[rows])
+                label_list.append(enc.labels)
+            return _combine(rows, names, codes_list, label_list)
+        # Review reasons are multi-valued: group rows by their *combination* of reasons (few),
+        # then add each combination's counts into every reason it contains (a 0/1 matrix), so
+        # no row is copied.
+        combo, member = self.reasons()
+        codes_list, label_list = [], []
         for name in names:
             if name == REVIEW_REASON:
-                codes_list.append(reason_code)
-                label_list.append(list(domain.REVIEW_REASONS))
+                codes_list.append(combo[rows])
+                label_list.append(list(range(member.shape[0])))
             else:
                 enc = self.key(name)
                 codes_list.append(enc.codes[rows])
                 label_list.append(enc.labels)
-        return _combine(rows, names, codes_list, label_list)
+        inner = _combine(rows, names, codes_list, label_list)
+        at = names.index(REVIEW_REASON)
+        inner_combo = inner.key_codes[at]
+        pair_inner, pair_reason = np.nonzero(member[inner_combo])
+        out_codes = [pair_reason if j == at else inner.key_codes[j][pair_inner]
+                     for j in range(len(names))]
+        out_labels = [list(domain.REVIEW_REASONS) if j == at else label_list[j]
+                      for j in range(len(names))]
+        sizes = [len(lab) for lab in out_labels]
+        flat = (np.ravel_multi_index(out_codes, sizes) if pair_inner.size
+                else np.zeros(0, dtype=np.int64))
+        present, out_index = np.unique(flat, return_inverse=True)
+        mixing = np.zeros((inner.n_inner, present.size), dtype=np.int64)
+        mixing[pair_inner, out_index.ravel()] = 1
+        key_codes = np.unravel_index(present, sizes)
+        keys = _keys_frame(names, out_labels, key_codes)
+        return Groups(rows, inner.codes, keys, names, inner.n_inner, tuple(key_codes), mixing)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """``codes[i]`` is row i's combination; ``values[c, j]`` the code of column j in combination
+    c."""
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    def indicator(self, column: int, n_values: int) -> np.ndarray:
+        """One-hot matrix combos x n_values of column ``column``."""
+        out = np.zeros((self.values.shape[0], n_values), dtype=np.int64)
+        out[np.arange(self.values.shape[0]), self.values[:, column]] = 1
+        return out
 
 
 @dataclass(frozen=True)
@@ -397,13 +503,19 @@ class Cases:
 
 @dataclass(frozen=True)
 class Groups:
-    """Rows (positions in the review frame, possibly repeated) with their group code, and the
-    table of group keys (one row per observed group, in sorted key order)."""
+    """Rows (positions in the review frame) with an inner group code each, and the table of
+    output group keys (one row per observed group, in sorted key order).
+
+    Usually inner groups are the output groups; for ``review_reason`` the inner groups are
+    combinations of reasons and ``mixing`` (inner x output, 0/1) adds each into its reasons."""
 
     rows: np.ndarray
     codes: np.ndarray
     keys: pd.DataFrame
     names: list[str]
+    n_inner: int
+    key_codes: tuple
+    mixing: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -411,11 +523,13 @@ class Groups:
 
     def count(self, values: np.ndarray, n_values: int) -> np.ndarray:
         """Counts ``groups x n_values`` of ``values`` (ints ``0..n_values-1``, aligned to rows)."""
-        flat = np.bincount(self.codes * n_values + values, minlength=self.size * n_values)
-        return flat.reshape(self.size, n_values)
+        flat = np.bincount(self.codes * n_values + values, minlength=self.n_inner * n_values)
+        table = flat.reshape(self.n_inner, n_values)
+        return table if self.mixing is None else self.mixing.T @ table
 
     def total(self, weights: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(self.codes, weights=weights, minlength=self.size)
+        total = np.bincount(self.codes, weights=weights, minlength=self.n_inner)
+        return total if self.mixing is None else self.mixing.T @ total
 
 
 def _as_list(by: Sequence[str] | str | None) -> list[str]:
@@ -433,13 +547,14 @@ def _combine(rows: np.ndarray, names: list[str], codes_list: list[np.ndarray],
              label_list: list[list]) -> Groups:
     if not names:
         return Groups(rows, np.zeros(rows.size, dtype=np.int64), pd.DataFrame(index=range(1)),
-                      [])
+                      [], 1, ())
     sizes = [len(lab) for lab in label_list]
-    dense = int(np.prod(sizes, dtype=np.float64)) <= _MAX_DENSE_GROUPS
-    if dense:
-        flat = np.ravel_multi_index(codes_list, sizes) if rows.size else rows[:0]
-        present = np.flatnonzero(np.bincount(flat, minlength=int(np.prod(sizes))))
-        remap = np.full(int(np.prod(sizes)), -1, dtype=np.int64)
+    space = int(np.prod(sizes, dtype=np.float64))
+    if space <= _MAX_DENSE_GROUPS:
+        flat = (np.ravel_multi_index(codes_list, sizes) if rows.size
+                else np.zeros(0, dtype=np.int64))
+        present = np.flatnonzero(np.bincount(flat, minlength=space))
+        remap = np.full(space, -1, dtype=np.int64)
         remap[present] = np.arange(present.size)
         codes = remap[flat]
         key_codes = np.unravel_index(present, sizes)
@@ -448,11 +563,15 @@ def _combine(rows: np.ndarray, names: list[str], codes_list: list[np.ndarray],
         uniq, codes = np.unique(stacked, axis=0, return_inverse=True)
         codes = codes.ravel()
         key_codes = tuple(uniq[:, i] for i in range(len(names)))
-    keys = pd.DataFrame({
+    keys = _keys_frame(names, label_list, key_codes)
+    return Groups(rows, codes.astype(np.int64), keys, names, len(keys), tuple(key_codes))
+
+
+def _keys_frame(names: list[str], label_list: list[list], key_codes) -> pd.DataFrame:
+    return pd.DataFrame({
         name: pd.array([labels[c] for c in kc], dtype=_label_dtype(labels))
         for name, labels, kc in zip(names, label_list, key_codes, strict=True)
-    })
-    return Groups(rows, codes.astype(np.int64), keys, names)
+    }, index=pd.RangeIndex(len(key_codes[0]) if len(key_codes) else 1))
 
 
 def _label_dtype(labels: list) -> str:

@@ -108,9 +108,15 @@ def _distinct_reviewer_rows(reviews: pd.DataFrame, include_drafts: bool) -> pd.D
 
 
 def _multi_rated(index: ReviewIndex) -> pd.DataFrame:
+    if "multi_rated" not in index._cache:
+        index._cache["multi_rated"] = _multi_rated_uncached(index)
+    return index._cache["multi_rated"]
+
+
+def _multi_rated_uncached(index: ReviewIndex) -> pd.DataFrame:
     shared = index._shared_case(index.stage_mask("first"))
     columns = ["organisation_code", "case_id", "reviewer_id", "review_date", "review_id"]
-    sub = index.frame.iloc[shared][columns].assign(_pos=shared)
+    sub = index.frame[columns].iloc[shared].assign(_pos=shared)
     sub = sub.sort_values(["organisation_code", "case_id", "review_date", "review_id"],
                           na_position="last", kind="mergesort")
     sub = sub.drop_duplicates(["organisation_code", "case_id", "reviewer_id"], keep="first")

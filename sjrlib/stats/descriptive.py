@@ -157,14 +157,15 @@ def care_score_distribution(
 
 def _care_scores(index: ReviewIndex, by: By, phases: Sequence[str], stage: str) -> pd.DataFrame:
     _check_phases(phases)
-    groups = index.groups(index.stage_rows(stage), by)
+    groups = index.groups(index.stage_rows(stage), by, tag=stage)
     n_scores = len(domain.CARE_SCORES)
+    profile = _score_profile(index)
+    # groups x combinations of the six phase scores, then one small product per phase.
+    table = groups.count(profile.codes[groups.rows], profile.values.shape[0])
     blocks = []
     for phase in phases:
-        scores = index.ints(domain.score_column(phase), low=1, high=5)[groups.rows]
-        table = groups.count(scores, n_scores + 1)  # column 0 = not applicable
-        applicable = table[:, 1:].sum(axis=1)
-        blocks.append((phase, table[:, 1:], applicable, table.sum(axis=1)))
+        counts = table @ profile.indicator(domain.PHASES.index(phase), n_scores + 1)
+        blocks.append((counts[:, 1:], counts[:, 1:].sum(axis=1), counts.sum(axis=1)))
     inner = pd.DataFrame({
         "phase": pd.array(np.repeat(list(phases), n_scores), dtype="string"),
         "score": pd.array(np.tile(domain.CARE_SCORES, len(phases)), dtype="Int64"),
@@ -172,14 +173,22 @@ def _care_scores(index: ReviewIndex, by: By, phases: Sequence[str], stage: str) 
                                   len(phases)), dtype="string"),
     })
     out = expand(groups, inner)
-    counts = np.stack([b[1] for b in blocks], axis=1).reshape(-1)
-    applicable = np.repeat(np.stack([b[2] for b in blocks], axis=1).reshape(-1), n_scores)
-    n_reviews = np.repeat(np.stack([b[3] for b in blocks], axis=1).reshape(-1), n_scores)
+    counts = np.stack([b[0] for b in blocks], axis=1).reshape(-1)
+    applicable = np.repeat(np.stack([b[1] for b in blocks], axis=1).reshape(-1), n_scores)
+    n_reviews = np.repeat(np.stack([b[2] for b in blocks], axis=1).reshape(-1), n_scores)
     out["count"] = counts.astype(np.int64)
     out["n_applicable"] = applicable.astype(np.int64)
     out["n_reviews"] = n_reviews.astype(np.int64)
     out["percent"] = _percent(counts, applicable)
     return out
+
+
+def _score_profile(index: ReviewIndex):
+    return index.profile(
+        "phase_scores",
+        [index.ints(domain.score_column(p), low=1, high=5) for p in domain.PHASES],
+        len(domain.CARE_SCORES) + 1,
+    )
 
 
 def poor_care(
@@ -212,7 +221,7 @@ def poor_care(
 
 def _poor_care(index: ReviewIndex, by: By, phase: str, stage: str, alpha: float) -> pd.DataFrame:
     _check_phases([phase])
-    groups = index.groups(index.stage_rows(stage), by)
+    groups = index.groups(index.stage_rows(stage), by, tag=stage)
     scores = index.ints(domain.score_column(phase), low=1, high=5)[groups.rows]
     table = groups.count(scores, len(domain.CARE_SCORES) + 1)
     n = table[:, 1:].sum(axis=1)
@@ -232,21 +241,14 @@ def _check_phases(phases: Sequence[str]) -> None:
 
 
 # ---------------------------------------------------------------------------- problems
-def _problem_codes(index: ReviewIndex, problem_type: str) -> np.ndarray:
-    """0 = not present, 1.. = harm answer in HARM_VALUES order."""
-    enc = index.strings(domain.problem_column(problem_type))
-    remap = []
-    for value in enc.labels:
-        if value is None:
-            remap.append(0)
-        elif value in domain.HARM_VALUES:
-            remap.append(domain.HARM_VALUES.index(value) + 1)
-        else:
-            raise ValueError(
-                f"column {domain.problem_column(problem_type)!r} holds {value!r}; expected one of "
-                f"{domain.HARM_VALUES} or blank"
-            )
-    return np.asarray(remap, dtype=np.int64)[enc.codes] if remap else enc.codes
+def _problem_profile(index: ReviewIndex):
+    """Combinations of the eight problem columns (0 = absent, 1.. = harm in HARM_VALUES order)."""
+    return index.profile(
+        "problems",
+        [index.vocab_codes(domain.problem_column(t), domain.HARM_VALUES)
+         for t in domain.PROBLEM_TYPES],
+        len(domain.HARM_VALUES) + 1,
+    )
 
 
 def problem_frequency(
@@ -278,11 +280,12 @@ def problem_frequency(
 
 
 def _problem_frequency(index: ReviewIndex, by: By, stage: str, alpha: float) -> pd.DataFrame:
-    groups = index.groups(index.stage_rows(stage), by)
+    groups = index.groups(index.stage_rows(stage), by, tag=stage)
     n_harm = len(domain.HARM_VALUES)
-    tables = [groups.count(_problem_codes(index, t)[groups.rows], n_harm + 1)
-              for t in domain.PROBLEM_TYPES]
-    stacked = np.stack(tables, axis=1)  # groups x types x (absent, harm...)
+    profile = _problem_profile(index)
+    table = groups.count(profile.codes[groups.rows], profile.values.shape[0])
+    stacked = np.stack([table @ profile.indicator(j, n_harm + 1)
+                        for j in range(len(domain.PROBLEM_TYPES))], axis=1)
     inner = pd.DataFrame({
         "problem_type": pd.array(list(domain.PROBLEM_TYPES), dtype="string"),
         "label": pd.array([domain.label("problem_type", t) for t in domain.PROBLEM_TYPES],
@@ -304,10 +307,11 @@ def _problem_frequency(index: ReviewIndex, by: By, stage: str, alpha: float) -> 
 
 
 def _problem_totals(index: ReviewIndex, rows: np.ndarray) -> np.ndarray:
-    total = np.zeros(rows.size, dtype=np.int64)
-    for t in domain.PROBLEM_TYPES:
-        total += _problem_codes(index, t)[rows] > 0
-    return total
+    if "problem_totals" not in index._cache:
+        profile = _problem_profile(index)
+        per_combination = (profile.values > 0).sum(axis=1)
+        index._cache["problem_totals"] = per_combination[profile.codes]
+    return index._cache["problem_totals"][rows]
 
 
 def problems_per_review(
@@ -337,7 +341,7 @@ def problems_per_review(
 
 
 def _problems_per_review(index: ReviewIndex, by: By, stage: str) -> pd.DataFrame:
-    groups = index.groups(index.stage_rows(stage), by)
+    groups = index.groups(index.stage_rows(stage), by, tag=stage)
     per_review = _problem_totals(index, groups.rows).astype(np.float64)
     n = groups.total()
     total = groups.total(per_review)
@@ -372,7 +376,7 @@ def problem_count_distribution(
         ``n_reviews``, ``percent``.
     """
     index = ReviewIndex(reviews, include_drafts=include_drafts)
-    groups = index.groups(index.stage_rows(stage), by)
+    groups = index.groups(index.stage_rows(stage), by, tag=stage)
     n_values = len(domain.PROBLEM_TYPES) + 1
     table = groups.count(_problem_totals(index, groups.rows), n_values)
     out = expand(groups, pd.DataFrame({"problems": pd.array(np.arange(n_values), "Int64")}))
@@ -413,10 +417,9 @@ def avoidability_distribution(
 
 def _case_groups(index: ReviewIndex, by: By):
     cases = index.cases()
-    groups = index.groups(cases.rows, by)
+    groups = index.groups(cases.rows, by, tag="cases")
     # groups.rows may repeat rows (review_reason); map each back to its case.
-    case_pos = np.searchsorted(cases.rows, groups.rows)
-    return cases, groups, case_pos
+    return cases, groups, index.case_position()[groups.rows]
 
 
 def _avoidability_distribution(index: ReviewIndex, by: By) -> pd.DataFrame:

@@ -131,7 +131,9 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
     month_enc = index.strings("death_month")
     feed_months = deaths["month"].dropna().astype(str)
     if as_of is None:
-        known = [m for m in month_enc.labels if m is not None] + list(feed_months)
+        known = [m for m in month_enc.labels if m is not None]
+        if len(feed_months):
+            known.append(str(feed_months.max()))
         if not known:
             raise ValueError("no months in the reviews or the deaths feed; give as_of")
         as_of = max(known)
@@ -162,23 +164,21 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
         case_org = np.zeros(cases.rows.size, dtype=np.int64)
     group = (case_org * n_periods + case_period)[keep]
     n_groups = len(org_labels) * n_periods
-    avoid = cases.avoidability[keep]
-    ld = cases.learning_disability[keep]
-    mltn = np.isin(avoid, domain.MORE_LIKELY_THAN_NOT)
-
-    def count(mask: np.ndarray | None = None) -> np.ndarray:
-        g = group if mask is None else group[mask]
-        return np.bincount(g, minlength=n_groups)
-
+    # One bincount: group x learning disability (2) x avoidability (0 = not scored, 1-6).
+    n_avoid = len(domain.AVOIDABILITY_SCORES) + 1
+    cell = (group * 2 + cases.learning_disability[keep]) * n_avoid + cases.avoidability[keep]
+    table = np.bincount(cell, minlength=n_groups * 2 * n_avoid).reshape(n_groups, 2, n_avoid)
+    mltn = list(domain.MORE_LIKELY_THAN_NOT)
+    everyone = table.sum(axis=1)
     counts = {
-        "reviewed": count(),
-        "more_likely_than_not": count(mltn),
-        "ld_reviewed": count(ld),
-        "ld_more_likely_than_not": count(ld & mltn),
+        "reviewed": everyone.sum(axis=1),
+        "more_likely_than_not": everyone[:, mltn].sum(axis=1),
+        "ld_reviewed": table[:, 1, :].sum(axis=1),
+        "ld_more_likely_than_not": table[:, 1, mltn].sum(axis=1),
     }
     for s in domain.AVOIDABILITY_SCORES:
-        counts[f"avoidability_{s}"] = count(avoid == s)
-    counts["avoidability_not_scored"] = count(avoid == 0)
+        counts[f"avoidability_{s}"] = everyone[:, s]
+    counts["avoidability_not_scored"] = everyone[:, 0]
     period_names = [*uniq_periods, None]
     case_table = pd.DataFrame({
         "organisation_code": np.repeat(np.array(org_labels, dtype=object), n_periods),
@@ -189,8 +189,11 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
 
     # Feed side: small, plain pandas.
     feed = deaths.loc[deaths["month"].notna(), list(domain.DEATH_COLUMNS)]
-    feed_period = _period_of(list(feed["month"].astype(str)), period, as_of)
-    feed = feed.assign(period=pd.array(feed_period, dtype=object))
+    feed_months = feed["month"].astype(str)
+    unique_months = list(pd.unique(feed_months))
+    month_period = dict(zip(unique_months, _period_of(unique_months, period, as_of),
+                            strict=True))
+    feed = feed.assign(period=feed_months.map(month_period).astype(object))
     feed = feed[feed["period"].notna()]
     if not by_organisation:
         feed = feed.assign(organisation_code=None)

@@ -135,8 +135,11 @@ def ordinal_regression(
         raise ValueError("give at least one covariate")
     index = ReviewIndex(reviews, include_drafts=include_drafts)
     rows = index.primary_first()
-    frame = reviews.iloc[rows]
     score = index.ints("score_overall", low=1, high=5)[rows]
+    missing = [c for c in covariates if c not in reviews.columns]
+    if missing:
+        raise ValueError(f"covariate(s) {missing} are not columns of the review frame")
+    frame = reviews[list(dict.fromkeys(covariates))].iloc[rows]
     exog = _design(frame, covariates, {**_REFERENCE, **(reference or {})})
     complete = (score > 0) & ~exog.isna().any(axis=1).to_numpy()
     exog = exog[complete].reset_index(drop=True)
