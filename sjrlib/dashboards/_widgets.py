@@ -86,7 +86,7 @@ class Field:
     @property
     def value(self) -> Any:
         """The field's value as it goes into the values dict."""
-        return self.read(self.widget.value)
+        return self.read(getattr(self.widget, "value", None))
 
     @value.setter
     def value(self, value: Any) -> None:
@@ -114,7 +114,10 @@ def dropdown(options: list[tuple[str, Any]], width: str = WIDGET_WIDTH) -> w.Dro
 
 
 def text(placeholder: str = "", width: str = WIDGET_WIDTH) -> w.Text:
-    return w.Text(placeholder=placeholder, layout=w.Layout(width=width))
+    """A text box that sends its value when the user leaves it (or presses Enter), so a field
+    is checked once it is typed, not at every key."""
+    return w.Text(placeholder=placeholder, continuous_update=False,
+                  layout=w.Layout(width=width))
 
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as w
 
+from data_access import AccessDenied
 from sjrlib import domain
 from sjrlib.dashboards import _widgets as ui
 from sjrlib.privacy import KINDS, find_identifiers
@@ -78,10 +81,15 @@ class ReviewForm:
         self.last_errors: dict[str, list[str]] = {}
         self.identifiers: dict[str, list[Any]] = {}
         self._loading = False
+        self._held = 0
+        self._lead = session.role == "organisation_lead"
+        self._new_id: str | None = None
+        self._first: dict[str, Any] | None = None
         self.fields: dict[str, ui.Field] = {}
         self._id_boxes: dict[str, w.HTML] = {}
         self._na: dict[str, w.Checkbox] = {}
         self._build()
+        self._refresh_lists()
         self.new_review()
 
     # ----------------------------------------------------------------------------- building
@@ -101,18 +109,22 @@ class ReviewForm:
 
         # -- toolbar: new, open own review, second-stage queue
         self.new_button = ui.button("New review", "b-new", tooltip="Start an empty review")
-        self.new_button.on_click(lambda _: self.new_review())
-        self.open_select = ui.dropdown([("— my reviews —", None)], width="26em")
-        self.open_select.add_class("f-open")
-        self.open_button = ui.button("Open", "b-open", tooltip="Open the chosen review")
-        self.open_button.on_click(lambda _: self._open_chosen())
+        self.new_button.on_click(lambda _: (self._refresh_lists(), self.new_review()))
+        self.drafts_select = ui.dropdown([("— my drafts —", None)], width="24em")
+        self.drafts_select.add_class("f-drafts")
+        self.drafts_select.observe(lambda change: self._open_draft(), names="value")
+        self.open_id = ui.text("review id, e.g. SJR-…", width="14em")
+        self.open_id.add_class("f-open-id")
+        self.open_button = ui.button("Open review", "b-open",
+                                     tooltip="Open the review with this id")
+        self.open_button.on_click(lambda _: self._open_by_id())
         self.queue_select = ui.dropdown([("— second-stage queue —", None)], width="30em")
         self.queue_select.add_class("f-queue")
         self.queue_button = ui.button("Start second-stage review", "b-queue",
                                       tooltip="Open a second-stage review of the chosen case")
         self.queue_button.on_click(lambda _: self._start_second_stage())
         toolbar = w.VBox([
-            w.HBox([self.new_button, self.open_select, self.open_button]),
+            w.HBox([self.new_button, self.drafts_select, self.open_id, self.open_button]),
             w.HBox([self.queue_select, self.queue_button]),
         ], layout=w.Layout(margin="4px 0"))
 
@@ -123,6 +135,8 @@ class ReviewForm:
             f(ui.Field("case_id", ui.text("local case reference, never an NHS number"),
                        "Case reference", read=ui.read_text, write=ui.write_text)),
             f(ui.Field("organisation_code", ui.dropdown(org_options), "Organisation")),
+            f(ui.Field("reviewer_id", ui.text("pseudonymous reviewer reference"),
+                       "Reviewer reference", read=ui.read_text, write=ui.write_text)),
             f(ui.Field("review_date", w.DatePicker(layout=w.Layout(width="12em")),
                        "Date of review")),
             f(ui.Field("age_at_death", ui.text("18-120", width="8em"), "Age at death",
@@ -160,6 +174,8 @@ class ReviewForm:
                        "Severe mental illness")),
         ]
         case_rows = [x.row for x in case]
+        if not self._lead:  # a reviewer always saves under their own reviewer id
+            self.fields["reviewer_id"].row.layout.display = "none"
         for column in ("case_id", "specialty", "location_of_death", "cause_of_death"):
             case_rows.insert(case_rows.index(self.fields[column].row) + 1,
                              self._identifier_box(column))
@@ -290,6 +306,7 @@ class ReviewForm:
             domain.comment_column(phase),
             w.Textarea(placeholder="Explicit judgement: what was good or poor about the care "
                                    "in this phase, and why",
+                       continuous_update=False,
                        layout=w.Layout(width="40em", height="5em")),
             "Explicit judgement", read=ui.read_text, write=ui.write_text))
         box = w.VBox([w.HBox([w.HTML(head, layout=w.Layout(flex="1 1 auto")), na]),
@@ -308,7 +325,11 @@ class ReviewForm:
         return harm if self.problem_present[ptype].value else None
 
     def values(self) -> dict[str, Any]:
-        """The review as a values dict (review columns -> Python values), as typed so far."""
+        """The review as a values dict (review columns -> Python values), as typed so far.
+
+        ``reviewer_id`` is ``None`` for a new review by a reviewer: the session fills in the
+        signed-in reviewer's own id when saving.
+        """
         values: dict[str, Any] = {c: None for c in domain.REVIEW_COLUMNS}
         for column, fld in self.fields.items():
             values[column] = fld.value
@@ -317,53 +338,63 @@ class ReviewForm:
                 values[domain.score_column(phase)] = None
                 values[domain.comment_column(phase)] = None
         values.update(
-            review_id=self.review_id,
+            review_id=self.review_id or self._new_id,
             review_stage=self.stage,
             second_review_of=self.second_review_of,
             status=self.status,
-            reviewer_id=self._reviewer_id(),
             avoidability_scale="rcp" if values["avoidability_score"] is not None else None,
         )
         return values
 
-    def _reviewer_id(self) -> str | None:
-        return getattr(self.session, "reviewer_id", None) or getattr(self.session, "user", None)
-
     # ----------------------------------------------------------------------------- checking
     def errors(self, *, status: str | None = None) -> dict[str, list[str]]:
         """Every problem with the form as it stands, by column: the schema's rules (the same as
-        imports) plus what only the form can know (a number that is not a number, a problem
-        ticked without its harm answer, identifiers in free text)."""
+        imports) plus what only the form can know (a problem ticked without its harm answer,
+        identifiers in free text, which the form finds as they are typed)."""
         from sjrlib.schema import review_errors
 
         values = self.values()
         if status is not None:
             values["status"] = status
+        if values["reviewer_id"] is None and not self._lead:
+            values["reviewer_id"] = "(you)"  # the session fills in the reviewer's own id
+        context: dict[str, Any] = {}
+        if self.session.organisation_codes is not None:
+            context["known_organisations"] = list(self.session.organisation_codes)
+        if self.second_review_of and self._first is not None:
+            context["known_reviews"] = {
+                self.second_review_of: (self._first.get("case_id"), "first")}
         found: dict[str, list[str]] = {}
         local: dict[str, list[str]] = {}
-        for column in ("age_at_death", "arrival_hour", "death_hour", "days_to_death"):
-            if isinstance(values[column], str):
-                local[column] = [f"'{values[column]}' is not a whole number"]
         for ptype, present in self.problem_present.items():
             column = domain.problem_column(ptype)
             if present.value and self.fields[column].widget.value is None:
-                local[column] = ["say whether this problem led to harm"]
-        if values["review_date"] is None:
-            local["review_date"] = ["enter the date of the review"]
-        if self.stage == "second" and values["avoidability_score"] is None:
-            local["avoidability_score"] = ["required at a second-stage review"]
-        for error in review_errors(values):
+                local[column] = ["Say whether this problem led to harm"]
+        for error in review_errors(values, **context):
             for column in _columns_of(error):
                 found.setdefault(column, [])
-                message = _message_of(error)
+                fld = self.fields.get(column)
+                message = _for_people(error, fld.label if fld else column)
                 if message not in found[column]:
                     found[column].append(message)
-        found.update(local)  # a typing problem explains the field better than the rule
+        found.update(local)
         for column, findings in self.identifiers.items():
             if findings:
                 found.setdefault(column, []).append(
-                    "remove the identifiers highlighted below before saving")
+                    "Remove the identifiers highlighted below before saving")
         return found
+
+    @contextmanager
+    def holding_checks(self) -> Iterator[None]:
+        """Set many widgets at once (a script, a test, a paste) and check the form once at the
+        end rather than after every value."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held:
+                self.refresh()
 
     def _changed(self, column: str) -> None:
         if self._loading:
@@ -371,7 +402,8 @@ class ReviewForm:
         self.touched.add(column)
         if column in FREE_TEXT_COLUMNS:
             self._screen(column)
-        self.refresh()
+        if not self._held:
+            self.refresh()
 
     def _na_changed(self, phase: str) -> None:
         na = self._na[phase].value
@@ -397,7 +429,10 @@ class ReviewForm:
     def refresh(self) -> None:
         """Recompute the errors and show them beside the fields touched so far (all of them
         after a submit was attempted)."""
-        self.last_errors = self.errors()
+        self._show(self.errors())
+
+    def _show(self, errors: dict[str, list[str]]) -> None:
+        self.last_errors = errors
         for column, fld in self.fields.items():
             shown = self.show_all_errors or column in self.touched
             fld.show_errors(self.last_errors.get(column, []) if shown else [])
@@ -436,13 +471,13 @@ class ReviewForm:
         status = "submitted" if submit else "draft"
         if submit:
             self.show_all_errors = True
-        self.refresh()
+        errors = self.errors(status=status)
+        self._show(errors)
         if any(self.identifiers.values()):
             self._say("error", "<b>Not saved.</b> The free text contains what looks like "
                       "patient identifiers (highlighted beside the text). Remove them, then "
                       "save again.")
             return False
-        errors = self.errors(status=status)
         if submit and errors:
             self._say("error", f"<b>Not submitted.</b> {len(errors)} field"
                       f"{'s need' if len(errors) != 1 else ' needs'} attention: see the "
@@ -450,6 +485,8 @@ class ReviewForm:
             return False
         values = self.values()
         values["status"] = status
+        if values["reviewer_id"] is None:
+            del values["reviewer_id"]  # the session saves it under the reviewer's own id
         try:
             review_id, version = self.session.save_review(values,
                                                           expected_version=self.version)
@@ -462,9 +499,12 @@ class ReviewForm:
                       f"see their version. <span class='sjr-hint'>({html.escape(str(exc))})"
                       "</span>")
             return False
+        except AccessDenied as exc:
+            self._say("error", f"<b>Not saved.</b> {html.escape(str(exc))}")
+            return False
         except ValidationFailed as exc:
             self.show_all_errors = True
-            self.refresh()
+            self._show(errors)
             self._say("error", "<b>Not saved.</b> " + "<br>".join(
                 html.escape(_message_of(e, with_column=True)) for e in exc.errors))
             return False
@@ -482,14 +522,13 @@ class ReviewForm:
             message = (f"<b>Draft saved</b> at {when} (review {html.escape(review_id)}). "
                        "You can come back to it from <i>my reviews</i>.")
         self._say("ok", message)
-        self._refresh_lists()
+        self._after_save(submit)
         self._update_header()
-        self.refresh()
+        self._show({})  # the session validated it with the same rules: nothing left to show
         return True
 
     def lock(self) -> bool:
         """Lock the review (organisation lead only); return whether it was locked."""
-        from data_access import AccessDenied
         from data_access.store import StaleReviewError
 
         if self.review_id is None:
@@ -528,6 +567,7 @@ class ReviewForm:
         orgs = list(self.session.organisation_codes or [])
         values["organisation_code"] = orgs[0] if len(orgs) == 1 else None
         values["review_date"] = self.today
+        self._first = None
         self._fill(values, review_id=None, version=None, status="draft", stage="first",
                    second_review_of=None)
         self.link_box.value = ""
@@ -536,11 +576,17 @@ class ReviewForm:
     def load(self, review_id: str) -> None:
         """Open a saved review for editing (the session decides whether this user may)."""
         record = dict(self.session.review(review_id))
+        self._first = None
+        if record.get("second_review_of"):
+            try:
+                self._first = dict(self.session.review(record["second_review_of"]))
+            except AccessDenied:  # the first review may be out of this user's sight
+                self._first = None
         self._fill(record, review_id=review_id, version=record.get("version"),
                    status=record.get("status") or "draft",
                    stage=record.get("review_stage") or "first",
                    second_review_of=record.get("second_review_of"))
-        self.link_box.value = self._link_html(record.get("second_review_of"))
+        self.link_box.value = self._link_html(record.get("second_review_of"), self._first)
 
     def start_second_stage(self, first_review_id: str) -> None:
         """Start a second-stage review of the case of ``first_review_id``, linked to it.
@@ -549,6 +595,7 @@ class ReviewForm:
         the second review is an independent judgement (the first one is summarised above).
         """
         first = dict(self.session.review(first_review_id))
+        self._first = first
         values = {c: None for c in domain.REVIEW_COLUMNS}
         for column in _CASE_COLUMNS:
             values[column] = first.get(column)
@@ -564,6 +611,7 @@ class ReviewForm:
         self._loading = True
         try:
             self.review_id, self.version, self.status = review_id, version, status
+            self._new_id = None if review_id else _new_review_id()
             self.stage, self.second_review_of = stage, second_review_of
             for column, fld in self.fields.items():
                 if column == "review_reasons":
@@ -589,31 +637,71 @@ class ReviewForm:
         self.show_all_errors = False
         for column in FREE_TEXT_COLUMNS:
             self._screen(column)
-        self._refresh_lists()
         self._update_header()
         self.refresh()
 
-    def _open_chosen(self) -> None:
-        if self.open_select.value is not None:
-            self.load(self.open_select.value)
-            self._say("ok", f"Opened review {html.escape(self.review_id or '')}.")
+    def _after_save(self, submitted: bool) -> None:
+        """Keep the drafts list and the queue in step with a save, without reloading them."""
+        drafts = [o for o in self.drafts_select.options if o[1] != self.review_id]
+        if not submitted:
+            drafts.append((f"{self.review_id} · case {self.fields['case_id'].value} · "
+                           f"{domain.label('review_stage', self.stage)}", self.review_id))
+        self._loading = True
+        try:
+            self.drafts_select.options = drafts
+            self.drafts_select.value = None
+        finally:
+            self._loading = False
+        if submitted and self.stage == "second" and self.second_review_of:
+            self._set_queue([o for o in self.queue_select.options
+                             if o[1] != self.second_review_of])
+
+    def _set_queue(self, options: list[tuple[str, Any]]) -> None:
+        self.queue_select.options = options
+        n = len(options) - 1
+        self.queue_button.description = (
+            f"Start second-stage review ({n} waiting)" if n else "Start second-stage review")
+        self.queue_button.disabled = n == 0
+
+    def _open_draft(self) -> None:
+        if self.drafts_select.value is not None:
+            self.open(self.drafts_select.value)
+
+    def _open_by_id(self) -> None:
+        review_id = (self.open_id.value or "").strip()
+        if review_id:
+            self.open(review_id)
+
+    def open(self, review_id: str) -> bool:
+        """Open a saved review for editing, saying why not when this user may not."""
+        try:
+            self.load(review_id)
+        except AccessDenied as exc:
+            self._say("error", f"<b>Cannot open review {html.escape(review_id)}.</b> "
+                      f"{html.escape(str(exc))}")
+            return False
+        self._say("ok", f"Opened review {html.escape(review_id)} "
+                  f"({domain.label('status', self.status).lower()}, version {self.version}).")
+        return True
 
     def _start_second_stage(self) -> None:
         if self.queue_select.value is not None:
             self.start_second_stage(self.queue_select.value)
 
     def _refresh_lists(self) -> None:
-        """Fill the 'my reviews' and second-stage queue choosers from the session."""
-        mine = self.session.reviews()
-        options: list[tuple[str, Any]] = [("— my reviews —", None)]
-        if len(mine):
-            own = mine[mine["reviewer_id"] == self._reviewer_id()] if (
-                self.session.role == "reviewer") else mine
-            for row in own.sort_values("review_id").itertuples():
-                options.append((
-                    f"{row.review_id} · case {row.case_id} · {row.review_stage} · "
-                    f"{domain.label('status', row.status)}", row.review_id))
-        self.open_select.options = options
+        """Fill the 'my drafts' and second-stage queue choosers from the session."""
+        drafts = self.session.reviews(status="draft")
+        options: list[tuple[str, Any]] = [("— my drafts —", None)]
+        # the session gives a reviewer only their own reviews, a lead their organisation's
+        for row in drafts.sort_values("review_id").itertuples():
+            options.append((f"{row.review_id} · case {row.case_id} · "
+                            f"{domain.label('review_stage', row.review_stage)}", row.review_id))
+        self._loading = True
+        try:
+            self.drafts_select.options = options
+            self.drafts_select.value = None
+        finally:
+            self._loading = False
         queue = self.session.second_stage_queue()
         q_options: list[tuple[str, Any]] = [("— second-stage queue —", None)]
         for row in queue.itertuples():
@@ -621,11 +709,7 @@ class ReviewForm:
             q_options.append((
                 f"{row.review_id} · case {row.case_id} · {row.organisation_code} · overall "
                 f"{overall} ({domain.label('care_score', overall)})", row.review_id))
-        self.queue_select.options = q_options
-        n = len(q_options) - 1
-        self.queue_button.description = (
-            f"Start second-stage review ({n} waiting)" if n else "Start second-stage review")
-        self.queue_button.disabled = n == 0
+        self._set_queue(q_options)
 
     def _update_header(self) -> None:
         s = self.session
@@ -640,14 +724,10 @@ class ReviewForm:
             f"({html.escape(str(s.role).replace('_', ' '))}, {html.escape(orgs)})</div>"
             f"<div class='sjr-state'><b>{what}</b> · {stage} · {status}</div>")
 
-    def _link_html(self, first_id: str | None, first: dict | None = None) -> str:
+    def _link_html(self, first_id: str | None, first: dict | None) -> str:
         if not first_id:
             return ""
-        if first is None:
-            try:
-                first = dict(self.session.review(first_id))
-            except Exception:  # the first review may be out of this user's sight
-                first = {}
+        first = first or {}
         overall = _plain(first.get(domain.score_column("overall")))
         said = (f"overall care {overall} ({html.escape(domain.label('care_score', overall))})"
                 if overall is not None else "")
@@ -670,6 +750,14 @@ _CASE_COLUMNS: tuple[str, ...] = (
     "cause_of_death", "learning_disability", "severe_mental_illness",
 )
 """Columns that describe the case (not the judgement): carried over to a second stage."""
+
+
+def _new_review_id() -> str:
+    """A fresh review id that cannot be mistaken for a patient identifier."""
+    while True:
+        candidate = f"SJR-{uuid.uuid4().hex[:12].upper()}"
+        if not find_identifiers(candidate):
+            return candidate
 
 
 def _plain(value: Any) -> Any:
@@ -719,8 +807,35 @@ def _columns_of(error: Any) -> Iterable[str]:
     return [c for c in parts if c] or ["review_id"]
 
 
+_FORM_WORDING: dict[str, str] = {
+    "required": "Required",
+    "comment_required_when_scored": "Write the explicit judgement behind this score",
+    "comment_blank_when_not_scored": "Give this phase a score, or clear the judgement",
+    "any_problems_yes_but_none": "You answered yes: tick the problems below and say whether "
+                                 "each led to harm",
+    "any_problems_no_but_problem": "You answered no, but problems are ticked below: untick "
+                                   "them or answer yes",
+    "second_stage_needs_avoidability": "Required at a second-stage review",
+}
+"""The same rules, worded for someone filling in the form rather than a file (by rule id)."""
+
+
+def _for_people(error: Any, label: str) -> str:
+    """A rule's message worded for the form: :data:`_FORM_WORDING`, else the message with the
+    column id replaced by the field's label."""
+    rule = getattr(error, "rule", None)
+    if rule in _FORM_WORDING:
+        return _FORM_WORDING[rule]
+    message = str(getattr(error, "message", error))
+    column = str(getattr(error, "column", ""))
+    if column and column in message:
+        message = message.replace(column, label.lower() if not message.startswith(column)
+                                  else label)
+    return message[:1].upper() + message[1:]
+
+
 def _message_of(error: Any, *, with_column: bool = False) -> str:
-    message = str(getattr(error, "rule", error))
+    message = str(getattr(error, "message", error))
     if with_column:
         return f"{getattr(error, 'column', '')}: {message}"
     return message
@@ -747,7 +862,7 @@ def review_entry(user: str | None = None, db: str | None = None) -> w.Widget:
     """The review entry app for the notebook: opens the governed session for the signed-in
     user (``JUPYTERHUB_USER``/``SJR_USER``) and returns the form, or a clear message when the
     user may not enter reviews."""
-    from data_access import AccessDenied, open_session
+    from data_access import open_session
 
     try:
         session = open_session(user=user, db=db, tool="voila:review_entry")
