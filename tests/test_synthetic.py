@@ -368,3 +368,14 @@ def test_sjr_generate_writes_the_three_files_in_the_exchange_format(tmp_path):
     pd.testing.assert_frame_equal(orgs, expected.organisations)
     pd.testing.assert_frame_equal(deaths, expected.deaths)
     pd.testing.assert_frame_equal(reviews, expected.reviews)
+
+
+def test_sjr_generate_refuses_a_period_that_has_not_ended(tmp_path):
+    from sjrlib.cli import app
+
+    result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path / "out"),
+                                      "--organisations", "2", "--years", "1",
+                                      "--start-year", "2099"])
+    assert result.exit_code == 1
+    assert "does not end before today" in result.output
+    assert not (tmp_path / "out").exists()

@@ -39,7 +39,6 @@ def generate(
     no real trust or board holds. Prints what it wrote.
     """
     started = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
     columns = (TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=_console, transient=True,
                   disable=not _console.is_terminal) as bar:
@@ -54,6 +53,7 @@ def generate(
         except ValueError as exc:
             typer.echo(f"Cannot generate: {exc}", err=True)
             raise typer.Exit(1) from None
+        out.mkdir(parents=True, exist_ok=True)
         frames = (data.organisations, data.deaths, data.reviews)
         writers = (io.write_organisations, io.write_deaths, io.write_reviews)
         for name, frame, write in zip(FILES, frames, writers, strict=True):
