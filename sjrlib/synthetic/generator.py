@@ -105,7 +105,9 @@ def generate(
     params : calibration figures (default: the spec's)
     n_scottish : Scottish boards among 134 organisations; scaled down for fewer organisations
     today : review dates never fall after this day (default: the real today); the whole period
-        must end before it
+        must end before it. Reviews are dated at most ``review_delay_max_days +
+        second_stage_delay_max_days`` (300 by default) after the death, so the frames depend
+        on ``today`` only for a period that ended less than that long before it
     progress : called with a short description of each step (e.g. to drive a progress bar)
 
     Returns
@@ -245,8 +247,9 @@ def generate(
     avoid_table = np.asarray(p.avoidability_by_overall, dtype=float)
     avoid_cum = np.cumsum(avoid_table / avoid_table.sum(axis=1, keepdims=True), axis=1)
     avoid = np.minimum((rng.random(s)[:, None] > avoid_cum[overall2 - 1]).sum(axis=1), 5) + 1
-    extra_days = p.second_stage_delay_min_days + np.ceil(rng.exponential(
-        max(p.second_stage_delay_mean_days - p.second_stage_delay_min_days, 1.0), s))
+    extra_days = np.minimum(p.second_stage_delay_min_days + np.ceil(rng.exponential(
+        max(p.second_stage_delay_mean_days - p.second_stage_delay_min_days, 1.0), s)),
+        p.second_stage_delay_max_days)
     date2 = np.minimum(review_date[link] + extra_days.astype(np.int64), today_d)
     status2 = _status(rng, p, n_months - 1 - month_i[case[link]])
 

@@ -148,6 +148,7 @@ class CalibrationParams:
     # Days from first-stage to second-stage review (assumption): minimum and mean extra delay.
     second_stage_delay_min_days: int = 7
     second_stage_delay_mean_days: float = 30.0
+    second_stage_delay_max_days: int = 120
 
     # --- Double first-stage reviews (reliability sample) ----------------------------------------
     # Share of cases given a second, independent first-stage review (assumption: 3-5%).
