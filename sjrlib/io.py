@@ -102,11 +102,28 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
     return header, body
 
 
+# OOXML stores characters XML cannot carry (e.g. carriage return) as _xHHHH_, and a literal
+# "_xHHHH_" as "_x005F_xHHHH_" (ECMA-376 ST_Xstring); Excel does the same.
+_XSTRING_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_XML_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+
+
+def _xlsx_escape(text: str) -> str:
+    text = _XSTRING_ESCAPE.sub(lambda m: "_x005F" + m.group(0), text)
+    return _XML_UNSAFE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+
+
+def _xlsx_unescape(text: str) -> str:
+    if "_x" not in text:
+        return text
+    return _XSTRING_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
 def _xlsx_cell(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        return _xlsx_unescape(value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int):
@@ -278,29 +295,22 @@ def _write(frame: pd.DataFrame, path: str | Path, columns: Sequence[str]) -> Non
 def _write_xlsx(cells: pd.DataFrame, path: Path) -> None:
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils.exceptions import IllegalCharacterError
 
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("data")
     sheet.append(list(cells.columns))
-    for position, record in enumerate(cells.itertuples(index=False, name=None)):
+    for record in cells.itertuples(index=False, name=None):
         row: list[Any] = []
-        for column, value in zip(cells.columns, record, strict=True):
+        for value in record:
             if isinstance(value, np.integer):
                 value = int(value)
-            if isinstance(value, str) and value.startswith("="):
-                # Text, not a formula: keep it as written.
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.data_type = "s"
-                value = cell
-            elif isinstance(value, str):
-                try:
-                    WriteOnlyCell(sheet, value=value)
-                except IllegalCharacterError:
-                    raise ValueError(
-                        f"{path.name}: row {position + 2}, column {column} holds a control "
-                        f"character that XLSX cannot store; write CSV instead"
-                    ) from None
+            if isinstance(value, str):
+                value = _xlsx_escape(value)
+                if value.startswith("="):
+                    # Text, not a formula: keep it as written.
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.data_type = "s"
+                    value = cell
             row.append(value)
         sheet.append(row)
     book.save(path)

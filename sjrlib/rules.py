@@ -73,10 +73,11 @@ FULL_POSTCODE = r"[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][A-Z]{2}"
 class ColumnSpec:
     """How one column is read.
 
-    ``kind``: ``"id"`` (stripped text), ``"free_text"`` (kept as written; whitespace-only is
-    blank; scanned for identifiers), ``"text"`` (stripped text, scanned for identifiers),
-    ``"code"`` (stripped, lower-cased, one of ``codes``), ``"int"``, ``"date"`` (``YYYY-MM-DD``),
-    ``"month"`` (``YYYY-MM``), ``"reasons"`` (``;``-separated review-reason ids),
+    ``kind``: ``"id"`` (stripped text), ``"free_text"`` (kept as written but for line endings,
+    which become ``\\n``; whitespace-only is blank; scanned for identifiers), ``"text"``
+    (stripped text, scanned for identifiers), ``"code"`` (stripped, lower-cased, one of
+    ``codes``), ``"int"``, ``"date"`` (``YYYY-MM-DD``), ``"month"`` (``YYYY-MM``), ``"reasons"``
+    (``;``-separated review-reason ids),
     ``"postcode"`` (stripped, upper-cased).
     """
 
@@ -270,8 +271,8 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
     invalid = np.zeros(n, dtype=bool)
 
     if spec.kind == "free_text":
-        text = raw.where(present, pd.NA)
-        values = text
+        # Line endings are a platform's, not the writer's: one form (\n) so files round-trip.
+        text = values = raw.where(present, pd.NA).str.replace("\r\n?", "\n", regex=True)
     elif spec.kind in ("id", "text", "month"):
         text = values = stripped
         if spec.kind == "month":

@@ -210,7 +210,7 @@ def test_unknown_field_of_a_single_review():
                                                                   "unknown_field")]
 
 
-# --- messages people read ---------------------------------------------------------------------
+# --- messages people read ----------
 
 def _messages(rows, **context) -> list[str]:
     with pytest.raises(ValidationFailed) as caught:
@@ -254,7 +254,7 @@ def test_second_stage_links_to_first_stage_in_the_store():
     assert errors_of(rows) == [(2, "second_review_of", "second_review_of_known")]
 
 
-# --- deaths and organisations -------------------------------------------------------------------
+# --- deaths and organisations ----------
 
 def death(**changes: str) -> dict[str, str]:
     row = {"organisation_code": "RXX", "month": "2024-02", "deaths_in_scope": "120",
@@ -344,7 +344,7 @@ def test_valid_organisations_pass():
     assert _organisation_errors([organisation(), SCOTTISH]) == []
 
 
-# --- every rule has a failing test ----------------------------------------------------------------
+# --- every rule has a failing test ----------
 
 def _covered(cases: dict) -> set[str]:
     return {rule for case in cases.values() for (*_, rule) in case[-1]}
