@@ -36,6 +36,7 @@ __all__ = [
     "entry_hash",
     "lock",
     "verify",
+    "import_writer",
     "writer",
 ]
 
@@ -153,6 +154,32 @@ def writer(
     return on_write
 
 
+def import_writer(*, tool: str) -> Callable[[Connection, str, int], None]:
+    """The ``on_write`` hook of ``sjr import``: audits the import as the user at the shell.
+
+    The user is the one :func:`data_access.identity.resolve_username` finds (``SJR_USER``, the
+    identity file); with none configured the entry names the operating-system account as
+    ``os:<login>`` with no role. Imports are not gated here: whoever holds the database URL
+    with write rights can import, and the entry records that they did.
+    """
+    import getpass
+
+    from data_access.identity import IdentityError, get_user, resolve_username
+
+    try:
+        username = resolve_username()
+    except IdentityError:
+        username = f"os:{getpass.getuser()}"
+
+    def on_write(conn: Connection, action: str, rows: int) -> None:
+        user = get_user(conn, username)
+        lock(conn)
+        append(conn, username=username, role=None if user is None else user.role,
+               action=action, rows=rows, tool=tool)
+
+    return on_write
+
+
 @dataclass(frozen=True)
 class AuditProblem:
     """One broken link found by :func:`verify`."""
@@ -263,4 +290,5 @@ def entries(
         sql += " WHERE " + " AND ".join(where)
     result = conn.execute(text(sql + " ORDER BY id"), params).mappings().all()
     frame = pd.DataFrame([dict(r) for r in result], columns=list(_COLUMNS))
-    return frame.astype({"id": "Int64", "rows": "Int64"})
+    return frame.astype({c: "string" for c in _COLUMNS if c not in ("id", "rows")}
+                        | {"id": "Int64", "rows": "Int64"})

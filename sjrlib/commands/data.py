@@ -51,7 +51,9 @@ def _audit_hook(kind: Kind) -> Callable[[Connection, str, int], None] | None:
     The store calls the returned ``on_write(conn, action, rows)`` inside the import's
     transaction (see ``data_access.store.OnWrite``). Governance wires the audit log in here.
     """
-    return None
+    from data_access.audit import import_writer
+
+    return import_writer(tool=f"sjr import {kind.value}")
 
 
 @contextmanager

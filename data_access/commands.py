@@ -1,0 +1,280 @@
+"""Governance commands: ``sjr users``, ``sjr approvals``, ``sjr audit``, ``sjr extract``.
+
+Every command acts as the user found by :mod:`data_access.identity` (``JUPYTERHUB_USER``,
+``SJR_USER`` or the identity file) through the same governed session as notebooks, so it is
+checked and audited the same way. The one exception is the very first user of a new store:
+``sjr users add NAME --role administrator`` on a store with no users registers that
+administrator (and says so in the audit log).
+
+Stable forms::
+
+    sjr users add NAME --role ROLE [--organisation CODE] [--reviewer-id REF]
+    sjr users list | sjr users disable NAME | sjr users enable NAME
+    sjr approvals add FILE.yaml | sjr approvals add --id ID --applicant U ... (options)
+    sjr approvals list | sjr approvals revoke ID --reason TEXT
+    sjr extract --approval ID --out FILE.parquet|csv [--field F ...]
+    sjr audit verify | sjr audit show [--user U] [--action A] [--since D] [--until D]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+DB_OPTION = typer.Option(
+    None, "--db", metavar="URL",
+    help="Database URL; default $SJR_DATABASE_URL, else sqlite:///data/sjr.db.",
+)
+_TOOL = "cli"
+_out = Console(highlight=False)
+
+users_app = typer.Typer(help="Users and their roles (administrators).", no_args_is_help=True)
+approvals_app = typer.Typer(help="The register of data access approvals (administrators).",
+                            no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log (administrators).",
+                        no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
+def _session(db: str | None):
+    from data_access import AccessDenied, open_session
+    from data_access.store import database_url, init_db
+
+    url = database_url(db)
+    init_db(url)
+    try:
+        return open_session(db=url, tool=_TOOL)
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
+
+
+def _run(session, call):
+    """Run one session call; turn refusals and bad input into one clear line and exit 1."""
+    from data_access import AccessDenied
+    from data_access.approvals import ApprovalError
+
+    try:
+        return call()
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
+    except (ApprovalError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        session.close()
+
+
+def _table(frame, title: str) -> None:
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*("" if pd.isna(v) else str(v) for v in row))
+    _out.print(table)
+
+
+# ---------------------------------------------------------------------------- users ----
+@users_app.command("add")
+def users_add(
+    username: str = typer.Argument(..., help="The user's login name (as JupyterHub knows it)."),
+    role: str = typer.Option(..., "--role", help="reviewer, organisation_lead, programme_team, "
+                             "researcher or administrator."),
+    organisation: str | None = typer.Option(None, "--organisation",
+                                            help="Organisation code (reviewers and leads)."),
+    reviewer_id: str | None = typer.Option(None, "--reviewer-id",
+                                           help="Pseudonymous reviewer reference (reviewers)."),
+    db: str | None = DB_OPTION,
+) -> None:
+    """Register a user (the first user of a new store must be an administrator)."""
+    from data_access import AccessDenied
+    from data_access.identity import count_users
+    from data_access.session import bootstrap_administrator
+    from data_access.store import database_url, get_engine, init_db
+
+    url = database_url(db)
+    init_db(url)
+    engine = get_engine(url)
+    try:
+        with engine.connect() as conn:
+            empty = count_users(conn) == 0
+    finally:
+        engine.dispose()
+    if empty:
+        if role != "administrator":
+            _fail("this store has no users yet: the first user must be an administrator "
+                  f"(sjr users add {username} --role administrator)")
+        try:
+            bootstrap_administrator(username, url, tool=_TOOL)
+        except (AccessDenied, ValueError) as exc:
+            _fail(str(exc))
+        typer.echo(f"{username}: first administrator registered.")
+        return
+    s = _session(db)
+    _run(s, lambda: s.add_user(username, role, organisation_code=organisation,
+                               reviewer_id=reviewer_id))
+    typer.echo(f"{username}: registered as {role}.")
+
+
+@users_app.command("list")
+def users_list(db: str | None = DB_OPTION) -> None:
+    """List users, their roles and organisations."""
+    s = _session(db)
+    _table(_run(s, s.users), "Users")
+
+
+@users_app.command("disable")
+def users_disable(username: str, db: str | None = DB_OPTION) -> None:
+    """Disable a user: from their next request on, they get nothing."""
+    s = _session(db)
+    _run(s, lambda: s.disable_user(username))
+    typer.echo(f"{username}: disabled.")
+
+
+@users_app.command("enable")
+def users_enable(username: str, db: str | None = DB_OPTION) -> None:
+    """Enable a disabled user again."""
+    s = _session(db)
+    _run(s, lambda: s.enable_user(username))
+    typer.echo(f"{username}: enabled.")
+
+
+# ------------------------------------------------------------------------ approvals ----
+@approvals_app.command("add")
+def approvals_add(
+    file: Path | None = typer.Argument(None, help="YAML file of one approval or a list."),
+    approval_id: str | None = typer.Option(None, "--id"),
+    applicant: list[str] | None = typer.Option(None, "--applicant",
+                                               help="Researcher user name (repeat)."),
+    purpose: str | None = typer.Option(None, "--purpose"),
+    organisation: list[str] | None = typer.Option(None, "--organisation",
+                                                  help="Organisation code (repeat)."),
+    period_start: str | None = typer.Option(None, "--period-start", help="First death month."),
+    period_end: str | None = typer.Option(None, "--period-end", help="Last death month."),
+    field: list[str] | None = typer.Option(None, "--field", help="Released column (repeat)."),
+    free_text: bool = typer.Option(False, "--free-text/--no-free-text"),
+    date_coarsening: str = typer.Option("month", "--date-coarsening",
+                                        help="month or quarter"),
+    start_date: str | None = typer.Option(None, "--start", help="First day of use."),
+    end_date: str | None = typer.Option(None, "--end", help="Last day of use."),
+    db: str | None = DB_OPTION,
+) -> None:
+    """Add approvals from a YAML file, or one from the options."""
+    from data_access.approvals import ApprovalError, load_approval_file, spec_from_values
+
+    try:
+        if file is not None:
+            specs = load_approval_file(file)
+        else:
+            values = {
+                "id": approval_id, "applicants": applicant, "purpose": purpose,
+                "organisations": organisation, "period_start": period_start,
+                "period_end": period_end, "fields": field, "free_text": free_text,
+                "date_coarsening": date_coarsening, "start_date": start_date,
+                "end_date": end_date,
+            }
+            specs = [spec_from_values({k: v for k, v in values.items() if v is not None})]
+    except (ApprovalError, ValidationError) as exc:
+        _fail(str(exc))
+    s = _session(db)
+
+    def add_all() -> None:
+        for spec in specs:
+            s.add_approval(spec)
+            typer.echo(f"{spec.id}: added ({', '.join(spec.organisations)}, "
+                       f"{spec.period_start} to {spec.period_end}, until {spec.end_date}).")
+
+    _run(s, add_all)
+
+
+@approvals_app.command("list")
+def approvals_list(db: str | None = DB_OPTION) -> None:
+    """List approvals and their status."""
+    s = _session(db)
+    frame = _run(s, s.approvals)
+    _table(frame[["approval_id", "status", "applicants", "organisations", "period_start",
+                  "period_end", "free_text", "date_coarsening", "start_date", "end_date"]],
+           "Approvals")
+
+
+@approvals_app.command("revoke")
+def approvals_revoke(approval_id: str,
+                     reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
+                     db: str | None = DB_OPTION) -> None:
+    """Revoke an approval now."""
+    s = _session(db)
+    _run(s, lambda: s.revoke_approval(approval_id, reason))
+    typer.echo(f"{approval_id}: revoked.")
+
+
+# ---------------------------------------------------------------------------- audit ----
+@audit_app.command("verify")
+def audit_verify(db: str | None = DB_OPTION) -> None:
+    """Check the hash chain; list every edited, deleted, inserted or moved entry (exit 1)."""
+    s = _session(db)
+    result = _run(s, s.verify_audit)
+    if result.ok:
+        typer.echo(f"audit log intact: {result.entries} entries; head {result.head_id} "
+                   f"{result.head_hash}")
+        return
+    for problem in result.problems:
+        typer.echo(str(problem), err=True)
+    _fail(f"audit log TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries")
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} must be a date written YYYY-MM-DD, not {value!r}")
+
+
+@audit_app.command("show")
+def audit_show(
+    user: str | None = typer.Option(None, "--user"),
+    action: str | None = typer.Option(None, "--action",
+                                      help="An action, or an area such as 'users'."),
+    since: str | None = typer.Option(None, "--since", help="YYYY-MM-DD (inclusive)."),
+    until: str | None = typer.Option(None, "--until", help="YYYY-MM-DD (inclusive)."),
+    db: str | None = DB_OPTION,
+) -> None:
+    """Show audit entries, filtered by user, action and period."""
+    since_d, until_d = _date(since, "--since"), _date(until, "--until")
+    s = _session(db)
+    frame = _run(s, lambda: s.audit_log(username=user, action=action, since=since_d,
+                                        until=until_d))
+    _table(frame[["id", "at", "username", "role", "action", "scope", "rows", "approval_id",
+                  "tool"]], f"Audit log ({len(frame)} entries)")
+
+
+# -------------------------------------------------------------------------- extract ----
+def extract(
+    approval: str = typer.Option(..., "--approval", help="Approval id."),
+    out: Path = typer.Option(..., "--out", help="FILE.parquet or FILE.csv"),
+    field: list[str] | None = typer.Option(None, "--field",
+                                           help="Only these approved fields (repeat)."),
+    db: str | None = DB_OPTION,
+) -> None:
+    """Write a researcher's extract under an approval, with a manifest beside it."""
+    s = _session(db)
+    result = _run(s, lambda: s.extract(approval, out, fields=field or None))
+    typer.echo(f"{result.path}: {result.rows} rows, {len(result.fields)} fields, "
+               f"sha256 {result.sha256}; manifest {result.manifest}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the governance commands to the ``sjr`` app."""
+    app.add_typer(users_app, name="users")
+    app.add_typer(approvals_app, name="approvals")
+    app.add_typer(audit_app, name="audit")
+    app.command("extract")(extract)
