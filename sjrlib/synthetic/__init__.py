@@ -9,9 +9,10 @@ The frames have exactly the shapes of :mod:`sjrlib.domain` and pass the validati
 figure the data is calibrated to is a field of :class:`CalibrationParams`, with its source.
 """
 
-from sjrlib.synthetic.generator import SCENARIO_COLUMNS, SyntheticData, generate
+from sjrlib.synthetic.generator import SyntheticData, generate
 from sjrlib.synthetic.organisations import ENGLAND_CODE_PATTERN, SCOTLAND_CODE_PATTERN
 from sjrlib.synthetic.params import CalibrationParams
+from sjrlib.synthetic.scenarios import SCENARIO_COLUMNS
 
 __all__ = [
     "CalibrationParams",

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,6 @@ from sjrlib.domain import (
     DEATH_COLUMNS,
     DEATH_DTYPES,
     PROBLEM_TYPES,
-    REASON_SEPARATOR,
     REVIEW_COLUMNS,
     REVIEW_DTYPES,
     REVIEW_REASONS,
@@ -38,18 +36,11 @@ from sjrlib.synthetic.content import (
 )
 from sjrlib.synthetic.organisations import make_organisations, scottish_count
 from sjrlib.synthetic.params import CalibrationParams
+from sjrlib.synthetic.reasons import draw_reasons, reason_strings
+from sjrlib.synthetic.scenarios import draw_scenarios
 
-__all__ = ["SCENARIO_COLUMNS", "SyntheticData", "generate"]
+__all__ = ["SyntheticData", "generate"]
 
-SCENARIO_COLUMNS: tuple[str, ...] = (
-    "organisation_code",
-    "kind",
-    "direction",
-    "start_month",
-    "latent_shift",
-    "expected_poor_share_before",
-    "expected_poor_share_after",
-)
 
 _CONCERN_REASONS = ("family_concern", "staff_concern", "alarm")
 _STAGE_FIRST, _STAGE_DOUBLE, _STAGE_SECOND = 0, 1, 2
@@ -157,7 +148,7 @@ def generate(
     volume = annual * review_share
     org_effect -= np.sum(org_effect * volume) / volume.sum() if n_organisations > 1 else 0.0
     cuts = cut_points(p.overall_distribution)
-    scenarios, shift = _scenarios(rng, codes, org_effect, months, cuts, p)
+    scenarios, shift = draw_scenarios(rng, codes, org_effect, months, cuts, p)
 
     step("deaths")
     month_number = months.astype(np.int64) % 12 + 1
@@ -189,7 +180,7 @@ def generate(
     smi_field = np.where(u < p.severe_mental_illness_share, "yes", np.where(
         u < p.severe_mental_illness_share + p.severe_mental_illness_unknown_share, "unknown", "no",
     )).astype(object)
-    reasons = _reasons(rng, p, months[month_i], is_ld, smi_field == "yes",
+    reasons = draw_reasons(rng, p, months[month_i], is_ld, smi_field == "yes",
                        mix.admission_type == "elective")
     concern = np.zeros(n_cases, dtype=bool)
     for r in _CONCERN_REASONS:
@@ -292,7 +283,7 @@ def generate(
         "status": merged(status, status2),
         "reviewer_id": _join(codes, t_org, "-RV", all_reviewer + 1, 3),
         "review_date": merged(review_date, date2).astype("datetime64[ns]"),
-        "review_reasons": _reason_strings(reasons[t_case]),
+        "review_reasons": reason_strings(reasons[t_case]),
         "age_at_death": mix.age[t_case],
         "sex": mix.sex[t_case],
         "postcode_district": postcode,
@@ -354,100 +345,6 @@ def _frame(columns: dict[str, object]) -> pd.DataFrame:
         else:
             data[col] = _strings(values, dtype)
     return pd.DataFrame(data).astype(REVIEW_DTYPES)
-
-
-def _scenarios(
-    rng: np.random.Generator,
-    codes: np.ndarray,
-    org_effect: np.ndarray,
-    months: np.ndarray,
-    cuts: np.ndarray,
-    p: CalibrationParams,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Choose organisations with a real change; return the scenarios frame and the latent
-    shift of every organisation in every month (organisations x months)."""
-    n, n_months = len(codes), len(months)
-    shift = np.zeros((n, n_months))
-    k = 0
-    if n >= 2 and p.changing_organisation_share > 0:
-        k = min(n - 1, max(2, int(round(p.changing_organisation_share * n))))
-    kinds = (("step", "deterioration"), ("step", "improvement"),
-             ("trend", "deterioration"), ("trend", "improvement"))
-    chosen = np.sort(rng.choice(n, size=k, replace=False)) if k else np.array([], dtype=int)
-    # Start in the middle third, after a baseline of at least 12 months when the period allows
-    # (SPC limits need 12 points) and with at least 8 months after it.
-    lo = int(0.35 * n_months)
-    if n_months >= 20:
-        lo = max(lo, 12)
-    hi = min(max(int(0.65 * n_months), lo + 1), max(n_months - 8, lo + 1))
-    within_sd = np.sqrt(1 - p.organisation_sd**2)
-    poor_cut = cuts[1]  # between "poor" (2) and "adequate" (3)
-    rows = []
-    for j, org in enumerate(chosen):
-        kind, direction = kinds[j % len(kinds)]
-        start = int(rng.integers(lo, hi))
-        size = p.change_size if direction == "improvement" else -p.change_size
-        t = np.arange(n_months)
-        if kind == "step":
-            shift[org] = np.where(t >= start, size, 0.0)
-        else:
-            shift[org] = np.where(t >= start, size * (t - start + 1) / (n_months - start), 0.0)
-        before = NormalDist().cdf((poor_cut - org_effect[org]) / within_sd)
-        after = NormalDist().cdf((poor_cut - org_effect[org] - size) / within_sd)
-        rows.append((codes[org], kind, direction,
-                     str(np.datetime_as_string(months[start], unit="M")), size, before, after))
-    frame = pd.DataFrame(rows, columns=list(SCENARIO_COLUMNS))
-    return frame.astype({"organisation_code": "string", "kind": "string",
-                         "direction": "string", "start_month": "string",
-                         "latent_shift": "float64", "expected_poor_share_before": "float64",
-                         "expected_poor_share_after": "float64"}), shift
-
-
-def _reasons(
-    rng: np.random.Generator,
-    p: CalibrationParams,
-    month: np.ndarray,
-    is_ld: np.ndarray,
-    smi: np.ndarray,
-    elective: np.ndarray,
-) -> np.ndarray:
-    """Review reasons of each case as a bit mask (bit i = ``REVIEW_REASONS[i]``)."""
-    n = len(month)
-    bit = {r: np.int64(1) << i for i, r in enumerate(REVIEW_REASONS)}
-    names = list(p.reason_weights)
-    w_after = np.array([p.reason_weights[r] for r in names], dtype=float)
-    w_before = w_after.copy()
-    if "medical_examiner" in names and "random_sample" in names:
-        w_before[names.index("random_sample")] += w_before[names.index("medical_examiner")]
-        w_before[names.index("medical_examiner")] = 0.0
-    bits = np.array([bit[r] for r in names], dtype=np.int64)
-    me_era = month >= np.datetime64(p.medical_examiner_from, "M")
-    primary = np.where(
-        me_era,
-        rng.choice(len(names), size=n, p=w_after / w_after.sum()),
-        rng.choice(len(names), size=n, p=w_before / w_before.sum()),
-    )
-    mask = np.where(is_ld, bit["learning_disability"], bits[primary])
-    extra = np.where(
-        me_era,
-        rng.choice(len(names), size=n, p=w_after / w_after.sum()),
-        rng.choice(len(names), size=n, p=w_before / w_before.sum()),
-    )
-    mask |= np.where(rng.random(n) < p.extra_reason_share, bits[extra], 0)
-    mask |= np.where(smi & (rng.random(n) < p.severe_mental_illness_reason_share),
-                     bit["severe_mental_illness"], 0)
-    mask |= np.where(elective & (rng.random(n) < 0.7), bit["elective"], 0)
-    return mask
-
-
-def _reason_strings(mask: np.ndarray) -> np.ndarray:
-    """``;``-joined reason ids in spec order for each bit mask."""
-    uniq, inverse = np.unique(mask, return_inverse=True)
-    text = np.array([
-        REASON_SEPARATOR.join(r for i, r in enumerate(REVIEW_REASONS) if (int(v) >> i) & 1)
-        for v in uniq
-    ], dtype=object)
-    return text[inverse]
 
 
 def _applicability(
