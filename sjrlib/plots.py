@@ -193,14 +193,22 @@ def _short_problem_label(label: str) -> str:
 
 
 def _footnote(fig: Figure, lines: list[str]) -> None:
-    if lines:
-        fig.text(0.01, 0.01, "\n".join(lines), fontsize=_FONT - 1, ha="left", va="bottom",
+    """A note under the chart; a constrained layout makes room for it."""
+    if not lines:
+        return
+    text = "\n".join(lines)
+    if fig.get_layout_engine() is not None and "Constrained" in type(
+            fig.get_layout_engine()).__name__:
+        fig.supxlabel(text, x=0.01, ha="left", fontsize=_FONT - 1,
+                      color=NHS_COLOURS["dark_grey"])
+    else:
+        fig.text(0.01, 0.01, text, fontsize=_FONT - 1, ha="left", va="bottom",
                  color=NHS_COLOURS["dark_grey"])
 
 
 def _suppression_note(n: int) -> str:
-    return (f"{n} suppressed value{'s' if n != 1 else ''} (fewer than {MIN_CASES} cases, "
-            "disclosure control): no bar drawn.")
+    return (f"{n} suppressed value{'s' if n != 1 else ''} ({SUPPRESSED}: fewer than {MIN_CASES} "
+            "cases, disclosure control): no bar drawn.")
 
 
 # --- care scores ----------------------------------------------------------------------------
@@ -230,7 +238,7 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
     if n_reviews < MIN_CASES:
         return _withheld(_fewer_than("reviews"), title or "Care scores by phase of care")
     phases = [p for p in domain.PHASES if p in set(table["phase"].astype(str))]
-    fig = Figure(figsize=(10, 1.0 + 0.75 * len(phases)))
+    fig = Figure(figsize=(11, 2.0 + 0.7 * len(phases)), layout="constrained")
     ax = fig.subplots()
     suppressed = 0
     for row, phase in enumerate(phases):
@@ -252,13 +260,16 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
             if _was_suppressed([count])[0] or np.isnan(_numbers([count])[0]) or np.isnan(pct):
                 suppressed += 1
                 continue
+            if pct <= 0:
+                continue
             colour = CARE_SCORE_COLOURS[score]
             ax.barh(row, pct, left=left, color=colour, edgecolor="white", height=0.7)
             if pct >= 6:
                 ax.text(left + pct / 2, row, f"{pct:.0f}%", ha="center", va="center",
                         fontsize=_FONT - 1, color=_text_colour(colour))
             left += pct
-        ax.text(101, row, f"n = {int(applicable)}", va="center", fontsize=_FONT - 1)
+        ax.text(101, row, f"n = {int(applicable)}", va="center", fontsize=_FONT - 1,
+                clip_on=False)
     ax.set_yticks(range(len(phases)),
                   [_wrap(domain.label("phase", p), 24) for p in phases], fontsize=_FONT)
     ax.invert_yaxis()
@@ -266,16 +277,11 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
     ax.set_xlabel("Percentage of reviews that scored the phase", fontsize=_FONT)
     ax.tick_params(axis="x", labelsize=_FONT)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(title or default, fontsize=_FONT + 2, loc="left")
+    ax.set_title(title or default, fontsize=_FONT + 2, loc="left", pad=12)
     handles = [Patch(color=CARE_SCORE_COLOURS[s], label=domain.label("care_score", s))
                for s in domain.CARE_SCORES]
-    ax.legend(handles=handles, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.18 if
-              len(phases) > 2 else -0.45), frameon=False, fontsize=_FONT - 1)
-    fig.tight_layout()
-    notes = [_suppression_note(suppressed)] if suppressed else []
-    if notes:
-        fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, 0.3))
-    _footnote(fig, notes)
+    fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize=_FONT - 1)
+    _footnote(fig, [_suppression_note(suppressed)] if suppressed else [])
     return fig
 
 
@@ -303,7 +309,7 @@ def problem_types(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     if n_reviews < MIN_CASES:
         return _withheld(_fewer_than("reviews"), title or base_title)
     order = [t for t in domain.PROBLEM_TYPES if t in set(table["problem_type"].astype(str))]
-    fig = Figure(figsize=(10, 1.2 + 0.7 * len(order)))
+    fig = Figure(figsize=(10, 1.6 + 0.7 * len(order)), layout="constrained")
     ax = fig.subplots()
     suppressed = 0
     for row, ptype in enumerate(order):
@@ -340,10 +346,7 @@ def problem_types(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     handles = [Patch(color=HARM_COLOURS[h], label=f"Led to harm: {domain.label('harm', h)}")
                for h in domain.HARM_VALUES]
     ax.legend(handles=handles, loc="lower right", frameon=False, fontsize=_FONT - 1)
-    fig.tight_layout()
-    if suppressed:
-        fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, 0.18))
-        _footnote(fig, [_suppression_note(suppressed)])
+    _footnote(fig, [_suppression_note(suppressed)] if suppressed else [])
     return fig
 
 
@@ -367,7 +370,7 @@ def avoidability(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     base_title = "Avoidability of death in reviewed cases"
     if n_scored < MIN_CASES:
         return _withheld(_fewer_than("cases with an avoidability score"), title or base_title)
-    fig = Figure(figsize=(10, 5.2))
+    fig = Figure(figsize=(10, 5.2), layout="constrained")
     ax = fig.subplots()
     suppressed = 0
     scores = list(domain.AVOIDABILITY_SCORES)
@@ -396,9 +399,7 @@ def avoidability(table: pd.DataFrame, *, title: str | None = None) -> Figure:
         Patch(facecolor=NHS_COLOURS["blue"], label="Less likely than not (4-6)"),
     ]
     ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=_FONT - 1)
-    fig.tight_layout()
     if suppressed:
-        fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, 0.25))
         _footnote(fig, [_suppression_note(suppressed).replace("no bar drawn",
                                                               "shown as * with no bar")])
     return fig
@@ -429,7 +430,7 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None) -> Figure:
         return _withheld(_fewer_than("reviewed deaths"), title or base_title)
     periods = table["period"].astype(str).tolist()
     x = np.arange(len(periods))
-    fig = Figure(figsize=(max(8.0, 0.8 * len(periods) + 4), 7.5))
+    fig = Figure(figsize=(max(8.0, 0.8 * len(periods) + 4), 7.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     suppressed = 0
     width = 0.38
@@ -443,6 +444,8 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None) -> Figure:
         suppressed += int((~shown).sum())
         top.bar(x[shown] + offset, values[shown], width=width, color=colour, label=label,
                 edgecolor="white")
+        for i in np.flatnonzero(~shown):
+            top.text(x[i] + offset, 0, SUPPRESSED, ha="center", va="bottom", fontsize=_FONT)
     for i in range(len(periods)):
         if not np.isnan(deaths[i]) and not np.isnan(reviewed[i]) and deaths[i] > 0:
             top.text(x[i] + width / 2, reviewed[i], f"{100 * reviewed[i] / deaths[i]:.0f}%",
@@ -450,14 +453,16 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     top.set_ylabel("Deaths", fontsize=_FONT)
     top.legend(frameon=False, fontsize=_FONT - 1, loc="lower left", bbox_to_anchor=(0, 1.0),
                ncols=2)
-    top.set_title(_wrap(title or base_title, 80), fontsize=_FONT + 2, loc="left", pad=30)
+    top.set_title(_wrap(title or base_title, int(fig.get_figwidth() * 7)),
+                  fontsize=_FONT + 2, loc="left", pad=30)
     shown = ~np.isnan(mltn)
     suppressed += int((~shown).sum())
     bottom.bar(x[shown], mltn[shown], width=0.6, color=NHS_COLOURS["orange"], hatch="//",
                edgecolor="white")
-    for i in np.flatnonzero(shown):
-        bottom.text(x[i], mltn[i], f"{int(mltn[i])}", ha="center", va="bottom",
-                    fontsize=_FONT - 1)
+    for i in range(len(periods)):
+        bottom.text(x[i], 0 if np.isnan(mltn[i]) else mltn[i],
+                    SUPPRESSED if np.isnan(mltn[i]) else f"{int(mltn[i])}", ha="center",
+                    va="bottom", fontsize=_FONT - 1)
     bottom.set_ylabel(_wrap("Reviewed deaths more likely than not due to problems in care",
                             26), fontsize=_FONT - 1)
     bottom.set_ylim(0, max(1.0, np.nanmax(mltn, initial=0) * 1.25))
@@ -466,10 +471,7 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     for ax in (top, bottom):
         ax.tick_params(axis="y", labelsize=_FONT)
         ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    if suppressed:
-        fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, 0.2))
-        _footnote(fig, [_suppression_note(suppressed)])
+    _footnote(fig, [_suppression_note(suppressed)] if suppressed else [])
     return fig
 
 
