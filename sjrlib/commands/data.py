@@ -100,7 +100,7 @@ def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None
                 with _console.status(f"Reading and validating {path} ..."):
                     frame = _read(kind, path, conn, mapping)
             except ImportFileError as exc:
-                _fail(f"{path}: {exc}")
+                _fail(str(exc))  # ImportFileError already names the file
             except ValidationFailed as exc:
                 for error in exc.errors:
                     typer.echo(str(error), err=True)
