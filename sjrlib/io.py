@@ -98,6 +98,11 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
     except pd.errors.EmptyDataError:
         raise ImportFileError(f"{path.name}: the file is empty") from None
     header = [str(h).strip() if isinstance(h, str) else "" for h in cells.iloc[0]]
+    if len(header) == 1:
+        for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+            if separator in header[0]:
+                raise ImportFileError(f"{path.name}: the header is separated by {name}; the "
+                                      f"exchange format separates columns with commas")
     body = cells.iloc[1:].astype("string")
     return header, body
 

@@ -79,6 +79,14 @@ def test_csv_with_byte_order_mark(tmp_path):
     assert frame["review_id"].tolist() == ["R1", "R3", "R2"]
 
 
+def test_csv_with_windows_line_endings(tmp_path):
+    path = tmp_path / "crlf.csv"
+    path.write_bytes((DATA / "reviews_valid.csv").read_bytes().replace(b"\n", b"\r\n"))
+    frame = io.read_reviews(path, today=TODAY)
+    expected = io.read_reviews(DATA / "reviews_valid.csv", today=TODAY)
+    pd.testing.assert_frame_equal(frame, expected)  # a CRLF inside a comment becomes \n too
+
+
 def test_read_deaths_and_organisations():
     organisations = io.read_organisations(DATA / "organisations.csv")
     assert organisations["organisation_code"].tolist() == ["RXX", "R0A", "S08000015"]
@@ -164,6 +172,7 @@ FILE_CASES = {
     "not-a-workbook": ("reviews.xlsx", b"review_id,case_id\nR1,C1\n",
                        "not a readable XLSX workbook"),
     "empty-workbook-file": ("reviews.xlsx", b"", "the file is empty"),
+    "semicolons": ("reviews.csv", VALID_HEADER.replace(",", ";") + "\n", "separated by semicolons"),
     "long-row": ("reviews.csv", VALID_HEADER + "\n" + VALID_ROW + ",extra\n",
                  "line 2 has 49 cells but the header has 48"),
     "data-without-header": ("reviews.csv", VALID_HEADER + ",\n" + VALID_ROW + ",oops\n",
