@@ -350,7 +350,12 @@ def _rebase_groups(index: pd.Index, rebase: Sequence[Hashable] | None) -> np.nda
                 f"({index[0]!r} ... {index[-1]!r})" if len(index) else
                 f"rebase point {label!r} given for an empty chart"
             )
-        starts[index.get_loc(label)] = 1
+        loc = index.get_loc(label)
+        if not isinstance(loc, (int, np.integer)):
+            raise ValueError(
+                f"rebase point {label!r} matches several periods; give one period exactly"
+            )
+        starts[loc] = 1
     return np.cumsum(starts)
 
 

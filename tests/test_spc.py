@@ -314,6 +314,12 @@ def test_unsorted_or_duplicated_periods_are_refused():
         spc.xmr(pd.Series([1, 2], index=["2024-01", "2024-01"]))
 
 
+def test_a_rebase_label_matching_several_periods_is_refused():
+    idx = pd.date_range("2023-04-01", periods=14, freq="MS")
+    with pytest.raises(ValueError, match="matches several periods"):
+        spc.xmr(pd.Series(range(14), index=idx, dtype=float), rebase=["2023"])
+
+
 def test_p_chart_target_must_be_a_proportion():
     with pytest.raises(ValueError, match="proportion between 0 and 1"):
         spc.p_chart([1, 2], [10, 10], target=5)
