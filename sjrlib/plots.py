@@ -43,6 +43,7 @@ from matplotlib.ticker import PercentFormatter
 
 from sjrlib import domain
 from sjrlib.disclosure import SUPPRESSED
+from sjrlib.spc import SHORT_GROUP_THRESHOLD
 
 __all__ = [
     "CARE_SCORE_COLOURS",
@@ -639,7 +640,7 @@ def spc_chart(
     ]
     if trial:
         handles.append(Line2D([], [], color=SPC_COLOURS["limits"], linestyle=":",
-                              label=f"Trial limits (fewer than {12} points)"))
+                              label=f"Trial limits (fewer than {SHORT_GROUP_THRESHOLD} points)"))
     if pd.notna(target):
         handles.append(Line2D([], [], color=SPC_COLOURS["target"], linestyle="--",
                               label="Target"))
