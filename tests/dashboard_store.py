@@ -53,3 +53,26 @@ def add_users(url: str, organisation: str) -> DashboardUsers:
                        reviewer_id="RVW-L")
         admin.add_user(users.programme, "programme_team")
     return users
+
+
+def first_stage_values(case_id: str, *, overall: int = 2) -> dict:
+    """A complete first-stage review as a values dict (what the form sends to save_review)."""
+    return {
+        "review_id": f"SJR-T-{case_id}",
+        "case_id": case_id,
+        "review_stage": "first",
+        "status": "submitted",
+        "review_date": "2026-11-02",
+        "review_reasons": "staff_concern",
+        "age_at_death": 77,
+        "sex": "male",
+        "death_month": "2026-08",
+        "admission_type": "emergency",
+        "score_admission": 2,
+        "comment_admission": "Early warning score rising for 12 hours without escalation.",
+        "score_overall": overall,
+        "comment_overall": "Failure to escalate a deteriorating patient.",
+        "record_quality_score": 2,
+        "any_problems": "yes",
+        "problem_monitoring": "yes",
+    }

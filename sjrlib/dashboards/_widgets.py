@@ -90,7 +90,7 @@ class Field:
 
     @value.setter
     def value(self, value: Any) -> None:
-        self.widget.value = self.write(value)
+        set_value(self.widget, self.write(value))
 
     def show_errors(self, messages: Sequence[str]) -> None:
         """Show ``messages`` beside the field (nothing when empty)."""
@@ -110,7 +110,18 @@ def choice_options(vocabulary: dict[str, str], *, numbered: bool = False,
 
 
 def dropdown(options: list[tuple[str, Any]], width: str = WIDGET_WIDTH) -> w.Dropdown:
-    return w.Dropdown(options=options, value=None, layout=w.Layout(width=width))
+    """A dropdown showing its first option (the blank, e.g. "— choose —") until chosen."""
+    return w.Dropdown(options=options, index=0 if options else None,
+                      layout=w.Layout(width=width))
+
+
+def set_value(widget: w.Widget, value: Any) -> None:
+    """Set a widget's value; ``None`` on a dropdown selects its blank first option, so the
+    dropdown shows "— choose —" rather than an empty box."""
+    if isinstance(widget, w.Dropdown) and value is None:
+        widget.index = 0 if widget.options else None
+    else:
+        widget.value = value
 
 
 def text(placeholder: str = "", width: str = WIDGET_WIDTH) -> w.Text:

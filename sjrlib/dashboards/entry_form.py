@@ -82,6 +82,7 @@ class ReviewForm:
         self.identifiers: dict[str, list[Any]] = {}
         self._loading = False
         self._held = 0
+        self._banner_until_fixed = False
         self._lead = session.role == "organisation_lead"
         self._new_id: str | None = None
         self._first: dict[str, Any] | None = None
@@ -118,7 +119,7 @@ class ReviewForm:
         self.open_button = ui.button("Open review", "b-open",
                                      tooltip="Open the review with this id")
         self.open_button.on_click(lambda _: self._open_by_id())
-        self.queue_select = ui.dropdown([("— second-stage queue —", None)], width="30em")
+        self.queue_select = ui.dropdown([("— second-stage queue —", None)], width="36em")
         self.queue_select.add_class("f-queue")
         self.queue_button = ui.button("Start second-stage review", "b-queue",
                                       tooltip="Open a second-stage review of the chosen case")
@@ -433,6 +434,8 @@ class ReviewForm:
 
     def _show(self, errors: dict[str, list[str]]) -> None:
         self.last_errors = errors
+        if not errors and self._banner_until_fixed:
+            self._say(None, "")
         for column, fld in self.fields.items():
             shown = self.show_all_errors or column in self.touched
             fld.show_errors(self.last_errors.get(column, []) if shown else [])
@@ -481,7 +484,7 @@ class ReviewForm:
         if submit and errors:
             self._say("error", f"<b>Not submitted.</b> {len(errors)} field"
                       f"{'s need' if len(errors) != 1 else ' needs'} attention: see the "
-                      "messages beside the fields.")
+                      "messages beside the fields.", until_fixed=True)
             return False
         values = self.values()
         values["status"] = status
@@ -622,7 +625,7 @@ class ReviewForm:
                     ptype = column.removeprefix("problem_")
                     harm = _plain(values.get(column))
                     self.problem_present[ptype].value = harm is not None
-                    fld.widget.value = harm
+                    ui.set_value(fld.widget, harm)
                     fld.widget.disabled = harm is None
                 else:
                     fld.value = _to_widget(column, _plain(values.get(column)))
@@ -649,7 +652,7 @@ class ReviewForm:
         self._loading = True
         try:
             self.drafts_select.options = drafts
-            self.drafts_select.value = None
+            self.drafts_select.index = 0
         finally:
             self._loading = False
         if submitted and self.stage == "second" and self.second_review_of:
@@ -658,6 +661,8 @@ class ReviewForm:
 
     def _set_queue(self, options: list[tuple[str, Any]]) -> None:
         self.queue_select.options = options
+        if self.queue_select.index is None:
+            self.queue_select.index = 0
         n = len(options) - 1
         self.queue_button.description = (
             f"Start second-stage review ({n} waiting)" if n else "Start second-stage review")
@@ -699,16 +704,18 @@ class ReviewForm:
         self._loading = True
         try:
             self.drafts_select.options = options
-            self.drafts_select.value = None
+            self.drafts_select.index = 0
         finally:
             self._loading = False
         queue = self.session.second_stage_queue()
         q_options: list[tuple[str, Any]] = [("— second-stage queue —", None)]
         for row in queue.itertuples():
             overall = getattr(row, "score_overall", None)
+            where = "" if len(self.session.organisation_codes or ()) == 1 else (
+                f" · {row.organisation_code}")
             q_options.append((
-                f"{row.review_id} · case {row.case_id} · {row.organisation_code} · overall "
-                f"{overall} ({domain.label('care_score', overall)})", row.review_id))
+                f"case {row.case_id}{where} · overall {overall} "
+                f"{domain.label('care_score', overall)} · {row.review_id}", row.review_id))
         self._set_queue(q_options)
 
     def _update_header(self) -> None:
@@ -739,8 +746,10 @@ class ReviewForm:
                             f"{html.escape(str(judgement))}" if judgement else ""))
         return text
 
-    def _say(self, kind: str | None, message_html: str) -> None:
+    def _say(self, kind: str | None, message_html: str, *, until_fixed: bool = False) -> None:
+        """Show a banner; ``until_fixed`` ones go once the form has no errors left."""
         self.banner.value = ui.banner(kind, message_html) if kind else ""
+        self._banner_until_fixed = until_fixed
 
 
 _CASE_COLUMNS: tuple[str, ...] = (

@@ -1,0 +1,28 @@
+"""Helpers for the browser tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+
+
+def screenshot(page, name: str, selector: str = ".sjr-app") -> Path:
+    """Save a screenshot of the whole app (not only the viewport) to artifacts/screenshots."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    height = page.evaluate(
+        "(s) => Math.ceil(document.querySelector(s).getBoundingClientRect().height)", selector)
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height + 80)})
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    return path
+
+
+def copy_store(template: Path, folder: Path) -> str:
+    copy = folder / "sjr.db"
+    shutil.copyfile(template, copy)
+    return f"sqlite:///{copy}"
