@@ -75,6 +75,16 @@ def test_nhs_validity_matches_the_rule(nine):
         assert nhs_number_is_valid(nine + str(d)) == (check == d)
 
 
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9), st.sampled_from([" ", "-", ""]))
+def test_bulk_screen_never_misses_a_valid_nhs_number(nine, sep):
+    check = _nhs_check_digit(nine)
+    if check is None:
+        return
+    digits = nine + str(check)
+    text = f"seen, ref {digits[:3]}{sep}{digits[3:6]}{sep}{digits[6:]} today"
+    assert contains_identifiers(pd.Series([text])).tolist() == [True]
+
+
 def test_longer_digit_runs_are_not_split_into_a_number():
     # 12 digits containing a valid NHS number in the middle: not an NHS number.
     assert "nhs_number" not in kinds("batch 129434765919 lot")
@@ -136,6 +146,8 @@ def test_chi_29_february_only_in_a_leap_year():
 )
 def test_identifier_kinds(text, kind):
     assert kind in kinds(text), find_identifiers(text, today=TODAY)
+    # The bulk screen must let every real finding through to the detailed checks.
+    assert contains_identifiers(pd.Series([text])).tolist() == [True]
 
 
 @pytest.mark.parametrize(
