@@ -14,13 +14,14 @@ from typing import Any
 
 import ipywidgets as w
 
-LABEL_WIDTH = "15em"
+LABEL_WIDTH = "16em"
 WIDGET_WIDTH = "22em"
 
 STYLE_CSS = """
 <style>
 .sjr-app { max-width: 74em; font-size: 14px; }
-.sjr-app .sjr-label { line-height: 1.3; padding-top: 4px; }
+.sjr-app .sjr-label .widget-html-content,
+.sjr-app .sjr-error .widget-html-content { line-height: 1.35; padding-top: 5px; }
 .sjr-app .sjr-error { color: #b00020; }
 .sjr-app .sjr-error b { font-weight: 600; }
 .sjr-app .sjr-section { border-top: 2px solid #005eb8; margin-top: 14px; padding-top: 4px; }

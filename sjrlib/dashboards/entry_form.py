@@ -124,9 +124,16 @@ class ReviewForm:
         self.queue_button = ui.button("Start second-stage review", "b-queue",
                                       tooltip="Open a second-stage review of the chosen case")
         self.queue_button.on_click(lambda _: self._start_second_stage())
+        def caption(text: str) -> w.HTML:
+            label = w.HTML(html.escape(text), layout=w.Layout(width="11em"))
+            label.add_class("sjr-label")
+            return label
+
         toolbar = w.VBox([
-            w.HBox([self.new_button, self.drafts_select, self.open_id, self.open_button]),
-            w.HBox([self.queue_select, self.queue_button]),
+            w.HBox([caption("Start"), self.new_button]),
+            w.HBox([caption("Continue a draft"), self.drafts_select]),
+            w.HBox([caption("Open a saved review"), self.open_id, self.open_button]),
+            w.HBox([caption("Second-stage queue"), self.queue_select, self.queue_button]),
         ], layout=w.Layout(margin="4px 0"))
 
         # -- case details (the minimised fields only)
@@ -143,7 +150,7 @@ class ReviewForm:
             f(ui.Field("age_at_death", ui.text("18-120", width="8em"), "Age at death",
                        read=ui.read_int, write=ui.write_text)),
             f(ui.Field("sex", ui.dropdown(ui.choice_options(domain.labels("sex"))), "Sex")),
-            f(ui.Field("postcode_district", ui.text("outward part only, e.g. LS1", "12em"),
+            f(ui.Field("postcode_district", ui.text("outward part only, e.g. LS1", "16em"),
                        "Postcode district", read=ui.read_text, write=ui.write_text)),
             f(ui.Field("death_month", ui.text("YYYY-MM", width="8em"), "Month of death",
                        read=ui.read_text, write=ui.write_text)),
@@ -193,6 +200,7 @@ class ReviewForm:
                            "Review reasons (at least one)",
                            read=lambda _: self._read_reasons(), write=lambda v: v)
         reasons.widget.remove_class("f-review_reasons")
+        reasons.error.layout = w.Layout(margin="0")  # under the boxes, not a flex row
         self.fields["review_reasons"] = reasons
 
         # -- phases of care
@@ -380,9 +388,9 @@ class ReviewForm:
                     found[column].append(message)
         found.update(local)
         for column, findings in self.identifiers.items():
-            if findings:
-                found.setdefault(column, []).append(
-                    "Remove the identifiers highlighted below before saving")
+            if findings:  # one message, whichever rule (the schema's or the form's) saw it
+                found[column] = [_IDENTIFIER_MESSAGE] + [
+                    m for m in found.get(column, []) if not m.startswith(_IDENTIFIER_PREFIX)]
         return found
 
     @contextmanager
@@ -816,7 +824,12 @@ def _columns_of(error: Any) -> Iterable[str]:
     return [c for c in parts if c] or ["review_id"]
 
 
+_IDENTIFIER_MESSAGE = "Looks like it identifies the patient (highlighted below): remove it"
+_IDENTIFIER_PREFIX = "Looks like it identifies"
+
 _FORM_WORDING: dict[str, str] = {
+    "no_identifiers": _IDENTIFIER_MESSAGE,
+    "case_id_not_identifier": "A case reference must not be an NHS or CHI number",
     "required": "Required",
     "comment_required_when_scored": "Write the explicit judgement behind this score",
     "comment_blank_when_not_scored": "Give this phase a score, or clear the judgement",

@@ -1,0 +1,428 @@
+"""The exploration dashboard: filters, charts and tables of one's own reviews (Voila).
+
+For an organisation lead (their own organisation) or the programme team (all organisations).
+The data are read once through the governed session (audited); a filter change then filters
+in memory and redraws only the tab on screen, so it stays well under a second on the demo data.
+Everything shown comes from ``sjrlib.stats``, ``sjrlib.spc`` and ``sjrlib.plots``; below
+national level (everyone but the programme team) counts pass through the same disclosure
+control as the trust report (``sjrlib.report.tables`` / ``sjrlib.disclosure``).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from sjrlib import domain
+from sjrlib.dashboards import _widgets as ui
+
+__all__ = ["EXPLORE_ROLES", "FREE_TEXT_ROLES", "Explorer", "explore"]
+
+EXPLORE_ROLES: frozenset[str] = frozenset({"organisation_lead", "programme_team"})
+"""Roles the exploration dashboard is for."""
+FREE_TEXT_ROLES: frozenset[str] = frozenset({"organisation_lead"})
+"""Roles that see the explicit judgement text in the reviews table: a lead reads their own
+organisation's judgements to learn from them; national users work with the structured data."""
+
+TABS: tuple[str, ...] = ("Care scores", "Problems in care", "Avoidability", "SPC charts",
+                         "Learning from Deaths", "Reviews")
+TABLE_ROWS = 200
+ALL = "__all__"
+
+
+class Explorer:
+    """Filters and views over the reviews a governed session may see.
+
+    Parameters
+    ----------
+    session
+        An open ``data_access`` session of an organisation lead or the programme team.
+
+    Attributes
+    ----------
+    filters : dict[str, ipywidgets.Dropdown]
+        ``start_month``, ``end_month``, ``organisation_code``, ``specialty``,
+        ``admission_type``, ``review_reason``, ``stage``; each has the CSS class
+        ``f-<name>``.
+    reviews, deaths : pandas.DataFrame
+        The rows the current filters select.
+    widget : ipywidgets.VBox
+        The dashboard, to display.
+    """
+
+    def __init__(self, session: Any) -> None:
+        from sjrlib.disclosure import DisclosureRule
+
+        self.session = session
+        self.national = session.role == "programme_team"
+        self.rule = DisclosureRule.off() if self.national else DisclosureRule()
+        self.free_text = session.role in FREE_TEXT_ROLES
+        self.all_reviews = session.reviews(status=["submitted", "locked"])
+        self.all_deaths = session.deaths()
+        self.organisations = session.organisations()
+        self.reviews = self.all_reviews
+        self.deaths = self.all_deaths
+        self.draws = 0
+        self._stale = set(TABS)
+        self._build()
+        self.apply()
+
+    # ----------------------------------------------------------------------------- building
+    def _build(self) -> None:
+        months = sorted(set(self.all_reviews["death_month"].dropna())
+                        | set(self.all_deaths["month"].dropna()))
+        if not months:
+            months = [pd.Timestamp.today().strftime("%Y-%m")]
+        start = months[max(0, len(months) - 24)]
+        month_options = [(_month_words(m), m) for m in months]
+
+        def choice(name: str, options: list[tuple[str, Any]], value: Any,
+                   width: str = "16em") -> w.Dropdown:
+            box = w.Dropdown(options=options, value=value, layout=w.Layout(width=width))
+            box.add_class(f"f-{name}")
+            box.observe(lambda change: self.apply(), names="value")
+            return box
+
+        orgs = self.organisations.sort_values("organisation_code")
+        org_options = [("All organisations", ALL)] if self.national else []
+        org_options += [(f"{r.organisation_code} · {r.name}", r.organisation_code)
+                        for r in orgs.itertuples()]
+        specialties = sorted(self.all_reviews["specialty"].dropna().unique())
+        self.filters: dict[str, w.Dropdown] = {
+            "start_month": choice("start_month", month_options, start, "9em"),
+            "end_month": choice("end_month", month_options, months[-1], "9em"),
+            "organisation_code": choice("organisation_code", org_options,
+                                        org_options[0][1] if org_options else None, "20em"),
+            "specialty": choice("specialty", [("All specialties", ALL)]
+                                + [(_words(s), s) for s in specialties], ALL),
+            "admission_type": choice(
+                "admission_type",
+                [("All admission types", ALL)]
+                + list((v, k) for k, v in domain.labels("admission_type").items()), ALL),
+            "review_reason": choice(
+                "review_reason",
+                [("All review reasons", ALL)]
+                + list((v, k) for k, v in domain.labels("review_reason").items()), ALL, "22em"),
+            "stage": choice("stage", [("First-stage reviews", "first"),
+                                      ("Second-stage reviews", "second")], "first"),
+        }
+        if not self.national:  # a lead's organisation is fixed by their scope
+            self.filters["organisation_code"].disabled = len(org_options) <= 1
+
+        def labelled(text: str, *boxes: w.Widget) -> w.HBox:
+            label = w.HTML(html.escape(text), layout=w.Layout(width="7em"))
+            label.add_class("sjr-label")
+            return w.HBox([label, *boxes], layout=w.Layout(margin="0 16px 0 0"))
+
+        f = self.filters
+        bar = w.VBox([
+            w.HBox([labelled("Deaths from", f["start_month"], w.HTML("&nbsp;to&nbsp;"),
+                             f["end_month"]),
+                    labelled("Organisation", f["organisation_code"])],
+                   layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([labelled("Specialty", f["specialty"]),
+                    labelled("Admission", f["admission_type"]),
+                    labelled("Reason", f["review_reason"]),
+                    labelled("Stage", f["stage"])], layout=w.Layout(flex_flow="row wrap")),
+        ])
+        self.summary = w.HTML()
+        self.summary.add_class("sjr-summary")
+        self.views: dict[str, tuple[w.HTML, w.Box]] = {}
+        pages = []
+        for title in TABS:
+            caption = w.HTML()
+            caption.add_class("sjr-caption")
+            body = w.VBox()
+            body.add_class(f"v-{_slug(title)}")
+            self.views[title] = (caption, body)
+            pages.append(w.VBox([caption, body]))
+        self.tabs = w.Tab(children=pages)
+        for i, title in enumerate(TABS):
+            self.tabs.set_title(i, title)
+        self.tabs.add_class("sjr-tabs")
+        self.tabs.observe(lambda change: self._draw_current(), names="selected_index")
+        scope = ("all organisations (programme team)" if self.national else
+                 ", ".join(self.session.organisation_codes or ()))
+        head = w.HTML(
+            "<h2 style='margin:4px 0'>Explore structured judgement reviews</h2>"
+            f"<div class='sjr-hint'>Signed in as <b>{html.escape(str(self.session.user))}</b>"
+            f" · {html.escape(scope)} · submitted and locked reviews. "
+            f"{html.escape(self.rule.describe())}</div>")
+        self.widget = w.VBox([ui.style(), head, ui.section("Filters", bar, self.summary),
+                              self.tabs])
+        self.widget.add_class("sjr-app")
+        self.widget.add_class("sjr-explore")
+
+    # ----------------------------------------------------------------------------- filtering
+    def selection(self) -> dict[str, Any]:
+        """The filters as values (``None`` for "all")."""
+        return {k: (None if b.value == ALL else b.value) for k, b in self.filters.items()}
+
+    def apply(self) -> None:
+        """Filter the loaded rows by the current selection and redraw the tab on screen."""
+        sel = self.selection()
+        start, end = sorted([sel["start_month"], sel["end_month"]])
+        r = self.all_reviews
+        keep = (r["death_month"] >= start) & (r["death_month"] <= end)
+        if sel["organisation_code"]:
+            keep &= r["organisation_code"] == sel["organisation_code"]
+        for column in ("specialty", "admission_type"):
+            if sel[column]:
+                keep &= r[column] == sel[column]
+        if sel["review_reason"]:
+            keep &= r["review_reasons"].str.split(domain.REASON_SEPARATOR).map(
+                lambda ids, wanted=sel["review_reason"]: wanted in ids, na_action="ignore")
+        self.reviews = r[keep.fillna(False).astype(bool)].reset_index(drop=True)
+        d = self.all_deaths
+        keep_d = (d["month"] >= start) & (d["month"] <= end)
+        if sel["organisation_code"]:
+            keep_d &= d["organisation_code"] == sel["organisation_code"]
+        self.deaths = d[keep_d.fillna(False)].reset_index(drop=True)
+        self.period = (start, end)
+        self._stale = set(TABS)
+        stage_rows = self.reviews["review_stage"] == sel["stage"]
+        n = int(stage_rows.fillna(False).sum())
+        shown = _count_words(n, self.rule)
+        self.summary.value = (
+            f"<b>{shown}</b> {domain.label('review_stage', sel['stage']).lower()}"
+            f"{'s' if n != 1 else ''} of deaths from {_month_words(start)} to "
+            f"{_month_words(end)} match the filters.")
+        self._draw_current()
+
+    # ----------------------------------------------------------------------------- drawing
+    def _draw_current(self) -> None:
+        title = TABS[self.tabs.selected_index or 0]
+        if title in self._stale:
+            self.draw(title)
+
+    def draw(self, title: str) -> None:
+        """(Re)draw one tab from the filtered rows."""
+        caption, body = self.views[title]
+        draw: Callable[[], tuple[str, list[w.Widget]]] = {
+            "Care scores": self._care_scores,
+            "Problems in care": self._problems,
+            "Avoidability": self._avoidability,
+            "SPC charts": self._spc,
+            "Learning from Deaths": self._lfd,
+            "Reviews": self._table,
+        }[title]
+        text, children = draw()
+        caption.value = f"<div class='sjr-hint'>{text}</div>"
+        body.children = children
+        self._stale.discard(title)
+        self.draws += 1
+
+    @property
+    def _stage(self) -> str:
+        return self.filters["stage"].value
+
+    def _care_scores(self) -> tuple[str, list[w.Widget]]:
+        from sjrlib import plots
+        from sjrlib.report import tables
+        from sjrlib.stats import descriptive
+
+        distribution = descriptive.care_score_distribution(self.reviews, stage=self._stage)
+        safe = tables.protect_distribution(distribution, self.rule, group="phase")
+        poor = {p: descriptive.poor_care(self.reviews, phase=p, stage=self._stage)
+                for p in domain.PHASES}
+        table = tables.care_score_table(distribution, poor, self.rule)
+        return ("Care scores by phase of care (one review per case).",
+                [_figure(plots.care_scores_by_phase(safe), "c-care-scores"), _html(table)])
+
+    def _problems(self) -> tuple[str, list[w.Widget]]:
+        from sjrlib import plots
+        from sjrlib.report import tables
+        from sjrlib.stats import descriptive
+
+        frequency = descriptive.problem_frequency(self.reviews, stage=self._stage)
+        chart = plots.problem_types(tables.protect_problem_frequency(frequency, self.rule))
+        return ("Problems in care by type, and whether each led to harm.",
+                [_figure(chart, "c-problems"), _html(tables.problems_table(frequency,
+                                                                          self.rule))])
+
+    def _avoidability(self) -> tuple[str, list[w.Widget]]:
+        from sjrlib import plots
+        from sjrlib.report import tables
+        from sjrlib.stats import descriptive
+
+        table = descriptive.avoidability_distribution(self.reviews)
+        safe = tables.protect_distribution(table, self.rule, group=None, total="n_scored",
+                                           also=("n_cases",))
+        return ("Avoidability of death per case (RCP scale: 1 = definitely avoidable; the "
+                "second-stage judgement where there is one).",
+                [_figure(plots.avoidability(safe), "c-avoidability")])
+
+    def _spc(self) -> tuple[str, list[w.Widget]]:
+        from sjrlib import plots, spc
+        from sjrlib.stats import descriptive
+
+        out: list[w.Widget] = []
+        poor = descriptive.poor_care(self.reviews, by="month", stage=self._stage)
+        poor = poor[poor["n"] > 0]
+        if len(poor) >= 2:
+            frame = spc.p_chart(poor.set_index(poor["month"].astype(str))["poor"].astype(int),
+                                poor.set_index(poor["month"].astype(str))["n"].astype(int),
+                                improvement="decrease")
+            out.append(_figure(plots.spc_chart(
+                frame, title="Reviews finding poor or very poor overall care, by month of "
+                             "death", y_label="% of reviews"), "c-spc-poor-care"))
+        reviewed = self._lfd_months()
+        if reviewed is not None:
+            out.append(_figure(plots.spc_chart(
+                reviewed, title="Deaths reviewed, by month of death",
+                y_label="% of deaths in scope"), "c-spc-reviewed"))
+        if not out:
+            out.append(w.HTML("Too few months with reviews for an SPC chart."))
+        return ("Statistical process control (Making Data Count): icons say whether the "
+                "latest points show special cause variation.", out)
+
+    def _lfd_months(self):
+        from sjrlib import spc
+        from sjrlib.stats.lfd import learning_from_deaths
+
+        if self._case_filters() or not len(self.deaths):
+            return None
+        lfd = learning_from_deaths(self.reviews, self.deaths, period="month",
+                                   by_organisation=False, as_of=self.period[1])
+        deaths = lfd["deaths_in_scope"].astype("Float64").fillna(0)
+        ok = (deaths > 0) & (lfd["reviewed"] <= deaths)
+        lfd = lfd[ok.fillna(False).astype(bool)]
+        if len(lfd) < 2:
+            return None
+        index = lfd["period"].astype(str)
+        return spc.p_chart(pd.Series(lfd["reviewed"].to_numpy(float), index=index),
+                           pd.Series(lfd["deaths_in_scope"].to_numpy(float), index=index),
+                           improvement="increase")
+
+    def _case_filters(self) -> list[str]:
+        sel = self.selection()
+        return [k for k in ("specialty", "admission_type", "review_reason") if sel[k]]
+
+    def _lfd(self) -> tuple[str, list[w.Widget]]:
+        from sjrlib import plots
+        from sjrlib.report import tables
+        from sjrlib.stats._reviews import financial_quarter
+        from sjrlib.stats.lfd import learning_from_deaths
+
+        if self._case_filters():
+            return ("Learning from Deaths figures need all deaths in scope as denominator: "
+                    "clear the specialty, admission and reason filters to see them.", [])
+        figures = learning_from_deaths(self.reviews, self.deaths, period="quarter",
+                                       by_organisation=False, as_of=self.period[1])
+        months = pd.period_range(self.period[0], self.period[1], freq="M").strftime("%Y-%m")
+        labels = sorted({financial_quarter(m) for m in months})
+        figures = figures[figures["period"].astype(str).isin(labels)].reset_index(drop=True)
+        if not len(figures):
+            return ("No deaths or reviews in the period.", [])
+        total = "Period total"
+        _, protected = tables.protect_lfd(figures, self.rule, total_label=total)
+        trend = plots.lfd_trend(learning_from_deaths(
+            self.reviews, self.deaths, period="quarter", by_organisation=False,
+            as_of=self.period[1]))
+        return ("Learning from Deaths figures by financial quarter (as published to the "
+                "board).",
+                [_html(tables.lfd_quarterly_table(protected, self.rule, total_label=total)),
+                 _html(tables.lfd_avoidability_table(protected, self.rule, total_label=total)),
+                 _html(tables.lfd_ld_table(protected, self.rule, total_label=total)),
+                 _figure(trend, "c-lfd-trend")])
+
+    def _table(self) -> tuple[str, list[w.Widget]]:
+        rows = self.reviews[self.reviews["review_stage"] == self._stage]
+        rows = rows.sort_values(["death_month", "review_id"], ascending=[False, True])
+        columns = ["review_id", "case_id", "death_month", "status", "specialty",
+                   "admission_type", "score_overall", "avoidability_score", "any_problems"]
+        if self.national:
+            columns.insert(2, "organisation_code")
+        if self.free_text:
+            columns.append("comment_overall")
+        shown = rows.head(TABLE_ROWS)[columns]
+        heads = {"review_id": "Review", "case_id": "Case", "organisation_code": "Organisation",
+                 "death_month": "Month of death", "status": "Status",
+                 "specialty": "Specialty", "admission_type": "Admission",
+                 "score_overall": "Overall care", "avoidability_score": "Avoidability",
+                 "any_problems": "Problems", "comment_overall": "Overall judgement"}
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_cell(c, v))}</td>" for c, v in r.items())
+            + "</tr>" for r in shown.to_dict("records"))
+        table = ("<table class='sjr-table'><thead><tr>"
+                 + "".join(f"<th>{heads[c]}</th>" for c in columns)
+                 + f"</tr></thead><tbody>{body}</tbody></table>")
+        n = len(rows)
+        what = (f"The {min(n, TABLE_ROWS)} most recent of the matching reviews"
+                if n > TABLE_ROWS else "The matching reviews")
+        if not self.free_text:
+            what += " (structured fields only: explicit judgement text is not shown to your role)"
+        box = w.HTML(table)
+        box.add_class("t-reviews")
+        return (what + ".", [box])
+
+
+# ------------------------------------------------------------------------------- helpers
+def _figure(fig, css_class: str) -> w.Image:
+    """A matplotlib figure as a PNG image widget (cheaper to send than a live figure)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    image = w.Image(value=buffer.getvalue(), format="png",
+                    layout=w.Layout(max_width="100%", height="auto"))
+    image.add_class(css_class)
+    image.add_class("sjr-figure")
+    return image
+
+
+def _html(table) -> w.HTML:
+    return w.HTML(table._repr_html_())
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    if column == "score_overall":
+        return f"{int(value)} {domain.label('care_score', int(value))}"
+    if column == "status":
+        return domain.label("status", value)
+    if column == "admission_type":
+        return domain.label("admission_type", value)
+    return str(value)
+
+
+def _count_words(n: int, rule) -> str:
+    from sjrlib.disclosure import protect_count
+
+    shown = protect_count(n, rule)
+    if isinstance(shown, str):
+        return f"Fewer than {rule.threshold + 1}"
+    return f"{shown:,}" + (" (rounded)" if rule.active and shown != 0 else "")
+
+
+def _month_words(month: str) -> str:
+    return pd.Period(month, freq="M").strftime("%b %Y")
+
+
+def _words(code: str) -> str:
+    return str(code).replace("_", " ").capitalize()
+
+
+def _slug(title: str) -> str:
+    return title.lower().replace(" ", "-")
+
+
+def explore(user: str | None = None, db: str | None = None) -> w.Widget:
+    """The exploration app for the notebook: opens the governed session for the signed-in user
+    and returns the dashboard, or a clear message for roles it is not for."""
+    from data_access import AccessDenied, open_session
+
+    try:
+        session = open_session(user=user, db=db, tool="voila:explore")
+    except AccessDenied as exc:
+        return ui.section("Exploration unavailable", w.HTML(html.escape(str(exc))))
+    if session.role not in EXPLORE_ROLES:
+        return ui.section("Exploration unavailable", w.HTML(
+            "Exploration is for organisation leads and the programme team; "
+            f"{html.escape(str(session.user))} is signed in as "
+            f"{html.escape(str(session.role).replace('_', ' '))}."))
+    return Explorer(session).widget
