@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "sjrlib.commands.data",
     "sjrlib.commands.generate",
     "data_access.commands",
+    "sjrlib.commands.report",
 )
 
 for _name in _COMMAND_MODULES:

@@ -182,8 +182,9 @@ class _Common(BaseModel):
         )
 
     def notebook_parameters(self) -> dict[str, Any]:
-        """The values papermill injects into the notebook's parameters cell."""
-        return self.model_dump()
+        """The values papermill injects into the notebook's parameters cell (all but
+        ``report``, which the notebook itself fixes)."""
+        return self.model_dump(exclude={"report"})
 
 
 class NationalParameters(_Common):

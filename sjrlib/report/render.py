@@ -200,19 +200,19 @@ def write_index(out_dir: str | Path, organisations, period_label: str) -> Path:
         parts.append("<li>National report (not produced)</li>")
     parts.append("</ul>")
     orgs = organisations.copy()
-    orgs["_nation"] = orgs["nation"].astype(str)
-    orgs["_region"] = orgs["region"].astype(str)
-    orgs["_name"] = orgs["name"].astype(str)
-    orgs = orgs.sort_values(["_nation", "_region", "_name"])
-    for nation, by_nation in orgs.groupby("_nation", sort=False):
+    orgs["nation_"] = orgs["nation"].astype(str)
+    orgs["region_"] = orgs["region"].astype(str)
+    orgs["name_"] = orgs["name"].astype(str)
+    orgs = orgs.sort_values(["nation_", "region_", "name_"])
+    for nation, by_nation in orgs.groupby("nation_", sort=False):
         parts.append(f"<h2>{html.escape(nation.title())}</h2>")
-        for region, by_region in by_nation.groupby("_region", sort=False):
+        for region, by_region in by_nation.groupby("region_", sort=False):
             if region.lower() != nation.lower():
                 parts.append(f"<h3>{html.escape(region)}</h3>")
             parts.append("<ul>")
             for row in by_region.itertuples():
                 code = str(row.organisation_code)
-                label = f"{html.escape(row._name)} ({html.escape(code)})"
+                label = f"{html.escape(row.name_)} ({html.escape(code)})"
                 page = out_dir / "trusts" / f"{code}.html"
                 book = out_dir / "trusts" / f"{code}-lfd.xlsx"
                 if page.exists():

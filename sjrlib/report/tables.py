@@ -153,7 +153,7 @@ def quarter_label(label: str) -> str:
     names = {1: ("Apr–Jun", first), 2: ("Jul–Sep", first), 3: ("Oct–Dec", first),
              4: ("Jan–Mar", first + 1)}
     months, year = names[quarter]
-    return f"Q{quarter} {months} {year}"
+    return f"Q{quarter}\u00a0{months}\u00a0{year}"  # no-break spaces: one line in a table
 
 
 # ------------------------------------------------------------------ Learning from Deaths ----

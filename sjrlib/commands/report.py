@@ -1,0 +1,89 @@
+"""``sjr report national|trust CODE...|all``: produce the reports of a period, reproducibly.
+
+Writes ``<out>/<period>/national.html``, ``<out>/<period>/trusts/<code>.html`` (+ the Learning
+from Deaths workbook ``<code>-lfd.xlsx``) and ``<out>/<period>/index.html``. Parameters come
+from ``parameters/national.yaml`` and ``parameters/trust_defaults.yaml`` (or ``--params``) and
+are checked before any notebook runs. ``all`` runs one worker process per core (``--jobs``),
+goes on past a failing report, prints a summary and exits 1 if any report failed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sjrlib.report.params import ParameterError
+
+_PERIOD = typer.Option(None, "--period",
+                       help="Financial year, e.g. 2024-25 (default: the parameter files, "
+                            "else the latest financial year with deaths data).")
+_START = typer.Option(None, "--start-month",
+                      help="Explicit first month YYYY-MM (with --end-month).")
+_END = typer.Option(None, "--end-month", help="Explicit last month YYYY-MM, inclusive.")
+_DB = typer.Option(None, "--db",
+                   help="Database URL (default SJR_DATABASE_URL or sqlite:///data/sjr.db).")
+_OUT = typer.Option(Path("reports"), "--out", help="Output folder.")
+_PARAMS = typer.Option(None, "--params",
+                       help="Parameter file (report: national or report: trust); repeatable. "
+                            "Default: parameters/national.yaml, parameters/trust_defaults.yaml.")
+_JOBS = typer.Option(None, "--jobs", "-j", min=1, help="Parallel workers (default: one per core).")
+_QUIET = typer.Option(False, "--quiet", help="No progress bar.")
+
+
+def _run(what: str, codes: list[str], period, start_month, end_month, db, out, params, jobs,
+         quiet) -> None:
+    from sjrlib.report.runner import run_reports
+
+    try:
+        batch = run_reports(
+            what, codes, period=period, start_month=start_month, end_month=end_month, db=db,
+            out=out, parameter_files=params or None, workers=jobs, progress=not quiet,
+        )
+    except ParameterError as exc:
+        typer.echo(f"Cannot run the reports: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except PermissionError as exc:  # AccessDenied from the governed session
+        typer.echo(f"Access denied: {exc}", err=True)
+        raise typer.Exit(2) from None
+    ok = [r for r in batch.results if r.ok]
+    typer.echo(f"{len(ok)} of {len(batch.results)} reports for {batch.period_label} written to "
+               f"{batch.out_dir} in {batch.seconds:.1f} s.")
+    for failure in batch.failed:
+        typer.echo(f"  FAILED {failure.name}: {failure.error}", err=True)
+    if batch.index is not None:
+        typer.echo(f"Open {batch.index.resolve()}")
+    if batch.failed:
+        raise typer.Exit(1)
+
+
+def national(period: str = _PERIOD, start_month: str = _START, end_month: str = _END,
+             db: str = _DB, out: Path = _OUT, params: list[Path] = _PARAMS, jobs: int = _JOBS,
+             quiet: bool = _QUIET) -> None:
+    """The national report (England and Scotland, pooled; no organisation named)."""
+    _run("national", [], period, start_month, end_month, db, out, params, jobs, quiet)
+
+
+def trust(codes: list[str] = typer.Argument(..., metavar="CODE...",
+                                            help="Organisation code(s) (ODS or GSS)."),
+          period: str = _PERIOD, start_month: str = _START, end_month: str = _END,
+          db: str = _DB, out: Path = _OUT, params: list[Path] = _PARAMS, jobs: int = _JOBS,
+          quiet: bool = _QUIET) -> None:
+    """The report of one or more trusts or health boards (disclosure-controlled)."""
+    _run("trust", codes, period, start_month, end_month, db, out, params, jobs, quiet)
+
+
+def all_reports(period: str = _PERIOD, start_month: str = _START, end_month: str = _END,
+                db: str = _DB, out: Path = _OUT, params: list[Path] = _PARAMS,
+                jobs: int = _JOBS, quiet: bool = _QUIET) -> None:
+    """The national report and the report of every organisation, in parallel, and the index."""
+    _run("all", [], period, start_month, end_month, db, out, params, jobs, quiet)
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Reports: national, per trust/board, or all (HTML + Excel).",
+                        no_args_is_help=True)
+    group.command("national")(national)
+    group.command("trust")(trust)
+    group.command("all")(all_reports)
+    app.add_typer(group, name="report")

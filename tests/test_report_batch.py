@@ -1,0 +1,264 @@
+"""The report batch end to end: real papermill runs of both notebooks on a small synthetic store,
+HTML content, disclosure control of everything below national level, a back-test, failures.
+
+One batch (`sjr report all`) runs once per module on 3 English trusts and 1 Scottish board over
+two financial years; the tests read what it wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+PERIOD = "2022-23"
+TRUST_SECTIONS = (
+    "What to look at",
+    "Learning from Deaths: quarterly figures",
+    "Care scores by phase of care",
+    "Problems in care and harm",
+    "Avoidability of death",
+    "Monthly statistical process control charts",
+    "Second-stage review findings",
+    "Reasons for review",
+    "Deaths of patients with a learning disability",
+    "About this report",
+)
+NATIONAL_SECTIONS = (
+    "Summary",
+    "Learning from Deaths: England, Scotland and together",
+    "Poor or very poor care by NHS region",
+    "Trends",
+    "Reliability of judgements: double-reviewed cases",
+    "Ordinal model of overall care",
+    "About this report",
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A SQLite store: 3 English trusts and 1 Scottish board, 2 financial years."""
+    from data_access import store as st
+    from sjrlib import schema
+    from sjrlib.synthetic import generate
+
+    data = generate(n_organisations=4, years=2, seed=3, n_scottish=34)
+    assert set(data.organisations["nation"]) == {"england", "scotland"}
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'sjr.db'}"
+    st.init_db(url)
+    engine = st.get_engine(url)
+    try:
+        organisations = schema.validate_organisations(data.organisations)
+        st.import_organisations(engine, organisations)
+        st.import_deaths(engine, schema.validate_deaths(data.deaths,
+                                                        known_organisations=organisations))
+        st.import_reviews(engine, schema.validate_reviews(data.reviews,
+                                                          known_organisations=organisations))
+    finally:
+        engine.dispose()
+    return url, list(data.organisations["organisation_code"])
+
+
+@pytest.fixture(scope="module")
+def batch(store, tmp_path_factory):
+    from sjrlib.report.runner import run_reports
+
+    url, codes = store
+    out = tmp_path_factory.mktemp("reports")
+    result = run_reports("all", db=url, out=out, period=PERIOD, workers=2, progress=False)
+    return result, codes
+
+
+class _Cells(HTMLParser):
+    """Text of every table cell (th and td) of a page, table by table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag in ("td", "th") and self.tables:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _table_cells(path: Path) -> list[list[str]]:
+    parser = _Cells()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.tables
+
+
+def _small_count(text: str) -> bool:
+    """A cell showing a count from 1 to 7 (a bare integer; labels and percentages are not)."""
+    return bool(re.fullmatch(r"[1-7]", text.strip()))
+
+
+def test_every_report_is_written_and_indexed(batch):
+    result, codes = batch
+    assert [r.name for r in result.results if not r.ok] == []
+    out = result.out_dir
+    assert out.name == PERIOD
+    assert (out / "national.html").exists()
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="national.html"' in index
+    for code in codes:
+        assert (out / "trusts" / f"{code}.html").exists()
+        assert (out / "trusts" / f"{code}-lfd.xlsx").exists()
+        assert f'href="trusts/{code}.html"' in index
+    assert not list(out.rglob("*.ipynb")), "executed notebooks are not kept"
+
+
+@pytest.mark.parametrize("kind", ["trust", "national"])
+def test_html_has_sections_no_code_and_no_traceback(batch, kind):
+    result, codes = batch
+    path = result.out_dir / ("national.html" if kind == "national" else f"trusts/{codes[0]}.html")
+    page = path.read_text(encoding="utf-8")
+    for section in TRUST_SECTIONS if kind == "trust" else NATIONAL_SECTIONS:
+        assert f">{section}<" in page, section
+    assert 'class="sjr-toc"' in page
+    assert "@media print" in page
+    assert "data:image/png;base64," in page
+    for forbidden in ("Traceback", "jp-InputArea", "input_area", "display(r.",
+                      "from sjrlib", "organisation_code: str", "Warning"):
+        assert forbidden not in page, forbidden
+    assert "Data snapshot (SHA-256 of the rows used)" in page
+    assert re.search(r"<code>[0-9a-f]{64} \(", page)
+
+
+def test_national_report_names_no_organisation(batch, store):
+    result, codes = batch
+    page = (result.out_dir / "national.html").read_text(encoding="utf-8")
+    page = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)  # figures are pixels
+    from data_access import open_session
+
+    with open_session(user="sjr-reports", db=store[0], tool="test") as s:
+        names = list(s.organisations()["name"])
+    for code in codes:
+        assert code not in page
+    for name in names:
+        assert name not in page
+
+
+def test_no_small_count_in_any_table_below_national_level(batch):
+    result, codes = batch
+    checked = 0
+    for code in codes:
+        for table in _table_cells(result.out_dir / "trusts" / f"{code}.html"):
+            for cell in table:
+                assert not _small_count(cell), f"{code}: a count {cell!r} in a trust report"
+                if re.fullmatch(r"[\d,]+", cell):
+                    assert int(cell.replace(",", "")) % 5 == 0, f"{code}: {cell} not rounded"
+                    checked += 1
+        book = load_workbook(result.out_dir / "trusts" / f"{code}-lfd.xlsx")
+        sheet = book["Learning from Deaths"]
+        for row in sheet.iter_rows(min_row=5):
+            for cell in row[1:]:
+                if isinstance(cell.value, int) and "%" not in cell.number_format:
+                    assert not 1 <= cell.value <= 7, f"{code}-lfd.xlsx {cell.coordinate}"
+                    assert cell.value % 5 == 0
+                    checked += 1
+    # the regional table of the national report is below national level too
+    tables = _table_cells(result.out_dir / "national.html")
+    region = next(t for t in tables if any("Region" == c for c in t))
+    assert not any(_small_count(c) for c in region)
+    assert checked > 50
+
+
+def test_workbook_matches_the_html_figures(batch):
+    result, codes = batch
+    code = codes[0]
+    sheet = load_workbook(result.out_dir / "trusts" / f"{code}-lfd.xlsx")["Learning from Deaths"]
+    rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=5) if r[0].value]
+    total = rows[-1]
+    assert total[0] == f"{PERIOD} total"
+    tables = _table_cells(result.out_dir / "trusts" / f"{code}.html")
+    lfd = next(t for t in tables if "Deaths in scope" in t)
+    i = lfd.index(f"{PERIOD} total")
+    shown = lfd[i + 1: i + 3]
+    assert [str(v) if isinstance(v, str) else f"{v:,}" for v in total[1:3]] == shown
+
+
+def test_back_test_same_inputs_same_report(batch, store, tmp_path):
+    """A trust report regenerated alone, in a fresh kernel, equals the batch's copy (all but the
+    generation time)."""
+    from sjrlib.report.runner import run_reports
+
+    result, codes = batch
+    again = run_reports("trust", [codes[1]], db=store[0], out=tmp_path, period=PERIOD,
+                        workers=1, warm=False, progress=False)
+    assert again.failed == []
+
+    def stable(path: Path) -> str:
+        text = path.read_text(encoding="utf-8")
+        return re.sub(r'<td class="sjr-generated">[^<]*</td>', "", text)
+
+    first = stable(result.out_dir / "trusts" / f"{codes[1]}.html")
+    second = stable(again.out_dir / "trusts" / f"{codes[1]}.html")
+    assert first == second
+    a = load_workbook(result.out_dir / "trusts" / f"{codes[1]}-lfd.xlsx")["Learning from Deaths"]
+    b = load_workbook(again.out_dir / "trusts" / f"{codes[1]}-lfd.xlsx")["Learning from Deaths"]
+    assert [[c.value for c in r] for r in a.iter_rows()] == \
+        [[c.value for c in r] for r in b.iter_rows()]
+
+
+def test_a_failing_report_does_not_stop_the_batch(batch, tmp_path):
+    from sjrlib.report.runner import ReportJob, run_jobs
+
+    result, codes = batch
+    good = ReportJob("good", ROOT / "notebooks" / "trust_report.ipynb",
+                     {"organisation_code": codes[0], "period": PERIOD,
+                      "data_file": str(tmp_path / "missing.pkl")},
+                     tmp_path / "bad.html", title="x")
+    empty = tmp_path / "empty.ipynb"
+    empty.write_text(
+        '{"cells": [{"cell_type": "code", "execution_count": null, "id": "a", "metadata": '
+        '{"tags": ["parameters"]}, "outputs": [], "source": ["x = 1"]}, {"cell_type": "code", '
+        '"execution_count": null, "id": "b", "metadata": {}, "outputs": [], "source": ["x"]}], '
+        '"metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", '
+        '"language": "python"}}, "nbformat": 4, "nbformat_minor": 5}'
+    )
+    ok = ReportJob("ok", empty, {"x": 2}, tmp_path / "ok.html", title="ok")
+    results = run_jobs([good, ok], workers=1, progress=False)
+    assert [r.ok for r in results] == [False, True]
+    assert "FileNotFoundError" in results[0].error
+    assert not (tmp_path / "bad.html").exists()
+    assert "Traceback" not in (tmp_path / "ok.html").read_text()
+
+
+def test_cli_refuses_bad_parameters_before_running(store, tmp_path):
+    from sjrlib.cli import app
+
+    url, codes = store
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["report", "trust", "ZZ9", "--db", url, "--out",
+                                  str(tmp_path / "r"), "--period", PERIOD])
+    assert unknown.exit_code == 2
+    assert "unknown organisation 'ZZ9'" in unknown.output
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("report: trust\ndisclosure_treshold: 5\n")
+    bad = runner.invoke(app, ["report", "all", "--db", url, "--out", str(tmp_path / "r"),
+                              "--params", str(typo)])
+    assert bad.exit_code == 2
+    assert "unknown parameter 'disclosure_treshold'" in bad.output
+    assert "did you mean 'disclosure_threshold'" in bad.output
+    wrong = runner.invoke(app, ["report", "national", "--db", url, "--period", "2022"])
+    assert wrong.exit_code == 2 and "financial year" in wrong.output
+    assert not (tmp_path / "r").exists()
