@@ -10,11 +10,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+from access_setup import governed_fresh  # noqa: F401  (fixture)
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from data_access import audit, store
-from data_access.session import bootstrap_administrator, open_session
+from data_access.session import open_session
 
 
 def _chain(url: str, n: int = 6):
@@ -182,18 +183,15 @@ def test_concurrent_appends_keep_one_dense_chain(chain):
     assert result.ok and result.entries == 6 + 32
 
 
-def test_failed_write_leaves_neither_data_nor_entry(populated_db_url):
+def test_failed_write_leaves_neither_data_nor_entry(governed_fresh):  # noqa: F811
     """The entry and the change commit together: a refused audit append undoes the save."""
-    bootstrap_administrator("admin", populated_db_url)
-    engine = store.get_engine(populated_db_url)
+    gov = governed_fresh
+    engine = store.get_engine(gov.owner_url)
     with engine.begin() as conn:
-        org = conn.execute(text("SELECT min(code) FROM organisations")).scalar_one()
-        conn.execute(text("INSERT INTO users (username, role, organisation_code, disabled) "
-                          "VALUES ('lead', 'organisation_lead', :o, :f)"), {"o": org, "f": False})
         review_id = conn.execute(text("SELECT min(review_id) FROM reviews WHERE "
                                       "organisation_code = :o AND status = 'submitted'"),
-                                 {"o": org}).scalar_one()
-    session = open_session("lead", populated_db_url, tool="test")
+                                 {"o": gov.org_a}).scalar_one()
+    session = open_session("lead_a", gov.app_url, tool="test")
     values = session.review(review_id)
     values["comment_overall"] = "Changed after discussion at the mortality meeting."
     with engine.begin() as conn:  # the audit log now refuses every new entry
@@ -223,7 +221,7 @@ def test_failed_write_leaves_neither_data_nor_entry(populated_db_url):
         values["version"] + 1
     session.close()
     with engine.connect() as conn:
-        assert audit.entries(conn, action="save_review")["username"].tolist() == ["lead"]
+        assert audit.entries(conn, action="save_review")["username"].tolist() == ["lead_a"]
         assert audit.verify(conn).ok
     engine.dispose()
 
