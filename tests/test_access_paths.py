@@ -1,0 +1,117 @@
+"""No forgotten door: every public method of the session writes an audit entry.
+
+The methods are found by introspection, so a method added to :class:`Session` without a row in
+``CALLS`` below fails this test until someone says how to call it, and then it must audit.
+Refused calls are audited too (``<action>.denied``).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from access_setup import approval, governed_fresh  # noqa: F401  (governed_fresh: fixture)
+from sqlalchemy import text
+
+from data_access import AccessDenied, open_session, store
+from data_access.session import Session
+
+NOT_DATA_ACCESS = {"close"}
+"""Public methods that touch no data (closing the session)."""
+
+
+def _public_methods() -> list[str]:
+    return sorted(
+        name for name, member in inspect.getmembers(Session, inspect.isfunction)
+        if not name.startswith("_") and name not in NOT_DATA_ACCESS
+    )
+
+
+def _calls(gov, tmp_path, owner):
+    """method -> (user allowed, call, action recorded, user refused or None)."""
+    with owner.connect() as conn:
+        own = conn.execute(text("SELECT min(review_id) FROM reviews WHERE organisation_code = :o "
+                                "AND status = 'submitted'"), {"o": gov.org_a}).scalar_one()
+        to_lock = conn.execute(text("SELECT max(review_id) FROM reviews WHERE "
+                                    "organisation_code = :o AND status = 'submitted'"),
+                               {"o": gov.org_a}).scalar_one()
+
+    def save(s):
+        values = s.review(own)
+        return s.save_review(values, expected_version=int(values["version"]))
+
+    def lock(s):
+        with owner.connect() as conn:
+            version = conn.execute(text("SELECT version FROM reviews WHERE review_id = :r"),
+                                   {"r": to_lock}).scalar_one()
+        return s.lock_review(to_lock, expected_version=int(version))
+
+    return {
+        "organisations": ("national", lambda s: s.organisations(), "organisations", None),
+        "reviews": ("national", lambda s: s.reviews(), "reviews", "admin"),
+        "deaths": ("lead_a", lambda s: s.deaths(), "deaths", "reviewer_a"),
+        "review": ("lead_a", lambda s: s.review(own), "review", "admin"),
+        "second_stage_queue": ("lead_a", lambda s: s.second_stage_queue(),
+                               "second_stage_queue", "res2"),
+        "save_review": ("lead_a", save, "save_review", "national"),
+        "lock_review": ("lead_a", lock, "lock_review", "reviewer_a"),
+        "approvals": ("res2", lambda s: s.approvals(), "approvals", "lead_a"),
+        "extract": ("res2", lambda s: s.extract("DARG-2", tmp_path / "x.csv"), "extract",
+                    "national"),
+        "users": ("admin", lambda s: s.users(), "users.list", "national"),
+        "add_user": ("admin", lambda s: s.add_user("newcomer", "programme_team"), "users.add",
+                     "lead_a"),
+        "disable_user": ("admin", lambda s: s.disable_user("res_none"), "users.disable",
+                         "lead_a"),
+        "enable_user": ("admin", lambda s: s.enable_user("gone"), "users.enable", "lead_a"),
+        "add_approval": ("admin", lambda s: s.add_approval(approval("DARG-NEW", ["res2"],
+                                                                    [gov.org_a])),
+                         "approvals.add", "res2"),
+        "revoke_approval": ("admin", lambda s: s.revoke_approval("DARG-1", "ended early"),
+                            "approvals.revoke", "res1"),
+        "audit_log": ("admin", lambda s: s.audit_log(), "audit.show", "national"),
+        "verify_audit": ("admin", lambda s: s.verify_audit(), "audit.verify", "lead_a"),
+    }
+
+
+def _last(owner) -> tuple[int, str, str]:
+    with owner.connect() as conn:
+        row = conn.execute(text("SELECT id, username, action FROM audit_log "
+                                "ORDER BY id DESC LIMIT 1")).one()
+    return int(row[0]), row[1], row[2]
+
+
+def test_every_public_method_is_audited(governed_fresh, tmp_path):  # noqa: F811
+    gov = governed_fresh
+    owner = store.get_engine(gov.owner_url)
+    try:
+        calls = _calls(gov, tmp_path, owner)
+        methods = _public_methods()
+        missing = [m for m in methods if m not in calls]
+        assert not missing, f"say how to call (and so test the auditing of) {missing}"
+        for name in methods:
+            user, call, action, refused_user = calls[name]
+            with open_session(user, gov.app_url, tool="test") as s:
+                before, _, _ = _last(owner)
+                call(s)
+                after, who, what = _last(owner)
+            assert (who, what) == (user, action), name
+            assert after > before, name
+            if refused_user is None:
+                continue
+            with open_session(refused_user, gov.app_url, tool="test") as s:
+                with pytest.raises(AccessDenied):
+                    call(s)
+            assert _last(owner)[1:] == (refused_user, f"{action}.denied"), name
+        with owner.connect() as conn:
+            from data_access import audit
+
+            assert audit.verify(conn).ok
+    finally:
+        owner.dispose()
+
+
+def test_the_introspection_sees_the_contract_methods():
+    """Guard against the test above passing vacuously."""
+    assert {"reviews", "deaths", "organisations", "review", "save_review", "lock_review",
+            "second_stage_queue", "extract"} <= set(_public_methods())
