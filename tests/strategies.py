@@ -75,11 +75,12 @@ def make_reviews(rows: list[dict]) -> pd.DataFrame:
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for column, dtype in domain.REVIEW_DTYPES.items():
-        values = frame[column]
+        values = frame[column].to_numpy(dtype=object)
         if dtype == "datetime64[ns]":
-            out[column] = pd.to_datetime(values).astype("datetime64[ns]")
+            out[column] = pd.to_datetime(pd.Series(values)).astype("datetime64[ns]").to_numpy()
         else:
-            out[column] = values.astype(object).where(values.notna(), None).astype(dtype)
+            values = np.where(pd.isna(values), None, values)
+            out[column] = pd.array(values, dtype=dtype)
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
 
@@ -87,60 +88,101 @@ ORGANISATIONS = ("XAA", "XAB", "XAC", "S08999001")
 MONTHS = tuple(f"{y}-{m:02d}" for y in (2022, 2023) for m in range(1, 13))
 
 
+def frame_from_columns(columns: dict[str, object], n: int) -> pd.DataFrame:
+    """A typed review frame of ``n`` rows from column arrays (or scalars), defaults elsewhere.
+    Comments are filled where a phase is scored and ``any_problems`` follows the problems."""
+    out: dict[str, object] = {}
+    for column in domain.REVIEW_COLUMNS:
+        value = columns.get(column, _DEFAULTS.get(column))
+        out[column] = (np.asarray(value, dtype=object) if not np.isscalar(value)
+                       and value is not None else np.full(n, value, dtype=object))
+    for phase in domain.PHASES:
+        scored = pd.notna(out[domain.score_column(phase)])
+        out[domain.comment_column(phase)] = np.where(scored, "Judgement recorded.", None)
+    present = np.zeros(n, dtype=bool)
+    for t in domain.PROBLEM_TYPES:
+        present |= pd.notna(out[domain.problem_column(t)])
+    out["any_problems"] = np.where(present, "yes", "no")
+    out["avoidability_scale"] = np.where(pd.notna(out["avoidability_score"]), "rcp", None)
+    return _typed(pd.DataFrame(out))
+
+
+def _pick(rng: np.random.Generator, values, n: int, p_missing: float = 0.0) -> np.ndarray:
+    picked = np.asarray(values, dtype=object)[rng.integers(0, len(values), n)]
+    if p_missing:
+        picked[rng.random(n) < p_missing] = None
+    return picked
+
+
 @st.composite
-def review_rows(draw, case: str, organisation: str, month: str, stage: str = "first",
-                reviewer: str = "R1", day: int = 1) -> dict:
-    overall = draw(st.sampled_from(domain.CARE_SCORES))
-    row = {
-        "case_id": case,
-        "organisation_code": organisation,
-        "death_month": month,
-        "review_stage": stage,
-        "reviewer_id": reviewer,
-        "review_date": f"{int(month[:4]) + 1}-{month[5:7]}-{day:02d}",
-        "status": draw(st.sampled_from(["submitted", "submitted", "locked", "draft"])),
-        "score_overall": overall,
-        "learning_disability": draw(st.sampled_from(domain.YES_NO_UNKNOWN)),
-        "admission_type": draw(st.sampled_from(domain.ADMISSION_TYPES)),
-        "specialty": draw(st.sampled_from(["general_medicine", "surgery", None])),
-        "review_reasons": ";".join(draw(st.lists(st.sampled_from(domain.REVIEW_REASONS),
-                                                 min_size=1, max_size=3, unique=True))),
+def review_frames(draw, min_cases: int = 1, max_cases: int = 60) -> pd.DataFrame:
+    """Review frames with several organisations and months; some cases have a second
+    first-stage review by another reviewer (or by the same one), some a second-stage review;
+    some reviews are drafts; a case_id may be reused by two organisations (case ids are local).
+
+    Hypothesis draws the sizes and a seed; numpy draws the values (fast, and reproducible from
+    the seed Hypothesis reports)."""
+    n_cases = draw(st.integers(min_cases, max_cases))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    p_double = draw(st.sampled_from([0.0, 0.3, 0.8]))
+    p_second = draw(st.sampled_from([0.0, 0.25, 0.6]))
+    orgs = _pick(rng, ORGANISATIONS, n_cases)
+    cases = np.array([f"C{c}" for c in rng.integers(0, max(2, n_cases // 2), n_cases)],
+                     dtype=object)
+    # Make (organisation, case) unique while letting case ids repeat across organisations.
+    seen: set = set()
+    for i in range(n_cases):
+        while (orgs[i], cases[i]) in seen:
+            cases[i] = f"{cases[i]}x"
+        seen.add((orgs[i], cases[i]))
+    months = _pick(rng, MONTHS, n_cases)
+    ld = _pick(rng, domain.YES_NO_UNKNOWN, n_cases)
+    case_idx = [np.arange(n_cases)]
+    stage = [np.full(n_cases, "first", dtype=object)]
+    reviewer = [np.full(n_cases, "R1", dtype=object)]
+    day = [np.ones(n_cases, dtype=int)]
+    double = np.flatnonzero(rng.random(n_cases) < p_double)
+    case_idx.append(double)
+    stage.append(np.full(double.size, "first", dtype=object))
+    reviewer.append(np.where(rng.random(double.size) < 0.9, "R2", "R1").astype(object))
+    day.append(rng.integers(1, 3, double.size))  # same day sometimes: review_id breaks ties
+    second = np.flatnonzero(rng.random(n_cases) < p_second)
+    case_idx.append(second)
+    stage.append(np.full(second.size, "second", dtype=object))
+    reviewer.append(np.full(second.size, "R3", dtype=object))
+    day.append(rng.integers(1, 28, second.size))
+    idx = np.concatenate(case_idx)
+    stage_a = np.concatenate(stage)
+    n = idx.size
+    month_a = months[idx]
+    dates = [f"{int(m[:4]) + 1}-{m[5:7]}-{d:02d}" for m, d in zip(month_a, np.concatenate(day),
+                                                                    strict=True)]
+    reasons = [";".join(r for r in domain.REVIEW_REASONS if rng.random() < 0.3) or "random_sample"
+               for _ in range(n)]
+    columns: dict[str, object] = {
+        "review_id": np.array([f"V{i}" for i in rng.permutation(n)], dtype=object),
+        "case_id": cases[idx],
+        "organisation_code": orgs[idx],
+        "review_stage": stage_a,
+        "reviewer_id": np.concatenate(reviewer),
+        "status": _pick(rng, ["submitted", "submitted", "locked", "draft"], n),
+        "review_date": dates,
+        "death_month": month_a,
+        "review_reasons": reasons,
+        "learning_disability": np.where(rng.random(n) < 0.9, ld[idx],
+                                        _pick(rng, domain.YES_NO_UNKNOWN, n)),
+        "admission_type": _pick(rng, domain.ADMISSION_TYPES, n),
+        "specialty": _pick(rng, ["general_medicine", "surgery"], n, 0.2),
+        "score_overall": _pick(rng, domain.CARE_SCORES, n),
+        "avoidability_score": np.where(
+            stage_a == "second", _pick(rng, domain.AVOIDABILITY_SCORES, n),
+            _pick(rng, domain.AVOIDABILITY_SCORES, n, 0.7)),
     }
     for phase in domain.PHASES[:-1]:
-        row[domain.score_column(phase)] = draw(st.one_of(st.none(),
-                                                         st.sampled_from(domain.CARE_SCORES)))
+        columns[domain.score_column(phase)] = _pick(rng, domain.CARE_SCORES, n, 0.4)
     for t in domain.PROBLEM_TYPES:
-        row[domain.problem_column(t)] = draw(st.one_of(st.none(), st.none(),
-                                                       st.sampled_from(domain.HARM_VALUES)))
-    if stage == "second":
-        row["avoidability_score"] = draw(st.sampled_from(domain.AVOIDABILITY_SCORES))
-    else:
-        row["avoidability_score"] = draw(st.one_of(st.none(),
-                                                   st.sampled_from(domain.AVOIDABILITY_SCORES)))
-    return row
-
-
-@st.composite
-def review_frames(draw, min_cases: int = 1, max_cases: int = 40) -> pd.DataFrame:
-    """Review frames with several organisations and months; some cases have a second
-    first-stage review by another reviewer, some a second-stage review; some are drafts;
-    one case_id may be reused by two organisations (case ids are local)."""
-    n_cases = draw(st.integers(min_cases, max_cases))
-    rows = []
-    for i in range(n_cases):
-        org = draw(st.sampled_from(ORGANISATIONS))
-        month = draw(st.sampled_from(MONTHS))
-        case = f"C{draw(st.integers(0, n_cases))}"  # collisions across orgs happen
-        if any(r["case_id"] == case and r["organisation_code"] == org for r in rows):
-            case = f"{case}-{i}"
-        rows.append(draw(review_rows(case, org, month, "first", "R1", 1)))
-        if draw(st.booleans()):
-            rows.append(draw(review_rows(case, org, month, "first", "R2", 2)))
-        if draw(st.integers(0, 3)) == 0:
-            rows.append(draw(review_rows(case, org, month, "second", "R3", 3)))
-    for i, row in enumerate(rows):
-        row["review_id"] = f"V{i}"
-    return make_reviews(rows)
+        columns[domain.problem_column(t)] = _pick(rng, domain.HARM_VALUES, n, 0.8)
+    return frame_from_columns(columns, n)
 
 
 @st.composite
@@ -173,19 +215,17 @@ ratings_pairs = st.integers(2, 60).flatmap(
 
 
 def random_reviews(n: int, seed: int = 0, n_orgs: int = 4) -> pd.DataFrame:
-    """A larger random frame (vectorised) for tests that need volume, e.g. model fits."""
+    """A larger random frame of first-stage reviews (vectorised), e.g. for model fits."""
     rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        rows.append({
-            "review_id": f"V{i}",
-            "case_id": f"C{i}",
-            "organisation_code": ORGANISATIONS[rng.integers(0, n_orgs)],
-            "death_month": MONTHS[rng.integers(0, len(MONTHS))],
-            "age_at_death": int(rng.integers(18, 101)),
-            "sex": ("male", "female")[rng.integers(0, 2)],
-            "admission_type": domain.ADMISSION_TYPES[rng.integers(0, 4)],
-            "learning_disability": ("no", "yes")[int(rng.random() < 0.1)],
-            "score_overall": int(rng.choice(domain.CARE_SCORES, p=[.03, .12, .30, .40, .15])),
-        })
-    return make_reviews(rows)
+    columns = {
+        "review_id": [f"V{i}" for i in range(n)],
+        "case_id": [f"C{i}" for i in range(n)],
+        "organisation_code": _pick(rng, ORGANISATIONS[:n_orgs], n),
+        "death_month": _pick(rng, MONTHS, n),
+        "age_at_death": rng.integers(18, 101, n),
+        "sex": _pick(rng, ["male", "female"], n),
+        "admission_type": _pick(rng, domain.ADMISSION_TYPES, n),
+        "learning_disability": np.where(rng.random(n) < 0.1, "yes", "no"),
+        "score_overall": rng.choice(domain.CARE_SCORES, p=[.03, .12, .30, .40, .15], size=n),
+    }
+    return frame_from_columns(columns, n)

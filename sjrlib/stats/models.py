@@ -117,7 +117,8 @@ def ordinal_regression(
 
     Notes
     -----
-    Fitted by ``statsmodels.miscmodels.ordinal_model.OrderedModel`` (logit link, BFGS) by
+    Fitted by ``statsmodels.miscmodels.ordinal_model.OrderedModel`` (logit link, BFGS with
+    gradient tolerance 1e-8) by
     maximum likelihood: ``P(score <= j) = F(theta_j - x'beta)``. The "better" log odds ratios
     are statsmodels' ``beta``; "worse" ones are ``-beta``. One odds ratio per term holds across
     all cut points: that is the proportional-odds assumption, which should be checked (e.g. by
@@ -155,7 +156,7 @@ def ordinal_regression(
         raise ValueError(f"term(s) {constant} do not vary in these data; drop them")
     endog = pd.Series(pd.Categorical(score, categories=levels, ordered=True))
     model = OrderedModel(endog, exog, distr="logit")
-    result = model.fit(method="bfgs", disp=False, maxiter=2000)
+    result = model.fit(method="bfgs", disp=False, maxiter=5000, gtol=1e-8)
     k = exog.shape[1]
     sign = -1.0 if direction == "worse" else 1.0
     beta = sign * np.asarray(result.params[:k], dtype=np.float64)
