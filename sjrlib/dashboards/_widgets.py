@@ -36,7 +36,13 @@ STYLE_CSS = """
 .sjr-app mark.sjr-id { background: #ffd6d6; border-bottom: 2px solid #b00020; padding: 0 1px; }
 .sjr-app .sjr-hint { color: #4c6272; font-size: 12px; }
 .sjr-app .sjr-figure img { max-width: 100%; }
-.sjr-app table.sjr-table { border-collapse: collapse; font-size: 12px; }
+.sjr-app table.sjr-table { border-collapse: collapse; font-size: 12px; line-height: 1.35;
+                           margin: 8px 0; }
+.sjr-app table.sjr-table caption { text-align: left; font-weight: 600; padding: 4px 0; }
+.sjr-app p.sjr-note { line-height: 1.35; font-size: 12px; color: #4c6272; }
+.sjr-app .sjr-hint .widget-html-content, .sjr-app .sjr-summary .widget-html-content,
+.sjr-app .sjr-caption .widget-html-content { line-height: 1.4; }
+.sjr-app .jupyter-widget-tab > .lm-TabBar .lm-TabBar-tab { flex: 0 0 auto; min-width: 9em; }
 .sjr-app table.sjr-table th, .sjr-app table.sjr-table td {
     border-bottom: 1px solid #d8dde0; padding: 2px 8px; text-align: left; }
 .sjr-app table.sjr-table td.num { text-align: right; }

@@ -97,7 +97,7 @@ class Explorer:
             "start_month": choice("start_month", month_options, start, "9em"),
             "end_month": choice("end_month", month_options, months[-1], "9em"),
             "organisation_code": choice("organisation_code", org_options,
-                                        org_options[0][1] if org_options else None, "20em"),
+                                        org_options[0][1] if org_options else None, "28em"),
             "specialty": choice("specialty", [("All specialties", ALL)]
                                 + [(_words(s), s) for s in specialties], ALL),
             "admission_type": choice(
@@ -185,13 +185,14 @@ class Explorer:
         self.deaths = d[keep_d.fillna(False)].reset_index(drop=True)
         self.period = (start, end)
         self._stale = set(TABS)
-        stage_rows = self.reviews["review_stage"] == sel["stage"]
-        n = int(stage_rows.fillna(False).sum())
-        shown = _count_words(n, self.rule)
+        # count deaths (cases), as the charts do: one review per case
+        staged = self.reviews[(self.reviews["review_stage"] == sel["stage"]).fillna(False)]
+        n = len(staged.drop_duplicates(["organisation_code", "case_id"]))
+        stage = domain.label("review_stage", sel["stage"]).lower()
         self.summary.value = (
-            f"<b>{shown}</b> {domain.label('review_stage', sel['stage']).lower()}"
-            f"{'s' if n != 1 else ''} of deaths from {_month_words(start)} to "
-            f"{_month_words(end)} match the filters.")
+            f"<b>{_count_words(n, self.rule)}</b> death{'s' if n != 1 else ''} from "
+            f"{_month_words(start)} to {_month_words(end)} with a {stage} matching the "
+            "filters.")
         self._draw_current()
 
     # ----------------------------------------------------------------------------- drawing
@@ -262,22 +263,34 @@ class Explorer:
         from sjrlib.stats import descriptive
 
         out: list[w.Widget] = []
-        poor = descriptive.poor_care(self.reviews, by="month", stage=self._stage)
-        poor = poor[poor["n"] > 0]
-        if len(poor) >= 2:
-            frame = spc.p_chart(poor.set_index(poor["month"].astype(str))["poor"].astype(int),
-                                poor.set_index(poor["month"].astype(str))["n"].astype(int),
+        # Monthly points on fewer than MIN_CASES reviews are not drawn: when too few months
+        # have enough reviews (a narrow filter), quarters make a chart that can be read.
+        for period, least in (("month", 12), ("quarter", 6)):
+            poor = descriptive.poor_care(self.reviews, by=period, stage=self._stage)
+            poor = poor[poor["n"] > 0]
+            poor = poor.set_index(poor[period].astype(str))
+            if int((poor["n"] >= plots.MIN_CASES).sum()) >= least:
+                break
+        else:
+            poor = poor.iloc[:0]
+        if len(poor):
+            frame = spc.p_chart(poor["poor"].astype(int), poor["n"].astype(int),
                                 improvement="decrease")
             out.append(_figure(plots.spc_chart(
-                frame, title="Reviews finding poor or very poor overall care, by month of "
-                             "death", y_label="% of reviews"), "c-spc-poor-care"))
+                frame, title="Reviews finding poor or very poor overall care, by "
+                             f"{period} of death", y_label="% of reviews"), "c-spc-poor-care"))
+        else:
+            out.append(w.HTML("<p>Too few reviews per month or quarter for a chart of poor "
+                              "care: widen the filters.</p>"))
         reviewed = self._lfd_months()
         if reviewed is not None:
             out.append(_figure(plots.spc_chart(
                 reviewed, title="Deaths reviewed, by month of death",
                 y_label="% of deaths in scope"), "c-spc-reviewed"))
-        if not out:
-            out.append(w.HTML("Too few months with reviews for an SPC chart."))
+        elif self._case_filters():
+            out.append(w.HTML("<p class='sjr-hint'>The chart of deaths reviewed needs all "
+                              "deaths as denominator: clear the specialty, admission and "
+                              "reason filters to see it.</p>"))
         return ("Statistical process control (Making Data Count): icons say whether the "
                 "latest points show special cause variation.", out)
 

@@ -39,8 +39,12 @@ def test_a_filter_change_redraws_the_chart(lead_server, open_page):
     assert page.locator(CHART).count() == 1
     screenshot(page, "explore_2_elective")
 
-    page.get_by_role("tab", name="SPC charts").click()
+    page.get_by_role("tab", name="SPC charts").click()  # too few elective deaths a month
+    expect(page.locator(".v-spc-charts")).to_contain_text("Too few reviews",
+                                                          timeout=KERNEL_MS)
+    page.locator(".f-admission_type select").select_option(label="All admission types")
     expect(page.locator("img.c-spc-poor-care")).to_be_visible(timeout=KERNEL_MS)
+    expect(page.locator("img.c-spc-reviewed")).to_be_visible(timeout=KERNEL_MS)
     screenshot(page, "explore_3_spc")
     page.get_by_role("tab", name="Reviews").click()
     expect(page.locator(".t-reviews")).to_contain_text("Overall judgement", timeout=KERNEL_MS)
