@@ -24,15 +24,12 @@ from pathlib import Path
 import pandas as pd
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
 DB_OPTION = typer.Option(
     None, "--db", metavar="URL",
     help="Database URL; default $SJR_DATABASE_URL, else sqlite:///data/sjr.db.",
 )
 _TOOL = "cli"
-_out = Console(highlight=False)
 
 users_app = typer.Typer(help="Users and their roles (administrators).", no_args_is_help=True)
 approvals_app = typer.Typer(help="The register of data access approvals (administrators).",
@@ -73,13 +70,11 @@ def _run(session, call):
         session.close()
 
 
-def _table(frame, title: str) -> None:
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(str(column))
-    for row in frame.itertuples(index=False):
-        table.add_row(*("" if pd.isna(v) else str(v) for v in row))
-    _out.print(table)
+def _table(frame: pd.DataFrame, title: str) -> None:
+    """Print a frame as plain aligned text (never truncated, easy to grep)."""
+    typer.echo(f"{title} ({len(frame)})")
+    if len(frame):
+        typer.echo(frame.fillna("").to_string(index=False))
 
 
 # ---------------------------------------------------------------------------- users ----
