@@ -294,7 +294,9 @@ def weighted_kappa(
         else:
             res = cohens_kappa(table, weights=cats, wt=weights)
     kappa = float(res.kappa)
-    se = float(np.sqrt(res.var_kappa)) if res.var_kappa >= 0 else np.nan
+    # At perfect agreement the variance is 0 up to rounding (e.g. -1e-17): treat as 0.
+    var = float(res.var_kappa)
+    se = float(np.sqrt(max(var, 0.0))) if var > -1e-12 else np.nan
     z = stats.norm.ppf(1 - alpha / 2)
     lo, hi = kappa - z * se, kappa + z * se
     return KappaResult(kappa, se, float(np.clip(lo, -1, 1)), float(np.clip(hi, -1, 1)), n, label)

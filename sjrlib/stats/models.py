@@ -12,6 +12,7 @@ Agresti A. An Introduction to Categorical Data Analysis, 2nd ed. Wiley, 2007 (s.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -20,6 +21,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.miscmodels.ordinal_model import OrderedModel
+from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 from sjrlib.stats._reviews import _VOCABULARY_ORDER, PERIODS, ReviewIndex
 from sjrlib.stats.descriptive import _poor_care
@@ -291,8 +293,14 @@ def poor_care_trend(
     poor = table["poor"].to_numpy(np.float64)
     n = table["n"].to_numpy(np.float64)
     z, p = cochran_armitage(poor, n, score)
-    glm = sm.GLM(np.column_stack([poor, n - poor]), sm.add_constant(score),
-                 family=sm.families.Binomial()).fit()
+    with warnings.catch_warnings():
+        # With two periods the model is saturated: statsmodels then warns of "perfect
+        # prediction" and of a zero residual df; the binomial scale is fixed at 1, so the
+        # estimate and its Wald interval are still what we want.
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        warnings.filterwarnings("ignore", "divide by zero", RuntimeWarning)
+        glm = sm.GLM(np.column_stack([poor, n - poor]), sm.add_constant(score),
+                     family=sm.families.Binomial()).fit()
     lo, hi = np.asarray(glm.conf_int(alpha=alpha))[1]
     return TrendResult(table, z, p, float(np.exp(glm.params[1])), float(np.exp(lo)),
                        float(np.exp(hi)))

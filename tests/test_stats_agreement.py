@@ -1,0 +1,134 @@
+"""sjrlib.stats.agreement: properties, and extraction of double reviews from a frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import cohen_kappa_score
+from strategies import make_reviews, ratings_pairs, review_frames
+
+from sjrlib import domain
+from sjrlib.stats import agreement as ag
+
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@given(st.lists(st.sampled_from(domain.CARE_SCORES), min_size=2, max_size=60),
+       st.sampled_from([None, "linear", "quadratic"]))
+def test_kappa_of_identical_ratings_is_one(ratings, weights):
+    result = ag.weighted_kappa(ratings, ratings, weights, categories=domain.CARE_SCORES)
+    if len(set(ratings)) > 1:
+        assert result.kappa == pytest.approx(1.0)
+        assert result.ci_upper == pytest.approx(1.0)
+    else:
+        assert np.isnan(result.kappa)  # one category only: kappa is undefined
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
+@given(ratings_pairs, st.sampled_from([None, "linear", "quadratic"]))
+def test_kappa_matches_sklearn_and_is_symmetric(pair, weights):
+    a, b = pair
+    ours = ag.weighted_kappa(a, b, weights, categories=domain.CARE_SCORES)
+    theirs = cohen_kappa_score(a, b, weights=weights, labels=list(domain.CARE_SCORES))
+    # sklearn declines (nan) when the raters share fewer than two labels; kappa itself is
+    # defined there unless both raters use one single category.
+    assume(not np.isnan(theirs))
+    assert ours.kappa == pytest.approx(theirs, abs=1e-10)
+    assert ag.weighted_kappa(b, a, weights, categories=domain.CARE_SCORES).kappa == \
+        pytest.approx(ours.kappa, abs=1e-10)
+    assert -1 <= ours.ci_lower <= ours.kappa <= ours.ci_upper <= 1
+
+
+def test_kappa_drops_missing_pairs_and_checks_categories():
+    result = ag.weighted_kappa([1, 2, None, 3], [1, 2, 3, np.nan], categories=(1, 2, 3))
+    assert result.n == 2
+    with pytest.raises(ValueError, match="not one of the categories"):
+        ag.weighted_kappa([1, 6], [1, 2], categories=domain.CARE_SCORES)
+    with pytest.raises(ValueError, match="weights"):
+        ag.weighted_kappa([1], [1], "cubic")
+
+
+@given(ratings_pairs)
+def test_alpha_and_icc_of_identical_ratings(pair):
+    a, _ = pair
+    data = np.array([a, a], dtype=float)
+    alpha = ag.krippendorff_alpha(data, "ordinal", value_domain=domain.CARE_SCORES)
+    if len(set(a)) > 1:
+        assert alpha == pytest.approx(1.0)
+        assert ag.icc(data.T, "ICC(1,1)").icc == pytest.approx(1.0)
+    else:
+        assert np.isnan(alpha)
+
+
+def test_alpha_matches_package_with_missing_units():
+    import krippendorff
+
+    rng = np.random.default_rng(5)
+    data = rng.integers(1, 6, (3, 40)).astype(float)
+    data[rng.random(data.shape) < 0.3] = np.nan
+    for level in ("nominal", "ordinal", "interval"):
+        assert ag.krippendorff_alpha(data, level) == pytest.approx(
+            krippendorff.alpha(reliability_data=data, level_of_measurement=level))
+
+
+def test_percent_agreement():
+    result = ag.percent_agreement([1, 2, 3, 4], [1, 2, 4, 4])
+    assert (result.agreements, result.n, result.proportion) == (3, 4, 0.75)
+    assert ag.percent_agreement([1, 2, 3, 4], [1, 2, 4, 5], tolerance=1).agreements == 4
+    assert 0 <= result.ci_lower <= 0.75 <= result.ci_upper <= 1
+
+
+def test_icc_rejects_incomplete_ratings():
+    with pytest.raises(ValueError, match="complete"):
+        ag.icc([[1, 2], [3, np.nan]])
+    with pytest.raises(ValueError, match="unknown ICC"):
+        ag.icc([[1, 2], [3, 4]], "ICC(4,1)")
+
+
+def test_pairs_from_a_review_frame():
+    frame = make_reviews([
+        dict(case_id="C1", reviewer_id="R1", review_date="2024-01-01", score_overall=2),
+        dict(case_id="C1", reviewer_id="R2", review_date="2024-01-05", score_overall=3),
+        dict(case_id="C1", reviewer_id="R4", review_date="2024-01-09", score_overall=3),
+        dict(case_id="C1", reviewer_id="R3", review_stage="second", score_overall=1,
+             avoidability_score=3),                                    # not an independent rating
+        dict(case_id="C2", reviewer_id="R1", score_overall=4),
+        dict(case_id="C2", reviewer_id="R1", review_date="2024-02-01", score_overall=5),  # same
+        dict(case_id="C3", reviewer_id="R1", score_overall=4),
+        dict(case_id="C3", reviewer_id="R2", score_overall=4, status="draft"),  # draft: out
+        dict(case_id="C1", organisation_code="XAB", reviewer_id="R9", score_overall=5),
+        dict(case_id="C1", organisation_code="XAB", reviewer_id="R8", score_overall=5,
+             review_date="2024-03-01", score_admission=2),
+    ])
+    pairs = ag.rating_pairs(frame)
+    assert list(zip(pairs["organisation_code"], pairs["case_id"], strict=True)) == [
+        ("XAA", "C1"), ("XAB", "C1")]
+    assert pairs[["rating_1", "rating_2"]].to_numpy().tolist() == [[2, 3], [5, 5]]
+    assert pairs["reviewer_id_1"].tolist() == ["R1", "R9"]
+    admission = ag.rating_pairs(frame, "score_admission")
+    assert admission["rating_1"].isna().all() and admission["rating_2"].tolist()[1] == 2
+    rel = ag.reliability_data(frame)
+    assert rel.data.shape == (3, 2)
+    np.testing.assert_array_equal(rel.data[:, 0], [2, 3, 3])
+    np.testing.assert_array_equal(rel.data[:2, 1], [5, 5])
+    assert np.isnan(rel.data[2, 1])
+    summary = ag.agreement_summary(frame).set_index("statistic")
+    assert summary.loc["percent_agreement", "n"] == 2
+    assert summary.loc["percent_agreement", "estimate"] == 0.5
+
+
+@SETTINGS
+@given(review_frames())
+def test_summary_is_consistent_with_the_parts(frame):
+    summary = ag.agreement_summary(frame).set_index("statistic")
+    pairs = ag.rating_pairs(frame)
+    assert summary.loc["kappa_linear", "n"] == pairs[["rating_1", "rating_2"]].notna().all(
+        axis=1).sum()
+    both = pairs.dropna(subset=["rating_1", "rating_2"])
+    if len(both):
+        agree = (both["rating_1"] == both["rating_2"]).mean()
+        assert summary.loc["percent_agreement", "estimate"] == pytest.approx(agree)
+    assert (pairs["reviewer_id_1"] != pairs["reviewer_id_2"]).all()
