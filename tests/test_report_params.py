@@ -121,3 +121,19 @@ def test_latest_financial_year_prefers_a_complete_year():
     assert latest_financial_year(["2024-05"]) == "2024-25"
     with pytest.raises(ParameterError, match="no deaths data"):
         latest_financial_year([])
+
+
+@pytest.mark.parametrize(("notebook", "model"), [
+    ("trust_report.ipynb", TrustParameters),
+    ("national_report.ipynb", NationalParameters),
+])
+def test_notebook_parameters_cell_matches_the_schema(notebook, model):
+    import nbformat
+    import papermill
+
+    path = ROOT / "notebooks" / notebook
+    declared = set(papermill.inspect_notebook(str(path)))
+    assert declared == set(model.model_fields) - {"report"}
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
+        "notebooks are committed without outputs"

@@ -36,18 +36,17 @@ __all__ = ["ENGINE_NAME", "WARMUP", "KernelError", "WarmKernel", "WarmKernelEngi
 ENGINE_NAME = "sjr-warm"
 
 WARMUP = """
-%matplotlib inline
-import warnings
-import pandas, numpy, matplotlib, matplotlib.pyplot, seaborn
+import pandas, numpy, matplotlib, seaborn
 import sjrlib.report.trust, sjrlib.report.national
 """
 """Imports paid once per worker instead of once per report."""
 
 RESET = """
 %reset -f
-import matplotlib.pyplot as _plt
-_plt.close("all")
-del _plt
+import sys as _sys
+if "matplotlib.pyplot" in _sys.modules:
+    _sys.modules["matplotlib.pyplot"].close("all")
+del _sys
 """
 """Run between two notebooks: a clean namespace, no figure left over."""
 

@@ -21,6 +21,7 @@ from sjrlib import domain, plots, spc
 from sjrlib.disclosure import DisclosureRule
 from sjrlib.report import narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
+from sjrlib.report.figures import Chart
 from sjrlib.report.params import NationalParameters, load_parameters, months_between
 from sjrlib.report.stamp import Stamp
 from sjrlib.report.trust import _period_words, _zero_quarters
@@ -167,7 +168,7 @@ class NationalReport:
         return tables.care_score_table(*self._care, self.off)
 
     def care_scores_chart(self):
-        return plots.care_scores_by_phase(self._care[0])
+        return Chart(plots.care_scores_by_phase(self._care[0]))
 
     def poor_care_by_region(self) -> tables.ReportTable:
         poor = descriptive.poor_care(self.reviews, by="region", alpha=self.alpha)
@@ -187,7 +188,7 @@ class NationalReport:
         return descriptive.problem_frequency(self.reviews, alpha=self.alpha)
 
     def problems_chart(self):
-        return plots.problem_types(self._problems)
+        return Chart(plots.problem_types(self._problems))
 
     def avoidability(self) -> tables.ReportTable:
         dist = descriptive.avoidability_distribution(self.reviews)
@@ -207,7 +208,7 @@ class NationalReport:
         )
 
     def avoidability_chart(self):
-        return plots.avoidability(descriptive.avoidability_distribution(self.reviews))
+        return Chart(plots.avoidability(descriptive.avoidability_distribution(self.reviews)))
 
     # -------------------------------------------------------------------------- trends ----
     @cached_property
@@ -220,16 +221,16 @@ class NationalReport:
                            improvement="decrease"), None
 
     def trend_poor_care(self):
-        return plots.spc_chart(
+        return Chart(plots.spc_chart(
             self._spc[0], title="Reviews finding poor or very poor overall care, national, "
                                 "by month of death",
             y_label="% of first-stage reviews",
-        )
+        ))
 
     def trend_reviewed(self):
         figures = learning_from_deaths(self.window_reviews, self.data.deaths, period="quarter",
                                        by_organisation=False, as_of=self.period.end_month)
-        return plots.lfd_trend(figures)
+        return Chart(plots.lfd_trend(figures))
 
     @cached_property
     def _trend(self):

@@ -64,6 +64,7 @@ p.sjr-note { font-size: 12.5px; color: var(--grey); margin: 2px 0 14px; max-widt
 .sjr-callout ul { margin: 4px 0; padding-left: 20px; }
 .sjr-stamp { font-size: 12.5px; }
 .sjr-stamp td, .sjr-stamp th { text-align: left !important; white-space: normal !important; }
+figure.sjr-figure { margin: 10px 0 18px; }
 .jp-OutputArea-output img, main img { max-width: 100%; height: auto; display: block;
                                      margin: 6px 0 2px; }
 .jp-RenderedText pre, pre { white-space: pre-wrap; }
@@ -77,7 +78,7 @@ footer.sjr-footer { max-width: 1180px; margin: 0 auto; padding: 12px 32px 32px;
   nav.sjr-toc { display: none; }
   .sjr-page { display: block; padding: 0; max-width: none; }
   main h2 { break-after: avoid; page-break-after: avoid; }
-  table.sjr-table, img, .sjr-callout { break-inside: avoid; page-break-inside: avoid; }
+  table.sjr-table, img, figure, .sjr-callout { break-inside: avoid; page-break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
 }
 """

@@ -19,6 +19,7 @@ from IPython.display import Markdown
 from sjrlib import domain, plots, spc
 from sjrlib.report import narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
+from sjrlib.report.figures import Chart
 from sjrlib.report.params import TrustParameters, load_parameters
 from sjrlib.report.stamp import Stamp
 from sjrlib.stats import descriptive
@@ -143,7 +144,7 @@ class TrustReport:
         """Care scores by phase as 100% bars (``sjrlib.plots``); no bar for a withheld count."""
         distribution, _ = self._care
         safe = tables.protect_distribution(distribution, self.rule, group="phase")
-        return plots.care_scores_by_phase(safe)
+        return Chart(plots.care_scores_by_phase(safe))
 
     @cached_property
     def _problems(self) -> pd.DataFrame:
@@ -154,7 +155,8 @@ class TrustReport:
 
     def problems_chart(self):
         """Problem types split by harm (``sjrlib.plots``), from protected counts."""
-        return plots.problem_types(tables.protect_problem_frequency(self._problems, self.rule))
+        return Chart(plots.problem_types(
+            tables.protect_problem_frequency(self._problems, self.rule)))
 
     # ---------------------------------------------------------------------------- SPC ----
     @cached_property
@@ -181,17 +183,17 @@ class TrustReport:
 
     def spc_poor_care(self):
         frame, _ = self._spc["poor_care"]
-        return plots.spc_chart(
+        return Chart(plots.spc_chart(
             frame, title="Reviews finding poor or very poor overall care, by month of death",
             y_label="% of first-stage reviews",
-        )
+        ))
 
     def spc_reviewed(self):
         frame, _ = self._spc["reviewed"]
-        return plots.spc_chart(
+        return Chart(plots.spc_chart(
             frame, title="Deaths reviewed by structured judgement review, by month of death",
             y_label="% of deaths in scope",
-        )
+        ))
 
     # ---------------------------------------------------------------- second stage etc. ----
     def second_stage(self) -> tables.ReportTable:

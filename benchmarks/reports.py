@@ -1,0 +1,105 @@
+"""How long ``sjr report all`` takes over the demo data, beside its floor and a sequential run.
+
+Prints three figures (wall-clock seconds) for the default demo store (about 135 organisations):
+
+1. ``sjr report all`` with one worker per core (the batch as ``make demo`` runs it);
+2. the floor: as many papermill runs of an empty parameterised notebook, at the same
+   parallelism, each in a fresh kernel (papermill's default engine) - what any papermill batch
+   of this size costs before doing any work;
+3. ``sjr report all --jobs 1`` (sequential).
+
+Target: (1) <= 1.5 x (2). Run: ``python benchmarks/reports.py [--db URL] [--jobs N]
+[--skip-sequential]``. The store is built with ``sjr demo-data`` if it is missing. The machine
+is shared and noisy: read the ratio, not the seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SJR = str(Path(sys.executable).with_name("sjr"))
+
+EMPTY_NOTEBOOK = """{"cells": [
+ {"cell_type": "code", "execution_count": null, "id": "p", "metadata": {"tags": ["parameters"]},
+  "outputs": [], "source": ["organisation_code = ''"]},
+ {"cell_type": "code", "execution_count": null, "id": "b", "metadata": {}, "outputs": [],
+  "source": ["organisation_code"]}],
+ "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+  "name": "python3"}, "language_info": {"name": "python"}},
+ "nbformat": 4, "nbformat_minor": 5}
+"""
+
+
+def _report_all(db: str, out: Path, jobs: int) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run([SJR, "report", "all", "--db", db, "--out", str(out), "--jobs",
+                           str(jobs), "--quiet"], capture_output=True, text=True, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        print(done.stdout, done.stderr, file=sys.stderr)
+        raise SystemExit(f"sjr report all failed (exit {done.returncode})")
+    return seconds, done.stdout.strip().splitlines()[0]
+
+
+def _floor(n_notebooks: int, jobs: int, workdir: Path) -> float:
+    from sjrlib.report.runner import ReportJob, run_jobs
+
+    notebook = workdir / "empty.ipynb"
+    notebook.write_text(EMPTY_NOTEBOOK, encoding="utf-8")
+    batch = [ReportJob(f"n{i}", notebook, {"organisation_code": f"X{i:02d}"},
+                       workdir / "floor" / f"n{i}.html", title="floor")
+             for i in range(n_notebooks)]
+    started = time.perf_counter()
+    results = run_jobs(batch, workers=jobs, warm=False, progress=False)
+    seconds = time.perf_counter() - started
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise SystemExit(f"floor run failed: {failed[0].error}")
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default=os.environ.get("SJR_DATABASE_URL",
+                                                       f"sqlite:///{ROOT / 'data' / 'sjr.db'}"))
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--skip-sequential", action="store_true")
+    args = parser.parse_args()
+
+    if args.db.startswith("sqlite:///") and not Path(args.db[len("sqlite:///"):]).exists():
+        Path(args.db[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        print("building the demo store (sjr demo-data) ...", flush=True)
+        subprocess.run([SJR, "demo-data", "--db", args.db], check=True, cwd=ROOT)
+
+    from data_access import open_session
+    from sjrlib.report.data import REPORT_USER, ensure_report_user
+
+    ensure_report_user(args.db)
+    with open_session(user=REPORT_USER, db=args.db, tool="benchmark") as session:
+        n_orgs = len(session.organisations())
+    n_reports = n_orgs + 1
+
+    with tempfile.TemporaryDirectory(prefix="sjr-bench-") as tmp:
+        tmp = Path(tmp)
+        batch, summary = _report_all(args.db, tmp / "parallel", args.jobs)
+        floor = _floor(n_reports, args.jobs, tmp)
+        print(f"reports: {n_reports} ({n_orgs} organisations + national), {args.jobs} workers")
+        print(f"  sjr report all (parallel)          {batch:8.1f} s   ({summary})")
+        print(f"  floor: {n_reports} empty papermill runs    {floor:8.1f} s")
+        print(f"  ratio to the floor                 {batch / floor:8.2f} x   (target <= 1.50)")
+        if not args.skip_sequential:
+            sequential, _ = _report_all(args.db, tmp / "sequential", 1)
+            print(f"  sjr report all --jobs 1            {sequential:8.1f} s   "
+                  f"(parallel speed-up {sequential / batch:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
