@@ -528,12 +528,12 @@ def _add_reviewers(conn: Connection, frame: pd.DataFrame) -> None:
         _insert_frame(conn, _REVIEWERS, pairs)
 
 
-def _link_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows pointing at another row of the same frame (second stage) after the rows they cite."""
-    linked = frame["second_review_of"].isin(frame["review_id"]).to_numpy()
-    if not linked.any():
-        return frame
-    return pd.concat([frame[~linked], frame[linked]], ignore_index=True)
+def _insert_order(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Positions ``rows`` of ``frame`` with rows citing another row of it (``second_review_of``)
+    after the rows they cite, so foreign keys hold at every insert."""
+    ids = frame["review_id"].to_numpy()[rows]
+    linked = frame["second_review_of"].iloc[rows].isin(ids).to_numpy()
+    return np.concatenate([rows[~linked], rows[linked]])
 
 
 def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: bool = False,
@@ -588,9 +588,11 @@ def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: 
                 raise _conflict("locked review(s)", locked,
                                 "A locked review cannot be replaced by an import.")
         now = _now()
-        _add_reviewers(conn, frame[~exists | changed])
+        _add_reviewers(conn, frame.loc[~exists | changed, ["reviewer_id", "organisation_code"]])
         done = 0
-        for chunk in _chunks(_link_order(frame[~exists])):
+        order = _insert_order(frame, np.flatnonzero(~exists))
+        for start in range(0, len(order), CHUNK_ROWS):
+            chunk = frame.iloc[order[start:start + CHUNK_ROWS]]
             _insert_frame(conn, _REVIEWS, chunk[list(_REVIEW_FIELDS)], version=1,
                           created_at=now, updated_at=now, updated_by=saved_by)
             _insert_children(conn, chunk)

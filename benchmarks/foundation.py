@@ -1,0 +1,186 @@
+"""Foundation benchmark: validated import throughput, peak memory, and load time of the store.
+
+For each size (default 100,000 and 1,000,000 reviews) it builds an exchange-format reviews file
+from the synthetic generator (a national base set, tiled with re-keyed ids up to the size, so the
+file is valid and every second-stage review points at its first-stage review), then in a fresh
+process for each measurement:
+
+- **import**: ``sjrlib.io.read_reviews`` (read + the full validation, with the store's known
+  organisations) and ``data_access.store.import_reviews`` into a fresh SQLite file, i.e. what
+  ``sjr import reviews FILE`` does; prints rows/s end to end and peak RSS (``ru_maxrss``).
+- **load**: ``store.load_reviews`` (the review frame: child tables pivoted, dtypes set) beside a
+  bare ``pandas.read_sql("SELECT * FROM reviews")`` of the reviews table alone.
+
+Targets: >= 20,000 validated rows/s; < 1 GB peak memory at 1,000,000 reviews.
+
+Usage: ``python benchmarks/foundation.py [--sizes 100000 1000000] [--cache DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_ROWS_PER_S = 20_000
+TARGET_PEAK_MB = 1024
+_BASE = {"n_organisations": 134, "years": 1, "seed": 20261126}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# ------------------------------------------------------------------------------ data files ----
+def _base_files(cache: Path) -> dict[str, Path]:
+    """The synthetic national base set as exchange files (made once, kept in ``cache``)."""
+    from sjrlib import io, synthetic
+
+    names = {k: cache / f"base_{k}.csv" for k in ("organisations", "deaths", "reviews")}
+    if not all(p.exists() for p in names.values()):
+        cache.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        data = synthetic.generate(**_BASE)
+        io.write_organisations(data.organisations, names["organisations"])
+        io.write_deaths(data.deaths, names["deaths"])
+        io.write_reviews(data.reviews, names["reviews"])
+        print(f"  generated base set {_BASE} in {time.perf_counter() - started:.0f} s")
+    return names
+
+
+def _sized_reviews(base: Path, size: int, cache: Path) -> tuple[Path, int]:
+    """A reviews file of about ``size`` rows: copies of the base with re-keyed ids, streamed."""
+    import pandas as pd
+
+    out = cache / f"reviews_{size}.csv"
+    counted = cache / f"reviews_{size}.rows"
+    if out.exists() and counted.exists():
+        return out, int(counted.read_text())
+    header = list(pd.read_csv(base, dtype=str, nrows=0).columns)
+    remaining, written, copy = size, 0, 0
+    tmp = out.with_suffix(".partial")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(",".join(header) + "\n")
+        while remaining > 0 and copy < 100:
+            for chunk in pd.read_csv(base, dtype=str, keep_default_na=False, chunksize=50_000):
+                if remaining <= 0:
+                    break
+                taken = min(len(chunk), remaining)
+                remaining -= taken
+                if taken < len(chunk):  # the cut: keep second-stage rows whose target is kept
+                    chunk = chunk.iloc[:taken]
+                    linked = chunk["second_review_of"] != ""
+                    chunk = chunk[~linked | chunk["second_review_of"].isin(chunk["review_id"])]
+                if copy:
+                    for column in ("review_id", "case_id", "second_review_of"):
+                        filled = chunk[column] != ""
+                        chunk.loc[filled, column] = chunk.loc[filled, column] + f"-K{copy:02d}"
+                chunk.to_csv(fh, header=False, index=False)
+                written += len(chunk)
+            copy += 1
+    tmp.rename(out)
+    counted.write_text(str(written))
+    return out, written
+
+
+# -------------------------------------------------------------------------- measurements ----
+def _child_import(organisations: str, deaths: str, reviews: str, db: str) -> dict:
+    from data_access import store
+    from sjrlib import io
+
+    url = f"sqlite:///{db}"
+    store.init_db(url)
+    engine = store.get_engine(url)
+    orgs = io.read_organisations(organisations)
+    store.import_organisations(engine, orgs)
+    store.import_deaths(engine, io.read_deaths(deaths, known_organisations=orgs))
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        known_orgs = store.known_organisations(conn)
+        known = store.known_reviews(conn, stage="first")
+    frame = io.read_reviews(reviews, known_organisations=known_orgs, known_reviews=known)
+    validated = time.perf_counter()
+    result = store.import_reviews(engine, frame)
+    stored = time.perf_counter()
+    engine.dispose()
+    return {"rows": result.inserted, "validate_s": validated - started,
+            "store_s": stored - validated, "total_s": stored - started, "peak_mb": _peak_mb()}
+
+
+def _child_load(db: str) -> dict:
+    import pandas as pd
+
+    from data_access import store
+
+    engine = store.get_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        started = time.perf_counter()
+        frame = store.load_reviews(conn)
+        loaded = time.perf_counter()
+        bare = pd.read_sql("SELECT * FROM reviews", conn)
+        bare_done = time.perf_counter()
+    engine.dispose()
+    return {"rows": len(frame), "load_s": loaded - started, "read_sql_s": bare_done - loaded,
+            "bare_rows": len(bare), "peak_mb": _peak_mb()}
+
+
+def _run_child(*args: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"child {args[0]} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _bench(size: int, cache: Path) -> None:
+    base = _base_files(cache)
+    reviews, rows = _sized_reviews(base["reviews"], size, cache)
+    mb = reviews.stat().st_size / 1e6
+    print(f"\n{rows:,} reviews ({mb:,.0f} MB CSV) into a fresh SQLite database")
+    with tempfile.TemporaryDirectory(prefix="sjr-bench-") as tmp:
+        db = str(Path(tmp) / "bench.db")
+        imp = _run_child("import", str(base["organisations"]), str(base["deaths"]),
+                         str(reviews), db)
+        rate = imp["rows"] / imp["total_s"]
+        print(f"  import  : {rate:>9,.0f} validated rows/s end to end "
+              f"(target >= {TARGET_ROWS_PER_S:,}) {'OK' if rate >= TARGET_ROWS_PER_S else 'MISS'}")
+        print(f"            read+validate {imp['validate_s']:.1f} s, store "
+              f"{imp['store_s']:.1f} s ({imp['rows'] / imp['store_s']:,.0f} rows/s), "
+              f"total {imp['total_s']:.1f} s")
+        ok = imp["peak_mb"] < TARGET_PEAK_MB
+        print(f"  memory  : {imp['peak_mb']:>9,.0f} MB peak RSS of the import process "
+              f"(target < {TARGET_PEAK_MB:,} MB at 1M) {'OK' if ok else 'MISS'}")
+        load = _run_child("load", db)
+        print(f"  load    : load_reviews {load['load_s']:.2f} s for {load['rows']:,} reviews "
+              f"(review frame); bare pandas.read_sql of the reviews table "
+              f"{load['read_sql_s']:.2f} s; peak {load['peak_mb']:,.0f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--cache", type=Path,
+                        default=Path(tempfile.gettempdir()) / "sjr-foundation-bench",
+                        help="where generated files are kept between runs")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, *rest = args.child
+        result = _child_import(*rest) if kind == "import" else _child_load(*rest)
+        print(json.dumps(result))
+        return 0
+    print(f"Foundation benchmark (pid {os.getpid()}, {os.cpu_count()} cores; "
+          "figures are noisy on a shared machine)")
+    for size in args.sizes:
+        _bench(size, args.cache)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
