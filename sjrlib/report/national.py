@@ -118,7 +118,7 @@ class NationalReport:
                 "Learning disability deaths": row["ld_deaths"],
                 "of which reviewed": row["ld_reviewed"],
             }
-        frame = pd.DataFrame.from_dict(rows, orient="index").astype(object)
+        frame = pd.DataFrame.from_dict(rows, orient="index", dtype=object)
         return tables.ReportTable(
             frame, caption="Learning from Deaths figures by nation",
             note="Deaths in scope come from the monthly deaths feed. 'More likely than not due "
@@ -192,13 +192,12 @@ class NationalReport:
 
     def avoidability(self) -> tables.ReportTable:
         dist = descriptive.avoidability_distribution(self.reviews)
-        frame = pd.DataFrame({
-            "Reviewed deaths": dist["count"].astype(int).to_numpy(),
-            "% of deaths with a score": dist["percent"].to_numpy(float),
-        }, index=[f"{int(s)} {lab}" for s, lab in zip(dist["score"], dist["label"],
-                                                      strict=True)]).astype(object)
-        frame.loc["Deaths with an avoidability score"] = [
-            int(dist["n_scored"].iloc[0]) if len(dist) else 0, 100.0 if len(dist) else None]
+        rows = {f"{int(r.score)} {r.label}": [int(r.count), float(r.percent)]
+                for r in dist.itertuples()}
+        scored = int(dist["n_scored"].iloc[0]) if len(dist) else 0
+        rows["Deaths with an avoidability score"] = [scored, 100.0 if scored else None]
+        frame = pd.DataFrame.from_dict(rows, orient="index", dtype=object,
+                                       columns=["Reviewed deaths", "% of deaths with a score"])
         return tables.ReportTable(
             frame, caption="Avoidability of death (RCP scale; final second-stage score where "
                            "there is one)",
@@ -291,7 +290,7 @@ class NationalReport:
                 f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(t["ci_lower"], t["ci_upper"],
                                                           strict=True)],
             "p value": [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in t["p_value"]],
-        }, index=[str(x) for x in t["term"]]).astype(object)
+        }, index=[_term_label(str(x)) for x in t["term"]]).astype(object)
         return tables.ReportTable(
             frame, caption="Proportional-odds model of the overall care score",
             note=(f"{fit.nobs:,} first-stage reviews ({fit.n_dropped:,} with a missing "
@@ -305,6 +304,37 @@ class NationalReport:
     def stamp(self) -> Stamp:
         return Stamp(self.params.notebook_parameters(), self.data.snapshot,
                      len(self.data.reviews) + len(self.data.deaths))
+
+
+_COVARIATE_WORDS = {
+    "age_at_death": "Age at death",
+    "sex": "Sex",
+    "admission_type": "Admission type",
+    "learning_disability": "Learning disability",
+    "severe_mental_illness": "Severe mental illness",
+}
+_REFERENCE_WORDS = {"sex": "female", "admission_type": "emergency",
+                    "learning_disability": "no", "severe_mental_illness": "no"}
+_VOCABULARY = {"sex": "sex", "admission_type": "admission_type",
+               "learning_disability": "yes_no_unknown", "severe_mental_illness": "yes_no_unknown"}
+
+
+def _term_label(term: str) -> str:
+    """``"sex[male]"`` -> ``"Sex: Male (vs Female)"``; ``"age_at_death (per 10 years)"`` ->
+    ``"Age at death (per 10 years)"``."""
+    name, _, rest = term.partition("[")
+    if not rest:
+        base, _, unit = term.partition(" ")
+        return f"{_COVARIATE_WORDS.get(base, base)} {unit}".strip()
+    level = rest.rstrip("]")
+    vocabulary = _VOCABULARY.get(name)
+    try:
+        shown = domain.label(vocabulary, level) if vocabulary else level
+        reference = _REFERENCE_WORDS.get(name)
+        ref = f" (vs {domain.label(vocabulary, reference)})" if vocabulary and reference else ""
+    except KeyError:
+        shown, ref = level, ""
+    return f"{_COVARIATE_WORDS.get(name, name)}: {shown}{ref}"
 
 
 def _trend_sentence(trend) -> str:
