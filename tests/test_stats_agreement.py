@@ -16,6 +16,7 @@ SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+@settings(deadline=None)
 @given(st.lists(st.sampled_from(domain.CARE_SCORES), min_size=2, max_size=60),
        st.sampled_from([None, "linear", "quadratic"]))
 def test_kappa_of_identical_ratings_is_one(ratings, weights):
@@ -28,6 +29,7 @@ def test_kappa_of_identical_ratings_is_one(ratings, weights):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
+@settings(deadline=None)
 @given(ratings_pairs, st.sampled_from([None, "linear", "quadratic"]))
 def test_kappa_matches_sklearn_and_is_symmetric(pair, weights):
     a, b = pair
@@ -51,6 +53,7 @@ def test_kappa_drops_missing_pairs_and_checks_categories():
         ag.weighted_kappa([1], [1], "cubic")
 
 
+@settings(deadline=None)
 @given(ratings_pairs)
 def test_alpha_and_icc_of_identical_ratings(pair):
     a, _ = pair

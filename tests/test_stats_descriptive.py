@@ -42,6 +42,7 @@ def naive_case_avoidability(frame: pd.DataFrame) -> pd.Series:
 
 
 # ---------------------------------------------------------------------------- Wilson
+@settings(deadline=None)
 @given(proportions)
 def test_wilson_bounds_within_0_1_and_ordered(pair):
     count, nobs = pair

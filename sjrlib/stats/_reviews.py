@@ -345,41 +345,70 @@ class ReviewIndex:
         return self._cache["case_key"]
 
     def case_position(self) -> np.ndarray:
-        """For each review-frame row, the position of its case row in :meth:`cases` (or -1)."""
-        if "case_position" not in self._cache:
-            cases = self.cases()
-            pos = np.full(self.n_rows, -1, dtype=np.int64)
-            pos[cases.rows] = np.arange(cases.rows.size)
-            self._cache["case_position"] = pos
+        """For each review-frame row, the position of its case in :meth:`cases` (-1 for rows
+        that do not count, e.g. drafts)."""
+        self.cases()
         return self._cache["case_position"]
 
     def _build_cases(self) -> Cases:
-        key = self.case_key
-        first = self.primary_first()
-        # A case known only through a second-stage review is still a reviewed case: take its
-        # attributes from its earliest counted review of that stage.
-        second_rows = np.flatnonzero(self.stage_mask("second"))
-        orphan = second_rows[~pd.Index(key[second_rows]).isin(key[first])]
-        orphan_mask = np.zeros(self.n_rows, dtype=bool)
-        orphan_mask[orphan] = True
-        case_rows = np.sort(np.concatenate([first, self.one_per_case(orphan_mask)]))
-        case_index = pd.Index(key[case_rows])
-
-        # Avoidability: the final second-stage score; else the earliest first-stage score given.
+        counted = self.counted
         avoid = self.ints("avoidability_score", low=1, high=6)
-        scored_first = self.one_per_case(self.stage_mask("first") & (avoid > 0))
-        second = self.final_second()
-        score = np.zeros(case_rows.size, dtype=np.int64)
-        for source in (scored_first, second[avoid[second] > 0]):  # second-stage overrides
-            pos = case_index.get_indexer(key[source])
-            assert (pos >= 0).all(), "every counted review belongs to a reviewed case"
-            score[pos] = avoid[source]
+        ld = self.equals("learning_disability", "yes")
+        # Most cases have one counted review: that review *is* the case. Only cases whose
+        # case_id occurs more than once need sorting out (few rows).
+        shared = self._shared_case(counted)
+        alone = counted.copy()
+        alone[shared] = False
+        case_row_of = np.full(self.n_rows, -1, dtype=np.int64)   # row -> row describing its case
+        case_avoid = np.where(alone, avoid, 0)
+        case_ld = alone & ld
+        lone_rows = np.flatnonzero(alone)
+        case_row_of[lone_rows] = lone_rows
+        if shared.size:
+            key = self.case_key[shared]
+            _, inv = np.unique(key, return_inverse=True)
+            inv = inv.ravel()
+            n_cases = int(inv.max()) + 1
+            first = self.equals("review_stage", "first")[shared]
+            date = self.frame["review_date"].to_numpy("datetime64[ns]")[shared].view(np.int64)
+            date = np.where(date == np.iinfo(np.int64).min, np.iinfo(np.int64).max, date)
+            rank = pc.rank(self.arrow("review_id").take(pa.array(shared)),
+                           sort_keys="ascending", tiebreaker="dense")
+            rank = rank.to_numpy(zero_copy_only=False).astype(np.int64)
+            a = avoid[shared]
 
-        # Learning disability: "yes" on any counted review of the case.
-        ld_rows = np.flatnonzero(self.counted & self.equals("learning_disability", "yes"))
-        ld = np.zeros(case_rows.size, dtype=bool)
-        ld[case_index.get_indexer(key[ld_rows])] = True
-        return Cases(rows=case_rows, avoidability=score, learning_disability=ld)
+            def first_of_each(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                groups = inv[order]
+                head = np.ones(order.size, dtype=bool)
+                head[1:] = groups[1:] != groups[:-1]
+                return groups[head], order[head]
+
+            # The case's describing review: its primary (earliest) first-stage review, or for a
+            # case seen only at second stage its earliest second-stage review.
+            groups, picks = first_of_each(np.lexsort((rank, date, ~first, inv)))
+            describing = np.empty(n_cases, dtype=np.int64)
+            describing[groups] = shared[picks]
+            # Avoidability: final second-stage score, else the earliest first-stage score given.
+            score = np.zeros(n_cases, dtype=np.int64)
+            cand = np.flatnonzero(first & (a > 0))
+            groups, picks = first_of_each(cand[np.lexsort((rank[cand], date[cand], inv[cand]))])
+            score[groups] = a[picks]
+            cand = np.flatnonzero(~first & (a > 0))
+            groups, picks = first_of_each(cand[np.lexsort((-rank[cand], -date[cand],
+                                                           inv[cand]))])
+            score[groups] = a[picks]
+            any_ld = np.bincount(inv, weights=ld[shared], minlength=n_cases) > 0
+            case_row_of[shared] = describing[inv]
+            case_avoid[describing] = score
+            case_ld[describing] = any_ld
+        case_rows = np.flatnonzero(case_row_of == np.arange(self.n_rows))
+        position = np.full(self.n_rows, -1, dtype=np.int64)
+        position[case_rows] = np.arange(case_rows.size)
+        counted_rows = np.flatnonzero(case_row_of >= 0)
+        position[counted_rows] = position[case_row_of[counted_rows]]
+        self._cache["case_position"] = position
+        return Cases(rows=case_rows, avoidability=case_avoid[case_rows],
+                     learning_disability=case_ld[case_rows])
 
     # ------------------------------------------------------------------ grouping
     def period(self, period: str) -> Encoded:

@@ -29,6 +29,8 @@ from typing import NamedTuple
 import krippendorff
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
@@ -115,15 +117,36 @@ def _multi_rated(index: ReviewIndex) -> pd.DataFrame:
 
 def _multi_rated_uncached(index: ReviewIndex) -> pd.DataFrame:
     shared = index._shared_case(index.stage_mask("first"))
-    columns = ["organisation_code", "case_id", "reviewer_id", "review_date", "review_id"]
-    sub = index.frame[columns].iloc[shared].assign(_pos=shared)
-    sub = sub.sort_values(["organisation_code", "case_id", "review_date", "review_id"],
-                          na_position="last", kind="mergesort")
-    sub = sub.drop_duplicates(["organisation_code", "case_id", "reviewer_id"], keep="first")
-    size = sub.groupby(["organisation_code", "case_id"], sort=False)["_pos"].transform("size")
-    sub = sub[size.to_numpy() >= 2]
-    slot = sub.groupby(["organisation_code", "case_id"], sort=False).cumcount()
-    return sub.assign(_slot=slot.to_numpy())
+    key = index.case_key[shared]
+    date = index.frame["review_date"].to_numpy("datetime64[ns]")[shared].view(np.int64)
+    date = np.where(date == np.iinfo(np.int64).min, np.iinfo(np.int64).max, date)
+    take = pa.array(shared)
+    rank = pc.rank(index.arrow("review_id").take(take), sort_keys="ascending",
+                   tiebreaker="dense").to_numpy(zero_copy_only=False).astype(np.int64)
+    reviewer = pc.dictionary_encode(index.arrow("reviewer_id").take(take)).indices
+    reviewer = pc.fill_null(reviewer, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    # Reviews of a case in order (date, then review id); a reviewer's repeat review is dropped.
+    order = np.lexsort((rank, date, key))
+    s_key, s_rev = key[order], reviewer[order]
+    by_pair = np.lexsort((np.arange(order.size), s_rev, s_key))
+    first_of_pair = np.ones(order.size, dtype=bool)
+    first_of_pair[1:] = (s_key[by_pair][1:] != s_key[by_pair][:-1]) | (
+        s_rev[by_pair][1:] != s_rev[by_pair][:-1])
+    keep = np.zeros(order.size, dtype=bool)
+    keep[by_pair[first_of_pair]] = True
+    positions, keys = shared[order][keep], s_key[keep]
+    start = np.ones(keys.size, dtype=bool)
+    start[1:] = keys[1:] != keys[:-1]
+    run = np.cumsum(start) - 1
+    run_start = np.flatnonzero(start)
+    slot = np.arange(keys.size) - run_start[run]
+    size = np.bincount(run)[run] if keys.size else run
+    positions, slot = positions[size >= 2], slot[size >= 2]
+    columns = ["organisation_code", "case_id", "reviewer_id", "review_id"]
+    rated = index.frame[columns].iloc[positions].reset_index(drop=True)
+    rated = rated.assign(_pos=positions, _slot=slot)
+    return rated.sort_values(["organisation_code", "case_id", "_slot"], kind="mergesort",
+                             ignore_index=True)
 
 
 def _score_values(index: ReviewIndex, column: str, positions: np.ndarray) -> np.ndarray:

@@ -146,11 +146,12 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
     uniq_periods = sorted({p for p in period_labels if p is not None})
     p_pos = {p: i for i, p in enumerate(uniq_periods)}
     month_to_period = np.array([p_pos.get(p, -1) for p in period_labels] or [-1], np.int64)
-    case_period = month_to_period[month_enc.codes[cases.rows]]
+    case_month = _case_codes(index, "death_month")
+    case_period = month_to_period[case_month]
     # Cases with no month of death stay visible under a <NA> period rather than vanishing.
     if any(m is None for m in month_enc.labels):
         na_code = month_enc.labels.index(None)
-        no_month = month_enc.codes[cases.rows] == na_code
+        no_month = case_month == na_code
         case_period = np.where(no_month, len(uniq_periods), case_period)
     keep = case_period >= 0
     n_periods = len(uniq_periods) + 1
@@ -158,7 +159,7 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
     if by_organisation:
         org_enc = index.strings("organisation_code")
         org_labels = list(org_enc.labels)
-        case_org = org_enc.codes[cases.rows]
+        case_org = _case_codes(index, "organisation_code")
     else:
         org_labels = [None]
         case_org = np.zeros(cases.rows.size, dtype=np.int64)
@@ -229,6 +230,14 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
         if column in table:
             table[column] = table[column].astype("string")
     return table
+
+
+def _case_codes(index: ReviewIndex, column: str) -> np.ndarray:
+    """Codes of ``column`` for each reviewed case (cached: every period reuses them)."""
+    key = ("case_codes", column)
+    if key not in index._cache:
+        index._cache[key] = index.strings(column).codes[index.cases().rows]
+    return index._cache[key]
 
 
 def _percent(count: pd.Series, total: pd.Series) -> np.ndarray:
