@@ -1,0 +1,141 @@
+"""Report tables, narrative and stamp on small hand-made frames (no kernel, no database)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sjrlib import domain
+from sjrlib.disclosure import DisclosureRule
+from sjrlib.report import narrative, tables
+from sjrlib.report.data import snapshot_hash
+from sjrlib.report.figures import Chart
+from sjrlib.report.stamp import Stamp
+
+RULE = DisclosureRule()
+
+
+def _lfd_quarters(reviewed, deaths, mltn, avoid):
+    rows = []
+    for i, (r, d, m, a) in enumerate(zip(reviewed, deaths, mltn, avoid, strict=True)):
+        row = {"period": f"2024/25 Q{i + 1}", "deaths_in_scope": d, "reviewed": r,
+               "more_likely_than_not": m, "ld_deaths": 3, "ld_reviewed": 2,
+               "ld_more_likely_than_not": 0}
+        for s in domain.AVOIDABILITY_SCORES:
+            row[f"avoidability_{s}"] = a[s - 1]
+        row["avoidability_not_scored"] = r - sum(a)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_lfd_tables_are_cut_from_one_protected_frame():
+    quarters = _lfd_quarters(
+        reviewed=[40, 52, 61, 38], deaths=[400, 410, 380, 390], mltn=[3, 9, 0, 12],
+        avoid=[(0, 1, 2, 3, 4, 20), (0, 2, 7, 5, 5, 20), (0, 0, 0, 10, 10, 30),
+               (1, 5, 6, 10, 4, 10)],
+    )
+    raw, protected = tables.protect_lfd(quarters, RULE, total_label="2024-25 total")
+    assert raw.loc["2024-25 total", "reviewed"] == 191
+    assert list(protected.index)[0] == "Q1\u00a0Apr–Jun\u00a02024"
+    headline = tables.lfd_quarterly_table(protected, RULE, total_label="2024-25 total")
+    avoid = tables.lfd_avoidability_table(protected, RULE, total_label="2024-25 total")
+    # "reviewed" is shown in both tables: the same protected values
+    assert list(headline.frame["Deaths reviewed (SJR)"]) == list(avoid.frame["Deaths reviewed"])
+    for table in (headline, avoid, tables.lfd_ld_table(protected, RULE,
+                                                       total_label="2024-25 total")):
+        text = table.text_frame().to_numpy().ravel()
+        assert not any(re.fullmatch(r"[1-7]", t) for t in text)
+    # learning disability deaths of 3 per quarter: counts and their percentages withheld
+    assert set(protected["ld_deaths"].iloc[:4]) == {"*"}
+    assert set(protected["ld_percent_reviewed"].iloc[:4]) == {"*"}
+    html = headline._repr_html_()
+    assert "<caption>" in html and 'class="total"' in html
+
+
+def test_care_score_table_withholds_small_percentages_and_their_intervals():
+    from sjrlib.stats import descriptive
+
+    reviews = pd.DataFrame({
+        "review_id": [f"r{i}" for i in range(30)],
+        "case_id": [f"c{i}" for i in range(30)],
+        "organisation_code": "X01",
+        "review_stage": "first",
+        "status": "submitted",
+        "review_date": pd.Timestamp("2024-06-01"),
+        "death_month": "2024-05",
+        **{domain.score_column(p): pd.array([pd.NA] * 30, dtype="Int64")
+           for p in domain.PHASES},
+    })
+    reviews[domain.score_column("overall")] = pd.array([1] * 3 + [4] * 27, dtype="Int64")
+    reviews[domain.score_column("admission")] = pd.array([2] * 10 + [3] * 20, dtype="Int64")
+    distribution = descriptive.care_score_distribution(reviews)
+    poor = {p: descriptive.poor_care(reviews, phase=p) for p in domain.PHASES}
+    table = tables.care_score_table(distribution, poor, RULE)
+    overall = table.frame.loc[domain.label("phase", "overall")]
+    assert overall["1 Very poor care"] == "*"
+    assert overall["% poor or very poor care"] == "*"  # 3 of 30: the numerator is small
+    assert pd.isna(overall["95% confidence interval"])
+    admission = table.frame.loc[domain.label("phase", "admission")]
+    assert admission["% poor or very poor care"] == pytest.approx(100 / 3)
+    safe = tables.protect_distribution(distribution, RULE, group="phase")
+    row = safe[(safe["phase"] == "overall") & (safe["score"] == 1)].iloc[0]
+    assert row["count"] == "*" and np.isnan(row["percent"])
+
+
+def test_narrative_never_writes_a_small_number():
+    assert narrative.count_phrase("*", "deaths") == "a small number (fewer than 8) of deaths"
+    assert narrative.count_phrase(25, "deaths") == "about 25 deaths"
+    assert narrative.count_phrase(0, "deaths") == "no deaths"
+
+
+def test_spc_sentence_names_months_of_concern_inside_the_period():
+    frame = pd.DataFrame({
+        "point_type": ["common_cause"] * 10 + ["special_cause_concern"] * 2,
+        "outside_limits": [False] * 11 + [True],
+    }, index=[f"2024-{m:02d}" for m in range(1, 13)])
+    text = narrative.spc_sentence("poor care", frame, improvement="decrease",
+                                  period_start="2024-04")
+    assert text.startswith("Special cause of concern in poor care: November 2024 and "
+                           "December 2024, including a point outside the process limits")
+    quiet = frame.assign(point_type="common_cause", outside_limits=False)
+    assert "only common cause" in narrative.spc_sentence(
+        "poor care", quiet, improvement="decrease", period_start="2024-04")
+
+
+def test_second_stage_backlog_counts_poor_first_stage_cases_without_second_stage():
+    reviews = pd.DataFrame({
+        "organisation_code": ["X01"] * 4,
+        "case_id": ["a", "b", "c", "a"],
+        "review_stage": ["first", "first", "first", "second"],
+        "score_overall": pd.array([1, 2, 4, 3], dtype="Int64"),
+    })
+    assert narrative.second_stage_backlog(reviews) == 1
+
+
+def test_snapshot_hash_ignores_row_order_but_not_content():
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    assert snapshot_hash(frame) == snapshot_hash(frame.iloc[::-1])
+    assert snapshot_hash(frame) != snapshot_hash(frame.assign(a=[1, 2, 4]))
+
+
+def test_stamp_hides_the_database_password():
+    stamp = Stamp({"db": "postgresql+psycopg://u:secret@h/db", "data_file": "/tmp/x.pkl",
+                   "period": "2024-25"}, "ab" * 32, 10)
+    html = stamp._repr_html_()
+    assert "secret" not in html and "x.pkl" not in html
+    assert "sjr-generated" in html and "ab" * 32 in html
+
+
+def test_chart_has_alt_text_and_is_deterministic():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2))
+    ax = fig.add_subplot()
+    ax.bar([1, 2], [3, 4])
+    ax.set_title("Care scores")
+    chart = Chart(fig)
+    assert chart.png() == chart.png()
+    assert 'alt="Care scores"' in chart._repr_html_()
