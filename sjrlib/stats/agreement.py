@@ -141,12 +141,20 @@ def _multi_rated_uncached(index: ReviewIndex) -> pd.DataFrame:
     run_start = np.flatnonzero(start)
     slot = np.arange(keys.size) - run_start[run]
     size = np.bincount(run)[run] if keys.size else run
-    positions, slot = positions[size >= 2], slot[size >= 2]
-    columns = ["organisation_code", "case_id", "reviewer_id", "review_id"]
-    rated = index.frame[columns].iloc[positions].reset_index(drop=True)
-    rated = rated.assign(_pos=positions, _slot=slot)
-    return rated.sort_values(["organisation_code", "case_id", "_slot"], kind="mergesort",
-                             ignore_index=True)
+    multi = size >= 2
+    positions, slot, run = positions[multi], slot[multi], run[multi]
+    take = pa.array(positions)
+    rated = pd.DataFrame({
+        column: pd.array(index.arrow(column).take(take), dtype="string")
+        for column in ("organisation_code", "case_id", "reviewer_id", "review_id")
+    })
+    rated = rated.assign(_pos=positions, _slot=slot, _unit=run)
+    rated = rated.sort_values(["organisation_code", "case_id", "_slot"], kind="mergesort",
+                              ignore_index=True)
+    # Number the units 0.. in this (sorted) order.
+    unit_start = np.ones(len(rated), dtype=bool)
+    unit_start[1:] = rated["_unit"].to_numpy()[1:] != rated["_unit"].to_numpy()[:-1]
+    return rated.assign(_unit=np.cumsum(unit_start) - 1)
 
 
 def _score_values(index: ReviewIndex, column: str, positions: np.ndarray) -> np.ndarray:
@@ -228,22 +236,33 @@ def reliability_data(
 def _reliability_data(index: ReviewIndex, score: str) -> ReliabilityData:
     rated = _multi_rated(index)
     values = _score_values(index, score, rated["_pos"].to_numpy())
-    unit_codes, units = pd.factorize(
-        pd.MultiIndex.from_arrays([rated["organisation_code"], rated["case_id"]]), sort=False)
+    unit_codes = rated["_unit"].to_numpy()
+    n_units = int(unit_codes.max()) + 1 if len(rated) else 0
     n_raters = int(rated["_slot"].max()) + 1 if len(rated) else 0
-    data = np.full((n_raters, len(units)), np.nan)
+    data = np.full((n_raters, n_units), np.nan)
     data[rated["_slot"].to_numpy(), unit_codes] = values
+    first = rated[rated["_slot"] == 0]
     unit_frame = pd.DataFrame({
-        "organisation_code": pd.array(units.get_level_values(0), dtype="string"),
-        "case_id": pd.array(units.get_level_values(1), dtype="string"),
-    })
+        "organisation_code": first["organisation_code"].to_numpy(),
+        "case_id": first["case_id"].to_numpy(),
+    }).astype("string")
     return ReliabilityData(data, unit_frame)
 
 
 # ---------------------------------------------------------------------------- statistics
+def _as_float(values) -> np.ndarray:
+    """Ratings as floats with NaN for missing (pandas NA, None or NaN)."""
+    if isinstance(values, pd.Series | pd.api.extensions.ExtensionArray):
+        return pd.Series(values).astype("Float64").to_numpy(np.float64, na_value=np.nan)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return pd.array(np.asarray(values, dtype=object), dtype="Float64").to_numpy(
+            np.float64, na_value=np.nan)
+
+
 def _paired(a, b) -> tuple[np.ndarray, np.ndarray]:
-    a = pd.array(np.asarray(a, dtype=object), dtype="Float64").to_numpy(np.float64, na_value=np.nan)
-    b = pd.array(np.asarray(b, dtype=object), dtype="Float64").to_numpy(np.float64, na_value=np.nan)
+    a, b = _as_float(a), _as_float(b)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"a and b must be 1-D and of equal length (got {a.shape} and {b.shape})")
     both = ~(np.isnan(a) | np.isnan(b))
@@ -382,6 +401,24 @@ def krippendorff_alpha(
             return float("nan")
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement=level,
                                     **kwargs))
+
+
+def _alphas(data: np.ndarray, scale: Sequence[int]) -> dict[str, float]:
+    """Nominal, ordinal and interval alpha of one data set, counting values once: the units x
+    values table (``value_counts``) is what ``krippendorff.alpha`` builds from the data."""
+    levels = ("nominal", "ordinal", "interval")
+    pairable = (~np.isnan(data)).sum(axis=0) >= 2 if data.size else np.zeros(0, dtype=bool)
+    values = data[:, pairable]
+    if not pairable.any() or np.unique(values[~np.isnan(values)]).size < 2:
+        return dict.fromkeys(levels, float("nan"))
+    domain_values = np.asarray(scale, dtype=np.float64)
+    extra = np.setdiff1d(np.unique(values[~np.isnan(values)]), domain_values)
+    if extra.size:
+        raise ValueError(f"rating {extra[0]!r} is not in the scale {list(scale)}")
+    counts = (values.T[:, :, None] == domain_values[None, None, :]).sum(axis=1)
+    return {level: float(krippendorff.alpha(value_counts=counts, value_domain=domain_values,
+                                            level_of_measurement=level))
+            for level in levels}
 
 
 def _anova(ratings: np.ndarray) -> dict[str, float]:
@@ -546,9 +583,7 @@ def _agreement_summary(index: ReviewIndex, score: str, alpha: float) -> pd.DataF
         rows.append((f"kappa_{kr.weights}", kr.kappa, kr.ci_lower, kr.ci_upper, kr.n))
     rel = _reliability_data(index, score)
     n_units = int(((~np.isnan(rel.data)).sum(axis=0) >= 2).sum()) if rel.data.size else 0
-    for level in ("nominal", "ordinal", "interval"):
-        value = (krippendorff_alpha(rel.data, level, value_domain=scale) if n_units
-                 else float("nan"))
+    for level, value in _alphas(rel.data, scale).items():
         rows.append((f"alpha_{level}", value, np.nan, np.nan, n_units))
     x, y = _paired(a, b)
     if x.size >= 2:
