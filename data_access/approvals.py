@@ -47,8 +47,11 @@ __all__ = [
     "usable_approvals",
 ]
 
-APPROVABLE_FIELDS: tuple[str, ...] = (*domain.REVIEW_COLUMNS, "nation", "region")
-"""Fields an approval may release: the exchange-format columns and the joined nation/region."""
+APPROVABLE_FIELDS: tuple[str, ...] = (*domain.REVIEW_COLUMNS, "nation", "region",
+                                      "review_sequence")
+"""Fields an approval may release: the exchange-format columns, the joined nation/region, and
+``review_sequence`` (the order of a review among its case's reviews, 1 = earliest by date then
+id), which lets statistics pick a case's primary review exactly although dates are coarsened."""
 
 FREE_TEXT_FIELDS: frozenset[str] = FREE_TEXT_COLUMNS
 """Fields holding free text: released only when the approval says so, and then redacted."""

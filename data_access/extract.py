@@ -18,7 +18,14 @@ import pandas as pd
 
 from data_access.approvals import ApprovalRecord
 
-__all__ = ["FORMATS", "ExtractResult", "check_destination", "manifest_path", "write_extract"]
+__all__ = [
+    "FORMATS",
+    "ExtractResult",
+    "check_destination",
+    "manifest_path",
+    "read_extract",
+    "write_extract",
+]
 
 FORMATS = (".parquet", ".csv")
 
@@ -115,3 +122,43 @@ def describe(result: ExtractResult) -> dict:
     values["path"], values["manifest"] = str(result.path), str(result.manifest)
     values["fields"] = list(result.fields)
     return values
+
+
+def _period_start(values: pd.Series) -> pd.Series:
+    """``"YYYY-MM"`` or ``"YYYY-Qn"`` -> the first day of that month or quarter."""
+    text = values.astype("string")
+    quarter = text.str.extract(r"^(\d{4})-Q([1-4])$")
+    as_month = text.where(quarter[0].isna(),
+                          quarter[0] + "-" + ((quarter[1].astype("Int64") - 1) * 3 + 1)
+                          .astype("string").str.zfill(2))
+    return pd.to_datetime(as_month, format="%Y-%m")
+
+
+def read_extract(path: str | Path) -> pd.DataFrame:
+    """Read an extract back as a frame the statistics of :mod:`sjrlib.stats` take.
+
+    Columns get the review frame's dtypes; the coarsened ``review_date`` becomes the first day
+    of its month or quarter, plus ``review_sequence`` seconds when the approval released it (so
+    each case's reviews keep their true order and statistics choose the same primary review as
+    on the store); ``death_month`` stays as released.
+    """
+    from sjrlib import domain
+
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        frame = pd.read_parquet(path)
+    else:
+        frame = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+    dtypes = {c: t for c, t in domain.REVIEW_DTYPES.items()
+              if c in frame.columns and c not in ("review_date", "death_month")}
+    frame = frame.astype(dtypes)
+    if "review_date" in frame.columns:
+        frame["review_date"] = _period_start(frame["review_date"])
+        if "review_sequence" in frame.columns:
+            # restore the within-case order the coarsening hid: a case's reviews in one
+            # period are set 1, 2, ... seconds after its start, in their true order
+            frame["review_sequence"] = frame["review_sequence"].astype("Int64")
+            seconds = pd.to_timedelta(frame["review_sequence"].fillna(0).astype("int64"),
+                                      unit="s")
+            frame["review_date"] = frame["review_date"] + seconds
+    return frame

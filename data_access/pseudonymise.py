@@ -27,6 +27,7 @@ __all__ = [
     "pseudonym",
     "pseudonymise_series",
     "researcher_view",
+    "review_sequence",
 ]
 
 PSEUDONYM_LENGTH = 20
@@ -87,6 +88,15 @@ def _check(coarsening: str) -> None:
         raise ValueError(f"date coarsening must be one of {COARSENINGS}, not {coarsening!r}")
 
 
+def review_sequence(frame: pd.DataFrame) -> pd.Series:
+    """1, 2, ... for each case's reviews in order of ``review_date`` (missing last), then
+    ``review_id``: the order statistics use to choose a case's primary review."""
+    order = frame.assign(_missing=frame["review_date"].isna()).sort_values(
+        ["case_id", "_missing", "review_date", "review_id"], kind="stable")
+    sequence = order.groupby("case_id", sort=False, dropna=False).cumcount() + 1
+    return sequence.reindex(frame.index).astype("Int64")
+
+
 def researcher_view(
     frame: pd.DataFrame,
     *,
@@ -102,6 +112,8 @@ def researcher_view(
     released); free text is dropped unless ``free_text``, and then redacted with
     :func:`sjrlib.privacy.redact`; only ``fields`` are kept, in that order.
     """
+    if "review_sequence" in fields:
+        frame = frame.assign(review_sequence=review_sequence(frame))
     out = pd.DataFrame(index=frame.index)
     for column in fields:
         if column not in frame.columns:
