@@ -154,7 +154,8 @@ _NOT_NAMES = frozenset(
 # so bulk validation runs the detailed Python checks only on the few candidates. It must stay a
 # superset of every detector above (tests/test_privacy.py checks it on every example).
 _CANDIDATE_RE2 = (
-    r"\d[ \t./-]?\d[ \t./-]?\d[ \t./-]?\d"  # ten-digit numbers, phones, 4-digit years
+    r"\d(?:[ \t()./-]{0,2}\d){8,}"  # NHS/CHI numbers, phone numbers (9+ digits)
+    r"|\d{1,2}[/.-]\d{1,2}[/.-]\d{4}|\d{4}-\d{1,2}-\d{1,2}"  # numeric dates with a full year
     r"|@"
     r"|[A-Za-z][0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}"  # postcodes
     rf"|\b{_TITLES}\.?[ \t]+[A-Z]"  # names (case-sensitive, as _NAME)
