@@ -18,8 +18,10 @@ def check_text(
         False, "--json", help='Print a JSON list of {"kind", "start", "end", "text"}.'
     ),
 ) -> None:
-    """Report NHS/CHI numbers, postcodes, emails, phone numbers, hospital numbers, dates of
-    birth and likely names in TEXT. Exit 1 if anything was found, 0 if not."""
+    """Find identifiers (NHS/CHI numbers, postcodes, emails, phones, hospital numbers, dates of birth, likely names) in TEXT; exit 1 if any.
+
+    Nothing is changed: the findings say what was found and where, so the text can be fixed.
+    """  # noqa: E501 (typer shows the first paragraph as one line in the command list)
     if text is None or text == "-":
         text = sys.stdin.read()
     findings = find_identifiers(text)
