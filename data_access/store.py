@@ -27,9 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
     String,
     bindparam,
     cast,
@@ -80,6 +83,7 @@ __all__ = [
 DEFAULT_URL = "sqlite:///data/sjr.db"
 CHUNK_ROWS = 10_000
 """Rows written per ``executemany``: bounds memory on million-row imports."""
+_FETCH_ROWS = 50_000  # rows per fetchmany when loading
 _IN_CHUNK = 900  # ids per ``IN (...)`` list, well under SQLite's bound-parameter limit
 
 OnWrite = Callable[[Connection, str, int], None]
@@ -626,17 +630,21 @@ def _normalised_reasons(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(review_reasons=_joined_reasons(frame["review_id"], rows))
 
 
-def _joined_reasons(review_ids: pd.Series, rows: pd.DataFrame) -> pd.Series:
-    """``;``-joined reasons in spec order per review id, from (review_id, reason) rows."""
+def _joined_reasons(review_ids: pd.Series, rows: pd.DataFrame,
+                    position: np.ndarray | None = None) -> pd.Series:
+    """``;``-joined reasons in spec order per review id, from (review_id, reason) rows.
+
+    ``position`` (optional) is each row's position in ``review_ids`` (-1 when absent).
+    """
     out = pd.Series(pd.NA, index=review_ids.index, dtype="string")
     if rows.empty:
         return out
-    position = pd.Index(review_ids).get_indexer(rows["review_id"])
+    if position is None:
+        position = pd.Index(review_ids).get_indexer(rows["review_id"])
     bits = np.zeros(len(review_ids), dtype=np.int64)
-    reason = rows["reason"].to_numpy()
     for i, name in enumerate(domain.REVIEW_REASONS):
-        hit = position[(reason == name) & (position >= 0)]
-        bits[hit] |= 1 << i
+        hit = (rows["reason"] == name).to_numpy(dtype=bool, na_value=False) & (position >= 0)
+        bits[position[hit]] |= 1 << i
     lookup = {code: domain.REASON_SEPARATOR.join(
         r for i, r in enumerate(domain.REVIEW_REASONS) if code >> i & 1)
         for code in np.unique(bits) if code}
@@ -667,12 +675,41 @@ def _review_filters(*, organisation_codes=None, start_month=None, end_month=None
     return conditions
 
 
+def _fetch_arrow(conn: Connection, query) -> dict[str, pa.ChunkedArray]:
+    """Run a Core ``select`` on the raw DB-API cursor, ``fetchmany`` at a time, into Arrow.
+
+    Skips SQLAlchemy's per-row ``Row`` objects and turns each batch of Python values into Arrow
+    arrays at once, so loading a million reviews neither crawls nor holds every value as a
+    Python object. Integer columns become ``int64``, everything else text.
+    """
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(params[name] for name in compiled.positiontup)
+    selected = list(query.selected_columns)
+    types = [pa.int64() if isinstance(c.type, Integer) else pa.string() for c in selected]
+    parts: list[list[pa.Array]] = [[] for _ in selected]
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            for i, values in enumerate(zip(*rows, strict=True)):
+                parts[i].append(pa.array(values, type=types[i]))
+    finally:
+        cursor.close()
+    return {c.name: pa.chunked_array(part, type=kind)
+            for c, kind, part in zip(selected, types, parts, strict=True)}
+
+
+def _pandas(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """``Int64`` or ``string`` (pyarrow) pandas array of an Arrow column."""
+    if column.type == pa.string():
+        return pd.arrays.ArrowStringArray(column)
+    return pd.array(column.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+
+
 def _frame(conn: Connection, query) -> pd.DataFrame:
-    result = conn.execute(query)
-    keys = list(result.keys())
-    rows = result.fetchall()
-    columns = list(zip(*rows)) if rows else [()] * len(keys)
-    return pd.DataFrame({k: np.array(c, dtype=object) for k, c in zip(keys, columns, strict=True)})
+    return pd.DataFrame({k: _pandas(v) for k, v in _fetch_arrow(conn, query).items()})
 
 
 def _fetch_reviews(conn: Connection, conditions: list) -> pd.DataFrame:
@@ -682,51 +719,61 @@ def _fetch_reviews(conn: Connection, conditions: list) -> pd.DataFrame:
                     _ORGANISATIONS.c.region)
              .join(_ORGANISATIONS, _ORGANISATIONS.c.code == _REVIEWS.c.organisation_code)
              .where(*conditions))
-    reviews = _frame(conn, query)
+    reviews = _fetch_arrow(conn, query)
     children = [
-        _frame(conn, select(table).select_from(_REVIEWS.join(table) if conditions else table)
-               .where(*conditions))
+        _fetch_arrow(conn, select(table).select_from(
+            _REVIEWS.join(table) if conditions else table).where(*conditions))
         for table in (_PHASES, _PROBLEMS, _REASONS)
     ]
     return _assemble(reviews, *children)
 
 
-def _assemble(reviews: pd.DataFrame, phases: pd.DataFrame, problems: pd.DataFrame,
-              reasons: pd.DataFrame) -> pd.DataFrame:
-    """Pivot the child tables onto the review rows (vectorised: positions, not per-row ORM)."""
-    n = len(reviews)
-    ids = reviews["review_id"] if n else pd.Series([], dtype="string")
-    index = pd.Index(ids)
-    columns: dict[str, object] = {c: reviews[c] if n else [] for c in _REVIEW_FIELDS}
-    columns["review_reasons"] = _joined_reasons(ids.reset_index(drop=True), reasons)
-    if len(phases):
-        pos = index.get_indexer(phases["review_id"])
-        phase = phases["phase"].to_numpy()
-    for p in domain.PHASES:
-        score = np.full(n, pd.NA, dtype=object)
-        comment = np.full(n, pd.NA, dtype=object)
-        if len(phases):
-            mask = phase == p
-            score[pos[mask]] = phases["score"].to_numpy(dtype=object)[mask]
-            comment[pos[mask]] = phases["comment"].to_numpy(dtype=object)[mask]
-        columns[domain.score_column(p)] = score
-        columns[domain.comment_column(p)] = comment
-    if len(problems):
-        pos = index.get_indexer(problems["review_id"])
-        kind = problems["problem_type"].to_numpy()
-    for t in domain.PROBLEM_TYPES:
-        harm = np.full(n, pd.NA, dtype=object)
-        if len(problems):
-            mask = kind == t
-            harm[pos[mask]] = problems["harm"].to_numpy(dtype=object)[mask]
-        columns[domain.problem_column(t)] = harm
+def _spread(values: pa.ChunkedArray, positions: np.ndarray, n: int):
+    """A length-``n`` pandas array: ``values[j]`` at ``positions[j]``, missing elsewhere."""
+    take = np.full(n, -1, dtype=np.int64)
+    take[positions] = np.arange(len(positions))
+    return _pandas(values).take(take, allow_fill=True)
+
+
+def _assemble(reviews: dict[str, pa.ChunkedArray], phases: dict[str, pa.ChunkedArray],
+              problems: dict[str, pa.ChunkedArray], reasons: dict[str, pa.ChunkedArray]
+              ) -> pd.DataFrame:
+    """Pivot the child tables onto the review rows, sorted by ``review_id``.
+
+    Vectorised: each child row's review is found by a hash lookup (``pyarrow.compute``), then
+    every phase/problem column is one ``take``; no per-row Python, no ORM objects.
+    """
+    order = pc.sort_indices(reviews["review_id"])
+    reviews = {k: v.take(order) for k, v in reviews.items()}
+    ids = reviews["review_id"]
+    n = len(ids)
+
+    def positions(child: dict[str, pa.ChunkedArray]) -> np.ndarray:
+        found = pc.index_in(child["review_id"], value_set=ids.combine_chunks())
+        return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+
+    columns: dict[str, object] = {c: _pandas(reviews[c]) for c in _REVIEW_FIELDS}
+    reason_frame = pd.DataFrame({k: _pandas(v) for k, v in reasons.items()})
+    columns["review_reasons"] = _joined_reasons(pd.Series(columns["review_id"]), reason_frame,
+                                                positions(reasons))
+    for child, key, value_columns in (
+        (phases, "phase", {"score": domain.score_column, "comment": domain.comment_column}),
+        (problems, "problem_type", {"harm": domain.problem_column}),
+    ):
+        pos = positions(child)
+        keys = child[key].to_numpy() if len(pos) else np.array([], dtype=object)
+        vocabulary = domain.PHASES if key == "phase" else domain.PROBLEM_TYPES
+        for item in vocabulary:
+            hit = np.flatnonzero((keys == item) & (pos >= 0))
+            for value, name in value_columns.items():
+                columns[name(item)] = _spread(child[value].take(hit), pos[hit], n)
     out = pd.DataFrame({c: columns[c] for c in domain.REVIEW_COLUMNS})
     for c in ("version", "nation", "region"):
-        out[c] = reviews[c].to_numpy() if n else []
-    dtypes = dict(domain.REVIEW_DTYPES, version="Int64", nation="string", region="string")
+        out[c] = _pandas(reviews[c])
     out["review_date"] = pd.to_datetime(out["review_date"], format="%Y-%m-%d")
-    out = out.astype(dtypes)
-    return out.sort_values("review_id", ignore_index=True)
+    dtypes = dict(domain.REVIEW_DTYPES, version="Int64", nation="string", region="string")
+    wrong = {c: t for c, t in dtypes.items() if str(out[c].dtype) != t}
+    return out.astype(wrong) if wrong else out
 
 
 def load_reviews(conn: Connection, *, organisation_codes: str | Iterable[str] | None = None,

@@ -190,9 +190,11 @@ def _shown(url: str) -> str:
 
 
 def _table(title: str, header: tuple[str, ...], rows) -> Table:
-    table = Table(title=title, title_justify="left")
+    rows = [tuple(row) for row in rows]
+    table = Table(title=title, title_justify="left", min_width=len(title) + 4)
     for i, name in enumerate(header):
-        table.add_column(name, justify="right" if i else "left")
+        numeric = bool(rows) and all(isinstance(row[i], int) for row in rows)
+        table.add_column(name, justify="right" if numeric else "left")
     for row in rows:
         table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
     return table
