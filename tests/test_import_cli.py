@@ -177,11 +177,10 @@ def test_demo_data_leaves_a_store_with_reviews_alone(populated_db_url, tmp_path,
     assert not (tmp_path / "data" / "synthetic").exists()
 
 
-@pytest.mark.slow
 def test_demo_data_fills_an_empty_store_through_the_import_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    result = sjr("demo-data", "--db", url, "--seed", "7")
+    result = sjr("demo-data", "--db", url, "--seed", "7", "--organisations", "3", "--years", "1")
     assert result.exit_code == 0, result.output
     folder = tmp_path / "data" / "synthetic"
     stored = load(url)

@@ -243,6 +243,11 @@ def summary(db: str | None = DB_OPTION) -> None:
 def demo_data(
     db: str | None = DB_OPTION,
     seed: int | None = typer.Option(None, "--seed", help="Random seed of the synthetic data."),
+    organisations: int | None = typer.Option(
+        None, "--organisations", min=1, help="Number of organisations (default: the national "
+                                             "set of the generator)."),
+    years: int | None = typer.Option(None, "--years", min=1,
+                                     help="Financial years of data (default: the generator's)."),
 ) -> None:
     """Fill an empty store with the default synthetic data set (no real patient data).
 
@@ -264,8 +269,9 @@ def demo_data(
     if reviews:
         typer.echo(f"{_shown(url)} already holds {reviews:,} reviews; nothing done.")
         return
+    size = {"seed": seed, "n_organisations": organisations, "years": years}
     with _console.status("Generating synthetic data ..."):
-        data = synthetic.generate() if seed is None else synthetic.generate(seed=seed)
+        data = synthetic.generate(**{k: v for k, v in size.items() if v is not None})
     SYNTHETIC_FOLDER.mkdir(parents=True, exist_ok=True)
     files = {Kind.organisations: SYNTHETIC_FOLDER / "organisations.csv",
              Kind.deaths: SYNTHETIC_FOLDER / "deaths.csv",
