@@ -21,7 +21,12 @@ _MONTHS = "January February March April May June July August September October N
 
 
 def _month(month: str) -> str:
-    return f"{_MONTHS[int(month[5:7]) - 1]} {month[:4]}"
+    """``"2024-05"`` -> ``"May 2024"``; a quarter ``"2024/25 Q1"`` -> ``"Q1 Apr–Jun 2024"``."""
+    if len(month) == 7 and month[4] == "-":
+        return f"{_MONTHS[int(month[5:7]) - 1]} {month[:4]}"
+    from sjrlib.report.tables import quarter_label
+
+    return quarter_label(month).replace("\u00a0", " ")
 
 
 def count_phrase(value: object, noun: str, symbol: str = "*") -> str:
@@ -69,21 +74,23 @@ def spc_sentence(
     outside = inside & spc["outside_limits"].fillna(False).to_numpy(bool)
     if concern.any():
         names = [_month(m) for m in months[concern]]
+        what = "months" if len(months[0]) == 7 else "quarters"
         extra = ", including a point outside the process limits" if (outside & concern).any() \
             else ""
-        return (f"Special cause of concern in {measure}: {_list(names)}{extra}. Look at the "
-                "reviews of those months for a common cause.")
+        return (f"Special cause of concern in {measure}: {_list(names, what)}{extra}. Look at "
+                f"the reviews of those {what} for a common cause.")
     if better.any():
         names = [_month(m) for m in months[better]]
-        return (f"Special cause of improvement in {measure}: {_list(names)}. Worth finding out "
-                "what changed, to keep it.")
+        what = "months" if len(months[0]) == 7 else "quarters"
+        return (f"Special cause of improvement in {measure}: {_list(names, what)}. Worth "
+                "finding out what changed, to keep it.")
     return (f"{measure[0].upper()}{measure[1:]} shows only common cause variation in the "
             "period: no signal to act on from the chart alone.")
 
 
-def _list(names: list[str]) -> str:
+def _list(names: list[str], what: str = "months") -> str:
     if len(names) > 4:
-        return f"{len(names)} months from {names[0]} to {names[-1]}"
+        return f"{len(names)} {what} from {names[0]} to {names[-1]}"
     if len(names) == 1:
         return names[0]
     return ", ".join(names[:-1]) + " and " + names[-1]

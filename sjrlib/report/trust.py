@@ -160,16 +160,27 @@ class TrustReport:
 
     # ---------------------------------------------------------------------------- SPC ----
     @cached_property
-    def _spc(self) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+    def _spc(self) -> dict[str, tuple[pd.DataFrame, np.ndarray, str]]:
+        """p-charts of % poor care and % reviewed over the trend window.
+
+        By month; by financial quarter instead when more than a third of the months have
+        too few cases to plot (a small organisation), so the chart still shows a process.
+        """
         out = {}
         months = pd.Index(_months(self.data.trend_start, self.period.end_month))
         poor = descriptive.poor_care(self.window_reviews, by="month")
         poor = poor.set_index(poor["month"].astype(str)).reindex(months)
+        unit = "month"
+        if (poor["n"].fillna(0).to_numpy(int) <= self.rule.threshold).mean() > 1 / 3:
+            unit = "quarter"
+            quarters = pd.Index(sorted({financial_quarter(m) for m in months}))
+            poor = descriptive.poor_care(self.window_reviews, by="quarter")
+            poor = poor.set_index(poor["quarter"].astype(str)).reindex(quarters)
         ok = poor["n"].fillna(0).to_numpy(int) > 0
         frame = spc.p_chart(poor["poor"][ok].astype(int), poor["n"][ok].astype(int),
                             improvement="decrease")
         out["poor_care"] = (frame, np.array([not self.rule.base_allowed(n)
-                                             for n in poor["n"][ok].astype(int)]))
+                                             for n in poor["n"][ok].astype(int)]), unit)
         lfd = learning_from_deaths(self.window_reviews, self.window_deaths, period="month",
                                    by_organisation=False, as_of=self.period.end_month)
         lfd = lfd.set_index(lfd["period"].astype(str)).reindex(months)
@@ -178,20 +189,25 @@ class TrustReport:
         ok = (deaths > 0) & (reviewed <= deaths)
         frame = spc.p_chart(pd.Series(reviewed[ok], index=months[ok]),
                             pd.Series(deaths[ok], index=months[ok]), improvement="increase")
-        out["reviewed"] = (frame, np.array([not self.rule.base_allowed(d) for d in deaths[ok]]))
+        out["reviewed"] = (frame, np.array([not self.rule.base_allowed(d) for d in deaths[ok]]),
+                           "month")
         return out
 
+    def _period_start(self, unit: str) -> str:
+        start = self.period.start_month
+        return financial_quarter(start) if unit == "quarter" else start
+
     def spc_poor_care(self):
-        frame, _ = self._spc["poor_care"]
+        frame, _, unit = self._spc["poor_care"]
         return Chart(plots.spc_chart(
-            frame, title="Reviews finding poor or very poor overall care, by month of death",
+            frame, title=f"Reviews finding poor or very poor overall care, by {unit} of death",
             y_label="% of first-stage reviews",
         ))
 
     def spc_reviewed(self):
-        frame, _ = self._spc["reviewed"]
+        frame, _, unit = self._spc["reviewed"]
         return Chart(plots.spc_chart(
-            frame, title="Deaths reviewed by structured judgement review, by month of death",
+            frame, title=f"Deaths reviewed by structured judgement review, by {unit} of death",
             y_label="% of deaths in scope",
         ))
 
@@ -234,8 +250,8 @@ class TrustReport:
     # -------------------------------------------------------------------- narrative ----
     def what_to_look_at(self) -> narrative.Callout:
         protected = self._lfd[1]
-        poor_frame, poor_hide = self._spc["poor_care"]
-        rev_frame, rev_hide = self._spc["reviewed"]
+        poor_frame, poor_hide, poor_unit = self._spc["poor_care"]
+        rev_frame, rev_hide, _ = self._spc["reviewed"]
         mltn = protected.at[self.total_label, "more_likely_than_not"]
         backlog = narrative.second_stage_backlog(self.reviews)
         from sjrlib.disclosure import protect_count
@@ -243,7 +259,8 @@ class TrustReport:
         sentences = [
             narrative.spc_sentence("the percentage of reviews finding poor or very poor care",
                                    poor_frame, improvement="decrease",
-                                   period_start=self.period.start_month, withheld=poor_hide),
+                                   period_start=self._period_start(poor_unit),
+                                   withheld=poor_hide),
             narrative.spc_sentence("the percentage of deaths reviewed", rev_frame,
                                    improvement="increase",
                                    period_start=self.period.start_month, withheld=rev_hide),
