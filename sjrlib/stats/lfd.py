@@ -127,7 +127,6 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
     if missing:
         raise ValueError(f"the deaths frame lacks column(s) {missing}; expected "
                          f"{domain.DEATH_COLUMNS}")
-    cases = index.cases()
     month_enc = index.strings("death_month")
     feed_months = deaths["month"].dropna().astype(str)
     if as_of is None:
@@ -141,34 +140,25 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
     for m in [m for m in month_enc.labels if m is not None]:
         _check_month(m, "death_month")
 
-    # Case side: group codes from (organisation, period) codes of the case's attribute review.
+    # Case side: one count table organisation x month x learning disability x avoidability
+    # (cached), then months are summed into periods with a small 0/1 matrix.
+    cells = _case_cells(index)
     period_labels = _period_of(month_enc.labels, period, as_of)
     uniq_periods = sorted({p for p in period_labels if p is not None})
-    p_pos = {p: i for i, p in enumerate(uniq_periods)}
-    month_to_period = np.array([p_pos.get(p, -1) for p in period_labels] or [-1], np.int64)
-    case_month = _case_codes(index, "death_month")
-    case_period = month_to_period[case_month]
-    # Cases with no month of death stay visible under a <NA> period rather than vanishing.
-    if any(m is None for m in month_enc.labels):
-        na_code = month_enc.labels.index(None)
-        no_month = case_month == na_code
-        case_period = np.where(no_month, len(uniq_periods), case_period)
-    keep = case_period >= 0
-    n_periods = len(uniq_periods) + 1
-
+    n_periods = len(uniq_periods) + 1  # the last one: cases without a month of death
+    to_period = np.zeros((len(month_enc.labels), n_periods), dtype=np.int64)
+    for m, (month, label) in enumerate(zip(month_enc.labels, period_labels, strict=True)):
+        if month is None:
+            to_period[m, -1] = 1  # kept visible under a <NA> period rather than vanishing
+        elif label is not None:
+            to_period[m, uniq_periods.index(label)] = 1
+    table = np.einsum("omla,mp->opla", cells, to_period)
     if by_organisation:
-        org_enc = index.strings("organisation_code")
-        org_labels = list(org_enc.labels)
-        case_org = _case_codes(index, "organisation_code")
+        org_labels = list(index.strings("organisation_code").labels)
     else:
         org_labels = [None]
-        case_org = np.zeros(cases.rows.size, dtype=np.int64)
-    group = (case_org * n_periods + case_period)[keep]
-    n_groups = len(org_labels) * n_periods
-    # One bincount: group x learning disability (2) x avoidability (0 = not scored, 1-6).
-    n_avoid = len(domain.AVOIDABILITY_SCORES) + 1
-    cell = (group * 2 + cases.learning_disability[keep]) * n_avoid + cases.avoidability[keep]
-    table = np.bincount(cell, minlength=n_groups * 2 * n_avoid).reshape(n_groups, 2, n_avoid)
+        table = table.sum(axis=0, keepdims=True)
+    table = table.reshape(len(org_labels) * n_periods, 2, -1)
     mltn = list(domain.MORE_LIKELY_THAN_NOT)
     everyone = table.sum(axis=1)
     counts = {
@@ -232,11 +222,19 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
     return table
 
 
-def _case_codes(index: ReviewIndex, column: str) -> np.ndarray:
-    """Codes of ``column`` for each reviewed case (cached: every period reuses them)."""
-    key = ("case_codes", column)
+def _case_cells(index: ReviewIndex) -> np.ndarray:
+    """Reviewed cases counted by organisation x month of death x learning disability (no, yes)
+    x avoidability (0 = not scored, 1-6); cached on the index, shared by every period."""
+    key = "lfd_cells"
     if key not in index._cache:
-        index._cache[key] = index.strings(column).codes[index.cases().rows]
+        cases = index.cases()
+        org = index.strings("organisation_code")
+        month = index.strings("death_month")
+        n_avoid = len(domain.AVOIDABILITY_SCORES) + 1
+        cell = ((org.codes[cases.rows] * month.size + month.codes[cases.rows]) * 2
+                + cases.learning_disability) * n_avoid + cases.avoidability
+        shape = (org.size, month.size, 2, n_avoid)
+        index._cache[key] = np.bincount(cell, minlength=int(np.prod(shape))).reshape(shape)
     return index._cache[key]
 
 
