@@ -16,6 +16,10 @@ def serve(
         None, "--notebooks", help="Folder holding review_entry.ipynb and explore.ipynb "
         "(default: the notebooks/ folder of this source tree)."
     ),
+    preheat: bool = typer.Option(
+        True, "--preheat/--no-preheat", help="Keep one kernel per dashboard ready, its notebook "
+        "already run (faster pages; two idle kernels)."
+    ),
 ) -> None:
     """Serve the review entry and exploration dashboards with Voila on 127.0.0.1.
 
@@ -26,7 +30,7 @@ def serve(
     typer.echo(f"Dashboards on http://127.0.0.1:{port}/voila/render/review_entry.ipynb and "
                f"http://127.0.0.1:{port}/voila/render/explore.ipynb (Ctrl-C to stop)")
     try:
-        code = run(port=port, db=db, notebooks_dir=notebooks)
+        code = run(port=port, db=db, notebooks_dir=notebooks, preheat=preheat)
     except FileNotFoundError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(2) from None

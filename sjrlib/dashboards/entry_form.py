@@ -373,20 +373,21 @@ class ReviewForm:
         if self.second_review_of and self._first is not None:
             context["known_reviews"] = {
                 self.second_review_of: (self._first.get("case_id"), "first")}
+        return self._combine(review_errors(values, **context))
+
+    def _combine(self, schema_errors: Iterable[Any]) -> dict[str, list[str]]:
+        """The schema's errors in the form's words, by column, with the form's own checks."""
         found: dict[str, list[str]] = {}
-        local: dict[str, list[str]] = {}
+        for error in schema_errors:
+            for column in _columns_of(error):
+                fld = self.fields.get(column)
+                message = _for_people(error, fld.label if fld else column)
+                if message not in found.setdefault(column, []):
+                    found[column].append(message)
         for ptype, present in self.problem_present.items():
             column = domain.problem_column(ptype)
             if present.value and self.fields[column].widget.value is None:
-                local[column] = ["Say whether this problem led to harm"]
-        for error in review_errors(values, **context):
-            for column in _columns_of(error):
-                found.setdefault(column, [])
-                fld = self.fields.get(column)
-                message = _for_people(error, fld.label if fld else column)
-                if message not in found[column]:
-                    found[column].append(message)
-        found.update(local)
+                found[column] = ["Say whether this problem led to harm"]
         for column, findings in self.identifiers.items():
             if findings:  # one message, whichever rule (the schema's or the form's) saw it
                 found[column] = [_IDENTIFIER_MESSAGE] + [
@@ -440,7 +441,7 @@ class ReviewForm:
         after a submit was attempted)."""
         self._show(self.errors())
 
-    def _show(self, errors: dict[str, list[str]]) -> None:
+    def _show(self, errors: dict[str, list[str]], *, checked: bool = True) -> None:
         self.last_errors = errors
         if not errors and self._banner_until_fixed:
             self._say(None, "")
@@ -449,7 +450,10 @@ class ReviewForm:
             fld.show_errors(self.last_errors.get(column, []) if shown else [])
         n = len(self.last_errors)
         blocked = any(self.identifiers.values())
-        if n:
+        if not checked:
+            self.summary.value = ("<span class='sjr-hint'>Each field is checked as you fill it "
+                                  "in; problems show beside it.</span>")
+        elif n:
             self.summary.value = (
                 f"<span class='sjr-hint'>{n} field{'s' if n != 1 else ''} still to complete or "
                 f"correct before the review can be submitted.</span>")
@@ -482,23 +486,22 @@ class ReviewForm:
         status = "submitted" if submit else "draft"
         if submit:
             self.show_all_errors = True
-        errors = self.errors(status=status)
-        self._show(errors)
+        # The session validates with the same rules (and the store's context); the form's own
+        # checks are cheap, so one save costs one validation.
+        local = self._combine([])
         if any(self.identifiers.values()):
+            self._show(local)
             self._say("error", "<b>Not saved.</b> The free text contains what looks like "
                       "patient identifiers (highlighted beside the text). Remove them, then "
                       "save again.")
-            return False
-        if submit and errors:
-            self._say("error", f"<b>Not submitted.</b> {len(errors)} field"
-                      f"{'s need' if len(errors) != 1 else ' needs'} attention: see the "
-                      "messages beside the fields.", until_fixed=True)
             return False
         values = self.values()
         values["status"] = status
         if values["reviewer_id"] is None:
             del values["reviewer_id"]  # the session saves it under the reviewer's own id
         try:
+            if local:
+                raise ValidationFailed([])
             review_id, version = self.session.save_review(values,
                                                           expected_version=self.version)
         except StaleReviewError as exc:
@@ -514,10 +517,12 @@ class ReviewForm:
             self._say("error", f"<b>Not saved.</b> {html.escape(str(exc))}")
             return False
         except ValidationFailed as exc:
+            errors = self._combine(exc.errors)
             self.show_all_errors = True
             self._show(errors)
-            self._say("error", "<b>Not saved.</b> " + "<br>".join(
-                html.escape(_message_of(e, with_column=True)) for e in exc.errors))
+            self._say("error", f"<b>Not {'submitted' if submit else 'saved'}.</b> "
+                      f"{len(errors)} field{'s need' if len(errors) != 1 else ' needs'} "
+                      "attention: see the messages beside the fields.", until_fixed=True)
             return False
         self.review_id, self.version, self.status = review_id, version, status
         self.reload_button.layout.display = "none"
@@ -649,7 +654,18 @@ class ReviewForm:
         for column in FREE_TEXT_COLUMNS:
             self._screen(column)
         self._update_header()
-        self.refresh()
+        self._show({}, checked=False)  # nothing typed yet: nothing to say
+
+    def page_opened(self) -> None:
+        """Bring a form built in advance up to date: today's date, drafts and queue."""
+        self.today = dt.date.today()
+        if self.review_id is None:
+            self._loading = True  # a default, not something the user typed
+            try:
+                self.fields["review_date"].value = self.today
+            finally:
+                self._loading = False
+        self._refresh_lists()
 
     def _after_save(self, submitted: bool) -> None:
         """Keep the drafts list and the queue in step with a save, without reloading them."""
@@ -895,4 +911,9 @@ def review_entry(user: str | None = None, db: str | None = None) -> w.Widget:
             f"Reviews are entered by reviewers and organisation leads; "
             f"{html.escape(str(session.user))} is signed in as "
             f"{html.escape(str(session.role).replace('_', ' '))}."))
-    return ReviewForm(session).widget
+    from sjrlib.dashboards.serve import wait_for_page
+
+    form = ReviewForm(session)
+    if wait_for_page():  # built in advance by a pre-heated kernel: bring it up to date
+        form.page_opened()
+    return form.widget

@@ -10,8 +10,10 @@ control as the trust report (``sjrlib.report.tables`` / ``sjrlib.disclosure``).
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import io
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,9 @@ TABS: tuple[str, ...] = ("Care scores", "Problems in care", "Avoidability", "SPC
                          "Learning from Deaths", "Reviews")
 TABLE_ROWS = 200
 ALL = "__all__"
+FRESH_SECONDS = 300
+"""Data read longer ago than this (by a kernel pre-heated in advance) are read again when the
+page is opened."""
 
 
 class Explorer:
@@ -62,14 +67,28 @@ class Explorer:
         self.national = session.role == "programme_team"
         self.rule = DisclosureRule.off() if self.national else DisclosureRule()
         self.free_text = session.role in FREE_TEXT_ROLES
-        self.all_reviews = session.reviews(status=["submitted", "locked"])
-        self.all_deaths = session.deaths()
-        self.organisations = session.organisations()
-        self.reviews = self.all_reviews
-        self.deaths = self.all_deaths
         self.draws = 0
+        self._read()
         self._stale = set(TABS)
         self._build()
+        self.apply()
+
+    def _read(self) -> None:
+        """Read the rows in scope through the session (audited), once."""
+        self.all_reviews = self.session.reviews(status=["submitted", "locked"])
+        self.all_deaths = self.session.deaths()
+        self.organisations = self.session.organisations()
+        self.reviews, self.deaths = self.all_reviews, self.all_deaths
+        self.read_at = time.time()
+
+    @property
+    def age(self) -> float:
+        """Seconds since the data were read."""
+        return time.time() - self.read_at
+
+    def reload(self) -> None:
+        """Read the data again (new reviews since) and redraw with the current filters."""
+        self._read()
         self.apply()
 
     # ----------------------------------------------------------------------------- building
@@ -132,6 +151,9 @@ class Explorer:
         ])
         self.summary = w.HTML()
         self.summary.add_class("sjr-summary")
+        self.reload_button = ui.button("Read the data again", "b-reload-data",
+                                       tooltip="Include reviews saved since the data were read")
+        self.reload_button.on_click(lambda _: self.reload())
         self.views: dict[str, tuple[w.HTML, w.Box]] = {}
         pages = []
         for title in TABS:
@@ -153,7 +175,11 @@ class Explorer:
             f"<div class='sjr-hint'>Signed in as <b>{html.escape(str(self.session.user))}</b>"
             f" · {html.escape(scope)} · submitted and locked reviews. "
             f"{html.escape(self.rule.describe())}</div>")
-        self.widget = w.VBox([ui.style(), head, ui.section("Filters", bar, self.summary),
+        self.widget = w.VBox([ui.style(), head,
+                              ui.section("Filters", bar, w.HBox(
+                                  [self.summary, self.reload_button],
+                                  layout=w.Layout(align_items="center",
+                                                  justify_content="space-between"))),
                               self.tabs])
         self.widget.add_class("sjr-app")
         self.widget.add_class("sjr-explore")
@@ -192,7 +218,8 @@ class Explorer:
         self.summary.value = (
             f"<b>{_count_words(n, self.rule)}</b> death{'s' if n != 1 else ''} from "
             f"{_month_words(start)} to {_month_words(end)} with a {stage} matching the "
-            "filters.")
+            "filters. <span class='sjr-hint'>Data read at "
+            f"{dt.datetime.fromtimestamp(self.read_at).strftime('%H:%M')}.</span>")
         self._draw_current()
 
     # ----------------------------------------------------------------------------- drawing
@@ -438,4 +465,9 @@ def explore(user: str | None = None, db: str | None = None) -> w.Widget:
             "Exploration is for organisation leads and the programme team; "
             f"{html.escape(str(session.user))} is signed in as "
             f"{html.escape(str(session.role).replace('_', ' '))}."))
-    return Explorer(session).widget
+    from sjrlib.dashboards.serve import wait_for_page
+
+    explorer = Explorer(session)
+    if wait_for_page() and explorer.age > FRESH_SECONDS:  # pre-heated long ago
+        explorer.reload()
+    return explorer.widget

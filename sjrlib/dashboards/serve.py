@@ -23,6 +23,7 @@ __all__ = [
     "serve",
     "voila_argv",
     "voila_environment",
+    "wait_for_page",
 ]
 
 DASHBOARDS: tuple[str, ...] = ("review_entry.ipynb", "explore.ipynb")
@@ -34,6 +35,10 @@ down when its page closes (the request lacks the XSRF token, voila#1458), so wit
 page view would leak a kernel. A page still open keeps its kernel (connected kernels are not
 culled), so a clinician reading a case record for an hour loses nothing."""
 CULL_INTERVAL_SECONDS = 60
+
+PREHEAT_DENYLIST = r"^(?!(review_entry|explore)\.ipynb$)"
+"""Voila pre-heats a kernel for every notebook in the folder unless told otherwise: only the
+two dashboards are pre-heated (the report notebooks beside them are not)."""
 
 
 def default_notebooks_dir() -> Path:
@@ -63,11 +68,14 @@ def voila_argv(
     notebooks_dir: Path | str,
     ip: str = "127.0.0.1",
     open_browser: bool = False,
+    preheat: bool = True,
 ) -> list[str]:
     """Command-line arguments for ``voila`` serving ``notebooks_dir`` on ``ip:port``.
 
     XSRF protection stays on (Voila's default); kernel culling is configured (see
-    :data:`CULL_IDLE_SECONDS`); tracebacks are not sent to the browser.
+    :data:`CULL_IDLE_SECONDS`); tracebacks are not sent to the browser. With ``preheat`` one
+    kernel per dashboard runs its notebook before anyone asks for it (imports, widgets), and
+    the dashboards read what must be current once the page is requested (:func:`wait_for_page`).
     """
     argv = [
         str(notebooks_dir),
@@ -79,9 +87,41 @@ def voila_argv(
         "--MappingKernelManager.cull_connected=False",
         "--VoilaConfiguration.show_tracebacks=False",
     ]
+    if preheat:
+        argv += [
+            "--VoilaConfiguration.preheat_kernel=True",
+            "--VoilaConfiguration.default_pool_size=1",
+            f"--VoilaKernelManager.preheat_denylist={PREHEAT_DENYLIST}",
+        ]
     if not open_browser:
         argv.append("--no-browser")
     return argv
+
+
+_IDENTITY_VARIABLES = ("JUPYTERHUB_USER", "SJR_USER", "SJR_CONFIG", "SJR_DATABASE_URL")
+
+
+def wait_for_page() -> bool:
+    """In a pre-heated Voila kernel, wait until a browser asks for the page; return whether
+    it waited (``False`` outside pre-heating: nothing to wait for).
+
+    Code after this call runs when the page is requested, so what must be current (the
+    second-stage queue, today's date) is read then. Voila copies the request's details into
+    the environment; identity and database variables are restored afterwards, so nothing in a
+    request can change who the kernel acts for.
+    """
+    if os.environ.get("VOILA_PREHEAT", "False") == "False":
+        return False
+    from voila.utils import wait_for_request
+
+    kept = {k: os.environ.get(k) for k in _IDENTITY_VARIABLES}
+    wait_for_request()
+    for key, value in kept.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    return True
 
 
 def voila_environment(
@@ -104,6 +144,7 @@ def serve(
     db: str | None = None,
     notebooks_dir: Path | str | None = None,
     open_browser: bool = False,
+    preheat: bool = True,
 ) -> int:
     """Run Voila in the foreground until interrupted; return its exit code."""
     import subprocess
@@ -115,7 +156,7 @@ def serve(
             f"cannot serve the dashboards: {', '.join(missing)} not found in {notebooks}"
         )
     argv = [sys.executable, "-m", "voila", *voila_argv(
-        port=port, notebooks_dir=notebooks, open_browser=open_browser)]
+        port=port, notebooks_dir=notebooks, open_browser=open_browser, preheat=preheat)]
     try:
         return subprocess.call(argv, env=voila_environment(db), cwd=str(notebooks))
     except KeyboardInterrupt:
