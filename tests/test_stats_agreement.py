@@ -12,7 +12,7 @@ from strategies import make_reviews, ratings_pairs, review_frames
 from sjrlib import domain
 from sjrlib.stats import agreement as ag
 
-SETTINGS = settings(max_examples=25, deadline=None,
+SETTINGS = settings(max_examples=15, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

@@ -11,7 +11,7 @@ from strategies import make_reviews, proportions, review_frames
 from sjrlib import domain
 from sjrlib.stats import descriptive as ds
 
-SETTINGS = settings(max_examples=30, deadline=None,
+SETTINGS = settings(max_examples=15, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

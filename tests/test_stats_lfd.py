@@ -12,7 +12,7 @@ from sjrlib import domain
 from sjrlib.stats._reviews import financial_quarter, financial_year
 from sjrlib.stats.lfd import LFD_PERIODS, learning_from_deaths
 
-SETTINGS = settings(max_examples=25, deadline=None,
+SETTINGS = settings(max_examples=15, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 COUNTS = ["reviewed", "more_likely_than_not", "ld_reviewed", "ld_more_likely_than_not",
           *(f"avoidability_{s}" for s in domain.AVOIDABILITY_SCORES),
