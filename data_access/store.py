@@ -356,6 +356,17 @@ def _insert_frame(conn: Connection, table, frame: pd.DataFrame,
         cursor.close()
 
 
+def _isin(series: pd.Series, values: Iterable[object]) -> np.ndarray:
+    """``series.isin(values)`` as a bool array, by an Arrow hash lookup (pandas' ``isin`` on
+    Arrow strings converts every value to a Python object first)."""
+    values = list(values)
+    if not values or not len(series):
+        return np.zeros(len(series), dtype=bool)
+    hit = pc.is_in(pa.array(series.astype("string"), type=pa.string()),
+                   value_set=pa.array(values, type=pa.string()))
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+
+
 def _chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
     for start in range(0, len(frame), size):
         yield frame.iloc[start:start + size]
@@ -527,7 +538,7 @@ def _add_reviewers(conn: Connection, frame: pd.DataFrame) -> None:
     if pairs.empty:
         return
     known = set(conn.execute(select(_REVIEWERS.c.reviewer_id)).scalars())
-    pairs = pairs[~pairs["reviewer_id"].isin(known)]
+    pairs = pairs[~_isin(pairs["reviewer_id"], known)]
     if len(pairs):
         _insert_frame(conn, _REVIEWERS, pairs)
 
@@ -536,7 +547,7 @@ def _insert_order(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """Positions ``rows`` of ``frame`` with rows citing another row of it (``second_review_of``)
     after the rows they cite, so foreign keys hold at every insert."""
     ids = frame["review_id"].to_numpy()[rows]
-    linked = frame["second_review_of"].iloc[rows].isin(ids).to_numpy()
+    linked = _isin(frame["second_review_of"].iloc[rows], ids)
     return np.concatenate([rows[~linked], rows[linked]])
 
 
@@ -575,7 +586,7 @@ def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: 
     with _transaction(target) as conn:
         _begin_write(conn)
         stored = _stored_review_ids(conn, frame["review_id"])
-        exists = frame["review_id"].isin(stored).to_numpy()
+        exists = _isin(frame["review_id"], stored)
         changed = np.zeros(len(frame), dtype=bool)
         if exists.any():
             old = _load_reviews_by_id(conn, frame.loc[exists, "review_id"])
