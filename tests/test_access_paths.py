@@ -115,3 +115,25 @@ def test_the_introspection_sees_the_contract_methods():
     """Guard against the test above passing vacuously."""
     assert {"reviews", "deaths", "organisations", "review", "save_review", "lock_review",
             "second_stage_queue", "extract"} <= set(_public_methods())
+
+
+def test_disabling_or_revoking_takes_effect_in_open_sessions(governed_fresh):  # noqa: F811
+    gov = governed_fresh
+    lead = open_session("lead_a", gov.app_url, tool="test")
+    researcher = open_session("res2", gov.app_url, tool="test")
+    assert len(lead.reviews()) > 0 and len(researcher.reviews()) > 0
+    with open_session("admin", gov.app_url, tool="test") as admin:
+        admin.disable_user("lead_a")
+        admin.revoke_approval("DARG-2", "study closed")
+    with pytest.raises(AccessDenied, match="disabled"):
+        lead.reviews()
+    with pytest.raises(AccessDenied, match="disabled"):
+        lead.review("anything")
+    with pytest.raises(AccessDenied, match="no active"):
+        researcher.reviews()
+    with pytest.raises(AccessDenied, match="revoked"):
+        researcher.reviews(approval_id="DARG-2")
+    lead.close()
+    researcher.close()
+    with pytest.raises(AccessDenied, match="disabled"):
+        open_session("lead_a", gov.app_url)
