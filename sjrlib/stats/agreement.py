@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from sjrlib.stats._reviews import ReviewIndex
+from sjrlib.stats._reviews import ReviewIndex, _flat
 from sjrlib.stats.descriptive import wilson_interval
 
 __all__ = [
@@ -121,9 +121,9 @@ def _multi_rated_uncached(index: ReviewIndex) -> pd.DataFrame:
     date = index.frame["review_date"].to_numpy("datetime64[ns]")[shared].view(np.int64)
     date = np.where(date == np.iinfo(np.int64).min, np.iinfo(np.int64).max, date)
     take = pa.array(shared)
-    rank = pc.rank(index.arrow("review_id").take(take), sort_keys="ascending",
+    rank = pc.rank(_flat(index.arrow("review_id").take(take)), sort_keys="ascending",
                    tiebreaker="dense").to_numpy(zero_copy_only=False).astype(np.int64)
-    reviewer = pc.dictionary_encode(index.arrow("reviewer_id").take(take)).indices
+    reviewer = pc.dictionary_encode(_flat(index.arrow("reviewer_id").take(take))).indices
     reviewer = pc.fill_null(reviewer, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     # Reviews of a case in order (date, then review id); a reviewer's repeat review is dropped.
     order = np.lexsort((rank, date, key))
@@ -145,7 +145,7 @@ def _multi_rated_uncached(index: ReviewIndex) -> pd.DataFrame:
     positions, slot, run = positions[multi], slot[multi], run[multi]
     take = pa.array(positions)
     rated = pd.DataFrame({
-        column: pd.array(index.arrow(column).take(take), dtype="string")
+        column: pd.array(_flat(index.arrow(column).take(take)), dtype="string")
         for column in ("organisation_code", "case_id", "reviewer_id", "review_id")
     })
     rated = rated.assign(_pos=positions, _slot=slot, _unit=run)
