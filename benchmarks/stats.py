@@ -18,6 +18,7 @@ Target: stats <= 2 s on 1M reviews. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -61,13 +62,16 @@ def _data(n: int, cache: Path) -> tuple[Path, Path]:
     return reviews_path, deaths_path
 
 
-def _best(fn, repeat: int) -> tuple[float, object]:
-    best, result = float("inf"), None
+def _best(fn, repeat: int) -> tuple[tuple[float, float], object]:
+    """Best wall-clock and best CPU seconds of ``repeat`` runs, and the last result. CPU time is
+    shown too because a shared machine's wall clock says more about the neighbours."""
+    wall, cpu, result = float("inf"), float("inf"), None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    return (wall, cpu), result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -95,11 +99,18 @@ def main(argv: list[str] | None = None) -> None:
     pairs = int(result.agreement["n"].iloc[0])
     print(f"stats benchmark: {len(reviews):,} reviews, {reviews['organisation_code'].nunique()} "
           f"organisations, {pairs:,} double-reviewed pairs")
-    print(f"  load (read_parquet)                     {load_s:7.3f} s")
-    print(f"  national statistics ({n_tables} tables + IRR)   {stats_s:7.3f} s   target <= 2 s "
-          f"{'OK' if stats_s <= 2 else 'OVER'}")
-    print(f"  poor-care trend test (quarters)         {trend_s:7.3f} s")
-    print(f"  ordinal model, {len(sample):,} reviews            {model_s:7.3f} s")
+    print(f"  {'':40s} {'wall':>8s} {'cpu':>8s}")
+    rows = [
+        ("load (read_parquet)", load_s),
+        (f"national statistics ({n_tables} tables + IRR)", stats_s),
+        ("poor-care trend test (quarters)", trend_s),
+        (f"ordinal model, {len(sample):,} reviews", model_s),
+    ]
+    for label, (wall, cpu) in rows:
+        print(f"  {label:40s} {wall:7.3f}s {cpu:7.3f}s")
+    wall = stats_s[0]
+    print(f"  target: national statistics <= 2 s wall: {'met' if wall <= 2 else 'NOT met'} "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":
