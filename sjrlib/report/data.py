@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sjrlib import domain
 from sjrlib.report.params import (
     NationalParameters,
     Period,
@@ -112,15 +113,24 @@ def snapshot_hash(*frames: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+FREE_TEXT_COLUMNS: tuple[str, ...] = (
+    *(domain.comment_column(p) for p in domain.PHASES), "cause_of_death",
+)
+"""Free-text columns no report uses: dropped as soon as they are read, so they never reach a
+slice file, a kernel or a page (and the slices stay small)."""
+
+
 def _without_drafts(reviews: pd.DataFrame) -> pd.DataFrame:
     keep = reviews["status"] != "draft"
+    reviews = reviews.drop(columns=[c for c in FREE_TEXT_COLUMNS if c in reviews.columns])
     return reviews[keep.fillna(True)].reset_index(drop=True)
 
 
 def read_window(session, start_month: str, end_month: str,
                 organisation_codes: list[str] | None = None
                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Reviews (no drafts), deaths and organisations of a window, through a governed session."""
+    """Reviews (no drafts, no free text), deaths and organisations of a window, through a
+    governed session."""
     reviews = session.reviews(
         organisation_codes=organisation_codes, start_month=start_month, end_month=end_month,
         status=["submitted", "locked"],

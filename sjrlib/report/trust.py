@@ -216,22 +216,25 @@ class TrustReport:
         first_poor = descriptive.poor_care(self.reviews, alpha=self.alpha)
         second = descriptive.care_score_distribution(self.reviews, phases=["overall"],
                                                      stage="second")
-        rows = {f"{int(r.score)} {r.label}": int(r.count) for r in second.itertuples()}
+        rows = {f"Overall care at second stage: {int(r.score)} {r.label}": int(r.count)
+                for r in second.itertuples()}
         total = int(second["n_applicable"].iloc[0]) if len(second) else 0
-        raw = pd.DataFrame({"Second-stage reviews": {**rows, "All second-stage reviews": total}})
+        raw = pd.DataFrame({"Number": {**rows, "All second-stage reviews": total}})
         from sjrlib.disclosure import protect_count, protect_counts
 
         protected = protect_counts(raw.astype(object), self.rule,
                                    total_row="All second-stage reviews")
         poor = int(first_poor["poor"].iloc[0]) if len(first_poor) else 0
         backlog = narrative.second_stage_backlog(self.reviews)
-        lead = pd.DataFrame({"Second-stage reviews": {
-            "Deaths with poor or very poor care at first stage": protect_count(poor, self.rule),
-            "of which not yet second-stage reviewed": protect_count(backlog, self.rule),
+        lead = pd.DataFrame({"Number": {
+            "Deaths with poor or very poor overall care at first stage":
+                protect_count(poor, self.rule),
+            "… of which not yet reviewed at second stage": protect_count(backlog, self.rule),
         }}, dtype=object)
         frame = pd.concat([lead, protected])
         return tables.ReportTable(
-            frame, caption="Second-stage review: overall care as judged at second stage",
+            frame, caption="Second-stage review: deaths referred, and overall care as judged at "
+                           "second stage",
             note=tables._note(self.rule, "Poor or very poor overall care at first stage (score "
                               "1-2) should lead to a second-stage review by another reviewer or "
                               "a panel, who also judge avoidability."),
