@@ -167,8 +167,10 @@ class NationalReport:
     def care_scores(self) -> tables.ReportTable:
         return tables.care_score_table(*self._care, self.off)
 
-    def care_scores_chart(self):
-        return Chart(plots.care_scores_by_phase(self._care[0]))
+    def care_scores_chart(self) -> tables.ScoreBars:
+        safe = tables.protect_distribution(self._care[0], self.off, group="phase")
+        return tables.ScoreBars(safe, self.off, title="Care scores by phase of care "
+                                "(% of first-stage reviews scoring the phase)")
 
     def poor_care_by_region(self) -> tables.ReportTable:
         poor = descriptive.poor_care(self.reviews, by="region", alpha=self.alpha)

@@ -65,6 +65,21 @@ p.sjr-note { font-size: 12.5px; color: var(--grey); margin: 2px 0 14px; max-widt
 .sjr-stamp { font-size: 12.5px; }
 .sjr-stamp td, .sjr-stamp th { text-align: left !important; white-space: normal !important; }
 figure.sjr-figure { margin: 10px 0 18px; }
+.sjr-bars { margin: 14px 0 8px; max-width: 860px; }
+.sjr-bars-title { font-weight: bold; font-size: 14px; margin-bottom: 6px; }
+.sjr-bar-row { display: flex; align-items: center; gap: 10px; margin: 5px 0; font-size: 13px; }
+.sjr-bar-label { flex: 0 0 210px; text-align: right; }
+.sjr-bar { flex: 1 1 auto; display: flex; height: 24px; background: #f0f4f5; }
+.sjr-seg { display: flex; align-items: center; justify-content: center; font-size: 12px;
+           -webkit-print-color-adjust: exact; print-color-adjust: exact;
+           border-right: 1px solid #fff; overflow: hidden; }
+.sjr-bar-empty { font-size: 12px; color: #4c6272; padding: 4px 8px; }
+.sjr-bar-n { flex: 0 0 70px; font-size: 12px; color: #4c6272; }
+.sjr-legend { margin: 8px 0 0 220px; font-size: 12px; display: flex; gap: 14px;
+              flex-wrap: wrap; }
+.sjr-legend i { display: inline-block; width: 12px; height: 12px; margin-right: 4px;
+                vertical-align: -1px; -webkit-print-color-adjust: exact;
+                print-color-adjust: exact; }
 .jp-OutputArea-output img, main img { max-width: 100%; height: auto; display: block;
                                      margin: 6px 0 2px; }
 .jp-RenderedText pre, pre { white-space: pre-wrap; }
@@ -78,7 +93,8 @@ footer.sjr-footer { max-width: 1180px; margin: 0 auto; padding: 12px 32px 32px;
   nav.sjr-toc { display: none; }
   .sjr-page { display: block; padding: 0; max-width: none; }
   main h2 { break-after: avoid; page-break-after: avoid; }
-  table.sjr-table, img, figure, .sjr-callout { break-inside: avoid; page-break-inside: avoid; }
+  table.sjr-table, img, figure, .sjr-bars, .sjr-callout { break-inside: avoid;
+    page-break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
 }
 """

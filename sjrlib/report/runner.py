@@ -20,11 +20,14 @@ not kept.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -103,6 +106,24 @@ class BatchResult:
 
 
 # ------------------------------------------------------------------------ execution ----
+@contextlib.contextmanager
+def _terminate_as_exit():
+    """Turn SIGTERM into ``SystemExit`` while a batch runs, so ``finally`` blocks still delete
+    the private data slices and stop the kernels (forked workers inherit the handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _short_error(exc: BaseException) -> str:
     from papermill.exceptions import PapermillExecutionError
 
@@ -179,16 +200,22 @@ def run_jobs(
     ``warm=False`` runs every notebook in a fresh kernel (papermill's default engine), for
     comparison. Results come back in the order of ``jobs``.
     """
-    from tqdm import tqdm
-
     jobs = list(jobs)
     if not jobs:
         return []
+    with _terminate_as_exit():
+        return _run_jobs(jobs, workers, warm, progress, on_result)
+
+
+def _run_jobs(jobs, workers, warm, progress, on_result) -> list[JobResult]:
+    from tqdm import tqdm
+
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     workdir = tempfile.mkdtemp(prefix="sjr-report-kernels-")
     bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=not progress,
                dynamic_ncols=True)
     done: dict[str, JobResult] = {}
+    procs: list = []
     try:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         job_queue, result_queue = ctx.Queue(), ctx.Queue()
@@ -220,6 +247,10 @@ def run_jobs(
         for p in procs:
             p.join(timeout=30)
     finally:
+        for p in procs:  # only on an interruption are any still running
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=30)
         bar.close()
         shutil.rmtree(workdir, ignore_errors=True)
     return [done.get(j.name) or JobResult(j.name, False, 0.0, "not run: its worker stopped")
@@ -227,6 +258,14 @@ def run_jobs(
 
 
 # ------------------------------------------------------------------------ planning ----
+@contextlib.contextmanager
+def _removing(directory: Path):
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _load_all(files: Iterable[str | Path], overrides: dict[str, Any]
               ) -> tuple[NationalParameters, dict[str, Any]]:
     national: NationalParameters | None = None
@@ -332,7 +371,7 @@ def run_reports(
 
     out_dir = Path(out) / the_period.label
     slices = Path(tempfile.mkdtemp(prefix="sjr-report-data-"))
-    try:
+    with _terminate_as_exit(), _removing(slices):
         paths = report_data.write_slices(reviews, deaths, organisations, selected, slices)
         jobs: list[ReportJob] = []
         # one period for the whole batch, passed explicitly to every notebook
@@ -369,8 +408,6 @@ def run_reports(
             ))
         out_dir.mkdir(parents=True, exist_ok=True)
         results = run_jobs(jobs, workers=workers, warm=warm, progress=progress)
-    finally:
-        shutil.rmtree(slices, ignore_errors=True)
     index = write_index(out_dir, organisations, the_period.label)
     return BatchResult(the_period.label, out_dir, results, index,
                        time.perf_counter() - started)

@@ -28,6 +28,7 @@ from sjrlib.disclosure import DisclosureRule, protect_counts, protect_rate, supp
 __all__ = [
     "LFD_COUNTS",
     "ReportTable",
+    "ScoreBars",
     "care_score_table",
     "lfd_avoidability_table",
     "lfd_ld_table",
@@ -319,8 +320,13 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
             pct.append(None)
             ci.append(None)
             continue
-        # the poor count is not in the table, but a percentage on a small one would give it
-        withheld = rule.is_small(int(row["poor"]))
+        # The poor count (scores 1 + 2) is not in the table, but its percentage gives it back
+        # with the base: withheld when it is small, or when exactly one of its two cells is
+        # withheld (the other, visible one subtracted from it would give that cell back).
+        label = domain.label("phase", phase)
+        hidden = [protected.at[label, labels[0]] == rule.symbol,
+                  protected.at[label, labels[1]] == rule.symbol]
+        withheld = rule.is_small(int(row["poor"])) or sum(hidden) == 1
         value = _rate(100 * float(row["proportion"]), int(row["n"]), rule, withheld)
         pct.append(value)
         ci.append(_ci_text(row["ci_lower"], row["ci_upper"]) if isinstance(value, float)
@@ -479,3 +485,68 @@ def protect_problem_frequency(frequency: pd.DataFrame, rule: DisclosureRule) -> 
         if column in out:
             out[column] = out[column].astype("float64").where(~hidden)
     return out
+
+
+class ScoreBars:
+    """Care scores by phase as 100% stacked bars drawn in HTML (no image to render).
+
+    Built from a protected distribution (:func:`protect_distribution`). A phase with any
+    withheld count gets no bar at all: a bar drawn without that segment would stop short of
+    100% by exactly the withheld share. Each row says how many reviews scored the phase
+    (protected too). Prints in colour (``print-color-adjust: exact``).
+    """
+
+    def __init__(self, protected: pd.DataFrame, rule: DisclosureRule, *, title: str) -> None:
+        self.protected = protected
+        self.rule = rule
+        self.title = title
+
+    def _repr_html_(self) -> str:
+        from sjrlib.plots import CARE_SCORE_COLOURS
+
+        rows = []
+        withheld = 0
+        for phase in domain.PHASES:
+            part = self.protected[self.protected["phase"].astype(str) == phase]
+            if part.empty:
+                continue
+            n = part["n_applicable"].iloc[0]
+            label = html.escape(domain.label("phase", phase))
+            segments = []
+            cells = part.sort_values("score")
+            hidden = [isinstance(c, str) for c in cells["count"]]
+            if isinstance(n, str) or not n:
+                segments.append('<span class="sjr-bar-empty">too few reviews to show</span>')
+            elif any(hidden):
+                # a bar short of 100% would give back the withheld cells' total: no bar at all
+                withheld += 1
+                segments.append('<span class="sjr-bar-empty">not shown: some scores were '
+                                f"given in 1 to {self.rule.threshold} reviews</span>")
+            else:
+                for row in cells.itertuples():
+                    pct = row.percent
+                    if pct is None or np.isnan(pct) or pct == 0:
+                        continue
+                    colour = CARE_SCORE_COLOURS[int(row.score)]
+                    text = f"{pct:.0f}%" if pct >= 7 else ""
+                    ink = "#fff" if int(row.score) in (1, 5) else "#212b32"
+                    segments.append(
+                        f'<span class="sjr-seg" style="width:{pct:.2f}%;background:{colour};'
+                        f'color:{ink}" title="{html.escape(str(row.label))}: {pct:.1f}%">'
+                        f"{text}</span>")
+            shown_n = n if isinstance(n, str) else f"{int(n):,}"
+            rows.append(f'<div class="sjr-bar-row"><span class="sjr-bar-label">{label}</span>'
+                        f'<span class="sjr-bar">{"".join(segments)}</span>'
+                        f'<span class="sjr-bar-n">n = {html.escape(shown_n)}</span></div>')
+        legend = "".join(
+            f'<span><i style="background:{CARE_SCORE_COLOURS[s]}"></i>'
+            f"{html.escape(domain.label('care_score', s))}</span>" for s in domain.CARE_SCORES)
+        note = ('<p class="sjr-note">A phase with a care score given in 1 to '
+                f"{self.rule.threshold} reviews has no bar (disclosure control): the part left "
+                "out would give that small number back.</p>" if withheld else "")
+        return (f'<div class="sjr-bars" role="img" aria-label="{html.escape(self.title)}">'
+                f'<div class="sjr-bars-title">{html.escape(self.title)}</div>{"".join(rows)}'
+                f'<div class="sjr-legend">{legend}</div></div>{note}')
+
+    def __repr__(self) -> str:
+        return f"<ScoreBars: {self.title}>"
