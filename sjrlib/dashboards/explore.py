@@ -14,6 +14,7 @@ import datetime as dt
 import html
 import io
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,8 @@ TABS: tuple[str, ...] = ("Care scores", "Problems in care", "Avoidability", "SPC
                          "Learning from Deaths", "Reviews")
 TABLE_ROWS = 200
 ALL = "__all__"
+CACHED_VIEWS = 40
+"""Drawn views kept for going back to an earlier filter choice (a few MB of PNG at most)."""
 FRESH_SECONDS = 300
 """Data read longer ago than this (by a kernel pre-heated in advance) are read again when the
 page is opened."""
@@ -68,6 +71,7 @@ class Explorer:
         self.rule = DisclosureRule.off() if self.national else DisclosureRule()
         self.free_text = session.role in FREE_TEXT_ROLES
         self.draws = 0
+        self._cache: OrderedDict[tuple, tuple[str, list[w.Widget]]] = OrderedDict()
         self._read()
         self._stale = set(TABS)
         self._build()
@@ -89,7 +93,13 @@ class Explorer:
     def reload(self) -> None:
         """Read the data again (new reviews since) and redraw with the current filters."""
         self._read()
+        old, self._cache = self._cache, OrderedDict()
         self.apply()
+        shown = {id(c) for _, b in self.views.values() for c in b.children}
+        for _, children in old.values():
+            for widget in children:
+                if id(widget) not in shown:
+                    widget.close()
 
     # ----------------------------------------------------------------------------- building
     def _build(self) -> None:
@@ -229,8 +239,28 @@ class Explorer:
             self.draw(title)
 
     def draw(self, title: str) -> None:
-        """(Re)draw one tab from the filtered rows."""
+        """(Re)draw one tab from the filtered rows; a view drawn before for the same filters
+        (and the same data) is shown again from the cache."""
         caption, body = self.views[title]
+        key = (title, tuple(sorted(self.selection().items())), self.read_at)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            text, children = self._cache[key]
+        else:
+            text, children = self._render(title)
+            self._cache[key] = (text, children)
+            while len(self._cache) > CACHED_VIEWS:
+                _, (_, old) = self._cache.popitem(last=False)
+                shown = {id(c) for _, b in self.views.values() for c in b.children}
+                for widget in old:  # free it in the kernel and the page
+                    if id(widget) not in shown:
+                        widget.close()
+            self.draws += 1
+        caption.value = f"<div class='sjr-hint'>{text}</div>"
+        body.children = children
+        self._stale.discard(title)
+
+    def _render(self, title: str) -> tuple[str, list[w.Widget]]:
         draw: Callable[[], tuple[str, list[w.Widget]]] = {
             "Care scores": self._care_scores,
             "Problems in care": self._problems,
@@ -239,11 +269,7 @@ class Explorer:
             "Learning from Deaths": self._lfd,
             "Reviews": self._table,
         }[title]
-        text, children = draw()
-        caption.value = f"<div class='sjr-hint'>{text}</div>"
-        body.children = children
-        self._stale.discard(title)
-        self.draws += 1
+        return draw()
 
     @property
     def _stage(self) -> str:

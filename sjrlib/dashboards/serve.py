@@ -9,7 +9,9 @@ database (``SJR_DATABASE_URL``) and the user; nothing in a URL can choose either
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -36,9 +38,14 @@ page view would leak a kernel. A page still open keeps its kernel (connected ker
 culled), so a clinician reading a case record for an hour loses nothing."""
 CULL_INTERVAL_SECONDS = 60
 
-PREHEAT_DENYLIST = r"^(?!(review_entry|explore)\.ipynb$)"
-"""Voila pre-heats a kernel for every notebook in the folder unless told otherwise: only the
-two dashboards are pre-heated (the report notebooks beside them are not)."""
+
+def preheat_denylist(preheated: Sequence[str] = DASHBOARDS) -> str:
+    """Voila pre-heats a kernel for every notebook in the folder unless told otherwise: a
+    pattern denying all but ``preheated`` (so the report notebooks beside the dashboards are
+    not run in advance). Voila matches it against each notebook's path, which is absolute when
+    the folder is given as one."""
+    names = "|".join(re.escape(n) for n in preheated)
+    return rf"^(?!(.*/)?({names})$)"
 
 
 def default_notebooks_dir() -> Path:
@@ -69,6 +76,7 @@ def voila_argv(
     ip: str = "127.0.0.1",
     open_browser: bool = False,
     preheat: bool = True,
+    preheated: Sequence[str] = DASHBOARDS,
 ) -> list[str]:
     """Command-line arguments for ``voila`` serving ``notebooks_dir`` on ``ip:port``.
 
@@ -91,7 +99,7 @@ def voila_argv(
         argv += [
             "--VoilaConfiguration.preheat_kernel=True",
             "--VoilaConfiguration.default_pool_size=1",
-            f"--VoilaKernelManager.preheat_denylist={PREHEAT_DENYLIST}",
+            f"--VoilaKernelManager.preheat_denylist={preheat_denylist(preheated)}",
         ]
     if not open_browser:
         argv.append("--no-browser")

@@ -1,0 +1,329 @@
+"""Benchmark: the Voila dashboards in headless Chromium, and saving reviews.
+
+    python benchmarks/dashboards.py [--db URL] [--repeat 5] [--saves 100]
+
+Figures printed (nothing asserted):
+
+* **time to interactive** of ``review_entry.ipynb`` and ``explore.ipynb`` beside an empty
+  notebook that displays one widget, all served by one ``sjr serve`` (as ``make serve`` runs it):
+  from navigation start to the dashboard's first usable widget (the submit button; the first
+  chart). Median of ``--repeat`` page loads each, interleaved. Target: <= 1.5 x the empty
+  notebook.
+* **filter redraw** on the exploration page: a filter change to the new chart on screen, in the
+  browser, and the same in process (``Explorer`` without a browser). Target: < 1 s.
+* **save latency** over ``--saves`` saves of one review: the form's save (widgets -> values ->
+  validation -> governed ``save_review`` -> audit) and ``Session.save_review`` alone, p50/p95.
+  Target: p95 <= 100 ms.
+
+Data: ``--db`` (e.g. ``sqlite:///data/sjr.db`` after ``make demo``), else the demo data set
+(``sjrlib.synthetic.generate()``, 134 organisations, 5 years) built once into
+``bench-results/dashboards-demo.db``. Two benchmark users are registered in it if missing
+(``bench_lead``, organisation lead of the organisation with most reviews, and ``bench_admin``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+EMPTY_NOTEBOOK = (
+    "import ipywidgets\n"
+    "ready = ipywidgets.Label('ready')\n"
+    "ready.add_class('bench-ready')\n"
+    "ready"
+)
+PAGES = {  # notebook -> selector of its first usable widget
+    "empty.ipynb": ".bench-ready",
+    "review_entry.ipynb": ".b-submit",
+    "explore.ipynb": "img.c-care-scores",
+}
+LEAD = "bench_lead"
+REFILL_SECONDS = 20
+"""Pause before each pre-heated page view: Voila refills a dashboard's pool (runs the notebook
+again) after each view, which takes several seconds on two busy cores."""
+
+
+def _demo_db() -> str:
+    path = ROOT / "bench-results" / "dashboards-demo.db"
+    url = f"sqlite:///{path}"
+    if not path.exists():
+        from sjrlib.synthetic import generate
+
+        sys.path.insert(0, str(ROOT / "tests"))
+        from dashboard_store import populate
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        print("building the demo data set once (a few minutes) ...", flush=True)
+        partial = path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        populate(f"sqlite:///{partial}", generate())
+        partial.rename(path)
+    return url
+
+
+def _ensure_users(url: str) -> str:
+    """Register the benchmark's lead (at the organisation with most reviews); its code."""
+    from sqlalchemy import text
+
+    from data_access.identity import add_user, get_user
+    from data_access.store import get_engine
+
+    engine = get_engine(url)
+    try:
+        with engine.begin() as conn:
+            code = conn.execute(text(
+                "SELECT organisation_code FROM reviews GROUP BY organisation_code "
+                "ORDER BY count(*) DESC LIMIT 1")).scalar_one()
+            if get_user(conn, LEAD) is None:
+                add_user(conn, LEAD, "organisation_lead", organisation_code=code,
+                         reviewer_id="BENCH-LEAD")
+            if get_user(conn, "bench_admin") is None:
+                add_user(conn, "bench_admin", "administrator")
+    finally:
+        engine.dispose()
+    return code
+
+
+def _notebooks(folder: Path) -> Path:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    for name in ("review_entry.ipynb", "explore.ipynb"):
+        shutil.copy(ROOT / "notebooks" / name, folder / name)
+    nb = new_notebook(cells=[new_code_cell(EMPTY_NOTEBOOK)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, folder / "empty.ipynb")
+    return folder
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(url: str, notebooks: Path, home: Path, preheat: bool
+           ) -> tuple[subprocess.Popen, int]:
+    """Voila as ``sjr serve`` runs it, with the empty notebook pre-heated like the dashboards
+    (so the comparison is like for like)."""
+    from sjrlib.dashboards.serve import DASHBOARDS, voila_argv, voila_environment
+
+    port = _free_port()
+    env = voila_environment(url)
+    env.pop("JUPYTERHUB_USER", None)
+    env.update(SJR_USER=LEAD, JUPYTER_CONFIG_DIR=str(home / "config"),
+               JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+               IPYTHONDIR=str(home / "ipython"), MPLCONFIGDIR=str(home / "mpl"))
+    argv = voila_argv(port=port, notebooks_dir=notebooks, preheat=preheat,
+                      preheated=(*DASHBOARDS, "empty.ipynb"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voila", *argv], env=env, cwd=str(notebooks),
+        stdout=(home / "voila.log").open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, port
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("sjr serve did not start; see " + str(home / "voila.log"))
+
+
+def _open(browser, port: int, notebook: str) -> tuple[float, object, object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(f"http://127.0.0.1:{port}/voila/render/{notebook}")
+    page.wait_for_selector(PAGES[notebook], timeout=180_000)
+    return time.perf_counter() - start, page, context
+
+
+def _close(page, context) -> None:
+    page.close(run_before_unload=True)
+    context.close()
+
+
+def _quantiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return statistics.median(ordered), p95
+
+
+def browser_figures(url: str, repeat: int, preheat: bool) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="sjr-bench-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "nb").mkdir()
+        notebooks = _notebooks(tmp / "nb")
+        process, port = _serve(url, notebooks, tmp, preheat)
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                _close(*_open(browser, port, "empty.ipynb")[1:])  # warm the server's caches
+                times: dict[str, list[float]] = {name: [] for name in PAGES}
+                for _ in range(repeat):
+                    for name in PAGES:
+                        if preheat:  # a page view while its pool refills is not the case timed
+                            time.sleep(REFILL_SECONDS)
+                        seconds, page, context = _open(browser, port, name)
+                        times[name].append(seconds)
+                        _close(page, context)
+                empty = statistics.median(times["empty.ipynb"])
+                how = "pre-heated kernels" if preheat else "no pre-heating"
+                print(f"{'time to interactive, ' + how + ' (median of ' + str(repeat) + ')':<52}"
+                      f"{'seconds':>8}  {'x empty':>8}   target <= 1.5 x")
+                for name, values in times.items():
+                    median = statistics.median(values)
+                    print(f"  {name:<50}{median:8.2f}  {median / empty:8.2f}")
+                redraws = []
+                if preheat:
+                    time.sleep(REFILL_SECONDS)
+                seconds, page, context = _open(browser, port, "explore.ipynb")
+                if preheat:  # let the pool refill (it runs the notebook) before timing
+                    time.sleep(REFILL_SECONDS)
+                options = page.locator(".f-admission_type option").all_inner_texts()
+                cycle = options[1:] + options[:1]
+                for label in cycle * 2:  # the second round is drawn from the view cache
+                    src = page.locator(PAGES["explore.ipynb"]).get_attribute("src")
+                    start = time.perf_counter()
+                    page.locator(".f-admission_type select").select_option(label=label)
+                    page.wait_for_function(
+                        "([s, old]) => { const i = document.querySelector(s);"
+                        " return i && i.getAttribute('src') !== old; }",
+                        arg=[PAGES["explore.ipynb"], src], timeout=60_000)
+                    redraws.append(time.perf_counter() - start)
+                _close(page, context)
+                for what, values in (("first time", redraws[:len(cycle)]),
+                                     ("back to an earlier choice", redraws[len(cycle):])):
+                    p50, p95 = _quantiles(values)
+                    print(f"  filter change -> new chart in the browser, {what} "
+                          f"({len(values)}): p50 {p50:.2f} s, p95 {p95:.2f} s   target < 1 s")
+                browser.close()
+        finally:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def process_figures(url: str, saves: int) -> None:
+    import datetime as dt
+
+    from data_access import open_session
+    from sjrlib.dashboards.entry_form import ReviewForm
+    from sjrlib.dashboards.explore import Explorer
+
+    with open_session(LEAD, url, tool="benchmark") as session:
+        explorer = Explorer(session)
+        times = []
+        for value in ["elective", "emergency", "transfer", "other", "__all__"]:
+            start = time.perf_counter()
+            explorer.filters["admission_type"].value = value
+            times.append(time.perf_counter() - start)
+        p50, p95 = _quantiles(times)
+        print(f"  filter change -> redrawn tab, in process, first time ({len(times)} "
+              f"changes): p50 {p50:.2f} s, p95 {p95:.2f} s")
+
+        form = ReviewForm(session, today=dt.date.today())
+        month = (dt.date.today().replace(day=1) - dt.timedelta(days=40)).strftime("%Y-%m")
+        with form.holding_checks():
+            f = form.fields
+            f["case_id"].value = "BENCH-0001"
+            f["reviewer_id"].value = "BENCH-LEAD"
+            f["age_at_death"].value = 80
+            f["death_month"].value = month
+            form.reason_boxes["random_sample"].value = True
+            for phase in ("admission", "ongoing", "procedure", "perioperative",
+                          "end_of_life"):
+                form._na[phase].value = True
+            f["score_overall"].value = 4
+            f["comment_overall"].value = "Good care throughout."
+            f["record_quality_score"].value = 4
+            f["any_problems"].value = "no"
+        form_times, session_times = [], []
+        for i in range(saves):
+            f["comment_overall"].value = f"Good care throughout (revision {i})."
+            start = time.perf_counter()
+            if not form.save(submit=False):
+                raise RuntimeError(f"save failed: {form.banner.value}")
+            form_times.append(time.perf_counter() - start)
+        values = {**form.values(), "status": "draft"}
+        version = form.version
+        for i in range(saves):
+            values["comment_overall"] = f"Good care throughout (session revision {i})."
+            start = time.perf_counter()
+            _, version = session.save_review(values, expected_version=version)
+            session_times.append(time.perf_counter() - start)
+    for what, values in (("form save (validate + governed save + audit)", form_times),
+                         ("Session.save_review alone", session_times)):
+        p50, p95 = _quantiles(values)
+        print(f"  {what}, {len(values)} saves: p50 {p50 * 1000:.0f} ms, "
+              f"p95 {p95 * 1000:.0f} ms   target p95 <= 100 ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", help="database URL (default: the demo data set, built once)")
+    parser.add_argument("--repeat", type=int, default=5, help="page loads per dashboard")
+    parser.add_argument("--saves", type=int, default=100, help="saves to time")
+    parser.add_argument("--no-browser", action="store_true", help="in-process figures only")
+    parser.add_argument("--no-preheat", action="store_true",
+                        help="time pages without pre-heated kernels too")
+    args = parser.parse_args()
+    url = args.db or _demo_db()
+    with tempfile.TemporaryDirectory(prefix="sjr-bench-db-") as work:
+        return _run(_scratch_copy(url, Path(work)), args)
+
+
+def _scratch_copy(url: str, folder: Path) -> str:
+    """A SQLite store is copied, so the benchmark's users and saves stay out of it."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        print(f"note: {parsed.render_as_string()} is not SQLite: benchmark users and one "
+              "draft review are written to it")
+        return url
+    copy = folder / "bench.db"
+    shutil.copyfile(parsed.database, copy)
+    return f"sqlite:///{copy}"
+
+
+def _run(url: str, args: argparse.Namespace) -> int:
+    code = _ensure_users(url)
+    print(f"data: {url} (lead of {code}); {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if not args.no_browser:
+        if not Path(CHROMIUM).exists():
+            print(f"{CHROMIUM} absent: browser figures skipped (apt-get install chromium)")
+        else:
+            browser_figures(url, args.repeat, preheat=True)
+            if args.no_preheat:
+                browser_figures(url, args.repeat, preheat=False)
+    process_figures(url, args.saves)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
