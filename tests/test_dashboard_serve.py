@@ -1,0 +1,69 @@
+"""How ``sjr serve`` starts Voila: address, database URL for kernels, culling, pre-heating."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sjrlib.cli import app
+from sjrlib.dashboards import serve
+
+
+def test_voila_is_bound_to_localhost_with_culling_and_xsrf_on(tmp_path):
+    argv = serve.voila_argv(port=8123, notebooks_dir=tmp_path)
+    assert argv[0] == str(tmp_path)
+    assert "--Voila.ip=127.0.0.1" in argv and "--Voila.port=8123" in argv
+    assert f"--MappingKernelManager.cull_idle_timeout={serve.CULL_IDLE_SECONDS}" in argv
+    assert not any("xsrf" in a.lower() or "token" in a.lower() for a in argv)
+    assert "--VoilaConfiguration.preheat_kernel=True" in argv
+    assert not any("preheat" in a for a in serve.voila_argv(port=1, notebooks_dir=tmp_path,
+                                                             preheat=False))
+
+
+def test_only_the_dashboards_are_preheated():
+    # Voila drops a notebook from pre-heating when a denylist pattern re.match-es its path
+    pattern = re.compile(serve.preheat_denylist())
+    for name in serve.DASHBOARDS:
+        assert not pattern.match(f"/srv/sjr/notebooks/{name}") and not pattern.match(name)
+    for name in ("trust_report.ipynb", "national_report.ipynb", "my_review_entry.ipynb"):
+        assert pattern.match(f"/srv/sjr/notebooks/{name}")
+
+
+def test_kernels_get_an_absolute_database_url(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = serve.voila_environment("sqlite:///data/sjr.db", base={"SJR_USER": "lead_a"})
+    assert env["SJR_DATABASE_URL"] == f"sqlite:///{tmp_path / 'data' / 'sjr.db'}"
+    assert env["SJR_USER"] == "lead_a"  # identity passes through untouched
+    url = "postgresql+psycopg://sjr@db.internal/sjr"
+    assert serve.voila_environment(url, base={})["SJR_DATABASE_URL"] == url
+
+
+def test_the_shipped_notebooks_are_served():
+    folder = serve.default_notebooks_dir()
+    assert all((folder / name).is_file() for name in serve.DASHBOARDS)
+
+
+def test_sjr_serve_says_which_notebooks_are_missing(tmp_path):
+    result = CliRunner().invoke(app, ["serve", "--notebooks", str(tmp_path), "--port", "1"])
+    assert result.exit_code == 2
+    assert "review_entry.ipynb, explore.ipynb not found" in result.output
+
+
+def test_wait_for_page_is_a_no_op_outside_preheating(monkeypatch):
+    monkeypatch.delenv("VOILA_PREHEAT", raising=False)
+    assert serve.wait_for_page() is False
+    monkeypatch.setenv("VOILA_PREHEAT", "False")  # what Voila sets in a kernel started on request
+    assert serve.wait_for_page() is False
+
+
+def test_notebooks_are_thin():
+    import nbformat
+
+    for name in serve.DASHBOARDS:
+        nb = nbformat.read(Path(serve.default_notebooks_dir()) / name, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert len(code) == 1 and not code[0].outputs
+        lines = [ln for ln in code[0].source.splitlines() if ln and not ln.startswith("#")]
+        assert len(lines) == 2 and lines[0].startswith("from sjrlib.dashboards.")
