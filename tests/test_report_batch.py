@@ -25,7 +25,7 @@ TRUST_SECTIONS = (
     "Care scores by phase of care",
     "Problems in care and harm",
     "Avoidability of death",
-    "Monthly statistical process control charts",
+    "Statistical process control charts",
     "Second-stage review findings",
     "Reasons for review",
     "Deaths of patients with a learning disability",
@@ -188,10 +188,10 @@ def test_workbook_matches_the_html_figures(batch):
     sheet = load_workbook(result.out_dir / "trusts" / f"{code}-lfd.xlsx")["Learning from Deaths"]
     rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=5) if r[0].value]
     total = rows[-1]
-    assert total[0] == f"{PERIOD} total"
+    assert total[0] == f"{PERIOD}\u00a0total"
     tables = _table_cells(result.out_dir / "trusts" / f"{code}.html")
     lfd = next(t for t in tables if "Deaths in scope" in t)
-    i = lfd.index(f"{PERIOD} total")
+    i = lfd.index(f"{PERIOD}\u00a0total")
     shown = lfd[i + 1: i + 3]
     assert [str(v) if isinstance(v, str) else f"{v:,}" for v in total[1:3]] == shown
 

@@ -37,15 +37,15 @@ def test_lfd_tables_are_cut_from_one_protected_frame():
         avoid=[(0, 1, 2, 3, 4, 20), (0, 2, 7, 5, 5, 20), (0, 0, 0, 10, 10, 30),
                (1, 5, 6, 10, 4, 10)],
     )
-    raw, protected = tables.protect_lfd(quarters, RULE, total_label="2024-25 total")
-    assert raw.loc["2024-25 total", "reviewed"] == 191
-    assert list(protected.index)[0] == "Q1\u00a0Apr–Jun\u00a02024"
-    headline = tables.lfd_quarterly_table(protected, RULE, total_label="2024-25 total")
-    avoid = tables.lfd_avoidability_table(protected, RULE, total_label="2024-25 total")
+    raw, protected = tables.protect_lfd(quarters, RULE, total_label="2024-25\u00a0total")
+    assert raw.loc["2024-25\u00a0total", "reviewed"] == 191
+    assert list(protected.index)[0] == "Q1\u00a0Apr\u2060–\u2060Jun\u00a02024"
+    headline = tables.lfd_quarterly_table(protected, RULE, total_label="2024-25\u00a0total")
+    avoid = tables.lfd_avoidability_table(protected, RULE, total_label="2024-25\u00a0total")
     # "reviewed" is shown in both tables: the same protected values
     assert list(headline.frame["Deaths reviewed (SJR)"]) == list(avoid.frame["Deaths reviewed"])
     for table in (headline, avoid, tables.lfd_ld_table(protected, RULE,
-                                                       total_label="2024-25 total")):
+                                                       total_label="2024-25\u00a0total")):
         text = table.text_frame().to_numpy().ravel()
         assert not any(re.fullmatch(r"[1-7]", t) for t in text)
     # learning disability deaths of 3 per quarter: counts and their percentages withheld

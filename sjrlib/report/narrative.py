@@ -26,7 +26,7 @@ def _month(month: str) -> str:
         return f"{_MONTHS[int(month[5:7]) - 1]} {month[:4]}"
     from sjrlib.report.tables import quarter_label
 
-    return quarter_label(month).replace("\u00a0", " ")
+    return quarter_label(month).replace("\u00a0", " ").replace("\u2060", "")
 
 
 def count_phrase(value: object, noun: str, symbol: str = "*") -> str:

@@ -64,7 +64,7 @@ class NationalReport:
         self.deaths = data.period_deaths()
         self.nation_of = dict(zip(data.organisations["organisation_code"].astype(str),
                                   data.organisations["nation"].astype(str), strict=True))
-        self.total_label = f"{self.period.label.replace('_', ' ')} total"
+        self.total_label = f"{self.period.label.replace('_', ' ')}\u00a0total"
 
     @property
     def title(self) -> str:

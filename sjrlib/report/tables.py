@@ -154,7 +154,9 @@ def quarter_label(label: str) -> str:
     names = {1: ("Apr–Jun", first), 2: ("Jul–Sep", first), 3: ("Oct–Dec", first),
              4: ("Jan–Mar", first + 1)}
     months, year = names[quarter]
-    return f"Q{quarter}\u00a0{months}\u00a0{year}"  # no-break spaces: one line in a table
+    # no-break spaces and word joiners round the dash: one line in a table
+    joined = months.replace("–", "\u2060–\u2060")
+    return f"Q{quarter}\u00a0{joined}\u00a0{year}"
 
 
 # ------------------------------------------------------------------ Learning from Deaths ----

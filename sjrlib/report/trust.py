@@ -75,7 +75,7 @@ class TrustReport:
         m = self.window_deaths["month"]
         self.deaths = self.window_deaths[(m >= self.period.start_month)
                                          & (m <= self.period.end_month)]
-        self.total_label = f"{self.period.label.replace('_', ' ')} total"
+        self.total_label = f"{self.period.label.replace('_', ' ')}\u00a0total"
         self.symbol = self.rule.symbol
 
     # ------------------------------------------------------------------------ heading ----
