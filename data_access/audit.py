@@ -37,6 +37,7 @@ __all__ = [
     "lock",
     "verify",
     "import_writer",
+    "shell_writer",
     "writer",
 ]
 
@@ -154,13 +155,15 @@ def writer(
     return on_write
 
 
-def import_writer(*, tool: str) -> Callable[[Connection, str, int], None]:
-    """The ``on_write`` hook of ``sjr import``: audits the import as the user at the shell.
+def shell_writer(*, tool: str) -> Callable[..., None]:
+    """The audit hook of the administrators' commands (``sjr import``, ``export``, ``summary``).
 
-    The user is the one :func:`data_access.identity.resolve_username` finds (``SJR_USER``, the
-    identity file); with none configured the entry names the operating-system account as
-    ``os:<login>`` with no role. Imports are not gated here: whoever holds the database URL
-    with write rights can import, and the entry records that they did.
+    Returns ``on_write(conn, action, rows, scope=None)``, to be called inside the transaction
+    that reads or writes the data. The user is the one
+    :func:`data_access.identity.resolve_username` finds (``SJR_USER``, the identity file); with
+    none configured the entry names the operating-system account as ``os:<login>`` with no role.
+    These commands are not gated here: whoever holds the database URL with its rights can run
+    them, and the entry records that they did.
     """
     import getpass
 
@@ -171,13 +174,18 @@ def import_writer(*, tool: str) -> Callable[[Connection, str, int], None]:
     except IdentityError:
         username = f"os:{getpass.getuser()}"
 
-    def on_write(conn: Connection, action: str, rows: int) -> None:
+    def on_write(conn: Connection, action: str, rows: int,
+                 scope: Mapping[str, Any] | None = None) -> None:
         user = get_user(conn, username)
         lock(conn)
         append(conn, username=username, role=None if user is None else user.role,
-               action=action, rows=rows, tool=tool)
+               action=action, scope=scope, rows=rows, tool=tool)
 
     return on_write
+
+
+import_writer = shell_writer
+"""The ``on_write`` hook of ``sjr import`` (see :func:`shell_writer`)."""
 
 
 @dataclass(frozen=True)

@@ -164,11 +164,13 @@ def export(
 ) -> None:
     """Write the stored organisations, deaths or reviews in the exchange format."""
     from data_access import store
+    from data_access.audit import shell_writer
     from sjrlib import io
 
+    audit = shell_writer(tool=f"sjr export {kind.value}")
     engine = store.get_engine(store.database_url(db))
     try:
-        with engine.connect() as conn:
+        with engine.begin() as conn:  # the read and its audit entry in one transaction
             if kind is Kind.reviews:
                 frame = store.load_reviews(conn)[list(domain.REVIEW_COLUMNS)]
                 io.write_reviews(frame, file)
@@ -178,6 +180,7 @@ def export(
             else:
                 frame = store.load_organisations(conn)
                 io.write_organisations(frame, file)
+            audit(conn, f"export.{kind.value}", len(frame), scope={"file": Path(file).name})
     finally:
         engine.dispose()
     typer.echo(f"{file}: {len(frame)} {kind.value} written.")
@@ -207,9 +210,12 @@ def summary(db: str | None = DB_OPTION) -> None:
 
     url = store.database_url(db)
     engine = store.get_engine(url)
+    from data_access.audit import shell_writer
+
+    audit = shell_writer(tool="sjr summary")
     out = Console(highlight=False)
     try:
-        with engine.connect() as conn:
+        with engine.begin() as conn:  # counts only, but a read of review data: audited
             nations = conn.execute(select(Organisation.nation, func.count())
                                    .group_by(Organisation.nation).order_by(Organisation.nation))
             out.print(_table("Organisations", ("nation", "organisations"),
@@ -235,6 +241,7 @@ def summary(db: str | None = DB_OPTION) -> None:
                 ("deaths in scope", int(d_total), d_first or "-", d_last or "-"),
                 ("organisation-months of deaths", d_rows, d_first or "-", d_last or "-"),
             ]))
+            audit(conn, "summary", reviews, scope={"aggregate": True})
     finally:
         engine.dispose()
     out.print(f"Database: {_shown(url)}")

@@ -1,0 +1,39 @@
+"""The administrators' commands that read review data are audited like every other read."""
+
+from __future__ import annotations
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from data_access import audit, store
+from sjrlib.cli import app
+
+
+def _entries(url):
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            return audit.entries(conn), audit.verify(conn)
+    finally:
+        engine.dispose()
+
+
+def test_export_and_summary_write_audit_entries(populated_db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("SJR_USER", "admin-at-shell")
+    runner = CliRunner()
+    before, _ = _entries(populated_db_url)
+
+    out = tmp_path / "reviews.csv"
+    result = runner.invoke(app, ["export", "reviews", str(out), "--db", populated_db_url])
+    assert result.exit_code == 0, result.output
+    exported = len(pd.read_csv(out, dtype=str))
+    result = runner.invoke(app, ["summary", "--db", populated_db_url])
+    assert result.exit_code == 0, result.output
+
+    after, verified = _entries(populated_db_url)
+    new = after.iloc[len(before):]
+    assert new["action"].tolist() == ["export.reviews", "summary"]
+    assert set(new["username"]) == {"admin-at-shell"}
+    assert set(new["tool"]) == {"sjr export reviews", "sjr summary"}
+    assert int(new["rows"].iloc[0]) == exported > 0
+    assert verified.ok
