@@ -152,7 +152,8 @@ def _open(browser, port: int, notebook: str) -> tuple[float, object, object]:
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     start = time.perf_counter()
-    page.goto(f"http://127.0.0.1:{port}/voila/render/{notebook}")
+    page.goto(f"http://127.0.0.1:{port}/voila/render/{notebook}", wait_until="commit",
+              timeout=180_000)
     page.wait_for_selector(PAGES[notebook], timeout=180_000)
     return time.perf_counter() - start, page, context
 

@@ -135,7 +135,9 @@ def open_page(browser):
                                       locale="en-GB", timezone_id="Europe/London")
         page = context.new_page()
         pages.append((context, page))
-        page.goto(voila.page_url(notebook))
+        # Voila streams the page as the notebook runs (a pre-heated kernel may still be
+        # running it just after the server started): wait for the widget, not for "load".
+        page.goto(voila.page_url(notebook), wait_until="commit", timeout=WIDGET_TIMEOUT_MS)
         page.wait_for_selector(ready, timeout=WIDGET_TIMEOUT_MS)
         return page
 

@@ -7,7 +7,7 @@ from browser_harness import screenshot
 from dashboard_store import add_users, populate
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = "explore.ipynb"
 CHART = "img.c-care-scores"

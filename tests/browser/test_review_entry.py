@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from data_access import open_session
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = "review_entry.ipynb"
 READY = ".b-submit"
