@@ -393,7 +393,10 @@ class Session:
         seconds = store.load_reviews(conn, organisation_codes=organisations, stage="second")
         poor = firsts["score_overall"].isin(list(domain.POOR_CARE)).fillna(False)
         done = firsts["review_id"].isin(set(seconds["second_review_of"].dropna()))
-        return firsts[poor & ~done].reset_index(drop=True)
+        # The second stage is done by another reviewer: nobody reviews their own judgement.
+        own = (firsts["reviewer_id"] == self._user.reviewer_id).fillna(False) \
+            if self._user.reviewer_id else pd.Series(False, index=firsts.index)
+        return firsts[poor & ~done & ~own].reset_index(drop=True)
 
     def _readable(self, conn: Connection, review_id: str) -> dict[str, Any]:
         """The stored row of a review this user may read; one answer for absent and forbidden."""

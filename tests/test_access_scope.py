@@ -117,13 +117,17 @@ def test_reviewer_sees_own_reviews_and_own_queue_only(governed):  # noqa: F811
         assert set(own["organisation_code"]) == {governed.org_a}
         queue = s.second_stage_queue()
         assert set(queue["organisation_code"]) <= {governed.org_a}
+        assert governed.reviewer_id not in set(queue["reviewer_id"])  # never one's own
         with pytest.raises(AccessDenied):
             s.deaths()
         with pytest.raises(AccessDenied):
             s.reviews(organisation_codes=[governed.org_b])
     with open_session("lead_a", governed.app_url, tool="test") as s:
         everything = s.reviews()
-        queue_ids = set(s.second_stage_queue()["review_id"])
+        lead_queue = s.second_stage_queue()
+        queue_ids = set(lead_queue["review_id"])
+    # The lead's queue holds this reviewer's poor-care reviews too; the reviewer's own does not.
+    assert governed.reviewer_id in set(lead_queue["reviewer_id"])
     theirs = everything[(everything["reviewer_id"] != governed.reviewer_id)
                         & ~everything["review_id"].isin(queue_ids)]
     with open_session("reviewer_a", governed.app_url, tool="test") as s:
