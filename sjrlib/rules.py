@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sjrlib import domain, privacy
 from sjrlib.domain import PHASES, PROBLEM_TYPES, comment_column, problem_column, score_column
@@ -263,6 +265,9 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
         return
 
     raw = _as_text(series, table.text_dtype)
+    if table.text_dtype.storage == "pyarrow":
+        _read_arrow_column(table, column, spec, raw)
+        return
     stripped = raw.str.strip()
     present = _mask(stripped.str.len() > 0)
     stripped = stripped.where(present, pd.NA)
@@ -311,6 +316,107 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
         raise ValueError(f"unknown column kind {spec.kind!r} for {column}")
     table.text[column] = text
     table.values[column] = values
+    table.invalid[column] = invalid
+
+
+def _arrow(series: pd.Series) -> pa.ChunkedArray:
+    """The Arrow data under a pyarrow-backed ``string`` Series (no copy)."""
+    data = series.array.__arrow_array__()
+    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+
+
+def _from_arrow(data: pa.ChunkedArray | pa.Array, dtype: pd.StringDtype) -> pd.Series:
+    """A ``string`` Series over Arrow text (no copy)."""
+    if isinstance(data, pa.Array):
+        data = pa.chunked_array([data])
+    return pd.Series(pd.arrays.ArrowStringArray(data), dtype=dtype)
+
+
+def _bools(data: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Arrow booleans as a numpy bool array, null -> False."""
+    return np.asarray(pc.fill_null(data, False), dtype=bool)
+
+
+# RE2 (pyarrow.compute) forms of the patterns, anchored for a full match.
+_RE2_INTEGER = rf"^{_INTEGER}$"
+_RE2_DATE = rf"^{_DATE}$"
+_RE2_MONTH = rf"^{_MONTH}$"
+# datetime64[ns] holds 1677-09-21 to 2262-04-11; dates outside it are not real review dates.
+_NS_FIRST, _NS_LAST = np.datetime64("1678-01-01", "D"), np.datetime64("2261-12-31", "D")
+
+
+def _read_arrow_column(table: Table, column: str, spec: ColumnSpec, raw: pd.Series) -> None:
+    """:func:`_read_column` for large frames: every parse done once, in C++ on the Arrow data
+    (``pyarrow.compute``; regexes in RE2, as pandas' pyarrow string methods use), no
+    intermediate pandas columns. Gives exactly what the pandas path gives."""
+    dtype = table.text_dtype
+    data = _arrow(raw)
+    stripped = pc.utf8_trim_whitespace(data)
+    present_arrow = pc.greater(pc.utf8_length(stripped), 0)
+    present = _bools(present_arrow)
+    stripped = pc.if_else(present_arrow, stripped, pa.scalar(None, stripped.type))
+    table.raw[column] = raw
+    table.present[column] = present
+    invalid = np.zeros(table.n, dtype=bool)
+    kind = spec.kind
+
+    if kind == "free_text":
+        text = pc.if_else(present_arrow, data, pa.scalar(None, data.type))
+        if pc.any(pc.match_substring(text, "\r")).as_py():
+            # Line endings are a platform's, not the writer's: one form (\n) so files
+            # round-trip.
+            text = pc.replace_substring_regex(text, "\r\n?", "\n")
+        table.text[column] = table.values[column] = _from_arrow(text, dtype)
+    elif kind in ("id", "text"):
+        table.text[column] = table.values[column] = _from_arrow(stripped, dtype)
+    elif kind == "month":
+        table.text[column] = _from_arrow(stripped, dtype)
+        invalid = present & ~_bools(pc.match_substring_regex(stripped, _RE2_MONTH))
+        table.values[column] = (table.text[column] if not invalid.any() else
+                                table.text[column].where(~invalid, pd.NA))
+    elif kind == "code":
+        lowered = pc.utf8_lower(stripped)
+        ok = pc.is_in(lowered, value_set=pa.array(spec.codes, type=lowered.type))
+        invalid = present & ~_bools(ok)
+        table.text[column] = _from_arrow(lowered, dtype)
+        table.values[column] = _from_arrow(
+            pc.if_else(ok, lowered, pa.scalar(None, lowered.type)), dtype)
+    elif kind == "postcode":
+        table.text[column] = table.values[column] = _from_arrow(pc.utf8_upper(stripped), dtype)
+    elif kind == "int":
+        table.text[column] = _from_arrow(stripped, dtype)
+        ok = pc.fill_null(pc.match_substring_regex(stripped, _RE2_INTEGER), False)
+        invalid = present & ~_bools(ok)
+        digits = pc.replace_substring_regex(
+            pc.if_else(ok, stripped, pa.scalar(None, stripped.type)), "^\\+|\\.0*$", "")
+        numbers = pc.cast(digits, pa.int64())
+        table.values[column] = pd.Series(
+            numbers.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), dtype="Int64")
+    elif kind == "date":
+        table.text[column] = _from_arrow(stripped, dtype)
+        shaped = pc.fill_null(pc.match_substring_regex(stripped, _RE2_DATE), False)
+        candidate = pc.if_else(shaped, stripped, pa.scalar(None, stripped.type))
+        parsed = pc.strptime(candidate, format="%Y-%m-%d", unit="s", error_is_null=True)
+        # strptime rolls impossible days over (2023-02-29 -> 03-01): a real date writes back
+        # as itself.
+        same = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"),
+                                     pc.cast(candidate, pa.string())), False)
+        days = pc.cast(pc.cast(parsed, pa.date32()), pa.int32()).to_numpy(
+            zero_copy_only=False).astype("datetime64[D]")
+        good = _bools(same) & (days >= _NS_FIRST) & (days <= _NS_LAST)
+        days[~good] = np.datetime64("NaT")
+        table.values[column] = pd.Series(days.astype("datetime64[ns]"))
+        invalid = present & ~good
+    elif kind == "reasons":
+        table.text[column] = text_series = _from_arrow(stripped, dtype)
+        values, unknown = _normalise_reasons(text_series)
+        table.reason_unknown = unknown
+        invalid = _mask(unknown.notna())
+        table.values[column] = values.where(~invalid, pd.NA) if invalid.any() else values
+        # ";" alone names no reason: blank, so "at least one" is the required rule's job.
+        table.present[column] = invalid | _mask(values.notna())
+    else:  # pragma: no cover - a spec typo is a programming error
+        raise ValueError(f"unknown column kind {kind!r} for {column}")
     table.invalid[column] = invalid
 
 
@@ -590,27 +696,46 @@ def _identifier_rules(specs: Mapping[str, ColumnSpec]) -> list[Rule]:
     return rules
 
 
+def _arrow_text(series: pd.Series) -> pa.ChunkedArray:
+    """Any text Series (python or pyarrow ``string``, ``object``) as Arrow ``large_string``."""
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        data = _arrow(series)
+    else:
+        data = pa.chunked_array([pa.array(series.astype("string").array)])
+    return data.cast(pa.large_string()) if data.type != pa.large_string() else data
+
+
+def _chunks_of(data: pa.ChunkedArray) -> list[pa.Array]:
+    return list(data.chunks)
+
+
 # --- review rules -----------------------------------------------------------------------------
 
 def _target_of_second_review(t: Table) -> tuple[pd.Series, pd.Series, np.ndarray]:
     """Case and stage of the review each ``second_review_of`` names (this file first, then the
     store), and whether it was found. Computed once per table."""
     if "target" not in t.cache:
-        in_file = pd.DataFrame(
-            {"case_id": t.text["case_id"].to_numpy(),
-             "review_stage": t.values["review_stage"].to_numpy()},
-            index=pd.Index(t.text["review_id"].to_numpy(), dtype="string"),
-        )
-        in_file = in_file[t.present["review_id"]]
-        in_file = in_file[~in_file.index.duplicated()]
+        # Hash lookups in Arrow (pyarrow.compute.index_in gives the first occurrence, so a
+        # repeated review_id resolves to its first row, and the file wins over the store).
+        present = pa.array(t.present["review_id"])
+        ids = [_arrow_text(t.text["review_id"]).filter(present)]
+        cases = [_arrow_text(t.text["case_id"]).filter(present)]
+        stages = [_arrow_text(t.values["review_stage"]).filter(present)]
         known = t.known_reviews
-        if known is not None:
-            in_file = pd.concat([in_file, known[~known.index.isin(in_file.index)]])
-        target = t.text["second_review_of"]
-        found = _mask(target.isin(in_file.index))
-        case = target.map(in_file["case_id"]).astype("string")
-        stage = target.map(in_file["review_stage"]).astype("string")
-        t.cache["target"] = (case, stage, found)
+        if known is not None and len(known):
+            ids.append(_arrow_text(known.index.to_series()))
+            cases.append(_arrow_text(known["case_id"]))
+            stages.append(_arrow_text(known["review_stage"]))
+        value_set = pa.chunked_array([c for part in ids for c in _chunks_of(part)],
+                                     type=pa.large_string()).combine_chunks()
+        where = pc.index_in(_arrow_text(t.text["second_review_of"]), value_set=value_set)
+        found = _bools(pc.is_valid(where))
+        case = pa.chunked_array([c for part in cases for c in _chunks_of(part)],
+                                type=pa.large_string()).take(where)
+        stage = pa.chunked_array([c for part in stages for c in _chunks_of(part)],
+                                 type=pa.large_string()).take(where)
+        t.cache["target"] = (_from_arrow(case, pd.StringDtype()),
+                             _from_arrow(stage, pd.StringDtype()), found)
     return t.cache["target"]
 
 
