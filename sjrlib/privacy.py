@@ -266,17 +266,28 @@ def contains_identifiers(series: pd.Series) -> pd.Series:
     An RE2 candidate pattern screens the whole column in C++ first; only candidates get the full
     checks of :func:`find_identifiers`, so validating millions of comments stays fast.
     """
-    result = pd.Series(False, index=series.index, dtype=bool)
-    present = series.notna()
-    if not present.any():
-        return result
-    texts = series[present]
-    arr = pa.array(texts.astype(str).tolist(), type=pa.large_string())
-    candidate = np.asarray(pc.match_substring_regex(arr, _CANDIDATE_RE2), dtype=bool)
-    if candidate.any():
-        hits = texts[candidate].map(lambda t: bool(find_identifiers(t)))
-        result.loc[hits.index] = hits.astype(bool)
-    return result
+    result = np.zeros(len(series), dtype=bool)
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        texts = series.array.__arrow_array__()  # the Arrow data itself: no Python strings
+        positions = None
+    else:
+        present = series.notna().to_numpy(dtype=bool)
+        if not present.any():
+            return pd.Series(result, index=series.index)
+        positions = np.flatnonzero(present)
+        texts = pa.array(series[present].astype(str).tolist(), type=pa.large_string())
+    candidate = pc.fill_null(pc.match_substring_regex(texts, _CANDIDATE_RE2), False)
+    if pc.any(candidate).as_py():
+        found = texts.filter(candidate)
+        # Free text repeats itself (templates, "N/A"): check each distinct candidate once.
+        distinct = pc.unique(found)
+        hits = np.array([bool(find_identifiers(t)) for t in distinct.to_pylist()], dtype=bool)
+        where = np.flatnonzero(np.asarray(candidate, dtype=bool))
+        if positions is not None:
+            where = positions[where]
+        lookup = pc.index_in(found, value_set=distinct).to_numpy(zero_copy_only=False)
+        result[where] = hits[lookup]
+    return pd.Series(result, index=series.index)
 
 
 def redact(text: str | None) -> str | None:
