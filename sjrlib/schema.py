@@ -137,10 +137,50 @@ def _validate(frame: pd.DataFrame, specs: Mapping[str, ColumnSpec], rule_list: S
         raise TypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     _missing_columns(frame, specs, source)
     table = rules.prepare(frame, specs, rows=rows, **context)
-    errors = _errors(table, rules.run_rules(table, rule_list), source)
+    violations = rules.run_rules(table, rule_list)
+    if "status" in specs:
+        violations = _spare_drafts(table, violations)
+    errors = _errors(table, violations, source)
     if errors:
         raise ValidationFailed(errors)
     return table
+
+
+DRAFT_MAY_BE_INCOMPLETE: frozenset[str] = frozenset({
+    "required",
+    "comment_required_when_scored",
+    "second_stage_needs_avoidability",
+    "any_problems_yes_but_none",
+})
+"""Rules about *completeness* that a draft may break (a clinician saves a half-done review).
+
+Everything a draft does hold must still be valid (codes, ranges, dates, consistency), free text
+must still hold no identifiers, and the fields that file the draft
+(:data:`DRAFT_ALWAYS_REQUIRED`) must be there. Submitting or locking applies every rule.
+"""
+DRAFT_ALWAYS_REQUIRED: frozenset[str] = frozenset(
+    {"review_id", "case_id", "organisation_code", "review_stage", "reviewer_id"})
+
+
+def _spare_drafts(table: rules.Table, violations: list[rules.Violation]
+                  ) -> list[rules.Violation]:
+    draft = (table.values["status"] == "draft").fillna(False).to_numpy(dtype=bool)
+    if not draft.any():
+        return violations
+    kept = []
+    for v in violations:
+        if v.rule not in DRAFT_MAY_BE_INCOMPLETE or v.column in DRAFT_ALWAYS_REQUIRED:
+            kept.append(v)
+            continue
+        mask = v.mask & ~draft
+        if not mask.any():
+            continue
+        keep_of_flagged = ~draft[v.mask]  # per-row messages/values follow the flagged rows
+        message = v.message if isinstance(v.message, str) else \
+            [m for m, k in zip(v.message, keep_of_flagged) if k]
+        values = None if v.values is None else [x for x, k in zip(v.values, keep_of_flagged) if k]
+        kept.append(rules.Violation(v.rule, v.column, mask, message, values))
+    return kept
 
 
 def validate_reviews(

@@ -356,10 +356,14 @@ class ReviewForm:
         return values
 
     # ----------------------------------------------------------------------------- checking
-    def errors(self, *, status: str | None = None) -> dict[str, list[str]]:
+    def errors(self, *, status: str | None = "submitted") -> dict[str, list[str]]:
         """Every problem with the form as it stands, by column: the schema's rules (the same as
         imports) plus what only the form can know (a problem ticked without its harm answer,
-        identifiers in free text, which the form finds as they are typed)."""
+        identifiers in free text, which the form finds as they are typed).
+
+        Checked as for submission by default, so the form shows what is still needed; *Save
+        draft* stores an incomplete review all the same (the session spares drafts only the
+        completeness rules, ``sjrlib.schema.DRAFT_MAY_BE_INCOMPLETE``)."""
         from sjrlib.schema import review_errors
 
         values = self.values()
