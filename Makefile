@@ -24,12 +24,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-data/sjr.db: | $(STAMP)
+# `sjr demo-data` does nothing when the store already holds reviews, so this is safe to repeat.
+demo: $(STAMP)
 	@mkdir -p data
-	$(BIN)/sjr demo-data --db sqlite:///data/sjr.db
-
-demo: $(STAMP) data/sjr.db
+	$(BIN)/sjr demo-data --db $(DB)
 	$(BIN)/sjr summary --db $(DB)
+	$(BIN)/sjr report all --db $(DB) --out reports
+	@echo
+	@echo "Reports written: open reports/index.html (the latest period) or reports/<period>/index.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -41,7 +43,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
-serve: $(STAMP) data/sjr.db
+serve: $(STAMP)
+	@mkdir -p data
+	$(BIN)/sjr demo-data --db $(DB)
 	$(BIN)/sjr serve --db $(DB)
 
 clean-db:
