@@ -235,6 +235,10 @@ _MONTH = r"\d{4}-(?:0[1-9]|1[0-2])"
 
 def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series | None) -> None:
     n = table.n
+    if series is not None and n <= SMALL_FRAME and not series.notna().any():
+        # A column of blanks reads as an absent one; the entry form leaves most fields blank
+        # and the text machinery below costs milliseconds per column on a 1-row frame.
+        series = None
     if series is None:
         empty = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype=table.text_dtype)
         table.raw[column] = table.text[column] = empty
