@@ -262,3 +262,20 @@ def test_cli_refuses_bad_parameters_before_running(store, tmp_path):
     wrong = runner.invoke(app, ["report", "national", "--db", url, "--period", "2022"])
     assert wrong.exit_code == 2 and "financial year" in wrong.output
     assert not (tmp_path / "r").exists()
+
+
+def test_the_batch_identity_is_registered_with_an_audit_entry(batch, store):
+    from data_access import audit
+    from data_access import store as store_module
+
+    engine = store_module.get_engine(store[0])
+    try:
+        with engine.connect() as conn:
+            added = audit.entries(conn, action="users.add")
+            reads = audit.entries(conn, username="sjr-reports")
+            verified = audit.verify(conn)
+    finally:
+        engine.dispose()
+    assert any("sjr-reports" in str(scope) for scope in added["scope"])
+    assert len(reads) > 0  # every report read the data through the audited door
+    assert verified.ok

@@ -150,6 +150,7 @@ def ensure_report_user(db: str | None, username: str = REPORT_USER) -> None:
     """
     if username != REPORT_USER:
         return
+    from data_access.audit import shell_writer
     from data_access.identity import add_user, get_user
     from data_access.roles import PROGRAMME_TEAM
     from data_access.store import database_url, get_engine
@@ -159,6 +160,10 @@ def ensure_report_user(db: str | None, username: str = REPORT_USER) -> None:
         with engine.begin() as conn:
             if get_user(conn, username) is None:
                 add_user(conn, username, PROGRAMME_TEAM)
+                # A change to who may read: audited in the same transaction, as `sjr users add`.
+                shell_writer(tool="sjr report")(conn, "users.add", 1,
+                                                scope={"username": username,
+                                                       "role": PROGRAMME_TEAM})
     finally:
         engine.dispose()
 
