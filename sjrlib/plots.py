@@ -249,7 +249,7 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
             ax.text(1, row, f"Scored in fewer than {MIN_CASES} reviews: not shown",
                     va="center", fontsize=_FONT - 1, color=NHS_COLOURS["dark_grey"])
             continue
-        left = 0.0
+        shares = []
         for score in domain.CARE_SCORES:
             cell = part[part["score"].astype("Int64") == score]
             if cell.empty:
@@ -258,9 +258,19 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
             pct = _numbers(cell["percent"])[0] if "percent" in cell else np.nan
             if np.isnan(pct) and not np.isnan(_numbers([count])[0]):
                 pct = 100 * _numbers([count])[0] / applicable
-            if _was_suppressed([count])[0] or np.isnan(_numbers([count])[0]) or np.isnan(pct):
-                suppressed += 1
-                continue
+            withheld = bool(_was_suppressed([count])[0] or np.isnan(_numbers([count])[0])
+                            or np.isnan(pct))
+            shares.append((score, pct, withheld))
+        if any(withheld for _, _, withheld in shares):
+            # A bar stopping short of 100% would give the withheld cells' total back.
+            suppressed += 1
+            ax.text(1, row, "Not shown: some scores were given in 1 to 7 reviews",
+                    va="center", fontsize=_FONT - 1, color=NHS_COLOURS["dark_grey"])
+            ax.text(101, row, f"n = {int(applicable)}", va="center", fontsize=_FONT - 1,
+                    clip_on=False)
+            continue
+        left = 0.0
+        for score, pct, _ in shares:
             if pct <= 0:
                 continue
             colour = CARE_SCORE_COLOURS[score]
