@@ -30,8 +30,6 @@ demo: $(STAMP)
 	$(BIN)/sjr demo-data --db $(DB)
 	$(BIN)/sjr summary --db $(DB)
 	$(BIN)/sjr report all --db $(DB) --out reports
-	@echo
-	@echo "Reports written: open reports/index.html (the latest period) or reports/<period>/index.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
