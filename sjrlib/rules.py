@@ -30,6 +30,7 @@ review-reason lists are normalised once per distinct value.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -235,7 +236,8 @@ _MONTH = r"\d{4}-(?:0[1-9]|1[0-2])"
 
 def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series | None) -> None:
     n = table.n
-    if series is not None and n <= SMALL_FRAME and not series.notna().any():
+    if series is not None and (_cell_text(series.iat[0]) is pd.NA if n == 1 else
+                               n <= SMALL_FRAME and not series.notna().any()):
         # A column of blanks reads as an absent one; the entry form leaves most fields blank
         # and the text machinery below costs milliseconds per column on a 1-row frame.
         series = None
@@ -268,6 +270,9 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
         table.values[column] = values
         return
 
+    if n == 1 and pd.api.types.is_string_dtype(series.dtype) \
+            and _read_cell(table, column, spec, _cell_text(series.iat[0])):
+        return
     raw = _as_text(series, table.text_dtype)
     if table.text_dtype.storage == "pyarrow":
         _read_arrow_column(table, column, spec, raw)
@@ -321,6 +326,69 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
     table.text[column] = text
     table.values[column] = values
     table.invalid[column] = invalid
+
+
+_RE_INTEGER, _RE_DATE, _RE_MONTH = (re.compile(p) for p in (_INTEGER, _DATE, _MONTH))
+_RE_SIGN_OR_POINT = re.compile(r"^\+|\.0*$")
+_RE_LINE_END = re.compile("\r\n?")
+
+
+def _read_cell(table: Table, column: str, spec: ColumnSpec, cell: Any) -> bool:
+    """:func:`_read_column` for a 1-row frame (one review saved from the form or the session):
+    the same reading done on the one Python string (the ``re`` patterns pandas' python-storage
+    string methods use), instead of about twenty pandas calls per column. False, having set
+    nothing, for what it leaves to the frame path (a date outside ``datetime64[ns]``)."""
+    dtype = table.text_dtype
+    stripped = pd.NA if cell is pd.NA else cell.strip()
+    present = stripped is not pd.NA and len(stripped) > 0
+    if not present:
+        stripped = pd.NA
+    invalid = False
+    kind = spec.kind
+    unknown: Any = None
+    if kind == "free_text":
+        text = value = _RE_LINE_END.sub("\n", cell) if present else pd.NA
+    elif kind in ("id", "text", "month"):
+        text = value = stripped
+        if kind == "month" and present and _RE_MONTH.fullmatch(stripped) is None:
+            invalid, value = True, pd.NA
+    elif kind == "code":
+        text = value = stripped.lower() if present else pd.NA
+        if present and text not in spec.codes:
+            invalid, value = True, pd.NA
+    elif kind == "postcode":
+        text = value = stripped.upper() if present else pd.NA
+    elif kind == "int":
+        text = stripped
+        ok = present and _RE_INTEGER.fullmatch(stripped) is not None
+        invalid = present and not ok
+        value = int(_RE_SIGN_OR_POINT.sub("", stripped)) if ok else pd.NA
+    elif kind == "date":
+        text, value = stripped, pd.NaT
+        if present and _RE_DATE.fullmatch(stripped) is not None:
+            value = pd.to_datetime(stripped, format="%Y-%m-%d", errors="coerce")
+            if value is not pd.NaT and not _NS_FIRST <= np.datetime64(value, "D") <= _NS_LAST:
+                return False
+        invalid = present and value is pd.NaT
+    elif kind == "reasons":
+        text = stripped
+        value, unknown = _reasons(stripped) if present else (pd.NA, pd.NA)
+        invalid = unknown is not pd.NA
+        if invalid:
+            value = pd.NA
+        # ";" alone names no reason: blank, so "at least one" is the required rule's job.
+        present = invalid or value is not pd.NA
+    else:
+        return False  # the frame path names the unknown kind
+    table.raw[column] = pd.Series([cell], dtype=dtype)
+    table.text[column] = pd.Series([text], dtype=dtype)
+    table.values[column] = pd.Series(
+        [value], dtype={"int": "Int64", "date": "datetime64[ns]"}.get(kind, dtype))
+    if unknown is not None:
+        table.reason_unknown = pd.Series([unknown], dtype=dtype)
+    table.present[column] = np.array([present], dtype=bool)
+    table.invalid[column] = np.array([invalid], dtype=bool)
+    return True
 
 
 def _arrow(series: pd.Series) -> pa.ChunkedArray:
@@ -430,19 +498,28 @@ def _normalise_reasons(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     Done once per distinct value: a file has few distinct combinations of reasons.
     """
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
-    order = {r: i for i, r in enumerate(domain.REVIEW_REASONS)}
     normalised: list[Any] = []
     unknown: list[Any] = []
     for value in uniques:
-        ids = {p.strip().lower() for p in str(value).split(domain.REASON_SEPARATOR)} - {""}
-        bad = sorted(ids - order.keys())
-        good = sorted(ids & order.keys(), key=order.__getitem__)
-        normalised.append(domain.REASON_SEPARATOR.join(good) if good else pd.NA)
-        unknown.append(", ".join(bad) if bad else pd.NA)
+        good, bad = _reasons(value)
+        normalised.append(good)
+        unknown.append(bad)
     take = lambda items: pd.Series(  # noqa: E731
         np.asarray(items + [pd.NA], dtype=object)[codes], index=text.index, dtype=text.dtype
     )
     return take(normalised), take(unknown)
+
+
+_REASON_ORDER = {r: i for i, r in enumerate(domain.REVIEW_REASONS)}
+
+
+def _reasons(value: Any) -> tuple[Any, Any]:
+    """One ``;``-separated cell -> (known ids in spec order or <NA>, unknown ids or <NA>)."""
+    ids = {p.strip().lower() for p in str(value).split(domain.REASON_SEPARATOR)} - {""}
+    bad = sorted(ids - _REASON_ORDER.keys())
+    good = sorted(ids & _REASON_ORDER.keys(), key=_REASON_ORDER.__getitem__)
+    return (domain.REASON_SEPARATOR.join(good) if good else pd.NA,
+            ", ".join(bad) if bad else pd.NA)
 
 
 def normalise_known_reviews(known: Any) -> pd.DataFrame | None:
