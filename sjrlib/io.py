@@ -75,26 +75,35 @@ def _has_blank_line(data: bytes) -> bool:
 _STRING = pd.StringDtype("pyarrow")
 
 
-def _parse_csv_fast(data: bytes) -> pd.DataFrame | None:
+_HEAD_BYTES = 1 << 16
+
+
+def _parse_csv_fast(source: bytes | Path, first_line: bytes) -> pd.DataFrame | None:
     """All cells as strings ("" -> <NA>), header as the first row, parsed by Arrow's C++ CSV
-    reader (about 4x pandas' C parser). ``None`` when it cannot say exactly what is wrong: the
-    caller then parses with pandas for a precise message. Not for files with blank lines, which
-    Arrow would skip and so shift the row numbers."""
+    reader (about 4x pandas' C parser) straight from the file: neither the file's bytes nor a
+    decoded copy are held, and Arrow checks the UTF-8. ``None`` when it cannot say exactly
+    what is wrong (bad UTF-8, a ragged row, a blank line, which Arrow would otherwise skip and
+    so shift the row numbers): the caller then reads the bytes and parses with pandas for a
+    precise message."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    first_line = data[: data.find(b"\n") if b"\n" in data else len(data)]
     try:
         width = len(next(csv.reader([first_line.decode("utf-8-sig")])))
-    except (StopIteration, csv.Error):
+    except (StopIteration, csv.Error, UnicodeDecodeError):
+        return None
+    if not width:
         return None
     names = [f"c{i}" for i in range(width)]
+    if isinstance(source, bytes):
+        source = _io.BytesIO(source)
     try:
         table = pcsv.read_csv(
-            _io.BytesIO(data),
+            source,
             read_options=pcsv.ReadOptions(column_names=names),
-            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pcsv.ConvertOptions(
+                # large_string: what pandas' pyarrow strings hold (no conversion copy).
                 column_types={n: pa.large_string() for n in names}, strings_can_be_null=True,
                 quoted_strings_can_be_null=True, null_values=[""],
             ),
@@ -103,6 +112,7 @@ def _parse_csv_fast(data: bytes) -> pd.DataFrame | None:
         return None
     frame = table.to_pandas(types_mapper=lambda t: _STRING if pa.types.is_large_string(t)
                             else None)
+    del table
     frame.columns = range(width)
     return frame
 
@@ -128,6 +138,25 @@ def _parse_csv_exact(data: bytes, path: Path) -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
+    with path.open("rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+    cells = None
+    if (not head.startswith(b"PK\x03\x04") and head.lstrip(b"\xef\xbb\xbf").strip()
+            and b"\n" in head):
+        cells = _parse_csv_fast(path, head[: head.index(b"\n")])
+    if cells is None:
+        cells = _read_csv_bytes(path)
+    header = [str(h).strip() if isinstance(h, str) else "" for h in cells.iloc[0]]
+    if len(header) == 1:
+        for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+            if separator in header[0]:
+                raise ImportFileError(f"{path.name}: the header is separated by {name}; the "
+                                      f"exchange format separates columns with commas")
+    return header, cells.iloc[1:]
+
+
+def _read_csv_bytes(path: Path) -> pd.DataFrame:
+    """The careful path: the whole file's bytes, each problem named precisely."""
     data = path.read_bytes()
     if data.startswith(b"PK\x03\x04"):
         raise ImportFileError(f"{path.name}: this is a workbook (XLSX/ZIP), not CSV text; name "
@@ -141,16 +170,9 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
             f"{path.name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at position "
             f"{exc.start}); save it as 'CSV UTF-8' and import it again"
         ) from None
-    cells = None if _has_blank_line(data) else _parse_csv_fast(data)
-    if cells is None:
-        cells = _parse_csv_exact(data, path)
-    header = [str(h).strip() if isinstance(h, str) else "" for h in cells.iloc[0]]
-    if len(header) == 1:
-        for separator, name in ((";", "semicolons"), ("\t", "tabs")):
-            if separator in header[0]:
-                raise ImportFileError(f"{path.name}: the header is separated by {name}; the "
-                                      f"exchange format separates columns with commas")
-    return header, cells.iloc[1:]
+    first_line = data[: data.find(b"\n") if b"\n" in data else len(data)]
+    cells = None if _has_blank_line(data) else _parse_csv_fast(data, first_line)
+    return _parse_csv_exact(data, path) if cells is None else cells
 
 
 # OOXML stores characters XML cannot carry (e.g. carriage return) as _xHHHH_, and a literal
@@ -232,16 +254,20 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
         raise ImportFileError(f"{path.name}: no such file ({path})")
     header, body = _read_csv(path) if suffix == ".csv" else _read_xlsx(path)
     rows = np.arange(2, len(body) + 2)
-    keep = body.notna().any(axis=1).to_numpy()
-    body, rows = body[keep], rows[keep]
+    keep = np.zeros(len(body), dtype=bool)
+    for i in range(body.shape[1]):
+        keep |= body.iloc[:, i].notna().to_numpy(dtype=bool)
+    if not keep.all():  # (a filter copies every column: only when there is a blank row)
+        body, rows = body[keep], rows[keep]
     # Columns without a header: harmless when empty (a trailing comma), an error with data.
     unnamed = [i for i, h in enumerate(header) if not h]
     for i in unnamed:
         if body.iloc[:, i].notna().any():
             raise ImportFileError(f"{path.name}: column {i + 1} has data but no header")
     named = [i for i, h in enumerate(header) if h]
-    header = [header[i] for i in named]
-    body = body.iloc[:, named]
+    if len(named) < len(header):
+        header = [header[i] for i in named]
+        body = body.iloc[:, named]
     duplicates = sorted({h for h in header if header.count(h) > 1})
     if duplicates:
         raise ImportFileError(f"{path.name}: duplicate header {', '.join(duplicates)} (each "

@@ -404,6 +404,10 @@ def _from_arrow(data: pa.ChunkedArray | pa.Array, dtype: pd.StringDtype) -> pd.S
     return pd.Series(pd.arrays.ArrowStringArray(data), dtype=dtype)
 
 
+def _total_bytes(data: pa.ChunkedArray) -> int:
+    return int(pc.sum(pc.binary_length(data)).as_py() or 0)
+
+
 def _bools(data: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Arrow booleans as a numpy bool array, null -> False."""
     return np.asarray(pc.fill_null(data, False), dtype=bool)
@@ -423,17 +427,24 @@ def _read_arrow_column(table: Table, column: str, spec: ColumnSpec, raw: pd.Seri
     intermediate pandas columns. Gives exactly what the pandas path gives."""
     dtype = table.text_dtype
     data = _arrow(raw)
+    null = pa.scalar(None, data.type)
+    # Copies only where a cell changes: a clean column's text and values are the file's own
+    # Arrow data, so a million-row import holds each cell once.
     stripped = pc.utf8_trim_whitespace(data)
+    if _total_bytes(stripped) == _total_bytes(data):
+        stripped = data  # nothing was trimmed
     present_arrow = pc.greater(pc.utf8_length(stripped), 0)
     present = _bools(present_arrow)
-    stripped = pc.if_else(present_arrow, stripped, pa.scalar(None, stripped.type))
+    blank_text = int(present.sum()) < len(data) - data.null_count  # "" or whitespace only
+    if blank_text:
+        stripped = pc.if_else(present_arrow, stripped, null)
     table.raw[column] = raw
     table.present[column] = present
     invalid = np.zeros(table.n, dtype=bool)
     kind = spec.kind
 
     if kind == "free_text":
-        text = pc.if_else(present_arrow, data, pa.scalar(None, data.type))
+        text = pc.if_else(present_arrow, data, null) if blank_text else data
         if pc.any(pc.match_substring(text, "\r")).as_py():
             # Line endings are a platform's, not the writer's: one form (\n) so files
             # round-trip.
@@ -447,20 +458,28 @@ def _read_arrow_column(table: Table, column: str, spec: ColumnSpec, raw: pd.Seri
         table.values[column] = (table.text[column] if not invalid.any() else
                                 table.text[column].where(~invalid, pd.NA))
     elif kind == "code":
-        lowered = pc.utf8_lower(stripped)
-        ok = pc.is_in(lowered, value_set=pa.array(spec.codes, type=lowered.type))
+        value_set = pa.array(spec.codes, type=stripped.type)
+        ok = pc.is_in(stripped, value_set=value_set)
+        lowered = stripped
+        if int(pc.sum(ok).as_py() or 0) < int(present.sum()):  # some not in lower case (or bad)
+            lowered = pc.utf8_lower(stripped)
+            ok = pc.is_in(lowered, value_set=value_set)
         invalid = present & ~_bools(ok)
         table.text[column] = _from_arrow(lowered, dtype)
-        table.values[column] = _from_arrow(
-            pc.if_else(ok, lowered, pa.scalar(None, lowered.type)), dtype)
+        table.values[column] = (table.text[column] if not invalid.any() else
+                                _from_arrow(pc.if_else(ok, lowered, null), dtype))
     elif kind == "postcode":
-        table.text[column] = table.values[column] = _from_arrow(pc.utf8_upper(stripped), dtype)
+        upper = pc.utf8_upper(stripped)
+        if pc.all(pc.fill_null(pc.equal(upper, stripped), True)).as_py():
+            upper = stripped
+        table.text[column] = table.values[column] = _from_arrow(upper, dtype)
     elif kind == "int":
         table.text[column] = _from_arrow(stripped, dtype)
         ok = pc.fill_null(pc.match_substring_regex(stripped, _RE2_INTEGER), False)
         invalid = present & ~_bools(ok)
-        digits = pc.replace_substring_regex(
-            pc.if_else(ok, stripped, pa.scalar(None, stripped.type)), "^\\+|\\.0*$", "")
+        digits = pc.if_else(ok, stripped, null) if invalid.any() else stripped
+        if pc.any(pc.match_substring_regex(digits, "[+.]")).as_py():
+            digits = pc.replace_substring_regex(digits, "^\\+|\\.0*$", "")
         numbers = pc.cast(digits, pa.int64())
         table.values[column] = pd.Series(
             numbers.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), dtype="Int64")

@@ -375,3 +375,39 @@ def test_one_bad_cell_gives_one_error():
     """A type failure does not also trip range or consistency rules on the same cell."""
     assert errors_of([review(score_admission="four")]) == [(2, "score_admission", "integer")]
     assert errors_of([review(review_date="soon")]) == [(2, "review_date", "date_format")]
+
+
+# --- large frames (Arrow path) give what small frames give -------------------------------------
+
+@pytest.fixture
+def arrow_path(monkeypatch):
+    """Read every frame as a large one would be: pyarrow strings, pyarrow.compute parsing."""
+    monkeypatch.setattr(rules, "SMALL_FRAME", 0)
+
+
+@pytest.mark.parametrize("rows, context, expected", REVIEW_CASES.values(), ids=REVIEW_CASES)
+def test_review_rule_fails_on_the_arrow_path(arrow_path, rows, context, expected):
+    assert errors_of(rows, **context) == expected
+
+
+def test_arrow_path_normalises_as_the_python_path(monkeypatch):
+    messy = [
+        review(review_id=" R1 ", sex="Female", review_stage="FIRST", postcode_district="ls1 ",
+               age_at_death="+81", arrival_hour="14.00", death_hour=" 3", score_admission="4.",
+               comment_admission="Line one\r\nline two\rthree", specialty="  ",
+               review_reasons="Random_Sample; ;learning_disability", review_date=" 2024-03-05"),
+        second(cause_of_death="", avoidability_score="3", avoidability_scale="prism"),
+        review(review_id="R3", case_id="C-3", review_date="2024-02-29", death_month="2024-02"),
+    ]
+    frames = {}
+    for small in (10**9, 0):
+        monkeypatch.setattr(rules, "SMALL_FRAME", small)
+        frames[small] = validate_reviews(pd.DataFrame(messy), today=TODAY)
+    pd.testing.assert_frame_equal(frames[0], frames[10**9])
+    assert frames[0].loc[0, "comment_admission"] == "Line one\nline two\nthree"
+    assert frames[0].loc[0, "age_at_death"] == 81 and frames[0].loc[0, "sex"] == "female"
+
+
+def test_arrow_path_refuses_impossible_dates(arrow_path):
+    assert errors_of([review(review_date="2023-02-29")]) == [(2, "review_date", "date_format")]
+    assert errors_of([review(review_date="0001-01-01")]) == [(2, "review_date", "date_format")]
