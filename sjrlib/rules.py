@@ -706,6 +706,8 @@ def _range_rule(rule_id: str, columns: tuple[str, ...], low: int, high: int | No
                 message: str, description: str) -> Rule:
     def check(t: Table) -> Iterator[Violation]:
         for c in columns:
+            if not t.present[c].any():  # nothing filled in, nothing out of range
+                continue
             v = t.values[c]
             bad = v < low if high is None else (v < low) | (v > high)
             yield Violation(rule_id, c, _mask(bad), message.format(column=c))
@@ -841,8 +843,10 @@ def _target_of_second_review(t: Table) -> tuple[pd.Series, pd.Series, np.ndarray
 
 def _stage_rules() -> list[Rule]:
     def stages(t: Table) -> tuple[np.ndarray, np.ndarray]:
-        stage = t.values["review_stage"]
-        return _mask(stage == "first"), _mask(stage == "second")
+        if "stages" not in t.cache:  # six rules ask
+            stage = t.values["review_stage"]
+            t.cache["stages"] = _mask(stage == "first"), _mask(stage == "second")
+        return t.cache["stages"]
 
     def first_no_target(t: Table) -> Iterator[Violation]:
         first, _ = stages(t)
@@ -882,6 +886,8 @@ def _stage_rules() -> list[Rule]:
 
     def target_known(t: Table) -> Iterator[Violation]:
         checked, _, _, found = targets(t)
+        if not checked.any():
+            return
         yield Violation(
             "second_review_of_known", "second_review_of", checked & ~found,
             "second_review_of names a review_id that is neither in this file nor in the store",
@@ -889,6 +895,8 @@ def _stage_rules() -> list[Rule]:
 
     def target_first_stage(t: Table) -> Iterator[Violation]:
         checked, _, stage, found = targets(t)
+        if not checked.any():
+            return
         yield Violation(
             "second_review_of_first_stage", "second_review_of",
             checked & found & ~_mask(stage == "first"),
@@ -898,6 +906,8 @@ def _stage_rules() -> list[Rule]:
 
     def target_same_case(t: Table) -> Iterator[Violation]:
         checked, case, _, found = targets(t)
+        if not checked.any():
+            return
         yield Violation(
             "second_review_of_same_case", "second_review_of",
             checked & found & _mask(case != t.text["case_id"]),
