@@ -24,7 +24,7 @@ the pydantic model :data:`Review` for one review as a dict (field names = column
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,6 +44,7 @@ __all__ = [
     "validate_organisations",
     "validate_review",
     "validate_reviews",
+    "validate_reviews_in_blocks",
 ]
 
 MAX_LISTED_ERRORS = 50
@@ -229,6 +230,89 @@ def validate_reviews(
     return _review_frame(table, frame.index)
 
 
+CROSS_ROW_RULES = frozenset({"review_id_unique", "second_review_of_known",
+                             "second_review_of_first_stage", "second_review_of_same_case"})
+"""Review rules that compare rows with each other (or with the store); every other rule looks at
+one row only, so it can run on each block of a file as it is read."""
+_LINK_COLUMNS = ("review_id", "case_id", "review_stage", "second_review_of")
+
+
+def validate_reviews_in_blocks(
+    blocks: Iterable[tuple[pd.DataFrame, Sequence[int]]],
+    *,
+    source: str = "<frame>",
+    known_organisations: Iterable[str] | pd.DataFrame | None = None,
+    known_reviews: Mapping[str, tuple[str, str]] | pd.DataFrame | None = None,
+    today: _dt.date | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Validate a file's reviews block by block, with exactly the rules of
+    :func:`validate_reviews`; yield each block's review frame as soon as its rows pass.
+
+    ``blocks`` gives ``(frame, rows)`` pairs (rows: spreadsheet row numbers). The rules that
+    look at one row run on each block; the cross-row rules (:data:`CROSS_ROW_RULES`: unique
+    ``review_id``, ``second_review_of`` naming a first-stage review of the same case in the
+    file or the store) run at the end on the link columns of all blocks, kept aside (a few
+    short strings per review). Only then, after the last block, :class:`ValidationFailed` is
+    raised listing every error of the whole file. So a consumer must not store anything before
+    the generator is exhausted: the blocks it yielded may belong to a file that fails.
+    """
+    today = today or _dt.date.today()
+    if isinstance(known_organisations, pd.DataFrame):
+        known_organisations = known_organisations["organisation_code"]
+    if known_organisations is not None:
+        known_organisations = frozenset(str(c).strip() for c in known_organisations)
+    row_rules = [r for r in rules.REVIEW_RULES if r.id not in CROSS_ROW_RULES]
+    cross_rules = [r for r in rules.REVIEW_RULES if r.id in CROSS_ROW_RULES]
+    errors: list[RowError] = []
+    links: list[rules.Table] = []
+    for frame, rows in blocks:
+        _missing_columns(frame, rules.REVIEW_SPECS, source)
+        table = rules.prepare(frame, rules.REVIEW_SPECS, rows=rows,
+                              known_organisations=known_organisations, today=today)
+        found = _errors(table, rules.run_rules(table, row_rules), source)
+        links.append(_link_table(table))
+        if found:
+            errors.extend(found)
+        elif not errors:
+            yield _review_frame(table, pd.RangeIndex(table.n))
+        del table
+    if links:
+        table = _joined_link_tables(links, known_reviews, today)
+        del links
+        errors.extend(_errors(table, rules.run_rules(table, cross_rules), source))
+    if errors:
+        order = {c: i for i, c in enumerate(rules.REVIEW_SPECS)}
+        errors.sort(key=lambda e: (e.row, order.get(e.column, len(order))))  # stable
+        raise ValidationFailed(errors)
+
+
+def _link_table(table: rules.Table) -> rules.Table:
+    """The columns the cross-row rules read, of one block."""
+    specs = {c: rules.REVIEW_SPECS[c] for c in _LINK_COLUMNS}
+    out = rules.Table(specs=specs, n=table.n, rows=table.rows, text_dtype=table.text_dtype)
+    for c in _LINK_COLUMNS:
+        out.raw[c], out.text[c], out.values[c] = table.raw[c], table.text[c], table.values[c]
+        out.present[c], out.invalid[c] = table.present[c], table.invalid[c]
+    return out
+
+
+def _joined_link_tables(parts: list[rules.Table], known_reviews: Any,
+                        today: _dt.date) -> rules.Table:
+    n = sum(p.n for p in parts)
+    specs = parts[0].specs
+    joined = rules.Table(specs=specs, n=n, rows=np.concatenate([p.rows for p in parts]),
+                         known_reviews=rules.normalise_known_reviews(known_reviews),
+                         today=today, text_dtype=pd.StringDtype("pyarrow"))
+    for c in specs:
+        for name in ("raw", "text", "values"):
+            getattr(joined, name)[c] = pd.concat(
+                [getattr(p, name)[c].astype(joined.text_dtype) for p in parts],
+                ignore_index=True)
+        joined.present[c] = np.concatenate([p.present[c] for p in parts])
+        joined.invalid[c] = np.concatenate([p.invalid[c] for p in parts])
+    return joined
+
+
 def _review_frame(table: rules.Table, index: pd.Index) -> pd.DataFrame:
     out = {c: table.values[c] for c in domain.REVIEW_COLUMNS}
     out["status"] = out["status"].fillna("submitted")
@@ -237,6 +321,9 @@ def _review_frame(table: rules.Table, index: pd.Index) -> pd.DataFrame:
     out["avoidability_score"] = score.mask(prism.fillna(False), 7 - score)
     out["avoidability_scale"] = pd.Series("rcp", index=score.index, dtype="string").where(
         score.notna(), pd.NA)
+    if table.n == 1:  # one review (form, session): astype of 48 columns costs ~10 ms of calls
+        return pd.DataFrame({c: pd.array([s.iat[0]], dtype=domain.REVIEW_DTYPES[c])
+                             for c, s in out.items()}, index=index)
     frame = pd.DataFrame(out).astype(domain.REVIEW_DTYPES)
     frame.index = index
     return frame
