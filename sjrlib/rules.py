@@ -311,7 +311,12 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
         shaped = _mask(stripped.str.fullmatch(_DATE))
         values = pd.Series(pd.NaT, index=stripped.index, dtype="datetime64[ns]")
         if shaped.any():
-            values[shaped] = pd.to_datetime(stripped[shaped], format="%Y-%m-%d", errors="coerce")
+            parsed = pd.to_datetime(stripped[shaped], format="%Y-%m-%d", errors="coerce")
+            # A real-looking date outside datetime64[ns] (e.g. 0000-01-01) is a date error,
+            # not a crash: keep only what the review frame can hold.
+            days = parsed.to_numpy(dtype="datetime64[D]")
+            holdable = ~np.isnat(days) & (days >= _NS_FIRST) & (days <= _NS_LAST)
+            values[shaped] = parsed.where(holdable).astype("datetime64[ns]")
         invalid = present & _mask(values.isna())
     elif spec.kind == "reasons":
         text = stripped
