@@ -5,8 +5,9 @@ from the synthetic generator (a national base set, tiled with re-keyed ids up to
 file is valid and every second-stage review points at its first-stage review), then in a fresh
 process for each measurement:
 
-- **import**: ``sjrlib.io.read_reviews`` (read + the full validation, with the store's known
-  organisations) and ``data_access.store.import_reviews`` into a fresh SQLite file, i.e. what
+- **import**: ``sjrlib.io.read_reviews_blocks`` (read + the full validation of the whole file,
+  with the store's known organisations, a block at a time) and
+  ``data_access.store.import_review_blocks`` into a fresh SQLite file, i.e. what
   ``sjr import reviews FILE`` does; prints rows/s end to end and peak RSS (``ru_maxrss``).
 - **load**: ``store.load_reviews`` (the review frame: child tables pivoted, dtypes set) beside a
   bare ``pandas.read_sql("SELECT * FROM reviews")`` of the reviews table alone.
@@ -110,9 +111,13 @@ def _child_import(organisations: str, deaths: str, reviews: str, db: str) -> dic
     with engine.connect() as conn:
         known_orgs = store.known_organisations(conn)
         known = store.known_reviews(conn, stage="first")
-    frame = io.read_reviews(reviews, known_organisations=known_orgs, known_reviews=known)
+    # What `sjr import reviews FILE` does: the whole file validated block by block (kept in a
+    # temporary file), then stored block by block in one transaction.
+    blocks = io.read_reviews_blocks(reviews, known_organisations=known_orgs,
+                                    known_reviews=known)
     validated, cpu1, validate_peak = time.perf_counter(), _cpu_s(), _peak_mb()
-    result = store.import_reviews(engine, frame)
+    with blocks:
+        result = store.import_review_blocks(engine, blocks)
     stored, cpu2 = time.perf_counter(), _cpu_s()
     engine.dispose()
     return {"rows": result.inserted, "validate_s": validated - started,

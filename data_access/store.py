@@ -69,6 +69,7 @@ __all__ = [
     "get_engine",
     "import_deaths",
     "import_organisations",
+    "import_review_blocks",
     "import_reviews",
     "init_db",
     "known_organisations",
@@ -595,48 +596,98 @@ def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: 
     ImportResult
         Counts of inserted, updated and unchanged reviews.
     """
+    with _transaction(target) as conn, _bulk_cache(conn):
+        _begin_write(conn)
+        result = _store_reviews(conn, frame, update=update, progress=progress,
+                                saved_by=saved_by)
+        _notify(on_write, conn, "import_reviews", result.inserted + result.updated)
+    return result
+
+
+def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFrame], *,
+                         update: bool = False, on_write: OnWrite | None = None,
+                         progress: Callable[[int], None] | None = None,
+                         saved_by: str | None = None) -> ImportResult:
+    """Store validated review frames given block by block, all in one transaction.
+
+    What :func:`import_reviews` does for one frame, for a file too large to hold as one
+    (``sjrlib.io.read_reviews_blocks``): the blocks must together be one validated file
+    (review ids unique across blocks, each ``second_review_of`` naming a first-stage review
+    in the blocks or the store). First-stage reviews are written block by block;
+    second-stage ones (which may name a review of a later block) are held back and written
+    last, so foreign keys hold at every insert. A conflict with a stored review
+    (:class:`ImportConflictError`) in any block rolls the whole import back; it lists the
+    conflicting reviews of that block. ``on_write`` is called once, with the total.
+    """
+    inserted = updated = unchanged = 0
+    with _transaction(target) as conn, _bulk_cache(conn):
+        _begin_write(conn)
+        empty = conn.execute(select(func.count()).select_from(_REVIEWS)).scalar_one() == 0
+        held: list[pd.DataFrame] = []
+        for block in blocks:
+            second = block["review_stage"].to_numpy(dtype=object, na_value=None) == "second"
+            if second.any():
+                held.append(block[second])
+                block = block[~second]
+            # A store that was empty holds only this file's earlier blocks: ids are unique
+            # across the file, so none of this block's can be stored already.
+            result = _store_reviews(conn, block, update=update, progress=progress,
+                                    saved_by=saved_by, new_only=empty)
+            inserted, updated = inserted + result.inserted, updated + result.updated
+            unchanged += result.unchanged
+        if held:
+            result = _store_reviews(conn, pd.concat(held, ignore_index=True), update=update,
+                                    progress=progress, saved_by=saved_by, new_only=empty)
+            inserted, updated = inserted + result.inserted, updated + result.updated
+            unchanged += result.unchanged
+        total = ImportResult(inserted, updated, unchanged)
+        _notify(on_write, conn, "import_reviews", total.inserted + total.updated)
+    return total
+
+
+def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
+                   progress: Callable[[int], None] | None, saved_by: str | None,
+                   new_only: bool = False) -> ImportResult:
+    """The body of :func:`import_reviews`, inside the caller's transaction; ``new_only``: the
+    caller knows none of the frame's reviews is stored."""
     frame = _conform(frame, domain.REVIEW_COLUMNS, domain.REVIEW_DTYPES, "review")
     duplicated = frame.loc[frame["review_id"].duplicated(), "review_id"].unique().tolist()
     if duplicated:
         raise StoreError(f"review_id repeated in the frame: {', '.join(duplicated[:20])}")
-    with _transaction(target) as conn, _bulk_cache(conn):
-        _begin_write(conn)
-        stored = _stored_review_ids(conn, frame["review_id"])
-        exists = _isin(frame["review_id"], stored)
-        changed = np.zeros(len(frame), dtype=bool)
-        if exists.any():
-            old = _load_reviews_by_id(conn, frame.loc[exists, "review_id"])
-            changed[exists] = _differs(_normalised_reasons(frame[exists]),
-                                       old[list(domain.REVIEW_COLUMNS)], ["review_id"]).to_numpy()
-        changed_ids = frame.loc[changed, "review_id"].tolist()
-        if changed_ids and not update:
-            raise _conflict("review(s)", changed_ids,
-                            "Use --update to replace them (their version goes up by one).")
-        if changed_ids:
-            locked = old.loc[old["review_id"].isin(changed_ids) & (old["status"] == "locked"),
-                             "review_id"].tolist()
-            if locked:
-                raise _conflict("locked review(s)", locked,
-                                "A locked review cannot be replaced by an import.")
-        now = _now()
-        _add_reviewers(conn, frame.loc[~exists | changed, ["reviewer_id", "organisation_code"]])
-        done = 0
-        order = _insert_order(frame, np.flatnonzero(~exists))
-        for start in range(0, len(order), CHUNK_ROWS):
-            chunk = frame.iloc[order[start:start + CHUNK_ROWS]]
-            _insert_frame(conn, _REVIEWS, chunk[list(_REVIEW_FIELDS)], version=1,
-                          created_at=now, updated_at=now, updated_by=saved_by)
-            _insert_children(conn, chunk)
-            done += len(chunk)
-            if progress:
-                progress(len(chunk))
-        if changed_ids:
-            _update_reviews(conn, frame[changed], now, saved_by)
-            if progress:
-                progress(len(changed_ids))
-        result = ImportResult(done, len(changed_ids), int(exists.sum()) - len(changed_ids))
-        _notify(on_write, conn, "import_reviews", result.inserted + result.updated)
-    return result
+    stored = set() if new_only else _stored_review_ids(conn, frame["review_id"])
+    exists = _isin(frame["review_id"], stored)
+    changed = np.zeros(len(frame), dtype=bool)
+    if exists.any():
+        old = _load_reviews_by_id(conn, frame.loc[exists, "review_id"])
+        changed[exists] = _differs(_normalised_reasons(frame[exists]),
+                                   old[list(domain.REVIEW_COLUMNS)], ["review_id"]).to_numpy()
+    changed_ids = frame.loc[changed, "review_id"].tolist()
+    if changed_ids and not update:
+        raise _conflict("review(s)", changed_ids,
+                        "Use --update to replace them (their version goes up by one).")
+    if changed_ids:
+        locked = old.loc[old["review_id"].isin(changed_ids) & (old["status"] == "locked"),
+                         "review_id"].tolist()
+        if locked:
+            raise _conflict("locked review(s)", locked,
+                            "A locked review cannot be replaced by an import.")
+    now = _now()
+    _add_reviewers(conn, frame.loc[~exists | changed, ["reviewer_id", "organisation_code"]])
+    done = 0
+    order = _insert_order(frame, np.flatnonzero(~exists))
+    for start in range(0, len(order), CHUNK_ROWS):
+        chunk = frame.iloc[order[start:start + CHUNK_ROWS]]
+        _insert_frame(conn, _REVIEWS, chunk[list(_REVIEW_FIELDS)], version=1,
+                      created_at=now, updated_at=now, updated_by=saved_by)
+        _insert_children(conn, chunk)
+        done += len(chunk)
+        if progress:
+            progress(len(chunk))
+    if changed_ids:
+        _update_reviews(conn, frame[changed], now, saved_by)
+        if progress:
+            progress(len(changed_ids))
+    return ImportResult(done, len(changed_ids), int(exists.sum()) - len(changed_ids))
 
 
 def _update_reviews(conn: Connection, frame: pd.DataFrame, now: dt.datetime,

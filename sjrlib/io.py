@@ -29,7 +29,7 @@ import datetime as _dt
 import io as _io
 import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ __all__ = [
     "read_organisations",
     "read_raw",
     "read_reviews",
+    "read_reviews_blocks",
+    "ReviewBlocks",
     "write_deaths",
     "write_organisations",
     "write_reviews",
@@ -253,7 +255,16 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     if not path.is_file():
         raise ImportFileError(f"{path.name}: no such file ({path})")
     header, body = _read_csv(path) if suffix == ".csv" else _read_xlsx(path)
-    rows = np.arange(2, len(body) + 2)
+    body, rows = _tidy(path, header, body, np.arange(2, len(body) + 2))
+    if body.empty:
+        raise ImportFileError(f"{path.name}: the file has a header but no data rows")
+    return body, rows
+
+
+def _tidy(path: Path, header: list[str], body: pd.DataFrame, rows: np.ndarray,
+          ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Header names on the cells, entirely blank rows dropped (their numbers kept in ``rows``),
+    columns without a header dropped when empty; whole-file problems raised."""
     keep = np.zeros(len(body), dtype=bool)
     for i in range(body.shape[1]):
         keep |= body.iloc[:, i].notna().to_numpy(dtype=bool)
@@ -274,8 +285,6 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
                               f"column name may appear once)")
     if not header:
         raise ImportFileError(f"{path.name}: the file has no header row")
-    if body.empty:
-        raise ImportFileError(f"{path.name}: the file has a header but no data rows")
     body.columns = header
     return body.reset_index(drop=True), rows
 
@@ -285,9 +294,26 @@ def _read(path: str | Path, kind: str, specs: Mapping[str, rules.ColumnSpec],
     path = Path(path)
     name = path.name
     raw, rows = read_raw(path)
+    loaded = _load_mapping(name, mapping)
+    return _checked_columns(raw, name, kind, specs, loaded), rows, name
+
+
+def _load_mapping(name: str, mapping: MappingLike) -> ColumnMapping | None:
+    if mapping is None:
+        return None
+    try:
+        return load_mapping(mapping)
+    except MappingError as exc:
+        raise ImportFileError(f"{name}: column mapping: {exc}") from None
+
+
+def _checked_columns(raw: pd.DataFrame, name: str, kind: str,
+                     specs: Mapping[str, rules.ColumnSpec],
+                     mapping: ColumnMapping | None) -> pd.DataFrame:
+    """The mapping applied, then unknown and missing columns refused."""
     if mapping is not None:
         try:
-            raw = apply_mapping(raw, load_mapping(mapping), specs)
+            raw = apply_mapping(raw, mapping, specs)
         except MappingError as exc:
             raise ImportFileError(f"{name}: column mapping: {exc}") from None
     unknown = [c for c in raw.columns if c not in specs]
@@ -297,7 +323,7 @@ def _read(path: str | Path, kind: str, specs: Mapping[str, rules.ColumnSpec],
     missing = [c for c in rules.required_columns(specs) if c not in raw.columns]
     if missing:
         raise ImportFileError(f"{name}: missing required column(s) {', '.join(missing)}")
-    return raw, rows, name
+    return raw
 
 
 def read_reviews(
@@ -318,6 +344,205 @@ def read_reviews(
     return schema.validate_reviews(raw, source=name, rows=rows,
                                    known_organisations=known_organisations,
                                    known_reviews=known_reviews, today=today)
+
+
+BLOCK_BYTES = 1 << 25
+"""About how much of a CSV file :func:`read_reviews_blocks` reads and validates at a time
+(32 MB: some 40,000 reviews with comments)."""
+
+
+class _StreamFailed(Exception):
+    """The streamed CSV read met something only the careful whole-file read can name."""
+
+
+def _csv_blocks(path: Path, block_bytes: int) -> Iterator[tuple[list[str], pd.DataFrame]]:
+    """(header, block of cells) pairs of a CSV file, read by Arrow a block at a time; the
+    first block's first row is the header. Raises :class:`_StreamFailed` where
+    :func:`_read_csv` would fall back to its careful path."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    with path.open("rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+    if (head.startswith(b"PK\x03\x04") or not head.lstrip(b"\xef\xbb\xbf").strip()
+            or b"\n" not in head):
+        raise _StreamFailed
+    try:
+        width = len(next(csv.reader([head[: head.index(b"\n")].decode("utf-8-sig")])))
+    except (StopIteration, csv.Error, UnicodeDecodeError):
+        raise _StreamFailed from None
+    if not width:
+        raise _StreamFailed
+    names = [f"c{i}" for i in range(width)]
+    try:
+        reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(column_names=names, block_size=block_bytes),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.large_string() for n in names}, strings_can_be_null=True,
+                quoted_strings_can_be_null=True, null_values=[""],
+            ),
+        )
+        header: list[str] | None = None
+        for batch in reader:
+            cells = batch.to_pandas(types_mapper=lambda t: _STRING
+                                    if pa.types.is_large_string(t) else None)
+            cells.columns = range(width)
+            if header is None:
+                header = [str(h).strip() if isinstance(h, str) else "" for h in cells.iloc[0]]
+                cells = cells.iloc[1:]
+            yield header, cells
+    except pa.ArrowInvalid:
+        raise _StreamFailed from None
+
+
+def _raw_blocks(path: Path, kind: str, specs: Mapping[str, rules.ColumnSpec],
+                mapping: MappingLike, block_bytes: int,
+                ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Checked raw blocks (as :func:`_read` gives the whole file) with their row numbers."""
+    name = path.name
+    loaded = _load_mapping(name, mapping)
+    next_row, data_rows = 2, 0
+    for header, cells in _csv_blocks(path, block_bytes):
+        if next_row == 2 and len(header) == 1:
+            for separator, what in ((";", "semicolons"), ("\t", "tabs")):
+                if separator in header[0]:
+                    raise ImportFileError(f"{name}: the header is separated by {what}; the "
+                                          f"exchange format separates columns with commas")
+        rows = np.arange(next_row, next_row + len(cells))
+        next_row += len(cells)
+        body, rows = _tidy(path, header, cells, rows)
+        if body.empty:
+            continue
+        data_rows += len(body)
+        yield _checked_columns(body, name, kind, specs, loaded), rows
+    if not data_rows:
+        raise ImportFileError(f"{name}: the file has a header but no data rows")
+
+
+def _whole_file_blocks(path: Path, kind: str, specs: Mapping[str, rules.ColumnSpec],
+                       mapping: MappingLike, block_rows: int = 50_000,
+                       ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    raw, rows, _ = _read(path, kind, specs, mapping)
+    for start in range(0, len(raw), block_rows):
+        yield (raw.iloc[start:start + block_rows].reset_index(drop=True),
+               rows[start:start + block_rows])
+
+
+class ReviewBlocks:
+    """Validated reviews of one file, kept block by block in a temporary Arrow IPC file.
+
+    Iterating gives each block's review frame (``domain.REVIEW_COLUMNS`` /
+    ``domain.REVIEW_DTYPES``, a fresh ``RangeIndex``), read back one at a time, so storing a
+    million reviews never holds them all in memory. ``len()`` is the number of reviews. Use it
+    as a context manager (or call :meth:`close`) to delete the temporary file.
+    """
+
+    def __init__(self, directory: Path, rows: int):
+        self._directory = directory
+        self._file = directory / "reviews.arrow"
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+
+        if self.rows == 0:
+            return
+        with pa.OSFile(str(self._file), "rb") as source:  # read, not mapped: block by block
+            reader = ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                yield _review_block_frame(reader.get_batch(i))
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+    def __enter__(self) -> ReviewBlocks:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _review_arrow_schema():
+    import pyarrow as pa
+
+    kinds = {"string": pa.large_string(), "Int64": pa.int64(),
+             "datetime64[ns]": pa.timestamp("ns")}
+    return pa.schema([(c, kinds[domain.REVIEW_DTYPES[c]]) for c in domain.REVIEW_COLUMNS])
+
+
+def _review_block_frame(batch) -> pd.DataFrame:
+    import pyarrow as pa
+
+    mapper = {pa.large_string(): _STRING, pa.int64(): pd.Int64Dtype()}.get
+    frame = batch.to_pandas(types_mapper=mapper)
+    wrong = {c: t for c, t in domain.REVIEW_DTYPES.items() if str(frame[c].dtype) != t}
+    return frame.astype(wrong) if wrong else frame
+
+
+def read_reviews_blocks(
+    path: str | Path,
+    *,
+    mapping: MappingLike = None,
+    known_organisations: Iterable[str] | pd.DataFrame | None = None,
+    known_reviews: Mapping[str, tuple[str, str]] | pd.DataFrame | None = None,
+    today: _dt.date | None = None,
+    block_bytes: int = BLOCK_BYTES,
+) -> ReviewBlocks:
+    """Read and validate a whole reviews file like :func:`read_reviews`, holding only a block
+    of it in memory at a time: for files too large to hold as one frame.
+
+    The whole file is validated first (same rules, same errors: every bad row of the file is
+    reported, :class:`sjrlib.schema.ValidationFailed`, before anything is returned); the
+    validated blocks are kept in a temporary file and given back one at a time by the returned
+    :class:`ReviewBlocks` (``data_access.store.import_review_blocks`` stores them in one
+    transaction). CSV files are streamed; an XLSX file, or a CSV file that needs the careful
+    read (a blank line, a ragged row, not UTF-8), is read whole and then validated in blocks.
+    """
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    path = Path(path)
+    suffix = _check_suffix(path)
+    if not path.is_file():
+        raise ImportFileError(f"{path.name}: no such file ({path})")
+    context = {"source": path.name, "known_organisations": known_organisations,
+               "known_reviews": known_reviews, "today": today or _dt.date.today()}
+    schema_ = _review_arrow_schema()
+    directory = Path(tempfile.mkdtemp(prefix="sjr-import-"))
+    blocks = ReviewBlocks(directory, 0)
+    try:
+        for careful in ((False, True) if suffix == ".csv" else (True,)):
+            raw = (_whole_file_blocks(path, "reviews", rules.REVIEW_SPECS, mapping) if careful
+                   else _raw_blocks(path, "reviews", rules.REVIEW_SPECS, mapping, block_bytes))
+            rows = 0
+            try:
+                with pa.OSFile(str(blocks._file), "wb") as sink, \
+                        ipc.new_file(sink, schema_) as writer:
+                    for frame in schema.validate_reviews_in_blocks(raw, **context):
+                        writer.write_table(pa.Table.from_pandas(frame, schema=schema_,
+                                                                preserve_index=False))
+                        rows += len(frame)
+            except _StreamFailed:
+                continue
+            blocks.rows = rows
+            return blocks
+        raise AssertionError("unreachable: the careful read does not stream")  # pragma: no cover
+    except BaseException:
+        blocks.close()
+        raise
 
 
 def read_deaths(

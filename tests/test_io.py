@@ -383,3 +383,58 @@ def test_copy_of_fixture_dir_is_untouched(tmp_path):
     shutil.copytree(DATA, copy)
     io.read_reviews(copy / "reviews_valid.csv", today=TODAY)
     assert sorted(p.name for p in copy.iterdir()) == sorted(p.name for p in DATA.iterdir())
+
+
+# --- block by block (files too large to hold whole) ----------
+
+@pytest.mark.parametrize("name, content, expected", FILE_CASES.values(), ids=FILE_CASES)
+def test_whole_file_problem_is_the_same_block_by_block(tmp_path, name, content, expected):
+    path = _write(tmp_path, name, content)
+    with pytest.raises(ImportFileError) as caught:
+        io.read_reviews_blocks(path, today=TODAY)
+    assert expected in str(caught.value) and str(caught.value).startswith(f"{name}: ")
+
+
+@pytest.mark.parametrize("block_bytes", [600_000])
+def test_blocks_give_the_frame_read_reviews_gives(tmp_path, small_data, block_bytes):
+    path = tmp_path / "reviews.csv"
+    io.write_reviews(small_data.reviews, path)
+    whole = io.read_reviews(path, known_organisations=small_data.organisations)
+    with io.read_reviews_blocks(path, known_organisations=small_data.organisations,
+                                block_bytes=block_bytes) as blocks:
+        parts = list(blocks)
+        assert len(blocks) == len(whole)
+    assert len(parts) > 1
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+
+
+def _broken(small_data, tmp_path: Path, blank_line: bool) -> Path:
+    """A file with errors far apart: a review_id repeated (first and last rows), a second-stage
+    review naming a review that is only further down, a bad score; optionally a blank line."""
+    frame = small_data.reviews.copy()
+    last = len(frame) - 1
+    frame.loc[last, "review_id"] = frame.loc[0, "review_id"]
+    frame.loc[5, "score_overall"] = 9
+    second = frame.index[frame["review_stage"] == "second"][0]
+    target = frame.loc[second, "second_review_of"]
+    frame.loc[second, "second_review_of"] = frame.loc[last - 1, "review_id"]  # not its case
+    frame.loc[frame["review_id"] == target, "review_stage"] = "first"
+    path = tmp_path / "broken.csv"
+    io.write_reviews(frame, path)
+    if blank_line:
+        lines = path.read_text(encoding="utf-8").split("\n")
+        path.write_text("\n".join(lines[:3] + [""] + lines[3:]), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("blank_line", [False, True])
+def test_blocks_report_every_error_of_the_whole_file(tmp_path, small_data, blank_line):
+    path = _broken(small_data, tmp_path, blank_line)
+    with pytest.raises(ValidationFailed) as whole:
+        io.read_reviews(path, known_organisations=small_data.organisations)
+    with pytest.raises(ValidationFailed) as blocked:
+        io.read_reviews_blocks(path, known_organisations=small_data.organisations,
+                               block_bytes=600_000)
+    assert blocked.value.errors == whole.value.errors
+    rules_found = {e.rule for e in blocked.value.errors}
+    assert {"review_id_unique", "care_score_range", "second_review_of_same_case"} <= rules_found

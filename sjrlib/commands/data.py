@@ -77,8 +77,10 @@ def _read(kind: Kind, path: Path, conn: Connection, mapping: Path | None):
     organisations = store.known_organisations(conn)
     if kind is Kind.deaths:
         return io.read_deaths(path, mapping=mapping, known_organisations=organisations)
-    return io.read_reviews(path, mapping=mapping, known_organisations=organisations,
-                           known_reviews=store.known_reviews(conn, stage="first"))
+    # Block by block (validated whole first, then kept in a temporary file): a million-review
+    # file is never held in memory at once.
+    return io.read_reviews_blocks(path, mapping=mapping, known_organisations=organisations,
+                                  known_reviews=store.known_reviews(conn, stage="first"))
 
 
 def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None,
@@ -108,7 +110,8 @@ def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None
                 _fail(f"{path}: {len(exc.errors)} problem(s) in {rows} row(s); nothing was "
                       "imported, the store is unchanged.")
         importer = {Kind.organisations: store.import_organisations,
-                    Kind.deaths: store.import_deaths, Kind.reviews: store.import_reviews}[kind]
+                    Kind.deaths: store.import_deaths,
+                    Kind.reviews: store.import_review_blocks}[kind]
         options = {"update": update, "on_write": _audit_hook(kind)}
         try:
             with _progress(len(frame), f"Storing {kind.value}") as advance:
@@ -121,6 +124,8 @@ def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None
             _fail(f"{path}: the store refused the rows ({exc.orig}); nothing was imported.")
     finally:
         engine.dispose()
+        if kind is Kind.reviews and "frame" in locals():
+            frame.close()  # the temporary file of validated blocks
     typer.echo(f"{path}: {kind.value}: {result}.")
     return result
 
