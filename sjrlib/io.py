@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io as _io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -351,6 +352,9 @@ BLOCK_BYTES = 1 << 25
 (32 MB: some 40,000 reviews with comments)."""
 
 
+_ARROW_BLOCK_BYTES = 1 << 20
+
+
 class _StreamFailed(Exception):
     """The streamed CSV read met something only the careful whole-file read can name."""
 
@@ -359,8 +363,6 @@ def _csv_blocks(path: Path, block_bytes: int) -> Iterator[tuple[list[str], pd.Da
     """(header, block of cells) pairs of a CSV file, read by Arrow a block at a time; the
     first block's first row is the header. Raises :class:`_StreamFailed` where
     :func:`_read_csv` would fall back to its careful path."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
 
     with path.open("rb") as fh:
         head = fh.read(_HEAD_BYTES)
@@ -374,10 +376,27 @@ def _csv_blocks(path: Path, block_bytes: int) -> Iterator[tuple[list[str], pd.Da
     if not width:
         raise _StreamFailed
     names = [f"c{i}" for i in range(width)]
+    # A Python file object and no threads: Arrow then reads and parses a block when asked for
+    # it. Given the path, its reader reads ahead (hundreds of MB on a large file), and a file
+    # validated slower than it is parsed would end up in memory whole.
+    with path.open("rb") as source:
+        yield from _arrow_csv_blocks(source, names, block_bytes)
+
+
+def _arrow_csv_blocks(source, names: list[str], block_bytes: int,
+                      ) -> Iterator[tuple[list[str], pd.DataFrame]]:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    width = len(names)
+    to_pandas = {"types_mapper": lambda t: _STRING if pa.types.is_large_string(t) else None}
     try:
         reader = pcsv.open_csv(
-            path,
-            read_options=pcsv.ReadOptions(column_names=names, block_size=block_bytes),
+            source,
+            # Arrow reads some two dozen blocks ahead of the one asked for: small blocks keep
+            # that small; they are gathered into blocks of ``block_bytes`` below.
+            read_options=pcsv.ReadOptions(column_names=names, block_size=_ARROW_BLOCK_BYTES,
+                                          use_threads=False),
             parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pcsv.ConvertOptions(
                 column_types={n: pa.large_string() for n in names}, strings_can_be_null=True,
@@ -385,9 +404,18 @@ def _csv_blocks(path: Path, block_bytes: int) -> Iterator[tuple[list[str], pd.Da
             ),
         )
         header: list[str] | None = None
-        for batch in reader:
-            cells = batch.to_pandas(types_mapper=lambda t: _STRING
-                                    if pa.types.is_large_string(t) else None)
+        gathered: list = []
+        size = 0
+        for batch in itertools.chain(reader, [None]):  # None: the end, yield the rest
+            if batch is not None:
+                gathered.append(batch)
+                size += batch.nbytes
+                if size < block_bytes:
+                    continue
+            if not gathered:
+                break
+            cells = pa.Table.from_batches(gathered).to_pandas(**to_pandas)
+            gathered, size = [], 0
             cells.columns = range(width)
             if header is None:
                 header = [str(h).strip() if isinstance(h, str) else "" for h in cells.iloc[0]]

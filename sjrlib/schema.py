@@ -287,27 +287,49 @@ def validate_reviews_in_blocks(
 
 
 def _link_table(table: rules.Table) -> rules.Table:
-    """The columns the cross-row rules read, of one block."""
+    """The columns the cross-row rules read, of one block: Arrow text (for a clean column the
+    file's own data, shared, not copied), the row masks and numbers."""
     specs = {c: rules.REVIEW_SPECS[c] for c in _LINK_COLUMNS}
     out = rules.Table(specs=specs, n=table.n, rows=table.rows, text_dtype=table.text_dtype)
     for c in _LINK_COLUMNS:
-        out.raw[c], out.text[c], out.values[c] = table.raw[c], table.text[c], table.values[c]
+        for name in ("raw", "text", "values"):
+            series = getattr(table, name)[c]
+            same = next((getattr(out, k)[c] for k in ("raw", "text") if k != name
+                         and c in getattr(out, k) and getattr(table, k)[c] is series), None)
+            getattr(out, name)[c] = same if same is not None else _arrow_text(series)
         out.present[c], out.invalid[c] = table.present[c], table.invalid[c]
     return out
 
 
+def _arrow_text(series: pd.Series):
+    import pyarrow as pa
+
+    data = series.array.__arrow_array__()
+    if isinstance(data, pa.Array):
+        data = pa.chunked_array([data])
+    return data.cast(pa.large_string()) if data.type != pa.large_string() else data
+
+
 def _joined_link_tables(parts: list[rules.Table], known_reviews: Any,
                         today: _dt.date) -> rules.Table:
+    """One table of every block's link columns; Arrow chunks are joined without copying."""
+    import pyarrow as pa
+
     n = sum(p.n for p in parts)
     specs = parts[0].specs
+    dtype = pd.StringDtype("pyarrow")
     joined = rules.Table(specs=specs, n=n, rows=np.concatenate([p.rows for p in parts]),
                          known_reviews=rules.normalise_known_reviews(known_reviews),
-                         today=today, text_dtype=pd.StringDtype("pyarrow"))
+                         today=today, text_dtype=dtype)
     for c in specs:
+        done: dict[tuple[int, ...], pd.Series] = {}
         for name in ("raw", "text", "values"):
-            getattr(joined, name)[c] = pd.concat(
-                [getattr(p, name)[c].astype(joined.text_dtype) for p in parts],
-                ignore_index=True)
+            key = tuple(id(getattr(p, name)[c]) for p in parts)  # shared in every block
+            if key not in done:
+                chunks = [chunk for p in parts for chunk in getattr(p, name)[c].chunks]
+                data = pa.chunked_array(chunks, type=pa.large_string())
+                done[key] = pd.Series(pd.arrays.ArrowStringArray(data), dtype=dtype)
+            getattr(joined, name)[c] = done[key]
         joined.present[c] = np.concatenate([p.present[c] for p in parts])
         joined.invalid[c] = np.concatenate([p.invalid[c] for p in parts])
     return joined
