@@ -889,16 +889,22 @@ def _assemble(reviews: dict[str, pa.ChunkedArray], phases: dict[str, pa.ChunkedA
         (problems, "problem_type", {"harm": domain.problem_column}),
     ):
         pos = positions(child)
-        keys = child[key].to_numpy() if len(pos) else np.array([], dtype=object)
         vocabulary = domain.PHASES if key == "phase" else domain.PROBLEM_TYPES
         for item in vocabulary:
-            hit = np.flatnonzero((keys == item) & (pos >= 0))
+            # Compared in Arrow: no Python string per child row.
+            same = pc.fill_null(pc.equal(child[key], item), False)
+            hit = np.flatnonzero(np.asarray(same, dtype=bool) & (pos >= 0))
             for value, name in value_columns.items():
                 columns[name(item)] = _spread(child[value].take(hit), pos[hit], n)
     out = pd.DataFrame({c: columns[c] for c in domain.REVIEW_COLUMNS})
     for c in ("version", "nation", "region"):
         out[c] = _pandas(reviews[c])
-    out["review_date"] = pd.to_datetime(out["review_date"], format="%Y-%m-%d")
+    dates = pc.cast(pc.cast(reviews["review_date"], pa.date32()), pa.int32())
+    days = dates.to_numpy(zero_copy_only=False)  # float with NaN where missing
+    out["review_date"] = pd.Series(
+        np.where(np.isnan(days), np.datetime64("NaT"),
+                 np.nan_to_num(days).astype("int64").astype("datetime64[D]")),
+        dtype="datetime64[ns]")
     dtypes = dict(domain.REVIEW_DTYPES, version="Int64", nation="string", region="string")
     wrong = {c: t for c, t in dtypes.items() if str(out[c].dtype) != t}
     return out.astype(wrong) if wrong else out
