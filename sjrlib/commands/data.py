@@ -96,6 +96,7 @@ def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None
 
     store.init_db(url)
     engine = store.get_engine(url)
+    frame = None
     try:
         with engine.connect() as conn:
             try:
@@ -124,7 +125,7 @@ def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None
             _fail(f"{path}: the store refused the rows ({exc.orig}); nothing was imported.")
     finally:
         engine.dispose()
-        if kind is Kind.reviews and "frame" in locals():
+        if kind is Kind.reviews and frame is not None:
             frame.close()  # the temporary file of validated blocks
     typer.echo(f"{path}: {kind.value}: {result}.")
     return result
