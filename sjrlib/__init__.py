@@ -1,3 +1,3 @@
-"""sjrlib: the Structured Judgement Review domain model, loaders, validation, statistics and plots."""
+"""sjrlib: the Structured Judgement Review domain model, loaders, validation, statistics, plots."""
 
 __version__ = "0.1.0"
