@@ -92,20 +92,9 @@ def small_data():
 
 def _populate(url, data):
     """Create the schema at ``url`` and import ``data`` through validation, as ``sjr import``."""
-    from data_access import store
-    from sjrlib import schema
+    from dashboard_store import populate
 
-    store.init_db(url)
-    engine = store.get_engine(url)
-    try:
-        organisations = schema.validate_organisations(data.organisations)
-        store.import_organisations(engine, organisations)
-        store.import_deaths(engine, schema.validate_deaths(
-            data.deaths, known_organisations=organisations))
-        store.import_reviews(engine, schema.validate_reviews(
-            data.reviews, known_organisations=organisations))
-    finally:
-        engine.dispose()
+    populate(url, data)
 
 
 @pytest.fixture(scope="session")

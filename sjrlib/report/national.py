@@ -159,10 +159,7 @@ class NationalReport:
     # --------------------------------------------------------------------- care scores ----
     @cached_property
     def _care(self) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-        distribution = descriptive.care_score_distribution(self.reviews)
-        poor = {p: descriptive.poor_care(self.reviews, phase=p, alpha=self.alpha)
-                for p in domain.PHASES}
-        return distribution, poor
+        return tables.care_inputs(self.reviews, self.alpha)
 
     def care_scores(self) -> tables.ReportTable:
         return tables.care_score_table(*self._care, self.off)

@@ -292,6 +292,17 @@ def lfd_ld_table(protected: pd.DataFrame, rule: DisclosureRule, *, total_label: 
 
 
 # ------------------------------------------------------------------------- care scores ----
+def care_inputs(reviews: pd.DataFrame, alpha: float
+                ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The care-score distribution and % poor care per phase that :func:`care_score_table`
+    takes, as the trust and national reports both compute them."""
+    from sjrlib.stats import descriptive
+
+    distribution = descriptive.care_score_distribution(reviews)
+    poor = {p: descriptive.poor_care(reviews, phase=p, alpha=alpha) for p in domain.PHASES}
+    return distribution, poor
+
+
 def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame],
                      rule: DisclosureRule) -> ReportTable:
     """Care scores by phase of care, with % poor or very poor care and its confidence interval.
