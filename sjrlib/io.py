@@ -560,8 +560,11 @@ def read_reviews_blocks(
                 with pa.OSFile(str(blocks._file), "wb") as sink, \
                         ipc.new_file(sink, schema_) as writer:
                     for frame in schema.validate_reviews_in_blocks(raw, **context):
-                        writer.write_table(pa.Table.from_pandas(frame, schema=schema_,
-                                                                preserve_index=False))
+                        # One record batch per block (``from_pandas`` gives a chunk per
+                        # column chunk, and the store pays a fixed cost per batch read back).
+                        table = pa.Table.from_pandas(frame, schema=schema_,
+                                                     preserve_index=False).combine_chunks()
+                        writer.write_table(table, max_chunksize=max(len(frame), 1))
                         rows += len(frame)
             except _StreamFailed:
                 continue
