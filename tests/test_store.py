@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from data_access import store
+from data_access import database, store
 from data_access.models import Base
 from sjrlib import domain, schema
 
@@ -63,7 +63,7 @@ def test_migrations_build_the_schema_of_the_models_from_empty(db_url):
     try:
         with engine.connect() as conn:
             assert set(STORE_TABLES) <= set(inspect(conn).get_table_names())
-            head = ScriptDirectory.from_config(store._alembic_config()).get_current_head()
+            head = ScriptDirectory.from_config(database._alembic_config()).get_current_head()
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
             diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
 

@@ -1,0 +1,541 @@
+"""Bulk imports into the store: organisations, deaths, and reviews (a frame, or a file's
+validated blocks as they come). Unscoped: the administrator's import path only (``sjr import``);
+see :mod:`data_access.store`.
+
+Imports are all or nothing: one transaction; re-importing identical rows changes nothing; a row
+that differs from the stored one is an error naming it, unless ``update=True``, which replaces it
+and bumps its ``version``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy import update as sa_update
+
+from data_access.database import (
+    _DEATHS,
+    _ORGANISATIONS,
+    _PHASES,
+    _PROBLEMS,
+    _REASONS,
+    _REVIEW_FIELDS,
+    _REVIEWERS,
+    _REVIEWS,
+    StoreError,
+    _begin_write,
+    _bulk_cache,
+    _id_chunks,
+    _isin,
+    _now,
+    _transaction,
+)
+from data_access.loading import (
+    _joined_reasons,
+    _load_reviews_by_id,
+    known_reviews,
+    load_deaths,
+    load_organisations,
+)
+from sjrlib import domain
+
+CHUNK_ROWS = 10_000
+"""Rows written per ``executemany``: bounds memory on million-row imports."""
+
+OnWrite = Callable[[Connection, str, int], None]
+"""Hook called inside an import's transaction as ``on_write(conn, action, rows)``.
+
+``action`` is ``"import_reviews"``, ``"import_deaths"`` or ``"import_organisations"``; ``rows``
+is the number of rows inserted or updated. It is called only when something was written, after the
+writes and before the commit: raising from it rolls the whole import back. The audit log hooks in
+here.
+"""
+
+
+class ImportConflictError(StoreError):
+    """Rows in an import differ from the stored rows with the same key, and update was not asked.
+
+    ``keys`` lists the keys (review ids, organisation codes, ``org month`` pairs) concerned.
+    """
+
+    def __init__(self, message: str, keys: list[str]):
+        super().__init__(message)
+        self.keys = keys
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did: rows newly inserted, replaced (``update=True``), already identical."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def __str__(self) -> str:
+        return f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged"
+
+
+# ----------------------------------------------------------------- frames <-> parameters ----
+def _conform(frame: pd.DataFrame, columns: Iterable[str], dtypes: dict[str, str],
+             what: str) -> pd.DataFrame:
+    columns = list(columns)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} frame lacks column(s) {', '.join(missing)}; it must be a "
+                         "validated frame (sjrlib.schema)")
+    out = frame.loc[:, columns]
+    wrong = {c: t for c, t in dtypes.items() if c in out.columns and str(out[c].dtype) != t}
+    if wrong:
+        out = out.astype(wrong)
+    return out.reset_index(drop=True)
+
+
+def _column_values(series: pd.Series, *, iso_dates: bool = False) -> list:
+    """Python values for the driver: ``None`` for missing, ``int``, ``str``, ``date``.
+
+    With ``iso_dates`` dates are ``"YYYY-MM-DD"`` text (what SQLite stores, what COPY reads).
+    """
+    if pd.api.types.is_datetime64_any_dtype(series):
+        if iso_dates:
+            return series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None).tolist()
+        missing = series.isna().to_numpy()
+        dates = series.dt.date.to_numpy(dtype=object, copy=True)
+        dates[missing] = None
+        return dates.tolist()
+    return series.to_numpy(dtype=object, na_value=None).tolist()
+
+
+def _records(frame: pd.DataFrame, rename: dict[str, str] | None = None,
+             **constants: object) -> list[dict]:
+    rename = rename or {}
+    keys = [rename.get(c, c) for c in frame.columns] + list(constants)
+    columns = [_column_values(frame[c]) for c in frame.columns]
+    columns += [[v] * len(frame) for v in constants.values()]
+    return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _driver_value(value: object, sqlite: bool) -> object:
+    if sqlite and isinstance(value, dt.datetime):  # the text form SQLAlchemy's DateTime reads
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _insert_frame(conn: Connection, table, frame: pd.DataFrame,
+                  rename: dict[str, str] | None = None, **constants: object) -> None:
+    """Bulk insert: one ``executemany`` of plain tuples (SQLite) or ``COPY`` (PostgreSQL).
+
+    Bypasses per-row parameter processing, which dominates large imports; the values are
+    already plain Python (``_column_values``), dates as ISO text.
+    """
+    if not len(frame):
+        return
+    dialect = conn.dialect.name
+    # COPY is refused under row-level security ("COPY FROM not supported with row-level
+    # security"), which binds the application role: one review's rows (save_review) go in by
+    # INSERT; bulk imports, run as the table owner, keep COPY.
+    if dialect not in ("sqlite", "postgresql") or (dialect == "postgresql" and len(frame) < 500):
+        conn.execute(insert(table), _records(frame, rename, **constants))
+        return
+    rename = rename or {}
+    names = [rename.get(c, c) for c in frame.columns] + list(constants)
+    columns = [_column_values(frame[c], iso_dates=True) for c in frame.columns]
+    sqlite = dialect == "sqlite"
+    columns += [[_driver_value(v, sqlite)] * len(frame) for v in constants.values()]
+    rows = list(zip(*columns, strict=True))
+    column_list = ", ".join(names)
+    if sqlite:
+        marks = ", ".join("?" * len(names))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", rows)
+        return
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f"COPY {table.name} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
+
+
+def _chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start:start + size]
+
+
+def _phase_rows(chunk: pd.DataFrame) -> pd.DataFrame:
+    parts = []
+    for phase in domain.PHASES:
+        score, comment = chunk[domain.score_column(phase)], chunk[domain.comment_column(phase)]
+        present = (score.notna() | comment.notna()).to_numpy()
+        if present.any():
+            parts.append(pd.DataFrame({
+                "review_id": chunk["review_id"].to_numpy()[present],
+                "phase": phase,
+                "score": score[present].to_numpy(),
+                "comment": comment[present].to_numpy(),
+            }).astype({"score": "Int64", "comment": "string"}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _problem_rows(chunk: pd.DataFrame) -> pd.DataFrame:
+    parts = []
+    for problem_type in domain.PROBLEM_TYPES:
+        harm = chunk[domain.problem_column(problem_type)]
+        present = harm.notna().to_numpy()
+        if present.any():
+            parts.append(pd.DataFrame({
+                "review_id": chunk["review_id"].to_numpy()[present],
+                "problem_type": problem_type,
+                "harm": harm[present].to_numpy(),
+            }))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _reason_rows(chunk: pd.DataFrame) -> pd.DataFrame:
+    reasons = chunk.loc[chunk["review_reasons"].notna(), ["review_id", "review_reasons"]]
+    if reasons.empty:
+        return pd.DataFrame()
+    exploded = reasons.assign(reason=reasons["review_reasons"].str.split(
+        domain.REASON_SEPARATOR)).explode("reason")
+    exploded["reason"] = exploded["reason"].astype("string").str.strip()
+    exploded = exploded[exploded["reason"].notna() & (exploded["reason"] != "")]
+    return exploded[["review_id", "reason"]].drop_duplicates(ignore_index=True)
+
+
+def _insert_children(conn: Connection, chunk: pd.DataFrame) -> None:
+    """Phase, problem and reason rows of the chunk's reviews: the rows :func:`_phase_rows`,
+    :func:`_problem_rows` and :func:`_reason_rows` give, built as plain tuples straight from
+    the columns (no intermediate frames: this is most of a bulk import's Python time)."""
+    ids = _column_values(chunk["review_id"])
+    phases: list[tuple] = []
+    for phase in domain.PHASES:
+        scores = _column_values(chunk[domain.score_column(phase)])
+        comments = _column_values(chunk[domain.comment_column(phase)])
+        phases += [(r, phase, s, c) for r, s, c in zip(ids, scores, comments, strict=True)
+                   if s is not None or c is not None]
+    problems: list[tuple] = []
+    for problem_type in domain.PROBLEM_TYPES:
+        harms = _column_values(chunk[domain.problem_column(problem_type)])
+        problems += [(r, problem_type, h) for r, h in zip(ids, harms, strict=True)
+                     if h is not None]
+    split: dict[str, list[str]] = {}  # a file has few distinct lists of reasons
+    reasons: list[tuple] = []
+    for r, joined in zip(ids, _column_values(chunk["review_reasons"]), strict=True):
+        if joined is None:
+            continue
+        listed = split.get(joined)
+        if listed is None:
+            listed = split[joined] = [x for x in dict.fromkeys(
+                p.strip() for p in joined.split(domain.REASON_SEPARATOR)) if x]
+        reasons += [(r, reason) for reason in listed]
+    _insert_rows(conn, _PHASES, ("review_id", "phase", "score", "comment"), phases)
+    _insert_rows(conn, _PROBLEMS, ("review_id", "problem_type", "harm"), problems)
+    _insert_rows(conn, _REASONS, ("review_id", "reason"), reasons)
+
+
+def _insert_rows(conn: Connection, table, names: tuple[str, ...], rows: list[tuple]) -> None:
+    """Plain tuples of driver values into ``table``: ``executemany`` (SQLite), ``COPY``
+    (PostgreSQL, from 500 rows; see :func:`_insert_frame`), else SQLAlchemy ``insert``."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    column_list = ", ".join(names)
+    if dialect == "sqlite":
+        marks = ", ".join("?" * len(names))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", rows)
+    elif dialect == "postgresql" and len(rows) >= 500:
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            with cursor.copy(f"COPY {table.name} ({column_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+    else:
+        conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+
+
+def _delete_children(conn: Connection, review_ids: Collection[str]) -> None:
+    for ids in _id_chunks(review_ids):
+        for table in (_PHASES, _PROBLEMS, _REASONS):
+            conn.execute(delete(table).where(table.c.review_id.in_(ids)))
+
+
+def _differs(new: pd.DataFrame, old: pd.DataFrame, key: list[str]) -> pd.Series:
+    """Per row of ``new`` (which all exist in ``old``): does any column differ?"""
+    old = old.set_index(key).reindex(pd.MultiIndex.from_frame(new[key]) if len(key) > 1
+                                     else pd.Index(new[key[0]]))
+    changed = np.zeros(len(new), dtype=bool)
+    for column in new.columns:
+        if column in key:
+            continue
+        a = new[column].reset_index(drop=True)
+        b = old[column].reset_index(drop=True).astype(a.dtype)
+        same = (a == b).fillna(False).to_numpy(dtype=bool) | (a.isna() & b.isna()).to_numpy()
+        changed |= ~same
+    return pd.Series(changed, index=new.index)
+
+
+def _conflict(what: str, keys: list[str], hint: str) -> ImportConflictError:
+    shown = ", ".join(keys[:20]) + (f" and {len(keys) - 20} more" if len(keys) > 20 else "")
+    return ImportConflictError(
+        f"{len(keys)} {what} already stored with different content: {shown}. Nothing was "
+        f"imported. {hint}", keys)
+
+
+def _notify(on_write: OnWrite | None, conn: Connection, action: str, rows: int) -> None:
+    if on_write is not None and rows:
+        on_write(conn, action, rows)
+
+
+# -------------------------------------------------------------------------------- imports ----
+def import_organisations(target: Engine | Connection, frame: pd.DataFrame, *,
+                         update: bool = False, on_write: OnWrite | None = None
+                         ) -> ImportResult:
+    """Store a validated organisations frame (see module notes: all or nothing, admin only)."""
+    frame = _conform(frame, domain.ORGANISATION_COLUMNS, domain.ORGANISATION_DTYPES,
+                     "organisations")
+    with _transaction(target) as conn:
+        _begin_write(conn)
+        old = load_organisations(conn)
+        exists = frame["organisation_code"].isin(old["organisation_code"]).to_numpy()
+        changed = np.zeros(len(frame), dtype=bool)
+        if exists.any():
+            changed[exists] = _differs(frame[exists], old, ["organisation_code"]).to_numpy()
+        changed_codes = frame.loc[changed, "organisation_code"].tolist()
+        if changed_codes and not update:
+            raise _conflict("organisation(s)", changed_codes, "Use --update to replace them.")
+        rename = {"organisation_code": "code"}
+        new = frame[~exists]
+        if len(new):
+            _insert_frame(conn, _ORGANISATIONS, new, rename)
+        if changed_codes:
+            stmt = sa_update(_ORGANISATIONS).where(
+                _ORGANISATIONS.c.code == bindparam("b_code")).values(
+                name=bindparam("name"), nation=bindparam("nation"), region=bindparam("region"))
+            conn.execute(stmt, _records(frame[changed], {"organisation_code": "b_code"}))
+        result = ImportResult(len(new), len(changed_codes), int(exists.sum()) - len(changed_codes))
+        _notify(on_write, conn, "import_organisations", result.inserted + result.updated)
+    return result
+
+
+def import_deaths(target: Engine | Connection, frame: pd.DataFrame, *, update: bool = False,
+                  on_write: OnWrite | None = None) -> ImportResult:
+    """Store a validated deaths frame, keyed by (organisation, month). Admin import path only."""
+    frame = _conform(frame, domain.DEATH_COLUMNS, domain.DEATH_DTYPES, "deaths")
+    key = ["organisation_code", "month"]
+    with _transaction(target) as conn:
+        _begin_write(conn)
+        old = load_deaths(conn)
+        new_keys = pd.MultiIndex.from_frame(frame[key])
+        exists = new_keys.isin(pd.MultiIndex.from_frame(old[key])) if len(old) else \
+            np.zeros(len(frame), dtype=bool)
+        changed = np.zeros(len(frame), dtype=bool)
+        if exists.any():
+            changed[exists] = _differs(frame[exists], old, key).to_numpy()
+        changed_keys = [f"{o} {m}" for o, m in frame.loc[changed, key].itertuples(index=False)]
+        if changed_keys and not update:
+            raise _conflict("organisation-month row(s)", changed_keys,
+                            "Use --update to replace them.")
+        new = frame[~exists]
+        for chunk in _chunks(new):
+            _insert_frame(conn, _DEATHS, chunk)
+        if changed_keys:
+            stmt = sa_update(_DEATHS).where(
+                _DEATHS.c.organisation_code == bindparam("b_org"),
+                _DEATHS.c.month == bindparam("b_month"),
+            ).values(deaths_in_scope=bindparam("deaths_in_scope"),
+                     learning_disability_deaths=bindparam("learning_disability_deaths"))
+            conn.execute(stmt, _records(frame[changed],
+                                        {"organisation_code": "b_org", "month": "b_month"}))
+        result = ImportResult(len(new), len(changed_keys), int(exists.sum()) - len(changed_keys))
+        _notify(on_write, conn, "import_deaths", result.inserted + result.updated)
+    return result
+
+
+def _stored_review_ids(conn: Connection, review_ids: pd.Series) -> set[str]:
+    stored = conn.execute(select(func.count()).select_from(_REVIEWS)).scalar_one()
+    if stored == 0:
+        return set()
+    if stored <= 4 * len(review_ids):
+        everything = set(conn.execute(select(_REVIEWS.c.review_id)).scalars())
+        return everything.intersection(review_ids)
+    return set(known_reviews(conn, review_ids.tolist()))
+
+
+def _add_reviewers(conn: Connection, frame: pd.DataFrame) -> None:
+    pairs = frame.loc[frame["reviewer_id"].notna(), ["reviewer_id", "organisation_code"]]
+    pairs = pairs.drop_duplicates("reviewer_id")
+    if pairs.empty:
+        return
+    known = set(conn.execute(select(_REVIEWERS.c.reviewer_id)).scalars())
+    pairs = pairs[~_isin(pairs["reviewer_id"], known)]
+    if len(pairs):
+        _insert_frame(conn, _REVIEWERS, pairs)
+
+
+def _insert_order(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Positions ``rows`` of ``frame`` with rows citing another row of it (``second_review_of``)
+    after the rows they cite, so foreign keys hold at every insert."""
+    ids = frame["review_id"].to_numpy()[rows]
+    linked = _isin(frame["second_review_of"].iloc[rows], ids)
+    return np.concatenate([rows[~linked], rows[linked]])
+
+
+def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: bool = False,
+                   on_write: OnWrite | None = None,
+                   progress: Callable[[int], None] | None = None,
+                   saved_by: str | None = None) -> ImportResult:
+    """Store a validated review frame in one transaction (admin import path only; unscoped).
+
+    Parameters
+    ----------
+    target
+        Engine (a transaction is opened and committed) or connection (its transaction is used).
+    frame
+        A review frame that passed ``sjrlib.schema.validate_reviews``; columns after the
+        exchange columns are ignored.
+    update
+        Replace stored reviews whose content differs (their ``version`` goes up by one).
+        Without it such a review is an :class:`ImportConflictError` and nothing is written.
+    on_write
+        Audit hook, see :data:`OnWrite`.
+    progress
+        Called with the number of reviews written after each chunk (for a progress bar).
+    saved_by
+        Recorded as ``updated_by`` on the written reviews (e.g. ``"import:<file name>"``).
+
+    Returns
+    -------
+    ImportResult
+        Counts of inserted, updated and unchanged reviews.
+    """
+    with _transaction(target) as conn, _bulk_cache(conn):
+        _begin_write(conn)
+        result = _store_reviews(conn, frame, update=update, progress=progress,
+                                saved_by=saved_by)
+        _notify(on_write, conn, "import_reviews", result.inserted + result.updated)
+    return result
+
+
+def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFrame], *,
+                         update: bool = False, on_write: OnWrite | None = None,
+                         progress: Callable[[int], None] | None = None,
+                         saved_by: str | None = None) -> ImportResult:
+    """Store validated review frames given block by block, all in one transaction.
+
+    What :func:`import_reviews` does for one frame, for a file too large to hold as one
+    (``sjrlib.io.read_reviews_blocks``): the blocks must together be one validated file
+    (review ids unique across blocks, each ``second_review_of`` naming a first-stage review
+    in the blocks or the store). First-stage reviews are written block by block;
+    second-stage ones (which may name a review of a later block) are held back and written
+    last, so foreign keys hold at every insert. A conflict with a stored review
+    (:class:`ImportConflictError`) in any block rolls the whole import back; it lists the
+    conflicting reviews of that block. ``on_write`` is called once, with the total.
+    """
+    inserted = updated = unchanged = 0
+    with _transaction(target) as conn, _bulk_cache(conn):
+        _begin_write(conn)
+        empty = conn.execute(select(func.count()).select_from(_REVIEWS)).scalar_one() == 0
+        held: list[pd.DataFrame] = []
+        for block in blocks:
+            second = block["review_stage"].to_numpy(dtype=object, na_value=None) == "second"
+            if second.any():
+                held.append(block[second])
+                block = block[~second]
+            # A store that was empty holds only this file's earlier blocks: ids are unique
+            # across the file, so none of this block's can be stored already.
+            result = _store_reviews(conn, block, update=update, progress=progress,
+                                    saved_by=saved_by, new_only=empty)
+            inserted, updated = inserted + result.inserted, updated + result.updated
+            unchanged += result.unchanged
+        if held:
+            result = _store_reviews(conn, pd.concat(held, ignore_index=True), update=update,
+                                    progress=progress, saved_by=saved_by, new_only=empty)
+            inserted, updated = inserted + result.inserted, updated + result.updated
+            unchanged += result.unchanged
+        total = ImportResult(inserted, updated, unchanged)
+        _notify(on_write, conn, "import_reviews", total.inserted + total.updated)
+    return total
+
+
+def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
+                   progress: Callable[[int], None] | None, saved_by: str | None,
+                   new_only: bool = False) -> ImportResult:
+    """The body of :func:`import_reviews`, inside the caller's transaction; ``new_only``: the
+    caller knows none of the frame's reviews is stored."""
+    frame = _conform(frame, domain.REVIEW_COLUMNS, domain.REVIEW_DTYPES, "review")
+    duplicated = frame.loc[frame["review_id"].duplicated(), "review_id"].unique().tolist()
+    if duplicated:
+        raise StoreError(f"review_id repeated in the frame: {', '.join(duplicated[:20])}")
+    stored = set() if new_only else _stored_review_ids(conn, frame["review_id"])
+    exists = _isin(frame["review_id"], stored)
+    changed = np.zeros(len(frame), dtype=bool)
+    if exists.any():
+        old = _load_reviews_by_id(conn, frame.loc[exists, "review_id"])
+        changed[exists] = _differs(_normalised_reasons(frame[exists]),
+                                   old[list(domain.REVIEW_COLUMNS)], ["review_id"]).to_numpy()
+    changed_ids = frame.loc[changed, "review_id"].tolist()
+    if changed_ids and not update:
+        raise _conflict("review(s)", changed_ids,
+                        "Use --update to replace them (their version goes up by one).")
+    if changed_ids:
+        locked = old.loc[old["review_id"].isin(changed_ids) & (old["status"] == "locked"),
+                         "review_id"].tolist()
+        if locked:
+            raise _conflict("locked review(s)", locked,
+                            "A locked review cannot be replaced by an import.")
+    now = _now()
+    _add_reviewers(conn, frame.loc[~exists | changed, ["reviewer_id", "organisation_code"]])
+    done = 0
+    order = _insert_order(frame, np.flatnonzero(~exists))
+    fresh = frame
+    if len(order) < len(frame) or (np.diff(order) != 1).any():
+        fresh = frame.take(order)  # one take, then chunks are cheap slices
+    for start in range(0, len(order), CHUNK_ROWS):
+        chunk = fresh.iloc[start:start + CHUNK_ROWS]
+        _insert_frame(conn, _REVIEWS, chunk[list(_REVIEW_FIELDS)], version=1,
+                      created_at=now, updated_at=now, updated_by=saved_by)
+        _insert_children(conn, chunk)
+        done += len(chunk)
+        if progress:
+            progress(len(chunk))
+    if changed_ids:
+        _update_reviews(conn, frame[changed], now, saved_by)
+        if progress:
+            progress(len(changed_ids))
+    return ImportResult(done, len(changed_ids), int(exists.sum()) - len(changed_ids))
+
+
+def _update_reviews(conn: Connection, frame: pd.DataFrame, now: dt.datetime,
+                    saved_by: str | None) -> None:
+    fields = [c for c in _REVIEW_FIELDS if c != "review_id"]
+    stmt = (sa_update(_REVIEWS).where(_REVIEWS.c.review_id == bindparam("b_review_id"))
+            .values({c: bindparam(c) for c in fields})
+            .values(version=_REVIEWS.c.version + 1, updated_at=now, updated_by=saved_by))
+    for chunk in _chunks(frame):
+        conn.execute(stmt, _records(chunk[list(_REVIEW_FIELDS)], {"review_id": "b_review_id"}))
+        _delete_children(conn, chunk["review_id"].tolist())
+        _insert_children(conn, chunk)
+
+
+def _normalised_reasons(frame: pd.DataFrame) -> pd.DataFrame:
+    """Reasons as the store gives them back: de-duplicated, in spec order."""
+    rows = _reason_rows(frame)
+    return frame.assign(review_reasons=_joined_reasons(frame["review_id"], rows))

@@ -1,0 +1,191 @@
+"""Where the database is, its schema (Alembic), transactions, and the tables' handles.
+
+Shared by :mod:`data_access.store` (one review at a time, and the public face of all three),
+:mod:`data_access.bulk` (imports) and :mod:`data_access.loading` (frames out).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import make_url
+
+from data_access.models import (
+    Death,
+    Organisation,
+    PhaseAssessment,
+    Problem,
+    Review,
+    Reviewer,
+    ReviewReason,
+)
+from sjrlib import domain
+
+DEFAULT_URL = "sqlite:///data/sjr.db"
+_IN_CHUNK = 900  # ids per ``IN (...)`` list, well under SQLite's bound-parameter limit
+
+_REVIEWS = Review.__table__
+_PHASES = PhaseAssessment.__table__
+_PROBLEMS = Problem.__table__
+_REASONS = ReviewReason.__table__
+_REVIEWERS = Reviewer.__table__
+_ORGANISATIONS = Organisation.__table__
+_DEATHS = Death.__table__
+
+_REVIEW_FIELDS = tuple(c for c in domain.REVIEW_COLUMNS if c in _REVIEWS.c)
+"""Exchange columns stored on the ``reviews`` table itself (the rest live in child tables)."""
+
+
+class StoreError(Exception):
+    """A write the store refuses (nothing was written)."""
+
+
+# ------------------------------------------------------------------ connection and schema ----
+def _normalise_url(url: str) -> str:
+    if "://" not in url:  # a bare file path means a SQLite file
+        return f"sqlite:///{url}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def database_url(db: str | None = None) -> str:
+    """The database to use: ``db`` (``--db``), else ``$SJR_DATABASE_URL``, else the default.
+
+    The default is ``sqlite:///data/sjr.db`` relative to the working directory; its ``data/``
+    folder is created when missing. ``postgresql://`` URLs are mapped to the psycopg 3 driver
+    (``postgresql+psycopg://``); a bare file path means a SQLite file.
+    """
+    url = db or os.environ.get("SJR_DATABASE_URL") or DEFAULT_URL
+    if url == DEFAULT_URL:
+        Path("data").mkdir(exist_ok=True)
+    return _normalise_url(url)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; much faster commits
+    cursor.close()
+
+
+def get_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for ``url`` (SQLite or PostgreSQL through psycopg 3).
+
+    SQLite connections enforce foreign keys, use write-ahead logging and wait up to 30 s for
+    another writer instead of failing at once.
+    """
+    sa_url = make_url(_normalise_url(url))
+    if sa_url.get_backend_name() == "sqlite":
+        engine = create_engine(sa_url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(sa_url, pool_pre_ping=True)
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "data_access:migrations")
+    return config
+
+
+def init_db(url: str | Engine) -> None:
+    """Create or upgrade the schema to the newest revision (Alembic ``upgrade head``).
+
+    Idempotent: on an up-to-date database it does nothing. Works from any working directory:
+    the migrations ship inside the ``data_access`` package.
+    """
+    from alembic import command
+
+    engine = url if isinstance(url, Engine) else get_engine(url)
+    try:
+        with engine.begin() as conn:
+            _begin_write(conn)  # on SQLite: the whole migration is one transaction
+            config = _alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    finally:
+        if engine is not url:
+            engine.dispose()
+
+
+@contextmanager
+def _transaction(target: Engine | Connection) -> Iterator[Connection]:
+    """One transaction: a new one for an engine or an idle connection, else the caller's."""
+    if isinstance(target, Engine):
+        with target.begin() as conn:
+            yield conn
+    elif target.in_transaction():
+        yield target
+    else:
+        with target.begin():
+            yield target
+
+
+def _begin_write(conn: Connection) -> None:
+    """On SQLite, take the write lock now (``BEGIN IMMEDIATE``).
+
+    Python's sqlite3 module otherwise starts the transaction only at the first write, so reads
+    before it would not be part of it; with the lock taken first, what we read stays true until
+    commit, and a concurrent writer waits (busy timeout) instead of failing mid-way.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def _bulk_cache(conn: Connection, mebibytes: int = 128) -> Iterator[None]:
+    """On SQLite, a larger page cache while a bulk import runs (indexes of a million reviews
+    outgrow the default 2 MB; this saves about an eighth of the import's CPU), then the
+    connection's previous size again before it goes back to the pool."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{mebibytes * 1024}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(previous)}")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _id_chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    ids = list(ids)
+    for start in range(0, len(ids), _IN_CHUNK):
+        yield ids[start:start + _IN_CHUNK]
+
+
+def _isin(series: pd.Series, values: Iterable[object]) -> np.ndarray:
+    """``series.isin(values)`` as a bool array, by an Arrow hash lookup (pandas' ``isin`` on
+    Arrow strings converts every value to a Python object first)."""
+    values = list(values)
+    if not values or not len(series):
+        return np.zeros(len(series), dtype=bool)
+    hit = pc.is_in(pa.array(series.astype("string"), type=pa.string()),
+                   value_set=pa.array(values, type=pa.string()))
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)

@@ -1,0 +1,271 @@
+"""Frames out of the store: reviews (child tables pivoted back into the review frame), deaths,
+organisations, and the keys an import validates against. Unscoped: see :mod:`data_access.store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    cast,
+    func,
+    select,
+)
+
+from data_access.database import (
+    _DEATHS,
+    _ORGANISATIONS,
+    _PHASES,
+    _PROBLEMS,
+    _REASONS,
+    _REVIEW_FIELDS,
+    _REVIEWS,
+    _id_chunks,
+)
+from sjrlib import domain
+
+_FETCH_ROWS = 50_000  # rows per fetchmany when loading
+
+
+# -------------------------------------------------------------------------------- loading ----
+def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _review_filters(*, organisation_codes=None, start_month=None, end_month=None, stage=None,
+                    status=None) -> list:
+    conditions = []
+    if (codes := _as_list(organisation_codes)) is not None:
+        conditions.append(_REVIEWS.c.organisation_code.in_(codes))
+    if start_month is not None:
+        conditions.append(_REVIEWS.c.death_month >= start_month)
+    if end_month is not None:
+        conditions.append(_REVIEWS.c.death_month <= end_month)
+    if (stages := _as_list(stage)) is not None:
+        conditions.append(_REVIEWS.c.review_stage.in_(stages))
+    if (statuses := _as_list(status)) is not None:
+        conditions.append(_REVIEWS.c.status.in_(statuses))
+    return conditions
+
+
+def _fetch_arrow(conn: Connection, query) -> dict[str, pa.ChunkedArray]:
+    """Run a Core ``select`` on the raw DB-API cursor, ``fetchmany`` at a time, into Arrow.
+
+    Skips SQLAlchemy's per-row ``Row`` objects and turns each batch of Python values into Arrow
+    arrays at once, so loading a million reviews neither crawls nor holds every value as a
+    Python object. Integer columns become ``int64``, everything else text.
+    """
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(params[name] for name in compiled.positiontup)
+    selected = list(query.selected_columns)
+    types = [pa.int64() if isinstance(c.type, Integer) else pa.string() for c in selected]
+    parts: list[list[pa.Array]] = [[] for _ in selected]
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            for i, values in enumerate(zip(*rows, strict=True)):
+                parts[i].append(pa.array(values, type=types[i]))
+    finally:
+        cursor.close()
+    return {c.name: pa.chunked_array(part, type=kind)
+            for c, kind, part in zip(selected, types, parts, strict=True)}
+
+
+def _pandas(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """``Int64`` or ``string`` (pyarrow) pandas array of an Arrow column."""
+    if column.type == pa.string():
+        return pd.arrays.ArrowStringArray(column)
+    return pd.array(column.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+
+
+def _frame(conn: Connection, query) -> pd.DataFrame:
+    return pd.DataFrame({k: _pandas(v) for k, v in _fetch_arrow(conn, query).items()})
+
+
+def _fetch_reviews(conn: Connection, conditions: list) -> pd.DataFrame:
+    columns = [cast(c, String).label(c.name) if c.name == "review_date" else c
+               for c in (_REVIEWS.c[f] for f in _REVIEW_FIELDS)]
+    query = (select(*columns, _REVIEWS.c.version, _ORGANISATIONS.c.nation,
+                    _ORGANISATIONS.c.region)
+             .join(_ORGANISATIONS, _ORGANISATIONS.c.code == _REVIEWS.c.organisation_code)
+             .where(*conditions))
+    reviews = _fetch_arrow(conn, query)
+    children = [
+        _fetch_arrow(conn, select(table).select_from(
+            _REVIEWS.join(table) if conditions else table).where(*conditions))
+        for table in (_PHASES, _PROBLEMS, _REASONS)
+    ]
+    return _assemble(reviews, *children)
+
+
+def _spread(values: pa.ChunkedArray, positions: np.ndarray, n: int):
+    """A length-``n`` pandas array: ``values[j]`` at ``positions[j]``, missing elsewhere."""
+    take = np.full(n, -1, dtype=np.int64)
+    take[positions] = np.arange(len(positions))
+    return _pandas(values).take(take, allow_fill=True)
+
+
+def _assemble(reviews: dict[str, pa.ChunkedArray], phases: dict[str, pa.ChunkedArray],
+              problems: dict[str, pa.ChunkedArray], reasons: dict[str, pa.ChunkedArray]
+              ) -> pd.DataFrame:
+    """Pivot the child tables onto the review rows, sorted by ``review_id``.
+
+    Vectorised: each child row's review is found by a hash lookup (``pyarrow.compute``), then
+    every phase/problem column is one ``take``; no per-row Python, no ORM objects.
+    """
+    order = pc.sort_indices(reviews["review_id"])
+    reviews = {k: v.take(order) for k, v in reviews.items()}
+    ids = reviews["review_id"]
+    n = len(ids)
+
+    def positions(child: dict[str, pa.ChunkedArray]) -> np.ndarray:
+        found = pc.index_in(child["review_id"], value_set=ids.combine_chunks())
+        return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+
+    columns: dict[str, object] = {c: _pandas(reviews[c]) for c in _REVIEW_FIELDS}
+    reason_frame = pd.DataFrame({k: _pandas(v) for k, v in reasons.items()})
+    columns["review_reasons"] = _joined_reasons(pd.Series(columns["review_id"]), reason_frame,
+                                                positions(reasons))
+    for child, key, value_columns in (
+        (phases, "phase", {"score": domain.score_column, "comment": domain.comment_column}),
+        (problems, "problem_type", {"harm": domain.problem_column}),
+    ):
+        pos = positions(child)
+        vocabulary = domain.PHASES if key == "phase" else domain.PROBLEM_TYPES
+        for item in vocabulary:
+            # Compared in Arrow: no Python string per child row.
+            same = pc.fill_null(pc.equal(child[key], item), False)
+            hit = np.flatnonzero(np.asarray(same, dtype=bool) & (pos >= 0))
+            for value, name in value_columns.items():
+                columns[name(item)] = _spread(child[value].take(hit), pos[hit], n)
+    out = pd.DataFrame({c: columns[c] for c in domain.REVIEW_COLUMNS})
+    for c in ("version", "nation", "region"):
+        out[c] = _pandas(reviews[c])
+    dates = pc.cast(pc.cast(reviews["review_date"], pa.date32()), pa.int32())
+    days = dates.to_numpy(zero_copy_only=False)  # float with NaN where missing
+    out["review_date"] = pd.Series(
+        np.where(np.isnan(days), np.datetime64("NaT"),
+                 np.nan_to_num(days).astype("int64").astype("datetime64[D]")),
+        dtype="datetime64[ns]")
+    dtypes = dict(domain.REVIEW_DTYPES, version="Int64", nation="string", region="string")
+    wrong = {c: t for c, t in dtypes.items() if str(out[c].dtype) != t}
+    return out.astype(wrong) if wrong else out
+
+
+def load_reviews(conn: Connection, *, organisation_codes: str | Iterable[str] | None = None,
+                 start_month: str | None = None, end_month: str | None = None,
+                 stage: str | Iterable[str] | None = None,
+                 status: str | Iterable[str] | None = None) -> pd.DataFrame:
+    """All stored reviews matching the filters, as a review frame. UNSCOPED: access layer only.
+
+    Parameters
+    ----------
+    organisation_codes, stage, status
+        One value or several; ``None`` means no filter.
+    start_month, end_month
+        ``"YYYY-MM"`` bounds on ``death_month``, inclusive.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``domain.REVIEW_COLUMNS`` with ``REVIEW_DTYPES``, then ``version`` (``Int64``),
+        ``nation`` and ``region``; sorted by ``review_id``, fresh ``RangeIndex``.
+    """
+    conditions = _review_filters(organisation_codes=organisation_codes, start_month=start_month,
+                                 end_month=end_month, stage=stage, status=status)
+    return _fetch_reviews(conn, conditions)
+
+
+def _load_reviews_by_id(conn: Connection, review_ids: Iterable[str]) -> pd.DataFrame:
+    ids = list(review_ids)
+    stored = conn.execute(select(func.count()).select_from(_REVIEWS)).scalar_one()
+    if len(ids) * 4 >= stored:  # most of the store: one pass, then keep the ones asked for
+        everything = _fetch_reviews(conn, [])
+        return everything[everything["review_id"].isin(ids)].reset_index(drop=True)
+    parts = [_fetch_reviews(conn, [_REVIEWS.c.review_id.in_(chunk)]) for chunk in _id_chunks(ids)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def load_deaths(conn: Connection, *, organisation_codes: str | Iterable[str] | None = None,
+                start_month: str | None = None, end_month: str | None = None) -> pd.DataFrame:
+    """Stored deaths (the denominator) as a deaths frame. UNSCOPED: access layer only."""
+    query = select(*(_DEATHS.c[c] for c in domain.DEATH_COLUMNS))
+    if (codes := _as_list(organisation_codes)) is not None:
+        query = query.where(_DEATHS.c.organisation_code.in_(codes))
+    if start_month is not None:
+        query = query.where(_DEATHS.c.month >= start_month)
+    if end_month is not None:
+        query = query.where(_DEATHS.c.month <= end_month)
+    frame = _frame(conn, query.order_by(_DEATHS.c.organisation_code, _DEATHS.c.month))
+    return frame.reindex(columns=list(domain.DEATH_COLUMNS)).astype(domain.DEATH_DTYPES)
+
+
+def load_organisations(conn: Connection, organisation_codes: str | Iterable[str] | None = None
+                       ) -> pd.DataFrame:
+    """Stored organisations as an organisations frame. UNSCOPED: access layer only."""
+    query = select(_ORGANISATIONS.c.code.label("organisation_code"), _ORGANISATIONS.c.name,
+                   _ORGANISATIONS.c.nation, _ORGANISATIONS.c.region)
+    if (codes := _as_list(organisation_codes)) is not None:
+        query = query.where(_ORGANISATIONS.c.code.in_(codes))
+    frame = _frame(conn, query.order_by(_ORGANISATIONS.c.code))
+    return frame.reindex(columns=list(domain.ORGANISATION_COLUMNS)).astype(
+        domain.ORGANISATION_DTYPES)
+
+
+def known_organisations(conn: Connection) -> set[str]:
+    """Codes of every stored organisation (for validating an import)."""
+    return set(conn.execute(select(_ORGANISATIONS.c.code)).scalars())
+
+
+def known_reviews(conn: Connection, review_ids: Iterable[str] | None = None, *,
+                  stage: str | None = None) -> dict[str, tuple[str | None, str]]:
+    """Stored reviews among ``review_ids`` (all when ``None``): ``{review_id: (case_id, stage)}``.
+
+    The shape ``sjrlib.schema.validate_reviews(known_reviews=...)`` takes, so a second-stage
+    review in a file can point at a first-stage review imported earlier. ``stage`` keeps one
+    stage only.
+    """
+    conditions = [] if stage is None else [_REVIEWS.c.review_stage == stage]
+    query = select(_REVIEWS.c.review_id, _REVIEWS.c.case_id,
+                   _REVIEWS.c.review_stage).where(*conditions)
+    if review_ids is None:
+        rows = conn.execute(query).all()
+    else:
+        rows = []
+        for chunk in _id_chunks(list(dict.fromkeys(review_ids))):
+            rows += conn.execute(query.where(_REVIEWS.c.review_id.in_(chunk))).all()
+    return {r.review_id: (r.case_id, r.review_stage) for r in rows}
+
+
+def _joined_reasons(review_ids: pd.Series, rows: pd.DataFrame,
+                    position: np.ndarray | None = None) -> pd.Series:
+    """``;``-joined reasons in spec order per review id, from (review_id, reason) rows.
+
+    ``position`` (optional) is each row's position in ``review_ids`` (-1 when absent).
+    """
+    out = pd.Series(pd.NA, index=review_ids.index, dtype="string")
+    if rows.empty:
+        return out
+    if position is None:
+        position = pd.Index(review_ids).get_indexer(rows["review_id"])
+    bits = np.zeros(len(review_ids), dtype=np.int64)
+    for i, name in enumerate(domain.REVIEW_REASONS):
+        hit = (rows["reason"] == name).to_numpy(dtype=bool, na_value=False) & (position >= 0)
+        bits[position[hit]] |= 1 << i
+    lookup = {code: domain.REASON_SEPARATOR.join(
+        r for i, r in enumerate(domain.REVIEW_REASONS) if code >> i & 1)
+        for code in np.unique(bits) if code}
+    joined = pd.Series(bits, index=review_ids.index).map(lookup)
+    return joined.astype("string")
