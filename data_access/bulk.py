@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,7 @@ from data_access.loading import (
     load_organisations,
 )
 from sjrlib import domain
+from sjrlib.io import RESTART
 
 CHUNK_ROWS = 10_000
 """Rows written per ``executemany``: bounds memory on million-row imports."""
@@ -440,39 +442,103 @@ def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFr
                          saved_by: str | None = None) -> ImportResult:
     """Store validated review frames given block by block, all in one transaction.
 
-    What :func:`import_reviews` does for one frame, for a file too large to hold as one
-    (``sjrlib.io.read_reviews_blocks``): the blocks must together be one validated file
-    (review ids unique across blocks, each ``second_review_of`` naming a first-stage review
-    in the blocks or the store). First-stage reviews are written block by block;
-    second-stage ones (which may name a review of a later block) are held back and written
-    last, so foreign keys hold at every insert. A conflict with a stored review
-    (:class:`ImportConflictError`) in any block rolls the whole import back; it lists the
-    conflicting reviews of that block. ``on_write`` is called once, with the total.
+    What :func:`import_reviews` does for one frame, for a file too large to hold as one. The
+    blocks must together be one validated file (review ids unique across blocks, each
+    ``second_review_of`` naming a first-stage review in the blocks or the store), and
+    ``blocks`` may still be validating it: ``sjrlib.io.stream_reviews`` yields each block as
+    soon as its rows pass and raises :class:`sjrlib.schema.ValidationFailed` at the end of a
+    bad file. So:
+
+    - ``blocks`` is iterated in a worker thread, one block ahead
+      (:class:`sjrlib.readahead.ReadAhead`): the next block is read and validated while this
+      one is written. It must not use objects bound to the caller's thread.
+    - Whatever iterating ``blocks`` raises rolls the whole import back and propagates.
+    - If the store refuses a block (a conflict with a stored review, a constraint), the rest of
+      ``blocks`` is still iterated, not stored, before the store's error is raised: a file that
+      fails validation is reported by its validation errors (every bad row named), not by the
+      first refusal.
+    - An ``sjrlib.io.RESTART`` item voids the blocks before it (a savepoint is rolled back and
+      ``progress`` is given the negative count).
+
+    First-stage reviews are written block by block; second-stage ones (which may name a review
+    of a later block) are held back and written last, so foreign keys hold at every insert. A
+    conflict (:class:`ImportConflictError`) lists the conflicting reviews of its block. On
+    SQLite, a first import into an empty store drops the ``reviews`` table's secondary indexes
+    and builds them again at the end (sorting once is cheaper than a million random index
+    inserts); the rebuild is part of the transaction. ``on_write`` is called once, with the
+    total, before the commit.
     """
-    inserted = updated = unchanged = 0
-    with _transaction(target) as conn, _bulk_cache(conn):
+    from sjrlib.readahead import ReadAhead
+
+    with ReadAhead(blocks, name="sjr-import-blocks") as items, _transaction(target) as conn, \
+            _bulk_cache(conn):
         _begin_write(conn)
+        # A store that was empty holds only this file's earlier blocks: ids are unique across
+        # the file, so none of a block's can be stored already (if the file breaks that, its
+        # validation says so at the end, and the primary key refuses the row meanwhile).
         empty = conn.execute(select(func.count()).select_from(_REVIEWS)).scalar_one() == 0
-        held: list[pd.DataFrame] = []
-        for block in blocks:
-            second = block["review_stage"].to_numpy(dtype=object, na_value=None) == "second"
-            if second.any():
-                held.append(block[second])
-                block = block[~second]
-            # A store that was empty holds only this file's earlier blocks: ids are unique
-            # across the file, so none of this block's can be stored already.
-            result = _store_reviews(conn, block, update=update, progress=progress,
-                                    saved_by=saved_by, new_only=empty)
-            inserted, updated = inserted + result.inserted, updated + result.updated
-            unchanged += result.unchanged
-        if held:
-            result = _store_reviews(conn, pd.concat(held, ignore_index=True), update=update,
-                                    progress=progress, saved_by=saved_by, new_only=empty)
-            inserted, updated = inserted + result.inserted, updated + result.updated
-            unchanged += result.unchanged
-        total = ImportResult(inserted, updated, unchanged)
+        options = {"update": update, "progress": progress, "saved_by": saved_by,
+                   "new_only": empty}
+        try:
+            while True:
+                savepoint = conn.begin_nested()
+                with _indexes_rebuilt(conn, _REVIEWS, enabled=empty):
+                    total = _store_blocks(conn, items, **options)
+                if total is not RESTART:
+                    savepoint.commit()
+                    break
+                savepoint.rollback()
+        except Exception:
+            for _ in items:  # the blocks' own error (the validation report) takes precedence
+                pass
+            raise
         _notify(on_write, conn, "import_reviews", total.inserted + total.updated)
     return total
+
+
+def _store_blocks(conn: Connection, items: Iterable[pd.DataFrame], *, update: bool,
+                  progress: Callable[[int], None] | None, saved_by: str | None,
+                  new_only: bool) -> ImportResult | object:
+    """The blocks into the open transaction; :data:`RESTART` if the reader started again."""
+    inserted = updated = unchanged = 0
+    held: list[pd.DataFrame] = []
+    options = {"update": update, "progress": progress, "saved_by": saved_by,
+               "new_only": new_only}
+    for block in items:
+        if block is RESTART:
+            if progress:
+                progress(-(inserted + updated + unchanged))
+            return RESTART
+        second = block["review_stage"].to_numpy(dtype=object, na_value=None) == "second"
+        if second.any():
+            held.append(block[second])
+            block = block[~second]
+        result = _store_reviews(conn, block, **options)
+        inserted, updated = inserted + result.inserted, updated + result.updated
+        unchanged += result.unchanged
+    if held:
+        result = _store_reviews(conn, pd.concat(held, ignore_index=True), **options)
+        inserted, updated = inserted + result.inserted, updated + result.updated
+        unchanged += result.unchanged
+    return ImportResult(inserted, updated, unchanged)
+
+
+@contextmanager
+def _indexes_rebuilt(conn: Connection, table, *, enabled: bool) -> Iterator[None]:
+    """On SQLite (when ``enabled``): ``table``'s secondary indexes dropped for the block, then
+    created again from their own stored definitions. If the block raises, nothing is created:
+    the caller's rollback brings the indexes back with everything else."""
+    if not enabled or conn.dialect.name != "sqlite":
+        yield
+        return
+    indexes = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL", (table.name,)).all()
+    for name, _sql in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    for _name, sql in indexes:
+        conn.exec_driver_sql(sql)
 
 
 def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,

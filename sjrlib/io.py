@@ -47,6 +47,8 @@ __all__ = [
     "read_raw",
     "read_reviews",
     "read_reviews_blocks",
+    "stream_reviews",
+    "RESTART",
     "ReviewBlocks",
     "write_deaths",
     "write_organisations",
@@ -518,6 +520,62 @@ def _review_block_frame(batch) -> pd.DataFrame:
     return frame.astype(wrong) if wrong else frame
 
 
+class _Restart:
+    def __repr__(self) -> str:
+        return "sjrlib.io.RESTART"
+
+
+RESTART = _Restart()
+"""Yielded by :func:`stream_reviews` when the streamed read of a CSV file, after it had yielded
+blocks, met something only the careful whole-file read handles (a blank line, a ragged row,
+text that is not UTF-8): every block yielded before it is void, and the blocks that follow
+start again from the file's first row."""
+
+
+def stream_reviews(
+    path: str | Path,
+    *,
+    mapping: MappingLike = None,
+    known_organisations: Iterable[str] | pd.DataFrame | None = None,
+    known_reviews: Mapping[str, tuple[str, str]] | pd.DataFrame | None = None,
+    today: _dt.date | None = None,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[pd.DataFrame | _Restart]:
+    """Read and validate a reviews file a block at a time, yielding each block's review frame
+    as soon as its rows pass: the rules and errors of :func:`read_reviews`, for a file too large
+    to hold whole.
+
+    The cross-row rules run when the last block is read, and only then is
+    :class:`sjrlib.schema.ValidationFailed` raised, listing every error of the whole file
+    (no block is yielded after the first bad one). So a consumer may write the blocks into an
+    open transaction as they come, but must roll it back if the generator raises, and must
+    commit only after it is exhausted: ``data_access.store.import_review_blocks`` does that.
+    A consumer must also handle :data:`RESTART`.
+
+    CSV files are streamed; an XLSX file, or a CSV file that needs the careful read, is read
+    whole and then validated in blocks.
+    """
+    path = Path(path)
+    suffix = _check_suffix(path)
+    if not path.is_file():
+        raise ImportFileError(f"{path.name}: no such file ({path})")
+    context = {"source": path.name, "known_organisations": known_organisations,
+               "known_reviews": known_reviews, "today": today or _dt.date.today()}
+    if suffix == ".csv":
+        yielded = False
+        try:
+            raw = _raw_blocks(path, "reviews", rules.REVIEW_SPECS, mapping, block_bytes)
+            for frame in schema.validate_reviews_in_blocks(raw, **context):
+                yielded = True
+                yield frame
+            return
+        except _StreamFailed:
+            if yielded:
+                yield RESTART
+    raw = _whole_file_blocks(path, "reviews", rules.REVIEW_SPECS, mapping)
+    yield from schema.validate_reviews_in_blocks(raw, **context)
+
+
 def read_reviews_blocks(
     path: str | Path,
     *,
@@ -530,50 +588,47 @@ def read_reviews_blocks(
     """Read and validate a whole reviews file like :func:`read_reviews`, holding only a block
     of it in memory at a time: for files too large to hold as one frame.
 
-    The whole file is validated first (same rules, same errors: every bad row of the file is
-    reported, :class:`sjrlib.schema.ValidationFailed`, before anything is returned); the
-    validated blocks are kept in a temporary file and given back one at a time by the returned
-    :class:`ReviewBlocks` (``data_access.store.import_review_blocks`` stores them in one
-    transaction). CSV files are streamed; an XLSX file, or a CSV file that needs the careful
-    read (a blank line, a ragged row, not UTF-8), is read whole and then validated in blocks.
+    The whole file is validated first (:func:`stream_reviews`: same rules, same errors, every
+    bad row of the file reported before anything is returned); the validated blocks are kept
+    in a temporary file and given back one at a time by the returned :class:`ReviewBlocks`.
     """
     import tempfile
 
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    path = Path(path)
-    suffix = _check_suffix(path)
-    if not path.is_file():
-        raise ImportFileError(f"{path.name}: no such file ({path})")
-    context = {"source": path.name, "known_organisations": known_organisations,
-               "known_reviews": known_reviews, "today": today or _dt.date.today()}
     schema_ = _review_arrow_schema()
-    directory = Path(tempfile.mkdtemp(prefix="sjr-import-"))
-    blocks = ReviewBlocks(directory, 0)
+    blocks = ReviewBlocks(Path(tempfile.mkdtemp(prefix="sjr-import-")), 0)
+    sink = writer = None
     try:
-        for careful in ((False, True) if suffix == ".csv" else (True,)):
-            raw = (_whole_file_blocks(path, "reviews", rules.REVIEW_SPECS, mapping) if careful
-                   else _raw_blocks(path, "reviews", rules.REVIEW_SPECS, mapping, block_bytes))
-            rows = 0
-            try:
-                with pa.OSFile(str(blocks._file), "wb") as sink, \
-                        ipc.new_file(sink, schema_) as writer:
-                    for frame in schema.validate_reviews_in_blocks(raw, **context):
-                        # One record batch per block (``from_pandas`` gives a chunk per
-                        # column chunk, and the store pays a fixed cost per batch read back).
-                        table = pa.Table.from_pandas(frame, schema=schema_,
-                                                     preserve_index=False).combine_chunks()
-                        writer.write_table(table, max_chunksize=max(len(frame), 1))
-                        rows += len(frame)
-            except _StreamFailed:
-                continue
-            blocks.rows = rows
-            return blocks
-        raise AssertionError("unreachable: the careful read does not stream")  # pragma: no cover
+        try:
+            for frame in stream_reviews(path, mapping=mapping,
+                                        known_organisations=known_organisations,
+                                        known_reviews=known_reviews, today=today,
+                                        block_bytes=block_bytes):
+                if writer is None or frame is RESTART:
+                    if writer is not None:
+                        writer.close()
+                        sink.close()
+                    sink = pa.OSFile(str(blocks._file), "wb")
+                    writer = ipc.new_file(sink, schema_)
+                    blocks.rows = 0
+                    if frame is RESTART:
+                        continue
+                # One record batch per block (``from_pandas`` gives a chunk per column chunk,
+                # and a reader pays a fixed cost per batch).
+                table = pa.Table.from_pandas(frame, schema=schema_,
+                                             preserve_index=False).combine_chunks()
+                writer.write_table(table, max_chunksize=max(len(frame), 1))
+                blocks.rows += len(frame)
+        finally:
+            if writer is not None:
+                writer.close()
+                sink.close()
     except BaseException:
         blocks.close()
         raise
+    return blocks
 
 
 def read_deaths(

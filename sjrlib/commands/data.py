@@ -1,9 +1,11 @@
 """Data commands: ``sjr init-db``, ``import``, ``export``, ``summary``, ``demo-data``.
 
 These are the administrator's way into the store. Every command takes ``--db URL`` (else
-``$SJR_DATABASE_URL``, else ``sqlite:///data/sjr.db``). Imports validate the whole file first
-(:mod:`sjrlib.io`, the same rules as every other way in), print every problem and exit 1 without
-touching the store; only a file that is entirely valid is stored, in one transaction.
+``$SJR_DATABASE_URL``, else ``sqlite:///data/sjr.db``). Imports validate the whole file
+(:mod:`sjrlib.io`, the same rules as every other way in), print every problem and exit 1 with
+the store unchanged; only a file that is entirely valid is stored, in one transaction (reviews
+are written into it block by block while the rest of the file is still being validated, and
+rolled back if any row fails).
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
@@ -57,30 +64,46 @@ def _audit_hook(kind: Kind) -> Callable[[Connection, str, int], None] | None:
 
 
 @contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
-    if total < _PROGRESS_FROM or not _console.is_terminal:
+def _progress(label: str, *, show: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress display of rows stored so far (the file's row count is not known ahead)."""
+    if not show or not _console.is_terminal:
         yield None
         return
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn(label), BarColumn(), TextColumn("{task.completed:,} stored"),
+               TimeElapsedColumn())
     with Progress(*columns, console=_console, transient=True) as bar:
-        task = bar.add_task(label, total=total)
+        task = bar.add_task(label, total=None)
         yield lambda rows: bar.advance(task, rows)
 
 
 def _read(kind: Kind, path: Path, conn: Connection, mapping: Path | None):
-    """Read and validate a whole file against what the store already knows."""
+    """Organisations or deaths: read and validate the whole file against the store."""
     from data_access import store
     from sjrlib import io
 
     if kind is Kind.organisations:
         return io.read_organisations(path, mapping=mapping)
-    organisations = store.known_organisations(conn)
-    if kind is Kind.deaths:
-        return io.read_deaths(path, mapping=mapping, known_organisations=organisations)
-    # Block by block (validated whole first, then kept in a temporary file): a million-review
-    # file is never held in memory at once.
-    return io.read_reviews_blocks(path, mapping=mapping, known_organisations=organisations,
-                                  known_reviews=store.known_reviews(conn, stage="first"))
+    return io.read_deaths(path, mapping=mapping,
+                          known_organisations=store.known_organisations(conn))
+
+
+def _store_reviews(path: Path, engine, mapping: Path | None, options: dict):
+    """Reviews: validated block by block and written into one transaction as they pass
+    (``io.stream_reviews`` -> ``store.import_review_blocks``); the transaction is committed
+    only when the whole file has passed, so a file with any error leaves the store as it was.
+    A million-review file is never held in memory at once."""
+    from data_access import store
+    from sjrlib import io
+
+    with engine.connect() as conn:
+        organisations = store.known_organisations(conn)
+        known = store.known_reviews(conn, stage="first")
+    stream = io.stream_reviews(path, mapping=mapping, known_organisations=organisations,
+                               known_reviews=known)
+    show = path.stat().st_size >= _PROGRESS_FROM * 500  # about 500 bytes a review
+    with _progress(f"Validating and storing {path.name}", show=show) as advance:
+        return store.import_review_blocks(engine, stream, progress=advance,
+                                          saved_by=f"import:{path.name}", **options)
 
 
 def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None,
@@ -96,37 +119,30 @@ def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None
 
     store.init_db(url)
     engine = store.get_engine(url)
-    frame = None
+    options = {"update": update, "on_write": _audit_hook(kind)}
     try:
-        with engine.connect() as conn:
-            try:
-                with _console.status(f"Reading and validating {path} ..."):
-                    frame = _read(kind, path, conn, mapping)
-            except ImportFileError as exc:
-                _fail(str(exc))  # ImportFileError already names the file
-            except ValidationFailed as exc:
-                for error in exc.errors:
-                    typer.echo(str(error), err=True)
-                rows = len({(e.source, e.row) for e in exc.errors})
-                _fail(f"{path}: {len(exc.errors)} problem(s) in {rows} row(s); nothing was "
-                      "imported, the store is unchanged.")
-        importer = {Kind.organisations: store.import_organisations,
-                    Kind.deaths: store.import_deaths,
-                    Kind.reviews: store.import_review_blocks}[kind]
-        options = {"update": update, "on_write": _audit_hook(kind)}
-        try:
-            with _progress(len(frame), f"Storing {kind.value}") as advance:
-                if kind is Kind.reviews:
-                    options.update(progress=advance, saved_by=f"import:{path.name}")
-                result = importer(engine, frame, **options)
-        except store.StoreError as exc:
-            _fail(f"{path}: {exc}")
-        except IntegrityError as exc:
-            _fail(f"{path}: the store refused the rows ({exc.orig}); nothing was imported.")
+        if kind is Kind.reviews:
+            result = _store_reviews(path, engine, mapping, options)
+        else:
+            with engine.connect() as conn, _console.status(f"Reading and validating {path} ..."):
+                frame = _read(kind, path, conn, mapping)
+            importer = {Kind.organisations: store.import_organisations,
+                        Kind.deaths: store.import_deaths}[kind]
+            result = importer(engine, frame, **options)
+    except ImportFileError as exc:
+        _fail(str(exc))  # ImportFileError already names the file
+    except ValidationFailed as exc:
+        for error in exc.errors:
+            typer.echo(str(error), err=True)
+        rows = len({(e.source, e.row) for e in exc.errors})
+        _fail(f"{path}: {len(exc.errors)} problem(s) in {rows} row(s); nothing was "
+              "imported, the store is unchanged.")
+    except store.StoreError as exc:
+        _fail(f"{path}: {exc}")
+    except IntegrityError as exc:
+        _fail(f"{path}: the store refused the rows ({exc.orig}); nothing was imported.")
     finally:
         engine.dispose()
-        if kind is Kind.reviews and frame is not None:
-            frame.close()  # the temporary file of validated blocks
     typer.echo(f"{path}: {kind.value}: {result}.")
     return result
 
