@@ -177,3 +177,55 @@ def test_empty_frame_gives_empty_groups():
     assert ds.poor_care(frame, "organisation_code").empty
     overall = ds.poor_care(frame).iloc[0]
     assert overall["n"] == 0 and np.isnan(overall["proportion"])
+
+
+# ---------------------------------------------------------------------------- shared tables
+@pytest.fixture(scope="module")
+def synthetic():
+    from sjrlib.synthetic import generate
+
+    return generate(n_organisations=5, years=2, seed=7).reviews
+
+
+BREAKDOWNS = (None, "organisation_code", "quarter", "review_reason", "learning_disability",
+              ["financial_year", "admission_type"])
+
+
+@pytest.mark.parametrize("stage", ["first", "second"])
+def test_poor_care_from_the_shared_phase_table_equals_the_direct_count(synthetic, stage):
+    # national_statistics reads poor care off the cached table of all six phase scores; the
+    # public function counts the one score column. Every phase, every kind of grouping.
+    from sjrlib.stats._reviews import ReviewIndex
+
+    for by in BREAKDOWNS:
+        index = ReviewIndex(synthetic)
+        for phase in domain.PHASES:
+            direct = ds._poor_care(ReviewIndex(synthetic), by, phase, stage, 0.05)
+            shared = ds._poor_care(index, by, phase, stage, 0.05, from_profile=True)
+            pd.testing.assert_frame_equal(shared, direct, check_exact=True)
+            assert direct["n"].sum() > 0
+
+
+def test_problems_per_review_equals_a_per_review_count(synthetic):
+    # problems_per_review is computed from the groups x problem-combination table; check it
+    # against counting problem types review by review in plain pandas.
+    from sjrlib.stats._reviews import financial_year
+
+    primary = naive_primary(synthetic)
+    per_review = primary[[domain.problem_column(t) for t in domain.PROBLEM_TYPES]].notna().sum(
+        axis=1)
+    keys = {"organisation_code": primary["organisation_code"],
+            "admission_type": primary["admission_type"],
+            "financial_year": primary["death_month"].map(financial_year)}
+    for by, key in keys.items():
+        table = ds.problems_per_review(synthetic, by)
+        table = table.set_index(table[by].astype(str))
+        grouped = per_review.groupby(key.astype(str).to_numpy())
+        assert table["n_reviews"].to_dict() == grouped.size().to_dict()
+        assert table["total_problems"].to_dict() == grouped.sum().to_dict()
+        assert table["with_any"].to_dict() == (per_review > 0).groupby(
+            key.astype(str).to_numpy()).sum().to_dict()
+        expected_sd = grouped.std(ddof=1).reindex(table.index)
+        assert np.allclose(table["sd"].to_numpy(), expected_sd.to_numpy(), rtol=1e-12)
+    overall = ds.problems_per_review(synthetic).iloc[0]
+    assert overall["mean"] == per_review.sum() / len(per_review)

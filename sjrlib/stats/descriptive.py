@@ -157,11 +157,9 @@ def care_score_distribution(
 
 def _care_scores(index: ReviewIndex, by: By, phases: Sequence[str], stage: str) -> pd.DataFrame:
     _check_phases(phases)
-    groups = index.groups(index.stage_rows(stage), by, tag=stage)
+    groups, profile, table = _profile_table(index, by, stage, "phase_scores")
     n_scores = len(domain.CARE_SCORES)
-    profile = _score_profile(index)
     # groups x combinations of the six phase scores, then one small product per phase.
-    table = groups.count(profile.codes[groups.rows], profile.values.shape[0])
     blocks = []
     for phase in phases:
         counts = table @ profile.indicator(domain.PHASES.index(phase), n_scores + 1)
@@ -181,6 +179,22 @@ def _care_scores(index: ReviewIndex, by: By, phases: Sequence[str], stage: str) 
     out["n_reviews"] = n_reviews.astype(np.int64)
     out["percent"] = _percent(counts, applicable)
     return out
+
+
+def _profile_table(index: ReviewIndex, by: By, stage: str, name: str):
+    """``(groups, profile, table)``: the stage's primary reviews grouped by ``by``, and their
+    counts groups x combinations of the profile ``name`` (``"phase_scores"`` or
+    ``"problems"``). Cached on the index, so tables of the same grouping share one count."""
+    groups = index.groups(index.stage_rows(stage), by, tag=stage)
+    profile = _score_profile(index) if name == "phase_scores" else _problem_profile(index)
+    key = ("profile_table", name, stage, tuple(groups.names))
+    if key not in index._cache:
+        rows_key = ("profile_rows", name, stage)
+        if rows_key not in index._cache:
+            # The combination code of each primary review, gathered once for every grouping.
+            index._cache[rows_key] = profile.codes[groups.rows]
+        index._cache[key] = groups.count(index._cache[rows_key], profile.values.shape[0])
+    return groups, profile, index._cache[key]
 
 
 def _score_profile(index: ReviewIndex):
@@ -219,11 +233,20 @@ def poor_care(
     return _poor_care(index, by, phase, stage, alpha)
 
 
-def _poor_care(index: ReviewIndex, by: By, phase: str, stage: str, alpha: float) -> pd.DataFrame:
+def _poor_care(index: ReviewIndex, by: By, phase: str, stage: str, alpha: float,
+               *, from_profile: bool = False) -> pd.DataFrame:
+    """``from_profile=True`` reads the phase's score counts off the cached table of all six
+    phase scores (:func:`_profile_table`, shared with the care-score table; needs every score
+    column); otherwise counts the one score column. Same numbers (tested)."""
     _check_phases([phase])
-    groups = index.groups(index.stage_rows(stage), by, tag=stage)
-    scores = index.ints(domain.score_column(phase), low=1, high=5)[groups.rows]
-    table = groups.count(scores, len(domain.CARE_SCORES) + 1)
+    if from_profile:
+        groups, profile, combos = _profile_table(index, by, stage, "phase_scores")
+        table = combos @ profile.indicator(domain.PHASES.index(phase),
+                                           len(domain.CARE_SCORES) + 1)
+    else:
+        groups = index.groups(index.stage_rows(stage), by, tag=stage)
+        scores = index.ints(domain.score_column(phase), low=1, high=5)[groups.rows]
+        table = groups.count(scores, len(domain.CARE_SCORES) + 1)
     n = table[:, 1:].sum(axis=1)
     poor = table[:, list(domain.POOR_CARE)].sum(axis=1)
     out = groups.keys.copy()
@@ -280,10 +303,8 @@ def problem_frequency(
 
 
 def _problem_frequency(index: ReviewIndex, by: By, stage: str, alpha: float) -> pd.DataFrame:
-    groups = index.groups(index.stage_rows(stage), by, tag=stage)
+    groups, profile, table = _profile_table(index, by, stage, "problems")
     n_harm = len(domain.HARM_VALUES)
-    profile = _problem_profile(index)
-    table = groups.count(profile.codes[groups.rows], profile.values.shape[0])
     stacked = np.stack([table @ profile.indicator(j, n_harm + 1)
                         for j in range(len(domain.PROBLEM_TYPES))], axis=1)
     inner = pd.DataFrame({
@@ -341,12 +362,14 @@ def problems_per_review(
 
 
 def _problems_per_review(index: ReviewIndex, by: By, stage: str) -> pd.DataFrame:
-    groups = index.groups(index.stage_rows(stage), by, tag=stage)
-    per_review = _problem_totals(index, groups.rows).astype(np.float64)
-    n = groups.total()
-    total = groups.total(per_review)
-    squares = groups.total(per_review**2)
-    with_any = groups.total((per_review > 0).astype(np.float64))
+    # From the groups x problem-combination table: each combination has a fixed number of
+    # problem types, so the sums over reviews are products with that (integer) vector.
+    groups, profile, table = _profile_table(index, by, stage, "problems")
+    per_combination = (profile.values > 0).sum(axis=1).astype(np.int64)
+    n = table.sum(axis=1)
+    total = table @ per_combination
+    squares = table @ per_combination**2
+    with_any = table @ (per_combination > 0).astype(np.int64)
     out = groups.keys.copy()
     out["n_reviews"] = n.astype(np.int64)
     out["total_problems"] = total.astype(np.int64)
@@ -415,17 +438,25 @@ def avoidability_distribution(
     return _avoidability_distribution(index, by)
 
 
-def _case_groups(index: ReviewIndex, by: By):
+def _case_table(index: ReviewIndex, by: By):
+    """``(groups, table)``: reviewed cases grouped by ``by`` and counted groups x case
+    avoidability (0 = not scored, 1-6); cached, shared by the avoidability tables."""
     cases = index.cases()
     groups = index.groups(cases.rows, by, tag="cases")
-    # groups.rows may repeat rows (review_reason); map each back to its case.
-    return cases, groups, index.case_position()[groups.rows]
+    key = ("case_table", tuple(groups.names))
+    if key not in index._cache:
+        if "case_avoidability_rows" not in index._cache:
+            # groups.rows are the cases' rows (repeated for review_reason only through mixing).
+            index._cache["case_avoidability_rows"] = cases.avoidability[
+                index.case_position()[groups.rows]]
+        index._cache[key] = groups.count(index._cache["case_avoidability_rows"],
+                                         len(domain.AVOIDABILITY_SCORES) + 1)
+    return groups, index._cache[key]
 
 
 def _avoidability_distribution(index: ReviewIndex, by: By) -> pd.DataFrame:
-    cases, groups, case_pos = _case_groups(index, by)
+    groups, table = _case_table(index, by)
     n_scores = len(domain.AVOIDABILITY_SCORES)
-    table = groups.count(cases.avoidability[case_pos], n_scores + 1)
     inner = pd.DataFrame({
         "score": pd.array(domain.AVOIDABILITY_SCORES, dtype="Int64"),
         "label": pd.array([domain.label("avoidability_score", s)
@@ -485,8 +516,7 @@ def _more_likely_than_not(index: ReviewIndex, by: By, denominator: str,
                           alpha: float) -> pd.DataFrame:
     if denominator not in ("reviewed", "scored"):
         raise ValueError(f"denominator must be 'reviewed' or 'scored', not {denominator!r}")
-    cases, groups, case_pos = _case_groups(index, by)
-    table = groups.count(cases.avoidability[case_pos], len(domain.AVOIDABILITY_SCORES) + 1)
+    groups, table = _case_table(index, by)
     n = table.sum(axis=1) if denominator == "reviewed" else table[:, 1:].sum(axis=1)
     count = table[:, list(domain.MORE_LIKELY_THAN_NOT)].sum(axis=1)
     out = groups.keys.copy()

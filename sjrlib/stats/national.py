@@ -94,7 +94,8 @@ def national_statistics(
     for by in dimensions:
         name = by or "overall"
         out.care_scores[name] = descriptive._care_scores(index, by, domain.PHASES, "first")
-        out.poor_care[name] = descriptive._poor_care(index, by, "overall", "first", alpha)
+        out.poor_care[name] = descriptive._poor_care(index, by, "overall", "first", alpha,
+                                                    from_profile=True)
         out.problems[name] = descriptive._problem_frequency(index, by, "first", alpha)
         out.problems_per_review[name] = descriptive._problems_per_review(index, by, "first")
         out.avoidability[name] = descriptive._avoidability_distribution(index, by)
