@@ -78,3 +78,140 @@ def test_bad_input_is_explained():
         learning_from_deaths(reviews, deaths.drop(columns=["deaths_in_scope"]))
     with pytest.raises(ValueError, match="YYYY-MM"):
         learning_from_deaths(reviews, deaths, as_of="2024-13")
+
+
+# ---------------------------------------------------------------------------- fast path
+def _lfd_pandas(reviews, deaths, period, by_organisation, as_of):
+    """The first implementation (feed grouped and merged in pandas), kept as the reference
+    for the numpy assembly of the table in ``lfd._learning_from_deaths``."""
+    import numpy as np
+
+    from sjrlib.stats._reviews import ReviewIndex
+    from sjrlib.stats.lfd import _COUNT_COLUMNS, _case_cells, _period_of
+
+    index = ReviewIndex(reviews)
+    month_enc = index.strings("death_month")
+    if as_of is None:
+        known = [m for m in month_enc.labels if m is not None]
+        feed_months = deaths["month"].dropna().astype(str)
+        if len(feed_months):
+            known.append(str(feed_months.max()))
+        as_of = max(known)
+    cells = _case_cells(index)
+    period_labels = _period_of(month_enc.labels, period, as_of)
+    uniq_periods = sorted({p for p in period_labels if p is not None})
+    n_periods = len(uniq_periods) + 1
+    to_period = np.zeros((len(month_enc.labels), n_periods), dtype=np.int64)
+    for m, (month, label) in enumerate(zip(month_enc.labels, period_labels, strict=True)):
+        if month is None:
+            to_period[m, -1] = 1
+        elif label is not None:
+            to_period[m, uniq_periods.index(label)] = 1
+    table = np.einsum("omla,mp->opla", cells, to_period)
+    if by_organisation:
+        org_labels = list(index.strings("organisation_code").labels)
+    else:
+        org_labels = [None]
+        table = table.sum(axis=0, keepdims=True)
+    table = table.reshape(len(org_labels) * n_periods, 2, -1)
+    mltn = list(domain.MORE_LIKELY_THAN_NOT)
+    everyone = table.sum(axis=1)
+    counts = {
+        "reviewed": everyone.sum(axis=1),
+        "more_likely_than_not": everyone[:, mltn].sum(axis=1),
+        "ld_reviewed": table[:, 1, :].sum(axis=1),
+        "ld_more_likely_than_not": table[:, 1, mltn].sum(axis=1),
+    }
+    for s in domain.AVOIDABILITY_SCORES:
+        counts[f"avoidability_{s}"] = everyone[:, s]
+    counts["avoidability_not_scored"] = everyone[:, 0]
+    case_table = pd.DataFrame({
+        "organisation_code": np.repeat(np.array(org_labels, dtype=object), n_periods),
+        "period": np.tile(np.array([*uniq_periods, None], dtype=object), len(org_labels)),
+        **counts,
+    })
+    case_table = case_table[case_table["reviewed"] > 0]
+    feed = deaths.loc[deaths["month"].notna(), list(domain.DEATH_COLUMNS)]
+    feed_months = feed["month"].astype(str)
+    unique_months = list(pd.unique(feed_months))
+    month_period = dict(zip(unique_months, _period_of(unique_months, period, as_of),
+                            strict=True))
+    feed = feed.assign(period=feed_months.map(month_period).astype(object))
+    feed = feed[feed["period"].notna()]
+    if not by_organisation:
+        feed = feed.assign(organisation_code=None)
+    feed_table = (
+        feed.groupby(["organisation_code", "period"], dropna=False, sort=False)
+        [["deaths_in_scope", "learning_disability_deaths"]]
+        .sum(min_count=1).reset_index()
+        .rename(columns={"learning_disability_deaths": "ld_deaths"})
+    )
+    feed_table["organisation_code"] = feed_table["organisation_code"].astype(object)
+    feed_table["period"] = feed_table["period"].astype(object)
+    table = feed_table.merge(case_table, on=["organisation_code", "period"], how="outer")
+    for column in _COUNT_COLUMNS:
+        table[column] = table[column].fillna(0).astype(np.int64)
+    table["deaths_in_scope"] = table["deaths_in_scope"].astype("Int64")
+    table["ld_deaths"] = table["ld_deaths"].astype("Int64")
+
+    def percent(count, total):
+        total = total.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        count = count.to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, 100.0 * count / np.where(total > 0, total, 1), np.nan)
+
+    table["percent_reviewed"] = percent(table["reviewed"], table["deaths_in_scope"])
+    table["ld_percent_reviewed"] = percent(table["ld_reviewed"], table["ld_deaths"])
+    table = table.sort_values(["organisation_code", "period"], na_position="last",
+                              kind="mergesort").reset_index(drop=True)
+    columns = [
+        "organisation_code", "period", "deaths_in_scope", "reviewed", "percent_reviewed",
+        "more_likely_than_not", "ld_deaths", "ld_reviewed", "ld_percent_reviewed",
+        "ld_more_likely_than_not", *(f"avoidability_{s}" for s in domain.AVOIDABILITY_SCORES),
+        "avoidability_not_scored",
+    ]
+    if not by_organisation:
+        columns.remove("organisation_code")
+    table = table[columns]
+    for column in ("organisation_code", "period"):
+        if column in table:
+            table[column] = table[column].astype("string")
+    return table
+
+
+def _compare_with_pandas(reviews, deaths, as_of=None):
+    for period in LFD_PERIODS:
+        for by_organisation in (True, False):
+            fast = learning_from_deaths(reviews, deaths, period=period,
+                                        by_organisation=by_organisation, as_of=as_of)
+            slow = _lfd_pandas(reviews, deaths, period, by_organisation, as_of)
+            pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+
+
+@SETTINGS
+@given(review_frames(), st.data())
+def test_numpy_table_equals_the_pandas_merge(reviews, data):
+    # Organisations only in the feed or only in the reviews, missing feed values, cases
+    # without a month of death, and an as_of that cuts months off.
+    deaths = data.draw(deaths_frames())
+    dropped = data.draw(st.sampled_from(["XAB", "S08999001", None]))
+    deaths = deaths[deaths["organisation_code"] != dropped].reset_index(drop=True)
+    gaps = data.draw(st.lists(st.integers(0, max(len(deaths) - 1, 0)), max_size=6))
+    if len(deaths):
+        deaths.loc[gaps, "deaths_in_scope"] = pd.NA
+        deaths.loc[gaps[::2], "learning_disability_deaths"] = pd.NA
+    if data.draw(st.booleans()):
+        reviews = reviews.copy()
+        reviews.loc[reviews.index[::5], "death_month"] = pd.NA
+    as_of = data.draw(st.sampled_from([None, "2022-09", "2023-03"]))
+    _compare_with_pandas(reviews, deaths, as_of)
+
+
+def test_numpy_table_equals_the_pandas_merge_on_synthetic_data():
+    from sjrlib.synthetic import generate
+
+    data = generate(n_organisations=6, years=2, seed=11)
+    deaths = data.deaths[data.deaths["organisation_code"] != data.deaths[
+        "organisation_code"].iloc[0]]  # one organisation with reviews but no feed
+    _compare_with_pandas(data.reviews, deaths)
+    _compare_with_pandas(data.reviews, data.deaths, as_of="2022-08")

@@ -140,25 +140,52 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
     for m in [m for m in month_enc.labels if m is not None]:
         _check_month(m, "death_month")
 
-    # Case side: one count table organisation x month x learning disability x avoidability
-    # (cached), then months are summed into periods with a small 0/1 matrix.
-    cells = _case_cells(index)
+    # Periods: those of the reviewed cases' months and of the feed's months, sorted, then one
+    # for cases without a month of death (kept visible under a <NA> period, not dropped).
+    feed = deaths.loc[deaths["month"].notna(), list(domain.DEATH_COLUMNS)]
+    feed_month_codes, feed_months = pd.factorize(feed["month"].astype(str).to_numpy(object))
+    feed_month_period = _period_of(list(feed_months), period, as_of)
     period_labels = _period_of(month_enc.labels, period, as_of)
-    uniq_periods = sorted({p for p in period_labels if p is not None})
-    n_periods = len(uniq_periods) + 1  # the last one: cases without a month of death
+    periods: list = sorted({p for p in (*period_labels, *feed_month_period) if p is not None})
+    period_pos = {p: i for i, p in enumerate(periods)}
+    periods.append(None)
+    n_periods = len(periods)
+
+    # Organisations: those with reviewed cases or feed rows, sorted (a missing code last).
+    review_orgs = index.strings("organisation_code").labels
+    if by_organisation:
+        feed_org_codes, feed_orgs = pd.factorize(feed["organisation_code"].to_numpy(object),
+                                                 use_na_sentinel=True)
+        named = {o for o in review_orgs if o is not None} | set(feed_orgs)
+        org_labels: list = sorted(named)
+        if None in review_orgs or (feed_org_codes < 0).any():
+            org_labels.append(None)
+        org_pos = {o: i for i, o in enumerate(org_labels)}
+        review_org_index = np.array([org_pos[o] for o in review_orgs], dtype=np.int64)
+        feed_org_index = np.array([org_pos[o] for o in feed_orgs] + [len(org_labels) - 1],
+                                  dtype=np.int64)[feed_org_codes]
+    else:
+        org_labels = [None]
+        review_org_index = None
+        feed_org_index = np.zeros(len(feed), dtype=np.int64)
+    n_orgs = len(org_labels)
+
+    # Case side: the cached count table organisation x month x learning disability x
+    # avoidability, months summed into periods with a 0/1 matrix, organisations placed.
+    cells = _case_cells(index)
     to_period = np.zeros((len(month_enc.labels), n_periods), dtype=np.int64)
     for m, (month, label) in enumerate(zip(month_enc.labels, period_labels, strict=True)):
         if month is None:
-            to_period[m, -1] = 1  # kept visible under a <NA> period rather than vanishing
+            to_period[m, -1] = 1
         elif label is not None:
-            to_period[m, uniq_periods.index(label)] = 1
-    table = np.einsum("omla,mp->opla", cells, to_period)
+            to_period[m, period_pos[label]] = 1
+    by_period = np.moveaxis(np.moveaxis(cells, 1, -1) @ to_period, -1, 1)  # o x p x ld x a
+    table = np.zeros((n_orgs, n_periods, *by_period.shape[2:]), dtype=np.int64)
     if by_organisation:
-        org_labels = list(index.strings("organisation_code").labels)
+        table[review_org_index] = by_period  # distinct organisations: a placement
     else:
-        org_labels = [None]
-        table = table.sum(axis=0, keepdims=True)
-    table = table.reshape(len(org_labels) * n_periods, 2, -1)
+        table[0] = by_period.sum(axis=0)
+    table = table.reshape(n_orgs * n_periods, 2, -1)
     mltn = list(domain.MORE_LIKELY_THAN_NOT)
     everyone = table.sum(axis=1)
     counts = {
@@ -170,56 +197,47 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
     for s in domain.AVOIDABILITY_SCORES:
         counts[f"avoidability_{s}"] = everyone[:, s]
     counts["avoidability_not_scored"] = everyone[:, 0]
-    period_names = [*uniq_periods, None]
-    case_table = pd.DataFrame({
-        "organisation_code": np.repeat(np.array(org_labels, dtype=object), n_periods),
-        "period": np.tile(np.array(period_names, dtype=object), len(org_labels)),
-        **counts,
-    })
-    case_table = case_table[case_table["reviewed"] > 0]
 
-    # Feed side: small, plain pandas.
-    feed = deaths.loc[deaths["month"].notna(), list(domain.DEATH_COLUMNS)]
-    feed_months = feed["month"].astype(str)
-    unique_months = list(pd.unique(feed_months))
-    month_period = dict(zip(unique_months, _period_of(unique_months, period, as_of),
-                            strict=True))
-    feed = feed.assign(period=feed_months.map(month_period).astype(object))
-    feed = feed[feed["period"].notna()]
-    if not by_organisation:
-        feed = feed.assign(organisation_code=None)
-    feed_table = (
-        feed.groupby(["organisation_code", "period"], dropna=False, sort=False)
-        [["deaths_in_scope", "learning_disability_deaths"]]
-        .sum(min_count=1)
-        .reset_index()
-        .rename(columns={"learning_disability_deaths": "ld_deaths"})
-    )
-    feed_table["organisation_code"] = feed_table["organisation_code"].astype(object)
-    feed_table["period"] = feed_table["period"].astype(object)
+    # Feed side: sums over the feed's months in each period; <NA> where every value summed is
+    # missing, and where the feed has no row at all.
+    feed_period_index = np.array([period_pos[p] if p is not None else -1
+                                  for p in feed_month_period], dtype=np.int64)[feed_month_codes]
+    in_window = feed_period_index >= 0
+    cell = (feed_org_index * n_periods + feed_period_index)[in_window]
+    size = n_orgs * n_periods
+    has_feed = np.bincount(cell, minlength=size) > 0
+    sums = {}
+    for column in ("deaths_in_scope", "learning_disability_deaths"):
+        values = feed[column].to_numpy(dtype=np.float64, na_value=np.nan)[in_window]
+        known = ~np.isnan(values)
+        total = np.bincount(cell, weights=np.where(known, values, 0.0), minlength=size)
+        n_known = np.bincount(cell, weights=known, minlength=size)
+        sums[column] = np.where(n_known > 0, total, np.nan)
 
-    table = feed_table.merge(case_table, on=["organisation_code", "period"], how="outer")
-    for column in _COUNT_COLUMNS:
-        table[column] = table[column].fillna(0).astype(np.int64)
-    table["deaths_in_scope"] = table["deaths_in_scope"].astype("Int64")
-    table["ld_deaths"] = table["ld_deaths"].astype("Int64")
-    table["percent_reviewed"] = _percent(table["reviewed"], table["deaths_in_scope"])
-    table["ld_percent_reviewed"] = _percent(table["ld_reviewed"], table["ld_deaths"])
-    table = table.sort_values(["organisation_code", "period"], na_position="last",
-                              kind="mergesort").reset_index(drop=True)
-    columns = [
-        "organisation_code", "period", "deaths_in_scope", "reviewed", "percent_reviewed",
-        "more_likely_than_not", "ld_deaths", "ld_reviewed", "ld_percent_reviewed",
-        "ld_more_likely_than_not", *(f"avoidability_{s}" for s in domain.AVOIDABILITY_SCORES),
-        "avoidability_not_scored",
-    ]
-    if not by_organisation:
-        columns.remove("organisation_code")
-    table = table[columns]
-    for column in ("organisation_code", "period"):
-        if column in table:
-            table[column] = table[column].astype("string")
-    return table
+    # Rows: every organisation/period with a feed row or a reviewed case, in sorted order
+    # (the grid is organisation-major, both axes sorted with <NA> last).
+    keep = has_feed | (counts["reviewed"] > 0)
+    deaths_in_scope = pd.array(sums["deaths_in_scope"][keep], dtype="Float64").astype("Int64")
+    ld_deaths = pd.array(sums["learning_disability_deaths"][keep],
+                         dtype="Float64").astype("Int64")
+    kept = {name: values[keep].astype(np.int64) for name, values in counts.items()}
+    columns: dict[str, object] = {}
+    if by_organisation:
+        columns["organisation_code"] = pd.array(
+            np.repeat(np.array(org_labels, dtype=object), n_periods)[keep], dtype="string")
+    columns["period"] = pd.array(np.tile(np.array(periods, dtype=object), n_orgs)[keep],
+                                 dtype="string")
+    columns["deaths_in_scope"] = deaths_in_scope
+    columns["reviewed"] = kept["reviewed"]
+    columns["percent_reviewed"] = _percent(kept["reviewed"], deaths_in_scope)
+    columns["more_likely_than_not"] = kept["more_likely_than_not"]
+    columns["ld_deaths"] = ld_deaths
+    columns["ld_reviewed"] = kept["ld_reviewed"]
+    columns["ld_percent_reviewed"] = _percent(kept["ld_reviewed"], ld_deaths)
+    columns["ld_more_likely_than_not"] = kept["ld_more_likely_than_not"]
+    for name in _COUNT_COLUMNS[4:]:
+        columns[name] = kept[name]
+    return pd.DataFrame(columns, index=pd.RangeIndex(int(keep.sum())))
 
 
 def _case_cells(index: ReviewIndex) -> np.ndarray:
@@ -238,8 +256,8 @@ def _case_cells(index: ReviewIndex) -> np.ndarray:
     return index._cache[key]
 
 
-def _percent(count: pd.Series, total: pd.Series) -> np.ndarray:
-    total = total.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    count = count.to_numpy(dtype=np.float64)
+def _percent(count: np.ndarray, total) -> np.ndarray:
+    total = pd.array(total, dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    count = np.asarray(count, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, 100.0 * count / np.where(total > 0, total, 1), np.nan)
