@@ -1,8 +1,10 @@
 """The exploration dashboard: filters, charts and tables of one's own reviews (Voila).
 
 For an organisation lead (their own organisation) or the programme team (all organisations).
-The data are read once through the governed session (audited); a filter change then filters
-in memory and redraws only the tab on screen, so it stays well under a second on the demo data.
+The data are read once through the governed session (audited), with each filter column coded
+once (:class:`_Codes`); a filter change then selects rows by comparing a few distinct values and
+taking numpy positions, and redraws only the tab on screen (other tabs when first shown), so it
+stays well under a second on the demo data, for all organisations too.
 Everything shown comes from ``sjrlib.stats``, ``sjrlib.spc`` and ``sjrlib.plots``; below
 national level (everyone but the programme team) counts pass through the same disclosure
 control as the trust report (``sjrlib.report.tables`` / ``sjrlib.disclosure``).
@@ -19,7 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sjrlib import domain
 from sjrlib.dashboards import _widgets as ui
@@ -38,6 +43,8 @@ TABLE_ROWS = 200
 ALL = "__all__"
 CACHED_VIEWS = 40
 """Drawn views kept for going back to an earlier filter choice (a few MB of PNG at most)."""
+_READ_COLUMNS: tuple[str, ...] = (*domain.REVIEW_COLUMNS, "nation", "region")
+"""Columns read (free text only where the role is shown it: see ``_read``)."""
 FRESH_SECONDS = 300
 """Data read longer ago than this (by a kernel pre-heated in advance) are read again when the
 page is opened."""
@@ -78,12 +85,30 @@ class Explorer:
         self.apply()
 
     def _read(self) -> None:
-        """Read the rows in scope through the session (audited), once."""
-        self.all_reviews = self.session.reviews(status=["submitted", "locked"])
+        """Read the rows in scope through the session (audited), once, without the free text
+        this role is not shown; code the filter columns."""
+        shown = {domain.comment_column("overall")} if self.free_text else set()
+        self.all_reviews = self.session.reviews(
+            status=["submitted", "locked"],
+            columns=[c for c in _READ_COLUMNS if not c.startswith("comment_") or c in shown])
         self.all_deaths = self.session.deaths()
         self.organisations = self.session.organisations()
-        self.reviews, self.deaths = self.all_reviews, self.all_deaths
+        self._codes = _ReviewCodes(self.all_reviews)
+        self._rows = np.arange(len(self.all_reviews))
+        self._reviews: pd.DataFrame | None = self.all_reviews
+        self.deaths = self.all_deaths
         self.read_at = time.time()
+
+    @property
+    def reviews(self) -> pd.DataFrame:
+        """The reviews the current filters select (taken from the rows read when first asked
+        for after a filter change)."""
+        if self._reviews is None:
+            if len(self._rows) == len(self.all_reviews):
+                self._reviews = self.all_reviews.copy(deep=False)
+            else:
+                self._reviews = self.all_reviews.take(self._rows).reset_index(drop=True)
+        return self._reviews
 
     @property
     def age(self) -> float:
@@ -203,17 +228,8 @@ class Explorer:
         """Filter the loaded rows by the current selection and redraw the tab on screen."""
         sel = self.selection()
         start, end = sorted([sel["start_month"], sel["end_month"]])
-        r = self.all_reviews
-        keep = (r["death_month"] >= start) & (r["death_month"] <= end)
-        if sel["organisation_code"]:
-            keep &= r["organisation_code"] == sel["organisation_code"]
-        for column in ("specialty", "admission_type"):
-            if sel[column]:
-                keep &= r[column] == sel[column]
-        if sel["review_reason"]:
-            keep &= r["review_reasons"].str.split(domain.REASON_SEPARATOR).map(
-                lambda ids, wanted=sel["review_reason"]: wanted in ids, na_action="ignore")
-        self.reviews = r[keep.fillna(False).astype(bool)].reset_index(drop=True)
+        self._rows = self._codes.rows(start, end, sel)
+        self._reviews = None  # taken when a view asks for it
         d = self.all_deaths
         keep_d = (d["month"] >= start) & (d["month"] <= end)
         if sel["organisation_code"]:
@@ -222,8 +238,7 @@ class Explorer:
         self.period = (start, end)
         self._stale = set(TABS)
         # count deaths (cases), as the charts do: one review per case
-        staged = self.reviews[(self.reviews["review_stage"] == sel["stage"]).fillna(False)]
-        n = len(staged.drop_duplicates(["organisation_code", "case_id"]))
+        n = self._codes.cases(self._rows, sel["stage"])
         stage = domain.label("review_stage", sel["stage"]).lower()
         self.summary.value = (
             f"<b>{_count_words(n, self.rule)}</b> death{'s' if n != 1 else ''} from "
@@ -282,9 +297,8 @@ class Explorer:
 
         distribution = descriptive.care_score_distribution(self.reviews, stage=self._stage)
         safe = tables.protect_distribution(distribution, self.rule, group="phase")
-        poor = {p: descriptive.poor_care(self.reviews, phase=p, stage=self._stage)
-                for p in domain.PHASES}
-        table = tables.care_score_table(distribution, poor, self.rule)
+        table = tables.care_score_table(distribution, poor_care_by_phase(distribution),
+                                        self.rule)
         return ("Care scores by phase of care (one review per case).",
                 [_figure(plots.care_scores_by_phase(safe), "c-care-scores"), _html(table)])
 
@@ -398,15 +412,14 @@ class Explorer:
                  _figure(trend, "c-lfd-trend")])
 
     def _table(self) -> tuple[str, list[w.Widget]]:
-        rows = self.reviews[self.reviews["review_stage"] == self._stage]
-        rows = rows.sort_values(["death_month", "review_id"], ascending=[False, True])
+        rows = self._codes.newest_first(self._rows, self._stage)
         columns = ["review_id", "case_id", "death_month", "status", "specialty",
                    "admission_type", "score_overall", "avoidability_score", "any_problems"]
         if self.national:
             columns.insert(2, "organisation_code")
         if self.free_text:
             columns.append("comment_overall")
-        shown = rows.head(TABLE_ROWS)[columns]
+        shown = self.all_reviews[columns].take(rows[:TABLE_ROWS])
         heads = {"review_id": "Review", "case_id": "Case", "organisation_code": "Organisation",
                  "death_month": "Month of death", "status": "Status",
                  "specialty": "Specialty", "admission_type": "Admission",
@@ -429,6 +442,104 @@ class Explorer:
 
 
 # ------------------------------------------------------------------------------- helpers
+def poor_care_by_phase(distribution: pd.DataFrame, alpha: float = 0.05
+                       ) -> dict[str, pd.DataFrame]:
+    """``{phase: descriptive.poor_care(reviews, phase=phase, ...)}`` read off
+    ``distribution = descriptive.care_score_distribution(reviews, ...)`` (no grouping): the
+    same reviews (one per case at the stage), so the same numbers (tested), without counting
+    the reviews six more times (two thirds of the care-score tab's time on all
+    organisations)."""
+    from sjrlib.stats.descriptive import wilson_interval
+
+    out = {}
+    for phase in domain.PHASES:
+        part = distribution[distribution["phase"] == phase]
+        n = int(part["n_applicable"].iloc[0]) if len(part) else 0
+        poor = int(part.loc[part["score"].isin(list(domain.POOR_CARE)), "count"].sum())
+        lower, upper = wilson_interval(np.array([poor]), np.array([n]), alpha)
+        out[phase] = pd.DataFrame({
+            "n": np.array([n], dtype=np.int64), "poor": np.array([poor], dtype=np.int64),
+            "proportion": np.array([poor / n if n > 0 else np.nan]),
+            "ci_lower": lower, "ci_upper": upper})
+    return out
+
+
+class _Codes:
+    """One column as integer codes into its distinct values (missing = -1), so that a filter
+    tests each distinct value once and selects rows with one numpy take."""
+
+    def __init__(self, column: pd.Series) -> None:
+        codes, values = pd.factorize(column)
+        self.codes = codes
+        self.values: list[Any] = list(values)
+
+    def where(self, test: Callable[[Any], bool]) -> np.ndarray:
+        """Rows whose value passes ``test`` (a missing value never does)."""
+        hits = np.zeros(len(self.values) + 1, dtype=bool)  # the last one: code -1, missing
+        hits[:-1] = [bool(test(v)) for v in self.values]
+        return hits[self.codes]
+
+    def equals(self, value: Any) -> np.ndarray:
+        return self.where(lambda v: v == value)
+
+
+class _ReviewCodes:
+    """The review frame's filter columns coded once (:class:`_Codes`), and what the views need
+    beyond the filtered frame: the number of cases and the newest reviews first."""
+
+    def __init__(self, reviews: pd.DataFrame) -> None:
+        self.n = len(reviews)
+        self.columns = {c: _Codes(reviews[c]) for c in (
+            "death_month", "organisation_code", "specialty", "admission_type",
+            "review_reasons", "review_stage")}
+        org = pd.factorize(reviews["organisation_code"], use_na_sentinel=False)[0]
+        case_id = pd.factorize(reviews["case_id"], use_na_sentinel=False)[0]
+        # a case is (organisation_code, case_id), missing values included as drop_duplicates has it
+        self.case, _ = pd.factorize(org.astype(np.int64) * (int(case_id.max(initial=0)) + 1)
+                                    + case_id)
+        self.n_cases = int(self.case.max(initial=-1)) + 1
+        month = self.columns["death_month"]
+        rank = np.zeros(len(month.values) + 1, dtype=np.int64)
+        order = sorted(range(len(month.values)), key=lambda i: month.values[i])
+        rank[order] = np.arange(len(order))
+        self.month_rank = rank[month.codes]
+        ids = pa.array(reviews["review_id"])
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        self.id_rank = pc.rank(ids, sort_keys="ascending", tiebreaker="first").to_numpy(
+            zero_copy_only=False).astype(np.int64)
+        self._stage: dict[str, np.ndarray] = {}
+
+    def rows(self, start: str, end: str, sel: dict[str, Any]) -> np.ndarray:
+        """Positions (ascending) of the rows with a month of death in ``start..end`` and the
+        selected organisation, specialty, admission type and review reason."""
+        keep = self.columns["death_month"].where(lambda m: start <= m <= end)
+        for column in ("organisation_code", "specialty", "admission_type"):
+            if sel[column]:
+                keep &= self.columns[column].equals(sel[column])
+        if sel["review_reason"]:
+            wanted = sel["review_reason"]
+            keep &= self.columns["review_reasons"].where(
+                lambda ids: wanted in ids.split(domain.REASON_SEPARATOR))
+        return np.flatnonzero(keep)
+
+    def stage(self, stage: str) -> np.ndarray:
+        if stage not in self._stage:
+            self._stage[stage] = self.columns["review_stage"].equals(stage)
+        return self._stage[stage]
+
+    def cases(self, rows: np.ndarray, stage: str) -> int:
+        """The number of cases (organisation, case id) with a review at ``stage`` in ``rows``."""
+        seen = np.zeros(self.n_cases, dtype=bool)
+        seen[self.case[rows[self.stage(stage)[rows]]]] = True
+        return int(seen.sum())
+
+    def newest_first(self, rows: np.ndarray, stage: str) -> np.ndarray:
+        """``rows`` at ``stage`` by month of death, newest first, then by review id."""
+        rows = rows[self.stage(stage)[rows]]
+        return rows[np.lexsort((self.id_rank[rows], -self.month_rank[rows]))]
+
+
 def _figure(fig, css_class: str) -> w.Image:
     """A matplotlib figure as a PNG image widget (cheaper to send than a live figure)."""
     buffer = io.BytesIO()
