@@ -155,6 +155,24 @@ def _numbers(values: pd.Series | Sequence[object]) -> np.ndarray:
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
 
 
+def _number(value: object) -> float:
+    """One count as a float, as :func:`_numbers` reads it (NaN for "*", blanks and the like)."""
+    if value is None or value is pd.NA or isinstance(value, str):
+        return np.nan
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _fixed_margins(fig: Figure, *, left: float, right: float, top: float,
+                   bottom: float) -> None:
+    """Place the axes by margins in inches (cheaper than a layout engine at every draw)."""
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height,
+                        bottom=bottom / height)
+
+
 def _was_suppressed(values: pd.Series | Sequence[object]) -> np.ndarray:
     return np.array([isinstance(v, str) and v.strip() == SUPPRESSED for v in values], dtype=bool)
 
@@ -232,58 +250,79 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
     matplotlib.figure.Figure
         A phase scored in fewer than 8 reviews gets no bar (its row says so); a table of fewer
         than 8 reviews gives no chart at all (:func:`chart_withheld`).
+
+    Notes
+    -----
+    Drawn for the dashboard on every filter change, so it is kept cheap: the table is read
+    once into a dict, one ``barh`` per score draws every phase's segment of that score, and
+    the layout is fixed in inches (the phase labels and legend are a fixed vocabulary) rather
+    than worked out by a layout engine at every draw.
     """
     _one_group(table, ["phase", "score"], "care_scores_by_phase")
     n_reviews = _cases(table["n_reviews"]) if "n_reviews" in table else 0.0
     default = f"Care scores by phase of care ({int(n_reviews)} reviews)"
     if n_reviews < MIN_CASES:
         return _withheld(_fewer_than("reviews"), title or "Care scores by phase of care")
-    phases = [p for p in domain.PHASES if p in set(table["phase"].astype(str))]
-    fig = Figure(figsize=(11, 2.0 + 0.7 * len(phases)), layout="constrained")
+    phase_of = table["phase"].astype(str).tolist()
+    phases = [p for p in domain.PHASES if p in set(phase_of)]
+    scores = table["score"].tolist()
+    counts = table["count"].tolist()
+    percents = table["percent"].tolist() if "percent" in table else [np.nan] * len(table)
+    applicable_of: dict[str, float] = {}  # as _cases: the largest number, 0 if none
+    for phase, value in zip(phase_of, table["n_applicable"].tolist(), strict=True):
+        value = _number(value)
+        if not np.isnan(value):
+            applicable_of[phase] = max(value, applicable_of.get(phase, value))
+    cells = {(phase, int(score)): (count, _number(pct))
+             for phase, score, count, pct in zip(phase_of, scores, counts, percents,
+                                                 strict=True)
+             if score is not None and score is not pd.NA}
+
+    fig = Figure(figsize=(11, 2.0 + 0.7 * len(phases)))
     ax = fig.subplots()
+    grey = NHS_COLOURS["dark_grey"]
+    segments: dict[int, list[tuple[int, float, float]]] = {s: [] for s in domain.CARE_SCORES}
     suppressed = 0
     for row, phase in enumerate(phases):
-        part = table[table["phase"].astype(str) == phase]
-        applicable = _cases(part["n_applicable"])
+        applicable = applicable_of.get(phase, 0.0)
         if applicable < MIN_CASES:
             ax.text(1, row, f"Scored in fewer than {MIN_CASES} reviews: not shown",
-                    va="center", fontsize=_FONT - 1, color=NHS_COLOURS["dark_grey"])
+                    va="center", fontsize=_FONT - 1, color=grey)
             continue
         shares = []
         for score in domain.CARE_SCORES:
-            cell = part[part["score"].astype("Int64") == score]
-            if cell.empty:
+            if (phase, score) not in cells:
                 continue
-            count = cell["count"].iloc[0]
-            pct = _numbers(cell["percent"])[0] if "percent" in cell else np.nan
-            if np.isnan(pct) and not np.isnan(_numbers([count])[0]):
-                pct = 100 * _numbers([count])[0] / applicable
-            withheld = bool(_was_suppressed([count])[0] or np.isnan(_numbers([count])[0])
-                            or np.isnan(pct))
-            shares.append((score, pct, withheld))
+            count, pct = cells[(phase, score)]
+            number = _number(count)
+            if np.isnan(pct) and not np.isnan(number):
+                pct = 100 * number / applicable
+            shares.append((score, pct, bool(np.isnan(number) or np.isnan(pct))))
         if any(withheld for _, _, withheld in shares):
             # A bar stopping short of 100% would give the withheld cells' total back.
             suppressed += 1
             ax.text(1, row, "Not shown: some scores were given in 1 to 7 reviews",
-                    va="center", fontsize=_FONT - 1, color=NHS_COLOURS["dark_grey"])
-            ax.text(101, row, f"n = {int(applicable)}", va="center", fontsize=_FONT - 1,
-                    clip_on=False)
-            continue
-        left = 0.0
-        for score, pct, _ in shares:
-            if pct <= 0:
-                continue
-            colour = CARE_SCORE_COLOURS[score]
-            ax.barh(row, pct, left=left, color=colour, edgecolor="white", height=0.7)
-            if pct >= 6:
-                ax.text(left + pct / 2, row, f"{pct:.0f}%", ha="center", va="center",
-                        fontsize=_FONT - 1, color=_text_colour(colour))
-            left += pct
+                    va="center", fontsize=_FONT - 1, color=grey)
+        else:
+            left = 0.0
+            for score, pct, _ in shares:
+                if pct <= 0:
+                    continue
+                segments[score].append((row, left, pct))
+                if pct >= 6:
+                    ax.text(left + pct / 2, row, f"{pct:.0f}%", ha="center", va="center",
+                            fontsize=_FONT - 1, color=_text_colour(CARE_SCORE_COLOURS[score]))
+                left += pct
         ax.text(101, row, f"n = {int(applicable)}", va="center", fontsize=_FONT - 1,
                 clip_on=False)
+    for score, drawn in segments.items():
+        if drawn:
+            rows, lefts, widths = zip(*drawn, strict=True)
+            ax.barh(rows, widths, left=lefts, color=CARE_SCORE_COLOURS[score],
+                    edgecolor="white", height=0.7)
     ax.set_yticks(range(len(phases)),
                   [_wrap(domain.label("phase", p), 24) for p in phases], fontsize=_FONT)
-    ax.invert_yaxis()
+    ax.set_ylim(len(phases) - 0.5, -0.5)  # first phase on top, rows evenly spaced
     ax.set_xlim(0, 100)
     ax.set_xlabel("Percentage of reviews that scored the phase", fontsize=_FONT)
     ax.tick_params(axis="x", labelsize=_FONT)
@@ -291,7 +330,10 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
     ax.set_title(title or default, fontsize=_FONT + 2, loc="left", pad=12)
     handles = [Patch(color=CARE_SCORE_COLOURS[s], label=domain.label("care_score", s))
                for s in domain.CARE_SCORES]
-    fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize=_FONT - 1)
+    fig.legend(handles=handles, loc="upper right", bbox_to_anchor=(1, 1), frameon=False,
+               fontsize=_FONT - 1)
+    _fixed_margins(fig, left=2.1, right=2.45, top=0.5,
+                   bottom=0.62 + (0.3 if suppressed else 0.0))
     _footnote(fig, [_suppression_note(suppressed)] if suppressed else [])
     return fig
 

@@ -111,6 +111,24 @@ def test_suppressed_care_score_cells_draw_no_bar(tmp_path):
     assert any("1 suppressed value" in t and "no bar drawn" in t for t in texts(fig))
 
 
+def test_care_score_rows_keep_their_places_whatever_is_drawn(tmp_path):
+    # Phases without a bar (too few reviews, a withheld cell) still get their evenly spaced
+    # row, and the axes sit in the same place (a fixed layout), bars or not.
+    full = descriptive.care_score_distribution(
+        make_reviews([{"score_overall": 4, "score_admission": 3} for _ in range(12)]),
+        phases=["admission", "overall"])
+    rows = [{"score_overall": 4} for _ in range(12)]
+    rows[0]["score_admission"] = 3
+    sparse = descriptive.care_score_distribution(make_reviews(rows),
+                                                 phases=["admission", "overall"])
+    figures = [plots.care_scores_by_phase(t) for t in (full, sparse)]
+    for i, fig in enumerate(figures):
+        render(fig, tmp_path / f"rows{i}.png")
+        assert fig.axes[0].get_ylim() == (1.5, -0.5)  # admission on top, overall below
+    assert len(bars(figures[0])) == 2 and len(bars(figures[1])) == 1
+    assert figures[0].axes[0].get_position().bounds == figures[1].axes[0].get_position().bounds
+
+
 def test_care_scores_refuse_several_groups():
     table = descriptive.care_score_distribution(
         make_reviews([{"score_overall": 3, "organisation_code": o} for o in ["XAA", "XAB"] * 8]),
