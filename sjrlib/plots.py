@@ -39,7 +39,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Patch
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import ScalarFormatter
 
 from sjrlib import domain
 from sjrlib.disclosure import SUPPRESSED
@@ -365,25 +365,30 @@ def problem_types(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     fig = Figure(figsize=(10, 1.6 + 0.7 * len(order)), layout="constrained")
     ax = fig.subplots()
     suppressed = 0
+    segments: dict[str, list[tuple[int, float, float]]] = {h: [] for h in domain.HARM_VALUES}
+    types = table["problem_type"].astype(str).tolist()
     for row, ptype in enumerate(order):
-        cell = table[table["problem_type"].astype(str) == ptype].iloc[0]
+        cell = table.iloc[types.index(ptype)]
         left = 0.0
         for harm in domain.HARM_VALUES:
-            raw = cell[f"harm_{harm}"]
-            value = _numbers([raw])[0]
+            value = _number(cell[f"harm_{harm}"])
             if np.isnan(value):
                 suppressed += 1
                 continue
             pct = 100 * value / n_reviews
             if pct > 0:
-                ax.barh(row, pct, left=left, color=HARM_COLOURS[harm], edgecolor="white",
-                        height=0.7)
+                segments[harm].append((row, left, pct))
             left += pct
-        total = _numbers([cell["count"]])[0] if "count" in cell else np.nan
+        total = _number(cell["count"]) if "count" in cell else np.nan
         total_pct = 100 * total / n_reviews if not np.isnan(total) else left
         shown = f"{total_pct:.1f}%" if 0 < total_pct < 1 else f"{total_pct:.0f}%"
         ax.text(left + 0.3, row, shown if not np.isnan(total) or "count" not in cell else "*",
                 va="center", fontsize=_FONT - 1)
+    for harm, drawn in segments.items():  # one call per harm answer, not one per bar
+        if drawn:
+            rows, lefts, widths = zip(*drawn, strict=True)
+            ax.barh(rows, widths, left=lefts, color=HARM_COLOURS[harm], edgecolor="white",
+                    height=0.7)
     labels = [
         _wrap(_short_problem_label(domain.label("problem_type", t)), 34) for t in order
     ]
@@ -574,6 +579,20 @@ def _assurance_icon(ax: Axes, kind: str) -> str:
     return f"Assurance: {_ASSURANCE_TEXT[kind]}"
 
 
+class _PercentTicks(ScalarFormatter):
+    """Tick labels of values already in percent, with as many decimals as the tick spacing
+    needs and no more ("15%, 20%"; "15.5%, 16.0%"): whole-percent labels on half-point ticks
+    repeated themselves ("16%, 16%") and misread the scale."""
+
+    def __init__(self) -> None:
+        super().__init__(useOffset=False)
+        self.set_scientific(False)
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        text = super().__call__(x, pos)
+        return f"{text}%" if text else text
+
+
 def _tick_positions(n: int, most: int = 12) -> np.ndarray:
     step = max(1, int(np.ceil(n / most)))
     return np.arange(0, n, step)
@@ -680,7 +699,7 @@ def spc_chart(
     ax.set_ylabel(y_label, fontsize=_FONT)
     ax.tick_params(axis="y", labelsize=_FONT)
     if percent:
-        ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+        ax.yaxis.set_major_formatter(_PercentTicks())
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(_wrap(title, 70), fontsize=_FONT + 2, loc="left")
 

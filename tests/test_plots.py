@@ -290,6 +290,19 @@ def test_spc_chart_making_data_count_style(tmp_path):
     assert "2023-01" in found
 
 
+def test_spc_chart_percent_labels_are_distinct(tmp_path):
+    # A p-chart on many reviews spans a few points (here about 15-17%): whole-percent labels on
+    # half-point ticks repeated themselves ("16%, 16%"), which misreads the scale.
+    months = pd.period_range("2023-01", periods=24, freq="M").astype(str)
+    poor = pd.Series([1550, 1600, 1700, 1580, 1650, 1620] * 4, index=months)
+    frame = spc.p_chart(poor, pd.Series([10_000] * 24, index=months), improvement="decrease")
+    fig = plots.spc_chart(frame, title="Poor care, by month", y_label="% of reviews")
+    render(fig, tmp_path / "percent.png")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+    assert all(label.endswith("%") for label in labels)
+
+
 def test_spc_chart_variation_icon_for_a_concern_low():
     # improvement "increase", last point far below -> concern, low: the icon shows "L"
     frame = spc.xmr([4, 6] * 6 + [-10])
@@ -309,7 +322,8 @@ def test_spc_chart_p_chart_hides_points_on_few_cases(tmp_path):
     render(fig, tmp_path / "p.png")
     assert sum(point_colours(fig).values()) == 11
     assert any("1 point(s) based on fewer than 8 cases not shown" in t for t in texts(fig))
-    assert fig.axes[0].yaxis.get_major_formatter().__class__.__name__ == "PercentFormatter"
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
+    assert labels and all(label.endswith("%") for label in labels)  # a p-chart in percent
 
 
 def test_spc_chart_on_fewer_than_8_points():

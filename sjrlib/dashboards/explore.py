@@ -392,18 +392,16 @@ class Explorer:
         if self._case_filters():
             return ("Learning from Deaths figures need all deaths in scope as denominator: "
                     "clear the specialty, admission and reason filters to see them.", [])
-        figures = learning_from_deaths(self.reviews, self.deaths, period="quarter",
-                                       by_organisation=False, as_of=self.period[1])
+        quarterly = learning_from_deaths(self.reviews, self.deaths, period="quarter",
+                                         by_organisation=False, as_of=self.period[1])
         months = pd.period_range(self.period[0], self.period[1], freq="M").strftime("%Y-%m")
         labels = sorted({financial_quarter(m) for m in months})
-        figures = figures[figures["period"].astype(str).isin(labels)].reset_index(drop=True)
+        figures = quarterly[quarterly["period"].astype(str).isin(labels)].reset_index(drop=True)
         if not len(figures):
             return ("No deaths or reviews in the period.", [])
         total = "Period total"
         _, protected = tables.protect_lfd(figures, self.rule, total_label=total)
-        trend = plots.lfd_trend(learning_from_deaths(
-            self.reviews, self.deaths, period="quarter", by_organisation=False,
-            as_of=self.period[1]))
+        trend = plots.lfd_trend(quarterly)
         return ("Learning from Deaths figures by financial quarter (as published to the "
                 "board).",
                 [_html(tables.lfd_quarterly_table(protected, self.rule, total_label=total)),
