@@ -135,3 +135,54 @@ def test_summary_is_consistent_with_the_parts(frame):
         agree = (both["rating_1"] == both["rating_2"]).mean()
         assert summary.loc["percent_agreement", "estimate"] == pytest.approx(agree)
     assert (pairs["reviewer_id_1"] != pairs["reviewer_id_2"]).all()
+
+
+def _naive_ratings(frame, score: str = "score_overall", include_drafts: bool = False):
+    """Every independent first-stage rating of multiply-rated cases, in plain pandas: one row
+    per case and rater slot, ordered by organisation_code, case_id and slot."""
+    f = frame[frame["review_stage"] == "first"]
+    if not include_drafts:
+        f = f[f["status"] != "draft"]
+    f = f.sort_values(["organisation_code", "case_id", "review_date", "review_id"])
+    f = f.drop_duplicates(["organisation_code", "case_id", "reviewer_id"])
+    f = f[f.groupby(["organisation_code", "case_id"])["review_id"].transform("size") >= 2]
+    return f.assign(slot=f.groupby(["organisation_code", "case_id"]).cumcount()).sort_values(
+        ["organisation_code", "case_id", "slot"], ignore_index=True)
+
+
+def _check_against_naive(frame, include_drafts=False):
+    for score in ("score_overall", "avoidability_score"):
+        naive = _naive_ratings(frame, score, include_drafts)
+        pairs = ag.rating_pairs(frame, score, include_drafts=include_drafts)
+        first, second = (naive[naive["slot"] == k].reset_index(drop=True) for k in (0, 1))
+        for column, values in (("organisation_code", first["organisation_code"]),
+                               ("case_id", first["case_id"]),
+                               ("review_id_1", first["review_id"]),
+                               ("review_id_2", second["review_id"]),
+                               ("reviewer_id_1", first["reviewer_id"]),
+                               ("reviewer_id_2", second["reviewer_id"]),
+                               ("rating_1", first[score]), ("rating_2", second[score])):
+            assert pairs[column].tolist() == values.tolist(), column
+        rel = ag.reliability_data(frame, score, include_drafts=include_drafts)
+        units = naive.groupby(["organisation_code", "case_id"], sort=True).ngroup()
+        expected = np.full(rel.data.shape, np.nan)
+        expected[naive["slot"].to_numpy(), units.to_numpy()] = naive[score].to_numpy(
+            dtype=float, na_value=np.nan)
+        np.testing.assert_array_equal(rel.data, expected)
+        assert rel.units["case_id"].tolist() == first["case_id"].tolist()
+
+
+@SETTINGS
+@given(review_frames(), st.booleans())
+def test_pairs_and_reliability_data_equal_a_pandas_sort(frame, include_drafts):
+    # The double reviews are found and ordered with integer codes; the order must be that of
+    # sorting the strings (organisation, case, then review date and id within a case).
+    _check_against_naive(frame, include_drafts)
+
+
+def test_pairs_and_reliability_data_equal_a_pandas_sort_on_synthetic_data():
+    from sjrlib.synthetic import generate
+
+    frame = generate(n_organisations=6, years=2, seed=11).reviews
+    assert len(ag.rating_pairs(frame)) > 20
+    _check_against_naive(frame)

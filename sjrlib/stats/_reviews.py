@@ -301,13 +301,26 @@ class ReviewIndex:
         return self._cache["case_code"]
 
     def _shared_case(self, mask: np.ndarray) -> np.ndarray:
-        """Positions among ``mask`` rows whose case_id occurs more than once among them."""
-        rows = np.flatnonzero(mask)
-        codes = self.case_code[rows]
+        """Positions among ``mask`` rows whose case_id occurs more than once among them.
+
+        ``mask`` selects counted rows only (:attr:`counted` or a :meth:`stage_mask`): a case_id
+        repeated among them is repeated among the counted rows, so only the counted rows'
+        repeats (found once, cached) are looked at again."""
+        if "shared_counted" not in self._cache:
+            self._cache["shared_counted"] = self._repeated(np.flatnonzero(self.counted))
+        base = self._cache["shared_counted"]
+        if mask is self.counted:
+            return base
+        return self._repeated(base[mask[base]])
+
+    def _repeated(self, rows: np.ndarray) -> np.ndarray:
+        """The ``rows`` whose case_id occurs more than once among ``rows``."""
         if rows.size == 0:
             return rows
-        counts = np.bincount(codes - codes.min())
-        return rows[counts[codes - codes.min()] > 1]
+        codes = self.case_code[rows]
+        low = codes.min()
+        counts = np.bincount(codes - low)
+        return rows[counts[codes - low] > 1]
 
     def one_per_case(self, mask: np.ndarray, *, latest: bool = False) -> np.ndarray:
         """Row positions of one review per case among ``mask`` rows: the earliest (``latest=False``)

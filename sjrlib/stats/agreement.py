@@ -103,19 +103,23 @@ class ReliabilityData(NamedTuple):
 
 
 # ---------------------------------------------------------------------------- from reviews
-def _distinct_reviewer_rows(reviews: pd.DataFrame, include_drafts: bool) -> pd.DataFrame:
-    """First-stage rows of cases with >= 2 distinct reviewers, ordered, with a rater slot."""
-    index = ReviewIndex(reviews, include_drafts=include_drafts)
-    return _multi_rated(index)
+class _Rated(NamedTuple):
+    """The independent first-stage reviews of multiply-rated cases, in the order of
+    ``(organisation_code, case_id, slot)``: their row positions, their rater slot in the case
+    (0 = first reviewer) and the case's unit number (0.. in that order)."""
+
+    positions: np.ndarray
+    slot: np.ndarray
+    unit: np.ndarray
 
 
-def _multi_rated(index: ReviewIndex) -> pd.DataFrame:
+def _multi_rated(index: ReviewIndex) -> _Rated:
     if "multi_rated" not in index._cache:
         index._cache["multi_rated"] = _multi_rated_uncached(index)
     return index._cache["multi_rated"]
 
 
-def _multi_rated_uncached(index: ReviewIndex) -> pd.DataFrame:
+def _multi_rated_uncached(index: ReviewIndex) -> _Rated:
     shared = index._shared_case(index.stage_mask("first"))
     key = index.case_key[shared]
     date = index.frame["review_date"].to_numpy("datetime64[ns]")[shared].view(np.int64)
@@ -143,18 +147,24 @@ def _multi_rated_uncached(index: ReviewIndex) -> pd.DataFrame:
     size = np.bincount(run)[run] if keys.size else run
     multi = size >= 2
     positions, slot, run = positions[multi], slot[multi], run[multi]
-    take = pa.array(positions)
-    rated = pd.DataFrame({
-        column: pd.array(_flat(index.arrow(column).take(take)), dtype="string")
-        for column in ("organisation_code", "case_id", "reviewer_id", "review_id")
-    })
-    rated = rated.assign(_pos=positions, _slot=slot, _unit=run)
-    rated = rated.sort_values(["organisation_code", "case_id", "_slot"], kind="mergesort",
-                              ignore_index=True)
-    # Number the units 0.. in this (sorted) order.
-    unit_start = np.ones(len(rated), dtype=bool)
-    unit_start[1:] = rated["_unit"].to_numpy()[1:] != rated["_unit"].to_numpy()[:-1]
-    return rated.assign(_unit=np.cumsum(unit_start) - 1)
+    # Sort by organisation_code, then case_id (as strings; organisation codes are sorted
+    # labels already, case ids are ranked among these few rows), then slot. The keys are
+    # unique, so this is the order of a (stable) sort of the string columns.
+    org = index.strings("organisation_code").codes[positions]
+    case = pc.rank(_flat(index.arrow("case_id").take(pa.array(positions))),
+                   sort_keys="ascending", tiebreaker="dense")
+    case = case.to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.lexsort((slot, case, org))
+    positions, slot, run = positions[order], slot[order], run[order]
+    # Number the units 0.. in this order.
+    unit_start = np.ones(run.size, dtype=bool)
+    unit_start[1:] = run[1:] != run[:-1]
+    return _Rated(positions, slot, np.cumsum(unit_start) - 1)
+
+
+def _rated_strings(index: ReviewIndex, positions: np.ndarray, column: str) -> pd.Series:
+    return pd.Series(pd.array(_flat(index.arrow(column).take(pa.array(positions))),
+                              dtype="string"))
 
 
 def _score_values(index: ReviewIndex, column: str, positions: np.ndarray) -> np.ndarray:
@@ -198,20 +208,25 @@ def rating_pairs(
 
 def _rating_pairs(index: ReviewIndex, score: str) -> pd.DataFrame:
     rated = _multi_rated(index)
-    values = _score_values(index, score, rated["_pos"].to_numpy())
-    rated = rated.assign(_value=values)
-    first = rated[rated["_slot"] == 0].reset_index(drop=True)
-    second = rated[rated["_slot"] == 1].reset_index(drop=True)
+    first, second = rated.positions[rated.slot == 0], rated.positions[rated.slot == 1]
+    rating_1, rating_2 = _pair_values(index, score)
     return pd.DataFrame({
-        "organisation_code": first["organisation_code"].astype("string"),
-        "case_id": first["case_id"].astype("string"),
-        "review_id_1": first["review_id"].astype("string"),
-        "review_id_2": second["review_id"].astype("string"),
-        "reviewer_id_1": first["reviewer_id"].astype("string"),
-        "reviewer_id_2": second["reviewer_id"].astype("string"),
-        "rating_1": pd.array(first["_value"].to_numpy(), dtype="Float64").astype("Int64"),
-        "rating_2": pd.array(second["_value"].to_numpy(), dtype="Float64").astype("Int64"),
+        "organisation_code": _rated_strings(index, first, "organisation_code"),
+        "case_id": _rated_strings(index, first, "case_id"),
+        "review_id_1": _rated_strings(index, first, "review_id"),
+        "review_id_2": _rated_strings(index, second, "review_id"),
+        "reviewer_id_1": _rated_strings(index, first, "reviewer_id"),
+        "reviewer_id_2": _rated_strings(index, second, "reviewer_id"),
+        "rating_1": pd.array(rating_1, dtype="Float64").astype("Int64"),
+        "rating_2": pd.array(rating_2, dtype="Float64").astype("Int64"),
     })
+
+
+def _pair_values(index: ReviewIndex, score: str) -> tuple[np.ndarray, np.ndarray]:
+    """The first and second ratings of each multiply-rated case (NaN = left blank)."""
+    rated = _multi_rated(index)
+    values = _score_values(index, score, rated.positions)
+    return values[rated.slot == 0], values[rated.slot == 1]
 
 
 def reliability_data(
@@ -235,18 +250,21 @@ def reliability_data(
 
 def _reliability_data(index: ReviewIndex, score: str) -> ReliabilityData:
     rated = _multi_rated(index)
-    values = _score_values(index, score, rated["_pos"].to_numpy())
-    unit_codes = rated["_unit"].to_numpy()
-    n_units = int(unit_codes.max()) + 1 if len(rated) else 0
-    n_raters = int(rated["_slot"].max()) + 1 if len(rated) else 0
-    data = np.full((n_raters, n_units), np.nan)
-    data[rated["_slot"].to_numpy(), unit_codes] = values
-    first = rated[rated["_slot"] == 0]
+    first = rated.positions[rated.slot == 0]
     unit_frame = pd.DataFrame({
-        "organisation_code": first["organisation_code"].to_numpy(),
-        "case_id": first["case_id"].to_numpy(),
-    }).astype("string")
-    return ReliabilityData(data, unit_frame)
+        "organisation_code": _rated_strings(index, first, "organisation_code"),
+        "case_id": _rated_strings(index, first, "case_id"),
+    })
+    return ReliabilityData(_reliability_matrix(index, score), unit_frame)
+
+
+def _reliability_matrix(index: ReviewIndex, score: str) -> np.ndarray:
+    rated = _multi_rated(index)
+    n_units = int(rated.unit.max()) + 1 if rated.unit.size else 0
+    n_raters = int(rated.slot.max()) + 1 if rated.slot.size else 0
+    data = np.full((n_raters, n_units), np.nan)
+    data[rated.slot, rated.unit] = _score_values(index, score, rated.positions)
+    return data
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -573,17 +591,16 @@ def agreement_summary(
 def _agreement_summary(index: ReviewIndex, score: str, alpha: float) -> pd.DataFrame:
     high = 6 if score == "avoidability_score" else 5
     scale = tuple(range(1, high + 1))
-    pairs = _rating_pairs(index, score)
-    a, b = pairs["rating_1"], pairs["rating_2"]
+    a, b = _pair_values(index, score)
     rows = []
     pa = percent_agreement(a, b, alpha=alpha)
     rows.append(("percent_agreement", pa.proportion, pa.ci_lower, pa.ci_upper, pa.n))
     for w in (None, "linear", "quadratic"):
         kr = weighted_kappa(a, b, w, categories=scale, alpha=alpha)
         rows.append((f"kappa_{kr.weights}", kr.kappa, kr.ci_lower, kr.ci_upper, kr.n))
-    rel = _reliability_data(index, score)
-    n_units = int(((~np.isnan(rel.data)).sum(axis=0) >= 2).sum()) if rel.data.size else 0
-    for level, value in _alphas(rel.data, scale).items():
+    data = _reliability_matrix(index, score)
+    n_units = int(((~np.isnan(data)).sum(axis=0) >= 2).sum()) if data.size else 0
+    for level, value in _alphas(data, scale).items():
         rows.append((f"alpha_{level}", value, np.nan, np.nan, n_units))
     x, y = _paired(a, b)
     if x.size >= 2:
