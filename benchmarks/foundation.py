@@ -1,9 +1,9 @@
 """Foundation benchmark: validated import throughput, peak memory, and load time of the store.
 
-For each size (default 100,000 and 1,000,000 reviews) it builds an exchange-format reviews file
-from the synthetic generator (a national base set, tiled with re-keyed ids up to the size, so the
-file is valid and every second-stage review points at its first-stage review), then in a fresh
-process for each measurement:
+For each size (default 100,000 and 1,000,000 reviews) it generates the exchange files with the
+synthetic generator (the national set of 134 organisations over as many years as the size takes,
+the reviews cut at the size; made once and cached), then in a fresh process for each
+measurement:
 
 - **import**: ``sjrlib.io.stream_reviews`` (read + the full validation of the whole file,
   with the store's known organisations, a block at a time) into
@@ -33,7 +33,7 @@ from pathlib import Path
 
 TARGET_ROWS_PER_S = 20_000
 TARGET_PEAK_MB = 1024
-_BASE = {"n_organisations": 134, "years": 1, "seed": 20261126}
+_GENERATOR = {"n_organisations": 134, "seed": 20261126}
 
 
 def _peak_mb() -> float:
@@ -47,55 +47,49 @@ def _cpu_s() -> float:
 
 
 # ------------------------------------------------------------------------------ data files ----
-def _base_files(cache: Path) -> dict[str, Path]:
-    """The synthetic national base set as exchange files (made once, kept in ``cache``)."""
+def _generated_files(size: int, cache: Path) -> tuple[dict[str, Path], int]:
+    """:func:`_generate` in a child process: the generator's memory must not be this process's,
+    whose peak RSS every measuring child (fork + exec) inherits in ``ru_maxrss``."""
+    names = {k: cache / f"generated_{size}_{k}.csv" for k in ("organisations", "deaths",
+                                                               "reviews")}
+    counted = cache / f"generated_{size}.rows"
+    if not (all(p.exists() for p in names.values()) and counted.exists()):
+        done = subprocess.run([sys.executable, __file__, "--child", "generate", str(size),
+                               str(cache)], text=True, capture_output=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"generating the data failed:\n{done.stderr[-4000:]}")
+        print(done.stdout.strip().splitlines()[0])
+    return names, int(counted.read_text())
+
+
+def _generate(size: str, cache: str) -> dict:
+    """Exchange files of about ``size`` generated reviews (made once, kept in ``cache``).
+
+    The national synthetic set (134 organisations) over as many financial years as it takes
+    (about 55,000 reviews a year), ending March 2026; the reviews file is the first ``size``
+    rows, less second-stage reviews whose first-stage review falls beyond the cut.
+    """
+
     from sjrlib import io, synthetic
 
-    names = {k: cache / f"base_{k}.csv" for k in ("organisations", "deaths", "reviews")}
-    if not all(p.exists() for p in names.values()):
-        cache.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        data = synthetic.generate(**_BASE)
-        io.write_organisations(data.organisations, names["organisations"])
-        io.write_deaths(data.deaths, names["deaths"])
-        io.write_reviews(data.reviews, names["reviews"])
-        print(f"  generated base set {_BASE} in {time.perf_counter() - started:.0f} s")
-    return names
-
-
-def _sized_reviews(base: Path, size: int, cache: Path) -> tuple[Path, int]:
-    """A reviews file of about ``size`` rows: copies of the base with re-keyed ids, streamed."""
-    import pandas as pd
-
-    out = cache / f"reviews_{size}.csv"
-    counted = cache / f"reviews_{size}.rows"
-    if out.exists() and counted.exists():
-        return out, int(counted.read_text())
-    header = list(pd.read_csv(base, dtype=str, nrows=0).columns)
-    remaining, written, copy = size, 0, 0
-    tmp = out.with_suffix(".partial")
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(",".join(header) + "\n")
-        while remaining > 0 and copy < 100:
-            for chunk in pd.read_csv(base, dtype=str, keep_default_na=False, chunksize=50_000):
-                if remaining <= 0:
-                    break
-                taken = min(len(chunk), remaining)
-                remaining -= taken
-                if taken < len(chunk):  # the cut: keep second-stage rows whose target is kept
-                    chunk = chunk.iloc[:taken]
-                    linked = chunk["second_review_of"] != ""
-                    chunk = chunk[~linked | chunk["second_review_of"].isin(chunk["review_id"])]
-                if copy:
-                    for column in ("review_id", "case_id", "second_review_of"):
-                        filled = chunk[column] != ""
-                        chunk.loc[filled, column] = chunk.loc[filled, column] + f"-K{copy:02d}"
-                chunk.to_csv(fh, header=False, index=False)
-                written += len(chunk)
-            copy += 1
-    tmp.rename(out)
-    counted.write_text(str(written))
-    return out, written
+    size, cache = int(size), Path(cache)
+    names = {k: cache / f"generated_{size}_{k}.csv" for k in ("organisations", "deaths",
+                                                               "reviews")}
+    cache.mkdir(parents=True, exist_ok=True)
+    years = max(1, -(-size // 50_000))
+    options = {**_GENERATOR, "years": years, "start_year": 2026 - years}
+    started = time.perf_counter()
+    data = synthetic.generate(**options)
+    reviews = data.reviews.iloc[:size]
+    linked = reviews["second_review_of"].notna()
+    reviews = reviews[~linked | reviews["second_review_of"].isin(reviews["review_id"])]
+    io.write_organisations(data.organisations, names["organisations"])
+    io.write_deaths(data.deaths, names["deaths"])
+    io.write_reviews(reviews, names["reviews"])
+    (cache / f"generated_{size}.rows").write_text(str(len(reviews)))
+    print(f"  generated {options}: {len(data.reviews):,} reviews in "
+          f"{time.perf_counter() - started:.0f} s; the first {len(reviews):,} kept")
+    return {"rows": len(reviews)}
 
 
 # -------------------------------------------------------------------------- measurements ----
@@ -163,15 +157,15 @@ def _run_child(*args: str) -> dict:
 
 
 def _bench(size: int, cache: Path) -> None:
-    base = _base_files(cache)
-    reviews, rows = _sized_reviews(base["reviews"], size, cache)
+    files, rows = _generated_files(size, cache)
+    reviews = files["reviews"]
     mb = reviews.stat().st_size / 1e6
     print(f"\n{rows:,} reviews ({mb:,.0f} MB CSV) into a fresh SQLite database")
     with tempfile.TemporaryDirectory(prefix="sjr-bench-") as tmp:
         db = str(Path(tmp) / "bench.db")
-        imp = _run_child("import", str(base["organisations"]), str(base["deaths"]),
+        imp = _run_child("import", str(files["organisations"]), str(files["deaths"]),
                          str(reviews), db)
-        alone = _run_child("validate", str(base["organisations"]), str(reviews))
+        alone = _run_child("validate", str(files["organisations"]), str(reviews))
         rate = imp["rows"] / imp["total_s"]
         print(f"  import  : {rate:>9,.0f} validated rows/s end to end, wall clock "
               f"(target >= {TARGET_ROWS_PER_S:,}) {'OK' if rate >= TARGET_ROWS_PER_S else 'MISS'}")
@@ -200,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         kind, *rest = args.child
-        child = {"import": _child_import, "validate": _child_validate, "load": _child_load}
+        child = {"import": _child_import, "validate": _child_validate, "load": _child_load,
+                 "generate": _generate}
         result = child[kind](*rest)
         print(json.dumps(result))
         return 0

@@ -460,8 +460,9 @@ def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFr
     - An ``sjrlib.io.RESTART`` item voids the blocks before it (a savepoint is rolled back and
       ``progress`` is given the negative count).
 
-    First-stage reviews are written block by block; second-stage ones (which may name a review
-    of a later block) are held back and written last, so foreign keys hold at every insert. A
+    Reviews are written block by block, except second-stage ones naming a first-stage review
+    not stored yet (it may be in a later block): those are held back and written last, so
+    foreign keys hold at every insert. A
     conflict (:class:`ImportConflictError`) lists the conflicting reviews of its block. On
     SQLite, a first import into an empty store drops the ``reviews`` table's secondary indexes
     and builds them again at the end (sorting once is cheaper than a million random index
@@ -509,10 +510,10 @@ def _store_blocks(conn: Connection, items: Iterable[pd.DataFrame], *, update: bo
             if progress:
                 progress(-(inserted + updated + unchanged))
             return RESTART
-        second = block["review_stage"].to_numpy(dtype=object, na_value=None) == "second"
-        if second.any():
-            held.append(block[second])
-            block = block[~second]
+        waiting = _waiting(conn, block)
+        if waiting.any():
+            held.append(block[waiting])
+            block = block[~waiting]
         result = _store_reviews(conn, block, **options)
         inserted, updated = inserted + result.inserted, updated + result.updated
         unchanged += result.unchanged
@@ -521,6 +522,23 @@ def _store_blocks(conn: Connection, items: Iterable[pd.DataFrame], *, update: bo
         inserted, updated = inserted + result.inserted, updated + result.updated
         unchanged += result.unchanged
     return ImportResult(inserted, updated, unchanged)
+
+
+def _waiting(conn: Connection, block: pd.DataFrame) -> np.ndarray:
+    """Second-stage reviews of ``block`` whose first-stage review is neither in the block nor
+    stored yet (it may come in a later block): held back, so foreign keys hold at every insert.
+    The rest go in with their block (``_insert_order`` puts them after their targets)."""
+    second = block["review_stage"].to_numpy(dtype=object, na_value=None) == "second"
+    if not second.any():
+        return second
+    targets = block.loc[second, "second_review_of"]
+    ready = _isin(targets, block["review_id"])
+    if not ready.all():
+        stored = known_reviews(conn, targets[~ready].dropna().tolist())
+        ready |= _isin(targets, stored)
+    waiting = np.zeros(len(block), dtype=bool)
+    waiting[np.flatnonzero(second)[~ready]] = True
+    return waiting
 
 
 @contextmanager

@@ -173,3 +173,30 @@ def test_a_file_the_streamed_read_cannot_finish_is_read_again_from_the_start(tmp
         assert len(blocks) == len(small_data.reviews)
     expected = io.read_reviews(path, known_organisations=small_data.organisations)
     pd.testing.assert_frame_equal(whole, expected)
+
+
+def test_a_second_stage_review_before_its_first_stage_review_waits_for_it(tmp_path, small_data,
+                                                                        engine):
+    """Second-stage reviews naming a review of a later block are held back and written last;
+    those whose first-stage review is already stored go in with their block."""
+    frame = small_data.reviews.copy()
+    first = frame[frame["review_stage"] == "first"]
+    second_rows = frame.index[frame["review_stage"] == "second"]
+    late_target = frame.loc[second_rows[-1], "second_review_of"]
+    # the last second-stage review moves to the top; its first-stage review goes to the end
+    order = ([second_rows[-1]] + [i for i in frame.index if i not in (second_rows[-1],)])
+    frame = frame.loc[order]
+    target_row = frame.index[frame["review_id"] == late_target][0]
+    frame = pd.concat([frame.drop(index=target_row), frame.loc[[target_row]]], ignore_index=True)
+    assert frame.loc[0, "second_review_of"] == late_target == frame.iloc[-1]["review_id"]
+    path = _write(frame, tmp_path / "forward.csv")
+    # half the first-stage reviews are stored already: their second-stage reviews need not wait
+    stored_first = first.iloc[: len(first) // 2]
+    store.import_reviews(engine, stored_first)
+    result = store.import_review_blocks(engine, _stream(path, engine))
+    assert result.inserted == len(frame) - len(stored_first)
+    assert result.unchanged == len(stored_first)
+    with engine.connect() as conn:
+        stored = store.load_reviews(conn).set_index("review_id")
+    assert stored.loc[frame.loc[0, "review_id"], "second_review_of"] == late_target
+    assert len(stored) == len(frame)
