@@ -339,3 +339,60 @@ def test_spc_chart_with_rebase_draws_two_sets_of_limits(tmp_path):
     means = [line for line in ax.lines if line.get_color() in ("#000000", "k", "black")]
     assert len(means) == 2
     assert {round(float(np.nanmean(m.get_ydata()))) for m in means} == {5, 15}
+
+
+def _inside(fig: Figure, bbox) -> bool:
+    width, height = fig.canvas.get_width_height()
+    return bbox.x0 >= -1 and bbox.y0 >= -1 and bbox.x1 <= width + 1 and bbox.y1 <= height + 1
+
+
+@pytest.mark.parametrize("case", ["long_title", "large_values", "every_legend_entry",
+                                  "hidden_points", "three_notes"])
+def test_spc_chart_layout_keeps_every_text_in_the_figure(tmp_path, case):
+    # The SPC layout is worked out from the widths of its texts (no tight_layout at each
+    # draw): whatever the labels, nothing may be cut off at the figure's edge, the legend and
+    # icons stay right of the plot, and the note stays below the x labels.
+    months = pd.period_range("2021-04", periods=60, freq="M").astype(str)
+    if case == "long_title":
+        frame = spc.xmr(pd.Series([4, 6] * 30, index=months))
+        kwargs = {"title": "A chart title long enough to wrap onto a second line, as a "
+                           "national title by month of death does", "y_label": "Days"}
+    elif case == "large_values":
+        frame = spc.xmr(pd.Series(np.linspace(120_000, 150_000, 60), index=months))
+        kwargs = {"title": "Deaths in scope", "y_label": "Deaths"}
+    elif case == "every_legend_entry":
+        y = pd.Series([4, 6] * 6 + [20, 5, 30, 31, 32, 29, 33, 35], index=months[:20])
+        frame = spc.xmr(y, target=25, fix_after_n_points=12, rebase=[months[12]])
+        kwargs = {"title": "Days from death to review", "y_label": "Days"}
+    else:
+        n = pd.Series([40] * 11 + [5], index=months[:12])
+        frame = spc.p_chart(pd.Series([4] * 11 + [1], index=n.index), n,
+                            improvement="decrease", target=0.2 if case == "three_notes" else None)
+        kwargs = {"title": "Poor care, by month", "y_label": "Poor or very poor care"}
+    fig = plots.spc_chart(frame, **kwargs)
+    if case == "three_notes":  # variation, assurance and hidden points: two lines
+        assert fig.texts[0].get_text().count("\n") == 1
+    render(fig, tmp_path / f"{case}.png")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    low, high = sorted(ax.get_ylim())
+    y_ticks = [t for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+    shown = [t for t in [*fig.texts, *ax.texts, ax.title, ax._left_title, ax.xaxis.label,
+                         ax.yaxis.label, *ax.get_xticklabels(), *y_ticks]
+             if t.get_text() and t.get_visible()]
+    for text in shown:
+        assert _inside(fig, text.get_window_extent(renderer)), text.get_text()
+    plot = ax.get_window_extent(renderer)
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert _inside(fig, legend) and legend.x0 >= plot.x1
+    for icon in fig.axes[1:]:
+        box = icon.get_window_extent(renderer)
+        assert _inside(fig, box) and box.x0 >= plot.x1
+    note = fig.texts[0].get_window_extent(renderer)
+    lowest_tick = min(t.get_window_extent(renderer).y0 for t in ax.get_xticklabels()
+                      if t.get_text())
+    assert note.y1 <= lowest_tick
