@@ -69,7 +69,7 @@ def _progress(label: str, *, show: bool) -> Iterator[Callable[[int], None] | Non
     if not show or not _console.is_terminal:
         yield None
         return
-    columns = (TextColumn(label), BarColumn(), TextColumn("{task.completed:,} stored"),
+    columns = (TextColumn(label), BarColumn(), TextColumn("{task.completed:,} written"),
                TimeElapsedColumn())
     with Progress(*columns, console=_console, transient=True) as bar:
         task = bar.add_task(label, total=None)
