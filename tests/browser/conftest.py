@@ -24,7 +24,11 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--lang=en-GB",
 ]
+CHROMIUM_ENV = {"LANG": "en_GB.UTF-8", "LANGUAGE": "en_GB"}
+"""With ``--lang`` and Debian's chromium-l10n (``.ci/run`` installs it), date fields show
+dd/mm/yyyy, as a UK clinician's browser does; without the package they stay mm/dd/yyyy."""
 ROOT = Path(__file__).resolve().parents[2]
 SJR = Path(sys.executable).with_name("sjr")
 START_TIMEOUT_S = 120
@@ -120,7 +124,8 @@ def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                      env={**os.environ, **CHROMIUM_ENV})
         yield chromium
         chromium.close()
 
