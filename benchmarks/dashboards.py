@@ -195,29 +195,33 @@ def _stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def _wait_idle(process: subprocess.Popen, most: float = 180.0) -> None:
-    """Wait until the server and its kernels are idle (a pre-heated kernel refilling the pool
-    runs the whole notebook, which is not the case timed), or ``most`` seconds."""
+def _tree_cpu(process: subprocess.Popen) -> float:
+    """CPU seconds used so far by the server and its kernels."""
     import psutil
 
-    def cpu() -> float:
-        total = 0.0
-        root = psutil.Process(process.pid)
-        for proc in [root, *root.children(recursive=True)]:
-            try:
-                times = proc.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+    total = 0.0
+    root = psutil.Process(process.pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
-    deadline = time.monotonic() + most
+
+def _wait_idle(process: subprocess.Popen, most: float = 180.0) -> float:
+    """Wait until the server and its kernels are idle (a pre-heated kernel refilling the pool
+    runs the whole notebook, which is not the case timed), or ``most`` seconds; the seconds
+    waited."""
+    start = time.monotonic()
     time.sleep(REFILL_SECONDS / 4)
-    while time.monotonic() < deadline:
-        before = cpu()
+    while time.monotonic() - start < most:
+        before = _tree_cpu(process)
         time.sleep(2.0)
-        if cpu() - before < 0.1:
-            return
+        if _tree_cpu(process) - before < 0.1:
+            break
+    return time.monotonic() - start
 
 
 def _line(what: str, values: list[float], cpu: list[float] | None = None) -> str:
@@ -248,10 +252,11 @@ def _timed_changes(options: dict[str, int], selected: dict[str, int]
 def _browser_redraws(browser, port: int, process: subprocess.Popen, role: str) -> None:
     """Filter changes on the exploration page: time to the new chart on screen."""
     chart = PAGES["explore.ipynb"]
-    _wait_idle(process)
+    waited = _wait_idle(process)
     _, page, context = _open(browser, port, "explore.ipynb")
-    _wait_idle(process)  # the pool refills (runs the notebook again) after a page view
+    waited += _wait_idle(process)  # the pool refills (runs the notebook again) after a view
     first, again = [], []
+    cpu = _tree_cpu(process)
     names = {name for name, _ in CHANGES}
     options = {n: page.locator(f".f-{n} select option").count() for n in names}
     selected = {n: page.locator(f".f-{n} select").evaluate("s => s.selectedIndex")
@@ -265,7 +270,11 @@ def _browser_redraws(browser, port: int, process: subprocess.Popen, role: str) -
             " return i && i.getAttribute('src') !== old; }",
             arg=[chart, src], timeout=60_000)
         (first if new else again).append(time.perf_counter() - start)
+    cpu = _tree_cpu(process) - cpu
     _close(page, context)
+    print(f"  {role}: server idle after {waited:.0f} s; load average "
+          f"{os.getloadavg()[0]:.1f}; server and kernel CPU {cpu:.2f} s over "
+          f"{sum(first) + sum(again):.2f} s of timed changes")
     print(_line(f"{role}: filter change -> new chart in the browser, first time", first))
     print(_line(f"{role}: filter change -> new chart in the browser, back to an earlier "
                 "choice", again))

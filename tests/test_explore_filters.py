@@ -8,6 +8,7 @@ the care-score distribution: each is checked here against the straightforward pa
 
 from __future__ import annotations
 
+import gc
 import itertools
 
 import numpy as np
@@ -137,3 +138,17 @@ def test_the_explorer_filters_as_the_reference_and_redraws_after_a_filter_change
     f["admission_type"].value = "emergency"
     assert national.views["Reviews"][1].children[0].value != first_rows
     assert set(national.reviews["admission_type"]) == {"emergency"}
+
+
+def test_the_dashboard_kernel_keeps_its_loaded_objects_out_of_full_collections(store):
+    url, users = store
+    explorer = Explorer(open_session(users.lead, url, tool="test"))
+    try:
+        explorer.freeze()
+        assert explorer.frozen and gc.get_freeze_count() > 0
+        old = explorer.all_reviews
+        explorer.reload()  # unfreezes so the old data can go, then freezes again
+        assert explorer.all_reviews is not old
+        assert explorer.frozen and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

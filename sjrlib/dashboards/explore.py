@@ -13,6 +13,7 @@ control as the trust report (``sjrlib.report.tables`` / ``sjrlib.disclosure``).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import html
 import io
 import time
@@ -78,6 +79,7 @@ class Explorer:
         self.rule = DisclosureRule.off() if self.national else DisclosureRule()
         self.free_text = session.role in FREE_TEXT_ROLES
         self.draws = 0
+        self.frozen = False
         self._cache: OrderedDict[tuple, tuple[str, list[w.Widget]]] = OrderedDict()
         self._read()
         self._stale = set(TABS)
@@ -117,6 +119,9 @@ class Explorer:
 
     def reload(self) -> None:
         """Read the data again (new reviews since) and redraw with the current filters."""
+        frozen = self.frozen
+        if frozen:  # let the old data be collected
+            gc.unfreeze()
         self._read()
         old, self._cache = self._cache, OrderedDict()
         self.apply()
@@ -125,6 +130,18 @@ class Explorer:
             for widget in children:
                 if id(widget) not in shown:
                     widget.close()
+        if frozen:
+            self.freeze()
+
+    def freeze(self) -> None:
+        """Move every object alive now (the data read, the imports) out of the garbage
+        collector's reach (``gc.freeze``), so that a full collection during a redraw does not
+        walk the ~200k objects of a loaded kernel again (0.13 s -> 0.03 s). For a kernel that
+        serves this dashboard only (:func:`explore` calls it); :meth:`reload` unfreezes first so
+        the old data can go."""
+        gc.collect()
+        gc.freeze()
+        self.frozen = True
 
     # ----------------------------------------------------------------------------- building
     def _build(self) -> None:
@@ -603,6 +620,7 @@ def explore(user: str | None = None, db: str | None = None) -> w.Widget:
     from sjrlib.dashboards.serve import wait_for_page
 
     explorer = Explorer(session)
+    explorer.freeze()  # this kernel serves this one page
     if wait_for_page() and explorer.age > FRESH_SECONDS:  # pre-heated long ago
         explorer.reload()
     return explorer.widget
