@@ -329,12 +329,13 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
     ax.set_xlabel("Percentage of reviews that scored the phase", fontsize=_FONT)
     ax.tick_params(axis="x", labelsize=_FONT)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(title or default, fontsize=_FONT + 2, loc="left", pad=12)
+    ax.set_title(title or default, fontsize=_FONT + 2, loc="left", pad=30)
     handles = [Patch(color=CARE_SCORE_COLOURS[s], label=domain.label("care_score", s))
                for s in domain.CARE_SCORES]
-    fig.legend(handles=handles, loc="upper right", bbox_to_anchor=(1, 1), frameon=False,
-               fontsize=_FONT - 1)
-    _fixed_margins(fig, left=2.1, right=2.45, top=0.5,
+    # the scores in a row over the bars, in their order; the right margin keeps "n = ..."
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncols=5,
+              frameon=False, fontsize=_FONT - 1, borderaxespad=0.2)
+    _fixed_margins(fig, left=2.1, right=1.2, top=0.8,
                    bottom=0.62 + (0.3 if suppressed else 0.0))
     _footnote(fig, [_suppression_note(suppressed)] if suppressed else [])
     return fig

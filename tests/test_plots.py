@@ -396,3 +396,29 @@ def test_spc_chart_layout_keeps_every_text_in_the_figure(tmp_path, case):
     lowest_tick = min(t.get_window_extent(renderer).y0 for t in ax.get_xticklabels()
                       if t.get_text())
     assert note.y1 <= lowest_tick
+
+
+def test_care_scores_texts_fit_and_do_not_overlap_the_legend(tmp_path):
+    # A national table (six-digit counts): every text inside the figure, and the legend over
+    # the bars clear of the "n = ..." labels and of the title.
+    rows = [{"score_overall": s, "score_admission": s} for s in (1, 2, 3, 4, 5)]
+    table = descriptive.care_score_distribution(make_reviews(rows),
+                                                phases=["admission", "overall"])
+    table[["count", "n_applicable", "n_reviews"]] *= 54_321
+    fig = plots.care_scores_by_phase(table)
+    render(fig, tmp_path / "national.png")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    shown = [t for t in [*ax.texts, ax._left_title, *ax.get_yticklabels(), ax.xaxis.label]
+             if t.get_text()]
+    assert "n = 271605" in [t.get_text() for t in shown]
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert _inside(fig, legend)
+    for text in shown:
+        box = text.get_window_extent(renderer)
+        assert _inside(fig, box), text.get_text()
+        assert not box.overlaps(legend), text.get_text()
