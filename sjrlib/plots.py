@@ -540,7 +540,10 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None) -> Figure:
 
 
 def _variation_icon(ax: Axes, point_type: str, improvement: str) -> str:
-    """Draw the variation icon in ``ax`` (unit square); return its meaning in words."""
+    """Draw the variation icon in ``ax`` (unit square); return its meaning in words.
+
+    As in Making Data Count, the icon is the latest point's: a chart may mark special cause
+    earlier on and still say common cause here, so the words name the latest point."""
     colour = SPC_COLOURS.get(point_type, SPC_COLOURS["common_cause"])
     ax.add_patch(Circle((0.5, 0.5), 0.46, facecolor="white", edgecolor=colour, linewidth=3))
     if point_type == "common_cause":
@@ -548,7 +551,7 @@ def _variation_icon(ax: Axes, point_type: str, improvement: str) -> str:
         ys = 0.5 + 0.08 * np.array([0, 1, -1, 0.5, -0.5, 1, 0])
         ax.plot(xs, ys, color=colour, linewidth=1.5)
         ax.scatter(xs, ys, s=12, color=colour, zorder=3)
-        return "Variation: common cause, no significant change"
+        return "Variation at the latest point: common cause, no significant change"
     high = point_type.endswith("_high") or (
         point_type == "special_cause_improvement" and improvement == "increase"
     ) or (point_type == "special_cause_concern" and improvement == "decrease")
@@ -562,7 +565,7 @@ def _variation_icon(ax: Axes, point_type: str, improvement: str) -> str:
         "special_cause_improvement": "special cause improvement",
         "special_cause_concern": "special cause concern",
     }.get(point_type, "special cause, neither improvement nor concern")
-    return f"Variation: {kind} ({'higher' if high else 'lower'} values)"
+    return f"Variation at the latest point: {kind} ({'higher' if high else 'lower'} values)"
 
 
 def _assurance_icon(ax: Axes, kind: str) -> str:
