@@ -229,3 +229,21 @@ def test_problems_per_review_equals_a_per_review_count(synthetic):
         assert np.allclose(table["sd"].to_numpy(), expected_sd.to_numpy(), rtol=1e-12)
     overall = ds.problems_per_review(synthetic).iloc[0]
     assert overall["mean"] == per_review.sum() / len(per_review)
+
+
+def test_care_scores_by_organisation_and_reason_match_exploded_pandas(synthetic):
+    # Reasons crossed with another key: many inner groups mixed into many output groups (a
+    # sparse mixing matrix; a dense one made this take minutes at national scale).
+    by = ["organisation_code", "review_reason"]
+    fast = ds.care_score_distribution(synthetic, by, phases=["overall"])
+    primary = naive_primary(synthetic).assign(
+        review_reason=lambda f: f["review_reasons"].str.split(";")).explode("review_reason")
+    expected = primary.groupby(by)["score_overall"].value_counts()
+    got = fast.set_index([*by, "score"])["count"]
+    got = got[got > 0]
+    assert got.to_dict() == expected.to_dict()
+    frequency = ds.problem_frequency(synthetic, by)
+    column = domain.problem_column("assessment")
+    expected = primary[column].notna().groupby([primary[b] for b in by]).sum()
+    got = frequency[frequency["problem_type"] == "assessment"].set_index(by)["count"]
+    assert got.to_dict() == expected.to_dict()

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from scipy import sparse
 
 from sjrlib import domain
 
@@ -322,18 +323,38 @@ class ReviewIndex:
         counts = np.bincount(codes - low)
         return rows[counts[codes - low] > 1]
 
+    def order_keys(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(case_key, date, rank)`` of some of the rows :meth:`_shared_case` returns: the case,
+        ``review_date`` as int64 (missing last) and a rank of ``review_id`` (equal ids equal
+        ranks), for sorting the reviews of a case. Worked out once for all the counted rows
+        with a repeated case id; ranks of a subset keep their order, which is all a sort
+        needs."""
+        if "order_keys" not in self._cache:
+            base = self._shared_case(self.counted)
+            date = self.frame["review_date"].to_numpy("datetime64[ns]")[base].view(np.int64)
+            date = np.where(date == np.iinfo(np.int64).min, np.iinfo(np.int64).max, date)
+            rank = pc.rank(_flat(self.arrow("review_id").take(pa.array(base))),
+                           sort_keys="ascending", tiebreaker="dense")
+            rank = rank.to_numpy(zero_copy_only=False).astype(np.int64)
+            self._cache["order_keys"] = (base, self.case_key_at(base), date, rank)
+        base, key, date, rank = self._cache["order_keys"]
+        at = np.searchsorted(base, rows)
+        if not np.array_equal(base[np.minimum(at, base.size - 1)], rows):
+            raise ValueError("order_keys takes rows with a repeated case id among counted rows")
+        return key[at], date[at], rank[at]
+
+    def case_key_at(self, rows: np.ndarray) -> np.ndarray:
+        """:attr:`case_key` of the given rows only."""
+        org = self.strings("organisation_code")
+        return self.case_code[rows] * (org.size + 1) + org.codes[rows]
+
     def one_per_case(self, mask: np.ndarray, *, latest: bool = False) -> np.ndarray:
         """Row positions of one review per case among ``mask`` rows: the earliest (``latest=False``)
         or latest by ``review_date`` then ``review_id``. Sorted ascending."""
         shared = self._shared_case(mask)
         keep = mask.copy()
         if shared.size:
-            key = self.case_key[shared]
-            date = self.frame["review_date"].to_numpy("datetime64[ns]")[shared].view(np.int64)
-            date = np.where(date == np.iinfo(np.int64).min, np.iinfo(np.int64).max, date)
-            rid = _flat(self.arrow("review_id").take(pa.array(shared)))
-            rank = pc.rank(rid, sort_keys="ascending", tiebreaker="dense")
-            rank = rank.to_numpy(zero_copy_only=False).astype(np.int64)
+            key, date, rank = self.order_keys(shared)
             if latest:
                 order = np.lexsort((-rank, -date, key))
             else:
@@ -397,16 +418,11 @@ class ReviewIndex:
         lone_rows = np.flatnonzero(alone)
         case_row_of[lone_rows] = lone_rows
         if shared.size:
-            key = self.case_key[shared]
+            key, date, rank = self.order_keys(shared)
             _, inv = np.unique(key, return_inverse=True)
             inv = inv.ravel()
             n_cases = int(inv.max()) + 1
             first = self.equals("review_stage", "first")[shared]
-            date = self.frame["review_date"].to_numpy("datetime64[ns]")[shared].view(np.int64)
-            date = np.where(date == np.iinfo(np.int64).min, np.iinfo(np.int64).max, date)
-            rank = pc.rank(_flat(self.arrow("review_id").take(pa.array(shared))),
-                           sort_keys="ascending", tiebreaker="dense")
-            rank = rank.to_numpy(zero_copy_only=False).astype(np.int64)
             a = avoid[shared]
 
             def first_of_each(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -530,8 +546,11 @@ class ReviewIndex:
         flat = (np.ravel_multi_index(out_codes, sizes) if pair_inner.size
                 else np.zeros(0, dtype=np.int64))
         present, out_index = np.unique(flat, return_inverse=True)
-        mixing = np.zeros((inner.n_inner, present.size), dtype=np.int64)
-        mixing[pair_inner, out_index.ravel()] = 1
+        # Sparse: with other keys there can be thousands of inner and output groups, and a
+        # dense inner x output product with a wide count table would take minutes.
+        mixing = sparse.csr_array(
+            (np.ones(pair_inner.size, dtype=np.int64), (pair_inner, out_index.ravel())),
+            shape=(inner.n_inner, present.size))
         key_codes = np.unravel_index(present, sizes)
         keys = _keys_frame(names, out_labels, key_codes)
         return Groups(rows, inner.codes, keys, names, inner.n_inner, tuple(key_codes), mixing)
@@ -576,7 +595,7 @@ class Groups:
     names: list[str]
     n_inner: int
     key_codes: tuple
-    mixing: np.ndarray | None = None
+    mixing: sparse.csr_array | None = None
 
     @property
     def size(self) -> int:
@@ -586,11 +605,11 @@ class Groups:
         """Counts ``groups x n_values`` of ``values`` (ints ``0..n_values-1``, aligned to rows)."""
         flat = np.bincount(self.codes * n_values + values, minlength=self.n_inner * n_values)
         table = flat.reshape(self.n_inner, n_values)
-        return table if self.mixing is None else self.mixing.T @ table
+        return table if self.mixing is None else np.asarray(self.mixing.T @ table)
 
     def total(self, weights: np.ndarray | None = None) -> np.ndarray:
         total = np.bincount(self.codes, weights=weights, minlength=self.n_inner)
-        return total if self.mixing is None else self.mixing.T @ total
+        return total if self.mixing is None else np.asarray(self.mixing.T @ total)
 
 
 def _as_list(by: Sequence[str] | str | None) -> list[str]:
@@ -640,9 +659,23 @@ def _label_dtype(labels: list) -> str:
     return "Int64" if present and all(isinstance(x, int) for x in present) else "string"
 
 
-def expand(groups: Groups, inner: pd.DataFrame) -> pd.DataFrame:
-    """Cross the group keys with ``inner`` (rows repeated per group, group-major order)."""
-    n_inner = len(inner)
-    left = groups.keys.loc[np.repeat(np.arange(groups.size), n_inner)].reset_index(drop=True)
-    right = inner.loc[np.tile(np.arange(n_inner), groups.size)].reset_index(drop=True)
-    return pd.concat([left, right], axis=1)
+def table_frame(groups: Groups, columns: dict[str, object],
+                inner: dict[str, object] | None = None) -> pd.DataFrame:
+    """A table in one construction: the group key columns, then (when given) the ``inner``
+    columns crossed with the groups (keys repeated per inner row, inner rows tiled per group,
+    group-major order), then ``columns`` (arrays already in that row order)."""
+    data: dict[str, object] = {}
+    if inner:
+        n_inner = len(next(iter(inner.values())))
+        repeat = np.repeat(np.arange(groups.size), n_inner)
+        for name in groups.keys.columns:
+            data[name] = groups.keys[name].array.take(repeat)
+        tile = np.tile(np.arange(n_inner), groups.size)
+        for name, values in inner.items():
+            data[name] = values.take(tile)
+    else:
+        n_inner = 1
+        for name in groups.keys.columns:
+            data[name] = groups.keys[name].array.copy()
+    data.update(columns)
+    return pd.DataFrame(data, index=pd.RangeIndex(groups.size * n_inner))

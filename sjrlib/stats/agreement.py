@@ -121,13 +121,9 @@ def _multi_rated(index: ReviewIndex) -> _Rated:
 
 def _multi_rated_uncached(index: ReviewIndex) -> _Rated:
     shared = index._shared_case(index.stage_mask("first"))
-    key = index.case_key[shared]
-    date = index.frame["review_date"].to_numpy("datetime64[ns]")[shared].view(np.int64)
-    date = np.where(date == np.iinfo(np.int64).min, np.iinfo(np.int64).max, date)
-    take = pa.array(shared)
-    rank = pc.rank(_flat(index.arrow("review_id").take(take)), sort_keys="ascending",
-                   tiebreaker="dense").to_numpy(zero_copy_only=False).astype(np.int64)
-    reviewer = pc.dictionary_encode(_flat(index.arrow("reviewer_id").take(take))).indices
+    key, date, rank = index.order_keys(shared)
+    reviewer = pc.dictionary_encode(_flat(index.arrow("reviewer_id").take(pa.array(shared))))
+    reviewer = reviewer.indices
     reviewer = pc.fill_null(reviewer, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     # Reviews of a case in order (date, then review id); a reviewer's repeat review is dropped.
     order = np.lexsort((rank, date, key))

@@ -41,7 +41,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from sjrlib import domain
-from sjrlib.stats._reviews import ReviewIndex, expand
+from sjrlib.stats._reviews import ReviewIndex, table_frame
 
 __all__ = [
     "avoidability_distribution",
@@ -164,21 +164,21 @@ def _care_scores(index: ReviewIndex, by: By, phases: Sequence[str], stage: str) 
     for phase in phases:
         counts = table @ profile.indicator(domain.PHASES.index(phase), n_scores + 1)
         blocks.append((counts[:, 1:], counts[:, 1:].sum(axis=1), counts.sum(axis=1)))
-    inner = pd.DataFrame({
+    inner = {
         "phase": pd.array(np.repeat(list(phases), n_scores), dtype="string"),
         "score": pd.array(np.tile(domain.CARE_SCORES, len(phases)), dtype="Int64"),
         "label": pd.array(np.tile([domain.label("care_score", s) for s in domain.CARE_SCORES],
                                   len(phases)), dtype="string"),
-    })
-    out = expand(groups, inner)
+    }
     counts = np.stack([b[0] for b in blocks], axis=1).reshape(-1)
     applicable = np.repeat(np.stack([b[1] for b in blocks], axis=1).reshape(-1), n_scores)
     n_reviews = np.repeat(np.stack([b[2] for b in blocks], axis=1).reshape(-1), n_scores)
-    out["count"] = counts.astype(np.int64)
-    out["n_applicable"] = applicable.astype(np.int64)
-    out["n_reviews"] = n_reviews.astype(np.int64)
-    out["percent"] = _percent(counts, applicable)
-    return out
+    return table_frame(groups, {
+        "count": counts.astype(np.int64),
+        "n_applicable": applicable.astype(np.int64),
+        "n_reviews": n_reviews.astype(np.int64),
+        "percent": _percent(counts, applicable),
+    }, inner)
 
 
 def _profile_table(index: ReviewIndex, by: By, stage: str, name: str):
@@ -249,12 +249,11 @@ def _poor_care(index: ReviewIndex, by: By, phase: str, stage: str, alpha: float,
         table = groups.count(scores, len(domain.CARE_SCORES) + 1)
     n = table[:, 1:].sum(axis=1)
     poor = table[:, list(domain.POOR_CARE)].sum(axis=1)
-    out = groups.keys.copy()
-    out["n"] = n.astype(np.int64)
-    out["poor"] = poor.astype(np.int64)
-    for name, values in _proportion_columns(poor, n, alpha).items():
-        out[name] = values
-    return out
+    return table_frame(groups, {
+        "n": n.astype(np.int64),
+        "poor": poor.astype(np.int64),
+        **_proportion_columns(poor, n, alpha),
+    })
 
 
 def _check_phases(phases: Sequence[str]) -> None:
@@ -307,24 +306,24 @@ def _problem_frequency(index: ReviewIndex, by: By, stage: str, alpha: float) -> 
     n_harm = len(domain.HARM_VALUES)
     stacked = np.stack([table @ profile.indicator(j, n_harm + 1)
                         for j in range(len(domain.PROBLEM_TYPES))], axis=1)
-    inner = pd.DataFrame({
+    inner = {
         "problem_type": pd.array(list(domain.PROBLEM_TYPES), dtype="string"),
         "label": pd.array([domain.label("problem_type", t) for t in domain.PROBLEM_TYPES],
                           dtype="string"),
-    })
-    out = expand(groups, inner)
+    }
     flat = stacked.reshape(-1, n_harm + 1)
     n_reviews = flat.sum(axis=1)
     count = flat[:, 1:].sum(axis=1)
-    out["n_reviews"] = n_reviews.astype(np.int64)
-    out["count"] = count.astype(np.int64)
-    out["percent"] = _percent(count, n_reviews)
     lo, hi = wilson_interval(count, n_reviews, alpha)
-    out["ci_lower"] = lo
-    out["ci_upper"] = hi
-    for i, harm in enumerate(domain.HARM_VALUES):
-        out[f"harm_{harm}"] = flat[:, i + 1].astype(np.int64)
-    return out
+    return table_frame(groups, {
+        "n_reviews": n_reviews.astype(np.int64),
+        "count": count.astype(np.int64),
+        "percent": _percent(count, n_reviews),
+        "ci_lower": lo,
+        "ci_upper": hi,
+        **{f"harm_{harm}": flat[:, i + 1].astype(np.int64)
+           for i, harm in enumerate(domain.HARM_VALUES)},
+    }, inner)
 
 
 def _problem_totals(index: ReviewIndex, rows: np.ndarray) -> np.ndarray:
@@ -370,17 +369,17 @@ def _problems_per_review(index: ReviewIndex, by: By, stage: str) -> pd.DataFrame
     total = table @ per_combination
     squares = table @ per_combination**2
     with_any = table @ (per_combination > 0).astype(np.int64)
-    out = groups.keys.copy()
-    out["n_reviews"] = n.astype(np.int64)
-    out["total_problems"] = total.astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, total / np.where(n > 0, n, 1), np.nan)
         var = np.where(n > 1, (squares - n * mean**2) / np.where(n > 1, n - 1, 1), np.nan)
-    out["mean"] = mean
-    out["sd"] = np.sqrt(np.clip(var, 0.0, None))
-    out["with_any"] = with_any.astype(np.int64)
-    out["percent_with_any"] = _percent(with_any, n)
-    return out
+    return table_frame(groups, {
+        "n_reviews": n.astype(np.int64),
+        "total_problems": total.astype(np.int64),
+        "mean": mean,
+        "sd": np.sqrt(np.clip(var, 0.0, None)),
+        "with_any": with_any.astype(np.int64),
+        "percent_with_any": _percent(with_any, n),
+    })
 
 
 def problem_count_distribution(
@@ -402,13 +401,13 @@ def problem_count_distribution(
     groups = index.groups(index.stage_rows(stage), by, tag=stage)
     n_values = len(domain.PROBLEM_TYPES) + 1
     table = groups.count(_problem_totals(index, groups.rows), n_values)
-    out = expand(groups, pd.DataFrame({"problems": pd.array(np.arange(n_values), "Int64")}))
     counts = table.reshape(-1)
     n = np.repeat(table.sum(axis=1), n_values)
-    out["count"] = counts.astype(np.int64)
-    out["n_reviews"] = n.astype(np.int64)
-    out["percent"] = _percent(counts, n)
-    return out
+    return table_frame(groups, {
+        "count": counts.astype(np.int64),
+        "n_reviews": n.astype(np.int64),
+        "percent": _percent(counts, n),
+    }, {"problems": pd.array(np.arange(n_values), "Int64")})
 
 
 # ---------------------------------------------------------------------------- avoidability
@@ -457,19 +456,19 @@ def _case_table(index: ReviewIndex, by: By):
 def _avoidability_distribution(index: ReviewIndex, by: By) -> pd.DataFrame:
     groups, table = _case_table(index, by)
     n_scores = len(domain.AVOIDABILITY_SCORES)
-    inner = pd.DataFrame({
+    inner = {
         "score": pd.array(domain.AVOIDABILITY_SCORES, dtype="Int64"),
         "label": pd.array([domain.label("avoidability_score", s)
                            for s in domain.AVOIDABILITY_SCORES], dtype="string"),
-    })
-    out = expand(groups, inner)
+    }
     counts = table[:, 1:].reshape(-1)
     scored = np.repeat(table[:, 1:].sum(axis=1), n_scores)
-    out["count"] = counts.astype(np.int64)
-    out["n_scored"] = scored.astype(np.int64)
-    out["n_cases"] = np.repeat(table.sum(axis=1), n_scores).astype(np.int64)
-    out["percent"] = _percent(counts, scored)
-    return out
+    return table_frame(groups, {
+        "count": counts.astype(np.int64),
+        "n_scored": scored.astype(np.int64),
+        "n_cases": np.repeat(table.sum(axis=1), n_scores).astype(np.int64),
+        "percent": _percent(counts, scored),
+    }, inner)
 
 
 def more_likely_than_not(
@@ -519,9 +518,8 @@ def _more_likely_than_not(index: ReviewIndex, by: By, denominator: str,
     groups, table = _case_table(index, by)
     n = table.sum(axis=1) if denominator == "reviewed" else table[:, 1:].sum(axis=1)
     count = table[:, list(domain.MORE_LIKELY_THAN_NOT)].sum(axis=1)
-    out = groups.keys.copy()
-    out["n"] = n.astype(np.int64)
-    out["count"] = count.astype(np.int64)
-    for name, values in _proportion_columns(count, n, alpha).items():
-        out[name] = values
-    return out
+    return table_frame(groups, {
+        "n": n.astype(np.int64),
+        "count": count.astype(np.int64),
+        **_proportion_columns(count, n, alpha),
+    })
