@@ -603,7 +603,11 @@ class Groups:
 
     def count(self, values: np.ndarray, n_values: int) -> np.ndarray:
         """Counts ``groups x n_values`` of ``values`` (ints ``0..n_values-1``, aligned to rows)."""
-        flat = np.bincount(self.codes * n_values + values, minlength=self.n_inner * n_values)
+        if self.n_inner == 1:
+            flat = np.bincount(values, minlength=n_values)  # one group: every code is 0
+        else:
+            flat = np.bincount(self.codes * n_values + values,
+                               minlength=self.n_inner * n_values)
         table = flat.reshape(self.n_inner, n_values)
         return table if self.mixing is None else np.asarray(self.mixing.T @ table)
 
@@ -631,12 +635,18 @@ def _combine(rows: np.ndarray, names: list[str], codes_list: list[np.ndarray],
     sizes = [len(lab) for lab in label_list]
     space = int(np.prod(sizes, dtype=np.float64))
     if space <= _MAX_DENSE_GROUPS:
-        flat = (np.ravel_multi_index(codes_list, sizes) if rows.size
-                else np.zeros(0, dtype=np.int64))
+        if len(codes_list) == 1:
+            flat = codes_list[0]
+        else:
+            flat = (np.ravel_multi_index(codes_list, sizes) if rows.size
+                    else np.zeros(0, dtype=np.int64))
         present = np.flatnonzero(np.bincount(flat, minlength=space))
-        remap = np.full(space, -1, dtype=np.int64)
-        remap[present] = np.arange(present.size)
-        codes = remap[flat]
+        if present.size == space:
+            codes = flat  # every combination occurs: the codes are the group numbers
+        else:
+            remap = np.full(space, -1, dtype=np.int64)
+            remap[present] = np.arange(present.size)
+            codes = remap[flat]
         key_codes = np.unravel_index(present, sizes)
     else:
         stacked = np.stack(codes_list, axis=1)
@@ -644,7 +654,8 @@ def _combine(rows: np.ndarray, names: list[str], codes_list: list[np.ndarray],
         codes = codes.ravel()
         key_codes = tuple(uniq[:, i] for i in range(len(names)))
     keys = _keys_frame(names, label_list, key_codes)
-    return Groups(rows, codes.astype(np.int64), keys, names, len(keys), tuple(key_codes))
+    return Groups(rows, codes.astype(np.int64, copy=False), keys, names, len(keys),
+                  tuple(key_codes))
 
 
 def _keys_frame(names: list[str], label_list: list[list], key_codes) -> pd.DataFrame:
