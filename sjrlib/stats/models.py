@@ -138,7 +138,7 @@ def ordinal_regression(
         raise ValueError("give at least one covariate")
     index = ReviewIndex(reviews, include_drafts=include_drafts)
     rows = index.primary_first()
-    score = index.ints("score_overall", low=1, high=5)[rows]
+    score = index.ints("score_overall", low=1, high=5)[rows].astype(np.int64)
     missing = [c for c in covariates if c not in reviews.columns]
     if missing:
         raise ValueError(f"covariate(s) {missing} are not columns of the review frame")
