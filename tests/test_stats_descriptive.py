@@ -247,3 +247,45 @@ def test_care_scores_by_organisation_and_reason_match_exploded_pandas(synthetic)
     expected = primary[column].notna().groupby([primary[b] for b in by]).sum()
     got = frequency[frequency["problem_type"] == "assessment"].set_index(by)["count"]
     assert got.to_dict() == expected.to_dict()
+
+
+# ---------------------------------------------------------------------------- few cases
+def test_intervals_are_computed_on_few_cases_and_withheld_for_publication():
+    # Statistics functions compute the interval whatever n (here 7 and 8 reviews); the
+    # publication rule (spec: not on fewer than 8 cases) is withhold_small_intervals.
+    frame = make_reviews(
+        [dict(organisation_code="XAA", score_overall=s) for s in (1, 2, 3, 4, 4, 5, 5)]
+        + [dict(organisation_code="XAB", score_overall=s) for s in (1, 3, 3, 4, 4, 4, 5, 5)])
+    table = ds.poor_care(frame, "organisation_code")
+    assert table["n"].tolist() == [7, 8]
+    assert table[["ci_lower", "ci_upper"]].notna().all().all()
+    shown = ds.withhold_small_intervals(table)
+    assert ds.MIN_CASES_FOR_INTERVAL == 8
+    assert shown[["ci_lower", "ci_upper"]].isna().to_numpy().tolist() == [[True, True],
+                                                                          [False, False]]
+    # Nothing else changes, and the input is left alone.
+    pd.testing.assert_frame_equal(shown.drop(columns=["ci_lower", "ci_upper"]),
+                                  table.drop(columns=["ci_lower", "ci_upper"]))
+    assert shown.loc[1, "ci_lower"] == table.loc[1, "ci_lower"]
+    assert table["ci_lower"].notna().all()
+    assert ds.withhold_small_intervals(table, min_cases=7)["ci_lower"].notna().all()
+
+
+def test_withholding_works_on_every_interval_table():
+    from sjrlib.stats import agreement as ag
+
+    frame = make_reviews([dict(case_id=f"C{i}", score_overall=1 + i % 5, avoidability_score=3,
+                               problem_assessment="yes" if i % 2 else None)
+                          for i in range(5)])
+    for table, n in ((ds.poor_care(frame), "n"), (ds.more_likely_than_not(frame), "n"),
+                     (ds.problem_frequency(frame), "n_reviews")):
+        assert (table[n] < 8).all() and table["ci_lower"].notna().any()
+        assert ds.withhold_small_intervals(table)["ci_lower"].isna().all()
+    doubles = make_reviews([dict(case_id=f"C{i // 2}", reviewer_id=f"R{i % 2}",
+                                 review_date=f"2024-01-{1 + i % 2:02d}",
+                                 score_overall=1 + (i * 7) % 5) for i in range(10)])
+    summary = ag.agreement_summary(doubles)
+    assert (summary["n"] == 5).all() and summary["ci_lower"].notna().any()
+    assert ds.withhold_small_intervals(summary)["ci_upper"].isna().all()
+    with pytest.raises(ValueError, match="no column"):
+        ds.withhold_small_intervals(ds.avoidability_distribution(frame))

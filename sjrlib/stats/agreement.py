@@ -316,7 +316,10 @@ def weighted_kappa(
     The point estimate and its large-sample variance (Fleiss, Cohen and Everitt 1969; the
     "ASE" of SAS PROC FREQ) come from ``statsmodels.stats.inter_rater.cohens_kappa``; the
     interval is Wald, ``kappa +/- z(1 - alpha/2) * ASE``, clipped to ``[-1, 1]``. It can be poor
-    for small samples or kappa near 1. Kappa is undefined (NaN) when both raters use a single
+    for small samples or kappa near 1; it is computed for any ``n`` >= 2, and must not be
+    published on fewer than 8 pairs (:data:`~sjrlib.stats.descriptive.MIN_CASES_FOR_INTERVAL`;
+    :func:`~sjrlib.stats.descriptive.withhold_small_intervals` applies that rule to
+    :func:`agreement_summary`). Kappa is undefined (NaN) when both raters use a single
     category throughout. Equals ``sklearn.metrics.cohen_kappa_score`` when every category is
     observed.
 
@@ -548,7 +551,8 @@ def percent_agreement(a, b, *, tolerance: int = 0, alpha: float = 0.05) -> Agree
     Notes
     -----
     Pairs with a missing rating are dropped. Percentage agreement ignores agreement expected by
-    chance; report it beside kappa or alpha, not instead of them.
+    chance; report it beside kappa or alpha, not instead of them. The interval is computed for
+    any ``n`` >= 1; do not publish it on fewer than 8 pairs (see :func:`weighted_kappa`).
     """
     a, b = _paired(a, b)
     agree = int((np.abs(a - b) <= tolerance).sum())
@@ -578,7 +582,10 @@ def agreement_summary(
     -----
     Kappa, percentage agreement and ICC(1,1) use the first two reviewers of each case
     (:func:`rating_pairs`); alpha uses every rating (:func:`reliability_data`). ICC(1,1) fits
-    the design (different reviewers per case). Percentages agreement is a proportion in [0, 1].
+    the design (different reviewers per case). Intervals are computed whatever ``n``;
+    ``withhold_small_intervals(summary)`` (:mod:`sjrlib.stats.descriptive`) blanks those on
+    fewer than 8 cases for publication. Alpha has no interval here (it would need a bootstrap:
+    :func:`krippendorff_alpha_interval`). Percentages agreement is a proportion in [0, 1].
     """
     index = ReviewIndex(reviews, include_drafts=include_drafts)
     return _agreement_summary(index, score, alpha)

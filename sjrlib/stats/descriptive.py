@@ -26,6 +26,17 @@ Which reviews count
   second-stage review if there is one, otherwise the first-stage score if one was given (see
   :mod:`sjrlib.stats.lfd`).
 
+Confidence intervals on few cases
+---------------------------------
+Intervals (Wilson here, Wald for kappa in :mod:`sjrlib.stats.agreement`) are computed for every
+group with at least one case: they are statistics, and the reference tests check them on small
+hand-made frames. The programme's rule (``shared/spec/privacy-and-disclosure.md``: complex
+statistics must not be computed on fewer than :data:`MIN_CASES_FOR_INTERVAL` = 8 cases) is a
+rule for what is *published*: apply :func:`withhold_small_intervals` to a table before showing
+it, which blanks ``ci_lower``/``ci_upper`` where the interval's denominator is below 8. (The
+report tables of :mod:`sjrlib.report.tables` show an interval only beside a rate that
+disclosure control lets through, 8 or more cases under the default rule.)
+
 References
 ----------
 Royal College of Physicians, "Using the structured judgement review method: data collection
@@ -44,6 +55,7 @@ from sjrlib import domain
 from sjrlib.stats._reviews import ReviewIndex, table_frame
 
 __all__ = [
+    "MIN_CASES_FOR_INTERVAL",
     "avoidability_distribution",
     "care_score_distribution",
     "more_likely_than_not",
@@ -52,6 +64,7 @@ __all__ = [
     "problem_frequency",
     "problems_per_review",
     "wilson_interval",
+    "withhold_small_intervals",
 ]
 
 By = Sequence[str] | str | None
@@ -101,6 +114,58 @@ def wilson_interval(count, nobs, alpha: float = 0.05) -> tuple[np.ndarray, np.nd
         lower[ok & (count == 0)] = 0.0
         upper[ok & (count == nobs)] = 1.0
     return lower, upper
+
+
+MIN_CASES_FOR_INTERVAL = 8
+"""Fewest cases an interval may be published on (``shared/spec/privacy-and-disclosure.md``:
+complex statistics such as confidence intervals must not be computed on fewer than 8 cases)."""
+
+_INTERVAL_COLUMNS = ("ci_lower", "ci_upper")
+
+
+def withhold_small_intervals(
+    table: pd.DataFrame,
+    *,
+    n: str | None = None,
+    min_cases: int = MIN_CASES_FOR_INTERVAL,
+) -> pd.DataFrame:
+    """A copy of a statistics table with its confidence intervals blanked (NaN) where they rest
+    on fewer than ``min_cases`` cases.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table with ``ci_lower``/``ci_upper`` columns: :func:`poor_care`,
+        :func:`problem_frequency`, :func:`more_likely_than_not`,
+        :func:`sjrlib.stats.agreement.agreement_summary`.
+    n : str, optional
+        The column holding each interval's number of cases (its denominator). Default: ``"n"``
+        if the table has it, else ``"n_reviews"`` (:func:`problem_frequency`).
+    min_cases : int
+        Default :data:`MIN_CASES_FOR_INTERVAL` (8).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same shape, columns and other values; only interval bounds change, to NaN.
+
+    Notes
+    -----
+    The statistics functions compute intervals on any number of cases (see the module
+    docstring); this applies the publication rule. Point estimates are left alone: whether a
+    rate on few cases may be shown is disclosure control (:mod:`sjrlib.disclosure`).
+    """
+    if n is None:
+        n = "n" if "n" in table.columns else "n_reviews"
+    missing = [c for c in (n, *_INTERVAL_COLUMNS) if c not in table.columns]
+    if missing:
+        raise ValueError(f"the table has no column(s) {missing}; expected a statistics table "
+                         "with an interval and its number of cases")
+    few = table[n].to_numpy(dtype=np.float64, na_value=np.nan) < min_cases
+    out = table.copy()
+    for column in _INTERVAL_COLUMNS:
+        out[column] = out[column].mask(few)
+    return out
 
 
 def _percent(count: np.ndarray, total: np.ndarray) -> np.ndarray:
@@ -228,6 +293,8 @@ def poor_care(
     Reviews where the phase is not applicable are left out of ``n``. The interval is the Wilson
     score interval (:func:`wilson_interval`), which treats reviews as independent Bernoulli
     trials; it says nothing about case-mix or about which deaths were selected for review.
+    It is computed for any ``n`` >= 1; before publishing, blank those on fewer than 8 reviews
+    with :func:`withhold_small_intervals` (see the module docstring).
     """
     index = ReviewIndex(reviews, include_drafts=include_drafts)
     return _poor_care(index, by, phase, stage, alpha)
@@ -296,6 +363,8 @@ def problem_frequency(
     -----
     The unit is the review (one per case, see the module docstring): a review records each type
     at most once, so ``count`` is the number of reviews with at least one problem of that type.
+    Intervals are computed for any ``n_reviews`` >= 1; :func:`withhold_small_intervals` blanks
+    those on fewer than 8 reviews for publication.
     """
     index = ReviewIndex(reviews, include_drafts=include_drafts)
     return _problem_frequency(index, by, stage, alpha)
@@ -500,7 +569,8 @@ def more_likely_than_not(
     -----
     Avoidability per case as in :func:`avoidability_distribution`. The Wilson interval treats
     cases as independent; reviewed deaths are a selected sample, not a random one, so the
-    interval describes the reviewed cases only.
+    interval describes the reviewed cases only. It is computed for any ``n`` >= 1;
+    :func:`withhold_small_intervals` blanks those on fewer than 8 cases for publication.
 
     References
     ----------
