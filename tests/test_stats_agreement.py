@@ -186,3 +186,107 @@ def test_pairs_and_reliability_data_equal_a_pandas_sort_on_synthetic_data():
     frame = generate(n_organisations=6, years=2, seed=11).reviews
     assert len(ag.rating_pairs(frame)) > 20
     _check_against_naive(frame)
+
+
+# ---------------------------------------------------------------------------- alpha interval
+KRIPPENDORFF_2011 = np.array([
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, np.nan, np.nan, np.nan],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, np.nan, 3],
+    [np.nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, np.nan],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, np.nan],
+])
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
+
+def _patterns(data, domain_values):
+    pairable = (~np.isnan(data)).sum(axis=0) >= 2
+    counts = (data[:, pairable].T[:, :, None] == domain_values[None, None, :]).sum(axis=1)
+    patterns, which = np.unique(counts, axis=0, return_inverse=True)
+    return data[:, pairable], patterns, which.ravel()
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_alpha_replicates_equal_the_package_on_resampled_units(level):
+    # Each replicate is computed from counts of unit patterns; it must be the package's alpha
+    # of the resampled units themselves (units drawn with replacement, as a bootstrap does).
+    import krippendorff
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(1, 6, (3, 60)).astype(float)
+    data[1] = np.where(rng.random(60) < 0.6, data[0], data[1])  # some agreement
+    data[rng.random(data.shape) < 0.25] = np.nan
+    domain_values = np.asarray(domain.CARE_SCORES, dtype=float)
+    units, patterns, which = _patterns(data, domain_values)
+    for b in range(8):
+        drawn = rng.integers(0, units.shape[1], units.shape[1])
+        weights = np.bincount(which[drawn], minlength=len(patterns))[None]
+        got = ag._alpha_replicates(patterns, weights, domain_values, level)[0]
+        expected = krippendorff.alpha(reliability_data=units[:, drawn], value_domain=domain_values,
+                                      level_of_measurement=level)
+        assert got == pytest.approx(expected, abs=1e-12), b
+    # The original data (every unit once) gives the estimate itself.
+    weights = np.bincount(which, minlength=len(patterns))[None]
+    assert ag._alpha_replicates(patterns, weights, domain_values, level)[0] == pytest.approx(
+        ag.krippendorff_alpha(data, level, value_domain=domain.CARE_SCORES), abs=1e-12)
+
+
+def test_alpha_interval_is_seeded_and_brackets_the_estimate():
+    first = ag.krippendorff_alpha_interval(KRIPPENDORFF_2011, "ordinal", n_boot=1000, seed=1)
+    assert first == ag.krippendorff_alpha_interval(KRIPPENDORFF_2011, "ordinal", n_boot=1000,
+                                                   seed=1)
+    other = ag.krippendorff_alpha_interval(KRIPPENDORFF_2011, "ordinal", n_boot=1000, seed=2)
+    assert (other.ci_lower, other.ci_upper) != (first.ci_lower, first.ci_upper)
+    assert round(first.estimate, 3) == 0.815  # Krippendorff (2011), as krippendorff_alpha
+    assert first.ci_lower < first.estimate < first.ci_upper <= 1
+    assert (first.n_units, first.n_boot, first.level, first.seed) == (11, 1000, "ordinal", 1)
+    narrow = ag.krippendorff_alpha_interval(KRIPPENDORFF_2011, "ordinal", n_boot=1000, seed=1,
+                                            alpha=0.5)
+    assert first.ci_lower < narrow.ci_lower < narrow.ci_upper < first.ci_upper
+
+
+def test_alpha_interval_has_the_sampling_spread_of_alpha():
+    # Draw 300 independent studies of 150 double-reviewed cases from one model; the bootstrap
+    # interval of one study should be about as wide as the spread of alpha across studies.
+    import krippendorff
+
+    rng = np.random.default_rng(11)
+    domain_values = np.asarray(domain.CARE_SCORES, dtype=float)
+
+    def study():
+        truth = rng.integers(1, 6, 150)
+        noisy = np.clip(truth + rng.integers(-1, 2, (2, 150)), 1, 5).astype(float)
+        return noisy
+
+    spread = np.std([krippendorff.alpha(reliability_data=study(), value_domain=domain_values,
+                                        level_of_measurement="interval") for _ in range(300)])
+    result = ag.krippendorff_alpha_interval(study(), "interval", value_domain=domain.CARE_SCORES,
+                                            seed=4)
+    width = (result.ci_upper - result.ci_lower) / (2 * 1.959964)
+    assert 0.75 < width / spread < 1.33
+    assert result.n_undefined == 0
+
+
+def test_alpha_interval_of_data_without_variation_or_pairs():
+    same = np.array([[3, 3, 3], [3, 3, 3]], dtype=float)
+    result = ag.krippendorff_alpha_interval(same, value_domain=domain.CARE_SCORES)
+    assert np.isnan(result.estimate) and np.isnan(result.ci_lower) and np.isnan(result.ci_upper)
+    # Two units, two values: some replicates draw one unit twice (no variation, no alpha).
+    tiny = np.array([[1, 2], [1, 2]], dtype=float)
+    result = ag.krippendorff_alpha_interval(tiny, "nominal", n_boot=200, seed=0)
+    assert 0 < result.n_undefined < 200 and result.ci_upper == 1.0
+    with pytest.raises(ValueError, match="n_boot"):
+        ag.krippendorff_alpha_interval(tiny, n_boot=0)
+    with pytest.raises(ValueError, match="unknown level"):
+        ag.krippendorff_alpha_interval(tiny, "cardinal")
+
+
+def test_alpha_interval_from_a_review_frame():
+    from sjrlib.synthetic import generate
+
+    reviews = generate(n_organisations=6, years=2, seed=11).reviews
+    rel = ag.reliability_data(reviews)
+    result = ag.krippendorff_alpha_interval(rel.data, value_domain=domain.CARE_SCORES)
+    summary = ag.agreement_summary(reviews).set_index("statistic")
+    assert result.estimate == summary.loc["alpha_ordinal", "estimate"]
+    assert result.n_units == summary.loc["alpha_ordinal", "n"]
+    assert result.ci_lower < result.estimate < result.ci_upper
