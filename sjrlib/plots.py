@@ -262,7 +262,7 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
     """
     _one_group(table, ["phase", "score"], "care_scores_by_phase")
     n_reviews = _cases(table["n_reviews"]) if "n_reviews" in table else 0.0
-    default = f"Care scores by phase of care ({int(n_reviews)} reviews)"
+    default = f"Care scores by phase of care ({int(n_reviews):,} reviews)"
     if n_reviews < MIN_CASES:
         return _withheld(_fewer_than("reviews"), title or "Care scores by phase of care")
     phase_of = table["phase"].astype(str).tolist()
@@ -398,11 +398,11 @@ def problem_types(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     ax.set_yticks(range(len(order)), labels, fontsize=_FONT - 1)
     ax.invert_yaxis()
     ax.set_xlim(0, max(10.0, ax.get_xlim()[1] * 1.1))
-    ax.set_xlabel(f"Percentage of {int(n_reviews)} reviews recording the problem",
+    ax.set_xlabel(f"Percentage of {int(n_reviews):,} reviews recording the problem",
                   fontsize=_FONT)
     ax.tick_params(axis="x", labelsize=_FONT)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(title or f"{base_title} ({int(n_reviews)} reviews)", fontsize=_FONT + 2,
+    ax.set_title(title or f"{base_title} ({int(n_reviews):,} reviews)", fontsize=_FONT + 2,
                  loc="left")
     handles = [Patch(color=HARM_COLOURS[h], label=f"Led to harm: {domain.label('harm', h)}")
                for h in domain.HARM_VALUES]
@@ -452,7 +452,7 @@ def avoidability(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     ax.set_ylabel("Reviewed deaths", fontsize=_FONT)
     ax.tick_params(axis="y", labelsize=_FONT)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(title or f"{base_title} ({int(n_scored)} cases with a score)",
+    ax.set_title(title or f"{base_title} ({int(n_scored):,} cases with a score)",
                  fontsize=_FONT + 2, loc="left")
     handles = [
         Patch(facecolor=NHS_COLOURS["orange"], hatch="//", edgecolor="white",
