@@ -139,3 +139,17 @@ def test_chart_has_alt_text_and_is_deterministic():
     chart = Chart(fig)
     assert chart.png() == chart.png()
     assert 'alt="Care scores"' in chart._repr_html_()
+
+
+def test_headline_gives_an_interval_only_on_eight_or_more_reviews():
+    from sjrlib.report.national import poor_care_sentence
+
+    few = pd.DataFrame({"n": [5], "events": [2], "proportion": [0.4], "ci_lower": [0.12],
+                        "ci_upper": [0.77]})
+    many = few.assign(n=[50], events=[20])
+    assert poor_care_sentence("Scotland", few, 0.95) == (
+        "Scotland: 40.0% of 5 first-stage reviews found poor or very poor overall care.")
+    assert poor_care_sentence("England", many, 0.95) == (
+        "England: 40.0% of 50 first-stage reviews found poor or very poor overall care "
+        "(95% CI 12.0-77.0%).")
+    assert poor_care_sentence("Wales", few.iloc[:0], 0.95) is None

@@ -49,6 +49,20 @@ def national_report(parameters: Mapping[str, Any]) -> NationalReport:
     return NationalReport(params, load_report_data(params))
 
 
+def poor_care_sentence(name: str, poor: pd.DataFrame, confidence_level: float) -> str | None:
+    """The headline's sentence on poor care in one nation (``poor``: one row of
+    ``descriptive.poor_care``); the interval only where it rests on at least
+    ``descriptive.MIN_CASES_FOR_INTERVAL`` reviews. None when there are no reviews."""
+    if not len(poor) or not int(poor["n"].iloc[0]):
+        return None
+    r = descriptive.withhold_small_intervals(poor).iloc[0]
+    interval = ("" if np.isnan(r["ci_lower"]) else
+                f" ({confidence_level:.0%} CI {100 * r['ci_lower']:.1f}-"
+                f"{100 * r['ci_upper']:.1f}%)")
+    return (f"{name}: {100 * r['proportion']:.1f}% of {int(r['n']):,} first-stage reviews found "
+            f"poor or very poor overall care{interval}.")
+
+
 class NationalReport:
     """The pooled national picture for one period."""
 
@@ -133,13 +147,9 @@ class NationalReport:
         for name, nation in (("England", "england"), ("Scotland", "scotland"),
                              ("England and Scotland together", None)):
             poor = descriptive.poor_care(self._nation(self.reviews, nation), alpha=self.alpha)
-            if len(poor) and int(poor["n"].iloc[0]):
-                r = poor.iloc[0]
-                sentences.append(
-                    f"{name}: {100 * r['proportion']:.1f}% of {int(r['n']):,} first-stage reviews "
-                    f"found poor or very poor overall care ({self.params.confidence_level:.0%} "
-                    f"CI {100 * r['ci_lower']:.1f}-{100 * r['ci_upper']:.1f}%)."
-                )
+            sentence = poor_care_sentence(name, poor, self.params.confidence_level)
+            if sentence:
+                sentences.append(sentence)
         whole = self._lfd["England and Scotland"]
         if whole["reviewed"]:
             share = 100 * (whole["more_likely_than_not"] or 0) / whole["reviewed"]
@@ -257,7 +267,8 @@ class NationalReport:
 
     # -------------------------------------------------------------------- reliability ----
     def reliability(self) -> tables.ReportTable | Markdown:
-        summary = agreement.agreement_summary(self.reviews, alpha=self.alpha)
+        summary = descriptive.withhold_small_intervals(
+            agreement.agreement_summary(self.reviews, alpha=self.alpha))
         if summary.empty or int(summary["n"].max()) < 8:
             return Markdown("Fewer than 8 double-reviewed cases in the period: no reliability "
                             "figures.")
