@@ -54,8 +54,7 @@ def test_closing_early_stops_and_closes_the_producer():
 
     def produce():
         try:
-            for i in range(10_000):
-                yield i
+            yield from range(10_000)
         finally:
             closed.set()
 
