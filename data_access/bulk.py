@@ -160,19 +160,7 @@ def _insert_frame(conn: Connection, table, frame: pd.DataFrame,
     columns = [_column_values(frame[c], iso_dates=True) for c in frame.columns]
     sqlite = dialect == "sqlite"
     columns += [[_driver_value(v, sqlite)] * len(frame) for v in constants.values()]
-    rows = list(zip(*columns, strict=True))
-    column_list = ", ".join(names)
-    if sqlite:
-        marks = ", ".join("?" * len(names))
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", rows)
-        return
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        with cursor.copy(f"COPY {table.name} ({column_list}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    finally:
-        cursor.close()
+    _insert_rows(conn, table, tuple(names), list(zip(*columns, strict=True)))
 
 
 def _chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
