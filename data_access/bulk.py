@@ -427,7 +427,9 @@ def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: 
 def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFrame], *,
                          update: bool = False, on_write: OnWrite | None = None,
                          progress: Callable[[int], None] | None = None,
-                         saved_by: str | None = None) -> ImportResult:
+                         saved_by: str | None = None,
+                         check_block: Callable[[Connection, pd.DataFrame], None] | None = None
+                         ) -> ImportResult:
     """Store validated review frames given block by block, all in one transaction.
 
     What :func:`import_reviews` does for one frame, for a file too large to hold as one. The
@@ -455,7 +457,9 @@ def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFr
     SQLite, a first import into an empty store drops the ``reviews`` table's secondary indexes
     and builds them again at the end (sorting once is cheaper than a million random index
     inserts); the rebuild is part of the transaction. ``on_write`` is called once, with the
-    total, before the commit.
+    total, before the commit. ``check_block(conn, block)``, when given, is called in the
+    caller's thread before each block is stored (e.g. the governed session's scope check); what
+    it raises is a store refusal.
     """
     from sjrlib.readahead import ReadAhead
 
@@ -467,7 +471,7 @@ def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFr
         # validation says so at the end, and the primary key refuses the row meanwhile).
         empty = conn.execute(select(func.count()).select_from(_REVIEWS)).scalar_one() == 0
         options = {"update": update, "progress": progress, "saved_by": saved_by,
-                   "new_only": empty}
+                   "new_only": empty, "check_block": check_block}
         try:
             while True:
                 savepoint = conn.begin_nested()
@@ -487,7 +491,9 @@ def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFr
 
 def _store_blocks(conn: Connection, items: Iterable[pd.DataFrame], *, update: bool,
                   progress: Callable[[int], None] | None, saved_by: str | None,
-                  new_only: bool) -> ImportResult | object:
+                  new_only: bool,
+                  check_block: Callable[[Connection, pd.DataFrame], None] | None = None
+                  ) -> ImportResult | object:
     """The blocks into the open transaction; :data:`RESTART` if the reader started again."""
     inserted = updated = unchanged = 0
     held: list[pd.DataFrame] = []
@@ -498,6 +504,8 @@ def _store_blocks(conn: Connection, items: Iterable[pd.DataFrame], *, update: bo
             if progress:
                 progress(-(inserted + updated + unchanged))
             return RESTART
+        if check_block is not None:
+            check_block(conn, block)
         waiting = _waiting(conn, block)
         if waiting.any():
             held.append(block[waiting])

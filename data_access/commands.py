@@ -74,7 +74,8 @@ def _table(frame: pd.DataFrame, title: str) -> None:
     """Print a frame as plain aligned text (never truncated, easy to grep)."""
     typer.echo(f"{title} ({len(frame)})")
     if len(frame):
-        typer.echo(frame.fillna("").to_string(index=False))
+        # as text first: a nullable integer column (an entry with no row count) cannot hold ""
+        typer.echo(frame.astype(object).where(frame.notna(), "").to_string(index=False))
 
 
 # ---------------------------------------------------------------------------- users ----
@@ -89,9 +90,10 @@ def users_add(
                                            help="Pseudonymous reviewer reference (reviewers)."),
     db: str | None = DB_OPTION,
 ) -> None:
-    """Register a user (the first user of a new store must be an administrator)."""
+    """Register a user. On a store with no enabled administrator, registers one (the operator's
+    bootstrap: only `--role administrator`)."""
     from data_access import AccessDenied
-    from data_access.identity import count_users
+    from data_access.identity import count_administrators
     from data_access.session import bootstrap_administrator
     from data_access.store import database_url, get_engine, init_db
 
@@ -100,18 +102,18 @@ def users_add(
     engine = get_engine(url)
     try:
         with engine.connect() as conn:
-            empty = count_users(conn) == 0
+            no_administrator = count_administrators(conn) == 0
     finally:
         engine.dispose()
-    if empty:
+    if no_administrator:
         if role != "administrator":
-            _fail("this store has no users yet: the first user must be an administrator "
-                  f"(sjr users add {username} --role administrator)")
+            _fail("this store has no administrator yet: register one first "
+                  f"(sjr users add NAME --role administrator), then add {username} as them")
         try:
             bootstrap_administrator(username, url, tool=_TOOL)
         except (AccessDenied, ValueError) as exc:
-            _fail(str(exc))
-        typer.echo(f"{username}: first administrator registered.")
+            _fail(f"refused: {exc}")
+        typer.echo(f"{username}: administrator registered (the store had none).")
         return
     s = _session(db)
     _run(s, lambda: s.add_user(username, role, organisation_code=organisation,

@@ -31,6 +31,7 @@ __all__ = [
     "UserRecord",
     "add_user",
     "authenticate",
+    "count_administrators",
     "count_users",
     "get_user",
     "identity_file",
@@ -195,3 +196,10 @@ def list_users(conn: Connection) -> pd.DataFrame:
 def count_users(conn: Connection) -> int:
     """How many users are registered (0 on a new store: the bootstrap case)."""
     return int(conn.execute(text("SELECT count(*) FROM users")).scalar_one())
+
+
+def count_administrators(conn: Connection) -> int:
+    """How many enabled administrators the store has (0: the bootstrap case)."""
+    return int(conn.execute(
+        text("SELECT count(*) FROM users WHERE role = 'administrator' AND NOT disabled")
+    ).scalar_one())

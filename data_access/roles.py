@@ -46,19 +46,22 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     REVIEWER: frozenset(
         {"organisations", "reviews", "review", "save_review", "second_stage_queue"}
     ),
-    # everything of the own organisation, including locking reviews
+    # everything of the own organisation, including locking reviews and importing or exporting
+    # the organisation's own files
     ORGANISATION_LEAD: frozenset(
         {"organisations", "reviews", "review", "save_review", "lock_review", "deaths",
-         "second_stage_queue"}
+         "second_stage_queue", "import", "export", "summary"}
     ),
     # all organisations, read only (national reporting)
     PROGRAMME_TEAM: frozenset(
-        {"organisations", "reviews", "review", "deaths", "second_stage_queue"}
+        {"organisations", "reviews", "review", "deaths", "second_stage_queue", "summary"}
     ),
     # only through an approval: pseudonymised, coarsened, approved columns
     RESEARCHER: frozenset({"organisations", "reviews", "deaths", "approvals"}),
-    # users, approvals, the audit log; no review data
-    ADMINISTRATOR: frozenset({"organisations", "users", "approvals", "audit"}),
+    # users, approvals, the audit log; loads files into the store and exports them (the
+    # operator's part); no review data through the analysis calls
+    ADMINISTRATOR: frozenset({"organisations", "users", "approvals", "audit", "import",
+                              "export", "summary"}),
 }
 """Which session actions (and administrative areas) each role may use."""
 

@@ -49,7 +49,6 @@ from data_access.identity import (
     UserRecord,
     add_user,
     authenticate,
-    count_users,
     list_users,
     resolve_username,
     set_disabled,
@@ -465,8 +464,6 @@ class Session:
                 raise AccessDenied(f"{self.user!r} may only save reviews of {own_org}")
             if self.role == REVIEWER and values.get("reviewer_id") != self._user.reviewer_id:
                 raise AccessDenied("a reviewer may only save reviews under their own reviewer id")
-            if values["status"] == "locked":
-                raise AccessDenied("reviews are locked with lock_review (organisation leads)")
             _set_row_scope(door.conn, [own_org])
             if expected_version is not None:
                 stored = self._readable(door.conn, str(review_id))
@@ -475,22 +472,36 @@ class Session:
                 if stored["status"] == "locked":
                     raise AccessDenied(f"review {review_id!r} is locked; ask your "
                                        "organisation lead")
-            known = self._known_for(door.conn, values.get("second_review_of"))
+            elif review_id and self._stored(door.conn, str(review_id)) is not None:
+                # The same words whoever holds the id: nothing about another organisation's
+                # review (its organisation, saver or time) is revealed.
+                raise AccessDenied(f"review id {review_id!r} is already in use; choose another "
+                                   "id (to change your own review, open it first)")
+            first = self._first_stage_of(door.conn, values.get("second_review_of"))
+            known = None if first is None else {
+                first["review_id"]: (first["case_id"], first["review_stage"])}
             frame = pd.DataFrame([{c: values.get(c) for c in domain.REVIEW_COLUMNS}])
             valid = validate_reviews(frame, source="save_review", known_organisations=[own_org],
                                      known_reviews=known)
             row = {k: (None if v is pd.NA or v is pd.NaT else v)
                    for k, v in valid.iloc[0].to_dict().items()}
+            # Checked on the canonical values: "Locked" or " LOCKED " is "locked" once validated.
+            if row["status"] == "locked":
+                raise AccessDenied("reviews are locked with lock_review (organisation leads)")
+            if first is not None and row["review_stage"] == "second" \
+                    and first["reviewer_id"] == row["reviewer_id"]:
+                raise AccessDenied("a second-stage review is made by another reviewer, not the "
+                                   "one who wrote the first-stage review")
             saved = store.save_review(door.conn, row, expected_version, saved_by=self.user)
             door.rows = 1
             door.scope["review_id"] = saved[0]
         return saved
 
-    def _known_for(self, conn: Connection, first_id: Any) -> dict[str, tuple[str, str]] | None:
-        if not first_id:
+    def _first_stage_of(self, conn: Connection, first_id: Any) -> dict[str, Any] | None:
+        """The stored review a second-stage review names, if this user may read it."""
+        if not first_id or not str(first_id).strip():
             return None
-        stored = self._readable(conn, str(first_id))
-        return {stored["review_id"]: (stored["case_id"], stored["review_stage"])}
+        return self._readable(conn, str(first_id).strip())
 
     def lock_review(self, review_id: str, *, expected_version: int) -> int:
         """Lock a review of your organisation (organisation leads); returns the new version."""
@@ -501,6 +512,70 @@ class Session:
                                        expected_version=expected_version, saved_by=self.user)
             door.rows = 1
         return version
+
+    # ------------------------------------------------------------------- files ----
+    def _file_scope(self, action: str) -> str | None:
+        """The organisation a file command is limited to (``None``: all, administrators)."""
+        if self.role == ADMINISTRATOR:
+            return None
+        if self.role == ORGANISATION_LEAD:
+            return str(self._user.organisation_code)
+        raise AccessDenied(f"a {self.role} may not use {action}")  # pragma: no cover
+
+    def import_file(self, kind: str, path: str | Path, *, mapping: str | Path | None = None,
+                    update: bool = False, progress: Any = None) -> Any:
+        """Validate a file completely and store it, all or nothing (``sjr import``).
+
+        Administrators load any file; an organisation lead only their own organisation's
+        deaths and reviews. Returns the store's ``ImportResult``. Raises
+        :class:`sjrlib.schema.ValidationFailed` (every bad row), :class:`sjrlib.io.ImportFileError`
+        (the whole file), :class:`data_access.store.StoreError` or :class:`AccessDenied`; the
+        store is then unchanged.
+        """
+        from data_access import transfer
+
+        kind = transfer.check_kind(kind)
+        path = Path(path)
+        scope = {"file": path.name, "update": update}
+        with self._door(f"import.{kind}", scope, permission="import") as door:
+            organisation = self._file_scope("import")
+            _set_row_scope(door.conn, None if organisation is None else [organisation])
+            door.scope["organisations"] = "all" if organisation is None else [organisation]
+            result = transfer.import_file(
+                door.conn, kind, path, organisation=organisation,
+                mapping=None if mapping is None else Path(mapping), update=update,
+                progress=progress, saved_by=self.user)
+            door.rows = result.inserted + result.updated
+            door.extra.update(inserted=result.inserted, updated=result.updated,
+                              unchanged=result.unchanged)
+        return result
+
+    def export(self, kind: str) -> pd.DataFrame:
+        """The stored rows of one kind in the exchange format, to write to a file
+        (``sjr export``): everything for an administrator, the own organisation's rows for an
+        organisation lead. The read is audited before the frame is returned."""
+        from data_access import transfer
+
+        kind = transfer.check_kind(kind)
+        with self._door(f"export.{kind}", {}, permission="export") as door:
+            organisation = self._file_scope("export")
+            _set_row_scope(door.conn, None if organisation is None else [organisation])
+            frame = transfer.export_frame(door.conn, kind, organisation=organisation)
+            door.scope["organisations"] = "all" if organisation is None else [organisation]
+            door.rows = len(frame)
+        return frame
+
+    def summary(self) -> dict[str, pd.DataFrame]:
+        """Counts of what is in the store, within the scope (``sjr summary``)."""
+        from data_access import transfer
+
+        with self._door("summary", {"aggregate": True}) as door:
+            orgs = None if self.role == ADMINISTRATOR else self._organisation_codes
+            _set_row_scope(door.conn, orgs)
+            tables = transfer.summary(door.conn, organisations=orgs)
+            door.scope["organisations"] = "all" if orgs is None else list(orgs)
+            door.rows = int(tables["totals"]["count"].iloc[0])
+        return tables
 
     # ------------------------------------------------------------------ researchers ----
     def approvals(self) -> pd.DataFrame:
@@ -693,18 +768,26 @@ def _audit_open_denied(engine: Engine, username: str, reason: str, tool: str) ->
 
 def bootstrap_administrator(username: str, db: str | Engine | None = None, *,
                             tool: str = "cli") -> None:
-    """Register the first user, an administrator, on a store with no users yet.
+    """Register an administrator on a store that has no enabled administrator.
 
-    Refused once any user exists: from then on administrators add users
-    (:meth:`Session.add_user`).
+    This is the operator's way in (whoever runs ``sjr init-db``: the owner of a SQLite file, or
+    of the PostgreSQL schema), so no store can lock everyone out: a new store, or one whose
+    administrators were all disabled. Refused once an enabled administrator exists: from then on
+    administrators add users (:meth:`Session.add_user`). Audited like every other change.
     """
+    from data_access.identity import count_administrators, get_user
+
     engine, owns = _engine_for(db)
     try:
         with engine.begin() as conn:
             audit.lock(conn)
-            if count_users(conn):
-                raise AccessDenied("users exist already: an administrator adds users "
-                                   "(`sjr users add` run as that administrator)")
+            if count_administrators(conn):
+                raise AccessDenied("this store has an administrator already: an administrator "
+                                   "adds users (`sjr users add` run as that administrator)")
+            existing = get_user(conn, username)
+            if existing is not None:
+                raise AccessDenied(f"{username!r} is registered already (as {existing.role}); "
+                                   "choose another name for the administrator")
             add_user(conn, username, ADMINISTRATOR)
             audit.append(conn, username=username, role=ADMINISTRATOR, action="users.add",
                          scope={"username": username, "role": ADMINISTRATOR,

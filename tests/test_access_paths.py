@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from data_access import AccessDenied, open_session, store
 from data_access.session import Session
+from sjrlib import io
 
 NOT_DATA_ACCESS = {"close"}
 """Public methods that touch no data (closing the session)."""
@@ -35,6 +36,10 @@ def _calls(gov, tmp_path, owner):
         to_lock = conn.execute(text("SELECT max(review_id) FROM reviews WHERE "
                                     "organisation_code = :o AND status = 'submitted'"),
                                {"o": gov.org_a}).scalar_one()
+
+    organisations_file = tmp_path / "organisations.csv"
+    with owner.connect() as conn:
+        io.write_organisations(store.load_organisations(conn), organisations_file)
 
     def save(s):
         values = s.review(own)
@@ -71,6 +76,10 @@ def _calls(gov, tmp_path, owner):
                             "approvals.revoke", "res1"),
         "audit_log": ("admin", lambda s: s.audit_log(), "audit.show", "national"),
         "verify_audit": ("admin", lambda s: s.verify_audit(), "audit.verify", "lead_a"),
+        "import_file": ("admin", lambda s: s.import_file("organisations", organisations_file),
+                        "import.organisations", "lead_a"),
+        "export": ("lead_a", lambda s: s.export("reviews"), "export.reviews", "reviewer_a"),
+        "summary": ("national", lambda s: s.summary(), "summary", "res2"),
     }
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from data_access import audit, store
+from data_access.session import bootstrap_administrator
 from sjrlib.cli import app
 
 
@@ -19,6 +20,7 @@ def _entries(url):
 
 
 def test_export_and_summary_write_audit_entries(populated_db_url, tmp_path, monkeypatch):
+    bootstrap_administrator("admin-at-shell", populated_db_url)
     monkeypatch.setenv("SJR_USER", "admin-at-shell")
     runner = CliRunner()
     before, _ = _entries(populated_db_url)
@@ -32,8 +34,10 @@ def test_export_and_summary_write_audit_entries(populated_db_url, tmp_path, monk
 
     after, verified = _entries(populated_db_url)
     new = after.iloc[len(before):]
+    new = new[new["action"] != "session.open"]
     assert new["action"].tolist() == ["export.reviews", "summary"]
     assert set(new["username"]) == {"admin-at-shell"}
+    assert set(new["role"]) == {"administrator"}
     assert set(new["tool"]) == {"sjr export reviews", "sjr summary"}
     assert int(new["rows"].iloc[0]) == exported > 0
     assert verified.ok

@@ -8,7 +8,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from data_access import store
+from data_access.identity import count_administrators
 from data_access.models import Base
+from data_access.session import bootstrap_administrator
 from sjrlib import io
 from sjrlib.cli import app
 
@@ -16,8 +18,28 @@ STORE_TABLES = ("organisations", "reviewers", "reviews", "phase_assessments", "p
                 "review_reasons", "deaths")
 
 
+ADMIN = "test-admin"
+
+
+def _ensure_admin(url: str) -> None:
+    """The store's administrator, registered once (the operator's bootstrap)."""
+    store.init_db(url)
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            missing = count_administrators(conn) == 0
+    finally:
+        engine.dispose()
+    if missing:
+        bootstrap_administrator(ADMIN, url)
+
+
 def sjr(*args: str):
-    return CliRunner().invoke(app, [str(a) for a in args])
+    """Run an ``sjr`` command as the store's administrator (``demo-data``: as nobody)."""
+    args = tuple(str(a) for a in args)
+    if args[0] != "demo-data" and "--db" in args:
+        _ensure_admin(args[args.index("--db") + 1])
+    return CliRunner().invoke(app, list(args), env={"SJR_USER": ADMIN})
 
 
 def dump(url: str) -> dict[str, list[tuple]]:

@@ -1,7 +1,13 @@
 """Data commands: ``sjr init-db``, ``import``, ``export``, ``summary``, ``demo-data``.
 
-These are the administrator's way into the store. Every command takes ``--db URL`` (else
-``$SJR_DATABASE_URL``, else ``sqlite:///data/sjr.db``). Imports validate the whole file
+Every command takes ``--db URL`` (else ``$SJR_DATABASE_URL``, else ``sqlite:///data/sjr.db``).
+``import``, ``export`` and ``summary`` act as the user :mod:`data_access.identity` finds, through
+the governed session (:meth:`data_access.session.Session.import_file`, ``export``, ``summary``):
+import and export are for administrators, or an organisation lead for their own organisation's
+files; the summary's counts for administrators, the programme team and leads (their own
+organisation). Each is audited with its real scope; a refusal is audited too and ends in one
+line. ``demo-data`` is the operator's: it fills an empty store with synthetic data, marks it
+synthetic and registers the demo users (:mod:`data_access.demo`). Imports validate the whole file
 (:mod:`sjrlib.io`, the same rules as every other way in), print every problem and exit 1 with
 the store unchanged; only a file that is entirely valid is stored, in one transaction (reviews
 are written into it block by block while the rest of the file is still being validated, and
@@ -24,10 +30,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-
-from sjrlib import domain
 
 DB_OPTION = typer.Option(
     None, "--db", metavar="URL",
@@ -52,17 +56,6 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _audit_hook(kind: Kind) -> Callable[[Connection, str, int], None] | None:
-    """The single place where an import's audit entry is attached.
-
-    The store calls the returned ``on_write(conn, action, rows)`` inside the import's
-    transaction (see ``data_access.store.OnWrite``). Governance wires the audit log in here.
-    """
-    from data_access.audit import import_writer
-
-    return import_writer(tool=f"sjr import {kind.value}")
-
-
 @contextmanager
 def _progress(label: str, *, show: bool) -> Iterator[Callable[[int], None] | None]:
     """A progress display of rows stored so far (the file's row count is not known ahead)."""
@@ -76,59 +69,37 @@ def _progress(label: str, *, show: bool) -> Iterator[Callable[[int], None] | Non
         yield lambda rows: bar.advance(task, rows)
 
 
-def _read(kind: Kind, path: Path, conn: Connection, mapping: Path | None):
-    """Organisations or deaths: read and validate the whole file against the store."""
-    from data_access import store
-    from sjrlib import io
+def _open_session(url: str, user: str | None, tool: str):
+    """The governed session of whoever runs the command; a refusal ends in one line."""
+    from data_access import AccessDenied, open_session
 
-    if kind is Kind.organisations:
-        return io.read_organisations(path, mapping=mapping)
-    return io.read_deaths(path, mapping=mapping,
-                          known_organisations=store.known_organisations(conn))
-
-
-def _store_reviews(path: Path, engine, mapping: Path | None, options: dict):
-    """Reviews: validated block by block and written into one transaction as they pass
-    (``io.stream_reviews`` -> ``store.import_review_blocks``); the transaction is committed
-    only when the whole file has passed, so a file with any error leaves the store as it was.
-    A million-review file is never held in memory at once."""
-    from data_access import store
-    from sjrlib import io
-
-    with engine.connect() as conn:
-        organisations = store.known_organisations(conn)
-        known = store.known_reviews(conn, stage="first")
-    stream = io.stream_reviews(path, mapping=mapping, known_organisations=organisations,
-                               known_reviews=known)
-    show = path.stat().st_size >= _PROGRESS_FROM * 500  # about 500 bytes a review
-    with _progress(f"Validating and storing {path.name}", show=show) as advance:
-        return store.import_review_blocks(engine, stream, progress=advance,
-                                          saved_by=f"import:{path.name}", **options)
+    try:
+        return open_session(user=user, db=url, tool=tool)
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
 
 
 def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None,
-                update: bool = False):
-    """Validate ``path`` and store it (all or nothing); print errors and exit 1 on failure.
+                update: bool = False, user: str | None = None):
+    """Validate ``path`` and store it (all or nothing) as the calling user; print errors and
+    exit 1 on failure.
 
     Returns the :class:`data_access.store.ImportResult`. Used by ``sjr import`` and
-    ``sjr demo-data`` so both take exactly the same path into the store.
+    ``sjr demo-data`` so both take exactly the same governed path into the store.
     """
-    from data_access import store
+    from data_access import AccessDenied, store
     from sjrlib.io import ImportFileError
     from sjrlib.schema import ValidationFailed
 
     store.init_db(url)
-    engine = store.get_engine(url)
-    options = {"update": update, "on_write": _audit_hook(kind)}
+    session = _open_session(url, user, f"sjr import {kind.value}")
+    show = kind is Kind.reviews and path.stat().st_size >= _PROGRESS_FROM * 500
     try:
-        if kind is Kind.reviews:
-            result = _store_reviews(path, engine, mapping, options)
-        else:
-            with engine.connect() as conn, _console.status(f"Reading and validating {path} ..."):
-                frame = _read(kind, path, conn, mapping)
-            importer = {Kind.organisations: store.import_organisations,
-                        Kind.deaths: store.import_deaths}[kind]
-            result = importer(engine, frame, **options)
+        with _progress(f"Validating and storing {path.name}", show=show) as advance:
+            result = session.import_file(kind.value, path, mapping=mapping, update=update,
+                                         progress=advance)
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
     except ImportFileError as exc:
         _fail(str(exc))  # ImportFileError already names the file
     except ValidationFailed as exc:
@@ -142,7 +113,7 @@ def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None
     except IntegrityError as exc:
         _fail(f"{path}: the store refused the rows ({exc.orig}); nothing was imported.")
     finally:
-        engine.dispose()
+        session.close()
     typer.echo(f"{path}: {kind.value}: {result}.")
     return result
 
@@ -184,27 +155,25 @@ def export(
     file: Path = typer.Argument(..., dir_okay=False, help="Output file, .csv or .xlsx."),
     db: str | None = DB_OPTION,
 ) -> None:
-    """Write the stored organisations, deaths or reviews in the exchange format."""
-    from data_access import store
-    from data_access.audit import shell_writer
+    """Write the stored organisations, deaths or reviews in the exchange format.
+
+    Administrators export everything; an organisation lead their own organisation's rows. The
+    read is audited before the file is written."""
+    from data_access import AccessDenied, store
     from sjrlib import io
 
-    audit = shell_writer(tool=f"sjr export {kind.value}")
-    engine = store.get_engine(store.database_url(db))
+    url = store.database_url(db)
+    store.init_db(url)
+    session = _open_session(url, None, f"sjr export {kind.value}")
     try:
-        with engine.begin() as conn:  # the read and its audit entry in one transaction
-            if kind is Kind.reviews:
-                frame = store.load_reviews(conn)[list(domain.REVIEW_COLUMNS)]
-                io.write_reviews(frame, file)
-            elif kind is Kind.deaths:
-                frame = store.load_deaths(conn)
-                io.write_deaths(frame, file)
-            else:
-                frame = store.load_organisations(conn)
-                io.write_organisations(frame, file)
-            audit(conn, f"export.{kind.value}", len(frame), scope={"file": Path(file).name})
+        frame = session.export(kind.value)
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
     finally:
-        engine.dispose()
+        session.close()
+    writer = {Kind.reviews: io.write_reviews, Kind.deaths: io.write_deaths,
+              Kind.organisations: io.write_organisations}[kind]
+    writer(frame, file)
     typer.echo(f"{file}: {len(frame)} {kind.value} written.")
 
 
@@ -226,46 +195,27 @@ def _table(title: str, header: tuple[str, ...], rows) -> Table:
 
 
 def summary(db: str | None = DB_OPTION) -> None:
-    """Show what is in the store: organisations, reviews by stage/status/year, deaths."""
-    from data_access import store
-    from data_access.models import Death, Organisation, Review
+    """Show what is in the store: organisations, reviews by stage/status/year, deaths.
+
+    Counts within the caller's scope (all for administrators and the programme team, their own
+    organisation for a lead); audited."""
+    from data_access import AccessDenied, store
 
     url = store.database_url(db)
-    engine = store.get_engine(url)
-    from data_access.audit import shell_writer
-
-    audit = shell_writer(tool="sjr summary")
-    out = Console(highlight=False)
+    store.init_db(url)
+    session = _open_session(url, None, "sjr summary")
     try:
-        with engine.begin() as conn:  # counts only, but a read of review data: audited
-            nations = conn.execute(select(Organisation.nation, func.count())
-                                   .group_by(Organisation.nation).order_by(Organisation.nation))
-            out.print(_table("Organisations", ("nation", "organisations"),
-                             [(domain.label("nation", n), c) for n, c in nations]))
-            year = func.substr(Review.death_month, 1, 4)
-            stages = conn.execute(select(Review.review_stage, Review.status, func.count())
-                                  .group_by(Review.review_stage, Review.status)
-                                  .order_by(Review.review_stage, Review.status)).all()
-            out.print(_table("Reviews by stage and status", ("stage", "status", "reviews"),
-                             [(domain.label("review_stage", s), domain.label("status", t), c)
-                              for s, t, c in stages]))
-            years = conn.execute(select(year, func.count()).group_by(year).order_by(year))
-            out.print(_table("Reviews by year of death", ("year", "reviews"),
-                             [(y or "unknown", c) for y, c in years]))
-            first, last, reviews = conn.execute(
-                select(func.min(Review.death_month), func.max(Review.death_month),
-                       func.count())).one()
-            d_first, d_last, d_rows, d_total = conn.execute(
-                select(func.min(Death.month), func.max(Death.month), func.count(),
-                       func.coalesce(func.sum(Death.deaths_in_scope), 0))).one()
-            out.print(_table("Totals", ("what", "count", "from", "to"), [
-                ("reviews", reviews, first or "-", last or "-"),
-                ("deaths in scope", int(d_total), d_first or "-", d_last or "-"),
-                ("organisation-months of deaths", d_rows, d_first or "-", d_last or "-"),
-            ]))
-            audit(conn, "summary", reviews, scope={"aggregate": True})
+        tables = session.summary()
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
     finally:
-        engine.dispose()
+        session.close()
+    out = Console(highlight=False)
+    titles = {"organisations": "Organisations", "stages": "Reviews by stage and status",
+              "years": "Reviews by year of death", "totals": "Totals"}
+    for key, title in titles.items():
+        frame = tables[key]
+        out.print(_table(title, tuple(frame.columns), frame.itertuples(index=False)))
     out.print(f"Database: {_shown(url)}")
 
 
@@ -278,13 +228,19 @@ def demo_data(
     years: int | None = typer.Option(None, "--years", min=1,
                                      help="Financial years of data (default: the generator's)."),
 ) -> None:
-    """Fill an empty store with the default synthetic data set (no real patient data).
+    """Fill an empty store with the default synthetic data set (no real patient data), mark
+    it synthetic and register the demo users (one per role; see the README).
 
-    The data are written to data/synthetic/*.csv in the exchange format and imported through the
-    same validated path as ``sjr import``. A store that already holds reviews is left alone.
+    The data are written to data/synthetic/*.csv in the exchange format and imported by
+    ``demo-admin`` through the same governed, validated path as ``sjr import``. A synthetic
+    store that already holds reviews only gets any missing demo user. A store that is not
+    marked synthetic and holds anything (users, organisations, reviews) is left alone: demo
+    users never go into a real store.
     """
-    from data_access import store
-    from data_access.models import Review
+    from data_access import demo, store
+    from data_access.identity import count_users
+    from data_access.models import Organisation, Review
+    from data_access.session import bootstrap_administrator
     from sjrlib import io, synthetic
 
     url = store.database_url(db)
@@ -293,24 +249,57 @@ def demo_data(
     try:
         with engine.connect() as conn:
             reviews = conn.execute(select(func.count()).select_from(Review)).scalar_one()
+            organisations_stored = conn.execute(
+                select(func.count()).select_from(Organisation)).scalar_one()
+            users = count_users(conn)
+            synthetic_store = demo.is_synthetic(conn)
+        if not synthetic_store and (reviews or organisations_stored or users):
+            typer.echo(f"{_shown(url)} is not a synthetic store and is not empty "
+                       f"({reviews:,} reviews, {users} users); nothing done: demo data and "
+                       "demo users go only into a new store.")
+            return
+        if reviews:
+            added = _demo_users(engine, url)
+            typer.echo(f"{_shown(url)} already holds {reviews:,} synthetic reviews; "
+                       + (f"demo users added: {', '.join(added)}." if added
+                          else "demo users ready."))
+            return
+        with engine.begin() as conn:
+            demo.mark_synthetic(conn)
+        if users == 0:
+            bootstrap_administrator("demo-admin", engine, tool="sjr demo-data")
+        added: list[str] = []
+        size = {"seed": seed, "n_organisations": organisations, "years": years}
+        with _console.status("Generating synthetic data ..."):
+            data = synthetic.generate(**{k: v for k, v in size.items() if v is not None})
+        SYNTHETIC_FOLDER.mkdir(parents=True, exist_ok=True)
+        files = {Kind.organisations: SYNTHETIC_FOLDER / "organisations.csv",
+                 Kind.deaths: SYNTHETIC_FOLDER / "deaths.csv",
+                 Kind.reviews: SYNTHETIC_FOLDER / "reviews.csv"}
+        io.write_organisations(data.organisations, files[Kind.organisations])
+        io.write_deaths(data.deaths, files[Kind.deaths])
+        io.write_reviews(data.reviews, files[Kind.reviews])
+        for kind, path in files.items():
+            import_file(kind, path, url, user="demo-admin")
+        added = _demo_users(engine, url)
     finally:
         engine.dispose()
-    if reviews:
-        typer.echo(f"{_shown(url)} already holds {reviews:,} reviews; nothing done.")
-        return
-    size = {"seed": seed, "n_organisations": organisations, "years": years}
-    with _console.status("Generating synthetic data ..."):
-        data = synthetic.generate(**{k: v for k, v in size.items() if v is not None})
-    SYNTHETIC_FOLDER.mkdir(parents=True, exist_ok=True)
-    files = {Kind.organisations: SYNTHETIC_FOLDER / "organisations.csv",
-             Kind.deaths: SYNTHETIC_FOLDER / "deaths.csv",
-             Kind.reviews: SYNTHETIC_FOLDER / "reviews.csv"}
-    io.write_organisations(data.organisations, files[Kind.organisations])
-    io.write_deaths(data.deaths, files[Kind.deaths])
-    io.write_reviews(data.reviews, files[Kind.reviews])
-    for kind, path in files.items():
-        import_file(kind, path, url)
-    typer.echo(f"Synthetic data stored in {_shown(url)}.")
+    names = ", ".join(u.username for u in demo.DEMO_USERS)
+    typer.echo(f"Synthetic data stored in {_shown(url)}; demo users: {names} "
+               "(see the README for what each can do).")
+
+
+def _demo_users(engine, url: str) -> list[str]:
+    """Register the missing demo users as ``demo-admin`` (audited)."""
+    from data_access import AccessDenied, demo
+
+    session = _open_session(url, "demo-admin", "sjr demo-data")
+    try:
+        return demo.register_demo_users(engine, session)
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
+    finally:
+        session.close()
 
 
 def register(app: typer.Typer) -> None:
