@@ -42,6 +42,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from data_access import approvals as _approvals
 from data_access import audit, store
@@ -106,6 +107,18 @@ def _values(value: str | Iterable[str] | None, vocabulary: tuple[str, ...],
         if wrong:
             raise ValueError(f"{name} must be among {', '.join(vocabulary)}; got {wrong}")
     return values
+
+
+def _id_in_use(review_id: Any) -> AccessDenied:
+    """The same words whoever holds the id: nothing about another organisation's review (its
+    organisation, saver or time) is revealed."""
+    return AccessDenied(f"review id {review_id!r} is already in use; choose another id (to "
+                        "change your own review, open it first)")
+
+
+def _text(value: Any) -> str:
+    """A submitted answer as text, as validation will read it (blank for missing)."""
+    return "" if value is None or value is pd.NA else str(value).strip()
 
 
 def _set_row_scope(conn: Connection, organisations: Sequence[str] | None) -> None:
@@ -473,11 +486,12 @@ class Session:
                     raise AccessDenied(f"review {review_id!r} is locked; ask your "
                                        "organisation lead")
             elif review_id and self._stored(door.conn, str(review_id)) is not None:
-                # The same words whoever holds the id: nothing about another organisation's
-                # review (its organisation, saver or time) is revealed.
-                raise AccessDenied(f"review id {review_id!r} is already in use; choose another "
-                                   "id (to change your own review, open it first)")
+                raise _id_in_use(review_id)
             first = self._first_stage_of(door.conn, values.get("second_review_of"))
+            if first is not None and _text(values.get("review_stage")).lower() == "second" \
+                    and _text(values.get("reviewer_id")) == first["reviewer_id"]:
+                raise AccessDenied("a second-stage review is made by another reviewer, not the "
+                                   "one who wrote the first-stage review")
             known = None if first is None else {
                 first["review_id"]: (first["case_id"], first["review_stage"])}
             frame = pd.DataFrame([{c: values.get(c) for c in domain.REVIEW_COLUMNS}])
@@ -488,20 +502,22 @@ class Session:
             # Checked on the canonical values: "Locked" or " LOCKED " is "locked" once validated.
             if row["status"] == "locked":
                 raise AccessDenied("reviews are locked with lock_review (organisation leads)")
-            if first is not None and row["review_stage"] == "second" \
-                    and first["reviewer_id"] == row["reviewer_id"]:
-                raise AccessDenied("a second-stage review is made by another reviewer, not the "
-                                   "one who wrote the first-stage review")
-            saved = store.save_review(door.conn, row, expected_version, saved_by=self.user)
+            try:
+                saved = store.save_review(door.conn, row, expected_version, saved_by=self.user)
+            except IntegrityError as exc:
+                # On PostgreSQL row-level security hides another organisation's review, so a
+                # taken id shows only here, as the primary key's refusal.
+                if expected_version is None and "pk_reviews" in str(exc.orig):
+                    raise _id_in_use(review_id) from None
+                raise
             door.rows = 1
             door.scope["review_id"] = saved[0]
         return saved
 
     def _first_stage_of(self, conn: Connection, first_id: Any) -> dict[str, Any] | None:
         """The stored review a second-stage review names, if this user may read it."""
-        if not first_id or not str(first_id).strip():
-            return None
-        return self._readable(conn, str(first_id).strip())
+        first_id = _text(first_id)
+        return self._readable(conn, first_id) if first_id else None
 
     def lock_review(self, review_id: str, *, expected_version: int) -> int:
         """Lock a review of your organisation (organisation leads); returns the new version."""
