@@ -637,9 +637,11 @@ def spc_chart(
     Returns
     -------
     matplotlib.figure.Figure
-        Not drawn for fewer than 8 points, or for a p-chart on fewer than 8 cases in all.
-        A p-chart point whose denominator is below 8 gets no marker (its proportion would
-        rest on fewer than 8 cases); its limits are still drawn and a note says so.
+        Not drawn for fewer than 8 points, or for a p-chart on fewer than 8 cases in all, or
+        with fewer than 8 points resting on 8 or more cases. A p-chart point whose
+        denominator is below 8 (``judged`` False in :func:`sjrlib.spc.p_chart`) gets no
+        marker and no limits (its proportion would rest on fewer than 8 cases), and a note
+        says so; the variation icon is that of the latest judged point.
 
     Notes
     -----
@@ -656,15 +658,19 @@ def spc_chart(
         return _withheld(_fewer_than("points"), title)
     if chart == "p" and "denominator" in frame and frame["denominator"].sum() < MIN_CASES:
         return _withheld(_fewer_than("cases"), title)
-    scale = 100.0 if percent else 1.0
     n = len(frame)
+    hidden = np.zeros(n, dtype=bool)
+    if "judged" in frame:
+        hidden = ~frame["judged"].to_numpy(dtype=bool)
+    elif chart == "p" and "denominator" in frame:
+        hidden = frame["denominator"].to_numpy(dtype=float) < MIN_CASES
+    if int((~hidden).sum()) < MIN_CASES:
+        return _withheld(_fewer_than(f"points on {MIN_CASES} or more cases"), title)
+    scale = 100.0 if percent else 1.0
     x = np.arange(n)
     fig = Figure(figsize=(11, 5.6))
     ax = fig.subplots()
     values = frame["value"].to_numpy(dtype=float) * scale
-    hidden = np.zeros(n, dtype=bool)
-    if chart == "p" and "denominator" in frame:
-        hidden = frame["denominator"].to_numpy(dtype=float) < MIN_CASES
     line_values = np.where(hidden, np.nan, values)
     ax.plot(x, line_values, color=SPC_COLOURS["value_line"], linewidth=1.5, zorder=2)
 
@@ -673,8 +679,13 @@ def spc_chart(
         pos = x[frame.index.get_indexer(part.index)]
         where = "mid" if chart == "p" else "post"
         xs = pos if chart == "p" else np.append(pos, pos[-1] + 1) - 0.5
-        def _steps(column: str, part: pd.DataFrame = part) -> np.ndarray:
+        gap = hidden[pos]
+
+        def _steps(column: str, part: pd.DataFrame = part, gap: np.ndarray = gap) -> np.ndarray:
+            # no limit is drawn at a point on fewer than MIN_CASES cases (NaN: a gap)
             v = part[column].to_numpy(dtype=float) * scale
+            if column != "mean":
+                v = np.where(gap, np.nan, v)
             return v if chart == "p" else np.append(v, v[-1])
         ax.step(xs, _steps("mean"), where=where, color=SPC_COLOURS["mean_line"], linewidth=1.5)
         style = ":" if bool(part["short_group_warning"].iloc[0]) else "--"
@@ -735,7 +746,7 @@ def spc_chart(
 
     notes: list[str] = []
     if icons and n:
-        last_type = str(types[-1])
+        last_type = str(types[np.flatnonzero(~hidden)[-1]])  # the latest point judged
         box = ax.get_position()
         icon_ax = fig.add_axes((box.x1 + 0.015, box.y1 - 0.12, 0.065, 0.12))
         icon_ax.set_xlim(0, 1), icon_ax.set_ylim(0, 1), icon_ax.set_aspect("equal")
@@ -748,7 +759,7 @@ def spc_chart(
             notes.append(_assurance_icon(a_ax, str(kind)) + ".")
     if hidden.any():
         notes.append(f"{int(hidden.sum())} point(s) based on fewer than {MIN_CASES} cases "
-                     "not shown.")
+                     "not shown, with no limits and not judged for special cause.")
     _footnote(fig, [textwrap.fill(" ".join(notes), 150)] if notes else [])
     return fig
 

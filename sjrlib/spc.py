@@ -54,6 +54,13 @@ The rules, with the NHSRplotthedots function each one follows (R sources in
 Limits are undefined (NaN) when a group has no usable moving range (one point, or all moving
 ranges zero and screened, e.g. a constant series); NHSRplotthedots gives NA then and flags no point
 as outside or close to the limits, and so does this module (the run rules still apply).
+
+A p-chart point resting on fewer than :data:`MIN_CASES_FOR_LIMITS` (8) cases (its denominator) is
+not judged: it gets no limits (NaN), is never a special cause, and the run rules skip over it
+(the points before and after it count as neighbours). Its cases still count in the centre line.
+Its ``judged`` column is False. This is the programme's rule that no interval or estimate is
+shown on fewer than 8 cases (``shared/spec/privacy-and-disclosure.md``): a limit around a
+proportion of 2 of 5 would be wide, and would flag nothing real.
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ __all__ = [
     "ASSURANCE_TYPES",
     "IMPROVEMENTS",
     "LIMIT",
+    "MIN_CASES_FOR_LIMITS",
     "NEAR_LIMIT",
     "POINT_TYPES",
     "SCREEN_FACTOR",
@@ -90,6 +98,9 @@ SCREEN_FACTOR = 3.267
 """Moving ranges >= SCREEN_FACTOR x mean moving range are screened out (D4 for n = 2)."""
 SHORT_GROUP_THRESHOLD = 12
 """Groups with fewer points than this have trial limits (NHSRplotthedots' warning threshold)."""
+MIN_CASES_FOR_LIMITS = 8
+"""A p-chart point on fewer cases than this gets no limits and is not judged (the same rule as
+``sjrlib.stats.descriptive.MIN_CASES_FOR_INTERVAL``)."""
 _MIN_FIX_AFTER = 12
 _RUN = 7
 
@@ -373,34 +384,49 @@ def _assemble(
     target: float | None,
     chart: str,
     extra: dict[str, np.ndarray] | None = None,
+    judged: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Classify each rebase group against its limits and build the frame in one go."""
+    """Classify each rebase group against its limits and build the frame in one go.
+
+    Only ``judged`` points (default: all) are classified, as one series per group; the others
+    are common cause, on no side of the mean, with NaN limits."""
     n = len(y)
-    columns: dict[str, list] = {k: [] for k in ("outside_limits", "relative_to_mean",
-                                                "close_to_limits", "special_cause_type",
-                                                "special_cause_flag", "point_type")}
+    judged = np.ones(n, dtype=bool) if judged is None else judged
+    for key in ("lpl", "upl", "nlpl", "nupl"):
+        limits[key] = np.where(judged, limits[key], np.nan)
+    outside = np.zeros(n, dtype=bool)
+    rtm = np.zeros(n, dtype=int)
+    close = np.zeros(n, dtype=bool)
+    labels = np.full(n, "Common Cause", dtype=object)
+    types = np.full(n, "common_cause", dtype=object)
     short = np.zeros(n, dtype=bool)
     for g in np.unique(groups):
         mask = groups == g
-        got = _classify(y[mask], *(limits[k][mask] for k in ("mean", "lpl", "upl", "nlpl",
-                                                              "nupl")), direction)
-        for key, value in got.items():
-            columns[key].append(np.asarray(value))
-        short[mask] = mask.sum() < SHORT_GROUP_THRESHOLD
+        sel = mask & judged
+        got = _classify(y[sel], *(limits[k][sel] for k in ("mean", "lpl", "upl", "nlpl",
+                                                            "nupl")), direction)
+        outside[sel] = got["outside_limits"]
+        rtm[sel] = got["relative_to_mean"]
+        close[sel] = got["close_to_limits"]
+        labels[sel] = got["special_cause_type"]
+        types[sel] = got["point_type"]
+        short[mask] = sel.sum() < SHORT_GROUP_THRESHOLD
     assurance_col = np.full(n, None, dtype=object)
     if target is not None and improvement != "neutral" and n:
-        kind = _assurance_type(float(target), limits["lpl"][-1], limits["upl"][-1], improvement)
-        assurance_col[groups == groups[-1]] = kind
+        last = groups == groups[-1]
+        usable = np.flatnonzero(last & judged)
+        at = usable[-1] if len(usable) else n - 1  # none judged: NaN limits, "inconsistent"
+        kind = _assurance_type(float(target), limits["lpl"][at], limits["upl"][at], improvement)
+        assurance_col[last] = kind
     data: dict[str, object] = dict(extra or {})
     data.update({"value": y, "rebase_group": groups})
     data.update({k: limits[k] for k in ("mean", "lpl", "upl", "nlpl", "nupl")})
-    data["outside_limits"] = _joined(columns["outside_limits"], bool)
-    data["relative_to_mean"] = _joined(columns["relative_to_mean"], int)
-    data["close_to_limits"] = _joined(columns["close_to_limits"], bool)
-    data["special_cause_type"] = pd.array(_joined(columns["special_cause_type"], object),
-                                          dtype="str")
-    data["special_cause_flag"] = _joined(columns["special_cause_flag"], bool)
-    data["point_type"] = pd.array(_joined(columns["point_type"], object), dtype="str")
+    data["outside_limits"] = outside
+    data["relative_to_mean"] = rtm
+    data["close_to_limits"] = close
+    data["special_cause_type"] = pd.array(labels, dtype="str")
+    data["special_cause_flag"] = labels != "Common Cause"
+    data["point_type"] = pd.array(types, dtype="str")
     data["short_group_warning"] = short
     data["target"] = np.full(n, np.nan if target is None else float(target))
     # object dtype keeps None (pandas 3 would infer a string column and turn None into NaN)
@@ -510,8 +536,10 @@ def p_chart(
     Returns
     -------
     pandas.DataFrame
-        The columns of :func:`xmr` (``value`` is the proportion) plus ``numerator`` and
-        ``denominator``; ``frame.attrs["chart"] == "p"``.
+        The columns of :func:`xmr` (``value`` is the proportion) after ``numerator``,
+        ``denominator`` and ``judged`` (the denominator is at least
+        :data:`MIN_CASES_FOR_LIMITS`); ``frame.attrs["chart"] == "p"``. A point that is not
+        judged has NaN limits and is common cause, and the run rules skip it.
 
     Notes
     -----
@@ -523,7 +551,8 @@ def p_chart(
     applied with these per-point limits; the assurance uses the limits of the last point, whose
     width depends on that point's denominator. NHSRplotthedots has no p-chart: this choice is
     this module's, following the usual Shewhart p-chart (Montgomery, Introduction to
-    Statistical Quality Control, ch. 7).
+    Statistical Quality Control, ch. 7). Points on fewer than 8 cases are left unjudged (module
+    docstring); the assurance then uses the limits of the last judged point.
     """
     direction = _check_options(improvement, fix_after_n_points, target)
     if target is not None and not 0 <= float(target) <= 1:
@@ -553,15 +582,21 @@ def p_chart(
         limits["upl"][mask] = np.clip(pbar + 3 * sigma, 0, 1)
         limits["nlpl"][mask] = np.clip(pbar - 2 * sigma, 0, 1)
         limits["nupl"][mask] = np.clip(pbar + 2 * sigma, 0, 1)
+    judged = ds >= MIN_CASES_FOR_LIMITS
     return _assemble(x.index, groups, y, limits, direction, improvement, target, "p",
-                     extra={"numerator": xs, "denominator": ds})
+                     extra={"numerator": xs, "denominator": ds, "judged": judged},
+                     judged=judged)
 
 
 def variation(frame: pd.DataFrame) -> str | None:
-    """The variation icon of a chart: the point type of its last point (``ptd_get_icons``).
+    """The variation icon of a chart: the point type of its last point (``ptd_get_icons``);
+    for a p-chart, of its last judged point.
 
-    Returns one of :data:`POINT_TYPES`, or None for an empty chart.
+    Returns one of :data:`POINT_TYPES`, or None for an empty chart (or one with no judged
+    point).
     """
+    if "judged" in frame:
+        frame = frame[frame["judged"].to_numpy(bool)]
     if frame.empty:
         return None
     return str(frame["point_type"].iloc[-1])

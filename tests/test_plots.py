@@ -423,3 +423,31 @@ def test_care_scores_texts_fit_and_do_not_overlap_the_legend(tmp_path):
         box = text.get_window_extent(renderer)
         assert _inside(fig, box), text.get_text()
         assert not box.overlaps(legend), text.get_text()
+
+
+def test_spc_chart_draws_no_limit_for_a_point_on_fewer_than_8_cases(tmp_path):
+    # 11 months on 40 reviews, the 11th far above the rest (20/40: special cause of concern),
+    # then a month on 5 reviews: no marker and no limit there, and the icon speaks for the
+    # latest month that rests on 8 or more reviews.
+    n = pd.Series([40] * 11 + [5], index=range(12))
+    frame = spc.p_chart(pd.Series([4] * 10 + [20, 1], index=n.index), n,
+                        improvement="decrease")
+    fig = plots.spc_chart(frame, title="Poor care, by month", y_label="Poor or very poor care")
+    render(fig, tmp_path / "few.png")
+    limit_lines = [line for line in fig.axes[0].lines
+                   if line.get_color() == plots.SPC_COLOURS["limits"]]
+    assert len(limit_lines) == 2  # lower and upper
+    for line in limit_lines:
+        y = np.asarray(line.get_ydata(), dtype=float)
+        assert np.isnan(y[11]) and np.isfinite(y[:11]).all()
+    icon_texts = [t.get_text() for ax in fig.axes[1:] for t in ax.texts]
+    assert icon_texts == ["H"]
+    assert any("special cause concern (higher values)" in t for t in texts(fig))
+    assert any("not judged for special cause" in " ".join(t.split()) for t in texts(fig))
+
+
+def test_spc_chart_with_too_few_points_on_8_cases_is_withheld():
+    n = pd.Series([40] * 7 + [5] * 5, index=range(12))
+    frame = spc.p_chart(pd.Series([4] * 12, index=n.index), n)
+    assert plots.chart_withheld(plots.spc_chart(frame, title="t", y_label="y")) == \
+        "Fewer than 8 points on 8 or more cases: chart not shown"

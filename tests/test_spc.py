@@ -219,9 +219,16 @@ def test_p_chart_has_one_row_per_point_and_limits_in_0_1(call):
     frame = spc.p_chart(x, n, **kwargs)
     _check_frame(frame, len(x), pd.RangeIndex(len(x)))
     if len(x):
-        assert ((frame["lpl"] >= 0) & (frame["upl"] <= 1)).all()
+        limited = frame[frame["upl"].notna()]
+        assert ((limited["lpl"] >= 0) & (limited["upl"] <= 1)).all()
         assert ((frame["value"] >= 0) & (frame["value"] <= 1)).all()
         assert frame["numerator"].tolist() == x
+        # no limit and no special cause on a point resting on fewer than 8 cases
+        few = np.array(n) < 8
+        assert frame["judged"].tolist() == (~few).tolist()
+        assert frame.loc[few, ["lpl", "upl", "nlpl", "nupl"]].isna().all().all()
+        assert not frame.loc[few, "special_cause_flag"].any()
+        assert not frame.loc[few, ["outside_limits", "close_to_limits"]].any().any()
 
 
 @settings(max_examples=50, deadline=None)
@@ -323,3 +330,59 @@ def test_a_rebase_label_matching_several_periods_is_refused():
 def test_p_chart_target_must_be_a_proportion():
     with pytest.raises(ValueError, match="proportion between 0 and 1"):
         spc.p_chart([1, 2], [10, 10], target=5)
+
+
+# --- points on fewer than 8 cases ------------------------------------------------------------
+
+
+def test_a_point_on_fewer_than_8_cases_gets_no_limit_and_no_signal():
+    # 12 months of 8/100 and 12/100 in turn (no run, all inside 0.012-0.194), then 4 of 5:
+    # 0.8 would be "Above UCL" even against a limit of its own (p-bar + 3 sqrt(p-bar
+    # (1 - p-bar) / 5) = 0.51); on 5 cases it is not judged. p-bar = 124 / 1205.
+    x, n = [8, 12] * 6 + [4], [100] * 12 + [5]
+    frame = spc.p_chart(x, n, improvement="decrease", target=0.5)
+    pbar = 124 / 1205
+    assert frame["mean"].tolist() == pytest.approx([pbar] * 13)  # its cases still count
+    assert pbar + 3 * math.sqrt(pbar * (1 - pbar) / 5) < 0.8
+    last = frame.iloc[-1]
+    assert not last["judged"] and frame["judged"].iloc[:-1].all()
+    assert np.isnan([last["lpl"], last["upl"], last["nlpl"], last["nupl"]]).all()
+    assert last["special_cause_type"] == "Common Cause" and not last["outside_limits"]
+    assert frame["special_cause_flag"].sum() == 0
+    # the icons speak for the last judged point; the assurance uses its limits:
+    # upl = pbar + 3 sqrt(pbar (1 - pbar) / 100) = 0.194 < target 0.5 -> consistent pass
+    # (against the unjudged point's own limit, 0.51 > 0.5, it would be "inconsistent")
+    assert spc.variation(frame) == "common_cause"
+    assert spc.assurance(frame) == "consistent_pass"
+
+
+def test_the_run_rules_skip_a_point_on_fewer_than_8_cases():
+    # Fixed on 12 months of 10/100 (p-bar 0.1, limits 0.01-0.19, near 0.04-0.16), then 15/100
+    # three times, 0/5 (below the mean, but on 5 cases), 15/100 four times: seven judged points
+    # above the centre line in a row, the unjudged one skipped.
+    x = [10] * 12 + [15, 15, 15, 0, 15, 15, 15, 15]
+    n = [100] * 12 + [100, 100, 100, 5, 100, 100, 100, 100]
+    frame = spc.p_chart(x, n, fix_after_n_points=12)
+    labels = frame["special_cause_type"].tolist()
+    assert labels[:12] == ["Common Cause"] * 12
+    assert labels[12:15] == ["7 Points Above CL"] * 3
+    assert labels[15] == "Common Cause" and frame["relative_to_mean"].iloc[15] == 0
+    assert labels[16:] == ["7 Points Above CL"] * 4
+    # the same chart with the small month judged (on 8 cases, 0/8) has no run of 7
+    n_judged = n[:15] + [8] + n[16:]
+    judged = spc.p_chart(x, n_judged, fix_after_n_points=12)
+    assert "7 Points Above CL" not in judged["special_cause_type"].tolist()
+
+
+def test_no_judged_point_means_no_variation_icon():
+    frame = spc.p_chart([1, 2, 3], [5, 6, 7])
+    assert not frame["judged"].any()
+    assert spc.variation(frame) is None
+    assert frame["upl"].isna().all()
+
+
+def test_the_rule_is_the_statistics_rule():
+    from sjrlib import plots
+    from sjrlib.stats.descriptive import MIN_CASES_FOR_INTERVAL
+
+    assert spc.MIN_CASES_FOR_LIMITS == MIN_CASES_FOR_INTERVAL == plots.MIN_CASES == 8
