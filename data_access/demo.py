@@ -27,6 +27,8 @@ from sqlalchemy import Connection, text
 
 __all__ = [
     "DEFAULT_USER",
+    "DEMO_SIGN_IN_ENV",
+    "default_identity",
     "DEMO_APPROVAL",
     "DEMO_USERS",
     "DemoUser",
@@ -37,6 +39,10 @@ __all__ = [
 
 DEFAULT_USER = "demo-lead"
 """Who a visitor of the dashboards of a synthetic store is when no identity is configured."""
+
+DEMO_SIGN_IN_ENV = "SJR_DEMO_SIGN_IN"
+"""Set to ``1`` by ``sjr serve`` when it signed the visitor in as :data:`DEFAULT_USER`, so the
+dashboards say so (and how to sign in as another demo user)."""
 
 DEMO_APPROVAL = "DEMO-RESEARCH"
 
@@ -75,6 +81,28 @@ def is_synthetic(conn: Connection) -> bool:
     """Whether ``sjr demo-data`` filled this store with synthetic data."""
     row = conn.execute(text("SELECT value FROM store_meta WHERE key = 'synthetic'")).first()
     return row is not None and row[0] == "yes"
+
+
+def default_identity(url: str) -> str | None:
+    """:data:`DEFAULT_USER` when no identity is configured and the store at ``url`` is marked
+    synthetic; ``None`` otherwise (a configured identity, or a store of real data, which never
+    gets a default)."""
+    from data_access import store
+    from data_access.identity import IdentityError, resolve_username
+
+    try:
+        resolve_username()
+        return None
+    except IdentityError:
+        pass
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            return DEFAULT_USER if is_synthetic(conn) else None
+    except Exception:  # noqa: BLE001 - no store or no schema yet: certainly no default
+        return None
+    finally:
+        engine.dispose()
 
 
 def mark_synthetic(conn: Connection) -> None:

@@ -167,6 +167,26 @@ def button(description: str, css_class: str, style: str = "", tooltip: str = "")
     return b
 
 
+def demo_sign_in(session) -> w.HTML | None:
+    """A banner saying the visitor was signed in as the demo store's default user, and how to be
+    another demo user; ``None`` unless ``sjr serve`` did that (``data_access.demo``)."""
+    import os
+
+    from data_access import demo
+
+    if os.environ.get(demo.DEMO_SIGN_IN_ENV) != "1" or session.user != demo.DEFAULT_USER:
+        return None
+    others = ", ".join(f"<code>{html.escape(u.username)}</code> ({html.escape(u.can)})"
+                       for u in demo.DEMO_USERS if u.username != demo.DEFAULT_USER)
+    scope = ", ".join(session.organisation_codes or ())
+    return w.HTML(banner(
+        "warn", f"<b>Demo store:</b> no identity was given, so you are signed in as "
+        f"<code>{html.escape(session.user)}</code> (organisation lead of "
+        f"{html.escape(scope)}). To be another demo user, stop the server and start it with "
+        "that name, e.g. <code>SJR_USER=demo-reviewer make serve</code>. Demo users: "
+        f"{others}."))
+
+
 def banner(kind: str, message_html: str) -> str:
     """HTML of a status banner: kind is ``ok``, ``warn`` or ``error``."""
     return f"<div class='sjr-banner-{kind}'>{message_html}</div>"

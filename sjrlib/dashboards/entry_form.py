@@ -920,4 +920,5 @@ def review_entry(user: str | None = None, db: str | None = None) -> w.Widget:
     form = ReviewForm(session)
     if wait_for_page():  # built in advance by a pre-heated kernel: bring it up to date
         form.page_opened()
-    return form.widget
+    notice = ui.demo_sign_in(session)
+    return form.widget if notice is None else w.VBox([notice, form.widget])

@@ -623,4 +623,5 @@ def explore(user: str | None = None, db: str | None = None) -> w.Widget:
     explorer.freeze()  # this kernel serves this one page
     if wait_for_page() and explorer.age > FRESH_SECONDS:  # pre-heated long ago
         explorer.reload()
-    return explorer.widget
+    notice = ui.demo_sign_in(session)
+    return explorer.widget if notice is None else w.VBox([notice, explorer.widget])
