@@ -1,11 +1,20 @@
-"""JupyterHub configuration for the SJR dashboards in a real deployment.
+"""JupyterHub configuration for SJR in a real deployment.
 
 Run with ``jupyterhub -f deploy/jupyterhub_config.py`` (see ``deploy/README.md``). Each signed-in
-person gets their own single-user Jupyter server, which serves the Voila dashboards at
-``/user/<name>/voila/render/review_entry.ipynb`` and ``.../explore.ipynb``. JupyterHub sets
-``JUPYTERHUB_USER`` in that server's environment, its kernels inherit it, and the SJR session
-(``data_access.open_session``) takes the user from it: no URL and no ``SJR_USER`` can choose who
-you are under the hub.
+person gets their own single-user Jupyter server; what it offers is decided, when it is started,
+from the SJR users table (``data_access.hub.spawn_plan``, read with the hub's own database
+credentials):
+
+- organisation leads and the programme team: the Voila dashboards only, opening on
+  ``/user/<name>/voila/render/explore.ipynb`` (no JupyterLab, notebook interface or terminals);
+- reviewers: the dashboards only, opening on the review entry form;
+- researchers: JupyterLab, opening on their own copy of the researcher quick-start notebook;
+  extracts come from the ``sjr-extract`` service (``data_access.extract_service``), run by the
+  hub with the service's own database credentials;
+- administrators, names not in the users table and disabled users: access denied (no server).
+
+Each person's kernels connect to the database as that person's own role (the URL template), so
+PostgreSQL row-level security holds even for code typed into their kernel.
 
 Site settings come from the hub's environment, so this file is the same everywhere:
 
@@ -13,73 +22,201 @@ Site settings come from the hub's environment, so this file is the same everywhe
     the checkout of this repository (default ``/opt/sjr``): notebooks are served from
     ``$SJR_ROOT/notebooks``.
 ``SJR_DATABASE_URL_TEMPLATE``
-    the database URL for one person's server; ``{user}`` is replaced by their hub name, so each
-    person can connect as their own database role (PostgreSQL row-level security then holds
-    even against code run in their own kernel). Default: ``SJR_DATABASE_URL`` as it is.
+    the database URL of one person's server; ``{db_role}`` is replaced by their database role
+    (``users.db_role``) and ``{user}`` by their hub name. Default: ``SJR_DATABASE_URL`` as it is.
+``SJR_SERVICE_DATABASE_URL``
+    the hub's and the extract service's own credentials (a service role, or the owner); used to
+    read the users table at spawn time and to make extracts. Never given to a person's server.
+    Default: ``SJR_DATABASE_URL``.
+``SJR_PSEUDONYM_KEY_FILE``
+    passed to the extract service only (the pseudonym secrets kept outside the store), if set.
 ``SJR_HUB_BIND_URL``
     where the hub listens (default ``http://127.0.0.1:8000``: put TLS in front of it).
 ``SJR_HUB_AUTHENTICATOR``
     the authenticator class (default ``pam``; use your organisation's single sign-on, e.g. an
-    OAuthenticator class, in production).
+    OAuthenticator class, in production; ``dummy`` only in tests).
+``SJR_HUB_SPAWNER``
+    the spawner class (default ``localprocess``: one system user per person; ``simple`` only in
+    tests, it runs everyone's server as the hub's own user).
+``SJR_HUB_HOME_TEMPLATE``
+    home folders of the ``simple`` spawner (``{username}``); tests only.
+``SJR_EXTRACT_SERVICE_PORT``
+    the local port of the extract service (default 8091).
 """
 
 import os
+import pwd
+import shutil
+import sys
 
 c = get_config()  # noqa: F821 - injected by JupyterHub's config loader
 
 SJR_ROOT = os.environ.get("SJR_ROOT", "/opt/sjr")
 NOTEBOOKS_DIR = os.path.join(SJR_ROOT, "notebooks")
+EXTRACT_SERVICE = "sjr-extract"  # data_access.extract_service.SERVICE_NAME
+EXTRACT_SERVICE_PORT = int(os.environ.get("SJR_EXTRACT_SERVICE_PORT", "8091"))
+EXTRACT_SERVICE_URL = f"http://127.0.0.1:{EXTRACT_SERVICE_PORT}"
 
 # Kernel culling for the single-user servers. Voila 0.5 cannot shut a kernel down when its page
 # closes (voila#1458), so idle kernels with no page connected are culled; a page that is still
 # open keeps its kernel. The same figures as `sjr serve` (sjrlib/dashboards/serve.py).
 CULL_IDLE_SECONDS = 900
 CULL_INTERVAL_SECONDS = 60
+CULLING_ARGS = [
+    f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
+    f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
+    "--MappingKernelManager.cull_connected=False",
+    # XSRF protection stays on (never --ServerApp.disable_check_xsrf)
+]
+DASHBOARD_ARGS = [
+    # dashboards only: no JupyterLab, notebook interface or terminals
+    "--ServerApp.jpserver_extensions=voila=True",
+    "--ServerApp.jpserver_extensions=jupyterlab=False",
+    "--ServerApp.jpserver_extensions=notebook=False",
+    "--ServerApp.jpserver_extensions=jupyter_lsp=False",
+    "--ServerApp.terminals_enabled=False",
+    "--VoilaConfiguration.show_tracebacks=False",
+    *CULLING_ARGS,
+]
+LAB_ARGS = [
+    "--ServerApp.jpserver_extensions=jupyterlab=True",
+    "--ServerApp.jpserver_extensions=voila=False",
+    *CULLING_ARGS,
+]
+
+
+def _template() -> str:
+    template = os.environ.get("SJR_DATABASE_URL_TEMPLATE") or os.environ.get(
+        "SJR_DATABASE_URL", "")
+    if not template:
+        raise RuntimeError(
+            "set SJR_DATABASE_URL_TEMPLATE (or SJR_DATABASE_URL) in the hub's environment")
+    return template
+
+
+def _service_database_url() -> str:
+    url = os.environ.get("SJR_SERVICE_DATABASE_URL") or os.environ.get("SJR_DATABASE_URL", "")
+    if not url:
+        raise RuntimeError("set SJR_SERVICE_DATABASE_URL (the hub's and the extract service's "
+                           "own database credentials) in the hub's environment")
+    return url
 
 
 def _database_url(spawner) -> str:
-    """The database URL for one person's server (``{user}`` = their hub name)."""
-    template = os.environ.get("SJR_DATABASE_URL_TEMPLATE") or os.environ.get(
-        "SJR_DATABASE_URL", ""
-    )
-    if not template:
-        raise RuntimeError(
-            "set SJR_DATABASE_URL_TEMPLATE (or SJR_DATABASE_URL) in the hub's environment"
-        )
-    return template.replace("{user}", spawner.user.name)
+    """The database URL of one person's server (their own role; set by the pre-spawn hook)."""
+    plan = getattr(spawner, "sjr_plan", None)
+    if plan is None:  # no hook ran (e.g. the spawner built outside the hub): the hub name
+        return _template().replace("{user}", spawner.user.name)
+    from data_access.hub import person_database_url
+
+    return person_database_url(_template(), plan)
+
+
+def _home(spawner) -> str:
+    home = getattr(spawner, "home_dir", None)  # the simple spawner (tests)
+    return home or pwd.getpwnam(spawner.user.name).pw_dir
+
+
+def _give_quickstart(spawner) -> str:
+    """Copy the researcher quick-start notebook into the researcher's home (once)."""
+    from data_access.hub import QUICKSTART_NOTEBOOK
+
+    home = _home(spawner)
+    os.makedirs(home, mode=0o700, exist_ok=True)
+    target = os.path.join(home, QUICKSTART_NOTEBOOK)
+    if not os.path.exists(target):
+        shutil.copyfile(os.path.join(NOTEBOOKS_DIR, QUICKSTART_NOTEBOOK), target)
+        if os.getuid() == 0:  # a hub run as root hands the copy to the person
+            account = pwd.getpwnam(spawner.user.name)
+            os.chown(target, account.pw_uid, account.pw_gid)
+    return home
+
+
+def sjr_pre_spawn_hook(spawner) -> None:
+    """Decide from the SJR users table what this person's server offers (or refuse it)."""
+    from sqlalchemy import create_engine
+    from tornado import web
+
+    from data_access.hub import LAB, SpawnRefused, person_database_url, spawn_plan
+
+    engine = create_engine(_service_database_url())
+    try:
+        plan = spawn_plan(spawner.user.name, engine)
+        person_database_url(_template(), plan)  # refuses a person without a database role
+    except SpawnRefused as refused:
+        from data_access.session import _audit_open_denied
+
+        try:
+            _audit_open_denied(engine, spawner.user.name, str(refused), "jupyterhub")
+        except Exception:  # noqa: BLE001 - the refusal stands even when it cannot be logged
+            spawner.log.exception("could not audit the refused spawn of %s", spawner.user.name)
+        raise web.HTTPError(403, str(refused), reason=str(refused)) from None
+    finally:
+        engine.dispose()
+    spawner.sjr_plan = plan
+    spawner.default_url = plan.default_url
+    if plan.interface == LAB:
+        spawner.notebook_dir = _give_quickstart(spawner)
+        spawner.args = list(LAB_ARGS)
+        spawner.environment = {**spawner.environment,
+                               "SJR_EXTRACT_SERVICE_URL": EXTRACT_SERVICE_URL
+                               + f"/services/{EXTRACT_SERVICE}/"}
+    else:
+        spawner.notebook_dir = NOTEBOOKS_DIR
+        spawner.args = list(DASHBOARD_ARGS)
 
 
 # -- the hub itself -------------------------------------------------------------------------
 c.JupyterHub.bind_url = os.environ.get("SJR_HUB_BIND_URL", "http://127.0.0.1:8000")
 c.JupyterHub.authenticator_class = os.environ.get("SJR_HUB_AUTHENTICATOR", "pam")
-# Anyone the authenticator lets in may start a server; what they may see is decided by the SJR
-# users table (an unknown or disabled user gets "access denied" from every dashboard).
+# Anyone the authenticator lets in may ask for a server; the pre-spawn hook then decides from
+# the SJR users table (an unknown or disabled name gets "access denied" and no server).
 c.Authenticator.allow_all = True
-c.JupyterHub.spawner_class = "localprocess"
+c.JupyterHub.spawner_class = os.environ.get("SJR_HUB_SPAWNER", "localprocess")
+if os.environ.get("SJR_HUB_HOME_TEMPLATE"):
+    c.SimpleLocalProcessSpawner.home_dir_template = os.environ["SJR_HUB_HOME_TEMPLATE"]
 c.JupyterHub.shutdown_on_logout = True
 
-# -- each person's server: Jupyter Server with the Voila extension ----------------------------
+# -- the researchers' extract service: the service's own credentials and the key file --------
+_service_env = {
+    "SJR_DATABASE_URL": (os.environ.get("SJR_SERVICE_DATABASE_URL")
+                         or os.environ.get("SJR_DATABASE_URL", "")),
+    "PYTHONUNBUFFERED": "1",
+}
+if os.environ.get("SJR_PSEUDONYM_KEY_FILE"):
+    _service_env["SJR_PSEUDONYM_KEY_FILE"] = os.environ["SJR_PSEUDONYM_KEY_FILE"]
+c.JupyterHub.services = [{
+    "name": EXTRACT_SERVICE,
+    "url": EXTRACT_SERVICE_URL,
+    "command": [sys.executable, "-m", "data_access.extract_service"],
+    "environment": _service_env,
+}]
+# Every person's server token may call the extract service; the service itself decides from the
+# SJR users table and the approvals (only a researcher with a current approval gets an extract).
+c.JupyterHub.load_roles = [{
+    "name": "user",
+    "scopes": ["self", f"access:services!service={EXTRACT_SERVICE}"],
+}]
+c.Spawner.server_token_scopes = [
+    "users:activity!user",
+    "access:servers!server",
+    f"access:services!service={EXTRACT_SERVICE}",
+]
+
+# -- each person's server: Jupyter Server; dashboards or JupyterLab set by the hook ----------
+c.Spawner.pre_spawn_hook = sjr_pre_spawn_hook
 c.Spawner.cmd = ["jupyterhub-singleuser"]
 c.Spawner.notebook_dir = NOTEBOOKS_DIR
 c.Spawner.default_url = "/voila/render/review_entry.ipynb"
-c.Spawner.args = [
-    # dashboards only: no JupyterLab or notebook interface for clinicians
-    "--ServerApp.jpserver_extensions=voila=True",
-    "--ServerApp.jpserver_extensions=jupyterlab=False",
-    "--ServerApp.jpserver_extensions=notebook=False",
-    f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
-    f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
-    "--MappingKernelManager.cull_connected=False",
-    "--VoilaConfiguration.show_tracebacks=False",
-    # XSRF protection stays on (never --ServerApp.disable_check_xsrf)
-]
+c.Spawner.args = list(DASHBOARD_ARGS)
 c.Spawner.environment = {
     "SJR_DATABASE_URL": _database_url,
     "MPLBACKEND": "Agg",
 }
-# Only these variables pass from the hub's environment to a person's server. SJR_USER and
-# SJR_CONFIG are deliberately absent: under the hub the identity is JUPYTERHUB_USER, set by the
-# spawner for the authenticated person.
+# Only these variables pass from the hub's environment to a person's server. SJR_USER,
+# SJR_CONFIG and the service's credentials are deliberately absent: under the hub the identity
+# is the person's database role and JUPYTERHUB_USER, set by the spawner for the authenticated
+# person.
 c.Spawner.env_keep = ["PATH", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV"]
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
