@@ -38,5 +38,41 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
+def _describe(exc: BaseException) -> str:
+    """One line for a person: what failed, in the words of whatever refused."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+        return f"the database refused the request: {first or type(exc.orig).__name__}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``sjr`` console script: every command ends in a message, never a traceback.
+
+    Commands report what they expect (bad files, refusals, validation errors) themselves; this
+    catches the rest (a database that went away, a full disk) as one line and exit code 1.
+    ``SJR_DEBUG=1`` shows the traceback instead.
+    """
+    import os
+    import sys
+
+    try:
+        app(args=argv, prog_name="sjr")
+    except KeyboardInterrupt:
+        typer.echo("sjr: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence of a command line
+        if os.environ.get("SJR_DEBUG"):
+            raise
+        typer.echo(f"sjr: {_describe(exc)} (set SJR_DEBUG=1 for the details)", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

@@ -193,3 +193,16 @@ def test_a_lead_cannot_import_or_update_another_organisations_reviews(demo_store
     finally:
         engine.dispose()
     pd.testing.assert_frame_equal(after, before)
+
+
+def test_an_unexpected_fault_ends_in_one_line_not_a_traceback(tmp_path, capsys):
+    from sjrlib.cli import main
+
+    # Nothing listens on this port: the connection itself fails inside the command.
+    url = "postgresql+psycopg://nobody@127.0.0.1:9/none"
+    with pytest.raises(SystemExit) as ended:
+        main(["summary", "--db", url])
+    assert ended.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sjr: the database refused the request:")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
