@@ -29,7 +29,7 @@ demo: $(STAMP)
 	@mkdir -p data
 	$(BIN)/sjr demo-data --db $(DB)
 	$(BIN)/sjr summary --db $(DB)
-	$(BIN)/sjr report all --db $(DB) --out reports
+	SJR_USER=$${SJR_USER:-demo-programme} $(BIN)/sjr report all --db $(DB) --out reports
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile

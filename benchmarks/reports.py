@@ -109,10 +109,11 @@ def main() -> int:
         subprocess.run([SJR, "demo-data", "--db", args.db], check=True, cwd=ROOT)
 
     from data_access import open_session
-    from sjrlib.report.data import REPORT_USER, ensure_report_user
 
-    ensure_report_user(args.db)
-    with open_session(user=REPORT_USER, db=args.db, tool="benchmark") as session:
+    # reports run as the person who starts them: the demo store's programme-team user unless
+    # SJR_USER names another (the `sjr report` children inherit it)
+    os.environ.setdefault("SJR_USER", "demo-programme")
+    with open_session(db=args.db, tool="benchmark") as session:
         n_orgs = len(session.organisations())
     n_reports = n_orgs + 1
 

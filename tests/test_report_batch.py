@@ -1,24 +1,31 @@
 """The report batch end to end: real papermill runs of both notebooks on a small synthetic store,
 HTML content, disclosure control of everything below national level, a back-test, failures.
 
-One batch (`sjr report all`) runs once per module on 3 English trusts and 1 Scottish board over
+One batch (`sjr report all`, run by a programme-team user as a separate process from another
+folder, with relative paths) runs once per module on 3 English trusts and 1 Scottish board over
 two financial years; the tests read what it wrote.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import report_store
 from openpyxl import load_workbook
+from report_store import HOSTILE_NAME, PERIOD
 from typer.testing import CliRunner
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-PERIOD = "2022-23"
+SJR = Path(sys.executable).with_name("sjr")
 TRUST_SECTIONS = (
     "What to look at",
     "Learning from Deaths: quarterly figures",
@@ -44,36 +51,32 @@ NATIONAL_SECTIONS = (
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """A SQLite store: 3 English trusts and 1 Scottish board, 2 financial years."""
-    from data_access import store as st
-    from sjrlib import schema
-    from sjrlib.synthetic import generate
+    """3 English trusts (the first named with HTML) and 1 Scottish board, 2 financial years."""
+    return report_store.build(tmp_path_factory.mktemp("store"))
 
-    data = generate(n_organisations=4, years=2, seed=3, n_scottish=34)
-    assert set(data.organisations["nation"]) == {"england", "scotland"}
-    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'sjr.db'}"
-    st.init_db(url)
-    engine = st.get_engine(url)
-    try:
-        organisations = schema.validate_organisations(data.organisations)
-        st.import_organisations(engine, organisations)
-        st.import_deaths(engine, schema.validate_deaths(data.deaths,
-                                                        known_organisations=organisations))
-        st.import_reviews(engine, schema.validate_reviews(data.reviews,
-                                                          known_organisations=organisations))
-    finally:
-        engine.dispose()
-    return url, list(data.organisations["organisation_code"])
+
+@dataclass
+class Batch:
+    out_dir: Path
+    output: str
 
 
 @pytest.fixture(scope="module")
 def batch(store, tmp_path_factory):
-    from sjrlib.report.runner import run_reports
-
-    url, codes = store
-    out = tmp_path_factory.mktemp("reports")
-    result = run_reports("all", db=url, out=out, period=PERIOD, workers=2, progress=False)
-    return result, codes
+    """``sjr report all`` run by a programme-team user from another folder, with a relative
+    ``--out`` and a relative SQLite path: every path is the caller's."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    db = os.path.relpath(store.db_file, elsewhere)
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_USER",
+                                                            "SJR_DATABASE_URL")}
+    env["SJR_USER"] = store.programme
+    done = subprocess.run(
+        [str(SJR), "report", "all", "--db", f"sqlite:///{db}", "--out", "reports",
+         "--period", PERIOD, "--jobs", "2", "--quiet"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return Batch(elsewhere / "reports" / PERIOD, done.stdout), store.codes
 
 
 class _Cells(HTMLParser):
@@ -113,7 +116,8 @@ def _small_count(text: str) -> bool:
 
 def test_every_report_is_written_and_indexed(batch):
     result, codes = batch
-    assert [r.name for r in result.results if not r.ok] == []
+    assert f"{len(codes) + 1} of {len(codes) + 1} reports for {PERIOD} written to " \
+        f"{result.out_dir}" in result.output
     out = result.out_dir
     assert out.name == PERIOD
     assert (out / "national.html").exists()
@@ -144,17 +148,15 @@ def test_html_has_sections_no_code_and_no_traceback(batch, kind):
 
 
 def test_national_report_names_no_organisation(batch, store):
+    import html
+
     result, codes = batch
     page = (result.out_dir / "national.html").read_text(encoding="utf-8")
     page = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)  # figures are pixels
-    from data_access import open_session
-
-    with open_session(user="sjr-reports", db=store[0], tool="test") as s:
-        names = list(s.organisations()["name"])
     for code in codes:
         assert code not in page
-    for name in names:
-        assert name not in page
+    for name in store.names.values():
+        assert name not in page and html.escape(name) not in page
 
 
 def test_no_small_count_in_any_table_below_national_level(batch):
@@ -202,8 +204,8 @@ def test_back_test_same_inputs_same_report(batch, store, tmp_path):
     from sjrlib.report.runner import run_reports
 
     result, codes = batch
-    again = run_reports("trust", [codes[1]], db=store[0], out=tmp_path, period=PERIOD,
-                        workers=1, warm=False, progress=False)
+    again = run_reports("trust", [codes[1]], db=store.url, out=tmp_path, period=PERIOD,
+                        workers=1, warm=False, progress=False, user=store.programme)
     assert again.failed == []
 
     def stable(path: Path) -> str:
@@ -243,10 +245,11 @@ def test_a_failing_report_does_not_stop_the_batch(batch, tmp_path):
     assert "Traceback" not in (tmp_path / "ok.html").read_text()
 
 
-def test_cli_refuses_bad_parameters_before_running(store, tmp_path):
+def test_cli_refuses_bad_parameters_before_running(store, tmp_path, monkeypatch):
     from sjrlib.cli import app
 
-    url, codes = store
+    url = store.url
+    monkeypatch.setenv("SJR_USER", store.programme)
     runner = CliRunner()
     unknown = runner.invoke(app, ["report", "trust", "ZZ9", "--db", url, "--out",
                                   str(tmp_path / "r"), "--period", PERIOD])
@@ -264,18 +267,65 @@ def test_cli_refuses_bad_parameters_before_running(store, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_the_batch_identity_is_registered_with_an_audit_entry(batch, store):
+def test_the_batch_reads_as_the_person_who_ran_it(batch, store):
     from data_access import audit
     from data_access import store as store_module
+    from data_access.identity import get_user
 
-    engine = store_module.get_engine(store[0])
+    engine = store_module.get_engine(store.url)
     try:
         with engine.connect() as conn:
-            added = audit.entries(conn, action="users.add")
-            reads = audit.entries(conn, username="sjr-reports")
+            reads = audit.entries(conn, username=store.programme)
             verified = audit.verify(conn)
+            nobody = get_user(conn, "sjr-reports")
     finally:
         engine.dispose()
-    assert any("sjr-reports" in str(scope) for scope in added["scope"])
-    assert len(reads) > 0  # every report read the data through the audited door
+    assert nobody is None, "no system user is created"
+    assert {"session.open", "reviews", "deaths"} <= set(reads["action"])
+    assert set(reads.loc[reads["action"] == "session.open", "tool"]) == {"report"}
     assert verified.ok
+
+
+class _Active(HTMLParser):
+    """Every element, attribute and link of a page that could run or load something."""
+
+    RUNS = {"script", "iframe", "object", "embed", "img", "form", "base", "link", "svg"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key.startswith("on"):
+                self.found.append(f"{tag} {key}")
+            if key in ("href", "src", "action", "formaction") and value is not None:
+                bare = re.sub(r"[\x00-\x20]", "", value).lower()
+                if bare.startswith(("javascript:", "vbscript:", "data:text")) or \
+                        (tag == "img" and not bare.startswith("data:image/png;base64,")):
+                    self.found.append(f"{tag} {key}={value}")
+        if tag in self.RUNS - {"img"}:
+            self.found.append(tag)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_html_in_an_organisation_name_is_shown_as_text(batch, store):
+    result, codes = batch
+    assert store.names[codes[0]] == HOSTILE_NAME
+    for page in (result.out_dir / "trusts" / f"{codes[0]}.html", result.out_dir / "index.html"):
+        parser = _Active()
+        parser.feed(page.read_text(encoding="utf-8"))
+        assert parser.found == [], page.name
+        # the name is there, as the characters it is made of (title, heading, introduction)
+        assert HOSTILE_NAME in " ".join(parser.text).replace("\n", " "), page.name
+    page = (result.out_dir / "trusts" / f"{codes[0]}.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x onerror=alert(2)&gt;" \
+        in page
+    assert not re.search(r"<a [^>]*javascript", page, re.I)
+    book = load_workbook(result.out_dir / "trusts" / f"{codes[0]}-lfd.xlsx")
+    title = book["Learning from Deaths"]["A1"]
+    assert title.value == f"Learning from Deaths: {HOSTILE_NAME} ({codes[0]})"
+    assert title.data_type == "s"

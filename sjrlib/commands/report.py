@@ -5,6 +5,12 @@ from Deaths workbook ``<code>-lfd.xlsx``) and ``<out>/<period>/index.html``. Par
 from ``parameters/national.yaml`` and ``parameters/trust_defaults.yaml`` (or ``--params``) and
 are checked before any notebook runs. ``all`` runs one worker process per core (``--jobs``),
 goes on past a failing report, prints a summary and exits 1 if any report failed.
+
+The reports read the data as the person who runs the command (``JUPYTERHUB_USER``,
+``SJR_USER`` or the identity file): the programme team for ``national`` and ``all``; the
+programme team or the organisation's lead for ``trust``. Anyone else is refused (exit 2) before
+anything runs. Relative paths (``--out``, ``--params``, a SQLite ``--db``) are the caller's:
+taken from the folder the command is run in.
 """
 
 from __future__ import annotations
@@ -29,23 +35,38 @@ _PARAMS = typer.Option(None, "--params",
                             "Default: parameters/national.yaml, parameters/trust_defaults.yaml.")
 _JOBS = typer.Option(None, "--jobs", "-j", min=1, help="Parallel workers (default: one per core).")
 _QUIET = typer.Option(False, "--quiet", help="No progress bar.")
+_AUDIENCE = typer.Option(
+    None, "--audience",
+    help="Who the reports are for: public (default) or collaborative, disclosure-controlled; "
+         "organisation: exact counts, each page marked 'For internal governance: apply "
+         "disclosure control before publishing'.")
 
 
 def _run(what: str, codes: list[str], period, start_month, end_month, db, out, params, jobs,
-         quiet) -> None:
+         quiet, audience=None) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from data_access import AccessDenied
     from sjrlib.report.runner import run_reports
 
     try:
         batch = run_reports(
             what, codes, period=period, start_month=start_month, end_month=end_month, db=db,
             out=out, parameter_files=params or None, workers=jobs, progress=not quiet,
+            audience=audience,
         )
     except ParameterError as exc:
         typer.echo(f"Cannot run the reports: {exc}", err=True)
         raise typer.Exit(2) from None
-    except PermissionError as exc:  # AccessDenied from the governed session
+    except AccessDenied as exc:  # no identity, or one that may not produce these reports
         typer.echo(f"Access denied: {exc}", err=True)
         raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        typer.echo(f"Cannot read the store: {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.echo(f"Cannot write the reports: {exc}", err=True)
+        raise typer.Exit(1) from None
     ok = [r for r in batch.results if r.ok]
     typer.echo(f"{len(ok)} of {len(batch.results)} reports for {batch.period_label} written to "
                f"{batch.out_dir} in {batch.seconds:.1f} s.")
@@ -68,9 +89,10 @@ def trust(codes: list[str] = typer.Argument(..., metavar="CODE...",
                                             help="Organisation code(s) (ODS or GSS)."),
           period: str = _PERIOD, start_month: str = _START, end_month: str = _END,
           db: str = _DB, out: Path = _OUT, params: list[Path] = _PARAMS, jobs: int = _JOBS,
-          quiet: bool = _QUIET) -> None:
-    """The report of one or more trusts or health boards (disclosure-controlled)."""
-    _run("trust", codes, period, start_month, end_month, db, out, params, jobs, quiet)
+          quiet: bool = _QUIET, audience: str = _AUDIENCE) -> None:
+    """The report of one or more trusts or health boards (disclosure-controlled unless the
+    audience is the organisation itself)."""
+    _run("trust", codes, period, start_month, end_month, db, out, params, jobs, quiet, audience)
 
 
 def all_reports(period: str = _PERIOD, start_month: str = _START, end_month: str = _END,

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sjrlib.caller_paths import absolute_database_url
 
 __all__ = [
     "DASHBOARDS",
@@ -51,22 +51,6 @@ def preheat_denylist(preheated: Sequence[str] = DASHBOARDS) -> str:
 def default_notebooks_dir() -> Path:
     """The ``notebooks/`` folder of the source tree this package was installed from."""
     return Path(__file__).resolve().parents[2] / "notebooks"
-
-
-def absolute_database_url(db: str | None = None) -> str:
-    """The database URL the kernels should use, with a relative SQLite path made absolute.
-
-    Kernels run with the notebooks folder as working directory, so ``sqlite:///data/sjr.db``
-    must be resolved here, against the directory ``sjr serve`` was started from.
-    """
-    from data_access.store import database_url
-
-    url = make_url(database_url(db))
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        path = Path(url.database)
-        if not path.is_absolute():
-            url = url.set(database=str(path.resolve()))
-    return url.render_as_string(hide_password=False)
 
 
 def voila_argv(

@@ -7,7 +7,9 @@ trend window of ``trend_months`` before its end), and the organisations. Its
 the same rows give the same hash on any machine.
 
 A single report opens the governed session itself (``data_access.open_session``), as the user
-its parameters name. The batch runner instead reads the whole period once, as the programme team
+its parameters name (by default the person running it), and checks that they may produce it
+(:mod:`sjrlib.report.access`: a lead cannot produce the national report over their own
+organisation). The batch runner instead reads the whole period once, as the person who starts it
 (one audited read rather than one per organisation), and writes one slice per organisation into
 a private temporary directory that it deletes afterwards; each notebook then reads its slice
 (``data_file``). The rows are the same either way.
@@ -33,19 +35,13 @@ from sjrlib.report.params import (
 )
 
 __all__ = [
-    "REPORT_USER",
     "ReportData",
-    "ensure_report_user",
     "load_report_data",
     "read_window",
     "snapshot_hash",
     "trend_start",
     "write_slices",
 ]
-
-REPORT_USER = "sjr-reports"
-"""The system identity batch reports read data as (role ``programme_team``)."""
-
 
 @dataclass
 class ReportData:
@@ -142,44 +138,12 @@ def read_window(session, start_month: str, end_month: str,
     return _without_drafts(reviews), deaths.reset_index(drop=True), organisations
 
 
-def ensure_report_user(db: str | None, username: str = REPORT_USER) -> None:
-    """Register the batch's system identity (role ``programme_team``) if it is missing.
-
-    Only :data:`REPORT_USER` is ever created; any other name must already be registered (the
-    session refuses it otherwise).
-    """
-    if username != REPORT_USER:
-        return
-    from data_access.audit import shell_writer
-    from data_access.identity import add_user, get_user
-    from data_access.roles import PROGRAMME_TEAM
-    from data_access.store import database_url, get_engine
-
-    engine = get_engine(database_url(db))
-    try:
-        with engine.begin() as conn:
-            if get_user(conn, username) is None:
-                add_user(conn, username, PROGRAMME_TEAM)
-                # A change to who may read: audited in the same transaction, as `sjr users add`.
-                shell_writer(tool="sjr report")(conn, "users.add", 1,
-                                                scope={"username": username,
-                                                       "role": PROGRAMME_TEAM})
-    finally:
-        engine.dispose()
-
-
-def _open(params: NationalParameters | TrustParameters):
-    from data_access import open_session
-
-    ensure_report_user(params.db, params.user)
-    return open_session(user=params.user, db=params.db, tool="report")
-
-
 def load_report_data(params: NationalParameters | TrustParameters) -> ReportData:
     """The :class:`ReportData` for validated report parameters.
 
     Reads the slice ``params.data_file`` when the batch runner prepared one, else opens the
-    governed session as ``params.user``.
+    governed session as ``params.user`` (None: the person running it) and refuses
+    (``AccessDenied``, audited) a user who may not produce the report.
     """
     period = params.resolved_period()
     start = trend_start(period, params.trend_months)
@@ -188,8 +152,19 @@ def load_report_data(params: NationalParameters | TrustParameters) -> ReportData
             part = pickle.load(fh)
         return ReportData(part["reviews"], part["deaths"], part["organisations"], period, start)
     codes = [params.organisation_code] if isinstance(params, TrustParameters) else None
-    with _open(params) as session:
-        reviews, deaths, organisations = read_window(session, start, period.end_month, codes)
+    from data_access import open_session
+    from data_access.store import database_url, get_engine
+    from sjrlib.report.access import check_report_access
+
+    engine = get_engine(database_url(params.db))
+    try:
+        with open_session(user=params.user, db=engine, tool="report") as session:
+            check_report_access(session, "national" if codes is None else "trust", codes or (),
+                                engine=engine)
+            reviews, deaths, organisations = read_window(session, start, period.end_month,
+                                                         codes)
+    finally:
+        engine.dispose()
     return ReportData(reviews, deaths, organisations, period, start)
 
 

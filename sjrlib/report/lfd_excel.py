@@ -41,6 +41,14 @@ _FILL = PatternFill("solid", fgColor="005EB8")
 _RULE = Border(top=Side(style="medium"))
 
 
+def _text(cell, value: str):
+    """Put ``value`` in ``cell`` as text: openpyxl stores a string starting with ``=`` as a
+    formula, which Excel would run."""
+    cell.value = value
+    cell.data_type = "s"
+    return cell
+
+
 def write_lfd_workbook(
     path: str | Path,
     protected: pd.DataFrame,
@@ -50,6 +58,7 @@ def write_lfd_workbook(
     total_label: str,
     rule: DisclosureRule,
     stamp=None,
+    notice: str = "",
 ) -> Path:
     """Write the dashboard.
 
@@ -68,30 +77,37 @@ def write_lfd_workbook(
         The disclosure rule applied (stated in the notes).
     stamp
         A :class:`sjrlib.report.stamp.Stamp` for the notes sheet.
+    notice
+        A line under the title, in bold (e.g. the internal-governance notice of an
+        ``organisation``-audience report); empty for none.
+
+    Every text cell is stored as text, never as a formula, whatever it starts with.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook()
     ws = wb.active
     ws.title = "Learning from Deaths"
-    ws["A1"] = f"Learning from Deaths: {organisation}"
+    _text(ws["A1"], f"Learning from Deaths: {organisation}")
     ws["A1"].font = Font(bold=True, size=14)
-    ws["A2"] = f"{period}. {rule.describe()}"
+    _text(ws["A2"], f"{period}. {rule.describe()}" + (f" {notice}." if notice else ""))
+    if notice:
+        ws["A2"].font = Font(bold=True, color="C00000")
     header_row = 4
     headers = ["Quarter", *COLUMNS.values()]
     for j, text in enumerate(headers, start=1):
-        cell = ws.cell(header_row, j, text)
+        cell = _text(ws.cell(header_row, j), text)
         cell.font, cell.fill = _HEAD, _FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for i, (label, row) in enumerate(protected.iterrows(), start=header_row + 1):
-        ws.cell(i, 1, str(label))
+        _text(ws.cell(i, 1), str(label))
         for j, column in enumerate(COLUMNS, start=2):
             value = row[column]
             cell = ws.cell(i, j)
             if value is None or (isinstance(value, float) and pd.isna(value)):
                 cell.value = None
             elif isinstance(value, str):
-                cell.value = value
+                _text(cell, value)
                 cell.alignment = Alignment(horizontal="right")
             elif "percent" in column:
                 cell.value = round(float(value) / 100, 4)
@@ -117,13 +133,13 @@ def write_lfd_workbook(
          "(either stage); drafts are not counted."),
         ("More likely than not due to problems in care", "RCP avoidability score 1-3: the "
          "final second-stage score where there is one, else a first-stage score."),
-        ("Disclosure control", rule.describe()),
+        ("Disclosure control", rule.describe() + (f" {notice}." if notice else "")),
     ]
     if stamp is not None:
         lines += list(stamp.items()) + [("Generated", stamp.generated)]
     for i, (key, value) in enumerate(lines, start=1):
-        notes.cell(i, 1, key).font = Font(bold=True)
-        notes.cell(i, 2, value).alignment = Alignment(wrap_text=True, vertical="top")
+        _text(notes.cell(i, 1), key).font = Font(bold=True)
+        _text(notes.cell(i, 2), value).alignment = Alignment(wrap_text=True, vertical="top")
     notes.column_dimensions["A"].width = 34
     notes.column_dimensions["B"].width = 100
     tmp = path.with_name(path.name + ".part")

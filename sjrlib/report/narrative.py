@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["Callout", "count_phrase", "second_stage_backlog", "spc_sentence"]
+__all__ = ["Callout", "Paragraph", "Strong", "count_phrase", "second_stage_backlog",
+           "spc_sentence"]
 
 _MONTHS = "January February March April May June July August September October November " \
           "December".split()
@@ -127,3 +128,32 @@ class Callout:
 
     def __repr__(self) -> str:
         return "\n".join(f"- {s}" for s in self.sentences)
+
+
+class Strong(str):
+    """A part of a :class:`Paragraph` shown in bold."""
+
+
+class Paragraph:
+    """A paragraph of plain text for a report page; parts that are :class:`Strong` are bold.
+
+    Every part is escaped, so a name from the store (``<script>``, ``[x](javascript:...)``)
+    shows as the characters it is made of. Reports use this, never ``IPython.display.Markdown``:
+    Markdown passes raw HTML and links through to the page.
+    """
+
+    def __init__(self, *parts: str, css: str = "") -> None:
+        self.parts = [p for p in parts if p]
+        self.css = css
+
+    def _repr_html_(self) -> str:
+        inner = "".join(f"<strong>{html.escape(p)}</strong>" if isinstance(p, Strong)
+                        else html.escape(p) for p in self.parts)
+        css = f' class="{html.escape(self.css)}"' if self.css else ""
+        return f"<p{css}>{inner}</p>"
+
+    def __str__(self) -> str:
+        return "".join(self.parts)
+
+    def __repr__(self) -> str:
+        return str(self)

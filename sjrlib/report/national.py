@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown
 
 from sjrlib import domain, plots, spc
 from sjrlib.disclosure import DisclosureRule
@@ -84,11 +83,12 @@ class NationalReport:
     def title(self) -> str:
         return f"National report: structured judgement reviews, {_period_words(self.period)}"
 
-    def introduction(self) -> Markdown:
+    def introduction(self) -> narrative.Paragraph:
         n = len(self.reviews)
         orgs = self.reviews["organisation_code"].nunique()
-        return Markdown(
-            f"Pooled figures from **{n:,} reviews** at **{orgs} organisations** (England's acute "
+        return narrative.Paragraph(
+            "Pooled figures from ", narrative.Strong(f"{n:,} reviews"), " at ",
+            narrative.Strong(f"{orgs} organisations"), " (England's acute "
             f"trusts and Scotland's health boards), deaths from {self.period.start_month} to "
             f"{self.period.end_month}; drafts are not counted. The programme does not compare "
             "organisations: no organisation is named or ranked here. National and nation "
@@ -248,10 +248,11 @@ class NationalReport:
         except ValueError:  # fewer than two years of reviews
             return None
 
-    def trend_test(self) -> tables.ReportTable | Markdown:
+    def trend_test(self) -> tables.ReportTable | narrative.Paragraph:
         trend = self._trend
         if trend is None:
-            return Markdown("Fewer than two financial years of reviews: no trend test.")
+            return narrative.Paragraph("Fewer than two financial years of reviews: no trend "
+                                       "test.")
         t = trend.table
         frame = pd.DataFrame({
             "Reviews": t["n"].astype(int).to_numpy(),
@@ -266,12 +267,12 @@ class NationalReport:
         )
 
     # -------------------------------------------------------------------- reliability ----
-    def reliability(self) -> tables.ReportTable | Markdown:
+    def reliability(self) -> tables.ReportTable | narrative.Paragraph:
         summary = descriptive.withhold_small_intervals(
             agreement.agreement_summary(self.reviews, alpha=self.alpha))
         if summary.empty or int(summary["n"].max()) < 8:
-            return Markdown("Fewer than 8 double-reviewed cases in the period: no reliability "
-                            "figures.")
+            return narrative.Paragraph("Fewer than 8 double-reviewed cases in the period: no "
+                                       "reliability figures.")
         frame = pd.DataFrame({
             "Estimate": summary["estimate"].to_numpy(float),
             f"{self.params.confidence_level:.0%} CI": [
@@ -288,11 +289,11 @@ class NationalReport:
         )
 
     # -------------------------------------------------------------------------- model ----
-    def ordinal_model(self) -> tables.ReportTable | Markdown:
+    def ordinal_model(self) -> tables.ReportTable | narrative.Paragraph:
         try:
             fit = models.ordinal_regression(self.reviews, alpha=self.alpha)
         except ValueError as exc:
-            return Markdown(f"The ordinal model could not be fitted: {exc}")
+            return narrative.Paragraph(f"The ordinal model could not be fitted: {exc}")
         t = fit.table
         frame = pd.DataFrame({
             "Odds ratio (worse care)": t["odds_ratio"].to_numpy(float),

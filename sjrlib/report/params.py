@@ -26,6 +26,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 __all__ = [
+    "AUDIENCES",
+    "INTERNAL_NOTICE",
+    "MIN_PUBLISHED_THRESHOLD",
     "NationalParameters",
     "ParameterError",
     "Period",
@@ -44,6 +47,26 @@ _ORGANISATION = r"^([A-Z0-9]{3}|S\d{8})$"
 
 class ParameterError(ValueError):
     """Report parameters are wrong; the message says where and what would be right."""
+
+
+AUDIENCES: tuple[str, ...] = ("organisation", "collaborative", "public")
+"""Who a report is for (``shared/spec/privacy-and-disclosure.md``, "Audiences"):
+``organisation`` - the organisation's own mortality committee and board, exact counts, marked
+:data:`INTERNAL_NOTICE`; ``collaborative`` - organisations that agreed to share,
+disclosure-controlled; ``public`` - anything that leaves the programme (the national report
+always), disclosure-controlled."""
+
+INTERNAL_NOTICE = "For internal governance: apply disclosure control before publishing"
+"""How an ``organisation``-audience report (exact counts) is marked, on the page and in its
+workbook."""
+
+MIN_PUBLISHED_THRESHOLD = 5
+"""The lowest disclosure threshold a ``collaborative`` or ``public`` report may use (older HQIP
+practice: suppress under 5); the rounding base is at least 1 for every audience."""
+
+DEFAULT_THRESHOLD = 7
+DEFAULT_ROUNDING = 5
+"""The NHS Digital (HES) rule a controlled report uses unless its parameters say otherwise."""
 
 
 class Period(NamedTuple):
@@ -142,9 +165,15 @@ class _Common(BaseModel):
     db: str | None = Field(
         None, description="Database URL; empty = --db, SJR_DATABASE_URL or the local default."
     )
-    user: str = Field(
-        "sjr-reports", min_length=1,
-        description="Identity the report reads data as (programme team, or the organisation lead).",
+    user: str | None = Field(
+        None, min_length=1,
+        description="Who the report reads data as; empty = the person running it "
+        "(JUPYTERHUB_USER, SJR_USER or the identity file). Set by `sjr report`.",
+    )
+    audience: Literal["organisation", "collaborative", "public"] = Field(
+        "public",
+        description="Who the report is for: organisation (exact counts, marked for internal "
+        "governance), collaborative or public (disclosure-controlled).",
     )
     trend_months: int = Field(
         36, ge=12, le=120,
@@ -153,11 +182,15 @@ class _Common(BaseModel):
     confidence_level: float = Field(
         0.95, gt=0.5, lt=1.0, description="Confidence level of intervals, e.g. 0.95."
     )
-    disclosure_threshold: int = Field(
-        7, ge=0, le=50, description="Counts from 1 to this are shown as * (0: no suppression)."
+    disclosure_threshold: int | None = Field(
+        None, ge=0, le=50,
+        description="Counts from 1 to this are shown as *; empty = 7 (collaborative, public) or "
+        "exact counts (organisation). At least 5 unless the audience is organisation.",
     )
-    disclosure_rounding: int = Field(
-        5, ge=1, le=100, description="Other counts are rounded to the nearest multiple of this."
+    disclosure_rounding: int | None = Field(
+        None, ge=1, le=100,
+        description="Other counts are rounded to the nearest multiple of this; empty = 5 "
+        "(collaborative, public) or 1 (organisation).",
     )
     data_file: str | None = Field(
         None, description="Internal: a data slice prepared by the batch runner. Leave empty."
@@ -169,6 +202,26 @@ class _Common(BaseModel):
             parse_period(self.period, self.start_month, self.end_month)
         return self
 
+    @model_validator(mode="after")
+    def _disclosure_has_a_floor(self) -> _Common:
+        threshold = self.disclosure_threshold
+        if (self.audience != "organisation" and threshold is not None
+                and threshold < MIN_PUBLISHED_THRESHOLD):
+            raise ValueError(
+                f"'disclosure_threshold' {threshold} is below the floor of "
+                f"{MIN_PUBLISHED_THRESHOLD} for a {self.audience} report: counts of 1 to "
+                f"{MIN_PUBLISHED_THRESHOLD - 1} must be suppressed in anything shared. Only a "
+                "report for the organisation's own governance ('audience: organisation', "
+                "marked for internal use) may go lower"
+            )
+        return self
+
+    @property
+    def internal(self) -> bool:
+        """Whether this is an ``organisation``-audience report (exact counts, marked with
+        :data:`INTERNAL_NOTICE`)."""
+        return self.audience == "organisation"
+
     def resolved_period(self) -> Period:
         """The report's :class:`Period` (an error if none was given)."""
         return parse_period(self.period, self.start_month, self.end_month)
@@ -177,8 +230,12 @@ class _Common(BaseModel):
         """The :class:`sjrlib.disclosure.DisclosureRule` these parameters configure."""
         from sjrlib.disclosure import DisclosureRule
 
+        exact = self.internal
+        threshold = self.disclosure_threshold
+        rounding = self.disclosure_rounding
         return DisclosureRule(
-            threshold=self.disclosure_threshold, rounding=self.disclosure_rounding
+            threshold=(0 if exact else DEFAULT_THRESHOLD) if threshold is None else threshold,
+            rounding=(1 if exact else DEFAULT_ROUNDING) if rounding is None else rounding,
         )
 
     def notebook_parameters(self) -> dict[str, Any]:
@@ -195,6 +252,15 @@ class NationalParameters(_Common):
     """
 
     report: Literal["national"] = "national"
+
+    @model_validator(mode="after")
+    def _national_is_public(self) -> NationalParameters:
+        if self.audience != "public":
+            raise ValueError(
+                f"'audience' {self.audience!r} is not possible for the national report: it "
+                "leaves the programme, so its audience is 'public'"
+            )
+        return self
 
 
 class TrustParameters(_Common):

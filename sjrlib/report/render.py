@@ -6,6 +6,15 @@ CSS (A4, no navigation, tables and figures not split across pages), figures embe
 (``data:`` URIs, nothing fetched from the network). A notebook with an error output is refused
 (:class:`RenderError`): a failing cell fails the report, it never renders a traceback. Warnings
 written to stderr are left out of the page.
+
+Nothing in a page can run. Every string that comes from the store or the parameters
+(organisation names above all) is escaped where it is turned into HTML (``sjrlib.report``'s
+``_repr_html_`` methods; no report output is Markdown, whose raw HTML and links would pass
+through). As a second line, :func:`check_inert` reads the finished page and refuses
+(:class:`RenderError`, nothing written) any script, embedded object or frame, event-handler
+attribute, form, ``<base>``/``<meta http-equiv>``, link that is not ``https:``, a relative path
+inside the report folder or an anchor, and any source the browser would load other than an
+embedded PNG/JPEG/GIF image.
 """
 
 from __future__ import annotations
@@ -13,12 +22,13 @@ from __future__ import annotations
 import html
 import re
 from functools import cache
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
 
-__all__ = ["RenderError", "render_html", "write_html", "write_index"]
+__all__ = ["RenderError", "check_inert", "render_html", "write_html", "write_index"]
 
 _HEADING = re.compile(r'<h([23]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 _TAG = re.compile(r"<[^>]+>")
@@ -59,6 +69,9 @@ table.sjr-table td { text-align: right; white-space: nowrap; }
 table.sjr-table tr.total th, table.sjr-table tr.total td { font-weight: bold;
                                                            border-top: 2px solid var(--grey); }
 p.sjr-note { font-size: 12.5px; color: var(--grey); margin: 2px 0 14px; max-width: 820px; }
+.sjr-notice { background: #fff4e5; border: 2px solid #ed8b00; color: var(--dark);
+              font-weight: bold; padding: 10px 32px; margin: 0;
+              -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 .sjr-callout { background: var(--pale); border-left: 6px solid var(--blue);
                padding: 10px 16px; margin: 12px 0; }
 .sjr-callout ul { margin: 4px 0; padding-left: 20px; }
@@ -101,7 +114,83 @@ footer.sjr-footer { max-width: 1180px; margin: 0 auto; padding: 12px 32px 32px;
 
 
 class RenderError(RuntimeError):
-    """The executed notebook cannot be published (it holds an error output)."""
+    """The executed notebook cannot be published (it holds an error output, or the page would
+    hold something that runs)."""
+
+
+_ACTIVE_TAGS = frozenset({
+    "script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "form",
+    "input", "button", "textarea", "select", "link", "portal", "noscript", "template",
+})
+"""Elements a report page never needs: each can run code, load or submit something."""
+_URL_ATTRIBUTES = frozenset({
+    "href", "src", "action", "formaction", "xlink:href", "srcset", "poster", "background",
+    "data", "codebase", "cite", "longdesc", "ping", "manifest", "lowsrc", "dynsrc",
+})
+_IMAGE_DATA = re.compile(r"^data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=\s]*$", re.I)
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):", re.I)
+_CONTROL = re.compile(r"[\x00-\x20\x7f]+")
+
+
+_LOADS = frozenset({"src", "srcset", "poster", "background", "data", "lowsrc", "dynsrc"})
+"""Attributes whose URL the browser fetches on its own: only embedded images (a page fetches
+nothing from the network)."""
+
+
+def _safe_url(value: str, attribute: str) -> bool:
+    """For a link: ``https:``, a relative path that stays inside the report folder, or an
+    anchor. For a source the browser loads by itself: an embedded PNG/JPEG/GIF only."""
+    if attribute in _LOADS:
+        return bool(_IMAGE_DATA.match(value.strip()))
+    bare = _CONTROL.sub("", html.unescape(value))  # browsers ignore these inside a scheme
+    scheme = _SCHEME.match(bare)
+    if scheme:
+        return scheme[1].lower() == "https"
+    if bare.startswith(("//", "\\", "/\\", "\\/")):  # scheme-relative: another host
+        return False
+    if bare.startswith("/"):  # the root of whatever serves the folder: outside it
+        return False
+    depth = 0
+    for part in bare.split("#")[0].split("?")[0].split("/"):
+        depth += -1 if part == ".." else 0 if part in ("", ".") else 1
+        if depth < -1:  # index.html links trusts/X.html; a trust page may link ../index.html
+            return False
+    return True
+
+
+class _Inspector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        tag = tag.lower()
+        if tag in _ACTIVE_TAGS or tag.startswith(("svg", "math")):
+            self.problems.append(f"a <{tag}> element")
+        if tag == "meta" and any(k.lower() == "http-equiv" for k, _ in attrs):
+            self.problems.append("a <meta http-equiv> element")
+        for key, value in attrs:
+            key = key.lower()
+            if key.startswith("on"):
+                self.problems.append(f"an event attribute {key}= on <{tag}>")
+            elif key in _URL_ATTRIBUTES and value is not None and not _safe_url(value, key):
+                self.problems.append(f"a {key}= that is not an allowed link or image on <{tag}>")
+            elif key == "style" and value and re.search(r"url\s*\(|expression\s*\(|@import",
+                                                        value, re.I):
+                self.problems.append(f"a style= that loads something on <{tag}>")
+
+    handle_startendtag = handle_starttag
+
+
+def check_inert(page: str) -> None:
+    """Raise :class:`RenderError` if ``page`` holds anything that could run or load: see the
+    module docstring for what is refused. Text is never refused (it is escaped)."""
+    inspector = _Inspector()
+    inspector.feed(page)
+    inspector.close()
+    if inspector.problems:
+        found = "; ".join(dict.fromkeys(inspector.problems))
+        raise RenderError(f"the page would hold active content ({found}); not written")
 
 
 @cache
@@ -112,6 +201,21 @@ def _exporter() -> HTMLExporter:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
+
+
+def _no_markdown(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A Markdown output (``display(Markdown(...))``) shown as the text it is: Markdown passes
+    raw HTML and ``javascript:`` links through, and an output may carry data. The notebook's own
+    Markdown cells (the report's fixed headings and prose) are rendered as Markdown."""
+    data = output.get("data")
+    if not data or "text/markdown" not in data:
+        return output
+    if "text/html" not in data:
+        text = data["text/markdown"]
+        text = "".join(text) if isinstance(text, list) else str(text)
+        data["text/html"] = f'<p class="sjr-text">{html.escape(text)}</p>'
+    del data["text/markdown"]
+    return output
 
 
 def _publishable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -129,7 +233,7 @@ def _publishable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                         f"cell {index + 1} failed ({output.get('ename')}: {output.get('evalue')})"
                     )
             cell.outputs = [
-                o for o in cell.get("outputs", [])
+                _no_markdown(o) for o in cell.get("outputs", [])
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
         cells.append(cell)
@@ -148,7 +252,8 @@ def _toc(body: str) -> str:
     return '<nav class="sjr-toc"><h2>Contents</h2><ol>' + "".join(items) + "</ol></nav>"
 
 
-def render_html(nb: nbformat.NotebookNode, *, title: str, kicker: str = "") -> str:
+def render_html(nb: nbformat.NotebookNode, *, title: str, kicker: str = "",
+                notice: str = "") -> str:
     """The executed notebook as one HTML page.
 
     Parameters
@@ -159,34 +264,43 @@ def render_html(nb: nbformat.NotebookNode, *, title: str, kicker: str = "") -> s
         The page title (the report's heading).
     kicker
         A short line above the title (e.g. the programme's name).
+    notice
+        A banner under the title (e.g. "For internal governance: apply disclosure control
+        before publishing"); empty for none.
 
     Raises
     ------
     RenderError
-        If any cell holds an error output.
+        If any cell holds an error output, or the page would hold active content
+        (:func:`check_inert`).
     """
     body, _ = _exporter().from_notebook_node(_publishable(nb))
-    return (
+    banner = (f'<p class="sjr-notice" role="note">{html.escape(notice)}</p>\n'
+              if notice else "")
+    page = (
         "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         f'<header class="sjr-title"><div class="kicker">{html.escape(kicker)}</div>'
-        f"<h1>{html.escape(title)}</h1></header>\n"
+        f"<h1>{html.escape(title)}</h1></header>\n{banner}"
         f'<div class="sjr-page">{_toc(body)}<main>\n{body}\n</main></div>\n'
         '<footer class="sjr-footer">Structured Judgement Review programme. Produced by '
         "<code>sjr report</code>; the section &ldquo;About this report&rdquo; says what it "
         "was made from.</footer>\n"
         "</body>\n</html>\n"
     )
+    check_inert(page)
+    return page
 
 
 def write_html(
-    nb: nbformat.NotebookNode, path: str | Path, *, title: str, kicker: str = ""
+    nb: nbformat.NotebookNode, path: str | Path, *, title: str, kicker: str = "",
+    notice: str = "",
 ) -> Path:
     """Render ``nb`` (see :func:`render_html`) and write it to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = render_html(nb, title=title, kicker=kicker)
+    text = render_html(nb, title=title, kicker=kicker, notice=notice)
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
@@ -245,6 +359,7 @@ def write_index(out_dir: str | Path, organisations, period_label: str) -> Path:
             "programme does not compare or rank organisations.</p>")
     page = _page(f"Structured judgement review reports, {period_label}",
                  "Structured Judgement Review programme", note + "".join(parts))
+    check_inert(page)
     path = out_dir / "index.html"
     out_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

@@ -4,8 +4,13 @@
    given) are validated with the command-line values before anything runs; an unknown
    organisation is an error too.
 2. Data: the period's rows (and the trend window before it) are read once through the governed
-   session as the report identity, and cut into one slice per organisation in a private
-   temporary directory (deleted at the end) that each notebook reads.
+   session as the person who runs the batch (programme team for national and ``all``; the
+   programme team or the organisation's lead for a trust report; anyone else is refused before
+   anything runs: :mod:`sjrlib.report.access`), and cut into one slice per organisation in a
+   private temporary directory (deleted at the end) that each notebook reads. Every path the
+   caller gave (``--out``, parameter files, a SQLite ``--db``) is made absolute against the
+   caller's working folder first, so the HTML pages and the Learning from Deaths workbooks
+   land together under ``--out`` whatever the kernels' working folder.
 3. Execution: ``N`` worker processes (one per core by default) each start one pre-warmed kernel
    (:mod:`sjrlib.report.engine`) and run their share of the notebooks through papermill, then
    render each to HTML (:mod:`sjrlib.report.render`). Kernels talk over IPC sockets in a
@@ -36,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sjrlib.report.params import (
+    INTERNAL_NOTICE,
     NationalParameters,
     ParameterError,
     TrustParameters,
@@ -78,6 +84,8 @@ class ReportJob:
     title: str
     kicker: str = "Structured Judgement Review programme"
     extra_outputs: tuple[Path, ...] = ()
+    notice: str = ""
+    """A banner at the top of the page (e.g. :data:`INTERNAL_NOTICE`); empty: none."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,7 @@ def _execute(job: ReportJob, engine_name: str | None) -> None:
         kernel_name="python3", progress_bar=False, log_output=False,
         request_save_on_cell_execute=False,
     )
-    write_html(nb, job.html, title=job.title, kicker=job.kicker)
+    write_html(nb, job.html, title=job.title, kicker=job.kicker, notice=job.notice)
 
 
 def _run_one(job: ReportJob, kernel) -> JobResult:
@@ -266,26 +274,49 @@ def _removing(directory: Path):
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _load_all(files: Iterable[str | Path], overrides: dict[str, Any]
-              ) -> tuple[NationalParameters, dict[str, Any]]:
+_INTERNAL_PARAMETERS = ("data_file", "lfd_workbook")
+"""Set by the batch for each notebook; a parameter file that names one is refused (a slice of
+the caller's choosing must not be reported as the national picture)."""
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ParameterError(f"{path}: parameter file not found") from None
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{path}: not valid YAML: {exc}") from None
+    if isinstance(raw, dict):
+        named = [k for k in _INTERNAL_PARAMETERS if raw.get(k) is not None]
+        if named:
+            raise ParameterError(f"{path}: {', '.join(repr(k) for k in named)} is set by "
+                                 "`sjr report` itself; remove it from the parameter file")
+    return raw
+
+
+def _load_all(files: Iterable[Path], overrides: dict[str, Any],
+              trust_overrides: dict[str, Any]) -> tuple[NationalParameters, dict[str, Any]]:
     national: NationalParameters | None = None
     trust_raw: dict[str, Any] | None = None
     for path in files:
-        import yaml
-
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        raw = _read_file(path)
         kind = raw.get("report") if isinstance(raw, dict) else None
         if kind == "trust":
+            both = {**overrides, **trust_overrides}
             # checked now with a placeholder code, so a typo fails before anything runs
-            load_parameters(path, overrides={**overrides, "organisation_code": "AAA"})
-            trust_raw = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
+            load_parameters(path, overrides={**both, "organisation_code": "AAA"})
+            trust_raw = {**raw, **{k: v for k, v in both.items() if v is not None}}
             trust_raw["_file"] = str(path)
         else:
             national = load_parameters(path, overrides=overrides)  # type: ignore[assignment]
     if national is None:
         national = load_parameters({"report": "national"}, overrides=overrides)
     if trust_raw is None:
-        trust_raw = {"report": "trust", **{k: v for k, v in overrides.items() if v is not None}}
+        trust_raw = {"report": "trust",
+                     **{k: v for k, v in {**overrides, **trust_overrides}.items()
+                        if v is not None}}
     return national, trust_raw
 
 
@@ -303,6 +334,8 @@ def run_reports(
     warm: bool = True,
     progress: bool = True,
     notebooks: str | Path | None = None,
+    user: str | None = None,
+    audience: str | None = None,
 ) -> BatchResult:
     """Plan, check and run a batch of reports; write the index. See the module docstring.
 
@@ -315,21 +348,37 @@ def run_reports(
     period, start_month, end_month
         Override the parameter files' period (financial year ``"2024-25"`` or months).
     db
-        Database URL (else the files', else ``SJR_DATABASE_URL`` / the local default).
+        Database URL (else the files', else ``SJR_DATABASE_URL`` / the local default). A
+        relative SQLite path is taken from the current working folder.
     out
-        Output folder (``reports``).
+        Output folder (``reports``), relative to the current working folder.
     parameter_files
         YAML files, each ``report: national`` or ``report: trust`` (defaults for every trust);
         default ``parameters/national.yaml`` and ``parameters/trust_defaults.yaml``.
     workers
         Parallel processes (default one per core).
+    user
+        Who runs the batch (default: the parameter files' ``user``, else the caller's identity,
+        :func:`data_access.identity.resolve_username`). National and ``all``: the programme
+        team; a trust report: the programme team or that organisation's lead.
+    audience
+        The trust reports' audience (``organisation``, ``collaborative``, ``public``), over
+        the parameter files'.
 
     Raises
     ------
     ParameterError
         Bad parameters or an unknown organisation: raised before any notebook runs.
+    data_access.AccessDenied
+        No identity, or one that may not produce these reports (audited): raised before any
+        notebook runs.
     """
+    from data_access import open_session
+    from data_access.identity import resolve_username
+    from data_access.store import get_engine
+    from sjrlib.caller_paths import absolute_database_url, absolute_path
     from sjrlib.report import data as report_data
+    from sjrlib.report.access import check_report_access
     from sjrlib.report.render import write_index
 
     started = time.perf_counter()
@@ -341,35 +390,42 @@ def run_reports(
     if period or start_month or end_month:
         parse_period(period, start_month, end_month)  # a clear error now
         overrides.update(period=period, start_month=start_month, end_month=end_month)
-    files = _default_parameter_files() if parameter_files is None else list(parameter_files)
-    national, trust_raw = _load_all(files, overrides)
-    notebooks = Path(notebooks) if notebooks else default_notebooks()
+    # every path the caller gave is theirs: made absolute here, before a kernel sees it
+    files = [absolute_path(f) for f in
+             (_default_parameter_files() if parameter_files is None else parameter_files)]
+    national, trust_raw = _load_all(files, overrides, {"audience": audience})
+    notebooks = absolute_path(notebooks) if notebooks else absolute_path(default_notebooks())
     for name in ("national_report.ipynb", "trust_report.ipynb"):
         if not (notebooks / name).exists():
             raise ParameterError(f"notebook {notebooks / name} not found")
+    url = absolute_database_url(national.db)
+    trust_raw["db"] = absolute_database_url(trust_raw.get("db") or national.db)
+    username = resolve_username(user or national.user or trust_raw.get("user"))
 
-    from data_access import open_session
+    engine = get_engine(url)
+    try:
+        with open_session(user=username, db=engine, tool="report") as session:
+            check_report_access(session, what, codes, engine=engine)
+            organisations = session.organisations()
+            known = list(organisations["organisation_code"].astype(str))
+            if what == "trust":
+                for code in codes:
+                    check_organisation(code, known, where="sjr report trust")
+            if national.period or national.start_month:
+                the_period = national.resolved_period()
+            else:
+                months = session.deaths()["month"].dropna().astype(str)
+                the_period = parse_period(latest_financial_year(months))
+            trend_months = max(national.trend_months, int(trust_raw.get("trend_months", 36)))
+            start = report_data.trend_start(the_period, trend_months)
+            selected = known if what == "all" else list(codes) if what == "trust" else []
+            reviews, deaths, _ = report_data.read_window(
+                session, start, the_period.end_month, None if what != "trust" else selected
+            )
+    finally:
+        engine.dispose()
 
-    report_data.ensure_report_user(national.db, national.user)
-    with open_session(user=national.user, db=national.db, tool="report") as session:
-        organisations = session.organisations()
-        known = list(organisations["organisation_code"].astype(str))
-        if what == "trust":
-            for code in codes:
-                check_organisation(code, known, where="sjr report trust")
-        if national.period or national.start_month:
-            the_period = national.resolved_period()
-        else:
-            months = session.deaths()["month"].dropna().astype(str)
-            the_period = parse_period(latest_financial_year(months))
-        trend_months = max(national.trend_months, int(trust_raw.get("trend_months", 36)))
-        start = report_data.trend_start(the_period, trend_months)
-        selected = known if what == "all" else list(codes) if what == "trust" else []
-        reviews, deaths, _ = report_data.read_window(
-            session, start, the_period.end_month, None if what != "trust" else selected
-        )
-
-    out_dir = Path(out) / the_period.label
+    out_dir = absolute_path(out) / the_period.label
     slices = Path(tempfile.mkdtemp(prefix="sjr-report-data-"))
     with _terminate_as_exit(), _removing(slices):
         paths = report_data.write_slices(reviews, deaths, organisations, selected, slices)
@@ -382,7 +438,8 @@ def run_reports(
             period_values = {"period": the_period.label, "start_month": None, "end_month": None}
         if what in ("national", "all"):
             params = national.model_copy(
-                update={**period_values, "data_file": str(paths["national"])}
+                update={**period_values, "data_file": str(paths["national"]), "db": url,
+                        "user": username}
             )
             jobs.append(ReportJob(
                 "national", notebooks / "national_report.ipynb", params.notebook_parameters(),
@@ -393,9 +450,10 @@ def run_reports(
                          organisations["name"].astype(str), strict=True))
         trust_file = trust_raw.pop("_file", "parameters")
         for code in selected:
+            workbook = out_dir / "trusts" / f"{code}-lfd.xlsx"
             values = {**trust_raw, **period_values, "organisation_code": code,
-                      "data_file": str(paths[code]),
-                      "lfd_workbook": str(out_dir / "trusts" / f"{code}-lfd.xlsx")}
+                      "data_file": str(paths[code]), "user": username,
+                      "lfd_workbook": str(workbook)}
             params = load_parameters(values, known_organisations=known)
             if not isinstance(params, TrustParameters):  # pragma: no cover - schema guarantees
                 raise ParameterError(f"{trust_file}: not trust parameters")
@@ -404,7 +462,8 @@ def run_reports(
                 out_dir / "trusts" / f"{code}.html",
                 title=f"{names.get(code, code)}: structured judgement reviews, "
                       f"{the_period.label}",
-                extra_outputs=(out_dir / "trusts" / f"{code}-lfd.xlsx",),
+                extra_outputs=(workbook,),
+                notice=INTERNAL_NOTICE if params.internal else "",
             ))
         out_dir.mkdir(parents=True, exist_ok=True)
         results = run_jobs(jobs, workers=workers, warm=warm, progress=progress)

@@ -20,7 +20,9 @@ import sjrlib
 
 __all__ = ["Stamp", "git_commit"]
 
-_INTERNAL = {"data_file", "lfd_workbook"}
+_INTERNAL = {"data_file", "lfd_workbook", "user"}
+"""Not shown: the batch's own file paths, and the name of the person who ran the report (a
+member of staff; it is in the audit log, and it changes no figure)."""
 
 
 @cache

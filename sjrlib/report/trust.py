@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown
 
 from sjrlib import domain, plots, spc
 from sjrlib.report import narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
 from sjrlib.report.figures import Chart
-from sjrlib.report.params import TrustParameters, load_parameters
+from sjrlib.report.params import INTERNAL_NOTICE, TrustParameters, load_parameters
 from sjrlib.report.stamp import Stamp
 from sjrlib.stats import descriptive
 from sjrlib.stats._reviews import financial_quarter
@@ -84,14 +83,18 @@ class TrustReport:
         return f"{self.name} ({self.code}): Structured Judgement Review report, " \
                f"{_period_words(self.period)}"
 
-    def introduction(self) -> Markdown:
-        """Who and what the report covers, in two sentences."""
-        return Markdown(
-            f"**{self.name}** ({self.code}), deaths from {_month_words(self.period.start_month)} "
+    def introduction(self) -> narrative.Paragraph:
+        """Who and what the report covers, in two sentences (and, for the organisation's own
+        governance, the notice that counts are exact)."""
+        internal = (f" {INTERNAL_NOTICE}: counts are exact, for the organisation's own "
+                    "mortality committee and board." if self.params.internal else "")
+        return narrative.Paragraph(
+            narrative.Strong(self.name),
+            f" ({self.code}), deaths from {_month_words(self.period.start_month)} "
             f"to {_month_words(self.period.end_month)}. Figures come from structured judgement "
             "reviews (submitted and locked; drafts are not counted) and the monthly deaths "
             "feed. This report is for the organisation's own learning: it does not compare "
-            "organisations. " + self.rule.describe()
+            "organisations. " + self.rule.describe() + internal
         )
 
     # ------------------------------------------------------------- Learning from Deaths ----
@@ -126,7 +129,7 @@ class TrustReport:
         return write_lfd_workbook(
             target, self._lfd[1], organisation=f"{self.name} ({self.code})",
             period=_period_words(self.period), total_label=self.total_label, rule=self.rule,
-            stamp=self.stamp(),
+            stamp=self.stamp(), notice=INTERNAL_NOTICE if self.params.internal else "",
         )
 
     # -------------------------------------------------------------------- care scores ----
