@@ -21,6 +21,8 @@ The demo users (names fixed, so the README can list them):
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
@@ -83,18 +85,21 @@ def is_synthetic(conn: Connection) -> bool:
     return row is not None and row[0] == "yes"
 
 
-def default_identity(url: str) -> str | None:
-    """:data:`DEFAULT_USER` when no identity is configured and the store at ``url`` is marked
-    synthetic; ``None`` otherwise (a configured identity, or a store of real data, which never
-    gets a default)."""
-    from data_access import store
-    from data_access.identity import IdentityError, resolve_username
+def default_identity(url: str, env: Mapping[str, str] | None = None) -> str | None:
+    """:data:`DEFAULT_USER` when ``env`` (default: this process's environment) configures no
+    identity and the store at ``url`` is marked synthetic; ``None`` otherwise (an identity is
+    configured, or the store holds real data, which never gets a default)."""
+    from pathlib import Path
 
-    try:
-        resolve_username()
+    from data_access import store
+    from data_access.identity import identity_file, read_identity_file
+
+    env = os.environ if env is None else env
+    if any(env.get(name, "").strip() for name in ("JUPYTERHUB_USER", "SJR_USER")):
         return None
-    except IdentityError:
-        pass
+    configured = env.get("SJR_CONFIG")
+    if read_identity_file(Path(configured).expanduser() if configured else identity_file()):
+        return None
     engine = store.get_engine(url)
     try:
         with engine.connect() as conn:

@@ -35,6 +35,7 @@ __all__ = [
     "count_users",
     "get_user",
     "identity_file",
+    "read_identity_file",
     "list_users",
     "resolve_username",
     "set_disabled",
@@ -52,6 +53,11 @@ def identity_file() -> Path:
         return Path(configured).expanduser()
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "sjr" / "identity"
+
+
+def read_identity_file(path: Path) -> str | None:
+    """The user name an identity file names (first line not blank and not a ``#`` comment)."""
+    return _from_file(path)
 
 
 def _from_file(path: Path) -> str | None:

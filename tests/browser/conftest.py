@@ -93,19 +93,23 @@ def start_voila(jupyter_home, tmp_path_factory):
     started: list[subprocess.Popen] = []
     logs = tmp_path_factory.mktemp("voila-logs")
 
-    def start(user: str, db: str) -> Voila:
+    def start(user: str | None, db: str) -> Voila:
+        """``user`` None: no identity at all (no SJR_USER, no identity file)."""
         port = free_port()
-        log = logs / f"voila-{user}-{port}.log"
+        log = logs / f"voila-{user or 'no-identity'}-{port}.log"
         env = {k: v for k, v in os.environ.items()
                if k not in ("JUPYTERHUB_USER", "SJR_USER", "SJR_DATABASE_URL")}
-        env.update(jupyter_home, SJR_USER=user, MPLBACKEND="Agg")
+        env.update(jupyter_home, MPLBACKEND="Agg",
+                   SJR_CONFIG=str(logs / "no-identity-file"))
+        if user is not None:
+            env["SJR_USER"] = user
         process = subprocess.Popen(
             [str(SJR), "serve", "--port", str(port), "--db", db],
             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
             cwd=str(ROOT))
         started.append(process)
         _wait_for_port(port, process, log)
-        return Voila(f"http://127.0.0.1:{port}", user, db, log)
+        return Voila(f"http://127.0.0.1:{port}", user or "(no identity)", db, log)
 
     yield start
     for process in started:
