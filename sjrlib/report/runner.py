@@ -374,7 +374,6 @@ def run_reports(
         notebook runs.
     """
     from data_access import open_session
-    from data_access.identity import resolve_username
     from data_access.store import get_engine
     from sjrlib.caller_paths import absolute_database_url, absolute_path
     from sjrlib.report import data as report_data
@@ -400,11 +399,12 @@ def run_reports(
             raise ParameterError(f"notebook {notebooks / name} not found")
     url = absolute_database_url(national.db)
     trust_raw["db"] = absolute_database_url(trust_raw.get("db") or national.db)
-    username = resolve_username(user or national.user or trust_raw.get("user"))
-
     engine = get_engine(url)
     try:
-        with open_session(user=username, db=engine, tool="report") as session:
+        # open_session finds the caller (and audits a refusal, no identity included)
+        with open_session(user=user or national.user or trust_raw.get("user"), db=engine,
+                          tool="report") as session:
+            username = session.user
             check_report_access(session, what, codes, engine=engine)
             organisations = session.organisations()
             known = list(organisations["organisation_code"].astype(str))
