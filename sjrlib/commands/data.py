@@ -256,7 +256,9 @@ def demo_data(
         if not synthetic_store and (reviews or organisations_stored or users):
             typer.echo(f"{_shown(url)} is not a synthetic store and is not empty "
                        f"({reviews:,} reviews, {users} users); nothing done: demo data and "
-                       "demo users go only into a new store.")
+                       "demo users go only into a new store. (A demo store made before stores "
+                       "were marked synthetic? Remove it, e.g. `make clean-db`, and run "
+                       "`make demo` again.)")
             return
         if reviews:
             added = _demo_users(engine, url)
