@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from sjrlib.cli import app
@@ -67,3 +68,93 @@ def test_notebooks_are_thin():
         assert len(code) == 1 and not code[0].outputs
         lines = [ln for ln in code[0].source.splitlines() if ln and not ln.startswith("#")]
         assert len(lines) == 2 and lines[0].startswith("from sjrlib.dashboards.")
+
+
+# --- stopping ----------------------------------------------------------------------------------
+
+
+def _marked(marker: str) -> list:
+    """Every live process whose environment carries ``marker`` (sjr serve, Voila, kernels)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("SJR_SERVE_TEST") == marker and \
+                    proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _kernels(processes) -> list:
+    import psutil
+
+    out = []
+    for proc in processes:
+        try:
+            if "ipykernel" in " ".join(proc.cmdline()):
+                out.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "SIGKILL"])
+def test_sjr_serve_stops_voila_and_every_kernel(how, tmp_path, small_data):
+    """``sjr serve`` on a free port with pre-heated kernels (one per dashboard), then a signal to
+    the sjr process alone: no Voila and no kernel it started may remain. SIGTERM and SIGINT are
+    handled by sjr, which returns only once everything has stopped; SIGKILL cannot be handled,
+    so Voila (told by the kernel's parent-death signal) stops its kernels itself."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    import psutil
+    from dashboard_store import populate
+
+    url = f"sqlite:///{tmp_path / 'sjr.db'}"
+    populate(url, small_data)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    marker = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("JUPYTERHUB_USER", "SJR_DATABASE_URL")}
+    env.update(SJR_USER="someone", SJR_SERVE_TEST=marker, MPLBACKEND="Agg")
+    log = (tmp_path / "serve.log").open("w")
+    sjr = subprocess.Popen([str(Path(sys.executable).with_name("sjr")), "serve", "--port",
+                            str(port), "--db", url], env=env, cwd=tmp_path, stdout=log,
+                           stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180  # waiting for start-up, not a timed assertion
+        while len(_kernels(_marked(marker))) < 2:
+            assert sjr.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "the pre-heated kernels never started"
+            time.sleep(0.5)
+        running = _marked(marker)
+        voila = [p for p in running if "voila" in " ".join(p.cmdline())]
+        assert voila and len(_kernels(running)) >= 2
+        assert all(p.pid in {c.pid for c in psutil.Process(sjr.pid).children(recursive=True)}
+                   for p in running if p.pid != sjr.pid), "all descend from sjr serve"
+
+        os.kill(sjr.pid, getattr(signal, how))
+        code = sjr.wait(timeout=120)
+        if how == "SIGKILL":
+            deadline = time.monotonic() + 120  # Voila shuts its kernels down, then exits
+            while _marked(marker) and time.monotonic() < deadline:
+                time.sleep(0.5)
+        else:
+            assert code == 0, (tmp_path / "serve.log").read_text()
+        left = [(p.pid, " ".join(p.cmdline())[:120]) for p in _marked(marker)]
+        assert left == [], left
+    finally:
+        for proc in _marked(marker):  # never leave a server behind, whatever failed
+            proc.kill()
+        log.close()

@@ -25,10 +25,16 @@ def serve(
 
     Open http://127.0.0.1:PORT/voila/render/review_entry.ipynb or .../explore.ipynb. The user is
     the one named by JUPYTERHUB_USER or SJR_USER (see deploy/README.md for JupyterHub)."""
+    from data_access.demo import default_identity
+    from sjrlib.caller_paths import absolute_database_url
     from sjrlib.dashboards.serve import serve as run
 
     typer.echo(f"Dashboards on http://127.0.0.1:{port}/voila/render/review_entry.ipynb and "
                f"http://127.0.0.1:{port}/voila/render/explore.ipynb (Ctrl-C to stop)")
+    default = default_identity(absolute_database_url(db))
+    if default is not None:
+        typer.echo(f"Demo store and no identity given: signed in as {default}. Another demo "
+                   "user: SJR_USER=demo-reviewer make serve (see the README).")
     try:
         code = run(port=port, db=db, notebooks_dir=notebooks, preheat=preheat)
     except FileNotFoundError as exc:

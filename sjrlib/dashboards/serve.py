@@ -122,11 +122,20 @@ def voila_environment(
     """The environment for the Voila server and so for its kernels.
 
     ``SJR_DATABASE_URL`` is set to the absolute database URL; the identity variables
-    (``JUPYTERHUB_USER``, ``SJR_USER``) are passed through untouched.
+    (``JUPYTERHUB_USER``, ``SJR_USER``) are passed through untouched. When they name nobody and
+    the store is marked synthetic, the visitor is the demo's ``demo-lead``
+    (:func:`data_access.demo.default_identity`) and the pages say so.
     """
+    from data_access import demo
+
     env = dict(os.environ if base is None else base)
     env["SJR_DATABASE_URL"] = absolute_database_url(db)
     env.setdefault("MPLBACKEND", "Agg")
+    env.pop(demo.DEMO_SIGN_IN_ENV, None)
+    default = demo.default_identity(env["SJR_DATABASE_URL"], env)
+    if default is not None:  # a synthetic store and no identity: the demo's default user
+        env["SJR_USER"] = default
+        env[demo.DEMO_SIGN_IN_ENV] = "1"
     return env
 
 
@@ -138,8 +147,10 @@ def serve(
     open_browser: bool = False,
     preheat: bool = True,
 ) -> int:
-    """Run Voila in the foreground until interrupted; return its exit code."""
-    import subprocess
+    """Run Voila in the foreground until it exits or this process gets SIGTERM, SIGINT or
+    SIGHUP; then stop Voila and every kernel it started (:mod:`sjrlib.dashboards.supervise`).
+    Return Voila's exit code (0 when stopped by a signal)."""
+    from sjrlib.dashboards.supervise import run_supervised
 
     notebooks = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
     missing = [n for n in DASHBOARDS if not (notebooks / n).is_file()]
@@ -149,7 +160,4 @@ def serve(
         )
     argv = [sys.executable, "-m", "voila", *voila_argv(
         port=port, notebooks_dir=notebooks, open_browser=open_browser, preheat=preheat)]
-    try:
-        return subprocess.call(argv, env=voila_environment(db), cwd=str(notebooks))
-    except KeyboardInterrupt:
-        return 0
+    return run_supervised(argv, env=voila_environment(db), cwd=str(notebooks))
