@@ -128,6 +128,9 @@ def test_every_report_is_written_and_indexed(batch):
         assert (out / "trusts" / f"{code}-lfd.xlsx").exists()
         assert f'href="trusts/{code}.html"' in index
     assert not list(out.rglob("*.ipynb")), "executed notebooks are not kept"
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert len(written) == 2 * len(codes) + 2
+    assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o600"}
 
 
 @pytest.mark.parametrize("kind", ["trust", "national"])

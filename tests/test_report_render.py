@@ -84,3 +84,20 @@ def test_a_page_with_an_active_output_is_not_written(tmp_path):
     with pytest.raises(RenderError):
         write_html(nb, tmp_path / "page.html", title="t")
     assert not (tmp_path / "page.html").exists()
+
+
+def test_pages_are_private_and_never_written_through_a_link(tmp_path):
+    import stat
+
+    from sjrlib.report.render import write_html
+
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("not a report")
+    page = tmp_path / "out" / "page.html"
+    page.parent.mkdir()
+    page.symlink_to(target)
+    write_html(_notebook(_display("text/plain", "hello")), page, title="t")
+    assert target.read_text() == "not a report", "the link's target is untouched"
+    assert not page.is_symlink() and "hello" in page.read_text()
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600
+    assert [p.name for p in page.parent.iterdir()] == ["page.html"]  # no part file left

@@ -142,7 +142,8 @@ def write_lfd_workbook(
         _text(notes.cell(i, 2), value).alignment = Alignment(wrap_text=True, vertical="top")
     notes.column_dimensions["A"].width = 34
     notes.column_dimensions["B"].width = 100
-    tmp = path.with_name(path.name + ".part")
-    wb.save(tmp)
-    tmp.replace(path)
+    from sjrlib.report.private_files import open_private
+
+    with open_private(path) as fh:  # mode 0600, never through a symbolic link
+        wb.save(fh)
     return path

@@ -297,14 +297,12 @@ def write_html(
     nb: nbformat.NotebookNode, path: str | Path, *, title: str, kicker: str = "",
     notice: str = "",
 ) -> Path:
-    """Render ``nb`` (see :func:`render_html`) and write it to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Render ``nb`` (see :func:`render_html`) and write it to ``path``: atomically, mode
+    0600, never through a symbolic link (:mod:`sjrlib.report.private_files`)."""
+    from sjrlib.report.private_files import write_private
+
     text = render_html(nb, title=title, kicker=kicker, notice=notice)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_private(path, text)
 
 
 def _page(title: str, kicker: str, body: str) -> str:
@@ -360,7 +358,6 @@ def write_index(out_dir: str | Path, organisations, period_label: str) -> Path:
     page = _page(f"Structured judgement review reports, {period_label}",
                  "Structured Judgement Review programme", note + "".join(parts))
     check_inert(page)
-    path = out_dir / "index.html"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
+    from sjrlib.report.private_files import write_private
+
+    return write_private(out_dir / "index.html", page)
