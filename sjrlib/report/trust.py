@@ -166,15 +166,16 @@ class TrustReport:
     def _spc(self) -> dict[str, tuple[pd.DataFrame, np.ndarray, str]]:
         """p-charts of % poor care and % reviewed over the trend window.
 
-        By month; by financial quarter instead when more than a third of the months have
-        too few cases to plot (a small organisation), so the chart still shows a process.
+        By month; by financial quarter instead when more than a third of the months rest on
+        fewer than 8 reviews (a small organisation), so the chart still shows a process.
         """
         out = {}
         months = pd.Index(_months(self.data.trend_start, self.period.end_month))
         poor = descriptive.poor_care(self.window_reviews, by="month")
         poor = poor.set_index(poor["month"].astype(str)).reindex(months)
         unit = "month"
-        if (poor["n"].fillna(0).to_numpy(int) <= self.rule.threshold).mean() > 1 / 3:
+        # months on fewer than 8 reviews get no limits (sjrlib.spc), whatever the audience
+        if (poor["n"].fillna(0).to_numpy(int) < spc.MIN_CASES_FOR_LIMITS).mean() > 1 / 3:
             unit = "quarter"
             quarters = pd.Index(sorted({financial_quarter(m) for m in months}))
             poor = descriptive.poor_care(self.window_reviews, by="quarter")
