@@ -13,8 +13,18 @@ the shared rules -> typed frame. All or nothing:
 Entirely blank rows are skipped (their numbers are not reused, so row numbers stay right).
 CSV is UTF-8, with or without a byte-order mark; XLSX is read from its first sheet.
 
+A file past the :class:`Limits` (columns, rows, characters in a cell, file size, an XLSX
+package's unpacked size) is refused with one line naming the file (and the row and column) as
+soon as the reader meets it, before it can fill the memory. An XLSX sheet is streamed
+(openpyxl's read-only mode) and its real size counted while reading: the size the sheet
+declares (its ``<dimension>``) is ignored, so a sheet declaring a million rows costs nothing
+and rows beyond a declared size that is too small are read like any other.
+
 Writing (:func:`write_reviews` etc.) produces exactly the exchange format, chosen by suffix, so
-``read_reviews(write_reviews(frame, p)) == frame`` for a validated frame.
+``read_reviews(write_reviews(frame, p)) == frame`` for a validated frame. Files are written
+with :func:`sjrlib.safe_files.open_private` (mode 0600, whole, never through a symbolic link).
+CSV text cells a spreadsheet would run as a formula (``= + - @``) are neutralised and restored
+on reading (:mod:`sjrlib.formula_cells`).
 
 Example
 -------
@@ -28,20 +38,24 @@ import csv
 import datetime as _dt
 import io as _io
 import itertools
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sjrlib import domain, rules, schema
+from sjrlib import domain, formula_cells, rules, safe_files, schema
 from sjrlib.mapping import ColumnMapping, MappingError, apply_mapping, load_mapping
 
 __all__ = [
     "ImportFileError",
+    "Limits",
+    "limits",
     "read_deaths",
     "read_organisations",
     "read_raw",
@@ -61,6 +75,118 @@ MappingLike = str | Path | Mapping[str, Any] | ColumnMapping | None
 
 class ImportFileError(ValueError):
     """Something is wrong with a whole file; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an input file may hold; past any of these it is refused with a clear message.
+
+    Attributes
+    ----------
+    max_columns
+        Columns (header cells, or cells with data in any row). The exchange format has about
+        40; a file with thousands is a mistake or an attack, and a 10 MB CSV with a million
+        columns would otherwise take gigabytes to parse.
+    max_rows
+        Data rows (``$SJR_IMPORT_MAX_ROWS``). The default leaves room for several million
+        reviews, i.e. every review in England for many years.
+    max_cell_chars
+        Characters in one cell: Excel's own limit (32,767), so any cell a spreadsheet can
+        hold is accepted.
+    max_file_bytes
+        Size of a CSV file, or of an XLSX file as stored (``$SJR_IMPORT_MAX_FILE_BYTES``).
+    max_unpacked_bytes
+        Size of an XLSX package's parts once unzipped (a small workbook can unpack to
+        gigabytes: a "zip bomb").
+    """
+
+    max_columns: int = 200
+    max_rows: int = 5_000_000
+    max_cell_chars: int = 32_767
+    max_file_bytes: int = 8 << 30
+    max_unpacked_bytes: int = 4 << 30
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip().replace("_", "")
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImportFileError(f"${name}: not a whole number ({value!r})") from None
+    if number < 1:
+        raise ImportFileError(f"${name}: must be at least 1 ({number})")
+    return number
+
+
+def limits() -> Limits:
+    """The limits in force: :class:`Limits`' defaults, with ``$SJR_IMPORT_MAX_ROWS`` and
+    ``$SJR_IMPORT_MAX_FILE_BYTES`` when set."""
+    default = Limits()
+    return Limits(max_rows=_env_int("SJR_IMPORT_MAX_ROWS", default.max_rows),
+                  max_file_bytes=_env_int("SJR_IMPORT_MAX_FILE_BYTES",
+                                          default.max_file_bytes))
+
+
+def _check_file(path: Path, limit: Limits) -> None:
+    """Refuse a missing file or one past the size limit (before anything is read)."""
+    if not path.is_file():
+        raise ImportFileError(f"{path.name}: no such file ({path})")
+    size = path.stat().st_size
+    if size > limit.max_file_bytes:
+        raise ImportFileError(f"{path.name}: the file is {size:,} bytes; at most "
+                              f"{limit.max_file_bytes:,} are read (split it, or set "
+                              f"$SJR_IMPORT_MAX_FILE_BYTES)")
+
+
+def _too_many_rows(name: str, limit: Limits) -> ImportFileError:
+    return ImportFileError(f"{name}: more than {limit.max_rows:,} data rows; split the file "
+                           f"(or set $SJR_IMPORT_MAX_ROWS)")
+
+
+def _check_header_width(name: str, head: bytes, limit: Limits) -> None:
+    """Refuse a CSV header with too many cells, or too long to be a header, from the file's
+    first bytes: before a parser allocates a column for each of a million cells."""
+    if head.startswith(b"PK\x03\x04"):
+        return  # a workbook: named as such by the careful read
+    end = head.find(b"\n")
+    line = head if end < 0 else head[:end]
+    try:
+        cells = next(csv.reader([line.decode("utf-8-sig", errors="replace").rstrip("\r")]),
+                     [])
+    except csv.Error:
+        cells = line.split(b",")
+    if len(cells) > limit.max_columns:
+        more = "more than " if end < 0 else ""
+        raise ImportFileError(f"{name}: the header has {more}{len(cells):,} columns; at most "
+                              f"{limit.max_columns} are read (the exchange format has about "
+                              f"{len(domain.REVIEW_COLUMNS)})")
+    if end < 0 and len(head) >= _HEAD_BYTES:
+        raise ImportFileError(f"{name}: the first line is longer than {_HEAD_BYTES:,} bytes: "
+                              f"not a header row of column names")
+
+
+def _check_cell_sizes(name: str, body: pd.DataFrame, rows: np.ndarray, header: Sequence[str],
+                      limit: Limits) -> None:
+    """Refuse a cell longer than ``limit.max_cell_chars``, naming its row and column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i in range(body.shape[1]):
+        column = body.iloc[:, i]
+        if not len(column):
+            continue
+        lengths = pc.utf8_length(pa.array(column, type=pa.large_string(), from_pandas=True))
+        longest = pc.max(lengths).as_py()
+        if longest is None or longest <= limit.max_cell_chars:
+            continue
+        at = int(np.argmax(lengths.to_numpy(zero_copy_only=False) > limit.max_cell_chars))
+        label = header[i] if i < len(header) and header[i] else f"column {i + 1}"
+        raise ImportFileError(f"{name}, row {rows[at]}, column {label}: a cell of "
+                              f"{lengths[at].as_py():,} characters; at most "
+                              f"{limit.max_cell_chars:,} "
+                              f"are read (as in Excel)")
 
 
 # --- reading raw cells ----------------------------------------------------------------------
@@ -142,9 +268,10 @@ def _parse_csv_exact(data: bytes, path: Path) -> pd.DataFrame:
     return cells.astype(_STRING)
 
 
-def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
+def _read_csv(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame]:
     with path.open("rb") as fh:
         head = fh.read(_HEAD_BYTES)
+    _check_header_width(path.name, head, limit)
     cells = None
     if (not head.startswith(b"PK\x03\x04") and head.lstrip(b"\xef\xbb\xbf").strip()
             and b"\n" in head):
@@ -215,30 +342,94 @@ def _xlsx_cell(value: Any) -> Any:
     return str(value)
 
 
-def _read_xlsx(path: Path) -> tuple[list[str], pd.DataFrame]:
+def _check_xlsx_package(path: Path, limit: Limits) -> None:
+    """Refuse a workbook whose parts would unpack past ``limit.max_unpacked_bytes``.
+
+    The sizes are the ones the ZIP directory declares; Python's ``zipfile`` never inflates a
+    part beyond its declared size, so they bound what reading can cost."""
+    try:
+        with zipfile.ZipFile(path) as package:
+            unpacked = sum(info.file_size for info in package.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a ZIP: load_workbook names the problem
+    if unpacked > limit.max_unpacked_bytes:
+        raise ImportFileError(f"{path.name}: the workbook unpacks to {unpacked:,} bytes; at "
+                              f"most {limit.max_unpacked_bytes:,} are read")
+
+
+_XLSX_MAX_ROWS = 1_048_576  # the format's own limits (ECMA-376; Excel)
+
+
+def _read_xlsx(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame, np.ndarray]:
+    """Header, body cells and the body's sheet row numbers of the first sheet, streamed.
+
+    The sheet's declared ``<dimension>`` is ignored (``reset_dimensions``): openpyxl would
+    otherwise stop at the declared last row, dropping rows below it without a word, and pad
+    every row to the declared width and the sheet to the declared height. Blank rows are not
+    kept (their numbers are); rows, columns and cells are counted against ``limit`` as they
+    are read.
+    """
     import openpyxl
+    from openpyxl.utils import get_column_letter
     from openpyxl.utils.exceptions import InvalidFileException
 
+    name = path.name
+    _check_xlsx_package(path, limit)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         if path.stat().st_size == 0:
-            raise ImportFileError(f"{path.name}: the file is empty") from None
-        raise ImportFileError(f"{path.name}: not a readable XLSX workbook ({exc})") from None
+            raise ImportFileError(f"{name}: the file is empty") from None
+        raise ImportFileError(f"{name}: not a readable XLSX workbook ({exc})") from None
+    header_cells: tuple = ()
+    kept: list[tuple] = []
+    numbers: list[int] = []
+    max_rows = min(limit.max_rows, _XLSX_MAX_ROWS - 1) + 1
     try:
-        rows = [tuple(_xlsx_cell(v) for v in r)
-                for r in book.worksheets[0].iter_rows(values_only=True)]
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > max_rows:
+                if number > _XLSX_MAX_ROWS:
+                    raise ImportFileError(f"{name}: row {number:,} is past the last row an "
+                                          f"XLSX sheet can have ({_XLSX_MAX_ROWS:,})")
+                raise _too_many_rows(name, limit)
+            cells = [_xlsx_cell(v) for v in values]
+            end = len(cells)
+            while end and cells[end - 1] is None:
+                end -= 1
+            if end > limit.max_columns:
+                raise ImportFileError(
+                    f"{name}, row {number}, column {get_column_letter(end)}: data in column "
+                    f"{end:,}; at most {limit.max_columns} columns are read (the exchange "
+                    f"format has about {len(domain.REVIEW_COLUMNS)})")
+            for i in range(end):
+                cell = cells[i]
+                if cell is not None and len(cell) > limit.max_cell_chars:
+                    label = (header_cells[i] if i < len(header_cells) and header_cells[i]
+                             else get_column_letter(i + 1))
+                    raise ImportFileError(
+                        f"{name}, row {number}, column {label}: a cell of {len(cell):,} "
+                        f"characters; at most {limit.max_cell_chars:,} are read (as in Excel)")
+            if number == 1:
+                header_cells = tuple(cells[:end])
+            elif end:
+                kept.append(tuple(cells[:end]))
+                numbers.append(number)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        if isinstance(exc, ImportFileError):
+            raise
+        raise ImportFileError(f"{name}: not a readable XLSX workbook ({exc})") from None
     finally:
         book.close()
-    while rows and all(v is None or not str(v).strip() for v in rows[-1]):
-        rows.pop()
-    if not rows:
-        raise ImportFileError(f"{path.name}: the first sheet is empty")
-    width = max(len(r) for r in rows)
-    rows = [r + (None,) * (width - len(r)) for r in rows]
-    header = ["" if h is None else str(h).strip() for h in rows[0]]
-    body = pd.DataFrame(rows[1:], columns=range(width), dtype=object).astype(_STRING)
-    return header, body
+    if not header_cells and not kept:
+        raise ImportFileError(f"{name}: the first sheet is empty")
+    width = max([len(header_cells), *(len(r) for r in kept)])
+    header = ["" if h is None else str(h).strip() for h in header_cells]
+    header += [""] * (width - len(header))
+    body = pd.DataFrame([r + (None,) * (width - len(r)) for r in kept], columns=range(width),
+                        dtype=object).astype(_STRING)
+    return header, body, np.array(numbers, dtype=np.int64)
 
 
 def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
@@ -255,19 +446,31 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     """
     path = Path(path)
     suffix = _check_suffix(path)
-    if not path.is_file():
-        raise ImportFileError(f"{path.name}: no such file ({path})")
-    header, body = _read_csv(path) if suffix == ".csv" else _read_xlsx(path)
-    body, rows = _tidy(path, header, body, np.arange(2, len(body) + 2))
+    limit = limits()
+    _check_file(path, limit)
+    if suffix == ".csv":
+        header, body = _read_csv(path, limit)
+        if len(body) > limit.max_rows:
+            raise _too_many_rows(path.name, limit)
+        rows = np.arange(2, len(body) + 2)
+    else:
+        header, body, rows = _read_xlsx(path, limit)
+    body, rows = _tidy(path, header, body, rows, limit)
     if body.empty:
         raise ImportFileError(f"{path.name}: the file has a header but no data rows")
+    if suffix == ".csv":
+        formula_cells.restore_frame(body)
     return body, rows
 
 
-def _tidy(path: Path, header: list[str], body: pd.DataFrame, rows: np.ndarray,
+def _tidy(path: Path, header: list[str], body: pd.DataFrame, rows: np.ndarray, limit: Limits,
           ) -> tuple[pd.DataFrame, np.ndarray]:
     """Header names on the cells, entirely blank rows dropped (their numbers kept in ``rows``),
     columns without a header dropped when empty; whole-file problems raised."""
+    if body.shape[1] > limit.max_columns:
+        raise ImportFileError(f"{path.name}: {body.shape[1]:,} columns; at most "
+                              f"{limit.max_columns} are read")
+    _check_cell_sizes(path.name, body, rows, header, limit)
     keep = np.zeros(len(body), dtype=bool)
     for i in range(body.shape[1]):
         keep |= body.iloc[:, i].notna().to_numpy(dtype=bool)
@@ -361,13 +564,15 @@ class _StreamFailed(Exception):
     """The streamed CSV read met something only the careful whole-file read can name."""
 
 
-def _csv_blocks(path: Path, block_bytes: int) -> Iterator[tuple[list[str], pd.DataFrame]]:
+def _csv_blocks(path: Path, block_bytes: int, limit: Limits,
+                ) -> Iterator[tuple[list[str], pd.DataFrame]]:
     """(header, block of cells) pairs of a CSV file, read by Arrow a block at a time; the
     first block's first row is the header. Raises :class:`_StreamFailed` where
     :func:`_read_csv` would fall back to its careful path."""
 
     with path.open("rb") as fh:
         head = fh.read(_HEAD_BYTES)
+    _check_header_width(path.name, head, limit)
     if (head.startswith(b"PK\x03\x04") or not head.lstrip(b"\xef\xbb\xbf").strip()
             or b"\n" not in head):
         raise _StreamFailed
@@ -433,8 +638,9 @@ def _raw_blocks(path: Path, kind: str, specs: Mapping[str, rules.ColumnSpec],
     """Checked raw blocks (as :func:`_read` gives the whole file) with their row numbers."""
     name = path.name
     loaded = _load_mapping(name, mapping)
+    limit = limits()
     next_row, data_rows = 2, 0
-    for header, cells in _csv_blocks(path, block_bytes):
+    for header, cells in _csv_blocks(path, block_bytes, limit):
         if next_row == 2 and len(header) == 1:
             for separator, what in ((";", "semicolons"), ("\t", "tabs")):
                 if separator in header[0]:
@@ -442,10 +648,13 @@ def _raw_blocks(path: Path, kind: str, specs: Mapping[str, rules.ColumnSpec],
                                           f"exchange format separates columns with commas")
         rows = np.arange(next_row, next_row + len(cells))
         next_row += len(cells)
-        body, rows = _tidy(path, header, cells, rows)
+        if next_row - 2 > limit.max_rows:
+            raise _too_many_rows(name, limit)
+        body, rows = _tidy(path, header, cells, rows, limit)
         if body.empty:
             continue
         data_rows += len(body)
+        formula_cells.restore_frame(body)
         yield _checked_columns(body, name, kind, specs, loaded), rows
     if not data_rows:
         raise ImportFileError(f"{name}: the file has a header but no data rows")
@@ -557,8 +766,7 @@ def stream_reviews(
     """
     path = Path(path)
     suffix = _check_suffix(path)
-    if not path.is_file():
-        raise ImportFileError(f"{path.name}: no such file ({path})")
+    _check_file(path, limits())
     context = {"source": path.name, "known_organisations": known_organisations,
                "known_reviews": known_reviews, "today": today or _dt.date.today()}
     if suffix == ".csv":
@@ -651,8 +859,11 @@ def read_organisations(path: str | Path, *, mapping: MappingLike = None) -> pd.D
 
 # --- writing ----------------------------------------------------------------------------------
 
-def _cells(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """The frame's exchange columns as text cells (``None`` for blank); ints stay ints."""
+def _cells(frame: pd.DataFrame, columns: Sequence[str], *, neutralise: bool = False,
+           ) -> pd.DataFrame:
+    """The frame's exchange columns as text cells (``None`` for blank); ints stay ints. With
+    ``neutralise``, text cells a spreadsheet would run as formulas get a leading quote
+    (:mod:`sjrlib.formula_cells`); dates and numbers are never text cells."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"cannot write: the frame lacks column(s) {', '.join(missing)}")
@@ -663,6 +874,8 @@ def _cells(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
             s = s.dt.strftime("%Y-%m-%d")
         elif pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype):
             s = s.astype("Int64")
+        elif neutralise and not pd.api.types.is_bool_dtype(s.dtype):
+            s = formula_cells.neutralise_series(s)
         out[c] = s.astype(object).where(s.notna(), None)
     return pd.DataFrame(out, index=frame.index)
 
@@ -672,14 +885,15 @@ def _write(frame: pd.DataFrame, path: str | Path, columns: Sequence[str]) -> Non
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(f"{path.name}: can only write .csv or .xlsx")
-    cells = _cells(frame, columns)
-    if suffix == ".csv":
-        cells.to_csv(path, index=False, encoding="utf-8", lineterminator="\n", na_rep="")
-    else:
-        _write_xlsx(cells, path)
+    cells = _cells(frame, columns, neutralise=suffix == ".csv")
+    with safe_files.open_private(path) as fh:
+        if suffix == ".csv":
+            cells.to_csv(fh, index=False, encoding="utf-8", lineterminator="\n", na_rep="")
+        else:
+            _write_xlsx(cells, fh)
 
 
-def _write_xlsx(cells: pd.DataFrame, path: Path) -> None:
+def _write_xlsx(cells: pd.DataFrame, path) -> None:
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
 
