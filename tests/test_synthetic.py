@@ -255,6 +255,38 @@ def test_overall_care_scores_follow_the_calibration(mid):
         assert far.mean() < 0.06
 
 
+def _good_or_excellent(reviews: pd.DataFrame, phase: str) -> float:
+    scores = reviews[domain.score_column(phase)].dropna()
+    return float((scores >= 4).mean())
+
+
+def test_end_of_life_care_is_rated_better_than_the_other_phases(mid):
+    # Published (Miller et al., BMJ Support Palliat Care 2022, one trust's SJRs): end-of-life
+    # care 96% good or excellent (68% once reviewers had quality indicators), other phases
+    # 50-75%.
+    r = _first(mid.reviews)
+    eol = _good_or_excellent(r, "end_of_life")
+    assert 0.68 <= eol <= 0.96
+    for phase in ("admission", "ongoing", "procedure", "perioperative"):
+        other = _good_or_excellent(r, phase)
+        assert 0.45 <= other <= 0.75, phase
+        assert eol - other > 0.12, phase
+    poor = {ph: float((r[domain.score_column(ph)].dropna() <= 2).mean())
+            for ph in ("admission", "ongoing", "end_of_life")}
+    assert poor["end_of_life"] < 0.6 * min(poor["admission"], poor["ongoing"])
+
+
+def test_phase_offsets_are_a_parameter_and_unknown_phases_are_refused():
+    alike = CalibrationParams(phase_offset_by_phase={})
+    r = _first(generate(n_organisations=6, years=2, seed=11, today=TODAY,
+                        params=alike).reviews)
+    assert abs(_good_or_excellent(r, "end_of_life") - _good_or_excellent(r, "admission")) < 0.05
+    with pytest.raises(ValueError, match="unknown phase 'discharge'"):
+        CalibrationParams(phase_offset_by_phase={"discharge": (0, 0, 1, 0, 0)})
+    with pytest.raises(ValueError, match=r"phase_offset_by_phase\['end_of_life'\] needs 5"):
+        CalibrationParams(phase_offset_by_phase={"end_of_life": (0.5, 0.5)})
+
+
 def test_problems_are_far_more_frequent_with_poor_care_and_led_by_the_prism_types(mid):
     r = _first(mid.reviews)
     yes = r["any_problems"] == "yes"

@@ -44,9 +44,19 @@ def _draw_rows(rng: np.random.Generator, table: np.ndarray, row: np.ndarray) -> 
 def phase_scores(
     rng: np.random.Generator, overall: np.ndarray, params: CalibrationParams
 ) -> np.ndarray:
-    """One score per optional phase (n x 5), each overall + a small offset, within 1-5."""
-    p = np.asarray(params.phase_offset_distribution, dtype=float)
-    off = rng.choice(np.arange(-2, 3), size=(len(overall), len(OPTIONAL_PHASES)), p=p / p.sum())
+    """One score per optional phase (n x 5), each overall + a small offset, within 1-5.
+
+    The offset of a phase is drawn from ``params.phase_offset_by_phase[phase]`` when given
+    (end-of-life care is rated better), else from ``params.phase_offset_distribution``.
+    """
+    u = rng.random((len(overall), len(OPTIONAL_PHASES)))
+    off = np.empty(u.shape, dtype=np.int64)
+    for j, phase in enumerate(OPTIONAL_PHASES):
+        p = np.asarray(params.phase_offset_by_phase.get(phase, params.phase_offset_distribution),
+                       dtype=float)
+        cdf = np.cumsum(p / p.sum())
+        cdf /= cdf[-1]
+        off[:, j] = np.searchsorted(cdf, u[:, j], side="right") - 2
     return np.clip(overall[:, None] + off, 1, 5)
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+# The phases scored besides overall (as ``sjrlib.synthetic.content.OPTIONAL_PHASES``).
+_OPTIONAL_PHASES = ("admission", "ongoing", "procedure", "perioperative", "end_of_life")
+
 
 def _d(**kwargs: float) -> dict[str, float]:
     return dict(kwargs)
@@ -90,6 +93,21 @@ class CalibrationParams:
     # spec "Care scores": a phase is rarely two or more points away from overall. Probability
     # of a phase score being overall + offset for offsets -2, -1, 0, +1, +2 (assumption).
     phase_offset_distribution: tuple[float, ...] = (0.02, 0.16, 0.64, 0.16, 0.02)
+    # Phases whose scores differ from overall in a published direction get their own offset
+    # table (-2..+2), replacing ``phase_offset_distribution`` for that phase.
+    # End-of-life care is rated better than the other phases: in one trust's SJRs (Oxford,
+    # 2018/19) 96% of end-of-life phases were good or excellent against 50-75% for the other
+    # phases (Miller, Yates, Lewis & Lowney, "Help for non-specialists assessing EOLC", BMJ
+    # Supportive & Palliative Care 2022, doi:10.1136/bmjspcare-2021-003481); with quality
+    # indicators for non-specialist reviewers the same trust's share fell to 68% (Miller et al.,
+    # BMJ Support Palliat Care 2021;11(Suppl 1):A35); in another trust every oncology death's
+    # end-of-life care was rated very good or excellent though an audit found it variable
+    # (Robbins & Tredgett, BMJ Support Palliat Care 2019;9(Suppl 1):A25). Assumption: about 75%
+    # good or excellent and about 7% poor or very poor (other phases: about 55% and 15%, as
+    # overall, inside the 50-75% above), keeping the phase rarely two points from overall.
+    phase_offset_by_phase: dict[str, tuple[float, ...]] = field(
+        default_factory=lambda: {"end_of_life": (0.0, 0.02, 0.33, 0.55, 0.10)}
+    )
     # Quality of the patient record (assumption): marginal 1-5 and latent correlation with the
     # overall care latent.
     record_quality_distribution: tuple[float, ...] = (0.03, 0.10, 0.35, 0.40, 0.12)
@@ -221,6 +239,13 @@ class CalibrationParams:
     def __post_init__(self) -> None:
         _check_table("overall_distribution", self.overall_distribution, 5)
         _check_table("phase_offset_distribution", self.phase_offset_distribution, 5)
+        for phase, table in self.phase_offset_by_phase.items():
+            if phase not in _OPTIONAL_PHASES:
+                raise ValueError(
+                    f"phase_offset_by_phase: unknown phase {phase!r} (phases: "
+                    f"{', '.join(_OPTIONAL_PHASES)})"
+                )
+            _check_table(f"phase_offset_by_phase[{phase!r}]", tuple(table), 5)
         _check_table("second_stage_offset_distribution", self.second_stage_offset_distribution, 5)
         _check_table("record_quality_distribution", self.record_quality_distribution, 5)
         for i, row in enumerate(self.avoidability_by_overall):
