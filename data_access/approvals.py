@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Connection, text
 
 from data_access.pseudonymise import FREE_TEXT_COLUMNS
 from data_access.roles import RESEARCHER, AccessDenied
 from sjrlib import domain
+from sjrlib.yaml_files import YAMLFileError, load_yaml
 
 __all__ = [
     "APPROVABLE_FIELDS",
@@ -133,8 +133,8 @@ def load_approval_file(path: str | Path) -> list[ApprovalSpec]:
     """Read one approval (a mapping) or several (a list of mappings) from a YAML file."""
     path = Path(path)
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        loaded = load_yaml(path)  # safe, with limits on size, nesting and aliases
+    except YAMLFileError as exc:
         raise ApprovalError(f"{path}: cannot read approval file: {exc}") from None
     items = loaded if isinstance(loaded, list) else [loaded]
     specs = []

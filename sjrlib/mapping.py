@@ -17,9 +17,10 @@ A mapping is a small YAML file. Every key is optional::
     avoidability_scale: prism    # the scale of avoidability_score where the file leaves it blank
 
 Value mapping replaces whole cells (after trimming spaces) and leaves other cells as they are, to
-be validated like any other; ``review_reasons`` is mapped id by id. YAML reads unquoted
-``yes``/``no``/``true``/``false`` as booleans: they are taken as ``yes``/``no``; numbers are
-taken as their text (``6`` -> ``"6"``). See ``tests/data/trust_export_mapping.yaml``.
+be validated like any other; ``review_reasons`` is mapped id by id. The file is read with
+:func:`sjrlib.yaml_files.load_yaml` (safe, with limits on size, nesting and aliases). YAML
+reads unquoted ``yes``/``no``/``true``/``false`` as booleans: they are taken as ``yes``/``no``;
+numbers are taken as their text (``6`` -> ``"6"``). See ``tests/data/trust_export_mapping.yaml``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from sjrlib import domain
+from sjrlib.yaml_files import YAMLFileError, load_yaml
 
 __all__ = ["ColumnMapping", "MappingError", "apply_mapping", "load_mapping"]
 
@@ -78,12 +79,9 @@ def load_mapping(mapping: str | Path | Mapping[str, Any] | ColumnMapping) -> Col
         path = Path(mapping)
         source = path.name
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise MappingError(f"{source}: mapping file not found") from None
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise MappingError(f"{source}: not a readable YAML mapping ({first})") from None
+            data = load_yaml(path, what="mapping")  # safe, with limits on size, nesting and aliases
+        except YAMLFileError as exc:
+            raise MappingError(str(exc)) from None
         data = {} if data is None else data
     if not isinstance(data, Mapping):
         raise MappingError(f"{source}: a mapping file must be a YAML mapping with keys "
