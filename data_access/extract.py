@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from data_access.approvals import ApprovalRecord
+from sjrlib.formula_cells import neutralise_series, restore_frame
+from sjrlib.safe_files import check_target, open_private, write_private
 
 __all__ = [
     "FORMATS",
@@ -74,11 +76,16 @@ def write_extract(frame: pd.DataFrame, out: str | Path, *, approval: ApprovalRec
     be written, the caller removes the files again.
     """
     out = check_destination(out)
+    check_target(out)  # never through a symbolic link (before anything is written)
     try:
-        if out.suffix.lower() == ".parquet":
-            frame.to_parquet(out, index=False)
-        else:
-            frame.to_csv(out, index=False, lineterminator="\n")
+        # Mode 0600, whole, never through a link (sjrlib.safe_files); CSV text cells a
+        # spreadsheet would run as formulas are neutralised (read_extract restores them).
+        with open_private(out) as fh:
+            if out.suffix.lower() == ".parquet":
+                frame.to_parquet(fh, index=False)
+            else:
+                _spreadsheet_safe(frame).to_csv(fh, index=False, lineterminator="\n",
+                                                encoding="utf-8")
         result = ExtractResult(
             path=out,
             manifest=manifest_path(out),
@@ -102,12 +109,22 @@ def write_extract(frame: pd.DataFrame, out: str | Path, *, approval: ApprovalRec
             "created_by": user,
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        result.manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        write_private(result.manifest, json.dumps(manifest, indent=2) + "\n")
     except BaseException:
         out.unlink(missing_ok=True)
         manifest_path(out).unlink(missing_ok=True)
         raise
     return result
+
+
+def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its text columns' formula-like cells neutralised (numbers untouched)."""
+    text = [c for c in frame.columns
+            if pd.api.types.is_string_dtype(frame[c].dtype)
+            and not pd.api.types.is_bool_dtype(frame[c].dtype)]
+    if not text:
+        return frame
+    return frame.assign(**{c: neutralise_series(frame[c]) for c in text})
 
 
 def remove(result: ExtractResult) -> None:
@@ -148,7 +165,8 @@ def read_extract(path: str | Path) -> pd.DataFrame:
     if path.suffix.lower() == ".parquet":
         frame = pd.read_parquet(path)
     else:
-        frame = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+        frame = restore_frame(pd.read_csv(path, dtype="string", keep_default_na=False,
+                                          na_values=[""]))
     dtypes = {c: t for c, t in domain.REVIEW_DTYPES.items()
               if c in frame.columns and c not in ("review_date", "death_month")}
     frame = frame.astype(dtypes)
