@@ -34,8 +34,10 @@ from data_access.models import (
     ReviewReason,
 )
 from sjrlib import domain
+from sjrlib.safe_files import FILE_MODE, make_private_folder, tighten
 
 DEFAULT_URL = "sqlite:///data/sjr.db"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _IN_CHUNK = 900  # ids per ``IN (...)`` list, well under SQLite's bound-parameter limit
 
 _REVIEWS = Review.__table__
@@ -73,8 +75,32 @@ def database_url(db: str | None = None) -> str:
     """
     url = db or os.environ.get("SJR_DATABASE_URL") or DEFAULT_URL
     if url == DEFAULT_URL:
-        Path("data").mkdir(exist_ok=True)
+        make_private_folder(Path("data"))  # 0700 when we create it
     return _normalise_url(url)
+
+
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _private_sqlite_file(database: str | None) -> None:
+    """Create a SQLite store file readable by its owner only (0600), and tighten an existing
+    one and its ``-wal``/``-shm``/``-journal`` files to 0600.
+
+    Whoever can read the file holds every review in it (SQLite is the single-user store), so
+    another local user must not. SQLite creates its side files with the main file's mode, so
+    new ones follow. A missing folder is not created (except ``data/`` by
+    :func:`database_url`): a mistyped ``--db`` path should fail, not make a new store.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, FILE_MODE))
+        except FileExistsError:
+            pass
+    for suffix in ("", *_SQLITE_SIDE_FILES):
+        tighten(f"{path}{suffix}")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -93,6 +119,8 @@ def get_engine(url: str) -> Engine:
     """
     sa_url = make_url(_normalise_url(url))
     if sa_url.get_backend_name() == "sqlite":
+        if not sa_url.query.get("uri"):
+            _private_sqlite_file(sa_url.database)
         engine = create_engine(sa_url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
