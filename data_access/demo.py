@@ -48,7 +48,11 @@ dashboards say so (and how to sign in as another demo user)."""
 
 DEMO_APPROVAL = "DEMO-RESEARCH"
 
+# review_id, review_date, second_review_of, review_sequence, learning_disability because the
+# headline statistics the quick-start notebook reproduces need them (ids pseudonymised, dates
+# coarsened).
 _RESEARCH_FIELDS = (
+    "review_id", "review_date", "second_review_of", "review_sequence", "learning_disability",
     "organisation_code", "review_stage", "status", "death_month", "age_at_death", "sex",
     "admission_type", "specialty", "score_admission", "score_ongoing", "score_procedure",
     "score_perioperative", "score_end_of_life", "score_overall", "any_problems",
