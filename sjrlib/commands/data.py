@@ -160,8 +160,14 @@ def export(
     Administrators export everything; an organisation lead their own organisation's rows. The
     read is audited before the file is written."""
     from data_access import AccessDenied, store
-    from sjrlib import io
+    from sjrlib import io, safe_files
 
+    if file.suffix.lower() not in io.SUFFIXES:
+        _fail(f"{file}: an export is written as .csv or .xlsx")
+    try:  # before the audited read: a refused destination reads nothing
+        safe_files.check_target(file)
+    except safe_files.UnsafePathError as exc:
+        _fail(f"refused: {exc}")
     url = store.database_url(db)
     store.init_db(url)
     session = _open_session(url, None, f"sjr export {kind.value}")
@@ -173,7 +179,12 @@ def export(
         session.close()
     writer = {Kind.reviews: io.write_reviews, Kind.deaths: io.write_deaths,
               Kind.organisations: io.write_organisations}[kind]
-    writer(frame, file)
+    try:  # 0600, whole, never through a symbolic link (sjrlib.safe_files)
+        writer(frame, file)
+    except safe_files.UnsafePathError as exc:
+        _fail(f"refused: {exc}")
+    except OSError as exc:
+        _fail(f"{file}: cannot write ({exc.strerror or exc})")
     typer.echo(f"{file}: {len(frame)} {kind.value} written.")
 
 
