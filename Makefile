@@ -32,8 +32,11 @@ demo: $(STAMP)
 	SJR_USER=$${SJR_USER:-demo-programme} $(BIN)/sjr summary --db $(DB)
 	SJR_USER=$${SJR_USER:-demo-programme} $(BIN)/sjr report all --db $(DB) --out reports
 
+# Then every notebook under nbval, on a small demo store, as the user it is for
+# (tests/notebooks/nbval_demo.py); nbval is registered only for that run.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -p nbval -p tests.notebooks.nbval_demo --nbval-lax notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check sjrlib data_access tests benchmarks
