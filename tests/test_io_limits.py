@@ -358,3 +358,110 @@ def test_negative_numbers_are_numbers_not_neutralised_text(small_data, tmp_path)
     io.write_deaths(deaths, path)
     with path.open(newline="", encoding="utf-8") as fh:
         assert [row[column] for row in csv.DictReader(fh)] == ["-3", "4"]
+
+
+# --- the CLI: each bad file ends in one line, exit 1, the store unchanged ---------------
+
+@pytest.fixture
+def cli_store(db_url, small_data, tmp_path):
+    """A store with the organisations and deaths, and the reviews file those belong to."""
+    from test_import_cli import sjr
+
+    for kind, write, frame in (("organisations", io.write_organisations,
+                                small_data.organisations),
+                               ("deaths", io.write_deaths, small_data.deaths)):
+        path = tmp_path / f"{kind}.csv"
+        write(frame, path)
+        result = sjr("import", kind, path, "--db", db_url)
+        assert result.exit_code == 0, result.output
+    return db_url
+
+
+def _bad_files(small_data, tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (extra sjr import arguments, the expected message's start)."""
+    out: dict[str, tuple[list[str], str]] = {}
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n1\n", encoding="utf-8")
+    out["wide.csv"] = ([], "wide.csv: the header has more than")
+    frame = reviews(small_data)
+    frame.loc[2, "comment_overall"] = "x" * 40_000
+    io.write_reviews(frame, tmp_path / "long_cell.csv")
+    out["long_cell.csv"] = ([], "long_cell.csv, row 4, column comment_overall: a cell of "
+                                "40,000 characters")
+    io.write_reviews(reviews(small_data), tmp_path / "mapped.csv")
+    (tmp_path / "laughs.yaml").write_text(BILLION_LAUGHS, encoding="utf-8")
+    out["mapped.csv"] = (["--mapping", str(tmp_path / "laughs.yaml")],
+                         "mapped.csv: column mapping: laughs.yaml: its aliases expand")
+    rows = (f'<row r="1">{inline("A1", "review_id")}</row>'
+            f'<row r="2">{inline("A2", "R1")}{inline("KN2", "x")}</row>')
+    workbook_with_sheet(tmp_path, "wide.xlsx", sheet_xml(rows))
+    out["wide.xlsx"] = ([], "wide.xlsx, row 2, column KN: data in column 300")
+    (tmp_path / "notes.txt").write_text("not a spreadsheet", encoding="utf-8")
+    out["notes.txt"] = ([], "notes.txt: not a CSV or XLSX file")
+    return out
+
+
+def test_each_bad_file_ends_in_one_line_and_changes_nothing(cli_store, small_data, tmp_path):
+    from test_import_cli import dump, sjr
+
+    before = dump(cli_store)
+    for name, (extra, expected) in _bad_files(small_data, tmp_path).items():
+        result = sjr("import", "reviews", tmp_path / name, "--db", cli_store, *extra)
+        assert result.exit_code == 1, (name, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(expected), (name, result.output)
+        assert "Traceback" not in result.output
+        assert dump(cli_store) == before, name
+
+
+def test_rows_past_the_limit_through_the_cli(cli_store, small_data, tmp_path, monkeypatch):
+    from test_import_cli import dump, sjr
+
+    path = tmp_path / "six.csv"
+    io.write_reviews(reviews(small_data), path)
+    before = dump(cli_store)
+    monkeypatch.setenv("SJR_IMPORT_MAX_ROWS", "5")
+    result = sjr("import", "reviews", path, "--db", cli_store)
+    assert result.exit_code == 1
+    assert result.output.strip() == ("six.csv: more than 5 data rows; split the file (or set "
+                                     "$SJR_IMPORT_MAX_ROWS)")
+    assert dump(cli_store) == before
+
+
+def test_an_xlsx_lying_about_its_size_imports_every_row(cli_store, small_data, tmp_path):
+    """The finding: 6 rows in, '3 inserted', exit 0."""
+    from test_import_cli import sjr
+
+    written = tmp_path / "six.xlsx"
+    io.write_reviews(reviews(small_data), written)
+    lying = with_dimension(written, "A1:AV4", tmp_path / "declares_three.xlsx")
+    result = sjr("import", "reviews", lying, "--db", cli_store)
+    assert result.exit_code == 0, result.output
+    assert "6 inserted" in result.output
+
+
+def test_export_then_import_keeps_formula_like_text_exactly(cli_store, small_data, tmp_path):
+    from test_import_cli import load, sjr
+
+    frame = reviews(small_data, len(TRICKY))
+    frame["comment_overall"] = TRICKY
+    source = tmp_path / "tricky.csv"
+    io.write_reviews(frame, source)
+    assert sjr("import", "reviews", source, "--db", cli_store).exit_code == 0
+    exported = {k: tmp_path / f"out_{k}.csv" for k in ("organisations", "deaths", "reviews")}
+    for kind, path in exported.items():
+        result = sjr("export", kind, path, "--db", cli_store)
+        assert result.exit_code == 0, result.output
+    with exported["reviews"].open(newline="", encoding="utf-8") as fh:
+        cells = {row["comment_overall"] for row in csv.DictReader(fh)}
+    assert {"'=1+1", "'-3 days after admission", "'+44 is the code we dialled",
+            "'@risk of falls"} <= cells
+    copy_url = f"sqlite:///{tmp_path / 'copy.db'}"
+    for kind, path in exported.items():
+        result = sjr("import", kind, path, "--db", copy_url)
+        assert result.exit_code == 0, result.output
+    original, copy = load(cli_store), load(copy_url)
+    for kind in original:
+        pd.testing.assert_frame_equal(copy[kind], original[kind])
+    stored = copy["reviews"].set_index("review_id").loc[frame["review_id"], "comment_overall"]
+    assert stored.tolist() == TRICKY
