@@ -885,12 +885,34 @@ def _write(frame: pd.DataFrame, path: str | Path, columns: Sequence[str]) -> Non
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(f"{path.name}: can only write .csv or .xlsx")
+    if suffix == ".xlsx":
+        _check_xlsx_cells(frame, columns, path.name)
     cells = _cells(frame, columns, neutralise=suffix == ".csv")
     with safe_files.open_private(path) as fh:
         if suffix == ".csv":
             cells.to_csv(fh, index=False, encoding="utf-8", lineterminator="\n", na_rep="")
         else:
             _write_xlsx(cells, fh)
+
+
+_XLSX_CELL_CHARS = 32_767
+
+
+def _check_xlsx_cells(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    """Refuse a text longer than an XLSX cell holds (openpyxl would cut it short without a
+    word). Escaping (``_xHHHH_``) at most multiplies a text's length by 7."""
+    for c in columns:
+        values = frame[c]
+        if not (pd.api.types.is_string_dtype(values.dtype)
+                or pd.api.types.is_object_dtype(values.dtype)):
+            continue
+        text = values.dropna().astype("string")
+        for value in text[text.str.len() > _XLSX_CELL_CHARS // 7]:
+            size = len(_xlsx_escape(value))
+            if size > _XLSX_CELL_CHARS:
+                raise ValueError(f"{name}: column {c} holds a text of {size:,} characters, "
+                                 f"more than an XLSX cell can hold ({_XLSX_CELL_CHARS:,}); "
+                                 f"write it as .csv instead")
 
 
 def _write_xlsx(cells: pd.DataFrame, path) -> None:

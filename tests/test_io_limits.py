@@ -465,3 +465,16 @@ def test_export_then_import_keeps_formula_like_text_exactly(cli_store, small_dat
         pd.testing.assert_frame_equal(copy[kind], original[kind])
     stored = copy["reviews"].set_index("review_id").loc[frame["review_id"], "comment_overall"]
     assert stored.tolist() == TRICKY
+
+
+def test_a_text_too_long_for_an_xlsx_cell_is_an_error_not_cut_short(small_data, tmp_path):
+    frame = reviews(small_data)
+    frame.loc[0, "comment_overall"] = "c" * 33_000
+    path = tmp_path / "long.xlsx"
+    with pytest.raises(ValueError, match=r"^long\.xlsx: column comment_overall holds a text "
+                                         r"of 33,000 characters"):
+        io.write_reviews(frame, path)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
+    io.write_reviews(frame, tmp_path / "long.csv")  # CSV holds it whole
+    with (tmp_path / "long.csv").open(newline="", encoding="utf-8") as fh:
+        assert len(next(csv.DictReader(fh))["comment_overall"]) == 33_000

@@ -185,6 +185,8 @@ def export(
         _fail(f"refused: {exc}")
     except OSError as exc:
         _fail(f"{file}: cannot write ({exc.strerror or exc})")
+    except ValueError as exc:  # e.g. a text longer than an XLSX cell holds
+        _fail(str(exc))
     typer.echo(f"{file}: {len(frame)} {kind.value} written.")
 
 
