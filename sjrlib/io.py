@@ -357,6 +357,11 @@ def _check_xlsx_package(path: Path, limit: Limits) -> None:
                               f"most {limit.max_unpacked_bytes:,} are read")
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 _XLSX_MAX_ROWS = 1_048_576  # the format's own limits (ECMA-376; Excel)
 
 
@@ -377,10 +382,12 @@ def _read_xlsx(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame, np.n
     _check_xlsx_package(path, limit)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError,
+            SyntaxError) as exc:  # (SyntaxError: xml.etree's ParseError)
         if path.stat().st_size == 0:
             raise ImportFileError(f"{name}: the file is empty") from None
-        raise ImportFileError(f"{name}: not a readable XLSX workbook ({exc})") from None
+        raise ImportFileError(f"{name}: not a readable XLSX workbook "
+                              f"({_first_line(exc)})") from None
     header_cells: tuple = ()
     kept: list[tuple] = []
     numbers: list[int] = []
@@ -394,10 +401,10 @@ def _read_xlsx(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame, np.n
                     raise ImportFileError(f"{name}: row {number:,} is past the last row an "
                                           f"XLSX sheet can have ({_XLSX_MAX_ROWS:,})")
                 raise _too_many_rows(name, limit)
-            cells = [_xlsx_cell(v) for v in values]
-            end = len(cells)
-            while end and cells[end - 1] is None:
+            end = len(values)  # cells styled but empty pad a row far to the right
+            while end and (values[end - 1] is None or values[end - 1] == ""):
                 end -= 1
+            cells = [_xlsx_cell(v) for v in values[:end]]
             if end > limit.max_columns:
                 raise ImportFileError(
                     f"{name}, row {number}, column {get_column_letter(end)}: data in column "
@@ -416,10 +423,12 @@ def _read_xlsx(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame, np.n
             elif end:
                 kept.append(tuple(cells[:end]))
                 numbers.append(number)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError) as exc:
+        # (SyntaxError: xml.etree's ParseError, a sheet that is not well-formed XML)
         if isinstance(exc, ImportFileError):
             raise
-        raise ImportFileError(f"{name}: not a readable XLSX workbook ({exc})") from None
+        raise ImportFileError(f"{name}: not a readable XLSX workbook "
+                              f"({_first_line(exc)})") from None
     finally:
         book.close()
     if not header_cells and not kept:

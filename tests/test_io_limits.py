@@ -254,6 +254,20 @@ def test_an_xlsx_that_unpacks_past_the_limit_is_refused_before_reading(tmp_path,
         io.read_reviews(bomb)
 
 
+@pytest.mark.parametrize("sheet", [
+    '<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row><row',
+    '<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>&b;</t></is></c></row></sheetData></worksheet>',
+])
+def test_a_broken_or_entity_laden_sheet_is_one_clear_line(tmp_path, sheet):
+    path = workbook_with_sheet(tmp_path, "broken.xlsx", sheet)
+    with pytest.raises(ImportFileError) as caught:
+        io.read_reviews(path)
+    assert str(caught.value).startswith("broken.xlsx: not a readable XLSX workbook (")
+    assert "\n" not in str(caught.value)
+
+
 # --- YAML: safe, with limits -------------------------------------------------------------
 
 def test_billion_laughs_mapping_is_refused_clearly(small_data, tmp_path):
