@@ -7,10 +7,31 @@ coarsened (``month`` or ``quarter``), and the dates between which it may be used
 "If a use is not listed, it is not permitted": anything not in the approval is refused.
 
 Approvals come from YAML files (``sjr approvals add FILE.yaml``) or command-line options; both go
-through :class:`ApprovalSpec`, which refuses unknown keys and impossible values. Each approval
-gets a random 32-byte HMAC secret when it is added (``approval_secrets``), used to pseudonymise
-ids for that approval only. A random per-approval secret (rather than one derived from a server
-key) needs no key management outside the database and cannot be recomputed from the approval id.
+through :class:`ApprovalSpec`, which refuses unknown keys and impossible values. A YAML file::
+
+    id: DARG-2026-014
+    applicants: [a.researcher]
+    purpose: Variation in end-of-life care between trusts
+    organisations: [RXX, RYY]
+    period_start: "2025-04"        # death months covered
+    period_end: "2026-03"
+    fields: [review_id, case_id, organisation_code, death_month, age_at_death, score_overall]
+    free_text: false               # free-text fields need true (and are then redacted)
+    date_coarsening: quarter       # month or quarter: the finest period released or asked for
+    k: 5                           # every released combination of quasi-identifiers holds >= k
+                                   # cases (default 5, at least 2): data_access.anonymity
+    deaths: false                  # whether counts of deaths (the denominators) are released
+    start_date: 2026-01-01
+    end_date: 2026-12-31
+
+Command line: ``sjr approvals add --id ... --k 10 --deaths``. A researcher's period filters must
+follow the release's period unit (a quarterly approval cannot be asked one month at a time);
+deaths counts are released only with ``deaths: true``.
+
+Each approval gets a random 32-byte HMAC secret when it is added, used to pseudonymise ids for
+that approval only. Secrets are kept outside the store, in a key file its readers cannot read
+(:mod:`data_access.approval_keys`); a random secret per approval (rather than one derived from a
+server key) cannot be recomputed from the approval id.
 """
 
 from __future__ import annotations
@@ -18,7 +39,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +46,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Connection, text
 
+from data_access import approval_keys
+from data_access.anonymity import DEFAULT_K, MIN_K
 from data_access.pseudonymise import FREE_TEXT_COLUMNS
 from data_access.roles import RESEARCHER, AccessDenied
 from sjrlib import domain
@@ -77,6 +99,8 @@ class ApprovalSpec(BaseModel):
     fields: tuple[str, ...] = Field(min_length=1)
     free_text: bool = False
     date_coarsening: str = "month"
+    k: int = Field(default=DEFAULT_K, ge=MIN_K, le=1000)
+    deaths: bool = False
     start_date: dt.date
     end_date: dt.date
 
@@ -167,6 +191,8 @@ class ApprovalRecord:
     end_date: dt.date
     status: str
     revoked_reason: str | None
+    k: int = DEFAULT_K
+    deaths: bool = False
 
 
 def _as_date(value: object) -> dt.date:
@@ -179,7 +205,8 @@ def _as_date(value: object) -> dt.date:
 
 _SELECT = (
     "SELECT approval_id, applicants, purpose, organisations, period_start, period_end, fields, "
-    "free_text, date_coarsening, start_date, end_date, status, revoked_reason FROM approvals"
+    "free_text, date_coarsening, start_date, end_date, status, revoked_reason, k, deaths "
+    "FROM approvals"
 )
 
 
@@ -198,11 +225,14 @@ def _record(row) -> ApprovalRecord:
         end_date=_as_date(row[10]),
         status=row[11],
         revoked_reason=row[12],
+        k=int(row[13]),
+        deaths=bool(row[14]),
     )
 
 
 def add_approval(conn: Connection, spec: ApprovalSpec) -> ApprovalRecord:
-    """Store an approval and make its secret; checks organisations and applicants exist."""
+    """Store an approval and make its secret (in the key file, :mod:`data_access.approval_keys`);
+    checks organisations and applicants exist."""
     if get_approval(conn, spec.id) is not None:
         raise ApprovalError(f"approval {spec.id!r} already exists")
     known = {r[0] for r in conn.execute(text("SELECT code FROM organisations")).all()}
@@ -218,8 +248,9 @@ def add_approval(conn: Connection, spec: ApprovalSpec) -> ApprovalRecord:
     conn.execute(
         text("INSERT INTO approvals (approval_id, applicants, purpose, organisations, "
              "period_start, period_end, fields, free_text, date_coarsening, start_date, "
-             "end_date, status) VALUES (:id, :applicants, :purpose, :organisations, :ps, :pe, "
-             ":fields, :free_text, :coarsening, :start, :end, 'active')"),
+             "end_date, status, k, deaths) VALUES (:id, :applicants, :purpose, :organisations, "
+             ":ps, :pe, :fields, :free_text, :coarsening, :start, :end, 'active', :k, "
+             ":deaths)"),
         {
             "id": spec.id,
             "applicants": json.dumps(list(spec.applicants)),
@@ -232,10 +263,11 @@ def add_approval(conn: Connection, spec: ApprovalSpec) -> ApprovalRecord:
             "coarsening": spec.date_coarsening,
             "start": spec.start_date,
             "end": spec.end_date,
+            "k": spec.k,
+            "deaths": spec.deaths,
         },
     )
-    conn.execute(text("INSERT INTO approval_secrets (approval_id, secret) VALUES (:id, :s)"),
-                 {"id": spec.id, "s": secrets.token_bytes(32)})
+    approval_keys.add_key(conn, spec.id)
     record = get_approval(conn, spec.id)
     assert record is not None
     return record
@@ -304,9 +336,10 @@ def usable_approvals(conn: Connection, username: str,
 
 
 def approval_secret(conn: Connection, approval_id: str) -> bytes:
-    """The HMAC secret of one approval. Internal to the access layer: never hand it out."""
-    row = conn.execute(text("SELECT secret FROM approval_secrets WHERE approval_id = :id"),
-                       {"id": approval_id}).first()
-    if row is None:
-        raise RuntimeError(f"approval {approval_id} has no secret; re-add the approval")
-    return bytes(row[0])
+    """The HMAC secret of one approval, from the key file. Internal to the access layer: never
+    hand it out. Raises :class:`data_access.approval_keys.ApprovalKeyError` (an
+    :class:`ApprovalError`) when the key file or the approval's key is missing."""
+    try:
+        return approval_keys.read_key(conn, approval_id)
+    except approval_keys.ApprovalKeyError as exc:
+        raise ApprovalError(str(exc)) from None

@@ -160,6 +160,10 @@ def approvals_add(
     free_text: bool = typer.Option(False, "--free-text/--no-free-text"),
     date_coarsening: str = typer.Option("month", "--date-coarsening",
                                         help="month or quarter"),
+    k_value: int = typer.Option(5, "--k", help="k-anonymity: every released combination of "
+                          "quasi-identifiers holds at least k cases (at least 2)."),
+    deaths: bool = typer.Option(False, "--deaths/--no-deaths",
+                                help="Release counts of deaths (the denominators)."),
     start_date: str | None = typer.Option(None, "--start", help="First day of use."),
     end_date: str | None = typer.Option(None, "--end", help="Last day of use."),
     db: str | None = DB_OPTION,
@@ -175,7 +179,8 @@ def approvals_add(
                 "id": approval_id, "applicants": applicant, "purpose": purpose,
                 "organisations": organisation, "period_start": period_start,
                 "period_end": period_end, "fields": field, "free_text": free_text,
-                "date_coarsening": date_coarsening, "start_date": start_date,
+                "date_coarsening": date_coarsening, "k": k_value, "deaths": deaths,
+                "start_date": start_date,
                 "end_date": end_date,
             }
             specs = [spec_from_values({k: v for k, v in values.items() if v is not None})]
@@ -198,7 +203,8 @@ def approvals_list(db: str | None = DB_OPTION) -> None:
     s = _session(db)
     frame = _run(s, s.approvals)
     _table(frame[["approval_id", "status", "applicants", "organisations", "period_start",
-                  "period_end", "free_text", "date_coarsening", "start_date", "end_date"]],
+                  "period_end", "free_text", "date_coarsening", "k", "deaths", "start_date",
+                  "end_date"]],
            "Approvals")
 
 

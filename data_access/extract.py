@@ -69,8 +69,12 @@ def _sha256(path: Path) -> str:
 
 
 def write_extract(frame: pd.DataFrame, out: str | Path, *, approval: ApprovalRecord,
-                  user: str) -> ExtractResult:
+                  user: str, disclosure: dict | None = None) -> ExtractResult:
     """Write ``frame`` to ``out`` and its manifest; return what was written.
+
+    ``disclosure`` (from :meth:`data_access.anonymity.Anonymised.describe`) goes into the
+    manifest: k, the quasi-identifiers, the level each was generalised to, the rows suppressed
+    and the period unit that filters must follow.
 
     Called by :meth:`Session.extract` inside its audited transaction: if the audit entry cannot
     be written, the caller removes the files again.
@@ -101,7 +105,9 @@ def write_extract(frame: pd.DataFrame, out: str | Path, *, approval: ApprovalRec
             "period": [approval.period_start, approval.period_end],
             "date_coarsening": approval.date_coarsening,
             "free_text": approval.free_text,
+            "deaths": approval.deaths,
             "pseudonymised": "HMAC-SHA256 with a secret of this approval",
+            "k_anonymity": disclosure or {"k": approval.k},
             "fields": list(result.fields),
             "rows": result.rows,
             "file": out.name,
@@ -142,12 +148,15 @@ def describe(result: ExtractResult) -> dict:
 
 
 def _period_start(values: pd.Series) -> pd.Series:
-    """``"YYYY-MM"`` or ``"YYYY-Qn"`` -> the first day of that month or quarter."""
+    """``"YYYY-MM"``, ``"YYYY-Qn"`` or ``"YYYY"`` -> the first day of that month, quarter or
+    year."""
     text = values.astype("string")
     quarter = text.str.extract(r"^(\d{4})-Q([1-4])$")
     as_month = text.where(quarter[0].isna(),
                           quarter[0] + "-" + ((quarter[1].astype("Int64") - 1) * 3 + 1)
                           .astype("string").str.zfill(2))
+    as_month = as_month.where(~as_month.str.fullmatch(r"\d{4}").fillna(False),
+                              as_month + "-01")
     return pd.to_datetime(as_month, format="%Y-%m")
 
 
@@ -157,7 +166,9 @@ def read_extract(path: str | Path) -> pd.DataFrame:
     Columns get the review frame's dtypes; the coarsened ``review_date`` becomes the first day
     of its month or quarter, plus ``review_sequence`` seconds when the approval released it (so
     each case's reviews keep their true order and statistics choose the same primary review as
-    on the store); ``death_month`` stays as released.
+    on the store); ``death_month`` and the other k-anonymised quasi-identifiers (age and days
+    bands, postcode areas, specialty groups; see the manifest's ``k_anonymity``) stay as
+    released, as text.
     """
     from sjrlib import domain
 
@@ -167,8 +178,13 @@ def read_extract(path: str | Path) -> pd.DataFrame:
     else:
         frame = restore_frame(pd.read_csv(path, dtype="string", keep_default_na=False,
                                           na_values=[""]))
+    # k-anonymised quasi-identifiers are released generalised (bands, areas, groups): text
+    generalised = {"review_date", "death_month", "age_at_death", "days_to_death",
+                   "postcode_district", "specialty", "sex"}
     dtypes = {c: t for c, t in domain.REVIEW_DTYPES.items()
-              if c in frame.columns and c not in ("review_date", "death_month")}
+              if c in frame.columns and c not in generalised}
+    frame = frame.astype({c: "string" for c in generalised
+                          if c in frame.columns and c not in ("review_date",)})
     frame = frame.astype(dtypes)
     if "review_date" in frame.columns:
         frame["review_date"] = _period_start(frame["review_date"])

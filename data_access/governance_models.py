@@ -1,4 +1,4 @@
-"""Governance tables: users, data access approvals (and their secrets), the audit log.
+"""Governance tables: users, data access approvals, the audit log.
 
 Declared on the store's shared :class:`data_access.models.Base`, so one Alembic history
 (revision ``0002_governance``) covers them. See ``shared/spec/privacy-and-disclosure.md``.
@@ -7,8 +7,8 @@ Declared on the store's shared :class:`data_access.models.Base`, so one Alembic 
   the audit log keeps pointing at someone.
 - ``approvals``: the register of DARG decisions. List-valued fields (applicants, organisations,
   fields) are JSON arrays in text columns, the same on SQLite and PostgreSQL.
-- ``approval_secrets``: one random 32-byte HMAC key per approval. No session method returns it;
-  it is only used inside :mod:`data_access.session` to pseudonymise ids.
+- approvals' pseudonym secrets are not in the database: they live in the approval key file
+  (:mod:`data_access.approval_keys`; revision ``0005_approval_safety`` moved them out).
 - ``audit_log``: append-only, hash-chained; ``audit_head`` is its single-row chain head (last id
   and hash), which serialises concurrent appends and reveals a deleted last entry.
 """
@@ -24,7 +24,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
-    LargeBinary,
     String,
     Text,
     false,
@@ -35,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from data_access.models import Base, in_vocabulary
 from data_access.roles import ROLES
 
-__all__ = ["Approval", "ApprovalSecret", "AuditEntry", "AuditHead", "User"]
+__all__ = ["Approval", "AuditEntry", "AuditHead", "User"]
 
 APPROVAL_STATUSES = ("active", "revoked")
 COARSENINGS = ("month", "quarter")
@@ -83,6 +82,8 @@ class Approval(Base):
     date_coarsening: Mapped[str] = mapped_column(String(8), nullable=False)
     start_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
     end_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    k: Mapped[int] = mapped_column(Integer, nullable=False, server_default="5")  # k-anonymity
+    deaths: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_reason: Mapped[str | None] = mapped_column(Text)
@@ -97,18 +98,8 @@ class Approval(Base):
                         name="date_coarsening"),
         CheckConstraint("end_date >= start_date", name="dates"),
         CheckConstraint("period_end >= period_start", name="period"),
+        CheckConstraint("k >= 2", name="k"),
     )
-
-
-class ApprovalSecret(Base):
-    """The HMAC key of one approval; never returned by any session method."""
-
-    __tablename__ = "approval_secrets"
-
-    approval_id: Mapped[str] = mapped_column(
-        ForeignKey("approvals.approval_id", ondelete="CASCADE"), primary_key=True
-    )
-    secret: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class AuditEntry(Base):

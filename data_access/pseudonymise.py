@@ -1,18 +1,22 @@
 """Pseudonymised, coarsened views of review data for approved researchers.
 
 Ids are replaced with a keyed hash, HMAC-SHA256 with a secret that belongs to one approval
-(``approval_secrets`` table, 32 random bytes made when the approval is added). The same store id
+(32 random bytes made when the approval is added, kept in the approval key file outside the store:
+:mod:`data_access.approval_keys`). The same store id
 gives the same pseudonym within one approval, so a second-stage review still points at its first
 stage, but pseudonyms of two approvals cannot be joined without the secrets, which no session
 returns. Ids of different kinds are hashed in separate domains (``review:``, ``case:``,
 ``reviewer:``), so a case id never collides with a review id of the same text.
+
+Pseudonyms alone do not stop linkage on what the rows say: the quasi-identifiers are generalised
+to k-anonymity first (:mod:`data_access.anonymity`) and handed to :func:`researcher_view`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -104,14 +108,18 @@ def researcher_view(
     free_text: bool,
     coarsening: str,
     secret: bytes,
+    generalised: Mapping[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
     """What an approved researcher may see of a review frame.
 
     Ids are pseudonymised with the approval's ``secret``; ``review_date`` and ``death_month``
     are coarsened (``review_date`` always to a ``"YYYY-MM"``/``"YYYY-Qn"`` string; a day is never
     released); free text is dropped unless ``free_text``, and then redacted with
-    :func:`sjrlib.privacy.redact`; only ``fields`` are kept, in that order.
+    :func:`sjrlib.privacy.redact`; only ``fields`` are kept, in that order. Columns in
+    ``generalised`` (the k-anonymised quasi-identifiers, on ``frame``'s index) are released as
+    given there. The result keeps ``frame``'s index.
     """
+    generalised = generalised or {}
     if "review_sequence" in fields:
         frame = frame.assign(review_sequence=review_sequence(frame))
     out = pd.DataFrame(index=frame.index)
@@ -119,7 +127,9 @@ def researcher_view(
         if column not in frame.columns:
             raise KeyError(f"field {column!r} is not in the review frame")
         values = frame[column]
-        if column in ID_DOMAINS:
+        if column in generalised:
+            values = generalised[column]
+        elif column in ID_DOMAINS:
             values = pseudonymise_series(values, secret, ID_DOMAINS[column])
         elif column == "review_date":
             values = coarsen_date(values, coarsening)
@@ -130,4 +140,4 @@ def researcher_view(
                 continue
             values = values.astype("string").map(redact, na_action="ignore").astype("string")
         out[column] = values
-    return out.reset_index(drop=True)
+    return out

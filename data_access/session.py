@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 
 from data_access import approvals as _approvals
 from data_access import audit, store
+from data_access.anonymity import k_anonymise
 from data_access.identity import (
     UserRecord,
     add_user,
@@ -54,7 +55,7 @@ from data_access.identity import (
     resolve_username,
     set_disabled,
 )
-from data_access.pseudonymise import researcher_view
+from data_access.pseudonymise import researcher_view, review_sequence
 from data_access.roles import (
     ADMINISTRATOR,
     ORGANISATION_LEAD,
@@ -311,10 +312,19 @@ class Session:
                             end: str | None, stages: list[str] | None,
                             statuses: list[str] | None, approval_id: str | None,
                             columns: Sequence[str] | None) -> pd.DataFrame:
+        """A researcher's rows: a slice of the approval's one k-anonymous release.
+
+        The release (every approved field of every released review in the approval's
+        organisations and period) is generalised to k-anonymity first
+        (:mod:`data_access.anonymity`), so a query's organisations, period, stages or columns
+        never change how a row is generalised, and two queries cannot be differenced; period
+        filters must follow the release's period unit (:meth:`_inside_period`). What was
+        generalised is in ``door.extra["disclosure"]`` (audited, and in an extract's manifest)
+        and in the frame's ``attrs["disclosure"]``.
+        """
         approval = self._approval(door.conn, approval_id)
         door.approval_id = approval.approval_id
         orgs = self._requested_organisations(requested, approval.organisations)
-        start, end = self._inside_period(approval, start, end)
         fields = list(approval.fields) if columns is None else list(columns)
         unapproved = [c for c in fields if c not in approval.fields]
         if unapproved:
@@ -324,23 +334,55 @@ class Session:
             statuses = list(_RELEASED_STATUSES)
         elif set(statuses) - set(_RELEASED_STATUSES):
             raise AccessDenied("draft reviews are not released to researchers")
-        _set_row_scope(door.conn, orgs)
-        frame = store.load_reviews(door.conn, organisation_codes=orgs, start_month=start,
-                                   end_month=end, stage=stages, status=statuses)
-        self._check_inside(frame, orgs)
+        _set_row_scope(door.conn, list(approval.organisations))
+        whole = store.load_reviews(door.conn, organisation_codes=list(approval.organisations),
+                                   start_month=approval.period_start,
+                                   end_month=approval.period_end,
+                                   status=list(_RELEASED_STATUSES))
+        self._check_inside(whole, approval.organisations)
+        released = k_anonymise(whole, fields=approval.fields, k=approval.k,
+                               coarsening=approval.date_coarsening)
+        unit = released.levels.get("death_month", approval.date_coarsening)
+        start, end = self._inside_period(approval, start, end, unit)
+        chosen = released.kept & whole["organisation_code"].isin(orgs) \
+            & whole["death_month"].between(start, end).fillna(False) \
+            & whole["status"].isin(statuses)
+        if stages is not None:
+            chosen &= whole["review_stage"].isin(stages).fillna(False)
+        generalised = dict(released.columns)
+        if "review_sequence" in fields:  # the order among all the case's released reviews
+            generalised["review_sequence"] = review_sequence(whole)
         secret = _approvals.approval_secret(door.conn, approval.approval_id)
+        chosen = chosen.astype(bool)
+        frame = researcher_view(whole[chosen], fields=fields, free_text=approval.free_text,
+                                coarsening=approval.date_coarsening, secret=secret,
+                                generalised={c: v[chosen] for c, v in generalised.items()})
+        frame = frame.reset_index(drop=True)
+        disclosure = {**released.describe(), "period_unit": unit}
+        frame.attrs["disclosure"] = disclosure
+        door.extra["disclosure"] = disclosure
         door.scope.update(organisations=orgs, start_month=start, end_month=end, columns=fields)
-        return researcher_view(frame, fields=fields, free_text=approval.free_text,
-                               coarsening=approval.date_coarsening, secret=secret)
+        return frame
 
     @staticmethod
     def _inside_period(approval: _approvals.ApprovalRecord, start: str | None,
-                       end: str | None) -> tuple[str, str]:
+                       end: str | None, unit: str = "month") -> tuple[str, str]:
+        """The period asked for: inside the approval's, and in whole ``unit``s (``month``,
+        ``quarter`` or ``year``), so a coarsened period cannot be undone by asking one month
+        at a time. The approval's own first and last month are always accepted."""
         start = start or approval.period_start
         end = end or approval.period_end
         if start < approval.period_start or end > approval.period_end:
             raise AccessDenied(f"approval {approval.approval_id} covers deaths from "
                                f"{approval.period_start} to {approval.period_end} only")
+        firsts, lasts = {"month": (range(1, 13), range(1, 13)), "quarter": ((1, 4, 7, 10),
+                         (3, 6, 9, 12)), "year": ((1,), (12,))}[unit]
+        if start != approval.period_start and int(start[5:]) not in firsts:
+            raise AccessDenied(f"approval {approval.approval_id} releases deaths by {unit}: "
+                               f"start_month must be the first month of a {unit}, not {start}")
+        if end != approval.period_end and int(end[5:]) not in lasts:
+            raise AccessDenied(f"approval {approval.approval_id} releases deaths by {unit}: "
+                               f"end_month must be the last month of a {unit}, not {end}")
         return start, end
 
     def deaths(
@@ -353,8 +395,9 @@ class Session:
     ) -> pd.DataFrame:
         """Deaths in scope (the denominator) as a deaths frame.
 
-        For researchers, within the approval's organisations and period; with quarterly
-        coarsening ``month`` becomes ``"YYYY-Qn"`` and counts are summed per quarter.
+        For researchers, only under an approval that releases deaths (``deaths: true``), within
+        its organisations and period; with quarterly coarsening ``month`` becomes ``"YYYY-Qn"``,
+        counts are summed per quarter and ``start_month``/``end_month`` must be whole quarters.
         """
         requested = _codes(organisation_codes)
         start, end = _month(start_month, "start_month"), _month(end_month, "end_month")
@@ -365,7 +408,11 @@ class Session:
                 approval = self._approval(door.conn, approval_id)
                 door.approval_id = approval.approval_id
                 orgs = self._requested_organisations(requested, approval.organisations)
-                start, end = self._inside_period(approval, start, end)
+                start, end = self._inside_period(approval, start, end,
+                                                 approval.date_coarsening)
+                if not approval.deaths:
+                    raise AccessDenied(f"approval {approval.approval_id} does not release "
+                                       "counts of deaths (an approval with deaths: true does)")
                 coarsening = approval.date_coarsening
             else:
                 if approval_id is not None:
@@ -623,7 +670,8 @@ class Session:
                                                  approval_id, fields)
                 approval = _approvals.get_approval(door.conn, approval_id)
                 assert approval is not None  # checked by _researcher_reviews
-                result = write_extract(frame, out, approval=approval, user=self.user)
+                result = write_extract(frame, out, approval=approval, user=self.user,
+                                       disclosure=door.extra["disclosure"])
                 door.rows = result.rows
                 door.extra["sha256"] = result.sha256
         except BaseException:

@@ -1,0 +1,275 @@
+"""k-anonymity of what an approval releases: quasi-identifiers generalised until every
+combination holds at least k cases.
+
+Pseudonyms stop two approvals' extracts being joined on ids, not on what the rows say: age,
+sex, postcode district, days to death, specialty and period together single out most deaths.
+So the quasi-identifiers an approval releases are generalised, one step at a time along fixed
+ladders, until every combination of them (within each organisation, nation and region released,
+which are never generalised) holds at least ``k`` distinct cases:
+
+============================  ============================================================
+quasi-identifier              ladder (level 0 first; the last level is the coarsest)
+============================  ============================================================
+``review_date``               the approval's coarsening (month or quarter), quarter, year
+``age_at_death``              5-year band, 10-year band, 20-year band (80+), dropped
+``days_to_death``             band (0, 1, 2, 3-6, 7-13, 14-27, 28+), broad band (0-2,
+                              3-13, 14+), dropped
+``postcode_district``         district (``LS1``), area (``LS``), dropped
+``specialty``                 as recorded, group (medical, surgical, critical and
+                              emergency care), dropped
+``sex``                       as recorded, dropped
+``death_month`` (the period)  the approval's coarsening (month or quarter), quarter, year
+============================  ============================================================
+
+Each step generalises the quasi-identifier whose next level leaves fewest rows in groups
+smaller than ``k`` (ties: the order above, so the period of death, which researchers need
+most, is generalised last). It stops when at most
+:data:`SUPPRESSION_LIMIT` of the rows are still in such groups; those rows are suppressed
+(withheld), and so are any left when every ladder is at its end. The levels are decided on the
+approval's whole release (all its organisations, its whole period, every approved field), never
+on one query's rows or columns, so two queries under one approval cannot be differenced and
+the same data and approval always give the same release.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = [
+    "DEFAULT_K",
+    "FIXED_COLUMNS",
+    "LADDERS",
+    "MIN_K",
+    "QUASI_IDENTIFIERS",
+    "SUPPRESSION_LIMIT",
+    "Anonymised",
+    "k_anonymise",
+    "period_values",
+]
+
+DEFAULT_K = 5
+"""k when an approval does not say (``shared/spec/privacy-and-disclosure.md``)."""
+MIN_K = 2
+"""The smallest k an approval may set: below 2 a combination may single out one case."""
+SUPPRESSION_LIMIT = 0.01
+"""At most this share of rows is withheld rather than generalising a quasi-identifier further."""
+
+QUASI_IDENTIFIERS: dict[str, tuple[str, ...]] = {
+    "review_date": ("review_date",),
+    "age_at_death": ("age_at_death",),
+    "days_to_death": ("days_to_death",),
+    "postcode_district": ("postcode_district",),
+    "specialty": ("specialty",),
+    "sex": ("sex",),
+    "death_month": ("death_month",),
+}
+"""Each quasi-identifier and the released columns it generalises (in tie-break order)."""
+
+PERIODS = frozenset({"review_date", "death_month"})
+"""Quasi-identifiers that are periods: never finer than the approval's date coarsening."""
+
+FIXED_COLUMNS: tuple[str, ...] = ("organisation_code", "nation", "region")
+"""Released as they are; k holds within each of their combinations."""
+
+LADDERS: dict[str, tuple[str, ...]] = {
+    "age_at_death": ("5-year band", "10-year band", "20-year band (80+)", "dropped"),
+    "sex": ("as recorded", "dropped"),
+    "postcode_district": ("district", "area", "dropped"),
+    "days_to_death": ("band", "broad band", "dropped"),
+    "specialty": ("as recorded", "group", "dropped"),
+    "review_date": ("month", "quarter", "year"),
+    "death_month": ("month", "quarter", "year"),
+}
+"""The levels of each quasi-identifier, finest first."""
+
+SURGICAL = frozenset({"general_surgery", "trauma_and_orthopaedics", "vascular_surgery",
+                      "urology", "cardiothoracic_surgery", "neurosurgery", "plastic_surgery",
+                      "ear_nose_and_throat", "ophthalmology", "obstetrics_and_gynaecology",
+                      "gynaecology", "colorectal_surgery", "upper_gi_surgery"})
+CRITICAL = frozenset({"critical_care", "emergency_medicine", "intensive_care",
+                      "anaesthetics"})
+
+_DAY_BANDS = ((0, "0"), (1, "1"), (2, "2"), (3, "3-6"), (7, "7-13"), (14, "14-27"),
+              (28, "28+"))
+_BROAD_DAY_BANDS = ((0, "0-2"), (3, "3-13"), (14, "14+"))
+_AREA = re.compile(r"^([A-Za-z]{1,2})")
+_MISSING = "\x00"
+
+
+@dataclass(frozen=True)
+class Anonymised:
+    """The outcome of :func:`k_anonymise`.
+
+    ``columns`` holds the generalised values of every released quasi-identifier column (on the
+    input's index); ``kept`` is ``True`` for rows released, ``False`` for rows suppressed.
+    """
+
+    k: int
+    levels: dict[str, str]
+    columns: dict[str, pd.Series]
+    kept: pd.Series
+    suppressed: int
+    quasi_identifiers: tuple[str, ...] = field(default=())
+
+    def describe(self) -> dict:
+        """What the manifest says: k, the quasi-identifiers, their levels, rows suppressed."""
+        return {
+            "k": self.k,
+            "quasi_identifiers": list(self.quasi_identifiers),
+            "generalised": dict(self.levels),
+            "suppressed_rows": self.suppressed,
+            "suppression_limit": SUPPRESSION_LIMIT,
+        }
+
+
+def _band(age: pd.Series, width: int, top: int) -> pd.Series:
+    values = age.astype("Float64")
+    low = (values // width * width).astype("Int64")
+    text = low.clip(lower=18).astype("string") + "-" + (low + width - 1).astype("string")
+    return text.where(values < top, f"{top}+").where(values.notna(), pd.NA).astype("string")
+
+
+def _banded(days: pd.Series, bands) -> pd.Series:
+    values = days.astype("Float64")
+    out = pd.Series(pd.NA, index=days.index, dtype="string")
+    for low, label in bands:
+        out = out.mask(values >= low, label)
+    return out.where(values.notna(), pd.NA).astype("string")
+
+
+def _specialty_group(values: pd.Series) -> pd.Series:
+    text = values.astype("string")
+
+    def group(value: str) -> str:
+        if value in SURGICAL or value.endswith("_surgery"):
+            return "surgical"
+        if value in CRITICAL:
+            return "critical_and_emergency_care"
+        return "medical"
+
+    return text.map(group, na_action="ignore").astype("string")
+
+
+def period_values(values: pd.Series, unit: str) -> pd.Series:
+    """Months (``"YYYY-MM"`` strings or dates) as ``"YYYY-MM"``, ``"YYYY-Qn"`` or ``"YYYY"``."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        months = values.dt.strftime("%Y-%m").astype("string")
+    else:
+        months = values.astype("string")
+    if unit == "month":
+        return months
+    year = months.str.slice(0, 4)
+    if unit == "year":
+        return year.astype("string")
+    quarter = ((months.str.slice(5, 7).astype("Int64") - 1) // 3 + 1).astype("string")
+    return (year + "-Q" + quarter).astype("string")
+
+
+def _generalise(qi: str, values: pd.Series, level: str) -> pd.Series:
+    if level == "dropped":
+        return pd.Series(pd.NA, index=values.index, dtype="string")
+    if qi in PERIODS:
+        return period_values(values, level)
+    if qi == "age_at_death":
+        width, top = {"5-year band": (5, 95), "10-year band": (10, 90),
+                      "20-year band (80+)": (20, 80)}[level]
+        return _band(values, width, top)
+    if qi == "days_to_death":
+        return _banded(values, _DAY_BANDS if level == "band" else _BROAD_DAY_BANDS)
+    if qi == "postcode_district" and level == "area":
+        return values.astype("string").str.extract(_AREA, expand=False).str.upper() \
+            .astype("string")
+    if qi == "specialty" and level == "group":
+        return _specialty_group(values)
+    return values.astype("string")
+
+
+def _ladder(qi: str, coarsening: str) -> tuple[str, ...]:
+    ladder = LADDERS[qi]
+    if qi in PERIODS and coarsening == "quarter":
+        return ladder[1:]  # never finer than the approval's coarsening
+    return ladder
+
+
+def _small_rows(frame: pd.DataFrame, keys: list[str], cases: pd.Series, k: int) -> pd.Series:
+    """Rows whose combination of ``keys`` holds fewer than ``k`` distinct cases."""
+    if not len(frame):
+        return pd.Series(False, index=frame.index)
+    grouped = frame[keys].fillna(_MISSING).astype(str) if keys else \
+        pd.DataFrame({"_all": ""}, index=frame.index)
+    group_id = grouped.groupby(list(grouped.columns), sort=False, dropna=False).ngroup()
+    distinct = pd.DataFrame({"g": group_id, "c": cases}).groupby("g")["c"].nunique()
+    return group_id.map(distinct) < k
+
+
+def k_anonymise(frame: pd.DataFrame, *, fields: Sequence[str], k: int,
+                coarsening: str) -> Anonymised:
+    """Generalise the quasi-identifiers among ``fields`` of a review frame to k-anonymity.
+
+    Parameters
+    ----------
+    frame
+        The approval's whole release, as stored (before pseudonymisation): its ``case_id``
+        counts cases.
+    fields
+        The fields the approval releases; only quasi-identifiers among them are generalised
+        and only fixed columns among them split the groups.
+    k
+        Every released combination holds at least ``k`` distinct cases (``k >= 2``).
+    coarsening
+        The approval's date coarsening (``month`` or ``quarter``): the finest period level.
+
+    Returns
+    -------
+    Anonymised
+        Generalised columns, levels, the rows kept and the number suppressed.
+    """
+    if k < MIN_K:
+        raise ValueError(f"k must be at least {MIN_K}, not {k}")
+    released = set(fields)
+    qis = [q for q, cols in QUASI_IDENTIFIERS.items() if released.intersection(cols)]
+    fixed = [c for c in FIXED_COLUMNS if c in released and c in frame.columns]
+    cases = frame["case_id"].astype("string").fillna(pd.Series(
+        [f"\x00row{i}" for i in range(len(frame))], index=frame.index, dtype="string"))
+    ladders = {q: _ladder(q, coarsening) for q in qis}
+    levels = dict.fromkeys(qis, 0)
+
+    def columns_at(current: Mapping[str, int]) -> dict[str, pd.Series]:
+        out = {}
+        for qi in qis:
+            for column in QUASI_IDENTIFIERS[qi]:
+                if column in released:
+                    out[column] = _generalise(qi, frame[column], ladders[qi][current[qi]])
+        return out
+
+    def small_at(current: Mapping[str, int]) -> pd.Series:
+        generalised = pd.DataFrame(columns_at(current), index=frame.index)
+        keyed = pd.concat([frame[fixed], generalised], axis=1)
+        return _small_rows(keyed, list(keyed.columns), cases, k)
+
+    limit = int(SUPPRESSION_LIMIT * len(frame))
+    small = small_at(levels)
+    while int(small.sum()) > limit:
+        best = None
+        for qi in qis:  # tie-break: the order of QUASI_IDENTIFIERS
+            if levels[qi] + 1 >= len(ladders[qi]):
+                continue
+            trial = small_at({**levels, qi: levels[qi] + 1})
+            if best is None or int(trial.sum()) < int(best[1].sum()):
+                best = (qi, trial)
+        if best is None:
+            break  # every ladder at its end: what is left is suppressed
+        levels[best[0]] += 1
+        small = best[1]
+    return Anonymised(
+        k=k,
+        levels={q: ladders[q][levels[q]] for q in qis},
+        columns=columns_at(levels),
+        kept=~small,
+        suppressed=int(small.sum()),
+        quasi_identifiers=tuple(c for q in qis for c in QUASI_IDENTIFIERS[q] if c in released),
+    )
