@@ -230,6 +230,9 @@ def agreement_heatmap(
                 shown.iat[i, j], hidden[i, j] = rule.symbol, True
             else:
                 shown.iat[i, j] = rule.round(value)
+    if hidden.any() and hidden.sum() == int((counts.to_numpy() > 0).sum()):
+        return _withheld(f"Every count of two reviewers' scores is from 1 to {rule.threshold} "
+                         "(disclosure control): chart not shown", title)
     share = counts / n
     exact = float(np.trace(counts.to_numpy())) / n
     within_one = float(sum(counts.iat[i, j] for i in range(5) for j in range(5)
@@ -258,6 +261,7 @@ def agreement_heatmap(
         ax.set_ylabel(f"First reviewer's score of {item}")
         ax.tick_params(axis="x", rotation=30)
         ax.tick_params(axis="y", rotation=0)
+        ax.grid(False)
         for i, j in zip(*np.nonzero(hidden)):
             ax.text(j + 0.5, i + 0.5, rule.symbol, ha="center", va="center", fontsize=_FONT)
         fig.suptitle(title, x=0.01, ha="left", fontsize=_FONT + 2)

@@ -54,6 +54,12 @@ def test_agreement_heatmap_applies_disclosure_control():
     assert "exact agreement" not in text and "about 12" in text
 
 
+def test_agreement_heatmap_with_every_count_suppressed_is_withheld():
+    fig = plots_seaborn.agreement_heatmap(PAIRS, rule=DisclosureRule(threshold=2, rounding=1))
+    assert chart_withheld(fig) == ("Every count of two reviewers' scores is from 1 to 2 "
+                                   "(disclosure control): chart not shown")
+
+
 def test_agreement_heatmap_needs_eight_pairs():
     fig = plots_seaborn.agreement_heatmap(PAIRS.iloc[[0, 1, 2, 3, 4, 5, 6, 12]])  # 7 complete
     assert chart_withheld(fig) == "Fewer than 8 double-reviewed cases: chart not shown"
