@@ -492,3 +492,46 @@ def test_a_text_too_long_for_an_xlsx_cell_is_an_error_not_cut_short(small_data, 
     io.write_reviews(frame, tmp_path / "long.csv")  # CSV holds it whole
     with (tmp_path / "long.csv").open(newline="", encoding="utf-8") as fh:
         assert len(next(csv.DictReader(fh))["comment_overall"]) == 33_000
+
+
+def test_a_csv_extract_is_read_back_with_its_formula_like_cells_restored(tmp_path):
+    from data_access.extract import read_extract
+
+    path = tmp_path / "extract.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:  # as write_extract writes it
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["review_id", "comment_overall", "score_overall"])
+        writer.writerows([["p1", "'=1+1", "3"], ["p2", "''-kept one quote", "-1"],
+                          ["p3", "'tis", ""]])
+    frame = read_extract(path)
+    assert frame["comment_overall"].tolist() == ["=1+1", "'-kept one quote", "'tis"]
+    assert frame["score_overall"].tolist()[:2] == [3, -1]
+
+
+def test_write_extract_neutralises_text_cells_and_keeps_numbers(tmp_path):
+    import datetime as dt
+    import hashlib
+    import json
+
+    from data_access.approvals import ApprovalRecord
+    from data_access.extract import read_extract, write_extract
+
+    approval = ApprovalRecord(
+        approval_id="T-1", applicants=("res",), purpose="a test", organisations=("RXX",),
+        period_start="2024-01", period_end="2024-12", fields=("review_id", "comment_overall",
+                                                              "score_overall"),
+        free_text=True, date_coarsening="month", start_date=dt.date(2024, 1, 1),
+        end_date=dt.date(2030, 1, 1), status="active", revoked_reason=None)
+    frame = pd.DataFrame({
+        "review_id": pd.array(["p1", "p2", "p3"], dtype="string"),
+        "comment_overall": pd.array(["=1+1", "@risk", "'-x"], dtype="string"),
+        "score_overall": pd.array([3, -1, None], dtype="Int64"),
+    })
+    result = write_extract(frame, tmp_path / "ex.csv", approval=approval, user="res")
+    with result.path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["comment_overall"] for r in rows] == ["'=1+1", "'@risk", "''-x"]
+    assert [r["score_overall"] for r in rows] == ["3", "-1", ""]
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["sha256"] == hashlib.sha256(result.path.read_bytes()).hexdigest()
+    assert read_extract(result.path)["comment_overall"].tolist() == ["=1+1", "@risk", "'-x"]
