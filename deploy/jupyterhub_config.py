@@ -85,6 +85,13 @@ LAB_ARGS = [
 ]
 
 
+# The simple spawner (tests only) runs every server as the hub's own system user, which in a CI
+# container is root; a real deployment's servers run as each person's own user, never root.
+if os.environ.get("SJR_HUB_SPAWNER") == "simple" and os.getuid() == 0:
+    DASHBOARD_ARGS.append("--ServerApp.allow_root=True")
+    LAB_ARGS.append("--ServerApp.allow_root=True")
+
+
 def _template() -> str:
     template = os.environ.get("SJR_DATABASE_URL_TEMPLATE") or os.environ.get(
         "SJR_DATABASE_URL", "")
@@ -126,7 +133,9 @@ def _give_quickstart(spawner) -> str:
     target = os.path.join(home, QUICKSTART_NOTEBOOK)
     if not os.path.exists(target):
         shutil.copyfile(os.path.join(NOTEBOOKS_DIR, QUICKSTART_NOTEBOOK), target)
-        if os.getuid() == 0:  # a hub run as root hands the copy to the person
+        if os.getuid() == 0 and not getattr(spawner, "home_dir", None):
+            # a hub run as root hands the copy to the person (not with the simple spawner,
+            # whose servers run as the hub's own user)
             account = pwd.getpwnam(spawner.user.name)
             os.chown(target, account.pw_uid, account.pw_gid)
     return home
@@ -150,7 +159,9 @@ def sjr_pre_spawn_hook(spawner) -> None:
             _audit_open_denied(engine, spawner.user.name, str(refused), "jupyterhub")
         except Exception:  # noqa: BLE001 - the refusal stands even when it cannot be logged
             spawner.log.exception("could not audit the refused spawn of %s", spawner.user.name)
-        raise web.HTTPError(403, str(refused), reason=str(refused)) from None
+        denied = web.HTTPError(403, str(refused))
+        denied.jupyterhub_message = str(refused)  # what the hub's error page shows
+        raise denied from None
     finally:
         engine.dispose()
     spawner.sjr_plan = plan
@@ -190,6 +201,7 @@ c.JupyterHub.services = [{
     "url": EXTRACT_SERVICE_URL,
     "command": [sys.executable, "-m", "data_access.extract_service"],
     "environment": _service_env,
+    "display": False,  # an API for notebooks, not a page for people
 }]
 # Every person's server token may call the extract service; the service itself decides from the
 # SJR users table and the approvals (only a researcher with a current approval gets an extract).

@@ -1,0 +1,395 @@
+"""JupyterHub for real: ``deploy/jupyterhub_config.py`` started with its proxy and extract service,
+on PostgreSQL, signed into in headless Chromium.
+
+The hub runs with the dummy authenticator and the simple local spawner (both chosen by the
+config's environment variables; single-user servers run as the test's own system user in
+temporary home folders), ``configurable-http-proxy`` from npm (``.ci/run`` installs it) and a
+small synthetic store. What it shows:
+
+- an organisation lead gets the exploration dashboard of their own organisation only, and no
+  JupyterLab (``/user/<lead>/lab`` is not served);
+- a researcher gets JupyterLab on the quick-start notebook, which runs in the browser and writes
+  an extract holding only their approval's organisations and fields (made by the extract
+  service, as the researcher's own database role reads no review rows);
+- a name not in the SJR users table gets access denied and no server;
+- code in the researcher's kernel connecting with its own database URL reads no review rows.
+
+Hub state (its database, cookie secret, proxy pid) lives in the test's temporary folder; the hub,
+proxy, service and single-user servers are stopped at the end and none is left running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+POSTGRES_URL = os.environ.get("SJR_TEST_POSTGRES_URL")
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "deploy" / "jupyterhub_config.py"
+VENV_BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--lang=en-GB"]
+PROXY = shutil.which("configurable-http-proxy")
+HUB_START_S = 60
+PAGE_MS = 120_000  # a server start plus a notebook's first run on a loaded two-core machine
+STOP_S = 30
+APPROVAL_FIELDS = ("review_id", "case_id", "second_review_of", "organisation_code",
+                   "review_stage", "status", "review_date", "death_month", "score_overall",
+                   "avoidability_score", "avoidability_scale", "learning_disability")
+"""What the headline statistics of the quick-start need, and no more: no age, sex, postcode
+district, specialty or free text."""
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.postgres,
+    pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set: the hub "
+                       "deployment runs on PostgreSQL only"),
+    pytest.mark.skipif(PROXY is None, reason="configurable-http-proxy is not installed (`npm "
+                       "install -g configurable-http-proxy`; .ci/run does it)"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Store:
+    owner_url: str
+    database: str
+    lead: str
+    researcher: str
+    stranger: str
+    lead_org: str
+    approved_orgs: tuple[str, ...]
+    other_orgs: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- the store ----
+def _populate(owner_url: str, tag: str) -> Store:
+    from data_access import store
+    from data_access.approvals import ApprovalSpec, add_approval
+    from data_access.identity import add_user
+    from sjrlib import schema
+    from sjrlib.synthetic import generate
+
+    data = generate(n_organisations=3, years=1, seed=23, n_scottish=0)
+    organisations = schema.validate_organisations(data.organisations)
+    deaths = schema.validate_deaths(data.deaths, known_organisations=organisations)
+    reviews = schema.validate_reviews(data.reviews, known_organisations=organisations)
+    store.init_db(owner_url)
+    engine = store.get_engine(owner_url)
+    codes = sorted(organisations["organisation_code"])
+    months = sorted(reviews["death_month"].astype(str).dropna().unique())
+    lead, researcher = f"lead-{tag}", f"researcher-{tag}"
+    try:
+        store.import_organisations(engine, organisations)
+        store.import_deaths(engine, deaths)
+        store.import_reviews(engine, reviews)
+        today = dt.date.today()
+        with engine.begin() as conn:
+            add_user(conn, lead, "organisation_lead", organisation_code=codes[0])
+            add_user(conn, researcher, "researcher")
+            add_approval(conn, ApprovalSpec(
+                id=f"DARG-HUB-{tag}", applicants=(researcher,), purpose="hub test",
+                organisations=tuple(codes[:2]), period_start=months[0], period_end=months[-1],
+                fields=APPROVAL_FIELDS, free_text=False, date_coarsening="quarter",
+                start_date=today - dt.timedelta(days=1), end_date=today + dt.timedelta(days=30)))
+    finally:
+        engine.dispose()
+    return Store(owner_url, make_url(owner_url).database, lead, researcher, f"stranger-{tag}",
+                 codes[0], tuple(codes[:2]), tuple(codes[2:]))
+
+
+def _create_person_roles(owner_url: str, names: list[str]) -> None:
+    """A login role per person (ordinary, not owner, NOBYPASSRLS) named as their hub name."""
+    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    database = make_url(owner_url).database
+    with engine.connect() as conn:
+        for name in names:
+            conn.execute(text(f'CREATE ROLE "{name}" LOGIN NOSUPERUSER NOBYPASSRLS'))
+            conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO "{name}"'))
+            conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{name}"'))
+            conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA '
+                              f'public TO "{name}"'))
+            conn.execute(text(f'REVOKE UPDATE, DELETE ON audit_log FROM "{name}"'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def sjr_store():
+    admin_url = make_url(POSTGRES_URL)
+    tag = uuid.uuid4().hex[:8]
+    name = f"sjr_hub_{tag}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    owner_url = admin_url.set(database=name).render_as_string(hide_password=False)
+    roles: list[str] = []
+    try:
+        built = _populate(owner_url, tag)
+        roles = [built.lead, built.researcher]
+        _create_person_roles(owner_url, roles)
+        yield built
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for role in roles:
+                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
+
+
+# ----------------------------------------------------------------------------- the hub ----
+@dataclass
+class Hub:
+    url: str
+    homes: Path
+    process: subprocess.Popen
+    log: Path
+
+    def home(self, user: str) -> Path:
+        return self.homes / user
+
+    def server_env(self, user: str) -> dict[str, str]:
+        """The environment of ``user``'s running single-user server (what its kernels get)."""
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                env = child.environ()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            if env.get("JUPYTERHUB_USER") == user and "jupyterhub-singleuser" in " ".join(
+                    child.cmdline()):
+                return env
+        raise AssertionError(f"no single-user server of {user} is running")
+
+
+def _wait_for_hub(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + HUB_START_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"jupyterhub exited with {process.returncode}:\n"
+                               f"{log.read_text(errors='replace')[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/hub/api/", timeout=2) as answer:
+                json.loads(answer.read())
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the hub did not answer within {HUB_START_S} s:\n"
+                       f"{log.read_text(errors='replace')[-4000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM the hub (it stops the proxy, the service and the servers), then make sure."""
+    family = [process] + psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+    gone, alive = psutil.wait_procs(family, timeout=STOP_S)
+    for leftover in alive:
+        leftover.kill()
+    psutil.wait_procs(alive, timeout=5)
+    assert not alive, f"left running after the hub stopped: {[p.pid for p in alive]}"
+
+
+@pytest.fixture(scope="module")
+def hub(sjr_store, tmp_path_factory):
+    state = tmp_path_factory.mktemp("hub")
+    homes = state / "home"
+    homes.mkdir()
+    port, hub_port, api_port, service_port = (_free_port() for _ in range(4))
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JUPYTERHUB_", "SJR_", "JUPYTER_", "IPYTHONDIR"))}
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        SJR_ROOT=str(ROOT),
+        SJR_DATABASE_URL_TEMPLATE=(f"postgresql+psycopg://{{user}}@127.0.0.1:5432/"
+                                   f"{sjr_store.database}"),
+        SJR_SERVICE_DATABASE_URL=sjr_store.owner_url,
+        SJR_HUB_AUTHENTICATOR="dummy",
+        SJR_HUB_SPAWNER="simple",
+        SJR_HUB_HOME_TEMPLATE=str(homes / "{username}"),
+        SJR_HUB_BIND_URL=url,
+        SJR_EXTRACT_SERVICE_PORT=str(service_port),
+    )
+    log = state / "jupyterhub.log"
+    process = subprocess.Popen(
+        [str(VENV_BIN / "jupyterhub"), "-f", str(CONFIG),
+         f"--JupyterHub.hub_port={hub_port}",
+         f"--JupyterHub.db_url=sqlite:///{state / 'jupyterhub.sqlite'}",
+         f"--JupyterHub.cookie_secret_file={state / 'jupyterhub_cookie_secret'}",
+         f"--ConfigurableHTTPProxy.pid_file={state / 'proxy.pid'}",
+         f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{api_port}",
+         f"--ConfigurableHTTPProxy.command={PROXY}"],
+        env=env, cwd=str(state), stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    try:
+        _wait_for_hub(url, process, log)
+        yield Hub(url, homes, process, log)
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def sign_in(browser, hub):
+    """``sign_in(name) -> page``: a fresh browser context signed into the hub as ``name``."""
+    contexts = []
+
+    def sign_in_(name: str):
+        context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                      locale="en-GB", timezone_id="Europe/London")
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{hub.url}/hub/login", timeout=PAGE_MS)
+        page.fill("#username_input", name)
+        page.fill("#password_input", "any")
+        page.click("#login_submit")
+        return page
+
+    yield sign_in_
+    for context in contexts:
+        context.close()
+
+
+def _wait_for(page, selector: str, hub: Hub) -> None:
+    """Wait for ``selector``; on a timeout say what the page and the hub's log showed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_selector(selector, timeout=PAGE_MS)
+    except PlaywrightTimeout:
+        shown = page.locator("body").inner_text()[:2000]
+        raise AssertionError(f"{selector} not shown at {page.url} within {PAGE_MS} ms; the "
+                             f"page showed:\n{shown}\nhub log:\n"
+                             f"{hub.log.read_text(errors='replace')[-3000:]}") from None
+
+
+def _wait_for_idle_kernel(page, server: str) -> None:
+    """Wait until the notebook's kernel session exists and is idle (asked of the server)."""
+    deadline = time.monotonic() + PAGE_MS / 1000
+    while time.monotonic() < deadline:
+        sessions = page.request.get(f"{server}/api/sessions").json()
+        if sessions and all(s["kernel"]["execution_state"] == "idle" for s in sessions):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no idle kernel in {server} within {PAGE_MS} ms")
+
+
+# --------------------------------------------------------------------------- the tests ----
+def test_a_lead_gets_their_organisations_dashboard_and_no_jupyterlab(hub, sjr_store, sign_in):
+    from playwright.sync_api import expect
+
+    page = sign_in(sjr_store.lead)
+    _wait_for(page, ".f-organisation_code select", hub)
+    assert page.url.startswith(f"{hub.url}/user/{sjr_store.lead}/voila/render/explore.ipynb")
+    expect(page.locator(".sjr-explore")).to_contain_text(f"Signed in as {sjr_store.lead}")
+    options = page.locator(".f-organisation_code select option").all_inner_texts()
+    assert [o.replace("\xa0", " ").split(" · ")[0] for o in options] == [sjr_store.lead_org]
+
+    for path in ("lab", "lab/tree/explore.ipynb", "tree", "terminals/1", "notebooks/explore"):
+        answer = page.request.get(f"{hub.url}/user/{sjr_store.lead}/{path}",
+                                  max_redirects=0)
+        assert answer.status == 404, (path, answer.status)
+
+
+def test_an_unknown_name_gets_access_denied(hub, sjr_store, sign_in):
+    from playwright.sync_api import expect
+
+    page = sign_in(sjr_store.stranger)
+    expect(page.locator("body")).to_contain_text("Access denied", timeout=PAGE_MS)
+    expect(page.locator("body")).to_contain_text("not a registered SJR user")
+    answer = page.request.get(f"{hub.url}/user/{sjr_store.stranger}/lab")
+    assert answer.status != 200 or "jp-LabShell" not in answer.text()
+    with pytest.raises(AssertionError):
+        hub.server_env(sjr_store.stranger)
+
+
+def test_a_researcher_runs_the_quickstart_in_jupyterlab(hub, sjr_store, sign_in):
+    from data_access.extract import read_extract
+
+    page = sign_in(sjr_store.researcher)
+    _wait_for(page, ".jp-Notebook .jp-Cell", hub)
+    assert page.url.startswith(
+        f"{hub.url}/user/{sjr_store.researcher}/lab/tree/researcher_quickstart.ipynb")
+    _wait_for_idle_kernel(page, f"{hub.url}/user/{sjr_store.researcher}")
+    page.locator(".jp-Notebook").click()
+    page.get_by_role("menuitem", name="Run").click()
+    page.locator("li[data-command='runmenu:run-all']").click()
+
+    manifest_file = hub.home(sjr_store.researcher) / "extract.parquet.manifest.json"
+    deadline = time.monotonic() + PAGE_MS / 1000
+    while not manifest_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert manifest_file.exists(), (
+        "the quick-start notebook wrote no extract; its outputs:\n"
+        + "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())[-3000:]
+        + "\nhub log:\n" + hub.log.read_text(errors="replace")[-3000:])
+    _wait_for_idle_kernel(page, f"{hub.url}/user/{sjr_store.researcher}")
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+                          ", .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
+    assert errors.count() == 0, errors.all_inner_texts()
+
+    manifest = json.loads(manifest_file.read_text())
+    extract = read_extract(hub.home(sjr_store.researcher) / "extract.parquet")
+    assert manifest["created_by"] == sjr_store.researcher
+    assert set(extract.columns) - {"review_sequence"} == set(APPROVAL_FIELDS)
+    assert len(extract) > 0
+    assert set(extract["organisation_code"]) <= set(sjr_store.approved_orgs)
+    assert not set(extract["organisation_code"]) & set(sjr_store.other_orgs)
+    assert (hub.home(sjr_store.researcher) / "extract.parquet").stat().st_mode & 0o077 == 0
+
+
+def test_the_researchers_kernel_reads_no_review_rows_directly(hub, sjr_store):
+    import nbformat
+    from nbclient import NotebookClient
+
+    env = hub.server_env(sjr_store.researcher)
+    assert make_url(env["SJR_DATABASE_URL"]).username != make_url(sjr_store.owner_url).username
+    # Code a researcher could type: their kernel's own URL, no project code in between.
+    code = ("import os, sqlalchemy as sa\n"
+            "with sa.create_engine(os.environ['SJR_DATABASE_URL']).connect() as c:\n"
+            "    print(c.execute(sa.text('select session_user')).scalar_one())\n"
+            "    print(c.execute(sa.text('select count(*) from reviews')).scalar_one())\n")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(notebook, kernel_name="python3", timeout=60,
+                   resources={"metadata": {"path": str(hub.home(sjr_store.researcher))}}
+                   ).execute(env=env)
+    printed = "".join(o.get("text", "") for o in notebook.cells[0].outputs).split()
+    assert printed == [sjr_store.researcher, "0"]
