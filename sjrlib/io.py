@@ -133,6 +133,8 @@ def _check_file(path: Path, limit: Limits) -> None:
     """Refuse a missing file or one past the size limit (before anything is read)."""
     if not path.is_file():
         raise ImportFileError(f"{path.name}: no such file ({path})")
+    if not os.access(path, os.R_OK):
+        raise ImportFileError(f"{path.name}: cannot be read (permission denied)")
     size = path.stat().st_size
     if size > limit.max_file_bytes:
         raise ImportFileError(f"{path.name}: the file is {size:,} bytes; at most "
@@ -451,7 +453,7 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     ------
     ImportFileError
         Not CSV/XLSX, not UTF-8, empty, no data rows, duplicate header, a blank header above
-        data, a row longer than the header.
+        data, a row longer than the header, past a :class:`Limits` limit.
     """
     path = Path(path)
     suffix = _check_suffix(path)
