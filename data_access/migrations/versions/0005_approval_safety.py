@@ -37,12 +37,8 @@ depends_on = None
 def upgrade() -> None:
     from data_access.approval_keys import key_file_path, write_keys
 
-    with op.batch_alter_table("approvals") as batch:
-        batch.add_column(sa.Column("k", sa.Integer(), server_default=sa.text("5"),
-                                   nullable=False))
-        batch.add_column(sa.Column("deaths", sa.Boolean(), server_default=sa.false(),
-                                   nullable=False))
-        batch.create_check_constraint("k", "k >= 2")
+    # The secrets first: on SQLite the batch rebuild of ``approvals`` below drops the old table,
+    # and its ON DELETE CASCADE would empty approval_secrets before they were saved.
     bind = op.get_bind()
     token = bind.execute(sa.text("SELECT value FROM store_meta WHERE key = 'approval_keys'")
                          ).scalar()
@@ -56,6 +52,12 @@ def upgrade() -> None:
                    {str(r[0]): bytes(r[1]) for r in rows})
     op.execute("DELETE FROM approval_secrets")
     op.drop_table("approval_secrets")
+    with op.batch_alter_table("approvals") as batch:
+        batch.add_column(sa.Column("k", sa.Integer(), server_default=sa.text("5"),
+                                   nullable=False))
+        batch.add_column(sa.Column("deaths", sa.Boolean(), server_default=sa.false(),
+                                   nullable=False))
+        batch.create_check_constraint("k", "k >= 2")
 
 
 def downgrade() -> None:
