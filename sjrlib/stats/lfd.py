@@ -23,7 +23,12 @@ Definitions
   ``learning_disability = "yes"``. LD deaths in scope come from the feed's
   ``learning_disability_deaths``.
 * ``percent_reviewed`` is ``100 * reviewed / deaths_in_scope`` (NaN when deaths are 0 or
-  missing). Disclosure control (suppression, rounding) is applied later, by
+  missing, and when more deaths were reviewed than the feed has: ``reviews_exceed_deaths`` flags
+  that, a feed or coding error, instead of printing 300%).
+* A period whose feed lacks one of its months (up to ``as_of``) has deaths ``<NA>``, not the
+  sum of the other months; ``feed_missing_months`` names them (``"2024-05"``). Per
+  organisation; nationally (``by_organisation=False``) only a month missing for every
+  organisation is seen. Disclosure control (suppression, rounding) is applied later, by
   ``sjrlib.disclosure``, not here.
 
 References
@@ -185,7 +190,7 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
         table[review_org_index] = by_period  # distinct organisations: a placement
     else:
         table[0] = by_period.sum(axis=0)
-    table = table.reshape(n_orgs * n_periods, 2, -1)
+    table = table.reshape(n_orgs * n_periods, 2, len(domain.AVOIDABILITY_SCORES) + 1)
     mltn = list(domain.MORE_LIKELY_THAN_NOT)
     everyone = table.sum(axis=1)
     counts = {
@@ -214,6 +219,14 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
         n_known = np.bincount(cell, weights=known, minlength=size)
         sums[column] = np.where(n_known > 0, total, np.nan)
 
+    # A period whose feed lacks one of its months (up to as_of) has no known deaths: the sum of
+    # the other months would pass for the period's deaths (45% reviewed instead of not known).
+    missing_months = _missing_feed_months(
+        cell, np.asarray(feed_months, dtype=object), feed_month_codes[in_window],
+        periods[:-1], period, as_of, size, n_periods, [*month_enc.labels, *feed_months])
+    for column in sums:
+        sums[column] = np.where(missing_months == "", sums[column], np.nan)
+
     # Rows: every organisation/period with a feed row or a reviewed case, in sorted order
     # (the grid is organisation-major, both axes sorted with <NA> last).
     keep = has_feed | (counts["reviewed"] > 0)
@@ -237,7 +250,59 @@ def _learning_from_deaths(index: ReviewIndex, deaths: pd.DataFrame, period: str,
     columns["ld_more_likely_than_not"] = kept["ld_more_likely_than_not"]
     for name in _COUNT_COLUMNS[4:]:
         columns[name] = kept[name]
+    columns["feed_missing_months"] = pd.array(
+        [m or None for m in missing_months[keep]], dtype="string")
+    columns["reviews_exceed_deaths"] = _exceeds(kept["reviewed"], deaths_in_scope)
+    columns["ld_reviews_exceed_deaths"] = _exceeds(kept["ld_reviewed"], ld_deaths)
+    for flag, percent in (("reviews_exceed_deaths", "percent_reviewed"),
+                          ("ld_reviews_exceed_deaths", "ld_percent_reviewed")):
+        columns[percent] = np.where(columns[flag], np.nan, columns[percent])
     return pd.DataFrame(columns, index=pd.RangeIndex(int(keep.sum())))
+
+
+def _exceeds(count: np.ndarray, total) -> np.ndarray:
+    """More reviewed deaths than deaths in the feed (a feed or coding error, not 300%)."""
+    total = pd.array(total, dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(total) & (np.asarray(count, dtype=np.float64) > total)
+
+
+def _missing_feed_months(cell: np.ndarray, feed_months: np.ndarray, month_codes: np.ndarray,
+                         periods: list, period: str, as_of: str, size: int, n_periods: int,
+                         known_months: list) -> np.ndarray:
+    """For each organisation x period cell: the months of the period (up to ``as_of``) with
+    no feed row, comma-separated; "" when the feed has them all (or has none at all: then
+    the period's deaths are not known anyway and the whole period is missing)."""
+    out = np.full(size, "", dtype=object)
+    if size == 0 or not len(cell):
+        return out
+    months = sorted({m for m in known_months if m is not None and m <= as_of})
+    if not months:
+        return out
+    start = _shift(months[0], -12)
+    calendar, m = [], start
+    while m <= as_of:
+        calendar.append(m)
+        m = _shift(m, 1)
+    labels = _period_of(calendar, period, as_of)
+    expected: dict[str, list[str]] = {}
+    for month, label in zip(calendar, labels, strict=True):
+        if label is not None:
+            expected.setdefault(label, []).append(month)
+    present: dict[int, set[str]] = {}
+    for c, code in zip(cell.tolist(), month_codes.tolist(), strict=True):
+        present.setdefault(c, set()).add(str(feed_months[code]))
+    for c, have in present.items():
+        label = periods[c % n_periods]
+        lacking = [m for m in expected.get(label, []) if m not in have]
+        if lacking:
+            out[c] = ", ".join(lacking)
+    return out
+
+
+def _shift(month: str, by: int) -> str:
+    y, m = int(month[:4]), int(month[5:]) - 1 + by
+    return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
 
 
 def _case_cells(index: ReviewIndex) -> np.ndarray:
