@@ -32,6 +32,7 @@ _COMMAND_MODULES = (
     "sjrlib.commands.generate",
     "data_access.commands",
     "sjrlib.commands.report",
+    "sjrlib.commands.disclosure",
 )
 
 for _name in _COMMAND_MODULES:

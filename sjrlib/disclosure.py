@@ -28,12 +28,17 @@ import pandas as pd
 
 __all__ = [
     "DisclosureRule",
+    "FROM_SHOWN",
     "SUPPRESSED",
+    "count_range",
+    "interval_text",
+    "published_rate",
     "protect_count",
     "protect_counts",
     "protect_rate",
     "protect_rates",
     "suppression_mask",
+    "wilson",
 ]
 
 SUPPRESSED = "*"
@@ -196,6 +201,14 @@ def suppression_mask(
     if rule.threshold == 0:
         return mask
     relations = _relations(table, columns, total_row, total_column, parts)
+    while True:
+        _secondary(mask, counts, relations)
+        if not _harden(mask, counts, relations, rule):
+            return mask
+
+
+def _secondary(mask: pd.DataFrame, counts: pd.DataFrame, relations) -> None:
+    """Classic secondary suppression: no relation with exactly one withheld member."""
     changed = True
     while changed:
         changed = False
@@ -212,10 +225,58 @@ def suppression_mask(
                 candidates = [total]
             if not candidates:
                 continue  # only zeros left: nothing can be recovered that is not already known
-            pick = min(candidates, key=lambda rc: _value(counts.at[rc[0], rc[1]]))
+            pick = min(candidates, key=_cost(counts, relations))
             mask.at[pick[0], pick[1]] = True
             changed = True
-    return mask
+
+
+def _cost(counts: pd.DataFrame, relations):
+    """Order of preference for a further suppression: a cell that is no relation's total (a
+    leaf: withholding a total such as "deaths reviewed" costs the reader most), then the
+    smallest."""
+    totals = {total for _, total in relations}
+    return lambda rc: (rc in totals, _value(counts.at[rc[0], rc[1]]))
+
+
+def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule) -> bool:
+    """Attack the table as published (:class:`sjrlib.disclosure_check.Problem`: every range a
+    printed cell allows, every relation of its margins, propagated together) and, for each
+    count it recovers, withhold one more cell of a relation holding it: the smallest visible
+    non-zero body cell, else the total. Rounding makes this necessary: four quarters printed
+    as 15 and a year printed as 50 can only be 13 each. Returns whether anything changed."""
+    from sjrlib.disclosure_check import Problem
+
+    problem = Problem()
+    for r in counts.index:
+        for c in counts.columns:
+            v = counts.at[r, c]
+            if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                continue
+            if mask.at[r, c]:
+                problem.declare((r, c), 1, None, controlled=True)
+            else:
+                lo, hi = count_range(rule.round(int(v)) if int(v) else 0, rule)
+                problem.declare((r, c), lo, hi, controlled=lo != hi)
+    for cells, total in relations:
+        members = [*cells, total]
+        if all(m in problem.vars for m in members):
+            problem.add_sum(list(cells), total, "margins")
+    findings = problem.solve()
+    if not findings:
+        return False
+    # one more cell at a time (then attack again): the cheapest visible non-zero cell sharing
+    # a relation with a recovered one, by :func:`_cost` (leaves before totals)
+    cost = _cost(counts, relations)
+    for finding in findings:
+        near = {m for cells, total in relations if finding.key in (*cells, total)
+                for m in (*cells, total)}
+        visible = [m for m in near if m != finding.key and not mask.at[m]
+                   and _value(counts.at[m]) > 0]
+        if visible:
+            pick = min(visible, key=cost)
+            mask.at[pick] = True
+            return True
+    return False
 
 
 def _value(v: object) -> int:
@@ -292,3 +353,126 @@ def protect_rates(
     return pd.Series(
         [np.nan if x is None else x for x in out], index=values.index, dtype="float64"
     )
+
+
+# ------------------------------------------------------------ derived figures ----
+FROM_SHOWN = "Percentages and intervals are computed from the rounded counts shown."
+"""The sentence a table's note carries when its derived figures come from its printed counts
+(``sjrlib.disclosure_check`` reads it)."""
+
+
+def count_range(shown: object, rule: DisclosureRule) -> tuple[int, int | None]:
+    """The true counts a published cell allows under ``rule``: ``*`` is 1 or more (a secondary
+    suppression may hide any non-zero count; ``None`` = no upper limit), a rounded count the
+    counts that round to it and are above the threshold, 0 is 0."""
+    if shown == rule.symbol:
+        return 1, None
+    r = int(shown)  # type: ignore[arg-type]
+    if r == 0 or rule.rounding == 1:
+        return r, r
+    lo = math.ceil(r - rule.rounding / 2)
+    hi = math.ceil(r + rule.rounding / 2) - 1
+    return max(lo, rule.threshold + 1, 1), hi
+
+
+def wilson(count: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval of ``count`` of ``n`` (closed form; as statsmodels' ``wilson``)."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    p = count / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def interval_text(lower: float, upper: float) -> str:
+    """How a report prints an interval of proportions."""
+    return f"{100 * lower:.1f}–{100 * upper:.1f}%"
+
+
+def _candidates(k_range, n_range, keep) -> int:
+    """How many (count, base) pairs in the ranges give the same printed figure (up to 2)."""
+    k_lo, k_hi = k_range
+    n_lo, n_hi = n_range
+    if k_hi is None or n_hi is None:
+        return 2
+    found = 0
+    for b in range(max(n_lo, 1), n_hi + 1):
+        for a in range(k_lo, min(k_hi, b) + 1):
+            if keep(a, b):
+                found += 1
+                if found >= 2:
+                    return found
+    return found
+
+
+def published_rate(
+    count: object, base: object, rule: DisclosureRule, *, exact: float | None = None,
+    exact_interval: tuple[float, float] | None = None, alpha: float | None = None,
+) -> tuple[float | str | None, str | None]:
+    """A percentage (and its Wilson interval) as a controlled table may print it.
+
+    Parameters
+    ----------
+    count, base
+        The *published* numerator and base (rounded counts or the symbol).
+    rule
+        The table's disclosure rule.
+    exact, exact_interval
+        The percentage and interval from the exact counts, printed when the rule changes
+        nothing (an organisation's own report, unrounded tables).
+    alpha
+        1 - confidence level of the interval; None: no interval.
+
+    Returns
+    -------
+    (percent, interval)
+        ``percent``: a float (printed to 1 decimal), a string already written (``"67%"``: only
+        to whole numbers), the symbol (withheld with its count), or None (nothing to show);
+        ``interval``: its text, or None.
+
+    Notes
+    -----
+    Under an active rule the figures come from the published counts, so they tell a reader
+    nothing the counts do not. They are also printed no more precisely than leaves at least
+    two (count, base) pairs within the rounding consistent with them: a reader who took the
+    percentage for one of exact counts could otherwise pin a pair (usually, but not always,
+    the printed one). A percentage that pins a pair even to whole numbers is not printed,
+    nor is an interval that would pin one.
+    """
+    if not rule.active:
+        if exact is None or (isinstance(exact, float) and math.isnan(exact)):
+            return None, None
+        ci = interval_text(*exact_interval) if exact_interval is not None and not any(
+            math.isnan(x) for x in exact_interval) else None
+        return float(exact), ci
+    if count is None or base is None:
+        return None, None
+    if base == rule.symbol:
+        return rule.symbol, None
+    if int(base) == 0:  # type: ignore[arg-type]
+        return None, None
+    if count == rule.symbol:
+        return rule.symbol, None
+    k, n = int(count), int(base)  # type: ignore[arg-type]
+    p = 100 * k / n
+    k_range, n_range = count_range(k, rule), count_range(n, rule)
+    ci_text = interval_text(*wilson(k, n, alpha)) if alpha is not None else None
+    exact_counts = k_range[0] == k_range[1] and n_range[0] == n_range[1]
+    if exact_counts:
+        return p, ci_text
+    shown: float | str | None = None
+    for decimals in (1, 0):
+        text = f"{p:.{decimals}f}"
+        if _candidates(k_range, n_range,
+                       lambda a, b, t=text, d=decimals: f"{100 * a / b:.{d}f}" == t) >= 2:
+            shown = p if decimals == 1 else f"{text}%"
+            break
+    if shown is None or ci_text is None or not isinstance(shown, float):
+        return shown, None
+    text = f"{p:.1f}"
+    both = _candidates(k_range, n_range, lambda a, b: f"{100 * a / b:.1f}" == text
+                       and interval_text(*wilson(a, b, alpha)) == ci_text)
+    return shown, ci_text if both >= 2 else None

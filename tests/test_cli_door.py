@@ -28,6 +28,8 @@ NO_DATA = {
     "init-db": "creates or upgrades the schema; reads and writes no data",
     "serve": "every dashboard page opens the governed session itself (test_dashboard_*)",
     "demo-data": "the operator's: only on an empty or synthetic store (test_demo_store.py)",
+    "disclosure check": "reads report files a reader has, never the store "
+                        "(test_disclosure_check.py)",
 }
 """Commands that read or write no review data themselves, and where they are tested."""
 

@@ -172,7 +172,9 @@ def test_a_lead_produces_their_own_report_for_internal_governance(store, as_user
                                       str(tmp_path / "reports"), "--period", PERIOD,
                                       "--audience", "organisation", "--quiet"])
     assert result.exit_code == 0, result.output
-    folder = tmp_path / "reports" / PERIOD / "trusts"
+    # never among the public pages: organisation/, not trusts/
+    assert not (tmp_path / "reports" / PERIOD / "trusts" / f"{code}.html").exists()
+    folder = tmp_path / "reports" / PERIOD / "organisation"
     page = (folder / f"{code}.html").read_text(encoding="utf-8")
     assert f'<p class="sjr-notice" role="note">{INTERNAL_NOTICE}</p>' in page
     parser = _Cells()

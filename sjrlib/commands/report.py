@@ -43,7 +43,7 @@ _AUDIENCE = typer.Option(
 
 
 def _run(what: str, codes: list[str], period, start_month, end_month, db, out, params, jobs,
-         quiet, audience=None) -> None:
+         quiet, audience=None, organisation_reports: bool = False) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from data_access import AccessDenied
@@ -53,7 +53,7 @@ def _run(what: str, codes: list[str], period, start_month, end_month, db, out, p
         batch = run_reports(
             what, codes, period=period, start_month=start_month, end_month=end_month, db=db,
             out=out, parameter_files=params or None, workers=jobs, progress=not quiet,
-            audience=audience,
+            audience=audience, organisation_reports=organisation_reports,
         )
     except ParameterError as exc:
         typer.echo(f"Cannot run the reports: {exc}", err=True)
@@ -97,9 +97,15 @@ def trust(codes: list[str] = typer.Argument(..., metavar="CODE...",
 
 def all_reports(period: str = _PERIOD, start_month: str = _START, end_month: str = _END,
                 db: str = _DB, out: Path = _OUT, params: list[Path] = _PARAMS,
-                jobs: int = _JOBS, quiet: bool = _QUIET) -> None:
+                jobs: int = _JOBS, quiet: bool = _QUIET,
+                organisation_reports: bool = typer.Option(
+                    False, "--organisation-reports",
+                    help="Also each organisation's own report with exact counts (audience "
+                         "organisation, marked for internal governance) in "
+                         "<period>/organisation/: twice the reports.")) -> None:
     """The national report and the report of every organisation, in parallel, and the index."""
-    _run("all", [], period, start_month, end_month, db, out, params, jobs, quiet)
+    _run("all", [], period, start_month, end_month, db, out, params, jobs, quiet,
+         organisation_reports=organisation_reports)
 
 
 def register(app: typer.Typer) -> None:

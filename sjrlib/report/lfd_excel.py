@@ -17,7 +17,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from sjrlib import domain
-from sjrlib.disclosure import DisclosureRule
+from sjrlib.disclosure import FROM_SHOWN, DisclosureRule
 
 __all__ = ["COLUMNS", "write_lfd_workbook"]
 
@@ -110,7 +110,9 @@ def write_lfd_workbook(
                 _text(cell, value)
                 cell.alignment = Alignment(horizontal="right")
             elif "percent" in column:
-                cell.value = round(float(value) / 100, 4)
+                # the percentage as printed (one decimal), not more: a stored 4-decimal
+                # fraction gives back both counts of a row
+                cell.value = round(round(float(value), 1) / 100, 3)
                 cell.number_format = "0.0%"
             else:
                 cell.value = int(value)
@@ -133,7 +135,8 @@ def write_lfd_workbook(
          "(either stage); drafts are not counted."),
         ("More likely than not due to problems in care", "RCP avoidability score 1-3: the "
          "final second-stage score where there is one, else a first-stage score."),
-        ("Disclosure control", rule.describe() + (f" {notice}." if notice else "")),
+        ("Disclosure control", rule.describe() + (f" {notice}." if notice else "")
+         + (f" {FROM_SHOWN}" if rule.active and rule.rounding > 1 else "")),
     ]
     if stamp is not None:
         lines += list(stamp.items()) + [("Generated", stamp.generated)]

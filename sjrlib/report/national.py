@@ -2,9 +2,13 @@
 
 Pooled figures for England and Scotland separately and together, NHS regions, trends, the
 reliability of double-reviewed cases and an ordinal model of overall care. No organisation is
-named, ranked or compared: the programme is explicitly not for comparing trusts. National and
-nation figures are shown unrounded; tables by region (below national level) go through the
-disclosure rule of the parameters.
+named, ranked or compared: the programme is explicitly not for comparing trusts. The report is
+``public``: every count in it, national and nation totals included, goes through the disclosure
+rule of the parameters, and its percentages and intervals are computed from the published
+counts. An unrounded national total would undo the organisations' control: set against the sum
+of every organisation's cells in their own reports it pins their suppressed and rounded counts
+(a national count of 16 deaths judged definitely avoidable against fifteen trusts' ``*`` and
+``0`` cells). Model estimates (trend test, ordinal model, agreement) need no control.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sjrlib import domain, plots, spc
-from sjrlib.disclosure import DisclosureRule
+from sjrlib.disclosure import DisclosureRule, protect_count, protect_counts, published_rate
 from sjrlib.report import narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
 from sjrlib.report.figures import Chart
@@ -48,18 +52,36 @@ def national_report(parameters: Mapping[str, Any]) -> NationalReport:
     return NationalReport(params, load_report_data(params))
 
 
-def poor_care_sentence(name: str, poor: pd.DataFrame, confidence_level: float) -> str | None:
+def poor_care_sentence(name: str, poor: pd.DataFrame, confidence_level: float,
+                       rule: DisclosureRule | None = None) -> str | None:
     """The headline's sentence on poor care in one nation (``poor``: one row of
     ``descriptive.poor_care``); the interval only where it rests on at least
-    ``descriptive.MIN_CASES_FOR_INTERVAL`` reviews. None when there are no reviews."""
+    ``descriptive.MIN_CASES_FOR_INTERVAL`` reviews. None when there are no reviews. Under an
+    active ``rule`` the count is the published one and the figures come from it."""
     if not len(poor) or not int(poor["n"].iloc[0]):
         return None
     r = descriptive.withhold_small_intervals(poor).iloc[0]
-    interval = ("" if np.isnan(r["ci_lower"]) else
-                f" ({confidence_level:.0%} CI {100 * r['ci_lower']:.1f}-"
-                f"{100 * r['ci_upper']:.1f}%)")
-    return (f"{name}: {100 * r['proportion']:.1f}% of {int(r['n']):,} first-stage reviews found "
-            f"poor or very poor overall care{interval}.")
+    rule = rule or DisclosureRule.off()
+    exact_interval = None if np.isnan(r["ci_lower"]) else (r["ci_lower"], r["ci_upper"])
+    n_shown = protect_count(int(r["n"]), rule)
+    k_shown = protect_count(int(r["poor"]), rule) if rule.active else None
+    value, interval = published_rate(
+        k_shown, n_shown, rule, exact=100 * r["proportion"], exact_interval=exact_interval,
+        alpha=1 - confidence_level if exact_interval is not None else None)
+    if not isinstance(value, (float, str)) or value == rule.symbol or n_shown == rule.symbol:
+        return f"{name}: fewer than {rule.threshold + 1} reviews, or too few to show."
+    pct = f"{value:.1f}%" if isinstance(value, float) else value
+    ci = f" ({confidence_level:.0%} CI {interval.replace('–', '-')})" if interval else ""
+    return (f"{name}: {pct} of {int(n_shown):,} first-stage reviews found poor or very poor "
+            f"overall care{ci}.")
+
+
+def _share_words(share) -> str:
+    if isinstance(share, float):
+        return f" ({share:.1f}%)"
+    if isinstance(share, str) and share.endswith("%"):
+        return f" ({share})"
+    return ""
 
 
 class NationalReport:
@@ -71,6 +93,7 @@ class NationalReport:
         self.period = data.period
         self.alpha = 1 - params.confidence_level
         self.regional_rule = params.disclosure_rule()
+        self.rule = self.regional_rule
         self.off = DisclosureRule.off()
         self.window_reviews = data.reviews
         self.reviews = data.period_reviews().reset_index(drop=True)
@@ -91,9 +114,11 @@ class NationalReport:
             narrative.Strong(f"{orgs} organisations"), " (England's acute "
             f"trusts and Scotland's health boards), deaths from {self.period.start_month} to "
             f"{self.period.end_month}; drafts are not counted. The programme does not compare "
-            "organisations: no organisation is named or ranked here. National and nation "
-            "figures are unrounded; tables by NHS region follow disclosure control ("
-            + self.regional_rule.describe().lower().rstrip(".") + ")."
+            "organisations: no organisation is named or ranked here. Every count, national and "
+            "nation totals included, follows disclosure control ("
+            + self.regional_rule.describe().lower().rstrip(".") + "), so that no organisation's "
+            "controlled figures can be worked out from the totals; percentages come from the "
+            "counts shown."
         )
 
     # ------------------------------------------------------------------------- subsets ----
@@ -114,7 +139,8 @@ class NationalReport:
                 period="quarter", by_organisation=False, as_of=self.period.end_month,
             )
             figures = _zero_quarters(figures[figures["period"].isin(labels)], labels)
-            raw, protected = tables.protect_lfd(figures, self.off, total_label=self.total_label)
+            raw, protected = tables.protect_lfd(figures, self.rule,
+                                                total_label=self.total_label)
             out[name] = protected.loc[self.total_label]
         return out
 
@@ -123,20 +149,23 @@ class NationalReport:
         for name, row in self._lfd.items():
             reviewed = row["reviewed"] or 0
             mltn = row["more_likely_than_not"] or 0
+            share = (tables.published_share(mltn, reviewed, self.rule)
+                     if reviewed and reviewed != self.rule.symbol else None)
             rows[name] = {
                 "Deaths in scope": row["deaths_in_scope"],
                 "Deaths reviewed (SJR)": row["reviewed"],
                 "% of deaths reviewed": row["percent_reviewed"],
                 "More likely than not due to problems in care": row["more_likely_than_not"],
-                "% of reviewed deaths": 100 * mltn / reviewed if reviewed else None,
+                "% of reviewed deaths": share,
                 "Learning disability deaths": row["ld_deaths"],
                 "of which reviewed": row["ld_reviewed"],
             }
         frame = pd.DataFrame.from_dict(rows, orient="index", dtype=object)
         return tables.ReportTable(
             frame, caption="Learning from Deaths figures by nation",
-            note="Deaths in scope come from the monthly deaths feed. 'More likely than not due "
-                 "to problems in care' is an RCP avoidability score of 1-3.",
+            note=tables._note(self.rule, "Deaths in scope come from the monthly deaths feed. "
+                              "'More likely than not due to problems in care' is an RCP "
+                              "avoidability score of 1-3."),
             formats={"% of deaths reviewed": "percent", "% of reviewed deaths": "percent"},
             total_rows=["England and Scotland"], index_name="Nation",
         )
@@ -147,15 +176,19 @@ class NationalReport:
         for name, nation in (("England", "england"), ("Scotland", "scotland"),
                              ("England and Scotland together", None)):
             poor = descriptive.poor_care(self._nation(self.reviews, nation), alpha=self.alpha)
-            sentence = poor_care_sentence(name, poor, self.params.confidence_level)
+            sentence = poor_care_sentence(name, poor, self.params.confidence_level, self.rule)
             if sentence:
                 sentences.append(sentence)
         whole = self._lfd["England and Scotland"]
-        if whole["reviewed"]:
-            share = 100 * (whole["more_likely_than_not"] or 0) / whole["reviewed"]
+        mltn, reviewed = whole["more_likely_than_not"], whole["reviewed"]
+        if reviewed and reviewed != self.rule.symbol:
+            share = tables.published_share(mltn or 0, reviewed, self.rule)
+            count = mltn if isinstance(mltn, str) else f"{int(mltn or 0):,}"
+            if count == self.rule.symbol:
+                count = f"Fewer than {self.rule.threshold + 1}"
             sentences.append(
-                f"{whole['more_likely_than_not']:,} reviewed deaths ({share:.1f}%) were judged "
-                "more likely than not due to problems in care."
+                f"{count} reviewed deaths{_share_words(share)} were judged more likely than "
+                "not due to problems in care."
             )
         trend = self._trend
         if trend is not None:
@@ -172,11 +205,11 @@ class NationalReport:
         return tables.care_inputs(self.reviews, self.alpha)
 
     def care_scores(self) -> tables.ReportTable:
-        return tables.care_score_table(*self._care, self.off)
+        return tables.care_score_table(*self._care, self.rule, alpha=self.alpha)
 
     def care_scores_chart(self) -> tables.ScoreBars:
-        safe = tables.protect_distribution(self._care[0], self.off, group="phase")
-        return tables.ScoreBars(safe, self.off, title="Care scores by phase of care "
+        safe = tables.protect_distribution(self._care[0], self.rule, group="phase")
+        return tables.ScoreBars(safe, self.rule, title="Care scores by phase of care "
                                 "(% of first-stage reviews scoring the phase)")
 
     def poor_care_by_region(self) -> tables.ReportTable:
@@ -186,37 +219,45 @@ class NationalReport:
             poor, "region", regions, self.regional_rule,
             caption="Poor or very poor overall care by NHS England region, and Scotland",
             index_name="Region",
-            note="Regions are listed in a fixed order, not by their figures.",
+            note="Regions are listed in a fixed order, not by their figures.", alpha=self.alpha,
         )
 
     def problems(self) -> tables.ReportTable:
-        return tables.problems_table(self._problems, self.off)
+        return tables.problems_table(self._problems, self.rule)
 
     @cached_property
     def _problems(self) -> pd.DataFrame:
         return descriptive.problem_frequency(self.reviews, alpha=self.alpha)
 
     def problems_chart(self):
-        return Chart(plots.problem_types(self._problems))
+        return Chart(plots.problem_types(
+            tables.protect_problem_frequency(self._problems, self.rule)))
 
     def avoidability(self) -> tables.ReportTable:
         dist = descriptive.avoidability_distribution(self.reviews)
-        rows = {f"{int(r.score)} {r.label}": [int(r.count), float(r.percent)]
-                for r in dist.itertuples()}
+        total = "Deaths with an avoidability score"
+        raw = pd.DataFrame({"Reviewed deaths": {f"{int(r.score)} {r.label}": int(r.count)
+                                                for r in dist.itertuples()}}, dtype=object)
         scored = int(dist["n_scored"].iloc[0]) if len(dist) else 0
-        rows["Deaths with an avoidability score"] = [scored, 100.0 if scored else None]
-        frame = pd.DataFrame.from_dict(rows, orient="index", dtype=object,
-                                       columns=["Reviewed deaths", "% of deaths with a score"])
+        raw.loc[total] = scored
+        frame = protect_counts(raw.astype(object), self.rule, total_row=total)
+        base = frame.at[total, "Reviewed deaths"]
+        frame["% of deaths with a score"] = [
+            tables.published_share(c, base, self.rule) if scored else None
+            for c in frame["Reviewed deaths"]]
         return tables.ReportTable(
             frame, caption="Avoidability of death (RCP scale; final second-stage score where "
                            "there is one)",
-            note="Scores 1-3 are 'more likely than not due to problems in care'.",
+            note=tables._note(self.rule,
+                              "Scores 1-3 are 'more likely than not due to problems in care'."),
             formats={"% of deaths with a score": "percent"},
             total_rows=["Deaths with an avoidability score"], index_name="Avoidability score",
         )
 
     def avoidability_chart(self):
-        return Chart(plots.avoidability(descriptive.avoidability_distribution(self.reviews)))
+        return Chart(plots.avoidability(tables.protect_distribution(
+            descriptive.avoidability_distribution(self.reviews), self.rule, group=None,
+            total="n_scored", also=())))
 
     # -------------------------------------------------------------------------- trends ----
     @cached_property
@@ -254,15 +295,19 @@ class NationalReport:
             return narrative.Paragraph("Fewer than two financial years of reviews: no trend "
                                        "test.")
         t = trend.table
-        frame = pd.DataFrame({
+        counts = protect_counts(pd.DataFrame({
             "Reviews": t["n"].astype(int).to_numpy(),
             "Poor or very poor": t["poor"].astype(int).to_numpy(),
-            "%": (100 * t["proportion"]).to_numpy(float),
-        }, index=[str(p).replace("/", "-") for p in t["period"]]).astype(object)
+        }, index=[str(p).replace("/", "-") for p in t["period"]]).astype(object), self.rule)
+        counts["%"] = [tables.published_share(k, n, self.rule)
+                       for k, n in zip(counts["Poor or very poor"], counts["Reviews"],
+                                       strict=True)]
+        frame = counts
         return tables.ReportTable(
             frame, caption="Poor or very poor overall care by financial year",
             note=_trend_sentence(trend) + " Cochran-Armitage test for trend; the odds ratio "
-                 "per year is from a logistic regression on the year.",
+                 "per year is from a logistic regression on the year (on the exact counts: a "
+                 "model estimate). " + tables._note(self.rule),
             formats={"%": "percent"}, index_name="Financial year",
         )
 

@@ -20,7 +20,10 @@
 
 Outputs: ``<out>/<period>/national.html``, ``<out>/<period>/trusts/<code>.html``,
 ``<out>/<period>/trusts/<code>-lfd.xlsx``, ``<out>/<period>/index.html``. Executed notebooks are
-not kept.
+not kept. A trust report of the ``organisation`` audience (exact counts, for the organisation's
+own committee and board) goes to ``<out>/<period>/organisation/<code>.html`` (and its workbook
+beside it), never among the public pages: ``sjr report trust CODE --audience organisation``, or
+``sjr report all --organisation-reports`` for every organisation besides the public ones.
 """
 
 from __future__ import annotations
@@ -280,14 +283,14 @@ the caller's choosing must not be reported as the national picture)."""
 
 
 def _read_file(path: Path) -> dict[str, Any]:
-    import yaml
+    from sjrlib.yaml_files import YAMLFileError, load_yaml
 
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ParameterError(f"{path}: parameter file not found") from None
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{path}: not valid YAML: {exc}") from None
+    if not path.exists():
+        raise ParameterError(f"{path}: parameter file not found")
+    try:  # plain data only, and limits on size, nesting and aliases
+        raw = load_yaml(path, what="parameter file") or {}
+    except YAMLFileError as exc:
+        raise ParameterError(str(exc)) from None
     if isinstance(raw, dict):
         named = [k for k in _INTERNAL_PARAMETERS if raw.get(k) is not None]
         if named:
@@ -336,6 +339,7 @@ def run_reports(
     notebooks: str | Path | None = None,
     user: str | None = None,
     audience: str | None = None,
+    organisation_reports: bool = False,
 ) -> BatchResult:
     """Plan, check and run a batch of reports; write the index. See the module docstring.
 
@@ -363,7 +367,10 @@ def run_reports(
         team; a trust report: the programme team or that organisation's lead.
     audience
         The trust reports' audience (``organisation``, ``collaborative``, ``public``), over
-        the parameter files'.
+        the parameter files'. ``organisation`` reports are written to ``organisation/``.
+    organisation_reports
+        With ``"all"``: also every organisation's ``organisation``-audience report (exact
+        counts) to ``organisation/<code>.html``; it doubles the batch, so it is asked for.
 
     Raises
     ------
@@ -449,22 +456,30 @@ def run_reports(
         names = dict(zip(organisations["organisation_code"].astype(str),
                          organisations["name"].astype(str), strict=True))
         trust_file = trust_raw.pop("_file", "parameters")
-        for code in selected:
-            workbook = out_dir / "trusts" / f"{code}-lfd.xlsx"
-            values = {**trust_raw, **period_values, "organisation_code": code,
-                      "data_file": str(paths[code]), "user": username,
-                      "lfd_workbook": str(workbook)}
-            params = load_parameters(values, known_organisations=known)
-            if not isinstance(params, TrustParameters):  # pragma: no cover - schema guarantees
-                raise ParameterError(f"{trust_file}: not trust parameters")
-            jobs.append(ReportJob(
-                code, notebooks / "trust_report.ipynb", params.notebook_parameters(),
-                out_dir / "trusts" / f"{code}.html",
-                title=f"{names.get(code, code)}: structured judgement reviews, "
-                      f"{the_period.label}",
-                extra_outputs=(workbook,),
-                notice=INTERNAL_NOTICE if params.internal else "",
-            ))
+        variants: list[dict[str, Any]] = [{}]
+        if organisation_reports and what == "all":
+            variants.append({"audience": "organisation", "disclosure_threshold": None,
+                             "disclosure_rounding": None})
+        for extra in variants:
+            for code in selected:
+                values = {**trust_raw, **extra, **period_values, "organisation_code": code,
+                          "data_file": str(paths[code]), "user": username}
+                folder = "organisation" if values.get("audience") == "organisation" \
+                    else "trusts"
+                workbook = out_dir / folder / f"{code}-lfd.xlsx"
+                values["lfd_workbook"] = str(workbook)
+                params = load_parameters(values, known_organisations=known)
+                if not isinstance(params, TrustParameters):  # pragma: no cover - schema
+                    raise ParameterError(f"{trust_file}: not trust parameters")
+                jobs.append(ReportJob(
+                    code if folder == "trusts" else f"{code} (organisation)",
+                    notebooks / "trust_report.ipynb", params.notebook_parameters(),
+                    out_dir / folder / f"{code}.html",
+                    title=f"{names.get(code, code)}: structured judgement reviews, "
+                          f"{the_period.label}",
+                    extra_outputs=(workbook,),
+                    notice=INTERNAL_NOTICE if params.internal else "",
+                ))
         out_dir.mkdir(parents=True, exist_ok=True)
         results = run_jobs(jobs, workers=workers, warm=warm, progress=progress)
     index = write_index(out_dir, organisations, the_period.label)

@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 
 from sjrlib import domain
-from sjrlib.disclosure import DisclosureRule, protect_counts, protect_rate, suppression_mask
+from sjrlib.disclosure import (
+    FROM_SHOWN,
+    DisclosureRule,
+    protect_count,
+    protect_counts,
+    published_rate,
+    suppression_mask,
+)
 
 __all__ = [
     "LFD_COUNTS",
@@ -38,11 +45,16 @@ __all__ = [
     "protect_distribution",
     "protect_problem_frequency",
     "protect_lfd",
+    "published_share",
     "quarter_label",
 ]
 
 NOT_AVAILABLE = "–"
 """Shown where there is nothing to show (no data, not applicable)."""
+NOT_KNOWN = "not known"
+"""Shown for deaths (and the percentage reviewed) when the deaths feed lacks a month."""
+EXCEEDS = "check: more reviewed than deaths"
+"""Shown instead of a percentage above 100% of deaths reviewed (a feed or coding error)."""
 
 LFD_COUNTS: tuple[str, ...] = (
     "deaths_in_scope",
@@ -127,20 +139,16 @@ class ReportTable:
         return f"{self.caption}\n{self.text_frame().to_string()}"
 
 
-def _rate(value: float, base: object, rule: DisclosureRule, withheld: bool = False):
-    """A percentage, the suppression symbol when disclosure control withholds it, or None."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    shown = protect_rate(float(value), base, rule, numerator_withheld=withheld)
-    if shown is None:
-        return rule.symbol if rule.base_allowed(base) or rule.is_small(base) else None
-    return shown
+def _published(count: object, base: object, rule: DisclosureRule, *, exact: float | None,
+               interval: tuple[float, float] | None = None, alpha: float | None = None):
+    """A percentage (and interval text) as the table prints it.
 
-
-def _ci_text(lower: float, upper: float) -> str | None:
-    if lower is None or upper is None or math.isnan(lower) or math.isnan(upper):
-        return None
-    return f"{100 * lower:.1f}–{100 * upper:.1f}%"
+    ``count`` and ``base`` are the values the page prints (rounded, or the symbol); the
+    figures are computed from them (:func:`sjrlib.disclosure.published_rate`), or are
+    ``exact`` and ``interval`` when the rule changes nothing."""
+    if exact is None or (isinstance(exact, float) and math.isnan(exact)):
+        return None, None
+    return published_rate(count, base, rule, exact=exact, exact_interval=interval, alpha=alpha)
 
 
 def quarter_label(label: str) -> str:
@@ -188,33 +196,81 @@ def protect_lfd(
     Relations protected together: each count column sums over the quarters to the total row;
     avoidability 1-6 and "not scored" sum to ``reviewed`` in each row.
     """
-    raw = quarters.set_index(quarters["period"].map(quarter_label))[list(LFD_COUNTS)].copy()
+    labels = quarters["period"].map(quarter_label)
+    raw = quarters.set_index(labels)[list(LFD_COUNTS)].copy()
     raw.index.name = None
-    total = {c: _sum_or_na(raw[c]) for c in LFD_COUNTS}
+    gaps = _feed_gaps(quarters, labels)
+    exceeds = _flags(quarters, labels)
+    total = {c: _sum_or_na(raw[c], whole=c in ("deaths_in_scope", "ld_deaths"))
+             for c in LFD_COUNTS}
     raw.loc[total_label] = pd.Series(total)
     raw = raw.astype(object)
-    mask = suppression_mask(
-        raw, rule, columns=list(LFD_COUNTS), total_row=total_label, total_column="reviewed",
-        parts=_AVOIDABILITY_PARTS,
-    )
     protected = protect_counts(
         raw, rule, columns=list(LFD_COUNTS), total_row=total_label, total_column="reviewed",
         parts=_AVOIDABILITY_PARTS,
     )
-    protected["percent_reviewed"] = [
-        _rate(_pct(r, d), d, rule, bool(w))
-        for r, d, w in zip(raw["reviewed"], raw["deaths_in_scope"], mask["reviewed"], strict=True)
-    ]
-    protected["ld_percent_reviewed"] = [
-        _rate(_pct(r, d), d, rule, bool(w))
-        for r, d, w in zip(raw["ld_reviewed"], raw["ld_deaths"], mask["ld_reviewed"],
-                           strict=True)
-    ]
+    for count, base, percent in (("reviewed", "deaths_in_scope", "percent_reviewed"),
+                                 ("ld_reviewed", "ld_deaths", "ld_percent_reviewed")):
+        values = []
+        for label, r, d in zip(raw.index, raw[count], raw[base], strict=True):
+            if base == "deaths_in_scope" and (label in gaps or (label == total_label and gaps)):
+                values.append(NOT_KNOWN)
+            elif _over(r, d) or (label, count) in exceeds:
+                values.append(EXCEEDS)
+            else:
+                values.append(_published(protected.at[label, count], protected.at[label, base],
+                                         rule, exact=_pct(r, d))[0])
+        protected[percent] = pd.Series(values, index=protected.index, dtype=object)
+    for label in [*gaps, *([total_label] if gaps else [])]:
+        for column in ("deaths_in_scope", "ld_deaths"):
+            protected.at[label, column] = NOT_KNOWN
+    protected.attrs["feed_gaps"] = gaps
     return raw, protected
 
 
-def _sum_or_na(values: pd.Series):
+def published_share(count: object, base: object, rule: DisclosureRule):
+    """A percentage of two *published* counts as a table prints it (float, text or None)."""
+    if count is None or base is None:
+        return None
+    if rule.active:
+        return published_rate(count, base, rule)[0]
+    return 100 * int(count) / int(base) if int(base) else None
+
+
+def _feed_gaps(quarters: pd.DataFrame, labels: pd.Series) -> dict[str, str]:
+    """``{quarter label: "2024-05"}`` for quarters whose deaths feed lacks a month."""
+    if "feed_missing_months" not in quarters:
+        return {}
+    out = {}
+    for label, months in zip(labels, quarters["feed_missing_months"], strict=True):
+        if isinstance(months, str) and months:
+            out[label] = months
+    return out
+
+
+def _flags(quarters: pd.DataFrame, labels: pd.Series) -> set[tuple[str, str]]:
+    out = set()
+    for flag, count in (("reviews_exceed_deaths", "reviewed"),
+                        ("ld_reviews_exceed_deaths", "ld_reviewed")):
+        if flag in quarters:
+            for label, value in zip(labels, quarters[flag], strict=True):
+                if value is True or value == 1:
+                    out.add((label, count))
+    return out
+
+
+def _over(count: object, base: object) -> bool:
+    if count is None or base is None or count is pd.NA or base is pd.NA:
+        return False
+    return int(count) > int(base)
+
+
+def _sum_or_na(values: pd.Series, *, whole: bool = False):
+    """The sum of the known values; None when none is known, or (``whole``) when any is not:
+    a year of deaths missing a quarter's feed is not known."""
     present = [v for v in values if v is not None and v is not pd.NA]
+    if whole and len(present) < len(values):
+        return None
     return int(sum(int(v) for v in present)) if present else None
 
 
@@ -228,6 +284,9 @@ def _note(rule: DisclosureRule, text: str = "") -> str:
     parts = [text] if text else []
     if rule.active:
         parts.append(rule.describe())
+        if rule.rounding > 1:
+            parts.append(FROM_SHOWN + " A percentage is printed to whole numbers, or not at "
+                         "all, where one decimal would pin the counts within their rounding.")
     return " ".join(parts)
 
 
@@ -246,11 +305,35 @@ def lfd_quarterly_table(protected: pd.DataFrame, rule: DisclosureRule, *, total_
         note=_note(rule, "Deaths in scope are adult inpatient deaths (including the emergency "
                    "department) from the monthly deaths feed; a death is counted in the quarter "
                    "it occurred. 'More likely than not due to problems in care' is an RCP "
-                   "avoidability score of 1-3 (final second-stage score where there is one)."),
+                   "avoidability score of 1-3 (final second-stage score where there is one)."
+                   + gap_sentence(protected)),
         formats={"% of deaths reviewed": "percent"},
         total_rows=[total_label],
         index_name="Quarter",
     )
+
+
+def gap_sentence(protected: pd.DataFrame) -> str:
+    """Which quarters' deaths are not known, and the months the feed lacks ("" if none)."""
+    gaps = protected.attrs.get("feed_gaps") or {}
+    if not gaps:
+        return ""
+    parts = "; ".join(f"{label.replace(chr(0xa0), ' ').replace(chr(0x2060), '')}: "
+                      f"{_month_names(months)}" for label, months in gaps.items())
+    return (f" Deaths are not known where the deaths feed lacks a month ({parts}); the year's "
+            "total is not known either. Send the missing month to complete them.")
+
+
+def _month_names(months: str) -> str:
+    names = ("January February March April May June July August September October "
+             "November December").split()
+    out = []
+    for m in months.split(", "):
+        try:
+            out.append(f"{names[int(m[5:]) - 1]} {m[:4]}")
+        except (ValueError, IndexError):
+            out.append(m)
+    return ", ".join(out) + " missing"
 
 
 def lfd_avoidability_table(protected: pd.DataFrame, rule: DisclosureRule, *, total_label: str
@@ -304,7 +387,7 @@ def care_inputs(reviews: pd.DataFrame, alpha: float
 
 
 def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame],
-                     rule: DisclosureRule) -> ReportTable:
+                     rule: DisclosureRule, alpha: float = 0.05) -> ReportTable:
     """Care scores by phase of care, with % poor or very poor care and its confidence interval.
 
     Parameters
@@ -340,20 +423,33 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
         hidden = [protected.at[label, labels[0]] == rule.symbol,
                   protected.at[label, labels[1]] == rule.symbol]
         withheld = rule.is_small(int(row["poor"])) or sum(hidden) == 1
-        value = _rate(100 * float(row["proportion"]), int(row["n"]), rule, withheld)
+        shown_poor = rule.symbol if withheld else protect_count(int(row["poor"]), rule)
+        value, interval = _published(
+            shown_poor, protected.at[label, total], rule, exact=100 * float(row["proportion"]),
+            interval=_interval(row, int(row["n"])), alpha=alpha)
         pct.append(value)
-        ci.append(_ci_text(row["ci_lower"], row["ci_upper"]) if isinstance(value, float)
-                  and int(row["n"]) > rule.threshold else None)
+        ci.append(interval)
     protected["% poor or very poor care"] = pct
     protected["95% confidence interval"] = ci
     return ReportTable(
         protected,
         caption="Care scores by phase of care (first-stage reviews, one per death)",
         note=_note(rule, "A phase not applicable to a death is not scored. Poor or very poor "
-                   "care = score 1 or 2. Intervals are Wilson score intervals."),
+                   "care = score 1 or 2. Intervals are Wilson score intervals, not shown on "
+                   "fewer than 8 reviews."),
         formats={"% poor or very poor care": "percent"},
         index_name="Phase of care",
     )
+
+
+_MIN_INTERVAL = 8
+"""No interval on fewer cases (shared/spec/privacy-and-disclosure.md)."""
+
+
+def _interval(row, n: int) -> tuple[float, float] | None:
+    if n < _MIN_INTERVAL:
+        return None
+    return float(row["ci_lower"]), float(row["ci_upper"])
 
 
 def problems_table(frequency: pd.DataFrame, rule: DisclosureRule) -> ReportTable:
@@ -367,12 +463,11 @@ def problems_table(frequency: pd.DataFrame, rule: DisclosureRule) -> ReportTable
         **{name: frequency[col].astype(int).to_numpy() for col, name in harm.items()},
     }, index=[_short_problem(t) for t in frequency["problem_type"]]).astype(object)
     total = "Reviews recording the problem"
-    mask = suppression_mask(raw, rule, total_column=total)
     protected = protect_counts(raw, rule, total_column=total)
     n = frequency["n_reviews"].astype(int).to_numpy()
     protected.insert(1, "% of reviews", [
-        _rate(float(p), int(b), rule, bool(w))
-        for p, b, w in zip(frequency["percent"], n, mask[total], strict=True)
+        _published(c, protect_count(int(b), rule), rule, exact=float(p))[0]
+        for p, b, c in zip(frequency["percent"], n, protected[total], strict=True)
     ])
     return ReportTable(
         protected,
@@ -392,7 +487,7 @@ def _short_problem(problem_type: str) -> str:
 
 def poor_care_by_group_table(
     poor: pd.DataFrame, key: str, labels: Mapping[str, str], rule: DisclosureRule, *,
-    caption: str, index_name: str, note: str = "",
+    caption: str, index_name: str, note: str = "", alpha: float = 0.05,
 ) -> ReportTable:
     """Reviews and % poor or very poor overall care per group (e.g. per reason for review).
 
@@ -412,14 +507,13 @@ def poor_care_by_group_table(
                            "hi": float("nan")}
     raw = pd.DataFrame.from_dict(rows, orient="index")
     counts = protect_counts(raw[["n", "poor"]].astype(object), rule)
-    pct = [
-        _rate(100 * r.proportion, r.n, rule, rule.is_small(r.poor)) if r.n else None
-        for r in raw.itertuples()
-    ]
-    ci = [
-        _ci_text(r.lo, r.hi) if isinstance(p, float) else None
-        for r, p in zip(raw.itertuples(), pct, strict=True)
-    ]
+    pct, ci = [], []
+    for r, k, n in zip(raw.itertuples(), counts["poor"], counts["n"], strict=True):
+        value, interval = _published(
+            k, n, rule, exact=100 * r.proportion if r.n else None,
+            interval=(r.lo, r.hi) if r.n >= _MIN_INTERVAL else None, alpha=alpha)
+        pct.append(value)
+        ci.append(interval)
     frame = pd.DataFrame({
         "Reviews": counts["n"],
         "Poor or very poor overall care": counts["poor"],
@@ -464,11 +558,18 @@ def protect_distribution(
                              index=[*map(str, rows), "__total__"]).T.astype(object)
         mask = suppression_mask(cells, rule, total_column="__total__")
         shown = protect_counts(cells, rule, total_column="__total__")
-        for r in rows:
-            out.at[r, count] = shown.at["v", str(r)]
+        shown_counts = [shown.at["v", str(r)] for r in rows]
+        visible = [c for c in shown_counts if not isinstance(c, str)]
+        # under rounding, a bar's share comes from the rounded counts (over their sum, so the
+        # bar still fills 100%): a share of the exact counts would give them back
+        denominator = sum(visible) if rule.active and len(visible) == len(rows) else None
+        for r, c in zip(rows, shown_counts, strict=True):
+            out.at[r, count] = c
             if percent and percent in out and (mask.at["v", str(r)]
                                                or not rule.base_allowed(n_total)):
                 out.at[r, percent] = np.nan
+            elif percent and percent in out and rule.active:
+                out.at[r, percent] = 100 * c / denominator if denominator else np.nan
         for column in (total, *also):
             if column in out:
                 value = table.loc[rows[0], column]
@@ -497,6 +598,15 @@ def protect_problem_frequency(frequency: pd.DataFrame, rule: DisclosureRule) -> 
     for column in ("percent", "ci_lower", "ci_upper"):
         if column in out:
             out[column] = out[column].astype("float64").where(~hidden)
+    if rule.active and "percent" in out:
+        # from the published counts (a chart point of the exact share gives the count back)
+        base = out["n_reviews"].iloc[0] if len(out) else None
+        for i, c in zip(out.index, out["count"], strict=True):
+            value, _ = published_rate(c, base, rule)
+            out.at[i, "percent"] = value if isinstance(value, float) else np.nan
+        for column in ("ci_lower", "ci_upper"):
+            if column in out:
+                out[column] = np.nan
     return out
 
 

@@ -138,7 +138,7 @@ class TrustReport:
         return tables.care_inputs(self.reviews, self.alpha)
 
     def care_scores(self) -> tables.ReportTable:
-        return tables.care_score_table(*self._care, self.rule)
+        return tables.care_score_table(*self._care, self.rule, alpha=self.alpha)
 
     def care_scores_chart(self) -> tables.ScoreBars:
         """Care scores by phase as 100% stacked bars (HTML, no image to render: this chart
@@ -252,6 +252,7 @@ class TrustReport:
             caption="Reasons for review, and poor or very poor overall care by reason",
             index_name="Reason for review",
             note="A review may have several reasons, so rows add up to more than all reviews.",
+            alpha=self.alpha,
         )
 
     # -------------------------------------------------------------------- narrative ----

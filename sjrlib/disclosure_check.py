@@ -1,0 +1,634 @@
+"""The attacker: try to recover the counts disclosure control hid or rounded in published reports.
+
+``sjr disclosure check FOLDER...`` reads every report page (``*.html``) and Learning from Deaths
+workbook (``*.xlsx``) under the folders given (one period's reports: ``reports/<period>``) and
+does what a determined reader with those files would do:
+
+* every published count becomes an unknown with the range its printed form allows: ``*`` is 1
+  or more (a secondary suppression can hide any non-zero count), ``15`` under "rounded to the
+  nearest 5" is 13-17 (and more than the suppression threshold), ``0`` is 0, an unrounded count
+  is itself;
+* every relation the page's layout declares ties them together: quarters add up to the year's
+  total row, avoidability scores and "not scored" add up to the reviewed deaths, care scores to
+  the reviews scoring the phase, harm answers to the reviews recording a problem, second-stage
+  scores to their total; nation rows to "England and Scotland"; across reports of one period,
+  each nation's (and both nations') totals in the national report to the sum of every
+  organisation's cells of that nation, and the national table of care scores, problems and
+  avoidability to the sum of the organisations' tables;
+* a percentage (with its confidence interval, where one is printed) is taken at its word: the
+  exact numerator over the exact base, rounded as printed. Only a table whose note says its
+  percentages are computed from the rounded counts shown is read that way instead (and then
+  the percentages must agree with those counts, or they are taken at their word after all);
+* the ranges are narrowed by interval propagation over all relations at once until nothing
+  changes; a hidden or rounded count left with a single possible value has been recovered.
+
+The attack is sound (every value it reports is forced by what is printed, if the page's
+relations hold) but not complete: a finding is a proven leak, no finding is evidence, not proof.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sjrlib.disclosure_pages import PublishedTable, read_page, read_workbook
+
+__all__ = ["Finding", "Problem", "check_reports", "count_range"]
+
+_INF = None
+
+
+@dataclass
+class _Var:
+    key: tuple
+    lo: int
+    hi: int | None
+    shown: str
+    where: str
+    controlled: bool  # hidden (*) or rounded: recovering it is a disclosure
+    aux: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One recovered count: where it is published, as what, and what it must be."""
+
+    where: str
+    shown: str
+    value: int
+    how: str
+    key: tuple = field(default=(), compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.where}: shown as {self.shown!r}, must be {self.value} ({self.how})"
+
+
+def count_range(text: str, threshold: int, rounding: int) -> tuple[int, int | None, bool] | None:
+    """The true counts a printed cell allows, under a rule that suppresses 1 to ``threshold``
+    and rounds to the nearest ``rounding`` (halves up).
+
+    Returns ``(low, high, controlled)`` (``high`` None = no upper limit), or None when the text
+    is not a count. ``controlled`` says whether the printed form hides the exact value.
+    """
+    t = text.strip().replace(",", "")
+    if t in ("*", "\u2217"):
+        return (1, None, True) if threshold > 0 else None
+    if not re.fullmatch(r"\d+", t):
+        return None
+    r = int(t)
+    if r == 0:
+        return 0, 0, False
+    if rounding <= 1:
+        return r, r, False
+    lo = math.ceil(r - rounding / 2)
+    hi = math.ceil(r + rounding / 2) - 1
+    return max(lo, threshold + 1, 1), hi, True
+
+
+def _percent_text(text: str) -> tuple[float, int] | None:
+    t = text.strip()
+    m = re.fullmatch(r"(\d+(?:\.(\d+))?)%", t)
+    if not m:
+        return None
+    return float(m.group(1)), len(m.group(2) or "")
+
+
+_CI = re.compile(r"(\d+(?:\.\d+)?)\s*[–-]\s*(\d+(?:\.\d+)?)%")
+
+
+def _wilson(k: int, n: int, z: float) -> tuple[float, float]:
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+class Problem:
+    """Unknown counts with ranges, and the relations a reader knows between them."""
+
+    def __init__(self) -> None:
+        self.vars: dict[tuple, _Var] = {}
+        self.sums: list[tuple[list[tuple], tuple, str]] = []
+        self.ratios: list[tuple[tuple, tuple, Callable[[int, int], bool], float, float, str]] = []
+        self.notes: list[str] = []
+        self._aux = 0
+
+    # ------------------------------------------------------------------ building ----
+    def count(self, key: tuple, text: str, *, threshold: int, rounding: int,
+              where: str) -> tuple | None:
+        """Declare a published count (the same key twice: the narrower range wins)."""
+        parsed = count_range(text, threshold, rounding)
+        if parsed is None:
+            return None
+        lo, hi, controlled = parsed
+        old = self.vars.get(key)
+        if old is None:
+            self.vars[key] = _Var(key, lo, hi, text, where, controlled)
+        else:
+            old.lo = max(old.lo, lo)
+            old.hi = hi if old.hi is None else (old.hi if hi is None else min(old.hi, hi))
+            if not controlled:
+                old.controlled = False
+        return key
+
+    def declare(self, key: tuple, lo: int, hi: int | None, *, controlled: bool, where: str = "",
+                shown: str = "") -> tuple:
+        """Declare a published count by its range directly."""
+        self.vars[key] = _Var(key, lo, hi, shown, where or str(key), controlled)
+        return key
+
+    def unknown(self, key: tuple, where: str = "") -> tuple:
+        """A count that is not printed (a sum of cells, a missing organisation)."""
+        if key not in self.vars:
+            self.vars[key] = _Var(key, 0, None, "", where, False, aux=True)
+        return key
+
+    def fresh(self) -> tuple:
+        self._aux += 1
+        return self.unknown(("aux", self._aux))
+
+    def add_sum(self, parts: Sequence[tuple | None], total: tuple | None, how: str) -> None:
+        """``total = sum(parts)``; skipped when a member is not a count."""
+        if total is None or any(p is None for p in parts) or not parts:
+            return
+        self.sums.append((list(parts), total, how))
+
+    def add_ratio(self, numerator: tuple | None, base: tuple | None, text: str,
+                  ci_text: str | None = None, *, z: float = 1.959963984540054,
+                  how: str) -> None:
+        """A printed percentage ``100 * numerator / base`` (and its Wilson interval)."""
+        if numerator is None or base is None:
+            return
+        parsed = _percent_text(text)
+        if parsed is None:
+            return
+        value, decimals = parsed
+        half = 0.5 * 10 ** (-decimals) + 1e-9
+        ci = _CI.fullmatch(ci_text.strip()) if ci_text else None
+
+        def matches(a: int, b: int) -> bool:
+            if b <= 0 or a > b:
+                return False
+            if f"{100 * a / b:.{decimals}f}" != f"{value:.{decimals}f}":
+                return False
+            if ci is not None:
+                lo, hi = _wilson(a, b, z)
+                shown = f"{100 * lo:.1f}–{100 * hi:.1f}%"
+                return shown.replace("–", "-") == ci_text.strip().replace("–", "-")
+            return True
+
+        self.ratios.append((numerator, base, matches, value, half, how))
+
+    def add_stored_ratio(self, numerator: tuple | None, base: tuple | None, stored: float,
+                         how: str) -> None:
+        """A spreadsheet's stored fraction (what a reader gets by widening the column)."""
+        if numerator is None or base is None or stored is None:
+            return
+        text = repr(float(stored))
+        decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 10
+
+        def matches(a: int, b: int) -> bool:
+            return b > 0 and a <= b and round(a / b, decimals) == round(float(stored), decimals)
+
+        half = 100 * (0.5 * 10 ** (-decimals)) + 1e-9
+        self.ratios.append((numerator, base, matches, 100 * float(stored), half, how))
+
+    # ----------------------------------------------------------------- solving ----
+    def _narrow(self, v: _Var, lo: int, hi: int | None, why: str) -> bool:
+        new_lo = max(v.lo, lo)
+        new_hi = v.hi if hi is None else (hi if v.hi is None else min(v.hi, hi))
+        if new_hi is not None and new_lo > new_hi:
+            self.notes.append(f"inconsistent: {why} leaves no value for {v.where or v.key}")
+            return False
+        changed = new_lo != v.lo or new_hi != v.hi
+        v.lo, v.hi = new_lo, new_hi
+        return changed
+
+    def _propagate_sum(self, parts: list[tuple], total: tuple, how: str) -> bool:
+        ps = [self.vars[p] for p in parts]
+        t = self.vars[total]
+        changed = False
+        lo_sum = sum(p.lo for p in ps)
+        hi_sum = None if any(p.hi is None for p in ps) else sum(p.hi for p in ps)
+        changed |= self._narrow(t, lo_sum, hi_sum, how)
+        for p in ps:
+            others_lo = lo_sum - p.lo
+            others_hi = None if hi_sum is None else hi_sum - p.hi
+            lo = t.lo - others_hi if others_hi is not None else 0
+            hi = None if t.hi is None else t.hi - others_lo
+            if self._narrow(p, lo, hi, how):
+                changed = True
+                lo_sum = sum(q.lo for q in ps)
+                hi_sum = None if any(q.hi is None for q in ps) else sum(q.hi for q in ps)
+        return changed
+
+    def _propagate_ratio(self, ratio, limit: int) -> bool:
+        num_key, base_key, matches, value, half, how = ratio
+        num, base = self.vars[num_key], self.vars[base_key]
+        if base.hi is None or base.hi - base.lo > limit:
+            return False
+        found_a, found_b = [], []
+        for b in range(max(base.lo, 1), base.hi + 1):
+            a_lo = max(num.lo, math.floor((value - half) * b / 100))
+            a_hi = math.ceil((value + half) * b / 100)
+            if num.hi is not None:
+                a_hi = min(a_hi, num.hi)
+            for a in range(a_lo, min(a_hi, b) + 1):
+                if matches(a, b):
+                    found_a.append(a)
+                    found_b.append(b)
+        if not found_a:
+            self.notes.append(f"inconsistent: {how} fits no count (not from exact counts?)")
+            return False
+        changed = self._narrow(num, min(found_a), max(found_a), how)
+        changed |= self._narrow(base, min(found_b), max(found_b), how)
+        return changed
+
+    def solve(self, *, rounds: int = 200, ratio_limit: int = 20000) -> list[Finding]:
+        """Narrow every range until nothing changes; return the recovered counts."""
+        reasons: dict[tuple, str] = {}
+        for _ in range(rounds):
+            changed = False
+            for parts, total, how in self.sums:
+                before = {k: (self.vars[k].lo, self.vars[k].hi) for k in (*parts, total)}
+                if self._propagate_sum(parts, total, how):
+                    changed = True
+                    for k, (lo, hi) in before.items():
+                        if (self.vars[k].lo, self.vars[k].hi) != (lo, hi):
+                            reasons[k] = how
+            for ratio in self.ratios:
+                before = {k: (self.vars[k].lo, self.vars[k].hi) for k in ratio[:2]}
+                if self._propagate_ratio(ratio, ratio_limit):
+                    changed = True
+                    for k, (lo, hi) in before.items():
+                        if (self.vars[k].lo, self.vars[k].hi) != (lo, hi):
+                            reasons[k] = ratio[5]
+            if not changed:
+                break
+        return [Finding(v.where, v.shown, v.lo, reasons.get(v.key, "its range"), v.key)
+                for v in self.vars.values()
+                if v.controlled and not v.aux and v.hi is not None and v.lo == v.hi]
+
+
+# ------------------------------------------------------------------ the reports ----
+_RULE_THRESHOLD = re.compile(r"counts from 1 to (\d+) are shown as")
+_RULE_ROUNDING = re.compile(r"rounded to the nearest (\d+)")
+FROM_SHOWN = "computed from the rounded counts shown"
+"""What a table's note says when its percentages and intervals come from its printed counts
+(``sjrlib.disclosure.FROM_SHOWN`` is the sentence)."""
+
+
+def _rule(text: str) -> tuple[int, int]:
+    t = _RULE_THRESHOLD.search(text)
+    r = _RULE_ROUNDING.search(text)
+    return (int(t.group(1)) if t else 0), (int(r.group(1)) if r else 1)
+
+
+def _norm(label: str) -> str:
+    return " ".join(label.replace("\u2060", "").replace("\xa0", " ").split())
+
+
+def _is_total(label: str, table: PublishedTable) -> bool:
+    return label in table.totals or _norm(label).endswith(" total")
+
+
+_LFD_FIELDS = {
+    "Deaths in scope": "deaths",
+    "Deaths reviewed (SJR)": "reviewed",
+    "More likely than not due to problems in care": "mltn",
+    "Deaths of patients with a learning disability": "ld_deaths",
+    "Reviewed (SJR)": "ld_reviewed",
+    "Deaths: learning disability": "ld_deaths",
+    "Learning disability: reviewed": "ld_reviewed",
+    "Learning disability: more likely than not due to problems in care": "ld_mltn",
+    "Not scored": "av0",
+    "Avoidability not scored": "av0",
+    "Deaths reviewed": "reviewed",
+}
+
+
+def _lfd_field(caption: str, column: str) -> str | None:
+    if caption.startswith("Deaths of patients with a learning disability") and \
+            column == "More likely than not due to problems in care":
+        return "ld_mltn"
+    if column in _LFD_FIELDS:
+        return _LFD_FIELDS[column]
+    m = re.match(r"(?:Avoidability )?([1-6])[ :]", column)
+    return f"av{m.group(1)}" if m else None
+
+
+@dataclass
+class _Page:
+    ident: str          # organisation code, or "national"
+    path: Path
+    tables: list[PublishedTable]
+    text: str
+    workbook: bool = False
+
+
+@dataclass
+class _Reader:
+    problem: Problem = field(default_factory=Problem)
+
+    def where(self, page: _Page, table: PublishedTable, row: str, column: str) -> str:
+        return f"{page.path.name} | {table.caption[:60]} | {_norm(row)} | {column}"
+
+    def cell(self, page, table, rule, key, row, column):
+        text = table.cell(row, column)
+        if text is None:
+            return None
+        return self.problem.count(key, text, threshold=rule[0], rounding=rule[1],
+                                  where=self.where(page, table, row, column))
+
+    def ratio(self, page, table, num, base, row, column, ci_column=None, rule=(0, 1)):
+        if column not in table.columns:
+            return
+        text = table.cell(row, column) or ""
+        ci = table.cell(row, ci_column) if ci_column else None
+        how = f"{column} beside its counts ({page.path.name}, {_norm(row)})"
+        if table.values:
+            stored = table.values.get((row, column))
+            if not isinstance(stored, (int, float)):
+                return
+            if FROM_SHOWN in table.note and self._consistent(
+                    num, base, f"{100 * float(stored):.1f}%") and \
+                    round(100 * float(stored), 1) == round(100 * float(stored), 6):
+                return  # stored as printed, from the printed counts: nothing new
+            self.problem.add_stored_ratio(num, base, float(stored), how)
+            return
+        if FROM_SHOWN in table.note and self._consistent(num, base, text):
+            hidden = self._rounded_numerator(num, base, text, rule)
+            if hidden is not None:  # the percentage prints a count the table does not
+                self.problem._narrow(self.problem.vars[num], hidden[0], hidden[1], how)
+            return  # otherwise a faithful statement about the printed counts: nothing new
+        self.problem.add_ratio(num, base, text, ci, how=how)
+
+    def _rounded_numerator(self, num, base, text, rule) -> tuple[int, int] | None:
+        """A numerator that is not printed (scores 1 and 2 together), read back from a
+        percentage of the printed base: the rounded counts that fit, widened by rounding."""
+        v = self.problem.vars[num]
+        if not v.aux:
+            return None
+        parsed = _percent_text(text)
+        b = self.problem.vars[base].shown.replace(",", "")
+        if parsed is None or not b.isdigit() or int(b) == 0 or rule[1] <= 1:
+            return None
+        value, decimals = parsed
+        fits = [r for r in range(0, int(b) + rule[1], rule[1])
+                if f"{100 * r / int(b):.{decimals}f}" == f"{value:.{decimals}f}"]
+        if not fits:
+            return None
+        ranges = [count_range(str(r), rule[0], rule[1]) for r in fits]
+        return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+    def _consistent(self, num, base, text) -> bool:
+        parsed = _percent_text(text)
+        if parsed is None or num is None or base is None:
+            return True
+        a, b = self.problem.vars[num].shown, self.problem.vars[base].shown
+        if not a:  # a numerator the table does not print: read back by _rounded_numerator
+            return True
+        try:
+            a_i, b_i = int(a.replace(",", "")), int(b.replace(",", ""))
+        except ValueError:  # a sum of cells or a hidden one: the statement cannot be checked
+            return True
+        return b_i > 0 and f"{100 * a_i / b_i:.{parsed[1]}f}" == f"{parsed[0]:.{parsed[1]}f}"
+
+    # ------------------------------------------------------------------ tables ----
+    def read(self, page: _Page) -> None:
+        for table in page.tables:
+            if page.workbook:
+                table.note = page.text  # a workbook states its rule on its notes sheet
+            rule = _rule(table.note)
+            cap = table.caption
+            if page.workbook or cap.startswith(("Learning from Deaths: deaths",
+                                                "Reviewed deaths by avoidability",
+                                                "Deaths of patients with a learning")):
+                self.lfd(page, table, rule)
+            elif cap.startswith("Care scores by phase"):
+                self.care(page, table, rule)
+            elif cap.startswith("Problems in care"):
+                self.problems(page, table, rule)
+            elif cap.startswith("Second-stage review"):
+                self.second_stage(page, table, rule)
+            elif cap.startswith(("Reasons for review", "Poor or very poor overall care by NHS")):
+                self.by_group(page, table, rule)
+            elif cap.startswith("Learning from Deaths figures by nation"):
+                self.nations(page, table, rule)
+            elif cap.startswith("Avoidability of death"):
+                self.national_avoidability(page, table, rule)
+
+    def lfd(self, page, table, rule):
+        p = self.problem
+        rows = [r for r, _ in table.rows]
+        body = [r for r in rows if not _is_total(r, table)]
+        totals = [r for r in rows if _is_total(r, table)]
+        fields = {c: _lfd_field(table.caption, c) for c in table.columns}
+        for row in rows:
+            rid = "TOTAL" if row in totals else _norm(row)
+            for column, f in fields.items():
+                if f:
+                    self.cell(page, table, rule, (page.ident, f, rid), row, column)
+            av = [(page.ident, f"av{i}", rid) for i in range(7)]
+            if all(k in p.vars for k in av) and (page.ident, "reviewed", rid) in p.vars:
+                p.add_sum(av, (page.ident, "reviewed", rid), f"avoidability adds up to reviewed "
+                          f"({page.path.name}, {_norm(row)})")
+            for column in table.columns:
+                if "%" not in column and "percent" not in column:
+                    continue
+                ld = "learning disability" in column.lower() or table.caption.startswith(
+                    "Deaths of patients with a learning")
+                num = (page.ident, "ld_reviewed" if ld else "reviewed", rid)
+                base = (page.ident, "ld_deaths" if ld else "deaths", rid)
+                if num in p.vars and base in p.vars:
+                    self.ratio(page, table, num, base, row, column, rule=rule)
+        if totals:
+            for f in {f for f in fields.values() if f}:
+                parts = [(page.ident, f, _norm(r)) for r in body]
+                if all(k in p.vars for k in parts) and (page.ident, f, "TOTAL") in p.vars:
+                    p.add_sum(parts, (page.ident, f, "TOTAL"),
+                              f"quarters add up to the year ({page.path.name}, {f})")
+
+    def care(self, page, table, rule):
+        p = self.problem
+        score_cols = [c for c in table.columns if re.match(r"[1-5] ", c)]
+        for row, _ in table.rows:
+            phase = _norm(row)
+            keys = [self.cell(page, table, rule, (page.ident, f"care{c[0]}", phase), row, c)
+                    for c in score_cols]
+            n = self.cell(page, table, rule, (page.ident, "care_n", phase), row,
+                          "Reviews scoring this phase")
+            p.add_sum(keys, n, f"care scores add up to the reviews ({page.path.name}, {phase})")
+            if len(keys) >= 2 and keys[0] and keys[1]:
+                poor = p.unknown((page.ident, "care_poor", phase))
+                p.add_sum([keys[0], keys[1]], poor, f"scores 1 and 2 ({page.path.name})")
+                self.ratio(page, table, poor, n, row, "% poor or very poor care",
+                           "95% confidence interval", rule)
+
+    def problems(self, page, table, rule):
+        p = self.problem
+        harm = [c for c in table.columns if c.startswith("Led to harm")]
+        for row, _ in table.rows:
+            kind = _norm(row)
+            count = self.cell(page, table, rule, (page.ident, "problem", kind), row,
+                              "Reviews recording the problem")
+            parts = [self.cell(page, table, rule, (page.ident, c, kind), row, c) for c in harm]
+            p.add_sum(parts, count, f"harm answers add up ({page.path.name}, {kind})")
+
+    def second_stage(self, page, table, rule):
+        p = self.problem
+        parts, total = [], None
+        for row, _ in table.rows:
+            if row.startswith("Overall care at second stage"):
+                parts.append(self.cell(page, table, rule, (page.ident, "ss", _norm(row)), row,
+                                       "Number"))
+            elif _is_total(row, table):
+                total = self.cell(page, table, rule, (page.ident, "ss", "TOTAL"), row, "Number")
+        p.add_sum(parts, total, f"second-stage scores add up ({page.path.name})")
+
+    def by_group(self, page, table, rule):
+        pct = next((c for c in table.columns if c.startswith("%")), None)
+        ci = next((c for c in table.columns if "confidence" in c), None)
+        count_cols = [c for c in table.columns if c not in (pct, ci)]
+        if len(count_cols) < 2 or pct is None:
+            return
+        prefix = "region" if "region" in table.caption.lower() else "reason"
+        for row, _ in table.rows:
+            n = self.cell(page, table, rule, (page.ident, f"{prefix}_n", _norm(row)), row,
+                          count_cols[0])
+            k = self.cell(page, table, rule, (page.ident, f"{prefix}_poor", _norm(row)), row,
+                          count_cols[1])
+            self.ratio(page, table, k, n, row, pct, ci, rule)
+
+    def nations(self, page, table, rule):
+        p = self.problem
+        names = {"Deaths in scope": "deaths", "Deaths reviewed (SJR)": "reviewed",
+                 "More likely than not due to problems in care": "mltn",
+                 "Learning disability deaths": "ld_deaths", "of which reviewed": "ld_reviewed"}
+        for row, _ in table.rows:
+            for column, f in names.items():
+                self.cell(page, table, rule, ("nation", f, row), row, column)
+            self.ratio(page, table, ("nation", "reviewed", row), ("nation", "deaths", row), row,
+                       "% of deaths reviewed", rule=rule)
+            self.ratio(page, table, ("nation", "mltn", row), ("nation", "reviewed", row), row,
+                       "% of reviewed deaths", rule=rule)
+        for f in names.values():
+            parts = [("nation", f, "England"), ("nation", f, "Scotland")]
+            if all(k in p.vars for k in parts):
+                p.add_sum(parts, ("nation", f, "England and Scotland"), "nations add up")
+
+    def national_avoidability(self, page, table, rule):
+        p = self.problem
+        parts = []
+        total = None
+        for row, _ in table.rows:
+            m = re.match(r"([1-6]) ", row)
+            if m:
+                key = self.cell(page, table, rule, ("nation", f"av{m.group(1)}",
+                                                    "England and Scotland"), row,
+                                "Reviewed deaths")
+                parts.append(key)
+            elif _is_total(row, table):
+                total = self.cell(page, table, rule, ("nation", "av_scored", "all"), row,
+                                  "Reviewed deaths")
+        p.add_sum(parts, total, "avoidability scores add up (national)")
+        for row, _ in table.rows:
+            m = re.match(r"([1-6]) ", row)
+            if m and total:
+                self.ratio(page, table, ("nation", f"av{m.group(1)}", "England and Scotland"),
+                           total, row, "% of deaths with a score", rule=rule)
+
+    # ------------------------------------------------------------ across reports ----
+    def across(self, pages: list[_Page], complete: bool) -> None:
+        """National (and nation) figures against the sum of every organisation's cells."""
+        p = self.problem
+        orgs = sorted({pg.ident for pg in pages if pg.ident != "national"})
+        if not orgs or not any(pg.ident == "national" for pg in pages):
+            return
+        nation = {o: ("Scotland" if o.startswith("S") else "England") for o in orgs}
+        groups = {"England": [o for o in orgs if nation[o] == "England"],
+                  "Scotland": [o for o in orgs if nation[o] == "Scotland"],
+                  "England and Scotland": orgs}
+
+        def relate(total, members, how):
+            if total not in p.vars:
+                return
+            parts = [m for m in members if m in p.vars]
+            if len(parts) != len(members) and complete:
+                return  # a page lacks the cell: the relation is not known
+            if not complete or len(parts) != len(members):
+                parts.append(p.fresh())  # organisations whose pages are not here
+            p.add_sum(parts, total, how)
+
+        for name, members in groups.items():
+            for f in ("deaths", "reviewed", "mltn", "ld_deaths", "ld_reviewed"):
+                relate(("nation", f, name), [(o, f, "TOTAL") for o in members],
+                       f"{name} {f} in the national report = sum of the organisations'")
+        for s in range(1, 7):
+            relate(("nation", f"av{s}", "England and Scotland"), [(o, f"av{s}", "TOTAL")
+                                                                  for o in orgs],
+                   f"national avoidability {s} = sum of the organisations'")
+        for key in [k for k in list(p.vars) if k[0] == "national"]:
+            _, f, row = key
+            if f.startswith(("care", "problem", "Led to harm")) and f != "care_poor":
+                relate(key, [(o, f, row) for o in orgs],
+                       f"national {f} ({row}) = sum of the organisations'")
+        scots = groups["Scotland"]
+        if scots:
+            relate(("national", "region_n", "Scotland"),
+                   [(o, "care_n", "Overall assessment of care") for o in scots],
+                   "Scotland's regional reviews = sum of its boards'")
+            relate(("national", "region_poor", "Scotland"),
+                   [(o, "care_poor", "Overall assessment of care") for o in scots],
+                   "Scotland's regional poor care = sum of its boards'")
+
+
+def _pages(folders: Iterable[str | Path]) -> tuple[list[_Page], bool]:
+    pages = []
+    listed: set[str] = set()
+    for folder in folders:
+        folder = Path(folder)
+        files = [folder] if folder.is_file() else sorted(folder.rglob("*"))
+        for path in files:
+            if path.name == "index.html":
+                listed |= set(re.findall(r'href="trusts/([^"/]+)\.html"',
+                                         path.read_text(encoding="utf-8", errors="replace")))
+                continue
+            if path.suffix == ".html":
+                tables, text = read_page(path)
+                ident = "national" if path.stem == "national" else path.stem
+                pages.append(_Page(ident, path, tables, text))
+            elif path.suffix == ".xlsx":
+                tables, text = read_workbook(path)
+                pages.append(_Page(path.stem.removesuffix("-lfd"), path, tables, text, True))
+    present = {pg.ident for pg in pages}
+    complete = bool(listed) and listed <= present
+    return pages, complete
+
+
+def check_reports(folders: Iterable[str | Path]) -> tuple[list[Finding], int, list[str]]:
+    """Attack the reports under ``folders``.
+
+    Parameters
+    ----------
+    folders
+        Report folders (one period: ``reports/<period>``) or single files.
+
+    Returns
+    -------
+    (findings, n_files, notes)
+        Every recovered count, how many pages and workbooks were read, and notes on
+        relations that did not hold (a page inconsistent with itself).
+    """
+    pages, complete = _pages(folders)
+    reader = _Reader()
+    # pages of one organisation share its keys (page and workbook); the national page its own
+    for page in pages:
+        reader.read(page)
+    reader.across(pages, complete)
+    findings = reader.problem.solve()
+    return findings, len(pages), reader.problem.notes
