@@ -28,8 +28,10 @@ Site settings come from the hub's environment, so this file is the same everywhe
     the hub's and the extract service's own credentials (a service role, or the owner); used to
     read the users table at spawn time and to make extracts. Never given to a person's server.
     Default: ``SJR_DATABASE_URL``.
-``SJR_PSEUDONYM_KEY_FILE``
-    passed to the extract service only (the pseudonym secrets kept outside the store), if set.
+``SJR_KEY_FILE``
+    the approval key file (the pseudonymisation secrets, kept outside the store; see
+    ``data_access.approval_keys``), passed to the extract service only, never to a person's
+    server. Unset: the service account's own default key file.
 ``SJR_HUB_BIND_URL``
     where the hub listens (default ``http://127.0.0.1:8000``: put TLS in front of it).
 ``SJR_HUB_AUTHENTICATOR``
@@ -194,8 +196,8 @@ _service_env = {
                          or os.environ.get("SJR_DATABASE_URL", "")),
     "PYTHONUNBUFFERED": "1",
 }
-if os.environ.get("SJR_PSEUDONYM_KEY_FILE"):
-    _service_env["SJR_PSEUDONYM_KEY_FILE"] = os.environ["SJR_PSEUDONYM_KEY_FILE"]
+if os.environ.get("SJR_KEY_FILE"):
+    _service_env["SJR_KEY_FILE"] = os.environ["SJR_KEY_FILE"]
 c.JupyterHub.services = [{
     "name": EXTRACT_SERVICE,
     "url": EXTRACT_SERVICE_URL,

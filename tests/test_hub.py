@@ -86,6 +86,7 @@ class Store:
     lead_org: str
     approved_orgs: tuple[str, ...]
     other_orgs: tuple[str, ...]
+    approval_id: str
 
 
 # --------------------------------------------------------------------------- the store ----
@@ -121,7 +122,7 @@ def _populate(owner_url: str, tag: str) -> Store:
     finally:
         engine.dispose()
     return Store(owner_url, make_url(owner_url).database, lead, researcher, f"stranger-{tag}",
-                 codes[0], tuple(codes[:2]), tuple(codes[2:]))
+                 codes[0], tuple(codes[:2]), tuple(codes[2:]), f"DARG-HUB-{tag}")
 
 
 def _create_person_roles(owner_url: str, names: list[str]) -> None:
@@ -140,7 +141,20 @@ def _create_person_roles(owner_url: str, names: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def sjr_store():
+def key_file(tmp_path_factory):
+    """The approval key file, as the deployment's operator sets it (SJR_KEY_FILE)."""
+    path = tmp_path_factory.mktemp("keys") / "sjr.keys"
+    saved = os.environ.get("SJR_KEY_FILE")
+    os.environ["SJR_KEY_FILE"] = str(path)
+    yield path
+    if saved is None:
+        os.environ.pop("SJR_KEY_FILE", None)
+    else:
+        os.environ["SJR_KEY_FILE"] = saved
+
+
+@pytest.fixture(scope="module")
+def sjr_store(key_file):
     admin_url = make_url(POSTGRES_URL)
     tag = uuid.uuid4().hex[:8]
     name = f"sjr_hub_{tag}"
@@ -219,7 +233,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def hub(sjr_store, tmp_path_factory):
+def hub(sjr_store, key_file, tmp_path_factory):
     state = tmp_path_factory.mktemp("hub")
     homes = state / "home"
     homes.mkdir()
@@ -238,6 +252,7 @@ def hub(sjr_store, tmp_path_factory):
         SJR_HUB_HOME_TEMPLATE=str(homes / "{username}"),
         SJR_HUB_BIND_URL=url,
         SJR_EXTRACT_SERVICE_PORT=str(service_port),
+        SJR_KEY_FILE=str(key_file),
     )
     log = state / "jupyterhub.log"
     process = subprocess.Popen(
@@ -312,6 +327,21 @@ def _wait_for_idle_kernel(page, server: str) -> None:
     raise AssertionError(f"no idle kernel in {server} within {PAGE_MS} ms")
 
 
+def _running_server_env(hub: Hub, sign_in, name: str) -> dict[str, str]:
+    """The environment of ``name``'s server, signing them in first when it is not running."""
+    try:
+        return hub.server_env(name)
+    except AssertionError:
+        sign_in(name)
+    deadline = time.monotonic() + PAGE_MS / 1000
+    while time.monotonic() < deadline:
+        try:
+            return hub.server_env(name)
+        except AssertionError:
+            time.sleep(0.5)
+    return hub.server_env(name)
+
+
 # --------------------------------------------------------------------------- the tests ----
 def test_a_lead_gets_their_organisations_dashboard_and_no_jupyterlab(hub, sjr_store, sign_in):
     from playwright.sync_api import expect
@@ -376,11 +406,11 @@ def test_a_researcher_runs_the_quickstart_in_jupyterlab(hub, sjr_store, sign_in)
     assert (hub.home(sjr_store.researcher) / "extract.parquet").stat().st_mode & 0o077 == 0
 
 
-def test_the_researchers_kernel_reads_no_review_rows_directly(hub, sjr_store):
+def test_the_researchers_kernel_reads_no_review_rows_directly(hub, sjr_store, sign_in):
     import nbformat
     from nbclient import NotebookClient
 
-    env = hub.server_env(sjr_store.researcher)
+    env = _running_server_env(hub, sign_in, sjr_store.researcher)
     assert make_url(env["SJR_DATABASE_URL"]).username != make_url(sjr_store.owner_url).username
     # Code a researcher could type: their kernel's own URL, no project code in between.
     code = ("import os, sqlalchemy as sa\n"
@@ -393,3 +423,63 @@ def test_the_researchers_kernel_reads_no_review_rows_directly(hub, sjr_store):
                    ).execute(env=env)
     printed = "".join(o.get("text", "") for o in notebook.cells[0].outputs).split()
     assert printed == [sjr_store.researcher, "0"]
+
+
+def _audit(owner_url: str, username: str) -> list[tuple[str, str, str | None]]:
+    engine = create_engine(owner_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT action, tool, approval_id FROM audit_log "
+                                 "WHERE username = :u ORDER BY id"), {"u": username}).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def test_the_extract_service_acts_only_as_the_tokens_owner(hub, sjr_store, sign_in, tmp_path):
+    """The service takes the user from the hub token: no token or a lead's server token gets
+    nothing, whatever the request names; the researcher's extract (here a CSV of two fields,
+    made by the client in the researcher's server environment) is audited as theirs."""
+    lead = _running_server_env(hub, sign_in, sjr_store.lead)
+    researcher = _running_server_env(hub, sign_in, sjr_store.researcher)
+    service = researcher["SJR_EXTRACT_SERVICE_URL"]
+    assert "SJR_EXTRACT_SERVICE_URL" not in lead
+    assert not {"SJR_SERVICE_DATABASE_URL", "SJR_USER", "SJR_KEY_FILE"} & (set(researcher)
+                                                                         | set(lead))
+
+    def ask(token: str | None, body: dict) -> tuple[int, str]:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"token {token}"
+        request = urllib.request.Request(f"{service}api/extract", data=json.dumps(body).encode(),
+                                         headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read().decode()
+
+    body = {"file": "x.parquet", "user": sjr_store.researcher}
+    assert ask(None, body)[0] == 401
+    assert ask("not-a-token", body)[0] == 403
+    status, message = ask(lead["JUPYTERHUB_API_TOKEN"], body)
+    assert status == 403, message
+
+    code = ("from data_access import request_extract\n"
+            "r = request_extract(None, 'mine.csv', fields=['organisation_code', 'score_overall'])\n"
+            "print(r.rows)\n")
+    python = str(VENV_BIN / "python")
+    made = subprocess.run([python, "-c", code], env=researcher, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    import pandas as pd
+
+    mine = pd.read_csv(tmp_path / "mine.csv")
+    assert set(mine.columns) - {"review_sequence"} == {"organisation_code", "score_overall"}
+    assert len(mine) == int(made.stdout.split()[-1]) > 0
+    assert set(mine["organisation_code"]) <= set(sjr_store.approved_orgs)
+    refused = subprocess.run([python, "-c", code], env={**lead, "SJR_EXTRACT_SERVICE_URL": service},
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr
+
+    extracts = [a for a in _audit(sjr_store.owner_url, sjr_store.researcher) if a[0] == "extract"]
+    assert ("extract", "extract-service", sjr_store.approval_id) in extracts
+    assert not [a for a in _audit(sjr_store.owner_url, sjr_store.lead) if a[0] == "extract"]
