@@ -330,10 +330,15 @@ class Session:
         if unapproved:
             raise AccessDenied(f"approval {approval.approval_id} does not release "
                                f"{', '.join(unapproved)}")
-        if statuses is None:
-            statuses = list(_RELEASED_STATUSES)
-        elif set(statuses) - set(_RELEASED_STATUSES):
+        if statuses is not None and set(statuses) - set(_RELEASED_STATUSES):
             raise AccessDenied("draft reviews are not released to researchers")
+        # A filter reveals what it filters on: only released fields may be filtered on.
+        for asked, column in ((requested, "organisation_code"), (stages, "review_stage"),
+                              (statuses, "status"), (start or end, "death_month")):
+            if asked is not None and column not in approval.fields:
+                raise AccessDenied(f"approval {approval.approval_id} does not release "
+                                   f"{column}, so reviews cannot be chosen by it")
+        statuses = list(_RELEASED_STATUSES) if statuses is None else statuses
         _set_row_scope(door.conn, list(approval.organisations))
         whole = store.load_reviews(door.conn, organisation_codes=list(approval.organisations),
                                    start_month=approval.period_start,
@@ -378,11 +383,13 @@ class Session:
         firsts, lasts = {"month": (range(1, 13), range(1, 13)), "quarter": ((1, 4, 7, 10),
                          (3, 6, 9, 12)), "year": ((1,), (12,))}[unit]
         if start != approval.period_start and int(start[5:]) not in firsts:
-            raise AccessDenied(f"approval {approval.approval_id} releases deaths by {unit}: "
-                               f"start_month must be the first month of a {unit}, not {start}")
+            raise AccessDenied(f"approval {approval.approval_id} releases months of death by "
+                               f"{unit}: start_month must be the first month of a {unit}, "
+                               f"not {start}")
         if end != approval.period_end and int(end[5:]) not in lasts:
-            raise AccessDenied(f"approval {approval.approval_id} releases deaths by {unit}: "
-                               f"end_month must be the last month of a {unit}, not {end}")
+            raise AccessDenied(f"approval {approval.approval_id} releases months of death by "
+                               f"{unit}: end_month must be the last month of a {unit}, "
+                               f"not {end}")
         return start, end
 
     def deaths(

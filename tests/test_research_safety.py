@@ -332,3 +332,18 @@ def test_init_db_moves_old_secrets_out_of_the_store(db_url, tmp_path, monkeypatc
         assert json.loads(key_file.read_text())["keys"] == {"OLD-1": old_secret.hex()}
     finally:
         engine.dispose()
+
+
+def test_reviews_are_chosen_only_by_released_fields(safe):
+    """A filter on a field the approval does not release would reveal it row by row."""
+    with open_session("res2", safe.app_url, tool="test") as s:
+        # Q-DEATHS releases review_id and death_month only
+        for kwargs, field in ((dict(organisation_codes=[safe.org_a]), "organisation_code"),
+                              (dict(stage="second"), "review_stage"),
+                              (dict(status="locked"), "status")):
+            with pytest.raises(AccessDenied, match=f"does not release {field}"):
+                s.reviews(approval_id="Q-DEATHS", **kwargs)
+        assert len(s.reviews(approval_id="Q-DEATHS", start_month="2021-04",
+                             end_month="2021-06")) > 0
+        # LINK-1 releases organisation_code: a narrower organisation is answered
+        assert len(s.reviews(approval_id="LINK-1", organisation_codes=[safe.org_a])) > 0
