@@ -24,8 +24,9 @@ quasi-identifier              ladder (level 0 first; the last level is the coars
 Each step generalises the quasi-identifier whose next level leaves fewest rows in groups
 smaller than ``k`` (ties: the order above, so the period of death, which researchers need
 most, is generalised last). It stops when at most
-:data:`SUPPRESSION_LIMIT` of the rows are still in such groups; those rows are suppressed
-(withheld), and so are any left when every ladder is at its end. The levels are decided on the
+:data:`SUPPRESSION_LIMIT` of the rows are still in such groups; then each quasi-identifier is
+stepped back while that still holds (the greedy path can overshoot), and the rows left in small
+groups are suppressed (withheld), as are any left when every ladder is at its end. The levels are decided on the
 approval's whole release (all its organisations, its whole period, every approved field), never
 on one query's rows or columns, so two queries under one approval cannot be differenced and
 the same data and approval always give the same release.
@@ -265,6 +266,20 @@ def k_anonymise(frame: pd.DataFrame, *, fields: Sequence[str], k: int,
             break  # every ladder at its end: what is left is suppressed
         levels[best[0]] += 1
         small = best[1]
+    if int(small.sum()) <= limit:
+        # The greedy path can overshoot: step each quasi-identifier back while the release
+        # still holds (period of death first, the order of most use to research).
+        changed = True
+        while changed:
+            changed = False
+            for qi in reversed(qis):
+                if levels[qi] == 0:
+                    continue
+                trial = small_at({**levels, qi: levels[qi] - 1})
+                if int(trial.sum()) <= limit:
+                    levels[qi] -= 1
+                    small = trial
+                    changed = True
     return Anonymised(
         k=k,
         levels={q: ladders[q][levels[q]] for q in qis},
