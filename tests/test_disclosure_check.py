@@ -1,0 +1,217 @@
+"""The attacker (sjrlib.disclosure_check, `sjr disclosure check`) and the control it tests.
+
+Leaky pages are written here by hand, with the true counts known, so the attacker must recover
+exactly those; the reports of a small synthetic store (public audience) must give it nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+from typer.testing import CliRunner
+
+from sjrlib.cli import app
+from sjrlib.disclosure import (
+    DisclosureRule,
+    count_range,
+    published_rate,
+    suppression_mask,
+)
+from sjrlib.disclosure_check import check_reports
+
+sys.path.insert(0, str(Path(__file__).parent))
+import report_store  # noqa: E402
+
+RULE_NOTE = ("Disclosure control: counts from 1 to 7 are shown as * (with a second cell withheld "
+             "where a total would reveal one); other counts are rounded to the nearest 5.")
+SJR = Path(sys.executable).with_name("sjr")
+
+
+def _page(path: Path, caption: str, columns: list[str], rows: list[tuple[str, list[str]]],
+          *, note: str = RULE_NOTE, totals: tuple[str, ...] = ()) -> Path:
+    """A report page with one table, written the way sjrlib.report.tables writes them."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    total = ' class="total"'
+    body = "".join(
+        f'<tr{total if label in totals else ""}><th scope="row">{html.escape(label)}</th>'
+        + "".join(f"<td>{html.escape(v)}</td>" for v in cells) + "</tr>"
+        for label, cells in rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'<html><body><table class="sjr-table"><caption>{html.escape(caption)}</caption>'
+        f"<thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f'<p class="sjr-note">{html.escape(note)}</p></body></html>', encoding="utf-8")
+    return path
+
+
+LD = "Deaths of patients with a learning disability"
+LD_COLUMNS = [LD, "Reviewed (SJR)", "% reviewed", "More likely than not due to problems in care"]
+
+
+def test_a_percentage_of_exact_counts_beside_rounded_ones_gives_them_back(tmp_path):
+    # the issue's example: 14 deaths, 13 reviewed, printed 15, 15, 92.9%
+    _page(tmp_path / "XAA.html", LD, LD_COLUMNS, [("2024-25 total", ["15", "15", "92.9%", "0"])],
+          totals=("2024-25 total",))
+    findings, n, _ = check_reports([tmp_path])
+    assert n == 1
+    assert sorted((f.shown, f.value) for f in findings) == [("15", 13), ("15", 14)]
+    result = CliRunner().invoke(app, ["disclosure", "check", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "must be 13" in result.output and "must be 14" in result.output
+
+
+def test_a_percentage_from_the_printed_counts_gives_nothing_back(tmp_path):
+    note = RULE_NOTE + " Percentages and intervals are computed from the rounded counts shown."
+    _page(tmp_path / "XAA.html", LD, LD_COLUMNS, [("2024-25 total", ["15", "15", "100.0%", "0"])],
+          note=note, totals=("2024-25 total",))
+    findings, _, notes = check_reports([tmp_path])
+    assert findings == [] and notes == []
+    result = CliRunner().invoke(app, ["disclosure", "check", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "no suppressed or rounded count could be recovered" in result.output
+
+
+def test_a_page_that_claims_printed_counts_but_lies_is_read_at_its_word(tmp_path):
+    note = RULE_NOTE + " Percentages and intervals are computed from the rounded counts shown."
+    _page(tmp_path / "XAA.html", LD, LD_COLUMNS, [("2024-25 total", ["15", "15", "92.9%", "0"])],
+          note=note, totals=("2024-25 total",))
+    findings, _, _ = check_reports([tmp_path])
+    assert sorted(f.value for f in findings) == [13, 14]
+
+
+AVOID = "Reviewed deaths by avoidability of death (RCP scale, 1 = definitely avoidable)"
+AVOID_COLUMNS = [f"{s} score {s}" for s in range(1, 7)] + ["Not scored", "Deaths reviewed"]
+
+
+def test_rounded_quarters_against_the_rounded_year(tmp_path):
+    # four quarters of 13 reviewed deaths (printed 15) and a year of 52 (printed 50): the only
+    # counts that fit are 13 each and 52
+    rows = [(f"Q{q}", ["0"] * 6 + ["15", "15"]) for q in range(1, 5)]
+    rows.append(("2024-25 total", ["0"] * 6 + ["50", "50"]))
+    _page(tmp_path / "XAA.html", AVOID, AVOID_COLUMNS, rows, totals=("2024-25 total",))
+    findings, _, _ = check_reports([tmp_path])
+    values = {(f.where.split(" | ")[2], f.where.split(" | ")[3]): f.value for f in findings}
+    assert values[("Q1", "Deaths reviewed")] == 13
+    assert values[("2024-25 total", "Not scored")] == 52
+    assert len(findings) == 10
+
+
+def test_suppressed_cells_against_their_rounded_total(tmp_path):
+    # 73 not scored (printed 75) and four scores of 1 (*) add up to 77 reviewed (printed 75)
+    rows = [("Q1", ["0", "0", "*", "*", "*", "*", "75", "75"])]
+    _page(tmp_path / "XAA.html", AVOID, AVOID_COLUMNS, rows)
+    findings, _, _ = check_reports([tmp_path])
+    assert sorted(f.value for f in findings) == [1, 1, 1, 1, 73, 77]
+
+
+def test_a_workbook_storing_four_decimals_gives_both_counts_back(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Learning from Deaths"
+    ws["A2"] = "2024-25. " + RULE_NOTE
+    ws.append([])
+    ws.append(["Quarter", "Deaths in scope", "Deaths reviewed (SJR)", "% of deaths reviewed"])
+    ws.append(["Q1", 305, 35, round(36 / 306, 4)])  # printed 11.8%, stored 0.1176
+    wb.save(tmp_path / "XAA-lfd.xlsx")
+    findings, n, _ = check_reports([tmp_path])
+    assert n == 1
+    assert sorted(f.value for f in findings) == [36, 306]
+
+
+def test_the_national_total_against_every_organisations_cells(tmp_path):
+    # three trusts print * for deaths judged definitely avoidable; the national report says 3
+    for code in ("XAA", "XBB", "XCC"):
+        _page(tmp_path / "trusts" / f"{code}.html", AVOID, AVOID_COLUMNS,
+              [("2024-25 total", ["*", "0", "0", "0", "0", "10", "*", "25"])],
+              totals=("2024-25 total",))
+    (tmp_path / "index.html").write_text("".join(
+        f'<a href="trusts/{c}.html">{c}</a>' for c in ("XAA", "XBB", "XCC")))
+    _page(tmp_path / "national.html", "Avoidability of death (RCP scale)",
+          ["Reviewed deaths", "% of deaths with a score"],
+          [("1 Definitely avoidable", ["3", "–"]),
+           ("Deaths with an avoidability score", ["–", "–"])],
+          note="Counts are shown unrounded.")
+    findings, _, _ = check_reports([tmp_path])
+    ones = [f for f in findings if "1 score 1" in f.where]
+    assert len(ones) == 3 and {f.value for f in ones} == {1}
+
+
+# ------------------------------------------------------------------ the control itself
+def test_secondary_suppression_holds_against_rounding():
+    rule = DisclosureRule()
+    table = pd.DataFrame({"n": [13, 13, 13, 13, 52]}, index=["Q1", "Q2", "Q3", "Q4", "year"],
+                         dtype=object)
+    mask = suppression_mask(table, rule, total_row="year")
+    assert mask["n"].sum() >= 1  # nothing is small, yet rounding alone pinned every cell
+    from sjrlib.disclosure_check import Problem
+
+    problem = Problem()
+    for label, hidden in mask["n"].items():
+        lo, hi = (1, None) if hidden else count_range(rule.round(table.at[label, "n"]), rule)
+        problem.declare(label, lo, hi, controlled=True)
+    problem.add_sum(["Q1", "Q2", "Q3", "Q4"], "year", "quarters")
+    assert problem.solve() == []
+
+
+def test_a_percentage_is_printed_only_as_precisely_as_the_rounding_allows():
+    rule = DisclosureRule()
+    # 10 of 30: 33.3% and 33% both fit no other pair within the rounding: not printed
+    assert published_rate(10, 30, rule) == (None, None)
+    # 40 of 120: 33.3% pins 40 of 120, 33% does not
+    assert published_rate(40, 120, rule)[0] == "33%"
+    # 150 of 1,200: one decimal leaves several pairs
+    value, interval = published_rate(150, 1200, rule, alpha=0.05)
+    assert value == pytest.approx(12.5) and interval is not None
+    assert published_rate("*", 1200, rule) == ("*", None)
+    # an organisation's own report: the exact figures
+    assert published_rate(13, 14, DisclosureRule.off(), exact=100 * 13 / 14) == (
+        pytest.approx(92.857, abs=1e-3), None)
+
+
+# -------------------------------------------------------- reports of a synthetic store
+@pytest.fixture(scope="module")
+def public_reports(tmp_path_factory):
+    store = report_store.build(tmp_path_factory.mktemp("store"))
+    out = tmp_path_factory.mktemp("reports")
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_USER",
+                                                            "SJR_DATABASE_URL")}
+    env["SJR_USER"] = store.programme
+    done = subprocess.run(
+        [str(SJR), "report", "all", "--db", store.url, "--out", str(out), "--period",
+         report_store.PERIOD, "--jobs", "2", "--quiet", "--organisation-reports"],
+        env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out / report_store.PERIOD, store
+
+
+@pytest.mark.slow
+def test_public_reports_of_a_synthetic_store_give_nothing_back(public_reports):
+    folder, store = public_reports
+    pages = sorted(p.name for p in (folder / "trusts").iterdir())
+    assert len(pages) == 2 * len(store.codes)  # a page and a workbook per organisation
+    public = [folder / "national.html", folder / "index.html", folder / "trusts"]
+    findings, n, notes = check_reports(public)
+    assert n == 1 + 2 * len(store.codes)
+    assert findings == [], "\n".join(map(str, findings))
+    assert notes == []
+    result = CliRunner().invoke(app, ["disclosure", "check", *map(str, public)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+def test_organisation_reports_are_apart_and_exact(public_reports):
+    folder, store = public_reports
+    for code in store.codes:
+        page = (folder / "organisation" / f"{code}.html").read_text(encoding="utf-8")
+        assert "For internal governance" in page
+        assert (folder / "organisation" / f"{code}-lfd.xlsx").exists()
+    # exact counts are not controlled: the attacker has nothing hidden to recover there
+    findings, _, _ = check_reports([folder / "organisation"])
+    assert findings == []
