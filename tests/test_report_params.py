@@ -86,7 +86,7 @@ def test_unknown_organisation_is_checked_against_the_store_list():
 def test_bad_yaml_and_missing_file_name_the_file(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("report: [national\n")
-    with pytest.raises(ParameterError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ParameterError, match="bad.yaml: not a readable YAML parameter file"):
         load_parameters(bad)
     with pytest.raises(ParameterError, match="nothere.yaml: parameter file not found"):
         load_parameters(tmp_path / "nothere.yaml")
@@ -137,3 +137,14 @@ def test_notebook_parameters_cell_matches_the_schema(notebook, model):
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
         "notebooks are committed without outputs"
+
+
+def test_a_billion_laughs_parameter_file_is_refused_in_one_line(tmp_path):
+    laughs = tmp_path / "laughs.yaml"
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for n, name in enumerate("bcdefghi"):
+        prev = "abcdefghi"[n]
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    laughs.write_text("\n".join(lines) + "\nreport: *i\n")
+    with pytest.raises(ParameterError, match="laughs.yaml"):
+        load_parameters(laughs)

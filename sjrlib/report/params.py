@@ -22,8 +22,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from sjrlib.yaml_files import YAMLFileError, load_yaml
 
 __all__ = [
     "AUDIENCES",
@@ -353,12 +354,12 @@ def load_parameters(
     where = str(source) if isinstance(source, (str, Path)) else "parameters"
     if isinstance(source, (str, Path)):
         path = Path(source)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ParameterError(f"{where}: parameter file not found") from None
-        except yaml.YAMLError as exc:
-            raise ParameterError(f"{where}: not valid YAML: {exc}") from None
+        if not path.exists():
+            raise ParameterError(f"{where}: parameter file not found")
+        try:  # plain data only, and limits on size, nesting and aliases
+            raw = load_yaml(path, what="parameter file")
+        except YAMLFileError as exc:
+            raise ParameterError(str(exc)) from None
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):

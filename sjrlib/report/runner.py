@@ -283,14 +283,14 @@ the caller's choosing must not be reported as the national picture)."""
 
 
 def _read_file(path: Path) -> dict[str, Any]:
-    import yaml
+    from sjrlib.yaml_files import YAMLFileError, load_yaml
 
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ParameterError(f"{path}: parameter file not found") from None
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{path}: not valid YAML: {exc}") from None
+    if not path.exists():
+        raise ParameterError(f"{path}: parameter file not found")
+    try:  # plain data only, and limits on size, nesting and aliases
+        raw = load_yaml(path, what="parameter file") or {}
+    except YAMLFileError as exc:
+        raise ParameterError(str(exc)) from None
     if isinstance(raw, dict):
         named = [k for k in _INTERNAL_PARAMETERS if raw.get(k) is not None]
         if named:
