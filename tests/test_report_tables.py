@@ -157,3 +157,47 @@ def test_headline_gives_an_interval_only_on_eight_or_more_reviews():
         "England: 40.0% of 50 first-stage reviews found poor or very poor overall care "
         "(95% CI 12.0-77.0%).")
     assert poor_care_sentence("Wales", few.iloc[:0], 0.95) is None
+
+
+def _feed_quarters(deaths_rows, review_months):
+    from strategies import make_reviews
+
+    from sjrlib.stats.lfd import learning_from_deaths
+
+    deaths = pd.DataFrame(deaths_rows, columns=list(domain.DEATH_COLUMNS)).astype(
+        domain.DEATH_DTYPES)
+    reviews = make_reviews([dict(death_month=m) for m in review_months])
+    return learning_from_deaths(reviews, deaths, period="quarter", by_organisation=False,
+                                as_of="2024-09")
+
+
+def test_a_quarter_missing_a_month_of_the_feed_shows_not_known_and_names_it():
+    # May 2024 is missing: Q1's deaths are not known (not 200), nor the year's
+    quarters = _feed_quarters([("XAA", "2024-04", 100, 0), ("XAA", "2024-06", 100, 0),
+                              ("XAA", "2024-07", 90, 0), ("XAA", "2024-08", 80, 0),
+                              ("XAA", "2024-09", 70, 0)], ["2024-04"] * 9 + ["2024-07"] * 10)
+    for rule in (RULE, DisclosureRule.off()):
+        _, protected = tables.protect_lfd(quarters, rule, total_label="total")
+        table = tables.lfd_quarterly_table(protected, rule, total_label="total")
+        text = table.text_frame()
+        q1 = tables.quarter_label("2024/25 Q1")
+        assert text.at[q1, "Deaths in scope"] == "not known"
+        assert text.at[q1, "% of deaths reviewed"] == "not known"
+        assert text.at["total", "Deaths in scope"] == "not known"
+        assert text.at[tables.quarter_label("2024/25 Q2"), "Deaths in scope"] == "240"
+        assert "Q1 Apr–Jun 2024: May 2024 missing" in table.note
+    clean = _feed_quarters([("XAA", f"2024-0{m}", 100, 0) for m in range(4, 10)], ["2024-04"])
+    _, protected = tables.protect_lfd(clean, RULE, total_label="total")
+    assert "not known" not in tables.lfd_quarterly_table(protected, RULE,
+                                                         total_label="total").note
+
+
+def test_more_reviews_than_deaths_is_flagged_not_printed_as_a_percentage():
+    quarters = _feed_quarters([("XAA", "2024-04", 10, 0), ("XAA", "2024-05", 0, 0),
+                              ("XAA", "2024-06", 0, 0)], ["2024-04"] * 30)
+    for rule in (RULE, DisclosureRule.off()):
+        _, protected = tables.protect_lfd(quarters, rule, total_label="total")
+        text = tables.lfd_quarterly_table(protected, rule, total_label="total").text_frame()
+        shown = text.at[tables.quarter_label("2024/25 Q1"), "% of deaths reviewed"]
+        assert shown == tables.EXCEEDS
+        assert "300" not in " ".join(text.to_numpy().ravel())

@@ -239,12 +239,15 @@ def published_share(count: object, base: object, rule: DisclosureRule):
 
 def _feed_gaps(quarters: pd.DataFrame, labels: pd.Series) -> dict[str, str]:
     """``{quarter label: "2024-05"}`` for quarters whose deaths feed lacks a month."""
-    if "feed_missing_months" not in quarters:
-        return {}
     out = {}
-    for label, months in zip(labels, quarters["feed_missing_months"], strict=True):
+    missing = (quarters["feed_missing_months"] if "feed_missing_months" in quarters
+               else pd.Series([None] * len(quarters), index=quarters.index))
+    for label, months, deaths in zip(labels, missing, quarters["deaths_in_scope"],
+                                     strict=True):
         if isinstance(months, str) and months:
             out[label] = months
+        elif deaths is None or deaths is pd.NA:
+            out[label] = ""  # no row of the feed in the whole quarter
     return out
 
 
@@ -319,7 +322,8 @@ def gap_sentence(protected: pd.DataFrame) -> str:
     if not gaps:
         return ""
     parts = "; ".join(f"{label.replace(chr(0xa0), ' ').replace(chr(0x2060), '')}: "
-                      f"{_month_names(months)}" for label, months in gaps.items())
+                      f"{_month_names(months) if months else 'no month in the feed'}"
+                      for label, months in gaps.items())
     return (f" Deaths are not known where the deaths feed lacks a month ({parts}); the year's "
             "total is not known either. Send the missing month to complete them.")
 
