@@ -23,13 +23,13 @@ quasi-identifier              ladder (level 0 first; the last level is the coars
 
 Each step generalises the quasi-identifier whose next level leaves fewest rows in groups
 smaller than ``k`` (ties: the order above, so the period of death, which researchers need
-most, is generalised last). It stops when at most
-:data:`SUPPRESSION_LIMIT` of the rows are still in such groups; then each quasi-identifier is
-stepped back while that still holds (the greedy path can overshoot), and the rows left in small
-groups are suppressed (withheld), as are any left when every ladder is at its end. The levels are decided on the
-approval's whole release (all its organisations, its whole period, every approved field), never
-on one query's rows or columns, so two queries under one approval cannot be differenced and
-the same data and approval always give the same release.
+most, is generalised last). It stops when at most :data:`SUPPRESSION_LIMIT` of the rows are
+still in such groups; then each quasi-identifier is stepped back while that still holds (the
+greedy path can overshoot), and the rows left in small groups are suppressed (withheld), as are
+any left when every ladder is at its end. The levels are decided on the approval's whole
+release (all its organisations, its whole period, every approved field), never on one query's
+rows or columns, so two queries under one approval cannot be differenced, and the same data and
+approval always give the same release.
 """
 
 from __future__ import annotations
