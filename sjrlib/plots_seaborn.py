@@ -80,8 +80,20 @@ _AGREEMENT_CMAP = LinearSegmentedColormap.from_list(
 
 def set_theme() -> None:
     """Use the SJR theme for every chart this session draws (seaborn ``whitegrid``, NHS
-    colours, sizes of :mod:`sjrlib.plots`). For notebooks; the functions here need not it."""
+    colours, sizes of :mod:`sjrlib.plots`), and in a notebook show figures as PNG images.
+
+    For notebooks; the functions here draw in the theme without it. The figures they return
+    are not pyplot's, and JupyterLab shows such a figure as text (``<Figure size ...>``)
+    unless the kernel was started with the inline backend: this registers the PNG format.
+    """
     sns.set_theme(style="whitegrid", palette=_SERIES_PALETTE, rc=THEME_RC)
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # not in IPython: nothing to show figures in
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("png", bbox_inches="tight")
 
 
 @contextmanager

@@ -114,3 +114,21 @@ def test_poor_care_trend_leaves_out_small_periods_and_draws_one_line_per_group()
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match=r"needs column\(s\) \['rating_2'\]"):
         plots_seaborn.agreement_heatmap(PAIRS[["rating_1"]])
+
+
+def test_set_theme_makes_a_notebook_show_figures_as_images():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        fig = plots_seaborn.agreement_heatmap(PAIRS)
+        before, _ = shell.display_formatter.format(fig)
+        assert "image/png" not in before  # JupyterLab would print "<Figure size ...>"
+        plots_seaborn.set_theme()
+        after, _ = shell.display_formatter.format(fig)
+        assert after["image/png"]
+    finally:
+        InteractiveShell.clear_instance()
+        import seaborn as sns
+
+        sns.reset_orig()
