@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sjrlib import domain, plots, spc
+from sjrlib import domain, plots, plots_seaborn, spc
 from sjrlib.disclosure import DisclosureRule, protect_count, protect_counts, published_rate
 from sjrlib.report import narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
@@ -332,6 +332,12 @@ class NationalReport:
                  "are 0.46-0.52 (Hutchinson 2010).",
             formats={"Estimate": "decimal"}, index_name="Statistic",
         )
+
+    def reliability_heatmap(self) -> Chart:
+        """The two reviewers' overall scores of the double-reviewed cases, crossed: counts
+        under the report's disclosure rule; no chart on fewer than 8 cases."""
+        pairs = agreement.rating_pairs(self.reviews)
+        return Chart(plots_seaborn.agreement_heatmap(pairs, rule=self.rule))
 
     # -------------------------------------------------------------------------- model ----
     def ordinal_model(self) -> tables.ReportTable | narrative.Paragraph:
