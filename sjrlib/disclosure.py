@@ -157,6 +157,7 @@ def suppression_mask(
     total_row: Hashable | None = None,
     total_column: Hashable | None = None,
     parts: Sequence[Hashable] | None = None,
+    withheld: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Which cells of a count table are withheld: primary and secondary suppression.
 
@@ -175,6 +176,9 @@ def suppression_mask(
     parts
         The columns that add up to ``total_column`` (default: all the other ``columns``); other
         count columns are then protected cell by cell and down their total row only.
+    withheld
+        Cells already withheld elsewhere (True), e.g. an organisation's cells as its own report
+        shows them: withheld here too, and counted as such by secondary suppression.
 
     Returns
     -------
@@ -198,6 +202,9 @@ def suppression_mask(
         columns=columns,
         dtype=bool,
     )
+    if withheld is not None:
+        mask = mask | withheld.reindex(index=mask.index, columns=mask.columns,
+                                       fill_value=False).astype(bool)
     if rule.threshold == 0:
         return mask
     relations = _relations(table, columns, total_row, total_column, parts)
@@ -293,6 +300,7 @@ def protect_counts(
     total_row: Hashable | None = None,
     total_column: Hashable | None = None,
     parts: Sequence[Hashable] | None = None,
+    withheld: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Apply ``rule`` to the count columns of ``table`` (see :func:`suppression_mask`).
 
@@ -301,7 +309,8 @@ def protect_counts(
     """
     columns = list(table.columns if columns is None else columns)
     mask = suppression_mask(
-        table, rule, columns=columns, total_row=total_row, total_column=total_column, parts=parts
+        table, rule, columns=columns, total_row=total_row, total_column=total_column, parts=parts,
+        withheld=withheld,
     )
     out = table.copy()
     for c in columns:

@@ -419,6 +419,8 @@ class _Reader:
                 self.by_group(page, table, rule)
             elif cap.startswith("Learning from Deaths figures by nation"):
                 self.nations(page, table, rule)
+            elif cap.startswith("Learning from Deaths: ") and "each member" in cap:
+                self.collaborative(page, table, rule)
             elif cap.startswith("Avoidability of death"):
                 self.national_avoidability(page, table, rule)
 
@@ -520,6 +522,28 @@ class _Reader:
             parts = [("nation", f, "England"), ("nation", f, "Scotland")]
             if all(k in p.vars for k in parts):
                 p.add_sum(parts, ("nation", f, "England and Scotland"), "nations add up")
+
+    def collaborative(self, page, table, rule):
+        """Each member's row is its year total (the same cells as its own report's); the
+        pooled row is their sum."""
+        p = self.problem
+        names = {"Deaths in scope": "deaths", "Deaths reviewed (SJR)": "reviewed",
+                 "More likely than not due to problems in care": "mltn"}
+        members = []
+        for row, _ in table.rows:
+            pooled = _is_total(row, table) or row in table.totals
+            ident = f"collaborative:{page.path.stem}" if pooled else row
+            if not pooled:
+                members.append(row)
+            for column, f in names.items():
+                self.cell(page, table, rule, (ident, f, "TOTAL"), row, column)
+            self.ratio(page, table, (ident, "reviewed", "TOTAL"), (ident, "deaths", "TOTAL"),
+                       row, "% of deaths reviewed", rule=rule)
+        for f in names.values():
+            parts = [(m, f, "TOTAL") for m in members]
+            total = (f"collaborative:{page.path.stem}", f, "TOTAL")
+            if all(k in p.vars for k in parts) and total in p.vars:
+                p.add_sum(parts, total, f"members add up to the collaborative ({f})")
 
     def national_avoidability(self, page, table, rule):
         p = self.problem

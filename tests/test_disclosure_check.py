@@ -180,12 +180,21 @@ def test_a_percentage_is_printed_only_as_precisely_as_the_rounding_allows():
 def public_reports(tmp_path_factory):
     store = report_store.build(tmp_path_factory.mktemp("store"))
     out = tmp_path_factory.mktemp("reports")
+    english = [c for c in store.codes if not c.startswith("S")]
+    groups = out / "collaboratives.yaml"
+    groups.write_text(
+        "collaboratives:\n"
+        f"  - {{id: shared, name: A collaborative, members: [{', '.join(reversed(english))}],"
+        " agreed_from: '2022-04'}\n"
+        f"  - {{id: late, name: A later one, members: [{store.codes[0]}, {store.codes[-1]}],"
+        " agreed_from: '2023-01'}\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_USER",
                                                             "SJR_DATABASE_URL")}
     env["SJR_USER"] = store.programme
     done = subprocess.run(
         [str(SJR), "report", "all", "--db", store.url, "--out", str(out), "--period",
-         report_store.PERIOD, "--jobs", "2", "--quiet", "--organisation-reports"],
+         report_store.PERIOD, "--jobs", "2", "--quiet", "--organisation-reports",
+         "--collaboratives", str(groups)],
         env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     return out / report_store.PERIOD, store
@@ -196,9 +205,10 @@ def test_public_reports_of_a_synthetic_store_give_nothing_back(public_reports):
     folder, store = public_reports
     pages = sorted(p.name for p in (folder / "trusts").iterdir())
     assert len(pages) == 2 * len(store.codes)  # a page and a workbook per organisation
-    public = [folder / "national.html", folder / "index.html", folder / "trusts"]
+    public = [folder / "national.html", folder / "index.html", folder / "trusts",
+              folder / "collaborative"]
     findings, n, notes = check_reports(public)
-    assert n == 1 + 2 * len(store.codes)
+    assert n == 1 + 2 * len(store.codes) + 2
     assert findings == [], "\n".join(map(str, findings))
     assert notes == []
     result = CliRunner().invoke(app, ["disclosure", "check", *map(str, public)])
@@ -215,3 +225,50 @@ def test_organisation_reports_are_apart_and_exact(public_reports):
     # exact counts are not controlled: the attacker has nothing hidden to recover there
     findings, _, _ = check_reports([folder / "organisation"])
     assert findings == []
+
+
+@pytest.mark.slow
+def test_a_collaborative_report_pools_its_members_without_ranking(public_reports):
+    from sjrlib.disclosure_pages import read_page
+
+    folder, store = public_reports
+    english = sorted(c for c in store.codes if not c.startswith("S"))
+    tables_, _ = read_page(folder / "collaborative" / "shared.html")
+    lfd = next(t for t in tables_ if "each member" in t.caption)
+    assert [r for r, _ in lfd.rows] == [*english, "All members"]  # by code, not by figures
+    assert "not ranking" in lfd.note
+    # each member's row is its own public report's year total
+    for code in english:
+        own, _ = read_page(folder / "trusts" / f"{code}.html")
+        quarterly = next(t for t in own if t.caption.startswith("Learning from Deaths: deaths"))
+        total = next(r for r, _ in quarterly.rows if r.endswith("total"))
+        for column in ("Deaths in scope", "Deaths reviewed (SJR)"):
+            mine = lfd.cell(code, column)
+            assert mine == quarterly.cell(total, column) or mine == "*"
+    late, _ = read_page(folder / "collaborative" / "late.html")
+    assert not any("each member" in t.caption for t in late)
+    assert any("agreed to share figures from 2023-01" in " ".join(c for _, cs in t.rows
+                                                                  for c in cs) for t in late)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("collaboratives:\n  - {id: a, name: A, members: [XAA, XBB], agreed_from: 2023-13}\n",
+     "'agreed_from'"),
+    ("collaboratives:\n  - {id: a, name: A, members: [XAA], agreed_from: '2023-04'}\n",
+     "two or more"),
+    ("collaboratives:\n  - {id: a, name: A, members: [XAA, XZZ], agreed_from: '2023-04'}\n",
+     "XZZ"),
+    ("collaboratives:\n  - {id: A b, name: A, members: [XAA, XBB], agreed_from: '2023-04'}\n",
+     "'id'"),
+    ("collaboratives:\n  - {id: a, name: A, members: [XAA, XBB]}\n", "'agreed_from' is missing"),
+    ("groups: []\n", "expected 'collaboratives:'"),
+])
+def test_a_bad_collaboratives_file_is_explained(tmp_path, text, message):
+    from sjrlib.report.collaborative import load_collaboratives
+    from sjrlib.report.params import ParameterError
+
+    path = tmp_path / "collaboratives.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ParameterError, match=message) as error:
+        load_collaboratives(path, known=["XAA", "XBB"])
+    assert str(path) in str(error.value)

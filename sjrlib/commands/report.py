@@ -43,7 +43,8 @@ _AUDIENCE = typer.Option(
 
 
 def _run(what: str, codes: list[str], period, start_month, end_month, db, out, params, jobs,
-         quiet, audience=None, organisation_reports: bool = False) -> None:
+         quiet, audience=None, organisation_reports: bool = False,
+         collaboratives: Path | None = None) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from data_access import AccessDenied
@@ -54,6 +55,7 @@ def _run(what: str, codes: list[str], period, start_month, end_month, db, out, p
             what, codes, period=period, start_month=start_month, end_month=end_month, db=db,
             out=out, parameter_files=params or None, workers=jobs, progress=not quiet,
             audience=audience, organisation_reports=organisation_reports,
+            collaboratives=collaboratives,
         )
     except ParameterError as exc:
         typer.echo(f"Cannot run the reports: {exc}", err=True)
@@ -102,10 +104,16 @@ def all_reports(period: str = _PERIOD, start_month: str = _START, end_month: str
                     False, "--organisation-reports",
                     help="Also each organisation's own report with exact counts (audience "
                          "organisation, marked for internal governance) in "
-                         "<period>/organisation/: twice the reports.")) -> None:
+                         "<period>/organisation/: twice the reports."),
+                collaboratives: Path | None = typer.Option(
+                    None, "--collaboratives",
+                    help="Groups of organisations that agreed to share (YAML: id, name, "
+                         "members, agreed_from); a collaborative report per group in "
+                         "<period>/collaborative/. Default: parameters/collaboratives.yaml "
+                         "if it exists.")) -> None:
     """The national report and the report of every organisation, in parallel, and the index."""
     _run("all", [], period, start_month, end_month, db, out, params, jobs, quiet,
-         organisation_reports=organisation_reports)
+         organisation_reports=organisation_reports, collaboratives=collaboratives)
 
 
 def register(app: typer.Typer) -> None:

@@ -268,6 +268,53 @@ def _run_jobs(jobs, workers, warm, progress, on_result) -> list[JobResult]:
             for j in jobs]
 
 
+# -------------------------------------------------------------------- collaboratives ----
+def _collaboratives(path: str | Path | None, known: list[str]) -> list:
+    from sjrlib.caller_paths import absolute_path
+    from sjrlib.report.collaborative import load_collaboratives
+
+    if path is None:
+        folder = Path("parameters") if Path("parameters").is_dir() else _ROOT / "parameters"
+        default = folder / "collaboratives.yaml"
+        if not default.exists():
+            return []
+        path = default
+    return load_collaboratives(absolute_path(path), known)
+
+
+def _write_collaboratives(groups, reviews, deaths, names, period, trust_raw, period_values,
+                          known, out_dir: Path, url: str) -> list[JobResult]:
+    """Each group's collaborative report (no kernel: a table or two, from the batch's data)."""
+    from sjrlib.report.collaborative import write_collaborative_report
+    from sjrlib.report.data import snapshot_hash
+    from sjrlib.report.stamp import Stamp
+
+    results = []
+    for group in groups:
+        started = time.perf_counter()
+        name = f"collaborative {group.ident}"
+        try:
+            values = {**trust_raw, **period_values, "audience": "collaborative",
+                      "organisation_code": group.members[0], "db": url}
+            params = load_parameters(values, known_organisations=known)
+            mine = reviews["organisation_code"].astype(str).isin(group.members).fillna(False)
+            ours = deaths["organisation_code"].astype(str).isin(group.members)
+            stamp = Stamp({"collaborative": group.ident, "members": ", ".join(group.members),
+                           "agreed_from": group.agreed_from, "period": period.label,
+                           "audience": "collaborative", "db": url},
+                          snapshot_hash(reviews[mine], deaths[ours]),
+                          int(mine.sum() + ours.sum()))
+            write_collaborative_report(
+                group, reviews[mine], deaths[ours], names, period, params.disclosure_rule(),
+                out_dir / "collaborative" / f"{group.ident}.html", stamp=stamp)
+        except Exception as exc:  # one group failing must not stop the batch
+            results.append(JobResult(name, False, time.perf_counter() - started,
+                                     _short_error(exc)))
+            continue
+        results.append(JobResult(name, True, time.perf_counter() - started))
+    return results
+
+
 # ------------------------------------------------------------------------ planning ----
 @contextlib.contextmanager
 def _removing(directory: Path):
@@ -340,6 +387,7 @@ def run_reports(
     user: str | None = None,
     audience: str | None = None,
     organisation_reports: bool = False,
+    collaboratives: str | Path | None = None,
 ) -> BatchResult:
     """Plan, check and run a batch of reports; write the index. See the module docstring.
 
@@ -371,6 +419,10 @@ def run_reports(
     organisation_reports
         With ``"all"``: also every organisation's ``organisation``-audience report (exact
         counts) to ``organisation/<code>.html``; it doubles the batch, so it is asked for.
+    collaboratives
+        With ``"all"``: the groups file (:mod:`sjrlib.report.collaborative`); default
+        ``parameters/collaboratives.yaml`` when it exists. Each group's report goes to
+        ``collaborative/<id>.html``.
 
     Raises
     ------
@@ -426,6 +478,7 @@ def run_reports(
             trend_months = max(national.trend_months, int(trust_raw.get("trend_months", 36)))
             start = report_data.trend_start(the_period, trend_months)
             selected = known if what == "all" else list(codes) if what == "trust" else []
+            groups = _collaboratives(collaboratives, known) if what == "all" else []
             reviews, deaths, _ = report_data.read_window(
                 session, start, the_period.end_month, None if what != "trust" else selected
             )
@@ -482,6 +535,8 @@ def run_reports(
                 ))
         out_dir.mkdir(parents=True, exist_ok=True)
         results = run_jobs(jobs, workers=workers, warm=warm, progress=progress)
+        results += _write_collaboratives(groups, reviews, deaths, names, the_period,
+                                         trust_raw, period_values, known, out_dir, url)
     index = write_index(out_dir, organisations, the_period.label)
     return BatchResult(the_period.label, out_dir, results, index,
                        time.perf_counter() - started)
