@@ -71,12 +71,17 @@ def lock(conn: Connection) -> None:
 
     Call it first in a transaction that will :func:`append`: on SQLite it starts the
     transaction with ``BEGIN IMMEDIATE`` (the write lock, so what is read stays true until
-    commit and concurrent appends queue up); on PostgreSQL it locks the chain head row.
+    commit and concurrent appends queue up); on PostgreSQL it locks the chain head row through
+    the owner's ``sjr_audit_lock()`` (a person's role may not lock the row itself).
     """
     if conn.dialect.name == "sqlite":
         dbapi = conn.connection.dbapi_connection
         if dbapi is not None and not dbapi.in_transaction:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        # the owner's function locks the head row: a person's role has no UPDATE on it
+        conn.execute(text("SELECT sjr_audit_lock()"))
+        return
     _lock_head(conn)
 
 
@@ -106,7 +111,21 @@ def append(
 
     Commit or roll back with the data change it records: if the transaction fails, neither the
     change nor its entry remains.
+
+    On PostgreSQL the database appends the entry (``sjr_audit_append``, revision
+    ``0003_security``): it takes the chain lock, computes id, time and hash itself, and when the
+    connection is a person's own role it names that person whatever ``username`` and ``role``
+    say. The hash is the same :func:`entry_hash`, so :func:`verify` checks both alike.
     """
+    if conn.dialect.name == "postgresql":
+        return int(conn.execute(
+            text("SELECT sjr_audit_append(CAST(:username AS text), CAST(:role AS text), "
+                 "CAST(:action AS text), CAST(:scope AS text), CAST(:rows AS integer), "
+                 "CAST(:approval_id AS text), CAST(:tool AS text))"),
+            {"username": username, "role": role, "action": action,
+             "scope": _canonical(dict(scope or {})), "rows": None if rows is None else int(rows),
+             "approval_id": approval_id, "tool": tool},
+        ).scalar_one())
     last_id, last_hash = _lock_head(conn)
     entry = {
         "id": last_id + 1,

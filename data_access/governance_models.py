@@ -51,6 +51,8 @@ class User(Base):
     reviewer_id: Mapped[str | None] = mapped_column(String(64))
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                            server_default=false())
+    # PostgreSQL: the person's own LOGIN role (revision 0003_security); unique per store
+    db_role: Mapped[str | None] = mapped_column(String(63), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

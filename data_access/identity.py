@@ -13,6 +13,11 @@ Order (first that gives a name wins):
 
 A name is only a claim: :func:`authenticate` looks it up in the ``users`` register (also kept
 here) and an unknown or disabled user gets nothing.
+
+On PostgreSQL a connection logged in as a person's own database role (``users.db_role``,
+:mod:`data_access.pg_security`) IS that person: :func:`resolve_identity` takes the name from the
+connection and refuses any claimed name (``user=``, ``JUPYTERHUB_USER``, ``SJR_USER``) that
+differs. Only a connection that is no person's role (the owner, a service) names a user.
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ __all__ = [
     "UserRecord",
     "add_user",
     "authenticate",
+    "check_new_user",
     "count_administrators",
     "count_users",
+    "database_user",
     "get_user",
     "identity_file",
     "read_identity_file",
     "list_users",
+    "resolve_identity",
     "resolve_username",
     "set_disabled",
 ]
@@ -107,6 +115,36 @@ def resolve_username(explicit: str | None = None) -> str:
     )
 
 
+def database_user(conn: Connection) -> str | None:
+    """The SJR user whose own database role the connection is (PostgreSQL ``session_user``);
+    ``None`` on SQLite and for the owner, a service or any other non-person role."""
+    from data_access.pg_security import database_user as _database_user
+
+    return _database_user(conn)
+
+
+def resolve_identity(conn: Connection, explicit: str | None = None) -> str:
+    """Who a connection acts for: the person whose database role it is, else
+    :func:`resolve_username` (the claim).
+
+    Raises
+    ------
+    IdentityError
+        A person's connection claims another name (``explicit``, ``JUPYTERHUB_USER`` or
+        ``SJR_USER``), or no name is found for a non-person connection.
+    """
+    person = database_user(conn)
+    if person is None:
+        return resolve_username(explicit)
+    for source, claimed in (("user=", explicit),
+                            ("JUPYTERHUB_USER", os.environ.get("JUPYTERHUB_USER")),
+                            ("SJR_USER", os.environ.get("SJR_USER"))):
+        if claimed is not None and claimed.strip() and claimed.strip() != person:
+            raise IdentityError(f"this connection is the database role of {person!r}; it "
+                                f"cannot act as {claimed.strip()!r} (from {source})")
+    return person
+
+
 # --- the users register ----------------------------------------------------------------------
 
 
@@ -153,6 +191,20 @@ def add_user(
     reviewer_id: str | None = None,
 ) -> UserRecord:
     """Register a user; checks the role and that reviewers and leads have an organisation."""
+    username = check_new_user(conn, username, role, organisation_code=organisation_code,
+                              reviewer_id=reviewer_id)
+    conn.execute(
+        text("INSERT INTO users (username, role, organisation_code, reviewer_id, disabled) "
+             "VALUES (:u, :r, :o, :rid, :d)"),
+        {"u": username, "r": role, "o": organisation_code, "rid": reviewer_id, "d": False},
+    )
+    return UserRecord(username, role, organisation_code, reviewer_id, False)
+
+
+def check_new_user(conn: Connection, username: str, role: str, *,
+                   organisation_code: str | None = None, reviewer_id: str | None = None) -> str:
+    """The checks of :func:`add_user` (``ValueError`` saying what to fix); returns the name
+    stripped. Used before PostgreSQL's ``sjr_user_add`` too, for the same words."""
     username = username.strip()
     if not username:
         raise ValueError("a user name must not be blank")
@@ -171,12 +223,7 @@ def add_user(
             raise ValueError(f"unknown organisation {organisation_code!r}")
     if get_user(conn, username) is not None:
         raise ValueError(f"user {username!r} already exists")
-    conn.execute(
-        text("INSERT INTO users (username, role, organisation_code, reviewer_id, disabled) "
-             "VALUES (:u, :r, :o, :rid, :d)"),
-        {"u": username, "r": role, "o": organisation_code, "rid": reviewer_id, "d": False},
-    )
-    return UserRecord(username, role, organisation_code, reviewer_id, False)
+    return username
 
 
 def set_disabled(conn: Connection, username: str, disabled: bool = True) -> None:

@@ -45,13 +45,15 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from data_access import approvals as _approvals
-from data_access import audit, store
+from data_access import audit, pg_security, store
 from data_access.anonymity import k_anonymise
 from data_access.identity import (
     UserRecord,
     add_user,
     authenticate,
+    check_new_user,
     list_users,
+    resolve_identity,
     resolve_username,
     set_disabled,
 )
@@ -82,6 +84,7 @@ class _Door:
     rows: int | None = None
     approval_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    audited: bool = False  # the database wrote the entry (PostgreSQL administration)
 
 
 def _month(value: str | None, name: str) -> str | None:
@@ -182,9 +185,10 @@ class Session:
                     raise AccessDenied(f"a {self.role} may not use {action}")
                 door = _Door(conn, dict(scope))
                 yield door
-                audit.append(conn, username=self.user, role=self.role, action=action,
-                             scope={**door.scope, **door.extra}, rows=door.rows,
-                             approval_id=door.approval_id, tool=self._tool)
+                if not door.audited:
+                    audit.append(conn, username=self.user, role=self.role, action=action,
+                                 scope={**door.scope, **door.extra}, rows=door.rows,
+                                 approval_id=door.approval_id, tool=self._tool)
         except AccessDenied as exc:
             self._audit_denial(action, scope, str(exc))
             raise
@@ -700,8 +704,17 @@ class Session:
         """Register a user (administrators)."""
         scope = {"username": username, "role": role, "organisation_code": organisation_code}
         with self._door("users.add", scope, permission="users") as door:
-            add_user(door.conn, username, role, organisation_code=organisation_code,
-                     reviewer_id=reviewer_id)
+            if pg_security.is_postgresql(door.conn):  # the database creates the LOGIN role
+                name = check_new_user(door.conn, username, role,
+                                      organisation_code=organisation_code,
+                                      reviewer_id=reviewer_id)
+                pg_security.add_user(door.conn, acting=self.user, username=name,
+                                     role=role, organisation_code=organisation_code,
+                                     reviewer_id=reviewer_id, tool=self._tool)
+                door.audited = True
+            else:
+                add_user(door.conn, username, role, organisation_code=organisation_code,
+                         reviewer_id=reviewer_id)
             door.rows = 1
 
     def disable_user(self, username: str) -> None:
@@ -709,21 +722,35 @@ class Session:
         with self._door("users.disable", {"username": username}, permission="users") as door:
             if username == self.user:
                 raise ValueError("an administrator cannot disable themselves")
-            set_disabled(door.conn, username, True)
-            door.rows = 1
+            self._set_disabled(door, username, True)
 
     def enable_user(self, username: str) -> None:
         """Enable a disabled user again (administrators)."""
         with self._door("users.enable", {"username": username}, permission="users") as door:
-            set_disabled(door.conn, username, False)
-            door.rows = 1
+            self._set_disabled(door, username, False)
+
+    def _set_disabled(self, door: _Door, username: str, disabled: bool) -> None:
+        if pg_security.is_postgresql(door.conn):  # NOLOGIN / LOGIN too, audited by the database
+            pg_security.set_disabled(door.conn, acting=self.user, username=username,
+                                     disabled=disabled, tool=self._tool)
+            door.audited = True
+        else:
+            set_disabled(door.conn, username, disabled)
+        door.rows = 1
 
     def add_approval(self, spec: _approvals.ApprovalSpec) -> None:
         """Add an approval to the register (administrators)."""
         with self._door("approvals.add", {"approval": spec.id}, permission="approvals") as door:
             if self.role != ADMINISTRATOR:
                 raise AccessDenied("only administrators add approvals")
-            _approvals.add_approval(door.conn, spec)
+            if pg_security.is_postgresql(door.conn):  # written and audited by the database
+                pg_security.add_approval(door.conn, spec, acting=self.user, tool=self._tool)
+                from data_access import approval_keys
+
+                approval_keys.add_key(door.conn, spec.id)
+                door.audited = True
+            else:
+                _approvals.add_approval(door.conn, spec)
             door.approval_id = spec.id
             door.rows = 1
 
@@ -733,7 +760,12 @@ class Session:
                         permission="approvals") as door:
             if self.role != ADMINISTRATOR:
                 raise AccessDenied("only administrators revoke approvals")
-            _approvals.revoke_approval(door.conn, approval_id, reason)
+            if pg_security.is_postgresql(door.conn):  # written and audited by the database
+                pg_security.revoke_approval(door.conn, approval_id, reason, acting=self.user,
+                                            tool=self._tool)
+                door.audited = True
+            else:
+                _approvals.revoke_approval(door.conn, approval_id, reason)
             door.approval_id = approval_id
             door.rows = 1
 
@@ -808,7 +840,7 @@ def open_session(user: str | None = None, db: str | Engine | None = None, *,
     """
     engine, owns = _engine_for(db)
     try:
-        username = resolve_username(user)
+        username = _who(engine, user)
     except AccessDenied as exc:
         _audit_open_denied(engine, user or "(no identity)", str(exc), tool)
         if owns:
@@ -828,6 +860,15 @@ def open_session(user: str | None = None, db: str | Engine | None = None, *,
             engine.dispose()
         raise
     return Session(engine, record, tool=tool, organisation_codes=scope, owns_engine=owns)
+
+
+def _who(engine: Engine, user: str | None) -> str:
+    """The user a session acts for: on PostgreSQL a person's own database role decides (a
+    differing claim is refused); otherwise the claim (:func:`resolve_username`)."""
+    if engine.dialect.name != "postgresql":
+        return resolve_username(user)
+    with engine.connect() as conn:
+        return resolve_identity(conn, user)
 
 
 def _audit_open_denied(engine: Engine, username: str, reason: str, tool: str) -> None:

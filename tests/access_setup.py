@@ -138,6 +138,8 @@ def _create_app_role(owner_url: str) -> tuple[str, str]:
                           f'TO "{role}"'))
         # the application may append to the audit log, never change it
         conn.execute(text(f'REVOKE UPDATE, DELETE ON audit_log FROM "{role}"'))
+        # a service role (revision 0003_security): it may scope rows with sjr.organisations
+        conn.execute(text(f'GRANT sjr_service TO "{role}"'))
     engine.dispose()
     return role, make_url(owner_url).set(username=role).render_as_string(hide_password=False)
 
