@@ -6,7 +6,13 @@ module *finds* identifiers and says what and where, so a reviewer can fix the te
 clinical text on entry. :func:`redact` is for researchers' extracts only.
 
 Kinds reported: ``nhs_number``, ``chi_number``, ``postcode``, ``email``, ``phone``,
-``hospital_number``, ``date_of_birth``, ``name``.
+``hospital_number``, ``date_of_birth``, ``address``, ``name``.
+
+One detector is used everywhere: :func:`find_identifiers` (the form, ``sjr check-text``, ids,
+approvals' purposes) and :func:`contains_identifiers` (the bulk screen imports use, which gives
+exactly ``bool(find_identifiers(text))`` per text, only faster). What is refused is never
+written out as typed: error messages give the kind and the characters (:func:`mask`,
+:func:`redact_values`).
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from sjrlib import privacy_names as names
 
 __all__ = [
     "KINDS",
@@ -28,8 +37,11 @@ __all__ = [
     "contains_identifiers",
     "describe",
     "find_identifiers",
+    "mask",
     "nhs_number_is_valid",
+    "normalise",
     "redact",
+    "redact_values",
 ]
 
 
@@ -50,7 +62,8 @@ KINDS: dict[str, str] = {
     "phone": "telephone number",
     "hospital_number": "hospital/medical record number",
     "date_of_birth": "date of birth",
-    "name": "likely name (title followed by a capitalised word)",
+    "address": "street address",
+    "name": "likely name",
 }
 """Kind id -> words for people, used in error messages."""
 
@@ -82,9 +95,9 @@ def _mod10_check(digits: str) -> bool:
 
 
 def nhs_number_is_valid(number: str) -> bool:
-    """True if ``number`` (spaces and dashes allowed) is a 10-digit NHS number with a valid
-    modulus-11 check digit. Example: ``nhs_number_is_valid("943 476 5919") is True``."""
-    digits = re.sub(r"[\s-]", "", number)
+    """True if ``number`` (spaces, dots and dashes of any kind allowed) is a 10-digit NHS number
+    with a valid modulus-11 check digit. Example: ``nhs_number_is_valid("943 476 5919")``."""
+    digits = re.sub(r"[ .\s-]", "", normalise(number))
     return len(digits) == 10 and digits.isdigit() and _mod11_check(digits)
 
 
@@ -106,70 +119,164 @@ def chi_number_is_valid(number: str) -> bool:
     return _mod11_check(digits) or _mod10_check(digits)
 
 
-# --- patterns -------------------------------------------------------------------------------
+# --- normalisation -------------------------------------------------------------------------
+
+# One character for one: offsets in the normalised text are offsets in the text as written.
+_NORMALISE = str.maketrans(
+    {
+        **{c: " " for c in "\t\u00a0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+           "\u2007\u2008\u2009\u200a\u200b\u202f\u205f\u3000\ufeff"},
+        **{c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"},
+        **{c: "'" for c in "\u2018\u2019\u02bc\u2032"},
+        "\u2024": ".", "\uff0e": ".", "\u00b7": ".", "\uff0f": "/", "\uff20": "@", "\uff0b": "+",
+    }
+)
+
+
+def normalise(text: str) -> str:
+    """``text`` with Unicode spaces (no-break, thin, ...) as plain spaces, dashes and minus signs
+    as ``-``, curly apostrophes as ``'``: one character for one, so positions are unchanged."""
+    return text.translate(_NORMALISE)
+
+
+# --- patterns (on normalised text) ----------------------------------------------------------
 
 _MONTHS = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
-_DATE = (
-    r"(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"  # 12/03/1950, 12-3-50
-    r"|\d{4}-\d{2}-\d{2}"  # 1950-03-12
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}\.?,?\s+\d{{4}}"  # 12th March 1950
-    rf"|{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"  # March 12, 1950
+_DAY = r"[0-9]{1,2}(?:[ ]?(?i:st|nd|rd|th))?"
+_YEAR = r"(?:[0-9]{4}|'?[0-9]{2})"
+_DATE = re.compile(
+    r"(?<![0-9A-Za-z/.-])(?:"
+    r"[0-9]{1,2}[ ]?[/.-][ ]?[0-9]{1,2}[ ]?[/.-][ ]?(?:[0-9]{4}|[0-9]{2})"  # 12/03/1950 3.4.51
+    r"|[0-9]{4}[/.-][0-9]{1,2}[/.-][0-9]{1,2}"  # 1950-03-12
+    rf"|{_DAY}(?:[ ]{{1,2}}(?i:of))?[ .,/-]{{0,3}}(?i:{_MONTHS})\.?,?[ ./-]{{0,3}}{_YEAR}"
+    rf"|(?i:{_MONTHS})\.?[ ]{{1,2}}{_DAY},?[ ]{{1,2}}{_YEAR}"  # April 3, 1951
+    r")(?![0-9A-Za-z]|[/.-][0-9])"
 )
+_DOB_BEFORE = re.compile(
+    r"(?:\bd\.?[ ]?o\.?[ ]?b\b\.?|\bdate[ ]+of[ ]+birth|\bbirth[ ]*date|\bbirthday|\bborn|\bb\.)"
+    r"(?:[ ]*(?:[:=(),.-]|\bis\b|\bwas\b|\bon\b|\bthe\b|\bof\b))*[ ]*$",
+    re.IGNORECASE,
+)
+_DOB_AFTER = re.compile(r"[ ]*[(\[,:-]?[ ]*(?:d\.?[ ]?o\.?[ ]?b\b|date[ ]+of[ ]+birth)",
+                        re.IGNORECASE)
+# Words that make an old date the date of an event in the history, not a birth.
+_EVENT = re.compile(
+    r"(?:\b(?:admi(?:tted|ssion)|discharged?|diagnos\w*|surgery|operation|op|procedure|repair"
+    r"|replacement|resect\w*|\w+ectomy|\w+otomy|\w+ostomy|\w+plasty|\w+scopy|\w+graphy"
+    r"|transplant\w*|biopsy|scan|x-?ray|fracture\w*|fall|stroke|infarct\w*|arrest|episode|event"
+    r"|attack|since|until|from|seen|clinic|appointment|review\w*|treated|treatment|started"
+    r"|stopped|commenced|inserted|fitted|implant\w*|history|hx|pmh|on|in|at|after|before"
+    r"|died|death|sepsis|cancer|carcinoma|tumou?r)\b|(?-i:\b[A-Z]{2,6})[ ]*$)",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r"[.;!?\n][^.;!?\n]*$")
 
-# Ten digits, optionally separated by single spaces or dashes (any grouping), standing alone.
-_TEN_DIGITS = re.compile(r"(?<![\w.])\d(?:[ \t-]?\d){9}(?![\w]|[.-]\d)")
-_POSTCODE = re.compile(r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}\b", re.IGNORECASE)
+# Ten digits, separated or not by spaces, dots or dashes (any grouping), standing alone.
+_DSEP = r"(?:[ ]{0,2}[.-]?[ ]{0,2})"
+_TEN_DIGITS = re.compile(rf"(?<![0-9A-Za-z_.])[0-9](?:{_DSEP}[0-9]){{9}}(?![0-9A-Za-z_]|[.-][0-9])")
+_POSTCODE = re.compile(
+    r"(?<![0-9A-Za-z])[A-Z]{1,2}[0-9][A-Z0-9]?[ ]{0,2}[0-9][A-Z]{2}(?![0-9A-Za-z])", re.IGNORECASE
+)
 _ORDINAL_INWARD = re.compile(r"[0-9](?:st|nd|rd|th)$", re.IGNORECASE)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_EMAIL = re.compile(r"(?<![0-9A-Za-z_.+-])[0-9A-Za-z_.+-]+@[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)+")
 _PHONE = re.compile(
-    r"(?<![\w+])(?:\+44[\s-]?(?:\(0\)[\s-]?)?|\(?0)\d{2,4}\)?(?:[\s-]?\d{2,4}){1,3}(?![\w])"
+    r"(?<![0-9A-Za-z_+])(?:(?:\+|00)[ ]?44[ ]?(?:\(0\)[ ]?)?|\(?0)[0-9]{2,4}\)?"
+    r"(?:[ .-]{0,2}[0-9]{2,4}){1,3}(?![0-9A-Za-z_])"
 )
 _HOSPITAL_NUMBER = re.compile(
-    r"\b(?:MRN|M\.R\.N\.?|hosp(?:ital)?\.?\s*(?:number|no\.?|num\.?|#)"
-    r"|(?:medical|health)\s+record\s+(?:number|no\.?)|unit\s+(?:number|no\.?)"
-    r"|case\s*notes?\s+(?:number|no\.?)|patient\s+(?:number|no\.?|id))"
-    r"[\s:#.=-]*[A-Z]{0,3}\d[\d\s-]{3,}\d?",
+    r"\b(?:MRN|M\.R\.N\.?|hosp(?:ital)?\.?[ ]*(?:number|no\.?|num\.?|#)"
+    r"|(?:medical|health)[ ]+record[ ]+(?:number|no\.?)|unit[ ]+(?:number|no\.?)"
+    r"|case[ ]*notes?[ ]+(?:number|no\.?)|patient[ ]+(?:number|no\.?|id)"
+    r"|(?-i:[A-Z]{1,3})[ ]+(?:number|no\.?))"
+    r"[ :#.=-]{0,4}[A-Z]{0,3}[0-9](?:[ -]?[0-9]){3,}",
     re.IGNORECASE,
 )
-_DOB_KEYWORD = re.compile(
-    rf"\b(?:d\.?o\.?b\.?|date\s+of\s+birth|born(?:\s+on)?|birth\s*date)[\s:.-]*({_DATE})",
-    re.IGNORECASE,
+# Cheap first looks (each starts with a digit, which re scans for quickly): a text without a
+# match cannot hold what the pattern after it finds.
+_FOUR_DIGITS = re.compile(r"[0-9](?:[ -]?[0-9]){3}")
+_POSTCODE_LOOK = re.compile(r"[0-9][A-Za-z0-9]?[ ]{0,2}[0-9][A-Za-z]{2}(?![0-9A-Za-z])")
+_ADDRESS_LOOK = re.compile(r"[0-9][A-Za-z]?,?[ ]{1,2}[A-Z]")
+_STREETS = ("Street", "Road", "Avenue", "Lane", "Drive", "Close", "Crescent", "Way", "Gardens",
+            "Terrace", "Place", "Court", "Grove", "Square", "Walk", "Mews", "Row", "Hill", "Park",
+            "View", "Rise", "Parade", "Green", "Boulevard", "Vale", "Wynd", "Brae", "Gate")
+_STREET_SHORT = ("St", "Rd", "Ave", "Ln", "Cres", "Gdns", "Tce", "Sq")
+_BUILDINGS = ("House", "Court", "Lodge", "Mansions", "Tower", "Heights", "Buildings", "Cottage")
+_STREET_WORDS = "|".join((*_STREETS, *(w.upper() for w in _STREETS), *_STREET_SHORT))
+_FLAT = r"(?:Flat|FLAT|Apartment|APARTMENT|Apt)"
+_PLACE_WORD = r"(?:[A-Z][a-z']+|[A-Z]{2,})"
+_ADDRESS = re.compile(
+    r"(?<![0-9A-Za-z.:/])(?:"
+    rf"(?:{_FLAT}[ ]+[0-9]{{1,4}}[A-Za-z]?,?[ ]{{1,2}})?[0-9]{{1,4}}[A-Za-z]?,?[ ]{{1,2}}"
+    rf"(?:{_PLACE_WORD}[ ]{{1,2}}){{1,3}}(?:{_STREET_WORDS})\b\.?"
+    rf"|{_FLAT}[ ]+[0-9]{{1,4}}[A-Za-z]?,?[ ]{{1,2}}(?:{_PLACE_WORD}[ ]{{1,2}}){{1,3}}"
+    rf"(?:{_STREET_WORDS}|{'|'.join(_BUILDINGS)})\b"
+    r")"
 )
-_BARE_DATE = re.compile(rf"(?<![\w/.-])({_DATE})(?![\w/]|[.-]\d)", re.IGNORECASE)
-_TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Sister|Rev|Revd|Sir|Dame|Lady|Lord)"
-_NAME = re.compile(rf"\b{_TITLES}\.?[ \t]+([A-Z][a-zA-Z'’-]+)")
-# Capitalised words that commonly follow a title in clinical text without being a name.
-_NOT_NAMES = frozenset(
-    {
-        "On", "In", "At", "Of", "The", "And", "Or", "To", "For", "Was", "Is", "Were", "Review",
-        "Reviewed", "Registrar", "Consultant", "Team", "Practitioner", "Nurse", "Ward",
-    }
-)
+
 
 # Anything that might hold an identifier; a text without a match cannot contain one. Written
-# for RE2 (pyarrow.compute), which screens a whole column in C++ at about 1 microsecond a text,
-# so bulk validation runs the detailed Python checks only on the few candidates. It must stay a
-# superset of every detector above (tests/test_privacy.py checks it on every example).
-_CANDIDATE_RE2 = (
-    r"\d(?:[ \t()./-]{0,2}\d){8,}"  # NHS/CHI numbers, phone numbers (9+ digits)
-    r"|\d{1,2}[/.-]\d{1,2}[/.-]\d{4}|\d{4}-\d{1,2}-\d{1,2}"  # numeric dates with a full year
+# for RE2 (pyarrow.compute), which screens a whole column in C++, so bulk validation runs the
+# detailed Python checks only on candidates. It is on the text AS WRITTEN (RE2's \W takes in
+# the no-break spaces and dashes that find_identifiers normalises) and must stay a superset of
+# every pattern above: tests/test_privacy.py checks it on every example, the whole corpus and
+# random texts.
+_CANDIDATE_FIXED = (
+    r"[0-9](?:\W{0,5}[0-9]){8,}"  # NHS/CHI and phone numbers (9+ digits)
+    r"|[0-9]{1,2}\W{1,3}[0-9]{1,2}\W{1,3}[0-9]{2}|[0-9]{4}\W[0-9]{1,2}\W[0-9]{1,2}"  # dates
+    rf"|[0-9](?:\W?(?i:st|nd|rd|th))?(?:\W{{1,2}}(?i:of))?\W{{0,3}}(?i:{_MONTHS})"
+    rf"|(?i:{_MONTHS})\W{{1,3}}[0-9]"
     r"|@"
-    r"|[A-Za-z][0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}"  # postcodes
-    rf"|\b{_TITLES}\.?[ \t]+[A-Z]"  # names (case-sensitive, as _NAME)
-    r"|(?i:\bd\.?o\.?b\b|birth|\bborn\b|\bmrn\b|m\.r\.n|\bhosp|record\s+(?:number|no)"
-    r"|\bunit\s+(?:number|no)|\bpatient\s+(?:number|no|id)|case\s*notes?\s+(?:number|no))"
-    rf"|\d(?i:st|nd|rd|th)?\s+(?i:{_MONTHS})|(?i:{_MONTHS})\.?\s+\d"
+    r"|[0-9][A-Za-z0-9]?\W{0,2}[0-9][A-Za-z]{2}"  # postcodes (the inward code and before it)
+    r"|(?i:mrn|m\.r\.n\.?|number|no\.?|num\.?|#|id)\W{0,4}[A-Za-z]{0,3}[0-9]"  # hospital no.
+    r"|[0-9][A-Za-z]?,?\W{1,2}[A-Z]"  # addresses (a house or flat number, a capital)
 )
+@lru_cache(maxsize=1)
+def _candidate_patterns() -> tuple[str, ...]:
+    return (_CANDIDATE_FIXED, *names.name_triggers_re2())
 
 
-def _year_of(date_text: str) -> int | None:
-    years = re.findall(r"\d{4}", date_text)
-    if years:
-        return int(years[-1])
-    return None
+def _candidates(texts: pa.Array) -> pa.Array:
+    """True where a text matches any candidate pattern (one RE2 pass per pattern)."""
+    hit = None
+    for pattern in _candidate_patterns():
+        match = pc.fill_null(pc.match_substring_regex(texts, pattern), False)
+        hit = match if hit is None else pc.or_(hit, match)
+    return hit
+
+
+def _year(date_text: str, *, today: _dt.date) -> int | None:
+    """The year of a date as written (two-digit years: the latest past century)."""
+    four = re.findall(r"[0-9]{4}", date_text)
+    if four:
+        return int(four[0]) if re.match(r"[0-9]{4}[/.-]", date_text) else int(four[-1])
+    two = re.findall(r"[0-9]{2}", date_text)
+    if not two:
+        return None
+    yy = int(two[-1])
+    return 2000 + yy if 2000 + yy <= today.year else 1900 + yy
+
+
+def _date_of_birth(text: str, start: int, end: int, *, today: _dt.date) -> bool:
+    """Is the date at ``text[start:end]`` a date of birth? Introduced as one ("DOB", "born",
+    "date of birth", "b.") or followed by "(DOB)": yes. Otherwise only a full date with a
+    four-digit year at least 50 years back that is not the date of an event in the history
+    ("CABG 14 June 2001", "appendicectomy 5 May 1972", "admitted on ...")."""
+    year = _year(text[start:end], today=today)
+    if year is None or not 1880 <= year <= today.year:
+        return False
+    before = text[max(0, start - 45) : start]
+    if _DOB_BEFORE.search(before) or _DOB_AFTER.match(text, end):
+        return True
+    if not re.search(r"[0-9]{4}", text[start:end]) or year > today.year - 50:
+        return False
+    clause = before
+    cut = _CLAUSE.search(before)
+    if cut:
+        clause = before[cut.start() + 1 :]
+    return not _EVENT.search(clause)
 
 
 def find_identifiers(text: str | None, *, today: _dt.date | None = None) -> list[Finding]:
@@ -178,61 +285,74 @@ def find_identifiers(text: str | None, *, today: _dt.date | None = None) -> list
     Parameters
     ----------
     text : str
-        Free text, e.g. an explicit judgement comment. ``None`` or blank gives no findings.
+        Free text, e.g. an explicit judgement comment, or an id. ``None`` or blank gives no
+        findings.
     today : datetime.date, optional
-        Reference date for treating a bare full date as a date of birth (default: today).
+        Reference date for dates of birth (default: today).
 
     Returns
     -------
     list of Finding
         Non-overlapping findings ordered by position, each with ``kind``, ``start``, ``end`` and
-        the matched ``text``.
+        the matched ``text`` exactly as written (``text[start:end]``).
 
     Notes
     -----
-    Ten-digit numbers are reported only when they pass a check: an NHS number (modulus 11) or a
-    CHI number (valid DDMMYY date and modulus 11 or 10); other ten-digit numbers are not flagged.
-    A date is a date of birth when introduced as one ("DOB", "born", "date of birth") or when it
-    is a full date at least 18 years before ``today`` (the patients are adults; events in a case
-    record are recent). Day/month dates such as "10/03 CT head" are not identifiers. Names can
-    only be guessed: a title followed by a capitalised word ("Mr Smith", "Dr Jones").
+    The text is matched after :func:`normalise` (no-break and thin spaces, en/em dashes, minus
+    signs read as plain spaces and hyphens), one character for one, so positions refer to the
+    text as written. Ten-digit numbers (spaces, dots or dashes between digits allowed) are
+    reported only when they pass a check: an NHS number (modulus 11) or a CHI number (valid
+    DDMMYY date and modulus 11 or 10). A date is a date of birth when introduced as one ("DOB",
+    "d.o.b.", "born (on)", "date of birth", "b.") or followed by "(DOB)", or when it is a full
+    date at least 50 years back that no event word introduces (a history date such as "CABG 14
+    June 2001" or "appendicectomy 5 May 1972" is not). Day/month dates such as "10/03 CT head"
+    are not identifiers. Names can only be guessed (:mod:`sjrlib.privacy_names`). Street
+    addresses need a house or flat number and a street word ("12 Acacia Avenue", "Flat 3, 45
+    High Street").
     """
     if text is None or not isinstance(text, str) or not text.strip():
         return []
     today = today or _dt.date.today()
+    written = text
+    text = normalise(text)
     found: list[Finding] = []
 
+    def add(kind: str, start: int, end: int) -> None:
+        found.append(Finding(kind, start, end, written[start:end]))
+
     for m in _TEN_DIGITS.finditer(text):
-        digits = re.sub(r"\D", "", m.group())
+        digits = re.sub(r"[^0-9]", "", m.group())
         if _valid_ddmmyy(digits) and (_mod11_check(digits) or _mod10_check(digits)):
-            found.append(Finding("chi_number", m.start(), m.end(), m.group()))
+            add("chi_number", m.start(), m.end())
         elif _mod11_check(digits):
-            found.append(Finding("nhs_number", m.start(), m.end(), m.group()))
-    for m in _EMAIL.finditer(text):
-        found.append(Finding("email", m.start(), m.end(), m.group()))
-    for m in _HOSPITAL_NUMBER.finditer(text):
-        end = m.end()
-        while end > m.start() and not text[end - 1].isalnum():
-            end -= 1
-        found.append(Finding("hospital_number", m.start(), end, text[m.start() : end]))
-    for m in _DOB_KEYWORD.finditer(text):
-        found.append(Finding("date_of_birth", m.start(), m.end(), m.group()))
-    for m in _BARE_DATE.finditer(text):
-        year = _year_of(m.group(1))
-        if year is not None and 1880 <= year <= today.year - 18:
-            found.append(Finding("date_of_birth", m.start(), m.end(), m.group()))
+            add("nhs_number", m.start(), m.end())
+    if "@" in text:
+        for m in _EMAIL.finditer(text):
+            add("email", m.start(), m.end())
+    four = _FOUR_DIGITS.search(text) is not None
+    if four:
+        for m in _HOSPITAL_NUMBER.finditer(text):
+            add("hospital_number", m.start(), m.end())
+    for m in _DATE.finditer(text):
+        if _date_of_birth(text, m.start(), m.end(), today=today):
+            add("date_of_birth", m.start(), m.end())
     for m in _PHONE.finditer(text):
-        digits = re.sub(r"\D", "", m.group())
-        national = digits[2:] if digits.startswith("44") else digits.lstrip("0")
+        digits = re.sub(r"[^0-9]", "", m.group())
+        if digits.startswith("0044"):
+            digits = digits[4:]
+        elif m.group().startswith("+"):
+            digits = digits[2:]
+        national = digits.lstrip("0")
         if 9 <= len(national) <= 10 and national[0] in "123578":
-            found.append(Finding("phone", m.start(), m.end(), m.group()))
-    for m in _POSTCODE.finditer(text):
+            add("phone", m.start(), m.end())
+    for m in _POSTCODE.finditer(text) if _POSTCODE_LOOK.search(text) else ():
         if _ORDINAL_INWARD.search(m.group()) and not m.group().isupper():
             continue  # "A1 2nd": a bay and an ordinal, not a postcode
-        found.append(Finding("postcode", m.start(), m.end(), m.group()))
-    for m in _NAME.finditer(text):
-        if m.group(1) not in _NOT_NAMES:
-            found.append(Finding("name", m.start(), m.end(), m.group()))
+        add("postcode", m.start(), m.end())
+    for m in _ADDRESS.finditer(text) if _ADDRESS_LOOK.search(text) else ():
+        add("address", m.start(), m.end())
+    for start, end in names.find_names(text):
+        add("name", start, end)
 
     return _without_overlaps(found)
 
@@ -242,7 +362,7 @@ _PRECEDENCE = {
     k: i
     for i, k in enumerate(
         ("nhs_number", "chi_number", "email", "hospital_number", "date_of_birth", "postcode",
-         "phone", "name")
+         "phone", "address", "name")
     )
 }
 
@@ -256,15 +376,40 @@ def _without_overlaps(found: list[Finding]) -> list[Finding]:
 
 
 def describe(findings: list[Finding]) -> str:
-    """A short phrase for people: ``"NHS number '943 476 5919'; likely name 'Mr Smith'"``."""
-    return "; ".join(f"{KINDS[f.kind]} '{f.text}'" for f in findings)
+    """A short phrase for people, with each identifier masked (:func:`mask`):
+    ``"NHS number '943 *** ****'; likely name 'M* *****'"``."""
+    return "; ".join(f"{KINDS[f.kind]} '{mask(f)}'" for f in findings)
 
 
-def contains_identifiers(series: pd.Series) -> pd.Series:
+_KEEP = {"nhs_number": 3, "chi_number": 0, "phone": 3, "hospital_number": 3}
+
+
+def mask(finding: Finding) -> str:
+    """The finding's text with its letters and digits starred but the first few (3 digits of
+    an NHS or phone number, the label of a hospital number, 1 character otherwise; none of a
+    CHI number, whose first six digits are the date of birth): ``'943 *** ****'``."""
+    keep = _KEEP.get(finding.kind, 1)
+    if finding.kind == "hospital_number":
+        label = re.match(r"[^0-9]*", finding.text)
+        head = label.group() if label else ""
+        return head + re.sub(r"[0-9A-Za-z]", "*", finding.text[len(head) :])
+    out, seen = [], 0
+    for c in finding.text:
+        if c.isalnum():
+            seen += 1
+            out.append(c if seen <= keep else "*")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def contains_identifiers(series: pd.Series, *, today: _dt.date | None = None) -> pd.Series:
     """Vectorised: True where a text holds at least one identifier (index preserved).
 
-    An RE2 candidate pattern screens the whole column in C++ first; only candidates get the full
-    checks of :func:`find_identifiers`, so validating millions of comments stays fast.
+    Exactly ``bool(find_identifiers(text))`` for every text: an RE2 candidate pattern screens
+    the whole column in C++ first (a text it passes over cannot hold anything
+    :func:`find_identifiers` finds), then the candidates get the full checks, once per
+    distinct text.
     """
     result = np.zeros(len(series), dtype=bool)
     if isinstance(series.array, pd.arrays.ArrowStringArray):
@@ -276,18 +421,30 @@ def contains_identifiers(series: pd.Series) -> pd.Series:
             return pd.Series(result, index=series.index)
         positions = np.flatnonzero(present)
         texts = pa.array(series[present].astype(str).tolist(), type=pa.large_string())
-    candidate = pc.fill_null(pc.match_substring_regex(texts, _CANDIDATE_RE2), False)
+    candidate = _candidates(texts)
     if pc.any(candidate).as_py():
         found = texts.filter(candidate)
         # Free text repeats itself (templates, "N/A"): check each distinct candidate once.
         distinct = pc.unique(found)
-        hits = np.array([bool(find_identifiers(t)) for t in distinct.to_pylist()], dtype=bool)
+        hits = np.array([bool(find_identifiers(t, today=today)) for t in distinct.to_pylist()],
+                        dtype=bool)
         where = np.flatnonzero(np.asarray(candidate, dtype=bool))
         if positions is not None:
             where = positions[where]
         lookup = pc.index_in(found, value_set=distinct).to_numpy(zero_copy_only=False)
         result[where] = hits[lookup]
     return pd.Series(result, index=series.index)
+
+
+def redact_values(values: list) -> list:
+    """``values`` with every text holding an identifier redacted (:func:`redact`); anything
+    else unchanged. For error messages, audit entries and logs: what was refused is never
+    written out as it was."""
+    texts = [v if isinstance(v, str) else None for v in values]
+    if not any(texts):
+        return list(values)
+    flagged = contains_identifiers(pd.Series(texts, dtype=object)).tolist()
+    return [redact(v) if hit else v for v, hit in zip(values, flagged, strict=True)]
 
 
 def redact(text: str | None) -> str | None:

@@ -9,7 +9,7 @@ import sys
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sjrlib.privacy import (
@@ -75,6 +75,7 @@ def test_nhs_validity_matches_the_rule(nine):
         assert nhs_number_is_valid(nine + str(d)) == (check == d)
 
 
+@settings(deadline=None)  # the first call loads the name lists
 @given(st.text(alphabet="0123456789", min_size=9, max_size=9), st.sampled_from([" ", "-", ""]))
 def test_bulk_screen_never_misses_a_valid_nhs_number(nine, sep):
     check = _nhs_check_digit(nine)
