@@ -21,23 +21,26 @@ quasi-identifier              ladder (level 0 first; the last level is the coars
 ``death_month`` (the period)  the approval's coarsening (month or quarter), quarter, year
 ============================  ============================================================
 
-Each step generalises the quasi-identifier whose next level leaves fewest rows in groups
-smaller than ``k`` (ties: the order above, so the period of death, which researchers need
-most, is generalised last). It stops when at most :data:`SUPPRESSION_LIMIT` of the rows are
-still in such groups; then each quasi-identifier is stepped back while that still holds (the
-greedy path can overshoot), and the rows left in small groups are suppressed (withheld), as are
-any left when every ladder is at its end. The levels are decided on the approval's whole
-release (all its organisations, its whole period, every approved field), never on one query's
-rows or columns, so two queries under one approval cannot be differenced, and the same data and
-approval always give the same release.
+The levels are found by searching the lattice of all combinations of levels from the finest
+up (Samarati's minimal generalisation): the first height (sum of steps) at which at most
+:data:`SUPPRESSION_LIMIT` of the rows are left in groups smaller than ``k`` is searched whole,
+and of its combinations the one leaving fewest such rows wins (ties: the finest period of death,
+then sex, specialty, postcode, days to death, age, review date). Those rows are suppressed
+(withheld); if no combination holds, the coarsest is used and every row still in a small group
+is suppressed. A larger ``k`` never gives a lower height. The levels are decided on the
+approval's whole release (all its organisations, its whole period, every approved field),
+never on one query's rows or columns, so two queries under one approval cannot be differenced,
+and the same data and approval always give the same release.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -196,15 +199,19 @@ def _ladder(qi: str, coarsening: str) -> tuple[str, ...]:
     return ladder
 
 
-def _small_rows(frame: pd.DataFrame, keys: list[str], cases: pd.Series, k: int) -> pd.Series:
-    """Rows whose combination of ``keys`` holds fewer than ``k`` distinct cases."""
-    if not len(frame):
-        return pd.Series(False, index=frame.index)
-    grouped = frame[keys].fillna(_MISSING).astype(str) if keys else \
-        pd.DataFrame({"_all": ""}, index=frame.index)
-    group_id = grouped.groupby(list(grouped.columns), sort=False, dropna=False).ngroup()
-    distinct = pd.DataFrame({"g": group_id, "c": cases}).groupby("g")["c"].nunique()
-    return group_id.map(distinct) < k
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values, missing values one more code of their own."""
+    return pd.factorize(values.astype("string").fillna(_MISSING))[0].astype(np.int64)
+
+
+def _small_rows(keys: Sequence[np.ndarray], cases: np.ndarray, k: int) -> np.ndarray:
+    """Rows whose combination of ``keys`` (integer codes) holds fewer than ``k`` cases."""
+    combined = np.zeros(len(cases), dtype=np.int64)
+    for codes in keys:
+        combined = pd.factorize(combined * (int(codes.max(initial=0)) + 1) + codes)[0]
+    pairs = pd.DataFrame({"g": combined, "c": cases}).drop_duplicates()
+    distinct = np.bincount(pairs["g"].to_numpy(), minlength=int(combined.max(initial=0)) + 1)
+    return distinct[combined] < k
 
 
 def k_anonymise(frame: pd.DataFrame, *, fields: Sequence[str], k: int,
@@ -234,57 +241,43 @@ def k_anonymise(frame: pd.DataFrame, *, fields: Sequence[str], k: int,
     released = set(fields)
     qis = [q for q, cols in QUASI_IDENTIFIERS.items() if released.intersection(cols)]
     fixed = [c for c in FIXED_COLUMNS if c in released and c in frame.columns]
-    cases = frame["case_id"].astype("string").fillna(pd.Series(
-        [f"\x00row{i}" for i in range(len(frame))], index=frame.index, dtype="string"))
     ladders = {q: _ladder(q, coarsening) for q in qis}
-    levels = dict.fromkeys(qis, 0)
+    generalised = {(q, c, level): _generalise(q, frame[c], ladders[q][level])
+                   for q in qis for c in QUASI_IDENTIFIERS[q] if c in released
+                   for level in range(len(ladders[q]))}
+    codes = {key: _codes(values) for key, values in generalised.items()}
+    fixed_codes = [_codes(frame[c]) for c in fixed]
+    row_ids = pd.Series([f"\x00row{i}" for i in range(len(frame))], index=frame.index,
+                        dtype="string")
+    cases = _codes(frame["case_id"].astype("string").fillna(row_ids))
 
-    def columns_at(current: Mapping[str, int]) -> dict[str, pd.Series]:
-        out = {}
-        for qi in qis:
-            for column in QUASI_IDENTIFIERS[qi]:
-                if column in released:
-                    out[column] = _generalise(qi, frame[column], ladders[qi][current[qi]])
-        return out
-
-    def small_at(current: Mapping[str, int]) -> pd.Series:
-        generalised = pd.DataFrame(columns_at(current), index=frame.index)
-        keyed = pd.concat([frame[fixed], generalised], axis=1)
-        return _small_rows(keyed, list(keyed.columns), cases, k)
+    def small_at(levels: Sequence[int]) -> np.ndarray:
+        keys = [*fixed_codes, *(codes[(q, c, level)] for q, level in zip(qis, levels)
+                                for c in QUASI_IDENTIFIERS[q] if c in released)]
+        return _small_rows(keys, cases, k)
 
     limit = int(SUPPRESSION_LIMIT * len(frame))
-    small = small_at(levels)
-    while int(small.sum()) > limit:
-        best = None
-        for qi in qis:  # tie-break: the order of QUASI_IDENTIFIERS
-            if levels[qi] + 1 >= len(ladders[qi]):
-                continue
-            trial = small_at({**levels, qi: levels[qi] + 1})
-            if best is None or int(trial.sum()) < int(best[1].sum()):
-                best = (qi, trial)
-        if best is None:
-            break  # every ladder at its end: what is left is suppressed
-        levels[best[0]] += 1
-        small = best[1]
-    if int(small.sum()) <= limit:
-        # The greedy path can overshoot: step each quasi-identifier back while the release
-        # still holds (period of death first, the order of most use to research).
-        changed = True
-        while changed:
-            changed = False
-            for qi in reversed(qis):
-                if levels[qi] == 0:
-                    continue
-                trial = small_at({**levels, qi: levels[qi] - 1})
-                if int(trial.sum()) <= limit:
-                    levels[qi] -= 1
-                    small = trial
-                    changed = True
+    nodes = sorted(itertools.product(*(range(len(ladders[q])) for q in qis)),
+                   key=lambda node: (sum(node), tuple(reversed(node))))
+    best = None
+    for node in nodes:
+        if best is not None and sum(node) > sum(best[0]):
+            break  # the lowest height that holds has been searched whole
+        small = small_at(node)
+        suppressed = int(small.sum())
+        if suppressed <= limit and (best is None or suppressed < best[1]):
+            best = (node, suppressed, small)
+    if best is None:  # nothing holds within the limit: the coarsest, the rest suppressed
+        node = nodes[-1] if nodes else ()
+        small = small_at(node)
+        best = (node, int(small.sum()), small)
+    node, suppressed, small = best
     return Anonymised(
         k=k,
-        levels={q: ladders[q][levels[q]] for q in qis},
-        columns=columns_at(levels),
-        kept=~small,
-        suppressed=int(small.sum()),
+        levels={q: ladders[q][level] for q, level in zip(qis, node)},
+        columns={c: generalised[(q, c, level)] for q, level in zip(qis, node)
+                 for c in QUASI_IDENTIFIERS[q] if c in released},
+        kept=pd.Series(~small, index=frame.index),
+        suppressed=suppressed,
         quasi_identifiers=tuple(c for q in qis for c in QUASI_IDENTIFIERS[q] if c in released),
     )

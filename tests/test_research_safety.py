@@ -347,3 +347,53 @@ def test_reviews_are_chosen_only_by_released_fields(safe):
                              end_month="2021-06")) > 0
         # LINK-1 releases organisation_code: a narrower organisation is answered
         assert len(s.reviews(approval_id="LINK-1", organisation_codes=[safe.org_a])) > 0
+
+
+def _frame(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["case_id", "organisation_code", "age_at_death", "sex"]) \
+        .astype({"case_id": "string", "organisation_code": "string", "age_at_death": "Int64",
+                 "sex": "string"})
+
+
+def test_generalisation_on_a_hand_made_frame():
+    from data_access.anonymity import k_anonymise
+
+    fields = ("case_id", "organisation_code", "age_at_death", "sex")
+    # six cases aged 80-84 and four aged 85-89, all one sex, one organisation
+    rows = [(f"C{i}", "XA1", age, "female")
+            for i, age in enumerate([80, 81, 82, 83, 84, 84, 85, 86, 88, 89])]
+    done = k_anonymise(_frame(rows), fields=fields, k=5, coarsening="month")
+    assert done.levels == {"age_at_death": "10-year band", "sex": "as recorded"}
+    assert set(done.columns["age_at_death"]) == {"80-89"} and done.suppressed == 0
+    # k=4 holds with 5-year bands: 6 and 4 cases
+    done = k_anonymise(_frame(rows), fields=fields, k=4, coarsening="month")
+    assert done.levels["age_at_death"] == "5-year band"
+    assert sorted(set(done.columns["age_at_death"])) == ["80-84", "85-89"]
+    # one case of 40: no band holds it with the others, so age goes (1 row > 1% of 11)
+    done = k_anonymise(_frame([*rows, ("C40", "XA1", 40, "female")]), fields=fields, k=5,
+                       coarsening="month")
+    assert done.levels["age_at_death"] == "dropped" and done.suppressed == 0
+    assert done.columns["age_at_death"].isna().all()
+    # two reviews of one case count once: five rows of three cases are not 5 cases
+    few = _frame([("C1", "XA1", 80, "male"), ("C1", "XA1", 80, "male"),
+                  ("C2", "XA1", 81, "male"), ("C2", "XA1", 81, "male"),
+                  ("C3", "XA1", 82, "male")])
+    done = k_anonymise(few, fields=fields, k=5, coarsening="month")
+    assert done.suppressed == 5 and not done.kept.any()
+    # organisations are never merged: k holds in each
+    split = _frame([(f"C{i}", "XA1" if i < 5 else "XB2", 80, "male") for i in range(9)])
+    done = k_anonymise(split, fields=fields, k=5, coarsening="month")
+    assert done.kept.tolist() == [True] * 5 + [False] * 4 and done.suppressed == 4
+
+
+def test_a_larger_k_is_never_less_coarse(safe):
+    from data_access.anonymity import LADDERS
+
+    def height(levels: dict) -> int:
+        return sum(LADDERS[q].index(level) for q, level in levels.items())
+
+    with open_session("res2", safe.app_url, tool="test") as s:
+        k5 = s.reviews(approval_id="LINK-1").attrs["disclosure"]
+        k2 = s.reviews(approval_id="K2").attrs["disclosure"]
+    assert (k2["k"], k5["k"]) == (2, 5)
+    assert height(k2["generalised"]) <= height(k5["generalised"])
