@@ -226,9 +226,12 @@ def test_lfd_trend(tmp_path):
 def test_lfd_trend_from_the_statistics():
     reviews = make_reviews([{"score_overall": 3, "death_month": m, "case_id": f"C{i}"}
                             for i, m in enumerate(["2023-04"] * 5 + ["2023-07"] * 5)])
-    deaths = pd.DataFrame({"organisation_code": ["XAA", "XAA"], "month": ["2023-04", "2023-07"],
-                           "deaths_in_scope": pd.array([50, 40], dtype="Int64"),
-                           "learning_disability_deaths": pd.array([1, 0], dtype="Int64")})
+    # every month of both quarters in the feed (a quarter missing a month has no known deaths)
+    months = ["2023-04", "2023-05", "2023-06", "2023-07", "2023-08", "2023-09"]
+    deaths = pd.DataFrame({"organisation_code": ["XAA"] * 6, "month": months,
+                           "deaths_in_scope": pd.array([50, 0, 0, 40, 0, 0], dtype="Int64"),
+                           "learning_disability_deaths": pd.array([1, 0, 0, 0, 0, 0],
+                                                                  dtype="Int64")})
     table = lfd.learning_from_deaths(reviews, deaths, period="quarter")
     fig = plots.lfd_trend(table)
     assert plots.chart_withheld(fig) is None
