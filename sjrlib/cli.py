@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "data_access.commands",
     "sjrlib.commands.report",
     "sjrlib.commands.disclosure",
+    "sjrlib.commands.themes",
 )
 
 for _name in _COMMAND_MODULES:

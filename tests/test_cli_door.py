@@ -30,6 +30,14 @@ NO_DATA = {
     "demo-data": "the operator's: only on an empty or synthetic store (test_demo_store.py)",
     "disclosure check": "reads report files a reader has, never the store "
                         "(test_disclosure_check.py)",
+    "themes codebook list": "reads the shipped codebook or a file given; no store (test_themes.py)",
+    "themes codebook export": "writes a codebook (no review data) to a file; no store "
+                              "(test_themes.py)",
+    "themes codebook check": "checks a codebook file; no store (test_themes.py)",
+    "themes train": "trains on the shipped seed and a file of codes given; no store "
+                    "(test_themes.py)",
+    "themes suggest": "suggests themes for text given on the command line; no store "
+                      "(test_themes.py)",
 }
 """Commands that read or write no review data themselves, and where they are tested."""
 
@@ -91,11 +99,11 @@ DOOR: dict[str, Door] = {
 }
 
 
-def _command_names() -> set[str]:
-    names = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands}
-    for group in app.registered_groups:
-        for command in group.typer_instance.registered_commands:
-            names.add(f"{group.name} {command.name or command.callback.__name__}")
+def _command_names(typer_app=app, prefix: str = "") -> set[str]:
+    names = {prefix + (c.name or c.callback.__name__.replace("_", "-"))
+             for c in typer_app.registered_commands}
+    for group in typer_app.registered_groups:  # groups within groups: sjr themes codebook list
+        names |= _command_names(group.typer_instance, f"{prefix}{group.name} ")
     return names
 
 

@@ -1,0 +1,156 @@
+"""``sjr themes``: the codebook of themes, and suggested themes for judgement statements."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+themes_app = typer.Typer(help="Themes: the codebook, training and suggestions.",
+                         no_args_is_help=True)
+codebook_app = typer.Typer(help="The codebook of themes (id, label, definition, examples).",
+                           no_args_is_help=True)
+themes_app.add_typer(codebook_app, name="codebook")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"sjr themes: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _codebook(path: Path | None):
+    from sjrlib.themes.codebook import CodebookError, load_codebook, shipped_codebook
+
+    try:
+        return load_codebook(path) if path is not None else shipped_codebook()
+    except CodebookError as exc:
+        _fail(str(exc))
+
+
+@codebook_app.command("list")
+def codebook_list(
+    file: Path = typer.Option(None, "--file", help="A codebook file (default: the shipped "
+                              "codebook 2026.1)."),
+    retired: bool = typer.Option(True, "--retired/--active", help="Show retired themes too."),
+) -> None:
+    """List the themes of a codebook: id, label, and whether retired."""
+    codebook = _codebook(file)
+    typer.echo(f"Codebook {codebook.version}: {len(codebook.active)} active theme(s)")
+    for t in codebook.themes:
+        if t.retired and not retired:
+            continue
+        typer.echo(f"{t.id:22s} {t.label}{'  (retired)' if t.retired else ''}")
+
+
+@codebook_app.command("export")
+def codebook_export(
+    out: Path = typer.Argument(..., help="The file to write (.yaml or .csv)."),
+    file: Path = typer.Option(None, "--file", help="The codebook to export (default: the "
+                              "shipped codebook 2026.1)."),
+) -> None:
+    """Write a codebook as YAML or CSV, to edit and import as a new version."""
+    from sjrlib.themes.codebook import CodebookError, export_codebook
+
+    codebook = _codebook(file)
+    if not out.parent.is_dir():
+        _fail(f"{out}: no such folder {out.parent}")
+    try:
+        export_codebook(codebook, out)
+    except CodebookError as exc:
+        _fail(str(exc))
+    typer.echo(f"Wrote codebook {codebook.version} ({len(codebook.themes)} themes) to {out}")
+
+
+@codebook_app.command("check")
+def codebook_check(file: Path = typer.Argument(..., help="A codebook file (.yaml or .csv).")
+                   ) -> None:
+    """Check a codebook file before importing it: version, ids, labels, examples."""
+    codebook = _codebook(file)
+    typer.echo(f"{file.name}: codebook {codebook.version} is valid "
+               f"({len(codebook.active)} active, "
+               f"{len(codebook.themes) - len(codebook.active)} retired)")
+
+
+def _read_codes(path: Path):
+    """Statements people coded, from a CSV with columns ``text`` and ``themes`` (``;``)."""
+    from sjrlib.themes.model import CodedStatement
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if not {"text", "themes"} <= set(reader.fieldnames or ()):
+                _fail(f"{path.name}: needs the columns text and themes (themes separated by ;)")
+            return [CodedStatement(row["text"] or "",
+                                   tuple(t.strip() for t in (row["themes"] or "").split(";")
+                                         if t.strip()))
+                    for row in reader]
+    except FileNotFoundError:
+        _fail(f"{path}: file not found")
+    except (UnicodeDecodeError, csv.Error) as exc:
+        _fail(f"{path.name}: not a readable UTF-8 CSV ({exc})")
+
+
+@themes_app.command("train")
+def train(
+    codes: Path = typer.Option(None, "--codes", help="A CSV of statements people coded "
+                               "(columns text, themes; themes separated by ;), added to the "
+                               "seed statements."),
+    codebook_file: Path = typer.Option(None, "--codebook", help="The codebook whose active "
+                                       "themes to suggest (default: 2026.1)."),
+) -> None:
+    """Train the suggestion model (seed statements plus accepted codes) and keep it.
+
+    The model is written privately (0600) to $SJR_THEMES_MODEL or the user's cache folder and
+    used by every later suggestion. Only codes a person gave or accepted are training data.
+    """
+    from sjrlib.themes.model import model_path, save_model, train_model
+    from sjrlib.themes.suggest import use_model
+
+    codebook = _codebook(codebook_file)
+    human = _read_codes(codes) if codes is not None else []
+    unknown = sorted({t for s in human for t in s.themes} - set(codebook.ids))
+    if unknown:
+        _fail(f"{codes.name}: theme(s) not in codebook {codebook.version}: {', '.join(unknown)}")
+    try:
+        model = train_model(human, codebook=codebook)
+    except ValueError as exc:
+        _fail(str(exc))
+    path = save_model(model, model_path())
+    use_model(model)
+    typer.echo(f"Trained on {model.n_seed} seed and {model.n_human} coded statement(s) for "
+               f"{len(model.themes)} themes of codebook {model.codebook_version}; kept in {path}")
+
+
+@themes_app.command("suggest")
+def suggest_command(
+    text: str = typer.Argument(None, help="A judgement statement, or '-' to read one per line "
+                               "from standard input (the default)."),
+    as_json: bool = typer.Option(False, "--json", help='Print JSON: a list of '
+                                 '{"theme", "score"} per statement.'),
+    threshold: float = typer.Option(None, "--threshold", min=0.0, max=1.0,
+                                    help="Show themes from this score (default: the model's)."),
+) -> None:
+    """Suggest themes for judgement statements (suggestions only: a person decides)."""
+    from sjrlib.themes.codebook import shipped_codebook
+    from sjrlib.themes.suggest import suggest_many
+
+    texts = sys.stdin.read().splitlines() if text in (None, "-") else [text]
+    results = suggest_many(texts, threshold=threshold)
+    if as_json:
+        typer.echo(json.dumps([[s._asdict() for s in r] for r in results]))
+        return
+    labels = {t.id: t.label for t in shipped_codebook().themes}
+    for i, found in enumerate(results):
+        if len(results) > 1:
+            typer.echo(f"[{i + 1}]")
+        if not found:
+            typer.echo("No theme suggested.")
+        for s in found:
+            typer.echo(f"{s.score:.2f}  {s.theme:22s} {labels.get(s.theme, '')}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(themes_app, name="themes")

@@ -1,0 +1,287 @@
+"""Themes: the codebook as data, and suggested themes measured on statements held out.
+
+The evaluation statements in ``tests/data/themes`` were written for these tests, the way
+reviewers write SJR judgements, and are never training data: ``dev.csv`` was used to choose the
+model's settings, ``heldout.csv`` was written afterwards and is only measured. Neither is drawn
+from the synthetic phrase bank (checked below).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sjrlib.cli import app
+from sjrlib.themes import codebook as cb
+from sjrlib.themes import model as m
+from sjrlib.themes.suggest import suggest, suggest_many
+
+DATA = Path(__file__).parent / "data" / "themes"
+SPEC_IDS = ("deterioration", "senior_review", "diagnosis", "sepsis", "medication", "prevention",
+            "escalation_planning", "end_of_life", "communication_family", "communication_team",
+            "patient_flow", "procedure", "good_practice")
+
+
+def _statements(name: str) -> list[m.CodedStatement]:
+    with (DATA / name).open(encoding="utf-8", newline="") as fh:
+        return [m.CodedStatement(r["text"], tuple(t for t in r["themes"].split(";") if t))
+                for r in csv.DictReader(fh)]
+
+
+def _measure(model: m.ThemeModel, statements: list[m.CodedStatement]) -> dict[str, tuple]:
+    """Per theme (and ``micro``): true positives, false positives, false negatives."""
+    found = suggest_many([s.text for s in statements], model=model)
+    counts = {t: [0, 0, 0] for t in model.themes}
+    for s, got in zip(statements, found):
+        shown = {g.theme for g in got}
+        for t in model.themes:
+            if t in shown and t in s.themes:
+                counts[t][0] += 1
+            elif t in shown:
+                counts[t][1] += 1
+            elif t in s.themes:
+                counts[t][2] += 1
+    counts["micro"] = [sum(c[i] for c in counts.values()) for i in range(3)]
+    return {k: tuple(v) for k, v in counts.items()}
+
+
+def _pr(tp: int, fp: int, fn: int) -> tuple[float, float]:
+    return tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+
+
+@pytest.fixture(scope="module")
+def model() -> m.ThemeModel:
+    return m.train_model()
+
+
+@pytest.fixture(autouse=True)
+def _private_model_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SJR_THEMES_MODEL", str(tmp_path / "cache" / "themes-model.joblib"))
+
+
+# --- the codebook ---------------------------------------------------------------------------
+
+def test_shipped_codebook_is_the_spec():
+    book = cb.shipped_codebook()
+    assert book.version == "2026.1"
+    assert book.ids == SPEC_IDS
+    assert book.label("escalation_planning") == "Treatment escalation and resuscitation decisions"
+    assert book.label("prevention") == "Preventing harm: falls, pressure ulcers, VTE"
+    assert "NEWS2 rising without escalation" in book.theme("deterioration").examples
+    assert all(t.definition and t.examples and not t.retired for t in book.themes)
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".csv"])
+def test_codebook_round_trips(tmp_path, suffix):
+    book = cb.shipped_codebook()
+    assert cb.load_codebook(cb.export_codebook(book, tmp_path / f"book{suffix}")) == book
+
+
+def test_retired_theme_stays_readable_but_is_not_active(tmp_path):
+    text = cb.codebook_to_csv(cb.shipped_codebook()).replace(",2026.1,", ",2027.1,")
+    text = text.replace("2027.1,false\nprocedure", "2027.1,false\nprocedure", 1)
+    rows = text.splitlines()
+    rows = [r[: -len("false")] + "true" if r.startswith("procedure,") else r for r in rows]
+    path = tmp_path / "book.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    book = cb.load_codebook(path)
+    assert book.version == "2027.1"
+    assert book.theme("procedure").retired
+    assert "procedure" in book.ids and "procedure" not in {t.id for t in book.active}
+    retrained = m.train_model(codebook=book)
+    assert "procedure" not in retrained.themes
+    assert all(s.theme != "procedure" for s in
+               suggest("Perforation during colonoscopy; consent not documented",
+                       model=retrained))
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('version: 2026.2\nthemes: []\n', "must be quoted text"),
+    ('version: "26.1"\nthemes: [{id: a, label: A, definition: d}]\n', "not of the form YYYY.N"),
+    ('version: "2026.2"\nthemes: []\n', "non-empty list"),
+    ('version: "2026.2"\nthemes: [{id: Bad-Id, label: A, definition: d}]\n', "lower-case"),
+    ('version: "2026.2"\nthemes: [{id: a, label: A, definition: d}, '
+     '{id: a, label: B, definition: d}]\n', "theme a: id 'a' appears twice"),
+    ('version: "2026.2"\nthemes: [{id: a, label: A}]\n', "theme 1 (a): definition is missing"),
+    ('version: "2026.2"\nthemes: [{id: a, label: A, definition: d, colour: red}]\n',
+     "theme 1: unknown field(s) colour"),
+    ('version: "2026.2"\nthemes: [{id: a, label: A, definition: d, retired: yes please}]\n',
+     "retired is 'yes please'"),
+    ('version: "2026.2"\nthemes: [{id: a, label: A, definition: d, retired: true}]\n',
+     "every theme is retired"),
+])
+def test_bad_yaml_codebook_is_named(tmp_path, body, message):
+    path = tmp_path / "mine.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(cb.CodebookError, match="mine.yaml") as err:
+        cb.load_codebook(path)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ("id,label,definition,examples,version\n", "missing column(s) retired"),
+    ("id,label,definition,examples,version,retired,extra\n", "unknown column(s) extra"),
+    ("id,label,definition,examples,version,retired\na,A,d,x,2026.2,false\n"
+     "b,B,d,y,2026.3,false\n", "different versions"),
+    ("id,label,definition,examples,version,retired\na,A,d,x,2026.2,maybe\n",
+     "row 2: retired is 'maybe'"),
+    ("id,label,definition,examples,version,retired\na,A,,x,2026.2,false\n",
+     "row 2 (a): definition is missing"),
+])
+def test_bad_csv_codebook_is_named(tmp_path, rows, message):
+    path = tmp_path / "mine.csv"
+    path.write_text(rows, encoding="utf-8")
+    with pytest.raises(cb.CodebookError, match="mine.csv") as err:
+        cb.load_codebook(path)
+    assert message in str(err.value)
+
+
+# --- the evaluation statements --------------------------------------------------------------
+
+def test_evaluation_statements_are_independent():
+    seed = {s.text.lower() for s in m.seed_statements()}
+    source = Path(__file__).parent.parent / "sjrlib" / "synthetic" / "phrases.py"
+    bank = [b.lower() for b in re.findall(r'"([^"\n]{15,})"', source.read_text("utf-8"))]
+    assert len(bank) > 50  # the phrase bank was read
+    for name in ("dev.csv", "heldout.csv"):
+        statements = _statements(name)
+        assert len(statements) >= 250
+        for theme in SPEC_IDS:  # at least 20 statements per theme
+            assert sum(theme in s.themes for s in statements) >= 20, (name, theme)
+        assert all(set(s.themes) <= set(SPEC_IDS) for s in statements)
+        for s in statements:
+            assert s.text.lower() not in seed, s.text
+            text = s.text.lower().rstrip(".")
+            assert not any(text in b or b in text for b in bank), s.text
+    dev = {s.text for s in _statements("dev.csv")}
+    assert not dev & {s.text for s in _statements("heldout.csv")}
+
+
+def test_suggestions_on_held_out_statements_meet_the_goal(model):
+    """Precision >= 0.75 and recall >= 0.80, micro-averaged over the 13 themes (issue 13)."""
+    counts = _measure(model, _statements("heldout.csv"))
+    precision, recall = _pr(*counts["micro"])
+    per_theme = {t: tuple(round(x, 2) for x in _pr(*counts[t])) for t in SPEC_IDS}
+    assert precision >= 0.75 and recall >= 0.80, (precision, recall, per_theme)
+    # Every theme is found for most of its statements: none is left to chance.
+    assert all(r >= 0.6 and p >= 0.6 for p, r in per_theme.values()), per_theme
+
+
+def test_suggestions_on_development_statements_meet_the_goal(model):
+    precision, recall = _pr(*_measure(model, _statements("dev.csv"))["micro"])
+    assert precision >= 0.75 and recall >= 0.80, (precision, recall)
+
+
+# --- suggestions ----------------------------------------------------------------------------
+
+def test_suggestions_are_ordered_scored_and_worth_showing(model):
+    found = suggest("NEWS2 of 8 at midnight was not escalated and IV antibiotics for his sepsis "
+                    "came six hours late; the family were not told", model=model)
+    themes = [s.theme for s in found]
+    assert {"deterioration", "sepsis", "communication_family"} <= set(themes)
+    assert "end_of_life" not in themes
+    scores = [s.score for s in found]
+    assert scores == sorted(scores, reverse=True)
+    assert all(model.threshold <= s <= 1 for s in scores)
+    assert suggest("Excellent, compassionate care from the whole team.", model=model)[0].theme \
+        == "good_practice"
+
+
+def test_nothing_worth_showing_gives_nothing(model):
+    assert suggest("", model=model) == []
+    assert suggest("   ", model=model) == []
+    assert suggest("The admission lasted four days.", model=model) == []
+    assert suggest("Obs not escalated", model=model, threshold=1.01) == []
+
+
+def test_batch_is_the_single_form_in_order(model):
+    texts = [s.text for s in _statements("heldout.csv")[:40]] + ["", None]
+    many = suggest_many(texts, model=model, batch_size=7)
+    assert len(many) == len(texts)
+    assert many == [suggest(t or "", model=model) for t in texts]
+
+
+def test_retraining_learns_from_accepted_codes(model):
+    word = "Zorblax quimbering at the Flenwick"
+    assert "procedure" not in {s.theme for s in suggest(word, model=model)}
+    codes = [m.CodedStatement(f"{word} on day {i}", ("procedure",)) for i in range(8)]
+    codes += [m.CodedStatement("Flenwick was busy", ())]
+    retrained = m.train_model(codes)
+    assert retrained.n_human == 9
+    assert "procedure" in {s.theme for s in suggest(word, model=retrained)}
+
+
+def test_model_file_is_private_and_only_trusted_when_ours(model, tmp_path):
+    path = m.save_model(model, tmp_path / "models" / "m.joblib")
+    assert (path.stat().st_mode & 0o777) == 0o600
+    loaded = m.load_model(path)
+    assert loaded is not None and loaded.themes == model.themes
+    text = "Antibiotics delayed; lactate not repeated"
+    assert suggest(text, model=loaded) == suggest(text, model=model)
+    os.chmod(path, 0o666)  # anyone could have replaced it: never unpickled
+    assert m.load_model(path) is None
+    path.write_bytes(b"not a model")
+    os.chmod(path, 0o600)
+    assert m.load_model(path) is None
+    assert m.load_model(tmp_path / "missing.joblib") is None
+
+
+# --- the command line -----------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def _run(*args: str, **kw):
+    result = runner.invoke(app, list(args), **kw)
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_cli_codebook_list_export_check(tmp_path):
+    listed = _run("themes", "codebook", "list")
+    assert listed.exit_code == 0
+    assert "escalation_planning    Treatment escalation and resuscitation decisions" \
+        in listed.output
+    out = tmp_path / "book.yaml"
+    assert _run("themes", "codebook", "export", str(out)).exit_code == 0
+    assert cb.load_codebook(out) == cb.shipped_codebook()
+    checked = _run("themes", "codebook", "check", str(out))
+    assert checked.exit_code == 0 and "2026.1 is valid (13 active, 0 retired)" in checked.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('version: "2026.2"\nthemes: [{id: a}]\n', encoding="utf-8")
+    refused = _run("themes", "codebook", "check", str(bad))
+    assert refused.exit_code == 1
+    assert refused.output.strip().splitlines() == [
+        "sjr themes: bad.yaml: theme 1 (a): label is missing or empty"]
+    assert _run("themes", "codebook", "export", str(tmp_path / "book.txt")).exit_code == 1
+    assert _run("themes", "codebook", "export", str(tmp_path / "no" / "b.csv")).exit_code == 1
+
+
+def test_cli_train_and_suggest(tmp_path):
+    codes = tmp_path / "codes.csv"
+    codes.write_text("text,themes\nOutlier on ward 9 overnight,patient_flow\n"
+                     "Fluid chart blank,medication;communication_team\n", encoding="utf-8")
+    trained = _run("themes", "train", "--codes", str(codes))
+    assert trained.exit_code == 0, trained.output
+    assert "2 coded statement(s) for 13 themes of codebook 2026.1" in trained.output
+    kept = Path(os.environ["SJR_THEMES_MODEL"])
+    assert (kept.stat().st_mode & 0o777) == 0o600
+    shown = _run("themes", "suggest", "Consultant review not until day 3", "--json")
+    assert shown.exit_code == 0
+    assert json.loads(shown.output)[0][0]["theme"] == "senior_review"
+    lines = _run("themes", "suggest", input="Falls risk assessment not done\nNo comments\n")
+    assert lines.exit_code == 0
+    assert lines.output.splitlines()[:2] == ["[1]", lines.output.splitlines()[1]]
+    assert "prevention" in lines.output and "No theme suggested." in lines.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,themes\nSomething,not_a_theme\n", encoding="utf-8")
+    refused = _run("themes", "train", "--codes", str(bad))
+    assert refused.exit_code == 1
+    assert "bad.csv: theme(s) not in codebook 2026.1: not_a_theme" in refused.output
+    assert _run("themes", "train", "--codes", str(tmp_path / "none.csv")).exit_code == 1
