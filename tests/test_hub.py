@@ -20,6 +20,7 @@ proxy, service and single-user servers are stopped at the end and none is left r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -87,13 +88,17 @@ class Store:
     approved_orgs: tuple[str, ...]
     other_orgs: tuple[str, ...]
     approval_id: str
+    lead_role: str
+    researcher_role: str
+    service_url: str  # the hub's and the extract service's own credentials
 
 
 # --------------------------------------------------------------------------- the store ----
 def _populate(owner_url: str, tag: str) -> Store:
-    from data_access import store
+    """Schema, a small synthetic data set, and the people as an operator registers them on
+    PostgreSQL (each with their own database role, ``users.db_role``)."""
+    from data_access import pg_security, store
     from data_access.approvals import ApprovalSpec, add_approval
-    from data_access.identity import add_user
     from sjrlib import schema
     from sjrlib.synthetic import generate
 
@@ -112,32 +117,36 @@ def _populate(owner_url: str, tag: str) -> Store:
         store.import_reviews(engine, reviews)
         today = dt.date.today()
         with engine.begin() as conn:
-            add_user(conn, lead, "organisation_lead", organisation_code=codes[0])
-            add_user(conn, researcher, "researcher")
+            for name, role, organisation in ((lead, "organisation_lead", codes[0]),
+                                             (researcher, "researcher", None)):
+                pg_security.add_user(conn, acting="operator", username=name, role=role,
+                                     organisation_code=organisation, reviewer_id=None,
+                                     tool="test")
             add_approval(conn, ApprovalSpec(
                 id=f"DARG-HUB-{tag}", applicants=(researcher,), purpose="hub test",
                 organisations=tuple(codes[:2]), period_start=months[0], period_end=months[-1],
                 fields=APPROVAL_FIELDS, free_text=False, date_coarsening="quarter",
                 start_date=today - dt.timedelta(days=1), end_date=today + dt.timedelta(days=30)))
+            roles = dict(conn.execute(text("SELECT username, db_role FROM users")).all())
     finally:
         engine.dispose()
     return Store(owner_url, make_url(owner_url).database, lead, researcher, f"stranger-{tag}",
-                 codes[0], tuple(codes[:2]), tuple(codes[2:]), f"DARG-HUB-{tag}")
+                 codes[0], tuple(codes[:2]), tuple(codes[2:]), f"DARG-HUB-{tag}",
+                 roles[lead], roles[researcher], "")
 
 
-def _create_person_roles(owner_url: str, names: list[str]) -> None:
-    """A login role per person (ordinary, not owner, NOBYPASSRLS) named as their hub name."""
+def _create_service_role(owner_url: str, tag: str) -> str:
+    """The hub's and the extract service's own login role, as the operator makes it: a member
+    of ``sjr_service`` that may read the store (audit entries go through the database's
+    functions). Returns its URL."""
+    role = f"sjr_hubsvc_{tag}"
     engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
-    database = make_url(owner_url).database
     with engine.connect() as conn:
-        for name in names:
-            conn.execute(text(f'CREATE ROLE "{name}" LOGIN NOSUPERUSER NOBYPASSRLS'))
-            conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO "{name}"'))
-            conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{name}"'))
-            conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA '
-                              f'public TO "{name}"'))
-            conn.execute(text(f'REVOKE UPDATE, DELETE ON audit_log FROM "{name}"'))
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE '
+                          'sjr_service'))
+        conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"'))
     engine.dispose()
+    return make_url(owner_url).set(username=role).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module")
@@ -162,12 +171,15 @@ def sjr_store(key_file):
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     owner_url = admin_url.set(database=name).render_as_string(hide_password=False)
-    roles: list[str] = []
+    from data_access.pg_security import role_name
+
+    # roles are cluster-wide: named before anything is made, so they are dropped whatever fails
+    roles = [role_name(f"{who}-{tag}", name) for who in ("lead", "researcher")]
+    roles.append(f"sjr_hubsvc_{tag}")
     try:
         built = _populate(owner_url, tag)
-        roles = [built.lead, built.researcher]
-        _create_person_roles(owner_url, roles)
-        yield built
+        assert [built.lead_role, built.researcher_role] == roles[:2]
+        yield dataclasses.replace(built, service_url=_create_service_role(owner_url, tag))
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -244,9 +256,9 @@ def hub(sjr_store, key_file, tmp_path_factory):
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         SJR_ROOT=str(ROOT),
-        SJR_DATABASE_URL_TEMPLATE=(f"postgresql+psycopg://{{user}}@127.0.0.1:5432/"
+        SJR_DATABASE_URL_TEMPLATE=(f"postgresql+psycopg://{{db_role}}@127.0.0.1:5432/"
                                    f"{sjr_store.database}"),
-        SJR_SERVICE_DATABASE_URL=sjr_store.owner_url,
+        SJR_SERVICE_DATABASE_URL=sjr_store.service_url,
         SJR_HUB_AUTHENTICATOR="dummy",
         SJR_HUB_SPAWNER="simple",
         SJR_HUB_HOME_TEMPLATE=str(homes / "{username}"),
@@ -416,13 +428,16 @@ def test_the_researchers_kernel_reads_no_review_rows_directly(hub, sjr_store, si
     code = ("import os, sqlalchemy as sa\n"
             "with sa.create_engine(os.environ['SJR_DATABASE_URL']).connect() as c:\n"
             "    print(c.execute(sa.text('select session_user')).scalar_one())\n"
-            "    print(c.execute(sa.text('select count(*) from reviews')).scalar_one())\n")
+            "    print(c.execute(sa.text('select count(*) from reviews')).scalar_one())\n"
+            "    c.execute(sa.text(\"select set_config('sjr.all_organisations', 'on', false)\"))\n"
+            "    print(c.execute(sa.text('select count(*) from reviews')).scalar_one())\n"
+            "    print(c.execute(sa.text('select count(*) from deaths')).scalar_one())\n")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     NotebookClient(notebook, kernel_name="python3", timeout=60,
                    resources={"metadata": {"path": str(hub.home(sjr_store.researcher))}}
                    ).execute(env=env)
     printed = "".join(o.get("text", "") for o in notebook.cells[0].outputs).split()
-    assert printed == [sjr_store.researcher, "0"]
+    assert printed == [sjr_store.researcher_role, "0", "0", "0"]
 
 
 def _audit(owner_url: str, username: str) -> list[tuple[str, str, str | None]]:
