@@ -381,6 +381,8 @@ def test_an_unknown_name_gets_access_denied(hub, sjr_store, sign_in):
     assert answer.status != 200 or "jp-LabShell" not in answer.text()
     with pytest.raises(AssertionError):
         hub.server_env(sjr_store.stranger)
+    assert ("session.denied", "jupyterhub", None) in _audit(sjr_store.owner_url,
+                                                            sjr_store.stranger)
 
 
 def test_a_researcher_runs_the_quickstart_in_jupyterlab(hub, sjr_store, sign_in):
