@@ -1,0 +1,435 @@
+"""PostgreSQL is the boundary: each person's own database role, tried directly with psycopg.
+
+A store is built with the synthetic data set; a user of every role is registered through the
+database's ``sjr_user_add`` (which creates their LOGIN role, a member of ``sjr_person``). Each
+test then connects AS that role with plain psycopg (no project code in between) and tries what a
+determined user would type into a kernel: the old ``set_config`` bypass, self-promotion, writing
+or forging audit entries, reading secrets, reading and writing outside the role's scope. The
+expected scopes are computed from the synthetic frames that were inserted, not from the store.
+
+The test server trusts every local connection, so these tests show what each role may do once
+connected, not authentication (pg_hba's password or certificate per role does that in a
+deployment; ``docs/security-postgresql.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pandas as pd
+import psycopg
+import pytest
+from access_setup import POSTGRES_URL, _create_pg_database, _drop_pg_database, _populate, \
+    approval, synthetic
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from data_access import approval_keys, audit, open_session, pg_security, store
+from data_access.roles import AccessDenied
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set"),
+]
+
+ROLE_TABLES = ("reviews", "phase_assessments", "problems", "review_reasons", "deaths",
+               "reviewers")
+PEOPLE = ("p_admin", "p_lead", "p_reviewer", "p_national", "p_researcher")
+
+
+class Store:
+    """The store of this module: URLs, organisations, the reviewer's id, the persons' roles."""
+
+    def __init__(self, owner_url: str, org_a: str, org_b: str, reviewer_id: str) -> None:
+        self.owner_url = owner_url
+        self.org_a, self.org_b = org_a, org_b
+        self.reviewer_id = reviewer_id
+        self.roles: dict[str, str] = {}
+
+    def connect(self, person: str, **kwargs) -> psycopg.Connection:
+        """A plain psycopg connection logged in as ``person``'s own database role."""
+        url = make_url(self.owner_url)
+        return psycopg.connect(host=url.host, port=url.port or 5432, dbname=url.database,
+                               user=self.roles[person], **kwargs)
+
+    def url_of(self, person: str) -> str:
+        return make_url(self.owner_url).set(username=self.roles[person]).render_as_string(
+            hide_password=False)
+
+
+def _all_roles(owner_url: str) -> list[str]:
+    engine = create_engine(owner_url)
+    with engine.connect() as conn:
+        roles = list(conn.execute(text("SELECT db_role FROM users WHERE db_role IS NOT NULL"))
+                     .scalars())
+    engine.dispose()
+    return roles
+
+
+def _drop_roles(roles) -> None:
+    admin = create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for role in roles:
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg():
+    owner_url = _create_pg_database()
+    roles: list[str] = []
+    try:
+        a, b, _c, rid, _other = _populate(owner_url)
+        st = Store(owner_url, a, b, rid)
+        engine = store.get_engine(owner_url)
+        people = {"p_admin": ("administrator", None, None),
+                  "p_lead": ("organisation_lead", a, None),
+                  "p_reviewer": ("reviewer", a, rid),
+                  "p_national": ("programme_team", None, None),
+                  "p_researcher": ("researcher", None, None),
+                  "p_gone": ("organisation_lead", a, None)}
+        with engine.begin() as conn:  # the owner (operator) path of the functions
+            for name, (role, org, reviewer) in people.items():
+                st.roles[name] = pg_security.add_user(
+                    conn, acting="admin", username=name, role=role, organisation_code=org,
+                    reviewer_id=reviewer, tool="test")
+            pg_security.add_approval(conn, approval("DARG-P", ["p_researcher"], [a, b]),
+                                     acting="admin", tool="test")
+            approval_keys.add_key(conn, "DARG-P")
+        engine.dispose()
+        yield st
+    finally:
+        try:
+            roles = _all_roles(owner_url)
+        finally:
+            _drop_pg_database(owner_url)
+            _drop_roles(roles)
+
+
+# --------------------------------------------------------------- what each role should see ----
+def _expected_reviews(st: Store, person: str) -> set[str]:
+    """Review ids in ``person``'s scope, from the synthetic frames that were inserted."""
+    _orgs, _deaths, reviews = synthetic()
+    if person == "p_national":
+        return set(reviews["review_id"])
+    if person == "p_lead":
+        return set(reviews.loc[reviews["organisation_code"] == st.org_a, "review_id"])
+    if person == "p_reviewer":
+        at_a = reviews[reviews["organisation_code"] == st.org_a]
+        own = at_a["reviewer_id"] == st.reviewer_id
+        seconds = reviews[(reviews["review_stage"] == "second")
+                          & (reviews["reviewer_id"] != st.reviewer_id)]
+        queue = ((at_a["review_stage"] == "first") & at_a["status"].isin(["submitted", "locked"])
+                 & at_a["score_overall"].isin([1, 2])
+                 & ~at_a["review_id"].isin(set(seconds["second_review_of"].dropna())))
+        return set(at_a.loc[(own | queue).fillna(False), "review_id"])
+    return set()
+
+
+def _expected_counts(st: Store, person: str) -> dict[str, int]:
+    _orgs, deaths, reviews = synthetic()
+    ids = _expected_reviews(st, person)
+    owner = create_engine(st.owner_url)  # children counted by the owner over the chosen ids
+    with owner.connect() as conn:
+        children = {t: conn.execute(text(f"SELECT count(*) FROM {t} WHERE review_id = ANY(:i)"),
+                                    {"i": sorted(ids)}).scalar_one()
+                    for t in ("phase_assessments", "problems", "review_reasons")}
+    owner.dispose()
+    if person == "p_national":
+        n_deaths, reviewers = len(deaths), set(reviews["reviewer_id"].dropna())
+    elif person == "p_lead":
+        n_deaths = int((deaths["organisation_code"] == st.org_a).sum())
+        reviewers = set(reviews.loc[reviews["organisation_code"] == st.org_a,
+                                    "reviewer_id"].dropna())
+    elif person == "p_reviewer":
+        n_deaths, reviewers = 0, {st.reviewer_id}
+    else:
+        n_deaths, reviewers = 0, set()
+    return {"reviews": len(ids), **children, "deaths": n_deaths, "reviewers": len(reviewers)}
+
+
+def _counts(conn: psycopg.Connection) -> dict[str, int]:
+    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ROLE_TABLES}
+
+
+# ------------------------------------------------------------------------------- scope ----
+@pytest.mark.parametrize("person", PEOPLE)
+def test_each_person_role_sees_exactly_its_scope(pg, person):
+    expected = _expected_counts(pg, person)
+    assert expected["reviews"] > 0 or person in ("p_admin", "p_researcher")
+    with pg.connect(person) as conn:
+        assert _counts(conn) == expected
+        ids = {r[0] for r in conn.execute("SELECT review_id FROM reviews")}
+    assert ids == _expected_reviews(pg, person)
+
+
+@pytest.mark.parametrize("person", PEOPLE)
+def test_the_old_settings_change_nothing(pg, person):
+    expected = _expected_counts(pg, person)
+    everything = ",".join(sorted(synthetic()[0]["organisation_code"]))
+    with pg.connect(person) as conn:
+        conn.execute("SELECT set_config('sjr.all_organisations', 'on', false), "
+                      "set_config('sjr.organisations', %s, false)", (everything,))
+        assert _counts(conn) == expected
+        conn.execute("SET sjr.all_organisations = 'on'")
+        assert _counts(conn) == expected
+
+
+def test_a_role_outside_both_groups_gets_nothing_from_the_settings(pg):
+    role = f"sjr_test_plain_{uuid.uuid4().hex[:8]}"
+    owner = create_engine(pg.owner_url, isolation_level="AUTOCOMMIT")
+    with owner.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'GRANT SELECT ON reviews, deaths, users TO "{role}"'))
+    try:
+        url = make_url(pg.owner_url)
+        with psycopg.connect(host=url.host, port=url.port or 5432, dbname=url.database,
+                             user=role) as conn:
+            conn.execute("SELECT set_config('sjr.all_organisations', 'on', false)")
+            for table in ("reviews", "deaths", "users"):
+                assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+    finally:
+        with owner.connect() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        owner.dispose()
+
+
+# ---------------------------------------------------------------------------- writing ----
+def _fails(conn: psycopg.Connection, statement: str, params=(), match: str = "") -> str:
+    """Run ``statement`` in a savepoint; it must fail. Returns the error's message."""
+    with pytest.raises(psycopg.Error) as caught:
+        with conn.transaction():
+            conn.execute(statement, params)
+    assert match.lower() in str(caught.value).lower()
+    return str(caught.value)
+
+
+def _rows(conn: psycopg.Connection, statement: str, params=()) -> int:
+    """Rows ``statement`` changes, rolled back."""
+    with conn.transaction(force_rollback=True):
+        return conn.execute(statement, params).rowcount
+
+
+@pytest.mark.parametrize("person", PEOPLE)
+def test_no_person_writes_users_approvals_or_the_audit_chain(pg, person):
+    with pg.connect(person) as conn:
+        _fails(conn, "UPDATE users SET role = 'programme_team', organisation_code = NULL "
+               "WHERE username = %s", (person,), "permission denied")
+        _fails(conn, "INSERT INTO users (username, role) VALUES ('me2', 'administrator')",
+               match="permission denied")
+        _fails(conn, "UPDATE approvals SET applicants = '[\"p_researcher\", \"x\"]'",
+               match="permission denied")
+        _fails(conn, "INSERT INTO audit_log VALUES (999, 'x', 'admin', 'administrator', 'x', "
+               "'{}', 0, NULL, 'x', 'x', 'x')", match="permission denied")
+        _fails(conn, "UPDATE audit_head SET last_id = last_id + 1", match="permission denied")
+        _fails(conn, "DELETE FROM audit_log", match="permission denied")
+        _fails(conn, "SELECT * FROM audit_head FOR UPDATE", match="permission denied")
+        # the pseudonym secrets are not in the database at all (revision 0005), and the old
+        # table was never granted
+        _fails(conn, "SELECT * FROM approval_secrets")
+        _fails(conn, "UPDATE organisations SET name = 'x'", match="permission denied")
+
+
+def test_persons_read_only_their_own_user_row_and_approvals(pg):
+    for person in ("p_lead", "p_reviewer", "p_national", "p_researcher"):
+        with pg.connect(person) as conn:
+            assert [r[0] for r in conn.execute("SELECT username FROM users")] == [person]
+            assert conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
+            approvals = {r[0] for r in conn.execute("SELECT approval_id FROM approvals")}
+            assert approvals == ({"DARG-P"} if person == "p_researcher" else set())
+    with pg.connect("p_admin") as conn:  # the administrator reads the registers
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] > len(PEOPLE)
+        assert conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM approvals").fetchone()[0] > 1
+
+
+def test_what_each_role_may_write(pg):
+    a, b = pg.org_a, pg.org_b
+    _orgs, _deaths, reviews = synthetic()
+    at_a = reviews[reviews["organisation_code"] == a]
+    own = at_a[(at_a["reviewer_id"] == pg.reviewer_id) & (at_a["status"] != "locked")]
+    other = at_a[at_a["reviewer_id"] != pg.reviewer_id]
+    assert len(own) and len(other)
+    with pg.connect("p_lead") as conn:
+        assert _rows(conn, "UPDATE reviews SET case_id = 'x' WHERE organisation_code = %s",
+                     (a,)) == len(at_a)
+        assert _rows(conn, "UPDATE reviews SET status = 'locked' WHERE review_id = %s",
+                     (other["review_id"].iloc[0],)) == 1
+        assert _rows(conn, "UPDATE reviews SET case_id = 'x' WHERE organisation_code = %s",
+                     (b,)) == 0
+        assert _rows(conn, "DELETE FROM deaths WHERE organisation_code = %s", (b,)) == 0
+        _fails(conn, "INSERT INTO deaths VALUES (%s, '2030-01', 1, 0)", (b,), "row-level")
+        _fails(conn, "UPDATE reviews SET organisation_code = %s WHERE organisation_code = %s",
+               (b, a), "row-level")
+    with pg.connect("p_reviewer") as conn:
+        mine = own["review_id"].iloc[0]
+        assert _rows(conn, "UPDATE reviews SET case_id = 'x' WHERE review_id = %s", (mine,)) == 1
+        assert _rows(conn, "UPDATE phase_assessments SET comment = 'x' WHERE review_id = %s",
+                     (mine,)) >= 1
+        assert _rows(conn, "UPDATE reviews SET case_id = 'x' WHERE review_id = ANY(%s)",
+                     (list(other["review_id"]),)) == 0  # queue items are read only
+        assert _rows(conn, "UPDATE phase_assessments SET comment = 'x' "
+                     "WHERE review_id = ANY(%s)", (list(other["review_id"]),)) == 0
+        _fails(conn, "UPDATE reviews SET status = 'locked' WHERE review_id = %s", (mine,),
+               "row-level")
+        _fails(conn, "UPDATE reviews SET reviewer_id = %s WHERE review_id = %s",
+               (other["reviewer_id"].iloc[0], mine), "row-level")
+        _fails(conn, "INSERT INTO deaths VALUES (%s, '2030-01', 1, 0)", (a,), "row-level")
+        locked = at_a[(at_a["reviewer_id"] == pg.reviewer_id) & (at_a["status"] == "locked")]
+        if len(locked):
+            assert _rows(conn, "UPDATE reviews SET case_id = 'x' WHERE review_id = ANY(%s)",
+                         (list(locked["review_id"]),)) == 0
+    for person in ("p_national", "p_researcher", "p_admin"):
+        with pg.connect(person) as conn:
+            assert _rows(conn, "UPDATE reviews SET case_id = 'x'") == 0
+            assert _rows(conn, "DELETE FROM deaths") == 0
+            _fails(conn, "INSERT INTO deaths VALUES (%s, '2030-01', 1, 0)", (a,), "row-level")
+
+
+# ------------------------------------------------------------------------------ audit ----
+def test_a_person_appends_only_entries_naming_themselves(pg):
+    with pg.connect("p_reviewer") as conn:
+        new_id = conn.execute(
+            "SELECT sjr_audit_append('admin', 'administrator', 'users.add', %s, 1, NULL, 'sql')",
+            (json.dumps({"username": "p_reviewer", "role": "programme_team"}),)).fetchone()[0]
+        conn.commit()
+        _fails(conn, "SELECT sjr_audit_append('x', NULL, 'x', '[1]', NULL, NULL, 'sql')",
+               match="json object")
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:
+        entry = conn.execute(text("SELECT username, role, action FROM audit_log WHERE id = :i"),
+                             {"i": new_id}).one()
+        result = audit.verify(conn)
+    owner.dispose()
+    assert tuple(entry) == ("p_reviewer", "reviewer", "users.add")
+    assert result.ok, result.problems
+
+
+TRICKY = ['quote " and \\ backslash', "new\nline\ttab\rreturn", "naïve café – ŵ 日本 😀",
+          "control \x01\x08\x0c\x1f\x7f end", "</script>{\"a\":1}", "", "\u2028\u2029 \ufeff"]
+
+
+def test_the_database_hashes_tricky_strings_as_audit_entry_hash_does(pg):
+    owner = store.get_engine(pg.owner_url)
+    with owner.begin() as conn:
+        audit.lock(conn)
+        ids = [audit.append(conn, username=value or "blank", role=None, action=value,
+                            scope={"value": value, value: [value, 1, None]}, rows=len(value),
+                            approval_id=value or None, tool=value or "t")
+               for value in TRICKY]
+    with owner.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM audit_log WHERE id = ANY(:i) ORDER BY id"),
+                            {"i": ids}).mappings().all()
+        result = audit.verify(conn)
+    owner.dispose()
+    assert result.ok, result.problems
+    for row, value in zip(rows, TRICKY, strict=True):
+        assert row["action"] == value
+        assert json.loads(row["scope"]) == {"value": value, value: [value, 1, None]}
+        assert audit.entry_hash(row["prev_hash"], row) == row["entry_hash"]
+
+
+# ---------------------------------------------------------------------- administration ----
+def test_only_an_administrator_person_manages_users(pg):
+    for person in ("p_lead", "p_national", "p_researcher"):
+        with pg.connect(person) as conn:
+            _fails(conn, "SELECT sjr_user_add('admin', 'sneaky', 'programme_team', NULL, NULL, "
+                   "'sjr_sneaky_1', 'sql')", match="administrator")
+            _fails(conn, "SELECT sjr_user_set_disabled('admin', 'p_admin', true, 'sql')",
+                   match="administrator")
+    name = f"p_new_{uuid.uuid4().hex[:6]}"
+    role = pg_security.role_name(name, make_url(pg.owner_url).database)
+    with pg.connect("p_admin") as conn:
+        conn.execute("SELECT sjr_user_add('someone else', %s, 'programme_team', NULL, NULL, "
+                     "%s, 'sql')", (name, role))
+        conn.commit()
+        entry = conn.execute("SELECT username, action, scope FROM audit_log "
+                             "ORDER BY id DESC LIMIT 1").fetchone()
+    assert entry[:2] == ("p_admin", "users.add") and json.loads(entry[2])["db_role"] == role
+    pg.roles[name] = role
+    with pg.connect(name) as conn:  # the new person logs in and reads everything, read only
+        assert _counts(conn)["reviews"] == len(synthetic()[2])
+
+
+def test_a_disabled_person_cannot_log_in_and_an_open_connection_sees_nothing(pg):
+    with pg.connect("p_gone") as still_open:
+        assert _counts(still_open)["reviews"] > 0
+        with pg.connect("p_admin") as admin:
+            admin.execute("SELECT sjr_user_set_disabled(NULL, 'p_gone', true, 'sql')")
+            admin.commit()
+        assert _counts(still_open) == dict.fromkeys(ROLE_TABLES, 0)
+    with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
+        pg.connect("p_gone")
+
+
+# ---------------------------------------------------------------- through project code ----
+@pytest.mark.parametrize("person", PEOPLE)
+def test_open_session_as_a_person_role_is_that_person(pg, person, monkeypatch):
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    monkeypatch.delenv("SJR_USER", raising=False)
+    with open_session(None, pg.url_of(person), tool="test") as s:
+        assert s.user == person
+        organisations = s.organisations()
+        assert len(organisations) > 0
+        if person in ("p_lead", "p_national"):
+            assert set(s.reviews()["review_id"]) == _expected_reviews(pg, person)
+        if person == "p_reviewer":  # the session shows their own; the queue is read apart
+            shown = s.reviews()
+            assert set(shown["reviewer_id"]) == {pg.reviewer_id}
+            assert set(shown["review_id"]) <= _expected_reviews(pg, person)
+        if person == "p_researcher":
+            assert s.approvals()["approval_id"].tolist() == ["DARG-P"]
+        if person == "p_admin":
+            assert s.verify_audit().ok
+    with open_session(person, pg.url_of(person), tool="test") as s:  # naming oneself is fine
+        assert s.user == person
+    for claim in ("admin", "p_national" if person != "p_national" else "p_lead"):
+        with pytest.raises(AccessDenied, match="database role of"):
+            open_session(claim, pg.url_of(person), tool="test")
+        monkeypatch.setenv("SJR_USER", claim)
+        with pytest.raises(AccessDenied, match="SJR_USER"):
+            open_session(None, pg.url_of(person), tool="test")
+        monkeypatch.setenv("JUPYTERHUB_USER", claim)
+        monkeypatch.delenv("SJR_USER")
+        with pytest.raises(AccessDenied, match="JUPYTERHUB_USER"):
+            open_session(None, pg.url_of(person), tool="test")
+        monkeypatch.delenv("JUPYTERHUB_USER")
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:
+        denied = conn.execute(text("SELECT username FROM audit_log WHERE action = "
+                                   "'session.denied' AND scope LIKE :s"),
+                              {"s": f"%database role of '{person}'%"}).scalars().all()
+    owner.dispose()
+    assert denied and set(denied) == {person}  # the refusal names who really connected
+
+
+def test_an_administrator_person_adds_and_disables_users_through_the_session(pg):
+    name = f"p_added_{uuid.uuid4().hex[:6]}"
+    with open_session(None, pg.url_of("p_admin"), tool="test") as s:
+        s.add_user(name, "organisation_lead", organisation_code=pg.org_b)
+        users = s.users()
+        with pytest.raises(ValueError, match="already exists"):
+            s.add_user(name, "organisation_lead", organisation_code=pg.org_b)
+        pg.roles[name] = pg_security.role_name(name, make_url(pg.owner_url).database)
+        with open_session(None, pg.url_of(name), tool="test") as lead:
+            assert set(lead.reviews()["organisation_code"]) == {pg.org_b}
+        s.disable_user(name)
+        s.enable_user(name)
+        log = s.audit_log(username="p_admin")
+        assert s.verify_audit().ok
+    assert name in set(users["username"])
+    actions = [a for a, sc in zip(log["action"], log["scope"], strict=True) if name in sc]
+    assert actions == ["users.add", "users.disable", "users.enable"]
+    with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+        with pytest.raises(AccessDenied):
+            lead.add_user("x", "programme_team")
+
+
+def test_a_researchers_own_role_reads_no_review_rows_even_under_an_approval(pg):
+    """Researchers get extracts from the extract service (a service role), never rows through
+    their own role: the database gives their role none."""
+    with open_session(None, pg.url_of("p_researcher"), tool="test") as s:
+        frame = s.reviews(approval_id="DARG-P")
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 0
