@@ -20,8 +20,14 @@ import uuid
 import pandas as pd
 import psycopg
 import pytest
-from access_setup import POSTGRES_URL, _create_pg_database, _drop_pg_database, _populate, \
-    approval, synthetic
+from access_setup import (
+    POSTGRES_URL,
+    _create_pg_database,
+    _drop_pg_database,
+    _populate,
+    approval,
+    synthetic,
+)
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
