@@ -70,7 +70,7 @@ def downgrade() -> None:
         sa.PrimaryKeyConstraint("approval_id", name=op.f("pk_approval_secrets")),
     )
     with op.batch_alter_table("approvals") as batch:
-        batch.drop_constraint("ck_approvals_k", type_="check")
+        batch.drop_constraint(op.f("ck_approvals_k"), type_="check")
         batch.drop_column("deaths")
         batch.drop_column("k")
     op.execute("DELETE FROM store_meta WHERE key = 'approval_keys'")
