@@ -396,9 +396,9 @@ def wilson(count: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def interval_text(lower: float, upper: float) -> str:
+def interval_text(lower: float, upper: float, decimals: int = 1) -> str:
     """How a report prints an interval of proportions."""
-    return f"{100 * lower:.1f}–{100 * upper:.1f}%"
+    return f"{100 * lower:.{decimals}f}–{100 * upper:.{decimals}f}%"
 
 
 def _candidates(k_range, n_range, keep) -> int:
@@ -448,8 +448,9 @@ def published_rate(
     nothing the counts do not. They are also printed no more precisely than leaves at least
     two (count, base) pairs within the rounding consistent with them: a reader who took the
     percentage for one of exact counts could otherwise pin a pair (usually, but not always,
-    the printed one). A percentage that pins a pair even to whole numbers is not printed,
-    nor is an interval that would pin one.
+    the printed one). A percentage that pins a pair even to whole numbers is not printed; an
+    interval is printed to one decimal, else to whole numbers, where the pair stays ambiguous
+    with it, else not at all.
     """
     if not rule.active:
         if exact is None or (isinstance(exact, float) and math.isnan(exact)):
@@ -479,9 +480,16 @@ def published_rate(
                        lambda a, b, t=text, d=decimals: f"{100 * a / b:.{d}f}" == t) >= 2:
             shown = p if decimals == 1 else f"{text}%"
             break
-    if shown is None or ci_text is None or not isinstance(shown, float):
+    if shown is None or ci_text is None:
         return shown, None
-    text = f"{p:.1f}"
-    both = _candidates(k_range, n_range, lambda a, b: f"{100 * a / b:.1f}" == text
-                       and interval_text(*wilson(a, b, alpha)) == ci_text)
-    return shown, ci_text if both >= 2 else None
+    places = 1 if isinstance(shown, float) else 0
+    text = f"{p:.{places}f}"
+    lower, upper = wilson(k, n, alpha)
+    for decimals in (1, 0):
+        ci_text = interval_text(lower, upper, decimals)
+        both = _candidates(k_range, n_range, lambda a, b, c=ci_text, d=decimals:
+                           f"{100 * a / b:.{places}f}" == text
+                           and interval_text(*wilson(a, b, alpha), d) == c)
+        if both >= 2:
+            return shown, ci_text
+    return shown, None

@@ -169,6 +169,7 @@ class Problem:
         value, decimals = parsed
         half = 0.5 * 10 ** (-decimals) + 1e-9
         ci = _CI.fullmatch(ci_text.strip()) if ci_text else None
+        ci_decimals = len(ci.group(1).partition(".")[2]) if ci else 1
 
         def matches(a: int, b: int) -> bool:
             if b <= 0 or a > b:
@@ -177,7 +178,7 @@ class Problem:
                 return False
             if ci is not None:
                 lo, hi = _wilson(a, b, z)
-                shown = f"{100 * lo:.1f}–{100 * hi:.1f}%"
+                shown = f"{100 * lo:.{ci_decimals}f}–{100 * hi:.{ci_decimals}f}%"
                 return shown.replace("–", "-") == ci_text.strip().replace("–", "-")
             return True
 

@@ -169,6 +169,9 @@ def test_a_percentage_is_printed_only_as_precisely_as_the_rounding_allows():
     # 150 of 1,200: one decimal leaves several pairs
     value, interval = published_rate(150, 1200, rule, alpha=0.05)
     assert value == pytest.approx(12.5) and interval is not None
+    # 60 of 150: one decimal would pin the pair, for the percentage and for its interval;
+    # whole numbers do not
+    assert published_rate(60, 150, rule, alpha=0.05) == ("40%", "33–48%")
     assert published_rate("*", 1200, rule) == ("*", None)
     # an organisation's own report: the exact figures
     assert published_rate(13, 14, DisclosureRule.off(), exact=100 * 13 / 14) == (
