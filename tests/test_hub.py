@@ -43,6 +43,7 @@ from sqlalchemy.engine import make_url
 POSTGRES_URL = os.environ.get("SJR_TEST_POSTGRES_URL")
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "jupyterhub_config.py"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"  # git-ignored, to be looked at
 VENV_BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -315,6 +316,11 @@ def sign_in(browser, hub):
         context.close()
 
 
+def _screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"hub_{name}.png"), full_page=True)
+
+
 def _wait_for(page, selector: str, hub: Hub) -> None:
     """Wait for ``selector``; on a timeout say what the page and the hub's log showed."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -364,6 +370,7 @@ def test_a_lead_gets_their_organisations_dashboard_and_no_jupyterlab(hub, sjr_st
     expect(page.locator(".sjr-explore")).to_contain_text(f"Signed in as {sjr_store.lead}")
     options = page.locator(".f-organisation_code select option").all_inner_texts()
     assert [o.replace("\xa0", " ").split(" · ")[0] for o in options] == [sjr_store.lead_org]
+    _screenshot(page, "lead_explore")
 
     for path in ("lab", "lab/tree/explore.ipynb", "tree", "terminals/1", "notebooks/explore"):
         answer = page.request.get(f"{hub.url}/user/{sjr_store.lead}/{path}",
@@ -377,6 +384,7 @@ def test_an_unknown_name_gets_access_denied(hub, sjr_store, sign_in):
     page = sign_in(sjr_store.stranger)
     expect(page.locator("body")).to_contain_text("Access denied", timeout=PAGE_MS)
     expect(page.locator("body")).to_contain_text("not a registered SJR user")
+    _screenshot(page, "unknown_denied")
     answer = page.request.get(f"{hub.url}/user/{sjr_store.stranger}/lab")
     assert answer.status != 200 or "jp-LabShell" not in answer.text()
     with pytest.raises(AssertionError):
@@ -409,6 +417,7 @@ def test_a_researcher_runs_the_quickstart_in_jupyterlab(hub, sjr_store, sign_in)
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
                           ", .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
     assert errors.count() == 0, errors.all_inner_texts()
+    _screenshot(page, "researcher_quickstart")
 
     manifest = json.loads(manifest_file.read_text())
     extract = read_extract(hub.home(sjr_store.researcher) / "extract.parquet")
