@@ -51,6 +51,7 @@ from data_access.anonymity import DEFAULT_K, MIN_K
 from data_access.pseudonymise import FREE_TEXT_COLUMNS
 from data_access.roles import RESEARCHER, AccessDenied
 from sjrlib import domain
+from sjrlib.privacy import describe, find_identifiers
 from sjrlib.yaml_files import YAMLFileError, load_yaml
 
 __all__ = [
@@ -103,6 +104,16 @@ class ApprovalSpec(BaseModel):
     deaths: bool = False
     start_date: dt.date
     end_date: dt.date
+
+    @field_validator("purpose")
+    @classmethod
+    def _purpose(cls, value: str) -> str:
+        # The same screen as every other text (sjrlib.privacy); the message masks what it found.
+        findings = find_identifiers(value)
+        if findings:
+            raise ValueError(f"the purpose contains what looks like an identifier: "
+                             f"{describe(findings)}; describe the study, not a patient")
+        return value
 
     @field_validator("period_start", "period_end")
     @classmethod
