@@ -66,11 +66,14 @@ class Store:
 
 def _all_roles(owner_url: str) -> list[str]:
     engine = create_engine(owner_url)
-    with engine.connect() as conn:
-        roles = list(conn.execute(text("SELECT db_role FROM users WHERE db_role IS NOT NULL"))
-                     .scalars())
-    engine.dispose()
-    return roles
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text("SELECT db_role FROM users WHERE db_role IS NOT NULL"))
+                        .scalars())
+    except Exception:  # the store was never built
+        return []
+    finally:
+        engine.dispose()
 
 
 def _drop_roles(roles) -> None:

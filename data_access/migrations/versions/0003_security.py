@@ -77,14 +77,13 @@ def _functions(path: str) -> list[str]:
         LANGUAGE sql STABLE {definer} AS $$
             SELECT EXISTS ({_PERSON} AND u.role = 'administrator')
         $$""",
-        # the service path: the old per-transaction settings, for sjr_service members only
-        f"""CREATE OR REPLACE FUNCTION sjr_organisation_visible(code text) RETURNS boolean
-        LANGUAGE sql STABLE {invoker} AS $$
-            SELECT sjr_is_service() AND (
-                coalesce(current_setting('sjr.all_organisations', true), '') = 'on'
-                OR code = ANY (string_to_array(
-                       coalesce(current_setting('sjr.organisations', true), ''), ',')))
-        $$""",
+        # the person connected (NULL for anyone else); policies call these once per statement
+        f"""CREATE OR REPLACE FUNCTION sjr_person_role() RETURNS text
+        LANGUAGE sql STABLE {definer} AS $$ SELECT u.role FROM ({_PERSON}) u $$""",
+        f"""CREATE OR REPLACE FUNCTION sjr_person_organisation() RETURNS text
+        LANGUAGE sql STABLE {definer} AS $$ SELECT u.organisation_code FROM ({_PERSON}) u $$""",
+        f"""CREATE OR REPLACE FUNCTION sjr_person_reviewer() RETURNS text
+        LANGUAGE sql STABLE {definer} AS $$ SELECT u.reviewer_id FROM ({_PERSON}) u $$""",
         # -- reviews: by the row's own values (reveals nothing but the caller's rights) ------
         f"""CREATE OR REPLACE FUNCTION sjr_reads_review(p_org text, p_reviewer text)
         RETURNS boolean LANGUAGE sql STABLE {definer} AS $$
@@ -373,7 +372,8 @@ _GUARDED = (
 they answer only about the caller's own rights)."""
 
 _ALL_FUNCTIONS = _GUARDED + (
-    "sjr_is_service()", "sjr_is_administrator()", "sjr_reads_review(text, text)",
+    "sjr_is_service()", "sjr_is_administrator()", "sjr_person_role()",
+    "sjr_person_organisation()", "sjr_person_reviewer()", "sjr_reads_review(text, text)",
     "sjr_writes_review(text, text, text)", "sjr_queue_item(text)", "sjr_reads_review_id(text)",
     "sjr_writes_review_id(text)", "sjr_reads_deaths(text)", "sjr_leads(text)",
     "sjr_reads_reviewer(text, text)", "sjr_writes_reviewer(text, text)",
@@ -381,27 +381,46 @@ _ALL_FUNCTIONS = _GUARDED + (
 )
 
 
+_ROLE = "(SELECT sjr_person_role())"
+_ORG = "(SELECT sjr_person_organisation())"
+_REVIEWER = "(SELECT sjr_person_reviewer())"
+_SERVICE = "(SELECT sjr_is_service())"
+"""Uncorrelated scalar subqueries: PostgreSQL evaluates each once per statement (an InitPlan),
+so a policy costs a comparison per row, not a lookup of the person per row."""
+
+
 def _policies() -> list[str]:
-    statements = []
-    for table in _RLS_TABLES:
-        statements.append(f"DROP POLICY IF EXISTS organisation_isolation ON {table}")
-        if table in _CHILD_TABLES:
-            service = ("EXISTS (SELECT 1 FROM reviews r WHERE r.review_id = "
-                       f"{table}.review_id AND sjr_organisation_visible(r.organisation_code))")
-            read, write = "sjr_reads_review_id(review_id)", "sjr_writes_review_id(review_id)"
-            check = write
-        elif table == "reviews":
-            service = "sjr_organisation_visible(organisation_code)"
-            read = ("sjr_reads_review(organisation_code, reviewer_id) "
-                    "OR sjr_queue_item(review_id)")
-            write = check = "sjr_writes_review(organisation_code, reviewer_id, status)"
-        else:  # deaths
-            service = "sjr_organisation_visible(organisation_code)"
-            read, write = "sjr_reads_deaths(organisation_code)", "sjr_leads(organisation_code)"
-            check = write
-        statements += _person_policies(table, service, read, write, check)
+    # The service path: revision 0002's settings (sjr_organisation_visible), for sjr_service
+    # members only.
+    service = f"{_SERVICE} AND sjr_organisation_visible(organisation_code)"
+    review_read = (f"{_ROLE} = 'programme_team' OR (organisation_code = {_ORG} AND ("
+                   f"{_ROLE} = 'organisation_lead' OR ({_ROLE} = 'reviewer' AND ("
+                   f"reviewer_id = {_REVIEWER} OR sjr_queue_item(review_id)))))")
+    review_write = "sjr_writes_review(organisation_code, reviewer_id, status)"
+    statements = [f"DROP POLICY IF EXISTS organisation_isolation ON {t}" for t in _RLS_TABLES]
+    statements += _person_policies("reviews", service, review_read, review_write, review_write)
+    for table in _CHILD_TABLES:
+        # a child row is visible exactly when its review is (the subquery is under the
+        # reviews policies of whoever asks: service or person alike)
+        parent = f"EXISTS (SELECT 1 FROM reviews r WHERE r.review_id = {table}.review_id)"
+        write = "sjr_writes_review_id(review_id)"
+        statements += [
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+            f"CREATE POLICY service_scope ON {table} USING ({_SERVICE} AND {parent}) "
+            f"WITH CHECK ({_SERVICE} AND {parent})",
+            f"CREATE POLICY person_read ON {table} FOR SELECT USING ({_ROLE} IS NOT NULL AND "
+            f"{parent})",
+            f"CREATE POLICY person_insert ON {table} FOR INSERT WITH CHECK ({write})",
+            f"CREATE POLICY person_update ON {table} FOR UPDATE USING ({write}) "
+            f"WITH CHECK ({write})",
+            f"CREATE POLICY person_delete ON {table} FOR DELETE USING ({write})",
+        ]
+    deaths_read = (f"{_ROLE} = 'programme_team' OR ({_ROLE} = 'organisation_lead' "
+                   f"AND organisation_code = {_ORG})")
+    deaths_write = f"{_ROLE} = 'organisation_lead' AND organisation_code = {_ORG}"
+    statements += _person_policies("deaths", service, deaths_read, deaths_write, deaths_write)
     statements += _person_policies(
-        "reviewers", "(SELECT sjr_is_service())",
+        "reviewers", _SERVICE,
         "sjr_reads_reviewer(reviewer_id, organisation_code)",
         "sjr_writes_reviewer(reviewer_id, organisation_code)",
         "sjr_writes_reviewer(reviewer_id, organisation_code)")
@@ -410,8 +429,7 @@ def _policies() -> list[str]:
                         ("audit_log", "(SELECT sjr_is_administrator())")):
         statements += [
             f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-            f"CREATE POLICY service_all ON {table} USING ((SELECT sjr_is_service())) "
-            "WITH CHECK ((SELECT sjr_is_service()))",
+            f"CREATE POLICY service_all ON {table} USING ({_SERVICE}) WITH CHECK ({_SERVICE})",
             f"CREATE POLICY person_read ON {table} FOR SELECT USING ({read})",
         ]
     return statements
