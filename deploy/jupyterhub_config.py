@@ -23,7 +23,8 @@ Site settings come from the hub's environment, so this file is the same everywhe
     ``$SJR_ROOT/notebooks``.
 ``SJR_DATABASE_URL_TEMPLATE``
     the database URL of one person's server; ``{db_role}`` is replaced by their database role
-    (``users.db_role``) and ``{user}`` by their hub name. Default: ``SJR_DATABASE_URL`` as it is.
+    (``users.db_role``) and ``{user}`` by their hub name. Required, and must name the person:
+    a shared URL would give everyone the same credentials.
 ``SJR_SERVICE_DATABASE_URL``
     the hub's and the extract service's own credentials (a service role, or the owner); used to
     read the users table at spawn time and to make extracts. Never given to a person's server.
@@ -95,11 +96,15 @@ if os.environ.get("SJR_HUB_SPAWNER") == "simple" and os.getuid() == 0:
 
 
 def _template() -> str:
-    template = os.environ.get("SJR_DATABASE_URL_TEMPLATE") or os.environ.get(
-        "SJR_DATABASE_URL", "")
+    """The per-person URL template; one that names no person is refused, as it would hand
+    every person the same (non-person) credentials, which may name any user."""
+    template = os.environ.get("SJR_DATABASE_URL_TEMPLATE", "")
     if not template:
-        raise RuntimeError(
-            "set SJR_DATABASE_URL_TEMPLATE (or SJR_DATABASE_URL) in the hub's environment")
+        raise RuntimeError("set SJR_DATABASE_URL_TEMPLATE in the hub's environment: each "
+                           "person's database URL, e.g. postgresql+psycopg://{db_role}@db/sjr")
+    if "{db_role}" not in template and "{user}" not in template:
+        raise RuntimeError("SJR_DATABASE_URL_TEMPLATE names no person ({db_role}): every "
+                           "person's server would get the same credentials")
     return template
 
 
