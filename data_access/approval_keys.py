@@ -10,10 +10,11 @@ file** that the store's readers cannot read:
 * otherwise, for PostgreSQL, ``$XDG_CONFIG_HOME/sjr/keys/<host>-<port>-<database>.keys``
   (``~/.config/sjr/keys/...``) of the account that adds approvals and makes extracts.
 
-The file is JSON, ``{"store": TOKEN, "keys": {approval_id: hex secret}}``, written whole, mode
-0600 and never through a symbolic link (:mod:`sjrlib.safe_files`); a key file readable by others
-is refused. ``TOKEN`` is a random value the store keeps in ``store_meta.approval_keys``
-(migration ``0005_approval_safety``), so a key file of another store is told apart.
+The file is JSON, ``{"stores": {TOKEN: {approval_id: hex secret}}}``, written whole, mode 0600
+and never through a symbolic link (:mod:`sjrlib.safe_files`); a key file readable by others is
+refused. ``TOKEN`` is a random value the store keeps in ``store_meta.approval_keys`` (migration
+``0005_approval_safety``), so one key file can serve several stores (one ``SJR_KEY_FILE`` for a
+service) and a key file of another store is told apart.
 
 A missing key file, or an approval missing from it, is an error that says so
 (:class:`ApprovalKeyError`): a new secret is never made for an existing approval, as that
@@ -86,23 +87,26 @@ def _load(path: Path, token: str) -> dict[str, str]:
     if info.st_mode & 0o077:
         raise ApprovalKeyError(f"{path}: the approval key file can be read or written by other "
                                "users; make it yours only (chmod 600) before it is used")
+    return _stores(path).get(token, {})
+
+
+def _stores(path: Path) -> dict[str, dict[str, str]]:
     try:
         content = json.loads(path.read_text(encoding="utf-8"))
-        keys = content["keys"]
-        stored_token = content["store"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        stores = {str(t): {str(k): str(v) for k, v in keys.items()}
+                  for t, keys in content["stores"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ApprovalKeyError(f"{path}: not a readable approval key file ({exc})") from None
-    if stored_token != token:
-        raise ApprovalKeyError(f"{path}: this approval key file belongs to another store; set "
-                               f"{KEY_FILE_ENV} to this store's key file")
-    return {str(k): str(v) for k, v in keys.items()}
+    return stores
 
 
 def write_keys(path: Path, token: str, new: dict[str, bytes]) -> None:
     """Add ``new`` secrets to the key file at ``path`` (created 0600, folders 0700)."""
     keys = _load(path, token)
     keys.update({k: v.hex() for k, v in new.items()})
-    document = json.dumps({"store": token, "keys": dict(sorted(keys.items()))}, indent=1)
+    stores = _stores(path) if path.exists() else {}
+    stores[token] = dict(sorted(keys.items()))
+    document = json.dumps({"stores": stores}, indent=1)
     write_private(path, document + "\n", make_folders=True)
 
 
@@ -128,6 +132,10 @@ def read_key(conn: Connection, approval_id: str) -> bytes:
             "is). A new key is never made for an existing approval: every pseudonym would "
             "change")
     keys = _load(path, token)
+    if not keys:
+        raise ApprovalKeyError(
+            f"{path}: this approval key file holds no keys of this store (it belongs to another "
+            f"store); set {KEY_FILE_ENV} to this store's key file")
     if approval_id not in keys:
         raise ApprovalKeyError(
             f"the approval key file {path} holds no key of approval {approval_id}: restore "

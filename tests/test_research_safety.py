@@ -236,7 +236,7 @@ def test_secrets_are_in_the_key_file_not_the_store(safe):
     key_file = KEY_FILES[safe.owner_url]
     assert os.environ[KEY_FILE_ENV] == str(key_file)
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    keys = json.loads(key_file.read_text())["keys"]
+    (keys,) = json.loads(key_file.read_text())["stores"].values()  # this store's only
     engine = store.get_engine(safe.owner_url)
     try:
         with engine.connect() as conn:
@@ -272,7 +272,7 @@ def test_a_lost_or_foreign_key_file_is_an_error_not_new_pseudonyms(safe, tmp_pat
                 s.extract("LINK-1", tmp_path / "x.csv")
         assert not (tmp_path / "x.csv").exists() and not key_file.exists()
         # another store's key file is told apart
-        key_file.write_text(json.dumps({"store": "another", "keys": {}}))
+        key_file.write_text(json.dumps({"stores": {"another": {"LINK-1": "00" * 32}}}))
         key_file.chmod(0o600)
         with open_session("res2", safe.app_url, tool="test") as s:
             with pytest.raises(ApprovalError, match="belongs to another store"):
@@ -329,7 +329,8 @@ def test_init_db_moves_old_secrets_out_of_the_store(db_url, tmp_path, monkeypatc
             assert record is not None and record.k == 5 and record.deaths is False
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
-        assert json.loads(key_file.read_text())["keys"] == {"OLD-1": old_secret.hex()}
+        assert list(json.loads(key_file.read_text())["stores"].values()) == [
+            {"OLD-1": old_secret.hex()}]
     finally:
         engine.dispose()
 
@@ -397,3 +398,23 @@ def test_a_larger_k_is_never_less_coarse(safe):
         k2 = s.reviews(approval_id="K2").attrs["disclosure"]
     assert (k2["k"], k5["k"]) == (2, 5)
     assert height(k2["generalised"]) <= height(k5["generalised"])
+
+
+def test_one_key_file_serves_two_stores(tmp_path, monkeypatch):
+    """One ``SJR_KEY_FILE`` (a service's) keeps each store's keys apart."""
+    from data_access.approvals import approval_secret
+
+    monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "service.keys"))
+    secrets_of = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        gov, cleanup = build("sqlite", tmp_path / name)
+        engine = store.get_engine(gov.owner_url)
+        with engine.connect() as conn:
+            secrets_of.append({a: approval_secret(conn, a) for a in ("DARG-1", "DARG-2")})
+        engine.dispose()
+        cleanup()
+    stores = json.loads((tmp_path / "service.keys").read_text())["stores"]
+    assert len(stores) == 2
+    # the same approval ids in two stores have different secrets
+    assert secrets_of[0]["DARG-1"] != secrets_of[1]["DARG-1"]
