@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import stat
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -418,3 +419,27 @@ def test_one_key_file_serves_two_stores(tmp_path, monkeypatch):
     assert len(stores) == 2
     # the same approval ids in two stores have different secrets
     assert secrets_of[0]["DARG-1"] != secrets_of[1]["DARG-1"]
+
+
+def test_where_the_key_file_is_by_default(tmp_path, monkeypatch):
+    from sqlalchemy.engine import make_url
+
+    from data_access.approval_keys import ApprovalKeyError, key_file_path
+
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert key_file_path(make_url("sqlite:////srv/sjr/data/sjr.db")) == \
+        Path("/srv/sjr/data/sjr.keys")
+    assert key_file_path(make_url("postgresql+psycopg://svc@db.example:6543/sjr")) == \
+        tmp_path / "config" / "sjr" / "keys" / "db.example-6543-sjr.keys"
+    with pytest.raises(ApprovalKeyError, match="in-memory"):
+        key_file_path(make_url("sqlite://"))
+    monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "chosen.keys"))
+    assert key_file_path(make_url("sqlite:////srv/sjr/data/sjr.db")) == tmp_path / "chosen.keys"
+    # a real store with no setting: the keys are written beside it, private
+    monkeypatch.delenv(KEY_FILE_ENV)
+    gov, cleanup = build("sqlite", tmp_path)
+    cleanup()
+    beside = tmp_path / "sjr.keys"
+    assert stat.S_IMODE(beside.stat().st_mode) == 0o600
+    assert set(*json.loads(beside.read_text())["stores"].values()) >= {"DARG-1", "DARG-2"}
