@@ -442,3 +442,35 @@ def test_a_researchers_own_role_reads_no_review_rows_even_under_an_approval(pg):
     with open_session(None, pg.url_of("p_researcher"), tool="test") as s:
         frame = s.reviews(approval_id="DARG-P")
     assert isinstance(frame, pd.DataFrame) and len(frame) == 0
+
+
+def test_a_reviewer_saves_through_their_role_and_a_lead_locks(pg):
+    """The access layer's writes work as a person's own role: a reviewer's new draft (with its
+    phases, problems, reasons), a change to it, the lead's lock, and then the reviewer is
+    refused by the database too."""
+    _orgs, _deaths, reviews = synthetic()
+    mine = reviews[(reviews["reviewer_id"] == pg.reviewer_id)
+                   & (reviews["review_stage"] == "first")].iloc[0].to_dict()
+    values = {k: (None if v is pd.NA or v is pd.NaT else v) for k, v in mine.items()}
+    values.update(review_id=f"R-PG-{uuid.uuid4().hex[:8]}", status="draft",
+                  second_review_of=None)
+    with open_session(None, pg.url_of("p_reviewer"), tool="test") as s:
+        review_id, version = s.save_review(values)
+        values["comment_overall"] = "changed by the reviewer"
+        review_id, version = s.save_review(values, expected_version=version)
+        assert s.review(review_id)["comment_overall"] == "changed by the reviewer"
+    with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+        version = lead.lock_review(review_id, expected_version=version)
+    with pg.connect("p_reviewer") as conn:
+        assert _rows(conn, "UPDATE reviews SET case_id = 'x' WHERE review_id = %s",
+                     (review_id,)) == 0
+        assert _rows(conn, "DELETE FROM phase_assessments WHERE review_id = %s",
+                     (review_id,)) == 0
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:
+        saved = conn.execute(text("SELECT status, updated_by FROM reviews WHERE review_id = :r"),
+                             {"r": review_id}).one()
+        result = audit.verify(conn)
+    owner.dispose()
+    assert tuple(saved) == ("locked", "p_lead")
+    assert result.ok
