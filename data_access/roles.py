@@ -44,20 +44,23 @@ ROLES_WITH_ORGANISATION: frozenset[str] = frozenset({REVIEWER, ORGANISATION_LEAD
 PERMISSIONS: dict[str, frozenset[str]] = {
     # own reviews, the own organisation's second-stage queue; writes own reviews
     REVIEWER: frozenset(
-        {"organisations", "reviews", "review", "save_review", "second_stage_queue"}
+        {"organisations", "reviews", "review", "save_review", "second_stage_queue",
+         "codebook", "code_review", "theme_codes"}
     ),
     # everything of the own organisation, including locking reviews and importing or exporting
     # the organisation's own files
     ORGANISATION_LEAD: frozenset(
         {"organisations", "reviews", "review", "save_review", "lock_review", "deaths",
-         "second_stage_queue", "import", "export", "summary"}
+         "second_stage_queue", "import", "export", "summary",
+         "codebook", "code_review", "theme_codes"}
     ),
     # all organisations, read only (national reporting)
     PROGRAMME_TEAM: frozenset(
-        {"organisations", "reviews", "review", "deaths", "second_stage_queue", "summary"}
+        {"organisations", "reviews", "review", "deaths", "second_stage_queue", "summary",
+         "codebook", "codebook.import", "theme_codes"}  # the codebook is theirs to edit
     ),
     # only through an approval: pseudonymised, coarsened, approved columns
-    RESEARCHER: frozenset({"organisations", "reviews", "deaths", "approvals"}),
+    RESEARCHER: frozenset({"organisations", "reviews", "deaths", "approvals", "codebook"}),
     # users, approvals, the audit log; loads files into the store and exports them (the
     # operator's part); no review data through the analysis calls
     ADMINISTRATOR: frozenset({"organisations", "users", "approvals", "audit", "import",

@@ -34,6 +34,7 @@ and the deployment's (researchers get extracts, not database credentials).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -587,6 +588,143 @@ class Session:
             door.rows = 1
         return version
 
+    # ---------------------------------------------------------- themes (issue 13) ----
+    # The codebook of themes and theme codes on reviews (``shared/spec/learning.md``). A code
+    # is a person's: a machine suggestion is stored only once someone accepts it, and then
+    # says so (``from_suggestion``).
+    def codebook(self, version: str | None = None) -> Any:
+        """The codebook (``sjrlib.themes.Codebook``): ``version``, or the latest imported."""
+        from sjrlib.themes.codebook import parse_codebook
+        from sjrlib.yaml_files import parse_yaml
+
+        with self._door("codebook", {"version": version}) as door:
+            row = _themes_codebook_row(door.conn, version)
+            door.scope["version"] = row[0]
+            door.rows = 1
+        return parse_codebook(parse_yaml(row[1], f"codebook {row[0]}", what="codebook"),
+                              f"codebook {row[0]}")
+
+    def import_codebook(self, codebook: Any) -> str:
+        """Store a new codebook version (programme team); returns the version.
+
+        Refused: a version already stored, or a version that drops a theme of an earlier one
+        (retire it instead: reviews coded with it must stay readable).
+        """
+        from sjrlib.themes.codebook import codebook_to_yaml, parse_codebook
+        from sjrlib.yaml_files import parse_yaml
+
+        scope = {"version": codebook.version, "themes": len(codebook.themes)}
+        with self._door("codebook.import", scope) as door:
+            rows = door.conn.execute(text("SELECT version, codebook FROM codebook_versions")).all()
+            if any(r[0] == codebook.version for r in rows):
+                raise ValueError(f"codebook version {codebook.version} is already stored; "
+                                 "give the new codebook a new version")
+            kept = set(codebook.ids)
+            for version, body in rows:
+                old = parse_codebook(parse_yaml(body, f"codebook {version}"), version)
+                dropped = sorted(set(old.ids) - kept)
+                if dropped:
+                    raise ValueError(f"codebook {codebook.version} drops theme(s) "
+                                     f"{', '.join(dropped)} of version {version}; retire them "
+                                     "(retired: true) instead")
+            door.conn.execute(
+                text("INSERT INTO codebook_versions (version, codebook, imported_by, "
+                     "imported_at) VALUES (:v, :c, :u, :t)"),
+                {"v": codebook.version, "c": codebook_to_yaml(codebook), "u": self.user,
+                 "t": dt.datetime.now(dt.UTC)})
+            door.rows = 1
+        return codebook.version
+
+    def code_review(self, review_id: str, theme: str, *, phase: str | None = None,
+                    from_suggestion: bool = False) -> str:
+        """Code a submitted or locked review with a theme of the latest codebook; returns its id.
+
+        Organisation leads code any review of their organisation, reviewers their own reviews.
+        ``phase`` is one of the phases of care or ``None`` (the whole review);
+        ``from_suggestion`` says the code began as a machine suggestion this person accepted.
+        Coding the same review, theme and phase twice is refused (a second coder keeps a row of
+        their own).
+        """
+        from sjrlib.themes.codebook import parse_codebook
+        from sjrlib.yaml_files import parse_yaml
+
+        scope = {"review_id": review_id, "theme": theme, "phase": phase,
+                 "from_suggestion": bool(from_suggestion)}
+        with self._door("code_review", scope) as door:
+            stored = self._readable(door.conn, review_id)
+            if self.role == REVIEWER and stored["reviewer_id"] != self._user.reviewer_id:
+                raise AccessDenied(f"a reviewer codes their own reviews; {review_id!r} is "
+                                   "another reviewer's")
+            if stored["status"] not in _RELEASED_STATUSES:
+                raise ValueError(f"review {review_id!r} is a {stored['status']}; themes are "
+                                 "coded on submitted or locked reviews")
+            if phase is not None and phase not in domain.PHASES:
+                raise ValueError(f"phase {phase!r} is not one of {', '.join(domain.PHASES)}")
+            version, body = _themes_codebook_row(door.conn, None)
+            book = parse_codebook(parse_yaml(body, f"codebook {version}"), version)
+            if theme not in {t.id for t in book.active}:
+                state = "retired in" if theme in book.ids else "not a theme of"
+                raise ValueError(f"{theme!r} is {state} codebook {version}")
+            taken = door.conn.execute(
+                text("SELECT id FROM theme_codes WHERE review_id = :r AND theme = :t AND "
+                     "coded_by = :u AND " + ("phase IS NULL" if phase is None else
+                                             "phase = :p")),
+                {"r": review_id, "t": theme, "u": self.user, "p": phase}).first()
+            if taken is not None:
+                raise ValueError(f"{self.user!r} has already coded review {review_id!r} with "
+                                 f"{theme!r}" + (f" ({phase})" if phase else ""))
+            code_id = uuid.uuid4().hex
+            door.conn.execute(
+                text("INSERT INTO theme_codes (id, review_id, theme, phase, codebook_version, "
+                     "coded_by, coded_at, from_suggestion) VALUES (:id, :r, :t, :p, :v, :u, "
+                     ":at, :s)"),
+                {"id": code_id, "r": review_id, "t": theme, "p": phase, "v": version,
+                 "u": self.user, "at": dt.datetime.now(dt.UTC), "s": bool(from_suggestion)})
+            door.scope["codebook_version"] = version
+            door.scope["code_id"] = code_id
+            door.rows = 1
+        return code_id
+
+    def theme_codes(self, review_id: str | None = None) -> pd.DataFrame:
+        """Theme codes on the reviews this user may read (or on one review).
+
+        Columns: ``id, review_id, organisation_code, theme, phase, codebook_version, coded_by,
+        coded_at, from_suggestion``. Researchers get none here (their extracts are the way).
+        """
+        with self._door("theme_codes", {"review_id": review_id}) as door:
+            orgs = self._organisation_codes
+            _set_row_scope(door.conn, orgs)
+            where, params = [], {}
+            if review_id is not None:
+                self._readable(door.conn, review_id)
+                where.append("t.review_id = :rid")
+                params["rid"] = review_id
+            if orgs is not None:
+                names = {f"o{i}": code for i, code in enumerate(orgs)}
+                where.append("r.organisation_code IN (" + ", ".join(f":{k}" for k in names)
+                             + ")")
+                params.update(names)
+            if self.role == REVIEWER and review_id is None:
+                where.append("r.reviewer_id = :me")
+                params["me"] = self._user.reviewer_id
+            sql = ("SELECT t.id, t.review_id, r.organisation_code, t.theme, t.phase, "
+                   "t.codebook_version, t.coded_by, t.coded_at, t.from_suggestion "
+                   "FROM theme_codes t JOIN reviews r ON r.review_id = t.review_id"
+                   + (" WHERE " + " AND ".join(where) if where else "")
+                   + " ORDER BY t.coded_at, t.id")
+            frame = pd.DataFrame(door.conn.execute(text(sql), params).mappings().all(),
+                                 columns=["id", "review_id", "organisation_code", "theme",
+                                          "phase", "codebook_version", "coded_by", "coded_at",
+                                          "from_suggestion"])
+            frame["from_suggestion"] = frame["from_suggestion"].astype(bool)
+            frame = frame.astype({c: "string" for c in ("id", "review_id", "organisation_code",
+                                                        "theme", "phase", "codebook_version",
+                                                        "coded_by")})
+            self._check_inside(frame, orgs)
+            door.scope["organisations"] = "all" if orgs is None else list(orgs)
+            door.rows = len(frame)
+        return frame
+
     # ------------------------------------------------------------------- files ----
     def _file_scope(self, action: str) -> str | None:
         """The organisation a file command is limited to (``None``: all, administrators)."""
@@ -800,6 +938,20 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _themes_codebook_row(conn: Connection, version: str | None) -> tuple[str, str]:
+    """``(version, YAML text)`` of a stored codebook: ``version``, or the latest imported."""
+    if version is None:
+        row = conn.execute(text("SELECT version, codebook FROM codebook_versions "
+                                "ORDER BY imported_at DESC, version DESC LIMIT 1")).first()
+    else:
+        row = conn.execute(text("SELECT version, codebook FROM codebook_versions "
+                                "WHERE version = :v"), {"v": version}).first()
+    if row is None:
+        raise ValueError(f"no codebook {version} in the store" if version else
+                         "no codebook in the store; run sjr init-db")
+    return str(row[0]), str(row[1])
 
 
 def _scope_of(conn: Connection, user: UserRecord) -> tuple[str, ...] | None:

@@ -80,7 +80,22 @@ def _calls(gov, tmp_path, owner):
                         "import.organisations", "lead_a"),
         "export": ("lead_a", lambda s: s.export("reviews"), "export.reviews", "reviewer_a"),
         "summary": ("national", lambda s: s.summary(), "summary", "res2"),
+        "codebook": ("res2", lambda s: s.codebook(), "codebook", "admin"),
+        "import_codebook": ("national", lambda s: s.import_codebook(_next_codebook()),
+                            "codebook.import", "lead_a"),
+        "code_review": ("lead_a", lambda s: s.code_review(own, "sepsis", phase="admission"),
+                        "code_review", "national"),
+        "theme_codes": ("lead_a", lambda s: s.theme_codes(), "theme_codes", "res2"),
     }
+
+
+def _next_codebook():
+    """The shipped codebook as a new version (every theme kept), for import_codebook."""
+    import dataclasses
+
+    from sjrlib.themes.codebook import shipped_codebook
+
+    return dataclasses.replace(shipped_codebook(), version="2099.1")
 
 
 def _last(owner) -> tuple[int, str, str]:

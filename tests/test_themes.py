@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -285,3 +286,106 @@ def test_cli_train_and_suggest(tmp_path):
     assert refused.exit_code == 1
     assert "bad.csv: theme(s) not in codebook 2026.1: not_a_theme" in refused.output
     assert _run("themes", "train", "--codes", str(tmp_path / "none.csv")).exit_code == 1
+
+
+# --- theme codes in the store, through the governed session ----------------------------------
+
+from access_setup import governed_fresh  # noqa: E402,F401  (fixture: SQLite and PostgreSQL)
+from sqlalchemy import text  # noqa: E402
+
+from data_access import AccessDenied, open_session, store  # noqa: E402
+
+
+def _review_of(owner_url: str, org: str, status: str = "submitted",
+               reviewer: str | None = None) -> str:
+    engine = store.get_engine(owner_url)
+    try:
+        with engine.connect() as conn:
+            sql = ("SELECT min(review_id) FROM reviews WHERE organisation_code = :o "
+                   "AND status = :s" + (" AND reviewer_id = :r" if reviewer else ""))
+            return conn.execute(text(sql), {"o": org, "s": status, "r": reviewer}).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_codes_are_stored_scoped_and_audited(governed_fresh):  # noqa: F811
+    gov = governed_fresh
+    own = _review_of(gov.owner_url, gov.org_a)
+    other = _review_of(gov.owner_url, gov.org_b)
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        assert lead.codebook().version == "2026.1"
+        first = lead.code_review(own, "sepsis", phase="admission", from_suggestion=True)
+        lead.code_review(own, "good_practice")
+        with pytest.raises(ValueError, match="already coded"):
+            lead.code_review(own, "sepsis", phase="admission")
+        with pytest.raises(ValueError, match="not a theme of codebook 2026.1"):
+            lead.code_review(own, "weather")
+        with pytest.raises(ValueError, match="phase 'lunch'"):
+            lead.code_review(own, "sepsis", phase="lunch")
+        with pytest.raises(AccessDenied):  # another organisation's review
+            lead.code_review(other, "sepsis")
+        codes = lead.theme_codes()
+    assert list(codes["theme"]) == ["sepsis", "good_practice"]
+    row = codes.iloc[0]
+    assert (row["id"], row["review_id"], row["phase"], row["codebook_version"], row["coded_by"],
+            bool(row["from_suggestion"])) == (first, own, "admission", "2026.1", "lead_a", True)
+    assert not bool(codes.iloc[1]["from_suggestion"]) and codes.iloc[1]["phase"] is pd.NA
+    with open_session("national", gov.app_url, tool="test") as national:
+        assert len(national.theme_codes()) == 2
+        assert len(national.theme_codes(own)) == 2
+        with pytest.raises(AccessDenied):  # the programme team reads, never codes
+            national.code_review(own, "diagnosis")
+    with open_session("res2", gov.app_url, tool="test") as researcher:
+        with pytest.raises(AccessDenied):
+            researcher.theme_codes()
+    engine = store.get_engine(gov.owner_url)
+    try:
+        with engine.connect() as conn:
+            actions = [r[0] for r in conn.execute(text(
+                "SELECT action FROM audit_log WHERE username = 'lead_a' ORDER BY id"))]
+    finally:
+        engine.dispose()
+    assert actions.count("code_review") == 2 and "theme_codes" in actions
+
+
+def test_reviewers_code_their_own_reviews_only(governed_fresh):  # noqa: F811
+    gov = governed_fresh
+    mine = _review_of(gov.owner_url, gov.org_a, reviewer=gov.reviewer_id)
+    theirs = _review_of(gov.owner_url, gov.org_a, reviewer=gov.other_reviewer_id)
+    with open_session("reviewer_a", gov.app_url, tool="test") as reviewer:
+        reviewer.code_review(mine, "communication_team", phase="ongoing")
+        with pytest.raises(AccessDenied):
+            reviewer.code_review(theirs, "communication_team")
+        assert list(reviewer.theme_codes()["review_id"]) == [mine]
+
+
+def test_codebook_versions_keep_old_themes(governed_fresh):  # noqa: F811
+    import dataclasses
+
+    gov = governed_fresh
+    shipped = cb.shipped_codebook()
+    procedure = shipped.theme("procedure")
+    retired = dataclasses.replace(
+        shipped, version="2027.1",
+        themes=tuple(dataclasses.replace(t, retired=True) if t is procedure else t
+                     for t in shipped.themes))
+    dropped = dataclasses.replace(shipped, version="2027.2",
+                                  themes=tuple(t for t in shipped.themes if t is not procedure))
+    own = _review_of(gov.owner_url, gov.org_a)
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        lead.code_review(own, "procedure")
+        with pytest.raises(AccessDenied):
+            lead.import_codebook(retired)
+    with open_session("national", gov.app_url, tool="test") as national:
+        assert national.import_codebook(retired) == "2027.1"
+        with pytest.raises(ValueError, match="already stored"):
+            national.import_codebook(retired)
+        with pytest.raises(ValueError, match="drops theme.*procedure"):
+            national.import_codebook(dropped)
+        assert national.codebook().theme("procedure").retired
+        assert not national.codebook("2026.1").theme("procedure").retired
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        with pytest.raises(ValueError, match="'procedure' is retired in codebook 2027.1"):
+            lead.code_review(own, "procedure", phase="admission")
+        codes = lead.theme_codes(own)  # coded under 2026.1, still readable
+    assert list(zip(codes["theme"], codes["codebook_version"])) == [("procedure", "2026.1")]
