@@ -210,7 +210,7 @@ _PLACE_WORD = r"(?:[A-Z][a-z']+|[A-Z]{2,})"
 _ADDRESS = re.compile(
     r"(?<![0-9A-Za-z.:/])(?:"
     rf"(?:{_FLAT}[ ]+[0-9]{{1,4}}[A-Za-z]?,?[ ]{{1,2}})?[0-9]{{1,4}}[A-Za-z]?,?[ ]{{1,2}}"
-    rf"(?:{_PLACE_WORD}[ ]{{1,2}}){{1,3}}(?:{_STREET_WORDS})\b\.?"
+    rf"(?:{_PLACE_WORD}[ ]{{1,2}}){{1,3}}(?:{_STREET_WORDS})\b"
     rf"|{_FLAT}[ ]+[0-9]{{1,4}}[A-Za-z]?,?[ ]{{1,2}}(?:{_PLACE_WORD}[ ]{{1,2}}){{1,3}}"
     rf"(?:{_STREET_WORDS}|{'|'.join(_BUILDINGS)})\b"
     r")"
@@ -403,6 +403,10 @@ def mask(finding: Finding) -> str:
     return "".join(out)
 
 
+_SMALL = 200
+"""Up to this many texts, :func:`contains_identifiers` runs the detailed checks directly."""
+
+
 def contains_identifiers(series: pd.Series, *, today: _dt.date | None = None) -> pd.Series:
     """Vectorised: True where a text holds at least one identifier (index preserved).
 
@@ -412,6 +416,18 @@ def contains_identifiers(series: pd.Series, *, today: _dt.date | None = None) ->
     distinct text.
     """
     result = np.zeros(len(series), dtype=bool)
+    if len(series) <= _SMALL:
+        # A form's single review or a short file: the detailed checks straight away are
+        # faster than compiling the RE2 patterns (tens of ms for the name lists).
+        checked: dict[str, bool] = {}
+        present = series.notna().to_numpy(dtype=bool)
+        for i, value in enumerate(series.tolist()):
+            if present[i]:
+                text = str(value)
+                if text not in checked:
+                    checked[text] = bool(find_identifiers(text, today=today))
+                result[i] = checked[text]
+        return pd.Series(result, index=series.index)
     if isinstance(series.array, pd.arrays.ArrowStringArray):
         texts = series.array.__arrow_array__()  # the Arrow data itself: no Python strings
         positions = None

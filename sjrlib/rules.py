@@ -757,49 +757,60 @@ def _known_organisation_rule() -> Rule:
                 "The organisation is not among the known organisations.", check)
 
 
-def _identifier_messages(t: Table, column: str, mask: np.ndarray) -> tuple[list[str], list[Any]]:
+def _identifier_messages(t: Table, column: str, mask: np.ndarray, advice: str,
+                         ) -> tuple[list[str], list[Any]]:
+    """Per flagged row: what was found where (kind, characters and a masked form, never the
+    identifier itself) and the cell redacted, for the error report."""
     messages, values = [], []
     for text in t.text[column][mask]:
         found = privacy.find_identifiers(text, today=t.today)
         kinds = []
         for f in found:
             words = privacy.KINDS.get(f.kind, f.kind.replace("_", " "))
-            kinds.append(f"{words} (characters {f.start + 1}-{f.end})")
+            kinds.append(f"{words} {privacy.mask(f)!r} (characters {f.start + 1}-{f.end})")
         what = "; ".join(kinds) or "an identifier"
-        messages.append(f"{column} contains what looks like an identifier: {what}; free text "
-                        f"must not identify the patient, remove it")
+        messages.append(f"{column} contains what looks like an identifier: {what}; {advice}")
         values.append(privacy.redact(text))
     return messages, values
 
 
+_ID_ADVICE = ("{column} must be the local pseudonymous reference, never an NHS or CHI number, "
+              "name, date of birth, postcode or other identifier")
+
+
 def _identifier_rules(specs: Mapping[str, ColumnSpec]) -> list[Rule]:
+    """``no_identifiers`` in every text and free-text column; ``<column>_not_identifier`` in
+    every id or reference column of a review (``review_id``, ``case_id``,
+    ``second_review_of``). Both use the one detector (:mod:`sjrlib.privacy`)."""
     scanned = tuple(c for c in _columns_of_kind(specs, "text", "free_text"))
+    ids = tuple(c for c in ("review_id", "case_id", "second_review_of") if c in specs)
 
     def no_identifiers(t: Table) -> Iterator[Violation]:
         for c in scanned:
             if not t.present[c].any():
                 continue
-            hit = _mask(privacy.contains_identifiers(t.text[c]))
+            hit = _mask(privacy.contains_identifiers(t.text[c], today=t.today))
             if hit.any():
-                messages, values = _identifier_messages(t, c, hit)
+                messages, values = _identifier_messages(
+                    t, c, hit, "free text must not identify the patient, remove it")
                 yield Violation("no_identifiers", c, hit, messages, values)
 
     rules = [Rule("no_identifiers", scanned,
                   "A free-text cell holds a direct identifier (NHS/CHI number, postcode, date "
-                  "of birth, email, telephone, hospital number, likely name).", no_identifiers)]
-    if "case_id" in specs:
-        def case_id(t: Table) -> Iterator[Violation]:
-            hit = _mask(privacy.contains_identifiers(t.text["case_id"]))
+                  "of birth, email, telephone, hospital number, street address, likely name).",
+                  no_identifiers)]
+    for column in ids:
+        def id_check(t: Table, column: str = column) -> Iterator[Violation]:
+            if column not in t.present or not t.present[column].any():
+                return
+            hit = _mask(privacy.contains_identifiers(t.text[column], today=t.today))
             if hit.any():
-                messages, values = _identifier_messages(t, "case_id", hit)
-                messages = [m.replace("free text must not identify the patient, remove it",
-                                      "case_id must be the local pseudonymous case reference, "
-                                      "never an NHS or CHI number or other identifier")
-                            for m in messages]
-                yield Violation("case_id_not_identifier", "case_id", hit, messages, values)
+                messages, values = _identifier_messages(
+                    t, column, hit, _ID_ADVICE.format(column=column))
+                yield Violation(f"{column}_not_identifier", column, hit, messages, values)
 
-        rules.append(Rule("case_id_not_identifier", ("case_id",),
-                          "case_id is an NHS/CHI number or other identifier.", case_id))
+        rules.append(Rule(f"{column}_not_identifier", (column,),
+                          f"{column} is an NHS/CHI number or other identifier.", id_check))
     return rules
 
 

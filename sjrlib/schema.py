@@ -32,7 +32,7 @@ import pandas as pd
 import pydantic
 from pydantic_core import PydanticCustomError
 
-from sjrlib import domain, rules
+from sjrlib import domain, privacy, rules
 from sjrlib.rules import ColumnSpec, Rule
 
 __all__ = [
@@ -55,8 +55,9 @@ class RowError(NamedTuple):
     """One broken rule in one cell.
 
     ``row`` counts as a spreadsheet user does (header = row 1, first data row = row 2); it is
-    ``None`` for a single review given as a dict. ``value`` is the cell as written (identifiers
-    redacted), ``None`` when blank.
+    ``None`` for a single review given as a dict. ``value`` is the cell as written, ``None``
+    when blank; a value or message holding an identifier is redacted (``[NHS_NUMBER]``), so
+    what is refused is never printed, logged or audited as typed.
     """
 
     source: str
@@ -124,6 +125,10 @@ def _errors(table: rules.Table, violations: Iterable[rules.Violation], source: s
         values = (list(v.values) if v.values is not None
                   else table.raw[v.column].to_numpy(dtype=object, na_value=None)[positions])
         messages = [v.message] * len(positions) if isinstance(v.message, str) else v.message
+        # Nothing refused is written out as typed: an identifier in any reported cell or
+        # message (an NHS number as review_id repeated, say) is redacted (sjrlib.privacy).
+        values = privacy.redact_values(list(values))
+        messages = privacy.redact_values(list(messages))
         for pos, value, message in zip(positions, values, messages, strict=True):
             row = int(table.rows[pos])
             error = RowError(source, row, v.column, value, v.rule, message)
@@ -421,7 +426,7 @@ def validate_review(
     ``row=None`` and ``column`` = the field name.
     """
     unknown = [k for k in values if k not in rules.REVIEW_SPECS]
-    errors = [RowError(source, None, k, values[k], "unknown_field",
+    errors = [RowError(source, None, k, privacy.redact_values([values[k]])[0], "unknown_field",
                        f"{k} is not a review field") for k in unknown]
     frame = pd.DataFrame(
         {c: pd.Series([values.get(c)], dtype=object) for c in domain.REVIEW_COLUMNS}

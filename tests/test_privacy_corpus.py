@@ -12,6 +12,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sjrlib import privacy
 from sjrlib.privacy import contains_identifiers, find_identifiers, mask, redact
 
 CORPUS = Path(__file__).parent / "data" / "identifier_corpus"
@@ -71,10 +72,21 @@ _PIECES = st.sampled_from([
 ])
 
 
-@settings(deadline=None, max_examples=400)
+@settings(deadline=None, max_examples=300)
 @given(st.lists(_PIECES, min_size=1, max_size=14).map("".join))
 def test_the_bulk_screen_never_misses_what_find_identifiers_finds(text):
-    assert contains_identifiers(pd.Series([text])).tolist() == [bool(find_identifiers(text))]
+    # Past _SMALL texts, so the RE2 pre-filter is used (below it every text is checked fully).
+    clean = (CLEAN * 2)[: privacy._SMALL + 1]
+    texts = pd.Series([text, *clean], dtype="string[pyarrow]")
+    expected = [bool(find_identifiers(text))] + [False] * len(clean)
+    assert contains_identifiers(texts).tolist() == expected
+
+
+def test_small_and_large_inputs_take_the_two_paths_alike():
+    texts = [r["sentence"] for r in IDENTIFIERS[:60]] + CLEAN[:60] + [None, 9434765919]
+    small = contains_identifiers(pd.Series(texts, dtype=object)).tolist()
+    large = contains_identifiers(pd.Series(texts * 3, dtype=object)).tolist()
+    assert small == large[: len(texts)] and small[-1] is True and small[-2] is False
 
 
 def test_findings_point_at_the_text_as_written():
