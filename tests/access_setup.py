@@ -185,10 +185,27 @@ def build(engine_name: str, folder) -> tuple[Governed, callable]:
         raise
 
     def cleanup() -> None:
+        persons = person_roles(owner_url)  # made by `users add` on PostgreSQL (0003_security)
         _drop_pg_database(owner_url)
         _drop_app_role_cluster(role)
+        for person in persons:
+            _drop_app_role_cluster(person)
 
     return Governed("postgresql", owner_url, app_url, a, b, c, rid, other), cleanup
+
+
+def person_roles(url: str) -> list[str]:
+    """The persons' LOGIN roles a store's users name (``users.db_role``): cluster-wide, so a
+    test drops them with its database."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text("SELECT db_role FROM users WHERE db_role IS NOT NULL"))
+                        .scalars())
+    except Exception:  # no users table (yet)
+        return []
+    finally:
+        engine.dispose()
 
 
 def _drop_app_role_cluster(role: str) -> None:

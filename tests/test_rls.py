@@ -1,7 +1,10 @@
 """PostgreSQL row-level security: organisation isolation holds even when Python gets it wrong.
 
-Connects as an ordinary login role (not superuser, not table owner, NOBYPASSRLS), as the
-application does in a deployment; superusers and owners would bypass the policies.
+Connects as an ordinary login role (not superuser, not table owner, NOBYPASSRLS) that is a
+member of ``sjr_service``: the service path, the only one on which the per-transaction settings
+(``sjr.organisations``) still scope rows (revision ``0003_security``). A person's own role is
+scoped by the database from ``session_user`` whatever it sets: ``tests/test_pg_boundary.py``.
+Superusers and owners would bypass the policies.
 """
 
 from __future__ import annotations
