@@ -10,6 +10,9 @@ which are never generalised) holds at least ``k`` distinct cases:
 ============================  ============================================================
 quasi-identifier              ladder (level 0 first; the last level is the coarsest)
 ============================  ============================================================
+circumstances (weekdays and   as recorded; banded (weekday or weekend, hours in 6-hour
+hours of admission and death, blocks, location and admission type as recorded); dropped
+location, admission type)
 ``review_date``               the approval's coarsening (month or quarter), quarter, year
 ``age_at_death``              5-year band, 10-year band, 20-year band (80+), dropped
 ``days_to_death``             band (0, 1, 2, 3-6, 7-13, 14-27, 28+), broad band (0-2,
@@ -24,13 +27,13 @@ quasi-identifier              ladder (level 0 first; the last level is the coars
 The levels are found by searching the lattice of all combinations of levels from the finest
 up (Samarati's minimal generalisation): the first height (sum of steps) at which at most
 :data:`SUPPRESSION_LIMIT` of the rows are left in groups smaller than ``k`` is searched whole,
-and of its combinations the one leaving fewest such rows wins (ties: the finest period of death,
-then sex, specialty, postcode, days to death, age, review date). Those rows are suppressed
-(withheld); if no combination holds, the coarsest is used and every row still in a small group
-is suppressed. A larger ``k`` never gives a lower height. The levels are decided on the
-approval's whole release (all its organisations, its whole period, every approved field),
-never on one query's rows or columns, so two queries under one approval cannot be differenced,
-and the same data and approval always give the same release.
+and of its combinations the one leaving fewest such rows wins (ties: the finest period of
+death, then sex, specialty, postcode, days to death, age, review date, circumstances). Those
+rows are suppressed (withheld); if no combination holds, the coarsest is used and every row
+still in a small group is suppressed. A larger ``k`` never gives a lower height. The levels
+are decided on the approval's whole release (all its organisations, its whole period, every
+approved field), never on one query's rows or columns, so two queries under one approval cannot
+be differenced, and the same data and approval always give the same release.
 """
 
 from __future__ import annotations
@@ -62,7 +65,13 @@ MIN_K = 2
 SUPPRESSION_LIMIT = 0.01
 """At most this share of rows is withheld rather than generalising a quasi-identifier further."""
 
+CIRCUMSTANCES: tuple[str, ...] = ("admission_weekday", "death_weekday", "arrival_hour",
+                                  "death_hour", "location_of_death", "admission_type")
+"""Columns describing the admission and the death: one quasi-identifier, generalised together
+(hours to 6-hour blocks and weekdays to weekday/weekend, then all dropped)."""
+
 QUASI_IDENTIFIERS: dict[str, tuple[str, ...]] = {
+    "circumstances": CIRCUMSTANCES,
     "review_date": ("review_date",),
     "age_at_death": ("age_at_death",),
     "days_to_death": ("days_to_death",),
@@ -80,6 +89,7 @@ FIXED_COLUMNS: tuple[str, ...] = ("organisation_code", "nation", "region")
 """Released as they are; k holds within each of their combinations."""
 
 LADDERS: dict[str, tuple[str, ...]] = {
+    "circumstances": ("as recorded", "banded", "dropped"),
     "age_at_death": ("5-year band", "10-year band", "20-year band (80+)", "dropped"),
     "sex": ("as recorded", "dropped"),
     "postcode_district": ("district", "area", "dropped"),
@@ -173,9 +183,26 @@ def period_values(values: pd.Series, unit: str) -> pd.Series:
     return (year + "-Q" + quarter).astype("string")
 
 
-def _generalise(qi: str, values: pd.Series, level: str) -> pd.Series:
+def _circumstance(column: str, values: pd.Series) -> pd.Series:
+    """One circumstance column at the ``banded`` level."""
+    if column.endswith("_hour"):
+        hours = values.astype("Float64")
+        low = (hours // 6 * 6).astype("Int64")
+        return (low.astype("string").str.zfill(2) + "-"
+                + (low + 5).astype("string").str.zfill(2)).astype("string")
+    if column.endswith("_weekday"):
+        text = values.astype("string")
+        return text.isin(["sat", "sun"]).map({True: "weekend", False: "weekday"}) \
+            .astype("string").where(text.notna(), pd.NA)
+    return values.astype("string")
+
+
+def _generalise(qi: str, values: pd.Series, level: str, column: str = "") -> pd.Series:
     if level == "dropped":
         return pd.Series(pd.NA, index=values.index, dtype="string")
+    if qi == "circumstances":
+        return values.astype("string") if level == "as recorded" \
+            else _circumstance(column, values)
     if qi in PERIODS:
         return period_values(values, level)
     if qi == "age_at_death":
@@ -238,11 +265,31 @@ def k_anonymise(frame: pd.DataFrame, *, fields: Sequence[str], k: int,
     """
     if k < MIN_K:
         raise ValueError(f"k must be at least {MIN_K}, not {k}")
+    used = [c for c in frame.columns if c == "case_id" or c in fields]
+    fingerprint = (tuple(fields), k, coarsening, len(frame),
+                   int(pd.util.hash_pandas_object(frame[used], index=True).sum()))
+    if fingerprint in _CACHE:
+        return _CACHE[fingerprint]
+    result = _search(frame, fields=fields, k=k, coarsening=coarsening)
+    _CACHE[fingerprint] = result
+    while len(_CACHE) > _CACHE_SIZE:
+        del _CACHE[next(iter(_CACHE))]
+    return result
+
+
+_CACHE: dict[tuple, Anonymised] = {}
+_CACHE_SIZE = 8
+"""Searches are remembered for the same release (same fields, k, coarsening and data, hashed):
+a researcher's repeated queries under one approval do not search the lattice again."""
+
+
+def _search(frame: pd.DataFrame, *, fields: Sequence[str], k: int,
+            coarsening: str) -> Anonymised:
     released = set(fields)
     qis = [q for q, cols in QUASI_IDENTIFIERS.items() if released.intersection(cols)]
     fixed = [c for c in FIXED_COLUMNS if c in released and c in frame.columns]
     ladders = {q: _ladder(q, coarsening) for q in qis}
-    generalised = {(q, c, level): _generalise(q, frame[c], ladders[q][level])
+    generalised = {(q, c, level): _generalise(q, frame[c], ladders[q][level], c)
                    for q in qis for c in QUASI_IDENTIFIERS[q] if c in released
                    for level in range(len(ladders[q]))}
     codes = {key: _codes(values) for key, values in generalised.items()}

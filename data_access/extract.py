@@ -180,7 +180,7 @@ def read_extract(path: str | Path) -> pd.DataFrame:
                                           na_values=[""]))
     # k-anonymised quasi-identifiers are released generalised (bands, areas, groups): text
     generalised = {"review_date", "death_month", "age_at_death", "days_to_death",
-                   "postcode_district", "specialty", "sex"}
+                   "postcode_district", "specialty", "sex", "arrival_hour", "death_hour"}
     dtypes = {c: t for c, t in domain.REVIEW_DTYPES.items()
               if c in frame.columns and c not in generalised}
     frame = frame.astype({c: "string" for c in generalised
