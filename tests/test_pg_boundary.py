@@ -474,3 +474,32 @@ def test_a_reviewer_saves_through_their_role_and_a_lead_locks(pg):
     owner.dispose()
     assert tuple(saved) == ("locked", "p_lead")
     assert result.ok
+
+
+def test_at_revision_0003_a_person_cannot_read_the_approval_secrets(postgres_database):
+    """Before revision 0005 moved the pseudonym secrets out of the database, they sat in
+    ``approval_secrets``: a person's role was never granted it."""
+    from alembic import command
+
+    from data_access.database import _alembic_config
+
+    engine = store.get_engine(postgres_database)
+    with engine.begin() as conn:
+        config = _alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003_security")
+        conn.execute(text("INSERT INTO approvals VALUES ('A', '[]', 'p', '[]', '2021-01', "
+                          "'2021-02', '[]', false, 'month', '2021-01-01', '2021-02-01', "
+                          "'active', NULL, NULL, now())"))
+        conn.execute(text("INSERT INTO approval_secrets VALUES ('A', 'secret')"))
+        role = pg_security.add_user(conn, acting="operator", username="p_admin0",
+                                    role="administrator", organisation_code=None,
+                                    reviewer_id=None, tool="test")
+    engine.dispose()
+    url = make_url(postgres_database)
+    with psycopg.connect(host=url.host, port=url.port or 5432, dbname=url.database,
+                         user=role) as conn:
+        assert conn.execute("SELECT count(*) FROM approvals").fetchone()[0] == 1
+        _fails(conn, "SELECT * FROM approval_secrets", match="permission denied")
+        _fails(conn, "INSERT INTO approval_secrets VALUES ('A', 'mine')",
+               match="permission denied")
