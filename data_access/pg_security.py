@@ -37,6 +37,7 @@ __all__ = [
     "add_approval",
     "add_user",
     "database_user",
+    "give_login",
     "is_postgresql",
     "revoke_approval",
     "role_name",
@@ -120,6 +121,19 @@ def add_user(conn: Connection, *, acting: str, username: str, role: str,
                           ":tool)"),
                      {"acting": acting, "username": username, "role": role,
                       "org": organisation_code, "rid": reviewer_id, "db_role": db_role,
+                      "tool": tool})
+    return db_role
+
+
+def give_login(conn: Connection, *, acting: str, username: str, tool: str) -> str:
+    """Create the LOGIN role of a user registered without one (before revision
+    ``0003_security``, or by the administrator bootstrap); audited (``users.login``) by the
+    database. Returns the role name."""
+    database = conn.execute(text("SELECT current_database()")).scalar_one()
+    db_role = role_name(username, database)
+    with _refusals():
+        conn.execute(text("SELECT sjr_user_login(:acting, :username, :db_role, :tool)"),
+                     {"acting": acting, "username": username, "db_role": db_role,
                       "tool": tool})
     return db_role
 

@@ -503,3 +503,22 @@ def test_at_revision_0003_a_person_cannot_read_the_approval_secrets(postgres_dat
         _fails(conn, "SELECT * FROM approval_secrets", match="permission denied")
         _fails(conn, "INSERT INTO approval_secrets VALUES ('A', 'mine')",
                match="permission denied")
+
+
+def test_a_user_registered_before_0003_gets_their_role_from_an_administrator(pg):
+    """``lead_b`` was registered without a database role (as on a store upgraded to revision
+    0003, or by the bootstrap); an administrator gives one, once; then lead_b logs in."""
+    with pg.connect("p_lead") as conn:
+        _fails(conn, "SELECT sjr_user_login(NULL, 'lead_b', 'sjr_lead_b_x', 'sql')",
+               match="administrator")
+    owner = store.get_engine(pg.owner_url)
+    with owner.begin() as conn:
+        audit.lock(conn)
+        role = pg_security.give_login(conn, acting="admin", username="lead_b", tool="test")
+    pg.roles["lead_b"] = role
+    with owner.begin() as conn, pytest.raises(ValueError, match="exists already"):
+        pg_security.give_login(conn, acting="admin", username="lead_b", tool="test")
+    owner.dispose()
+    with pg.connect("lead_b") as conn:
+        assert {r[0] for r in conn.execute("SELECT DISTINCT organisation_code FROM reviews")} \
+            == {pg.org_b}

@@ -281,6 +281,29 @@ def _functions(path: str) -> list[str]:
                                    'organisation_code', p_organisation,
                                    'db_role', p_db_role)::text, 1, NULL, p_tool);
         END $$""",
+        # a user registered without a role (before this revision, or by the bootstrap)
+        f"""CREATE OR REPLACE FUNCTION sjr_user_login(
+            p_acting text, p_username text, p_db_role text, p_tool text) RETURNS void
+        LANGUAGE plpgsql {definer} AS $$
+        DECLARE v_admin text := sjr_administrator(p_acting); v_disabled boolean;
+        BEGIN
+            IF p_db_role IS NULL OR p_db_role !~ '^sjr_[a-z0-9_]{{1,59}}$' THEN
+                RAISE EXCEPTION 'a database role for a person is sjr_ and up to 59 of a-z, 0-9, _';
+            END IF;
+            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = p_db_role) THEN
+                RAISE EXCEPTION 'the database role % exists already', p_db_role;
+            END IF;
+            UPDATE users SET db_role = p_db_role WHERE username = p_username
+               AND db_role IS NULL RETURNING disabled INTO v_disabled;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'no user % without a database role', p_username;
+            END IF;
+            EXECUTE format('CREATE ROLE %I ' || CASE WHEN v_disabled THEN 'NOLOGIN'
+                           ELSE 'LOGIN' END || ' IN ROLE sjr_person', p_db_role);
+            PERFORM sjr_audit_append(v_admin, 'administrator', 'users.login',
+                jsonb_build_object('username', p_username, 'db_role', p_db_role)::text, 1,
+                NULL, p_tool);
+        END $$""",
         f"""CREATE OR REPLACE FUNCTION sjr_user_set_disabled(
             p_acting text, p_username text, p_disabled boolean, p_tool text) RETURNS void
         LANGUAGE plpgsql {definer} AS $$
@@ -364,6 +387,7 @@ _GUARDED = (
     "sjr_administrator(text)",
     "sjr_user_add(text, text, text, text, text, text, text)",
     "sjr_user_set_disabled(text, text, boolean, text)",
+    "sjr_user_login(text, text, text, text)",
     "sjr_approval_add(text, text, text, text, text, text, text, text, boolean, text, date, "
     "date, integer, boolean, text)",
     "sjr_approval_revoke(text, text, text, text)",
