@@ -156,8 +156,9 @@ _DATE = re.compile(
     r")(?![0-9A-Za-z]|[/.-][0-9])"
 )
 _DOB_BEFORE = re.compile(
-    r"(?:\bd\.?[ ]?o\.?[ ]?b\b\.?|\bdate[ ]+of[ ]+birth|\bbirth[ ]*date|\bbirthday|\bborn|\bb\.)"
-    r"(?:[ ]*(?:[:=(),.-]|\bis\b|\bwas\b|\bon\b|\bthe\b|\bof\b))*[ ]*$",
+    r"(?:(?:\bd\.?[ ]?o\.?[ ]?b\b\.?|\bdate[ ]+of[ ]+birth|\bbirth[ ]*date|\bbirthday|\bborn\b)"
+    r"[^.;!?\n0-9]{0,30}"  # "born in Leeds on", "DOB recorded as"
+    r"|\bb\.(?:[ ]*(?:[:=(),-]|\bon\b))*[ ]*)$",
     re.IGNORECASE,
 )
 _DOB_AFTER = re.compile(r"[ ]*[(\[,:-]?[ ]*(?:d\.?[ ]?o\.?[ ]?b\b|date[ ]+of[ ]+birth)",
@@ -176,14 +177,15 @@ _CLAUSE = re.compile(r"[.;!?\n][^.;!?\n]*$")
 
 # Ten digits, separated or not by spaces, dots or dashes (any grouping), standing alone.
 _DSEP = r"(?:[ ]{0,2}[.-]?[ ]{0,2})"
-_TEN_DIGITS = re.compile(rf"(?<![0-9A-Za-z_.])[0-9](?:{_DSEP}[0-9]){{9}}(?![0-9A-Za-z_]|[.-][0-9])")
+_TEN_DIGITS = re.compile(rf"(?<![0-9_.])[0-9](?:{_DSEP}[0-9]){{9}}(?![0-9A-Za-z_]|[.-][0-9])")
+_LABEL_BEFORE = re.compile(r"\b(?:nhs|chi|no|num|number|ref|id)$", re.IGNORECASE)
 _POSTCODE = re.compile(
     r"(?<![0-9A-Za-z])[A-Z]{1,2}[0-9][A-Z0-9]?[ ]{0,2}[0-9][A-Z]{2}(?![0-9A-Za-z])", re.IGNORECASE
 )
 _ORDINAL_INWARD = re.compile(r"[0-9](?:st|nd|rd|th)$", re.IGNORECASE)
 _EMAIL = re.compile(r"(?<![0-9A-Za-z_.+-])[0-9A-Za-z_.+-]+@[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)+")
 _PHONE = re.compile(
-    r"(?<![0-9A-Za-z_+])(?:(?:\+|00)[ ]?44[ ]?(?:\(0\)[ ]?)?|\(?0)[0-9]{2,4}\)?"
+    r"(?<![0-9A-Za-z_+])(?:(?:\+|00)[ ]?44[ -]?(?:\(0\)[ -]?)?|\(?0)[0-9]{2,4}\)?"
     r"(?:[ .-]{0,2}[0-9]{2,4}){1,3}(?![0-9A-Za-z_])"
 )
 _HOSPITAL_NUMBER = re.compile(
@@ -191,7 +193,7 @@ _HOSPITAL_NUMBER = re.compile(
     r"|(?:medical|health)[ ]+record[ ]+(?:number|no\.?)|unit[ ]+(?:number|no\.?)"
     r"|case[ ]*notes?[ ]+(?:number|no\.?)|patient[ ]+(?:number|no\.?|id)"
     r"|(?-i:[A-Z]{1,3})[ ]+(?:number|no\.?))"
-    r"[ :#.=-]{0,4}[A-Z]{0,3}[0-9](?:[ -]?[0-9]){3,}",
+    r"[ :#.=-]{0,4}(?:[A-Z]{1,3}[ ]?)?[0-9](?:[ -]?[0-9]){3,}",
     re.IGNORECASE,
 )
 # Cheap first looks (each starts with a digit, which re scans for quickly): a text without a
@@ -230,7 +232,7 @@ _CANDIDATE_FIXED = (
     rf"|(?i:{_MONTHS})\W{{1,3}}[0-9]"
     r"|@"
     r"|[0-9][A-Za-z0-9]?\W{0,2}[0-9][A-Za-z]{2}"  # postcodes (the inward code and before it)
-    r"|(?i:mrn|m\.r\.n\.?|number|no\.?|num\.?|#|id)\W{0,4}[A-Za-z]{0,3}[0-9]"  # hospital no.
+    r"|(?i:mrn|m\.r\.n\.?|number|no\.?|num\.?|#|id)\W{0,4}[A-Za-z]{0,3}\W?[0-9]"  # hosp. no.
     r"|[0-9][A-Za-z]?,?\W{1,2}[A-Z]"  # addresses (a house or flat number, a capital)
 )
 @lru_cache(maxsize=1)
@@ -321,6 +323,9 @@ def find_identifiers(text: str | None, *, today: _dt.date | None = None) -> list
         found.append(Finding(kind, start, end, written[start:end]))
 
     for m in _TEN_DIGITS.finditer(text):
+        if m.start() and text[m.start() - 1].isalpha() and not _LABEL_BEFORE.search(
+                text, 0, m.start()):
+            continue  # part of a code such as "ABC1234567890", not a number on its own
         digits = re.sub(r"[^0-9]", "", m.group())
         if _valid_ddmmyy(digits) and (_mod11_check(digits) or _mod10_check(digits)):
             add("chi_number", m.start(), m.end())
