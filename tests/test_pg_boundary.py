@@ -286,6 +286,8 @@ def test_what_each_role_may_write(pg):
         _fails(conn, "UPDATE reviews SET reviewer_id = %s WHERE review_id = %s",
                (other["reviewer_id"].iloc[0], mine), "row-level")
         _fails(conn, "INSERT INTO deaths VALUES (%s, '2030-01', 1, 0)", (a,), "row-level")
+        assert _rows(conn, "DELETE FROM reviews WHERE review_id = %s", (mine,)) == 0
+        _fails(conn, "CREATE TABLE sjr_json (x text)", match="permission denied")
         locked = at_a[(at_a["reviewer_id"] == pg.reviewer_id) & (at_a["status"] == "locked")]
         if len(locked):
             assert _rows(conn, "UPDATE reviews SET case_id = 'x' WHERE review_id = ANY(%s)",

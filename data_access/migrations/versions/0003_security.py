@@ -422,7 +422,9 @@ def _policies() -> list[str]:
                    f"reviewer_id = {_REVIEWER} OR sjr_queue_item(review_id)))))")
     review_write = "sjr_writes_review(organisation_code, reviewer_id, status)"
     statements = [f"DROP POLICY IF EXISTS organisation_isolation ON {t}" for t in _RLS_TABLES]
-    statements += _person_policies("reviews", service, review_read, review_write, review_write)
+    statements += _person_policies("reviews", service, review_read, review_write, review_write,
+                                   delete=f"{_ROLE} = 'organisation_lead' "
+                                          f"AND organisation_code = {_ORG}")
     for table in _CHILD_TABLES:
         # a child row is visible exactly when its review is (the subquery is under the
         # reviews policies of whoever asks: service or person alike)
@@ -459,14 +461,15 @@ def _policies() -> list[str]:
     return statements
 
 
-def _person_policies(table: str, service: str, read: str, write: str, check: str) -> list[str]:
+def _person_policies(table: str, service: str, read: str, write: str, check: str, *,
+                     delete: str | None = None) -> list[str]:
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"CREATE POLICY service_scope ON {table} USING ({service}) WITH CHECK ({service})",
         f"CREATE POLICY person_read ON {table} FOR SELECT USING ({read})",
         f"CREATE POLICY person_insert ON {table} FOR INSERT WITH CHECK ({check})",
         f"CREATE POLICY person_update ON {table} FOR UPDATE USING ({write}) WITH CHECK ({check})",
-        f"CREATE POLICY person_delete ON {table} FOR DELETE USING ({write})",
+        f"CREATE POLICY person_delete ON {table} FOR DELETE USING ({delete or write})",
     ]
 
 
@@ -475,6 +478,9 @@ def _grants(schema: str) -> list[str]:
                       "reviewers"))
     statements = [
         f"GRANT USAGE ON SCHEMA {schema} TO sjr_person, sjr_service",
+        # nobody but the owner creates objects beside the store's (PostgreSQL 15's default; a
+        # warning only when the owner does not own the schema)
+        f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {data} TO sjr_person",
         "GRANT SELECT ON organisations, alembic_version, users, approvals, audit_log, "
         "audit_head TO sjr_person",
