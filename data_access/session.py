@@ -685,13 +685,21 @@ class Session:
             door.rows = 1
         return code_id
 
-    def theme_codes(self, review_id: str | None = None) -> pd.DataFrame:
+    def theme_codes(self, review_id: str | None = None, *, with_text: bool = False
+                    ) -> pd.DataFrame:
         """Theme codes on the reviews this user may read (or on one review).
 
         Columns: ``id, review_id, organisation_code, theme, phase, codebook_version, coded_by,
-        coded_at, from_suggestion``. Researchers get none here (their extracts are the way).
+        coded_at, from_suggestion``, and with ``with_text`` a column ``text``: the judgement
+        statement coded (the phase's comment, or every phase's comment for a whole-review
+        code), to retrain suggestions from (organisation leads and reviewers only: the text
+        stays with those who wrote or lead it). Researchers get none here (their extracts are
+        the way).
         """
-        with self._door("theme_codes", {"review_id": review_id}) as door:
+        scope = {"review_id": review_id, "with_text": bool(with_text)}
+        with self._door("theme_codes", scope) as door:
+            if with_text and self.role not in (ORGANISATION_LEAD, REVIEWER):
+                raise AccessDenied(f"a {self.role} may not read the judgement text of codes")
             orgs = self._organisation_codes
             _set_row_scope(door.conn, orgs)
             where, params = [], {}
@@ -721,6 +729,8 @@ class Session:
                                                         "theme", "phase", "codebook_version",
                                                         "coded_by")})
             self._check_inside(frame, orgs)
+            if with_text:
+                frame["text"] = _themes_texts(door.conn, frame)
             door.scope["organisations"] = "all" if orgs is None else list(orgs)
             door.rows = len(frame)
         return frame
@@ -938,6 +948,28 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _themes_texts(conn: Connection, codes: pd.DataFrame) -> pd.Series:
+    """The judgement text each code was given for: its phase's comment, or all of them."""
+    comments: dict[str, dict[str, str]] = {}
+    ids = sorted(set(codes["review_id"]))
+    for start in range(0, len(ids), 500):
+        chunk = {f"r{i}": v for i, v in enumerate(ids[start:start + 500])}
+        rows = conn.execute(text(
+            "SELECT review_id, phase, comment FROM phase_assessments WHERE comment IS NOT NULL "
+            "AND review_id IN (" + ", ".join(f":{k}" for k in chunk) + ")"), chunk).all()
+        for review, phase, comment in rows:
+            comments.setdefault(str(review), {})[str(phase)] = str(comment)
+    order = {p: i for i, p in enumerate(domain.PHASES)}
+    out = []
+    for review, phase in zip(codes["review_id"], codes["phase"]):
+        mine = comments.get(str(review), {})
+        if pd.isna(phase):
+            out.append(" ".join(mine[p] for p in sorted(mine, key=lambda p: order.get(p, 99))))
+        else:
+            out.append(mine.get(str(phase), ""))
+    return pd.Series(out, index=codes.index, dtype="string")
 
 
 def _themes_codebook_row(conn: Connection, version: str | None) -> tuple[str, str]:

@@ -34,8 +34,6 @@ NO_DATA = {
     "themes codebook export": "writes a codebook (no review data) to a file; no store "
                               "(test_themes.py)",
     "themes codebook check": "checks a codebook file; no store (test_themes.py)",
-    "themes train": "trains on the shipped seed and a file of codes given; no store "
-                    "(test_themes.py)",
     "themes suggest": "suggests themes for text given on the command line; no store "
                       "(test_themes.py)",
 }
@@ -93,10 +91,30 @@ DOOR: dict[str, Door] = {
     "report trust": Door(lambda f: ["report", "trust", f["other_org"], "--out", f["out"] / "r"],
                          "demo-programme", ("demo-lead", "demo-reviewer", "demo-researcher",
                                             *STRANGERS), "report", run_allowed=False),
+    "themes codebook import": Door(lambda f: ["themes", "codebook", "import",
+                                              _new_codebook(f["out"])], "demo-programme",
+                                   ("demo-lead", "demo-reviewer", "demo-admin",
+                                    "demo-researcher", *STRANGERS), "codebook.import"),
+    "themes train": Door(lambda f: ["themes", "train", "--store", "--out",
+                                        f["out"] / "themes-model.joblib"], "demo-lead",
+                         ("demo-programme", "demo-admin", "demo-researcher", *STRANGERS),
+                         "theme_codes"),
     "report all": Door(lambda f: ["report", "all", "--out", f["out"] / "r"], "demo-programme",
                        ("demo-lead", "demo-reviewer", "demo-admin", *STRANGERS), "report",
                        run_allowed=False),
 }
+
+
+def _new_codebook(folder) -> str:
+    """The shipped codebook under a version not yet stored, as a file to import."""
+    import dataclasses
+
+    from sjrlib.themes.codebook import export_codebook, shipped_codebook
+
+    path = folder / "codebook-2099.1.yaml"
+    if not path.exists():
+        export_codebook(dataclasses.replace(shipped_codebook(), version="2099.1"), path)
+    return str(path)
 
 
 def _command_names(typer_app=app, prefix: str = "") -> set[str]:

@@ -389,3 +389,36 @@ def test_codebook_versions_keep_old_themes(governed_fresh):  # noqa: F811
             lead.code_review(own, "procedure", phase="admission")
         codes = lead.theme_codes(own)  # coded under 2026.1, still readable
     assert list(zip(codes["theme"], codes["codebook_version"])) == [("procedure", "2026.1")]
+
+
+def test_retraining_from_the_store_uses_the_coded_text(governed_fresh):  # noqa: F811
+    gov = governed_fresh
+    own = _review_of(gov.owner_url, gov.org_a)
+    engine = store.get_engine(gov.owner_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE phase_assessments SET comment = :c WHERE review_id = :r "
+                              "AND phase = 'admission'"),
+                         {"c": "Zorblax quimbering at the Flenwick", "r": own})
+            phases = [r[0] for r in conn.execute(text(
+                "SELECT phase FROM phase_assessments WHERE review_id = :r AND comment IS NOT "
+                "NULL"), {"r": own})]
+    finally:
+        engine.dispose()
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        lead.code_review(own, "procedure", phase="admission", from_suggestion=True)
+        lead.code_review(own, "patient_flow", phase="admission")
+        lead.code_review(own, "good_practice")
+        codes = lead.theme_codes(with_text=True)
+    assert list(codes.loc[codes["phase"] == "admission", "text"]) == \
+        ["Zorblax quimbering at the Flenwick"] * 2
+    whole = codes.loc[codes["phase"].isna(), "text"].iloc[0]
+    assert "Zorblax quimbering at the Flenwick" in whole and len(phases) >= 1
+    statements = m.statements_from_codes(codes)
+    assert m.CodedStatement("Zorblax quimbering at the Flenwick",
+                            ("patient_flow", "procedure")) in statements
+    assert len(statements) == 2
+    with open_session("national", gov.app_url, tool="test") as national:
+        assert len(national.theme_codes()) == 3
+        with pytest.raises(AccessDenied, match="judgement text"):
+            national.theme_codes(with_text=True)

@@ -74,6 +74,51 @@ def codebook_check(file: Path = typer.Argument(..., help="A codebook file (.yaml
                f"{len(codebook.themes) - len(codebook.active)} retired)")
 
 
+def _open(db: str | None):
+    """A governed session on the store (who is asking: --user/$SJR_USER/identity file)."""
+    from data_access import AccessDenied, open_session
+    from data_access.store import database_url, init_db
+
+    url = database_url(db)
+    init_db(url)
+    try:
+        return open_session(db=url, tool="cli")
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
+
+
+def _through(session, call):
+    """One session call: a refusal or bad input ends in one line and exit 1."""
+    from data_access import AccessDenied
+
+    try:
+        return call()
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
+    except ValueError as exc:
+        _fail(str(exc))
+    finally:
+        session.close()
+
+
+@codebook_app.command("import")
+def codebook_import(
+    file: Path = typer.Argument(..., help="A codebook file (.yaml or .csv) with a new version."),
+    db: str = typer.Option(None, "--db", metavar="URL", help="Database URL; default "
+                           "$SJR_DATABASE_URL, else sqlite:///data/sjr.db."),
+) -> None:
+    """Store a new version of the codebook (programme team); later codes use it.
+
+    A theme is never dropped: a new version keeps every theme of the earlier ones, retiring
+    those no longer to be used, so reviews coded with them stay readable.
+    """
+    codebook = _codebook(file)
+    session = _open(db)
+    version = _through(session, lambda: session.import_codebook(codebook))
+    typer.echo(f"Stored codebook {version}: {len(codebook.active)} active theme(s), "
+               f"{len(codebook.themes) - len(codebook.active)} retired")
+
+
 def _read_codes(path: Path):
     """Statements people coded, from a CSV with columns ``text`` and ``themes`` (``;``)."""
     from sjrlib.themes.model import CodedStatement
@@ -100,17 +145,30 @@ def train(
                                "seed statements."),
     codebook_file: Path = typer.Option(None, "--codebook", help="The codebook whose active "
                                        "themes to suggest (default: 2026.1)."),
+    from_store: bool = typer.Option(False, "--store", help="Add the codes people gave in the "
+                                    "store (organisation leads and reviewers: the codes and "
+                                    "judgement text they may read)."),
+    db: str = typer.Option(None, "--db", metavar="URL", help="Database URL for --store."),
+    out: Path = typer.Option(None, "--out", help="Where to keep the model (default: "
+                             "$SJR_THEMES_MODEL, else the user's cache folder)."),
 ) -> None:
     """Train the suggestion model (seed statements plus accepted codes) and keep it.
 
-    The model is written privately (0600) to $SJR_THEMES_MODEL or the user's cache folder and
-    used by every later suggestion. Only codes a person gave or accepted are training data.
+    The model is written privately (0600) to --out, $SJR_THEMES_MODEL or the user's cache
+    folder; the last two are used by every later suggestion. Only codes a person gave or
+    accepted are training data.
     """
     from sjrlib.themes.model import model_path, save_model, train_model
     from sjrlib.themes.suggest import use_model
 
     codebook = _codebook(codebook_file)
     human = _read_codes(codes) if codes is not None else []
+    if from_store:
+        from sjrlib.themes.model import statements_from_codes
+
+        session = _open(db)
+        frame = _through(session, lambda: session.theme_codes(with_text=True))
+        human += statements_from_codes(frame)
     unknown = sorted({t for s in human for t in s.themes} - set(codebook.ids))
     if unknown:
         _fail(f"{codes.name}: theme(s) not in codebook {codebook.version}: {', '.join(unknown)}")
@@ -118,8 +176,9 @@ def train(
         model = train_model(human, codebook=codebook)
     except ValueError as exc:
         _fail(str(exc))
-    path = save_model(model, model_path())
-    use_model(model)
+    path = save_model(model, out or model_path())
+    if out is None or out == model_path():
+        use_model(model)
     typer.echo(f"Trained on {model.n_seed} seed and {model.n_human} coded statement(s) for "
                f"{len(model.themes)} themes of codebook {model.codebook_version}; kept in {path}")
 

@@ -42,6 +42,7 @@ __all__ = [
     "model_path",
     "save_model",
     "seed_fingerprint",
+    "statements_from_codes",
     "seed_statements",
     "train_model",
 ]
@@ -57,6 +58,24 @@ class CodedStatement:
 
     text: str
     themes: tuple[str, ...]
+
+
+def statements_from_codes(codes) -> list[CodedStatement]:
+    """Training statements from stored theme codes (``Session.theme_codes(with_text=True)``).
+
+    One statement per review, phase and text, with every theme coded on it by anyone; codes on
+    an empty text are left out. Only stored codes are used: every one was given or accepted by a
+    person.
+    """
+    grouped: dict[tuple[str, str, str], set[str]] = {}
+    for review, phase, text, theme in zip(codes["review_id"], codes["phase"], codes["text"],
+                                          codes["theme"]):
+        if not isinstance(text, str) or not text.strip():
+            continue
+        key = (str(review), "" if not isinstance(phase, str) else phase, text)
+        grouped.setdefault(key, set()).add(str(theme))
+    return [CodedStatement(text, tuple(sorted(themes)))
+            for (_, _, text), themes in sorted(grouped.items())]
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
