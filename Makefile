@@ -27,7 +27,7 @@ setup: $(STAMP)
 # `sjr demo-data` does nothing when the store already holds reviews, so this is safe to repeat.
 # The demo's reports run as the demo programme-team user (see the README for the demo users).
 demo: $(STAMP)
-	@mkdir -p data
+	@mkdir -p -m 700 data
 	$(BIN)/sjr demo-data --db $(DB)
 	SJR_USER=$${SJR_USER:-demo-programme} $(BIN)/sjr summary --db $(DB)
 	SJR_USER=$${SJR_USER:-demo-programme} $(BIN)/sjr report all --db $(DB) --out reports
@@ -46,7 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 serve: $(STAMP)
-	@mkdir -p data
+	@mkdir -p -m 700 data
 	$(BIN)/sjr demo-data --db $(DB)
 	$(BIN)/sjr serve --db $(DB)
 

@@ -18,15 +18,19 @@ POSTGRES_URL = os.environ.get("SJR_TEST_POSTGRES_URL")
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_home(tmp_path_factory):
-    """Keep Jupyter, IPython and matplotlib caches out of the user's $HOME."""
+    """Keep Jupyter, IPython and matplotlib caches, the identity file and key files out of the
+    user's $HOME."""
     home = tmp_path_factory.mktemp("home")
     saved = {k: os.environ.get(k) for k in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR",
-                                            "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR")}
+                                            "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR",
+                                            "XDG_CONFIG_HOME")}
     os.environ["JUPYTER_CONFIG_DIR"] = str(home / "jupyter-config")
     os.environ["JUPYTER_DATA_DIR"] = str(home / "jupyter-data")
     os.environ["JUPYTER_RUNTIME_DIR"] = str(home / "jupyter-runtime")
     os.environ["IPYTHONDIR"] = str(home / "ipython")
     os.environ["MPLCONFIGDIR"] = str(home / "matplotlib")
+    # the identity file and PostgreSQL stores' approval key files (~/.config/sjr/...) too
+    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
     os.environ.setdefault("MPLBACKEND", "Agg")
     yield
     for k, v in saved.items():
