@@ -102,16 +102,12 @@ def suggest_many(texts: Iterable[str], *, model: ThemeModel | None = None,
 
 
 def _suggest_batch(model: ThemeModel, texts: Sequence[str], cut: float) -> list[list[Suggestion]]:
-    blank = [not t.strip() for t in texts]
-    scores = model.scores([t for t, b in zip(texts, blank) if not b])
-    out: list[list[Suggestion]] = []
-    row = 0
-    for is_blank in blank:
-        if is_blank:
-            out.append([])
-            continue
+    # Each distinct statement is scored once ("No concerns." recurs in every batch).
+    distinct = list(dict.fromkeys(t for t in texts if t.strip()))
+    scores = model.scores(distinct)
+    answers: dict[str, list[Suggestion]] = {}
+    for text, row in zip(distinct, scores):
         found = [Suggestion(theme, round(float(p), 4))
-                 for theme, p in zip(model.themes, scores[row]) if p >= cut]
-        out.append(sorted(found, key=lambda s: (-s.score, s.theme)))
-        row += 1
-    return out
+                 for theme, p in zip(model.themes, row) if p >= cut]
+        answers[text] = sorted(found, key=lambda s: (-s.score, s.theme))
+    return [list(answers.get(t, ())) for t in texts]
