@@ -1088,6 +1088,10 @@ def bootstrap_administrator(username: str, db: str | Engine | None = None, *,
             audit.append(conn, username=username, role=ADMINISTRATOR, action="users.add",
                          scope={"username": username, "role": ADMINISTRATOR,
                                 "bootstrap": True}, rows=1, tool=tool)
+            if conn.dialect.name == "postgresql":  # their own LOGIN role, so they can sign in
+                from data_access import pg_security
+
+                pg_security.give_login(conn, acting=username, username=username, tool=tool)
     finally:
         if owns:
             engine.dispose()

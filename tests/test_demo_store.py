@@ -172,3 +172,23 @@ def test_the_old_report_user_is_disabled_by_the_upgrade(tmp_path):
     assert bool(users.loc["sjr-reports", "disabled"])
     result = sjr("summary", "--db", url, user="sjr-reports")
     assert result.exit_code == 1 and "disabled" in result.output
+
+
+def test_the_bootstrapped_administrator_signs_in_as_their_own_role_on_postgresql(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("database roles are PostgreSQL's")
+    from sqlalchemy.engine import make_url
+
+    from data_access import open_session
+    from data_access.session import bootstrap_administrator
+
+    store.init_db(db_url)
+    bootstrap_administrator("ops", db_url)
+    role = _query(db_url, "SELECT db_role FROM users WHERE username = 'ops'")[0][0]
+    assert role
+    own = make_url(db_url).set(username=role).render_as_string(hide_password=False)
+    with open_session(db=own, tool="test") as session:  # no name given: the role says who
+        assert (session.user, session.role) == ("ops", "administrator")
+        session.add_user("helper", "programme_team")
+    assert _query(db_url, "SELECT role FROM users WHERE username = 'helper'")[0][0] \
+        == "programme_team"
