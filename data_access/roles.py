@@ -64,7 +64,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # users, approvals, the audit log; loads files into the store and exports them (the
     # operator's part); no review data through the analysis calls
     ADMINISTRATOR: frozenset({"organisations", "users", "approvals", "audit", "import",
-                              "export", "summary"}),
+                              "export", "summary", "codebook"}),
 }
 """Which session actions (and administrative areas) each role may use."""
 

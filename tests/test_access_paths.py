@@ -80,7 +80,7 @@ def _calls(gov, tmp_path, owner):
                         "import.organisations", "lead_a"),
         "export": ("lead_a", lambda s: s.export("reviews"), "export.reviews", "reviewer_a"),
         "summary": ("national", lambda s: s.summary(), "summary", "res2"),
-        "codebook": ("res2", lambda s: s.codebook(), "codebook", "admin"),
+        "codebook": ("res2", lambda s: s.codebook(), "codebook", None),
         "import_codebook": ("national", lambda s: s.import_codebook(_next_codebook()),
                             "codebook.import", "lead_a"),
         "code_review": ("lead_a", lambda s: s.code_review(own, "sepsis", phase="admission"),

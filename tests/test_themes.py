@@ -422,3 +422,27 @@ def test_retraining_from_the_store_uses_the_coded_text(governed_fresh):  # noqa:
         assert len(national.theme_codes()) == 3
         with pytest.raises(AccessDenied, match="judgement text"):
             national.theme_codes(with_text=True)
+
+
+def test_cli_train_from_the_store_uses_its_codebook(governed_fresh, tmp_path):  # noqa: F811
+    import dataclasses
+
+    gov = governed_fresh
+    if gov.engine_name != "sqlite":
+        pytest.skip("the command line runs migrations first: the owner's path, tested on SQLite")
+    shipped = cb.shipped_codebook()
+    retired = dataclasses.replace(shipped, version="2027.1", themes=tuple(
+        dataclasses.replace(t, retired=t.id == "procedure") for t in shipped.themes))
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_codebook(retired)
+    out = tmp_path / "model.joblib"
+    result = _run("themes", "train", "--store", "--db", gov.app_url, "--out", str(out),
+                  env={"SJR_USER": "lead_a", "JUPYTERHUB_USER": None})
+    assert result.exit_code == 0, result.output
+    assert "for 12 themes of codebook 2027.1" in result.output
+    assert "procedure" not in m.load_model(out).themes
+    refused = _run("themes", "train", "--store", "--db", gov.app_url, "--out", str(out),
+                   env={"SJR_USER": "national", "JUPYTERHUB_USER": None})
+    assert refused.exit_code == 1
+    assert refused.output.startswith("sjr themes: refused: a programme_team may not read the "
+                                     "judgement text")

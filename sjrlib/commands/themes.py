@@ -144,7 +144,8 @@ def train(
                                "(columns text, themes; themes separated by ;), added to the "
                                "seed statements."),
     codebook_file: Path = typer.Option(None, "--codebook", help="The codebook whose active "
-                                       "themes to suggest (default: 2026.1)."),
+                                       "themes to suggest (default: the store's latest with "
+                                       "--store, else 2026.1)."),
     from_store: bool = typer.Option(False, "--store", help="Add the codes people gave in the "
                                     "store (organisation leads and reviewers: the codes and "
                                     "judgement text they may read)."),
@@ -162,13 +163,17 @@ def train(
     from sjrlib.themes.suggest import use_model
 
     codebook = _codebook(codebook_file)
-    human = _read_codes(codes) if codes is not None else []
+    human = []
     if from_store:
         from sjrlib.themes.model import statements_from_codes
 
         session = _open(db)
-        frame = _through(session, lambda: session.theme_codes(with_text=True))
+        stored, frame = _through(session, lambda: (session.codebook(),
+                                                   session.theme_codes(with_text=True)))
+        if codebook_file is None:  # the store's latest codebook, retired themes left out
+            codebook = stored
         human += statements_from_codes(frame)
+    human += _read_codes(codes) if codes is not None else []
     unknown = sorted({t for s in human for t in s.themes} - set(codebook.ids))
     if unknown:
         _fail(f"{codes.name}: theme(s) not in codebook {codebook.version}: {', '.join(unknown)}")
