@@ -446,3 +446,20 @@ def test_cli_train_from_the_store_uses_its_codebook(governed_fresh, tmp_path):  
     assert refused.exit_code == 1
     assert refused.output.startswith("sjr themes: refused: a programme_team may not read the "
                                      "judgement text")
+
+
+def test_a_model_trained_for_a_newer_codebook_stays_in_use(tmp_path):
+    import dataclasses
+
+    from sjrlib.themes.suggest import current_model, use_model
+
+    shipped = cb.shipped_codebook()
+    newer = dataclasses.replace(shipped, version="2027.1", themes=tuple(
+        dataclasses.replace(t, retired=t.id == "procedure") for t in shipped.themes))
+    m.save_model(m.train_model(codebook=newer))  # to $SJR_THEMES_MODEL (a tmp file here)
+    use_model(None)
+    try:
+        assert current_model().codebook_version == "2027.1"
+        assert all(s.theme != "procedure" for s in suggest("Perforation during the OGD"))
+    finally:
+        use_model(None)

@@ -220,17 +220,15 @@ class ThemeModel:
         return np.asarray(self.pipeline.predict_proba(list(texts)), dtype=float)
 
 
-def seed_fingerprint(codebook: Codebook | None = None) -> str:
-    """A digest of what a model starts from: seed statements, lexicon, codebook, scikit-learn."""
+def seed_fingerprint() -> str:
+    """A digest of what every model starts from: the seed statements, the lexicon, this model
+    code's format and scikit-learn's version. The codebook is not part of it: a model trained
+    for a newer codebook (``sjr themes train --store``) stays in use."""
     import sklearn
 
-    codebook = codebook or shipped_codebook()
-    statements = seed_statements(codebook)
-    h = hashlib.sha256()
-    h.update(f"{_FORMAT}|{sklearn.__version__}|{codebook.version}|".encode())
-    h.update("|".join(t.id for t in codebook.active).encode())
-    for s in statements:
-        h.update(b"\x00" + s.text.encode() + b"\x01" + ";".join(s.themes).encode())
+    h = hashlib.sha256(f"{_FORMAT}|{sklearn.__version__}|".encode())
+    for name in ("themes-seed.csv", "themes-lexicon.csv"):
+        h.update((_DATA / name).read_bytes())
     return h.hexdigest()
 
 
@@ -265,12 +263,12 @@ def train_model(human: Sequence[CodedStatement] = (), *, codebook: Codebook | No
                          "to the codebook")
     pipeline = _pipeline(themes, {k: v for k, v in lexicon().items() if k in active})
     pipeline.fit([s.text for s in statements], y)
-    # The fingerprint names the seed (not the people's codes): a cached model whose seed, codebook
-    # or scikit-learn differ from this installation's is trained again.
+    # The fingerprint names the seed (not the people's codes nor the codebook): a kept model whose
+    # seed or scikit-learn differ from this installation's is trained again.
     import sklearn
 
     return ThemeModel(codebook.version, themes, pipeline, threshold, len(seed), len(people),
-                      seed_fingerprint(codebook), sklearn.__version__)
+                      seed_fingerprint(), sklearn.__version__)
 
 
 def model_path() -> Path:
