@@ -43,6 +43,10 @@ def hand_reviews() -> pd.DataFrame:
 def hand_deaths() -> pd.DataFrame:
     return pd.DataFrame(
         [("XAA", "2023-12", 40, 1), ("XAA", "2024-01", 35, 0), ("XAA", "2024-03", 30, 2),
-         ("XAB", "2024-04", 50, 1), ("XAB", "2024-05", 20, 0), ("XAC", "2024-04", 10, 0)],
+         ("XAB", "2024-04", 50, 1), ("XAB", "2024-05", 20, 0), ("XAC", "2024-04", 10, 0)]
+        # Months with no deaths, reported as 0 so every quarter's feed is complete (a month
+        # absent from the feed makes its quarter "not known": test_missing_feed_...).
+        + [("XAA", "2023-10", 0, 0), ("XAA", "2023-11", 0, 0), ("XAA", "2024-02", 0, 0),
+           ("XAB", "2024-06", 0, 0), ("XAC", "2024-05", 0, 0), ("XAC", "2024-06", 0, 0)],
         columns=list(domain.DEATH_COLUMNS),
     ).astype(domain.DEATH_DTYPES)

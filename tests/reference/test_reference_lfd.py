@@ -5,7 +5,9 @@ XAA C1 2023-12, avoidability 3 (second stage V2), LD yes (recorded by V1, the se
 XAA C2 2024-03, avoidability 2 (first stage), LD yes; XAB C1 2024-04, avoidability 6, LD no;
 XAB C4 2024-05, not scored, LD yes. XAA C3 (draft only, 2023-12) is not reviewed.
 Deaths feed: XAA 2023-12 40 (LD 1), 2024-01 35 (0), 2024-03 30 (2); XAB 2024-04 50 (1),
-2024-05 20 (0); XAC 2024-04 10 (0).
+2024-05 20 (0); XAC 2024-04 10 (0); and 0 (0) for the other months of those quarters
+(XAA 2023-10, 2023-11, 2024-02; XAB 2024-06; XAC 2024-05, 2024-06), so every quarter's feed is
+complete.
 """
 
 from __future__ import annotations
@@ -59,8 +61,15 @@ def test_months_and_financial_years():
     assert (jan["deaths_in_scope"], jan["reviewed"]) == (35, 0)
     yearly = learning_from_deaths(hand_reviews(), hand_deaths(), period="financial_year")
     fy = _row(yearly, organisation_code="XAA", period="2023/24")
-    assert (fy["deaths_in_scope"], fy["reviewed"], fy["more_likely_than_not"]) == (105, 2, 2)
-    assert (fy["ld_deaths"], fy["ld_reviewed"], fy["ld_more_likely_than_not"]) == (3, 2, 2)
+    # XAA's feed starts in October 2023: April-September of 2023/24 are not in it, so the
+    # year's deaths are not known (not the 105 of the months there are); reviews still count.
+    assert fy["deaths_in_scope"] is pd.NA and fy["ld_deaths"] is pd.NA
+    assert fy["feed_missing_months"] == ", ".join(f"2023-{m:02d}" for m in range(4, 10))
+    assert (fy["reviewed"], fy["more_likely_than_not"]) == (2, 2)
+    assert (fy["ld_reviewed"], fy["ld_more_likely_than_not"]) == (2, 2)
+    # 2024/25 so far (April-June): the months after the feed's last are not yet due.
+    xab = _row(yearly, organisation_code="XAB", period="2024/25")
+    assert (xab["deaths_in_scope"], xab["reviewed"], xab["ld_deaths"]) == (70, 2, 1)
 
 
 def test_national_and_year_to_date():
@@ -83,6 +92,7 @@ def test_missing_feed_is_missing_not_zero():
     q3 = _row(table, organisation_code="XAA", period="2023/24 Q3")
     assert q3["reviewed"] == 1 and q3["deaths_in_scope"] is pd.NA
     assert np.isnan(q3["percent_reviewed"])
+    assert q3["feed_missing_months"] == "2023-12"  # the month is named, not summed around
 
 
 def test_drafts_on_request():
