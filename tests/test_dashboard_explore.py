@@ -35,19 +35,24 @@ def _counts_in(html: str) -> list[int]:
     return [int(c.replace(",", "")) for c in cells]
 
 
-def test_a_lead_sees_only_their_organisation_under_disclosure_control(lead, store):
+def test_a_lead_sees_only_their_organisation_with_exact_counts_marked_internal(lead, store):
+    """The organisation audience: exact counts of their own organisation, marked for internal
+    governance (the lead may read the reviews themselves; rounding would protect nothing)."""
     _, users = store
     assert set(lead.all_reviews["organisation_code"]) == {users.organisation}
     assert set(lead.all_deaths["organisation_code"]) == {users.organisation}
-    assert lead.rule.active
+    assert not lead.rule.active
     org = lead.filters["organisation_code"]
     assert [v for _, v in org.options] == [users.organisation] and org.disabled
-    assert "(rounded)" in lead.summary.value
+    assert "(rounded)" not in lead.summary.value
+    assert "For internal governance: apply disclosure control before publishing" in \
+        lead.widget.children[1].value
     shown = int(re.search(r"<b>([0-9,]+)", lead.summary.value).group(1).replace(",", ""))
-    assert shown % 5 == 0
+    first_stage = lead.all_reviews[lead.all_reviews["review_stage"] == "first"]
+    assert shown == first_stage["case_id"].nunique()
     lead.tabs.selected_index = TABS.index("Care scores")
     counts = _counts_in(lead.views["Care scores"][1].children[1].value)
-    assert counts and all(c == 0 or (c > 7 and c % 5 == 0) for c in counts)
+    assert counts and any(c % 5 for c in counts)  # not rounded
 
 
 def test_a_filter_change_redraws_the_tab_on_screen_only(lead):

@@ -5,9 +5,12 @@ The data are read once through the governed session (audited), with each filter 
 once (:class:`_Codes`); a filter change then selects rows by comparing a few distinct values and
 taking numpy positions, and redraws only the tab on screen (other tabs when first shown), so it
 stays well under a second on the demo data, for all organisations too.
-Everything shown comes from ``sjrlib.stats``, ``sjrlib.spc`` and ``sjrlib.plots``; below
-national level (everyone but the programme team) counts pass through the same disclosure
-control as the trust report (``sjrlib.report.tables`` / ``sjrlib.disclosure``).
+Everything shown comes from ``sjrlib.stats``, ``sjrlib.spc`` and ``sjrlib.plots``. Counts are
+exact: a lead sees their own organisation's figures as its mortality committee does (the
+``organisation`` audience of ``docs/disclosure.md``; the page says "for internal governance:
+apply disclosure control before publishing"), and the programme team sees every organisation's.
+Both may read the reviews themselves, so rounding their own view would protect nothing and hide
+the counts they must act on (e.g. deaths judged more likely than not avoidable).
 """
 
 from __future__ import annotations
@@ -71,12 +74,18 @@ class Explorer:
         The dashboard, to display.
     """
 
+    def _counts_note(self) -> str:
+        """What the counts on the page are, and what a reader must do before publishing."""
+        from sjrlib.report.params import INTERNAL_NOTICE
+
+        return f"Exact counts. {INTERNAL_NOTICE}."
+
     def __init__(self, session: Any) -> None:
         from sjrlib.disclosure import DisclosureRule
 
         self.session = session
         self.national = session.role == "programme_team"
-        self.rule = DisclosureRule.off() if self.national else DisclosureRule()
+        self.rule = DisclosureRule.off()  # see the module docstring: exact for both roles
         self.free_text = session.role in FREE_TEXT_ROLES
         self.draws = 0
         self.frozen = False
@@ -226,7 +235,7 @@ class Explorer:
             "<h2 style='margin:4px 0'>Explore structured judgement reviews</h2>"
             f"<div class='sjr-hint'>Signed in as <b>{html.escape(str(self.session.user))}</b>"
             f" · {html.escape(scope)} · submitted and locked reviews. "
-            f"{html.escape(self.rule.describe())}</div>")
+            f"{html.escape(self._counts_note())}</div>")
         self.widget = w.VBox([ui.style(), head,
                               ui.section("Filters", bar, w.HBox(
                                   [self.summary, self.reload_button],

@@ -26,7 +26,7 @@ def test_a_filter_change_redraws_the_chart(lead_server, open_page):
     server, users = lead_server
     page = open_page(server, NOTEBOOK, CHART)
     expect(page.locator(".sjr-explore")).to_contain_text(f"Signed in as {users.lead}")
-    expect(page.locator(".sjr-explore")).to_contain_text("Disclosure control")
+    expect(page.locator(".sjr-explore")).to_contain_text("For internal governance")
     chart = page.locator(CHART)
     before_src = chart.get_attribute("src")
     summary = page.locator(".sjr-summary")
