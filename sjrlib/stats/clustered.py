@@ -31,7 +31,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from sjrlib import domain
-from sjrlib.stats._reviews import ReviewIndex
+from sjrlib.stats._reviews import PERIODS, ReviewIndex, period_label
 
 __all__ = [
     "METHOD_NOTE",
@@ -42,6 +42,7 @@ __all__ = [
     "clustered_trend",
     "effective_wilson",
     "poor_care_outcomes",
+    "poor_care_trend",
 ]
 
 METHOD_NOTE = (
@@ -310,3 +311,33 @@ def clustered_trend(outcome, score, groups, alpha: float = 0.05) -> ClusteredTre
         n=int(y.size),
         n_clusters=n_clusters,
     )
+
+
+_MONTHS_PER_STEP = {"month": 1, "quarter": 3, "financial_year": 12, "calendar_year": 12}
+_FIRST_MONTH = {"month": 1, "quarter": 4, "financial_year": 4, "calendar_year": 1}
+
+
+def poor_care_trend(reviews: pd.DataFrame, period: str = "financial_year", *,
+                    alpha: float = 0.05, include_drafts: bool = False) -> ClusteredTrend:
+    """:func:`clustered_trend` of poor or very poor overall care over periods of the month of
+    death, clustered by organisation.
+
+    The reviews are those of :func:`sjrlib.stats.models.poor_care_trend` (primary first-stage
+    reviews with an overall score); the score is the period's position in time in period
+    steps (a missing period leaves its gap), so the odds ratio is per year, quarter or month.
+    """
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}; expected one of {PERIODS}")
+    outcomes = poor_care_outcomes(reviews, columns=["death_month"],
+                                  include_drafts=include_drafts)
+    months = outcomes["death_month"].astype("string")
+    known = months.notna().to_numpy()
+    outcomes, months = outcomes[known], months[known]
+    year = months.str[:4].astype(int).to_numpy()
+    month = months.str[5:7].astype(int).to_numpy()
+    step = (year * 12 + month - _FIRST_MONTH[period]) // _MONTHS_PER_STEP[period]
+    if np.unique(step).size < 2:
+        labels = {period_label(m, period) for m in months}
+        raise ValueError(f"a trend needs at least two periods with reviews (found {len(labels)})")
+    return clustered_trend(outcomes["poor"].to_numpy(), (step - step.min()).astype(float),
+                           outcomes["organisation_code"].astype(str).to_numpy(), alpha)
