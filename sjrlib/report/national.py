@@ -13,6 +13,7 @@ of every organisation's cells in their own reports it pins their suppressed and 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
@@ -21,14 +22,20 @@ import numpy as np
 import pandas as pd
 
 from sjrlib import domain, plots, plots_seaborn, spc
-from sjrlib.disclosure import DisclosureRule, protect_count, protect_counts, published_rate
+from sjrlib.disclosure import (
+    DisclosureRule,
+    interval_text,
+    protect_count,
+    protect_counts,
+    published_rate,
+)
 from sjrlib.report import narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
 from sjrlib.report.figures import Chart
 from sjrlib.report.params import NationalParameters, load_parameters, months_between
 from sjrlib.report.stamp import Stamp
 from sjrlib.report.trust import _period_words, _zero_quarters
-from sjrlib.stats import agreement, descriptive, models
+from sjrlib.stats import agreement, clustered, descriptive, models
 from sjrlib.stats._reviews import financial_quarter
 from sjrlib.stats.lfd import learning_from_deaths
 
@@ -52,12 +59,40 @@ def national_report(parameters: Mapping[str, Any]) -> NationalReport:
     return NationalReport(params, load_report_data(params))
 
 
+def clustered_interval(count: object, base: object, n_exact: int,
+                       fit: clustered.ClusteredProportion | None, alpha: float
+                       ) -> tuple[str | None, str | None]:
+    """``(interval text, design effect text)`` of a pooled proportion as a page prints it.
+
+    The interval is :func:`sjrlib.stats.clustered.effective_wilson` of the *published*
+    ``count`` and ``base`` with the design effect of ``fit`` (the cluster-robust fit on the
+    exact reviews), so it tells a reader nothing about the exact counts that the printed ones
+    do not. Nothing on fewer than ``descriptive.MIN_CASES_FOR_INTERVAL`` reviews or where a
+    count is withheld. The design effect is printed to one decimal; with one organisation
+    there is none (the interval is then Wilson's)."""
+    if fit is None or n_exact < descriptive.MIN_CASES_FOR_INTERVAL:
+        return None, None
+    try:
+        k, n = int(count), int(base)  # type: ignore[call-overload]
+    except (TypeError, ValueError):  # the symbol, or nothing
+        return None, None
+    if n <= 0 or not 0 <= k <= n:
+        return None, None
+    lo, hi = clustered.effective_wilson(k, n, fit.design_effect, fit.n_clusters, alpha)
+    deff = ("one organisation" if fit.n_clusters < 2 else
+            "not estimable" if np.isnan(fit.design_effect) else f"{fit.design_effect:.1f}")
+    return interval_text(lo[0], hi[0]), deff
+
+
 def poor_care_sentence(name: str, poor: pd.DataFrame, confidence_level: float,
-                       rule: DisclosureRule | None = None) -> str | None:
+                       rule: DisclosureRule | None = None,
+                       fit: clustered.ClusteredProportion | None = None) -> str | None:
     """The headline's sentence on poor care in one nation (``poor``: one row of
     ``descriptive.poor_care``); the interval only where it rests on at least
     ``descriptive.MIN_CASES_FOR_INTERVAL`` reviews. None when there are no reviews. Under an
-    active ``rule`` the count is the published one and the figures come from it."""
+    active ``rule`` the count is the published one and the figures come from it. With
+    ``fit`` (the pooled proportion clustered by organisation) the interval allows for
+    clustering (:func:`clustered_interval`) and the sentence gives the design effect."""
     if not len(poor) or not int(poor["n"].iloc[0]):
         return None
     r = descriptive.withhold_small_intervals(poor).iloc[0]
@@ -71,6 +106,15 @@ def poor_care_sentence(name: str, poor: pd.DataFrame, confidence_level: float,
     if not isinstance(value, (float, str)) or value == rule.symbol or n_shown == rule.symbol:
         return f"{name}: fewer than {rule.threshold + 1} reviews, or too few to show."
     pct = f"{value:.1f}%" if isinstance(value, float) else value
+    if fit is not None:
+        k_pub = k_shown if rule.active else int(r["poor"])
+        interval, deff = clustered_interval(k_pub, n_shown, int(r["n"]), fit,
+                                            1 - confidence_level)
+        if interval:
+            return (f"{name}: {pct} of {int(n_shown):,} first-stage reviews found poor or very "
+                    f"poor overall care ({confidence_level:.0%} CI {interval.replace('–', '-')}, "
+                    f"allowing for clustering by organisation; design effect {deff}).")
+        interval = None
     ci = f" ({confidence_level:.0%} CI {interval.replace('–', '-')})" if interval else ""
     return (f"{name}: {pct} of {int(n_shown):,} first-stage reviews found poor or very poor "
             f"overall care{ci}.")
@@ -176,7 +220,9 @@ class NationalReport:
         for name, nation in (("England", "england"), ("Scotland", "scotland"),
                              ("England and Scotland together", None)):
             poor = descriptive.poor_care(self._nation(self.reviews, nation), alpha=self.alpha)
-            sentence = poor_care_sentence(name, poor, self.params.confidence_level, self.rule)
+            fit = self._pooled.get(name.removesuffix(" together"))
+            sentence = poor_care_sentence(name, poor, self.params.confidence_level, self.rule,
+                                          fit)
             if sentence:
                 sentences.append(sentence)
         whole = self._lfd["England and Scotland"]
@@ -190,7 +236,7 @@ class NationalReport:
                 f"{count} reviewed deaths{_share_words(share)} were judged more likely than "
                 "not due to problems in care."
             )
-        trend = self._trend
+        trend = self._clustered_trend
         if trend is not None:
             sentences.append(_trend_sentence(trend))
         frame, _ = self._spc
@@ -212,15 +258,59 @@ class NationalReport:
         return tables.ScoreBars(safe, self.rule, title="Care scores by phase of care "
                                 "(% of first-stage reviews scoring the phase)")
 
+    @cached_property
+    def _pooled(self) -> dict[str, clustered.ClusteredProportion]:
+        """Poor care pooled over organisations, clustered by organisation: keyed by nation
+        ("England", "Scotland", "England and Scotland") and by region."""
+        outcomes = clustered.poor_care_outcomes(self.reviews, columns=["region"])
+        codes = outcomes["organisation_code"].astype(str)
+        nation = codes.map(self.nation_of)
+        out = {}
+        for name, mask in (("England", nation == "england"), ("Scotland", nation == "scotland"),
+                           ("England and Scotland", None)):
+            part = outcomes if mask is None else outcomes[mask.to_numpy()]
+            out[name] = clustered.clustered_proportion(part["poor"], part["organisation_code"],
+                                                       self.alpha)
+        for region, part in outcomes.groupby(outcomes["region"].astype("string")):
+            out[f"region:{region}"] = clustered.clustered_proportion(
+                part["poor"], part["organisation_code"], self.alpha)
+        return out
+
     def poor_care_by_region(self) -> tables.ReportTable:
         poor = descriptive.poor_care(self.reviews, by="region", alpha=self.alpha)
         regions = {r: r for r in (*domain.NHS_ENGLAND_REGIONS, domain.SCOTLAND_REGION)}
-        return tables.poor_care_by_group_table(
+        table = tables.poor_care_by_group_table(
             poor, "region", regions, self.regional_rule,
             caption="Poor or very poor overall care by NHS England region, and Scotland",
             index_name="Region",
             note="Regions are listed in a fixed order, not by their figures.", alpha=self.alpha,
         )
+        # The pooled rows are clustered by organisation: their intervals replace the Wilson
+        # ones (which treat every review as independent) and say their design effect.
+        frame = table.frame.drop(columns=[c for c in table.frame.columns
+                                          if "confidence interval" in c])
+        exact_n = poor.set_index(poor["region"].astype(str))["n"]
+        ci_column = f"{self.params.confidence_level:.0%} CI, clustered by organisation"
+        intervals, deffs = [], []
+        for label, row in frame.iterrows():
+            shown = row["% poor or very poor"]
+            fit = self._pooled.get(f"region:{label}")
+            if shown is None or shown == self.regional_rule.symbol or fit is None:
+                intervals.append(None)
+                deffs.append(None)
+                continue
+            interval, deff = clustered_interval(
+                row["Poor or very poor overall care"], row["Reviews"],
+                int(exact_n.get(label, 0)), fit, self.alpha)
+            intervals.append(interval)
+            deffs.append(deff if interval else None)
+        frame[ci_column] = pd.Series(intervals, index=frame.index, dtype=object)
+        frame["Design effect"] = pd.Series(deffs, index=frame.index, dtype=object)
+        return dataclasses.replace(
+            table, frame=frame,
+            note=(table.note + " " + clustered.METHOD_NOTE + " The interval is computed from "
+                  "the counts shown and the design effect, so it is wider than a binomial "
+                  "interval by about the square root of the design effect."))
 
     def problems(self) -> tables.ReportTable:
         return tables.problems_table(self._problems, self.rule)
@@ -289,8 +379,17 @@ class NationalReport:
         except ValueError:  # fewer than two years of reviews
             return None
 
+    @cached_property
+    def _clustered_trend(self) -> clustered.ClusteredTrend | None:
+        try:
+            return clustered.poor_care_trend(self.window_reviews, "financial_year",
+                                             alpha=self.alpha)
+        except ValueError:  # fewer than two years, or one organisation
+            return None
+
     def trend_test(self) -> tables.ReportTable | narrative.Paragraph:
         trend = self._trend
+        robust = self._clustered_trend
         if trend is None:
             return narrative.Paragraph("Fewer than two financial years of reviews: no trend "
                                        "test.")
@@ -305,9 +404,7 @@ class NationalReport:
         frame = counts
         return tables.ReportTable(
             frame, caption="Poor or very poor overall care by financial year",
-            note=_trend_sentence(trend) + " Cochran-Armitage test for trend; the odds ratio "
-                 "per year is from a logistic regression on the year (on the exact counts: a "
-                 "model estimate). " + tables._note(self.rule),
+            note=_trend_note(trend, robust) + " " + tables._note(self.rule),
             formats={"%": "percent"}, index_name="Financial year",
         )
 
@@ -397,6 +494,21 @@ def _term_label(term: str) -> str:
     except KeyError:
         shown, ref = level, ""
     return f"{_COVARIATE_WORDS.get(name, name)}: {shown}{ref}"
+
+
+def _trend_note(trend, robust) -> str:
+    """The trend table's note: the clustered test when there is one, else Cochran-Armitage."""
+    if robust is None:
+        return (_trend_sentence(trend) + " Cochran-Armitage test for trend; the odds ratio per "
+                "year is from a logistic regression on the year (on the exact counts: a model "
+                "estimate).")
+    return (_trend_sentence(robust) + " Logistic regression of poor care on the year, on the "
+            "exact reviews (a model estimate), with cluster-robust (sandwich) standard errors "
+            f"by organisation ({robust.n_clusters} organisations; t on "
+            f"{robust.n_clusters - 1} degrees of freedom): reviews of one organisation are not "
+            "independent. The slope's design effect (its variance against the model's for "
+            f"independent reviews) is {robust.design_effect:.1f}; treating reviews as "
+            f"independent, the Cochran-Armitage test gives p = {trend.p_value:.2f}.")
 
 
 def _trend_sentence(trend) -> str:
