@@ -62,9 +62,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # only through an approval: pseudonymised, coarsened, approved columns
     RESEARCHER: frozenset({"organisations", "reviews", "deaths", "approvals", "codebook"}),
     # users, approvals, the audit log; loads files into the store and exports them (the
-    # operator's part); no review data through the analysis calls
+    # operator's part); backs up and restores the whole store; no review data through the
+    # analysis calls
     ADMINISTRATOR: frozenset({"organisations", "users", "approvals", "audit", "import",
-                              "export", "summary", "codebook"}),
+                              "export", "summary", "codebook", "backup"}),
 }
 """Which session actions (and administrative areas) each role may use."""
 

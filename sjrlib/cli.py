@@ -34,6 +34,7 @@ _COMMAND_MODULES = (
     "sjrlib.commands.report",
     "sjrlib.commands.disclosure",
     "sjrlib.commands.themes",
+    "sjrlib.commands.backup",
 )
 
 for _name in _COMMAND_MODULES:

@@ -1,0 +1,85 @@
+"""``sjr backup FILE`` and ``sjr restore FILE --db URL`` (administrators).
+
+The work is :mod:`data_access.backup`.
+
+Both go through the governed session's door (permission ``backup``) and are audited; a
+refusal ends in one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sjrlib.commands.data import DB_OPTION, _fail, _open_session
+
+
+def backup(file: Path = typer.Argument(..., dir_okay=False,
+                                       help="The backup file to write (a tar file, mode 0600)."),
+           db: str | None = DB_OPTION) -> None:
+    """Back up the whole store (users, approvals, audit log, reviews and their versions) and
+    its approval keys into FILE, consistently while others work (SQLite)."""
+    from data_access import AccessDenied, store
+    from data_access import backup as _backup
+    from sjrlib.safe_files import UnsafePathError
+
+    url = store.database_url(db)
+    store.init_db(url)
+    session = _open_session(url, None, "sjr backup")
+    try:
+        entry = _backup.backup(session, file)
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
+    except UnsafePathError as exc:
+        _fail(f"refused: {exc}")
+    except _backup.BackupError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{file}: cannot write ({exc.strerror or exc})")
+    finally:
+        session.close()
+    typer.echo(f"{file}: backup written (audit log up to entry {entry}, this backup included).")
+
+
+def restore(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                        help="A backup written by `sjr backup`."),
+            db: str | None = DB_OPTION) -> None:
+    """Restore FILE into a NEW store (--db; an existing non-empty store is refused), with its
+    approval keys; upgrade the schema, verify the audit chain and audit the restore."""
+    from data_access import AccessDenied, store
+    from data_access import backup as _backup
+    from sjrlib.safe_files import UnsafePathError
+
+    url = store.database_url(db)
+    try:
+        if _backup.refuse_existing(url):
+            # Audited in the existing store, as whoever asks (administrators only).
+            session = _open_session(url, None, "sjr restore")
+            try:
+                with session._door("restore", {"file": str(file)}, permission="backup"):
+                    raise AccessDenied(f"{_shown(url)} exists and is not empty; a restore "
+                                       "writes a new store only (choose a new --db)")
+            finally:
+                session.close()
+        result = _backup.restore(file, url)
+    except AccessDenied as exc:
+        _fail(f"refused: {exc}")
+    except UnsafePathError as exc:
+        _fail(f"refused: {exc}")
+    except _backup.BackupError as exc:
+        _fail(str(exc))
+    typer.echo(f"{_shown(url)}: restored from {file}; audit chain verified ({result.entries} "
+               f"entries; the restore is audited after them); {result.keys} approval key(s) "
+               f"written to {result.key_file}.")
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backup")(backup)
+    app.command("restore")(restore)
