@@ -99,10 +99,25 @@ DOOR: dict[str, Door] = {
                                         f["out"] / "themes-model.joblib"], "demo-lead",
                          ("demo-programme", "demo-admin", "demo-researcher", *STRANGERS),
                          "theme_codes"),
+    "backup": Door(lambda f: ["backup", f["out"] / "door.sjrbackup"], "demo-admin",
+                   ("demo-lead", "demo-programme", *STRANGERS), "backup"),
+    # The door's store exists, so a restore into it is refused (audited there); the allowed
+    # restore into a new store is test_backup's.
+    "restore": Door(lambda f: ["restore", _backup_file(f)], "demo-admin",
+                    ("demo-lead", "demo-programme", *STRANGERS), "restore", run_allowed=False),
     "report all": Door(lambda f: ["report", "all", "--out", f["out"] / "r"], "demo-programme",
                        ("demo-lead", "demo-reviewer", "demo-admin", *STRANGERS), "report",
                        run_allowed=False),
 }
+
+
+def _backup_file(f: dict) -> str:
+    """A file to restore: the restore into the door's existing store is refused (and
+    audited) before the file is read, so its content does not matter here."""
+    path = f["out"] / "door-restore.sjrbackup"
+    if not path.exists():
+        path.write_bytes(b"")
+    return str(path)
 
 
 def _new_codebook(folder) -> str:
