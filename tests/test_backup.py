@@ -187,3 +187,16 @@ def test_backup_refuses_a_symbolic_link(demo, tmp_path):
     result = _cli(["backup", link, "--db", demo], "demo-admin", tmp_path)
     assert result.exit_code == 1 and "symbolic link" in result.output
     assert victim.read_text(encoding="utf-8") == "keep me"
+
+
+def test_postgresql_and_unreadable_backups_end_in_one_line(demo, tmp_path):
+    from data_access import backup
+
+    with pytest.raises(backup.BackupError, match="pg_dump --format=custom"):
+        backup.refuse_existing("postgresql://someone@127.0.0.1:5432/sjr")
+    junk = tmp_path / "junk.sjrbackup"
+    junk.write_text("not a backup", encoding="utf-8")
+    result = _cli(["restore", junk, "--db", f"sqlite:///{tmp_path / 'new.db'}"], "demo-admin",
+                  tmp_path)
+    assert result.exit_code == 1 and "not a readable sjr backup" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "new.db").exists()
