@@ -200,3 +200,29 @@ def test_postgresql_and_unreadable_backups_end_in_one_line(demo, tmp_path):
                   tmp_path)
     assert result.exit_code == 1 and "not a readable sjr backup" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "new.db").exists()
+
+
+def test_a_tampered_backup_is_restored_for_inspection_but_reported(demo, tmp_path):
+    import sqlite3
+    import tarfile
+
+    out = tmp_path / "b.tar"
+    assert _cli(["backup", out, "--db", demo], "demo-admin", tmp_path).exit_code == 0
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(out) as tar:
+        tar.extractall(unpacked, filter="data")
+    db = sqlite3.connect(unpacked / "store.db")
+    for (trigger,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                 "AND tbl_name = 'audit_log'").fetchall():
+        db.execute(f'DROP TRIGGER "{trigger}"')  # whoever edits the file can do this too
+    db.execute("UPDATE audit_log SET username = 'someone-else' WHERE id = 3")
+    db.commit()
+    db.close()
+    forged = tmp_path / "forged.tar"
+    with tarfile.open(forged, "w") as tar:
+        for name in ("store.db", "keys.json", "manifest.json"):
+            tar.add(unpacked / name, arcname=name)
+    result = _cli(["restore", forged, "--db", f"sqlite:///{tmp_path / 'r.db'}"], "demo-admin",
+                  tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "does not verify" in result.output and "entry 3: edited" in result.output
