@@ -34,8 +34,8 @@ from sqlalchemy.engine import URL
 
 from sjrlib.safe_files import write_private
 
-__all__ = ["KEY_FILE_ENV", "ApprovalKeyError", "add_key", "key_file_path", "read_key",
-           "store_token", "write_keys"]
+__all__ = ["KEY_FILE_ENV", "ApprovalKeyError", "add_key", "key_file_path", "load_keys",
+           "read_key", "store_token", "write_keys"]
 
 KEY_FILE_ENV = "SJR_KEY_FILE"
 _META_KEY = "approval_keys"
@@ -76,7 +76,7 @@ def store_token(conn: Connection, *, create: bool = False) -> str | None:
     return token
 
 
-def _load(path: Path, token: str) -> dict[str, str]:
+def load_keys(path: Path, token: str) -> dict[str, str]:
     """The keys in ``path`` (``{}`` if the file does not exist)."""
     try:
         info = path.stat()
@@ -102,7 +102,7 @@ def _stores(path: Path) -> dict[str, dict[str, str]]:
 
 def write_keys(path: Path, token: str, new: dict[str, bytes]) -> None:
     """Add ``new`` secrets to the key file at ``path`` (created 0600, folders 0700)."""
-    keys = _load(path, token)
+    keys = load_keys(path, token)
     keys.update({k: v.hex() for k, v in new.items()})
     stores = _stores(path) if path.exists() else {}
     stores[token] = dict(sorted(keys.items()))
@@ -131,7 +131,7 @@ def read_key(conn: Connection, approval_id: str) -> bytes:
             f"cannot be made: restore it from its backup (or set {KEY_FILE_ENV} to where it "
             "is). A new key is never made for an existing approval: every pseudonym would "
             "change")
-    keys = _load(path, token)
+    keys = load_keys(path, token)
     if not keys:
         raise ApprovalKeyError(
             f"{path}: this approval key file holds no keys of this store (it belongs to another "

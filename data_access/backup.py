@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from data_access import approval_keys, audit, store
+from data_access import approval_keys, store
 from data_access.roles import AccessDenied
 from sjrlib.safe_files import check_target, open_private, write_private
 
@@ -55,8 +55,10 @@ class RestoreResult:
 
 
 def _sqlite_path(engine_or_url) -> Path:
-    url = make_url(store.database_url(engine_or_url) if isinstance(engine_or_url, str)
-                   else engine_or_url.url)
+    if isinstance(engine_or_url, str):
+        url = make_url(store.database_url(engine_or_url))
+    else:  # an Engine, or already a URL
+        url = make_url(getattr(engine_or_url, "url", engine_or_url))
     if url.get_backend_name() != "sqlite":
         raise BackupError(
             "sjr backup and restore handle SQLite stores; for PostgreSQL take "
@@ -74,12 +76,8 @@ def backup(session, out: str | Path) -> int:
     ``backup``), then the copy is taken, so the copy contains it.
     """
     out = check_target(out)
-    source = _sqlite_path(session._engine)
-    with session._door("backup", {"file": str(out)}, permission="backup") as door:
-        token = approval_keys.store_token(door.conn)
-        keys = approval_keys._load(approval_keys.key_file_path(door.conn.engine.url),
-                                   token) if token else {}
-        door.extra["keys"] = len(keys)
+    source = _sqlite_path(session.database_url)
+    token, keys = session.backup_keys(str(out))
     with tempfile.TemporaryDirectory(prefix="sjr-backup-") as folder:
         copy = Path(folder) / _DB
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
@@ -162,11 +160,8 @@ def restore(path: str | Path, url: str, *, user: str | None = None,
         store.init_db(engine)  # a backup of an older revision is upgraded
         session = open_session(user, engine, tool=tool)
         try:
-            with session._door("restore", {"file": str(path)}, permission="backup") as door:
-                result = audit.verify(door.conn)
-                door.rows = result.entries
-                door.extra.update(problems=len(result.problems), keys=len(secrets),
-                                  backup_audit_head=manifest.get("audit_head"))
+            result = session.verify_restore(str(path), keys=len(secrets),
+                                            backup_audit_head=manifest.get("audit_head"))
         finally:
             session.close()
     except AccessDenied:

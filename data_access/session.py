@@ -799,6 +799,35 @@ class Session:
             door.rows = int(tables["totals"]["count"].iloc[0])
         return tables
 
+    # ------------------------------------------------------------ backup and restore ----
+    @property
+    def database_url(self) -> Any:
+        """The URL of the store this session reads (SQLAlchemy ``URL``; no password shown)."""
+        return self._engine.url
+
+    def backup_keys(self, file_name: str) -> tuple[str | None, dict[str, str]]:
+        """Audit a backup of the store (administrators) and return what it must carry besides
+        the store: the store's key-file token and its approval keys (``{}`` without any).
+        :func:`data_access.backup.backup` takes the copy after this entry is committed."""
+        from data_access import approval_keys
+
+        with self._door("backup", {"file": file_name}, permission="backup") as door:
+            token = approval_keys.store_token(door.conn)
+            keys = (approval_keys.load_keys(approval_keys.key_file_path(door.conn.engine.url),
+                                            token) if token else {})
+            door.extra["keys"] = len(keys)
+        return token, keys
+
+    def verify_restore(self, file_name: str, *, keys: int,
+                       backup_audit_head: int | None) -> audit.VerifyResult:
+        """Check the audit chain of a restored store and record the restore (administrators)."""
+        with self._door("restore", {"file": file_name}, permission="backup") as door:
+            result = audit.verify(door.conn)
+            door.rows = result.entries
+            door.extra.update(problems=len(result.problems), keys=keys,
+                              backup_audit_head=backup_audit_head)
+        return result
+
     # ------------------------------------------------------------------ researchers ----
     def approvals(self) -> pd.DataFrame:
         """Approvals: all of them for an administrator; a researcher's own usable ones."""

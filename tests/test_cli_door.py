@@ -168,11 +168,16 @@ def demo_store(tmp_path_factory):
     own = folder / "own-reviews.csv"
     io.write_reviews(reviews[list(domain.REVIEW_COLUMNS)].head(20), own)
     approval = folder / "approval.yaml"
-    approval.write_text(
-        "id: DOOR-TEST\napplicants: [demo-researcher]\npurpose: door test\n"
-        f"organisations: [{organisations['organisation_code'].iloc[0]}]\n"
-        "period_start: 2021-04\nperiod_end: 2022-03\nfields: [score_overall]\n"
-        "start_date: 2026-01-01\nend_date: 2027-12-31\n", encoding="utf-8")
+    for approval_id, path in (("DOOR-TEST", folder / "to-revoke.yaml"), ("DOOR-ADD", approval)):
+        path.write_text(
+            f"id: {approval_id}\napplicants: [demo-researcher]\npurpose: door test\n"
+            f"organisations: [{organisations['organisation_code'].iloc[0]}]\n"
+            "period_start: 2021-04\nperiod_end: 2022-03\nfields: [score_overall]\n"
+            "start_date: 2026-01-01\nend_date: 2027-12-31\n", encoding="utf-8")
+    # The approval `approvals revoke` revokes exists whichever tests ran before on this worker.
+    added = CliRunner().invoke(app, ["approvals", "add", str(folder / "to-revoke.yaml"),
+                                     "--db", url], env={"SJR_USER": "demo-admin"})
+    assert added.exit_code == 0, added.output
     other_org = sorted(set(organisations["organisation_code"]) - {lead_org})[0]
     return {"url": url, "own_reviews": own, "approval": approval, "out": folder,
             "other_org": other_org}
