@@ -25,6 +25,8 @@ import pandas as pd
 import typer
 from pydantic import ValidationError
 
+from sjrlib.commands.common import fail, open_cli_session, run_call
+
 DB_OPTION = typer.Option(
     None, "--db", metavar="URL",
     help="Database URL; default $SJR_DATABASE_URL, else sqlite:///data/sjr.db.",
@@ -38,36 +40,19 @@ audit_app = typer.Typer(help="The tamper-evident audit log (administrators).",
                         no_args_is_help=True)
 
 
-def _fail(message: str) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(1)
-
-
 def _session(db: str | None):
-    from data_access import AccessDenied, open_session
     from data_access.store import database_url, init_db
 
     url = database_url(db)
     init_db(url)
-    try:
-        return open_session(db=url, tool=_TOOL)
-    except AccessDenied as exc:
-        _fail(f"refused: {exc}")
+    return open_cli_session(url, tool=_TOOL)
 
 
 def _run(session, call):
     """Run one session call; turn refusals and bad input into one clear line and exit 1."""
-    from data_access import AccessDenied
     from data_access.approvals import ApprovalError
 
-    try:
-        return call()
-    except AccessDenied as exc:
-        _fail(f"refused: {exc}")
-    except (ApprovalError, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        session.close()
+    return run_call(session, call, bad_input=(ApprovalError, ValueError))
 
 
 def _table(frame: pd.DataFrame, title: str) -> None:
@@ -107,12 +92,12 @@ def users_add(
         engine.dispose()
     if no_administrator:
         if role != "administrator":
-            _fail("this store has no administrator yet: register one first "
+            fail("this store has no administrator yet: register one first "
                   f"(sjr users add NAME --role administrator), then add {username} as them")
         try:
             bootstrap_administrator(username, url, tool=_TOOL)
         except (AccessDenied, ValueError) as exc:
-            _fail(f"refused: {exc}")
+            fail(f"refused: {exc}")
         typer.echo(f"{username}: administrator registered (the store had none).")
         return
     s = _session(db)
@@ -185,7 +170,7 @@ def approvals_add(
             }
             specs = [spec_from_values({k: v for k, v in values.items() if v is not None})]
     except (ApprovalError, ValidationError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     s = _session(db)
 
     def add_all() -> None:
@@ -230,7 +215,7 @@ def audit_verify(db: str | None = DB_OPTION) -> None:
         return
     for problem in result.problems:
         typer.echo(str(problem), err=True)
-    _fail(f"audit log TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries")
+    fail(f"audit log TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries")
 
 
 def _date(value: str | None, option: str) -> dt.date | None:
@@ -239,7 +224,7 @@ def _date(value: str | None, option: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        _fail(f"{option} must be a date written YYYY-MM-DD, not {value!r}")
+        fail(f"{option} must be a date written YYYY-MM-DD, not {value!r}")
 
 
 @audit_app.command("show")

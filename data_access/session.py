@@ -818,6 +818,13 @@ class Session:
             door.extra["keys"] = len(keys)
         return token, keys
 
+    def refuse_restore(self, file_name: str, reason: str) -> None:
+        """Refuse a restore into this (existing, non-empty) store: audited here as
+        ``restore.denied`` with ``reason`` once the role is checked; always raises
+        :class:`AccessDenied`."""
+        with self._door("restore", {"file": file_name}, permission="backup"):
+            raise AccessDenied(reason)
+
     def verify_restore(self, file_name: str, *, keys: int,
                        backup_audit_head: int | None) -> audit.VerifyResult:
         """Check the audit chain of a restored store and record the restore (administrators)."""

@@ -81,6 +81,8 @@ def _calls(gov, tmp_path, owner):
         "export": ("lead_a", lambda s: s.export("reviews"), "export.reviews", "reviewer_a"),
         "summary": ("national", lambda s: s.summary(), "summary", "res2"),
         "backup_keys": ("admin", lambda s: s.backup_keys("store.tar"), "backup", "lead_a"),
+        "refuse_restore": ("admin", lambda s: _refused(lambda: s.refuse_restore(
+            "store.tar", "the store exists")), "restore.denied", None),
         "verify_restore": ("admin", lambda s: s.verify_restore("store.tar", keys=0,
                                                                backup_audit_head=None),
                            "restore", "national"),
@@ -100,6 +102,12 @@ def _next_codebook():
     from sjrlib.themes.codebook import shipped_codebook
 
     return dataclasses.replace(shipped_codebook(), version="2099.1")
+
+
+def _refused(call) -> None:
+    """A call whose job is to refuse (and audit the refusal)."""
+    with pytest.raises(AccessDenied):
+        call()
 
 
 def _last(owner) -> tuple[int, str, str]:

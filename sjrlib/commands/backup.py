@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from sjrlib.commands.data import DB_OPTION, _fail, _open_session
+from sjrlib.commands.common import fail, open_cli_session
+from sjrlib.commands.data import DB_OPTION
 
 
 def backup(file: Path = typer.Argument(..., dir_okay=False,
@@ -26,17 +27,15 @@ def backup(file: Path = typer.Argument(..., dir_okay=False,
 
     url = store.database_url(db)
     store.init_db(url)
-    session = _open_session(url, None, "sjr backup")
+    session = open_cli_session(url, tool="sjr backup")
     try:
         entry = _backup.backup(session, file)
-    except AccessDenied as exc:
-        _fail(f"refused: {exc}")
-    except UnsafePathError as exc:
-        _fail(f"refused: {exc}")
+    except (AccessDenied, UnsafePathError) as exc:
+        fail(f"refused: {exc}")
     except _backup.BackupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"{file}: cannot write ({exc.strerror or exc})")
+        fail(f"{file}: cannot write ({exc.strerror or exc})")
     finally:
         session.close()
     typer.echo(f"{file}: backup written (audit log up to entry {entry}, this backup included).")
@@ -55,20 +54,17 @@ def restore(file: Path = typer.Argument(..., exists=True, dir_okay=False, readab
     try:
         if _backup.refuse_existing(url):
             # Audited in the existing store, as whoever asks (administrators only).
-            session = _open_session(url, None, "sjr restore")
+            session = open_cli_session(url, tool="sjr restore")
             try:
-                with session._door("restore", {"file": str(file)}, permission="backup"):
-                    raise AccessDenied(f"{_shown(url)} exists and is not empty; a restore "
-                                       "writes a new store only (choose a new --db)")
+                session.refuse_restore(str(file), f"{_shown(url)} exists and is not empty; a "
+                                       "restore writes a new store only (choose a new --db)")
             finally:
                 session.close()
         result = _backup.restore(file, url)
-    except AccessDenied as exc:
-        _fail(f"refused: {exc}")
-    except UnsafePathError as exc:
-        _fail(f"refused: {exc}")
+    except (AccessDenied, UnsafePathError) as exc:
+        fail(f"refused: {exc}")
     except _backup.BackupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"{_shown(url)}: restored from {file}; audit chain verified ({result.entries} "
                f"entries; the restore is audited after them); {result.keys} approval key(s) "
                f"written to {result.key_file}.")

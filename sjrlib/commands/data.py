@@ -33,6 +33,8 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from sjrlib.commands.common import fail, open_cli_session
+
 DB_OPTION = typer.Option(
     None, "--db", metavar="URL",
     help="Database URL (sqlite:///path.db or postgresql://...); default $SJR_DATABASE_URL, "
@@ -51,11 +53,6 @@ class Kind(StrEnum):
 _console = Console(stderr=True, highlight=False)
 
 
-def _fail(message: str) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(1)
-
-
 @contextmanager
 def _progress(label: str, *, show: bool) -> Iterator[Callable[[int], None] | None]:
     """A progress display of rows stored so far (the file's row count is not known ahead)."""
@@ -67,16 +64,6 @@ def _progress(label: str, *, show: bool) -> Iterator[Callable[[int], None] | Non
     with Progress(*columns, console=_console, transient=True) as bar:
         task = bar.add_task(label, total=None)
         yield lambda rows: bar.advance(task, rows)
-
-
-def _open_session(url: str, user: str | None, tool: str):
-    """The governed session of whoever runs the command; a refusal ends in one line."""
-    from data_access import AccessDenied, open_session
-
-    try:
-        return open_session(user=user, db=url, tool=tool)
-    except AccessDenied as exc:
-        _fail(f"refused: {exc}")
 
 
 def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None,
@@ -92,26 +79,26 @@ def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None
     from sjrlib.schema import ValidationFailed
 
     store.init_db(url)
-    session = _open_session(url, user, f"sjr import {kind.value}")
+    session = open_cli_session(url, user=user, tool=f"sjr import {kind.value}")
     show = kind is Kind.reviews and path.stat().st_size >= _PROGRESS_FROM * 500
     try:
         with _progress(f"Validating and storing {path.name}", show=show) as advance:
             result = session.import_file(kind.value, path, mapping=mapping, update=update,
                                          progress=advance)
     except AccessDenied as exc:
-        _fail(f"refused: {exc}")
+        fail(f"refused: {exc}")
     except ImportFileError as exc:
-        _fail(str(exc))  # ImportFileError already names the file
+        fail(str(exc))  # ImportFileError already names the file
     except ValidationFailed as exc:
         for error in exc.errors:
             typer.echo(str(error), err=True)
         rows = len({(e.source, e.row) for e in exc.errors})
-        _fail(f"{path}: {len(exc.errors)} problem(s) in {rows} row(s); nothing was "
+        fail(f"{path}: {len(exc.errors)} problem(s) in {rows} row(s); nothing was "
               "imported, the store is unchanged.")
     except store.StoreError as exc:
-        _fail(f"{path}: {exc}")
+        fail(f"{path}: {exc}")
     except IntegrityError as exc:
-        _fail(f"{path}: the store refused the rows ({exc.orig}); nothing was imported.")
+        fail(f"{path}: the store refused the rows ({exc.orig}); nothing was imported.")
     finally:
         session.close()
     typer.echo(f"{path}: {kind.value}: {result}.")
@@ -163,18 +150,18 @@ def export(
     from sjrlib import io, safe_files
 
     if file.suffix.lower() not in io.SUFFIXES:
-        _fail(f"{file}: an export is written as .csv or .xlsx")
+        fail(f"{file}: an export is written as .csv or .xlsx")
     try:  # before the audited read: a refused destination reads nothing
         safe_files.check_target(file)
     except safe_files.UnsafePathError as exc:
-        _fail(f"refused: {exc}")
+        fail(f"refused: {exc}")
     url = store.database_url(db)
     store.init_db(url)
-    session = _open_session(url, None, f"sjr export {kind.value}")
+    session = open_cli_session(url, user=None, tool=f"sjr export {kind.value}")
     try:
         frame = session.export(kind.value)
     except AccessDenied as exc:
-        _fail(f"refused: {exc}")
+        fail(f"refused: {exc}")
     finally:
         session.close()
     writer = {Kind.reviews: io.write_reviews, Kind.deaths: io.write_deaths,
@@ -182,11 +169,11 @@ def export(
     try:  # 0600, whole, never through a symbolic link (sjrlib.safe_files)
         writer(frame, file)
     except safe_files.UnsafePathError as exc:
-        _fail(f"refused: {exc}")
+        fail(f"refused: {exc}")
     except OSError as exc:
-        _fail(f"{file}: cannot write ({exc.strerror or exc})")
+        fail(f"{file}: cannot write ({exc.strerror or exc})")
     except ValueError as exc:  # e.g. a text longer than an XLSX cell holds
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"{file}: {len(frame)} {kind.value} written.")
 
 
@@ -216,11 +203,11 @@ def summary(db: str | None = DB_OPTION) -> None:
 
     url = store.database_url(db)
     store.init_db(url)
-    session = _open_session(url, None, "sjr summary")
+    session = open_cli_session(url, user=None, tool="sjr summary")
     try:
         tables = session.summary()
     except AccessDenied as exc:
-        _fail(f"refused: {exc}")
+        fail(f"refused: {exc}")
     finally:
         session.close()
     out = Console(highlight=False)
@@ -308,11 +295,11 @@ def _demo_users(engine, url: str) -> list[str]:
     """Register the missing demo users as ``demo-admin`` (audited)."""
     from data_access import AccessDenied, demo
 
-    session = _open_session(url, "demo-admin", "sjr demo-data")
+    session = open_cli_session(url, user="demo-admin", tool="sjr demo-data")
     try:
         return demo.register_demo_users(engine, session)
     except AccessDenied as exc:
-        _fail(f"refused: {exc}")
+        fail(f"refused: {exc}")
     finally:
         session.close()
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from sjrlib.commands.common import open_cli_session, run_call
+
 themes_app = typer.Typer(help="Themes: the codebook, training and suggestions.",
                          no_args_is_help=True)
 codebook_app = typer.Typer(help="The codebook of themes (id, label, definition, examples).",
@@ -76,29 +78,16 @@ def codebook_check(file: Path = typer.Argument(..., help="A codebook file (.yaml
 
 def _open(db: str | None):
     """A governed session on the store (who is asking: --user/$SJR_USER/identity file)."""
-    from data_access import AccessDenied, open_session
     from data_access.store import database_url, init_db
 
     url = database_url(db)
     init_db(url)
-    try:
-        return open_session(db=url, tool="cli")
-    except AccessDenied as exc:
-        _fail(f"refused: {exc}")
+    return open_cli_session(url, fail=_fail)
 
 
 def _through(session, call):
     """One session call: a refusal or bad input ends in one line and exit 1."""
-    from data_access import AccessDenied
-
-    try:
-        return call()
-    except AccessDenied as exc:
-        _fail(f"refused: {exc}")
-    except ValueError as exc:
-        _fail(str(exc))
-    finally:
-        session.close()
+    return run_call(session, call, fail=_fail)
 
 
 @codebook_app.command("import")

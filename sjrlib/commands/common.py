@@ -1,0 +1,49 @@
+"""What every ``sjr`` command that touches data shares: one-line failures and the governed session.
+
+A command opens the session of whoever runs it (:func:`open_cli_session`), makes its calls
+through :func:`run_call`, and ends any refusal or bad input in one line with exit 1
+(:func:`fail`), never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import typer
+
+__all__ = ["fail", "open_cli_session", "run_call"]
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``message`` on stderr and end the command with exit code 1."""
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
+def open_cli_session(url: str, *, user: str | None = None, tool: str = "cli",
+                     fail: Callable[[str], Any] = fail) -> Any:
+    """The governed session of whoever runs the command; a refusal (audited by the session)
+    ends in one line."""
+    from data_access import AccessDenied, open_session
+
+    try:
+        return open_session(user=user, db=url, tool=tool)
+    except AccessDenied as exc:
+        fail(f"refused: {exc}")
+
+
+def run_call(session: Any, call: Callable[[], Any], *,
+             bad_input: tuple[type[Exception], ...] = (ValueError,),
+             fail: Callable[[str], Any] = fail) -> Any:
+    """Run one session call, then close the session; a refusal or bad input ends in one line."""
+    from data_access import AccessDenied
+
+    try:
+        return call()
+    except AccessDenied as exc:
+        fail(f"refused: {exc}")
+    except bad_input as exc:
+        fail(str(exc))
+    finally:
+        session.close()
