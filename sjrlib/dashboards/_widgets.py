@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import ipywidgets as w
 
@@ -190,3 +190,235 @@ def demo_sign_in(session) -> w.HTML | None:
 def banner(kind: str, message_html: str) -> str:
     """HTML of a status banner: kind is ``ok``, ``warn`` or ``error``."""
     return f"<div class='sjr-banner-{kind}'>{message_html}</div>"
+
+
+# ----------------------------------------------------------------------------- theme widget
+class ThemeOffer(NamedTuple):
+    """A theme offered to a coder: suggested for one phase's judgement (``phase`` ``None``: the
+    whole review), with the model's score (0-1)."""
+
+    theme: str
+    phase: str | None
+    score: float
+
+
+class ThemeCode(NamedTuple):
+    """A theme a coder chose: stored, or waiting (``pending``) for the review to be submitted.
+
+    ``note`` says how it was chosen, in words for the coder ("accepted suggestion", "added by
+    hand", "stored when the review is submitted")."""
+
+    theme: str
+    phase: str | None
+    note: str
+    pending: bool = False
+
+
+ThemeChosen = Callable[[str, "str | None", bool], ThemeCode]
+"""``on_code(theme, phase, from_suggestion) -> ThemeCode``: store (or hold) a person's choice;
+raise ``ValueError`` or ``PermissionError`` to refuse it, with a message for the coder."""
+
+
+def _phase_key(phase: str | None) -> str:
+    return phase or "review"
+
+
+class ThemeChooser:
+    """Suggested themes with *Accept* / *Reject*, the themes chosen so far, and a theme added
+    by hand from the codebook. Build it with :func:`theme_chooser`.
+
+    The chooser stores nothing itself: *Accept* and *Add* call ``on_code`` (which stores the code
+    through the governed session, or holds it until the review is submitted) and show what it
+    returns; *Reject* only hides the suggestion while the chooser shows this review (a rejected
+    suggestion is not recorded anywhere, it simply never becomes a code). ``on_remove`` takes
+    back a pending choice (stored codes are kept).
+
+    CSS classes for browser tests: a suggestion row ``s-<theme>-<phase|review>`` with buttons
+    ``b-accept`` and ``b-reject``; a chosen theme ``c-<theme>-<phase|review>`` (``b-remove`` on a
+    pending one); the hand-added choice ``f-theme-add`` and ``f-theme-phase`` with button
+    ``b-theme-add``; messages ``sjr-theme-message``.
+    """
+
+    def __init__(self, themes: Sequence[Any], *, phases: dict[str, str],
+                 on_code: ThemeChosen,
+                 on_remove: Callable[[str, str | None], None] | None = None) -> None:
+        self.themes = {t.id: t for t in themes}
+        self.phases = dict(phases)
+        self.on_code = on_code
+        self.on_remove = on_remove
+        self.offers: list[ThemeOffer] = []
+        self.codes: list[ThemeCode] = []
+        self.rejected: set[tuple[str, str | None]] = set()
+        self.offer_box = w.VBox()
+        self.offer_box.add_class("sjr-offers")
+        self.code_box = w.VBox()
+        self.code_box.add_class("sjr-codes")
+        self.message = w.HTML()
+        self.message.add_class("sjr-theme-message")
+        self.add_theme = dropdown(choice_options({t.id: t.label for t in themes},
+                                                 blank="— choose a theme —"), width="26em")
+        self.add_theme.add_class("f-theme-add")
+        self.add_phase = dropdown([("Whole review", None)]
+                                  + [(f"Phase: {text}", p) for p, text in self.phases.items()],
+                                  width="18em")
+        self.add_phase.add_class("f-theme-phase")
+        self.add_button = button("Add theme", "b-theme-add",
+                                 tooltip="Code this review with the chosen theme")
+        self.add_button.on_click(lambda _: self.add(self.add_theme.value, self.add_phase.value))
+        self.widget = w.VBox([
+            w.HTML("<b>Suggested themes</b> <span class='sjr-hint'>(from the explicit "
+                   "judgements; a suggestion is not a code until you accept it)</span>"),
+            self.offer_box,
+            w.HTML("<b>Themes you coded</b>"),
+            self.code_box,
+            w.HBox([w.HTML("Add a theme", layout=w.Layout(width="8em")), self.add_theme,
+                    self.add_phase, self.add_button],
+                   layout=w.Layout(flex_flow="row wrap", align_items="center",
+                                   margin="6px 0 0 0")),
+            self.message,
+        ])
+        self.widget.add_class("sjr-themes")
+        self._draw()
+
+    # ------------------------------------------------------------------ state from outside
+    def show(self, *, offers: Sequence[ThemeOffer] | None = None,
+             codes: Sequence[ThemeCode] | None = None) -> None:
+        """Replace the suggestions and/or the chosen themes (e.g. after a judgement changed).
+
+        Suggestions of a theme not in the codebook, already chosen for that phase, or rejected
+        while this review is shown are left out."""
+        if codes is not None:
+            self.codes = list(codes)
+        if offers is not None:
+            self.offers = list(offers)
+        self._draw()
+
+    def clear(self) -> None:
+        """Forget everything shown (another review is opened): offers, codes, rejections."""
+        self.offers, self.codes, self.rejected = [], [], set()
+        self.message.value = ""
+        self._draw()
+
+    # ------------------------------------------------------------------ a person's choices
+    def accept(self, theme: str, phase: str | None) -> bool:
+        """Accept a suggestion: it becomes a code (through ``on_code``); whether it did."""
+        return self._code(theme, phase, from_suggestion=True)
+
+    def reject(self, theme: str, phase: str | None) -> None:
+        """Reject a suggestion: hidden while this review is shown, never stored."""
+        self.rejected.add((theme, phase))
+        self.message.value = ""
+        self._draw()
+
+    def add(self, theme: str | None, phase: str | None) -> bool:
+        """Code a theme chosen by hand from the codebook; whether it was coded."""
+        if theme is None:
+            self.message.value = banner("error", "Choose a theme to add.")
+            return False
+        done = self._code(theme, phase, from_suggestion=False)
+        if done:
+            set_value(self.add_theme, None)
+            set_value(self.add_phase, None)
+        return done
+
+    def remove(self, theme: str, phase: str | None) -> None:
+        """Take back a pending choice (one not stored yet)."""
+        if self.on_remove is not None:
+            self.on_remove(theme, phase)
+        self.codes = [c for c in self.codes
+                      if not (c.pending and (c.theme, c.phase) == (theme, phase))]
+        self._draw()
+
+    def _code(self, theme: str, phase: str | None, *, from_suggestion: bool) -> bool:
+        if any((c.theme, c.phase) == (theme, phase) for c in self.codes):
+            self.message.value = banner(
+                "warn", f"{html.escape(self._label(theme))} is already coded "
+                f"{html.escape(self._where(phase))}.")
+            return False
+        try:
+            code = self.on_code(theme, phase, from_suggestion)
+        except (ValueError, PermissionError) as exc:
+            self.message.value = banner("error", f"<b>Not coded.</b> {html.escape(str(exc))}")
+            return False
+        self.codes.append(code)
+        self.message.value = ""
+        self._draw()
+        return True
+
+    # ------------------------------------------------------------------ drawing
+    def _label(self, theme: str) -> str:
+        found = self.themes.get(theme)
+        return found.label if found is not None else theme
+
+    def _where(self, phase: str | None) -> str:
+        return ("for the whole review" if phase is None
+                else f"for the phase {self.phases.get(phase, phase).lower()}")
+
+    def visible_offers(self) -> list[ThemeOffer]:
+        """The suggestions on screen: known themes, not chosen or rejected for their phase."""
+        chosen = {(c.theme, c.phase) for c in self.codes}
+        return [o for o in self.offers if o.theme in self.themes
+                and (o.theme, o.phase) not in chosen and (o.theme, o.phase) not in self.rejected]
+
+    def _row(self, css: str, text_html: str, title: str, buttons: list[w.Button]) -> w.HBox:
+        text = w.HTML(f"<span title='{html.escape(title)}'>{text_html}</span>",
+                      layout=w.Layout(width="34em"))
+        row = w.HBox([text, *buttons], layout=w.Layout(align_items="center", margin="1px 0"))
+        row.add_class(css)
+        return row
+
+    def _draw(self) -> None:
+        rows = []
+        for offer in self.visible_offers():
+            key = f"{offer.theme}-{_phase_key(offer.phase)}"
+            accept = button("Accept", "b-accept", style="success",
+                            tooltip=f"Code {self._label(offer.theme)} {self._where(offer.phase)}")
+            reject = button("Reject", "b-reject", tooltip="Not this theme")
+            accept.on_click(lambda _, o=offer: self.accept(o.theme, o.phase))
+            reject.on_click(lambda _, o=offer: self.reject(o.theme, o.phase))
+            where = ("whole review" if offer.phase is None
+                     else self.phases.get(offer.phase, offer.phase))
+            row = self._row(f"s-{key}",
+                            f"{html.escape(self._label(offer.theme))} "
+                            f"<span class='sjr-hint'>· {html.escape(where)} · "
+                            f"{round(offer.score * 100)}% likely</span>",
+                            getattr(self.themes[offer.theme], "definition", ""), [accept, reject])
+            row.add_class("sjr-offer")
+            rows.append(row)
+        self.offer_box.children = rows or [w.HTML(
+            "<span class='sjr-hint'>No suggestions: none of the judgements written so far "
+            "points clearly to a theme.</span>")]
+        codes = []
+        for code in self.codes:
+            key = f"{code.theme}-{_phase_key(code.phase)}"
+            buttons = []
+            if code.pending:
+                remove = button("Remove", "b-remove", tooltip="Take this theme back")
+                remove.on_click(lambda _, c=code: self.remove(c.theme, c.phase))
+                buttons.append(remove)
+            where = ("whole review" if code.phase is None
+                     else self.phases.get(code.phase, code.phase))
+            found = self.themes.get(code.theme)
+            row = self._row(f"c-{key}",
+                            f"✓ {html.escape(self._label(code.theme))} "
+                            f"<span class='sjr-hint'>· {html.escape(where)} · "
+                            f"{html.escape(code.note)}</span>",
+                            getattr(found, "definition", ""), buttons)
+            row.add_class("sjr-code")
+            codes.append(row)
+        self.code_box.children = codes or [w.HTML("<span class='sjr-hint'>None yet.</span>")]
+
+
+def theme_chooser(themes: Sequence[Any], *, phases: dict[str, str], on_code: ThemeChosen,
+                  on_remove: Callable[[str, str | None], None] | None = None) -> ThemeChooser:
+    """A :class:`ThemeChooser` for ``themes`` (the codebook's active themes: objects with
+    ``id``, ``label`` and ``definition``, e.g. ``session.codebook().active``) and ``phases``
+    (``{phase id: label}``, e.g. ``domain.labels("phase")``).
+
+    ``on_code(theme, phase, from_suggestion)`` stores a person's choice and returns the
+    :class:`ThemeCode` to show, e.g. ``session.code_review(review_id, theme, phase=phase,
+    from_suggestion=from_suggestion)`` then ``ThemeCode(theme, phase, "accepted suggestion")``.
+    Show suggestions with ``chooser.show(offers=[ThemeOffer(theme, phase, score), ...])``
+    (``sjrlib.themes.suggest`` gives theme and score for one judgement). Put ``chooser.widget``
+    on screen (inside an app of class ``sjr-app`` for the stylesheet)."""
+    return ThemeChooser(themes, phases=phases, on_code=on_code, on_remove=on_remove)
