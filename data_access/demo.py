@@ -182,4 +182,7 @@ def register_demo_users(engine, session, today: dt.date | None = None) -> list[s
             "date_coarsening": "quarter", "start_date": today.isoformat(),
             "end_date": (today + dt.timedelta(days=365)).isoformat(),
         }, source="demo approval"))
+    from data_access.training_demo import seed_demo_training
+
+    seed_demo_training(engine, today)  # issue 15: fictional trainers, records, a round
     return added

@@ -73,3 +73,26 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 def may(role: str, action: str) -> bool:
     """Whether ``role`` may perform ``action`` (an entry of :data:`PERMISSIONS`)."""
     return action in PERMISSIONS.get(role, frozenset())
+
+
+# -- training and calibration (issue 15; shared/spec/training.md) ----------------------------
+# The trainer directory is public by design (every role reads it) and maintained by the
+# programme team; training records and calibration answers are scoped like reviews (a reviewer
+# their own, a lead their organisation's, the programme team all).
+_TRAINING: dict[str, frozenset[str]] = {
+    REVIEWER: frozenset({"trainers", "training_records", "training_cases", "calibration_rounds",
+                         "calibration_answers", "save_calibration_answer"}),
+    ORGANISATION_LEAD: frozenset({"trainers", "training_records", "training_records.import",
+                                  "training_cases", "calibration_rounds",
+                                  "calibration_rounds.create", "calibration_answers",
+                                  "save_calibration_answer"}),
+    PROGRAMME_TEAM: frozenset({"trainers", "trainers.import", "training_records",
+                               "training_records.import", "training_cases",
+                               "training_cases.import", "calibration_rounds",
+                               "calibration_rounds.create", "calibration_answers"}),
+    RESEARCHER: frozenset({"trainers"}),
+    ADMINISTRATOR: frozenset({"trainers"}),
+}
+for _role, _actions in _TRAINING.items():
+    PERMISSIONS[_role] = PERMISSIONS[_role] | _actions
+del _role, _actions

@@ -972,6 +972,240 @@ class Session:
             door.extra["problems"] = len(result.problems)
         return result
 
+    # ------------------------------------------ training and calibration (issue 15) ----
+    # ``shared/spec/training.md``. The trainer directory is public by design; training records
+    # and calibration answers are scoped like reviews. Calibration answers are stored in their
+    # own table (:mod:`data_access.training`), never in ``reviews``: nothing that reads reviews
+    # can count them.
+    def _training_scope(self, conn: Connection) -> tuple[list[str] | None, str | None]:
+        """(organisations, reviewer id) a training read is limited to; sets the row scope."""
+        orgs = None if self._organisation_codes is None else list(self._organisation_codes)
+        _set_row_scope(conn, orgs)
+        return orgs, (self._user.reviewer_id if self.role == REVIEWER else None)
+
+    def trainers(self) -> pd.DataFrame:
+        """The trainer directory (every role: it is published): ``trainer_id, name, contact,
+        organisation, region, trained_on, active``."""
+        from data_access import training
+
+        with self._door("trainers", {}) as door:
+            frame = training.load_trainers(door.conn)
+            door.rows = len(frame)
+        return frame
+
+    def import_trainers(self, frame: pd.DataFrame, *, source: str = "trainers"
+                        ) -> tuple[int, int]:
+        """Add or update tier one trainers (programme team); returns (new, updated). The
+        whole file is checked first (:func:`data_access.training.check_trainers`)."""
+        from data_access import training
+
+        checked = training.check_trainers(frame, source)
+        with self._door("trainers.import", {"file": source, "trainers": len(checked)}) as door:
+            inserted, updated = training.upsert_trainers(door.conn, checked, by=self.user)
+            door.rows = inserted + updated
+            door.extra.update(inserted=inserted, updated=updated)
+        return inserted, updated
+
+    def training_records(self) -> pd.DataFrame:
+        """Training records in scope: a reviewer's own, a lead's organisation's, all for the
+        programme team (``record_id, organisation_code, reviewer_id, trainer_id, trained_on,
+        session, refresher_dates``)."""
+        from data_access import training
+
+        with self._door("training_records", {}) as door:
+            orgs, reviewer = self._training_scope(door.conn)
+            frame = training.load_records(door.conn, organisations=orgs, reviewer_id=reviewer)
+            self._check_inside(frame, orgs)
+            door.scope["organisations"] = "all" if orgs is None else orgs
+            door.rows = len(frame)
+        return frame
+
+    def import_training_records(self, frame: pd.DataFrame, *, source: str = "training records"
+                                ) -> tuple[int, int]:
+        """Add or update training records (organisation leads: their organisation's; the
+        programme team: any); returns (new, updated)."""
+        from data_access import training
+
+        with self._door("training_records.import", {"file": source, "records": len(frame)}
+                        ) as door:
+            orgs, _ = self._training_scope(door.conn)
+            known = list(store.load_organisations(door.conn, None)["organisation_code"])
+            trainers = list(training.load_trainers(door.conn)["trainer_id"])
+            checked = training.check_records(frame, source, trainers=trainers,
+                                             organisations=known)
+            outside = sorted(set(checked["organisation_code"]) - set(known if orgs is None
+                                                                      else orgs))
+            if outside:
+                raise AccessDenied(f"training records of {', '.join(outside)} are outside the "
+                                   f"scope of {self.user!r}")
+            if len(checked):
+                taken = training.load_records(door.conn, organisations=None)
+                theirs = taken[taken["record_id"].isin(set(checked["record_id"]))
+                               & ~taken["organisation_code"].isin(orgs or known)]
+                if len(theirs):
+                    raise AccessDenied("a record id is already used outside your organisation")
+            inserted, updated = training.upsert_records(door.conn, checked, by=self.user)
+            door.scope["organisations"] = "all" if orgs is None else orgs
+            door.rows = inserted + updated
+            door.extra.update(inserted=inserted, updated=updated)
+        return inserted, updated
+
+    def training_cases(self, case_ids: Sequence[str] | None = None, *,
+                       reference: bool = False) -> list[Any]:
+        """Training cases (:class:`data_access.training.TrainingCase`), all or those named.
+
+        ``reference=True`` includes the panel's reference answers: for leads and the programme
+        team always; for a reviewer only of the cases they have submitted an answer to (a
+        reference seen first would spoil the calibration). Without it the reference fields
+        are empty.
+        """
+        import dataclasses
+
+        from data_access import training
+
+        scope = {"case_ids": _codes(case_ids), "reference": bool(reference)}
+        with self._door("training_cases", scope) as door:
+            cases = training.load_cases(door.conn, None if case_ids is None else list(case_ids))
+            shown: set[str] = set()
+            if reference and self.role == REVIEWER:
+                orgs, reviewer = self._training_scope(door.conn)
+                answers = training.load_answers(door.conn, organisations=orgs,
+                                                reviewer_id=reviewer)
+                shown = set(answers.loc[answers["status"] == "submitted", "case_id"])
+            elif reference:
+                shown = {c.case_id for c in cases}
+            cases = [c if c.case_id in shown else dataclasses.replace(
+                c, care="", scores={}, problems={}, avoidability=None, themes=())
+                for c in cases]
+            door.rows = len(cases)
+            door.extra["references"] = len(shown & {c.case_id for c in cases})
+        return cases
+
+    def import_training_cases(self, cases: Sequence[Any], *, source: str = "cases"
+                              ) -> tuple[int, int]:
+        """Add or replace fictional training cases (programme team); returns (new, updated)."""
+        from data_access import training
+
+        scope = {"file": source, "cases": len(cases)}
+        with self._door("training_cases.import", scope) as door:
+            inserted, updated = training.upsert_cases(door.conn, cases, by=self.user)
+            door.rows = inserted + updated
+            door.extra.update(inserted=inserted, updated=updated)
+        return inserted, updated
+
+    def calibration_rounds(self) -> pd.DataFrame:
+        """Calibration rounds this user takes part in or oversees: a reviewer's own rounds, a
+        lead's organisation's rounds and the rounds its reviewers are in, every round for the
+        programme team. Columns: ``round_id, name, organisation_code, case_ids, opens_on,
+        closes_on, members`` (members in scope)."""
+        from data_access import training
+
+        with self._door("calibration_rounds", {}) as door:
+            orgs, reviewer = self._training_scope(door.conn)
+            rounds = training.load_rounds(door.conn)
+            members = training.load_members(door.conn, organisations=orgs,
+                                            reviewer_id=reviewer)
+            count = members.groupby("round_id").size()
+            mine = rounds["round_id"].isin(set(members["round_id"]))
+            if orgs is not None and self.role != REVIEWER:
+                mine |= rounds["organisation_code"].isin(orgs).fillna(False).astype(bool)
+            if orgs is not None:
+                rounds = rounds[mine].reset_index(drop=True)
+            rounds["members"] = [int(count.get(r, 0)) for r in rounds["round_id"]]
+            door.scope["organisations"] = "all" if orgs is None else orgs
+            door.rows = len(rounds)
+        return rounds
+
+    def create_calibration_round(self, spec: Any) -> str:
+        """Create a round (:class:`data_access.training.RoundSpec`): the programme team any
+        round; an organisation lead a round of their organisation, of its reviewers only."""
+        from data_access import training
+
+        scope = {"round_id": spec.round_id, "organisation": spec.organisation_code,
+                 "cases": len(spec.case_ids), "members": len(spec.members)}
+        with self._door("calibration_rounds.create", scope) as door:
+            orgs, _ = self._training_scope(door.conn)
+            if orgs is not None:
+                if spec.organisation_code not in orgs:
+                    raise AccessDenied(f"an organisation lead creates rounds of {orgs[0]} "
+                                       "(organisation_code)")
+                outside = sorted({o for o, _ in spec.members} - set(orgs))
+                if outside:
+                    raise AccessDenied(f"reviewers of {', '.join(outside)} are outside the "
+                                       f"scope of {self.user!r}")
+            known = set(store.load_organisations(door.conn, None)["organisation_code"])
+            unknown = sorted({o for o, _ in spec.members} - known)
+            if unknown:
+                raise ValueError(f"unknown organisation(s) {', '.join(unknown)}")
+            training.insert_round(door.conn, spec, by=self.user)
+            door.rows = 1 + len(spec.members)
+        return spec.round_id
+
+    def save_calibration_answer(self, round_id: str, case_id: str, values: dict[str, Any], *,
+                                reviewer_id: str | None = None) -> str:
+        """Save a reviewer's answer to one case of a round (a training answer: never a review);
+        returns its id.
+
+        Reviewers answer for themselves, inside the round's window, in rounds they are a
+        member of. An organisation lead may enter the answers of their organisation's members
+        (a session held on paper), also after the window closed. ``values``: ``status``
+        (``draft``/``submitted``), ``score_<phase>``, ``comments`` ({phase: text}),
+        ``problems`` ({type: harm}), ``avoidability_score``, ``themes``. A submitted answer
+        is final.
+        """
+        from data_access import training
+
+        scope = {"round_id": round_id, "case_id": case_id,
+                 "status": str(values.get("status") or "draft")}
+        with self._door("save_calibration_answer", scope) as door:
+            orgs, own = self._training_scope(door.conn)
+            assert orgs is not None  # reviewers and leads only (roles)
+            if self.role == REVIEWER:
+                if reviewer_id not in (None, own):
+                    raise AccessDenied("a reviewer answers only for themselves")
+                reviewer_id = own
+            elif reviewer_id is None:
+                raise ValueError("say whose answer this is (reviewer_id)")
+            rounds = training.load_rounds(door.conn, [round_id])
+            members = training.load_members(door.conn, organisations=orgs,
+                                            reviewer_id=reviewer_id)
+            if not len(rounds) or round_id not in set(members["round_id"]):
+                raise AccessDenied(f"round {round_id!r} is not one of "
+                                   f"{'your' if self.role == REVIEWER else 'your reviewers'} "
+                                   "rounds (or does not exist)")
+            round_ = rounds.iloc[0]
+            if case_id not in round_["case_ids"]:
+                raise ValueError(f"case {case_id} is not in round {round_id}")
+            today = dt.date.today()
+            if today < round_["opens_on"] or (self.role == REVIEWER
+                                              and today > round_["closes_on"]):
+                raise AccessDenied(f"round {round_id} is open from {round_['opens_on']} to "
+                                   f"{round_['closes_on']}")
+            organisation = str(members.loc[members["round_id"] == round_id,
+                                           "organisation_code"].iloc[0])
+            answer_id = training.save_answer(door.conn, round_id=round_id, case_id=case_id,
+                                             organisation_code=organisation,
+                                             reviewer_id=str(reviewer_id), values=values,
+                                             by=self.user)
+            door.scope["organisations"] = [organisation]
+            door.rows = 1
+        return answer_id
+
+    def calibration_answers(self, round_id: str | None = None) -> pd.DataFrame:
+        """Calibration answers in scope (a reviewer's own, a lead's organisation's, all for the
+        programme team), of one round or all; see
+        :data:`data_access.training.ANSWER_COLUMNS`. Read by calibration outputs only."""
+        from data_access import training
+
+        with self._door("calibration_answers", {"round_id": round_id}) as door:
+            orgs, reviewer = self._training_scope(door.conn)
+            frame = training.load_answers(door.conn, organisations=orgs, reviewer_id=reviewer,
+                                          round_id=round_id)
+            self._check_inside(frame, orgs)
+            door.scope["organisations"] = "all" if orgs is None else orgs
+            door.rows = len(frame)
+        return frame
+
     # ----------------------------------------------------------------------- lifecycle ----
     def close(self) -> None:
         """Close the session (and its connections when it opened them)."""

@@ -8,6 +8,7 @@ Refused calls are audited too (``<action>.denied``).
 from __future__ import annotations
 
 import inspect
+import uuid
 
 import pytest
 from access_setup import approval, governed_fresh  # noqa: F401  (governed_fresh: fixture)
@@ -92,7 +93,72 @@ def _calls(gov, tmp_path, owner):
         "code_review": ("lead_a", lambda s: s.code_review(own, "sepsis", phase="admission"),
                         "code_review", "national"),
         "theme_codes": ("lead_a", lambda s: s.theme_codes(), "theme_codes", "res2"),
+        # training and calibration (issue 15)
+        "trainers": ("res2", lambda s: s.trainers(), "trainers", None),
+        "import_trainers": ("national", lambda s: s.import_trainers(_trainers()),
+                            "trainers.import", "lead_a"),
+        "training_records": ("lead_a", lambda s: s.training_records(), "training_records",
+                             "res2"),
+        "import_training_records": ("lead_a", lambda s: s.import_training_records(
+            _training_record(gov)), "training_records.import", "reviewer_a"),
+        "training_cases": ("reviewer_a", lambda s: s.training_cases(), "training_cases",
+                           "admin"),
+        "import_training_cases": ("national", lambda s: s.import_training_cases(_cases()),
+                                  "training_cases.import", "lead_a"),
+        "calibration_rounds": ("reviewer_a", lambda s: s.calibration_rounds(),
+                               "calibration_rounds", "res2"),
+        "create_calibration_round": ("lead_a", lambda s: (
+            _calibration_round(gov), s.create_calibration_round(_round_spec(gov))),
+            "calibration_rounds.create", "reviewer_a"),
+        "save_calibration_answer": ("reviewer_a", lambda s: s.save_calibration_answer(
+            _calibration_round(gov), "TC-2026-02", {"score_overall": 2}),
+            "save_calibration_answer", "national"),
+        "calibration_answers": ("lead_a", lambda s: s.calibration_answers(),
+                                "calibration_answers", "admin"),
     }
+
+
+def _trainers():
+    import pandas as pd
+
+    return pd.DataFrame([{"trainer_id": "T-PATHS", "name": "Test Trainer (fictional)",
+                          "contact": "trainer@paths.example", "organisation": "Test Trust",
+                          "region": "London", "trained_on": "2020-01-01", "active": "yes"}])
+
+
+def _cases():
+    from data_access.training import shipped_cases
+
+    return shipped_cases()
+
+
+def _training_record(gov):
+    import pandas as pd
+
+    return pd.DataFrame([{"record_id": None, "organisation_code": gov.org_a,
+                          "reviewer_id": gov.reviewer_id, "trainer_id": None,
+                          "trained_on": "2024-01-10", "session": "Paths session",
+                          "refresher_dates": ""}])
+
+
+def _round_spec(gov, round_id: str | None = None):
+    import datetime as dt
+
+    from data_access.training import RoundSpec
+
+    today = dt.date.today()
+    return RoundSpec(round_id or f"R-{uuid.uuid4().hex[:8]}", "Paths round",
+                     ("TC-2026-01", "TC-2026-02"), today - dt.timedelta(days=1),
+                     today + dt.timedelta(days=1), ((gov.org_a, gov.reviewer_id),), gov.org_a)
+
+
+def _calibration_round(gov) -> str:
+    """A round with reviewer_a in it, its cases stored (made by the programme team once)."""
+    with open_session("national", gov.app_url, tool="test") as national:
+        if "PATHS" not in set(national.calibration_rounds()["round_id"]):
+            national.import_training_cases(_cases())
+            national.create_calibration_round(_round_spec(gov, "PATHS"))
+    return "PATHS"
 
 
 def _next_codebook():

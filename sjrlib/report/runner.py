@@ -537,6 +537,10 @@ def run_reports(
         results = run_jobs(jobs, workers=workers, warm=warm, progress=progress)
         results += _write_collaboratives(groups, reviews, deaths, names, the_period,
                                          trust_raw, period_values, known, out_dir, url)
+    if what == "all":  # the trainer directory (issue 15), published beside the reports
+        from sjrlib.report.trainers import write_trainer_directory
+
+        write_trainer_directory(url, username, out_dir, the_period.label)
     index = write_index(out_dir, organisations, the_period.label)
     return BatchResult(the_period.label, out_dir, results, index,
                        time.perf_counter() - started)

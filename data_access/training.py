@@ -1,0 +1,687 @@
+"""Training and calibration in the store: checks where data enter, unscoped reads and writes.
+
+The governed :class:`data_access.session.Session` is the only caller: it decides who may do what
+and scopes every read; this module only validates and moves rows
+(``shared/spec/training.md``; tables in :mod:`data_access.training_models`).
+
+Calibration answers live in ``calibration_answers`` and are never written to ``reviews``: no
+function here reads or writes the review tables, so nothing that counts reviews (every Learning
+from Deaths figure and report) can count a training answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from sjrlib import domain
+
+__all__ = [
+    "ANSWER_STATUSES",
+    "CARE_LEVELS",
+    "CASE_SCORE_COLUMNS",
+    "RECORD_COLUMNS",
+    "REGIONS",
+    "TRAINER_COLUMNS",
+    "RoundSpec",
+    "TrainingCase",
+    "TrainingDataError",
+    "check_records",
+    "check_trainers",
+    "cases_frame",
+    "cases_to_yaml",
+    "insert_round",
+    "load_answers",
+    "load_case_file",
+    "load_cases",
+    "load_members",
+    "load_records",
+    "load_rounds",
+    "load_trainers",
+    "parse_cases",
+    "save_answer",
+    "shipped_cases",
+    "upsert_cases",
+    "upsert_records",
+    "upsert_trainers",
+]
+
+SHIPPED_CASES = Path(__file__).resolve().parents[1] / "sjrlib" / "data" / "training-cases-2026.yaml"
+"""The starter set of fictional training cases written for this project."""
+
+TRAINER_COLUMNS: tuple[str, ...] = ("trainer_id", "name", "contact", "organisation", "region",
+                                    "trained_on", "active")
+RECORD_COLUMNS: tuple[str, ...] = ("record_id", "organisation_code", "reviewer_id", "trainer_id",
+                                   "trained_on", "session", "refresher_dates")
+CASE_SCORE_COLUMNS: tuple[str, ...] = tuple(f"score_{p}" for p in domain.PHASES)
+REGIONS: tuple[str, ...] = (*domain.NHS_ENGLAND_REGIONS, domain.SCOTLAND_REGION)
+CARE_LEVELS: tuple[str, ...] = ("good", "adequate", "poor")
+ANSWER_STATUSES: tuple[str, ...] = ("draft", "submitted")
+_SEPARATOR = ";"
+
+
+class TrainingDataError(ValueError):
+    """A trainer, record, case or answer that cannot be stored: says where and what is right."""
+
+
+# ------------------------------------------------------------------------------ helpers ----
+def _blank(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)) \
+        or (isinstance(value, str) and not value.strip())
+
+
+def _text_value(value: Any) -> str | None:
+    return None if _blank(value) else str(value).strip()
+
+
+def _date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise TrainingDataError(f"{where}: {value!r} is not a date written YYYY-MM-DD") from None
+
+
+def _flag(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("yes", "true", "1", "y"):
+        return True
+    if word in ("no", "false", "0", "n"):
+        return False
+    raise TrainingDataError(f"{where}: {value!r} is not yes or no")
+
+
+def _frame(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame([dict(r) for r in rows], columns=list(columns))
+
+
+def _params(values: Sequence[Any], prefix: str) -> tuple[str, dict[str, Any]]:
+    names = {f"{prefix}{i}": v for i, v in enumerate(values)}
+    return ", ".join(f":{k}" for k in names), names
+
+
+# ----------------------------------------------------------------------------- trainers ----
+def check_trainers(frame: pd.DataFrame, source: str = "trainers") -> pd.DataFrame:
+    """Trainer rows checked: every column present, ids unique, names and organisations given,
+    regions among the NHS England regions and Scotland, dates ISO, ``active`` yes/no.
+
+    Raises
+    ------
+    TrainingDataError
+        Naming the row (1 = first data row) and field of every problem found.
+    """
+    missing = [c for c in TRAINER_COLUMNS if c not in frame.columns]
+    if missing:
+        raise TrainingDataError(f"{source}: missing column(s) {', '.join(missing)} "
+                                f"(expected {', '.join(TRAINER_COLUMNS)})")
+    problems, rows, seen = [], [], set()
+    for number, row in enumerate(frame.to_dict("records"), start=1):
+        where = f"{source} row {number}"
+        try:
+            trainer_id = _text_value(row["trainer_id"])
+            if trainer_id is None:
+                raise TrainingDataError(f"{where}: trainer_id is empty")
+            if trainer_id in seen:
+                raise TrainingDataError(f"{where}: trainer_id {trainer_id} appears twice")
+            seen.add(trainer_id)
+            for name in ("name", "organisation"):
+                if _text_value(row[name]) is None:
+                    raise TrainingDataError(f"{where}: {name} is empty")
+            region = _text_value(row["region"])
+            if region not in REGIONS:
+                raise TrainingDataError(f"{where}: region {region!r} is not one of "
+                                        f"{', '.join(REGIONS)}")
+            trained = None if _blank(row["trained_on"]) else _date(row["trained_on"],
+                                                                   f"{where} trained_on")
+            rows.append({"trainer_id": trainer_id, "name": _text_value(row["name"]),
+                         "contact": _text_value(row["contact"]),
+                         "organisation": _text_value(row["organisation"]), "region": region,
+                         "trained_on": trained,
+                         "active": True if _blank(row["active"])
+                         else _flag(row["active"], f"{where} active")})
+        except TrainingDataError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise TrainingDataError("\n".join(problems))
+    return _frame(rows, TRAINER_COLUMNS)
+
+
+def load_trainers(conn: Connection) -> pd.DataFrame:
+    """Every trainer, by region, organisation and name."""
+    rows = conn.execute(text(
+        "SELECT trainer_id, name, contact, organisation, region, trained_on, active "
+        "FROM trainers ORDER BY region, organisation, name, trainer_id")).mappings().all()
+    frame = _frame(rows, TRAINER_COLUMNS)
+    frame["active"] = frame["active"].astype(bool)
+    frame["trained_on"] = [None if _blank(v) else _date(v, "trained_on")
+                           for v in frame["trained_on"]]
+    return frame
+
+
+def upsert_trainers(conn: Connection, frame: pd.DataFrame, *, by: str) -> tuple[int, int]:
+    """Insert new trainers and update known ones (by ``trainer_id``); returns (new, updated)."""
+    known = {r[0] for r in conn.execute(text("SELECT trainer_id FROM trainers"))}
+    inserted = updated = 0
+    now = dt.datetime.now(dt.UTC)
+    for row in frame.to_dict("records"):
+        values = {**row, "by": by, "at": now}
+        if row["trainer_id"] in known:
+            conn.execute(text(
+                "UPDATE trainers SET name = :name, contact = :contact, "
+                "organisation = :organisation, region = :region, trained_on = :trained_on, "
+                "active = :active, updated_by = :by, updated_at = :at "
+                "WHERE trainer_id = :trainer_id"), values)
+            updated += 1
+        else:
+            conn.execute(text(
+                "INSERT INTO trainers (trainer_id, name, contact, organisation, region, "
+                "trained_on, active, updated_by, updated_at) VALUES (:trainer_id, :name, "
+                ":contact, :organisation, :region, :trained_on, :active, :by, :at)"), values)
+            inserted += 1
+    return inserted, updated
+
+
+# ---------------------------------------------------------------------- training records ----
+def check_records(frame: pd.DataFrame, source: str = "training records", *,
+                  trainers: Iterable[str] = (),
+                  organisations: Iterable[str] = ()) -> pd.DataFrame:
+    """Training record rows checked. ``record_id`` may be blank (a new id is made);
+    ``refresher_dates`` is a ``;``-separated list of dates on or after ``trained_on``."""
+    missing = [c for c in RECORD_COLUMNS if c not in frame.columns]
+    if missing:
+        raise TrainingDataError(f"{source}: missing column(s) {', '.join(missing)} "
+                                f"(expected {', '.join(RECORD_COLUMNS)})")
+    trainers, organisations = set(trainers), set(organisations)
+    problems, rows = [], []
+    for number, row in enumerate(frame.to_dict("records"), start=1):
+        where = f"{source} row {number}"
+        try:
+            org = _text_value(row["organisation_code"])
+            if org not in organisations:
+                raise TrainingDataError(f"{where}: organisation_code {org!r} is not a known "
+                                        "organisation")
+            reviewer = _text_value(row["reviewer_id"])
+            if reviewer is None:
+                raise TrainingDataError(f"{where}: reviewer_id is empty (the reviewer's "
+                                        "pseudonymous reference, as on their reviews)")
+            trainer = _text_value(row["trainer_id"])
+            if trainer is not None and trainer not in trainers:
+                raise TrainingDataError(f"{where}: trainer_id {trainer} is not in the trainer "
+                                        "directory (import the trainers first)")
+            session = _text_value(row["session"])
+            if session is None:
+                raise TrainingDataError(f"{where}: session is empty")
+            trained = _date(row["trained_on"], f"{where} trained_on")
+            raw = row["refresher_dates"]
+            refreshers = [] if _blank(raw) else (
+                list(raw) if isinstance(raw, list | tuple) else str(raw).split(_SEPARATOR))
+            dates = sorted(_date(d, f"{where} refresher_dates") for d in refreshers
+                           if not _blank(d))
+            if dates and dates[0] < trained:
+                raise TrainingDataError(f"{where}: a refresher ({dates[0]}) before the training "
+                                        f"({trained})")
+            rows.append({"record_id": _text_value(row["record_id"]) or uuid.uuid4().hex,
+                         "organisation_code": org, "reviewer_id": reviewer,
+                         "trainer_id": trainer, "trained_on": trained, "session": session,
+                         "refresher_dates": [d.isoformat() for d in dates]})
+        except TrainingDataError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise TrainingDataError("\n".join(problems))
+    return _frame(rows, RECORD_COLUMNS)
+
+
+def load_records(conn: Connection, *, organisations: Sequence[str] | None = None,
+                 reviewer_id: str | None = None) -> pd.DataFrame:
+    """Training records (``refresher_dates`` as a list of ISO dates), optionally of some
+    organisations and of one reviewer."""
+    where, params = [], {}
+    if organisations is not None:
+        names, bound = _params(list(organisations) or [""], "o")
+        where.append(f"organisation_code IN ({names})")
+        params.update(bound)
+    if reviewer_id is not None:
+        where.append("reviewer_id = :rid")
+        params["rid"] = reviewer_id
+    rows = conn.execute(text(
+        "SELECT record_id, organisation_code, reviewer_id, trainer_id, trained_on, session, "
+        "refresher_dates FROM training_records" + (" WHERE " + " AND ".join(where) if where
+                                                   else "")
+        + " ORDER BY organisation_code, reviewer_id, trained_on, record_id"), params).mappings()
+    frame = _frame(rows, RECORD_COLUMNS)
+    frame["trained_on"] = [_date(v, "trained_on") for v in frame["trained_on"]]
+    frame["refresher_dates"] = [json.loads(v) for v in frame["refresher_dates"]]
+    return frame
+
+
+def upsert_records(conn: Connection, frame: pd.DataFrame, *, by: str) -> tuple[int, int]:
+    """Insert or update training records by ``record_id``; returns (new, updated)."""
+    ids = list(frame["record_id"])
+    known = set()
+    if ids:
+        names, bound = _params(ids, "r")
+        known = {r[0] for r in conn.execute(text(
+            f"SELECT record_id FROM training_records WHERE record_id IN ({names})"), bound)}
+    inserted = updated = 0
+    now = dt.datetime.now(dt.UTC)
+    for row in frame.to_dict("records"):
+        values = {**row, "refresher_dates": json.dumps(row["refresher_dates"]), "by": by,
+                  "at": now}
+        if row["record_id"] in known:
+            conn.execute(text(
+                "UPDATE training_records SET organisation_code = :organisation_code, "
+                "reviewer_id = :reviewer_id, trainer_id = :trainer_id, "
+                "trained_on = :trained_on, session = :session, "
+                "refresher_dates = :refresher_dates, recorded_by = :by, recorded_at = :at "
+                "WHERE record_id = :record_id"), values)
+            updated += 1
+        else:
+            conn.execute(text(
+                "INSERT INTO training_records (record_id, organisation_code, reviewer_id, "
+                "trainer_id, trained_on, session, refresher_dates, recorded_by, recorded_at) "
+                "VALUES (:record_id, :organisation_code, :reviewer_id, :trainer_id, "
+                ":trained_on, :session, :refresher_dates, :by, :at)"), values)
+            inserted += 1
+    return inserted, updated
+
+
+# ------------------------------------------------------------------------ training cases ----
+@dataclass(frozen=True)
+class TrainingCase:
+    """A fictional case summary and the reference answers its panel agreed.
+
+    ``scores`` maps each phase that applies to its care score (1-5; ``overall`` always);
+    ``problems`` maps each problem type present to its harm (``no``/``probably``/``yes``);
+    ``avoidability`` is the RCP score 1-6 (``None``: not judged, as at first stage).
+    """
+
+    case_id: str
+    title: str
+    summary: str
+    care: str
+    scores: Mapping[str, int]
+    problems: Mapping[str, str] = field(default_factory=dict)
+    avoidability: int | None = None
+    themes: tuple[str, ...] = ()
+    panel: str = ""
+    case_set: str = ""
+    fictional: bool = True
+
+
+def _case(item: Any, name: str, position: int, case_set: str, panel: str,
+          theme_ids: set[str]) -> TrainingCase:
+    where = f"{name}: case {position}"
+    if not isinstance(item, Mapping):
+        raise TrainingDataError(f"{where}: expected a mapping with id, title, summary, care and "
+                                "reference")
+    case_id = _text_value(item.get("id"))
+    if case_id is None:
+        raise TrainingDataError(f"{where}: id is empty")
+    where = f"{name}: case {case_id}"
+    unknown = sorted(set(item) - {"id", "title", "summary", "care", "fictional", "reference"})
+    if unknown:
+        raise TrainingDataError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    if item.get("fictional") is not True:
+        raise TrainingDataError(f"{where}: a training case must say fictional: true (cases are "
+                                "written for training, never taken from a real patient)")
+    title, summary = _text_value(item.get("title")), _text_value(item.get("summary"))
+    if title is None or summary is None:
+        raise TrainingDataError(f"{where}: title and summary are required")
+    care = _text_value(item.get("care"))
+    if care not in CARE_LEVELS:
+        raise TrainingDataError(f"{where}: care must be one of {', '.join(CARE_LEVELS)}")
+    reference = item.get("reference")
+    if not isinstance(reference, Mapping):
+        raise TrainingDataError(f"{where}: reference (the panel's answers) is required")
+    extra = sorted(set(reference) - {"scores", "problems", "avoidability", "themes"})
+    if extra:
+        raise TrainingDataError(f"{where}: unknown reference field(s) {', '.join(extra)}")
+    scores = dict(reference.get("scores") or {})
+    for phase, score in scores.items():
+        if phase not in domain.PHASES:
+            raise TrainingDataError(f"{where}: phase {phase!r} is not one of "
+                                    f"{', '.join(domain.PHASES)}")
+        if score not in domain.CARE_SCORES:
+            raise TrainingDataError(f"{where}: score of {phase} must be 1-5, not {score!r}")
+    if "overall" not in scores:
+        raise TrainingDataError(f"{where}: the overall score is required")
+    problems = dict(reference.get("problems") or {})
+    for kind, harm in problems.items():
+        if kind not in domain.PROBLEM_TYPES:
+            raise TrainingDataError(f"{where}: problem type {kind!r} is not one of "
+                                    f"{', '.join(domain.PROBLEM_TYPES)}")
+        if harm not in domain.HARM_VALUES:
+            raise TrainingDataError(f"{where}: harm of {kind} must be one of "
+                                    f"{', '.join(domain.HARM_VALUES)}")
+    avoidability = reference.get("avoidability")
+    if avoidability is not None and avoidability not in domain.AVOIDABILITY_SCORES:
+        raise TrainingDataError(f"{where}: avoidability must be 1-6 (RCP direction)")
+    themes = tuple(str(t) for t in reference.get("themes") or ())
+    wrong = sorted(set(themes) - theme_ids) if theme_ids else []
+    if wrong:
+        raise TrainingDataError(f"{where}: theme(s) {', '.join(wrong)} not in the codebook")
+    return TrainingCase(case_id, title, summary, care, scores, problems, avoidability, themes,
+                        panel, case_set)
+
+
+def parse_cases(data: Any, name: str = "<cases>", *,
+                theme_ids: Iterable[str] | None = None) -> list[TrainingCase]:
+    """Training cases from a parsed YAML document ``{case_set, panel, cases: [...]}``."""
+    if theme_ids is None:
+        from sjrlib.themes.codebook import shipped_codebook
+
+        theme_ids = shipped_codebook().ids
+    if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
+        raise TrainingDataError(f"{name}: expected case_set, panel and a list of cases")
+    case_set, panel = _text_value(data.get("case_set")), _text_value(data.get("panel"))
+    if case_set is None or panel is None:
+        raise TrainingDataError(f"{name}: case_set and panel (who agreed the reference "
+                                "answers) are required")
+    cases = [_case(item, name, i, case_set, panel, set(theme_ids))
+             for i, item in enumerate(data["cases"], start=1)]
+    ids = [c.case_id for c in cases]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise TrainingDataError(f"{name}: case id(s) {', '.join(twice)} appear twice")
+    return cases
+
+
+def load_case_file(path: str | Path) -> list[TrainingCase]:
+    """Training cases from a YAML file (the shape of ``sjrlib/data/training-cases-2026.yaml``)."""
+    from sjrlib.yaml_files import YAMLFileError, load_yaml
+
+    path = Path(path)
+    try:
+        data = load_yaml(path, what="training cases")
+    except YAMLFileError as exc:
+        raise TrainingDataError(str(exc)) from None
+    return parse_cases(data, path.name)
+
+
+def shipped_cases() -> list[TrainingCase]:
+    """The starter set of fictional training cases."""
+    return load_case_file(SHIPPED_CASES)
+
+
+def cases_to_yaml(cases: Sequence[TrainingCase]) -> str:
+    """Cases as a YAML document :func:`parse_cases` reads back."""
+    import yaml
+
+    first = cases[0] if cases else None
+    document = {
+        "case_set": first.case_set if first else "",
+        "panel": first.panel if first else "",
+        "cases": [{"id": c.case_id, "title": c.title, "fictional": True, "care": c.care,
+                   "summary": c.summary,
+                   "reference": {"scores": dict(c.scores), "problems": dict(c.problems),
+                                 "avoidability": c.avoidability, "themes": list(c.themes)}}
+                  for c in cases],
+    }
+    return ("# Fictional training cases: no real patient. Reference answers agreed by the panel.\n"
+            + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=96))
+
+
+def upsert_cases(conn: Connection, cases: Sequence[TrainingCase], *, by: str) -> tuple[int, int]:
+    """Insert or replace cases by id; returns (new, updated)."""
+    known = {r[0] for r in conn.execute(text("SELECT case_id FROM training_cases"))}
+    inserted = updated = 0
+    now = dt.datetime.now(dt.UTC)
+    columns = ("case_id", "title", "summary", "fictional", "care", *CASE_SCORE_COLUMNS,
+               "avoidability_score", "problems", "themes", "panel", "case_set", "imported_by",
+               "imported_at")
+    for case in cases:
+        values = {"case_id": case.case_id, "title": case.title, "summary": case.summary,
+                  "fictional": True, "care": case.care,
+                  **{f"score_{p}": case.scores.get(p) for p in domain.PHASES},
+                  "avoidability_score": case.avoidability,
+                  "problems": json.dumps(dict(case.problems), sort_keys=True),
+                  "themes": json.dumps(list(case.themes)), "panel": case.panel,
+                  "case_set": case.case_set, "imported_by": by, "imported_at": now}
+        if case.case_id in known:
+            conn.execute(text("UPDATE training_cases SET "
+                              + ", ".join(f"{c} = :{c}" for c in columns[1:])
+                              + " WHERE case_id = :case_id"), values)
+            updated += 1
+        else:
+            conn.execute(text(f"INSERT INTO training_cases ({', '.join(columns)}) VALUES ("
+                              + ", ".join(f":{c}" for c in columns) + ")"), values)
+            inserted += 1
+    return inserted, updated
+
+
+def load_cases(conn: Connection, case_ids: Sequence[str] | None = None) -> list[TrainingCase]:
+    """Stored cases (all, or those named, in the order named)."""
+    rows = conn.execute(text(
+        "SELECT case_id, title, summary, care, " + ", ".join(CASE_SCORE_COLUMNS)
+        + ", avoidability_score, problems, themes, panel, case_set FROM training_cases "
+        "ORDER BY case_id")).mappings().all()
+    cases = {r["case_id"]: TrainingCase(
+        r["case_id"], r["title"], r["summary"], r["care"],
+        {p: int(r[f"score_{p}"]) for p in domain.PHASES if r[f"score_{p}"] is not None},
+        json.loads(r["problems"]), r["avoidability_score"], tuple(json.loads(r["themes"])),
+        r["panel"], r["case_set"]) for r in rows}
+    if case_ids is None:
+        return list(cases.values())
+    unknown = [c for c in case_ids if c not in cases]
+    if unknown:
+        raise TrainingDataError(f"training case(s) {', '.join(unknown)} are not in the store "
+                                "(sjr training cases import)")
+    return [cases[c] for c in case_ids]
+
+
+def cases_frame(cases: Sequence[TrainingCase], *, reference: bool) -> pd.DataFrame:
+    """Cases as a frame; the reference answers only with ``reference``."""
+    rows = []
+    for c in cases:
+        row = {"case_id": c.case_id, "title": c.title, "summary": c.summary,
+               "case_set": c.case_set}
+        if reference:
+            row.update({"care": c.care, **{f"score_{p}": c.scores.get(p) for p in domain.PHASES},
+                        "avoidability_score": c.avoidability,
+                        "problems": _SEPARATOR.join(f"{k}:{v}" for k, v in c.problems.items()),
+                        "themes": _SEPARATOR.join(c.themes), "panel": c.panel})
+        rows.append(row)
+    columns = ["case_id", "title", "summary", "case_set"]
+    if reference:
+        columns += ["care", *CASE_SCORE_COLUMNS, "avoidability_score", "problems", "themes",
+                    "panel"]
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in (*CASE_SCORE_COLUMNS, "avoidability_score"):
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+# -------------------------------------------------------------------- calibration rounds ----
+@dataclass(frozen=True)
+class RoundSpec:
+    """A calibration round: cases (in order), a group of reviewers, a window."""
+
+    round_id: str
+    name: str
+    case_ids: tuple[str, ...]
+    opens_on: dt.date
+    closes_on: dt.date
+    members: tuple[tuple[str, str], ...]  # (organisation_code, reviewer_id)
+    organisation_code: str | None = None  # an organisation's own round; None: national
+
+    def __post_init__(self) -> None:
+        if not self.round_id.strip() or not self.name.strip():
+            raise TrainingDataError("a round needs an id and a name")
+        if not self.case_ids:
+            raise TrainingDataError(f"round {self.round_id}: name at least one training case")
+        if len(set(self.case_ids)) != len(self.case_ids):
+            raise TrainingDataError(f"round {self.round_id}: a case is named twice")
+        if self.closes_on < self.opens_on:
+            raise TrainingDataError(f"round {self.round_id}: closes ({self.closes_on}) before "
+                                    f"it opens ({self.opens_on})")
+        if not self.members:
+            raise TrainingDataError(f"round {self.round_id}: name the reviewers of the group")
+
+
+def insert_round(conn: Connection, spec: RoundSpec, *, by: str) -> None:
+    """Store a new round and its group (an id in use is refused)."""
+    taken = conn.execute(text("SELECT 1 FROM calibration_rounds WHERE round_id = :r"),
+                         {"r": spec.round_id}).first()
+    if taken is not None:
+        raise TrainingDataError(f"round {spec.round_id} exists already; choose another id")
+    load_cases(conn, list(spec.case_ids))  # every case stored
+    conn.execute(text(
+        "INSERT INTO calibration_rounds (round_id, name, organisation_code, case_ids, opens_on, "
+        "closes_on, created_by, created_at) VALUES (:r, :n, :o, :c, :a, :b, :by, :at)"),
+        {"r": spec.round_id, "n": spec.name, "o": spec.organisation_code,
+         "c": json.dumps(list(spec.case_ids)), "a": spec.opens_on, "b": spec.closes_on,
+         "by": by, "at": dt.datetime.now(dt.UTC)})
+    for org, reviewer in sorted(set(spec.members)):
+        conn.execute(text("INSERT INTO calibration_round_members (round_id, organisation_code, "
+                          "reviewer_id) VALUES (:r, :o, :v)"),
+                     {"r": spec.round_id, "o": org, "v": reviewer})
+
+
+ROUND_COLUMNS = ("round_id", "name", "organisation_code", "case_ids", "opens_on", "closes_on")
+
+
+def load_rounds(conn: Connection, round_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rounds (``case_ids`` as a list), newest window first."""
+    rows = conn.execute(text(
+        "SELECT round_id, name, organisation_code, case_ids, opens_on, closes_on "
+        "FROM calibration_rounds ORDER BY opens_on DESC, round_id")).mappings().all()
+    frame = _frame(rows, ROUND_COLUMNS)
+    frame["case_ids"] = [json.loads(v) for v in frame["case_ids"]]
+    for column in ("opens_on", "closes_on"):
+        frame[column] = [_date(v, column) for v in frame[column]]
+    if round_ids is not None:
+        frame = frame[frame["round_id"].isin(list(round_ids))].reset_index(drop=True)
+    return frame
+
+
+def load_members(conn: Connection, *, organisations: Sequence[str] | None = None,
+                 reviewer_id: str | None = None) -> pd.DataFrame:
+    """Round members (round_id, organisation_code, reviewer_id), optionally scoped."""
+    where, params = [], {}
+    if organisations is not None:
+        names, bound = _params(list(organisations) or [""], "o")
+        where.append(f"organisation_code IN ({names})")
+        params.update(bound)
+    if reviewer_id is not None:
+        where.append("reviewer_id = :rid")
+        params["rid"] = reviewer_id
+    rows = conn.execute(text(
+        "SELECT round_id, organisation_code, reviewer_id FROM calibration_round_members"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY round_id, organisation_code, reviewer_id"), params).mappings()
+    return _frame(rows, ("round_id", "organisation_code", "reviewer_id"))
+
+
+# ------------------------------------------------------------------- calibration answers ----
+ANSWER_COLUMNS: tuple[str, ...] = (
+    "answer_id", "round_id", "case_id", "organisation_code", "reviewer_id", "status",
+    "form_version", *CASE_SCORE_COLUMNS, "avoidability_score", "problems", "themes", "comments",
+    "answered_by", "answered_at")
+
+
+def check_answer(values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """One answer's values checked (scores 1-5, avoidability 1-6, known problem types, harms
+    and theme ids; a submitted answer has an overall score and a comment for every scored
+    phase, as the entry form asks of a review)."""
+    out: dict[str, Any] = {}
+    status = _text_value(values.get("status")) or "draft"
+    if status not in ANSWER_STATUSES:
+        raise TrainingDataError(f"{where}: status must be draft or submitted")
+    out["status"] = status
+    comments = dict(values.get("comments") or {})
+    for phase in domain.PHASES:
+        score = values.get(f"score_{phase}")
+        score = None if _blank(score) else int(score)
+        if score is not None and score not in domain.CARE_SCORES:
+            raise TrainingDataError(f"{where}: score of {phase} must be 1-5")
+        out[f"score_{phase}"] = score
+        if status == "submitted" and score is not None and not _text_value(comments.get(phase)):
+            raise TrainingDataError(f"{where}: a scored phase ({phase}) needs an explicit "
+                                    "judgement comment")
+    if status == "submitted" and out["score_overall"] is None:
+        raise TrainingDataError(f"{where}: the overall score is required")
+    avoid = values.get("avoidability_score")
+    avoid = None if _blank(avoid) else int(avoid)
+    if avoid is not None and avoid not in domain.AVOIDABILITY_SCORES:
+        raise TrainingDataError(f"{where}: avoidability must be 1-6 (RCP direction)")
+    out["avoidability_score"] = avoid
+    problems = dict(values.get("problems") or {})
+    for kind, harm in problems.items():
+        if kind not in domain.PROBLEM_TYPES or harm not in domain.HARM_VALUES:
+            raise TrainingDataError(f"{where}: problem {kind}: {harm} is not a problem type "
+                                    "with a harm of no, probably or yes")
+    out["problems"] = json.dumps(problems, sort_keys=True)
+    out["themes"] = json.dumps(sorted({str(t) for t in values.get("themes") or ()}))
+    out["comments"] = json.dumps({k: str(v) for k, v in comments.items() if _text_value(v)},
+                                 sort_keys=True)
+    out["form_version"] = _text_value(values.get("form_version"))
+    return out
+
+
+def save_answer(conn: Connection, *, round_id: str, case_id: str, organisation_code: str,
+                reviewer_id: str, values: Mapping[str, Any], by: str) -> str:
+    """Insert or replace one reviewer's answer to a case of a round; returns its id. A
+    submitted answer is final: saving over it is refused."""
+    checked = check_answer(values, f"round {round_id} case {case_id}")
+    key = {"r": round_id, "c": case_id, "o": organisation_code, "v": reviewer_id}
+    stored = conn.execute(text(
+        "SELECT answer_id, status FROM calibration_answers WHERE round_id = :r AND "
+        "case_id = :c AND organisation_code = :o AND reviewer_id = :v"), key).first()
+    row = {**checked, "round_id": round_id, "case_id": case_id,
+           "organisation_code": organisation_code, "reviewer_id": reviewer_id,
+           "answered_by": by, "answered_at": dt.datetime.now(dt.UTC)}
+    if stored is not None:
+        if stored[1] == "submitted":
+            raise TrainingDataError(f"the answer to case {case_id} of round {round_id} is "
+                                    "submitted already; a calibration answer is not changed "
+                                    "after it is submitted")
+        row["answer_id"] = stored[0]
+        conn.execute(text("UPDATE calibration_answers SET "
+                          + ", ".join(f"{c} = :{c}" for c in row if c != "answer_id")
+                          + " WHERE answer_id = :answer_id"), row)
+        return str(stored[0])
+    row["answer_id"] = uuid.uuid4().hex
+    conn.execute(text(f"INSERT INTO calibration_answers ({', '.join(row)}) VALUES ("
+                      + ", ".join(f":{c}" for c in row) + ")"), row)
+    return str(row["answer_id"])
+
+
+def load_answers(conn: Connection, *, organisations: Sequence[str] | None = None,
+                 reviewer_id: str | None = None, round_id: str | None = None) -> pd.DataFrame:
+    """Calibration answers (problems, themes and comments decoded), optionally scoped."""
+    where, params = [], {}
+    if organisations is not None:
+        names, bound = _params(list(organisations) or [""], "o")
+        where.append(f"organisation_code IN ({names})")
+        params.update(bound)
+    if reviewer_id is not None:
+        where.append("reviewer_id = :rid")
+        params["rid"] = reviewer_id
+    if round_id is not None:
+        where.append("round_id = :round")
+        params["round"] = round_id
+    rows = conn.execute(text(
+        f"SELECT {', '.join(ANSWER_COLUMNS)} FROM calibration_answers"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY round_id, organisation_code, reviewer_id, case_id"), params).mappings()
+    frame = _frame(rows, ANSWER_COLUMNS)
+    for column in ("problems", "comments"):
+        frame[column] = [json.loads(v) for v in frame[column]]
+    frame["themes"] = [tuple(json.loads(v)) for v in frame["themes"]]
+    for column in (*CASE_SCORE_COLUMNS, "avoidability_score"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
