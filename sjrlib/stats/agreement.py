@@ -56,6 +56,8 @@ __all__ = [
     "percent_agreement",
     "rating_pairs",
     "reliability_data",
+    "theme_agreement",
+    "theme_code_pairs",
     "weighted_kappa",
 ]
 
@@ -957,6 +959,140 @@ def _gwet_raw(codes: np.ndarray, q: int, weights: str, alpha: float) -> GwetResu
         p = float(2 * stats.t.sf(abs(ac / se), n - 1)) if se > 0 else (0.0 if ac else nan)
     return GwetResult(float(ac), se, float(ac - t * se), float(min(1.0, ac + t * se)), p, pa, pe,
                       n, n_pairs, name, weights, level)
+
+
+# ---------------------------------------------------------------------------- theme coding
+def _themes_by_review(codes, name: str) -> dict[str, frozenset[str]]:
+    """Review id -> the themes one coder gave it (an empty set: coded, no theme)."""
+    if isinstance(codes, pd.DataFrame):
+        missing = [c for c in ("review_id", "theme") if c not in codes.columns]
+        if missing:
+            raise ValueError(f"{name} lacks the column(s) {missing}; expected review_id and "
+                             "theme (one row per code; a <NA> theme = coded, no theme)")
+        out: dict[str, set[str]] = {}
+        for review, theme in zip(codes["review_id"], codes["theme"]):
+            themes = out.setdefault(str(review), set())
+            if not _is_missing(theme) and str(theme).strip():
+                themes.add(str(theme))
+        return {k: frozenset(v) for k, v in out.items()}
+    items = codes.items() if hasattr(codes, "items") else codes
+    out_sets = {}
+    for review, themes in items:
+        if isinstance(themes, str):
+            raise ValueError(f"{name}: themes of review {review!r} must be a collection of theme "
+                             f"ids, not the string {themes!r}")
+        out_sets[str(review)] = frozenset(str(t) for t in (themes if themes is not None else ()))
+    return out_sets
+
+
+def theme_code_pairs(codes: pd.DataFrame) -> tuple[dict[str, frozenset[str]],
+                                                    dict[str, frozenset[str]]]:
+    """The first two people who coded each review, as two ``review_id -> themes`` mappings.
+
+    Parameters
+    ----------
+    codes : pandas.DataFrame
+        Theme codes with ``review_id``, ``theme`` and ``coded_by`` (e.g.
+        ``Session.theme_codes()``); ``coded_at`` orders the coders when present (else
+        ``coded_by``). Codes on a phase count for the whole review.
+
+    Returns
+    -------
+    tuple of dict
+        Coder A's and coder B's themes of each review that two or more people coded (the two
+        earliest); give them to :func:`theme_agreement`.
+
+    Notes
+    -----
+    A person who read a review and found no theme leaves no code, so such a review is not seen
+    as coded by them here; where the store records "coded, no theme", build the mappings from
+    it instead (an empty set is a valid answer).
+    """
+    missing = [c for c in ("review_id", "theme", "coded_by") if c not in codes.columns]
+    if missing:
+        raise ValueError(f"codes lack the column(s) {missing}; expected review_id, theme, "
+                         "coded_by (as Session.theme_codes returns)")
+    frame = codes.assign(_review=codes["review_id"].astype(str),
+                         _coder=codes["coded_by"].astype(str))
+    when = (pd.to_datetime(frame["coded_at"], utc=True) if "coded_at" in frame.columns
+            else pd.Series(pd.NaT, index=frame.index))
+    first = (frame.assign(_when=when).groupby(["_review", "_coder"], sort=False)["_when"].min()
+             .reset_index().sort_values(["_review", "_when", "_coder"], kind="stable"))
+    first["_slot"] = first.groupby("_review").cumcount()
+    slots = first[first["_slot"] < 2]
+    double = slots.groupby("_review")["_slot"].transform("size") == 2
+    slots = slots[double]
+    out: tuple[dict[str, set[str]], dict[str, set[str]]] = ({}, {})
+    slot_of = {(r, c): s for r, c, s in zip(slots["_review"], slots["_coder"], slots["_slot"])}
+    for review, coder, theme in zip(frame["_review"], frame["_coder"], frame["theme"]):
+        slot = slot_of.get((review, coder))
+        if slot is None:
+            continue
+        themes = out[slot].setdefault(review, set())
+        if not _is_missing(theme):
+            themes.add(str(theme))
+    return ({k: frozenset(v) for k, v in out[0].items()},
+            {k: frozenset(v) for k, v in out[1].items()})
+
+
+def theme_agreement(codes_a, codes_b, themes: Sequence[str], *,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """Agreement between two coders on each theme of the codebook, over doubly-coded reviews.
+
+    Parameters
+    ----------
+    codes_a, codes_b : mapping, pandas.Series or pandas.DataFrame
+        Each coder's themes: ``review_id -> iterable of theme ids`` (empty = coded, no theme),
+        or a long frame with ``review_id`` and ``theme`` (a ``<NA>`` theme = coded, no theme).
+        :func:`theme_code_pairs` builds them from stored theme codes.
+    themes : sequence of str
+        The codebook's theme ids: one row each, in this order (themes nobody used included:
+        both coders agreeing a theme is absent is agreement too).
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per theme: ``theme``, ``n`` (reviews coded by both), ``n_a``, ``n_b`` (of
+        those, reviews each coder gave the theme), ``n_both``, ``percent_agreement``,
+        ``kappa``, ``kappa_ci_lower``, ``kappa_ci_upper`` (Cohen's kappa, Wald interval:
+        :func:`weighted_kappa`), ``ac1``, ``ac1_ci_lower``, ``ac1_ci_upper`` (Gwet's AC1, t
+        interval: :func:`gwet_ac`).
+
+    Notes
+    -----
+    Each theme is a yes/no judgement per review. A rare theme has a low kappa even when coders
+    nearly always agree (most reviews lack it: the prevalence paradox), which is why AC1 stands
+    beside it. Kappa is NaN when neither coder used the theme. Counts are of reviews, and like
+    every count they follow disclosure control below national level; do not publish intervals on
+    fewer than 8 reviews (:data:`~sjrlib.stats.descriptive.MIN_CASES_FOR_INTERVAL`).
+    """
+    a = _themes_by_review(codes_a, "codes_a")
+    b = _themes_by_review(codes_b, "codes_b")
+    reviews = sorted(set(a) & set(b))
+    known = set(themes)
+    unknown = sorted((set().union(*a.values(), *b.values()) if a or b else set()) - known)
+    if unknown:
+        raise ValueError(f"theme {unknown[0]!r} is not in the themes given "
+                         f"({sorted(known)}); pass the codebook's full list")
+    rows = []
+    for theme in themes:
+        x = np.array([theme in a[r] for r in reviews], dtype=float)
+        y = np.array([theme in b[r] for r in reviews], dtype=float)
+        k = weighted_kappa(x, y, None, categories=(0.0, 1.0), alpha=alpha)
+        g = gwet_ac(x, y, categories=(0.0, 1.0), alpha=alpha)
+        n = len(reviews)
+        rows.append((theme, n, int(x.sum()), int(y.sum()), int((x * y).sum()),
+                     float((x == y).mean()) if n else np.nan, k.kappa, k.ci_lower, k.ci_upper,
+                     g.estimate, g.ci_lower, g.ci_upper))
+    out = pd.DataFrame(rows, columns=["theme", "n", "n_a", "n_b", "n_both", "percent_agreement",
+                                      "kappa", "kappa_ci_lower", "kappa_ci_upper", "ac1",
+                                      "ac1_ci_lower", "ac1_ci_upper"])
+    out["theme"] = out["theme"].astype("string")
+    for c in ("n", "n_a", "n_b", "n_both"):
+        out[c] = out[c].astype(np.int64)
+    return out
 
 
 def percent_agreement(a, b, *, tolerance: int = 0, alpha: float = 0.05) -> AgreementResult:
