@@ -52,6 +52,7 @@ NOTEBOOKS: dict[str, NotebookRun] = {
     # The dashboards' notebooks, headless (widgets built, no browser), as their users.
     "explore.ipynb": NotebookRun("demo-lead"),
     "review_entry.ipynb": NotebookRun("demo-reviewer"),
+    "coding.ipynb": NotebookRun("demo-lead"),
 }
 
 _CACHE_VARS = {"JUPYTER_CONFIG_DIR": "jupyter-config", "JUPYTER_DATA_DIR": "jupyter-data",
