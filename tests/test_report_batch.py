@@ -129,6 +129,11 @@ def test_every_report_is_written_and_indexed(batch):
         assert f'href="trusts/{code}.html"' in index
     assert not list(out.rglob("*.ipynb")), "executed notebooks are not kept"
     written = [p for p in out.rglob("*") if p.is_file()]
+    # what each trust report published is kept apart, for the next run's revisions
+    kept = {p for p in written if ".history" in p.parts}
+    assert {p.relative_to(out / ".history").as_posix() for p in kept} == \
+        {f"trusts/{code}.json" for code in codes}
+    written = [p for p in written if p not in kept]
     assert len(written) == 2 * len(codes) + 2
     assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o600"}
 

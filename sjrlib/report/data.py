@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sjrlib import domain
+from sjrlib.form.registry import registry
 from sjrlib.report.params import (
     NationalParameters,
     Period,
@@ -59,6 +59,11 @@ class ReportData:
         The report period.
     trend_start
         First month of the trend window.
+    drafts
+        Deaths with only a draft review per organisation and month
+        (:func:`sjrlib.report.completeness.draft_cases`); None when not read.
+    read_at
+        When the rows were read from the store (ISO 8601, UTC): the data's as-at moment.
     """
 
     reviews: pd.DataFrame
@@ -67,10 +72,17 @@ class ReportData:
     period: Period
     trend_start: str
     snapshot: str = field(default="")
+    drafts: pd.DataFrame | None = None
+    read_at: str = ""
 
     def __post_init__(self) -> None:
         if not self.snapshot:
-            self.snapshot = snapshot_hash(self.reviews, self.deaths)
+            frames = (self.reviews, self.deaths)
+            if self.drafts is not None:
+                frames += (self.drafts,)
+            self.snapshot = snapshot_hash(*frames)
+        if not self.read_at:
+            self.read_at = now_utc()
 
     def period_reviews(self) -> pd.DataFrame:
         """Reviews whose death month lies in the report period."""
@@ -86,6 +98,13 @@ class ReportData:
     def organisation_name(self, code: str) -> str:
         row = self.organisations[self.organisations["organisation_code"] == code]
         return str(row["name"].iloc[0]) if len(row) else code
+
+
+def now_utc() -> str:
+    """The current moment, ISO 8601 in UTC to the second."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def trend_start(period: Period, trend_months: int) -> str:
@@ -109,9 +128,7 @@ def snapshot_hash(*frames: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-FREE_TEXT_COLUMNS: tuple[str, ...] = (
-    *(domain.comment_column(p) for p in domain.PHASES), "cause_of_death",
-)
+FREE_TEXT_COLUMNS: tuple[str, ...] = registry().free_text_columns()
 """Free-text columns no report uses: dropped as soon as they are read, so they never reach a
 slice file, a kernel or a page (and the slices stay small)."""
 
@@ -150,22 +167,27 @@ def load_report_data(params: NationalParameters | TrustParameters) -> ReportData
     if params.data_file:
         with open(params.data_file, "rb") as fh:
             part = pickle.load(fh)
-        return ReportData(part["reviews"], part["deaths"], part["organisations"], period, start)
+        return ReportData(part["reviews"], part["deaths"], part["organisations"], period, start,
+                          drafts=part.get("drafts"), read_at=part.get("read_at", ""))
     codes = [params.organisation_code] if isinstance(params, TrustParameters) else None
     from data_access import open_session
     from data_access.store import database_url, get_engine
     from sjrlib.report.access import check_report_access
+    from sjrlib.report.completeness import read_draft_cases
 
     engine = get_engine(database_url(params.db))
     try:
         with open_session(user=params.user, db=engine, tool="report") as session:
             check_report_access(session, "national" if codes is None else "trust", codes or (),
                                 engine=engine)
+            read_at = now_utc()
             reviews, deaths, organisations = read_window(session, start, period.end_month,
                                                          codes)
+            drafts = read_draft_cases(session, start, period.end_month, codes, reviews)
     finally:
         engine.dispose()
-    return ReportData(reviews, deaths, organisations, period, start)
+    return ReportData(reviews, deaths, organisations, period, start, drafts=drafts,
+                      read_at=read_at)
 
 
 def write_slices(
@@ -174,26 +196,41 @@ def write_slices(
     organisations: pd.DataFrame,
     codes: list[str],
     directory: str | Path,
+    *,
+    drafts: pd.DataFrame | None = None,
+    read_at: str = "",
 ) -> dict[str, Path]:
     """Write one slice file per organisation (and ``"national"``) for the batch's notebooks.
+
+    ``drafts`` (deaths with only a draft review, per organisation and month) and ``read_at``
+    (when the batch read the store) go into every slice, so every report of a batch states the
+    same as-at moment.
 
     The directory should be private (``tempfile.mkdtemp`` makes it mode 0700) and deleted after
     the batch: the slices hold record-level rows.
     """
     directory = Path(directory)
+    read_at = read_at or now_utc()
     paths: dict[str, Path] = {}
     by_review = dict(tuple(reviews.groupby("organisation_code", sort=False, observed=True)))
     by_death = dict(tuple(deaths.groupby("organisation_code", sort=False, observed=True)))
+    by_draft = {} if drafts is None else dict(
+        tuple(drafts.groupby("organisation_code", sort=False, observed=True)))
     empty_r, empty_d = reviews.iloc[0:0], deaths.iloc[0:0]
+    empty_x = None if drafts is None else drafts.iloc[0:0]
     for code in codes:
         part = {
             "reviews": by_review.get(code, empty_r).reset_index(drop=True),
             "deaths": by_death.get(code, empty_d).reset_index(drop=True),
             "organisations": organisations[organisations["organisation_code"] == code]
             .reset_index(drop=True),
+            "drafts": None if drafts is None else by_draft.get(code, empty_x)
+            .reset_index(drop=True),
+            "read_at": read_at,
         }
         paths[code] = _dump(part, directory / f"{code}.pkl")
-    whole = {"reviews": reviews, "deaths": deaths, "organisations": organisations}
+    whole = {"reviews": reviews, "deaths": deaths, "organisations": organisations,
+             "drafts": drafts, "read_at": read_at}
     paths["national"] = _dump(whole, directory / "national.pkl")
     return paths
 

@@ -276,6 +276,10 @@ class TrustParameters(_Common):
         None, description="Where to write the Learning from Deaths dashboard (.xlsx); empty: "
         "not written. The batch runner sets it.",
     )
+    published_history: str | None = Field(
+        None, description="Where to keep what each run published (JSON), so the next run "
+        "can say which figures were revised; empty: not kept. The batch runner sets it.",
+    )
 
 
 ReportParameters = Annotated[

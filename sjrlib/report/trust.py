@@ -8,6 +8,7 @@ and passes through disclosure control (the report is below national level).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sjrlib import domain, plots, spc
-from sjrlib.report import narrative, tables
+from sjrlib.report import completeness, narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
 from sjrlib.report.figures import Chart
 from sjrlib.report.params import INTERNAL_NOTICE, TrustParameters, load_parameters
@@ -109,14 +110,118 @@ class TrustReport:
         return tables.protect_lfd(figures, self.rule, total_label=self.total_label)
 
     def lfd_quarterly(self) -> tables.ReportTable:
-        return tables.lfd_quarterly_table(self._lfd[1], self.rule, total_label=self.total_label)
+        return self._mark_provisional(
+            tables.lfd_quarterly_table(self._lfd[1], self.rule, total_label=self.total_label))
 
     def avoidability(self) -> tables.ReportTable:
-        return tables.lfd_avoidability_table(self._lfd[1], self.rule,
-                                             total_label=self.total_label)
+        return self._mark_provisional(tables.lfd_avoidability_table(
+            self._lfd[1], self.rule, total_label=self.total_label))
 
     def learning_disability(self) -> tables.ReportTable:
-        return tables.lfd_ld_table(self._lfd[1], self.rule, total_label=self.total_label)
+        return self._mark_provisional(
+            tables.lfd_ld_table(self._lfd[1], self.rule, total_label=self.total_label))
+
+    # ------------------------------------------------------------------- completeness ----
+    @cached_property
+    def _completeness(self) -> pd.DataFrame:
+        drafts = self.data.drafts
+        if drafts is None:
+            drafts = completeness.draft_cases(self.reviews.iloc[0:0], self.reviews)
+        own = drafts[drafts["organisation_code"] == self.code]
+        return completeness.quarter_completeness(
+            self.reviews, self.deaths, own, self.period.months(),
+            completeness.as_at_date(self.data.read_at))
+
+    def as_at(self) -> narrative.Paragraph:
+        """The data's as-at moment, and what a provisional quarter means."""
+        provisional = [tables.quarter_label(q).replace("\u00a0", " ").replace("\u2060", "")
+                       for q in self._completeness.index[self._completeness["provisional"]]]
+        tail = (f" Provisional: {', '.join(provisional)}; their figures will change as late "
+                "reviews are completed." if provisional else
+                " Every quarter of the period is final.")
+        return narrative.Paragraph(
+            narrative.Strong(f"Data as at {completeness.as_at_words(self.data.read_at)}"),
+            " (when the reviews were read from the store). A quarter is provisional until "
+            f"{completeness.SETTLE_MONTHS} full months after it ends, or while more than "
+            f"{completeness.DRAFT_SHARE:.0%} of its reviewed deaths have only a draft review."
+            + tail,
+        )
+
+    def _mark_provisional(self, table: tables.ReportTable) -> tables.ReportTable:
+        """Label provisional quarters "(provisional)" in a quarterly table."""
+        done = self._completeness
+        marked = {tables.quarter_label(q): f"{tables.quarter_label(q)} (provisional)"
+                  for q in done.index[done["provisional"]]}
+        if not marked:
+            return table
+        frame = table.frame.rename(index=marked)
+        note = (table.note + " Quarters marked provisional are still filling: late reviews "
+                "will change their figures.").strip()
+        return replace(table, frame=frame, note=note)
+
+    def completeness(self) -> tables.ReportTable:
+        """Per quarter: deaths with only a draft review, deaths waiting for a second-stage
+        review, and whether the quarter's figures are final."""
+        from sjrlib.disclosure import protect_counts
+
+        done = self._completeness
+        counts = pd.DataFrame({
+            "Deaths with only a draft review": done["drafts_outstanding"].astype(int),
+            "Waiting for a second-stage review": done["awaiting_second_stage"].astype(int),
+        })
+        counts.index = [tables.quarter_label(q) for q in done.index]
+        counts.loc[self.total_label] = counts.sum()
+        frame = protect_counts(counts.astype(object), self.rule, total_row=self.total_label)
+        frame["Figures"] = [("Provisional" if p else "Final") for p in done["provisional"]] \
+            + [""]
+        return tables.ReportTable(
+            frame, caption="Completeness: reviews still to come, by quarter of death",
+            note=tables._note(self.rule, "A death with only a draft review is not counted as "
+                              "reviewed until the review is submitted. Deaths whose first-stage "
+                              "overall care was poor or very poor (1-2) wait for a second-stage "
+                              "review, which may change the avoidability figures."),
+            formats={"Figures": "text"}, total_rows=[self.total_label], index_name="Quarter",
+        )
+
+    def _published_figures(self) -> dict[str, dict[str, str]]:
+        return completeness.PublishedHistory.figures(
+            tables.lfd_quarterly_table(self._lfd[1], self.rule,
+                                       total_label=self.total_label).text_frame())
+
+    def revisions(self) -> narrative.Paragraph:
+        """Which published Learning from Deaths figures changed since the previous report of
+        this period (kept beside it, ``published_history``)."""
+        if not self.params.published_history:
+            return narrative.Paragraph("")
+        history = completeness.PublishedHistory(self.params.published_history)
+        before, changes = history.compare(self._published_figures(), self.data.snapshot)
+        if before is None:
+            return narrative.Paragraph(
+                narrative.Strong("Revisions: "), "this is the first report of this period kept "
+                "here; the next one will say which figures changed.")
+        when = completeness.as_at_words(before["as_at"])
+        if not changes:
+            return narrative.Paragraph(
+                narrative.Strong("Revisions: "), f"no published figure changed since the "
+                f"report on data as at {when}.")
+        by_quarter: dict[str, list[str]] = {}
+        for c in changes:
+            by_quarter.setdefault(c.quarter, []).append(
+                f"{c.figure[0].lower()}{c.figure[1:]} {c.before} \u2192 {c.now}")
+        parts = "; ".join(f"{q.replace(chr(0xa0), ' ').replace(chr(0x2060), '')}: "
+                          f"{', '.join(items)}" for q, items in by_quarter.items())
+        return narrative.Paragraph(
+            narrative.Strong("Revised since the report on data as at " + when + ": "),
+            parts + ". Late reviews and completed second-stage reviews revise earlier "
+            "quarters; these are the figures to use now.")
+
+    def record_published(self) -> None:
+        """Keep what this run published (the Learning from Deaths quarterly figures as shown),
+        for the next run's revisions statement. Call it last, once the report has rendered."""
+        if self.params.published_history:
+            completeness.PublishedHistory(self.params.published_history).record(
+                self._published_figures(), snapshot=self.data.snapshot,
+                as_at=self.data.read_at)
 
     def write_lfd_workbook(self, path: str | Path | None = None) -> Path | None:
         """Write the Learning from Deaths dashboard (.xlsx) to ``path`` (default: the
@@ -268,10 +373,11 @@ class TrustReport:
             narrative.spc_sentence("the percentage of reviews finding poor or very poor care",
                                    poor_frame, improvement="decrease",
                                    period_start=self._period_start(poor_unit),
-                                   withheld=poor_hide),
+                                   withheld=poor_hide, base_noun="reviews"),
             narrative.spc_sentence("the percentage of deaths reviewed", rev_frame,
                                    improvement="increase",
-                                   period_start=self.period.start_month, withheld=rev_hide),
+                                   period_start=self.period.start_month, withheld=rev_hide,
+                                   base_noun="deaths"),
         ]
         if mltn not in (0, None):
             sentences.append(
