@@ -66,6 +66,7 @@ proportion of 2 of 5 would be wide, and would flag nothing real.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -82,7 +83,9 @@ __all__ = [
     "SHORT_GROUP_THRESHOLD",
     "SPECIAL_CAUSE_TYPES",
     "SPC_COLUMNS",
+    "Detectability",
     "assurance",
+    "detectable_change",
     "p_chart",
     "variation",
     "xmr",
@@ -608,3 +611,84 @@ def assurance(frame: pd.DataFrame) -> str | None:
         return None
     value = frame["assurance"].iloc[-1]
     return None if value is None or pd.isna(value) else str(value)
+
+
+@dataclass(frozen=True)
+class Detectability:
+    """What change a p-chart can show at its own volume (see :func:`detectable_change`).
+
+    Attributes
+    ----------
+    baseline
+        The mean proportion of the chart's latest rebase group.
+    typical_n
+        The median denominator of that group's judged points.
+    direction
+        +1 when a rise is the change of concern (or the measure is neutral), -1 a fall.
+    detected_at
+        The true proportion at which a single point falls beyond the limit with probability
+        1/2; None when no single point can (the limit lies at 0% or 100%).
+    doubling_probability
+        The probability that one point falls beyond the limit if the true proportion doubles
+        (a rise) or halves (a fall); None when it cannot.
+    """
+
+    baseline: float
+    typical_n: int
+    direction: int
+    detected_at: float | None
+    doubling_probability: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.detected_at is None or self.baseline <= 0:
+            return None
+        return self.detected_at / self.baseline
+
+
+def detectable_change(frame: pd.DataFrame) -> Detectability | None:
+    """How large a change one point of a p-chart (:func:`p_chart`) detects at its volume.
+
+    At the median denominator ``n`` of the latest rebase group's judged points and its mean
+    ``p``, the limit is ``p +/- 3 sqrt(p (1 - p) / n)``; the number of cases in a point is
+    binomial. Returned: the true proportion at which one point crosses the limit (in the
+    direction of concern) with probability 1/2, and the probability that it does if the
+    proportion doubles (or halves, for a fall). None for a chart that is not a p-chart or has no
+    judged point. A chart that shows "no change" says nothing about changes smaller than this.
+    """
+    from scipy.optimize import brentq
+    from scipy.stats import binom
+
+    if frame.attrs.get("chart") != "p" or frame.empty or "denominator" not in frame:
+        return None
+    last = frame[frame["rebase_group"] == frame["rebase_group"].iloc[-1]]
+    judged = last[last["judged"].to_numpy(bool)] if "judged" in last else last
+    if judged.empty:
+        return None
+    n = int(np.median(judged["denominator"].to_numpy(float)))
+    p = float(judged["mean"].iloc[-1])
+    direction = -1 if frame.attrs.get("improvement") == "increase" else 1
+    if n <= 0 or not 0 < p < 1:
+        return Detectability(p, n, direction, None, None)
+    half = 3 * np.sqrt(p * (1 - p) / n)
+    if direction > 0:
+        limit = p + half
+        k = int(np.floor(n * limit))                     # beyond: more than k cases
+
+        def beyond(q: float) -> float:
+            return float(binom.sf(k, n, q))
+
+        low, high, changed = p, 1.0, min(2 * p, 1.0)
+    else:
+        limit = p - half
+        k = int(np.ceil(n * limit)) - 1                   # beyond: at most k cases
+
+        def beyond(q: float) -> float:
+            return float(binom.cdf(k, n, q)) if k >= 0 else 0.0
+
+        low, high, changed = 0.0, p, p / 2
+    if (direction > 0 and limit >= 1) or (direction < 0 and k < 0):
+        return Detectability(p, n, direction, None, None)
+    at = float(brentq(lambda q: beyond(q) - 0.5, low, high)) \
+        if (beyond(low) - 0.5) * (beyond(high) - 0.5) < 0 else None
+    return Detectability(p, n, direction, at, beyond(changed))

@@ -49,6 +49,7 @@ def spc_sentence(
     improvement: str,
     period_start: str,
     withheld: Sequence[bool] | None = None,
+    base_noun: str = "cases",
 ) -> str | None:
     """One sentence on the SPC signals of ``measure`` inside the report period, or None.
 
@@ -64,6 +65,9 @@ def spc_sentence(
         First month of the report period.
     withheld
         Months whose point disclosure control hides (not named in the sentence).
+    base_noun
+        What a point's denominator counts ("reviews", "deaths"), for the sentence on what
+        change the chart can detect at its volume (a p-chart with no signal).
     """
     if spc.empty:
         return None
@@ -85,8 +89,35 @@ def spc_sentence(
         what = "months" if len(months[0]) == 7 else "quarters"
         return (f"Special cause of improvement in {measure}: {_list(names, what)}. Worth "
                 "finding out what changed, to keep it.")
-    return (f"{measure[0].upper()}{measure[1:]} shows only common cause variation in the "
-            "period: no signal to act on from the chart alone.")
+    unit = "month" if len(months[0]) == 7 else "quarter"
+    return (f"No evidence of change in {measure} in the period (only common cause "
+            f"variation).{detectability_sentence(spc, unit, base_noun)}")
+
+
+def detectability_sentence(spc: pd.DataFrame, unit: str, base_noun: str = "cases") -> str:
+    """" This chart detects only large changes: ..." for a p-chart (or "" for another
+    chart): the change one point detects at the chart's own volume
+    (:func:`sjrlib.spc.detectable_change`). The volume is rounded to 5 and the rates to whole
+    percentages, so the sentence pins no count."""
+    from sjrlib.spc import detectable_change
+
+    d = detectable_change(spc)
+    if d is None:
+        return ""
+    n = max(5, int(5 * round(d.typical_n / 5)))
+    moves = "rises" if d.direction > 0 else "falls"
+    if d.detected_at is None:
+        return (f" This chart cannot flag a {'rise' if d.direction > 0 else 'fall'} from a "
+                f"single {unit} at about {n} {base_noun} a {unit} and {d.baseline:.0%} on "
+                f"average; only a run of {unit}s on one side of the mean would show one.")
+    change = "doubling" if d.direction > 0 else "halving"
+    chance = d.doubling_probability or 0.0
+    lead = "This chart detects only large changes" if chance < 0.5 else \
+        "What this chart can detect"
+    tail = ", so smaller changes can go unseen for months." if chance < 0.5 else "."
+    return (f" {lead}: at about {n} {base_noun} a {unit}, one {unit} crosses the limit only "
+            f"once the true rate {moves} to about {d.detected_at:.0%} from {d.baseline:.0%}; "
+            f"a {change} would cross it in a given {unit} with probability {chance:.2f}{tail}")
 
 
 def _list(names: list[str], what: str = "months") -> str:

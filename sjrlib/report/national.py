@@ -242,7 +242,8 @@ class NationalReport:
         frame, _ = self._spc
         sentences.append(narrative.spc_sentence(
             "the national percentage of reviews finding poor or very poor care", frame,
-            improvement="decrease", period_start=self.period.start_month))
+            improvement="decrease", period_start=self.period.start_month,
+            base_noun="reviews"))
         return narrative.Callout(sentences)
 
     # --------------------------------------------------------------------- care scores ----
