@@ -1206,6 +1206,43 @@ class Session:
             door.rows = len(frame)
         return frame
 
+    def calibration_data(self, round_id: str | None = None) -> dict[str, Any]:
+        """What calibration results are computed from, in one audited read: ``rounds`` (as
+        :meth:`calibration_rounds`), ``answers`` (as :meth:`calibration_answers`) and
+        ``cases`` (the rounds' cases, with the reference answers as :meth:`training_cases`
+        gives them to this user)."""
+        import dataclasses
+
+        from data_access import training
+
+        with self._door("calibration_data", {"round_id": round_id},
+                        permission="calibration_answers") as door:
+            orgs, reviewer = self._training_scope(door.conn)
+            answers = training.load_answers(door.conn, organisations=orgs,
+                                            reviewer_id=reviewer, round_id=round_id)
+            self._check_inside(answers, orgs)
+            members = training.load_members(door.conn, organisations=orgs,
+                                            reviewer_id=reviewer)
+            rounds = training.load_rounds(door.conn)
+            mine = rounds["round_id"].isin(set(members["round_id"]))
+            if orgs is not None and self.role != REVIEWER:
+                mine |= rounds["organisation_code"].isin(orgs).fillna(False).astype(bool)
+            if orgs is not None:
+                rounds = rounds[mine]
+            if round_id is not None:
+                rounds = rounds[rounds["round_id"] == round_id]
+            rounds = rounds.reset_index(drop=True)
+            wanted = sorted({c for ids in rounds["case_ids"] for c in ids})
+            cases = training.load_cases(door.conn, wanted)
+            if self.role == REVIEWER:  # references of the cases they have submitted only
+                shown = set(answers.loc[answers["status"] == "submitted", "case_id"])
+                cases = [c if c.case_id in shown else dataclasses.replace(
+                    c, care="", scores={}, problems={}, avoidability=None, themes=())
+                    for c in cases]
+            door.scope["organisations"] = "all" if orgs is None else orgs
+            door.rows = len(answers)
+        return {"rounds": rounds, "answers": answers, "cases": cases}
+
     # ----------------------------------------------------------------------- lifecycle ----
     def close(self) -> None:
         """Close the session (and its connections when it opened them)."""

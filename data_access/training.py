@@ -36,7 +36,12 @@ __all__ = [
     "TrainingDataError",
     "check_records",
     "check_trainers",
+    "ANSWER_COLUMNS",
+    "ROUND_COLUMNS",
+    "SHIPPED_CASES",
+    "calibration_frames",
     "cases_frame",
+    "check_answer",
     "cases_to_yaml",
     "insert_round",
     "load_answers",
@@ -685,3 +690,27 @@ def load_answers(conn: Connection, *, organisations: Sequence[str] | None = None
     for column in (*CASE_SCORE_COLUMNS, "avoidability_score"):
         frame[column] = frame[column].astype("Int64")
     return frame
+
+
+# ---------------------------------------------------------------- frames for statistics ----
+def calibration_frames(cases: Sequence[TrainingCase], answers: pd.DataFrame,
+                       rounds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``reference`` and ``answers`` frames :func:`sjrlib.stats.calibration.
+    calibration_results` takes: the cases whose reference answers were given, and the
+    *submitted* answers to them (with ``organisation_code`` kept for the caller and
+    ``round_date`` = the day the round opened)."""
+    shown = [c for c in cases if "overall" in c.scores]
+    reference = pd.DataFrame(
+        [{"case_id": c.case_id, **{f"score_{p}": c.scores.get(p) for p in domain.PHASES},
+          "avoidability_score": c.avoidability, "themes": list(c.themes)} for c in shown],
+        columns=["case_id", *CASE_SCORE_COLUMNS, "avoidability_score", "themes"])
+    for column in (*CASE_SCORE_COLUMNS, "avoidability_score"):
+        reference[column] = reference[column].astype("Int64")
+    submitted = answers[(answers["status"] == "submitted")
+                        & answers["case_id"].isin(set(reference["case_id"]))].copy()
+    opened = dict(zip(rounds["round_id"], rounds["opens_on"], strict=True))
+    submitted["round_date"] = [pd.Timestamp(opened.get(r)) for r in submitted["round_id"]]
+    submitted["themes"] = [list(t) for t in submitted["themes"]]
+    keep = ["round_id", "organisation_code", "reviewer_id", "case_id", *CASE_SCORE_COLUMNS,
+            "avoidability_score", "themes", "round_date"]
+    return reference, submitted[keep].reset_index(drop=True)

@@ -115,6 +115,8 @@ def _calls(gov, tmp_path, owner):
             "save_calibration_answer", "national"),
         "calibration_answers": ("lead_a", lambda s: s.calibration_answers(),
                                 "calibration_answers", "admin"),
+        "calibration_data": ("reviewer_a", lambda s: s.calibration_data(),
+                             "calibration_data", "res2"),
     }
 
 

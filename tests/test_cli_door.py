@@ -10,8 +10,10 @@ user gets exit 0 and an entry ``<action>`` under their name and role.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -108,7 +110,84 @@ DOOR: dict[str, Door] = {
     "report all": Door(lambda f: ["report", "all", "--out", f["out"] / "r"], "demo-programme",
                        ("demo-lead", "demo-reviewer", "demo-admin", *STRANGERS), "report",
                        run_allowed=False),
+    # training and calibration (issue 15): the directory is every role's to read
+    "training trainers import": Door(lambda f: ["training", "trainers", "import",
+                                                _trainers_file(f)], "demo-programme",
+                                     ("demo-lead", "demo-reviewer", "demo-admin",
+                                      "demo-researcher", *STRANGERS), "trainers.import"),
+    "training trainers export": Door(lambda f: ["training", "trainers", "export",
+                                                f["out"] / "trainers-out.csv"],
+                                     "demo-researcher", STRANGERS, "trainers"),
+    "training trainers list": Door(lambda f: ["training", "trainers", "list"], "demo-admin",
+                                   STRANGERS, "trainers"),
+    "training records import": Door(lambda f: ["training", "records", "import",
+                                               _records_file(f)], "demo-lead",
+                                    ("demo-reviewer", "demo-researcher", "demo-admin",
+                                     *STRANGERS), "training_records.import"),
+    "training records export": Door(lambda f: ["training", "records", "export",
+                                               f["out"] / "records-out.csv"], "demo-reviewer",
+                                    ("demo-researcher", "demo-admin", *STRANGERS),
+                                    "training_records"),
+    "training records list": Door(lambda f: ["training", "records", "list"], "demo-lead",
+                                  ("demo-researcher", "demo-admin", *STRANGERS),
+                                  "training_records"),
+    "training cases import": Door(lambda f: ["training", "cases", "import", _SHIPPED_CASES],
+                                  "demo-programme", ("demo-lead", "demo-reviewer", "demo-admin",
+                                                     "demo-researcher", *STRANGERS),
+                                  "training_cases.import"),
+    "training cases export": Door(lambda f: ["training", "cases", "export",
+                                             f["out"] / "cases-out.yaml"], "demo-lead",
+                                  ("demo-researcher", "demo-admin", *STRANGERS),
+                                  "training_cases"),
+    "training cases list": Door(lambda f: ["training", "cases", "list"], "demo-reviewer",
+                                ("demo-researcher", "demo-admin", *STRANGERS), "training_cases"),
+    "training round create": Door(lambda f: ["training", "round", "create",
+                                             f"DOOR-{uuid.uuid4().hex[:6]}", "--name", "Door",
+                                             "--cases", "TC-2026-01,TC-2026-02", "--reviewer",
+                                             f"{_lead_org(f)}:RV-DOOR", "--opens",
+                                             "2026-01-01", "--closes", "2026-12-31"],
+                                  "demo-lead",
+                                  ("demo-reviewer", "demo-researcher", "demo-admin",
+                                   *STRANGERS), "calibration_rounds.create"),
+    "training round list": Door(lambda f: ["training", "round", "list"], "demo-reviewer",
+                                ("demo-researcher", "demo-admin", *STRANGERS),
+                                "calibration_rounds"),
+    "training round results": Door(lambda f: ["training", "round", "results",
+                                              "DEMO-CAL-2026-1"], "demo-lead",
+                                   ("demo-researcher", "demo-admin", *STRANGERS),
+                                   "calibration_data"),
 }
+
+
+_SHIPPED_CASES = str(Path(__file__).resolve().parents[1] / "sjrlib" / "data"
+                     / "training-cases-2026.yaml")
+
+
+def _trainers_file(f: dict) -> str:
+    path = f["out"] / "trainers-in.csv"
+    path.write_text("trainer_id,name,contact,organisation,region,trained_on,active\n"
+                    "T-DOOR,Door Trainer (fictional),door@door.example,Door Trust,London,"
+                    "2020-05-01,yes\n", encoding="utf-8")
+    return str(path)
+
+
+def _lead_org(f: dict) -> str:
+    engine = store.get_engine(f["url"])
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT organisation_code FROM users WHERE username = "
+                                     "'demo-lead'")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _records_file(f: dict) -> str:
+    org = _lead_org(f)
+    path = f["out"] / "records-in.csv"
+    path.write_text("record_id,organisation_code,reviewer_id,trainer_id,trained_on,session,"
+                    f"refresher_dates\nDOOR-1,{org},RV-DOOR,,2024-02-01,Door session,"
+                    "2025-02-01\n", encoding="utf-8")
+    return str(path)
 
 
 def _backup_file(f: dict) -> str:
