@@ -80,6 +80,7 @@ def _code_one_review(url: str, users) -> None:
     coder.chooser.add_phase.value = "admission"
     coder.chooser.add_button.click()
     assert coder.chooser.message.value == ""
+    assert coder.chooser.add_theme.index == 0 and coder.chooser.add_phase.index == 0  # blanks
     assert _codes(url, users.lead, first) == {
         (accepted.theme, accepted.phase, True, users.lead),
         (hand, "admission", False, users.lead),

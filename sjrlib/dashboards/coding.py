@@ -60,7 +60,9 @@ KEYBOARD_SCRIPT = """
       if (next && !next.disabled) { e.preventDefault(); next.click(); }
     }
   });
-  var shown = null, inside = false;
+  // Widgets render a moment after the kernel's update arrives, in several steps: move the
+  // focus once the page has been quiet for a moment, not at the first change.
+  var shown = null, inside = false, pending = false, timer = null;
   document.addEventListener('focusin', function (e) {
     var root = app(); inside = !!(root && root.contains(e.target));
   });
@@ -69,8 +71,12 @@ KEYBOARD_SCRIPT = """
     var id = root.querySelector('.sjr-review-id');
     var now = id ? id.textContent : null;
     var lost = !document.activeElement || document.activeElement === document.body;
-    if (now !== shown) { shown = now; focusFirst(); }
-    else if (lost && inside) { focusFirst(); }
+    if (now !== shown) { shown = now; pending = true; }
+    else if (lost && inside) { pending = true; }
+    if (pending) {
+      clearTimeout(timer);
+      timer = setTimeout(function () { pending = false; focusFirst(); }, 150);
+    }
   }).observe(document.body, {childList: true, subtree: true, characterData: true});
 })();
 </script>
@@ -151,20 +157,22 @@ class Coder:
     def open(self, review_id: str | None) -> None:
         """Show one review of the queue (``None``: nothing left to code)."""
         self.review_id = review_id
-        self.chooser.clear()
+        self.chooser.rejected = set()  # as chooser.clear(), without drawing an empty chooser
+        self.chooser.message.value = ""
         self.message.value = ""
         if review_id is None:
             self.review_box.children = [w.HTML(ui.banner(
                 "ok", f"<b>Nothing waiting.</b> Every submitted review of "
                 f"{html.escape(self._organisation())} has been coded."))]
+            self.chooser.show(offers=[], codes=[])
             self.chooser.widget.layout.display = "none"
             self.next_button.disabled = True
         else:
             row = self.reviews.loc[review_id]
-            self.review_box.children = [w.HTML(self._review_html(row))]
+            self.chooser.show(offers=self._offers(row), codes=[])
             self.chooser.widget.layout.display = ""
             self.next_button.disabled = False
-            self.chooser.show(offers=self._offers(row))
+            self.review_box.children = [w.HTML(self._review_html(row))]
         self._progress()
 
     def next_review(self) -> None:
@@ -263,6 +271,8 @@ class Coder:
         self.review_box.add_class("sjr-review")
         self.chooser = ui.theme_chooser(self.codebook.active, phases=self.phases,
                                         on_code=self._code)
+        for box in (self.chooser.add_theme, self.chooser.add_phase):
+            box.observe(_show_blank, names="index")
         self.message = w.HTML()
         self.next_button = ui.button("Next review (N)", "b-next-review", style="primary",
                                      tooltip="Go to the next review in the queue (key N). A "
@@ -310,9 +320,20 @@ _CSS = """
 .sjr-coding table.sjr-judgements td.sjr-score { white-space: nowrap; vertical-align: top; }
 .sjr-coding table.sjr-judgements td.sjr-judgement { line-height: 1.45; }
 .sjr-coding .sjr-themes { border-top: 1px solid #d8dde0; margin-top: 6px; padding-top: 6px; }
-.sjr-coding button:focus-visible { outline: 3px solid #ffb81c; outline-offset: 1px; }
+.sjr-coding button:focus, .sjr-coding select:focus {
+    outline: 3px solid #ffb81c; outline-offset: 1px; box-shadow: 0 0 0 5px #212b32; }
 </style>
 """
+
+
+def _show_blank(change: dict) -> None:
+    """Keep a dropdown reset to its blank first option showing it. ipywidgets turns a value of
+    ``None`` into "no selection" (index ``None``, an empty box on screen), so the chooser's
+    reset after *Add theme* would leave both boxes empty; the blank option is selected again
+    (its value is already ``None``, so this sticks)."""
+    box = change["owner"]
+    if change["new"] is None and box.options and box.options[0][1] is None:
+        box.index = 0
 
 
 def _plain(value: Any) -> Any:

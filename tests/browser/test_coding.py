@@ -1,0 +1,146 @@
+"""Theme coding in a real browser: Voila served by ``sjr serve``, headless Chromium.
+
+An organisation lead codes the review at the head of the queue with the keyboard (Enter accepts
+the focused suggestion, Tab then Enter rejects the next, a theme added by hand for one phase,
+N for the next review); the stored codes are read back through the governed session. A reviewer
+and a researcher opening the page get one sentence, not a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from browser_harness import copy_store, screenshot
+from dashboard_store import add_users, populate
+from playwright.sync_api import expect
+
+from data_access import open_session
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+NOTEBOOK = "coding.ipynb"
+READY = ".b-next-review"
+KERNEL_MS = 30_000  # a kernel round trip on a loaded two-core machine
+SHOTS = Path("/tmp/shots")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, small_data):
+    folder = tmp_path_factory.mktemp("coding-store")
+    template = folder / "template.db"
+    populate(f"sqlite:///{template}", small_data)
+    users = add_users(f"sqlite:///{template}",
+                      str(small_data.organisations["organisation_code"].iloc[0]))
+    with open_session(users.admin, f"sqlite:///{template}", tool="test") as admin:
+        admin.add_user("res_a", "researcher")
+    return copy_store(template, tmp_path_factory.mktemp("coding-live")), users
+
+
+def _shot(page, name: str) -> None:
+    """A screenshot in artifacts/screenshots and in /tmp/shots, to be looked at."""
+    path = screenshot(page, name)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, SHOTS / path.name)
+
+
+def _offers(page) -> list[tuple[str, str]]:
+    """(theme, phase) of the suggestions on screen, in order (from their ``s-`` class)."""
+    found = []
+    for css in page.locator(".sjr-offers .sjr-offer").evaluate_all(
+            "rows => rows.map(r => r.className)"):
+        key = next(c for c in css.split() if c.startswith("s-"))
+        _, theme, phase = key.split("-")
+        found.append((theme, phase))
+    return found
+
+
+def _focused_classes(page) -> str:
+    return page.evaluate("() => document.activeElement ? document.activeElement.className : ''")
+
+
+def test_a_lead_codes_a_review_from_the_queue_with_the_keyboard(store, start_voila,
+                                                                open_page):
+    url, users = store
+    page = open_page(start_voila(users.lead, url), NOTEBOOK, READY)
+    app = page.locator(".sjr-coding")
+    expect(app).to_contain_text(f"Signed in as {users.lead}")
+    progress = page.locator(".sjr-progress")
+    expect(progress).to_contain_text(re.compile(r"0 of [\d,]+ submitted reviews coded"))
+    total = int(re.search(r"0 of ([\d,]+)", progress.inner_text()).group(1).replace(",", ""))
+    shown = page.locator(".sjr-review-id")
+    for _ in range(10):  # the lead may skip a review with too few suggestions for this test
+        if len(_offers(page)) >= 2:
+            break
+        before = shown.inner_text()
+        page.keyboard.press("n")
+        expect(shown).not_to_have_text(before, timeout=KERNEL_MS)
+    review_id = shown.inner_text()
+    expect(page.locator(".sjr-judgements")).to_contain_text("Overall assessment of care")
+    offers = _offers(page)
+    assert len(offers) >= 2
+    _shot(page, "coding_1_review")
+
+    # the first suggestion's Accept has the focus: Enter accepts it
+    expect(page.locator(".sjr-offers .b-accept").first).to_be_focused(timeout=KERNEL_MS)
+    page.keyboard.press("Enter")
+    (theme_a, phase_a), (theme_r, phase_r) = offers[0], offers[1]
+    expect(page.locator(f".sjr-codes .c-{theme_a}-{phase_a}")).to_contain_text(
+        "accepted suggestion", timeout=KERNEL_MS)
+    # the focus moves on to the next suggestion's Accept; Tab to its Reject, Enter rejects
+    expect(page.locator(f".s-{theme_r}-{phase_r} .b-accept")).to_be_focused(timeout=KERNEL_MS)
+    page.keyboard.press("Tab")
+    assert "b-reject" in _focused_classes(page)
+    page.keyboard.press("Enter")
+    expect(page.locator(f".s-{theme_r}-{phase_r}")).to_have_count(0, timeout=KERNEL_MS)
+
+    # a theme added by hand from the codebook, for one phase
+    offered = {t for t, _ in offers}
+    with open_session(users.lead, url, tool="test") as s:
+        book = s.codebook()
+    hand = next(t for t in book.active if t.id not in offered)
+    page.locator(".f-theme-add select").select_option(label=hand.label)
+    page.locator(".f-theme-phase select").select_option(
+        label="Phase: Admission and initial management")
+    page.locator(".b-theme-add").click()
+    expect(page.locator(f".sjr-codes .c-{hand.id}-admission")).to_contain_text(
+        "added by hand", timeout=KERNEL_MS)
+    expect(progress).to_contain_text(f"1 of {total:,} submitted reviews coded")
+    # the chooser is ready for the next theme: both boxes show their blank choice again
+    for css, blank in ((".f-theme-add", "— choose a theme —"), (".f-theme-phase", "Whole review")):
+        expect(page.locator(f"{css} select option:checked")).to_have_text(blank)
+    _shot(page, "coding_2_coded")
+
+    with open_session(users.lead, url, tool="test") as s:
+        codes = s.theme_codes(review_id)
+    stored = {(str(r.theme), str(r.phase), bool(r.from_suggestion), str(r.coded_by))
+              for r in codes.itertuples()}
+    assert stored == {(theme_a, phase_a, True, users.lead),
+                      (hand.id, "admission", False, users.lead)}
+
+    # N: the next review; the coded one has left the queue
+    page.keyboard.press("n")
+    expect(shown).not_to_have_text(review_id, timeout=KERNEL_MS)
+    expect(page.locator(".sjr-codes")).to_contain_text("None yet")
+    with open_session(users.lead, url, tool="test") as s:
+        assert review_id not in set(s.reviews(status=["submitted", "locked"])["review_id"]) - \
+            set(s.theme_codes()["review_id"])
+    with open_session(users.admin, url, tool="test") as admin:
+        log = admin.audit_log(username=users.lead, action="code_review")
+    entries = log[log["scope"].astype(str).str.contains(review_id)]
+    assert len(entries) == 2 and set(entries["tool"]) == {"voila:coding"}
+    _shot(page, "coding_3_next")
+
+
+@pytest.mark.parametrize("who, role", [("reviewer_a", "reviewer"), ("res_a", "researcher")])
+def test_a_reviewer_or_researcher_gets_a_sentence(store, start_voila, open_page, who, role):
+    url, _ = store
+    page = open_page(start_voila(who, url), NOTEBOOK, ".sjr-refused")
+    refused = page.locator(".sjr-refused")
+    expect(refused).to_contain_text("Coding unavailable")
+    expect(refused).to_contain_text(f"{who} is signed in as {role}.")
+    assert "Traceback" not in page.content() and "Error" not in refused.inner_text()
+    assert page.locator(".sjr-coding").count() == 0
+    _shot(page, f"coding_refused_{role}")
