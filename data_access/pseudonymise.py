@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from sjrlib import domain
+from sjrlib.form.registry import registry
 from sjrlib.privacy import redact
 
 __all__ = [
@@ -47,10 +47,9 @@ ID_DOMAINS: dict[str, str] = {
 
 COARSENINGS = ("month", "quarter")
 
-FREE_TEXT_COLUMNS: frozenset[str] = frozenset(
-    {domain.comment_column(p) for p in domain.PHASES} | {"cause_of_death"}
-)
-"""Columns holding free text: released only when an approval says so, and then redacted."""
+FREE_TEXT_COLUMNS: frozenset[str] = frozenset(registry().free_text_columns())
+"""Columns holding free text (the field registry's privacy class ``free_text``): released only
+when an approval says so, and then redacted."""
 
 
 def pseudonym(secret: bytes, domain: str, value: str) -> str:

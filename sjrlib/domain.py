@@ -1,7 +1,9 @@
 """The SJR domain: vocabularies, labels and the columns of a review.
 
-Identifiers follow ``shared/spec/sjr-review.md`` exactly. Labels are read from one table,
-``sjrlib/data/labels.csv``, so a wording can be corrected without touching code.
+Identifiers follow ``shared/spec/sjr-review.md`` exactly. Everything here is derived from the
+field registry (:mod:`sjrlib.form.registry`), the one declaration of each form question; labels
+are read from one table, ``sjrlib/data/labels.csv``, so a wording can be corrected without
+touching code. The names below are kept so callers need not know where they come from.
 
 The *review frame* is the one tabular shape of review data in this project: one row per review,
 the columns of the exchange format (``REVIEW_COLUMNS``) with the dtypes in ``REVIEW_DTYPES``.
@@ -10,18 +12,31 @@ Loaders return it, the store returns it, statistics take it.
 
 from __future__ import annotations
 
-import csv
-from functools import cache
-from importlib import resources
+from sjrlib.form.registry import (
+    BASE_VERSION,
+    FORM_VERSION_COLUMN,
+    FORM_VERSIONS,
+    ChildRows,
+    Field,
+    Kind,
+    Registry,
+    label_table,
+    registry,
+)
 
 __all__ = [
     "ADMISSION_TYPES",
+    "ALL_REVIEW_COLUMNS",
+    "ALL_REVIEW_DTYPES",
     "AVOIDABILITY_SCALES",
     "AVOIDABILITY_SCORES",
     "CARE_SCORES",
     "DEATH_COLUMNS",
     "DEATH_DTYPES",
+    "FORM_VERSIONS",
+    "FORM_VERSION_COLUMN",
     "HARM_VALUES",
+    "LOCATIONS_OF_DEATH",
     "MORE_LIKELY_THAN_NOT",
     "NATIONS",
     "ORGANISATION_COLUMNS",
@@ -30,11 +45,14 @@ __all__ = [
     "POOR_CARE",
     "PROBLEM_TYPES",
     "RECORD_QUALITY_SCORES",
+    "REFERRAL_STATUSES",
+    "REFERRAL_TYPES",
     "REVIEW_COLUMNS",
     "REVIEW_DTYPES",
     "REVIEW_REASONS",
     "REVIEW_STAGES",
     "SEXES",
+    "SPECIALTIES",
     "STATUSES",
     "WEEKDAYS",
     "YES_NO",
@@ -43,30 +61,24 @@ __all__ = [
     "label",
     "labels",
     "problem_column",
+    "referral_column",
+    "referral_ref_column",
+    "review_dtypes",
     "score_column",
 ]
-
-
-@cache
-def _label_table() -> dict[str, dict[str, str]]:
-    table: dict[str, dict[str, str]] = {}
-    with resources.files("sjrlib").joinpath("data/labels.csv").open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            table.setdefault(row["vocabulary"], {})[row["id"]] = row["label"]
-    return table
 
 
 def labels(vocabulary: str) -> dict[str, str]:
     """Return ``{id: label}`` for one vocabulary, in the order of the spec.
 
     Integer-valued vocabularies (``care_score``, ``record_quality_score``,
-    ``avoidability_score``) are keyed by ``str`` of the value; use :func:`label` to look one up
-    with an int.
+    ``avoidability_score``, ``clinical_frailty_scale``) are keyed by ``str`` of the value; use
+    :func:`label` to look one up with an int.
     """
     try:
-        return dict(_label_table()[vocabulary])
+        return {i: lab for i, (lab, _) in label_table()[vocabulary].items()}
     except KeyError:
-        known = ", ".join(sorted(_label_table()))
+        known = ", ".join(sorted(label_table()))
         raise KeyError(f"unknown vocabulary {vocabulary!r}; known: {known}") from None
 
 
@@ -81,99 +93,97 @@ def label(vocabulary: str, value: object) -> str:
         raise KeyError(f"{value!r} is not a {vocabulary}; expected one of {list(table)}") from None
 
 
-def _ids(vocabulary: str) -> tuple[str, ...]:
-    return tuple(labels(vocabulary))
+_REGISTRY = registry()
 
 
-PHASES: tuple[str, ...] = _ids("phase")
+def _answers(column: str) -> tuple:
+    return _REGISTRY.column(column).spec.answers.values
+
+
+def _child(question: str) -> ChildRows:
+    found = _REGISTRY.question(question)
+    assert isinstance(found, ChildRows)
+    return found
+
+
+def _field(question: str) -> Field:
+    found = _REGISTRY.question(question)
+    assert isinstance(found, Field)
+    return found
+
+
+PHASES: tuple[str, ...] = _child("phase_assessment").types.ids
 """Phase ids in form order; ``overall`` is last and always required."""
-PROBLEM_TYPES: tuple[str, ...] = _ids("problem_type")
-HARM_VALUES: tuple[str, ...] = _ids("harm")
-REVIEW_REASONS: tuple[str, ...] = _ids("review_reason")
-REVIEW_STAGES: tuple[str, ...] = _ids("review_stage")
-STATUSES: tuple[str, ...] = _ids("status")
-SEXES: tuple[str, ...] = _ids("sex")
-WEEKDAYS: tuple[str, ...] = _ids("weekday")
-ADMISSION_TYPES: tuple[str, ...] = _ids("admission_type")
-YES_NO_UNKNOWN: tuple[str, ...] = _ids("yes_no_unknown")
-YES_NO: tuple[str, ...] = _ids("yes_no")
-NATIONS: tuple[str, ...] = _ids("nation")
-AVOIDABILITY_SCALES: tuple[str, ...] = _ids("avoidability_scale")
-CARE_SCORES: tuple[int, ...] = (1, 2, 3, 4, 5)
-RECORD_QUALITY_SCORES: tuple[int, ...] = (1, 2, 3, 4, 5)
-AVOIDABILITY_SCORES: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+PROBLEM_TYPES: tuple[str, ...] = _child("problem").types.ids
+HARM_VALUES: tuple[str, ...] = _child("problem").value.answers.ids
+REFERRAL_TYPES: tuple[str, ...] = _child("referral").types.ids
+REFERRAL_STATUSES: tuple[str, ...] = _child("referral").value.answers.ids
+REVIEW_REASONS: tuple[str, ...] = _answers("review_reasons")
+REVIEW_STAGES: tuple[str, ...] = _answers("review_stage")
+STATUSES: tuple[str, ...] = _answers("status")
+SEXES: tuple[str, ...] = _answers("sex")
+WEEKDAYS: tuple[str, ...] = _answers("admission_weekday")
+ADMISSION_TYPES: tuple[str, ...] = _answers("admission_type")
+SPECIALTIES: tuple[str, ...] = _answers("specialty")
+LOCATIONS_OF_DEATH: tuple[str, ...] = _answers("location_of_death")
+YES_NO_UNKNOWN: tuple[str, ...] = _answers("learning_disability")
+YES_NO: tuple[str, ...] = _answers("any_problems")
+NATIONS: tuple[str, ...] = tuple(labels("nation"))
+"""Of organisations, not a review question."""
+AVOIDABILITY_SCALES: tuple[str, ...] = _answers("avoidability_scale")
+CARE_SCORES: tuple[int, ...] = _child("phase_assessment").value.answers.values
+RECORD_QUALITY_SCORES: tuple[int, ...] = _answers("record_quality_score")
+AVOIDABILITY_SCORES: tuple[int, ...] = _answers("avoidability_score")
 
 POOR_CARE: tuple[int, ...] = (1, 2)
 """Care scores counted as "poor or very poor" (the headline proportion)."""
 MORE_LIKELY_THAN_NOT: tuple[int, ...] = (1, 2, 3)
 """RCP avoidability scores counted as "more likely than not due to problems in care"."""
 
-MIN_AGE = 18
-MAX_AGE = 120
+MIN_AGE: int = _field("age_at_death").low
+MAX_AGE: int = _field("age_at_death").high
 REASON_SEPARATOR = ";"
 
 
 def score_column(phase: str) -> str:
-    return f"score_{phase}"
+    return _child("phase_assessment").value_column(phase)
 
 
 def comment_column(phase: str) -> str:
-    return f"comment_{phase}"
+    return _child("phase_assessment").companion_column(phase)
 
 
 def problem_column(problem_type: str) -> str:
-    return f"problem_{problem_type}"
+    return _child("problem").value_column(problem_type)
 
 
-REVIEW_COLUMNS: tuple[str, ...] = (
-    "review_id",
-    "case_id",
-    "organisation_code",
-    "review_stage",
-    "second_review_of",
-    "status",
-    "reviewer_id",
-    "review_date",
-    "review_reasons",
-    "age_at_death",
-    "sex",
-    "postcode_district",
-    "admission_weekday",
-    "death_weekday",
-    "arrival_hour",
-    "death_hour",
-    "days_to_death",
-    "death_month",
-    "specialty",
-    "location_of_death",
-    "admission_type",
-    "cause_of_death",
-    "learning_disability",
-    "severe_mental_illness",
-    *(score_column(p) for p in PHASES),
-    *(comment_column(p) for p in PHASES),
-    "record_quality_score",
-    "any_problems",
-    *(problem_column(t) for t in PROBLEM_TYPES),
-    "avoidability_score",
-    "avoidability_scale",
-)
+def referral_column(referral_type: str) -> str:
+    return _child("referral").value_column(referral_type)
+
+
+def referral_ref_column(referral_type: str) -> str:
+    return _child("referral").companion_column(referral_type)
+
+
+_DTYPE_OF_KIND = {Kind.SCORE: "Int64", Kind.INTEGER: "Int64", Kind.DATE: "datetime64[ns]"}
+
+
+def review_dtypes(reg: Registry | None = None) -> dict[str, str]:
+    """Dtypes of the review frame of ``reg`` (default: the project's registry), every version's
+    columns in registry order."""
+    reg = reg or _REGISTRY
+    return {c.name: _DTYPE_OF_KIND.get(c.kind, "string") for c in reg.columns()}
+
+
+ALL_REVIEW_DTYPES: dict[str, str] = review_dtypes()
+ALL_REVIEW_COLUMNS: tuple[str, ...] = tuple(ALL_REVIEW_DTYPES)
+"""Every form version's columns, ``form_version`` included (the review frame to come)."""
+
+REVIEW_COLUMNS: tuple[str, ...] = tuple(
+    c for c in _REGISTRY.column_names(BASE_VERSION) if c != FORM_VERSION_COLUMN)
 """Columns of the exchange format and of the review frame, in this order."""
 
-_INT_COLUMNS = (
-    "age_at_death",
-    "arrival_hour",
-    "death_hour",
-    "days_to_death",
-    *(score_column(p) for p in PHASES),
-    "record_quality_score",
-    "avoidability_score",
-)
-
-REVIEW_DTYPES: dict[str, str] = {
-    c: ("Int64" if c in _INT_COLUMNS else "datetime64[ns]" if c == "review_date" else "string")
-    for c in REVIEW_COLUMNS
-}
+REVIEW_DTYPES: dict[str, str] = {c: ALL_REVIEW_DTYPES[c] for c in REVIEW_COLUMNS}
 """Dtypes of the validated review frame.
 
 Integers are nullable ``Int64`` (blank = not recorded / not applicable); ``review_date`` is a

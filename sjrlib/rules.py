@@ -33,6 +33,7 @@ import datetime as _dt
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sjrlib import domain, privacy
-from sjrlib.domain import PHASES, PROBLEM_TYPES, comment_column, problem_column, score_column
+from sjrlib.domain import PROBLEM_TYPES, problem_column
+from sjrlib.form.registry import (
+    BASE_VERSION,
+    FORM_VERSION_COLUMN,
+    FORM_VERSIONS,
+    NATION,
+    Kind,
+    Registry,
+    When,
+    registry,
+)
 
 __all__ = [
     "DEATH_RULES",
@@ -53,11 +64,14 @@ __all__ = [
     "RULES",
     "ColumnSpec",
     "Rule",
+    "RuleId",
     "Table",
     "Violation",
     "normalise_known_reviews",
     "prepare",
     "required_columns",
+    "review_rules",
+    "review_specs",
     "run_rules",
 ]
 
@@ -91,50 +105,27 @@ class ColumnSpec:
     """Must a file have this column? Default: ``required``."""
 
 
-def _review_specs() -> dict[str, ColumnSpec]:
-    code = lambda codes, required=False: ColumnSpec("code", required, tuple(codes))  # noqa: E731
-    specs = {
-        "review_id": ColumnSpec("id", True),
-        "case_id": ColumnSpec("id", True),
-        "organisation_code": ColumnSpec("id", True),
-        "review_stage": code(domain.REVIEW_STAGES, True),
-        "second_review_of": ColumnSpec("id"),
-        "status": code(domain.STATUSES),
-        "reviewer_id": ColumnSpec("text", True),
-        "review_date": ColumnSpec("date", True),
-        "review_reasons": ColumnSpec("reasons", True),
-        "age_at_death": ColumnSpec("int", True),
-        "sex": code(domain.SEXES),
-        "postcode_district": ColumnSpec("postcode"),
-        "admission_weekday": code(domain.WEEKDAYS),
-        "death_weekday": code(domain.WEEKDAYS),
-        "arrival_hour": ColumnSpec("int"),
-        "death_hour": ColumnSpec("int"),
-        "days_to_death": ColumnSpec("int"),
-        "death_month": ColumnSpec("month", True),
-        "specialty": ColumnSpec("text"),
-        "location_of_death": ColumnSpec("text"),
-        "admission_type": code(domain.ADMISSION_TYPES),
-        "cause_of_death": ColumnSpec("free_text"),
-        "learning_disability": code(domain.YES_NO_UNKNOWN),
-        "severe_mental_illness": code(domain.YES_NO_UNKNOWN),
-    }
-    for p in PHASES:
-        specs[score_column(p)] = ColumnSpec("int", p == "overall")
-    for p in PHASES:
-        # Blank comment_overall is comment_required_when_scored's to report; the column is needed.
-        specs[comment_column(p)] = ColumnSpec("free_text", column_required=p == "overall")
-    specs["record_quality_score"] = ColumnSpec("int", True)
-    specs["any_problems"] = code(domain.YES_NO, True)
-    for t in PROBLEM_TYPES:
-        specs[problem_column(t)] = code(domain.HARM_VALUES)
-    specs["avoidability_score"] = ColumnSpec("int")
-    specs["avoidability_scale"] = code(domain.AVOIDABILITY_SCALES)
-    assert tuple(specs) == domain.REVIEW_COLUMNS, "REVIEW_SPECS out of step with REVIEW_COLUMNS"
+_SPEC_KIND = {Kind.ID: "id", Kind.TEXT: "text", Kind.FREE_TEXT: "free_text",
+              Kind.ANSWERS: "code", Kind.SCORE: "int", Kind.INTEGER: "int", Kind.DATE: "date",
+              Kind.MONTH: "month", Kind.POSTCODE: "postcode", Kind.MULTI_CHOICE: "reasons"}
+
+
+def review_specs(reg: Registry | None = None,
+                 columns: Iterable[str] | None = None) -> dict[str, ColumnSpec]:
+    """How each review column is read, from the field registry (default: the project's, the
+    columns of the review frame)."""
+    reg = reg or registry()
+    names = domain.REVIEW_COLUMNS if columns is None else columns
+    specs = {}
+    for name in names:
+        spec = reg.column(name).spec
+        codes = spec.answers.ids if spec.kind is Kind.ANSWERS else ()
+        specs[name] = ColumnSpec(_SPEC_KIND[spec.kind], spec.required, codes,
+                                 spec.column_required)
     return specs
 
 
-REVIEW_SPECS: dict[str, ColumnSpec] = _review_specs()
+REVIEW_SPECS: dict[str, ColumnSpec] = review_specs()
 """How each review column is read; ``required=True`` columns must be present and filled in."""
 
 DEATH_SPECS: dict[str, ColumnSpec] = {
@@ -635,12 +626,60 @@ class Violation:
 
 @dataclass(frozen=True)
 class Rule:
-    """One validation rule: ``check(table)`` yields a :class:`Violation` per column it flags."""
+    """One validation rule: ``check(table)`` yields a :class:`Violation` per column it flags.
+
+    ``columns``: the columns it reports; ``reads``: the columns it reads (default
+    ``columns``); ``draft_may_break``: a *completeness* rule a draft may break (a clinician
+    saves a half-done review, :mod:`sjrlib.schema`); ``compares_rows``: it compares rows with
+    each other or with the store, so a file read in blocks runs it once on all blocks' ``reads``.
+    """
 
     id: str
     columns: tuple[str, ...]
     description: str
     check: Callable[[Table], Iterator[Violation]]
+    draft_may_break: bool = False
+    compares_rows: bool = False
+    reads: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.reads:
+            object.__setattr__(self, "reads", self.columns)
+
+
+class RuleId(StrEnum):
+    """The ids of the rules written out in this module; rules declared in the field registry
+    (consistency conditions, ranges, pairings) are keyed by the id their declaration gives."""
+
+    REQUIRED = "required"
+    INTEGER = "integer"
+    CODE_LIST = "code_list"
+    DATE_FORMAT = "date_format"
+    MONTH_FORMAT = "month_format"
+    REVIEW_ID_UNIQUE = "review_id_unique"
+    NO_IDENTIFIERS = "no_identifiers"
+    ORGANISATION_KNOWN = "organisation_known"
+    FIRST_STAGE_NO_SECOND_REVIEW_OF = "first_stage_no_second_review_of"
+    SECOND_STAGE_NEEDS_FIRST_REVIEW = "second_stage_needs_first_review"
+    SECOND_REVIEW_OF_KNOWN = "second_review_of_known"
+    SECOND_REVIEW_OF_FIRST_STAGE = "second_review_of_first_stage"
+    SECOND_REVIEW_OF_SAME_CASE = "second_review_of_same_case"
+    REVIEW_DATE_NOT_BEFORE_DEATH = "review_date_not_before_death"
+    REVIEW_DATE_NOT_IN_FUTURE = "review_date_not_in_future"
+    REVIEW_REASONS_KNOWN = "review_reasons_known"
+    POSTCODE_DISTRICT_OUTWARD_ONLY = "postcode_district_outward_only"
+    POSTCODE_DISTRICT_FORMAT = "postcode_district_format"
+    ANY_PROBLEMS_NO_BUT_PROBLEM = "any_problems_no_but_problem"
+    ANY_PROBLEMS_YES_BUT_NONE = "any_problems_yes_but_none"
+    AVOIDABILITY_SCALE_REQUIRED = "avoidability_scale_required"
+    NOT_ASKED_IN_VERSION = "not_asked_in_version"
+    MAX_LENGTH = "max_length"
+    COUNT_NON_NEGATIVE = "count_non_negative"
+    LEARNING_DISABILITY_DEATHS_WITHIN_TOTAL = "learning_disability_deaths_within_total"
+    ORGANISATION_MONTH_UNIQUE = "organisation_month_unique"
+    ORGANISATION_CODE_FORMAT = "organisation_code_format"
+    REGION_KNOWN = "region_known"
+    ORGANISATION_CODE_UNIQUE = "organisation_code_unique"
 
 
 def run_rules(table: Table, rules: Iterable[Rule]) -> list[Violation]:
@@ -663,9 +702,10 @@ def _required_rule(specs: Mapping[str, ColumnSpec]) -> Rule:
     def check(t: Table) -> Iterator[Violation]:
         for c in columns:
             if c in t.present:
-                yield Violation("required", c, ~t.present[c], f"{c} is required but is blank")
+                yield Violation(RuleId.REQUIRED, c, ~t.present[c], f"{c} is required but is blank")
 
-    return Rule("required", columns, "A required cell is blank.", check)
+    return Rule(RuleId.REQUIRED, columns, "A required cell is blank.", check,
+                draft_may_break=True)
 
 
 def _type_rules(specs: Mapping[str, ColumnSpec]) -> list[Rule]:
@@ -676,34 +716,35 @@ def _type_rules(specs: Mapping[str, ColumnSpec]) -> list[Rule]:
 
     def integer(t: Table) -> Iterator[Violation]:
         for c in ints:
-            yield Violation("integer", c, t.invalid[c], f"{c} must be a whole number")
+            yield Violation(RuleId.INTEGER, c, t.invalid[c], f"{c} must be a whole number")
 
     def code_list(t: Table) -> Iterator[Violation]:
         for c in codes:
             allowed = ", ".join(specs[c].codes)
-            yield Violation("code_list", c, t.invalid[c], f"{c} must be one of: {allowed}")
+            yield Violation(RuleId.CODE_LIST, c, t.invalid[c], f"{c} must be one of: {allowed}")
 
     def date_format(t: Table) -> Iterator[Violation]:
         for c in dates:
-            yield Violation("date_format", c, t.invalid[c],
+            yield Violation(RuleId.DATE_FORMAT, c, t.invalid[c],
                             f"{c} must be a real date written YYYY-MM-DD (e.g. 2024-03-05)")
 
     def month_format(t: Table) -> Iterator[Violation]:
         for c in months:
-            yield Violation("month_format", c, t.invalid[c],
+            yield Violation(RuleId.MONTH_FORMAT, c, t.invalid[c],
                             f"{c} must be a month written YYYY-MM (e.g. 2024-03)")
 
     rules = []
     if ints:
-        rules.append(Rule("integer", ints, "An integer column holds something else.", integer))
+        rules.append(Rule(RuleId.INTEGER, ints, "An integer column holds something else.",
+                          integer))
     if codes:
-        rules.append(Rule("code_list", codes, "A coded column holds a value off its code list.",
-                          code_list))
+        rules.append(Rule(RuleId.CODE_LIST, codes,
+                          "A coded column holds a value off its code list.", code_list))
     if dates:
-        rules.append(Rule("date_format", dates, "A date is not a real YYYY-MM-DD date.",
+        rules.append(Rule(RuleId.DATE_FORMAT, dates, "A date is not a real YYYY-MM-DD date.",
                           date_format))
     if months:
-        rules.append(Rule("month_format", months, "A month is not YYYY-MM.", month_format))
+        rules.append(Rule(RuleId.MONTH_FORMAT, months, "A month is not YYYY-MM.", month_format))
     return rules
 
 
@@ -740,7 +781,8 @@ def _unique_rule(rule_id: str, keys: tuple[str, ...], what: str) -> Rule:
                             f"each must be unique")
         yield Violation(rule_id, keys[0], dup, messages)
 
-    return Rule(rule_id, keys, f"{what} must be unique within the file.", check)
+    return Rule(rule_id, keys, f"{what} must be unique within the file.", check,
+                compares_rows=True)
 
 
 def _known_organisation_rule() -> Rule:
@@ -749,11 +791,11 @@ def _known_organisation_rule() -> Rule:
             return
         code = t.text["organisation_code"]
         bad = t.present["organisation_code"] & ~_mask(code.isin(t.known_organisations))
-        yield Violation("organisation_known", "organisation_code", bad,
+        yield Violation(RuleId.ORGANISATION_KNOWN, "organisation_code", bad,
                         "organisation_code is not a known organisation: import the organisation "
                         "first or correct the code")
 
-    return Rule("organisation_known", ("organisation_code",),
+    return Rule(RuleId.ORGANISATION_KNOWN, ("organisation_code",),
                 "The organisation is not among the known organisations.", check)
 
 
@@ -778,12 +820,14 @@ _ID_ADVICE = ("{column} must be the local pseudonymous reference, never an NHS o
               "name, date of birth, postcode or other identifier")
 
 
-def _identifier_rules(specs: Mapping[str, ColumnSpec]) -> list[Rule]:
-    """``no_identifiers`` in every text and free-text column; ``<column>_not_identifier`` in
-    every id or reference column of a review (``review_id``, ``case_id``,
-    ``second_review_of``). Both use the one detector (:mod:`sjrlib.privacy`)."""
-    scanned = tuple(c for c in _columns_of_kind(specs, "text", "free_text"))
-    ids = tuple(c for c in ("review_id", "case_id", "second_review_of") if c in specs)
+def _identifier_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rule]:
+    """``<column>_not_identifier`` in every pseudonymous id column of a review (``review_id``,
+    ``case_id``, ``second_review_of``); ``no_identifiers`` in every other column the registry
+    screens (free text, references, the reviewer's reference). Both use the one detector
+    (:mod:`sjrlib.privacy`)."""
+    screened = [c for c in reg.screened_columns() if c in specs]
+    ids = tuple(c for c in screened if reg.column(c).kind is Kind.ID)
+    scanned = tuple(c for c in screened if c not in ids)
 
     def no_identifiers(t: Table) -> Iterator[Violation]:
         for c in scanned:
@@ -793,9 +837,9 @@ def _identifier_rules(specs: Mapping[str, ColumnSpec]) -> list[Rule]:
             if hit.any():
                 messages, values = _identifier_messages(
                     t, c, hit, "free text must not identify the patient, remove it")
-                yield Violation("no_identifiers", c, hit, messages, values)
+                yield Violation(RuleId.NO_IDENTIFIERS, c, hit, messages, values)
 
-    rules = [Rule("no_identifiers", scanned,
+    rules = [Rule(RuleId.NO_IDENTIFIERS, scanned,
                   "A free-text cell holds a direct identifier (NHS/CHI number, postcode, date "
                   "of birth, email, telephone, hospital number, street address, likely name).",
                   no_identifiers)]
@@ -867,7 +911,7 @@ def _stage_rules() -> list[Rule]:
     def first_no_target(t: Table) -> Iterator[Violation]:
         first, _ = stages(t)
         yield Violation(
-            "first_stage_no_second_review_of", "second_review_of",
+            RuleId.FIRST_STAGE_NO_SECOND_REVIEW_OF, "second_review_of",
             first & t.present["second_review_of"],
             "second_review_of is filled in but review_stage is first: only a second-stage "
             "review names the first-stage review it follows",
@@ -876,19 +920,10 @@ def _stage_rules() -> list[Rule]:
     def second_needs_target(t: Table) -> Iterator[Violation]:
         _, second = stages(t)
         yield Violation(
-            "second_stage_needs_first_review", "second_review_of",
+            RuleId.SECOND_STAGE_NEEDS_FIRST_REVIEW, "second_review_of",
             second & ~t.present["second_review_of"],
             "review_stage is second but second_review_of is blank: give the review_id of the "
             "first-stage review of the same case",
-        )
-
-    def second_needs_avoidability(t: Table) -> Iterator[Violation]:
-        _, second = stages(t)
-        yield Violation(
-            "second_stage_needs_avoidability", "avoidability_score",
-            second & ~t.present["avoidability_score"],
-            "review_stage is second but avoidability_score is blank: a second-stage review "
-            "judges the avoidability of death (1-6)",
         )
 
     def targets(t: Table) -> tuple[np.ndarray, pd.Series, pd.Series, np.ndarray]:
@@ -905,7 +940,7 @@ def _stage_rules() -> list[Rule]:
         if not checked.any():
             return
         yield Violation(
-            "second_review_of_known", "second_review_of", checked & ~found,
+            RuleId.SECOND_REVIEW_OF_KNOWN, "second_review_of", checked & ~found,
             "second_review_of names a review_id that is neither in this file nor in the store",
         )
 
@@ -914,7 +949,7 @@ def _stage_rules() -> list[Rule]:
         if not checked.any():
             return
         yield Violation(
-            "second_review_of_first_stage", "second_review_of",
+            RuleId.SECOND_REVIEW_OF_FIRST_STAGE, "second_review_of",
             checked & found & ~_mask(stage == "first"),
             "second_review_of must name a first-stage review, but the review it names is not "
             "first-stage",
@@ -925,26 +960,30 @@ def _stage_rules() -> list[Rule]:
         if not checked.any():
             return
         yield Violation(
-            "second_review_of_same_case", "second_review_of",
+            RuleId.SECOND_REVIEW_OF_SAME_CASE, "second_review_of",
             checked & found & _mask(case != t.text["case_id"]),
             "second_review_of names a review of a different case_id: a second-stage review "
             "follows the first-stage review of the same case",
         )
 
     sro = ("second_review_of",)
+    links = ("review_id", "case_id", "review_stage", "second_review_of")
     return [
-        Rule("first_stage_no_second_review_of", sro,
-             "A first-stage review has a second_review_of.", first_no_target),
-        Rule("second_stage_needs_first_review", sro,
-             "A second-stage review has no second_review_of.", second_needs_target),
-        Rule("second_stage_needs_avoidability", ("avoidability_score",),
-             "A second-stage review has no avoidability_score.", second_needs_avoidability),
-        Rule("second_review_of_known", sro,
-             "second_review_of names no review in the file or the store.", target_known),
-        Rule("second_review_of_first_stage", sro,
-             "second_review_of names a review that is not first-stage.", target_first_stage),
-        Rule("second_review_of_same_case", sro,
-             "second_review_of names a review of another case.", target_same_case),
+        Rule(RuleId.FIRST_STAGE_NO_SECOND_REVIEW_OF, sro,
+             "A first-stage review has a second_review_of.", first_no_target,
+             reads=("review_stage", "second_review_of")),
+        Rule(RuleId.SECOND_STAGE_NEEDS_FIRST_REVIEW, sro,
+             "A second-stage review has no second_review_of.", second_needs_target,
+             reads=("review_stage", "second_review_of")),
+        Rule(RuleId.SECOND_REVIEW_OF_KNOWN, sro,
+             "second_review_of names no review in the file or the store.", target_known,
+             compares_rows=True, reads=links),
+        Rule(RuleId.SECOND_REVIEW_OF_FIRST_STAGE, sro,
+             "second_review_of names a review that is not first-stage.", target_first_stage,
+             compares_rows=True, reads=links),
+        Rule(RuleId.SECOND_REVIEW_OF_SAME_CASE, sro,
+             "second_review_of names a review of another case.", target_same_case,
+             compares_rows=True, reads=links),
     ]
 
 
@@ -953,19 +992,20 @@ def _review_date_rules() -> list[Rule]:
         month_start = pd.to_datetime(t.values["death_month"] + "-01", format="%Y-%m-%d",
                                      errors="coerce")
         bad = _mask(t.values["review_date"] < month_start)
-        yield Violation("review_date_not_before_death", "review_date", bad,
+        yield Violation(RuleId.REVIEW_DATE_NOT_BEFORE_DEATH, "review_date", bad,
                         "review_date is before the death month (death_month): a review follows "
                         "the death")
 
     def future(t: Table) -> Iterator[Violation]:
         bad = _mask(t.values["review_date"] > pd.Timestamp(t.today))
-        yield Violation("review_date_not_in_future", "review_date", bad,
+        yield Violation(RuleId.REVIEW_DATE_NOT_IN_FUTURE, "review_date", bad,
                         f"review_date is in the future (today is {t.today.isoformat()})")
 
     return [
-        Rule("review_date_not_before_death", ("review_date",),
+        Rule(RuleId.REVIEW_DATE_NOT_BEFORE_DEATH, ("review_date",),
              "review_date is before the first day of death_month.", before_death),
-        Rule("review_date_not_in_future", ("review_date",), "review_date is after today.", future),
+        Rule(RuleId.REVIEW_DATE_NOT_IN_FUTURE, ("review_date",), "review_date is after today.",
+             future),
     ]
 
 
@@ -979,16 +1019,16 @@ def _review_reasons_rule() -> Rule:
             return
         messages = [f"review_reasons has unknown id(s) {u}; known ids (separate with ;): {known}"
                     for u in unknown[mask]]
-        yield Violation("review_reasons_known", "review_reasons", mask, messages)
+        yield Violation(RuleId.REVIEW_REASONS_KNOWN, "review_reasons", mask, messages)
 
-    return Rule("review_reasons_known", ("review_reasons",),
+    return Rule(RuleId.REVIEW_REASONS_KNOWN, ("review_reasons",),
                 "review_reasons holds an id that is not a review reason.", check)
 
 
 def _postcode_rules() -> list[Rule]:
     def full(t: Table) -> Iterator[Violation]:
         bad = _mask(t.text["postcode_district"].str.fullmatch(FULL_POSTCODE))
-        yield Violation("postcode_district_outward_only", "postcode_district", bad,
+        yield Violation(RuleId.POSTCODE_DISTRICT_OUTWARD_ONLY, "postcode_district", bad,
                         "postcode_district is a full postcode: give only the outward part (the "
                         "postcode district, e.g. LS1); full postcodes identify people and are "
                         "never stored")
@@ -997,48 +1037,15 @@ def _postcode_rules() -> list[Rule]:
         text = t.text["postcode_district"]
         bad = (t.present["postcode_district"] & ~_mask(text.str.fullmatch(OUTWARD_CODE))
                & ~_mask(text.str.fullmatch(FULL_POSTCODE)))
-        yield Violation("postcode_district_format", "postcode_district", bad,
+        yield Violation(RuleId.POSTCODE_DISTRICT_FORMAT, "postcode_district", bad,
                         "postcode_district must be the outward part of a postcode, e.g. LS1 or "
                         "EC1A")
 
     return [
-        Rule("postcode_district_outward_only", ("postcode_district",),
+        Rule(RuleId.POSTCODE_DISTRICT_OUTWARD_ONLY, ("postcode_district",),
              "postcode_district is a full postcode.", full),
-        Rule("postcode_district_format", ("postcode_district",),
+        Rule(RuleId.POSTCODE_DISTRICT_FORMAT, ("postcode_district",),
              "postcode_district is not an outward code.", form),
-    ]
-
-
-_CARE_SCORE_MESSAGE = (
-    "{column} must be a care score 1-5 (1 = very poor care, 5 = excellent care); scores such as "
-    "6 or 10 come from a legacy scale (1-6, 1-10) and must be mapped to 1-5 explicitly (a column "
-    "mapping's values:), never guessed"
-)
-
-
-def _comment_rules() -> list[Rule]:
-    def required(t: Table) -> Iterator[Violation]:
-        for p in PHASES:
-            s, c = score_column(p), comment_column(p)
-            yield Violation("comment_required_when_scored", c, t.present[s] & ~t.present[c],
-                            f"{s} is scored but {c} is empty: a scored phase needs an explicit "
-                            f"judgement comment")
-
-    def blank(t: Table) -> Iterator[Violation]:
-        for p in PHASES:
-            if p == "overall":  # score_overall is required; its blank is reported as such
-                continue
-            s, c = score_column(p), comment_column(p)
-            yield Violation("comment_blank_when_not_scored", c, ~t.present[s] & t.present[c],
-                            f"{c} is filled in but {s} is blank: a phase that is not applicable "
-                            f"has neither score nor comment (score it or clear the comment)")
-
-    comments = tuple(comment_column(p) for p in PHASES)
-    return [
-        Rule("comment_required_when_scored", comments,
-             "A scored phase has no explicit judgement comment.", required),
-        Rule("comment_blank_when_not_scored", comments[:-1],
-             "A phase without a score has a comment.", blank),
     ]
 
 
@@ -1058,65 +1065,257 @@ def _problem_rules() -> list[Rule]:
             + " is filled in: answer yes, or clear the problem column(s)"
             for row in filled.to_dict("records")
         ]
-        yield Violation("any_problems_no_but_problem", "any_problems", bad, messages)
+        yield Violation(RuleId.ANY_PROBLEMS_NO_BUT_PROBLEM, "any_problems", bad, messages)
 
     def yes_but_none(t: Table) -> Iterator[Violation]:
         bad = _mask(t.values["any_problems"] == "yes") & ~any_problem(t)
-        yield Violation("any_problems_yes_but_none", "any_problems", bad,
+        yield Violation(RuleId.ANY_PROBLEMS_YES_BUT_NONE, "any_problems", bad,
                         "any_problems is yes but no problem_<type> column is filled in: record "
                         "each problem type with its harm answer (no / probably / yes)")
 
     return [
-        Rule("any_problems_no_but_problem", ("any_problems",),
-             "any_problems is no while a problem is recorded.", no_but_problem),
-        Rule("any_problems_yes_but_none", ("any_problems",),
-             "any_problems is yes while no problem is recorded.", yes_but_none),
+        Rule(RuleId.ANY_PROBLEMS_NO_BUT_PROBLEM, ("any_problems",),
+             "any_problems is no while a problem is recorded.", no_but_problem,
+             reads=("any_problems", *problems)),
+        Rule(RuleId.ANY_PROBLEMS_YES_BUT_NONE, ("any_problems",),
+             "any_problems is yes while no problem is recorded.", yes_but_none,
+             draft_may_break=True, reads=("any_problems", *problems)),
     ]
 
 
 def _avoidability_scale_rule() -> Rule:
     def check(t: Table) -> Iterator[Violation]:
         bad = t.present["avoidability_score"] & ~t.present["avoidability_scale"]
-        yield Violation("avoidability_scale_required", "avoidability_scale", bad,
+        yield Violation(RuleId.AVOIDABILITY_SCALE_REQUIRED, "avoidability_scale", bad,
                         "avoidability_score is given but avoidability_scale is blank: say which "
                         "scale it uses, rcp (1 = definitely avoidable) or prism (6 = definitely "
                         "avoidable)")
 
-    return Rule("avoidability_scale_required", ("avoidability_scale",),
+    return Rule(RuleId.AVOIDABILITY_SCALE_REQUIRED, ("avoidability_scale",),
                 "An avoidability score without its scale.", check)
 
 
-def _review_rules() -> tuple[Rule, ...]:
-    specs = REVIEW_SPECS
-    scores = tuple(score_column(p) for p in PHASES)
+def review_rules(reg: Registry | None = None,
+                 specs: Mapping[str, ColumnSpec] | None = None) -> tuple[Rule, ...]:
+    """The review rules: those written out here, and those the field registry declares
+    (ranges, required-when, child-row pairings, only-when conditions, answers by nation,
+    lengths, the form version), for the columns in ``specs`` (default: the project's registry
+    and :data:`REVIEW_SPECS`)."""
+    reg = reg or registry()
+    specs = REVIEW_SPECS if specs is None else specs
     return (
         _required_rule(specs),
         *_type_rules(specs),
-        _unique_rule("review_id_unique", ("review_id",), "review_id"),
-        *_identifier_rules(specs),
+        _unique_rule(RuleId.REVIEW_ID_UNIQUE, ("review_id",), "review_id"),
+        *_identifier_rules(reg, specs),
         _known_organisation_rule(),
         *_stage_rules(),
         *_review_date_rules(),
         _review_reasons_rule(),
-        _range_rule("age_adult", ("age_at_death",), domain.MIN_AGE, domain.MAX_AGE,
-                    f"age_at_death must be {domain.MIN_AGE}-{domain.MAX_AGE}: the store holds "
-                    f"adults only", "age_at_death is outside 18-120."),
         *_postcode_rules(),
-        _range_rule("hour_range", ("arrival_hour", "death_hour"), 0, 23,
-                    "{column} must be an hour 0-23", "An hour outside 0-23."),
-        _range_rule("days_to_death_non_negative", ("days_to_death",), 0, None,
-                    "days_to_death must be 0 or more", "days_to_death is negative."),
-        _range_rule("care_score_range", scores, 1, 5, _CARE_SCORE_MESSAGE,
-                    "A care score outside 1-5 (possibly a legacy scale)."),
-        *_comment_rules(),
-        _range_rule("record_quality_score_range", ("record_quality_score",), 1, 5,
-                    "record_quality_score must be 1-5 (1 = very poor, 5 = excellent)",
-                    "record_quality_score outside 1-5."),
+        *_range_rules(reg, specs),
+        *_required_when_rules(reg, specs),
+        *_pairing_rules(reg, specs),
         *_problem_rules(),
-        _range_rule("avoidability_score_range", ("avoidability_score",), 1, 6,
-                    "avoidability_score must be 1-6", "avoidability_score outside 1-6."),
         _avoidability_scale_rule(),
+        *_condition_rules(reg, specs),
+        *_max_length_rules(reg, specs),
+        *_version_rules(reg, specs),
     )
+
+
+# --- rules declared in the field registry -----------------------------------------------------
+
+def _range_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rule]:
+    """Integers and scores outside their range, one rule per declared ``range_rule`` id."""
+    grouped: dict[str, list[str]] = {}
+    for name in specs:
+        spec = reg.column(name).spec
+        if spec.bounds is not None:
+            grouped.setdefault(spec.range_rule or f"{spec.id}_range", []).append(name)
+    rules = []
+    for rule_id, columns in grouped.items():
+        spec = reg.column(columns[0]).spec
+        low, high = spec.bounds
+        default = "{column} must be {low}-{high}" if high is not None else \
+            "{column} must be {low} or more"
+        message = (spec.range_message or default).replace("{low}", str(low)).replace(
+            "{high}", str(high))
+        what = f"{low}-{high}" if high is not None else f"{low} or more"
+        rules.append(_range_rule(rule_id, tuple(columns), low, high, message,
+                                 f"{', '.join(columns)} outside {what}."))
+    return rules
+
+
+def _required_when_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rule]:
+    rules = []
+    for name in specs:
+        when = reg.column(name).spec.required_when
+        if when is None or not _readable(when, specs):
+            continue
+
+        def check(t: Table, name: str = name, when: When = when) -> Iterator[Violation]:
+            yield Violation(when.rule, name, _holds(t, when) & ~t.present[name],
+                            f"{name} is blank but is required when {when.says}")
+
+        rules.append(Rule(when.rule, (name,), f"{name} is blank when {when.says}.", check,
+                          draft_may_break=True, reads=(name, *_columns_read(when))))
+    return rules
+
+
+def _pairing_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rule]:
+    """A child row's companion (a phase's comment, a referral's reference) with its value."""
+    rules = []
+    for q in reg.child_rows():
+        if q.companion is None:
+            continue
+        pairs = tuple((q.value_column(t), q.companion_column(t), t) for t in q.types.ids
+                      if q.value_column(t) in specs and q.companion_column(t) in specs)
+        if not pairs:
+            continue
+        reads = tuple(c for v, c, _ in pairs for c in (v, c))
+        if q.companion_required_with_value is not None:
+            pairing = q.companion_required_with_value
+
+            def required(t: Table, pairs=pairs, pairing=pairing) -> Iterator[Violation]:
+                for v, c, _ in pairs:
+                    yield Violation(pairing.rule, c, t.present[v] & ~t.present[c],
+                                    pairing.message.format(value=v, companion=c))
+
+            rules.append(Rule(pairing.rule, tuple(c for _, c, _ in pairs),
+                              f"{q.label}: a {q.value.label.lower()} without its "
+                              f"{q.companion.label.lower()}.", required,
+                              draft_may_break=True, reads=reads))
+        if q.companion_needs_value is not None:
+            pairing = q.companion_needs_value
+            free = tuple(p for p in pairs if p[2] not in q.required_types)
+
+            def needs(t: Table, pairs=free, pairing=pairing) -> Iterator[Violation]:
+                for v, c, _ in pairs:
+                    yield Violation(pairing.rule, c, ~t.present[v] & t.present[c],
+                                    pairing.message.format(value=v, companion=c))
+
+            rules.append(Rule(pairing.rule, tuple(c for _, c, _ in free),
+                              f"{q.label}: a {q.companion.label.lower()} without a "
+                              f"{q.value.label.lower()}.", needs, reads=reads))
+    return rules
+
+
+def _columns_read(when: When) -> tuple[str, ...]:
+    return tuple("organisation_code" if c == NATION else c for c in when.columns)
+
+
+def _readable(when: When, specs: Mapping[str, ColumnSpec]) -> bool:
+    return all(c in specs for c in _columns_read(when))
+
+
+def _nation(t: Table) -> np.ndarray:
+    """Each row's nation from the form of its organisation code (None when neither)."""
+    if "nation" not in t.cache:
+        code = t.text["organisation_code"]
+        nation = np.full(t.n, None, dtype=object)
+        nation[_mask(code.str.fullmatch(ODS_CODE))] = "england"
+        nation[_mask(code.str.fullmatch(GSS_HEALTH_BOARD_CODE))] = "scotland"
+        t.cache["nation"] = nation
+    return t.cache["nation"]
+
+
+def _holds(t: Table, when: When) -> np.ndarray:
+    """Rows where ``when`` holds."""
+    out = np.zeros(t.n, dtype=bool)
+    for c in when.columns:
+        if c == NATION:
+            out |= np.isin(_nation(t), list(when.is_in))
+        elif when.is_in:
+            out |= _mask(t.values[c].isin(when.is_in))
+        else:
+            out |= _mask(t.values[c] >= when.at_least)
+    return out
+
+
+def _unknown(t: Table, when: When) -> np.ndarray:
+    """Rows where ``when`` cannot be decided (an organisation code of neither nation, a blank
+    number): nothing is refused there, the missing value is reported by its own rule."""
+    if when.columns == (NATION,):
+        return _nation(t) == None  # noqa: E711 - elementwise on an object array
+    if when.at_least is not None:
+        return np.logical_and.reduce([_mask(t.values[c].isna()) for c in when.columns])
+    return np.zeros(t.n, dtype=bool)
+
+
+def _condition_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rule]:
+    """Answers given where the registry says they may not be (``only_when``), one rule per
+    declared rule id (e.g. ``coroner_only_england``, ``frailty_only_65_and_over``)."""
+    grouped: dict[str, list[tuple[str, str | None, When]]] = {}
+    for column, answer, when in reg.conditions():
+        if column.name in specs and _readable(when, specs):
+            grouped.setdefault(when.rule, []).append(
+                (column.name, None if answer is None else answer.id, when))
+    rules = []
+    for rule_id, items in grouped.items():
+        def check(t: Table, items=items, rule_id=rule_id) -> Iterator[Violation]:
+            for name, answer, when in items:
+                given = t.present[name] if answer is None else _mask(t.values[name] == answer)
+                if not given.any():
+                    continue
+                bad = given & ~_holds(t, when) & ~_unknown(t, when)
+                what = f"{name} is filled in" if answer is None else f"{name} is {answer}"
+                yield Violation(rule_id, name, bad,
+                                f"{what}, but that is only for when {when.says}")
+
+        columns = tuple(dict.fromkeys(name for name, _, _ in items))
+        reads = tuple(dict.fromkeys((*columns, *(c for _, _, w in items
+                                                 for c in _columns_read(w)))))
+        says = "; ".join(dict.fromkeys(w.says for _, _, w in items))
+        rules.append(Rule(rule_id, columns, f"{', '.join(columns)} answered where it may not "
+                          f"be: only when {says}.", check, reads=reads))
+    return rules
+
+
+def _max_length_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rule]:
+    limits = {c: reg.column(c).spec.max_length for c in specs
+              if reg.column(c).spec.max_length is not None}
+    if not limits:
+        return []
+
+    def check(t: Table) -> Iterator[Violation]:
+        for c, most in limits.items():
+            if t.present[c].any():
+                yield Violation(RuleId.MAX_LENGTH, c, _mask(t.text[c].str.len() > most),
+                                f"{c} is longer than {most} characters")
+
+    return [Rule(RuleId.MAX_LENGTH, tuple(limits), "A text longer than its field allows.",
+                 check)]
+
+
+def _version_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rule]:
+    """A review answering a question its form version does not ask (an ``rcp2017`` row with
+    an ``ext2026`` answer)."""
+    if FORM_VERSION_COLUMN not in specs:
+        return []
+    not_asked = {v: tuple(c for c in reg.columns_not_in(v) if c in specs)
+                 for v in FORM_VERSIONS}
+    asking = {c: reg.column(c).versions for cs in not_asked.values() for c in cs}
+
+    def check(t: Table) -> Iterator[Violation]:
+        version = t.values[FORM_VERSION_COLUMN].fillna(BASE_VERSION)
+        for v, columns in not_asked.items():
+            rows = None
+            for c in columns:
+                if not t.present[c].any():
+                    continue
+                if rows is None:
+                    rows = _mask(version == v) & ~t.invalid[FORM_VERSION_COLUMN]
+                yield Violation(
+                    RuleId.NOT_ASKED_IN_VERSION, c, rows & t.present[c],
+                    f"{c} is answered but this review is on form version {v}, which does not "
+                    f"ask it (asked on {', '.join(asking[c])}): clear the cell, or give "
+                    f"{FORM_VERSION_COLUMN} {asking[c][-1]} if the review was entered on that "
+                    f"form")
+
+    return [Rule(RuleId.NOT_ASKED_IN_VERSION, tuple(asking),
+                 "A review answers a question its form version does not ask.", check,
+                 reads=(FORM_VERSION_COLUMN, *asking))]
 
 
 # --- deaths and organisations -----------------------------------------------------------------
@@ -1124,19 +1323,20 @@ def _review_rules() -> tuple[Rule, ...]:
 def _death_rules() -> tuple[Rule, ...]:
     def within(t: Table) -> Iterator[Violation]:
         bad = _mask(t.values["learning_disability_deaths"] > t.values["deaths_in_scope"])
-        yield Violation("learning_disability_deaths_within_total", "learning_disability_deaths",
-                        bad, "learning_disability_deaths is more than deaths_in_scope: deaths of "
+        yield Violation(RuleId.LEARNING_DISABILITY_DEATHS_WITHIN_TOTAL,
+                        "learning_disability_deaths", bad,
+                        "learning_disability_deaths is more than deaths_in_scope: deaths of "
                         "people with a learning disability are part of all deaths in scope")
 
     return (
         _required_rule(DEATH_SPECS),
         *_type_rules(DEATH_SPECS),
         _known_organisation_rule(),
-        _range_rule("count_non_negative", ("deaths_in_scope", "learning_disability_deaths"), 0,
+        _range_rule(RuleId.COUNT_NON_NEGATIVE, ("deaths_in_scope", "learning_disability_deaths"), 0,
                     None, "{column} must be 0 or more", "A negative count."),
-        Rule("learning_disability_deaths_within_total", ("learning_disability_deaths",),
+        Rule(RuleId.LEARNING_DISABILITY_DEATHS_WITHIN_TOTAL, ("learning_disability_deaths",),
              "learning_disability_deaths exceeds deaths_in_scope.", within),
-        _unique_rule("organisation_month_unique", ("organisation_code", "month"),
+        _unique_rule(RuleId.ORGANISATION_MONTH_UNIQUE, ("organisation_code", "month"),
                      "organisation_code / month"),
     )
 
@@ -1149,15 +1349,15 @@ def _organisation_rules() -> tuple[Rule, ...]:
         england, scotland = _mask(nation == "england"), _mask(nation == "scotland")
         unknown_nation = ~(england | scotland)
         present = t.present["organisation_code"]
-        yield Violation("organisation_code_format", "organisation_code",
+        yield Violation(RuleId.ORGANISATION_CODE_FORMAT, "organisation_code",
                         present & england & ~ods,
                         "organisation_code of an English trust must be its 3-character ODS code "
                         "(capital letters and digits, e.g. RXX)")
-        yield Violation("organisation_code_format", "organisation_code",
+        yield Violation(RuleId.ORGANISATION_CODE_FORMAT, "organisation_code",
                         present & scotland & ~gss,
                         "organisation_code of a Scottish health board must be its 9-character GSS "
                         "code (S08 and six digits, e.g. S08000015)")
-        yield Violation("organisation_code_format", "organisation_code",
+        yield Violation(RuleId.ORGANISATION_CODE_FORMAT, "organisation_code",
                         present & unknown_nation & ~ods & ~gss,
                         "organisation_code must be a 3-character ODS code (England, e.g. RXX) or a "
                         "9-character GSS code (Scotland, e.g. S08000015)")
@@ -1169,23 +1369,23 @@ def _organisation_rules() -> tuple[Rule, ...]:
             region.isin(domain.NHS_ENGLAND_REGIONS))
         bad_s = _mask(nation == "scotland") & t.present["region"] & _mask(
             region != domain.SCOTLAND_REGION)
-        yield Violation("region_known", "region", bad_e,
+        yield Violation(RuleId.REGION_KNOWN, "region", bad_e,
                         f"region of an English trust must be an NHS England region: {english}")
-        yield Violation("region_known", "region", bad_s,
+        yield Violation(RuleId.REGION_KNOWN, "region", bad_s,
                         f"region of a Scottish health board must be {domain.SCOTLAND_REGION}")
 
     return (
         _required_rule(ORGANISATION_SPECS),
         *_type_rules(ORGANISATION_SPECS),
-        Rule("organisation_code_format", ("organisation_code",),
+        Rule(RuleId.ORGANISATION_CODE_FORMAT, ("organisation_code",),
              "organisation_code is not an ODS (England) or GSS (Scotland) code.", code_format),
-        Rule("region_known", ("region",),
+        Rule(RuleId.REGION_KNOWN, ("region",),
              "region is not an NHS England region (England) or Scotland (Scotland).", region),
-        _unique_rule("organisation_code_unique", ("organisation_code",), "organisation_code"),
+        _unique_rule(RuleId.ORGANISATION_CODE_UNIQUE, ("organisation_code",), "organisation_code"),
     )
 
 
-REVIEW_RULES: tuple[Rule, ...] = _review_rules()
+REVIEW_RULES: tuple[Rule, ...] = review_rules()
 DEATH_RULES: tuple[Rule, ...] = _death_rules()
 ORGANISATION_RULES: tuple[Rule, ...] = _organisation_rules()
 RULES: dict[str, tuple[Rule, ...]] = {

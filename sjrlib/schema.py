@@ -131,7 +131,7 @@ def _errors(table: rules.Table, violations: Iterable[rules.Violation], source: s
         messages = privacy.redact_values(list(messages))
         for pos, value, message in zip(positions, values, messages, strict=True):
             row = int(table.rows[pos])
-            error = RowError(source, row, v.column, value, v.rule, message)
+            error = RowError(source, row, v.column, value, str(v.rule), message)
             found.append((int(pos), order.get(v.column, len(order)), error))
     found.sort(key=lambda item: (item[0], item[1]))
     return [e for _, _, e in found]
@@ -152,13 +152,10 @@ def _validate(frame: pd.DataFrame, specs: Mapping[str, ColumnSpec], rule_list: S
     return table
 
 
-DRAFT_MAY_BE_INCOMPLETE: frozenset[str] = frozenset({
-    "required",
-    "comment_required_when_scored",
-    "second_stage_needs_avoidability",
-    "any_problems_yes_but_none",
-})
-"""Rules about *completeness* that a draft may break (a clinician saves a half-done review).
+DRAFT_MAY_BE_INCOMPLETE: frozenset[str] = frozenset(
+    r.id for r in rules.REVIEW_RULES if r.draft_may_break)
+"""Rules about *completeness* that a draft may break (a clinician saves a half-done review):
+those whose :class:`~sjrlib.rules.Rule` says ``draft_may_break``.
 
 Everything a draft does hold must still be valid (codes, ranges, dates, consistency), free text
 must still hold no identifiers, and the fields that file the draft
@@ -235,11 +232,13 @@ def validate_reviews(
     return _review_frame(table, frame.index)
 
 
-CROSS_ROW_RULES = frozenset({"review_id_unique", "second_review_of_known",
-                             "second_review_of_first_stage", "second_review_of_same_case"})
-"""Review rules that compare rows with each other (or with the store); every other rule looks at
-one row only, so it can run on each block of a file as it is read."""
-_LINK_COLUMNS = ("review_id", "case_id", "review_stage", "second_review_of")
+CROSS_ROW_RULES: frozenset[str] = frozenset(
+    r.id for r in rules.REVIEW_RULES if r.compares_rows)
+"""Review rules that compare rows with each other (or with the store): those whose
+:class:`~sjrlib.rules.Rule` says ``compares_rows``; every other rule looks at one row only, so
+it can run on each block of a file as it is read."""
+_LINK_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(
+    c for r in rules.REVIEW_RULES if r.compares_rows for c in r.reads))
 
 
 def validate_reviews_in_blocks(
@@ -266,8 +265,8 @@ def validate_reviews_in_blocks(
         known_organisations = known_organisations["organisation_code"]
     if known_organisations is not None:
         known_organisations = frozenset(str(c).strip() for c in known_organisations)
-    row_rules = [r for r in rules.REVIEW_RULES if r.id not in CROSS_ROW_RULES]
-    cross_rules = [r for r in rules.REVIEW_RULES if r.id in CROSS_ROW_RULES]
+    row_rules = [r for r in rules.REVIEW_RULES if not r.compares_rows]
+    cross_rules = [r for r in rules.REVIEW_RULES if r.compares_rows]
     errors: list[RowError] = []
     links: list[rules.Table] = []
     for frame, rows in blocks:

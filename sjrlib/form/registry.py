@@ -33,8 +33,6 @@ from importlib import resources
 
 __all__ = [
     "BASE_VERSION",
-    "CHILD_ROWS",
-    "FIELDS",
     "FORM_VERSIONS",
     "FORM_VERSION_COLUMN",
     "LATEST_VERSION",
@@ -50,8 +48,10 @@ __all__ = [
     "Registry",
     "Section",
     "When",
+    "Pairing",
     "answer_list",
     "label_table",
+    "register",
     "registry",
 ]
 
@@ -249,6 +249,10 @@ class Field:
         The form versions that ask it.
     section
         The :class:`Section` id; form order within a section is declaration order.
+    range_rule, range_message
+        The rule id and message for a value outside ``low``-``high`` (``INTEGER``) or the
+        answer list (``SCORE``); default ``<id>_range`` and "``{column} must be ...``"
+        (``{column}``, ``{low}``, ``{high}`` are filled in).
     help
         A hint shown beside the widget (ranges, formats, what to leave blank).
     group_by
@@ -274,6 +278,8 @@ class Field:
     help: str = ""
     group_by: bool = False
     note: str = ""
+    range_rule: str = ""
+    range_message: str = ""
 
     def __post_init__(self) -> None:
         if self.kind in (Kind.ANSWERS, Kind.SCORE, Kind.MULTI_CHOICE) and self.answers is None:
@@ -293,6 +299,24 @@ class Field:
     def columns(self) -> tuple[Column, ...]:
         return (Column(self.id, self, self),)
 
+    @property
+    def bounds(self) -> tuple[int, int | None] | None:
+        """``(low, high)`` of an ``INTEGER`` or ``SCORE`` (``high`` ``None``: unbounded)."""
+        if self.kind is Kind.SCORE and self.answers is not None:
+            return min(self.answers.values), max(self.answers.values)
+        if self.kind is Kind.INTEGER and self.low is not None:
+            return self.low, self.high
+        return None
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """A rule tying a child row's companion column to its value column (``rule`` id;
+    ``message`` with ``{value}`` and ``{companion}`` for the two column names)."""
+
+    rule: str
+    message: str
+
 
 @dataclass(frozen=True)
 class ChildRows:
@@ -304,8 +328,11 @@ class ChildRows:
     per-type answer in column ``<companion.id>_<type>`` (e.g. ``comment_admission``,
     ``referral_ref_coroner``). ``value.id`` and ``companion.id`` are column prefixes; their
     other attributes (kind, answers, privacy, required, max length...) apply to every column.
-    ``companion_needs_value``: the companion may be filled only when the value is (a rule
-    ``<companion.id>_needs_<value.id>``); ``companion_required_with_value``: and must be.
+    ``required_types``: types whose value must always be given (the overall phase).
+    ``companion_needs_value``: the companion may be filled only when the value is;
+    ``companion_required_with_value``: it must be filled when the value is (each a
+    :class:`Pairing`: rule id and message). Required types are left out of
+    ``companion_needs_value`` (their blank value is the required rule's to report).
     """
 
     id: str
@@ -314,8 +341,9 @@ class ChildRows:
     value: Field
     section: str
     companion: Field | None = None
-    companion_needs_value: bool = True
-    companion_required_with_value: bool = False
+    required_types: tuple[str, ...] = ()
+    companion_needs_value: Pairing | None = None
+    companion_required_with_value: Pairing | None = None
     versions: tuple[str, ...] = FORM_VERSIONS
     help: str = ""
     note: str = ""
@@ -336,11 +364,22 @@ class ChildRows:
         return f"{self.companion.id}_{type_id}"
 
     def columns(self) -> tuple[Column, ...]:
-        out = [Column(self.value_column(t), self.value, self, t) for t in self.types.ids]
+        required = set(self.required_types)
+        out = [Column(self.value_column(t),
+                      replace(self.value, required=True) if t in required else self.value,
+                      self, t) for t in self.types.ids]
         if self.companion is not None:
-            out += [Column(self.companion_column(t), self.companion, self, t)
-                    for t in self.types.ids]
+            # A required type's companion column must be in a file when the companion is
+            # required with the value (its blank is then that rule's to report).
+            needed = replace(self.companion, column_required=True)
+            out += [Column(self.companion_column(t),
+                           needed if t in required and self.companion_required_with_value
+                           else self.companion, self, t) for t in self.types.ids]
         return tuple(out)
+
+    def is_value_column(self, column: Column) -> bool:
+        return column.child_type is not None and \
+            column.name == self.value_column(column.child_type)
 
 
 @dataclass(frozen=True)
@@ -380,6 +419,12 @@ Question = Field | ChildRows
 # --- the declarations -------------------------------------------------------------------------
 
 _EXT = (LATEST_VERSION,)
+_HOUR_MESSAGE = "{column} must be an hour {low}-{high}"
+_CARE_SCORE_MESSAGE = (
+    "{column} must be a care score 1-5 (1 = very poor care, 5 = excellent care); scores such as "
+    "6 or 10 come from a legacy scale (1-6, 1-10) and must be mapped to 1-5 explicitly (a column "
+    "mapping's values:), never guessed"
+)
 
 _ME_NATION_ENGLAND = When(
     "me_scrutiny_nation", (NATION,),
@@ -444,7 +489,8 @@ def _declare() -> tuple[Question, ...]:
               answers=answer_list("review_reason"), required=True, group_by=True),
         # -- case details (the minimised fields only)
         Field("age_at_death", "Age at death", Kind.INTEGER, "case", quasi, low=18, high=120,
-              required=True, help="18-120"),
+              required=True, help="18-120", range_rule="age_adult",
+              range_message="{column} must be {low}-{high}: the store holds adults only"),
         Field("sex", "Sex", Kind.ANSWERS, "case", answers=answer_list("sex"), group_by=True),
         Field("postcode_district", "Postcode district", Kind.POSTCODE, "case", quasi,
               help="outward part only, e.g. LS1"),
@@ -453,11 +499,11 @@ def _declare() -> tuple[Question, ...]:
         Field("death_weekday", "Day of death", Kind.ANSWERS, "case", answers=weekday,
               group_by=True),
         Field("arrival_hour", "Hour of arrival", Kind.INTEGER, "case", quasi, low=0, high=23,
-              help="0-23"),
+              help="0-23", range_rule="hour_range", range_message=_HOUR_MESSAGE),
         Field("death_hour", "Hour of death", Kind.INTEGER, "case", quasi, low=0, high=23,
-              help="0-23"),
+              help="0-23", range_rule="hour_range", range_message=_HOUR_MESSAGE),
         Field("days_to_death", "Days from arrival to death", Kind.INTEGER, "case", quasi,
-              low=0, help="0 or more"),
+              low=0, help="0 or more", range_rule="days_to_death_non_negative"),
         Field("death_month", "Month of death", Kind.MONTH, "case", quasi, required=True,
               help="YYYY-MM"),
         Field("specialty", "Specialty team at death", Kind.ANSWERS, "case", quasi,
@@ -489,14 +535,24 @@ def _declare() -> tuple[Question, ...]:
             "phase_assessment", "Phases of care", answer_list("phase"),
             Field("score", "Care score", Kind.SCORE, "phases",
                   answers=answer_list("care_score", numeric=True), group_by=True,
+                  range_rule="care_score_range", range_message=_CARE_SCORE_MESSAGE,
                   help="1 = very poor care, 5 = excellent care; blank when not applicable"),
             "phases",
             companion=Field("comment", "Explicit judgement comment", Kind.FREE_TEXT, "phases",
                             text),
-            companion_needs_value=True, companion_required_with_value=True,
+            required_types=("overall",),
+            companion_required_with_value=Pairing(
+                "comment_required_when_scored",
+                "{value} is scored but {companion} is empty: a scored phase needs an explicit "
+                "judgement comment"),
+            companion_needs_value=Pairing(
+                "comment_blank_when_not_scored",
+                "{companion} is filled in but {value} is blank: a phase that is not applicable "
+                "has neither score nor comment (score it or clear the comment)"),
             help="every phase but overall may be not applicable (no score, no comment)"),
         Field("record_quality_score", "Quality of the patient record", Kind.SCORE, "record",
-              answers=answer_list("record_quality_score", numeric=True), required=True),
+              answers=answer_list("record_quality_score", numeric=True), required=True,
+              range_message="{column} must be {low}-{high} (1 = very poor, 5 = excellent)"),
         Field("any_problems", "Were there any problems in care?", Kind.ANSWERS, "problems",
               answers=answer_list("yes_no"), required=True, group_by=True),
         ChildRows(
@@ -551,6 +607,10 @@ def _declare() -> tuple[Question, ...]:
                             help="optional external reference, at most 40 characters; never "
                                  "a patient identifier"),
             versions=_EXT,
+            companion_needs_value=Pairing(
+                "referral_ref_needs_referral",
+                "{companion} is filled in but {value} is blank: a reference belongs to a "
+                "referral (give its status, or clear the reference)"),
             help="blank status = no referral of that type"),
     )
 
@@ -660,8 +720,7 @@ class Registry:
                 for a in c.spec.answers.answers:
                     if a.only_when is not None:
                         yield c, a, a.only_when
-            if c.child_type is not None and isinstance(c.question, ChildRows) \
-                    and c.spec is c.question.value:
+            if isinstance(c.question, ChildRows) and c.question.is_value_column(c):
                 # A type answered only when ...: its value column may be filled only then.
                 when = c.question.types.answer(c.child_type).only_when
                 if when is not None:
@@ -674,12 +733,28 @@ def _check_version(version: str | None) -> None:
                        f"{', '.join(FORM_VERSIONS)}")
 
 
+_REGISTERED: list[tuple[Question, str | None]] = []
+
+
+def register(question: Question, *, after: str | None = None) -> None:
+    """Add a question to the project's registry (a local question, or one in a test), at the
+    end of the form or after question ``after``.
+
+    Everything derived from the registry is derived once, when first asked, so this must run
+    before anything asks (before ``sjrlib.domain``, ``sjrlib.rules`` and the rest are
+    imported); later it raises ``RuntimeError``.
+    """
+    if registry.cache_info().currsize:
+        raise RuntimeError(f"register {question.id} before anything derives from the registry "
+                           f"(before sjrlib.domain or sjrlib.rules is imported)")
+    Registry((*_declare(), question))  # refuse a clash now, naming it
+    _REGISTERED.append((question, after))
+
+
 @cache
 def registry() -> Registry:
-    """The project's registry (built once)."""
-    return Registry(_declare())
-
-
-FIELDS: tuple[Question, ...] = registry().questions
-"""Every declared question, in form order."""
-CHILD_ROWS: tuple[ChildRows, ...] = registry().child_rows()
+    """The project's registry (built once, with any :func:`register` ed questions)."""
+    built = Registry(_declare())
+    for question, after in _REGISTERED:
+        built = built.with_question(question, after=after)
+    return built

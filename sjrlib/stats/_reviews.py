@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from scipy import sparse
 
 from sjrlib import domain
+from sjrlib.form.registry import registry
 
 PERIODS: tuple[str, ...] = ("month", "quarter", "financial_year", "calendar_year")
 """Derived grouping names computed from ``death_month`` (periods are by month of death)."""
@@ -36,19 +37,19 @@ REVIEW_REASON = "review_reason"
 """Derived grouping name: one group per review reason; a review with several reasons counts in
 each of them (so these groups may sum to more than the total)."""
 
-_VOCABULARY_ORDER: dict[str, tuple[str, ...]] = {
-    "admission_type": domain.ADMISSION_TYPES,
-    "learning_disability": domain.YES_NO_UNKNOWN,
-    "severe_mental_illness": domain.YES_NO_UNKNOWN,
-    "sex": domain.SEXES,
-    "review_stage": domain.REVIEW_STAGES,
-    "status": domain.STATUSES,
-    "admission_weekday": domain.WEEKDAYS,
-    "death_weekday": domain.WEEKDAYS,
-    "any_problems": domain.YES_NO,
-    "nation": domain.NATIONS,
-    REVIEW_REASON: domain.REVIEW_REASONS,
-}
+def _vocabulary_order() -> dict[str, tuple[str, ...]]:
+    """The coded columns statistics may group by (those the field registry marks
+    ``group_by``), each with its answers in form order; review reasons under
+    :data:`REVIEW_REASON`; the organisation's nation."""
+    order: dict[str, tuple[str, ...]] = {}
+    for column, answers in registry().group_by_columns().items():
+        if all(isinstance(a, str) for a in answers):
+            order[REVIEW_REASON if column == "review_reasons" else column] = answers
+    order["nation"] = domain.NATIONS
+    return order
+
+
+_VOCABULARY_ORDER: dict[str, tuple[str, ...]] = _vocabulary_order()
 
 _MAX_DENSE_GROUPS = 1 << 24
 
