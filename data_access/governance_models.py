@@ -34,7 +34,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from data_access.models import Base, in_vocabulary
 from data_access.roles import ROLES
 
-__all__ = ["Approval", "AuditEntry", "AuditHead", "User"]
+__all__ = ["ACTION_STATUSES", "Action", "ActionReview", "ActionTheme", "Approval",
+           "AuditEntry", "AuditHead", "User"]
 
 APPROVAL_STATUSES = ("active", "revoked")
 COARSENINGS = ("month", "quarter")
@@ -132,3 +133,68 @@ class AuditHead(Base):
     last_hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+# --------------------------------------------------------------- actions (issue 13) ----
+ACTION_STATUSES = ("open", "in_progress", "completed", "dropped")
+"""The states of an action (``shared/spec/learning.md``), in the order they are usually met."""
+
+
+class Action(Base):
+    """An action an organisation agreed in response to learning (revision ``0008_actions``).
+
+    ``description`` is screened for identifiers before it is stored; ``owner_role`` is a role,
+    never a person's name; ``measure`` (one of :data:`sjrlib.measures.MEASURES`) and
+    ``change_month`` go together: the measure's SPC chart is rebased at that month.
+    """
+
+    __tablename__ = "actions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organisation_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"),
+                                                   nullable=False, index=True)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    owner_role: Mapped[str] = mapped_column(String(120), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    agreed_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    completed_on: Mapped[dt.date | None] = mapped_column(Date)
+    measure: Mapped[str | None] = mapped_column(String(64))
+    change_month: Mapped[str | None] = mapped_column(String(7))
+    recorded_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(in_vocabulary("status", ACTION_STATUSES, nullable=False),
+                        name="status"),
+        CheckConstraint("due_on IS NULL OR due_on >= agreed_on", name="due"),
+        CheckConstraint("completed_on IS NULL OR completed_on >= agreed_on", name="completed"),
+        CheckConstraint("status <> 'completed' OR completed_on IS NOT NULL",
+                        name="completed_dated"),
+        CheckConstraint("(measure IS NULL) = (change_month IS NULL)", name="measure_month"),
+        CheckConstraint("version >= 1", name="version"),
+    )
+
+
+class ActionTheme(Base):
+    """A theme an action answers (a link to the codebook's theme id)."""
+
+    __tablename__ = "action_themes"
+
+    action_id: Mapped[str] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    theme: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class ActionReview(Base):
+    """A review an action answers (a link, never its text)."""
+
+    __tablename__ = "action_reviews"
+
+    action_id: Mapped[str] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    review_id: Mapped[str] = mapped_column(ForeignKey("reviews.review_id", ondelete="CASCADE"),
+                                           primary_key=True)

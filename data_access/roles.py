@@ -52,12 +52,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     ORGANISATION_LEAD: frozenset(
         {"organisations", "reviews", "review", "save_review", "lock_review", "deaths",
          "second_stage_queue", "import", "export", "summary",
-         "codebook", "code_review", "theme_codes"}
+         "codebook", "code_review", "theme_codes",
+         "actions", "actions.record", "actions.update"}  # their organisation's action register
     ),
     # all organisations, read only (national reporting)
     PROGRAMME_TEAM: frozenset(
         {"organisations", "reviews", "review", "deaths", "second_stage_queue", "summary",
-         "codebook", "codebook.import", "theme_codes"}  # the codebook is theirs to edit
+         "codebook", "codebook.import", "theme_codes",  # the codebook is theirs to edit
+         "actions"}  # every organisation's action register, read only
     ),
     # only through an approval: pseudonymised, coarsened, approved columns
     RESEARCHER: frozenset({"organisations", "reviews", "deaths", "approvals", "codebook"}),

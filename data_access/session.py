@@ -735,6 +735,124 @@ class Session:
             door.rows = len(frame)
         return frame
 
+    # ----------------------------------------------------------- actions (issue 13) ----
+    # The action register (``shared/spec/learning.md``, "Actions and impact"): an
+    # organisation lead records and updates their organisation's actions; the programme team
+    # reads every organisation's; nobody else (a researcher's approval releases review fields,
+    # and the register is none of them). Checks and SQL: data_access.actions.
+    def record_action(self, description: str, *, owner_role: str, agreed_on: Any,
+                      status: str = "open", due_on: Any = None, completed_on: Any = None,
+                      themes: Iterable[str] = (), review_ids: Iterable[str] = (),
+                      measure: str | None = None, change_month: str | None = None) -> str:
+        """Record an action of your organisation (organisation leads); returns its id.
+
+        ``description`` is screened for identifiers and ``owner_role`` is a role, never a
+        person's name; ``themes`` are active theme ids of the latest codebook and
+        ``review_ids`` reviews of your organisation (links, never their text); ``measure``
+        (:func:`sjrlib.measures.allowed_measures`, e.g. ``"theme:sepsis"``) comes with
+        ``change_month``, the month the change went in. Raises ``ValueError`` for a value that
+        is not right (the message says which and why).
+        """
+        values = {"description": description, "owner_role": owner_role, "status": status,
+                  "agreed_on": agreed_on, "due_on": due_on, "completed_on": completed_on,
+                  "themes": list(_codes(themes) or []), "review_ids": list(_codes(review_ids)
+                                                                           or []),
+                  "measure": measure, "change_month": change_month}
+        with self._door("actions.record", {"measure": measure, "status": status}) as door:
+            organisation = str(self._user.organisation_code)
+            checked = self._checked_action(door, values)
+            _set_row_scope(door.conn, [organisation])
+            door.scope.update(organisations=[organisation], themes=checked["themes"],
+                              reviews=len(checked["review_ids"]))
+            from data_access.actions import insert_action
+
+            action_id = insert_action(door.conn, organisation, checked, user=self.user)
+            door.scope["action_id"] = action_id
+            door.rows = 1
+        return action_id
+
+    def update_action(self, action_id: str, *, expected_version: int, **changes: Any) -> int:
+        """Change an action of your organisation (organisation leads); returns the new version.
+
+        ``changes`` are any of ``description, owner_role, status, agreed_on, due_on,
+        completed_on, themes, review_ids, measure, change_month`` (``None`` clears an optional
+        one); the rest keep their stored values. ``expected_version`` is the version you read:
+        a newer stored one raises ``ValueError`` and nothing is written.
+        """
+        from data_access.actions import ACTION_FIELDS, stored_action
+        from data_access.actions import update_action as _update
+
+        unknown = sorted(set(changes) - set(ACTION_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown action field(s) {', '.join(unknown)}; an action has "
+                             f"{', '.join(ACTION_FIELDS)}")
+        scope = {"action_id": action_id, "expected_version": expected_version,
+                 "fields": sorted(changes)}
+        with self._door("actions.update", scope) as door:
+            organisation = str(self._user.organisation_code)
+            _set_row_scope(door.conn, [organisation])
+            stored = stored_action(door.conn, action_id)
+            if stored is None or stored["organisation_code"] != organisation:
+                raise AccessDenied(f"action {action_id!r} is not in the scope of {self.user!r} "
+                                   "(or does not exist)")
+            if int(stored["version"]) != int(expected_version):
+                raise ValueError(f"action {action_id} was changed since version "
+                                 f"{expected_version} was read (it is at version "
+                                 f"{stored['version']}); read it again and repeat the change")
+            values = {k: stored[k] for k in ACTION_FIELDS}
+            for key in ("themes", "review_ids"):
+                values[key] = [v for v in str(values[key] or "").split(";") if v]
+            values.update({k: (list(_codes(v) or []) if k in ("themes", "review_ids") else v)
+                           for k, v in changes.items()})
+            checked = self._checked_action(door, values, keep=set(values["review_ids"]) & set(
+                str(stored["review_ids"] or "").split(";")))
+            version = _update(door.conn, action_id, checked, expected_version=expected_version,
+                              user=self.user)
+            door.scope["organisations"] = [organisation]
+            door.rows = 1
+        return version
+
+    def _checked_action(self, door: _Door, values: dict[str, Any], *,
+                        keep: set[str] = frozenset()) -> dict[str, Any]:
+        """Checked action values; every linked review (but those already linked, ``keep``)
+        must be a review this lead may read."""
+        from data_access.actions import check_action
+        from sjrlib.themes.codebook import parse_codebook
+        from sjrlib.yaml_files import parse_yaml
+
+        if self.role != ORGANISATION_LEAD:  # pragma: no cover - PERMISSIONS refuse them first
+            raise AccessDenied("actions are recorded by the organisation's lead")
+        version, body = _themes_codebook_row(door.conn, None)
+        book = parse_codebook(parse_yaml(body, f"codebook {version}"), version)
+        checked = check_action(values, codebook=book)
+        for review_id in checked["review_ids"]:
+            if review_id not in keep:
+                self._readable(door.conn, review_id)
+        return checked
+
+    def actions(self, *, organisation_codes: str | Iterable[str] | None = None,
+                status: str | Iterable[str] | None = None) -> pd.DataFrame:
+        """The action register: your organisation's (organisation leads), or every
+        organisation's (programme team).
+
+        Columns :data:`data_access.actions.ACTION_COLUMNS`: ``id, organisation_code,
+        description, owner_role, status, agreed_on, due_on, completed_on, measure,
+        change_month, themes, review_ids`` (``;``-separated links), ``recorded_by,
+        recorded_at, updated_by, updated_at, version``.
+        """
+        from data_access.actions import ACTION_STATUSES, load_actions
+
+        requested = _codes(organisation_codes)
+        statuses = _values(status, ACTION_STATUSES, "status")
+        with self._door("actions", {"organisations": requested, "status": statuses}) as door:
+            orgs = self._requested_organisations(requested, self._organisation_codes)
+            _set_row_scope(door.conn, orgs)
+            frame = load_actions(door.conn, orgs, statuses=statuses)
+            self._check_inside(frame, orgs)
+            door.scope["organisations"] = "all" if orgs is None else orgs
+            door.rows = len(frame)
+        return frame
+
     # ------------------------------------------------------------------- files ----
     def _file_scope(self, action: str) -> str | None:
         """The organisation a file command is limited to (``None``: all, administrators)."""

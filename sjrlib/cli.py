@@ -35,6 +35,7 @@ _COMMAND_MODULES = (
     "sjrlib.commands.disclosure",
     "sjrlib.commands.themes",
     "sjrlib.commands.backup",
+    "sjrlib.commands.actions",
     "sjrlib.commands.training",
 )
 

@@ -93,6 +93,14 @@ def _calls(gov, tmp_path, owner):
         "code_review": ("lead_a", lambda s: s.code_review(own, "sepsis", phase="admission"),
                         "code_review", "national"),
         "theme_codes": ("lead_a", lambda s: s.theme_codes(), "theme_codes", "res2"),
+        "record_action": ("lead_a", lambda s: s.record_action(
+            "Sepsis screening added to triage", owner_role="Sepsis lead", agreed_on="2021-06-01",
+            themes=["sepsis"], review_ids=[own], measure="theme:sepsis", change_month="2021-07"),
+            "actions.record", "national"),
+        "update_action": ("lead_a", lambda s: s.update_action(
+            _an_action(owner, gov.org_a), expected_version=1, status="in_progress"),
+            "actions.update", "reviewer_a"),
+        "actions": ("lead_a", lambda s: s.actions(), "actions", "res2"),
         # training and calibration (issue 15)
         "trainers": ("res2", lambda s: s.trainers(), "trainers", None),
         "import_trainers": ("national", lambda s: s.import_trainers(_trainers()),
@@ -118,6 +126,60 @@ def _calls(gov, tmp_path, owner):
         "calibration_data": ("reviewer_a", lambda s: s.calibration_data(),
                              "calibration_data", "res2"),
     }
+
+
+def _trainers():
+    import pandas as pd
+
+    return pd.DataFrame([{"trainer_id": "T-PATHS", "name": "Test Trainer (fictional)",
+                          "contact": "trainer@paths.example", "organisation": "Test Trust",
+                          "region": "London", "trained_on": "2020-01-01", "active": "yes"}])
+
+
+def _cases():
+    from data_access.training import shipped_cases
+
+    return shipped_cases()
+
+
+def _training_record(gov):
+    import pandas as pd
+
+    return pd.DataFrame([{"record_id": None, "organisation_code": gov.org_a,
+                          "reviewer_id": gov.reviewer_id, "trainer_id": None,
+                          "trained_on": "2024-01-10", "session": "Paths session",
+                          "refresher_dates": ""}])
+
+
+def _round_spec(gov, round_id: str | None = None):
+    import datetime as dt
+
+    from data_access.training import RoundSpec
+
+    today = dt.date.today()
+    return RoundSpec(round_id or f"R-{uuid.uuid4().hex[:8]}", "Paths round",
+                     ("TC-2026-01", "TC-2026-02"), today - dt.timedelta(days=1),
+                     today + dt.timedelta(days=1), ((gov.org_a, gov.reviewer_id),), gov.org_a)
+
+
+def _calibration_round(gov) -> str:
+    """A round with reviewer_a in it, its cases stored (made by the programme team once)."""
+    with open_session("national", gov.app_url, tool="test") as national:
+        if "PATHS" not in set(national.calibration_rounds()["round_id"]):
+            national.import_training_cases(_cases())
+            national.create_calibration_round(_round_spec(gov, "PATHS"))
+    return "PATHS"
+
+
+def _an_action(owner, organisation: str) -> str:
+    """An action of ``organisation`` at version 1, written as the owner (update_action's row)."""
+    from data_access.actions import check_action, insert_action
+    from sjrlib.themes.codebook import shipped_codebook
+
+    values = check_action({"description": "Handover checklist", "owner_role": "Matron",
+                           "agreed_on": "2021-05-01"}, codebook=shipped_codebook())
+    with owner.begin() as conn:
+        return insert_action(conn, organisation, values, user="lead_a")
 
 
 def _trainers():

@@ -38,6 +38,8 @@ NO_DATA = {
     "themes codebook check": "checks a codebook file; no store (test_themes.py)",
     "themes suggest": "suggests themes for text given on the command line; no store "
                       "(test_themes.py)",
+    "actions measures": "lists the measures of the shipped codebook; no store "
+                        "(test_actions.py)",
 }
 """Commands that read or write no review data themselves, and where they are tested."""
 
@@ -156,7 +158,39 @@ DOOR: dict[str, Door] = {
                                               "DEMO-CAL-2026-1"], "demo-lead",
                                    ("demo-researcher", "demo-admin", *STRANGERS),
                                    "calibration_data"),
+    "actions add": Door(lambda f: ["actions", "add", "--description", "Handover checklist",
+                                   "--owner-role", "Matron", "--agreed-on", "2021-05-01"],
+                        "demo-lead", ("demo-programme", "demo-reviewer", "demo-researcher",
+                                      "demo-admin", *STRANGERS), "actions.record"),
+    "actions update": Door(lambda f: ["actions", "update", *_an_action(f), "--status",
+                                      "in_progress"], "demo-lead",
+                           ("demo-programme", "demo-reviewer", "demo-researcher", *STRANGERS),
+                           "actions.update"),
+    "actions list": Door(lambda f: ["actions", "list"], "demo-programme",
+                         ("demo-reviewer", "demo-researcher", "demo-admin", *STRANGERS),
+                         "actions"),
+    "actions export": Door(lambda f: ["actions", "export", f["out"] / "actions.xlsx"],
+                           "demo-lead", ("demo-reviewer", "demo-researcher", "demo-admin",
+                                         *STRANGERS), "actions"),
 }
+
+
+def _an_action(f: dict) -> list[str]:
+    """The id and ``--version`` of an action of the lead's organisation, written as the owner
+    of the store (so every run of the row finds one at its stored version)."""
+    from data_access.actions import check_action, insert_action
+    from sjrlib.themes.codebook import shipped_codebook
+
+    values = check_action({"description": "Falls huddle", "owner_role": "Ward manager",
+                           "agreed_on": "2021-05-01"}, codebook=shipped_codebook())
+    engine = store.get_engine(f["url"])
+    try:
+        with engine.begin() as conn:
+            org = conn.execute(text("SELECT organisation_code FROM users WHERE username = "
+                                    "'demo-lead'")).scalar_one()
+            return [insert_action(conn, org, values, user="demo-lead"), "--version", "1"]
+    finally:
+        engine.dispose()
 
 
 _SHIPPED_CASES = str(Path(__file__).resolve().parents[1] / "sjrlib" / "data"

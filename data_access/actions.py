@@ -1,0 +1,300 @@
+"""The action register in the store (revision ``0008_actions``): check, write, read, exchange.
+
+Called by :class:`data_access.session.Session` (``record_action``, ``update_action``,
+``actions``) inside its audited door, never directly: these functions take the door's
+connection and trust the session to have decided the scope.
+
+What is checked before anything is written (``shared/spec/learning.md``):
+
+- the description is short text with no identifier in it (:func:`sjrlib.privacy.find_identifiers`;
+  the message says what kind was found and where, never the identifier itself);
+- the owner is a role, not a person: it is screened the same way, and refused when it reads like
+  a name;
+- a status of :data:`ACTION_STATUSES`; dates in order; a completed action has its completion
+  date; a measure is one of :func:`sjrlib.measures.allowed_measures` and comes with the month of
+  the change, which is not in the future;
+- linked themes are active themes of the latest codebook.
+
+The exchange form (``sjr actions export``, :func:`write_actions_file`) is one row per action with
+the columns :data:`EXPORT_COLUMNS`; themes and review ids are ``;``-separated links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from data_access.governance_models import ACTION_STATUSES
+from sjrlib import privacy
+
+__all__ = [
+    "ACTION_COLUMNS",
+    "ACTION_FIELDS",
+    "ACTION_STATUSES",
+    "EXPORT_COLUMNS",
+    "check_action",
+    "insert_action",
+    "load_actions",
+    "update_action",
+    "write_actions_file",
+]
+
+ACTION_FIELDS: tuple[str, ...] = ("description", "owner_role", "status", "agreed_on", "due_on",
+                                  "completed_on", "measure", "change_month", "themes",
+                                  "review_ids")
+"""What a person sets on an action (the rest is the store's: id, organisation, who, when)."""
+
+ACTION_COLUMNS: tuple[str, ...] = (
+    "id", "organisation_code", "description", "owner_role", "status", "agreed_on", "due_on",
+    "completed_on", "measure", "change_month", "themes", "review_ids", "recorded_by",
+    "recorded_at", "updated_by", "updated_at", "version",
+)
+"""Columns of :func:`load_actions` (``Session.actions``), in order."""
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "id", "organisation_code", "description", "owner_role", "status", "agreed_on", "due_on",
+    "completed_on", "measure", "change_month", "themes", "review_ids", "version",
+)
+"""Columns of the exported register (CSV or XLSX)."""
+
+MAX_DESCRIPTION = 1000
+MAX_OWNER = 120
+_SEPARATOR = ";"
+
+
+def _date(value: Any, name: str) -> dt.date | None:
+    if value is None or value is pd.NaT or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a date written YYYY-MM-DD, not {value!r}") from None
+
+
+def _month(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    value = str(value).strip()
+    if len(value) != 7 or value[4] != "-" or not (value[:4] + value[5:]).isdigit() \
+            or not 1 <= int(value[5:]) <= 12:
+        raise ValueError(f"change_month must be a month written YYYY-MM, not {value!r}")
+    return value
+
+
+def _links(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return []
+    items = value.split(_SEPARATOR) if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for item in items:
+        item = str(item).strip()
+        if item and item not in out:
+            out.append(item)
+    return out
+
+
+def _screened(value: Any, name: str, limit: int) -> str:
+    textual = "" if value is None else str(value).strip()
+    if not textual:
+        raise ValueError(f"{name} is required")
+    if len(textual) > limit:
+        raise ValueError(f"{name} is {len(textual)} characters; at most {limit}")
+    findings = privacy.find_identifiers(textual)
+    if findings:
+        raise ValueError(f"{name} contains what looks like an identifier: "
+                         f"{privacy.describe(findings)}; describe the change, never a patient "
+                         "or a person")
+    return textual
+
+
+def check_action(values: dict[str, Any], *, codebook: Any, today: dt.date | None = None
+                 ) -> dict[str, Any]:
+    """The checked, canonical values of an action (every key of :data:`ACTION_FIELDS`).
+
+    Raises ``ValueError`` naming the field and what would be right.
+    """
+    from sjrlib.measures import parse_measure
+
+    unknown = sorted(set(values) - set(ACTION_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown action field(s) {', '.join(unknown)}; an action has "
+                         f"{', '.join(ACTION_FIELDS)}")
+    today = today or dt.date.today()
+    out: dict[str, Any] = {
+        "description": _screened(values.get("description"), "description", MAX_DESCRIPTION),
+        "owner_role": _screened(values.get("owner_role"), "owner_role", MAX_OWNER),
+    }
+    status = str(values.get("status") or "open").strip()
+    if status not in ACTION_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(ACTION_STATUSES)}, not {status!r}")
+    out["status"] = status
+    agreed = _date(values.get("agreed_on"), "agreed_on")
+    if agreed is None:
+        raise ValueError("agreed_on (the date the action was agreed) is required")
+    due = _date(values.get("due_on"), "due_on")
+    completed = _date(values.get("completed_on"), "completed_on")
+    for name, day in (("due_on", due), ("completed_on", completed)):
+        if day is not None and day < agreed:
+            raise ValueError(f"{name} {day} is before agreed_on {agreed}")
+    if completed is not None and completed > today:
+        raise ValueError(f"completed_on {completed} is in the future")
+    if status == "completed" and completed is None:
+        raise ValueError("a completed action needs completed_on (the date it was completed)")
+    if status != "completed" and completed is not None:
+        raise ValueError(f"completed_on is for completed actions; this one is {status}")
+    out.update(agreed_on=agreed, due_on=due, completed_on=completed)
+    measure = values.get("measure")
+    measure = None if measure is None or not str(measure).strip() else str(measure).strip()
+    change = _month(values.get("change_month"))
+    if measure is not None:
+        measure = parse_measure(measure, codebook).id
+        if change is None:
+            raise ValueError("a measure needs change_month (the month the change went in), "
+                             "where its SPC chart is rebased")
+        if change > today.strftime("%Y-%m"):
+            raise ValueError(f"change_month {change} is in the future")
+    elif change is not None:
+        raise ValueError("change_month goes with a measure; name the measure too")
+    out.update(measure=measure, change_month=change)
+    themes = _links(values.get("themes"))
+    active = {t.id for t in codebook.active}
+    wrong = [t for t in themes if t not in active]
+    if wrong:
+        raise ValueError(f"theme(s) {', '.join(wrong)} are not active themes of codebook "
+                         f"{codebook.version}")
+    out["themes"] = themes
+    out["review_ids"] = _links(values.get("review_ids"))
+    return out
+
+
+def insert_action(conn: Connection, organisation_code: str, values: dict[str, Any], *,
+                  user: str) -> str:
+    """Write a checked action and its links; returns its new id."""
+    action_id = uuid.uuid4().hex
+    now = dt.datetime.now(dt.UTC)
+    row = {k: values[k] for k in ACTION_FIELDS if k not in ("themes", "review_ids")}
+    conn.execute(
+        text("INSERT INTO actions (id, organisation_code, description, owner_role, status, "
+             "agreed_on, due_on, completed_on, measure, change_month, recorded_by, recorded_at, "
+             "updated_by, updated_at, version) VALUES (:id, :org, :description, :owner_role, "
+             ":status, :agreed_on, :due_on, :completed_on, :measure, :change_month, :u, :now, "
+             ":u, :now, 1)"),
+        {**row, "id": action_id, "org": organisation_code, "u": user, "now": now})
+    _write_links(conn, action_id, values["themes"], values["review_ids"])
+    return action_id
+
+
+def _write_links(conn: Connection, action_id: str, themes: Sequence[str],
+                 review_ids: Sequence[str]) -> None:
+    conn.execute(text("DELETE FROM action_themes WHERE action_id = :a"), {"a": action_id})
+    conn.execute(text("DELETE FROM action_reviews WHERE action_id = :a"), {"a": action_id})
+    if themes:
+        conn.execute(text("INSERT INTO action_themes (action_id, theme) VALUES (:a, :t)"),
+                     [{"a": action_id, "t": t} for t in themes])
+    if review_ids:
+        conn.execute(text("INSERT INTO action_reviews (action_id, review_id) VALUES (:a, :r)"),
+                     [{"a": action_id, "r": r} for r in review_ids])
+
+
+def update_action(conn: Connection, action_id: str, values: dict[str, Any], *,
+                  expected_version: int, user: str) -> int:
+    """Replace an action's values and links with checked ``values``; returns the new version.
+
+    Raises ``ValueError`` when the stored version is not ``expected_version`` (someone changed
+    it since it was read: read it again), and nothing is written.
+    """
+    row = {k: values[k] for k in ACTION_FIELDS if k not in ("themes", "review_ids")}
+    done = conn.execute(
+        text("UPDATE actions SET description = :description, owner_role = :owner_role, "
+             "status = :status, agreed_on = :agreed_on, due_on = :due_on, "
+             "completed_on = :completed_on, measure = :measure, change_month = :change_month, "
+             "updated_by = :u, updated_at = :now, version = version + 1 "
+             "WHERE id = :id AND version = :v"),
+        {**row, "id": action_id, "v": int(expected_version), "u": user,
+         "now": dt.datetime.now(dt.UTC)})
+    if done.rowcount != 1:
+        raise ValueError(f"action {action_id} was changed since version {expected_version} was "
+                         "read; read it again and repeat the change")
+    _write_links(conn, action_id, values["themes"], values["review_ids"])
+    return int(expected_version) + 1
+
+
+def stored_action(conn: Connection, action_id: str) -> dict[str, Any] | None:
+    """One stored action (as :func:`load_actions` gives it), or None."""
+    frame = load_actions(conn, None, action_id=action_id)
+    if frame.empty:
+        return None
+    values = frame.iloc[0].to_dict()
+    return {k: (None if v is pd.NA or v is pd.NaT or v is None else v) for k, v in values.items()}
+
+
+def load_actions(conn: Connection, organisations: Sequence[str] | None, *,
+                 statuses: Iterable[str] | None = None, action_id: str | None = None
+                 ) -> pd.DataFrame:
+    """Actions of ``organisations`` (None: all), as a frame of :data:`ACTION_COLUMNS`.
+
+    ``themes`` and ``review_ids`` are ``;``-separated; dates are ``datetime.date``.
+    """
+    where, params = [], {}
+    if organisations is not None:
+        names = {f"o{i}": code for i, code in enumerate(organisations)}
+        where.append("organisation_code IN (" + (", ".join(f":{k}" for k in names) or "NULL")
+                     + ")")
+        params.update(names)
+    if statuses is not None:
+        names = {f"s{i}": s for i, s in enumerate(statuses)}
+        where.append("status IN (" + (", ".join(f":{k}" for k in names) or "NULL") + ")")
+        params.update(names)
+    if action_id is not None:
+        where.append("id = :aid")
+        params["aid"] = action_id
+    columns = [c for c in ACTION_COLUMNS if c not in ("themes", "review_ids")]
+    sql = (f"SELECT {', '.join(columns)} FROM actions"
+           + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY organisation_code, agreed_on, recorded_at, id")
+    frame = pd.DataFrame(conn.execute(text(sql), params).all(), columns=columns)
+    links: dict[str, dict[str, list[str]]] = {}
+    ids = list(frame["id"])
+    for start in range(0, len(ids), 500):
+        chunk = {f"a{i}": v for i, v in enumerate(ids[start:start + 500])}
+        inside = ", ".join(f":{k}" for k in chunk)
+        for table, column in (("action_themes", "theme"), ("action_reviews", "review_id")):
+            rows = conn.execute(text(f"SELECT action_id, {column} FROM {table} WHERE action_id "
+                                     f"IN ({inside}) ORDER BY action_id, {column}"), chunk)
+            for action, value in rows:
+                links.setdefault(str(action), {}).setdefault(column, []).append(str(value))
+    frame["themes"] = [_SEPARATOR.join(links.get(i, {}).get("theme", [])) for i in ids]
+    frame["review_ids"] = [_SEPARATOR.join(links.get(i, {}).get("review_id", [])) for i in ids]
+    for column in ("agreed_on", "due_on", "completed_on"):
+        frame[column] = [None if v is None else _date(v, column) for v in frame[column]]
+    frame["version"] = frame["version"].astype(int)
+    strings = ("id", "organisation_code", "description", "owner_role", "status", "measure",
+               "change_month", "themes", "review_ids", "recorded_by", "updated_by")
+    frame = frame.astype({c: "string" for c in strings})
+    return frame[list(ACTION_COLUMNS)].reset_index(drop=True)
+
+
+def write_actions_file(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write the register (:data:`EXPORT_COLUMNS`) to ``path``: ``.csv`` or ``.xlsx``."""
+    path = Path(path)
+    out = frame[list(EXPORT_COLUMNS)].copy()
+    for column in ("agreed_on", "due_on", "completed_on"):
+        out[column] = [None if v is None or v is pd.NA else v.isoformat() for v in out[column]]
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        out.to_csv(path, index=False)
+    elif suffix == ".xlsx":
+        out.to_excel(path, index=False, sheet_name="actions")
+    else:
+        raise ValueError(f"{path.name}: write the register to a .csv or .xlsx file")
+    return path

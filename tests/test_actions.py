@@ -1,0 +1,308 @@
+"""The action register: stored, checked, scoped and audited, on SQLite and PostgreSQL; its
+measures and their impact charts; ``sjr actions``.
+
+The RLS of the register through each person's own PostgreSQL role is test_actions_pg.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from access_setup import governed_fresh  # noqa: F401  (fixture: SQLite and PostgreSQL)
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from data_access import AccessDenied, open_session, store
+from data_access.actions import ACTION_COLUMNS, check_action
+from sjrlib import measures
+from sjrlib.cli import app
+from sjrlib.themes.codebook import shipped_codebook
+
+BOOK = shipped_codebook()
+
+
+def _last(url: str) -> tuple[str, str, dict]:
+    import json
+
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT username, action, scope FROM audit_log "
+                                    "ORDER BY id DESC LIMIT 1")).one()
+    finally:
+        engine.dispose()
+    return row[0], row[1], json.loads(row[2])
+
+
+def _own_reviews(gov, n: int = 2) -> list[str]:
+    engine = store.get_engine(gov.owner_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(
+                "SELECT review_id FROM reviews WHERE organisation_code = :o AND status = "
+                "'submitted' ORDER BY review_id LIMIT :n"), {"o": gov.org_a, "n": n}).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_a_lead_records_updates_and_lists_actions_audited(governed_fresh):  # noqa: F811
+    gov = governed_fresh
+    reviews = _own_reviews(gov)
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        action_id = lead.record_action(
+            "Sepsis screening added to the emergency department triage form",
+            owner_role="Sepsis lead", agreed_on=dt.date(2021, 6, 1), due_on="2021-09-30",
+            themes=["sepsis", "deterioration"], review_ids=reviews, measure="theme:sepsis",
+            change_month="2021-07")
+        who, action, scope = _last(gov.owner_url)
+        assert (who, action) == ("lead_a", "actions.record")
+        assert scope["action_id"] == action_id and scope["organisations"] == [gov.org_a]
+        assert "Sepsis screening" not in str(scope)  # the audit holds no free text
+        frame = lead.actions()
+        assert list(frame.columns) == list(ACTION_COLUMNS)
+        row = frame.iloc[0]
+        assert (row["id"], row["status"], row["version"]) == (action_id, "open", 1)
+        assert row["agreed_on"] == dt.date(2021, 6, 1) and row["due_on"] == dt.date(2021, 9, 30)
+        assert set(row["themes"].split(";")) == {"sepsis", "deterioration"}
+        assert row["review_ids"].split(";") == sorted(reviews)
+        assert (row["measure"], row["change_month"]) == ("theme:sepsis", "2021-07")
+        version = lead.update_action(action_id, expected_version=1, status="completed",
+                                     completed_on="2021-10-15", themes=["sepsis"])
+        assert version == 2
+        assert _last(gov.owner_url)[:2] == ("lead_a", "actions.update")
+        row = lead.actions().iloc[0]
+        assert (row["status"], row["completed_on"], row["themes"], row["version"]) == \
+            ("completed", dt.date(2021, 10, 15), "sepsis", 2)
+        assert row["review_ids"].split(";") == sorted(reviews)  # untouched links are kept
+        with pytest.raises(ValueError, match="changed since version 1"):
+            lead.update_action(action_id, expected_version=1, status="dropped")
+        assert lead.actions(status="dropped").empty
+        assert len(lead.actions(status=["completed"])) == 1
+    with open_session("national", gov.app_url, tool="test") as national:
+        assert list(national.actions()["id"]) == [action_id]
+        with pytest.raises(AccessDenied):
+            national.record_action("x", owner_role="Matron", agreed_on="2021-01-01")
+        assert _last(gov.owner_url)[:2] == ("national", "actions.record.denied")
+        with pytest.raises(AccessDenied):
+            national.update_action(action_id, expected_version=2, status="dropped")
+
+
+@pytest.mark.parametrize("user", ["reviewer_a", "res1", "admin"])
+def test_reviewers_researchers_and_administrators_get_no_actions(governed_fresh, user):  # noqa: F811
+    gov = governed_fresh
+    with open_session(user, gov.app_url, tool="test") as s:
+        with pytest.raises(AccessDenied):
+            s.actions()
+    assert _last(gov.owner_url)[:2] == (user, "actions.denied")
+
+
+def test_a_lead_sees_and_changes_only_their_organisations_actions(governed_fresh):  # noqa: F811
+    gov = governed_fresh
+    with open_session("lead_b", gov.app_url, tool="test") as lead_b:
+        theirs = lead_b.record_action("Falls huddle at each handover", owner_role="Ward manager",
+                                      agreed_on="2021-05-01")
+    with open_session("lead_a", gov.app_url, tool="test") as lead_a:
+        assert lead_a.actions().empty
+        with pytest.raises(AccessDenied):
+            lead_a.actions(organisation_codes=gov.org_b)
+        with pytest.raises(AccessDenied, match="not in the scope"):
+            lead_a.update_action(theirs, expected_version=1, status="dropped")
+        other_review = _own_reviews(dataclasses.replace(gov, org_a=gov.org_b), 1)[0]
+        with pytest.raises(AccessDenied):  # a review of another organisation cannot be linked
+            lead_a.record_action("Handover checklist", owner_role="Matron",
+                                 agreed_on="2021-05-01", review_ids=[other_review])
+    with open_session("national", gov.app_url, tool="test") as national:
+        frame = national.actions()
+        assert list(frame["organisation_code"]) == [gov.org_b]
+        assert list(national.actions(organisation_codes=gov.org_a)["id"]) == []
+    with open_session("lead_b", gov.app_url, tool="test") as lead_b:
+        assert lead_b.actions().iloc[0]["status"] == "open"
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"description": "Patient John Smith's fall reviewed"}, "identifier"),
+    ({"description": "Audit for NHS number 943 476 5919"}, "identifier"),
+    ({"owner_role": "Dr John Smith"}, "owner_role contains"),
+    ({"description": ""}, "description is required"),
+    ({"status": "finished"}, "status must be one of"),
+    ({"agreed_on": None}, "agreed_on"),
+    ({"agreed_on": "01/06/2021"}, "YYYY-MM-DD"),
+    ({"due_on": "2021-01-01"}, "before agreed_on"),
+    ({"status": "completed"}, "needs completed_on"),
+    ({"completed_on": "2021-07-01"}, "for completed actions"),
+    ({"status": "completed", "completed_on": "2999-01-01"}, "in the future"),
+    ({"measure": "theme:sepsis"}, "needs change_month"),
+    ({"change_month": "2021-07"}, "goes with a measure"),
+    ({"measure": "theme:sepsis", "change_month": "2999-01"}, "in the future"),
+    ({"measure": "theme:nonsense", "change_month": "2021-07"}, "not an active theme"),
+    ({"measure": "mortality", "change_month": "2021-07"}, "unknown kind"),
+    ({"measure": "poor_care:ward", "change_month": "2021-07"}, "not a phase"),
+    ({"measure": "poor_care:admission", "change_month": "2021-13"}, "YYYY-MM"),
+    ({"themes": ["sepsis", "weather"]}, "weather"),
+    ({"owner": "Matron"}, "unknown action field"),
+])
+def test_action_values_are_checked(values, message):
+    base = {"description": "Handover checklist on every ward", "owner_role": "Matron",
+            "agreed_on": "2021-06-01"}
+    with pytest.raises(ValueError, match=message) as caught:
+        check_action({**base, **values}, codebook=BOOK, today=dt.date(2026, 1, 1))
+    assert "943 476 5919" not in str(caught.value) and "John Smith" not in str(caught.value)
+
+
+def test_refused_values_write_nothing(governed_fresh):  # noqa: F811
+    gov = governed_fresh
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        with pytest.raises(ValueError, match="identifier"):
+            lead.record_action("Call Mrs Patel's daughter", owner_role="Matron",
+                               agreed_on="2021-01-01")
+        assert lead.actions().empty
+
+
+def test_migrated_tables_are_the_models(governed_fresh):  # noqa: F811
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from data_access.models import Base
+
+    engine = store.get_engine(governed_fresh.owner_url)
+    try:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
+    mine = {"actions", "action_themes", "action_reviews"}
+    assert [d for d in diffs if mine & set(str(d).replace("'", " ").replace('"', " ")
+                                           .replace("(", " ").replace(")", " ").split())] == []
+
+
+def test_constraints_hold_in_the_database(governed_fresh):  # noqa: F811
+    from sqlalchemy.exc import IntegrityError
+
+    gov = governed_fresh
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        action_id = lead.record_action("Handover checklist", owner_role="Matron",
+                                       agreed_on="2021-06-01")
+    engine = store.get_engine(gov.owner_url)
+    try:
+        for sql in ("UPDATE actions SET status = 'done' WHERE id = :a",
+                    "UPDATE actions SET status = 'completed' WHERE id = :a",
+                    "UPDATE actions SET measure = 'theme:sepsis' WHERE id = :a",
+                    "UPDATE actions SET due_on = '2020-01-01' WHERE id = :a"):
+            with pytest.raises(IntegrityError), engine.begin() as conn:
+                conn.execute(text(sql), {"a": action_id})
+        with engine.begin() as conn:  # links go with their action
+            conn.execute(text("INSERT INTO action_themes (action_id, theme) VALUES (:a, 'x')"),
+                         {"a": action_id})
+            conn.execute(text("DELETE FROM actions WHERE id = :a"), {"a": action_id})
+            assert conn.execute(text("SELECT count(*) FROM action_themes")).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+# ------------------------------------------------------------------------- measures ----
+def test_every_allowed_measure_parses_to_itself():
+    allowed = measures.allowed_measures(BOOK)
+    assert len(allowed) == 6 + len(BOOK.active) + 1
+    for m in allowed:
+        assert measures.parse_measure(m.id, BOOK) == m
+        assert m.improvement in ("increase", "decrease") and m.label.startswith("%")
+    assert measures.parse_measure("theme:good_practice", BOOK).improvement == "increase"
+
+
+def _reviews(months: list[str], per_month: int) -> pd.DataFrame:
+    rows = [{"review_id": f"R{m}-{i}", "organisation_code": "X", "death_month": m,
+             "review_stage": "first", "status": "submitted"}
+            for m in months for i in range(per_month)]
+    return pd.DataFrame(rows)
+
+
+def _codes(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["review_id", "theme", "coded_by", "coded_at"])
+
+
+def test_theme_measure_counts_each_review_once_by_its_first_coder():
+    reviews = _reviews(["2021-01", "2021-02"], 2)
+    codes = _codes([
+        ("R2021-01-0", "sepsis", "ann", "2021-03-01T10:00"),
+        ("R2021-01-0", "sepsis", "bob", "2021-03-02T10:00"),  # second coder: not counted
+        ("R2021-01-1", "medication", "bob", "2021-03-02T10:00"),
+        ("R2021-01-1", "sepsis", "ann", "2021-03-03T10:00"),  # ann is this review's 2nd coder
+        ("R2021-02-0", "medication", "ann", "2021-03-04T10:00"),
+    ])
+    m = measures.parse_measure("theme:sepsis", BOOK)
+    counts = measures.measure_counts(m, reviews=reviews, theme_codes=codes, deaths=None,
+                                     months=["2021-01", "2021-02", "2021-03"])
+    assert counts.to_dict("index") == {
+        "2021-01": {"numerator": 1, "denominator": 2},
+        "2021-02": {"numerator": 0, "denominator": 1},
+        "2021-03": {"numerator": 0, "denominator": 0},
+    }
+
+
+def test_an_impact_chart_is_rebased_at_the_change_and_finds_a_real_shift():
+    months = [f"{2020 + (i // 12)}-{i % 12 + 1:02d}" for i in range(24)]
+    rng = np.random.default_rng(3)
+    den = pd.Series(40, index=months)
+    before = rng.binomial(40, 0.30, 12)
+    after = rng.binomial(40, 0.10, 12)
+    counts = pd.DataFrame({"numerator": np.r_[before, after], "denominator": den.to_numpy()},
+                          index=pd.Index(months, name="month"))
+    m = measures.parse_measure("theme:sepsis", BOOK)
+    frame = measures.impact_chart(m, counts, "2021-01")
+    assert frame.attrs["rebased"] and frame.attrs["measure"] == "theme:sepsis"
+    assert list(frame["rebase_group"].unique()) == [0, 1]
+    assert frame.loc["2021-01":, "mean"].iloc[0] < frame.loc[:"2020-12", "mean"].iloc[0]
+    # the same series without rebasing: the fall is a special cause of improvement
+    from sjrlib import spc
+
+    plain = spc.p_chart(counts["numerator"], counts["denominator"], improvement="decrease")
+    assert (plain.loc["2021-01":"2021-07", "point_type"] == "special_cause_improvement").all()
+    # no change in the process: nothing special after the change, rebased or not
+    flat = counts.assign(numerator=rng.binomial(40, 0.3, 24))
+    for chart in (measures.impact_chart(m, flat, "2021-01"),
+                  spc.p_chart(flat["numerator"], flat["denominator"], improvement="decrease")):
+        assert (chart.loc["2021-01":, "point_type"] == "common_cause").all()
+
+
+# ------------------------------------------------------------------------------ CLI ----
+def test_cli_add_list_update_export(governed_fresh, tmp_path):  # noqa: F811
+    gov = governed_fresh
+
+    def run(*args, user="lead_a"):
+        return CliRunner().invoke(app, [*map(str, args), "--db", gov.app_url],
+                                  env={"SJR_USER": user, "JUPYTERHUB_USER": None,
+                                       "SJR_CONFIG": str(tmp_path / "none")})
+
+    added = run("actions", "add", "--description", "Falls risk assessment on admission",
+                "--owner-role", "Falls lead", "--agreed-on", "2021-04-01", "--theme",
+                "prevention", "--measure", "theme:prevention", "--change-month", "2021-05")
+    assert added.exit_code == 0, added.output
+    action_id = added.output.split()[2]
+    listed = run("actions", "list")
+    assert action_id in listed.output and "theme:prevention" in listed.output
+    changed = run("actions", "update", action_id, "--version", "1", "--status", "in_progress")
+    assert changed.exit_code == 0 and "version 2" in changed.output
+    stale = run("actions", "update", action_id, "--version", "1", "--status", "dropped")
+    assert stale.exit_code == 1 and "changed since version 1" in stale.output
+    bad = run("actions", "add", "--description", "Phone 07700 900123 about it",
+              "--owner-role", "Matron", "--agreed-on", "2021-04-01")
+    assert bad.exit_code == 1 and "identifier" in bad.output and "900123" not in bad.output
+    for suffix in (".csv", ".xlsx"):
+        out = tmp_path / f"register{suffix}"
+        assert run("actions", "export", out).exit_code == 0
+        frame = pd.read_csv(out) if suffix == ".csv" else pd.read_excel(out)
+        assert list(frame["id"]) == [action_id] and list(frame["status"]) == ["in_progress"]
+        assert list(frame["agreed_on"].astype(str)) == ["2021-04-01"]
+    refused = run("actions", "list", user="reviewer_a")
+    assert refused.exit_code == 1 and refused.output.startswith("sjr actions: refused")
+
+
+def test_cli_measures_lists_every_allowed_measure():
+    result = CliRunner().invoke(app, ["actions", "measures"])
+    assert result.exit_code == 0
+    for m in measures.allowed_measures():
+        assert m.id in result.output
