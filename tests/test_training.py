@@ -1,0 +1,249 @@
+"""Training and calibration (issue 15): the store, the scopes, the cases, the trainer directory.
+
+Storage and scoping run on SQLite and PostgreSQL (the governed store of ``access_setup``: on
+PostgreSQL the sessions connect as an ordinary service role, so row-level security is in force).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+import pytest
+from access_setup import governed_fresh  # noqa: F401  (fixture)
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from data_access import AccessDenied, open_session, store, training
+from data_access.training import RoundSpec, TrainingDataError
+from data_access.training_models import Base
+from sjrlib import domain
+
+TODAY = dt.date.today()
+TRAINING_TABLES = ("trainers", "training_records", "training_cases", "calibration_rounds",
+                   "calibration_round_members", "calibration_answers")
+
+
+def _trainers() -> pd.DataFrame:
+    return pd.DataFrame([
+        {"trainer_id": "T1", "name": "Ann Example (fictional)", "contact": "ann@x.example",
+         "organisation": "Northmoor Hospitals NHS Trust", "region": "North West",
+         "trained_on": "2019-03-01", "active": "yes"},
+        {"trainer_id": "T2", "name": "Bo Example (fictional)", "contact": None,
+         "organisation": "NHS Glenrae", "region": "Scotland", "trained_on": "", "active": "yes"},
+        {"trainer_id": "T3", "name": "Cy Example (fictional)", "contact": "cy@x.example",
+         "organisation": "Alderdale NHS Trust", "region": "North West",
+         "trained_on": "2018-01-01", "active": "no"},
+    ])
+
+
+def _answer(overall: int, *, status: str = "submitted") -> dict:
+    return {"status": status, "score_admission": 3, "score_overall": overall,
+            "comments": {"admission": "prompt assessment", "overall": "reasonable care"},
+            "problems": {"monitoring": "probably"}, "avoidability_score": 5,
+            "themes": ["deterioration"]}
+
+
+def _setup_round(gov, round_id: str = "R1") -> None:
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_trainers(_trainers())
+        national.import_training_cases(training.shipped_cases())
+        national.create_calibration_round(RoundSpec(
+            round_id, "Round one", ("TC-2026-01", "TC-2026-02", "TC-2026-03"),
+            TODAY - dt.timedelta(days=7), TODAY + dt.timedelta(days=7),
+            ((gov.org_a, gov.reviewer_id), (gov.org_a, gov.other_reviewer_id),
+             (gov.org_b, "B-REVIEWER")), None))
+
+
+def test_the_shipped_cases_are_fictional_varied_and_complete():
+    cases = training.shipped_cases()
+    assert len(cases) >= 12
+    assert {c.care for c in cases} == {"good", "adequate", "poor"}
+    assert len({t for c in cases for t in c.themes}) >= 8
+    for c in cases:
+        assert c.fictional and "overall" in c.scores and c.themes
+        assert re.search(r"\bthe patient\b", c.summary)
+        # no names of people: nothing like "Mr Smith" or "Mrs Jones"
+        assert not re.search(r"\b(Mr|Mrs|Ms|Miss|Dr)\.? [A-Z]", c.summary), c.case_id
+        assert (c.care == "poor") == (c.scores["overall"] in domain.POOR_CARE), c.case_id
+
+
+def test_a_case_file_is_checked_where_it_enters(tmp_path):
+    text_ = training.cases_to_yaml(training.shipped_cases()[:2])
+    path = tmp_path / "cases.yaml"
+    path.write_text(text_, encoding="utf-8")
+    again = training.load_case_file(path)
+    assert [c.case_id for c in again] == ["TC-2026-01", "TC-2026-02"]
+    assert again[1].scores == training.shipped_cases()[1].scores
+    for bad, message in ((text_.replace("fictional: true", "fictional: false", 1), "fictional"),
+                         (text_.replace("overall: 4", "overall: 7", 1), "1-5"),
+                         (text_.replace("good_practice", "good_vibes", 1), "codebook"),
+                         (text_.replace("monitoring: 'yes'", "monitoring: maybe", 1), "harm")):
+        path.write_text(bad, encoding="utf-8")
+        with pytest.raises(TrainingDataError, match=message):
+            training.load_case_file(path)
+
+
+def test_trainer_rows_are_checked_with_row_and_field():
+    bad = _trainers()
+    bad.loc[1, "region"] = "Atlantis"
+    bad.loc[2, "trained_on"] = "1/1/2018"
+    with pytest.raises(TrainingDataError) as info:
+        training.check_trainers(bad, "trainers.csv")
+    assert "trainers.csv row 2: region 'Atlantis'" in str(info.value)
+    assert "trainers.csv row 3 trained_on" in str(info.value)
+
+
+def test_the_migration_makes_the_declared_tables(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    store.init_db(url)
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
+
+    def table_of(diff):
+        item = diff[0] if isinstance(diff, list) else diff
+        obj = item[1] if len(item) > 1 else None
+        name = getattr(obj, "name", None)
+        return getattr(getattr(obj, "table", None), "name", name) if obj is not None else None
+
+    assert [d for d in diffs if table_of(d) in TRAINING_TABLES] == []
+
+
+def test_training_data_are_scoped_and_audited(governed_fresh):  # noqa: F811
+    gov = governed_fresh
+    _setup_round(gov)
+    with open_session("reviewer_a", gov.app_url, tool="test") as me:
+        assert set(me.trainers()["trainer_id"]) == {"T1", "T2", "T3"}  # public
+        # before answering, the reference answers are withheld
+        withheld = me.training_cases(["TC-2026-02"], reference=True)[0]
+        assert withheld.scores == {} and withheld.themes == ()
+        me.save_calibration_answer("R1", "TC-2026-02", _answer(3))
+        shown = me.training_cases(["TC-2026-02"], reference=True)[0]
+        assert shown.scores["overall"] == 2
+        with pytest.raises(TrainingDataError, match="submitted already"):
+            me.save_calibration_answer("R1", "TC-2026-02", _answer(2))
+        with pytest.raises(AccessDenied, match="only for themselves"):
+            me.save_calibration_answer("R1", "TC-2026-01", _answer(4),
+                                       reviewer_id=gov.other_reviewer_id)
+        with pytest.raises(ValueError, match="not in round"):
+            me.save_calibration_answer("R1", "TC-2026-09", _answer(4))
+        with pytest.raises(TrainingDataError, match="explicit judgement"):
+            me.save_calibration_answer("R1", "TC-2026-01", {"status": "submitted",
+                                                            "score_overall": 4})
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        # a session held on paper: the lead enters a member's answers
+        lead.save_calibration_answer("R1", "TC-2026-02", _answer(2),
+                                     reviewer_id=gov.other_reviewer_id)
+        with pytest.raises(AccessDenied):
+            lead.save_calibration_answer("R1", "TC-2026-02", _answer(2),
+                                         reviewer_id="B-REVIEWER")
+        lead.import_training_records(pd.DataFrame([{
+            "record_id": "", "organisation_code": gov.org_a, "reviewer_id": gov.reviewer_id,
+            "trainer_id": "T1", "trained_on": "2022-01-05", "session": "Spring session",
+            "refresher_dates": "2023-01-10;2024-01-12"}]))
+        with pytest.raises(AccessDenied, match="outside the scope"):
+            lead.import_training_records(pd.DataFrame([{
+                "record_id": "", "organisation_code": gov.org_b, "reviewer_id": "B-REVIEWER",
+                "trainer_id": None, "trained_on": "2022-01-05", "session": "x",
+                "refresher_dates": ""}]))
+        assert set(lead.calibration_answers()["reviewer_id"]) == {gov.reviewer_id,
+                                                                  gov.other_reviewer_id}
+        assert list(lead.calibration_rounds()["members"]) == [2]  # its own reviewers only
+    with open_session("lead_b", gov.app_url, tool="test") as other:
+        assert other.calibration_answers().empty and other.training_records().empty
+        with pytest.raises(AccessDenied):
+            other.create_calibration_round(RoundSpec(
+                "RB", "B's round", ("TC-2026-01",), TODAY, TODAY,
+                ((gov.org_a, gov.reviewer_id),), gov.org_b))
+    with open_session("reviewer_a", gov.app_url, tool="test") as me:
+        mine = me.calibration_answers()
+        assert list(mine["reviewer_id"].unique()) == [gov.reviewer_id]
+        assert mine.loc[0, "score_overall"] == 3 and mine.loc[0, "themes"] == ("deterioration",)
+        records = me.training_records()
+        assert list(records["refresher_dates"]) == [["2023-01-10", "2024-01-12"]]
+    with open_session("national", gov.app_url, tool="test") as national:
+        assert len(national.calibration_answers()) == 2
+        assert len(national.training_records()) == 1
+        with pytest.raises(AccessDenied):
+            national.save_calibration_answer("R1", "TC-2026-01", _answer(4),
+                                             reviewer_id="B-REVIEWER")
+    with open_session("res2", gov.app_url, tool="test") as researcher:
+        with pytest.raises(AccessDenied):
+            researcher.calibration_answers()
+        with pytest.raises(AccessDenied):
+            researcher.training_records()
+    owner = store.get_engine(gov.owner_url)
+    try:
+        with owner.connect() as conn:
+            actions = set(conn.execute(text("SELECT action FROM audit_log")).scalars())
+            # the answers are not reviews: no review was written by any of this
+            saves = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = "
+                                      "'save_review'")).scalar_one()
+    finally:
+        owner.dispose()
+    assert {"save_calibration_answer", "save_calibration_answer.denied",
+            "training_records.import.denied", "calibration_rounds.create.denied",
+            "calibration_answers.denied"} <= actions
+    assert saves == 0
+
+
+def test_a_reviewer_answers_only_inside_the_window(governed_fresh):  # noqa: F811
+    gov = governed_fresh
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_training_cases(training.shipped_cases())
+        national.create_calibration_round(RoundSpec(
+            "OLD", "Closed round", ("TC-2026-01",), TODAY - dt.timedelta(days=30),
+            TODAY - dt.timedelta(days=1), ((gov.org_a, gov.reviewer_id),), None))
+    with open_session("reviewer_a", gov.app_url, tool="test") as me:
+        with pytest.raises(AccessDenied, match="open from"):
+            me.save_calibration_answer("OLD", "TC-2026-01", _answer(4))
+    with open_session("lead_a", gov.app_url, tool="test") as lead:  # transcribing paper
+        lead.save_calibration_answer("OLD", "TC-2026-01", _answer(4),
+                                     reviewer_id=gov.reviewer_id)
+
+
+def test_refresher_status_says_who_is_due():
+    from sjrlib.commands.training import refresher_status
+
+    records = pd.DataFrame({
+        "organisation_code": ["A", "A", "A"], "reviewer_id": ["r1", "r2", "r2"],
+        "trained_on": [dt.date(2020, 1, 1), dt.date(2019, 1, 1), dt.date(2025, 6, 1)],
+        "refresher_dates": [["2022-01-01"], [], []]})
+    status = refresher_status(records, dt.date(2026, 1, 1), interval_days=730)
+    assert status.set_index("reviewer_id")["due_refresher"].to_dict() == {"r1": "yes",
+                                                                          "r2": "no"}
+    assert status.set_index("reviewer_id").loc["r2", "trained_on"] == dt.date(2019, 1, 1)
+
+
+def test_the_trainer_directory_is_grouped_by_region(tmp_path):
+    from sjrlib.report.trainers import write_directory
+
+    frame = training.check_trainers(_trainers())
+    page, csv = write_directory(frame, tmp_path, "2025-26")
+    html = page.read_text(encoding="utf-8")
+    headings = re.findall(r'<h2 id="[^"]+">([^<]+)', html)
+    assert headings == ["The directory", "North West", "Scotland"]
+    north_west = html[html.index('id="North-West"'):html.index('id="Scotland"')]
+    assert "Ann Example (fictional)" in north_west and "NHS Glenrae" not in north_west
+    assert "Cy Example" not in html  # no longer active: not published
+    assert "ann@x.example" in html and "March 2019" in html
+    published = pd.read_csv(csv)
+    assert list(published["Region"]) == ["North West", "Scotland"]
+    assert list(published.columns) == ["Region", "Organisation", "Name", "Work contact",
+                                       "Trained as a tier one trainer"]
+    assert (page.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_trainer_name_is_escaped(tmp_path):
+    from sjrlib.report.trainers import write_directory
+
+    frame = training.check_trainers(_trainers())
+    frame.loc[0, "name"] = "<script>alert(1)</script>"
+    page, _ = write_directory(frame, tmp_path, "2025-26")
+    assert "<script>alert" not in page.read_text(encoding="utf-8")
