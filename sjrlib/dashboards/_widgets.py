@@ -76,6 +76,8 @@ class Field:
     row: w.Box | None = None
     read: Callable[[Any], Any] = lambda v: v
     write: Callable[[Any], Any] = lambda v: v
+    help: str = ""
+    label_width: str = LABEL_WIDTH
 
     def __post_init__(self) -> None:
         self.widget.add_class(f"f-{self.column}")
@@ -83,8 +85,11 @@ class Field:
         self.error.add_class("sjr-error")
         self.error.layout = w.Layout(width="auto", flex="1 1 16em", margin="0 0 0 8px")
         if self.row is None:
-            label = w.HTML(html.escape(self.label), layout=w.Layout(width=LABEL_WIDTH,
-                                                                    flex="0 0 auto"))
+            text = html.escape(self.label)
+            if self.help:
+                text += f"<div class='sjr-hint'>{html.escape(self.help)}</div>"
+            label = w.HTML(text, layout=w.Layout(width=self.label_width, flex="0 0 auto",
+                                                 margin="0 8px 0 0"))
             label.add_class("sjr-label")
             self.row = w.HBox([label, self.widget, self.error],
                               layout=w.Layout(align_items="flex-start", flex_flow="row wrap",
@@ -160,6 +165,41 @@ def read_int(value: str) -> int | str | None:
     return int(value) if _INT.match(value) else value
 
 
+def range_hint(low: int | None, high: int | None) -> str:
+    """A whole number's range as a hint for people: ``18-120``, ``0 or more``."""
+    if low is not None and high is not None:
+        return f"{low}-{high}"
+    if low is not None:
+        return f"{low} or more"
+    return "" if high is None else f"{high} or less"
+
+
+def field_for(column: Any, *, label_width: str = LABEL_WIDTH) -> Field:
+    """The widget of one registry column (``sjrlib.form.registry.Column``), chosen by the kind
+    of answer it takes, labelled and hinted from its declaration.
+
+    An answer list or a score is a dropdown of its labels (scores numbered); a whole number a
+    short box hinted with its range; a date a date picker; anything else a text box whose
+    placeholder is the question's help. Help not shown as a placeholder is shown under the
+    label."""
+    from sjrlib.form.registry import Kind
+
+    spec = column.spec
+    kind = spec.kind
+    if kind in (Kind.ANSWERS, Kind.SCORE):
+        widget = dropdown(choice_options(spec.answers.labels(), numbered=kind is Kind.SCORE))
+        return Field(column.name, widget, column.label, help=spec.help, label_width=label_width)
+    if kind is Kind.DATE:
+        return Field(column.name, w.DatePicker(layout=w.Layout(width="12em")), column.label,
+                     help=spec.help, label_width=label_width)
+    if kind is Kind.INTEGER:
+        return Field(column.name, text(range_hint(spec.low, spec.high), width="8em"),
+                     column.label, read=read_int, write=write_text, label_width=label_width)
+    width = "8em" if kind is Kind.MONTH else "16em" if kind is Kind.POSTCODE else WIDGET_WIDTH
+    return Field(column.name, text(spec.help, width=width), column.label, read=read_text,
+                 write=write_text, label_width=label_width)
+
+
 def button(description: str, css_class: str, style: str = "", tooltip: str = "") -> w.Button:
     b = w.Button(description=description, button_style=style, tooltip=tooltip or description,
                  layout=w.Layout(width="auto", min_width="9em", margin="0 8px 0 0"))
@@ -190,6 +230,142 @@ def demo_sign_in(session) -> w.HTML | None:
 def banner(kind: str, message_html: str) -> str:
     """HTML of a status banner: kind is ``ok``, ``warn`` or ``error``."""
     return f"<div class='sjr-banner-{kind}'>{message_html}</div>"
+
+
+
+# ----------------------------------------------------------------------------- rows editor
+class RowsEditor:
+    """Several rows of (type, answer, reference) for a question answered per type, such as the
+    referrals on of a review: *Add* appends a row, *Remove* takes one away. At most one row per
+    type (the exchange format has one column per type); the form says so when a type is twice.
+
+    ``types`` and ``answers`` are ``{id: label}``; the types offered can be narrowed with
+    :meth:`offer_types` (a type already chosen stays offered, so that a rule can say why it no
+    longer fits rather than the choice vanishing). CSS classes, with ``name`` the question id
+    and ``i`` the row's position: ``f-<name>-type-<i>``, ``f-<name>-value-<i>``,
+    ``f-<name>-companion-<i>`` (selects and the text box), ``e-<name>-<i>`` (its errors),
+    ``b-<name>-remove-<i>``, and ``b-<name>-add``.
+    """
+
+    def __init__(self, name: str, *, types: dict[str, str], answers: dict[str, str],
+                 type_label: str, answer_label: str, companion_label: str,
+                 companion_hint: str = "", add_label: str = "Add",
+                 on_change: Callable[[], None] | None = None) -> None:
+        self.name = name
+        self.types = dict(types)
+        self.answers = dict(answers)
+        self.labels = (type_label, answer_label, companion_label)
+        self.companion_hint = companion_hint
+        self.on_change = on_change
+        self.offered: tuple[str, ...] = tuple(self.types)
+        self.rows: list[tuple[w.Dropdown, w.Dropdown, w.Text, w.HTML, w.HTML]] = []
+        self.box = w.VBox()
+        self.add_button = button(add_label, f"b-{name}-add")
+        self.add_button.on_click(lambda _: self.add_row())
+        self.widget = w.VBox([self.box, self.add_button])
+        self.widget.add_class(f"f-{name}")
+        self._quiet = False
+        self._draw()
+
+    # -- reading and writing
+    def entries(self) -> list[tuple[str | None, str | None, str | None]]:
+        """``(type, answer, companion text)`` of each row, in order (blank -> ``None``)."""
+        return [(t.value, a.value, read_text(c.value)) for t, a, c, _, _ in self.rows]
+
+    def set_entries(self, entries: Sequence[tuple[str | None, str | None, str | None]]) -> None:
+        """Replace the rows (e.g. a review is opened)."""
+        self._quiet = True
+        try:
+            self.rows = []
+            for entry in entries:
+                self._new_row(*entry)
+        finally:
+            self._quiet = False
+        self._draw()
+
+    def add_row(self, type_id: str | None = None, answer: str | None = None,
+                companion: str | None = None) -> None:
+        self._new_row(type_id, answer, companion)
+        self._draw()
+        self._changed()
+
+    def remove_row(self, index: int) -> None:
+        del self.rows[index]
+        self._draw()
+        self._changed()
+
+    def offer_types(self, allowed: Sequence[str]) -> None:
+        """Offer only ``allowed`` types in new choices (a chosen type stays offered)."""
+        allowed = tuple(t for t in self.types if t in set(allowed))
+        if allowed == self.offered:
+            return
+        self.offered = allowed
+        self._quiet = True
+        try:
+            for type_box, *_ in self.rows:
+                self._set_type_options(type_box)
+        finally:
+            self._quiet = False
+
+    def show_errors(self, index: int, messages: Sequence[str]) -> None:
+        self.rows[index][3].value = "<br>".join(html.escape(m) for m in messages)
+
+    def show_identifiers(self, index: int, message_html: str) -> None:
+        self.rows[index][4].value = message_html
+
+    # -- inside
+    def _type_options(self, current: str | None) -> list[tuple[str, Any]]:
+        ids = [t for t in self.types if t in self.offered or t == current]
+        return choice_options({t: self.types[t] for t in ids}, blank="— type —")
+
+    def _set_type_options(self, type_box: w.Dropdown) -> None:
+        current = type_box.value
+        options = self._type_options(current)
+        if list(type_box.options) != options:
+            type_box.options = options
+            set_value(type_box, current)
+
+    def _new_row(self, type_id: str | None, answer: str | None,
+                 companion: str | None) -> None:
+        type_box = dropdown(self._type_options(type_id), width="26em")
+        set_value(type_box, type_id)
+        answer_box = dropdown(choice_options(self.answers, blank="— status —"), width="14em")
+        set_value(answer_box, answer)
+        companion_box = text(self.companion_hint, width="16em")
+        companion_box.value = write_text(companion)
+        for widget in (type_box, answer_box, companion_box):
+            widget.observe(lambda change: self._changed(), names="value")
+        error, found = w.HTML(), w.HTML()
+        error.add_class("sjr-error")
+        error.layout = w.Layout(width="auto", flex="1 1 12em", margin="0 0 0 8px")
+        self.rows.append((type_box, answer_box, companion_box, error, found))
+
+    def _draw(self) -> None:
+        children: list[w.Widget] = []
+        if self.rows:
+            head = "".join(f"<span style='display:inline-block;width:{width}'>"
+                           f"{html.escape(text)}</span>"
+                           for text, width in zip(self.labels, ("26.5em", "14.5em", "16em")))
+            children.append(w.HTML(f"<span class='sjr-hint'>{head}</span>"))
+        for i, (type_box, answer_box, companion_box, error, found) in enumerate(self.rows):
+            for widget, part in ((type_box, "type"), (answer_box, "value"),
+                                 (companion_box, "companion")):
+                widget._dom_classes = tuple(c for c in widget._dom_classes
+                                            if not c.startswith(f"f-{self.name}-"))
+                widget.add_class(f"f-{self.name}-{part}-{i}")
+            error._dom_classes = ("sjr-error", f"e-{self.name}-{i}")
+            remove = button("Remove", f"b-{self.name}-remove-{i}", tooltip="Remove this row")
+            remove.layout.min_width = "6em"
+            remove.on_click(lambda _, i=i: self.remove_row(i))
+            children.append(w.HBox([type_box, answer_box, companion_box, remove, error],
+                                   layout=w.Layout(align_items="flex-start",
+                                                   flex_flow="row wrap", margin="2px 0")))
+            children.append(found)
+        self.box.children = children
+
+    def _changed(self) -> None:
+        if not self._quiet and self.on_change is not None:
+            self.on_change()
 
 
 # ----------------------------------------------------------------------------- theme widget
@@ -362,7 +538,7 @@ class ThemeChooser:
 
     def _row(self, css: str, text_html: str, title: str, buttons: list[w.Button]) -> w.HBox:
         text = w.HTML(f"<span title='{html.escape(title)}'>{text_html}</span>",
-                      layout=w.Layout(width="34em"))
+                      layout=w.Layout(width="46em"))
         row = w.HBox([text, *buttons], layout=w.Layout(align_items="center", margin="1px 0"))
         row.add_class(css)
         return row
@@ -381,7 +557,7 @@ class ThemeChooser:
             row = self._row(f"s-{key}",
                             f"{html.escape(self._label(offer.theme))} "
                             f"<span class='sjr-hint'>· {html.escape(where)} · "
-                            f"{round(offer.score * 100)}% likely</span>",
+                            f"{min(99, round(offer.score * 100))}% likely</span>",
                             getattr(self.themes[offer.theme], "definition", ""), [accept, reject])
             row.add_class("sjr-offer")
             rows.append(row)

@@ -1,4 +1,4 @@
-"""The review entry form: the full SJR form as ipywidgets, for the signed-in reviewer.
+"""The review entry form: the SJR form as ipywidgets, for the signed-in reviewer.
 
 The form is a plain object that can be driven without a browser (tests set widget values and
 press buttons), and :func:`review_entry` wraps it for the Voila notebook
@@ -7,9 +7,30 @@ press buttons), and :func:`review_entry` wraps it for the Voila notebook
     widgets -> ReviewForm.values() -> sjrlib.schema.review_errors -> errors beside each field
                                    -> session.save_review(values, expected_version=...)
 
+Every question, its widget, label, hint, section and order come from the field registry
+(:mod:`sjrlib.form.registry`); the form adds only what a form needs (the workflow, the layout of
+child rows, the wording of a few rules for someone filling it in). A review is entered on a form
+version: a new review on :data:`~sjrlib.form.registry.LATEST_VERSION` (``ext2026``), a saved
+review on its own (an ``rcp2017`` review shows no question added since and saves as
+``rcp2017``). Questions asked only when another answer allows (the Clinical Frailty Scale at 65
+and over, the medical examiner's concern after scrutiny) show only then; answers that fit only
+some organisations (the coroner in England, the Procurator Fiscal in Scotland, LeDeR with a
+learning disability or autism) are offered only there.
+
 Validation uses the same rules as imports (``sjrlib.schema``); identifiers typed into free text
 are found by ``sjrlib.privacy`` and shown highlighted beside the text, and they block saving.
-Every save goes through the governed session (``data_access``), which audits it.
+Every save goes through the governed session (``data_access``), which audits it; one save is one
+call, so a review the rules refuse is not stored at all.
+
+Organisation leads and second-stage reviewers also code the review with themes (issue 13):
+suggestions from the judgements to accept or reject, or a theme from the codebook added by hand,
+stored through ``Session.code_review`` once the review is submitted.
+
+Another save target (e.g. a calibration exercise storing training answers instead of reviews):
+``ReviewForm(session, save_to=fn)`` with ``fn(values, *, expected_version) -> (id, version)``,
+called instead of ``session.save_review`` with the same values dict (the same validation runs
+first); raise ``sjrlib.schema.ValidationFailed`` to show errors beside fields, ``AccessDenied`` to
+refuse. Theme coding is off with ``coding=False``.
 """
 
 from __future__ import annotations
@@ -17,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,24 +48,81 @@ import pandas as pd
 from data_access import AccessDenied
 from sjrlib import domain
 from sjrlib.dashboards import _widgets as ui
+from sjrlib.form.registry import (
+    BASE_VERSION,
+    FORM_VERSION_COLUMN,
+    LATEST_VERSION,
+    NATION,
+    SECTIONS,
+    ChildRows,
+    Field,
+    Kind,
+    When,
+    answer_list,
+    registry,
+)
 from sjrlib.privacy import KINDS, find_identifiers
 
-__all__ = ["FREE_TEXT_COLUMNS", "ReviewForm", "review_entry"]
+__all__ = ["ReviewForm", "review_entry", "typed_text_columns"]
 
-FREE_TEXT_COLUMNS: tuple[str, ...] = (
-    "case_id",
-    "specialty",
-    "location_of_death",
-    "cause_of_death",
-    *(domain.comment_column(p) for p in domain.PHASES),
-)
-"""Columns typed freely by the reviewer, screened for identifiers as they are typed."""
+SaveTarget = Callable[..., tuple[str, int]]
+
+_WORKFLOW = frozenset({"review_id", "review_stage", "second_review_of", "status",
+                       "avoidability_scale", FORM_VERSION_COLUMN})
+"""Columns the workflow fills in (the form, the queue, the save), never typed as answers; the
+form version is chosen in the toolbar of a new review."""
+
+_CARRIED_SECTIONS = ("case", "screening", "reasons")
+"""Sections that describe the case (not the judgement): carried over to a second stage."""
+
+_SECTION_HINTS = {
+    "case": "Only the minimised details of the RCP form: no name, NHS or CHI number, date of "
+            "birth or full postcode.",
+    "phases": "Tick 'Not applicable' for a phase that did not happen. A scored phase needs an "
+              "explicit judgement: what was good or poor, and why.",
+    "problems": "Tick each type of problem that occurred and say whether it led to harm.",
+    "referrals": "One row per process the case was referred on to (or considered for). The "
+                 "reference is optional: an external reference number, never a patient "
+                 "identifier.",
+}
 
 _PHASE_HINTS = {
     "admission": "approximately the first 24 hours",
     "end_of_life": "or discharge care",
     "overall": "always required",
 }
+
+_LONG_LABEL = 34
+"""A section with a question longer than this (characters) gets the wide label column."""
+
+
+def typed_text_columns(version: str) -> tuple[str, ...]:
+    """What a person types into the form of ``version`` and the form screens for identifiers as
+    it is typed: the registry's screened columns but the references the workflow fills in."""
+    return tuple(c for c in registry().screened_columns(version)
+                 if c not in _WORKFLOW and c != "reviewer_id")
+
+
+def _holds(when: When, answers: Mapping[str, Any]) -> bool:
+    """Whether a registry condition holds for the answers given so far (any of its columns)."""
+    for column in when.columns:
+        value = answers.get(column)
+        if value is None:
+            continue
+        if when.is_in and str(value) in when.is_in:
+            return True
+        if when.at_least is not None and isinstance(value, int) and value >= when.at_least:
+            return True
+    return False
+
+
+def nation_of(session: Any, organisation_code: str | None) -> str | None:
+    """The nation of one of the session's organisations, as the store records it."""
+    if organisation_code is None:
+        return None
+    frame = session.organisations()
+    found = frame.loc[frame["organisation_code"] == organisation_code, "nation"]
+    return None if found.empty else str(found.iloc[0]).lower()
 
 
 class ReviewForm:
@@ -57,6 +135,10 @@ class ReviewForm:
         organisations they may enter reviews for, and audits every save.
     today
         The date used as the default review date (tests pass a fixed one).
+    save_to
+        Where saves go instead of ``session.save_review`` (see the module docstring).
+    coding
+        Offer theme coding to leads and second-stage reviewers (default ``True``).
 
     Attributes
     ----------
@@ -64,18 +146,23 @@ class ReviewForm:
         One entry per review column the reviewer fills in, keyed by column name.
     widget : ipywidgets.VBox
         The whole form, to display.
-    review_id, version
-        The review being edited (``None`` for a new one) and the version it was loaded or last
-        saved at; the version is sent with every save so a concurrent change is detected.
+    review_id, version, form_version
+        The review being edited (``None`` for a new one), the version it was loaded or last
+        saved at (sent with every save so a concurrent change is detected), and the form
+        version it is entered on.
     """
 
-    def __init__(self, session: Any, *, today: dt.date | None = None) -> None:
+    def __init__(self, session: Any, *, today: dt.date | None = None,
+                 save_to: SaveTarget | None = None, coding: bool = True) -> None:
         self.session = session
         self.today = today or dt.date.today()
+        self.save_to = save_to
+        self.registry = registry()
         self.review_id: str | None = None
         self.version: int | None = None
         self.status: str = "draft"
         self.stage: str = "first"
+        self.form_version: str = LATEST_VERSION
         self.second_review_of: str | None = None
         self.touched: set[str] = set()
         self.show_all_errors = False
@@ -85,13 +172,18 @@ class ReviewForm:
         self._held = 0
         self._banner_until_fixed = False
         self._lead = session.role == "organisation_lead"
+        self._coding = coding
         self._new_id: str | None = None
         self._first: dict[str, Any] | None = None
         self._pending: list[tuple[str, str | None, bool]] = []
         self.themes: ui.ThemeChooser | None = None
         self._suggested_for: tuple[tuple[str, str], ...] | None = None
         self._others_coded = 0
+        self._nations: dict[str, str | None] = {}
         self.fields: dict[str, ui.Field] = {}
+        self.referrals: dict[str, tuple[ChildRows, ui.RowsEditor]] = {}
+        self.sections: dict[str, w.VBox] = {}
+        self._questions: dict[str, list[Any]] = {}
         self._id_boxes: dict[str, w.HTML] = {}
         self._na: dict[str, w.Checkbox] = {}
         self._build()
@@ -105,8 +197,6 @@ class ReviewForm:
         return fld
 
     def _build(self) -> None:
-        s = self.session
-        orgs = list(s.organisation_codes or [])
         self.header = w.HTML()
         self.banner = w.HTML()
         self.banner.add_class("sjr-banner")
@@ -129,122 +219,43 @@ class ReviewForm:
         self.queue_button = ui.button("Start second-stage review", "b-queue",
                                       tooltip="Open a second-stage review of the chosen case")
         self.queue_button.on_click(lambda _: self._start_second_stage())
+
         def caption(text: str) -> w.HTML:
             label = w.HTML(html.escape(text), layout=w.Layout(width="11em"))
             label.add_class("sjr-label")
             return label
+
+        # -- the form version: chosen for a new review, fixed once a review is saved
+        versions = answer_list(FORM_VERSION_COLUMN)
+        self.version_select = ui.dropdown([(a.label, a.id) for a in versions.answers],
+                                          width="30em")
+        self.version_select.add_class(f"f-{FORM_VERSION_COLUMN}")
+        self.version_select.value = LATEST_VERSION
+        self.version_select.observe(lambda change: self._version_chosen(), names="value")
+        self.version_note = w.HTML()
+        self.version_note.add_class("sjr-hint")
 
         toolbar = w.VBox([
             w.HBox([caption("Start"), self.new_button]),
             w.HBox([caption("Continue a draft"), self.drafts_select]),
             w.HBox([caption("Open a saved review"), self.open_id, self.open_button]),
             w.HBox([caption("Second-stage queue"), self.queue_select, self.queue_button]),
+            w.HBox([caption("Form version"), self.version_select, self.version_note],
+                   layout=w.Layout(align_items="center")),
         ], layout=w.Layout(margin="4px 0"))
 
-        # -- case details (the minimised fields only)
-        f = self._add
-        org_options = [(code, code) for code in orgs] or [("— none —", None)]
-        case = [
-            f(ui.Field("case_id", ui.text("local case reference, never an NHS number"),
-                       "Case reference", read=ui.read_text, write=ui.write_text)),
-            f(ui.Field("organisation_code", ui.dropdown(org_options), "Organisation")),
-            f(ui.Field("reviewer_id", ui.text("pseudonymous reviewer reference"),
-                       "Reviewer reference", read=ui.read_text, write=ui.write_text)),
-            f(ui.Field("review_date", w.DatePicker(layout=w.Layout(width="12em")),
-                       "Date of review")),
-            f(ui.Field("age_at_death", ui.text("18-120", width="8em"), "Age at death",
-                       read=ui.read_int, write=ui.write_text)),
-            f(ui.Field("sex", ui.dropdown(ui.choice_options(domain.labels("sex"))), "Sex")),
-            f(ui.Field("postcode_district", ui.text("outward part only, e.g. LS1", "16em"),
-                       "Postcode district", read=ui.read_text, write=ui.write_text)),
-            f(ui.Field("death_month", ui.text("YYYY-MM", width="8em"), "Month of death",
-                       read=ui.read_text, write=ui.write_text)),
-            f(ui.Field("admission_weekday",
-                       ui.dropdown(ui.choice_options(domain.labels("weekday"))),
-                       "Day of admission")),
-            f(ui.Field("arrival_hour", ui.text("0-23", width="8em"), "Hour of arrival",
-                       read=ui.read_int, write=ui.write_text)),
-            f(ui.Field("death_weekday", ui.dropdown(ui.choice_options(domain.labels("weekday"))),
-                       "Day of death")),
-            f(ui.Field("death_hour", ui.text("0-23", width="8em"), "Hour of death",
-                       read=ui.read_int, write=ui.write_text)),
-            f(ui.Field("days_to_death", ui.text("0 or more", width="8em"),
-                       "Days from arrival to death", read=ui.read_int, write=ui.write_text)),
-            f(ui.Field("admission_type",
-                       ui.dropdown(ui.choice_options(domain.labels("admission_type"))),
-                       "Type of admission")),
-            f(ui.Field("specialty", ui.text("e.g. general_medicine"), "Specialty team at death",
-                       read=ui.read_text, write=ui.write_text)),
-            f(ui.Field("location_of_death", ui.text("e.g. ward, critical_care"),
-                       "Location of death", read=ui.read_text, write=ui.write_text)),
-            f(ui.Field("cause_of_death", ui.text("if known"), "Certified cause of death",
-                       read=ui.read_text, write=ui.write_text)),
-            f(ui.Field("learning_disability",
-                       ui.dropdown(ui.choice_options(domain.labels("yes_no_unknown"))),
-                       "Learning disability")),
-            f(ui.Field("severe_mental_illness",
-                       ui.dropdown(ui.choice_options(domain.labels("yes_no_unknown"))),
-                       "Severe mental illness")),
-        ]
-        case_rows = [x.row for x in case]
-        if not self._lead:  # a reviewer always saves under their own reviewer id
-            self.fields["reviewer_id"].row.layout.display = "none"
-        for column in ("case_id", "specialty", "location_of_death", "cause_of_death"):
-            case_rows.insert(case_rows.index(self.fields[column].row) + 1,
-                             self._identifier_box(column))
-
-        # -- review reasons: one checkbox each, one error label for the group
-        self.reason_boxes = {}
-        for rid, text in domain.labels("review_reason").items():
-            box = w.Checkbox(value=False, description=text, indent=False,
-                             layout=w.Layout(width="auto"))
-            box.add_class(f"f-reason-{rid}")
-            box.observe(lambda change: self._changed("review_reasons"), names="value")
-            self.reason_boxes[rid] = box
-        reasons = ui.Field("review_reasons", w.VBox(list(self.reason_boxes.values())),
-                           "Review reasons (at least one)",
-                           read=lambda _: self._read_reasons(), write=lambda v: v)
-        reasons.widget.remove_class("f-review_reasons")
-        reasons.error.layout = w.Layout(margin="0")  # under the boxes, not a flex row
-        self.fields["review_reasons"] = reasons
-
-        # -- phases of care
-        phase_boxes = [self._phase(p) for p in domain.PHASES]
-
-        # -- record quality, problems, avoidability
-        rq = f(ui.Field("record_quality_score",
-                        ui.dropdown(ui.choice_options(domain.labels("record_quality_score"),
-                                                      numbered=True)),
-                        "Quality of the patient record"))
-        anyp = f(ui.Field("any_problems",
-                          ui.dropdown(ui.choice_options(domain.labels("yes_no"))),
-                          "Were there any problems in care?"))
-        self.problem_present: dict[str, w.Checkbox] = {}
-        problem_rows = [anyp.row]
-        harm_options = ui.choice_options(domain.labels("harm"), blank="— did it lead to harm? —")
-        for ptype, text in domain.labels("problem_type").items():
-            present = w.Checkbox(value=False, description="", indent=False,
-                                 layout=w.Layout(width="2em"))
-            present.add_class(f"f-present-{ptype}")
-            present.observe(lambda change, t=ptype: self._present_changed(t), names="value")
-            self.problem_present[ptype] = present
-            harm = ui.dropdown(harm_options, width="16em")
-            column = domain.problem_column(ptype)
-            label = w.HTML(html.escape(text), layout=w.Layout(width="30em"))
-            label.add_class("sjr-label")
-            fld = ui.Field(column, harm, text,
-                           row=w.HBox(layout=w.Layout(align_items="flex-start",
-                                                      flex_flow="row wrap", margin="2px 0")),
-                           read=lambda v, t=ptype: self._read_problem(t, v))
-            fld.row.children = (present, label, harm, fld.error)
-            self._add(fld)
-            problem_rows.append(fld.row)
-        avoid = f(ui.Field("avoidability_score",
-                           ui.dropdown(ui.choice_options(domain.labels("avoidability_score"),
-                                                         numbered=True), width="30em"),
-                           "Avoidability of death"))
-        self.avoid_hint = w.HTML()
-        self.avoid_hint.add_class("sjr-hint")
+        # -- the questions, section by section, in the registry's order
+        body = []
+        for section in SECTIONS:
+            questions = [q for q in self.registry.fields()
+                         if q.section == section.id and q.id not in _WORKFLOW]
+            if not questions:
+                continue
+            self._questions[section.id] = questions
+            box = ui.section(section.label, *self._rows(section.id, questions),
+                             hint=_SECTION_HINTS.get(section.id, ""))
+            self.sections[section.id] = box
+            body.append(box)
 
         # -- actions
         self.save_button = ui.button("Save draft", "b-save",
@@ -274,28 +285,102 @@ class ReviewForm:
             toolbar,
             self.link_box,
             self.banner,
-            ui.section("Case details", *case_rows,
-                       hint="Only the minimised details of the RCP form: no name, NHS or CHI "
-                            "number, date of birth or full postcode."),
-            ui.section("Why this case is reviewed", reasons.widget, reasons.error),
-            ui.section("Phases of care", *phase_boxes,
-                       hint="Tick 'Not applicable' for a phase that did not happen. A scored "
-                            "phase needs an explicit judgement: what was good or poor, and why."),
-            ui.section("Quality of the patient record", rq.row),
-            ui.section("Problems in care", *problem_rows,
-                       hint="Tick each type of problem that occurred and say whether it led "
-                            "to harm."),
-            ui.section("Avoidability of death", avoid.row, self.avoid_hint),
+            *body,
             *self._themes_section(),
             ui.section("Save", actions),
         ])
         self.widget.add_class("sjr-app")
         self.widget.add_class("sjr-entry")
 
+    def _rows(self, section: str, questions: list[Any]) -> list[w.Widget]:
+        """The rows of one section: a widget per question, child rows laid out by their shape."""
+        long = any(isinstance(q, Field) and len(q.label) > _LONG_LABEL for q in questions)
+        width = "26em" if long else ui.LABEL_WIDTH
+        rows: list[w.Widget] = []
+        for q in questions:
+            if isinstance(q, ChildRows):
+                if q.companion is None:  # ticked per type, with one answer (problems)
+                    rows.extend(self._ticked(q))
+                elif q.companion.kind is Kind.FREE_TEXT:  # every type judged (phases)
+                    rows.extend(self._phase(q, p) for p in q.types.ids)
+                else:  # several rows of type, answer and reference (referrals)
+                    rows.append(self._rows_editor(q))
+                continue
+            if q.kind is Kind.MULTI_CHOICE:
+                rows.extend(self._choices(q))
+                continue
+            fld = self._add(self._field(q, width))
+            rows.append(fld.row)
+            if q.id in typed_text_columns(LATEST_VERSION):
+                rows.append(self._identifier_box(q.id))
+        return rows
+
+    def _field(self, q: Field, width: str) -> ui.Field:
+        column = self.registry.column(q.id)
+        if q.id == "organisation_code":  # the organisations this user may enter reviews for
+            orgs = list(self.session.organisation_codes or [])
+            options = [(code, code) for code in orgs] or [("— none —", None)]
+            return ui.Field(q.id, ui.dropdown(options), q.label, label_width=width)
+        fld = ui.field_for(column, label_width=width)
+        if q.id == "reviewer_id" and not self._lead:
+            fld.row.layout.display = "none"  # a reviewer always saves under their own id
+        return fld
+
+    def _choices(self, q: Field) -> list[w.Widget]:
+        """One checkbox per answer of a multi-choice question, one error label for the group."""
+        boxes = {}
+        for answer_id, text in q.answers.labels().items():
+            box = w.Checkbox(value=False, description=text, indent=False,
+                             layout=w.Layout(width="auto"))
+            box.add_class(f"f-reason-{answer_id}")
+            box.observe(lambda change, c=q.id: self._changed(c), names="value")
+            boxes[answer_id] = box
+        self.reason_boxes = boxes
+        fld = ui.Field(q.id, w.VBox(list(boxes.values())), q.label,
+                       read=lambda _: self._read_reasons(), write=lambda v: v)
+        fld.widget.remove_class(f"f-{q.id}")
+        fld.error.layout = w.Layout(margin="0")  # under the boxes, not a flex row
+        self.fields[q.id] = fld
+        return [w.HTML(f"<b>{html.escape(q.label)}</b>"), fld.widget, fld.error]
+
+    def _ticked(self, q: ChildRows) -> list[w.Widget]:
+        """A tick per type, and its answer once ticked (problems in care and their harm)."""
+        self.problem_present: dict[str, w.Checkbox] = {}
+        options = ui.choice_options(q.value.answers.labels(), blank="— did it lead to harm? —")
+        rows = []
+        for ptype, text in q.types.labels().items():
+            present = w.Checkbox(value=False, description="", indent=False,
+                                 layout=w.Layout(width="2em"))
+            present.add_class(f"f-present-{ptype}")
+            present.observe(lambda change, t=ptype: self._present_changed(t), names="value")
+            self.problem_present[ptype] = present
+            column = q.value_column(ptype)
+            label = w.HTML(html.escape(text), layout=w.Layout(width="30em"))
+            label.add_class("sjr-label")
+            fld = ui.Field(column, ui.dropdown(options, width="16em"), text,
+                           row=w.HBox(layout=w.Layout(align_items="flex-start",
+                                                      flex_flow="row wrap", margin="2px 0")),
+                           read=lambda v, t=ptype: self._read_problem(t, v))
+            fld.row.children = (present, label, fld.widget, fld.error)
+            self._add(fld)
+            rows.append(fld.row)
+        return rows
+
+    def _rows_editor(self, q: ChildRows) -> w.Widget:
+        """Referrals on: rows of type, status and reference."""
+        assert q.companion is not None
+        editor = ui.RowsEditor(
+            q.id, types=q.types.labels(), answers=q.value.answers.labels(),
+            type_label="Referred to", answer_label=q.value.label,
+            companion_label=q.companion.label, companion_hint="optional reference",
+            add_label="Add a referral", on_change=lambda c=q.id: self._changed(c))
+        self.referrals[q.id] = (q, editor)
+        return editor.widget
+
     def _themes_section(self) -> list[w.Widget]:
         """Theme coding (issue 13), for leads and second-stage reviewers: suggestions from the
         judgements to accept or reject, and themes added by hand from the store's codebook."""
-        if not self._may("code_review"):
+        if not self._coding or not self._may("code_review"):
             return []
         try:
             book = self.session.codebook()
@@ -320,8 +405,9 @@ class ReviewForm:
         self._id_boxes[column] = box
         return box
 
-    def _phase(self, phase: str) -> w.VBox:
-        title = domain.label("phase", phase)
+    def _phase(self, q: ChildRows, phase: str) -> w.VBox:
+        assert q.companion is not None
+        title = q.types.labels()[phase]
         hint = _PHASE_HINTS.get(phase, "")
         head = f"<b>{html.escape(title)}</b>"
         if hint:
@@ -334,20 +420,20 @@ class ReviewForm:
         na.observe(lambda change, p=phase: self._na_changed(p), names="value")
         self._na[phase] = na
         score = self._add(ui.Field(
-            domain.score_column(phase),
-            ui.dropdown(ui.choice_options(domain.labels("care_score"), numbered=True),
+            q.value_column(phase),
+            ui.dropdown(ui.choice_options(q.value.answers.labels(), numbered=True),
                         width="16em"),
-            "Care score"))
+            q.value.label))
         comment = self._add(ui.Field(
-            domain.comment_column(phase),
+            q.companion_column(phase),
             w.Textarea(placeholder="Explicit judgement: what was good or poor about the care "
                                    "in this phase, and why",
                        continuous_update=False,
                        layout=w.Layout(width="40em", height="5em")),
-            "Explicit judgement", read=ui.read_text, write=ui.write_text))
+            q.companion.label, read=ui.read_text, write=ui.write_text))
         box = w.VBox([w.HBox([w.HTML(head, layout=w.Layout(flex="1 1 auto")), na]),
                       score.row, comment.row,
-                      self._identifier_box(domain.comment_column(phase))])
+                      self._identifier_box(q.companion_column(phase))])
         box.add_class("sjr-phase")
         box.add_class(f"p-{phase}")
         return box
@@ -360,19 +446,90 @@ class ReviewForm:
     def _read_problem(self, ptype: str, harm: str | None) -> str | None:
         return harm if self.problem_present[ptype].value else None
 
+    def _answers_so_far(self) -> dict[str, Any]:
+        """Every field's value as it stands (all versions) and the organisation's nation: what
+        the registry's conditions read."""
+        answers = {column: fld.value for column, fld in self.fields.items()}
+        answers[NATION] = self._nation(answers.get("organisation_code"))
+        return answers
+
+    def _nation(self, organisation_code: str | None) -> str | None:
+        if organisation_code not in self._nations:
+            self._nations[organisation_code] = nation_of(self.session, organisation_code)
+        return self._nations[organisation_code]
+
+    def _apply_questions(self) -> None:
+        """Show the questions of the review's form version whose conditions hold, hide the
+        others (and sections left empty), and offer only the answers that fit (by nation,
+        learning disability or autism)."""
+        answers = self._answers_so_far()
+        version = self.form_version
+        self._loading = True  # new options are not something the user typed
+        try:
+            for section, questions in self._questions.items():
+                asked = [q for q in questions if q.asked_in(version)]
+                self.sections[section].layout.display = "" if asked else "none"
+                for q in questions:
+                    if q.id in self.referrals:
+                        editor = self.referrals[q.id][1]
+                        editor.widget.layout.display = "" if q.asked_in(version) else "none"
+                        editor.offer_types([a.id for a in q.types.answers
+                                            if a.only_when is None
+                                            or _holds(a.only_when, answers)])
+                    elif isinstance(q, Field) and q.id in self.fields:
+                        shown = q.asked_in(version) and (
+                            q.only_when is None or _holds(q.only_when, answers))
+                        if q.id == "reviewer_id" and not self._lead:
+                            shown = False
+                        self.fields[q.id].row.layout.display = "" if shown else "none"
+                        if q.answers is not None and q.kind is Kind.ANSWERS:
+                            self._offer_answers(q, answers)
+        finally:
+            self._loading = False
+
+    def _offer_answers(self, q: Field, answers: Mapping[str, Any]) -> None:
+        """A dropdown's answers narrowed by their conditions; the chosen one stays."""
+        widget = self.fields[q.id].widget
+        current = widget.value
+        allowed = {a.id: a.label for a in q.answers.answers
+                   if a.only_when is None or _holds(a.only_when, answers) or a.id == current}
+        options = ui.choice_options(allowed)
+        if list(widget.options) != options:
+            widget.options = options
+            ui.set_value(widget, current)
+
     def values(self) -> dict[str, Any]:
         """The review as a values dict (review columns -> Python values), as typed so far.
 
         ``reviewer_id`` is ``None`` for a new review by a reviewer: the session fills in the
         signed-in reviewer's own id when saving.
         """
-        values: dict[str, Any] = {c: None for c in domain.REVIEW_COLUMNS}
-        for column, fld in self.fields.items():
-            values[column] = fld.value
+        version = self.form_version
+        answers = self._answers_so_far()
+        values: dict[str, Any] = {c: None for c in self.registry.column_names(version)}
+        for column in values.keys() & self.fields.keys():
+            values[column] = answers[column]
+        for q in self.registry.fields(version):  # a question not shown is not answered
+            if isinstance(q, Field) and q.only_when is not None \
+                    and not _holds(q.only_when, answers):
+                values[q.id] = None
         for phase, na in self._na.items():
             if na.value:
                 values[domain.score_column(phase)] = None
                 values[domain.comment_column(phase)] = None
+        for q, editor in self.referrals.values():
+            if not q.asked_in(version):
+                continue
+            for type_id, answer, reference in editor.entries():
+                # one row per type: a type listed twice is the form's error, the first counts
+                if type_id in q.types.ids and values[q.value_column(type_id)] is None:
+                    values[q.value_column(type_id)] = answer
+                    values[q.companion_column(type_id)] = reference
+        values[FORM_VERSION_COLUMN] = version
+        # TRANSITION (issue 12): until the rules read every version's columns, send only theirs
+        from sjrlib.rules import REVIEW_SPECS
+
+        values = {c: v for c, v in values.items() if c in REVIEW_SPECS}
         values.update(
             review_id=self.review_id or self._new_id,
             review_stage=self.stage,
@@ -412,13 +569,28 @@ class ReviewForm:
         for error in schema_errors:
             for column in _columns_of(error):
                 fld = self.fields.get(column)
-                message = _for_people(error, fld.label if fld else column)
+                label = fld.label if fld else self._label_of(column)
+                message = _for_people(error, label)
                 if message not in found.setdefault(column, []):
                     found[column].append(message)
         for ptype, present in self.problem_present.items():
             column = domain.problem_column(ptype)
             if present.value and self.fields[column].widget.value is None:
                 found[column] = ["Say whether this problem led to harm"]
+        for q, editor in self.referrals.values():
+            if not q.asked_in(self.form_version):
+                continue
+            seen: set[str] = set()
+            for i, (type_id, answer, reference) in enumerate(editor.entries()):
+                key = _row_key(q, i)
+                if type_id is None and (answer or reference):
+                    found[key] = ["Choose where the case was referred"]
+                elif type_id in seen:
+                    found[key] = ["Listed twice: one row per type of referral"]
+                elif type_id is not None and answer is None:
+                    found[key] = [f"Choose the {q.value.label.lower()}"]
+                if type_id is not None:
+                    seen.add(type_id)
         for column, findings in self.identifiers.items():
             if findings:  # one message, whichever rule (the schema's or the form's) saw it
                 found[column] = [_IDENTIFIER_MESSAGE] + [
@@ -441,8 +613,10 @@ class ReviewForm:
         if self._loading:
             return
         self.touched.add(column)
-        if column in FREE_TEXT_COLUMNS:
+        if column in self._id_boxes:
             self._screen(column)
+        elif column in self.referrals:
+            self._screen_rows(column)
         if not self._held:
             self.refresh()
 
@@ -467,9 +641,27 @@ class ReviewForm:
         self.identifiers[column] = findings
         self._id_boxes[column].value = _highlight(text, findings)
 
+    def _screen_rows(self, question: str) -> None:
+        """Find identifiers in the references of a question's rows (e.g. referrals on)."""
+        q, editor = self.referrals[question]
+        for key in [k for k in self.identifiers if k.startswith(f"{question}#")]:
+            del self.identifiers[key]
+        asked = q.asked_in(self.form_version)
+        for i, (_, _, reference) in enumerate(editor.entries()):
+            findings = find_identifiers(reference) if reference and asked else []
+            self.identifiers[_row_key(q, i)] = findings
+            editor.show_identifiers(i, _highlight(reference or "", findings))
+
+    def _label_of(self, column: str) -> str:
+        try:
+            return self.registry.column(column).label
+        except KeyError:
+            return column
+
     def refresh(self) -> None:
         """Recompute the errors and show them beside the fields touched so far (all of them
         after a submit was attempted), and the themes suggested by the judgements."""
+        self._apply_questions()
         self._show(self.errors())
         self._suggest_themes()
 
@@ -480,6 +672,17 @@ class ReviewForm:
         for column, fld in self.fields.items():
             shown = self.show_all_errors or column in self.touched
             fld.show_errors(self.last_errors.get(column, []) if shown else [])
+        for q, editor in self.referrals.values():
+            shown = self.show_all_errors or q.id in self.touched
+            listed: set[str] = set()
+            for i, (type_id, _, _) in enumerate(editor.entries()):
+                messages = list(self.last_errors.get(_row_key(q, i), []))
+                if type_id in q.types.ids and type_id not in listed:  # the rules' errors
+                    listed.add(type_id)
+                    for column in (q.value_column(type_id), q.companion_column(type_id)):
+                        messages += [m for m in self.last_errors.get(column, [])
+                                     if m not in messages]
+                editor.show_errors(i, messages if shown else [])
         n = len(self.last_errors)
         blocked = any(self.identifiers.values())
         if not checked:
@@ -493,11 +696,6 @@ class ReviewForm:
             self.summary.value = "<span class='sjr-hint'>Ready to submit.</span>"
         self.save_button.disabled = blocked or self.status == "locked"
         self.submit_button.disabled = blocked or self.status == "locked"
-        self.avoid_hint.value = (
-            "Required at a second-stage review (RCP direction: 1 = definitely avoidable)."
-            if self.stage == "second" else
-            "Optional at a first-stage review; required at the second stage "
-            "(RCP direction: 1 = definitely avoidable).")
 
     # ----------------------------------------------------------------------------- actions
     def _may(self, action: str) -> bool:
@@ -718,8 +916,8 @@ class ReviewForm:
 
     # ----------------------------------------------------------------------------- loading
     def new_review(self) -> None:
-        """Clear the form for a new first-stage review."""
-        values = {c: None for c in domain.REVIEW_COLUMNS}
+        """Clear the form for a new first-stage review, on the latest form version."""
+        values: dict[str, Any] = {c: None for c in self.registry.column_names()}
         orgs = list(self.session.organisation_codes or [])
         values["organisation_code"] = orgs[0] if len(orgs) == 1 else None
         values["review_date"] = self.today
@@ -752,8 +950,8 @@ class ReviewForm:
         """
         first = dict(self.session.review(first_review_id))
         self._first = first
-        values = {c: None for c in domain.REVIEW_COLUMNS}
-        for column in _CASE_COLUMNS:
+        values: dict[str, Any] = {c: None for c in self.registry.column_names()}
+        for column in self._carried_columns():
             values[column] = first.get(column)
         values["review_date"] = self.today
         self._fill(values, review_id=None, version=None, status="draft", stage="second",
@@ -769,6 +967,17 @@ class ReviewForm:
             self.review_id, self.version, self.status = review_id, version, status
             self._new_id = None if review_id else _new_review_id()
             self.stage, self.second_review_of = stage, second_review_of
+            # a saved review opens in its own version (blank: the 2017 form); a new one on
+            # the latest
+            self.form_version = (str(_plain(values.get(FORM_VERSION_COLUMN)) or BASE_VERSION)
+                                 if review_id is not None else LATEST_VERSION)
+            self.version_select.value = self.form_version
+            self.version_select.disabled = review_id is not None
+            for q, editor in self.referrals.values():
+                editor.set_entries([(t, _plain(values.get(q.value_column(t))),
+                                     _plain(values.get(q.companion_column(t))))
+                                    for t in q.types.ids
+                                    if _plain(values.get(q.value_column(t))) is not None])
             for column, fld in self.fields.items():
                 if column == "review_reasons":
                     chosen = _split_reasons(values.get(column))
@@ -781,7 +990,7 @@ class ReviewForm:
                     ui.set_value(fld.widget, harm)
                     fld.widget.disabled = harm is None
                 else:
-                    fld.value = _to_widget(column, _plain(values.get(column)))
+                    fld.value = self._to_widget(column, _plain(values.get(column)))
             for phase, na in self._na.items():
                 na.value = (phase != "overall" and review_id is not None
                             and _plain(values.get(domain.score_column(phase))) is None)
@@ -791,11 +1000,55 @@ class ReviewForm:
             self._loading = False
         self.touched = set()
         self.show_all_errors = False
-        for column in FREE_TEXT_COLUMNS:
+        self.identifiers = {}
+        for column in self._id_boxes:
             self._screen(column)
+        for question in self.referrals:
+            self._screen_rows(question)
+        self._apply_questions()
+        self._show_version()
         self._update_header()
         self._show({}, checked=False)  # nothing typed yet: nothing to say
         self._themes_opened()
+
+    def _carried_columns(self) -> list[str]:
+        """Columns that describe the case (not the judgement): carried over to a second
+        stage."""
+        return ["organisation_code"] + [c.name for q in self.registry.fields()
+                                        if q.section in _CARRIED_SECTIONS for c in q.columns()]
+
+    def _to_widget(self, column: str, value: Any) -> Any:
+        """A stored value as its widget holds it (a date, a whole number)."""
+        if value is None:
+            return None
+        kind = self.registry.column(column).kind
+        if kind is Kind.DATE:
+            if isinstance(value, dt.datetime):
+                return value.date()
+            if isinstance(value, str):
+                return dt.date.fromisoformat(value[:10])
+            return value.date() if hasattr(value, "date") else value
+        if kind is Kind.SCORE:
+            return int(value)
+        return value
+
+    def _version_chosen(self) -> None:
+        """A new review moved to another form version: its questions follow."""
+        if self._loading or self.version_select.value is None:
+            return
+        self.form_version = self.version_select.value
+        for question in self.referrals:
+            self._screen_rows(question)
+        self._show_version()
+        self._update_header()
+        self.refresh()
+
+    def _show_version(self) -> None:
+        note = answer_list(FORM_VERSION_COLUMN).answer(self.form_version).note
+        said = note[:1].upper() + note[1:] + "." if note else ""
+        if self.review_id is not None:
+            said += " A saved review keeps the version it was entered on."
+        self.version_note.value = html.escape(said.strip())
 
     def page_opened(self) -> None:
         """Bring a form built in advance up to date: today's date, drafts and queue."""
@@ -894,7 +1147,8 @@ class ReviewForm:
             "<h2 style='margin:4px 0'>Structured judgement review</h2>"
             f"<div class='sjr-hint'>Signed in as <b>{html.escape(str(s.user))}</b> "
             f"({html.escape(str(s.role).replace('_', ' '))}, {html.escape(orgs)})</div>"
-            f"<div class='sjr-state'><b>{what}</b> · {stage} · {status}</div>")
+            f"<div class='sjr-state'><b>{what}</b> · {stage} · {status} · "
+            f"{html.escape(domain.label(FORM_VERSION_COLUMN, self.form_version))}</div>")
 
     def _link_html(self, first_id: str | None, first: dict | None) -> str:
         if not first_id:
@@ -917,13 +1171,9 @@ class ReviewForm:
         self._banner_until_fixed = until_fixed
 
 
-_CASE_COLUMNS: tuple[str, ...] = (
-    "case_id", "organisation_code", "review_reasons", "age_at_death", "sex",
-    "postcode_district", "admission_weekday", "death_weekday", "arrival_hour", "death_hour",
-    "days_to_death", "death_month", "specialty", "location_of_death", "admission_type",
-    "cause_of_death", "learning_disability", "severe_mental_illness",
-)
-"""Columns that describe the case (not the judgement): carried over to a second stage."""
+def _row_key(q: ChildRows, index: int) -> str:
+    """The key of one row of a rows editor in the form's errors and identifier findings."""
+    return f"{q.id}#{index}"
 
 
 def _new_review_id() -> str:
@@ -950,19 +1200,6 @@ def _plain(value: Any) -> Any:
             return value.item()
         except (ValueError, AttributeError):
             return value
-    return value
-
-
-def _to_widget(column: str, value: Any) -> Any:
-    if column == "review_date" and value is not None:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, str):
-            return dt.date.fromisoformat(value[:10])
-        if hasattr(value, "date"):
-            return value.date()
-    if column.startswith("score_") or column in ("record_quality_score", "avoidability_score"):
-        return None if value is None else int(value)
     return value
 
 
