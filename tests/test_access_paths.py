@@ -182,49 +182,6 @@ def _an_action(owner, organisation: str) -> str:
         return insert_action(conn, organisation, values, user="lead_a")
 
 
-def _trainers():
-    import pandas as pd
-
-    return pd.DataFrame([{"trainer_id": "T-PATHS", "name": "Test Trainer (fictional)",
-                          "contact": "trainer@paths.example", "organisation": "Test Trust",
-                          "region": "London", "trained_on": "2020-01-01", "active": "yes"}])
-
-
-def _cases():
-    from data_access.training import shipped_cases
-
-    return shipped_cases()
-
-
-def _training_record(gov):
-    import pandas as pd
-
-    return pd.DataFrame([{"record_id": None, "organisation_code": gov.org_a,
-                          "reviewer_id": gov.reviewer_id, "trainer_id": None,
-                          "trained_on": "2024-01-10", "session": "Paths session",
-                          "refresher_dates": ""}])
-
-
-def _round_spec(gov, round_id: str | None = None):
-    import datetime as dt
-
-    from data_access.training import RoundSpec
-
-    today = dt.date.today()
-    return RoundSpec(round_id or f"R-{uuid.uuid4().hex[:8]}", "Paths round",
-                     ("TC-2026-01", "TC-2026-02"), today - dt.timedelta(days=1),
-                     today + dt.timedelta(days=1), ((gov.org_a, gov.reviewer_id),), gov.org_a)
-
-
-def _calibration_round(gov) -> str:
-    """A round with reviewer_a in it, its cases stored (made by the programme team once)."""
-    with open_session("national", gov.app_url, tool="test") as national:
-        if "PATHS" not in set(national.calibration_rounds()["round_id"]):
-            national.import_training_cases(_cases())
-            national.create_calibration_round(_round_spec(gov, "PATHS"))
-    return "PATHS"
-
-
 def _next_codebook():
     """The shipped codebook as a new version (every theme kept), for import_codebook."""
     import dataclasses
