@@ -424,6 +424,8 @@ class _Reader:
                 self.collaborative(page, table, rule)
             elif cap.startswith("Avoidability of death"):
                 self.national_avoidability(page, table, rule)
+            elif cap.startswith("Completeness: reviews still to come"):
+                self.completeness(page, table, rule)
 
     def lfd(self, page, table, rule):
         p = self.problem
@@ -492,6 +494,26 @@ class _Reader:
             elif _is_total(row, table):
                 total = self.cell(page, table, rule, (page.ident, "ss", "TOTAL"), row, "Number")
         p.add_sum(parts, total, f"second-stage scores add up ({page.path.name})")
+
+    def completeness(self, page, table, rule):
+        """Deaths with only a draft review and deaths waiting for a second-stage review, per
+        quarter (per nation in the national report): quarters add up to the year."""
+        p = self.problem
+        rows = [r for r, _ in table.rows]
+        body = [r for r in rows if not _is_total(r, table)]
+        for column in table.columns:
+            low = column.lower()
+            f = "cd" if "only a draft" in low else "cw" if "second-stage" in low else None
+            if f is None:
+                continue
+            f = f"{column.split(':')[0]}:{f}" if ":" in column else f
+            for row in rows:
+                rid = "TOTAL" if _is_total(row, table) else _norm(row)
+                self.cell(page, table, rule, (page.ident, f, rid), row, column)
+            parts = [(page.ident, f, _norm(r)) for r in body]
+            if all(k in p.vars for k in parts) and (page.ident, f, "TOTAL") in p.vars:
+                p.add_sum(parts, (page.ident, f, "TOTAL"),
+                          f"quarters add up to the year ({page.path.name}, {f})")
 
     def by_group(self, page, table, rule):
         pct = next((c for c in table.columns if c.startswith("%")), None)
@@ -602,6 +624,13 @@ class _Reader:
             if f.startswith(("care", "problem", "Led to harm")) and f != "care_poor":
                 relate(key, [(o, f, row) for o in orgs],
                        f"national {f} ({row}) = sum of the organisations'")
+        for key in [k for k in list(p.vars) if k[0] == "national" and ":" in k[1]]:
+            _, f, row = key
+            name, part = f.split(":", 1)
+            if name in groups and part in ("cd", "cw"):
+                relate(key, [(o, part, row) for o in groups[name]],
+                       f"{name} {part} ({row}) in the national report = sum of the "
+                       "organisations'")
         scots = groups["Scotland"]
         if scots:
             relate(("national", "region_n", "Scotland"),

@@ -143,6 +143,32 @@ def test_the_national_total_against_every_organisations_cells(tmp_path):
     assert len(ones) == 3 and {f.value for f in ones} == {1}
 
 
+COMPLETE = "Completeness: reviews still to come, by quarter of death"
+
+
+def test_completeness_quarters_and_the_national_nation_columns(tmp_path):
+    # three boards print * for deaths waiting for a second-stage review in Q1 (and so for the
+    # year); the national report's Scotland column says 3: each is 1, quarter and year
+    cols = ["Deaths with only a draft review", "Waiting for a second-stage review", "Figures"]
+    codes = ("S08000001", "S08000002", "S08000003")
+    for code in codes:
+        _page(tmp_path / "trusts" / f"{code}.html", COMPLETE, cols,
+              [("Q1", ["0", "*", "Final"]), ("Q2", ["0", "0", "Provisional"]),
+               ("2024-25 total", ["0", "*", ""])], totals=("2024-25 total",))
+    (tmp_path / "index.html").write_text("".join(
+        f'<a href="trusts/{c}.html">{c}</a>' for c in codes))
+    _page(tmp_path / "national.html", COMPLETE,
+          ["Scotland: deaths with only a draft review",
+           "Scotland: waiting for a second-stage review", "Figures"],
+          [("Q1", ["0", "3", "Final"]), ("Q2", ["0", "0", "Final"])],
+          note="Counts are shown unrounded.")
+    findings, _, _ = check_reports([tmp_path])
+    assert len(findings) == 6 and {f.value for f in findings} == {1}
+    assert sum("quarters add up to the year" in str(f) for f in findings) == 3
+    assert sum("in the national report = sum of the organisations'" in str(f)
+               for f in findings) == 3
+
+
 # ------------------------------------------------------------------ the control itself
 def test_secondary_suppression_holds_against_rounding():
     rule = DisclosureRule()

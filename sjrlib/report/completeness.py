@@ -36,6 +36,8 @@ from sjrlib.stats._reviews import financial_quarter
 
 __all__ = [
     "DRAFT_SHARE",
+    "as_at_paragraph",
+    "completeness_table",
     "SETTLE_MONTHS",
     "PublishedHistory",
     "Revision",
@@ -256,6 +258,57 @@ def as_at_date(moment: dt.datetime | dt.date | str) -> dt.date:
     if isinstance(moment, dt.datetime):
         return moment.astimezone(dt.UTC).date()
     return moment
+
+
+# ------------------------------------------------------------------- report parts ----
+def _plain(label: str) -> str:
+    return label.replace("\u00a0", " ").replace("\u2060", "")
+
+
+def as_at_paragraph(read_at: str, done: pd.DataFrame):
+    """The data's as-at moment, what "provisional" means, and which quarters are (``done``:
+    :func:`quarter_completeness` output)."""
+    from sjrlib.report import narrative, tables
+
+    provisional = [_plain(tables.quarter_label(q)) for q in done.index[done["provisional"]]]
+    tail = (f" Provisional: {', '.join(provisional)}; their figures will change as late "
+            "reviews are completed." if provisional else " Every quarter of the period is final.")
+    return narrative.Paragraph(
+        narrative.Strong(f"Data as at {as_at_words(read_at)}"),
+        " (when the reviews were read from the store). A quarter is provisional until "
+        f"{SETTLE_MONTHS} full months after it ends, or while more than {DRAFT_SHARE:.0%} of "
+        "its reviewed deaths have only a draft review." + tail,
+    )
+
+
+def completeness_table(groups: Mapping[str, pd.DataFrame], done: pd.DataFrame, rule,
+                       total_label: str):
+    """Per quarter and group (``{"": one organisation}`` or ``{"England": ..., ...}``): deaths
+    with only a draft review and deaths waiting for a second-stage review, under disclosure
+    control with the period total (primary and secondary suppression within the table), and
+    whether the quarter's figures are final (``done``: the status of the whole)."""
+    from sjrlib.disclosure import protect_counts
+    from sjrlib.report import tables
+
+    counts = pd.DataFrame(index=[tables.quarter_label(q) for q in done.index])
+    for name, frame in groups.items():
+        prefix = f"{name}: d" if name else "D"
+        wait = f"{name}: w" if name else "W"
+        counts[f"{prefix}eaths with only a draft review"] = \
+            frame["drafts_outstanding"].astype(int).to_numpy()
+        counts[f"{wait}aiting for a second-stage review"] = \
+            frame["awaiting_second_stage"].astype(int).to_numpy()
+    counts.loc[total_label] = counts.sum()
+    frame = protect_counts(counts.astype(object), rule, total_row=total_label)
+    frame["Figures"] = [("Provisional" if p else "Final") for p in done["provisional"]] + [""]
+    return tables.ReportTable(
+        frame, caption="Completeness: reviews still to come, by quarter of death",
+        note=tables._note(rule, "A death with only a draft review is not counted as reviewed "
+                          "until the review is submitted. Deaths whose first-stage overall care "
+                          "was poor or very poor (1-2) wait for a second-stage review, which "
+                          "may change the avoidability figures."),
+        formats={"Figures": "text"}, total_rows=[total_label], index_name="Quarter",
+    )
 
 
 # ------------------------------------------------------------------------ revisions ----

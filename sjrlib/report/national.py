@@ -29,7 +29,7 @@ from sjrlib.disclosure import (
     protect_counts,
     published_rate,
 )
-from sjrlib.report import narrative, tables
+from sjrlib.report import completeness, narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
 from sjrlib.report.figures import Chart
 from sjrlib.report.params import NationalParameters, load_parameters, months_between
@@ -164,6 +164,32 @@ class NationalReport:
             "controlled figures can be worked out from the totals; percentages come from the "
             "counts shown."
         )
+
+    # ------------------------------------------------------------------- completeness ----
+    @cached_property
+    def _completeness(self) -> dict[str, pd.DataFrame]:
+        drafts = self.data.drafts
+        if drafts is None:
+            drafts = completeness.draft_cases(self.reviews.iloc[0:0], self.reviews)
+        as_at = completeness.as_at_date(self.data.read_at)
+        return {name: completeness.quarter_completeness(
+                    self._nation(self.reviews, nation), self._nation(self.deaths, nation),
+                    self._nation(drafts, nation), self.period.months(), as_at)
+                for name, nation in (("England", "england"), ("Scotland", "scotland"),
+                                     ("", None))}
+
+    def as_at(self) -> narrative.Paragraph:
+        """The data's as-at moment, and which quarters are provisional (England and Scotland
+        together)."""
+        return completeness.as_at_paragraph(self.data.read_at, self._completeness[""])
+
+    def completeness(self) -> tables.ReportTable:
+        """Per quarter and nation: deaths with only a draft review and deaths waiting for a
+        second-stage review; whether the quarter is final (both nations together)."""
+        done = self._completeness
+        return completeness.completeness_table(
+            {"England": done["England"], "Scotland": done["Scotland"]}, done[""], self.rule,
+            self.total_label)
 
     # ------------------------------------------------------------------------- subsets ----
     def _nation(self, frame: pd.DataFrame, nation: str | None) -> pd.DataFrame:

@@ -134,18 +134,7 @@ class TrustReport:
 
     def as_at(self) -> narrative.Paragraph:
         """The data's as-at moment, and what a provisional quarter means."""
-        provisional = [tables.quarter_label(q).replace("\u00a0", " ").replace("\u2060", "")
-                       for q in self._completeness.index[self._completeness["provisional"]]]
-        tail = (f" Provisional: {', '.join(provisional)}; their figures will change as late "
-                "reviews are completed." if provisional else
-                " Every quarter of the period is final.")
-        return narrative.Paragraph(
-            narrative.Strong(f"Data as at {completeness.as_at_words(self.data.read_at)}"),
-            " (when the reviews were read from the store). A quarter is provisional until "
-            f"{completeness.SETTLE_MONTHS} full months after it ends, or while more than "
-            f"{completeness.DRAFT_SHARE:.0%} of its reviewed deaths have only a draft review."
-            + tail,
-        )
+        return completeness.as_at_paragraph(self.data.read_at, self._completeness)
 
     def _mark_provisional(self, table: tables.ReportTable) -> tables.ReportTable:
         """Label provisional quarters "(provisional)" in a quarterly table."""
@@ -162,26 +151,8 @@ class TrustReport:
     def completeness(self) -> tables.ReportTable:
         """Per quarter: deaths with only a draft review, deaths waiting for a second-stage
         review, and whether the quarter's figures are final."""
-        from sjrlib.disclosure import protect_counts
-
-        done = self._completeness
-        counts = pd.DataFrame({
-            "Deaths with only a draft review": done["drafts_outstanding"].astype(int),
-            "Waiting for a second-stage review": done["awaiting_second_stage"].astype(int),
-        })
-        counts.index = [tables.quarter_label(q) for q in done.index]
-        counts.loc[self.total_label] = counts.sum()
-        frame = protect_counts(counts.astype(object), self.rule, total_row=self.total_label)
-        frame["Figures"] = [("Provisional" if p else "Final") for p in done["provisional"]] \
-            + [""]
-        return tables.ReportTable(
-            frame, caption="Completeness: reviews still to come, by quarter of death",
-            note=tables._note(self.rule, "A death with only a draft review is not counted as "
-                              "reviewed until the review is submitted. Deaths whose first-stage "
-                              "overall care was poor or very poor (1-2) wait for a second-stage "
-                              "review, which may change the avoidability figures."),
-            formats={"Figures": "text"}, total_rows=[self.total_label], index_name="Quarter",
-        )
+        return completeness.completeness_table({"": self._completeness}, self._completeness,
+                                               self.rule, self.total_label)
 
     def _published_figures(self) -> dict[str, dict[str, str]]:
         return completeness.PublishedHistory.figures(
