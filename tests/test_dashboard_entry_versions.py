@@ -213,3 +213,33 @@ def test_an_rcp2017_review_opens_in_its_version_and_saves_as_rcp2017(store):
     assert saved["comment_overall"] == "Discussed at the mortality meeting."
     assert saved.get("form_version", "rcp2017") == "rcp2017"
     assert all(saved.get(c) is None for c in EXT2026)
+
+
+def test_another_save_target_gets_the_checked_values_and_no_review_is_stored(store):
+    """A calibration exercise stores training answers, not reviews (ReviewForm(save_to=...))."""
+    from sjrlib.schema import RowError, ValidationFailed
+
+    url, users = store
+    kept: list[dict] = []
+
+    def keep(values, *, expected_version):
+        if values["comment_overall"] == "refuse":
+            raise ValidationFailed([RowError("training", None, "comment_overall", "refuse",
+                                             "training_answer", "not an answer to this case")])
+        kept.append(dict(values))
+        return "TRAINING-1", (expected_version or 0) + 1
+
+    form = ReviewForm(open_session(users.reviewer, url, tool="test"), today=TODAY,
+                      save_to=keep, coding=False)
+    assert form.themes is None
+    form.fields["case_id"].widget.value = "CAL-01"
+    assert form.save(submit=True) is False and kept == []  # incomplete: never sent
+    fill_valid(form, overall=3, case_id="CAL-01")
+    assert form.save(submit=True), form.banner.value
+    assert form.review_id == "TRAINING-1" and form.version == 1
+    assert [v["case_id"] for v in kept] == ["CAL-01"] and kept[0]["status"] == "submitted"
+    form.fields["comment_overall"].widget.value = "refuse"
+    assert form.save(submit=True) is False
+    assert form.fields["comment_overall"].error.value == "Not an answer to this case"
+    with open_session(users.reviewer, url, tool="test") as s:
+        assert "CAL-01" not in set(s.reviews()["case_id"].astype(str))

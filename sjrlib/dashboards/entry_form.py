@@ -718,7 +718,8 @@ class ReviewForm:
             self.show_all_errors = True
         # The session validates with the same rules (and the store's context); the form's own
         # checks are cheap, so one save costs one validation.
-        local = self._combine([])
+        # Another save target gets only what the rules accept: the form checks it all here.
+        local = self.errors(status=status) if self.save_to else self._combine([])
         if any(self.identifiers.values()):
             self._show(local)
             self._say("error", "<b>Not saved.</b> The free text contains what looks like "
@@ -732,8 +733,8 @@ class ReviewForm:
         try:
             if local:
                 raise ValidationFailed([])
-            review_id, version = self.session.save_review(values,
-                                                          expected_version=self.version)
+            save = self.save_to or self.session.save_review
+            review_id, version = save(values, expected_version=self.version)
         except StaleReviewError as exc:
             self.reload_button.layout.display = ""
             self._say("error",
@@ -747,7 +748,7 @@ class ReviewForm:
             self._say("error", f"<b>Not saved.</b> {html.escape(str(exc))}")
             return False
         except ValidationFailed as exc:
-            errors = self._combine(exc.errors)
+            errors = self._combine(exc.errors) if exc.errors else local
             self.show_all_errors = True
             self._show(errors)
             self._say("error", f"<b>Not {'submitted' if submit else 'saved'}.</b> "
