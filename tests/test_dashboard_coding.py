@@ -7,6 +7,7 @@ would and read the stored codes back through the governed session.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import ipywidgets as w
@@ -203,3 +204,59 @@ def test_the_lead_gets_the_page(store):
     page = coding(user=users.lead, db=url, keyboard=False)
     assert "sjr-coding" in page._dom_classes
     assert f"organisation lead of {users.organisation}" in page.children[2].value
+
+
+# ----------------------------------------------------------------------------- actions tab
+def test_a_lead_records_an_action_with_a_measure_linked_to_the_review_coded(store):
+    url, users = store
+    coder = _coder(url, users.lead)
+    assert coder.tabs.get_title(1) == "Actions"
+    review_id = coder.review_id
+    coder.chooser.add("sepsis", "admission")
+    form = coder.actions
+    coder.tabs.selected_index = 1
+    assert review_id in form.link_review.description
+    form.link_review.value = True  # links the review being coded and ticks its themes
+    assert form.fields["review_ids"].value == review_id
+    assert [t for t, box in form.theme_boxes.items() if box.value] == ["sepsis"]
+    f = form.fields
+    f["description"].value = "Sepsis screening added to the emergency department triage form"
+    f["owner_role"].value = "Sepsis lead"
+    f["agreed_on"].value = dt.date(2022, 5, 3)
+    f["measure"].value = "theme:sepsis"
+    assert form.record() is None  # a measure needs the month the change went in
+    assert "Not recorded" in form.message.value
+    assert "Month the change went in" in form.message.value  # the label, not change_month
+    f["change_month"].value = "2022-06"
+    action_id = form.record()
+    assert action_id, form.message.value
+    assert "Action recorded" in form.message.value
+    assert "Sepsis screening added" in form.table.value and "Sepsis lead" in form.table.value
+    assert f["description"].value == "" and not form.theme_boxes["sepsis"].value  # cleared
+
+    with open_session(users.lead, url, tool="test") as s:
+        stored = s.actions()
+    assert len(stored) == 1
+    row = stored.iloc[0]
+    assert row["id"] == action_id and row["organisation_code"] == users.organisation
+    assert row["description"].startswith("Sepsis screening") and row["owner_role"] == "Sepsis lead"
+    assert row["status"] == "open" and str(row["agreed_on"]) == "2022-05-03"
+    assert row["measure"] == "theme:sepsis" and row["change_month"] == "2022-06"
+    assert row["themes"] == "sepsis" and row["review_ids"] == review_id
+    with open_session(users.admin, url, tool="test") as admin:
+        log = admin.audit_log(username=users.lead, action="actions.record")
+    assert len(log) == 1 and action_id in str(log["scope"].iloc[0])
+
+
+def test_an_action_naming_a_person_is_refused_and_nothing_is_stored(store):
+    url, users = store
+    form = _coder(url, users.lead).actions
+    form.fields["description"].value = "Mr Jones (NHS 943 476 5919) to be told the outcome"
+    form.fields["owner_role"].value = "Ward manager"
+    assert form.record() is None
+    said = form.message.value
+    assert "Not recorded" in said and "identifier" in said
+    assert "943 476 5919" not in said and "Jones" not in said  # the message names no one
+    assert form.fields["description"].value.startswith("Mr Jones")  # kept to be corrected
+    with open_session(users.lead, url, tool="test") as s:
+        assert s.actions().empty

@@ -9,6 +9,10 @@ is scoped to the lead's organisation and audited. A suggestion is stored only wh
 accepts it (``from_suggestion=True``); a theme added by hand is stored with
 ``from_suggestion=False``; a rejected or ignored suggestion is stored nowhere.
 
+A second tab, *Actions* (:mod:`sjrlib.dashboards.action_register`), records what the
+organisation does about the learning, linked to themes and reviews (the review being coded in
+one tick), with a measure whose SPC chart shows the impact.
+
 Keyboard: every control is a real button or select in tab order; Enter presses the focused
 button (so Enter on *Accept* accepts that suggestion), and ``N`` goes to the next review. When a
 review opens, or the focused suggestion is accepted or rejected, the focus moves to the next
@@ -114,6 +118,8 @@ class Coder:
         The review shown (``None``: the queue is empty).
     chooser : sjrlib.dashboards._widgets.ThemeChooser
         Suggestions, codes and the theme added by hand, for the review shown.
+    actions : sjrlib.dashboards.action_register.ActionRegister
+        The actions tab.
     widget : ipywidgets.VBox
         The dashboard, to display (CSS class ``sjr-coding``).
     """
@@ -198,6 +204,12 @@ class Coder:
         self._progress()
         how = "accepted suggestion" if from_suggestion else "added by hand"
         return ui.ThemeCode(theme, phase, f"{how} · stored")
+
+    def _current_review(self) -> tuple[str | None, list[str]]:
+        """The review shown and the themes coded on it here, for the actions tab's link."""
+        if self.review_id is None:
+            return None, []
+        return self.review_id, [c.theme for c in self.chooser.codes]
 
     # ----------------------------------------------------------------------------- drawing
     def _organisation(self) -> str:
@@ -299,8 +311,13 @@ class Coder:
             keys,
         ])
         self.coding_tab.add_class("v-coding")
-        self.tabs = w.Tab(children=[self.coding_tab])
+        from sjrlib.dashboards.action_register import ActionRegister
+
+        self.actions = ActionRegister(self.session, self.codebook, self._current_review)
+        self.tabs = w.Tab(children=[self.coding_tab, self.actions.widget])
         self.tabs.set_title(0, "Coding queue")
+        self.tabs.set_title(1, "Actions")
+        self.tabs.observe(lambda change: self.actions.refresh_link(), names="selected_index")
         self.tabs.add_class("sjr-tabs")
         head = w.HTML(
             "<h2 style='margin:4px 0'>Code the themes of your reviews</h2>"
