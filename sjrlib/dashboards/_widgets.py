@@ -262,6 +262,7 @@ class RowsEditor:
         self.box = w.VBox()
         self.add_button = button(add_label, f"b-{name}-add")
         self.add_button.on_click(lambda _: self.add_row())
+        self.add_button.layout.align_self = "flex-start"  # a button, not a bar across the form
         self.widget = w.VBox([self.box, self.add_button])
         self.widget.add_class(f"f-{name}")
         self._quiet = False

@@ -40,6 +40,7 @@ import html
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import ipywidgets as w
@@ -1237,12 +1238,21 @@ _FORM_WORDING: dict[str, str] = {
 """The same rules, worded for someone filling in the form rather than a file (by rule id)."""
 
 
+@cache
+def _conditions() -> dict[str, When]:
+    """The registry's conditions by rule id (what a question or answer is only for)."""
+    return {str(when.rule): when for _, _, when in registry().conditions()}
+
+
 def _for_people(error: Any, label: str) -> str:
     """A rule's message worded for the form: :data:`_FORM_WORDING`, else the message with the
     column id replaced by the field's label."""
     rule = getattr(error, "rule", None)
     if rule in _FORM_WORDING:
         return _FORM_WORDING[rule]
+    condition = _conditions().get(str(rule))
+    if condition is not None:  # a registry condition, in its own words
+        return "Only when " + condition.says.replace("_", " ")
     message = str(getattr(error, "message", error))
     column = str(getattr(error, "column", ""))
     if column and column in message:
