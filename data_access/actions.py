@@ -68,8 +68,15 @@ MAX_OWNER = 120
 _SEPARATOR = ";"
 
 
+def _missing(value: Any) -> bool:
+    """None, NaN, NaT, pd.NA or blank text (as a frame or a spreadsheet gives a blank)."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (not isinstance(value, list | tuple) and bool(pd.isna(value)))
+
+
 def _date(value: Any, name: str) -> dt.date | None:
-    if value is None or value is pd.NaT or (isinstance(value, str) and not value.strip()):
+    if _missing(value):
         return None
     if isinstance(value, dt.datetime):
         return value.date()
@@ -82,7 +89,7 @@ def _date(value: Any, name: str) -> dt.date | None:
 
 
 def _month(value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if _missing(value):
         return None
     value = str(value).strip()
     if len(value) != 7 or value[4] != "-" or not (value[:4] + value[5:]).isdigit() \
@@ -92,7 +99,7 @@ def _month(value: Any) -> str | None:
 
 
 def _links(value: Any) -> list[str]:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if _missing(value):
         return []
     items = value.split(_SEPARATOR) if isinstance(value, str) else list(value)
     out: list[str] = []
@@ -104,7 +111,7 @@ def _links(value: Any) -> list[str]:
 
 
 def _screened(value: Any, name: str, limit: int) -> str:
-    textual = "" if value is None else str(value).strip()
+    textual = "" if _missing(value) else str(value).strip()
     if not textual:
         raise ValueError(f"{name} is required")
     if len(textual) > limit:
@@ -134,7 +141,7 @@ def check_action(values: dict[str, Any], *, codebook: Any, today: dt.date | None
         "description": _screened(values.get("description"), "description", MAX_DESCRIPTION),
         "owner_role": _screened(values.get("owner_role"), "owner_role", MAX_OWNER),
     }
-    status = str(values.get("status") or "open").strip()
+    status = "open" if _missing(values.get("status")) else str(values["status"]).strip()
     if status not in ACTION_STATUSES:
         raise ValueError(f"status must be one of {', '.join(ACTION_STATUSES)}, not {status!r}")
     out["status"] = status
@@ -154,7 +161,7 @@ def check_action(values: dict[str, Any], *, codebook: Any, today: dt.date | None
         raise ValueError(f"completed_on is for completed actions; this one is {status}")
     out.update(agreed_on=agreed, due_on=due, completed_on=completed)
     measure = values.get("measure")
-    measure = None if measure is None or not str(measure).strip() else str(measure).strip()
+    measure = None if _missing(measure) else str(measure).strip()
     change = _month(values.get("change_month"))
     if measure is not None:
         measure = parse_measure(measure, codebook).id
@@ -298,3 +305,47 @@ def write_actions_file(frame: pd.DataFrame, path: str | Path) -> Path:
     else:
         raise ValueError(f"{path.name}: write the register to a .csv or .xlsx file")
     return path
+
+
+def store_demo_learning(engine: Any, learning: Any) -> tuple[int, int]:
+    """Store the synthetic theme codes and actions of a demo store
+    (:func:`sjrlib.synthetic.themes.synthetic_learning`); returns ``(codes, actions)``.
+
+    The operator's, like the demo import itself: refused on a store not marked synthetic, and
+    written in one transaction with one audit entry (``demo.learning``, as ``demo-admin``).
+    Each action is checked as :meth:`data_access.session.Session.record_action` checks it.
+    """
+    from data_access import audit
+    from data_access.demo import is_synthetic
+    from sjrlib.themes.codebook import SHIPPED_VERSION, shipped_codebook
+
+    book = shipped_codebook()
+    codes = learning.codes
+    with engine.begin() as conn:
+        audit.lock(conn)
+        if not is_synthetic(conn):
+            raise PermissionError("synthetic theme codes and actions go only into a store "
+                                  "marked synthetic")
+        stored = set(conn.execute(text("SELECT review_id FROM reviews")).scalars())
+        codes = codes[codes["review_id"].isin(stored)]
+        rows = [{"id": uuid.uuid4().hex, "r": r, "t": t, "p": p, "v": SHIPPED_VERSION, "u": u,
+                 "at": at.to_pydatetime(), "s": bool(s)}
+                for r, t, p, u, at, s in zip(codes["review_id"], codes["theme"], codes["phase"],
+                                             codes["coded_by"], codes["coded_at"],
+                                             codes["from_suggestion"], strict=True)]
+        if rows:
+            conn.execute(text("INSERT INTO theme_codes (id, review_id, theme, phase, "
+                              "codebook_version, coded_by, coded_at, from_suggestion) VALUES "
+                              "(:id, :r, :t, :p, :v, :u, :at, :s)"), rows)
+        actions = 0
+        for action in learning.actions.itertuples():
+            values = check_action({k: getattr(action, k) for k in (
+                "description", "owner_role", "status", "agreed_on", "due_on", "completed_on",
+                "measure", "change_month", "themes")}, codebook=book)
+            insert_action(conn, str(action.organisation_code), values,
+                          user=f"lead-{str(action.organisation_code).lower()}")
+            actions += 1
+        audit.append(conn, username="demo-admin", role="administrator", action="demo.learning",
+                     scope={"theme_codes": len(rows), "actions": actions, "synthetic": True},
+                     rows=len(rows) + actions, tool="sjr demo-data")
+    return len(rows), actions

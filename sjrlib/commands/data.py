@@ -274,15 +274,21 @@ def demo_data(
         size = {"seed": seed, "n_organisations": organisations, "years": years}
         with _console.status("Generating synthetic data ..."):
             data = synthetic.generate(**{k: v for k, v in size.items() if v is not None})
+            from sjrlib.synthetic.themes import synthetic_learning  # issue 13: themes, actions
+
+            learning = synthetic_learning(data.reviews, data.seed)
         SYNTHETIC_FOLDER.mkdir(parents=True, exist_ok=True)
         files = {Kind.organisations: SYNTHETIC_FOLDER / "organisations.csv",
                  Kind.deaths: SYNTHETIC_FOLDER / "deaths.csv",
                  Kind.reviews: SYNTHETIC_FOLDER / "reviews.csv"}
         io.write_organisations(data.organisations, files[Kind.organisations])
         io.write_deaths(data.deaths, files[Kind.deaths])
-        io.write_reviews(data.reviews, files[Kind.reviews])
+        io.write_reviews(learning.reviews, files[Kind.reviews])
         for kind, path in files.items():
             import_file(kind, path, url, user="demo-admin")
+        from data_access.actions import store_demo_learning
+
+        store_demo_learning(engine, learning)
         added = _demo_users(engine, url)
     finally:
         engine.dispose()
