@@ -173,11 +173,12 @@ def test_the_lead_codes_a_submitted_review_at_once_and_sees_only_their_own_codes
     assert lead.themes.codes == []  # the reviewer's code is not shown to the second coder
     offers = offer_rows(lead)
     # first_stage_values: admission "Early warning score rising ... without escalation",
-    # overall "Failure to escalate a deteriorating patient."
-    assert ("deterioration", "admission") in offers and ("deterioration", "overall") in offers
-    press(offers[("deterioration", "admission")], "b-accept")
+    # overall "Failure to escalate a deteriorating patient.": one offer per theme, at the
+    # phase suggesting it most
+    assert [k for k in offers if k[0] == "deterioration"] == [("deterioration", "overall")]
+    press(offers[("deterioration", "overall")], "b-accept")
     assert codes_in_store(url, users.lead, review_id) == {
-        ("deterioration", "admission", True, users.lead),
+        ("deterioration", "overall", True, users.lead),
         ("deterioration", "overall", False, users.reviewer)}
     lead.themes.add_theme.value = "communication_team"
     lead.themes.add_phase.value = "admission"
@@ -191,10 +192,9 @@ def test_the_lead_codes_a_submitted_review_at_once_and_sees_only_their_own_codes
     again = form_for(url, users.lead)  # opened afresh: the lead's codes, not offered again
     assert again.open(review_id)
     assert {(c.theme, c.phase) for c in again.themes.codes} == {
-        ("deterioration", "admission"), ("communication_team", "admission")}
+        ("deterioration", "overall"), ("communication_team", "admission")}
     assert all("coded" in c.note and not c.pending for c in again.themes.codes)
-    assert ("deterioration", "admission") not in offer_rows(again)
-    assert ("deterioration", "overall") in offer_rows(again)
+    assert ("deterioration", "overall") not in offer_rows(again)
 
 
 def test_a_refused_code_is_said_in_the_chooser(store):

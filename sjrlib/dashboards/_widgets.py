@@ -586,6 +586,22 @@ class ThemeChooser:
         self.code_box.children = codes or [w.HTML("<span class='sjr-hint'>None yet.</span>")]
 
 
+def theme_offers(judgements: Sequence[tuple[str | None, str | None]]) -> list[ThemeOffer]:
+    """Suggested themes for a review's judgements (``[(phase, text)]``, blank ones skipped): one
+    offer per theme, at the phase whose judgement suggests it most strongly, best first
+    (``sjrlib.themes.suggest_many``)."""
+    from sjrlib.themes import suggest_many
+
+    texts = [(phase, text) for phase, text in judgements if text]
+    best: dict[str, ThemeOffer] = {}
+    found = suggest_many([text for _, text in texts]) if texts else []
+    for (phase, _), suggestions in zip(texts, found):
+        for s in suggestions:
+            if s.theme not in best or s.score > best[s.theme].score:
+                best[s.theme] = ThemeOffer(s.theme, phase, s.score)
+    return sorted(best.values(), key=lambda o: (-o.score, o.theme))
+
+
 def theme_chooser(themes: Sequence[Any], *, phases: dict[str, str], on_code: ThemeChosen,
                   on_remove: Callable[[str, str | None], None] | None = None) -> ThemeChooser:
     """A :class:`ThemeChooser` for ``themes`` (the codebook's active themes: objects with

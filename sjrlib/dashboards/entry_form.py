@@ -879,8 +879,8 @@ class ReviewForm:
         self.themes_state.value = say
 
     def _suggest_themes(self) -> None:
-        """Suggestions for each phase's explicit judgement (``sjrlib.themes.suggest``), worked
-        out again only when a judgement changed."""
+        """Suggestions from the phases' explicit judgements (one per theme, at the phase that
+        suggests it most), worked out again only when a judgement changed."""
         if not self.coding_here():
             return
         texts = tuple((phase, self.fields[domain.comment_column(phase)].value)
@@ -889,12 +889,7 @@ class ReviewForm:
         if texts == self._suggested_for:
             return
         self._suggested_for = texts
-        from sjrlib.themes import suggest_many
-
-        found = suggest_many([t for _, t in texts]) if texts else []
-        self.themes.show(offers=[ui.ThemeOffer(s.theme, phase, s.score)
-                                 for (phase, _), suggestions in zip(texts, found)
-                                 for s in suggestions])
+        self.themes.show(offers=ui.theme_offers(texts))
 
     def _store_pending(self) -> str:
         """Code the just-submitted review with the themes chosen while it was written; a
