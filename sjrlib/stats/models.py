@@ -8,6 +8,8 @@ References
 McCullagh P. Regression models for ordinal data. J R Stat Soc B 1980;42:109-42.
 Armitage P. Tests for linear trends in proportions and frequencies. Biometrics 1955;11:375-86.
 Agresti A. An Introduction to Categorical Data Analysis, 2nd ed. Wiley, 2007 (s. 2.5, 6.2).
+Brant R. Assessing proportionality in the proportional odds model for ordinal logistic
+regression. Biometrics 1990;46:1171-8.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ from sjrlib.stats.descriptive import _poor_care
 
 __all__ = [
     "DEFAULT_COVARIATES",
+    "BrantResult",
     "OrdinalRegressionResult",
     "TrendResult",
+    "brant_for",
+    "brant_test",
     "cochran_armitage",
     "ordinal_regression",
     "poor_care_trend",
@@ -177,6 +182,112 @@ def ordinal_regression(
     converged = bool(result.mle_retvals.get("converged", True))
     return OrdinalRegressionResult(table, result.params[k:], int(len(exog)),
                                    int((~complete).sum()), direction, converged, result)
+
+
+# ---------------------------------------------------------------- proportional odds check
+class BrantResult(NamedTuple):
+    """Brant's test of the proportional-odds assumption.
+
+    ``table``: one row per term and an ``Omnibus`` row: ``term``, ``chi2``, ``df``,
+    ``p_value``. ``cut_estimates``: the term's log odds ratio (of a higher score) in the
+    separate binary logit at each cut point (columns ``"> 1"``, ``"> 2"``, ...), the estimates
+    the test compares."""
+
+    table: pd.DataFrame
+    cut_estimates: pd.DataFrame
+
+
+def brant_test(endog: Sequence[int] | np.ndarray, exog: pd.DataFrame | np.ndarray,
+               weights: Sequence[float] | np.ndarray | None = None) -> BrantResult:
+    """Brant's (1990) Wald test that each term's effect is the same at every cut point.
+
+    Parameters
+    ----------
+    endog
+        The ordinal outcome (integers; at least three levels).
+    exog
+        The model's terms (no constant), one column per term.
+    weights
+        Frequency weights (e.g. the counts of a table), default 1 each.
+
+    Notes
+    -----
+    For each cut point ``j`` a binary logit of ``y > level_j`` on the terms is fitted; the
+    covariance of the estimates of cut points ``j <= l`` is
+    ``(X'W_jj X)^-1 X'W_jl X (X'W_ll X)^-1`` with ``W_jl = diag(pi_l - pi_j pi_l)``
+    (``pi`` the fitted probabilities, ``X`` with its constant); the statistic compares each
+    term's estimates across cut points (``df = (cuts - 1)`` per term, ``(cuts - 1) x terms``
+    for the omnibus test). A small p value says the proportional-odds model's single odds
+    ratio for that term hides effects that differ along the scale.
+    """
+    y = np.asarray(endog)
+    frame = exog if isinstance(exog, pd.DataFrame) else pd.DataFrame(
+        np.asarray(exog, float), columns=[f"x{i + 1}" for i in range(np.asarray(exog).shape[1])])
+    names = list(frame.columns)
+    x = np.column_stack([np.ones(len(y)), frame.to_numpy(float)])
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, float)
+    levels = np.unique(y)
+    if levels.size < 3:
+        raise ValueError("the outcome takes fewer than three values: there is one cut point, "
+                         "nothing to compare")
+    cuts = levels[:-1]
+    k, p = cuts.size, x.shape[1]
+    betas, pis = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerfectSeparationWarning)
+        for level in cuts:
+            try:
+                fit = sm.GLM((y > level).astype(float), x, family=sm.families.Binomial(),
+                             freq_weights=w).fit()
+            except (PerfectSeparationWarning, np.linalg.LinAlgError) as exc:
+                raise ValueError(f"the binary fit at cut point > {level} failed ({exc})") \
+                    from None
+            betas.append(np.asarray(fit.params, float))
+            pis.append(np.asarray(fit.fittedvalues, float))
+    inv = [np.linalg.inv(x.T @ (x * (w * pi * (1 - pi))[:, None])) for pi in pis]
+    var = np.zeros((k * (p - 1), k * (p - 1)))
+    for j in range(k):
+        for m in range(j, k):
+            if j == m:
+                block = inv[j]
+            else:
+                middle = x.T @ (x * (w * (pis[m] - pis[j] * pis[m]))[:, None])
+                block = inv[j] @ middle @ inv[m]
+            rows, cols = slice(j * (p - 1), (j + 1) * (p - 1)), slice(m * (p - 1),
+                                                                      (m + 1) * (p - 1))
+            var[rows, cols] = block[1:, 1:]
+            var[cols, rows] = block[1:, 1:].T
+    stacked = np.concatenate([b[1:] for b in betas])
+    q = p - 1
+
+    def wald(terms: list[int]) -> tuple[float, int]:
+        d = np.zeros(((k - 1) * len(terms), k * q))
+        row = 0
+        for t in terms:
+            for j in range(1, k):
+                d[row, t] = 1.0
+                d[row, j * q + t] = -1.0
+                row += 1
+        diff = d @ stacked
+        return float(diff @ np.linalg.solve(d @ var @ d.T, diff)), d.shape[0]
+
+    rows = []
+    for t, name in [(-1, "Omnibus"), *enumerate(names)]:
+        chi2, df = wald(list(range(q)) if t < 0 else [t])
+        rows.append({"term": name, "chi2": chi2, "df": df,
+                     "p_value": float(stats.chi2.sf(chi2, df))})
+    table = pd.DataFrame(rows[1:] + rows[:1])
+    estimates = pd.DataFrame({f"> {c}": b[1:] for c, b in zip(cuts, betas, strict=True)},
+                             index=pd.Index(names, name="term"))
+    return BrantResult(table, estimates)
+
+
+def brant_for(fit: OrdinalRegressionResult) -> BrantResult:
+    """:func:`brant_test` on the data a fitted :func:`ordinal_regression` used."""
+    model = fit.result.model
+    names = [str(t) for t in fit.table["term"]]
+    return brant_test(np.asarray(model.endog), pd.DataFrame(np.asarray(model.exog),
+                                                            columns=names))
 
 
 # ---------------------------------------------------------------------------- trend
