@@ -33,6 +33,9 @@ from data_access.database import (
     _PHASES,
     _PROBLEMS,
     _REASONS,
+    _REFERRAL_COLUMNS,
+    _REFERRAL_ROW,
+    _REFERRALS,
     _REVIEW_FIELDS,
     _REVIEWERS,
     _REVIEWS,
@@ -209,9 +212,10 @@ def _reason_rows(chunk: pd.DataFrame) -> pd.DataFrame:
 
 
 def _insert_children(conn: Connection, chunk: pd.DataFrame) -> None:
-    """Phase, problem and reason rows of the chunk's reviews: the rows :func:`_phase_rows`,
-    :func:`_problem_rows` and :func:`_reason_rows` give, built as plain tuples straight from
-    the columns (no intermediate frames: this is most of a bulk import's Python time)."""
+    """Phase, problem, reason and referral rows of the chunk's reviews: the rows
+    :func:`_phase_rows`, :func:`_problem_rows` and :func:`_reason_rows` give (and one per
+    referral type with a status), built as plain tuples straight from the columns (no
+    intermediate frames: this is most of a bulk import's Python time)."""
     ids = _column_values(chunk["review_id"])
     phases: list[tuple] = []
     for phase in domain.PHASES:
@@ -237,6 +241,34 @@ def _insert_children(conn: Connection, chunk: pd.DataFrame) -> None:
     _insert_rows(conn, _PHASES, ("review_id", "phase", "score", "comment"), phases)
     _insert_rows(conn, _PROBLEMS, ("review_id", "problem_type", "harm"), problems)
     _insert_rows(conn, _REASONS, ("review_id", "reason"), reasons)
+    _insert_rows(conn, _REFERRALS, _REFERRAL_ROW, _referral_rows(chunk, ids))
+
+
+def _referral_rows(chunk: pd.DataFrame, ids: list) -> list[tuple]:
+    """One ``referrals`` row per review and referral type with a status. A reference without
+    a status has no row to go in: refused (validation refuses it first,
+    ``referral_ref_needs_referral``), never dropped."""
+    rows: list[tuple] = []
+    for kind, status_column, reference_column in _REFERRAL_COLUMNS:
+        status, reference = chunk[status_column], chunk[reference_column]
+        if status.isna().all():  # most reviews (every rcp2017 one) have no referral
+            if reference.notna().any():
+                raise _orphan_reference(chunk, status, reference, reference_column)
+            continue
+        statuses = _column_values(status)
+        references = _column_values(reference)
+        rows += [(r, kind, s, f) for r, s, f in zip(ids, statuses, references, strict=True)
+                 if s is not None]
+        if any(s is None and f is not None for s, f in zip(statuses, references, strict=True)):
+            raise _orphan_reference(chunk, status, reference, reference_column)
+    return rows
+
+
+def _orphan_reference(chunk: pd.DataFrame, status: pd.Series, reference: pd.Series,
+                      column: str) -> StoreError:
+    orphans = chunk.loc[(status.isna() & reference.notna()).to_numpy(), "review_id"].tolist()
+    return StoreError(f"{column} given without a referral status on review(s) "
+                      f"{', '.join(map(str, orphans[:20]))}: nothing was stored")
 
 
 def _insert_rows(conn: Connection, table, names: tuple[str, ...], rows: list[tuple]) -> None:
@@ -263,7 +295,7 @@ def _insert_rows(conn: Connection, table, names: tuple[str, ...], rows: list[tup
 
 def _delete_children(conn: Connection, review_ids: Collection[str]) -> None:
     for ids in _id_chunks(review_ids):
-        for table in (_PHASES, _PROBLEMS, _REASONS):
+        for table in (_PHASES, _PROBLEMS, _REASONS, _REFERRALS):
             conn.execute(delete(table).where(table.c.review_id.in_(ids)))
 
 

@@ -29,6 +29,7 @@ from data_access.models import (
     Organisation,
     PhaseAssessment,
     Problem,
+    Referral,
     Review,
     Reviewer,
     ReviewReason,
@@ -43,6 +44,7 @@ _IN_CHUNK = 900  # ids per ``IN (...)`` list, well under SQLite's bound-paramete
 _REVIEWS = Review.__table__
 _PHASES = PhaseAssessment.__table__
 _PROBLEMS = Problem.__table__
+_REFERRALS = Referral.__table__
 _REASONS = ReviewReason.__table__
 _REVIEWERS = Reviewer.__table__
 _ORGANISATIONS = Organisation.__table__
@@ -50,6 +52,13 @@ _DEATHS = Death.__table__
 
 _REVIEW_FIELDS = tuple(c for c in domain.REVIEW_COLUMNS if c in _REVIEWS.c)
 """Exchange columns stored on the ``reviews`` table itself (the rest live in child tables)."""
+
+_REFERRAL_COLUMNS: tuple[tuple[str, str, str], ...] = tuple(
+    (t, domain.referral_column(t), domain.referral_ref_column(t)) for t in domain.REFERRAL_TYPES
+    if domain.referral_column(t) in domain.REVIEW_COLUMNS)
+"""``(referral type, status column, reference column)`` of each referral type the review frame
+has: one row of ``referrals`` per type with a status."""
+_REFERRAL_ROW = ("review_id", "referral_type", "referral_status", "referral_reference")
 
 
 class StoreError(Exception):

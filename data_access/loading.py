@@ -25,6 +25,8 @@ from data_access.database import (
     _PHASES,
     _PROBLEMS,
     _REASONS,
+    _REFERRAL_COLUMNS,
+    _REFERRALS,
     _REVIEW_FIELDS,
     _REVIEWS,
     _id_chunks,
@@ -102,10 +104,11 @@ def _fetch_reviews(conn: Connection, conditions: list) -> pd.DataFrame:
              .join(_ORGANISATIONS, _ORGANISATIONS.c.code == _REVIEWS.c.organisation_code)
              .where(*conditions))
     reviews = _fetch_arrow(conn, query)
+    tables = (_PHASES, _PROBLEMS, _REASONS) + ((_REFERRALS,) if _REFERRAL_COLUMNS else ())
     children = [
         _fetch_arrow(conn, select(table).select_from(
             _REVIEWS.join(table) if conditions else table).where(*conditions))
-        for table in (_PHASES, _PROBLEMS, _REASONS)
+        for table in tables
     ]
     return _assemble(reviews, *children)
 
@@ -118,8 +121,8 @@ def _spread(values: pa.ChunkedArray, positions: np.ndarray, n: int):
 
 
 def _assemble(reviews: dict[str, pa.ChunkedArray], phases: dict[str, pa.ChunkedArray],
-              problems: dict[str, pa.ChunkedArray], reasons: dict[str, pa.ChunkedArray]
-              ) -> pd.DataFrame:
+              problems: dict[str, pa.ChunkedArray], reasons: dict[str, pa.ChunkedArray],
+              referrals: dict[str, pa.ChunkedArray] | None = None) -> pd.DataFrame:
     """Pivot the child tables onto the review rows, sorted by ``review_id``.
 
     Vectorised: each child row's review is found by a hash lookup (``pyarrow.compute``), then
@@ -138,12 +141,18 @@ def _assemble(reviews: dict[str, pa.ChunkedArray], phases: dict[str, pa.ChunkedA
     reason_frame = pd.DataFrame({k: _pandas(v) for k, v in reasons.items()})
     columns["review_reasons"] = _joined_reasons(pd.Series(columns["review_id"]), reason_frame,
                                                 positions(reasons))
-    for child, key, value_columns in (
-        (phases, "phase", {"score": domain.score_column, "comment": domain.comment_column}),
-        (problems, "problem_type", {"harm": domain.problem_column}),
-    ):
+    pivots = [
+        (phases, "phase", {"score": domain.score_column, "comment": domain.comment_column},
+         domain.PHASES),
+        (problems, "problem_type", {"harm": domain.problem_column}, domain.PROBLEM_TYPES),
+    ]
+    if referrals is not None:
+        pivots.append((referrals, "referral_type",
+                       {"referral_status": domain.referral_column,
+                        "referral_reference": domain.referral_ref_column},
+                       tuple(kind for kind, _status, _reference in _REFERRAL_COLUMNS)))
+    for child, key, value_columns, vocabulary in pivots:
         pos = positions(child)
-        vocabulary = domain.PHASES if key == "phase" else domain.PROBLEM_TYPES
         for item in vocabulary:
             # Compared in Arrow: no Python string per child row.
             same = pc.fill_null(pc.equal(child[key], item), False)

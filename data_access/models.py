@@ -6,8 +6,11 @@ Alembic history covers everything.
 
 A review is split the way the form is: the review-level fields on ``reviews``; one row per scored
 (or commented) phase in ``phase_assessments``; one row per problem present in ``problems``; one row
-per reason in ``review_reasons``. Check constraints mirror the domain vocabularies of
-:mod:`sjrlib.domain`, so even a hand-written ``INSERT`` cannot store a care score of 7 or a child.
+per reason in ``review_reasons``; one row per referral on in ``referrals``. Every review records
+its ``form_version``; the columns of the questions added after the 2017 form (``ext2026``) are
+made from their declarations in the field registry (:func:`question_columns`). Check
+constraints mirror the domain vocabularies of :mod:`sjrlib.domain`, so even a hand-written
+``INSERT`` cannot store a care score of 7 or a child.
 
 No direct identifier has a column here: no name, no NHS/CHI number, no date of birth, no full
 postcode (``postcode_district`` holds the outward code only; the validation rules enforce that).
@@ -39,10 +42,12 @@ __all__ = [
     "Organisation",
     "PhaseAssessment",
     "Problem",
+    "Referral",
     "Review",
     "ReviewReason",
     "Reviewer",
     "in_vocabulary",
+    "question_columns",
 ]
 
 # Deterministic constraint names, so later migrations (and SQLite batch mode) can refer to them.
@@ -256,4 +261,84 @@ class Death(Base):
             "learning_disability_deaths >= 0 AND learning_disability_deaths <= deaths_in_scope",
             name="learning_disability_deaths",
         ),
+    )
+
+
+# ------------------------------------------------------------------- form versions (issue 12) --
+# Revision 0007_form_versions. The review columns of the questions added after the 2017 form, and
+# form_version itself, are made from their declarations in the field registry, so a new question
+# gets its column (and the check of its answer list) from its one entry there; the migration
+# that adds it writes the same column out (``tests/test_store.py`` compares the two).
+
+_ANSWER_WIDTH = 16
+"""Width of a text answer column of a question added after the 2017 form."""
+
+
+def question_columns() -> list[tuple[str, object, CheckConstraint]]:
+    """``(column, mapped column, check)`` for ``form_version`` and every single-answer question
+    the 2017 form did not ask, in form order, from the field registry."""
+    from sjrlib.form.registry import BASE_VERSION, FORM_VERSION_COLUMN, Field, Kind, registry
+
+    out: list[tuple[str, object, CheckConstraint]] = []
+    version = registry().question(FORM_VERSION_COLUMN)
+    out.append((FORM_VERSION_COLUMN,
+                mapped_column(String(_ANSWER_WIDTH), nullable=False, server_default=BASE_VERSION),
+                CheckConstraint(in_vocabulary(FORM_VERSION_COLUMN, version.answers.ids,
+                                              nullable=False), name=FORM_VERSION_COLUMN)))
+    for question in registry().fields():
+        if not isinstance(question, Field) or question.asked_in(BASE_VERSION):
+            continue
+        if question.kind in (Kind.SCORE, Kind.INTEGER):
+            values = question.answers.values if question.answers is not None else ()
+            low = min(values) if values else question.low
+            high = max(values) if values else question.high
+            out.append((question.id, mapped_column(Integer),
+                        CheckConstraint(_between(question.id, low, high), name=question.id)))
+        elif question.kind is Kind.ANSWERS:
+            answers = question.answers.ids
+            if max(map(len, answers)) > _ANSWER_WIDTH:
+                raise ValueError(f"{question.id}: an answer is longer than {_ANSWER_WIDTH} "
+                                 "characters; widen the column in a migration")
+            out.append((question.id, mapped_column(String(_ANSWER_WIDTH)),
+                        CheckConstraint(in_vocabulary(question.id, answers), name=question.id)))
+        else:
+            raise ValueError(f"{question.id}: no store column for a {question.kind} question "
+                             "added after the 2017 form; add it here and in a migration")
+    return out
+
+
+for _name, _column, _check in question_columns():
+    setattr(Review, _name, _column)  # declarative adds it to the reviews table
+    Review.__table__.append_constraint(_check)
+del _name, _column, _check
+
+
+def _referral_question():
+    from sjrlib.form.registry import registry
+
+    return registry().question("referral")
+
+
+class Referral(Base):
+    """A referral on to another process (LeDeR, coroner, PSII...): one row per type a review
+    answered, with its status and an optional external reference (screened free text)."""
+
+    __tablename__ = "referrals"
+
+    review_id: Mapped[str] = mapped_column(
+        ForeignKey("reviews.review_id", ondelete="CASCADE"), primary_key=True
+    )
+    referral_type: Mapped[str] = mapped_column(String(24), primary_key=True)
+    referral_status: Mapped[str] = mapped_column(String(24), nullable=False)
+    referral_reference: Mapped[str | None] = mapped_column(String(40))
+
+    __table_args__ = (
+        CheckConstraint(in_vocabulary("referral_type", _referral_question().types.ids,
+                                      nullable=False), name="referral_type"),
+        CheckConstraint(in_vocabulary("referral_status", _referral_question().value.answers.ids,
+                                      nullable=False), name="referral_status"),
+        # SQLite does not hold a VARCHAR to its length
+        CheckConstraint("referral_reference IS NULL OR length(referral_reference) <= "
+                        f"{_referral_question().companion.max_length}",
+                        name="referral_reference"),
     )

@@ -47,6 +47,9 @@ from data_access.database import (
     _PHASES,
     _PROBLEMS,
     _REASONS,
+    _REFERRAL_COLUMNS,
+    _REFERRAL_ROW,
+    _REFERRALS,
     _REVIEW_FIELDS,
     _REVIEWERS,
     _REVIEWS,
@@ -138,7 +141,8 @@ def _stale(conn: Connection, review_id: str, expected_version: int | None) -> St
 
 def save_review(conn: Connection, values: dict, expected_version: int | None = None, *,
                 saved_by: str | None = None) -> tuple[str, int]:
-    """Insert or update one review with its phases, problems and reasons. Access layer only.
+    """Insert or update one review with its phases, problems, reasons and referrals. Access
+    layer only.
 
     ``values`` holds the review frame's columns for one review, already validated
     (``sjrlib.schema``); missing keys are blank. With ``expected_version=None`` the review must
@@ -214,7 +218,8 @@ def _add_reviewer(conn: Connection, cells: dict[str, object]) -> None:
 
 def _insert_review_children(conn: Connection, cells: dict[str, object]) -> None:
     """:func:`_insert_children` for one review: the rows :func:`_phase_rows`,
-    :func:`_problem_rows` and :func:`_reason_rows` give for a 1-row frame."""
+    :func:`_problem_rows` and :func:`_reason_rows` give for a 1-row frame, and its
+    referrals."""
     review_id = cells["review_id"]
     phases = [{"review_id": review_id, "phase": phase,
                "score": cells[domain.score_column(phase)],
@@ -229,7 +234,16 @@ def _insert_review_children(conn: Connection, cells: dict[str, object]) -> None:
     listed = str(cells["review_reasons"] or "").split(domain.REASON_SEPARATOR)
     reasons = [{"review_id": review_id, "reason": reason}
                for reason in dict.fromkeys(r.strip() for r in listed) if reason]
-    for table, rows in ((_PHASES, phases), (_PROBLEMS, problems), (_REASONS, reasons)):
+    referrals = [dict(zip(_REFERRAL_ROW, (review_id, kind, cells[status], cells[reference]),
+                          strict=True))
+                 for kind, status, reference in _REFERRAL_COLUMNS if cells[status] is not None]
+    orphans = [reference for _kind, status, reference in _REFERRAL_COLUMNS
+               if cells[status] is None and cells[reference] is not None]
+    if orphans:
+        raise StoreError(f"{', '.join(orphans)} given without a referral status on review "
+                         f"{review_id}: nothing was saved")
+    for table, rows in ((_PHASES, phases), (_PROBLEMS, problems), (_REASONS, reasons),
+                        (_REFERRALS, referrals)):
         if rows:
             conn.execute(insert(table), rows)
 

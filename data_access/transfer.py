@@ -120,12 +120,22 @@ def import_file(conn: Connection, kind: str, path: Path, *, organisation: str | 
 
 
 def export_frame(conn: Connection, kind: str, *, organisation: str | None) -> pd.DataFrame:
-    """The stored rows of one kind, in the exchange format, within the scope."""
+    """The stored rows of one kind, in the exchange format, within the scope.
+
+    Reviews: the columns of every form version present (``shared/spec/form-versions.md``):
+    an export of 2017 reviews only has no ext2026 column, one with ext2026 reviews has them
+    all (blank on the rcp2017 rows), so a round trip keeps every answer of both versions.
+    """
     from data_access import store
+    from sjrlib.form.registry import BASE_VERSION, FORM_VERSION_COLUMN, registry
 
     orgs = None if organisation is None else [organisation]
     if check_kind(kind) == "reviews":
-        return store.load_reviews(conn, organisation_codes=orgs)[list(domain.REVIEW_COLUMNS)]
+        frame = store.load_reviews(conn, organisation_codes=orgs)
+        versions = (frame[FORM_VERSION_COLUMN].dropna().unique().tolist()
+                    if FORM_VERSION_COLUMN in frame.columns else [BASE_VERSION])
+        present = set(registry().columns_for_versions(versions))
+        return frame[[c for c in domain.REVIEW_COLUMNS if c in present]]
     if kind == "deaths":
         return store.load_deaths(conn, organisation_codes=orgs)
     return store.load_organisations(conn, orgs)

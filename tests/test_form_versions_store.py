@@ -1,0 +1,286 @@
+"""Reviews of both form versions in the store, on SQLite and PostgreSQL: imports, one-review
+saves, loads, referrals as child rows, exports that round-trip, researchers' views.
+
+The data: a synthetic set over April 2024 to March 2025, so reviews of deaths before September
+2024 are ``rcp2017`` and later ones ``ext2026`` with referrals (``sjrlib.synthetic.ext2026``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from sqlalchemy import select, text
+
+from data_access import open_session, store
+from data_access.models import Referral
+from data_access.pseudonymise import FREE_TEXT_COLUMNS, researcher_view
+from data_access.session import bootstrap_administrator
+from sjrlib import domain, io, schema
+from sjrlib.form.registry import BASE_VERSION, LATEST_VERSION, registry
+from sjrlib.synthetic import generate
+
+TODAY = dt.date(2026, 11, 26)
+NEW = registry().columns_not_in(BASE_VERSION)
+REFERRAL_STATUS = [domain.referral_column(t) for t in domain.REFERRAL_TYPES]
+REFERRAL_REF = [domain.referral_ref_column(t) for t in domain.REFERRAL_TYPES]
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    """Validated frames of both versions (organisations, deaths, reviews)."""
+    data = generate(n_organisations=4, years=1, seed=3, start_year=2024, n_scottish=34,
+                    today=TODAY)
+    organisations = schema.validate_organisations(data.organisations)
+    reviews = schema.validate_reviews(data.reviews, known_organisations=organisations)
+    deaths = schema.validate_deaths(data.deaths, known_organisations=organisations)
+    assert set(reviews["form_version"]) == {BASE_VERSION, LATEST_VERSION}
+    return organisations, deaths, reviews
+
+
+def _populate(url: str, mixed) -> None:
+    organisations, deaths, reviews = mixed
+    store.init_db(url)
+    engine = store.get_engine(url)
+    try:
+        store.import_organisations(engine, organisations)
+        store.import_deaths(engine, deaths)
+        store.import_reviews(engine, reviews)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def url(db_url, mixed):
+    _populate(db_url, mixed)
+    return db_url
+
+
+def _load(url: str, **filters) -> pd.DataFrame:
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            return store.load_reviews(conn, **filters)
+    finally:
+        engine.dispose()
+
+
+def _referral_rows(url: str) -> list[tuple]:
+    engine = store.get_engine(url)
+    table = Referral.__table__
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(select(table).order_by(
+                table.c.review_id, table.c.referral_type))]
+    finally:
+        engine.dispose()
+
+
+def _expected_referral_rows(reviews: pd.DataFrame) -> list[tuple]:
+    rows = []
+    for kind, status, reference in zip(domain.REFERRAL_TYPES, REFERRAL_STATUS, REFERRAL_REF,
+                                       strict=True):
+        given = reviews[reviews[status].notna()]
+        rows += [(r, kind, s, None if pd.isna(f) else f) for r, s, f in
+                 zip(given["review_id"], given[status], given[reference], strict=True)]
+    return sorted(rows)
+
+
+def test_both_versions_load_back_exactly_as_imported(url, mixed):
+    _, _, reviews = mixed
+    loaded = _load(url)
+    expected = reviews.sort_values("review_id", ignore_index=True)
+    pd.testing.assert_frame_equal(loaded[list(domain.REVIEW_COLUMNS)], expected)
+    assert set(NEW) <= set(loaded.columns) and "form_version" in loaded.columns
+    old = loaded[loaded["form_version"] == BASE_VERSION]
+    assert len(old) and old[list(NEW)].isna().all().all()
+    # referrals are child rows: one per review and type with a status, with its reference
+    rows = _referral_rows(url)
+    assert rows == _expected_referral_rows(reviews)
+    assert len(rows) > 50 and any(r[3] is not None for r in rows)
+
+
+def test_load_filters_and_ids_keep_the_ext2026_columns(url, mixed):
+    _, _, reviews = mixed
+    org = sorted(reviews["organisation_code"].unique())[0]
+    got = _load(url, organisation_codes=[org], start_month="2024-09", stage="first")
+    keep = ((reviews["organisation_code"] == org) & (reviews["death_month"] >= "2024-09")
+            & (reviews["review_stage"] == "first"))
+    expected = reviews[keep].sort_values("review_id", ignore_index=True)
+    pd.testing.assert_frame_equal(got[list(domain.REVIEW_COLUMNS)], expected)
+    assert (got["form_version"] == LATEST_VERSION).all()
+
+
+def _governed(url: str, org: str) -> None:
+    bootstrap_administrator("admin", url)
+    with open_session("admin", url, tool="test") as admin:
+        admin.add_user("lead", "organisation_lead", organisation_code=org, reviewer_id="RV-L")
+        admin.add_user("programme", "programme_team")
+
+
+def _english(mixed) -> str:
+    organisations = mixed[0]
+    return sorted(organisations.loc[organisations["nation"] == "england",
+                                    "organisation_code"])[0]
+
+
+def _ext2026_values(review_id: str, **referrals: tuple[str, str | None]) -> dict:
+    values = {
+        "review_id": review_id, "case_id": f"C-{review_id}", "review_stage": "first",
+        "reviewer_id": "RV-L",
+        "status": "submitted", "form_version": LATEST_VERSION, "review_date": "2026-11-02",
+        "review_reasons": "medical_examiner", "age_at_death": 82, "sex": "female",
+        "death_month": "2026-08", "admission_type": "emergency", "learning_disability": "no",
+        "autism": "no", "clinical_frailty_scale": 7, "me_scrutiny": "yes", "me_concern": "yes",
+        "family_concern": "no", "family_involved": "yes", "family_feedback": "not_yet",
+        "escalation_plan": "no", "dying_recognised": "no",
+        "score_end_of_life": 2, "comment_end_of_life": "Dying was not recognised.",
+        "score_overall": 2, "comment_overall": "Late recognition of deterioration.",
+        "record_quality_score": 3, "any_problems": "yes", "problem_monitoring": "yes",
+    }
+    for kind, (status, reference) in referrals.items():
+        values[domain.referral_column(kind)] = status
+        values[domain.referral_ref_column(kind)] = reference
+    return values
+
+
+def test_a_lead_saves_and_changes_an_ext2026_review_with_referrals(url, mixed):
+    org = _english(mixed)
+    _governed(url, org)
+    values = _ext2026_values("SJR-EXT-1", psii=("made", "PSII/26/004"),
+                             coroner=("considered_not_needed", None))
+    with open_session("lead", url, tool="test") as lead:
+        review_id, version = lead.save_review(values)
+        saved = lead.review(review_id)
+    assert saved["form_version"] == LATEST_VERSION and saved["clinical_frailty_scale"] == 7
+    assert saved[domain.referral_column("psii")] == "made"
+    assert saved[domain.referral_ref_column("psii")] == "PSII/26/004"
+    assert saved[domain.referral_column("coroner")] == "considered_not_needed"
+    assert saved[domain.referral_column("leder")] is None
+    mine = [r for r in _referral_rows(url) if r[0] == review_id]
+    assert mine == [(review_id, "coroner", "considered_not_needed", None),
+                    (review_id, "psii", "made", "PSII/26/004")]
+    # the coroner referral withdrawn, the PSII completed, a mortality meeting added
+    changed = _ext2026_values("SJR-EXT-1", psii=("completed", "PSII/26/004"),
+                              mortality_meeting=("planned", None))
+    with open_session("lead", url, tool="test") as lead:
+        assert lead.save_review(changed, expected_version=version) == (review_id, version + 1)
+    mine = [r for r in _referral_rows(url) if r[0] == review_id]
+    assert mine == [(review_id, "mortality_meeting", "planned", None),
+                    (review_id, "psii", "completed", "PSII/26/004")]
+
+
+def test_a_review_saved_without_a_version_is_rcp2017_and_keeps_no_new_answer(url, mixed):
+    org = _english(mixed)
+    _governed(url, org)
+    values = {k: v for k, v in _ext2026_values("SJR-OLD-1").items()
+              if k not in NEW and k != "form_version"}
+    with open_session("lead", url, tool="test") as lead:
+        review_id, _ = lead.save_review(values)
+        saved = lead.review(review_id)
+    assert saved["form_version"] == BASE_VERSION
+    assert all(saved[c] is None for c in NEW)
+
+
+def test_a_reference_without_a_referral_is_refused_by_the_store(url, mixed):
+    """Validation refuses it first (referral_ref_needs_referral); the store does too, rather
+    than lose it, on both write paths, and writes nothing."""
+    org = _english(mixed)
+    before = _referral_rows(url)
+    cells = _ext2026_values("SJR-ORPHAN", psii=(None, "PSII/26/009"))
+    cells["organisation_code"] = org
+    engine = store.get_engine(url)
+    try:
+        with pytest.raises(store.StoreError, match="referral_ref_psii"), engine.begin() as conn:
+            store.save_review(conn, cells)
+        frame = pd.DataFrame([{c: cells.get(c) for c in domain.REVIEW_COLUMNS}])
+        frame = frame.astype(domain.REVIEW_DTYPES)
+        with pytest.raises(store.StoreError, match="referral_ref_psii"):
+            store.import_reviews(engine, frame)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM reviews WHERE review_id = "
+                                     "'SJR-ORPHAN'")).scalar_one() == 0
+    finally:
+        engine.dispose()
+    assert _referral_rows(url) == before
+
+
+def test_an_import_with_update_replaces_referrals(url, mixed):
+    _, _, reviews = mixed
+    kind = "mortality_meeting"
+    status, reference = domain.referral_column(kind), domain.referral_ref_column(kind)
+    with_one = reviews[reviews[status].notna() & (reviews["status"] != "locked")]
+    target = with_one["review_id"].iloc[0]
+    changed = reviews.copy()
+    row = changed["review_id"] == target
+    changed.loc[row, status] = pd.NA
+    changed.loc[row, reference] = pd.NA
+    changed.loc[row, domain.referral_column("thematic_review")] = "planned"
+    engine = store.get_engine(url)
+    try:
+        with pytest.raises(store.ImportConflictError, match=target):
+            store.import_reviews(engine, changed)
+        result = store.import_reviews(engine, changed, update=True)
+    finally:
+        engine.dispose()
+    assert (result.updated, result.inserted) == (1, 0)
+    assert [r for r in _referral_rows(url) if r[0] == target] == [
+        (target, "thematic_review", "planned", None)]
+    loaded = _load(url)
+    pd.testing.assert_frame_equal(loaded[list(domain.REVIEW_COLUMNS)],
+                                  changed.sort_values("review_id", ignore_index=True))
+
+
+def test_export_round_trip_keeps_every_answer_of_both_versions(url, mixed, tmp_path):
+    _governed(url, _english(mixed))
+    with open_session("admin", url, tool="test") as admin:
+        exported = admin.export("reviews")
+    assert set(NEW) <= set(exported.columns)  # the columns of every version present
+    path = tmp_path / "reviews.csv"
+    io.write_reviews(exported, path)
+    organisations, deaths, reviews = mixed
+    other = f"sqlite:///{tmp_path / 'again.db'}"
+    store.init_db(other)
+    engine = store.get_engine(other)
+    try:
+        store.import_organisations(engine, organisations)
+        read = io.read_reviews(path, known_organisations=organisations)
+        store.import_reviews(engine, read)
+    finally:
+        engine.dispose()
+    again = _load(other)
+    pd.testing.assert_frame_equal(again[list(domain.REVIEW_COLUMNS)],
+                                  reviews.sort_values("review_id", ignore_index=True))
+    assert _referral_rows(other) == _referral_rows(url)
+
+
+def test_an_export_of_2017_reviews_only_has_no_ext2026_column(db_url, mixed):
+    organisations, deaths, reviews = mixed
+    old = reviews[reviews["form_version"] == BASE_VERSION]
+    _populate(db_url, (organisations, deaths, old))
+    _governed(db_url, _english(mixed))
+    with open_session("admin", db_url, tool="test") as admin:
+        exported = admin.export("reviews")
+    assert not set(NEW) & set(exported.columns)
+    assert (exported["form_version"] == BASE_VERSION).all()
+
+
+def test_researchers_get_ext2026_fields_only_when_approved_and_references_redacted(mixed):
+    _, _, reviews = mixed
+    kind = "psii"
+    reference = domain.referral_ref_column(kind)
+    assert reference in FREE_TEXT_COLUMNS  # free text, by the registry
+    frame = reviews[reviews[reference].notna()].head(3).copy()
+    frame.loc[frame.index[0], reference] = "PSII 943 476 5919"  # slipped past the checks
+    fields = ["review_id", "autism", domain.referral_column(kind), reference]
+    secret = b"s" * 32
+    with_text = researcher_view(frame, fields=fields, free_text=True, coarsening="month",
+                                secret=secret)
+    without = researcher_view(frame, fields=fields, free_text=False, coarsening="month",
+                              secret=secret)
+    assert list(without.columns) == fields[:3]
+    assert "943 476 5919" not in with_text[reference].iloc[0]
+    assert "[NHS_NUMBER]" in with_text[reference].iloc[0]
+    assert with_text[reference].iloc[1:].tolist() == frame[reference].iloc[1:].tolist()
+    assert with_text["autism"].tolist() == frame["autism"].tolist()
