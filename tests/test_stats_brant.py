@@ -72,3 +72,39 @@ def test_proportional_data_pass_and_a_term_that_grows_along_the_scale_fails():
 def test_two_levels_cannot_be_checked():
     with pytest.raises(ValueError, match="one cut point"):
         brant_test(np.array([0, 1, 0, 1]), pd.DataFrame({"x": [0.0, 1.0, 1.0, 0.0]}))
+
+
+def test_cluster_robust_ordinal_model_is_the_sandwich_over_clusters():
+    """The clustered fit's covariance equals H^-1 (sum over clusters of s_g s_g') H^-1 times
+    G/(G-1) (N-1)/(N-K), computed here from the model's own scores and Hessian."""
+    from sjrlib.stats.models import ordinal_regression
+
+    rng = np.random.default_rng(3)
+    n, g = 2400, 24
+    org = rng.integers(0, g, n)
+    age = rng.normal(75, 10, n).round()
+    shift = rng.normal(0, 0.8, g)[org]
+    latent = 0.03 * (age - 75) + shift + rng.logistic(size=n)
+    score = np.digitize(latent, [-2.0, -0.8, 0.8, 2.0]) + 1
+    reviews = pd.DataFrame({
+        "review_id": [f"R{i}" for i in range(n)], "case_id": [f"C{i}" for i in range(n)],
+        "organisation_code": [f"O{k:02d}" for k in org], "review_stage": "first",
+        "status": "submitted", "second_review_of": pd.NA,
+        "review_date": pd.Timestamp("2024-06-01"),
+        "score_overall": pd.array(score, dtype="Int64"),
+        "age_at_death": pd.array(age.astype(int), dtype="Int64")})
+    plain = ordinal_regression(reviews, ["age_at_death"])
+    robust = ordinal_regression(reviews, ["age_at_death"], cluster="organisation_code")
+    assert robust.table["odds_ratio"].tolist() == pytest.approx(plain.table["odds_ratio"])
+    model, params = robust.result.model, robust.result.params
+    scores = model.score_obs(np.asarray(params))
+    meat = np.zeros((len(params), len(params)))
+    for k in range(g):
+        s = scores[org == k].sum(axis=0)
+        meat += np.outer(s, s)
+    bread = np.linalg.inv(-model.hessian(np.asarray(params)))
+    correction = g / (g - 1) * (n - 1) / (n - len(params))
+    expected = correction * bread @ meat @ bread
+    assert np.sqrt(expected[0, 0]) == pytest.approx(robust.table["std_err"].iloc[0], rel=1e-4)
+    # the organisations' shift makes the robust standard error wider than the plain one
+    assert robust.table["std_err"].iloc[0] > plain.table["std_err"].iloc[0]

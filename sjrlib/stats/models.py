@@ -98,6 +98,7 @@ def ordinal_regression(
     direction: str = "worse",
     alpha: float = 0.05,
     include_drafts: bool = False,
+    cluster: str | None = None,
 ) -> OrdinalRegressionResult:
     """Proportional-odds (ordinal logistic) regression of the overall care score.
 
@@ -117,6 +118,11 @@ def ordinal_regression(
         the factor goes with poorer care; ``"better"``: for a higher score.
     alpha : float
         1 - confidence level of the odds-ratio intervals.
+    cluster : str, optional
+        A review-frame column whose groups are clusters (``"organisation_code"``): standard
+        errors, intervals and p values are then cluster-robust (sandwich variance summed over
+        clusters, statsmodels' ``cov_type="cluster"`` with its small-sample correction); the
+        odds ratios are unchanged.
 
     Returns
     -------
@@ -150,6 +156,13 @@ def ordinal_regression(
     frame = reviews[list(dict.fromkeys(covariates))].iloc[rows]
     exog = _design(frame, covariates, {**_REFERENCE, **(reference or {})})
     complete = (score > 0) & ~exog.isna().any(axis=1).to_numpy()
+    groups = None
+    if cluster is not None:
+        if cluster not in reviews.columns:
+            raise ValueError(f"cluster column {cluster!r} is not a column of the review frame")
+        labels = reviews[cluster].iloc[rows].astype("string")
+        complete &= labels.notna().to_numpy()
+        groups = pd.factorize(labels[complete])[0]
     exog = exog[complete].reset_index(drop=True)
     score = score[complete]
     levels = np.unique(score)
@@ -163,7 +176,9 @@ def ordinal_regression(
         raise ValueError(f"term(s) {constant} do not vary in these data; drop them")
     endog = pd.Series(pd.Categorical(score, categories=levels, ordered=True))
     model = OrderedModel(endog, exog, distr="logit")
-    result = model.fit(method="bfgs", disp=False, maxiter=5000, gtol=1e-8)
+    options = {} if groups is None else {"cov_type": "cluster",
+                                         "cov_kwds": {"groups": groups}}
+    result = model.fit(method="bfgs", disp=False, maxiter=5000, gtol=1e-8, **options)
     k = exog.shape[1]
     sign = -1.0 if direction == "worse" else 1.0
     beta = sign * np.asarray(result.params[:k], dtype=np.float64)
