@@ -97,7 +97,7 @@ class ActionRegister:
         for name, widget in self.fields.items():
             widget.add_class(f"f-action-{name}")
         self.theme_boxes = {t: w.Checkbox(value=False, description=label, indent=False,
-                                          layout=w.Layout(width="24em"))
+                                          layout=w.Layout(width="29em"))
                             for t, label in self.themes.items()}
         for t, box in self.theme_boxes.items():
             box.add_class(f"f-action-theme-{t}")
@@ -158,7 +158,7 @@ class ActionRegister:
         self.read()
         measure = self.measures.get(values["measure"] or "", "")
         said = f" Its impact: {html.escape(measure)}, rebased at " \
-               f"{html.escape(values['change_month'])}." if measure else ""
+               f"{html.escape(_month_words(values['change_month']))}." if measure else ""
         self.message.value = ui.banner(
             "ok", f"<b>Action recorded</b> in the register of "
             f"{html.escape(', '.join(self.session.organisation_codes or ()))}.{said} It "
@@ -211,7 +211,7 @@ class ActionRegister:
     def _layout(self) -> w.VBox:
         f = self.fields
         themes = w.GridBox(list(self.theme_boxes.values()),
-                           layout=w.Layout(grid_template_columns="repeat(2, 24em)"))
+                           layout=w.Layout(grid_template_columns="repeat(2, 29em)"))
         self.refresh_link()
         form = ui.section(
             "Record an action",
@@ -246,7 +246,7 @@ class ActionRegister:
             reviews = len([x for x in str(r.review_ids or "").split(";") if x])
             measure = self.measures.get(str(r.measure), "") if _given(r.measure) else ""
             if measure and _given(r.change_month):
-                measure += f" (change in {r.change_month})"
+                measure += f" (changed {_month_words(str(r.change_month))})"
             cells = [_status_label(str(r.status)), str(r.description), str(r.owner_role),
                      _day(r.agreed_on), _day(r.due_on), _day(r.completed_on), themes,
                      str(reviews) if reviews else "", measure]
@@ -265,6 +265,14 @@ def _given(value: Any) -> bool:
 
 def _day(value: Any) -> str:
     return pd.Timestamp(value).strftime("%d %b %Y") if _given(value) else ""
+
+
+def _month_words(month: str) -> str:
+    """``"2022-06"`` -> ``"June 2022"`` (as typed when it is not a month)."""
+    try:
+        return pd.Timestamp(f"{month}-01").strftime("%B %Y")
+    except ValueError:
+        return month
 
 
 def _in_words(message: str) -> str:

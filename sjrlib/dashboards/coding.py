@@ -53,14 +53,18 @@ KEYBOARD_SCRIPT = """
   };
   var focusFirst = function () {
     var root = app(); if (!root) { return; }
+    var queue = root.querySelector('.v-coding');
+    if (!queue || queue.offsetParent === null) { return; }  // another tab is on screen
     var target = root.querySelector('.sjr-offers .b-accept') ||
                  root.querySelector('.b-next-review');
     if (target) { target.focus(); }
   };
   document.addEventListener('keydown', function (e) {
     if (!app() || e.altKey || e.ctrlKey || e.metaKey || typing(e.target)) { return; }
+    var queue = app().querySelector('.v-coding');
+    if (!queue || queue.offsetParent === null) { return; }  // another tab is on screen
     if (e.key === 'n' || e.key === 'N') {
-      var next = app().querySelector('.b-next-review');
+      var next = queue.querySelector('.b-next-review');
       if (next && !next.disabled) { e.preventDefault(); next.click(); }
     }
   });

@@ -25,6 +25,8 @@ NOTEBOOK = "coding.ipynb"
 READY = ".b-next-review"
 KERNEL_MS = 30_000  # a kernel round trip on a loaded two-core machine
 SHOTS = Path("/tmp/shots")
+ACTION = "NEWS2 escalation prompts added to the electronic observations chart"
+MEASURE_LABEL = "% of coded reviews coded 'Recognising and responding to deterioration'"
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +134,32 @@ def test_a_lead_codes_a_review_from_the_queue_with_the_keyboard(store, start_voi
     entries = log[log["scope"].astype(str).str.contains(review_id)]
     assert len(entries) == 2 and set(entries["tool"]) == {"voila:coding"}
     _shot(page, "coding_3_next")
+
+    # the Actions tab: an action answering the review just coded, with a measure
+    page.get_by_role("tab", name="Actions").click()
+    page.locator(".f-action-description textarea").fill(ACTION)
+    page.locator(".f-action-owner_role input").fill("Deteriorating patient lead")
+    page.locator(".f-action-agreed_on input").fill("2022-05-03")
+    page.locator(".f-action-theme-deterioration input[type=checkbox]").check()
+    page.locator(".f-action-review_ids input").fill(review_id)
+    page.locator(".f-action-review_ids input").press("Tab")
+    page.locator(".f-action-measure select").select_option(label=MEASURE_LABEL)
+    page.locator(".f-action-change_month input").fill("2022-06")
+    page.locator(".f-action-change_month input").press("Tab")
+    _shot(page, "coding_4_action_form")
+    page.locator(".b-action-record").click()
+    expect(page.locator(".sjr-action-message")).to_contain_text("Action recorded",
+                                                               timeout=KERNEL_MS)
+    expect(page.locator(".sjr-actions-table")).to_contain_text(ACTION)
+    _shot(page, "coding_5_action_recorded")
+    with open_session(users.lead, url, tool="test") as s:
+        actions = s.actions()
+    assert len(actions) == 1
+    action = actions.iloc[0]
+    assert action["description"] == ACTION and action["owner_role"] == "Deteriorating patient lead"
+    assert action["measure"] == "theme:deterioration" and action["change_month"] == "2022-06"
+    assert action["themes"] == "deterioration" and action["review_ids"] == review_id
+    assert str(action["agreed_on"]) == "2022-05-03" and action["status"] == "open"
 
 
 @pytest.mark.parametrize("who, role", [("reviewer_a", "reviewer"), ("res_a", "researcher")])
