@@ -2,6 +2,13 @@
 
 Everything is drawn with vectorised numpy from one seeded generator, so the same arguments give
 identical frames. See :class:`~sjrlib.synthetic.params.CalibrationParams` for the figures.
+
+Form versions: reviews of deaths from ``CalibrationParams.ext2026_from`` (September 2024) are
+entered on the ``ext2026`` form and answer its questions (autism, frailty, medical examiner,
+family, escalation planning, dying recognised, referrals on) at the documented rates of
+:mod:`sjrlib.synthetic.ext2026`, drawn from a random stream of their own: every other value, and
+every review of an earlier death (``rcp2017``, its ext2026 columns blank), is what it was
+before the ext2026 questions existed.
 """
 
 from __future__ import annotations
@@ -18,15 +25,20 @@ import pyarrow.compute as pc
 from sjrlib.domain import (
     DEATH_COLUMNS,
     DEATH_DTYPES,
+    FORM_VERSION_COLUMN,
     PROBLEM_TYPES,
+    REFERRAL_TYPES,
     REVIEW_COLUMNS,
     REVIEW_DTYPES,
     REVIEW_REASONS,
     WEEKDAYS,
     comment_column,
     problem_column,
+    referral_column,
+    referral_ref_column,
     score_column,
 )
+from sjrlib.form.registry import BASE_VERSION, LATEST_VERSION, registry
 from sjrlib.synthetic.casemix import draw_case_mix
 from sjrlib.synthetic.content import (
     OPTIONAL_PHASES,
@@ -34,6 +46,7 @@ from sjrlib.synthetic.content import (
     ordinal_from_latent,
     review_content,
 )
+from sjrlib.synthetic.ext2026 import EXT2026_SEED, draw_ext2026
 from sjrlib.synthetic.organisations import make_organisations, scottish_count
 from sjrlib.synthetic.params import CalibrationParams
 from sjrlib.synthetic.reasons import draw_reasons, reason_strings
@@ -308,9 +321,55 @@ def generate(
     columns["avoidability_score"] = merged(np.full(m, np.nan), avoid.astype(float))
     columns["avoidability_scale"] = merged(np.full(m, None, dtype=object),
                                            np.full(s, "rcp", dtype=object))
+    step("ext2026 questions")
+    columns.update(_form_questions(seed, p, columns, t_case=t_case, months=months[month_i[t_case]],
+                                   months_from_end=n_months - 1 - month_i[t_case],
+                                   scottish=is_scot[t_org], reasons=reasons[t_case],
+                                   second_stage=all_stage[order] == _STAGE_SECOND))
     reviews = _frame(columns)
     step("done")
     return SyntheticData(organisations, deaths_frame, reviews, scenarios, params, seed)
+
+
+def _form_questions(seed: int, p: CalibrationParams, columns: dict[str, object], *,
+                    t_case: np.ndarray, months: np.ndarray, months_from_end: np.ndarray,
+                    scottish: np.ndarray, reasons: np.ndarray, second_stage: np.ndarray
+                    ) -> dict[str, object]:
+    """``form_version`` and the ext2026 answers and referrals of every review
+    (:mod:`sjrlib.synthetic.ext2026`), from a random stream of their own."""
+    ext = months >= np.datetime64(p.ext2026_from, "M")
+
+    def scores(column: str) -> np.ndarray:
+        values = np.asarray(columns[column], dtype=float)
+        return np.nan_to_num(values, nan=0.0).astype(np.int64)
+
+    answers, statuses, references = draw_ext2026(
+        np.random.default_rng(np.random.SeedSequence([seed, EXT2026_SEED])), p,
+        case=t_case, ext=ext, scottish=scottish,
+        age=np.asarray(columns["age_at_death"], dtype=np.int64),
+        learning_disability=np.asarray(columns["learning_disability"], dtype=object),
+        medical_examiner_reason=(reasons >> REVIEW_REASONS.index("medical_examiner")) & 1 == 1,
+        family_concern_reason=(reasons >> REVIEW_REASONS.index("family_concern")) & 1 == 1,
+        second_stage=second_stage, overall=scores(score_column("overall")),
+        end_of_life=scores(score_column("end_of_life")),
+        avoidability=scores("avoidability_score"), months_from_end=months_from_end,
+        death_year=months.astype("datetime64[Y]").astype(np.int64) + 1970,
+        referral_types=REFERRAL_TYPES)
+    out: dict[str, object] = {FORM_VERSION_COLUMN: np.where(ext, LATEST_VERSION, BASE_VERSION)}
+    out.update(answers)
+    for kind in REFERRAL_TYPES:
+        out[referral_column(kind)] = statuses[kind]
+        out[referral_ref_column(kind)] = references[kind]
+    # What to fill is the registry's: a question added there without synthetic answers here
+    # would leave the generated files short of a column.
+    asked = set(registry().columns_not_in(BASE_VERSION))
+    if asked != set(out) - {FORM_VERSION_COLUMN}:
+        missing = sorted(asked - set(out))
+        raise ValueError(f"the synthetic generator has no answers for {', '.join(missing)} "
+                         "(sjrlib.synthetic.ext2026)" if missing else
+                         "the synthetic generator answers questions the registry does not ask: "
+                         f"{', '.join(sorted(set(out) - asked - {FORM_VERSION_COLUMN}))}")
+    return out
 
 
 def _join(

@@ -193,6 +193,108 @@ class CalibrationParams:
     # Share of reviewed patients with a severe mental illness whose review lists that reason.
     severe_mental_illness_reason_share: float = 0.6
 
+    # --- The ext2026 form (shared/spec/form-versions.md; sjrlib.synthetic.ext2026) ---------------
+    # Reviews of deaths from this month on are entered on the ext2026 form: the statutory
+    # medical examiner system began in England on 9 September 2024 (Death Certification
+    # Reforms), and the form's questions follow it; earlier reviews stay rcp2017.
+    ext2026_from: str = "2024-09"
+    # Autism (Adult Psychiatric Morbidity Survey 2014, Brugha et al. 2016: 1.1% of adults in
+    # England are autistic, fewer diagnosed among the old): "yes" among patients without a
+    # learning disability about 0.8%, among those with one 20% (assumption); 3% not known.
+    autism_otherwise: dict[str, float] = field(
+        default_factory=lambda: _d(yes=0.008, no=0.962, unknown=0.03))
+    autism_given_learning_disability: dict[str, float] = field(
+        default_factory=lambda: _d(yes=0.20, no=0.77, unknown=0.03))
+    # Clinical Frailty Scale (Rockwood 2005; version 2.0 wording): only for age 65 and over,
+    # recorded on about 70% of them (assumption), scores 1-9 skewed to moderate and severe
+    # frailty among older people dying in hospital (assumption).
+    frailty_min_age: int = 65
+    frailty_recorded_share: float = 0.7
+    frailty_distribution: tuple[float, ...] = (0.01, 0.02, 0.05, 0.09, 0.14, 0.21, 0.24, 0.14,
+                                               0.10)
+    # Medical examiner scrutiny in England: 2,687 of 2,856 deaths (94%) at one acute trust in
+    # 2020-21 (Payne-James et al., Med Sci Law 2022, doi:10.1177/00258024221087005), statutory
+    # from September 2024 for every death not investigated by a coroner. Scotland: always
+    # not_applicable (the Death Certification Review Service samples certificates instead).
+    me_scrutiny_england: dict[str, float] = field(
+        default_factory=lambda: _d(yes=0.94, no=0.03, unknown=0.03))
+    # An ME concern (only after scrutiny): medical examiners refer 7-8% of acute deaths for
+    # case record review (National Medical Examiner's report 2024); most reviews they asked for
+    # (reason medical_examiner) record their concern, few others (assumption).
+    me_concern_after_referral: dict[str, float] = field(
+        default_factory=lambda: _d(yes=0.85, no=0.13, unknown=0.02))
+    me_concern_otherwise: dict[str, float] = field(
+        default_factory=lambda: _d(yes=0.04, no=0.93, unknown=0.03))
+    # A family or carers' concern: nearly always on reviews requested for it (reason
+    # family_concern), a few % of the others (assumption).
+    family_concern_after_concern: dict[str, float] = field(
+        default_factory=lambda: _d(yes=0.95, no=0.03, unknown=0.02))
+    family_concern_otherwise: dict[str, float] = field(
+        default_factory=lambda: _d(yes=0.03, no=0.90, unknown=0.07))
+    # Families told of the review and invited to contribute (NQB 2018 guidance expects it for
+    # every review; a published audit found only 17% of Quality Accounts mentioned families):
+    # about 55% (assumption), 90% when the family raised the concern.
+    family_involved: dict[str, float] = field(
+        default_factory=lambda: _d(yes=0.55, no=0.22, declined=0.08, no_contact=0.15))
+    family_involved_after_concern: dict[str, float] = field(
+        default_factory=lambda: _d(yes=0.90, no=0.05, declined=0.05, no_contact=0.0))
+    # Findings shared, by involvement (assumption); within the last `feedback_pending_months`
+    # of the period a "yes" is still "not_yet".
+    family_feedback_by_involvement: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "yes": _d(yes=0.50, not_yet=0.42, declined=0.05, not_applicable=0.03),
+            "no": _d(yes=0.05, not_yet=0.25, declined=0.0, not_applicable=0.70),
+            "declined": _d(yes=0.0, not_yet=0.0, declined=0.60, not_applicable=0.40),
+            "no_contact": _d(yes=0.0, not_yet=0.05, declined=0.0, not_applicable=0.95),
+        })
+    feedback_pending_months: int = 3
+    # A treatment escalation plan (e.g. ReSPECT) documented: P(yes) by overall care score 1-5
+    # (assumption: about 75% overall, less often where care was poor); not known 5%.
+    escalation_plan_by_overall: tuple[float, ...] = (0.45, 0.55, 0.72, 0.82, 0.88)
+    escalation_plan_unknown_share: float = 0.05
+    # Dying recognised in good time: P(no) by end-of-life care score 1-5 (assumption: about
+    # 85% yes overall); not known 3%. Deaths with no end-of-life phase are mostly sudden.
+    dying_not_recognised_by_end_of_life: tuple[float, ...] = (0.60, 0.35, 0.12, 0.04, 0.02)
+    dying_recognised_unknown_share: float = 0.03
+    dying_recognised_without_end_of_life: dict[str, float] = field(
+        default_factory=lambda: _d(yes=0.05, no=0.05, not_applicable=0.85, unknown=0.05))
+    # Referrals on (assumptions): the chance of each type by (first stage, first stage with
+    # poor or very poor overall care, second stage, second stage judged more likely than not
+    # avoidable). A PSII after about 40% of the last (PSIRF 2022: investigations for incidents
+    # with significant learning), duty of candour after most of them.
+    referral_rates: dict[str, tuple[float, float, float, float]] = field(
+        default_factory=lambda: {
+            "psii": (0.0, 0.03, 0.08, 0.40),
+            "thematic_review": (0.01, 0.05, 0.08, 0.15),
+            "duty_of_candour": (0.0, 0.02, 0.05, 0.60),
+            "mortality_meeting": (0.03, 0.15, 0.25, 0.30),
+            "safeguarding": (0.003, 0.01, 0.01, 0.02),
+            "other": (0.003, 0.01, 0.02, 0.02),
+        })
+    # The coroner (England) or the Procurator Fiscal (Scotland), by the same four columns.
+    referral_rates_legal: tuple[float, float, float, float] = (0.01, 0.04, 0.06, 0.20)
+    # LeDeR: every death of a person with a learning disability or an autistic person should be
+    # notified (NHS England LeDeR policy 2021); recorded as a referral on about 90% of them.
+    leder_referral_share: float = 0.9
+    complaint_after_family_concern: float = 0.35
+    complaint_otherwise: float = 0.003
+    # Status of a referral (assumption); deaths in the last `feedback_pending_months` months
+    # have more planned and fewer completed.
+    referral_status: dict[str, float] = field(
+        default_factory=lambda: _d(considered_not_needed=0.10, planned=0.15, made=0.40,
+                                   completed=0.35))
+    referral_status_recent: dict[str, float] = field(
+        default_factory=lambda: _d(considered_not_needed=0.10, planned=0.35, made=0.45,
+                                   completed=0.10))
+    # About half of the made or completed referrals carry a reference such as "PSII/25/041".
+    referral_reference_share: float = 0.5
+    referral_reference_prefix: dict[str, str] = field(
+        default_factory=lambda: {"leder": "LDR", "coroner": "COR", "procurator_fiscal": "PF",
+                                 "psii": "PSII", "thematic_review": "TR",
+                                 "duty_of_candour": "DOC", "complaint": "CMP",
+                                 "mortality_meeting": "MM", "safeguarding": "SG",
+                                 "other": "REF"})
+
     # --- Timing and status ----------------------------------------------------------------------
     # Days from death to first-stage review (assumption): gamma mean and shape, capped.
     review_delay_mean_days: float = 40.0
