@@ -260,3 +260,16 @@ def test_an_action_naming_a_person_is_refused_and_nothing_is_stored(store):
     assert form.fields["description"].value.startswith("Mr Jones")  # kept to be corrected
     with open_session(users.lead, url, tool="test") as s:
         assert s.actions().empty
+
+
+def test_a_store_without_a_codebook_gets_a_sentence(store):
+    from sqlalchemy import create_engine, text
+
+    url, users = store
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM codebook_versions"))
+    engine.dispose()
+    page = coding(user=users.lead, db=url, keyboard=False)
+    assert "sjr-refused" in page._dom_classes
+    assert "no codebook in the store; run sjr init-db." in page.children[1].value

@@ -394,7 +394,10 @@ def coding(user: str | None = None, db: str | None = None,
     from sjrlib.themes.suggest import current_model
 
     current_model()  # trained or loaded before the page is asked for (a pre-heated kernel)
-    coder = Coder(session)
+    try:
+        coder = Coder(session)
+    except ValueError as exc:  # e.g. no codebook in the store yet
+        return _refusal("Coding unavailable", f"{exc}.")
     if wait_for_page():  # built in advance: read the queue as it is now
         coder.read()
     if keyboard:
