@@ -86,9 +86,11 @@ SPC_COLOURS: dict[str, str] = {
     "mean_line": "#000000",
     "limits": "#7F7F7F",
     "target": "#DE1B1B",
+    "provisional": "#E8EDEE",
 }
 """Making Data Count colours, as NHSRplotthedots' ``ptd_spc_colours`` (limit lines darkened
-from #A6A6A6 to #7F7F7F so that they stand out from the grey points)."""
+from #A6A6A6 to #7F7F7F so that they stand out from the grey points); the shade behind a
+provisional period is NHS pale grey."""
 
 CARE_SCORE_COLOURS: dict[int, str] = {
     1: "#B35806",  # very poor: dark orange
@@ -617,6 +619,7 @@ def spc_chart(
     y_label: str,
     percent: bool | None = None,
     icons: bool = True,
+    provisional_from: object | None = None,
 ) -> Figure:
     """A Making Data Count SPC chart of a frame from :func:`sjrlib.spc.xmr` or
     :func:`sjrlib.spc.p_chart`.
@@ -633,6 +636,10 @@ def spc_chart(
         Show values as percentages (default: True for a p-chart).
     icons
         Draw the variation (and, with a target, assurance) icons, top right.
+    provisional_from
+        The first point (an index label) of a period still filling: it and every later point
+        are shaded and labelled "provisional" (their values will change as late reviews
+        arrive).
 
     Returns
     -------
@@ -698,6 +705,12 @@ def spc_chart(
         ax.axhline(float(target) * scale, color=SPC_COLOURS["target"], linestyle="--",
                    linewidth=1.5)
 
+    provisional = None
+    if provisional_from is not None and provisional_from in frame.index:
+        provisional = int(frame.index.get_loc(provisional_from))
+        ax.axvspan(provisional - 0.5, n - 0.3, color=SPC_COLOURS["provisional"], zorder=0,
+                   linewidth=0)
+
     types = frame["point_type"].astype(str).to_numpy()
     present = []
     for ptype in _MARKERS:
@@ -732,6 +745,9 @@ def spc_chart(
     if pd.notna(target):
         handles.append(Line2D([], [], color=SPC_COLOURS["target"], linestyle="--",
                               label="Target"))
+    if provisional is not None:
+        handles.append(Patch(color=SPC_COLOURS["provisional"],
+                             label="Provisional: still filling"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 0.78), frameon=False,
               fontsize=_FONT - 1)
 
