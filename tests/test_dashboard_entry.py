@@ -236,3 +236,21 @@ def test_case_details_use_the_vocabulary_labels(store):
     assert set(form.reason_boxes) == set(domain.REVIEW_REASONS)
     with pytest.raises(AccessDenied):
         open_session("nobody", url, tool="test")
+
+
+def test_a_new_review_after_another_shows_every_dropdown_blank_not_empty(store):
+    """ipywidgets clears a dropdown's index when its value becomes None, which shows an empty
+    box; the form shows its blank first option ("— choose —") instead."""
+    import ipywidgets as w
+
+    url, users = store
+    form = form_for(url, users.reviewer)
+    fill_valid(form, overall=4, case_id="CASE-0006")
+    form.new_button.click()
+    dropdowns = {c: f.widget for c, f in form.fields.items() if isinstance(f.widget, w.Dropdown)}
+    assert len(dropdowns) > 20
+    for column, widget in dropdowns.items():
+        if column == "organisation_code":
+            continue
+        assert widget.value is None and widget.index == 0, column
+        assert widget.label.startswith("—"), column

@@ -131,6 +131,9 @@ def set_value(widget: w.Widget, value: Any) -> None:
     """Set a widget's value; ``None`` on a dropdown selects its blank first option, so the
     dropdown shows "— choose —" rather than an empty box."""
     if isinstance(widget, w.Dropdown) and value is None:
+        # ipywidgets clears the index when the value becomes None (an empty box on screen):
+        # clear it first, then the blank option's index stays
+        widget.index = None
         widget.index = 0 if widget.options else None
     else:
         widget.value = value
@@ -493,7 +496,7 @@ class ThemeChooser:
             self.message.value = banner("error", "Choose a theme to add.")
             return False
         done = self._code(theme, phase, from_suggestion=False)
-        if done:
+        if done:  # ready for the next one ("— choose a theme —", whole review)
             set_value(self.add_theme, None)
             set_value(self.add_phase, None)
         return done
@@ -537,9 +540,10 @@ class ThemeChooser:
         return [o for o in self.offers if o.theme in self.themes
                 and (o.theme, o.phase) not in chosen and (o.theme, o.phase) not in self.rejected]
 
-    def _row(self, css: str, text_html: str, title: str, buttons: list[w.Button]) -> w.HBox:
+    def _row(self, css: str, text_html: str, title: str, buttons: list[w.Button],
+             width: str = "46em") -> w.HBox:
         text = w.HTML(f"<span title='{html.escape(title)}'>{text_html}</span>",
-                      layout=w.Layout(width="46em"))
+                      layout=w.Layout(width=width))
         row = w.HBox([text, *buttons], layout=w.Layout(align_items="center", margin="1px 0"))
         row.add_class(css)
         return row
@@ -562,9 +566,13 @@ class ThemeChooser:
                             getattr(self.themes[offer.theme], "definition", ""), [accept, reject])
             row.add_class("sjr-offer")
             rows.append(row)
-        self.offer_box.children = rows or [w.HTML(
-            "<span class='sjr-hint'>No suggestions: none of the judgements written so far "
-            "points clearly to a theme.</span>")]
+        if rows:
+            self.offer_box.children = rows
+        else:
+            said = ("Every suggestion has been accepted or rejected." if self.offers else
+                    "No suggestions: none of the judgements written so far points clearly to "
+                    "a theme.")
+            self.offer_box.children = [w.HTML(f"<span class='sjr-hint'>{said}</span>")]
         codes = []
         for code in self.codes:
             key = f"{code.theme}-{_phase_key(code.phase)}"
@@ -580,7 +588,7 @@ class ThemeChooser:
                             f"✓ {html.escape(self._label(code.theme))} "
                             f"<span class='sjr-hint'>· {html.escape(where)} · "
                             f"{html.escape(code.note)}</span>",
-                            getattr(found, "definition", ""), buttons)
+                            getattr(found, "definition", ""), buttons, width="auto")
             row.add_class("sjr-code")
             codes.append(row)
         self.code_box.children = codes or [w.HTML("<span class='sjr-hint'>None yet.</span>")]

@@ -51,9 +51,8 @@ class ThemeCoding:
         self.themes_state.add_class("sjr-hint")
         self.themes_section = ui.section(
             "Themes", self.themes_state, self.themes.widget,
-            hint="What this review teaches, coded with the themes of the codebook (optionally "
-                 "for one phase of care). Suggestions are read from the explicit judgements; "
-                 "only a theme you accept or add becomes a code.")
+            hint="What this review teaches, as themes of the codebook (optionally for one phase "
+                 "of care). Only a theme you accept or add becomes a code.")
         return [self.themes_section]
 
     def coding_here(self) -> bool:
