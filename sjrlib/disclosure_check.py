@@ -40,6 +40,11 @@ __all__ = ["Finding", "Problem", "check_reports", "count_range"]
 
 _INF = None
 
+LEARNING_CAPTIONS = ("Themes coded in reviews", "Themes among reviews",
+                     "Good practice noted by reviewers")
+"""Tables of themes (``sjrlib.report.learning``): base, count and percentage per row, read as
+the reasons-for-review table is (a review may carry several themes, so rows do not add up)."""
+
 
 @dataclass
 class _Var:
@@ -416,6 +421,8 @@ class _Reader:
                 self.problems(page, table, rule)
             elif cap.startswith("Second-stage review"):
                 self.second_stage(page, table, rule)
+            elif cap.startswith(LEARNING_CAPTIONS):
+                self.by_group(page, table, rule)
             elif cap.startswith(("Reasons for review", "Poor or very poor overall care by NHS")):
                 self.by_group(page, table, rule)
             elif cap.startswith("Learning from Deaths figures by nation"):
@@ -522,6 +529,8 @@ class _Reader:
         if len(count_cols) < 2 or pct is None:
             return
         prefix = "region" if "region" in table.caption.lower() else "reason"
+        if table.caption.startswith(LEARNING_CAPTIONS):  # one set of unknowns per table
+            prefix = f"theme {table.caption}"
         for row, _ in table.rows:
             n = self.cell(page, table, rule, (page.ident, f"{prefix}_n", _norm(row)), row,
                           count_cols[0])

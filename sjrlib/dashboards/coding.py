@@ -240,8 +240,7 @@ class Coder:
                  f"case {html.escape(str(_plain(row['case_id']) or '—'))}",
                  html.escape(stage.lower() if stage else "")]
         if _plain(row["death_month"]):
-            died = pd.Timestamp(f"{row['death_month']}-01").strftime("%B %Y")
-            facts.append(f"died {html.escape(died)}")
+            facts.append(f"died {html.escape(str(row['death_month']))}")
         if _plain(row["specialty"]):
             facts.append(html.escape(str(row["specialty"]).replace("_", " ")))
         rows = []
@@ -368,7 +367,7 @@ def _plain(value: Any) -> Any:
 
 
 def _refusal(title: str, sentence: str) -> w.Widget:
-    box = w.VBox([ui.style(), ui.section(title, w.HTML(html.escape(sentence)))])
+    box = ui.section(title, w.HTML(html.escape(sentence)))
     box.add_class("sjr-app")
     box.add_class("sjr-refused")
     return box

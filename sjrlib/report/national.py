@@ -56,7 +56,11 @@ _AGREEMENT_LABELS = {
 def national_report(parameters: Mapping[str, Any]) -> NationalReport:
     """Validate ``parameters``, read the data and return the report."""
     params = load_parameters(dict(parameters, report="national"))
-    return NationalReport(params, load_report_data(params))
+    data = load_report_data(params)
+    from sjrlib.report.learning import attach_learning  # issue 13
+
+    attach_learning(params, data)
+    return NationalReport(params, data)
 
 
 def clustered_interval(count: object, base: object, n_exact: int,
@@ -486,6 +490,15 @@ class NationalReport:
                                                    " The fit did not converge.")),
             formats={"Odds ratio (worse care)": "decimal"}, index_name="Term",
         )
+
+    # ------------------------------------------------------------ learning (issue 13) ----
+    @cached_property
+    def learning(self):
+        """Themes pooled nationally and by nation, their trends, coder agreement
+        (:class:`sjrlib.report.learning.NationalLearning`)."""
+        from sjrlib.report.learning import NationalLearning
+
+        return NationalLearning(self)
 
     def stamp(self) -> Stamp:
         return Stamp(self.params.notebook_parameters(), self.data.snapshot,

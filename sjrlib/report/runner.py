@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sjrlib.report.learning import read_learning, write_learning_slices
 from sjrlib.report.params import (
     INTERNAL_NOTICE,
     NationalParameters,
@@ -482,6 +483,7 @@ def run_reports(
             reviews, deaths, _ = report_data.read_window(
                 session, start, the_period.end_month, None if what != "trust" else selected
             )
+            learning = read_learning(session, None if what != "trust" else selected)
     finally:
         engine.dispose()
 
@@ -489,6 +491,7 @@ def run_reports(
     slices = Path(tempfile.mkdtemp(prefix="sjr-report-data-"))
     with _terminate_as_exit(), _removing(slices):
         paths = report_data.write_slices(reviews, deaths, organisations, selected, slices)
+        write_learning_slices(learning, paths)  # issue 13: codes and actions
         jobs: list[ReportJob] = []
         # one period for the whole batch, passed explicitly to every notebook
         if "_to_" in the_period.label:

@@ -39,6 +39,9 @@ def trust_report(parameters: Mapping[str, Any]) -> TrustReport:
         from sjrlib.report.params import check_organisation
 
         check_organisation(params.organisation_code, data.organisations["organisation_code"])
+    from sjrlib.report.learning import attach_learning  # issue 13
+
+    attach_learning(params, data)
     return TrustReport(params, data)
 
 
@@ -372,6 +375,15 @@ class TrustReport:
         return narrative.Callout(sentences)
 
     # ------------------------------------------------------------------------ stamp ----
+    # ------------------------------------------------------------ learning (issue 13) ----
+    @cached_property
+    def learning(self):
+        """Themes, good practice, actions and their impact, the Quality Account pack
+        (:class:`sjrlib.report.learning.TrustLearning`)."""
+        from sjrlib.report.learning import TrustLearning
+
+        return TrustLearning(self)
+
     def stamp(self) -> Stamp:
         return Stamp(self.params.notebook_parameters(), self.data.snapshot,
                      len(self.data.reviews) + len(self.data.deaths))

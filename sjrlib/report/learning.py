@@ -1,0 +1,586 @@
+"""What was learnt, what was done about it, and whether it worked: the report sections of
+``shared/spec/learning.md`` (issue 13).
+
+- :class:`TrustLearning` (``TrustReport.learning()``): themes of the period (counts, % of coded
+  reviews, trend), themes among poor-care and among good-care reviews, good practice by phase,
+  SPC charts of the top themes, the action register with each measured action's impact chart
+  (the measure's p-chart rebased at the change, :func:`sjrlib.measures.impact_chart`), and the
+  Quality Account pack laying out the statutory items ready to paste.
+- :class:`NationalLearning` (``NationalReport.learning()``): themes pooled nationally and by
+  nation, their trends, and coder agreement per theme (Cohen's kappa, Gwet's AC1, percent
+  agreement over reviews coded by two people); no organisation is named.
+
+Rules kept here: only people's codes exist in the store (a suggestion is stored only once a
+person accepts it), and a review counts by its first coder's codes
+(:func:`sjrlib.measures.primary_codes`); themes are counts of coded reviews and follow the
+report's disclosure rule like every other count; no judgement text is read or shown (the
+codes are read without it, and the review frame of a report has no free text).
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sjrlib import domain, measures, plots, spc
+from sjrlib.disclosure import DisclosureRule, protect_count, published_rate
+from sjrlib.report import tables
+from sjrlib.report.figures import Chart
+
+__all__ = [
+    "Charts",
+    "NationalLearning",
+    "TrustLearning",
+    "attach_learning",
+    "read_learning",
+    "write_learning_slices",
+]
+
+TOP_THEMES = 3
+"""How many of the most frequent themes get an SPC chart of their own."""
+
+_CODE_COLUMNS = ["review_id", "organisation_code", "theme", "phase", "coded_by", "coded_at",
+                 "from_suggestion"]
+_TREND_WORDS = {
+    "common_cause": "no significant change",
+    "special_cause_improvement": "special cause: improving",
+    "special_cause_concern": "special cause: worsening",
+    "special_cause_neutral_high": "special cause: higher",
+    "special_cause_neutral_low": "special cause: lower",
+}
+
+
+# ------------------------------------------------------------------------- the data ----
+def read_learning(session: Any, organisation_codes: Sequence[str] | None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Theme codes (no judgement text) and actions a report uses, through the governed
+    session: ``organisation_codes`` (None: all in the session's scope)."""
+    codes = session.theme_codes()
+    if organisation_codes is not None:
+        codes = codes[codes["organisation_code"].isin(list(organisation_codes))]
+    actions = session.actions(organisation_codes=None if organisation_codes is None
+                              else list(organisation_codes))
+    return codes[_CODE_COLUMNS].reset_index(drop=True), actions
+
+
+def write_learning_slices(learning: tuple[pd.DataFrame, pd.DataFrame],
+                          paths: dict[str, Path]) -> None:
+    """Beside each slice file of the batch (``<code>.pkl``, ``national.pkl``), write the
+    codes and actions of that organisation (all of them for ``national``) as
+    ``<slice>.learning.pkl`` (mode 0600, deleted with the batch's private folder)."""
+    import os
+
+    codes, actions = learning
+    for code, path in paths.items():
+        part = {"theme_codes": codes, "actions": actions}
+        if code != "national":
+            part = {"theme_codes": codes[codes["organisation_code"] == code]
+                    .reset_index(drop=True),
+                    "actions": actions[actions["organisation_code"] == code]
+                    .reset_index(drop=True)}
+        side = Path(path).with_suffix(".learning.pkl")
+        fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def attach_learning(params: Any, data: Any) -> None:
+    """Give ``data`` (``ReportData``) its ``theme_codes`` and ``actions``: from the batch's
+    side file beside ``params.data_file``, else through the governed session as
+    ``params.user`` (audited: ``theme_codes`` and ``actions``)."""
+    if getattr(data, "theme_codes", None) is not None:
+        return
+    if params.data_file:
+        side = Path(params.data_file).with_suffix(".learning.pkl")
+        if side.exists():
+            with open(side, "rb") as fh:
+                part = pickle.load(fh)
+            data.theme_codes, data.actions = part["theme_codes"], part["actions"]
+        else:  # a slice written without learning: the report says there is none
+            data.theme_codes, data.actions = _no_codes(), _no_actions()
+        return
+    from data_access import open_session
+    from data_access.store import database_url, get_engine
+
+    code = getattr(params, "organisation_code", None)
+    engine = get_engine(database_url(params.db))
+    try:
+        with open_session(user=params.user, db=engine, tool="report") as session:
+            data.theme_codes, data.actions = read_learning(session,
+                                                           [code] if code else None)
+    finally:
+        engine.dispose()
+
+
+def _no_codes() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in _CODE_COLUMNS})
+
+
+def _no_actions() -> pd.DataFrame:
+    from data_access.actions import ACTION_COLUMNS
+
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in ACTION_COLUMNS})
+
+
+class Charts(list):
+    """Several charts (or sentences) shown one after another."""
+
+    def _repr_html_(self) -> str:
+        if not self:
+            return '<p class="sjr-note">No chart: nothing to show for this period.</p>'
+        return "\n".join(item._repr_html_() for item in self)
+
+
+# ----------------------------------------------------------------------- counting ----
+def _codebook() -> Any:
+    from sjrlib.themes.codebook import shipped_codebook
+
+    return shipped_codebook()
+
+
+def _labels(codes: pd.DataFrame) -> dict[str, str]:
+    """Theme id -> label (the shipped codebook's; an id of a later codebook shows as itself)."""
+    return {t.id: t.label for t in _codebook().themes}
+
+
+def _coded(reviews: pd.DataFrame, codes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """First-stage reviews with at least one code (their first coder's), and those codes
+    (``review_id, theme, phase``) on them."""
+    firsts = reviews[(reviews["review_stage"] == "first").fillna(False)]
+    if len(codes):  # the first coder's codes, phases kept (measures.primary_codes folds them)
+        order = codes.sort_values(["coded_at"], kind="stable")
+        first = order.groupby("review_id", sort=False)["coded_by"].first()
+        mine = order["coded_by"].to_numpy() == first.reindex(order["review_id"]).to_numpy()
+        phased = order.loc[mine, ["review_id", "theme", "phase"]]
+    else:
+        phased = pd.DataFrame(columns=["review_id", "theme", "phase"])
+    inside = firsts["review_id"].astype(str).isin(set(phased["review_id"].astype(str)))
+    coded = firsts[inside].reset_index(drop=True)
+    phased = phased[phased["review_id"].astype(str).isin(set(coded["review_id"].astype(str)))]
+    return coded, phased.reset_index(drop=True)
+
+
+def _theme_counts(coded: pd.DataFrame, phased: pd.DataFrame, themes: Iterable[str]
+                  ) -> pd.DataFrame:
+    """Per theme: ``n`` coded reviews, ``count`` of them coded with the theme."""
+    ids = set(coded["review_id"].astype(str))
+    per = phased[phased["review_id"].astype(str).isin(ids)].drop_duplicates(
+        ["review_id", "theme"])["theme"].value_counts()
+    rows = [(t, len(ids), int(per.get(t, 0))) for t in themes]
+    return pd.DataFrame(rows, columns=["theme", "n", "count"]).set_index("theme")
+
+
+def _protected_table(counts: pd.DataFrame, labels: dict[str, str], rule: DisclosureRule, *,
+                     caption: str, base: str, what: str, note: str,
+                     extra: dict[str, list[str]] | None = None,
+                     index_name: str = "Theme") -> tables.ReportTable:
+    """A table of ``counts`` (index: theme, columns ``n``, ``count``) as published: the base,
+    the count and the percentage of the base, all from protected counts."""
+    rows = {}
+    for theme, row in counts.iterrows():
+        n_shown = protect_count(int(row["n"]), rule)
+        k_shown = protect_count(int(row["count"]), rule)
+        exact = 100 * row["count"] / row["n"] if row["n"] else None
+        pct, _ = published_rate(k_shown, n_shown, rule, exact=exact)
+        rows[labels.get(str(theme), str(theme))] = {base: n_shown, what: k_shown,
+                                                    f"% of {base.lower()}": pct}
+    frame = pd.DataFrame.from_dict(rows, orient="index", dtype=object)
+    if frame.empty:
+        frame = pd.DataFrame(columns=[base, what, f"% of {base.lower()}"], dtype=object)
+    for column, values in (extra or {}).items():
+        frame[column] = values
+    formats = {f"% of {base.lower()}": "percent", **{c: "text" for c in (extra or {})}}
+    return tables.ReportTable(frame, caption=caption, note=tables._note(rule, note),
+                              formats=formats, index_name=index_name)
+
+
+def _month_words(month: str) -> str:
+    names = ("January February March April May June July August September October November "
+             "December").split()
+    return f"{names[int(month[5:]) - 1]} {month[:4]}"
+
+
+def _months(start: str, end: str) -> list[str]:
+    from sjrlib.report.params import months_between
+
+    return months_between(start, end)
+
+
+def _theme_chart(coded: pd.DataFrame, phased: pd.DataFrame, theme: str, months: list[str],
+                 improvement: str) -> pd.DataFrame:
+    """Monthly p-chart of the share of coded reviews coded ``theme``."""
+    month_of = dict(zip(coded["review_id"].astype(str), coded["death_month"].astype(str),
+                        strict=True))
+    den = pd.Series(list(month_of.values()), dtype="string").value_counts()
+    hits = phased[phased["theme"] == theme].drop_duplicates("review_id")["review_id"]
+    num = hits.astype(str).map(month_of).value_counts()
+    index = pd.Index(months)
+    den, num = den.reindex(index).fillna(0).astype(int), num.reindex(index).fillna(0).astype(int)
+    ok = den > 0
+    return spc.p_chart(num[ok], den[ok], improvement=improvement)
+
+
+def _trend(frame: pd.DataFrame) -> str:
+    judged = frame[frame["judged"].to_numpy(bool)] if "judged" in frame else frame
+    if len(judged) < spc.MIN_CASES_FOR_LIMITS:
+        return "too few months to judge"
+    return _TREND_WORDS.get(spc.variation(frame) or "", "not judged")
+
+
+# -------------------------------------------------------------------------- trust ----
+class TrustLearning:
+    """The learning sections of one organisation's report (built by ``TrustReport``)."""
+
+    def __init__(self, report: Any) -> None:
+        self.report = report
+        self.rule: DisclosureRule = report.rule
+        data = report.data
+        codes = getattr(data, "theme_codes", None)
+        actions = getattr(data, "actions", None)
+        codes = _no_codes() if codes is None else codes
+        self.codes = codes[codes["organisation_code"] == report.code].reset_index(drop=True)
+        actions = _no_actions() if actions is None else actions
+        self.actions = actions[actions["organisation_code"] == report.code] \
+            .reset_index(drop=True)
+        self.labels = _labels(self.codes)
+        self.themes = [t.id for t in _codebook().active]
+        self.coded, self.phased = _coded(report.reviews, self.codes)
+        self.window_coded, self.window_phased = _coded(report.window_reviews, self.codes)
+        self.months = _months(report.data.trend_start, report.period.end_month)
+
+    @cached_property
+    def _counts(self) -> pd.DataFrame:
+        return _theme_counts(self.coded, self.phased, self.themes)
+
+    def _top(self) -> list[str]:
+        counts = self._counts["count"]
+        counts = counts[counts > self.rule.threshold].sort_values(ascending=False, kind="stable")
+        return [t for t in counts.index if t != "good_practice"][:TOP_THEMES]
+
+    def _improvement(self, theme: str) -> str:
+        return "increase" if theme == "good_practice" else "decrease"
+
+    def themes_table(self) -> tables.ReportTable:
+        """Themes this period: coded reviews, reviews coded with each theme, %, trend."""
+        trends = [_trend(_theme_chart(self.window_coded, self.window_phased, t, self.months,
+                                      self._improvement(t))) for t in self._counts.index]
+        return _protected_table(
+            self._counts, self.labels, self.rule,
+            caption="Themes coded in reviews this period (reviews coded by a person)",
+            base="Coded reviews", what="Reviews coded with the theme",
+            note=("A review may carry several themes. Counts are of first-stage reviews of "
+                  "deaths in the period that a person coded (a machine suggestion counts only "
+                  "once a person accepted it), each by its first coder's codes. Trend: the "
+                  "theme's monthly SPC chart over the trend window (Making Data Count rules)."),
+            extra={"Trend": trends})
+
+    def themes_by_care(self) -> Charts:
+        """Themes among reviews finding poor or very poor overall care, and among those
+        finding good or excellent care (two tables)."""
+        out = Charts()
+        for scores, words, caption in (
+                (domain.POOR_CARE, "poor or very poor", "Themes among reviews finding poor or "
+                 "very poor overall care"),
+                ((4, 5), "good or excellent", "Themes among reviews finding good or excellent "
+                 "overall care")):
+            chosen = self.coded[self.coded["score_overall"].isin(list(scores)).fillna(False)]
+            counts = _theme_counts(chosen, self.phased, self.themes)
+            out.append(_protected_table(
+                counts, self.labels, self.rule, caption=caption,
+                base=f"Coded reviews ({words} care)", what="Reviews coded with the theme",
+                note=f"Coded first-stage reviews whose overall care was {words}."))
+        return out
+
+    def good_practice(self) -> tables.ReportTable:
+        """Good practice noted, by phase of care (and for the review as a whole)."""
+        phases = [*domain.PHASES, None]
+        names = {**domain.labels("phase"), None: "The review as a whole"}
+        good = self.phased[self.phased["theme"] == "good_practice"]
+        rows = []
+        for phase in phases:
+            where = good["phase"].isna() if phase is None else (good["phase"] == phase)
+            rows.append((phase, len(self.coded), int(good[where.fillna(False)]
+                                                     ["review_id"].nunique())))
+        counts = pd.DataFrame(rows, columns=["theme", "n", "count"]).set_index("theme")
+        return _protected_table(
+            counts, {p: names[p] for p in phases}, self.rule,
+            caption="Good practice noted by reviewers, by phase of care",
+            base="Coded reviews", what="Reviews with good practice noted",
+            note="Care singled out as good practice worth sharing (theme good_practice), by "
+                 "the phase it was coded on.", index_name="Phase of care")
+
+    def top_theme_charts(self) -> Charts:
+        """SPC charts of the share of coded reviews carrying each of the top themes."""
+        out = Charts()
+        for theme in self._top():
+            frame = _theme_chart(self.window_coded, self.window_phased, theme, self.months,
+                                 self._improvement(theme))
+            out.append(Chart(plots.spc_chart(
+                frame, title=f"Coded reviews with the theme '{self.labels[theme]}', by month "
+                             "of death", y_label="% of coded reviews")))
+        return out
+
+    # -------------------------------------------------------------------- actions ----
+    def actions_table(self) -> tables.ReportTable:
+        """Open and completed actions (and any dropped), with owner role, dates, themes and
+        measure."""
+        order = {s: i for i, s in enumerate(("open", "in_progress", "completed", "dropped"))}
+        acts = self.actions.assign(_o=self.actions["status"].map(order)).sort_values(
+            ["_o", "agreed_on"], kind="stable")
+        words = {"open": "Open", "in_progress": "In progress", "completed": "Completed",
+                 "dropped": "Dropped"}
+        rows = {}
+        for i, a in enumerate(acts.itertuples(), 1):
+            measure = measures.parse_measure(a.measure) if _given(a.measure) else None
+            rows[f"{i}. {a.description}"] = {
+                "Status": words.get(str(a.status), str(a.status)),
+                "Owner": str(a.owner_role),
+                "Agreed": _day(a.agreed_on), "Due": _day(a.due_on),
+                "Completed": _day(a.completed_on),
+                "Themes": ", ".join(self.labels.get(t, t) for t in str(a.themes or "").split(";")
+                                    if t) or "-",
+                "Measure": measure.label if measure else "-",
+                "Change went in": _month_words(str(a.change_month)) if measure else "-",
+            }
+        columns = ["Status", "Owner", "Agreed", "Due", "Completed", "Themes", "Measure",
+                   "Change went in"]
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns, dtype=object) \
+            if rows else pd.DataFrame(columns=columns, dtype=object)
+        return tables.ReportTable(
+            frame, caption="Actions agreed in response to learning from reviews",
+            note="From the organisation's action register. Owners are roles, not people. A "
+                 "measured action's impact is its SPC chart below, rebased at the month the "
+                 "change went in; no other statistic of impact is claimed.",
+            formats={c: "text" for c in columns}, index_name="Action")
+
+    @cached_property
+    def _impacts(self) -> list[tuple[Any, Any, pd.DataFrame]]:
+        out = []
+        for a in self.actions.itertuples():
+            if not _given(a.measure) or str(a.status) == "dropped":
+                continue
+            measure = measures.parse_measure(a.measure)
+            counts = measures.measure_counts(
+                measure, reviews=self.report.window_reviews, theme_codes=self.codes,
+                deaths=self.report.window_deaths, months=self.months)
+            if not (counts["denominator"] > 0).any():
+                continue
+            out.append((a, measure, measures.impact_chart(measure, counts, str(a.change_month))))
+        return out
+
+    def impact_charts(self) -> Charts:
+        """Each measured action's measure as a p-chart rebased at the change, with its
+        variation (and assurance) icons, and one sentence reading the chart."""
+        out = Charts()
+        for action, measure, frame in self._impacts:
+            out.append(Chart(plots.spc_chart(
+                frame, title=f"{measure.label}: rebased at {_month_words(action.change_month)}",
+                y_label=measure.label),
+                alt=f"Impact of '{action.description}': {measure.label}"))
+            out.append(_Sentence(_impact_sentence(action, measure, frame)))
+        return out
+
+    # ----------------------------------------------------------- Quality Account ----
+    def quality_account(self) -> tables.ReportTable:
+        """The Quality Account's learning from deaths items, laid out ready to paste."""
+        report = self.report
+        lfd = report._lfd[1]
+        total = report.total_label
+        symbol = self.rule.symbol
+
+        def shown(column: str) -> str:
+            value = lfd.at[total, column] if column in lfd.columns else None
+            return "not known" if value is None or value is pd.NA else (
+                f"{value:,}" if isinstance(value, (int, np.integer)) else str(value))
+
+        period = f"{_month_words(report.period.start_month)} to " \
+                 f"{_month_words(report.period.end_month)}"
+        top = self._top()
+        learnt = ("No themes were coded this period." if not top else
+                  "The themes found most often in coded reviews were: " + "; ".join(
+                      f"{self.labels[t].lower()} "
+                      f"({_count_words(self._counts.at[t, 'count'], self.rule)} reviews)"
+                      for t in top) + ".")
+        gp = int(self._counts.at["good_practice", "count"]) if "good_practice" in \
+            self._counts.index else 0
+        if gp:
+            learnt += (f" Reviewers singled out good practice in {_count_words(gp, self.rule)} "
+                       "reviews.")
+        status = self.actions["status"].value_counts()
+        acts = self.actions
+        done = acts[acts["status"] == "completed"]
+        doing = acts[acts["status"].isin(["open", "in_progress"])]
+        actions_text = (
+            f"{len(acts)} action(s) are on the register: {int(status.get('completed', 0))} "
+            f"completed, {int(status.get('in_progress', 0))} in progress, "
+            f"{int(status.get('open', 0))} open, {int(status.get('dropped', 0))} dropped."
+            + ("" if done.empty else " Completed: " + "; ".join(done["description"].astype(str))
+               + ".")
+            + ("" if doing.empty else " Under way: " + "; ".join(doing["description"]
+                                                                 .astype(str)) + "."))
+        impact = " ".join(_impact_sentence(a, m, f) for a, m, f in self._impacts) or (
+            "No action on the register names a measure yet, so no impact is shown.")
+        rows = {
+            "27.1 Deaths in scope": f"During {period}, {shown('deaths_in_scope')} patients "
+                                    "died in the organisation's care (deaths in scope).",
+            "27.2 Case record reviews": f"{shown('reviewed')} of these deaths had a case record "
+                                        "review by structured judgement review (SJR).",
+            "27.3 Deaths judged more likely than not due to problems in care":
+                f"{shown('more_likely_than_not')} deaths were judged more likely than not to "
+                "have been due to problems in the care provided.",
+            "Estimate and its method":
+                "Method: the number of deaths whose structured judgement review scored "
+                "avoidability 1 to 3 on the Royal College of Physicians scale (definitely, "
+                "strong evidence or probably avoidable); a second-stage judgement replaces the "
+                "first. It is a count of reviewed deaths, not an estimate for all deaths, and "
+                "depends on which deaths were selected for review.",
+            "27.4 What was learnt": learnt,
+            "27.5 Actions taken": actions_text,
+            "27.6 Impact of the actions": impact,
+        }
+        frame = pd.DataFrame({"Text for the Quality Account": rows}, dtype=object)
+        note = ("Ready to paste. Counts are those of the Learning from Deaths table above"
+                + (f" ({symbol}: a small count withheld)." if self.rule.active else ".")
+                + " No judgement statement is quoted.")
+        return tables.ReportTable(frame, caption="Quality Account pack: learning from deaths",
+                                  note=note, formats={"Text for the Quality Account": "text"},
+                                  index_name="Item")
+
+
+class _Sentence:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f'<p class="sjr-note">{html.escape(self.text)}</p>'
+
+
+def _given(value: object) -> bool:
+    return value is not None and value is not pd.NA and not (
+        isinstance(value, float) and np.isnan(value)) and str(value).strip() != ""
+
+
+def _day(value: object) -> str:
+    return "-" if not _given(value) else str(value)
+
+
+def _count_words(count: object, rule: DisclosureRule) -> str:
+    shown = protect_count(int(count), rule)
+    return f"{shown:,}" if isinstance(shown, int) else str(shown)
+
+
+def _impact_sentence(action: Any, measure: Any, frame: pd.DataFrame) -> str:
+    """What the rebased chart shows, in words: the two centre lines and the icons."""
+    groups = frame.groupby("rebase_group")["mean"].first()
+    icon = _TREND_WORDS.get(spc.variation(frame) or "", "not judged")
+    change = _month_words(str(action.change_month))
+    if len(groups) < 2:
+        return (f"'{action.description}' ({measure.label}): the chart has no months from "
+                f"{change} yet to compare.")
+    assurance = spc.assurance(frame)
+    return (f"'{action.description}': {measure.label} had a centre line of "
+            f"{100 * groups.iloc[0]:.0f}% before {change} and {100 * groups.iloc[-1]:.0f}% "
+            f"from then; latest point: {icon}"
+            + (f"; assurance: {assurance.replace('_', ' ')}" if assurance else "") + ".")
+
+
+# ----------------------------------------------------------------------- national ----
+class NationalLearning:
+    """The learning sections of the national report (no organisation named)."""
+
+    def __init__(self, report: Any) -> None:
+        self.report = report
+        self.rule: DisclosureRule = report.rule
+        codes = getattr(report.data, "theme_codes", None)
+        self.codes = _no_codes() if codes is None else codes
+        self.themes = [t.id for t in _codebook().active]
+        self.labels = _labels(self.codes)
+        self.coded, self.phased = _coded(report.reviews, self.codes)
+        self.window_coded, self.window_phased = _coded(report.window_reviews, self.codes)
+        self.months = _months(report.data.trend_start, report.period.end_month)
+
+    def themes_table(self) -> tables.ReportTable:
+        counts = _theme_counts(self.coded, self.phased, self.themes)
+        trends = [_trend(_theme_chart(self.window_coded, self.window_phased, t, self.months,
+                                      "increase" if t == "good_practice" else "decrease"))
+                  for t in counts.index]
+        return _protected_table(
+            counts, self.labels, self.rule,
+            caption="Themes coded in reviews: England and Scotland",
+            base="Coded reviews", what="Reviews coded with the theme",
+            note=("Pooled over every organisation (none is named). A review may carry several "
+                  "themes; counts are of first-stage reviews a person coded, by the first "
+                  "coder's codes; suggestions nobody accepted never count. Trend: the theme's "
+                  "monthly SPC chart over the trend window."), extra={"Trend": trends})
+
+    def themes_by_nation(self) -> Charts:
+        out = Charts()
+        nation_of = self.report.nation_of
+        for nation in domain.NATIONS:
+            chosen = self.coded[self.coded["organisation_code"].map(nation_of) == nation]
+            if chosen.empty:
+                continue
+            counts = _theme_counts(chosen, self.phased, self.themes)
+            name = domain.labels("nation").get(nation, nation)
+            out.append(_protected_table(
+                counts, self.labels, self.rule, caption=f"Themes coded in reviews: {name}",
+                base="Coded reviews", what="Reviews coded with the theme",
+                note=f"Every organisation in {name} pooled; none is named."))
+        return out
+
+    def trend_charts(self) -> Charts:
+        counts = _theme_counts(self.coded, self.phased, self.themes)["count"]
+        top = [t for t in counts.sort_values(ascending=False, kind="stable").index
+               if t != "good_practice" and counts[t] > 0][:TOP_THEMES]
+        out = Charts()
+        for theme in top:
+            frame = _theme_chart(self.window_coded, self.window_phased, theme, self.months,
+                                 "decrease")
+            out.append(Chart(plots.spc_chart(
+                frame, title=f"Coded reviews with the theme '{self.labels[theme]}', England "
+                             "and Scotland, by month of death", y_label="% of coded reviews")))
+        return out
+
+    def agreement(self) -> tables.ReportTable:
+        """Per theme: reviews coded by two people, percent agreement, Cohen's kappa and
+        Gwet's AC1 (``sjrlib.stats.agreement.theme_agreement``)."""
+        from sjrlib.stats.agreement import theme_agreement, theme_code_pairs
+
+        firsts = set(self.report.reviews["review_id"].astype(str))
+        codes = self.codes[self.codes["review_id"].astype(str).isin(firsts)]
+        a, b = theme_code_pairs(codes) if len(codes) else ({}, {})
+        every = list(_codebook().ids)
+        a = {r: frozenset(t for t in v if t in every) for r, v in a.items()}
+        b = {r: frozenset(t for t in v if t in every) for r, v in b.items()}
+        result = theme_agreement(a, b, every)
+        result = result[result["theme"].isin(self.themes)]
+        rows = {}
+        for r in result.itertuples():
+            enough = int(r.n) >= spc.MIN_CASES_FOR_LIMITS
+            rows[self.labels.get(str(r.theme), str(r.theme))] = {
+                "Reviews coded by two people": protect_count(int(r.n), self.rule),
+                "Percent agreement": 100 * r.percent_agreement if enough else None,
+                "Cohen's kappa": r.kappa if enough and not np.isnan(r.kappa) else None,
+                "Gwet's AC1": r.ac1 if enough and not np.isnan(r.ac1) else None,
+            }
+        columns = ["Reviews coded by two people", "Percent agreement", "Cohen's kappa",
+                   "Gwet's AC1"]
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns, dtype=object) \
+            if rows else pd.DataFrame(columns=columns, dtype=object)
+        return tables.ReportTable(
+            frame, caption="Agreement between coders, by theme",
+            note=("Reviews of the period coded independently by two people (the first two "
+                  "coders of each). Each theme is a yes/no judgement per review. Kappa is low "
+                  "for a rare theme even when coders nearly always agree (the prevalence "
+                  "paradox), so Gwet's AC1 stands beside it. Not shown on fewer than 8 "
+                  "reviews."),
+            formats={"Percent agreement": "percent", "Cohen's kappa": "decimal",
+                     "Gwet's AC1": "decimal"}, index_name="Theme")

@@ -1,0 +1,161 @@
+"""The learning sections of the reports (sjrlib/report/learning.py) on a demo store.
+
+One demo store (``sjr demo-data``: synthetic reviews, theme codes, actions) and one batch of
+reports (``sjr report all``) serve the module: every trust report and the national report are
+read for their learning sections, for judgement text (none may appear), and by the disclosure
+checker (which must read the theme tables and find nothing).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from data_access import store
+from sjrlib.cli import app
+from sjrlib.synthetic.phrases import FINDINGS, OVERALL_REASONS
+
+PERIOD = "2022-23"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("learning")
+    url = f"sqlite:///{folder / 'sjr.db'}"
+    made = CliRunner().invoke(app, ["demo-data", "--db", url, "--organisations", "4",
+                                    "--years", "2", "--seed", "13"], env={"SJR_USER": None})
+    assert made.exit_code == 0, made.output
+    return folder, url
+
+
+@pytest.fixture(scope="module")
+def reports(demo):
+    folder, url = demo
+    out = folder / "reports"
+    ran = CliRunner().invoke(app, ["report", "all", "--db", url, "--out", str(out), "--period",
+                                   PERIOD, "--quiet", "--jobs", "1"],
+                             env={"SJR_USER": "demo-programme", "JUPYTERHUB_USER": None})
+    assert ran.exit_code == 0, ran.output
+    return out / PERIOD
+
+
+def _statements() -> list[str]:
+    """Every judgement finding and overall reason the generator writes (lower case)."""
+    found = [p for by_score in FINDINGS.values() for phrases in by_score.values()
+             for p in phrases]
+    found += [p for phrases in OVERALL_REASONS.values() for p in phrases]
+    return sorted({p.lower() for p in found if len(p) > 20})
+
+
+def _text(path) -> str:
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8"))).lower()
+
+
+def test_every_trust_report_shows_themes_actions_and_the_pack_and_no_judgement_text(reports):
+    pages = sorted((reports / "trusts").glob("*.html"))
+    assert len(pages) >= 4
+    statements = _statements()
+    for page in pages:
+        body = _text(page)
+        for heading in ("themes coded in reviews this period", "themes among reviews finding "
+                        "poor or very poor overall care", "good practice noted by reviewers",
+                        "actions agreed in response to learning",
+                        "quality account pack: learning from deaths",
+                        "27.6 impact of the actions"):
+            assert heading in body, (page.name, heading)
+        quoted = [s for s in statements if s in body]
+        assert not quoted, (page.name, quoted[:3])
+
+
+def test_the_national_report_pools_themes_names_no_organisation_and_quotes_nothing(reports,
+                                                                                   demo):
+    body = _text(reports / "national.html")
+    for heading in ("themes coded in reviews: england and scotland",
+                    "themes coded in reviews: england", "agreement between coders, by theme",
+                    "gwet's ac1", "cohen's kappa"):
+        assert heading in body, heading
+    assert not [s for s in _statements() if s in body]
+    engine = store.get_engine(demo[1])
+    try:
+        with engine.connect() as conn:
+            names = [r[0].lower() for r in conn.execute(text("SELECT name FROM organisations"))]
+            descriptions = [r[0].lower() for r in conn.execute(text(
+                "SELECT description FROM actions"))]
+    finally:
+        engine.dispose()
+    section = body[body.index("themes: what was learnt nationally"):]
+    assert not [n for n in names if n in section]
+    assert not [d for d in descriptions if d in section]  # trusts' actions stay theirs
+
+
+def test_published_reports_pass_the_disclosure_check_which_reads_the_theme_tables(reports):
+    from sjrlib import disclosure_check
+
+    findings, files, _notes = disclosure_check.check_reports([reports])
+    assert files >= 5
+    assert findings == []
+    ran = CliRunner().invoke(app, ["disclosure", "check", str(reports)])
+    assert ran.exit_code == 0, ran.output
+
+
+def test_the_checker_reads_a_theme_table_and_finds_a_leak_in_it(tmp_path):
+    from sjrlib import disclosure_check
+    from sjrlib.disclosure import DisclosureRule
+    from sjrlib.report import tables
+
+    rule = DisclosureRule(threshold=7, rounding=1)  # an exact percentage of an exact base
+    leaky = pd.DataFrame({"Coded reviews": {"Sepsis recognition and treatment": 40},
+                          "Reviews coded with the theme": {"Sepsis recognition and "
+                                                           "treatment": rule.symbol},
+                          "% of coded reviews": {"Sepsis recognition and treatment": 7.5}},
+                         dtype=object)
+    table = tables.ReportTable(leaky, caption="Themes coded in reviews this period",
+                               note=tables._note(rule, ""),
+                               formats={"% of coded reviews": "percent"})
+    (tmp_path / "page.html").write_text(f"<html><body>{table._repr_html_()}</body></html>",
+                                        encoding="utf-8")
+    findings, files, _ = disclosure_check.check_reports([tmp_path])
+    assert files == 1 and [f.value for f in findings] == [3]  # 7.5% of 40 is 3
+
+
+def test_theme_counts_are_the_first_coders_codes_in_the_store(demo):
+    from sjrlib.report.trust import trust_report
+
+    _folder, url = demo
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            org = conn.execute(text("SELECT organisation_code FROM users WHERE username = "
+                                    "'demo-lead'")).scalar_one()
+            codes = pd.read_sql(text(
+                "SELECT t.review_id, t.theme, t.coded_by, t.coded_at FROM theme_codes t JOIN "
+                "reviews r USING (review_id) WHERE r.organisation_code = :o AND "
+                "r.review_stage = 'first' AND r.status <> 'draft' AND r.death_month BETWEEN "
+                "'2022-04' AND '2023-03'"), conn, params={"o": org})
+    finally:
+        engine.dispose()
+    report = trust_report(dict(organisation_code=org, db=url, user="demo-lead",
+                               period=PERIOD, audience="organisation",
+                               disclosure_threshold=None, disclosure_rounding=None))
+    table = report.learning.themes_table().frame
+    codes = codes.sort_values("coded_at", kind="stable")
+    first = codes.groupby("review_id")["coded_by"].transform("first")
+    mine = codes[codes["coded_by"] == first].drop_duplicates(["review_id", "theme"])
+    assert int(table["Coded reviews"].iloc[0]) == codes["review_id"].nunique()
+    labels = {t.id: t.label for t in __import__("sjrlib.themes.codebook", fromlist=["x"])
+              .shipped_codebook().themes}
+    for theme, n in mine["theme"].value_counts().items():
+        assert int(table.loc[labels[theme], "Reviews coded with the theme"]) == n, theme
+    pack = report.learning.quality_account().frame
+    assert list(pack.index)[:3] == ["27.1 Deaths in scope", "27.2 Case record reviews",
+                                    "27.3 Deaths judged more likely than not due to problems "
+                                    "in care"]
+    impact = report.learning.impact_charts()
+    assert len(impact) == 4  # two measured actions: a chart and its sentence each
+    assert "centre line" in impact[1].text
