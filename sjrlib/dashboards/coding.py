@@ -240,7 +240,8 @@ class Coder:
                  f"case {html.escape(str(_plain(row['case_id']) or '—'))}",
                  html.escape(stage.lower() if stage else "")]
         if _plain(row["death_month"]):
-            facts.append(f"died {html.escape(str(row['death_month']))}")
+            died = pd.Timestamp(f"{row['death_month']}-01").strftime("%B %Y")
+            facts.append(f"died {html.escape(died)}")
         if _plain(row["specialty"]):
             facts.append(html.escape(str(row["specialty"]).replace("_", " ")))
         rows = []
@@ -367,7 +368,7 @@ def _plain(value: Any) -> Any:
 
 
 def _refusal(title: str, sentence: str) -> w.Widget:
-    box = ui.section(title, w.HTML(html.escape(sentence)))
+    box = w.VBox([ui.style(), ui.section(title, w.HTML(html.escape(sentence)))])
     box.add_class("sjr-app")
     box.add_class("sjr-refused")
     return box
