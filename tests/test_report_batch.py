@@ -134,6 +134,10 @@ def test_every_report_is_written_and_indexed(batch):
     assert {p.relative_to(out / ".history").as_posix() for p in kept} == \
         {f"trusts/{code}.json" for code in codes}
     written = [p for p in written if p not in kept]
+    directory = {out / "trainers.html", out / "trainers.csv"}  # the trainer directory (issue 15)
+    assert directory <= set(written)
+    assert {oct(p.stat().st_mode & 0o777) for p in directory} == {"0o600"}
+    written = [p for p in written if p not in directory]
     assert len(written) == 2 * len(codes) + 2
     assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o600"}
 
