@@ -63,6 +63,7 @@ from sjrlib.form.registry import (
     registry,
 )
 from sjrlib.privacy import KINDS, find_identifiers
+from sjrlib.rules import RuleId
 
 __all__ = ["ReviewForm", "review_entry", "typed_text_columns"]
 
@@ -1099,15 +1100,16 @@ _IDENTIFIER_MESSAGE = "Looks like it identifies the patient (highlighted below):
 _IDENTIFIER_PREFIX = "Looks like it identifies"
 
 _FORM_WORDING: dict[str, str] = {
-    "no_identifiers": _IDENTIFIER_MESSAGE,
+    RuleId.NO_IDENTIFIERS: _IDENTIFIER_MESSAGE,
+    RuleId.REQUIRED: "Required",
+    RuleId.ANY_PROBLEMS_YES_BUT_NONE: "You answered yes: tick the problems below and say "
+                                      "whether each led to harm",
+    RuleId.ANY_PROBLEMS_NO_BUT_PROBLEM: "You answered no, but problems are ticked below: "
+                                        "untick them or answer yes",
+    # rules whose ids the field registry declares (its conditions and pairings)
     "case_id_not_identifier": "A case reference must not be an NHS or CHI number",
-    "required": "Required",
     "comment_required_when_scored": "Write the explicit judgement behind this score",
     "comment_blank_when_not_scored": "Give this phase a score, or clear the judgement",
-    "any_problems_yes_but_none": "You answered yes: tick the problems below and say whether "
-                                 "each led to harm",
-    "any_problems_no_but_problem": "You answered no, but problems are ticked below: untick "
-                                   "them or answer yes",
     "second_stage_needs_avoidability": "Required at a second-stage review",
 }
 """The same rules, worded for someone filling in the form rather than a file (by rule id)."""
