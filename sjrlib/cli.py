@@ -21,8 +21,13 @@ app = typer.Typer(
 
 
 @app.callback()
-def _main() -> None:
+def _main(debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an unexpected failure.")) -> None:
     """Structured Judgement Review: data store, governed access, statistics and reports."""
+    if debug:
+        import os
+
+        os.environ["SJR_DEBUG"] = "1"
 
 
 _COMMAND_MODULES = (
@@ -35,18 +40,42 @@ _COMMAND_MODULES = (
     "sjrlib.commands.disclosure",
     "sjrlib.commands.themes",
     "sjrlib.commands.backup",
-    "sjrlib.commands.actions",
     "sjrlib.commands.training",
+    "sjrlib.commands.actions",
 )
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
-def _describe(exc: BaseException) -> str:
+def _store_url(argv: list[str]):
+    """The store the command was pointed at (``--db``, ``SJR_DATABASE_URL`` or the default),
+    to name it in a message; None when it cannot be told."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    db = None
+    for i, arg in enumerate(argv):
+        if arg == "--db" and i + 1 < len(argv):
+            db = argv[i + 1]
+        elif arg.startswith("--db="):
+            db = arg[5:]
+    try:
+        return make_url(db or os.environ.get("SJR_DATABASE_URL") or "sqlite:///data/sjr.db")
+    except Exception:  # noqa: BLE001 - only to name the store in a message
+        return None
+
+
+def _describe(exc: BaseException, argv: list[str] | None = None) -> str:
     """One line for a person: what failed, in the words of whatever refused."""
     from sqlalchemy.exc import DBAPIError
 
+    from data_access.faults import describe_fault
+
+    fault = describe_fault(exc, _store_url(argv or []))
+    if fault:
+        return fault
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
         return f"the database refused the request: {first or type(exc.orig).__name__}"
@@ -61,12 +90,14 @@ def main(argv: list[str] | None = None) -> None:
     """The ``sjr`` console script: every command ends in a message, never a traceback.
 
     Commands report what they expect (bad files, refusals, validation errors) themselves; this
-    catches the rest (a database that went away, a full disk) as one line and exit code 1.
-    ``SJR_DEBUG=1`` shows the traceback instead.
+    catches the rest (a database that went away, a full disk: :mod:`data_access.faults`) as
+    one line and exit code 1. ``sjr --debug`` (or ``SJR_DEBUG=1``) shows the traceback
+    instead.
     """
     import os
     import sys
 
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         app(args=argv, prog_name="sjr")
     except KeyboardInterrupt:
@@ -75,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence of a command line
         if os.environ.get("SJR_DEBUG"):
             raise
-        typer.echo(f"sjr: {_describe(exc)} (set SJR_DEBUG=1 for the details)", err=True)
+        typer.echo(f"sjr: {_describe(exc, argv)} (sjr --debug shows the details)", err=True)
         sys.exit(1)
 
 
