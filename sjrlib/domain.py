@@ -13,7 +13,6 @@ Loaders return it, the store returns it, statistics take it.
 from __future__ import annotations
 
 from sjrlib.form.registry import (
-    BASE_VERSION,
     FORM_VERSION_COLUMN,
     FORM_VERSIONS,
     ChildRows,
@@ -26,8 +25,6 @@ from sjrlib.form.registry import (
 
 __all__ = [
     "ADMISSION_TYPES",
-    "ALL_REVIEW_COLUMNS",
-    "ALL_REVIEW_DTYPES",
     "AVOIDABILITY_SCALES",
     "AVOIDABILITY_SCORES",
     "CARE_SCORES",
@@ -175,23 +172,22 @@ def review_dtypes(reg: Registry | None = None) -> dict[str, str]:
     return {c.name: _DTYPE_OF_KIND.get(c.kind, "string") for c in reg.columns()}
 
 
-ALL_REVIEW_DTYPES: dict[str, str] = review_dtypes()
-ALL_REVIEW_COLUMNS: tuple[str, ...] = tuple(ALL_REVIEW_DTYPES)
-"""Every form version's columns, ``form_version`` included (the review frame to come)."""
-
-REVIEW_COLUMNS: tuple[str, ...] = tuple(
-    c for c in _REGISTRY.column_names(BASE_VERSION) if c != FORM_VERSION_COLUMN)
-"""Columns of the exchange format and of the review frame, in this order."""
-
-REVIEW_DTYPES: dict[str, str] = {c: ALL_REVIEW_DTYPES[c] for c in REVIEW_COLUMNS}
+REVIEW_DTYPES: dict[str, str] = review_dtypes()
 """Dtypes of the validated review frame.
 
 Integers are nullable ``Int64`` (blank = not recorded / not applicable); ``review_date`` is a
 ``datetime64[ns]`` at midnight; ``death_month`` is a ``"YYYY-MM"`` string; ``review_reasons`` is
 the ``;``-joined list of reason ids in spec order; everything else is ``string`` with ``<NA>`` for
 blank. Stored scores are always on the RCP avoidability direction, so ``avoidability_scale`` is
-``"rcp"`` whenever ``avoidability_score`` is present.
+``"rcp"`` whenever ``avoidability_score`` is present. ``form_version`` is always filled in
+(a blank in a file is ``rcp2017``); the columns of questions a review's version does not ask
+are blank.
 """
+
+REVIEW_COLUMNS: tuple[str, ...] = tuple(REVIEW_DTYPES)
+"""Columns of the review frame, in this order: every form version's (``form_version``
+included). An exchange file holds those of the versions it holds
+(:func:`sjrlib.io.export_columns`)."""
 
 DEATH_COLUMNS: tuple[str, ...] = (
     "organisation_code",

@@ -21,7 +21,10 @@ declares (its ``<dimension>``) is ignored, so a sheet declaring a million rows c
 and rows beyond a declared size that is too small are read like any other.
 
 Writing (:func:`write_reviews` etc.) produces exactly the exchange format, chosen by suffix, so
-``read_reviews(write_reviews(frame, p)) == frame`` for a validated frame. Files are written
+``read_reviews(write_reviews(frame, p)) == frame`` for a validated frame. A review file holds
+the columns of every form version present (``form_version``; see
+``shared/spec/form-versions.md``); reading takes a file of any version, and a file without
+``form_version`` (made before versions) as ``rcp2017``. Files are written
 with :func:`sjrlib.safe_files.open_private` (mode 0600, whole, never through a symbolic link).
 CSV text cells a spreadsheet would run as a formula (``= + - @``) are neutralised and restored
 on reading (:mod:`sjrlib.formula_cells`).
@@ -50,11 +53,13 @@ import numpy as np
 import pandas as pd
 
 from sjrlib import domain, formula_cells, rules, safe_files, schema
+from sjrlib.form.registry import BASE_VERSION, FORM_VERSION_COLUMN, FORM_VERSIONS, registry
 from sjrlib.mapping import ColumnMapping, MappingError, apply_mapping, load_mapping
 
 __all__ = [
     "ImportFileError",
     "Limits",
+    "export_columns",
     "limits",
     "read_deaths",
     "read_organisations",
@@ -950,9 +955,28 @@ def _write_xlsx(cells: pd.DataFrame, path) -> None:
     book.save(path)
 
 
+def export_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The exchange-format columns a file of these reviews holds: those of every form version
+    present (``form_version``; a frame without it, or a blank, is ``rcp2017``), in review-frame
+    order. ``form_version`` itself is written when the frame has it."""
+    versions: set[str] = {BASE_VERSION}
+    if FORM_VERSION_COLUMN in frame.columns:
+        versions |= {str(v) for v in frame[FORM_VERSION_COLUMN].dropna().unique()}
+    unknown = sorted(versions - set(FORM_VERSIONS))
+    if unknown:
+        raise ValueError(f"form_version {', '.join(unknown)} is not a form version "
+                         f"({', '.join(FORM_VERSIONS)})")
+    columns = registry().columns_for_versions(versions)
+    if FORM_VERSION_COLUMN not in frame.columns:
+        columns = tuple(c for c in columns if c != FORM_VERSION_COLUMN)
+    return columns
+
+
 def write_reviews(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a review frame in the exchange format (``.csv`` UTF-8 or ``.xlsx`` by suffix)."""
-    _write(frame, path, domain.REVIEW_COLUMNS)
+    """Write a review frame in the exchange format (``.csv`` UTF-8 or ``.xlsx`` by suffix):
+    the columns of every form version present (:func:`export_columns`), so a file of
+    ``rcp2017`` reviews holds no column of a later question."""
+    _write(frame, path, export_columns(frame))
 
 
 def write_deaths(frame: pd.DataFrame, path: str | Path) -> None:

@@ -15,7 +15,8 @@ Public API
 ----------
 ``validate_reviews(frame, *, source, known_organisations, known_reviews, today, rows)`` -> the
 review frame (``domain.REVIEW_COLUMNS`` with ``domain.REVIEW_DTYPES``; PRISM avoidability
-converted to RCP, ``status`` defaulted to ``submitted``, ``review_reasons`` in spec order), or
+converted to RCP, ``status`` defaulted to ``submitted``, ``form_version`` to ``rcp2017``,
+``review_reasons`` in spec order), or
 :class:`ValidationFailed` listing every :class:`RowError`. ``validate_deaths``,
 ``validate_organisations`` likewise. ``validate_review(values)`` / ``review_errors(values)`` and
 the pydantic model :data:`Review` for one review as a dict (field names = column names).
@@ -33,6 +34,7 @@ import pydantic
 from pydantic_core import PydanticCustomError
 
 from sjrlib import domain, privacy, rules
+from sjrlib.form.registry import BASE_VERSION, FORM_VERSION_COLUMN, FORM_VERSIONS, registry
 from sjrlib.rules import ColumnSpec, Rule
 
 __all__ = [
@@ -143,9 +145,7 @@ def _validate(frame: pd.DataFrame, specs: Mapping[str, ColumnSpec], rule_list: S
         raise TypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     _missing_columns(frame, specs, source)
     table = rules.prepare(frame, specs, rows=rows, **context)
-    violations = rules.run_rules(table, rule_list)
-    if "status" in specs:
-        violations = _spare_drafts(table, violations)
+    violations = _spared(table, rules.run_rules(table, rule_list))
     errors = _errors(table, violations, source)
     if errors:
         raise ValidationFailed(errors)
@@ -165,6 +165,29 @@ DRAFT_ALWAYS_REQUIRED: frozenset[str] = frozenset(
     {"review_id", "case_id", "organisation_code", "review_stage", "reviewer_id"})
 
 
+def _spared(table: rules.Table, violations: list[rules.Violation]) -> list[rules.Violation]:
+    """The violations left once drafts are spared completeness rules and a review is spared
+    every rule about a question its form version does not ask (that answer is reported once,
+    as ``not_asked_in_version``)."""
+    if violations and "status" in table.specs:
+        violations = _spare_drafts(table, violations)
+    if violations and FORM_VERSION_COLUMN in table.specs:
+        violations = _spare_unasked(table, violations)
+    return violations
+
+
+def _without_rows(v: rules.Violation, drop: np.ndarray) -> rules.Violation | None:
+    """``v`` without the rows in ``drop`` (None when no row is left)."""
+    mask = v.mask & ~drop
+    if not mask.any():
+        return None
+    keep_of_flagged = ~drop[v.mask]  # per-row messages/values follow the flagged rows
+    message = v.message if isinstance(v.message, str) else \
+        [m for m, k in zip(v.message, keep_of_flagged) if k]
+    values = None if v.values is None else [x for x, k in zip(v.values, keep_of_flagged) if k]
+    return rules.Violation(v.rule, v.column, mask, message, values)
+
+
 def _spare_drafts(table: rules.Table, violations: list[rules.Violation]
                   ) -> list[rules.Violation]:
     draft = (table.values["status"] == "draft").fillna(False).to_numpy(dtype=bool)
@@ -174,15 +197,22 @@ def _spare_drafts(table: rules.Table, violations: list[rules.Violation]
     for v in violations:
         if v.rule not in DRAFT_MAY_BE_INCOMPLETE or v.column in DRAFT_ALWAYS_REQUIRED:
             kept.append(v)
-            continue
-        mask = v.mask & ~draft
-        if not mask.any():
-            continue
-        keep_of_flagged = ~draft[v.mask]  # per-row messages/values follow the flagged rows
-        message = v.message if isinstance(v.message, str) else \
-            [m for m, k in zip(v.message, keep_of_flagged) if k]
-        values = None if v.values is None else [x for x, k in zip(v.values, keep_of_flagged) if k]
-        kept.append(rules.Violation(v.rule, v.column, mask, message, values))
+        elif (left := _without_rows(v, draft)) is not None:
+            kept.append(left)
+    return kept
+
+
+def _spare_unasked(table: rules.Table, violations: list[rules.Violation]
+                   ) -> list[rules.Violation]:
+    reg = registry()
+    version = table.values[FORM_VERSION_COLUMN].fillna(BASE_VERSION).to_numpy(dtype=object)
+    kept = []
+    for v in violations:
+        asking = reg.column(v.column).versions if v.column in table.specs else FORM_VERSIONS
+        if v.rule == rules.RuleId.NOT_ASKED_IN_VERSION or len(asking) == len(FORM_VERSIONS):
+            kept.append(v)
+        elif (left := _without_rows(v, ~np.isin(version, asking))) is not None:
+            kept.append(left)
     return kept
 
 
@@ -218,7 +248,8 @@ def validate_reviews(
     -------
     DataFrame
         ``domain.REVIEW_COLUMNS`` with ``domain.REVIEW_DTYPES``, the input's index; codes
-        lower-cased, ``status`` blank -> ``submitted``, ``review_reasons`` in spec order,
+        lower-cased, ``status`` blank -> ``submitted``, ``form_version`` blank -> ``rcp2017``,
+        ``review_reasons`` in spec order,
         avoidability on the RCP direction (PRISM ``rcp = 7 - prism``; scale ``rcp``).
 
     Raises
@@ -273,7 +304,7 @@ def validate_reviews_in_blocks(
         _missing_columns(frame, rules.REVIEW_SPECS, source)
         table = rules.prepare(frame, rules.REVIEW_SPECS, rows=rows,
                               known_organisations=known_organisations, today=today)
-        found = _errors(table, rules.run_rules(table, row_rules), source)
+        found = _errors(table, _spared(table, rules.run_rules(table, row_rules)), source)
         links.append(_link_table(table))
         if found:
             errors.extend(found)
@@ -342,6 +373,8 @@ def _joined_link_tables(parts: list[rules.Table], known_reviews: Any,
 def _review_frame(table: rules.Table, index: pd.Index) -> pd.DataFrame:
     out = {c: table.values[c] for c in domain.REVIEW_COLUMNS}
     out["status"] = out["status"].fillna("submitted")
+    # A blank form version (or a file made before versions) is the 2017 form.
+    out[FORM_VERSION_COLUMN] = out[FORM_VERSION_COLUMN].fillna(BASE_VERSION)
     score = out["avoidability_score"]
     prism = table.values["avoidability_scale"] == "prism"
     out["avoidability_score"] = score.mask(prism.fillna(False), 7 - score)

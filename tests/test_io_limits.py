@@ -358,7 +358,7 @@ def _xlsx_of(frame: pd.DataFrame, tmp_path: Path) -> Path:
     path = tmp_path / "tricky.xlsx"
     io.write_reviews(frame, path)
     book = openpyxl.load_workbook(path)
-    column = list(domain.REVIEW_COLUMNS).index("comment_overall") + 1
+    column = list(io.export_columns(frame)).index("comment_overall") + 1
     cell = book.active.cell(2, column)
     assert cell.value == "=1+1" and cell.data_type == "s"  # text in XLSX, never a formula
     return path

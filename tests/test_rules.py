@@ -46,6 +46,20 @@ def second(**changes: str) -> dict[str, str]:
                      "avoidability_scale": "rcp", **changes})
 
 
+def ext(**changes: str) -> dict[str, str]:
+    """A valid review on form version ext2026 (every added question answered)."""
+    return review(**{"form_version": "ext2026", "autism": "no", "clinical_frailty_scale": "5",
+                     "me_scrutiny": "yes", "me_concern": "no", "family_concern": "no",
+                     "family_involved": "yes", "family_feedback": "not_yet",
+                     "escalation_plan": "yes", "dying_recognised": "yes",
+                     "referral_coroner": "considered_not_needed", "referral_psii": "made",
+                     "referral_ref_psii": "PSII-2024-0042", **changes})
+
+
+SCOTTISH_BOARD = {"organisation_code": "S08000015", "me_scrutiny": "not_applicable",
+                  "me_concern": "", "referral_coroner": ""}
+
+
 def errors_of(rows: list[dict], **context) -> list[tuple[int, str, str]]:
     """(row, column, rule) of every error; [] when valid."""
     try:
@@ -180,6 +194,41 @@ REVIEW_CASES = {
                                  [(2, "avoidability_score", "avoidability_score_range")]),
     "avoidability_scale_required": ([review(avoidability_score="3")], {},
                                     [(2, "avoidability_scale", "avoidability_scale_required")]),
+    # form versions and the ext2026 questions (shared/spec/form-versions.md)
+    "code_list-form_version": ([review(form_version="rcp2099")], {},
+                               [(2, "form_version", "code_list")]),
+    "not_asked_in_version": ([ext(), review(review_id="R2", autism="yes",
+                                            referral_ref_psii="PSII-1")], {},
+                             [(3, "autism", "not_asked_in_version"),
+                              (3, "referral_ref_psii", "not_asked_in_version")]),
+    "clinical_frailty_scale_range": ([ext(clinical_frailty_scale="10")], {},
+                                     [(2, "clinical_frailty_scale",
+                                       "clinical_frailty_scale_range")]),
+    "frailty_only_65_and_over": ([ext(age_at_death="64")], {},
+                                 [(2, "clinical_frailty_scale", "frailty_only_65_and_over")]),
+    "me_concern_only_after_scrutiny": ([ext(me_scrutiny="unknown")], {},
+                                       [(2, "me_concern", "me_concern_only_after_scrutiny")]),
+    "me_scrutiny_nation-scotland": ([ext(**{**SCOTTISH_BOARD, "me_scrutiny": "no"})], {},
+                                    [(2, "me_scrutiny", "me_scrutiny_nation")]),
+    "me_scrutiny_nation-england": ([ext(me_scrutiny="not_applicable", me_concern="")], {},
+                                   [(2, "me_scrutiny", "me_scrutiny_nation")]),
+    "coroner_only_england": ([ext(**{**SCOTTISH_BOARD, "referral_coroner": "made"})], {},
+                             [(2, "referral_coroner", "coroner_only_england")]),
+    "procurator_fiscal_only_scotland": ([ext(referral_procurator_fiscal="planned")], {},
+                                        [(2, "referral_procurator_fiscal",
+                                          "procurator_fiscal_only_scotland")]),
+    "leder_only_learning_disability_or_autism": (
+        [ext(learning_disability="yes", referral_leder="made"),
+         ext(review_id="R2", autism="yes", referral_leder="made"),
+         ext(review_id="R3", autism="unknown", referral_leder="made")], {},
+        [(4, "referral_leder", "leder_only_learning_disability_or_autism")]),
+    "referral_ref_needs_referral": ([ext(referral_ref_complaint="C-77")], {},
+                                    [(2, "referral_ref_complaint",
+                                      "referral_ref_needs_referral")]),
+    "max_length": ([ext(referral_ref_psii="P" * 41)], {},
+                   [(2, "referral_ref_psii", "max_length")]),
+    "no_identifiers-referral_ref": ([ext(referral_ref_psii="NHS 943 476 5919")], {},
+                                    [(2, "referral_ref_psii", "no_identifiers")]),
 }
 
 
