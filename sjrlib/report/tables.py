@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -391,7 +391,10 @@ def care_inputs(reviews: pd.DataFrame, alpha: float
 
 
 def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame],
-                     rule: DisclosureRule, alpha: float = 0.05) -> ReportTable:
+                     rule: DisclosureRule, alpha: float = 0.05, *,
+                     clustered: Callable[[str, object, object, int],
+                                         tuple[str | None, str | None]] | None = None,
+                     clustered_note: str = "") -> ReportTable:
     """Care scores by phase of care, with % poor or very poor care and its confidence interval.
 
     Parameters
@@ -402,6 +405,11 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
         ``{phase: poor_care(reviews, phase=phase)}`` (one-row frames).
     rule
         Disclosure rule.
+    clustered
+        For pooled figures (many organisations): ``(phase, shown poor count, shown base,
+        exact base) -> (interval text, design effect text)``, an interval that allows for
+        clustering by organisation, computed from the counts as shown; it replaces the Wilson
+        interval, and a "Design effect" column is added. ``clustered_note`` says how.
     """
     labels = [f"{s} {domain.label('care_score', s)}" for s in domain.CARE_SCORES]
     rows = {}
@@ -413,12 +421,13 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
     raw = pd.DataFrame.from_dict(rows, orient="index").astype(object)
     total = "Reviews scoring this phase"
     protected = protect_counts(raw, rule, total_column=total)
-    pct, ci = [], []
+    pct, ci, deffs = [], [], []
     for phase in domain.PHASES:
         row = poor[phase].iloc[0] if len(poor[phase]) else None
         if row is None or int(row["n"]) == 0:
             pct.append(None)
             ci.append(None)
+            deffs.append(None)
             continue
         # The poor count (scores 1 + 2) is not in the table, but its percentage gives it back
         # with the base: withheld when it is small, or when exactly one of its two cells is
@@ -431,16 +440,25 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
         value, interval = _published(
             shown_poor, protected.at[label, total], rule, exact=100 * float(row["proportion"]),
             interval=_interval(row, int(row["n"])), alpha=alpha)
+        if clustered is not None:
+            interval, deff = (clustered(phase, shown_poor, protected.at[label, total],
+                                        int(row["n"])) if value is not None else (None, None))
+            deffs.append(deff)
         pct.append(value)
         ci.append(interval)
     protected["% poor or very poor care"] = pct
-    protected["95% confidence interval"] = ci
+    if clustered is None:
+        protected["95% confidence interval"] = ci
+        how = "Intervals are Wilson score intervals, not shown on fewer than 8 reviews."
+    else:
+        protected[f"{1 - alpha:.0%} CI, clustered by organisation"] = ci
+        protected["Design effect"] = deffs
+        how = clustered_note
     return ReportTable(
         protected,
         caption="Care scores by phase of care (first-stage reviews, one per death)",
         note=_note(rule, "A phase not applicable to a death is not scored. Poor or very poor "
-                   "care = score 1 or 2. Intervals are Wilson score intervals, not shown on "
-                   "fewer than 8 reviews."),
+                   "care = score 1 or 2. " + how),
         formats={"% poor or very poor care": "percent"},
         index_name="Phase of care",
     )

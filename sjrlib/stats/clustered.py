@@ -194,16 +194,17 @@ def clustered_proportion(outcome, groups, alpha: float = 0.05) -> ClusteredPropo
 
 
 def poor_care_outcomes(reviews: pd.DataFrame, *, columns: Sequence[str] = (),
-                       include_drafts: bool = False) -> pd.DataFrame:
-    """One row per primary first-stage review with an overall care score: ``poor`` (1 for a
-    score of 1 or 2), ``organisation_code`` and the ``columns`` asked for (e.g. ``region``).
+                       include_drafts: bool = False, phase: str = "overall") -> pd.DataFrame:
+    """One row per primary first-stage review with a score for ``phase`` (default the overall
+    assessment): ``poor`` (1 for a score of 1 or 2), ``organisation_code`` and the ``columns``
+    asked for (e.g. ``region``).
 
     The reviews are those :func:`sjrlib.stats.descriptive.poor_care` counts (drafts excluded,
     the earliest first-stage review of each case), so ``poor.sum()`` and ``len`` are its
     ``poor`` and ``n``."""
     index = ReviewIndex(reviews, include_drafts=include_drafts)
     rows = index.primary_first()
-    score = index.ints(domain.score_column("overall"), low=1, high=5)[rows]
+    score = index.ints(domain.score_column(phase), low=1, high=5)[rows]
     keep = score > 0
     wanted = list(dict.fromkeys(["organisation_code", *columns]))
     out = reviews[wanted].iloc[rows[keep]].reset_index(drop=True)
