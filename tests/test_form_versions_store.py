@@ -284,3 +284,46 @@ def test_researchers_get_ext2026_fields_only_when_approved_and_references_redact
     assert "[NHS_NUMBER]" in with_text[reference].iloc[0]
     assert with_text[reference].iloc[1:].tolist() == frame[reference].iloc[1:].tolist()
     assert with_text["autism"].tolist() == frame["autism"].tolist()
+
+
+def test_a_researcher_extracts_the_ext2026_fields_an_approval_releases(url, mixed, tmp_path):
+    from data_access import AccessDenied
+    from data_access.approvals import ApprovalSpec
+    from data_access.extract import read_extract
+
+    organisations, _, reviews = mixed
+    _governed(url, _english(mixed))
+    codes = tuple(organisations["organisation_code"])
+    fields = ("review_id", "death_month", "autism", "clinical_frailty_scale", "me_scrutiny",
+              domain.referral_column("psii"), domain.referral_ref_column("psii"))
+    today = dt.date.today()
+
+    def spec(approval_id: str, free_text: bool, released=fields) -> ApprovalSpec:
+        return ApprovalSpec(id=approval_id, applicants=("res",), purpose="ext2026 study",
+                            organisations=codes, period_start="2024-04",
+                            period_end="2025-03", fields=released, free_text=free_text,
+                            start_date=today - dt.timedelta(days=1),
+                            end_date=today + dt.timedelta(days=30))
+
+    with pytest.raises(ValueError, match="referral_ref_psii need free_text"):
+        spec("DARG-X0", False)  # a referral's reference is free text, by the registry
+    with open_session("admin", url, tool="test") as admin:
+        admin.add_user("res", "researcher")
+        admin.add_approval(spec("DARG-X1", True))
+        admin.add_approval(spec("DARG-X2", False, fields[:-1]))
+    with open_session("res", url, tool="test") as res:
+        result = res.extract("DARG-X1", tmp_path / "x1.parquet")
+        without = res.reviews(approval_id="DARG-X2")
+        with pytest.raises(AccessDenied, match="does not release"):
+            res.reviews(approval_id="DARG-X2", columns=["family_concern"])
+    frame = read_extract(result.path)
+    assert list(frame.columns) == list(fields)
+    released = reviews[reviews["status"] != "draft"]
+    assert len(frame) <= len(released) and len(frame) > 0.9 * len(released)
+    ext = frame[frame["autism"].notna()]
+    assert len(ext) and frame["clinical_frailty_scale"].dropna().between(1, 9).all()
+    assert set(ext["me_scrutiny"].dropna()) <= {"yes", "no", "unknown", "not_applicable"}
+    references = frame[domain.referral_ref_column("psii")].dropna()
+    assert len(references) and references.str.fullmatch(r"PSII/\d\d/\d{3}").all()
+    assert domain.referral_ref_column("psii") not in without.columns
+    assert not set(frame["review_id"]) & set(reviews["review_id"])  # pseudonymised
