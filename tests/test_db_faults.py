@@ -232,3 +232,16 @@ def test_sqlite_error_codes_map_to_their_fault(tmp_path):
         full.executemany("INSERT INTO t VALUES (?)", [("x" * 1000,)] * 200)
         full.commit()
     assert describe_fault(info.value).startswith("The disk holding the store is full")
+
+
+def test_an_export_that_cannot_be_audited_leaves_no_file(sqlite_store, tmp_path):
+    """Audit before anything leaves (issue 17 part 3): a store that cannot take the audit
+    entry gives no file."""
+    path, users = sqlite_store
+    out = tmp_path / "reviews.csv"
+    done = sjr("export", "reviews", str(out), "--db", f"sqlite:///file:{path}?mode=ro&uri=true",
+               user=users.admin)
+    _one_line(done, "The store is read-only")
+    assert not out.exists() and not list(tmp_path.glob("*reviews.csv*"))
+    done = sjr("summary", "--db", f"sqlite:///file:{path}?mode=ro&uri=true", user=users.admin)
+    assert "Reviews" not in done.stdout and done.stdout.strip() == ""
