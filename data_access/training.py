@@ -109,6 +109,12 @@ def _flag(value: Any, where: str) -> bool:
     raise TrainingDataError(f"{where}: {value!r} is not yes or no")
 
 
+def _nulls(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's missing values as ``None`` (a frame turns ``None`` in a text column into NaN,
+    which a database would store as a number)."""
+    return {k: None if _blank(v) else v for k, v in row.items()}
+
+
 def _frame(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame([dict(r) for r in rows], columns=list(columns))
 
@@ -182,6 +188,7 @@ def upsert_trainers(conn: Connection, frame: pd.DataFrame, *, by: str) -> tuple[
     inserted = updated = 0
     now = dt.datetime.now(dt.UTC)
     for row in frame.to_dict("records"):
+        row = _nulls(row)
         values = {**row, "by": by, "at": now}
         if row["trainer_id"] in known:
             conn.execute(text(
@@ -283,7 +290,8 @@ def upsert_records(conn: Connection, frame: pd.DataFrame, *, by: str) -> tuple[i
     inserted = updated = 0
     now = dt.datetime.now(dt.UTC)
     for row in frame.to_dict("records"):
-        values = {**row, "refresher_dates": json.dumps(row["refresher_dates"]), "by": by,
+        row = _nulls(row)
+        values = {**row, "refresher_dates": json.dumps(row["refresher_dates"] or []), "by": by,
                   "at": now}
         if row["record_id"] in known:
             conn.execute(text(

@@ -283,6 +283,9 @@ class Problem:
 # ------------------------------------------------------------------ the reports ----
 _RULE_THRESHOLD = re.compile(r"counts from 1 to (\d+) are shown as")
 _RULE_ROUNDING = re.compile(r"rounded to the nearest (\d+)")
+FORM_QUESTIONS_MARK = "(ext2026 questions)"
+"""How the captions of the ext2026 question tables end (``sjrlib.report.form_questions.
+CAPTION_MARK``)."""
 FROM_SHOWN = "computed from the rounded counts shown"
 """What a table's note says when its percentages and intervals come from its printed counts
 (``sjrlib.disclosure.FROM_SHOWN`` is the sentence)."""
@@ -433,6 +436,8 @@ class _Reader:
                 self.national_avoidability(page, table, rule)
             elif cap.startswith("Completeness: reviews still to come"):
                 self.completeness(page, table, rule)
+            elif _norm(cap).endswith(FORM_QUESTIONS_MARK):
+                self.form_questions(page, table, rule)
 
     def lfd(self, page, table, rule):
         p = self.problem
@@ -501,6 +506,58 @@ class _Reader:
             elif _is_total(row, table):
                 total = self.cell(page, table, rule, (page.ident, "ss", "TOTAL"), row, "Number")
         p.add_sum(parts, total, f"second-stage scores add up ({page.path.name})")
+
+    def form_questions(self, page, table, rule):
+        """Tables of the ext2026 questions (:mod:`sjrlib.report.form_questions`), by their
+        layout: count columns (an ``All ...`` column is the sum of the other count columns of
+        its row; care scores ``1``-``5`` are parts of it), body rows adding up to the total
+        row, and percentages: ``% poor or very poor`` of scores 1 + 2 over ``All`` in a
+        score table, else of the first count column whose header starts with the words after
+        the ``%`` (``Poor or very poor ...``, ``Findings shared: ...``), over ``All`` or the
+        first count column (``Reviews``), with the interval beside it."""
+        p = self.problem
+        cap = _norm(table.caption)
+        percents = [c for c in table.columns if c.startswith("%")]
+        ci = next((c for c in table.columns if "confidence interval" in c), None)
+        counts = [c for c in table.columns if c not in percents and c != ci]
+        if not counts:
+            return
+        whole = next((c for c in counts if c.startswith("All ")), None)
+        scores = [c for c in counts if re.match(r"[1-5] ", c)]
+        rows = [r for r, _ in table.rows]
+        totals = [r for r in rows if r in table.totals]
+        body = [r for r in rows if r not in totals]
+
+        def key(row: str, column: str) -> tuple:  # (page, kind, cell): as the other keys
+            return (page.ident, "fq", f"{cap} | {_norm(row)} | {column}")
+
+        where = f"{page.path.name}, {cap[:50]}"
+        for row in rows:
+            cells = {c: self.cell(page, table, rule, key(row, c), row, c) for c in counts}
+            if whole is not None:
+                p.add_sum([cells[c] for c in counts if c != whole], cells[whole],
+                          f"a row adds up to its {whole!r} ({where}, {_norm(row)})")
+            base = cells[whole] if whole is not None else cells[counts[0]]
+            for column in percents:
+                if scores and len(scores) >= 2:
+                    if not (cells[scores[0]] and cells[scores[1]]):
+                        continue
+                    numerator = p.unknown((page.ident, "fq", f"{cap} | {_norm(row)} | poor"))
+                    p.add_sum([cells[scores[0]], cells[scores[1]]], numerator,
+                              f"scores 1 and 2 ({where})")
+                else:
+                    words = column[1:].strip().lower()
+                    named = next((c for c in counts if c.lower().startswith(words)), None)
+                    if named is None:
+                        continue
+                    numerator = cells[named]
+                self.ratio(page, table, numerator, base, row, column, ci, rule)
+        for total in totals:
+            for column in counts:
+                parts = [key(r, column) for r in body]
+                if all(k in p.vars for k in parts) and key(total, column) in p.vars:
+                    p.add_sum(parts, key(total, column),
+                              f"rows add up to {_norm(total)!r} ({where}, {column})")
 
     def completeness(self, page, table, rule):
         """Deaths with only a draft review and deaths waiting for a second-stage review, per
@@ -640,6 +697,12 @@ class _Reader:
                 relate(key, [(o, part, row) for o in groups[name]],
                        f"{name} {part} ({row}) in the national report = sum of the "
                        "organisations'")
+        for key in [k for k in list(p.vars) if k[0] == "national" and k[1] == "fq"]:
+            # the ext2026 tables: the national cell = the sum of the organisations' same cell
+            if p.vars[key].aux:
+                continue  # a sum of the page's own cells (scores 1 + 2), related through them
+            relate(key, [(o, *key[1:]) for o in orgs],
+                   f"national {key[2]} = sum of the organisations'")
         scots = groups["Scotland"]
         if scots:
             relate(("national", "region_n", "Scotland"),

@@ -32,6 +32,7 @@ from sjrlib.disclosure import (
 from sjrlib.report import completeness, narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
 from sjrlib.report.figures import Chart
+from sjrlib.report.form_questions import FormQuestionSections
 from sjrlib.report.params import NationalParameters, load_parameters, months_between
 from sjrlib.report.stamp import Stamp
 from sjrlib.report.trust import _period_words, _zero_quarters
@@ -132,7 +133,7 @@ def _share_words(share) -> str:
     return ""
 
 
-class NationalReport:
+class NationalReport(FormQuestionSections):
     """The pooled national picture for one period."""
 
     def __init__(self, params: NationalParameters, data: ReportData) -> None:

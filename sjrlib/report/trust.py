@@ -20,6 +20,7 @@ from sjrlib import domain, plots, spc
 from sjrlib.report import completeness, narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
 from sjrlib.report.figures import Chart
+from sjrlib.report.form_questions import FormQuestionSections
 from sjrlib.report.params import INTERNAL_NOTICE, TrustParameters, load_parameters
 from sjrlib.report.stamp import Stamp
 from sjrlib.stats import descriptive
@@ -58,7 +59,7 @@ def _zero_quarters(lfd: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-class TrustReport:
+class TrustReport(FormQuestionSections):
     """One organisation, one period. Sections are methods returning displayable objects."""
 
     def __init__(self, params: TrustParameters, data: ReportData) -> None:

@@ -1,0 +1,441 @@
+"""Report tables of the questions added in ``ext2026`` (``shared/spec/form-versions.md``).
+
+The trust and national reports call these with their reviews (period, no drafts) and their
+disclosure rule. Each table uses a question only on reviews whose form version asks it (the field
+registry says which), says in its note on how many reviews it rests and that ``ext2026`` is this
+project's extension of the RCP 2017 form, not an RCP publication; every count goes through
+disclosure control (:func:`sjrlib.disclosure.protect_counts`, secondary suppression across the
+table's margins) and every percentage and interval is computed from the printed counts
+(:func:`sjrlib.disclosure.published_rate`). A period with no review asked returns a sentence
+saying so instead of an empty table.
+
+Every caption ends with :data:`CAPTION_MARK`; ``sjr disclosure check``
+(:mod:`sjrlib.disclosure_check`) reads the tables by it and by their layout, which is one of:
+
+* **poor-care breakdown**: groups of reviews (one row per answer, partitioning the reviews
+  asked), columns ``Reviews``, ``Poor or very poor ... care``, ``% poor or very poor`` and the
+  interval, and a total row;
+* **counts**: one row per answer (or referral type), one count column per answer of another
+  question (or status) and an ``All ...`` column adding them up, a total row adding the rows
+  up; ``% ...`` columns (if any) are of the ``All`` column;
+* **score breakdown**: one row per answer, the care scores ``1``-``5`` of one phase and
+  ``All ...`` (the reviews scoring it), ``% poor or very poor`` (scores 1-2 of All), a total row.
+
+Counted reviews: questions about the death are counted once per death (the primary first-stage
+review, as the care-score tables); referrals are counted on every review that records them
+(first and second stage), since each review may refer on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from sjrlib import domain
+from sjrlib.disclosure import DisclosureRule, protect_count, protect_counts, published_rate
+from sjrlib.form.registry import FORM_VERSION_COLUMN, LATEST_VERSION, registry
+from sjrlib.report import narrative
+from sjrlib.report.tables import ReportTable, _note
+from sjrlib.stats import descriptive
+from sjrlib.stats._reviews import ReviewIndex
+
+__all__ = [
+    "CAPTION_MARK",
+    "EXTENSION_NOTE",
+    "FormQuestionSections",
+    "asked",
+    "autism_and_learning_disability",
+    "escalation_plan_and_end_of_life_care",
+    "family_concern_findings",
+    "family_involvement",
+    "frailty_and_care",
+    "medical_examiner_findings",
+    "referrals",
+    "second_stage_psii",
+]
+
+CAPTION_MARK = "(ext2026 questions)"
+"""The end of every caption of this module (``sjr disclosure check`` reads the tables by it)."""
+EXTENSION_NOTE = (f"{LATEST_VERSION} is this project's extension of the RCP 2017 structured "
+                  "judgement review form (questions added since 2017 for medical examiners, "
+                  "PSIRF, families, autism and frailty), not an RCP publication.")
+TOTAL = "All reviews asked"
+"""The total row of a table of reviews."""
+NOT_ANSWERED = "Not answered"
+
+Table = ReportTable | narrative.Paragraph
+
+
+def asked(reviews: pd.DataFrame, question: str) -> pd.DataFrame:
+    """The reviews whose form version asks ``question`` (a question or column id)."""
+    reg = registry()
+    found = (reg.question(question) if question in {q.id for q in reg.questions}
+             else reg.column(question).question)
+    if FORM_VERSION_COLUMN not in reviews.columns:
+        return reviews.iloc[0:0]
+    return reviews[reviews[FORM_VERSION_COLUMN].isin(list(found.versions)).fillna(False)]
+
+
+def _primary_first(reviews: pd.DataFrame) -> pd.DataFrame:
+    """One review per death: the primary first-stage review (``sjrlib.stats`` selection)."""
+    if reviews.empty:
+        return reviews
+    rows = ReviewIndex(reviews).stage_rows("first")
+    return reviews.iloc[np.sort(rows)]
+
+
+def _none_asked(what: str) -> narrative.Paragraph:
+    return narrative.Paragraph(
+        f"No review of deaths in this period was entered on a version of the form that asks "
+        f"{what}, so there is nothing to show. " + EXTENSION_NOTE)
+
+
+def _rests_on(n: object, what: str, rule: DisclosureRule) -> str:
+    shown = n if isinstance(n, str) else f"{int(n):,}"  # type: ignore[call-overload]
+    if shown == rule.symbol:
+        shown = f"fewer than {rule.threshold + 1}"
+    return (f"Rests on {shown} {what} entered on the {LATEST_VERSION} form, the only version "
+            f"that asks these questions; earlier reviews (rcp2017) are left out. "
+            f"{EXTENSION_NOTE}")
+
+
+def _labels(column: str) -> dict[str, str]:
+    return registry().column(column).spec.answers.labels()
+
+
+# ------------------------------------------------------------------ poor-care breakdowns ----
+def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str, str],
+                     rule: DisclosureRule, *, phase: str, caption: str, index_name: str,
+                     note: str, alpha: float) -> ReportTable:
+    """Reviews and poor or very poor care in ``phase`` per group (``groups``: a label per
+    review, partitioning them), with a total row; protected down the columns."""
+    frame = reviews.assign(_group=groups.astype("string"))
+    poor = descriptive.poor_care(frame, by="_group", phase=phase, alpha=alpha)
+    poor = poor.set_index(poor["_group"].astype(str))
+    phase_words = "overall" if phase == "overall" else domain.label("phase", phase).lower()
+    poor_column = f"Poor or very poor {phase_words} care"
+    rows = {}
+    for key, label in order.items():
+        r = poor.loc[key] if key in poor.index else None
+        rows[label] = {"Reviews": int(r["n"]) if r is not None else 0,
+                       poor_column: int(r["poor"]) if r is not None else 0}
+    raw = pd.DataFrame.from_dict(rows, orient="index")
+    raw.loc[TOTAL] = raw.sum()
+    counts = protect_counts(raw.astype(object), rule, total_row=TOTAL)
+    pct, ci = [], []
+    for label, n, k in zip(raw.index, raw["Reviews"], raw[poor_column], strict=True):
+        exact = 100 * k / n if n else None
+        interval = None
+        if n >= descriptive.MIN_CASES_FOR_INTERVAL:
+            lower, upper = descriptive.wilson_interval([k], [n], alpha)
+            interval = (float(lower[0]), float(upper[0]))
+        value, text = published_rate(
+            counts.at[label, poor_column], counts.at[label, "Reviews"], rule, exact=exact,
+            exact_interval=interval, alpha=alpha if interval is not None else None)
+        pct.append(value)
+        ci.append(text)
+    counts["% poor or very poor"] = pd.Series(pct, index=counts.index, dtype=object)
+    counts[f"{1 - alpha:.0%} confidence interval"] = pd.Series(ci, index=counts.index,
+                                                               dtype=object)
+    return ReportTable(
+        counts, caption=f"{caption} {CAPTION_MARK}",
+        note=_note(rule, f"{note} Poor or very poor care = a care score of 1 or 2 for "
+                   f"{phase_words} care at first stage (one review per death); intervals are "
+                   "Wilson intervals, "
+                   "not shown on fewer than 8 reviews. "
+                   + _rests_on(counts.at[TOTAL, "Reviews"], "reviews", rule)),
+        formats={"% poor or very poor": "percent"}, total_rows=[TOTAL], index_name=index_name)
+
+
+def _answer_groups(reviews: pd.DataFrame, column: str) -> tuple[pd.Series, dict[str, str]]:
+    """Each review's answer (``"_none"`` when blank), and ``{answer: label}`` in form order.
+    Every answer has its row, even at 0, so the trust and national tables line up."""
+    groups = reviews[column].astype("string").fillna("_none")
+    return groups, {**_labels(column), "_none": NOT_ANSWERED}
+
+
+def autism_and_learning_disability(reviews: pd.DataFrame, rule: DisclosureRule, *,
+                                   alpha: float = 0.05) -> Table:
+    """Deaths of autistic patients beside deaths of patients with a learning disability:
+    reviews and poor or very poor overall care, the four combinations of the two answers."""
+    first = _primary_first(asked(reviews, "autism"))
+    if first.empty:
+        return _none_asked("whether the patient was autistic")
+    ld = (first["learning_disability"] == "yes").fillna(False).to_numpy(bool)
+    autistic = (first["autism"] == "yes").fillna(False).to_numpy(bool)
+    groups = pd.Series(np.select([ld & ~autistic, autistic & ~ld, ld & autistic],
+                                 ["ld", "autism", "both"], "neither"), index=first.index)
+    order = {"ld": "Learning disability, not autistic", "autism": "Autistic, no learning "
+             "disability", "both": "Learning disability and autistic",
+             "neither": "Neither (or not known)"}
+    return _poor_care_table(
+        first, groups, order, rule, phase="overall",
+        caption="Deaths of autistic patients beside patients with a learning disability: "
+                "reviews and poor or very poor overall care",
+        index_name="Patients", alpha=alpha,
+        note="LeDeR covers both groups; the deaths feed counts learning disability only, so "
+             "autistic patients are counted among reviewed deaths here.")
+
+
+def medical_examiner_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
+                              alpha: float = 0.05) -> Table:
+    """Medical examiner scrutiny and concerns, and the overall care the reviews found."""
+    first = _primary_first(asked(reviews, "me_scrutiny"))
+    if first.empty:
+        return _none_asked("about medical examiner scrutiny")
+    scrutiny, concern = first["me_scrutiny"].astype("string"), first["me_concern"]
+    groups = scrutiny.where(scrutiny != "yes", "yes_" + concern.astype("string").fillna("none"))
+    groups = groups.fillna("_none")
+    concern_labels = _labels("me_concern")
+    scrutiny_labels = _labels("me_scrutiny")
+    order = {f"yes_{a}": f"Scrutinised; concern raised: {concern_labels[a]}"
+             for a in concern_labels}
+    order["yes_none"] = f"Scrutinised; concern: {NOT_ANSWERED.lower()}"
+    order.update({a: f"Scrutinised: {label}" for a, label in scrutiny_labels.items()
+                  if a != "yes"})
+    order["_none"] = f"Scrutiny: {NOT_ANSWERED.lower()}"
+    return _poor_care_table(
+        first, groups, order, rule, phase="overall",
+        caption="Medical examiner scrutiny and concerns, and poor or very poor overall care",
+        index_name="Medical examiner", alpha=alpha,
+        note="Medical examiner scrutiny is statutory in England from 9 September 2024; "
+             "Scottish health boards answer not applicable (Death Certification Review "
+             "Service).")
+
+
+def family_concern_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
+                            alpha: float = 0.05) -> Table:
+    """Concerns raised by the bereaved family or carers, and the overall care found."""
+    first = _primary_first(asked(reviews, "family_concern"))
+    if first.empty:
+        return _none_asked("whether the family raised a concern")
+    groups, order = _answer_groups(first, "family_concern")
+    order = {k: f"Family or carers raised a concern: {v}" for k, v in order.items()}
+    return _poor_care_table(
+        first, groups, order, rule, phase="overall",
+        caption="Concerns raised by bereaved families or carers, and poor or very poor "
+                "overall care", index_name="Family concern", alpha=alpha,
+        note="A family's concern is a reason for review (NQB 2017) and a source of learning.")
+
+
+def escalation_plan_and_end_of_life_care(reviews: pd.DataFrame, rule: DisclosureRule
+                                         ) -> Table:
+    """End-of-life care scores by whether a treatment escalation plan was documented."""
+    first = _primary_first(asked(reviews, "escalation_plan"))
+    if first.empty:
+        return _none_asked("about treatment escalation plans")
+    return _score_table(first, "escalation_plan", "end_of_life", rule,
+                        caption="End-of-life care scores by treatment escalation plan (e.g. "
+                                "ReSPECT) in place and documented",
+                        index_name="Treatment escalation plan")
+
+
+def frailty_and_care(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
+    """End-of-life care scores by Clinical Frailty Scale band (patients 65 and over)."""
+    first = _primary_first(asked(reviews, "clinical_frailty_scale"))
+    first = first[(first["age_at_death"] >= 65).fillna(False)]
+    if first.empty:
+        return _none_asked("the Clinical Frailty Scale")
+    score = first["clinical_frailty_scale"]
+    bands = {"fit": "1-3 Fit", "mild": "4-5 Very mild or mild frailty",
+             "moderate": "6 Moderate frailty", "severe": "7-9 Severe frailty or terminally ill"}
+    groups = pd.Series(np.select(
+        [score.between(1, 3).fillna(False), score.between(4, 5).fillna(False),
+         (score == 6).fillna(False), score.between(7, 9).fillna(False)],
+        list(bands), "_none"), index=first.index)
+    order = {**bands, "_none": "Not scored"}
+    frame = first.assign(_band=groups)
+    return _score_table(frame, "_band", "end_of_life", rule, order=order,
+                        caption="End-of-life care scores by Clinical Frailty Scale on "
+                                "admission (patients 65 and over)",
+                        index_name="Clinical Frailty Scale",
+                        extra="Rockwood Clinical Frailty Scale, scored only for patients 65 "
+                              "and over.")
+
+
+def _score_table(first: pd.DataFrame, column: str, phase: str, rule: DisclosureRule, *,
+                 caption: str, index_name: str, order: Mapping[str, str] | None = None,
+                 extra: str = "") -> ReportTable:
+    """Care scores 1-5 of ``phase`` per answer of ``column`` (one review per death)."""
+    if order is None:
+        groups, order = _answer_groups(first, column)
+        first = first.assign(**{column: groups})
+    dist = descriptive.care_score_distribution(first, by=column, phases=[phase])
+    dist = dist.assign(_key=dist[column].astype(str))
+    phase_label = domain.label("phase", phase).lower()
+    score_columns = [f"{s} {domain.label('care_score', s)}" for s in domain.CARE_SCORES]
+    all_column = f"All scoring {phase_label}"
+    rows = {}
+    for key, label in order.items():
+        part = dist[dist["_key"] == key].sort_values("score")
+        counts = [int(c) for c in part["count"]] if len(part) else [0] * len(score_columns)
+        rows[label] = dict(zip(score_columns, counts, strict=True))
+        rows[label][all_column] = sum(counts)
+    raw = pd.DataFrame.from_dict(rows, orient="index")
+    raw.loc[TOTAL] = raw.sum()
+    protected = protect_counts(raw.astype(object), rule, total_row=TOTAL,
+                               total_column=all_column, parts=score_columns)
+    pct = []
+    for label in raw.index:
+        n = int(raw.at[label, all_column])
+        poor = int(raw.loc[label, score_columns[:2]].sum())
+        # As the care-score table: the poor count (scores 1 + 2) is not printed, but its
+        # percentage gives it back with the base: withheld when small, or when exactly one of
+        # its two cells is withheld (the visible one subtracted would give that cell back).
+        hidden = [protected.at[label, c] == rule.symbol for c in score_columns[:2]]
+        withheld = rule.is_small(poor) or sum(hidden) == 1
+        value, _ = published_rate(rule.symbol if withheld else protect_count(poor, rule),
+                                  protected.at[label, all_column], rule,
+                                  exact=100 * poor / n if n else None)
+        pct.append(value)
+    protected["% poor or very poor"] = pd.Series(pct, index=protected.index, dtype=object)
+    n_total = protected.at[TOTAL, all_column]
+    return ReportTable(
+        protected, caption=f"{caption} {CAPTION_MARK}",
+        note=_note(rule, f"{extra} First-stage reviews, one per death, scoring "
+                   f"{phase_label} (a review not scoring it, e.g. a sudden death, is left "
+                   "out). Poor or very poor = score 1 or 2. "
+                   + _rests_on(n_total, f"reviews scoring {phase_label}", rule)).strip(),
+        formats={"% poor or very poor": "percent"}, total_rows=[TOTAL], index_name=index_name)
+
+
+# ---------------------------------------------------------------------------- counts ----
+def _counts_table(raw: pd.DataFrame, rule: DisclosureRule, *, all_column: str,
+                  caption: str, index_name: str, note: str, total_label: str | None = TOTAL,
+                  percent_of: Mapping[str, str] | None = None) -> ReportTable:
+    """A count table with an ``All`` column (sum of the others) and a total row (unless
+    ``total_label`` is None), protected together; ``percent_of``: ``{count column: name}`` of
+    counts shown also as a % of the row's ``All`` (``name`` starts with ``%``)."""
+    raw = raw.copy()
+    parts = list(raw.columns)
+    raw[all_column] = raw.sum(axis=1)
+    if total_label is not None:
+        raw.loc[total_label] = raw.sum()
+    protected = protect_counts(raw.astype(object), rule, total_row=total_label,
+                               total_column=all_column, parts=parts)
+    formats = {}
+    for column, name in (percent_of or {}).items():
+        values = []
+        for label in raw.index:
+            n, k = int(raw.at[label, all_column]), int(raw.at[label, column])
+            value, _ = published_rate(protected.at[label, column],
+                                      protected.at[label, all_column], rule,
+                                      exact=100 * k / n if n else None)
+            values.append(value)
+        protected[name] = pd.Series(values, index=protected.index, dtype=object)
+        formats[name] = "percent"
+    return ReportTable(protected, caption=f"{caption} {CAPTION_MARK}", note=_note(rule, note),
+                       formats=formats, total_rows=[total_label] if total_label else [],
+                       index_name=index_name)
+
+
+def family_involvement(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
+    """Families told of the review and invited to contribute, by whether the findings were
+    shared with them (one review per death)."""
+    first = _primary_first(asked(reviews, "family_involved"))
+    if first.empty:
+        return _none_asked("about family involvement")
+    involved, rows = _answer_groups(first, "family_involved")
+    feedback, columns = _answer_groups(first, "family_feedback")
+    table = pd.crosstab(involved, feedback).reindex(index=list(rows), columns=list(columns),
+                                                    fill_value=0)
+    table.index = [rows[k] for k in table.index]
+    table.columns = [f"Findings shared: {columns[k]}" for k in table.columns]
+    out = _counts_table(
+        table, rule, all_column="All reviews",
+        percent_of={table.columns[0]: "% findings shared"},
+        caption="Family involvement in the review and feedback of its findings",
+        index_name="Family told and invited to contribute",
+        note="NQB guidance (2018) expects bereaved families to be told of a review, invited to "
+             "contribute and given its findings; a published audit found only 17% of Quality "
+             "Accounts mentioned families. First-stage reviews, one per death.")
+    out.note = f"{out.note} {_rests_on(out.frame.at[TOTAL, 'All reviews'], 'reviews', rule)}"
+    return out
+
+
+def referrals(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
+    """Referrals on, by type and status (every review recording them, both stages)."""
+    rows_asked = asked(reviews, "referral")
+    if rows_asked.empty:
+        return _none_asked("about referrals on")
+    types = registry().question("referral").types.labels()
+    statuses = registry().question("referral").value.answers.labels()
+    table = pd.DataFrame(0, index=list(types.values()), columns=[
+        f"{label}" for label in statuses.values()], dtype=np.int64)
+    for kind, label in types.items():
+        counts = rows_asked[domain.referral_column(kind)].value_counts()
+        for status, status_label in statuses.items():
+            table.at[label, status_label] = int(counts.get(status, 0))
+    total = "All referrals"
+    out = _counts_table(
+        table, rule, all_column="All referrals of the type", total_label=total,
+        caption="Referrals on from reviews, by type and status",
+        index_name="Referred to",
+        note="A review may refer to several processes; each referral counts once per review "
+             "recording it (first and second stage). Coroners are English, the Procurator "
+             "Fiscal Scottish; LeDeR takes deaths of people with a learning disability and "
+             "autistic people. ")
+    n = len(rows_asked)
+    shown = n if not rule.active else (rule.symbol if rule.is_small(n) else rule.round(n))
+    out.note = f"{out.note} {_rests_on(shown, 'reviews (first and second stage)', rule)}"
+    return out
+
+
+def second_stage_psii(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
+    """Second-stage reviews and the patient safety incident investigations they led to."""
+    second = asked(reviews, "referral")
+    second = second[(second["review_stage"] == "second").fillna(False)]
+    if second.empty:
+        return _none_asked("about referrals on at second stage")
+    status = second[domain.referral_column("psii")].astype("string").fillna("_none")
+    led = "Led to a PSII (referral made or completed)"
+    order = {"No PSII referral": ["_none"], "PSII considered and not needed":
+             ["considered_not_needed"], "PSII planned": ["planned"], led: ["made", "completed"]}
+    table = pd.DataFrame([[int(status.isin(keys).sum()) for keys in order.values()]],
+                         index=["Second-stage reviews"], columns=list(order))
+    out = _counts_table(
+        table, rule, all_column="All second-stage reviews", total_label=None,
+        caption="Second-stage reviews that led to a patient safety incident investigation "
+                "(PSIRF)", index_name="", percent_of={led: "% led to a PSII"},
+        note="A second-stage review led to a patient safety incident investigation (PSII) "
+             "when its PSII referral was made or completed.")
+    n = out.frame.at["Second-stage reviews", "All second-stage reviews"]
+    out.note = f"{out.note} {_rests_on(n, 'second-stage reviews', rule)}"
+    return out
+
+
+class FormQuestionSections:
+    """The report sections of the ext2026 questions, for a report class holding ``reviews``
+    (the period's, no drafts), ``rule`` (its disclosure rule) and ``alpha``
+    (:class:`sjrlib.report.trust.TrustReport`, :class:`sjrlib.report.national.NationalReport`).
+    Each returns a table, or a sentence when no review of the period was asked."""
+
+    reviews: pd.DataFrame
+    rule: DisclosureRule
+    alpha: float
+
+    def autism_beside_learning_disability(self) -> Table:
+        return autism_and_learning_disability(self.reviews, self.rule, alpha=self.alpha)
+
+    def medical_examiner_concerns(self) -> Table:
+        return medical_examiner_findings(self.reviews, self.rule, alpha=self.alpha)
+
+    def family_concerns(self) -> Table:
+        return family_concern_findings(self.reviews, self.rule, alpha=self.alpha)
+
+    def family_involvement(self) -> Table:
+        return family_involvement(self.reviews, self.rule)
+
+    def referrals_on(self) -> Table:
+        return referrals(self.reviews, self.rule)
+
+    def second_stage_psii(self) -> Table:
+        return second_stage_psii(self.reviews, self.rule)
+
+    def escalation_planning(self) -> Table:
+        return escalation_plan_and_end_of_life_care(self.reviews, self.rule)
+
+    def frailty(self) -> Table:
+        return frailty_and_care(self.reviews, self.rule)

@@ -1,0 +1,243 @@
+"""Report tables of the ext2026 questions (``sjrlib.report.form_questions``): what they count,
+that they use only reviews whose version asks, that they say so, disclosure control, and that
+``sjr disclosure check`` reads them (finds a planted leak, and nothing in real reports)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sjrlib import domain
+from sjrlib.disclosure import DisclosureRule
+from sjrlib.disclosure_check import FORM_QUESTIONS_MARK, check_reports
+from sjrlib.form.registry import BASE_VERSION, LATEST_VERSION
+from sjrlib.report import form_questions as fq
+from sjrlib.report import narrative
+from sjrlib.report.tables import ReportTable
+from sjrlib.stats._reviews import ReviewIndex
+from sjrlib.synthetic import generate
+
+TODAY = dt.date(2026, 11, 26)
+OFF = DisclosureRule.off()
+RULE = DisclosureRule()
+SECTIONS = ("autism_beside_learning_disability", "medical_examiner_concerns",
+            "family_concerns", "family_involvement", "referrals_on", "second_stage_psii",
+            "escalation_planning", "frailty")
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    """Reviews (no drafts) of April 2024 - March 2025 at 4 organisations, one Scottish: the
+    first five months rcp2017, the rest ext2026."""
+    data = generate(n_organisations=4, years=1, seed=3, start_year=2024, n_scottish=34,
+                    today=TODAY)
+    r = data.reviews.merge(data.organisations[["organisation_code", "nation", "region"]],
+                           on="organisation_code")
+    return r[r["status"] != "draft"].reset_index(drop=True)
+
+
+class Report(fq.FormQuestionSections):
+    def __init__(self, reviews, rule):
+        self.reviews, self.rule, self.alpha = reviews, rule, 0.05
+
+
+def _first_ext(reviews: pd.DataFrame) -> pd.DataFrame:
+    ext = reviews[reviews["form_version"] == LATEST_VERSION]
+    return ext.iloc[np.sort(ReviewIndex(ext).stage_rows("first"))]
+
+
+def test_every_table_rests_on_the_reviews_asked_and_says_so(reviews):
+    report = Report(reviews, OFF)
+    n_first = len(_first_ext(reviews))
+    for name in SECTIONS:
+        table = getattr(report, name)()
+        assert isinstance(table, ReportTable), name
+        assert table.caption.endswith(fq.CAPTION_MARK) and fq.CAPTION_MARK == FORM_QUESTIONS_MARK
+        assert "Rests on" in table.note and "not an RCP publication" in table.note, name
+        assert "rcp2017" in table.note
+    for name in ("autism_beside_learning_disability", "medical_examiner_concerns",
+                 "family_concerns", "family_involvement"):
+        frame = getattr(report, name)().frame
+        total = frame.loc[fq.TOTAL, "Reviews" if "Reviews" in frame else "All reviews"]
+        assert total == n_first, name
+        assert f"Rests on {n_first:,} reviews" in getattr(report, name)().note
+
+
+def test_rcp2017_reviews_change_nothing_and_alone_give_a_sentence(reviews):
+    ext_only = reviews[reviews["form_version"] == LATEST_VERSION]
+    old_only = reviews[reviews["form_version"] == BASE_VERSION]
+    assert len(old_only) > 100
+    for name in SECTIONS:
+        a = getattr(Report(reviews, RULE), name)()
+        b = getattr(Report(ext_only, RULE), name)()
+        pd.testing.assert_frame_equal(a.frame, b.frame)
+        sentence = getattr(Report(old_only, RULE), name)()
+        assert isinstance(sentence, narrative.Paragraph), name
+        text = sentence._repr_html_()
+        assert "nothing to show" in text and "not an RCP publication" in text
+
+
+def test_counts_are_the_hand_counts(reviews):
+    first = _first_ext(reviews)
+    report = Report(reviews, OFF)
+    autism = report.autism_beside_learning_disability().frame
+    ld = first["learning_disability"] == "yes"
+    aut = first["autism"] == "yes"
+    poor = first["score_overall"] <= 2
+    both = (ld & aut).fillna(False)
+    assert autism.loc["Learning disability and autistic", "Reviews"] == both.sum()
+    assert autism.loc["Autistic, no learning disability", "Reviews"] == (aut & ~ld).sum()
+    assert autism.loc["Learning disability, not autistic",
+                      "Poor or very poor overall care"] == (ld & ~aut & poor).sum()
+    me = report.medical_examiner_concerns().frame
+    assert me.loc["Scrutinised; concern raised: Yes", "Reviews"] == (
+        (first["me_scrutiny"] == "yes") & (first["me_concern"] == "yes")).sum()
+    scottish = (first["nation"] == "scotland").sum()
+    assert scottish > 0
+    assert me.loc[[i for i in me.index if "Not applicable" in i][0], "Reviews"] == scottish
+    family = report.family_involvement().frame
+    assert family.loc["Yes", "Findings shared: Not yet"] == (
+        (first["family_involved"] == "yes") & (first["family_feedback"] == "not_yet")).sum()
+    assert family.loc[fq.TOTAL, "% findings shared"] == pytest.approx(
+        100 * (first["family_feedback"] == "yes").mean())
+    eol = report.escalation_planning().frame
+    no_plan = first[first["escalation_plan"] == "no"]
+    assert eol.loc["No", "1 Very poor care"] == (no_plan["score_end_of_life"] == 1).sum()
+    assert eol.loc["No", "All scoring end-of-life care"] == no_plan["score_end_of_life"].notna(
+        ).sum()
+    frail = report.frailty().frame
+    old = first[first["age_at_death"] >= 65]
+    severe = old[old["clinical_frailty_scale"] >= 7]
+    assert frail.loc["7-9 Severe frailty or terminally ill", "All scoring end-of-life care"] \
+        == severe["score_end_of_life"].notna().sum()
+    # referrals: every review recording one, both stages
+    ext = reviews[reviews["form_version"] == LATEST_VERSION]
+    referrals = report.referrals_on().frame
+    psii = domain.referral_column("psii")
+    assert referrals.loc["Patient safety incident investigation (PSIRF)", "Made"] == (
+        ext[psii] == "made").sum()
+    assert referrals.loc["All referrals", "All referrals of the type"] == sum(
+        ext[domain.referral_column(t)].notna().sum() for t in domain.REFERRAL_TYPES)
+    second = ext[ext["review_stage"] == "second"]
+    led = report.second_stage_psii().frame
+    assert led.iloc[0]["Led to a PSII (referral made or completed)"] == second[psii].isin(
+        ["made", "completed"]).sum()
+    assert led.iloc[0]["All second-stage reviews"] == len(second)
+
+
+def test_controlled_tables_show_no_small_count(reviews):
+    one = reviews[reviews["organisation_code"] == reviews["organisation_code"].iloc[0]]
+    report = Report(one, RULE)
+    suppressed = 0
+    for name in SECTIONS:
+        table = getattr(report, name)()
+        for column in table.frame.columns:
+            if table.formats.get(column) == "percent" or "interval" in column:
+                continue
+            for value in table.frame[column]:
+                assert value == RULE.symbol or value is None or (
+                    int(value) == 0 or (int(value) > RULE.threshold and int(value) % 5 == 0)), \
+                    (name, column, value)
+                suppressed += value == RULE.symbol
+    assert suppressed > 5
+
+
+def _write(path: Path, tables) -> Path:
+    body = "".join(t._repr_html_() for t in tables)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<html><body>{body}</body></html>", encoding="utf-8")
+    return path
+
+
+def test_the_attacker_reads_the_tables_and_finds_a_planted_leak(tmp_path):
+    """A table of this module's layout printed with one cell exact where a total gives the
+    suppressed one back: sjr disclosure check must recover it (so its tables are read)."""
+    rule = DisclosureRule(threshold=7, rounding=1)
+    frame = pd.DataFrame({"Reviews": [3, 15, 18], "Poor or very poor overall care": [0, 4, 4]},
+                         index=["Family or carers raised a concern: Yes",
+                                "Family or carers raised a concern: No", fq.TOTAL],
+                         dtype=object)
+    frame.loc["Family or carers raised a concern: Yes", "Reviews"] = rule.symbol
+    frame.loc["Family or carers raised a concern: No", "Poor or very poor overall care"] = \
+        rule.symbol
+    frame.loc[fq.TOTAL, "Poor or very poor overall care"] = rule.symbol
+    leaky = ReportTable(frame, caption=f"Concerns raised {fq.CAPTION_MARK}",
+                        note=rule.describe(), total_rows=[fq.TOTAL])
+    _write(tmp_path / "XAA.html", [leaky])
+    findings, n, _ = check_reports([tmp_path])
+    assert n == 1
+    assert [(f.shown, f.value) for f in findings] == [("*", 3)]
+    # the national cell against the organisations' (across reports of one period)
+    shared = tmp_path / "across"
+    for code, shown in (("XAA", "*"), ("XBB", "10")):
+        table = ReportTable(pd.DataFrame({"Reviews": [shown]}, index=["Yes"], dtype=object),
+                            caption=f"Autism {fq.CAPTION_MARK}", note=rule.describe())
+        _write(shared / "trusts" / f"{code}.html", [table])
+    national = ReportTable(pd.DataFrame({"Reviews": ["12"]}, index=["Yes"], dtype=object),
+                           caption=f"Autism {fq.CAPTION_MARK}", note=rule.describe())
+    _write(shared / "national.html", [national])
+    (shared / "index.html").write_text(
+        '<a href="trusts/XAA.html"></a><a href="trusts/XBB.html"></a>', encoding="utf-8")
+    findings, _, _ = check_reports([shared])
+    assert [(f.shown, f.value) for f in findings] == [("*", 2)]
+
+
+def test_the_tables_of_several_organisations_and_the_nation_give_nothing_back(reviews,
+                                                                              tmp_path):
+    codes = sorted(reviews["organisation_code"].unique())
+    for code in codes:
+        report = Report(reviews[reviews["organisation_code"] == code], RULE)
+        _write(tmp_path / "trusts" / f"{code}.html",
+               [t for t in (getattr(report, n)() for n in SECTIONS)
+                if isinstance(t, ReportTable)])
+    national = Report(reviews, RULE)
+    _write(tmp_path / "national.html", [getattr(national, n)() for n in SECTIONS])
+    (tmp_path / "index.html").write_text("".join(
+        f'<a href="trusts/{html.escape(c)}.html"></a>' for c in codes), encoding="utf-8")
+    findings, n, notes = check_reports([tmp_path])
+    assert n == len(codes) + 1
+    assert findings == [], "\n".join(map(str, findings))
+    assert notes == []
+
+
+@pytest.mark.slow
+def test_rendered_reports_carry_the_tables_and_sjr_disclosure_check_passes(tmp_path):
+    """``sjr report all`` over a store holding both versions: every trust page and the national
+    page show the ext2026 tables, and the attacker gets nothing back from the public pages."""
+    from dashboard_store import add_users, populate
+
+    data = generate(n_organisations=4, years=1, seed=3, start_year=2024, n_scottish=34,
+                    today=TODAY)
+    url = f"sqlite:///{tmp_path / 'sjr.db'}"
+    populate(url, data)
+    codes = list(data.organisations["organisation_code"])
+    users = add_users(url, codes[0])
+    out = tmp_path / "reports"
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_USER",
+                                                            "SJR_DATABASE_URL")}
+    env["SJR_USER"] = users.programme
+    sjr = Path(sys.executable).with_name("sjr")
+    done = subprocess.run([str(sjr), "report", "all", "--db", url, "--out", str(out),
+                           "--period", "2024-25", "--jobs", "2", "--quiet"],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    folder = out / "2024-25"
+    for page in [folder / "national.html", *(folder / "trusts" / f"{c}.html" for c in codes)]:
+        text = page.read_text(encoding="utf-8")
+        assert text.count(html.escape(fq.CAPTION_MARK)) >= 7, page.name
+        assert "not an RCP publication" in text
+    findings, _, notes = check_reports([folder / "national.html", folder / "index.html",
+                                        folder / "trusts"])
+    assert findings == [], "\n".join(map(str, findings))
+    checked = subprocess.run([str(sjr), "disclosure", "check", str(folder / "national.html"),
+                              str(folder / "index.html"), str(folder / "trusts")],
+                             env=env, capture_output=True, text=True, timeout=600)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -1,0 +1,93 @@
+"""Training data through each person's own PostgreSQL role: the database keeps the scope too.
+
+Uses the person-role store of ``test_pg_boundary`` (each person logs in as their own role, a
+member of ``sjr_person``); runs only when ``SJR_TEST_POSTGRES_URL`` is set. Revision
+``0009_training``: the directory and the cases are every person's to read, the programme team's
+to write; training records and calibration answers are a reviewer's own, a lead's
+organisation's, the programme team's all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import psycopg
+import pytest
+from test_pg_boundary import POSTGRES_URL, pg  # noqa: F401  (pg: the person-role store)
+
+from data_access import open_session, training
+from data_access.training import RoundSpec
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set"),
+]
+
+TODAY = dt.date.today()
+ANSWER = {"status": "submitted", "score_overall": 3, "comments": {"overall": "adequate"}}
+
+
+def _answer_sql(conn: psycopg.Connection, org: str, reviewer: str) -> None:
+    conn.execute("INSERT INTO calibration_answers (answer_id, round_id, case_id, "
+                 "organisation_code, reviewer_id, status, score_overall) VALUES "
+                 "(md5(random()::text), 'PG-R', 'TC-2026-03', %s, %s, 'draft', 3)",
+                 (org, reviewer))
+
+
+def test_training_rows_are_scoped_by_the_database(pg):  # noqa: F811
+    with open_session(None, pg.url_of("p_national"), tool="test") as national:
+        national.import_trainers(pd.DataFrame([{
+            "trainer_id": "T-PG", "name": "Pat Example (fictional)", "contact": "pat@pg.example",
+            "organisation": "Northmoor Hospitals NHS Trust", "region": "London",
+            "trained_on": "2020-02-02", "active": "yes"}]))
+        national.import_training_cases(training.shipped_cases())
+        national.create_calibration_round(RoundSpec(
+            "PG-R", "PG round", ("TC-2026-01", "TC-2026-02", "TC-2026-03"),
+            TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1),
+            ((pg.org_a, pg.reviewer_id), (pg.org_a, "A-OTHER"), (pg.org_b, "B-ONE")), None))
+        national.import_training_records(pd.DataFrame([
+            {"record_id": "REC-A", "organisation_code": pg.org_a, "reviewer_id": pg.reviewer_id,
+             "trainer_id": "T-PG", "trained_on": "2023-03-03", "session": "PG session",
+             "refresher_dates": ""},
+            {"record_id": "REC-B", "organisation_code": pg.org_b, "reviewer_id": "B-ONE",
+             "trainer_id": "T-PG", "trained_on": "2023-03-03", "session": "PG session",
+             "refresher_dates": ""}]))
+    with open_session(None, pg.url_of("p_reviewer"), tool="test") as reviewer:
+        reviewer.save_calibration_answer("PG-R", "TC-2026-01", ANSWER)
+        assert list(reviewer.training_records()["record_id"]) == ["REC-A"]
+    with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+        lead.save_calibration_answer("PG-R", "TC-2026-01", ANSWER, reviewer_id="A-OTHER")
+        assert set(lead.calibration_answers()["reviewer_id"]) == {pg.reviewer_id, "A-OTHER"}
+    # Straight SQL as each person's own role: the database answers as the access layer does.
+    counts = {}
+    for person in ("p_reviewer", "p_lead", "p_national", "p_researcher", "p_admin"):
+        with pg.connect(person) as conn:
+            counts[person] = tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                                   for t in ("calibration_answers", "training_records",
+                                             "calibration_round_members", "trainers",
+                                             "training_cases"))
+    assert counts["p_reviewer"] == (1, 1, 1, 1, 14)
+    assert counts["p_lead"] == (2, 1, 2, 1, 14)
+    assert counts["p_national"] == (2, 2, 3, 1, 14)
+    assert counts["p_researcher"][:3] == (0, 0, 0) and counts["p_researcher"][3] == 1
+    refused = (("p_reviewer", lambda c: _answer_sql(c, pg.org_a, "A-OTHER")),
+               ("p_reviewer", lambda c: _answer_sql(c, pg.org_b, "B-ONE")),
+               ("p_lead", lambda c: _answer_sql(c, pg.org_b, "B-ONE")),
+               ("p_national", lambda c: _answer_sql(c, pg.org_b, "B-ONE")),
+               ("p_lead", lambda c: c.execute("UPDATE trainers SET active = false")
+                .rowcount or (_ for _ in ()).throw(psycopg.Error("no row changed"))),
+               ("p_lead", lambda c: c.execute(
+                   "INSERT INTO training_records (record_id, organisation_code, reviewer_id, "
+                   "trained_on, session) VALUES ('X', %s, 'B-ONE', now(), 'x')", (pg.org_b,))),
+               ("p_researcher", lambda c: c.execute(
+                   "INSERT INTO trainers (trainer_id, name, organisation, region) VALUES "
+                   "('T-X', 'x', 'x', 'London')")))
+    for person, statement in refused:
+        with pg.connect(person) as conn:
+            with pytest.raises(psycopg.Error):
+                with conn.transaction():
+                    statement(conn)
+    with pg.connect("p_reviewer") as conn:  # their own answer, inside the round
+        with conn.transaction(force_rollback=True):
+            _answer_sql(conn, pg.org_a, pg.reviewer_id)
