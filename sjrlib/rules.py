@@ -233,13 +233,20 @@ def _read_column(table: Table, column: str, spec: ColumnSpec, series: pd.Series 
         # and the text machinery below costs milliseconds per column on a 1-row frame.
         series = None
     if series is None:
-        empty = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype=table.text_dtype)
-        table.raw[column] = table.text[column] = empty
-        table.present[column] = np.zeros(n, dtype=bool)
-        table.invalid[column] = np.zeros(n, dtype=bool)
+        # Every absent column of a table shares one blank of each kind (nothing changes a
+        # table's columns in place): a file of one form version leaves the other versions'
+        # columns absent, and they cost nothing per column.
         dtype = {"int": "Int64", "date": "datetime64[ns]"}.get(spec.kind, table.text_dtype)
-        table.values[column] = pd.Series(pd.NA if dtype != "datetime64[ns]" else pd.NaT,
-                                         index=empty.index, dtype=dtype)
+        blanks = table.cache.setdefault("blank", {})
+        if not blanks:
+            blanks["mask"] = np.zeros(n, dtype=bool)
+            blanks["text"] = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype=table.text_dtype)
+        if str(dtype) not in blanks:
+            blanks[str(dtype)] = pd.Series(pd.NA if dtype != "datetime64[ns]" else pd.NaT,
+                                           index=pd.RangeIndex(n), dtype=dtype)
+        table.raw[column] = table.text[column] = blanks["text"]
+        table.present[column] = table.invalid[column] = blanks["mask"]
+        table.values[column] = blanks[str(dtype)]
         return
 
     series = series.reset_index(drop=True)
