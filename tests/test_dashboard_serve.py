@@ -49,7 +49,8 @@ def test_the_shipped_notebooks_are_served():
 def test_sjr_serve_says_which_notebooks_are_missing(tmp_path):
     result = CliRunner().invoke(app, ["serve", "--notebooks", str(tmp_path), "--port", "1"])
     assert result.exit_code == 2
-    assert "review_entry.ipynb, explore.ipynb, coding.ipynb not found" in result.output
+    assert ("review_entry.ipynb, explore.ipynb, coding.ipynb, calibration.ipynb not found"
+            in result.output)
 
 
 def test_wait_for_page_is_a_no_op_outside_preheating(monkeypatch):

@@ -28,7 +28,8 @@ __all__ = [
     "wait_for_page",
 ]
 
-DASHBOARDS: tuple[str, ...] = ("review_entry.ipynb", "explore.ipynb", "coding.ipynb")
+DASHBOARDS: tuple[str, ...] = ("review_entry.ipynb", "explore.ipynb", "coding.ipynb",
+                               "calibration.ipynb")
 """Notebooks served, at ``/voila/render/<name>``."""
 
 CULL_IDLE_SECONDS = 900
