@@ -195,3 +195,25 @@ def test_every_ext2026_rule_is_refused_on_import_and_the_store_is_unchanged(db_u
         assert f"[{rule}]" in result.output, (rule, result.output)
         assert "943 476 5919" not in result.output
         assert dump(db_url) == before, rule
+
+
+# --- answer lists where a clinician expects them (issue 12 part 4) -----------------------------
+
+def test_a_trusts_own_specialty_and_location_codes_come_in_through_a_column_mapping(tmp_path):
+    rows = [review(specialty="430", location_of_death="AMU"),
+            review(review_id="R2", case_id="C-0002", specialty="general_surgery",
+                   location_of_death="ward")]
+    path = _write(tmp_path, "theirs.csv", _csv(rows))
+    with pytest.raises(ValidationFailed) as caught:
+        io.read_reviews(path, today=TODAY)
+    assert [(e.row, e.column, e.rule) for e in caught.value.errors] == [
+        (2, "specialty", "code_list"), (2, "location_of_death", "code_list")]
+    assert "care_of_the_elderly" in caught.value.errors[0].message  # says what would be right
+    mapping = {"values": {"specialty": {"430": "care_of_the_elderly"},
+                          "location_of_death": {"AMU": "acute_medical_unit"}}}
+    frame = io.read_reviews(path, mapping=mapping, today=TODAY)
+    assert list(frame["specialty"]) == ["care_of_the_elderly", "general_surgery"]
+    assert list(frame["location_of_death"]) == ["acute_medical_unit", "ward"]
+    assert domain.label("specialty", "care_of_the_elderly") == \
+        "Care of the elderly (geriatric medicine)"
+    assert "other" in domain.SPECIALTIES and "other" in domain.LOCATIONS_OF_DEATH
