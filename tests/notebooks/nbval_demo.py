@@ -53,6 +53,7 @@ NOTEBOOKS: dict[str, NotebookRun] = {
     "explore.ipynb": NotebookRun("demo-lead"),
     "review_entry.ipynb": NotebookRun("demo-reviewer"),
     "coding.ipynb": NotebookRun("demo-lead"),
+    "calibration.ipynb": NotebookRun("demo-reviewer"),
 }
 
 _CACHE_VARS = {"JUPYTER_CONFIG_DIR": "jupyter-config", "JUPYTER_DATA_DIR": "jupyter-data",
