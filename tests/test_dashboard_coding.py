@@ -109,10 +109,12 @@ def test_a_lead_accepts_rejects_and_adds_by_hand(store):
 
 @pytest.mark.postgres
 def test_the_same_round_on_each_database(db_url, small_data):
-    """The coding round on a fresh store of each kind (PostgreSQL when configured)."""
+    """The coding round and an action on a fresh store of each kind (PostgreSQL when
+    configured)."""
     populate(db_url, small_data)
     users = add_users(db_url, str(small_data.organisations["organisation_code"].iloc[0]))
     _code_one_review(db_url, users)
+    _record_an_action(db_url, users)
 
 
 def test_the_queue_is_the_lead_s_uncoded_submitted_reviews_newest_first(store):
@@ -209,6 +211,10 @@ def test_the_lead_gets_the_page(store):
 # ----------------------------------------------------------------------------- actions tab
 def test_a_lead_records_an_action_with_a_measure_linked_to_the_review_coded(store):
     url, users = store
+    _record_an_action(url, users)
+
+
+def _record_an_action(url: str, users) -> None:
     coder = _coder(url, users.lead)
     assert coder.tabs.get_title(1) == "Actions"
     review_id = coder.review_id
