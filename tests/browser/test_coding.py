@@ -25,8 +25,11 @@ NOTEBOOK = "coding.ipynb"
 READY = ".b-next-review"
 KERNEL_MS = 30_000  # a kernel round trip on a loaded two-core machine
 SHOTS = Path("/tmp/shots")
+PERIOD = "2022-23"  # the financial year of the action (the store's deaths run to March 2023)
 ACTION = "NEWS2 escalation prompts added to the electronic observations chart"
-MEASURE_LABEL = "% of coded reviews coded 'Recognising and responding to deterioration'"
+MEASURE_LABEL = "% of first-stage reviews with poor or very poor overall care"
+"""A measure with reviews in every month, so the report can draw its impact chart (a theme
+measure needs months of coded reviews; here one review is coded)."""
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,7 @@ def _focused_classes(page) -> str:
 
 
 def test_a_lead_codes_a_review_from_the_queue_with_the_keyboard(store, start_voila,
-                                                                open_page):
+                                                                open_page, tmp_path):
     url, users = store
     page = open_page(start_voila(users.lead, url), NOTEBOOK, READY)
     app = page.locator(".sjr-coding")
@@ -157,9 +160,32 @@ def test_a_lead_codes_a_review_from_the_queue_with_the_keyboard(store, start_voi
     assert len(actions) == 1
     action = actions.iloc[0]
     assert action["description"] == ACTION and action["owner_role"] == "Deteriorating patient lead"
-    assert action["measure"] == "theme:deterioration" and action["change_month"] == "2022-06"
+    assert action["measure"] == "poor_care:overall" and action["change_month"] == "2022-06"
     assert action["themes"] == "deterioration" and action["review_ids"] == review_id
     assert str(action["agreed_on"]) == "2022-05-03" and action["status"] == "open"
+
+    # the lead's trust report for the year shows the action and its impact chart
+    from sjrlib.report.runner import run_reports
+
+    batch = run_reports("trust", [users.organisation], db=url, out=tmp_path / "reports",
+                        period=PERIOD, workers=1, progress=False, user=users.lead)
+    assert batch.failed == []
+    report = page.context.new_page()
+    report.goto((batch.out_dir / "trusts" / f"{users.organisation}.html").as_uri(),
+                wait_until="load")
+    register = report.get_by_role("table", name=re.compile("^Actions agreed"))
+    expect(register).to_contain_text(ACTION)
+    expect(register.locator("tr", has_text=ACTION)).to_contain_text(MEASURE_LABEL)
+    expect(register.locator("tr", has_text=ACTION)).to_contain_text("June 2022")
+    expect(report.get_by_role("table", name=re.compile("^Quality Account"))).to_contain_text(
+        ACTION)
+    impact = report.locator(f"img[alt*='{ACTION}']")  # its impact chart, rebased at the change
+    expect(impact).to_have_count(1)
+    assert MEASURE_LABEL in impact.get_attribute("alt")
+    impact.scroll_into_view_if_needed()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    register.screenshot(path=str(SHOTS / "coding_6_trust_report_actions.png"))
+    impact.screenshot(path=str(SHOTS / "coding_7_trust_report_impact.png"))
 
 
 @pytest.mark.parametrize("who, role", [("reviewer_a", "reviewer"), ("res_a", "researcher")])
@@ -172,3 +198,4 @@ def test_a_reviewer_or_researcher_gets_a_sentence(store, start_voila, open_page,
     assert "Traceback" not in page.content() and "Error" not in refused.inner_text()
     assert page.locator(".sjr-coding").count() == 0
     _shot(page, f"coding_refused_{role}")
+
