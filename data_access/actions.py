@@ -349,3 +349,26 @@ def store_demo_learning(engine: Any, learning: Any) -> tuple[int, int]:
                      scope={"theme_codes": len(rows), "actions": actions, "synthetic": True},
                      rows=len(rows) + actions, tool="sjr demo-data")
     return len(rows), actions
+
+
+def read_actions_file(path: str | Path) -> pd.DataFrame:
+    """The rows of an action register file (``.csv`` or ``.xlsx``, as :func:`write_actions_file`
+    writes it): one action per row; ``id`` and ``version`` blank for a new action, given to
+    change a stored one. Columns other than :data:`EXPORT_COLUMNS` are refused by name."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ValueError(f"{path.name}: an action register is a .csv or .xlsx file")
+    if not path.is_file():
+        raise ValueError(f"{path}: file not found")
+    frame = (pd.read_csv(path, dtype=str, keep_default_na=False) if suffix == ".csv"
+             else pd.read_excel(path, dtype=str, sheet_name=0).fillna(""))
+    frame.columns = [str(c).strip() for c in frame.columns]
+    unknown = [c for c in frame.columns if c not in EXPORT_COLUMNS]
+    if unknown:
+        raise ValueError(f"{path.name}: unknown column(s) {', '.join(unknown)}; the columns are "
+                         f"{', '.join(EXPORT_COLUMNS)}")
+    missing = [c for c in ("description", "owner_role", "agreed_on") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path.name}: needs the column(s) {', '.join(missing)}")
+    return frame.reset_index(drop=True)

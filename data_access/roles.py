@@ -53,7 +53,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         {"organisations", "reviews", "review", "save_review", "lock_review", "deaths",
          "second_stage_queue", "import", "export", "summary",
          "codebook", "code_review", "theme_codes",
-         "actions", "actions.record", "actions.update"}  # their organisation's action register
+         "actions", "actions.record", "actions.update",
+         "actions.import"}  # their organisation's action register
     ),
     # all organisations, read only (national reporting)
     PROGRAMME_TEAM: frozenset(

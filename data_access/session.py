@@ -812,6 +812,56 @@ class Session:
             door.rows = 1
         return version
 
+    def import_actions(self, frame: pd.DataFrame) -> tuple[int, int]:
+        """Record and update actions of your organisation from a register file's rows
+        (:func:`data_access.actions.read_actions_file`; organisation leads), all or nothing;
+        returns ``(recorded, updated)``. A row without ``id`` is a new action; a row with
+        ``id`` changes that action and must give the ``version`` it was exported at."""
+        from data_access.actions import ACTION_FIELDS, insert_action, stored_action
+        from data_access.actions import update_action as _update
+
+        with self._door("actions.import", {"rows": len(frame)}) as door:
+            organisation = str(self._user.organisation_code)
+            _set_row_scope(door.conn, [organisation])
+            recorded = updated = 0
+            for number, row in enumerate(frame.to_dict("records"), start=2):
+                where = f"row {number}"
+                given = str(row.get("organisation_code") or "").strip()
+                if given and given != organisation:
+                    raise AccessDenied(f"{where}: organisation {given} is not {organisation}; "
+                                       "a lead imports their own organisation's actions")
+                values = {k: row.get(k) for k in ACTION_FIELDS if k in row}
+                values["themes"] = [t for t in str(row.get("themes") or "").split(";") if t]
+                values["review_ids"] = [r for r in str(row.get("review_ids") or "").split(";")
+                                        if r]
+                action_id = str(row.get("id") or "").strip()
+                try:
+                    if not action_id:
+                        checked = self._checked_action(door, values)
+                        _set_row_scope(door.conn, [organisation])
+                        insert_action(door.conn, organisation, checked, user=self.user)
+                        recorded += 1
+                        continue
+                    stored = stored_action(door.conn, action_id)
+                    if stored is None or stored["organisation_code"] != organisation:
+                        raise AccessDenied(f"action {action_id!r} is not in the scope of "
+                                           f"{self.user!r} (or does not exist)")
+                    version = str(row.get("version") or "").strip()
+                    if not version.isdigit():
+                        raise ValueError("a row with an id needs the version it was exported "
+                                         "at")
+                    keep = set(str(stored["review_ids"] or "").split(";"))
+                    checked = self._checked_action(door, values, keep=keep)
+                    _set_row_scope(door.conn, [organisation])
+                    _update(door.conn, action_id, checked, expected_version=int(version),
+                            user=self.user)
+                    updated += 1
+                except (ValueError, AccessDenied) as exc:
+                    raise type(exc)(f"{where}: {exc}") from None
+            door.scope.update(organisations=[organisation], recorded=recorded, updated=updated)
+            door.rows = recorded + updated
+        return recorded, updated
+
     def _checked_action(self, door: _Door, values: dict[str, Any], *,
                         keep: set[str] = frozenset()) -> dict[str, Any]:
         """Checked action values; every linked review (but those already linked, ``keep``)

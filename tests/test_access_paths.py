@@ -101,6 +101,8 @@ def _calls(gov, tmp_path, owner):
             _an_action(owner, gov.org_a), expected_version=1, status="in_progress"),
             "actions.update", "reviewer_a"),
         "actions": ("lead_a", lambda s: s.actions(), "actions", "res2"),
+        "import_actions": ("lead_a", lambda s: s.import_actions(_register_rows()),
+                           "actions.import", "national"),
         # training and calibration (issue 15)
         "trainers": ("res2", lambda s: s.trainers(), "trainers", None),
         "import_trainers": ("national", lambda s: s.import_trainers(_trainers()),
@@ -169,6 +171,14 @@ def _calibration_round(gov) -> str:
             national.import_training_cases(_cases())
             national.create_calibration_round(_round_spec(gov, "PATHS"))
     return "PATHS"
+
+
+def _register_rows():
+    """One new action as a register file's rows (import_actions)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"description": "Falls huddle", "owner_role": "Ward manager",
+                          "agreed_on": "2021-05-01"}])
 
 
 def _an_action(owner, organisation: str) -> str:

@@ -306,3 +306,39 @@ def test_cli_measures_lists_every_allowed_measure():
     assert result.exit_code == 0
     for m in measures.allowed_measures():
         assert m.id in result.output
+
+
+def test_a_register_file_round_trips_all_or_nothing(governed_fresh, tmp_path):  # noqa: F811
+    from data_access.actions import read_actions_file, write_actions_file
+
+    gov = governed_fresh
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        first = lead.record_action("Handover checklist", owner_role="Matron",
+                                   agreed_on="2021-06-01", themes=["communication_team"])
+        path = write_actions_file(lead.actions(), tmp_path / "register.xlsx")
+        frame = read_actions_file(path)
+        frame.loc[0, "status"] = "in_progress"
+        new = {c: "" for c in frame.columns} | {
+            "description": "Falls risk assessment on admission", "owner_role": "Falls lead",
+            "agreed_on": "2021-07-01", "measure": "theme:prevention", "change_month": "2021-08"}
+        frame = pd.concat([frame, pd.DataFrame([new])], ignore_index=True)
+        assert lead.import_actions(frame) == (1, 1)
+        stored = lead.actions().set_index("id")
+        assert stored.loc[first, "status"] == "in_progress" and stored.loc[first, "version"] == 2
+        assert stored.loc[first, "themes"] == "communication_team"
+        assert len(stored) == 2
+        # the same file again: its row 2 is at version 1, stored is 2: nothing is written
+        bad = frame.copy()
+        bad.loc[1, "description"] = "Another action"
+        with pytest.raises(ValueError, match="row 2: .*changed since version 1"):
+            lead.import_actions(bad)
+        assert len(lead.actions()) == 2
+        with pytest.raises(ValueError, match="row 3: .*identifier"):
+            lead.import_actions(frame.assign(description=["x", "Ring 07700 900123"]).iloc[[0, 1]]
+                                .assign(id=["", ""]))
+        with pytest.raises(AccessDenied, match="row 2"):
+            lead.import_actions(frame.iloc[[1]].assign(organisation_code=gov.org_b))
+        assert len(lead.actions()) == 2
+    (tmp_path / "odd.csv").write_text("description,owner,agreed_on\nx,y,2021-01-01\n")
+    with pytest.raises(ValueError, match="unknown column"):
+        read_actions_file(tmp_path / "odd.csv")

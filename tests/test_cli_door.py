@@ -172,6 +172,9 @@ DOOR: dict[str, Door] = {
     "actions export": Door(lambda f: ["actions", "export", f["out"] / "actions.xlsx"],
                            "demo-lead", ("demo-reviewer", "demo-researcher", "demo-admin",
                                          *STRANGERS), "actions"),
+    "actions import": Door(lambda f: ["actions", "import", _register_file(f)], "demo-lead",
+                           ("demo-programme", "demo-reviewer", "demo-researcher", "demo-admin",
+                            *STRANGERS), "actions.import"),
 }
 
 
@@ -191,6 +194,14 @@ def _an_action(f: dict) -> list[str]:
             return [insert_action(conn, org, values, user="demo-lead"), "--version", "1"]
     finally:
         engine.dispose()
+
+
+def _register_file(f: dict) -> str:
+    """A register file of one new action, to import."""
+    path = f["out"] / "register-in.csv"
+    path.write_text("description,owner_role,agreed_on,status\nFalls huddle,Ward manager,"
+                    "2021-05-01,open\n", encoding="utf-8")
+    return str(path)
 
 
 _SHIPPED_CASES = str(Path(__file__).resolve().parents[1] / "sjrlib" / "data"

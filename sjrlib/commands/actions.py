@@ -144,6 +144,25 @@ def export(
     typer.echo(f"Wrote {len(frame)} action(s) to {out}")
 
 
+@actions_app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="A register file (.csv or .xlsx) with the columns "
+                                "`sjr actions export` writes: a row without id is a new "
+                                "action, a row with id and version changes that action."),
+    db: str = _DB,
+) -> None:
+    """Record and update your organisation's actions from a file, all or nothing (leads)."""
+    from data_access.actions import read_actions_file
+
+    try:
+        frame = read_actions_file(file)
+    except ValueError as exc:
+        _fail(str(exc))
+    session = _open(db)
+    recorded, updated = _through(session, lambda: session.import_actions(frame))
+    typer.echo(f"Imported {file.name}: {recorded} action(s) recorded, {updated} updated")
+
+
 @actions_app.command("measures")
 def measures() -> None:
     """List the measures an action may name (from the shipped codebook's themes)."""

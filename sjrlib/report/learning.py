@@ -1,12 +1,12 @@
 """What was learnt, what was done about it, and whether it worked: the report sections of
 ``shared/spec/learning.md`` (issue 13).
 
-- :class:`TrustLearning` (``TrustReport.learning()``): themes of the period (counts, % of coded
+- :class:`TrustLearning` (``TrustReport.learning``): themes of the period (counts, % of coded
   reviews, trend), themes among poor-care and among good-care reviews, good practice by phase,
   SPC charts of the top themes, the action register with each measured action's impact chart
   (the measure's p-chart rebased at the change, :func:`sjrlib.measures.impact_chart`), and the
   Quality Account pack laying out the statutory items ready to paste.
-- :class:`NationalLearning` (``NationalReport.learning()``): themes pooled nationally and by
+- :class:`NationalLearning` (``NationalReport.learning``): themes pooled nationally and by
   nation, their trends, and coder agreement per theme (Cohen's kappa, Gwet's AC1, percent
   agreement over reviews coded by two people); no organisation is named.
 

@@ -227,7 +227,9 @@ def code_reviews(reviews: pd.DataFrame, rng: np.random.Generator, *,
         part["from_suggestion"] = rng.random(len(part)) < 0.4
         out.append(part)
     codes = pd.concat(out, ignore_index=True)
-    codes["coded_at"] = pd.to_datetime(codes["coded_at"]).dt.tz_localize("UTC")
+    # never after the data's own last day (the generator dates no review after today)
+    latest = pd.to_datetime(first["review_date"]).max() + pd.Timedelta(hours=23)
+    codes["coded_at"] = pd.to_datetime(codes["coded_at"]).clip(upper=latest).dt.tz_localize("UTC")
     return codes
 
 
