@@ -40,7 +40,6 @@ _COMMAND_MODULES = (
     "sjrlib.commands.disclosure",
     "sjrlib.commands.themes",
     "sjrlib.commands.backup",
-    "sjrlib.commands.actions",
     "sjrlib.commands.training",
     "sjrlib.commands.actions",
 )
