@@ -342,8 +342,10 @@ _CSS = """
 .sjr-coding table.sjr-judgements td.sjr-score { white-space: nowrap; vertical-align: top; }
 .sjr-coding table.sjr-judgements td.sjr-judgement { line-height: 1.45; }
 .sjr-coding .sjr-themes { border-top: 1px solid #d8dde0; margin-top: 6px; padding-top: 6px; }
-.sjr-coding button:focus, .sjr-coding select:focus {
-    outline: 3px solid #ffb81c; outline-offset: 1px; box-shadow: 0 0 0 5px #212b32; }
+.sjr-app.sjr-coding button.jupyter-button:focus, .sjr-app.sjr-coding select:focus,
+.sjr-app.sjr-coding input:focus, .sjr-app.sjr-coding textarea:focus {
+    outline: 3px solid #ffb81c !important; outline-offset: 0 !important;
+    box-shadow: 0 0 0 5px #212b32 !important; }
 </style>
 """
 
