@@ -284,19 +284,26 @@ def apply_actions(reviews: pd.DataFrame, actions: pd.DataFrame, rng: np.random.G
     from sjrlib.domain import PHASES, comment_column, score_column
 
     out = reviews.copy()
+    # whole columns as arrays, written back once: a cell set on a copy-on-write frame copies
+    # its column every time
+    comments = {p: out[comment_column(p)].to_numpy(dtype=object, copy=True) for p in PHASES}
+    scores = {p: out[score_column(p)].to_numpy(dtype=float, na_value=np.nan) for p in PHASES}
     for action in actions[actions["works"]].itertuples():
         theme = str(action.themes)
-        rows = (out["organisation_code"] == action.organisation_code).fillna(False) \
-            & (out["death_month"] >= action.change_month).fillna(False)
+        rows = ((out["organisation_code"] == action.organisation_code)
+                & (out["death_month"] >= action.change_month)).fillna(False).to_numpy(bool)
         for phase in PHASES:
-            column, scores = comment_column(phase), out[score_column(phase)]
-            for i in np.flatnonzero(rows.to_numpy() & scores.notna().to_numpy()):
-                comment = out.iat[i, out.columns.get_loc(column)]
-                score = int(scores.iat[i])
-                if comment is None or comment is pd.NA or score > 3:
+            column = comments[phase]
+            for i in np.flatnonzero(rows & (scores[phase] <= 3)):
+                comment = column[i]
+                if comment is None or comment is pd.NA or (isinstance(comment, float)
+                                                           and np.isnan(comment)):
                     continue
-                out.iat[i, out.columns.get_loc(column)] = _replace(
-                    str(comment), phase, score, theme, rng, effect)
+                column[i] = _replace(str(comment), phase, int(scores[phase][i]), theme, rng,
+                                     effect)
+    for phase in PHASES:
+        out[comment_column(phase)] = pd.array(comments[phase], dtype=out[comment_column(phase)]
+                                              .dtype)
     return out
 
 
