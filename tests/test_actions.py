@@ -342,3 +342,38 @@ def test_a_register_file_round_trips_all_or_nothing(governed_fresh, tmp_path):  
     (tmp_path / "odd.csv").write_text("description,owner,agreed_on\nx,y,2021-01-01\n")
     with pytest.raises(ValueError, match="unknown column"):
         read_actions_file(tmp_path / "odd.csv")
+
+
+def test_a_trust_report_reads_codes_and_actions_through_the_session(governed_fresh):  # noqa: F811
+    from sjrlib.report.trust import trust_report
+
+    gov = governed_fresh
+    engine = store.get_engine(gov.owner_url)
+    try:
+        with engine.connect() as conn:
+            reviews = list(conn.execute(text(
+                "SELECT review_id FROM reviews WHERE organisation_code = :o AND status = "
+                "'submitted' AND review_stage = 'first' ORDER BY review_id LIMIT 3"),
+                {"o": gov.org_a}).scalars())
+    finally:
+        engine.dispose()
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        for review_id in reviews:
+            lead.code_review(review_id, "sepsis")
+        lead.code_review(reviews[0], "medication", phase="admission", from_suggestion=True)
+        lead.record_action("Sepsis screening at triage", owner_role="Sepsis lead",
+                           agreed_on="2021-06-01", themes=["sepsis"], measure="theme:sepsis",
+                           change_month="2021-09")
+    with open_session("lead_b", gov.app_url, tool="test") as lead_b:  # not in A's report
+        lead_b.record_action("Falls huddle", owner_role="Ward manager", agreed_on="2021-05-01")
+    report = trust_report(dict(organisation_code=gov.org_a, db=gov.app_url, user="national",
+                               period="2021-22", audience="organisation",
+                               disclosure_threshold=None, disclosure_rounding=None))
+    assert _last(gov.owner_url)[:2] == ("national", "actions")  # read through the door
+    themes = report.learning.themes_table().frame
+    assert themes.loc["Sepsis recognition and treatment", "Reviews coded with the theme"] == 3
+    assert themes.loc["Medicines, fluids and oxygen", "Reviews coded with the theme"] == 1
+    assert set(themes["Coded reviews"]) == {3}
+    actions = report.learning.actions_table().frame
+    assert list(actions.index) == ["1. Sepsis screening at triage"]
+    assert len(report.learning.impact_charts()) == 2
