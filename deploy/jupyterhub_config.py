@@ -60,9 +60,10 @@ EXTRACT_SERVICE = "sjr-extract"  # data_access.extract_service.SERVICE_NAME
 EXTRACT_SERVICE_PORT = int(os.environ.get("SJR_EXTRACT_SERVICE_PORT", "8091"))
 EXTRACT_SERVICE_URL = f"http://127.0.0.1:{EXTRACT_SERVICE_PORT}"
 
-# Kernel culling for the single-user servers. Voila 0.5 cannot shut a kernel down when its page
-# closes (voila#1458), so idle kernels with no page connected are culled; a page that is still
-# open keeps its kernel. The same figures as `sjr serve` (sjrlib/dashboards/serve.py).
+# Kernel culling for the single-user servers: leaving a page shuts its kernel down
+# (sjrlib.dashboards.voila_xsrf, below); idle kernels with no page connected (a browser that
+# died) are culled; a page that is still open keeps its kernel. The same figures as `sjr serve`
+# (sjrlib/dashboards/serve.py).
 CULL_IDLE_SECONDS = 900
 CULL_INTERVAL_SECONDS = 60
 CULLING_ARGS = [
@@ -74,6 +75,8 @@ CULLING_ARGS = [
 DASHBOARD_ARGS = [
     # dashboards only: no JupyterLab, notebook interface or terminals
     "--ServerApp.jpserver_extensions=voila=True",
+    # leaving a page shuts its kernel down (voila#1458; sjrlib/dashboards/voila_xsrf.py)
+    "--ServerApp.jpserver_extensions=sjrlib.dashboards.voila_xsrf=True",
     "--ServerApp.jpserver_extensions=jupyterlab=False",
     "--ServerApp.jpserver_extensions=notebook=False",
     "--ServerApp.jpserver_extensions=jupyter_lsp=False",

@@ -33,10 +33,11 @@ DASHBOARDS: tuple[str, ...] = ("review_entry.ipynb", "explore.ipynb", "coding.ip
 """Notebooks served, at ``/voila/render/<name>``."""
 
 CULL_IDLE_SECONDS = 900
-"""Shut down a kernel idle this long with no page connected. Voila 0.5.13 cannot shut a kernel
-down when its page closes (the request lacks the XSRF token, voila#1458), so without culling every
-page view would leak a kernel. A page still open keeps its kernel (connected kernels are not
-culled), so a clinician reading a case record for an hour loses nothing."""
+"""Shut down a kernel idle this long with no page connected. Leaving a page shuts its kernel
+down (Voila 0.5.13 could not: its request lacked the XSRF token, voila#1458; fixed by
+:mod:`sjrlib.dashboards.voila_xsrf`); culling is the safety net for a browser that dies without
+unloading the page. A page still open keeps its kernel (connected kernels are not culled), so a
+clinician reading a case record for an hour loses nothing."""
 CULL_INTERVAL_SECONDS = 60
 
 
@@ -159,6 +160,7 @@ def serve(
         raise FileNotFoundError(
             f"cannot serve the dashboards: {', '.join(missing)} not found in {notebooks}"
         )
-    argv = [sys.executable, "-m", "voila", *voila_argv(
+    # Voila, with its page's kernel shutdown working (sjrlib.dashboards.voila_xsrf)
+    argv = [sys.executable, "-m", "sjrlib.dashboards.voila_xsrf", *voila_argv(
         port=port, notebooks_dir=notebooks, open_browser=open_browser, preheat=preheat)]
     return run_supervised(argv, env=voila_environment(db), cwd=str(notebooks))

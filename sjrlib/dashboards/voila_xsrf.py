@@ -1,0 +1,66 @@
+"""Voila with a working kernel shutdown when a dashboard page is left (voila#1458).
+
+When a Voila page unloads, its script posts ``/voila/api/shutdown/<kernel>`` with the
+``_xsrf`` value it finds in the page's cookies. Voila 0.5 never sets that cookie on its pages
+(Tornado sets it only when a handler first reads ``xsrf_token``, and Voila's page handler does
+not), so the request carries an empty token, XSRF protection refuses it (403), and every page
+view leaves a kernel (about 300 MB with the dashboards' imports) until the idle culler takes it.
+
+This module makes Voila's page handler read its ``xsrf_token`` while preparing the response,
+which sets the cookie; the page's shutdown request then carries a valid token and is accepted.
+XSRF protection stays on: a request from another site still has no token. It is applied
+
+* by ``sjr serve``, which runs Voila as ``python -m sjrlib.dashboards.voila_xsrf`` (the same
+  arguments as ``python -m voila``), and
+* behind JupyterHub, as a Jupyter Server extension loaded beside Voila's
+  (``--ServerApp.jpserver_extensions=sjrlib.dashboards.voila_xsrf=True``).
+
+Culling stays configured as the safety net for a browser that dies without unloading.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+
+__all__ = ["main", "set_xsrf_cookie_on_pages"]
+
+
+def set_xsrf_cookie_on_pages() -> None:
+    """Make Voila's page handler set the ``_xsrf`` cookie (idempotent)."""
+    from voila.handler import VoilaHandler
+
+    original = VoilaHandler.prepare
+    if getattr(original, "_sets_xsrf_cookie", False):
+        return
+
+    async def prepare(self) -> None:
+        result = original(self)
+        if inspect.isawaitable(result):
+            await result
+        self.xsrf_token  # noqa: B018 - reading it sets the cookie (Tornado)
+
+    prepare._sets_xsrf_cookie = True  # type: ignore[attr-defined]
+    VoilaHandler.prepare = prepare
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "sjrlib.dashboards.voila_xsrf"}]
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    set_xsrf_cookie_on_pages()
+    serverapp.log.info("sjr: Voila pages set the _xsrf cookie, so leaving a page shuts its "
+                       "kernel down (voila#1458)")
+
+
+def main() -> int:
+    """``python -m voila`` with :func:`set_xsrf_cookie_on_pages` applied."""
+    set_xsrf_cookie_on_pages()
+    from voila.app import main as voila_main
+
+    return voila_main() or 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run as a server process
+    sys.exit(main())
