@@ -206,3 +206,25 @@ def test_child_rows_of_the_base_version():
     assert isinstance(phases, ChildRows) and phases.asked_in(BASE_VERSION)
     assert registry().column("score_overall").spec.required
     assert not registry().column("score_admission").spec.required
+
+
+def test_a_rule_that_compares_rows_says_so():
+    """Each rule case of test_rules, validated whole and one row per block: the same errors.
+    A rule that compares rows without ``compares_rows`` would see one row per block and miss
+    (or invent) what the whole file shows."""
+    from test_rules import REVIEW_CASES, TODAY
+
+    for name, (rows, context, _) in REVIEW_CASES.items():
+        frame = pd.DataFrame(rows)
+        whole = block = []
+        try:
+            schema.validate_reviews(frame, today=TODAY, **context)
+        except schema.ValidationFailed as failed:
+            whole = [(e.row, e.column, e.rule) for e in failed.errors]
+        blocks = [(frame.iloc[[i]].reset_index(drop=True), [i + 2]) for i in range(len(frame))]
+        try:
+            for _ in schema.validate_reviews_in_blocks(blocks, today=TODAY, **context):
+                pass
+        except schema.ValidationFailed as failed:
+            block = [(e.row, e.column, e.rule) for e in failed.errors]
+        assert block == whole, name
