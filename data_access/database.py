@@ -120,20 +120,37 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+LOCK_WAIT_SECONDS = 30
+"""How long a request waits for a lock another holds (an import, a backup, a save) before it
+gives up with "the store is busy" (:mod:`data_access.faults`): SQLite's busy timeout and
+PostgreSQL's ``lock_timeout``. ``SJR_LOCK_WAIT_SECONDS`` overrides it."""
+
+
+def _lock_wait() -> float:
+    try:
+        return max(0.1, float(os.environ.get("SJR_LOCK_WAIT_SECONDS", LOCK_WAIT_SECONDS)))
+    except ValueError:
+        return float(LOCK_WAIT_SECONDS)
+
+
 def get_engine(url: str) -> Engine:
     """A SQLAlchemy engine for ``url`` (SQLite or PostgreSQL through psycopg 3).
 
-    SQLite connections enforce foreign keys, use write-ahead logging and wait up to 30 s for
-    another writer instead of failing at once.
+    SQLite connections enforce foreign keys, use write-ahead logging and wait up to
+    :data:`LOCK_WAIT_SECONDS` for another writer instead of failing at once; PostgreSQL
+    connections wait as long for a lock (``lock_timeout``), so no request waits without end
+    behind another; either then fails with a sentence, having changed nothing.
     """
     sa_url = make_url(_normalise_url(url))
     if sa_url.get_backend_name() == "sqlite":
         if not sa_url.query.get("uri"):
             _private_sqlite_file(sa_url.database)
-        engine = create_engine(sa_url, connect_args={"timeout": 30})
+        engine = create_engine(sa_url, connect_args={"timeout": _lock_wait()})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(sa_url, pool_pre_ping=True)
+    wait = int(_lock_wait() * 1000)
+    return create_engine(sa_url, pool_pre_ping=True,
+                         connect_args={"options": f"-c lock_timeout={wait}"})
 
 
 def _alembic_config():
