@@ -134,6 +134,10 @@ def test_a_rerun_after_late_reviews_shows_the_revised_quarter(store, tmp_path):
     done = first.completeness().frame
     assert done.loc["Q4\u00a0Jan\u2060–\u2060Mar\u00a02023", "Figures"] == "Provisional"
     assert "first report of this period" in first.revisions()._repr_html_()
+    # the charts shade the provisional quarter from its first month and say so
+    assert first._provisional_from("month") == "2023-01"
+    legend = first.spc_reviewed().figure.axes[0].get_legend()
+    assert "Provisional: still filling" in [t.get_text() for t in legend.get_texts()]
     first.record_published()
     reviewed_before = first._lfd[0]
 

@@ -281,18 +281,28 @@ class TrustReport(FormQuestionSections):
         start = self.period.start_month
         return financial_quarter(start) if unit == "quarter" else start
 
+    def _provisional_from(self, unit: str) -> str | None:
+        """The first month (or quarter) of the first provisional quarter, or None."""
+        done = self._completeness
+        quarters = list(done.index[done["provisional"]])
+        if not quarters:
+            return None
+        if unit == "quarter":
+            return quarters[0]
+        return min(m for m in self.period.months() if financial_quarter(m) == quarters[0])
+
     def spc_poor_care(self):
         frame, _, unit = self._spc["poor_care"]
         return Chart(plots.spc_chart(
             frame, title=f"Reviews finding poor or very poor overall care, by {unit} of death",
-            y_label="% of first-stage reviews",
+            y_label="% of first-stage reviews", provisional_from=self._provisional_from(unit),
         ))
 
     def spc_reviewed(self):
         frame, _, unit = self._spc["reviewed"]
         return Chart(plots.spc_chart(
             frame, title=f"Deaths reviewed by structured judgement review, by {unit} of death",
-            y_label="% of deaths in scope",
+            y_label="% of deaths in scope", provisional_from=self._provisional_from(unit),
         ))
 
     # ---------------------------------------------------------------- second stage etc. ----
