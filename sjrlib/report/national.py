@@ -44,13 +44,11 @@ __all__ = ["NationalReport", "national_report"]
 
 _AGREEMENT_LABELS = {
     "percent_agreement": "Exact agreement (proportion of pairs)",
-    "kappa_unweighted": "Cohen's kappa (unweighted)",
     "kappa_linear": "Weighted kappa (linear)",
-    "kappa_quadratic": "Weighted kappa (quadratic)",
-    "alpha_nominal": "Krippendorff's alpha (nominal)",
     "alpha_ordinal": "Krippendorff's alpha (ordinal)",
-    "alpha_interval": "Krippendorff's alpha (interval)",
     "icc_1_1": "Intraclass correlation ICC(1,1)",
+    "trigger_kappa": "Second-stage trigger (overall care 1-2 or not): Cohen's kappa",
+    "trigger_ac1": "Second-stage trigger (overall care 1-2 or not): Gwet's AC1",
 }
 
 
@@ -443,22 +441,33 @@ class NationalReport(FormQuestionSections):
     # -------------------------------------------------------------------- reliability ----
     def reliability(self) -> tables.ReportTable | narrative.Paragraph:
         summary = descriptive.withhold_small_intervals(
-            agreement.agreement_summary(self.reviews, alpha=self.alpha))
+            agreement.reliability_summary(self.reviews, alpha=self.alpha))
         if summary.empty or int(summary["n"].max()) < 8:
             return narrative.Paragraph("Fewer than 8 double-reviewed cases in the period: no "
                                        "reliability figures.")
+        rows = summary.set_index("statistic")
+        split = rows.loc["trigger_disagreements"]
+        rows = rows.drop(index="trigger_disagreements")
         frame = pd.DataFrame({
-            "Estimate": summary["estimate"].to_numpy(float),
+            "Estimate": rows["estimate"].to_numpy(float),
             f"{self.params.confidence_level:.0%} CI": [
                 None if np.isnan(lo) else f"{lo:.2f} to {hi:.2f}"
-                for lo, hi in zip(summary["ci_lower"], summary["ci_upper"], strict=True)],
-            "Cases": summary["n"].astype(int).to_numpy(),
-        }, index=[_AGREEMENT_LABELS.get(s, s) for s in summary["statistic"]]).astype(object)
+                for lo, hi in zip(rows["ci_lower"], rows["ci_upper"], strict=True)],
+            "Cases": [protect_count(int(n), self.rule) for n in rows["n"]],
+        }, index=[_AGREEMENT_LABELS.get(s, s) for s in rows.index]).astype(object)
+        disagree = protect_count(int(split["estimate"]), self.rule)
+        pairs = protect_count(int(split["n"]), self.rule)
         return tables.ReportTable(
             frame, caption="Agreement between two first-stage reviewers on the overall care "
                            "score (cases reviewed independently by two reviewers)",
-            note="Implicit review is moderately reliable: published ICCs for holistic scores "
-                 "are 0.46-0.52 (Hutchinson 2010).",
+            note=f"In {disagree} of {pairs} double-reviewed cases one reviewer scored overall "
+                 "care poor or very poor (1-2, which triggers a second-stage review) and the "
+                 "other did not: whether a death gets a second-stage review can depend on who "
+                 "reviews it. Gwet's AC1 is given beside kappa because kappa is low whenever "
+                 "poor care is rare, even if reviewers mostly agree. Alpha uses every independent "
+                 "rating, third reviews of a case included (bootstrap interval over cases). "
+                 "Implicit review is moderately reliable: published ICCs for holistic scores "
+                 "are 0.46-0.52 (Hutchinson 2010). " + self.rule.describe(),
             formats={"Estimate": "decimal"}, index_name="Statistic",
         )
 

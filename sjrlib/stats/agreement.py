@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
+from sjrlib import domain
 from sjrlib.stats._reviews import ReviewIndex, _flat
 from sjrlib.stats.descriptive import wilson_interval
 
@@ -55,7 +56,9 @@ __all__ = [
     "krippendorff_alpha_interval",
     "percent_agreement",
     "rating_pairs",
+    "RELIABILITY_STATISTICS",
     "reliability_data",
+    "reliability_summary",
     "theme_agreement",
     "theme_code_pairs",
     "weighted_kappa",
@@ -1110,6 +1113,94 @@ def percent_agreement(a, b, *, tolerance: int = 0, alpha: float = 0.05) -> Agree
     n = int(a.size)
     lo, hi = wilson_interval(agree, n, alpha)
     return AgreementResult(agree, n, agree / n if n else float("nan"), float(lo[0]), float(hi[0]))
+
+
+RELIABILITY_STATISTICS: tuple[str, ...] = (
+    "percent_agreement", "kappa_linear", "alpha_ordinal", "icc_1_1",
+    "trigger_kappa", "trigger_ac1", "trigger_disagreements")
+"""Rows of :func:`reliability_summary`, in order."""
+
+
+def reliability_summary(
+    reviews: pd.DataFrame,
+    score: str = "score_overall",
+    *,
+    alpha: float = 0.05,
+    n_boot: int = 2000,
+    seed: int | None = 20261126,
+    include_drafts: bool = False,
+) -> pd.DataFrame:
+    """The agreement figures a report shows: one per question, each with its interval.
+
+    Parameters
+    ----------
+    reviews : pandas.DataFrame
+        Validated review frame.
+    score : str
+        A care score column (default the overall score, whose 1-2 is the second-stage trigger).
+    alpha : float
+        1 - confidence level.
+    n_boot, seed
+        Bootstrap of alpha's interval (:func:`krippendorff_alpha_interval`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``statistic``, ``estimate``, ``ci_lower``, ``ci_upper``, ``n`` (pairs; for alpha the
+        multiply-rated cases), one row each of :data:`RELIABILITY_STATISTICS`:
+        ``percent_agreement`` (exact, Wilson interval), ``kappa_linear`` (weighted kappa),
+        ``alpha_ordinal`` (every rating, bootstrap interval), ``icc_1_1`` (the statistic
+        published reliability is quoted in: Hutchinson 2010); and on the second-stage trigger
+        (care 1-2, poor or very poor, or not): ``trigger_kappa`` (Cohen's), ``trigger_ac1``
+        (Gwet's, robust to the rarity of poor care) and ``trigger_disagreements`` (the count of
+        pairs in which one reviewer scored 1-2 and the other 3-5, as ``estimate``; no interval).
+
+    Notes
+    -----
+    Fewer coefficients than :func:`agreement_summary` on purpose: unweighted kappa and nominal
+    alpha ignore the order of the scale; quadratic kappa and interval alpha estimate nearly the
+    same thing as ICC (they coincide asymptotically: Fleiss and Cohen 1973), so a table showing
+    all of them says one thing several times. Apply
+    :func:`~sjrlib.stats.descriptive.withhold_small_intervals` before publishing, and
+    disclosure control to the count.
+
+    References
+    ----------
+    Fleiss JL, Cohen J. The equivalence of weighted kappa and the intraclass correlation
+    coefficient as measures of reliability. Educ Psychol Meas 1973;33:613-9.
+    """
+    index = ReviewIndex(reviews, include_drafts=include_drafts)
+    scale = domain.AVOIDABILITY_SCORES if score == "avoidability_score" else domain.CARE_SCORES
+    a, b = _pair_values(index, score)
+    x, y = _paired(a, b)
+    rows = []
+    pa = percent_agreement(x, y, alpha=alpha)
+    rows.append(("percent_agreement", pa.proportion, pa.ci_lower, pa.ci_upper, pa.n))
+    kr = weighted_kappa(x, y, "linear", categories=scale, alpha=alpha)
+    rows.append(("kappa_linear", kr.kappa, kr.ci_lower, kr.ci_upper, kr.n))
+    al = krippendorff_alpha_interval(_reliability_matrix(index, score), "ordinal",
+                                     value_domain=scale, n_boot=n_boot, alpha=alpha, seed=seed)
+    rows.append(("alpha_ordinal", al.estimate, al.ci_lower, al.ci_upper, al.n_units))
+    if x.size >= 2:
+        ic = icc(np.column_stack([x, y]), "ICC(1,1)", alpha=alpha)
+        rows.append(("icc_1_1", ic.icc, ic.ci_lower, ic.ci_upper, ic.n_targets))
+    else:
+        rows.append(("icc_1_1", np.nan, np.nan, np.nan, int(x.size)))
+    poor_x = np.isin(x, domain.POOR_CARE).astype(float)
+    poor_y = np.isin(y, domain.POOR_CARE).astype(float)
+    tk = weighted_kappa(poor_x, poor_y, None, categories=(0.0, 1.0), alpha=alpha)
+    rows.append(("trigger_kappa", tk.kappa, tk.ci_lower, tk.ci_upper, tk.n))
+    if x.size:
+        ac = gwet_ac(poor_x, poor_y, categories=(0.0, 1.0), alpha=alpha)
+        rows.append(("trigger_ac1", ac.estimate, ac.ci_lower, ac.ci_upper, ac.n))
+    else:
+        rows.append(("trigger_ac1", np.nan, np.nan, np.nan, 0))
+    rows.append(("trigger_disagreements", float((poor_x != poor_y).sum()), np.nan, np.nan,
+                 int(x.size)))
+    out = pd.DataFrame(rows, columns=["statistic", "estimate", "ci_lower", "ci_upper", "n"])
+    out["statistic"] = out["statistic"].astype("string")
+    out["n"] = out["n"].astype(np.int64)
+    return out
 
 
 def agreement_summary(
