@@ -15,7 +15,7 @@ from sjrlib import io
 from sjrlib.cli import app
 
 STORE_TABLES = ("organisations", "reviewers", "reviews", "phase_assessments", "problems",
-                "review_reasons", "deaths")
+                "review_reasons", "referrals", "deaths")
 
 
 ADMIN = "test-admin"

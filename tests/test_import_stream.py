@@ -19,7 +19,7 @@ from sjrlib import io
 from sjrlib.schema import ValidationFailed
 
 STORE_TABLES = ("organisations", "reviewers", "reviews", "phase_assessments", "problems",
-                "review_reasons", "deaths")
+                "review_reasons", "referrals", "deaths")
 SMALL_BLOCKS = 1  # bytes: every Arrow read (about 1 MB) is a block of its own
 
 

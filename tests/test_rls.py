@@ -22,7 +22,8 @@ pytestmark = [
     pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set"),
 ]
 
-RLS_TABLES = ("reviews", "phase_assessments", "problems", "review_reasons", "deaths")
+RLS_TABLES = ("reviews", "phase_assessments", "problems", "review_reasons", "referrals",
+              "deaths")
 
 
 @pytest.fixture(scope="module")

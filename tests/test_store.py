@@ -18,7 +18,7 @@ from data_access.models import Base
 from sjrlib import domain, schema
 
 STORE_TABLES = ("organisations", "reviewers", "reviews", "phase_assessments", "problems",
-                "review_reasons", "deaths")
+                "review_reasons", "referrals", "deaths")
 
 
 def dump(engine) -> dict[str, list[tuple]]:
