@@ -352,6 +352,8 @@ class CalibrationPage:
         self.extra = w.HTML()
         self.extra.add_class("cal-training")
         parts += [w.HTML("<h3>Results</h3>"), self.results, self.extra]
+        if session.role == "programme_team":
+            parts.append(self._directory_widgets())
         self.widget = w.VBox(parts)
         self.widget.add_class("sjr-calibration")
         self._quiet = False  # options being set: not a person's choice
@@ -398,10 +400,64 @@ class CalibrationPage:
                                        "last_training": "Last training or refresher",
                                        "due_refresher": "Due a refresher"}))
         elif role == "programme_team":
-            capacity = training_capacity(self.session.training_records(),
-                                         self.session.trainers(), self.session.organisations())
+            trainers = self.session.trainers()
+            capacity = training_capacity(self.session.training_records(), trainers,
+                                         self.session.organisations())
             self.extra.value = _table_html("Training capacity by region (no organisation named)",
                                            capacity)
+            self._show_directory(trainers)
+
+    # -- the trainer directory, maintained by the programme team --------------------------
+    def _directory_widgets(self) -> Any:
+        import ipywidgets as w
+
+        self.directory = w.HTML()
+        self.directory.add_class("cal-directory")
+        self.upload = w.FileUpload(accept=".csv", multiple=False,
+                                   description="Choose trainers CSV")
+        self.upload.add_class("cal-upload")
+        self.import_button = w.Button(description="Import trainers")
+        self.import_button.add_class("cal-import")
+        self.import_message = w.HTML()
+        self.import_message.add_class("cal-import-message")
+        self.import_button.on_click(lambda _: self._import_upload())
+        return w.VBox([w.HTML("<h3>Trainer directory</h3><p>Columns: trainer_id, name, "
+                              "contact, organisation, region, trained_on, active. A file is "
+                              "checked whole before anything is stored.</p>"),
+                       w.HBox([self.upload, self.import_button]), self.import_message,
+                       self.directory])
+
+    def _show_directory(self, trainers: pd.DataFrame) -> None:
+        shown = trainers.assign(active=trainers["active"].map({True: "yes", False: "no"}))
+        self.directory.value = _table_html(f"{len(shown)} trainer(s)", shown)
+
+    def import_trainers_csv(self, content: bytes, name: str) -> bool:
+        """Import a trainers CSV (programme team) and show the directory again."""
+        import io
+
+        from data_access import AccessDenied
+        from data_access.training import TrainingDataError
+
+        try:
+            frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False,
+                                encoding="utf-8-sig")
+            new, updated = self.session.import_trainers(frame, source=name)
+        except (AccessDenied, TrainingDataError, ValueError, UnicodeDecodeError,
+                pd.errors.ParserError) as exc:
+            self.import_message.value = ("<b>Not imported.</b><br>"
+                                         + html.escape(str(exc)).replace("\n", "<br>"))
+            return False
+        self.import_message.value = (f"<b>Imported {html.escape(name)}</b>: {new} new, "
+                                     f"{updated} updated.")
+        self._show_directory(self.session.trainers())
+        return True
+
+    def _import_upload(self) -> None:
+        if not self.upload.value:
+            self.import_message.value = "Choose a CSV file first."
+            return
+        item = self.upload.value[0]
+        self.import_trainers_csv(bytes(item["content"]), str(item["name"]))
 
     def refresh_results(self) -> None:
         tables = results_tables(self.session.calibration_data(), self.session.role)

@@ -1,0 +1,83 @@
+"""The calibration dashboard driven without a browser (the browser test is
+``tests/browser/test_calibration.py``): a reviewer's training form saves training answers, refuses
+identifiers and incomplete submissions; the programme team maintains the trainer directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from access_setup import governed_fresh  # noqa: F401  (fixture)
+
+from data_access import open_session, training
+from data_access.training import RoundSpec
+from sjrlib.dashboards.calibration import CalibrationPage, calibration_page
+
+TODAY = dt.date.today()
+
+
+@pytest.fixture
+def gov(governed_fresh):  # noqa: F811
+    with open_session("national", governed_fresh.app_url, tool="test") as national:
+        national.import_training_cases(training.shipped_cases())
+        national.create_calibration_round(RoundSpec(
+            "D1", "Dashboard round", ("TC-2026-12", "TC-2026-02"), TODAY,
+            TODAY + dt.timedelta(days=3), ((governed_fresh.org_a, governed_fresh.reviewer_id),),
+            None))
+    return governed_fresh
+
+
+def test_a_reviewer_scores_a_case_and_sees_the_reference(gov):
+    with open_session("reviewer_a", gov.app_url, tool="test") as session:
+        page = CalibrationPage(session)
+        page.read()
+        form = page.form
+        assert form.case.case_id == "TC-2026-12" and form.reference.value == ""
+        form.scores["overall"].value = 4
+        assert not form.save(submit=True)  # the overall judgement is missing
+        assert "explicit judgement" in form.message.value
+        form.comments["overall"].value = "Seen by Dr Jones, NHS number 943 476 5919"
+        assert not form.save(submit=True)
+        assert "identifier" in form.message.value
+        form.comments["overall"].value = "Good care throughout, clear plans."
+        for phase in ("admission", "ongoing", "procedure", "perioperative", "end_of_life"):
+            form.na[phase].value = True
+        form.problems["medication"].value = "no"
+        form.themes.value = ("good_practice",)
+        assert form.save(submit=True), form.message.value
+        assert "Overall assessment of care" in form.reference.value
+        assert form.submit_button.disabled
+        assert "Your scores against the panel" in page.results.value
+        answers = session.calibration_answers("D1")
+    row = answers.iloc[0]
+    assert (row["case_id"], row["status"], row["score_overall"]) == ("TC-2026-12", "submitted", 4)
+    assert row["problems"] == {"medication": "no"} and row["themes"] == ("good_practice",)
+    assert pd.isna(row["score_admission"])  # not applicable
+
+
+def test_the_programme_team_maintains_the_directory(gov):
+    with open_session("national", gov.app_url, tool="test") as session:
+        page = CalibrationPage(session)
+        page.read()
+        good = (b"trainer_id,name,contact,organisation,region,trained_on,active\n"
+                b"T9,Dee Example (fictional),dee@x.example,Alderdale NHS Trust,South West,"
+                b"2021-02-03,yes\n")
+        assert page.import_trainers_csv(good, "trainers.csv")
+        assert "Dee Example (fictional)" in page.directory.value
+        assert "1 new, 0 updated" in page.import_message.value
+        bad = good.replace(b"South West", b"Narnia")
+        assert not page.import_trainers_csv(bad, "bad.csv")
+        assert "bad.csv row 1: region" in page.import_message.value
+        assert list(session.trainers()["region"]) == ["South West"]
+
+
+def test_a_researcher_gets_one_sentence(gov):
+    shown = _texts(calibration_page(user="res2", db=gov.app_url))
+    assert "Calibration unavailable" in shown and "researcher" in shown
+
+
+def _texts(widget) -> str:
+    """Every HTML text shown by a widget and its children."""
+    own = str(getattr(widget, "value", "")) if hasattr(widget, "value") else ""
+    return own + "".join(_texts(c) for c in getattr(widget, "children", ()))
