@@ -153,3 +153,17 @@ def test_bootstrap_kappa_formula_is_weighted_kappa(pairs, weights):
     ours = _kappa_from_tables(table, dis.astype(float))
     theirs = ag.weighted_kappa(a, b, weights, categories=domain.CARE_SCORES).kappa
     assert ours == pytest.approx(theirs, nan_ok=True, abs=1e-12)
+
+
+def test_blank_scores_and_a_single_reviewer():
+    answers = ANSWERS[ANSWERS["reviewer_id"] != "C"].copy()
+    answers.loc[answers["reviewer_id"] == "B", "score_overall"] = pd.NA
+    res = calibration_results(REFERENCE.drop(columns="themes"), answers.drop(columns="themes"),
+                              n_boot=50)
+    b = res.reviewers.set_index("reviewer_id").loc["B"]
+    assert b["n_cases"] == 0 and b["trigger_n"] == 0 and np.isnan(b["trigger_share"])
+    assert pd.isna(b["themes_n"])
+    overall = res.group[res.group["item"] == "overall"]
+    # Only A scored overall care: no agreement among reviewers, only against the panel.
+    assert overall["statistic"].tolist() == ["kappa_linear_vs_panel"]
+    assert overall["n_reviewers"].tolist() == [1]

@@ -730,6 +730,10 @@ class GwetResult(NamedTuple):
         return self.std_err
 
     @property
+    def standard_error(self) -> float:
+        return self.std_err
+
+    @property
     def ci_low(self) -> float:
         return self.ci_lower
 

@@ -281,6 +281,11 @@ def _reviewer_rows(merged: pd.DataFrame, items_frame: pd.DataFrame,
             "avoidability_n"].where(counts["avoidability_n"] > 0)
     out = out.merge(counts, on=keys, how="outer")
     out = out.merge(_theme_rows(merged, themes), on=keys, how="left")
+    # A reviewer who left the overall score blank throughout has no overall row: 0 cases.
+    for c in ("n_cases", "n_harsher", "n_more_lenient"):
+        out[c] = out[c].fillna(0).astype(np.int64)
+    for c in ("themes_n", "themes_extra"):  # <NA>: no case with themes on both sides
+        out[c] = out[c].astype("Int64")
     order = [*keys, "n_cases", "exact_share", "within_one_share", "mean_difference", "n_harsher",
              "n_more_lenient", "direction", "trigger_n", "trigger_agree", "trigger_share",
              "trigger_missed", "trigger_extra", "avoidability_n", "avoidability_agree",
