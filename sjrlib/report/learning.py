@@ -212,18 +212,28 @@ def _months(start: str, end: str) -> list[str]:
     return months_between(start, end)
 
 
-def _theme_chart(coded: pd.DataFrame, phased: pd.DataFrame, theme: str, months: list[str],
-                 improvement: str) -> pd.DataFrame:
-    """Monthly p-chart of the share of coded reviews coded ``theme``."""
-    month_of = dict(zip(coded["review_id"].astype(str), coded["death_month"].astype(str),
-                        strict=True))
-    den = pd.Series(list(month_of.values()), dtype="string").value_counts()
-    hits = phased[phased["theme"] == theme].drop_duplicates("review_id")["review_id"]
-    num = hits.astype(str).map(month_of).value_counts()
-    index = pd.Index(months)
-    den, num = den.reindex(index).fillna(0).astype(int), num.reindex(index).fillna(0).astype(int)
-    ok = den > 0
-    return spc.p_chart(num[ok], den[ok], improvement=improvement)
+class _Monthly:
+    """Coded reviews per month and, per theme, those coded with it: counted once for all the
+    themes' charts (a national window holds hundreds of thousands of codes)."""
+
+    def __init__(self, coded: pd.DataFrame, phased: pd.DataFrame, months: list[str]) -> None:
+        month_of = pd.Series(coded["death_month"].astype(str).to_numpy(),
+                             index=coded["review_id"].astype(str).to_numpy())
+        index = pd.Index(months)
+        self.den = month_of.value_counts().reindex(index).fillna(0).astype(int)
+        hits = phased.drop_duplicates(["review_id", "theme"])
+        hits = pd.DataFrame({"theme": hits["theme"].astype(str).to_numpy(),
+                             "month": month_of.reindex(hits["review_id"].astype(str))
+                             .to_numpy()})
+        self.num = (hits.groupby(["theme", "month"]).size().unstack(fill_value=0)
+                    .reindex(columns=index, fill_value=0)) if len(hits) else \
+            pd.DataFrame(columns=index, dtype=int)
+
+    def chart(self, theme: str, improvement: str) -> pd.DataFrame:
+        """Monthly p-chart of the share of coded reviews coded ``theme``."""
+        num = self.num.loc[theme] if theme in self.num.index else self.den * 0
+        ok = self.den > 0
+        return spc.p_chart(num[ok].astype(int), self.den[ok], improvement=improvement)
 
 
 def _trend(frame: pd.DataFrame) -> str:
@@ -258,6 +268,10 @@ class TrustLearning:
     def _counts(self) -> pd.DataFrame:
         return _theme_counts(self.coded, self.phased, self.themes)
 
+    @cached_property
+    def _monthly(self) -> _Monthly:
+        return _Monthly(self.window_coded, self.window_phased, self.months)
+
     def _top(self) -> list[str]:
         counts = self._counts["count"]
         counts = counts[counts > self.rule.threshold].sort_values(ascending=False, kind="stable")
@@ -268,8 +282,8 @@ class TrustLearning:
 
     def themes_table(self) -> tables.ReportTable:
         """Themes this period: coded reviews, reviews coded with each theme, %, trend."""
-        trends = [_trend(_theme_chart(self.window_coded, self.window_phased, t, self.months,
-                                      self._improvement(t))) for t in self._counts.index]
+        trends = [_trend(self._monthly.chart(t, self._improvement(t)))
+                  for t in self._counts.index]
         return _protected_table(
             self._counts, self.labels, self.rule,
             caption="Themes coded in reviews this period (reviews coded by a person)",
@@ -319,8 +333,7 @@ class TrustLearning:
         """SPC charts of the share of coded reviews carrying each of the top themes."""
         out = Charts()
         for theme in self._top():
-            frame = _theme_chart(self.window_coded, self.window_phased, theme, self.months,
-                                 self._improvement(theme))
+            frame = self._monthly.chart(theme, self._improvement(theme))
             out.append(Chart(plots.spc_chart(
                 frame, title=f"Coded reviews with the theme '{self.labels[theme]}', by month "
                              "of death", y_label="% of coded reviews")))
@@ -507,11 +520,14 @@ class NationalLearning:
         self.window_coded, self.window_phased = _coded(report.window_reviews, self.codes)
         self.months = _months(report.data.trend_start, report.period.end_month)
 
+    @cached_property
+    def _monthly(self) -> _Monthly:
+        return _Monthly(self.window_coded, self.window_phased, self.months)
+
     def themes_table(self) -> tables.ReportTable:
         counts = _theme_counts(self.coded, self.phased, self.themes)
-        trends = [_trend(_theme_chart(self.window_coded, self.window_phased, t, self.months,
-                                      "increase" if t == "good_practice" else "decrease"))
-                  for t in counts.index]
+        trends = [_trend(self._monthly.chart(t, "increase" if t == "good_practice"
+                                             else "decrease")) for t in counts.index]
         return _protected_table(
             counts, self.labels, self.rule,
             caption="Themes coded in reviews: England and Scotland",
@@ -542,8 +558,7 @@ class NationalLearning:
                if t != "good_practice" and counts[t] > 0][:TOP_THEMES]
         out = Charts()
         for theme in top:
-            frame = _theme_chart(self.window_coded, self.window_phased, theme, self.months,
-                                 "decrease")
+            frame = self._monthly.chart(theme, "decrease")
             out.append(Chart(plots.spc_chart(
                 frame, title=f"Coded reviews with the theme '{self.labels[theme]}', England "
                              "and Scotland, by month of death", y_label="% of coded reviews")))
