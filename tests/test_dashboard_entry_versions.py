@@ -192,7 +192,8 @@ def test_an_rcp2017_review_opens_in_its_version_and_saves_as_rcp2017(store):
     url, users = store
     with open_session(users.lead, url, tool="test") as s:
         reviews = s.reviews(status="submitted")
-    review_id = str(reviews[reviews["review_stage"] == "first"]["review_id"].iloc[0])
+    old = reviews[(reviews["review_stage"] == "first") & (reviews["form_version"] == "rcp2017")]
+    review_id = str(old["review_id"].iloc[0])
     lead = form_for(url, users.lead)
     assert lead.open(review_id)
     assert lead.form_version == "rcp2017" and lead.version_select.disabled
@@ -204,14 +205,15 @@ def test_an_rcp2017_review_opens_in_its_version_and_saves_as_rcp2017(store):
     lead.fields["age_at_death"].widget.value = "80"  # 65+, but the 2017 form had no CFS
     assert not shown(lead, "clinical_frailty_scale")
     values = lead.values()
-    assert values.get("form_version", "rcp2017") == "rcp2017"
+    assert values["form_version"] == "rcp2017"
     assert not set(values) & {*EXT2026, "clinical_frailty_scale", "referral_coroner"}
+    assert set(values) == {*registry().column_names("rcp2017"), "form_version"}
     lead.fields["comment_overall"].widget.value = "Discussed at the mortality meeting."
     assert lead.save(submit=True), lead.banner.value
     with open_session(users.lead, url, tool="test") as s:
         saved = s.review(review_id)
     assert saved["comment_overall"] == "Discussed at the mortality meeting."
-    assert saved.get("form_version", "rcp2017") == "rcp2017"
+    assert saved["form_version"] == "rcp2017"
     assert all(saved.get(c) is None for c in EXT2026)
 
 
@@ -243,3 +245,83 @@ def test_another_save_target_gets_the_checked_values_and_no_review_is_stored(sto
     assert form.fields["comment_overall"].error.value == "Not an answer to this case"
     with open_session(users.reviewer, url, tool="test") as s:
         assert "CAL-01" not in set(s.reviews()["case_id"].astype(str))
+
+
+def _ext2026_review(form: ReviewForm, case_id: str) -> None:
+    """A complete ext2026 first-stage review with a frailty score and a referral."""
+    with form.holding_checks():
+        fill_valid(form, overall=2, case_id=case_id)  # age 84
+        f = form.fields
+        f["clinical_frailty_scale"].widget.value = 6
+        f["learning_disability"].widget.value = "no"
+        f["autism"].widget.value = "no"
+        f["me_scrutiny"].widget.value = "yes"
+        f["me_concern"].widget.value = "no"
+        f["family_concern"].widget.value = "yes"
+        f["family_involved"].widget.value = "yes"
+        f["family_feedback"].widget.value = "not_yet"
+        f["escalation_plan"].widget.value = "no"
+        f["dying_recognised"].widget.value = "no"
+        form.referrals["referral"][1].add_row("coroner", "made", "COR-2026-0042")
+
+
+def test_an_ext2026_review_with_a_referral_and_a_frailty_score_is_stored(store):
+    url, users = store
+    form = form_for(url, users.reviewer)
+    _ext2026_review(form, "EXT-01")
+    assert form.errors() == {}
+    assert form.save(submit=True), form.banner.value
+    with open_session(users.reviewer, url, tool="test") as s:
+        saved = s.review(form.review_id)
+    assert saved["form_version"] == "ext2026"
+    assert saved["clinical_frailty_scale"] == 6 and saved["me_concern"] == "no"
+    assert saved["referral_coroner"] == "made" and saved["referral_ref_coroner"] == "COR-2026-0042"
+    assert saved["referral_psii"] is None
+
+    again = form_for(url, users.reviewer)  # opens in its version, the referral as a row
+    assert again.open(form.review_id)
+    assert again.form_version == "ext2026" and again.version_select.disabled
+    assert again.referrals["referral"][1].entries() == [("coroner", "made", "COR-2026-0042")]
+    assert again.fields["clinical_frailty_scale"].value == 6
+
+
+def test_a_review_the_rules_refuse_is_not_stored_at_all(store):
+    url, users = store
+    form = form_for(url, users.reviewer)
+    _ext2026_review(form, "EXT-02")
+    editor = form.referrals["referral"][1]
+    form.fields["learning_disability"].widget.value = "yes"
+    editor.add_row("leder", "planned", None)
+    assert form.errors() == {}
+    form.fields["learning_disability"].widget.value = "no"  # LeDeR no longer fits
+    assert form.save(submit=True) is False
+    assert form.review_id is None
+    assert editor.rows[1][3].value.startswith("Only when learning disability or autism is yes")
+    assert form.save(submit=False) is False  # not even as a draft
+    with open_session(users.reviewer, url, tool="test") as s:
+        assert "EXT-02" not in set(s.reviews()["case_id"].astype(str))
+    editor.remove_row(1)
+    assert form.save(submit=True), form.banner.value
+
+
+@pytest.mark.postgres
+def test_an_ext2026_review_entered_and_coded_on_each_database(db_url, small_data):
+    """The form's round trip on a fresh store of each kind (PostgreSQL when configured): an
+    ext2026 review with a referral and a frailty score, submitted, then coded by the lead."""
+    populate(db_url, small_data)
+    users = add_users(db_url, str(small_data.organisations["organisation_code"].iloc[0]))
+    form = form_for(db_url, users.reviewer)
+    _ext2026_review(form, "EXT-PG")
+    assert form.save(submit=True), form.banner.value
+    lead = form_for(db_url, users.lead)
+    assert lead.open(form.review_id)
+    assert lead.referrals["referral"][1].entries() == [("coroner", "made", "COR-2026-0042")]
+    assert lead.fields["clinical_frailty_scale"].value == 6
+    offers = lead.themes.visible_offers()
+    assert offers, "the judgements suggest a theme"
+    assert lead.themes.accept(offers[0].theme, offers[0].phase)
+    with open_session(users.lead, db_url, tool="test") as s:
+        saved = s.review(form.review_id)
+        codes = s.theme_codes(form.review_id)
+    assert saved["form_version"] == "ext2026" and saved["referral_coroner"] == "made"
+    assert list(codes["theme"]) == [offers[0].theme] and codes["from_suggestion"].all()

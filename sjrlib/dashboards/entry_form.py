@@ -507,10 +507,6 @@ class ReviewForm(ThemeCoding):
                     values[q.value_column(type_id)] = answer
                     values[q.companion_column(type_id)] = reference
         values[FORM_VERSION_COLUMN] = version
-        # TRANSITION (issue 12): until the rules read every version's columns, send only theirs
-        from sjrlib.rules import REVIEW_SPECS
-
-        values = {c: v for c, v in values.items() if c in REVIEW_SPECS}
         values.update(
             review_id=self.review_id or self._new_id,
             review_stage=self.stage,
