@@ -14,8 +14,18 @@ The backup is audited in the source before the copy is taken, so the copy holds 
 ``backup`` entry and its chain verifies. ``restore`` writes a NEW store (an existing non-empty
 one is refused), writes the keys to the new store's key file, upgrades the schema (a backup of
 an older revision), verifies the audit chain and appends a ``restore`` entry as the caller, who
-must be an administrator of the restored store. PostgreSQL stores are refused with a message
-(use ``pg_dump --format=custom`` and the key file; see the README).
+must be an administrator of the restored store.
+
+PostgreSQL stores: the backup holds ``store.dump`` instead of ``store.db``, written by
+``pg_dump --format=custom --no-owner`` from a snapshot exported by a REPEATABLE READ
+transaction that also reads the audit head (so the manifest names the dump's exact last
+entry); ``pg_dump`` must be of the server's major version or newer. Cluster-wide roles are not
+in a database dump: the restore creates the groups ``sjr_person`` and ``sjr_service`` if they
+are missing, and each person's LOGIN role named in ``users.db_role`` (``NOLOGIN`` for a disabled
+user) if it is missing, as ``sjr users add`` would; a role that exists already (a restore on the
+source's own server) is kept and shared. Passwords and ``pg_hba.conf`` lines are the database
+administrator's, as for ``sjr users add``. The restore goes into an existing EMPTY database
+(``createdb`` it first) with ``pg_restore --single-transaction --exit-on-error``.
 """
 
 from __future__ import annotations
@@ -23,13 +33,18 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import re
+import shutil
 import sqlite3
+import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
 
 from data_access import approval_keys, store
 from data_access.roles import AccessDenied
@@ -38,7 +53,7 @@ from sjrlib.safe_files import check_target, open_private, write_private
 __all__ = ["BackupError", "RestoreResult", "backup", "restore"]
 
 FORMAT = "sjr-backup-1"
-_DB, _KEYS, _MANIFEST = "store.db", "keys.json", "manifest.json"
+_DB, _DUMP, _KEYS, _MANIFEST = "store.db", "store.dump", "keys.json", "manifest.json"
 
 
 class BackupError(ValueError):
@@ -54,16 +69,23 @@ class RestoreResult:
     key_file: Path
 
 
-def _sqlite_path(engine_or_url) -> Path:
+def _url(engine_or_url) -> URL:
     if isinstance(engine_or_url, str):
-        url = make_url(store.database_url(engine_or_url))
-    else:  # an Engine, or already a URL
-        url = make_url(getattr(engine_or_url, "url", engine_or_url))
+        return make_url(store.database_url(engine_or_url))
+    return make_url(getattr(engine_or_url, "url", engine_or_url))  # an Engine, or a URL
+
+
+def _engine(url):
+    """An engine for ``url`` (a string or a URL, whose password is kept)."""
+    if not isinstance(url, str):
+        url = _url(url).render_as_string(hide_password=False)
+    return store.get_engine(url)
+
+
+def _sqlite_path(engine_or_url) -> Path:
+    url = _url(engine_or_url)
     if url.get_backend_name() != "sqlite":
-        raise BackupError(
-            "sjr backup and restore handle SQLite stores; for PostgreSQL take "
-            "`pg_dump --format=custom` of the database and keep a copy of the approval key "
-            "file (see the README, 'Backup and restore')")
+        raise BackupError(f"{url.render_as_string(hide_password=True)} is not a SQLite store")
     if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
         raise BackupError("an in-memory SQLite store cannot be backed up or restored")
     return Path(url.database)
@@ -76,6 +98,10 @@ def backup(session, out: str | Path) -> int:
     ``backup``), then the copy is taken, so the copy contains it.
     """
     out = check_target(out)
+    if session.database_url.get_backend_name() == "postgresql":
+        tool = _pg_tool("pg_dump", session.database_url)
+        token, keys = session.backup_keys(str(out))
+        return _pg_backup(session.database_url, out, tool, token, keys)
     source = _sqlite_path(session.database_url)
     token, keys = session.backup_keys(str(out))
     with tempfile.TemporaryDirectory(prefix="sjr-backup-") as folder:
@@ -89,15 +115,9 @@ def backup(session, out: str | Path) -> int:
         finally:
             dst.close()
             src.close()
-        manifest = {"format": FORMAT, "token": token, "audit_head": head and head[0]}
-        with open_private(out) as fh, tarfile.open(fileobj=fh, mode="w") as tar:
-            tar.add(copy, arcname=_DB, filter=_private)
-            for name, content in ((_KEYS, {"token": token, "keys": keys}),
-                                  (_MANIFEST, manifest)):
-                data = json.dumps(content, indent=1).encode("utf-8")
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = len(data), 0o600
-                tar.addfile(info, io.BytesIO(data))
+        manifest = {"format": FORMAT, "engine": "sqlite", "token": token,
+                    "audit_head": head and head[0]}
+        _write_tar(out, copy, _DB, token, keys, manifest)
     return int(head[0]) if head else 0
 
 
@@ -106,7 +126,169 @@ def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def _read(path: Path) -> tuple[bytes, dict, dict]:
+def _write_tar(out: Path, store_file: Path, arcname: str, token, keys, manifest) -> None:
+    with open_private(out) as fh, tarfile.open(fileobj=fh, mode="w") as tar:
+        tar.add(store_file, arcname=arcname, filter=_private)
+        for name, content in ((_KEYS, {"token": token, "keys": keys}), (_MANIFEST, manifest)):
+            data = json.dumps(content, indent=1).encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o600
+            tar.addfile(info, io.BytesIO(data))
+
+
+# ------------------------------------------------------------------------ PostgreSQL ----
+def _pg_tool(name: str, url: URL) -> str:
+    """The path of ``pg_dump``/``pg_restore``, checked to be of the server's major version or
+    newer (an older client cannot read a newer server, and says so late)."""
+    found = shutil.which(name)
+    if found is None:
+        raise BackupError(f"{name} is not installed: install the PostgreSQL client of the "
+                          "server's version (Debian: apt-get install postgresql-client)")
+    version = subprocess.run([found, "--version"], capture_output=True, text=True,
+                             check=False).stdout
+    match = re.search(r"\)\s*(\d+)", version)  # "pg_dump (PostgreSQL) 15.20 (Debian ...)"
+    client = int(match.group(1)) if match else 0
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            server = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
+    finally:
+        engine.dispose()
+    if client < server:
+        raise BackupError(f"{name} {client} is older than the PostgreSQL {server} server: "
+                          f"install the client of version {server} or newer")
+    return found
+
+
+def _libpq(url: URL) -> tuple[str, dict[str, str]]:
+    """A libpq connection URI for ``url`` without its password, and the environment that
+    carries the password (never on a command line other users can read)."""
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    plain = url.set(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False), env
+
+
+def _pg_backup(url: URL, out: Path, tool: str, token, keys) -> int:
+    """``pg_dump`` of one snapshot that also gives the audit head (the backup's entry is
+    committed before the snapshot is taken, so the dump holds it)."""
+    engine = _engine(url)
+    uri, env = _libpq(url)
+    try:
+        with engine.connect() as conn, tempfile.TemporaryDirectory(prefix="sjr-backup-") as d:
+            conn.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            head = conn.execute(text("SELECT last_id FROM audit_head WHERE id = 1")).first()
+            dump = Path(d) / _DUMP
+            done = subprocess.run(
+                [tool, "--format=custom", "--no-owner", f"--snapshot={snapshot}",
+                 f"--file={dump}", f"--dbname={uri}"],
+                capture_output=True, text=True, env=env, check=False)
+            conn.exec_driver_sql("COMMIT")
+            if done.returncode != 0:
+                raise BackupError(f"pg_dump failed: {done.stderr.strip()[-400:]}")
+            manifest = {"format": FORMAT, "engine": "postgresql", "token": token,
+                        "audit_head": head and head[0]}
+            _write_tar(out, dump, _DUMP, token, keys, manifest)
+    finally:
+        engine.dispose()
+    return int(head[0]) if head else 0
+
+
+_GROUPS = """
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sjr_person') THEN
+        BEGIN CREATE ROLE sjr_person NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sjr_service') THEN
+        BEGIN CREATE ROLE sjr_service NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+    END IF;
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO sjr_person, sjr_service',
+                   current_database());
+END $$"""
+"""The group roles and the CONNECT grant of revision 0003_security: cluster- and
+database-level, so not in a database dump."""
+
+
+def _pg_tables(url) -> list[str]:
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema()")).scalars())
+    except Exception as exc:  # noqa: BLE001 - a database that cannot be reached is a sentence
+        raise BackupError(f"{_url(url).render_as_string(hide_password=True)}: cannot connect "
+                          f"({str(getattr(exc, 'orig', exc)).strip()}); a restore goes into an "
+                          "existing empty database: create it first (createdb)") from None
+    finally:
+        engine.dispose()
+
+
+def _pg_person_roles(engine) -> list[str]:
+    """Create each person's role named in ``users.db_role`` that the cluster lacks (``LOGIN``,
+    or ``NOLOGIN`` for a disabled user, member of ``sjr_person``), as ``sjr users add`` does;
+    return the roles created (an existing role, e.g. the source's on the same server, is
+    kept)."""
+    created = []
+    with engine.begin() as conn:
+        conn.execute(text(_GROUPS))
+        rows = conn.execute(text(
+            "SELECT u.db_role, u.disabled FROM users u WHERE u.db_role IS NOT NULL AND NOT "
+            "EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = u.db_role)")).all()
+        for role, disabled in rows:
+            if not re.fullmatch(r"sjr_[a-z0-9_]{1,59}", role):
+                raise BackupError(f"users.db_role {role!r} is not a person's role name")
+            login = "NOLOGIN" if disabled else "LOGIN"
+            conn.exec_driver_sql(f'CREATE ROLE "{role}" {login} IN ROLE sjr_person')
+            created.append(role)
+    return created
+
+
+def _pg_restore_dump(dump: bytes, url: URL) -> None:
+    tool = _pg_tool("pg_restore", url)
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:  # GRANTs in the dump name the groups
+            conn.execute(text(_GROUPS))
+    finally:
+        engine.dispose()
+    uri, env = _libpq(url)
+    with tempfile.TemporaryDirectory(prefix="sjr-restore-") as folder:
+        file = Path(folder) / _DUMP
+        write_private(file, dump)
+        done = subprocess.run([tool, "--no-owner", "--single-transaction", "--exit-on-error",
+                               f"--dbname={uri}", str(file)],
+                              capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise BackupError(f"pg_restore failed (nothing was restored): "
+                          f"{done.stderr.strip()[-400:]}")
+
+
+def _pg_empty(engine, roles: list[str]) -> None:
+    """Take a refused restore out of the database again: its tables, functions and types, and
+    the person roles it created."""
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        for kind, sql in (
+                ("TABLE", "SELECT tablename FROM pg_tables WHERE schemaname = :s"),
+                ("SEQUENCE", "SELECT sequencename FROM pg_sequences WHERE schemaname = :s"),
+                ("FUNCTION", "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN "
+                             "pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :s"),
+                ("TYPE", "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON "
+                         "n.oid = t.typnamespace WHERE n.nspname = :s AND t.typtype = 'e'")):
+            for (name,) in conn.execute(text(sql), {"s": schema}).all():
+                quoted = name if kind == "FUNCTION" else f'"{name}"'
+                conn.exec_driver_sql(f"DROP {kind} IF EXISTS {quoted} CASCADE")
+        for role in roles:
+            conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+
+
+# -------------------------------------------------------------------------- restore ----
+def _read(path: Path) -> tuple[str, bytes, dict, dict]:
     try:
         with tarfile.open(path, mode="r") as tar:
             def member(name: str) -> bytes:
@@ -114,7 +296,9 @@ def _read(path: Path) -> tuple[bytes, dict, dict]:
                 if handle is None:
                     raise KeyError(name)
                 return handle.read()
-            database = member(_DB)
+            names = set(tar.getnames())
+            kind = _DUMP if _DUMP in names else _DB
+            database = member(kind)
             keys = json.loads(member(_KEYS))
             manifest = json.loads(member(_MANIFEST))
     except (OSError, tarfile.TarError, KeyError, ValueError) as exc:
@@ -122,57 +306,80 @@ def _read(path: Path) -> tuple[bytes, dict, dict]:
     if manifest.get("format") != FORMAT:
         raise BackupError(f"{path}: not an sjr backup of a known format "
                           f"({manifest.get('format')!r})")
-    return database, keys, manifest
+    return kind, database, keys, manifest
 
 
 def refuse_existing(url: str) -> bool:
-    """Whether the SQLite store at ``url`` exists and is not empty (a restore is refused)."""
+    """Whether the store at ``url`` exists and is not empty (a restore is refused): a SQLite
+    file with content, or a PostgreSQL database with any table in its schema."""
+    if _url(url).get_backend_name() == "postgresql":
+        return bool(_pg_tables(url))
     path = _sqlite_path(url)
     return path.exists() and path.stat().st_size > 0
 
 
 def restore(path: str | Path, url: str, *, user: str | None = None,
             tool: str = "sjr restore") -> RestoreResult:
-    """Restore the backup at ``path`` into a new SQLite store at ``url``.
+    """Restore the backup at ``path`` into a new store at ``url``.
 
-    The caller (``user``, else the identity found) must be an enabled administrator in the
-    restored store; otherwise the new store and its keys are removed again and
-    :class:`AccessDenied` is raised. :class:`BackupError` for a store that exists and is not
-    empty, an unreadable backup, or an audit chain that does not verify (the store is kept
-    for inspection; the message names the first problems).
+    SQLite: a new file. PostgreSQL: an existing empty database, from a PostgreSQL backup
+    (``pg_restore``) or a SQLite one (:mod:`data_access.migrate`, table by table in one
+    transaction: the SQLite -> PostgreSQL migration). The caller (``user``, else the identity
+    found) must be an enabled administrator in the restored store; otherwise the new store
+    and its keys are removed again and :class:`AccessDenied` is raised. :class:`BackupError`
+    for a store that exists and is not empty, an unreadable backup, or an audit chain that
+    does not verify (the store is kept for inspection; the message names the first problems).
     """
     from data_access.session import open_session
 
     path = Path(path)
-    target = _sqlite_path(url)
+    target_url = _url(url)
+    postgresql = target_url.get_backend_name() == "postgresql"
+    shown = target_url.render_as_string(hide_password=True)
     if refuse_existing(url):
-        raise BackupError(f"{target} exists and is not empty; a restore writes a new store "
-                          "only (choose a new file, or move the old store away first)")
-    database, keys, manifest = _read(path)
-    write_private(check_target(target), database)
+        raise BackupError(f"{shown} exists and is not empty; a restore writes a new store "
+                          "only (choose a new database or file, or move the old store away "
+                          "first)")
+    kind, database, keys, manifest = _read(path)
+    if kind == _DUMP and not postgresql:
+        raise BackupError(f"{path} is a PostgreSQL backup: restore it into an empty "
+                          "PostgreSQL database (--db postgresql+psycopg://...)")
+    roles: list[str] = []
+    if postgresql and kind == _DUMP:
+        _pg_restore_dump(database, target_url)
+    elif postgresql:
+        raise BackupError(f"{path} is a SQLite backup: restore it into a SQLite store")
+    else:
+        write_private(check_target(_sqlite_path(url)), database)
     engine = store.get_engine(url)
     key_file = approval_keys.key_file_path(engine.url)
     try:
         token = keys.get("token")
         secrets = {k: bytes.fromhex(v) for k, v in keys.get("keys", {}).items()}
-        if token and secrets:
-            approval_keys.write_keys(key_file, token, secrets)
         store.init_db(engine)  # a backup of an older revision is upgraded
+        if postgresql:
+            roles = _pg_person_roles(engine)
         session = open_session(user, engine, tool=tool)
         try:
             result = session.verify_restore(str(path), keys=len(secrets),
                                             backup_audit_head=manifest.get("audit_head"))
         finally:
             session.close()
+        if token and secrets:
+            approval_keys.write_keys(key_file, token, secrets)
     except AccessDenied:
+        if postgresql:
+            _pg_empty(engine, roles)
         engine.dispose()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(f"{target}{suffix}").unlink()
+        if not postgresql:
+            target = _sqlite_path(url)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(f"{target}{suffix}").unlink()
         raise
     finally:
         engine.dispose()
     if not result.ok:
-        shown = "; ".join(str(p) for p in result.problems[:3])
-        raise BackupError(f"{target}: restored, but its audit chain does not verify: {shown}")
+        problems = "; ".join(str(p) for p in result.problems[:3])
+        raise BackupError(f"{shown}: restored, but its audit chain does not verify: {problems}")
     return RestoreResult(result.entries, len(secrets), key_file)

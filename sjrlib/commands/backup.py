@@ -20,7 +20,8 @@ def backup(file: Path = typer.Argument(..., dir_okay=False,
                                        help="The backup file to write (a tar file, mode 0600)."),
            db: str | None = DB_OPTION) -> None:
     """Back up the whole store (users, approvals, audit log, reviews and their versions) and
-    its approval keys into FILE, consistently while others work (SQLite)."""
+    its approval keys into FILE, consistently while others work (SQLite: the online backup
+    API; PostgreSQL: pg_dump of one snapshot, the client of the server's version or newer)."""
     from data_access import AccessDenied, store
     from data_access import backup as _backup
     from sjrlib.safe_files import UnsafePathError
@@ -44,8 +45,10 @@ def backup(file: Path = typer.Argument(..., dir_okay=False,
 def restore(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
                                         help="A backup written by `sjr backup`."),
             db: str | None = DB_OPTION) -> None:
-    """Restore FILE into a NEW store (--db; an existing non-empty store is refused), with its
-    approval keys; upgrade the schema, verify the audit chain and audit the restore."""
+    """Restore FILE into a NEW store (--db: a new SQLite file, or an existing EMPTY PostgreSQL
+    database; a non-empty store is refused), with its approval keys and, on PostgreSQL, the
+    persons' database roles it lacks; upgrade the schema, verify the audit chain and audit
+    the restore."""
     from data_access import AccessDenied, store
     from data_access import backup as _backup
     from sjrlib.safe_files import UnsafePathError
