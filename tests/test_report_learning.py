@@ -67,7 +67,7 @@ def test_every_trust_report_shows_themes_actions_and_the_pack_and_no_judgement_t
                         "poor or very poor overall care", "good practice noted by reviewers",
                         "actions agreed in response to learning",
                         "quality account pack: learning from deaths",
-                        "27.6 impact of the actions"):
+                        "27.6 impact of the actions", "the review as a whole"):
             assert heading in body, (page.name, heading)
         quoted = [s for s in statements if s in body]
         assert not quoted, (page.name, quoted[:3])

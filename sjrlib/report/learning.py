@@ -314,16 +314,16 @@ class TrustLearning:
     def good_practice(self) -> tables.ReportTable:
         """Good practice noted, by phase of care (and for the review as a whole)."""
         phases = [*domain.PHASES, None]
-        names = {**domain.labels("phase"), None: "The review as a whole"}
+        names = {**domain.labels("phase"), "whole": "The review as a whole"}
         good = self.phased[self.phased["theme"] == "good_practice"]
         rows = []
         for phase in phases:
             where = good["phase"].isna() if phase is None else (good["phase"] == phase)
-            rows.append((phase, len(self.coded), int(good[where.fillna(False)]
-                                                     ["review_id"].nunique())))
+            rows.append((phase or "whole", len(self.coded),
+                         int(good[where.fillna(False)]["review_id"].nunique())))
         counts = pd.DataFrame(rows, columns=["theme", "n", "count"]).set_index("theme")
         return _protected_table(
-            counts, {p: names[p] for p in phases}, self.rule,
+            counts, names, self.rule,
             caption="Good practice noted by reviewers, by phase of care",
             base="Coded reviews", what="Reviews with good practice noted",
             note="Care singled out as good practice worth sharing (theme good_practice), by "
