@@ -81,3 +81,16 @@ def _texts(widget) -> str:
     """Every HTML text shown by a widget and its children."""
     own = str(getattr(widget, "value", "")) if hasattr(widget, "value") else ""
     return own + "".join(_texts(c) for c in getattr(widget, "children", ()))
+
+
+def test_a_lead_sees_refreshers_and_a_prompt_from_real_reviews(gov):
+    from sjrlib.stats.drift import reviewer_drift
+
+    with open_session("lead_a", gov.app_url, tool="test") as session:
+        page = CalibrationPage(session)
+        page.read()
+        expected = reviewer_drift(session.reviews()).note
+    assert page.form is None  # leads read results here; reviewers score
+    assert "Scoring in real reviews: a prompt for calibration" in page.extra.value
+    assert expected.split(":")[0] in page.extra.value
+    assert "who is due a refresher" in page.extra.value

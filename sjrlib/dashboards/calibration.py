@@ -399,6 +399,7 @@ class CalibrationPage:
                                        "reviewer_id": "Reviewer", "trained_on": "Trained",
                                        "last_training": "Last training or refresher",
                                        "due_refresher": "Due a refresher"}))
+            self.extra.value += self._drift()
         elif role == "programme_team":
             trainers = self.session.trainers()
             capacity = training_capacity(self.session.training_records(), trainers,
@@ -458,6 +459,25 @@ class CalibrationPage:
             return
         item = self.upload.value[0]
         self.import_trainers_csv(bytes(item["content"]), str(item["name"]))
+
+    def _drift(self) -> str:
+        """For the lead only: who scores real reviews systematically harsher or more lenient
+        than co-reviewers of the same cases (a prompt for calibration, never a judgement of
+        performance), from the organisation's double-reviewed cases."""
+        from sjrlib.stats.drift import reviewer_drift
+
+        drift = reviewer_drift(self.session.reviews())
+        out = ("<h4>Scoring in real reviews: a prompt for calibration</h4>"
+               f'<p class="cal-drift-note">{html.escape(drift.note)}</p>')
+        if len(drift.table):
+            t = drift.table
+            out += _table_html("Reviewers with enough double-reviewed cases", pd.DataFrame({
+                "Reviewer": t["reviewer_id"], "Pairs": t["n_pairs"],
+                "Difference (points)": [f"{e:+.2f} ({lo:+.2f} to {hi:+.2f})" for e, lo, hi in
+                                        zip(t["effect"], t["ci_lower"], t["ci_upper"],
+                                            strict=True)],
+                "Reading": t["wording"]}))
+        return out
 
     def refresh_results(self) -> None:
         tables = results_tables(self.session.calibration_data(), self.session.role)
