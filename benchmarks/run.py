@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["foundation", "stats", "reports", "dashboards"]
+ORDER = ["foundation", "stats", "reports", "dashboards", "load"]
 
 
 def main() -> int:

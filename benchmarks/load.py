@@ -1,0 +1,448 @@
+"""Benchmark: many organisation leads on the exploration dashboard at once, on PostgreSQL.
+
+    python benchmarks/load.py [--leads 20] [--window 60] [--reviewers 5] [--after 120]
+    python benchmarks/load.py --leads 4 --window 20 --after 30     # a quick run
+
+What runs (issue 16 part 4, issue 17 part 1):
+
+* a throwaway PostgreSQL database (``SJR_BENCH_POSTGRES_URL``, else the local server at
+  127.0.0.1:5432) filled with the synthetic generator (``--organisations``, 2 years) through
+  the validated imports, one organisation lead registered per simulated lead (each at their
+  own organisation) and ``--reviewers`` reviewers; dropped at the end, with the persons'
+  cluster-wide LOGIN roles, also after Ctrl-C;
+* one real ``sjr serve --no-preheat`` per lead, each on its own port. The lead's identity is
+  per server (``SJR_USER``), as under JupyterHub, where each person gets their own single-user
+  server running the same Voila without pre-heated kernels (deploy/jupyterhub_config.py). The
+  hub's proxy and its spawn time are left out: the servers are started before the first lead
+  arrives, so the figures are the dashboards' own, not the hub's;
+* headless Chromium (Playwright, one browser, one context per lead): leads arrive evenly over
+  ``--window`` seconds, open ``explore.ipynb``, wait for the first chart, change the admission
+  type filter ``--changes`` times (each time waiting for the new chart), then leave the page
+  (navigate to about:blank: leaving shuts the page's kernel down);
+* meanwhile the reviewers save new first-stage reviews through the governed session
+  (``open_session(...).save_review``), one every ``--save-every`` seconds each.
+
+Figures printed beside their targets (nothing asserted): time to first chart p50/p95 (target
+p95 <= 10 s), redraw p50/p95 (target p95 <= 1 s), save p50/p95, errors, and the RSS of the
+``sjr serve`` process trees (server plus kernels) and the kernel count before the first lead,
+at the peak, and ``--after`` seconds after the last page was left (target: back to idle within
+two minutes). Everything it starts is stopped, and the database dropped, on every exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+SJR = Path(sys.executable).with_name("sjr")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+CHART = "img.c-care-scores"
+FILTER = ".f-admission_type select"
+FIRST_CHART_TIMEOUT_S = 240
+REDRAW_TIMEOUT_S = 90
+START_TIMEOUT_S = 180
+TARGET_FIRST_P95 = 10.0
+TARGET_REDRAW_P95 = 1.0
+
+
+@dataclass
+class Figures:
+    first_chart: list[float] = field(default_factory=list)
+    redraw: list[float] = field(default_factory=list)
+    saves: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    samples: list[tuple[float, float, int]] = field(default_factory=list)  # (time, MB, kernels)
+    last_left: float | None = None
+
+
+# --- the throwaway database -----------------------------------------------------------------
+
+def create_database(admin_url: str) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(admin_url)
+    name = f"sjr_load_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    """Drop the database and the persons' LOGIN roles its users name (cluster-wide)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    roles: list[str] = []
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            roles = list(conn.execute(text(
+                "SELECT db_role FROM users WHERE db_role IS NOT NULL")).scalars())
+    except Exception:  # no users table yet
+        pass
+    finally:
+        engine.dispose()
+    admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        for role in roles:
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+    admin.dispose()
+
+
+def fill(url: str, organisations: int, leads: int, reviewers: int
+         ) -> tuple[list[str], list[str]]:
+    """Import the synthetic data; register the leads and reviewers; their user names."""
+    from dashboard_store import populate
+
+    from data_access import open_session
+    from data_access.session import bootstrap_administrator
+    from sjrlib.synthetic import generate
+
+    data = generate(n_organisations=organisations, years=2, n_scottish=0)
+    populate(url, data)
+    codes = [str(c) for c in data.organisations["organisation_code"]]
+    if leads > len(codes):
+        raise SystemExit(f"--leads {leads} needs at least as many --organisations")
+    bootstrap_administrator("load_admin", url)
+    lead_names = [f"load_lead_{i:02d}" for i in range(leads)]
+    reviewer_names = [f"load_reviewer_{i:02d}" for i in range(reviewers)]
+    with open_session("load_admin", url, tool="benchmark") as admin:
+        for i, name in enumerate(lead_names):
+            admin.add_user(name, "organisation_lead", organisation_code=codes[i],
+                           reviewer_id=f"LOAD-L{i:02d}")
+        for i, name in enumerate(reviewer_names):
+            admin.add_user(name, "reviewer", organisation_code=codes[i % len(codes)],
+                           reviewer_id=f"LOAD-R{i:02d}")
+    return lead_names, reviewer_names
+
+
+# --- the servers --------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_servers(url: str, users: list[str], home: Path, preheat: bool
+                  ) -> list[tuple[subprocess.Popen, int]]:
+    """One ``sjr serve`` per user, started together; wait until every one listens."""
+    servers = []
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("JUPYTERHUB_USER", "SJR_USER", "SJR_DATABASE_URL")}
+    env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"),
+               MPLCONFIGDIR=str(home / "mpl"), HOME=str(home), MPLBACKEND="Agg",
+               SJR_CONFIG=str(home / "no-identity-file"))
+    for user in users:
+        port = free_port()
+        process = subprocess.Popen(
+            [str(SJR), "serve", "--port", str(port), "--db", url,
+             "--preheat" if preheat else "--no-preheat"],
+            env={**env, "SJR_USER": user}, stdout=(home / f"serve-{user}.log").open("w"),
+            stderr=subprocess.STDOUT, start_new_session=True, cwd=str(ROOT))
+        servers.append((process, port))
+    deadline = time.monotonic() + START_TIMEOUT_S
+    for process, port in servers:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"sjr serve exited with {process.returncode}; logs in {home}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"sjr serve did not listen within {START_TIMEOUT_S} s") from None
+                time.sleep(0.3)
+    return servers
+
+
+def stop_servers(servers: list[tuple[subprocess.Popen, int]]) -> None:
+    for process, _ in servers:
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + 20
+    for process, _ in servers:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        try:  # whatever is left of the group (kernels included)
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def server_memory(servers) -> tuple[float, int]:
+    """RSS in MB of every server's process tree (server and kernels), and the kernel count."""
+    import psutil
+
+    rss, kernels = 0, 0
+    for process, _ in servers:
+        try:
+            root = psutil.Process(process.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for proc in tree:
+            try:
+                rss += proc.memory_info().rss
+                if "ipykernel" in " ".join(proc.cmdline()):
+                    kernels += 1
+            except psutil.NoSuchProcess:
+                pass
+    return rss / 2**20, kernels
+
+
+def sample(servers, figures: Figures, stop: threading.Event, every: float = 2.0) -> None:
+    while not stop.is_set():
+        mb, kernels = server_memory(servers)
+        figures.samples.append((time.monotonic(), mb, kernels))
+        stop.wait(every)
+
+
+# --- the reviewers ------------------------------------------------------------------------
+
+def reviewer(name: str, url: str, every: float, stop: threading.Event, figures: Figures
+             ) -> None:
+    from dashboard_store import first_stage_values
+
+    from data_access import open_session
+
+    number = 0
+    try:
+        with open_session(name, url, tool="benchmark") as session:
+            while not stop.wait(every):
+                number += 1
+                values = first_stage_values(f"LOAD-{name[-2:]}-{number:04d}", overall=3)
+                values.pop("reviewer_id", None)
+                start = time.perf_counter()
+                try:
+                    session.save_review(values)
+                    figures.saves.append(time.perf_counter() - start)
+                except Exception as exc:  # counted, not fatal: a save that fails is a figure
+                    figures.errors.append(f"save by {name}: {type(exc).__name__}: {exc}"[:300])
+    except Exception as exc:
+        figures.errors.append(f"reviewer {name}: {type(exc).__name__}: {exc}"[:300])
+
+
+# --- the leads ----------------------------------------------------------------------------
+
+async def lead(browser, port: int, delay: float, changes: int, figures: Figures) -> None:
+    await asyncio.sleep(delay)
+    context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = await context.new_page()
+    where = f"lead on port {port}"
+    try:
+        start = time.perf_counter()
+        await page.goto(f"http://127.0.0.1:{port}/voila/render/explore.ipynb",
+                        wait_until="commit", timeout=FIRST_CHART_TIMEOUT_S * 1000)
+        await page.wait_for_selector(CHART, timeout=FIRST_CHART_TIMEOUT_S * 1000)
+        figures.first_chart.append(time.perf_counter() - start)
+        options = await page.locator(f"{FILTER} option").count()
+        current = await page.locator(FILTER).evaluate("s => s.selectedIndex")
+        for n in range(changes):
+            index = (current + 1 + n) % options
+            src = await page.locator(CHART).get_attribute("src")
+            start = time.perf_counter()
+            await page.locator(FILTER).select_option(index=index)
+            await page.wait_for_function(
+                "([s, old]) => { const i = document.querySelector(s);"
+                " return i && i.getAttribute('src') !== old; }",
+                arg=[CHART, src], timeout=REDRAW_TIMEOUT_S * 1000)
+            figures.redraw.append(time.perf_counter() - start)
+    except Exception as exc:
+        figures.errors.append(f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0]}"[:300])
+    finally:
+        try:
+            await page.goto("about:blank", timeout=30_000)  # leaving shuts the kernel down
+        except Exception as exc:
+            figures.errors.append(f"{where} leaving: {type(exc).__name__}"[:300])
+        figures.last_left = time.monotonic()
+        await context.close()
+
+
+async def drive(ports: list[int], window: float, changes: int, figures: Figures) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            step = window / max(1, len(ports) - 1) if len(ports) > 1 else 0.0
+            await asyncio.gather(*(lead(browser, port, i * step, changes, figures)
+                                   for i, port in enumerate(ports)))
+        finally:
+            await browser.close()
+
+
+# --- report -------------------------------------------------------------------------------
+
+def quantiles(values: list[float]) -> str:
+    if not values:
+        return "none measured"
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return f"p50 {statistics.median(ordered):.2f} s, p95 {p95:.2f} s (n={len(ordered)})"
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def report(args, figures: Figures, before: tuple[float, int], after: tuple[float, int],
+           after_seconds: float, loads: list[float]) -> None:
+    peak_mb = max((s[1] for s in figures.samples), default=0.0)
+    peak_k = max((s[2] for s in figures.samples), default=0)
+    print(f"\n{args.leads} leads over {args.window:.0f} s, {args.changes} filter changes each, "
+          f"{args.reviewers} reviewers saving every {args.save_every:.0f} s; "
+          f"{os.cpu_count()} cores; load average at start {loads[0]:.1f}, "
+          f"at the end of the page views {loads[1]:.1f}")
+    first_ok = bool(figures.first_chart) and p95(figures.first_chart) <= TARGET_FIRST_P95
+    redraw_ok = bool(figures.redraw) and p95(figures.redraw) <= TARGET_REDRAW_P95
+    print(f"  time to first chart:   {quantiles(figures.first_chart):<36}"
+          f"target p95 <= {TARGET_FIRST_P95:.0f} s: {verdict(first_ok)}")
+    print(f"  filter redraw:         {quantiles(figures.redraw):<36}"
+          f"target p95 <= {TARGET_REDRAW_P95:.0f} s: {verdict(redraw_ok)}")
+    print(f"  reviewer save:         {quantiles(figures.saves)}")
+    print(f"  errors:                {len(figures.errors)}   target 0")
+    for error in figures.errors[:10]:
+        print(f"    {error}")
+    gone = next((t - figures.last_left for t, _, k in figures.samples
+                 if figures.last_left and t >= figures.last_left and k <= before[1]), None)
+    print("  kernels back to the idle count "
+          + (f"{gone:.0f} s after the last page was left" if gone is not None else "never seen"))
+    idle_ok = after[1] <= before[1] and after[0] <= before[0] * 1.15 + 50
+    print(f"  server memory (RSS of the {args.leads} serve trees) and kernels:")
+    print(f"    before the first lead   {before[0]:8.0f} MB  {before[1]:3d} kernels")
+    print(f"    peak                    {peak_mb:8.0f} MB  {peak_k:3d} kernels")
+    print(f"    {after_seconds:3.0f} s after the last left {after[0]:8.0f} MB  {after[1]:3d} "
+          f"kernels   target: back to idle within 120 s: {verdict(idle_ok)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--leads", type=int, default=20, help="simulated organisation leads")
+    parser.add_argument("--window", type=float, default=60.0,
+                        help="seconds over which the leads arrive")
+    parser.add_argument("--changes", type=int, default=3, help="filter changes per lead")
+    parser.add_argument("--reviewers", type=int, default=5, help="reviewers saving meanwhile")
+    parser.add_argument("--save-every", type=float, default=5.0,
+                        help="seconds between one reviewer's saves")
+    parser.add_argument("--after", type=float, default=120.0,
+                        help="seconds after the last page was left to measure memory")
+    parser.add_argument("--organisations", type=int, default=0,
+                        help="synthetic organisations (default: leads + 4, at least 20)")
+    parser.add_argument("--preheat", action="store_true",
+                        help="serve with pre-heated kernels (sjr serve's default; four idle "
+                             "kernels per server) instead of as under JupyterHub")
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is absent (apt-get install chromium)")
+        return 2
+    admin_url = os.environ.get("SJR_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+    organisations = args.organisations or max(20, args.leads + 4)
+
+    def interrupted(signum, frame):  # SIGTERM as Ctrl-C: the finally blocks clean up
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    figures = Figures()
+    servers: list = []
+    stop = threading.Event()  # the memory sampler
+    saving = threading.Event()  # the reviewers (set: stop saving)
+    threads: list[threading.Thread] = []
+    url = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="sjr-load-") as home:
+            home = Path(home)
+            url = create_database(admin_url)
+            started = time.monotonic()
+            leads, reviewers = fill(url, organisations, args.leads, args.reviewers)
+            print(f"store: {organisations} synthetic organisations, 2 years, on PostgreSQL "
+                  f"(throwaway database), filled in {time.monotonic() - started:.0f} s",
+                  flush=True)
+            started = time.monotonic()
+            servers = start_servers(url, leads, home, args.preheat)
+            print(f"{len(servers)} sjr serve started in {time.monotonic() - started:.0f} s; "
+                  "waiting 15 s for them to settle", flush=True)
+            time.sleep(15)
+            before = server_memory(servers)
+            loads = [os.getloadavg()[0]]
+            threads.append(threading.Thread(target=sample, args=(servers, figures, stop),
+                                            daemon=True))
+            threads += [threading.Thread(target=reviewer, daemon=True,
+                                         args=(name, url, args.save_every, saving, figures))
+                        for name in reviewers]
+            for thread in threads:
+                thread.start()
+            print(f"{args.leads} leads arriving over {args.window:.0f} s ...", flush=True)
+            ports = [port for _, port in servers]
+            bound = args.window + FIRST_CHART_TIMEOUT_S + args.changes * REDRAW_TIMEOUT_S + 60
+            try:
+                asyncio.run(asyncio.wait_for(drive(ports, args.window, args.changes, figures),
+                                             timeout=bound))
+            except TimeoutError:
+                figures.errors.append(f"page views still running after {bound:.0f} s: stopped")
+            loads.append(os.getloadavg()[0])
+            saving.set()
+            last = figures.last_left or time.monotonic()
+            print(f"all pages left; memory again in {args.after:.0f} s ...", flush=True)
+            time.sleep(max(0.0, last + args.after - time.monotonic()))
+            after = server_memory(servers)
+            after_seconds = time.monotonic() - last
+            stop.set()
+            report(args, figures, before, after, after_seconds, loads)
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping the servers and dropping the database", flush=True)
+        return 130
+    finally:
+        stop.set()
+        saving.set()
+        for thread in threads:
+            thread.join(timeout=10)
+        stop_servers(servers)
+        if url is not None:
+            drop_database(admin_url, url)
+    return 1 if figures.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
