@@ -126,7 +126,10 @@ class ReportTable:
         rows = []
         for label, values in zip(text.index, text.itertuples(index=False), strict=True):
             css = ' class="total"' if label in self.total_rows else ""
-            cells = "".join(f"<td>{html.escape(v)}</td>" for v in values)
+            cells = "".join(
+                f'<td class="text">{html.escape(v)}</td>'
+                if self.formats.get(column) == "text" else f"<td>{html.escape(v)}</td>"
+                for column, v in zip(text.columns, values, strict=True))
             rows.append(f'<tr{css}><th scope="row">{html.escape(str(label))}</th>{cells}</tr>')
         note = f'<p class="sjr-note">{html.escape(self.note)}</p>' if self.note else ""
         return (
