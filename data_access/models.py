@@ -274,42 +274,52 @@ _ANSWER_WIDTH = 16
 """Width of a text answer column of a question added after the 2017 form."""
 
 
-def question_columns() -> list[tuple[str, object, CheckConstraint]]:
-    """``(column, mapped column, check)`` for ``form_version`` and every single-answer question
-    the 2017 form did not ask, in form order, from the field registry."""
+def question_columns(reg=None) -> list[tuple[str, object, CheckConstraint | None]]:
+    """``(column, mapped column, check or None)`` for ``form_version`` and every single-answer
+    question the 2017 form did not ask, in form order, from the field registry ``reg``
+    (default: the project's)."""
     from sjrlib.form.registry import BASE_VERSION, FORM_VERSION_COLUMN, Field, Kind, registry
 
-    out: list[tuple[str, object, CheckConstraint]] = []
-    version = registry().question(FORM_VERSION_COLUMN)
+    reg = reg or registry()
+    out: list[tuple[str, object, CheckConstraint | None]] = []
+    version = reg.question(FORM_VERSION_COLUMN)
     out.append((FORM_VERSION_COLUMN,
                 mapped_column(String(_ANSWER_WIDTH), nullable=False, server_default=BASE_VERSION),
                 CheckConstraint(in_vocabulary(FORM_VERSION_COLUMN, version.answers.ids,
                                               nullable=False), name=FORM_VERSION_COLUMN)))
-    for question in registry().fields():
+    for question in reg.fields():
         if not isinstance(question, Field) or question.asked_in(BASE_VERSION):
             continue
+        name = question.id
         if question.kind in (Kind.SCORE, Kind.INTEGER):
             values = question.answers.values if question.answers is not None else ()
             low = min(values) if values else question.low
             high = max(values) if values else question.high
-            out.append((question.id, mapped_column(Integer),
-                        CheckConstraint(_between(question.id, low, high), name=question.id)))
+            check = (_between(name, low, high) if high is not None
+                     else f"{name} IS NULL OR {name} >= {low}")
+            out.append((name, mapped_column(Integer), CheckConstraint(check, name=name)))
         elif question.kind is Kind.ANSWERS:
             answers = question.answers.ids
             if max(map(len, answers)) > _ANSWER_WIDTH:
-                raise ValueError(f"{question.id}: an answer is longer than {_ANSWER_WIDTH} "
+                raise ValueError(f"{name}: an answer is longer than {_ANSWER_WIDTH} "
                                  "characters; widen the column in a migration")
-            out.append((question.id, mapped_column(String(_ANSWER_WIDTH)),
-                        CheckConstraint(in_vocabulary(question.id, answers), name=question.id)))
+            out.append((name, mapped_column(String(_ANSWER_WIDTH)),
+                        CheckConstraint(in_vocabulary(name, answers), name=name)))
+        elif question.kind in (Kind.TEXT, Kind.FREE_TEXT):
+            limit = question.max_length
+            out.append((name, mapped_column(String(limit) if limit else Text),
+                        CheckConstraint(f"{name} IS NULL OR length({name}) <= {limit}",
+                                        name=name) if limit else None))
         else:
-            raise ValueError(f"{question.id}: no store column for a {question.kind} question "
+            raise ValueError(f"{name}: no store column for a {question.kind} question "
                              "added after the 2017 form; add it here and in a migration")
     return out
 
 
 for _name, _column, _check in question_columns():
     setattr(Review, _name, _column)  # declarative adds it to the reviews table
-    Review.__table__.append_constraint(_check)
+    if _check is not None:
+        Review.__table__.append_constraint(_check)
 del _name, _column, _check
 
 

@@ -327,3 +327,37 @@ def test_a_researcher_extracts_the_ext2026_fields_an_approval_releases(url, mixe
     assert len(references) and references.str.fullmatch(r"PSII/\d\d/\d{3}").all()
     assert domain.referral_ref_column("psii") not in without.columns
     assert not set(frame["review_id"]) & set(reviews["review_id"])  # pseudonymised
+
+
+def test_a_question_registered_gets_its_store_column_from_the_registry():
+    """The reviews table's ext2026 columns are made from the registry: a question registered
+    there gets its column and the check of its answers (the migration adding it is the one
+    step by hand, and tests/test_store.py compares the two)."""
+    from sqlalchemy import Integer, String, Text
+
+    from data_access.models import Review, question_columns
+    from sjrlib.form.registry import Field, Kind, answer_list
+
+    assert [name for name, _, _ in question_columns()] == [
+        "form_version", *(c for c in NEW if c in Review.__table__.c)]
+    reg = registry()
+    for question in (
+        Field("sepsis_screen", "Was sepsis screening done?", Kind.ANSWERS, "screening",
+              answers=answer_list("yn_unknown"), versions=(LATEST_VERSION,)),
+        Field("news2_peak", "Highest NEWS2 score", Kind.INTEGER, "screening", low=0, high=20,
+              versions=(LATEST_VERSION,)),
+        Field("panel_note", "Panel note", Kind.FREE_TEXT, "end_of_life",
+              privacy=reg.column("comment_overall").privacy, max_length=200,
+              versions=(LATEST_VERSION,)),
+    ):
+        reg = reg.with_question(question, after="autism")
+    made = {name: (column.column, check) for name, column, check in question_columns(reg)}
+    assert list(made)[:5] == ["form_version", "autism", "panel_note", "news2_peak",
+                              "sepsis_screen"]
+    column, check = made["sepsis_screen"]
+    assert isinstance(column.type, String) and column.nullable
+    assert all(f"sepsis_screen = '{a}'" in str(check.sqltext) for a in ("yes", "no", "unknown"))
+    column, check = made["news2_peak"]
+    assert isinstance(column.type, Integer) and "BETWEEN 0 AND 20" in str(check.sqltext)
+    column, check = made["panel_note"]
+    assert isinstance(column.type, (String, Text)) and "<= 200" in str(check.sqltext)
