@@ -184,6 +184,16 @@ def start_servers(url: str, users: list[str], home: Path, preheat: bool
 
 
 def stop_servers(servers: list[tuple[subprocess.Popen, int]]) -> None:
+    """SIGINT to each server's group (``sjr serve`` stops Voila and its kernels); then SIGKILL
+    to whatever is left, kernels included (they run in sessions of their own)."""
+    import psutil
+
+    tree: list = []
+    for process, _ in servers:
+        try:
+            tree += psutil.Process(process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
     for process, _ in servers:
         if process.poll() is None:
             try:
@@ -203,6 +213,11 @@ def stop_servers(servers: list[tuple[subprocess.Popen, int]]) -> None:
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
+            pass
+    for proc in tree:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
             pass
 
 
@@ -332,7 +347,7 @@ def report(args, figures: Figures, before: tuple[float, int], after: tuple[float
     peak_mb = max((s[1] for s in figures.samples), default=0.0)
     peak_k = max((s[2] for s in figures.samples), default=0)
     print(f"\n{args.leads} leads over {args.window:.0f} s, {args.changes} filter changes each, "
-          f"{args.reviewers} reviewers saving every {args.save_every:.0f} s; "
+          f"{args.reviewers} reviewer(s) saving every {args.save_every:.0f} s; "
           f"{os.cpu_count()} cores; load average at start {loads[0]:.1f}, "
           f"at the end of the page views {loads[1]:.1f}")
     first_ok = bool(figures.first_chart) and p95(figures.first_chart) <= TARGET_FIRST_P95
@@ -384,6 +399,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in background
     figures = Figures()
     servers: list = []
     stop = threading.Event()  # the memory sampler
