@@ -67,6 +67,8 @@ class RestoreResult:
     entries: int
     keys: int
     key_file: Path
+    roles: int = 0
+    """PostgreSQL: the persons' database roles the restore created."""
 
 
 def _url(engine_or_url) -> URL:
@@ -287,6 +289,131 @@ def _pg_empty(engine, roles: list[str]) -> None:
             conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
 
 
+# ------------------------------------------------------------ SQLite -> PostgreSQL ----
+def _sqlite_to_postgresql(database: bytes, url: str) -> int:
+    """Load a SQLite store (the bytes of a SQLite backup) into the empty PostgreSQL database at
+    ``url``: both are brought to the newest schema revision (the PostgreSQL one with its
+    row-level security, functions and triggers), then every table is copied row by row, in
+    foreign-key order, inside ONE transaction (all or nothing). The audit log is copied as
+    stored (its ``at`` is text, so every entry's hash is unchanged) with its chain head;
+    the rows the migrations seed are replaced by the source's; sequences follow the copied
+    ids. Returns the rows copied."""
+    from sqlalchemy import MetaData
+
+    with tempfile.TemporaryDirectory(prefix="sjr-migrate-") as folder:
+        source = Path(folder) / _DB
+        write_private(source, database)
+        store.init_db(f"sqlite:///{source}")  # the copy at the newest revision, as the target
+        engine = _engine(url)
+        try:
+            store.init_db(engine)
+            src = sqlite3.connect(source)
+            try:
+                with engine.begin() as conn:
+                    meta = MetaData()
+                    meta.reflect(conn)
+                    revision = conn.execute(text("SELECT version_num FROM alembic_version")
+                                            ).scalar_one()
+                    theirs = src.execute("SELECT version_num FROM alembic_version").fetchone()
+                    if theirs is None or theirs[0] != revision:
+                        raise BackupError(f"the SQLite store is at revision {theirs and theirs[0]}"
+                                          f", the PostgreSQL one at {revision}")
+                    if conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one():
+                        raise BackupError("the new PostgreSQL store has audit entries already")
+                    tables = [t for t in meta.sorted_tables if t.name != "alembic_version"]
+                    for table in reversed(tables):
+                        if table.name != "audit_log":  # empty; and append-only
+                            conn.execute(table.delete())
+                    copied = sum(_copy_table(src, conn, table) for table in tables)
+                    _follow_sequences(conn, tables)
+            finally:
+                src.close()
+        finally:
+            engine.dispose()
+    return copied
+
+
+def _copy_table(src: sqlite3.Connection, conn, table) -> int:
+    known = {row[1] for row in src.execute(f'PRAGMA table_info("{table.name}")')}
+    if not known:
+        return 0  # a table the SQLite store does not have (PostgreSQL only)
+    columns = [c for c in table.columns if c.name in known]
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    rows = src.execute(f'SELECT {names} FROM "{table.name}"').fetchall()
+    flags = [c.type.python_type is bool if _has_python_type(c.type) else False
+             for c in columns]
+    values = [{f"p{i}": (bool(v) if flag and v is not None else v)
+               for i, (v, flag) in enumerate(zip(row, flags, strict=True))} for row in rows]
+    rows = _parents_first(table, columns, values)
+    if rows:
+        marks = ", ".join(f":p{i}" for i in range(len(columns)))
+        insert = text(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})')
+        for start in range(0, len(rows), 5000):
+            conn.execute(insert, rows[start:start + 5000])
+    return len(rows)
+
+
+def _has_python_type(column_type) -> bool:
+    try:
+        column_type.python_type  # noqa: B018 - raises for types without one
+    except NotImplementedError:
+        return False
+    return True
+
+
+def _parents_first(table, columns, values: list[dict]) -> list[dict]:
+    """Rows of a table that refers to itself (a second review names the first), ordered so a
+    row comes after the row it names."""
+    names = [c.name for c in columns]
+    links = [(names.index(fk.parent.name), names.index(fk.column.name))
+             for fk in table.foreign_keys
+             if fk.column.table.name == table.name and fk.parent.name in names
+             and fk.column.name in names]
+    if not links:
+        return values
+    ordered, placed, waiting = [], set(), values
+    while waiting:
+        ready, later = [], []
+        for row in waiting:
+            ok = all(row[f"p{child}"] is None or (parent, row[f"p{child}"]) in placed
+                     for child, parent in links)
+            (ready if ok else later).append(row)
+        if not ready:  # a cycle: leave the rest to the database, which names it
+            return ordered + later
+        for row in ready:
+            for _, parent in links:
+                placed.add((parent, row[f"p{parent}"]))
+        ordered += ready
+        waiting = later
+    return ordered
+
+
+def _follow_sequences(conn, tables) -> None:
+    for table in tables:
+        for column in table.primary_key.columns:
+            sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                                    {"t": table.name, "c": column.name}).scalar_one()
+            if sequence:
+                conn.execute(text(
+                    f'SELECT setval(:s, coalesce((SELECT max("{column.name}") FROM '
+                    f'"{table.name}"), 0) + 1, false)'), {"s": sequence})
+
+
+def _pg_logins(engine, acting: str, tool: str) -> list[str]:
+    """Each user of a store migrated from SQLite (none has a database role there) gets their
+    own LOGIN role, as ``sjr users add`` gives one (audited ``users.login`` by the database,
+    ``acting`` the administrator who restores)."""
+    from data_access import pg_security
+
+    made = []
+    with engine.begin() as conn:
+        for (username,) in conn.execute(text(
+                "SELECT username FROM users WHERE db_role IS NULL ORDER BY username")).all():
+            made.append(pg_security.give_login(conn, acting=acting, username=username,
+                                               tool=tool))
+    return made
+
+
 # -------------------------------------------------------------------------- restore ----
 def _read(path: Path) -> tuple[str, bytes, dict, dict]:
     try:
@@ -348,7 +475,7 @@ def restore(path: str | Path, url: str, *, user: str | None = None,
     if postgresql and kind == _DUMP:
         _pg_restore_dump(database, target_url)
     elif postgresql:
-        raise BackupError(f"{path} is a SQLite backup: restore it into a SQLite store")
+        _sqlite_to_postgresql(database, url)
     else:
         write_private(check_target(_sqlite_path(url)), database)
     engine = store.get_engine(url)
@@ -363,6 +490,8 @@ def restore(path: str | Path, url: str, *, user: str | None = None,
         try:
             result = session.verify_restore(str(path), keys=len(secrets),
                                             backup_audit_head=manifest.get("audit_head"))
+            if postgresql and kind == _DB:
+                roles += _pg_logins(engine, session.user, tool)
         finally:
             session.close()
         if token and secrets:
@@ -382,4 +511,4 @@ def restore(path: str | Path, url: str, *, user: str | None = None,
     if not result.ok:
         problems = "; ".join(str(p) for p in result.problems[:3])
         raise BackupError(f"{shown}: restored, but its audit chain does not verify: {problems}")
-    return RestoreResult(result.entries, len(secrets), key_file)
+    return RestoreResult(result.entries, len(secrets), key_file, len(roles))

@@ -70,7 +70,9 @@ def restore(file: Path = typer.Argument(..., exists=True, dir_okay=False, readab
         fail(str(exc))
     typer.echo(f"{_shown(url)}: restored from {file}; audit chain verified ({result.entries} "
                f"entries; the restore is audited after them); {result.keys} approval key(s) "
-               f"written to {result.key_file}.")
+               f"written to {result.key_file}"
+               + (f"; {result.roles} person database role(s) created." if result.roles
+                  else "."))
 
 
 def _shown(url: str) -> str:
