@@ -98,7 +98,7 @@ def test_first_stage_review_with_errors_identifiers_then_submitted(store, review
     _choose(page, ".f-sex", "Female")
     _type(page, ".f-death_month", "2026-09")
     _choose(page, ".f-admission_type", "Emergency")
-    _type(page, ".f-specialty", "general_medicine")
+    _choose(page, ".f-specialty", "General medicine")
     _tick(page, ".f-reason-family_concern")
     _not_applicable(page, "ongoing", "procedure", "perioperative", "end_of_life")
     _choose(page, ".f-score_admission", "2 · Poor care")

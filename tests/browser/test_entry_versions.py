@@ -1,0 +1,216 @@
+"""Form versions and theme coding in the review entry form, in a real browser (issues 12, 13).
+
+Voila served by ``sjr serve``, headless Chromium. A reviewer enters an ``ext2026`` review with a
+referral and a frailty score; a lead opens an ``rcp2017`` review, which shows none of the
+questions added since and saves as ``rcp2017``; a lead codes a review's themes in the form by
+accepting a suggestion. What is checked is what the governed session reads back.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from browser_harness import copy_store, screenshot
+from dashboard_store import add_users, first_stage_values, populate
+from playwright.sync_api import expect
+
+from data_access import open_session
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+NOTEBOOK = "review_entry.ipynb"
+READY = ".b-submit"
+KERNEL_MS = 30_000
+SUBMITTED = re.compile(r"Review [\w-]+ submitted")
+SHOTS = Path("/tmp/shots")
+EXT2026_ONLY = (".f-autism", ".f-me_scrutiny", ".f-family_concern", ".f-escalation_plan",
+                ".f-dying_recognised", ".f-referral")
+
+
+def shot(page, name: str) -> None:
+    """A screenshot in artifacts/screenshots (the harness) and a copy in /tmp/shots."""
+    path = screenshot(page, name)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, SHOTS / path.name)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, small_data):
+    folder = tmp_path_factory.mktemp("entry-versions-store")
+    template = folder / "template.db"
+    populate(f"sqlite:///{template}", small_data)
+    users = add_users(f"sqlite:///{template}",
+                      str(small_data.organisations["organisation_code"].iloc[0]))
+    return copy_store(template, tmp_path_factory.mktemp("entry-versions-live")), users
+
+
+@pytest.fixture(scope="module")
+def reviewer_server(start_voila, store):
+    url, users = store
+    return start_voila(users.reviewer, url)
+
+
+@pytest.fixture(scope="module")
+def lead_server(start_voila, store):
+    url, users = store
+    return start_voila(users.lead, url)
+
+
+def _type(page, css: str, value: str, *, field: str = "input") -> None:
+    box = page.locator(f"{css} {field}").first if field == "input" else page.locator(
+        f"{css} {field}")
+    box.fill(value)
+    box.press("Tab")
+
+
+def _choose(page, css: str, label: str) -> None:
+    page.locator(f"{css} select").select_option(label=label)
+
+
+def _tick(page, css: str) -> None:
+    page.locator(f"{css} input[type=checkbox]").check()
+
+
+def test_reviewer_enters_an_ext2026_review_with_a_referral_and_a_frailty_score(
+        store, reviewer_server, open_page):
+    url, users = store
+    page = open_page(reviewer_server, NOTEBOOK, READY)
+    expect(page.locator(".sjr-state")).to_contain_text("2026 additions")
+    expect(page.locator(".f-form_version select")).to_be_enabled()
+    # the frailty score is asked only at 65 and over; the ME concern only after scrutiny
+    expect(page.locator(".f-clinical_frailty_scale")).to_be_hidden()
+    expect(page.locator(".f-me_concern")).to_be_hidden()
+
+    _type(page, ".f-case_id", "WARD9-0301")
+    _type(page, ".f-age_at_death", "82")
+    expect(page.locator(".f-clinical_frailty_scale")).to_be_visible(timeout=KERNEL_MS)
+    _choose(page, ".f-clinical_frailty_scale", "6 · Living with moderate frailty")
+    _choose(page, ".f-sex", "Male")
+    _type(page, ".f-death_month", "2026-10")
+    _choose(page, ".f-admission_type", "Emergency")
+    _choose(page, ".f-specialty", "Care of the elderly (geriatric medicine)")
+    _choose(page, ".f-location_of_death", "Ward")
+    _choose(page, ".f-learning_disability", "No")
+    _choose(page, ".f-autism", "No")
+    _tick(page, ".f-reason-family_concern")
+    for phase in ("ongoing", "procedure", "perioperative", "end_of_life"):
+        _tick(page, f".f-na-{phase}")
+    _choose(page, ".f-score_admission", "2 · Poor care")
+    _type(page, ".f-comment_admission", "Falls risk not assessed on admission; no bed rails "
+          "plan or lying and standing blood pressure.", field="textarea")
+    _choose(page, ".f-score_overall", "2 · Poor care")
+    _type(page, ".f-comment_overall", "A fall on day two was foreseeable and not prevented.",
+          field="textarea")
+    _choose(page, ".f-record_quality_score", "3 · Adequate")
+    _choose(page, ".f-any_problems", "Yes")
+    _tick(page, ".f-present-assessment")
+    _choose(page, ".f-problem_assessment", "Probably")
+    _choose(page, ".f-me_scrutiny", "Yes")
+    expect(page.locator(".f-me_concern")).to_be_visible(timeout=KERNEL_MS)
+    _choose(page, ".f-me_concern", "Yes")
+    _choose(page, ".f-family_concern", "Yes")
+    _choose(page, ".f-family_involved", "Yes")
+    _choose(page, ".f-family_feedback", "Not yet")
+    _choose(page, ".f-escalation_plan", "No")
+    _choose(page, ".f-dying_recognised", "Not applicable (sudden or unexpected death)")
+
+    # referrals: an English trust offers the coroner, not the Procurator Fiscal; LeDeR only
+    # with a learning disability or autism (both answered no here)
+    page.locator(".b-referral-add").click()
+    types = page.locator(".f-referral-type-0 select option")
+    expect(types).to_contain_text(["Coroner (England)"], timeout=KERNEL_MS)
+    offered = types.all_inner_texts()
+    assert "Procurator Fiscal (Scotland)" not in offered
+    assert not any(t.startswith("LeDeR") for t in offered)
+    _choose(page, ".f-referral-type-0", "Patient safety incident investigation (PSIRF)")
+    _choose(page, ".f-referral-value-0", "Made")
+    _type(page, ".f-referral-companion-0", "PSII-2026-114")
+    expect(page.locator(".sjr-summary")).to_contain_text("Ready to submit", timeout=KERNEL_MS)
+    shot(page, "entry_ext2026_filled")
+    page.locator(".b-submit").click()
+    banner = page.locator(".sjr-banner")
+    expect(banner).to_contain_text(SUBMITTED, timeout=KERNEL_MS)
+    review_id = re.search(r"Review (SJR-[\w-]+) submitted", banner.inner_text()).group(1)
+
+    with open_session(users.reviewer, url, tool="test") as s:
+        saved = s.review(review_id)
+    assert saved["form_version"] == "ext2026"
+    assert saved["clinical_frailty_scale"] == 6 and saved["specialty"] == "care_of_the_elderly"
+    assert saved["me_scrutiny"] == "yes" and saved["me_concern"] == "yes"
+    assert saved["family_feedback"] == "not_yet" and saved["dying_recognised"] == "not_applicable"
+    assert saved["referral_psii"] == "made" and saved["referral_ref_psii"] == "PSII-2026-114"
+    assert saved["referral_coroner"] is None
+
+
+def test_an_rcp2017_review_opens_and_saves_without_the_new_questions(store, lead_server,
+                                                                     open_page):
+    url, users = store
+    with open_session(users.lead, url, tool="test") as s:
+        reviews = s.reviews(status="submitted")
+    old = reviews[(reviews["organisation_code"] == users.organisation)
+                  & (reviews["review_stage"] == "first")
+                  & (reviews["form_version"] == "rcp2017")].iloc[0]
+    review_id = str(old["review_id"])
+
+    page = open_page(lead_server, NOTEBOOK, READY)
+    _type(page, ".f-open-id", review_id)
+    page.locator(".b-open").click()
+    expect(page.locator(".sjr-banner")).to_contain_text(f"Opened review {review_id}",
+                                                        timeout=KERNEL_MS)
+    expect(page.locator(".sjr-state")).to_contain_text("RCP 2017 form")
+    expect(page.locator(".f-form_version select")).to_be_disabled()
+    for css in EXT2026_ONLY:
+        expect(page.locator(css)).to_be_hidden()
+    expect(page.locator(".f-clinical_frailty_scale")).to_be_hidden()
+    shot(page, "entry_rcp2017_opened")
+    _type(page, ".f-comment_overall", "Reviewed again at the mortality meeting: care was "
+          "adequate overall.", field="textarea")
+    page.locator(".b-submit").click()
+    expect(page.locator(".sjr-banner")).to_contain_text(SUBMITTED, timeout=KERNEL_MS)
+
+    with open_session(users.lead, url, tool="test") as s:
+        saved = s.review(review_id)
+    assert saved["comment_overall"].startswith("Reviewed again at the mortality meeting")
+    assert saved["form_version"] == "rcp2017"
+    for column in ("autism", "clinical_frailty_scale", "me_scrutiny", "referral_coroner"):
+        assert saved.get(column) is None, column
+
+
+def test_a_lead_codes_themes_in_the_form_by_accepting_a_suggestion(store, lead_server,
+                                                                   open_page):
+    url, users = store
+    with open_session(users.reviewer, url, tool="test") as s:
+        review_id, _ = s.save_review(first_stage_values("BAY5-0042", overall=2))
+
+    page = open_page(lead_server, NOTEBOOK, READY)
+    _type(page, ".f-open-id", review_id)
+    page.locator(".b-open").click()
+    expect(page.locator(".sjr-banner")).to_contain_text(f"Opened review {review_id}",
+                                                        timeout=KERNEL_MS)
+    # first_stage_values' judgements: a rising early warning score not escalated, a failure to
+    # escalate a deteriorating patient (the overall judgement suggests it most)
+    suggestion = page.locator(".s-deterioration-overall")
+    expect(suggestion).to_be_visible(timeout=KERNEL_MS)
+    expect(suggestion).to_contain_text("Recognising and responding to deterioration")
+    shot(page, "entry_themes_suggested")
+    suggestion.locator(".b-accept").click()
+    expect(page.locator(".c-deterioration-overall")).to_contain_text(
+        "accepted suggestion", timeout=KERNEL_MS)
+    expect(page.locator(".s-deterioration-overall")).to_have_count(0)
+    _choose(page, ".f-theme-add", "Handover, teamwork and documentation")
+    page.locator(".b-theme-add").click()
+    expect(page.locator(".c-communication_team-review")).to_contain_text("added by hand",
+                                                                         timeout=KERNEL_MS)
+    shot(page, "entry_themes_coded")
+
+    with open_session(users.lead, url, tool="test") as s:
+        codes = s.theme_codes(review_id)
+    got = {(r.theme, None if str(r.phase) == "<NA>" else r.phase, bool(r.from_suggestion))
+           for r in codes.itertuples()}
+    assert got == {("deterioration", "overall", True), ("communication_team", None, False)}
+    with open_session(users.admin, url, tool="test") as admin:
+        log = admin.audit_log(username=users.lead, action="code_review")
+    assert len(log) == 2 and set(log["tool"]) == {"voila:review_entry"}
