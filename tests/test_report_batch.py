@@ -138,7 +138,8 @@ def test_every_report_is_written_and_indexed(batch):
     assert directory <= set(written)
     assert {oct(p.stat().st_mode & 0o777) for p in directory} == {"0o600"}
     written = [p for p in written if p not in directory]
-    assert len(written) == 2 * len(codes) + 2
+    assert out / "manifest.json" in written  # what each report was made from (the refresh's)
+    assert len(written) == 2 * len(codes) + 3
     assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o600"}
 
 

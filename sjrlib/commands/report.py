@@ -11,10 +11,17 @@ The reports read the data as the person who runs the command (``JUPYTERHUB_USER`
 programme team or the organisation's lead for ``trust``. Anyone else is refused (exit 2) before
 anything runs. Relative paths (``--out``, ``--params``, a SQLite ``--db``) are the caller's:
 taken from the folder the command is run in.
+
+A second run into the same ``--out`` renders only the reports whose data, parameters or code
+changed since the last one (or whose files were deleted or altered), keeps the others and
+rebuilds the index; ``--force`` renders everything. Ctrl-C (or SIGTERM) stops the batch: the
+files of the reports it had not finished are removed, what finished is kept and indexed, and
+the command says what ran (exit 130, or 143 for SIGTERM).
 """
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import typer
@@ -35,6 +42,10 @@ _PARAMS = typer.Option(None, "--params",
                             "Default: parameters/national.yaml, parameters/trust_defaults.yaml.")
 _JOBS = typer.Option(None, "--jobs", "-j", min=1, help="Parallel workers (default: one per core).")
 _QUIET = typer.Option(False, "--quiet", help="No progress bar.")
+_FORCE = typer.Option(
+    False, "--force",
+    help="Render every report, also those unchanged since the last run into --out (by "
+         "default only reports whose data, parameters or code changed are rendered).")
 _AUDIENCE = typer.Option(
     None, "--audience",
     help="Who the reports are for: public (default) or collaborative, disclosure-controlled; "
@@ -44,7 +55,7 @@ _AUDIENCE = typer.Option(
 
 def _run(what: str, codes: list[str], period, start_month, end_month, db, out, params, jobs,
          quiet, audience=None, organisation_reports: bool = False,
-         collaboratives: Path | None = None) -> None:
+         collaboratives: Path | None = None, force: bool = False) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from data_access import AccessDenied
@@ -55,8 +66,11 @@ def _run(what: str, codes: list[str], period, start_month, end_month, db, out, p
             what, codes, period=period, start_month=start_month, end_month=end_month, db=db,
             out=out, parameter_files=params or None, workers=jobs, progress=not quiet,
             audience=audience, organisation_reports=organisation_reports,
-            collaboratives=collaboratives,
+            collaboratives=collaboratives, force=force,
         )
+    except KeyboardInterrupt:  # before any report was started: nothing was written
+        typer.echo("Interrupted before any report was written.", err=True)
+        raise typer.Exit(130) from None
     except ParameterError as exc:
         typer.echo(f"Cannot run the reports: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -69,32 +83,70 @@ def _run(what: str, codes: list[str], period, start_month, end_month, db, out, p
     except OSError as exc:
         typer.echo(f"Cannot write the reports: {exc}", err=True)
         raise typer.Exit(1) from None
+    _summary(batch)
+    if batch.interrupted:
+        raise typer.Exit(128 + int(getattr(signal, batch.interrupted)))
+    if batch.failed or batch.problems:
+        raise typer.Exit(1)
+
+
+def _names(results, limit: int = 8) -> str:
+    names = [r.name for r in results]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _summary(batch) -> None:
+    """What ran, what was kept, what failed, what could not be written: always printed."""
+    from sjrlib.report.workers import INTERRUPTED, NOT_RUN
+
     ok = [r for r in batch.results if r.ok]
-    typer.echo(f"{len(ok)} of {len(batch.results)} reports for {batch.period_label} written to "
-               f"{batch.out_dir} in {batch.seconds:.1f} s.")
+    if batch.interrupted:
+        how = "Ctrl-C" if batch.interrupted == "SIGINT" else batch.interrupted
+        removed = [r for r in batch.results if r.error == INTERRUPTED]
+        not_run = [r for r in batch.results if r.error == NOT_RUN]
+        typer.echo(f"Interrupted ({how}) after {batch.seconds:.1f} s: {len(ok)} of "
+                   f"{len(batch.results)} reports for {batch.period_label} in {batch.out_dir} "
+                   f"are complete ({len(batch.rendered)} written by this run, "
+                   f"{len(batch.kept)} unchanged and kept).", err=True)
+        if removed:
+            typer.echo(f"  Unfinished, their files removed: {_names(removed)}.", err=True)
+        if not_run:
+            typer.echo(f"  Not run: {len(not_run)} reports; run the command again to "
+                       "finish them.", err=True)
+    else:
+        kept = (f"; {len(batch.kept)} of them unchanged since the last run and kept"
+                if batch.kept else "")
+        typer.echo(f"{len(ok)} of {len(batch.results)} reports for {batch.period_label} "
+                   f"written to {batch.out_dir} in {batch.seconds:.1f} s{kept}.")
     for failure in batch.failed:
-        typer.echo(f"  FAILED {failure.name}: {failure.error}", err=True)
+        if failure.error not in (INTERRUPTED, NOT_RUN):
+            typer.echo(f"  FAILED {failure.name}: {failure.error}", err=True)
+    for note in batch.notes:
+        typer.echo(f"  Note: {note}", err=True)
+    for problem in batch.problems:
+        typer.echo(f"  Not written: {problem}", err=True)
     if batch.index is not None:
         typer.echo(f"Open {batch.index.resolve()}")
-    if batch.failed:
-        raise typer.Exit(1)
 
 
 def national(period: str = _PERIOD, start_month: str = _START, end_month: str = _END,
              db: str = _DB, out: Path = _OUT, params: list[Path] = _PARAMS, jobs: int = _JOBS,
-             quiet: bool = _QUIET) -> None:
+             quiet: bool = _QUIET, force: bool = _FORCE) -> None:
     """The national report (England and Scotland, pooled; no organisation named)."""
-    _run("national", [], period, start_month, end_month, db, out, params, jobs, quiet)
+    _run("national", [], period, start_month, end_month, db, out, params, jobs, quiet,
+         force=force)
 
 
 def trust(codes: list[str] = typer.Argument(..., metavar="CODE...",
                                             help="Organisation code(s) (ODS or GSS)."),
           period: str = _PERIOD, start_month: str = _START, end_month: str = _END,
           db: str = _DB, out: Path = _OUT, params: list[Path] = _PARAMS, jobs: int = _JOBS,
-          quiet: bool = _QUIET, audience: str = _AUDIENCE) -> None:
+          quiet: bool = _QUIET, audience: str = _AUDIENCE, force: bool = _FORCE) -> None:
     """The report of one or more trusts or health boards (disclosure-controlled unless the
     audience is the organisation itself)."""
-    _run("trust", codes, period, start_month, end_month, db, out, params, jobs, quiet, audience)
+    _run("trust", codes, period, start_month, end_month, db, out, params, jobs, quiet, audience,
+         force=force)
 
 
 def all_reports(period: str = _PERIOD, start_month: str = _START, end_month: str = _END,
@@ -110,10 +162,32 @@ def all_reports(period: str = _PERIOD, start_month: str = _START, end_month: str
                     help="Groups of organisations that agreed to share (YAML: id, name, "
                          "members, agreed_from); a collaborative report per group in "
                          "<period>/collaborative/. Default: parameters/collaboratives.yaml "
-                         "if it exists.")) -> None:
-    """The national report and the report of every organisation, in parallel, and the index."""
+                         "if it exists."),
+                force: bool = _FORCE) -> None:
+    """The national report and the report of every organisation, in parallel, and the index.
+    A second run into the same --out renders only what changed (--force: everything)."""
     _run("all", [], period, start_month, end_month, db, out, params, jobs, quiet,
-         organisation_reports=organisation_reports, collaboratives=collaboratives)
+         organisation_reports=organisation_reports, collaboratives=collaboratives, force=force)
+
+
+def pdf(pages: list[Path] = typer.Argument(..., metavar="PAGE...",
+                                          help="Report pages (.html) written by sjr report."),
+        out: Path | None = typer.Option(None, "--out",
+                                        help="Folder for the PDFs (default: beside each page)."),
+        ) -> None:
+    """Print report pages as A4 PDFs for a board: page numbers, the date and the audience on
+    every page, no table or chart split across pages (headless Chromium)."""
+    from sjrlib.caller_paths import absolute_path
+    from sjrlib.commands.common import fail
+    from sjrlib.report.board_pack import BoardPackError, print_pdfs
+
+    try:
+        written = print_pdfs([absolute_path(p) for p in pages],
+                             out_dir=absolute_path(out) if out else None)
+    except BoardPackError as exc:
+        fail(str(exc))
+    for path in written:
+        typer.echo(f"Wrote {path}")
 
 
 def register(app: typer.Typer) -> None:
@@ -122,4 +196,5 @@ def register(app: typer.Typer) -> None:
     group.command("national")(national)
     group.command("trust")(trust)
     group.command("all")(all_reports)
+    group.command("pdf")(pdf)
     app.add_typer(group, name="report")

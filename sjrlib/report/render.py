@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
-from nbconvert import HTMLExporter
+if TYPE_CHECKING:  # imported where used: nbformat's import alone costs seconds (jsonschema's
+    # grammars, STACK-NOTES), and the index of a refresh with nothing to render needs neither
+    import nbformat
+    from nbconvert import HTMLExporter
 
 __all__ = ["RenderError", "check_inert", "render_html", "write_html", "write_index"]
 
@@ -66,6 +70,8 @@ table.sjr-table thead th { background: var(--pale); text-align: right;
 table.sjr-table thead th:first-child, table.sjr-table tbody th { text-align: left; }
 table.sjr-table tbody th { font-weight: normal; max-width: 420px; }
 table.sjr-table td { text-align: right; white-space: nowrap; }
+table.sjr-table td.text { text-align: left; white-space: normal; min-width: 12em;
+                          max-width: 46em; }
 table.sjr-table tr.total th, table.sjr-table tr.total td { font-weight: bold;
                                                            border-top: 2px solid var(--grey); }
 p.sjr-note { font-size: 12.5px; color: var(--grey); margin: 2px 0 14px; max-width: 820px; }
@@ -195,6 +201,8 @@ def check_inert(page: str) -> None:
 
 @cache
 def _exporter() -> HTMLExporter:
+    from nbconvert import HTMLExporter
+
     return HTMLExporter(
         template_name="basic",
         exclude_input=True,
@@ -220,6 +228,8 @@ def _no_markdown(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def _publishable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy without code, stderr streams or parameter cells; error outputs raise."""
+    import nbformat
+
     nb = nbformat.from_dict(nb)
     cells = []
     for index, cell in enumerate(nb.cells):
@@ -315,15 +325,22 @@ def _page(title: str, kicker: str, body: str) -> str:
     )
 
 
-def write_index(out_dir: str | Path, organisations, period_label: str) -> Path:
+def write_index(out_dir: str | Path, organisations, period_label: str,
+                missing: Mapping[str, str] | None = None) -> Path:
     """``index.html`` linking the national report and every organisation's report.
 
     Organisations are listed by nation and region, then alphabetically by name: an index, not a
-    ranking. Reports not present in ``out_dir`` (not run, or failed) are listed without a link.
+    ranking. Reports not present in ``out_dir`` (not run, or failed) are listed without a link,
+    and so are those named in ``missing`` (``"national"`` or an organisation code -> why the
+    batch has no report for it, e.g. it failed), with the reason, even if an older page is
+    still there.
     """
     out_dir = Path(out_dir)
+    missing = dict(missing or {})
     parts = ["<h2>National</h2><ul>"]
-    if (out_dir / "national.html").exists():
+    if "national" in missing:
+        parts.append(f"<li>National report ({html.escape(missing['national'])})</li>")
+    elif (out_dir / "national.html").exists():
         parts.append('<li><a href="national.html">National report</a></li>')
     else:
         parts.append("<li>National report (not produced)</li>")
@@ -344,7 +361,9 @@ def write_index(out_dir: str | Path, organisations, period_label: str) -> Path:
                 label = f"{html.escape(row.name_)} ({html.escape(code)})"
                 page = out_dir / "trusts" / f"{code}.html"
                 book = out_dir / "trusts" / f"{code}-lfd.xlsx"
-                if page.exists():
+                if code in missing:
+                    link = f"{label} ({html.escape(missing[code])})"
+                elif page.exists():
                     link = f'<a href="trusts/{html.escape(code)}.html">{label}</a>'
                     if book.exists():
                         link += (f' &middot; <a href="trusts/{html.escape(code)}-lfd.xlsx">'

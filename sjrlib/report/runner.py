@@ -11,12 +11,17 @@
    caller gave (``--out``, parameter files, a SQLite ``--db``) is made absolute against the
    caller's working folder first, so the HTML pages and the Learning from Deaths workbooks
    land together under ``--out`` whatever the kernels' working folder.
-3. Execution: ``N`` worker processes (one per core by default) each start one pre-warmed kernel
-   (:mod:`sjrlib.report.engine`) and run their share of the notebooks through papermill, then
-   render each to HTML (:mod:`sjrlib.report.render`). Kernels talk over IPC sockets in a
-   per-worker directory and start in that directory: no TCP port races, no shared ``cwd``.
-4. A failing report is recorded and the batch goes on; the summary lists the failures and the
-   command exits non-zero. ``index.html`` links every report of the period.
+3. Refresh: only the reports whose inputs changed since the last run into the same folder are
+   rendered (:mod:`sjrlib.report.manifest`: each report is keyed on the snapshot of the rows it
+   reads, its parameters and the code; a report whose file was deleted or altered is rendered
+   again); the others are kept. ``force=True`` (``--force``) renders everything. The batch
+   audits what it read (the governed session) and, before anything is written, what it will
+   write and keep (``report.write``: period, folder, reports rendered and kept).
+4. Execution: worker processes with pre-warmed kernels (:mod:`sjrlib.report.workers`). A
+   failing report is recorded and the batch goes on; the summary lists the failures and the
+   command exits non-zero. An interrupted batch (Ctrl-C, SIGTERM) removes what its unfinished
+   reports had written, keeps what finished, and still writes the index and the manifest.
+   ``index.html`` links every report of the period and marks those missing or failed.
 
 Outputs: ``<out>/<period>/national.html``, ``<out>/<period>/trusts/<code>.html``,
 ``<out>/<period>/trusts/<code>-lfd.xlsx``, ``<out>/<period>/index.html``. Executed notebooks are
@@ -29,16 +34,13 @@ beside it), never among the public pages: ``sjr report trust CODE --audience org
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
+import dataclasses
+import hashlib
 import os
-import queue
 import shutil
-import signal
 import tempfile
-import threading
 import time
-import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,8 +56,19 @@ from sjrlib.report.params import (
     load_parameters,
     parse_period,
 )
+from sjrlib.report.workers import (
+    INTERRUPTED,
+    NOT_RUN,
+    BatchInterrupted,
+    JobResult,
+    ReportJob,
+    run_jobs,
+    terminate_as_exit,
+    uninterrupted,
+)
 
 __all__ = [
+    "BatchInterrupted",
     "BatchResult",
     "JobResult",
     "ReportJob",
@@ -77,31 +90,6 @@ def _default_parameter_files() -> list[Path]:
     return [p for p in (folder / "national.yaml", folder / "trust_defaults.yaml") if p.exists()]
 
 
-@dataclass(frozen=True)
-class ReportJob:
-    """One notebook to execute and render."""
-
-    name: str
-    notebook: Path
-    parameters: dict[str, Any]
-    html: Path
-    title: str
-    kicker: str = "Structured Judgement Review programme"
-    extra_outputs: tuple[Path, ...] = ()
-    notice: str = ""
-    """A banner at the top of the page (e.g. :data:`INTERNAL_NOTICE`); empty: none."""
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """How one report went."""
-
-    name: str
-    ok: bool
-    seconds: float
-    error: str | None = None
-
-
 @dataclass
 class BatchResult:
     """The outcome of :func:`run_reports`."""
@@ -111,162 +99,27 @@ class BatchResult:
     results: list[JobResult] = field(default_factory=list)
     index: Path | None = None
     seconds: float = 0.0
+    interrupted: str | None = None
+    """``"SIGINT"`` or ``"SIGTERM"`` when the batch was stopped (what finished is kept, what
+    had started is removed); None when it ran to the end."""
+    problems: list[str] = field(default_factory=list)
+    """What could not be written besides the reports (the index, the manifest): each a
+    sentence. The batch then exits non-zero."""
+    notes: list[str] = field(default_factory=list)
+    """Worth saying, changes no outcome (e.g. an unreadable manifest set aside)."""
 
     @property
     def failed(self) -> list[JobResult]:
         return [r for r in self.results if not r.ok]
 
+    @property
+    def kept(self) -> list[JobResult]:
+        """Reports unchanged since the last run into this folder, not rendered again."""
+        return [r for r in self.results if r.ok and r.kept]
 
-# ------------------------------------------------------------------------ execution ----
-@contextlib.contextmanager
-def _terminate_as_exit():
-    """Turn SIGTERM into ``SystemExit`` while a batch runs, so ``finally`` blocks still delete
-    the private data slices and stop the kernels (forked workers inherit the handler)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _exit(signum, frame):
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, _exit)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _short_error(exc: BaseException) -> str:
-    from papermill.exceptions import PapermillExecutionError
-
-    if isinstance(exc, PapermillExecutionError):
-        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}".strip()
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
-
-
-def _execute(job: ReportJob, engine_name: str | None) -> None:
-    import papermill
-
-    from sjrlib.report.render import write_html
-
-    for stale in (job.html, *job.extra_outputs):
-        stale.unlink(missing_ok=True)
-    nb = papermill.execute_notebook(
-        str(job.notebook), None, parameters=job.parameters, engine_name=engine_name,
-        kernel_name="python3", progress_bar=False, log_output=False,
-        request_save_on_cell_execute=False,
-    )
-    write_html(nb, job.html, title=job.title, kicker=job.kicker, notice=job.notice)
-
-
-def _run_one(job: ReportJob, kernel) -> JobResult:
-    from sjrlib.report.engine import ENGINE_NAME
-
-    started = time.perf_counter()
-    try:
-        _execute(job, ENGINE_NAME)
-    except Exception as exc:  # one report failing must not stop the batch
-        for partial in (job.html, *job.extra_outputs):
-            partial.unlink(missing_ok=True)
-        if kernel is not None and not kernel.alive():
-            kernel.stop()
-            kernel.start()
-        return JobResult(job.name, False, time.perf_counter() - started, _short_error(exc))
-    return JobResult(job.name, True, time.perf_counter() - started)
-
-
-def _worker(number: int, workdir: str, jobs: Any, results: Any, warm: bool) -> None:
-    """Worker process: one warm kernel, jobs from the queue until a ``None``."""
-    from sjrlib.report.engine import WarmKernel, activate
-
-    kernel = None
-    try:
-        if warm:
-            kernel = WarmKernel(Path(workdir) / f"worker-{number}").start()
-            activate(kernel)
-        while True:
-            job = jobs.get()
-            if job is None:
-                break
-            results.put(_run_one(job, kernel))
-    except BaseException as exc:  # report the worker's death instead of hanging the batch
-        results.put(JobResult(f"worker-{number}", False, 0.0,
-                              f"worker failed: {_short_error(exc)}\n{traceback.format_exc()}"))
-    finally:
-        activate(None)
-        if kernel is not None:
-            kernel.stop()
-
-
-def run_jobs(
-    jobs: Sequence[ReportJob],
-    *,
-    workers: int | None = None,
-    warm: bool = True,
-    progress: bool = True,
-    on_result: Callable[[JobResult], None] | None = None,
-) -> list[JobResult]:
-    """Execute and render ``jobs`` in ``workers`` processes (default: one per core).
-
-    ``warm=False`` runs every notebook in a fresh kernel (papermill's default engine), for
-    comparison. Results come back in the order of ``jobs``.
-    """
-    jobs = list(jobs)
-    if not jobs:
-        return []
-    with _terminate_as_exit():
-        return _run_jobs(jobs, workers, warm, progress, on_result)
-
-
-def _run_jobs(jobs, workers, warm, progress, on_result) -> list[JobResult]:
-    from tqdm import tqdm
-
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    workdir = tempfile.mkdtemp(prefix="sjr-report-kernels-")
-    bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=not progress,
-               dynamic_ncols=True)
-    done: dict[str, JobResult] = {}
-    procs: list = []
-    try:
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        job_queue, result_queue = ctx.Queue(), ctx.Queue()
-        for job in jobs:
-            job_queue.put(job)
-        for _ in range(workers):
-            job_queue.put(None)
-        procs = [ctx.Process(target=_worker, args=(i, workdir, job_queue, result_queue, warm),
-                             daemon=True) for i in range(workers)]
-        for p in procs:
-            p.start()
-        names = {j.name for j in jobs}
-        while len(done) < len(jobs):
-            try:
-                result = result_queue.get(timeout=2)
-            except queue.Empty:
-                if not any(p.is_alive() for p in procs):
-                    break
-                continue
-            if result.name not in names:  # a worker died; its error goes to the summary
-                bar.write(result.error or f"{result.name} failed")
-                continue
-            done[result.name] = result
-            bar.update(1)
-            if not result.ok:
-                bar.write(f"FAILED {result.name}: {result.error}")
-            if on_result is not None:
-                on_result(result)
-        for p in procs:
-            p.join(timeout=30)
-    finally:
-        for p in procs:  # only on an interruption are any still running
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=30)
-        bar.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-    return [done.get(j.name) or JobResult(j.name, False, 0.0, "not run: its worker stopped")
-            for j in jobs]
+    @property
+    def rendered(self) -> list[JobResult]:
+        return [r for r in self.results if r.ok and not r.kept]
 
 
 # -------------------------------------------------------------------- collaboratives ----
@@ -283,37 +136,133 @@ def _collaboratives(path: str | Path | None, known: list[str]) -> list:
     return load_collaboratives(absolute_path(path), known)
 
 
-def _write_collaboratives(groups, reviews, deaths, names, period, trust_raw, period_values,
-                          known, out_dir: Path, url: str) -> list[JobResult]:
-    """Each group's collaborative report (no kernel: a table or two, from the batch's data)."""
-    from sjrlib.report.collaborative import write_collaborative_report
-    from sjrlib.report.data import snapshot_hash
-    from sjrlib.report.stamp import Stamp
+@dataclass
+class _Collaborative:
+    """One group's collaborative report, planned: what it reads, its key, whether it is kept."""
 
-    results = []
+    name: str
+    group: Any
+    path: Path
+    key: str = ""
+    snapshot: str = ""
+    rows: int = 0
+    current: bool = False
+    error: str | None = None
+    params: Any = None
+    mine: Any = None
+    ours: Any = None
+
+
+def _plan_collaboratives(groups, reviews, deaths, names, period, trust_raw, period_values,
+                         known, out_dir: Path, url: str, refresh: _Refresh
+                         ) -> list[_Collaborative]:
+    """Each group's report: its rows, parameters and key (no kernel: a table or two, from the
+    batch's data)."""
+    from sjrlib.report.data import snapshot_hash
+
+    planned = []
     for group in groups:
-        started = time.perf_counter()
-        name = f"collaborative {group.ident}"
+        item = _Collaborative(f"collaborative {group.ident}", group,
+                              out_dir / "collaborative" / f"{group.ident}.html")
+        planned.append(item)
         try:
             values = {**trust_raw, **period_values, "audience": "collaborative",
                       "organisation_code": group.members[0], "db": url}
-            params = load_parameters(values, known_organisations=known)
-            mine = reviews["organisation_code"].astype(str).isin(group.members).fillna(False)
-            ours = deaths["organisation_code"].astype(str).isin(group.members)
-            stamp = Stamp({"collaborative": group.ident, "members": ", ".join(group.members),
-                           "agreed_from": group.agreed_from, "period": period.label,
-                           "audience": "collaborative", "db": url},
-                          snapshot_hash(reviews[mine], deaths[ours]),
-                          int(mine.sum() + ours.sum()))
-            write_collaborative_report(
-                group, reviews[mine], deaths[ours], names, period, params.disclosure_rule(),
-                out_dir / "collaborative" / f"{group.ident}.html", stamp=stamp)
+            item.params = load_parameters(values, known_organisations=known)
+            item.mine = reviews["organisation_code"].astype(str).isin(group.members).fillna(False)
+            item.ours = deaths["organisation_code"].astype(str).isin(group.members)
+            item.snapshot = snapshot_hash(reviews[item.mine], deaths[item.ours])
+            item.rows = int(item.mine.sum() + item.ours.sum())
         except Exception as exc:  # one group failing must not stop the batch
-            results.append(JobResult(name, False, time.perf_counter() - started,
-                                     _short_error(exc)))
+            item.error = _error_line(exc)
             continue
-        results.append(JobResult(name, True, time.perf_counter() - started))
-    return results
+        item.key = refresh.key(
+            item.name, {k: v for k, v in values.items() if k != "user"}, item.snapshot,
+            organisations=[refresh.organisation_rows.get(c, "") for c in group.members],
+            outputs=(item.path,), group=dataclasses.asdict(group),
+            names=[names.get(c, c) for c in group.members])
+        item.current = refresh.is_current(item.name, item.key, (item.path,))
+    return planned
+
+
+def _write_collaborative(item: _Collaborative, reviews, deaths, names, period, url: str,
+                         manifest) -> JobResult:
+    from sjrlib.report.collaborative import write_collaborative_report
+    from sjrlib.report.stamp import Stamp
+
+    started = time.perf_counter()
+    if item.error is not None:
+        return JobResult(item.name, False, 0.0, item.error)
+    if item.current:
+        return JobResult(item.name, True, 0.0, kept=True)
+    manifest.forget(item.name)
+    group = item.group
+    try:
+        stamp = Stamp({"collaborative": group.ident, "members": ", ".join(group.members),
+                       "agreed_from": group.agreed_from, "period": period.label,
+                       "audience": "collaborative", "db": url}, item.snapshot, item.rows)
+        write_collaborative_report(
+            group, reviews[item.mine], deaths[item.ours], names, period,
+            item.params.disclosure_rule(), item.path, stamp=stamp)
+    except Exception as exc:  # one group failing must not stop the batch
+        return JobResult(item.name, False, time.perf_counter() - started, _error_line(exc))
+    manifest.record(item.name, item.key, item.snapshot, (item.path,))
+    return JobResult(item.name, True, time.perf_counter() - started)
+
+
+def _error_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+# --------------------------------------------------------------------------- refresh ----
+class _Refresh:
+    """What the reports of one output folder are made from, and which are still current."""
+
+    def __init__(self, out_dir: Path, organisations, force: bool) -> None:
+        from sjrlib.report.manifest import Manifest, organisation_rows
+        from sjrlib.report.stamp import code_version
+
+        self.out_dir = out_dir
+        self.force = force
+        self.manifest = Manifest.load(out_dir)
+        self.code = code_version()
+        self.organisation_rows = organisation_rows(organisations)
+        self._notebooks: dict[Path, str] = {}
+
+    def notebook(self, path: Path) -> str:
+        if path not in self._notebooks:
+            self._notebooks[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return self._notebooks[path]
+
+    def _relative(self, value: Any) -> Any:
+        """A path inside the output folder, relative to it: moving the folder changes nothing."""
+        if isinstance(value, str) and value.startswith(str(self.out_dir) + os.sep):
+            return os.path.relpath(value, self.out_dir)
+        return value
+
+    def key(self, name: str, parameters: dict[str, Any], snapshot: str, *,
+            organisations: Any, outputs: Sequence[Path], **more: Any) -> str:
+        from sjrlib.report.manifest import report_key
+
+        return report_key(
+            name=name, snapshot=snapshot, organisations=organisations, code=self.code,
+            parameters={k: self._relative(v) for k, v in parameters.items()
+                        if k not in _NOT_IN_KEY},
+            outputs=[self._relative(str(p)) for p in outputs], **more)
+
+    def job_key(self, job: ReportJob, snapshot: str, organisations: Any) -> str:
+        return self.key(job.name, job.parameters, snapshot, organisations=organisations,
+                        outputs=(*job.outputs, *job.state_files), title=job.title,
+                        kicker=job.kicker, notice=job.notice,
+                        notebook=self.notebook(job.notebook))
+
+    def is_current(self, name: str, key: str, outputs: Sequence[Path]) -> bool:
+        return not self.force and self.manifest.is_current(name, key, outputs)
+
+
+_NOT_IN_KEY = frozenset({"data_file", "user"})
+"""Parameters that change no figure: the batch's temporary slice, and who ran it."""
 
 
 # ------------------------------------------------------------------------ planning ----
@@ -325,7 +274,7 @@ def _removing(directory: Path):
         shutil.rmtree(directory, ignore_errors=True)
 
 
-_INTERNAL_PARAMETERS = ("data_file", "lfd_workbook")
+_INTERNAL_PARAMETERS = ("data_file", "lfd_workbook", "published_history")
 """Set by the batch for each notebook; a parameter file that names one is refused (a slice of
 the caller's choosing must not be reported as the national picture)."""
 
@@ -389,6 +338,7 @@ def run_reports(
     audience: str | None = None,
     organisation_reports: bool = False,
     collaboratives: str | Path | None = None,
+    force: bool = False,
 ) -> BatchResult:
     """Plan, check and run a batch of reports; write the index. See the module docstring.
 
@@ -424,6 +374,16 @@ def run_reports(
         With ``"all"``: the groups file (:mod:`sjrlib.report.collaborative`); default
         ``parameters/collaboratives.yaml`` when it exists. Each group's report goes to
         ``collaborative/<id>.html``.
+    force
+        Render every report, even those unchanged since the last run into ``out`` (by
+        default only the reports whose data, parameters or code changed are rendered, and any
+        whose file was deleted or altered: :mod:`sjrlib.report.manifest`).
+
+    Returns
+    -------
+    BatchResult
+        Also when the batch was interrupted (:attr:`BatchResult.interrupted`): what finished
+        is kept and indexed, what had started is removed.
 
     Raises
     ------
@@ -438,7 +398,7 @@ def run_reports(
     from sjrlib.caller_paths import absolute_database_url, absolute_path
     from sjrlib.report import data as report_data
     from sjrlib.report.access import check_report_access
-    from sjrlib.report.render import write_index
+    from sjrlib.report.completeness import read_draft_cases
 
     started = time.perf_counter()
     if what not in ("national", "trust", "all"):
@@ -464,7 +424,7 @@ def run_reports(
         # open_session finds the caller (and audits a refusal, no identity included)
         with open_session(user=user or national.user or trust_raw.get("user"), db=engine,
                           tool="report") as session:
-            username = session.user
+            username, role = session.user, session.role
             check_report_access(session, what, codes, engine=engine)
             organisations = session.organisations()
             known = list(organisations["organisation_code"].astype(str))
@@ -480,70 +440,209 @@ def run_reports(
             start = report_data.trend_start(the_period, trend_months)
             selected = known if what == "all" else list(codes) if what == "trust" else []
             groups = _collaboratives(collaboratives, known) if what == "all" else []
+            read_at = report_data.now_utc()
             reviews, deaths, _ = report_data.read_window(
                 session, start, the_period.end_month, None if what != "trust" else selected
             )
             learning = read_learning(session, None if what != "trust" else selected)
-    finally:
-        engine.dispose()
+            drafts = read_draft_cases(session, start, the_period.end_month,
+                                      None if what != "trust" else selected, reviews)
 
-    out_dir = absolute_path(out) / the_period.label
-    slices = Path(tempfile.mkdtemp(prefix="sjr-report-data-"))
-    with _terminate_as_exit(), _removing(slices):
-        paths = report_data.write_slices(reviews, deaths, organisations, selected, slices)
-        write_learning_slices(learning, paths)  # issue 13: codes and actions
-        jobs: list[ReportJob] = []
+        out_dir = absolute_path(out) / the_period.label
         # one period for the whole batch, passed explicitly to every notebook
         if "_to_" in the_period.label:
             period_values = {"period": None, "start_month": the_period.start_month,
                              "end_month": the_period.end_month}
         else:
             period_values = {"period": the_period.label, "start_month": None, "end_month": None}
-        if what in ("national", "all"):
-            params = national.model_copy(
-                update={**period_values, "data_file": str(paths["national"]), "db": url,
-                        "user": username}
-            )
-            jobs.append(ReportJob(
-                "national", notebooks / "national_report.ipynb", params.notebook_parameters(),
-                out_dir / "national.html",
-                title=f"National report: structured judgement reviews, {the_period.label}",
-            ))
         names = dict(zip(organisations["organisation_code"].astype(str),
                          organisations["name"].astype(str), strict=True))
-        trust_file = trust_raw.pop("_file", "parameters")
-        variants: list[dict[str, Any]] = [{}]
-        if organisation_reports and what == "all":
-            variants.append({"audience": "organisation", "disclosure_threshold": None,
-                             "disclosure_rounding": None})
-        for extra in variants:
-            for code in selected:
-                values = {**trust_raw, **extra, **period_values, "organisation_code": code,
-                          "data_file": str(paths[code]), "user": username}
-                folder = "organisation" if values.get("audience") == "organisation" \
-                    else "trusts"
-                workbook = out_dir / folder / f"{code}-lfd.xlsx"
-                values["lfd_workbook"] = str(workbook)
-                params = load_parameters(values, known_organisations=known)
-                if not isinstance(params, TrustParameters):  # pragma: no cover - schema
-                    raise ParameterError(f"{trust_file}: not trust parameters")
-                jobs.append(ReportJob(
-                    code if folder == "trusts" else f"{code} (organisation)",
-                    notebooks / "trust_report.ipynb", params.notebook_parameters(),
-                    out_dir / folder / f"{code}.html",
-                    title=f"{names.get(code, code)}: structured judgement reviews, "
-                          f"{the_period.label}",
-                    extra_outputs=(workbook,),
-                    notice=INTERNAL_NOTICE if params.internal else "",
-                ))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        results = run_jobs(jobs, workers=workers, warm=warm, progress=progress)
-        results += _write_collaboratives(groups, reviews, deaths, names, the_period,
-                                         trust_raw, period_values, known, out_dir, url)
-    if what == "all":  # the trainer directory (issue 15), published beside the reports
-        from sjrlib.report.trainers import write_trainer_directory
+        jobs = _plan_jobs(what, selected, national, trust_raw, period_values, the_period,
+                          notebooks, out_dir, url, username, known, names, organisation_reports)
+        refresh = _Refresh(out_dir, organisations, force)
+        # the reports show theme codes and actions too (issue 13): a change there re-renders
+        frames = [reviews, deaths] + ([] if drafts is None else [drafts])
+        to_run, kept = _decide(jobs, refresh, frames, selected, more=list(learning))
+        collab = _plan_collaboratives(groups, reviews, deaths, names, the_period, trust_raw,
+                                      period_values, known, out_dir, url, refresh)
+        # before anything is written: who writes which reports where, which are kept
+        _audit_writes(engine, username, role, the_period.label, out_dir, force,
+                      [j.name for j, _ in to_run] + [c.name for c in collab if not c.current],
+                      [j.name for j in kept] + [c.name for c in collab if c.current])
+    finally:
+        engine.dispose()
 
-        write_trainer_directory(url, username, out_dir, the_period.label)
-    index = write_index(out_dir, organisations, the_period.label)
-    return BatchResult(the_period.label, out_dir, results, index,
-                       time.perf_counter() - started)
+    batch = BatchResult(the_period.label, out_dir)
+    if refresh.manifest.problem:
+        batch.notes.append(refresh.manifest.problem)
+    results: dict[str, JobResult] = {j.name: JobResult(j.name, True, 0.0, kept=True)
+                                     for j in kept}
+    manifest = refresh.manifest
+
+    def record(result: JobResult) -> None:
+        job = by_name[result.name]
+        if result.ok:
+            manifest.record(job.name, keys[job.name], snapshots[job.name],
+                            (*job.outputs, *job.state_files))
+        else:
+            manifest.forget(job.name)
+
+    by_name = {job.name: job for job, _ in to_run}
+    keys = {job.name: key for job, (key, _) in to_run}
+    snapshots = {job.name: snap for job, (_, snap) in to_run}
+    slices = Path(tempfile.mkdtemp(prefix="sjr-report-data-"))
+    with terminate_as_exit(), _removing(slices):
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            runnable = []
+            if to_run:
+                needed = [c for c in selected if any(j.parameters.get("organisation_code") == c
+                                                     for j, _ in to_run)]
+                paths = report_data.write_slices(reviews, deaths, organisations, needed,
+                                                 slices, drafts=drafts, read_at=read_at)
+                write_learning_slices(learning, paths)  # issue 13: codes and actions
+                for job, _ in to_run:
+                    manifest.forget(job.name)  # until it has been written again
+                    part = paths["national" if job.name == "national"
+                                 else job.parameters["organisation_code"]]
+                    runnable.append(dataclasses.replace(
+                        job, parameters={**job.parameters, "data_file": str(part)}))
+            try:
+                ran = run_jobs(runnable, workers=workers, warm=warm, progress=progress,
+                               on_result=record)
+            except BatchInterrupted as stop:
+                ran, batch.interrupted = stop.results, stop.signal_name
+                for result in ran:
+                    if not result.ok:
+                        manifest.forget(result.name)
+            results.update((r.name, r) for r in ran)
+            if batch.interrupted is None:
+                for item in collab:
+                    results[item.name] = _write_collaborative(item, reviews, deaths, names,
+                                                              the_period, url, manifest)
+        except (KeyboardInterrupt, SystemExit) as stop:  # before or after the workers ran
+            batch.interrupted = "SIGINT" if isinstance(stop, KeyboardInterrupt) else "SIGTERM"
+    with uninterrupted():  # the index and the manifest, even after a Ctrl-C
+        order = [j.name for j in jobs] + [c.name for c in collab]
+        batch.results = [results.get(name) or JobResult(name, False, 0.0, NOT_RUN)
+                         for name in order]
+        _finish(batch, manifest, refresh.code, organisations, what, url, username)
+    batch.seconds = time.perf_counter() - started
+    return batch
+
+
+def _plan_jobs(what, selected, national, trust_raw, period_values, the_period, notebooks,
+               out_dir, url, username, known, names, organisation_reports) -> list[ReportJob]:
+    """Every notebook report of the batch, as it would run (its slice filled in later)."""
+    jobs: list[ReportJob] = []
+    if what in ("national", "all"):
+        params = national.model_copy(
+            update={**period_values, "data_file": None, "db": url, "user": username}
+        )
+        jobs.append(ReportJob(
+            "national", notebooks / "national_report.ipynb", params.notebook_parameters(),
+            out_dir / "national.html",
+            title=f"National report: structured judgement reviews, {the_period.label}",
+        ))
+    trust_file = trust_raw.pop("_file", "parameters")
+    variants: list[dict[str, Any]] = [{}]
+    if organisation_reports and what == "all":
+        variants.append({"audience": "organisation", "disclosure_threshold": None,
+                         "disclosure_rounding": None})
+    for extra in variants:
+        for code in selected:
+            values = {**trust_raw, **extra, **period_values, "organisation_code": code,
+                      "data_file": None, "user": username}
+            folder = "organisation" if values.get("audience") == "organisation" \
+                else "trusts"
+            workbook = out_dir / folder / f"{code}-lfd.xlsx"
+            values["lfd_workbook"] = str(workbook)
+            # what this report published, so the next run can say what was revised
+            history = out_dir / ".history" / folder / f"{code}.json"
+            values["published_history"] = str(history)
+            params = load_parameters(values, known_organisations=known)
+            if not isinstance(params, TrustParameters):  # pragma: no cover - schema
+                raise ParameterError(f"{trust_file}: not trust parameters")
+            jobs.append(ReportJob(
+                code if folder == "trusts" else f"{code} (organisation)",
+                notebooks / "trust_report.ipynb", params.notebook_parameters(),
+                out_dir / folder / f"{code}.html",
+                title=f"{names.get(code, code)}: structured judgement reviews, "
+                      f"{the_period.label}",
+                extra_outputs=(workbook,),
+                notice=INTERNAL_NOTICE if params.internal else "",
+                state_files=(history,),
+            ))
+    return jobs
+
+
+def _decide(jobs: list[ReportJob], refresh: _Refresh, frames, selected, more=()
+            ) -> tuple[list[tuple[ReportJob, tuple[str, str]]], list[ReportJob]]:
+    """Split the jobs into those to render (with their key and snapshot) and those kept.
+
+    ``frames`` are what the stamp's snapshot covers (so the manifest's snapshot is the one the
+    page prints); ``more`` are further frames the reports read (each with an
+    ``organisation_code``), in the key too."""
+    from sjrlib.report.manifest import data_snapshots
+
+    per_code, whole = data_snapshots(frames, selected)
+    more_code, more_whole = data_snapshots(list(more), selected)
+    every_row = hashlib.sha256("".join(sorted(refresh.organisation_rows.values())).encode())
+    to_run, kept = [], []
+    for job in jobs:
+        if job.name == "national":
+            snapshot, other = whole, more_whole
+            organisations = every_row.hexdigest()
+        else:
+            code = job.parameters["organisation_code"]
+            snapshot, other = per_code[code], more_code[code]
+            organisations = refresh.organisation_rows.get(code, "")
+        key = refresh.job_key(job, snapshot, {"organisations": organisations, "more": other})
+        if refresh.is_current(job.name, key, (*job.outputs, *job.state_files)):
+            kept.append(job)
+        else:
+            to_run.append((job, (key, snapshot)))
+    return to_run, kept
+
+
+def _audit_writes(engine, username: str, role: str | None, period: str, out_dir: Path,
+                  force: bool, render: list[str], keep: list[str]) -> None:
+    """``report.write``: the reports this batch is about to write and those it keeps, before
+    any is written (an entry that cannot be written stops the batch: nothing unaudited)."""
+    from data_access import audit
+
+    with engine.begin() as conn:
+        audit.lock(conn)
+        audit.append(conn, username=username, role=role, action="report.write",
+                     scope={"period": period, "folder": str(out_dir), "force": force,
+                            "render": render, "keep": keep},
+                     rows=len(render), tool="report")
+
+
+def _finish(batch: BatchResult, manifest, code, organisations, what: str, url: str,
+            username: str) -> None:
+    """The manifest, the trainer directory and the index, whatever happened to the reports:
+    each that cannot be written is a sentence in the summary, never a traceback."""
+    from sjrlib.report.render import write_index
+
+    out_dir = batch.out_dir
+    try:
+        manifest.save(code)
+    except OSError as exc:
+        batch.problems.append(f"the manifest was not written ({_error_line(exc)}): the next "
+                              "run renders every report again")
+    if what == "all" and batch.interrupted is None:
+        # the trainer directory (issue 15), published beside the reports
+        try:
+            from sjrlib.report.trainers import write_trainer_directory
+
+            write_trainer_directory(url, username, out_dir, batch.period_label)
+        except Exception as exc:
+            batch.problems.append(f"the trainer directory was not written ({_error_line(exc)})")
+    missing = {r.name: ("not produced: the batch was interrupted"
+                        if r.error in (NOT_RUN, INTERRUPTED) else "report failed in this run")
+               for r in batch.results if not r.ok}
+    try:
+        batch.index = write_index(out_dir, organisations, batch.period_label, missing=missing)
+    except OSError as exc:
+        batch.problems.append(f"the index was not written ({_error_line(exc)})")

@@ -10,17 +10,20 @@ from the element of class ``sjr-generated``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
+import platform
 import subprocess
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import sjrlib
 
-__all__ = ["Stamp", "git_commit"]
+__all__ = ["Stamp", "code_version", "git_commit", "source_digest"]
 
-_INTERNAL = {"data_file", "lfd_workbook", "user"}
+_INTERNAL = {"data_file", "lfd_workbook", "published_history", "user"}
 """Not shown: the batch's own file paths, and the name of the person who ran the report (a
 member of staff; it is in the audit log, and it changes no figure)."""
 
@@ -40,6 +43,53 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("+changes" if dirty.strip() else "")
+
+
+_SOURCE_FOLDERS = ("sjrlib", "data_access")
+"""The code a report runs (its figures, tables, disclosure control, the data it may read)."""
+
+_LIBRARIES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "nbconvert",
+              "nbformat", "papermill", "openpyxl")
+"""Libraries whose version can change a report's numbers, figures or page."""
+
+
+@cache
+def source_digest() -> str:
+    """SHA-256 of the files of ``sjrlib`` and ``data_access`` (path and content, ``__pycache__``
+    left out) as this process loaded them. Cached per process: it describes the code already
+    imported, and a batch's workers are forked from it.
+
+    The commit alone does not say what ran: a checkout with changes is ``<commit>+changes``
+    whatever the changes are, and an installed package has no commit."""
+    root = Path(sjrlib.__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for folder in _SOURCE_FOLDERS:
+        base = root / folder
+        for path in sorted(p for p in base.rglob("*")
+                           if p.is_file() and "__pycache__" not in p.parts
+                           and p.suffix not in (".pyc", ".pyo")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def code_version() -> dict[str, Any]:
+    """The code a report is made by, as the refresh keys it (:mod:`sjrlib.report.manifest`):
+    the package version and the commit the stamp shows, a digest of the source
+    (:func:`source_digest`) and the versions of the libraries that draw and compute. Any of
+    them changing re-renders every report."""
+    return {"package": sjrlib.__version__, "commit": git_commit(), "source": source_digest(),
+            "libraries": _library_versions()}
 
 
 def _safe_db(url: str | None) -> str:
