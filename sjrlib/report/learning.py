@@ -280,8 +280,19 @@ class TrustLearning:
     def _improvement(self, theme: str) -> str:
         return "increase" if theme == "good_practice" else "decrease"
 
-    def themes_table(self) -> tables.ReportTable:
+    def _none_coded(self) -> _Sentence | None:
+        """One sentence instead of tables of zeros, while no review of the period is coded."""
+        if len(self.coded):
+            return None
+        return _Sentence("No review of this period has been coded with themes yet. An "
+                         "organisation lead codes submitted reviews in the coding dashboard "
+                         "(coding.ipynb); a suggested theme counts only once a person accepts "
+                         "it.")
+
+    def themes_table(self) -> tables.ReportTable | _Sentence:
         """Themes this period: coded reviews, reviews coded with each theme, %, trend."""
+        if (nothing := self._none_coded()) is not None:
+            return nothing
         trends = [_trend(self._monthly.chart(t, self._improvement(t)))
                   for t in self._counts.index]
         return _protected_table(
@@ -298,6 +309,8 @@ class TrustLearning:
         """Themes among reviews finding poor or very poor overall care, and among those
         finding good or excellent care (two tables)."""
         out = Charts()
+        if self._none_coded() is not None:
+            return Charts([_Sentence("No coded review this period (see above).")])
         for scores, words, caption in (
                 (domain.POOR_CARE, "poor or very poor", "Themes among reviews finding poor or "
                  "very poor overall care"),
@@ -311,8 +324,10 @@ class TrustLearning:
                 note=f"Coded first-stage reviews whose overall care was {words}."))
         return out
 
-    def good_practice(self) -> tables.ReportTable:
+    def good_practice(self) -> tables.ReportTable | Charts:
         """Good practice noted, by phase of care (and for the review as a whole)."""
+        if self._none_coded() is not None:
+            return Charts([_Sentence("No coded review this period (see above).")])
         phases = [*domain.PHASES, None]
         names = {**domain.labels("phase"), "whole": "The review as a whole"}
         good = self.phased[self.phased["theme"] == "good_practice"]
