@@ -38,6 +38,8 @@ NO_DATA = {
     "themes codebook check": "checks a codebook file; no store (test_themes.py)",
     "themes suggest": "suggests themes for text given on the command line; no store "
                       "(test_themes.py)",
+    "report pdf": "prints report pages the person already has to PDF; no store "
+                  "(test_board_pack.py)",
     "actions measures": "lists the measures of the shipped codebook; no store "
                         "(test_actions.py)",
 }
@@ -390,5 +392,5 @@ def test_an_unexpected_fault_ends_in_one_line_not_a_traceback(tmp_path, capsys):
         main(["summary", "--db", url])
     assert ended.value.code == 1
     err = capsys.readouterr().err
-    assert err.startswith("sjr: the database refused the request:")
+    assert err.startswith("sjr: The database server at 127.0.0.1:9 is not answering")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
