@@ -342,3 +342,18 @@ def test_restore_drill_sqlite_backup_into_postgresql(tmp_path, empty_database):
     finally:
         lead.close()
     assert _verify(empty_database).ok
+
+
+def test_pg_pseudonyms_are_the_same_after_a_restore(pg_demo, empty_database, tmp_path):
+    out = tmp_path / "b.tar"
+    assert _cli(["backup", out, "--db", pg_demo], "demo-admin", tmp_path).exit_code == 0
+    result = _cli(["restore", out, "--db", empty_database], "demo-admin", tmp_path)
+    assert result.exit_code == 0, result.output
+    frames = []
+    for url, name in ((pg_demo, "before.csv"), (empty_database, "after.csv")):
+        result = _cli(["extract", "--approval", "DEMO-RESEARCH", "--out", tmp_path / name,
+                       "--db", url], "demo-researcher", tmp_path)
+        assert result.exit_code == 0, result.output
+        frames.append(pd.read_csv(tmp_path / name, dtype=str))
+    assert len(frames[0]) > 0
+    pd.testing.assert_frame_equal(frames[0], frames[1])
