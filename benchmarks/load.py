@@ -8,7 +8,10 @@ What runs (issue 16 part 4, issue 17 part 1):
 * a throwaway PostgreSQL database (``SJR_BENCH_POSTGRES_URL``, else the local server at
   127.0.0.1:5432) filled with the synthetic generator (``--organisations``, 2 years) through
   the validated imports, one organisation lead registered per simulated lead (each at their
-  own organisation) and ``--reviewers`` reviewers; dropped at the end, with the persons'
+  own organisation; each server connects as that person's own database role, as the hub's
+  ``SJR_DATABASE_URL_TEMPLATE`` does, so row-level security is in force) and ``--reviewers``
+  reviewers (these save as the owner, as a session opened by ``sjr`` with the owner's URL
+  would); dropped at the end, with the persons'
   cluster-wide LOGIN roles, also after Ctrl-C;
 * one real ``sjr serve --no-preheat`` per lead, each on its own port. The lead's identity is
   per server (``SJR_USER``), as under JupyterHub, where each person gets their own single-user
@@ -149,9 +152,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def person_urls(url: str, users: list[str]) -> list[str]:
+    """Each user's database URL as the hub's ``SJR_DATABASE_URL_TEMPLATE`` makes it: the same
+    database, connecting as the person's own role (``users.db_role``), so row-level security is
+    in force as in a deployment."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            roles = dict(conn.execute(text("SELECT username, db_role FROM users")).all())
+    finally:
+        engine.dispose()
+    base = make_url(url)
+    return [base.set(username=roles[user], password=None).render_as_string(hide_password=False)
+            for user in users]
+
+
 def start_servers(url: str, users: list[str], home: Path, preheat: bool
                   ) -> list[tuple[subprocess.Popen, int]]:
-    """One ``sjr serve`` per user, started together; wait until every one listens."""
+    """One ``sjr serve`` per user, each connecting as the person's own database role, started
+    together; wait until every one listens."""
     servers = []
     env = {k: v for k, v in os.environ.items()
            if k not in ("JUPYTERHUB_USER", "SJR_USER", "SJR_DATABASE_URL")}
@@ -159,10 +181,10 @@ def start_servers(url: str, users: list[str], home: Path, preheat: bool
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"),
                MPLCONFIGDIR=str(home / "mpl"), HOME=str(home), MPLBACKEND="Agg",
                SJR_CONFIG=str(home / "no-identity-file"))
-    for user in users:
+    for user, person_url in zip(users, person_urls(url, users), strict=True):
         port = free_port()
         process = subprocess.Popen(
-            [str(SJR), "serve", "--port", str(port), "--db", url,
+            [str(SJR), "serve", "--port", str(port), "--db", person_url,
              "--preheat" if preheat else "--no-preheat"],
             env={**env, "SJR_USER": user}, stdout=(home / f"serve-{user}.log").open("w"),
             stderr=subprocess.STDOUT, start_new_session=True, cwd=str(ROOT))
