@@ -426,7 +426,8 @@ class _Reader:
                 self.second_stage(page, table, rule)
             elif cap.startswith(LEARNING_CAPTIONS):
                 self.by_group(page, table, rule)
-            elif cap.startswith(("Reasons for review", "Poor or very poor overall care by NHS")):
+            elif cap.startswith(("Reasons for review", "Poor or very poor overall care by NHS",
+                                 "Selected and sampled deaths")):
                 self.by_group(page, table, rule)
             elif cap.startswith("Learning from Deaths figures by nation"):
                 self.nations(page, table, rule)
@@ -585,7 +586,8 @@ class _Reader:
         count_cols = [c for c in table.columns if c not in (pct, ci)]
         if len(count_cols) < 2 or pct is None:
             return
-        prefix = "region" if "region" in table.caption.lower() else "reason"
+        low = table.caption.lower()
+        prefix = "region" if "region" in low else "sample" if "sampled" in low else "reason"
         if table.caption.startswith(LEARNING_CAPTIONS):  # one set of unknowns per table
             prefix = f"theme {table.caption}"
         for row, _ in table.rows:

@@ -52,6 +52,10 @@ _AGREEMENT_LABELS = {
 }
 
 
+_MIN_CLUSTERS = 20
+"""Organisations needed before the ordinal model's variance is made cluster-robust."""
+
+
 def national_report(parameters: Mapping[str, Any]) -> NationalReport:
     """Validate ``parameters``, read the data and return the report."""
     params = load_parameters(dict(parameters, report="national"))
@@ -281,7 +285,18 @@ class NationalReport(FormQuestionSections):
         return tables.care_inputs(self.reviews, self.alpha)
 
     def care_scores(self) -> tables.ReportTable:
-        return tables.care_score_table(*self._care, self.rule, alpha=self.alpha)
+        """Care scores by phase, pooled: each phase's % poor care with an interval clustered
+        by organisation (and its design effect), computed from the counts shown."""
+        def interval(phase: str, count: object, base: object, n_exact: int):
+            part = clustered.poor_care_outcomes(self.reviews, phase=phase)
+            fit = clustered.clustered_proportion(part["poor"], part["organisation_code"],
+                                                 self.alpha)
+            return clustered_interval(count, base, n_exact, fit, self.alpha)
+
+        return tables.care_score_table(
+            *self._care, self.rule, alpha=self.alpha, clustered=interval,
+            clustered_note=clustered.METHOD_NOTE + " The interval is computed from the counts "
+            "shown and the design effect; none on fewer than 8 reviews.")
 
     def care_scores_chart(self) -> tables.ScoreBars:
         safe = tables.protect_distribution(self._care[0], self.rule, group="phase")
@@ -341,6 +356,54 @@ class NationalReport(FormQuestionSections):
             note=(table.note + " " + clustered.METHOD_NOTE + " The interval is computed from "
                   "the counts shown and the design effect, so it is wider than a binomial "
                   "interval by about the square root of the design effect."))
+
+    def selected_sample(self) -> tables.ReportTable:
+        """Poor care among deaths reviewed only as a further sample of other deaths, beside
+        deaths reviewed for a specific reason: reviewed deaths are a selected sample, and only
+        the further sample says anything about deaths in general."""
+        outcomes = clustered.poor_care_outcomes(self.reviews, columns=["review_reasons"])
+        reasons = outcomes["review_reasons"].astype("string")
+        groups = {
+            "Reviewed only as a further sample of other deaths": (reasons == "random_sample"),
+            "Reviewed for a specific reason (concern, learning disability, alarm, ...)":
+                reasons.notna() & (reasons != "random_sample"),
+            "All reviewed deaths": pd.Series(True, index=outcomes.index),
+        }
+        raw = pd.DataFrame({
+            "Reviews": {g: int(m.fillna(False).sum()) for g, m in groups.items()},
+            "Poor or very poor overall care": {
+                g: int(outcomes.loc[m.fillna(False).to_numpy(), "poor"].sum())
+                for g, m in groups.items()},
+        })
+        from sjrlib.disclosure import protect_counts
+
+        counts = protect_counts(raw.astype(object), self.rule)
+        ci_column = f"{self.params.confidence_level:.0%} CI, clustered by organisation"
+        pct, intervals, deffs = [], [], []
+        for group, mask in groups.items():
+            k, n = counts.at[group, "Poor or very poor overall care"], counts.at[group, "Reviews"]
+            share = tables.published_share(k, n, self.rule)
+            pct.append(share)
+            part = outcomes[mask.fillna(False).to_numpy()]
+            fit = clustered.clustered_proportion(part["poor"], part["organisation_code"],
+                                                 self.alpha) if len(part) else None
+            interval, deff = clustered_interval(k, n, len(part), fit, self.alpha) \
+                if share is not None else (None, None)
+            intervals.append(interval)
+            deffs.append(deff)
+        frame = counts.assign(**{"% poor or very poor": pct, ci_column: intervals,
+                                 "Design effect": deffs}).astype(object)
+        return tables.ReportTable(
+            frame, caption="Selected and sampled deaths: poor or very poor overall care",
+            note=tables._note(self.rule, "Many deaths are reviewed because something about "
+                              "them called for it, so the reviewed deaths are a selected "
+                              "sample and their rate of poor care is not the rate among all "
+                              "deaths. The further sample of other deaths (Learning from "
+                              "Deaths guidance) is the nearest to a random sample: its rate "
+                              "says most about deaths in general. " + clustered.METHOD_NOTE),
+            formats={"% poor or very poor": "percent"}, index_name="Deaths",
+            total_rows=["All reviewed deaths"],
+        )
 
     def problems(self) -> tables.ReportTable:
         return tables.problems_table(self._problems, self.rule)
@@ -480,24 +543,66 @@ class NationalReport(FormQuestionSections):
     # -------------------------------------------------------------------------- model ----
     def ordinal_model(self) -> tables.ReportTable | narrative.Paragraph:
         try:
-            fit = models.ordinal_regression(self.reviews, alpha=self.alpha)
+            # cluster-robust variance needs enough clusters to be trusted (fewer than about
+            # 20 and it is too small); with fewer, the model-based variance is given, and said
+            few = self.reviews["organisation_code"].nunique() < _MIN_CLUSTERS
+            fit = models.ordinal_regression(self.reviews, alpha=self.alpha,
+                                            cluster=None if few else "organisation_code")
         except ValueError as exc:
             return narrative.Paragraph(f"The ordinal model could not be fitted: {exc}")
         t = fit.table
-        frame = pd.DataFrame({
+        from statsmodels.stats.multitest import multipletests
+
+        def p_text(values) -> list[str]:
+            return [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in values]
+
+        holm = multipletests(t["p_value"].to_numpy(float), method="holm")[1]
+        try:
+            brant = models.brant_for(fit).table.set_index("term")
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            brant, check = None, f" The proportional-odds check could not be made ({exc})."
+        columns = {
             "Odds ratio (worse care)": t["odds_ratio"].to_numpy(float),
             f"{self.params.confidence_level:.0%} CI": [
                 f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(t["ci_lower"], t["ci_upper"],
                                                           strict=True)],
-            "p value": [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in t["p_value"]],
-        }, index=[_term_label(str(x)) for x in t["term"]]).astype(object)
+            "p value": p_text(t["p_value"]),
+            "p value (Holm)": p_text(holm),
+        }
+        if brant is not None:
+            columns["Same odds ratio at every cut point (Brant p)"] = p_text(
+                brant.loc[[str(x) for x in t["term"]], "p_value"])
+            omnibus = brant.loc["Omnibus"]
+            failing = [_term_label(str(x)) for x in t["term"]
+                       if brant.at[str(x), "p_value"] < self.alpha]
+            check = (f" Proportional-odds check (Brant test, which treats reviews as "
+                     "independent and so flags a difference more readily than it should): "
+                     f"overall chi-squared "
+                     f"{omnibus['chi2']:.1f} on {int(omnibus['df'])} df, p "
+                     f"{p_text([omnibus['p_value']])[0]}. "
+                     + (f"For {', '.join(failing)} the odds ratio differs along the scale: "
+                        "read its single odds ratio as an average over the cut points."
+                        if failing else "No term's odds ratio differs detectably along "
+                        "the scale."))
+        frame = pd.DataFrame(columns, index=[_term_label(str(x)) for x in t["term"]]
+                             ).astype(object)
         return tables.ReportTable(
             frame, caption="Proportional-odds model of the overall care score",
             note=(f"{fit.nobs:,} first-stage reviews ({fit.n_dropped:,} with a missing "
                   "covariate left out). An odds ratio above 1 means the factor goes with a "
-                  "lower (worse) overall score. Reviewed deaths are a selected sample: these are "
-                  "associations, not causes." + ("" if fit.converged else
-                                                   " The fit did not converge.")),
+                  "lower (worse) overall score. "
+                  + (f"Intervals and p values treat reviews as independent: with fewer than "
+                     f"{_MIN_CLUSTERS} organisations a cluster-robust variance cannot be "
+                     "trusted, so they are too narrow by an unknown amount. " if few else
+                     "Intervals and p values are cluster-robust (sandwich variance summed "
+                     "over organisations), as reviews of one organisation are not "
+                     "independent. ")
+                  + "Reviewed deaths are a selected sample (deaths "
+                  "chosen for review for a reason, not at random): these are associations "
+                  f"among reviewed deaths, not causes. {len(t)} terms are tested at once, so "
+                  "one may reach p < 0.05 by chance alone: the Holm-adjusted p values allow "
+                  "for that." + check + ("" if fit.converged else
+                                         " The fit did not converge.")),
             formats={"Odds ratio (worse care)": "decimal"}, index_name="Term",
         )
 

@@ -1,0 +1,85 @@
+"""The national report says what its figures can and cannot claim (issue 14 part 5): the
+reviewed deaths are a selected sample, with the further (random) sample shown apart; the
+ordinal model is checked for proportional odds and allows for testing many terms at once."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import report_store  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    from sjrlib.report.national import national_report
+
+    store = report_store.build(tmp_path_factory.mktemp("national"))
+    return national_report(dict(period=report_store.PERIOD, db=store.url,
+                                user=store.programme))
+
+
+def test_the_further_sample_is_shown_apart_from_deaths_reviewed_for_a_reason(report):
+    from sjrlib.stats import clustered
+
+    table = report.selected_sample()
+    frame = table.frame
+    sample, reason, every = frame.index
+    assert sample.startswith("Reviewed only as a further sample")
+    assert every == "All reviewed deaths" and table.total_rows == ["All reviewed deaths"]
+    # the counts, worked out here from the reviews themselves, before disclosure control
+    outcomes = clustered.poor_care_outcomes(report.reviews, columns=["review_reasons"])
+    only = outcomes[outcomes["review_reasons"] == "random_sample"]
+    rule = report.rule
+    assert frame.at[sample, "Reviews"] == rule.round(len(only))
+    assert frame.at[sample, "Poor or very poor overall care"] == rule.round(int(only["poor"].sum()))
+    assert frame.at[every, "Reviews"] == rule.round(len(outcomes))
+    # the percentage is of the counts shown, never of the hidden exact ones
+    k, n = frame.at[sample, "Poor or very poor overall care"], frame.at[sample, "Reviews"]
+    assert abs(frame.at[sample, "% poor or very poor"] - 100 * k / n) < 0.5
+    assert "selected sample" in table.note and "clustering" in table.note.lower()
+
+
+def test_the_ordinal_model_checks_proportional_odds_and_multiple_testing(report):
+    table = report.ordinal_model()
+    assert "p value (Holm)" in table.frame.columns
+    assert "Same odds ratio at every cut point (Brant p)" in table.frame.columns
+    assert "Proportional-odds check (Brant test" in table.note
+    assert "overall chi-squared" in table.note
+    # four organisations: too few clusters for a robust variance, and the note says so
+    assert "with fewer than 20 organisations a cluster-robust variance cannot be trusted" \
+        in table.note
+    assert f"{len(table.frame)} terms are tested at once" in table.note
+    holm = [float(p.lstrip("<")) for p in table.frame["p value (Holm)"]]
+    raw = [float(p.lstrip("<")) for p in table.frame["p value"]]
+    assert all(h >= r for h, r in zip(holm, raw, strict=True))
+
+
+def test_pooled_care_scores_have_intervals_clustered_by_organisation(report):
+    from sjrlib.stats import clustered
+
+    table = report.care_scores()
+    column = "95% CI, clustered by organisation"
+    assert column in table.frame.columns and "Design effect" in table.frame.columns
+    assert "95% confidence interval" not in table.frame.columns
+    assert "clustering of reviews by organisation" in table.note
+    overall = table.frame.loc["Overall assessment of care"]
+    # worked out here: the design effect of the overall score's poor care, and the Wilson
+    # interval on the effective number of reviews of the counts as shown
+    part = clustered.poor_care_outcomes(report.reviews)
+    fit = clustered.clustered_proportion(part["poor"], part["organisation_code"])
+    assert overall["Design effect"] == f"{fit.design_effect:.1f}"
+    base = overall["Reviews scoring this phase"]
+    share = overall["% poor or very poor care"]
+    k = round(share * base / 100)
+    lo, hi = clustered.effective_wilson(k, base, fit.design_effect, fit.n_clusters, 0.05)
+    assert overall[column] == report_interval_text(lo[0], hi[0])
+
+
+def report_interval_text(lo, hi):
+    from sjrlib.report.national import interval_text
+
+    return interval_text(lo, hi)
