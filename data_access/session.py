@@ -481,9 +481,21 @@ class Session:
         if orgs is not None and stored["organisation_code"] not in orgs:
             raise denied
         if self.role == REVIEWER and stored["reviewer_id"] != self._user.reviewer_id \
-                and review_id not in self._queue_ids(conn, orgs):
+                and review_id not in self._queue_ids(conn, orgs) \
+                and not self._my_second_stage_of(conn, review_id):
             raise denied
         return stored
+
+    def _my_second_stage_of(self, conn: Connection, review_id: str) -> bool:
+        """Whether this reviewer holds a second-stage review (a draft included) of
+        ``review_id``: its first stage has left the queue, but they must still read it to
+        finish their own review."""
+        if not self._user.reviewer_id:
+            return False
+        return conn.execute(text(
+            "SELECT 1 FROM reviews WHERE second_review_of = :r AND reviewer_id = :me "
+            "AND review_stage = 'second' LIMIT 1"),
+            {"r": review_id, "me": self._user.reviewer_id}).first() is not None
 
     def review(self, review_id: str) -> dict[str, Any]:
         """One review as a dict of the review frame's columns plus ``version``."""

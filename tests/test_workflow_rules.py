@@ -107,3 +107,28 @@ def test_a_taken_review_id_reveals_nothing_about_its_holder(governed_fresh):  # 
     for secret in (gov.org_b, str(before[2]), "saved by", "version"):
         assert secret not in message
     assert _stored(gov, theirs["review_id"]) == before
+
+
+def test_a_second_stage_draft_can_be_finished_by_its_reviewer(governed_fresh):  # noqa: F811
+    """Saving a second-stage draft takes the first-stage review off the queue; its reviewer
+    must still be able to read it, finish the draft and submit it (found by the entry form's
+    tests). Nobody else gains anything by it."""
+    from dashboard_store import first_stage_values
+
+    gov = governed_fresh
+    first = {**first_stage_values("CASE-2S", overall=1), "review_id": "R-2S-FIRST",
+             "death_month": "2021-08", "review_date": "2021-10-01"}
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        lead.save_review({**first, "reviewer_id": gov.other_reviewer_id})
+    second = {**first, "review_id": "R-2S-SECOND", "review_stage": "second",
+              "second_review_of": "R-2S-FIRST", "status": "draft",
+              "avoidability_score": 3, "avoidability_scale": "rcp"}
+    with open_session("reviewer_a", gov.app_url, tool="test") as s:
+        assert "R-2S-FIRST" in set(s.second_stage_queue()["review_id"])
+        s.save_review(second)
+        assert "R-2S-FIRST" not in set(s.second_stage_queue()["review_id"])
+        draft = s.review("R-2S-SECOND")
+        assert s.review("R-2S-FIRST")["reviewer_id"] == gov.other_reviewer_id
+        s.save_review({**second, "status": "submitted"},
+                      expected_version=int(draft["version"]))
+    assert _stored(gov, "R-2S-SECOND")[0] == "submitted"
