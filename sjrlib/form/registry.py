@@ -484,7 +484,7 @@ def _declare() -> tuple[Question, ...]:
         Field("reviewer_id", "Reviewer reference", Kind.TEXT, "filing", pid, required=True,
               help="pseudonymous reviewer reference"),
         Field("review_date", "Date of review", Kind.DATE, "filing", quasi, required=True,
-              help="YYYY-MM-DD; not before the month of death, not in the future"),
+              help="not before the month of death, not in the future"),
         Field("review_reasons", "Review reasons (at least one)", Kind.MULTI_CHOICE, "reasons",
               answers=answer_list("review_reason"), required=True, group_by=True),
         # -- case details (the minimised fields only)
@@ -508,7 +508,8 @@ def _declare() -> tuple[Question, ...]:
               help="YYYY-MM"),
         Field("specialty", "Specialty team at death", Kind.ANSWERS, "case", quasi,
               answers=answer_list("specialty"), group_by=True,
-              help="a trust's own codes are brought in with a column mapping's values:"),
+              help="the team caring for the patient when they died; 'Other' if it is not "
+                   "listed"),
         Field("location_of_death", "Location of death", Kind.ANSWERS, "case",
               answers=answer_list("location_of_death"), group_by=True),
         Field("admission_type", "Type of admission", Kind.ANSWERS, "case",
