@@ -136,6 +136,7 @@ def test_every_report_is_written_and_indexed(batch):
     written = [p for p in written if p not in kept]
     directory = {out / "trainers.html", out / "trainers.csv"}  # the trainer directory (issue 15)
     assert directory <= set(written)
+    assert 'href="trainers.html"' in index and 'href="trainers.csv"' in index
     assert {oct(p.stat().st_mode & 0o777) for p in directory} == {"0o600"}
     written = [p for p in written if p not in directory]
     assert out / "manifest.json" in written  # what each report was made from (the refresh's)

@@ -372,6 +372,11 @@ def write_index(out_dir: str | Path, organisations, period_label: str,
                     link = f"{label} (no report)"
                 parts.append(f"<li>{link}</li>")
             parts.append("</ul>")
+    if (out_dir / "trainers.html").exists():
+        csv = (' &middot; <a href="trainers.csv">as CSV</a>'
+               if (out_dir / "trainers.csv").exists() else "")
+        parts.append('<h2>Training</h2><ul><li><a href="trainers.html">Tier one trainer '
+                     f"directory</a>{csv}</li></ul>")
     note = ('<p class="sjr-note">Organisations are listed by nation, region and name. The '
             "programme does not compare or rank organisations.</p>")
     page = _page(f"Structured judgement review reports, {period_label}",
