@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -64,6 +65,7 @@ CHART = "img.c-care-scores"
 FILTER = ".f-admission_type select"
 FIRST_CHART_TIMEOUT_S = 240
 REDRAW_TIMEOUT_S = 90
+LEAVE_GRACE_S = 10
 START_TIMEOUT_S = 180
 TARGET_FIRST_P95 = 10.0
 TARGET_REDRAW_P95 = 1.0
@@ -329,6 +331,9 @@ async def lead(browser, port: int, delay: float, changes: int, figures: Figures)
         except Exception as exc:
             figures.errors.append(f"{where} leaving: {type(exc).__name__}"[:300])
         figures.last_left = time.monotonic()
+        # the browser stays open after the page is left, as a person's does: closing the
+        # context at once could abort the page's kernel shutdown request still in flight
+        await asyncio.sleep(LEAVE_GRACE_S)
         await context.close()
 
 
@@ -410,6 +415,9 @@ def main() -> int:
     parser.add_argument("--preheat", action="store_true",
                         help="serve with pre-heated kernels (sjr serve's default; four idle "
                              "kernels per server) instead of as under JupyterHub")
+    parser.add_argument("--logs", type=Path,
+                        help="folder to copy the servers' logs into at the end (to see why a "
+                             "kernel outlived its page)")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is absent (apt-get install chromium)")
@@ -428,46 +436,50 @@ def main() -> int:
     saving = threading.Event()  # the reviewers (set: stop saving)
     threads: list[threading.Thread] = []
     url = None
+    home_path: Path | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="sjr-load-") as home:
-            home = Path(home)
-            url = create_database(admin_url)
-            started = time.monotonic()
-            leads, reviewers = fill(url, organisations, args.leads, args.reviewers)
-            print(f"store: {organisations} synthetic organisations, 2 years, on PostgreSQL "
-                  f"(throwaway database), filled in {time.monotonic() - started:.0f} s",
-                  flush=True)
-            started = time.monotonic()
-            servers = start_servers(url, leads, home, args.preheat)
-            print(f"{len(servers)} sjr serve started in {time.monotonic() - started:.0f} s; "
-                  "waiting 15 s for them to settle", flush=True)
-            time.sleep(15)
-            before = server_memory(servers)
-            loads = [os.getloadavg()[0]]
-            threads.append(threading.Thread(target=sample, args=(servers, figures, stop),
-                                            daemon=True))
-            threads += [threading.Thread(target=reviewer, daemon=True,
-                                         args=(name, url, args.save_every, saving, figures))
-                        for name in reviewers]
-            for thread in threads:
-                thread.start()
-            print(f"{args.leads} leads arriving over {args.window:.0f} s ...", flush=True)
-            ports = [port for _, port in servers]
-            bound = args.window + FIRST_CHART_TIMEOUT_S + args.changes * REDRAW_TIMEOUT_S + 60
-            try:
-                asyncio.run(asyncio.wait_for(drive(ports, args.window, args.changes, figures),
-                                             timeout=bound))
-            except TimeoutError:
-                figures.errors.append(f"page views still running after {bound:.0f} s: stopped")
-            loads.append(os.getloadavg()[0])
-            saving.set()
-            last = figures.last_left or time.monotonic()
-            print(f"all pages left; memory again in {args.after:.0f} s ...", flush=True)
-            time.sleep(max(0.0, last + args.after - time.monotonic()))
-            after = server_memory(servers)
-            after_seconds = time.monotonic() - last
-            stop.set()
-            report(args, figures, before, after, after_seconds, loads)
+        home = home_path = Path(tempfile.mkdtemp(prefix="sjr-load-"))  # removed below
+        url = create_database(admin_url)
+        started = time.monotonic()
+        leads, reviewers = fill(url, organisations, args.leads, args.reviewers)
+        print(f"store: {organisations} synthetic organisations, 2 years, on PostgreSQL "
+              f"(throwaway database), filled in {time.monotonic() - started:.0f} s",
+              flush=True)
+        started = time.monotonic()
+        servers = start_servers(url, leads, home, args.preheat)
+        print(f"{len(servers)} sjr serve started in {time.monotonic() - started:.0f} s; "
+              "waiting 15 s for them to settle", flush=True)
+        time.sleep(15)
+        before = server_memory(servers)
+        loads = [os.getloadavg()[0]]
+        threads.append(threading.Thread(target=sample, args=(servers, figures, stop),
+                                        daemon=True))
+        threads += [threading.Thread(target=reviewer, daemon=True,
+                                     args=(name, url, args.save_every, saving, figures))
+                    for name in reviewers]
+        for thread in threads:
+            thread.start()
+        print(f"{args.leads} leads arriving over {args.window:.0f} s ...", flush=True)
+        ports = [port for _, port in servers]
+        bound = args.window + FIRST_CHART_TIMEOUT_S + args.changes * REDRAW_TIMEOUT_S + 60
+        try:
+            asyncio.run(asyncio.wait_for(drive(ports, args.window, args.changes, figures),
+                                         timeout=bound))
+        except TimeoutError:
+            figures.errors.append(f"page views still running after {bound:.0f} s: stopped")
+        loads.append(os.getloadavg()[0])
+        saving.set()
+        last = figures.last_left or time.monotonic()
+        print(f"all pages left; memory again in {args.after:.0f} s ...", flush=True)
+        time.sleep(max(0.0, last + args.after - time.monotonic()))
+        after = server_memory(servers)
+        for user, server in zip(leads, servers, strict=True):
+            if server_memory([server])[1]:
+                figures.errors.append(f"{user}: a kernel still running {args.after:.0f} s "
+                                      "after the page was left")
+        after_seconds = time.monotonic() - last
+        stop.set()
+        report(args, figures, before, after, after_seconds, loads)
     except KeyboardInterrupt:
         print("\ninterrupted: stopping the servers and dropping the database", flush=True)
         return 130
@@ -477,6 +489,12 @@ def main() -> int:
         for thread in threads:
             thread.join(timeout=10)
         stop_servers(servers)
+        if args.logs is not None and home_path is not None:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for log in home_path.glob("serve-*.log"):
+                shutil.copy(log, args.logs / log.name)
+        if home_path is not None:
+            shutil.rmtree(home_path, ignore_errors=True)
         if url is not None:
             drop_database(admin_url, url)
     return 1 if figures.errors else 0
