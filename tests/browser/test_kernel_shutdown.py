@@ -20,13 +20,24 @@ NOTEBOOK = "review_entry.ipynb"
 READY = ".b-submit"
 
 
+def _command(process: psutil.Process) -> str:
+    """A process's command line; "" for one that ended (or is a zombie) meanwhile."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return ""
+
+
 def _kernels(port: int) -> int:
-    """ipykernel processes under the ``sjr serve --port PORT`` process."""
+    """Live ipykernel processes under the ``sjr serve --port PORT`` process."""
     for proc in psutil.process_iter(["cmdline"]):
         line = proc.info["cmdline"] or []
         if "serve" in line and str(port) in line:
-            return sum(1 for child in proc.children(recursive=True)
-                       if "ipykernel" in " ".join(child.cmdline()))
+            try:
+                children = proc.children(recursive=True)
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue
+            return sum(1 for child in children if "ipykernel" in _command(child))
     raise AssertionError(f"no sjr serve on port {port}")
 
 
