@@ -497,7 +497,14 @@ def _given(value: object) -> bool:
 
 
 def _day(value: object) -> str:
-    return "-" if not _given(value) else str(value)
+    """A date as a board paper writes it ("3\u00a0Dec\u00a02023": one line in a table)."""
+    if not _given(value):
+        return "-"
+    try:
+        day = pd.Timestamp(str(value))
+    except ValueError:
+        return str(value)
+    return f"{day.day}\u00a0{day:%b}\u00a0{day.year}"
 
 
 def _count_words(count: object, rule: DisclosureRule) -> str:

@@ -70,8 +70,8 @@ table.sjr-table thead th { background: var(--pale); text-align: right;
 table.sjr-table thead th:first-child, table.sjr-table tbody th { text-align: left; }
 table.sjr-table tbody th { font-weight: normal; max-width: 420px; }
 table.sjr-table td { text-align: right; white-space: nowrap; }
-table.sjr-table td.text { text-align: left; white-space: normal; min-width: 12em;
-                          max-width: 46em; }
+table.sjr-table td.text { text-align: left; white-space: normal; max-width: 46em; }
+table.sjr-table thead th.text { text-align: left; }
 table.sjr-table tr.total th, table.sjr-table tr.total td { font-weight: bold;
                                                            border-top: 2px solid var(--grey); }
 p.sjr-note { font-size: 12.5px; color: var(--grey); margin: 2px 0 14px; max-width: 820px; }

@@ -122,7 +122,9 @@ class ReportTable:
 
     def _repr_html_(self) -> str:
         text = self.text_frame()
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in text.columns)
+        head = "".join(f'<th class="text">{html.escape(str(c))}</th>'
+                       if self.formats.get(c) == "text" else f"<th>{html.escape(str(c))}</th>"
+                       for c in text.columns)
         rows = []
         for label, values in zip(text.index, text.itertuples(index=False), strict=True):
             css = ' class="total"' if label in self.total_rows else ""
