@@ -5,18 +5,22 @@ persons' roles recreated; and the restore drill's SQLite -> PostgreSQL migration
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
 
 import pandas as pd
 import pytest
-from conftest import POSTGRES_URL
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from test_backup import _audit, _cli, _reviews, _table
 
 from data_access import audit, open_session, store
+
+# read here, not imported from conftest: under xdist another folder's conftest can be the one
+# a plain `import conftest` finds (tests/browser/conftest.py)
+POSTGRES_URL = os.environ.get("SJR_TEST_POSTGRES_URL")
 
 pytestmark = [pytest.mark.postgres,
               pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set")]
