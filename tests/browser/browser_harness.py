@@ -26,3 +26,15 @@ def copy_store(template: Path, folder: Path) -> str:
     copy = folder / "sjr.db"
     shutil.copyfile(template, copy)
     return f"sqlite:///{copy}"
+
+
+def entry_store(tmp_path_factory, data, name: str):
+    """``(url, users)``: a live copy of a store holding ``data`` with users of every dashboard
+    role at its first organisation, for the entry-form browser tests."""
+    from dashboard_store import add_users, populate
+
+    template = tmp_path_factory.mktemp(f"{name}-store") / "template.db"
+    populate(f"sqlite:///{template}", data)
+    users = add_users(f"sqlite:///{template}",
+                      str(data.organisations["organisation_code"].iloc[0]))
+    return copy_store(template, tmp_path_factory.mktemp(f"{name}-live")), users

@@ -13,8 +13,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_harness import copy_store, screenshot
-from dashboard_store import add_users, first_stage_values, populate
+from browser_harness import entry_store, screenshot
+from dashboard_store import first_stage_values
 from playwright.sync_api import expect
 
 from data_access import open_session
@@ -39,12 +39,7 @@ def shot(page, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, small_data):
-    folder = tmp_path_factory.mktemp("entry-versions-store")
-    template = folder / "template.db"
-    populate(f"sqlite:///{template}", small_data)
-    users = add_users(f"sqlite:///{template}",
-                      str(small_data.organisations["organisation_code"].iloc[0]))
-    return copy_store(template, tmp_path_factory.mktemp("entry-versions-live")), users
+    return entry_store(tmp_path_factory, small_data, "entry-versions")
 
 
 @pytest.fixture(scope="module")

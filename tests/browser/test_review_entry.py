@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_harness import copy_store, screenshot
-from dashboard_store import add_users, first_stage_values, populate
+from browser_harness import entry_store, screenshot
+from dashboard_store import first_stage_values
 from playwright.sync_api import expect
 
 from data_access import open_session
@@ -26,12 +26,7 @@ SUBMITTED = re.compile(r"Review SJR-[\w-]+ submitted")
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, small_data):
-    folder = tmp_path_factory.mktemp("entry-store")
-    template = folder / "template.db"
-    populate(f"sqlite:///{template}", small_data)
-    users = add_users(f"sqlite:///{template}",
-                      str(small_data.organisations["organisation_code"].iloc[0]))
-    return copy_store(template, tmp_path_factory.mktemp("entry-live")), users
+    return entry_store(tmp_path_factory, small_data, "entry")
 
 
 @pytest.fixture(scope="module")
