@@ -124,6 +124,21 @@ def _params(values: Sequence[Any], prefix: str) -> tuple[str, dict[str, Any]]:
     return ", ".join(f":{k}" for k in names), names
 
 
+def _scope(organisations: Sequence[str] | None, reviewer_id: str | None
+           ) -> tuple[list[str], dict[str, Any]]:
+    """WHERE conditions and parameters for rows of some organisations and of one reviewer."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if organisations is not None:
+        names, bound = _params(list(organisations) or [""], "o")
+        where.append(f"organisation_code IN ({names})")
+        params.update(bound)
+    if reviewer_id is not None:
+        where.append("reviewer_id = :rid")
+        params["rid"] = reviewer_id
+    return where, params
+
+
 # ----------------------------------------------------------------------------- trainers ----
 def check_trainers(frame: pd.DataFrame, source: str = "trainers") -> pd.DataFrame:
     """Trainer rows checked: every column present, ids unique, names and organisations given,
@@ -260,14 +275,7 @@ def load_records(conn: Connection, *, organisations: Sequence[str] | None = None
                  reviewer_id: str | None = None) -> pd.DataFrame:
     """Training records (``refresher_dates`` as a list of ISO dates), optionally of some
     organisations and of one reviewer."""
-    where, params = [], {}
-    if organisations is not None:
-        names, bound = _params(list(organisations) or [""], "o")
-        where.append(f"organisation_code IN ({names})")
-        params.update(bound)
-    if reviewer_id is not None:
-        where.append("reviewer_id = :rid")
-        params["rid"] = reviewer_id
+    where, params = _scope(organisations, reviewer_id)
     rows = conn.execute(text(
         "SELECT record_id, organisation_code, reviewer_id, trainer_id, trained_on, session, "
         "refresher_dates FROM training_records" + (" WHERE " + " AND ".join(where) if where
@@ -584,14 +592,7 @@ def load_rounds(conn: Connection, round_ids: Sequence[str] | None = None) -> pd.
 def load_members(conn: Connection, *, organisations: Sequence[str] | None = None,
                  reviewer_id: str | None = None) -> pd.DataFrame:
     """Round members (round_id, organisation_code, reviewer_id), optionally scoped."""
-    where, params = [], {}
-    if organisations is not None:
-        names, bound = _params(list(organisations) or [""], "o")
-        where.append(f"organisation_code IN ({names})")
-        params.update(bound)
-    if reviewer_id is not None:
-        where.append("reviewer_id = :rid")
-        params["rid"] = reviewer_id
+    where, params = _scope(organisations, reviewer_id)
     rows = conn.execute(text(
         "SELECT round_id, organisation_code, reviewer_id FROM calibration_round_members"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -676,14 +677,7 @@ def save_answer(conn: Connection, *, round_id: str, case_id: str, organisation_c
 def load_answers(conn: Connection, *, organisations: Sequence[str] | None = None,
                  reviewer_id: str | None = None, round_id: str | None = None) -> pd.DataFrame:
     """Calibration answers (problems, themes and comments decoded), optionally scoped."""
-    where, params = [], {}
-    if organisations is not None:
-        names, bound = _params(list(organisations) or [""], "o")
-        where.append(f"organisation_code IN ({names})")
-        params.update(bound)
-    if reviewer_id is not None:
-        where.append("reviewer_id = :rid")
-        params["rid"] = reviewer_id
+    where, params = _scope(organisations, reviewer_id)
     if round_id is not None:
         where.append("round_id = :round")
         params["round"] = round_id
