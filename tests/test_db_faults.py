@@ -245,3 +245,11 @@ def test_an_export_that_cannot_be_audited_leaves_no_file(sqlite_store, tmp_path)
     assert not out.exists() and not list(tmp_path.glob("*reviews.csv*"))
     done = sjr("summary", "--db", f"sqlite:///file:{path}?mode=ro&uri=true", user=users.admin)
     assert "Reviews" not in done.stdout and done.stdout.strip() == ""
+
+
+@needs_postgres
+def test_a_report_batch_names_a_server_that_is_not_there(tmp_path):
+    done = sjr("report", "all", "--db", "postgresql+psycopg://postgres@127.0.0.1:1/test",
+               "--out", str(tmp_path / "reports"), user="demo-programme")
+    _one_line(done, "Cannot read the store", "at 127.0.0.1:1 is not answering")
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").rglob("*.html"))

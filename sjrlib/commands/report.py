@@ -78,7 +78,12 @@ def _run(what: str, codes: list[str], period, start_month, end_month, db, out, p
         typer.echo(f"Access denied: {exc}", err=True)
         raise typer.Exit(2) from None
     except SQLAlchemyError as exc:
-        typer.echo(f"Cannot read the store: {str(exc).splitlines()[0]}", err=True)
+        from sqlalchemy.engine import make_url
+
+        from data_access.faults import describe_fault
+
+        fault = describe_fault(exc, make_url(db) if db else None)
+        typer.echo(f"Cannot read the store: {fault or str(exc).splitlines()[0]}", err=True)
         raise typer.Exit(1) from None
     except OSError as exc:
         typer.echo(f"Cannot write the reports: {exc}", err=True)
