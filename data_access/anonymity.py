@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sjrlib.form.registry import Privacy, registry
+
 __all__ = [
     "DEFAULT_K",
     "FIXED_COLUMNS",
@@ -99,6 +101,12 @@ LADDERS: dict[str, tuple[str, ...]] = {
     "death_month": ("month", "quarter", "year"),
 }
 """The levels of each quasi-identifier, finest first."""
+
+_UNCOVERED = set(registry().columns_of_privacy(Privacy.QUASI_IDENTIFIER)).difference(
+    *QUASI_IDENTIFIERS.values())
+if _UNCOVERED:  # a quasi-identifier declared without a ladder would be released as recorded
+    raise RuntimeError(f"the field registry's quasi-identifiers {sorted(_UNCOVERED)} have no "
+                       "generalisation here: add each to QUASI_IDENTIFIERS and LADDERS")
 
 SURGICAL = frozenset({"general_surgery", "trauma_and_orthopaedics", "vascular_surgery",
                       "urology", "cardiothoracic_surgery", "neurosurgery", "plastic_surgery",

@@ -171,6 +171,7 @@ def read_extract(path: str | Path) -> pd.DataFrame:
     released, as text.
     """
     from sjrlib import domain
+    from sjrlib.form.registry import Privacy, registry
 
     path = Path(path)
     if path.suffix.lower() == ".parquet":
@@ -179,8 +180,7 @@ def read_extract(path: str | Path) -> pd.DataFrame:
         frame = restore_frame(pd.read_csv(path, dtype="string", keep_default_na=False,
                                           na_values=[""]))
     # k-anonymised quasi-identifiers are released generalised (bands, areas, groups): text
-    generalised = {"review_date", "death_month", "age_at_death", "days_to_death",
-                   "postcode_district", "specialty", "sex", "arrival_hour", "death_hour"}
+    generalised = set(registry().columns_of_privacy(Privacy.QUASI_IDENTIFIER))
     dtypes = {c: t for c, t in domain.REVIEW_DTYPES.items()
               if c in frame.columns and c not in generalised}
     frame = frame.astype({c: "string" for c in generalised

@@ -15,12 +15,9 @@ from matplotlib.figure import Figure
 from sjrlib import domain, plots_seaborn
 from sjrlib.plots import _withheld
 from sjrlib.stats import agreement, descriptive
+from sjrlib.stats._reviews import ReviewIndex
 
 __all__ = ["agreement_chart", "phase_chart", "trend_chart"]
-
-_INDEX_FIELDS = ("review_id", "case_id", "organisation_code", "review_stage", "status",
-                 "review_date")
-
 
 def _lacking(reviews: pd.DataFrame, fields: tuple[str, ...], title: str) -> Figure | None:
     missing = [f for f in dict.fromkeys(fields) if f not in reviews.columns]
@@ -38,7 +35,7 @@ def phase_chart(reviews: pd.DataFrame) -> Figure:
     if not phases:
         return _withheld("Your extract has no care scores (not in your approval's fields): "
                          "chart not drawn", title)
-    lacking = _lacking(reviews, _INDEX_FIELDS, title)
+    lacking = _lacking(reviews, ReviewIndex.COLUMNS, title)
     if lacking is not None:
         return lacking
     # The statistics read every phase's column: blank ones for phases the extract lacks.
@@ -55,7 +52,7 @@ def agreement_chart(reviews: pd.DataFrame, phase: str = "overall") -> Figure:
     item = domain.label("phase", phase)
     item = "overall care" if phase == "overall" else item[0].lower() + item[1:]
     title = f"Two reviewers' scores of {item}"
-    lacking = _lacking(reviews, (*_INDEX_FIELDS, "reviewer_id", score), title)
+    lacking = _lacking(reviews, (*ReviewIndex.COLUMNS, "reviewer_id", score), title)
     if lacking is not None:
         return lacking
     return plots_seaborn.agreement_heatmap(agreement.rating_pairs(reviews, score), item=item,
@@ -66,7 +63,7 @@ def trend_chart(reviews: pd.DataFrame, by: str | None = "organisation_code") -> 
     """Poor or very poor overall care by month (or quarter) of death, one line per value of
     ``by`` (None: pooled)."""
     title = "Poor or very poor overall care (% of first-stage reviews)"
-    fields = (*_INDEX_FIELDS, "death_month", "score_overall", *([by] if by else []))
+    fields = (*ReviewIndex.COLUMNS, "death_month", "score_overall", *([by] if by else []))
     lacking = _lacking(reviews, fields, title)
     if lacking is not None:
         return lacking

@@ -166,9 +166,12 @@ class ReviewIndex:
         Count draft reviews too (default ``False``: drafts are work in progress).
     """
 
+    COLUMNS: tuple[str, ...] = ("review_id", "case_id", "organisation_code", "review_stage",
+                                "status", "review_date")
+    """The columns every selection reads (which review of a case is primary, and so on)."""
+
     def __init__(self, reviews: pd.DataFrame, *, include_drafts: bool = False) -> None:
-        missing = [c for c in ("review_id", "case_id", "organisation_code", "review_stage",
-                               "status", "review_date") if c not in reviews.columns]
+        missing = [c for c in self.COLUMNS if c not in reviews.columns]
         if missing:
             raise ValueError(
                 f"the review frame lacks column(s) {missing}; statistics take a validated review "
