@@ -28,7 +28,7 @@ review, as the care-score tables); referrals are counted on every review that re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,8 @@ TOTAL = "All reviews asked"
 NOT_ANSWERED = "Not answered"
 
 Table = ReportTable | narrative.Paragraph
+_Grouping = Callable[[pd.DataFrame], tuple[pd.Series, dict[str, str]]]
+"""Each review's group (a label per review, partitioning them) and the groups' labels."""
 
 
 def asked(reviews: pd.DataFrame, question: str) -> pd.DataFrame:
@@ -156,67 +158,83 @@ def _answer_groups(reviews: pd.DataFrame, column: str) -> tuple[pd.Series, dict[
     return groups, {**_labels(column), "_none": NOT_ANSWERED}
 
 
-def autism_and_learning_disability(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                                   alpha: float = 0.05) -> Table:
-    """Deaths of autistic patients beside deaths of patients with a learning disability:
-    reviews and poor or very poor overall care, the four combinations of the two answers."""
-    first = _primary_first(asked(reviews, "autism"))
+def _overall_care_by(reviews: pd.DataFrame, question: str, grouping: _Grouping,
+                     rule: DisclosureRule, *, what: str, caption: str, index_name: str,
+                     note: str, alpha: float) -> Table:
+    """Reviews and poor or very poor overall care per group of the deaths ``question`` was
+    asked about (one review per death); ``grouping`` gives each review's group and the
+    groups' labels in table order; ``what`` completes "a version of the form that asks ..."."""
+    first = _primary_first(asked(reviews, question))
     if first.empty:
-        return _none_asked("whether the patient was autistic")
+        return _none_asked(what)
+    groups, order = grouping(first)
+    return _poor_care_table(first, groups, order, rule, phase="overall", caption=caption,
+                            index_name=index_name, note=note, alpha=alpha)
+
+
+def _autism_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
     ld = (first["learning_disability"] == "yes").fillna(False).to_numpy(bool)
     autistic = (first["autism"] == "yes").fillna(False).to_numpy(bool)
     groups = pd.Series(np.select([ld & ~autistic, autistic & ~ld, ld & autistic],
                                  ["ld", "autism", "both"], "neither"), index=first.index)
-    order = {"ld": "Learning disability, not autistic", "autism": "Autistic, no learning "
-             "disability", "both": "Learning disability and autistic",
-             "neither": "Neither (or not known)"}
-    return _poor_care_table(
-        first, groups, order, rule, phase="overall",
+    return groups, {"ld": "Learning disability, not autistic",
+                    "autism": "Autistic, no learning disability",
+                    "both": "Learning disability and autistic",
+                    "neither": "Neither (or not known)"}
+
+
+def autism_and_learning_disability(reviews: pd.DataFrame, rule: DisclosureRule, *,
+                                   alpha: float = 0.05) -> Table:
+    """Deaths of autistic patients beside deaths of patients with a learning disability:
+    reviews and poor or very poor overall care, the four combinations of the two answers."""
+    return _overall_care_by(
+        reviews, "autism", _autism_groups, rule, alpha=alpha,
+        what="whether the patient was autistic", index_name="Patients",
         caption="Deaths of autistic patients beside patients with a learning disability: "
                 "reviews and poor or very poor overall care",
-        index_name="Patients", alpha=alpha,
         note="LeDeR covers both groups; the deaths feed counts learning disability only, so "
              "autistic patients are counted among reviewed deaths here.")
+
+
+def _examiner_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
+    """Scrutinised with each concern answer, then each other scrutiny answer."""
+    scrutiny, concern = first["me_scrutiny"].astype("string"), first["me_concern"]
+    groups = scrutiny.where(scrutiny != "yes", "yes_" + concern.astype("string").fillna("none"))
+    concern_labels = _labels("me_concern")
+    order = {f"yes_{a}": f"Scrutinised; concern raised: {label}"
+             for a, label in concern_labels.items()}
+    order["yes_none"] = f"Scrutinised; concern: {NOT_ANSWERED.lower()}"
+    order.update({a: f"Scrutinised: {label}" for a, label in _labels("me_scrutiny").items()
+                  if a != "yes"})
+    order["_none"] = f"Scrutiny: {NOT_ANSWERED.lower()}"
+    return groups.fillna("_none"), order
 
 
 def medical_examiner_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
                               alpha: float = 0.05) -> Table:
     """Medical examiner scrutiny and concerns, and the overall care the reviews found."""
-    first = _primary_first(asked(reviews, "me_scrutiny"))
-    if first.empty:
-        return _none_asked("about medical examiner scrutiny")
-    scrutiny, concern = first["me_scrutiny"].astype("string"), first["me_concern"]
-    groups = scrutiny.where(scrutiny != "yes", "yes_" + concern.astype("string").fillna("none"))
-    groups = groups.fillna("_none")
-    concern_labels = _labels("me_concern")
-    scrutiny_labels = _labels("me_scrutiny")
-    order = {f"yes_{a}": f"Scrutinised; concern raised: {concern_labels[a]}"
-             for a in concern_labels}
-    order["yes_none"] = f"Scrutinised; concern: {NOT_ANSWERED.lower()}"
-    order.update({a: f"Scrutinised: {label}" for a, label in scrutiny_labels.items()
-                  if a != "yes"})
-    order["_none"] = f"Scrutiny: {NOT_ANSWERED.lower()}"
-    return _poor_care_table(
-        first, groups, order, rule, phase="overall",
+    return _overall_care_by(
+        reviews, "me_scrutiny", _examiner_groups, rule, alpha=alpha,
+        what="about medical examiner scrutiny", index_name="Medical examiner",
         caption="Medical examiner scrutiny and concerns, and poor or very poor overall care",
-        index_name="Medical examiner", alpha=alpha,
         note="Medical examiner scrutiny is statutory in England from 9 September 2024; "
              "Scottish health boards answer not applicable (Death Certification Review "
              "Service).")
 
 
+def _family_concern_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
+    groups, order = _answer_groups(first, "family_concern")
+    return groups, {k: f"Family or carers raised a concern: {v}" for k, v in order.items()}
+
+
 def family_concern_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
                             alpha: float = 0.05) -> Table:
     """Concerns raised by the bereaved family or carers, and the overall care found."""
-    first = _primary_first(asked(reviews, "family_concern"))
-    if first.empty:
-        return _none_asked("whether the family raised a concern")
-    groups, order = _answer_groups(first, "family_concern")
-    order = {k: f"Family or carers raised a concern: {v}" for k, v in order.items()}
-    return _poor_care_table(
-        first, groups, order, rule, phase="overall",
+    return _overall_care_by(
+        reviews, "family_concern", _family_concern_groups, rule, alpha=alpha,
+        what="whether the family raised a concern", index_name="Family concern",
         caption="Concerns raised by bereaved families or carers, and poor or very poor "
-                "overall care", index_name="Family concern", alpha=alpha,
+                "overall care",
         note="A family's concern is a reason for review (NQB 2017) and a source of learning.")
 
 
