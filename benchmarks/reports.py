@@ -13,6 +13,11 @@ Prints (wall-clock seconds) for the default demo store (about 135 organisations)
    processes (the stricter floor: no process start, no papermill import per notebook);
 4. ``sjr report all --jobs 1`` (sequential).
 
+(1) and (2) are printed for the SQLite store and then for PostgreSQL: a throwaway database on
+``SJR_BENCH_POSTGRES_URL`` (else the local server) filled by ``sjr demo-data``, with the demo
+users as login roles and row-level security on, dropped at the end (``--skip-postgres`` for
+SQLite only; ``--postgres-organisations N`` for a smaller PostgreSQL store).
+
 Target: (1) <= 1.5 x the floor. Run: ``python benchmarks/reports.py [--db URL] [--jobs N]
 [--skip-sequential] [--skip-floor] [--skip-force]``. The store is built with ``sjr demo-data``
 if it is missing; a SQLite store is copied first (SQLite's backup API), so the reviews the
@@ -33,6 +38,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SJR = str(Path(sys.executable).with_name("sjr"))
 
 EMPTY_NOTEBOOK = """{"cells": [
@@ -143,6 +149,68 @@ def _floor_cli(n_notebooks: int, jobs: int, workdir: Path) -> float:
     return seconds
 
 
+def _refresh_figures(db: str, jobs: int, label: str, *, skip_force: bool
+                     ) -> tuple[float, float, int]:
+    """The full batch and its incremental refreshes on one store: the batch's wall and CPU
+    seconds and its number of reports."""
+    from data_access import open_session
+
+    with open_session(db=db, tool="benchmark") as session:
+        n_orgs = len(session.organisations())
+    n_reports = n_orgs + 1
+    with tempfile.TemporaryDirectory(prefix="sjr-bench-out-") as tmp:
+        out = Path(tmp) / "parallel"
+        cpu0 = _children_cpu()
+        batch, summary = _report_all(db, out, jobs)
+        cpu1 = _children_cpu()
+        print(f"{label}: {n_reports} reports ({n_orgs} organisations + national), {jobs} "
+              f"workers; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+              flush=True)
+        print(f"  sjr report all (parallel)             {batch:7.1f} s wall "
+              f"{cpu1 - cpu0:7.1f} s CPU   ({summary})", flush=True)
+        unchanged, summary = _report_all(db, out, jobs)
+        print(f"  refresh, nothing changed              {unchanged:7.1f} s wall   "
+              f"{unchanged / batch:.3f} of the full batch (target <= 0.200)   ({summary})",
+              flush=True)
+        code = _add_reviews(db)
+        one, summary = _report_all(db, out, jobs)
+        print(f"  refresh, new reviews at {code:<14}{one:7.1f} s wall   "
+              f"{one / batch:.3f} of the full batch (target: about 2 of {n_reports} reports "
+              f"= {2 / n_reports:.3f} plus the fixed cost above)   ({summary})", flush=True)
+        if not skip_force:
+            forced, summary = _report_all(db, out, jobs, "--force")
+            print(f"  refresh --force (everything again)    {forced:7.1f} s wall   "
+                  f"{forced / batch:.2f} x the full batch   ({summary})", flush=True)
+        print(f"  load average now {os.getloadavg()[0]:.1f}", flush=True)
+    return batch, cpu1 - cpu0, n_reports
+
+
+def _postgres_figures(admin_url: str, organisations: int | None, jobs: int,
+                      skip_force: bool) -> None:
+    """The same refresh figures on a throwaway PostgreSQL database filled by ``sjr demo-data``
+    (the demo users as PostgreSQL login roles, row-level security on), dropped afterwards."""
+    from load import create_database, drop_database
+
+    try:
+        url = create_database(admin_url)
+    except Exception as exc:  # noqa: BLE001 - no server: say so, the SQLite figures stand
+        print(f"PostgreSQL: not measured ({type(exc).__name__}: "
+              f"{str(exc).splitlines()[0]})")
+        return
+    try:
+        started = time.perf_counter()
+        more = ["--organisations", str(organisations)] if organisations else []
+        with tempfile.TemporaryDirectory(prefix="sjr-bench-pg-") as work:
+            subprocess.run([SJR, "demo-data", "--db", url, *more], check=True, cwd=work,
+                           capture_output=True,
+                           env={k: v for k, v in os.environ.items() if k != "SJR_USER"})
+        print(f"PostgreSQL demo store (throwaway database) filled in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+        _refresh_figures(url, jobs, "PostgreSQL", skip_force=skip_force)
+    finally:
+        drop_database(admin_url, url)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=os.environ.get("SJR_DATABASE_URL",
@@ -151,6 +219,11 @@ def main() -> int:
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--skip-force", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true",
+                        help="only the SQLite figures")
+    parser.add_argument("--postgres-organisations", type=int, default=None,
+                        help="organisations in the PostgreSQL demo store (default: the "
+                             "generator's national set, as the SQLite demo store)")
     args = parser.parse_args()
 
     if args.db.startswith("sqlite:///") and not Path(args.db[len("sqlite:///"):]).exists():
@@ -158,41 +231,15 @@ def main() -> int:
         print("building the demo store (sjr demo-data) ...", flush=True)
         subprocess.run([SJR, "demo-data", "--db", args.db], check=True, cwd=ROOT)
 
-    from data_access import open_session
-
     # reports run as the person who starts them: the demo store's programme-team user unless
     # SJR_USER names another (the `sjr report` children inherit it)
     os.environ.setdefault("SJR_USER", "demo-programme")
-    with open_session(db=args.db, tool="benchmark") as session:
-        n_orgs = len(session.organisations())
-    n_reports = n_orgs + 1
-
+    engine = "SQLite" if args.db.startswith("sqlite") else "PostgreSQL (--db)"
     with tempfile.TemporaryDirectory(prefix="sjr-bench-") as tmp:
         tmp = Path(tmp)
         db = _copy_sqlite(args.db, tmp) if args.db.startswith("sqlite:///") else args.db
-        out = tmp / "parallel"
-        cpu0 = _children_cpu()
-        batch, summary = _report_all(db, out, args.jobs)
-        cpu1 = _children_cpu()
-        print(f"reports: {n_reports} ({n_orgs} organisations + national), {args.jobs} workers; "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-        print(f"  sjr report all (parallel)             {batch:7.1f} s wall "
-              f"{cpu1 - cpu0:7.1f} s CPU   ({summary})", flush=True)
-
-        unchanged, summary = _report_all(db, out, args.jobs)
-        print(f"  refresh, nothing changed              {unchanged:7.1f} s wall   "
-              f"{unchanged / batch:.3f} of the full batch (target <= 0.200)   ({summary})",
-              flush=True)
-        code = _add_reviews(db)
-        one, summary = _report_all(db, out, args.jobs)
-        print(f"  refresh, new reviews at {code:<14}{one:7.1f} s wall   "
-              f"{one / batch:.3f} of the full batch (target: about 2 of {n_reports} reports "
-              f"= {2 / n_reports:.3f} plus the fixed cost above)   ({summary})", flush=True)
-        if not args.skip_force:
-            forced, summary = _report_all(db, out, args.jobs, "--force")
-            print(f"  refresh --force (everything again)    {forced:7.1f} s wall   "
-                  f"{forced / batch:.2f} x the full batch   ({summary})", flush=True)
-        print(f"  load average now {os.getloadavg()[0]:.1f}", flush=True)
+        batch, batch_cpu, n_reports = _refresh_figures(db, args.jobs, engine,
+                                                       skip_force=args.skip_force)
 
         if not args.skip_floor:
             cpu2 = _children_cpu()
@@ -200,7 +247,7 @@ def main() -> int:
             cpu3 = _children_cpu()
             floor_cli = _floor_cli(n_reports, args.jobs, tmp)
             cpu4 = _children_cpu()
-            batch_cpu, floor_cpu, cli_cpu = cpu1 - cpu0, cpu3 - cpu2, cpu4 - cpu3
+            floor_cpu, cli_cpu = cpu3 - cpu2, cpu4 - cpu3
             print(f"  floor (a): {n_reports} papermill CLI runs     {floor_cli:7.1f} s wall "
                   f"{cli_cpu:7.1f} s CPU   ratio {batch / floor_cli:.2f}x wall, "
                   f"{batch_cpu / cli_cpu:.2f}x CPU (target <= 1.50)")
@@ -211,6 +258,9 @@ def main() -> int:
             sequential, _ = _report_all(db, tmp / "sequential", 1)
             print(f"  sjr report all --jobs 1               {sequential:7.1f} s wall   "
                   f"(parallel speed-up {sequential / batch:.2f}x)")
+    if not args.skip_postgres and not args.db.startswith("postgresql"):
+        _postgres_figures(os.environ.get("SJR_BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
+                          args.postgres_organisations, args.jobs, args.skip_force)
     return 0
 
 
