@@ -10,10 +10,12 @@ the new columns' answer lists do not allow. Downgrading back to 0006 keeps the 2
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from alembic import command
-from sqlalchemy import MetaData, insert, select, text
+from sqlalchemy import Engine, MetaData, insert, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from data_access import database, store
@@ -29,34 +31,35 @@ EXT2026_COLUMNS = ("autism", "clinical_frailty_scale", "me_scrutiny", "me_concer
 """The columns the revision adds (spelt out: this test pins the migration, not the registry)."""
 
 
-def _migrate(url: str, revision: str, *, down: bool = False) -> None:
+@contextmanager
+def _engine(url: str) -> Iterator[Engine]:
     engine = store.get_engine(url)
     try:
-        with engine.begin() as conn:
-            database._begin_write(conn)
-            config = database._alembic_config()
-            config.attributes["connection"] = conn
-            (command.downgrade if down else command.upgrade)(config, revision)
+        yield engine
     finally:
         engine.dispose()
+
+
+def _migrate(url: str, revision: str, *, down: bool = False) -> None:
+    with _engine(url) as engine, engine.begin() as conn:
+        database._begin_write(conn)
+        config = database._alembic_config()
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def _dump(url: str, columns: dict[str, list[str]] | None = None) -> dict[str, list[tuple]]:
     """Every row of the old tables (only ``columns`` of each when given), in key order."""
-    engine = store.get_engine(url)
     meta = MetaData()
-    try:
-        with engine.connect() as conn:
-            meta.reflect(conn, only=list(OLD_TABLES))
-            out = {}
-            for name in OLD_TABLES:
-                table = meta.tables[name]
-                chosen = [table.c[c] for c in (columns or {}).get(name, table.c.keys())]
-                out[name] = [tuple(r) for r in conn.execute(
-                    select(*chosen).order_by(*table.primary_key.columns))]
-            return out
-    finally:
-        engine.dispose()
+    with _engine(url) as engine, engine.connect() as conn:
+        meta.reflect(conn, only=list(OLD_TABLES))
+        out = {}
+        for name in OLD_TABLES:
+            table = meta.tables[name]
+            chosen = [table.c[c] for c in (columns or {}).get(name, table.c.keys())]
+            out[name] = [tuple(r) for r in conn.execute(
+                select(*chosen).order_by(*table.primary_key.columns))]
+        return out
 
 
 @pytest.fixture(scope="module")
@@ -74,26 +77,22 @@ def _store_at_0006(source: str, url: str) -> tuple[dict[str, list[str]], dict]:
     the columns of each table at 0006 and the whole content."""
     _migrate(url, BEFORE)
     old, src = MetaData(), MetaData()
-    target, origin = store.get_engine(url), store.get_engine(source)
-    try:
-        with target.begin() as out, origin.connect() as inp:
-            old.reflect(out, only=list(OLD_TABLES))
-            src.reflect(inp, only=list(OLD_TABLES))
-            for name in OLD_TABLES[:7]:
-                names = list(old.tables[name].c.keys())
-                rows = [dict(r._mapping) for r in inp.execute(
-                    select(*(src.tables[name].c[c] for c in names)))]
-                if name == "reviews":  # first-stage reviews before the ones citing them
-                    rows.sort(key=lambda r: r["second_review_of"] is not None)
-                out.execute(insert(old.tables[name]), rows)
-            review_id = out.execute(text("SELECT min(review_id) FROM reviews")).scalar_one()
-            out.execute(insert(old.tables["theme_codes"]), [{
-                "id": "a" * 32, "review_id": review_id, "theme": "communication",
-                "phase": None, "codebook_version": "2026.1", "coded_by": "lead",
-                "coded_at": dt.datetime(2026, 1, 5, tzinfo=dt.UTC), "from_suggestion": False}])
-    finally:
-        target.dispose()
-        origin.dispose()
+    with _engine(url) as target, _engine(source) as origin, \
+            target.begin() as out, origin.connect() as inp:
+        old.reflect(out, only=list(OLD_TABLES))
+        src.reflect(inp, only=list(OLD_TABLES))
+        for name in OLD_TABLES[:7]:
+            names = list(old.tables[name].c.keys())
+            rows = [dict(r._mapping) for r in inp.execute(
+                select(*(src.tables[name].c[c] for c in names)))]
+            if name == "reviews":  # first-stage reviews before the ones citing them
+                rows.sort(key=lambda r: r["second_review_of"] is not None)
+            out.execute(insert(old.tables[name]), rows)
+        review_id = out.execute(text("SELECT min(review_id) FROM reviews")).scalar_one()
+        out.execute(insert(old.tables["theme_codes"]), [{
+            "id": "a" * 32, "review_id": review_id, "theme": "communication",
+            "phase": None, "codebook_version": "2026.1", "coded_by": "lead",
+            "coded_at": dt.datetime(2026, 1, 5, tzinfo=dt.UTC), "from_suggestion": False}])
     columns = {t: list(old.tables[t].c.keys()) for t in OLD_TABLES}
     return columns, _dump(url)
 
@@ -105,18 +104,14 @@ def test_upgrading_a_populated_store_from_0006_loses_nothing(db_url, source):
         before["theme_codes"]
     _migrate(db_url, "head")
     assert _dump(db_url, columns) == before  # every row of every table, column for column
-    engine = store.get_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            versions = conn.execute(text(
-                "SELECT form_version, count(*) FROM reviews GROUP BY form_version")).all()
-            answered = conn.execute(text(
-                "SELECT count(*) FROM reviews WHERE "
-                + " OR ".join(f"{c} IS NOT NULL" for c in EXT2026_COLUMNS))).scalar_one()
-            referrals = conn.execute(text("SELECT count(*) FROM referrals")).scalar_one()
-            loaded = store.load_reviews(conn)
-    finally:
-        engine.dispose()
+    with _engine(db_url) as engine, engine.connect() as conn:
+        versions = conn.execute(text(
+            "SELECT form_version, count(*) FROM reviews GROUP BY form_version")).all()
+        answered = conn.execute(text(
+            "SELECT count(*) FROM reviews WHERE "
+            + " OR ".join(f"{c} IS NOT NULL" for c in EXT2026_COLUMNS))).scalar_one()
+        referrals = conn.execute(text("SELECT count(*) FROM referrals")).scalar_one()
+        loaded = store.load_reviews(conn)
     assert versions == [("rcp2017", len(before["reviews"]))]
     assert answered == 0 and referrals == 0
     # and as the rest of the project reads them: every old review is an rcp2017 review
@@ -129,8 +124,7 @@ def test_upgrading_a_populated_store_from_0006_loses_nothing(db_url, source):
 def test_the_new_columns_refuse_what_their_answer_lists_do_not_allow(db_url, source):
     _store_at_0006(source, db_url)
     _migrate(db_url, "head")
-    engine = store.get_engine(db_url)
-    try:
+    with _engine(db_url) as engine:
         with engine.connect() as conn:
             review_id = conn.execute(text("SELECT min(review_id) FROM reviews")).scalar_one()
         bad = [
@@ -174,23 +168,17 @@ def test_the_new_columns_refuse_what_their_answer_lists_do_not_allow(db_url, sou
                          {"r": review_id})
             conn.execute(text("DELETE FROM reviews WHERE review_id = :r"), {"r": review_id})
             assert conn.execute(text("SELECT count(*) FROM referrals")).scalar_one() == 0
-    finally:
-        engine.dispose()
 
 
 def test_a_review_inserted_without_a_version_is_rcp2017(db_url, source):
     _store_at_0006(source, db_url)
     _migrate(db_url, "head")
-    engine = store.get_engine(db_url)
-    try:
-        with engine.begin() as conn:
-            org = conn.execute(text("SELECT min(code) FROM organisations")).scalar_one()
-            conn.execute(text("INSERT INTO reviews (review_id, organisation_code, review_stage, "
-                              "status) VALUES ('R-NEW', :o, 'first', 'draft')"), {"o": org})
-            version = conn.execute(text(
-                "SELECT form_version FROM reviews WHERE review_id = 'R-NEW'")).scalar_one()
-    finally:
-        engine.dispose()
+    with _engine(db_url) as engine, engine.begin() as conn:
+        org = conn.execute(text("SELECT min(code) FROM organisations")).scalar_one()
+        conn.execute(text("INSERT INTO reviews (review_id, organisation_code, review_stage, "
+                          "status) VALUES ('R-NEW', :o, 'first', 'draft')"), {"o": org})
+        version = conn.execute(text(
+            "SELECT form_version FROM reviews WHERE review_id = 'R-NEW'")).scalar_one()
     assert version == "rcp2017"
 
 
