@@ -8,9 +8,11 @@ The data: a synthetic set over April 2024 to March 2025, so reviews of deaths be
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pandas as pd
 import pytest
+from dashboard_store import populate
 from sqlalchemy import select, text
 
 from data_access import open_session, store
@@ -28,32 +30,26 @@ REFERRAL_REF = [domain.referral_ref_column(t) for t in domain.REFERRAL_TYPES]
 
 
 @pytest.fixture(scope="module")
-def mixed():
-    """Validated frames of both versions (organisations, deaths, reviews)."""
-    data = generate(n_organisations=4, years=1, seed=3, start_year=2024, n_scottish=34,
+def generated():
+    """Synthetic data of both versions: 4 organisations (one Scottish), reviews of 2024-25."""
+    return generate(n_organisations=4, years=1, seed=3, start_year=2024, n_scottish=34,
                     today=TODAY)
-    organisations = schema.validate_organisations(data.organisations)
-    reviews = schema.validate_reviews(data.reviews, known_organisations=organisations)
-    deaths = schema.validate_deaths(data.deaths, known_organisations=organisations)
+
+
+@pytest.fixture(scope="module")
+def mixed(generated):
+    """Validated frames of both versions (organisations, deaths, reviews)."""
+    organisations = schema.validate_organisations(generated.organisations)
+    reviews = schema.validate_reviews(generated.reviews, known_organisations=organisations)
+    deaths = schema.validate_deaths(generated.deaths, known_organisations=organisations)
     assert set(reviews["form_version"]) == {BASE_VERSION, LATEST_VERSION}
     return organisations, deaths, reviews
 
 
-def _populate(url: str, mixed) -> None:
-    organisations, deaths, reviews = mixed
-    store.init_db(url)
-    engine = store.get_engine(url)
-    try:
-        store.import_organisations(engine, organisations)
-        store.import_deaths(engine, deaths)
-        store.import_reviews(engine, reviews)
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
-def url(db_url, mixed):
-    _populate(db_url, mixed)
+def url(db_url, generated):
+    """A store holding ``generated`` (imported as the dashboards' test stores are)."""
+    populate(db_url, generated)
     return db_url
 
 
@@ -255,10 +251,9 @@ def test_export_round_trip_keeps_every_answer_of_both_versions(url, mixed, tmp_p
     assert _referral_rows(other) == _referral_rows(url)
 
 
-def test_an_export_of_2017_reviews_only_has_no_ext2026_column(db_url, mixed):
-    organisations, deaths, reviews = mixed
-    old = reviews[reviews["form_version"] == BASE_VERSION]
-    _populate(db_url, (organisations, deaths, old))
+def test_an_export_of_2017_reviews_only_has_no_ext2026_column(db_url, generated, mixed):
+    reviews = generated.reviews
+    populate(db_url, replace(generated, reviews=reviews[reviews["form_version"] == BASE_VERSION]))
     _governed(db_url, _english(mixed))
     with open_session("admin", db_url, tool="test") as admin:
         exported = admin.export("reviews")
