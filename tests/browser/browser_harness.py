@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,3 +39,20 @@ def entry_store(tmp_path_factory, data, name: str):
     users = add_users(f"sqlite:///{template}",
                       str(data.organisations["organisation_code"].iloc[0]))
     return copy_store(template, tmp_path_factory.mktemp(f"{name}-live")), users
+
+
+def fill(page, answers: Mapping[str, str | bool]) -> None:
+    """Answer the entry form's widgets in order, as a person would: ``{css: answer}``, where
+    the answer is ``True`` to tick the widget's box, the label to choose when the widget is a
+    list, and otherwise the text to type (the value syncs to the kernel on leaving the box)."""
+    for css, answer in answers.items():
+        widget = page.locator(css).first
+        widget.wait_for(state="attached")
+        if answer is True:
+            widget.locator("input[type=checkbox]").check()
+        elif widget.locator("select").count():
+            widget.locator("select").select_option(label=answer)
+        else:
+            box = widget.locator("textarea, input").first
+            box.fill(answer)
+            box.press("Tab")

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_harness import entry_store, screenshot
+from browser_harness import entry_store, fill, screenshot
 from dashboard_store import first_stage_values
 from playwright.sync_api import expect
 
@@ -38,79 +38,58 @@ def shot(page, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, small_data):
-    return entry_store(tmp_path_factory, small_data, "entry-versions")
-
-
-@pytest.fixture(scope="module")
-def reviewer_server(start_voila, store):
-    url, users = store
-    return start_voila(users.reviewer, url)
-
-
-@pytest.fixture(scope="module")
-def lead_server(start_voila, store):
-    url, users = store
-    return start_voila(users.lead, url)
-
-
-def _type(page, css: str, value: str, *, field: str = "input") -> None:
-    box = page.locator(f"{css} {field}").first if field == "input" else page.locator(
-        f"{css} {field}")
-    box.fill(value)
-    box.press("Tab")
-
-
-def _choose(page, css: str, label: str) -> None:
-    page.locator(f"{css} select").select_option(label=label)
-
-
-def _tick(page, css: str) -> None:
-    page.locator(f"{css} input[type=checkbox]").check()
+def entry(tmp_path_factory, small_data, start_voila):
+    """``(url, users, servers)``: a store of ``small_data`` and the entry form served to its
+    reviewer and to its lead."""
+    url, users = entry_store(tmp_path_factory, small_data, "entry-versions")
+    return url, users, {"reviewer": start_voila(users.reviewer, url),
+                        "lead": start_voila(users.lead, url)}
 
 
 def test_reviewer_enters_an_ext2026_review_with_a_referral_and_a_frailty_score(
-        store, reviewer_server, open_page):
-    url, users = store
-    page = open_page(reviewer_server, NOTEBOOK, READY)
+        entry, open_page):
+    url, users, servers = entry
+    page = open_page(servers["reviewer"], NOTEBOOK, READY)
     expect(page.locator(".sjr-state")).to_contain_text("2026 additions")
     expect(page.locator(".f-form_version select")).to_be_enabled()
     # the frailty score is asked only at 65 and over; the ME concern only after scrutiny
     expect(page.locator(".f-clinical_frailty_scale")).to_be_hidden()
     expect(page.locator(".f-me_concern")).to_be_hidden()
 
-    _type(page, ".f-case_id", "WARD9-0301")
-    _type(page, ".f-age_at_death", "82")
+    fill(page, {".f-case_id": "WARD9-0301", ".f-age_at_death": "82"})
     expect(page.locator(".f-clinical_frailty_scale")).to_be_visible(timeout=KERNEL_MS)
-    _choose(page, ".f-clinical_frailty_scale", "6 · Living with moderate frailty")
-    _choose(page, ".f-sex", "Male")
-    _type(page, ".f-death_month", "2026-10")
-    _choose(page, ".f-admission_type", "Emergency")
-    _choose(page, ".f-specialty", "Care of the elderly (geriatric medicine)")
-    _choose(page, ".f-location_of_death", "Ward")
-    _choose(page, ".f-learning_disability", "No")
-    _choose(page, ".f-autism", "No")
-    _tick(page, ".f-reason-family_concern")
-    for phase in ("ongoing", "procedure", "perioperative", "end_of_life"):
-        _tick(page, f".f-na-{phase}")
-    _choose(page, ".f-score_admission", "2 · Poor care")
-    _type(page, ".f-comment_admission", "Falls risk not assessed on admission; no bed rails "
-          "plan or lying and standing blood pressure.", field="textarea")
-    _choose(page, ".f-score_overall", "2 · Poor care")
-    _type(page, ".f-comment_overall", "A fall on day two was foreseeable and not prevented.",
-          field="textarea")
-    _choose(page, ".f-record_quality_score", "3 · Adequate")
-    _choose(page, ".f-any_problems", "Yes")
-    _tick(page, ".f-present-assessment")
-    _choose(page, ".f-problem_assessment", "Probably")
-    _choose(page, ".f-me_scrutiny", "Yes")
+    fill(page, {
+        ".f-clinical_frailty_scale": "6 · Living with moderate frailty",
+        ".f-sex": "Male",
+        ".f-death_month": "2026-10",
+        ".f-admission_type": "Emergency",
+        ".f-specialty": "Care of the elderly (geriatric medicine)",
+        ".f-location_of_death": "Ward",
+        ".f-learning_disability": "No",
+        ".f-autism": "No",
+        ".f-reason-family_concern": True,
+        **{f".f-na-{phase}": True
+           for phase in ("ongoing", "procedure", "perioperative", "end_of_life")},
+        ".f-score_admission": "2 · Poor care",
+        ".f-comment_admission": "Falls risk not assessed on admission; no bed rails plan or "
+                                "lying and standing blood pressure.",
+        ".f-score_overall": "2 · Poor care",
+        ".f-comment_overall": "A fall on day two was foreseeable and not prevented.",
+        ".f-record_quality_score": "3 · Adequate",
+        ".f-any_problems": "Yes",
+        ".f-present-assessment": True,
+        ".f-problem_assessment": "Probably",
+        ".f-me_scrutiny": "Yes",
+    })
     expect(page.locator(".f-me_concern")).to_be_visible(timeout=KERNEL_MS)
-    _choose(page, ".f-me_concern", "Yes")
-    _choose(page, ".f-family_concern", "Yes")
-    _choose(page, ".f-family_involved", "Yes")
-    _choose(page, ".f-family_feedback", "Not yet")
-    _choose(page, ".f-escalation_plan", "No")
-    _choose(page, ".f-dying_recognised", "Not applicable (sudden or unexpected death)")
+    fill(page, {
+        ".f-me_concern": "Yes",
+        ".f-family_concern": "Yes",
+        ".f-family_involved": "Yes",
+        ".f-family_feedback": "Not yet",
+        ".f-escalation_plan": "No",
+        ".f-dying_recognised": "Not applicable (sudden or unexpected death)",
+    })
 
     # referrals: an English trust offers the coroner, not the Procurator Fiscal; LeDeR only
     # with a learning disability or autism (both answered no here)
@@ -120,9 +99,8 @@ def test_reviewer_enters_an_ext2026_review_with_a_referral_and_a_frailty_score(
     offered = types.all_inner_texts()
     assert "Procurator Fiscal (Scotland)" not in offered
     assert not any(t.startswith("LeDeR") for t in offered)
-    _choose(page, ".f-referral-type-0", "Patient safety incident investigation (PSIRF)")
-    _choose(page, ".f-referral-value-0", "Made")
-    _type(page, ".f-referral-companion-0", "PSII-2026-114")
+    fill(page, {".f-referral-type-0": "Patient safety incident investigation (PSIRF)",
+                ".f-referral-value-0": "Made", ".f-referral-companion-0": "PSII-2026-114"})
     expect(page.locator(".sjr-summary")).to_contain_text("Ready to submit", timeout=KERNEL_MS)
     shot(page, "entry_ext2026_filled")
     page.locator(".b-submit").click()
@@ -140,9 +118,8 @@ def test_reviewer_enters_an_ext2026_review_with_a_referral_and_a_frailty_score(
     assert saved["referral_coroner"] is None
 
 
-def test_an_rcp2017_review_opens_and_saves_without_the_new_questions(store, lead_server,
-                                                                     open_page):
-    url, users = store
+def test_an_rcp2017_review_opens_and_saves_without_the_new_questions(entry, open_page):
+    url, users, servers = entry
     with open_session(users.lead, url, tool="test") as s:
         reviews = s.reviews(status="submitted")
     old = reviews[(reviews["organisation_code"] == users.organisation)
@@ -150,8 +127,8 @@ def test_an_rcp2017_review_opens_and_saves_without_the_new_questions(store, lead
                   & (reviews["form_version"] == "rcp2017")].iloc[0]
     review_id = str(old["review_id"])
 
-    page = open_page(lead_server, NOTEBOOK, READY)
-    _type(page, ".f-open-id", review_id)
+    page = open_page(servers["lead"], NOTEBOOK, READY)
+    fill(page, {".f-open-id": review_id})
     page.locator(".b-open").click()
     expect(page.locator(".sjr-banner")).to_contain_text(f"Opened review {review_id}",
                                                         timeout=KERNEL_MS)
@@ -161,8 +138,8 @@ def test_an_rcp2017_review_opens_and_saves_without_the_new_questions(store, lead
         expect(page.locator(css)).to_be_hidden()
     expect(page.locator(".f-clinical_frailty_scale")).to_be_hidden()
     shot(page, "entry_rcp2017_opened")
-    _type(page, ".f-comment_overall", "Reviewed again at the mortality meeting: care was "
-          "adequate overall.", field="textarea")
+    fill(page, {".f-comment_overall": "Reviewed again at the mortality meeting: care was "
+                                      "adequate overall."})
     page.locator(".b-submit").click()
     expect(page.locator(".sjr-banner")).to_contain_text(SUBMITTED, timeout=KERNEL_MS)
 
@@ -174,14 +151,13 @@ def test_an_rcp2017_review_opens_and_saves_without_the_new_questions(store, lead
         assert saved.get(column) is None, column
 
 
-def test_a_lead_codes_themes_in_the_form_by_accepting_a_suggestion(store, lead_server,
-                                                                   open_page):
-    url, users = store
+def test_a_lead_codes_themes_in_the_form_by_accepting_a_suggestion(entry, open_page):
+    url, users, servers = entry
     with open_session(users.reviewer, url, tool="test") as s:
         review_id, _ = s.save_review(first_stage_values("BAY5-0042", overall=2))
 
-    page = open_page(lead_server, NOTEBOOK, READY)
-    _type(page, ".f-open-id", review_id)
+    page = open_page(servers["lead"], NOTEBOOK, READY)
+    fill(page, {".f-open-id": review_id})
     page.locator(".b-open").click()
     expect(page.locator(".sjr-banner")).to_contain_text(f"Opened review {review_id}",
                                                         timeout=KERNEL_MS)
@@ -195,7 +171,7 @@ def test_a_lead_codes_themes_in_the_form_by_accepting_a_suggestion(store, lead_s
     expect(page.locator(".c-deterioration-overall")).to_contain_text(
         "accepted suggestion", timeout=KERNEL_MS)
     expect(page.locator(".s-deterioration-overall")).to_have_count(0)
-    _choose(page, ".f-theme-add", "Handover, teamwork and documentation")
+    fill(page, {".f-theme-add": "Handover, teamwork and documentation"})
     page.locator(".b-theme-add").click()
     expect(page.locator(".c-communication_team-review")).to_contain_text("added by hand",
                                                                          timeout=KERNEL_MS)
