@@ -728,7 +728,10 @@ def _type_rules(specs: Mapping[str, ColumnSpec]) -> list[Rule]:
     def code_list(t: Table) -> Iterator[Violation]:
         for c in codes:
             allowed = ", ".join(specs[c].codes)
-            yield Violation(RuleId.CODE_LIST, c, t.invalid[c], f"{c} must be one of: {allowed}")
+            yield Violation(RuleId.CODE_LIST, c, t.invalid[c],
+                            f"{c} must be one of: {allowed} (a code of your own or an old one: "
+                            f"map it to one of these under values: in a column mapping, "
+                            f"sjr import --mapping)")
 
     def date_format(t: Table) -> Iterator[Violation]:
         for c in dates:
