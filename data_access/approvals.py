@@ -16,6 +16,7 @@ through :class:`ApprovalSpec`, which refuses unknown keys and impossible values.
     period_start: "2025-04"        # death months covered
     period_end: "2026-03"
     fields: [review_id, case_id, organisation_code, death_month, age_at_death, score_overall]
+    # theme_codes (a table linked by review_id: theme, phase, codebook version) may be listed
     free_text: false               # free-text fields need true (and are then redacted)
     date_coarsening: quarter       # month or quarter: the finest period released or asked for
     k: 5                           # every released combination of quasi-identifiers holds >= k
@@ -57,6 +58,8 @@ from sjrlib.yaml_files import YAMLFileError, load_yaml
 __all__ = [
     "APPROVABLE_FIELDS",
     "FREE_TEXT_FIELDS",
+    "LINKED_FIELDS",
+    "THEME_CODES",
     "ApprovalError",
     "ApprovalRecord",
     "ApprovalSpec",
@@ -70,11 +73,21 @@ __all__ = [
     "usable_approvals",
 ]
 
+THEME_CODES = "theme_codes"
+"""The field that releases the reviews' theme codes (``shared/spec/learning.md``): not a column
+of the review frame but a linked table, one row per code, keyed by the pseudonymised
+``review_id`` (:func:`data_access.pseudonymise.researcher_theme_codes`)."""
+
+LINKED_FIELDS: tuple[str, ...] = (THEME_CODES,)
+"""Fields released as a linked table beside the extract rather than as a column of it; each
+needs ``review_id`` among the approval's fields (the key that links its rows)."""
+
 APPROVABLE_FIELDS: tuple[str, ...] = (*domain.REVIEW_COLUMNS, "nation", "region",
-                                      "review_sequence")
-"""Fields an approval may release: the exchange-format columns, the joined nation/region, and
+                                      "review_sequence", *LINKED_FIELDS)
+"""Fields an approval may release: the exchange-format columns, the joined nation/region,
 ``review_sequence`` (the order of a review among its case's reviews, 1 = earliest by date then
-id), which lets statistics pick a case's primary review exactly although dates are coarsened."""
+id), which lets statistics pick a case's primary review exactly although dates are coarsened,
+and the linked tables of :data:`LINKED_FIELDS`."""
 
 FREE_TEXT_FIELDS: frozenset[str] = FREE_TEXT_COLUMNS
 """Fields holding free text: released only when the approval says so, and then redacted."""
@@ -135,7 +148,8 @@ class ApprovalSpec(BaseModel):
         unknown = [f for f in value if f not in APPROVABLE_FIELDS]
         if unknown:
             raise ValueError(f"unknown field(s) {', '.join(unknown)}; fields are the "
-                             "exchange-format column names (and nation, region)")
+                             "exchange-format column names (and nation, region, "
+                             "review_sequence, theme_codes)")
         return tuple(dict.fromkeys(value))
 
     @model_validator(mode="after")
@@ -147,6 +161,10 @@ class ApprovalSpec(BaseModel):
         text_fields = sorted(FREE_TEXT_FIELDS.intersection(self.fields))
         if text_fields and not self.free_text:
             raise ValueError(f"free-text field(s) {', '.join(text_fields)} need free_text: true")
+        linked = [f for f in LINKED_FIELDS if f in self.fields]
+        if linked and "review_id" not in self.fields:
+            raise ValueError(f"{', '.join(linked)} are released as a table linked to the "
+                             "reviews by review_id: list review_id among the fields too")
         return self
 
 

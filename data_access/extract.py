@@ -4,6 +4,12 @@ The frame comes from the governed session (:meth:`data_access.session.Session.ex
 already scoped, pseudonymised, coarsened and redacted; this module only writes it and describes
 it. The manifest ``<file>.manifest.json`` records the approval, the fields, the row count and the
 SHA-256 of the data file, so anyone can check later that a file is the one released.
+
+Fields an approval releases as linked tables (``theme_codes``: one row per theme code, keyed by
+the review pseudonym) are written beside the extract in the same format, ``FILE.parquet`` ->
+``FILE.theme_codes.parquet``, and described in the manifest's ``linked_tables`` (file, key,
+columns, rows, SHA-256). A linked table holds rows of the extract's reviews only: none of a
+review withheld for k-anonymity or outside the approval.
 """
 
 from __future__ import annotations
@@ -22,14 +28,41 @@ from sjrlib.safe_files import check_target, open_private, write_private
 
 __all__ = [
     "FORMATS",
+    "LINKED_TABLES",
     "ExtractResult",
+    "LinkedTable",
     "check_destination",
+    "linked_path",
     "manifest_path",
     "read_extract",
+    "read_theme_codes",
     "write_extract",
 ]
 
 FORMATS = (".parquet", ".csv")
+
+LINKED_TABLES: dict[str, str] = {
+    "theme_codes": (
+        "Theme codes of the extract's reviews (shared/spec/learning.md), one row per code: "
+        "review_id (the review's pseudonym in the extract), theme (codebook id), phase (of "
+        "care; empty: the whole review), codebook_version, coder (1 = the first person to code "
+        "the review, 2 = the second, ...; no identity), from_suggestion (true: the person "
+        "accepted a machine suggestion). Only codes a person gave or accepted; none of reviews "
+        "withheld for k-anonymity."),
+}
+"""The linked tables an extract may carry, each with the description its manifest gives."""
+
+
+@dataclass(frozen=True)
+class LinkedTable:
+    """A table written beside an extract, linked to its rows by ``key``."""
+
+    name: str
+    path: Path
+    key: str
+    columns: tuple[str, ...]
+    rows: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -42,6 +75,7 @@ class ExtractResult:
     fields: tuple[str, ...]
     rows: int
     sha256: str
+    linked: tuple[LinkedTable, ...] = ()
 
 
 def check_destination(out: str | Path) -> Path:
@@ -60,6 +94,22 @@ def manifest_path(out: Path) -> Path:
     return out.with_name(out.name + ".manifest.json")
 
 
+def linked_path(out: Path, name: str) -> Path:
+    """``FILE.parquet`` -> ``FILE.<name>.parquet`` (a linked table, same format)."""
+    return out.with_name(f"{out.stem}.{name}{out.suffix}")
+
+
+def _write_frame(frame: pd.DataFrame, out: Path) -> None:
+    # Mode 0600, whole, never through a link (sjrlib.safe_files); CSV text cells a
+    # spreadsheet would run as formulas are neutralised (read_extract restores them).
+    with open_private(out) as fh:
+        if out.suffix.lower() == ".parquet":
+            frame.to_parquet(fh, index=False)
+        else:
+            _spreadsheet_safe(frame).to_csv(fh, index=False, lineterminator="\n",
+                                            encoding="utf-8")
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -69,27 +119,37 @@ def _sha256(path: Path) -> str:
 
 
 def write_extract(frame: pd.DataFrame, out: str | Path, *, approval: ApprovalRecord,
-                  user: str, disclosure: dict | None = None) -> ExtractResult:
+                  user: str, disclosure: dict | None = None,
+                  linked: dict[str, pd.DataFrame] | None = None) -> ExtractResult:
     """Write ``frame`` to ``out`` and its manifest; return what was written.
 
     ``disclosure`` (from :meth:`data_access.anonymity.Anonymised.describe`) goes into the
     manifest: k, the quasi-identifiers, the level each was generalised to, the rows suppressed
-    and the period unit that filters must follow.
+    and the period unit that filters must follow. ``linked`` maps a name of
+    :data:`LINKED_TABLES` to its table (keyed by ``review_id``), written at
+    :func:`linked_path` and described in the manifest's ``linked_tables``.
 
     Called by :meth:`Session.extract` inside its audited transaction: if the audit entry cannot
     be written, the caller removes the files again.
     """
     out = check_destination(out)
+    linked = linked or {}
+    unknown = sorted(set(linked) - set(LINKED_TABLES))
+    if unknown:
+        raise ValueError(f"no linked table {', '.join(unknown)}; known: "
+                         f"{', '.join(LINKED_TABLES)}")
     check_target(out)  # never through a symbolic link (before anything is written)
+    for name in linked:
+        check_target(linked_path(out, name))
     try:
-        # Mode 0600, whole, never through a link (sjrlib.safe_files); CSV text cells a
-        # spreadsheet would run as formulas are neutralised (read_extract restores them).
-        with open_private(out) as fh:
-            if out.suffix.lower() == ".parquet":
-                frame.to_parquet(fh, index=False)
-            else:
-                _spreadsheet_safe(frame).to_csv(fh, index=False, lineterminator="\n",
-                                                encoding="utf-8")
+        _write_frame(frame, out)
+        tables = []
+        for name, table in linked.items():
+            path = linked_path(out, name)
+            _write_frame(table, path)
+            tables.append(LinkedTable(name=name, path=path, key="review_id",
+                                      columns=tuple(table.columns), rows=len(table),
+                                      sha256=_sha256(path)))
         result = ExtractResult(
             path=out,
             manifest=manifest_path(out),
@@ -97,6 +157,7 @@ def write_extract(frame: pd.DataFrame, out: str | Path, *, approval: ApprovalRec
             fields=tuple(frame.columns),
             rows=len(frame),
             sha256=_sha256(out),
+            linked=tuple(tables),
         )
         manifest = {
             "approval_id": approval.approval_id,
@@ -112,6 +173,11 @@ def write_extract(frame: pd.DataFrame, out: str | Path, *, approval: ApprovalRec
             "rows": result.rows,
             "file": out.name,
             "sha256": result.sha256,
+            "linked_tables": {t.name: {"file": t.path.name, "key": t.key,
+                                       "columns": list(t.columns), "rows": t.rows,
+                                       "sha256": t.sha256,
+                                       "description": LINKED_TABLES[t.name]}
+                              for t in result.linked},
             "created_by": user,
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
@@ -119,6 +185,8 @@ def write_extract(frame: pd.DataFrame, out: str | Path, *, approval: ApprovalRec
     except BaseException:
         out.unlink(missing_ok=True)
         manifest_path(out).unlink(missing_ok=True)
+        for name in linked:
+            linked_path(out, name).unlink(missing_ok=True)
         raise
     return result
 
@@ -137,6 +205,8 @@ def remove(result: ExtractResult) -> None:
     """Delete an extract and its manifest (when its audit entry could not be committed)."""
     result.path.unlink(missing_ok=True)
     result.manifest.unlink(missing_ok=True)
+    for table in result.linked:
+        table.path.unlink(missing_ok=True)
 
 
 def describe(result: ExtractResult) -> dict:
@@ -144,6 +214,8 @@ def describe(result: ExtractResult) -> dict:
     values = asdict(result)
     values["path"], values["manifest"] = str(result.path), str(result.manifest)
     values["fields"] = list(result.fields)
+    values["linked"] = [{**asdict(t), "path": str(t.path), "columns": list(t.columns)}
+                        for t in result.linked]
     return values
 
 
@@ -196,3 +268,28 @@ def read_extract(path: str | Path) -> pd.DataFrame:
                                       unit="s")
             frame["review_date"] = frame["review_date"] + seconds
     return frame
+
+
+def read_theme_codes(path: str | Path) -> pd.DataFrame:
+    """Read the theme codes released with an extract (``path``: the extract or the table).
+
+    One row per code: ``review_id`` (the extract's review pseudonym: join on it), ``theme``,
+    ``phase`` (missing: the whole review), ``codebook_version``, ``coder`` (1, 2, ... in the
+    order people coded the review) and ``from_suggestion``. An extract made under an approval
+    that does not release ``theme_codes`` has no such table: :class:`FileNotFoundError`.
+    """
+    path = Path(path)
+    table = path if path.stem.endswith(".theme_codes") else linked_path(path, "theme_codes")
+    if not table.exists():
+        raise FileNotFoundError(f"{table}: no theme codes beside this extract (the approval "
+                                "must list theme_codes among its fields)")
+    if table.suffix.lower() == ".parquet":
+        frame = pd.read_parquet(table)
+    else:
+        frame = restore_frame(pd.read_csv(table, dtype="string", keep_default_na=False,
+                                          na_values=[""]))
+        frame["from_suggestion"] = frame["from_suggestion"].map(
+            {"True": True, "False": False}).astype("boolean")
+    return frame.astype({"review_id": "string", "theme": "string", "phase": "string",
+                         "codebook_version": "string", "coder": "Int64",
+                         "from_suggestion": "boolean"})

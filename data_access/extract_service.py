@@ -13,7 +13,8 @@ instead, which
    and makes the extract with :meth:`Session.extract`, which checks the approval (its
    researchers, organisations, period, fields), pseudonymises and audits it (tool
    ``extract-service``);
-3. returns the extract and its manifest; the caller writes them in its own folder.
+3. returns the extract, its linked tables (``theme_codes`` when the approval releases them) and
+   its manifest; the caller writes them in its own folder.
 
 :func:`request_extract` is what the researcher quick-start notebook calls: under the hub with
 the service configured (``SJR_EXTRACT_SERVICE_URL`` and ``JUPYTERHUB_API_TOKEN`` in the kernel's
@@ -37,7 +38,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from data_access.extract import ExtractResult, check_destination, manifest_path
+from data_access.extract import (
+    ExtractResult,
+    LinkedTable,
+    check_destination,
+    linked_path,
+    manifest_path,
+)
 from data_access.roles import AccessDenied
 
 __all__ = ["SERVICE_NAME", "ExtractServiceError", "make_app", "request_extract"]
@@ -109,10 +116,11 @@ def request_extract(approval_id: str | None = None, out: str | Path = "extract.p
     approval_id
         The approval the extract is made under; ``None``: your only current approval.
     out
-        The extract file; the manifest is written beside it (``<out>.manifest.json``). Both are
+        The extract file; the manifest is written beside it (``<out>.manifest.json``), and so
+        are linked tables (``theme_codes``: ``<out stem>.theme_codes<suffix>``). All are
         created with mode 0600.
     fields
-        Columns to release (a subset of the approval's fields); ``None``: all of them.
+        Fields to release (a subset of the approval's fields); ``None``: all of them.
     db
         Database URL when not under the hub (``None``: ``$SJR_DATABASE_URL``); ignored under
         the hub, where the extract service reads the store.
@@ -139,16 +147,40 @@ def request_extract(approval_id: str | None = None, out: str | Path = "extract.p
             return session.extract(_choose_approval(session, approval_id), out, fields=fields)
     answer = _call_service(service, token, {"approval_id": approval_id, "file": out.name,
                                             "fields": list(fields) if fields else None})
+    return _receive(answer, out)
+
+
+def _receive(answer: dict[str, Any], out: Path) -> ExtractResult:
+    """Write the service's answer (the extract, its linked tables, its manifest) at ``out``,
+    each checked against the manifest's SHA-256 before anything is written."""
     data = base64.b64decode(answer["data"])
     manifest = answer["manifest"]
     digest = hashlib.sha256(data).hexdigest()
     if digest != manifest["sha256"]:
         raise ExtractServiceError("the extract received does not match its manifest's SHA-256")
+    described = manifest.get("linked_tables", {})
+    received = {name: base64.b64decode(text) for name, text in
+                (answer.get("linked") or {}).items()}
+    if set(received) != set(described):
+        raise ExtractServiceError("the linked tables received are not those of the manifest")
+    tables = []
+    for name, body in received.items():
+        if hashlib.sha256(body).hexdigest() != described[name]["sha256"]:
+            raise ExtractServiceError(f"the {name} table received does not match its "
+                                      "manifest's SHA-256")
+        tables.append(LinkedTable(name=name, path=linked_path(out, name),
+                                  key=described[name]["key"],
+                                  columns=tuple(described[name]["columns"]),
+                                  rows=int(described[name]["rows"]),
+                                  sha256=described[name]["sha256"]))
     _write_private(out, data)
+    for table in tables:
+        _write_private(table.path, received[table.name])
+        manifest["linked_tables"][table.name]["file"] = table.path.name
     _write_private(manifest_path(out), (json.dumps(manifest, indent=2) + "\n").encode())
     return ExtractResult(path=out, manifest=manifest_path(out),
                          approval_id=manifest["approval_id"], fields=tuple(manifest["fields"]),
-                         rows=int(manifest["rows"]), sha256=digest)
+                         rows=int(manifest["rows"]), sha256=digest, linked=tuple(tables))
 
 
 # -------------------------------------------------------------------------- the service ----
@@ -169,6 +201,8 @@ def _extract_as(engine: Any, username: str, body: dict[str, Any]) -> dict[str, A
             result = session.extract(_choose_approval(session, approval_id),
                                      Path(folder) / name, fields=fields)
         return {"data": base64.b64encode(result.path.read_bytes()).decode("ascii"),
+                "linked": {t.name: base64.b64encode(t.path.read_bytes()).decode("ascii")
+                           for t in result.linked},
                 "manifest": json.loads(result.manifest.read_text(encoding="utf-8"))}
 
 

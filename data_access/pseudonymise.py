@@ -10,6 +10,8 @@ returns. Ids of different kinds are hashed in separate domains (``review:``, ``c
 
 Pseudonyms alone do not stop linkage on what the rows say: the quasi-identifiers are generalised
 to k-anonymity first (:mod:`data_access.anonymity`) and handed to :func:`researcher_view`.
+Theme codes, when an approval releases them, are a table linked to those rows by the same
+review pseudonym (:func:`researcher_theme_codes`), holding codes of released rows only.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ __all__ = [
     "coarsen_month",
     "pseudonym",
     "pseudonymise_series",
+    "THEME_CODE_COLUMNS",
+    "researcher_theme_codes",
     "researcher_view",
     "review_sequence",
 ]
@@ -140,3 +144,54 @@ def researcher_view(
             values = values.astype("string").map(redact, na_action="ignore").astype("string")
         out[column] = values
     return out
+
+
+THEME_CODE_COLUMNS: tuple[str, ...] = ("review_id", "theme", "phase", "codebook_version",
+                                       "coder", "from_suggestion")
+"""The columns of the released theme-code table (the extract's ``theme_codes`` linked table)."""
+
+
+def researcher_theme_codes(codes: pd.DataFrame, *, secret: bytes) -> pd.DataFrame:
+    """The theme codes of released reviews as a researcher's linked table.
+
+    Parameters
+    ----------
+    codes
+        Stored theme codes (``review_id, theme, phase, codebook_version, coded_by, coded_at,
+        id``) of the reviews released, and of those only: the caller keeps the codes of rows
+        withheld for k-anonymity or outside the approval out. Every stored code was given or
+        accepted by a person (a suggestion nobody accepted is never stored).
+    secret
+        The approval's secret: ``review_id`` gets the same pseudonym as in the review rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`THEME_CODE_COLUMNS`, one row per code, ordered by review pseudonym, coder,
+        theme and phase. ``coder`` is 1 for the first person to code the review, 2 for the
+        second, ...: enough to measure agreement between coders, and no identity (the user
+        name is never released, nor anything that follows a coder from review to review).
+        ``from_suggestion`` says the person accepted a machine suggestion.
+    """
+    if codes.empty:
+        return pd.DataFrame({c: pd.Series(dtype="boolean" if c == "from_suggestion" else
+                                          "Int64" if c == "coder" else "string")
+                             for c in THEME_CODE_COLUMNS})
+    codes = codes.sort_values(["review_id", "coded_at", "id"], kind="stable")
+    first = codes.drop_duplicates(["review_id", "coded_by"])
+    order = first.assign(coder=first.groupby("review_id", sort=False).cumcount() + 1)
+    coder = codes.merge(order[["review_id", "coded_by", "coder"]],
+                        on=["review_id", "coded_by"], how="left")["coder"]
+    out = pd.DataFrame({
+        "review_id": pseudonymise_series(codes["review_id"].astype("string"), secret,
+                                         ID_DOMAINS["review_id"]).to_numpy(),
+        "theme": codes["theme"].astype("string").to_numpy(),
+        "phase": codes["phase"].astype("string").to_numpy(),
+        "codebook_version": codes["codebook_version"].astype("string").to_numpy(),
+        "coder": coder.astype("Int64").to_numpy(),
+        "from_suggestion": codes["from_suggestion"].astype("boolean").to_numpy(),
+    })
+    out = out.astype({"review_id": "string", "theme": "string", "phase": "string",
+                      "codebook_version": "string"})
+    return out.sort_values(["review_id", "coder", "theme", "phase"], kind="stable",
+                           na_position="first").reset_index(drop=True)

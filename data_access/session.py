@@ -58,7 +58,7 @@ from data_access.identity import (
     resolve_username,
     set_disabled,
 )
-from data_access.pseudonymise import researcher_view, review_sequence
+from data_access.pseudonymise import researcher_theme_codes, researcher_view, review_sequence
 from data_access.roles import (
     ADMINISTRATOR,
     ORGANISATION_LEAD,
@@ -290,6 +290,11 @@ class Session:
                  "stage": stages, "status": statuses, "columns": _codes(columns)}
         with self._door("reviews", scope) as door:
             if self.role == RESEARCHER:
+                asked = [c for c in columns or () if c in _approvals.LINKED_FIELDS]
+                if asked:
+                    raise ValueError(f"{', '.join(asked)} are a table linked to the reviews, "
+                                     "not a column: an extract releases them "
+                                     "(Session.extract, sjr extract)")
                 frame = self._researcher_reviews(door, requested, start, end, stages, statuses,
                                                  approval_id, columns)
             else:
@@ -316,7 +321,8 @@ class Session:
     def _researcher_reviews(self, door: _Door, requested: list[str] | None, start: str | None,
                             end: str | None, stages: list[str] | None,
                             statuses: list[str] | None, approval_id: str | None,
-                            columns: Sequence[str] | None) -> pd.DataFrame:
+                            columns: Sequence[str] | None,
+                            linked: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
         """A researcher's rows: a slice of the approval's one k-anonymous release.
 
         The release (every approved field of every released review in the approval's
@@ -326,6 +332,10 @@ class Session:
         filters must follow the release's period unit (:meth:`_inside_period`). What was
         generalised is in ``door.extra["disclosure"]`` (audited, and in an extract's manifest)
         and in the frame's ``attrs["disclosure"]``.
+
+        Fields released as linked tables (``theme_codes``) are not columns of the frame: with
+        ``linked`` (an extract) they are put there, holding the rows of the chosen, released
+        reviews only, keyed by the same review pseudonyms; without it they are left out.
         """
         approval = self._approval(door.conn, approval_id)
         door.approval_id = approval.approval_id
@@ -364,6 +374,16 @@ class Session:
             generalised["review_sequence"] = review_sequence(whole)
         secret = _approvals.approval_secret(door.conn, approval.approval_id)
         chosen = chosen.astype(bool)
+        tables = [f for f in fields if f in _approvals.LINKED_FIELDS]
+        fields = [f for f in fields if f not in _approvals.LINKED_FIELDS]
+        if tables and linked is not None:
+            if "review_id" not in fields:
+                raise ValueError(f"{', '.join(tables)} are linked to the reviews by review_id: "
+                                 "ask for review_id too")
+            codes = _released_theme_codes(door.conn, approval,
+                                          set(whole.loc[chosen, "review_id"].astype(str)))
+            linked[_approvals.THEME_CODES] = researcher_theme_codes(codes, secret=secret)
+            door.extra["theme_codes"] = len(linked[_approvals.THEME_CODES])
         frame = researcher_view(whole[chosen], fields=fields, free_text=approval.free_text,
                                 coarsening=approval.date_coarsening, secret=secret,
                                 generalised={c: v[chosen] for c, v in generalised.items()})
@@ -371,7 +391,8 @@ class Session:
         disclosure = {**released.describe(), "period_unit": unit}
         frame.attrs["disclosure"] = disclosure
         door.extra["disclosure"] = disclosure
-        door.scope.update(organisations=orgs, start_month=start, end_month=end, columns=fields)
+        door.scope.update(organisations=orgs, start_month=start, end_month=end,
+                          columns=fields + (tables if linked is not None else []))
         return frame
 
     @staticmethod
@@ -1041,14 +1062,17 @@ class Session:
                 if self.role != RESEARCHER:
                     raise AccessDenied("extracts are made under a data access approval by its "
                                        "researchers")
+                linked: dict[str, pd.DataFrame] = {}
                 frame = self._researcher_reviews(door, None, None, None, None, None,
-                                                 approval_id, fields)
+                                                 approval_id, fields, linked)
                 approval = _approvals.get_approval(door.conn, approval_id)
                 assert approval is not None  # checked by _researcher_reviews
                 result = write_extract(frame, out, approval=approval, user=self.user,
-                                       disclosure=door.extra["disclosure"])
+                                       disclosure=door.extra["disclosure"], linked=linked)
                 door.rows = result.rows
                 door.extra["sha256"] = result.sha256
+                for table in result.linked:
+                    door.extra[f"{table.name}_sha256"] = table.sha256
         except BaseException:
             if result is not None:  # written, but its audit entry did not commit
                 remove(result)
@@ -1457,6 +1481,23 @@ def _themes_texts(conn: Connection, codes: pd.DataFrame) -> pd.Series:
         else:
             out.append(mine.get(str(phase), ""))
     return pd.Series(out, index=codes.index, dtype="string")
+
+
+def _released_theme_codes(conn: Connection, approval: _approvals.ApprovalRecord,
+                          review_ids: set[str]) -> pd.DataFrame:
+    """The stored theme codes of ``review_ids`` (reviews an approval releases), with their
+    coder and time (the caller pseudonymises; neither is released as such)."""
+    orgs = {f"o{i}": code for i, code in enumerate(approval.organisations)}
+    rows = conn.execute(text(
+        "SELECT t.id, t.review_id, t.theme, t.phase, t.codebook_version, t.coded_by, "
+        "t.coded_at, t.from_suggestion FROM theme_codes t JOIN reviews r "
+        "ON r.review_id = t.review_id WHERE r.organisation_code IN ("
+        + ", ".join(f":{k}" for k in orgs) + ") AND r.death_month BETWEEN :ps AND :pe"),
+        {**orgs, "ps": approval.period_start, "pe": approval.period_end}).mappings().all()
+    codes = pd.DataFrame(rows, columns=["id", "review_id", "theme", "phase", "codebook_version",
+                                        "coded_by", "coded_at", "from_suggestion"])
+    codes["from_suggestion"] = codes["from_suggestion"].astype(bool)
+    return codes[codes["review_id"].astype(str).isin(review_ids)].reset_index(drop=True)
 
 
 def _themes_codebook_row(conn: Connection, version: str | None) -> tuple[str, str]:
