@@ -258,6 +258,9 @@ def extract(
     result = _run(s, lambda: s.extract(approval, out, fields=field or None))
     typer.echo(f"{result.path}: {result.rows} rows, {len(result.fields)} fields, "
                f"sha256 {result.sha256}; manifest {result.manifest}")
+    for table in result.linked:
+        typer.echo(f"{table.path}: {table.rows} {table.name} linked by {table.key}, "
+                   f"sha256 {table.sha256}")
 
 
 def register(app: typer.Typer) -> None:

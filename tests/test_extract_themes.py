@@ -291,3 +291,20 @@ def test_an_approval_of_theme_codes_needs_review_id():
 
     with pytest.raises(ApprovalError, match="field fields"):
         spec_from_values({**values, "fields": ["theme_code", "review_id"]})
+
+
+def test_sjr_extract_names_the_linked_table(coded, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from sjrlib.cli import app
+
+    gov, _ = coded
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    monkeypatch.setenv("SJR_USER", "res2")
+    out = tmp_path / "cli.csv"
+    done = CliRunner().invoke(app, ["extract", "--approval", "T-YES", "--out", str(out),
+                                    "--db", gov.app_url])
+    assert done.exit_code == 0, done.output
+    table = tmp_path / "cli.theme_codes.csv"
+    rows = len(read_theme_codes(table))
+    assert f"{table}: {rows} theme_codes linked by review_id" in done.output.replace("\n", "")
