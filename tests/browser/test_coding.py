@@ -26,6 +26,7 @@ READY = ".b-next-review"
 KERNEL_MS = 30_000  # a kernel round trip on a loaded two-core machine
 SHOTS = Path("/tmp/shots")
 PERIOD = "2022-23"  # the financial year of the action (the store's deaths run to March 2023)
+PERIOD_MONTHS = ("2022-04", "2023-03")
 ACTION = "NEWS2 escalation prompts added to the electronic observations chart"
 MEASURE_LABEL = "% of first-stage reviews with poor or very poor overall care"
 """A measure with reviews in every month, so the report can draw its impact chart (a theme
@@ -62,6 +63,22 @@ def _offers(page) -> list[tuple[str, str]]:
     return found
 
 
+def _reportable(url: str, lead: str, review_id: str) -> bool:
+    """Whether the review counts in the themes of the report of :data:`PERIOD`: a first-stage
+    review of a death in the period (the report's themes count those)."""
+    with open_session(lead, url, tool="test") as s:
+        review = s.review(review_id)
+    return review["review_stage"] == "first" and \
+        PERIOD_MONTHS[0] <= str(review["death_month"]) <= PERIOD_MONTHS[1]
+
+
+def _table_rows(table) -> dict[str, list[str]]:
+    """A report table's rows: first cell -> the other cells' text."""
+    rows = table.locator("tr").evaluate_all(
+        "rows => rows.map(r => Array.from(r.cells).map(c => c.innerText.trim()))")
+    return {cells[0]: cells[1:] for cells in rows if cells}
+
+
 def _focused_classes(page) -> str:
     return page.evaluate("() => document.activeElement ? document.activeElement.className : ''")
 
@@ -76,8 +93,9 @@ def test_a_lead_codes_a_review_from_the_queue_with_the_keyboard(store, start_voi
     expect(progress).to_contain_text(re.compile(r"0 of [\d,]+ submitted reviews coded"))
     total = int(re.search(r"0 of ([\d,]+)", progress.inner_text()).group(1).replace(",", ""))
     shown = page.locator(".sjr-review-id")
-    for _ in range(10):  # the lead may skip a review with too few suggestions for this test
-        if len(_offers(page)) >= 2:
+    for _ in range(20):  # the lead skips reviews with too few suggestions for this test, or
+        # that the report of the period would not count (so the report can show the codes)
+        if len(_offers(page)) >= 2 and _reportable(url, users.lead, shown.inner_text()):
             break
         before = shown.inner_text()
         page.keyboard.press("n")
@@ -179,6 +197,16 @@ def test_a_lead_codes_a_review_from_the_queue_with_the_keyboard(store, start_voi
     expect(register.locator("tr", has_text=ACTION)).to_contain_text("June 2022")
     expect(report.get_by_role("table", name=re.compile("^Quality Account"))).to_contain_text(
         ACTION)
+    # the themes the lead gave are in the report's themes table (one coded review: its count is
+    # shown as '*' under the collaborative audience's disclosure control), the rejected one not
+    themes = _table_rows(report.get_by_role("table", name=re.compile("^Themes coded in reviews")))
+    labels = {t.id: t.label for t in book.themes}
+    for theme in (theme_a, hand.id):
+        assert themes[labels[theme]][:2] == ["*", "*"], (theme, themes[labels[theme]])
+    if theme_r not in (theme_a, hand.id):
+        assert themes[labels[theme_r]][1] == "0"
+    assert "0" == themes[labels[next(t.id for t in book.active
+                                     if t.id not in (theme_a, theme_r, hand.id))]][1]
     impact = report.locator(f"img[alt*='{ACTION}']")  # its impact chart, rebased at the change
     expect(impact).to_have_count(1)
     assert MEASURE_LABEL in impact.get_attribute("alt")
