@@ -57,6 +57,7 @@ _RESEARCH_FIELDS = (
     "admission_type", "specialty", "score_admission", "score_ongoing", "score_procedure",
     "score_perioperative", "score_end_of_life", "score_overall", "any_problems",
     "avoidability_score", "avoidability_scale", "reviewer_id", "case_id",
+    "theme_codes",  # the reviews' theme codes, a table linked by review_id (docs/themes.md)
 )
 
 

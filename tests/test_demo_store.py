@@ -87,6 +87,10 @@ def test_each_demo_user_can_do_their_first_thing(demo_url, tmp_path):
                  user="demo-researcher")
     assert result.exit_code == 0, result.output
     assert out.exists()
+    from data_access.extract import read_extract, read_theme_codes
+
+    codes = read_theme_codes(out)  # the demo approval releases the synthetic codes
+    assert len(codes) > 0 and set(codes["review_id"]) <= set(read_extract(out)["review_id"])
     result = sjr("audit", "verify", "--db", demo_url, user="demo-admin")
     assert result.exit_code == 0 and "intact" in result.output
 
