@@ -3,7 +3,9 @@
 One demo store (``sjr demo-data``: synthetic reviews, theme codes, actions) and one batch of
 reports (``sjr report all``) serve the module: every trust report and the national report are
 read for their learning sections, for judgement text (none may appear), and by the disclosure
-checker (which must read the theme tables and find nothing).
+checker (which must read the theme tables and find nothing). The batch writes every
+organisation's ``organisation``-audience report too (``--organisation-reports``): every page and
+workbook of it is searched for the judgement text stored in the demo store.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def reports(demo):
     folder, url = demo
     out = folder / "reports"
     ran = CliRunner().invoke(app, ["report", "all", "--db", url, "--out", str(out), "--period",
-                                   PERIOD, "--quiet", "--jobs", "1"],
+                                   PERIOD, "--quiet", "--jobs", "1", "--organisation-reports"],
                              env={"SJR_USER": "demo-programme", "JUPYTERHUB_USER": None})
     assert ran.exit_code == 0, ran.output
     return out / PERIOD
@@ -94,13 +96,92 @@ def test_the_national_report_pools_themes_names_no_organisation_and_quotes_nothi
     assert not [d for d in descriptions if d in section]  # trusts' actions stay theirs
 
 
+def _stored_judgements(url: str) -> list[str]:
+    """Every sentence of 25 characters or more of the free text stored in the demo store
+    (lower case): the explicit judgements as reviewers wrote them, whatever their source."""
+    from sjrlib.form.registry import registry
+
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            reviews = store.load_reviews(conn)
+    finally:
+        engine.dispose()
+    columns = [c for c in registry().free_text_columns() if c in reviews.columns]
+    assert "comment_overall" in columns
+    texts = pd.concat([reviews[c] for c in columns]).dropna().astype(str)
+    sentences = {p.strip().lower() for t in texts for p in re.split(r"(?<=[.;!?])\s+", t)}
+    return sorted(p for p in sentences if len(p) >= 25)
+
+
+def _workbook_text(path) -> str:
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        return "\n".join(str(v) for sheet in book.worksheets for row in sheet.iter_rows(
+            values_only=True) for v in row if v is not None).lower()
+    finally:
+        book.close()
+
+
+def test_no_report_of_any_audience_quotes_a_stored_judgement(reports, demo):
+    """Every trust report (collaborative and organisation audience), its workbook, the
+    national report and the index: no sentence of the stored judgement text appears."""
+    stored = _stored_judgements(demo[1])
+    assert len(stored) > 50
+    pages = sorted(reports.rglob("*.html"))
+    workbooks = sorted(reports.rglob("*.xlsx"))
+    assert len(list((reports / "trusts").glob("*.html"))) >= 4
+    assert len(list((reports / "organisation").glob("*.html"))) >= 4
+    assert len(workbooks) >= 4 and (reports / "national.html") in pages
+    for path in pages + workbooks:
+        body = _text(path) if path.suffix == ".html" else _workbook_text(path)
+        quoted = [s for s in stored if s in body]
+        assert not quoted, (path.relative_to(reports), quoted[:3])
+
+
+def test_impact_charts_are_rebased_at_the_change_and_read_in_words(reports, demo):
+    """A measured action's impact: its chart (rebased at the change month) and a sentence
+    giving the centre lines before and after and the variation icon of the latest point."""
+    engine = store.get_engine(demo[1])
+    try:
+        with engine.connect() as conn:
+            measured = conn.execute(text(
+                "SELECT organisation_code, description, change_month FROM actions WHERE "
+                "measure IS NOT NULL AND status <> 'dropped'")).all()
+    finally:
+        engine.dispose()
+    assert measured
+    months = ("January February March April May June July August September October "
+              "November December").split()
+    seen = 0
+    for code, description, change in measured:
+        page = reports / "trusts" / f"{code}.html"
+        raw = page.read_text(encoding="utf-8")
+        when = f"{months[int(change[5:]) - 1]} {change[:4]}"
+        if f"Impact of &#x27;{description}" not in raw and \
+                f"Impact of '{description}" not in raw:
+            continue  # no data in the report's window for this measure
+        seen += 1
+        body = _text(page)
+        assert f"rebased at {when}".lower() in body or when.lower() in body
+        sentence = re.search(re.escape(f"'{description.lower()}'") + r"[^.]*?centre line of "
+                             r"\d+% before " + re.escape(when.lower()) + r" and \d+% from then; "
+                             r"latest point: [a-z ]+", body)
+        assert sentence, (code, description)
+    assert seen >= 2
+
+
 def test_published_reports_pass_the_disclosure_check_which_reads_the_theme_tables(reports):
     from sjrlib import disclosure_check
 
-    findings, files, _notes = disclosure_check.check_reports([reports])
+    # what is published: not organisation/ (exact counts, for the organisation's own board)
+    public = [reports / "index.html", reports / "trusts", reports / "national.html"]
+    findings, files, _notes = disclosure_check.check_reports(public)
     assert files >= 5
     assert findings == []
-    ran = CliRunner().invoke(app, ["disclosure", "check", str(reports)])
+    ran = CliRunner().invoke(app, ["disclosure", "check", *map(str, public)])
     assert ran.exit_code == 0, ran.output
 
 
