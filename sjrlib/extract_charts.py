@@ -13,11 +13,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sjrlib import domain, plots_seaborn
-from sjrlib.plots import _withheld
+from sjrlib.plots import NHS_COLOURS, _withheld
 from sjrlib.stats import agreement, descriptive
 from sjrlib.stats._reviews import ReviewIndex
 
-__all__ = ["agreement_chart", "phase_chart", "trend_chart"]
+__all__ = ["agreement_chart", "phase_chart", "theme_chart", "theme_shares", "trend_chart"]
 
 def _lacking(reviews: pd.DataFrame, fields: tuple[str, ...], title: str) -> Figure | None:
     missing = [f for f in dict.fromkeys(fields) if f not in reviews.columns]
@@ -70,3 +70,64 @@ def trend_chart(reviews: pd.DataFrame, by: str | None = "organisation_code") -> 
     groups = ["death_month", by] if by else "death_month"
     table = descriptive.poor_care(reviews, by=groups)
     return plots_seaborn.poor_care_trend(table, "death_month", by=by, title=title)
+
+
+def theme_shares(reviews: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
+    """Per theme: the extract's coded first-stage reviews, those coded with the theme, and %.
+
+    Parameters
+    ----------
+    reviews
+        The extract's review frame (``review_id`` and ``review_stage``).
+    codes
+        Its theme codes (:func:`data_access.extract.read_theme_codes`). Each review counts by
+        its first coder's codes (``coder`` 1), as the reports count them; a review counts once
+        per theme whatever the phases coded.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by theme id, best represented first: ``coded_reviews``, ``with_theme``,
+        ``percent``.
+    """
+    firsts = set(reviews.loc[(reviews["review_stage"] == "first").fillna(False),
+                             "review_id"].astype(str))
+    mine = codes[(codes["coder"] == 1).fillna(False)
+                 & codes["review_id"].astype(str).isin(firsts)]
+    coded = mine["review_id"].nunique()
+    counts = mine.drop_duplicates(["review_id", "theme"])["theme"].astype(str).value_counts()
+    table = pd.DataFrame({"coded_reviews": coded, "with_theme": counts.astype(int)})
+    table["percent"] = 100 * table["with_theme"] / coded if coded else pd.NA
+    table.index.name = "theme"
+    return table.sort_values(["with_theme"], ascending=False, kind="stable")
+
+
+def theme_chart(reviews: pd.DataFrame, codes: pd.DataFrame | None) -> Figure:
+    """The share of the extract's coded first-stage reviews coded with each theme
+    (:func:`theme_shares`), as horizontal bars labelled with the codebook's labels.
+    ``codes`` is ``None`` when the approval does not release ``theme_codes``."""
+    title = "Themes coded in first-stage reviews (% of coded reviews, first coder's codes)"
+    if codes is None:
+        return _withheld("Your extract has no theme_codes (not in your approval's fields): "
+                         "chart not drawn", title)
+    lacking = _lacking(reviews, ("review_id", "review_stage"), title)
+    if lacking is not None:
+        return lacking
+    table = theme_shares(reviews, codes)
+    if table.empty:
+        return _withheld("No first-stage review of your extract is coded with themes", title)
+    from sjrlib.themes.codebook import shipped_codebook
+
+    labels = {t.id: t.label for t in shipped_codebook().themes}
+    with plots_seaborn.theme():
+        fig = Figure(figsize=(8, 0.35 * len(table) + 1.2))
+        ax = fig.add_subplot()
+        names = [labels.get(t, t) for t in table.index][::-1]
+        values = table["percent"].astype(float).to_numpy()[::-1]
+        ax.barh(names, values, color=NHS_COLOURS["blue"])
+        for y, (value, n) in enumerate(zip(values, table["with_theme"].to_numpy()[::-1])):
+            ax.text(value, y, f" {value:.0f}% ({n:,})", va="center")
+        ax.set_xlabel(f"% of {int(table['coded_reviews'].iloc[0]):,} coded first-stage reviews")
+        ax.set_title(title, loc="left")
+        fig.tight_layout()
+    return fig

@@ -1,0 +1,45 @@
+"""The researcher's theme chart: shares counted by hand on a small extract written here."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sjrlib import extract_charts
+from sjrlib.plots import chart_withheld
+
+REVIEWS = pd.DataFrame({
+    "review_id": ["a", "b", "c", "d", "s"],
+    "review_stage": ["first", "first", "first", "first", "second"],
+})
+CODES = pd.DataFrame({
+    # a: sepsis twice (two phases) and medication; b: sepsis; c: only a second coder's code;
+    # d: not coded; s: a second-stage review (not counted)
+    "review_id": ["a", "a", "a", "a", "b", "c", "s"],
+    "theme": ["sepsis", "sepsis", "medication", "good_practice", "sepsis", "procedure",
+              "sepsis"],
+    "phase": ["admission", "ongoing", None, None, None, None, None],
+    "codebook_version": ["2026.1"] * 7,
+    "coder": pd.array([1, 1, 1, 2, 1, 2, 1], dtype="Int64"),
+    "from_suggestion": pd.array([True, False, False, False, True, False, False],
+                                dtype="boolean"),
+})
+
+
+def test_theme_shares_count_each_coded_first_stage_review_once_by_its_first_coder():
+    table = extract_charts.theme_shares(REVIEWS, CODES)
+    # coded by a first coder: a and b (c has only a second coder's code; s is second stage)
+    assert table["coded_reviews"].eq(2).all()
+    assert table["with_theme"].to_dict() == {"sepsis": 2, "medication": 1}
+    assert table.loc["sepsis", "percent"] == 100 and table.loc["medication", "percent"] == 50
+
+
+def test_the_chart_is_drawn_or_says_why_not():
+    fig = extract_charts.theme_chart(REVIEWS, CODES)
+    assert chart_withheld(fig) is None
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["Medicines, fluids and oxygen", "Sepsis recognition and treatment"]
+    assert "no theme_codes" in chart_withheld(extract_charts.theme_chart(REVIEWS, None))
+    fig = extract_charts.theme_chart(REVIEWS.drop(columns=["review_stage"]), CODES)
+    assert chart_withheld(fig).startswith("Your extract has no review_stage (")
+    none = CODES[CODES["coder"] == 2]
+    assert "No first-stage review" in chart_withheld(extract_charts.theme_chart(REVIEWS, none))
