@@ -5,11 +5,17 @@ see :mod:`data_access.store`.
 Imports are all or nothing: one transaction; re-importing identical rows changes nothing; a row
 that differs from the stored one is an error naming it, unless ``update=True``, which replaces it
 and bumps its ``version``.
+
+A re-imported review is found unchanged by its content hash (:func:`content_hashes`, kept in
+``reviews.content_hash`` by revision ``0010_review_hash``) without reading it back: an identical
+re-import costs one narrow read of the stored hashes. Only a review whose hash differs, or has
+none valid for its current version, is loaded and compared column by column.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -110,6 +116,26 @@ def _conform(frame: pd.DataFrame, columns: Iterable[str], dtypes: dict[str, str]
     if wrong:
         out = out.astype(wrong)
     return out.reset_index(drop=True)
+
+
+def content_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """Per review of a conformed review frame (``domain.REVIEW_COLUMNS`` with
+    ``domain.REVIEW_DTYPES``), a 64-bit hash of all its exchange columns, as ``int64``.
+
+    Notes
+    -----
+    ``pandas.util.hash_pandas_object`` per row (columns in order, each value with its column's
+    dtype), combined with the hash of the row's pattern of missing cells, so a blank is never
+    the text ``"None"`` or ``"nan"``. Equal hashes are taken to mean equal reviews: two
+    different reviews under the same id collide with probability about 2**-64. Different hashes
+    prove nothing (reasons listed in another order, a new pandas hashing a value differently):
+    the import then compares the review column by column, so a hash is an accelerator, never
+    the judge of a change.
+    """
+    columns = frame.loc[:, list(domain.REVIEW_COLUMNS)]
+    values = pd.util.hash_pandas_object(columns, index=False).to_numpy()
+    blanks = pd.util.hash_pandas_object(columns.isna(), index=False).to_numpy()
+    return (values ^ (blanks * np.uint64(0x9E3779B97F4A7C15))).view(np.int64)
 
 
 def _column_values(series: pd.Series, *, iso_dates: bool = False) -> list:
@@ -391,14 +417,26 @@ def import_deaths(target: Engine | Connection, frame: pd.DataFrame, *, update: b
     return result
 
 
-def _stored_review_ids(conn: Connection, review_ids: pd.Series) -> set[str]:
-    stored = conn.execute(select(func.count()).select_from(_REVIEWS)).scalar_one()
-    if stored == 0:
-        return set()
-    if stored <= 4 * len(review_ids):
-        everything = set(conn.execute(select(_REVIEWS.c.review_id)).scalars())
-        return everything.intersection(review_ids)
-    return set(known_reviews(conn, review_ids.tolist()))
+def _stored_state(conn: Connection, review_ids: list[str]) -> pd.DataFrame:
+    """``review_id, version, content_hash, content_hash_version`` of the stored reviews among
+    ``review_ids``: one query with the ids as one parameter (a PostgreSQL array, a JSON list
+    on SQLite), not thousands of bound ``IN`` values."""
+    columns = "review_id, version, content_hash, content_hash_version"
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            f"SELECT {columns} FROM reviews WHERE review_id = ANY(%(ids)s)",
+            {"ids": review_ids}).all()
+    elif conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(
+            f"SELECT {columns} FROM reviews WHERE review_id IN "
+            "(SELECT value FROM json_each(?))", (json.dumps(review_ids),)).all()
+    else:  # pragma: no cover - the store runs on SQLite and PostgreSQL
+        stored = set(known_reviews(conn, review_ids))
+        rows = conn.execute(select(_REVIEWS.c.review_id, _REVIEWS.c.version,
+                                   _REVIEWS.c.content_hash, _REVIEWS.c.content_hash_version)
+                            .where(_REVIEWS.c.review_id.in_(stored))).all() if stored else []
+    return pd.DataFrame(rows, columns=columns.split(", ")).astype(
+        {"version": "Int64", "content_hash": "Int64", "content_hash_version": "Int64"})
 
 
 def _add_reviewers(conn: Connection, frame: pd.DataFrame) -> None:
@@ -596,13 +634,24 @@ def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
     duplicated = frame.loc[frame["review_id"].duplicated(), "review_id"].unique().tolist()
     if duplicated:
         raise StoreError(f"review_id repeated in the frame: {', '.join(duplicated[:20])}")
-    stored = set() if new_only else _stored_review_ids(conn, frame["review_id"])
-    exists = _isin(frame["review_id"], stored)
+    hashes = content_hashes(frame)
+    exists = np.zeros(len(frame), dtype=bool)
     changed = np.zeros(len(frame), dtype=bool)
+    if not new_only:
+        state = _stored_state(conn, frame["review_id"].tolist())
+        exists = _isin(frame["review_id"], state["review_id"])
     if exists.any():
-        old = _load_reviews_by_id(conn, frame.loc[exists, "review_id"])
-        changed[exists] = _differs(_normalised_reasons(frame[exists]),
-                                   old[list(domain.REVIEW_COLUMNS)], ["review_id"]).to_numpy()
+        state = state.set_index("review_id").reindex(frame.loc[exists, "review_id"])
+        current = (state["content_hash_version"] == state["version"]) & \
+            (state["content_hash"] == hashes[exists])
+        # Only reviews whose hash does not vouch for them are read back and compared.
+        compare = np.flatnonzero(exists)[~current.fillna(False).to_numpy(dtype=bool)]
+        if len(compare):
+            old = _load_reviews_by_id(conn, frame["review_id"].take(compare))
+            changed[compare] = _differs(_normalised_reasons(frame.take(compare)),
+                                        old[list(domain.REVIEW_COLUMNS)],
+                                        ["review_id"]).to_numpy()
+            _refresh_hashes(conn, frame, hashes, compare[~changed[compare]], state)
     changed_ids = frame.loc[changed, "review_id"].tolist()
     if changed_ids and not update:
         raise _conflict("review(s)", changed_ids,
@@ -620,31 +669,58 @@ def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
     fresh = frame
     if len(order) < len(frame) or (np.diff(order) != 1).any():
         fresh = frame.take(order)  # one take, then chunks are cheap slices
+    fresh_hashes = hashes[order]
     for start in range(0, len(order), CHUNK_ROWS):
         chunk = fresh.iloc[start:start + CHUNK_ROWS]
-        _insert_frame(conn, _REVIEWS, chunk[list(_REVIEW_FIELDS)], version=1,
-                      created_at=now, updated_at=now, updated_by=saved_by)
+        _insert_frame(conn, _REVIEWS, chunk[list(_REVIEW_FIELDS)].assign(
+                          content_hash=fresh_hashes[start:start + CHUNK_ROWS]),
+                      version=1, created_at=now, updated_at=now, updated_by=saved_by,
+                      content_hash_version=1)
         _insert_children(conn, chunk)
         done += len(chunk)
         if progress:
             progress(len(chunk))
     if changed_ids:
-        _update_reviews(conn, frame[changed], now, saved_by)
+        _update_reviews(conn, frame[changed], hashes[changed], now, saved_by)
         if progress:
             progress(len(changed_ids))
     return ImportResult(done, len(changed_ids), int(exists.sum()) - len(changed_ids))
 
 
-def _update_reviews(conn: Connection, frame: pd.DataFrame, now: dt.datetime,
-                    saved_by: str | None) -> None:
+def _update_reviews(conn: Connection, frame: pd.DataFrame, hashes: np.ndarray,
+                    now: dt.datetime, saved_by: str | None) -> None:
     fields = [c for c in _REVIEW_FIELDS if c != "review_id"]
+    # Both right-hand sides read the old version: the hash is the new version's.
     stmt = (sa_update(_REVIEWS).where(_REVIEWS.c.review_id == bindparam("b_review_id"))
             .values({c: bindparam(c) for c in fields})
-            .values(version=_REVIEWS.c.version + 1, updated_at=now, updated_by=saved_by))
+            .values(version=_REVIEWS.c.version + 1, updated_at=now, updated_by=saved_by,
+                    content_hash=bindparam("content_hash"),
+                    content_hash_version=_REVIEWS.c.version + 1))
+    frame = frame.assign(content_hash=hashes)
     for chunk in _chunks(frame):
-        conn.execute(stmt, _records(chunk[list(_REVIEW_FIELDS)], {"review_id": "b_review_id"}))
+        conn.execute(stmt, _records(chunk[[*_REVIEW_FIELDS, "content_hash"]],
+                                    {"review_id": "b_review_id"}))
         _delete_children(conn, chunk["review_id"].tolist())
         _insert_children(conn, chunk)
+
+
+def _refresh_hashes(conn: Connection, frame: pd.DataFrame, hashes: np.ndarray,
+                    rows: np.ndarray, state: pd.DataFrame) -> None:
+    """Record the hash of reviews found unchanged by comparing them (stored before revision
+    ``0010_review_hash``, saved since by a reviewer, or hashed differently), for the version
+    that was compared, so the next re-import need not read them. Not a change of the review:
+    no new version, no saved-at, not counted as written. ``WHERE version`` keeps a hash off a
+    version it was not computed for."""
+    if not len(rows):
+        return
+    ids = frame["review_id"].take(rows)
+    versions = state["version"].reindex(ids).to_numpy(dtype=np.int64)
+    stmt = (sa_update(_REVIEWS)
+            .where(_REVIEWS.c.review_id == bindparam("b_review_id"),
+                   _REVIEWS.c.version == bindparam("b_version"))
+            .values(content_hash=bindparam("b_hash"), content_hash_version=bindparam("b_version")))
+    conn.execute(stmt, [{"b_review_id": r, "b_version": int(v), "b_hash": int(h)}
+                        for r, v, h in zip(ids.tolist(), versions, hashes[rows], strict=True)])
 
 
 def _normalised_reasons(frame: pd.DataFrame) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -153,6 +154,11 @@ class Review(Base):
     created_at: Mapped[dt.datetime] = _timestamp()
     updated_at: Mapped[dt.datetime] = _timestamp()
     updated_by: Mapped[str | None] = mapped_column(String(64))
+    # Revision 0010_review_hash: a hash of the review as last imported, valid while
+    # content_hash_version equals version (every other write bumps version), so a re-import
+    # finds unchanged reviews without reading them back (data_access.bulk.content_hashes).
+    content_hash: Mapped[int | None] = mapped_column(BigInteger)
+    content_hash_version: Mapped[int | None] = mapped_column(Integer)
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
