@@ -214,19 +214,25 @@ def _frame(conn: Connection, query) -> pd.DataFrame:
     return pd.DataFrame({k: _pandas(v) for k, v in _reader(conn)(query).items()})
 
 
-def _fetch_reviews(conn: Connection, conditions: list) -> pd.DataFrame:
+def review_selects(conditions: list) -> list[Select]:
+    """The SELECTs a review load runs: the reviews (with their organisation's nation and
+    region), then each child table's rows of those reviews (phases, problems, reasons and,
+    when the frame has referral columns, referrals). ``benchmarks/foundation.py`` times a bare
+    Arrow read of exactly these."""
     columns = [cast(c, String).label(c.name) if c.name == "review_date" else c
                for c in (_REVIEWS.c[f] for f in _REVIEW_FIELDS)]
-    query = (select(*columns, _REVIEWS.c.version, _ORGANISATIONS.c.nation,
-                    _ORGANISATIONS.c.region)
-             .join(_ORGANISATIONS, _ORGANISATIONS.c.code == _REVIEWS.c.organisation_code)
-             .where(*conditions))
+    reviews = (select(*columns, _REVIEWS.c.version, _ORGANISATIONS.c.nation,
+                      _ORGANISATIONS.c.region)
+               .join(_ORGANISATIONS, _ORGANISATIONS.c.code == _REVIEWS.c.organisation_code)
+               .where(*conditions))
     tables = (_PHASES, _PROBLEMS, _REASONS) + ((_REFERRALS,) if _REFERRAL_COLUMNS else ())
+    return [reviews, *(select(table).select_from(_REVIEWS.join(table) if conditions else table)
+                       .where(*conditions) for table in tables)]
+
+
+def _fetch_reviews(conn: Connection, conditions: list) -> pd.DataFrame:
     read = _reader(conn)
-    reviews = read(query)
-    children = [read(select(table).select_from(_REVIEWS.join(table) if conditions else table)
-                     .where(*conditions)) for table in tables]
-    return _assemble(reviews, *children)
+    return _assemble(*(read(query) for query in review_selects(conditions)))
 
 
 def _spread(rows: np.ndarray, positions: np.ndarray, n: int) -> pa.Array:
