@@ -12,7 +12,9 @@ What is checked before anything is written (``shared/spec/learning.md``):
   a name;
 - a status of :data:`ACTION_STATUSES`; dates in order; a completed action has its completion
   date; a measure is one of :func:`sjrlib.measures.allowed_measures` and comes with the month of
-  the change, which is not in the future;
+  the change, which is not in the future; a target (optional) is a percentage 0-100 of the
+  measure, and only with a measure (revision ``0012_action_target``: the impact chart's
+  assurance icon);
 - linked themes are active themes of the latest codebook.
 
 The exchange form (``sjr actions export``, :func:`write_actions_file`) is one row per action with
@@ -46,20 +48,20 @@ __all__ = [
 ]
 
 ACTION_FIELDS: tuple[str, ...] = ("description", "owner_role", "status", "agreed_on", "due_on",
-                                  "completed_on", "measure", "change_month", "themes",
+                                  "completed_on", "measure", "change_month", "target", "themes",
                                   "review_ids")
 """What a person sets on an action (the rest is the store's: id, organisation, who, when)."""
 
 ACTION_COLUMNS: tuple[str, ...] = (
     "id", "organisation_code", "description", "owner_role", "status", "agreed_on", "due_on",
-    "completed_on", "measure", "change_month", "themes", "review_ids", "recorded_by",
+    "completed_on", "measure", "change_month", "target", "themes", "review_ids", "recorded_by",
     "recorded_at", "updated_by", "updated_at", "version",
 )
 """Columns of :func:`load_actions` (``Session.actions``), in order."""
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "id", "organisation_code", "description", "owner_role", "status", "agreed_on", "due_on",
-    "completed_on", "measure", "change_month", "themes", "review_ids", "version",
+    "completed_on", "measure", "change_month", "target", "themes", "review_ids", "version",
 )
 """Columns of the exported register (CSV or XLSX)."""
 
@@ -96,6 +98,21 @@ def _month(value: Any) -> str | None:
             or not 1 <= int(value[5:]) <= 12:
         raise ValueError(f"change_month must be a month written YYYY-MM, not {value!r}")
     return value
+
+
+def _target(value: Any) -> float | None:
+    """A target percentage 0-100 ("12", "12.5", "12%"), or None when blank."""
+    if _missing(value):
+        return None
+    textual = str(value).strip().removesuffix("%").strip()
+    try:
+        number = float(textual)
+    except ValueError:
+        raise ValueError(f"target must be a percentage between 0 and 100, not {value!r}"
+                         ) from None
+    if not 0 <= number <= 100:  # also refuses NaN and infinities
+        raise ValueError(f"target must be a percentage between 0 and 100, not {value!r}")
+    return number
 
 
 def _links(value: Any) -> list[str]:
@@ -172,7 +189,11 @@ def check_action(values: dict[str, Any], *, codebook: Any, today: dt.date | None
             raise ValueError(f"change_month {change} is in the future")
     elif change is not None:
         raise ValueError("change_month goes with a measure; name the measure too")
-    out.update(measure=measure, change_month=change)
+    target = _target(values.get("target"))
+    if target is not None and measure is None:
+        raise ValueError("target goes with a measure (it is a percentage of the measure); "
+                         "name the measure too")
+    out.update(measure=measure, change_month=change, target=target)
     themes = _links(values.get("themes"))
     active = {t.id for t in codebook.active}
     wrong = [t for t in themes if t not in active]
@@ -192,10 +213,10 @@ def insert_action(conn: Connection, organisation_code: str, values: dict[str, An
     row = {k: values[k] for k in ACTION_FIELDS if k not in ("themes", "review_ids")}
     conn.execute(
         text("INSERT INTO actions (id, organisation_code, description, owner_role, status, "
-             "agreed_on, due_on, completed_on, measure, change_month, recorded_by, recorded_at, "
-             "updated_by, updated_at, version) VALUES (:id, :org, :description, :owner_role, "
-             ":status, :agreed_on, :due_on, :completed_on, :measure, :change_month, :u, :now, "
-             ":u, :now, 1)"),
+             "agreed_on, due_on, completed_on, measure, change_month, target, recorded_by, "
+             "recorded_at, updated_by, updated_at, version) VALUES (:id, :org, :description, "
+             ":owner_role, :status, :agreed_on, :due_on, :completed_on, :measure, "
+             ":change_month, :target, :u, :now, :u, :now, 1)"),
         {**row, "id": action_id, "org": organisation_code, "u": user, "now": now})
     _write_links(conn, action_id, values["themes"], values["review_ids"])
     return action_id
@@ -225,7 +246,7 @@ def update_action(conn: Connection, action_id: str, values: dict[str, Any], *,
         text("UPDATE actions SET description = :description, owner_role = :owner_role, "
              "status = :status, agreed_on = :agreed_on, due_on = :due_on, "
              "completed_on = :completed_on, measure = :measure, change_month = :change_month, "
-             "updated_by = :u, updated_at = :now, version = version + 1 "
+             "target = :target, updated_by = :u, updated_at = :now, version = version + 1 "
              "WHERE id = :id AND version = :v"),
         {**row, "id": action_id, "v": int(expected_version), "u": user,
          "now": dt.datetime.now(dt.UTC)})
@@ -285,6 +306,8 @@ def load_actions(conn: Connection, organisations: Sequence[str] | None, *,
     for column in ("agreed_on", "due_on", "completed_on"):
         frame[column] = [None if v is None else _date(v, column) for v in frame[column]]
     frame["version"] = frame["version"].astype(int)
+    frame["target"] = pd.array([None if v is None else float(v) for v in frame["target"]],
+                               dtype="Float64")
     strings = ("id", "organisation_code", "description", "owner_role", "status", "measure",
                "change_month", "themes", "review_ids", "recorded_by", "updated_by")
     frame = frame.astype({c: "string" for c in strings})
@@ -339,9 +362,9 @@ def store_demo_learning(engine: Any, learning: Any) -> tuple[int, int]:
                               "(:id, :r, :t, :p, :v, :u, :at, :s)"), rows)
         actions = 0
         for action in learning.actions.itertuples():
-            values = check_action({k: getattr(action, k) for k in (
+            values = check_action({k: getattr(action, k, None) for k in (
                 "description", "owner_role", "status", "agreed_on", "due_on", "completed_on",
-                "measure", "change_month", "themes")}, codebook=book)
+                "measure", "change_month", "target", "themes")}, codebook=book)
             insert_action(conn, str(action.organisation_code), values,
                           user=f"lead-{str(action.organisation_code).lower()}")
             actions += 1

@@ -22,6 +22,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -145,7 +146,9 @@ class Action(Base):
 
     ``description`` is screened for identifiers before it is stored; ``owner_role`` is a role,
     never a person's name; ``measure`` (one of :data:`sjrlib.measures.MEASURES`) and
-    ``change_month`` go together: the measure's SPC chart is rebased at that month.
+    ``change_month`` go together: the measure's SPC chart is rebased at that month. ``target``
+    (optional, with a measure): the percentage the measure should reach, for the chart's
+    assurance icon (on PostgreSQL also held by a check constraint, revision 0012).
     """
 
     __tablename__ = "actions"
@@ -161,6 +164,7 @@ class Action(Base):
     completed_on: Mapped[dt.date | None] = mapped_column(Date)
     measure: Mapped[str | None] = mapped_column(String(64))
     change_month: Mapped[str | None] = mapped_column(String(7))
+    target: Mapped[float | None] = mapped_column(Float)  # revision 0012_action_target
     recorded_by: Mapped[str] = mapped_column(String(64), nullable=False)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_by: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -776,21 +776,23 @@ class Session:
     def record_action(self, description: str, *, owner_role: str, agreed_on: Any,
                       status: str = "open", due_on: Any = None, completed_on: Any = None,
                       themes: Iterable[str] = (), review_ids: Iterable[str] = (),
-                      measure: str | None = None, change_month: str | None = None) -> str:
+                      measure: str | None = None, change_month: str | None = None,
+                      target: float | None = None) -> str:
         """Record an action of your organisation (organisation leads); returns its id.
 
         ``description`` is screened for identifiers and ``owner_role`` is a role, never a
         person's name; ``themes`` are active theme ids of the latest codebook and
         ``review_ids`` reviews of your organisation (links, never their text); ``measure``
         (:func:`sjrlib.measures.allowed_measures`, e.g. ``"theme:sepsis"``) comes with
-        ``change_month``, the month the change went in. Raises ``ValueError`` for a value that
-        is not right (the message says which and why).
+        ``change_month``, the month the change went in, and optionally ``target``, the
+        percentage (0-100) the measure should reach (its impact chart then shows assurance).
+        Raises ``ValueError`` for a value that is not right (the message says which and why).
         """
         values = {"description": description, "owner_role": owner_role, "status": status,
                   "agreed_on": agreed_on, "due_on": due_on, "completed_on": completed_on,
                   "themes": list(_codes(themes) or []), "review_ids": list(_codes(review_ids)
                                                                            or []),
-                  "measure": measure, "change_month": change_month}
+                  "measure": measure, "change_month": change_month, "target": target}
         with self._door("actions.record", {"measure": measure, "status": status}) as door:
             organisation = str(self._user.organisation_code)
             checked = self._checked_action(door, values)
@@ -808,9 +810,9 @@ class Session:
         """Change an action of your organisation (organisation leads); returns the new version.
 
         ``changes`` are any of ``description, owner_role, status, agreed_on, due_on,
-        completed_on, themes, review_ids, measure, change_month`` (``None`` clears an optional
-        one); the rest keep their stored values. ``expected_version`` is the version you read:
-        a newer stored one raises ``ValueError`` and nothing is written.
+        completed_on, themes, review_ids, measure, change_month, target`` (``None`` clears an
+        optional one); the rest keep their stored values. ``expected_version`` is the version
+        you read: a newer stored one raises ``ValueError`` and nothing is written.
         """
         from data_access.actions import ACTION_FIELDS, stored_action
         from data_access.actions import update_action as _update
@@ -883,6 +885,8 @@ class Session:
                     if not version.isdigit():
                         raise ValueError("a row with an id needs the version it was exported "
                                          "at")
+                    if "target" not in row:  # a register exported before targets existed
+                        values["target"] = stored["target"]
                     keep = set(str(stored["review_ids"] or "").split(";"))
                     checked = self._checked_action(door, values, keep=keep)
                     _set_row_scope(door.conn, [organisation])

@@ -207,8 +207,12 @@ def measure_counts(measure: Measure, *, reviews: pd.DataFrame, theme_codes: pd.D
     return out
 
 
-def impact_chart(measure: Measure, counts: pd.DataFrame, change_month: str) -> pd.DataFrame:
+def impact_chart(measure: Measure, counts: pd.DataFrame, change_month: str,
+                 target: float | None = None) -> pd.DataFrame:
     """The measure's p-chart (:func:`sjrlib.spc.p_chart`) rebased at the change.
+
+    ``target``: the action's target as a percentage of the measure (0-100), or None; with one,
+    the chart carries the Making Data Count assurance of its last point (``assurance``).
 
     Months with no denominator are left out (a p-chart needs one); the rebase is at
     ``change_month``, or at the first month after it with data. Without data from the change
@@ -221,6 +225,7 @@ def impact_chart(measure: Measure, counts: pd.DataFrame, change_month: str) -> p
     after = [m for m in counts.index if str(m) >= change_month]
     rebase = [after[0]] if after and after[0] != counts.index[0] else None
     frame = spc.p_chart(counts["numerator"], counts["denominator"],
-                        improvement=measure.improvement, rebase=rebase)  # type: ignore[arg-type]
+                        improvement=measure.improvement, rebase=rebase,  # type: ignore[arg-type]
+                        target=None if target is None else float(target) / 100)
     frame.attrs.update(measure=measure.id, change_month=change_month, rebased=rebase is not None)
     return frame

@@ -144,6 +144,14 @@ def test_a_lead_sees_and_changes_only_their_organisations_actions(governed_fresh
     ({"measure": "poor_care:admission", "change_month": "2021-13"}, "YYYY-MM"),
     ({"themes": ["sepsis", "weather"]}, "weather"),
     ({"owner": "Matron"}, "unknown action field"),
+    ({"target": "10"}, "target goes with a measure"),
+    ({"measure": "theme:sepsis", "change_month": "2021-07", "target": "150"},
+     "between 0 and 100"),
+    ({"measure": "theme:sepsis", "change_month": "2021-07", "target": "-1"}, "between 0 and 100"),
+    ({"measure": "theme:sepsis", "change_month": "2021-07", "target": "ten"},
+     "target must be a percentage"),
+    ({"measure": "theme:sepsis", "change_month": "2021-07", "target": "nan"},
+     "between 0 and 100"),
 ])
 def test_action_values_are_checked(values, message):
     base = {"description": "Handover checklist on every ward", "owner_role": "Matron",
@@ -286,6 +294,13 @@ def test_cli_add_list_update_export(governed_fresh, tmp_path):  # noqa: F811
     assert action_id in listed.output and "theme:prevention" in listed.output
     changed = run("actions", "update", action_id, "--version", "1", "--status", "in_progress")
     assert changed.exit_code == 0 and "version 2" in changed.output
+    targeted = run("actions", "update", action_id, "--version", "2", "--target", "12.5")
+    assert targeted.exit_code == 0 and "version 3" in targeted.output
+    assert "target 12.5%" in run("actions", "list").output
+    cleared = run("actions", "update", action_id, "--version", "3", "--target", "none")
+    assert cleared.exit_code == 0 and "target" not in run("actions", "list").output
+    wrong = run("actions", "update", action_id, "--version", "4", "--target", "300")
+    assert wrong.exit_code == 1 and "between 0 and 100" in wrong.output
     stale = run("actions", "update", action_id, "--version", "1", "--status", "dropped")
     assert stale.exit_code == 1 and "changed since version 1" in stale.output
     bad = run("actions", "add", "--description", "Phone 07700 900123 about it",
@@ -377,3 +392,87 @@ def test_a_trust_report_reads_codes_and_actions_through_the_session(governed_fre
     actions = report.learning.actions_table().frame
     assert list(actions.index) == ["1. Sepsis screening at triage"]
     assert len(report.learning.impact_charts()) == 2
+
+
+# --------------------------------------------------------------------------- targets ----
+def test_a_target_is_a_percentage_of_the_measure():
+    base = {"description": "Sepsis screening at triage", "owner_role": "Sepsis lead",
+            "agreed_on": "2021-06-01", "measure": "theme:sepsis", "change_month": "2021-07"}
+    for given, kept in (("12", 12.0), ("12.5%", 12.5), (" 0 ", 0.0), (100, 100.0), ("", None),
+                        (None, None)):
+        assert check_action({**base, "target": given}, codebook=BOOK,
+                            today=dt.date(2026, 1, 1))["target"] == kept
+
+
+def test_a_target_is_stored_changed_exported_and_kept_by_an_older_file(
+        governed_fresh, tmp_path):  # noqa: F811
+    from data_access.actions import read_actions_file, write_actions_file
+
+    gov = governed_fresh
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        action_id = lead.record_action(
+            "Sepsis screening at triage", owner_role="Sepsis lead", agreed_on="2021-06-01",
+            measure="theme:sepsis", change_month="2021-07", target=8)
+        assert lead.actions().set_index("id").loc[action_id, "target"] == 8.0
+        assert lead.update_action(action_id, expected_version=1, target="6.5") == 2
+        frame = lead.actions()
+        assert frame["target"].dtype == "Float64" and frame.iloc[0]["target"] == 6.5
+        path = write_actions_file(frame, tmp_path / "register.csv")
+        assert "target" in read_actions_file(path).columns
+        # a register exported before targets existed: its update keeps the stored target
+        older = read_actions_file(path).drop(columns=["target"])
+        older.loc[0, "status"] = "in_progress"
+        assert lead.import_actions(older) == (0, 1)
+        stored = lead.actions().iloc[0]
+        assert stored["status"] == "in_progress" and stored["target"] == 6.5
+        # clearing the measure without clearing the target is refused, nothing written
+        with pytest.raises(ValueError, match="target goes with a measure"):
+            lead.update_action(action_id, expected_version=3, measure=None, change_month=None)
+        assert lead.update_action(action_id, expected_version=3, measure=None,
+                                  change_month=None, target=None) == 4
+        assert pd.isna(lead.actions().iloc[0]["target"])
+
+
+def test_postgresql_holds_the_target_in_the_database(governed_fresh):  # noqa: F811
+    from sqlalchemy.exc import IntegrityError
+
+    gov = governed_fresh
+    if not gov.owner_url.startswith("postgresql"):
+        pytest.skip("SQLite cannot add a check constraint in place: the access layer holds it")
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        action_id = lead.record_action("Handover checklist", owner_role="Matron",
+                                       agreed_on="2021-06-01")
+    engine = store.get_engine(gov.owner_url)
+    try:
+        for sql in ("UPDATE actions SET target = 10 WHERE id = :a",  # no measure
+                    "UPDATE actions SET measure = 'theme:sepsis', change_month = '2021-07', "
+                    "target = 101 WHERE id = :a"):
+            with pytest.raises(IntegrityError), engine.begin() as conn:
+                conn.execute(text(sql), {"a": action_id})
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("target", "kind", "words"), [
+    (20, "consistent_pass", "will be met consistently"),
+    (10, "inconsistent", "met in some months and missed in others"),
+    (2, "consistent_fail", "will not be met without a further change"),
+    (None, None, "no target was set, so no assurance is given"),
+])
+def test_an_impact_chart_against_a_target_gives_its_assurance(target, kind, words):
+    from types import SimpleNamespace
+
+    from sjrlib import spc
+    from sjrlib.report.learning import _impact_sentence
+
+    # 12 months at 30%, then 12 at 10% of 200 coded reviews a month: after the change the
+    # p-chart's limits are about 10% +/- 6.4 points (3 sigma of 0.1 x 0.9 / 200)
+    months = [f"{2020 + (i // 12)}-{i % 12 + 1:02d}" for i in range(24)]
+    counts = pd.DataFrame({"numerator": [60] * 12 + [20] * 12, "denominator": [200] * 24},
+                          index=pd.Index(months, name="month"))
+    m = measures.parse_measure("theme:sepsis", BOOK)
+    frame = measures.impact_chart(m, counts, "2021-01", target=target)
+    assert spc.assurance(frame) == kind
+    action = SimpleNamespace(description="Sepsis screening at triage", change_month="2021-01")
+    sentence = _impact_sentence(action, m, frame)
+    assert words in sentence and "30% before January 2021 and 10% from then" in sentence

@@ -57,6 +57,9 @@ def add(
                                 "actions measures`), e.g. theme:sepsis."),
     change_month: str = typer.Option(None, "--change-month", metavar="YYYY-MM",
                                      help="The month the change went in (with --measure)."),
+    target: str = typer.Option(None, "--target", metavar="PERCENT",
+                               help="The % the measure should reach (with --measure): its "
+                                    "impact chart then says whether it will be met."),
     db: str = _DB,
 ) -> None:
     """Record an action of your organisation (organisation leads)."""
@@ -64,7 +67,7 @@ def add(
     action_id = _through(session, lambda: session.record_action(
         description, owner_role=owner_role, agreed_on=agreed_on, due_on=due_on, status=status,
         completed_on=completed_on, themes=theme or [], review_ids=review or [],
-        measure=measure, change_month=change_month))
+        measure=measure, change_month=change_month, target=target))
     typer.echo(f"Recorded action {action_id} ({status})")
 
 
@@ -81,9 +84,11 @@ def update(
     completed_on: str = typer.Option(None, "--completed-on", metavar="YYYY-MM-DD"),
     theme: list[str] = typer.Option(None, "--theme", help="Replace the themes (repeat)."),
     review: list[str] = typer.Option(None, "--review", help="Replace the reviews (repeat)."),
-    measure: str = typer.Option(None, "--measure", help="Set the measure ('none' clears it "
-                                "and the change month)."),
+    measure: str = typer.Option(None, "--measure", help="Set the measure ('none' clears it, "
+                                "the change month and the target)."),
     change_month: str = typer.Option(None, "--change-month", metavar="YYYY-MM"),
+    target: str = typer.Option(None, "--target", metavar="PERCENT",
+                               help="Set the target ('none' clears it)."),
     db: str = _DB,
 ) -> None:
     """Change an action of your organisation (organisation leads); only the options given
@@ -92,9 +97,11 @@ def update(
         "description": description, "owner_role": owner_role, "agreed_on": agreed_on,
         "due_on": due_on, "status": status, "completed_on": completed_on,
         "themes": theme or None, "review_ids": review or None, "measure": measure,
-        "change_month": change_month}.items() if v is not None}
+        "change_month": change_month, "target": target}.items() if v is not None}
     if changes.get("measure") == "none":
-        changes.update(measure=None, change_month=None)
+        changes.update(measure=None, change_month=None, target=None)
+    if changes.get("target") == "none":
+        changes["target"] = None
     if not changes:
         _fail("nothing to change: give at least one option (see --help)")
     session = _open(db)
@@ -118,6 +125,7 @@ def list_actions(
     frame = frame.astype(object).where(frame.notna(), None)
     for row in frame.itertuples():
         measure = f" measure {row.measure} from {row.change_month}" if row.measure else ""
+        measure += f" target {row.target:g}%" if row.target is not None else ""
         themes = f" themes {row.themes}" if row.themes else ""
         due = f" due {row.due_on}" if row.due_on else ""
         done = f" completed {row.completed_on}" if row.completed_on else ""

@@ -33,6 +33,7 @@ FIELD_LABELS: dict[str, str] = {
     "review_ids": "Reviews it answers",
     "measure": "Measure",
     "change_month": "Month the change went in",
+    "target": "Target (%)",
 }
 """Each action field's label on the form, used in the form and in the session's messages."""
 
@@ -93,6 +94,7 @@ class ActionRegister:
                                    + [(label, m) for m, label in self.measures.items()],
                                    "36em"),
             "change_month": text("YYYY-MM", "8em"),
+            "target": text("e.g. 10", "8em"),
         }
         for name, widget in self.fields.items():
             widget.add_class(f"f-action-{name}")
@@ -140,6 +142,7 @@ class ActionRegister:
             "review_ids": reviews,
             "measure": f["measure"].value,
             "change_month": (f["change_month"].value or "").strip() or None,
+            "target": (f["target"].value or "").strip() or None,
         }
 
     def record(self) -> str | None:
@@ -189,7 +192,7 @@ class ActionRegister:
     def _clear(self) -> None:
         f = self.fields
         f["description"].value = f["owner_role"].value = ""
-        f["review_ids"].value = f["change_month"].value = ""
+        f["review_ids"].value = f["change_month"].value = f["target"].value = ""
         ui.set_value(f["status"], "open")
         ui.set_value(f["measure"], None)
         f["measure"].index = 0
@@ -227,6 +230,9 @@ class ActionRegister:
             self._row("measure", f["measure"],
                       hint="optional: its SPC chart shows the impact"),
             self._row("change_month", f["change_month"], hint="with a measure"),
+            self._row("target", f["target"],
+                      hint="optional, with a measure: the % it should reach; the chart then "
+                           "says whether the target will be met"),
             w.HBox([self.record_button], layout=w.Layout(margin="8px 0 0 0")),
             self.message,
             hint="What your organisation does about what the reviews teach. The description "
@@ -247,6 +253,8 @@ class ActionRegister:
             measure = self.measures.get(str(r.measure), "") if _given(r.measure) else ""
             if measure and _given(r.change_month):
                 measure += f" (changed {_month_words(str(r.change_month))})"
+            if measure and _given(getattr(r, "target", None)):
+                measure += f"; target {float(r.target):g}%"
             cells = [_status_label(str(r.status)), str(r.description), str(r.owner_role),
                      _day(r.agreed_on), _day(r.due_on), _day(r.completed_on), themes,
                      str(reviews) if reviews else "", measure]

@@ -399,7 +399,10 @@ class TrustLearning:
                 deaths=self.report.window_deaths, months=self.months)
             if not (counts["denominator"] > 0).any():
                 continue
-            out.append((a, measure, measures.impact_chart(measure, counts, str(a.change_month))))
+            target = getattr(a, "target", None)
+            out.append((a, measure, measures.impact_chart(
+                measure, counts, str(a.change_month),
+                target=float(target) if _given(target) else None)))
         return out
 
     def impact_charts(self) -> Charts:
@@ -520,11 +523,25 @@ def _impact_sentence(action: Any, measure: Any, frame: pd.DataFrame) -> str:
     if len(groups) < 2:
         return (f"'{action.description}' ({measure.label}): the chart has no months from "
                 f"{change} yet to compare.")
-    assurance = spc.assurance(frame)
     return (f"'{action.description}': {measure.label} had a centre line of "
             f"{100 * groups.iloc[0]:.0f}% before {change} and {100 * groups.iloc[-1]:.0f}% "
-            f"from then; latest point: {icon}"
-            + (f"; assurance: {assurance.replace('_', ' ')}" if assurance else "") + ".")
+            f"from then; latest point: {icon}; {_assurance_words(frame)}.")
+
+
+def _assurance_words(frame: pd.DataFrame) -> str:
+    """The Making Data Count assurance icon in words, against the action's target."""
+    target = frame.attrs.get("target")
+    if target is None:
+        return "no target was set, so no assurance is given"
+    kind = spc.assurance(frame)
+    at = f"{100 * float(target):g}%"
+    return {
+        "consistent_pass": f"the target of {at} will be met consistently (the process limits "
+                           "are all on the right side of it)",
+        "consistent_fail": f"the target of {at} will not be met without a further change (the "
+                           "process limits are all on the wrong side of it)",
+    }.get(kind or "", f"the target of {at} lies within the process limits, so it will be met "
+                      "in some months and missed in others")
 
 
 # ----------------------------------------------------------------------- national ----

@@ -240,8 +240,10 @@ def plan_actions(reviews: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
     -------
     pandas.DataFrame
         ``organisation_code, description, owner_role, status, agreed_on, due_on,
-        completed_on, themes, measure, change_month, works``; ``works`` (not stored) says
-        whether :func:`apply_actions` makes the measure change.
+        completed_on, themes, measure, change_month, target, works``; ``works`` (not stored)
+        says whether :func:`apply_actions` makes the measure change. A measured action's
+        ``target`` asks for about 40% fewer reviews with its theme than before the change (a
+        whole percentage), so the impact charts show assurance as well as variation.
     """
     truth = review_themes(reviews)
     truth = truth[(truth["weight"] >= 0.9) & (truth["theme"] != "good_practice")]
@@ -250,6 +252,7 @@ def plan_actions(reviews: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
     months = sorted(reviews["death_month"].dropna().unique())
     change = months[int(len(months) * 0.55)] if months else None
     rows = []
+    month_of = dict(zip(reviews["review_id"], reviews["death_month"], strict=True))
     for org, part in truth.groupby("organisation_code", sort=True):
         ranked = part.drop_duplicates(["review_id", "theme"])["theme"].value_counts().index
         # The working action answers a theme with cues of its own: deterioration and senior
@@ -259,12 +262,16 @@ def plan_actions(reviews: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
                         key=lambda t: t in ("deterioration", "senior_review"))
         if len(ranked) < 3 or change is None:
             continue
+        n_before = int(((reviews["organisation_code"] == org)
+                        & (reviews["death_month"] < change)).sum())
+        early = part[[str(month_of[r]) < str(change) for r in part["review_id"]]]
         agreed = pd.Timestamp(change + "-01") - pd.Timedelta(days=int(rng.integers(20, 50)))
         done = pd.Timestamp(change + "-01") + pd.Timedelta(days=int(rng.integers(0, 25)))
         for k, (theme, works) in enumerate(((ranked[0], True), (ranked[1], False),
                                             (ranked[2], None))):
             description, owner = ACTION_TEMPLATES[theme]
             measured = works is not None
+            rate = early.loc[early["theme"] == theme, "review_id"].nunique() / max(n_before, 1)
             rows.append({
                 "organisation_code": org, "description": description, "owner_role": owner,
                 "status": "completed" if measured else "open",
@@ -272,7 +279,9 @@ def plan_actions(reviews: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
                 "due_on": (done + pd.Timedelta(days=60)).date(),
                 "completed_on": done.date() if measured else None,
                 "themes": theme, "measure": f"theme:{theme}" if measured else None,
-                "change_month": change if measured else None, "works": bool(works)})
+                "change_month": change if measured else None,
+                "target": float(round(60 * rate)) if measured else None,
+                "works": bool(works)})
     return pd.DataFrame(rows)
 
 
