@@ -1,6 +1,7 @@
 """The calibration dashboard driven without a browser (the browser test is
-``tests/browser/test_calibration.py``): a reviewer's training form saves training answers, refuses
-identifiers and incomplete submissions; the programme team maintains the trainer directory."""
+``tests/browser/test_calibration.py``): a reviewer scores in the entry form in training mode,
+which saves training answers, refuses identifiers, incomplete submissions and saves outside the
+round's window; the programme team maintains the trainer directory."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from access_setup import governed_fresh  # noqa: F401  (fixture)
 from data_access import open_session, training
 from data_access.training import RoundSpec
 from sjrlib.dashboards.calibration import CalibrationPage, calibration_page
+from sjrlib.dashboards.entry_form import ReviewForm
+from sjrlib.form.registry import LATEST_VERSION
 
 TODAY = dt.date.today()
 
@@ -28,32 +31,68 @@ def gov(governed_fresh):  # noqa: F811
     return governed_fresh
 
 
-def test_a_reviewer_scores_a_case_and_sees_the_reference(gov):
+def test_a_reviewer_scores_a_case_in_the_entry_form_and_sees_the_reference(gov):
     with open_session("reviewer_a", gov.app_url, tool="test") as session:
+        reviews_before = len(session.reviews())
         page = CalibrationPage(session)
         page.read()
         form = page.form
-        assert form.case.case_id == "TC-2026-12" and form.reference.value == ""
-        form.scores["overall"].value = 4
+        assert isinstance(form, ReviewForm)  # the ordinary entry form, in training mode
+        assert form.case.case_id == "TC-2026-12" and page.reference.value == ""
+        assert "Training — not a real review" in form.mark.value
+        assert form.case.summary[:40] in form.case_box.value
+        form.fields["score_overall"].value = 4
         assert not form.save(submit=True)  # the overall judgement is missing
-        assert "explicit judgement" in form.message.value
-        form.comments["overall"].value = "Seen by Dr Jones, NHS number 943 476 5919"
+        assert form.last_errors["comment_overall"] == ["Write the explicit judgement behind "
+                                                       "this score"]
+        assert set(form.last_errors) <= {"comment_overall", "any_problems"}  # no case details
+        form.fields["comment_overall"].value = "Seen by Dr Jones, NHS number 943 476 5919"
         assert not form.save(submit=True)
-        assert "identifier" in form.message.value
-        form.comments["overall"].value = "Good care throughout, clear plans."
+        assert "identifiers" in form.banner.value
+        form.fields["comment_overall"].value = "Good care throughout, clear plans."
         for phase in ("admission", "ongoing", "procedure", "perioperative", "end_of_life"):
-            form.na[phase].value = True
-        form.problems["medication"].value = "no"
-        form.themes.value = ("good_practice",)
-        assert form.save(submit=True), form.message.value
-        assert "Overall assessment of care" in form.reference.value
-        assert form.submit_button.disabled
+            form._na[phase].value = True
+        form.fields["any_problems"].value = "yes"
+        form.problem_present["medication"].value = True
+        form.fields["problem_medication"].value = "no"
+        form.theme_boxes["good_practice"].value = True
+        assert form.save(submit=True), form.banner.value
+        assert "Overall assessment of care" in page.reference.value
+        assert "Your answer" in page.reference.value  # the panel's beside the reviewer's
+        assert "Good practice worth sharing" in page.reference.value  # the theme they gave
+        assert form.submit_button.disabled and form.fields["score_overall"].widget.disabled
         assert "Your scores against the panel" in page.results.value
+        assert "(submitted)" in page.case.label
         answers = session.calibration_answers("D1")
+        assert len(session.reviews()) == reviews_before  # a training answer is never a review
     row = answers.iloc[0]
     assert (row["case_id"], row["status"], row["score_overall"]) == ("TC-2026-12", "submitted", 4)
     assert row["problems"] == {"medication": "no"} and row["themes"] == ("good_practice",)
+    assert row["form_version"] == LATEST_VERSION
     assert pd.isna(row["score_admission"])  # not applicable
+
+
+def test_a_draft_comes_back_and_a_closed_round_saves_nothing(gov):
+    with open_session("reviewer_a", gov.app_url, tool="test") as session:
+        page = CalibrationPage(session)
+        page.read()
+        page.case.value = "TC-2026-02"
+        form = page.form
+        form.fields["score_overall"].value = 2
+        form.fields["comment_overall"].value = "Late recognition of sepsis."
+        assert form.save(submit=False), form.banner.value
+        page.case.value = "TC-2026-12"
+        page.case.value = "TC-2026-02"  # the draft reopens as it was left
+        assert form.fields["score_overall"].value == 2
+        assert form.fields["comment_overall"].value == "Late recognition of sepsis."
+        assert not form.submit_button.disabled
+        form.today = TODAY + dt.timedelta(days=4)  # the round closed yesterday
+        form.fields["score_overall"].value = 1
+        assert not form.save(submit=True)
+        assert "is open from" in form.banner.value
+        stored = session.calibration_answers("D1").set_index("case_id")
+    assert stored.loc["TC-2026-02", "status"] == "draft"
+    assert stored.loc["TC-2026-02", "score_overall"] == 2
 
 
 def test_the_programme_team_maintains_the_directory(gov):

@@ -1,13 +1,15 @@
 """Calibration: score a round's fictional training cases, then see how you compare with the panel.
 
-For the signed-in reviewer, :func:`calibration_page` lists their open rounds; each case opens in
-a scoring form marked **training** (the summary of the fictional case, a care score and explicit
-judgement for each phase that applies, problems in care with harm, avoidability and themes).
-Answers are saved through ``Session.save_calibration_answer``: training answers, stored apart
-from reviews, never counted in any Learning from Deaths figure. Once a reviewer has submitted a
-case they see the panel's reference beside their answer, and their own results (exact and
-within-one agreement, whether they score harsher or more lenient than the panel, the
-second-stage trigger, avoidability 1-3 vs 4-6, themes, change across rounds).
+For the signed-in reviewer, :func:`calibration_page` lists their rounds; each case opens in the
+ordinary review entry form in training mode
+(:class:`sjrlib.dashboards.entry_training.TrainingForm`: marked *Training — not a real review*,
+the summary of the fictional case, the judgement questions of the form with the form's own
+rules, and themes). Answers are saved through ``Session.save_calibration_answer``, inside the
+round's window: training answers, stored apart from reviews, never counted in any Learning from
+Deaths figure. Once a reviewer has submitted a case they see the panel's reference beside their
+answer, and their own results (exact and within-one agreement, whether they score harsher or
+more lenient than the panel, the second-stage trigger, avoidability 1-3 vs 4-6, themes, change
+across rounds).
 
 An organisation lead sees their reviewers' results and the group's agreement, and who is trained
 and due a refresher; the programme team sees the national distribution (quartiles of the
@@ -21,14 +23,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from sjrlib import domain
 
-__all__ = ["CALIBRATION_ROLES", "CalibrationForm", "CalibrationPage", "calibration_page",
+__all__ = ["CALIBRATION_ROLES", "CalibrationPage", "calibration_page", "reference_html",
            "results_tables", "training_capacity"]
 
 _ITEM_LABELS = {**{p: domain.label("phase", p) for p in domain.PHASES},
@@ -165,168 +167,43 @@ _CSS = """<style>
 .sjr-cal-table th, .sjr-cal-table td { border-bottom: 1px solid #d8dde0; padding: 3px 8px;
   text-align: left; }
 .sjr-cal-table thead th { background: #f0f4f5; }
-.sjr-training-mark { background: #fff4e5; border: 2px solid #ed8b00; padding: 6px 10px;
-  font-weight: bold; margin: 4px 0; }
-.sjr-cal-summary { background: #f0f4f5; border-left: 6px solid #005eb8; padding: 8px 12px;
-  max-width: 820px; }
 </style>"""
 
 
-class CalibrationForm:
-    """The judgement part of the SJR form for one fictional training case, saving a training
-    answer (``Session.save_calibration_answer``), never a review.
+def reference_html(case: Any, answer: Mapping[str, Any] | None = None,
+                   theme_labels: Mapping[str, str] | None = None) -> str:
+    """The panel's reference answers to a case beside the reviewer's ``answer`` (a row of
+    ``Session.calibration_answers``), as a table; empty until the reviewer has submitted
+    (``Session.training_cases(reference=True)`` gives the reference only then)."""
+    if "overall" not in case.scores:
+        return ""
+    answer = answer or {}
+    themes = dict(theme_labels or {})
 
-    Phases (a care score and an explicit judgement for each that applies; overall always),
-    problems in care with whether each led to harm, avoidability (RCP direction) and themes.
-    """
+    def given(value: Any) -> bool:
+        return value is not None and not pd.isna(value)
 
-    def __init__(self, session: Any, round_id: str, case: Any, stored: dict | None,
-                 theme_choices: Sequence[tuple[str, str]], on_saved: Any = None) -> None:
-        import ipywidgets as w
+    def score(value: Any, vocabulary: str) -> str:
+        if not given(value):
+            return "not applicable" if vocabulary == "care_score" else "not given"
+        return f"{int(value)} {domain.label(vocabulary, int(value))}"
 
-        self.session, self.round_id, self.case, self.on_saved = session, round_id, case, on_saved
-        self.scores: dict[str, Any] = {}
-        self.na: dict[str, Any] = {}
-        self.comments: dict[str, Any] = {}
-        rows = []
-        score_options = [("-", None)] + [(f"{v} {domain.label('care_score', v)}", v)
-                                         for v in domain.CARE_SCORES]
-        for phase in domain.PHASES:
-            score = w.Dropdown(options=score_options, value=None,
-                               layout=w.Layout(width="230px"))
-            score.add_class(f"cal-score-{phase}")
-            comment = w.Textarea(placeholder="Explicit judgement: what was good or poor, "
-                                 "and why", layout=w.Layout(width="460px", height="54px"))
-            comment.add_class(f"cal-comment-{phase}")
-            parts = [w.HTML(f"<b>{html.escape(domain.label('phase', phase))}</b>",
-                            layout=w.Layout(width="250px")), score]
-            if phase != "overall":
-                na = w.Checkbox(description="Not applicable", indent=False,
-                                layout=w.Layout(width="130px"))
-                na.add_class(f"cal-na-{phase}")
-                self.na[phase] = na
-                parts.append(na)
-            parts.append(comment)
-            self.scores[phase], self.comments[phase] = score, comment
-            rows.append(w.HBox(parts))
-        harm_options = [("Not present", None)] + [
-            (domain.label("harm", h), h) for h in domain.HARM_VALUES]
-        self.problems = {}
-        problem_rows = []
-        for kind in domain.PROBLEM_TYPES:
-            harm = w.Dropdown(options=harm_options, value=None, layout=w.Layout(width="150px"))
-            harm.add_class(f"cal-problem-{kind}")
-            self.problems[kind] = harm
-            problem_rows.append(w.HBox([w.HTML(html.escape(domain.label("problem_type", kind)),
-                                               layout=w.Layout(width="640px")), harm]))
-        self.avoidability = w.Dropdown(
-            options=[("-", None)] + [(f"{v} {domain.label('avoidability_score', v)}", v)
-                                     for v in domain.AVOIDABILITY_SCORES],
-            value=None, layout=w.Layout(width="460px"))
-        self.avoidability.add_class("cal-avoidability")
-        self.themes = w.SelectMultiple(options=list(theme_choices), rows=6,
-                                       layout=w.Layout(width="460px"))
-        self.themes.add_class("cal-themes")
-        self.save_button = w.Button(description="Save draft")
-        self.save_button.add_class("cal-save")
-        self.submit_button = w.Button(description="Submit answer", button_style="primary")
-        self.submit_button.add_class("cal-submit")
-        self.message = w.HTML()
-        self.message.add_class("cal-message")
-        self.reference = w.HTML()
-        self.reference.add_class("cal-reference")
-        self.save_button.on_click(lambda _: self.save(submit=False))
-        self.submit_button.on_click(lambda _: self.save(submit=True))
-        self.widget = w.VBox([
-            w.HTML('<div class="sjr-training-mark">Training: a fictional case. Your answer is '
-                   "a training answer, kept apart from reviews and never counted in any "
-                   "Learning from Deaths figure.</div>"),
-            w.HTML(f"<h3>{html.escape(case.case_id)}: {html.escape(case.title)}</h3>"
-                   f'<div class="sjr-cal-summary">{html.escape(case.summary)}</div>'),
-            w.HTML("<h4>Phases of care</h4>"), *rows,
-            w.HTML("<h4>Problems in care (did the problem lead to harm?)</h4>"), *problem_rows,
-            w.HTML("<h4>Avoidability of death and themes</h4>"), self.avoidability,
-            self.themes, w.HBox([self.save_button, self.submit_button]), self.message,
-            self.reference])
-        self.widget.add_class("cal-form")
-        if stored is not None:
-            self._fill(stored)
+    def problems(found: Mapping[str, str]) -> str:
+        return "; ".join(f"{domain.label('problem_type', k).split(' (')[0]}: harm "
+                         f"{domain.label('harm', v).lower()}" for k, v in found.items()) or "none"
 
-    def _fill(self, stored: dict) -> None:
-        for phase in domain.PHASES:
-            value = stored.get(f"score_{phase}")
-            self.scores[phase].value = None if value is None or pd.isna(value) else int(value)
-            self.comments[phase].value = stored.get("comments", {}).get(phase, "")
-        for kind, harm in stored.get("problems", {}).items():
-            self.problems[kind].value = harm
-        value = stored.get("avoidability_score")
-        self.avoidability.value = None if value is None or pd.isna(value) else int(value)
-        self.themes.value = tuple(t for t in stored.get("themes", ())
-                                  if t in dict((v, k) for k, v in self.themes.options))
-        if stored.get("status") == "submitted":
-            self._submitted()
-
-    def values(self, *, submit: bool) -> dict[str, Any]:
-        """The answer as ``Session.save_calibration_answer`` takes it."""
-        out: dict[str, Any] = {"status": "submitted" if submit else "draft", "comments": {}}
-        for phase in domain.PHASES:
-            applies = phase == "overall" or not self.na[phase].value
-            out[f"score_{phase}"] = self.scores[phase].value if applies else None
-            if applies and self.comments[phase].value.strip():
-                out["comments"][phase] = self.comments[phase].value.strip()
-        out["problems"] = {k: v.value for k, v in self.problems.items() if v.value}
-        out["avoidability_score"] = self.avoidability.value
-        out["themes"] = list(self.themes.value)
-        return out
-
-    def save(self, *, submit: bool) -> bool:
-        """Save the answer (a draft, or submitted and final); say what happened."""
-        from data_access import AccessDenied
-        from data_access.training import TrainingDataError
-        from sjrlib.privacy import find_identifiers
-
-        values = self.values(submit=submit)
-        if any(find_identifiers(t) for t in values["comments"].values()):
-            self.message.value = ("<b>Not saved.</b> A judgement looks as if it holds a "
-                                  "patient identifier; training cases have none. Remove it.")
-            return False
-        try:
-            self.session.save_calibration_answer(self.round_id, self.case.case_id, values)
-        except (AccessDenied, TrainingDataError, ValueError) as exc:
-            self.message.value = f"<b>Not saved.</b> {html.escape(str(exc))}"
-            return False
-        when = dt.datetime.now().strftime("%H:%M")
-        if submit:
-            self.message.value = (f"<b>Answer to {html.escape(self.case.case_id)} submitted</b> "
-                                  f"at {when}. The panel's reference answers are shown below.")
-            self._submitted()
-        else:
-            self.message.value = f"<b>Draft saved</b> at {when}."
-        if self.on_saved is not None:
-            self.on_saved(submit)
-        return True
-
-    def show_reference(self, case: Any) -> None:
-        """The panel's reference answers (once this reviewer has submitted)."""
-        if "overall" not in case.scores:
-            return
-        rows = [(domain.label("phase", p), f"{s} {domain.label('care_score', s)}")
-                for p, s in case.scores.items()]
-        rows += [("Problems in care", "; ".join(
-            f"{domain.label('problem_type', k).split(' (')[0]}: harm "
-            f"{domain.label('harm', v).lower()}" for k, v in case.problems.items()) or "none")]
-        if case.avoidability is not None:
-            rows.append(("Avoidability", f"{case.avoidability} "
-                         f"{domain.label('avoidability_score', case.avoidability)}"))
-        rows.append(("Themes", ", ".join(case.themes)))
-        self.reference.value = _table_html("The panel's reference answers",
-                                           pd.DataFrame(rows, columns=["", "Panel"]))
-
-    def _submitted(self) -> None:
-        for widget in (*self.scores.values(), *self.na.values(), *self.comments.values(),
-                       *self.problems.values(), self.avoidability, self.themes,
-                       self.save_button, self.submit_button):
-            widget.disabled = True
+    rows = [(domain.label("phase", p),
+             score(case.scores.get(p), "care_score"),
+             score(answer.get(domain.score_column(p)), "care_score"))
+            for p in domain.PHASES if p in case.scores or given(answer.get(domain.score_column(p)))]
+    rows.append(("Problems in care", problems(case.problems),
+                 problems(answer.get("problems") or {})))
+    rows.append(("Avoidability", score(case.avoidability, "avoidability_score"),
+                 score(answer.get("avoidability_score"), "avoidability_score")))
+    rows.append(("Themes", ", ".join(themes.get(t, t) for t in case.themes) or "none",
+                 ", ".join(themes.get(t, t) for t in answer.get("themes") or ()) or "none"))
+    return _table_html(f"The panel's reference answers to {case.case_id}, beside yours",
+                       pd.DataFrame(rows, columns=["", "Panel", "Your answer"]))
 
 
 class CalibrationPage:
@@ -337,10 +214,12 @@ class CalibrationPage:
 
         self.session = session
         self.today = today or dt.date.today()
-        self.form: CalibrationForm | None = None
+        self.form: Any = None  # the entry form in training mode (reviewers), built on first use
         self.results = w.HTML()
         self.results.add_class("cal-results")
         self.form_box = w.VBox()
+        self.reference = w.HTML()
+        self.reference.add_class("cal-reference")
         self.round = w.Dropdown(description="Round", layout=w.Layout(width="520px"))
         self.round.add_class("cal-round")
         self.case = w.Dropdown(description="Case", layout=w.Layout(width="520px"))
@@ -348,7 +227,9 @@ class CalibrationPage:
         self.header = w.HTML()
         parts: list[Any] = [w.HTML(_CSS), self.header]
         if session.role == "reviewer":
-            parts += [w.HBox([self.round, self.case]), self.form_box]
+            parts += [w.HTML("<p>Choose a round and one of its fictional cases, and score it in "
+                             "the review form below, marked as training.</p>"),
+                      w.HBox([self.round, self.case]), self.form_box, self.reference]
         self.extra = w.HTML()
         self.extra.add_class("cal-training")
         parts += [w.HTML("<h3>Results</h3>"), self.results, self.extra]
@@ -361,7 +242,7 @@ class CalibrationPage:
         self.case.observe(lambda _: self._quiet or self._case_changed(), names="value")
         from sjrlib.themes.codebook import shipped_codebook
 
-        self._themes = [(t.label, t.id) for t in shipped_codebook().active]
+        self._themes = [(t.id, t.label) for t in shipped_codebook().active]
 
     def read(self) -> None:
         """Read the rounds, the results and (leads, programme team) the training records."""
@@ -490,32 +371,52 @@ class CalibrationPage:
         cases = {c.case_id: c for c in self.session.training_cases(
             list(self._rounds[round_id].case_ids))}
         self._cases = cases
-        options = [(f"{c.case_id}: {c.title}", c.case_id) for c in cases.values()]
-        self._quiet = True
-        self.case.options = options
-        self.case.value = options[0][1] if options else None
-        self._quiet = False
+        self._case_options(round_id)
         self._case_changed()
 
+    def _case_options(self, round_id: str) -> None:
+        """The round's cases, each with how far this reviewer got with it."""
+        answers = self.session.calibration_answers(round_id)
+        status = dict(zip(answers["case_id"], answers["status"], strict=True))
+        said = {"draft": " (draft)", "submitted": " (submitted)"}
+        options = [(f"{c.case_id}: {c.title}{said.get(status.get(c.case_id), '')}", c.case_id)
+                   for c in self._cases.values()]
+        current = self.case.value if self.case.value in self._cases else None
+        self._quiet = True
+        self.case.options = options
+        self.case.value = current or (options[0][1] if options else None)
+        self._quiet = False
+
     def _case_changed(self) -> None:
+        from sjrlib.dashboards.entry_training import TrainingForm
+
         round_id, case_id = self.round.value, self.case.value
         if round_id is None or case_id is None:
             return
         answers = self.session.calibration_answers(round_id)
         mine = answers[answers["case_id"] == case_id]
         stored = None if mine.empty else mine.iloc[0].to_dict()
-        form = CalibrationForm(self.session, round_id, self._cases[case_id], stored,
-                               self._themes, on_saved=self._saved)
-        self.form = form
+        if self.form is None:
+            self.form = TrainingForm(self.session, themes=self._themes, today=self.today,
+                                     on_saved=self._saved)
+            self.form_box.children = [self.form.widget]
+        self.form.today = self.today
+        self.form.open_case(self._rounds[round_id], self._cases[case_id], stored)
+        self.reference.value = ""
         if stored is not None and stored.get("status") == "submitted":
-            form.show_reference(self.session.training_cases([case_id], reference=True)[0])
-        self.form_box.children = [form.widget]
+            self._show_reference(case_id, stored)
+
+    def _show_reference(self, case_id: str, answer: dict[str, Any]) -> None:
+        self.reference.value = reference_html(
+            self.session.training_cases([case_id], reference=True)[0], answer,
+            dict(self._themes))
 
     def _saved(self, submitted: bool) -> None:
-        if submitted and self.form is not None:
-            case_id = self.form.case.case_id
-            self.form.show_reference(self.session.training_cases([case_id],
-                                                                 reference=True)[0])
+        self._case_options(self.round.value)
+        if submitted:
+            answers = self.session.calibration_answers(self.round.value)
+            mine = answers[answers["case_id"] == self.case.value]
+            self._show_reference(self.case.value, mine.iloc[0].to_dict())
             self.refresh_results()
 
 

@@ -30,7 +30,8 @@ Another save target (e.g. a calibration exercise storing training answers instea
 ``ReviewForm(session, save_to=fn)`` with ``fn(values, *, expected_version) -> (id, version)``,
 called instead of ``session.save_review`` with the same values dict (the same validation runs
 first); raise ``sjrlib.schema.ValidationFailed`` to show errors beside fields, ``AccessDenied`` to
-refuse. Theme coding is off with ``coding=False``.
+refuse. Theme coding is off with ``coding=False``. The calibration exercise does this:
+:class:`sjrlib.dashboards.entry_training.TrainingForm` is this form in training mode.
 """
 
 from __future__ import annotations

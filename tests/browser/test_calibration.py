@@ -2,10 +2,10 @@
 
 On a demo store (``sjr demo-data``: fictional trainers, the starter cases, a completed round),
 the lead opens a new round of two fictional cases for the demo reviewer. The reviewer scores
-both in the training form and submits them; the panel's reference appears beside each answer
-and the reviewer's own results on the page. The answers are read back through the governed
-session as training answers, and no review was written. The lead then sees their team's
-results and who is due a refresher.
+both in the ordinary review entry form, marked as training, and submits them; the panel's
+reference appears beside each answer and the reviewer's own results on the page. The answers
+are read back through the governed session as training answers, and no review was written.
+The lead then sees their team's results and who is due a refresher.
 """
 
 from __future__ import annotations
@@ -50,35 +50,50 @@ def demo(tmp_path_factory):
 
 
 def _score(page, phase: str, label: str, comment: str) -> None:
-    page.select_option(f".cal-score-{phase} select", label=label)
-    page.locator(f".cal-comment-{phase} textarea").fill(comment)
+    page.select_option(f".sjr-training-entry .f-score_{phase} select", label=label)
+    box = page.locator(f".sjr-training-entry .f-comment_{phase} textarea")
+    box.fill(comment)
+    box.press("Tab")  # the judgement reaches the kernel on leaving the box
 
 
 def test_a_reviewer_completes_a_round_and_sees_their_results(demo, start_voila, open_page):
     url, me = demo
-    page = open_page(start_voila("demo-reviewer", url), NOTEBOOK, ".cal-form")
+    page = open_page(start_voila("demo-reviewer", url), NOTEBOOK, ".sjr-training-entry")
     page.select_option(".cal-round select", label="Browser round ("
                        f"{dt.date.today():%d %b} to "
                        f"{dt.date.today() + dt.timedelta(days=7):%d %b %Y})")
-    for case_id, overall in zip(CASES, ("5 Excellent care", "2 Poor care"), strict=True):
+    panel = ("5 Excellent care", "1 Very poor care")  # the reference answers of the two cases
+    for case_id, overall, theirs in zip(CASES, ("5 · Excellent care", "2 · Poor care"), panel,
+                                        strict=True):
         page.select_option(".cal-case select", label=next(
             o for o in page.locator(".cal-case select option").all_inner_texts()
             if o.startswith(case_id)))
-        form = page.locator(".cal-form")
-        expect(form.locator("h3")).to_contain_text(case_id, timeout=KERNEL_MS)
-        expect(form).to_contain_text("Training: a fictional case")
-        _score(page, "admission", "4 Good care", "Prompt assessment, clear plan.")
+        form = page.locator(".sjr-training-entry")
+        expect(form.locator(".sjr-state")).to_contain_text(f"Case {case_id}", timeout=KERNEL_MS)
+        expect(form.locator(".sjr-state")).to_contain_text("training answer, draft")
+        expect(form.locator(".sjr-training")).to_contain_text("Training — not a real review")
+        expect(form.locator(".sjr-case")).to_contain_text("The patient")  # the fictional summary
+        # the entry form asks the judgement, not the case details of a real review
+        expect(form.locator(".f-case_id")).to_have_count(0)
+        expect(form.locator(".f-record_quality_score")).to_have_count(0)
+        _score(page, "admission", "4 · Good care", "Prompt assessment, clear plan.")
         for phase in ("ongoing", "procedure", "perioperative"):
-            page.locator(f".cal-na-{phase} input").check()
-        _score(page, "end_of_life", "4 Good care", "Symptoms controlled, family involved.")
+            page.locator(f".sjr-training-entry .f-na-{phase} input").check()
+        _score(page, "end_of_life", "4 · Good care", "Symptoms controlled, family involved.")
         _score(page, "overall", overall, "Overall judgement for the training case.")
-        page.select_option(".cal-avoidability select", label="6 Definitely not avoidable")
-        page.locator("button.cal-submit").click()
-        expect(page.locator(".cal-message")).to_contain_text(f"Answer to {case_id} submitted",
-                                                             timeout=KERNEL_MS)
-        expect(page.locator(".cal-reference")).to_contain_text("The panel's reference answers",
-                                                               timeout=KERNEL_MS)
-        expect(page.locator("button.cal-submit")).to_be_disabled()
+        page.select_option(".sjr-training-entry .f-any_problems select", label="No")
+        page.select_option(".sjr-training-entry .f-avoidability_score select",
+                           label="6 · Definitely not avoidable")
+        page.locator(".sjr-training-entry .f-training-theme-good_practice input").check()
+        page.locator(".sjr-training-entry .b-submit").click()
+        expect(form.locator(".sjr-banner")).to_contain_text(
+            f"Training answer to {case_id} submitted", timeout=KERNEL_MS)
+        reference = page.locator(".cal-reference")
+        expect(reference).to_contain_text("The panel's reference answers", timeout=KERNEL_MS)
+        expect(reference).to_contain_text(re.compile(  # the panel's, then theirs
+            rf"Overall assessment of care\s*{theirs}\s*{overall.replace(' ·', '')}"))
+        expect(form.locator(".b-submit")).to_be_disabled()
+        expect(form.locator(".f-score_overall select")).to_be_disabled()
     results = page.locator(".cal-results")
     expect(results).to_contain_text("Your scores against the panel", timeout=KERNEL_MS)
     # both answers compared (refreshed after each submission): overall 5 = panel's 5, and 2
@@ -118,7 +133,7 @@ def test_a_lead_sees_their_team(demo, start_voila, open_page):
     expect(results).to_contain_text(me)
     expect(results).to_contain_text("Krippendorff's alpha (ordinal)")
     expect(page.locator(".cal-training")).to_contain_text("Due a refresher")
-    expect(page.locator(".cal-form")).to_have_count(0)  # leads read results, not score here
+    expect(page.locator(".sjr-training-entry")).to_have_count(0)  # leads read results here
     screenshot(page, "calibration-lead", selector=".sjr-calibration")
 
 
