@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from sjrlib import domain
+from sjrlib.form.registry import FORM_VERSIONS
 
 __all__ = [
     "ANSWER_STATUSES",
@@ -609,8 +610,8 @@ ANSWER_COLUMNS: tuple[str, ...] = (
 
 def check_answer(values: Mapping[str, Any], where: str) -> dict[str, Any]:
     """One answer's values checked (scores 1-5, avoidability 1-6, known problem types, harms
-    and theme ids; a submitted answer has an overall score and a comment for every scored
-    phase, as the entry form asks of a review)."""
+    and theme ids, a known form version; a submitted answer has an overall score and a comment
+    for every scored phase, as the entry form asks of a review)."""
     out: dict[str, Any] = {}
     status = _text_value(values.get("status")) or "draft"
     if status not in ANSWER_STATUSES:
@@ -642,7 +643,11 @@ def check_answer(values: Mapping[str, Any], where: str) -> dict[str, Any]:
     out["themes"] = json.dumps(sorted({str(t) for t in values.get("themes") or ()}))
     out["comments"] = json.dumps({k: str(v) for k, v in comments.items() if _text_value(v)},
                                  sort_keys=True)
-    out["form_version"] = _text_value(values.get("form_version"))
+    version = _text_value(values.get("form_version"))
+    if version is not None and version not in FORM_VERSIONS:
+        raise TrainingDataError(f"{where}: form_version {version!r} is not one of "
+                                f"{', '.join(FORM_VERSIONS)} (blank: the 2017 form)")
+    out["form_version"] = version
     return out
 
 

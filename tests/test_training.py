@@ -247,3 +247,13 @@ def test_a_trainer_name_is_escaped(tmp_path):
     frame.loc[0, "name"] = "<script>alert(1)</script>"
     page, _ = write_directory(frame, tmp_path, "2025-26")
     assert "<script>alert" not in page.read_text(encoding="utf-8")
+
+
+def test_an_answer_names_a_known_form_version():
+    answer = {"status": "draft", "score_overall": 3}
+    assert training.check_answer({**answer, "form_version": "ext2026"}, "here")[
+        "form_version"] == "ext2026"
+    assert training.check_answer(answer, "here")["form_version"] is None  # blank: 2017 form
+    with pytest.raises(TrainingDataError, match=r"round R case C: form_version 'ext2099' is "
+                                                r"not one of rcp2017, ext2026"):
+        training.check_answer({**answer, "form_version": "ext2099"}, "round R case C")
