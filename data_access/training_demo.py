@@ -27,11 +27,15 @@ from sqlalchemy import Engine, text
 
 from sjrlib import domain
 
-__all__ = ["DEMO_ROUND", "demo_trainers", "seed_demo_training"]
+__all__ = ["DEMO_OPEN_ROUND", "DEMO_ROUND", "demo_trainers", "seed_demo_training"]
 
 DEMO_ROUND = "DEMO-CAL-2026-1"
 _ROUND_CASES = ("TC-2026-01", "TC-2026-02", "TC-2026-03", "TC-2026-05", "TC-2026-06",
                 "TC-2026-08", "TC-2026-11", "TC-2026-13")
+DEMO_OPEN_ROUND = "DEMO-CAL-2026-2"
+"""A second round, open for four weeks from the day the demo store is built, of cases the first
+did not use, that the demo reviewer has not answered: what a reviewer tries from the README."""
+_OPEN_ROUND_CASES = ("TC-2026-04", "TC-2026-07", "TC-2026-10")
 _SEED = 2026
 
 
@@ -162,6 +166,9 @@ def seed_demo_training(engine: Engine, today: dt.date | None = None) -> bool:
         lead.create_calibration_round(RoundSpec(
             DEMO_ROUND, "Calibration round 1 (demonstration)", _ROUND_CASES,
             today - dt.timedelta(days=28), today, tuple(members), lead_org))
+        lead.create_calibration_round(RoundSpec(
+            DEMO_OPEN_ROUND, "Calibration round 2 (demonstration, open)", _OPEN_ROUND_CASES,
+            today, today + dt.timedelta(days=28), tuple(members), lead_org))
         cases = {c.case_id: c for c in lead.training_cases(list(_ROUND_CASES), reference=True)}
         themes = list(shipped_codebook().ids)
         for reviewer in group:

@@ -196,3 +196,22 @@ def test_the_bootstrapped_administrator_signs_in_as_their_own_role_on_postgresql
         session.add_user("helper", "programme_team")
     assert _query(db_url, "SELECT role FROM users WHERE username = 'helper'")[0][0] \
         == "programme_team"
+
+
+def test_the_demo_reviewer_has_a_round_open_to_score(demo_url):
+    import datetime as dt
+
+    from data_access import open_session
+    from data_access.training_demo import DEMO_OPEN_ROUND, DEMO_ROUND
+
+    with open_session("demo-reviewer", demo_url, tool="test") as reviewer:
+        rounds = reviewer.calibration_rounds().set_index("round_id")
+        assert {DEMO_ROUND, DEMO_OPEN_ROUND} <= set(rounds.index)
+        today = dt.date.today()
+        opened = rounds.loc[DEMO_OPEN_ROUND]
+        assert str(opened["opens_on"])[:10] <= today.isoformat() <= str(opened["closes_on"])[:10]
+        answers = reviewer.calibration_answers()
+        assert set(answers.loc[answers["round_id"] == DEMO_ROUND, "case_id"]) \
+            == set(rounds.loc[DEMO_ROUND, "case_ids"])
+        assert answers[answers["round_id"] == DEMO_OPEN_ROUND].empty
+        assert len(opened["case_ids"]) == 3
