@@ -5,6 +5,12 @@
 
 What runs (issue 16 part 4, issue 17 part 1):
 
+* first (``--per-view N``, default 3; ``--per-view-only`` for this alone), one lead's page
+  views one after another on an otherwise idle server, each with ``--changes`` filter changes:
+  the CPU seconds of the server tree (Voila and the page's kernel) and of the browser per page
+  view to first chart and per redraw, which do not depend on how loaded the machine is, and
+  the page's kernel's memory;
+
 * a throwaway PostgreSQL database (``SJR_BENCH_POSTGRES_URL``, else the local server at
   127.0.0.1:5432) filled with the synthetic generator (``--organisations``, 2 years) through
   the validated imports, one organisation lead registered per simulated lead (each at their
@@ -266,6 +272,40 @@ def server_memory(servers) -> tuple[float, int]:
     return rss / 2**20, kernels
 
 
+def tree_cpu(pid: int, skip: frozenset[int] = frozenset()) -> float:
+    """CPU seconds used so far by process ``pid`` and its descendants, counting the ones that
+    have exited and been reaped (a page's kernel, once shut down: its time is added to its
+    parent's ``children_*`` times); subtrees rooted at ``skip`` are left out."""
+    import psutil
+
+    total = 0.0
+    stack = [psutil.Process(pid)]
+    while stack:
+        proc = stack.pop()
+        try:
+            if proc.pid in skip:
+                continue
+            times = proc.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            stack += proc.children()
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def settle(pids: list[int], most: float = 60.0, quiet: float = 0.05) -> None:
+    """Wait until ``pids``' trees use less than ``quiet`` CPU seconds in a second (or
+    ``most`` seconds): the work a step set off has ended."""
+    deadline = time.monotonic() + most
+    before = sum(tree_cpu(p) for p in pids)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = sum(tree_cpu(p) for p in pids)
+        if now - before < quiet:
+            return
+        before = now
+
+
 def sample(servers, figures: Figures, stop: threading.Event, every: float = 2.0) -> None:
     while not stop.is_set():
         mb, kernels = server_memory(servers)
@@ -350,6 +390,118 @@ async def drive(ports: list[int], window: float, changes: int, figures: Figures)
             await browser.close()
 
 
+def kernel_rss(server: subprocess.Popen) -> float:
+    """RSS in MB of the kernels running under one server."""
+    import psutil
+
+    total = 0
+    for proc in psutil.Process(server.pid).children(recursive=True):
+        try:
+            if "ipykernel" in " ".join(proc.cmdline()):
+                total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / 2**20
+
+
+@dataclass
+class PerView:
+    """CPU seconds (server tree: Voila and the page's kernel; browser: Chromium) and wall
+    seconds of page views made one at a time."""
+
+    first: list[tuple[float, float, float]] = field(default_factory=list)  # wall, server, browser
+    redraw: list[tuple[float, float, float]] = field(default_factory=list)
+    leave: list[float] = field(default_factory=list)  # server CPU to shut the kernel down
+    kernel_mb: list[float] = field(default_factory=list)
+
+
+def per_view(server: subprocess.Popen, port: int, views: int, changes: int,
+             warm: bool = False) -> PerView:
+    """``views`` page views of ``explore.ipynb`` by one lead, one after another on an otherwise
+    idle server, each with ``changes`` filter changes: the CPU each step costs, which does not
+    depend on how busy the machine is (the wall seconds do)."""
+    import psutil
+    from playwright.sync_api import sync_playwright
+
+    out = PerView()
+    me = psutil.Process()
+
+    def browser_cpu() -> float:
+        return sum(tree_cpu(c.pid) for c in me.children() if c.pid != server.pid)
+
+    def step() -> tuple[float, float, float]:
+        return time.perf_counter(), tree_cpu(server.pid), browser_cpu()
+
+    def since(start: tuple[float, float, float], wall_end: float) -> tuple[float, float, float]:
+        now = step()
+        return wall_end - start[0], now[1] - start[1], now[2] - start[2]
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pids = [server.pid, *(c.pid for c in me.children() if c.pid != server.pid)]
+        context = None
+        try:
+            for _ in range(views):
+                settle(pids)
+                if context is None or not warm:
+                    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+                page = context.new_page()
+                start = step()
+                page.goto(f"http://127.0.0.1:{port}/voila/render/explore.ipynb",
+                          wait_until="commit", timeout=FIRST_CHART_TIMEOUT_S * 1000)
+                page.wait_for_selector(CHART, timeout=FIRST_CHART_TIMEOUT_S * 1000)
+                shown = time.perf_counter()
+                settle(pids)
+                out.first.append(since(start, shown))
+                out.kernel_mb.append(kernel_rss(server))
+                options = page.locator(f"{FILTER} option").count()
+                current = page.locator(FILTER).evaluate("s => s.selectedIndex")
+                for n in range(changes):
+                    src = page.locator(CHART).get_attribute("src")
+                    start = step()
+                    page.locator(FILTER).select_option(index=(current + 1 + n) % options)
+                    page.wait_for_function(
+                        "([s, old]) => { const i = document.querySelector(s);"
+                        " return i && i.getAttribute('src') !== old; }",
+                        arg=[CHART, src], timeout=REDRAW_TIMEOUT_S * 1000)
+                    shown = time.perf_counter()
+                    settle(pids)
+                    out.redraw.append(since(start, shown))
+                start = step()
+                page.goto("about:blank")
+                deadline = time.monotonic() + 60
+                while server_memory([(server, port)])[1] and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                settle(pids)
+                out.leave.append(tree_cpu(server.pid) - start[1])
+                page.close()
+                if not warm:
+                    context.close()
+        finally:
+            browser.close()
+    return out
+
+
+def report_per_view(figures: PerView, views: int) -> None:
+    def line(what: str, rows: list[tuple[float, float, float]]) -> str:
+        if not rows:
+            return f"  {what}: none measured"
+        wall, server, browser = (statistics.median(c) for c in zip(*rows, strict=True))
+        return (f"  {what} (median of {len(rows)}): CPU {server:.2f} s server + kernel, "
+                f"{browser:.2f} s browser; wall {wall:.2f} s")
+
+    print(f"\nPer page view, one lead alone ({views} views one after another; CPU seconds "
+          "do not depend on the machine's load, wall seconds do):")
+    print(line("page open -> first chart", figures.first))
+    print(line("filter change -> new chart", figures.redraw))
+    if figures.leave:
+        print(f"  page left -> kernel shut down: CPU {statistics.median(figures.leave):.2f} s "
+              "server")
+    if figures.kernel_mb:
+        print(f"  the page's kernel: {statistics.median(figures.kernel_mb):.0f} MB RSS "
+              "after the first chart")
+
+
 # --- report -------------------------------------------------------------------------------
 
 def quantiles(values: list[float]) -> str:
@@ -415,6 +567,14 @@ def main() -> int:
     parser.add_argument("--preheat", action="store_true",
                         help="serve with pre-heated kernels (sjr serve's default; four idle "
                              "kernels per server) instead of as under JupyterHub")
+    parser.add_argument("--per-view", type=int, default=3, metavar="N",
+                        help="first, N page views by one lead alone, one after another: CPU "
+                             "seconds per page view and per redraw (0: skip)")
+    parser.add_argument("--warm-browser", action="store_true",
+                        help="in the page views one at a time, keep the browser's cache between "
+                             "views (a lead who has opened the page before)")
+    parser.add_argument("--per-view-only", action="store_true",
+                        help="only the page views one at a time (no leads at once)")
     parser.add_argument("--logs", type=Path,
                         help="folder to copy the servers' logs into at the end (to see why a "
                              "kernel outlived its page)")
@@ -422,6 +582,8 @@ def main() -> int:
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is absent (apt-get install chromium)")
         return 2
+    if args.per_view_only:  # one lead's server, nobody saving
+        args.leads, args.reviewers = 1, 0
     admin_url = os.environ.get("SJR_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     organisations = args.organisations or max(20, args.leads + 4)
 
@@ -450,6 +612,14 @@ def main() -> int:
         print(f"{len(servers)} sjr serve started in {time.monotonic() - started:.0f} s; "
               "waiting 15 s for them to settle", flush=True)
         time.sleep(15)
+        if args.per_view or args.per_view_only:
+            views = max(1, args.per_view)
+            print(f"{views} page views by one lead alone ...", flush=True)
+            report_per_view(per_view(*servers[0], views, args.changes,
+                                     args.warm_browser), views)
+            if args.per_view_only:
+                return 0
+            settle([p.pid for p, _ in servers])
         before = server_memory(servers)
         loads = [os.getloadavg()[0]]
         threads.append(threading.Thread(target=sample, args=(servers, figures, stop),

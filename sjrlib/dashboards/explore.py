@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from sjrlib import domain
 from sjrlib.dashboards import _widgets as ui
 
-__all__ = ["EXPLORE_ROLES", "FREE_TEXT_ROLES", "Explorer", "explore"]
+__all__ = ["EXPLORE_ROLES", "FREE_TEXT_ROLES", "Explorer", "explore", "warm_up"]
 
 EXPLORE_ROLES: frozenset[str] = frozenset({"organisation_lead", "programme_team"})
 """Roles the exploration dashboard is for."""
@@ -49,9 +49,9 @@ CACHED_VIEWS = 40
 """Drawn views kept for going back to an earlier filter choice (a few MB of PNG at most)."""
 _READ_COLUMNS: tuple[str, ...] = (*domain.REVIEW_COLUMNS, "nation", "region")
 """Columns read (free text only where the role is shown it: see ``_read``)."""
-FRESH_SECONDS = 300
-"""Data read longer ago than this (by a kernel pre-heated in advance) are read again when the
-page is opened."""
+PNG_OPTIONS = {"compress_level": 1}
+"""Charts are sent as PNG: zlib's fastest level (about 1/4 of level 6's time: a tenth of a
+redraw) for a few more kB on a local network."""
 
 
 class Explorer:
@@ -567,7 +567,7 @@ class _ReviewCodes:
 def _figure(fig, css_class: str) -> w.Image:
     """A matplotlib figure as a PNG image widget (cheaper to send than a live figure)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
+    fig.savefig(buffer, format="png", dpi=80, pil_kwargs=PNG_OPTIONS)
     image = w.Image(value=buffer.getvalue(), format="png",
                     layout=w.Layout(max_width="100%", height="auto"))
     image.add_class(css_class)
@@ -612,11 +612,35 @@ def _slug(title: str) -> str:
     return title.lower().replace(" ", "-")
 
 
+def warm_up() -> None:
+    """Import what the views draw with (matplotlib, the statistics, the tables) and draw one
+    small chart, so that a kernel pre-heated in advance has done it before the page is
+    asked for; it reads no data."""
+    from matplotlib.figure import Figure
+
+    from sjrlib import plots, spc  # noqa: F401  (imported for their cost, not used here)
+    from sjrlib.report import params, tables  # noqa: F401
+    from sjrlib.stats import descriptive, lfd  # noqa: F401
+
+    figure = Figure(figsize=(2, 1))
+    figure.add_subplot().set_title("warm")
+    figure.savefig(io.BytesIO(), format="png", dpi=80, pil_kwargs=PNG_OPTIONS)
+
+
 def explore(user: str | None = None, db: str | None = None) -> w.Widget:
     """The exploration app for the notebook: opens the governed session for the signed-in user
-    and returns the dashboard, or a clear message for roles it is not for."""
-    from data_access import AccessDenied, open_session
+    and returns the dashboard, or a clear message for roles it is not for.
 
+    In a kernel pre-heated by Voila (``sjr serve``), the imports are done in advance
+    (:func:`warm_up`) and the session is opened and the data read only when the page is asked
+    for (:func:`~sjrlib.dashboards.serve.wait_for_page`): the data are current, and the audit
+    log records a read when someone opened the page, not when a kernel was got ready."""
+    from data_access import AccessDenied, open_session
+    from sjrlib.dashboards.serve import preheating, wait_for_page
+
+    if preheating():
+        warm_up()
+        wait_for_page()
     try:
         session = open_session(user=user, db=db, tool="voila:explore")
     except AccessDenied as exc:
@@ -626,11 +650,7 @@ def explore(user: str | None = None, db: str | None = None) -> w.Widget:
             "Exploration is for organisation leads and the programme team; "
             f"{html.escape(str(session.user))} is signed in as "
             f"{html.escape(str(session.role).replace('_', ' '))}."))
-    from sjrlib.dashboards.serve import wait_for_page
-
     explorer = Explorer(session)
     explorer.freeze()  # this kernel serves this one page
-    if wait_for_page() and explorer.age > FRESH_SECONDS:  # pre-heated long ago
-        explorer.reload()
     notice = ui.demo_sign_in(session)
     return explorer.widget if notice is None else w.VBox([notice, explorer.widget])

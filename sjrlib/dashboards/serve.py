@@ -25,6 +25,7 @@ __all__ = [
     "serve",
     "voila_argv",
     "voila_environment",
+    "preheating",
     "wait_for_page",
 ]
 
@@ -95,6 +96,13 @@ def voila_argv(
 _IDENTITY_VARIABLES = ("JUPYTERHUB_USER", "SJR_USER", "SJR_CONFIG", "SJR_DATABASE_URL")
 
 
+def preheating() -> bool:
+    """Whether this kernel was started by Voila in advance (pre-heated) and no page has been
+    asked for yet: code may get ready (imports) but must read nothing that has to be current
+    or audited as the person's until :func:`wait_for_page` returns."""
+    return os.environ.get("VOILA_PREHEAT", "False") != "False"
+
+
 def wait_for_page() -> bool:
     """In a pre-heated Voila kernel, wait until a browser asks for the page; return whether
     it waited (``False`` outside pre-heating: nothing to wait for).
@@ -104,7 +112,7 @@ def wait_for_page() -> bool:
     the environment; identity and database variables are restored afterwards, so nothing in a
     request can change who the kernel acts for.
     """
-    if os.environ.get("VOILA_PREHEAT", "False") == "False":
+    if not preheating():
         return False
     from voila.utils import wait_for_request
 

@@ -20,15 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import sparse
 
 from sjrlib import domain
 from sjrlib.form.registry import registry
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 PERIODS: tuple[str, ...] = ("month", "quarter", "financial_year", "calendar_year")
 """Derived grouping names computed from ``death_month`` (periods are by month of death)."""
@@ -567,6 +570,8 @@ class ReviewIndex:
         present, out_index = np.unique(flat, return_inverse=True)
         # Sparse: with other keys there can be thousands of inner and output groups, and a
         # dense inner x output product with a wide count table would take minutes.
+        from scipy import sparse  # here: scipy costs a dashboard kernel 0.3 s at start
+
         mixing = sparse.csr_array(
             (np.ones(pair_inner.size, dtype=np.int64), (pair_inner, out_index.ravel())),
             shape=(inner.n_inner, present.size))

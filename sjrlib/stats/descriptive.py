@@ -46,10 +46,10 @@ form" (2017). National Quality Board, "National Guidance on Learning from Deaths
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from sjrlib import domain
 from sjrlib.stats._reviews import ReviewIndex, table_frame
@@ -87,7 +87,10 @@ def wilson_interval(count, nobs, alpha: float = 0.05) -> tuple[np.ndarray, np.nd
 
     Notes
     -----
-    Computed by ``statsmodels.stats.proportion.proportion_confint(method="wilson")``. The Wilson
+    The formula of ``statsmodels.stats.proportion.proportion_confint(method="wilson")``, written
+    out here so that the dashboards need neither statsmodels nor scipy to draw (about a CPU
+    second and 100 MB per kernel); the critical value comes from :class:`statistics.NormalDist`
+    and agrees with statsmodels' to about 1e-15 (tested). The Wilson
     interval keeps its coverage near nominal for small counts and proportions near 0 or 1, where
     the normal (Wald) interval fails (Brown, Cai and DasGupta 2001). Check: 18 of 20 gives
     [0.699, 0.972].
@@ -107,7 +110,13 @@ def wilson_interval(count, nobs, alpha: float = 0.05) -> tuple[np.ndarray, np.nd
     upper = np.full(count.shape, np.nan)
     ok = nobs > 0
     if ok.any():
-        lo, hi = proportion_confint(count[ok], nobs[ok], alpha=alpha, method="wilson")
+        q, n = count[ok] / nobs[ok], nobs[ok]
+        crit = NormalDist().inv_cdf(1 - alpha / 2)
+        crit2 = crit**2
+        denom = 1 + crit2 / n
+        center = (q + crit2 / (2 * n)) / denom
+        dist = crit * np.sqrt(q * (1.0 - q) / n + crit2 / (4.0 * n**2)) / denom
+        lo, hi = center - dist, center + dist
         # Clip rounding noise (e.g. 1 - 1e-17) so bounds are exactly within [0, 1].
         lower[ok] = np.clip(lo, 0.0, 1.0)
         upper[ok] = np.clip(hi, 0.0, 1.0)
