@@ -242,8 +242,9 @@ def plan_actions(reviews: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
         ``organisation_code, description, owner_role, status, agreed_on, due_on,
         completed_on, themes, measure, change_month, target, works``; ``works`` (not stored)
         says whether :func:`apply_actions` makes the measure change. A measured action's
-        ``target`` asks for about 40% fewer reviews with its theme than before the change (a
-        whole percentage), so the impact charts show assurance as well as variation.
+        ``target`` (a whole percentage) is 60% of the share of the organisation's reviews
+        before the change whose findings strongly express its theme (below the share coded),
+        so the impact charts show assurance as well as variation.
     """
     truth = review_themes(reviews)
     truth = truth[(truth["weight"] >= 0.9) & (truth["theme"] != "good_practice")]
