@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     Connection,
     Engine,
@@ -186,10 +188,64 @@ def _insert_frame(conn: Connection, table, frame: pd.DataFrame,
         return
     rename = rename or {}
     names = [rename.get(c, c) for c in frame.columns] + list(constants)
+    if dialect == "postgresql":  # straight from the columns to COPY's text, no row tuples
+        arrays = [_arrow(frame[c]) for c in frame.columns]
+        arrays += [pa.array([_copy_constant(v)] * len(frame)) for v in constants.values()]
+        _copy(conn, table, names, arrays)
+        return
     columns = [_column_values(frame[c], iso_dates=True) for c in frame.columns]
-    sqlite = dialect == "sqlite"
-    columns += [[_driver_value(v, sqlite)] * len(frame) for v in constants.values()]
+    columns += [[_driver_value(v, True)] * len(frame) for v in constants.values()]
     _insert_rows(conn, table, tuple(names), list(zip(*columns, strict=True)))
+
+
+def _arrow(series: pd.Series) -> pa.Array:
+    """A frame column as Arrow: dates as ``date32`` (COPY reads ``YYYY-MM-DD``)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return pc.cast(pa.array(series, from_pandas=True), pa.date32())
+    return pa.array(series, from_pandas=True)
+
+
+def _copy_constant(value: object) -> object:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+
+
+def _copy_text(columns: list[pa.Array]) -> pa.Buffer | bytes:
+    """The rows of ``columns`` in PostgreSQL's ``COPY`` text format, built by Arrow kernels
+    (no Python object per cell): tab-separated, one line per row, ``\\N`` for NULL, and a
+    backslash, tab, newline or carriage return inside a value escaped with a backslash."""
+    cells = []
+    for column in columns:
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        text = pc.cast(column, pa.string())  # pandas strings come as large_string
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            for raw, escaped in _COPY_ESCAPES:
+                text = pc.replace_substring(text, raw, escaped)
+        cells.append(pc.fill_null(text, "\\N"))
+    cells[-1] = pc.binary_join_element_wise(cells[-1], pa.scalar("\n"), "")
+    lines = pc.binary_join_element_wise(*cells, "\t")
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32,
+                            count=len(lines) + 1, offset=lines.offset * 4)
+    return memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]
+
+
+def _copy(conn: Connection, table, names: list[str] | tuple[str, ...],
+          columns: list[pa.Array]) -> None:
+    """``COPY table (names) FROM STDIN`` of Arrow columns, in slices of at most
+    :data:`CHUNK_ROWS` rows (a string array's offsets are 32-bit)."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            rows = len(columns[0])
+            for start in range(0, rows, CHUNK_ROWS):
+                copy.write(_copy_text([c.slice(start, CHUNK_ROWS) for c in columns]))
+    finally:
+        cursor.close()
 
 
 def _chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
@@ -308,13 +364,7 @@ def _insert_rows(conn: Connection, table, names: tuple[str, ...], rows: list[tup
         marks = ", ".join("?" * len(names))
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", rows)
     elif dialect == "postgresql" and len(rows) >= 500:
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            with cursor.copy(f"COPY {table.name} ({column_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
+        _copy(conn, table, names, [pa.array(list(values)) for values in zip(*rows, strict=True)])
     else:
         conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
 

@@ -1,0 +1,144 @@
+"""Import benchmark on SQLite and PostgreSQL: a first import, then a no-op re-import.
+
+For each engine, in a fresh process, into an empty store: the generated reviews file (the
+foundation benchmark's national synthetic set, cached) imported as ``sjr import reviews FILE``
+does it (``sjrlib.io.stream_reviews`` validating block by block into
+``data_access.store.import_review_blocks``, one transaction), then the same file again with
+``update=True`` (nothing changed: every review is found unchanged by its content hash, revision
+``0010_review_hash``, and nothing is written). Then read + validate alone, to show how much of
+an import is validation.
+
+Prints validated reviews/s beside the targets (issue 16: >= 50,000/s on PostgreSQL on two
+cores; issue 17: a no-op re-import costs a read, so it should take less than the first import)
+and wall/CPU seconds. PostgreSQL: ``SJR_BENCH_POSTGRES_URL`` (a server where a scratch database
+may be created and dropped) or the local server at 127.0.0.1.
+
+Usage: ``python benchmarks/imports.py [--size 200000] [--engines sqlite postgresql]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from foundation import _cpu_s, _generated_files, _peak_mb  # noqa: E402  (sibling script)
+
+TARGET_PG_ROWS_PER_S = 50_000
+_PG = os.environ.get("SJR_BENCH_POSTGRES_URL",
+                     "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+_SCRATCH = "sjr_bench_imports"
+
+
+def _scratch_url(create: bool) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(_PG, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {_SCRATCH}"))
+            if create:
+                conn.execute(text(f"CREATE DATABASE {_SCRATCH}"))
+    finally:
+        admin.dispose()
+    return make_url(_PG).set(database=_SCRATCH).render_as_string(hide_password=False)
+
+
+def _child_imports(organisations: str, deaths: str, reviews: str, url: str) -> dict:
+    from data_access import store
+    from sjrlib import io
+
+    store.init_db(url)
+    engine = store.get_engine(url)
+    orgs = io.read_organisations(organisations)
+    store.import_organisations(engine, orgs)
+    store.import_deaths(engine, io.read_deaths(deaths, known_organisations=orgs))
+    out = {}
+    for name, update in (("first", False), ("again", True)):
+        started, cpu0 = time.perf_counter(), _cpu_s()
+        with engine.connect() as conn:
+            known_orgs = store.known_organisations(conn)
+            known = store.known_reviews(conn, stage="first")
+        stream = io.stream_reviews(reviews, known_organisations=known_orgs, known_reviews=known)
+        result = store.import_review_blocks(engine, stream, update=update)
+        out[name] = {"s": time.perf_counter() - started, "cpu_s": _cpu_s() - cpu0,
+                     "inserted": result.inserted, "updated": result.updated,
+                     "unchanged": result.unchanged}
+    engine.dispose()
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def _child_validate(organisations: str, reviews: str) -> dict:
+    from sjrlib import io
+
+    orgs = io.read_organisations(organisations)
+    started, cpu0 = time.perf_counter(), _cpu_s()
+    rows = sum(len(b) for b in io.stream_reviews(reviews, known_organisations=orgs,
+                                                  known_reviews={}))
+    return {"rows": rows, "s": time.perf_counter() - started, "cpu_s": _cpu_s() - cpu0}
+
+
+def _run_child(*args: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"child {args[0]} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=200_000)
+    parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"],
+                        choices=["sqlite", "postgresql"])
+    parser.add_argument("--cache", type=Path,
+                        default=Path(tempfile.gettempdir()) / "sjr-foundation-bench")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, *rest = args.child
+        child = {"imports": _child_imports, "validate": _child_validate}[kind]
+        print(json.dumps(child(*rest)))
+        return 0
+    files, rows = _generated_files(args.size, args.cache)
+    print(f"Import benchmark: {rows:,} reviews (pid {os.getpid()}, {os.cpu_count()} cores; "
+          "figures are noisy on a shared machine: compare within a run)")
+    alone = _run_child("validate", str(files["organisations"]), str(files["reviews"]))
+    print(f"  read + validate alone: {alone['s']:.1f} s wall / {alone['cpu_s']:.1f} s CPU "
+          f"({alone['rows'] / alone['s']:,.0f} rows/s): the bound on any import")
+    for engine in args.engines:
+        with tempfile.TemporaryDirectory(prefix="sjr-bench-") as tmp:
+            url = (f"sqlite:///{Path(tmp) / 'bench.db'}" if engine == "sqlite"
+                   else _scratch_url(create=True))
+            try:
+                got = _run_child("imports", str(files["organisations"]), str(files["deaths"]),
+                                 str(files["reviews"]), url)
+            finally:
+                if engine == "postgresql":
+                    _scratch_url(create=False)
+        first, again = got["first"], got["again"]
+        rate = rows / first["s"]
+        target = (f"(target >= {TARGET_PG_ROWS_PER_S:,}) "
+                  f"{'OK' if rate >= TARGET_PG_ROWS_PER_S else 'MISS'}"
+                  if engine == "postgresql" else "(target: no slower than before)")
+        print(f"\n  {engine}:")
+        print(f"    first import     : {first['s']:6.1f} s wall / {first['cpu_s']:6.1f} s CPU, "
+              f"{rate:,.0f} validated reviews/s {target}")
+        print(f"    no-op re-import  : {again['s']:6.1f} s wall / {again['cpu_s']:6.1f} s CPU "
+              f"({again['unchanged']:,} unchanged, {again['inserted'] + again['updated']} "
+              f"written), {again['s'] / first['s']:.2f}x the first import "
+              f"({'OK' if again['s'] < first['s'] else 'MISS'}: target below 1x)")
+        print(f"    peak RSS         : {got['peak_mb']:,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
