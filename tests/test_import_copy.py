@@ -9,15 +9,14 @@ path, with the awkward text in reviewers' comments and causes of death.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 from test_import_cli import dump, sjr
+from test_reimport import write_reviews
 from test_rules import ext, review
 
 from data_access import store
-from sjrlib import domain
 
 DATA = Path(__file__).parent / "data"
 AWKWARD = [
@@ -47,22 +46,12 @@ def _read(text: str) -> str:
     return text.replace("\r\n", "\n")
 
 
-def _write(path: Path, rows: list[dict]) -> Path:
-    columns = list(domain.REVIEW_COLUMNS)
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: row.get(c, "") for c in columns})
-    return path
-
-
 @pytest.mark.parametrize("n", [620])
 def test_awkward_text_is_stored_exactly_and_a_reimport_finds_it_unchanged(db_url, tmp_path, n):
     assert sjr("import", "organisations", DATA / "organisations.csv", "--db", db_url) \
         .exit_code == 0
     rows = _rows(n)
-    path = _write(tmp_path / "awkward.csv", rows)
+    path = write_reviews(tmp_path / "awkward.csv", rows)
     result = sjr("import", "reviews", path, "--db", db_url)
     assert result.exit_code == 0, result.output
     assert f"{n} inserted" in result.output

@@ -39,7 +39,8 @@ def _rows() -> list[dict]:
     ]
 
 
-def _write(path: Path, rows: list[dict]) -> Path:
+def write_reviews(path: Path, rows: list[dict]) -> Path:
+    """Hand-written review rows as an exchange-format CSV (blank where a row says nothing)."""
     columns = list(domain.REVIEW_COLUMNS)
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
@@ -58,7 +59,7 @@ def stored(db_url, tmp_path):
     """A store holding the four reviews, and their file."""
     assert sjr("import", "organisations", DATA / "organisations.csv", "--db", db_url) \
         .exit_code == 0
-    path = _write(tmp_path / "reviews.csv", _rows())
+    path = write_reviews(tmp_path / "reviews.csv", _rows())
     first = sjr("import", "reviews", path, "--db", db_url)
     assert first.exit_code == 0, first.output
     assert "4 inserted, 0 updated, 0 unchanged" in first.output
@@ -120,7 +121,7 @@ def test_the_first_import_records_each_reviews_hash_for_its_version(db_url, stor
 def test_one_changed_field_updates_that_review_only(db_url, stored, tmp_path):
     before = _reviews(db_url)
     children = {r: _children(db_url, r) for r in before}
-    path = _write(tmp_path / "changed.csv", _changed(
+    path = write_reviews(tmp_path / "changed.csv", _changed(
         _rows(), "E1", comment_overall="Adequate care; escalation was timely on review."))
     refused = sjr("import", "reviews", path, "--db", db_url)
     assert refused.exit_code == 1 and "E1" in refused.output and "--update" in refused.output
@@ -167,7 +168,7 @@ CHILD_CHANGES = {
 def test_a_change_held_only_in_child_rows_is_found(db_url, stored, tmp_path, case):
     review_id, changes, table, expected = CHILD_CHANGES[case]
     before = dump(db_url)
-    path = _write(tmp_path / f"{case}.csv", _changed(_rows(), review_id, **changes))
+    path = write_reviews(tmp_path / f"{case}.csv", _changed(_rows(), review_id, **changes))
     refused = sjr("import", "reviews", path, "--db", db_url)
     assert refused.exit_code == 1 and review_id in refused.output, refused.output
     assert dump(db_url) == before
@@ -193,18 +194,18 @@ def test_a_reimport_refused_anywhere_stores_nothing(db_url, stored, tmp_path):
     # a changed review and a new one, then a row that fails validation: nothing at all
     rows = _changed(_rows(), "R1", comment_overall="Changed.") + [new, dict(
         ext(review_id="E4", case_id="C-0006"), sex="M")]
-    bad = sjr("import", "reviews", _write(tmp_path / "bad.csv", rows), "--db", db_url,
+    bad = sjr("import", "reviews", write_reviews(tmp_path / "bad.csv", rows), "--db", db_url,
               "--update")
     assert bad.exit_code == 1 and "bad.csv, row 7, column sex" in bad.output, bad.output
     assert dump(db_url) == before
     # a conflict (changed without --update) beside a new review: the new one is not stored
-    conflict = sjr("import", "reviews", _write(tmp_path / "conflict.csv",
+    conflict = sjr("import", "reviews", write_reviews(tmp_path / "conflict.csv",
                                                _changed(_rows(), "R1", comment_overall="X.")
                                                + [new]), "--db", db_url)
     assert conflict.exit_code == 1 and "R1" in conflict.output
     assert dump(db_url) == before
     # unchanged reviews beside a new one: one inserted, nothing else touched
-    added = sjr("import", "reviews", _write(tmp_path / "added.csv", [*_rows(), new]),
+    added = sjr("import", "reviews", write_reviews(tmp_path / "added.csv", [*_rows(), new]),
                 "--db", db_url)
     assert added.exit_code == 0 and "1 inserted, 0 updated, 4 unchanged" in added.output
     after = dump(db_url)
@@ -220,7 +221,7 @@ def test_reasons_listed_in_another_order_are_no_change(db_url, stored, tmp_path)
     """The hash differs (the file's text differs), so the review is compared: the store keeps
     reasons as a set, so it is unchanged, and nothing of it is rewritten."""
     before = dump(db_url)
-    path = _write(tmp_path / "reordered.csv", _changed(
+    path = write_reviews(tmp_path / "reordered.csv", _changed(
         _rows(), "E2", review_reasons="learning_disability; family_concern"))
     result = sjr("import", "reviews", path, "--db", db_url)
     assert result.exit_code == 0, result.output
