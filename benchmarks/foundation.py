@@ -251,8 +251,9 @@ def _postgres(admin_url: str, files: dict[str, Path], repeat: int) -> None:
         engine.dispose()
 
 
-def _run_child(*args: str) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
+def _run_child(*args: str, script: str = __file__) -> dict:
+    """``script --child ARGS`` in a fresh process; the JSON its last line prints."""
+    done = subprocess.run([sys.executable, script, "--child", *args], capture_output=True,
                           text=True)
     if done.returncode != 0:
         raise RuntimeError(f"child {args[0]} failed:\n{done.stderr[-4000:]}")

@@ -21,14 +21,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from foundation import _cpu_s, _generated_files, _peak_mb  # noqa: E402  (sibling script)
+from foundation import (  # noqa: E402  (sibling script)
+    _cpu_s,
+    _generated_files,
+    _peak_mb,
+)
+from foundation import _run_child as _foundation_child  # noqa: E402
+
+
+def _run_child(*args: str) -> dict:
+    return _foundation_child(*args, script=__file__)
+
 
 TARGET_PG_ROWS_PER_S = 50_000
 _PG = os.environ.get("SJR_BENCH_POSTGRES_URL",
@@ -84,14 +93,6 @@ def _child_validate(organisations: str, reviews: str) -> dict:
     rows = sum(len(b) for b in io.stream_reviews(reviews, known_organisations=orgs,
                                                   known_reviews={}))
     return {"rows": rows, "s": time.perf_counter() - started, "cpu_s": _cpu_s() - cpu0}
-
-
-def _run_child(*args: str) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"child {args[0]} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:

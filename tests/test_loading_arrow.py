@@ -24,6 +24,7 @@ import pytest
 from access_setup import POSTGRES_URL, _create_pg_database, _drop_pg_database, _populate
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from test_form_versions_store import _load
 
 from data_access import open_session, pg_security, store
 from sjrlib import domain
@@ -124,15 +125,6 @@ def _expected_by_hand() -> pd.DataFrame:
 def by_hand(db_url):
     _write_by_hand(db_url)
     return db_url
-
-
-def _load(url: str, **filters) -> pd.DataFrame:
-    engine = store.get_engine(url)
-    try:
-        with engine.connect() as conn:
-            return store.load_reviews(conn, **filters)
-    finally:
-        engine.dispose()
 
 
 def test_a_hand_written_store_loads_as_written(by_hand):
