@@ -161,8 +161,8 @@ Everything a draft does hold must still be valid (codes, ranges, dates, consiste
 must still hold no identifiers, and the fields that file the draft
 (:data:`DRAFT_ALWAYS_REQUIRED`) must be there. Submitting or locking applies every rule.
 """
-DRAFT_ALWAYS_REQUIRED: frozenset[str] = frozenset(
-    {"review_id", "case_id", "organisation_code", "review_stage", "reviewer_id"})
+DRAFT_ALWAYS_REQUIRED: frozenset[str] = registry().draft_filing_columns()
+"""The columns a draft is filed under (the registry's ``files_draft``)."""
 
 
 def _spared(table: rules.Table, violations: list[rules.Violation]) -> list[rules.Violation]:

@@ -115,6 +115,32 @@ def test_free_text_and_group_by_lists_are_the_registrys():
     assert order == coded
 
 
+def test_draft_filing_and_workflow_columns_are_the_registrys():
+    from sjrlib.dashboards import entry_form
+
+    reg = registry()
+    filing = {c.name for c in reg.columns() if getattr(c.spec, "files_draft", False)}
+    workflow = {c.name for c in reg.columns() if getattr(c.spec, "workflow", False)}
+    assert schema.DRAFT_ALWAYS_REQUIRED == filing
+    assert entry_form._WORKFLOW == workflow
+    # the entry form asks none of the workflow's columns and types none of them as text
+    assert not workflow & set(entry_form.typed_text_columns("ext2026"))
+
+
+def test_a_draft_is_refused_without_a_filing_column_and_spared_the_rest():
+    base = {"review_id": "R1", "case_id": "C1", "organisation_code": "RXX",
+            "review_stage": "first", "reviewer_id": "REV-1", "status": "draft",
+            "review_date": "2024-03-05", "review_reasons": "random_sample",
+            "death_month": "2024-02", "age_at_death": "", "score_overall": "",
+            "comment_overall": "", "record_quality_score": "", "any_problems": ""}
+    schema.validate_reviews(pd.DataFrame([base]))  # no age, no scores: a draft may wait
+    for column in sorted(schema.DRAFT_ALWAYS_REQUIRED):
+        row = {**base, column: ""}
+        with pytest.raises(schema.ValidationFailed) as failed:
+            schema.validate_reviews(pd.DataFrame([row]))
+        assert column in {e.column for e in failed.value.errors}, column
+
+
 def test_researcher_view_drops_then_redacts_every_free_text_column():
     frame = pd.DataFrame({c: pd.array(["Seen by Dr Smith, NHS 943 476 5919"], dtype="string")
                           for c in registry().free_text_columns()})

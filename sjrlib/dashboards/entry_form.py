@@ -70,10 +70,9 @@ __all__ = ["ReviewForm", "review_entry", "typed_text_columns"]
 
 SaveTarget = Callable[..., tuple[str, int]]
 
-_WORKFLOW = frozenset({"review_id", "review_stage", "second_review_of", "status",
-                       "avoidability_scale", FORM_VERSION_COLUMN})
-"""Columns the workflow fills in (the form, the queue, the save), never typed as answers; the
-form version is chosen in the toolbar of a new review."""
+_WORKFLOW = registry().workflow_columns()
+"""Columns the workflow fills in (the form, the queue, the save), never typed as answers (the
+registry's ``workflow``); the form version is chosen in the toolbar of a new review."""
 
 _CARRIED_SECTIONS = ("case", "screening", "reasons")
 """Sections that describe the case (not the judgement): carried over to a second stage."""

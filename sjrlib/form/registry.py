@@ -257,6 +257,12 @@ class Field:
         A hint shown beside the widget (ranges, formats, what to leave blank).
     group_by
         Statistics may group reviews by it (a category, not a number to average).
+    files_draft
+        A draft is filed under it: required even on a draft (:mod:`sjrlib.schema` spares drafts
+        the other completeness rules).
+    workflow
+        Filled in by the workflow (the entry form's toolbar, the second-stage queue, the save),
+        never typed as an answer: the entry form shows no widget for it.
     note
         Where the wording comes from when it is not the spec's.
     """
@@ -277,6 +283,8 @@ class Field:
     versions: tuple[str, ...] = FORM_VERSIONS
     help: str = ""
     group_by: bool = False
+    files_draft: bool = False
+    workflow: bool = False
     note: str = ""
     range_rule: str = ""
     range_message: str = ""
@@ -466,22 +474,26 @@ def _declare() -> tuple[Question, ...]:
                   "the review is a second-stage review", is_in=("second",))
     return (
         # -- filing
-        Field("review_id", "Review reference", Kind.ID, "filing", pid, required=True),
+        Field("review_id", "Review reference", Kind.ID, "filing", pid, required=True,
+              files_draft=True, workflow=True),
         Field("case_id", "Case reference", Kind.ID, "case", pid, required=True,
-              help="local case reference, never an NHS number"),
+              files_draft=True, help="local case reference, never an NHS number"),
         Field("organisation_code", "Organisation", Kind.ID, "filing", required=True,
-              help="ODS code (England) or GSS code (Scotland)"),
+              files_draft=True, help="ODS code (England) or GSS code (Scotland)"),
         Field("review_stage", "Stage of review", Kind.ANSWERS, "filing",
-              answers=answer_list("review_stage"), required=True, group_by=True),
+              answers=answer_list("review_stage"), required=True, group_by=True,
+              files_draft=True, workflow=True),
         Field("second_review_of", "First-stage review followed", Kind.ID, "filing", pid,
+              workflow=True,
               help="for a second-stage review: the review_id of the first-stage review"),
         Field("status", "Status", Kind.ANSWERS, "filing", answers=answer_list("status"),
-              group_by=True, help="imports default to submitted"),
+              group_by=True, workflow=True, help="imports default to submitted"),
         Field(FORM_VERSION_COLUMN, "Form version", Kind.ANSWERS, "filing",
-              answers=answer_list("form_version"),
+              answers=answer_list("form_version"), workflow=True,
               help=f"blank means {BASE_VERSION}; {LATEST_VERSION} is this project's extension "
                    f"of the RCP 2017 form, not an RCP publication"),
         Field("reviewer_id", "Reviewer reference", Kind.TEXT, "filing", pid, required=True,
+              files_draft=True,
               help="pseudonymous reviewer reference"),
         Field("review_date", "Date of review", Kind.DATE, "filing", quasi, required=True,
               help="not before the month of death, not in the future"),
@@ -567,7 +579,7 @@ def _declare() -> tuple[Question, ...]:
               answers=answer_list("avoidability_score", numeric=True), required_when=second,
               help="required at second stage"),
         Field("avoidability_scale", "Avoidability scale", Kind.ANSWERS, "avoidability",
-              answers=answer_list("avoidability_scale"),
+              answers=answer_list("avoidability_scale"), workflow=True,
               help="required when a score is given; stored on the RCP direction"),
         # -- ext2026: medical examiner and family
         Field("me_scrutiny", "Was the death scrutinised by a medical examiner?", Kind.ANSWERS,
@@ -691,6 +703,15 @@ class Registry:
 
     def child_rows(self) -> tuple[ChildRows, ...]:
         return tuple(q for q in self.questions if isinstance(q, ChildRows))
+
+    # -- workflow
+    def draft_filing_columns(self) -> frozenset[str]:
+        """Columns a draft is filed under: required even on a draft (``files_draft``)."""
+        return frozenset(c.name for c in self.columns() if getattr(c.spec, "files_draft", False))
+
+    def workflow_columns(self) -> frozenset[str]:
+        """Columns the workflow fills in, never typed as answers (``workflow``)."""
+        return frozenset(c.name for c in self.columns() if getattr(c.spec, "workflow", False))
 
     # -- privacy
     def columns_of_privacy(self, *classes: Privacy, version: str | None = None,
