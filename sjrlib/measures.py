@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sjrlib import domain
@@ -37,6 +38,8 @@ __all__ = [
     "measure_counts",
     "parse_measure",
     "primary_codes",
+    "published_counts",
+    "published_p_chart",
 ]
 
 
@@ -207,25 +210,180 @@ def measure_counts(measure: Measure, *, reviews: pd.DataFrame, theme_codes: pd.D
     return out
 
 
+def published_counts(counts: pd.DataFrame, rule: Any = None, *,
+                     period: tuple[str, str] | None = None) -> pd.DataFrame:
+    """The monthly counts of a chart as a published page may show them.
+
+    A chart point is a derived figure (``shared/spec/privacy-and-disclosure.md``): a p-chart's
+    point is numerator / denominator and its limits pin the denominator, so the point pins
+    both counts, and the points of a year add up to the year's count in the report's tables.
+    So under an active ``rule`` (:class:`sjrlib.disclosure.DisclosureRule`):
+
+    - counts are those disclosure control publishes: rounded to the rule's base;
+    - a period whose numerator or denominator is 1 to ``rule.threshold`` is hidden (no value,
+      no limits), and so is a second one where a total printed elsewhere (the year's, for
+      ``period`` the report's; for months also the quarter's) would give a hidden one back,
+      by :func:`sjrlib.disclosure.suppression_mask` (secondary suppression, hardened against
+      rounding);
+    - months are aggregated to financial quarters when more than a third of them would be
+      hidden, so that the chart still shows a process.
+
+    ``rule`` None or inactive (an organisation's own report): the exact monthly counts.
+
+    Parameters
+    ----------
+    counts
+        Indexed by month (``YYYY-MM``), columns ``numerator`` and ``denominator`` (int), as
+        :func:`measure_counts` returns them; months with no denominator are dropped.
+    period
+        The report's first and last month: its months (or quarters) add up to the counts of
+        the report's tables, so they form one relation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by period (``YYYY-MM`` or ``YYYY/YY Qn``); ``numerator`` and ``denominator``
+        (published counts, float, NaN where hidden), ``hidden`` (bool) and ``first_month``.
+        ``attrs``: ``unit`` ("month" or "quarter"), ``controlled`` (bool) and ``rule``.
+    """
+    from sjrlib.stats._reviews import financial_quarter
+
+    counts = counts[counts["denominator"] > 0]
+    months = [str(m) for m in counts.index]
+    k = counts["numerator"].astype(int).to_numpy()
+    n = counts["denominator"].astype(int).to_numpy()
+    controlled = rule is not None and rule.active
+    if not controlled:
+        out = pd.DataFrame({"numerator": k.astype(float), "denominator": n.astype(float),
+                            "hidden": False, "first_month": months}, index=pd.Index(months))
+        out.attrs.update(unit="month", controlled=False, rule=rule)
+        return out
+    unit = "month"
+    small = [rule.is_small(a) or rule.is_small(b) for a, b in zip(k, n, strict=True)]
+    if months and sum(small) > len(months) / 3:
+        unit = "quarter"
+        quarters = [financial_quarter(m) for m in months]
+        grouped = pd.DataFrame({"q": quarters, "k": k, "n": n, "m": months}).groupby(
+            "q", sort=True).agg(k=("k", "sum"), n=("n", "sum"), m=("m", "min"))
+        labels, k, n = list(grouped.index), grouped["k"].to_numpy(), grouped["n"].to_numpy()
+        firsts = list(grouped["m"])
+    else:
+        labels, firsts = months, months
+    table = pd.DataFrame({"k": k, "n": n}, index=pd.Index(labels, dtype=object))
+    hidden = _hidden(table, firsts, rule, unit, period)
+    shown_k = [np.nan if h else float(rule.round(int(a))) for a, h in zip(k, hidden, strict=True)]
+    shown_n = [np.nan if h else float(rule.round(int(b))) for b, h in zip(n, hidden, strict=True)]
+    out = pd.DataFrame({"numerator": shown_k, "denominator": shown_n, "hidden": hidden,
+                        "first_month": firsts}, index=pd.Index(labels, dtype=object))
+    # a count of 1 or 2 rounds to 0 under a rule that only rounds: no base, no point
+    out.loc[out["denominator"] == 0, ["numerator", "denominator"]] = np.nan
+    out["hidden"] = out["hidden"] | out["denominator"].isna()
+    out.attrs.update(unit=unit, controlled=True, rule=rule)
+    return out
+
+
+def _hidden(table: pd.DataFrame, firsts: list[str], rule: Any, unit: str,
+            period: tuple[str, str] | None) -> list[bool]:
+    """Which periods of ``table`` (counts ``k``, ``n``) a chart hides: primary suppression,
+    then secondary suppression within every total a reader may know (the report's period,
+    each financial year, and each quarter of months), until no relation gives one back."""
+    from sjrlib.disclosure import suppression_mask
+    from sjrlib.stats._reviews import financial_quarter, financial_year
+
+    labels = list(table.index)
+    groups: dict[str, list] = {}
+    for label, first in zip(labels, firsts, strict=True):
+        if period is not None and period[0] <= first <= period[1]:
+            groups.setdefault("period", []).append(label)
+        groups.setdefault(f"year {financial_year(first)}", []).append(label)
+        if unit == "month":
+            groups.setdefault(f"quarter {financial_quarter(first)}", []).append(label)
+    # per column: a hidden numerator and a hidden denominator are each protected in their
+    # own totals (a denominator left recoverable while its point is not plotted tells nothing
+    # about the numerator); a point is hidden when either of its counts is
+    mask = pd.DataFrame({c: [rule.is_small(v) for v in table[c]] for c in ("k", "n")},
+                        index=labels, dtype=bool)
+    total = "__total__"
+    changed = True
+    while changed:
+        changed = False
+        for members in groups.values():
+            part = table.loc[members, ["k", "n"]]
+            part = pd.concat([part, pd.DataFrame({"k": [int(part["k"].sum())],
+                                                  "n": [int(part["n"].sum())]},
+                                                 index=[total])])
+            withheld = pd.concat([mask.loc[members], pd.DataFrame(
+                {"k": [False], "n": [False]}, index=[total])])
+            got = suppression_mask(part, rule, total_row=total, withheld=withheld)
+            got = got.drop(index=total).astype(bool)
+            if (got & ~mask.loc[members]).to_numpy().any():
+                mask.loc[members] = mask.loc[members] | got
+                changed = True
+    hidden = mask.any(axis=1)
+    return [bool(hidden[label]) for label in labels]
+
+
+def published_p_chart(published: pd.DataFrame, improvement: str, *,
+                      rebase_from: str | None = None, target: float | None = None
+                      ) -> pd.DataFrame:
+    """The p-chart (:func:`sjrlib.spc.p_chart`) of :func:`published_counts`.
+
+    Centre lines and limits come from the published counts of the points shown; a hidden
+    period keeps its place on the time axis with no value, no limits and ``judged`` False
+    (so it is neither plotted nor judged). ``rebase_from``: a month; the chart is rebased at
+    the first shown period starting then or later (none: not rebased, ``attrs["rebased"]``
+    False). ``target`` is a proportion (0-1).
+    """
+    from sjrlib import spc
+
+    shown = published[~published["hidden"].to_numpy(bool)]
+    rebase = None
+    if rebase_from is not None:
+        after = [p for p, m in zip(shown.index, shown["first_month"], strict=True)
+                 if str(m) >= rebase_from]
+        if after and after[0] != shown.index[0]:
+            rebase = [after[0]]
+    frame = spc.p_chart(shown["numerator"].astype(int), shown["denominator"].astype(int),
+                        improvement=improvement, rebase=rebase,  # type: ignore[arg-type]
+                        target=target)
+    attrs = dict(frame.attrs)
+    if len(shown) != len(published):
+        frame = frame.reindex(published.index)
+        carried = [c for c in ("rebase_group", "mean", "short_group_warning", "target",
+                               "assurance", "improvement") if c in frame]
+        frame[carried] = frame[carried].ffill().bfill()
+        hide = published["hidden"].to_numpy(bool)
+        frame.loc[hide, "judged"] = False
+        frame["judged"] = frame["judged"].astype(bool)
+        frame.loc[hide, "point_type"] = "common_cause"
+        frame.attrs.update(attrs)
+    frame.attrs.update(unit=published.attrs.get("unit", "month"),
+                       controlled=published.attrs.get("controlled", False),
+                       hidden=int(published["hidden"].sum()), rebased=rebase is not None,
+                       published=published)
+    return frame
+
+
 def impact_chart(measure: Measure, counts: pd.DataFrame, change_month: str,
-                 target: float | None = None) -> pd.DataFrame:
+                 target: float | None = None, *, rule: Any = None,
+                 period: tuple[str, str] | None = None) -> pd.DataFrame:
     """The measure's p-chart (:func:`sjrlib.spc.p_chart`) rebased at the change.
 
     ``target``: the action's target as a percentage of the measure (0-100), or None; with one,
     the chart carries the Making Data Count assurance of its last point (``assurance``).
 
-    Months with no denominator are left out (a p-chart needs one); the rebase is at
-    ``change_month``, or at the first month after it with data. Without data from the change
-    on, the chart is not rebased (``frame.attrs["rebased"]`` is False). The chart's
-    ``attrs`` also hold ``measure`` and ``change_month``.
-    """
-    from sjrlib import spc
+    ``rule``: the report's disclosure rule; under an active one the chart shows only what
+    disclosure control publishes (:func:`published_counts`: rounded counts, small counts
+    hidden, months aggregated to quarters when too many would be); None: exact counts (an
+    organisation's own report, analysis). ``period``: the report's first and last month.
 
-    counts = counts[counts["denominator"] > 0]
-    after = [m for m in counts.index if str(m) >= change_month]
-    rebase = [after[0]] if after and after[0] != counts.index[0] else None
-    frame = spc.p_chart(counts["numerator"], counts["denominator"],
-                        improvement=measure.improvement, rebase=rebase,  # type: ignore[arg-type]
-                        target=None if target is None else float(target) / 100)
-    frame.attrs.update(measure=measure.id, change_month=change_month, rebased=rebase is not None)
+    Months with no denominator are left out (a p-chart needs one); the rebase is at
+    ``change_month``, or at the first period after it with data shown. Without data from the
+    change on, the chart is not rebased (``frame.attrs["rebased"]`` is False). The chart's
+    ``attrs`` also hold ``measure``, ``change_month`` and ``published`` (the counts shown).
+    """
+    published = published_counts(counts, rule, period=period)
+    frame = published_p_chart(published, measure.improvement, rebase_from=change_month,
+                              target=None if target is None else float(target) / 100)
+    frame.attrs.update(measure=measure.id, change_month=change_month)
     return frame

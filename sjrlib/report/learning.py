@@ -137,6 +137,91 @@ class Charts(list):
         return "\n".join(item._repr_html_() for item in self)
 
 
+CHART_DATA = "Chart data: "
+"""How the caption of the table of a chart's data begins (``sjrlib.disclosure_check`` reads
+it)."""
+
+
+class PublishedChart:
+    """A p-chart as a report publishes it: the picture (:class:`Chart`), a note under it on
+    what disclosure control did to it, and the table of the values it plots (the counts,
+    published as the rule publishes them, and the percentage), for a screen reader and for
+    ``sjr disclosure check``, which reads it as it reads every other table.
+
+    ``frame`` comes from :func:`sjrlib.measures.published_p_chart`: the picture and the table
+    are drawn from the same published counts (``frame.attrs["published"]``)."""
+
+    def __init__(self, frame: pd.DataFrame, title: str, rule: DisclosureRule, *, y_label: str,
+                 base: str, what: str, alt: str | None = None) -> None:
+        self.frame, self.title, self.rule = frame, title, rule
+        self.base, self.what = base, what
+        self.chart = Chart(plots.spc_chart(frame, title=title, y_label=y_label), alt=alt)
+
+    @property
+    def withheld(self) -> str | None:
+        return self.chart.withheld
+
+    def note(self) -> str:
+        """What disclosure control did to the chart, in words ("" when nothing)."""
+        if not self.frame.attrs.get("controlled"):
+            return ""
+        unit = self.frame.attrs.get("unit", "month")
+        words = [f"Disclosure control: the points, centre lines and limits are computed from "
+                 f"counts rounded to the nearest {self.rule.rounding}"
+                 if self.rule.rounding > 1 else
+                 "Disclosure control: the points, centre lines and limits are computed from "
+                 "the counts shown"]
+        hidden = int(self.frame.attrs.get("hidden", 0))
+        if hidden:
+            words.append(f"{hidden} {unit}(s) whose count is 1 to {self.rule.threshold}, or "
+                         "would give one back through a total published elsewhere, are not "
+                         "plotted (no value, no limits)")
+        if unit == "quarter":
+            words.append("months are grouped into financial quarters, because more than a "
+                         "third of the months had counts too small to show")
+        return "; ".join(words) + "."
+
+    def table(self) -> tables.ReportTable:
+        """The values the chart plots, as a table."""
+        published = self.frame.attrs.get("published")
+        unit = self.frame.attrs.get("unit", "month")
+        pct = f"% of {self.base.lower()}"
+        rows = {}
+        if published is not None:
+            for label, row in published.iterrows():
+                if bool(row["hidden"]):
+                    rows[str(label)] = {self.base: self.rule.symbol, self.what: self.rule.symbol,
+                                        pct: self.rule.symbol}
+                    continue
+                k, n = int(row["numerator"]), int(row["denominator"])
+                value, _ = published_rate(k, n, self.rule, exact=100 * k / n)
+                rows[str(label)] = {self.base: n, self.what: k, pct: value}
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=[self.base, self.what, pct],
+                                       dtype=object)
+        note = " ".join(x for x in (
+            "The values the chart above plots, by " + unit + " of death.", self.note(),
+            tables._note(self.rule) if self.frame.attrs.get("controlled") else "") if x)
+        return tables.ReportTable(frame, caption=CHART_DATA + self.title, note=note,
+                                  formats={pct: "percent"},
+                                  index_name=f"{unit[:1].upper()}{unit[1:]} of death")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        if self.withheld:
+            return self.chart._repr_html_()
+        picture = self.chart._repr_html_()
+        note = self.note()
+        if note:  # inside the figure, under the picture
+            picture = picture.replace("</figure>", f'<figcaption class="sjr-note">'
+                                                   f"{html.escape(note)}</figcaption></figure>")
+        return (f"{picture}<details class=\"sjr-chart-data\"><summary>The chart's data"
+                f"</summary>{self.table()._repr_html_()}</details>")
+
+    def __repr__(self) -> str:
+        return f"<PublishedChart: {self.title}>"
+
+
 # ----------------------------------------------------------------------- counting ----
 def _codebook() -> Any:
     from sjrlib.themes.codebook import shipped_codebook
@@ -214,9 +299,14 @@ def _months(start: str, end: str) -> list[str]:
 
 class _Monthly:
     """Coded reviews per month and, per theme, those coded with it: counted once for all the
-    themes' charts (a national window holds hundreds of thousands of codes)."""
+    themes' charts (a national window holds hundreds of thousands of codes). Charts show what
+    disclosure control publishes under ``rule`` (:func:`sjrlib.measures.published_counts`;
+    ``period``: the report's first and last month)."""
 
-    def __init__(self, coded: pd.DataFrame, phased: pd.DataFrame, months: list[str]) -> None:
+    def __init__(self, coded: pd.DataFrame, phased: pd.DataFrame, months: list[str],
+                 rule: DisclosureRule | None = None,
+                 period: tuple[str, str] | None = None) -> None:
+        self.rule, self.period = rule, period
         month_of = pd.Series(coded["death_month"].astype(str).to_numpy(),
                              index=coded["review_id"].astype(str).to_numpy())
         index = pd.Index(months)
@@ -232,8 +322,9 @@ class _Monthly:
     def chart(self, theme: str, improvement: str) -> pd.DataFrame:
         """Monthly p-chart of the share of coded reviews coded ``theme``."""
         num = self.num.loc[theme] if theme in self.num.index else self.den * 0
-        ok = self.den > 0
-        return spc.p_chart(num[ok].astype(int), self.den[ok], improvement=improvement)
+        counts = pd.DataFrame({"numerator": num.astype(int), "denominator": self.den})
+        published = measures.published_counts(counts, self.rule, period=self.period)
+        return measures.published_p_chart(published, improvement)
 
 
 def _trend(frame: pd.DataFrame) -> str:
@@ -270,7 +361,8 @@ class TrustLearning:
 
     @cached_property
     def _monthly(self) -> _Monthly:
-        return _Monthly(self.window_coded, self.window_phased, self.months)
+        return _Monthly(self.window_coded, self.window_phased, self.months, self.rule,
+                        (self.report.period.start_month, self.report.period.end_month))
 
     def _top(self) -> list[str]:
         counts = self._counts["count"]
@@ -349,9 +441,11 @@ class TrustLearning:
         out = Charts()
         for theme in self._top():
             frame = self._monthly.chart(theme, self._improvement(theme))
-            out.append(Chart(plots.spc_chart(
-                frame, title=f"Coded reviews with the theme '{self.labels[theme]}', by month "
-                             "of death", y_label="% of coded reviews")))
+            title = (f"Coded reviews with the theme '{self.labels[theme]}', by "
+                     f"{frame.attrs.get('unit', 'month')} of death")
+            out.append(PublishedChart(frame, title, self.rule, y_label="% of coded reviews",
+                                      base="Coded reviews",
+                                      what="Reviews coded with the theme"))
         return out
 
     # -------------------------------------------------------------------- actions ----
@@ -402,7 +496,8 @@ class TrustLearning:
             target = getattr(a, "target", None)
             out.append((a, measure, measures.impact_chart(
                 measure, counts, str(a.change_month),
-                target=float(target) if _given(target) else None)))
+                target=float(target) if _given(target) else None, rule=self.rule,
+                period=(self.report.period.start_month, self.report.period.end_month))))
         return out
 
     def impact_charts(self) -> Charts:
@@ -410,10 +505,13 @@ class TrustLearning:
         variation (and assurance) icons, and one sentence reading the chart."""
         out = Charts()
         for action, measure, frame in self._impacts:
-            out.append(Chart(plots.spc_chart(
-                frame, title=f"{measure.label}: rebased at {_month_words(action.change_month)}",
-                y_label=measure.label),
-                alt=f"Impact of '{action.description}': {measure.label}"))
+            kind = measures.MEASURE_KINDS[measure.kind]
+            out.append(PublishedChart(
+                frame, f"{measure.label}: rebased at {_month_words(action.change_month)}",
+                self.rule, y_label=measure.label,
+                alt=f"Impact of '{action.description}': {measure.label}",
+                base=kind.denominator[:1].upper() + kind.denominator[1:],
+                what=kind.numerator[:1].upper() + kind.numerator[1:]))
             out.append(_Sentence(_impact_sentence(action, measure, frame)))
         return out
 
