@@ -42,6 +42,21 @@ _INF = None
 
 LEARNING_CAPTIONS = ("Themes coded in reviews", "Themes among reviews",
                      "Good practice noted by reviewers")
+CHART_DATA = "Chart data: "
+"""How the caption of a chart's data table begins (``sjrlib.report.learning.CHART_DATA``): the
+values an SPC chart of the page plots (theme charts, impact charts), one row per month or
+quarter: its base, its count and the percentage plotted. Read as every other table: the counts
+with the ranges their printed form allows, the percentage against them; and, for a chart of a
+theme, the points of the report's period add up to the theme's row of the period's themes
+table (its count and its base). A count printed in a form disclosure control never prints
+(under "rounded to the nearest 5", a 13; under "1 to 7 are shown as *", a 3) is a finding by
+itself: the chart shows what control hides."""
+THEMES_TABLE = "Themes coded in reviews this period"
+_MONTHS = ("January February March April May June July August September October November "
+           "December").split()
+_PERIOD = re.compile(r"deaths from (" + "|".join(_MONTHS) + r") (\d{4}) to (" + "|".join(_MONTHS)
+                     + r") (\d{4})")
+_QUARTER = re.compile(r"(\d{4})/\d{2} Q([1-4])")
 """Tables of themes (``sjrlib.report.learning``): base, count and percentage per row, read as
 the reasons-for-review table is (a review may carry several themes, so rows do not add up)."""
 
@@ -339,9 +354,33 @@ class _Page:
     workbook: bool = False
 
 
+def _report_period(text: str) -> tuple[str, str] | None:
+    """The report's first and last month (``YYYY-MM``) from its introduction."""
+    m = _PERIOD.search(text)
+    if m is None:
+        return None
+    return (f"{m.group(2)}-{_MONTHS.index(m.group(1)) + 1:02d}",
+            f"{m.group(4)}-{_MONTHS.index(m.group(3)) + 1:02d}")
+
+
+def _first_month(label: str) -> str | None:
+    """The first month of a chart row: ``YYYY-MM`` itself, ``YYYY/YY Qn`` its first month."""
+    label = label.strip()
+    if re.fullmatch(r"\d{4}-\d{2}", label):
+        return label
+    m = _QUARTER.fullmatch(label)
+    if m is None:
+        return None
+    year, q = int(m.group(1)), int(m.group(2))
+    month = 4 + 3 * (q - 1)
+    return f"{year + (month > 12)}-{(month - 1) % 12 + 1:02d}"
+
+
 @dataclass
 class _Reader:
     problem: Problem = field(default_factory=Problem)
+    published_form_findings: list = field(default_factory=list)
+    pending_sums: list = field(default_factory=list)
 
     def where(self, page: _Page, table: PublishedTable, row: str, column: str) -> str:
         return f"{page.path.name} | {table.caption[:60]} | {_norm(row)} | {column}"
@@ -424,6 +463,8 @@ class _Reader:
                 self.problems(page, table, rule)
             elif cap.startswith("Second-stage review"):
                 self.second_stage(page, table, rule)
+            elif cap.startswith(CHART_DATA):
+                self.chart_data(page, table, rule)
             elif cap.startswith(LEARNING_CAPTIONS):
                 self.by_group(page, table, rule)
             elif cap.startswith(("Reasons for review", "Poor or very poor overall care by NHS",
@@ -597,6 +638,56 @@ class _Reader:
                           count_cols[1])
             self.ratio(page, table, k, n, row, pct, ci, rule)
 
+    def chart_data(self, page, table, rule):
+        """The values a chart plots: per row its base, count and percentage; the rows of the
+        report's period tied to the themes table (see :data:`CHART_DATA`)."""
+        if len(table.columns) < 3:
+            return
+        if not _RULE_THRESHOLD.search(table.note) and not _RULE_ROUNDING.search(table.note):
+            rule = _rule(page.text)  # a chart is published under its page's rule
+        base_col, count_col, pct = table.columns[:3]
+        prefix = f"chart {table.caption}"
+        period = _report_period(page.text)
+        inside_k, inside_n = [], []
+        for row, _ in table.rows:
+            n = self.cell(page, table, rule, (page.ident, f"{prefix}_n", row), row, base_col)
+            k = self.cell(page, table, rule, (page.ident, f"{prefix}_k", row), row, count_col)
+            for key, column in ((n, base_col), (k, count_col)):
+                self._published_form(page, table, rule, key, row, column)
+            self.ratio(page, table, k, n, row, pct, None, rule)
+            first = _first_month(row)
+            if period is not None and first is not None and period[0] <= first <= period[1]:
+                inside_k.append(k)
+                inside_n.append(n)
+        theme = re.search(r"'([^']+)'", table.caption)
+        if theme is None or period is None or not inside_k:
+            return
+        prefix = next((f"theme {t.caption}" for t in page.tables
+                       if t.caption.startswith(THEMES_TABLE)), None)
+        if prefix is None:
+            return
+        label = _norm(theme.group(1))
+        for parts, f in ((inside_k, "poor"), (inside_n, "n")):
+            # tied once every page is read (the themes table may come after the chart)
+            self.pending_sums.append((parts, (page.ident, f"{prefix}_{f}", label),
+                                      f"the points of the period add up to the themes table "
+                                      f"({page.path.name}, {label})"))
+
+    def _published_form(self, page, table, rule, key, row, column):
+        """A count printed as disclosure control never prints it: recovered as printed."""
+        if key is None:
+            return
+        v = self.problem.vars[key]
+        text = v.shown.strip().replace(",", "")
+        threshold, rounding = rule
+        if not text.isdigit() or int(text) == 0 or (threshold == 0 and rounding <= 1):
+            return
+        value = int(text)
+        if value <= threshold or value % rounding:
+            self.published_form_findings.append(Finding(
+                self.where(page, table, row, column), v.shown, value,
+                "printed as disclosure control never prints a count: the exact count", key))
+
     def nations(self, page, table, rule):
         p = self.problem
         names = {"Deaths in scope": "deaths", "Deaths reviewed (SJR)": "reviewed",
@@ -758,5 +849,10 @@ def check_reports(folders: Iterable[str | Path]) -> tuple[list[Finding], int, li
     for page in pages:
         reader.read(page)
     reader.across(pages, complete)
+    for parts, total, how in reader.pending_sums:
+        if total in reader.problem.vars:
+            reader.problem.add_sum(parts, total, how)
     findings = reader.problem.solve()
+    seen = {f.key for f in findings}
+    findings += [f for f in reader.published_form_findings if f.key not in seen]
     return findings, len(pages), reader.problem.notes

@@ -1,0 +1,198 @@
+"""Charts of monthly percentages must not reveal what disclosure control hides.
+
+Hand-made monthly series (not the synthetic generator) with counts below the threshold. A
+p-chart point is numerator / denominator and its process limits (p-bar +/- 3 sqrt(p-bar (1 -
+p-bar) / n)) pin its denominator, so a reader with a ruler gets both counts back from an exact
+chart: the first test shows that on the exact chart (the organisation's own report), the rest
+that the published chart shows only published counts, and that ``sjr disclosure check`` reads
+the charts' data tables and catches a chart that shows more.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sjrlib import disclosure_check, measures
+from sjrlib.disclosure import DisclosureRule
+from sjrlib.report import tables
+from sjrlib.report.learning import CHART_DATA, PublishedChart
+
+RULE = DisclosureRule()  # 1-7 -> *, others rounded to the nearest 5
+OLD_HQIP = DisclosureRule(threshold=4, rounding=1)  # suppress under 5, no rounding
+PERIOD = ("2022-04", "2023-03")
+MONTHS = [f"2021-{m:02d}" for m in range(4, 13)] + [f"2022-{m:02d}" for m in range(1, 13)] + \
+    [f"2023-{m:02d}" for m in range(1, 4)]
+THEME = "Sepsis recognition and treatment"
+
+
+def _counts(k, n) -> pd.DataFrame:
+    return pd.DataFrame({"numerator": k, "denominator": n},
+                        index=pd.Index(MONTHS[:len(k)], name="month"))
+
+
+# 24 months: small numerators (0-7) on 12-30 coded reviews a month, as a small trust has
+SMALL_K = [2, 0, 5, 3, 7, 1, 4, 6, 2, 3, 5, 1, 4, 2, 6, 0, 3, 7, 2, 5, 1, 3, 4, 2]
+SMALL_N = [16, 14, 20, 18, 24, 12, 19, 17, 16, 23, 20, 16, 13, 18, 16, 17, 19, 17, 18, 14,
+           11, 15, 17, 12]
+# 24 months of larger counts: most months publishable as they are
+LARGE_K = [12, 15, 9, 18, 22, 11, 14, 16, 13, 10, 19, 21, 12, 3, 17, 14, 16, 20, 11, 13, 15,
+           18, 12, 14]
+LARGE_N = [40, 44, 38, 52, 61, 39, 45, 47, 41, 36, 55, 58, 42, 40, 49, 46, 48, 57, 39, 43, 46,
+           50, 41, 44]
+
+
+def _read_back(frame: pd.DataFrame) -> list[tuple[int, int] | None]:
+    """What a reader of the picture gets for each point: n from the width of its upper limit
+    around the centre line, k = value * n (None where nothing is plotted or the limit is
+    clipped)."""
+    out = []
+    for row in frame.itertuples():
+        if not row.judged or not np.isfinite(row.value) or row.upl >= 1 or \
+                row.mean in (0, 1):
+            out.append(None)
+            continue
+        n = 9 * row.mean * (1 - row.mean) / (row.upl - row.mean) ** 2
+        out.append((round(row.value * n), round(n)))
+    return out
+
+
+def test_an_exact_chart_gives_small_counts_back_through_its_limits():
+    """The fact the published chart guards against: on exact counts, the plotted centre line,
+    upper limit and value of a month give its count of 1 to 7 and its base back."""
+    frame = measures.impact_chart(measures.parse_measure("theme:sepsis"),
+                                  _counts(SMALL_K, SMALL_N), "2022-05")
+    got = _read_back(frame)
+    pinned = [(k, n) for (k, n), g in zip(zip(SMALL_K, SMALL_N, strict=True), got,
+                                          strict=True) if g == (k, n) and 1 <= k <= 7]
+    assert len(pinned) >= 15  # nearly every month: e.g. 1 of 12 in September 2021
+
+
+@pytest.mark.parametrize("k, n", [(SMALL_K, SMALL_N), (LARGE_K, LARGE_N)])
+@pytest.mark.parametrize("rule", [RULE, OLD_HQIP])
+def test_a_published_chart_plots_only_published_counts(rule, k, n):
+    frame = measures.impact_chart(measures.parse_measure("theme:sepsis"), _counts(k, n),
+                                  "2022-05", rule=rule, period=PERIOD)
+    published = frame.attrs["published"]
+    shown = frame[frame["judged"].to_numpy(bool)]
+    assert len(shown) > 0 or rule is RULE and k is SMALL_K
+    for label, row in frame.iterrows():
+        pub = published.loc[label]
+        if pub["hidden"]:  # not plotted, no limits, not judged
+            assert math.isnan(row["value"]) and math.isnan(row["upl"]) and not row["judged"]
+            continue
+        a, b = int(pub["numerator"]), int(pub["denominator"])
+        for count in (a, b):  # a form control prints: 0, or above the threshold and rounded
+            assert count == 0 or (count > rule.threshold and count % rule.rounding == 0)
+        assert row["value"] == pytest.approx(a / b)
+    # whatever a reader gets off the limits is a published count, never 1 to threshold
+    for got in _read_back(frame):
+        if got is not None:
+            assert not rule.is_small(got[0]) and not rule.is_small(got[1])
+            assert got[0] % rule.rounding == 0 and got[1] % rule.rounding == 0
+    # centre lines: sums of the published counts of the points shown, per rebase group
+    for _, group in frame[~published["hidden"].to_numpy(bool)].groupby("rebase_group"):
+        rows = published.loc[group.index]
+        assert group["mean"].iloc[0] == pytest.approx(rows["numerator"].sum()
+                                                      / rows["denominator"].sum())
+
+
+def test_small_monthly_counts_are_grouped_into_quarters():
+    published = measures.published_counts(_counts(SMALL_K, SMALL_N), RULE, period=PERIOD)
+    assert published.attrs["unit"] == "quarter"
+    assert list(published.index[:2]) == ["2021/22 Q1", "2021/22 Q2"]
+    assert published.loc["2021/22 Q1", "first_month"] == "2021-04"
+    # 2021/22 Q1: 7 of 50 -> hidden (7 is small); 2021/22 Q2: 11 of 54 -> 10 of 55
+    assert published.loc["2021/22 Q1", "hidden"]
+    assert published.loc["2021/22 Q2", ["numerator", "denominator"]].tolist() == [10, 55]
+
+
+def test_one_hidden_month_in_a_year_is_not_left_alone_to_be_subtracted():
+    """Under the older HQIP practice (exact counts of 5 or more) one hidden month would be the
+    year's count minus the others': a second month of the year is hidden too."""
+    k = [12] * 24
+    k[15] = 3  # July 2022, in the report's period
+    published = measures.published_counts(_counts(k, [40] * 24), OLD_HQIP, period=PERIOD)
+    assert published.attrs["unit"] == "month"
+    in_period = published.loc[[m for m in published.index if m >= "2022-04"]]
+    assert in_period.loc["2022-07", "hidden"] and int(in_period["hidden"].sum()) >= 2
+    assert not published.loc[[m for m in published.index if m < "2022-04"], "hidden"].any()
+
+
+def test_the_exact_chart_is_kept_for_the_organisations_own_report():
+    frame = measures.impact_chart(measures.parse_measure("theme:sepsis"),
+                                  _counts(SMALL_K, SMALL_N), "2022-05",
+                                  rule=DisclosureRule.off(), period=PERIOD)
+    assert frame["numerator"].tolist() == SMALL_K and frame.attrs["unit"] == "month"
+    assert not frame.attrs["controlled"]
+
+
+# ------------------------------------------------------------- the attacker reads charts ----
+def _page(tmp_path, rule: DisclosureRule, k, n, *, chart_html: str) -> None:
+    """A trust page as published: its introduction (period and rule), the themes table of the
+    period (from the exact counts, protected), and the chart with its data table."""
+    from sjrlib.report.learning import _protected_table
+
+    inside = [i for i, m in enumerate(MONTHS[:len(k)]) if PERIOD[0] <= m <= PERIOD[1]]
+    counts = pd.DataFrame({"n": [sum(n[i] for i in inside)], "count": [sum(k[i] for i in inside)]},
+                          index=pd.Index(["sepsis"], name="theme"))
+    themes = _protected_table(counts, {"sepsis": THEME}, rule,
+                              caption="Themes coded in reviews this period (reviews coded by "
+                                      "a person)",
+                              base="Coded reviews", what="Reviews coded with the theme", note="")
+    intro = (f"<p>Example Trust (XX1), deaths from April 2022 to March 2023. "
+             f"{rule.describe()}</p>")
+    (tmp_path / "XX1.html").write_text(
+        f"<html><body>{intro}{themes._repr_html_()}{chart_html}</body></html>",
+        encoding="utf-8")
+
+
+def _chart(frame, rule) -> PublishedChart:
+    return PublishedChart(frame, f"Coded reviews with the theme '{THEME}', by "
+                                 f"{frame.attrs['unit']} of death", rule,
+                          y_label="% of coded reviews", base="Coded reviews",
+                          what="Reviews coded with the theme")
+
+
+@pytest.mark.parametrize("rule", [RULE, OLD_HQIP])
+@pytest.mark.parametrize("k, n", [(SMALL_K, SMALL_N), (LARGE_K, LARGE_N)])
+def test_the_checker_reads_the_published_chart_and_finds_nothing(tmp_path, rule, k, n):
+    published = measures.published_counts(_counts(k, n), rule, period=PERIOD)
+    chart = _chart(measures.published_p_chart(published, "decrease"), rule)
+    _page(tmp_path, rule, k, n, chart_html=chart.table()._repr_html_())
+    findings, files, _notes = disclosure_check.check_reports([tmp_path])
+    assert files == 1 and findings == []
+
+
+def test_the_checker_catches_a_chart_plotting_exact_counts_on_a_controlled_page(tmp_path):
+    """The regression the checker must catch: the chart code ignoring the page's rule."""
+    exact = measures.published_p_chart(
+        measures.published_counts(_counts(SMALL_K, SMALL_N), None), "decrease")
+    chart = _chart(exact, RULE)
+    _page(tmp_path, RULE, SMALL_K, SMALL_N, chart_html=chart._repr_html_())
+    findings, _files, _notes = disclosure_check.check_reports([tmp_path])
+    printed = {(f.where.split(" | ")[2], f.value) for f in findings}
+    assert ("2021-09", 1) in printed and ("2021-09", 12) in printed  # 1 of 12 coded reviews
+
+
+def test_the_checker_subtracts_a_lone_hidden_month_from_the_themes_table(tmp_path):
+    """A chart that hid the small month but no second one: the year's count in the themes
+    table minus the months shown gives it back."""
+    k, n = [12] * 24, [40] * 24
+    k[15] = 3
+    rows = {}
+    for i, m in enumerate(MONTHS):
+        rows[m] = {"Coded reviews": n[i], "Reviews coded with the theme":
+                   OLD_HQIP.symbol if k[i] == 3 else k[i],
+                   "% of coded reviews": OLD_HQIP.symbol if k[i] == 3 else 100 * k[i] / n[i]}
+    frame = pd.DataFrame.from_dict(rows, orient="index", dtype=object)
+    leaky = tables.ReportTable(frame, caption=CHART_DATA + f"Coded reviews with the theme "
+                                                           f"'{THEME}', by month of death",
+                               note=tables._note(OLD_HQIP), formats={"% of coded reviews":
+                                                                     "percent"})
+    _page(tmp_path, OLD_HQIP, k, n, chart_html=leaky._repr_html_())
+    findings, _files, _notes = disclosure_check.check_reports([tmp_path])
+    assert [(f.where.split(" | ")[2], f.value) for f in findings] == [("2022-07", 3)]
