@@ -167,10 +167,10 @@ class PublishedChart:
             return ""
         unit = self.frame.attrs.get("unit", "month")
         words = [f"Disclosure control: the points, centre lines and limits are computed from "
-                 f"counts rounded to the nearest {self.rule.rounding}"
+                 f"the points shown, on counts rounded to the nearest {self.rule.rounding}"
                  if self.rule.rounding > 1 else
                  "Disclosure control: the points, centre lines and limits are computed from "
-                 "the counts shown"]
+                 "the points shown"]
         hidden = int(self.frame.attrs.get("hidden", 0))
         if hidden:
             words.append(f"{hidden} {unit}(s) whose count is 1 to {self.rule.threshold}, or "
@@ -330,7 +330,7 @@ class _Monthly:
 def _trend(frame: pd.DataFrame) -> str:
     judged = frame[frame["judged"].to_numpy(bool)] if "judged" in frame else frame
     if len(judged) < spc.MIN_CASES_FOR_LIMITS:
-        return "too few months to judge"
+        return f"too few {frame.attrs.get('unit', 'month')}s to judge"
     return _TREND_WORDS.get(spc.variation(frame) or "", "not judged")
 
 
@@ -618,12 +618,28 @@ def _impact_sentence(action: Any, measure: Any, frame: pd.DataFrame) -> str:
     groups = frame.groupby("rebase_group")["mean"].first()
     icon = _TREND_WORDS.get(spc.variation(frame) or "", "not judged")
     change = _month_words(str(action.change_month))
+    if not _drawn(frame):
+        return (f"'{action.description}' ({measure.label}): "
+                + ("at this organisation's numbers, too few months or quarters have counts "
+                   "that disclosure control lets the chart show, so no impact is shown."
+                   if frame.attrs.get("controlled") else
+                   "too few months with 8 or more cases to draw the chart, so no impact is "
+                   "shown."))
     if len(groups) < 2:
         return (f"'{action.description}' ({measure.label}): the chart has no months from "
                 f"{change} yet to compare.")
     return (f"'{action.description}': {measure.label} had a centre line of "
             f"{100 * groups.iloc[0]:.0f}% before {change} and {100 * groups.iloc[-1]:.0f}% "
             f"from then; latest point: {icon}; {_assurance_words(frame)}.")
+
+
+def _drawn(frame: pd.DataFrame) -> bool:
+    """Whether :func:`sjrlib.plots.spc_chart` draws the chart (8 or more points judged, on 8
+    or more cases in all), so that a sentence may read it."""
+    judged = frame["judged"].to_numpy(bool) if "judged" in frame else np.ones(len(frame), bool)
+    cases = frame["denominator"].sum() if "denominator" in frame else len(frame)
+    return len(frame) >= plots.MIN_CASES and int(judged.sum()) >= plots.MIN_CASES and \
+        cases >= plots.MIN_CASES
 
 
 def _assurance_words(frame: pd.DataFrame) -> str:
