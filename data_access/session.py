@@ -5,6 +5,9 @@ enabled user, and returns a :class:`Session` whose every public method
 
 1. runs in one transaction that first takes the audit chain lock (SQLite ``BEGIN IMMEDIATE``,
    PostgreSQL ``SELECT ... FOR UPDATE`` on the chain head), so the entry and the data agree;
+   a read (:data:`_READ_ACTIONS`) on a SQLite file store whose lock an import or backup holds
+   reads the store as it was before that writer instead, and audits through the audit queue
+   (:mod:`data_access.audit`), so it does not wait;
 2. checks again that the user exists and is not disabled, and that their role permits the action
    (:data:`data_access.roles.PERMISSIONS`);
 3. works out the row scope (organisations, period) and, for researchers, the approval, and
@@ -137,6 +140,36 @@ def _set_row_scope(conn: Connection, organisations: Sequence[str] | None) -> Non
     )
 
 
+_READ_ACTIONS = frozenset({
+    "organisations", "reviews", "deaths", "review", "second_stage_queue", "codebook",
+    "theme_codes", "actions", "summary", "approvals", "extract", "users.list", "audit.show",
+    "audit.verify", "trainers", "training_records", "training_cases", "calibration_rounds",
+    "calibration_answers", "calibration_data",
+})
+"""The doors that only read (plus every ``export.<kind>``): on a SQLite file store they do not
+wait for the write lock an import or a backup holds; they read the store as it was before the
+writer and audit through the audit queue (:func:`data_access.audit.lock_for_read`). Every
+other door (saves, imports, administration, backup and restore) takes the lock."""
+
+
+def _is_read(action: str) -> bool:
+    return action in _READ_ACTIONS or action.startswith("export.")
+
+
+def _lock(conn: Connection) -> bool:
+    audit.lock(conn)
+    return True
+
+
+def _record(conn: Connection, held: bool, **entry: Any) -> None:
+    """Audit in the log when the transaction holds the chain lock, else in the audit queue
+    (committed there before anything read leaves the door)."""
+    if held:
+        audit.append(conn, **entry)
+    else:
+        audit.queue_append(conn, **entry)
+
+
 class Session:
     """A user's scoped, audited access to the store. Make one with :func:`open_session`."""
 
@@ -176,7 +209,7 @@ class Session:
             raise RuntimeError("this session is closed; open a new one")
         try:
             with self._engine.begin() as conn:
-                audit.lock(conn)
+                held = audit.lock_for_read(conn) if _is_read(action) else _lock(conn)
                 _set_row_scope(conn, ())  # nothing visible until the scope is worked out
                 user = authenticate(conn, self.user)
                 if user.role != self.role or user.organisation_code != self._user.organisation_code:
@@ -187,18 +220,18 @@ class Session:
                 door = _Door(conn, dict(scope))
                 yield door
                 if not door.audited:
-                    audit.append(conn, username=self.user, role=self.role, action=action,
-                                 scope={**door.scope, **door.extra}, rows=door.rows,
-                                 approval_id=door.approval_id, tool=self._tool)
+                    _record(conn, held, username=self.user, role=self.role, action=action,
+                            scope={**door.scope, **door.extra}, rows=door.rows,
+                            approval_id=door.approval_id, tool=self._tool)
         except AccessDenied as exc:
             self._audit_denial(action, scope, str(exc))
             raise
 
     def _audit_denial(self, action: str, scope: dict[str, Any], reason: str) -> None:
         with self._engine.begin() as conn:
-            audit.lock(conn)
-            audit.append(conn, username=self.user, role=self.role, action=f"{action}.denied",
-                         scope={**scope, "reason": reason}, tool=self._tool)
+            _record(conn, audit.lock_for_read(conn), username=self.user, role=self.role,
+                    action=f"{action}.denied", scope={**scope, "reason": reason},
+                    tool=self._tool)
 
     def _requested_organisations(self, requested: list[str] | None,
                                  allowed: Sequence[str] | None) -> list[str] | None:
@@ -1564,12 +1597,12 @@ def open_session(user: str | None = None, db: str | Engine | None = None, *,
         raise
     try:
         with engine.begin() as conn:
-            audit.lock(conn)
+            held = audit.lock_for_read(conn)  # opening only reads: no wait behind an import
             record = authenticate(conn, username)
             scope = _scope_of(conn, record)
-            audit.append(conn, username=username, role=record.role, action="session.open",
-                         scope={"organisations": "all" if scope is None else list(scope)},
-                         tool=tool)
+            _record(conn, held, username=username, role=record.role, action="session.open",
+                    scope={"organisations": "all" if scope is None else list(scope)},
+                    tool=tool)
     except AccessDenied as exc:
         _audit_open_denied(engine, username, str(exc), tool)
         if owns:
@@ -1589,9 +1622,8 @@ def _who(engine: Engine, user: str | None) -> str:
 
 def _audit_open_denied(engine: Engine, username: str, reason: str, tool: str) -> None:
     with engine.begin() as conn:
-        audit.lock(conn)
-        audit.append(conn, username=username, role=None, action="session.denied",
-                     scope={"reason": reason}, tool=tool)
+        _record(conn, audit.lock_for_read(conn), username=username, role=None,
+                action="session.denied", scope={"reason": reason}, tool=tool)
 
 
 def bootstrap_administrator(username: str, db: str | Engine | None = None, *,

@@ -40,25 +40,29 @@ def _hold_audit_lock(url: str, release: threading.Event, held: threading.Event) 
 
 
 def test_a_request_behind_a_held_store_gives_up_in_words(store, monkeypatch):
+    """A save (reads no longer wait on SQLite: tests/test_audit_queue.py)."""
+    from dashboard_store import first_stage_values
+
     url, users, _ = store
     monkeypatch.setenv("SJR_LOCK_WAIT_SECONDS", "1")
     release, held = threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_audit_lock, args=(url, release, held))
+    session = open_session(users.reviewer, url, tool="test")
     holder.start()
     try:
         assert held.wait(30)
         started = time.monotonic()
         with pytest.raises(Exception) as info:  # noqa: PT011 - the fault is checked below
-            with open_session(users.programme, url, tool="test") as session:
-                session.summary()
+            session.save_review(first_stage_values("HELD-1"))
         waited = time.monotonic() - started
     finally:
         release.set()
         holder.join(60)
+        session.close()
     message = describe_fault(info.value)
     assert message is not None and "busy" in message and "Try again in a minute" in message
     assert waited < 20  # not the import's length: the lock wait, and the session's own start
-    # nothing was half-saved: the summary's audit entry is not there, the chain is whole
+    # nothing was half-saved: the save's audit entry is not there, the chain is whole
     engine = get_engine(url)
     try:
         with engine.begin() as conn:
@@ -67,7 +71,7 @@ def test_a_request_behind_a_held_store_gives_up_in_words(store, monkeypatch):
                 "SELECT action FROM audit_log ORDER BY id DESC LIMIT 3"))]
     finally:
         engine.dispose()
-    assert "summary" not in actions
+    assert "save_review" not in actions
 
 
 def test_an_import_and_a_named_reviewers_first_save_both_finish(store, tmp_path):
