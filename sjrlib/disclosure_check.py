@@ -363,6 +363,18 @@ def _report_period(text: str) -> tuple[str, str] | None:
             f"{m.group(4)}-{_MONTHS.index(m.group(3)) + 1:02d}")
 
 
+def _lfd_quarter(label: str) -> str | None:
+    """The Learning from Deaths table's row label (normalised, without "(provisional)") of the
+    financial quarter holding a chart row (``YYYY-MM`` or ``YYYY/YY Qn``)."""
+    first = _first_month(label)
+    if first is None:
+        return None
+    year, month = int(first[:4]), int(first[5:])
+    q = (month - 4) % 12 // 3 + 1
+    names = {1: "Apr–Jun", 2: "Jul–Sep", 3: "Oct–Dec", 4: "Jan–Mar"}
+    return f"Q{q} {names[q]} {year}"
+
+
 def _first_month(label: str) -> str | None:
     """The first month of a chart row: ``YYYY-MM`` itself, ``YYYY/YY Qn`` its first month."""
     label = label.strip()
@@ -381,6 +393,7 @@ class _Reader:
     problem: Problem = field(default_factory=Problem)
     published_form_findings: list = field(default_factory=list)
     pending_sums: list = field(default_factory=list)
+    pending_quarters: list = field(default_factory=list)
 
     def where(self, page: _Page, table: PublishedTable, row: str, column: str) -> str:
         return f"{page.path.name} | {table.caption[:60]} | {_norm(row)} | {column}"
@@ -659,6 +672,17 @@ class _Reader:
             if period is not None and first is not None and period[0] <= first <= period[1]:
                 inside_k.append(k)
                 inside_n.append(n)
+        if table.caption.startswith(CHART_DATA + "Deaths reviewed by structured judgement"):
+            # months (or quarters) add up to the quarters of the Learning from Deaths table
+            quarters: dict[str, tuple[list, list]] = {}
+            for (row, _), k, n in zip(table.rows, *self._chart_keys(page, table), strict=True):
+                label = _lfd_quarter(row)
+                if label is not None and k is not None and n is not None:
+                    quarters.setdefault(label, ([], []))[0].append(k)
+                    quarters[label][1].append(n)
+            for label, (ks, ns) in quarters.items():
+                for parts, f in ((ks, "reviewed"), (ns, "deaths")):
+                    self.pending_quarters.append((parts, page.ident, f, label))
         theme = re.search(r"'([^']+)'", table.caption)
         if theme is None or period is None or not inside_k:
             return
@@ -672,6 +696,13 @@ class _Reader:
             self.pending_sums.append((parts, (page.ident, f"{prefix}_{f}", label),
                                       f"the points of the period add up to the themes table "
                                       f"({page.path.name}, {label})"))
+
+    def _chart_keys(self, page, table) -> tuple[list, list]:
+        prefix = f"chart {table.caption}"
+        keys = [((page.ident, f"{prefix}_k", row), (page.ident, f"{prefix}_n", row))
+                for row, _ in table.rows]
+        return ([k if k in self.problem.vars else None for k, _ in keys],
+                [n if n in self.problem.vars else None for _, n in keys])
 
     def _published_form(self, page, table, rule, key, row, column):
         """A count printed as disclosure control never prints it: recovered as printed."""
@@ -852,6 +883,12 @@ def check_reports(folders: Iterable[str | Path]) -> tuple[list[Finding], int, li
     for parts, total, how in reader.pending_sums:
         if total in reader.problem.vars:
             reader.problem.add_sum(parts, total, how)
+    for parts, ident, f, label in reader.pending_quarters:
+        rows = [k for k in reader.problem.vars if k[:2] == (ident, f) and len(k) == 3
+                and isinstance(k[2], str) and k[2].removesuffix(" (provisional)") == label]
+        for row in rows:  # the page's table and the workbook's sheet: the same figures
+            reader.problem.add_sum(parts, row, f"the chart's months add up to the quarter "
+                                   f"of the Learning from Deaths table ({ident}, {label}, {f})")
     findings = reader.problem.solve()
     seen = {f.key for f in findings}
     findings += [f for f in reader.published_form_findings if f.key not in seen]

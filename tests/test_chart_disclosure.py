@@ -196,3 +196,50 @@ def test_the_checker_subtracts_a_lone_hidden_month_from_the_themes_table(tmp_pat
     _page(tmp_path, OLD_HQIP, k, n, chart_html=leaky._repr_html_())
     findings, _files, _notes = disclosure_check.check_reports([tmp_path])
     assert [(f.where.split(" | ")[2], f.value) for f in findings] == [("2022-07", 3)]
+
+
+def test_the_checker_adds_a_reviewed_chart_up_to_the_quarters_of_the_lfd_table(tmp_path):
+    """The deaths-reviewed chart's months add up to the quarters of the Learning from Deaths
+    table: a month hidden alone in its quarter is given back by subtraction (older HQIP rule:
+    exact counts of 5 or more); the published chart hides a second month of that quarter."""
+    deaths = [150, 140, 160, 145, 150, 155, 160, 150, 145, 170, 150, 140]
+    reviewed = [30, 25, 3, 28, 30, 27, 31, 26, 29, 33, 24, 27]
+    months = MONTHS[12:]
+    quarters = ["Q1\u00a0Apr\u2060–\u2060Jun\u00a02022", "Q2\u00a0Jul\u2060–\u2060Sep\u00a02022",
+                "Q3\u00a0Oct\u2060–\u2060Dec\u00a02022", "Q4\u00a0Jan\u2060–\u2060Mar\u00a02023"]
+    lfd = pd.DataFrame({"Deaths in scope": [sum(deaths[3 * q:3 * q + 3]) for q in range(4)],
+                        "Deaths reviewed (SJR)": [sum(reviewed[3 * q:3 * q + 3])
+                                                  for q in range(4)]},
+                       index=quarters, dtype=object)
+    lfd_table = tables.ReportTable(lfd, caption="Learning from Deaths: deaths, case record "
+                                                "reviews and avoidability by quarter",
+                                   note=tables._note(OLD_HQIP), index_name="Quarter")
+    intro = f"<p>Example Trust (XX1), deaths from April 2022 to March 2023. " \
+            f"{OLD_HQIP.describe()}</p>"
+    title = "Deaths reviewed by structured judgement review, by month of death"
+
+    def page(chart_table) -> list:
+        (tmp_path / "XX1.html").write_text(
+            f"<html><body>{intro}{lfd_table._repr_html_()}{chart_table._repr_html_()}"
+            "</body></html>", encoding="utf-8")
+        return disclosure_check.check_reports([tmp_path])[0]
+
+    rows = {m: {"Deaths in scope": OLD_HQIP.symbol if r == 3 else d,
+                "Deaths reviewed (SJR)": OLD_HQIP.symbol if r == 3 else r,
+                "% of deaths in scope": OLD_HQIP.symbol if r == 3 else 100 * r / d}
+            for m, d, r in zip(months, deaths, reviewed, strict=True)}
+    leaky = tables.ReportTable(pd.DataFrame.from_dict(rows, orient="index", dtype=object),
+                               caption=CHART_DATA + title, note=tables._note(OLD_HQIP),
+                               formats={"% of deaths in scope": "percent"})
+    got = {(f.where.split(" | ")[2], f.value) for f in page(leaky)}
+    assert ("2022-06", 3) in got and ("2022-06", 160) in got
+
+    counts = pd.DataFrame({"numerator": reviewed, "denominator": deaths},
+                          index=pd.Index(months, name="month"))
+    published = measures.published_counts(counts, OLD_HQIP, period=PERIOD)
+    assert published.attrs["unit"] == "month"
+    assert published.loc[["2022-04", "2022-05", "2022-06"], "hidden"].sum() >= 2
+    chart = PublishedChart(measures.published_p_chart(published, "increase"), title, OLD_HQIP,
+                           y_label="% of deaths in scope", base="Deaths in scope",
+                           what="Deaths reviewed (SJR)")
+    assert page(chart.table()) == []

@@ -152,10 +152,16 @@ class PublishedChart:
     are drawn from the same published counts (``frame.attrs["published"]``)."""
 
     def __init__(self, frame: pd.DataFrame, title: str, rule: DisclosureRule, *, y_label: str,
-                 base: str, what: str, alt: str | None = None) -> None:
+                 base: str, what: str, alt: str | None = None,
+                 provisional_from: object | None = None) -> None:
         self.frame, self.title, self.rule = frame, title, rule
         self.base, self.what = base, what
-        self.chart = Chart(plots.spc_chart(frame, title=title, y_label=y_label), alt=alt)
+        self.chart = Chart(plots.spc_chart(frame, title=title, y_label=y_label,
+                                           provisional_from=provisional_from), alt=alt)
+
+    @property
+    def figure(self) -> Any:
+        return self.chart.figure
 
     @property
     def withheld(self) -> str | None:

@@ -251,6 +251,8 @@ class TrustReport(FormQuestionSections):
         """
         out = {}
         months = pd.Index(_months(self.data.trend_start, self.period.end_month))
+        if self.rule.active:  # a published chart: only what disclosure control publishes
+            return self._published_spc(months)
         poor = descriptive.poor_care(self.window_reviews, by="month")
         poor = poor.set_index(poor["month"].astype(str)).reindex(months)
         unit = "month"
@@ -277,6 +279,44 @@ class TrustReport(FormQuestionSections):
                            "month")
         return out
 
+    def _published_spc(self, months: pd.Index) -> dict[str, tuple[pd.DataFrame, np.ndarray,
+                                                                   str]]:
+        """The two p-charts on published counts (:func:`sjrlib.measures.published_counts`:
+        rounded, small months hidden with a second where a quarter's or the year's total
+        would give one back, months grouped into quarters when too many are hidden)."""
+        from sjrlib import measures
+
+        period = (self.period.start_month, self.period.end_month)
+        poor = descriptive.poor_care(self.window_reviews, by="month")
+        poor = poor.set_index(poor["month"].astype(str)).reindex(months)
+        lfd = learning_from_deaths(self.window_reviews, self.window_deaths, period="month",
+                                   by_organisation=False, as_of=self.period.end_month)
+        lfd = lfd.set_index(lfd["period"].astype(str)).reindex(months)
+        deaths = lfd["deaths_in_scope"].astype("Float64").fillna(0).to_numpy(float)
+        reviewed = lfd["reviewed"].fillna(0).to_numpy(float)
+        ok = (deaths > 0) & (reviewed <= deaths)
+        out = {}
+        for key, num, den, improvement in (
+                ("poor_care", poor["poor"].fillna(0).to_numpy(float),
+                 poor["n"].fillna(0).to_numpy(float), "decrease"),
+                ("reviewed", np.where(ok, reviewed, 0), np.where(ok, deaths, 0), "increase")):
+            counts = pd.DataFrame({"numerator": num.astype(int), "denominator": den.astype(int)},
+                                  index=months)
+            published = measures.published_counts(counts, self.rule, period=period)
+            frame = measures.published_p_chart(published, improvement)
+            out[key] = (frame, published["hidden"].to_numpy(bool), published.attrs["unit"])
+        return out
+
+    def _chart(self, frame: pd.DataFrame, title: str, y_label: str, unit: str, base: str,
+               what: str):
+        if not frame.attrs.get("controlled"):
+            return Chart(plots.spc_chart(frame, title=title, y_label=y_label,
+                                         provisional_from=self._provisional_from(unit)))
+        from sjrlib.report.learning import PublishedChart
+
+        return PublishedChart(frame, title, self.rule, y_label=y_label, base=base, what=what,
+                              provisional_from=self._provisional_from(unit))
+
     def _period_start(self, unit: str) -> str:
         start = self.period.start_month
         return financial_quarter(start) if unit == "quarter" else start
@@ -293,17 +333,16 @@ class TrustReport(FormQuestionSections):
 
     def spc_poor_care(self):
         frame, _, unit = self._spc["poor_care"]
-        return Chart(plots.spc_chart(
-            frame, title=f"Reviews finding poor or very poor overall care, by {unit} of death",
-            y_label="% of first-stage reviews", provisional_from=self._provisional_from(unit),
-        ))
+        return self._chart(
+            frame, f"Reviews finding poor or very poor overall care, by {unit} of death",
+            "% of first-stage reviews", unit, "First-stage reviews",
+            "Reviews with poor or very poor overall care")
 
     def spc_reviewed(self):
         frame, _, unit = self._spc["reviewed"]
-        return Chart(plots.spc_chart(
-            frame, title=f"Deaths reviewed by structured judgement review, by {unit} of death",
-            y_label="% of deaths in scope", provisional_from=self._provisional_from(unit),
-        ))
+        return self._chart(
+            frame, f"Deaths reviewed by structured judgement review, by {unit} of death",
+            "% of deaths in scope", unit, "Deaths in scope", "Deaths reviewed (SJR)")
 
     # ---------------------------------------------------------------- second stage etc. ----
     def second_stage(self) -> tables.ReportTable:
