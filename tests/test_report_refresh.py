@@ -189,36 +189,47 @@ def test_a_refresh_renders_exactly_what_changed(store, tmp_path):
 
 
 def test_parameters_code_and_force_render_again(store, tmp_path, monkeypatch):
+    """One trust and the national report, run as two batches into one folder (a batch of one
+    report keys on its inputs as ``all`` does; ``all`` itself is the test above)."""
     import sjrlib
     from sjrlib.report.runner import run_reports
 
-    codes = store.codes
+    code = store.codes[0]
     notebooks = _notebooks(tmp_path / "notebooks")
     out = tmp_path / "reports"
 
-    def run(params=None, **kw):
-        batch = run_reports("all", db=store.url, out=out, period=PERIOD, workers=2,
-                            progress=False, user=store.programme, notebooks=notebooks,
-                            parameter_files=params or _parameters(tmp_path / "p0"), **kw)
-        assert batch.failed == [] and batch.problems == [], (batch.failed, batch.problems)
-        return {r.name for r in batch.rendered}, {r.name for r in batch.kept}
+    folders = set()
 
-    everything = {"national", *codes}
-    assert run() == (everything, set())
-    assert run() == (set(), everything)
-    assert run(force=True) == (everything, set())
-    # the trusts' parameters: every trust report, not the national one
-    assert run(_parameters(tmp_path / "p1", trend_months=24)) == (set(codes), {"national"})
-    assert run() == (set(codes), {"national"})  # and back
+    def run(params=None, **kw):
+        rendered, kept = set(), set()
+        for what, codes in (("trust", [code]), ("national", [])):
+            batch = run_reports(what, codes, db=store.url, out=out, period=PERIOD, workers=1,
+                                progress=False, user=store.programme, notebooks=notebooks,
+                                parameter_files=params or _parameters(tmp_path / "p0"), **kw)
+            assert batch.failed == [] and batch.problems == [], (batch.failed, batch.problems)
+            rendered |= {r.name for r in batch.rendered}
+            kept |= {r.name for r in batch.kept}
+            folders.add(batch.out_dir)
+        return rendered, kept
+
+    both = {"national", code}
+    assert run() == (both, set())
+    assert run() == (set(), both)
+    assert run(force=True) == (both, set())
+    # the trusts' parameters: the trust report, not the national one
+    assert run(_parameters(tmp_path / "p1", trend_months=24)) == ({code}, {"national"})
+    assert run() == ({code}, {"national"})  # and back
     # the code: the package version, or a notebook
     monkeypatch.setattr(sjrlib, "__version__", sjrlib.__version__ + "+test")
-    assert run() == (everything, set())
+    assert run() == (both, set())
     book = notebooks / "national_report.ipynb"
     nb = json.loads(book.read_text())
     nb["metadata"]["sjr_test_edit"] = 1
     book.write_text(json.dumps(nb))
-    assert run() == ({"national"}, set(codes))
-    assert run() == (set(), everything)
+    assert run() == ({"national"}, {code})
+    assert run() == (set(), both)
+    (folder,) = folders  # both batches' reports are in the one folder's manifest
+    assert set(json.loads((folder / "manifest.json").read_text())["reports"]) == both
 
 
 def test_the_snapshots_are_the_slices_stamps(tmp_path):
