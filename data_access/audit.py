@@ -34,8 +34,14 @@ nothing twice, and the queue's chain is anchored to the log. A flush checks the 
 first and stops before an edited, moved or missing entry (such entries stay in the queue, and
 :func:`verify` reports them); :func:`verify` also checks the queue's chain and counts the
 entries still pending. In-memory and ``file:`` URI stores have no queue (their reads wait for
-the lock as before); PostgreSQL needs none: a read there appends its entry through
-``sjr_audit_append``, and an import locks the chain head only as its last step.
+the lock as before).
+
+PostgreSQL has the same queue in two tables (revision ``0011_audit_queue``): an import's
+transaction holds the chain head row from its start, so a read that cannot lock it within
+:data:`READ_LOCK_TRY_SECONDS` (tried in a savepoint) appends through ``sjr_audit_enqueue``,
+which names the person as ``sjr_audit_append`` does and locks only the queue's head row; the
+owner's ``sjr_audit_lock()`` flushes the queue (``sjr_audit_flush``) into the log after locking
+the head, deleting what it moved in the same transaction.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ __all__ = [
     "lock_for_read",
     "queue_append",
     "queue_path",
+    "start_queue",
     "verify",
     "import_writer",
     "shell_writer",
@@ -103,7 +110,8 @@ def lock(conn: Connection) -> None:
     transaction with ``BEGIN IMMEDIATE`` (the write lock, so what is read stays true until
     commit and concurrent appends queue up) and then flushes the audit queue into the log
     (:func:`flush_queue`); on PostgreSQL it locks the chain head row through the owner's
-    ``sjr_audit_lock()`` (a person's role may not lock the row itself).
+    ``sjr_audit_lock()`` (a person's role may not lock the row itself), which flushes the
+    queue too.
     """
     if conn.dialect.name == "sqlite":
         dbapi = conn.connection.dbapi_connection
@@ -131,8 +139,9 @@ def lock_for_read(conn: Connection) -> bool:
     On a SQLite file store whose write lock another transaction holds (an import, a backup)
     for longer than :data:`READ_LOCK_TRY_SECONDS`, the transaction is a deferred one: its
     first read takes a WAL snapshot, the store as it was before the writer's uncommitted
-    changes, and nothing waits. Everywhere else (PostgreSQL, in-memory or ``file:`` URI stores,
-    a transaction already begun) this is :func:`lock`.
+    changes, and nothing waits. On PostgreSQL the read goes on in its transaction (READ
+    COMMITTED, as every read there) without the lock. Elsewhere (in-memory or ``file:`` URI
+    SQLite stores, a transaction already begun) this is :func:`lock`.
     """
     if conn.dialect.name == "postgresql":
         return _pg_lock_for_read(conn)
@@ -513,6 +522,36 @@ def flush_queue(conn: Connection) -> int:
 
 _FLUSHED_IN = "sjr_audit_queue_flushed_in"
 """``Connection.info`` key: the transaction that last flushed queue entries on it."""
+
+
+def start_queue(engine: Engine) -> None:
+    """A restored store's audit queue: empty, continuing from the log's mark.
+
+    A backup carries the log (flushed by the backup's own entry), not the queue, and its
+    ``audit_head.queue_seq``/``queue_hash`` name the source queue's last flushed entry: the
+    new queue starts there, so it verifies. SQLite: a new queue file beside the store (one
+    left at that path by an earlier store is replaced); PostgreSQL (a SQLite backup copied
+    table by table): the queue head row. Call it right after the restore, before any use."""
+    with engine.begin() as conn:
+        seq, head_hash = _flushed_mark(conn)
+        if conn.dialect.name == "postgresql":
+            if conn.execute(text("SELECT count(*) FROM audit_queue")).scalar_one():
+                raise RuntimeError("the restored store's audit queue is not empty")
+            conn.execute(text("DELETE FROM audit_queue_head"))
+            conn.execute(text("INSERT INTO audit_queue_head (id, last_seq, last_hash) "
+                              "VALUES (1, :seq, :hash)"), {"seq": seq, "hash": head_hash})
+            return
+    path = queue_path(engine)
+    if path is None:
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    queue = _queue_connect(path)
+    try:
+        queue.execute("UPDATE audit_queue_head SET last_seq = ?, last_hash = ?, base_seq = ?, "
+                      "base_hash = ? WHERE id = 1", (seq, head_hash, seq, head_hash))
+    finally:
+        queue.close()
 
 
 def _queue_state(conn: Connection) -> tuple[_QueueState | None, tuple[AuditProblem, ...]]:

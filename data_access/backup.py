@@ -11,7 +11,11 @@ A backup is one tar file, written 0600 and never through a symbolic link
 * ``manifest.json``: the format, the store's key token and the audit entry of the backup.
 
 The backup is audited in the source before the copy is taken, so the copy holds its own
-``backup`` entry and its chain verifies. ``restore`` writes a NEW store (an existing non-empty
+``backup`` entry and its chain verifies. That entry's transaction holds the audit chain lock,
+so it first moves the audit queue (reads audited while an import held the store,
+:mod:`data_access.audit`) into the log: the copy holds every read audited before the backup.
+The restored store's queue starts empty where the copied log's mark says
+(:func:`data_access.audit.start_queue`). ``restore`` writes a NEW store (an existing non-empty
 one is refused), writes the keys to the new store's key file, upgrades the schema (a backup of
 an older revision), verifies the audit chain and appends a ``restore`` entry as the caller, who
 must be an administrator of the restored store.
@@ -46,7 +50,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
-from data_access import approval_keys, store
+from data_access import approval_keys, audit, store
 from data_access.roles import AccessDenied
 from sjrlib.safe_files import check_target, open_private, write_private
 
@@ -484,6 +488,8 @@ def restore(path: str | Path, url: str, *, user: str | None = None,
         token = keys.get("token")
         secrets = {k: bytes.fromhex(v) for k, v in keys.get("keys", {}).items()}
         store.init_db(engine)  # a backup of an older revision is upgraded
+        if not (postgresql and kind == _DUMP):  # a dump carries its queue tables
+            audit.start_queue(engine)  # the backup holds the log flushed, not the queue
         if postgresql:
             roles = _pg_person_roles(engine)
         session = open_session(user, engine, tool=tool)
@@ -502,7 +508,8 @@ def restore(path: str | Path, url: str, *, user: str | None = None,
         engine.dispose()
         if not postgresql:
             target = _sqlite_path(url)
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in ("", "-wal", "-shm", "-journal", *(
+                    audit.QUEUE_SUFFIX + s for s in ("", "-wal", "-shm", "-journal"))):
                 with contextlib.suppress(FileNotFoundError):
                     Path(f"{target}{suffix}").unlink()
         raise

@@ -210,12 +210,15 @@ def audit_verify(db: str | None = DB_OPTION) -> None:
     s = _session(db)
     result = _run(s, s.verify_audit)
     if result.ok:
+        pending = (f"; {result.pending} entries pending in the audit queue (moved into the "
+                   "log by the next write)" if result.pending else "")
         typer.echo(f"audit log intact: {result.entries} entries; head {result.head_id} "
-                   f"{result.head_hash}")
+                   f"{result.head_hash}{pending}")
         return
     for problem in result.problems:
         typer.echo(str(problem), err=True)
-    fail(f"audit log TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries")
+    fail(f"audit log TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries"
+         + (f" and {result.pending} pending in the audit queue" if result.pending else ""))
 
 
 def _date(value: str | None, option: str) -> dt.date | None:

@@ -384,3 +384,53 @@ def test_reads_during_an_import_succeed_on_both_engines(governed_fresh, tmp_path
     assert list(reads["username"]) == ["lead_a", "res1", "lead_a", "res1"]
     assert list(reads["rows"].astype(int)) == [len(before_lead), len(before_researcher)] * 2
     assert _pending(gov) == 0
+
+
+# ------------------------------------------------------- backup and restore ----
+def test_a_backup_carries_queued_reads_and_its_restores_verify(sqlite_store, tmp_path):
+    """``sjr backup`` moves the queue into the log before its copy; a restore (a new SQLite
+    file, and PostgreSQL when configured) starts its queue at the copied mark and verifies,
+    and reads there queue and flush again."""
+    from access_setup import (
+        POSTGRES_URL,
+        _create_pg_database,
+        _drop_app_role_cluster,
+        _drop_pg_database,
+        person_roles,
+    )
+
+    from data_access.backup import backup, restore
+
+    gov = sqlite_store
+    _pending_reads(gov, 2)
+    assert _pending(gov) == 3
+    out = tmp_path / "queued.sjrbackup"
+    with open_session("admin", gov.app_url, tool="queue-test") as admin:
+        backup(admin, out)
+    assert _pending(gov) == 0
+    targets = [f"sqlite:///{tmp_path / 'restored.db'}"]
+    if POSTGRES_URL:
+        targets.append(_create_pg_database())
+    try:
+        for url in targets:
+            assert restore(out, url, user="admin").entries > 0
+            log = _log(url)
+            reads = log[(log["username"] == "lead_a") & (log["action"] == "organisations")]
+            assert len(reads) == 2, url
+            assert _pending(url_gov := type(gov)(
+                "postgresql" if url.startswith("postgresql") else "sqlite", url, url,
+                *[getattr(gov, f) for f in ("org_a", "org_b", "org_c", "reviewer_id",
+                                            "other_reviewer_id")])) == 0
+            # the restored store queues and flushes like the source
+            _pending_reads(url_gov, 1)
+            assert _pending(url_gov) == 2
+            with open_session("admin", url, tool="queue-test") as admin:
+                result = admin.verify_audit()
+            assert result.ok, (url, result.problems)
+            assert _pending(url_gov) == 0
+    finally:
+        for url in targets[1:]:
+            persons = person_roles(url)
+            _drop_pg_database(url)
+            for person in persons:
+                _drop_app_role_cluster(person)
