@@ -24,10 +24,21 @@ What runs (issue 16 part 4, issue 17 part 1):
   server running the same Voila without pre-heated kernels (deploy/jupyterhub_config.py). The
   hub's proxy and its spawn time are left out: the servers are started before the first lead
   arrives, so the figures are the dashboards' own, not the hub's;
-* headless Chromium (Playwright, one browser, one context per lead): leads arrive evenly over
-  ``--window`` seconds, open ``explore.ipynb``, wait for the first chart, change the admission
-  type filter ``--changes`` times (each time waiting for the new chart), then leave the page
-  (navigate to about:blank: leaving shuts the page's kernel down);
+* the leads arrive evenly over ``--window`` seconds, open ``explore.ipynb``, wait for the
+  first chart, change the admission type filter ``--changes`` times (each time waiting for the
+  new chart), then leave the page (leaving shuts the page's kernel down). ``--clients
+  websocket`` (the default): each lead is a :class:`PageClient`, which speaks to the server
+  what Voila's page speaks (the page's GET, the kernel's websocket with the page's cookies, the
+  widget manager's ``request_states``, the dropdown's ``update`` comm message, the shutdown
+  POST with the XSRF token) and spends about 0.02 CPU s a page view, so the two cores measure
+  the servers, not the clients (in a deployment the browsers run on the leads' own computers).
+  ``--clients browser``: headless Chromium (Playwright, one browser, one context per lead, on
+  the same cores: 2.7-4.4 CPU s a page view), leaving by navigating to about:blank. Checked
+  against each other on one lead alone (3 page views, 2 changes each, alternately): server and
+  kernel CPU to the first chart 2.31 s (websocket) / 2.34 s (browser), per redraw 0.18 / 0.17
+  s, wall 5.5 / 5.1 s to the first chart and 0.49 / 0.36 s a redraw, the kernel 244 MB both;
+  the client 0.02 CPU s a view against Chromium's 2.66 s. The page's static JavaScript is not
+  fetched by the websocket client (a returning lead's browser has it cached);
 * meanwhile the reviewers save new first-stage reviews through the governed session
   (``open_session(...).save_review``), one every ``--save-every`` seconds each.
 
@@ -358,6 +369,218 @@ def reviewer(name: str, url: str, every: float, stop: threading.Event, figures: 
         figures.errors.append(f"reviewer {name}: {type(exc).__name__}: {exc}"[:300])
 
 
+# --- the leads without a browser: what the Voila page speaks ------------------------------
+
+WS_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+CHART_CLASS = "c-care-scores"
+CHART_BOX_CLASS = "v-care-scores"
+FILTER_CLASS = "f-admission_type"
+
+
+class PageClient:
+    """One lead's page view of ``explore.ipynb`` without a browser, speaking what Voila 0.5's
+    page speaks (its ``voila.js`` and the widget manager of ``@voila-dashboards/widgets-manager8``):
+
+    * ``GET /voila/render/explore.ipynb``: Voila starts the page's kernel, runs the notebook and
+      streams the page, whose ``jupyter-config-data`` names the kernel; the response sets the
+      ``_xsrf`` cookie (:mod:`sjrlib.dashboards.voila_xsrf`);
+    * the kernel's websocket ``/api/kernels/<id>/channels?session_id=...`` with the
+      ``v1.kernel.websocket.jupyter.org`` protocol and the page's cookies, a
+      ``kernel_info_request``, then the widget manager's ``jupyter.widget.control`` comm and its
+      ``request_states``: the ``update_states`` reply holds every widget's state, the care
+      scores chart (an ``Image`` model with the ``c-care-scores`` class) among them: the page
+      draws it from there, so its arrival is the first chart;
+    * a filter change is the ``update`` comm message the admission type dropdown's view sends
+      (``{"method": "update", "state": {"index": i}}``); the redraw is done when the kernel has
+      sent the new chart's model and the care scores tab's box has it as its child (the page
+      shows the image then);
+    * leaving: ``POST /voila/api/shutdown/<kernel>`` with the ``X-XSRFToken`` header from the
+      cookie, as the page does on ``beforeunload``, and the websocket closed.
+
+    The page's static JavaScript and styles are not fetched (a returning lead's browser has them
+    cached); everything the server computes for the page is asked for.
+    """
+
+    def __init__(self, port: int, timeout: float = FIRST_CHART_TIMEOUT_S) -> None:
+        self.base = f"127.0.0.1:{port}"
+        self.timeout = timeout
+        self.session = uuid.uuid4().hex
+        self.cookies: dict[str, str] = {}
+        self.kernel: str | None = None
+        self.ws = None
+        self.models: dict[str, dict] = {}  # model id -> state
+        self.changed = None  # asyncio.Event set when a model's state changes
+        self.reader = None
+
+    # --- HTTP ------------------------------------------------------------------------------
+    def _cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    def _keep_cookies(self, response) -> None:
+        from http.cookies import SimpleCookie
+
+        for line in response.headers.get_list("Set-Cookie"):
+            jar = SimpleCookie()
+            jar.load(line)
+            self.cookies.update({k: m.value for k, m in jar.items()})
+
+    async def _http(self, method: str, path: str, headers: dict | None = None) -> bytes:
+        from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+        request = HTTPRequest(
+            f"http://{self.base}{path}", method=method,
+            headers={"Cookie": self._cookie_header(), **(headers or {})},
+            body=b"" if method == "POST" else None, request_timeout=self.timeout,
+            follow_redirects=False)
+        response = await AsyncHTTPClient().fetch(request, raise_error=True)
+        self._keep_cookies(response)
+        return response.body
+
+    # --- the kernel's websocket ------------------------------------------------------------
+    def _send(self, channel: str, msg_type: str, content: dict, metadata: dict | None = None
+              ) -> str:
+        import json
+
+        from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
+
+        msg_id = uuid.uuid4().hex
+        header = {"msg_id": msg_id, "msg_type": msg_type, "username": "", "version": "5.3",
+                  "session": self.session, "date": time.strftime("%Y-%m-%dT%H:%M:%S.000Z",
+                                                                 time.gmtime())}
+        parts = [json.dumps(p).encode() for p in (header, {}, metadata or {}, content)]
+        self.ws.write_message(serialize_msg_to_ws_v1(parts, channel), binary=True)
+        return msg_id
+
+    async def _read(self) -> None:
+        """Keep every widget model's state as the kernel sends it (``comm_open``, ``update``,
+        ``update_states``), as the page's widget manager does."""
+        import json
+
+        from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1
+
+        while True:
+            raw = await self.ws.read_message()
+            if raw is None:
+                return
+            if isinstance(raw, str):  # not the v1 protocol: the legacy JSON text frames
+                msg, buffers = json.loads(raw), []
+            else:
+                _, parts = deserialize_msg_from_ws_v1(raw)
+                msg = {"header": json.loads(parts[0]), "content": json.loads(parts[3])}
+                buffers = parts[4:]
+            kind = msg["header"].get("msg_type")
+            content = msg["content"]
+            data = content.get("data") or {}
+            for path, buffer in zip(data.get("buffer_paths", ()), buffers, strict=False):
+                # a binary value (the chart's PNG) in its place in the state, as the page puts it
+                where = data["states"] if "states" in data else data["state"]
+                for key in path[:-1]:
+                    where = where[key]
+                where[path[-1]] = buffer
+            if kind == "comm_open" and content.get("target_name") == "jupyter.widget":
+                self.models[content["comm_id"]] = dict(data.get("state", {}))
+            elif kind == "comm_msg":
+                if data.get("method") == "update_states":
+                    for model, state in data["states"].items():
+                        self.models.setdefault(model, {}).update(state.get("state", {}))
+                elif data.get("method") in ("update", "echo_update"):
+                    self.models.setdefault(content["comm_id"], {}).update(data.get("state", {}))
+                else:
+                    continue
+            elif kind == "comm_close":
+                self.models.pop(content.get("comm_id"), None)
+            else:
+                continue
+            self.changed.set()
+
+    async def _until(self, test, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not test():
+            if self.reader.done():
+                raise RuntimeError("the kernel's websocket closed")
+            self.changed.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no chart within {timeout:.0f} s")
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except TimeoutError:
+                pass
+
+    def _with_class(self, css: str, model_name: str | None = None) -> list[str]:
+        return [m for m, s in self.models.items() if css in s.get("_dom_classes", ())
+                and (model_name is None or s.get("_model_name") == model_name)]
+
+    def _chart(self) -> str | None:
+        """The care scores chart on screen: the image child of the care scores tab's box."""
+        for box in self._with_class(CHART_BOX_CLASS):
+            for child in self.models[box].get("children", ()):
+                model = str(child).removeprefix("IPY_MODEL_")
+                if (model in self._with_class(CHART_CLASS, "ImageModel")
+                        and bytes(self.models[model].get("value", b""))[:4] == b"\x89PNG"):
+                    return model
+        return None
+
+    # --- the page view ---------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open the page; return when the first chart is there."""
+        import json
+        import re
+
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        page = (await self._http("GET", "/voila/render/explore.ipynb")).decode()
+        found = re.search(r'<script id="jupyter-config-data" type="application/json">\s*'
+                          r"(.*?)\s*</script>", page, re.S)
+        if not found:
+            raise RuntimeError("the page has no jupyter-config-data (no kernel)")
+        self.kernel = json.loads(found.group(1))["kernelId"]
+        request = HTTPRequest(
+            f"ws://{self.base}/api/kernels/{self.kernel}/channels?session_id={self.session}",
+            headers={"Cookie": self._cookie_header()}, request_timeout=self.timeout)
+        self.ws = await websocket_connect(request, subprotocols=[WS_PROTOCOL],
+                                          max_message_size=256 * 2**20)
+        self.changed = asyncio.Event()
+        self.reader = asyncio.ensure_future(self._read())
+        self._send("shell", "kernel_info_request", {})
+        control = uuid.uuid4().hex
+        self._send("shell", "comm_open", {"comm_id": control, "target_name":
+                                          "jupyter.widget.control", "data": {}},
+                   {"version": "1.0.0"})  # the widget control protocol's, as the page sends
+        self._send("shell", "comm_msg", {"comm_id": control,
+                                         "data": {"method": "request_states"}})
+        await self._until(lambda: self._chart() is not None, self.timeout)
+        self._send("shell", "comm_close", {"comm_id": control, "data": {}})
+
+    def options(self) -> tuple[int, int]:
+        """The admission type filter's number of options and its selected index."""
+        box = self._with_class(FILTER_CLASS, "DropdownModel")[0]
+        state = self.models[box]
+        return len(state.get("_options_labels", ())), int(state.get("index") or 0)
+
+    async def change(self, index: int) -> None:
+        """Choose option ``index`` of the admission type filter; return when the new chart is
+        on screen."""
+        box = self._with_class(FILTER_CLASS, "DropdownModel")[0]
+        old = self._chart()
+        self._send("shell", "comm_msg", {"comm_id": box, "data": {
+            "method": "update", "state": {"index": index}, "buffer_paths": []}})
+        await self._until(lambda: self._chart() not in (None, old), REDRAW_TIMEOUT_S)
+
+    async def leave(self) -> None:
+        """Leave the page: ask Voila to shut the kernel down, as the page does on unload."""
+        try:
+            if self.kernel is not None:
+                await self._http("POST", f"/voila/api/shutdown/{self.kernel}",
+                                 headers={"X-XSRFToken": self.cookies.get("_xsrf", "")})
+        finally:
+            if self.ws is not None:
+                self.ws.close()
+            if self.reader is not None:
+                self.reader.cancel()
+
+
 # --- the leads ----------------------------------------------------------------------------
 
 async def lead(browser, port: int, delay: float, changes: int, figures: Figures) -> None:
@@ -395,6 +618,37 @@ async def lead(browser, port: int, delay: float, changes: int, figures: Figures)
         # context at once could abort the page's kernel shutdown request still in flight
         await asyncio.sleep(LEAVE_GRACE_S)
         await context.close()
+
+
+async def lead_client(port: int, delay: float, changes: int, figures: Figures) -> None:
+    """One lead's page view through :class:`PageClient` (no browser)."""
+    await asyncio.sleep(delay)
+    client = PageClient(port)
+    where = f"lead on port {port}"
+    try:
+        start = time.perf_counter()
+        await client.open()
+        figures.first_chart.append(time.perf_counter() - start)
+        options, current = client.options()
+        for n in range(changes):
+            start = time.perf_counter()
+            await client.change((current + 1 + n) % options)
+            figures.redraw.append(time.perf_counter() - start)
+    except Exception as exc:
+        figures.errors.append(f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0]}"[:300])
+    finally:
+        try:
+            await client.leave()
+        except Exception as exc:
+            figures.errors.append(f"{where} leaving: {type(exc).__name__}: {exc}"[:300])
+        figures.last_left = time.monotonic()
+
+
+async def drive_clients(ports: list[int], window: float, changes: int, figures: Figures
+                        ) -> None:
+    step = window / max(1, len(ports) - 1) if len(ports) > 1 else 0.0
+    await asyncio.gather(*(lead_client(port, i * step, changes, figures)
+                           for i, port in enumerate(ports)))
 
 
 async def drive(ports: list[int], window: float, changes: int, figures: Figures) -> None:
@@ -502,13 +756,56 @@ def per_view(server: subprocess.Popen, port: int, views: int, changes: int,
     return out
 
 
-def report_per_view(figures: PerView, views: int) -> None:
+def per_view_client(server: subprocess.Popen, port: int, views: int, changes: int) -> PerView:
+    """As :func:`per_view`, with :class:`PageClient` in place of the browser; the client's
+    CPU (this process's) is in the third column."""
+    out = PerView()
+
+    def step() -> tuple[float, float, float]:
+        return time.perf_counter(), tree_cpu(server.pid), time.process_time()
+
+    def since(start: tuple[float, float, float], wall_end: float) -> tuple[float, float, float]:
+        now = step()
+        return wall_end - start[0], now[1] - start[1], now[2] - start[2]
+
+    async def view() -> None:
+        client = PageClient(port)
+        try:
+            start = step()
+            await client.open()
+            shown = time.perf_counter()
+            await asyncio.to_thread(settle, [server.pid])
+            out.first.append(since(start, shown))
+            out.kernel_mb.append(kernel_rss(server))
+            options, current = client.options()
+            for n in range(changes):
+                start = step()
+                await client.change((current + 1 + n) % options)
+                shown = time.perf_counter()
+                await asyncio.to_thread(settle, [server.pid])
+                out.redraw.append(since(start, shown))
+            start = step()
+        finally:
+            await client.leave()
+        deadline = time.monotonic() + 60
+        while server_memory([(server, port)])[1] and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        await asyncio.to_thread(settle, [server.pid])
+        out.leave.append(tree_cpu(server.pid) - start[1])
+
+    for _ in range(views):
+        settle([server.pid])
+        asyncio.run(view())
+    return out
+
+
+def report_per_view(figures: PerView, views: int, client: str = "browser") -> None:
     def line(what: str, rows: list[tuple[float, float, float]]) -> str:
         if not rows:
             return f"  {what}: none measured"
         wall, server, browser = (statistics.median(c) for c in zip(*rows, strict=True))
         return (f"  {what} (median of {len(rows)}): CPU {server:.2f} s server + kernel, "
-                f"{browser:.2f} s browser; wall {wall:.2f} s")
+                f"{browser:.2f} s {client}; wall {wall:.2f} s")
 
     print(f"\nPer page view, one lead alone ({views} views one after another; CPU seconds "
           "do not depend on the machine's load, wall seconds do):")
@@ -545,7 +842,8 @@ def report(args, figures: Figures, before: tuple[float, int], after: tuple[float
            after_seconds: float, loads: list[float]) -> None:
     peak_mb = max((s[1] for s in figures.samples), default=0.0)
     peak_k = max((s[2] for s in figures.samples), default=0)
-    print(f"\n{args.leads} leads over {args.window:.0f} s, {args.changes} filter changes each, "
+    print(f"\n{args.leads} leads ({args.clients} clients) over {args.window:.0f} s, "
+          f"{args.changes} filter changes each, "
           f"{args.reviewers} reviewer(s) saving every {args.save_every:.0f} s; "
           f"{os.cpu_count()} cores; load average at start {loads[0]:.1f}, "
           f"at the end of the page views {loads[1]:.1f}")
@@ -587,6 +885,10 @@ def main() -> int:
     parser.add_argument("--preheat", action="store_true",
                         help="serve with pre-heated kernels (sjr serve's default; four idle "
                              "kernels per server) instead of as under JupyterHub")
+    parser.add_argument("--clients", choices=("websocket", "browser"), default="websocket",
+                        help="how each lead opens the page: websocket (default; a light client "
+                             "speaking what the Voila page speaks, see PageClient) or browser "
+                             "(headless Chromium, one context per lead, on the same cores)")
     parser.add_argument("--per-view", type=int, default=3, metavar="N",
                         help="first, N page views by one lead alone, one after another: CPU "
                              "seconds per page view and per redraw (0: skip)")
@@ -599,7 +901,7 @@ def main() -> int:
                         help="folder to copy the servers' logs into at the end (to see why a "
                              "kernel outlived its page)")
     args = parser.parse_args()
-    if not Path(CHROMIUM).exists():
+    if args.clients == "browser" and not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is absent (apt-get install chromium)")
         return 2
     if args.per_view_only:  # one lead's server, nobody saving
@@ -635,8 +937,12 @@ def main() -> int:
         if args.per_view or args.per_view_only:
             views = max(1, args.per_view)
             print(f"{views} page views by one lead alone ...", flush=True)
-            report_per_view(per_view(*servers[0], views, args.changes,
-                                     args.warm_browser), views)
+            if args.clients == "browser":
+                report_per_view(per_view(*servers[0], views, args.changes,
+                                         args.warm_browser), views)
+            else:
+                report_per_view(per_view_client(*servers[0], views, args.changes), views,
+                                "client")
             if args.per_view_only:
                 return 0
             settle([p.pid for p, _ in servers])
@@ -653,7 +959,8 @@ def main() -> int:
         ports = [port for _, port in servers]
         bound = args.window + FIRST_CHART_TIMEOUT_S + args.changes * REDRAW_TIMEOUT_S + 60
         try:
-            asyncio.run(asyncio.wait_for(drive(ports, args.window, args.changes, figures),
+            run = drive if args.clients == "browser" else drive_clients
+            asyncio.run(asyncio.wait_for(run(ports, args.window, args.changes, figures),
                                          timeout=bound))
         except TimeoutError:
             figures.errors.append(f"page views still running after {bound:.0f} s: stopped")
