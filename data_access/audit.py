@@ -49,7 +49,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import sqlite3
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -485,7 +487,7 @@ def flush_queue(conn: Connection) -> int:
     cleaned out of the queue, never copied again; the rest are copied up to the first that
     fails the queue's chain check (it and those after it stay for :func:`verify` to report)."""
     path = queue_path(conn)
-    if path is None or not path.exists():
+    if path is None or not path.exists() or _queue_empty(path):
         return 0
     flushed_seq, flushed_hash = _flushed_mark(conn)
     # Clean only what a COMMITTED transaction flushed: after a flush earlier in this same
@@ -518,6 +520,33 @@ def flush_queue(conn: Connection) -> int:
                  {"seq": int(last["seq"]), "hash": last["entry_hash"]})
     conn.info[_FLUSHED_IN] = transaction
     return len(state.pending)
+
+
+def _queue_empty(path: Path) -> bool:
+    """Whether the queue holds no entry at all (nothing to flush or clean): what every write
+    pays once a queue file exists, so one query on a connection kept per thread (reopened when
+    the file at ``path`` is another one, e.g. after a restore)."""
+    try:
+        identity = os.stat(path)
+    except FileNotFoundError:
+        return True
+    key = (str(path), identity.st_dev, identity.st_ino)
+    cached = getattr(_PEEK, "connections", None)
+    if cached is None or _PEEK.pid != os.getpid():  # never a connection from before a fork
+        cached = _PEEK.connections = {}
+        _PEEK.pid = os.getpid()
+    queue = cached.get(key)
+    if queue is None:
+        for old_key in [k for k in cached if k[0] == key[0]]:
+            cached.pop(old_key).close()
+        queue = cached[key] = sqlite3.connect(path, isolation_level=None)
+    try:
+        return not queue.execute("SELECT 1 FROM audit_queue LIMIT 1").fetchall()
+    except sqlite3.OperationalError:  # no table yet, or busy: let the full path decide
+        return False
+
+
+_PEEK = threading.local()
 
 
 _FLUSHED_IN = "sjr_audit_queue_flushed_in"

@@ -209,6 +209,15 @@ def test_reads_during_an_import_succeed_and_are_audited_after_it(sqlite_store, t
             assert (None if pd.isna(entry[key]) else entry[key]) == original[key], key
     assert flushed["at"].iloc[0] < log["at"].iloc[entries_before + 1]  # read before the import
     assert _queue_rows(gov) == []  # cleaned once the flush committed
+    # every queued entry is in the log exactly once: the verify's own flush left the flushed
+    # entries in the queue (cleaned only by a later transaction, once this one committed) and
+    # the flushes after it did not copy them again
+    with open_session("lead_a", gov.app_url, tool="queue-test") as lead:
+        lead.organisations()
+    log = _log(gov.owner_url)
+    for original in queued:
+        assert ((log["at"] == original["at"]) & (log["username"] == original["username"])
+                & (log["action"] == original["action"])).sum() == 1
     # and after the import, the lead reads its rows
     with open_session("lead_a", gov.app_url, tool="queue-test") as lead:
         assert len(lead.reviews()) > len(before_lead)
