@@ -94,8 +94,14 @@ def start_voila(jupyter_home, tmp_path_factory):
     started: list[subprocess.Popen] = []
     logs = tmp_path_factory.mktemp("voila-logs")
 
-    def start(user: str | None, db: str) -> Voila:
-        """``user`` None: no identity at all (no SJR_USER, no identity file)."""
+    def start(user: str | None, db: str, *, preheat: bool = False) -> Voila:
+        """``user`` None: no identity at all (no SJR_USER, no identity file).
+
+        ``preheat``: as ``sjr serve`` by default (a kernel kept ready per dashboard, refilled
+        after each view); without it, as each person's server under the hub runs
+        (deploy/jupyterhub_config.py). Tests of one dashboard run without: pre-heating the
+        four would cost the suite a kernel start per dashboard per server and a refill per
+        view; test_demo_first_run, test_explore and test_kernel_shutdown run with it."""
         port = free_port()
         log = logs / f"voila-{user or 'no-identity'}-{port}.log"
         env = {k: v for k, v in os.environ.items()
@@ -105,7 +111,8 @@ def start_voila(jupyter_home, tmp_path_factory):
         if user is not None:
             env["SJR_USER"] = user
         process = subprocess.Popen(
-            [str(SJR), "serve", "--port", str(port), "--db", db],
+            [str(SJR), "serve", "--port", str(port), "--db", db,
+             "--preheat" if preheat else "--no-preheat"],
             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
             cwd=str(ROOT))
         started.append(process)

@@ -42,7 +42,7 @@ def demo_db(tmp_path_factory):
 def test_no_identity_on_the_demo_store_is_demo_lead_and_says_so(demo_db, start_voila,
                                                                  open_page):
     url, lead_org = demo_db
-    server = start_voila(None, url)
+    server = start_voila(None, url, preheat=True)
     page = open_page(server, "explore.ipynb", CHART)
     notice = page.locator(".sjr-banner-warn").first
     expect(notice).to_contain_text("signed in as demo-lead")

@@ -19,7 +19,7 @@ def lead_server(start_voila, tmp_path_factory, small_data):
     url = f"sqlite:///{tmp_path_factory.mktemp('explore-store') / 'sjr.db'}"
     populate(url, small_data)
     users = add_users(url, str(small_data.organisations["organisation_code"].iloc[0]))
-    return start_voila(users.lead, url), users
+    return start_voila(users.lead, url, preheat=True), users
 
 
 def test_a_filter_change_redraws_the_chart(lead_server, open_page):

@@ -59,7 +59,7 @@ def test_leaving_a_page_shuts_its_kernel_down(start_voila, browser, tmp_path_fac
     url = f"sqlite:///{tmp_path_factory.mktemp('shutdown-store') / 'sjr.db'}"
     populate(url, small_data)
     users = add_users(url, str(small_data.organisations["organisation_code"].iloc[0]))
-    server = start_voila(users.reviewer, url)
+    server = start_voila(users.reviewer, url, preheat=True)
     port = int(server.url.rsplit(":", 1)[1])
     context = browser.new_context()
     try:
