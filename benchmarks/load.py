@@ -114,6 +114,7 @@ class Figures:
     redraw: list[float] = field(default_factory=list)
     saves: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds over the page views
     samples: list[tuple[float, float, int]] = field(default_factory=list)  # (time, MB, kernels)
     last_left: float | None = None
 
@@ -844,6 +845,14 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def machine_cpu() -> float:
+    """CPU seconds the machine's cores have spent busy (all processes, anyone's) so far."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
 def report(args, figures: Figures, before: tuple[float, int], after: tuple[float, int],
            after_seconds: float, loads: list[float]) -> None:
     peak_mb = max((s[1] for s in figures.samples), default=0.0)
@@ -860,6 +869,17 @@ def report(args, figures: Figures, before: tuple[float, int], after: tuple[float
     print(f"  filter redraw:         {quantiles(figures.redraw):<36}"
           f"target p95 <= {TARGET_REDRAW_P95:.0f} s: {verdict(redraw_ok)}")
     print(f"  reviewer save:         {quantiles(figures.saves)}")
+    if figures.cpu:
+        c = figures.cpu
+        views = max(1, len(figures.first_chart))
+        print(f"  CPU from the first lead's arrival to the last page's kernel shut down "
+              f"({c['wall']:.0f} s, {os.cpu_count()} cores: {c['wall'] * (os.cpu_count() or 1):.0f}"
+              f" core-seconds): servers and kernels {c['servers']:.0f} s "
+              f"({c['servers'] / views:.2f} s a page view with its {args.changes} redraws, "
+              f"{views} views), this process (clients, reviewers) {c['clients']:.0f} s, "
+              f"the whole machine busy {c['machine']:.0f} s (other work: "
+              f"{max(0.0, c['machine'] - c['servers'] - c['clients']):.0f} s, with the "
+              "database server)")
     print(f"  errors:                {len(figures.errors)}   target 0")
     for error in figures.errors[:10]:
         print(f"    {error}")
@@ -953,6 +973,8 @@ def main() -> int:
                 return 0
             settle([p.pid for p, _ in servers])
         before = server_memory(servers)
+        cpu_start = (sum(tree_cpu(p.pid) for p, _ in servers), machine_cpu(), time.monotonic(),
+                     time.process_time())
         loads = [os.getloadavg()[0]]
         threads.append(threading.Thread(target=sample, args=(servers, figures, stop),
                                         daemon=True))
@@ -971,6 +993,13 @@ def main() -> int:
         except TimeoutError:
             figures.errors.append(f"page views still running after {bound:.0f} s: stopped")
         loads.append(os.getloadavg()[0])
+        settle([p.pid for p, _ in servers], most=30)  # the last kernels' shutdowns
+        figures.cpu = {
+            "servers": sum(tree_cpu(p.pid) for p, _ in servers) - cpu_start[0],
+            "machine": machine_cpu() - cpu_start[1],
+            "wall": time.monotonic() - cpu_start[2],
+            "clients": time.process_time() - cpu_start[3],
+        }
         saving.set()
         last = figures.last_left or time.monotonic()
         print(f"all pages left; memory again in {args.after:.0f} s ...", flush=True)
