@@ -168,9 +168,16 @@ def init_db(url: str | Engine) -> None:
     the migrations ship inside the ``data_access`` package.
     """
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     engine = url if isinstance(url, Engine) else get_engine(url)
     try:
+        with engine.connect() as conn:  # at head already: done, without the write lock, so
+            head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+            current = MigrationContext.configure(conn).get_current_revision()
+        if current is not None and current == head:  # a command never waits behind an import
+            return
         with engine.begin() as conn:
             _begin_write(conn)  # on SQLite: the whole migration is one transaction
             config = _alembic_config()

@@ -443,3 +443,38 @@ def test_a_backup_carries_queued_reads_and_its_restores_verify(sqlite_store, tmp
             _drop_pg_database(url)
             for person in persons:
                 _drop_app_role_cluster(person)
+
+
+def test_sjr_audit_verify_reports_pending_and_tampered_queue_entries(sqlite_store, tmp_path):
+    """The commands read during an import too (their schema check needs no write lock)."""
+    from test_backup import _cli
+
+    gov = sqlite_store
+    release, worker = _held_lock(gov)
+    try:
+        with open_session("lead_a", gov.app_url, tool="queue-test") as lead:
+            lead.reviews()
+        summary = _cli(["summary", "--db", gov.app_url], "lead_a", tmp_path)
+        exported = _cli(["export", "reviews", tmp_path / "mine.csv", "--db", gov.app_url],
+                        "lead_a", tmp_path)
+        during = _cli(["audit", "verify", "--db", gov.app_url], "admin", tmp_path)
+    finally:
+        release.set()
+        worker.join(60)
+    assert summary.exit_code == 0, summary.output
+    assert exported.exit_code == 0, exported.output
+    assert (tmp_path / "mine.csv").exists()
+    assert during.exit_code == 0, during.output
+    # the lead's opening and read, the summary's and export's openings and reads, and the
+    # administrator's opening
+    assert "7 entries pending in the audit queue" in during.output
+    after = _cli(["audit", "verify", "--db", gov.app_url], "admin", tmp_path)
+    assert after.exit_code == 0, after.output
+    assert "audit log intact" in after.output and "pending" not in after.output
+    _pending_reads(gov, 2)
+    _tamper(gov, "UPDATE audit_queue SET scope = '{}' WHERE seq = (SELECT max(seq) - 1 "
+                 "FROM audit_queue)")
+    tampered = _cli(["audit", "verify", "--db", gov.app_url], "admin", tmp_path)
+    assert tampered.exit_code == 1
+    assert "audit queue entry" in tampered.output and "edited" in tampered.output
+    assert "TAMPERED" in tampered.output

@@ -139,16 +139,21 @@ def test_a_full_disk_mid_import_leaves_the_store_as_it_was(sqlite_store, tmp_pat
 
 
 def test_a_store_held_by_another_writer(sqlite_store):
+    """A write gives up in words; a read does not wait (audited through the audit queue,
+    tests/test_audit_queue.py)."""
     path, users = sqlite_store
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # an import's write lock
     try:
-        done = sjr("summary", "--db", f"sqlite:///{path}", fault="sqlite-busy",
+        done = sjr("users", "disable", users.reviewer, "--db", f"sqlite:///{path}",
+                   fault="sqlite-busy", user=users.admin)
+        read = sjr("summary", "--db", f"sqlite:///{path}", fault="sqlite-busy",
                    user=users.programme)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     _one_line(done, "The store is busy", "Try again in a minute")
+    assert read.returncode == 0, read.stderr
 
 
 @needs_postgres
