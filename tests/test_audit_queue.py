@@ -478,3 +478,25 @@ def test_sjr_audit_verify_reports_pending_and_tampered_queue_entries(sqlite_stor
     assert tampered.exit_code == 1
     assert "audit queue entry" in tampered.output and "edited" in tampered.output
     assert "TAMPERED" in tampered.output
+
+
+def test_stores_without_a_file_have_no_queue_and_reads_take_the_lock(tmp_path):
+    """In-memory and ``file:`` URI SQLite stores keep the old behaviour: a read takes the
+    lock (and so waits for a writer as a save does); nothing is written beside them."""
+    from data_access.store import init_db
+
+    uri = f"sqlite:///file:{tmp_path / 'uri.db'}?mode=rwc&uri=true"
+    for url in ("sqlite://", "sqlite:///:memory:", uri):
+        engine = get_engine(url)
+        try:
+            assert audit.queue_path(engine) is None, url
+            init_db(engine)
+            with engine.begin() as conn:
+                assert audit.lock_for_read(conn) is True
+                assert conn.connection.dbapi_connection.in_transaction
+                audit.append(conn, username="u", role=None, action="x", tool="test")
+            with engine.connect() as conn:
+                assert audit.verify(conn).ok
+        finally:
+            engine.dispose()
+    assert sorted(p.name for p in tmp_path.iterdir() if "audit-queue" in p.name) == []
