@@ -49,24 +49,33 @@ at the peak, and ``--after`` seconds after the last page was left (target: back 
 two minutes). Everything it starts is stopped, and the database dropped, on every exit.
 
 Figures measured (2026-12-04, two cores shared with other work; read the CPU seconds, which do
-not depend on the load, before the wall seconds, which do):
+not depend on the load much, before the wall seconds, which do):
 
-* per page view, one lead alone (``--per-view-only``, two runs alternating the code before
-  and after the lighter kernel of commit 88364d7): server and kernel CPU to the first chart
-  4.73 / 5.24 s before, 3.43 / 3.30 s after; per redraw 0.30-0.32 s both; Chromium 3.1-4.4 s
-  per page view besides; the page's kernel 303 MB before, 243 MB after;
-* one lead alone with ``--preheat`` (Voila's pool): first chart 3.6 s wall (5-8 s without),
-  but the pool is refilled after the view (server CPU 9.5 s a view) and holds 1.4 GB of
-  kernels for one person;
-* 20 leads over 60 s, 3 changes each, 5 reviewers (load average 9 at the start, 27 at the
-  end): first chart p50 79 s, p95 100 s (115-135 s before; target 10 s: not met); redraw p50
-  3.5 s, p95 5.5 s (target 1 s: not met); save p95 3.1 s; 0 errors; 4.6 GB idle, 9.2 GB at the
-  peak, 4.9 GB 120 s after the last page, kernels gone within seconds;
-* 5 leads over 60 s, same load: first chart p50 4.4 s, p95 5.6 s (met); redraw p50 0.29 s,
-  p95 0.43 s (met); save p95 0.18 s; 0 errors.
+* per page view, one lead alone, websocket clients (``--per-view-only --per-view 3 --changes
+  2``): server and kernel CPU to the first chart 2.31 s before commit 179efbc, 1.99 s after
+  (1.93 s in the 20-lead run below), per redraw 0.18 s before, 0.15 s after; the page's kernel
+  245-255 MB; page left -> kernel shut down 0.06-0.08 CPU s. Where the 1.9 s go: Voila 0.16 s,
+  a kernel start 0.28 s, the imports about 1.0 s (numpy/pandas/pyarrow, matplotlib,
+  SQLAlchemy and data_access), the lead's session, read and first chart about 0.45 s;
+* earlier, with the browsers (``--clients browser``): server and kernel CPU to the first chart
+  4.7-5.2 s before the lighter kernel of commit 88364d7, 3.3-3.4 s after (a busier machine
+  than the 2.3 s above); Chromium 2.7-4.4 CPU s a page view besides, on the same cores;
+* 20 leads over 60 s, 3 changes each, 5 reviewers, websocket clients, after 179efbc (load
+  average 9.9 at the start, 9.4 at the end): first chart p50 5.5 s, p95 6.1 s (target 10 s:
+  met); redraw p50 0.43 s, p95 0.60 s (target 1 s: met); save p95 0.38 s; 0 errors; over the 67
+  s of page views the machine was busy all 134 core-seconds, of which the servers and kernels
+  took 50 s (2.5 CPU s a page view with its 3 redraws), the clients and reviewers 3 s, other
+  work and the database 80 s; the 20 serve trees 4.7 GB idle, 5.4 GB at the peak (3 kernels at
+  once), 5.0 GB 120 s after the last page, every kernel shut down at once;
+* 20 leads over 60 s with the browsers on the same two cores (before 179efbc; load average 9
+  at the start, 27 at the end): first chart p50 79 s, p95 100 s; redraw p50 3.5 s, p95 5.5 s
+  (both targets missed: the browsers asked for as much CPU as the servers, about 160 CPU
+  seconds a minute where two cores have 120); 5 leads met both targets that way.
 
-At 20 leads a minute the benchmark's browsers, on the same two cores, ask for as much CPU as
-the servers: about 160 CPU seconds a minute where two cores have 120 (docs/scaling.md).
+The websocket clients make the benchmark measure the servers, as a deployment runs them (the
+browsers on the leads' own computers); the targets are met here with most of the two cores
+taken by other work. The servers' 2.5 CPU s a page view is the figure to size by
+(docs/scaling.md).
 """
 
 from __future__ import annotations
