@@ -243,3 +243,30 @@ def test_the_checker_adds_a_reviewed_chart_up_to_the_quarters_of_the_lfd_table(t
                            y_label="% of deaths in scope", base="Deaths in scope",
                            what="Deaths reviewed (SJR)")
     assert page(chart.table()) == []
+
+
+def test_what_to_look_at_says_a_withheld_chart_is_not_charted():
+    """The report's SPC sentence follows the chart the reader sees: a chart that disclosure
+    control leaves too few points to draw is said not to be charted, never described."""
+    from sjrlib.report import narrative
+    from sjrlib.report.trust import TrustReport
+
+    measure = "the percentage of reviews finding poor or very poor care"
+    small = measures.published_p_chart(
+        measures.published_counts(_counts(SMALL_K, SMALL_N), RULE, period=PERIOD), "decrease")
+    chart = _chart(small, RULE)
+    assert chart.withheld  # the small trust's chart is not drawn
+    sentence = TrustReport._spc_sentence(chart, measure, small, improvement="decrease",
+                                         period_start="2022-04", base_noun="reviews")
+    assert sentence.startswith("The percentage of reviews finding poor or very poor care is "
+                               "not charted: fewer than 8 points")
+    assert "evidence" not in sentence and "special cause" not in sentence.lower()
+
+    large = measures.published_p_chart(
+        measures.published_counts(_counts(LARGE_K, LARGE_N), RULE, period=PERIOD), "decrease")
+    drawn = _chart(large, RULE)
+    assert drawn.withheld is None
+    said = TrustReport._spc_sentence(drawn, measure, large, improvement="decrease",
+                                     period_start="2022-04", base_noun="reviews")
+    assert said == narrative.spc_sentence(measure, large, improvement="decrease",
+                                          period_start="2022-04", base_noun="reviews")

@@ -385,6 +385,18 @@ class TrustReport(FormQuestionSections):
         )
 
     # -------------------------------------------------------------------- narrative ----
+    @staticmethod
+    def _spc_sentence(chart, measure: str, frame: pd.DataFrame, **kw) -> str | None:
+        """The SPC sentence of a drawn chart; of a chart not drawn (too few points, or too few
+        that disclosure control lets through), that it is not shown and why, never what a
+        chart nobody sees would say."""
+        withheld = chart.withheld
+        if withheld:
+            reason = withheld.rstrip(".").removesuffix(": chart not shown")
+            return (f"{measure[:1].upper()}{measure[1:]} is not charted: "
+                    f"{reason[:1].lower()}{reason[1:]}.")
+        return narrative.spc_sentence(measure, frame, **kw)
+
     def what_to_look_at(self) -> narrative.Callout:
         protected = self._lfd[1]
         poor_frame, poor_hide, poor_unit = self._spc["poor_care"]
@@ -394,14 +406,15 @@ class TrustReport(FormQuestionSections):
         from sjrlib.disclosure import protect_count
 
         sentences = [
-            narrative.spc_sentence("the percentage of reviews finding poor or very poor care",
-                                   poor_frame, improvement="decrease",
-                                   period_start=self._period_start(poor_unit),
-                                   withheld=poor_hide, base_noun="reviews"),
-            narrative.spc_sentence("the percentage of deaths reviewed", rev_frame,
-                                   improvement="increase",
-                                   period_start=self.period.start_month, withheld=rev_hide,
-                                   base_noun="deaths"),
+            self._spc_sentence(self.spc_poor_care(),
+                               "the percentage of reviews finding poor or very poor care",
+                               poor_frame, improvement="decrease",
+                               period_start=self._period_start(poor_unit),
+                               withheld=poor_hide, base_noun="reviews"),
+            self._spc_sentence(self.spc_reviewed(), "the percentage of deaths reviewed",
+                               rev_frame, improvement="increase",
+                               period_start=self.period.start_month, withheld=rev_hide,
+                               base_noun="deaths"),
         ]
         if mltn not in (0, None):
             sentences.append(
