@@ -1,6 +1,7 @@
 """Benchmark: many organisation leads on the exploration dashboard at once, on PostgreSQL.
 
     python benchmarks/load.py [--leads 20] [--window 60] [--reviewers 5] [--after 120]
+                              [--clients websocket|browser]
     python benchmarks/load.py --leads 4 --window 20 --after 30     # a quick run
 
 What runs (issue 16 part 4, issue 17 part 1):
