@@ -524,3 +524,37 @@ def test_a_user_registered_before_0003_gets_their_role_from_an_administrator(pg)
     with pg.connect("lead_b") as conn:
         assert {r[0] for r in conn.execute("SELECT DISTINCT organisation_code FROM reviews")} \
             == {pg.org_b}
+
+
+def test_a_lead_imports_a_large_file_through_their_role(pg, tmp_path):
+    """A lead's own import on PostgreSQL, large enough for the bulk path (COPY): under
+    row-level security the database refuses ``COPY FROM`` into the tables, so the rows must
+    still go in, all of them, and only into the lead's organisation."""
+    from sjrlib import io
+
+    _orgs, _deaths, reviews = synthetic()
+    mine = reviews[reviews["organisation_code"] == pg.org_a].copy()
+    assert len(mine) >= 500, len(mine)  # the bulk path starts at 500 rows
+    tag = uuid.uuid4().hex[:6]
+    new_id = {old: f"R-LEADIMP-{tag}-{i}" for i, old in enumerate(mine["review_id"])}
+    mine["review_id"] = mine["review_id"].map(new_id)
+    mine["second_review_of"] = mine["second_review_of"].map(new_id)
+    cases = {old: f"C-LEADIMP-{tag}-{i}" for i, old in enumerate(mine["case_id"].unique())}
+    mine["case_id"] = mine["case_id"].map(cases)
+    path = tmp_path / "lead_reviews.csv"
+    io.write_reviews(mine, path)
+    with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+        result = lead.import_file("reviews", path)
+    assert result.inserted == len(mine)
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:
+        stored = conn.execute(text(
+            "SELECT organisation_code, count(*) FROM reviews WHERE review_id LIKE :p "
+            "GROUP BY organisation_code"), {"p": f"R-LEADIMP-{tag}-%"}).all()
+        reasons = conn.execute(text(
+            "SELECT count(*) FROM review_reasons WHERE review_id LIKE :p"),
+            {"p": f"R-LEADIMP-{tag}-%"}).scalar_one()
+        assert audit.verify(conn).ok
+    owner.dispose()
+    assert stored == [(pg.org_a, len(mine))]
+    assert reasons >= len(mine)
