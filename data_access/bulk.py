@@ -180,9 +180,8 @@ def _insert_frame(conn: Connection, table, frame: pd.DataFrame,
     if not len(frame):
         return
     dialect = conn.dialect.name
-    # COPY is refused under row-level security ("COPY FROM not supported with row-level
-    # security"), which binds the application role: one review's rows (save_review) go in by
-    # INSERT; bulk imports, run as the table owner, keep COPY.
+    # A few rows (one review's, save_review) go in by INSERT; bulk imports by COPY, through a
+    # temporary table where row-level security binds the connection (:func:`_copy`).
     if dialect not in ("sqlite", "postgresql") or (dialect == "postgresql" and len(frame) < 500):
         conn.execute(insert(table), _records(frame, rename, **constants))
         return
