@@ -224,7 +224,7 @@ _ADDRESS = re.compile(
 # detailed Python checks only on candidates. It is on the text AS WRITTEN (RE2's \W takes in
 # the no-break spaces and dashes that find_identifiers normalises) and must stay a superset of
 # every pattern above: tests/test_privacy.py checks it on every example, the whole corpus and
-# random texts.
+# random texts, tests/test_privacy_differential.py on generated identifiers and near-misses.
 _CANDIDATE_FIXED = (
     r"[0-9](?:\W{0,5}[0-9]){8,}"  # NHS/CHI and phone numbers (9+ digits)
     r"|[0-9]{1,2}\W{1,3}[0-9]{1,2}\W{1,3}[0-9]{2}|[0-9]{4}\W[0-9]{1,2}\W[0-9]{1,2}"  # dates
