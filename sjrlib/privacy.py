@@ -454,9 +454,16 @@ def contains_identifiers(series: pd.Series, *, today: _dt.date | None = None) ->
     candidate = _candidates(distinct)
     if pc.any(candidate).as_py():
         where = np.flatnonzero(np.asarray(candidate, dtype=bool))
+        found = distinct.take(pa.array(where))
+        # A candidate only through a name trigger (a title, a cue, two capitalised words: most
+        # candidates in clinical prose) can hold nothing but a name: _CANDIDATE_FIXED is a
+        # superset of every other kind, so only the name rules need to run on it.
+        others = np.asarray(pc.fill_null(pc.match_substring_regex(found, _CANDIDATE_FIXED),
+                                         False), dtype=bool)
         hits = np.zeros(len(distinct), dtype=bool)
-        hits[where] = [bool(find_identifiers(t, today=today))
-                       for t in distinct.take(pa.array(where)).to_pylist()]
+        hits[where] = [bool(find_identifiers(t, today=today)) if other
+                       else bool(names.find_names(normalise(t)))
+                       for t, other in zip(found.to_pylist(), others.tolist(), strict=True)]
         if hits.any():
             indices = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
             found = hits[indices] & np.asarray(encoded.indices.is_valid(), dtype=bool)
