@@ -237,15 +237,6 @@ def _fetch_reviews(conn: Connection, conditions: list) -> pd.DataFrame:
     return _assemble(*(read(query) for query in review_selects(conditions)))
 
 
-def _spread(rows: np.ndarray, positions: np.ndarray, n: int) -> pa.Array:
-    """Take indices for a length-``n`` column: child row ``rows[j]`` at ``positions[j]``, null
-    elsewhere (one ``take`` of a child column is then the review column, missing where a
-    review has no such row)."""
-    take = np.full(n, -1, dtype=np.int64)
-    take[positions] = rows
-    return pa.array(take, mask=take < 0)
-
-
 def _assemble(reviews: dict[str, pa.ChunkedArray], phases: dict[str, pa.ChunkedArray],
               problems: dict[str, pa.ChunkedArray], reasons: dict[str, pa.ChunkedArray],
               referrals: dict[str, pa.ChunkedArray] | None = None) -> pd.DataFrame:
@@ -279,13 +270,20 @@ def _assemble(reviews: dict[str, pa.ChunkedArray], phases: dict[str, pa.ChunkedA
                        tuple(kind for kind, _status, _reference in _REFERRAL_COLUMNS)))
     for child, key, value_columns, vocabulary in pivots:
         pos = positions(child)
-        for item in vocabulary:
+        # One take index for every item's column end to end (item i's column is rows
+        # i*n..(i+1)*n), so each value column is taken once, not once per item: a take of a
+        # column of many chunks pays for joining them on every call.
+        take = np.full(n * len(vocabulary), -1, dtype=np.int64)
+        for i, item in enumerate(vocabulary):
             # Compared in Arrow: no Python string per child row.
             same = pc.fill_null(pc.equal(child[key], item), False)
             hit = np.flatnonzero(np.asarray(same, dtype=bool) & (pos >= 0))
-            spread = _spread(hit, pos[hit], n)
-            for value, name in value_columns.items():
-                columns[name(item)] = _pandas(child[value].take(spread))
+            take[i * n + pos[hit]] = hit
+        spread = pa.array(take, mask=take < 0)
+        for value, name in value_columns.items():
+            taken = child[value].take(spread)
+            for i, item in enumerate(vocabulary):
+                columns[name(item)] = _pandas(taken.slice(i * n, n))
     out = pd.DataFrame({c: columns[c] for c in domain.REVIEW_COLUMNS})
     for c in ("version", "nation", "region"):
         out[c] = _pandas(reviews[c])
