@@ -137,6 +137,16 @@ def test_a_hand_written_store_loads_as_written(by_hand):
     assert frame.loc[1, "case_id"] is pd.NA
 
 
+def test_rows_read_in_many_batches_load_the_same(by_hand, monkeypatch):
+    """SQLite's cursor is read a batch of rows at a time and each child column then has one
+    chunk a batch: one row a batch must give the same frame (on PostgreSQL, COPY's rows are
+    parsed whole and the batch size does not apply: the same frame too)."""
+    from data_access import loading
+
+    monkeypatch.setattr(loading, "_FETCH_ROWS", 1)
+    pd.testing.assert_frame_equal(_load(by_hand), _expected_by_hand())
+
+
 @pytest.mark.parametrize(("filters", "ids"), [
     ({"organisation_codes": "XA1"}, ["R1", "R3"]),
     ({"organisation_codes": ["XB2", "XC3"]}, ["R2"]),
