@@ -27,6 +27,11 @@ measurement:
 Targets: >= 20,000 validated rows/s; < 1 GB peak memory at 1,000,000 reviews;
 ``load_reviews`` within 1.2x of the bare Arrow read (issue 16).
 
+Last load figures (``--sizes 200000 --repeat 3``, medians, 2 shared cores at load about 2):
+PostgreSQL 3.07 s wall / 2.38 CPU s against ADBC's 1.45 / 0.86 (2.12x wall, 2.76x CPU); SQLite
+4.44 / 4.31 against 0.95 / 0.93 (4.67x wall, 4.63x CPU). Both miss 1.2x; where the rest goes is
+in ``docs/scaling.md``.
+
 Usage: ``python benchmarks/foundation.py [--sizes 100000 1000000] [--cache DIR] [--repeat 3]
 [--no-postgres]``
 """
