@@ -224,25 +224,30 @@ def append(
     connection is a person's own role it names that person whatever ``username`` and ``role``
     say. The hash is the same :func:`entry_hash`, so :func:`verify` checks both alike.
     """
+    fields = _fields(username, role, action, scope, rows, approval_id, tool)
     if conn.dialect.name == "postgresql":
-        return int(conn.execute(
-            text("SELECT sjr_audit_append(CAST(:username AS text), CAST(:role AS text), "
-                 "CAST(:action AS text), CAST(:scope AS text), CAST(:rows AS integer), "
-                 "CAST(:approval_id AS text), CAST(:tool AS text))"),
-            {"username": username, "role": role, "action": action,
-             "scope": _canonical(dict(scope or {})), "rows": None if rows is None else int(rows),
-             "approval_id": approval_id, "tool": tool},
-        ).scalar_one())
-    return _append_row(conn, {
-        "at": _now(),
-        "username": username,
-        "role": role,
-        "action": action,
-        "scope": _canonical(dict(scope or {})),
-        "rows": None if rows is None else int(rows),
-        "approval_id": approval_id,
-        "tool": tool,
-    })
+        return _pg_call(conn, "sjr_audit_append", fields)
+    return _append_row(conn, {"at": _now(), **fields})
+
+
+def _fields(username: str, role: str | None, action: str, scope: Mapping[str, Any] | None,
+            rows: int | None, approval_id: str | None, tool: str) -> dict[str, Any]:
+    """An entry's fields as stored (scope as canonical JSON), without id, time and hashes."""
+    return {"username": username, "role": role, "action": action,
+            "scope": _canonical(dict(scope or {})), "rows": None if rows is None else int(rows),
+            "approval_id": approval_id, "tool": tool}
+
+
+def _pg_call(conn: Connection, function: str, fields: Mapping[str, Any]) -> int:
+    """``SELECT function(username, role, action, scope, rows, approval_id, tool)``: the
+    database's own append (``sjr_audit_append``) or enqueue (``sjr_audit_enqueue``), which
+    names the person whatever ``username`` and ``role`` say."""
+    return int(conn.execute(
+        text(f"SELECT {function}(CAST(:username AS text), CAST(:role AS text), "
+             "CAST(:action AS text), CAST(:scope AS text), CAST(:rows AS integer), "
+             "CAST(:approval_id AS text), CAST(:tool AS text))"),
+        dict(fields),
+    ).scalar_one())
 
 
 def _now() -> str:
@@ -336,23 +341,13 @@ def queue_append(
     """Append one entry to the store's audit queue and commit it (durably) before returning
     its queue sequence number; for a read begun by :func:`lock_for_read` that returned False.
     The entry reaches the log at the next :func:`flush_queue`."""
+    fields = _fields(username, role, action, scope, rows, approval_id, tool)
     if conn.dialect.name == "postgresql":  # the database names the person, as in append()
-        return int(conn.execute(
-            text("SELECT sjr_audit_enqueue(CAST(:username AS text), CAST(:role AS text), "
-                 "CAST(:action AS text), CAST(:scope AS text), CAST(:rows AS integer), "
-                 "CAST(:approval_id AS text), CAST(:tool AS text))"),
-            {"username": username, "role": role, "action": action,
-             "scope": _canonical(dict(scope or {})), "rows": None if rows is None else int(rows),
-             "approval_id": approval_id, "tool": tool},
-        ).scalar_one())
+        return _pg_call(conn, "sjr_audit_enqueue", fields)
     path = queue_path(conn)
     if path is None:  # pragma: no cover - lock_for_read never reads without the lock there
         raise RuntimeError("this store has no audit queue")
-    entry: dict[str, Any] = {
-        "at": _now(), "username": username, "role": role, "action": action,
-        "scope": _canonical(dict(scope or {})), "rows": None if rows is None else int(rows),
-        "approval_id": approval_id, "tool": tool,
-    }
+    entry: dict[str, Any] = {"at": _now(), **fields}
     queue = _queue_connect(path)
     try:
         queue.execute("BEGIN IMMEDIATE")

@@ -267,17 +267,22 @@ class TrustReport(FormQuestionSections):
                             improvement="decrease")
         out["poor_care"] = (frame, np.array([not self.rule.base_allowed(n)
                                              for n in poor["n"][ok].astype(int)]), unit)
-        lfd = learning_from_deaths(self.window_reviews, self.window_deaths, period="month",
-                                   by_organisation=False, as_of=self.period.end_month)
-        lfd = lfd.set_index(lfd["period"].astype(str)).reindex(months)
-        deaths = lfd["deaths_in_scope"].astype("Float64").fillna(0).to_numpy(float)
-        reviewed = lfd["reviewed"].fillna(0).to_numpy(float)
-        ok = (deaths > 0) & (reviewed <= deaths)
+        deaths, reviewed, ok = self._monthly_reviewed(months)
         frame = spc.p_chart(pd.Series(reviewed[ok], index=months[ok]),
                             pd.Series(deaths[ok], index=months[ok]), improvement="increase")
         out["reviewed"] = (frame, np.array([not self.rule.base_allowed(d) for d in deaths[ok]]),
                            "month")
         return out
+
+    def _monthly_reviewed(self, months: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Deaths in scope and deaths reviewed per month of ``months``, and which months can
+        be charted (some deaths, no more reviewed than died)."""
+        lfd = learning_from_deaths(self.window_reviews, self.window_deaths, period="month",
+                                   by_organisation=False, as_of=self.period.end_month)
+        lfd = lfd.set_index(lfd["period"].astype(str)).reindex(months)
+        deaths = lfd["deaths_in_scope"].astype("Float64").fillna(0).to_numpy(float)
+        reviewed = lfd["reviewed"].fillna(0).to_numpy(float)
+        return deaths, reviewed, (deaths > 0) & (reviewed <= deaths)
 
     def _published_spc(self, months: pd.Index) -> dict[str, tuple[pd.DataFrame, np.ndarray,
                                                                    str]]:
@@ -289,12 +294,7 @@ class TrustReport(FormQuestionSections):
         period = (self.period.start_month, self.period.end_month)
         poor = descriptive.poor_care(self.window_reviews, by="month")
         poor = poor.set_index(poor["month"].astype(str)).reindex(months)
-        lfd = learning_from_deaths(self.window_reviews, self.window_deaths, period="month",
-                                   by_organisation=False, as_of=self.period.end_month)
-        lfd = lfd.set_index(lfd["period"].astype(str)).reindex(months)
-        deaths = lfd["deaths_in_scope"].astype("Float64").fillna(0).to_numpy(float)
-        reviewed = lfd["reviewed"].fillna(0).to_numpy(float)
-        ok = (deaths > 0) & (reviewed <= deaths)
+        deaths, reviewed, ok = self._monthly_reviewed(months)
         out = {}
         for key, num, den, improvement in (
                 ("poor_care", poor["poor"].fillna(0).to_numpy(float),
