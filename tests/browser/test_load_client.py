@@ -7,6 +7,7 @@ shutdown accepted). No browser is used; it sits with the browser tests for their
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sys
 import time
 from pathlib import Path
@@ -63,7 +64,10 @@ def test_the_websocket_client_opens_redraws_and_leaves(start_voila, tmp_path_fac
         finally:
             await client.leave()
 
-    asyncio.run(view())
+    # in a thread of its own: Playwright's sync API (the browser tests of the same worker)
+    # keeps an event loop running in this one, where asyncio.run() is refused
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, view()).result()
     deadline = time.monotonic() + 60
     while _kernels(port) and time.monotonic() < deadline:
         time.sleep(0.5)
