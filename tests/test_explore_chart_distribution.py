@@ -1,17 +1,22 @@
-"""The exploration page's charts take their distributions through ``chart_distribution``,
-which under the page's exact counts (``DisclosureRule.off()``) skips protecting each group's
-cells one at a time: it must give exactly the frame ``tables.protect_distribution`` gives, on
-the synthetic reviews and on narrow selections (one specialty, one month, none at all)."""
+"""Under exact counts (``DisclosureRule.off()``, the exploration page's charts)
+``tables.protect_distribution`` skips protecting each group's cells one at a time: it must give
+exactly the frame the group-by-group path (``tables._protect_each_group``) gives, on the
+synthetic reviews and on narrow selections (one specialty, one month, none at all)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from sjrlib.dashboards.explore import chart_distribution
 from sjrlib.disclosure import DisclosureRule
 from sjrlib.report import tables
 from sjrlib.stats import descriptive
+
+
+def each_group(table: pd.DataFrame, rule: DisclosureRule, *, group, total="n_applicable",
+               also=("n_reviews",)) -> pd.DataFrame:
+    return tables._protect_each_group(table, rule, group=group, count="count", total=total,
+                                      also=also, percent="percent")
 
 
 def parts(reviews: pd.DataFrame):
@@ -34,8 +39,8 @@ def test_care_score_distribution_as_protect_distribution_gives_it(small_data, st
     rule = DisclosureRule.off()
     for what, part in parts(small_data.reviews):
         table = descriptive.care_score_distribution(part.reset_index(drop=True), stage=stage)
-        same(chart_distribution(table, rule, group="phase"),
-             tables.protect_distribution(table, rule, group="phase"))
+        same(tables.protect_distribution(table, rule, group="phase"),
+             each_group(table, rule, group="phase"))
         assert what
 
 
@@ -44,17 +49,17 @@ def test_avoidability_and_a_zero_total_as_protect_distribution_gives_them(small_
     for _, part in parts(small_data.reviews):
         table = descriptive.avoidability_distribution(part.reset_index(drop=True))
         kwargs = {"group": None, "total": "n_scored", "also": ("n_cases",)}
-        same(chart_distribution(table, rule, **kwargs),
-             tables.protect_distribution(table, rule, **kwargs))
+        same(tables.protect_distribution(table, rule, **kwargs),
+             each_group(table, rule, **kwargs))
     table = descriptive.care_score_distribution(small_data.reviews, stage="first")
     table.loc[table["phase"] == table["phase"].iloc[0], ["count", "n_applicable"]] = 0
-    same(chart_distribution(table, rule, group="phase"),
-         tables.protect_distribution(table, rule, group="phase"))
-    assert chart_distribution(table, rule, group="phase")["percent"].isna().sum() >= 5
+    same(tables.protect_distribution(table, rule, group="phase"),
+         each_group(table, rule, group="phase"))
+    assert tables.protect_distribution(table, rule, group="phase")["percent"].isna().sum() >= 5
 
 
 def test_an_active_rule_goes_through_protect_distribution(small_data):
     rule = DisclosureRule(threshold=5, rounding=5)
     table = descriptive.care_score_distribution(small_data.reviews.head(60), stage="first")
-    same(chart_distribution(table, rule, group="phase"),
-         tables.protect_distribution(table, rule, group="phase"))
+    same(tables.protect_distribution(table, rule, group="phase"),
+         each_group(table, rule, group="phase"))

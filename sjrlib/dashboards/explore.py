@@ -325,7 +325,7 @@ class Explorer:
         from sjrlib.stats import descriptive
 
         distribution = descriptive.care_score_distribution(self.reviews, stage=self._stage)
-        safe = chart_distribution(distribution, self.rule, group="phase")
+        safe = tables.protect_distribution(distribution, self.rule, group="phase")
         table = tables.care_score_table(distribution, poor_care_by_phase(distribution),
                                         self.rule)
         return ("Care scores by phase of care (one review per case).",
@@ -344,11 +344,12 @@ class Explorer:
 
     def _avoidability(self) -> tuple[str, list[w.Widget]]:
         from sjrlib import plots
+        from sjrlib.report import tables
         from sjrlib.stats import descriptive
 
         table = descriptive.avoidability_distribution(self.reviews)
-        safe = chart_distribution(table, self.rule, group=None, total="n_scored",
-                                  also=("n_cases",))
+        safe = tables.protect_distribution(table, self.rule, group=None, total="n_scored",
+                                           also=("n_cases",))
         return ("Avoidability of death per case (RCP scale: 1 = definitely avoidable; the "
                 "second-stage judgement where there is one).",
                 [_figure(plots.avoidability(safe), "c-avoidability")])
@@ -487,46 +488,6 @@ def poor_care_by_phase(distribution: pd.DataFrame, alpha: float = 0.05
             "n": np.array([n], dtype=np.int64), "poor": np.array([poor], dtype=np.int64),
             "proportion": np.array([poor / n if n > 0 else np.nan]),
             "ci_lower": lower, "ci_upper": upper})
-    return out
-
-
-def chart_distribution(table: pd.DataFrame, rule, *, group: str | None,
-                       count: str = "count", total: str = "n_applicable",
-                       also: tuple[str, ...] = ("n_reviews",),
-                       percent: str = "percent") -> pd.DataFrame:
-    """``tables.protect_distribution(table, rule, group=..., ...)``, the frame the charts draw.
-
-    Under a rule that changes nothing (this page's exact counts, ``DisclosureRule.off()``) the
-    same frame (tested equal) without protecting each group's cells one at a time, which was a
-    sixth of a redraw's CPU: counts, totals and ``also`` as Python ints in object columns (each
-    group's total and ``also`` taken from its first row), the percentage withheld (NaN) where the
-    group's total is 0 or missing. Any other rule goes through ``protect_distribution``."""
-    from sjrlib.report import tables
-
-    if rule.active:
-        return tables.protect_distribution(table, rule, group=group, count=count, total=total,
-                                           also=also, percent=percent)
-    out = table.copy()
-    out[count] = np.array([int(v) for v in table[count]] + [None], dtype=object)[:-1]
-    if len(table):
-        keys = (np.zeros(len(table), dtype=np.int64) if group is None
-                else pd.factorize(table[group].astype(str))[0])
-        _, first = np.unique(keys, return_index=True)
-        first_of = np.empty(int(keys.max()) + 1, dtype=np.int64)
-        first_of[np.unique(keys)] = first
-        row = first_of[keys]  # each row's group's first row
-    else:
-        row = np.zeros(0, dtype=np.int64)
-    base = table[total].to_numpy(object)[row] if total in table else None
-    for column in (total, *also):
-        if column in out:
-            values = table[column].to_numpy(object)[row]
-            out[column] = np.array([int(v) for v in values] + [None], dtype=object)[:-1]
-    if percent in out:
-        out[percent] = out[percent].astype("float64")
-        if base is not None:
-            withheld = [not rule.base_allowed(b) for b in base]
-            out.loc[np.array(withheld, dtype=bool), percent] = np.nan
     return out
 
 

@@ -567,7 +567,54 @@ def protect_distribution(
     protected together (suppression, secondary suppression, rounding); ``total`` and the
     columns in ``also`` are protected too; ``percent`` is NaN where its count is withheld or
     its base is small. The result keeps the table's shape, so ``sjrlib.plots`` can draw it.
+
+    Under a rule that changes nothing (exact counts, e.g. the exploration page's
+    ``DisclosureRule.off()``) the same frame comes without protecting each group's cells one at
+    a time (:func:`_unprotected_distribution`; a sixth of a dashboard redraw's CPU).
     """
+    if not rule.active:
+        return _unprotected_distribution(table, rule, group=group, count=count, total=total,
+                                         also=also, percent=percent)
+    return _protect_each_group(table, rule, group=group, count=count, total=total, also=also,
+                               percent=percent)
+
+
+def _unprotected_distribution(table: pd.DataFrame, rule: DisclosureRule, *, group: str | None,
+                              count: str, total: str, also: Sequence[str],
+                              percent: str | None) -> pd.DataFrame:
+    """:func:`protect_distribution` under an inactive rule, with no loop over groups (the same
+    frame as :func:`_protect_each_group` gives, tested): counts, totals and ``also`` as Python
+    ints in object columns (each group's total and ``also`` taken from its first row), the
+    percentage withheld (NaN) where the group's total is not an allowed base."""
+    out = table.copy()
+    out[count] = np.array([int(v) for v in table[count]] + [None], dtype=object)[:-1]
+    if len(table):
+        keys = (np.zeros(len(table), dtype=np.int64) if group is None
+                else pd.factorize(table[group].astype(str))[0])
+        _, first = np.unique(keys, return_index=True)
+        first_of = np.empty(int(keys.max()) + 1, dtype=np.int64)
+        first_of[np.unique(keys)] = first
+        row = first_of[keys]  # each row's group's first row
+    else:
+        row = np.zeros(0, dtype=np.int64)
+    base = table[total].to_numpy(object)[row] if total in table else None
+    for column in (total, *also):
+        if column in out:
+            values = table[column].to_numpy(object)[row]
+            out[column] = np.array([int(v) for v in values] + [None], dtype=object)[:-1]
+    if percent and percent in out:
+        out[percent] = out[percent].astype("float64")
+        if base is not None:
+            withheld = [not rule.base_allowed(b) for b in base]
+            out.loc[np.array(withheld, dtype=bool), percent] = np.nan
+    return out
+
+
+def _protect_each_group(table: pd.DataFrame, rule: DisclosureRule, *, group: str | None,
+                        count: str, total: str, also: Sequence[str],
+                        percent: str | None) -> pd.DataFrame:
+    """:func:`protect_distribution`, group by group (suppression, secondary suppression and
+    rounding of each group's cells with its total)."""
     out = table.copy()
     out[count] = out[count].astype(object)
     for column in (total, *also):
