@@ -109,6 +109,24 @@ def test_a_public_page_says_it_is_disclosure_controlled(reports, tmp_path):
     assert not any("For internal governance" in t for t in texts)
 
 
+@needs_chromium
+def test_a_page_prints_where_an_event_loop_runs(reports, tmp_path):
+    """As from a notebook (a kernel runs an asyncio loop) or beside a browser test's
+    Playwright session: the sync API would refuse to run in this thread."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sjrlib.report.board_pack import print_pdf
+
+    async def in_a_loop() -> Path:
+        return print_pdf(reports["public"], out_dir=tmp_path)
+
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: this one may hold a loop
+        pdf = pool.submit(asyncio.run, in_a_loop()).result()
+    assert pdf == tmp_path / f"{reports['public'].stem}.pdf"
+    assert all("Disclosure-controlled: for publication" in t for t in _pages(pdf))
+
+
 def test_what_cannot_be_printed_is_named_in_one_line(tmp_path):
     missing = tmp_path / "nothing.html"
     result = CliRunner().invoke(app, ["report", "pdf", str(missing)])

@@ -83,12 +83,30 @@ def print_pdfs(pages: Iterable[str | Path], *, out_dir: str | Path | None = None
                printed: dt.date | None = None) -> list[Path]:
     """Print each rendered report page to ``<name>.pdf`` beside it (or in ``out_dir``).
 
+    Called where an event loop runs in this thread (a Jupyter kernel, or beside another
+    Playwright session), it prints in a thread of its own: Playwright's sync API refuses to run
+    inside an asyncio loop.
+
     Raises
     ------
     BoardPackError
         A page that is missing or is not a report page, or Chromium that cannot be found or
         started; nothing is left half-written.
     """
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _print_pdfs(pages, out_dir=out_dir, printed=printed)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_print_pdfs, pages, out_dir=out_dir, printed=printed).result()
+
+
+def _print_pdfs(pages: Iterable[str | Path], *, out_dir: str | Path | None,
+                printed: dt.date | None) -> list[Path]:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
