@@ -42,23 +42,23 @@ _INF = None
 
 LEARNING_CAPTIONS = ("Themes coded in reviews", "Themes among reviews",
                      "Good practice noted by reviewers")
+"""Tables of themes (``sjrlib.report.learning``): base, count and percentage per row, read as
+the reasons-for-review table is (a review may carry several themes, so rows do not add up)."""
 CHART_DATA = "Chart data: "
-"""How the caption of a chart's data table begins (``sjrlib.report.learning.CHART_DATA``): the
-values an SPC chart of the page plots (theme charts, impact charts), one row per month or
-quarter: its base, its count and the percentage plotted. Read as every other table: the counts
-with the ranges their printed form allows, the percentage against them; and, for a chart of a
-theme, the points of the report's period add up to the theme's row of the period's themes
-table (its count and its base). A count printed in a form disclosure control never prints
-(under "rounded to the nearest 5", a 13; under "1 to 7 are shown as *", a 3) is a finding by
-itself: the chart shows what control hides."""
+"""How the caption of a chart's data table begins (``sjrlib.report.learning.PublishedChart``
+writes it with this constant): the values an SPC chart of the page plots (theme charts, impact
+charts), one row per month or quarter: its base, its count and the percentage plotted. Read as
+every other table: the counts with the ranges their printed form allows, the percentage against
+them; and, for a chart of a theme, the points of the report's period add up to the theme's row
+of the period's themes table (its count and its base). A count printed in a form disclosure
+control never prints (under "rounded to the nearest 5", a 13; under "1 to 7 are shown as *", a
+3) is a finding by itself: the chart shows what control hides."""
 THEMES_TABLE = "Themes coded in reviews this period"
 _MONTHS = ("January February March April May June July August September October November "
            "December").split()
 _PERIOD = re.compile(r"deaths from (" + "|".join(_MONTHS) + r") (\d{4}) to (" + "|".join(_MONTHS)
                      + r") (\d{4})")
 _QUARTER = re.compile(r"(\d{4})/\d{2} Q([1-4])")
-"""Tables of themes (``sjrlib.report.learning``): base, count and percentage per row, read as
-the reasons-for-review table is (a review may carry several themes, so rows do not add up)."""
 
 
 @dataclass

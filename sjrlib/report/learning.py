@@ -30,6 +30,7 @@ import pandas as pd
 
 from sjrlib import domain, measures, plots, spc
 from sjrlib.disclosure import DisclosureRule, protect_count, published_rate
+from sjrlib.disclosure_check import CHART_DATA  # the caption the checker reads
 from sjrlib.report import tables
 from sjrlib.report.figures import Chart
 
@@ -137,9 +138,6 @@ class Charts(list):
         return "\n".join(item._repr_html_() for item in self)
 
 
-CHART_DATA = "Chart data: "
-"""How the caption of the table of a chart's data begins (``sjrlib.disclosure_check`` reads
-it)."""
 
 
 class PublishedChart:
