@@ -5,6 +5,7 @@ organisations, and the keys an import validates against. Unscoped: see :mod:`dat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,10 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    case,
     cast,
     func,
+    literal,
     select,
 )
 from sqlalchemy.exc import DBAPIError
@@ -74,8 +77,9 @@ def _compiled(dialect, query) -> tuple[str, dict | tuple]:
 
 
 def _arrow_types(query) -> dict[str, pa.DataType]:
-    """What each selected column becomes: ``int64`` for integers, everything else text."""
-    return {c.name: pa.int64() if isinstance(c.type, Integer) else pa.string()
+    """What each selected column becomes: ``int64`` for integers, everything else text
+    (``large_string``, as pandas keeps it)."""
+    return {c.name: pa.int64() if isinstance(c.type, Integer) else pa.large_string()
             for c in query.selected_columns}
 
 
@@ -113,7 +117,7 @@ _CSV_PARSE = pacsv.ParseOptions(newlines_in_values=True)
 
 def _copy_reader(conn: Connection) -> Reader:
     """Read on PostgreSQL with ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` on the session's
-    own psycopg connection, parsed by Arrow's CSV reader.
+    own psycopg connection, parsed by Arrow's CSV reader while the rows still arrive.
 
     The same connection and transaction as every other statement of the session, so
     row-level security (the role it connected as, the organisations set for the transaction)
@@ -123,12 +127,15 @@ def _copy_reader(conn: Connection) -> Reader:
     Notes
     -----
     Every row is one protocol message. psycopg's ``Copy`` iterator spends about 5 us of Python
-    on each (a generator and a wait per message), which for the 1.3 million child rows of
-    200,000 reviews was most of the load; the rows are drained here with libpq's blocking
-    ``PQgetCopyData`` through psycopg's documented low-level ``pgconn`` instead, each appended
-    to one ``bytearray`` at once (keeping the 781,649 phase rows' buffers in a list and
-    joining them cost 4 s of CPU; appending, 0.6 s). The query is sent as psycopg's
-    client-side binding writes it (COPY takes no server-side parameters), inside the
+    on each (a generator and a wait per message); the rows are drained here with libpq's
+    blocking ``PQgetCopyData`` through psycopg's documented low-level ``pgconn`` instead, each
+    appended to one ``bytearray`` at once. While the rows are drained, Arrow parses the blocks
+    already received in a thread of its own (the parse lets go of the GIL), so the parse hides
+    behind the server's work: the review frame's COPY at 200,000 reviews took 2.33 s with the
+    parse overlapped against 3.08 s parsing after the drain. Tried and dropped: the binary
+    format parsed by numpy a column at a time (2.7 s of parse for the same rows: each column's
+    pass over the row-major bytes misses the cache once a row). The query is sent as
+    psycopg's client-side binding writes it (COPY takes no server-side parameters), inside the
     transaction SQLAlchemy has begun.
     """
     raw = conn.connection.dbapi_connection
@@ -139,26 +146,40 @@ def _copy_reader(conn: Connection) -> Reader:
         if not conn.in_transaction() or raw.info.transaction_status == pq.TransactionStatus.IDLE:
             conn.exec_driver_sql("SELECT 1")  # begin as any statement would (no autocommit)
         statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
-        try:
-            bound = psycopg.ClientCursor(raw).mogrify(statement, params)
-            data = _copy_out(raw, bound.encode(raw.info.encoding))
-        except psycopg.Error as error:  # the same exception family as any other statement
-            raise DBAPIError.instance(statement, params, error, psycopg.Error) from error
-        if not data:  # no rows (Arrow's CSV reader refuses an empty file)
+        options = {
+            "read_options": pacsv.ReadOptions(column_names=list(types), use_threads=False),
+            "parse_options": _CSV_PARSE,
+            "convert_options": pacsv.ConvertOptions(column_types=types, null_values=[""],
+                                                    strings_can_be_null=True,
+                                                    quoted_strings_can_be_null=False)}
+        with ThreadPoolExecutor(1, thread_name_prefix="sjr-csv") as parser:
+            parts = []
+
+            def parse(block: bytes) -> None:
+                parts.append(parser.submit(pacsv.read_csv, pa.py_buffer(block), **options))
+            try:
+                bound = psycopg.ClientCursor(raw).mogrify(statement, params)
+                _copy_out(raw, bound.encode(raw.info.encoding), parse)
+            except psycopg.Error as error:  # the same exception family as any other statement
+                raise DBAPIError.instance(statement, params, error, psycopg.Error) from error
+            tables = [part.result() for part in parts]
+        if not tables:  # no rows (Arrow's CSV reader refuses an empty file)
             return {name: pa.chunked_array([], type=kind) for name, kind in types.items()}
-        table = pacsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(column_names=list(types)),
-            parse_options=_CSV_PARSE,
-            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""],
-                                                 strings_can_be_null=True,
-                                                 quoted_strings_can_be_null=False))
+        table = pa.concat_tables(tables)
         return dict(zip(types, table.columns, strict=True))
     return read
 
 
-def _copy_out(raw: psycopg.Connection, statement: bytes) -> bytearray:
-    """Everything a ``COPY ... TO STDOUT`` sends, on psycopg connection ``raw``."""
+_COPY_BLOCK = 16 << 20
+"""Bytes of COPY's CSV handed to the parsing thread at a time (rows are never split: each
+protocol message is one whole row). Measured at 200,000 reviews, the review frame's COPY:
+4 MB blocks 2.64 s, 16 MB 2.33 s, 64 MB 2.53 s (too much left to parse at the end)."""
+
+
+def _copy_out(raw: psycopg.Connection, statement: bytes, parse: Callable[[bytes], None]
+              ) -> None:
+    """Run a ``COPY ... TO STDOUT`` on psycopg connection ``raw``, handing what it sends to
+    ``parse`` about :data:`_COPY_BLOCK` bytes at a time, whole rows only."""
     pgconn = raw.pgconn
     with raw.lock:
         pgconn.send_query(statement)
@@ -170,11 +191,15 @@ def _copy_out(raw: psycopg.Connection, statement: bytes) -> bytearray:
         get = pgconn.get_copy_data
         while (part := get(0))[0] >= 0:
             data += part[1]  # copied at once: each row's libpq buffer is freed as we go
+            if len(data) >= _COPY_BLOCK:
+                parse(bytes(data))
+                data = bytearray()
+        if data:
+            parse(bytes(data))
         result = pgconn.get_result()
         _drain(pgconn)
         if result.status != pq.ExecStatus.COMMAND_OK:
             raise _error(pgconn, result)
-    return data
 
 
 def _drain(pgconn) -> None:
@@ -207,7 +232,7 @@ def _reader(conn: Connection) -> Reader:
 
 def _pandas(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
     """``Int64`` or ``string`` (pyarrow) pandas array of an Arrow column."""
-    if column.type == pa.string():
+    if column.type in (pa.string(), pa.large_string()):
         return pd.arrays.ArrowStringArray(column)
     return pd.array(column.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
 
@@ -232,9 +257,86 @@ def review_selects(conditions: list) -> list[Select]:
                        .where(*conditions) for table in tables)]
 
 
+def _pivots() -> list[tuple]:
+    """Each child table pivoted onto the review: (table, its key column, {value column: the
+    frame column of an item}, the items in order)."""
+    pivots = [
+        (_PHASES, "phase", {"score": domain.score_column, "comment": domain.comment_column},
+         domain.PHASES),
+        (_PROBLEMS, "problem_type", {"harm": domain.problem_column}, domain.PROBLEM_TYPES),
+    ]
+    if _REFERRAL_COLUMNS:
+        pivots.append((_REFERRALS, "referral_type",
+                       {"referral_status": domain.referral_column,
+                        "referral_reference": domain.referral_ref_column},
+                       tuple(kind for kind, _status, _reference in _REFERRAL_COLUMNS)))
+    return pivots
+
+
+def review_frame_select(conditions: list) -> Select:
+    """One SELECT whose rows and columns are the review frame's, pivoted by the database.
+
+    Each child table is grouped by review (``max(CASE WHEN phase = 'admission' THEN score
+    END) AS score_admission``, ...; the reasons as a bit set in spec order, ``reason_bits``)
+    within the same filter as the reviews, then joined to them, in ``review_id`` order (the
+    order of the primary keys' indexes, so PostgreSQL merges the groups without sorting;
+    ``COLLATE "C"`` made it sort 200,000 wide rows on disk, 1.8 s against 1.25 s).
+    PostgreSQL's loader reads this through one COPY: one row a review crosses the wire
+    instead of one a child row (1.5 million at 200,000 reviews).
+    ``benchmarks/foundation.py`` times a bare Arrow read of exactly this.
+    """
+    def grouped(table, key: str, values: dict, items: tuple):
+        columns = [func.max(case((table.c[key] == item, table.c[value]))).label(name(item))
+                   for item in items for value, name in values.items()]
+        source = table.join(_REVIEWS) if conditions else table
+        return (select(table.c.review_id, *columns).select_from(source).where(*conditions)
+                .group_by(table.c.review_id).subquery())
+
+    bit = case(*((_REASONS.c.reason == name, literal(1 << i))
+                 for i, name in enumerate(domain.REVIEW_REASONS)), else_=literal(0))
+    reasons = (select(_REASONS.c.review_id, func.sum(bit).label("reason_bits"))
+               .select_from(_REASONS.join(_REVIEWS) if conditions else _REASONS)
+               .where(*conditions).group_by(_REASONS.c.review_id).subquery())
+    children = [grouped(*pivot) for pivot in _pivots()]
+    source = _REVIEWS.join(_ORGANISATIONS, _ORGANISATIONS.c.code == _REVIEWS.c.organisation_code)
+    for child in (*children, reasons):
+        source = source.outerjoin(child, child.c.review_id == _REVIEWS.c.review_id)
+    columns = []
+    for name in domain.REVIEW_COLUMNS:
+        if name == "review_reasons":
+            columns.append(cast(reasons.c.reason_bits, Integer).label("reason_bits"))
+        elif name == "review_date":
+            columns.append(cast(_REVIEWS.c.review_date, String).label(name))
+        elif name in _REVIEWS.c:
+            columns.append(_REVIEWS.c[name])
+        else:
+            columns.append(next(child.c[name] for child in children if name in child.c))
+    return (select(*columns, _REVIEWS.c.version, _ORGANISATIONS.c.nation,
+                   _ORGANISATIONS.c.region)
+            .select_from(source).where(*conditions)
+            .order_by(_REVIEWS.c.review_id))
+
+
 def _fetch_reviews(conn: Connection, conditions: list) -> pd.DataFrame:
     read = _reader(conn)
+    if conn.dialect.name == "postgresql":
+        columns = _in_byte_order(read(review_frame_select(conditions)))
+        frame = {c: _pandas(columns[c]) for c in domain.REVIEW_COLUMNS if c != "review_reasons"}
+        frame["review_reasons"] = _reason_text(
+            pc.fill_null(columns["reason_bits"], 0).to_numpy())
+        return _finish(frame, columns)
     return _assemble(*(read(query) for query in review_selects(conditions)))
+
+
+def _in_byte_order(columns: dict[str, pa.ChunkedArray]) -> dict[str, pa.ChunkedArray]:
+    """The rows sorted by ``review_id`` in byte order, as Arrow sorts the SQLite path's: the
+    database sorted by its collation, which is the same for ``C`` and ``C.UTF-8`` (checked,
+    not assumed) but not for ``en_US.UTF-8``."""
+    ids = columns["review_id"].combine_chunks()
+    if len(ids) < 2 or not pc.any(pc.greater(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
+        return columns
+    order = pc.sort_indices(ids)
+    return {name: column.take(order) for name, column in columns.items()}
 
 
 def _assemble(reviews: dict[str, pa.ChunkedArray], phases: dict[str, pa.ChunkedArray],
@@ -258,16 +360,8 @@ def _assemble(reviews: dict[str, pa.ChunkedArray], phases: dict[str, pa.ChunkedA
     reason_frame = pd.DataFrame({k: _pandas(v) for k, v in reasons.items()})
     columns["review_reasons"] = _joined_reasons(pd.Series(columns["review_id"]), reason_frame,
                                                 positions(reasons))
-    pivots = [
-        (phases, "phase", {"score": domain.score_column, "comment": domain.comment_column},
-         domain.PHASES),
-        (problems, "problem_type", {"harm": domain.problem_column}, domain.PROBLEM_TYPES),
-    ]
-    if referrals is not None:
-        pivots.append((referrals, "referral_type",
-                       {"referral_status": domain.referral_column,
-                        "referral_reference": domain.referral_ref_column},
-                       tuple(kind for kind, _status, _reference in _REFERRAL_COLUMNS)))
+    pivots = [(child, *pivot[1:]) for child, pivot in
+              zip((phases, problems, referrals), _pivots()) if child is not None]
     for child, key, value_columns, vocabulary in pivots:
         pos = positions(child)
         # One take index for every item's column end to end (item i's column is rows
@@ -284,6 +378,12 @@ def _assemble(reviews: dict[str, pa.ChunkedArray], phases: dict[str, pa.ChunkedA
             taken = child[value].take(spread)
             for i, item in enumerate(vocabulary):
                 columns[name(item)] = _pandas(taken.slice(i * n, n))
+    return _finish(columns, reviews)
+
+
+def _finish(columns: dict[str, object], reviews: dict[str, pa.ChunkedArray]) -> pd.DataFrame:
+    """The review frame of its columns (``review_date`` still text) and ``reviews``' own
+    ``version``, ``nation``, ``region`` and ``review_date``: dtypes set."""
     out = pd.DataFrame({c: columns[c] for c in domain.REVIEW_COLUMNS})
     for c in ("version", "nation", "region"):
         out[c] = _pandas(reviews[c])
@@ -398,8 +498,13 @@ def _joined_reasons(review_ids: pd.Series, rows: pd.DataFrame,
     for i, name in enumerate(domain.REVIEW_REASONS):
         hit = (rows["reason"] == name).to_numpy(dtype=bool, na_value=False) & (position >= 0)
         bits[position[hit]] |= 1 << i
+    return _reason_text(bits, review_ids.index)
+
+
+def _reason_text(bits: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    """``;``-joined reasons in spec order of each bit set (bit i: ``REVIEW_REASONS[i]``);
+    missing where no bit is set."""
     lookup = {code: domain.REASON_SEPARATOR.join(
         r for i, r in enumerate(domain.REVIEW_REASONS) if code >> i & 1)
         for code in np.unique(bits) if code}
-    joined = pd.Series(bits, index=review_ids.index).map(lookup)
-    return joined.astype("string")
+    return pd.Series(bits, index=index).map(lookup).astype("string")

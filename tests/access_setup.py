@@ -152,12 +152,13 @@ def _drop_app_role(owner_url: str, role: str) -> None:
     engine.dispose()
 
 
-def _create_pg_database() -> str:
+def _create_pg_database(options: str = "") -> str:
+    """A new, empty PostgreSQL database (``options``: the rest of its ``CREATE DATABASE``)."""
     admin_url = make_url(POSTGRES_URL)
     name = f"sjr_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" {options}'))
     admin.dispose()
     return admin_url.set(database=name).render_as_string(hide_password=False)
 

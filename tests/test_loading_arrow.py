@@ -139,12 +139,53 @@ def test_a_hand_written_store_loads_as_written(by_hand):
 
 def test_rows_read_in_many_batches_load_the_same(by_hand, monkeypatch):
     """SQLite's cursor is read a batch of rows at a time and each child column then has one
-    chunk a batch: one row a batch must give the same frame (on PostgreSQL, COPY's rows are
-    parsed whole and the batch size does not apply: the same frame too)."""
+    chunk a batch; PostgreSQL's COPY is parsed a block of rows at a time, in a thread, while
+    the rest arrive. One row a batch, and one row a block, must give the same frame."""
     from data_access import loading
 
     monkeypatch.setattr(loading, "_FETCH_ROWS", 1)
+    monkeypatch.setattr(loading, "_COPY_BLOCK", 1)
     pd.testing.assert_frame_equal(_load(by_hand), _expected_by_hand())
+
+
+def test_the_frame_select_is_the_frame(by_hand):
+    """``review_frame_select`` (what PostgreSQL's loader runs and the benchmark's bare read
+    times) read plainly, row tuples through SQLAlchemy, holds the frame's values: the database
+    pivots; the loader only types them."""
+    from data_access.loading import review_frame_select
+
+    engine = store.get_engine(by_hand)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(review_frame_select([])).mappings().all()
+    finally:
+        engine.dispose()
+    expected = _expected_by_hand()
+    assert [r["review_id"] for r in rows] == expected["review_id"].tolist()
+    assert [r["reason_bits"] for r in rows] == [1 | 1 << 8, None, 1 << 7]
+    for row, (_, want) in zip(rows, expected.iterrows(), strict=True):
+        for column in COLUMNS:
+            if column in ("review_reasons", "review_date"):
+                continue
+            got, wanted = row[column], want[column]
+            assert (got is None and wanted is pd.NA) or got == wanted, (column, got, wanted)
+
+
+def test_ids_are_in_byte_order_whatever_the_collation():
+    """The frame is sorted by ``review_id`` byte by byte, as Arrow sorts; a database sorting
+    by a language's collation is put right."""
+    import pyarrow as pa
+
+    from data_access.loading import _in_byte_order
+
+    ids = ["a-2", "A1", "b", "B", "\u00e9", "e"]
+    columns = {"review_id": pa.chunked_array([ids[:3], ids[3:]]),
+               "n": pa.chunked_array([[0, 1, 2], [3, 4, 5]])}
+    got = _in_byte_order(columns)
+    assert got["review_id"].to_pylist() == ["A1", "B", "a-2", "b", "e", "\u00e9"]
+    assert got["n"].to_pylist() == [1, 3, 0, 2, 5, 4]
+    ordered = {"review_id": pa.chunked_array([sorted(ids)]), "n": pa.chunked_array([[0] * 6])}
+    assert _in_byte_order(ordered) is ordered
 
 
 @pytest.mark.parametrize(("filters", "ids"), [
@@ -335,6 +376,39 @@ def test_the_same_frame_as_the_pandas_reference(synthetic_store):
     assert everything["case_id"].eq("").sum() == 1
     assert everything["region"].isna().any()
     assert (everything.filter(like="comment_") == COMMENT).fillna(False).to_numpy().any()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set")
+def test_a_database_with_an_english_collation_loads_in_byte_order(tmp_path):
+    """PostgreSQL sorts the frame by the database's collation; under ICU's en-US ``A1`` comes
+    after ``a-2``: the loaded frame is still the one SQLite gives, in byte order."""
+    url = _create_pg_database("TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
+                              "LOCALE 'C.UTF-8'")
+    sqlite_url = f"sqlite:///{tmp_path / 'same.db'}"
+    try:
+        frames = []
+        for each in (url, sqlite_url):
+            _write_by_hand(each)
+            engine = store.get_engine(each)
+            with engine.begin() as conn:
+                for rid in ("a-2", "A1", "b", "B"):
+                    conn.execute(text("INSERT INTO reviews (review_id, organisation_code, "
+                                      "review_stage, status, death_month) VALUES (:r, 'XC3', "
+                                      "'first', 'draft', '2024-06')"), {"r": rid})
+                    conn.execute(text("INSERT INTO phase_assessments (review_id, phase, score) "
+                                      "VALUES (:r, 'overall', :s)"), {"r": rid, "s": len(rid)})
+                if each == url:
+                    database_order = conn.execute(text(
+                        "SELECT review_id FROM reviews ORDER BY review_id")).scalars().all()
+            engine.dispose()
+            frames.append(_load(each))
+    finally:
+        _drop_pg_database(url)
+    assert database_order.index("a-2") < database_order.index("A1")  # the collation differs
+    assert frames[0]["review_id"].tolist() == ["A1", "B", "R1", "R2", "R3", "a-2", "b"]
+    assert frames[0]["score_overall"].tolist()[:2] == [2, 1]
+    pd.testing.assert_frame_equal(frames[0], frames[1])
 
 
 # ---------------------------------------------------------------- row-level security (PG) ----
