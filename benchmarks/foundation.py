@@ -12,25 +12,30 @@ measurement:
   ``sjr import reviews FILE`` does; prints rows/s end to end and peak RSS (``ru_maxrss``);
   then read + validate alone, to show the split.
 - **load**: ``store.load_reviews`` of the whole store (the review frame: child tables pivoted,
-  dtypes set) beside a **bare Arrow read** of the same rows and columns: ADBC's
-  ``fetch_arrow_table`` of exactly the SELECTs the loader runs
-  (``data_access.loading.review_selects``: the reviews joined to their organisation, then
-  every child table it pivots), into Arrow tables, nothing else (no pivot, no pandas). ADBC
-  (``adbc-driver-sqlite``, ``adbc-driver-postgresql``) is the fastest Arrow reader of either
-  database we know. On SQLite it also prints the same SELECTs read into Arrow through Python's
-  ``sqlite3`` (what the loader's own connection can do: ADBC's bundled SQLite must not open
-  the file beside Python's in one process, see ``data_access.loading._reader``). Each read
-  runs in a fresh process, ``--repeat`` times interleaved; the median is printed. On
-  PostgreSQL (``SJR_BENCH_POSTGRES_URL``, else the local server; ``--no-postgres`` skips it)
-  the same files are imported into a throwaway database, read as its owner, and dropped.
+  dtypes set) beside two **bare Arrow reads**, ADBC's ``fetch_arrow_table`` (``adbc-driver-sqlite``,
+  ``adbc-driver-postgresql``: the fastest Arrow reader of either database we know) into Arrow
+  tables, nothing else (no pandas):
+
+  - of the frame's rows and columns: ``data_access.loading.review_frame_select``, one SELECT
+    in which the database pivots the child tables onto the reviews (the target's baseline;
+    PostgreSQL's loader reads exactly this, through COPY);
+  - of the stored tables it is made of, unpivoted: ``data_access.loading.review_selects``
+    (the reviews joined to their organisation, then each child table; SQLite's loader reads
+    these and pivots in Arrow, which measures faster there than SQLite's own pivot).
+
+  On SQLite it also prints ``review_selects`` read into Arrow through Python's ``sqlite3``
+  (what the loader's own connection can do: ADBC's bundled SQLite must not open the file
+  beside Python's in one process, see ``data_access.loading._reader``). Each read runs in a
+  fresh process, ``--repeat`` times interleaved; the median is printed. Then the small
+  loaders (deaths, organisations), best of 5 in one process, beside ADBC. On PostgreSQL
+  (``SJR_BENCH_POSTGRES_URL``, else the local server; ``--no-postgres`` skips it) the same
+  files are imported into a throwaway database, read as its owner, and dropped.
 
 Targets: >= 20,000 validated rows/s; < 1 GB peak memory at 1,000,000 reviews;
-``load_reviews`` within 1.2x of the bare Arrow read (issue 16).
+``load_reviews`` within 1.2x of the bare Arrow read of the same rows and columns (issue 16).
 
-Last load figures (``--sizes 200000 --repeat 3``, medians, 2 shared cores at load about 2):
-PostgreSQL 3.07 s wall / 2.38 CPU s against ADBC's 1.45 / 0.86 (2.12x wall, 2.76x CPU); SQLite
-4.44 / 4.31 against 0.95 / 0.93 (4.67x wall, 4.63x CPU). Both miss 1.2x; where the rest goes is
-in ``docs/scaling.md``.
+Last load figures: see ``docs/scaling.md`` (both baselines, both databases, 200,000 and
+1,000,000 reviews).
 
 Usage: ``python benchmarks/foundation.py [--sizes 100000 1000000] [--cache DIR] [--repeat 3]
 [--no-postgres]``
@@ -195,6 +200,56 @@ def _child_load(url: str, how: str) -> dict:
     return {"rows": rows, "s": done - started, "cpu_s": cpu1 - cpu0, "peak_mb": _peak_mb()}
 
 
+_SMALL = {
+    "load_deaths": "SELECT organisation_code, month, deaths_in_scope, learning_disability_deaths "
+                   "FROM deaths ORDER BY organisation_code, month",
+    "load_organisations": "SELECT code AS organisation_code, name, nation, region "
+                          "FROM organisations ORDER BY code",
+}
+
+
+def _child_small(url: str) -> dict:
+    """The small loaders, each best of 5 in this process, beside ADBC's bare read of the same
+    rows and columns: milliseconds either way, so the ratio is a call's fixed cost."""
+    from data_access import store
+
+    engine = store.get_engine(url)
+    out = {}
+    with engine.connect() as conn:
+        for name in _SMALL:
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                rows = len(getattr(store, name)(conn))
+                times.append(time.perf_counter() - started)
+            out[name] = {"rows": rows, "s": min(times)}
+    if engine.dialect.name == "sqlite":
+        import adbc_driver_sqlite.dbapi as adbc
+        target = engine.url.database
+    else:
+        import adbc_driver_postgresql.dbapi as adbc
+        target = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc.connect(target) as conn, conn.cursor() as cursor:
+        for name, sql in _SMALL.items():
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                cursor.execute(sql)
+                cursor.fetch_arrow_table()
+                times.append(time.perf_counter() - started)
+            out[name]["adbc_s"] = min(times)
+    engine.dispose()
+    return out
+
+
+def _small_figures(url: str, engine_name: str) -> None:
+    for name, got in _run_child("small", url).items():
+        print(f"  load    : {name} {got['s'] * 1000:6.1f} ms against ADBC's "
+              f"{got['adbc_s'] * 1000:.1f} ms for the same {got['rows']:,} rows "
+              f"({got['s'] / got['adbc_s']:.1f}x, a call's fixed cost; {engine_name}, "
+              "best of 5)")
+
+
 def _adbc_rows(cursor, selects: list[str]) -> int:
     tables = []
     for sql in selects:
@@ -259,6 +314,7 @@ def _postgres(admin_url: str, files: dict[str, Path], repeat: int) -> None:
             conn.execute(text("ANALYZE"))
             conn.commit()
         _load_figures(url, "PostgreSQL", ("load_reviews", "adbc", "adbc_tables"), repeat)
+        _small_figures(url, "PostgreSQL")
     finally:
         engine = create_engine(admin, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
@@ -297,6 +353,7 @@ def _bench(size: int, cache: Path, repeat: int, postgres: str | None) -> None:
               f"(target < {TARGET_PEAK_MB:,} MB at 1M) {'OK' if ok else 'MISS'}")
         _load_figures(f"sqlite:///{db}", "SQLite",
                       ("load_reviews", "adbc", "adbc_tables", "sqlite3"), repeat)
+        _small_figures(f"sqlite:///{db}", "SQLite")
     if postgres is not None:
         _postgres(postgres, files, repeat)
 
@@ -315,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         kind, *rest = args.child
         child = {"import": _child_import, "validate": _child_validate, "load": _child_load,
+                 "small": _child_small,
                  "generate": _generate}
         result = child[kind](*rest)
         print(json.dumps(result))
