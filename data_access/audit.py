@@ -134,6 +134,12 @@ the queue: longer than a save holds the lock (milliseconds), so ordinary saves d
 reads to the queue, far shorter than an import or a backup."""
 
 
+UNCHANGED_SINCE = "sjr_unchanged_since"
+"""``Connection.info`` key: the DB-API connection's ``total_changes`` when a read's
+transaction took the write lock (:func:`lock_for_read`). While the count is the same, the
+transaction has written nothing, so what it would read is what is committed (the review
+loader reads big SQLite loads in a process of its own then, ``data_access.loading``)."""
+
 def lock_for_read(conn: Connection) -> bool:
     """Start a read's transaction; True when it holds the audit chain lock (then :func:`append`
     its entry), False when it reads without it (then :func:`queue_append` it).
@@ -162,11 +168,13 @@ def lock_for_read(conn: Connection) -> bool:
         if not str(getattr(exc.orig, "sqlite_errorname", "")).startswith("SQLITE_BUSY"):
             raise
         conn.exec_driver_sql("BEGIN")  # deferred: a read snapshot, no write lock
+        conn.info.pop(UNCHANGED_SINCE, None)  # not what is committed once the writer commits
         return False
     finally:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={previous}")
     _lock_head(conn)
     flush_queue(conn)
+    conn.info[UNCHANGED_SINCE] = dbapi.total_changes
     return True
 
 

@@ -188,6 +188,99 @@ def test_ids_are_in_byte_order_whatever_the_collation():
     assert _in_byte_order(ordered) is ordered
 
 
+@pytest.fixture
+def own_process(monkeypatch):
+    """Every SQLite load big enough to read in a process of its own; the reads it made."""
+    from data_access import loading, sqlite_reader
+
+    made = []
+    real = sqlite_reader.read
+
+    def spy(path, statements):
+        made.append(path)
+        return real(path, statements)
+
+    monkeypatch.setattr(loading, "_OWN_PROCESS_ROWS", 0)
+    monkeypatch.setattr(sqlite_reader, "read", spy)
+    return made
+
+
+def test_a_big_sqlite_load_in_its_own_process_loads_the_same(by_hand, own_process):
+    """ADBC's SQLite driver in a child process (mapped back through a memory file) gives the
+    frame typed out by hand, under filters too; PostgreSQL never uses it."""
+    pd.testing.assert_frame_equal(_load(by_hand), _expected_by_hand())
+    expected = _expected_by_hand()
+    pd.testing.assert_frame_equal(
+        _load(by_hand, organisation_codes="XA1", status="locked"),
+        expected[expected["review_id"] == "R3"].reset_index(drop=True))
+    empty = _load(by_hand, organisation_codes="XC3")
+    assert empty.empty and list(empty.columns) == COLUMNS
+    if by_hand.startswith("sqlite"):
+        assert len(own_process) == 3
+    else:
+        assert own_process == []
+
+
+def test_a_transaction_that_wrote_reads_on_its_own_connection(tmp_path, own_process):
+    """A child process cannot see what this transaction has not committed; a door's read
+    transaction, which has written nothing since it took the lock, reads in the child."""
+    from data_access import audit
+
+    url = f"sqlite:///{tmp_path / 'sjr.db'}"
+    _write_by_hand(url)
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert audit.lock_for_read(conn)
+            locked = store.load_reviews(conn)
+            assert len(own_process) == 1
+            conn.execute(text("INSERT INTO reviews (review_id, organisation_code, "
+                              "review_stage, status, death_month) VALUES ('R4', 'XC3', "
+                              "'first', 'draft', '2024-06')"))
+            written = store.load_reviews(conn)
+            assert len(own_process) == 1  # read here: the child would miss R4
+            conn.rollback()
+    finally:
+        engine.dispose()
+    pd.testing.assert_frame_equal(locked, _expected_by_hand())
+    assert written["review_id"].tolist() == ["R1", "R2", "R3", "R4"]
+
+
+def test_a_programme_team_door_reads_in_the_child(tmp_path, own_process, monkeypatch):
+    """Through the session's door (the audit lock taken, the entry written after the read)
+    the load reads in the child and gives what the connection's own read gives."""
+    from access_setup import _populate
+
+    from data_access import loading
+
+    url = f"sqlite:///{tmp_path / 'sjr.db'}"
+    _populate(url)
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    with open_session("national", url, tool="test") as session:
+        shown = session.reviews()
+    assert len(own_process) == 1 and len(shown) > 0
+    monkeypatch.setattr(loading, "_OWN_PROCESS_ROWS", 10**9)
+    with open_session("national", url, tool="test") as session:
+        here = session.reviews()
+    assert len(own_process) == 1
+    pd.testing.assert_frame_equal(shown, here)
+
+
+def test_a_failed_child_reads_on_the_connection_instead(by_hand, own_process, monkeypatch):
+    from data_access import sqlite_reader
+
+    def broken(path, statements):
+        raise RuntimeError("the SQLite reader process failed: no adbc here")
+
+    monkeypatch.setattr(sqlite_reader, "read", broken)
+    if by_hand.startswith("sqlite"):
+        with pytest.warns(RuntimeWarning, match="no adbc here"):
+            frame = _load(by_hand)
+    else:
+        frame = _load(by_hand)
+    pd.testing.assert_frame_equal(frame, _expected_by_hand())
+
+
 @pytest.mark.parametrize(("filters", "ids"), [
     ({"organisation_codes": "XA1"}, ["R1", "R3"]),
     ({"organisation_codes": ["XB2", "XC3"]}, ["R2"]),
