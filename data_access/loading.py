@@ -229,7 +229,8 @@ def _reader(conn: Connection) -> Reader:
     SQLite driver reads three to four times faster, but it carries its own copy of the SQLite
     library, and two copies in one process must not open the same file: closing one copy's
     file drops the POSIX locks the other holds (sqlite.org/howtocorrupt.html, 2.2.1). Tried
-    here, a load after a committed save missed the saved review.
+    here, a load after a committed save missed the saved review. Big review loads use it in
+    a process of its own instead (:mod:`data_access.sqlite_reader`, ``_in_own_process``).
     """
     return _copy_reader(conn) if conn.dialect.name == "postgresql" else _cursor_reader(conn)
 
