@@ -140,6 +140,7 @@ transaction took the write lock (:func:`lock_for_read`). While the count is the 
 transaction has written nothing, so what it would read is what is committed (the review
 loader reads big SQLite loads in a process of its own then, ``data_access.loading``)."""
 
+
 def lock_for_read(conn: Connection) -> bool:
     """Start a read's transaction; True when it holds the audit chain lock (then :func:`append`
     its entry), False when it reads without it (then :func:`queue_append` it).
@@ -307,13 +308,10 @@ _QUEUE_COLUMNS = ("seq", *_COLUMNS[1:])
 def queue_path(target: Connection | Engine) -> Path | None:
     """The audit queue file of a SQLite file store (``<store>.audit-queue``); None for
     PostgreSQL and for in-memory or ``file:`` URI SQLite stores, which have no queue."""
-    url = target.engine.url if isinstance(target, Connection) else target.url
-    if url.get_backend_name() != "sqlite" or url.query.get("uri"):
-        return None
-    database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database + QUEUE_SUFFIX)
+    from data_access.database import sqlite_file
+
+    database = sqlite_file(target.engine.url if isinstance(target, Connection) else target.url)
+    return None if database is None else Path(database + QUEUE_SUFFIX)
 
 
 def _queue_connect(path: Path) -> sqlite3.Connection:

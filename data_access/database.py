@@ -22,7 +22,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from data_access.models import (
     Death,
@@ -89,6 +89,17 @@ def database_url(db: str | None = None) -> str:
 
 
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def sqlite_file(url: URL) -> str | None:
+    """The file of a SQLite file store at ``url``; None for another database and for
+    in-memory or ``file:`` URI SQLite stores, which have no file of their own to name."""
+    if url.get_backend_name() != "sqlite" or url.query.get("uri"):
+        return None
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
 
 
 def _private_sqlite_file(database: str | None) -> None:

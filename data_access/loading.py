@@ -42,6 +42,7 @@ from data_access.database import (
     _REVIEW_FIELDS,
     _REVIEWS,
     _id_chunks,
+    sqlite_file,
 )
 from sjrlib import domain
 
@@ -260,8 +261,14 @@ def review_selects(conditions: list) -> list[Select]:
                .join(_ORGANISATIONS, _ORGANISATIONS.c.code == _REVIEWS.c.organisation_code)
                .where(*conditions))
     tables = (_PHASES, _PROBLEMS, _REASONS) + ((_REFERRALS,) if _REFERRAL_COLUMNS else ())
-    return [reviews, *(select(table).select_from(_REVIEWS.join(table) if conditions else table)
-                       .where(*conditions) for table in tables)]
+    return [reviews, *(_child_rows(table, conditions, table) for table in tables)]
+
+
+def _child_rows(table, conditions: list, *columns) -> Select:
+    """``columns`` of ``table``'s rows (a child table of the reviews) whose review passes
+    ``conditions`` (joined to the reviews only when there are any)."""
+    return (select(*columns).select_from(table.join(_REVIEWS) if conditions else table)
+            .where(*conditions))
 
 
 def _pivots() -> list[tuple]:
@@ -292,19 +299,17 @@ def review_frame_select(conditions: list) -> Select:
     instead of one a child row (1.5 million at 200,000 reviews).
     ``benchmarks/foundation.py`` times a bare Arrow read of exactly this.
     """
-    def grouped(table, key: str, values: dict, items: tuple):
-        columns = [func.max(case((table.c[key] == item, table.c[value]))).label(name(item))
-                   for item in items for value, name in values.items()]
-        source = table.join(_REVIEWS) if conditions else table
-        return (select(table.c.review_id, *columns).select_from(source).where(*conditions)
+    def grouped(table, *columns):
+        return (_child_rows(table, conditions, table.c.review_id, *columns)
                 .group_by(table.c.review_id).subquery())
 
+    children = [grouped(table, *(func.max(case((table.c[key] == item, table.c[value])))
+                                 .label(name(item))
+                                 for item in items for value, name in values.items()))
+                for table, key, values, items in _pivots()]
     bit = case(*((_REASONS.c.reason == name, literal(1 << i))
                  for i, name in enumerate(domain.REVIEW_REASONS)), else_=literal(0))
-    reasons = (select(_REASONS.c.review_id, func.sum(bit).label("reason_bits"))
-               .select_from(_REASONS.join(_REVIEWS) if conditions else _REASONS)
-               .where(*conditions).group_by(_REASONS.c.review_id).subquery())
-    children = [grouped(*pivot) for pivot in _pivots()]
+    reasons = grouped(_REASONS, func.sum(bit).label("reason_bits"))
     source = _REVIEWS.join(_ORGANISATIONS, _ORGANISATIONS.c.code == _REVIEWS.c.organisation_code)
     for child in (*children, reasons):
         source = source.outerjoin(child, child.c.review_id == _REVIEWS.c.review_id)
@@ -357,10 +362,7 @@ def _in_own_process(conn: Connection, conditions: list) -> bool:
     one that took the write lock and has written nothing since: no other writer can commit
     meanwhile). A transaction that wrote (an import reading back what it replaces) or that
     reads a snapshot beside another writer reads on its own connection."""
-    database = conn.engine.url.database
-    if (conn.dialect.name != "sqlite" or not hasattr(os, "memfd_create")  # Linux only
-            or not database or database == ":memory:"
-            or database.startswith("file:") or conn.engine.url.query.get("uri")):
+    if sqlite_file(conn.engine.url) is None or not hasattr(os, "memfd_create"):  # Linux only
         return False
     dbapi = conn.connection.dbapi_connection
     if dbapi.in_transaction and conn.info.get(UNCHANGED_SINCE) != dbapi.total_changes:
@@ -376,7 +378,7 @@ def _read_in_own_process(conn: Connection, queries: list[Select]
     from data_access import sqlite_reader
 
     compiled = [_compiled(conn.dialect, query) for query in queries]
-    tables = sqlite_reader.read(str(Path(conn.engine.url.database).resolve()),
+    tables = sqlite_reader.read(str(Path(sqlite_file(conn.engine.url)).resolve()),
                                 [(sql, list(params)) for sql, params in compiled])
     out = []
     for query, table in zip(queries, tables, strict=True):
