@@ -51,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 TARGET_ROWS_PER_S = 20_000
@@ -177,18 +178,8 @@ def _child_load(url: str, how: str) -> dict:
     if how == "load_reviews":
         with engine.connect() as conn:
             rows = len(store.load_reviews(conn))
-    elif how == "adbc" and engine.dialect.name == "sqlite":
-        import adbc_driver_sqlite.dbapi as adbc
-
-        with adbc.connect(engine.url.database) as conn, conn.cursor() as cursor:
-            # one batch per result: the driver types each column from its first batch
-            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 30)})
-            rows = _adbc_rows(cursor, selects)
     elif how == "adbc":
-        import adbc_driver_postgresql.dbapi as adbc
-
-        uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with adbc.connect(uri) as conn, conn.cursor() as cursor:
+        with _adbc_cursor(engine) as cursor:
             rows = _adbc_rows(cursor, selects)
     else:  # "sqlite3" (review_selects: what the SQLite loader reads)
         with engine.connect() as conn:
@@ -227,13 +218,7 @@ def _child_small(url: str) -> dict:
                 rows = len(getattr(store, name)(conn))
                 times.append(time.perf_counter() - started)
             out[name] = {"rows": rows, "s": min(times)}
-    if engine.dialect.name == "sqlite":
-        import adbc_driver_sqlite.dbapi as adbc
-        target = engine.url.database
-    else:
-        import adbc_driver_postgresql.dbapi as adbc
-        target = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with adbc.connect(target) as conn, conn.cursor() as cursor:
+    with _adbc_cursor(engine) as cursor:
         for name, sql in _SMALL.items():
             times = []
             for _ in range(5):
@@ -252,6 +237,22 @@ def _small_figures(url: str, engine_name: str) -> None:
               f"{got['adbc_s'] * 1000:.1f} ms for the same {got['rows']:,} rows "
               f"({got['s'] / got['adbc_s']:.1f}x, a call's fixed cost; {engine_name}, "
               "best of 5)")
+
+
+@contextmanager
+def _adbc_cursor(engine):
+    """A cursor of ADBC's driver for ``engine``'s database (SQLite or PostgreSQL)."""
+    if engine.dialect.name == "sqlite":
+        import adbc_driver_sqlite.dbapi as adbc
+        target = engine.url.database
+    else:
+        import adbc_driver_postgresql.dbapi as adbc
+        target = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc.connect(target) as conn, conn.cursor() as cursor:
+        if engine.dialect.name == "sqlite":
+            # one batch per result: the driver types each column from its first batch
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 30)})
+        yield cursor
 
 
 def _adbc_rows(cursor, selects: list[str]) -> int:
