@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -29,11 +31,13 @@ from sqlalchemy import (
     Engine,
     bindparam,
     delete,
+    event,
     func,
     insert,
     select,
 )
 from sqlalchemy import update as sa_update
+from sqlalchemy.exc import DBAPIError
 
 from data_access.database import (
     _DEATHS,
@@ -211,6 +215,23 @@ def _copy_constant(value: object) -> object:
 _COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 
 
+_ESCAPED_BYTES = np.zeros(256, dtype=bool)
+_ESCAPED_BYTES[[ord(raw) for raw, _escaped in _COPY_ESCAPES]] = True
+
+
+def _needs_escape(text: pa.Array) -> bool:
+    """Whether any value of a string array holds a byte COPY's text format escapes (most
+    columns never do: one look-up per byte of the values, where four replacing passes each
+    copied the whole column)."""
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1,
+                            offset=text.offset * 4)
+    data = text.buffers()[2]
+    if data is None or offsets[-1] == offsets[0]:
+        return False
+    values = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return bool(_ESCAPED_BYTES[values].any())
+
+
 def _copy_text(columns: list[pa.Array]) -> pa.Buffer | bytes:
     """The rows of ``columns`` in PostgreSQL's ``COPY`` text format, built by Arrow kernels
     (no Python object per cell): tab-separated, one line per row, ``\\N`` for NULL, and a
@@ -220,7 +241,8 @@ def _copy_text(columns: list[pa.Array]) -> pa.Buffer | bytes:
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
         text = pc.cast(column, pa.string())  # pandas strings come as large_string
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) \
+                and _needs_escape(text):
             for raw, escaped in _COPY_ESCAPES:
                 text = pc.replace_substring(text, raw, escaped)
         cells.append(pc.fill_null(text, "\\N"))
@@ -236,28 +258,113 @@ def _copy_text(columns: list[pa.Array]) -> pa.Buffer | bytes:
 def _copy(conn: Connection, table, names: list[str] | tuple[str, ...],
           columns: list[pa.Array]) -> None:
     """``COPY table (names) FROM STDIN`` of Arrow columns, in slices of at most
-    :data:`CHUNK_ROWS` rows (a string array's offsets are 32-bit)."""
+    :data:`CHUNK_ROWS` rows (a string array's offsets are 32-bit). The text is built here; the
+    statement runs here, or in the connection's :class:`_CopyWriter` if a bulk import opened one."""
     listed = ", ".join(names)
-    cursor = conn.connection.driver_connection.cursor()
+    texts = [_copy_text([c.slice(start, CHUNK_ROWS) for c in columns])
+             for start in range(0, len(columns[0]), CHUNK_ROWS)]
+
+    def run() -> None:
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            target = table.name
+            if _row_security_active(cursor, table.name):
+                # PostgreSQL refuses COPY FROM into a table whose row-level security binds the
+                # connection (a person's own role: a lead's import). COPY into a private
+                # temporary table instead, then one INSERT ... SELECT, which the policies check
+                # row by row.
+                target = f"sjr_copy_{table.name}"
+                cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} "
+                               f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+                cursor.execute(f"TRUNCATE {target}")
+            with cursor.copy(f"COPY {target} ({listed}) FROM STDIN") as copy:
+                for text in texts:
+                    copy.write(text)
+            if target != table.name:
+                cursor.execute(f"INSERT INTO {table.name} ({listed}) SELECT {listed} "
+                               f"FROM {target}")
+                cursor.execute(f"TRUNCATE {target}")
+        finally:
+            cursor.close()
+
+    writer = conn.info.get(_COPY_WRITER)
+    if writer is None:
+        run()
+    else:
+        writer.submit(run)
+
+
+_COPY_WRITER = "sjr_copy_writer"
+
+
+class _CopyWriter:
+    """The ``COPY`` statements of a bulk import on PostgreSQL, run in order by one worker thread
+    while the importing thread builds the next one's text.
+
+    Without it the two took turns: the server sat idle while the importer built a chunk's
+    text, and the importer while the server parsed, indexed and key-checked it. At most
+    ``depth`` statements wait (memory stays bounded). The worker uses the driver's connection
+    only, never SQLAlchemy's; psycopg's lock serialises it with anything else on the
+    connection, and :func:`_copy_writer` makes every other statement wait until all COPYs asked
+    before it have run, so writes happen in the order they were asked, and a COPY's error is
+    raised in the importing thread at that statement or at the end."""
+
+    def __init__(self, depth: int = 2):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sjr-copy")
+        self._pending: deque[Future] = deque()
+        self._depth = depth
+
+    def submit(self, job: Callable[[], None]) -> None:
+        while len(self._pending) >= self._depth:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(job))
+
+    def drain(self) -> None:
+        """Wait for every COPY asked so far; raise the first one's error."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def abandon(self) -> None:
+        """Cancel what has not started, wait for what has; errors are dropped (the caller is
+        already raising, and its rollback voids every COPY)."""
+        for future in self._pending:
+            future.cancel()
+        for future in self._pending:
+            if not future.cancelled():
+                future.exception()
+        self._pending.clear()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+@contextmanager
+def _copy_writer(conn: Connection) -> Iterator[None]:
+    """A :class:`_CopyWriter` for ``conn`` while the block runs (PostgreSQL; elsewhere
+    nothing). Every statement SQLAlchemy sends on ``conn`` meanwhile first waits for the COPYs
+    asked before it. At the end of the block all of them have run (their first error is raised);
+    if the block raises, the ones not started are cancelled. Must sit inside the transaction it
+    writes in: everything has stopped before the commit or rollback."""
+    if conn.dialect.name != "postgresql" or _COPY_WRITER in conn.info:
+        yield
+        return
+    writer = _CopyWriter()
+
+    def settle(*_args: object) -> None:
+        writer.drain()
+
+    conn.info[_COPY_WRITER] = writer
+    event.listen(conn, "before_cursor_execute", settle)
     try:
-        target = table.name
-        if _row_security_active(cursor, table.name):
-            # PostgreSQL refuses COPY FROM into a table whose row-level security binds the
-            # connection (a person's own role: a lead's import). COPY into a private temporary
-            # table instead, then one INSERT ... SELECT, which the policies check row by row.
-            target = f"sjr_copy_{table.name}"
-            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} "
-                           f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
-            cursor.execute(f"TRUNCATE {target}")
-        with cursor.copy(f"COPY {target} ({listed}) FROM STDIN") as copy:
-            rows = len(columns[0])
-            for start in range(0, rows, CHUNK_ROWS):
-                copy.write(_copy_text([c.slice(start, CHUNK_ROWS) for c in columns]))
-        if target != table.name:
-            cursor.execute(f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {target}")
-            cursor.execute(f"TRUNCATE {target}")
+        yield
+        writer.drain()
+    except BaseException:
+        writer.abandon()
+        raise
     finally:
-        cursor.close()
+        event.remove(conn, "before_cursor_execute", settle)
+        conn.info.pop(_COPY_WRITER, None)
+        writer.close()
 
 
 def _row_security_active(cursor, table_name: str) -> bool:
@@ -619,7 +726,7 @@ def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: 
     ImportResult
         Counts of inserted, updated and unchanged reviews.
     """
-    with _transaction(target) as conn, _bulk_cache(conn):
+    with _transaction(target) as conn, _bulk_cache(conn), _copy_writer(conn):
         _begin_write(conn)
         result = _store_reviews(conn, frame, update=update, progress=progress,
                                 saved_by=saved_by)
@@ -667,7 +774,7 @@ def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFr
     from sjrlib.readahead import ReadAhead
 
     with ReadAhead(blocks, name="sjr-import-blocks") as items, _transaction(target) as conn, \
-            _bulk_cache(conn):
+            _bulk_cache(conn), _copy_writer(conn):
         _begin_write(conn)
         # A store that was empty holds only this file's earlier blocks: ids are unique across
         # the file, so none of a block's can be stored already (if the file breaks that, its
@@ -742,9 +849,18 @@ def _waiting(conn: Connection, block: pd.DataFrame) -> np.ndarray:
 
 @contextmanager
 def _indexes_rebuilt(conn: Connection, table, *, enabled: bool) -> Iterator[None]:
-    """On SQLite (when ``enabled``): ``table``'s secondary indexes dropped for the block, then
-    created again from their own stored definitions. If the block raises, nothing is created:
-    the caller's rollback brings the indexes back with everything else."""
+    """When ``enabled`` (a first import into an empty store), what a row-by-row import would
+    check and index row by row is built once at the end instead, inside the transaction:
+
+    - SQLite: ``table``'s secondary indexes, dropped for the block and created again from their
+      own stored definitions;
+    - PostgreSQL: see :func:`_pg_keys_rebuilt`.
+
+    If the block raises, nothing is created: the caller's rollback brings everything back."""
+    if enabled and conn.dialect.name == "postgresql":
+        with _pg_keys_rebuilt(conn):
+            yield
+        return
     if not enabled or conn.dialect.name != "sqlite":
         yield
         return
@@ -756,6 +872,83 @@ def _indexes_rebuilt(conn: Connection, table, *, enabled: bool) -> Iterator[None
     yield
     for _name, sql in indexes:
         conn.exec_driver_sql(sql)
+
+
+_REVIEW_TABLES = ("reviews", "phase_assessments", "problems", "review_reasons", "referrals")
+_REBUILT_KEYS = """
+SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+FROM pg_constraint c
+WHERE c.contype = 'f' AND c.confrelid = 'reviews'::regclass
+  AND c.conrelid = ANY(%(tables)s::regclass[])
+ORDER BY 1, 2
+"""
+_REBUILT_INDEXES = """
+SELECT i.relname, pg_get_indexdef(i.oid)
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+WHERE x.indrelid = 'reviews'::regclass
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+ORDER BY 1
+"""
+_KEYS_LOCK_WAIT = "2s"
+"""How long a first import waits for readers to leave the review tables before it gives up
+building their keys at the end and checks them row by row instead."""
+
+
+@contextmanager
+def _pg_keys_rebuilt(conn: Connection) -> Iterator[None]:
+    """PostgreSQL, a first import into an empty store: the foreign keys that point at
+    ``reviews`` from the tables an import fills (each child row's key, each second review's
+    ``second_review_of``) and ``reviews``' secondary indexes are dropped for the block, then
+    created again from their own definitions: one index build and one set-wise check of each
+    key (``ADD CONSTRAINT`` checks every row in one query) instead of a trigger's look-up per
+    row, which was half of the server's work (``docs/scaling.md``).
+
+    Only where it costs nobody anything:
+
+    - the connection's role owns the tables (the import path runs as the owner; a person's role
+      imports row-checked);
+    - the review tables are locked (``ACCESS EXCLUSIVE``, waited for at most
+      :data:`_KEYS_LOCK_WAIT`: a reader that holds them on makes the import check row by row,
+      rather than queue every later reader behind it) and still empty once locked. Readers of
+      the review tables wait for this import's commit; there was nothing for them to read.
+
+    The keys from ``reviews`` to ``organisations`` and ``reviewers`` stay: dropping them would
+    lock those tables, which everyone reads. The keys are added back inside the transaction: a
+    row that breaks one fails the import, which rolls back whole."""
+    owner = conn.exec_driver_sql(
+        "SELECT bool_and(pg_has_role(c.relowner, 'USAGE')) FROM pg_class c "
+        "WHERE c.oid = ANY(%(tables)s::regclass[])", {"tables": list(_REVIEW_TABLES)}).scalar()
+    if not owner:
+        yield
+        return
+    waited = conn.exec_driver_sql("SHOW lock_timeout").scalar()
+    savepoint = conn.begin_nested()
+    try:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{_KEYS_LOCK_WAIT}'")
+        conn.exec_driver_sql(f"LOCK TABLE {', '.join(_REVIEW_TABLES)} IN ACCESS EXCLUSIVE MODE")
+        conn.exec_driver_sql("SELECT set_config('lock_timeout', %(waited)s, true)",
+                             {"waited": waited})
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        savepoint.rollback()
+        yield
+        return
+    savepoint.commit()
+    if conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM reviews)").scalar():
+        yield  # a review was saved between the count and the lock: check row by row
+        return
+    keys = conn.exec_driver_sql(_REBUILT_KEYS, {"tables": list(_REVIEW_TABLES)}).all()
+    indexes = conn.exec_driver_sql(_REBUILT_INDEXES).all()
+    for table, name, _definition in keys:
+        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    for _name, definition in indexes:
+        conn.exec_driver_sql(definition)
+    for table, name, definition in keys:
+        conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
 def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,

@@ -1,0 +1,226 @@
+"""How a bulk import writes on PostgreSQL: keys built once at the end of a first import, and
+``COPY`` statements run by a worker thread while the next one's text is built.
+
+- A first import into an empty store drops the foreign keys that point at ``reviews`` from the
+  tables it fills, and ``reviews``' secondary indexes, and creates them again from their own
+  definitions before the commit (``bulk._pg_keys_rebuilt``): the schema afterwards is the schema
+  before, the keys hold, and a row that breaks one fails the whole import.
+- It does so only when nobody is reading the review tables (it would otherwise queue every later
+  reader behind its lock) and only for the tables' owner; else the keys are checked row by row.
+- ``bulk._copy_writer``: a statement after a COPY sees the COPY's rows; a COPY's error is raised in
+  the importing thread and leaves nothing behind.
+
+The reviews are hand-written (``test_import_copy._rows``), the organisations the hand-made file
+of ``tests/data``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pyarrow as pa
+import pytest
+from access_setup import POSTGRES_URL
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from test_import_cli import sjr
+from test_import_copy import DATA, _rows
+from test_reimport import write_reviews
+
+from data_access import bulk, store
+from data_access.database import _ORGANISATIONS, _PHASES
+
+
+def _pg(test):
+    """A PostgreSQL test: skipped unless ``SJR_TEST_POSTGRES_URL`` is set."""
+    return pytest.mark.postgres(pytest.mark.skipif(
+        not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set")(test))
+
+_SCHEMA = """
+SELECT 'key', conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+FROM pg_constraint WHERE connamespace = current_schema()::regnamespace
+UNION ALL
+SELECT 'index', tablename, indexname, indexdef FROM pg_indexes
+WHERE schemaname = current_schema()
+ORDER BY 1, 2, 3
+"""
+
+
+@pytest.fixture
+def pg_url(postgres_database):
+    """An empty store with the hand-made organisations (PostgreSQL)."""
+    assert sjr("import", "organisations", DATA / "organisations.csv",
+               "--db", postgres_database).exit_code == 0
+    return postgres_database
+
+
+def _schema(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(_SCHEMA)]
+
+
+def _import(engine, path, statements: list[str] | None = None) -> store.ImportResult:
+    """``path`` imported as ``sjr import reviews`` does; the SQL it sent in ``statements``."""
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    if statements is not None:
+        event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.connect() as conn:
+            known_orgs = store.known_organisations(conn)
+        from sjrlib import io
+
+        return store.import_review_blocks(engine, io.stream_reviews(
+            path, known_organisations=known_orgs, known_reviews={}))
+    finally:
+        if statements is not None:
+            event.remove(engine, "before_cursor_execute", seen)
+
+
+def _dropped(statements: list[str]) -> list[str]:
+    return [s for s in statements if "DROP CONSTRAINT" in s or s.startswith("DROP INDEX")]
+
+
+@_pg
+def test_a_first_import_builds_the_keys_at_the_end_and_leaves_the_schema_as_it_was(
+        pg_url, tmp_path):
+    engine = store.get_engine(pg_url)
+    try:
+        before = _schema(engine)
+        statements: list[str] = []
+        result = _import(engine, write_reviews(tmp_path / "r.csv", _rows(620)), statements)
+        assert result == store.ImportResult(inserted=620)
+        dropped = _dropped(statements)
+        # the four child tables' keys, the second review's key and the five secondary indexes
+        assert sum("DROP CONSTRAINT" in s for s in dropped) == 5, dropped
+        assert sum(s.startswith("DROP INDEX") for s in dropped) == 5, dropped
+        assert not any("fk_reviews_organisation_code" in s for s in dropped)
+        assert _schema(engine) == before
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM phase_assessments").scalar() > 620
+            with pytest.raises(IntegrityError, match="fk_phase_assessments_review_id_reviews"):
+                conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
+                                     "VALUES ('NO-SUCH-REVIEW', 'admission', 3)")
+        # the store is no longer empty: the next import checks its keys row by row
+        more = [dict(r, review_id=f"M{i:04d}", case_id=f"D-{i:05d}")
+                for i, r in enumerate(_rows(600))]
+        statements.clear()
+        assert _import(engine, write_reviews(tmp_path / "m.csv", more), statements) \
+            == store.ImportResult(inserted=600)
+        assert _dropped(statements) == []
+        assert _schema(engine) == before
+    finally:
+        engine.dispose()
+
+
+@_pg
+def test_a_row_that_breaks_a_rebuilt_key_fails_the_whole_import(pg_url):
+    engine = store.get_engine(pg_url)
+    try:
+        before = _schema(engine)
+        with pytest.raises(IntegrityError, match="fk_phase_assessments_review_id_reviews"), \
+                engine.begin() as conn, bulk._pg_keys_rebuilt(conn):
+            conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
+                                 "VALUES ('NO-SUCH-REVIEW', 'admission', 3)")
+        assert _schema(engine) == before
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM phase_assessments").scalar() == 0
+    finally:
+        engine.dispose()
+
+
+@_pg
+def test_a_reader_of_the_review_tables_is_not_locked_out(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "_KEYS_LOCK_WAIT", "200ms")
+    engine = store.get_engine(pg_url)
+    reader = store.get_engine(pg_url)
+    try:
+        with reader.connect() as held:
+            held.exec_driver_sql("SELECT count(*) FROM reviews").scalar()  # holds ACCESS SHARE
+            statements: list[str] = []
+            result = _import(engine, write_reviews(tmp_path / "r.csv", _rows(620)), statements)
+            assert result == store.ImportResult(inserted=620)
+            assert _dropped(statements) == []  # the lock was not had: keys checked row by row
+            # the reader's transaction goes on, and reads the committed import
+            assert held.exec_driver_sql("SELECT count(*) FROM reviews").scalar() == 620
+    finally:
+        reader.dispose()
+        engine.dispose()
+
+
+def _organisations(codes: list[str]) -> list[pa.Array]:
+    """``code``, ``name``, ``nation`` columns of made-up organisations."""
+    return [pa.array(codes), pa.array([f"Trust {c}" for c in codes]),
+            pa.array(["england"] * len(codes))]
+
+
+@_pg
+def test_a_statement_after_a_copy_sees_its_rows(pg_url):
+    engine = store.get_engine(pg_url)
+    try:
+        with engine.connect() as conn:  # never committed
+            known = conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar()
+            with bulk._copy_writer(conn):
+                writer = conn.info[bulk._COPY_WRITER]
+                bulk._copy(conn, _ORGANISATIONS, ("code", "name", "nation"),
+                           _organisations([f"Z{i:04d}" for i in range(900)]))
+
+                def late() -> None:  # a COPY whose worker is slow to start
+                    time.sleep(0.3)
+                    cursor = conn.connection.driver_connection.cursor()
+                    with cursor.copy("COPY organisations (code, name, nation) FROM STDIN") as c:
+                        c.write(bulk._copy_text(_organisations(["LATE1", "LATE2"])))
+                    cursor.close()
+
+                writer.submit(late)
+                # asked of SQLAlchemy right away: waits for both COPYs before it
+                assert conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar() \
+                    == known + 902
+            assert bulk._COPY_WRITER not in conn.info
+    finally:
+        engine.dispose()
+
+
+@_pg
+def test_a_copy_that_fails_in_the_worker_raises_here_and_leaves_nothing(pg_url):
+    engine = store.get_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            known = conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar()
+            codes = [f"Y{i:04d}" for i in range(700)]
+        # the driver's own error, as from a COPY run in this thread
+        with pytest.raises(psycopg.errors.UniqueViolation, match="pk_organisations"), \
+                engine.begin() as conn, bulk._copy_writer(conn):
+            bulk._copy(conn, _ORGANISATIONS, ("code", "name", "nation"), _organisations(codes))
+            bulk._copy(conn, _ORGANISATIONS, ("code", "name", "nation"),
+                       _organisations(codes[:1] + [f"X{i:04d}" for i in range(600)]))
+            bulk._copy(conn, _PHASES, ("review_id", "phase", "score"),
+                       [pa.array(["NONE"] * 600), pa.array(["admission"] * 600),
+                        pa.array([3] * 600)])
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar() == known
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("values, start, length, expected", [
+    (["plain", "text", None, ""], 0, 4, False),
+    (["a\tb"], 0, 1, True),
+    (["line\nbreak"], 0, 1, True),
+    (["carriage\rreturn"], 0, 1, True),
+    (["back\\slash"], 0, 1, True),
+    (["a\tb", "clean", "also clean"], 1, 2, False),  # the tab lies before the slice
+    (["clean", "clean", "x\\y"], 0, 2, False),  # the backslash lies after it
+    (["clean", "x\ny", "clean"], 1, 1, True),
+    ([None, None], 0, 2, False),
+])
+def test_needs_escape_looks_only_at_the_values_of_the_slice(values, start, length, expected):
+    array = pa.array(values, type=pa.string()).slice(start, length)
+    assert bulk._needs_escape(array) is expected
+    # and COPY's text of the slice, written out here by hand, is what is sent
+    escaped = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+    lines = ["\\N" if v is None else "".join(escaped.get(ch, ch) for ch in v)
+             for v in values[start:start + length]]
+    assert bytes(bulk._copy_text([array])).decode() == "".join(f"{line}\n" for line in lines)
