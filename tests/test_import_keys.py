@@ -55,6 +55,13 @@ def pg_url(postgres_database):
     return postgres_database
 
 
+@pytest.fixture
+def engine(pg_url):
+    engine = store.get_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
 def _schema(engine) -> list[tuple]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.exec_driver_sql(_SCHEMA)]
@@ -85,56 +92,47 @@ def _dropped(statements: list[str]) -> list[str]:
 
 @_pg
 def test_a_first_import_builds_the_keys_at_the_end_and_leaves_the_schema_as_it_was(
-        pg_url, tmp_path):
-    engine = store.get_engine(pg_url)
-    try:
-        before = _schema(engine)
-        statements: list[str] = []
-        result = _import(engine, write_reviews(tmp_path / "r.csv", _rows(620)), statements)
-        assert result == store.ImportResult(inserted=620)
-        dropped = _dropped(statements)
-        # the four child tables' keys, the second review's key and the five secondary indexes
-        assert sum("DROP CONSTRAINT" in s for s in dropped) == 5, dropped
-        assert sum(s.startswith("DROP INDEX") for s in dropped) == 5, dropped
-        assert not any("fk_reviews_organisation_code" in s for s in dropped)
-        assert _schema(engine) == before
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT count(*) FROM phase_assessments").scalar() > 620
-            with pytest.raises(IntegrityError, match="fk_phase_assessments_review_id_reviews"):
-                conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
-                                     "VALUES ('NO-SUCH-REVIEW', 'admission', 3)")
-        # the store is no longer empty: the next import checks its keys row by row
-        more = [dict(r, review_id=f"M{i:04d}", case_id=f"D-{i:05d}")
-                for i, r in enumerate(_rows(600))]
-        statements.clear()
-        assert _import(engine, write_reviews(tmp_path / "m.csv", more), statements) \
-            == store.ImportResult(inserted=600)
-        assert _dropped(statements) == []
-        assert _schema(engine) == before
-    finally:
-        engine.dispose()
-
-
-@_pg
-def test_a_row_that_breaks_a_rebuilt_key_fails_the_whole_import(pg_url):
-    engine = store.get_engine(pg_url)
-    try:
-        before = _schema(engine)
-        with pytest.raises(IntegrityError, match="fk_phase_assessments_review_id_reviews"), \
-                engine.begin() as conn, bulk._pg_keys_rebuilt(conn):
+        engine, tmp_path):
+    before = _schema(engine)
+    statements: list[str] = []
+    result = _import(engine, write_reviews(tmp_path / "r.csv", _rows(620)), statements)
+    assert result == store.ImportResult(inserted=620)
+    dropped = _dropped(statements)
+    # the four child tables' keys, the second review's key and the five secondary indexes
+    assert sum("DROP CONSTRAINT" in s for s in dropped) == 5, dropped
+    assert sum(s.startswith("DROP INDEX") for s in dropped) == 5, dropped
+    assert not any("fk_reviews_organisation_code" in s for s in dropped)
+    assert _schema(engine) == before
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM phase_assessments").scalar() > 620
+        with pytest.raises(IntegrityError, match="fk_phase_assessments_review_id_reviews"):
             conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
                                  "VALUES ('NO-SUCH-REVIEW', 'admission', 3)")
-        assert _schema(engine) == before
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT count(*) FROM phase_assessments").scalar() == 0
-    finally:
-        engine.dispose()
+    # the store is no longer empty: the next import checks its keys row by row
+    more = [dict(r, review_id=f"M{i:04d}", case_id=f"D-{i:05d}")
+            for i, r in enumerate(_rows(600))]
+    statements.clear()
+    assert _import(engine, write_reviews(tmp_path / "m.csv", more), statements) \
+        == store.ImportResult(inserted=600)
+    assert _dropped(statements) == []
+    assert _schema(engine) == before
 
 
 @_pg
-def test_a_reader_of_the_review_tables_is_not_locked_out(pg_url, tmp_path, monkeypatch):
+def test_a_row_that_breaks_a_rebuilt_key_fails_the_whole_import(engine):
+    before = _schema(engine)
+    with pytest.raises(IntegrityError, match="fk_phase_assessments_review_id_reviews"), \
+            engine.begin() as conn, bulk._pg_keys_rebuilt(conn):
+        conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
+                             "VALUES ('NO-SUCH-REVIEW', 'admission', 3)")
+    assert _schema(engine) == before
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM phase_assessments").scalar() == 0
+
+
+@_pg
+def test_a_reader_of_the_review_tables_is_not_locked_out(engine, pg_url, tmp_path, monkeypatch):
     monkeypatch.setattr(bulk, "_KEYS_LOCK_WAIT", "200ms")
-    engine = store.get_engine(pg_url)
     reader = store.get_engine(pg_url)
     try:
         with reader.connect() as held:
@@ -147,7 +145,6 @@ def test_a_reader_of_the_review_tables_is_not_locked_out(pg_url, tmp_path, monke
             assert held.exec_driver_sql("SELECT count(*) FROM reviews").scalar() == 620
     finally:
         reader.dispose()
-        engine.dispose()
 
 
 def _organisations(codes: list[str]) -> list[pa.Array]:
@@ -157,52 +154,44 @@ def _organisations(codes: list[str]) -> list[pa.Array]:
 
 
 @_pg
-def test_a_statement_after_a_copy_sees_its_rows(pg_url):
-    engine = store.get_engine(pg_url)
-    try:
-        with engine.connect() as conn:  # never committed
-            known = conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar()
-            with bulk._copy_writer(conn):
-                writer = conn.info[bulk._COPY_WRITER]
-                bulk._copy(conn, _ORGANISATIONS, ("code", "name", "nation"),
-                           _organisations([f"Z{i:04d}" for i in range(900)]))
+def test_a_statement_after_a_copy_sees_its_rows(engine):
+    with engine.connect() as conn:  # never committed
+        known = conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar()
+        with bulk._copy_writer(conn):
+            writer = conn.info[bulk._COPY_WRITER]
+            bulk._copy(conn, _ORGANISATIONS, ("code", "name", "nation"),
+                       _organisations([f"Z{i:04d}" for i in range(900)]))
 
-                def late() -> None:  # a COPY whose worker is slow to start
-                    time.sleep(0.3)
-                    cursor = conn.connection.driver_connection.cursor()
-                    with cursor.copy("COPY organisations (code, name, nation) FROM STDIN") as c:
-                        c.write(bulk._copy_text(_organisations(["LATE1", "LATE2"])))
-                    cursor.close()
+            def late() -> None:  # a COPY whose worker is slow to start
+                time.sleep(0.3)
+                cursor = conn.connection.driver_connection.cursor()
+                with cursor.copy("COPY organisations (code, name, nation) FROM STDIN") as c:
+                    c.write(bulk._copy_text(_organisations(["LATE1", "LATE2"])))
+                cursor.close()
 
-                writer.submit(late)
-                # asked of SQLAlchemy right away: waits for both COPYs before it
-                assert conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar() \
-                    == known + 902
-            assert bulk._COPY_WRITER not in conn.info
-    finally:
-        engine.dispose()
+            writer.submit(late)
+            # asked of SQLAlchemy right away: waits for both COPYs before it
+            assert conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar() \
+                == known + 902
+        assert bulk._COPY_WRITER not in conn.info
 
 
 @_pg
-def test_a_copy_that_fails_in_the_worker_raises_here_and_leaves_nothing(pg_url):
-    engine = store.get_engine(pg_url)
-    try:
-        with engine.connect() as conn:
-            known = conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar()
-            codes = [f"Y{i:04d}" for i in range(700)]
-        # the driver's own error, as from a COPY run in this thread
-        with pytest.raises(psycopg.errors.UniqueViolation, match="pk_organisations"), \
-                engine.begin() as conn, bulk._copy_writer(conn):
-            bulk._copy(conn, _ORGANISATIONS, ("code", "name", "nation"), _organisations(codes))
-            bulk._copy(conn, _ORGANISATIONS, ("code", "name", "nation"),
-                       _organisations(codes[:1] + [f"X{i:04d}" for i in range(600)]))
-            bulk._copy(conn, _PHASES, ("review_id", "phase", "score"),
-                       [pa.array(["NONE"] * 600), pa.array(["admission"] * 600),
-                        pa.array([3] * 600)])
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar() == known
-    finally:
-        engine.dispose()
+def test_a_copy_that_fails_in_the_worker_raises_here_and_leaves_nothing(engine):
+    with engine.connect() as conn:
+        known = conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar()
+        codes = [f"Y{i:04d}" for i in range(700)]
+    # the driver's own error, as from a COPY run in this thread
+    with pytest.raises(psycopg.errors.UniqueViolation, match="pk_organisations"), \
+            engine.begin() as conn, bulk._copy_writer(conn):
+        bulk._copy(conn, _ORGANISATIONS, ("code", "name", "nation"), _organisations(codes))
+        bulk._copy(conn, _ORGANISATIONS, ("code", "name", "nation"),
+                   _organisations(codes[:1] + [f"X{i:04d}" for i in range(600)]))
+        bulk._copy(conn, _PHASES, ("review_id", "phase", "score"),
+                   [pa.array(["NONE"] * 600), pa.array(["admission"] * 600),
+                    pa.array([3] * 600)])
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar() == known
 
 
 @pytest.mark.parametrize("values, start, length, expected", [
