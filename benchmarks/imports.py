@@ -17,9 +17,10 @@ and wall/CPU seconds: CPU microseconds a review of read + validate, and reviews 
 each import. On a PostgreSQL server on this machine it also reads the CPU seconds of the server
 backend that ran the import (``/proc``): ``COPY`` is parsed, checked against the keys and indexed
 there, in a process ``getrusage`` does not see (200k reviews, quiet 2-core machine,
-2026-12-04: into an empty store 6.1 CPU s in the importing process and 5.7 s in the server,
-8.6 s wall; into a store holding reviews 6.4 + 11.1 CPU s, 13.9 s wall). PostgreSQL: ``SJR_BENCH_POSTGRES_URL`` (a server where a
-scratch database may be created and dropped) or the local server at 127.0.0.1.
+2026-12-04: into an empty store 6.0 CPU s in the importing process and 5.6 s in the server,
+7.9 s wall; into a store holding reviews 6.5 + 11.2 CPU s, 13.6 s wall). PostgreSQL:
+``SJR_BENCH_POSTGRES_URL`` (a server where a scratch database may be created and dropped) or
+the local server at 127.0.0.1.
 
 Usage: ``python benchmarks/imports.py [--size 200000] [--engines sqlite postgresql]``
 """
@@ -121,7 +122,7 @@ def _child_imports(organisations: str, deaths: str, reviews: str, url: str,
         started, cpu0 = time.perf_counter(), _cpu_s()
         with engine.connect() as conn:
             known_orgs = store.known_organisations(conn)
-            known = store.known_reviews(conn, stage="first")
+            known = store.known_review_frame(conn, stage="first")  # as sjr import does
         stream = io.stream_reviews(reviews, known_organisations=known_orgs, known_reviews=known)
         result = store.import_review_blocks(engine, stream, update=update)
         out[name] = {"s": time.perf_counter() - started, "cpu_s": _cpu_s() - cpu0,

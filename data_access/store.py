@@ -64,6 +64,7 @@ from data_access.database import (
 )
 from data_access.loading import (
     known_organisations,
+    known_review_frame,
     known_reviews,
     load_deaths,
     load_organisations,
@@ -88,6 +89,7 @@ __all__ = [
     "import_reviews",
     "init_db",
     "known_organisations",
+    "known_review_frame",
     "known_reviews",
     "load_deaths",
     "load_organisations",

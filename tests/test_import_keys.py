@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from test_import_cli import sjr
 from test_import_copy import DATA, _rows
 from test_reimport import write_reviews
+from test_rules import review, second
 
 from data_access import bulk, store
 from data_access.database import _ORGANISATIONS, _PHASES
@@ -192,6 +193,29 @@ def test_a_copy_that_fails_in_the_worker_raises_here_and_leaves_nothing(engine):
                     pa.array([3] * 600)])
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar() == known
+
+
+def test_a_second_stage_file_finds_its_first_stage_reviews_in_a_store_read_as_a_frame(
+        db_url, tmp_path):
+    """``sjr import reviews`` reads the stored first-stage reviews as Arrow-backed frame
+    (``store.known_review_frame``), not a dict: a second-stage review in a later file still
+    finds its first-stage review there, and one naming no stored review is refused by row."""
+    assert sjr("import", "organisations", DATA / "organisations.csv", "--db", db_url) \
+        .exit_code == 0
+    firsts = [review(review_id=f"F{i}", case_id=f"C-{i:04d}") for i in range(3)]
+    assert sjr("import", "reviews", write_reviews(tmp_path / "first.csv", firsts),
+               "--db", db_url).exit_code == 0
+    ok = write_reviews(tmp_path / "second.csv",
+                       [second(review_id="S1", second_review_of="F1", case_id="C-0001")])
+    result = sjr("import", "reviews", ok, "--db", db_url)
+    assert result.exit_code == 0, result.output
+    assert "1 inserted" in result.output
+    bad = write_reviews(tmp_path / "orphan.csv",
+                        [second(review_id="S2", second_review_of="F9", case_id="C-0009")])
+    refused = sjr("import", "reviews", bad, "--db", db_url)
+    assert refused.exit_code != 0
+    assert "orphan.csv" in refused.output and "second_review_of" in refused.output
+    assert "row 2" in refused.output or "line 2" in refused.output, refused.output
 
 
 @pytest.mark.parametrize("values, start, length, expected", [

@@ -233,6 +233,19 @@ def test_known_reviews_and_organisations(engine, valid):
         assert store.known_organisations(conn) == set(valid["organisations"]["organisation_code"])
 
 
+def test_known_review_frame_holds_what_known_reviews_gives(engine):
+    with engine.connect() as conn:
+        for stage in (None, "first", "second"):
+            frame = store.known_review_frame(conn, stage=stage)
+            assert list(frame.columns) == ["case_id", "review_stage"]
+            assert frame.index.name == "review_id"
+            assert {i: (c, s) for i, c, s in frame.itertuples()} \
+                == store.known_reviews(conn, stage=stage), stage
+            assert all(str(frame[c].dtype) == "string" for c in frame.columns)
+        nothing = store.known_review_frame(conn, stage="no such stage")
+        assert nothing.empty and list(nothing.columns) == ["case_id", "review_stage"]
+
+
 # -------------------------------------------------------------------- one review at a time --
 def _one(engine, review_id=None) -> dict:
     frame = _reviews(engine)
