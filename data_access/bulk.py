@@ -215,21 +215,17 @@ def _copy_constant(value: object) -> object:
 _COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 
 
-_ESCAPED_BYTES = np.zeros(256, dtype=bool)
-_ESCAPED_BYTES[[ord(raw) for raw, _escaped in _COPY_ESCAPES]] = True
-
-
 def _needs_escape(text: pa.Array) -> bool:
     """Whether any value of a string array holds a byte COPY's text format escapes (most
-    columns never do: one look-up per byte of the values, where four replacing passes each
+    columns never do: four byte searches over the values, where four replacing passes each
     copied the whole column)."""
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1,
                             offset=text.offset * 4)
     data = text.buffers()[2]
     if data is None or offsets[-1] == offsets[0]:
         return False
-    values = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
-    return bool(_ESCAPED_BYTES[values].any())
+    values = memoryview(data)[int(offsets[0]):int(offsets[-1])].tobytes()
+    return any(raw.encode() in values for raw, _escaped in _COPY_ESCAPES)
 
 
 def _copy_text(columns: list[pa.Array]) -> pa.Buffer | bytes:
@@ -515,8 +511,18 @@ def _copy_children(conn: Connection, chunk: pd.DataFrame) -> None:
         at = starts[np.repeat(codes[rows], per_row)] + (np.arange(total) - first)
         _copy(conn, _REASONS, ("review_id", "reason"), [ids.take(pa.array(row_of)),
                                                         every.take(pa.array(at))])
-    _insert_rows(conn, _REFERRALS, _REFERRAL_ROW,
-                 _referral_rows(chunk, _column_values(chunk["review_id"])))
+    referrals = []
+    for kind, status_column, reference_column in _REFERRAL_COLUMNS:
+        status, reference = chunk[status_column], chunk[reference_column]
+        given = status.notna().to_numpy(dtype=bool)
+        if (reference.notna().to_numpy(dtype=bool) & ~given).any():
+            raise _orphan_reference(chunk, status, reference, reference_column)
+        if given.any():
+            keep = pa.array(given)
+            referrals.append([ids.filter(keep), pa.array([kind] * int(given.sum())),
+                              flat(status.astype("string"), pa.large_string()).filter(keep),
+                              flat(reference.astype("string"), pa.large_string()).filter(keep)])
+    copy_parts(_REFERRALS, _REFERRAL_ROW, referrals)
 
 
 def _referral_rows(chunk: pd.DataFrame, ids: list) -> list[tuple]:
@@ -697,7 +703,12 @@ def _insert_order(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """Positions ``rows`` of ``frame`` with rows citing another row of it (``second_review_of``)
     after the rows they cite, so foreign keys hold at every insert."""
     ids = frame["review_id"].to_numpy()[rows]
-    linked = _isin(frame["second_review_of"].iloc[rows], ids)
+    cited = frame["second_review_of"].iloc[rows]
+    linked = _isin(cited, ids)
+    if not linked.any():
+        return rows
+    if (pd.Index(ids).get_indexer(cited[linked]) < np.flatnonzero(linked)).all():
+        return rows  # each already follows the row it cites (a file's usual order)
     return np.concatenate([rows[~linked], rows[linked]])
 
 

@@ -218,6 +218,53 @@ def test_a_second_stage_file_finds_its_first_stage_reviews_in_a_store_read_as_a_
     assert "row 2" in refused.output or "line 2" in refused.output, refused.output
 
 
+@pytest.mark.parametrize("second_first", [True, False])
+def test_a_second_stage_review_is_stored_after_the_review_it_follows_in_either_file_order(
+        db_url, tmp_path, second_first):
+    """Keys hold at every insert (SQLite checks each row as it goes in): a second-stage review
+    listed before the first-stage review it follows is moved after it; listed after it, the
+    file's order is kept."""
+    assert sjr("import", "organisations", DATA / "organisations.csv", "--db", db_url) \
+        .exit_code == 0
+    rows = _rows(598)
+    pair = [second(review_id="S1", second_review_of="F1", case_id="C-0001"),
+            review(review_id="F1", case_id="C-0001")]
+    rows = pair + rows if second_first else rows + pair[::-1]
+    result = sjr("import", "reviews", write_reviews(tmp_path / "r.csv", rows), "--db", db_url)
+    assert result.exit_code == 0, result.output
+    assert "600 inserted" in result.output
+    engine = store.get_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT second_review_of FROM reviews WHERE review_id "
+                                        "= 'S1'").scalar() == "F1"
+    finally:
+        engine.dispose()
+
+
+def test_a_reference_without_a_referral_in_a_bulk_import_is_refused_and_nothing_written(
+        db_url, tmp_path):
+    """The referral rows of a bulk import are built as Arrow columns for ``COPY``
+    (PostgreSQL) or as tuples (SQLite); a reference with no status has no row to go in, so
+    both refuse the import, naming the column, rather than lose it."""
+    from sjrlib import io
+
+    assert sjr("import", "organisations", DATA / "organisations.csv", "--db", db_url) \
+        .exit_code == 0
+    frame = io.read_reviews(write_reviews(tmp_path / "r.csv", _rows(620)))
+    plain = frame.index[frame["referral_psii"].isna()][0]
+    frame.loc[plain, "referral_ref_psii"] = "PSII/26/009"
+    engine = store.get_engine(db_url)
+    try:
+        with pytest.raises(store.StoreError, match="referral_ref_psii"):
+            store.import_reviews(engine, frame)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM reviews").scalar() == 0
+            assert conn.exec_driver_sql("SELECT count(*) FROM referrals").scalar() == 0
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize("values, start, length, expected", [
     (["plain", "text", None, ""], 0, 4, False),
     (["a\tb"], 0, 1, True),
