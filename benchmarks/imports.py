@@ -17,8 +17,8 @@ and wall/CPU seconds: CPU microseconds a review of read + validate, and reviews 
 each import. On a PostgreSQL server on this machine it also reads the CPU seconds of the server
 backend that ran the import (``/proc``): ``COPY`` is parsed, checked against the keys and indexed
 there, in a process ``getrusage`` does not see (200k reviews, quiet 2-core machine,
-2026-12-04: into an empty store 6.0 CPU s in the importing process and 5.6 s in the server,
-7.9 s wall; into a store holding reviews 6.5 + 11.2 CPU s, 13.6 s wall). PostgreSQL:
+2026-12-04: into an empty store 5.6 CPU s in the importing process and 5.7 s in the server,
+7.7 s wall; into a store holding reviews 5.8 + 10.5 CPU s, 12.6 s wall). PostgreSQL:
 ``SJR_BENCH_POSTGRES_URL`` (a server where a scratch database may be created and dropped) or
 the local server at 127.0.0.1.
 
