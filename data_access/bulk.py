@@ -511,12 +511,11 @@ def _copy_children(conn: Connection, chunk: pd.DataFrame) -> None:
         at = starts[np.repeat(codes[rows], per_row)] + (np.arange(total) - first)
         _copy(conn, _REASONS, ("review_id", "reason"), [ids.take(pa.array(row_of)),
                                                         every.take(pa.array(at))])
+    _refuse_orphan_references(chunk)
     referrals = []
     for kind, status_column, reference_column in _REFERRAL_COLUMNS:
         status, reference = chunk[status_column], chunk[reference_column]
         given = status.notna().to_numpy(dtype=bool)
-        if (reference.notna().to_numpy(dtype=bool) & ~given).any():
-            raise _orphan_reference(chunk, status, reference, reference_column)
         if given.any():
             keep = pa.array(given)
             referrals.append([ids.filter(keep), pa.array([kind] * int(given.sum())),
@@ -526,30 +525,31 @@ def _copy_children(conn: Connection, chunk: pd.DataFrame) -> None:
 
 
 def _referral_rows(chunk: pd.DataFrame, ids: list) -> list[tuple]:
-    """One ``referrals`` row per review and referral type with a status. A reference without
-    a status has no row to go in: refused (validation refuses it first,
-    ``referral_ref_needs_referral``), never dropped."""
+    """One ``referrals`` row per review and referral type with a status (after
+    :func:`_refuse_orphan_references`)."""
+    _refuse_orphan_references(chunk)
     rows: list[tuple] = []
     for kind, status_column, reference_column in _REFERRAL_COLUMNS:
-        status, reference = chunk[status_column], chunk[reference_column]
+        status = chunk[status_column]
         if status.isna().all():  # most reviews (every rcp2017 one) have no referral
-            if reference.notna().any():
-                raise _orphan_reference(chunk, status, reference, reference_column)
             continue
-        statuses = _column_values(status)
-        references = _column_values(reference)
-        rows += [(r, kind, s, f) for r, s, f in zip(ids, statuses, references, strict=True)
+        rows += [(r, kind, s, f) for r, s, f in zip(ids, _column_values(status),
+                                                     _column_values(chunk[reference_column]),
+                                                     strict=True)
                  if s is not None]
-        if any(s is None and f is not None for s, f in zip(statuses, references, strict=True)):
-            raise _orphan_reference(chunk, status, reference, reference_column)
     return rows
 
 
-def _orphan_reference(chunk: pd.DataFrame, status: pd.Series, reference: pd.Series,
-                      column: str) -> StoreError:
-    orphans = chunk.loc[(status.isna() & reference.notna()).to_numpy(), "review_id"].tolist()
-    return StoreError(f"{column} given without a referral status on review(s) "
-                      f"{', '.join(map(str, orphans[:20]))}: nothing was stored")
+def _refuse_orphan_references(chunk: pd.DataFrame) -> None:
+    """A referral reference without a status has no ``referrals`` row to go in: refused
+    (validation refuses it first, ``referral_ref_needs_referral``), never dropped."""
+    for _kind, status_column, reference_column in _REFERRAL_COLUMNS:
+        orphan = (chunk[status_column].isna() & chunk[reference_column].notna()).to_numpy()
+        if orphan.any():
+            orphans = chunk.loc[orphan, "review_id"].tolist()
+            raise StoreError(f"{reference_column} given without a referral status on "
+                             f"review(s) {', '.join(map(str, orphans[:20]))}: nothing was "
+                             "stored")
 
 
 def _insert_rows(conn: Connection, table, names: tuple[str, ...], rows: list[tuple]) -> None:

@@ -530,9 +530,7 @@ def known_reviews(conn: Connection, review_ids: Iterable[str] | None = None, *,
     review in a file can point at a first-stage review imported earlier. ``stage`` keeps one
     stage only.
     """
-    conditions = [] if stage is None else [_REVIEWS.c.review_stage == stage]
-    query = select(_REVIEWS.c.review_id, _REVIEWS.c.case_id,
-                   _REVIEWS.c.review_stage).where(*conditions)
+    query = _known_query(stage)
     if review_ids is None:
         rows = conn.execute(query).all()
     else:
@@ -542,7 +540,16 @@ def known_reviews(conn: Connection, review_ids: Iterable[str] | None = None, *,
     return {r.review_id: (r.case_id, r.review_stage) for r in rows}
 
 
+def _known_query(stage: str | None) -> Select:
+    """Stored reviews' ``review_id``, ``case_id``, ``review_stage`` (one ``stage`` only, when
+    given)."""
+    conditions = [] if stage is None else [_REVIEWS.c.review_stage == stage]
+    return select(_REVIEWS.c.review_id, _REVIEWS.c.case_id,
+                  _REVIEWS.c.review_stage).where(*conditions)
+
+
 _KNOWN_BATCH = 50_000
+"""Rows of :func:`known_review_frame` made Python objects at a time."""
 
 
 def known_review_frame(conn: Connection, *, stage: str | None = None) -> pd.DataFrame:
@@ -553,9 +560,7 @@ def known_review_frame(conn: Connection, *, stage: str | None = None) -> pd.Data
     For an import into a big store: read in batches into Arrow-backed strings, where the
     mapping holds two Python strings and a tuple a review (a store of a million reviews: about
     a tenth of the memory)."""
-    conditions = [] if stage is None else [_REVIEWS.c.review_stage == stage]
-    query = select(_REVIEWS.c.review_id, _REVIEWS.c.case_id,
-                   _REVIEWS.c.review_stage).where(*conditions)
+    query = _known_query(stage)
     names = ("review_id", "case_id", "review_stage")
     parts = [pa.table({n: pa.array(column, type=pa.large_string())
                        for n, column in zip(names, zip(*rows, strict=True), strict=True)})
