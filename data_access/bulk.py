@@ -67,6 +67,7 @@ from data_access.loading import (
     load_organisations,
 )
 from sjrlib import domain
+from sjrlib.arrow_text import holds_any
 from sjrlib.io import RESTART
 
 CHUNK_ROWS = 10_000
@@ -219,13 +220,7 @@ def _needs_escape(text: pa.Array) -> bool:
     """Whether any value of a string array holds a byte COPY's text format escapes (most
     columns never do: four byte searches over the values, where four replacing passes each
     copied the whole column)."""
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1,
-                            offset=text.offset * 4)
-    data = text.buffers()[2]
-    if data is None or offsets[-1] == offsets[0]:
-        return False
-    values = memoryview(data)[int(offsets[0]):int(offsets[-1])].tobytes()
-    return any(raw.encode() in values for raw, _escaped in _COPY_ESCAPES)
+    return holds_any(text, [raw for raw, _escaped in _COPY_ESCAPES])
 
 
 def _copy_text(columns: list[pa.Array]) -> pa.Buffer | bytes:

@@ -257,10 +257,13 @@ def _id_chunks(ids: Collection[str]) -> Iterator[list[str]]:
 
 def _isin(series: pd.Series, values: Iterable[object]) -> np.ndarray:
     """``series.isin(values)`` as a bool array, by an Arrow hash lookup (pandas' ``isin`` on
-    Arrow strings converts every value to a Python object first)."""
-    values = list(values)
-    if not values or not len(series):
+    Arrow strings converts every value to a Python object first, and so would listing
+    ``values`` when they are a column)."""
+    if isinstance(values, pd.Series):
+        value_set = pa.array(values.astype("string"), type=pa.string())
+    else:
+        value_set = pa.array(list(values), type=pa.string())
+    if not len(value_set) or not len(series):
         return np.zeros(len(series), dtype=bool)
-    hit = pc.is_in(pa.array(series.astype("string"), type=pa.string()),
-                   value_set=pa.array(values, type=pa.string()))
+    hit = pc.is_in(pa.array(series.astype("string"), type=pa.string()), value_set=value_set)
     return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)

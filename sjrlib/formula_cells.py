@@ -33,6 +33,8 @@ import re
 
 import pandas as pd
 
+from sjrlib.arrow_text import starts_with
+
 __all__ = ["TRIGGERS", "neutralise", "neutralise_series", "restore", "restore_frame",
            "restore_series"]
 
@@ -64,7 +66,11 @@ def neutralise_series(values: pd.Series) -> pd.Series:
 
 def restore_series(values: pd.Series) -> pd.Series:
     """:func:`restore` applied to every cell of a string column (missing cells stay missing)."""
-    starts = values.str.startswith("'").fillna(False).astype(bool)
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        starts = pd.Series(starts_with(values.array.__arrow_array__(), "'"),
+                           index=values.index)  # one look at each value's first byte
+    else:
+        starts = values.str.startswith("'").fillna(False).astype(bool)
     if not starts.any():  # the usual case: one fast pass over the column
         return values
     hit = starts & values.str.match(_QUOTED.pattern).fillna(False).astype(bool)

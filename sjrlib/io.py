@@ -184,7 +184,13 @@ def _check_cell_sizes(name: str, body: pd.DataFrame, rows: np.ndarray, header: S
         column = body.iloc[:, i]
         if not len(column):
             continue
-        lengths = pc.utf8_length(pa.array(column, type=pa.large_string(), from_pandas=True))
+        text = pa.array(column, type=pa.large_string(), from_pandas=True)
+        # A character is at least one byte: a column within the limit in bytes is within it
+        # in characters, and bytes are counted without decoding.
+        longest = pc.max(pc.binary_length(text)).as_py()
+        if longest is None or longest <= limit.max_cell_chars:
+            continue
+        lengths = pc.utf8_length(text)
         longest = pc.max(lengths).as_py()
         if longest is None or longest <= limit.max_cell_chars:
             continue
@@ -637,7 +643,9 @@ def _arrow_csv_blocks(source, names: list[str], block_bytes: int,
                     continue
             if not gathered:
                 break
-            cells = pa.Table.from_batches(gathered).to_pandas(**to_pandas)
+            # One chunk a column (a copy of the block): every later pass over a column pays
+            # its per-chunk cost once a block, not once for each of Arrow's 1 MB reads.
+            cells = pa.Table.from_batches(gathered).combine_chunks().to_pandas(**to_pandas)
             gathered, size = [], 0
             cells.columns = range(width)
             if header is None:

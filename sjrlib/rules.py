@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sjrlib import domain, privacy
+from sjrlib.arrow_text import holds_any, may_need_trim
 from sjrlib.domain import PROBLEM_TYPES, problem_column
 from sjrlib.form.registry import (
     BASE_VERSION,
@@ -433,10 +434,13 @@ def _read_arrow_column(table: Table, column: str, spec: ColumnSpec, raw: pd.Seri
     null = pa.scalar(None, data.type)
     # Copies only where a cell changes: a clean column's text and values are the file's own
     # Arrow data, so a million-row import holds each cell once.
-    stripped = pc.utf8_trim_whitespace(data)
-    if _total_bytes(stripped) == _total_bytes(data):
-        stripped = data  # nothing was trimmed
-    present_arrow = pc.greater(pc.utf8_length(stripped), 0)
+    stripped = data
+    if may_need_trim(data):  # (most columns: no value begins or ends with a space)
+        stripped = pc.utf8_trim_whitespace(data)
+        if _total_bytes(stripped) == _total_bytes(data):
+            stripped = data  # nothing was trimmed
+    # A value has characters exactly when it has bytes, and bytes are counted without decoding.
+    present_arrow = pc.greater(pc.binary_length(stripped), 0)
     present = _bools(present_arrow)
     blank_text = int(present.sum()) < len(data) - data.null_count  # "" or whitespace only
     if blank_text:
@@ -448,7 +452,7 @@ def _read_arrow_column(table: Table, column: str, spec: ColumnSpec, raw: pd.Seri
 
     if kind == "free_text":
         text = pc.if_else(present_arrow, data, null) if blank_text else data
-        if pc.any(pc.match_substring(text, "\r")).as_py():
+        if holds_any(text, "\r"):
             # Line endings are a platform's, not the writer's: one form (\n) so files
             # round-trip.
             text = pc.replace_substring_regex(text, "\r\n?", "\n")
@@ -1035,9 +1039,26 @@ def _review_reasons_rule() -> Rule:
                 "review_reasons holds an id that is not a review reason.", check)
 
 
+def _full_postcodes(t: Table) -> np.ndarray:
+    """Which postcode_district values are a full postcode (:data:`FULL_POSTCODE` in full).
+
+    Python's ``re`` does the matching (its ``\\s`` is any Unicode whitespace, RE2's is not), so
+    only values of 5 characters or more go to it: the shortest full postcode, ``A99AA``, has 5.
+    A column of outward codes then costs one length pass.
+    """
+    if "full_postcode" not in t.cache:
+        text = t.text["postcode_district"]
+        full = np.zeros(t.n, dtype=bool)
+        long = _mask(text.str.len() >= 5)
+        if long.any():
+            full[long] = _mask(text[long].str.fullmatch(FULL_POSTCODE))
+        t.cache["full_postcode"] = full
+    return t.cache["full_postcode"]
+
+
 def _postcode_rules() -> list[Rule]:
     def full(t: Table) -> Iterator[Violation]:
-        bad = _mask(t.text["postcode_district"].str.fullmatch(FULL_POSTCODE))
+        bad = _full_postcodes(t)
         yield Violation(RuleId.POSTCODE_DISTRICT_OUTWARD_ONLY, "postcode_district", bad,
                         "postcode_district is a full postcode: give only the outward part (the "
                         "postcode district, e.g. LS1); full postcodes identify people and are "
@@ -1046,7 +1067,7 @@ def _postcode_rules() -> list[Rule]:
     def form(t: Table) -> Iterator[Violation]:
         text = t.text["postcode_district"]
         bad = (t.present["postcode_district"] & ~_mask(text.str.fullmatch(OUTWARD_CODE))
-               & ~_mask(text.str.fullmatch(FULL_POSTCODE)))
+               & ~_full_postcodes(t))
         yield Violation(RuleId.POSTCODE_DISTRICT_FORMAT, "postcode_district", bad,
                         "postcode_district must be the outward part of a postcode, e.g. LS1 or "
                         "EC1A")

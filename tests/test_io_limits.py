@@ -16,7 +16,7 @@ import pytest
 
 from data_access.approvals import ApprovalError, load_approval_file
 from sjrlib import domain, io
-from sjrlib.formula_cells import neutralise, restore
+from sjrlib.formula_cells import neutralise, restore, restore_series
 from sjrlib.io import ImportFileError
 from sjrlib.mapping import MappingError, load_mapping
 from sjrlib.yaml_files import YAMLFileError, load_yaml
@@ -139,6 +139,28 @@ def test_a_cell_of_exactly_the_limit_is_read(small_data, tmp_path):
     path = tmp_path / "full_cell.csv"
     io.write_reviews(frame, path)
     assert io.read_reviews(path).loc[0, "comment_overall"] == "a" * 32_767
+
+
+@pytest.mark.parametrize("read", [io.read_reviews, io.read_reviews_blocks])
+def test_the_cell_limit_counts_characters_not_bytes(small_data, tmp_path, read):
+    """The limit is checked in bytes first (cheap); a column past it in bytes is measured in
+    characters: 20,000 two-byte characters (40,000 bytes) are read, 32,768 are refused."""
+    frame = reviews(small_data)
+    frame.loc[0, "comment_overall"] = "é" * 20_000
+    path = tmp_path / "accents.csv"
+    io.write_reviews(frame, path)
+    got = read(path)
+    got = got if isinstance(got, pd.DataFrame) else pd.concat(list(got))
+    assert got.loc[got["review_id"] == frame.loc[0, "review_id"],
+                   "comment_overall"].item() == "é" * 20_000
+    frame.loc[2, "comment_overall"] = "é" * 32_768
+    io.write_reviews(frame, path)
+    with pytest.raises(ImportFileError) as caught:
+        got = read(path)
+        if not isinstance(got, pd.DataFrame):
+            list(got)
+    assert str(caught.value) == ("accents.csv, row 4, column comment_overall: a cell of "
+                                 "32,768 characters; at most 32,767 are read (as in Excel)")
 
 
 @pytest.mark.parametrize("read", [io.read_reviews, io.read_reviews_blocks])
@@ -336,6 +358,17 @@ def test_neutralise_and_restore_are_inverse_on_awkward_strings():
         assert not neutralise(text).startswith(tuple("=+-@\t\r"))
     assert neutralise("=1+1") == "'=1+1" and neutralise("'tis") == "'tis"
     assert restore("'tis") == "'tis" and restore("''") == "''"
+
+
+@pytest.mark.parametrize("storage", ["python", "pyarrow"])
+def test_restore_series_is_restore_on_every_cell(storage):
+    cells = [neutralise(t) for t in [*TRICKY, "", "''", "'-", "x'=y"]] + [None, "'", "plain"]
+    series = pd.Series(cells, dtype=pd.StringDtype(storage))
+    restored = restore_series(series)
+    assert [None if pd.isna(v) else v for v in restored] == \
+        [None if c is None else restore(c) for c in cells]
+    clean = pd.Series(["plain", None, "it's"], dtype=pd.StringDtype(storage))
+    assert restore_series(clean) is clean  # nothing to restore: the same column back
 
 
 def test_csv_export_neutralises_text_cells_and_reading_restores_them(small_data, tmp_path):

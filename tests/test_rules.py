@@ -161,6 +161,14 @@ REVIEW_CASES = {
     "postcode_district_outward_only-nospace": ([review(postcode_district="ls14ab")], {},
                                                [(2, "postcode_district",
                                                  "postcode_district_outward_only")]),
+    # The shortest full postcode (5 characters), and one split by a no-break space: Unicode
+    # whitespace is whitespace.
+    "postcode_district_outward_only-shortest": ([review(postcode_district="A99AA")], {},
+                                                [(2, "postcode_district",
+                                                  "postcode_district_outward_only")]),
+    "postcode_district_outward_only-nbsp": ([review(postcode_district="LS1\u00a04AB")], {},
+                                            [(2, "postcode_district",
+                                              "postcode_district_outward_only")]),
     "postcode_district_format": ([review(postcode_district="1LS")], {},
                                  [(2, "postcode_district", "postcode_district_format")]),
     "hour_range": ([review(arrival_hour="24")], {}, [(2, "arrival_hour", "hour_range")]),
@@ -467,3 +475,4 @@ def test_arrow_path_normalises_as_the_python_path(monkeypatch):
 def test_arrow_path_refuses_impossible_dates(arrow_path):
     assert errors_of([review(review_date="2023-02-29")]) == [(2, "review_date", "date_format")]
     assert errors_of([review(review_date="0001-01-01")]) == [(2, "review_date", "date_format")]
+
