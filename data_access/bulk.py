@@ -891,10 +891,18 @@ WHERE c.contype = 'f' AND c.confrelid = 'reviews'::regclass
   AND c.conrelid = ANY(%(tables)s::regclass[])
 ORDER BY 1, 2
 """
+_REBUILT_PRIMARY_KEYS = """
+SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+FROM pg_constraint c
+WHERE c.contype = 'p' AND c.conrelid = ANY(%(tables)s::regclass[])
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint f
+                  WHERE f.contype = 'f' AND f.confrelid = c.conrelid)
+ORDER BY 1, 2
+"""
 _REBUILT_INDEXES = """
 SELECT i.relname, pg_get_indexdef(i.oid)
 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-WHERE x.indrelid = 'reviews'::regclass
+WHERE x.indrelid = ANY(%(tables)s::regclass[])
   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
 ORDER BY 1
 """
@@ -907,10 +915,13 @@ building their keys at the end and checks them row by row instead."""
 def _pg_keys_rebuilt(conn: Connection) -> Iterator[None]:
     """PostgreSQL, a first import into an empty store: the foreign keys that point at
     ``reviews`` from the tables an import fills (each child row's key, each second review's
-    ``second_review_of``) and ``reviews``' secondary indexes are dropped for the block, then
-    created again from their own definitions: one index build and one set-wise check of each
-    key (``ADD CONSTRAINT`` checks every row in one query) instead of a trigger's look-up per
-    row, which was half of the server's work (``docs/scaling.md``).
+    ``second_review_of``), the primary keys no foreign key points at (the child tables': a
+    phase, problem, reason or referral per review) and the secondary indexes of those tables
+    are dropped for the block, then created again from their own definitions: one sorted index
+    build each and one set-wise check of each foreign key (``ADD CONSTRAINT`` checks every row
+    in one query) instead of a trigger's look-up and an index insertion per row, which were
+    most of the server's work (``docs/scaling.md``). ``reviews``' own primary key stays: the
+    review tables' other keys and the learning tables point at it.
 
     Only where it costs nobody anything:
 
@@ -947,13 +958,17 @@ def _pg_keys_rebuilt(conn: Connection) -> Iterator[None]:
     if conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM reviews)").scalar():
         yield  # a review was saved between the count and the lock: check row by row
         return
-    keys = conn.exec_driver_sql(_REBUILT_KEYS, {"tables": list(_REVIEW_TABLES)}).all()
-    indexes = conn.exec_driver_sql(_REBUILT_INDEXES).all()
-    for table, name, _definition in keys:
+    tables = {"tables": list(_REVIEW_TABLES)}
+    keys = conn.exec_driver_sql(_REBUILT_KEYS, tables).all()
+    primary = conn.exec_driver_sql(_REBUILT_PRIMARY_KEYS, tables).all()
+    indexes = conn.exec_driver_sql(_REBUILT_INDEXES, tables).all()
+    for table, name, _definition in [*keys, *primary]:
         conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     for name, _definition in indexes:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
     yield
+    for table, name, definition in primary:
+        conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
     for _name, definition in indexes:
         conn.exec_driver_sql(definition)
     for table, name, definition in keys:

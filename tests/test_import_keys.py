@@ -2,9 +2,10 @@
 ``COPY`` statements run by a worker thread while the next one's text is built.
 
 - A first import into an empty store drops the foreign keys that point at ``reviews`` from the
-  tables it fills, and ``reviews``' secondary indexes, and creates them again from their own
-  definitions before the commit (``bulk._pg_keys_rebuilt``): the schema afterwards is the schema
-  before, the keys hold, and a row that breaks one fails the whole import.
+  tables it fills, the child tables' primary keys and ``reviews``' secondary indexes, and
+  creates them again from their own definitions before the commit (``bulk._pg_keys_rebuilt``):
+  the schema afterwards is the schema before, the keys hold, and a row that breaks one fails
+  the whole import.
 - It does so only when nobody is reading the review tables (it would otherwise queue every later
   reader behind its lock) and only for the tables' owner; else the keys are checked row by row.
 - ``bulk._copy_writer``: a statement after a COPY sees the COPY's rows; a COPY's error is raised in
@@ -87,6 +88,9 @@ def _import(engine, path, statements: list[str] | None = None) -> store.ImportRe
             event.remove(engine, "before_cursor_execute", seen)
 
 
+_CHILDREN = ("phase_assessments", "problems", "referrals", "review_reasons")
+
+
 def _dropped(statements: list[str]) -> list[str]:
     return [s for s in statements if "DROP CONSTRAINT" in s or s.startswith("DROP INDEX")]
 
@@ -99,16 +103,26 @@ def test_a_first_import_builds_the_keys_at_the_end_and_leaves_the_schema_as_it_w
     result = _import(engine, write_reviews(tmp_path / "r.csv", _rows(620)), statements)
     assert result == store.ImportResult(inserted=620)
     dropped = _dropped(statements)
-    # the four child tables' keys, the second review's key and the five secondary indexes
-    assert sum("DROP CONSTRAINT" in s for s in dropped) == 5, dropped
+    # the four child tables' foreign keys and primary keys, the second review's key and
+    # reviews' five secondary indexes; not reviews' primary key, nor its keys to the tables
+    # everyone reads
+    constraints = sorted(s.rsplit('"', 2)[1] for s in dropped if "DROP CONSTRAINT" in s)
+    assert constraints == sorted(
+        [f"fk_{t}_review_id_reviews" for t in _CHILDREN] + [f"pk_{t}" for t in _CHILDREN]
+        + ["fk_reviews_second_review_of_reviews"]), constraints
     assert sum(s.startswith("DROP INDEX") for s in dropped) == 5, dropped
-    assert not any("fk_reviews_organisation_code" in s for s in dropped)
     assert _schema(engine) == before
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM phase_assessments").scalar() > 620
         with pytest.raises(IntegrityError, match="fk_phase_assessments_review_id_reviews"):
             conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
                                  "VALUES ('NO-SUCH-REVIEW', 'admission', 3)")
+        conn.rollback()
+        stored = conn.exec_driver_sql("SELECT review_id, phase FROM phase_assessments "
+                                      "LIMIT 1").one()
+        with pytest.raises(IntegrityError, match="pk_phase_assessments"):
+            conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
+                                 "VALUES (%(r)s, %(p)s, 3)", {"r": stored[0], "p": stored[1]})
     # the store is no longer empty: the next import checks its keys row by row
     more = [dict(r, review_id=f"M{i:04d}", case_id=f"D-{i:05d}")
             for i, r in enumerate(_rows(600))]
@@ -129,6 +143,19 @@ def test_a_row_that_breaks_a_rebuilt_key_fails_the_whole_import(engine):
     assert _schema(engine) == before
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM phase_assessments").scalar() == 0
+
+
+@_pg
+def test_a_row_repeated_under_a_rebuilt_primary_key_fails_the_whole_import(engine):
+    before = _schema(engine)
+    with pytest.raises(IntegrityError, match="pk_review_reasons"), \
+            engine.begin() as conn, bulk._pg_keys_rebuilt(conn):
+        for _ in range(2):  # no key is there to refuse the second until the end
+            conn.exec_driver_sql("INSERT INTO review_reasons (review_id, reason) "
+                                 "VALUES ('R-1', 'random_sample')")
+    assert _schema(engine) == before
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM review_reasons").scalar() == 0
 
 
 @_pg
