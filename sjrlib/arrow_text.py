@@ -56,23 +56,35 @@ def holds_any(text: pa.Array | pa.ChunkedArray, characters: Iterable[str]) -> bo
     return False
 
 
+def _edges(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """For one string array: which values hold at least one byte (present and not empty), and
+    the first and the last byte of each of those; None when none does."""
+    data = chunk.buffers()[2] if len(chunk) else None
+    if data is None:
+        return None
+    offsets = _offsets(chunk)
+    nonempty = offsets[1:] > offsets[:-1]
+    if chunk.null_count:  # a null's slot may span bytes: they are not a value
+        nonempty &= np.asarray(chunk.is_valid(), dtype=bool)
+    if not nonempty.any():
+        return None
+    data = np.frombuffer(data, dtype=np.uint8)
+    return nonempty, data[offsets[:-1][nonempty]], data[offsets[1:][nonempty] - 1]
+
+
 def starts_with(text: pa.Array | pa.ChunkedArray, character: str) -> np.ndarray:
     """Per value of ``text``, whether it begins with ``character`` (one ASCII character;
     a missing or empty value does not): one look at each value's first byte."""
     chunks, [needle] = _checked(text, [character])
-    out = []
+    out = [np.zeros(0, dtype=bool)]
     for chunk in chunks:
         hit = np.zeros(len(chunk), dtype=bool)
-        data = chunk.buffers()[2] if len(chunk) else None
-        if data is not None:
-            offsets = _offsets(chunk)
-            nonempty = offsets[1:] > offsets[:-1]
-            if chunk.null_count:  # a null's slot may hold bytes: not a value
-                nonempty &= np.asarray(chunk.is_valid(), dtype=bool)
-            first = np.frombuffer(data, dtype=np.uint8)[offsets[:-1][nonempty]]
+        edges = _edges(chunk)
+        if edges is not None:
+            nonempty, first, _last = edges
             hit[nonempty] = first == needle[0]
         out.append(hit)
-    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+    return np.concatenate(out)
 
 
 def may_need_trim(text: pa.Array | pa.ChunkedArray) -> bool:
@@ -82,17 +94,8 @@ def may_need_trim(text: pa.Array | pa.ChunkedArray) -> bool:
     definition of it, changes no value; ``True`` only that it might."""
     chunks, _ = _checked(text, [])
     for chunk in chunks:
-        data = chunk.buffers()[2] if len(chunk) else None
-        if data is None:
-            continue
-        offsets = _offsets(chunk)
-        nonempty = offsets[1:] > offsets[:-1]
-        if chunk.null_count:
-            nonempty &= np.asarray(chunk.is_valid(), dtype=bool)
-        if not nonempty.any():
-            continue
-        data = np.frombuffer(data, dtype=np.uint8)
-        for edge in (data[offsets[:-1][nonempty]], data[offsets[1:][nonempty] - 1]):
-            if ((edge <= 0x20) | (edge >= 0x80)).any():
-                return True
+        edges = _edges(chunk)
+        if edges is not None and any(((edge <= 0x20) | (edge >= 0x80)).any()
+                                     for edge in edges[1:]):
+            return True
     return False
