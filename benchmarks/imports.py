@@ -8,8 +8,10 @@ does it (``sjrlib.io.stream_reviews`` validating block by block into
 ``0010_review_hash``, and nothing is written). Then, in another fresh process and store, the
 same first import into a store that already holds one review: a first import into an empty
 store builds the reviews' indexes (and on PostgreSQL the keys pointing at reviews) once at the
-end, any other import checks and indexes row by row, so both are printed. Read + validate
-alone shows how much of an import is validation.
+end, any other import checks and indexes row by row, so both are printed. On PostgreSQL also
+the first import into a database created with ``LC_COLLATE 'C'`` (text compared byte by byte,
+as SQLite compares it; ``docs/scaling.md``). Read + validate alone shows how much of an import
+is validation.
 
 Prints validated reviews/s beside the targets (issue 16: >= 50,000/s on PostgreSQL on two
 cores; issue 17: a no-op re-import costs a read, so it should take less than the first import)
@@ -55,7 +57,12 @@ _PG = os.environ.get("SJR_BENCH_POSTGRES_URL",
 _SCRATCH = "sjr_bench_imports"
 
 
-def _scratch_url(create: bool) -> str:
+_C_COLLATION = "TEMPLATE template0 LC_COLLATE 'C'"
+"""A database whose text compares byte by byte (as SQLite's does): the deployment choice
+``docs/scaling.md`` weighs, measured beside the server's default."""
+
+
+def _scratch_url(create: bool, options: str = "") -> str:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -64,7 +71,7 @@ def _scratch_url(create: bool) -> str:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {_SCRATCH}"))
             if create:
-                conn.execute(text(f"CREATE DATABASE {_SCRATCH}"))
+                conn.execute(text(f"CREATE DATABASE {_SCRATCH} {options}"))
     finally:
         admin.dispose()
     return make_url(_PG).set(database=_SCRATCH).render_as_string(hide_password=False)
@@ -103,8 +110,9 @@ def _seed_review(reviews: str, directory: str) -> str:
 
 def _child_imports(organisations: str, deaths: str, reviews: str, url: str,
                    holding: str = "") -> dict:
-    """A first import (into an empty store, or with ``holding`` into one that holds a review
-    already: the keys are then checked row by row), then the same file again, unchanged."""
+    """A first import (into an empty store, or with ``holding="holding"`` into one that holds a
+    review already: the keys are then checked row by row), then the same file again, unchanged
+    (not with ``holding``: ``"first-only"`` is the first import alone)."""
     from data_access import store
     from sjrlib import io
 
@@ -113,7 +121,7 @@ def _child_imports(organisations: str, deaths: str, reviews: str, url: str,
     orgs = io.read_organisations(organisations)
     store.import_organisations(engine, orgs)
     store.import_deaths(engine, io.read_deaths(deaths, known_organisations=orgs))
-    if holding:
+    if holding == "holding":
         with tempfile.TemporaryDirectory(prefix="sjr-bench-seed-") as tmp:
             store.import_reviews(engine, io.read_reviews(_seed_review(reviews, tmp),
                                                          known_organisations=orgs))
@@ -188,14 +196,17 @@ def main(argv: list[str] | None = None) -> int:
           f"{alone['rows'] / alone['cpu_s']:,.0f} reviews per CPU second)")
     for engine in args.engines:
         got = {}
-        for store_holds in ("", "holding"):
+        runs = ["", "holding"] + (["collate-c"] if engine == "postgresql" else [])
+        for run in runs:
             with tempfile.TemporaryDirectory(prefix="sjr-bench-") as tmp:
                 url = (f"sqlite:///{Path(tmp) / 'bench.db'}" if engine == "sqlite"
-                       else _scratch_url(create=True))
+                       else _scratch_url(create=True, options=_C_COLLATION
+                                         if run == "collate-c" else ""))
                 try:
-                    got[store_holds] = _run_child(
+                    got[run] = _run_child(
                         "imports", str(files["organisations"]), str(files["deaths"]),
-                        str(files["reviews"]), url, store_holds)
+                        str(files["reviews"]), url,
+                        {"holding": "holding", "collate-c": "first-only"}.get(run, ""))
                 finally:
                     if engine == "postgresql":
                         _scratch_url(create=False)
@@ -206,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
                       first, rows, engine)
         _print_import("first import", "into a store that holds reviews (indexed and "
                       "key-checked row by row)", got["holding"]["first"], rows, engine)
+        if "collate-c" in got:
+            _print_import("first import", "into an empty store in a database created with "
+                          "LC_COLLATE 'C' (ids compared byte by byte)",
+                          got["collate-c"]["first"], rows, engine)
         print(f"    no-op re-import  : {again['s']:6.1f} s wall / {again['cpu_s']:6.1f} s CPU "
               f"({again['unchanged']:,} unchanged, {again['inserted'] + again['updated']} "
               f"written), {again['s'] / first['s']:.2f}x the first import "
