@@ -67,7 +67,7 @@ from data_access.loading import (
     load_organisations,
 )
 from sjrlib import domain
-from sjrlib.arrow_text import holds_any
+from sjrlib.arrow_text import holds_any, value_bytes
 from sjrlib.io import RESTART
 
 CHUNK_ROWS = 10_000
@@ -223,7 +223,7 @@ def _needs_escape(text: pa.Array) -> bool:
     return holds_any(text, [raw for raw, _escaped in _COPY_ESCAPES])
 
 
-def _copy_text(columns: list[pa.Array]) -> pa.Buffer | bytes:
+def _copy_text(columns: list[pa.Array]) -> memoryview:
     """The rows of ``columns`` in PostgreSQL's ``COPY`` text format, built by Arrow kernels
     (no Python object per cell): tab-separated, one line per row, ``\\N`` for NULL, and a
     backslash, tab, newline or carriage return inside a value escaped with a backslash."""
@@ -241,9 +241,7 @@ def _copy_text(columns: list[pa.Array]) -> pa.Buffer | bytes:
     lines = pc.binary_join_element_wise(*cells, "\t")
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32,
-                            count=len(lines) + 1, offset=lines.offset * 4)
-    return memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]
+    return value_bytes(lines)
 
 
 def _copy(conn: Connection, table, names: list[str] | tuple[str, ...],
@@ -935,9 +933,10 @@ def _pg_keys_rebuilt(conn: Connection) -> Iterator[None]:
     The keys from ``reviews`` to ``organisations`` and ``reviewers`` stay: dropping them would
     lock those tables, which everyone reads. The keys are added back inside the transaction: a
     row that breaks one fails the import, which rolls back whole."""
+    tables = {"tables": list(_REVIEW_TABLES)}
     owner = conn.exec_driver_sql(
         "SELECT bool_and(pg_has_role(c.relowner, 'USAGE')) FROM pg_class c "
-        "WHERE c.oid = ANY(%(tables)s::regclass[])", {"tables": list(_REVIEW_TABLES)}).scalar()
+        "WHERE c.oid = ANY(%(tables)s::regclass[])", tables).scalar()
     if not owner:
         yield
         return
@@ -958,7 +957,6 @@ def _pg_keys_rebuilt(conn: Connection) -> Iterator[None]:
     if conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM reviews)").scalar():
         yield  # a review was saved between the count and the lock: check row by row
         return
-    tables = {"tables": list(_REVIEW_TABLES)}
     keys = conn.exec_driver_sql(_REBUILT_KEYS, tables).all()
     primary = conn.exec_driver_sql(_REBUILT_PRIMARY_KEYS, tables).all()
     indexes = conn.exec_driver_sql(_REBUILT_INDEXES, tables).all()

@@ -34,15 +34,13 @@ def _checked(text: pa.Array | pa.ChunkedArray, characters: Iterable[str]
     return chunks, needles
 
 
-def _values(array: pa.Array) -> bytes:
-    """The bytes of ``array``'s values (a string or large_string array, slices included)."""
-    if not len(array):
-        return b""
+def value_bytes(array: pa.Array) -> memoryview:
+    """The bytes of ``array``'s values, one after another (a string or large_string array,
+    slices included), without a copy."""
+    if not len(array) or array.buffers()[2] is None:
+        return memoryview(b"")
     offsets = _offsets(array)
-    data = array.buffers()[2]
-    if data is None or offsets[-1] == offsets[0]:
-        return b""
-    return memoryview(data)[int(offsets[0]):int(offsets[-1])].tobytes()
+    return memoryview(array.buffers()[2])[int(offsets[0]):int(offsets[-1])]
 
 
 def holds_any(text: pa.Array | pa.ChunkedArray, characters: Iterable[str]) -> bool:
@@ -50,7 +48,7 @@ def holds_any(text: pa.Array | pa.ChunkedArray, characters: Iterable[str]) -> bo
     ``characters`` (each a single ASCII character)."""
     chunks, needles = _checked(text, characters)
     for chunk in chunks:
-        values = _values(chunk)
+        values = value_bytes(chunk).tobytes()  # bytes.find: a memoryview compares byte by byte
         if values and any(n in values for n in needles):
             return True
     return False

@@ -134,28 +134,24 @@ def test_a_first_import_builds_the_keys_at_the_end_and_leaves_the_schema_as_it_w
 
 
 @_pg
-def test_a_row_that_breaks_a_rebuilt_key_fails_the_whole_import(engine):
+@pytest.mark.parametrize("constraint, table, statements", [
+    ("fk_phase_assessments_review_id_reviews", "phase_assessments",
+     ["INSERT INTO phase_assessments (review_id, phase, score) "
+      "VALUES ('NO-SUCH-REVIEW', 'admission', 3)"]),
+    # no key is there to refuse the second row until the end
+    ("pk_review_reasons", "review_reasons",
+     ["INSERT INTO review_reasons (review_id, reason) VALUES ('R-1', 'random_sample')"] * 2),
+], ids=["foreign-key", "primary-key"])
+def test_a_row_that_breaks_a_rebuilt_key_fails_the_whole_import(engine, constraint, table,
+                                                                 statements):
     before = _schema(engine)
-    with pytest.raises(IntegrityError, match="fk_phase_assessments_review_id_reviews"), \
+    with pytest.raises(IntegrityError, match=constraint), \
             engine.begin() as conn, bulk._pg_keys_rebuilt(conn):
-        conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
-                             "VALUES ('NO-SUCH-REVIEW', 'admission', 3)")
+        for statement in statements:
+            conn.exec_driver_sql(statement)
     assert _schema(engine) == before
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM phase_assessments").scalar() == 0
-
-
-@_pg
-def test_a_row_repeated_under_a_rebuilt_primary_key_fails_the_whole_import(engine):
-    before = _schema(engine)
-    with pytest.raises(IntegrityError, match="pk_review_reasons"), \
-            engine.begin() as conn, bulk._pg_keys_rebuilt(conn):
-        for _ in range(2):  # no key is there to refuse the second until the end
-            conn.exec_driver_sql("INSERT INTO review_reasons (review_id, reason) "
-                                 "VALUES ('R-1', 'random_sample')")
-    assert _schema(engine) == before
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM review_reasons").scalar() == 0
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() == 0
 
 
 @_pg
