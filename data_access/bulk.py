@@ -882,11 +882,13 @@ def _indexes_rebuilt(conn: Connection, table, *, enabled: bool) -> Iterator[None
 
 
 _REVIEW_TABLES = ("reviews", "phase_assessments", "problems", "review_reasons", "referrals")
+_LOOKUP_TABLES = ("organisations", "reviewers")
+"""The tables ``reviews`` has keys to (besides itself)."""
 _REBUILT_KEYS = """
 SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
 FROM pg_constraint c
-WHERE c.contype = 'f' AND c.confrelid = 'reviews'::regclass
-  AND c.conrelid = ANY(%(tables)s::regclass[])
+WHERE c.contype = 'f' AND c.conrelid = ANY(%(tables)s::regclass[])
+  AND c.confrelid = ANY(%(targets)s::regclass[])
 ORDER BY 1, 2
 """
 _REBUILT_PRIMARY_KEYS = """
@@ -905,59 +907,73 @@ WHERE x.indrelid = ANY(%(tables)s::regclass[])
 ORDER BY 1
 """
 _KEYS_LOCK_WAIT = "2s"
-"""How long a first import waits for readers to leave the review tables before it gives up
-building their keys at the end and checks them row by row instead."""
+"""How long a first import waits for readers to leave the tables whose keys it would build at
+the end before it gives up and checks those keys row by row instead."""
 
 
-@contextmanager
-def _pg_keys_rebuilt(conn: Connection) -> Iterator[None]:
-    """PostgreSQL, a first import into an empty store: the foreign keys that point at
-    ``reviews`` from the tables an import fills (each child row's key, each second review's
-    ``second_review_of``), the primary keys no foreign key points at (the child tables': a
-    phase, problem, reason or referral per review) and the secondary indexes of those tables
-    are dropped for the block, then created again from their own definitions: one sorted index
-    build each and one set-wise check of each foreign key (``ADD CONSTRAINT`` checks every row
-    in one query) instead of a trigger's look-up and an index insertion per row, which were
-    most of the server's work (``docs/scaling.md``). ``reviews``' own primary key stays: the
-    review tables' other keys and the learning tables point at it.
-
-    Only where it costs nobody anything:
-
-    - the connection's role owns the tables (the import path runs as the owner; a person's role
-      imports row-checked);
-    - the review tables are locked (``ACCESS EXCLUSIVE``, waited for at most
-      :data:`_KEYS_LOCK_WAIT`: a reader that holds them on makes the import check row by row,
-      rather than queue every later reader behind it) and still empty once locked. Readers of
-      the review tables wait for this import's commit; there was nothing for them to read.
-
-    The keys from ``reviews`` to ``organisations`` and ``reviewers`` stay: dropping them would
-    lock those tables, which everyone reads. The keys are added back inside the transaction: a
-    row that breaks one fails the import, which rolls back whole."""
-    tables = {"tables": list(_REVIEW_TABLES)}
+def _locked(conn: Connection, tables: tuple[str, ...]) -> bool:
+    """Whether ``tables`` are now this transaction's alone (``ACCESS EXCLUSIVE``): the
+    connection's role owns them (a person's role never does) and the lock came within
+    :data:`_KEYS_LOCK_WAIT`. A reader holding one of them on, or a deadlock with one, leaves
+    them unlocked: better to check row by row than to queue every later reader behind us."""
     owner = conn.exec_driver_sql(
         "SELECT bool_and(pg_has_role(c.relowner, 'USAGE')) FROM pg_class c "
-        "WHERE c.oid = ANY(%(tables)s::regclass[])", tables).scalar()
+        "WHERE c.oid = ANY(%(tables)s::regclass[])", {"tables": list(tables)}).scalar()
     if not owner:
-        yield
-        return
+        return False
     waited = conn.exec_driver_sql("SHOW lock_timeout").scalar()
     savepoint = conn.begin_nested()
     try:
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{_KEYS_LOCK_WAIT}'")
-        conn.exec_driver_sql(f"LOCK TABLE {', '.join(_REVIEW_TABLES)} IN ACCESS EXCLUSIVE MODE")
+        conn.exec_driver_sql(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
         conn.exec_driver_sql("SELECT set_config('lock_timeout', %(waited)s, true)",
                              {"waited": waited})
     except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+        # lock_not_available, deadlock_detected
+        if getattr(exc.orig, "sqlstate", None) not in ("55P03", "40P01"):
             raise
         savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
+@contextmanager
+def _pg_keys_rebuilt(conn: Connection) -> Iterator[None]:
+    """PostgreSQL, a first import into an empty store: the foreign keys of the tables an import
+    fills (each child row's key to its review, a second review's ``second_review_of``, a
+    review's keys to ``organisations`` and ``reviewers``), the primary keys no foreign key
+    points at (the child tables': a phase, problem, reason or referral per review) and the
+    secondary indexes of those tables are dropped for the block, then created again from their
+    own definitions: one sorted index build each and one set-wise check of each foreign key
+    (``ADD CONSTRAINT`` checks every row in one query) instead of a trigger's look-up and an
+    index insertion per row, which were most of the server's work (``docs/scaling.md``).
+    ``reviews``' own primary key stays: the review tables' other keys and the learning tables
+    point at it.
+
+    Only where it costs little:
+
+    - the connection's role owns the tables (the import path runs as the owner; a person's role
+      imports row-checked);
+    - the review tables are locked (:func:`_locked`) and still empty once locked. Readers of
+      the review tables wait for this import's commit; there was nothing for them to read;
+    - the keys to ``organisations`` and ``reviewers`` only if those can be locked too: dropping
+      a key locks the table it points at. Their readers (a trainer's calibration round, a new
+      person's organisation, the review form's lists) then wait for the commit too, seconds
+      to a minute for a national first load (``docs/scaling.md``); if they cannot be locked,
+      those two keys are checked row by row and the rest is built at the end as before.
+
+    The keys are added back inside the transaction: a row that breaks one fails the import,
+    which rolls back whole."""
+    if not _locked(conn, _REVIEW_TABLES):
         yield
         return
-    savepoint.commit()
     if conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM reviews)").scalar():
         yield  # a review was saved between the count and the lock: check row by row
         return
-    keys = conn.exec_driver_sql(_REBUILT_KEYS, tables).all()
+    targets = ["reviews", *(_LOOKUP_TABLES if _locked(conn, _LOOKUP_TABLES) else ())]
+    tables = {"tables": list(_REVIEW_TABLES)}
+    keys = conn.exec_driver_sql(_REBUILT_KEYS, {**tables, "targets": targets}).all()
     primary = conn.exec_driver_sql(_REBUILT_PRIMARY_KEYS, tables).all()
     indexes = conn.exec_driver_sql(_REBUILT_INDEXES, tables).all()
     for table, name, _definition in [*keys, *primary]:

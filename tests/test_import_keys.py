@@ -1,13 +1,14 @@
 """How a bulk import writes on PostgreSQL: keys built once at the end of a first import, and
 ``COPY`` statements run by a worker thread while the next one's text is built.
 
-- A first import into an empty store drops the foreign keys that point at ``reviews`` from the
-  tables it fills, the child tables' primary keys and ``reviews``' secondary indexes, and
-  creates them again from their own definitions before the commit (``bulk._pg_keys_rebuilt``):
-  the schema afterwards is the schema before, the keys hold, and a row that breaks one fails
-  the whole import.
+- A first import into an empty store drops the foreign keys of the tables it fills (to
+  ``reviews``, ``organisations`` and ``reviewers``), the child tables' primary keys and
+  ``reviews``' secondary indexes, and creates them again from their own definitions before the
+  commit (``bulk._pg_keys_rebuilt``): the schema afterwards is the schema before, the keys
+  hold, and a row that breaks one fails the whole import.
 - It does so only when nobody is reading the review tables (it would otherwise queue every later
   reader behind its lock) and only for the tables' owner; else the keys are checked row by row.
+  A reader of ``organisations`` or ``reviewers`` keeps only the keys to those two row-checked.
 - ``bulk._copy_writer``: a statement after a COPY sees the COPY's rows; a COPY's error is raised in
   the importing thread and leaves nothing behind.
 
@@ -89,6 +90,7 @@ def _import(engine, path, statements: list[str] | None = None) -> store.ImportRe
 
 
 _CHILDREN = ("phase_assessments", "problems", "referrals", "review_reasons")
+_LOOKUP_KEYS = ("fk_reviews_organisation_code_organisations", "fk_reviews_reviewer_id_reviewers")
 
 
 def _dropped(statements: list[str]) -> list[str]:
@@ -103,13 +105,12 @@ def test_a_first_import_builds_the_keys_at_the_end_and_leaves_the_schema_as_it_w
     result = _import(engine, write_reviews(tmp_path / "r.csv", _rows(620)), statements)
     assert result == store.ImportResult(inserted=620)
     dropped = _dropped(statements)
-    # the four child tables' foreign keys and primary keys, the second review's key and
-    # reviews' five secondary indexes; not reviews' primary key, nor its keys to the tables
-    # everyone reads
+    # the four child tables' foreign keys and primary keys, reviews' three foreign keys and
+    # five secondary indexes; not reviews' primary key, which other keys point at
     constraints = sorted(s.rsplit('"', 2)[1] for s in dropped if "DROP CONSTRAINT" in s)
     assert constraints == sorted(
         [f"fk_{t}_review_id_reviews" for t in _CHILDREN] + [f"pk_{t}" for t in _CHILDREN]
-        + ["fk_reviews_second_review_of_reviews"]), constraints
+        + ["fk_reviews_second_review_of_reviews", *_LOOKUP_KEYS]), constraints
     assert sum(s.startswith("DROP INDEX") for s in dropped) == 5, dropped
     assert _schema(engine) == before
     with engine.connect() as conn:
@@ -123,6 +124,9 @@ def test_a_first_import_builds_the_keys_at_the_end_and_leaves_the_schema_as_it_w
         with pytest.raises(IntegrityError, match="pk_phase_assessments"):
             conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
                                  "VALUES (%(r)s, %(p)s, 3)", {"r": stored[0], "p": stored[1]})
+        conn.rollback()
+        with pytest.raises(IntegrityError, match=_LOOKUP_KEYS[0]):
+            conn.exec_driver_sql(_UNKNOWN_ORGANISATION)
     # the store is no longer empty: the next import checks its keys row by row
     more = [dict(r, review_id=f"M{i:04d}", case_id=f"D-{i:05d}")
             for i, r in enumerate(_rows(600))]
@@ -133,6 +137,10 @@ def test_a_first_import_builds_the_keys_at_the_end_and_leaves_the_schema_as_it_w
     assert _schema(engine) == before
 
 
+_UNKNOWN_ORGANISATION = ("INSERT INTO reviews (review_id, organisation_code, review_stage, status) "
+                         "VALUES ('R-1', 'ZZ999', 'first', 'submitted')")
+
+
 @_pg
 @pytest.mark.parametrize("constraint, table, statements", [
     ("fk_phase_assessments_review_id_reviews", "phase_assessments",
@@ -141,7 +149,8 @@ def test_a_first_import_builds_the_keys_at_the_end_and_leaves_the_schema_as_it_w
     # no key is there to refuse the second row until the end
     ("pk_review_reasons", "review_reasons",
      ["INSERT INTO review_reasons (review_id, reason) VALUES ('R-1', 'random_sample')"] * 2),
-], ids=["foreign-key", "primary-key"])
+    (_LOOKUP_KEYS[0], "reviews", [_UNKNOWN_ORGANISATION]),
+], ids=["foreign-key", "primary-key", "key-to-organisations"])
 def test_a_row_that_breaks_a_rebuilt_key_fails_the_whole_import(engine, constraint, table,
                                                                  statements):
     before = _schema(engine)
@@ -216,6 +225,33 @@ def test_a_copy_that_fails_in_the_worker_raises_here_and_leaves_nothing(engine):
                     pa.array([3] * 600)])
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM organisations").scalar() == known
+
+
+@_pg
+@pytest.mark.parametrize("lookup", ["organisations", "reviewers"])
+def test_a_reader_of_organisations_or_reviewers_keeps_only_their_keys_row_checked(
+        engine, pg_url, tmp_path, monkeypatch, lookup):
+    """Dropping a review's key to ``organisations`` or ``reviewers`` locks that table, which
+    the review form, training and approvals read: held by a reader, both stay and are checked
+    row by row, and the keys to ``reviews`` are still built at the end."""
+    monkeypatch.setattr(bulk, "_KEYS_LOCK_WAIT", "200ms")
+    before = _schema(engine)
+    reader = store.get_engine(pg_url)
+    try:
+        with reader.connect() as held:
+            held.exec_driver_sql(f"SELECT count(*) FROM {lookup}").scalar()  # ACCESS SHARE
+            statements: list[str] = []
+            result = _import(engine, write_reviews(tmp_path / "r.csv", _rows(620)), statements)
+            assert result == store.ImportResult(inserted=620)
+            constraints = {s.rsplit('"', 2)[1] for s in _dropped(statements)
+                           if "DROP CONSTRAINT" in s}
+            assert "fk_reviews_second_review_of_reviews" in constraints
+            assert len(constraints) == 9 and not constraints & set(_LOOKUP_KEYS), constraints
+            # the reader was not kept waiting: it reads on, and sees the committed import
+            assert held.exec_driver_sql("SELECT count(*) FROM reviews").scalar() == 620
+    finally:
+        reader.dispose()
+    assert _schema(engine) == before
 
 
 def test_a_second_stage_file_finds_its_first_stage_reviews_in_a_store_read_as_a_frame(
