@@ -425,6 +425,22 @@ _RE2_MONTH = rf"^{_MONTH}$"
 _NS_FIRST, _NS_LAST = np.datetime64("1678-01-01", "D"), np.datetime64("2261-12-31", "D")
 
 
+def _iso_days(candidate: pa.ChunkedArray) -> np.ndarray:
+    """``datetime64[D]`` of text shaped ``YYYY-MM-DD`` (or null); NaT where no such day is
+    (2023-02-29, month 13) or the value is null."""
+    try:  # the usual column, every day a real one: one cast, which refuses days that are not
+        dates = pc.cast(candidate, pa.date32())
+    except pa.ArrowInvalid:
+        parsed = pc.strptime(candidate, format="%Y-%m-%d", unit="s", error_is_null=True)
+        # strptime rolls impossible days over (2023-02-29 -> 03-01): a real date writes back
+        # as itself.
+        same = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), pc.cast(candidate, pa.string()))
+        dates = pc.if_else(same, pc.cast(parsed, pa.date32()), pa.scalar(None, pa.date32()))
+    nat = np.datetime64("NaT", "D").view(np.int64)
+    days = pc.fill_null(pc.cast(pc.cast(dates, pa.int32()), pa.int64()), nat)
+    return days.to_numpy().view("datetime64[D]")
+
+
 def _read_arrow_column(table: Table, column: str, spec: ColumnSpec, raw: pd.Series) -> None:
     """:func:`_read_column` for large frames: every parse done once, in C++ on the Arrow data
     (``pyarrow.compute``; regexes in RE2, as pandas' pyarrow string methods use), no
@@ -494,15 +510,9 @@ def _read_arrow_column(table: Table, column: str, spec: ColumnSpec, raw: pd.Seri
         table.text[column] = _from_arrow(stripped, dtype)
         shaped = pc.fill_null(pc.match_substring_regex(stripped, _RE2_DATE), False)
         candidate = pc.if_else(shaped, stripped, pa.scalar(None, stripped.type))
-        parsed = pc.strptime(candidate, format="%Y-%m-%d", unit="s", error_is_null=True)
-        # strptime rolls impossible days over (2023-02-29 -> 03-01): a real date writes back
-        # as itself.
-        same = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"),
-                                     pc.cast(candidate, pa.string())), False)
-        days = pc.cast(pc.cast(parsed, pa.date32()), pa.int32()).to_numpy(
-            zero_copy_only=False).astype("datetime64[D]")
-        good = _bools(same) & (days >= _NS_FIRST) & (days <= _NS_LAST)
-        days[~good] = np.datetime64("NaT")
+        days = _iso_days(candidate)
+        good = ~np.isnat(days) & (days >= _NS_FIRST) & (days <= _NS_LAST)
+        days = np.where(good, days, np.datetime64("NaT", "D"))
         table.values[column] = pd.Series(days.astype("datetime64[ns]"))
         invalid = present & ~good
     elif kind == "reasons":

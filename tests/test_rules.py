@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -476,3 +477,35 @@ def test_arrow_path_refuses_impossible_dates(arrow_path):
     assert errors_of([review(review_date="2023-02-29")]) == [(2, "review_date", "date_format")]
     assert errors_of([review(review_date="0001-01-01")]) == [(2, "review_date", "date_format")]
 
+
+
+_DAYS = ["2024-02-29", "2023-12-31", "1678-01-01", "2261-12-31", "0001-01-01", "9999-12-31",
+         "2023-01-01"]
+_NOT_DAYS = ["2023-02-29", "2023-04-31", "2023-13-01", "2023-00-10", "2023-01-00", "2100-02-29"]
+
+
+def _python_days(values: list[str | None]) -> list:
+    """What Python's calendar says of each value: the day, or NaT."""
+    out = []
+    for v in values:
+        try:
+            out.append(np.datetime64(dt.date.fromisoformat(v), "D"))
+        except (TypeError, ValueError):
+            out.append(np.datetime64("NaT", "D"))
+    return out
+
+
+@pytest.mark.parametrize("values", [
+    _DAYS + [None],  # every value a real day: Arrow's one cast
+    _DAYS + _NOT_DAYS + [None],  # some not: parsed and written back
+    [None, None],
+    _NOT_DAYS,
+], ids=["real", "mixed", "blank", "none-real"])
+def test_iso_days_gives_the_calendar_s_days(values):
+    import pyarrow as pa
+
+    array = pa.chunked_array([pa.array(values[:3], pa.large_string()),
+                              pa.array(values[3:], pa.large_string())])
+    got = rules._iso_days(array)
+    assert got.dtype == np.dtype("datetime64[D]")
+    np.testing.assert_array_equal(got, np.array(_python_days(values), dtype="datetime64[D]"))
