@@ -199,6 +199,31 @@ def init_db(url: str | Engine) -> None:
             engine.dispose()
 
 
+def collation_advice(url: str | Engine) -> str | None:
+    """On PostgreSQL, unless the database compares text byte by byte (``LC_COLLATE`` ``C`` or
+    ``POSIX``), one line advising a database created so (``docs/scaling.md``: every key is an
+    id compared as text; under another collation each comparison goes through ``strcoll``, and
+    ``load_reviews``' order by ``review_id`` may differ from SQLite's byte order). None on
+    SQLite or a ``C`` database. Only advice: a store works under any collation."""
+    engine = url if isinstance(url, Engine) else get_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return None
+        with engine.connect() as conn:
+            collation = conn.exec_driver_sql(
+                "SELECT datcollate FROM pg_database WHERE datname = current_database()").scalar()
+    finally:
+        if engine is not url:
+            engine.dispose()
+    if collation in ("C", "POSIX"):
+        return None
+    return (f"Note: this database compares text by the {collation!r} collation. Ids compare "
+            "and sort byte by byte, as SQLite's do, and imports run faster (a first import of "
+            "1M reviews 42,700/s against 36,600/s), in a database created with "
+            "LC_COLLATE 'C': CREATE DATABASE ... TEMPLATE template0 LC_COLLATE 'C' "
+            "(docs/scaling.md; an existing store moves there by sjr backup and sjr restore).")
+
+
 @contextmanager
 def _transaction(target: Engine | Connection) -> Iterator[Connection]:
     """One transaction: a new one for an engine or an idle connection, else the caller's."""

@@ -113,6 +113,9 @@ def init_db(db: str | None = DB_OPTION) -> None:
     url = store.database_url(db)
     store.init_db(url)
     typer.echo(f"Database ready: {_shown(url)}")
+    advice = store.collation_advice(url)
+    if advice:
+        typer.echo(advice)
 
 
 def import_(
