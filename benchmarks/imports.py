@@ -18,10 +18,10 @@ cores; issue 17: a no-op re-import costs a read, so it should take less than the
 and wall/CPU seconds: CPU microseconds a review of read + validate, and reviews per CPU second of
 each import. On a PostgreSQL server on this machine it also reads the CPU seconds of the server
 backend that ran the import (``/proc``): ``COPY`` is parsed, checked against the keys and indexed
-there, in a process ``getrusage`` does not see (200k reviews, 2-core machine, 2026-12-04
-23:00 UTC: into an empty store 4.7-5.2 CPU s in the importing process and 4.8-5.0 s in the
-server, 6.6-7.1 s wall; into a store holding reviews 4.7-5.0 + 10.4-10.8 CPU s, 12.0-12.6 s
-wall). PostgreSQL:
+there, in a process ``getrusage`` does not see (200k reviews, 2-core machine, 2026-12-05
+01:26 UTC: into an empty store 4.4 CPU s in the importing process and 3.1 s in the server,
+5.3 s wall; into a store holding reviews 4.1 + 9.5 CPU s, 11.1 s wall; ``docs/scaling.md``,
+*Imports on PostgreSQL*). PostgreSQL:
 ``SJR_BENCH_POSTGRES_URL`` (a server where a scratch database may be created and dropped) or
 the local server at 127.0.0.1.
 
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         first, again = got[""]["first"], got[""]["again"]
         print(f"\n  {engine}:")
         _print_import("first import", "into an empty store (indexes, and on PostgreSQL the "
-                      "keys to reviews, built at the end)",
+                      "review tables' keys, built at the end)",
                       first, rows, engine)
         _print_import("first import", "into a store that holds reviews (indexed and "
                       "key-checked row by row)", got["holding"]["first"], rows, engine)
