@@ -959,8 +959,9 @@ def _pg_keys_rebuilt(conn: Connection) -> Iterator[None]:
       the review tables wait for this import's commit; there was nothing for them to read;
     - the keys to ``organisations`` and ``reviewers`` only if those can be locked too: dropping
       a key locks the table it points at. Their readers (a trainer's calibration round, a new
-      person's organisation, the review form's lists) then wait for the commit too, seconds
-      to a minute for a national first load (``docs/scaling.md``); if they cannot be locked,
+      person's organisation, the review form's lists) then wait for the commit too, about
+      25 s for a national first load of 1M reviews, at most ``LOCK_WAIT_SECONDS`` before
+      they are told the store is busy (``docs/scaling.md``); if they cannot be locked,
       those two keys are checked row by row and the rest is built at the end as before.
 
     The keys are added back inside the transaction: a row that breaks one fails the import,
