@@ -13,8 +13,11 @@ the first import into a database created with ``LC_COLLATE 'C'`` (text compared 
 as SQLite compares it; ``docs/scaling.md``). Read + validate alone shows how much of an import
 is validation.
 
-Prints validated reviews/s beside the targets (issue 16: >= 50,000/s on PostgreSQL on two
-cores; issue 17: a no-op re-import costs a read, so it should take less than the first import)
+On PostgreSQL it also samples both processes' CPU every 0.2 s during the first import and
+prints how long each worked alone: the importer at the start, the server at the end (the part
+two shared cores cannot overlap). Prints validated reviews/s beside the targets (issue 16:
+>= 50,000/s on PostgreSQL on two cores; issue 17: a no-op re-import costs a read, so it should
+take less than the first import)
 and wall/CPU seconds: CPU microseconds a review of read + validate, and reviews per CPU second of
 each import. On a PostgreSQL server on this machine it also reads the CPU seconds of the server
 backend that ran the import (``/proc``): ``COPY`` is parsed, checked against the keys and indexed
@@ -77,21 +80,78 @@ def _scratch_url(create: bool, options: str = "") -> str:
     return make_url(_PG).set(database=_SCRATCH).render_as_string(hide_password=False)
 
 
-def _backend_cpu(engine) -> float | None:
-    """CPU seconds so far of the PostgreSQL server process behind the engine's (pooled)
-    connection, when the server runs on this machine (``/proc``); else None. The import's
-    ``COPY`` is parsed, checked and indexed there, in a process ``getrusage`` does not see."""
+def _backend_pid(engine) -> int | None:
+    """The PostgreSQL server process behind the engine's (pooled) connection, when the
+    server runs on this machine (``/proc``); else None."""
     if engine.dialect.name != "postgresql":
         return None
     from sqlalchemy import text
 
     with engine.connect() as conn:
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    return pid if Path(f"/proc/{pid}/stat").exists() else None
+
+
+def _process_cpu(pid: int) -> float | None:
+    """CPU seconds so far of process ``pid`` (``/proc``), None once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backend_cpu(engine) -> float | None:
+    """CPU seconds so far of the server process behind the engine's connection (else None).
+    The import's ``COPY`` is parsed, checked and indexed there, in a process ``getrusage``
+    does not see."""
+    pid = _backend_pid(engine)
+    return None if pid is None else _process_cpu(pid)
+
+
+_TICK_S = 0.2
+_IDLE_CORES = 0.15
+"""A process using less than this share of a core over a tick is counted as waiting."""
+
+
+class _Phases:
+    """Samples the importing process's and the server backend's CPU every :data:`_TICK_S`
+    while an import runs, to say how long each worked alone: the importer at the start (the
+    first block read and validated before any row reaches the server), the server at the end
+    (the last ``COPY`` statements and the keys and indexes built before the commit, while the
+    importer waits). Two cores shared by both can only be kept busy in between."""
+
+    def __init__(self, backend_pid: int):
+        import threading
+
+        self._pid, self._samples, self._stop = backend_pid, [], threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        own = os.getpid()
+        while True:
+            self._samples.append((time.perf_counter(), _process_cpu(own),
+                                  _process_cpu(self._pid)))
+            if self._stop.wait(_TICK_S):
+                break
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        ticks = [(b[0] - a[0], (b[1] - a[1]) / (b[0] - a[0]), (b[2] - a[2]) / (b[0] - a[0]))
+                 for a, b in zip(self._samples, self._samples[1:], strict=False)
+                 if None not in (a[1], a[2], b[1], b[2])]
+        start = end = 0.0
+        for seconds, importer, server in ticks:
+            if server >= _IDLE_CORES or importer < _IDLE_CORES:
+                break
+            start += seconds
+        for seconds, importer, server in reversed(ticks):
+            if importer >= _IDLE_CORES or server < _IDLE_CORES:
+                break
+            end += seconds
+        return {"importer_alone_s": start, "server_alone_s": end}
 
 
 def _seed_review(reviews: str, directory: str) -> str:
@@ -128,6 +188,8 @@ def _child_imports(organisations: str, deaths: str, reviews: str, url: str,
     out = {}
     for name, update in (("first", False), ("again", True))[:1 if holding else 2]:
         server0 = _backend_cpu(engine)
+        backend = _backend_pid(engine)
+        phases = _Phases(backend) if backend is not None and name == "first" else None
         started, cpu0 = time.perf_counter(), _cpu_s()
         with engine.connect() as conn:
             known_orgs = store.known_organisations(conn)
@@ -137,6 +199,8 @@ def _child_imports(organisations: str, deaths: str, reviews: str, url: str,
         out[name] = {"s": time.perf_counter() - started, "cpu_s": _cpu_s() - cpu0,
                      "inserted": result.inserted, "updated": result.updated,
                      "unchanged": result.unchanged}
+        if phases is not None:
+            out[name].update(phases.stop())
         server1 = _backend_cpu(engine)
         if server0 is not None and server1 is not None and server1 >= server0:
             out[name]["server_cpu_s"] = server1 - server0
@@ -168,6 +232,12 @@ def _print_import(what: str, where: str, run: dict, rows: int, engine: str) -> N
         print(f"      + {run['server_cpu_s']:.1f} s CPU in the server's backend: {both:.1f} CPU s "
               f"in all, {rows / both:,.0f} reviews per CPU second (two cores, fully "
               f"overlapped, would give at most {2 * rows / both:,.0f}/s)")
+    if "server_alone_s" in run:
+        middle = run["s"] - run["importer_alone_s"] - run["server_alone_s"]
+        print(f"      the importer alone for the first {run['importer_alone_s']:.1f} s, both "
+              f"for {middle:.1f} s, the server alone for the last {run['server_alone_s']:.1f} s "
+              "(the last COPYs, and into an empty store the keys and indexes built before "
+              "the commit)")
     else:
         print(f"      {rows / run['cpu_s']:,.0f} reviews per CPU second")
 
