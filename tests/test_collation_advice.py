@@ -10,11 +10,18 @@ import pytest
 from access_setup import POSTGRES_URL
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from test_import_cli import sjr
+from typer.testing import CliRunner
 
 from data_access import store
+from sjrlib.cli import app
 
 _ADVICE = "LC_COLLATE 'C'"
+
+
+def sjr(*args: str):
+    """``sjr`` as the operator who creates a store: no user, so no person's login role (a
+    cluster-wide role a dropped database would leave behind)."""
+    return CliRunner().invoke(app, list(args), env={"SJR_USER": None})
 
 
 def test_sqlite_gets_no_advice(tmp_path):
