@@ -232,14 +232,14 @@ def _print_import(what: str, where: str, run: dict, rows: int, engine: str) -> N
         print(f"      + {run['server_cpu_s']:.1f} s CPU in the server's backend: {both:.1f} CPU s "
               f"in all, {rows / both:,.0f} reviews per CPU second (two cores, fully "
               f"overlapped, would give at most {2 * rows / both:,.0f}/s)")
+    else:
+        print(f"      {rows / run['cpu_s']:,.0f} reviews per CPU second")
     if "server_alone_s" in run:
         middle = run["s"] - run["importer_alone_s"] - run["server_alone_s"]
         print(f"      the importer alone for the first {run['importer_alone_s']:.1f} s, both "
               f"for {middle:.1f} s, the server alone for the last {run['server_alone_s']:.1f} s "
               "(the last COPYs, and into an empty store the keys and indexes built before "
               "the commit)")
-    else:
-        print(f"      {rows / run['cpu_s']:,.0f} reviews per CPU second")
 
 
 def main(argv: list[str] | None = None) -> int:

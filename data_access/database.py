@@ -202,9 +202,9 @@ def init_db(url: str | Engine) -> None:
 def collation_advice(url: str | Engine) -> str | None:
     """On PostgreSQL, unless the database compares text byte by byte (``LC_COLLATE`` ``C`` or
     ``POSIX``), one line advising a database created so (``docs/scaling.md``: every key is an
-    id compared as text; under another collation each comparison goes through ``strcoll``, and
-    ``load_reviews``' order by ``review_id`` may differ from SQLite's byte order). None on
-    SQLite or a ``C`` database. Only advice: a store works under any collation."""
+    id compared as text; under another collation each comparison goes through ``strcoll``).
+    None on SQLite or a ``C`` database. Only advice: a store works under any collation
+    (``load_reviews`` gives SQLite's byte order under any, ``loading._in_byte_order``)."""
     engine = url if isinstance(url, Engine) else get_engine(url)
     try:
         if engine.dialect.name != "postgresql":
