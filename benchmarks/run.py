@@ -13,7 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = ["foundation", "imports", "stats", "reports", "dashboards", "load", "identifiers",
          "themes"]
-"""The quick and the data-building ones first; any script not named here runs after these."""
+"""The order ``make bench`` runs them in; a script not named here runs after these, by name."""
 
 
 def scripts() -> list[Path]:
