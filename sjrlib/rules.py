@@ -1363,7 +1363,9 @@ def _version_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rule]
 
 def _death_rules() -> tuple[Rule, ...]:
     def within(t: Table) -> Iterator[Violation]:
-        bad = _mask(t.values["learning_disability_deaths"] > t.values["deaths_in_scope"])
+        total = t.values["deaths_in_scope"]
+        # A negative total is reported as such: a valid count is not also blamed for it.
+        bad = _mask((t.values["learning_disability_deaths"] > total) & (total >= 0))
         yield Violation(RuleId.LEARNING_DISABILITY_DEATHS_WITHIN_TOTAL,
                         "learning_disability_deaths", bad,
                         "learning_disability_deaths is more than deaths_in_scope: deaths of "

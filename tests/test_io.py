@@ -99,6 +99,20 @@ def test_read_deaths_and_organisations():
     assert errors(caught.value) == [("deaths.csv", 4, "organisation_code", "organisation_known")]
 
 
+def test_negative_total_is_one_error_not_two(tmp_path):
+    """A negative deaths_in_scope is reported once, in its own column: the valid
+    learning_disability_deaths beside it is not also called more than the total."""
+    path = tmp_path / "deaths.csv"
+    path.write_text("organisation_code,month,deaths_in_scope,learning_disability_deaths\n"
+                    "RXX,2025-04,10,1\n"
+                    "RXX,2025-05,-3,0\n"
+                    "RXX,2025-06,2,5\n")
+    with pytest.raises(ValidationFailed) as caught:
+        io.read_deaths(path, known_organisations={"RXX"})
+    assert [(e.row, e.column) for e in caught.value.errors] == [
+        (3, "deaths_in_scope"), (4, "learning_disability_deaths")]
+
+
 # --- bad rows ----------
 
 def test_every_bad_row_reported_with_spreadsheet_row_numbers():
