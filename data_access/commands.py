@@ -245,7 +245,7 @@ def audit_show(
     frame = _run(s, lambda: s.audit_log(username=user, action=action, since=since_d,
                                         until=until_d))
     _table(frame[["id", "at", "username", "role", "action", "scope", "rows", "approval_id",
-                  "tool"]], f"Audit log ({len(frame)} entries)")
+                  "tool"]], "Audit log")
 
 
 # -------------------------------------------------------------------------- extract ----

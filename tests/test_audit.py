@@ -7,6 +7,7 @@ report each, naming the entry where the chain breaks.
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -240,6 +241,8 @@ def test_cli_verify_and_show(chain, monkeypatch):
     assert "intact" in ok.output
     shown = runner.invoke(app, ["audit", "show", "--user", "user3", "--db", url])
     assert shown.exit_code == 0 and "user3" in shown.output and "user4" not in shown.output
+    # the title gives the count once ("Audit log (N)", as every table of the CLI does)
+    assert re.search(r"^Audit log \(\d+\)$", shown.output, re.M), shown.output
     with chain.begin() as conn:
         _untrigger(conn)
         conn.execute(text("UPDATE audit_log SET rows = 1 WHERE id = 2"))
