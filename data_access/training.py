@@ -485,16 +485,24 @@ def upsert_cases(conn: Connection, cases: Sequence[TrainingCase], *, by: str) ->
 
 
 def load_cases(conn: Connection, case_ids: Sequence[str] | None = None) -> list[TrainingCase]:
-    """Stored cases (all, or those named, in the order named)."""
+    """Stored cases (all, or those named, in the order named).
+
+    On PostgreSQL through ``sjr_training_cases()`` (revision ``0013_direct_sql``): a person's
+    role is not granted the reference columns, and the function gives them only where the
+    caller may see them (a reviewer: the cases they have submitted an answer to); elsewhere
+    the reference fields come back empty, as :meth:`Session.training_cases` shows them.
+    """
+    source = ("sjr_training_cases()" if conn.dialect.name == "postgresql"
+              else "training_cases")
     rows = conn.execute(text(
         "SELECT case_id, title, summary, care, " + ", ".join(CASE_SCORE_COLUMNS)
-        + ", avoidability_score, problems, themes, panel, case_set FROM training_cases "
+        + f", avoidability_score, problems, themes, panel, case_set FROM {source} "
         "ORDER BY case_id")).mappings().all()
     cases = {r["case_id"]: TrainingCase(
-        r["case_id"], r["title"], r["summary"], r["care"],
+        r["case_id"], r["title"], r["summary"], r["care"] or "",
         {p: int(r[f"score_{p}"]) for p in domain.PHASES if r[f"score_{p}"] is not None},
-        json.loads(r["problems"]), r["avoidability_score"], tuple(json.loads(r["themes"])),
-        r["panel"], r["case_set"]) for r in rows}
+        json.loads(r["problems"] or "{}"), r["avoidability_score"],
+        tuple(json.loads(r["themes"] or "[]")), r["panel"], r["case_set"]) for r in rows}
     if case_ids is None:
         return list(cases.values())
     unknown = [c for c in case_ids if c not in cases]

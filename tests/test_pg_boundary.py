@@ -30,6 +30,7 @@ from access_setup import (
 )
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from data_access import approval_keys, audit, open_session, pg_security, store
 from data_access.roles import AccessDenied
@@ -261,11 +262,13 @@ def test_what_each_role_may_write(pg):
     own = at_a[(at_a["reviewer_id"] == pg.reviewer_id) & (at_a["status"] != "locked")]
     other = at_a[at_a["reviewer_id"] != pg.reviewer_id]
     assert len(own) and len(other)
+    unlocked = other[other["status"] != "locked"]
     with pg.connect("p_lead") as conn:
-        assert _rows(conn, "UPDATE reviews SET case_id = 'x' WHERE organisation_code = %s",
-                     (a,)) == len(at_a)
+        # every review of the organisation but the locked ones (revision 0013_direct_sql)
+        assert _rows(conn, "UPDATE reviews SET case_id = case_id WHERE organisation_code = %s",
+                     (a,)) == int((at_a["status"] != "locked").sum())
         assert _rows(conn, "UPDATE reviews SET status = 'locked' WHERE review_id = %s",
-                     (other["review_id"].iloc[0],)) == 1
+                     (unlocked["review_id"].iloc[0],)) == 1
         assert _rows(conn, "UPDATE reviews SET case_id = 'x' WHERE organisation_code = %s",
                      (b,)) == 0
         assert _rows(conn, "DELETE FROM deaths WHERE organisation_code = %s", (b,)) == 0
@@ -558,3 +561,185 @@ def test_a_lead_imports_a_large_file_through_their_role(pg, tmp_path):
     owner.dispose()
     assert stored == [(pg.org_a, len(mine))]
     assert reasons >= len(mine)
+
+
+# -------------------------------------------------- direct SQL (revision 0013_direct_sql) ----
+def _copy_review(conn: psycopg.Connection, source: str, **changes) -> None:
+    """Put a copy of review ``source`` (as the person reads it) into temp table ``t`` as a new
+    review of the person (version 1, saved by them), with ``changes``; ``INSERT INTO reviews
+    SELECT * FROM t`` then inserts it."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS t AS SELECT * FROM reviews WITH NO DATA")
+    conn.execute("INSERT INTO t SELECT * FROM reviews WHERE review_id = %s", (source,))
+    conn.execute("UPDATE t SET version = 1, updated_by = (SELECT username FROM users WHERE "
+                 "db_role = session_user::text) WHERE review_id = %s", (source,))
+    for column, value in sorted(changes.items(), key=lambda c: c[0] == "review_id"):
+        conn.execute(f"UPDATE t SET {column} = %s WHERE review_id = %s", (value, source))
+
+
+def _stored(pg, review_id: str) -> tuple:
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:
+        review = conn.execute(text("SELECT status, version, updated_by, case_id FROM reviews "
+                                   "WHERE review_id = :r"), {"r": review_id}).one()
+        scores = conn.execute(text("SELECT phase, score, comment FROM phase_assessments WHERE "
+                                   "review_id = :r ORDER BY phase"), {"r": review_id}).all()
+    owner.dispose()
+    return tuple(review), tuple(map(tuple, scores))
+
+
+def test_a_locked_review_is_final_for_every_person(pg):
+    """The insider audit's finding: a lead rescored a locked review with psql and set it back
+    to submitted. Now no person's role changes, unlocks or deletes a locked review or its
+    phases, problems and reasons; a lead still locks an unlocked one."""
+    _orgs, _deaths, reviews = synthetic()
+    at_a = reviews[reviews["organisation_code"] == pg.org_a]
+    locked = at_a[(at_a["status"] == "locked") & (at_a["reviewer_id"] == pg.reviewer_id)]
+    assert len(locked), "the synthetic organisation has a locked review of this reviewer"
+    target = locked["review_id"].iloc[0]
+    before = _stored(pg, target)
+    for person in ("p_lead", "p_reviewer"):
+        with pg.connect(person) as conn:
+            for statement in (
+                    "UPDATE phase_assessments SET score = 5 WHERE review_id = %s",
+                    "DELETE FROM phase_assessments WHERE review_id = %s",
+                    "DELETE FROM problems WHERE review_id = %s",
+                    "DELETE FROM review_reasons WHERE review_id = %s",
+                    "UPDATE reviews SET status = 'submitted' WHERE review_id = %s",
+                    "UPDATE reviews SET case_id = 'x' WHERE review_id = %s",
+                    "DELETE FROM reviews WHERE review_id = %s"):
+                assert _rows(conn, statement, (target,)) == 0, (person, statement)
+            _fails(conn, "INSERT INTO phase_assessments (review_id, phase, score, comment) "
+                   "VALUES (%s, 'procedure', 1, 'added later')", (target,), "row-level")
+    assert _stored(pg, target) == before
+    unlocked = at_a[at_a["status"] == "submitted"]["review_id"].iloc[0]
+    with pg.connect("p_lead") as conn:
+        with conn.transaction(force_rollback=True):
+            assert conn.execute("UPDATE reviews SET status = 'locked' WHERE review_id = %s",
+                                (unlocked,)).rowcount == 1
+
+
+def test_version_and_who_saved_are_set_by_the_database(pg):
+    """A person's role cannot forge ``updated_by`` or hold ``version`` still: the database
+    sets them (and the times) on every row the role writes."""
+    _orgs, _deaths, reviews = synthetic()
+    at_a = reviews[reviews["organisation_code"] == pg.org_a]
+    mine = at_a[(at_a["reviewer_id"] == pg.reviewer_id) & (at_a["status"] != "locked")
+                & (at_a["review_stage"] == "first")]["review_id"].iloc[0]
+    (_status, version, _by, _case), _ = _stored(pg, mine)
+    with pg.connect("p_lead") as conn:
+        with conn.transaction(force_rollback=True):
+            row = conn.execute(
+                "UPDATE reviews SET version = 1, updated_by = 'demo-reviewer', "
+                "updated_at = '2001-01-01', created_at = '2001-01-01' WHERE review_id = %s "
+                "RETURNING version, updated_by, updated_at > now() - interval '1 hour', "
+                "created_at > '2001-01-02'", (mine,)).fetchone()
+            assert row == (version + 1, "p_lead", True, True)
+    with pg.connect("p_reviewer") as conn:
+        _copy_review(conn, mine, review_id="R-FORGED-1", version=7)
+        _fails(conn, "INSERT INTO reviews SELECT * FROM t", match="a new review is version 1")
+        conn.execute("UPDATE t SET version = 1, updated_by = 'p_lead'")
+        _fails(conn, "INSERT INTO reviews SELECT * FROM t", match="saved by p_reviewer")
+        with conn.transaction(force_rollback=True):
+            conn.execute("UPDATE t SET updated_by = 'p_reviewer'")
+            assert conn.execute("INSERT INTO reviews SELECT * FROM t").rowcount == 1
+            # recording an import's hash of an unchanged review is not a new version
+            assert conn.execute("UPDATE reviews SET content_hash = 1 WHERE review_id = %s "
+                                "RETURNING version", (mine,)).fetchone() == (version,)
+    # the access layer's own saves agree with the database (version + 1, its user)
+    with open_session(None, pg.url_of("p_reviewer"), tool="test") as session:
+        review = session.review(mine)
+        _id, new_version = session.save_review(
+            {k: v for k, v in review.items() if k != "version"}, expected_version=version)
+    assert new_version == version + 1
+    assert _stored(pg, mine)[0][1:3] == (version + 1, "p_reviewer")
+
+
+def test_second_review_of_names_a_first_stage_review_of_the_same_organisation(pg):
+    """An XB8 lead named an XA6 review as second_review_of (taking it off XA6's second-stage
+    queue) and a reviewer second-staged their own review, both with plain SQL. The database
+    now refuses both; a file's first- and second-stage rows may still come in any order."""
+    a, b = pg.org_a, pg.org_b
+    _orgs, _deaths, reviews = synthetic()
+    firsts = reviews[reviews["review_stage"] == "first"]
+    first_a = firsts[(firsts["organisation_code"] == a)
+                     & (firsts["reviewer_id"] == pg.reviewer_id)].iloc[0]
+    first_b = firsts[firsts["organisation_code"] == b].iloc[0]
+    at_a = reviews[reviews["organisation_code"] == a]
+    other = at_a.loc[at_a["reviewer_id"] != pg.reviewer_id, "reviewer_id"].iloc[0]
+    with pg.connect("p_lead") as conn:
+        _copy_review(conn, first_a["review_id"], review_id="R-2ND-X", review_stage="second",
+                     reviewer_id=other, case_id=first_b["case_id"],
+                     second_review_of=first_b["review_id"], status="draft")
+        _fails(conn, "INSERT INTO reviews SELECT * FROM t", match="second_review_of must name")
+    with pg.connect("p_reviewer") as conn:
+        _copy_review(conn, first_a["review_id"], review_id="R-2ND-OWN", review_stage="second",
+                     second_review_of=first_a["review_id"], status="draft")
+        _fails(conn, "INSERT INTO reviews SELECT * FROM t", match="second_review_of must name")
+    with pg.connect("p_lead") as conn:  # second stage first, in one statement: fine
+        with conn.transaction(force_rollback=True):
+            _copy_review(conn, first_a["review_id"], review_id="R-NEW-2", review_stage="second",
+                         reviewer_id=other, case_id="C-NEW", second_review_of="R-NEW-1",
+                         status="draft")
+            _copy_review(conn, first_a["review_id"], case_id="C-NEW", status="draft")
+            conn.execute("UPDATE t SET review_id = 'R-NEW-1' WHERE review_id = %s",
+                         (first_a["review_id"],))
+            assert conn.execute("INSERT INTO reviews SELECT * FROM t "
+                                "ORDER BY review_stage DESC").rowcount == 2
+
+
+def _set_stall_seconds(pg, seconds: int | None) -> None:
+    owner = create_engine(pg.owner_url)
+    with owner.begin() as conn:
+        conn.execute(text("DELETE FROM store_meta WHERE key = 'audit_stall_seconds'"))
+        if seconds is not None:
+            conn.execute(text("INSERT INTO store_meta VALUES ('audit_stall_seconds', :s)"),
+                         {"s": str(seconds)})
+    owner.dispose()
+
+
+def test_a_person_cannot_stall_the_audit_chain(pg, monkeypatch):
+    """The insider audit's availability finding: any person (a researcher) took both heads of
+    the audit chain and left the transaction open; every other user's audited operation then
+    failed with "the store is busy". Now the next caller ends a transaction that has sat idle
+    on a head for ``audit_stall_seconds``, and the audit log says whose it was."""
+    import time
+
+    monkeypatch.setenv("SJR_LOCK_WAIT_SECONDS", "3")
+    _set_stall_seconds(pg, 1)
+    try:
+        staller = psycopg.connect(make_url(pg.url_of("p_researcher")).set(
+            drivername="postgresql").render_as_string(hide_password=False))
+        staller.execute("SELECT sjr_audit_lock()")
+        staller.execute("SELECT sjr_audit_enqueue('x', NULL, 'stall', '{}', NULL, NULL, 'sql')")
+        time.sleep(1.5)
+        with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+            assert len(lead.reviews()) > 0  # a read (through the queue) ...
+        with pytest.raises(psycopg.OperationalError):
+            staller.execute("SELECT 1")  # ... ended the stalled transaction
+        staller.close()
+        owner = create_engine(pg.owner_url)
+        with owner.connect() as conn:
+            ended = conn.execute(text(
+                "SELECT username, scope FROM audit_log WHERE action = 'audit.stall_ended' "
+                "UNION ALL SELECT username, scope FROM audit_queue "
+                "WHERE action = 'audit.stall_ended'")).all()
+            assert audit.verify(conn).ok
+        owner.dispose()
+        assert ended and all(json.loads(scope)["ended"] == "p_researcher"
+                             for _who, scope in ended), ended
+        assert {who for who, _scope in ended} == {"p_lead"}
+        # an administrator's open transaction (a backup holds the chain that long) is waited
+        # for, not ended
+        admin = psycopg.connect(make_url(pg.url_of("p_admin")).set(
+            drivername="postgresql").render_as_string(hide_password=False))
+        admin.execute("SELECT sjr_audit_lock()")
+        admin.execute("SELECT sjr_audit_enqueue('x', NULL, 'hold', '{}', NULL, NULL, 'sql')")
+        time.sleep(1.5)
+        with pytest.raises(OperationalError, match="lock timeout"):  # "the store is busy"
+            with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+                lead.reviews()
+        assert admin.execute("SELECT 1").fetchone() == (1,)
+        admin.rollback()
+        admin.close()
+    finally:
+        _set_stall_seconds(pg, None)

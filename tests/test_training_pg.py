@@ -91,3 +91,49 @@ def test_training_rows_are_scoped_by_the_database(pg):  # noqa: F811
     with pg.connect("p_reviewer") as conn:  # their own answer, inside the round
         with conn.transaction(force_rollback=True):
             _answer_sql(conn, pg.org_a, pg.reviewer_id)
+
+
+def test_references_and_submitted_answers_hold_against_direct_sql(pg):  # noqa: F811
+    """Revision 0013_direct_sql: a reviewer's own role reads a case's reference answers only
+    after submitting an answer to it, and changes no submitted answer (theirs or, as a lead,
+    their organisation's); the access layer reads the references through the same function."""
+    with open_session(None, pg.url_of("p_national"), tool="test") as national:
+        national.import_training_cases(training.shipped_cases())
+        national.create_calibration_round(RoundSpec(
+            "PG-R2", "PG round two", ("TC-2026-04", "TC-2026-05"),
+            TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1),
+            ((pg.org_a, pg.reviewer_id),), None))
+    with open_session(None, pg.url_of("p_reviewer"), tool="test") as reviewer:
+        reviewer.save_calibration_answer("PG-R2", "TC-2026-04", ANSWER)
+        reviewer.save_calibration_answer("PG-R2", "TC-2026-05", {"status": "draft",
+                                                                  "score_overall": 2})
+        shown = {c.case_id: c.care for c in reviewer.training_cases(
+            ["TC-2026-04", "TC-2026-05"], reference=True)}
+    assert shown["TC-2026-04"] in ("good", "adequate", "poor") and shown["TC-2026-05"] == ""
+    with pg.connect("p_reviewer") as conn:
+        for column in ("care", "score_overall", "avoidability_score", "problems", "themes"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                with conn.transaction():
+                    conn.execute(f"SELECT {column} FROM training_cases")
+        assert conn.execute("SELECT count(*) FROM training_cases").fetchone()[0] == 14
+        rows = dict(conn.execute("SELECT case_id, care FROM sjr_training_cases() "
+                                 "WHERE case_id IN ('TC-2026-04', 'TC-2026-05')").fetchall())
+        assert rows == {"TC-2026-04": shown["TC-2026-04"], "TC-2026-05": None}
+        with conn.transaction(force_rollback=True):
+            assert conn.execute("UPDATE calibration_answers SET score_overall = 1 "
+                                "WHERE round_id = 'PG-R2' AND case_id = 'TC-2026-04'"
+                                ).rowcount == 0
+            assert conn.execute("DELETE FROM calibration_answers WHERE round_id = 'PG-R2' "
+                                "AND case_id = 'TC-2026-04'").rowcount == 0
+            assert conn.execute("UPDATE calibration_answers SET score_overall = 1 "
+                                "WHERE round_id = 'PG-R2' AND case_id = 'TC-2026-05'"
+                                ).rowcount == 1  # a draft is still theirs to change
+    with pg.connect("p_lead") as conn:
+        rows = dict(conn.execute("SELECT case_id, care FROM sjr_training_cases()").fetchall())
+        assert len(rows) == 14 and None not in rows.values()
+        with conn.transaction(force_rollback=True):
+            assert conn.execute("UPDATE calibration_answers SET status = 'draft' "
+                                "WHERE status = 'submitted'").rowcount == 0
+    with pg.connect("p_researcher") as conn:
+        rows = conn.execute("SELECT care FROM sjr_training_cases()").fetchall()
+        assert len(rows) == 14 and {r[0] for r in rows} == {None}  # cases yes, references no
