@@ -21,22 +21,37 @@ def serve(
         "already run (faster pages; two idle kernels)."
     ),
 ) -> None:
-    """Serve the review entry and exploration dashboards with Voila on 127.0.0.1.
+    """Serve the dashboards (review entry, exploration, coding, calibration) with Voila on
+    127.0.0.1.
 
-    Open http://127.0.0.1:PORT/voila/render/review_entry.ipynb or .../explore.ipynb. The user is
-    the one named by JUPYTERHUB_USER or SJR_USER (see deploy/README.md for JupyterHub)."""
+    Open one of the addresses printed: each carries this run's token (new every run), without
+    which the server refuses every request, so other accounts on this machine cannot use the
+    dashboards as you. Once a page is open, the others open in that browser without the token
+    until the server stops. The user is the one named by JUPYTERHUB_USER or SJR_USER (see
+    deploy/README.md for JupyterHub)."""
     from data_access.demo import default_identity
     from sjrlib.caller_paths import absolute_database_url
+    from sjrlib.dashboards.serve import DASHBOARDS, page_url, serve_token
     from sjrlib.dashboards.serve import serve as run
 
-    typer.echo(f"Dashboards on http://127.0.0.1:{port}/voila/render/review_entry.ipynb and "
-               f"http://127.0.0.1:{port}/voila/render/explore.ipynb (Ctrl-C to stop)")
+    try:
+        token = serve_token()
+    except ValueError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo("Dashboards (Ctrl-C to stop); open one of these addresses, which carry this "
+               "run's token: give them to nobody.")
+    for name in DASHBOARDS:
+        typer.echo(f"  {page_url(port, name, token)}")
+    typer.echo("Once one page is open, the others open in that browser without the token, "
+               f"e.g. http://127.0.0.1:{port}/voila/render/explore.ipynb, until the server "
+               "stops.")
     default = default_identity(absolute_database_url(db))
     if default is not None:
         typer.echo(f"Demo store and no identity given: signed in as {default}. Another demo "
                    "user: SJR_USER=demo-reviewer make serve (see the README).")
     try:
-        code = run(port=port, db=db, notebooks_dir=notebooks, preheat=preheat)
+        code = run(port=port, db=db, notebooks_dir=notebooks, preheat=preheat, token=token)
     except FileNotFoundError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(2) from None

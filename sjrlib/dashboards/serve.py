@@ -1,15 +1,23 @@
 """Serving the dashboards with Voila on this machine (``sjr serve`` / ``make serve``).
 
-Voila has no authentication of its own: it is bound to 127.0.0.1 here, and in a real deployment
-it runs inside a JupyterHub single-user server (see ``deploy/README.md``), where the hub sets
-``JUPYTERHUB_USER``. The kernels inherit this process's environment, which is how they learn the
-database (``SJR_DATABASE_URL``) and the user; nothing in a URL can choose either.
+Voila is bound to 127.0.0.1, which every account on the machine can reach, so the server asks
+for a token: a new random one per run (:func:`serve_token`), given to Voila through its
+environment (never on a command line, which every local account can read in ``ps``), and printed
+only to the terminal of the person who started ``sjr serve``, in each page's address
+(:func:`page_url`). A request without it is refused: the page, the kernel API and the kernel's
+websocket, whose widget messages would otherwise let anyone on the machine read the dashboard and
+act in it as that person (``docs/security.md``). In a real deployment Voila runs inside a
+JupyterHub single-user server (see ``deploy/README.md``), where the hub authenticates and sets
+``JUPYTERHUB_USER``. The kernels inherit this process's environment (the token excepted), which
+is how they learn the database (``SJR_DATABASE_URL``) and the user; nothing in a URL can choose
+either.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,10 +27,13 @@ from sjrlib.caller_paths import absolute_database_url
 __all__ = [
     "DASHBOARDS",
     "CULL_IDLE_SECONDS",
+    "TOKEN_ENV",
     "CULL_INTERVAL_SECONDS",
     "absolute_database_url",
     "default_notebooks_dir",
+    "page_url",
     "serve",
+    "serve_token",
     "voila_argv",
     "voila_environment",
     "preheating",
@@ -40,6 +51,32 @@ down (Voila 0.5.13 could not: its request lacked the XSRF token, voila#1458; fix
 unloading the page. A page still open keeps its kernel (connected kernels are not culled), so a
 clinician reading a case record for an hour loses nothing."""
 CULL_INTERVAL_SECONDS = 60
+
+TOKEN_ENV = "SJR_SERVE_TOKEN"
+"""The token a run of ``sjr serve`` asks for. Set by a script or test that starts the server and
+must reach it (at least :data:`MIN_TOKEN_LENGTH` characters of ``A-Z a-z 0-9 - _``); otherwise
+each run makes its own. The server passes it to Voila under the same name, and Voila's process
+removes it from its environment before any kernel starts (:mod:`sjrlib.dashboards.voila_xsrf`)."""
+MIN_TOKEN_LENGTH = 32
+
+
+def serve_token(env: dict[str, str] | None = None) -> str:
+    """The token for this run: ``$SJR_SERVE_TOKEN`` when set, else a new random one (43
+    characters, 256 bits). A given token that is short or holds other characters is refused
+    (``ValueError``): it goes into addresses unescaped, and a short one could be guessed."""
+    given = (os.environ if env is None else env).get(TOKEN_ENV, "")
+    if not given:
+        return secrets.token_urlsafe(32)
+    if len(given) < MIN_TOKEN_LENGTH or not re.fullmatch(r"[A-Za-z0-9_-]+", given):
+        raise ValueError(f"{TOKEN_ENV} must be at least {MIN_TOKEN_LENGTH} characters of "
+                         "A-Z, a-z, 0-9, '-' and '_' (or unset: a random token per run)")
+    return given
+
+
+def page_url(port: int, notebook: str, token: str, host: str = "127.0.0.1") -> str:
+    """The address of a dashboard with the run's token: opening it signs the browser in (a
+    cookie for this run), so the other dashboards then open without the token."""
+    return f"http://{host}:{port}/voila/render/{notebook}?token={token}"
 
 
 def preheat_denylist(preheated: Sequence[str] = DASHBOARDS) -> str:
@@ -156,9 +193,12 @@ def serve(
     notebooks_dir: Path | str | None = None,
     open_browser: bool = False,
     preheat: bool = True,
+    token: str | None = None,
 ) -> int:
     """Run Voila in the foreground until it exits or this process gets SIGTERM, SIGINT or
     SIGHUP; then stop Voila and every kernel it started (:mod:`sjrlib.dashboards.supervise`).
+    Every request must carry ``token`` (default: :func:`serve_token`), as ``?token=`` in a
+    page's address, the login cookie that sets, or an ``Authorization: token ...`` header.
     Return Voila's exit code (0 when stopped by a signal)."""
     from sjrlib.dashboards.supervise import run_supervised
 
@@ -171,4 +211,6 @@ def serve(
     # Voila, with its page's kernel shutdown working (sjrlib.dashboards.voila_xsrf)
     argv = [sys.executable, "-m", "sjrlib.dashboards.voila_xsrf", *voila_argv(
         port=port, notebooks_dir=notebooks, open_browser=open_browser, preheat=preheat)]
-    return run_supervised(argv, env=voila_environment(db), cwd=str(notebooks))
+    env = voila_environment(db)
+    env[TOKEN_ENV] = serve_token(None if token is None else {TOKEN_ENV: token})
+    return run_supervised(argv, env=env, cwd=str(notebooks))

@@ -16,11 +16,16 @@ XSRF protection stays on: a request from another site still has no token. It is 
   (``--ServerApp.jpserver_extensions=sjrlib.dashboards.voila_xsrf=True``).
 
 Culling stays configured as the safety net for a browser that dies without unloading.
+
+Run as ``python -m sjrlib.dashboards.voila_xsrf``, it also takes the server's token from
+``$SJR_SERVE_TOKEN`` (``sjr serve`` sets it, :mod:`sjrlib.dashboards.serve`) and removes it from
+the environment before Voila starts, so it is on no command line and in no kernel.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 
 __all__ = ["main", "set_xsrf_cookie_on_pages"]
@@ -55,7 +60,16 @@ def _load_jupyter_server_extension(serverapp) -> None:
 
 
 def main() -> int:
-    """``python -m voila`` with :func:`set_xsrf_cookie_on_pages` applied."""
+    """``python -m voila`` with :func:`set_xsrf_cookie_on_pages` applied, and the token from
+    ``$SJR_SERVE_TOKEN`` (removed from the environment, so kernels do not inherit it) required
+    of every request."""
+    from sjrlib.dashboards.serve import TOKEN_ENV
+
+    token = os.environ.pop(TOKEN_ENV, None)
+    if token:
+        # in this process's arguments only: /proc/<pid>/cmdline keeps the arguments it was
+        # started with, which every local account can read
+        sys.argv.append(f"--Voila.token={token}")
     set_xsrf_cookie_on_pages()
     from voila.app import main as voila_main
 
