@@ -19,7 +19,10 @@ Culling stays configured as the safety net for a browser that dies without unloa
 
 Run as ``python -m sjrlib.dashboards.voila_xsrf``, it also takes the server's token from
 ``$SJR_SERVE_TOKEN`` (``sjr serve`` sets it, :mod:`sjrlib.dashboards.serve`) and removes it from
-the environment before Voila starts, so it is on no command line and in no kernel.
+the environment before Voila starts, so it is on no command line and in no kernel. The page
+handler drops ``token=`` from the request's query and address once the request is authenticated:
+Voila copies both into the page's kernel (``QUERY_STRING``, ``VOILA_REQUEST_URL``), where the
+token has no business.
 """
 
 from __future__ import annotations
@@ -27,12 +30,22 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["main", "set_xsrf_cookie_on_pages"]
+__all__ = ["main", "set_xsrf_cookie_on_pages", "without_token"]
+
+
+def without_token(query: str) -> str:
+    """``query`` without its ``token`` parameters (the rest kept, in order)."""
+    if "token" not in query:
+        return query
+    return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+                      if k != "token"])
 
 
 def set_xsrf_cookie_on_pages() -> None:
-    """Make Voila's page handler set the ``_xsrf`` cookie (idempotent)."""
+    """Make Voila's page handler set the ``_xsrf`` cookie, and keep the server's token out of
+    what the page's kernel is told of the request (idempotent)."""
     from voila.handler import VoilaHandler
 
     original = VoilaHandler.prepare
@@ -44,6 +57,12 @@ def set_xsrf_cookie_on_pages() -> None:
         if inspect.isawaitable(result):
             await result
         self.xsrf_token  # noqa: B018 - reading it sets the cookie (Tornado)
+        # the user is known by now (Jupyter Server's prepare); Voila reads the query and the
+        # address later, for the kernel's QUERY_STRING and VOILA_REQUEST_URL
+        request = self.request
+        if "token" in request.query:
+            request.query = without_token(request.query)
+            request.uri = request.path + (f"?{request.query}" if request.query else "")
 
     prepare._sets_xsrf_cookie = True  # type: ignore[attr-defined]
     VoilaHandler.prepare = prepare
