@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -59,6 +60,8 @@ PAGES = {  # notebook -> selector of its first usable widget
     "review_entry.ipynb": ".b-submit",
     "explore.ipynb": "img.c-care-scores",
 }
+TOKEN = secrets.token_urlsafe(32)
+"""The token the servers started here ask for (``SJR_SERVE_TOKEN``, as ``sjr serve``)."""
 LEAD = "bench_lead"
 PROGRAMME = "bench_programme"
 ROLES = {LEAD: "organisation lead", PROGRAMME: "programme team"}
@@ -140,20 +143,22 @@ def _free_port() -> int:
 
 def _serve(url: str, notebooks: Path, home: Path, preheat: bool, user: str = LEAD
            ) -> tuple[subprocess.Popen, int]:
-    """Voila as ``sjr serve`` runs it, with the empty notebook pre-heated like the dashboards
-    (so the comparison is like for like)."""
-    from sjrlib.dashboards.serve import DASHBOARDS, voila_argv, voila_environment
+    """Voila as ``sjr serve`` runs it (``sjrlib.dashboards.voila_xsrf``, asking for
+    :data:`TOKEN`), with the empty notebook pre-heated like the dashboards (so the comparison
+    is like for like)."""
+    from sjrlib.dashboards.serve import DASHBOARDS, TOKEN_ENV, voila_argv, voila_environment
 
     port = _free_port()
     env = voila_environment(url)
     env.pop("JUPYTERHUB_USER", None)
     env.update(SJR_USER=user, JUPYTER_CONFIG_DIR=str(home / "config"),
                JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               IPYTHONDIR=str(home / "ipython"), MPLCONFIGDIR=str(home / "mpl"))
+               IPYTHONDIR=str(home / "ipython"), MPLCONFIGDIR=str(home / "mpl"),
+               **{TOKEN_ENV: TOKEN})
     argv = voila_argv(port=port, notebooks_dir=notebooks, preheat=preheat,
                       preheated=(*DASHBOARDS, "empty.ipynb"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "voila", *argv], env=env, cwd=str(notebooks),
+        [sys.executable, "-m", "sjrlib.dashboards.voila_xsrf", *argv], env=env, cwd=str(notebooks),
         stdout=(home / f"voila-{user}.log").open("w"), stderr=subprocess.STDOUT,
         start_new_session=True)
     deadline = time.monotonic() + 120
@@ -170,7 +175,8 @@ def _open(browser, port: int, notebook: str) -> tuple[float, object, object]:
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     start = time.perf_counter()
-    page.goto(f"http://127.0.0.1:{port}/voila/render/{notebook}", wait_until="commit",
+    page.goto(f"http://127.0.0.1:{port}/voila/render/{notebook}?token={TOKEN}",
+              wait_until="commit",
               timeout=180_000)
     page.wait_for_selector(PAGES[notebook], timeout=180_000)
     return time.perf_counter() - start, page, context

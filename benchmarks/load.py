@@ -84,6 +84,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -114,6 +115,8 @@ FIRST_CHART_TIMEOUT_S = 240
 REDRAW_TIMEOUT_S = 90
 LEAVE_GRACE_S = 10
 START_TIMEOUT_S = 180
+TOKEN = secrets.token_urlsafe(32)
+"""The token every ``sjr serve`` started here asks for (``SJR_SERVE_TOKEN``); pages open with it."""
 TARGET_FIRST_P95 = 10.0
 TARGET_REDRAW_P95 = 1.0
 
@@ -230,7 +233,7 @@ def start_servers(url: str, users: list[str], home: Path, preheat: bool
     env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"),
                MPLCONFIGDIR=str(home / "mpl"), HOME=str(home), MPLBACKEND="Agg",
-               SJR_CONFIG=str(home / "no-identity-file"))
+               SJR_CONFIG=str(home / "no-identity-file"), SJR_SERVE_TOKEN=TOKEN)
     # A deployment's kernels import compiled bytecode (pip compiles it on install); a checkout
     # run with PYTHONDONTWRITEBYTECODE would compile the project's ~45 modules from source in
     # every kernel (about 0.25 CPU s a page view): compile them once, as an install does.
@@ -418,8 +421,10 @@ class PageClient:
     cached); everything the server computes for the page is asked for.
     """
 
-    def __init__(self, port: int, timeout: float = FIRST_CHART_TIMEOUT_S) -> None:
+    def __init__(self, port: int, timeout: float = FIRST_CHART_TIMEOUT_S,
+                 token: str | None = None) -> None:
         self.base = f"127.0.0.1:{port}"
+        self.token = TOKEN if token is None else token  # the server's (sjr serve asks for it)
         self.timeout = timeout
         self.session = uuid.uuid4().hex
         self.cookies: dict[str, str] = {}
@@ -547,7 +552,10 @@ class PageClient:
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
-        page = (await self._http("GET", "/voila/render/explore.ipynb")).decode()
+        # the token signs this client in: the response sets the login cookie the websocket and
+        # the shutdown request then carry, as a browser's page does
+        page = (await self._http("GET", f"/voila/render/explore.ipynb?token={self.token}")
+                ).decode()
         found = re.search(r'<script id="jupyter-config-data" type="application/json">\s*'
                           r"(.*?)\s*</script>", page, re.S)
         if not found:
@@ -607,7 +615,7 @@ async def lead(browser, port: int, delay: float, changes: int, figures: Figures)
     where = f"lead on port {port}"
     try:
         start = time.perf_counter()
-        await page.goto(f"http://127.0.0.1:{port}/voila/render/explore.ipynb",
+        await page.goto(f"http://127.0.0.1:{port}/voila/render/explore.ipynb?token={TOKEN}",
                         wait_until="commit", timeout=FIRST_CHART_TIMEOUT_S * 1000)
         await page.wait_for_selector(CHART, timeout=FIRST_CHART_TIMEOUT_S * 1000)
         figures.first_chart.append(time.perf_counter() - start)
@@ -738,7 +746,7 @@ def per_view(server: subprocess.Popen, port: int, views: int, changes: int,
                     context = browser.new_context(viewport={"width": 1280, "height": 1000})
                 page = context.new_page()
                 start = step()
-                page.goto(f"http://127.0.0.1:{port}/voila/render/explore.ipynb",
+                page.goto(f"http://127.0.0.1:{port}/voila/render/explore.ipynb?token={TOKEN}",
                           wait_until="commit", timeout=FIRST_CHART_TIMEOUT_S * 1000)
                 page.wait_for_selector(CHART, timeout=FIRST_CHART_TIMEOUT_S * 1000)
                 shown = time.perf_counter()

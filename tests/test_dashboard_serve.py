@@ -23,6 +23,65 @@ def test_voila_is_bound_to_localhost_with_culling_and_xsrf_on(tmp_path):
                                                              preheat=False))
 
 
+def test_each_run_gets_its_own_token_unless_one_is_given():
+    first, second = serve.serve_token({}), serve.serve_token({})
+    assert first != second and len(first) >= serve.MIN_TOKEN_LENGTH
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", first)
+    given = "t" * serve.MIN_TOKEN_LENGTH
+    assert serve.serve_token({serve.TOKEN_ENV: given}) == given
+    assert serve.serve_token({serve.TOKEN_ENV: ""}) != ""  # empty: a random one, never none
+    for weak in ("short", "x" * 31, "a" * 40 + "&b=1", "a" * 40 + " "):
+        with pytest.raises(ValueError, match=serve.TOKEN_ENV):
+            serve.serve_token({serve.TOKEN_ENV: weak})
+    assert (serve.page_url(8866, "explore.ipynb", given)
+            == f"http://127.0.0.1:8866/voila/render/explore.ipynb?token={given}")
+
+
+def test_sjr_serve_prints_the_addresses_with_the_token_and_refuses_a_weak_one(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setenv(serve.TOKEN_ENV, "k" * 40)
+    result = CliRunner().invoke(app, ["serve", "--notebooks", str(tmp_path), "--port", "1"])
+    for name in serve.DASHBOARDS:
+        assert f"http://127.0.0.1:1/voila/render/{name}?token={'k' * 40}" in result.output
+    monkeypatch.setenv(serve.TOKEN_ENV, "weak")
+    result = CliRunner().invoke(app, ["serve", "--notebooks", str(tmp_path), "--port", "1"])
+    assert result.exit_code == 2 and "SJR_SERVE_TOKEN must be" in result.output
+    assert "token=" not in result.output
+
+
+def test_voila_gets_the_token_outside_its_command_line_and_kernels_do_not(monkeypatch):
+    """``python -m sjrlib.dashboards.voila_xsrf`` takes the token from the environment (what
+    ``sjr serve`` sets) into Voila's configuration, and takes it out of the environment that
+    kernels inherit."""
+    import os
+    import sys
+
+    import voila.app
+
+    from sjrlib.dashboards import voila_xsrf
+
+    seen = {}
+
+    def fake_main():
+        seen["argv"], seen["env"] = list(sys.argv), dict(os.environ)
+        return 0
+
+    monkeypatch.setattr(voila.app, "main", fake_main)
+    monkeypatch.setattr(sys, "argv", ["voila_xsrf", "notebooks", "--Voila.port=1"])
+    monkeypatch.setenv(serve.TOKEN_ENV, "s" * 40)
+    assert voila_xsrf.main() == 0
+    assert seen["argv"][-1] == f"--Voila.token={'s' * 40}"
+    assert serve.TOKEN_ENV not in seen["env"] and serve.TOKEN_ENV not in os.environ
+
+
+def test_the_token_is_kept_from_the_pages_kernel():
+    from sjrlib.dashboards.voila_xsrf import without_token
+
+    assert without_token("token=abc") == ""
+    assert without_token("a=1&token=abc&b=x%20y") == "a=1&b=x+y"
+    assert without_token("a=1") == "a=1"
+
+
 def test_only_the_dashboards_are_preheated():
     # Voila drops a notebook from pre-heating when a denylist pattern re.match-es its path
     pattern = re.compile(serve.preheat_denylist())

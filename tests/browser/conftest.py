@@ -9,6 +9,7 @@ Each test module starts the servers it needs once (one per identity: the user co
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -67,15 +68,17 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
 
 @dataclass
 class Voila:
-    """A running ``sjr serve`` for one user."""
+    """A running ``sjr serve`` for one user, asking for ``token`` (``SJR_SERVE_TOKEN``)."""
 
     url: str
     user: str
     db: str
     log: Path
+    token: str
 
     def page_url(self, notebook: str) -> str:
-        return f"{self.url}/voila/render/{notebook}"
+        """The dashboard's address with the server's token, as ``sjr serve`` prints it."""
+        return f"{self.url}/voila/render/{notebook}?token={self.token}"
 
 
 @pytest.fixture(scope="session")
@@ -106,8 +109,9 @@ def start_voila(jupyter_home, tmp_path_factory):
         log = logs / f"voila-{user or 'no-identity'}-{port}.log"
         env = {k: v for k, v in os.environ.items()
                if k not in ("JUPYTERHUB_USER", "SJR_USER", "SJR_DATABASE_URL")}
+        token = secrets.token_urlsafe(32)
         env.update(jupyter_home, MPLBACKEND="Agg",
-                   SJR_CONFIG=str(logs / "no-identity-file"))
+                   SJR_CONFIG=str(logs / "no-identity-file"), SJR_SERVE_TOKEN=token)
         if user is not None:
             env["SJR_USER"] = user
         process = subprocess.Popen(
@@ -117,7 +121,7 @@ def start_voila(jupyter_home, tmp_path_factory):
             cwd=str(ROOT))
         started.append(process)
         _wait_for_port(port, process, log)
-        return Voila(f"http://127.0.0.1:{port}", user or "(no identity)", db, log)
+        return Voila(f"http://127.0.0.1:{port}", user or "(no identity)", db, log, token)
 
     yield start
     for process in started:

@@ -45,7 +45,7 @@ def test_the_websocket_client_opens_redraws_and_leaves(start_voila, tmp_path_fac
     port = int(server.url.rsplit(":", 1)[1])
 
     async def view() -> None:
-        client = PageClient(port, timeout=180)
+        client = PageClient(port, timeout=180, token=server.token)
         try:
             await client.open()
             first = client._chart()

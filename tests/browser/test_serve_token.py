@@ -1,0 +1,188 @@
+"""``sjr serve`` answers only a client holding its run's token (docs/security.md: another local
+account may do nothing).
+
+Before, any account on the machine could GET a dashboard from 127.0.0.1 with no credential, take
+the kernel id from the page, connect to ``/api/kernels/<id>/channels`` and, with the widget
+manager's ``request_states``, read every widget's state (the lead's care score tables, counts)
+or send ``update`` messages that made the kernel read more as the person who started the server.
+Voila refuses ``execute_request`` on that websocket, but the widgets are the data.
+
+Here a real ``sjr serve`` (as ``start_voila`` runs it) is asked, without the token, for the
+pages, the kernel API, the kernel's websocket and the page's kernel shutdown: each is refused and
+no kernel is started. With the token (in the address, then the login cookie it sets, or an
+``Authorization`` header) the same requests work, the websocket returning the widgets' state.
+The token is on no command line and in no kernel's environment. No browser is needed; the
+module sits with the browser tests for their server fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import http.client
+import json
+import re
+import time
+import uuid
+from http.cookies import SimpleCookie
+from urllib.parse import urlsplit
+
+import psutil
+import pytest
+from dashboard_store import add_users, populate
+
+pytestmark = [pytest.mark.slow]
+
+NOTEBOOK = "explore.ipynb"
+WS_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+
+
+def _request(url: str, method: str = "GET", headers: dict | None = None
+             ) -> tuple[int, http.client.HTTPMessage, str]:
+    """One request, redirects not followed: (status, headers, body)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=180)
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, path, body=b"" if method == "POST" else None,
+                           headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read().decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def _cookies(headers: http.client.HTTPMessage) -> str:
+    jar = SimpleCookie()
+    for line in headers.get_all("Set-Cookie") or []:
+        jar.load(line)
+    return "; ".join(f"{k}={m.value}" for k, m in jar.items())
+
+
+def _server_tree(port: int) -> list[psutil.Process]:
+    """``sjr serve`` on ``port`` and everything it started (Voila, kernels)."""
+    for proc in psutil.process_iter(["cmdline"]):
+        line = proc.info["cmdline"] or []
+        if "serve" in line and str(port) in line:
+            return [proc, *proc.children(recursive=True)]
+    raise AssertionError(f"no sjr serve on port {port}")
+
+
+def _kernels(port: int) -> list[psutil.Process]:
+    return [p for p in _server_tree(port) if "ipykernel" in " ".join(p.cmdline())]
+
+
+def _channels(base: str, kernel: str, headers: dict) -> dict:
+    """Open the kernel's websocket as the page does and ask for every widget's state:
+    ``{"status": 101, "widgets": n}``, or ``{"status": code}`` when the handshake is refused."""
+    from jupyter_server.services.kernels.connection.base import (
+        deserialize_msg_from_ws_v1,
+        serialize_msg_to_ws_v1,
+    )
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    session = uuid.uuid4().hex
+
+    def message(msg_type: str, content: dict, metadata: dict | None = None) -> bytes:
+        header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "",
+                  "version": "5.3", "session": session,
+                  "date": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}
+        parts = [json.dumps(p).encode() for p in (header, {}, metadata or {}, content)]
+        return serialize_msg_to_ws_v1(parts, "shell")
+
+    async def run() -> dict:
+        request = HTTPRequest(
+            f"ws://{base}/api/kernels/{kernel}/channels?session_id={session}",
+            headers=headers, request_timeout=60)
+        try:
+            ws = await websocket_connect(request, subprotocols=[WS_PROTOCOL],
+                                         max_message_size=256 * 2**20)
+        except HTTPClientError as exc:
+            return {"status": exc.code}
+        try:
+            comm = uuid.uuid4().hex
+            ws.write_message(message("comm_open", {"comm_id": comm, "data": {},
+                                                   "target_name": "jupyter.widget.control"},
+                                     {"version": "1.0.0"}), binary=True)
+            ws.write_message(message("comm_msg", {"comm_id": comm,
+                                                  "data": {"method": "request_states"}}),
+                             binary=True)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                raw = await asyncio.wait_for(ws.read_message(), deadline - time.monotonic())
+                if raw is None:
+                    break
+                if isinstance(raw, str):
+                    continue
+                _, parts = deserialize_msg_from_ws_v1(raw)
+                data = json.loads(parts[3]).get("data") or {}
+                if data.get("method") == "update_states":
+                    return {"status": 101, "widgets": len(data["states"])}
+            return {"status": 101, "widgets": 0}
+        finally:
+            ws.close()
+
+    # in a thread of its own: Playwright's sync API (the browser tests of the same worker)
+    # keeps an event loop running in this one, where asyncio.run() is refused
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture(scope="module")
+def server(start_voila, tmp_path_factory, small_data):
+    url = f"sqlite:///{tmp_path_factory.mktemp('token-store') / 'sjr.db'}"
+    populate(url, small_data)
+    users = add_users(url, str(small_data.organisations["organisation_code"].iloc[0]))
+    return start_voila(users.lead, url)
+
+
+def test_without_the_token_the_server_refuses_everything(server):
+    port = int(server.url.rsplit(":", 1)[1])
+    base = f"127.0.0.1:{port}"
+
+    # the person who started it: the printed address opens the page and signs the browser in
+    status, headers, page = _request(server.page_url(NOTEBOOK))
+    assert status == 200, page[:500]
+    kernel = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">'
+                                  r"\s*(.*?)\s*</script>", page, re.S).group(1))["kernelId"]
+    signed_in = _cookies(headers)
+    assert server.token not in page and server.token not in signed_in
+    assert len(_kernels(port)) == 1
+
+    # anyone else: no page (a login form instead), and no kernel started for them
+    wrong = "x" * len(server.token)
+    for path in (f"/voila/render/{NOTEBOOK}", "/voila/render/review_entry.ipynb",
+                 "/voila/tree", f"/voila/render/{NOTEBOOK}?token={wrong}"):
+        status, headers, body = _request(server.url + path)
+        assert status == 302 and headers["Location"].startswith("/login?"), (path, status)
+        assert "kernelId" not in body
+    assert len(_kernels(port)) == 1
+
+    # nor the kernel's API, knowing its id
+    api = f"{server.url}/api/kernels/{kernel}"
+    assert _request(api)[0] == 403
+    assert _request(api, headers={"Authorization": f"token {wrong}"})[0] == 403
+    assert _request(api, headers={"Authorization": f"token {server.token}"})[0] == 200
+    assert _request(api, headers={"Cookie": signed_in})[0] == 200
+
+    # nor its websocket (the widgets' state); the signed-in page's cookie gets it
+    assert _channels(base, kernel, {}) == {"status": 403}
+    assert _channels(base, kernel, {"Authorization": f"token {wrong}"}) == {"status": 403}
+    opened = _channels(base, kernel, {"Cookie": signed_in})
+    assert opened["status"] == 101 and opened["widgets"] > 20, opened
+
+    # nor shut the page's kernel down, even with an XSRF token of its own
+    status, headers, _ = _request(f"{server.url}/login")
+    theirs = _cookies(headers)
+    xsrf = re.search(r"_xsrf=([^;]+)", theirs).group(1)
+    status, _, _ = _request(f"{server.url}/voila/api/shutdown/{kernel}", "POST",
+                            {"Cookie": theirs, "X-XSRFToken": xsrf})
+    assert status == 403
+    assert [k for k in _kernels(port) if kernel in " ".join(k.cmdline())]
+
+    # the token is on no command line (every local account reads those) and in no kernel
+    for proc in _server_tree(port):
+        assert server.token not in " ".join(proc.cmdline())
+    for proc in _kernels(port):
+        assert "SJR_SERVE_TOKEN" not in proc.environ()
+        assert server.token not in " ".join(proc.environ().values())
