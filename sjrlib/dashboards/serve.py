@@ -118,6 +118,9 @@ def voila_argv(
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
         "--MappingKernelManager.cull_connected=False",
         "--VoilaConfiguration.show_tracebacks=False",
+        # the login form (an address without the token) takes the token only: no password
+        # set from it and saved to the Jupyter configuration for later runs
+        "--PasswordIdentityProvider.allow_password_change=False",
     ]
     if preheat:
         argv += [

@@ -33,6 +33,7 @@ from dashboard_store import add_users, populate
 pytestmark = [pytest.mark.slow]
 
 NOTEBOOK = "explore.ipynb"
+CHART = "img.c-care-scores"
 WS_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 
 
@@ -186,3 +187,26 @@ def test_without_the_token_the_server_refuses_everything(server):
     for proc in _kernels(port):
         assert "SJR_SERVE_TOKEN" not in proc.environ()
         assert server.token not in " ".join(proc.environ().values())
+
+
+def test_a_plain_address_asks_for_the_token_then_opens(server, browser):
+    """README: a plain address in a browser not yet signed in shows a login form; the token
+    pasted there opens the page (and no new password can be set from it)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/voila/render/{NOTEBOOK}", wait_until="commit")
+        page.wait_for_selector("#password_input")
+        assert page.locator("#new_password_input").count() == 0
+        page.fill("#password_input", "x" * len(server.token))
+        with page.expect_navigation():
+            page.press("#password_input", "Enter")
+        page.wait_for_selector("#password_input")  # refused: the form again, no page
+        assert "/login" in page.url and page.locator(CHART).count() == 0
+        page.fill("#password_input", server.token)
+        page.press("#password_input", "Enter")
+        page.wait_for_selector(CHART, timeout=90_000)
+        assert page.url.endswith(f"/voila/render/{NOTEBOOK}")
+    finally:
+        page.close(run_before_unload=True)
+        context.close()
