@@ -31,6 +31,7 @@ __all__ = [
     "FROM_SHOWN",
     "SUPPRESSED",
     "count_range",
+    "differencing_risk",
     "interval_text",
     "published_rate",
     "protect_count",
@@ -382,6 +383,56 @@ def count_range(shown: object, rule: DisclosureRule) -> tuple[int, int | None]:
     lo = math.ceil(r - rule.rounding / 2)
     hi = math.ceil(r + rule.rounding / 2) - 1
     return max(lo, rule.threshold + 1, 1), hi
+
+
+def _primary_range(count: int, rule: DisclosureRule) -> tuple[int, int]:
+    """What a count's own cell tells, before secondary suppression: 0 exactly, 1 to the
+    threshold for a suppressed count, or the counts that round to its rounded value."""
+    if count == 0 or not rule.active:
+        return count, count
+    if rule.is_small(count):
+        return 1, rule.threshold
+    lo, hi = count_range(rule.round(count), rule)
+    return lo, int(hi if hi is not None else count)
+
+
+def differencing_risk(per_group: pd.DataFrame, total_rule: DisclosureRule,
+                      group_rule: DisclosureRule) -> pd.Series:
+    """Which column totals of ``per_group`` would narrow a group's published cell.
+
+    ``per_group`` holds exact counts, one row per group (an organisation), one column per cell
+    of a pooled table (e.g. "1 Definitely avoidable"). Each group publishes its cells under
+    ``group_rule`` in a report of its own; the pooled table publishes the column sums under
+    ``total_rule``. Set against each other, the sum of every other group's published range
+    bounds a group's cell: with fifteen organisations showing ``*`` and the rest ``0``, a pooled
+    15 (13-17 once rounded) says each ``*`` is 1-3, not 1-7. A column is at risk (True) when, for
+    some group whose cell is not an exact 0, the bounds the pooled total gives are tighter than
+    the cell's own. Each group's cell is taken as its own report shows it before secondary
+    suppression (which only widens what other cells tell), so a column found safe here is safe
+    against the reports as published.
+
+    Examples
+    --------
+    >>> rule = DisclosureRule()
+    >>> counts = pd.DataFrame({"rare": [1] * 15 + [0] * 5, "common": [30] * 20})
+    >>> differencing_risk(counts, rule, rule).to_dict()
+    {'rare': True, 'common': False}
+    """
+    risky = {}
+    for column in per_group.columns:
+        counts = [int(v) for v in per_group[column].fillna(0)]
+        total = sum(counts)
+        if total == 0 or total_rule.is_small(total):
+            risky[column] = False  # an exact 0 everywhere; a suppressed total is withheld anyway
+            continue
+        lo_total, hi_total = _primary_range(total, total_rule)
+        ranges = [_primary_range(c, group_rule) for c in counts]
+        low_sum = sum(lo for lo, _ in ranges)
+        high_sum = sum(hi for _, hi in ranges)
+        risky[column] = any(
+            max(lo, lo_total - (high_sum - hi)) > lo or min(hi, hi_total - (low_sum - lo)) < hi
+            for (lo, hi) in ranges if hi > lo)
+    return pd.Series(risky, dtype=bool)
 
 
 def wilson(count: int, n: int, alpha: float = 0.05) -> tuple[float, float]:

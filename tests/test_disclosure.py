@@ -139,3 +139,35 @@ def test_only_declared_parts_add_up_to_the_total_column():
     assert mask.loc["q1"].tolist() == [False, True, True, False]
     # q2: deaths small, but it is in no relation: nothing else goes
     assert mask.loc["q2"].tolist() == [True, False, False, False]
+
+
+# ---------------------------------------------------- differencing against group reports ----
+def test_differencing_risk_finds_the_national_minus_organisations_attack():
+    """The insider audit's case: a national 15 "definitely avoidable" against fifteen trusts'
+    ``*`` and 119 trusts' ``0`` says each ``*`` is 1-3. Hand-written counts, not generated."""
+    from sjrlib.disclosure import DisclosureRule, differencing_risk
+
+    rule = DisclosureRule()
+    audit = pd.DataFrame({"1 Definitely avoidable": [1] * 14 + [2] + [0] * 119,  # 16 -> 15
+                          # two more: 18 -> 20, 18-22, and fifteen *s of 1+ leave 1-7 each
+                          "two more": [1] * 13 + [2, 3] + [0] * 119})
+    assert differencing_risk(audit, rule, rule).to_dict() == {"1 Definitely avoidable": True,
+                                                              "two more": False}
+    cases = {
+        # every * at the top of its range: a pooled 105 says each is 5-7
+        "all sevens": [7] * 15,
+        # hidden cells beside large rounded ones: the rounding slack covers them
+        "mixed": [3, 50, 60, 40],
+        # one organisation only: the pooled figure is its own, rounded the same way
+        "alone": [0, 0, 0, 23],
+        # exact zeros and rounded counts only, nothing hidden and no rounding range narrowed
+        "large": [0, 100, 200, 300],
+        # two rounded counts whose pooled total (rounded) pins each nearer than +-2
+        "pinned": [8, 8, 0, 0],
+    }
+    found = {name: bool(differencing_risk(pd.DataFrame({name: counts}), rule, rule)[name])
+             for name, counts in cases.items()}
+    assert found == {"all sevens": True, "mixed": False, "alone": False, "large": False,
+                     "pinned": True}
+    # a suppressed pooled total (1-7) is withheld anyway: no further risk to report
+    assert not differencing_risk(pd.DataFrame({"few": [1, 2, 0]}), rule, rule)["few"]

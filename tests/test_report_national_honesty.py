@@ -83,3 +83,57 @@ def report_interval_text(lo, hi):
     from sjrlib.report.national import interval_text
 
     return interval_text(lo, hi)
+
+
+def _narrowed(national: int, per_org: list[int], rule) -> bool:
+    """Brute force, independent of ``differencing_risk``: does the rounded national count,
+    set against each organisation's own published cell (0; ``*`` = 1..threshold; rounded),
+    rule out a value an organisation's cell allows?"""
+    def allowed(c: int) -> range:
+        if c == 0:
+            return range(0, 1)
+        if rule.is_small(c):
+            return range(1, rule.threshold + 1)
+        shown = rule.round(c)
+        return range(max(rule.threshold + 1, shown - rule.rounding // 2),
+                     shown + (rule.rounding - 1) // 2 + 1)
+
+    shown = rule.round(national)
+    totals = set(range(shown - rule.rounding // 2, shown + (rule.rounding - 1) // 2 + 1))
+    ranges = [allowed(c) for c in per_org]
+    for j, own in enumerate(ranges):
+        others = ranges[:j] + ranges[j + 1:]
+        lo, hi = sum(r.start for r in others), sum(r.stop - 1 for r in others)
+        if any(not any(lo <= t - v <= hi for t in totals) for v in own):
+            return True
+    return False
+
+
+def test_no_national_count_narrows_an_organisations_own_cell(report):
+    """The insider audit's attack (national count minus every organisation's report): every
+    avoidability and problem count the national report publishes either leaves each
+    organisation's own cell as wide as its report shows it, or is withheld."""
+    from sjrlib.stats import descriptive
+
+    rule = report.rule
+    table = report.avoidability().frame
+    dist = descriptive.avoidability_distribution(report.reviews, by="organisation_code")
+    checked = withheld = 0
+    for score, rows in dist.groupby("score"):
+        label = f"{int(score)} {rows['label'].iloc[0]}"
+        counts = [int(c) for c in rows["count"]]
+        if _narrowed(sum(counts), counts, rule):
+            assert table.at[label, "Reviewed deaths"] == rule.symbol, label
+            withheld += 1
+        checked += 1
+    problems = report.problems().frame
+    freq = descriptive.problem_frequency(report.reviews, by="organisation_code")
+    for _problem_type, rows in freq.groupby("problem_type"):
+        counts = [int(c) for c in rows["harm_yes"]]
+        label = rows["label"].iloc[0].split(" (")[0]
+        if _narrowed(sum(counts), counts, rule):
+            assert problems.at[label, "Led to harm: Yes"] == rule.symbol, label
+            withheld += 1
+        checked += 1
+    assert checked >= 14
+    assert withheld  # the 4-organisation store has such cells: the test is not idle

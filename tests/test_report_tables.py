@@ -201,3 +201,41 @@ def test_more_reviews_than_deaths_is_flagged_not_printed_as_a_percentage():
         shown = text.at[tables.quarter_label("2024/25 Q1"), "% of deaths reviewed"]
         assert shown == tables.EXCEEDS
         assert "300" not in " ".join(text.to_numpy().ravel())
+
+
+def _phase_reviews(scores: dict[int, int]) -> pd.DataFrame:
+    """First-stage reviews of one organisation with these admission scores (score -> count)."""
+    values = [s for s, n in scores.items() for _ in range(n)]
+    n = len(values)
+    reviews = pd.DataFrame({
+        "review_id": [f"r{i}" for i in range(n)], "case_id": [f"c{i}" for i in range(n)],
+        "organisation_code": "X01", "review_stage": "first", "status": "submitted",
+        "review_date": pd.Timestamp("2024-06-01"), "death_month": "2024-05",
+        **{domain.score_column(p): pd.array([pd.NA] * n, dtype="Int64") for p in domain.PHASES},
+    })
+    reviews[domain.score_column("admission")] = pd.array(values, dtype="Int64")
+    return reviews
+
+
+def test_percent_poor_care_tells_nothing_the_cells_shown_do_not():
+    """The audit's XA2 admissions row: 13 and 28 shown as 15 and 30 of 400. A percentage of
+    the exact sum rounded (41 -> 40, 10.0%) pinned the exact sum to 41-42; the percentage is now
+    of the cells shown (45 of 400), and none when a cell is hidden: two hidden cells' sum
+    (e.g. 6 + 7 as 15 of 45) would narrow each."""
+    from sjrlib.stats import descriptive
+
+    def admission(scores):
+        reviews = _phase_reviews(scores)
+        table = tables.care_score_table(
+            descriptive.care_score_distribution(reviews),
+            {p: descriptive.poor_care(reviews, phase=p) for p in domain.PHASES}, RULE)
+        return table.frame.loc[domain.label("phase", "admission")]
+
+    row = admission({1: 13, 2: 28, 3: 200, 4: 159})
+    assert (row["1 Very poor care"], row["2 Poor care"], row["Reviews scoring this phase"]) \
+        == (15, 30, 400)
+    assert row["% poor or very poor care"] == 11.25  # 45 of 400
+    both_hidden = admission({1: 6, 2: 7, 3: 20, 4: 12})
+    assert both_hidden["1 Very poor care"] == "*" and both_hidden["2 Poor care"] == "*"
+    assert both_hidden["% poor or very poor care"] in ("*", None) \
+        or pd.isna(both_hidden["% poor or very poor care"])

@@ -24,6 +24,7 @@ import pandas as pd
 from sjrlib import domain, plots, plots_seaborn, spc
 from sjrlib.disclosure import (
     DisclosureRule,
+    differencing_risk,
     interval_text,
     protect_count,
     protect_counts,
@@ -50,6 +51,18 @@ _AGREEMENT_LABELS = {
     "trigger_kappa": "Second-stage trigger (overall care 1-2 or not): Cohen's kappa",
     "trigger_ac1": "Second-stage trigger (overall care 1-2 or not): Gwet's AC1",
 }
+
+
+_DIFFERENCING_NOTE = (
+    "A * here may also stand for a larger count: one withheld because, set against every "
+    "organisation's own report of the same figure, it would narrow the counts those reports "
+    "suppress (and a second count withheld with it, so that the total does not give it back).")
+
+
+def _avoidability_row(distribution: pd.DataFrame, score: object) -> str:
+    """The national avoidability table's row label of ``score`` ("1 Definitely avoidable")."""
+    label = distribution.loc[distribution["score"] == score, "label"].iloc[0]
+    return f"{int(score)} {label}"
 
 
 _MIN_CLUSTERS = 20
@@ -293,10 +306,33 @@ class NationalReport(FormQuestionSections):
                                                  self.alpha)
             return clustered_interval(count, base, n_exact, fit, self.alpha)
 
-        return tables.care_score_table(
+        withheld = self._care_withheld
+        table = tables.care_score_table(
             *self._care, self.rule, alpha=self.alpha, clustered=interval,
             clustered_note=clustered.METHOD_NOTE + " The interval is computed from the counts "
-            "shown and the design effect; none on fewer than 8 reviews.")
+            "shown and the design effect; none on fewer than 8 reviews.", withheld=withheld)
+        if withheld.to_numpy().any():
+            table.note = f"{table.note} {_DIFFERENCING_NOTE}"
+        return table
+
+    @cached_property
+    def _care_withheld(self) -> pd.DataFrame:
+        """The care-score cells (phase x score, and each phase's total) whose national count
+        would narrow an organisation's own (:func:`sjrlib.disclosure.differencing_risk`)."""
+        total = "Reviews scoring this phase"
+        by_org = descriptive.care_score_distribution(self.reviews, by="organisation_code")
+        out = pd.DataFrame(False, index=[domain.label("phase", p) for p in domain.PHASES],
+                           columns=[*tables.CARE_SCORE_LABELS, total])
+        for phase, part in by_org.groupby("phase"):
+            per_org = part.pivot_table(index="organisation_code", columns="score",
+                                       values="count", aggfunc="sum", fill_value=0)
+            per_org.columns = [tables.CARE_SCORE_LABELS[domain.CARE_SCORES.index(int(s))]
+                               for s in per_org.columns]
+            per_org[total] = part.groupby("organisation_code")["n_applicable"].first()
+            risk = differencing_risk(per_org, self.rule, self.rule)
+            for column, at_risk in risk.items():
+                out.at[domain.label("phase", str(phase)), column] = bool(at_risk)
+        return out
 
     def care_scores_chart(self) -> tables.ScoreBars:
         safe = tables.protect_distribution(self._care[0], self.rule, group="phase")
@@ -406,15 +442,36 @@ class NationalReport(FormQuestionSections):
         )
 
     def problems(self) -> tables.ReportTable:
-        return tables.problems_table(self._problems, self.rule)
+        table = tables.problems_table(self._problems, self.rule,
+                                      withheld=self._problems_withheld)
+        if self._problems_withheld.to_numpy().any():
+            table.note = f"{table.note} {_DIFFERENCING_NOTE}"
+        return table
+
+    @cached_property
+    def _problems_withheld(self) -> pd.DataFrame:
+        """The problem cells whose national count would narrow an organisation's own
+        (:func:`sjrlib.disclosure.differencing_risk`, one check per cell)."""
+        by_org = descriptive.problem_frequency(self.reviews, by="organisation_code",
+                                               alpha=self.alpha)
+        rows = {t: tables._short_problem(t) for t in by_org["problem_type"].unique()}
+        out = pd.DataFrame(False, index=list(dict.fromkeys(rows.values())),
+                           columns=list(tables.PROBLEM_COUNT_COLUMNS.values()))
+        for column, header in tables.PROBLEM_COUNT_COLUMNS.items():
+            per_org = by_org.pivot_table(index="organisation_code", columns="problem_type",
+                                         values=column, aggfunc="sum", fill_value=0)
+            risk = differencing_risk(per_org, self.rule, self.rule)
+            for problem_type, at_risk in risk.items():
+                out.at[rows[problem_type], header] = bool(at_risk)
+        return out
 
     @cached_property
     def _problems(self) -> pd.DataFrame:
         return descriptive.problem_frequency(self.reviews, alpha=self.alpha)
 
     def problems_chart(self):
-        return Chart(plots.problem_types(
-            tables.protect_problem_frequency(self._problems, self.rule)))
+        return Chart(plots.problem_types(tables.protect_problem_frequency(
+            self._problems, self.rule, withheld=self._problems_withheld)))
 
     def avoidability(self) -> tables.ReportTable:
         dist = descriptive.avoidability_distribution(self.reviews)
@@ -423,7 +480,9 @@ class NationalReport(FormQuestionSections):
                                                 for r in dist.itertuples()}}, dtype=object)
         scored = int(dist["n_scored"].iloc[0]) if len(dist) else 0
         raw.loc[total] = scored
-        frame = protect_counts(raw.astype(object), self.rule, total_row=total)
+        withheld = self._avoidability_withheld(raw.index, total)
+        frame = protect_counts(raw.astype(object), self.rule, total_row=total,
+                               withheld=withheld)
         base = frame.at[total, "Reviewed deaths"]
         frame["% of deaths with a score"] = [
             tables.published_share(c, base, self.rule) if scored else None
@@ -432,15 +491,35 @@ class NationalReport(FormQuestionSections):
             frame, caption="Avoidability of death (RCP scale; final second-stage score where "
                            "there is one)",
             note=tables._note(self.rule,
-                              "Scores 1-3 are 'more likely than not due to problems in care'."),
+                              "Scores 1-3 are 'more likely than not due to problems in care'.")
+            + (f" {_DIFFERENCING_NOTE}" if withheld.to_numpy().any() else ""),
             formats={"% of deaths with a score": "percent"},
             total_rows=["Deaths with an avoidability score"], index_name="Avoidability score",
         )
 
+    def _avoidability_withheld(self, rows: pd.Index, total: str) -> pd.DataFrame:
+        """The avoidability cells whose national count, set against every organisation's own
+        report of the same cells, would narrow an organisation's hidden count
+        (:func:`sjrlib.disclosure.differencing_risk`): withheld, with secondary suppression."""
+        by_org = descriptive.avoidability_distribution(self.reviews, by="organisation_code")
+        per_org = by_org.pivot_table(index="organisation_code", columns="score", values="count",
+                                     aggfunc="sum", fill_value=0)
+        per_org.columns = [_avoidability_row(by_org, s) for s in per_org.columns]
+        per_org[total] = by_org.groupby("organisation_code")["n_scored"].first()
+        risk = differencing_risk(per_org, self.rule, self.rule)
+        return pd.DataFrame({"Reviewed deaths": [bool(risk.get(r, False)) for r in rows]},
+                            index=rows)
+
     def avoidability_chart(self):
-        return Chart(plots.avoidability(tables.protect_distribution(
+        """The table's published counts as bars: a count withheld there is a ``*`` here."""
+        chart = tables.protect_distribution(
             descriptive.avoidability_distribution(self.reviews), self.rule, group=None,
-            total="n_scored", also=())))
+            total="n_scored", also=())
+        shown = self.avoidability().frame["Reviewed deaths"]
+        chart["count"] = [shown.get(f"{int(r.score)} {r.label}", self.rule.symbol)
+                          for r in chart.itertuples()]
+        chart.loc[chart["count"] == self.rule.symbol, "percent"] = np.nan
+        return Chart(plots.avoidability(chart))
 
     # -------------------------------------------------------------------------- trends ----
     @cached_property

@@ -384,6 +384,10 @@ def lfd_ld_table(protected: pd.DataFrame, rule: DisclosureRule, *, total_label: 
 
 
 # ------------------------------------------------------------------------- care scores ----
+CARE_SCORE_LABELS = [f"{s} {domain.label('care_score', s)}" for s in domain.CARE_SCORES]
+"""The score columns of :func:`care_score_table` ("1 Very poor care" ...)."""
+
+
 def care_inputs(reviews: pd.DataFrame, alpha: float
                 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The care-score distribution and % poor care per phase that :func:`care_score_table`
@@ -399,7 +403,8 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
                      rule: DisclosureRule, alpha: float = 0.05, *,
                      clustered: Callable[[str, object, object, int],
                                          tuple[str | None, str | None]] | None = None,
-                     clustered_note: str = "") -> ReportTable:
+                     clustered_note: str = "",
+                     withheld: pd.DataFrame | None = None) -> ReportTable:
     """Care scores by phase of care, with % poor or very poor care and its confidence interval.
 
     Parameters
@@ -415,8 +420,16 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
         exact base) -> (interval text, design effect text)``, an interval that allows for
         clustering by organisation, computed from the counts as shown; it replaces the Wilson
         interval, and a "Design effect" column is added. ``clustered_note`` says how.
+    withheld
+        Cells to withhold besides the rule's (rows: phase labels, columns: the score and total
+        headers), e.g. the national report's cells that would narrow an organisation's own.
+
+    The % poor or very poor care is of the counts shown: the sum of the two shown cells (scores
+    1 and 2) over the shown total, and none when either cell is withheld. (Rounding the exact
+    sum instead told more than the cells: 15 and 30 shown with 10.0% of 400 pinned the sum of the
+    exact counts to 41-42.)
     """
-    labels = [f"{s} {domain.label('care_score', s)}" for s in domain.CARE_SCORES]
+    labels = CARE_SCORE_LABELS
     rows = {}
     for phase in domain.PHASES:
         part = distribution[distribution["phase"] == phase].sort_values("score")
@@ -425,7 +438,7 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
         rows[domain.label("phase", phase)] = counts
     raw = pd.DataFrame.from_dict(rows, orient="index").astype(object)
     total = "Reviews scoring this phase"
-    protected = protect_counts(raw, rule, total_column=total)
+    protected = protect_counts(raw, rule, total_column=total, withheld=withheld)
     pct, ci, deffs = [], [], []
     for phase in domain.PHASES:
         row = poor[phase].iloc[0] if len(poor[phase]) else None
@@ -435,13 +448,17 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
             deffs.append(None)
             continue
         # The poor count (scores 1 + 2) is not in the table, but its percentage gives it back
-        # with the base: withheld when it is small, or when exactly one of its two cells is
-        # withheld (the other, visible one subtracted from it would give that cell back).
+        # with the base: it is the sum of the two cells as shown, and withheld when either is
+        # (with one visible, the other would come back by subtraction; with both hidden, their
+        # sum would narrow each).
         label = domain.label("phase", phase)
-        hidden = [protected.at[label, labels[0]] == rule.symbol,
-                  protected.at[label, labels[1]] == rule.symbol]
-        withheld = rule.is_small(int(row["poor"])) or sum(hidden) == 1
-        shown_poor = rule.symbol if withheld else protect_count(int(row["poor"]), rule)
+        cells = [protected.at[label, labels[0]], protected.at[label, labels[1]]]
+        if not rule.active:
+            shown_poor = int(row["poor"])
+        elif rule.symbol in cells or any(c is None for c in cells):
+            shown_poor = rule.symbol
+        else:
+            shown_poor = int(cells[0]) + int(cells[1])
         value, interval = _published(
             shown_poor, protected.at[label, total], rule, exact=100 * float(row["proportion"]),
             interval=_interval(row, int(row["n"])), alpha=alpha)
@@ -479,18 +496,26 @@ def _interval(row, n: int) -> tuple[float, float] | None:
     return float(row["ci_lower"]), float(row["ci_upper"])
 
 
-def problems_table(frequency: pd.DataFrame, rule: DisclosureRule) -> ReportTable:
+PROBLEM_COUNT_COLUMNS = {"count": "Reviews recording the problem",
+                         **{f"harm_{h}": f"Led to harm: {domain.label('harm', h)}"
+                            for h in domain.HARM_VALUES}}
+"""The count columns of :func:`problems_table`: ``problem_frequency``'s column -> header."""
+
+
+def problems_table(frequency: pd.DataFrame, rule: DisclosureRule, *,
+                   withheld: pd.DataFrame | None = None) -> ReportTable:
     """Problems in care by type, and whether each led to harm.
 
     ``frequency`` is ``sjrlib.stats.descriptive.problem_frequency(reviews)`` (no grouping).
+    ``withheld``: cells to withhold besides the rule's (row: the short problem label, column:
+    a header of :data:`PROBLEM_COUNT_COLUMNS`), e.g. the national report's cells that would
+    narrow an organisation's own (:func:`sjrlib.disclosure.differencing_risk`).
     """
-    harm = {f"harm_{h}": f"Led to harm: {domain.label('harm', h)}" for h in domain.HARM_VALUES}
     raw = pd.DataFrame({
-        "Reviews recording the problem": frequency["count"].astype(int).to_numpy(),
-        **{name: frequency[col].astype(int).to_numpy() for col, name in harm.items()},
+        name: frequency[col].astype(int).to_numpy() for col, name in PROBLEM_COUNT_COLUMNS.items()
     }, index=[_short_problem(t) for t in frequency["problem_type"]]).astype(object)
     total = "Reviews recording the problem"
-    protected = protect_counts(raw, rule, total_column=total)
+    protected = protect_counts(raw, rule, total_column=total, withheld=withheld)
     n = frequency["n_reviews"].astype(int).to_numpy()
     protected.insert(1, "% of reviews", [
         _published(c, protect_count(int(b), rule), rule, exact=float(p))[0]
@@ -654,14 +679,22 @@ def _protect_each_group(table: pd.DataFrame, rule: DisclosureRule, *, group: str
     return out
 
 
-def protect_problem_frequency(frequency: pd.DataFrame, rule: DisclosureRule) -> pd.DataFrame:
+def protect_problem_frequency(frequency: pd.DataFrame, rule: DisclosureRule, *,
+                              withheld: pd.DataFrame | None = None) -> pd.DataFrame:
     """``problem_frequency`` with its counts protected (harm answers add up to ``count``), the
-    review total rounded, and percentages withheld with their counts; same shape, for charts."""
+    review total rounded, and percentages withheld with their counts; same shape, for charts.
+    ``withheld`` as :func:`problems_table` takes it (rows: short problem labels)."""
     harm = [f"harm_{h}" for h in domain.HARM_VALUES]
     cells = frequency[["count", *harm]].astype(object).set_axis(
         [str(i) for i in frequency.index])
-    mask = suppression_mask(cells, rule, total_column="count")
-    shown = protect_counts(cells, rule, total_column="count")
+    if withheld is not None:
+        withheld = pd.DataFrame(
+            {column: [bool(withheld.at[_short_problem(t), header])
+                      if _short_problem(t) in withheld.index else False
+                      for t in frequency["problem_type"]]
+             for column, header in PROBLEM_COUNT_COLUMNS.items()}, index=cells.index)
+    mask = suppression_mask(cells, rule, total_column="count", withheld=withheld)
+    shown = protect_counts(cells, rule, total_column="count", withheld=withheld)
     out = frequency.copy()
     for column in ("count", *harm):
         out[column] = pd.Series(shown[column].to_numpy(), index=frequency.index, dtype=object)
