@@ -67,6 +67,76 @@ def _store_url(argv: list[str]):
         return None
 
 
+CREATES_STORE = frozenset({("init-db",), ("demo-data",), ("restore",)})
+"""The commands whose job is to make a store: every other one refuses a SQLite file that does
+not exist (SQLite would create it empty, and the command would then fail on an empty store
+with a message about something else)."""
+
+
+def _command_path(argv: list[str]) -> tuple[tuple[str, ...], bool]:
+    """``(names, takes_db)``: the (sub)command ``argv`` runs and whether it has ``--db``."""
+    import typer.main
+
+    command = typer.main.get_command(app)
+    names: list[str] = []
+    for arg in argv:
+        sub = getattr(command, "commands", None)
+        if sub is None or arg.startswith("-"):
+            if sub is None:
+                break
+            continue
+        if arg not in sub:
+            break
+        command = sub[arg]
+        names.append(arg)
+    if hasattr(command, "commands"):
+        return tuple(names), False
+    return tuple(names), any(p.name == "db" for p in command.params)
+
+
+def missing_store(argv: list[str], cwd: str | None = None) -> str | None:
+    """The one-line refusal of a command pointed at a SQLite store that does not exist (None
+    when the store exists, is not a SQLite file, or the command creates stores or takes none).
+
+    Nothing is created: not the file, not the default's ``data/`` folder. The message names the
+    full path, where the name came from, and the ways on."""
+    import os
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from data_access.database import DEFAULT_URL, _normalise_url, sqlite_file
+
+    if any(a in ("--help", "-h") for a in argv):
+        return None
+    names, takes_db = _command_path(argv)
+    if not takes_db or names in CREATES_STORE:
+        return None
+    given = None
+    for i, arg in enumerate(argv):
+        if arg == "--db" and i + 1 < len(argv):
+            given, source = argv[i + 1], "--db"
+        elif arg.startswith("--db="):
+            given, source = arg[5:], "--db"
+    if given is None:
+        given = os.environ.get("SJR_DATABASE_URL")
+        source = "SJR_DATABASE_URL"
+    if not given:
+        given, source = DEFAULT_URL, "the default, data/sjr.db in the folder sjr runs in"
+    try:
+        database = sqlite_file(make_url(_normalise_url(given)))
+    except Exception:  # noqa: BLE001 - a malformed URL is the command's to report
+        return None
+    if database is None:
+        return None
+    path = Path(cwd or os.getcwd()) / Path(database).expanduser()
+    if path.exists():
+        return None
+    return (f"no store at {path} ({source}). Run sjr in the folder that holds the store "
+            "(the project folder after `make demo`), name it with --db or SJR_DATABASE_URL, or "
+            "create one with `sjr init-db`; nothing was created.")
+
+
 def _describe(exc: BaseException, argv: list[str] | None = None) -> str:
     """One line for a person: what failed, in the words of whatever refused."""
     from sqlalchemy.exc import DBAPIError
@@ -98,6 +168,10 @@ def main(argv: list[str] | None = None) -> None:
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    missing = missing_store(argv)
+    if missing:
+        typer.echo(f"sjr: {missing}", err=True)
+        sys.exit(2)
     try:
         app(args=argv, prog_name="sjr")
     except KeyboardInterrupt:

@@ -109,7 +109,10 @@ def test_a_read_only_store(sqlite_store):
 def test_a_store_whose_folder_is_missing(tmp_path):
     missing = tmp_path / "no-such-folder" / "sjr.db"
     done = sjr("summary", "--db", f"sqlite:///{missing}", user="anyone")
-    _one_line(done, "The store cannot be opened", str(missing), "Check --db")
+    # refused before anything opens it (tests/test_cli_missing_store.py): exit 2, one line
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"no store at {missing} (--db)" in lines[0], done.stderr
     assert not missing.parent.exists()
 
 

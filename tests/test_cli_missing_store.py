@@ -1,0 +1,61 @@
+"""A command pointed at a SQLite store that does not exist says so, and creates nothing.
+
+The README walkthrough found that `sjr` typed outside the project folder silently made an empty
+`data/sjr.db` there and then refused with "'demo-admin' is not a registered user", which blamed
+the identity for a missing store. Only the commands that make stores (init-db, demo-data,
+restore) may create one.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sjrlib.cli import CREATES_STORE, main, missing_store
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    return int(done.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["audit", "verify"], ["summary"], ["users", "list"], ["training", "round", "list"],
+    ["report", "all", "--out", "reports"], ["export", "reviews", "out.csv"],
+])
+def test_the_default_store_missing_here_is_named_and_not_created(tmp_path, monkeypatch, capsys,
+                                                                 argv):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SJR_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SJR_USER", "demo-admin")
+    code, err = _run(argv, capsys)
+    assert code == 2
+    assert f"no store at {tmp_path / 'data' / 'sjr.db'}" in err
+    assert "the default" in err and "sjr init-db" in err and "not a registered user" not in err
+    assert list(tmp_path.iterdir()) == []  # no data/ folder, no file
+
+
+def test_a_missing_store_named_by_db_or_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(["summary", "--db", "stores/x.db"], capsys)
+    assert code == 2 and f"no store at {tmp_path / 'stores' / 'x.db'} (--db)" in err
+    monkeypatch.setenv("SJR_DATABASE_URL", f"sqlite:///{tmp_path / 'y.db'}")
+    code, err = _run(["users", "list"], capsys)
+    assert code == 2 and f"no store at {tmp_path / 'y.db'} (SJR_DATABASE_URL)" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_commands_that_make_stores_or_take_none_are_not_stopped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SJR_DATABASE_URL", raising=False)
+    assert {names[0] for names in CREATES_STORE} == {"init-db", "demo-data", "restore"}
+    for argv in (["init-db"], ["demo-data"], ["restore", "backup.sjrbak"], ["check-text", "x"],
+                 ["disclosure", "check", "reports"], ["summary", "--help"],
+                 ["summary", "--db", "postgresql://nobody@127.0.0.1/none"]):
+        assert missing_store(argv) is None, argv
+    code = None
+    with pytest.raises(SystemExit) as done:
+        main(["init-db"])
+    code = done.value.code
+    assert code in (0, None) and (tmp_path / "data" / "sjr.db").exists()
+    assert missing_store(["summary"]) is None  # now it exists
