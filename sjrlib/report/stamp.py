@@ -121,7 +121,9 @@ class Stamp:
         params = ", ".join(f"{k}={v!r}" for k, v in self.parameters.items() if v is not None)
         return [
             ("Parameters", params),
-            ("Data snapshot (SHA-256 of the rows used)", f"{self.snapshot} ({self.rows:,} rows)"),
+            # the hash alone: an exact row count (reviews, second stage and deaths rows) is an
+            # unrounded count that could be differenced across reports and periods
+            ("Data snapshot (SHA-256 of the rows used)", self.snapshot),
             ("Package", f"sjr-environment {self.version}"),
             ("Code commit", self.commit),
         ]
