@@ -138,7 +138,7 @@ def test_a_refresh_renders_exactly_what_changed(store, tmp_path):
                 set(manifest["reports"][name]["outputs"])
     for code in codes:  # the snapshot the refresh keys on is the one the page's stamp shows
         page = (folder / "trusts" / f"{code}.html").read_text(encoding="utf-8")
-        snapshot = re.search(r"<code>([0-9a-f]{64}) \(", page)[1]
+        snapshot = re.search(r"<code>([0-9a-f]{64})</code>", page)[1]
         assert manifest["reports"][code]["snapshot"] == snapshot
 
     # nothing changed: nothing rendered, no report file touched, the index rebuilt
