@@ -48,12 +48,12 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
-def _store_url(argv: list[str]):
-    """The store the command was pointed at (``--db``, ``SJR_DATABASE_URL`` or the default),
-    to name it in a message; None when it cannot be told."""
+def _store_argument(argv: list[str]) -> tuple[str, str]:
+    """``(url, source)``: the store a command line names (``--db``, else ``SJR_DATABASE_URL``,
+    else the default) and where that came from, as a message says it."""
     import os
 
-    from sqlalchemy.engine import make_url
+    from data_access.database import DEFAULT_URL
 
     db = None
     for i, arg in enumerate(argv):
@@ -61,8 +61,20 @@ def _store_url(argv: list[str]):
             db = argv[i + 1]
         elif arg.startswith("--db="):
             db = arg[5:]
+    if db:
+        return db, "--db"
+    if os.environ.get("SJR_DATABASE_URL"):
+        return os.environ["SJR_DATABASE_URL"], "SJR_DATABASE_URL"
+    return DEFAULT_URL, "the default, data/sjr.db in the folder sjr runs in"
+
+
+def _store_url(argv: list[str]):
+    """The store the command was pointed at (``--db``, ``SJR_DATABASE_URL`` or the default),
+    to name it in a message; None when it cannot be told."""
+    from sqlalchemy.engine import make_url
+
     try:
-        return make_url(db or os.environ.get("SJR_DATABASE_URL") or "sqlite:///data/sjr.db")
+        return make_url(_store_argument(argv)[0])
     except Exception:  # noqa: BLE001 - only to name the store in a message
         return None
 
@@ -105,24 +117,14 @@ def missing_store(argv: list[str], cwd: str | None = None) -> str | None:
 
     from sqlalchemy.engine import make_url
 
-    from data_access.database import DEFAULT_URL, _normalise_url, sqlite_file
+    from data_access.database import _normalise_url, sqlite_file
 
     if any(a in ("--help", "-h") for a in argv):
         return None
     names, takes_db = _command_path(argv)
     if not takes_db or names in CREATES_STORE:
         return None
-    given = None
-    for i, arg in enumerate(argv):
-        if arg == "--db" and i + 1 < len(argv):
-            given, source = argv[i + 1], "--db"
-        elif arg.startswith("--db="):
-            given, source = arg[5:], "--db"
-    if given is None:
-        given = os.environ.get("SJR_DATABASE_URL")
-        source = "SJR_DATABASE_URL"
-    if not given:
-        given, source = DEFAULT_URL, "the default, data/sjr.db in the folder sjr runs in"
+    given, source = _store_argument(argv)
     try:
         database = sqlite_file(make_url(_normalise_url(given)))
     except Exception:  # noqa: BLE001 - a malformed URL is the command's to report

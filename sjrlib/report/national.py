@@ -59,6 +59,15 @@ _DIFFERENCING_NOTE = (
     "suppress (and a second count withheld with it, so that the total does not give it back).")
 
 
+def _noting_differencing(table: tables.ReportTable, withheld: pd.DataFrame
+                         ) -> tables.ReportTable:
+    """``table`` with :data:`_DIFFERENCING_NOTE` added to its note when ``withheld`` has any
+    cell withheld for differencing."""
+    if withheld.to_numpy().any():
+        table.note = f"{table.note} {_DIFFERENCING_NOTE}"
+    return table
+
+
 def _avoidability_row(distribution: pd.DataFrame, score: object) -> str:
     """The national avoidability table's row label of ``score`` ("1 Definitely avoidable")."""
     label = distribution.loc[distribution["score"] == score, "label"].iloc[0]
@@ -306,14 +315,11 @@ class NationalReport(FormQuestionSections):
                                                  self.alpha)
             return clustered_interval(count, base, n_exact, fit, self.alpha)
 
-        withheld = self._care_withheld
-        table = tables.care_score_table(
+        return _noting_differencing(tables.care_score_table(
             *self._care, self.rule, alpha=self.alpha, clustered=interval,
             clustered_note=clustered.METHOD_NOTE + " The interval is computed from the counts "
-            "shown and the design effect; none on fewer than 8 reviews.", withheld=withheld)
-        if withheld.to_numpy().any():
-            table.note = f"{table.note} {_DIFFERENCING_NOTE}"
-        return table
+            "shown and the design effect; none on fewer than 8 reviews.",
+            withheld=self._care_withheld), self._care_withheld)
 
     @cached_property
     def _care_withheld(self) -> pd.DataFrame:
@@ -442,11 +448,9 @@ class NationalReport(FormQuestionSections):
         )
 
     def problems(self) -> tables.ReportTable:
-        table = tables.problems_table(self._problems, self.rule,
-                                      withheld=self._problems_withheld)
-        if self._problems_withheld.to_numpy().any():
-            table.note = f"{table.note} {_DIFFERENCING_NOTE}"
-        return table
+        return _noting_differencing(tables.problems_table(
+            self._problems, self.rule, withheld=self._problems_withheld),
+            self._problems_withheld)
 
     @cached_property
     def _problems_withheld(self) -> pd.DataFrame:
@@ -480,35 +484,35 @@ class NationalReport(FormQuestionSections):
                                                 for r in dist.itertuples()}}, dtype=object)
         scored = int(dist["n_scored"].iloc[0]) if len(dist) else 0
         raw.loc[total] = scored
-        withheld = self._avoidability_withheld(raw.index, total)
+        withheld = pd.DataFrame({"Reviewed deaths": [
+            bool(self._avoidability_risk.get(r, False)) for r in raw.index]}, index=raw.index)
         frame = protect_counts(raw.astype(object), self.rule, total_row=total,
                                withheld=withheld)
         base = frame.at[total, "Reviewed deaths"]
         frame["% of deaths with a score"] = [
             tables.published_share(c, base, self.rule) if scored else None
             for c in frame["Reviewed deaths"]]
-        return tables.ReportTable(
+        return _noting_differencing(tables.ReportTable(
             frame, caption="Avoidability of death (RCP scale; final second-stage score where "
                            "there is one)",
             note=tables._note(self.rule,
-                              "Scores 1-3 are 'more likely than not due to problems in care'.")
-            + (f" {_DIFFERENCING_NOTE}" if withheld.to_numpy().any() else ""),
+                              "Scores 1-3 are 'more likely than not due to problems in care'."),
             formats={"% of deaths with a score": "percent"},
             total_rows=["Deaths with an avoidability score"], index_name="Avoidability score",
-        )
+        ), withheld)
 
-    def _avoidability_withheld(self, rows: pd.Index, total: str) -> pd.DataFrame:
-        """The avoidability cells whose national count, set against every organisation's own
-        report of the same cells, would narrow an organisation's hidden count
-        (:func:`sjrlib.disclosure.differencing_risk`): withheld, with secondary suppression."""
+    @cached_property
+    def _avoidability_risk(self) -> pd.Series:
+        """Per row label of the avoidability table (each score, and the scored total): whether
+        its national count, set against every organisation's own report of the same cell, would
+        narrow an organisation's hidden count (:func:`sjrlib.disclosure.differencing_risk`)."""
         by_org = descriptive.avoidability_distribution(self.reviews, by="organisation_code")
         per_org = by_org.pivot_table(index="organisation_code", columns="score", values="count",
                                      aggfunc="sum", fill_value=0)
         per_org.columns = [_avoidability_row(by_org, s) for s in per_org.columns]
-        per_org[total] = by_org.groupby("organisation_code")["n_scored"].first()
-        risk = differencing_risk(per_org, self.rule, self.rule)
-        return pd.DataFrame({"Reviewed deaths": [bool(risk.get(r, False)) for r in rows]},
-                            index=rows)
+        per_org["Deaths with an avoidability score"] = \
+            by_org.groupby("organisation_code")["n_scored"].first()
+        return differencing_risk(per_org, self.rule, self.rule)
 
     def avoidability_chart(self):
         """The table's published counts as bars: a count withheld there is a ``*`` here."""
