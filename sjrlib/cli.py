@@ -7,6 +7,7 @@ them. A module in ``_COMMAND_MODULES`` exposes ``register(app: typer.Typer) -> N
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import typer
 
@@ -46,6 +47,37 @@ _COMMAND_MODULES = (
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(_name).register(app)
+
+
+def reflowed(text: str | None) -> str | None:
+    """A command's help as paragraphs: the line breaks of a docstring's source joined, so the
+    terminal wraps each paragraph at its own width (typer keeps them, and an 80-column help
+    broke "exits 1 with the / store unchanged" mid-sentence). A blank line still separates
+    paragraphs; click's markers are honoured: a paragraph starting with ``\\b`` keeps its
+    lines, and everything from ``\\f`` on is not help.
+
+    >>> reflowed("Validate FILE completely.\\n\\nEvery problem is printed and the command exits 1 with the\\nstore unchanged.")
+    'Validate FILE completely.\\n\\nEvery problem is printed and the command exits 1 with the store unchanged.'
+    """
+    if not text:
+        return text
+    text, marker, rest = inspect.cleandoc(text).partition("\f")
+    paragraphs = [p if p.startswith("\b") else " ".join(line.strip() for line in p.splitlines())
+                  for p in text.strip().split("\n\n")]
+    return "\n\n".join(paragraphs) + marker + rest
+
+
+def command():
+    """The ``sjr`` click command assembled from :data:`app`, every help :func:`reflowed`."""
+    def reflow(cmd) -> None:
+        cmd.help = reflowed(cmd.help)
+        cmd.short_help = reflowed(cmd.short_help)
+        for sub in getattr(cmd, "commands", {}).values():
+            reflow(sub)
+
+    assembled = typer.main.get_command(app)
+    reflow(assembled)
+    return assembled
 
 
 def _store_argument(argv: list[str]) -> tuple[str, str]:
@@ -131,7 +163,7 @@ def missing_store(argv: list[str], cwd: str | None = None) -> str | None:
         return None
     if database is None:
         return None
-    path = Path(cwd or os.getcwd()) / Path(database).expanduser()
+    path = Path(cwd or os.getcwd()) / database  # as SQLite opens it: no "~" expanded
     if path.exists():
         return None
     return (f"no store at {path} ({source}). Run sjr in the folder that holds the store "
@@ -175,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"sjr: {missing}", err=True)
         sys.exit(2)
     try:
-        app(args=argv, prog_name="sjr")
+        command()(args=argv, prog_name="sjr")
     except KeyboardInterrupt:
         typer.echo("sjr: interrupted", err=True)
         sys.exit(130)
