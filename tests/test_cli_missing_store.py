@@ -59,3 +59,16 @@ def test_commands_that_make_stores_or_take_none_are_not_stopped(tmp_path, monkey
     code = done.value.code
     assert code in (0, None) and (tmp_path / "data" / "sjr.db").exists()
     assert missing_store(["summary"]) is None  # now it exists
+
+
+def test_a_tilde_in_a_url_is_checked_as_sqlite_reads_it(tmp_path, monkeypatch):
+    """SQLite does not expand ``~``: ``sqlite:///~/sjr.db`` is a folder named ``~`` in the
+    folder sjr runs in, so a store in the home folder must not pass the check for it."""
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "sjr.db").write_bytes(b"")
+    monkeypatch.setenv("HOME", str(home))
+    work = tmp_path / "work"
+    work.mkdir()
+    message = missing_store(["summary", "--db", "sqlite:///~/data/sjr.db"], cwd=str(work))
+    assert message is not None and str(work / "~" / "data" / "sjr.db") in message
