@@ -56,8 +56,8 @@ def reflowed(text: str | None) -> str | None:
     paragraphs; click's markers are honoured: a paragraph starting with ``\\b`` keeps its
     lines, and everything from ``\\f`` on is not help.
 
-    >>> reflowed("Validate FILE completely.\\n\\nEvery problem is printed and the command exits 1 with the\\nstore unchanged.")
-    'Validate FILE completely.\\n\\nEvery problem is printed and the command exits 1 with the store unchanged.'
+    >>> reflowed("Every problem is printed and the command exits 1 with the\\nstore unchanged.")
+    'Every problem is printed and the command exits 1 with the store unchanged.'
     """
     if not text:
         return text
