@@ -547,7 +547,9 @@ def _checked_columns(raw: pd.DataFrame, name: str, kind: str,
     unknown = [c for c in raw.columns if c not in specs]
     if unknown:
         hint = "" if mapping is not None else " (use a column mapping to rename or ignore them)"
-        raise ImportFileError(f"{name}: unknown column(s) {', '.join(unknown)} for {kind}{hint}")
+        listed = ", ".join(f"{c} (did you mean {n}?)" if n else str(c) for c, n in
+                           zip(unknown, rules.near_misses(unknown, specs), strict=True))
+        raise ImportFileError(f"{name}: unknown column(s) {listed} for {kind}{hint}")
     missing = [c for c in rules.required_columns(specs) if c not in raw.columns]
     if missing:
         raise ImportFileError(f"{name}: missing required column(s) {', '.join(missing)}")

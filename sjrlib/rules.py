@@ -809,15 +809,41 @@ def _unique_rule(rule_id: str, keys: tuple[str, ...], what: str) -> Rule:
                 compares_rows=True)
 
 
+def _near_key(text: str) -> str:
+    return "".join(ch for ch in str(text).casefold() if ch.isalnum())
+
+
+def near_misses(values: Iterable[object], known: Iterable[object]) -> list[str | None]:
+    """For each of ``values``, the one ``known`` name it differs from only in case, spaces,
+    hyphens or underscores (``'xb8'`` → ``'XB8'``, ``'Review ID'`` → ``'review_id'``), else
+    None: a hint beside the refusal, never a silent correction.
+
+    >>> near_misses(["xb8", "Review ID", "XZ9"], ["XB8", "review_id"])
+    ['XB8', 'review_id', None]
+    """
+    by_key: dict[str, set[str]] = {}
+    for name in known:
+        by_key.setdefault(_near_key(name), set()).add(str(name))
+    found = []
+    for value in values:
+        names = by_key.get(_near_key(value), set()) - {str(value)}
+        found.append(next(iter(names)) if len(names) == 1 else None)
+    return found
+
+
 def _known_organisation_rule() -> Rule:
     def check(t: Table) -> Iterator[Violation]:
         if t.known_organisations is None:
             return
         code = t.text["organisation_code"]
         bad = t.present["organisation_code"] & ~_mask(code.isin(t.known_organisations))
+        if not bad.any():
+            return
+        message = ("organisation_code is not a known organisation: import the organisation "
+                   "first or correct the code")
+        near = near_misses(code[bad], t.known_organisations)
         yield Violation(RuleId.ORGANISATION_KNOWN, "organisation_code", bad,
-                        "organisation_code is not a known organisation: import the organisation "
-                        "first or correct the code")
+                        [message + (f" (did you mean {n!r}?)" if n else "") for n in near])
 
     return Rule(RuleId.ORGANISATION_KNOWN, ("organisation_code",),
                 "The organisation is not among the known organisations.", check)

@@ -99,6 +99,32 @@ def test_read_deaths_and_organisations():
     assert errors(caught.value) == [("deaths.csv", 4, "organisation_code", "organisation_known")]
 
 
+def test_a_code_differing_only_in_case_is_refused_with_a_hint(tmp_path):
+    """'rxx' is not silently taken for RXX (codes are exact), but the refusal says which known
+    code it nearly is; a code near none gets no guess, nor one near two."""
+    path = tmp_path / "deaths.csv"
+    path.write_text("organisation_code,month,deaths_in_scope,learning_disability_deaths\n"
+                    "rxx,2025-04,10,1\n"
+                    "RZZ,2025-05,3,0\n"
+                    "r-0a,2025-06,2,0\n")
+    with pytest.raises(ValidationFailed) as caught:
+        io.read_deaths(path, known_organisations={"RXX", "R0A", "R0a"})
+    messages = {e.row: e.message for e in caught.value.errors}
+    assert "(did you mean 'RXX'?)" in messages[2]
+    assert "did you mean" not in messages[3] and "did you mean" not in messages[4]
+    assert len(messages) == 3
+
+
+def test_an_unknown_column_near_a_known_one_is_named(tmp_path):
+    header = VALID_HEADER.replace("review_id", "Review ID").replace("case_id", "CASE-ID")
+    path = _write(tmp_path, "reviews.csv", header + ",ward_name\n" + VALID_ROW + ",x\n")
+    with pytest.raises(ImportFileError) as caught:
+        io.read_reviews(path, today=TODAY)
+    assert str(caught.value) == (
+        "reviews.csv: unknown column(s) Review ID (did you mean review_id?), CASE-ID (did you "
+        "mean case_id?), ward_name for reviews (use a column mapping to rename or ignore them)")
+
+
 def test_negative_total_is_one_error_not_two(tmp_path):
     """A negative deaths_in_scope is reported once, in its own column: the valid
     learning_disability_deaths beside it is not also called more than the total."""

@@ -235,7 +235,7 @@ def demo_data(
     it synthetic and register the demo users (one per role; see the README).
 
     The data are written to data/synthetic/*.csv in the exchange format and imported by
-    ``demo-admin`` through the same governed, validated path as ``sjr import``. A synthetic
+    `demo-admin` through the same governed, validated path as `sjr import`. A synthetic
     store that already holds reviews only gets any missing demo user. A store that is not
     marked synthetic and holds anything (users, organisations, reviews) is left alone: demo
     users never go into a real store.
