@@ -230,8 +230,12 @@ def _footnote(fig: Figure, lines: list[str]) -> None:
 
 
 def _suppression_note(n: int) -> str:
+    """The footnote of a chart with ``n`` withheld counts. A ``*`` is not always a small count:
+    a second cell is withheld beside a small one so that the total does not give it back, and
+    the national tables withhold counts that would narrow an organisation's own ``*``; "fewer
+    than 8" for all of them would tell a reader something false about those."""
     return (f"{n} suppressed value{'s' if n != 1 else ''} ({SUPPRESSED}: fewer than {MIN_CASES} "
-            "cases, disclosure control): no bar drawn.")
+            "cases, or withheld with one by disclosure control): no bar drawn.")
 
 
 # --- care scores ----------------------------------------------------------------------------
