@@ -74,6 +74,26 @@ def test_voila_gets_the_token_outside_its_command_line_and_kernels_do_not(monkey
     assert serve.TOKEN_ENV not in seen["env"] and serve.TOKEN_ENV not in os.environ
 
 
+def test_voila_is_not_started_without_a_token(monkeypatch, capsys):
+    """Run by hand without ``SJR_SERVE_TOKEN``, Voila's default (no token) would let every
+    local account use the dashboards as whoever started them: refused, nothing started."""
+    import sys
+
+    import voila.app
+
+    from sjrlib.dashboards import voila_xsrf
+
+    started = []
+    monkeypatch.setattr(voila.app, "main", lambda: started.append(True) or 0)
+    monkeypatch.delenv(serve.TOKEN_ENV, raising=False)
+    for argv in (["voila_xsrf", "notebooks"], ["voila_xsrf", "notebooks", "--Voila.token="]):
+        monkeypatch.setattr(sys, "argv", argv)
+        assert voila_xsrf.main() == 2
+    assert started == [] and "no token" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["voila_xsrf", "notebooks", "--Voila.token=" + "t" * 40])
+    assert voila_xsrf.main() == 0 and started == [True]
+
+
 def test_the_token_is_kept_from_the_pages_kernel():
     from sjrlib.dashboards.voila_xsrf import without_token
 

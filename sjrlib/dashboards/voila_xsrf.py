@@ -19,7 +19,8 @@ Culling stays configured as the safety net for a browser that dies without unloa
 
 Run as ``python -m sjrlib.dashboards.voila_xsrf``, it also takes the server's token from
 ``$SJR_SERVE_TOKEN`` (``sjr serve`` sets it, :mod:`sjrlib.dashboards.serve`) and removes it from
-the environment before Voila starts, so it is on no command line and in no kernel. The page
+the environment before Voila starts, so it is on no command line and in no kernel; with no
+token it does not start (Voila's default is none: any local account could use the pages). The page
 handler drops ``token=`` from the request's query and address once the request is authenticated:
 Voila copies both into the page's kernel (``QUERY_STRING``, ``VOILA_REQUEST_URL``), where the
 token has no business.
@@ -89,6 +90,13 @@ def main() -> int:
         # in this process's arguments only: /proc/<pid>/cmdline keeps the arguments it was
         # started with, which every local account can read
         sys.argv.append(f"--Voila.token={token}")
+    elif not any(a.startswith("--Voila.token=") and len(a) > len("--Voila.token=")
+                 for a in sys.argv[1:]):
+        # Voila's own default is no token at all: every local account could open the pages,
+        # and the dashboards sign in whoever runs this
+        print(f"voila_xsrf: refused: no token; run the dashboards with `sjr serve`, or set "
+              f"{TOKEN_ENV} (nothing was started)", file=sys.stderr)
+        return 2
     set_xsrf_cookie_on_pages()
     from voila.app import main as voila_main
 
