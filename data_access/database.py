@@ -23,6 +23,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from data_access.models import (
     Death,
@@ -86,6 +87,30 @@ def database_url(db: str | None = None) -> str:
     if url == DEFAULT_URL:
         make_private_folder(Path("data"))  # 0700 when we create it
     return _normalise_url(url)
+
+
+def existing_store_url(db: str | None = None) -> str:
+    """:func:`database_url` for code that reads a store and never creates one (a session, a
+    report's data): a SQLite file that does not exist is refused with its full path, before
+    anything (the file, the default's ``data/`` folder) is made. Without it a notebook run in
+    ``notebooks/`` opened an empty ``notebooks/data/sjr.db`` and failed on a missing table.
+
+    Raises :class:`StoreError`."""
+    url = db or os.environ.get("SJR_DATABASE_URL") or DEFAULT_URL
+    normalised = _normalise_url(url)
+    try:
+        database = sqlite_file(make_url(normalised))
+    except ArgumentError:
+        return normalised  # a malformed URL: the engine's own error says what is wrong
+    if database is not None and not Path(database).exists():
+        where = ("--db / db=" if db else "SJR_DATABASE_URL" if os.environ.get("SJR_DATABASE_URL")
+                 else f"the default, {DEFAULT_URL.removeprefix('sqlite:///')} in the folder "
+                      "this runs in")
+        raise StoreError(
+            f"no store at {Path(database).absolute()} ({where}); nothing was created. Name "
+            "the store with SJR_DATABASE_URL or db= (an absolute sqlite:////path/sjr.db: a "
+            "notebook runs in its own folder), or create one with `sjr init-db`.")
+    return normalised
 
 
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")

@@ -1565,7 +1565,7 @@ def _scope_of(conn: Connection, user: UserRecord) -> tuple[str, ...] | None:
 def _engine_for(db: str | Engine | None) -> tuple[Engine, bool]:
     if isinstance(db, Engine):
         return db, False
-    return store.get_engine(store.database_url(db)), True
+    return store.get_engine(store.existing_store_url(db)), True
 
 
 def open_session(user: str | None = None, db: str | Engine | None = None, *,

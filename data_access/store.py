@@ -60,6 +60,7 @@ from data_access.database import (
     _transaction,
     collation_advice,
     database_url,
+    existing_store_url,
     get_engine,
     init_db,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "StoreError",
     "collation_advice",
     "database_url",
+    "existing_store_url",
     "get_engine",
     "import_deaths",
     "import_organisations",

@@ -171,11 +171,11 @@ def load_report_data(params: NationalParameters | TrustParameters) -> ReportData
                           drafts=part.get("drafts"), read_at=part.get("read_at", ""))
     codes = [params.organisation_code] if isinstance(params, TrustParameters) else None
     from data_access import open_session
-    from data_access.store import database_url, get_engine
+    from data_access.store import existing_store_url, get_engine
     from sjrlib.report.access import check_report_access
     from sjrlib.report.completeness import read_draft_cases
 
-    engine = get_engine(database_url(params.db))
+    engine = get_engine(existing_store_url(params.db))
     try:
         with open_session(user=params.user, db=engine, tool="report") as session:
             check_report_access(session, "national" if codes is None else "trust", codes or (),

@@ -107,10 +107,10 @@ def attach_learning(params: Any, data: Any) -> None:
             data.theme_codes, data.actions = _no_codes(), _no_actions()
         return
     from data_access import open_session
-    from data_access.store import database_url, get_engine
+    from data_access.store import existing_store_url, get_engine
 
     code = getattr(params, "organisation_code", None)
-    engine = get_engine(database_url(params.db))
+    engine = get_engine(existing_store_url(params.db))
     try:
         with open_session(user=params.user, db=engine, tool="report") as session:
             data.theme_codes, data.actions = read_learning(session,
