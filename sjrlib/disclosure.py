@@ -20,7 +20,7 @@ cells that are withheld, so that charts can follow the same rule (no bar for a s
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "SUPPRESSED",
     "count_range",
     "differencing_risk",
+    "differencing_withheld",
     "interval_text",
     "published_rate",
     "protect_count",
@@ -433,6 +434,39 @@ def differencing_risk(per_group: pd.DataFrame, total_rule: DisclosureRule,
             max(lo, lo_total - (high_sum - hi)) > lo or min(hi, hi_total - (low_sum - lo)) < hi
             for (lo, hi) in ranges if hi > lo)
     return pd.Series(risky, dtype=bool)
+
+
+def differencing_withheld(per_group: Mapping[Hashable, pd.DataFrame],
+                          total_rule: DisclosureRule, group_rule: DisclosureRule,
+                          like: pd.DataFrame) -> pd.DataFrame:
+    """Which cells of a pooled table to withhold for differencing, cell by cell.
+
+    ``per_group`` holds each group's table of exact counts as its own report publishes it
+    (e.g. an organisation's referrals by type and status, margins included); ``like`` is the
+    pooled table, whose cells are their sums. A cell is True where :func:`differencing_risk`
+    finds its pooled count would narrow a group's own cell: the result goes to
+    :func:`protect_counts` as ``withheld``, which adds the secondary suppressions. A group's
+    table lacking a row or column counts 0 there (its report prints 0, or no such row).
+
+    Examples
+    --------
+    >>> rule = DisclosureRule()
+    >>> one = pd.DataFrame({"yes": [1], "no": [30]}, index=["a"])
+    >>> per_group = {g: one for g in range(15)}
+    >>> differencing_withheld(per_group, rule, rule, one * 15).to_dict("list")
+    {'yes': [True], 'no': [False]}
+    """
+    cells = [(r, c) for r in like.index for c in like.columns]
+    counts = pd.DataFrame(
+        [[_value(t.at[r, c]) if r in t.index and c in t.columns else 0 for r, c in cells]
+         for t in per_group.values()],
+        index=range(len(per_group)), columns=range(len(cells)))
+    risk = differencing_risk(counts, total_rule, group_rule) if len(per_group) else \
+        pd.Series(False, index=counts.columns)
+    out = pd.DataFrame(False, index=like.index, columns=like.columns)
+    for i, (r, c) in enumerate(cells):
+        out.at[r, c] = bool(risk[i])
+    return out
 
 
 def wilson(count: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
