@@ -250,9 +250,13 @@ def _cost(counts: pd.DataFrame, relations):
 def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule) -> bool:
     """Attack the table as published (:class:`sjrlib.disclosure_check.Problem`: every range a
     printed cell allows, every relation of its margins, propagated together) and, for each
-    count it recovers, withhold one more cell of a relation holding it: the smallest visible
-    non-zero body cell, else the total. Rounding makes this necessary: four quarters printed
-    as 15 and a year printed as 50 can only be 13 each. Returns whether anything changed."""
+    count it recovers, and each ``*`` it narrows inside 1 to the threshold
+    (:meth:`~sjrlib.disclosure_check.Problem.narrowed`), withhold one more cell of a relation
+    holding it: the smallest visible non-zero body cell, else the total. Rounding makes this
+    necessary: four quarters printed as 15 and a year printed as 50 can only be 13 each; a
+    quarter's 40 reviewed deaths (38-42) with avoidability scores 5 and 6 printed as 20 each
+    (18-22 each) leave its two ``*`` scores 1-5 each, not 1-7. Returns whether anything
+    changed."""
     from sjrlib.disclosure_check import Problem
 
     problem = Problem()
@@ -262,7 +266,7 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
             if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
                 continue
             if mask.at[r, c]:
-                problem.declare((r, c), 1, None, controlled=True)
+                problem.declare((r, c), 1, None, controlled=True, small=rule.threshold)
             else:
                 lo, hi = count_range(rule.round(int(v)) if int(v) else 0, rule)
                 problem.declare((r, c), lo, hi, controlled=lo != hi)
@@ -270,7 +274,7 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
         members = [*cells, total]
         if all(m in problem.vars for m in members):
             problem.add_sum(list(cells), total, "margins")
-    findings = problem.solve()
+    findings = problem.solve() + problem.narrowed()
     if not findings:
         return False
     # one more cell at a time (then attack again): the cheapest visible non-zero cell sharing

@@ -20,7 +20,10 @@ does what a determined reader with those files would do:
   percentages are computed from the rounded counts shown is read that way instead (and then
   the percentages must agree with those counts, or they are taken at their word after all);
 * the ranges are narrowed by interval propagation over all relations at once until nothing
-  changes; a hidden or rounded count left with a single possible value has been recovered.
+  changes; a hidden or rounded count left with a single possible value has been recovered;
+* a ``*`` left with a range that allows some but not all of 1 to the threshold (a ``*`` of
+  "1 to 7" shown to be 1-3 by a total) has been narrowed: its control told less than the page
+  does. A rounded count narrowed within its rounding (13-17 to 14-16) is accepted.
 
 The attack is sound (every value it reports is forced by what is printed, if the page's
 relations hold) but not complete: a finding is a proven leak, no finding is evidence, not proof.
@@ -70,6 +73,7 @@ class _Var:
     where: str
     controlled: bool  # hidden (*) or rounded: recovering it is a disclosure
     aux: bool = False
+    small: int = 0  # for a ``*``: the threshold of its rule (it stands for 1 to this, or more)
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,14 @@ class Finding:
     value: int
     how: str
     key: tuple = field(default=(), compare=False)
+    high: int | None = field(default=None, compare=False)
+    """For a narrowed ``*``: the largest value left (``value`` is the smallest); None for a
+    recovered count."""
 
     def __str__(self) -> str:
+        if self.high is not None and self.high != self.value:
+            return (f"{self.where}: shown as {self.shown!r}, narrowed to {self.value}-"
+                    f"{self.high} ({self.how})")
         return f"{self.where}: shown as {self.shown!r}, must be {self.value} ({self.how})"
 
 
@@ -136,6 +146,7 @@ class Problem:
         self.ratios: list[tuple[tuple, tuple, Callable[[int, int], bool], float, float, str]] = []
         self.notes: list[str] = []
         self._aux = 0
+        self._reasons: dict[tuple, str] = {}
 
     # ------------------------------------------------------------------ building ----
     def count(self, key: tuple, text: str, *, threshold: int, rounding: int,
@@ -147,7 +158,8 @@ class Problem:
         lo, hi, controlled = parsed
         old = self.vars.get(key)
         if old is None:
-            self.vars[key] = _Var(key, lo, hi, text, where, controlled)
+            self.vars[key] = _Var(key, lo, hi, text, where, controlled,
+                                  small=threshold if hi is None else 0)
         else:
             old.lo = max(old.lo, lo)
             old.hi = hi if old.hi is None else (old.hi if hi is None else min(old.hi, hi))
@@ -156,9 +168,10 @@ class Problem:
         return key
 
     def declare(self, key: tuple, lo: int, hi: int | None, *, controlled: bool, where: str = "",
-                shown: str = "") -> tuple:
-        """Declare a published count by its range directly."""
-        self.vars[key] = _Var(key, lo, hi, shown, where or str(key), controlled)
+                shown: str = "", small: int = 0) -> tuple:
+        """Declare a published count by its range directly (``small``: for a hidden count, the
+        threshold below which it may be a suppressed one, see :meth:`narrowed`)."""
+        self.vars[key] = _Var(key, lo, hi, shown, where or str(key), controlled, small=small)
         return key
 
     def unknown(self, key: tuple, where: str = "") -> tuple:
@@ -290,9 +303,30 @@ class Problem:
                             reasons[k] = ratio[5]
             if not changed:
                 break
+        self._reasons = reasons
         return [Finding(v.where, v.shown, v.lo, reasons.get(v.key, "its range"), v.key)
                 for v in self.vars.values()
                 if v.controlled and not v.aux and v.hi is not None and v.lo == v.hi]
+
+    def narrowed(self) -> list[Finding]:
+        """After :meth:`solve`: the hidden counts (``*``) whose range now allows some, but not
+        all, of 1 to their rule's threshold. A ``*`` says "1 to 7" (or, as a secondary
+        suppression, more); a page that leaves it 1-3 has told a reader more than its control
+        allowed. A ``*`` shown to be above the threshold is a secondary suppression of a larger
+        count, narrowed as a rounded count may be: not reported. Pinned ones are
+        :meth:`solve`'s."""
+        reasons = self._reasons
+        out = []
+        for v in self.vars.values():
+            if v.aux or not v.small or (v.hi is not None and v.lo == v.hi):
+                continue
+            if v.lo > v.small:
+                continue  # a large count behind a secondary suppression
+            if v.lo > 1 or (v.hi is not None and v.hi < v.small):
+                out.append(Finding(v.where, v.shown, v.lo,
+                                   f"{reasons.get(v.key, 'its range')}: not 1-{v.small}",
+                                   v.key, high=v.hi))
+        return out
 
 
 # ------------------------------------------------------------------ the reports ----
