@@ -160,6 +160,7 @@ def suppression_mask(
     total_column: Hashable | None = None,
     parts: Sequence[Hashable] | None = None,
     withheld: pd.DataFrame | None = None,
+    known: Mapping[tuple[Hashable, Hashable], Sequence[tuple[int, int | None]]] | None = None,
 ) -> pd.DataFrame:
     """Which cells of a count table are withheld: primary and secondary suppression.
 
@@ -181,6 +182,11 @@ def suppression_mask(
     withheld
         Cells already withheld elsewhere (True), e.g. an organisation's cells as its own report
         shows them: withheld here too, and counted as such by secondary suppression.
+    known
+        ``{(row, column): [(low, high), ...]}``: cells that other figures of the same report
+        break down, as the ranges those figures print (``high`` None: no upper limit); e.g. a
+        quarter's reviewed deaths as the three months a chart plots. The hardening attack
+        (:func:`_harden`) uses them, as a reader would.
 
     Returns
     -------
@@ -212,7 +218,7 @@ def suppression_mask(
     relations = _relations(table, columns, total_row, total_column, parts)
     while True:
         _secondary(mask, counts, relations)
-        if not _harden(mask, counts, relations, rule):
+        if not _harden(mask, counts, relations, rule, known):
             return mask
 
 
@@ -247,7 +253,8 @@ def _cost(counts: pd.DataFrame, relations):
     return lambda rc: (rc in totals, _value(counts.at[rc[0], rc[1]]))
 
 
-def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule) -> bool:
+def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
+            known: Mapping | None = None) -> bool:
     """Attack the table as published (:class:`sjrlib.disclosure_check.Problem`: every range a
     printed cell allows, every relation of its margins, propagated together) and, for each
     count it recovers, and each ``*`` it narrows inside 1 to the threshold
@@ -274,6 +281,12 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
         members = [*cells, total]
         if all(m in problem.vars for m in members):
             problem.add_sum(list(cells), total, "margins")
+    for cell, ranges in (known or {}).items():
+        if cell in problem.vars:
+            pieces = [problem.fresh() for _ in ranges]
+            for piece, (lo, hi) in zip(pieces, ranges, strict=True):
+                problem.vars[piece].lo, problem.vars[piece].hi = lo, hi
+            problem.add_sum(pieces, cell, "printed elsewhere")
     findings = problem.solve() + problem.narrowed()
     if not findings:
         return False
@@ -307,6 +320,7 @@ def protect_counts(
     total_column: Hashable | None = None,
     parts: Sequence[Hashable] | None = None,
     withheld: pd.DataFrame | None = None,
+    known: Mapping[tuple[Hashable, Hashable], Sequence[tuple[int, int | None]]] | None = None,
 ) -> pd.DataFrame:
     """Apply ``rule`` to the count columns of ``table`` (see :func:`suppression_mask`).
 
@@ -316,7 +330,7 @@ def protect_counts(
     columns = list(table.columns if columns is None else columns)
     mask = suppression_mask(
         table, rule, columns=columns, total_row=total_row, total_column=total_column, parts=parts,
-        withheld=withheld,
+        withheld=withheld, known=known,
     )
     out = table.copy()
     for c in columns:

@@ -74,6 +74,10 @@ class _Var:
     controlled: bool  # hidden (*) or rounded: recovering it is a disclosure
     aux: bool = False
     small: int = 0  # for a ``*``: the threshold of its rule (it stands for 1 to this, or more)
+    lo0: int = 0  # the low end the printed form allows, before any relation narrows it
+
+    def __post_init__(self) -> None:
+        self.lo0 = self.lo
 
 
 @dataclass(frozen=True)
@@ -86,13 +90,14 @@ class Finding:
     how: str
     key: tuple = field(default=(), compare=False)
     high: int | None = field(default=None, compare=False)
-    """For a narrowed ``*``: the largest value left (``value`` is the smallest); None for a
-    recovered count."""
+    """For a narrowed ``*`` (``narrowed``): the largest value left, None for no upper limit
+    (``value`` is the smallest)."""
+    narrowed: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
-        if self.high is not None and self.high != self.value:
-            return (f"{self.where}: shown as {self.shown!r}, narrowed to {self.value}-"
-                    f"{self.high} ({self.how})")
+        if self.narrowed:
+            left = f"{self.value} or more" if self.high is None else f"{self.value}-{self.high}"
+            return f"{self.where}: shown as {self.shown!r}, narrowed to {left} ({self.how})"
         return f"{self.where}: shown as {self.shown!r}, must be {self.value} ({self.how})"
 
 
@@ -309,23 +314,32 @@ class Problem:
                 if v.controlled and not v.aux and v.hi is not None and v.lo == v.hi]
 
     def narrowed(self) -> list[Finding]:
-        """After :meth:`solve`: the hidden counts (``*``) whose range now allows some, but not
-        all, of 1 to their rule's threshold. A ``*`` says "1 to 7" (or, as a secondary
-        suppression, more); a page that leaves it 1-3 has told a reader more than its control
-        allowed. A ``*`` shown to be above the threshold is a secondary suppression of a larger
-        count, narrowed as a rounded count may be: not reported. Pinned ones are
-        :meth:`solve`'s."""
-        reasons = self._reasons
+        """After :meth:`solve`: the hidden counts (``*``) narrowed to a strictly smaller range
+        inside 1 to their rule's threshold. A ``*`` says "1 to 7" (or, as a secondary
+        suppression, more); a page that leaves it 1-3, or 4-7, has told a reader more than its
+        control allowed.
+
+        Not reported: a ``*`` whose range still reaches above the threshold (5-27: it may be a
+        secondary suppression of a larger count, and a reader cannot tell which); one shown to
+        be above it (narrowed as a rounded count may be); and a lower bound no more than its
+        own parts' printed lower bounds add up to (the national ``*`` of a cell four
+        organisations print as ``*`` is at least 4: each of theirs says 1 or more, which no
+        control of the total can hide). Pinned ones are :meth:`solve`'s."""
+        floor: dict[tuple, int] = {}
+        for parts, total, _ in self.sums:
+            floor[total] = max(floor.get(total, 1), sum(self.vars[p].lo0 for p in parts))
         out = []
         for v in self.vars.values():
             if v.aux or not v.small or (v.hi is not None and v.lo == v.hi):
                 continue
-            if v.lo > v.small:
-                continue  # a large count behind a secondary suppression
-            if v.lo > 1 or (v.hi is not None and v.hi < v.small):
+            if v.hi is None or v.hi > v.small:
+                continue  # it may be a larger count behind a secondary suppression
+            lower = v.lo > max(1, floor.get(v.key, 1))
+            upper = v.hi < v.small
+            if lower or upper:
                 out.append(Finding(v.where, v.shown, v.lo,
-                                   f"{reasons.get(v.key, 'its range')}: not 1-{v.small}",
-                                   v.key, high=v.hi))
+                                   f"{self._reasons.get(v.key, 'its range')}: not 1-{v.small}",
+                                   v.key, high=v.hi, narrowed=True))
         return out
 
 
@@ -924,6 +938,7 @@ def check_reports(folders: Iterable[str | Path]) -> tuple[list[Finding], int, li
             reader.problem.add_sum(parts, row, f"the chart's months add up to the quarter "
                                    f"of the Learning from Deaths table ({ident}, {label}, {f})")
     findings = reader.problem.solve()
+    findings += reader.problem.narrowed()
     seen = {f.key for f in findings}
     findings += [f for f in reader.published_form_findings if f.key not in seen]
     return findings, len(pages), reader.problem.notes

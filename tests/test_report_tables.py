@@ -287,3 +287,33 @@ def test_a_quarters_rounded_total_does_not_narrow_its_hidden_avoidability_cells(
                 lo, hi = _hidden_range(cells, frame.at[total, column], j)
                 assert lo == 1 and hi >= RULE.threshold, (body[j], column, lo, hi)
     assert hidden >= 2
+
+
+def test_a_quarter_charted_by_month_does_not_narrow_its_hidden_avoidability_cells():
+    """The pipeline check's finding (XC2's workbook, 2024-25): a quarter of 38 reviewed deaths
+    printed 40 (38-42) and plotted as months of 10, 15 and 10 (at most 41 together), with 35
+    not scored (33-37) and three hidden scores: 41 - 33 - 1 - 1 left each 1-6. Protected
+    knowing the chart's months, no ``*`` of the quarter is narrowed below 1-7."""
+    total = "2024-25\u00a0total"
+    quarters = _lfd_quarters(
+        reviewed=[38, 60, 60, 60], deaths=[400] * 4, mltn=[1, 20, 20, 20],
+        avoid=[(0, 0, 1, 0, 1, 1), (0, 0, 20, 20, 10, 10), (0, 0, 20, 20, 10, 10),
+               (0, 0, 20, 20, 10, 10)])
+    q1 = tables.quarter_label("2024/25 Q1")
+    months = [(8, 12), (13, 17), (8, 12)]  # 10, 15 and 10 as the chart prints them
+
+    from sjrlib.disclosure import count_range
+
+    def widest_star(known):
+        _, protected = tables.protect_lfd(quarters, RULE, total_label=total, known=known)
+        row = [protected.at[q1, c] for c in tables._AVOIDABILITY_PARTS]
+        reviewed = (38, 41)  # what the printed 40 and the months leave
+        highs = []
+        for j, cell in enumerate(row):
+            if cell == RULE.symbol:  # at most the reviewed less every other cell's least
+                others = [count_range(c, RULE)[0] for i, c in enumerate(row) if i != j]
+                highs.append(reviewed[1] - sum(others))
+        return min(highs)
+
+    assert widest_star(None) < RULE.threshold  # the old protection: 1-6
+    assert widest_star({(q1, "reviewed"): months}) >= RULE.threshold

@@ -192,7 +192,8 @@ def quarter_label(label: str) -> str:
 
 # ------------------------------------------------------------------ Learning from Deaths ----
 def protect_lfd(
-    quarters: pd.DataFrame, rule: DisclosureRule, *, total_label: str
+    quarters: pd.DataFrame, rule: DisclosureRule, *, total_label: str,
+    known: Mapping[tuple[str, str], Sequence[tuple[int, int | None]]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Protect the Learning from Deaths figures of one organisation (or the nation) at once.
 
@@ -206,6 +207,9 @@ def protect_lfd(
         Disclosure rule.
     total_label
         Label of the total row (e.g. ``"2024-25"``).
+    known
+        Cells (quarter label, count column) that a chart of the same report breaks down into
+        months, as the ranges the chart prints (:func:`sjrlib.disclosure.suppression_mask`).
 
     Returns
     -------
@@ -230,7 +234,7 @@ def protect_lfd(
     raw = raw.astype(object)
     protected = protect_counts(
         raw, rule, columns=list(LFD_COUNTS), total_row=total_label, total_column="reviewed",
-        parts=_AVOIDABILITY_PARTS,
+        parts=_AVOIDABILITY_PARTS, known=known,
     )
     for count, base, percent in (("reviewed", "deaths_in_scope", "percent_reviewed"),
                                  ("ld_reviewed", "ld_deaths", "ld_percent_reviewed")):
