@@ -20,7 +20,7 @@ cells that are withheld, so that charts can follow the same rule (no bar for a s
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "SUPPRESSED",
     "count_range",
     "differencing_risk",
+    "differencing_withheld",
     "interval_text",
     "published_rate",
     "protect_count",
@@ -159,6 +160,7 @@ def suppression_mask(
     total_column: Hashable | None = None,
     parts: Sequence[Hashable] | None = None,
     withheld: pd.DataFrame | None = None,
+    known: Mapping[tuple[Hashable, Hashable], Sequence[tuple[int, int | None]]] | None = None,
 ) -> pd.DataFrame:
     """Which cells of a count table are withheld: primary and secondary suppression.
 
@@ -180,6 +182,11 @@ def suppression_mask(
     withheld
         Cells already withheld elsewhere (True), e.g. an organisation's cells as its own report
         shows them: withheld here too, and counted as such by secondary suppression.
+    known
+        ``{(row, column): [(low, high), ...]}``: cells that other figures of the same report
+        break down, as the ranges those figures print (``high`` None: no upper limit); e.g. a
+        quarter's reviewed deaths as the three months a chart plots. The hardening attack
+        (:func:`_harden`) uses them, as a reader would.
 
     Returns
     -------
@@ -211,7 +218,7 @@ def suppression_mask(
     relations = _relations(table, columns, total_row, total_column, parts)
     while True:
         _secondary(mask, counts, relations)
-        if not _harden(mask, counts, relations, rule):
+        if not _harden(mask, counts, relations, rule, known):
             return mask
 
 
@@ -246,12 +253,17 @@ def _cost(counts: pd.DataFrame, relations):
     return lambda rc: (rc in totals, _value(counts.at[rc[0], rc[1]]))
 
 
-def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule) -> bool:
+def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
+            known: Mapping | None = None) -> bool:
     """Attack the table as published (:class:`sjrlib.disclosure_check.Problem`: every range a
     printed cell allows, every relation of its margins, propagated together) and, for each
-    count it recovers, withhold one more cell of a relation holding it: the smallest visible
-    non-zero body cell, else the total. Rounding makes this necessary: four quarters printed
-    as 15 and a year printed as 50 can only be 13 each. Returns whether anything changed."""
+    count it recovers, and each ``*`` it narrows inside 1 to the threshold
+    (:meth:`~sjrlib.disclosure_check.Problem.narrowed`), withhold one more cell of a relation
+    holding it: the smallest visible non-zero body cell, else the total. Rounding makes this
+    necessary: four quarters printed as 15 and a year printed as 50 can only be 13 each; a
+    quarter's 40 reviewed deaths (38-42) with avoidability scores 5 and 6 printed as 20 each
+    (18-22 each) leave its two ``*`` scores 1-5 each, not 1-7. Returns whether anything
+    changed."""
     from sjrlib.disclosure_check import Problem
 
     problem = Problem()
@@ -261,7 +273,7 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
             if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
                 continue
             if mask.at[r, c]:
-                problem.declare((r, c), 1, None, controlled=True)
+                problem.declare((r, c), 1, None, controlled=True, small=rule.threshold)
             else:
                 lo, hi = count_range(rule.round(int(v)) if int(v) else 0, rule)
                 problem.declare((r, c), lo, hi, controlled=lo != hi)
@@ -269,7 +281,13 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
         members = [*cells, total]
         if all(m in problem.vars for m in members):
             problem.add_sum(list(cells), total, "margins")
-    findings = problem.solve()
+    for cell, ranges in (known or {}).items():
+        if cell in problem.vars:
+            pieces = [problem.fresh() for _ in ranges]
+            for piece, (lo, hi) in zip(pieces, ranges, strict=True):
+                problem.vars[piece].lo, problem.vars[piece].hi = lo, hi
+            problem.add_sum(pieces, cell, "printed elsewhere")
+    findings = problem.solve() + problem.narrowed()
     if not findings:
         return False
     # one more cell at a time (then attack again): the cheapest visible non-zero cell sharing
@@ -302,6 +320,7 @@ def protect_counts(
     total_column: Hashable | None = None,
     parts: Sequence[Hashable] | None = None,
     withheld: pd.DataFrame | None = None,
+    known: Mapping[tuple[Hashable, Hashable], Sequence[tuple[int, int | None]]] | None = None,
 ) -> pd.DataFrame:
     """Apply ``rule`` to the count columns of ``table`` (see :func:`suppression_mask`).
 
@@ -311,7 +330,7 @@ def protect_counts(
     columns = list(table.columns if columns is None else columns)
     mask = suppression_mask(
         table, rule, columns=columns, total_row=total_row, total_column=total_column, parts=parts,
-        withheld=withheld,
+        withheld=withheld, known=known,
     )
     out = table.copy()
     for c in columns:
@@ -433,6 +452,39 @@ def differencing_risk(per_group: pd.DataFrame, total_rule: DisclosureRule,
             max(lo, lo_total - (high_sum - hi)) > lo or min(hi, hi_total - (low_sum - lo)) < hi
             for (lo, hi) in ranges if hi > lo)
     return pd.Series(risky, dtype=bool)
+
+
+def differencing_withheld(per_group: Mapping[Hashable, pd.DataFrame],
+                          total_rule: DisclosureRule, group_rule: DisclosureRule,
+                          like: pd.DataFrame) -> pd.DataFrame:
+    """Which cells of a pooled table to withhold for differencing, cell by cell.
+
+    ``per_group`` holds each group's table of exact counts as its own report publishes it
+    (e.g. an organisation's referrals by type and status, margins included); ``like`` is the
+    pooled table, whose cells are their sums. A cell is True where :func:`differencing_risk`
+    finds its pooled count would narrow a group's own cell: the result goes to
+    :func:`protect_counts` as ``withheld``, which adds the secondary suppressions. A group's
+    table lacking a row or column counts 0 there (its report prints 0, or no such row).
+
+    Examples
+    --------
+    >>> rule = DisclosureRule()
+    >>> one = pd.DataFrame({"yes": [1], "no": [30]}, index=["a"])
+    >>> per_group = {g: one for g in range(15)}
+    >>> differencing_withheld(per_group, rule, rule, one * 15).to_dict("list")
+    {'yes': [True], 'no': [False]}
+    """
+    cells = [(r, c) for r in like.index for c in like.columns]
+    counts = pd.DataFrame(
+        [[_value(t.at[r, c]) if r in t.index and c in t.columns else 0 for r, c in cells]
+         for t in per_group.values()],
+        index=range(len(per_group)), columns=range(len(cells)))
+    risk = differencing_risk(counts, total_rule, group_rule) if len(per_group) else \
+        pd.Series(False, index=counts.columns)
+    out = pd.DataFrame(False, index=like.index, columns=like.columns)
+    for i, (r, c) in enumerate(cells):
+        out.at[r, c] = bool(risk[i])
+    return out
 
 
 def wilson(count: int, n: int, alpha: float = 0.05) -> tuple[float, float]:

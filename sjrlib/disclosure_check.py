@@ -20,7 +20,10 @@ does what a determined reader with those files would do:
   percentages are computed from the rounded counts shown is read that way instead (and then
   the percentages must agree with those counts, or they are taken at their word after all);
 * the ranges are narrowed by interval propagation over all relations at once until nothing
-  changes; a hidden or rounded count left with a single possible value has been recovered.
+  changes; a hidden or rounded count left with a single possible value has been recovered;
+* a ``*`` left with a range that allows some but not all of 1 to the threshold (a ``*`` of
+  "1 to 7" shown to be 1-3 by a total) has been narrowed: its control told less than the page
+  does. A rounded count narrowed within its rounding (13-17 to 14-16) is accepted.
 
 The attack is sound (every value it reports is forced by what is printed, if the page's
 relations hold) but not complete: a finding is a proven leak, no finding is evidence, not proof.
@@ -70,6 +73,11 @@ class _Var:
     where: str
     controlled: bool  # hidden (*) or rounded: recovering it is a disclosure
     aux: bool = False
+    small: int = 0  # for a ``*``: the threshold of its rule (it stands for 1 to this, or more)
+    lo0: int = 0  # the low end the printed form allows, before any relation narrows it
+
+    def __post_init__(self) -> None:
+        self.lo0 = self.lo
 
 
 @dataclass(frozen=True)
@@ -81,8 +89,15 @@ class Finding:
     value: int
     how: str
     key: tuple = field(default=(), compare=False)
+    high: int | None = field(default=None, compare=False)
+    """For a narrowed ``*`` (``narrowed``): the largest value left, None for no upper limit
+    (``value`` is the smallest)."""
+    narrowed: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
+        if self.narrowed:
+            left = f"{self.value} or more" if self.high is None else f"{self.value}-{self.high}"
+            return f"{self.where}: shown as {self.shown!r}, narrowed to {left} ({self.how})"
         return f"{self.where}: shown as {self.shown!r}, must be {self.value} ({self.how})"
 
 
@@ -136,6 +151,7 @@ class Problem:
         self.ratios: list[tuple[tuple, tuple, Callable[[int, int], bool], float, float, str]] = []
         self.notes: list[str] = []
         self._aux = 0
+        self._reasons: dict[tuple, str] = {}
 
     # ------------------------------------------------------------------ building ----
     def count(self, key: tuple, text: str, *, threshold: int, rounding: int,
@@ -147,7 +163,8 @@ class Problem:
         lo, hi, controlled = parsed
         old = self.vars.get(key)
         if old is None:
-            self.vars[key] = _Var(key, lo, hi, text, where, controlled)
+            self.vars[key] = _Var(key, lo, hi, text, where, controlled,
+                                  small=threshold if hi is None else 0)
         else:
             old.lo = max(old.lo, lo)
             old.hi = hi if old.hi is None else (old.hi if hi is None else min(old.hi, hi))
@@ -156,9 +173,10 @@ class Problem:
         return key
 
     def declare(self, key: tuple, lo: int, hi: int | None, *, controlled: bool, where: str = "",
-                shown: str = "") -> tuple:
-        """Declare a published count by its range directly."""
-        self.vars[key] = _Var(key, lo, hi, shown, where or str(key), controlled)
+                shown: str = "", small: int = 0) -> tuple:
+        """Declare a published count by its range directly (``small``: for a hidden count, the
+        threshold below which it may be a suppressed one, see :meth:`narrowed`)."""
+        self.vars[key] = _Var(key, lo, hi, shown, where or str(key), controlled, small=small)
         return key
 
     def unknown(self, key: tuple, where: str = "") -> tuple:
@@ -290,9 +308,39 @@ class Problem:
                             reasons[k] = ratio[5]
             if not changed:
                 break
+        self._reasons = reasons
         return [Finding(v.where, v.shown, v.lo, reasons.get(v.key, "its range"), v.key)
                 for v in self.vars.values()
                 if v.controlled and not v.aux and v.hi is not None and v.lo == v.hi]
+
+    def narrowed(self) -> list[Finding]:
+        """After :meth:`solve`: the hidden counts (``*``) narrowed to a strictly smaller range
+        inside 1 to their rule's threshold. A ``*`` says "1 to 7" (or, as a secondary
+        suppression, more); a page that leaves it 1-3, or 4-7, has told a reader more than its
+        control allowed.
+
+        Not reported: a ``*`` whose range still reaches above the threshold (5-27: it may be a
+        secondary suppression of a larger count, and a reader cannot tell which); one shown to
+        be above it (narrowed as a rounded count may be); and a lower bound no more than its
+        own parts' printed lower bounds add up to (the national ``*`` of a cell four
+        organisations print as ``*`` is at least 4: each of theirs says 1 or more, which no
+        control of the total can hide). Pinned ones are :meth:`solve`'s."""
+        floor: dict[tuple, int] = {}
+        for parts, total, _ in self.sums:
+            floor[total] = max(floor.get(total, 1), sum(self.vars[p].lo0 for p in parts))
+        out = []
+        for v in self.vars.values():
+            if v.aux or not v.small or (v.hi is not None and v.lo == v.hi):
+                continue
+            if v.hi is None or v.hi > v.small:
+                continue  # it may be a larger count behind a secondary suppression
+            lower = v.lo > max(1, floor.get(v.key, 1))
+            upper = v.hi < v.small
+            if lower or upper:
+                out.append(Finding(v.where, v.shown, v.lo,
+                                   f"{self._reasons.get(v.key, 'its range')}: not 1-{v.small}",
+                                   v.key, high=v.hi, narrowed=True))
+        return out
 
 
 # ------------------------------------------------------------------ the reports ----
@@ -890,6 +938,7 @@ def check_reports(folders: Iterable[str | Path]) -> tuple[list[Finding], int, li
             reader.problem.add_sum(parts, row, f"the chart's months add up to the quarter "
                                    f"of the Learning from Deaths table ({ident}, {label}, {f})")
     findings = reader.problem.solve()
+    findings += reader.problem.narrowed()
     seen = {f.key for f in findings}
     findings += [f for f in reader.published_form_findings if f.key not in seen]
     return findings, len(pages), reader.problem.notes

@@ -301,3 +301,59 @@ def test_a_bad_collaboratives_file_is_explained(tmp_path, text, message):
     with pytest.raises(ParameterError, match=message) as error:
         load_collaboratives(path, known=["XAA", "XBB"])
     assert str(path) in str(error.value)
+
+
+# ----------------------------------------------------- a * narrowed inside 1 to the threshold ----
+AVOIDABILITY = "Reviewed deaths by avoidability of death (RCP scale, 1 = definitely avoidable)"
+AVOIDABILITY_COLUMNS = ["1 Definitely avoidable", "2 Strong evidence of avoidability",
+                        "3 Probably avoidable", "4 Possibly avoidable",
+                        "5 Slight evidence of avoidability", "6 Definitely not avoidable",
+                        "Not scored", "Deaths reviewed"]
+
+
+def test_a_hidden_count_narrowed_by_a_rounded_total_is_found(tmp_path):
+    """The checker prototype's workbook finding, as a page: a quarter of 40 reviewed deaths
+    (38-42) with scores 5 and 6 printed as 20 each (18-22) leaves its two ``*`` at most 5 each.
+    Neither is pinned, so the attack used to say nothing; it now reports both as narrowed."""
+    _page(tmp_path / "XAA.html", AVOIDABILITY, AVOIDABILITY_COLUMNS,
+          [("Q1 Apr–Jun 2024", ["*", "*", "0", "0", "20", "20", "0", "40"])])
+    findings, _, _ = check_reports([tmp_path])
+    assert sorted((f.shown, f.value, f.high) for f in findings) == [("*", 1, 5), ("*", 1, 5)]
+    assert all("narrowed to 1-5" in str(f) for f in findings)
+    result = CliRunner().invoke(app, ["disclosure", "check", str(tmp_path)])
+    assert result.exit_code == 1 and "narrowed to 1-5" in result.output
+
+
+def test_rounded_counts_narrowed_within_their_rounding_and_wide_stars_are_accepted(tmp_path):
+    """Not findings: rounded counts narrowed inside their rounding (40 = 20 + 20 leaves each 20
+    at 18-22 and the 40 at 38-42, or less), and a ``*`` whose range still reaches above the
+    threshold (40 less 30 leaves the two ``*`` 1-13 each: either may be a secondary
+    suppression of a larger count)."""
+    _page(tmp_path / "XAA.html", AVOIDABILITY, AVOIDABILITY_COLUMNS,
+          [("Q1 Apr–Jun 2024", ["0", "0", "0", "0", "20", "20", "0", "40"]),
+           ("Q2 Jul–Sep 2024", ["*", "*", "0", "0", "0", "30", "0", "40"])])
+    findings, _, notes = check_reports([tmp_path])
+    assert findings == [] and notes == []
+
+
+def test_a_national_count_that_narrows_every_organisations_star_is_found(tmp_path):
+    """The insider audit's attack across reports: fifteen trusts print ``*`` for deaths judged
+    definitely avoidable (the index lists all of them), the national report 15 (13-17): each
+    ``*`` is 1-3."""
+    codes = [f"XA{i:02d}" for i in range(15)]
+    for code in codes:
+        _page(tmp_path / "trusts" / f"{code}.html", AVOIDABILITY, AVOIDABILITY_COLUMNS,
+              [("2024-25 total", ["*", "0", "0", "0", "0", "*", "30", "40"])],
+              totals=("2024-25 total",))
+    _page(tmp_path / "national.html", "Avoidability of death (RCP scale; final second-stage "
+          "score where there is one)", ["Reviewed deaths"],
+          [("1 Definitely avoidable", ["15"]), ("6 Definitely not avoidable", ["135"]),
+           ("Deaths with an avoidability score", ["150"])],
+          totals=("Deaths with an avoidability score",))
+    (tmp_path / "index.html").write_text("".join(f'<a href="trusts/{c}.html"></a>'
+                                                 for c in codes), encoding="utf-8")
+    findings, n, _ = check_reports([tmp_path])
+    assert n == 16
+    narrowed = [f for f in findings if f.narrowed]
+    assert {f.key[0] for f in narrowed} == set(codes)
+    assert {(f.value, f.high) for f in narrowed if f.key[1] == "av1"} == {(1, 3)}

@@ -198,7 +198,7 @@ def test_the_tables_of_several_organisations_and_the_nation_give_nothing_back(re
         _write(tmp_path / "trusts" / f"{code}.html",
                [t for t in (getattr(report, n)() for n in SECTIONS)
                 if isinstance(t, ReportTable)])
-    national = Report(reviews, RULE)
+    national = _National(reviews, RULE)  # pooled: withholds what would narrow theirs
     _write(tmp_path / "national.html", [getattr(national, n)() for n in SECTIONS])
     (tmp_path / "index.html").write_text("".join(
         f'<a href="trusts/{html.escape(c)}.html"></a>' for c in codes), encoding="utf-8")
@@ -241,3 +241,76 @@ def test_rendered_reports_carry_the_tables_and_sjr_disclosure_check_passes(tmp_p
                               str(folder / "index.html"), str(folder / "trusts")],
                              env=env, capture_output=True, text=True, timeout=600)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# ------------------------------------------------ pooled tables against each organisation ----
+def _fifteen_organisations() -> pd.DataFrame:
+    """Hand-written reviews: 15 organisations with 20 first-stage ext2026 reviews each, one of
+    them with the rare answer to every question (autistic, scrutinised with a concern, the
+    family's concern, findings shared, a safeguarding referral made, an escalation plan,
+    severe frailty, very poor care), the other 19 with the common one; and one second-stage
+    review per organisation, which led to a PSII. Each organisation's own tables show ``*`` for
+    the rare cells; the pooled 15 (13-17 once rounded) would say each is 1-3."""
+    rows = []
+    for o in range(15):
+        for i in range(21):
+            rare = i == 0
+            rows.append({
+                "review_id": f"r{o}-{i}", "case_id": f"c{o}-{min(i, 19)}",
+                "organisation_code": f"XA{o:02d}",
+                "review_stage": "second" if i == 20 else "first", "status": "submitted",
+                "review_date": pd.Timestamp("2024-08-01"), "death_month": "2024-06",
+                "form_version": LATEST_VERSION,
+                "learning_disability": "no", "autism": "yes" if rare else "no",
+                "me_scrutiny": "yes", "me_concern": "yes" if rare else "no",
+                "family_concern": "yes" if rare else "no",
+                "family_involved": "yes", "family_feedback": "yes" if rare else "not_yet",
+                "escalation_plan": "yes" if rare else "no",
+                "age_at_death": 80, "clinical_frailty_scale": 8 if rare else 2,
+                domain.score_column("overall"): 1 if rare else 3,
+                domain.score_column("end_of_life"): 1 if rare else 3,
+                **{domain.referral_column(k): None for k in (
+                    "leder", "coroner", "procurator_fiscal", "thematic_review",
+                    "duty_of_candour", "complaint", "mortality_meeting", "other")},
+                domain.referral_column("safeguarding"): "made" if rare else None,
+                domain.referral_column("psii"): "made" if i == 20 else None,
+            })
+    reviews = pd.DataFrame(rows)
+    for phase in domain.PHASES:
+        column = domain.score_column(phase)
+        reviews[column] = pd.array(reviews[column] if column in reviews else [pd.NA] * len(rows),
+                                   dtype="Int64")
+    reviews["age_at_death"] = reviews["age_at_death"].astype("Int64")
+    reviews["clinical_frailty_scale"] = reviews["clinical_frailty_scale"].astype("Int64")
+    return reviews
+
+
+class _National(Report):
+    pooled_by = "organisation_code"
+
+
+@pytest.mark.parametrize("name", SECTIONS)
+def test_no_pooled_count_narrows_an_organisations_own_cell(name):
+    """Each ext2026 table of the national report against the same table in every
+    organisation's report (brute force, ``tests/differencing.py``): every count either leaves
+    each organisation's cell as wide as its report shows it, or is withheld, and the note says
+    why. Without the guard (``pooled_by`` unset) the rare cells print 15."""
+    from differencing import narrowed
+
+    reviews = _fifteen_organisations()
+    per_org = [getattr(Report(part, OFF), name)().frame
+               for _, part in reviews.groupby("organisation_code")]
+    table = getattr(_National(reviews, RULE), name)()
+    unguarded = getattr(Report(reviews, RULE), name)().frame
+    at_risk = 0
+    for row in per_org[0].index:
+        for column in per_org[0].columns:
+            if column.startswith("%") or "interval" in column:
+                continue
+            counts = [int(f.at[row, column]) for f in per_org]
+            if narrowed(sum(counts), counts, RULE):
+                assert table.frame.at[row, column] == RULE.symbol, (name, row, column)
+                assert unguarded.at[row, column] != RULE.symbol  # the old table printed it
+                at_risk += 1
+    assert at_risk, name  # the hand-written counts do put a cell of every table at risk
+    assert "set against every organisation's own report" in table.note

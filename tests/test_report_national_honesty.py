@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import report_store  # noqa: E402
+from differencing import narrowed as _narrowed  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -85,30 +86,6 @@ def report_interval_text(lo, hi):
     return interval_text(lo, hi)
 
 
-def _narrowed(national: int, per_org: list[int], rule) -> bool:
-    """Brute force, independent of ``differencing_risk``: does the rounded national count,
-    set against each organisation's own published cell (0; ``*`` = 1..threshold; rounded),
-    rule out a value an organisation's cell allows?"""
-    def allowed(c: int) -> range:
-        if c == 0:
-            return range(0, 1)
-        if rule.is_small(c):
-            return range(1, rule.threshold + 1)
-        shown = rule.round(c)
-        return range(max(rule.threshold + 1, shown - rule.rounding // 2),
-                     shown + (rule.rounding - 1) // 2 + 1)
-
-    shown = rule.round(national)
-    totals = set(range(shown - rule.rounding // 2, shown + (rule.rounding - 1) // 2 + 1))
-    ranges = [allowed(c) for c in per_org]
-    for j, own in enumerate(ranges):
-        others = ranges[:j] + ranges[j + 1:]
-        lo, hi = sum(r.start for r in others), sum(r.stop - 1 for r in others)
-        if any(not any(lo <= t - v <= hi for t in totals) for v in own):
-            return True
-    return False
-
-
 def test_no_national_count_narrows_an_organisations_own_cell(report):
     """The insider audit's attack (national count minus every organisation's report): every
     avoidability and problem count the national report publishes either leaves each
@@ -137,3 +114,69 @@ def test_no_national_count_narrows_an_organisations_own_cell(report):
         checked += 1
     assert checked >= 14
     assert withheld  # the 4-organisation store has such cells: the test is not idle
+
+
+def test_no_other_pooled_count_narrows_an_organisations_own_cell(report):
+    """The same attack on the national report's other pooled tables, each against the figure
+    every organisation's own report prints: Learning from Deaths by nation (the period total
+    row of each organisation's quarterly table), completeness by nation and quarter, and poor
+    care by region (an organisation prints its reviews scoring overall care and, apart, its
+    scores 1 and 2: a reader adds their ranges)."""
+    from sjrlib.report import completeness
+    from sjrlib.stats import descriptive
+    from sjrlib.stats._reviews import financial_quarter
+    from sjrlib.stats.lfd import learning_from_deaths
+
+    rule = report.rule
+    checked = withheld = 0
+
+    def check(shown, per_org):
+        nonlocal checked, withheld
+        checked += 1
+        if _narrowed(sum(per_org), per_org, rule):
+            assert shown == rule.symbol
+            withheld += 1
+
+    nation = dict(report.nation_of)
+    groups = {"England": [c for c in nation if nation[c] == "england"],
+              "Scotland": [c for c in nation if nation[c] == "scotland"],
+              "England and Scotland": list(nation)}
+    lfd = learning_from_deaths(report.reviews, report.deaths, period="quarter",
+                               as_of=report.period.end_month)
+    lfd = lfd[lfd["period"].isin({financial_quarter(m) for m in report.period.months()})]
+    table = report.lfd_by_nation().frame
+    for column, field in (("Deaths reviewed (SJR)", "reviewed"),
+                          ("More likely than not due to problems in care",
+                           "more_likely_than_not"),
+                          ("Learning disability deaths", "ld_deaths"),
+                          ("of which reviewed", "ld_reviewed")):
+        totals = lfd.groupby("organisation_code")[field].sum()
+        for name, codes in groups.items():
+            check(table.at[name, column], [int(totals.get(c, 0)) for c in codes])
+    as_at = completeness.as_at_date(report.data.read_at)
+    drafts = report.data.drafts
+    if drafts is None:
+        drafts = completeness.draft_cases(report.reviews.iloc[0:0], report.reviews)
+    done = {c: completeness.quarter_completeness(
+        *(f[f["organisation_code"].astype(str) == c]
+          for f in (report.reviews, report.deaths, drafts)),
+        report.period.months(), as_at) for c in nation}
+    frame = report.completeness().frame
+    for name in ("England", "Scotland"):
+        for field, column in (("drafts_outstanding", f"{name}: deaths with only a draft review"),
+                              ("awaiting_second_stage",
+                               f"{name}: waiting for a second-stage review")):
+            for i, label in enumerate(frame.index[:-1]):
+                check(frame.at[label, column],
+                      [int(done[c][field].iloc[i]) for c in groups[name]])
+            check(frame.at[report.total_label, column],
+                  [int(done[c][field].sum()) for c in groups[name]])
+    regions = report.poor_care_by_region().frame
+    dist = descriptive.care_score_distribution(report.reviews, by=["region", "organisation_code"],
+                                               phases=["overall"])
+    for region, part in dist.groupby("region", observed=True):
+        cells = [int(c) for c in part.loc[part["score"].isin([1, 2]), "count"]]
+        check(regions.at[str(region), "Poor or very poor overall care"], cells)
+    assert checked >= 30
+    assert withheld  # the 4-organisation store has such cells: the test is not idle
+

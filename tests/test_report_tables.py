@@ -239,3 +239,81 @@ def test_percent_poor_care_tells_nothing_the_cells_shown_do_not():
     assert both_hidden["1 Very poor care"] == "*" and both_hidden["2 Poor care"] == "*"
     assert both_hidden["% poor or very poor care"] in ("*", None) \
         or pd.isna(both_hidden["% poor or very poor care"])
+
+
+def _hidden_range(members: list[object], total: object, j: int) -> tuple[int, float]:
+    """What a row (or column) of printed cells and its printed total say of member ``j``, a
+    ``*``: each printed count is the range its form allows (0; a rounded count; ``*`` = 1 or
+    more), and the members add up to the total."""
+    from sjrlib.disclosure import count_range
+
+    def bounds(shown):
+        lo, hi = count_range(shown, RULE)
+        return lo, float("inf") if hi is None else hi
+
+    t_lo, t_hi = bounds(total)
+    others = [bounds(m) for i, m in enumerate(members) if i != j]
+    return (max(1, t_lo - sum(hi for _, hi in others)),
+            t_hi - sum(lo for lo, _ in others))
+
+
+def test_a_quarters_rounded_total_does_not_narrow_its_hidden_avoidability_cells():
+    """The disclosure checker prototype's finding: a quarter of 40 reviewed deaths (38-42
+    printed as 40) with avoidability 5 and 6 printed as 20 each (18-22) left its two hidden
+    scores 1-5 each, not 1-7 (40 - 18 - 18 = at most 6 for both). Every ``*`` of the
+    Learning from Deaths frame (the tables and the workbook are cut from it) now allows at least
+    1 to 7 against its row's reviewed total and its column's year total."""
+    total = "2024-25\u00a0total"
+    quarters = _lfd_quarters(
+        reviewed=[40, 60, 60, 60], deaths=[400] * 4, mltn=[4, 20, 20, 20],
+        avoid=[(2, 2, 0, 0, 18, 18), (0, 0, 20, 20, 10, 10), (0, 0, 20, 20, 10, 10),
+               (0, 0, 20, 20, 10, 10)])
+    _, protected = tables.protect_lfd(quarters, RULE, total_label=total)
+    parts = tables._AVOIDABILITY_PARTS
+    frame = protected[["reviewed", *parts]]
+    hidden = 0
+    for label in frame.index:
+        row = [frame.at[label, c] for c in parts]
+        for j, cell in enumerate(row):
+            if cell == RULE.symbol:
+                hidden += 1
+                lo, hi = _hidden_range(row, frame.at[label, "reviewed"], j)
+                assert lo == 1 and hi >= RULE.threshold, (label, parts[j], lo, hi)
+    body = [r for r in frame.index if r != total]
+    for column in frame.columns:
+        cells = [frame.at[r, column] for r in body]
+        for j, cell in enumerate(cells):
+            if cell == RULE.symbol:
+                lo, hi = _hidden_range(cells, frame.at[total, column], j)
+                assert lo == 1 and hi >= RULE.threshold, (body[j], column, lo, hi)
+    assert hidden >= 2
+
+
+def test_a_quarter_charted_by_month_does_not_narrow_its_hidden_avoidability_cells():
+    """The pipeline check's finding (XC2's workbook, 2024-25): a quarter of 38 reviewed deaths
+    printed 40 (38-42) and plotted as months of 10, 15 and 10 (at most 41 together), with 35
+    not scored (33-37) and three hidden scores: 41 - 33 - 1 - 1 left each 1-6. Protected
+    knowing the chart's months, no ``*`` of the quarter is narrowed below 1-7."""
+    total = "2024-25\u00a0total"
+    quarters = _lfd_quarters(
+        reviewed=[38, 60, 60, 60], deaths=[400] * 4, mltn=[1, 20, 20, 20],
+        avoid=[(0, 0, 1, 0, 1, 1), (0, 0, 20, 20, 10, 10), (0, 0, 20, 20, 10, 10),
+               (0, 0, 20, 20, 10, 10)])
+    q1 = tables.quarter_label("2024/25 Q1")
+    months = [(8, 12), (13, 17), (8, 12)]  # 10, 15 and 10 as the chart prints them
+
+    from sjrlib.disclosure import count_range
+
+    def widest_star(known):
+        _, protected = tables.protect_lfd(quarters, RULE, total_label=total, known=known)
+        row = [protected.at[q1, c] for c in tables._AVOIDABILITY_PARTS]
+        reviewed = (38, 41)  # what the printed 40 and the months leave
+        highs = []
+        for j, cell in enumerate(row):
+            if cell == RULE.symbol:  # at most the reviewed less every other cell's least
+                others = [count_range(c, RULE)[0] for i, c in enumerate(row) if i != j]
+                highs.append(reviewed[1] - sum(others))
+        return min(highs)
+
+    assert widest_star(None) < RULE.threshold  # the old protection: 1-6
+    assert widest_star({(q1, "reviewed"): months}) >= RULE.threshold

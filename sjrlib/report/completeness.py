@@ -281,16 +281,12 @@ def as_at_paragraph(read_at: str, done: pd.DataFrame):
     )
 
 
-def completeness_table(groups: Mapping[str, pd.DataFrame], done: pd.DataFrame, rule,
-                       total_label: str):
-    """Per quarter and group (``{"": one organisation}`` or ``{"England": ..., ...}``): deaths
-    with only a draft review and deaths waiting for a second-stage review, under disclosure
-    control with the period total (primary and secondary suppression within the table), and
-    whether the quarter's figures are final (``done``: the status of the whole)."""
-    from sjrlib.disclosure import protect_counts
+def completeness_counts(groups: Mapping[str, pd.DataFrame], quarters: Iterable[str],
+                        total_label: str) -> pd.DataFrame:
+    """The exact counts of :func:`completeness_table`, the period total row included."""
     from sjrlib.report import tables
 
-    counts = pd.DataFrame(index=[tables.quarter_label(q) for q in done.index])
+    counts = pd.DataFrame(index=[tables.quarter_label(q) for q in quarters])
     for name, frame in groups.items():
         prefix = f"{name}: d" if name else "D"
         wait = f"{name}: w" if name else "W"
@@ -299,16 +295,32 @@ def completeness_table(groups: Mapping[str, pd.DataFrame], done: pd.DataFrame, r
         counts[f"{wait}aiting for a second-stage review"] = \
             frame["awaiting_second_stage"].astype(int).to_numpy()
     counts.loc[total_label] = counts.sum()
-    frame = protect_counts(counts.astype(object), rule, total_row=total_label)
+    return counts
+
+
+def completeness_table(groups: Mapping[str, pd.DataFrame], done: pd.DataFrame, rule,
+                       total_label: str, withheld: pd.DataFrame | None = None):
+    """Per quarter and group (``{"": one organisation}`` or ``{"England": ..., ...}``): deaths
+    with only a draft review and deaths waiting for a second-stage review, under disclosure
+    control with the period total (primary and secondary suppression within the table), and
+    whether the quarter's figures are final (``done``: the status of the whole).
+    ``withheld``: cells to withhold besides the rule's (the national report's that would
+    narrow an organisation's own)."""
+    from sjrlib.disclosure import protect_counts
+    from sjrlib.report import tables
+
+    counts = completeness_counts(groups, done.index, total_label)
+    frame = protect_counts(counts.astype(object), rule, total_row=total_label,
+                           withheld=withheld)
     frame["Figures"] = [("Provisional" if p else "Final") for p in done["provisional"]] + [""]
-    return tables.ReportTable(
+    return tables.noting_differencing(tables.ReportTable(
         frame, caption="Completeness: reviews still to come, by quarter of death",
         note=tables._note(rule, "A death with only a draft review is not counted as reviewed "
                           "until the review is submitted. Deaths whose first-stage overall care "
                           "was poor or very poor (1-2) wait for a second-stage review, which "
                           "may change the avoidability figures."),
         formats={"Figures": "text"}, total_rows=[total_label], index_name="Quarter",
-    )
+    ), withheld)
 
 
 # ------------------------------------------------------------------------ revisions ----

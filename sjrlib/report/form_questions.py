@@ -21,6 +21,12 @@ Every caption ends with :data:`CAPTION_MARK`; ``sjr disclosure check``
 * **score breakdown**: one row per answer, the care scores ``1``-``5`` of one phase and
   ``All ...`` (the reviews scoring it), ``% poor or very poor`` (scores 1-2 of All), a total row.
 
+Pooled tables (the national report's): each organisation's report prints the same table of
+its own reviews, so a pooled count set against theirs could narrow what their control hid (a
+pooled 15 against fifteen organisations' ``*`` says each is 1-3). Given ``by`` (the column naming
+each review's organisation), a table withholds such cells too, with their secondary suppressions
+(:func:`sjrlib.disclosure.differencing_withheld`), and says so in its note.
+
 Counted reviews: questions about the death are counted once per death (the primary first-stage
 review, as the care-score tables); referrals are counted on every review that records them
 (first and second stage), since each review may refer on.
@@ -34,10 +40,15 @@ import numpy as np
 import pandas as pd
 
 from sjrlib import domain
-from sjrlib.disclosure import DisclosureRule, protect_count, protect_counts, published_rate
+from sjrlib.disclosure import (
+    DisclosureRule,
+    differencing_withheld,
+    protect_counts,
+    published_rate,
+)
 from sjrlib.form.registry import FORM_VERSION_COLUMN, LATEST_VERSION, registry
 from sjrlib.report import narrative
-from sjrlib.report.tables import ReportTable, _note
+from sjrlib.report.tables import ReportTable, _note, noting_differencing
 from sjrlib.stats import descriptive
 from sjrlib.stats._reviews import ReviewIndex
 
@@ -94,8 +105,14 @@ def _none_asked(what: str) -> narrative.Paragraph:
         f"{what}, so there is nothing to show. " + EXTENSION_NOTE)
 
 
-def _rests_on(n: object, what: str, rule: DisclosureRule) -> str:
+def _rests_on(n: object, what: str, rule: DisclosureRule, exact: int | None = None) -> str:
+    """The note's sentence on the reviews counted; ``n`` as printed. A total withheld though
+    not small (``exact``: for differencing, or a secondary suppression) is not "fewer than"."""
     shown = n if isinstance(n, str) else f"{int(n):,}"  # type: ignore[call-overload]
+    if shown == rule.symbol and exact is not None and not rule.is_small(exact):
+        return (f"Rests on the {what} entered on the {LATEST_VERSION} form (their number "
+                f"withheld, as the table's total is), the only version that asks these "
+                f"questions; earlier reviews (rcp2017) are left out. {EXTENSION_NOTE}")
     if shown == rule.symbol:
         shown = f"fewer than {rule.threshold + 1}"
     return (f"Rests on {shown} {what} entered on the {LATEST_VERSION} form, the only version "
@@ -107,17 +124,23 @@ def _labels(column: str) -> dict[str, str]:
     return registry().column(column).spec.answers.labels()
 
 
+def _differencing(rows: pd.DataFrame, by: str | None, raw_of: Callable[[pd.DataFrame],
+                  pd.DataFrame], rule: DisclosureRule, raw: pd.DataFrame
+                  ) -> pd.DataFrame | None:
+    """The cells of the pooled ``raw`` (``raw_of(rows)``) to withhold because each group of
+    ``rows`` by ``by`` publishes ``raw_of`` of its own rows: None when not pooled."""
+    if by is None or not rule.active:
+        return None
+    return differencing_withheld(_per_group(rows, by, raw_of), rule, rule, raw)
+
+
 # ------------------------------------------------------------------ poor-care breakdowns ----
-def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str, str],
-                     rule: DisclosureRule, *, phase: str, caption: str, index_name: str,
-                     note: str, alpha: float) -> ReportTable:
-    """Reviews and poor or very poor care in ``phase`` per group (``groups``: a label per
-    review, partitioning them), with a total row; protected down the columns."""
-    frame = reviews.assign(_group=groups.astype("string"))
-    poor = descriptive.poor_care(frame, by="_group", phase=phase, alpha=alpha)
+def _poor_care_raw(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str, str],
+                   phase: str, poor_column: str) -> pd.DataFrame:
+    """The exact counts of :func:`_poor_care_table`, total row included."""
+    frame = reviews.assign(_group=groups.loc[reviews.index].astype("string"))
+    poor = descriptive.poor_care(frame, by="_group", phase=phase)
     poor = poor.set_index(poor["_group"].astype(str))
-    phase_words = "overall" if phase == "overall" else domain.label("phase", phase).lower()
-    poor_column = f"Poor or very poor {phase_words} care"
     rows = {}
     for key, label in order.items():
         r = poor.loc[key] if key in poor.index else None
@@ -125,7 +148,24 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
                        poor_column: int(r["poor"]) if r is not None else 0}
     raw = pd.DataFrame.from_dict(rows, orient="index")
     raw.loc[TOTAL] = raw.sum()
-    counts = protect_counts(raw.astype(object), rule, total_row=TOTAL)
+    return raw
+
+
+def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str, str],
+                     rule: DisclosureRule, *, phase: str, caption: str, index_name: str,
+                     note: str, alpha: float, by: str | None = None) -> ReportTable:
+    """Reviews and poor or very poor care in ``phase`` per group (``groups``: a label per
+    review, partitioning them), with a total row; protected down the columns (and, ``by``
+    given, against each organisation's own table: :func:`_differencing`)."""
+    phase_words = "overall" if phase == "overall" else domain.label("phase", phase).lower()
+    poor_column = f"Poor or very poor {phase_words} care"
+
+    def raw_of(part: pd.DataFrame) -> pd.DataFrame:
+        return _poor_care_raw(part, groups, order, phase, poor_column)
+
+    raw = raw_of(reviews)
+    withheld = _differencing(reviews, by, raw_of, rule, raw)
+    counts = protect_counts(raw.astype(object), rule, total_row=TOTAL, withheld=withheld)
     pct, ci = [], []
     for label, n, k in zip(raw.index, raw["Reviews"], raw[poor_column], strict=True):
         exact = 100 * k / n if n else None
@@ -141,14 +181,16 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
     counts["% poor or very poor"] = pd.Series(pct, index=counts.index, dtype=object)
     counts[f"{1 - alpha:.0%} confidence interval"] = pd.Series(ci, index=counts.index,
                                                                dtype=object)
-    return ReportTable(
+    return noting_differencing(ReportTable(
         counts, caption=f"{caption} {CAPTION_MARK}",
         note=_note(rule, f"{note} Poor or very poor care = a care score of 1 or 2 for "
                    f"{phase_words} care at first stage (one review per death); intervals are "
                    "Wilson intervals, "
                    "not shown on fewer than 8 reviews. "
-                   + _rests_on(counts.at[TOTAL, "Reviews"], "reviews", rule)),
-        formats={"% poor or very poor": "percent"}, total_rows=[TOTAL], index_name=index_name)
+                   + _rests_on(counts.at[TOTAL, "Reviews"], "reviews", rule,
+                               int(raw.at[TOTAL, "Reviews"]))),
+        formats={"% poor or very poor": "percent"}, total_rows=[TOTAL], index_name=index_name),
+        withheld)
 
 
 def _answer_groups(reviews: pd.DataFrame, column: str) -> tuple[pd.Series, dict[str, str]]:
@@ -160,7 +202,7 @@ def _answer_groups(reviews: pd.DataFrame, column: str) -> tuple[pd.Series, dict[
 
 def _overall_care_by(reviews: pd.DataFrame, question: str, grouping: _Grouping,
                      rule: DisclosureRule, *, what: str, caption: str, index_name: str,
-                     note: str, alpha: float) -> Table:
+                     note: str, alpha: float, by: str | None = None) -> Table:
     """Reviews and poor or very poor overall care per group of the deaths ``question`` was
     asked about (one review per death); ``grouping`` gives each review's group and the
     groups' labels in table order; ``what`` completes "a version of the form that asks ..."."""
@@ -169,7 +211,7 @@ def _overall_care_by(reviews: pd.DataFrame, question: str, grouping: _Grouping,
         return _none_asked(what)
     groups, order = grouping(first)
     return _poor_care_table(first, groups, order, rule, phase="overall", caption=caption,
-                            index_name=index_name, note=note, alpha=alpha)
+                            index_name=index_name, note=note, alpha=alpha, by=by)
 
 
 def _autism_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
@@ -184,11 +226,11 @@ def _autism_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
 
 
 def autism_and_learning_disability(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                                   alpha: float = 0.05) -> Table:
+                                   alpha: float = 0.05, by: str | None = None) -> Table:
     """Deaths of autistic patients beside deaths of patients with a learning disability:
     reviews and poor or very poor overall care, the four combinations of the two answers."""
     return _overall_care_by(
-        reviews, "autism", _autism_groups, rule, alpha=alpha,
+        reviews, "autism", _autism_groups, rule, alpha=alpha, by=by,
         what="whether the patient was autistic", index_name="Patients",
         caption="Deaths of autistic patients beside patients with a learning disability: "
                 "reviews and poor or very poor overall care",
@@ -211,10 +253,10 @@ def _examiner_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
 
 
 def medical_examiner_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                              alpha: float = 0.05) -> Table:
+                              alpha: float = 0.05, by: str | None = None) -> Table:
     """Medical examiner scrutiny and concerns, and the overall care the reviews found."""
     return _overall_care_by(
-        reviews, "me_scrutiny", _examiner_groups, rule, alpha=alpha,
+        reviews, "me_scrutiny", _examiner_groups, rule, alpha=alpha, by=by,
         what="about medical examiner scrutiny", index_name="Medical examiner",
         caption="Medical examiner scrutiny and concerns, and poor or very poor overall care",
         note="Medical examiner scrutiny is statutory in England from 9 September 2024; "
@@ -228,18 +270,18 @@ def _family_concern_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, st
 
 
 def family_concern_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                            alpha: float = 0.05) -> Table:
+                            alpha: float = 0.05, by: str | None = None) -> Table:
     """Concerns raised by the bereaved family or carers, and the overall care found."""
     return _overall_care_by(
-        reviews, "family_concern", _family_concern_groups, rule, alpha=alpha,
+        reviews, "family_concern", _family_concern_groups, rule, alpha=alpha, by=by,
         what="whether the family raised a concern", index_name="Family concern",
         caption="Concerns raised by bereaved families or carers, and poor or very poor "
                 "overall care",
         note="A family's concern is a reason for review (NQB 2017) and a source of learning.")
 
 
-def escalation_plan_and_end_of_life_care(reviews: pd.DataFrame, rule: DisclosureRule
-                                         ) -> Table:
+def escalation_plan_and_end_of_life_care(reviews: pd.DataFrame, rule: DisclosureRule, *,
+                                         by: str | None = None) -> Table:
     """End-of-life care scores by whether a treatment escalation plan was documented."""
     first = _primary_first(asked(reviews, "escalation_plan"))
     if first.empty:
@@ -247,10 +289,11 @@ def escalation_plan_and_end_of_life_care(reviews: pd.DataFrame, rule: Disclosure
     return _score_table(first, "escalation_plan", "end_of_life", rule,
                         caption="End-of-life care scores by treatment escalation plan (e.g. "
                                 "ReSPECT) in place and documented",
-                        index_name="Treatment escalation plan")
+                        index_name="Treatment escalation plan", by=by)
 
 
-def frailty_and_care(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
+def frailty_and_care(reviews: pd.DataFrame, rule: DisclosureRule, *,
+                     by: str | None = None) -> Table:
     """End-of-life care scores by Clinical Frailty Scale band (patients 65 and over)."""
     first = _primary_first(asked(reviews, "clinical_frailty_scale"))
     first = first[(first["age_at_death"] >= 65).fillna(False)]
@@ -270,21 +313,14 @@ def frailty_and_care(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
                                 "admission (patients 65 and over)",
                         index_name="Clinical Frailty Scale",
                         extra="Rockwood Clinical Frailty Scale, scored only for patients 65 "
-                              "and over.")
+                              "and over.", by=by)
 
 
-def _score_table(first: pd.DataFrame, column: str, phase: str, rule: DisclosureRule, *,
-                 caption: str, index_name: str, order: Mapping[str, str] | None = None,
-                 extra: str = "") -> ReportTable:
-    """Care scores 1-5 of ``phase`` per answer of ``column`` (one review per death)."""
-    if order is None:
-        groups, order = _answer_groups(first, column)
-        first = first.assign(**{column: groups})
+def _score_raw(first: pd.DataFrame, column: str, phase: str, order: Mapping[str, str],
+               score_columns: list[str], all_column: str) -> pd.DataFrame:
+    """The exact counts of :func:`_score_table`, margins included."""
     dist = descriptive.care_score_distribution(first, by=column, phases=[phase])
     dist = dist.assign(_key=dist[column].astype(str))
-    phase_label = domain.label("phase", phase).lower()
-    score_columns = [f"{s} {domain.label('care_score', s)}" for s in domain.CARE_SCORES]
-    all_column = f"All scoring {phase_label}"
     rows = {}
     for key, label in order.items():
         part = dist[dist["_key"] == key].sort_values("score")
@@ -293,46 +329,83 @@ def _score_table(first: pd.DataFrame, column: str, phase: str, rule: DisclosureR
         rows[label][all_column] = sum(counts)
     raw = pd.DataFrame.from_dict(rows, orient="index")
     raw.loc[TOTAL] = raw.sum()
+    return raw
+
+
+def _score_table(first: pd.DataFrame, column: str, phase: str, rule: DisclosureRule, *,
+                 caption: str, index_name: str, order: Mapping[str, str] | None = None,
+                 extra: str = "", by: str | None = None) -> ReportTable:
+    """Care scores 1-5 of ``phase`` per answer of ``column`` (one review per death); ``by``:
+    pooled over organisations (:func:`_differencing`)."""
+    if order is None:
+        groups, order = _answer_groups(first, column)
+        first = first.assign(**{column: groups})
+    phase_label = domain.label("phase", phase).lower()
+    score_columns = [f"{s} {domain.label('care_score', s)}" for s in domain.CARE_SCORES]
+    all_column = f"All scoring {phase_label}"
+
+    def raw_of(part: pd.DataFrame) -> pd.DataFrame:
+        return _score_raw(part, column, phase, order, score_columns, all_column)
+
+    raw = raw_of(first)
+    withheld = _differencing(first, by, raw_of, rule, raw)
     protected = protect_counts(raw.astype(object), rule, total_row=TOTAL,
-                               total_column=all_column, parts=score_columns)
+                               total_column=all_column, parts=score_columns, withheld=withheld)
     pct = []
     for label in raw.index:
         n = int(raw.at[label, all_column])
         poor = int(raw.loc[label, score_columns[:2]].sum())
-        # As the care-score table: the poor count (scores 1 + 2) is not printed, but its
-        # percentage gives it back with the base: withheld when small, or when exactly one of
-        # its two cells is withheld (the visible one subtracted would give that cell back).
-        hidden = [protected.at[label, c] == rule.symbol for c in score_columns[:2]]
-        withheld = rule.is_small(poor) or sum(hidden) == 1
-        value, _ = published_rate(rule.symbol if withheld else protect_count(poor, rule),
-                                  protected.at[label, all_column], rule,
+        # As the care-score table (sjrlib.report.tables.care_score_table): the poor count
+        # (scores 1 + 2) is not printed, but its percentage gives it back with the base, so it
+        # is the sum of the two cells as shown, and withheld when either is. (The exact sum
+        # rounded pinned it: 15 and 30 shown with 10.0% of 400 said 41-42; with both cells
+        # hidden, 6 + 7 rounded to 15 said each was 6-7.)
+        cells = [protected.at[label, c] for c in score_columns[:2]]
+        shown_poor = (rule.symbol if rule.symbol in cells or any(c is None for c in cells)
+                      else sum(int(c) for c in cells))  # type: ignore[call-overload]
+        value, _ = published_rate(shown_poor, protected.at[label, all_column], rule,
                                   exact=100 * poor / n if n else None)
         pct.append(value)
     protected["% poor or very poor"] = pd.Series(pct, index=protected.index, dtype=object)
     n_total = protected.at[TOTAL, all_column]
-    return ReportTable(
+    return noting_differencing(ReportTable(
         protected, caption=f"{caption} {CAPTION_MARK}",
         note=_note(rule, f"{extra} First-stage reviews, one per death, scoring "
                    f"{phase_label} (a review not scoring it, e.g. a sudden death, is left "
                    "out). Poor or very poor = score 1 or 2. "
-                   + _rests_on(n_total, f"reviews scoring {phase_label}", rule)).strip(),
-        formats={"% poor or very poor": "percent"}, total_rows=[TOTAL], index_name=index_name)
+                   + _rests_on(n_total, f"reviews scoring {phase_label}", rule,
+                               int(raw.at[TOTAL, all_column]))).strip(),
+        formats={"% poor or very poor": "percent"}, total_rows=[TOTAL], index_name=index_name),
+        withheld)
 
 
 # ---------------------------------------------------------------------------- counts ----
-def _counts_table(raw: pd.DataFrame, rule: DisclosureRule, *, all_column: str,
-                  caption: str, index_name: str, note: str, total_label: str | None = TOTAL,
-                  percent_of: Mapping[str, str] | None = None) -> ReportTable:
-    """A count table with an ``All`` column (sum of the others) and a total row (unless
-    ``total_label`` is None), protected together; ``percent_of``: ``{count column: name}`` of
-    counts shown also as a % of the row's ``All`` (``name`` starts with ``%``)."""
+def _margins(raw: pd.DataFrame, all_column: str, total_label: str | None) -> pd.DataFrame:
+    """``raw`` with its ``All`` column (the row sums) and total row (unless None)."""
     raw = raw.copy()
-    parts = list(raw.columns)
     raw[all_column] = raw.sum(axis=1)
     if total_label is not None:
         raw.loc[total_label] = raw.sum()
+    return raw
+
+
+def _counts_table(raw: pd.DataFrame, rule: DisclosureRule, *, all_column: str,
+                  caption: str, index_name: str, note: str, total_label: str | None = TOTAL,
+                  percent_of: Mapping[str, str] | None = None,
+                  per_group: Mapping[str, pd.DataFrame] | None = None) -> ReportTable:
+    """A count table with an ``All`` column (sum of the others) and a total row (unless
+    ``total_label`` is None), protected together; ``percent_of``: ``{count column: name}`` of
+    counts shown also as a % of the row's ``All`` (``name`` starts with ``%``). ``per_group``:
+    each organisation's ``raw`` when ``raw`` pools theirs (:func:`_differencing`)."""
+    parts = list(raw.columns)
+    raw = _margins(raw, all_column, total_label)
+    withheld = None
+    if per_group is not None and rule.active:
+        withheld = differencing_withheld(
+            {g: _margins(t, all_column, total_label) for g, t in per_group.items()}, rule, rule,
+            raw)
     protected = protect_counts(raw.astype(object), rule, total_row=total_label,
-                               total_column=all_column, parts=parts)
+                               total_column=all_column, parts=parts, withheld=withheld)
     formats = {}
     for column, name in (percent_of or {}).items():
         values = []
@@ -344,40 +417,53 @@ def _counts_table(raw: pd.DataFrame, rule: DisclosureRule, *, all_column: str,
             values.append(value)
         protected[name] = pd.Series(values, index=protected.index, dtype=object)
         formats[name] = "percent"
-    return ReportTable(protected, caption=f"{caption} {CAPTION_MARK}", note=_note(rule, note),
-                       formats=formats, total_rows=[total_label] if total_label else [],
-                       index_name=index_name)
+    return noting_differencing(ReportTable(protected, caption=f"{caption} {CAPTION_MARK}",
+                               note=_note(rule, note), formats=formats,
+                               total_rows=[total_label] if total_label else [],
+                               index_name=index_name), withheld)
 
 
-def family_involvement(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
-    """Families told of the review and invited to contribute, by whether the findings were
-    shared with them (one review per death)."""
-    first = _primary_first(asked(reviews, "family_involved"))
-    if first.empty:
-        return _none_asked("about family involvement")
+def _per_group(rows: pd.DataFrame, by: str | None,
+               raw_of: Callable[[pd.DataFrame], pd.DataFrame]) -> dict | None:
+    """``{group: raw_of(its rows)}`` for a pooled table (``by`` given), else None."""
+    if by is None:
+        return None
+    return {code: raw_of(part) for code, part in rows.groupby(by, sort=True)}
+
+
+def _family_raw(first: pd.DataFrame) -> pd.DataFrame:
     involved, rows = _answer_groups(first, "family_involved")
     feedback, columns = _answer_groups(first, "family_feedback")
     table = pd.crosstab(involved, feedback).reindex(index=list(rows), columns=list(columns),
                                                     fill_value=0)
     table.index = [rows[k] for k in table.index]
     table.columns = [f"Findings shared: {columns[k]}" for k in table.columns]
+    return table
+
+
+def family_involvement(reviews: pd.DataFrame, rule: DisclosureRule, *,
+                       by: str | None = None) -> Table:
+    """Families told of the review and invited to contribute, by whether the findings were
+    shared with them (one review per death)."""
+    first = _primary_first(asked(reviews, "family_involved"))
+    if first.empty:
+        return _none_asked("about family involvement")
+    table = _family_raw(first)
     out = _counts_table(
         table, rule, all_column="All reviews",
         percent_of={table.columns[0]: "% findings shared"},
+        per_group=_per_group(first, by, _family_raw),
         caption="Family involvement in the review and feedback of its findings",
         index_name="Family told and invited to contribute",
         note="NQB guidance (2018) expects bereaved families to be told of a review, invited to "
              "contribute and given its findings; a published audit found only 17% of Quality "
              "Accounts mentioned families. First-stage reviews, one per death.")
-    out.note = f"{out.note} {_rests_on(out.frame.at[TOTAL, 'All reviews'], 'reviews', rule)}"
+    out.note = (f"{out.note} "
+                f"{_rests_on(out.frame.at[TOTAL, 'All reviews'], 'reviews', rule, len(first))}")
     return out
 
 
-def referrals(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
-    """Referrals on, by type and status (every review recording them, both stages)."""
-    rows_asked = asked(reviews, "referral")
-    if rows_asked.empty:
-        return _none_asked("about referrals on")
+def _referrals_raw(rows_asked: pd.DataFrame) -> pd.DataFrame:
     types = registry().question("referral").types.labels()
     statuses = registry().question("referral").value.answers.labels()
     table = pd.DataFrame(0, index=list(types.values()), columns=[
@@ -386,9 +472,19 @@ def referrals(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
         counts = rows_asked[domain.referral_column(kind)].value_counts()
         for status, status_label in statuses.items():
             table.at[label, status_label] = int(counts.get(status, 0))
+    return table
+
+
+def referrals(reviews: pd.DataFrame, rule: DisclosureRule, *, by: str | None = None) -> Table:
+    """Referrals on, by type and status (every review recording them, both stages)."""
+    rows_asked = asked(reviews, "referral")
+    if rows_asked.empty:
+        return _none_asked("about referrals on")
+    table = _referrals_raw(rows_asked)
     total = "All referrals"
     out = _counts_table(
         table, rule, all_column="All referrals of the type", total_label=total,
+        per_group=_per_group(rows_asked, by, _referrals_raw),
         caption="Referrals on from reviews, by type and status",
         index_name="Referred to",
         note="A review may refer to several processes; each referral counts once per review "
@@ -397,30 +493,46 @@ def referrals(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
              "autistic people. ")
     n = len(rows_asked)
     shown = n if not rule.active else (rule.symbol if rule.is_small(n) else rule.round(n))
-    out.note = f"{out.note} {_rests_on(shown, 'reviews (first and second stage)', rule)}"
+    # the number of reviews is a count each organisation's page prints too: withheld here
+    # when, set against theirs, it would narrow one
+    if by is not None and rule.active and differencing_withheld(
+            {g: pd.DataFrame({"n": [len(part)]}) for g, part in rows_asked.groupby(by)},
+            rule, rule, pd.DataFrame({"n": [n]})).at[0, "n"]:
+        shown = rule.symbol
+    out.note = f"{out.note} {_rests_on(shown, 'reviews (first and second stage)', rule, n)}"
     return out
 
 
-def second_stage_psii(reviews: pd.DataFrame, rule: DisclosureRule) -> Table:
+_PSII_LED = "Led to a PSII (referral made or completed)"
+
+
+def _psii_raw(second: pd.DataFrame) -> pd.DataFrame:
+    status = second[domain.referral_column("psii")].astype("string").fillna("_none")
+    order = {"No PSII referral": ["_none"], "PSII considered and not needed":
+             ["considered_not_needed"], "PSII planned": ["planned"],
+             _PSII_LED: ["made", "completed"]}
+    return pd.DataFrame([[int(status.isin(keys).sum()) for keys in order.values()]],
+                        index=["Second-stage reviews"], columns=list(order))
+
+
+def second_stage_psii(reviews: pd.DataFrame, rule: DisclosureRule, *,
+                      by: str | None = None) -> Table:
     """Second-stage reviews and the patient safety incident investigations they led to."""
     second = asked(reviews, "referral")
     second = second[(second["review_stage"] == "second").fillna(False)]
     if second.empty:
         return _none_asked("about referrals on at second stage")
-    status = second[domain.referral_column("psii")].astype("string").fillna("_none")
-    led = "Led to a PSII (referral made or completed)"
-    order = {"No PSII referral": ["_none"], "PSII considered and not needed":
-             ["considered_not_needed"], "PSII planned": ["planned"], led: ["made", "completed"]}
-    table = pd.DataFrame([[int(status.isin(keys).sum()) for keys in order.values()]],
-                         index=["Second-stage reviews"], columns=list(order))
+    led = _PSII_LED
+    table = _psii_raw(second)
     out = _counts_table(
         table, rule, all_column="All second-stage reviews", total_label=None,
         caption="Second-stage reviews that led to a patient safety incident investigation "
                 "(PSIRF)", index_name="", percent_of={led: "% led to a PSII"},
+        per_group=_per_group(second, by, _psii_raw),
         note="A second-stage review led to a patient safety incident investigation (PSII) "
              "when its PSII referral was made or completed.")
     n = out.frame.at["Second-stage reviews", "All second-stage reviews"]
-    out.note = f"{out.note} {_rests_on(n, 'second-stage reviews', rule)}"
+    out.note = f"{out.note} {_rests_on(n, 'second-stage reviews', rule, len(second))}"
     return out
 
 
@@ -433,27 +545,34 @@ class FormQuestionSections:
     reviews: pd.DataFrame
     rule: DisclosureRule
     alpha: float
+    pooled_by: str | None = None
+    """The column naming each review's organisation when the report pools organisations that
+    publish the same tables of their own (the national report): see :func:`_differencing`."""
 
     def autism_beside_learning_disability(self) -> Table:
-        return autism_and_learning_disability(self.reviews, self.rule, alpha=self.alpha)
+        return autism_and_learning_disability(self.reviews, self.rule, alpha=self.alpha,
+                                              by=self.pooled_by)
 
     def medical_examiner_concerns(self) -> Table:
-        return medical_examiner_findings(self.reviews, self.rule, alpha=self.alpha)
+        return medical_examiner_findings(self.reviews, self.rule, alpha=self.alpha,
+                                         by=self.pooled_by)
 
     def family_concerns(self) -> Table:
-        return family_concern_findings(self.reviews, self.rule, alpha=self.alpha)
+        return family_concern_findings(self.reviews, self.rule, alpha=self.alpha,
+                                       by=self.pooled_by)
 
     def family_involvement(self) -> Table:
-        return family_involvement(self.reviews, self.rule)
+        return family_involvement(self.reviews, self.rule, by=self.pooled_by)
 
     def referrals_on(self) -> Table:
-        return referrals(self.reviews, self.rule)
+        return referrals(self.reviews, self.rule, by=self.pooled_by)
 
     def second_stage_psii(self) -> Table:
-        return second_stage_psii(self.reviews, self.rule)
+        return second_stage_psii(self.reviews, self.rule, by=self.pooled_by)
 
     def escalation_planning(self) -> Table:
-        return escalation_plan_and_end_of_life_care(self.reviews, self.rule)
+        return escalation_plan_and_end_of_life_care(self.reviews, self.rule,
+                                                    by=self.pooled_by)
 
     def frailty(self) -> Table:
-        return frailty_and_care(self.reviews, self.rule)
+        return frailty_and_care(self.reviews, self.rule, by=self.pooled_by)

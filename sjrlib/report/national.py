@@ -25,6 +25,7 @@ from sjrlib import domain, plots, plots_seaborn, spc
 from sjrlib.disclosure import (
     DisclosureRule,
     differencing_risk,
+    differencing_withheld,
     interval_text,
     protect_count,
     protect_counts,
@@ -38,7 +39,7 @@ from sjrlib.report.params import NationalParameters, load_parameters, months_bet
 from sjrlib.report.stamp import Stamp
 from sjrlib.report.trust import _period_words, _zero_quarters
 from sjrlib.stats import agreement, clustered, descriptive, models
-from sjrlib.stats._reviews import financial_quarter
+from sjrlib.stats._reviews import financial_quarter, financial_year
 from sjrlib.stats.lfd import learning_from_deaths
 
 __all__ = ["NationalReport", "national_report"]
@@ -53,26 +54,16 @@ _AGREEMENT_LABELS = {
 }
 
 
-_DIFFERENCING_NOTE = (
-    "A * here may also stand for a larger count: one withheld because, set against every "
-    "organisation's own report of the same figure, it would narrow the counts those reports "
-    "suppress (and a second count withheld with it, so that the total does not give it back).")
-
-
-def _noting_differencing(table: tables.ReportTable, withheld: pd.DataFrame
-                         ) -> tables.ReportTable:
-    """``table`` with :data:`_DIFFERENCING_NOTE` added to its note when ``withheld`` has any
-    cell withheld for differencing."""
-    if withheld.to_numpy().any():
-        table.note = f"{table.note} {_DIFFERENCING_NOTE}"
-    return table
-
-
 def _avoidability_row(distribution: pd.DataFrame, score: object) -> str:
     """The national avoidability table's row label of ``score`` ("1 Definitely avoidable")."""
     label = distribution.loc[distribution["score"] == score, "label"].iloc[0]
     return f"{int(score)} {label}"
 
+
+_NATIONS = (("England", "england"), ("Scotland", "scotland"), ("England and Scotland", None))
+"""The rows of the nation tables: name, and the nation code (None: both)."""
+_LFD_SHOWN = ("deaths_in_scope", "reviewed", "more_likely_than_not", "ld_deaths", "ld_reviewed")
+"""The Learning from Deaths counts the nation table prints."""
 
 _MIN_CLUSTERS = 20
 """Organisations needed before the ordinal model's variance is made cluster-robust."""
@@ -160,6 +151,8 @@ def _share_words(share) -> str:
 class NationalReport(FormQuestionSections):
     """The pooled national picture for one period."""
 
+    pooled_by = "organisation_code"  # the ext2026 tables withhold for differencing too
+
     def __init__(self, params: NationalParameters, data: ReportData) -> None:
         self.params = params
         self.data = data
@@ -196,10 +189,15 @@ class NationalReport(FormQuestionSections):
 
     # ------------------------------------------------------------------- completeness ----
     @cached_property
-    def _completeness(self) -> dict[str, pd.DataFrame]:
+    def _drafts(self) -> pd.DataFrame:
         drafts = self.data.drafts
         if drafts is None:
             drafts = completeness.draft_cases(self.reviews.iloc[0:0], self.reviews)
+        return drafts
+
+    @cached_property
+    def _completeness(self) -> dict[str, pd.DataFrame]:
+        drafts = self._drafts
         as_at = completeness.as_at_date(self.data.read_at)
         return {name: completeness.quarter_completeness(
                     self._nation(self.reviews, nation), self._nation(self.deaths, nation),
@@ -216,9 +214,37 @@ class NationalReport(FormQuestionSections):
         """Per quarter and nation: deaths with only a draft review and deaths waiting for a
         second-stage review; whether the quarter is final (both nations together)."""
         done = self._completeness
+        nations = {"England": done["England"], "Scotland": done["Scotland"]}
         return completeness.completeness_table(
-            {"England": done["England"], "Scotland": done["Scotland"]}, done[""], self.rule,
-            self.total_label)
+            nations, done[""], self.rule, self.total_label,
+            withheld=self._completeness_withheld(nations, done[""].index))
+
+    def _completeness_withheld(self, nations: dict[str, pd.DataFrame], quarters
+                               ) -> pd.DataFrame:
+        """The completeness counts that, set against each organisation's own completeness
+        table (the same counts per quarter and for the period), would narrow one of its cells
+        (:func:`sjrlib.disclosure.differencing_withheld`; a nation's columns pool its
+        organisations)."""
+        as_at = completeness.as_at_date(self.data.read_at)
+        pooled = completeness.completeness_counts(nations, quarters, self.total_label)
+        per_org = {}
+        codes = {str(c) for c in (*self.reviews["organisation_code"],
+                                  *self.deaths["organisation_code"],
+                                  *self._drafts["organisation_code"])}
+        for code in sorted(codes):
+            nation = {"england": "England", "scotland": "Scotland"}.get(self.nation_of.get(code))
+            if nation is None:
+                continue
+
+            def own(frame: pd.DataFrame, code: str = code) -> pd.DataFrame:
+                return frame[frame["organisation_code"].astype(str) == code]
+
+            done = completeness.quarter_completeness(
+                own(self.reviews), own(self.deaths), own(self._drafts), self.period.months(),
+                as_at)
+            per_org[code] = completeness.completeness_counts({nation: done}, quarters,
+                                                             self.total_label)
+        return differencing_withheld(per_org, self.rule, self.rule, pooled)
 
     # ------------------------------------------------------------------------- subsets ----
     def _nation(self, frame: pd.DataFrame, nation: str | None) -> pd.DataFrame:
@@ -227,20 +253,68 @@ class NationalReport(FormQuestionSections):
         codes = {c for c, n in self.nation_of.items() if n == nation}
         return frame[frame["organisation_code"].astype(str).isin(codes)]
 
-    @cached_property
+    @property
     def _lfd(self) -> dict[str, pd.Series]:
+        return self._lfd_published[0]
+
+    @cached_property
+    def _lfd_published(self) -> tuple[dict[str, pd.Series], pd.DataFrame]:
+        """Each nation's (and both nations') Learning from Deaths figures for the period, as
+        the nation table prints them.
+
+        The period's counts of each nation are protected as one table whose rows add up to
+        "England and Scotland" (with England's hidden and Scotland's and the total shown, the
+        total less Scotland's gives England's back), withholding also the counts that, set
+        against the period totals every organisation of the nation prints in its own report,
+        would narrow one (:meth:`_lfd_withheld`, returned beside the rows). Percentages are of
+        the counts shown."""
         labels = sorted({financial_quarter(m) for m in self.period.months()})
-        out = {}
-        for name, nation in (("England", "england"), ("Scotland", "scotland"),
-                             ("England and Scotland", None)):
+        raw, flags = {}, {}
+        for name, nation in _NATIONS:
             figures = learning_from_deaths(
                 self._nation(self.reviews, nation), self._nation(self.deaths, nation),
                 period="quarter", by_organisation=False, as_of=self.period.end_month,
             )
             figures = _zero_quarters(figures[figures["period"].isin(labels)], labels)
-            raw, protected = tables.protect_lfd(figures, self.rule,
-                                                total_label=self.total_label)
-            out[name] = protected.loc[self.total_label]
+            exact, protected = tables.protect_lfd(figures, self.rule,
+                                                  total_label=self.total_label)
+            raw[name] = exact.loc[self.total_label, list(_LFD_SHOWN)]
+            flags[name] = protected.loc[self.total_label].copy()
+        exact = pd.DataFrame(raw).T.astype(object)
+        withheld = self._lfd_withheld(labels)
+        shown = protect_counts(exact, self.rule, total_row="England and Scotland",
+                               withheld=withheld)
+        out = {}
+        for name, row in flags.items():
+            for column in _LFD_SHOWN:
+                if row[column] != tables.NOT_KNOWN:
+                    row[column] = shown.at[name, column]
+            for count, base, percent in (("reviewed", "deaths_in_scope", "percent_reviewed"),
+                                         ("ld_reviewed", "ld_deaths", "ld_percent_reviewed")):
+                if row[percent] not in (tables.NOT_KNOWN, tables.EXCEEDS):
+                    row[percent] = tables._published(
+                        row[count], row[base], self.rule,
+                        exact=tables._pct(exact.at[name, count], exact.at[name, base]))[0]
+            out[name] = row
+        return out, withheld
+
+    def _lfd_withheld(self, labels: list[str]) -> pd.DataFrame:
+        """The nation table's counts that, set against each organisation's period total in its
+        own report (:func:`sjrlib.disclosure.differencing_risk`), would narrow one: the
+        organisations of the nation for a nation's row, all of them for the total. An
+        organisation whose deaths are not known (a feed gap) counts as an exact 0 there, which
+        can only find more at risk."""
+        by_org = learning_from_deaths(self.reviews, self.deaths, period="quarter",
+                                      by_organisation=True, as_of=self.period.end_month)
+        by_org = by_org[by_org["period"].isin(labels)]
+        totals = pd.DataFrame({c: pd.to_numeric(by_org[c], errors="coerce").fillna(0)
+                               for c in _LFD_SHOWN}).groupby(
+            by_org["organisation_code"].astype(str).to_numpy()).sum()
+        out = pd.DataFrame(False, index=[n for n, _ in _NATIONS], columns=list(_LFD_SHOWN))
+        for name, nation in _NATIONS:
+            codes = [c for c in totals.index if nation is None or self.nation_of.get(c) == nation]
+            risk = differencing_risk(totals.loc[codes], self.rule, self.rule)
+            out.loc[name] = risk.reindex(out.columns, fill_value=False).to_numpy(bool)
         return out
 
     def lfd_by_nation(self) -> tables.ReportTable:
@@ -260,14 +334,14 @@ class NationalReport(FormQuestionSections):
                 "of which reviewed": row["ld_reviewed"],
             }
         frame = pd.DataFrame.from_dict(rows, orient="index", dtype=object)
-        return tables.ReportTable(
+        return tables.noting_differencing(tables.ReportTable(
             frame, caption="Learning from Deaths figures by nation",
             note=tables._note(self.rule, "Deaths in scope come from the monthly deaths feed. "
                               "'More likely than not due to problems in care' is an RCP "
                               "avoidability score of 1-3."),
             formats={"% of deaths reviewed": "percent", "% of reviewed deaths": "percent"},
             total_rows=["England and Scotland"], index_name="Nation",
-        )
+        ), self._lfd_published[1])
 
     # ------------------------------------------------------------------------ headline ----
     def summary(self) -> narrative.Callout:
@@ -315,7 +389,7 @@ class NationalReport(FormQuestionSections):
                                                  self.alpha)
             return clustered_interval(count, base, n_exact, fit, self.alpha)
 
-        return _noting_differencing(tables.care_score_table(
+        return tables.noting_differencing(tables.care_score_table(
             *self._care, self.rule, alpha=self.alpha, clustered=interval,
             clustered_note=clustered.METHOD_NOTE + " The interval is computed from the counts "
             "shown and the design effect; none on fewer than 8 reviews.",
@@ -363,14 +437,38 @@ class NationalReport(FormQuestionSections):
                 part["poor"], part["organisation_code"], self.alpha)
         return out
 
+    def _poor_care_withheld(self, reviews: pd.DataFrame) -> tuple[bool, bool]:
+        """Whether the pooled count of ``reviews`` scoring overall care, and of those scoring
+        it 1 or 2, would narrow an organisation's own (:func:`sjrlib.disclosure.
+        differencing_risk`). An organisation's report prints the first as its care-score
+        table's "Reviews scoring this phase" of overall care, and the second only as two cells
+        (scores 1 and 2): each cell is a group of its own here, as a reader sees them."""
+        dist = descriptive.care_score_distribution(reviews, by="organisation_code",
+                                                   phases=["overall"])
+        rows = []
+        for _code, part in dist.groupby("organisation_code", observed=True):
+            by_score = dict(zip(part["score"].astype(int), part["count"].astype(int),
+                                strict=True))
+            n = int(part["n_applicable"].iloc[0]) if len(part) else 0
+            rows += [{"n": n, "poor": by_score.get(1, 0)}, {"n": 0, "poor": by_score.get(2, 0)}]
+        if not rows:
+            return False, False
+        risk = differencing_risk(pd.DataFrame(rows), self.rule, self.rule)
+        return bool(risk["n"]), bool(risk["poor"])
+
     def poor_care_by_region(self) -> tables.ReportTable:
         poor = descriptive.poor_care(self.reviews, by="region", alpha=self.alpha)
         regions = {r: r for r in (*domain.NHS_ENGLAND_REGIONS, domain.SCOTLAND_REGION)}
+        region = self.reviews["region"].astype("string")
+        withheld = pd.DataFrame(
+            [self._poor_care_withheld(self.reviews[(region == r).fillna(False).to_numpy()])
+             for r in regions], index=list(regions), columns=["n", "poor"])
         table = tables.poor_care_by_group_table(
             poor, "region", regions, self.regional_rule,
             caption="Poor or very poor overall care by NHS England region, and Scotland",
             index_name="Region",
             note="Regions are listed in a fixed order, not by their figures.", alpha=self.alpha,
+            withheld=withheld,
         )
         # The pooled rows are clustered by organisation: their intervals replace the Wilson
         # ones (which treat every review as independent) and say their design effect.
@@ -417,9 +515,11 @@ class NationalReport(FormQuestionSections):
                 g: int(outcomes.loc[m.fillna(False).to_numpy(), "poor"].sum())
                 for g, m in groups.items()},
         })
-        from sjrlib.disclosure import protect_counts
-
-        counts = protect_counts(raw.astype(object), self.rule)
+        # the row of all reviewed deaths is each organisation's overall care in its own report
+        every = "All reviewed deaths"
+        withheld = pd.DataFrame(False, index=raw.index, columns=raw.columns)
+        withheld.loc[every] = self._poor_care_withheld(self.reviews)
+        counts = protect_counts(raw.astype(object), self.rule, withheld=withheld)
         ci_column = f"{self.params.confidence_level:.0%} CI, clustered by organisation"
         pct, intervals, deffs = [], [], []
         for group, mask in groups.items():
@@ -435,7 +535,7 @@ class NationalReport(FormQuestionSections):
             deffs.append(deff)
         frame = counts.assign(**{"% poor or very poor": pct, ci_column: intervals,
                                  "Design effect": deffs}).astype(object)
-        return tables.ReportTable(
+        return tables.noting_differencing(tables.ReportTable(
             frame, caption="Selected and sampled deaths: poor or very poor overall care",
             note=tables._note(self.rule, "Many deaths are reviewed because something about "
                               "them called for it, so the reviewed deaths are a selected "
@@ -444,11 +544,11 @@ class NationalReport(FormQuestionSections):
                               "Deaths guidance) is the nearest to a random sample: its rate "
                               "says most about deaths in general. " + clustered.METHOD_NOTE),
             formats={"% poor or very poor": "percent"}, index_name="Deaths",
-            total_rows=["All reviewed deaths"],
-        )
+            total_rows=[every],
+        ), withheld)
 
     def problems(self) -> tables.ReportTable:
-        return _noting_differencing(tables.problems_table(
+        return tables.noting_differencing(tables.problems_table(
             self._problems, self.rule, withheld=self._problems_withheld),
             self._problems_withheld)
 
@@ -492,7 +592,7 @@ class NationalReport(FormQuestionSections):
         frame["% of deaths with a score"] = [
             tables.published_share(c, base, self.rule) if scored else None
             for c in frame["Reviewed deaths"]]
-        return _noting_differencing(tables.ReportTable(
+        return tables.noting_differencing(tables.ReportTable(
             frame, caption="Avoidability of death (RCP scale; final second-stage score where "
                            "there is one)",
             note=tables._note(self.rule,
@@ -570,19 +670,25 @@ class NationalReport(FormQuestionSections):
             return narrative.Paragraph("Fewer than two financial years of reviews: no trend "
                                        "test.")
         t = trend.table
-        counts = protect_counts(pd.DataFrame({
+        raw = pd.DataFrame({
             "Reviews": t["n"].astype(int).to_numpy(),
             "Poor or very poor": t["poor"].astype(int).to_numpy(),
-        }, index=[str(p).replace("/", "-") for p in t["period"]]).astype(object), self.rule)
+        }, index=[str(p).replace("/", "-") for p in t["period"]])
+        # each year's counts are each organisation's overall care in its report of that year
+        year = self.window_reviews["death_month"].astype(str).map(financial_year)
+        withheld = pd.DataFrame(
+            [self._poor_care_withheld(self.window_reviews[(year == str(p)).to_numpy()])
+             for p in t["period"]], index=raw.index, columns=raw.columns)
+        counts = protect_counts(raw.astype(object), self.rule, withheld=withheld)
         counts["%"] = [tables.published_share(k, n, self.rule)
                        for k, n in zip(counts["Poor or very poor"], counts["Reviews"],
                                        strict=True)]
         frame = counts
-        return tables.ReportTable(
+        return tables.noting_differencing(tables.ReportTable(
             frame, caption="Poor or very poor overall care by financial year",
             note=_trend_note(trend, robust) + " " + tables._note(self.rule),
             formats={"%": "percent"}, index_name="Financial year",
-        )
+        ), withheld)
 
     # -------------------------------------------------------------------- reliability ----
     def reliability(self) -> tables.ReportTable | narrative.Paragraph:

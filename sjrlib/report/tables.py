@@ -33,6 +33,7 @@ from sjrlib.disclosure import (
 )
 
 __all__ = [
+    "DIFFERENCING_NOTE",
     "LFD_COUNTS",
     "ReportTable",
     "ScoreBars",
@@ -40,6 +41,7 @@ __all__ = [
     "lfd_avoidability_table",
     "lfd_ld_table",
     "lfd_quarterly_table",
+    "noting_differencing",
     "poor_care_by_group_table",
     "problems_table",
     "protect_distribution",
@@ -144,6 +146,22 @@ class ReportTable:
         return f"{self.caption}\n{self.text_frame().to_string()}"
 
 
+DIFFERENCING_NOTE = (
+    "A * here may also stand for a larger count: one withheld because, set against every "
+    "organisation's own report of the same figure, it would narrow the counts those reports "
+    "suppress (and a second count withheld with it, so that the total does not give it back).")
+"""Said under a pooled table (the national report's) that withholds a cell for differencing
+(:func:`sjrlib.disclosure.differencing_risk`)."""
+
+
+def noting_differencing(table: ReportTable, withheld: pd.DataFrame | None) -> ReportTable:
+    """``table`` with :data:`DIFFERENCING_NOTE` added to its note when ``withheld`` has any
+    cell withheld for differencing."""
+    if withheld is not None and withheld.to_numpy().any():
+        table.note = f"{table.note} {DIFFERENCING_NOTE}"
+    return table
+
+
 def _published(count: object, base: object, rule: DisclosureRule, *, exact: float | None,
                interval: tuple[float, float] | None = None, alpha: float | None = None):
     """A percentage (and interval text) as the table prints it.
@@ -174,7 +192,8 @@ def quarter_label(label: str) -> str:
 
 # ------------------------------------------------------------------ Learning from Deaths ----
 def protect_lfd(
-    quarters: pd.DataFrame, rule: DisclosureRule, *, total_label: str
+    quarters: pd.DataFrame, rule: DisclosureRule, *, total_label: str,
+    known: Mapping[tuple[str, str], Sequence[tuple[int, int | None]]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Protect the Learning from Deaths figures of one organisation (or the nation) at once.
 
@@ -188,6 +207,9 @@ def protect_lfd(
         Disclosure rule.
     total_label
         Label of the total row (e.g. ``"2024-25"``).
+    known
+        Cells (quarter label, count column) that a chart of the same report breaks down into
+        months, as the ranges the chart prints (:func:`sjrlib.disclosure.suppression_mask`).
 
     Returns
     -------
@@ -212,7 +234,7 @@ def protect_lfd(
     raw = raw.astype(object)
     protected = protect_counts(
         raw, rule, columns=list(LFD_COUNTS), total_row=total_label, total_column="reviewed",
-        parts=_AVOIDABILITY_PARTS,
+        parts=_AVOIDABILITY_PARTS, known=known,
     )
     for count, base, percent in (("reviewed", "deaths_in_scope", "percent_reviewed"),
                                  ("ld_reviewed", "ld_deaths", "ld_percent_reviewed")):
@@ -540,11 +562,14 @@ def _short_problem(problem_type: str) -> str:
 def poor_care_by_group_table(
     poor: pd.DataFrame, key: str, labels: Mapping[str, str], rule: DisclosureRule, *,
     caption: str, index_name: str, note: str = "", alpha: float = 0.05,
+    withheld: pd.DataFrame | None = None,
 ) -> ReportTable:
     """Reviews and % poor or very poor overall care per group (e.g. per reason for review).
 
     ``poor`` is ``sjrlib.stats.descriptive.poor_care(reviews, by=key)``; groups are listed in
-    the order of ``labels`` and named by them.
+    the order of ``labels`` and named by them. ``withheld``: cells to withhold besides the
+    rule's (rows: the labels, columns ``n`` and ``poor``), e.g. a region's that would narrow an
+    organisation's own.
     """
     poor = poor.set_index(poor[key].astype(str))
     rows = {}
@@ -558,7 +583,7 @@ def poor_care_by_group_table(
             rows[label] = {"n": 0, "poor": 0, "proportion": float("nan"), "lo": float("nan"),
                            "hi": float("nan")}
     raw = pd.DataFrame.from_dict(rows, orient="index")
-    counts = protect_counts(raw[["n", "poor"]].astype(object), rule)
+    counts = protect_counts(raw[["n", "poor"]].astype(object), rule, withheld=withheld)
     pct, ci = [], []
     for r, k, n in zip(raw.itertuples(), counts["poor"], counts["n"], strict=True):
         value, interval = _published(
@@ -572,8 +597,10 @@ def poor_care_by_group_table(
         "% poor or very poor": pct,
         "95% confidence interval": ci,
     }, index=raw.index)
-    return ReportTable(frame, caption=caption, note=_note(rule, note),
-                       formats={"% poor or very poor": "percent"}, index_name=index_name)
+    return noting_differencing(
+        ReportTable(frame, caption=caption, note=_note(rule, note),
+                    formats={"% poor or very poor": "percent"}, index_name=index_name),
+        withheld)
 
 
 def protect_distribution(

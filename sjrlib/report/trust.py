@@ -111,7 +111,35 @@ class TrustReport(FormQuestionSections):
             as_of=self.period.end_month,
         )
         figures = _zero_quarters(figures[figures["period"].isin(labels)], labels)
-        return tables.protect_lfd(figures, self.rule, total_label=self.total_label)
+        return tables.protect_lfd(figures, self.rule, total_label=self.total_label,
+                                  known=self._charted_quarters(labels))
+
+    def _charted_quarters(self, labels: list[str]) -> dict | None:
+        """The quarters' reviewed deaths and deaths in scope as the chart of deaths reviewed
+        prints them (its months, or its quarter), for :func:`tables.protect_lfd`: a quarter's
+        40 reviewed deaths (38-42) plotted as months of 10, 15 and 10 (at most 41 together)
+        left its hidden avoidability counts 1-6, not 1-7, in the workbook checked beside the
+        page. A month not plotted, or hidden, may be anything."""
+        from sjrlib.disclosure import count_range
+
+        if not self.rule.active:
+            return None
+        published = self._spc_counts["reviewed"]
+        quarterly = published.attrs.get("unit") == "quarter"
+        known = {}
+        for quarter in labels:
+            keys = [quarter] if quarterly else [
+                m for m in self.period.months() if financial_quarter(m) == quarter]
+            for column, field in (("numerator", "reviewed"), ("denominator", "deaths_in_scope")):
+                ranges = []
+                for key in keys:
+                    shown = published[column].get(key) if key in published.index else None
+                    if shown is None or np.isnan(shown) or bool(published["hidden"].get(key)):
+                        ranges.append((0, None))
+                    else:
+                        ranges.append(count_range(int(shown), self.rule))
+                known[(tables.quarter_label(quarter), field)] = ranges
+        return known
 
     def lfd_quarterly(self) -> tables.ReportTable:
         return self._mark_provisional(
@@ -291,20 +319,33 @@ class TrustReport(FormQuestionSections):
         would give one back, months grouped into quarters when too many are hidden)."""
         from sjrlib import measures
 
+        out = {}
+        for key, improvement in (("poor_care", "decrease"), ("reviewed", "increase")):
+            published = self._spc_counts[key]
+            frame = measures.published_p_chart(published, improvement)
+            out[key] = (frame, published["hidden"].to_numpy(bool), published.attrs["unit"])
+        return out
+
+    @cached_property
+    def _spc_counts(self) -> dict[str, pd.DataFrame]:
+        """The counts the two published p-charts plot (:func:`sjrlib.measures.
+        published_counts`), over the trend window; the Learning from Deaths table is protected
+        knowing them (:meth:`_charted_quarters`)."""
+        from sjrlib import measures
+
+        months = pd.Index(_months(self.data.trend_start, self.period.end_month))
         period = (self.period.start_month, self.period.end_month)
         poor = descriptive.poor_care(self.window_reviews, by="month")
         poor = poor.set_index(poor["month"].astype(str)).reindex(months)
         deaths, reviewed, ok = self._monthly_reviewed(months)
         out = {}
-        for key, num, den, improvement in (
+        for key, num, den in (
                 ("poor_care", poor["poor"].fillna(0).to_numpy(float),
-                 poor["n"].fillna(0).to_numpy(float), "decrease"),
-                ("reviewed", np.where(ok, reviewed, 0), np.where(ok, deaths, 0), "increase")):
+                 poor["n"].fillna(0).to_numpy(float)),
+                ("reviewed", np.where(ok, reviewed, 0), np.where(ok, deaths, 0))):
             counts = pd.DataFrame({"numerator": num.astype(int), "denominator": den.astype(int)},
                                   index=months)
-            published = measures.published_counts(counts, self.rule, period=period)
-            frame = measures.published_p_chart(published, improvement)
-            out[key] = (frame, published["hidden"].to_numpy(bool), published.attrs["unit"])
+            out[key] = measures.published_counts(counts, self.rule, period=period)
         return out
 
     def _chart(self, frame: pd.DataFrame, title: str, y_label: str, unit: str, base: str,

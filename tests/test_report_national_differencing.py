@@ -1,0 +1,136 @@
+"""The national report's pooled tables against each organisation's own report of the same
+counts (``sjrlib.disclosure.differencing_risk``): Learning from Deaths by nation, completeness,
+poor care by region, the selected-sample and trend tables. Hand-written stores: sixteen English
+trusts with one rare death each (``*`` in their own reports) and one Scottish board without;
+a pooled 16 (15 once rounded, 13-17) would say each English ``*`` is 1-2, not 1-7."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from sjrlib import domain
+from sjrlib.disclosure import DisclosureRule
+from sjrlib.report.data import ReportData
+from sjrlib.report.national import NationalReport
+from sjrlib.report.params import Period
+
+sys.path.insert(0, str(Path(__file__).parent))
+from differencing import narrowed  # noqa: E402
+
+RULE = DisclosureRule()
+PERIOD = Period("2024-04", "2025-03", "2024-25")
+ENGLISH = [f"XA{i:02d}" for i in range(16)]
+SCOTTISH = "S08000001"
+
+
+def _store(rare: int = 1) -> ReportData:
+    """Each English trust: 20 reviewed deaths in June 2024, ``rare`` of them with very poor
+    overall care, judged definitely avoidable, of a patient with a learning disability (and
+    one of those deaths with only a draft review as well); the Scottish board: 40 reviewed
+    deaths, none rare. 30 deaths a month in every organisation's feed."""
+    reviews, deaths, drafts = [], [], []
+    for code in [*ENGLISH, SCOTTISH]:
+        n, k = (40, 0) if code == SCOTTISH else (20, rare)
+        for i in range(n):
+            rare_one = i < k
+            reviews.append({
+                "review_id": f"{code}-r{i}", "case_id": f"{code}-c{i}",
+                "organisation_code": code, "review_stage": "first", "status": "submitted",
+                "form_version": "rcp2017", "review_date": pd.Timestamp("2024-08-01"),
+                "death_month": "2024-06", "age_at_death": 80,
+                "learning_disability": "yes" if rare_one else "no",
+                "score_overall": 1 if rare_one else 3,
+                "avoidability_score": 1 if rare_one else 6,
+                "avoidability_scale": "rcp",
+                "region": "Scotland" if code == SCOTTISH else "London",
+                "nation": "scotland" if code == SCOTTISH else "england",
+            })
+        for month in PERIOD.months():
+            deaths.append({"organisation_code": code, "month": month, "deaths_in_scope": 30,
+                           "learning_disability_deaths": k if month == "2024-06" else 0})
+        if k:
+            drafts.append({"organisation_code": code, "death_month": "2024-06",
+                           "drafts_outstanding": k})
+    frame = pd.DataFrame(reviews)
+    for column in domain.REVIEW_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    for column in ("age_at_death", *(domain.score_column(p) for p in domain.PHASES),
+                   "avoidability_score"):
+        frame[column] = frame[column].astype("Int64")
+    organisations = pd.DataFrame({
+        "organisation_code": [*ENGLISH, SCOTTISH], "name": [*ENGLISH, SCOTTISH],
+        "nation": ["england"] * len(ENGLISH) + ["scotland"],
+        "region": ["London"] * len(ENGLISH) + ["Scotland"]})
+    deaths = pd.DataFrame(deaths).astype({"deaths_in_scope": "Int64",
+                                          "learning_disability_deaths": "Int64"})
+    drafts = pd.DataFrame(drafts).astype({"drafts_outstanding": "Int64"})
+    return ReportData(frame, deaths, organisations, PERIOD, "2023-04", drafts=drafts,
+                      read_at="2026-11-01T00:00:00+00:00")
+
+
+def _report(data: ReportData) -> NationalReport:
+    params = SimpleNamespace(confidence_level=0.95, disclosure_rule=lambda: RULE)
+    return NationalReport(params, data)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def report() -> NationalReport:
+    return _report(_store())
+
+
+def test_lfd_by_nation_withholds_what_would_narrow_a_trusts_own_total(report):
+    table = report.lfd_by_nation()
+    frame = table.frame
+    # each trust: 1 death judged more likely than not, of 1 learning-disability death,
+    # reviewed: its own report shows * for each; England's 16 would say each is 1-2
+    per_org = [1] * len(ENGLISH)
+    assert narrowed(16, per_org, RULE)
+    for column in ("More likely than not due to problems in care",
+                   "Learning disability deaths", "of which reviewed"):
+        assert frame.at["England", column] == RULE.symbol, column
+        # and the total row, which is England's plus Scotland's 0
+        assert frame.at["England and Scotland", column] == RULE.symbol, column
+    assert frame.at["England", "% of reviewed deaths"] == RULE.symbol
+    assert "set against every organisation's own report" in table.note
+    # counts no trust's report can be narrowed by stay: 320 reviewed = 16 x 20 (each 20)
+    assert frame.at["England", "Deaths reviewed (SJR)"] == 320
+
+
+def test_completeness_withholds_a_nations_pooled_drafts(report):
+    table = report.completeness()
+    drafts = "England: deaths with only a draft review"
+    quarter = table.frame.index[0]  # Q1 2024-25: June's sixteen single drafts
+    assert table.frame.at[quarter, drafts] == RULE.symbol
+    assert table.frame.at[report.total_label, drafts] == RULE.symbol
+    assert "set against every organisation's own report" in table.note
+
+
+def test_poor_care_by_region_withholds_the_pooled_poor_care(report):
+    frame = report.poor_care_by_region().frame
+    assert frame.at["London", "Poor or very poor overall care"] == RULE.symbol
+    assert frame.at["London", "% poor or very poor"] == RULE.symbol
+    assert frame.at["London", "Reviews"] == 320
+
+
+def test_selected_sample_and_trend_withhold_all_reviewed_poor_care(report):
+    sample = report.selected_sample().frame
+    assert sample.at["All reviewed deaths", "Poor or very poor overall care"] == RULE.symbol
+    trend = report.trend_test()
+    if hasattr(trend, "frame"):  # one financial year only: a sentence, no table
+        assert trend.frame.at["2024-25", "Poor or very poor"] == RULE.symbol
+
+
+def test_common_counts_are_not_withheld():
+    """Eight rare deaths in each trust (8 is rounded to 10 in its own report): no pooled count
+    narrows one of theirs, so nothing is withheld and no note is added."""
+    report = _report(_store(rare=8))
+    table = report.lfd_by_nation()
+    assert table.frame.at["England", "More likely than not due to problems in care"] \
+        == RULE.round(16 * 8)
+    assert "set against every organisation's own report" not in table.note
