@@ -280,7 +280,7 @@ class TrustReport(FormQuestionSections):
         out = {}
         months = pd.Index(_months(self.data.trend_start, self.period.end_month))
         if self.rule.active:  # a published chart: only what disclosure control publishes
-            return self._published_spc(months)
+            return self._published_spc()
         poor = descriptive.poor_care(self.window_reviews, by="month")
         poor = poor.set_index(poor["month"].astype(str)).reindex(months)
         unit = "month"
@@ -312,8 +312,7 @@ class TrustReport(FormQuestionSections):
         reviewed = lfd["reviewed"].fillna(0).to_numpy(float)
         return deaths, reviewed, (deaths > 0) & (reviewed <= deaths)
 
-    def _published_spc(self, months: pd.Index) -> dict[str, tuple[pd.DataFrame, np.ndarray,
-                                                                   str]]:
+    def _published_spc(self) -> dict[str, tuple[pd.DataFrame, np.ndarray, str]]:
         """The two p-charts on published counts (:func:`sjrlib.measures.published_counts`:
         rounded, small months hidden with a second where a quarter's or the year's total
         would give one back, months grouped into quarters when too many are hidden)."""
