@@ -263,3 +263,43 @@ def test_theme_counts_are_the_first_coders_codes_in_the_store(demo):
     impact = report.learning.impact_charts()
     assert len(impact) == 4  # two measured actions: a chart and its sentence each
     assert "centre line" in impact[1].text
+
+
+def test_the_pooled_themes_table_does_not_narrow_an_organisations_hidden_count():
+    """Fifteen organisations each print one review coded with a rare theme as `*` (1-7) in
+    their own themes table; a pooled 15 (13-17 once rounded) would tell each of them it is 1-3.
+    The national table withholds that count (and its percentage) and says why; the common
+    theme and the coded reviews stay shown."""
+    from sjrlib.disclosure import DisclosureRule
+    from sjrlib.report import learning, tables
+
+    rule = DisclosureRule()
+    coded, phased = [], []
+    for org in range(15):
+        for i in range(30):
+            review = f"R{org:02d}-{i:02d}"
+            coded.append({"review_id": review, "organisation_code": f"XQ{org:02d}"})
+            if i == 0:
+                phased.append({"review_id": review, "theme": "rare"})
+            if i < 20:
+                phased.append({"review_id": review, "theme": "common"})
+    coded, phased = pd.DataFrame(coded), pd.DataFrame(phased)
+    themes = ["rare", "common"]
+    withheld = learning._differencing_withheld(coded, phased, themes, rule)
+    assert withheld.to_dict("index") == {"rare": {"n": False, "count": True},
+                                         "common": {"n": False, "count": False}}
+    counts = learning._theme_counts(coded, phased, themes)
+    table = learning._protected_table(
+        counts, {}, rule, caption="Themes", base="Coded reviews",
+        what="Reviews coded with the theme", note="Pooled.", withheld=withheld)
+    shown = table.frame
+    assert shown.loc["rare", "Reviews coded with the theme"] == "*"
+    assert shown.loc["rare", "% of coded reviews"] == "*"
+    assert shown.loc["common", "Reviews coded with the theme"] == 300
+    assert shown.loc["rare", "Coded reviews"] == 450
+    assert tables.DIFFERENCING_NOTE in table.note
+    # the theme in three organisations only: the pooled 3 is a * of its own (primary
+    # suppression), not one withheld for differencing
+    phased = phased[(phased["theme"] != "rare") | phased["review_id"].str[1:3].isin(
+        ["00", "01", "02"])]
+    assert not learning._differencing_withheld(coded, phased, themes, rule).to_numpy().any()

@@ -29,7 +29,13 @@ import numpy as np
 import pandas as pd
 
 from sjrlib import domain, measures, plots, spc
-from sjrlib.disclosure import DisclosureRule, protect_count, published_rate
+from sjrlib.disclosure import (
+    SUPPRESSED,
+    DisclosureRule,
+    differencing_risk,
+    protect_count,
+    published_rate,
+)
 from sjrlib.disclosure_check import CHART_DATA  # the caption the checker reads
 from sjrlib.report import tables
 from sjrlib.report.figures import Chart
@@ -268,13 +274,21 @@ def _theme_counts(coded: pd.DataFrame, phased: pd.DataFrame, themes: Iterable[st
 def _protected_table(counts: pd.DataFrame, labels: dict[str, str], rule: DisclosureRule, *,
                      caption: str, base: str, what: str, note: str,
                      extra: dict[str, list[str]] | None = None,
-                     index_name: str = "Theme") -> tables.ReportTable:
+                     index_name: str = "Theme",
+                     withheld: pd.DataFrame | None = None) -> tables.ReportTable:
     """A table of ``counts`` (index: theme, columns ``n``, ``count``) as published: the base,
-    the count and the percentage of the base, all from protected counts."""
+    the count and the percentage of the base, all from protected counts. ``withheld`` (same
+    shape, True: print ``*``) are counts a pooled table must not print
+    (:func:`_differencing_withheld`); themes are not parts of a total (a review carries several),
+    so no second cell is withheld with one."""
     rows = {}
     for theme, row in counts.iterrows():
         n_shown = protect_count(int(row["n"]), rule)
         k_shown = protect_count(int(row["count"]), rule)
+        if withheld is not None and bool(withheld.at[theme, "n"]):
+            n_shown = SUPPRESSED
+        if withheld is not None and bool(withheld.at[theme, "count"]):
+            k_shown = SUPPRESSED
         exact = 100 * row["count"] / row["n"] if row["n"] else None
         pct, _ = published_rate(k_shown, n_shown, rule, exact=exact)
         rows[labels.get(str(theme), str(theme))] = {base: n_shown, what: k_shown,
@@ -285,8 +299,31 @@ def _protected_table(counts: pd.DataFrame, labels: dict[str, str], rule: Disclos
     for column, values in (extra or {}).items():
         frame[column] = values
     formats = {f"% of {base.lower()}": "percent", **{c: "text" for c in (extra or {})}}
-    return tables.ReportTable(frame, caption=caption, note=tables._note(rule, note),
-                              formats=formats, index_name=index_name)
+    return tables.noting_differencing(
+        tables.ReportTable(frame, caption=caption, note=tables._note(rule, note),
+                           formats=formats, index_name=index_name), withheld)
+
+
+def _differencing_withheld(coded: pd.DataFrame, phased: pd.DataFrame, themes: list[str],
+                           rule: DisclosureRule) -> pd.DataFrame:
+    """Which cells of a pooled themes table (index: theme; ``n``, ``count``) to withhold
+    because, set against every organisation's own themes table (each prints its coded reviews
+    and each theme's count under ``rule``), the pooled count would narrow an organisation's
+    ``*`` (:func:`sjrlib.disclosure.differencing_risk`): fifteen organisations each printing
+    ``*`` for a theme and a pooled 15 (13-17) would leave each of theirs 1-3. An organisation
+    with no coded review prints a sentence, which a reader takes as 0."""
+    per_org = [_theme_counts(group, phased, themes)
+               for _org, group in coded.groupby("organisation_code", sort=True)]
+    out = pd.DataFrame(False, index=pd.Index(themes, name="theme"), columns=["n", "count"])
+    if not per_org:
+        return out
+    counts = pd.DataFrame([[int(c["n"].iloc[0]) if len(c) else 0, *c["count"].reindex(themes)
+                            .fillna(0).astype(int)] for c in per_org],
+                          columns=["__n", *themes])
+    risk = differencing_risk(counts, rule, rule)
+    out["n"] = bool(risk["__n"])
+    out["count"] = [bool(risk[t]) for t in themes]
+    return out
 
 
 def _month_words(month: str) -> str:
@@ -687,6 +724,7 @@ class NationalLearning:
                                              else "decrease")) for t in counts.index]
         return _protected_table(
             counts, self.labels, self.rule,
+            withheld=_differencing_withheld(self.coded, self.phased, self.themes, self.rule),
             caption="Themes coded in reviews: England and Scotland",
             base="Coded reviews", what="Reviews coded with the theme",
             note=("Pooled over every organisation (none is named). A review may carry several "
@@ -705,6 +743,7 @@ class NationalLearning:
             name = domain.labels("nation").get(nation, nation)
             out.append(_protected_table(
                 counts, self.labels, self.rule, caption=f"Themes coded in reviews: {name}",
+                withheld=_differencing_withheld(chosen, self.phased, self.themes, self.rule),
                 base="Coded reviews", what="Reviews coded with the theme",
                 note=f"Every organisation in {name} pooled; none is named."))
         return out
