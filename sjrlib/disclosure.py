@@ -161,6 +161,7 @@ def suppression_mask(
     parts: Sequence[Hashable] | None = None,
     withheld: pd.DataFrame | None = None,
     known: Mapping[tuple[Hashable, Hashable], Sequence[tuple[int, int | None]]] | None = None,
+    pooled: Sequence[pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Which cells of a count table are withheld: primary and secondary suppression.
 
@@ -187,6 +188,15 @@ def suppression_mask(
         break down, as the ranges those figures print (``high`` None: no upper limit); e.g. a
         quarter's reviewed deaths as the three months a chart plots. The hardening attack
         (:func:`_harden`) uses them, as a reader would.
+    pooled
+        When ``table`` pools groups that publish the same table of their own (the national
+        report's problems table, each organisation's): each group's table as its report prints
+        it (text: ``*``, a rounded count, ``0``; same labels, the group's own margins). The
+        hardening attack then reads every group's cells beside the pooled ones, each pooled
+        cell the sum of the groups', and withholds pooled cells until no group's ``*`` is
+        narrowed inside 1 to the threshold and no group's count is pinned: the national row
+        total less its harm answers, set against every organisation's row, no longer tells an
+        organisation its ``*`` is 1-4.
 
     Returns
     -------
@@ -218,7 +228,7 @@ def suppression_mask(
     relations = _relations(table, columns, total_row, total_column, parts)
     while True:
         _secondary(mask, counts, relations)
-        if not _harden(mask, counts, relations, rule, known):
+        if not _harden(mask, counts, relations, rule, known, pooled):
             return mask
 
 
@@ -254,7 +264,7 @@ def _cost(counts: pd.DataFrame, relations):
 
 
 def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
-            known: Mapping | None = None) -> bool:
+            known: Mapping | None = None, pooled: Sequence[pd.DataFrame] | None = None) -> bool:
     """Attack the table as published (:class:`sjrlib.disclosure_check.Problem`: every range a
     printed cell allows, every relation of its margins, propagated together) and, for each
     count it recovers, and each ``*`` it narrows inside 1 to the threshold
@@ -287,15 +297,25 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
             for piece, (lo, hi) in zip(pieces, ranges, strict=True):
                 problem.vars[piece].lo, problem.vars[piece].hi = lo, hi
             problem.add_sum(pieces, cell, "printed elsewhere")
+    _declare_groups(problem, pooled or (), rule, relations)
     findings = problem.solve() + problem.narrowed()
     if not findings:
         return False
     # one more cell at a time (then attack again): the cheapest visible non-zero cell sharing
-    # a relation with a recovered one, by :func:`_cost` (leaves before totals)
+    # a relation with a recovered one, by :func:`_cost` (leaves before totals); a group's cell
+    # is defended through the pooled cell it is part of: that cell first, else its relations
     cost = _cost(counts, relations)
     for finding in findings:
-        near = {m for cells, total in relations if finding.key in (*cells, total)
-                for m in (*cells, total)}
+        if finding.key[0] == _GROUP:
+            target = finding.key[2:4]
+            if not mask.at[target] and _value(counts.at[target]) > 0:
+                mask.at[target] = True
+                return True
+            near = {m for cells, total in relations if target in (*cells, total)
+                    for m in (*cells, total)}
+        else:
+            near = {m for cells, total in relations if finding.key in (*cells, total)
+                    for m in (*cells, total)}
         visible = [m for m in near if m != finding.key and not mask.at[m]
                    and _value(counts.at[m]) > 0]
         if visible:
@@ -303,6 +323,55 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
             mask.at[pick] = True
             return True
     return False
+
+
+_GROUP = "group"
+"""First element of the key of a group's cell in :func:`_harden`'s attack:
+``(_GROUP, group number, row, column)``."""
+
+
+def _declare_printed(problem, key: tuple, value: object, rule: DisclosureRule) -> tuple:
+    """A group's printed cell (``*``: 1 and up, reported when narrowed inside 1-threshold; a
+    rounded count: its rounding range; None: not printed, anything)."""
+    from sjrlib.disclosure_check import count_range as printed_range
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return problem.unknown(key)
+    text = str(value)
+    found = printed_range(text, rule.threshold, rule.rounding) or (0, 0, False)
+    lo, hi, controlled = found
+    return problem.declare(key, lo, hi, controlled=controlled,
+                           small=rule.threshold if text.strip() == rule.symbol else 0)
+
+
+def _declare_groups(problem, pooled: Sequence[pd.DataFrame], rule: DisclosureRule,
+                    relations) -> None:
+    """Each group's printed table into ``problem``: its cells, its own margins, and each pooled
+    cell as the sum of the groups'. A group without a row or column prints nothing there:
+    taken as 0, as its report reads; a cell None is not printed (anything). A group's table
+    may carry ``attrs["parts"]``: ``{cell: [printed values]}``, figures of the same report
+    that break the cell down (an organisation's four quarters of its year)."""
+    if not pooled:
+        return
+    cells = [k for k in problem.vars if isinstance(k, tuple) and len(k) == 2
+             and k[0] != "aux"]
+    parts: dict[tuple, list[tuple]] = {cell: [] for cell in cells}
+    for g, table in enumerate(pooled):
+        for cell in cells:
+            r, c = cell
+            value = table.at[r, c] if r in table.index and c in table.columns else "0"
+            key = _declare_printed(problem, (_GROUP, g, r, c), value, rule)
+            parts[cell].append(key)
+            pieces = table.attrs.get("parts", {}).get(cell)
+            if pieces:
+                problem.add_sum([_declare_printed(problem, (_GROUP, g, r, c, i), v, rule)
+                                 for i, v in enumerate(pieces)], key, "a group's own parts")
+        for members, total in relations:
+            keys = [(_GROUP, g, *m) for m in members]
+            if all(k in problem.vars for k in (*keys, (_GROUP, g, *total))):
+                problem.add_sum(keys, (_GROUP, g, *total), "a group's own margins")
+    for cell, keys in parts.items():
+        problem.add_sum(keys, cell, "the pooled cell is the sum of the groups'")
 
 
 def _value(v: object) -> int:
@@ -321,6 +390,7 @@ def protect_counts(
     parts: Sequence[Hashable] | None = None,
     withheld: pd.DataFrame | None = None,
     known: Mapping[tuple[Hashable, Hashable], Sequence[tuple[int, int | None]]] | None = None,
+    pooled: Sequence[pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Apply ``rule`` to the count columns of ``table`` (see :func:`suppression_mask`).
 
@@ -330,7 +400,7 @@ def protect_counts(
     columns = list(table.columns if columns is None else columns)
     mask = suppression_mask(
         table, rule, columns=columns, total_row=total_row, total_column=total_column, parts=parts,
-        withheld=withheld, known=known,
+        withheld=withheld, known=known, pooled=pooled,
     )
     out = table.copy()
     for c in columns:

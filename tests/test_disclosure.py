@@ -171,3 +171,48 @@ def test_differencing_risk_finds_the_national_minus_organisations_attack():
                      "pinned": True}
     # a suppressed pooled total (1-7) is withheld anyway: no further risk to report
     assert not differencing_risk(pd.DataFrame({"few": [1, 2, 0]}), rule, rule)["few"]
+
+
+def test_a_pooled_table_is_protected_against_every_groups_printed_table():
+    """Four organisations print their problem row (reviews recording it, and the harm answers
+    yes / probably / no) under the rule; the national row pools them. Checked cell by cell
+    (``differencing_withheld``) nothing is at risk, yet the national 85, 40, 30 and 15 set
+    against the four printed rows (20, 15, *, * / 20, 15, *, * / 20, *, 10, * / 25, 10, 10, 0)
+    leave the third organisation's "yes" (4) at 1-5. With the groups' printed tables beside it
+    (``pooled``) the national row withholds more, and no organisation's * is narrowed."""
+    from sjrlib.disclosure import _declare_groups, _relations, differencing_withheld
+    from sjrlib.disclosure_check import Problem, count_range
+
+    rule = DisclosureRule()
+    columns = ["T", "yes", "probably", "no"]
+    rows = [[21, 13, 6, 2], [21, 13, 3, 5], [18, 4, 8, 6], [23, 12, 11, 0]]
+    raws = [pd.DataFrame([r], columns=columns, index=["resuscitation"]).astype(object)
+            for r in rows]
+    groups = [protect_counts(t, rule, total_column="T") for t in raws]
+    assert [g.iloc[0].tolist() for g in groups] == [
+        [20, 15, "*", "*"], [20, 15, "*", "*"], [20, "*", 10, "*"], [25, 10, 10, 0]]
+    national = sum(t.astype(int) for t in raws).astype(object)
+    relations = _relations(national, columns, None, "T")
+
+    def narrowed(printed: pd.DataFrame) -> list:
+        problem = Problem()
+        for c in columns:
+            text = str(printed.at["resuscitation", c])
+            lo, hi, controlled = count_range(text, rule.threshold, rule.rounding)
+            problem.declare(("resuscitation", c), lo, hi, controlled=controlled,
+                            small=rule.threshold if text == "*" else 0)
+        for cells, total in relations:
+            problem.add_sum(list(cells), total, "margins")
+        _declare_groups(problem, groups, rule, relations)
+        return [(f.key, f.value, f.high) for f in problem.solve() + problem.narrowed()
+                if f.key[0] == "group"]
+
+    withheld = differencing_withheld(dict(enumerate(raws)), rule, rule, national)
+    assert not withheld.to_numpy().any()
+    plain = protect_counts(national, rule, total_column="T", withheld=withheld)
+    assert plain.iloc[0].tolist() == [85, 40, 30, 15]
+    assert narrowed(plain) == [(("group", 2, "resuscitation", "yes"), 1, 5)]
+    pooled = protect_counts(national, rule, total_column="T", withheld=withheld, pooled=groups)
+    assert narrowed(pooled) == []
+    assert ((pooled == "*") | (plain != "*")).to_numpy().all()  # only ever more withheld
+    assert pooled.iloc[0].tolist() == [85, "*", 30, "*"]

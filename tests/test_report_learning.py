@@ -186,19 +186,15 @@ def test_published_reports_pass_the_disclosure_check_which_reads_the_theme_table
     public = [reports / "index.html", reports / "trusts", reports / "national.html"]
     findings, files, _notes = disclosure_check.check_reports(public)
     assert files >= 5
-    # no count recovered; a * narrowed inside 1-7 is the open finding below
-    assert [f for f in findings if not f.narrowed] == []
+    assert [f for f in findings if not f.narrowed] == []  # none pinned (narrowed: below)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open: on this demo store (seed 13, 2022-23) sjr disclosure check narrows 22 * inside 1-7 "
-    "(none pinned): 'Problem in resuscitation' cells of every trust's problems table and the "
-    "national one (1-4), and avoidability 2 of quarters in four trusts' pages and workbooks "
-    "(1-6), through the national tables' own totals set against every trust's report and the "
-    "trusts' quarters against their year. differencing_risk takes each national cell alone at "
-    "its rounding; a national * bounded by its table's total and the other cells is not "
-    "considered."))
 def test_published_reports_narrow_no_hidden_count(reports):
+    """On this store (seed 13, 2022-23) the national problems and avoidability tables, set
+    against every trust's own (the problem row total less its harm answers; a trust's year
+    of avoidability 2 and its quarters), narrowed 22 trust `*` to 1-4 or 1-6 until the
+    national tables were protected with every organisation's printed cells beside them
+    (``pooled``, :func:`sjrlib.disclosure.suppression_mask`)."""
     from sjrlib import disclosure_check
 
     public = [reports / "index.html", reports / "trusts", reports / "national.html"]

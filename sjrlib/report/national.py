@@ -548,12 +548,32 @@ class NationalReport(FormQuestionSections):
         ), withheld)
 
     def problems(self) -> tables.ReportTable:
+        plain = tables.problems_table(self._problems, self.rule).frame[self._problem_counts]
         return tables.noting_differencing(tables.problems_table(
             self._problems, self.rule, withheld=self._problems_withheld),
-            self._problems_withheld)
+            self._problems_withheld & (plain != self.rule.symbol))
+
+    _problem_counts = list(tables.PROBLEM_COUNT_COLUMNS.values())
 
     @cached_property
     def _problems_withheld(self) -> pd.DataFrame:
+        """Every problem cell the national table withholds, set against every organisation's
+        own problems table as its report prints it: first each cell whose national count alone
+        would narrow an organisation's (:func:`_problems_at_risk`), then whatever the attack on
+        all of them together still narrows (``pooled``, :func:`sjrlib.disclosure.
+        suppression_mask`): on a four-trust store the national row total of "Problem in
+        resuscitation" less its harm answers left each trust's ``*`` 1-4. The table and its
+        chart both withhold exactly these."""
+        by_org = self.reviews.groupby("organisation_code", sort=True, observed=True)
+        pooled = [tables.problems_table(descriptive.problem_frequency(group, alpha=self.alpha),
+                                        self.rule).frame[self._problem_counts]
+                  for _code, group in by_org]
+        shown = tables.problems_table(self._problems, self.rule,
+                                      withheld=self._problems_at_risk, pooled=pooled).frame
+        return shown[self._problem_counts] == self.rule.symbol
+
+    @cached_property
+    def _problems_at_risk(self) -> pd.DataFrame:
         """The problem cells whose national count would narrow an organisation's own
         (:func:`sjrlib.disclosure.differencing_risk`, one check per cell)."""
         by_org = descriptive.problem_frequency(self.reviews, by="organisation_code",
@@ -578,6 +598,10 @@ class NationalReport(FormQuestionSections):
             self._problems, self.rule, withheld=self._problems_withheld)))
 
     def avoidability(self) -> tables.ReportTable:
+        return self._avoidability_table
+
+    @cached_property
+    def _avoidability_table(self) -> tables.ReportTable:
         dist = descriptive.avoidability_distribution(self.reviews)
         total = "Deaths with an avoidability score"
         raw = pd.DataFrame({"Reviewed deaths": {f"{int(r.score)} {r.label}": int(r.count)
@@ -587,11 +611,14 @@ class NationalReport(FormQuestionSections):
         withheld = pd.DataFrame({"Reviewed deaths": [
             bool(self._avoidability_risk.get(r, False)) for r in raw.index]}, index=raw.index)
         frame = protect_counts(raw.astype(object), self.rule, total_row=total,
-                               withheld=withheld)
+                               withheld=withheld, pooled=self._avoidability_pooled(raw.index))
         base = frame.at[total, "Reviewed deaths"]
         frame["% of deaths with a score"] = [
             tables.published_share(c, base, self.rule) if scored else None
             for c in frame["Reviewed deaths"]]
+        plain = protect_counts(raw.astype(object), self.rule, total_row=total)
+        withheld = (frame[["Reviewed deaths"]] == self.rule.symbol) & (
+            plain[["Reviewed deaths"]] != self.rule.symbol)
         return tables.noting_differencing(tables.ReportTable(
             frame, caption="Avoidability of death (RCP scale; final second-stage score where "
                            "there is one)",
@@ -600,6 +627,34 @@ class NationalReport(FormQuestionSections):
             formats={"% of deaths with a score": "percent"},
             total_rows=["Deaths with an avoidability score"], index_name="Avoidability score",
         ), withheld)
+
+    def _avoidability_pooled(self, rows: pd.Index) -> list[pd.DataFrame]:
+        """Each organisation's avoidability counts of the period as its own Learning from
+        Deaths table prints them (:func:`tables.protect_lfd`: the year's row, and its four
+        quarters as ``attrs["parts"]``), on the national table's rows (the scored total: not
+        printed there), for :func:`sjrlib.disclosure.protect_counts` (``pooled``): on a
+        four-trust store the national "2 Strong evidence of avoidability" left a trust's
+        year ``*`` at most 9, and so its four quarters' ``*`` each 1-6. Months a trust's chart
+        plots are not taken: they can only hide more of what it prints."""
+        labels = sorted({financial_quarter(m) for m in self.period.months()})
+        by_org = learning_from_deaths(self.reviews, self.deaths, period="quarter",
+                                      by_organisation=True, as_of=self.period.end_month)
+        by_org = by_org[by_org["period"].isin(labels)]
+        scores = {r: f"avoidability_{r.split(' ', 1)[0]}" for r in rows
+                  if r.split(" ", 1)[0].isdigit()}
+        out = []
+        for _code, quarters in by_org.groupby("organisation_code", sort=True, observed=True):
+            _raw, printed = tables.protect_lfd(_zero_quarters(quarters, labels), self.rule,
+                                               total_label="year")
+            table = pd.DataFrame({"Reviewed deaths": [
+                printed.at["year", scores[r]] if r in scores else None for r in rows]},
+                index=rows, dtype=object)
+            table.attrs["parts"] = {
+                (r, "Reviewed deaths"): [printed.at[q, column] for q in printed.index
+                                         if q != "year"]
+                for r, column in scores.items()}
+            out.append(table)
+        return out
 
     @cached_property
     def _avoidability_risk(self) -> pd.Series:

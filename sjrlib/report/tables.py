@@ -525,19 +525,22 @@ PROBLEM_COUNT_COLUMNS = {"count": "Reviews recording the problem",
 
 
 def problems_table(frequency: pd.DataFrame, rule: DisclosureRule, *,
-                   withheld: pd.DataFrame | None = None) -> ReportTable:
+                   withheld: pd.DataFrame | None = None,
+                   pooled: Sequence[pd.DataFrame] | None = None) -> ReportTable:
     """Problems in care by type, and whether each led to harm.
 
     ``frequency`` is ``sjrlib.stats.descriptive.problem_frequency(reviews)`` (no grouping).
     ``withheld``: cells to withhold besides the rule's (row: the short problem label, column:
     a header of :data:`PROBLEM_COUNT_COLUMNS`), e.g. the national report's cells that would
-    narrow an organisation's own (:func:`sjrlib.disclosure.differencing_risk`).
+    narrow an organisation's own (:func:`sjrlib.disclosure.differencing_risk`); ``pooled``:
+    each organisation's problems table as its report prints it, when this one pools them
+    (:func:`sjrlib.disclosure.suppression_mask`).
     """
     raw = pd.DataFrame({
         name: frequency[col].astype(int).to_numpy() for col, name in PROBLEM_COUNT_COLUMNS.items()
     }, index=[_short_problem(t) for t in frequency["problem_type"]]).astype(object)
     total = "Reviews recording the problem"
-    protected = protect_counts(raw, rule, total_column=total, withheld=withheld)
+    protected = protect_counts(raw, rule, total_column=total, withheld=withheld, pooled=pooled)
     n = frequency["n_reviews"].astype(int).to_numpy()
     protected.insert(1, "% of reviews", [
         _published(c, protect_count(int(b), rule), rule, exact=float(p))[0]
