@@ -97,20 +97,31 @@ def existing_store_url(db: str | None = None) -> str:
 
     Raises :class:`StoreError`."""
     url = db or os.environ.get("SJR_DATABASE_URL") or DEFAULT_URL
-    normalised = _normalise_url(url)
-    try:
-        database = sqlite_file(make_url(normalised))
-    except ArgumentError:
-        return normalised  # a malformed URL: the engine's own error says what is wrong
-    if database is not None and not Path(database).exists():
+    missing = missing_sqlite_file(url)
+    if missing is not None:
         where = ("--db / db=" if db else "SJR_DATABASE_URL" if os.environ.get("SJR_DATABASE_URL")
                  else f"the default, {DEFAULT_URL.removeprefix('sqlite:///')} in the folder "
                       "this runs in")
         raise StoreError(
-            f"no store at {Path(database).absolute()} ({where}); nothing was created. Name "
+            f"no store at {missing} ({where}); nothing was created. Name "
             "the store with SJR_DATABASE_URL or db= (an absolute sqlite:////path/sjr.db: a "
             "notebook runs in its own folder), or create one with `sjr init-db`.")
-    return normalised
+    return _normalise_url(url)
+
+
+def missing_sqlite_file(url: str, cwd: str | Path | None = None) -> Path | None:
+    """The full path of the SQLite file ``url`` names, as SQLite opens it from ``cwd`` (no
+    ``~`` expanded), when that file does not exist; None when it exists, when the store is not
+    a SQLite file (a server, in memory), or when the URL is malformed (the engine's own error
+    says what is wrong)."""
+    try:
+        database = sqlite_file(make_url(_normalise_url(url)))
+    except (ArgumentError, ValueError):  # e.g. a port that is not a number
+        return None
+    if database is None:
+        return None
+    path = Path(cwd or os.getcwd()) / database
+    return None if path.exists() else path
 
 
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")

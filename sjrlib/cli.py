@@ -144,12 +144,7 @@ def missing_store(argv: list[str], cwd: str | None = None) -> str | None:
 
     Nothing is created: not the file, not the default's ``data/`` folder. The message names the
     full path, where the name came from, and the ways on."""
-    import os
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-
-    from data_access.database import _normalise_url, sqlite_file
+    from data_access.database import missing_sqlite_file
 
     if any(a in ("--help", "-h") for a in argv):
         return None
@@ -157,14 +152,8 @@ def missing_store(argv: list[str], cwd: str | None = None) -> str | None:
     if not takes_db or names in CREATES_STORE:
         return None
     given, source = _store_argument(argv)
-    try:
-        database = sqlite_file(make_url(_normalise_url(given)))
-    except Exception:  # noqa: BLE001 - a malformed URL is the command's to report
-        return None
-    if database is None:
-        return None
-    path = Path(cwd or os.getcwd()) / database  # as SQLite opens it: no "~" expanded
-    if path.exists():
+    path = missing_sqlite_file(given, cwd)
+    if path is None:
         return None
     return (f"no store at {path} ({source}). Run sjr in the folder that holds the store "
             "(the project folder after `make demo`), name it with --db or SJR_DATABASE_URL, or "

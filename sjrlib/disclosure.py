@@ -306,16 +306,12 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
     # is defended through the pooled cell it is part of: that cell first, else its relations
     cost = _cost(counts, relations)
     for finding in findings:
-        if finding.key[0] == _GROUP:
-            target = finding.key[2:4]
-            if not mask.at[target] and _value(counts.at[target]) > 0:
-                mask.at[target] = True
-                return True
-            near = {m for cells, total in relations if target in (*cells, total)
-                    for m in (*cells, total)}
-        else:
-            near = {m for cells, total in relations if finding.key in (*cells, total)
-                    for m in (*cells, total)}
+        anchor = finding.key[2:4] if finding.key[0] == _GROUP else finding.key
+        if anchor != finding.key and not mask.at[anchor] and _value(counts.at[anchor]) > 0:
+            mask.at[anchor] = True
+            return True
+        near = {m for cells, total in relations if anchor in (*cells, total)
+                for m in (*cells, total)}
         visible = [m for m in near if m != finding.key and not mask.at[m]
                    and _value(counts.at[m]) > 0]
         if visible:
@@ -331,17 +327,13 @@ _GROUP = "group"
 
 
 def _declare_printed(problem, key: tuple, value: object, rule: DisclosureRule) -> tuple:
-    """A group's printed cell (``*``: 1 and up, reported when narrowed inside 1-threshold; a
-    rounded count: its rounding range; None: not printed, anything)."""
-    from sjrlib.disclosure_check import count_range as printed_range
-
+    """A group's printed cell, read as the checker reads a page (``Problem.count``: ``*`` is 1
+    and up, reported when narrowed inside 1-threshold; a rounded count its rounding range);
+    None: not printed, anything; text that is no count: 0."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return problem.unknown(key)
-    text = str(value)
-    found = printed_range(text, rule.threshold, rule.rounding) or (0, 0, False)
-    lo, hi, controlled = found
-    return problem.declare(key, lo, hi, controlled=controlled,
-                           small=rule.threshold if text.strip() == rule.symbol else 0)
+    return problem.count(key, str(value), threshold=rule.threshold, rounding=rule.rounding,
+                         where=str(key)) or problem.declare(key, 0, 0, controlled=False)
 
 
 def _declare_groups(problem, pooled: Sequence[pd.DataFrame], rule: DisclosureRule,

@@ -48,7 +48,7 @@ from sjrlib.disclosure import (
 )
 from sjrlib.form.registry import FORM_VERSION_COLUMN, LATEST_VERSION, registry
 from sjrlib.report import narrative
-from sjrlib.report.tables import ReportTable, _note, noting_differencing
+from sjrlib.report.tables import ReportTable, _note, noting_differencing, shown_sum
 from sjrlib.stats import descriptive
 from sjrlib.stats._reviews import ReviewIndex
 
@@ -355,14 +355,9 @@ def _score_table(first: pd.DataFrame, column: str, phase: str, rule: DisclosureR
     for label in raw.index:
         n = int(raw.at[label, all_column])
         poor = int(raw.loc[label, score_columns[:2]].sum())
-        # As the care-score table (sjrlib.report.tables.care_score_table): the poor count
-        # (scores 1 + 2) is not printed, but its percentage gives it back with the base, so it
-        # is the sum of the two cells as shown, and withheld when either is. (The exact sum
-        # rounded pinned it: 15 and 30 shown with 10.0% of 400 said 41-42; with both cells
-        # hidden, 6 + 7 rounded to 15 said each was 6-7.)
-        cells = [protected.at[label, c] for c in score_columns[:2]]
-        shown_poor = (rule.symbol if rule.symbol in cells or any(c is None for c in cells)
-                      else sum(int(c) for c in cells))  # type: ignore[call-overload]
+        # As the care-score table: the poor count (scores 1 + 2) is not printed, but its
+        # percentage gives it back with the base, so it is the cells' sum as shown
+        shown_poor = shown_sum([protected.at[label, c] for c in score_columns[:2]], rule)
         value, _ = published_rate(shown_poor, protected.at[label, all_column], rule,
                                   exact=100 * poor / n if n else None)
         pct.append(value)

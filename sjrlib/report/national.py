@@ -268,7 +268,7 @@ class NationalReport(FormQuestionSections):
         against the period totals every organisation of the nation prints in its own report,
         would narrow one (:meth:`_lfd_withheld`, returned beside the rows). Percentages are of
         the counts shown."""
-        labels = sorted({financial_quarter(m) for m in self.period.months()})
+        labels = self._quarter_labels
         raw, flags = {}, {}
         for name, nation in _NATIONS:
             figures = learning_from_deaths(
@@ -281,7 +281,7 @@ class NationalReport(FormQuestionSections):
             raw[name] = exact.loc[self.total_label, list(_LFD_SHOWN)]
             flags[name] = protected.loc[self.total_label].copy()
         exact = pd.DataFrame(raw).T.astype(object)
-        withheld = self._lfd_withheld(labels)
+        withheld = self._lfd_withheld()
         shown = protect_counts(exact, self.rule, total_row="England and Scotland",
                                withheld=withheld)
         out = {}
@@ -298,15 +298,25 @@ class NationalReport(FormQuestionSections):
             out[name] = row
         return out, withheld
 
-    def _lfd_withheld(self, labels: list[str]) -> pd.DataFrame:
+    @cached_property
+    def _quarter_labels(self) -> list[str]:
+        return sorted({financial_quarter(m) for m in self.period.months()})
+
+    @cached_property
+    def _lfd_by_org(self) -> pd.DataFrame:
+        """Each organisation's Learning from Deaths figures by quarter of the period (what its
+        own report's tables are made of)."""
+        by_org = learning_from_deaths(self.reviews, self.deaths, period="quarter",
+                                      by_organisation=True, as_of=self.period.end_month)
+        return by_org[by_org["period"].isin(self._quarter_labels)]
+
+    def _lfd_withheld(self) -> pd.DataFrame:
         """The nation table's counts that, set against each organisation's period total in its
         own report (:func:`sjrlib.disclosure.differencing_risk`), would narrow one: the
         organisations of the nation for a nation's row, all of them for the total. An
         organisation whose deaths are not known (a feed gap) counts as an exact 0 there, which
         can only find more at risk."""
-        by_org = learning_from_deaths(self.reviews, self.deaths, period="quarter",
-                                      by_organisation=True, as_of=self.period.end_month)
-        by_org = by_org[by_org["period"].isin(labels)]
+        by_org = self._lfd_by_org
         totals = pd.DataFrame({c: pd.to_numeric(by_org[c], errors="coerce").fillna(0)
                                for c in _LFD_SHOWN}).groupby(
             by_org["organisation_code"].astype(str).to_numpy()).sum()
@@ -636,10 +646,8 @@ class NationalReport(FormQuestionSections):
         four-trust store the national "2 Strong evidence of avoidability" left a trust's
         year ``*`` at most 9, and so its four quarters' ``*`` each 1-6. Months a trust's chart
         plots are not taken: they can only hide more of what it prints."""
-        labels = sorted({financial_quarter(m) for m in self.period.months()})
-        by_org = learning_from_deaths(self.reviews, self.deaths, period="quarter",
-                                      by_organisation=True, as_of=self.period.end_month)
-        by_org = by_org[by_org["period"].isin(labels)]
+        labels = self._quarter_labels
+        by_org = self._lfd_by_org
         scores = {r: f"avoidability_{r.split(' ', 1)[0]}" for r in rows
                   if r.split(" ", 1)[0].isdigit()}
         out = []

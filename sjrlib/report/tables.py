@@ -49,6 +49,7 @@ __all__ = [
     "protect_lfd",
     "published_share",
     "quarter_label",
+    "shown_sum",
 ]
 
 NOT_AVAILABLE = "–"
@@ -152,6 +153,16 @@ DIFFERENCING_NOTE = (
     "suppress (and a second count withheld with it, so that the total does not give it back).")
 """Said under a pooled table (the national report's) that withholds a cell for differencing
 (:func:`sjrlib.disclosure.differencing_risk`)."""
+
+
+def shown_sum(cells: Sequence[object], rule: DisclosureRule) -> object:
+    """The sum of published cells as a reader can add them up: the symbol when any is withheld
+    (or not printed). A percentage of scores 1 and 2 taken from this tells nothing the cells
+    do not; from their exact sum rounded it did (15 and 30 shown with 10.0% of 400 said 41-42;
+    with both hidden, 6 + 7 rounded to 15 said each was 6-7)."""
+    if rule.symbol in cells or any(c is None for c in cells):
+        return rule.symbol
+    return sum(int(c) for c in cells)  # type: ignore[call-overload]
 
 
 def noting_differencing(table: ReportTable, withheld: pd.DataFrame | None) -> ReportTable:
@@ -474,13 +485,8 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
         # (with one visible, the other would come back by subtraction; with both hidden, their
         # sum would narrow each).
         label = domain.label("phase", phase)
-        cells = [protected.at[label, labels[0]], protected.at[label, labels[1]]]
-        if not rule.active:
-            shown_poor = int(row["poor"])
-        elif rule.symbol in cells or any(c is None for c in cells):
-            shown_poor = rule.symbol
-        else:
-            shown_poor = int(cells[0]) + int(cells[1])
+        shown_poor = (int(row["poor"]) if not rule.active else
+                      shown_sum([protected.at[label, c] for c in labels[:2]], rule))
         value, interval = _published(
             shown_poor, protected.at[label, total], rule, exact=100 * float(row["proportion"]),
             interval=_interval(row, int(row["n"])), alpha=alpha)
