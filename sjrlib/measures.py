@@ -20,7 +20,7 @@ accepts it), so no suggestion counts in a theme measure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,9 @@ __all__ = [
     "allowed_measures",
     "impact_chart",
     "measure_counts",
+    "hidden_cells",
     "parse_measure",
+    "pooled_withheld",
     "primary_codes",
     "published_counts",
     "published_p_chart",
@@ -211,7 +213,8 @@ def measure_counts(measure: Measure, *, reviews: pd.DataFrame, theme_codes: pd.D
 
 
 def published_counts(counts: pd.DataFrame, rule: Any = None, *,
-                     period: tuple[str, str] | None = None) -> pd.DataFrame:
+                     period: tuple[str, str] | None = None,
+                     withheld: Collection[str] = ()) -> pd.DataFrame:
     """The monthly counts of a chart as a published page may show them.
 
     A chart point is a derived figure (``shared/spec/privacy-and-disclosure.md``): a p-chart's
@@ -226,7 +229,10 @@ def published_counts(counts: pd.DataFrame, rule: Any = None, *,
       by :func:`sjrlib.disclosure.suppression_mask` (secondary suppression, hardened against
       rounding);
     - months are aggregated to financial quarters when more than a third of them would be
-      hidden, so that the chart still shows a process.
+      hidden, so that the chart still shows a process;
+    - a month in ``withheld`` is hidden too, before the secondary suppression (a pooled count
+      that, set against each organisation's own chart, would narrow one:
+      :func:`pooled_withheld`); grouped into quarters, its quarter is.
 
     ``rule`` None or inactive (an organisation's own report): the exact monthly counts.
 
@@ -270,7 +276,12 @@ def published_counts(counts: pd.DataFrame, rule: Any = None, *,
     else:
         labels, firsts = months, months
     table = pd.DataFrame({"k": k, "n": n}, index=pd.Index(labels, dtype=object))
-    hidden = _hidden(table, firsts, rule, unit, period)
+    held = {m for m in withheld if m in set(months)}
+    held = {financial_quarter(m) for m in held} if unit == "quarter" else held
+    start = pd.DataFrame({c: [label in held for label in labels] for c in ("k", "n")},
+                         index=table.index, dtype=bool)
+    hidden = hidden_cells(table, firsts, rule, unit, period, withheld=start).any(axis=1)
+    hidden = [bool(h) for h in hidden]
     shown_k = [np.nan if h else float(rule.round(int(a))) for a, h in zip(k, hidden, strict=True)]
     shown_n = [np.nan if h else float(rule.round(int(b))) for b, h in zip(n, hidden, strict=True)]
     out = pd.DataFrame({"numerator": shown_k, "denominator": shown_n, "hidden": hidden,
@@ -282,15 +293,20 @@ def published_counts(counts: pd.DataFrame, rule: Any = None, *,
     return out
 
 
-def _hidden(table: pd.DataFrame, firsts: list[str], rule: Any, unit: str,
-            period: tuple[str, str] | None) -> list[bool]:
-    """Which periods of ``table`` (counts ``k``, ``n``) a chart hides: primary suppression,
-    then secondary suppression within every total a reader may know (the report's period,
-    each financial year, and each quarter of months), until no relation gives one back."""
+def hidden_cells(table: pd.DataFrame, firsts: list[str], rule: Any, unit: str,
+                 period: tuple[str, str] | None, *,
+                 withheld: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Which counts of ``table`` (one row per month or quarter, one column per count) a chart
+    hides: primary suppression and the cells of ``withheld``, then secondary suppression within
+    every total a reader may know (the report's period, each financial year, and each quarter
+    of months), each column in its own totals, until no relation gives one back.
+
+    ``firsts``: each row's first month (``YYYY-MM``); ``unit``: "month" or "quarter"."""
     from sjrlib.disclosure import suppression_mask
     from sjrlib.stats._reviews import financial_quarter, financial_year
 
     labels = list(table.index)
+    columns = list(table.columns)
     groups: dict[str, list] = {}
     for label, first in zip(labels, firsts, strict=True):
         if period is not None and period[0] <= first <= period[1]:
@@ -298,29 +314,97 @@ def _hidden(table: pd.DataFrame, firsts: list[str], rule: Any, unit: str,
         groups.setdefault(f"year {financial_year(first)}", []).append(label)
         if unit == "month":
             groups.setdefault(f"quarter {financial_quarter(first)}", []).append(label)
-    # per column: a hidden numerator and a hidden denominator are each protected in their
-    # own totals (a denominator left recoverable while its point is not plotted tells nothing
-    # about the numerator); a point is hidden when either of its counts is
-    mask = pd.DataFrame({c: [rule.is_small(v) for v in table[c]] for c in ("k", "n")},
+    # a hidden numerator and a hidden denominator are each protected in their own totals (a
+    # denominator left recoverable while its point is not plotted tells nothing about the
+    # numerator)
+    mask = pd.DataFrame({c: [rule.is_small(v) for v in table[c]] for c in columns},
                         index=labels, dtype=bool)
+    if withheld is not None:
+        mask = mask | withheld.reindex(index=labels, columns=columns, fill_value=False) \
+            .astype(bool).to_numpy()
     total = "__total__"
     changed = True
     while changed:
         changed = False
         for members in groups.values():
-            part = table.loc[members, ["k", "n"]]
-            part = pd.concat([part, pd.DataFrame({"k": [int(part["k"].sum())],
-                                                  "n": [int(part["n"].sum())]},
+            part = table.loc[members, columns]
+            part = pd.concat([part, pd.DataFrame({c: [int(part[c].sum())] for c in columns},
                                                  index=[total])])
-            withheld = pd.concat([mask.loc[members], pd.DataFrame(
-                {"k": [False], "n": [False]}, index=[total])])
-            got = suppression_mask(part, rule, total_row=total, withheld=withheld)
+            known = pd.concat([mask.loc[members], pd.DataFrame(
+                {c: [False] for c in columns}, index=[total])])
+            got = suppression_mask(part, rule, total_row=total, withheld=known)
             got = got.drop(index=total).astype(bool)
             if (got & ~mask.loc[members]).to_numpy().any():
                 mask.loc[members] = mask.loc[members] | got
                 changed = True
-    hidden = mask.any(axis=1)
-    return [bool(hidden[label]) for label in labels]
+    return mask
+
+
+def pooled_withheld(per_org: pd.DataFrame, rule: Any, *,
+                    period: tuple[str, str] | None = None,
+                    columns: Sequence[str] = ("numerator", "denominator"),
+                    unit: str = "month") -> pd.DataFrame:
+    """The cells of a pooled chart (the national one: the sum of every organisation's counts)
+    that, set against each organisation's own chart and tables of the same counts
+    (:func:`sjrlib.disclosure.differencing_risk`), would narrow an organisation's hidden count.
+
+    ``per_org``: one row per organisation and period, with ``organisation_code``, ``period``
+    (``YYYY-MM`` for ``unit`` "month", a financial quarter ``YYYY/YY Qn`` for "quarter") and
+    the count ``columns``. Each organisation is taken to publish every one of its periods,
+    its quarters and financial years (and the report's ``period``) under ``rule``; that
+    assumes more known than its reports print, so it can only find more at risk. A period is
+    at risk when its own pooled count is. A sum (a quarter of months, a year, the report's
+    period) at risk hides its largest pooled count among periods not already hidden: with
+    that one hidden, the pooled sum is no longer read off the chart (and
+    :func:`hidden_cells` hides a second beside it if the sum is printed elsewhere).
+
+    Returns a boolean frame indexed by period (sorted), one column per count.
+    """
+    from sjrlib.disclosure import differencing_risk
+    from sjrlib.stats._reviews import financial_quarter, financial_year
+
+    columns = list(columns)
+    periods = sorted(per_org["period"].astype(str).unique())
+    out = pd.DataFrame(False, index=pd.Index(periods, dtype=object), columns=columns)
+    if not periods or rule is None or not rule.active:
+        return out
+    orgs = per_org["organisation_code"].astype(str).to_numpy()
+    when = per_org["period"].astype(str).to_numpy()
+
+    def first(label: str) -> str:
+        return label if unit == "month" else _quarter_first_month(label)
+
+    sums: dict[str, list[str]] = {}
+    for label in periods:
+        month = first(label)
+        if unit == "month":
+            sums.setdefault(f"q {financial_quarter(month)}", []).append(label)
+        sums.setdefault(f"y {financial_year(month)}", []).append(label)
+        if period is not None and period[0] <= month <= period[1]:
+            sums.setdefault("period", []).append(label)
+    for column in columns:
+        counts = pd.to_numeric(per_org[column], errors="coerce").fillna(0).astype(int)
+        table = pd.DataFrame({"org": orgs, "period": when, "count": counts.to_numpy()}) \
+            .pivot_table(index="org", columns="period", values="count", aggfunc="sum",
+                         fill_value=0).reindex(columns=periods, fill_value=0)
+        risk = differencing_risk(table, rule, rule)
+        out[column] = risk.reindex(periods, fill_value=False).to_numpy(bool)
+        pooled = table.sum(axis=0)
+        for members in sums.values():
+            summed = pd.DataFrame({"sum": table[members].sum(axis=1)})
+            if not differencing_risk(summed, rule, rule).get("sum", False):
+                continue
+            open_ = [m for m in members if not out.at[m, column]]
+            if len(open_) == len(members) and open_:
+                out.at[max(open_, key=lambda m: (int(pooled[m]), m)), column] = True
+    return out
+
+
+def _quarter_first_month(label: str) -> str:
+    """The first month of a financial quarter labelled ``YYYY/YY Qn`` (or ``YYYY-YY Qn``)."""
+    year, quarter = label[:4], int(label.rsplit("Q", 1)[1])
+    month = 4 + 3 * (quarter - 1)
+    return f"{int(year) + (month > 12)}-{(month - 1) % 12 + 1:02d}"
 
 
 def published_p_chart(published: pd.DataFrame, improvement: str, *,

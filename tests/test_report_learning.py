@@ -299,3 +299,40 @@ def test_the_pooled_themes_table_does_not_narrow_an_organisations_hidden_count()
     phased = phased[(phased["theme"] != "rare") | phased["review_id"].str[1:3].isin(
         ["00", "01", "02"])]
     assert not learning._differencing_withheld(coded, phased, themes, rule).to_numpy().any()
+
+
+def test_the_national_theme_chart_hides_a_month_that_would_narrow_an_organisations_own():
+    """The same fifteen organisations, all their coded reviews of June 2024: each one's own
+    chart of the rare theme hides June's 1 (of 30); the national chart's June, 15 of 450
+    (15 of 450 once rounded), would say each is 1-3. It is not plotted, and a second month
+    beside it is not either (the year's total is known). The common theme's June stays."""
+    from sjrlib.disclosure import DisclosureRule
+    from sjrlib.report import learning
+
+    rule = DisclosureRule()
+    months = [f"2024-{m:02d}" for m in range(4, 13)] + [f"2025-{m:02d}" for m in range(1, 4)]
+    coded, phased = [], []
+    for org in range(15):
+        for month in months:
+            for i in range(30):
+                review = f"R{org:02d}-{month}-{i:02d}"
+                coded.append({"review_id": review, "organisation_code": f"XQ{org:02d}",
+                              "death_month": month})
+                if i == 0 and month == "2024-06":
+                    phased.append({"review_id": review, "theme": "rare"})
+                if i < 20:
+                    phased.append({"review_id": review, "theme": "common"})
+                if i < 10 and month != "2024-06":
+                    phased.append({"review_id": review, "theme": "rare"})
+    coded, phased = pd.DataFrame(coded), pd.DataFrame(phased)
+    period = ("2024-04", "2025-03")
+    pooled = learning._Monthly(coded, phased, months, rule, period, pooled=True)
+    frame = pooled.chart("rare", "decrease")
+    published = frame.attrs["published"]
+    assert bool(published.at["2024-06", "hidden"])
+    assert int(published["hidden"].sum()) >= 2
+    assert not published.loc[published["hidden"], "numerator"].notna().any()
+    assert not pooled.chart("common", "decrease").attrs["published"]["hidden"].any()
+    # without the organisations' own charts beside it, June's 15 of 450 would be plotted
+    plain = learning._Monthly(coded, phased, months, rule, period)
+    assert not plain.chart("rare", "decrease").attrs["published"]["hidden"].any()

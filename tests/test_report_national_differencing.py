@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -134,3 +135,62 @@ def test_common_counts_are_not_withheld():
     assert table.frame.at["England", "More likely than not due to problems in care"] \
         == RULE.round(16 * 8)
     assert "set against every organisation's own report" not in table.note
+
+
+# ------------------------------------------------------------------ the trend charts ----
+def _drawn_texts(figure) -> list[str]:
+    return [t.get_text() for ax in figure.axes for t in ax.texts]
+
+
+def test_national_poor_care_chart_hides_a_month_that_would_narrow_the_trusts(report):
+    # June 2024: each English trust 1 poor of 20 (its own chart: *), Scotland 0 of 40; the
+    # national point 16 of 360 (4.4%) would say each trust's * is 1-2
+    chart = report.trend_poor_care()
+    published = chart.frame.attrs["published"]
+    assert bool(published.at["2024-06", "hidden"])
+    assert np.isnan(chart.frame.at["2024-06", "proportion"]) \
+        if "proportion" in chart.frame else True
+    # what the chart does plot is rounded: no exact 16 anywhere in its data table
+    table = chart.table().frame
+    assert not any(str(v) == "16" for v in table.to_numpy().ravel())
+    assert "not plotted" in chart.note()
+
+
+def test_national_lfd_chart_keeps_what_the_nation_table_withheld(report):
+    # the nation table withholds England and Scotland's 16 deaths more likely than not; the
+    # chart's quarters of the period must not add back up to it, nor print 16 for June's
+    frame = report._lfd_trend.set_index("period")
+    assert report.lfd_by_nation().frame.at["England and Scotland",
+                                            "More likely than not due to problems in care"] \
+        == RULE.symbol
+    quarter = "2024/25 Q1"
+    assert frame.at[quarter, "more_likely_than_not"] == RULE.symbol
+    # and no count is printed exactly where the rule rounds: 680 reviewed in all
+    for value in frame["reviewed"]:
+        assert value == RULE.symbol or value % RULE.rounding == 0
+    texts = _drawn_texts(report.trend_reviewed().figure)
+    assert "16" not in texts
+    assert RULE.symbol in texts
+
+
+def test_pooled_withheld_hides_a_quarter_where_only_the_years_sum_would_narrow():
+    # A: 12, 0, 0, 0 (its year 12 printed as 10: 8-12); B: 23, 20, 23, 10 (76: 75, 73-77).
+    # No quarter's pooled count narrows anyone (35, 20, 23, 10 against a 0 and a rounded
+    # count each), but the year's 88 (90: 88-92) says A's is 11-12: the chart's quarters
+    # must not add up to it, so one of them is withheld (the largest, Q1).
+    from sjrlib import measures
+
+    counts = {"A": [12, 0, 0, 0], "B": [23, 20, 23, 10]}
+    quarters = ["2024/25 Q1", "2024/25 Q2", "2024/25 Q3", "2024/25 Q4"]
+    per_org = pd.DataFrame([{"organisation_code": org, "period": q, "count": c}
+                            for org, values in counts.items()
+                            for q, c in zip(quarters, values, strict=True)])
+    out = measures.pooled_withheld(per_org, RULE, period=("2024-04", "2025-03"),
+                                   columns=["count"], unit="quarter")
+    assert out["count"].tolist() == [True, False, False, False]
+    # a national count that narrows on its own is withheld where it is: in Q4 A's 1 (*) beside
+    # B's 10 (8-12) makes 11 (10: 8-12), which says A's * is 1-4
+    per_org.loc[(per_org["organisation_code"] == "A") & (per_org["period"] == quarters[3]),
+                "count"] = 1
+    out = measures.pooled_withheld(per_org, RULE, columns=["count"], unit="quarter")
+    assert bool(out.at[quarters[3], "count"])

@@ -342,29 +342,53 @@ class _Monthly:
     """Coded reviews per month and, per theme, those coded with it: counted once for all the
     themes' charts (a national window holds hundreds of thousands of codes). Charts show what
     disclosure control publishes under ``rule`` (:func:`sjrlib.measures.published_counts`;
-    ``period``: the report's first and last month)."""
+    ``period``: the report's first and last month). ``pooled`` (the national charts): a month
+    whose pooled count, set against each organisation's own chart of the theme, would narrow
+    one is hidden too (:func:`sjrlib.measures.pooled_withheld`)."""
 
     def __init__(self, coded: pd.DataFrame, phased: pd.DataFrame, months: list[str],
                  rule: DisclosureRule | None = None,
-                 period: tuple[str, str] | None = None) -> None:
+                 period: tuple[str, str] | None = None, *, pooled: bool = False) -> None:
         self.rule, self.period = rule, period
-        month_of = pd.Series(coded["death_month"].astype(str).to_numpy(),
-                             index=coded["review_id"].astype(str).to_numpy())
+        ids = coded["review_id"].astype(str).to_numpy()
+        month_of = pd.Series(coded["death_month"].astype(str).to_numpy(), index=ids)
         index = pd.Index(months)
+        self.months = index
         self.den = month_of.value_counts().reindex(index).fillna(0).astype(int)
         hits = phased.drop_duplicates(["review_id", "theme"])
+        hit_ids = hits["review_id"].astype(str)
         hits = pd.DataFrame({"theme": hits["theme"].astype(str).to_numpy(),
-                             "month": month_of.reindex(hits["review_id"].astype(str))
-                             .to_numpy()})
+                             "month": month_of.reindex(hit_ids).to_numpy()})
         self.num = (hits.groupby(["theme", "month"]).size().unstack(fill_value=0)
                     .reindex(columns=index, fill_value=0)) if len(hits) else \
             pd.DataFrame(columns=index, dtype=int)
+        self.by_org: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        if pooled:
+            org_of = pd.Series(coded["organisation_code"].astype(str).to_numpy(), index=ids)
+            den = pd.DataFrame({"organisation_code": org_of.to_numpy(),
+                                "period": month_of.to_numpy()})
+            den = den[den["period"].isin(index)].value_counts().rename("denominator") \
+                .reset_index()
+            hits["organisation_code"] = org_of.reindex(hit_ids).to_numpy()
+            hits = hits[hits["month"].isin(index)]
+            num = hits.groupby(["theme", "organisation_code", "month"]).size() \
+                .rename("numerator").reset_index().rename(columns={"month": "period"})
+            self.by_org = (den, num)
 
     def chart(self, theme: str, improvement: str) -> pd.DataFrame:
         """Monthly p-chart of the share of coded reviews coded ``theme``."""
         num = self.num.loc[theme] if theme in self.num.index else self.den * 0
         counts = pd.DataFrame({"numerator": num.astype(int), "denominator": self.den})
-        published = measures.published_counts(counts, self.rule, period=self.period)
+        withheld: set[str] = set()
+        if self.by_org is not None and self.rule is not None and self.rule.active:
+            den, hits = self.by_org
+            mine = hits[hits["theme"] == theme].drop(columns="theme")
+            per_org = den.merge(mine, on=["organisation_code", "period"], how="left")
+            per_org["numerator"] = per_org["numerator"].fillna(0).astype(int)
+            risk = measures.pooled_withheld(per_org, self.rule, period=self.period)
+            withheld = set(risk.index[risk.any(axis=1)])
+        published = measures.published_counts(counts, self.rule, period=self.period,
+                                               withheld=withheld)
         return measures.published_p_chart(published, improvement)
 
 
@@ -716,7 +740,9 @@ class NationalLearning:
 
     @cached_property
     def _monthly(self) -> _Monthly:
-        return _Monthly(self.window_coded, self.window_phased, self.months)
+        return _Monthly(self.window_coded, self.window_phased, self.months, self.rule,
+                        (self.report.period.start_month, self.report.period.end_month),
+                        pooled=True)
 
     def themes_table(self) -> tables.ReportTable:
         counts = _theme_counts(self.coded, self.phased, self.themes)
@@ -755,9 +781,12 @@ class NationalLearning:
         out = Charts()
         for theme in top:
             frame = self._monthly.chart(theme, "decrease")
-            out.append(Chart(plots.spc_chart(
-                frame, title=f"Coded reviews with the theme '{self.labels[theme]}', England "
-                             "and Scotland, by month of death", y_label="% of coded reviews")))
+            unit = frame.attrs.get("unit", "month")
+            out.append(PublishedChart(
+                frame, f"Coded reviews with the theme '{self.labels[theme]}', England and "
+                       f"Scotland, by {unit} of death", self.rule,
+                y_label="% of coded reviews", base="Coded reviews",
+                what="Reviews coded with the theme"))
         return out
 
     def agreement(self) -> tables.ReportTable:

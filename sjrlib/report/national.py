@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sjrlib import domain, plots, plots_seaborn, spc
+from sjrlib import domain, plots, plots_seaborn
 from sjrlib.disclosure import (
     DisclosureRule,
     differencing_risk,
@@ -691,24 +691,95 @@ class NationalReport(FormQuestionSections):
     # -------------------------------------------------------------------------- trends ----
     @cached_property
     def _spc(self) -> tuple[pd.DataFrame, None]:
+        """The national p-chart of poor care by month, on published counts
+        (:func:`sjrlib.measures.published_counts`): rounded, small months hidden, and hidden
+        too a month whose national count, set against every organisation's own chart of the
+        same month (its quarter, its year, the period), would narrow one
+        (:func:`sjrlib.measures.pooled_withheld`): sixteen trusts' single poor-care reviews in
+        one month, plotted nationally as 16 of 360, would say each trust's ``*`` is 1-2."""
+        from sjrlib import measures
+
         months = pd.Index(months_between(self.data.trend_start, self.period.end_month))
-        poor = descriptive.poor_care(self.window_reviews, by="month")
-        poor = poor.set_index(poor["month"].astype(str)).reindex(months)
-        ok = poor["n"].fillna(0).to_numpy(int) > 0
-        return spc.p_chart(poor["poor"][ok].astype(int), poor["n"][ok].astype(int),
-                           improvement="decrease"), None
+        per_org = descriptive.poor_care(self.window_reviews, by=["organisation_code", "month"])
+        per_org = per_org.assign(period=per_org["month"].astype(str))
+        per_org = per_org[per_org["period"].isin(months)]
+        poor = per_org.groupby("period")[["poor", "n"]].sum().reindex(months).fillna(0)
+        counts = pd.DataFrame({"numerator": poor["poor"].astype(int).to_numpy(),
+                               "denominator": poor["n"].astype(int).to_numpy()}, index=months)
+        period = (self.period.start_month, self.period.end_month)
+        risk = measures.pooled_withheld(
+            per_org.rename(columns={"poor": "numerator", "n": "denominator"}), self.rule,
+            period=period)
+        published = measures.published_counts(
+            counts, self.rule, period=period, withheld=set(risk.index[risk.any(axis=1)]))
+        return measures.published_p_chart(published, "decrease"), None
 
     def trend_poor_care(self):
-        return Chart(plots.spc_chart(
-            self._spc[0], title="Reviews finding poor or very poor overall care, national, "
-                                "by month of death",
-            y_label="% of first-stage reviews",
-        ))
+        from sjrlib.report.learning import PublishedChart
+
+        frame = self._spc[0]
+        unit = frame.attrs.get("unit", "month")
+        title = f"Reviews finding poor or very poor overall care, national, by {unit} of death"
+        if not frame.attrs.get("controlled"):
+            return Chart(plots.spc_chart(frame, title=title, y_label="% of first-stage reviews"))
+        return PublishedChart(frame, title, self.rule, y_label="% of first-stage reviews",
+                              base="First-stage reviews",
+                              what="Reviews with poor or very poor overall care")
+
+    @cached_property
+    def _lfd_trend(self) -> pd.DataFrame:
+        """The national Learning from Deaths figures by quarter of the trend window as the
+        chart of deaths reviewed prints them: deaths in scope, deaths reviewed and deaths
+        judged more likely than not due to problems in care, each rounded, a count of 1-7
+        hidden, and hidden too a quarter's count that would narrow an organisation's own
+        (:func:`sjrlib.measures.pooled_withheld`, against each organisation's quarters, years
+        and period) or, with the quarters of the period and of each year as totals a reader
+        may know, give a hidden one back (:func:`sjrlib.measures.hidden_cells`). The nation
+        table's hidden cells stay hidden: the period's quarters add up to its "England and
+        Scotland" row."""
+        from sjrlib import measures
+
+        columns = ["deaths_in_scope", "reviewed", "more_likely_than_not"]
+        by_org = learning_from_deaths(self.window_reviews, self.data.deaths, period="quarter",
+                                      by_organisation=True, as_of=self.period.end_month)
+        by_org = by_org.assign(period=by_org["period"].astype(str))
+        # a quarter no organisation's feed covers has no deaths in scope, not 0
+        fed = pd.to_numeric(by_org["deaths_in_scope"], errors="coerce").notna() \
+            .groupby(by_org["period"]).any()
+        for column in columns:
+            by_org[column] = pd.to_numeric(by_org[column], errors="coerce").fillna(0)
+        quarters = sorted(by_org["period"].unique())
+        exact = by_org.groupby("period")[columns].sum().reindex(quarters).fillna(0) \
+            .astype(int)
+        unfed = [q for q in quarters if not fed.get(q, False)]
+        if not self.rule.active:
+            out = exact.astype(object)
+            out.loc[unfed, "deaths_in_scope"] = None
+            return out.rename_axis("period").reset_index()
+        period = (self.period.start_month, self.period.end_month)
+        withheld = measures.pooled_withheld(by_org, self.rule, period=period, columns=columns,
+                                            unit="quarter")
+        table_whole = self._lfd["England and Scotland"]
+        firsts = [measures._quarter_first_month(q) for q in quarters]
+        in_period = [period[0] <= f <= period[1] for f in firsts]
+        for column in columns:
+            # the nation table withheld the period's count: the period's quarters must not
+            # add back up to it (one of them hidden; hidden_cells hides a second beside it)
+            if table_whole.get(column) == self.rule.symbol and any(in_period):
+                members = [q for q, inside in zip(quarters, in_period, strict=True) if inside]
+                if not withheld.loc[members, column].any():
+                    largest = max(members, key=lambda q: (int(exact.at[q, column]), q))
+                    withheld.at[largest, column] = True
+        mask = measures.hidden_cells(exact, firsts, self.rule, "quarter", period,
+                                     withheld=withheld)
+        shown = pd.DataFrame({c: [self.rule.symbol if mask.at[q, c] else
+                                  self.rule.round(int(exact.at[q, c])) for q in quarters]
+                              for c in columns}, index=quarters, dtype=object)
+        shown.loc[unfed, "deaths_in_scope"] = None
+        return shown.rename_axis("period").reset_index()
 
     def trend_reviewed(self):
-        figures = learning_from_deaths(self.window_reviews, self.data.deaths, period="quarter",
-                                       by_organisation=False, as_of=self.period.end_month)
-        return Chart(plots.lfd_trend(figures))
+        return Chart(plots.lfd_trend(self._lfd_trend))
 
     @cached_property
     def _trend(self):
