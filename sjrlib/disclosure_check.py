@@ -713,6 +713,10 @@ class _Reader:
         for row, _ in table.rows:
             n = self.cell(page, table, rule, (page.ident, f"{prefix}_n", row), row, base_col)
             k = self.cell(page, table, rule, (page.ident, f"{prefix}_k", row), row, count_col)
+            if k is not None and self.problem.vars[k].hi is None:
+                # a point not plotted hides its count whichever of its two counts was small:
+                # the count may be 0
+                self.problem.vars[k].lo = self.problem.vars[k].lo0 = 0
             for key, column in ((n, base_col), (k, count_col)):
                 self._published_form(page, table, rule, key, row, column)
             self.ratio(page, table, k, n, row, pct, None, rule)
@@ -875,6 +879,7 @@ class _Reader:
                 continue  # a sum of the page's own cells (scores 1 + 2), related through them
             relate(key, [(o, *key[1:]) for o in orgs],
                    f"national {key[2]} = sum of the organisations'")
+        self._across_charts(pages, orgs, complete)
         scots = groups["Scotland"]
         if scots:
             relate(("national", "region_n", "Scotland"),
@@ -883,6 +888,69 @@ class _Reader:
             relate(("national", "region_poor", "Scotland"),
                    [(o, "care_poor", "Overall assessment of care") for o in scots],
                    "Scotland's regional poor care = sum of its boards'")
+
+
+    def _across_charts(self, pages: list[_Page], orgs: list[str], complete: bool) -> None:
+        """A national chart's points against the same chart of every organisation: each
+        quarter's national counts (its months' sum, on a chart by month) = the sum of the
+        organisations' counts of that quarter (their months, or their quarter), and each
+        month's = the organisations' month where all of them chart by month. An organisation's
+        chart lacking a month has none of that month (a chart leaves out a period with no
+        base, and the charts of one period share their window); an organisation without the
+        chart, or whose page is not here, is an unknown."""
+        p = self.problem
+        charts: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        for page in pages:
+            for table in page.tables:
+                if table.caption.startswith(CHART_DATA):
+                    measure = _chart_measure(table.caption)
+                    charts.setdefault(measure, {}).setdefault(page.ident, []).extend(
+                        (table.caption, row) for row, _ in table.rows)
+        for measure, by_page in charts.items():
+            national = by_page.get("national")
+            if not national:
+                continue
+            for f in ("k", "n"):
+                def keys(ident: str, rows: list[tuple[str, str]], f=f) -> dict[str, tuple]:
+                    return {row: (ident, f"chart {caption}_{f}", row) for caption, row in rows
+                            if (ident, f"chart {caption}_{f}", row) in p.vars}
+
+                mine = keys("national", national)
+                theirs = {o: keys(o, by_page[o]) for o in orgs if o in by_page}
+                if not mine:
+                    continue
+                unknown = len(theirs) < len(orgs) or not complete
+                monthly = all(all(_QUARTER.fullmatch(r) is None for r in rows)
+                              for rows in theirs.values())
+                quarters: dict[str, tuple[list, list]] = {}
+                for row, key in mine.items():
+                    q = _lfd_quarter(row)
+                    if q is None:
+                        continue
+                    quarters.setdefault(q, ([], []))[0].append(key)
+                    if monthly and _QUARTER.fullmatch(row) is None:
+                        parts = [their[row] for their in theirs.values() if row in their]
+                        p.add_sum(parts + ([p.fresh()] if unknown else []), key,
+                                  f"national chart ({measure}, {row}) = sum of the "
+                                  "organisations'")
+                for their in theirs.values():
+                    for row, key in their.items():
+                        q = _lfd_quarter(row)
+                        if q in quarters:
+                            quarters[q][1].append(key)
+                for q, (national_parts, org_parts) in quarters.items():
+                    total = p.fresh()
+                    p.add_sum(national_parts, total, f"national chart ({measure}, {q})")
+                    p.add_sum(org_parts + ([p.fresh()] if unknown else []), total,
+                              f"national chart ({measure}, {q}) = sum of the organisations'")
+
+
+def _chart_measure(caption: str) -> str:
+    """What a chart's data table shows, without the page's place and time words: the national
+    chart of a measure and each organisation's have the same."""
+    text = caption.removeprefix(CHART_DATA)
+    text = re.sub(r", by (month|quarter) of death$", "", text)
+    return re.sub(r", (national|England and Scotland)$", "", text)
 
 
 def _pages(folders: Iterable[str | Path]) -> tuple[list[_Page], bool]:

@@ -357,3 +357,50 @@ def test_a_national_count_that_narrows_every_organisations_star_is_found(tmp_pat
     narrowed = [f for f in findings if f.narrowed]
     assert {f.key[0] for f in narrowed} == set(codes)
     assert {(f.value, f.high) for f in narrowed if f.key[1] == "av1"} == {(1, 3)}
+
+
+POOR_CHART = "Chart data: Reviews finding poor or very poor overall care"
+CHART_COLUMNS = ["First-stage reviews", "Reviews with poor or very poor overall care",
+                 "% of first-stage reviews"]
+
+
+def _two_trusts(tmp_path: Path, a_rows, b_rows, a_unit: str = "month") -> None:
+    _page(tmp_path / "trusts" / "XAA.html", f"{POOR_CHART}, by {a_unit} of death",
+          CHART_COLUMNS, a_rows)
+    _page(tmp_path / "trusts" / "XBB.html", f"{POOR_CHART}, by month of death",
+          CHART_COLUMNS, b_rows)
+    (tmp_path / "index.html").write_text('<a href="trusts/XAA.html"></a>'
+                                         '<a href="trusts/XBB.html"></a>', encoding="utf-8")
+
+
+def test_a_national_chart_month_against_the_organisations_months(tmp_path):
+    """Trust A's June is not plotted (``*``), trust B's is 10 of 30; the national chart's June,
+    10 of 60 (rounded: 8-12), less B's 10 (8-12), leaves A's count 0-4: narrowed. (No
+    percentages: printed, they would be read at their word.)"""
+    _two_trusts(tmp_path, [("2024-06", ["*", "*", "*"])],
+                [("2024-06", ["30", "10", "–"])])
+    _page(tmp_path / "national.html", f"{POOR_CHART}, national, by month of death",
+          CHART_COLUMNS, [("2024-06", ["60", "10", "–"])])
+    findings, n, _ = check_reports([tmp_path])
+    assert n == 3
+    found = [f for f in findings if f.key[0] == "XAA" and f.key[1].endswith("_k")]
+    assert [(f.narrowed, f.value, f.high) for f in found] == [(True, 0, 4)]
+    # a national chart whose June is not plotted gives nothing back
+    _page(tmp_path / "national.html", f"{POOR_CHART}, national, by month of death",
+          CHART_COLUMNS, [("2024-06", ["*", "*", "*"])])
+    findings, _, _ = check_reports([tmp_path])
+    assert not [f for f in findings if f.key[0] == "XAA"]
+
+
+def test_a_national_chart_by_month_against_an_organisations_quarter(tmp_path):
+    """Trust A charts by quarter (Q1 not plotted), trust B by month (none poor); the national
+    chart's months, unrounded, add up to A's quarter: 3."""
+    _two_trusts(tmp_path, [("2024/25 Q1", ["*", "*", "*"])],
+                [(m, ["30", "0", "–"]) for m in ("2024-04", "2024-05", "2024-06")],
+                a_unit="quarter")
+    _page(tmp_path / "national.html", f"{POOR_CHART}, national, by month of death",
+          CHART_COLUMNS, [("2024-04", ["40", "3", "–"]), ("2024-05", ["40", "0", "–"]),
+                          ("2024-06", ["40", "0", "–"])], note="Counts are shown unrounded.")
+    findings, _, _ = check_reports([tmp_path])
+    found = [f for f in findings if f.key[0] == "XAA" and f.key[1].endswith("_k")]
+    assert [(f.narrowed, f.value) for f in found] == [(False, 3)]
