@@ -56,6 +56,11 @@ them; and, for a chart of a theme, the points of the report's period add up to t
 of the period's themes table (its count and its base). A count printed in a form disclosure
 control never prints (under "rounded to the nearest 5", a 13; under "1 to 7 are shown as *", a
 3) is a finding by itself: the chart shows what control hides."""
+LFD_CHART_DATA = CHART_DATA + "Learning from Deaths, "
+"""The national Learning from Deaths chart's data table (``sjrlib.report.national``): per
+quarter of the chart's window, deaths in scope, deaths reviewed and deaths more likely than not
+due to problems in care; each quarter is the sum of the organisations' same quarter, and the
+period's quarters add up to the nation table's "England and Scotland"."""
 THEMES_TABLE = "Themes coded in reviews this period"
 _MONTHS = ("January February March April May June July August September October November "
            "December").split()
@@ -423,6 +428,15 @@ def _lfd_quarter(label: str) -> str | None:
     return f"Q{q} {names[q]} {year}"
 
 
+def _quarter_of_label(label: str) -> str | None:
+    """``Q1 Apr–Jun 2024`` -> ``2024/25 Q1`` (the inverse of :func:`_lfd_quarter`)."""
+    m = re.match(r"Q([1-4]) \S+ (\d{4})", label)
+    if m is None:
+        return None
+    q, year = int(m.group(1)), int(m.group(2)) - (m.group(1) == "4")
+    return f"{year}/{(year + 1) % 100:02d} Q{q}"
+
+
 def _first_month(label: str) -> str | None:
     """The first month of a chart row: ``YYYY-MM`` itself, ``YYYY/YY Qn`` its first month."""
     label = label.strip()
@@ -524,6 +538,8 @@ class _Reader:
                 self.problems(page, table, rule)
             elif cap.startswith("Second-stage review"):
                 self.second_stage(page, table, rule)
+            elif cap.startswith(LFD_CHART_DATA):
+                self.lfd_chart(page, table, rule)
             elif cap.startswith(CHART_DATA):
                 self.chart_data(page, table, rule)
             elif cap.startswith(LEARNING_CAPTIONS):
@@ -749,6 +765,27 @@ class _Reader:
                                       f"the points of the period add up to the themes table "
                                       f"({page.path.name}, {label})"))
 
+    def lfd_chart(self, page, table, rule):
+        """The national LfD chart's counts by quarter (see :data:`LFD_CHART_DATA`)."""
+        period = _report_period(page.text)
+        inside: dict[str, list] = {}
+        for row, _ in table.rows:
+            label = _lfd_quarter(row) or _norm(row)
+            first = _first_month(row) or _first_month(_quarter_of_label(label) or "")
+            for column in table.columns:
+                f = _LFD_FIELDS.get(column)
+                if f in ("deaths", "reviewed", "mltn"):
+                    key = self.cell(page, table, rule, (page.ident, f"lfdchart_{f}", label),
+                                    row, column)
+                    self._published_form(page, table, rule, key, row, column)
+                    if key is not None and period is not None and first is not None and \
+                            period[0] <= first <= period[1]:
+                        inside.setdefault(f, []).append(key)
+        for f, parts in inside.items():
+            self.pending_sums.append((parts, ("nation", f, "England and Scotland"),
+                                      f"the chart's quarters of the period add up to the "
+                                      f"nation table ({f})"))
+
     def _chart_keys(self, page, table) -> tuple[list, list]:
         prefix = f"chart {table.caption}"
         keys = [((page.ident, f"{prefix}_k", row), (page.ident, f"{prefix}_n", row))
@@ -880,6 +917,16 @@ class _Reader:
             relate(key, [(o, *key[1:]) for o in orgs],
                    f"national {key[2]} = sum of the organisations'")
         self._across_charts(pages, orgs, complete)
+        for key in [k for k in list(p.vars) if k[0] == "national" and
+                    k[1].startswith("lfdchart_")]:
+            f, label = key[1].removeprefix("lfdchart_"), key[2]
+            members = []
+            for o in orgs:
+                found = [k for k in ((o, f, label), (o, f, f"{label} (provisional)"))
+                         if k in p.vars]
+                members.append(found[0] if found else ("missing",))
+            relate(key, members, f"the national chart's {f} ({label}) = sum of the "
+                                 "organisations'")
         scots = groups["Scotland"]
         if scots:
             relate(("national", "region_n", "Scotland"),

@@ -404,3 +404,26 @@ def test_a_national_chart_by_month_against_an_organisations_quarter(tmp_path):
     findings, _, _ = check_reports([tmp_path])
     found = [f for f in findings if f.key[0] == "XAA" and f.key[1].endswith("_k")]
     assert [(f.narrowed, f.value) for f in found] == [(False, 3)]
+
+
+def test_the_national_lfd_chart_quarter_against_the_organisations_quarters(tmp_path):
+    """Trust A's Q1 "more likely than not" is ``*``, trust B's 10 (8-12); the national LfD
+    chart's Q1, 10 (8-12), leaves A's 0-4: a * narrowed inside 1-7. Without that count on the
+    chart (``*``), nothing."""
+    columns = ["Deaths in scope", "Deaths reviewed (SJR)", "% of deaths reviewed",
+               "More likely than not due to problems in care"]
+    caption = "Learning from Deaths: deaths in scope and deaths reviewed, by quarter"
+    quarter = "Q1 Apr–Jun 2024"
+    _page(tmp_path / "trusts" / "XAA.html", caption, columns,
+          [(quarter, ["100", "30", "–", "*"])])
+    _page(tmp_path / "trusts" / "XBB.html", caption, columns,
+          [(quarter, ["100", "30", "–", "10"])])
+    (tmp_path / "index.html").write_text('<a href="trusts/XAA.html"></a>'
+                                         '<a href="trusts/XBB.html"></a>', encoding="utf-8")
+    chart = "Chart data: Learning from Deaths, national, by quarter of death"
+    for mltn, found in (("10", [(True, 1, 4)]), ("*", [])):
+        _page(tmp_path / "national.html", chart, columns[:2] + columns[3:],
+              [(quarter, ["200", "60", mltn])])
+        findings, _, _ = check_reports([tmp_path])
+        assert [(f.narrowed, f.value, f.high) for f in findings
+                if f.key[0] == "XAA" and f.key[1] == "mltn"] == found

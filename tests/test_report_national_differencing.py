@@ -168,9 +168,19 @@ def test_national_lfd_chart_keeps_what_the_nation_table_withheld(report):
     # and no count is printed exactly where the rule rounds: 680 reviewed in all
     for value in frame["reviewed"]:
         assert value == RULE.symbol or value % RULE.rounding == 0
-    texts = _drawn_texts(report.trend_reviewed().figure)
+    chart = report.trend_reviewed()
+    texts = _drawn_texts(chart.figure)
     assert "16" not in texts
     assert RULE.symbol in texts
+    # the table under the chart prints what the bars draw
+    from sjrlib.report.tables import quarter_label
+
+    table = chart.table.frame
+    assert table.at[quarter_label(quarter), "More likely than not due to problems in care"] \
+        == RULE.symbol
+    assert table.at[quarter_label(quarter), "Deaths reviewed (SJR)"] == \
+        frame.at[quarter, "reviewed"]
+    assert 'class="sjr-chart-data"' in chart._repr_html_()
 
 
 def test_pooled_withheld_hides_a_quarter_where_only_the_years_sum_would_narrow():

@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import html
 import io
+from typing import Any
 
 from matplotlib.figure import Figure
 
 from sjrlib import plots
 
-__all__ = ["Chart"]
+__all__ = ["Chart", "ChartWithData", "with_data"]
 
 
 class Chart:
@@ -54,3 +55,33 @@ class Chart:
 
     def __repr__(self) -> str:
         return f"<Chart: {self.alt}>"
+
+
+def with_data(picture: str, table: Any) -> str:
+    """A chart's HTML with the table of the values it draws under it, folded (``<details>``):
+    for a screen reader, and for ``sjr disclosure check``, which reads it as it reads every
+    other table."""
+    return (f"{picture}<details class=\"sjr-chart-data\"><summary>The chart's data"
+            f"</summary>{table._repr_html_()}</details>")
+
+
+class ChartWithData:
+    """A :class:`Chart` and a table (``sjrlib.report.tables.ReportTable``) of what it draws."""
+
+    def __init__(self, chart: Chart, table: Any) -> None:
+        self.chart, self.table = chart, table
+
+    @property
+    def figure(self) -> Figure:
+        return self.chart.figure
+
+    @property
+    def withheld(self) -> str | None:
+        return self.chart.withheld
+
+    def _repr_html_(self) -> str:
+        picture = self.chart._repr_html_()
+        return picture if self.withheld else with_data(picture, self.table)
+
+    def __repr__(self) -> str:
+        return f"<ChartWithData: {self.chart.alt}>"

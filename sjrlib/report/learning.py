@@ -38,7 +38,7 @@ from sjrlib.disclosure import (
 )
 from sjrlib.disclosure_check import CHART_DATA  # the caption the checker reads
 from sjrlib.report import tables
-from sjrlib.report.figures import Chart
+from sjrlib.report.figures import Chart, with_data
 
 __all__ = [
     "Charts",
@@ -225,8 +225,7 @@ class PublishedChart:
         if note:  # inside the figure, under the picture
             picture = picture.replace("</figure>", f'<figcaption class="sjr-note">'
                                                    f"{html.escape(note)}</figcaption></figure>")
-        return (f"{picture}<details class=\"sjr-chart-data\"><summary>The chart's data"
-                f"</summary>{self.table()._repr_html_()}</details>")
+        return with_data(picture, self.table())
 
     def __repr__(self) -> str:
         return f"<PublishedChart: {self.title}>"

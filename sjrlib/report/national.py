@@ -33,7 +33,7 @@ from sjrlib.disclosure import (
 )
 from sjrlib.report import completeness, narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
-from sjrlib.report.figures import Chart
+from sjrlib.report.figures import Chart, ChartWithData
 from sjrlib.report.form_questions import FormQuestionSections
 from sjrlib.report.params import NationalParameters, load_parameters, months_between
 from sjrlib.report.stamp import Stamp
@@ -62,6 +62,10 @@ def _avoidability_row(distribution: pd.DataFrame, score: object) -> str:
 
 _NATIONS = (("England", "england"), ("Scotland", "scotland"), ("England and Scotland", None))
 """The rows of the nation tables: name, and the nation code (None: both)."""
+LFD_CHART_DATA = "Chart data: Learning from Deaths, "
+"""How the caption of the national Learning from Deaths chart's data table begins (read by
+``sjr disclosure check``: each quarter against the organisations' own quarters)."""
+
 _LFD_SHOWN = ("deaths_in_scope", "reviewed", "more_likely_than_not", "ld_deaths", "ld_reviewed")
 """The Learning from Deaths counts the nation table prints."""
 
@@ -778,8 +782,22 @@ class NationalReport(FormQuestionSections):
         shown.loc[unfed, "deaths_in_scope"] = None
         return shown.rename_axis("period").reset_index()
 
-    def trend_reviewed(self):
-        return Chart(plots.lfd_trend(self._lfd_trend))
+    def trend_reviewed(self) -> ChartWithData:
+        """The quarterly Learning from Deaths bars, with the table of the counts they draw."""
+        figures = self._lfd_trend
+        rows = {tables.quarter_label(str(r.period)): {
+            "Deaths in scope": r.deaths_in_scope, "Deaths reviewed (SJR)": r.reviewed,
+            "More likely than not due to problems in care": r.more_likely_than_not}
+            for r in figures.itertuples()}
+        columns = ["Deaths in scope", "Deaths reviewed (SJR)",
+                   "More likely than not due to problems in care"]
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns, dtype=object)
+        table = tables.ReportTable(
+            frame, caption=LFD_CHART_DATA + "national, by quarter of death",
+            note=tables._note(self.rule, "The counts the chart above draws, England and "
+                                         "Scotland."),
+            index_name="Quarter of death")
+        return ChartWithData(Chart(plots.lfd_trend(figures)), table)
 
     @cached_property
     def _trend(self):
