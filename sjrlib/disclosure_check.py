@@ -405,6 +405,7 @@ class _Page:
     tables: list[PublishedTable]
     text: str
     workbook: bool = False
+    organisation: bool = True  # an organisation's own report (page or workbook)
 
 
 def _report_period(text: str) -> tuple[str, str] | None:
@@ -872,7 +873,7 @@ class _Reader:
     def across(self, pages: list[_Page], complete: bool) -> None:
         """National (and nation) figures against the sum of every organisation's cells."""
         p = self.problem
-        orgs = sorted({pg.ident for pg in pages if pg.ident != "national"})
+        orgs = sorted({pg.ident for pg in pages if pg.organisation})
         if not orgs or not any(pg.ident == "national" for pg in pages):
             return
         nation = {o: ("Scotland" if o.startswith("S") else "England") for o in orgs}
@@ -1018,6 +1019,15 @@ def _pages(folders: Iterable[str | Path]) -> tuple[list[_Page], bool]:
             elif path.suffix == ".xlsx":
                 tables, text = read_workbook(path)
                 pages.append(_Page(path.stem.removesuffix("-lfd"), path, tables, text, True))
+    # an organisation's report is in the period's trusts/ folder; the national page, a
+    # collaborative's (collaborative/) and the trainer directory are not one (counted as one, an
+    # organisation without the national tables' cells made every relation across reports
+    # unknown: England's went unchecked)
+    in_trusts = any(pg.path.parent.name == "trusts" for pg in pages)
+    for pg in pages:
+        pg.organisation = pg.path.parent.name == "trusts" if in_trusts else (
+            pg.ident != "national" and pg.path.parent.name != "collaborative"
+            and pg.path.name != "trainers.html")
     present = {pg.ident for pg in pages}
     complete = bool(listed) and listed <= present
     return pages, complete

@@ -427,3 +427,56 @@ def test_the_national_lfd_chart_quarter_against_the_organisations_quarters(tmp_p
         findings, _, _ = check_reports([tmp_path])
         assert [(f.narrowed, f.value, f.high) for f in findings
                 if f.key[0] == "XAA" and f.key[1] == "mltn"] == found
+
+
+def test_pages_beside_the_reports_do_not_hide_the_attack_across_them(tmp_path):
+    """A period's folder as ``sjr report all`` writes it also holds the trainer directory and
+    the collaboratives' pages: they are not organisations. Counted as ones (without the
+    national tables' cells), they made every relation across reports unknown, and the fifteen
+    narrowed ``*`` of the test above went unseen."""
+    codes = [f"XA{i:02d}" for i in range(15)]
+    for code in codes:
+        _page(tmp_path / "trusts" / f"{code}.html", AVOIDABILITY, AVOIDABILITY_COLUMNS,
+              [("2024-25 total", ["*", "0", "0", "0", "0", "*", "30", "40"])],
+              totals=("2024-25 total",))
+    _page(tmp_path / "national.html", "Avoidability of death (RCP scale; final second-stage "
+          "score where there is one)", ["Reviewed deaths"],
+          [("1 Definitely avoidable", ["15"]), ("6 Definitely not avoidable", ["135"]),
+           ("Deaths with an avoidability score", ["150"])],
+          totals=("Deaths with an avoidability score",))
+    _page(tmp_path / "trainers.html", "Tier one trainers", ["Organisation"],
+          [("A trainer", ["XA00"])], note="")
+    _page(tmp_path / "collaborative" / "shared.html", "Learning from Deaths: A collaborative, "
+          "each member and all together", ["Deaths in scope"], [("XA00", ["40"])])
+    (tmp_path / "index.html").write_text("".join(f'<a href="trusts/{c}.html"></a>'
+                                                 for c in codes), encoding="utf-8")
+    findings, n, _ = check_reports([tmp_path])
+    assert n == 18
+    narrowed = [f for f in findings if f.narrowed and f.key[1] == "av1"]
+    assert {f.key[0] for f in narrowed} == set(codes)
+
+
+def test_the_national_lfd_chart_quarters_against_the_nation_table(tmp_path):
+    """The nation table withholds England and Scotland's "more likely than not" (``*``); the
+    chart's four quarters of the period, printed unrounded, add it back up: 3 (and its rounded
+    deaths and reviews too)."""
+    chart = _page(tmp_path / "chart.html", "Chart data: Learning from Deaths, national, by "
+                  "quarter of death", ["Deaths in scope", "Deaths reviewed (SJR)",
+                                       "More likely than not due to problems in care"],
+                  [(q, ["100", "30", m]) for q, m in (
+                      ("Q1 Apr–Jun 2024", "3"), ("Q2 Jul–Sep 2024", "0"),
+                      ("Q3 Oct–Dec 2024", "0"), ("Q4 Jan–Mar 2025", "0"))],
+                  note="Counts are shown unrounded.")
+    nations = _page(tmp_path / "nations.html", "Learning from Deaths figures by nation",
+                    ["Deaths in scope", "Deaths reviewed (SJR)",
+                     "More likely than not due to problems in care"],
+                    [("England and Scotland", ["400", "120", "*"])])
+    page = (f"<html><body><p>Pooled figures, deaths from April 2024 to March 2025.</p>"
+            f"{nations.read_text().split('<body>')[1].split('</body>')[0]}"
+            f"{chart.read_text().split('<body>')[1].split('</body>')[0]}</body></html>")
+    chart.unlink()
+    nations.unlink()
+    (tmp_path / "national.html").write_text(page, encoding="utf-8")
+    findings, _, _ = check_reports([tmp_path])
+    assert {f.key[1]: f.value for f in findings if f.key[0] == "nation"} == {
+        "mltn": 3, "deaths": 400, "reviewed": 120}

@@ -204,3 +204,13 @@ def test_pooled_withheld_hides_a_quarter_where_only_the_years_sum_would_narrow()
                 "count"] = 1
     out = measures.pooled_withheld(per_org, RULE, columns=["count"], unit="quarter")
     assert bool(out.at[quarters[3], "count"])
+
+
+def test_the_national_introduction_names_its_months_as_the_attacker_reads_them(report):
+    # "deaths from 2024-04 to 2025-03" was not read as the report's period by sjr disclosure
+    # check, so the chart's quarters were never tied to the nation table
+    from sjrlib.disclosure_check import _report_period
+
+    text = report.introduction()._repr_html_()
+    assert "deaths from April 2024 to March 2025" in text
+    assert _report_period(text) == ("2024-04", "2025-03")

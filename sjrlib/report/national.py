@@ -37,7 +37,7 @@ from sjrlib.report.figures import Chart, ChartWithData
 from sjrlib.report.form_questions import FormQuestionSections
 from sjrlib.report.params import NationalParameters, load_parameters, months_between
 from sjrlib.report.stamp import Stamp
-from sjrlib.report.trust import _period_words, _zero_quarters
+from sjrlib.report.trust import _month_words, _period_words, _zero_quarters
 from sjrlib.stats import agreement, clustered, descriptive, models
 from sjrlib.stats._reviews import financial_quarter, financial_year
 from sjrlib.stats.lfd import learning_from_deaths
@@ -182,8 +182,9 @@ class NationalReport(FormQuestionSections):
         return narrative.Paragraph(
             "Pooled figures from ", narrative.Strong(f"{n:,} reviews"), " at ",
             narrative.Strong(f"{orgs} organisations"), " (England's acute "
-            f"trusts and Scotland's health boards), deaths from {self.period.start_month} to "
-            f"{self.period.end_month}; drafts are not counted. The programme does not compare "
+            f"trusts and Scotland's health boards), deaths from "
+            f"{_month_words(self.period.start_month)} to {_month_words(self.period.end_month)}"
+            "; drafts are not counted. The programme does not compare "
             "organisations: no organisation is named or ranked here. Every count, national and "
             "nation totals included, follows disclosure control ("
             + self.regional_rule.describe().lower().rstrip(".") + "), so that no organisation's "
