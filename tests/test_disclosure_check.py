@@ -336,22 +336,29 @@ def test_rounded_counts_narrowed_within_their_rounding_and_wide_stars_are_accept
     assert findings == [] and notes == []
 
 
-def test_a_national_count_that_narrows_every_organisations_star_is_found(tmp_path):
-    """The insider audit's attack across reports: fifteen trusts print ``*`` for deaths judged
-    definitely avoidable (the index lists all of them), the national report 15 (13-17): each
-    ``*`` is 1-3."""
+def _fifteen_stars(folder: Path) -> list[str]:
+    """Fifteen trusts' pages printing ``*`` for deaths judged definitely avoidable, the
+    national page's 15, and the index listing the trusts; returns their codes."""
     codes = [f"XA{i:02d}" for i in range(15)]
     for code in codes:
-        _page(tmp_path / "trusts" / f"{code}.html", AVOIDABILITY, AVOIDABILITY_COLUMNS,
+        _page(folder / "trusts" / f"{code}.html", AVOIDABILITY, AVOIDABILITY_COLUMNS,
               [("2024-25 total", ["*", "0", "0", "0", "0", "*", "30", "40"])],
               totals=("2024-25 total",))
-    _page(tmp_path / "national.html", "Avoidability of death (RCP scale; final second-stage "
+    _page(folder / "national.html", "Avoidability of death (RCP scale; final second-stage "
           "score where there is one)", ["Reviewed deaths"],
           [("1 Definitely avoidable", ["15"]), ("6 Definitely not avoidable", ["135"]),
            ("Deaths with an avoidability score", ["150"])],
           totals=("Deaths with an avoidability score",))
-    (tmp_path / "index.html").write_text("".join(f'<a href="trusts/{c}.html"></a>'
-                                                 for c in codes), encoding="utf-8")
+    (folder / "index.html").write_text("".join(f'<a href="trusts/{c}.html"></a>'
+                                               for c in codes), encoding="utf-8")
+    return codes
+
+
+def test_a_national_count_that_narrows_every_organisations_star_is_found(tmp_path):
+    """The insider audit's attack across reports: fifteen trusts print ``*`` for deaths judged
+    definitely avoidable (the index lists all of them), the national report 15 (13-17): each
+    ``*`` is 1-3."""
+    codes = _fifteen_stars(tmp_path)
     findings, n, _ = check_reports([tmp_path])
     assert n == 16
     narrowed = [f for f in findings if f.narrowed]
@@ -434,22 +441,11 @@ def test_pages_beside_the_reports_do_not_hide_the_attack_across_them(tmp_path):
     the collaboratives' pages: they are not organisations. Counted as ones (without the
     national tables' cells), they made every relation across reports unknown, and the fifteen
     narrowed ``*`` of the test above went unseen."""
-    codes = [f"XA{i:02d}" for i in range(15)]
-    for code in codes:
-        _page(tmp_path / "trusts" / f"{code}.html", AVOIDABILITY, AVOIDABILITY_COLUMNS,
-              [("2024-25 total", ["*", "0", "0", "0", "0", "*", "30", "40"])],
-              totals=("2024-25 total",))
-    _page(tmp_path / "national.html", "Avoidability of death (RCP scale; final second-stage "
-          "score where there is one)", ["Reviewed deaths"],
-          [("1 Definitely avoidable", ["15"]), ("6 Definitely not avoidable", ["135"]),
-           ("Deaths with an avoidability score", ["150"])],
-          totals=("Deaths with an avoidability score",))
+    codes = _fifteen_stars(tmp_path)
     _page(tmp_path / "trainers.html", "Tier one trainers", ["Organisation"],
           [("A trainer", ["XA00"])], note="")
     _page(tmp_path / "collaborative" / "shared.html", "Learning from Deaths: A collaborative, "
           "each member and all together", ["Deaths in scope"], [("XA00", ["40"])])
-    (tmp_path / "index.html").write_text("".join(f'<a href="trusts/{c}.html"></a>'
-                                                 for c in codes), encoding="utf-8")
     findings, n, _ = check_reports([tmp_path])
     assert n == 18
     narrowed = [f for f in findings if f.narrowed and f.key[1] == "av1"]
