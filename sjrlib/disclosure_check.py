@@ -62,6 +62,9 @@ quarter of the chart's window, deaths in scope, deaths reviewed and deaths more 
 due to problems in care; each quarter is the sum of the organisations' same quarter, and the
 period's quarters add up to the nation table's "England and Scotland"."""
 THEMES_TABLE = "Themes coded in reviews this period"
+NATIONAL_THEMES_TABLE = "Themes coded in reviews: England and Scotland"
+"""The national report's themes table of both nations, which the national theme charts' points
+of the period add up to (each nation's own table has no chart)."""
 _MONTHS = ("January February March April May June July August September October November "
            "December").split()
 _PERIOD = re.compile(r"deaths from (" + "|".join(_MONTHS) + r") (\d{4}) to (" + "|".join(_MONTHS)
@@ -756,7 +759,8 @@ class _Reader:
         if theme is None or period is None or not inside_k:
             return
         prefix = next((f"theme {t.caption}" for t in page.tables
-                       if t.caption.startswith(THEMES_TABLE)), None)
+                       if t.caption.startswith(THEMES_TABLE)
+                       or t.caption == NATIONAL_THEMES_TABLE), None)
         if prefix is None:
             return
         label = _norm(theme.group(1))

@@ -467,12 +467,38 @@ def test_the_national_lfd_chart_quarters_against_the_nation_table(tmp_path):
                     ["Deaths in scope", "Deaths reviewed (SJR)",
                      "More likely than not due to problems in care"],
                     [("England and Scotland", ["400", "120", "*"])])
-    page = (f"<html><body><p>Pooled figures, deaths from April 2024 to March 2025.</p>"
-            f"{nations.read_text().split('<body>')[1].split('</body>')[0]}"
-            f"{chart.read_text().split('<body>')[1].split('</body>')[0]}</body></html>")
-    chart.unlink()
-    nations.unlink()
-    (tmp_path / "national.html").write_text(page, encoding="utf-8")
+    _one_page(tmp_path / "national.html",
+              "Pooled figures, deaths from April 2024 to March 2025.", nations, chart)
     findings, _, _ = check_reports([tmp_path])
     assert {f.key[1]: f.value for f in findings if f.key[0] == "nation"} == {
         "mltn": 3, "deaths": 400, "reviewed": 120}
+
+
+def _one_page(path: Path, intro: str, *pages: Path) -> None:
+    """The tables of ``pages`` (each written by :func:`_page`) as one page after ``intro``."""
+    bodies = [p.read_text(encoding="utf-8").split("<body>")[1].split("</body>")[0]
+              for p in pages]
+    for p in pages:
+        p.unlink()
+    path.write_text(f"<html><body><p>{intro}</p>{''.join(bodies)}</body></html>",
+                    encoding="utf-8")
+
+
+def test_the_national_theme_chart_against_the_national_themes_table(tmp_path):
+    """The national themes table withholds a theme's count (``*``: a secondary suppression may
+    hide any count); the national chart of it, under a rule that does not round, has the
+    period's months 8, 0, ...: they add up to the table's count, 8."""
+    months = [f"2024-{m:02d}" for m in range(4, 13)] + [f"2025-{m:02d}" for m in range(1, 4)]
+    table = _page(tmp_path / "t.html", "Themes coded in reviews: England and Scotland",
+                  ["Coded reviews", "Reviews coded with the theme", "% of coded reviews"],
+                  [("A rare theme", ["1200", "*", "*"])])
+    chart = _page(tmp_path / "c.html", "Chart data: Coded reviews with the theme 'A rare "
+                  "theme', England and Scotland, by month of death",
+                  ["Coded reviews", "Reviews coded with the theme", "% of coded reviews"],
+                  [(m, ["100", "8" if m == "2024-04" else "0", "–"]) for m in months],
+                  note="Disclosure control: counts from 1 to 7 are shown as *.")
+    _one_page(tmp_path / "national.html",
+              "Pooled figures, deaths from April 2024 to March 2025.", table, chart)
+    findings, _, _ = check_reports([tmp_path])
+    assert [(f.value, f.shown) for f in findings
+            if f.key[1].endswith("_poor") and f.key[2] == "A rare theme"] == [(8, "*")]
