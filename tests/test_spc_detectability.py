@@ -62,3 +62,13 @@ def test_the_sentence_says_what_a_quiet_chart_cannot_see():
 
 def test_not_a_p_chart_gives_no_claim():
     assert spc.detectable_change(spc.xmr(pd.Series(np.arange(12.0)))) is None
+
+
+def test_a_national_chart_reads_as_words():
+    # 3,800 reviews a month at 15%: a doubling is certain to cross the limit in its month
+    chart = _chart([570] * 12, 3800)
+    chart.index = [f"2023-{m:02d}" for m in range(1, 13)]
+    text = narrative.detectability_sentence(chart, "month", "reviews")
+    assert "at about 3,800 reviews a month" in text
+    assert "a doubling would almost certainly cross it in a given month." in text
+    assert "probability 1.00" not in text

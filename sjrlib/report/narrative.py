@@ -108,16 +108,18 @@ def detectability_sentence(spc: pd.DataFrame, unit: str, base_noun: str = "cases
     moves = "rises" if d.direction > 0 else "falls"
     if d.detected_at is None:
         return (f" This chart cannot flag a {'rise' if d.direction > 0 else 'fall'} from a "
-                f"single {unit} at about {n} {base_noun} a {unit} and {d.baseline:.0%} on "
+                f"single {unit} at about {n:,} {base_noun} a {unit} and {d.baseline:.0%} on "
                 f"average; only a run of {unit}s on one side of the mean would show one.")
     change = "doubling" if d.direction > 0 else "halving"
     chance = d.doubling_probability or 0.0
     lead = "This chart detects only large changes" if chance < 0.5 else \
         "What this chart can detect"
     tail = ", so smaller changes can go unseen for months." if chance < 0.5 else "."
-    return (f" {lead}: at about {n} {base_noun} a {unit}, one {unit} crosses the limit only "
+    crosses = (f"would almost certainly cross it in a given {unit}" if chance >= 0.995 else
+               f"would cross it in a given {unit} with probability {chance:.2f}")
+    return (f" {lead}: at about {n:,} {base_noun} a {unit}, one {unit} crosses the limit only "
             f"once the true rate {moves} to about {d.detected_at:.0%} from {d.baseline:.0%}; "
-            f"a {change} would cross it in a given {unit} with probability {chance:.2f}{tail}")
+            f"a {change} {crosses}{tail}")
 
 
 def _list(names: list[str], what: str = "months") -> str:
