@@ -49,8 +49,11 @@ def test_reliability_table(report):
     assert re.fullmatch(r"-?\d\.\d\d to -?\d\.\d\d", alpha_row[ci])  # alpha has its interval
     assert row["Cases"] == protect_count(len(a), report.rule)
     disagree = int((poor_a != poor_b).sum())
-    assert (f"In {protect_count(disagree, report.rule)} of {protect_count(len(a), report.rule)} "
-            "double-reviewed cases") in table.note
+    def words(count: int) -> str:  # a sentence's count: 1,750, not 1750
+        shown = protect_count(count, report.rule)
+        return f"{shown:,}" if isinstance(shown, int) else shown
+
+    assert f"In {words(disagree)} of {words(len(a))} double-reviewed cases" in table.note
 
 
 def test_reliability_summary_rows(report):

@@ -865,7 +865,8 @@ class NationalReport(FormQuestionSections):
         return tables.ReportTable(
             frame, caption="Agreement between two first-stage reviewers on the overall care "
                            "score (cases reviewed independently by two reviewers)",
-            note=f"In {disagree} of {pairs} double-reviewed cases one reviewer scored overall "
+            note=f"In {_count_text(disagree)} of {_count_text(pairs)} double-reviewed cases one "
+                 "reviewer scored overall "
                  "care poor or very poor (1-2, which triggers a second-stage review) and the "
                  "other did not: whether a death gets a second-stage review can depend on who "
                  "reviews it. Gwet's AC1 is given beside kappa because kappa is low whenever "
@@ -991,6 +992,11 @@ def _term_label(term: str) -> str:
     except KeyError:
         shown, ref = level, ""
     return f"{_COVARIATE_WORDS.get(name, name)}: {shown}{ref}"
+
+
+def _count_text(shown: object) -> str:
+    """A published count in a sentence: "1,750", or the suppression symbol as it is."""
+    return f"{shown:,}" if isinstance(shown, (int, np.integer)) else str(shown)
 
 
 def _trend_note(trend, robust) -> str:
