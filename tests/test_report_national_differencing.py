@@ -214,3 +214,9 @@ def test_the_national_introduction_names_its_months_as_the_attacker_reads_them(r
     text = report.introduction()._repr_html_()
     assert "deaths from April 2024 to March 2025" in text
     assert _report_period(text) == ("2024-04", "2025-03")
+    # the number of reviews rounded as every count of the report: 358 reviews read "360"
+    assert len(report.reviews) == 360 and "360 reviews" in text
+    fewer = _report(_store())
+    fewer.reviews = fewer.reviews.iloc[:358]
+    assert "360 reviews" in fewer.introduction()._repr_html_()
+    assert "358" not in fewer.introduction()._repr_html_()

@@ -57,6 +57,11 @@ def test_the_ordinal_model_checks_proportional_odds_and_multiple_testing(report)
     holm = [float(p.lstrip("<")) for p in table.frame["p value (Holm)"]]
     raw = [float(p.lstrip("<")) for p in table.frame["p value"]]
     assert all(h >= r for h, r in zip(holm, raw, strict=True))
+    # the number of reviews is a count, printed as the tables print it (rounded), not exact
+    import re
+
+    n = re.match(r"([\d,]+) first-stage reviews \((\d+|fewer than 8) with a missing", table.note)
+    assert n is not None and int(n.group(1).replace(",", "")) % report.rule.rounding == 0
 
 
 def test_pooled_care_scores_have_intervals_clustered_by_organisation(report):

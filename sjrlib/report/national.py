@@ -180,7 +180,7 @@ class NationalReport(FormQuestionSections):
         n = len(self.reviews)
         orgs = self.reviews["organisation_code"].nunique()
         return narrative.Paragraph(
-            "Pooled figures from ", narrative.Strong(f"{n:,} reviews"), " at ",
+            "Pooled figures from ", narrative.Strong(f"{self._count_words(n)} reviews"), " at ",
             narrative.Strong(f"{orgs} organisations"), " (England's acute "
             f"trusts and Scotland's health boards), deaths from "
             f"{_month_words(self.period.start_month)} to {_month_words(self.period.end_month)}"
@@ -877,6 +877,14 @@ class NationalReport(FormQuestionSections):
             formats={"Estimate": "decimal"}, index_name="Statistic",
         )
 
+    def _count_words(self, count: int) -> str:
+        """An exact count in a sentence as the tables print it: rounded ("44,505"), or "fewer
+        than 8" where they print ``*``."""
+        shown = protect_count(int(count), self.rule)
+        if shown == self.rule.symbol:
+            return f"fewer than {self.rule.threshold + 1}"
+        return _count_text(shown)
+
     def reliability_heatmap(self) -> Chart:
         """The two reviewers' overall scores of the double-reviewed cases, crossed: counts
         under the report's disclosure rule; no chart on fewer than 8 cases."""
@@ -931,8 +939,10 @@ class NationalReport(FormQuestionSections):
                              ).astype(object)
         return tables.ReportTable(
             frame, caption="Proportional-odds model of the overall care score",
-            note=(f"{fit.nobs:,} first-stage reviews ({fit.n_dropped:,} with a missing "
-                  "covariate left out). An odds ratio above 1 means the factor goes with a "
+            note=(f"{self._count_words(fit.nobs)} first-stage reviews "
+                  f"({self._count_words(fit.n_dropped)} with a missing covariate left out; "
+                  "the model uses the exact counts). An odds ratio above 1 means the factor "
+                  "goes with a "
                   "lower (worse) overall score. "
                   + (f"Intervals and p values treat reviews as independent: with fewer than "
                      f"{_MIN_CLUSTERS} organisations a cluster-robust variance cannot be "
