@@ -443,15 +443,9 @@ def _quarter_of_label(label: str) -> str | None:
 
 def _first_month(label: str) -> str | None:
     """The first month of a chart row: ``YYYY-MM`` itself, ``YYYY/YY Qn`` its first month."""
-    label = label.strip()
-    if re.fullmatch(r"\d{4}-\d{2}", label):
-        return label
-    m = _QUARTER.fullmatch(label)
-    if m is None:
-        return None
-    year, q = int(m.group(1)), int(m.group(2))
-    month = 4 + 3 * (q - 1)
-    return f"{year + (month > 12)}-{(month - 1) % 12 + 1:02d}"
+    from sjrlib.stats._reviews import quarter_first_month
+
+    return quarter_first_month(label)
 
 
 @dataclass

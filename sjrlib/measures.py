@@ -361,7 +361,7 @@ def pooled_withheld(per_org: pd.DataFrame, rule: Any, *,
     Returns a boolean frame indexed by period (sorted), one column per count.
     """
     from sjrlib.disclosure import differencing_risk
-    from sjrlib.stats._reviews import financial_quarter, financial_year
+    from sjrlib.stats._reviews import financial_quarter, financial_year, quarter_first_month
 
     columns = list(columns)
     periods = sorted(per_org["period"].astype(str).unique())
@@ -372,7 +372,7 @@ def pooled_withheld(per_org: pd.DataFrame, rule: Any, *,
     when = per_org["period"].astype(str).to_numpy()
 
     def first(label: str) -> str:
-        return label if unit == "month" else _quarter_first_month(label)
+        return label if unit == "month" else str(quarter_first_month(label))
 
     sums: dict[str, list[str]] = {}
     for label in periods:
@@ -398,13 +398,6 @@ def pooled_withheld(per_org: pd.DataFrame, rule: Any, *,
             if len(open_) == len(members) and open_:
                 out.at[max(open_, key=lambda m: (int(pooled[m]), m)), column] = True
     return out
-
-
-def _quarter_first_month(label: str) -> str:
-    """The first month of a financial quarter labelled ``YYYY/YY Qn`` (or ``YYYY-YY Qn``)."""
-    year, quarter = label[:4], int(label.rsplit("Q", 1)[1])
-    month = 4 + 3 * (quarter - 1)
-    return f"{int(year) + (month > 12)}-{(month - 1) % 12 + 1:02d}"
 
 
 def published_p_chart(published: pd.DataFrame, improvement: str, *,

@@ -39,7 +39,7 @@ from sjrlib.report.params import NationalParameters, load_parameters, months_bet
 from sjrlib.report.stamp import Stamp
 from sjrlib.report.trust import _month_words, _period_words, _zero_quarters
 from sjrlib.stats import agreement, clustered, descriptive, models
-from sjrlib.stats._reviews import financial_quarter, financial_year
+from sjrlib.stats._reviews import financial_quarter, financial_year, quarter_first_month
 from sjrlib.stats.lfd import learning_from_deaths
 
 __all__ = ["NationalReport", "national_report"]
@@ -765,7 +765,7 @@ class NationalReport(FormQuestionSections):
         withheld = measures.pooled_withheld(by_org, self.rule, period=period, columns=columns,
                                             unit="quarter")
         table_whole = self._lfd["England and Scotland"]
-        firsts = [measures._quarter_first_month(q) for q in quarters]
+        firsts = [str(quarter_first_month(q)) for q in quarters]
         in_period = [period[0] <= f <= period[1] for f in firsts]
         for column in columns:
             # the nation table withheld the period's count: the period's quarters must not

@@ -18,6 +18,7 @@ Selection rules (documented in the public functions that rely on them):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -68,6 +69,19 @@ def financial_quarter(month: str) -> str:
     """The financial quarter of a month, e.g. ``"2023/24 Q1"`` (Q1 = April to June)."""
     mon = int(month[5:7])
     return f"{financial_year(month)} Q{(mon - 4) % 12 // 3 + 1}"
+
+
+def quarter_first_month(label: str) -> str | None:
+    """The first month of a period label: ``YYYY-MM`` itself, a financial quarter
+    ``"2023/24 Q4"`` its first month (``"2024-01"``); None for anything else."""
+    label = label.strip()
+    if re.fullmatch(r"\d{4}-\d{2}", label):
+        return label
+    m = re.fullmatch(r"(\d{4})/\d{2} Q([1-4])", label)
+    if m is None:
+        return None
+    month = 4 + 3 * (int(m.group(2)) - 1)
+    return f"{int(m.group(1)) + (month > 12)}-{(month - 1) % 12 + 1:02d}"
 
 
 def period_label(month: str | None, period: str) -> str | None:
