@@ -220,3 +220,66 @@ def test_the_national_introduction_names_its_months_as_the_attacker_reads_them(r
     fewer.reviews = fewer.reviews.iloc[:358]
     assert "360 reviews" in fewer.introduction()._repr_html_()
     assert "358" not in fewer.introduction()._repr_html_()
+
+
+def _quarterly_store(spec: dict[str, tuple[str, list[int]]]) -> ReportData:
+    """Organisations with 20 reviewed deaths in the middle month of each quarter of 2024-25,
+    ``spec[code] = (nation, [deaths judged more likely than not in Q1..Q4])`` of them (very
+    poor care, definitely avoidable), the rest adequate and not avoidable; 30 deaths a month
+    in every organisation's feed."""
+    reviews, deaths = [], []
+    middles = ["2024-05", "2024-08", "2024-11", "2025-02"]
+    for code, (nation, mltn) in spec.items():
+        for month, k in zip(middles, mltn, strict=True):
+            for i in range(20):
+                rare = i < k
+                reviews.append({
+                    "review_id": f"{code}-{month}-r{i}", "case_id": f"{code}-{month}-c{i}",
+                    "organisation_code": code, "review_stage": "first", "status": "submitted",
+                    "form_version": "rcp2017", "review_date": pd.Timestamp("2025-04-01"),
+                    "death_month": month, "age_at_death": 80, "learning_disability": "no",
+                    "score_overall": 1 if rare else 3, "avoidability_score": 1 if rare else 6,
+                    "avoidability_scale": "rcp", "nation": nation,
+                    "region": "Scotland" if nation == "scotland" else "London"})
+        for month in PERIOD.months():
+            deaths.append({"organisation_code": code, "month": month, "deaths_in_scope": 30,
+                           "learning_disability_deaths": 0})
+    frame = pd.DataFrame(reviews)
+    for column in domain.REVIEW_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    for column in ("age_at_death", *(domain.score_column(p) for p in domain.PHASES),
+                   "avoidability_score"):
+        frame[column] = frame[column].astype("Int64")
+    codes = list(spec)
+    organisations = pd.DataFrame({
+        "organisation_code": codes, "name": codes,
+        "nation": [spec[c][0] for c in codes],
+        "region": ["Scotland" if spec[c][0] == "scotland" else "London" for c in codes]})
+    deaths = pd.DataFrame(deaths).astype({"deaths_in_scope": "Int64",
+                                          "learning_disability_deaths": "Int64"})
+    return ReportData(frame, deaths, organisations, PERIOD, "2023-04",
+                      read_at="2026-11-01T00:00:00+00:00")
+
+
+def test_lfd_by_nation_is_protected_against_every_organisations_quarters():
+    """Two English trusts: XA's deaths judged more likely than not 1, 1, 2, 2 by quarter
+    (each * in its own report, and its year's 6 too), XB's 0, 10, 1, 3 (0, 10, *, * and 15).
+    Each count alone is safe against the trusts' years (England's 20, 18-22, less XB's 15,
+    13-17, leaves XA's * 1-7), but XA's four quarters are each at least 1, so its year is at
+    least 4, at most 22 - 13 = 9, and each quarter at most 9 - 3 = 6: 1-6, not 1-7. England's
+    count (and so both nations') is withheld."""
+    from sjrlib.disclosure import count_range
+
+    report = _report(_quarterly_store({
+        "XA": ("england", [1, 1, 2, 2]), "XB": ("england", [0, 10, 1, 3]),
+        "S1": ("scotland", [0, 0, 0, 0])}))
+    quarters = report._lfd_by_org.set_index(["organisation_code", "period"])
+    assert list(quarters.loc["XA", "more_likely_than_not"]) == [1, 1, 2, 2]
+    column = "More likely than not due to problems in care"
+    frame = report.lfd_by_nation().frame
+    assert frame.at["England", column] == RULE.symbol
+    assert frame.at["England and Scotland", column] == RULE.symbol
+    # the count the cell-by-cell check alone would have printed: 20 (18-22)
+    assert count_range(RULE.round(20), RULE) == (18, 22)
+    assert report._lfd_withheld().at["England", "more_likely_than_not"] == False  # noqa: E712

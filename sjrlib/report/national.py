@@ -288,7 +288,7 @@ class NationalReport(FormQuestionSections):
         exact = pd.DataFrame(raw).T.astype(object)
         withheld = self._lfd_withheld()
         shown = protect_counts(exact, self.rule, total_row="England and Scotland",
-                               withheld=withheld)
+                               withheld=withheld, pooled=self._lfd_pooled())
         out = {}
         for name, row in flags.items():
             for column in _LFD_SHOWN:
@@ -314,6 +314,41 @@ class NationalReport(FormQuestionSections):
         by_org = learning_from_deaths(self.reviews, self.deaths, period="quarter",
                                       by_organisation=True, as_of=self.period.end_month)
         return by_org[by_org["period"].isin(self._quarter_labels)]
+
+    def _lfd_pooled(self) -> list[pd.DataFrame]:
+        """Each organisation's Learning from Deaths counts of the period as its own table
+        prints them (:func:`tables.protect_lfd`: the year's row, and its four quarters as
+        ``attrs["parts"]``), on the nation table's rows (its nation's and "England and
+        Scotland"; 0 in the other nation's), for :func:`sjrlib.disclosure.protect_counts`
+        (``pooled``). Found by a search: of two English trusts printing ``*`` for each of four
+        quarters (and the year) and 0, 10, ``*``, ``*`` (15 for the year), England's 20 left
+        the first one's quarters 1-6, which the check of each cell alone did not see. Deaths
+        "not known" are not printed (anything)."""
+        labels = self._quarter_labels
+        names = {code: next(name for name, key in _NATIONS if key == nation)
+                 for code, nation in self.nation_of.items()
+                 if nation in {key for _name, key in _NATIONS}}
+
+        def printed(value: object) -> object:
+            return None if value is None or value is pd.NA or value == tables.NOT_KNOWN \
+                else value
+
+        out = []
+        for code, quarters in self._lfd_by_org.groupby("organisation_code", sort=True,
+                                                       observed=True):
+            nation = names.get(str(code))
+            if nation is None:
+                continue
+            _raw, shown = tables.protect_lfd(_zero_quarters(quarters, labels), self.rule,
+                                             total_label="year")
+            rows = [nation, "England and Scotland"]
+            table = pd.DataFrame({c: [printed(shown.at["year", c])] * 2 for c in _LFD_SHOWN},
+                                 index=rows, dtype=object)
+            table.attrs["parts"] = {
+                (r, c): [printed(shown.at[q, c]) for q in shown.index if q != "year"]
+                for r in rows for c in _LFD_SHOWN}
+            out.append(table)
+        return out
 
     def _lfd_withheld(self) -> pd.DataFrame:
         """The nation table's counts that, set against each organisation's period total in its
