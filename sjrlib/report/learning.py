@@ -349,6 +349,7 @@ class _Monthly:
                  rule: DisclosureRule | None = None,
                  period: tuple[str, str] | None = None, *, pooled: bool = False) -> None:
         self.rule, self.period = rule, period
+        self._charts: dict[tuple[str, str], pd.DataFrame] = {}
         ids = coded["review_id"].astype(str).to_numpy()
         month_of = pd.Series(coded["death_month"].astype(str).to_numpy(), index=ids)
         index = pd.Index(months)
@@ -375,7 +376,14 @@ class _Monthly:
             self.by_org = (den, num)
 
     def chart(self, theme: str, improvement: str) -> pd.DataFrame:
-        """Monthly p-chart of the share of coded reviews coded ``theme``."""
+        """Monthly p-chart of the share of coded reviews coded ``theme`` (made once: the
+        themes table reads every theme's trend, the charts the top themes')."""
+        key = (theme, improvement)
+        if key not in self._charts:
+            self._charts[key] = self._chart(theme, improvement)
+        return self._charts[key]
+
+    def _chart(self, theme: str, improvement: str) -> pd.DataFrame:
         num = self.num.loc[theme] if theme in self.num.index else self.den * 0
         counts = pd.DataFrame({"numerator": num.astype(int), "denominator": self.den})
         withheld: set[str] = set()

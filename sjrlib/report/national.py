@@ -315,6 +315,17 @@ class NationalReport(FormQuestionSections):
                                       by_organisation=True, as_of=self.period.end_month)
         return by_org[by_org["period"].isin(self._quarter_labels)]
 
+    @cached_property
+    def _lfd_printed_by_org(self) -> dict[str, pd.DataFrame]:
+        """Each organisation's Learning from Deaths counts of the period as its own table
+        prints them (:func:`tables.protect_lfd`: its quarters and the ``year``'s row). Months
+        a trust's chart plots are not taken: they can only hide more of what it prints."""
+        labels = self._quarter_labels
+        return {str(code): tables.protect_lfd(_zero_quarters(quarters, labels), self.rule,
+                                              total_label="year")[1]
+                for code, quarters in self._lfd_by_org.groupby(
+                    "organisation_code", sort=True, observed=True)}
+
     def _lfd_pooled(self) -> list[pd.DataFrame]:
         """Each organisation's Learning from Deaths counts of the period as its own table
         prints them (:func:`tables.protect_lfd`: the year's row, and its four quarters as
@@ -324,7 +335,6 @@ class NationalReport(FormQuestionSections):
         quarters (and the year) and 0, 10, ``*``, ``*`` (15 for the year), England's 20 left
         the first one's quarters 1-6, which the check of each cell alone did not see. Deaths
         "not known" are not printed (anything)."""
-        labels = self._quarter_labels
         names = {code: next(name for name, key in _NATIONS if key == nation)
                  for code, nation in self.nation_of.items()
                  if nation in {key for _name, key in _NATIONS}}
@@ -334,13 +344,10 @@ class NationalReport(FormQuestionSections):
                 else value
 
         out = []
-        for code, quarters in self._lfd_by_org.groupby("organisation_code", sort=True,
-                                                       observed=True):
-            nation = names.get(str(code))
+        for code, shown in self._lfd_printed_by_org.items():
+            nation = names.get(code)
             if nation is None:
                 continue
-            _raw, shown = tables.protect_lfd(_zero_quarters(quarters, labels), self.rule,
-                                             total_label="year")
             rows = [nation, "England and Scotland"]
             table = pd.DataFrame({c: [printed(shown.at["year", c])] * 2 for c in _LFD_SHOWN},
                                  index=rows, dtype=object)
@@ -684,16 +691,12 @@ class NationalReport(FormQuestionSections):
         quarters as ``attrs["parts"]``), on the national table's rows (the scored total: not
         printed there), for :func:`sjrlib.disclosure.protect_counts` (``pooled``): on a
         four-trust store the national "2 Strong evidence of avoidability" left a trust's
-        year ``*`` at most 9, and so its four quarters' ``*`` each 1-6. Months a trust's chart
-        plots are not taken: they can only hide more of what it prints."""
-        labels = self._quarter_labels
-        by_org = self._lfd_by_org
+        year ``*`` at most 9, and so its four quarters' ``*`` each 1-6
+        (:attr:`_lfd_printed_by_org`)."""
         scores = {r: f"avoidability_{r.split(' ', 1)[0]}" for r in rows
                   if r.split(" ", 1)[0].isdigit()}
         out = []
-        for _code, quarters in by_org.groupby("organisation_code", sort=True, observed=True):
-            _raw, printed = tables.protect_lfd(_zero_quarters(quarters, labels), self.rule,
-                                               total_label="year")
+        for printed in self._lfd_printed_by_org.values():
             table = pd.DataFrame({"Reviewed deaths": [
                 printed.at["year", scores[r]] if r in scores else None for r in rows]},
                 index=rows, dtype=object)
