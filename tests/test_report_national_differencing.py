@@ -283,3 +283,28 @@ def test_lfd_by_nation_is_protected_against_every_organisations_quarters():
     # the count the cell-by-cell check alone would have printed: 20 (18-22)
     assert count_range(RULE.round(20), RULE) == (18, 22)
     assert report._lfd_withheld().at["England", "more_likely_than_not"] == False  # noqa: E712
+
+
+def test_completeness_is_protected_against_every_organisations_quarters():
+    """The same shape in the completeness table: deaths with only a draft review, XA 1, 1, 2,
+    2 by quarter (each * in its own report, the period's 6 too), XB 0, 10, 1, 3 (0, 10, *, *
+    and 15). England's 20 (18-22) would leave XA's quarters 1-6; it is withheld."""
+    data = _quarterly_store({"XA": ("england", [0] * 4), "XB": ("england", [0] * 4),
+                             "S1": ("scotland", [0] * 4)})
+    middles = ["2024-05", "2024-08", "2024-11", "2025-02"]
+    data.drafts = pd.DataFrame(
+        [{"organisation_code": code, "death_month": m, "drafts_outstanding": k}
+         for code, ks in (("XA", [1, 1, 2, 2]), ("XB", [0, 10, 1, 3]))
+         for m, k in zip(middles, ks, strict=True) if k]).astype({"drafts_outstanding": "Int64"})
+    report = _report(data)
+    drafts = "England: deaths with only a draft review"
+    by_org = report._completeness_by_org
+    assert by_org["XA"][drafts].tolist() == [1, 1, 2, 2, 6]
+    assert by_org["XB"][drafts].tolist() == [0, 10, 1, 3, 14]
+    table = report.completeness().frame
+    # each count alone is safe against the trusts' own (the period's 20 against * and 15)
+    assert not report._completeness_withheld(
+        {"England": report._completeness["England"],
+         "Scotland": report._completeness["Scotland"]},
+        report._completeness[""].index).loc[report.total_label, drafts]
+    assert table.at[report.total_label, drafts] == RULE.symbol

@@ -299,19 +299,21 @@ def completeness_counts(groups: Mapping[str, pd.DataFrame], quarters: Iterable[s
 
 
 def completeness_table(groups: Mapping[str, pd.DataFrame], done: pd.DataFrame, rule,
-                       total_label: str, withheld: pd.DataFrame | None = None):
+                       total_label: str, withheld: pd.DataFrame | None = None,
+                       pooled: list[pd.DataFrame] | None = None):
     """Per quarter and group (``{"": one organisation}`` or ``{"England": ..., ...}``): deaths
     with only a draft review and deaths waiting for a second-stage review, under disclosure
     control with the period total (primary and secondary suppression within the table), and
     whether the quarter's figures are final (``done``: the status of the whole).
     ``withheld``: cells to withhold besides the rule's (the national report's that would
-    narrow an organisation's own)."""
+    narrow an organisation's own); ``pooled``: each organisation's table as its report prints
+    it, for :func:`sjrlib.disclosure.protect_counts`."""
     from sjrlib.disclosure import protect_counts
     from sjrlib.report import tables
 
     counts = completeness_counts(groups, done.index, total_label)
     frame = protect_counts(counts.astype(object), rule, total_row=total_label,
-                           withheld=withheld)
+                           withheld=withheld, pooled=pooled)
     frame["Figures"] = [("Provisional" if p else "Final") for p in done["provisional"]] + [""]
     return tables.noting_differencing(tables.ReportTable(
         frame, caption="Completeness: reviews still to come, by quarter of death",

@@ -217,21 +217,26 @@ class NationalReport(FormQuestionSections):
 
     def completeness(self) -> tables.ReportTable:
         """Per quarter and nation: deaths with only a draft review and deaths waiting for a
-        second-stage review; whether the quarter is final (both nations together)."""
+        second-stage review; whether the quarter is final (both nations together). Protected
+        cell by cell against each organisation's own completeness table
+        (:meth:`_completeness_withheld`), then against all of them at once, their quarters
+        adding up to their period (``pooled``): two trusts printing ``*`` in each quarter
+        (and for the period) and 0, 10, ``*``, ``*`` (15) would have England's 20 leave the
+        first's quarters 1-6."""
         done = self._completeness
         nations = {"England": done["England"], "Scotland": done["Scotland"]}
+        printed = [protect_counts(table.astype(object), self.rule, total_row=self.total_label)
+                   for table in self._completeness_by_org.values()]
         return completeness.completeness_table(
             nations, done[""], self.rule, self.total_label,
-            withheld=self._completeness_withheld(nations, done[""].index))
+            withheld=self._completeness_withheld(nations, done[""].index), pooled=printed)
 
-    def _completeness_withheld(self, nations: dict[str, pd.DataFrame], quarters
-                               ) -> pd.DataFrame:
-        """The completeness counts that, set against each organisation's own completeness
-        table (the same counts per quarter and for the period), would narrow one of its cells
-        (:func:`sjrlib.disclosure.differencing_withheld`; a nation's columns pool its
-        organisations)."""
+    @cached_property
+    def _completeness_by_org(self) -> dict[str, pd.DataFrame]:
+        """Each organisation's exact completeness counts by quarter and for the period, in
+        its nation's columns of the national table."""
         as_at = completeness.as_at_date(self.data.read_at)
-        pooled = completeness.completeness_counts(nations, quarters, self.total_label)
+        quarters = self._completeness[""].index
         per_org = {}
         codes = {str(c) for c in (*self.reviews["organisation_code"],
                                   *self.deaths["organisation_code"],
@@ -249,7 +254,16 @@ class NationalReport(FormQuestionSections):
                 as_at)
             per_org[code] = completeness.completeness_counts({nation: done}, quarters,
                                                              self.total_label)
-        return differencing_withheld(per_org, self.rule, self.rule, pooled)
+        return per_org
+
+    def _completeness_withheld(self, nations: dict[str, pd.DataFrame], quarters
+                               ) -> pd.DataFrame:
+        """The completeness counts that, set against each organisation's own completeness
+        table (the same counts per quarter and for the period), would narrow one of its cells
+        (:func:`sjrlib.disclosure.differencing_withheld`; a nation's columns pool its
+        organisations)."""
+        pooled = completeness.completeness_counts(nations, quarters, self.total_label)
+        return differencing_withheld(self._completeness_by_org, self.rule, self.rule, pooled)
 
     # ------------------------------------------------------------------------- subsets ----
     def _nation(self, frame: pd.DataFrame, nation: str | None) -> pd.DataFrame:
