@@ -308,3 +308,73 @@ def test_completeness_is_protected_against_every_organisations_quarters():
          "Scotland": report._completeness["Scotland"]},
         report._completeness[""].index).loc[report.total_label, drafts]
     assert table.at[report.total_label, drafts] == RULE.symbol
+
+
+def _overall_store(spec: dict[str, list[int]]) -> ReportData:
+    """English trusts whose first-stage reviews (June 2024) score overall care 1-5 as many
+    times as ``spec[code]`` says (no other phase scored)."""
+    reviews = []
+    for code, counts in spec.items():
+        i = 0
+        for score, k in enumerate(counts, 1):
+            for _ in range(k):
+                reviews.append({
+                    "review_id": f"{code}-r{i}", "case_id": f"{code}-c{i}",
+                    "organisation_code": code, "review_stage": "first", "status": "submitted",
+                    "form_version": "rcp2017", "review_date": pd.Timestamp("2024-08-01"),
+                    "death_month": "2024-06", "age_at_death": 80, "learning_disability": "no",
+                    "score_overall": score, "avoidability_score": 6,
+                    "avoidability_scale": "rcp", "nation": "england", "region": "London"})
+                i += 1
+    frame = pd.DataFrame(reviews)
+    for column in domain.REVIEW_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    for column in ("age_at_death", *(domain.score_column(p) for p in domain.PHASES),
+                   "avoidability_score"):
+        frame[column] = frame[column].astype("Int64")
+    codes = list(spec)
+    organisations = pd.DataFrame({"organisation_code": codes, "name": codes,
+                                  "nation": ["england"] * len(codes),
+                                  "region": ["London"] * len(codes)})
+    deaths = pd.DataFrame([{"organisation_code": c, "month": m, "deaths_in_scope": 30,
+                            "learning_disability_deaths": 0}
+                           for c in codes for m in PERIOD.months()]).astype(
+        {"deaths_in_scope": "Int64", "learning_disability_deaths": "Int64"})
+    return ReportData(frame, deaths, organisations, PERIOD, "2023-04",
+                      read_at="2026-11-01T00:00:00+00:00")
+
+
+def test_care_scores_are_protected_against_every_organisations_table():
+    """Overall care scored 1-5: XA 3, 8, 0, 0, 0 (its report: *, *, 0, 0, 0 of 10), XB 2, 2, 0,
+    10, 8 (*, *, 0, 10, * of 20). Nationally 5, 10, 0, 10, 8 of 33. Cell by cell the national
+    "5 Excellent care", 10 (8-12), is safe; but less XA's 0 it is XB's (8-12), and with XB's
+    total 18-22 and its "4" 8-12, XB's scores 1 and 2 are at most 6 together: each * 1-5. The
+    national count is withheld, and the chart draws no share of overall care."""
+    report = _report(_overall_store({"XA": [3, 8, 0, 0, 0], "XB": [2, 2, 0, 10, 8]}))
+    overall = domain.label("phase", "overall")
+    frame = report.care_scores().frame
+    from sjrlib.report.tables import CARE_SCORE_LABELS
+
+    excellent = CARE_SCORE_LABELS[4]
+    assert not report._care_withheld.at[overall, excellent]
+    assert frame.at[overall, excellent] == RULE.symbol
+    bars = report.care_scores_chart().protected
+    rows = bars[bars["phase"] == "overall"]
+    assert rows["percent"].isna().all()
+    assert (rows.loc[rows["score"] == 5, "count"] == RULE.symbol).all()
+
+
+
+def test_the_care_score_chart_withholds_what_the_table_withholds(report):
+    """Sixteen trusts' single very poor overall care (each * in its own report): the table
+    withholds the national 16 for differencing; the bars drew it (15 of 360, 4%)."""
+    from sjrlib.report.tables import CARE_SCORE_LABELS
+
+    overall = domain.label("phase", "overall")
+    assert report.care_scores().frame.at[overall, CARE_SCORE_LABELS[0]] == RULE.symbol
+    bars = report.care_scores_chart().protected
+    rows = bars[bars["phase"] == "overall"]
+    assert rows.loc[rows["score"] == 1, "count"].tolist() == [RULE.symbol]
+    assert rows["percent"].isna().all()
+    assert "4%" not in report.care_scores_chart()._repr_html_()

@@ -454,17 +454,32 @@ class NationalReport(FormQuestionSections):
     def care_scores(self) -> tables.ReportTable:
         """Care scores by phase, pooled: each phase's % poor care with an interval clustered
         by organisation (and its design effect), computed from the counts shown."""
+        return self._care_scores
+
+    @cached_property
+    def _care_scores(self) -> tables.ReportTable:
+        """The care-score table, protected cell by cell against each organisation's own
+        (:attr:`_care_withheld`), then against all of them at once (``pooled``: each
+        organisation's table as its report prints it, with its own margins). Found by a search:
+        trusts printing ``*``, ``*``, 0, 0, 0 (10) and ``*``, ``*``, 0, 10, ``*`` (20) for
+        overall care; a national "5 Excellent care" of 10 (8-12), safe cell by cell, put the
+        second's scores 1 and 2 at most 6 together, its ``*`` 1-5."""
         def interval(phase: str, count: object, base: object, n_exact: int):
             part = clustered.poor_care_outcomes(self.reviews, phase=phase)
             fit = clustered.clustered_proportion(part["poor"], part["organisation_code"],
                                                  self.alpha)
             return clustered_interval(count, base, n_exact, fit, self.alpha)
 
+        pooled = [protect_counts(tables.care_score_counts(part), self.rule,
+                                 total_column=tables.CARE_TOTAL)
+                  for _code, part in descriptive.care_score_distribution(
+                      self.reviews, by="organisation_code").groupby(
+                      "organisation_code", sort=True, observed=True)]
         return tables.noting_differencing(tables.care_score_table(
             *self._care, self.rule, alpha=self.alpha, clustered=interval,
             clustered_note=clustered.METHOD_NOTE + " The interval is computed from the counts "
             "shown and the design effect; none on fewer than 8 reviews.",
-            withheld=self._care_withheld), self._care_withheld)
+            withheld=self._care_withheld, pooled=pooled), self._care_withheld)
 
     @cached_property
     def _care_withheld(self) -> pd.DataFrame:
@@ -486,7 +501,22 @@ class NationalReport(FormQuestionSections):
         return out
 
     def care_scores_chart(self) -> tables.ScoreBars:
+        """The bars of the care-score table: a count the table withholds (for differencing,
+        or with one) is withheld here too, and its phase's shares with it (a share of the
+        shown total would give it back)."""
         safe = tables.protect_distribution(self._care[0], self.rule, group="phase")
+        shown = self._care_scores.frame
+        hidden_phases = set()
+        for i, row in safe.iterrows():
+            label = domain.label("phase", str(row["phase"]))
+            column = tables.CARE_SCORE_LABELS[int(row["score"]) - 1]
+            if label in shown.index and shown.at[label, column] == self.rule.symbol:
+                safe.at[i, "count"] = self.rule.symbol
+                hidden_phases.add(row["phase"])
+            if label in shown.index and shown.at[label, tables.CARE_TOTAL] == self.rule.symbol:
+                safe.at[i, "n_applicable"] = self.rule.symbol
+                hidden_phases.add(row["phase"])
+        safe.loc[safe["phase"].isin(hidden_phases), "percent"] = np.nan
         return tables.ScoreBars(safe, self.rule, title="Care scores by phase of care "
                                 "(% of first-stage reviews scoring the phase)")
 

@@ -432,12 +432,30 @@ def care_inputs(reviews: pd.DataFrame, alpha: float
     return distribution, poor
 
 
+CARE_TOTAL = "Reviews scoring this phase"
+"""The care-score table's total column."""
+
+
+def care_score_counts(distribution: pd.DataFrame) -> pd.DataFrame:
+    """The exact counts of :func:`care_score_table`: a row per phase (its label), a column per
+    score (:data:`CARE_SCORE_LABELS`) and :data:`CARE_TOTAL`."""
+    rows = {}
+    for phase in domain.PHASES:
+        part = distribution[distribution["phase"] == phase].sort_values("score")
+        counts = dict(zip(CARE_SCORE_LABELS, (int(c) for c in part["count"]), strict=True)) \
+            if len(part) else dict.fromkeys(CARE_SCORE_LABELS, 0)
+        counts[CARE_TOTAL] = int(part["n_applicable"].iloc[0]) if len(part) else 0
+        rows[domain.label("phase", phase)] = counts
+    return pd.DataFrame.from_dict(rows, orient="index").astype(object)
+
+
 def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame],
                      rule: DisclosureRule, alpha: float = 0.05, *,
                      clustered: Callable[[str, object, object, int],
                                          tuple[str | None, str | None]] | None = None,
                      clustered_note: str = "",
-                     withheld: pd.DataFrame | None = None) -> ReportTable:
+                     withheld: pd.DataFrame | None = None,
+                     pooled: list[pd.DataFrame] | None = None) -> ReportTable:
     """Care scores by phase of care, with % poor or very poor care and its confidence interval.
 
     Parameters
@@ -456,6 +474,9 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
     withheld
         Cells to withhold besides the rule's (rows: phase labels, columns: the score and total
         headers), e.g. the national report's cells that would narrow an organisation's own.
+    pooled
+        Each organisation's table as its report prints it (:func:`care_score_counts` under
+        the rule), for :func:`sjrlib.disclosure.protect_counts` (the national report).
 
     The % poor or very poor care is of the counts shown: the sum of the two shown cells (scores
     1 and 2) over the shown total, and none when either cell is withheld. (Rounding the exact
@@ -463,15 +484,9 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
     exact counts to 41-42.)
     """
     labels = CARE_SCORE_LABELS
-    rows = {}
-    for phase in domain.PHASES:
-        part = distribution[distribution["phase"] == phase].sort_values("score")
-        counts = dict(zip(labels, (int(c) for c in part["count"]), strict=True))
-        counts["Reviews scoring this phase"] = int(part["n_applicable"].iloc[0]) if len(part) else 0
-        rows[domain.label("phase", phase)] = counts
-    raw = pd.DataFrame.from_dict(rows, orient="index").astype(object)
-    total = "Reviews scoring this phase"
-    protected = protect_counts(raw, rule, total_column=total, withheld=withheld)
+    raw = care_score_counts(distribution)
+    total = CARE_TOTAL
+    protected = protect_counts(raw, rule, total_column=total, withheld=withheld, pooled=pooled)
     pct, ci, deffs = [], [], []
     for phase in domain.PHASES:
         row = poor[phase].iloc[0] if len(poor[phase]) else None
