@@ -57,13 +57,7 @@ def _store(rare: int = 1) -> ReportData:
         if k:
             drafts.append({"organisation_code": code, "death_month": "2024-06",
                            "drafts_outstanding": k})
-    frame = pd.DataFrame(reviews)
-    for column in domain.REVIEW_COLUMNS:
-        if column not in frame:
-            frame[column] = None
-    for column in ("age_at_death", *(domain.score_column(p) for p in domain.PHASES),
-                   "avoidability_score"):
-        frame[column] = frame[column].astype("Int64")
+    frame = _review_frame(reviews)
     organisations = pd.DataFrame({
         "organisation_code": [*ENGLISH, SCOTTISH], "name": [*ENGLISH, SCOTTISH],
         "nation": ["england"] * len(ENGLISH) + ["scotland"],
@@ -73,6 +67,18 @@ def _store(rare: int = 1) -> ReportData:
     drafts = pd.DataFrame(drafts).astype({"drafts_outstanding": "Int64"})
     return ReportData(frame, deaths, organisations, PERIOD, "2023-04", drafts=drafts,
                       read_at="2026-11-01T00:00:00+00:00")
+
+
+def _review_frame(reviews: list[dict]) -> pd.DataFrame:
+    """A review frame of ``reviews`` (dicts of some review columns; the rest blank)."""
+    frame = pd.DataFrame(reviews)
+    for column in domain.REVIEW_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    for column in ("age_at_death", *(domain.score_column(p) for p in domain.PHASES),
+                   "avoidability_score"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
 
 
 def _report(data: ReportData) -> NationalReport:
@@ -222,12 +228,29 @@ def test_the_national_introduction_names_its_months_as_the_attacker_reads_them(r
     assert "358" not in fewer.introduction()._repr_html_()
 
 
+def _data(reviews: list[dict], nations: dict[str, str]) -> ReportData:
+    """A store of ``reviews`` (dicts of review columns; the rest blank) at the organisations
+    ``nations`` names (code -> "england" or "scotland"; London or Scotland as region), with 30
+    deaths a month in every organisation's feed and none of a learning disability."""
+    frame = _review_frame(reviews)
+    codes = list(nations)
+    organisations = pd.DataFrame({
+        "organisation_code": codes, "name": codes, "nation": [nations[c] for c in codes],
+        "region": ["Scotland" if nations[c] == "scotland" else "London" for c in codes]})
+    deaths = pd.DataFrame([{"organisation_code": c, "month": m, "deaths_in_scope": 30,
+                            "learning_disability_deaths": 0}
+                           for c in codes for m in PERIOD.months()]).astype(
+        {"deaths_in_scope": "Int64", "learning_disability_deaths": "Int64"})
+    return ReportData(frame, deaths, organisations, PERIOD, "2023-04",
+                      read_at="2026-11-01T00:00:00+00:00")
+
+
 def _quarterly_store(spec: dict[str, tuple[str, list[int]]]) -> ReportData:
     """Organisations with 20 reviewed deaths in the middle month of each quarter of 2024-25,
     ``spec[code] = (nation, [deaths judged more likely than not in Q1..Q4])`` of them (very
     poor care, definitely avoidable), the rest adequate and not avoidable; 30 deaths a month
     in every organisation's feed."""
-    reviews, deaths = [], []
+    reviews = []
     middles = ["2024-05", "2024-08", "2024-11", "2025-02"]
     for code, (nation, mltn) in spec.items():
         for month, k in zip(middles, mltn, strict=True):
@@ -241,25 +264,7 @@ def _quarterly_store(spec: dict[str, tuple[str, list[int]]]) -> ReportData:
                     "score_overall": 1 if rare else 3, "avoidability_score": 1 if rare else 6,
                     "avoidability_scale": "rcp", "nation": nation,
                     "region": "Scotland" if nation == "scotland" else "London"})
-        for month in PERIOD.months():
-            deaths.append({"organisation_code": code, "month": month, "deaths_in_scope": 30,
-                           "learning_disability_deaths": 0})
-    frame = pd.DataFrame(reviews)
-    for column in domain.REVIEW_COLUMNS:
-        if column not in frame:
-            frame[column] = None
-    for column in ("age_at_death", *(domain.score_column(p) for p in domain.PHASES),
-                   "avoidability_score"):
-        frame[column] = frame[column].astype("Int64")
-    codes = list(spec)
-    organisations = pd.DataFrame({
-        "organisation_code": codes, "name": codes,
-        "nation": [spec[c][0] for c in codes],
-        "region": ["Scotland" if spec[c][0] == "scotland" else "London" for c in codes]})
-    deaths = pd.DataFrame(deaths).astype({"deaths_in_scope": "Int64",
-                                          "learning_disability_deaths": "Int64"})
-    return ReportData(frame, deaths, organisations, PERIOD, "2023-04",
-                      read_at="2026-11-01T00:00:00+00:00")
+    return _data(reviews, {code: nation for code, (nation, _k) in spec.items()})
 
 
 def test_lfd_by_nation_is_protected_against_every_organisations_quarters():
@@ -315,34 +320,16 @@ def _overall_store(spec: dict[str, list[int]]) -> ReportData:
     times as ``spec[code]`` says (no other phase scored)."""
     reviews = []
     for code, counts in spec.items():
-        i = 0
-        for score, k in enumerate(counts, 1):
-            for _ in range(k):
-                reviews.append({
-                    "review_id": f"{code}-r{i}", "case_id": f"{code}-c{i}",
-                    "organisation_code": code, "review_stage": "first", "status": "submitted",
-                    "form_version": "rcp2017", "review_date": pd.Timestamp("2024-08-01"),
-                    "death_month": "2024-06", "age_at_death": 80, "learning_disability": "no",
-                    "score_overall": score, "avoidability_score": 6,
-                    "avoidability_scale": "rcp", "nation": "england", "region": "London"})
-                i += 1
-    frame = pd.DataFrame(reviews)
-    for column in domain.REVIEW_COLUMNS:
-        if column not in frame:
-            frame[column] = None
-    for column in ("age_at_death", *(domain.score_column(p) for p in domain.PHASES),
-                   "avoidability_score"):
-        frame[column] = frame[column].astype("Int64")
-    codes = list(spec)
-    organisations = pd.DataFrame({"organisation_code": codes, "name": codes,
-                                  "nation": ["england"] * len(codes),
-                                  "region": ["London"] * len(codes)})
-    deaths = pd.DataFrame([{"organisation_code": c, "month": m, "deaths_in_scope": 30,
-                            "learning_disability_deaths": 0}
-                           for c in codes for m in PERIOD.months()]).astype(
-        {"deaths_in_scope": "Int64", "learning_disability_deaths": "Int64"})
-    return ReportData(frame, deaths, organisations, PERIOD, "2023-04",
-                      read_at="2026-11-01T00:00:00+00:00")
+        scores = [score for score, k in enumerate(counts, 1) for _ in range(k)]
+        for i, score in enumerate(scores):
+            reviews.append({
+                "review_id": f"{code}-r{i}", "case_id": f"{code}-c{i}",
+                "organisation_code": code, "review_stage": "first", "status": "submitted",
+                "form_version": "rcp2017", "review_date": pd.Timestamp("2024-08-01"),
+                "death_month": "2024-06", "age_at_death": 80, "learning_disability": "no",
+                "score_overall": score, "avoidability_score": 6, "avoidability_scale": "rcp",
+                "nation": "england", "region": "London"})
+    return _data(reviews, dict.fromkeys(spec, "england"))
 
 
 def test_care_scores_are_protected_against_every_organisations_table():
