@@ -785,6 +785,17 @@ class _Reader:
                                       f"the chart's quarters of the period add up to the "
                                       f"nation table ({f})"))
 
+    def _chart_cells(self, entries: list[tuple[_Page, PublishedTable]], which: int
+                     ) -> dict[str, tuple]:
+        """The declared counts (``which`` 0) or bases (1) of charts' data tables, by row."""
+        out = {}
+        for page, table in entries:
+            for (row, _), key in zip(table.rows, self._chart_keys(page, table)[which],
+                                     strict=True):
+                if key is not None:
+                    out[row] = key
+        return out
+
     def _chart_keys(self, page, table) -> tuple[list, list]:
         prefix = f"chart {table.caption}"
         keys = [((page.ident, f"{prefix}_k", row), (page.ident, f"{prefix}_n", row))
@@ -945,24 +956,19 @@ class _Reader:
         base, and the charts of one period share their window); an organisation without the
         chart, or whose page is not here, is an unknown."""
         p = self.problem
-        charts: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        charts: dict[str, dict[str, list[tuple[_Page, PublishedTable]]]] = {}
         for page in pages:
             for table in page.tables:
                 if table.caption.startswith(CHART_DATA):
-                    measure = _chart_measure(table.caption)
-                    charts.setdefault(measure, {}).setdefault(page.ident, []).extend(
-                        (table.caption, row) for row, _ in table.rows)
+                    charts.setdefault(_chart_measure(table.caption), {}).setdefault(
+                        page.ident, []).append((page, table))
         for measure, by_page in charts.items():
             national = by_page.get("national")
             if not national:
                 continue
-            for f in ("k", "n"):
-                def keys(ident: str, rows: list[tuple[str, str]], f=f) -> dict[str, tuple]:
-                    return {row: (ident, f"chart {caption}_{f}", row) for caption, row in rows
-                            if (ident, f"chart {caption}_{f}", row) in p.vars}
-
-                mine = keys("national", national)
-                theirs = {o: keys(o, by_page[o]) for o in orgs if o in by_page}
+            for which in (0, 1):  # the counts, then the bases
+                mine = self._chart_cells(national, which)
+                theirs = {o: self._chart_cells(by_page[o], which) for o in orgs if o in by_page}
                 if not mine:
                     continue
                 unknown = len(theirs) < len(orgs) or not complete

@@ -62,6 +62,8 @@ def _avoidability_row(distribution: pd.DataFrame, score: object) -> str:
 
 _NATIONS = (("England", "england"), ("Scotland", "scotland"), ("England and Scotland", None))
 """The rows of the nation tables: name, and the nation code (None: both)."""
+_NATION_NAMES = {key: name for name, key in _NATIONS if key}
+"""A nation code's row name ("england" -> "England")."""
 LFD_CHART_DATA = "Chart data: Learning from Deaths, "
 """How the caption of the national Learning from Deaths chart's data table begins (read by
 ``sjr disclosure check``: each quarter against the organisations' own quarters)."""
@@ -242,7 +244,7 @@ class NationalReport(FormQuestionSections):
                                   *self.deaths["organisation_code"],
                                   *self._drafts["organisation_code"])}
         for code in sorted(codes):
-            nation = {"england": "England", "scotland": "Scotland"}.get(self.nation_of.get(code))
+            nation = _NATION_NAMES.get(self.nation_of.get(code))
             if nation is None:
                 continue
 
@@ -349,17 +351,13 @@ class NationalReport(FormQuestionSections):
         quarters (and the year) and 0, 10, ``*``, ``*`` (15 for the year), England's 20 left
         the first one's quarters 1-6, which the check of each cell alone did not see. Deaths
         "not known" are not printed (anything)."""
-        names = {code: next(name for name, key in _NATIONS if key == nation)
-                 for code, nation in self.nation_of.items()
-                 if nation in {key for _name, key in _NATIONS}}
-
         def printed(value: object) -> object:
             return None if value is None or value is pd.NA or value == tables.NOT_KNOWN \
                 else value
 
         out = []
         for code, shown in self._lfd_printed_by_org.items():
-            nation = names.get(code)
+            nation = _NATION_NAMES.get(self.nation_of.get(code))
             if nation is None:
                 continue
             rows = [nation, "England and Scotland"]
