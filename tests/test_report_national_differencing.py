@@ -365,3 +365,15 @@ def test_the_care_score_chart_withholds_what_the_table_withholds(report):
     assert rows.loc[rows["score"] == 1, "count"].tolist() == [RULE.symbol]
     assert rows["percent"].isna().all()
     assert "4%" not in report.care_scores_chart()._repr_html_()
+
+
+def test_a_count_withheld_only_by_the_attack_on_every_table_is_explained():
+    """A * the pooled attack alone adds (none of the cell-by-cell checks asked for it) stands
+    for a count that is not small: the table's note says so, as it does for the others."""
+    from sjrlib.report.tables import DIFFERENCING_NOTE
+
+    lfd = _report(_quarterly_store({
+        "XA": ("england", [1, 1, 2, 2]), "XB": ("england", [0, 10, 1, 3]),
+        "S1": ("scotland", [0, 0, 0, 0])}))
+    assert not lfd._lfd_withheld().to_numpy().any()
+    assert DIFFERENCING_NOTE in lfd.lfd_by_nation().note

@@ -314,6 +314,8 @@ def completeness_table(groups: Mapping[str, pd.DataFrame], done: pd.DataFrame, r
     counts = completeness_counts(groups, done.index, total_label)
     frame = protect_counts(counts.astype(object), rule, total_row=total_label,
                            withheld=withheld, pooled=pooled)
+    beyond = tables.withheld_beyond_rule(
+        frame, protect_counts(counts.astype(object), rule, total_row=total_label), rule)
     frame["Figures"] = [("Provisional" if p else "Final") for p in done["provisional"]] + [""]
     return tables.noting_differencing(tables.ReportTable(
         frame, caption="Completeness: reviews still to come, by quarter of death",
@@ -322,7 +324,7 @@ def completeness_table(groups: Mapping[str, pd.DataFrame], done: pd.DataFrame, r
                           "was poor or very poor (1-2) wait for a second-stage review, which "
                           "may change the avoidability figures."),
         formats={"Figures": "text"}, total_rows=[total_label], index_name="Quarter",
-    ), withheld)
+    ), beyond)
 
 
 # ------------------------------------------------------------------------ revisions ----

@@ -287,8 +287,9 @@ class NationalReport(FormQuestionSections):
         "England and Scotland" (with England's hidden and Scotland's and the total shown, the
         total less Scotland's gives England's back), withholding also the counts that, set
         against the period totals every organisation of the nation prints in its own report,
-        would narrow one (:meth:`_lfd_withheld`, returned beside the rows). Percentages are of
-        the counts shown."""
+        would narrow one (:meth:`_lfd_withheld`), and those the attack on every organisation's
+        printed table at once still narrows (:meth:`_lfd_pooled`). Beside the rows: the counts
+        withheld beyond the rule. Percentages are of the counts shown."""
         labels = self._quarter_labels
         raw, flags = {}, {}
         for name, nation in _NATIONS:
@@ -302,9 +303,11 @@ class NationalReport(FormQuestionSections):
             raw[name] = exact.loc[self.total_label, list(_LFD_SHOWN)]
             flags[name] = protected.loc[self.total_label].copy()
         exact = pd.DataFrame(raw).T.astype(object)
-        withheld = self._lfd_withheld()
         shown = protect_counts(exact, self.rule, total_row="England and Scotland",
-                               withheld=withheld, pooled=self._lfd_pooled())
+                               withheld=self._lfd_withheld(), pooled=self._lfd_pooled())
+        beyond = tables.withheld_beyond_rule(
+            shown, protect_counts(exact, self.rule, total_row="England and Scotland"),
+            self.rule)
         out = {}
         for name, row in flags.items():
             for column in _LFD_SHOWN:
@@ -317,7 +320,7 @@ class NationalReport(FormQuestionSections):
                         row[count], row[base], self.rule,
                         exact=tables._pct(exact.at[name, count], exact.at[name, base]))[0]
             out[name] = row
-        return out, withheld
+        return out, beyond
 
     @cached_property
     def _quarter_labels(self) -> list[str]:
@@ -473,11 +476,16 @@ class NationalReport(FormQuestionSections):
                   for _code, part in descriptive.care_score_distribution(
                       self.reviews, by="organisation_code").groupby(
                       "organisation_code", sort=True, observed=True)]
-        return tables.noting_differencing(tables.care_score_table(
+        table = tables.care_score_table(
             *self._care, self.rule, alpha=self.alpha, clustered=interval,
             clustered_note=clustered.METHOD_NOTE + " The interval is computed from the counts "
             "shown and the design effect; none on fewer than 8 reviews.",
-            withheld=self._care_withheld, pooled=pooled), self._care_withheld)
+            withheld=self._care_withheld, pooled=pooled)
+        counts = [*tables.CARE_SCORE_LABELS, tables.CARE_TOTAL]
+        plain = protect_counts(tables.care_score_counts(self._care[0]), self.rule,
+                               total_column=tables.CARE_TOTAL)
+        return tables.noting_differencing(table, tables.withheld_beyond_rule(
+            table.frame[counts], plain[counts], self.rule))
 
     @cached_property
     def _care_withheld(self) -> pd.DataFrame:
@@ -716,8 +724,8 @@ class NationalReport(FormQuestionSections):
             tables.published_share(c, base, self.rule) if scored else None
             for c in frame["Reviewed deaths"]]
         plain = protect_counts(raw.astype(object), self.rule, total_row=total)
-        withheld = (frame[["Reviewed deaths"]] == self.rule.symbol) & (
-            plain[["Reviewed deaths"]] != self.rule.symbol)
+        withheld = tables.withheld_beyond_rule(frame[["Reviewed deaths"]],
+                                               plain[["Reviewed deaths"]], self.rule)
         return tables.noting_differencing(tables.ReportTable(
             frame, caption="Avoidability of death (RCP scale; final second-stage score where "
                            "there is one)",

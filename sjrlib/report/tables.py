@@ -165,6 +165,14 @@ def shown_sum(cells: Sequence[object], rule: DisclosureRule) -> object:
     return sum(int(c) for c in cells)  # type: ignore[call-overload]
 
 
+def withheld_beyond_rule(shown: pd.DataFrame, plain: pd.DataFrame,
+                         rule: DisclosureRule) -> pd.DataFrame:
+    """The cells ``shown`` withholds that the rule alone (``plain``: the same counts protected
+    without ``withheld`` or ``pooled``) prints: withheld because, set against every
+    organisation's own report, they would narrow it, or withheld with such a one."""
+    return (shown == rule.symbol) & (plain != rule.symbol)
+
+
 def noting_differencing(table: ReportTable, withheld: pd.DataFrame | None) -> ReportTable:
     """``table`` with :data:`DIFFERENCING_NOTE` added to its note when ``withheld`` has any
     cell withheld for differencing."""
