@@ -297,21 +297,27 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
             for piece, (lo, hi) in zip(pieces, ranges, strict=True):
                 problem.vars[piece].lo, problem.vars[piece].hi = lo, hi
             problem.add_sum(pieces, cell, "printed elsewhere")
-    _declare_groups(problem, pooled or (), rule, relations)
+    named = _declare_groups(problem, pooled or (), rule, relations)
     findings = problem.solve() + problem.narrowed()
     if not findings:
         return False
     # one more cell at a time (then attack again): the cheapest visible non-zero cell sharing
     # a relation with a recovered one, by :func:`_cost` (leaves before totals); a group's cell
-    # is defended through the pooled cell it is part of: that cell first, else its relations
+    # is defended through the pooled cell it is part of (a named piece: the cells it is a
+    # piece of, then the cells of the group's other named pieces, which it is tied to through
+    # the group's own margins): that cell first, else its relations
     cost = _cost(counts, relations)
     for finding in findings:
-        anchor = finding.key[2:4] if finding.key[0] == _GROUP else finding.key
-        if anchor != finding.key and not mask.at[anchor] and _value(counts.at[anchor]) > 0:
-            mask.at[anchor] = True
-            return True
-        near = {m for cells, total in relations if anchor in (*cells, total)
-                for m in (*cells, total)}
+        anchors = ([*named[finding.key], *(cell for k, cells in named.items()
+                                           if k[1] == finding.key[1] for cell in cells)]
+                   if finding.key in named
+                   else [finding.key[2:4]] if finding.key[0] == _GROUP else [finding.key])
+        for anchor in anchors:
+            if anchor != finding.key and not mask.at[anchor] and _value(counts.at[anchor]) > 0:
+                mask.at[anchor] = True
+                return True
+        near = {m for cells, total in relations for anchor in anchors
+                if anchor in (*cells, total) for m in (*cells, total)}
         visible = [m for m in near if m != finding.key and not mask.at[m]
                    and _value(counts.at[m]) > 0]
         if visible:
@@ -336,15 +342,34 @@ def _declare_printed(problem, key: tuple, value: object, rule: DisclosureRule) -
                          where=str(key)) or problem.declare(key, 0, 0, controlled=False)
 
 
+def _declare_piece(problem, group: int, where: tuple, piece: object,
+                   rule: DisclosureRule) -> tuple:
+    """One piece of a group's cell (:func:`_declare_groups`): a printed value, its own unknown;
+    or ``(name, printed value)``, one unknown per name in the group, however many of its cells
+    it is a piece of."""
+    if isinstance(piece, tuple):
+        name, value = piece
+        key = (_GROUP, group, _NAMED, name)
+        return key if key in problem.vars else _declare_printed(problem, key, value, rule)
+    return _declare_printed(problem, (_GROUP, group, *where), piece, rule)
+
+
+_NAMED = "named piece"
+
+
 def _declare_groups(problem, pooled: Sequence[pd.DataFrame], rule: DisclosureRule,
-                    relations) -> None:
+                    relations) -> dict[tuple, list[tuple]]:
     """Each group's printed table into ``problem``: its cells, its own margins, and each pooled
     cell as the sum of the groups'. A group without a row or column prints nothing there:
     taken as 0, as its report reads; a cell None is not printed (anything). A group's table
     may carry ``attrs["parts"]``: ``{cell: [printed values]}``, figures of the same report
-    that break the cell down (an organisation's four quarters of its year)."""
+    that break the cell down (an organisation's four quarters of its year); a piece
+    ``(name, printed value)`` is the same figure wherever the name comes again (a trust's
+    overall care scores 1 to 5 add up to its reviews, and 1 and 2 to its poor care).
+    Returns each named piece's key with the pooled cells it is a piece of."""
+    named: dict[tuple, list[tuple]] = {}
     if not pooled:
-        return
+        return named
     cells = [k for k in problem.vars if isinstance(k, tuple) and len(k) == 2
              and k[0] != "aux"]
     parts: dict[tuple, list[tuple]] = {cell: [] for cell in cells}
@@ -356,14 +381,19 @@ def _declare_groups(problem, pooled: Sequence[pd.DataFrame], rule: DisclosureRul
             parts[cell].append(key)
             pieces = table.attrs.get("parts", {}).get(cell)
             if pieces:
-                problem.add_sum([_declare_printed(problem, (_GROUP, g, r, c, i), v, rule)
-                                 for i, v in enumerate(pieces)], key, "a group's own parts")
+                keys = [_declare_piece(problem, g, (r, c, i), piece, rule)
+                        for i, piece in enumerate(pieces)]
+                problem.add_sum(keys, key, "a group's own parts")
+                for k in keys:
+                    if k[2] == _NAMED:
+                        named.setdefault(k, []).append(cell)
         for members, total in relations:
             keys = [(_GROUP, g, *m) for m in members]
             if all(k in problem.vars for k in (*keys, (_GROUP, g, *total))):
                 problem.add_sum(keys, (_GROUP, g, *total), "a group's own margins")
     for cell, keys in parts.items():
         problem.add_sum(keys, cell, "the pooled cell is the sum of the groups'")
+    return named
 
 
 def _value(v: object) -> int:

@@ -377,3 +377,36 @@ def test_a_count_withheld_only_by_the_attack_on_every_table_is_explained():
         "S1": ("scotland", [0, 0, 0, 0])}))
     assert not lfd._lfd_withheld().to_numpy().any()
     assert DIFFERENCING_NOTE in lfd.lfd_by_nation().note
+
+
+def test_poor_care_by_region_is_protected_against_every_organisations_care_table():
+    """Two trusts of one region scoring overall care 8, 0, 8, 0, 0 (their report: 10, 0, 10,
+    0, 0 of 15) and 0, 5, 0, 3, 3 (0, *, 0, *, * of 10). The region's 27 reviews (25: 23-27)
+    and 13 poor (15: 13-17) are each safe cell by cell. But the first's scores 1 and 3 are at
+    least 8 each, so its 15 is 16-17 and the second's reviews at most 11; the region's poor
+    care less the first's score 1 (at most 9) puts the second's score 2 at 4 or more, and its
+    scores 4 and 5 at 1-6 each, not 1-7. The region's reviews are withheld."""
+    from sjrlib.disclosure import count_range
+
+    report = _report(_overall_store({"XA": [8, 0, 8, 0, 0], "XB": [0, 5, 0, 3, 3]}))
+    table = report.poor_care_by_region()
+    frame = table.frame
+    # cell by cell, nothing is at risk: the table would have printed 25 (23-27) and 15
+    region = report.reviews["region"].astype("string") == "London"
+    assert report._poor_care_withheld(report.reviews[region.to_numpy()]) == (False, False)
+    assert count_range(RULE.round(27), RULE) == (23, 27)
+    assert frame.at["London", "Reviews"] == RULE.symbol
+    assert frame.at["London", "% poor or very poor"] == RULE.symbol
+    assert "set against every organisation's own report" in table.note
+
+
+def test_poor_care_by_region_follows_a_narrowing_through_the_other_cell():
+    """Trusts of one region scoring overall care 8, 0, 5, 1, 1 (10, 0, *, *, * of 15) and 10,
+    0, 0, 1, 0 (*, 0, 0, *, 0 of 10: its 10 withheld beside its single 4). The region's 20
+    poor (18-22) less the first's score 1 (8-12) puts the second's score 1 at 6 or more, so
+    its single 4 is 1-6 (its reviews are 8-12), whatever the region's reviews say: withholding
+    the region's reviews is not enough, its poor care is withheld too."""
+    report = _report(_overall_store({"XA": [8, 0, 5, 1, 1], "XB": [10, 0, 0, 1, 0]}))
+    frame = report.poor_care_by_region().frame
+    assert frame.at["London", "Poor or very poor overall care"] == RULE.symbol
+    assert frame.at["London", "Reviews"] == RULE.symbol

@@ -471,21 +471,50 @@ class NationalReport(FormQuestionSections):
                                                  self.alpha)
             return clustered_interval(count, base, n_exact, fit, self.alpha)
 
-        pooled = [protect_counts(tables.care_score_counts(part), self.rule,
-                                 total_column=tables.CARE_TOTAL)
-                  for _code, part in descriptive.care_score_distribution(
-                      self.reviews, by="organisation_code").groupby(
-                      "organisation_code", sort=True, observed=True)]
         table = tables.care_score_table(
             *self._care, self.rule, alpha=self.alpha, clustered=interval,
             clustered_note=clustered.METHOD_NOTE + " The interval is computed from the counts "
             "shown and the design effect; none on fewer than 8 reviews.",
-            withheld=self._care_withheld, pooled=pooled)
+            withheld=self._care_withheld, pooled=list(self._care_printed_by_org.values()))
         counts = [*tables.CARE_SCORE_LABELS, tables.CARE_TOTAL]
         plain = protect_counts(tables.care_score_counts(self._care[0]), self.rule,
                                total_column=tables.CARE_TOTAL)
         return tables.noting_differencing(table, tables.withheld_beyond_rule(
             table.frame[counts], plain[counts], self.rule))
+
+    @cached_property
+    def _care_printed_by_org(self) -> dict[str, pd.DataFrame]:
+        """Each organisation's care-score counts as its report prints them, by code."""
+        return {str(code): protect_counts(tables.care_score_counts(part), self.rule,
+                                          total_column=tables.CARE_TOTAL)
+                for code, part in descriptive.care_score_distribution(
+                    self.reviews, by="organisation_code").groupby(
+                    "organisation_code", sort=True, observed=True)}
+
+    def _poor_care_pooled(self, rows: Mapping[str, str]) -> list[pd.DataFrame]:
+        """Each organisation's overall care as its report prints it, on the row ``rows`` gives
+        its code, for :func:`sjrlib.disclosure.protect_counts` (``pooled``) of a table of
+        reviews (``n``) and poor or very poor overall care (``poor``). An organisation prints
+        no poor-care count: its ``poor`` is its scores 1 and 2, its ``n`` its scores 1 to 5,
+        each score one figure (a named part). Found by a search: a trust printing 10, 0, 10, 0,
+        0 (15) for overall care (its scores 1 and 3 at least 8 each, so its 15 is 16-17) and
+        another in its region printing 0, ``*``, 0, ``*``, ``*`` (10) under a region's 25
+        reviews (23-27): the second's reviews are at most 11, and with the region's 15 poor
+        (13-17) less the first's score 1 (at most 9) its score 2 is at least 4, which leaves
+        its scores 4 and 5 1-6 each."""
+        overall = domain.label("phase", "overall")
+        out = []
+        for code, printed in self._care_printed_by_org.items():
+            row = rows.get(code)
+            if row is None:
+                continue
+            cells = printed.loc[overall]
+            group = pd.DataFrame({"n": [cells[tables.CARE_TOTAL]], "poor": [None]},
+                                 index=[row], dtype=object)
+            scores = [(label, cells[label]) for label in tables.CARE_SCORE_LABELS]
+            group.attrs["parts"] = {(row, "n"): scores, (row, "poor"): scores[:2]}
+            out.append(group)
+        return out
 
     @cached_property
     def _care_withheld(self) -> pd.DataFrame:
@@ -544,6 +573,14 @@ class NationalReport(FormQuestionSections):
                 part["poor"], part["organisation_code"], self.alpha)
         return out
 
+    @cached_property
+    def _region_of(self) -> dict[str, str]:
+        """Each organisation's region (the region table's row), by code."""
+        known = self.reviews[["organisation_code", "region"]].dropna().drop_duplicates(
+            "organisation_code")
+        return dict(zip(known["organisation_code"].astype(str), known["region"].astype(str),
+                        strict=True))
+
     def _poor_care_withheld(self, reviews: pd.DataFrame) -> tuple[bool, bool]:
         """Whether the pooled count of ``reviews`` scoring overall care, and of those scoring
         it 1 or 2, would narrow an organisation's own (:func:`sjrlib.disclosure.
@@ -575,7 +612,7 @@ class NationalReport(FormQuestionSections):
             caption="Poor or very poor overall care by NHS England region, and Scotland",
             index_name="Region",
             note="Regions are listed in a fixed order, not by their figures.", alpha=self.alpha,
-            withheld=withheld,
+            withheld=withheld, pooled=self._poor_care_pooled(self._region_of),
         )
         # The pooled rows are clustered by organisation: their intervals replace the Wilson
         # ones (which treat every review as independent) and say their design effect.
@@ -626,7 +663,11 @@ class NationalReport(FormQuestionSections):
         every = "All reviewed deaths"
         withheld = pd.DataFrame(False, index=raw.index, columns=raw.columns)
         withheld.loc[every] = self._poor_care_withheld(self.reviews)
-        counts = protect_counts(raw.astype(object), self.rule, withheld=withheld)
+        counts = protect_counts(raw.astype(object), self.rule, withheld=withheld,
+                                pooled=self._poor_care_pooled(
+                                    dict.fromkeys(self._care_printed_by_org, every)))
+        withheld = tables.withheld_beyond_rule(
+            counts, protect_counts(raw.astype(object), self.rule), self.rule)
         ci_column = f"{self.params.confidence_level:.0%} CI, clustered by organisation"
         pct, intervals, deffs = [], [], []
         for group, mask in groups.items():

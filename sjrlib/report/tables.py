@@ -594,14 +594,15 @@ def _short_problem(problem_type: str) -> str:
 def poor_care_by_group_table(
     poor: pd.DataFrame, key: str, labels: Mapping[str, str], rule: DisclosureRule, *,
     caption: str, index_name: str, note: str = "", alpha: float = 0.05,
-    withheld: pd.DataFrame | None = None,
+    withheld: pd.DataFrame | None = None, pooled: list[pd.DataFrame] | None = None,
 ) -> ReportTable:
     """Reviews and % poor or very poor overall care per group (e.g. per reason for review).
 
     ``poor`` is ``sjrlib.stats.descriptive.poor_care(reviews, by=key)``; groups are listed in
     the order of ``labels`` and named by them. ``withheld``: cells to withhold besides the
     rule's (rows: the labels, columns ``n`` and ``poor``), e.g. a region's that would narrow an
-    organisation's own.
+    organisation's own; ``pooled``: every organisation's own figures of these cells as its
+    report prints them (:func:`sjrlib.disclosure.protect_counts`).
     """
     poor = poor.set_index(poor[key].astype(str))
     rows = {}
@@ -615,7 +616,11 @@ def poor_care_by_group_table(
             rows[label] = {"n": 0, "poor": 0, "proportion": float("nan"), "lo": float("nan"),
                            "hi": float("nan")}
     raw = pd.DataFrame.from_dict(rows, orient="index")
-    counts = protect_counts(raw[["n", "poor"]].astype(object), rule, withheld=withheld)
+    counts = protect_counts(raw[["n", "poor"]].astype(object), rule, withheld=withheld,
+                            pooled=pooled)
+    if withheld is not None or pooled:
+        withheld = withheld_beyond_rule(counts, protect_counts(
+            raw[["n", "poor"]].astype(object), rule), rule)
     pct, ci = [], []
     for r, k, n in zip(raw.itertuples(), counts["poor"], counts["n"], strict=True):
         value, interval = _published(
