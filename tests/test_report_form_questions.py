@@ -314,3 +314,48 @@ def test_no_pooled_count_narrows_an_organisations_own_cell(name):
                 at_risk += 1
     assert at_risk, name  # the hand-written counts do put a cell of every table at risk
     assert "set against every organisation's own report" in table.note
+
+
+def _scored_end_of_life(spec: dict[str, list[int]]) -> pd.DataFrame:
+    """First-stage ext2026 reviews at English trusts, each with a treatment escalation plan
+    and end-of-life care scored: ``spec[code]`` lists each review's score."""
+    rows = []
+    for code, scores in spec.items():
+        for i, score in enumerate(scores):
+            rows.append({
+                "review_id": f"{code}-{i}", "case_id": f"{code}-c{i}",
+                "organisation_code": code, "review_stage": "first", "status": "submitted",
+                "review_date": pd.Timestamp("2024-08-01"), "death_month": "2024-06",
+                "form_version": LATEST_VERSION, "escalation_plan": "yes", "age_at_death": 80,
+                domain.score_column("end_of_life"): score})
+    reviews = pd.DataFrame(rows)
+    for column in domain.REVIEW_COLUMNS:
+        if column not in reviews:
+            reviews[column] = None
+    for phase in domain.PHASES:
+        reviews[domain.score_column(phase)] = reviews[domain.score_column(phase)].astype("Int64")
+    reviews["age_at_death"] = reviews["age_at_death"].astype("Int64")
+    return reviews
+
+
+def test_a_pooled_table_is_protected_against_every_organisations_table_at_once():
+    """End-of-life care with an escalation plan: XA scores 1 twice and 2 ten times (its
+    report: *, *, 0, 0, 0 of 10), XB 4 twice (0, 0, 0, *, 0 of *). Nationally 2, 10, 0, 2, 0
+    of 14: cell by cell the national "2 Poor care", 10 (8-12), narrows nobody (XB prints 0
+    there, XA's 10 is behind a secondary *). But it is XA's score 2, so XA's score 1 is at
+    most 12 - 8 = 4 with its 10 (8-12) reviews: its * 1-4, not 1-7. It is withheld."""
+    from differencing import narrowed
+
+    reviews = _scored_end_of_life({"XA": [1, 1, *[2] * 10], "XB": [4, 4]})
+    name = "escalation_planning"
+    per_org = [getattr(Report(part, RULE), name)().frame
+               for _, part in reviews.groupby("organisation_code")]
+    table = getattr(_National(reviews, RULE), name)()
+    row = next(r for r in table.frame.index if r.lower().startswith("yes"))
+    score_2 = next(c for c in table.frame.columns if c.startswith("2 "))
+    score_1 = next(c for c in table.frame.columns if c.startswith("1 "))
+    assert [f.at[row, score_1] for f in per_org] == [RULE.symbol, 0]
+    assert [f.at[row, score_2] for f in per_org] == [RULE.symbol, 0]
+    assert not narrowed(10, [10, 0], RULE)  # the cell-by-cell check lets 10 through
+    assert table.frame.at[row, score_2] == RULE.symbol
+    assert "set against every organisation's own report" in table.note

@@ -25,7 +25,8 @@ Pooled tables (the national report's): each organisation's report prints the sam
 its own reviews, so a pooled count set against theirs could narrow what their control hid (a
 pooled 15 against fifteen organisations' ``*`` says each is 1-3). Given ``by`` (the column naming
 each review's organisation), a table withholds such cells too, with their secondary suppressions
-(:func:`sjrlib.disclosure.differencing_withheld`), and says so in its note.
+(:func:`sjrlib.disclosure.differencing_withheld`), then whatever every organisation's table as
+printed, read at once with their margins, still narrows (``pooled``), and says so in its note.
 
 Counted reviews: questions about the death are counted once per death (the primary first-stage
 review, as the care-score tables); referrals are counted on every review that records them
@@ -48,7 +49,13 @@ from sjrlib.disclosure import (
 )
 from sjrlib.form.registry import FORM_VERSION_COLUMN, LATEST_VERSION, registry
 from sjrlib.report import narrative
-from sjrlib.report.tables import ReportTable, _note, noting_differencing, shown_sum
+from sjrlib.report.tables import (
+    ReportTable,
+    _note,
+    noting_differencing,
+    shown_sum,
+    withheld_beyond_rule,
+)
 from sjrlib.stats import descriptive
 from sjrlib.stats._reviews import ReviewIndex
 
@@ -124,14 +131,25 @@ def _labels(column: str) -> dict[str, str]:
     return registry().column(column).spec.answers.labels()
 
 
-def _differencing(rows: pd.DataFrame, by: str | None, raw_of: Callable[[pd.DataFrame],
-                  pd.DataFrame], rule: DisclosureRule, raw: pd.DataFrame
-                  ) -> pd.DataFrame | None:
-    """The cells of the pooled ``raw`` (``raw_of(rows)``) to withhold because each group of
-    ``rows`` by ``by`` publishes ``raw_of`` of its own rows: None when not pooled."""
-    if by is None or not rule.active:
-        return None
-    return differencing_withheld(_per_group(rows, by, raw_of), rule, rule, raw)
+def _protect(raw: pd.DataFrame, rule: DisclosureRule,
+             per_group: Mapping[str, pd.DataFrame] | None, **margins
+             ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``raw`` protected with its ``margins`` (:func:`sjrlib.disclosure.protect_counts`) and,
+    when it pools the groups of ``per_group`` (each organisation's exact table, which its own
+    report prints protected with the same margins), against them: first cell by cell
+    (:func:`sjrlib.disclosure.differencing_withheld`), then against every organisation's table
+    as printed at once (``pooled``). Returns the protected counts and the cells withheld beyond
+    the rule (for the note; None when not pooled)."""
+    if per_group is None or not rule.active:
+        return protect_counts(raw.astype(object), rule, **margins), None
+    withheld = differencing_withheld(per_group, rule, rule, raw)
+    pooled = [protect_counts(table.astype(object), rule, **margins)
+              for table in per_group.values()]
+    protected = protect_counts(raw.astype(object), rule, withheld=withheld, pooled=pooled,
+                               **margins)
+    columns = list(raw.columns)
+    return protected, withheld_beyond_rule(
+        protected[columns], protect_counts(raw.astype(object), rule, **margins)[columns], rule)
 
 
 # ------------------------------------------------------------------ poor-care breakdowns ----
@@ -156,7 +174,7 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
                      note: str, alpha: float, by: str | None = None) -> ReportTable:
     """Reviews and poor or very poor care in ``phase`` per group (``groups``: a label per
     review, partitioning them), with a total row; protected down the columns (and, ``by``
-    given, against each organisation's own table: :func:`_differencing`)."""
+    given, against each organisation's own table: :func:`_protect`)."""
     phase_words = "overall" if phase == "overall" else domain.label("phase", phase).lower()
     poor_column = f"Poor or very poor {phase_words} care"
 
@@ -164,8 +182,7 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
         return _poor_care_raw(part, groups, order, phase, poor_column)
 
     raw = raw_of(reviews)
-    withheld = _differencing(reviews, by, raw_of, rule, raw)
-    counts = protect_counts(raw.astype(object), rule, total_row=TOTAL, withheld=withheld)
+    counts, withheld = _protect(raw, rule, _per_group(reviews, by, raw_of), total_row=TOTAL)
     pct, ci = [], []
     for label, n, k in zip(raw.index, raw["Reviews"], raw[poor_column], strict=True):
         exact = 100 * k / n if n else None
@@ -336,7 +353,7 @@ def _score_table(first: pd.DataFrame, column: str, phase: str, rule: DisclosureR
                  caption: str, index_name: str, order: Mapping[str, str] | None = None,
                  extra: str = "", by: str | None = None) -> ReportTable:
     """Care scores 1-5 of ``phase`` per answer of ``column`` (one review per death); ``by``:
-    pooled over organisations (:func:`_differencing`)."""
+    pooled over organisations (:func:`_protect`)."""
     if order is None:
         groups, order = _answer_groups(first, column)
         first = first.assign(**{column: groups})
@@ -348,9 +365,8 @@ def _score_table(first: pd.DataFrame, column: str, phase: str, rule: DisclosureR
         return _score_raw(part, column, phase, order, score_columns, all_column)
 
     raw = raw_of(first)
-    withheld = _differencing(first, by, raw_of, rule, raw)
-    protected = protect_counts(raw.astype(object), rule, total_row=TOTAL,
-                               total_column=all_column, parts=score_columns, withheld=withheld)
+    protected, withheld = _protect(raw, rule, _per_group(first, by, raw_of), total_row=TOTAL,
+                                   total_column=all_column, parts=score_columns)
     pct = []
     for label in raw.index:
         n = int(raw.at[label, all_column])
@@ -391,16 +407,13 @@ def _counts_table(raw: pd.DataFrame, rule: DisclosureRule, *, all_column: str,
     """A count table with an ``All`` column (sum of the others) and a total row (unless
     ``total_label`` is None), protected together; ``percent_of``: ``{count column: name}`` of
     counts shown also as a % of the row's ``All`` (``name`` starts with ``%``). ``per_group``:
-    each organisation's ``raw`` when ``raw`` pools theirs (:func:`_differencing`)."""
+    each organisation's ``raw`` when ``raw`` pools theirs (:func:`_protect`)."""
     parts = list(raw.columns)
     raw = _margins(raw, all_column, total_label)
-    withheld = None
-    if per_group is not None and rule.active:
-        withheld = differencing_withheld(
-            {g: _margins(t, all_column, total_label) for g, t in per_group.items()}, rule, rule,
-            raw)
-    protected = protect_counts(raw.astype(object), rule, total_row=total_label,
-                               total_column=all_column, parts=parts, withheld=withheld)
+    protected, withheld = _protect(
+        raw, rule, None if per_group is None else
+        {g: _margins(t, all_column, total_label) for g, t in per_group.items()},
+        total_row=total_label, total_column=all_column, parts=parts)
     formats = {}
     for column, name in (percent_of or {}).items():
         values = []
@@ -542,7 +555,7 @@ class FormQuestionSections:
     alpha: float
     pooled_by: str | None = None
     """The column naming each review's organisation when the report pools organisations that
-    publish the same tables of their own (the national report): see :func:`_differencing`."""
+    publish the same tables of their own (the national report): see :func:`_protect`."""
 
     def autism_beside_learning_disability(self) -> Table:
         return autism_and_learning_disability(self.reviews, self.rule, alpha=self.alpha,
