@@ -31,6 +31,7 @@ relations hold) but not complete: a finding is a proven leak, no finding is evid
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -879,8 +880,11 @@ class _Reader:
                            total, row, "% of deaths with a score", rule=rule)
 
     # ------------------------------------------------------------ across reports ----
-    def across(self, pages: list[_Page], complete: bool) -> None:
-        """National (and nation) figures against the sum of every organisation's cells."""
+    def across(self, pages: list[_Page], complete: bool,
+               regions: dict[str, str] | None = None) -> None:
+        """National (and nation) figures against the sum of every organisation's cells;
+        ``regions`` (code -> NHS England region, from the index) ties each region's row of
+        poor care to its trusts' overall care."""
         p = self.problem
         orgs = sorted({pg.ident for pg in pages if pg.organisation})
         if not orgs or not any(pg.ident == "national" for pg in pages):
@@ -937,14 +941,20 @@ class _Reader:
                 members.append(found[0] if found else ("missing",))
             relate(key, members, f"the national chart's {f} ({label}) = sum of the "
                                  "organisations'")
-        scots = groups["Scotland"]
-        if scots:
-            relate(("national", "region_n", "Scotland"),
-                   [(o, "care_n", "Overall assessment of care") for o in scots],
-                   "Scotland's regional reviews = sum of its boards'")
-            relate(("national", "region_poor", "Scotland"),
-                   [(o, "care_poor", "Overall assessment of care") for o in scots],
-                   "Scotland's regional poor care = sum of its boards'")
+        by_region: dict[str, list[str]] = {}
+        if groups["Scotland"]:
+            by_region["Scotland"] = groups["Scotland"]
+        regions = regions or {}
+        if all(o in regions for o in groups["England"]):  # else a region's members are unsure
+            for o in groups["England"]:
+                by_region.setdefault(regions[o], []).append(o)
+        for region, members in by_region.items():
+            relate(("national", "region_n", region),
+                   [(o, "care_n", "Overall assessment of care") for o in members],
+                   f"{region}'s reviews (poor care by region) = sum of its organisations'")
+            relate(("national", "region_poor", region),
+                   [(o, "care_poor", "Overall assessment of care") for o in members],
+                   f"{region}'s poor care (by region) = sum of its organisations'")
 
 
     def _across_charts(self, pages: list[_Page], orgs: list[str], complete: bool) -> None:
@@ -1005,16 +1015,36 @@ def _chart_measure(caption: str) -> str:
     return re.sub(r", (national|England and Scotland)$", "", text)
 
 
-def _pages(folders: Iterable[str | Path]) -> tuple[list[_Page], bool]:
+_INDEX_ENTRY = re.compile(r'<h[23]>([^<]*)</h[23]>|href="trusts/([^"/]+)\.html"')
+
+
+def _index_regions(text: str) -> dict[str, str]:
+    """Organisation code -> its NHS England region, as a period's index lists them: under a
+    region's heading (``<h3>``) until the next heading (``sjrlib.report.render``). A nation
+    without regions (Scotland) has no such heading."""
+    regions: dict[str, str] = {}
+    region = None
+    for match in _INDEX_ENTRY.finditer(text):
+        heading, code = match.groups()
+        if heading is not None:
+            region = _norm(html.unescape(heading)) if match.group(0).startswith("<h3") else None
+        elif region is not None:
+            regions[html.unescape(code)] = region
+    return regions
+
+
+def _pages(folders: Iterable[str | Path]) -> tuple[list[_Page], bool, dict[str, str]]:
     pages = []
     listed: set[str] = set()
+    regions: dict[str, str] = {}
     for folder in folders:
         folder = Path(folder)
         files = [folder] if folder.is_file() else sorted(folder.rglob("*"))
         for path in files:
             if path.name == "index.html":
-                listed |= set(re.findall(r'href="trusts/([^"/]+)\.html"',
-                                         path.read_text(encoding="utf-8", errors="replace")))
+                text = path.read_text(encoding="utf-8", errors="replace")
+                listed |= set(re.findall(r'href="trusts/([^"/]+)\.html"', text))
+                regions |= _index_regions(text)
                 continue
             if path.suffix == ".html":
                 tables, text = read_page(path)
@@ -1034,7 +1064,7 @@ def _pages(folders: Iterable[str | Path]) -> tuple[list[_Page], bool]:
             and pg.path.name != "trainers.html")
     present = {pg.ident for pg in pages}
     complete = bool(listed) and listed <= present
-    return pages, complete
+    return pages, complete, regions
 
 
 def check_reports(folders: Iterable[str | Path]) -> tuple[list[Finding], int, list[str]]:
@@ -1051,12 +1081,12 @@ def check_reports(folders: Iterable[str | Path]) -> tuple[list[Finding], int, li
         Every recovered count, how many pages and workbooks were read, and notes on
         relations that did not hold (a page inconsistent with itself).
     """
-    pages, complete = _pages(folders)
+    pages, complete, regions = _pages(folders)
     reader = _Reader()
     # pages of one organisation share its keys (page and workbook); the national page its own
     for page in pages:
         reader.read(page)
-    reader.across(pages, complete)
+    reader.across(pages, complete, regions)
     for parts, total, how in reader.pending_sums:
         if total in reader.problem.vars:
             reader.problem.add_sum(parts, total, how)

@@ -502,3 +502,34 @@ def test_the_national_theme_chart_against_the_national_themes_table(tmp_path):
     findings, _, _ = check_reports([tmp_path])
     assert [(f.value, f.shown) for f in findings
             if f.key[1].endswith("_poor") and f.key[2] == "A rare theme"] == [(8, "*")]
+
+
+CARE_COLUMNS = ["1 Very poor care", "2 Poor care", "3 Adequate care", "4 Good care",
+                "5 Excellent care", "Reviews scoring this phase"]
+
+
+def test_a_regions_poor_care_against_its_trusts_care_tables(tmp_path):
+    """The index lists trusts under their region's heading, so a reader knows each region's
+    trusts. Two London trusts print overall care 10, 0, 10, 0, 0 (15) and 0, *, 0, *, * (10);
+    the national London row, 25 reviews (23-27) and 15 poor (13-17): the first's scores 1 and
+    3 are at least 8 each, its reviews 16-17, so the second's are at most 11; its score 2 is at
+    least 15 - 2 - 9 = 4, which leaves its scores 4 and 5 1-6 each. Without the regions in the
+    index the two pages are not tied to London's row."""
+    overall = "Overall assessment of care"
+    for code, cells in (("XAA", ["10", "0", "10", "0", "0", "15"]),
+                        ("XBB", ["0", "*", "0", "*", "*", "10"])):
+        _page(tmp_path / "trusts" / f"{code}.html", "Care scores by phase of care", CARE_COLUMNS,
+              [(overall, cells)])
+    _page(tmp_path / "national.html",
+          "Poor or very poor overall care by NHS England region, and Scotland",
+          ["Reviews", "Poor or very poor overall care", "% poor or very poor"],
+          [("London", ["25", "15", "–"])])
+    links = '<ul><li><a href="trusts/XAA.html">A</a></li><li><a href="trusts/XBB.html">B</a>'
+    for index, found in ((f"<h2>England</h2><h3>London</h3>{links}</li></ul>", {(1, 6)}),
+                         (f"<h2>England</h2>{links}</li></ul>", set())):
+        (tmp_path / "index.html").write_text(index, encoding="utf-8")
+        findings, n, _ = check_reports([tmp_path])
+        assert n == 3
+        narrowed = {(f.value, f.high) for f in findings
+                    if f.narrowed and f.key[0] == "XBB" and f.key[1] in ("care4", "care5")}
+        assert narrowed == found
