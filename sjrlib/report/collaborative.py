@@ -13,10 +13,12 @@ Groups are data: a YAML file (``parameters/collaboratives.yaml`` by default) lis
 A collaborative report (audience ``collaborative``: ``shared/spec/privacy-and-disclosure.md``)
 gives the members' pooled Learning from Deaths figures and each member's own, under disclosure
 control, listed by organisation code (never by their figures: no ranking). Each member's row is
-protected exactly as its own public trust report protects its year total, and the pooled row
-with them (secondary suppression over both, so the pooled figure minus the others cannot give a
-member's withheld count back); percentages come from the printed counts. A period that starts
-before the agreement is not reported for the group: its figures were not agreed to be shared.
+its year total exactly as its own public trust report prints it; the pooled row is protected
+against them (:func:`sjrlib.disclosure.protect_counts` with ``pooled``: every member's printed
+year and quarters read at once, so the pooled figure less the others cannot give back or narrow
+a member's withheld count, nor its quarters); percentages come from the printed counts. A
+period that starts before the agreement is not reported for the group: its figures were not
+agreed to be shared.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sjrlib.disclosure import DisclosureRule, protect_counts
+from sjrlib.disclosure import DisclosureRule, differencing_risk, protect_counts
 from sjrlib.report import tables
 from sjrlib.report.params import ParameterError, Period
 
@@ -122,9 +124,9 @@ def load_collaboratives(path: str | Path, known: Iterable[str] | None = None
 
 
 def _member_total(reviews: pd.DataFrame, deaths: pd.DataFrame, period: Period,
-                  rule: DisclosureRule, total_label: str) -> tuple[pd.Series, pd.Series]:
-    """One organisation's (or the pool's) raw and protected year-total row, protected as its
-    trust report protects it (:func:`sjrlib.report.tables.protect_lfd` over its quarters)."""
+                  rule: DisclosureRule, total_label: str) -> tuple[pd.Series, pd.DataFrame]:
+    """One organisation's (or the pool's) raw year-total row, and its quarters and year as
+    its trust report prints them (:func:`sjrlib.report.tables.protect_lfd`)."""
     from sjrlib.report.trust import _zero_quarters
     from sjrlib.stats._reviews import financial_quarter
     from sjrlib.stats.lfd import learning_from_deaths
@@ -138,7 +140,37 @@ def _member_total(reviews: pd.DataFrame, deaths: pd.DataFrame, period: Period,
                                    as_of=period.end_month)
     figures = _zero_quarters(figures[figures["period"].isin(labels)], labels)
     raw, protected = tables.protect_lfd(figures, rule, total_label=total_label)
-    return raw.loc[total_label], protected.loc[total_label]
+    return raw.loc[total_label], protected
+
+
+def _pooled_row(pooled_raw: pd.Series, raw_rows: dict[str, pd.Series],
+                printed: dict[str, pd.DataFrame], rule: DisclosureRule,
+                total_label: str) -> pd.DataFrame:
+    """The pooled row's counts as the page prints them: withheld where, set against each
+    member's year total as its own report prints it (:func:`sjrlib.disclosure.
+    differencing_risk`), or against every member's printed year and quarters at once
+    (``pooled``), it would give back or narrow a member's withheld count. Until 2026-12-05 the
+    pooled row was protected with the members' rows by secondary suppression alone: of two
+    members printing ``*`` for each quarter's (and the year's) deaths judged more likely than
+    not and 0, 10, ``*``, ``*`` (15), the pooled 20 (18-22) left the first's quarters 1-6; and
+    the second's 15, withheld as the secondary suppression, was on its own report anyway."""
+    def shown(value: object) -> object:
+        return None if value is None or value is pd.NA or value == tables.NOT_KNOWN else value
+
+    exact = pd.DataFrame([pooled_raw[list(_COUNTS)]], index=[ALL_MEMBERS]).astype(object)
+    totals = pd.DataFrame({c: pd.to_numeric(pd.Series([raw_rows[m][c] for m in raw_rows]),
+                                            errors="coerce").fillna(0) for c in _COUNTS})
+    risk = differencing_risk(totals, rule, rule)
+    withheld = pd.DataFrame([[bool(risk[c]) for c in _COUNTS]], index=[ALL_MEMBERS],
+                            columns=list(_COUNTS))
+    groups = []
+    for table in printed.values():
+        group = pd.DataFrame({c: [shown(table.at[total_label, c])] for c in _COUNTS},
+                             index=[ALL_MEMBERS], dtype=object)
+        group.attrs["parts"] = {(ALL_MEMBERS, c): [shown(table.at[q, c]) for q in table.index
+                                                   if q != total_label] for c in _COUNTS}
+        groups.append(group)
+    return protect_counts(exact, rule, withheld=withheld, pooled=groups)
 
 
 def collaborative_tables(group: Collaborative, reviews: pd.DataFrame, deaths: pd.DataFrame,
@@ -147,26 +179,22 @@ def collaborative_tables(group: Collaborative, reviews: pd.DataFrame, deaths: pd
     if not group.covers(period):
         return []
     total_label = f"{period.label.replace('_', ' ')}\u00a0total"
-    raw_rows, shown_rows = {}, {}
+    raw_rows, printed = {}, {}
     for code in group.members:
         r = reviews[reviews["organisation_code"].astype(str) == code]
         d = deaths[deaths["organisation_code"].astype(str) == code]
-        raw_rows[code], shown_rows[code] = _member_total(r, d, period, rule, total_label)
+        raw_rows[code], printed[code] = _member_total(r, d, period, rule, total_label)
     in_group = reviews["organisation_code"].astype(str).isin(group.members)
     pooled_raw, _ = _member_total(
         reviews[in_group.fillna(False)], deaths[deaths["organisation_code"].astype(str)
                                                 .isin(group.members)],
         period, rule, total_label)
-    raw = pd.DataFrame({**{c: raw_rows[c][list(_COUNTS)] for c in group.members},
-                        ALL_MEMBERS: pooled_raw[list(_COUNTS)]}).T.astype(object)
-    withheld = pd.DataFrame(
-        {c: [shown_rows[code][c] in (rule.symbol, tables.NOT_KNOWN) for code in group.members]
-         + [False] for c in _COUNTS}, index=[*group.members, ALL_MEMBERS])
-    protected = protect_counts(raw, rule, total_row=ALL_MEMBERS, withheld=withheld)
-    for code in group.members:  # 'not known' deaths stay so, as on the member's own report
-        if shown_rows[code]["deaths_in_scope"] == tables.NOT_KNOWN:
-            protected.at[code, "deaths_in_scope"] = tables.NOT_KNOWN
-    if any(shown_rows[c]["deaths_in_scope"] == tables.NOT_KNOWN for c in group.members):
+    pooled = _pooled_row(pooled_raw, raw_rows, printed, rule, total_label)
+    protected = pd.DataFrame(
+        {**{code: printed[code].loc[total_label, list(_COUNTS)] for code in group.members},
+         ALL_MEMBERS: pooled.loc[ALL_MEMBERS]}).T.astype(object)
+    if any(printed[c].at[total_label, "deaths_in_scope"] == tables.NOT_KNOWN
+           for c in group.members):
         protected.at[ALL_MEMBERS, "deaths_in_scope"] = tables.NOT_KNOWN
     percent = []
     for label in protected.index:
