@@ -533,3 +533,31 @@ def test_a_regions_poor_care_against_its_trusts_care_tables(tmp_path):
         narrowed = {(f.value, f.high) for f in findings
                     if f.narrowed and f.key[0] == "XBB" and f.key[1] in ("care4", "care5")}
         assert narrowed == found
+
+
+def test_a_collaboratives_pooled_row_against_its_members_quarters(tmp_path):
+    """Two members print deaths judged more likely than not by quarter: XAA ``*`` each (and
+    its year), XBB 0, 10, ``*``, ``*`` (15). A collaborative page pooling them at 20 (18-22),
+    as it did before 2026-12-05, leaves XAA's year at most 9 and so each quarter 1-6; a page
+    withholding the pooled count gives nothing back."""
+    columns = ["Deaths in scope", "Deaths reviewed (SJR)", "% of deaths reviewed",
+               "More likely than not due to problems in care"]
+    caption = "Learning from Deaths: deaths in scope and deaths reviewed, by quarter"
+    quarters = ["Q1 Apr–Jun 2024", "Q2 Jul–Sep 2024", "Q3 Oct–Dec 2024", "Q4 Jan–Mar 2025"]
+    total = "2024-25 total"
+    for code, mltn, year in (("XAA", ["*"] * 4, "*"), ("XBB", ["0", "10", "*", "*"], "15")):
+        _page(tmp_path / "trusts" / f"{code}.html", caption, columns,
+              [*((q, ["90", "20", "–", m]) for q, m in zip(quarters, mltn, strict=True)),
+               (total, ["360", "80", "–", year])], totals=(total,))
+    (tmp_path / "index.html").write_text('<a href="trusts/XAA.html"></a>'
+                                         '<a href="trusts/XBB.html"></a>', encoding="utf-8")
+    for pooled, found in (("20", {(1, 6)}), ("*", set())):
+        _page(tmp_path / "collaborative" / "c1.html", "Learning from Deaths: A collaborative, "
+              "each member and all together", ["Deaths in scope", "Deaths reviewed (SJR)",
+                                               "% of deaths reviewed", columns[3]],
+              [("XAA", ["360", "80", "–", "*"]), ("XBB", ["360", "80", "–", "15"]),
+               ("All members", ["720", "160", "–", pooled])], totals=("All members",))
+        findings, _, _ = check_reports([tmp_path])
+        narrowed = {(f.value, f.high) for f in findings
+                    if f.narrowed and f.key[0] == "XAA" and f.key[1] == "mltn"}
+        assert narrowed == found
