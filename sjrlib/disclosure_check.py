@@ -63,6 +63,9 @@ quarter of the chart's window, deaths in scope, deaths reviewed and deaths more 
 due to problems in care; each quarter is the sum of the organisations' same quarter, and the
 period's quarters add up to the nation table's "England and Scotland"."""
 THEMES_TABLE = "Themes coded in reviews this period"
+NONE_CODED = "No review of this period has been coded with themes yet."
+"""What an organisation's report says instead of its themes tables while none of its reviews of
+the period is coded (``sjrlib.report.learning``): its counts are 0."""
 NATIONAL_THEMES_TABLE = "Themes coded in reviews: England and Scotland"
 """The national report's themes table of both nations, which the national theme charts' points
 of the period add up to (each nation's own table has no chart)."""
@@ -941,6 +944,7 @@ class _Reader:
                 members.append(found[0] if found else ("missing",))
             relate(key, members, f"the national chart's {f} ({label}) = sum of the "
                                  "organisations'")
+        self._across_themes(pages, groups, relate)
         by_region: dict[str, list[str]] = {}
         if groups["Scotland"]:
             by_region["Scotland"] = groups["Scotland"]
@@ -956,6 +960,29 @@ class _Reader:
                    [(o, "care_poor", "Overall assessment of care") for o in members],
                    f"{region}'s poor care (by region) = sum of its organisations'")
 
+
+    def _across_themes(self, pages: list[_Page], groups: dict[str, list[str]],
+                       relate: Callable) -> None:
+        """The national themes tables (both nations, and each nation's) against every
+        organisation's themes table of the period: a theme's coded reviews, and those coded
+        with it, are the sum of the organisations'. An organisation whose page says none of
+        its reviews is coded yet counts 0."""
+        p = self.problem
+        none_coded = {pg.ident for pg in pages
+                      if pg.organisation and NONE_CODED in " ".join(pg.text.split())}
+        theirs = {k[0]: k[1].rsplit("_", 1)[0] for k in p.vars
+                  if len(k) == 3 and isinstance(k[1], str)
+                  and k[1].startswith(f"theme {THEMES_TABLE}")}
+        for name, members in groups.items():
+            prefix = f"theme {NATIONAL_THEMES_TABLE}" if name == "England and Scotland" \
+                else f"theme {NATIONAL_THEMES_TABLE.rsplit(':', 1)[0]}: {name}"
+            for key in [k for k in list(p.vars) if k[0] == "national" and len(k) == 3
+                        and k[1] in (f"{prefix}_n", f"{prefix}_poor")]:
+                f = key[1].rsplit("_", 1)[1]
+                parts = [(o, f"{theirs.get(o, f'theme {THEMES_TABLE}')}_{f}", key[2])
+                         for o in members if o not in none_coded]
+                relate(key, parts, f"{name}'s themes table ({key[2]}, {f}) = sum of the "
+                                   "organisations'")
 
     def _across_charts(self, pages: list[_Page], orgs: list[str], complete: bool) -> None:
         """A national chart's points against the same chart of every organisation: each

@@ -561,3 +561,28 @@ def test_a_collaboratives_pooled_row_against_its_members_quarters(tmp_path):
         narrowed = {(f.value, f.high) for f in findings
                     if f.narrowed and f.key[0] == "XAA" and f.key[1] == "mltn"}
         assert narrowed == found
+
+
+def test_the_national_themes_table_against_the_organisations_themes_tables(tmp_path):
+    """Fifteen trusts print ``*`` reviews coded with a theme (of 30 coded), a sixteenth says
+    none of its reviews is coded yet; the national table's 15 (13-17) for the theme says each
+    ``*`` is 1-3. The national table withholding it gives nothing back."""
+    from sjrlib.disclosure_check import NONE_CODED, THEMES_TABLE
+
+    columns = ["Coded reviews", "Reviews coded with the theme", "% of coded reviews"]
+    codes = [f"XA{i:02d}" for i in range(15)]
+    for code in codes:
+        _page(tmp_path / "trusts" / f"{code}.html",
+              f"{THEMES_TABLE} (reviews coded by a person)", columns,
+              [("Communication", ["30", "*", "–"])])
+    _page(tmp_path / "trusts" / "XB00.html", "Care scores by phase of care", CARE_COLUMNS,
+          [("Overall assessment of care", ["0", "0", "0", "0", "0", "0"])],
+          note=f"{NONE_CODED} {RULE_NOTE}")
+    (tmp_path / "index.html").write_text("".join(
+        f'<a href="trusts/{c}.html"></a>' for c in [*codes, "XB00"]), encoding="utf-8")
+    for count, found in (("15", {(1, 3)}), ("*", set())):
+        _page(tmp_path / "national.html", "Themes coded in reviews: England and Scotland",
+              columns, [("Communication", ["450", count, "–"])])
+        findings, _, _ = check_reports([tmp_path])
+        narrowed = {(f.value, f.high) for f in findings if f.narrowed and f.key[0] in codes}
+        assert narrowed == found

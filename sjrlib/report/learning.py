@@ -36,7 +36,10 @@ from sjrlib.disclosure import (
     protect_count,
     published_rate,
 )
-from sjrlib.disclosure_check import CHART_DATA  # the caption the checker reads
+from sjrlib.disclosure_check import (  # what the checker reads
+    CHART_DATA,
+    NONE_CODED,
+)
 from sjrlib.report import tables
 from sjrlib.report.figures import Chart, with_data
 
@@ -448,10 +451,9 @@ class TrustLearning:
         """One sentence instead of tables of zeros, while no review of the period is coded."""
         if len(self.coded):
             return None
-        return _Sentence("No review of this period has been coded with themes yet. An "
-                         "organisation lead codes submitted reviews in the coding dashboard "
-                         "(coding.ipynb); a suggested theme counts only once a person accepts "
-                         "it.")
+        return _Sentence(f"{NONE_CODED} An organisation lead codes submitted reviews in the "
+                         "coding dashboard (coding.ipynb); a suggested theme counts only once a "
+                         "person accepts it.")
 
     def themes_table(self) -> tables.ReportTable | _Sentence:
         """Themes this period: coded reviews, reviews coded with each theme, %, trend."""
