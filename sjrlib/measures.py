@@ -307,37 +307,59 @@ def hidden_cells(table: pd.DataFrame, firsts: list[str], rule: Any, unit: str,
 
     labels = list(table.index)
     columns = list(table.columns)
-    groups: dict[str, list] = {}
-    for label, first in zip(labels, firsts, strict=True):
+    groups: dict[str, list[int]] = {}
+    for i, first in enumerate(firsts):
         if period is not None and period[0] <= first <= period[1]:
-            groups.setdefault("period", []).append(label)
-        groups.setdefault(f"year {financial_year(first)}", []).append(label)
+            groups.setdefault("period", []).append(i)
+        groups.setdefault(f"year {financial_year(first)}", []).append(i)
         if unit == "month":
-            groups.setdefault(f"quarter {financial_quarter(first)}", []).append(label)
+            groups.setdefault(f"quarter {financial_quarter(first)}", []).append(i)
     # a hidden numerator and a hidden denominator are each protected in their own totals (a
     # denominator left recoverable while its point is not plotted tells nothing about the
     # numerator)
-    mask = pd.DataFrame({c: [rule.is_small(v) for v in table[c]] for c in columns},
-                        index=labels, dtype=bool)
+    values = table[columns].to_numpy(dtype=np.int64)
+    mask = np.array([[rule.is_small(int(v)) for v in row] for row in values],
+                    dtype=bool).reshape(values.shape)
     if withheld is not None:
-        mask = mask | withheld.reindex(index=labels, columns=columns, fill_value=False) \
+        mask |= withheld.reindex(index=labels, columns=columns, fill_value=False) \
             .astype(bool).to_numpy()
     total = "__total__"
     changed = True
     while changed:
         changed = False
         for members in groups.values():
-            part = table.loc[members, columns]
-            part = pd.concat([part, pd.DataFrame({c: [int(part[c].sum())] for c in columns},
-                                                 index=[total])])
-            known = pd.concat([mask.loc[members], pd.DataFrame(
-                {c: [False] for c in columns}, index=[total])])
-            got = suppression_mask(part, rule, total_row=total, withheld=known)
-            got = got.drop(index=total).astype(bool)
-            if (got & ~mask.loc[members]).to_numpy().any():
-                mask.loc[members] = mask.loc[members] | got
+            held = mask[members]
+            if not held.any() and not any(_sum_pins([int(v) for v in values[members, j]], rule)
+                                          for j in range(len(columns))):
+                continue  # nothing hidden, nothing pinned: suppression_mask would add nothing
+            part = pd.DataFrame(np.vstack([values[members], values[members].sum(axis=0)]),
+                                index=[*(labels[i] for i in members), total], columns=columns)
+            known = pd.DataFrame(np.vstack([held, np.zeros(len(columns), dtype=bool)]),
+                                 index=part.index, columns=columns)
+            got = suppression_mask(part, rule, total_row=total, withheld=known) \
+                .to_numpy(dtype=bool)[:-1]
+            if (got & ~held).any():
+                mask[members] = held | got
                 changed = True
-    return mask
+    return pd.DataFrame(mask, index=table.index, columns=columns)
+
+
+def _sum_pins(values: list[int], rule: Any) -> bool:
+    """Whether counts all printed under ``rule`` (none hidden) and their printed total leave
+    one of them, or the total, a single possible value: the attack of
+    :func:`sjrlib.disclosure.suppression_mask` on one sum with nothing hidden, which is then
+    all it can find (a ``*`` narrowed needs a ``*``). One sum's bounds are exact after one
+    round: each count between its own range and the total's less every other's."""
+    from sjrlib.disclosure import count_range
+
+    ranges = [count_range(rule.round(v) if v else 0, rule) for v in values]
+    total = sum(values)
+    t_lo, t_hi = count_range(rule.round(total) if total else 0, rule)
+    lo_sum, hi_sum = sum(r[0] for r in ranges), sum(r[1] for r in ranges)
+    for lo, hi in ranges:
+        if lo != hi and max(lo, t_lo - (hi_sum - hi)) >= min(hi, t_hi - (lo_sum - lo)):
+            return True
+    return t_lo != t_hi and max(t_lo, lo_sum) >= min(t_hi, hi_sum)
 
 
 def pooled_withheld(per_org: pd.DataFrame, rule: Any, *,
