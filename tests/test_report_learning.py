@@ -336,3 +336,47 @@ def test_the_national_theme_chart_hides_a_month_that_would_narrow_an_organisatio
     # without the organisations' own charts beside it, June's 15 of 450 would be plotted
     plain = learning._Monthly(coded, phased, months, rule, period)
     assert not plain.chart("rare", "decrease").attrs["published"]["hidden"].any()
+
+
+def test_the_pooled_themes_table_reads_each_organisations_chart_of_its_top_themes():
+    """XA codes 30 reviews a month, 8 of them with sepsis in June and 8 in September: its table
+    prints 15 (13-17), its chart of the theme (one of its top themes) 10 (8-12) in each of the
+    two months and 0 in the others, so its count is at least 16. XB codes 4 with sepsis (``*``;
+    no chart). The national 20 (18-22) is safe against the two tables cell by cell (XB's
+    1-9), but less XA's 16 or more it leaves XB's ``*`` 1-6: it is withheld."""
+    from types import SimpleNamespace
+
+    from sjrlib.disclosure import DisclosureRule
+    from sjrlib.report import learning
+
+    rule = DisclosureRule()
+    months = [f"2024-{m:02d}" for m in range(4, 13)] + [f"2025-{m:02d}" for m in range(1, 4)]
+    reviews, codes = [], []
+    for code, hits in (("XA", {"2024-06": 8, "2024-09": 8}), ("XB", {"2024-06": 4})):
+        for month in months:
+            for i in range(30):
+                review = f"{code}-{month}-{i:02d}"
+                reviews.append({"review_id": review, "organisation_code": code,
+                                "review_stage": "first", "death_month": month})
+                theme = "sepsis" if i < hits.get(month, 0) else "communication"
+                codes.append({"review_id": review, "organisation_code": code, "theme": theme,
+                              "phase": None, "coded_by": "coder", "coded_at": "2025-05-01",
+                              "from_suggestion": False})
+    reviews = pd.DataFrame(reviews)
+    report = SimpleNamespace(
+        rule=rule, reviews=reviews, window_reviews=reviews, nation_of={"XA": "england",
+                                                                      "XB": "england"},
+        data=SimpleNamespace(theme_codes=pd.DataFrame(codes), trend_start="2024-04"),
+        period=SimpleNamespace(start_month="2024-04", end_month="2025-03"))
+    national = learning.NationalLearning(report)
+    printed = national._printed_by_org
+    assert printed["XA"].at["sepsis", "count"] == 15
+    assert printed["XA"].attrs["parts"][("sepsis", "count")].count(10) == 2
+    assert printed["XB"].at["sepsis", "count"] == rule.symbol
+    assert not learning._differencing_withheld(national.coded, national.phased, national.themes,
+                                               rule).at["sepsis", "count"]
+    table = national.themes_table()
+    label = national.labels["sepsis"]
+    assert table.frame.at[label, "Reviews coded with the theme"] == rule.symbol
+    assert table.frame.at[label, "Coded reviews"] == 720
+    assert "set against every organisation's own report" in table.note

@@ -34,6 +34,7 @@ from sjrlib.disclosure import (
     DisclosureRule,
     differencing_risk,
     protect_count,
+    protect_counts,
     published_rate,
 )
 from sjrlib.disclosure_check import (  # what the checker reads
@@ -277,12 +278,19 @@ def _protected_table(counts: pd.DataFrame, labels: dict[str, str], rule: Disclos
                      caption: str, base: str, what: str, note: str,
                      extra: dict[str, list[str]] | None = None,
                      index_name: str = "Theme",
-                     withheld: pd.DataFrame | None = None) -> tables.ReportTable:
+                     withheld: pd.DataFrame | None = None,
+                     pooled: list[pd.DataFrame] | None = None) -> tables.ReportTable:
     """A table of ``counts`` (index: theme, columns ``n``, ``count``) as published: the base,
     the count and the percentage of the base, all from protected counts. ``withheld`` (same
     shape, True: print ``*``) are counts a pooled table must not print
-    (:func:`_differencing_withheld`); themes are not parts of a total (a review carries several),
-    so no second cell is withheld with one."""
+    (:func:`_differencing_withheld`); ``pooled``: every organisation's themes table as its
+    report prints it (:meth:`NationalLearning._printed_by_org`), read at once by
+    :func:`sjrlib.disclosure.protect_counts`. Themes are not parts of a total (a review carries
+    several), so no second cell is withheld with one."""
+    if pooled is not None and rule.active and len(counts):
+        exact = counts[["n", "count"]].astype(object)
+        shown = protect_counts(exact, rule, withheld=withheld, pooled=pooled)
+        withheld = tables.withheld_beyond_rule(shown, protect_counts(exact, rule), rule)
     rows = {}
     for theme, row in counts.iterrows():
         n_shown = protect_count(int(row["n"]), rule)
@@ -753,12 +761,53 @@ class NationalLearning:
                         (self.report.period.start_month, self.report.period.end_month),
                         pooled=True)
 
+    @cached_property
+    def _printed_by_org(self) -> dict[str, pd.DataFrame]:
+        """Each organisation's themes table of the period as its report prints it (index:
+        theme; ``n`` its coded reviews, ``count`` those coded with the theme), by code; with
+        ``attrs["parts"]`` the period's points of its chart of each of its top themes
+        (:meth:`TrustLearning.top_theme_charts`: count and base, a point not plotted anything
+        from 0), which add up to its row. An organisation none of whose reviews of the period
+        is coded prints a sentence: it has no table here (it adds 0). Its chart is taken over
+        the national report's trend window."""
+        start, end = self.report.period.start_month, self.report.period.end_month
+        den, num = self._monthly.by_org or (None, None)
+        out = {}
+        for code, part in self.coded.groupby("organisation_code", sort=True, observed=True):
+            counts = _theme_counts(part, self.phased, self.themes)
+            table = pd.DataFrame({c: [protect_count(int(v), self.rule) for v in counts[c]]
+                                  for c in ("n", "count")}, index=counts.index, dtype=object)
+            parts = {}
+            top = counts["count"][counts["count"] > self.rule.threshold].sort_values(
+                ascending=False, kind="stable")
+            for theme in [t for t in top.index if t != "good_practice"][:TOP_THEMES]:
+                if den is None:
+                    break
+                mine = den[den["organisation_code"] == str(code)].set_index("period")
+                hits = num[(num["theme"] == theme) & (num["organisation_code"] == str(code))]
+                monthly = pd.DataFrame({
+                    "numerator": hits.set_index("period")["numerator"].reindex(mine.index)
+                    .fillna(0).astype(int),
+                    "denominator": mine["denominator"].astype(int)})
+                published = measures.published_counts(monthly, self.rule, period=(start, end))
+                inside = published[(published["first_month"] >= start)
+                                   & (published["first_month"] <= end)]
+
+                def point(value: float) -> object:
+                    return None if pd.isna(value) else int(value)
+
+                parts[(theme, "count")] = [point(v) for v in inside["numerator"]]
+                parts[(theme, "n")] = [point(v) for v in inside["denominator"]]
+            table.attrs["parts"] = parts
+            out[str(code)] = table
+        return out
+
     def themes_table(self) -> tables.ReportTable:
         counts = _theme_counts(self.coded, self.phased, self.themes)
         trends = [_trend(self._monthly.chart(t, "increase" if t == "good_practice"
                                              else "decrease")) for t in counts.index]
         return _protected_table(
-            counts, self.labels, self.rule,
+            counts, self.labels, self.rule, pooled=list(self._printed_by_org.values()),
             withheld=_differencing_withheld(self.coded, self.phased, self.themes, self.rule),
             caption="Themes coded in reviews: England and Scotland",
             base="Coded reviews", what="Reviews coded with the theme",
@@ -776,9 +825,12 @@ class NationalLearning:
                 continue
             counts = _theme_counts(chosen, self.phased, self.themes)
             name = domain.labels("nation").get(nation, nation)
+            printed = self._printed_by_org
             out.append(_protected_table(
                 counts, self.labels, self.rule, caption=f"Themes coded in reviews: {name}",
                 withheld=_differencing_withheld(chosen, self.phased, self.themes, self.rule),
+                pooled=[printed[c] for c in sorted(set(chosen["organisation_code"].astype(str)))
+                        if c in printed],
                 base="Coded reviews", what="Reviews coded with the theme",
                 note=f"Every organisation in {name} pooled; none is named."))
         return out
