@@ -270,3 +270,35 @@ def test_what_to_look_at_says_a_withheld_chart_is_not_charted():
                                      period_start="2022-04", base_noun="reviews")
     assert said == narrative.spc_sentence(measure, large, improvement="decrease",
                                           period_start="2022-04", base_noun="reviews")
+
+
+def test_skipping_sums_that_pin_nothing_changes_no_chart(monkeypatch):
+    """measures.hidden_cells skips a sum with nothing hidden when measures._sum_pins says it
+    pins no count; attacking every sum instead (as before the shortcut) hides the same points
+    on random charts, sums that pin included (four 13s print 15 each and 50 together)."""
+    import random
+
+    from sjrlib import measures
+    from sjrlib.disclosure import DisclosureRule
+
+    rule = DisclosureRule()
+    rng = random.Random(20261205)
+    months = [f"{y}-{m:02d}" for y, m in [(2023, m) for m in range(4, 13)]
+              + [(2024, m) for m in range(1, 13)] + [(2025, m) for m in range(1, 4)]]
+    pools = [[13], [13, 13, 0], [12, 13, 17, 0], [0, 8, 9, 10, 12, 13, 20, 33],
+             [0, 0, 1, 3, 8, 10, 11, 12, 15], [8, 10, 12, 13, 17, 18, 22, 23, 50]]
+    cases = []
+    for _ in range(150):
+        pool = rng.choice(pools)
+        window = months[rng.randint(0, 12):]
+        k = [rng.choice(pool) for _ in window]
+        n = [max(a, rng.choice([30, 40, 8, 12, 5])) for a in k]
+        cases.append((pd.DataFrame({"numerator": k, "denominator": n}, index=window),
+                      set(rng.sample(window, rng.choice([0, 0, 1, 2]))),
+                      rng.choice([("2024-04", "2025-03"), None])))
+    fast = [measures.published_counts(c, rule, period=p, withheld=w) for c, w, p in cases]
+    assert measures._sum_pins([13, 13, 13, 13], rule)
+    monkeypatch.setattr(measures, "_sum_pins", lambda values, rule: True)
+    slow = [measures.published_counts(c, rule, period=p, withheld=w) for c, w, p in cases]
+    assert all(a.equals(b) for a, b in zip(fast, slow, strict=True))
+    assert sum(bool(f["hidden"].any()) for f in fast) > 20  # the charts do hide points
