@@ -410,3 +410,26 @@ def test_poor_care_by_region_follows_a_narrowing_through_the_other_cell():
     frame = report.poor_care_by_region().frame
     assert frame.at["London", "Poor or very poor overall care"] == RULE.symbol
     assert frame.at["London", "Reviews"] == RULE.symbol
+
+
+def test_the_trend_table_is_protected_against_every_organisations_care_table_of_the_year():
+    """The region case a year at a time: in 2024-25 two trusts score overall care 8, 0, 8, 0,
+    0 and 0, 5, 0, 3, 3 (their reports of the year: 10, 0, 10, 0, 0 of 15 and 0, *, 0, *, * of
+    10), in 2023-24 twenty adequate reviews each. The trend table's 2024-25 reviews, 27 (25:
+    23-27), safe cell by cell, would leave the second trust's scores 4 and 5 1-6: withheld."""
+    data = _overall_store({"XA": [8, 0, 8, 0, 0], "XB": [0, 5, 0, 3, 3]})
+    rows = [{"review_id": f"{code}-old{i}", "case_id": f"{code}-oldc{i}",
+             "organisation_code": code, "review_stage": "first", "status": "submitted",
+             "form_version": "rcp2017", "review_date": pd.Timestamp("2023-08-01"),
+             "death_month": "2023-06", "age_at_death": 80, "learning_disability": "no",
+             "score_overall": 3, "avoidability_score": 6, "avoidability_scale": "rcp",
+             "nation": "england", "region": "London"} for code in ("XA", "XB") for i in range(20)]
+    both = pd.concat([_review_frame(rows), data.reviews], ignore_index=True)
+    report = _report(ReportData(both, data.deaths, data.organisations, PERIOD, "2023-04",
+                                read_at="2026-11-01T00:00:00+00:00"))
+    table = report.trend_test()
+    assert hasattr(table, "frame"), table
+    frame = table.frame
+    assert frame.at["2023-24", "Reviews"] == 40
+    assert frame.at["2024-25", "Reviews"] == RULE.symbol
+    assert "set against every organisation's own report" in table.note

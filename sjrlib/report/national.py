@@ -485,16 +485,24 @@ class NationalReport(FormQuestionSections):
     @cached_property
     def _care_printed_by_org(self) -> dict[str, pd.DataFrame]:
         """Each organisation's care-score counts as its report prints them, by code."""
+        return self._care_printed(self.reviews)
+
+    def _care_printed(self, reviews: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Each organisation's care-score counts of ``reviews`` as its report of them prints
+        them, by code."""
         return {str(code): protect_counts(tables.care_score_counts(part), self.rule,
                                           total_column=tables.CARE_TOTAL)
                 for code, part in descriptive.care_score_distribution(
-                    self.reviews, by="organisation_code").groupby(
+                    reviews, by="organisation_code").groupby(
                     "organisation_code", sort=True, observed=True)}
 
-    def _poor_care_pooled(self, rows: Mapping[str, str]) -> list[pd.DataFrame]:
-        """Each organisation's overall care as its report prints it, on the row ``rows`` gives
-        its code, for :func:`sjrlib.disclosure.protect_counts` (``pooled``) of a table of
-        reviews (``n``) and poor or very poor overall care (``poor``). An organisation prints
+    def _poor_care_pooled(self, rows: Mapping[str, str],
+                          printed: dict[str, pd.DataFrame] | None = None
+                          ) -> list[pd.DataFrame]:
+        """Each organisation's overall care as its report prints it (``printed``, by code;
+        default: the period's), on the row ``rows`` gives its code, for
+        :func:`sjrlib.disclosure.protect_counts` (``pooled``) of a table of reviews (``n``)
+        and poor or very poor overall care (``poor``). An organisation prints
         no poor-care count: its ``poor`` is its scores 1 and 2, its ``n`` its scores 1 to 5,
         each score one figure (a named part). Found by a search: a trust printing 10, 0, 10, 0,
         0 (15) for overall care (its scores 1 and 3 at least 8 each, so its 15 is 16-17) and
@@ -504,11 +512,11 @@ class NationalReport(FormQuestionSections):
         its scores 4 and 5 1-6 each."""
         overall = domain.label("phase", "overall")
         out = []
-        for code, printed in self._care_printed_by_org.items():
+        for code, table in (printed or self._care_printed_by_org).items():
             row = rows.get(code)
             if row is None:
                 continue
-            cells = printed.loc[overall]
+            cells = table.loc[overall]
             group = pd.DataFrame({"n": [cells[tables.CARE_TOTAL]], "poor": [None]},
                                  index=[row], dtype=object)
             scores = [(label, cells[label]) for label in tables.CARE_SCORE_LABELS]
@@ -961,7 +969,19 @@ class NationalReport(FormQuestionSections):
         withheld = pd.DataFrame(
             [self._poor_care_withheld(self.window_reviews[(year == str(p)).to_numpy()])
              for p in t["period"]], index=raw.index, columns=raw.columns)
-        counts = protect_counts(raw.astype(object), self.rule, withheld=withheld)
+        # and against all of them at once, a year at a time (a year is a row of its own)
+        pooled = []
+        for p, label in zip(t["period"], raw.index, strict=True):
+            printed = self._care_printed(self.window_reviews[(year == str(p)).to_numpy()])
+            pooled += self._poor_care_pooled(dict.fromkeys(printed, label), printed)
+        counts = protect_counts(raw.rename(columns={"Reviews": "n", "Poor or very poor": "poor"})
+                                .astype(object), self.rule,
+                                withheld=withheld.rename(columns={"Reviews": "n",
+                                                                  "Poor or very poor": "poor"}),
+                                pooled=pooled).rename(columns={"n": "Reviews",
+                                                               "poor": "Poor or very poor"})
+        withheld = tables.withheld_beyond_rule(
+            counts, protect_counts(raw.astype(object), self.rule), self.rule)
         counts["%"] = [tables.published_share(k, n, self.rule)
                        for k, n in zip(counts["Poor or very poor"], counts["Reviews"],
                                        strict=True)]
