@@ -187,6 +187,16 @@ def test_national_lfd_chart_keeps_what_the_nation_table_withheld(report):
     assert table.at[quarter_label(quarter), "Deaths reviewed (SJR)"] == \
         frame.at[quarter, "reviewed"]
     assert 'class="sjr-chart-data"' in chart._repr_html_()
+    # and the share of deaths reviewed each bar is labelled with, of the counts drawn
+    for label, row in table.iterrows():
+        deaths, reviewed = row["Deaths in scope"], row["Deaths reviewed (SJR)"]
+        share = row["% of deaths reviewed"]
+        if RULE.symbol in (deaths, reviewed) or deaths is None:
+            assert share is None, label
+        else:
+            assert f"{share:.0f}%" in texts, label
+            assert abs(share - 100 * reviewed / deaths) < 0.5, label
+    assert table["% of deaths reviewed"].notna().sum() >= 4
 
 
 def test_pooled_withheld_hides_a_quarter_where_only_the_years_sum_would_narrow():

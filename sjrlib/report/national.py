@@ -923,18 +923,26 @@ class NationalReport(FormQuestionSections):
     def trend_reviewed(self) -> ChartWithData:
         """The quarterly Learning from Deaths bars, with the table of the counts they draw."""
         figures = self._lfd_trend
+
+        def share(reviewed: object, deaths: object) -> object:
+            # the chart's "% reviewed" label: of the counts drawn, none where one is not
+            counted = all(isinstance(v, (int, np.integer)) for v in (reviewed, deaths))
+            return tables.published_share(reviewed, deaths, self.rule) if counted else None
+
         rows = {tables.quarter_label(str(r.period)): {
             "Deaths in scope": r.deaths_in_scope, "Deaths reviewed (SJR)": r.reviewed,
+            "% of deaths reviewed": share(r.reviewed, r.deaths_in_scope),
             "More likely than not due to problems in care": r.more_likely_than_not}
             for r in figures.itertuples()}
-        columns = ["Deaths in scope", "Deaths reviewed (SJR)",
+        columns = ["Deaths in scope", "Deaths reviewed (SJR)", "% of deaths reviewed",
                    "More likely than not due to problems in care"]
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns, dtype=object)
         table = tables.ReportTable(
             frame, caption=LFD_CHART_DATA + "national, by quarter of death",
             note=tables._note(self.rule, "The counts the chart above draws, England and "
-                                         "Scotland."),
-            index_name="Quarter of death")
+                                         "Scotland, and the share of deaths reviewed it "
+                                         "labels."),
+            formats={"% of deaths reviewed": "percent"}, index_name="Quarter of death")
         return ChartWithData(Chart(plots.lfd_trend(figures)), table)
 
     @cached_property
