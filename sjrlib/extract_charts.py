@@ -9,15 +9,35 @@ the notebook runs on any approval.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import pandas as pd
 from matplotlib.figure import Figure
 
 from sjrlib import domain, plots_seaborn
 from sjrlib.plots import NHS_COLOURS, _withheld
+from sjrlib.report.figures import Chart
 from sjrlib.stats import agreement, descriptive
 from sjrlib.stats._reviews import ReviewIndex
 
 __all__ = ["agreement_chart", "phase_chart", "theme_chart", "theme_shares", "trend_chart"]
+
+def _described(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+    """``draw``'s figure, shown in a notebook (and exported from it) as an image with alt text:
+    its title (the figure's, else its first panel's), or the sentence drawn instead of the chart
+    (:class:`sjrlib.report.figures.Chart`). A plain figure displays as a PNG without one."""
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        fig = draw(*args, **kwargs)
+        titles = [fig._suptitle.get_text() if fig._suptitle is not None else "",
+                  *(ax.get_title(loc="left") or ax.get_title() for ax in fig.axes)]
+        alt = " ".join(next((t for t in titles if t.strip()), "Chart").split())
+        fig._repr_html_ = lambda: Chart(fig, alt=alt)._repr_html_()  # type: ignore[attr-defined]
+        return fig
+    return wrapper
+
 
 def _lacking(reviews: pd.DataFrame, fields: tuple[str, ...], title: str) -> Figure | None:
     missing = [f for f in dict.fromkeys(fields) if f not in reviews.columns]
@@ -27,6 +47,7 @@ def _lacking(reviews: pd.DataFrame, fields: tuple[str, ...], title: str) -> Figu
                      "fields): chart not drawn", title)
 
 
+@_described
 def phase_chart(reviews: pd.DataFrame) -> Figure:
     """Care scores by phase of care (first-stage reviews, drafts left out), one panel per
     phase the extract holds scores of."""
@@ -45,6 +66,7 @@ def phase_chart(reviews: pd.DataFrame) -> Figure:
     return plots_seaborn.phase_distributions(table, title=title)
 
 
+@_described
 def agreement_chart(reviews: pd.DataFrame, phase: str = "overall") -> Figure:
     """Heatmap of the two independent first-stage reviewers' scores of one phase of care in
     the double-reviewed cases of the extract."""
@@ -59,6 +81,7 @@ def agreement_chart(reviews: pd.DataFrame, phase: str = "overall") -> Figure:
                                            title=title)
 
 
+@_described
 def trend_chart(reviews: pd.DataFrame, by: str | None = "organisation_code") -> Figure:
     """Poor or very poor overall care by month (or quarter) of death, one line per value of
     ``by`` (None: pooled)."""
@@ -102,6 +125,7 @@ def theme_shares(reviews: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["with_theme"], ascending=False, kind="stable")
 
 
+@_described
 def theme_chart(reviews: pd.DataFrame, codes: pd.DataFrame | None) -> Figure:
     """The share of the extract's coded first-stage reviews coded with each theme
     (:func:`theme_shares`), as horizontal bars labelled with the codebook's labels.

@@ -64,3 +64,15 @@ def test_quickstart_reproduces_the_headline_statistics(governed_fresh, tmp_path,
     poor = descriptive.poor_care(national)
     assert f"{int(poor['n'].iloc[0])}" in shown and f"{int(poor['poor'].iloc[0])}" in shown
     assert isinstance(Session, type)
+    # its charts carry alt text, in the notebook and exported from it (a figure alone is a PNG
+    # without any)
+    from nbconvert import HTMLExporter
+
+    page, _ = HTMLExporter().from_notebook_node(executed)
+    for title in ("Care scores by phase of care (% of first-stage reviews scoring the phase)",
+                  "Poor or very poor overall care (% of first-stage reviews) "):
+        assert f'<img alt="{title}' in page, title
+    # the approval has no reviewer_id: the agreement chart is a sentence under its title
+    assert "<strong>Two reviewers' scores of overall care</strong>: Your extract has no " \
+           "reviewer_id" in page
+    assert "<img src=" not in page and '<img alt=""' not in page
