@@ -443,3 +443,23 @@ def test_the_trend_table_is_protected_against_every_organisations_care_table_of_
     assert frame.at["2023-24", "Reviews"] == 40
     assert frame.at["2024-25", "Reviews"] == RULE.symbol
     assert "set against every organisation's own report" in table.note
+
+
+def test_the_headline_says_a_count_is_withheld_and_prints_no_figure_the_tables_withhold(report):
+    """Sixteen trusts' single very poor overall care and single death judged more likely than
+    not (each * in its own report): the headline printed "England: 4.7% of 320" (15 of 320,
+    each trust's * 1-2, which the care-score table withholds) and "Fewer than 8 reviewed
+    deaths were judged more likely than not" (there are 16). It now says the counts are
+    withheld, and why."""
+    html = report.summary()._repr_html_()
+    assert "4.7%" not in html and "4.2%" not in html
+    assert "Fewer than 8 reviewed deaths" not in html
+    assert "England: 320 first-stage reviews; how many found poor or very poor overall care " \
+           "is withheld by disclosure control" in html
+    assert "How many reviewed deaths were judged more likely than not due to problems in care " \
+           "is withheld by disclosure control" in html
+    # Scotland's none of 40 stays a figure
+    assert "Scotland: 0.0% of 40 first-stage reviews" in html
+    shown = report._nation_poor_care
+    assert shown.at["England", "poor"] == RULE.symbol
+    assert shown.at["England and Scotland", "poor"] == RULE.symbol

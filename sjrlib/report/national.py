@@ -112,11 +112,14 @@ def clustered_interval(count: object, base: object, n_exact: int,
 
 def poor_care_sentence(name: str, poor: pd.DataFrame, confidence_level: float,
                        rule: DisclosureRule | None = None,
-                       fit: clustered.ClusteredProportion | None = None) -> str | None:
+                       fit: clustered.ClusteredProportion | None = None,
+                       shown: tuple[object, object] | None = None) -> str | None:
     """The headline's sentence on poor care in one nation (``poor``: one row of
     ``descriptive.poor_care``); the interval only where it rests on at least
     ``descriptive.MIN_CASES_FOR_INTERVAL`` reviews. None when there are no reviews. Under an
-    active ``rule`` the count is the published one and the figures come from it. With
+    active ``rule`` the count is the published one and the figures come from it: ``shown``
+    (reviews, poor) as the report's control publishes them (a count may be withheld though
+    not small, for differencing), else each count under the rule alone. With
     ``fit`` (the pooled proportion clustered by organisation) the interval allows for
     clustering (:func:`clustered_interval`) and the sentence gives the design effect."""
     if not len(poor) or not int(poor["n"].iloc[0]):
@@ -124,8 +127,18 @@ def poor_care_sentence(name: str, poor: pd.DataFrame, confidence_level: float,
     r = descriptive.withhold_small_intervals(poor).iloc[0]
     rule = rule or DisclosureRule.off()
     exact_interval = None if np.isnan(r["ci_lower"]) else (r["ci_lower"], r["ci_upper"])
-    n_shown = protect_count(int(r["n"]), rule)
-    k_shown = protect_count(int(r["poor"]), rule) if rule.active else None
+    if shown is not None and rule.active:
+        n_shown, k_shown = shown
+    else:
+        n_shown = protect_count(int(r["n"]), rule)
+        k_shown = protect_count(int(r["poor"]), rule) if rule.active else None
+    if n_shown == rule.symbol and not rule.is_small(int(r["n"])):
+        return (f"{name}: the number of first-stage reviews is withheld by disclosure control "
+                "(set against the organisations' own reports, it would narrow one of theirs).")
+    if k_shown == rule.symbol and n_shown != rule.symbol and not rule.is_small(int(r["poor"])):
+        return (f"{name}: {int(n_shown):,} first-stage reviews; how many found poor or very poor "
+                "overall care is withheld by disclosure control (set against the "
+                "organisations' own reports, it would narrow one of theirs).")
     value, interval = published_rate(
         k_shown, n_shown, rule, exact=100 * r["proportion"], exact_interval=exact_interval,
         alpha=1 - confidence_level if exact_interval is not None else None)
@@ -418,12 +431,14 @@ class NationalReport(FormQuestionSections):
     # ------------------------------------------------------------------------ headline ----
     def summary(self) -> narrative.Callout:
         sentences = []
+        shown = self._nation_poor_care
         for name, nation in (("England", "england"), ("Scotland", "scotland"),
                              ("England and Scotland together", None)):
             poor = descriptive.poor_care(self._nation(self.reviews, nation), alpha=self.alpha)
-            fit = self._pooled.get(name.removesuffix(" together"))
+            row = name.removesuffix(" together")
+            fit = self._pooled.get(row)
             sentence = poor_care_sentence(name, poor, self.params.confidence_level, self.rule,
-                                          fit)
+                                          fit, shown=(shown.at[row, "n"], shown.at[row, "poor"]))
             if sentence:
                 sentences.append(sentence)
         whole = self._lfd["England and Scotland"]
@@ -431,12 +446,19 @@ class NationalReport(FormQuestionSections):
         if reviewed and reviewed != self.rule.symbol:
             share = tables.published_share(mltn or 0, reviewed, self.rule)
             count = mltn if isinstance(mltn, str) else f"{int(mltn or 0):,}"
-            if count == self.rule.symbol:
-                count = f"Fewer than {self.rule.threshold + 1}"
-            sentences.append(
-                f"{count} reviewed deaths{_share_words(share)} were judged more likely than "
-                "not due to problems in care."
-            )
+            exact = int(self._lfd_by_org["more_likely_than_not"].fillna(0).sum())
+            if count == self.rule.symbol and not self.rule.is_small(exact):
+                sentences.append(
+                    "How many reviewed deaths were judged more likely than not due to problems "
+                    "in care is withheld by disclosure control (set against the organisations' "
+                    "own reports, it would narrow one of theirs).")
+            else:
+                if count == self.rule.symbol:
+                    count = f"Fewer than {self.rule.threshold + 1}"
+                sentences.append(
+                    f"{count} reviewed deaths{_share_words(share)} were judged more likely "
+                    "than not due to problems in care."
+                )
         trend = self._clustered_trend
         if trend is not None:
             sentences.append(_trend_sentence(trend))
@@ -496,7 +518,29 @@ class NationalReport(FormQuestionSections):
                     reviews, by="organisation_code").groupby(
                     "organisation_code", sort=True, observed=True)}
 
-    def _poor_care_pooled(self, rows: Mapping[str, str],
+    @cached_property
+    def _nation_poor_care(self) -> pd.DataFrame:
+        """Each nation's (and both nations') first-stage reviews scoring overall care (``n``)
+        and those scoring it poor or very poor (``poor``), as the headline prints them:
+        protected as a table whose nations add up to both, against each organisation's own
+        care table cell by cell and all at once (``pooled``). Sixteen trusts' single very
+        poor overall care made England's 16 of 320 (printed 4.7%, 15 of 320) say each trust's
+        ``*`` was 1-2, which the care-score table withheld."""
+        rows, held = {}, {}
+        for name, nation in _NATIONS:
+            part = self._nation(self.reviews, nation)
+            poor = descriptive.poor_care(part, alpha=self.alpha)
+            rows[name] = ({"n": int(poor["n"].iloc[0]), "poor": int(poor["poor"].iloc[0])}
+                          if len(poor) else {"n": 0, "poor": 0})
+            held[name] = self._poor_care_withheld(part)
+        raw = pd.DataFrame.from_dict(rows, orient="index").astype(object)
+        withheld = pd.DataFrame.from_dict(held, orient="index", columns=["n", "poor"])
+        nations = {code: [_NATION_NAMES[n], "England and Scotland"]
+                   for code, n in self.nation_of.items() if n in _NATION_NAMES}
+        return protect_counts(raw, self.rule, total_row="England and Scotland",
+                              withheld=withheld, pooled=self._poor_care_pooled(nations))
+
+    def _poor_care_pooled(self, rows: Mapping[str, str | list[str]],
                           printed: dict[str, pd.DataFrame] | None = None
                           ) -> list[pd.DataFrame]:
         """Each organisation's overall care as its report prints it (``printed``, by code;
@@ -504,7 +548,8 @@ class NationalReport(FormQuestionSections):
         :func:`sjrlib.disclosure.protect_counts` (``pooled``) of a table of reviews (``n``)
         and poor or very poor overall care (``poor``). An organisation prints
         no poor-care count: its ``poor`` is its scores 1 and 2, its ``n`` its scores 1 to 5,
-        each score one figure (a named part). Found by a search: a trust printing 10, 0, 10, 0,
+        each score one figure (a named part), the same on each of its rows (``rows`` gives a
+        row, or several). Found by a search: a trust printing 10, 0, 10, 0,
         0 (15) for overall care (its scores 1 and 3 at least 8 each, so its 15 is 16-17) and
         another in its region printing 0, ``*``, 0, ``*``, ``*`` (10) under a region's 25
         reviews (23-27): the second's reviews are at most 11, and with the region's 15 poor
@@ -513,14 +558,16 @@ class NationalReport(FormQuestionSections):
         overall = domain.label("phase", "overall")
         out = []
         for code, table in (printed or self._care_printed_by_org).items():
-            row = rows.get(code)
-            if row is None:
+            mine = rows.get(code)
+            if mine is None:
                 continue
+            mine = [mine] if isinstance(mine, str) else list(mine)
             cells = table.loc[overall]
-            group = pd.DataFrame({"n": [cells[tables.CARE_TOTAL]], "poor": [None]},
-                                 index=[row], dtype=object)
+            group = pd.DataFrame({"n": [cells[tables.CARE_TOTAL]] * len(mine),
+                                  "poor": [None] * len(mine)}, index=mine, dtype=object)
             scores = [(label, cells[label]) for label in tables.CARE_SCORE_LABELS]
-            group.attrs["parts"] = {(row, "n"): scores, (row, "poor"): scores[:2]}
+            group.attrs["parts"] = {cell: part for row in mine for cell, part in (
+                ((row, "n"), scores), ((row, "poor"), scores[:2]))}
             out.append(group)
         return out
 
