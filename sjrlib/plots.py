@@ -778,8 +778,13 @@ def spc_chart(
             a_ax.set_axis_off()
             notes.append(_assurance_icon(a_ax, str(kind)) + ".")
     if hidden.any():
-        notes.append(f"{int(hidden.sum())} point(s) based on fewer than {MIN_CASES} cases "
-                     "not shown, with no limits and not judged for special cause.")
+        # under disclosure control a point may be hidden beside a small one, or because it
+        # would narrow an organisation's own: "fewer than 8 cases" is not true of those
+        what = (f"not shown (fewer than {MIN_CASES} cases, or withheld by disclosure "
+                "control)" if frame.attrs.get("controlled")
+                else f"based on fewer than {MIN_CASES} cases not shown")
+        notes.append(f"{int(hidden.sum())} point(s) {what}, with no limits and not judged for "
+                     "special cause.")
     _footnote(fig, [textwrap.fill(" ".join(notes), 150)] if notes else [])
     return fig
 

@@ -302,3 +302,24 @@ def test_skipping_sums_that_pin_nothing_changes_no_chart(monkeypatch):
     slow = [measures.published_counts(c, rule, period=p, withheld=w) for c, w, p in cases]
     assert all(a.equals(b) for a, b in zip(fast, slow, strict=True))
     assert sum(bool(f["hidden"].any()) for f in fast) > 20  # the charts do hide points
+
+
+def test_a_published_charts_note_does_not_call_every_hidden_point_small():
+    """Under disclosure control a point is hidden beside a small one (so that the year does not
+    give it back), and that one rests on 40 cases: its note says "fewer than 8 cases, or
+    withheld by disclosure control", not "based on fewer than 8 cases" of both."""
+    from sjrlib import measures, plots
+    from sjrlib.disclosure import DisclosureRule
+
+    months = [f"2024-{m:02d}" for m in range(4, 13)] + [f"2025-{m:02d}" for m in range(1, 4)]
+    k = [10] * 12
+    k[2] = 3
+    counts = pd.DataFrame({"numerator": k, "denominator": [40] * 12}, index=months)
+    published = measures.published_counts(counts, DisclosureRule(), period=(months[0],
+                                                                            months[-1]))
+    assert int(published["hidden"].sum()) == 2  # June's 3, and one beside it
+    frame = measures.published_p_chart(published, "decrease")
+    fig = plots.spc_chart(frame, title="Poor care, by month", y_label="Poor care")
+    notes = " ".join(t.get_text() for t in fig.texts)
+    assert "2 point(s) not shown (fewer than 8 cases, or withheld by disclosure control)" \
+        in " ".join(notes.split())
