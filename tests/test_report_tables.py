@@ -317,3 +317,14 @@ def test_a_quarter_charted_by_month_does_not_narrow_its_hidden_avoidability_cell
 
     assert widest_star(None) < RULE.threshold  # the old protection: 1-6
     assert widest_star({(q1, "reviewed"): months}) >= RULE.threshold
+
+
+def test_a_count_phrase_says_what_a_star_stands_for():
+    # under a rule withholding 1 to 10, a * is fewer than 11; a * standing for 16 (withheld
+    # beside a small count, or for differencing) is not small
+    assert narrative.count_phrase("*", "deaths", threshold=10) == \
+        "a small number (fewer than 11) of deaths"
+    assert narrative.count_phrase("*", "deaths", exact=16) == \
+        "a number of deaths (withheld by disclosure control)"
+    assert narrative.count_phrase("*", "deaths", exact=3) == \
+        "a small number (fewer than 8) of deaths"
