@@ -309,7 +309,7 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
         if any(withheld for _, _, withheld in shares):
             # A bar stopping short of 100% would give the withheld cells' total back.
             suppressed += 1
-            ax.text(1, row, "Not shown: some scores were given in 1 to 7 reviews",
+            ax.text(1, row, "Not shown: some scores are withheld by disclosure control",
                     va="center", fontsize=_FONT - 1, color=grey)
         else:
             left = 0.0
