@@ -188,7 +188,8 @@ class PublishedChart:
         hidden = int(self.frame.attrs.get("hidden", 0))
         if hidden:
             words.append(f"{hidden} {unit}(s) whose count is 1 to {self.rule.threshold}, or "
-                         "would give one back through a total published elsewhere, are not "
+                         "would give one back or narrow one (through a total published "
+                         "elsewhere, or, pooled, an organisation's own chart), are not "
                          "plotted (no value, no limits)")
         if unit == "quarter":
             words.append("months are grouped into financial quarters, because more than a "
