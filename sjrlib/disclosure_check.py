@@ -74,6 +74,10 @@ _MONTHS = ("January February March April May June July August September October 
 _PERIOD = re.compile(r"deaths from (" + "|".join(_MONTHS) + r") (\d{4}) to (" + "|".join(_MONTHS)
                      + r") (\d{4})")
 _QUARTER = re.compile(r"(\d{4})/\d{2} Q([1-4])")
+_HEADLINE = re.compile(r"(England|Scotland|England and Scotland together): ([\d.]+)% of "
+                       r"([\d,]+) first-stage reviews found poor or very poor overall care")
+"""The national headline's sentence on a nation's poor care (``sjrlib.report.national.
+poor_care_sentence``)."""
 
 
 @dataclass
@@ -523,8 +527,28 @@ class _Reader:
             return True
         return b_i > 0 and f"{100 * a_i / b_i:.{parsed[1]}f}" == f"{parsed[0]:.{parsed[1]}f}"
 
+    def headline(self, page: _Page) -> None:
+        """The national headline's sentences on poor care ("England: 4.7% of 320 first-stage
+        reviews found poor or very poor overall care"): each nation's reviews scoring overall
+        care as printed, and its poor care read back from the percentage of them, as a
+        reader would (the rounded counts whose share prints so, widened by rounding)."""
+        rule = _rule(page.text)
+        for name, pct, n in _HEADLINE.findall(" ".join(page.text.split())):
+            row = name.removesuffix(" together")
+            base = self.problem.count(("nation", "poor_n", row), n, threshold=rule[0],
+                                      rounding=rule[1], where=f"{page.path.name}, headline")
+            poor = self.problem.unknown(("nation", "poor", row), f"{page.path.name}, headline")
+            if base is None:
+                continue
+            fits = self._rounded_numerator(poor, base, f"{pct}%", rule)
+            if fits is not None:
+                self.problem._narrow(self.problem.vars[poor], fits[0], fits[1],
+                                     f"the headline's percentage of {row}'s reviews")
+
     # ------------------------------------------------------------------ tables ----
     def read(self, page: _Page) -> None:
+        if page.ident == "national":
+            self.headline(page)
         for table in page.tables:
             if page.workbook:
                 table.note = page.text  # a workbook states its rule on its notes sheet
@@ -945,6 +969,13 @@ class _Reader:
             relate(key, members, f"the national chart's {f} ({label}) = sum of the "
                                  "organisations'")
         self._across_themes(pages, groups, relate)
+        for name, members in groups.items():  # the headline's nations (self.headline)
+            relate(("nation", "poor_n", name),
+                   [(o, "care_n", "Overall assessment of care") for o in members],
+                   f"{name}'s reviews in the headline = sum of its organisations'")
+            relate(("nation", "poor", name),
+                   [(o, "care_poor", "Overall assessment of care") for o in members],
+                   f"{name}'s poor care in the headline = sum of its organisations'")
         by_region: dict[str, list[str]] = {}
         if groups["Scotland"]:
             by_region["Scotland"] = groups["Scotland"]

@@ -586,3 +586,27 @@ def test_the_national_themes_table_against_the_organisations_themes_tables(tmp_p
         findings, _, _ = check_reports([tmp_path])
         narrowed = {(f.value, f.high) for f in findings if f.narrowed and f.key[0] in codes}
         assert narrowed == found
+
+
+def test_the_national_headline_against_the_organisations_care_tables(tmp_path):
+    """Sixteen trusts print one very poor overall care as ``*`` (and a second ``*`` beside it)
+    of 20 reviews; the national headline's "England: 4.7% of 320 first-stage reviews found
+    poor or very poor overall care" says England's poor care is 15 (13-17): each trust's
+    ``*`` 1-2. A headline saying the count is withheld gives nothing back."""
+    codes = [f"XA{i:02d}" for i in range(16)]
+    for code in codes:
+        _page(tmp_path / "trusts" / f"{code}.html", "Care scores by phase of care",
+              CARE_COLUMNS, [("Overall assessment of care", ["*", "0", "*", "0", "0", "20"])])
+    (tmp_path / "index.html").write_text("".join(
+        f'<a href="trusts/{c}.html"></a>' for c in codes), encoding="utf-8")
+    for sentence, found in (
+            ("England: 4.7% of 320 first-stage reviews found poor or very poor overall care "
+             "(95% CI 2.7-7.9%).", {(1, 2)}),
+            ("England: 320 first-stage reviews; how many found poor or very poor overall care "
+             "is withheld by disclosure control.", set())):
+        _page(tmp_path / "national.html", "Reviews by month", ["Reviews"], [("2024-06", ["320"])],
+              note=f"{sentence} {RULE_NOTE}")
+        findings, _, _ = check_reports([tmp_path])
+        narrowed = {(f.value, f.high) for f in findings if f.narrowed and f.key[0] in codes
+                    and f.key[1] == "care1"}
+        assert narrowed == found
