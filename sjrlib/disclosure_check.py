@@ -969,13 +969,16 @@ class _Reader:
             relate(key, members, f"the national chart's {f} ({label}) = sum of the "
                                  "organisations'")
         self._across_themes(pages, groups, relate)
+
+        def overall_care(keys: tuple[tuple, tuple], members: list[str], what: str) -> None:
+            """Reviews scoring overall care, and those scoring it poor, of a group."""
+            for key, f in zip(keys, ("care_n", "care_poor"), strict=True):
+                relate(key, [(o, f, "Overall assessment of care") for o in members],
+                       f"{what} ({f}) = sum of its organisations'")
+
         for name, members in groups.items():  # the headline's nations (self.headline)
-            relate(("nation", "poor_n", name),
-                   [(o, "care_n", "Overall assessment of care") for o in members],
-                   f"{name}'s reviews in the headline = sum of its organisations'")
-            relate(("nation", "poor", name),
-                   [(o, "care_poor", "Overall assessment of care") for o in members],
-                   f"{name}'s poor care in the headline = sum of its organisations'")
+            overall_care((("nation", "poor_n", name), ("nation", "poor", name)), members,
+                         f"{name}'s poor care in the headline")
         by_region: dict[str, list[str]] = {}
         if groups["Scotland"]:
             by_region["Scotland"] = groups["Scotland"]
@@ -984,12 +987,8 @@ class _Reader:
             for o in groups["England"]:
                 by_region.setdefault(regions[o], []).append(o)
         for region, members in by_region.items():
-            relate(("national", "region_n", region),
-                   [(o, "care_n", "Overall assessment of care") for o in members],
-                   f"{region}'s reviews (poor care by region) = sum of its organisations'")
-            relate(("national", "region_poor", region),
-                   [(o, "care_poor", "Overall assessment of care") for o in members],
-                   f"{region}'s poor care (by region) = sum of its organisations'")
+            overall_care((("national", "region_n", region), ("national", "region_poor", region)),
+                         members, f"{region}'s poor care (by region)")
 
 
     def _across_themes(self, pages: list[_Page], groups: dict[str, list[str]],
