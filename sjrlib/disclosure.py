@@ -274,31 +274,7 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
     quarter's 40 reviewed deaths (38-42) with avoidability scores 5 and 6 printed as 20 each
     (18-22 each) leave its two ``*`` scores 1-5 each, not 1-7. Returns whether anything
     changed."""
-    from sjrlib.disclosure_check import Problem
-
-    problem = Problem()
-    for r in counts.index:
-        for c in counts.columns:
-            v = counts.at[r, c]
-            if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-                continue
-            if mask.at[r, c]:
-                problem.declare((r, c), 1, None, controlled=True, small=rule.threshold)
-            else:
-                lo, hi = count_range(rule.round(int(v)) if int(v) else 0, rule)
-                problem.declare((r, c), lo, hi, controlled=lo != hi)
-    for cells, total in relations:
-        members = [*cells, total]
-        if all(m in problem.vars for m in members):
-            problem.add_sum(list(cells), total, "margins")
-    for cell, ranges in (known or {}).items():
-        if cell in problem.vars:
-            pieces = [problem.fresh() for _ in ranges]
-            for piece, (lo, hi) in zip(pieces, ranges, strict=True):
-                problem.vars[piece].lo, problem.vars[piece].hi = lo, hi
-            problem.add_sum(pieces, cell, "printed elsewhere")
-    named = _declare_groups(problem, pooled or (), rule, relations)
-    findings = problem.solve() + problem.narrowed()
+    findings, named = _attack(mask, counts, relations, rule, known, pooled)
     if not findings:
         return False
     # one more cell at a time (then attack again): the cheapest visible non-zero cell sharing
@@ -324,7 +300,74 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
             pick = min(visible, key=cost)
             mask.at[pick] = True
             return True
-    return False
+    return _withhold_any(mask, counts, relations, rule, known, pooled, findings, cost)
+
+
+def _withhold_any(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
+                  known: Mapping | None, pooled: Sequence[pd.DataFrame] | None, findings,
+                  cost) -> bool:
+    """The last resort of :func:`_harden` when no cell beside a finding can be withheld (the
+    leak runs through the groups' own figures to a pooled cell elsewhere, e.g. a group's
+    ``*`` narrowed through its own row by the pooled total of another column): if some
+    finding is the table's doing, i.e. goes once every visible non-zero cell is withheld,
+    withhold the cheapest such cell whose withholding alone removes one (of the cheapest
+    few; else the cheapest). A finding that stays (a group's page narrows its own ``*`` by
+    itself) is not this table's to defend, and withholding all of it would not help."""
+    visible = sorted((cell for cell in ((r, c) for r in counts.index for c in counts.columns)
+                      if not mask.at[cell] and _value(counts.at[cell]) > 0), key=cost)
+    if not pooled or not visible:
+        return False
+
+    def left(withheld: list[tuple]) -> set:
+        trial = mask.copy()
+        for cell in withheld:
+            trial.at[cell] = True
+        return {f.key for f in _attack(trial, counts, relations, rule, known, pooled)[0]}
+
+    staying = left(visible)
+    ours = {f.key for f in findings} - staying
+    if not ours:
+        return False
+    pick = next((cell for cell in visible[:_LAST_RESORT_TRIALS] if ours - left([cell])),
+                visible[0])
+    mask.at[pick] = True
+    return True
+
+
+_LAST_RESORT_TRIALS = 12
+"""How many of the cheapest cells :func:`_withhold_any` tries one by one."""
+
+
+def _attack(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
+            known: Mapping | None, pooled: Sequence[pd.DataFrame] | None
+            ) -> tuple[list, dict[tuple, list[tuple]]]:
+    """The attack of :func:`_harden` on the table as ``mask`` would publish it: the findings
+    (counts recovered, ``*`` narrowed), and each named piece's pooled cells."""
+    from sjrlib.disclosure_check import Problem
+
+    problem = Problem()
+    for r in counts.index:
+        for c in counts.columns:
+            v = counts.at[r, c]
+            if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                continue
+            if mask.at[r, c]:
+                problem.declare((r, c), 1, None, controlled=True, small=rule.threshold)
+            else:
+                lo, hi = count_range(rule.round(int(v)) if int(v) else 0, rule)
+                problem.declare((r, c), lo, hi, controlled=lo != hi)
+    for cells, total in relations:
+        members = [*cells, total]
+        if all(m in problem.vars for m in members):
+            problem.add_sum(list(cells), total, "margins")
+    for cell, ranges in (known or {}).items():
+        if cell in problem.vars:
+            pieces = [problem.fresh() for _ in ranges]
+            for piece, (lo, hi) in zip(pieces, ranges, strict=True):
+                problem.vars[piece].lo, problem.vars[piece].hi = lo, hi
+            problem.add_sum(pieces, cell, "printed elsewhere")
+    named = _declare_groups(problem, pooled or (), rule, relations)
+    return problem.solve() + problem.narrowed(), named
 
 
 _GROUP = "group"

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from sjrlib.disclosure import (
     DisclosureRule,
+    differencing_withheld,
     protect_count,
     protect_counts,
     protect_rate,
@@ -216,3 +217,36 @@ def test_a_pooled_table_is_protected_against_every_groups_printed_table():
     assert narrowed(pooled) == []
     assert ((pooled == "*") | (plain != "*")).to_numpy().all()  # only ever more withheld
     assert pooled.iloc[0].tolist() == [85, "*", 30, "*"]
+
+
+def test_a_leak_through_another_column_of_a_groups_own_row_is_defended():
+    """Three organisations' score tables (answers x scores 1-5, an "All" column and a total
+    row), pooled. The second prints Yes: 0, 0, *, *, 0 of 10 (8-12) and its total row *, 15
+    for scores 3 and 4; the third prints 10 (8-12) for score 3 in all, the first 0. A pooled
+    score-3 total of 20 (18-22) puts the second's score 3 at 6 or more, so its Yes score 4,
+    a *, is at most 12 - 6 = 6: 1-6, not 1-7. Nothing beside that * (its row, its column) is
+    left to withhold: the leak runs through the other column, whose total is withheld now,
+    and only it (the rest of the total row stays)."""
+    scores = [f"s{i}" for i in range(1, 6)]
+
+    def table(yes, no):
+        t = pd.DataFrame([yes, no], index=["Yes", "No"], columns=scores)
+        t["All"] = t.sum(axis=1)
+        t.loc["Total"] = t.sum()
+        return t
+
+    per = [table([0, 0, 0, 0, 9], [0, 12, 0, 9, 2]), table([0, 0, 10, 2, 0], [0, 12, 0, 12, 0]),
+           table([0, 2, 0, 9, 0], [1, 0, 10, 0, 2])]
+    margins = dict(total_row="Total", total_column="All", parts=scores)
+    rule = DisclosureRule()
+    printed = [protect_counts(t.astype(object), rule, **margins) for t in per]
+    assert printed[1].loc["Yes"].tolist() == [0, 0, "*", "*", 0, 10]
+    assert printed[1].loc["Total", ["s3", "s4"]].tolist() == ["*", 15]
+    assert printed[2].at["Total", "s3"] == 10 and printed[0].at["Total", "s3"] == 0
+    raw = sum(per)
+    assert raw.at["Total", "s3"] == 20
+    withheld = differencing_withheld(dict(enumerate(per)), rule, rule, raw)
+    shown = protect_counts(raw.astype(object), rule, withheld=withheld, pooled=printed,
+                           **margins)
+    assert shown.at["Total", "s3"] == "*"
+    assert shown.loc["Total", ["s2", "s5", "All"]].tolist() == [25, 15, 90]
