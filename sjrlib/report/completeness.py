@@ -308,14 +308,11 @@ def completeness_table(groups: Mapping[str, pd.DataFrame], done: pd.DataFrame, r
     ``withheld``: cells to withhold besides the rule's (the national report's that would
     narrow an organisation's own); ``pooled``: each organisation's table as its report prints
     it, for :func:`sjrlib.disclosure.protect_counts`."""
-    from sjrlib.disclosure import protect_counts
     from sjrlib.report import tables
 
     counts = completeness_counts(groups, done.index, total_label)
-    frame = protect_counts(counts.astype(object), rule, total_row=total_label,
-                           withheld=withheld, pooled=pooled)
-    beyond = tables.withheld_beyond_rule(
-        frame, protect_counts(counts.astype(object), rule, total_row=total_label), rule)
+    frame, beyond = tables.protect_pooled(counts, rule, total_row=total_label,
+                                          withheld=withheld, pooled=pooled)
     frame["Figures"] = [("Provisional" if p else "Final") for p in done["provisional"]] + [""]
     return tables.noting_differencing(tables.ReportTable(
         frame, caption="Completeness: reviews still to come, by quarter of death",

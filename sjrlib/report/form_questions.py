@@ -53,8 +53,8 @@ from sjrlib.report.tables import (
     ReportTable,
     _note,
     noting_differencing,
+    protect_pooled,
     shown_sum,
-    withheld_beyond_rule,
 )
 from sjrlib.stats import descriptive
 from sjrlib.stats._reviews import ReviewIndex
@@ -142,14 +142,10 @@ def _protect(raw: pd.DataFrame, rule: DisclosureRule,
     the rule (for the note; None when not pooled)."""
     if per_group is None or not rule.active:
         return protect_counts(raw.astype(object), rule, **margins), None
-    withheld = differencing_withheld(per_group, rule, rule, raw)
     pooled = [protect_counts(table.astype(object), rule, **margins)
               for table in per_group.values()]
-    protected = protect_counts(raw.astype(object), rule, withheld=withheld, pooled=pooled,
-                               **margins)
-    columns = list(raw.columns)
-    return protected, withheld_beyond_rule(
-        protected[columns], protect_counts(raw.astype(object), rule, **margins)[columns], rule)
+    return protect_pooled(raw, rule, withheld=differencing_withheld(per_group, rule, rule, raw),
+                          pooled=pooled, **margins)
 
 
 # ------------------------------------------------------------------ poor-care breakdowns ----

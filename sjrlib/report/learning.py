@@ -34,7 +34,6 @@ from sjrlib.disclosure import (
     DisclosureRule,
     differencing_risk,
     protect_count,
-    protect_counts,
     published_rate,
 )
 from sjrlib.disclosure_check import (  # what the checker reads
@@ -289,9 +288,8 @@ def _protected_table(counts: pd.DataFrame, labels: dict[str, str], rule: Disclos
     :func:`sjrlib.disclosure.protect_counts`. Themes are not parts of a total (a review carries
     several), so no second cell is withheld with one."""
     if pooled is not None and rule.active and len(counts):
-        exact = counts[["n", "count"]].astype(object)
-        shown = protect_counts(exact, rule, withheld=withheld, pooled=pooled)
-        withheld = tables.withheld_beyond_rule(shown, protect_counts(exact, rule), rule)
+        _shown, withheld = tables.protect_pooled(counts[["n", "count"]], rule,
+                                                 withheld=withheld, pooled=pooled)
     rows = {}
     for theme, row in counts.iterrows():
         n_shown = protect_count(int(row["n"]), rule)
@@ -773,32 +771,33 @@ class NationalLearning:
         the national report's trend window."""
         start, end = self.report.period.start_month, self.report.period.end_month
         den, num = self._monthly.by_org or (None, None)
+
+        def points(values: pd.Series) -> list[object]:
+            return [None if pd.isna(v) else int(v) for v in values]  # None: not plotted
+
         out = {}
         for code, part in self.coded.groupby("organisation_code", sort=True, observed=True):
             counts = _theme_counts(part, self.phased, self.themes)
             table = pd.DataFrame({c: [protect_count(int(v), self.rule) for v in counts[c]]
                                   for c in ("n", "count")}, index=counts.index, dtype=object)
-            parts = {}
             top = counts["count"][counts["count"] > self.rule.threshold].sort_values(
                 ascending=False, kind="stable")
-            for theme in [t for t in top.index if t != "good_practice"][:TOP_THEMES]:
-                if den is None:
-                    break
+            top = [t for t in top.index if t != "good_practice"][:TOP_THEMES]
+            parts = {}
+            if den is not None and top:
                 mine = den[den["organisation_code"] == str(code)].set_index("period")
-                hits = num[(num["theme"] == theme) & (num["organisation_code"] == str(code))]
-                monthly = pd.DataFrame({
-                    "numerator": hits.set_index("period")["numerator"].reindex(mine.index)
-                    .fillna(0).astype(int),
-                    "denominator": mine["denominator"].astype(int)})
-                published = measures.published_counts(monthly, self.rule, period=(start, end))
-                inside = published[(published["first_month"] >= start)
-                                   & (published["first_month"] <= end)]
-
-                def point(value: float) -> object:
-                    return None if pd.isna(value) else int(value)
-
-                parts[(theme, "count")] = [point(v) for v in inside["numerator"]]
-                parts[(theme, "n")] = [point(v) for v in inside["denominator"]]
+                hits = num[num["organisation_code"] == str(code)]
+                for theme in top:
+                    monthly = pd.DataFrame({
+                        "numerator": hits[hits["theme"] == theme].set_index("period")
+                        ["numerator"].reindex(mine.index).fillna(0).astype(int),
+                        "denominator": mine["denominator"].astype(int)})
+                    published = measures.published_counts(monthly, self.rule,
+                                                          period=(start, end))
+                    inside = published[(published["first_month"] >= start)
+                                       & (published["first_month"] <= end)]
+                    parts[(theme, "count")] = points(inside["numerator"])
+                    parts[(theme, "n")] = points(inside["denominator"])
             table.attrs["parts"] = parts
             out[str(code)] = table
         return out

@@ -316,11 +316,9 @@ class NationalReport(FormQuestionSections):
             raw[name] = exact.loc[self.total_label, list(_LFD_SHOWN)]
             flags[name] = protected.loc[self.total_label].copy()
         exact = pd.DataFrame(raw).T.astype(object)
-        shown = protect_counts(exact, self.rule, total_row="England and Scotland",
-                               withheld=self._lfd_withheld(), pooled=self._lfd_pooled())
-        beyond = tables.withheld_beyond_rule(
-            shown, protect_counts(exact, self.rule, total_row="England and Scotland"),
-            self.rule)
+        shown, beyond = tables.protect_pooled(
+            exact, self.rule, total_row="England and Scotland", withheld=self._lfd_withheld(),
+            pooled=self._lfd_pooled())
         out = {}
         for name, row in flags.items():
             for column in _LFD_SHOWN:
@@ -718,11 +716,9 @@ class NationalReport(FormQuestionSections):
         every = "All reviewed deaths"
         withheld = pd.DataFrame(False, index=raw.index, columns=raw.columns)
         withheld.loc[every] = self._poor_care_withheld(self.reviews)
-        counts = protect_counts(raw.astype(object), self.rule, withheld=withheld,
-                                pooled=self._poor_care_pooled(
-                                    dict.fromkeys(self._care_printed_by_org, every)))
-        withheld = tables.withheld_beyond_rule(
-            counts, protect_counts(raw.astype(object), self.rule), self.rule)
+        counts, withheld = tables.protect_pooled(
+            raw, self.rule, withheld=withheld,
+            pooled=self._poor_care_pooled(dict.fromkeys(self._care_printed_by_org, every)))
         ci_column = f"{self.params.confidence_level:.0%} CI, clustered by organisation"
         pct, intervals, deffs = [], [], []
         for group, mask in groups.items():
@@ -813,15 +809,13 @@ class NationalReport(FormQuestionSections):
         raw.loc[total] = scored
         withheld = pd.DataFrame({"Reviewed deaths": [
             bool(self._avoidability_risk.get(r, False)) for r in raw.index]}, index=raw.index)
-        frame = protect_counts(raw.astype(object), self.rule, total_row=total,
-                               withheld=withheld, pooled=self._avoidability_pooled(raw.index))
+        frame, withheld = tables.protect_pooled(raw, self.rule, total_row=total,
+                                                withheld=withheld,
+                                                pooled=self._avoidability_pooled(raw.index))
         base = frame.at[total, "Reviewed deaths"]
         frame["% of deaths with a score"] = [
             tables.published_share(c, base, self.rule) if scored else None
             for c in frame["Reviewed deaths"]]
-        plain = protect_counts(raw.astype(object), self.rule, total_row=total)
-        withheld = tables.withheld_beyond_rule(frame[["Reviewed deaths"]],
-                                               plain[["Reviewed deaths"]], self.rule)
         return tables.noting_differencing(tables.ReportTable(
             frame, caption="Avoidability of death (RCP scale; final second-stage score where "
                            "there is one)",
@@ -1015,10 +1009,9 @@ class NationalReport(FormQuestionSections):
             return narrative.Paragraph("Fewer than two financial years of reviews: no trend "
                                        "test.")
         t = trend.table
-        raw = pd.DataFrame({
-            "Reviews": t["n"].astype(int).to_numpy(),
-            "Poor or very poor": t["poor"].astype(int).to_numpy(),
-        }, index=[str(p).replace("/", "-") for p in t["period"]])
+        raw = pd.DataFrame({"n": t["n"].astype(int).to_numpy(),
+                            "poor": t["poor"].astype(int).to_numpy()},
+                           index=[str(p).replace("/", "-") for p in t["period"]])
         # each year's counts are each organisation's overall care in its report of that year
         year = self.window_reviews["death_month"].astype(str).map(financial_year)
         withheld = pd.DataFrame(
@@ -1029,14 +1022,9 @@ class NationalReport(FormQuestionSections):
         for p, label in zip(t["period"], raw.index, strict=True):
             printed = self._care_printed(self.window_reviews[(year == str(p)).to_numpy()])
             pooled += self._poor_care_pooled(dict.fromkeys(printed, label), printed)
-        counts = protect_counts(raw.rename(columns={"Reviews": "n", "Poor or very poor": "poor"})
-                                .astype(object), self.rule,
-                                withheld=withheld.rename(columns={"Reviews": "n",
-                                                                  "Poor or very poor": "poor"}),
-                                pooled=pooled).rename(columns={"n": "Reviews",
-                                                               "poor": "Poor or very poor"})
-        withheld = tables.withheld_beyond_rule(
-            counts, protect_counts(raw.astype(object), self.rule), self.rule)
+        counts, withheld = tables.protect_pooled(raw, self.rule, withheld=withheld,
+                                                 pooled=pooled)
+        counts = counts.rename(columns={"n": "Reviews", "poor": "Poor or very poor"})
         counts["%"] = [tables.published_share(k, n, self.rule)
                        for k, n in zip(counts["Poor or very poor"], counts["Reviews"],
                                        strict=True)]

@@ -18,6 +18,7 @@ import html
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -171,6 +172,20 @@ def withheld_beyond_rule(shown: pd.DataFrame, plain: pd.DataFrame,
     without ``withheld`` or ``pooled``) prints: withheld because, set against every
     organisation's own report, they would narrow it, or withheld with such a one."""
     return (shown == rule.symbol) & (plain != rule.symbol)
+
+
+def protect_pooled(raw: pd.DataFrame, rule: DisclosureRule, *,
+                   withheld: pd.DataFrame | None = None,
+                   pooled: list[pd.DataFrame] | None = None,
+                   **margins: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``raw``'s counts as a pooled table publishes them (:func:`sjrlib.disclosure.
+    protect_counts` with its ``margins``, ``withheld`` and ``pooled``), and the cells withheld
+    beyond the rule (:func:`withheld_beyond_rule`: against the same counts under the rule and
+    margins alone), which :func:`noting_differencing` explains."""
+    shown = protect_counts(raw.astype(object), rule, withheld=withheld, pooled=pooled,
+                           **margins)
+    return shown, withheld_beyond_rule(shown, protect_counts(raw.astype(object), rule,
+                                                             **margins), rule)
 
 
 def noting_differencing(table: ReportTable, withheld: pd.DataFrame | None) -> ReportTable:
@@ -616,11 +631,8 @@ def poor_care_by_group_table(
             rows[label] = {"n": 0, "poor": 0, "proportion": float("nan"), "lo": float("nan"),
                            "hi": float("nan")}
     raw = pd.DataFrame.from_dict(rows, orient="index")
-    counts = protect_counts(raw[["n", "poor"]].astype(object), rule, withheld=withheld,
-                            pooled=pooled)
-    if withheld is not None or pooled:
-        withheld = withheld_beyond_rule(counts, protect_counts(
-            raw[["n", "poor"]].astype(object), rule), rule)
+    counts, withheld = protect_pooled(raw[["n", "poor"]], rule, withheld=withheld,
+                                      pooled=pooled)
     pct, ci = [], []
     for r, k, n in zip(raw.itertuples(), counts["poor"], counts["n"], strict=True):
         value, interval = _published(
