@@ -561,6 +561,33 @@ def _insert_rows(conn: Connection, table, names: tuple[str, ...], rows: list[tup
         conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
 
 
+def refuse_broken_followers(conn: Connection, review_ids: Collection[str]) -> None:
+    """Raise :class:`StoreError` if a stored second-stage review follows one of
+    ``review_ids`` (just changed) that is no longer a first-stage review of the same case and
+    organisation by another reviewer. The import's rules say this row by row
+    (``followed_by_second_stage``); this is the store's own check, for every way a review
+    changes, on SQLite as on PostgreSQL."""
+    second, first = _REVIEWS.alias("second_stage"), _REVIEWS.alias("first_stage")
+    broken = []
+    for ids in _id_chunks(review_ids):
+        broken += conn.execute(
+            select(first.c.review_id, second.c.review_id)
+            .join(second, second.c.second_review_of == first.c.review_id)
+            .where(first.c.review_id.in_(ids),
+                   (first.c.review_stage != "first")
+                   | first.c.case_id.is_distinct_from(second.c.case_id)
+                   | (first.c.organisation_code != second.c.organisation_code)
+                   | (first.c.reviewer_id == second.c.reviewer_id))
+            .order_by(first.c.review_id, second.c.review_id)).all()
+    if broken:
+        shown = "; ".join(f"{f} (followed by {s})" for f, s in broken[:20])
+        raise StoreError(
+            f"{len(broken)} stored second-stage review(s) would no longer follow the review "
+            f"they name: {shown}. A review followed by a second-stage review stays a "
+            "first-stage review of the same case and organisation, by another reviewer. "
+            "Nothing was saved.")
+
+
 def _delete_children(conn: Connection, review_ids: Collection[str]) -> None:
     for ids in _id_chunks(review_ids):
         for table in (_PHASES, _PROBLEMS, _REASONS, _REFERRALS):
@@ -735,8 +762,10 @@ def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: 
     """
     with _transaction(target) as conn, _bulk_cache(conn), _copy_writer(conn):
         _begin_write(conn)
+        replaced: list[str] = []
         result = _store_reviews(conn, frame, update=update, progress=progress,
-                                saved_by=saved_by)
+                                saved_by=saved_by, replaced=replaced)
+        refuse_broken_followers(conn, replaced)
         _notify(on_write, conn, "import_reviews", result.inserted + result.updated)
     return result
 
@@ -814,8 +843,9 @@ def _store_blocks(conn: Connection, items: Iterable[pd.DataFrame], *, update: bo
     """The blocks into the open transaction; :data:`RESTART` if the reader started again."""
     inserted = updated = unchanged = 0
     held: list[pd.DataFrame] = []
+    replaced: list[str] = []
     options = {"update": update, "progress": progress, "saved_by": saved_by,
-               "new_only": new_only}
+               "new_only": new_only, "replaced": replaced}
     for block in items:
         if block is RESTART:
             if progress:
@@ -834,6 +864,9 @@ def _store_blocks(conn: Connection, items: Iterable[pd.DataFrame], *, update: bo
         result = _store_reviews(conn, pd.concat(held, ignore_index=True), **options)
         inserted, updated = inserted + result.inserted, updated + result.updated
         unchanged += result.unchanged
+    # once all blocks are in: a file may change a review and the second-stage review that
+    # follows it in different blocks
+    refuse_broken_followers(conn, replaced)
     return ImportResult(inserted, updated, unchanged)
 
 
@@ -992,9 +1025,10 @@ def _pg_keys_rebuilt(conn: Connection) -> Iterator[None]:
 
 def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
                    progress: Callable[[int], None] | None, saved_by: str | None,
-                   new_only: bool = False) -> ImportResult:
+                   new_only: bool = False, replaced: list[str] | None = None) -> ImportResult:
     """The body of :func:`import_reviews`, inside the caller's transaction; ``new_only``: the
-    caller knows none of the frame's reviews is stored."""
+    caller knows none of the frame's reviews is stored; the ids of the reviews it replaces are
+    added to ``replaced`` (for :func:`refuse_broken_followers` once the import is written)."""
     frame = _conform(frame, domain.REVIEW_COLUMNS, domain.REVIEW_DTYPES, "review")
     duplicated = frame.loc[frame["review_id"].duplicated(), "review_id"].unique().tolist()
     if duplicated:
@@ -1047,6 +1081,8 @@ def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
             progress(len(chunk))
     if changed_ids:
         _update_reviews(conn, frame[changed], hashes[changed], now, saved_by)
+        if replaced is not None:
+            replaced += changed_ids
         if progress:
             progress(len(changed_ids))
     return ImportResult(done, len(changed_ids), int(exists.sum()) - len(changed_ids))

@@ -45,6 +45,7 @@ from data_access.database import (
     sqlite_file,
 )
 from sjrlib import domain
+from sjrlib.rules import KNOWN_REVIEW_COLUMNS
 
 _FETCH_ROWS = 50_000  # rows per fetchmany when loading
 
@@ -541,11 +542,11 @@ def known_reviews(conn: Connection, review_ids: Iterable[str] | None = None, *,
 
 
 def _known_query(stage: str | None) -> Select:
-    """Stored reviews' ``review_id``, ``case_id``, ``review_stage`` (one ``stage`` only, when
-    given)."""
+    """Stored reviews' ``review_id`` and what the rules compare of them
+    (``sjrlib.rules.KNOWN_REVIEW_COLUMNS``), one ``stage`` only, when given."""
     conditions = [] if stage is None else [_REVIEWS.c.review_stage == stage]
-    return select(_REVIEWS.c.review_id, _REVIEWS.c.case_id,
-                  _REVIEWS.c.review_stage).where(*conditions)
+    return select(_REVIEWS.c.review_id,
+                  *(_REVIEWS.c[c] for c in KNOWN_REVIEW_COLUMNS)).where(*conditions)
 
 
 _KNOWN_BATCH = 50_000
@@ -554,14 +555,16 @@ _KNOWN_BATCH = 50_000
 
 def known_review_frame(conn: Connection, *, stage: str | None = None) -> pd.DataFrame:
     """Every stored review (one ``stage`` only, when given) as a frame indexed by ``review_id``
-    with ``case_id`` and ``review_stage``: what :func:`known_reviews` gives, in the other shape
-    ``sjrlib.schema.validate_reviews(known_reviews=...)`` takes.
+    with ``sjrlib.rules.KNOWN_REVIEW_COLUMNS``: the shape
+    ``sjrlib.schema.validate_reviews(known_reviews=...)`` takes, so an import can compare a
+    second-stage review with the review it follows, and a changed review with the stored
+    second-stage reviews that follow it.
 
     For an import into a big store: read in batches into Arrow-backed strings, where the
     mapping holds two Python strings and a tuple a review (a store of a million reviews: about
     a tenth of the memory)."""
     query = _known_query(stage)
-    names = ("review_id", "case_id", "review_stage")
+    names = ("review_id", *KNOWN_REVIEW_COLUMNS)
     parts = [pa.table({n: pa.array(column, type=pa.large_string())
                        for n, column in zip(names, zip(*rows, strict=True), strict=True)})
              for rows in conn.execute(query.execution_options(yield_per=_KNOWN_BATCH))

@@ -36,6 +36,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sjrlib import domain
+from sjrlib.form.registry import ID_WIDTH
+from sjrlib.rules import ORGANISATION_SPECS
+
+_ORGANISATION_WIDTH = {name: spec.max_length for name, spec in ORGANISATION_SPECS.items()}
 
 __all__ = [
     "Base",
@@ -92,10 +96,11 @@ class Organisation(Base):
 
     __tablename__ = "organisations"
 
-    code: Mapped[str] = mapped_column(String(16), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    code: Mapped[str] = mapped_column(String(_ORGANISATION_WIDTH["organisation_code"]),
+                                      primary_key=True)
+    name: Mapped[str] = mapped_column(String(_ORGANISATION_WIDTH["name"]), nullable=False)
     nation: Mapped[str] = mapped_column(String(16), nullable=False)
-    region: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(_ORGANISATION_WIDTH["region"]))
 
     __table_args__ = (
         CheckConstraint(in_vocabulary("nation", domain.NATIONS, nullable=False), name="nation"),
@@ -107,7 +112,7 @@ class Reviewer(Base):
 
     __tablename__ = "reviewers"
 
-    reviewer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reviewer_id: Mapped[str] = mapped_column(String(ID_WIDTH), primary_key=True)
     organisation_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"))
 
 
@@ -121,8 +126,8 @@ class Review(Base):
 
     __tablename__ = "reviews"
 
-    review_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    case_id: Mapped[str | None] = mapped_column(String(64))
+    review_id: Mapped[str] = mapped_column(String(ID_WIDTH), primary_key=True)
+    case_id: Mapped[str | None] = mapped_column(String(ID_WIDTH))
     organisation_code: Mapped[str] = mapped_column(
         ForeignKey("organisations.code"), nullable=False, index=True
     )

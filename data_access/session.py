@@ -617,8 +617,11 @@ class Session:
                     and _text(values.get("reviewer_id")) == first["reviewer_id"]:
                 raise AccessDenied("a second-stage review is made by another reviewer, not the "
                                    "one who wrote the first-stage review")
-            known = None if first is None else {
-                first["review_id"]: (first["case_id"], first["review_stage"])}
+            known = {} if first is None else {
+                first["review_id"]: (first["case_id"], first["review_stage"],
+                                     first["organisation_code"], first["reviewer_id"], None)}
+            if expected_version is not None:  # the second-stage reviews that follow this one
+                known.update(_followers(door.conn, str(review_id)))
             frame = pd.DataFrame([{c: values.get(c) for c in domain.REVIEW_COLUMNS}])
             valid = validate_reviews(frame, source="save_review", known_organisations=[own_org],
                                      known_reviews=known)
@@ -1496,6 +1499,17 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _followers(conn: Connection, review_id: str) -> dict[str, tuple]:
+    """The stored second-stage reviews that follow ``review_id``, in the shape
+    ``sjrlib.rules.normalise_known_reviews`` takes, so a change that would break their link
+    is shown beside the field that breaks it."""
+    rows = conn.execute(text(
+        "SELECT review_id, case_id, review_stage, organisation_code, reviewer_id, "
+        "second_review_of FROM reviews WHERE second_review_of = :r AND review_stage = 'second'"),
+        {"r": review_id}).all()
+    return {r[0]: tuple(r[1:]) for r in rows}
 
 
 def _themes_texts(conn: Connection, codes: pd.DataFrame) -> pd.Series:

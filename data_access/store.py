@@ -42,6 +42,7 @@ from data_access.bulk import (
     import_organisations,
     import_review_blocks,
     import_reviews,
+    refuse_broken_followers,
 )
 from data_access.database import (
     _PHASES,
@@ -188,6 +189,7 @@ def save_review(conn: Connection, values: dict, expected_version: int | None = N
                     updated_by=saved_by))
         if done.rowcount != 1:
             raise _stale(conn, review_id, expected_version)
+        refuse_broken_followers(conn, [review_id])
         _add_reviewer(conn, cells)
         _delete_children(conn, [review_id])
         _insert_review_children(conn, cells)

@@ -111,7 +111,7 @@ def import_file(conn: Connection, kind: str, path: Path, *, organisation: str | 
         frame = io.read_deaths(path, mapping=mapping, known_organisations=known_organisations)
         _refuse_outside(path, frame["organisation_code"].dropna().unique(), organisation)
         return store.import_deaths(conn, frame, update=update)
-    known = store.known_review_frame(conn, stage="first")  # a big store: Arrow, not a dict
+    known = store.known_review_frame(conn)  # a big store: Arrow, not a dict
     stream = io.stream_reviews(path, mapping=mapping, known_organisations=known_organisations,
                                known_reviews=known)
     return store.import_review_blocks(conn, stream, update=update, progress=progress,

@@ -104,6 +104,8 @@ class ColumnSpec:
     codes: tuple[str, ...] = ()
     column_required: bool | None = None
     """Must a file have this column? Default: ``required``."""
+    max_length: int | None = None
+    """At most this many characters (the store's column is as wide: ``data_access.models``)."""
 
 
 _SPEC_KIND = {Kind.ID: "id", Kind.TEXT: "text", Kind.FREE_TEXT: "free_text",
@@ -122,7 +124,7 @@ def review_specs(reg: Registry | None = None,
         spec = reg.column(name).spec
         codes = spec.answers.ids if spec.kind is Kind.ANSWERS else ()
         specs[name] = ColumnSpec(_SPEC_KIND[spec.kind], spec.required, codes,
-                                 spec.column_required)
+                                 spec.column_required, spec.max_length)
     return specs
 
 
@@ -136,10 +138,10 @@ DEATH_SPECS: dict[str, ColumnSpec] = {
     "learning_disability_deaths": ColumnSpec("int", True),
 }
 ORGANISATION_SPECS: dict[str, ColumnSpec] = {
-    "organisation_code": ColumnSpec("id", True),
-    "name": ColumnSpec("id", True),
+    "organisation_code": ColumnSpec("id", True, max_length=16),
+    "name": ColumnSpec("id", True, max_length=200),
     "nation": ColumnSpec("code", True, domain.NATIONS),
-    "region": ColumnSpec("id", True),
+    "region": ColumnSpec("id", True, max_length=100),
 }
 
 
@@ -558,24 +560,36 @@ def _reasons(value: Any) -> tuple[Any, Any]:
             ", ".join(bad) if bad else pd.NA)
 
 
+KNOWN_REVIEW_COLUMNS = ("case_id", "review_stage", "organisation_code", "reviewer_id",
+                        "second_review_of")
+"""What the rules read of a stored review (:func:`normalise_known_reviews`): the first two
+always, the others when given (the store gives them all, ``data_access.loading``)."""
+
+
 def normalise_known_reviews(known: Any) -> pd.DataFrame | None:
     """Reviews already in the store, as a frame indexed by ``review_id`` with ``case_id`` and
-    ``review_stage``.
+    ``review_stage``, and where given ``organisation_code``, ``reviewer_id`` and
+    ``second_review_of`` (:data:`KNOWN_REVIEW_COLUMNS`).
 
-    Accepts ``None``, a mapping ``{review_id: (case_id, review_stage)}``, or a frame with columns
-    ``review_id`` (or an index of review ids), ``case_id`` and ``review_stage``.
+    Accepts ``None``, a mapping ``{review_id: (case_id, review_stage, ...)}`` (the values in
+    that order), or a frame with columns ``review_id`` (or an index of review ids),
+    ``case_id``, ``review_stage`` and any of the others. Without ``organisation_code`` and
+    ``reviewer_id`` a second-stage review's organisation and reviewer are not compared with
+    its first-stage review's; without ``second_review_of`` a changed review is not compared
+    with the stored second-stage reviews that follow it.
     """
     if known is None:
         return None
     if isinstance(known, pd.DataFrame):
         frame = known if "review_id" not in known.columns else known.set_index("review_id")
-        frame = frame[["case_id", "review_stage"]]
+        frame = frame[[c for c in KNOWN_REVIEW_COLUMNS if c in frame.columns]]
     else:
         items = dict(known)
+        width = min((len(v) for v in items.values()), default=2)
         frame = pd.DataFrame(
-            [tuple(v) for v in items.values()],
+            [tuple(v)[:width] for v in items.values()],
             index=pd.Index(list(items), dtype="string"),
-            columns=["case_id", "review_stage"],
+            columns=list(KNOWN_REVIEW_COLUMNS[:width]),
         )
     frame = frame.astype("string")
     frame.index = frame.index.astype("string")
@@ -685,6 +699,9 @@ class RuleId(StrEnum):
     SECOND_REVIEW_OF_KNOWN = "second_review_of_known"
     SECOND_REVIEW_OF_FIRST_STAGE = "second_review_of_first_stage"
     SECOND_REVIEW_OF_SAME_CASE = "second_review_of_same_case"
+    SECOND_REVIEW_OF_SAME_ORGANISATION = "second_review_of_same_organisation"
+    SECOND_REVIEW_BY_ANOTHER_REVIEWER = "second_review_by_another_reviewer"
+    FOLLOWED_BY_SECOND_STAGE = "followed_by_second_stage"
     REVIEW_DATE_NOT_BEFORE_DEATH = "review_date_not_before_death"
     REVIEW_DATE_NOT_IN_FUTURE = "review_date_not_in_future"
     REVIEW_REASONS_KNOWN = "review_reasons_known"
@@ -923,32 +940,64 @@ def _chunks_of(data: pa.ChunkedArray) -> list[pa.Array]:
 
 # --- review rules -----------------------------------------------------------------------------
 
-def _target_of_second_review(t: Table) -> tuple[pd.Series, pd.Series, np.ndarray]:
-    """Case and stage of the review each ``second_review_of`` names (this file first, then the
-    store), and whether it was found. Computed once per table."""
+_TARGET_COLUMNS = ("case_id", "review_stage", "organisation_code", "reviewer_id")
+"""What a second-stage review is compared with, of the review it names."""
+
+
+def _target_of_second_review(t: Table) -> tuple[dict[str, pd.Series], np.ndarray]:
+    """Case, stage, organisation and reviewer of the review each ``second_review_of`` names
+    (this file first, then the store), and whether it was found; a column the store did not
+    give is blank for the stored reviews. Computed once per table."""
     if "target" not in t.cache:
         # Hash lookups in Arrow (pyarrow.compute.index_in gives the first occurrence, so a
         # repeated review_id resolves to its first row, and the file wins over the store).
         present = pa.array(t.present["review_id"])
+        file_columns = {"case_id": t.text["case_id"], "review_stage": t.values["review_stage"],
+                        "organisation_code": t.text["organisation_code"],
+                        "reviewer_id": t.text["reviewer_id"]}
         ids = [_arrow_text(t.text["review_id"]).filter(present)]
-        cases = [_arrow_text(t.text["case_id"]).filter(present)]
-        stages = [_arrow_text(t.values["review_stage"]).filter(present)]
+        parts = {c: [_arrow_text(file_columns[c]).filter(present)] for c in _TARGET_COLUMNS}
         known = t.known_reviews
         if known is not None and len(known):
             ids.append(_arrow_text(known.index.to_series()))
-            cases.append(_arrow_text(known["case_id"]))
-            stages.append(_arrow_text(known["review_stage"]))
+            for c in _TARGET_COLUMNS:
+                parts[c].append(_arrow_text(known[c]) if c in known.columns else
+                                pa.chunked_array([pa.nulls(len(known), pa.large_string())]))
         value_set = pa.chunked_array([c for part in ids for c in _chunks_of(part)],
                                      type=pa.large_string()).combine_chunks()
         where = pc.index_in(_arrow_text(t.text["second_review_of"]), value_set=value_set)
         found = _bools(pc.is_valid(where))
-        case = pa.chunked_array([c for part in cases for c in _chunks_of(part)],
-                                type=pa.large_string()).take(where)
-        stage = pa.chunked_array([c for part in stages for c in _chunks_of(part)],
-                                 type=pa.large_string()).take(where)
-        t.cache["target"] = (_from_arrow(case, pd.StringDtype()),
-                             _from_arrow(stage, pd.StringDtype()), found)
+        target = {c: _from_arrow(pa.chunked_array([k for part in parts[c]
+                                                   for k in _chunks_of(part)],
+                                                  type=pa.large_string()).take(where),
+                                 pd.StringDtype())
+                  for c in _TARGET_COLUMNS}
+        t.cache["target"] = (target, found)
     return t.cache["target"]
+
+
+def _followers(t: Table) -> pd.DataFrame:
+    """The stored second-stage reviews that follow a review of this file and are not in it
+    themselves: ``row`` (the position of the review they follow), ``review_id``, ``case_id``,
+    ``organisation_code``, ``reviewer_id``. Empty when the store gave no ``second_review_of``.
+    """
+    known = t.known_reviews
+    columns = ["row", "review_id", "case_id", "organisation_code", "reviewer_id"]
+    if known is None or not len(known) or "second_review_of" not in known.columns:
+        return pd.DataFrame(columns=columns)
+    follows = known["second_review_of"]
+    stored = known[_mask(follows.notna()) & _mask(known["review_stage"] == "second")]
+    if not len(stored):
+        return pd.DataFrame(columns=columns)
+    file_ids = t.text["review_id"].where(pd.Series(t.present["review_id"]))
+    position = pd.Index(file_ids.astype(object)).get_indexer(
+        stored["second_review_of"].astype(object))
+    here = (position >= 0) & ~_mask(stored.index.to_series().isin(file_ids.dropna()))
+    out = stored[here]
+    return pd.DataFrame({
+        "row": position[here], "review_id": out.index.astype(object),
+        **{c: (out[c].astype(object) if c in out.columns else None)
+           for c in ("case_id", "organisation_code", "reviewer_id")}}).reset_index(drop=True)
 
 
 def _stage_rules() -> list[Rule]:
@@ -976,17 +1025,16 @@ def _stage_rules() -> list[Rule]:
             "first-stage review of the same case",
         )
 
-    def targets(t: Table) -> tuple[np.ndarray, pd.Series, pd.Series, np.ndarray]:
+    def targets(t: Table) -> tuple[np.ndarray, dict[str, pd.Series], np.ndarray]:
         _, second = stages(t)
         checked = second & t.present["second_review_of"]
         if not checked.any():
-            empty = pd.Series(pd.NA, index=pd.RangeIndex(t.n), dtype="string")
-            return checked, empty, empty, checked
-        case, stage, found = _target_of_second_review(t)
-        return checked, case, stage, found
+            return checked, {}, checked
+        target, found = _target_of_second_review(t)
+        return checked, target, found
 
     def target_known(t: Table) -> Iterator[Violation]:
-        checked, _, _, found = targets(t)
+        checked, _, found = targets(t)
         if not checked.any():
             return
         yield Violation(
@@ -995,29 +1043,88 @@ def _stage_rules() -> list[Rule]:
         )
 
     def target_first_stage(t: Table) -> Iterator[Violation]:
-        checked, _, stage, found = targets(t)
+        checked, target, found = targets(t)
         if not checked.any():
             return
         yield Violation(
             RuleId.SECOND_REVIEW_OF_FIRST_STAGE, "second_review_of",
-            checked & found & ~_mask(stage == "first"),
+            checked & found & ~_mask(target["review_stage"] == "first"),
             "second_review_of must name a first-stage review, but the review it names is not "
             "first-stage",
         )
 
     def target_same_case(t: Table) -> Iterator[Violation]:
-        checked, case, _, found = targets(t)
+        checked, target, found = targets(t)
         if not checked.any():
             return
         yield Violation(
             RuleId.SECOND_REVIEW_OF_SAME_CASE, "second_review_of",
-            checked & found & _mask(case != t.text["case_id"]),
+            checked & found & _mask(target["case_id"] != t.text["case_id"]),
             "second_review_of names a review of a different case_id: a second-stage review "
             "follows the first-stage review of the same case",
         )
 
+    def target_same_organisation(t: Table) -> Iterator[Violation]:
+        checked, target, found = targets(t)
+        if not checked.any():
+            return
+        yield Violation(
+            RuleId.SECOND_REVIEW_OF_SAME_ORGANISATION, "second_review_of",
+            checked & found & _mask(target["review_stage"] == "first")
+            & _mask(target["organisation_code"] != t.text["organisation_code"]),
+            "second_review_of names a review of another organisation: a second-stage review "
+            "is made at the organisation whose first-stage review it follows",
+        )
+
+    def target_other_reviewer(t: Table) -> Iterator[Violation]:
+        checked, target, found = targets(t)
+        if not checked.any():
+            return
+        yield Violation(
+            RuleId.SECOND_REVIEW_BY_ANOTHER_REVIEWER, "reviewer_id",
+            checked & found & _mask(target["review_stage"] == "first")
+            & _mask(target["reviewer_id"] == t.text["reviewer_id"]),
+            "reviewer_id is the reviewer of the first-stage review this second-stage review "
+            "follows: a second-stage review is made by another reviewer",
+        )
+
+    def followed(t: Table) -> Iterator[Violation]:
+        follows = _followers(t)
+        if not len(follows):
+            return
+        rows = follows["row"].to_numpy()
+        stage = t.values["review_stage"].to_numpy(dtype=object, na_value=None)[rows]
+        checks = {
+            "review_stage": (stage != "first", "its review_stage must stay first"),
+            "case_id": (_differ(t.text["case_id"], rows, follows["case_id"]),
+                        "its case_id must stay {case_id}, the second-stage review's case"),
+            "organisation_code": (
+                _differ(t.text["organisation_code"], rows, follows["organisation_code"]),
+                "its organisation_code must stay {organisation_code}"),
+            "reviewer_id": (
+                ~_differ(t.text["reviewer_id"], rows, follows["reviewer_id"])
+                & follows["reviewer_id"].notna().to_numpy(),
+                "its reviewer_id cannot be the second-stage review's reviewer"),
+        }
+        for column, (bad, says) in checks.items():
+            bad = np.asarray(bad, dtype=bool)
+            if not bad.any():
+                continue
+            mask = np.zeros(t.n, dtype=bool)
+            messages: dict[int, str] = {}
+            for i in np.flatnonzero(bad):
+                row = int(rows[i])
+                mask[row] = True
+                messages.setdefault(row, (
+                    f"the stored second-stage review {follows['review_id'].iat[i]} follows "
+                    f"this review, so {says.format(**follows.iloc[i].to_dict())} (change "
+                    "that second-stage review in the same file, or leave this one as stored)"))
+            yield Violation(RuleId.FOLLOWED_BY_SECOND_STAGE, column, mask,
+                            [messages[r] for r in sorted(messages)])
+
     sro = ("second_review_of",)
-    links = ("review_id", "case_id", "review_stage", "second_review_of")
+    links = ("review_id", "case_id", "review_stage", "second_review_of", "organisation_code",
+             "reviewer_id")
     return [
         Rule(RuleId.FIRST_STAGE_NO_SECOND_REVIEW_OF, sro,
              "A first-stage review has a second_review_of.", first_no_target,
@@ -1034,7 +1141,25 @@ def _stage_rules() -> list[Rule]:
         Rule(RuleId.SECOND_REVIEW_OF_SAME_CASE, sro,
              "second_review_of names a review of another case.", target_same_case,
              compares_rows=True, reads=links),
+        Rule(RuleId.SECOND_REVIEW_OF_SAME_ORGANISATION, sro,
+             "second_review_of names a review of another organisation.",
+             target_same_organisation, compares_rows=True, reads=links),
+        Rule(RuleId.SECOND_REVIEW_BY_ANOTHER_REVIEWER, ("reviewer_id",),
+             "A second-stage review by the reviewer of the first-stage review it follows.",
+             target_other_reviewer, compares_rows=True, reads=links),
+        Rule(RuleId.FOLLOWED_BY_SECOND_STAGE,
+             ("review_stage", "case_id", "organisation_code", "reviewer_id"),
+             "A review changed so that a stored second-stage review no longer follows it "
+             "(another stage, case or organisation, or the second-stage review's reviewer).",
+             followed, compares_rows=True, reads=links),
     ]
+
+
+def _differ(column: pd.Series, rows: np.ndarray, stored: pd.Series) -> np.ndarray:
+    """Whether ``column`` at ``rows`` differs from ``stored`` (blank on both sides is equal)."""
+    mine = column.to_numpy(dtype=object, na_value=None)[rows]
+    theirs = stored.to_numpy(dtype=object, na_value=None)
+    return np.array([a != b for a, b in zip(mine, theirs, strict=True)], dtype=bool)
 
 
 def _review_date_rules() -> list[Rule]:
@@ -1186,7 +1311,7 @@ def review_rules(reg: Registry | None = None,
         *_problem_rules(),
         _avoidability_scale_rule(),
         *_condition_rules(reg, specs),
-        *_max_length_rules(reg, specs),
+        *_max_length_rules(specs),
         *_version_rules(reg, specs),
     )
 
@@ -1339,9 +1464,8 @@ def _condition_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rul
     return rules
 
 
-def _max_length_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rule]:
-    limits = {c: reg.column(c).spec.max_length for c in specs
-              if reg.column(c).spec.max_length is not None}
+def _max_length_rules(specs: Mapping[str, ColumnSpec]) -> list[Rule]:
+    limits = {c: s.max_length for c, s in specs.items() if s.max_length is not None}
     if not limits:
         return []
 
@@ -1446,6 +1570,7 @@ def _organisation_rules() -> tuple[Rule, ...]:
     return (
         _required_rule(ORGANISATION_SPECS),
         *_type_rules(ORGANISATION_SPECS),
+        *_max_length_rules(ORGANISATION_SPECS),
         Rule(RuleId.ORGANISATION_CODE_FORMAT, ("organisation_code",),
              "organisation_code is not an ODS (England) or GSS (Scotland) code.", code_format),
         Rule(RuleId.REGION_KNOWN, ("region",),

@@ -95,7 +95,8 @@ def test_rule_metadata_lives_on_the_rules():
         "any_problems_yes_but_none"}
     assert schema.CROSS_ROW_RULES == {r.id for r in rules.REVIEW_RULES if r.compares_rows} == {
         "review_id_unique", "second_review_of_known", "second_review_of_first_stage",
-        "second_review_of_same_case"}
+        "second_review_of_same_case", "second_review_of_same_organisation",
+        "second_review_by_another_reviewer", "followed_by_second_stage"}
     # a block-by-block import keeps aside every column the cross-row rules read
     for rule in rules.REVIEW_RULES:
         if rule.compares_rows:

@@ -75,6 +75,11 @@ def test_valid_rows_pass():
     assert errors_of([review(), second()]) == []
 
 
+FOLLOWED = {"R1": ("C-0001", "first", "RXX", "REV-07", None),
+            "R2": ("C-0001", "second", "RXX", "REV-11", "R1")}
+"""A stored first-stage review R1 (case C-0001, RXX) and the second-stage review R2 that
+follows it, by REV-11."""
+
 # Each case: (rows, context, expected errors). The broken row is the last one unless stated.
 REVIEW_CASES = {
     "required": ([review(review_id="")], {}, [(2, "review_id", "required")]),
@@ -148,6 +153,36 @@ REVIEW_CASES = {
     "second_review_of_same_case-store": (
         [second()], {"known_reviews": {"R1": ("C-9999", "first")}},
         [(2, "second_review_of", "second_review_of_same_case")]),
+    # found by an audit (2026-12-06): an import took a second-stage review of another
+    # organisation's review, or by the first-stage review's own reviewer, and a changed review
+    # left the stored second-stage review that follows it pointing at another case
+    "second_review_of_same_organisation": (
+        [review(), second(organisation_code="RYY")], {},
+        [(3, "second_review_of", "second_review_of_same_organisation")]),
+    "second_review_of_same_organisation-store": (
+        [second()], {"known_reviews": {"R1": ("C-0001", "first", "RYY", "REV-01")}},
+        [(2, "second_review_of", "second_review_of_same_organisation")]),
+    "second_review_by_another_reviewer": (
+        [review(), second(reviewer_id=review()["reviewer_id"])], {},
+        [(3, "reviewer_id", "second_review_by_another_reviewer")]),
+    "second_review_by_another_reviewer-store": (
+        [second()], {"known_reviews": {"R1": ("C-0001", "first", "RXX", "REV-11")}},
+        [(2, "reviewer_id", "second_review_by_another_reviewer")]),
+    "followed_by_second_stage-case": (
+        [review(case_id="C-0002")], {"known_reviews": FOLLOWED},
+        [(2, "case_id", "followed_by_second_stage")]),
+    "followed_by_second_stage-stage": (
+        [review(review_stage="second", second_review_of="R0", avoidability_score="4",
+                avoidability_scale="rcp")],
+        {"known_reviews": {**FOLLOWED, "R0": ("C-0001", "first", "RXX", "REV-05", None)}},
+        [(2, "review_stage", "followed_by_second_stage")]),
+    "followed_by_second_stage-organisation": (
+        [review(organisation_code="RYY")], {"known_reviews": FOLLOWED},
+        [(2, "organisation_code", "followed_by_second_stage")]),
+    "followed_by_second_stage-reviewer": (
+        [review(reviewer_id="REV-11")], {"known_reviews": FOLLOWED},
+        [(2, "reviewer_id", "followed_by_second_stage")]),
+    "max_length-case_id": ([review(case_id="C" * 65)], {}, [(2, "case_id", "max_length")]),
     "review_date_not_before_death": ([review(review_date="2024-01-31")], {},
                                      [(2, "review_date", "review_date_not_before_death")]),
     "review_date_not_in_future": ([review(review_date="2025-06-02")], {},
@@ -250,6 +285,14 @@ def test_review_rules_pass_without_the_break():
     """The contexts used above accept the unbroken rows (the cases are not failing anyway)."""
     assert errors_of([review()], known_organisations={"RXX"}) == []
     assert errors_of([second()], known_reviews={"R1": ("C-0001", "first")}) == []
+    assert errors_of([second()], known_reviews={"R1": ("C-0001", "first", "RXX", "REV-01")}) \
+        == []
+    # the review R2 follows, unchanged or changed where the link does not look
+    assert errors_of([review()], known_reviews=FOLLOWED) == []
+    assert errors_of([review(score_overall="2")], known_reviews=FOLLOWED) == []
+    # ... or changed together with R2 in the same file
+    assert errors_of([review(case_id="C-0002"), second(case_id="C-0002")],
+                     known_reviews=FOLLOWED) == []
 
 
 def test_missing_required_column_is_reported_at_the_header():
@@ -386,6 +429,7 @@ ORGANISATION_CASES = {
                              [(2, "region", "region_known")]),
     "region_known-scotland": ([{**SCOTTISH, "region": "London"}],
                               [(2, "region", "region_known")]),
+    "max_length": ([organisation(name="Example " * 30)], [(2, "name", "max_length")]),
     "organisation_code_unique": ([organisation(), organisation(name="Another")],
                                  [(2, "organisation_code", "organisation_code_unique"),
                                   (3, "organisation_code", "organisation_code_unique")]),

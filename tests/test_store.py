@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from data_access import database, store
 from data_access.models import Base
 from sjrlib import domain, schema
+from sjrlib.rules import KNOWN_REVIEW_COLUMNS
 
 STORE_TABLES = ("organisations", "reviewers", "reviews", "phase_assessments", "problems",
                 "review_reasons", "referrals", "deaths")
@@ -237,13 +238,13 @@ def test_known_review_frame_holds_what_known_reviews_gives(engine):
     with engine.connect() as conn:
         for stage in (None, "first", "second"):
             frame = store.known_review_frame(conn, stage=stage)
-            assert list(frame.columns) == ["case_id", "review_stage"]
+            assert list(frame.columns) == list(KNOWN_REVIEW_COLUMNS)
             assert frame.index.name == "review_id"
-            assert {i: (c, s) for i, c, s in frame.itertuples()} \
+            assert {i: (c, s) for i, c, s, *_ in frame.itertuples()} \
                 == store.known_reviews(conn, stage=stage), stage
             assert all(str(frame[c].dtype) == "string" for c in frame.columns)
         nothing = store.known_review_frame(conn, stage="no such stage")
-        assert nothing.empty and list(nothing.columns) == ["case_id", "review_stage"]
+        assert nothing.empty and list(nothing.columns) == list(KNOWN_REVIEW_COLUMNS)
 
 
 # -------------------------------------------------------------------- one review at a time --

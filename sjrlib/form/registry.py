@@ -64,6 +64,10 @@ LATEST_VERSION = "ext2026"
 FORM_VERSIONS: tuple[str, ...] = (BASE_VERSION, LATEST_VERSION)
 """Every form version, oldest first."""
 NATION = "nation"
+
+ID_WIDTH = 64
+"""The most characters of a reference (``review_id``, ``case_id``, ``second_review_of``,
+``reviewer_id``): a rule on every file and form, and the width of the store's columns."""
 """A :class:`When` may read this name: the nation of the review's organisation, known from the
 form of its code (a 3-character ODS code: ``england``; a ``S08`` GSS code: ``scotland``)."""
 
@@ -475,16 +479,17 @@ def _declare() -> tuple[Question, ...]:
     return (
         # -- filing
         Field("review_id", "Review reference", Kind.ID, "filing", pid, required=True,
-              files_draft=True, workflow=True),
+              files_draft=True, workflow=True, max_length=ID_WIDTH),
         Field("case_id", "Case reference", Kind.ID, "case", pid, required=True,
-              files_draft=True, help="local case reference, never an NHS number"),
+              files_draft=True, max_length=ID_WIDTH,
+              help="local case reference, never an NHS number"),
         Field("organisation_code", "Organisation", Kind.ID, "filing", required=True,
               files_draft=True, help="ODS code (England) or GSS code (Scotland)"),
         Field("review_stage", "Stage of review", Kind.ANSWERS, "filing",
               answers=answer_list("review_stage"), required=True, group_by=True,
               files_draft=True, workflow=True),
         Field("second_review_of", "First-stage review followed", Kind.ID, "filing", pid,
-              workflow=True,
+              workflow=True, max_length=ID_WIDTH,
               help="for a second-stage review: the review_id of the first-stage review"),
         Field("status", "Status", Kind.ANSWERS, "filing", answers=answer_list("status"),
               group_by=True, workflow=True, help="imports default to submitted"),
@@ -493,7 +498,7 @@ def _declare() -> tuple[Question, ...]:
               help=f"blank means {BASE_VERSION}; {LATEST_VERSION} is this project's extension "
                    f"of the RCP 2017 form, not an RCP publication"),
         Field("reviewer_id", "Reviewer reference", Kind.TEXT, "filing", pid, required=True,
-              files_draft=True,
+              files_draft=True, max_length=ID_WIDTH,
               help="pseudonymous reviewer reference"),
         Field("review_date", "Date of review", Kind.DATE, "filing", quasi, required=True,
               help="not before the month of death, not in the future"),
