@@ -137,3 +137,57 @@ def test_references_and_submitted_answers_hold_against_direct_sql(pg):  # noqa: 
     with pg.connect("p_researcher") as conn:
         rows = conn.execute("SELECT care FROM sjr_training_cases()").fetchall()
         assert len(rows) == 14 and {r[0] for r in rows} == {None}  # cases yes, references no
+
+
+def test_a_throwaway_answer_in_another_round_does_not_show_the_references(pg):  # noqa: F811
+    """Revision 0014_calibration_answers. The audit's attack (2026-12-06): with plain SQL a
+    reviewer submitted answers to an open round's cases under a round that does not hold them,
+    read the panel's references through ``sjr_training_cases()`` and could then copy them into
+    the open round. Now the database refuses an answer outside the round's cases, its members
+    or its window, and shows references only for an answer in a round holding the case."""
+    with open_session(None, pg.url_of("p_national"), tool="test") as national:
+        national.import_training_cases(training.shipped_cases())
+        national.create_calibration_round(RoundSpec(
+            "PG-OLD", "PG old round", ("TC-2026-08",),
+            TODAY - dt.timedelta(days=60), TODAY - dt.timedelta(days=30),
+            ((pg.org_a, pg.reviewer_id),), None))
+        national.create_calibration_round(RoundSpec(
+            "PG-NOW", "PG open round", ("TC-2026-09", "TC-2026-10"),
+            TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1),
+            ((pg.org_a, "A-OTHER"),), None))
+        national.create_calibration_round(RoundSpec(
+            "PG-LATER", "PG future round", ("TC-2026-11",),
+            TODAY + dt.timedelta(days=5), TODAY + dt.timedelta(days=9),
+            ((pg.org_a, pg.reviewer_id),), None))
+
+    def answer(conn, round_id, case_id, reviewer=pg.reviewer_id):
+        conn.execute("INSERT INTO calibration_answers (answer_id, round_id, case_id, "
+                     "organisation_code, reviewer_id, status, score_overall, answered_by) "
+                     "VALUES (md5(random()::text), %s, %s, %s, %s, 'submitted', 3, 'someone')",
+                     (round_id, case_id, pg.org_a, reviewer))
+
+    refused = {
+        "a case the round does not hold": ("PG-OLD", "TC-2026-10", pg.reviewer_id),
+        "a round they are not a member of": ("PG-NOW", "TC-2026-10", pg.reviewer_id),
+        "a round that has closed": ("PG-OLD", "TC-2026-08", pg.reviewer_id),
+        "a round not yet open": ("PG-LATER", "TC-2026-11", pg.reviewer_id),
+    }
+    with pg.connect("p_reviewer") as conn:
+        for why, (round_id, case_id, reviewer) in refused.items():
+            with pytest.raises(psycopg.errors.CheckViolation):
+                with conn.transaction():
+                    answer(conn, round_id, case_id, reviewer)
+                pytest.fail(why)
+        rows = dict(conn.execute("SELECT case_id, care FROM sjr_training_cases() "
+                                 "WHERE case_id IN ('TC-2026-09', 'TC-2026-10')").fetchall())
+        assert rows == {"TC-2026-09": None, "TC-2026-10": None}
+    # a lead may enter an answer given on paper after the round closed, for a member
+    with pg.connect("p_lead") as conn:
+        with conn.transaction(force_rollback=True):
+            answer(conn, "PG-OLD", "TC-2026-08")
+            stamped = conn.execute("SELECT answered_by FROM calibration_answers "
+                                   "WHERE round_id = 'PG-OLD'").fetchall()
+            assert stamped == [("p_lead",)]  # the database's, not the 'someone' sent
+        with pytest.raises(psycopg.errors.CheckViolation):
+            with conn.transaction():
+                answer(conn, "PG-OLD", "TC-2026-09")  # still only the round's cases
