@@ -19,6 +19,7 @@ Stable forms::
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -55,12 +56,27 @@ def _run(session, call):
     return run_call(session, call, bad_input=(ApprovalError, ValueError))
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(value: object) -> object:
+    """A text with its control characters written as ``\\xNN``: an audit entry's action or
+    tool is free text a person's own role may write (PostgreSQL), and an escape sequence in it
+    must not move the cursor or recolour the administrator's terminal (an insider audit showed
+    a reviewer's entry printed as the administrator's)."""
+    if not isinstance(value, str):
+        return value
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
 def _table(frame: pd.DataFrame, title: str) -> None:
-    """Print a frame as plain aligned text (never truncated, easy to grep)."""
+    """Print a frame as plain aligned text (never truncated, easy to grep, control characters
+    escaped: :func:`terminal_safe`)."""
     typer.echo(f"{title} ({len(frame)})")
     if len(frame):
         # as text first: a nullable integer column (an entry with no row count) cannot hold ""
-        typer.echo(frame.astype(object).where(frame.notna(), "").to_string(index=False))
+        cells = frame.astype(object).where(frame.notna(), "").map(terminal_safe)
+        typer.echo(cells.to_string(index=False))
 
 
 # ---------------------------------------------------------------------------- users ----
