@@ -378,6 +378,49 @@ def _first_line(exc: BaseException) -> str:
 _XLSX_MAX_ROWS = 1_048_576  # the format's own limits (ECMA-376; Excel)
 
 
+def _has_formulas(path: Path) -> bool:
+    """Whether any worksheet of the package holds a formula (an ``<f>`` element): a byte
+    search, so a workbook of values is read once."""
+    try:
+        with zipfile.ZipFile(path) as package:
+            return any(b"<f>" in package.read(info) or b"<f " in package.read(info)
+                       for info in package.infolist()
+                       if info.filename.startswith("xl/worksheets/")
+                       and info.filename.endswith(".xml"))
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+        return False
+
+
+def _formula_rows(path: Path) -> Iterator[tuple]:
+    """The first sheet's rows as written (``=...`` for a formula), to read beside its values;
+    closes its workbook when closed."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()
+        yield from sheet.iter_rows(values_only=True)
+    finally:
+        book.close()
+
+
+def _refuse_unsaved_formulas(name: str, number: int, values: tuple, formulas: tuple,
+                             header: tuple) -> None:
+    """A formula cell with no saved result reads as blank (a workbook written by a script,
+    never opened and saved in a spreadsheet program): refuse it rather than lose its value."""
+    from openpyxl.utils import get_column_letter
+
+    for i, formula in enumerate(formulas):
+        if isinstance(formula, str) and formula.startswith("=") \
+                and (i >= len(values) or values[i] is None):
+            label = header[i] if i < len(header) and header[i] else get_column_letter(i + 1)
+            raise ImportFileError(
+                f"{name}, row {number}, column {label}: a formula ({formula[:40]}) with no "
+                "saved value; open the workbook in a spreadsheet program and save it, or "
+                "paste the values in place of the formulas")
+
+
 def _read_xlsx(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame, np.ndarray]:
     """Header, body cells and the body's sheet row numbers of the first sheet, streamed.
 
@@ -405,10 +448,18 @@ def _read_xlsx(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame, np.n
     kept: list[tuple] = []
     numbers: list[int] = []
     max_rows = min(limit.max_rows, _XLSX_MAX_ROWS - 1) + 1
+    formulas = _formula_rows(path) if _has_formulas(path) else None
     try:
         sheet = book.worksheets[0]
+        if sheet.sheet_state != "visible":
+            raise ImportFileError(
+                f"{name}: the first sheet, {sheet.title!r}, is hidden; the first sheet is the "
+                "one imported, so unhide it, or move the sheet you mean to import first")
         sheet.reset_dimensions()
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if formulas is not None:
+                _refuse_unsaved_formulas(name, number, values, next(formulas, ()),
+                                         header_cells)
             if number > max_rows:
                 if number > _XLSX_MAX_ROWS:
                     raise ImportFileError(f"{name}: row {number:,} is past the last row an "
@@ -444,6 +495,8 @@ def _read_xlsx(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame, np.n
                               f"({_first_line(exc)})") from None
     finally:
         book.close()
+        if formulas is not None:
+            formulas.close()
     if not header_cells and not kept:
         raise ImportFileError(f"{name}: the first sheet is empty")
     width = max([len(header_cells), *(len(r) for r in kept)])

@@ -478,3 +478,59 @@ def test_blocks_report_every_error_of_the_whole_file(tmp_path, small_data, blank
     assert blocked.value.errors == whole.value.errors
     rules_found = {e.rule for e in blocked.value.errors}
     assert {"review_id_unique", "care_score_range", "second_review_of_same_case"} <= rules_found
+
+
+# --- workbooks that hide what they hold (an audit of imports, 2026-12-06) ----------
+def _workbook(path: Path, rows: list[list], *, hidden_first: bool = False) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    if hidden_first:
+        sheet.title = "old"
+        sheet.append(["review_id"])
+        sheet.append(["X-OLD"])
+        sheet.sheet_state = "hidden"
+        sheet = book.create_sheet("Data")
+        book.active = 1
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_a_hidden_first_sheet_is_refused_not_imported(tmp_path):
+    """The first sheet is the one imported (exchange format); a hidden one is data the person
+    importing never saw."""
+    path = _workbook(tmp_path / "hidden.xlsx", [["review_id"], ["X-SEEN"]], hidden_first=True)
+    with pytest.raises(ImportFileError, match=r"hidden\.xlsx: the first sheet, 'old', is "
+                                              r"hidden"):
+        io.read_raw(path)
+
+
+def test_a_formula_with_no_saved_value_is_refused_by_row_and_column(tmp_path):
+    """A workbook written by a script holds formulas without results; read for values they
+    were blank, and the answer was lost without a word."""
+    path = _workbook(tmp_path / "formulas.xlsx", [
+        ["review_id", "cause_of_death"], ["R1", "Pneumonia"], ["R2", '=CONCAT("sep","sis")']])
+    with pytest.raises(ImportFileError, match=r"formulas\.xlsx, row 3, column cause_of_death: "
+                                              r"a formula \(=CONCAT"):
+        io.read_raw(path)
+
+
+def test_a_formula_with_its_saved_value_is_read_as_that_value(tmp_path):
+    """What a spreadsheet program saves: the formula and its last result (``<v>``)."""
+    import zipfile
+
+    path = _workbook(tmp_path / "saved.xlsx", [["review_id", "cause_of_death"],
+                                               ["R1", '=CONCAT("sep","sis")']])
+    patched = tmp_path / "patched.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(patched, "w") as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<c r="B2"><f>CONCAT("sep","sis")</f><v />',
+                                    b'<c r="B2" t="str"><f>CONCAT("sep","sis")</f>'
+                                    b'<v>sepsis</v>')
+                assert b"<v>sepsis</v>" in data
+            out.writestr(info, data)
+    frame, rows = io.read_raw(patched)
+    assert frame["cause_of_death"].tolist() == ["sepsis"]
