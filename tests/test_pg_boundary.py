@@ -656,6 +656,59 @@ def test_version_and_who_saved_are_set_by_the_database(pg):
     assert _stored(pg, mine)[0][1:3] == (version + 1, "p_reviewer")
 
 
+def test_a_change_to_child_rows_is_a_new_version_by_that_person(pg):
+    """Revision 0015_review_children. The audit of 2026-12-06 rescored a colleague's submitted
+    review through its phase rows alone: version, saver and content hash stayed, so nobody was
+    credited and a corrective re-import found the review unchanged by its hash. Now a person's
+    child-row write is one new version of the review per transaction, in their name, and its
+    hash is cleared."""
+    _orgs, _deaths, reviews = synthetic()
+    at_a = reviews[(reviews["organisation_code"] == pg.org_a) & (reviews["status"] != "locked")
+                   & (reviews["reviewer_id"] != pg.reviewer_id)]
+    theirs = at_a["review_id"].iloc[0]
+    (_status, version, _by, _case), _ = _stored(pg, theirs)
+    hashed = "SELECT content_hash IS NOT NULL FROM reviews WHERE review_id = %s"
+    with pg.connect("p_lead") as conn:
+        with conn.transaction(force_rollback=True):
+            assert conn.execute(hashed, (theirs,)).fetchone() == (True,)
+            assert conn.execute("UPDATE phase_assessments SET score = 5 WHERE review_id = %s "
+                                "AND phase = 'overall'", (theirs,)).rowcount == 1
+            conn.execute("DELETE FROM problems WHERE review_id = %s", (theirs,))
+            conn.execute("DELETE FROM review_reasons WHERE review_id = %s", (theirs,))
+            row = conn.execute("SELECT version, updated_by, content_hash FROM reviews "
+                               "WHERE review_id = %s", (theirs,)).fetchone()
+            assert row == (version + 1, "p_lead", None)  # one version for the transaction
+    assert _stored(pg, theirs)[0][1] == version  # rolled back: as it was
+
+
+def test_planner_estimates_do_not_tell_a_person_the_free_text(pg):
+    """Revision 0016_free_text_statistics. The audit of 2026-12-06 read, as a researcher whose
+    role sees no review row, every organisation's frequent judgement comments from EXPLAIN's
+    row estimates (ANALYZE's most common values). Now free text keeps no statistics: the
+    estimate for a comment written 100 times is the estimate for one never written."""
+    owner = create_engine(pg.owner_url)
+    with owner.begin() as conn:
+        conn.execute(text("ANALYZE phase_assessments; ANALYZE reviews"))
+        frequent, times = conn.execute(text(
+            "SELECT comment, count(*) FROM phase_assessments WHERE comment IS NOT NULL "
+            "GROUP BY comment ORDER BY count(*) DESC LIMIT 1")).one()
+        cause = conn.execute(text(
+            "SELECT cause_of_death FROM reviews WHERE cause_of_death IS NOT NULL "
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar_one()
+    owner.dispose()
+    assert times >= 20  # the synthetic comments repeat: without the revision this leaks
+
+    def estimate(conn, sql, value):
+        plan = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}", (value,)).fetchone()[0]
+        return plan[0]["Plan"]["Plan Rows"]
+
+    with pg.connect("p_researcher") as conn:
+        for sql, value in (("SELECT 1 FROM phase_assessments WHERE comment = %s", frequent),
+                           ("SELECT 1 FROM reviews WHERE cause_of_death = %s", cause)):
+            assert estimate(conn, sql, value) == estimate(conn, sql, "never written here")
+        assert conn.execute("SELECT count(*) FROM phase_assessments").fetchone()[0] == 0
+
+
 def test_second_review_of_names_a_first_stage_review_of_the_same_organisation(pg):
     """An XB8 lead named an XA6 review as second_review_of (taking it off XA6's second-stage
     queue) and a reviewer second-staged their own review, both with plain SQL. The database
