@@ -90,7 +90,8 @@ def test_care_score_table_withholds_small_percentages_and_their_intervals():
 
 
 def test_narrative_never_writes_a_small_number():
-    assert narrative.count_phrase("*", "deaths") == "a small number (fewer than 8) of deaths"
+    assert narrative.count_phrase("*", "deaths") == \
+        "a number of deaths (withheld by disclosure control)"
     assert narrative.count_phrase(25, "deaths") == "about 25 deaths"
     assert narrative.count_phrase(0, "deaths") == "no deaths"
 
@@ -319,12 +320,11 @@ def test_a_quarter_charted_by_month_does_not_narrow_its_hidden_avoidability_cell
     assert widest_star({(q1, "reviewed"): months}) >= RULE.threshold
 
 
-def test_a_count_phrase_says_what_a_star_stands_for():
-    # under a rule withholding 1 to 10, a * is fewer than 11; a * standing for 16 (withheld
-    # beside a small count, or for differencing) is not small
-    assert narrative.count_phrase("*", "deaths", threshold=10) == \
-        "a small number (fewer than 11) of deaths"
-    assert narrative.count_phrase("*", "deaths", exact=16) == \
-        "a number of deaths (withheld by disclosure control)"
-    assert narrative.count_phrase("*", "deaths", exact=3) == \
-        "a small number (fewer than 8) of deaths"
+def test_a_count_phrase_never_bounds_a_star():
+    """A sentence bounding a * ("fewer than 8") bounded the table's * quarters beside it (an
+    audit of the demo's reports, 2026-12-06: XJ2's four * quarters each at most 4), and was
+    false of a * withheld for differencing."""
+    for star in ("*", "\u2020"):
+        phrase = narrative.count_phrase(star, "deaths", star)
+        assert phrase == "a number of deaths (withheld by disclosure control)"
+        assert not re.search(r"fewer|small|less than|under \d", phrase)

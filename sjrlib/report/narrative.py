@@ -30,18 +30,18 @@ def _month(month: str) -> str:
     return quarter_label(month).replace("\u00a0", " ").replace("\u2060", "")
 
 
-def count_phrase(value: object, noun: str, symbol: str = "*", *, threshold: int = 7,
-                 exact: int | None = None) -> str:
-    """A protected count in words: ``"a small number (fewer than 8) of deaths"`` for ``*``
-    (under a rule withholding 1 to ``threshold``), ``"about 25 deaths"``. A ``*`` that is not
-    small (``exact`` above the threshold: withheld beside a small count, or for differencing)
-    is said to be withheld, not small."""
+def count_phrase(value: object, noun: str, symbol: str = "*") -> str:
+    """A protected count in words: ``"a number of deaths (withheld by disclosure control)"``
+    for ``*``, ``"about 25 deaths"``.
+
+    A sentence never bounds a ``*``: "fewer than 8" was true of a small count, but beside the
+    table's ``*`` quarters it bounded each of them (four quarters of at least 1 adding up to
+    at most 7 are each at most 4; an audit of the demo's reports, 2026-12-06), and it was
+    false of a ``*`` withheld for differencing."""
     if value is None:
         return f"no recorded {noun}"
     if value == symbol:
-        if exact is not None and exact > threshold:
-            return f"a number of {noun} (withheld by disclosure control)"
-        return f"a small number (fewer than {threshold + 1}) of {noun}"
+        return f"a number of {noun} (withheld by disclosure control)"
     number = int(value)
     if number == 0:
         return f"no {noun}"

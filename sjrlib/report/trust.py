@@ -456,11 +456,8 @@ class TrustReport(FormQuestionSections):
                                period_start=self.period.start_month, withheld=rev_hide,
                                base_noun="deaths"),
         ]
-        exact = self._lfd[0].at[self.total_label, "more_likely_than_not"]
-        threshold = self.rule.threshold
         if mltn not in (0, None):
-            phrase = narrative.count_phrase(mltn, "deaths", self.symbol, threshold=threshold,
-                                            exact=None if pd.isna(exact) else int(exact))
+            phrase = narrative.count_phrase(mltn, "deaths", self.symbol)
             sentences.append(
                 f"{phrase[0].upper()}{phrase[1:]} were judged "
                 "more likely than not due to problems in care: each needs a completed "
@@ -471,7 +468,7 @@ class TrustReport(FormQuestionSections):
                              "problems in care.")
         shown = protect_count(backlog, self.rule)
         if backlog:
-            phrase = narrative.count_phrase(shown, "deaths", self.symbol, threshold=threshold)
+            phrase = narrative.count_phrase(shown, "deaths", self.symbol)
             sentences.append(
                 f"{phrase[0].upper()}{phrase[1:]} with poor "
                 "or very poor care at first stage have no second-stage review yet."
