@@ -328,3 +328,30 @@ def test_a_count_phrase_never_bounds_a_star():
         phrase = narrative.count_phrase(star, "deaths", star)
         assert phrase == "a number of deaths (withheld by disclosure control)"
         assert not re.search(r"fewer|small|less than|under \d", phrase)
+
+
+def test_more_likely_than_not_does_not_narrow_its_hidden_avoidability_scores():
+    """An audit of the demo's reports (2026-12-06), XT9's year: more likely than not 15
+    (13-17), avoidability 1 0, 2 ``*``, 3 15 (13-17). The three scores add up to more likely
+    than not, so score 2 was at most 17 - 13 = 4. The case here, found by a search against the
+    old protection: Q4 prints more likely than not 10 (8-12) and score 3 10 (8-12), so its two
+    hidden scores 1 and 2 were at most 3 each. Every ``*`` among scores 1-3 now allows 1 to 7
+    against its row's more likely than not."""
+    total = "2024-25\u00a0total"
+    avoid = [(0, 0, 9, 10, 15, 20), (0, 0, 0, 10, 15, 20), (1, 0, 5, 10, 15, 20),
+             (1, 2, 9, 10, 15, 20)]
+    quarters = _lfd_quarters(reviewed=[60] * 4, deaths=[400] * 4,
+                             mltn=[sum(a[:3]) for a in avoid], avoid=avoid)
+    _, protected = tables.protect_lfd(quarters, RULE, total_label=total)
+    scores = [f"avoidability_{s}" for s in domain.MORE_LIKELY_THAN_NOT]
+    narrowed = []
+    for label in protected.index:
+        shown = protected.at[label, "more_likely_than_not"]
+        row = [protected.at[label, c] for c in scores]
+        for j, cell in enumerate(row):
+            if cell == RULE.symbol and shown != RULE.symbol:
+                lo, hi = _hidden_range(row, shown, j)
+                if not (lo == 1 and hi >= RULE.threshold):
+                    narrowed.append((label, scores[j], lo, hi))
+    assert narrowed == []
+    assert protected.at[total, "more_likely_than_not"] != RULE.symbol  # still published

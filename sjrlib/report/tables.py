@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from sjrlib import domain
 from sjrlib.disclosure import (
     FROM_SHOWN,
     DisclosureRule,
+    count_range,
     protect_count,
     protect_counts,
     published_rate,
@@ -225,6 +226,34 @@ def quarter_label(label: str) -> str:
 
 
 # ------------------------------------------------------------------ Learning from Deaths ----
+_MLTN_PARTS = [f"avoidability_{s}" for s in domain.MORE_LIKELY_THAN_NOT]
+
+
+def _mltn_narrows(protected: pd.DataFrame, rule: DisclosureRule) -> list[Hashable]:
+    """Rows whose printed "more likely than not" count, less their printed avoidability
+    scores 1-3 (which add up to it), narrows a ``*`` among those scores inside 1 to the
+    threshold. An audit of the demo's reports (2026-12-06) found XT9's year: more likely than
+    not 15 (13-17), score 3 15 (13-17), score 1 0, so its score 2 ``*`` was 3 or 4; the
+    relation was not one the table's secondary suppression knew."""
+    rows = []
+    for label in protected.index:
+        shown = protected.at[label, "more_likely_than_not"]
+        cells = [protected.at[label, c] for c in _MLTN_PARTS]
+        hidden = sum(1 for c in cells if c == rule.symbol)
+        if shown in (rule.symbol, None) or not hidden or any(c is None for c in cells):
+            continue
+        low, high = count_range(shown, rule)
+        visible = [count_range(c, rule) for c in cells if c != rule.symbol]
+        most = high - sum(lo for lo, _hi in visible)
+        least = low - sum(hi for _lo, hi in visible)
+        # a hidden score is at most what the others (at least 1 each) leave of the most; a lone
+        # hidden score is also at least what the visible ones leave of the least (with two,
+        # the other may be a large count withheld beside it)
+        if most - (hidden - 1) < rule.threshold or (hidden == 1 and least > 1):
+            rows.append(label)
+    return rows
+
+
 def protect_lfd(
     quarters: pd.DataFrame, rule: DisclosureRule, *, total_label: str,
     known: Mapping[tuple[str, str], Sequence[tuple[int, int | None]]] | None = None,
@@ -266,10 +295,21 @@ def protect_lfd(
              for c in LFD_COUNTS}
     raw.loc[total_label] = pd.Series(total)
     raw = raw.astype(object)
-    protected = protect_counts(
-        raw, rule, columns=list(LFD_COUNTS), total_row=total_label, total_column="reviewed",
-        parts=_AVOIDABILITY_PARTS, known=known,
-    )
+    options = {"columns": list(LFD_COUNTS), "total_row": total_label,
+               "total_column": "reviewed", "parts": _AVOIDABILITY_PARTS, "known": known}
+    protected = protect_counts(raw, rule, **options)
+    withheld = pd.DataFrame(False, index=raw.index, columns=list(LFD_COUNTS))
+    for _ in range(2 * len(raw)):  # each round withholds one more cell, or ends
+        narrowing = _mltn_narrows(protected, rule)
+        if not narrowing:
+            break
+        for label in narrowing:
+            # the row's largest printed score 1-3 (the year's more likely than not is the
+            # figure a board reads first), or, with none printed, more likely than not itself
+            printed = [(raw.at[label, c], c) for c in _MLTN_PARTS
+                       if protected.at[label, c] not in (rule.symbol, 0, None)]
+            withheld.at[label, max(printed)[1] if printed else "more_likely_than_not"] = True
+        protected = protect_counts(raw, rule, withheld=withheld, **options)
     for count, base, percent in (("reviewed", "deaths_in_scope", "percent_reviewed"),
                                  ("ld_reviewed", "ld_deaths", "ld_percent_reviewed")):
         values = []
