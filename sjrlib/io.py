@@ -272,13 +272,40 @@ def _parse_csv_exact(data: bytes, path: Path) -> pd.DataFrame:
         if match:
             expected, line, saw = match.groups()
             raise ImportFileError(
-                f"{path.name}: line {line} has {saw} cells but the header has {expected} (a "
-                f"comma in an unquoted cell?)"
+                _ragged_rows(data, path.name)
+                or f"{path.name}: line {line} has {saw} cells but the header has {expected} "
+                f"(a comma in an unquoted cell?)"
             ) from None
-        raise ImportFileError(f"{path.name}: not readable as CSV ({exc})") from None
+        raise ImportFileError(f"{path.name}: not readable as CSV ({_first_line(exc)})"
+                              ) from None
     except pd.errors.EmptyDataError:
         raise ImportFileError(f"{path.name}: the file is empty") from None
     return cells.astype(_STRING)
+
+
+_MAX_RAGGED_LISTED = 50
+
+
+def _ragged_rows(data: bytes, name: str) -> str | None:
+    """Every row with more cells than the header, as one message (rows counted as a
+    spreadsheet counts them, header = row 1); ``None`` when Python's reader finds none. Only
+    read once a file is known to be ragged."""
+    try:
+        records = csv.reader(_io.StringIO(data.decode("utf-8-sig"), newline=""))
+        width = len(next(records))
+        ragged = [(number, len(cells)) for number, cells in enumerate(records, start=2)
+                  if len(cells) > width]
+    except (csv.Error, StopIteration, UnicodeDecodeError):
+        return None
+    if not ragged:
+        return None
+    listed = "; ".join(f"row {number} has {cells}" for number, cells
+                       in ragged[:_MAX_RAGGED_LISTED])
+    more = (f"; and {len(ragged) - _MAX_RAGGED_LISTED} more"
+            if len(ragged) > _MAX_RAGGED_LISTED else "")
+    rows = "a row has" if len(ragged) == 1 else f"{len(ragged)} rows have"
+    return (f"{name}: {rows} more cells than the header's {width} (a comma in an unquoted "
+            f"cell?): {listed}{more}")
 
 
 def _read_csv(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame]:
@@ -546,9 +573,22 @@ def _tidy(path: Path, header: list[str], body: pd.DataFrame, rows: np.ndarray, l
         raise ImportFileError(f"{path.name}: {body.shape[1]:,} columns; at most "
                               f"{limit.max_columns} are read")
     _check_cell_sizes(path.name, body, rows, header, limit)
+    # A row is blank when every cell is missing or only spaces (tabs, no-break spaces): a
+    # column decides only the rows no column before it has kept, so a file whose first column
+    # is filled in costs one pass over that column.
     keep = np.zeros(len(body), dtype=bool)
     for i in range(body.shape[1]):
-        keep |= body.iloc[:, i].notna().to_numpy(dtype=bool)
+        if keep.all():
+            break
+        column = body.iloc[:, i] if not keep.any() else body.iloc[:, i][~keep]
+        filled = column.notna().to_numpy(dtype=bool, copy=True)
+        if filled.any():
+            spaces = column[filled].str.isspace().to_numpy(dtype=bool, na_value=False)
+            filled[np.flatnonzero(filled)[spaces]] = False
+        if keep.any():
+            keep[~keep] = filled
+        else:
+            keep = filled
     if not keep.all():  # (a filter copies every column: only when there is a blank row)
         body, rows = body[keep], rows[keep]
     # Columns without a header: harmless when empty (a trailing comma), an error with data.

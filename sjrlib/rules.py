@@ -746,15 +746,51 @@ def _required_rule(specs: Mapping[str, ColumnSpec]) -> Rule:
                 draft_may_break=True)
 
 
-def _type_rules(specs: Mapping[str, ColumnSpec]) -> list[Rule]:
+_LONG_INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")
+"""A whole number of any length: one of more than the 9 digits read (:data:`_INTEGER`) is out
+of range, not "not a whole number"."""
+
+
+def _integer_messages(column: str, cells: Sequence[Any],
+                      bounds: tuple[int, int | None] | None) -> list[str]:
+    """Per flagged cell: out of range (with the allowed range) for a whole number too large
+    to read, otherwise not a whole number. Runs only on flagged cells."""
+    if bounds is None:
+        allowed = f"at most {_INT_LIMIT:,}"
+    else:
+        low, high = bounds
+        allowed = f"{low}-{high}" if high is not None else f"{low} to {_INT_LIMIT:,}"
+    out = []
+    for cell in cells:
+        text = "" if cell is None else str(cell).strip()
+        if _LONG_INTEGER.fullmatch(text):
+            out.append(f"{column} {text} is a whole number out of range: it must be {allowed}")
+        else:
+            out.append(f"{column} must be a whole number")
+    return out
+
+
+_INT_LIMIT = 999_999_999
+"""The largest whole number a cell is read as (:data:`_INTEGER`: nine digits)."""
+
+
+def _type_rules(specs: Mapping[str, ColumnSpec],
+                bounds: Mapping[str, tuple[int, int | None]] | None = None) -> list[Rule]:
     ints = _columns_of_kind(specs, "int")
     codes = _columns_of_kind(specs, "code")
     dates = _columns_of_kind(specs, "date")
     months = _columns_of_kind(specs, "month")
+    bounds = bounds or {}
 
     def integer(t: Table) -> Iterator[Violation]:
         for c in ints:
-            yield Violation(RuleId.INTEGER, c, t.invalid[c], f"{c} must be a whole number")
+            bad = t.invalid[c]
+            if not bad.any():
+                yield Violation(RuleId.INTEGER, c, bad, f"{c} must be a whole number")
+                continue
+            cells = t.raw[c].to_numpy(dtype=object, na_value=None)[np.flatnonzero(bad)]
+            yield Violation(RuleId.INTEGER, c, bad,
+                            _integer_messages(c, list(cells), bounds.get(c)))
 
     def code_list(t: Table) -> Iterator[Violation]:
         for c in codes:
@@ -1297,7 +1333,7 @@ def review_rules(reg: Registry | None = None,
     specs = REVIEW_SPECS if specs is None else specs
     return (
         _required_rule(specs),
-        *_type_rules(specs),
+        *_type_rules(specs, _registry_bounds(reg, specs)),
         _unique_rule(RuleId.REVIEW_ID_UNIQUE, ("review_id",), "review_id"),
         *_identifier_rules(reg, specs),
         _known_organisation_rule(),
@@ -1317,6 +1353,20 @@ def review_rules(reg: Registry | None = None,
 
 
 # --- rules declared in the field registry -----------------------------------------------------
+
+def _registry_bounds(reg: Registry, specs: Mapping[str, ColumnSpec]
+                     ) -> dict[str, tuple[int, int | None]]:
+    """``(low, high)`` of every integer and score column the registry bounds."""
+    out = {}
+    for name in specs:
+        try:
+            spec = reg.column(name).spec
+        except KeyError:
+            continue
+        if spec.bounds is not None:
+            out[name] = spec.bounds
+    return out
+
 
 def _range_rules(reg: Registry, specs: Mapping[str, ColumnSpec]) -> list[Rule]:
     """Integers and scores outside their range, one rule per declared ``range_rule`` id."""
@@ -1523,7 +1573,8 @@ def _death_rules() -> tuple[Rule, ...]:
 
     return (
         _required_rule(DEATH_SPECS),
-        *_type_rules(DEATH_SPECS),
+        *_type_rules(DEATH_SPECS, {c: (0, None) for c in ("deaths_in_scope",
+                                                          "learning_disability_deaths")}),
         _known_organisation_rule(),
         _range_rule(RuleId.COUNT_NON_NEGATIVE, ("deaths_in_scope", "learning_disability_deaths"), 0,
                     None, "{column} must be 0 or more", "A negative count."),

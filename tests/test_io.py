@@ -215,7 +215,8 @@ FILE_CASES = {
     "empty-workbook-file": ("reviews.xlsx", b"", "the file is empty"),
     "semicolons": ("reviews.csv", VALID_HEADER.replace(",", ";") + "\n", "separated by semicolons"),
     "long-row": ("reviews.csv", VALID_HEADER + "\n" + VALID_ROW + ",extra\n",
-                 "line 2 has 49 cells but the header has 48"),
+                 "a row has more cells than the header's 48 (a comma in an unquoted cell?): "
+                 "row 2 has 49"),
     "data-without-header": ("reviews.csv", VALID_HEADER + ",\n" + VALID_ROW + ",oops\n",
                             "column 49 has data but no header"),
 }
