@@ -380,6 +380,10 @@ def _norm(label: str) -> str:
     return " ".join(label.replace("\u2060", "").replace("\xa0", " ").split())
 
 
+OVERALL = "Overall assessment of care"
+"""The care table's row of overall care (``domain.label("phase", "overall")``)."""
+
+
 def _is_total(label: str, table: PublishedTable) -> bool:
     return label in table.totals or _norm(label).endswith(" total")
 
@@ -462,6 +466,7 @@ class _Reader:
     published_form_findings: list = field(default_factory=list)
     pending_sums: list = field(default_factory=list)
     pending_quarters: list = field(default_factory=list)
+    pending_asked: dict = field(default_factory=dict)
 
     def where(self, page: _Page, table: PublishedTable, row: str, column: str) -> str:
         return f"{page.path.name} | {table.caption[:60]} | {_norm(row)} | {column}"
@@ -583,6 +588,36 @@ class _Reader:
                 self.completeness(page, table, rule)
             elif _norm(cap).endswith(FORM_QUESTIONS_MARK):
                 self.form_questions(page, table, rule)
+        self._within(page)
+
+    def _within(self, page: _Page) -> None:
+        """Relations between an organisation's own tables, all of the same first-stage
+        reviews: the second-stage table's deaths with poor or very poor overall care at first
+        stage are the care table's overall scores 1 and 2 (and those not yet reviewed at
+        second stage are among them); the reviews an ext2026 question was asked of, and their
+        poor or very poor overall care, are among the care table's overall ones (all of them
+        when every review was asked, which a reader cannot be sure of, so an inequality)."""
+        p = self.problem
+        ident = page.ident
+        care = [(ident, f, OVERALL) for f in ("care1", "care2", "care_n")]
+        if not all(k in p.vars for k in care):
+            return
+        poor = p.unknown((ident, "care_poor", OVERALL))
+        first = (ident, "ss", "first_poor")
+        if first in p.vars:
+            p.add_sum(care[:2], first, f"the second-stage table's poor care at first stage = "
+                                       f"overall scores 1 and 2 ({page.path.name})")
+            backlog = (ident, "ss", "backlog")
+            if backlog in p.vars:
+                p.add_sum([backlog, p.fresh()], first,
+                          f"not yet reviewed at second stage, of them ({page.path.name})")
+        for reviews, poor_asked in self.pending_asked.pop(ident, []):
+            if reviews in p.vars:
+                p.add_sum([reviews, p.fresh()], care[2],
+                          f"reviews asked a question are among the overall ({page.path.name})")
+            if poor_asked in p.vars:
+                p.add_sum([poor_asked, p.fresh()], poor,
+                          f"their poor care is among the overall ({page.path.name})")
 
     def lfd(self, page, table, rule):
         p = self.problem
@@ -650,6 +685,10 @@ class _Reader:
                                        "Number"))
             elif _is_total(row, table):
                 total = self.cell(page, table, rule, (page.ident, "ss", "TOTAL"), row, "Number")
+            elif row.startswith("Deaths with poor or very poor overall care at first stage"):
+                self.cell(page, table, rule, (page.ident, "ss", "first_poor"), row, "Number")
+            elif "not yet reviewed at second stage" in row:
+                self.cell(page, table, rule, (page.ident, "ss", "backlog"), row, "Number")
         p.add_sum(parts, total, f"second-stage scores add up ({page.path.name})")
 
     def form_questions(self, page, table, rule):
@@ -697,6 +736,12 @@ class _Reader:
                         continue
                     numerator = cells[named]
                 self.ratio(page, table, numerator, base, row, column, ci, rule)
+        if "Reviews" in counts and page.organisation and not page.workbook:
+            poor_column = "Poor or very poor overall care"
+            for total in totals:
+                self.pending_asked.setdefault(page.ident, []).append((
+                    key(total, "Reviews"),
+                    key(total, poor_column) if poor_column in counts else None))
         for total in totals:
             for column in counts:
                 parts = [key(r, column) for r in body]
@@ -973,7 +1018,7 @@ class _Reader:
         def overall_care(keys: tuple[tuple, tuple], members: list[str], what: str) -> None:
             """Reviews scoring overall care, and those scoring it poor, of a group."""
             for key, f in zip(keys, ("care_n", "care_poor"), strict=True):
-                relate(key, [(o, f, "Overall assessment of care") for o in members],
+                relate(key, [(o, f, OVERALL) for o in members],
                        f"{what} ({f}) = sum of its organisations'")
 
         for name, members in groups.items():  # the headline's nations (self.headline)

@@ -245,6 +245,28 @@ def test_public_reports_of_a_synthetic_store_give_nothing_back(public_reports):
 
 
 @pytest.mark.slow
+def test_a_trust_pages_poor_care_at_first_stage_is_its_overall_scores_as_printed(
+        public_reports):
+    """The second-stage table's deaths with poor or very poor overall care at first stage are
+    the care table's overall scores 1 and 2: printed as their sum as shown (or * with either
+    withheld), never as the exact sum rounded on its own, which beside them narrowed a *."""
+    from sjrlib.disclosure_pages import read_page
+
+    folder, store = public_reports
+    seen = 0
+    for code in store.codes:
+        tables, _ = read_page(folder / "trusts" / f"{code}.html")
+        care = next(t for t in tables if t.caption.startswith("Care scores by phase"))
+        second = next(t for t in tables if t.caption.startswith("Second-stage review"))
+        cells = [care.cell("Overall assessment of care", c) for c in CARE_COLUMNS[:2]]
+        shown = second.cell(FIRST_POOR, "Number")
+        expected = "*" if "*" in cells else f"{sum(int(c.replace(',', '')) for c in cells):,}"
+        assert shown == expected, (code, cells, shown)
+        seen += "*" not in cells
+    assert seen  # at least one organisation prints both
+
+
+@pytest.mark.slow
 def test_organisation_reports_are_apart_and_exact(public_reports):
     folder, store = public_reports
     for code in store.codes:
@@ -610,3 +632,69 @@ def test_the_national_headline_against_the_organisations_care_tables(tmp_path):
         narrowed = {(f.value, f.high) for f in findings if f.narrowed and f.key[0] in codes
                     and f.key[1] == "care1"}
         assert narrowed == found
+
+
+def _tables_page(path: Path, tables: list[tuple[str, list[str], list[tuple[str, list[str]]],
+                                                 tuple[str, ...]]]) -> Path:
+    """A report page holding several tables (caption, columns, rows, total rows), each with
+    the rule's note under it, as a trust report prints them."""
+    parts = []
+    for caption, columns, rows, totals in tables:
+        one = _page(path, caption, columns, rows, totals=totals).read_text(encoding="utf-8")
+        parts.append(one.removeprefix("<html><body>").removesuffix("</body></html>"))
+    path.write_text("<html><body>" + "".join(parts) + "</body></html>", encoding="utf-8")
+    return path
+
+
+SECOND_STAGE = "Second-stage review: deaths referred, and overall care as judged at second stage"
+FIRST_POOR = "Deaths with poor or very poor overall care at first stage"
+
+
+def test_the_second_stage_tables_poor_care_against_the_care_tables_overall_scores(tmp_path):
+    """A trust page prints overall care *, 10, 20, 15, 5 (45)... and, in its second-stage
+    table, 10 deaths with poor or very poor overall care at first stage: the same deaths as
+    the overall scores 1 and 2 (8-12 of them), so the * of score 1 is at most 12 - 8 = 4.
+    Printed as the sum of the two cells as shown (*), nothing is narrowed."""
+    overall = "Overall assessment of care"
+    for first_poor, found in (("10", {(1, 4)}), ("*", set())):
+        _tables_page(tmp_path / "trusts" / "XAA.html", [
+            ("Care scores by phase of care", CARE_COLUMNS,
+             [(overall, ["*", "10", "20", "15", "*", "45"])], ()),
+            (SECOND_STAGE, ["Number"],
+             [(FIRST_POOR, [first_poor]),
+              ("… of which not yet reviewed at second stage", ["*"]),
+              ("Overall care at second stage: 2 Poor care", ["*"]),
+              ("All second-stage reviews", ["*"])], ("All second-stage reviews",)),
+        ])
+        findings, n, _ = check_reports([tmp_path])
+        assert n == 1
+        narrowed = {(f.value, f.high) for f in findings
+                    if f.narrowed and f.key == ("XAA", "care1", overall)}
+        assert narrowed == found
+
+
+def test_an_ext2026_tables_poor_care_is_among_the_care_tables_overall(tmp_path):
+    """The reviews an ext2026 question was asked of are among those scoring overall care, and
+    so is their poor care. A reader cannot be sure every review was asked, so it is an
+    inequality: beside overall *, 10, 20, 15, * (50), a question's 20 poor of 45 asked
+    (18-22 of 43-47) make the overall scores 1 + 2 at least 18, so score 1 is at least
+    18 - 12 = 6, and the overall reviews at least 48 still; the same page with 10 poor of
+    those asked leaves score 1 at 1 or more."""
+    from sjrlib import disclosure_check
+
+    overall = "Overall assessment of care"
+    ext = "Deaths by family concern, and poor or very poor overall care (ext2026 questions)"
+    for asked_poor, lowest in (("20", 6), ("10", 1)):
+        _tables_page(tmp_path / "trusts" / "XAA.html", [
+            ("Care scores by phase of care", CARE_COLUMNS,
+             [(overall, ["*", "10", "20", "15", "*", "50"])], ()),
+            (ext, ["Reviews", "Poor or very poor overall care", "% poor or very poor"],
+             [("Yes", ["25", asked_poor, "–"]), ("No", ["20", "0", "–"]),
+              ("All reviews asked", ["45", asked_poor, "–"])], ("All reviews asked",)),
+        ])
+        pages, _, _ = disclosure_check._pages([tmp_path])
+        reader = disclosure_check._Reader()
+        for page in pages:
+            reader.read(page)
+        reader.problem.solve()
+        assert reader.problem.vars[("XAA", "care1", overall)].lo == lowest

@@ -398,10 +398,19 @@ class TrustReport(FormQuestionSections):
         protected = protect_counts(raw.astype(object), self.rule,
                                    total_row="All second-stage reviews")
         poor = int(first_poor["poor"].iloc[0]) if len(first_poor) else 0
+        if self.rule.active:
+            # The care-score table prints these deaths as its overall scores 1 and 2: their
+            # exact sum rounded on its own beside them narrowed them (a * and 10 under a
+            # rounded 10 left the * at 1-4), so it is their sum as printed.
+            care = self.care_scores().frame
+            overall = domain.label("phase", "overall")
+            poor_shown = tables.shown_sum(
+                [care.at[overall, c] for c in tables.CARE_SCORE_LABELS[:2]], self.rule)
+        else:
+            poor_shown = poor
         backlog = narrative.second_stage_backlog(self.reviews)
         lead = pd.DataFrame({"Number": {
-            "Deaths with poor or very poor overall care at first stage":
-                protect_count(poor, self.rule),
+            "Deaths with poor or very poor overall care at first stage": poor_shown,
             "… of which not yet reviewed at second stage": protect_count(backlog, self.rule),
         }}, dtype=object)
         frame = pd.concat([lead, protected])
@@ -410,7 +419,11 @@ class TrustReport(FormQuestionSections):
                            "second stage",
             note=tables._note(self.rule, "Poor or very poor overall care at first stage (score "
                               "1-2) should lead to a second-stage review by another reviewer or "
-                              "a panel, who also judge avoidability."),
+                              "a panel, who also judge avoidability."
+                              + (" The deaths with poor or very poor overall care at first "
+                                 "stage are the care-score table's overall scores 1 and 2 as "
+                                 "shown (* when either is withheld)." if self.rule.active
+                                 else "")),
             total_rows=["All second-stage reviews"], index_name="",
         )
 
