@@ -1,0 +1,120 @@
+"""The second insider audit's open findings (2026-12-06), tried as each person's own role.
+
+Uses the person-role store of ``test_pg_boundary``; every attack is typed with plain psycopg,
+as a person with their own credentials would; runs only when ``SJR_TEST_POSTGRES_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+from test_pg_boundary import POSTGRES_URL, pg  # noqa: F401  (pg: the person-role store)
+
+from data_access import audit, open_session
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set"),
+]
+
+MARK = 0x534A52
+"""Revision 0013's advisory mark: any role could take it."""
+
+
+def _meta(pg, **values: int | None) -> None:  # noqa: F811
+    owner = create_engine(pg.owner_url)
+    with owner.begin() as conn:
+        for key, value in values.items():
+            conn.execute(text("DELETE FROM store_meta WHERE key = :k"), {"k": key})
+            if value is not None:
+                conn.execute(text("INSERT INTO store_meta VALUES (:k, :v)"),
+                             {"k": key, "v": str(value)})
+    owner.dispose()
+
+
+def _ended(pg, action: str) -> list[dict]:  # noqa: F811
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:
+        scopes = conn.execute(text(
+            "SELECT scope FROM audit_log WHERE action = :a UNION ALL "
+            "SELECT scope FROM audit_queue WHERE action = :a"), {"a": action}).scalars().all()
+        assert audit.verify(conn).ok
+    owner.dispose()
+    return [json.loads(scope) for scope in scopes]
+
+
+def test_a_session_level_mark_does_not_stall_the_audit_chain(pg, monkeypatch):  # noqa: F811
+    """Finding 1: a researcher took revision 0013's advisory marks with a session-level
+    ``pg_advisory_lock`` (outside any transaction, so never 'idle in transaction'): every
+    audited read and write then waited on the mark and failed. The chain has no mark now."""
+    monkeypatch.setenv("SJR_LOCK_WAIT_SECONDS", "3")
+    with pg.connect("p_researcher", autocommit=True) as staller:
+        staller.execute("SELECT pg_advisory_lock(%s, 1), pg_advisory_lock(%s, 2)", (MARK, MARK))
+        with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+            assert len(lead.reviews()) > 0
+        staller.execute("SELECT pg_advisory_unlock_all()")
+
+
+def test_a_busy_transaction_on_the_chain_is_ended_by_its_age(pg, monkeypatch):  # noqa: F811
+    """Finding 1: a researcher held both heads of the chain and kept the transaction busy with
+    a statement every fraction of a second, so it was never idle long (revision 0013 looked at
+    ``state_change``). A transaction older than ``audit_hold_seconds`` is now ended by the next
+    caller, and the audit log names whose it was."""
+    monkeypatch.setenv("SJR_LOCK_WAIT_SECONDS", "3")
+    _meta(pg, audit_stall_seconds=1, audit_hold_seconds=2)
+    stop = threading.Event()
+    outcome: list[str] = []
+    staller = pg.connect("p_researcher")
+
+    def keep_busy() -> None:
+        try:
+            while not stop.is_set():
+                staller.execute("SELECT 1")
+                time.sleep(0.2)
+            outcome.append("alive")
+        except psycopg.OperationalError:
+            outcome.append("ended")
+
+    try:
+        staller.execute("SELECT sjr_audit_lock()")
+        staller.execute("SELECT sjr_audit_enqueue('x', NULL, 'stall', '{}', NULL, NULL, 'sql')")
+        busy = threading.Thread(target=keep_busy)
+        busy.start()
+        time.sleep(2.5)
+        try:
+            with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+                assert len(lead.reviews()) > 0
+        finally:
+            stop.set()
+            busy.join()
+        assert outcome == ["ended"]
+        ended = _ended(pg, "audit.stall_ended")
+        assert ended and {e["ended"] for e in ended} == {"p_researcher"}
+    finally:
+        staller.close()
+        _meta(pg, audit_stall_seconds=None, audit_hold_seconds=None)
+
+
+def test_a_persons_lock_table_is_ended_by_the_next_audited_operation(pg, monkeypatch):  # noqa: F811
+    """Finding 3: a researcher (whose role reads no review row, but holds the table's write
+    privilege) typed ``LOCK TABLE reviews IN ACCESS EXCLUSIVE MODE`` and left the transaction
+    open: every read and write of reviews waited and failed. The next audited operation now
+    ends that transaction, audited with the table and the mode."""
+    monkeypatch.setenv("SJR_LOCK_WAIT_SECONDS", "3")
+    locker = pg.connect("p_researcher")
+    try:
+        locker.execute("LOCK TABLE reviews IN ACCESS EXCLUSIVE MODE")
+        with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+            assert len(lead.reviews()) > 0
+        with pytest.raises(psycopg.OperationalError):
+            locker.execute("SELECT 1")
+    finally:
+        locker.close()
+    ended = _ended(pg, "audit.lock_ended")
+    assert any(e["ended"] == "p_researcher" and e["table"] == "reviews"
+               and e["mode"] == "AccessExclusiveLock" for e in ended), ended
