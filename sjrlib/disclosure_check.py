@@ -48,6 +48,11 @@ LEARNING_CAPTIONS = ("Themes coded in reviews", "Themes among reviews",
                      "Good practice noted by reviewers")
 """Tables of themes (``sjrlib.report.learning``): base, count and percentage per row, read as
 the reasons-for-review table is (a review may carry several themes, so rows do not add up)."""
+THEME_TABLES = ("Themes coded in reviews this period (reviews coded by a person)",
+                "Themes among reviews finding poor or very poor overall care",
+                "Themes among reviews finding good or excellent overall care")
+"""A trust's themes tables: among all coded reviews, and two parts of them
+(``sjrlib.report.learning.TrustLearning``)."""
 CHART_DATA = "Chart data: "
 """How the caption of a chart's data table begins (``sjrlib.report.learning.PublishedChart``
 writes it with this constant): the values an SPC chart of the page plots (theme charts, impact
@@ -599,6 +604,7 @@ class _Reader:
         when every review was asked, which a reader cannot be sure of, so an inequality)."""
         p = self.problem
         ident = page.ident
+        self._within_themes(page)
         care = [(ident, f, OVERALL) for f in ("care1", "care2", "care_n")]
         if not all(k in p.vars for k in care):
             return
@@ -675,6 +681,22 @@ class _Reader:
                               "Reviews recording the problem")
             parts = [self.cell(page, table, rule, (page.ident, c, kind), row, c) for c in harm]
             p.add_sum(parts, count, f"harm answers add up ({page.path.name}, {kind})")
+
+    def _within_themes(self, page: _Page) -> None:
+        """A trust's themes among poor-care and among good-care reviews are parts of its
+        themes among all coded reviews (adequate care, and no overall score, the rest): per
+        theme, its coded reviews and those coded with it."""
+        p = self.problem
+        whole, poor, good = (f"theme {c}" for c in THEME_TABLES)
+        rows = {k[2] for k in p.vars if k[0] == page.ident and k[1] == f"{whole}_poor"}
+        for row in sorted(rows):
+            for suffix in ("_n", "_poor"):
+                keys = [(page.ident, f"{t}{suffix}", row) for t in (poor, good)]
+                total = (page.ident, f"{whole}{suffix}", row)
+                if all(k in p.vars for k in keys):
+                    p.add_sum([*keys, p.fresh()], total,
+                              f"themes among poor and good care are among all coded "
+                              f"({page.path.name}, {row})")
 
     def second_stage(self, page, table, rule):
         p = self.problem

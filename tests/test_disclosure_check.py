@@ -698,3 +698,89 @@ def test_an_ext2026_tables_poor_care_is_among_the_care_tables_overall(tmp_path):
             reader.read(page)
         reader.problem.solve()
         assert reader.problem.vars[("XAA", "care1", overall)].lo == lowest
+
+
+THEME_ALL, THEME_POOR, THEME_GOOD = (
+    "Themes coded in reviews this period (reviews coded by a person)",
+    "Themes among reviews finding poor or very poor overall care",
+    "Themes among reviews finding good or excellent overall care")
+
+
+def test_themes_among_poor_and_good_care_against_the_themes_of_all_coded_reviews(tmp_path):
+    """A theme in 10 coded reviews (8-12), 10 of them with poor care (8-12) and * with good
+    care: the good-care reviews are others of the 10, so the * is at most 12 - 8 = 4. With the
+    poor-care count withheld too, nothing is narrowed."""
+    sepsis = "Sepsis recognition and treatment"
+    for poor, found in (("10", {(1, 4)}), ("*", set())):
+        _tables_page(tmp_path / "trusts" / "XAA.html", [
+            (caption, [base, "Reviews coded with the theme", f"% of {base.lower()}"],
+             [(sepsis, [n, k, "–"])], ())
+            for caption, base, n, k in (
+                (THEME_ALL, "Coded reviews", "60", "10"),
+                (THEME_POOR, "Coded reviews (poor or very poor care)", "20", poor),
+                (THEME_GOOD, "Coded reviews (good or excellent care)", "25", "*"))])
+        findings, n, _ = check_reports([tmp_path])
+        assert n == 1
+        narrowed = {(f.value, f.high) for f in findings if f.narrowed and f.key[0] == "XAA"}
+        assert narrowed == found
+
+
+def _feasible(printed: list[object], rule: DisclosureRule, cap: int = 40) -> list[set[int]]:
+    """Brute force, independent of the code under test: every value each printed cell can
+    take (``*`` up to ``cap``) with the whole (first) at least the sum of the parts."""
+    import itertools
+
+    def values(shown):
+        if shown == rule.symbol:
+            return range(1, cap + 1)
+        r = int(shown)
+        if r == 0:
+            return [0]
+        return [v for v in range(max(r - 3, 0), r + 3)
+                if not rule.is_small(v) and rule.round(v) == r]
+
+    seen = [set() for _ in printed]
+    for combo in itertools.product(*(values(c) for c in printed)):
+        if combo[0] >= sum(combo[1:]):
+            for s, v in zip(seen, combo, strict=True):
+                s.add(v)
+    return seen
+
+
+def test_withholding_parts_among_a_whole_leaves_nothing_narrowed():
+    """Random wholes and two parts of them (the rest not printed), printed under the rule,
+    with tables.withhold_among applied: by brute force, every * can still be any of 1 to 7
+    and every rounded count still has two values or more. Without the withholding, some
+    cases do narrow (so the search can find what it looks for)."""
+    import random
+
+    from sjrlib.disclosure import protect_count
+    from sjrlib.report import tables
+
+    rule = DisclosureRule()
+    rng = random.Random(20261206)
+    narrowed_before = 0
+    for _ in range(400):
+        a, b = rng.choice([0, 1, 2, 3, 5, 7, 8, 9, 10, 12, 14]), rng.randint(0, 14)
+        whole = a + b + rng.choice([0, 0, 1, 2, 3, 6])
+        exact = [a, b]
+        shown = [protect_count(v, rule) for v in exact]
+        hide = tables.withhold_among(protect_count(whole, rule), shown, exact, rule)
+        after = [rule.symbol if h else s for s, h in zip(shown, hide, strict=True)]
+
+        def leaks(parts, whole=whole):
+            printed = [protect_count(whole, rule), *parts]
+            # a * whole is at least its parts' least: no control of it can hide that
+            least = sum(0 if c == 0 else 1 if c == rule.symbol else int(c) - 2 for c in parts)
+            floor = [max(1, least), *([1] * len(parts))]
+            for shown_cell, possible, low in zip(printed, _feasible(printed, rule), floor,
+                                                 strict=True):
+                if shown_cell == rule.symbol and not set(range(low, 8)) <= possible:
+                    return True
+                if shown_cell not in (rule.symbol, 0) and len(possible) < 2:
+                    return True
+            return False
+
+        narrowed_before += leaks(shown)
+        assert not leaks(after), (whole, exact, shown, after)
+    assert narrowed_before > 10

@@ -39,6 +39,7 @@ from sjrlib.disclosure import (
 from sjrlib.disclosure_check import (  # what the checker reads
     CHART_DATA,
     NONE_CODED,
+    THEME_TABLES,
 )
 from sjrlib.report import tables
 from sjrlib.report.figures import Chart, with_data
@@ -279,7 +280,8 @@ def _protected_table(counts: pd.DataFrame, labels: dict[str, str], rule: Disclos
                      extra: dict[str, list[str]] | None = None,
                      index_name: str = "Theme",
                      withheld: pd.DataFrame | None = None,
-                     pooled: list[pd.DataFrame] | None = None) -> tables.ReportTable:
+                     pooled: list[pd.DataFrame] | None = None,
+                     withheld_note: str = tables.DIFFERENCING_NOTE) -> tables.ReportTable:
     """A table of ``counts`` (index: theme, columns ``n``, ``count``) as published: the base,
     the count and the percentage of the base, all from protected counts. ``withheld`` (same
     shape, True: print ``*``) are counts a pooled table must not print
@@ -308,9 +310,41 @@ def _protected_table(counts: pd.DataFrame, labels: dict[str, str], rule: Disclos
     for column, values in (extra or {}).items():
         frame[column] = values
     formats = {f"% of {base.lower()}": "percent", **{c: "text" for c in (extra or {})}}
-    return tables.noting_differencing(
-        tables.ReportTable(frame, caption=caption, note=tables._note(rule, note),
-                           formats=formats, index_name=index_name), withheld)
+    table = tables.ReportTable(frame, caption=caption, note=tables._note(rule, note),
+                               formats=formats, index_name=index_name)
+    if withheld is not None and withheld.to_numpy().any():
+        table.note = f"{table.note} {withheld_note}"
+    return table
+
+
+AMONG_NOTE = (
+    "A * here may also stand for a larger count: one withheld because, set against the themes "
+    "among all coded reviews above (of which these reviews are a part), it would narrow a "
+    "count this page suppresses.")
+"""Said under a trust's themes among poor-care or good-care reviews that withholds a count
+for :func:`_among_withheld`."""
+
+
+def _among_withheld(whole: pd.DataFrame, parts: list[pd.DataFrame], rule: DisclosureRule
+                    ) -> list[pd.DataFrame | None]:
+    """Which cells (index: theme; ``n``, ``count``) of the themes tables among poor-care and
+    among good-care reviews to withhold so that, with the themes among all coded reviews
+    (``whole``: these reviews and more), the printed counts do not narrow one another
+    (:func:`sjrlib.report.tables.withhold_among`). Each table on its own was protected; side
+    by side, a theme in 10 coded reviews (8-12), 10 of them poor care (8-12), left its
+    ``*`` among good care at 1-4. None when the rule is off."""
+    if not rule.active:
+        return [None] * len(parts)
+    out = [pd.DataFrame(False, index=p.index, columns=["n", "count"]) for p in parts]
+    for theme in whole.index:
+        for column in ("n", "count"):
+            exact = [int(p.at[theme, column]) for p in parts]
+            hide = tables.withhold_among(
+                protect_count(int(whole.at[theme, column]), rule),
+                [protect_count(c, rule) for c in exact], exact, rule)
+            for mask, h in zip(out, hide, strict=True):
+                mask.at[theme, column] = h
+    return out
 
 
 def _differencing_withheld(coded: pd.DataFrame, phased: pd.DataFrame, themes: list[str],
@@ -470,7 +504,7 @@ class TrustLearning:
                   for t in self._counts.index]
         return _protected_table(
             self._counts, self.labels, self.rule,
-            caption="Themes coded in reviews this period (reviews coded by a person)",
+            caption=THEME_TABLES[0],
             base="Coded reviews", what="Reviews coded with the theme",
             note=("A review may carry several themes. Counts are of first-stage reviews of "
                   "deaths in the period that a person coded (a machine suggestion counts only "
@@ -484,17 +518,19 @@ class TrustLearning:
         out = Charts()
         if self._none_coded() is not None:
             return Charts([_Sentence("No coded review this period (see above).")])
-        for scores, words, caption in (
-                (domain.POOR_CARE, "poor or very poor", "Themes among reviews finding poor or "
-                 "very poor overall care"),
-                ((4, 5), "good or excellent", "Themes among reviews finding good or excellent "
-                 "overall care")):
-            chosen = self.coded[self.coded["score_overall"].isin(list(scores)).fillna(False)]
-            counts = _theme_counts(chosen, self.phased, self.themes)
+        groups = ((domain.POOR_CARE, "poor or very poor", THEME_TABLES[1]),
+                  ((4, 5), "good or excellent", THEME_TABLES[2]))
+        parts = [_theme_counts(
+            self.coded[self.coded["score_overall"].isin(list(scores)).fillna(False)],
+            self.phased, self.themes) for scores, _words, _caption in groups]
+        withheld = _among_withheld(self._counts, parts, self.rule)
+        for (_scores, words, caption), counts, hidden in zip(groups, parts, withheld,
+                                                              strict=True):
             out.append(_protected_table(
                 counts, self.labels, self.rule, caption=caption,
                 base=f"Coded reviews ({words} care)", what="Reviews coded with the theme",
-                note=f"Coded first-stage reviews whose overall care was {words}."))
+                note=f"Coded first-stage reviews whose overall care was {words}.",
+                withheld=hidden, withheld_note=AMONG_NOTE))
         return out
 
     def good_practice(self) -> tables.ReportTable | Charts:

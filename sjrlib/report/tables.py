@@ -254,6 +254,49 @@ def _mltn_narrows(protected: pd.DataFrame, rule: DisclosureRule) -> list[Hashabl
     return rows
 
 
+def among_narrows(whole: object, parts: Sequence[object], rule: DisclosureRule) -> bool:
+    """Whether printed ``parts`` of a printed ``whole`` (disjoint parts of it, with a rest not
+    printed: ``whole >= sum(parts)``) narrow one another: a ``*`` part left below the
+    threshold by the whole's most less the other parts' least, or a rounded count pinned. The
+    trust report's themes among poor-care and among good-care reviews are such parts of its
+    themes among all coded reviews: an audit of the demo's reports (2026-12-06) found a theme
+    coded in 10 reviews (8-12), in 10 of the poor-care ones (8-12) and in ``*`` good-care
+    ones, which left the ``*`` at 1-4 (seven organisations)."""
+    if whole is None or any(c is None for c in parts):
+        return False
+    low, high = count_range(whole, rule)
+    ranges = [count_range(c, rule) for c in parts]
+    least = sum(lo for lo, _hi in ranges)
+    if high is not None and whole != rule.symbol and least >= high > low:
+        return True  # the whole pinned at its most
+    if high is None:
+        return False
+    for (lo, hi), shown in zip(ranges, parts, strict=True):
+        most = high - (least - lo)
+        if shown == rule.symbol and most < rule.threshold:
+            return True
+        if shown != rule.symbol and hi is not None and lo < hi and most <= lo:
+            return True
+    return False
+
+
+def withhold_among(whole: object, parts: list[object], exact: Sequence[int],
+                   rule: DisclosureRule) -> list[bool]:
+    """Which ``parts`` to withhold so that they and ``whole`` (all as printed) do not narrow
+    one another (:func:`among_narrows`): the largest printed part first (by its ``exact``
+    count), one at a time. A part's ``*`` has no upper limit (it may be withheld beside a
+    larger count), so withholding parts always ends it."""
+    shown = list(parts)
+    out = [False] * len(parts)
+    while among_narrows(whole, shown, rule):
+        printed = [(exact[i], i) for i, c in enumerate(shown) if c not in (rule.symbol, 0, None)]
+        if not printed:
+            break
+        i = max(printed)[1]
+        shown[i], out[i] = rule.symbol, True
+    return out
+
+
 def protect_lfd(
     quarters: pd.DataFrame, rule: DisclosureRule, *, total_label: str,
     known: Mapping[tuple[str, str], Sequence[tuple[int, int | None]]] | None = None,
