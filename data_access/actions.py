@@ -40,9 +40,12 @@ __all__ = [
     "ACTION_FIELDS",
     "ACTION_STATUSES",
     "EXPORT_COLUMNS",
+    "ActionError",
     "check_action",
     "insert_action",
     "load_actions",
+    "read_actions",
+    "read_actions_file",
     "update_action",
     "write_actions_file",
 ]
@@ -64,6 +67,15 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "completed_on", "measure", "change_month", "target", "themes", "review_ids", "version",
 )
 """Columns of the exported register (CSV or XLSX)."""
+
+class ActionError(ValueError):
+    """Values of an action that cannot be stored: ``problems`` holds every ``(field,
+    message)`` found; ``str()`` is the messages, one after another."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]):
+        self.problems = list(problems)
+        super().__init__("; ".join(message for _, message in self.problems))
+
 
 MAX_DESCRIPTION = 1000
 MAX_OWNER = 120
@@ -145,7 +157,8 @@ def check_action(values: dict[str, Any], *, codebook: Any, today: dt.date | None
                  ) -> dict[str, Any]:
     """The checked, canonical values of an action (every key of :data:`ACTION_FIELDS`).
 
-    Raises ``ValueError`` naming the field and what would be right.
+    Raises :class:`ActionError` (a ``ValueError``) naming every field that is wrong and what
+    would be right.
     """
     from sjrlib.measures import parse_measure
 
@@ -154,54 +167,75 @@ def check_action(values: dict[str, Any], *, codebook: Any, today: dt.date | None
         raise ValueError(f"unknown action field(s) {', '.join(unknown)}; an action has "
                          f"{', '.join(ACTION_FIELDS)}")
     today = today or dt.date.today()
+    problems: list[tuple[str, str]] = []
+
+    def checked(field_: str, read: Any, *args: Any) -> Any:
+        try:
+            return read(*args)
+        except ValueError as exc:
+            problems.append((field_, str(exc)))
+            return None
+
     out: dict[str, Any] = {
-        "description": _screened(values.get("description"), "description", MAX_DESCRIPTION),
-        "owner_role": _screened(values.get("owner_role"), "owner_role", MAX_OWNER),
+        "description": checked("description", _screened, values.get("description"),
+                               "description", MAX_DESCRIPTION),
+        "owner_role": checked("owner_role", _screened, values.get("owner_role"),
+                              "owner_role", MAX_OWNER),
     }
     status = "open" if _missing(values.get("status")) else str(values["status"]).strip()
     if status not in ACTION_STATUSES:
-        raise ValueError(f"status must be one of {', '.join(ACTION_STATUSES)}, not {status!r}")
+        problems.append(("status", f"status must be one of {', '.join(ACTION_STATUSES)}, "
+                                   f"not {status!r}"))
     out["status"] = status
-    agreed = _date(values.get("agreed_on"), "agreed_on")
-    if agreed is None:
-        raise ValueError("agreed_on (the date the action was agreed) is required")
-    due = _date(values.get("due_on"), "due_on")
-    completed = _date(values.get("completed_on"), "completed_on")
+    agreed = checked("agreed_on", _date, values.get("agreed_on"), "agreed_on")
+    if agreed is None and not any(f == "agreed_on" for f, _ in problems):
+        problems.append(("agreed_on", "agreed_on (the date the action was agreed) is "
+                                      "required"))
+    due = checked("due_on", _date, values.get("due_on"), "due_on")
+    completed = checked("completed_on", _date, values.get("completed_on"), "completed_on")
     for name, day in (("due_on", due), ("completed_on", completed)):
-        if day is not None and day < agreed:
-            raise ValueError(f"{name} {day} is before agreed_on {agreed}")
+        if day is not None and agreed is not None and day < agreed:
+            problems.append((name, f"{name} {day} is before agreed_on {agreed}"))
     if completed is not None and completed > today:
-        raise ValueError(f"completed_on {completed} is in the future")
-    if status == "completed" and completed is None:
-        raise ValueError("a completed action needs completed_on (the date it was completed)")
-    if status != "completed" and completed is not None:
-        raise ValueError(f"completed_on is for completed actions; this one is {status}")
+        problems.append(("completed_on", f"completed_on {completed} is in the future"))
+    if status == "completed" and completed is None \
+            and not any(f == "completed_on" for f, _ in problems):
+        problems.append(("completed_on", "a completed action needs completed_on (the date "
+                                         "it was completed)"))
+    if status in ACTION_STATUSES and status != "completed" and completed is not None:
+        problems.append(("completed_on", f"completed_on is for completed actions; this one "
+                                         f"is {status}"))
     out.update(agreed_on=agreed, due_on=due, completed_on=completed)
     measure = values.get("measure")
     measure = None if _missing(measure) else str(measure).strip()
-    change = _month(values.get("change_month"))
+    change = checked("change_month", _month, values.get("change_month"))
+    change_given = change is not None or any(f == "change_month" for f, _ in problems)
     if measure is not None:
-        measure = parse_measure(measure, codebook).id
-        if change is None:
-            raise ValueError("a measure needs change_month (the month the change went in), "
-                             "where its SPC chart is rebased")
-        if change > today.strftime("%Y-%m"):
-            raise ValueError(f"change_month {change} is in the future")
-    elif change is not None:
-        raise ValueError("change_month goes with a measure; name the measure too")
-    target = _target(values.get("target"))
-    if target is not None and measure is None:
-        raise ValueError("target goes with a measure (it is a percentage of the measure); "
-                         "name the measure too")
+        measure = checked("measure", lambda m: parse_measure(m, codebook).id, measure)
+        if measure is not None and not change_given:
+            problems.append(("change_month", "a measure needs change_month (the month the "
+                                             "change went in), where its SPC chart is "
+                                             "rebased"))
+        if change is not None and change > today.strftime("%Y-%m"):
+            problems.append(("change_month", f"change_month {change} is in the future"))
+    elif change is not None and not any(f == "measure" for f, _ in problems):
+        problems.append(("change_month", "change_month goes with a measure; name the measure "
+                                         "too"))
+    target = checked("target", _target, values.get("target"))
+    if target is not None and measure is None and _missing(values.get("measure")):
+        problems.append(("target", "target goes with a measure (it is a percentage of the "
+                                   "measure); name the measure too"))
     out.update(measure=measure, change_month=change, target=target)
     themes = _links(values.get("themes"))
     active = {t.id for t in codebook.active}
     wrong = [t for t in themes if t not in active]
     if wrong:
-        raise ValueError(f"theme(s) {', '.join(wrong)} are not active themes of codebook "
-                         f"{codebook.version}")
+        problems.append(("themes", f"theme(s) {', '.join(wrong)} are not active themes of "
+                                   f"codebook {codebook.version}"))
     out["themes"] = themes
     out["review_ids"] = _links(values.get("review_ids"))
+    if problems:
+        raise ActionError(problems)
     return out
 
 
@@ -374,19 +408,23 @@ def store_demo_learning(engine: Any, learning: Any) -> tuple[int, int]:
     return len(rows), actions
 
 
-def read_actions_file(path: str | Path) -> pd.DataFrame:
+def read_actions(path: str | Path) -> tuple[pd.DataFrame, list[int]]:
     """The rows of an action register file (``.csv`` or ``.xlsx``, as :func:`write_actions_file`
-    writes it): one action per row; ``id`` and ``version`` blank for a new action, given to
-    change a stored one. Columns other than :data:`EXPORT_COLUMNS` are refused by name."""
+    writes it) and each row's number as a spreadsheet counts it (header = row 1): one action
+    per row; ``id`` and ``version`` blank for a new action, given to change a stored one.
+
+    Read as every other import is (:func:`sjrlib.io.read_raw`): all cells as text (a date cell
+    of a workbook as ``YYYY-MM-DD``, blank cells ``""``), blank rows (and rows of spaces)
+    skipped with their numbers kept. Raises ``ValueError`` (one line naming the file) for a
+    file that is not CSV/XLSX, cannot be read, holds no rows, or has a column other than
+    :data:`EXPORT_COLUMNS` or lacks a required one."""
+    from sjrlib.io import read_raw
+
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
+    if path.suffix.lower() not in (".csv", ".xlsx"):
         raise ValueError(f"{path.name}: an action register is a .csv or .xlsx file")
-    if not path.is_file():
-        raise ValueError(f"{path}: file not found")
-    frame = (pd.read_csv(path, dtype=str, keep_default_na=False) if suffix == ".csv"
-             else pd.read_excel(path, dtype=str, sheet_name=0).fillna(""))
-    frame.columns = [str(c).strip() for c in frame.columns]
+    raw, rows = read_raw(path)  # ImportFileError is a ValueError naming the file
+    frame = raw.astype(object).where(raw.notna(), "")
     unknown = [c for c in frame.columns if c not in EXPORT_COLUMNS]
     if unknown:
         raise ValueError(f"{path.name}: unknown column(s) {', '.join(unknown)}; the columns are "
@@ -394,4 +432,9 @@ def read_actions_file(path: str | Path) -> pd.DataFrame:
     missing = [c for c in ("description", "owner_role", "agreed_on") if c not in frame.columns]
     if missing:
         raise ValueError(f"{path.name}: needs the column(s) {', '.join(missing)}")
-    return frame.reset_index(drop=True)
+    return frame.reset_index(drop=True), [int(r) for r in rows]
+
+
+def read_actions_file(path: str | Path) -> pd.DataFrame:
+    """The rows of an action register file (:func:`read_actions`, without the row numbers)."""
+    return read_actions(path)[0]

@@ -883,32 +883,52 @@ class Session:
             door.rows = 1
         return version
 
-    def import_actions(self, frame: pd.DataFrame) -> tuple[int, int]:
+    def import_actions(self, frame: pd.DataFrame, *, source: str | None = None,
+                       rows: Sequence[int] | None = None) -> tuple[int, int]:
         """Record and update actions of your organisation from a register file's rows
-        (:func:`data_access.actions.read_actions_file`; organisation leads), all or nothing;
+        (:func:`data_access.actions.read_actions`; organisation leads), all or nothing;
         returns ``(recorded, updated)``. A row without ``id`` is a new action; a row with
-        ``id`` changes that action and must give the ``version`` it was exported at."""
-        from data_access.actions import ACTION_FIELDS, insert_action, stored_action
+        ``id`` changes that action and must give the ``version`` it was exported at.
+
+        Every problem of every row is reported, each naming the file (``source``), the row
+        (``rows``: each row's number as a spreadsheet counts it; default 2, 3, ... in order)
+        and the column, and nothing is written: a ``ValueError``, or ``AccessDenied`` when a
+        row is outside the lead's organisation or scope."""
+        from data_access.actions import ACTION_FIELDS, ActionError, insert_action, stored_action
         from data_access.actions import update_action as _update
 
-        with self._door("actions.import", {"rows": len(frame)}) as door:
+        numbers = list(rows) if rows is not None else list(range(2, len(frame) + 2))
+        if len(numbers) != len(frame):
+            raise ValueError(f"{len(numbers)} row numbers for {len(frame)} rows")
+        name = f"{source}, " if source else ""
+        with self._door("actions.import", {"rows": len(frame),
+                                           **({"file": source} if source else {})}) as door:
             organisation = str(self._user.organisation_code)
             _set_row_scope(door.conn, [organisation])
             recorded = updated = 0
-            for number, row in enumerate(frame.to_dict("records"), start=2):
-                where = f"row {number}"
+            problems: list[str] = []
+            denied = False
+            for number, row in zip(numbers, frame.to_dict("records"), strict=True):
+                where = f"{name}row {number}"
                 given = str(row.get("organisation_code") or "").strip()
                 if given and given != organisation:
-                    raise AccessDenied(f"{where}: organisation {given} is not {organisation}; "
-                                       "a lead imports their own organisation's actions")
+                    denied = True
+                    problems.append(f"{where}, column organisation_code: organisation {given} "
+                                    f"is not {organisation}; a lead imports their own "
+                                    "organisation's actions")
+                    continue
                 values = {k: row.get(k) for k in ACTION_FIELDS if k in row}
                 values["themes"] = [t for t in str(row.get("themes") or "").split(";") if t]
                 values["review_ids"] = [r for r in str(row.get("review_ids") or "").split(";")
                                         if r]
                 action_id = str(row.get("id") or "").strip()
+                column = "id"
                 try:
                     if not action_id:
+                        column = "review_ids"
                         checked = self._checked_action(door, values)
+                        if problems:  # the file is refused: check the rest, write nothing
+                            continue
                         _set_row_scope(door.conn, [organisation])
                         insert_action(door.conn, organisation, checked, user=self.user)
                         recorded += 1
@@ -919,18 +939,40 @@ class Session:
                                            f"{self.user!r} (or does not exist)")
                     version = str(row.get("version") or "").strip()
                     if not version.isdigit():
+                        column = "version"
                         raise ValueError("a row with an id needs the version it was exported "
                                          "at")
                     if "target" not in row:  # a register exported before targets existed
                         values["target"] = stored["target"]
+                    column = "version"
+                    if int(version) != int(stored["version"]):
+                        raise ValueError(f"action {action_id} was changed since version "
+                                         f"{version} was read (it is at version "
+                                         f"{stored['version']}); export the register again "
+                                         "and repeat the change")
                     keep = set(str(stored["review_ids"] or "").split(";"))
+                    column = "review_ids"
                     checked = self._checked_action(door, values, keep=keep)
+                    if problems:
+                        continue
                     _set_row_scope(door.conn, [organisation])
+                    column = "version"
                     _update(door.conn, action_id, checked, expected_version=int(version),
                             user=self.user)
                     updated += 1
-                except (ValueError, AccessDenied) as exc:
-                    raise type(exc)(f"{where}: {exc}") from None
+                except ActionError as exc:
+                    problems.extend(f"{where}, column {field}: {message}"
+                                    for field, message in exc.problems)
+                except AccessDenied as exc:
+                    denied = True
+                    problems.append(f"{where}, column {column}: {exc}")
+                except ValueError as exc:
+                    problems.append(f"{where}, column {column}: {exc}")
+            if problems:
+                head = (f"{source or 'the register'}: {len(problems)} "
+                        f"problem{'s' * (len(problems) != 1)}; nothing was imported")
+                raise (AccessDenied if denied else ValueError)(
+                    "\n".join([head, *(f"  {p}" for p in problems)]))
             door.scope.update(organisations=[organisation], recorded=recorded, updated=updated)
             door.rows = recorded + updated
         return recorded, updated

@@ -345,13 +345,13 @@ def test_a_register_file_round_trips_all_or_nothing(governed_fresh, tmp_path):  
         # the same file again: its row 2 is at version 1, stored is 2: nothing is written
         bad = frame.copy()
         bad.loc[1, "description"] = "Another action"
-        with pytest.raises(ValueError, match="row 2: .*changed since version 1"):
+        with pytest.raises(ValueError, match="row 2, column version: .*changed since version 1"):
             lead.import_actions(bad)
         assert len(lead.actions()) == 2
-        with pytest.raises(ValueError, match="row 3: .*identifier"):
+        with pytest.raises(ValueError, match="row 3, column description: .*identifier"):
             lead.import_actions(frame.assign(description=["x", "Ring 07700 900123"]).iloc[[0, 1]]
                                 .assign(id=["", ""]))
-        with pytest.raises(AccessDenied, match="row 2"):
+        with pytest.raises(AccessDenied, match="row 2, column organisation_code"):
             lead.import_actions(frame.iloc[[1]].assign(organisation_code=gov.org_b))
         assert len(lead.actions()) == 2
     (tmp_path / "odd.csv").write_text("description,owner,agreed_on\nx,y,2021-01-01\n")

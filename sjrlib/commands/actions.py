@@ -160,14 +160,15 @@ def import_(
     db: str = _DB,
 ) -> None:
     """Record and update your organisation's actions from a file, all or nothing (leads)."""
-    from data_access.actions import read_actions_file
+    from data_access.actions import read_actions
 
     try:
-        frame = read_actions_file(file)
+        frame, rows = read_actions(file)
     except ValueError as exc:
         _fail(str(exc))
     session = _open(db)
-    recorded, updated = _through(session, lambda: session.import_actions(frame))
+    recorded, updated = _through(session, lambda: session.import_actions(
+        frame, source=file.name, rows=rows))
     typer.echo(f"Imported {file.name}: {recorded} action(s) recorded, {updated} updated")
 
 
