@@ -1279,13 +1279,14 @@ class Session:
             door.rows = len(frame)
         return frame
 
-    def import_trainers(self, frame: pd.DataFrame, *, source: str = "trainers"
-                        ) -> tuple[int, int]:
+    def import_trainers(self, frame: pd.DataFrame, *, source: str = "trainers",
+                        rows: Sequence[int] | None = None) -> tuple[int, int]:
         """Add or update tier one trainers (programme team); returns (new, updated). The
-        whole file is checked first (:func:`data_access.training.check_trainers`)."""
+        whole file is checked first (:func:`data_access.training.check_trainers`; ``rows``:
+        each row's number in the file, header = row 1)."""
         from data_access import training
 
-        checked = training.check_trainers(frame, source)
+        checked = training.check_trainers(frame, source, rows)
         with self._door("trainers.import", {"file": source, "trainers": len(checked)}) as door:
             inserted, updated = training.upsert_trainers(door.conn, checked, by=self.user)
             door.rows = inserted + updated
@@ -1306,10 +1307,11 @@ class Session:
             door.rows = len(frame)
         return frame
 
-    def import_training_records(self, frame: pd.DataFrame, *, source: str = "training records"
-                                ) -> tuple[int, int]:
+    def import_training_records(self, frame: pd.DataFrame, *, source: str = "training records",
+                                rows: Sequence[int] | None = None) -> tuple[int, int]:
         """Add or update training records (organisation leads: their organisation's; the
-        programme team: any); returns (new, updated)."""
+        programme team: any); returns (new, updated). ``rows``: each row's number in the
+        file (header = row 1), to name it in errors."""
         from data_access import training
 
         with self._door("training_records.import", {"file": source, "records": len(frame)}
@@ -1318,7 +1320,7 @@ class Session:
             known = list(store.load_organisations(door.conn, None)["organisation_code"])
             trainers = list(training.load_trainers(door.conn)["trainer_id"])
             checked = training.check_records(frame, source, trainers=trainers,
-                                             organisations=known)
+                                             organisations=known, rows=rows)
             outside = sorted(set(checked["organisation_code"]) - set(known if orgs is None
                                                                       else orgs))
             if outside:

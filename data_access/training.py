@@ -37,6 +37,7 @@ __all__ = [
     "TrainingDataError",
     "check_records",
     "check_trainers",
+    "read_training_file",
     "ANSWER_COLUMNS",
     "ROUND_COLUMNS",
     "SHIPPED_CASES",
@@ -141,49 +142,123 @@ def _scope(organisations: Sequence[str] | None, reviewer_id: str | None
 
 
 # ----------------------------------------------------------------------------- trainers ----
-def check_trainers(frame: pd.DataFrame, source: str = "trainers") -> pd.DataFrame:
+def read_training_file(path: str | Path) -> tuple[pd.DataFrame, list[int]]:
+    """The rows of a trainers or training records file (CSV, or the first sheet of an XLSX
+    workbook) and each row's number as a spreadsheet counts it (header = row 1).
+
+    Read as every other import is (:func:`sjrlib.io.read_raw`): cells as text (blank ``""``,
+    a workbook's date cell ``YYYY-MM-DD``), blank rows and rows of spaces skipped with their
+    numbers kept. Raises :class:`TrainingDataError` (one line naming the file) for a file
+    that cannot be read or holds no rows."""
+    from sjrlib.io import ImportFileError, read_raw
+
+    try:
+        raw, rows = read_raw(path)
+    except ImportFileError as exc:
+        raise TrainingDataError(str(exc)) from None
+    return raw.astype(object).where(raw.notna(), ""), [int(r) for r in rows]
+
+
+def _row_numbers(frame: pd.DataFrame, rows: Sequence[int] | None) -> list[int]:
+    numbers = list(range(2, len(frame) + 2)) if rows is None else [int(r) for r in rows]
+    if len(numbers) != len(frame):
+        raise ValueError(f"{len(numbers)} row numbers for {len(frame)} rows")
+    return numbers
+
+
+def _screened(value: Any, where: str, column: str, advice: str, what: str = "column"
+              ) -> str | None:
+    """``value`` as text, refused when it holds what looks like an identifier (the kind is
+    named, never the identifier: :func:`sjrlib.privacy.describe`)."""
+    from sjrlib import privacy
+
+    textual = _text_value(value)
+    findings = privacy.find_identifiers(textual) if textual is not None else []
+    if findings:
+        raise TrainingDataError(f"{where}, {what} {column}: holds what looks like an "
+                                f"identifier ({privacy.describe(findings)}); {advice}")
+    return textual
+
+
+def _listed(source: str, problems: Sequence[str]) -> str:
+    """Every problem of a file, after a line saying how many and that nothing was stored."""
+    head = (f"{source}: {len(problems)} problem{'s' * (len(problems) != 1)}; nothing was "
+            "imported")
+    return "\n".join([head, *(f"  {p}" for p in problems)])
+
+
+def _problems_of(where: str, problems: list[str]):
+    """A context collecting one field's :class:`TrainingDataError` into ``problems``."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def field():
+        try:
+            yield
+        except TrainingDataError as exc:
+            problems.append(str(exc))
+
+    return field
+
+
+def check_trainers(frame: pd.DataFrame, source: str = "trainers",
+                   rows: Sequence[int] | None = None) -> pd.DataFrame:
     """Trainer rows checked: every column present, ids unique, names and organisations given,
     regions among the NHS England regions and Scotland, dates ISO, ``active`` yes/no.
+
+    ``rows``: each row's number as a spreadsheet counts it (header = row 1; default 2, 3, ...
+    in order, as :func:`read_training_file` gives them for a file without blank rows).
 
     Raises
     ------
     TrainingDataError
-        Naming the row (1 = first data row) and field of every problem found.
+        Naming the file, row and column of every problem found.
     """
     missing = [c for c in TRAINER_COLUMNS if c not in frame.columns]
     if missing:
         raise TrainingDataError(f"{source}: missing column(s) {', '.join(missing)} "
                                 f"(expected {', '.join(TRAINER_COLUMNS)})")
-    problems, rows, seen = [], [], set()
-    for number, row in enumerate(frame.to_dict("records"), start=1):
-        where = f"{source} row {number}"
-        try:
+    problems: list[str] = []
+    out, seen = [], set()
+    for number, row in zip(_row_numbers(frame, rows), frame.to_dict("records"), strict=True):
+        where = f"{source}, row {number}"
+        field = _problems_of(where, problems)
+        found = len(problems)
+        values: dict[str, Any] = {}
+        with field():
             trainer_id = _text_value(row["trainer_id"])
             if trainer_id is None:
-                raise TrainingDataError(f"{where}: trainer_id is empty")
+                raise TrainingDataError(f"{where}, column trainer_id: trainer_id is empty")
             if trainer_id in seen:
-                raise TrainingDataError(f"{where}: trainer_id {trainer_id} appears twice")
+                raise TrainingDataError(f"{where}, column trainer_id: trainer_id {trainer_id} "
+                                        "appears twice")
             seen.add(trainer_id)
-            for name in ("name", "organisation"):
+            values["trainer_id"] = trainer_id
+        for name in ("name", "organisation"):
+            with field():
                 if _text_value(row[name]) is None:
-                    raise TrainingDataError(f"{where}: {name} is empty")
+                    raise TrainingDataError(f"{where}, column {name}: {name} is empty")
+        with field():
             region = _text_value(row["region"])
             if region not in REGIONS:
-                raise TrainingDataError(f"{where}: region {region!r} is not one of "
-                                        f"{', '.join(REGIONS)}")
-            trained = None if _blank(row["trained_on"]) else _date(row["trained_on"],
-                                                                   f"{where} trained_on")
-            rows.append({"trainer_id": trainer_id, "name": _text_value(row["name"]),
-                         "contact": _text_value(row["contact"]),
-                         "organisation": _text_value(row["organisation"]), "region": region,
-                         "trained_on": trained,
-                         "active": True if _blank(row["active"])
-                         else _flag(row["active"], f"{where} active")})
-        except TrainingDataError as exc:
-            problems.append(str(exc))
+                raise TrainingDataError(f"{where}, column region: region {region!r} is not "
+                                        f"one of {', '.join(REGIONS)}")
+            values["region"] = region
+        with field():
+            values["trained_on"] = None if _blank(row["trained_on"]) else _date(
+                row["trained_on"], f"{where}, column trained_on")
+        with field():
+            values["active"] = True if _blank(row["active"]) else _flag(
+                row["active"], f"{where}, column active")
+        if len(problems) == found:
+            out.append({"trainer_id": values["trainer_id"], "name": _text_value(row["name"]),
+                        "contact": _text_value(row["contact"]),
+                        "organisation": _text_value(row["organisation"]),
+                        "region": values["region"], "trained_on": values["trained_on"],
+                        "active": values["active"]})
     if problems:
-        raise TrainingDataError("\n".join(problems))
-    return _frame(rows, TRAINER_COLUMNS)
+        raise TrainingDataError(_listed(source, problems))
+    return _frame(out, TRAINER_COLUMNS)
 
 
 def load_trainers(conn: Connection) -> pd.DataFrame:
@@ -225,51 +300,73 @@ def upsert_trainers(conn: Connection, frame: pd.DataFrame, *, by: str) -> tuple[
 # ---------------------------------------------------------------------- training records ----
 def check_records(frame: pd.DataFrame, source: str = "training records", *,
                   trainers: Iterable[str] = (),
-                  organisations: Iterable[str] = ()) -> pd.DataFrame:
+                  organisations: Iterable[str] = (),
+                  rows: Sequence[int] | None = None) -> pd.DataFrame:
     """Training record rows checked. ``record_id`` may be blank (a new id is made);
-    ``refresher_dates`` is a ``;``-separated list of dates on or after ``trained_on``."""
+    ``refresher_dates`` is a ``;``-separated list of dates on or after ``trained_on``;
+    ``reviewer_id`` (a pseudonymous reference) and ``session`` (free text) are screened for
+    identifiers as a review's are (:mod:`sjrlib.privacy`). ``rows`` as for
+    :func:`check_trainers`; every problem is named by file, row and column."""
     missing = [c for c in RECORD_COLUMNS if c not in frame.columns]
     if missing:
         raise TrainingDataError(f"{source}: missing column(s) {', '.join(missing)} "
                                 f"(expected {', '.join(RECORD_COLUMNS)})")
     trainers, organisations = set(trainers), set(organisations)
-    problems, rows = [], []
-    for number, row in enumerate(frame.to_dict("records"), start=1):
-        where = f"{source} row {number}"
-        try:
+    problems: list[str] = []
+    out = []
+    for number, row in zip(_row_numbers(frame, rows), frame.to_dict("records"), strict=True):
+        where = f"{source}, row {number}"
+        field = _problems_of(where, problems)
+        found = len(problems)
+        values: dict[str, Any] = {}
+        values["record_id"] = _text_value(row["record_id"]) or uuid.uuid4().hex
+        with field():
             org = _text_value(row["organisation_code"])
             if org not in organisations:
-                raise TrainingDataError(f"{where}: organisation_code {org!r} is not a known "
+                raise TrainingDataError(f"{where}, column organisation_code: "
+                                        f"organisation_code {org!r} is not a known "
                                         "organisation")
-            reviewer = _text_value(row["reviewer_id"])
+            values["organisation_code"] = org
+        with field():
+            reviewer = _screened(row["reviewer_id"], where, "reviewer_id",
+                                 "use the reviewer's pseudonymous reference, as on their "
+                                 "reviews, never a name or number that identifies them")
             if reviewer is None:
-                raise TrainingDataError(f"{where}: reviewer_id is empty (the reviewer's "
-                                        "pseudonymous reference, as on their reviews)")
+                raise TrainingDataError(f"{where}, column reviewer_id: reviewer_id is empty "
+                                        "(the reviewer's pseudonymous reference, as on their "
+                                        "reviews)")
+            values["reviewer_id"] = reviewer
+        with field():
             trainer = _text_value(row["trainer_id"])
             if trainer is not None and trainer not in trainers:
-                raise TrainingDataError(f"{where}: trainer_id {trainer} is not in the trainer "
-                                        "directory (import the trainers first)")
-            session = _text_value(row["session"])
+                raise TrainingDataError(f"{where}, column trainer_id: trainer_id {trainer} is "
+                                        "not in the trainer directory (import the trainers "
+                                        "first)")
+            values["trainer_id"] = trainer
+        with field():
+            session = _screened(row["session"], where, "session",
+                                "describe the session, never a patient or a person")
             if session is None:
-                raise TrainingDataError(f"{where}: session is empty")
-            trained = _date(row["trained_on"], f"{where} trained_on")
+                raise TrainingDataError(f"{where}, column session: session is empty")
+            values["session"] = session
+        trained = None
+        with field():
+            trained = _date(row["trained_on"], f"{where}, column trained_on")
+        with field():
             raw = row["refresher_dates"]
             refreshers = [] if _blank(raw) else (
                 list(raw) if isinstance(raw, list | tuple) else str(raw).split(_SEPARATOR))
-            dates = sorted(_date(d, f"{where} refresher_dates") for d in refreshers
+            dates = sorted(_date(d, f"{where}, column refresher_dates") for d in refreshers
                            if not _blank(d))
-            if dates and dates[0] < trained:
-                raise TrainingDataError(f"{where}: a refresher ({dates[0]}) before the training "
-                                        f"({trained})")
-            rows.append({"record_id": _text_value(row["record_id"]) or uuid.uuid4().hex,
-                         "organisation_code": org, "reviewer_id": reviewer,
-                         "trainer_id": trainer, "trained_on": trained, "session": session,
-                         "refresher_dates": [d.isoformat() for d in dates]})
-        except TrainingDataError as exc:
-            problems.append(str(exc))
+            if dates and trained is not None and dates[0] < trained:
+                raise TrainingDataError(f"{where}, column refresher_dates: a refresher "
+                                        f"({dates[0]}) before the training ({trained})")
+            values["refresher_dates"] = [d.isoformat() for d in dates]
+        if len(problems) == found:
+            out.append({**values, "trained_on": trained})
     if problems:
-        raise TrainingDataError("\n".join(problems))
-    return _frame(rows, RECORD_COLUMNS)
+        raise TrainingDataError(_listed(source, problems))
+    return _frame(out, RECORD_COLUMNS)
 
 
 def load_records(conn: Connection, *, organisations: Sequence[str] | None = None,
@@ -362,6 +459,10 @@ def _case(item: Any, name: str, position: int, case_set: str, panel: str,
     title, summary = _text_value(item.get("title")), _text_value(item.get("summary"))
     if title is None or summary is None:
         raise TrainingDataError(f"{where}: title and summary are required")
+    for key, value in (("title", title), ("summary", summary)):
+        _screened(value, where, key, "a training case is fictional and names no patient or "
+                  "person, and holds no number, date of birth, address or contact of one",
+                  "field")
     care = _text_value(item.get("care"))
     if care not in CARE_LEVELS:
         raise TrainingDataError(f"{where}: care must be one of {', '.join(CARE_LEVELS)}")

@@ -92,8 +92,8 @@ def test_trainer_rows_are_checked_with_row_and_field():
     bad.loc[2, "trained_on"] = "1/1/2018"
     with pytest.raises(TrainingDataError) as info:
         training.check_trainers(bad, "trainers.csv")
-    assert "trainers.csv row 2: region 'Atlantis'" in str(info.value)
-    assert "trainers.csv row 3 trained_on" in str(info.value)
+    assert "trainers.csv, row 3, column region: region 'Atlantis'" in str(info.value)
+    assert "trainers.csv, row 4, column trained_on: '1/1/2018'" in str(info.value)
 
 
 def test_the_migration_makes_the_declared_tables(tmp_path):

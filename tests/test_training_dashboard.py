@@ -107,7 +107,7 @@ def test_the_programme_team_maintains_the_directory(gov):
         assert "1 new, 0 updated" in page.import_message.value
         bad = good.replace(b"South West", b"Narnia")
         assert not page.import_trainers_csv(bad, "bad.csv")
-        assert "bad.csv row 1: region" in page.import_message.value
+        assert "bad.csv, row 2, column region" in page.import_message.value
         assert list(session.trainers()["region"]) == ["South West"]
 
 

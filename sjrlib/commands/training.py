@@ -56,13 +56,15 @@ def _through(session, call):
     return run_call(session, call, bad_input=(ValueError, TrainingDataError), fail=_fail)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_file(path: Path) -> tuple[pd.DataFrame, list[int]]:
+    """The rows of a trainers or records file and their spreadsheet row numbers (header = row
+    1), read as every import is (:func:`data_access.training.read_training_file`)."""
+    from data_access.training import TrainingDataError, read_training_file
+
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        _fail(f"{path}: file not found")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        _fail(f"{path.name}: not a readable UTF-8 CSV ({str(exc).splitlines()[0]})")
+        return read_training_file(path)
+    except TrainingDataError as exc:
+        _fail(str(exc))
 
 
 def _write(out: Path, text: str) -> None:
@@ -85,9 +87,10 @@ def trainers_import(file: Path = typer.Argument(..., help="A CSV with columns tr
                                                 "trained_on, active."),
                     db: str = DB_OPTION) -> None:
     """Add or update tier one trainers (programme team). The whole file is checked first."""
-    frame = _read_csv(file)
+    frame, rows = _read_file(file)
     session = _open(db)
-    new, updated = _through(session, lambda: session.import_trainers(frame, source=file.name))
+    new, updated = _through(session, lambda: session.import_trainers(frame, source=file.name,
+                                                                     rows=rows))
     typer.echo(f"Trainers: {new} new, {updated} updated")
 
 
@@ -136,10 +139,10 @@ def records_import(file: Path = typer.Argument(..., help="A CSV with columns rec
                    db: str = DB_OPTION) -> None:
     """Add or update training records (organisation leads: their organisation's; programme
     team: any)."""
-    frame = _read_csv(file)
+    frame, rows = _read_file(file)
     session = _open(db)
     new, updated = _through(session, lambda: session.import_training_records(
-        frame, source=file.name))
+        frame, source=file.name, rows=rows))
     typer.echo(f"Training records: {new} new, {updated} updated")
 
 

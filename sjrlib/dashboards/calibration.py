@@ -315,17 +315,21 @@ class CalibrationPage:
 
     def import_trainers_csv(self, content: bytes, name: str) -> bool:
         """Import a trainers CSV (programme team) and show the directory again."""
-        import io
+        import tempfile
+        from pathlib import Path
 
         from data_access import AccessDenied
-        from data_access.training import TrainingDataError
+        from data_access.training import TrainingDataError, read_training_file
 
         try:
-            frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False,
-                                encoding="utf-8-sig")
-            new, updated = self.session.import_trainers(frame, source=name)
-        except (AccessDenied, TrainingDataError, ValueError, UnicodeDecodeError,
-                pd.errors.ParserError) as exc:
+            # Read as the command line reads a file (row numbers as a spreadsheet counts
+            # them); the upload keeps its own name, so errors name the person's file.
+            with tempfile.TemporaryDirectory(prefix="sjr-upload-") as folder:
+                path = Path(folder) / (Path(name).name or "trainers.csv")
+                path.write_bytes(content)
+                frame, rows = read_training_file(path)
+            new, updated = self.session.import_trainers(frame, source=name, rows=rows)
+        except (AccessDenied, TrainingDataError, ValueError) as exc:
             self.import_message.value = ("<b>Not imported.</b><br>"
                                          + html.escape(str(exc)).replace("\n", "<br>"))
             return False

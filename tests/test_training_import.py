@@ -1,0 +1,108 @@
+"""Training imports with files written by hand: rows named as a spreadsheet counts them
+(header = row 1, blank rows counted), every problem by file, row and column, and reviewer
+ids, sessions and training cases screened for identifiers as a review's free text is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from access_setup import governed_fresh  # noqa: F401  (fixture: SQLite and PostgreSQL)
+from typer.testing import CliRunner
+
+from data_access import open_session, training
+from data_access.training import TrainingDataError
+from sjrlib.cli import app
+
+RECORDS = "record_id,organisation_code,reviewer_id,trainer_id,trained_on,session,refresher_dates"
+
+
+def _run(gov, tmp_path: Path, *args: str, user: str = "lead_a"):
+    return CliRunner().invoke(app, [*args, "--db", gov.app_url],
+                              env={"SJR_USER": user, "JUPYTERHUB_USER": None,
+                                   "SJR_CONFIG": str(tmp_path / "none")})
+
+
+def test_records_errors_name_the_spreadsheet_row_and_screen_identifiers(
+        governed_fresh, tmp_path):  # noqa: F811
+    """Before: 'training records row 2: ...' for the file's row 4 (counted from the first
+    data row, blank lines left out), and an NHS number as reviewer_id or a telephone number
+    in session was stored."""
+    gov = governed_fresh
+    org = gov.org_a
+    path = tmp_path / "records.csv"
+    path.write_text("\n".join([
+        RECORDS,
+        f",{org},{gov.reviewer_id},,2022-01-05,Spring session,",
+        "",
+        f",{org},943 476 5919,,2022-01-05,Spring session,",
+        "  ,  ,  ",
+        f",{org},{gov.reviewer_id},,5/1/2022,Ring 07700 900123 for the slides,",
+    ]) + "\n", encoding="utf-8")
+    result = _run(gov, tmp_path, "training", "records", "import", str(path))
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "sjr training: records.csv: 3 problems; nothing was imported"
+    assert lines[1].startswith("  records.csv, row 4, column reviewer_id: holds what looks "
+                               "like an identifier (NHS number")
+    assert lines[2].startswith("  records.csv, row 6, column session: holds what looks like "
+                               "an identifier (telephone number")
+    assert lines[3] == ("  records.csv, row 6, column trained_on: '5/1/2022' is not a date "
+                        "written YYYY-MM-DD")
+    assert len(lines) == 4
+    assert "943 476 5919" not in result.output and "07700 900123" not in result.output
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        assert lead.training_records().empty
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join([RECORDS, "", f",{org},{gov.reviewer_id},,2022-01-05,Spring "
+                               "session,2023-01-10"]) + "\n", encoding="utf-8")
+    result = _run(gov, tmp_path, "training", "records", "import", str(good))
+    assert result.exit_code == 0, result.output
+    assert "1 new" in result.output
+
+
+def test_trainer_rows_are_numbered_as_a_spreadsheet_counts_them(tmp_path):
+    """Before: the second data row after a blank line was 'trainers.csv row 2'."""
+    path = tmp_path / "trainers.csv"
+    path.write_text("\n".join([
+        "trainer_id,name,contact,organisation,region,trained_on,active",
+        "T1,Ann Example (fictional),ann@x.example,Alderdale NHS Trust,London,2020-01-01,yes",
+        "",
+        "T2,Bo Example (fictional),,Alderdale NHS Trust,Atlantis,2020-01-01,maybe",
+    ]) + "\n", encoding="utf-8")
+    frame, rows = training.read_training_file(path)
+    assert rows == [2, 4]
+    with pytest.raises(TrainingDataError) as caught:
+        training.check_trainers(frame, path.name, rows)
+    assert str(caught.value).splitlines() == [
+        "trainers.csv: 2 problems; nothing was imported",
+        "  trainers.csv, row 4, column region: region 'Atlantis' is not one of "
+        + ", ".join(training.REGIONS),
+        "  trainers.csv, row 4, column active: 'maybe' is not yes or no",
+    ]
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("trainer_id,name\n", "trainers.csv: the file has a header but no data rows"),
+    ("a,b\n1,2,3\n", "trainers.csv: a row has more cells than the header's 2"),
+])
+def test_an_unreadable_training_file_is_one_line_naming_it(tmp_path, content, expected):
+    path = tmp_path / "trainers.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(TrainingDataError) as caught:
+        training.read_training_file(path)
+    assert str(caught.value).startswith(expected)
+
+
+def test_a_training_case_holding_an_identifier_is_refused(tmp_path):
+    """Before: a case summary with an NHS number was stored as the panel's case."""
+    text = training.cases_to_yaml(training.shipped_cases()[:1])
+    case = training.shipped_cases()[0]
+    path = tmp_path / "cases.yaml"
+    path.write_text(text.replace(case.title, case.title + " (NHS 943 476 5919)", 1),
+                    encoding="utf-8")
+    with pytest.raises(TrainingDataError) as caught:
+        training.load_case_file(path)
+    assert str(caught.value).startswith(f"cases.yaml: case {case.case_id}, field title: holds "
+                                        "what looks like an identifier (NHS number")
+    assert "943 476 5919" not in str(caught.value)
