@@ -550,8 +550,17 @@ def _primary_range(count: int, rule: DisclosureRule) -> tuple[int, int]:
     return lo, int(hi if hi is not None else count)
 
 
+def primary_range(count: int, rule: DisclosureRule) -> tuple[int, int]:
+    """What one count's own cell tells a reader before secondary suppression (which only
+    widens it): 0 exactly, 1 to the threshold when suppressed, else the counts that round to
+    its rounded value."""
+    return _primary_range(int(count), rule)
+
+
 def differencing_risk(per_group: pd.DataFrame, total_rule: DisclosureRule,
-                      group_rule: DisclosureRule) -> pd.Series:
+                      group_rule: DisclosureRule, *,
+                      bounds: Mapping[Hashable, tuple[Sequence[int], Sequence[int]]]
+                      | None = None) -> pd.Series:
     """Which column totals of ``per_group`` would narrow a group's published cell.
 
     ``per_group`` holds exact counts, one row per group (an organisation), one column per cell
@@ -564,6 +573,11 @@ def differencing_risk(per_group: pd.DataFrame, total_rule: DisclosureRule,
     the cell's own. Each group's cell is taken as its own report shows it before secondary
     suppression (which only widens what other cells tell), so a column found safe here is safe
     against the reports as published.
+
+    ``bounds`` (column -> each group's lowest and highest value, in row order): what else a
+    reader knows of a group's cell, e.g. a trust's deaths judged more likely than not are at
+    least as many as the avoidability scores 1-3 it prints (each ``*`` at least 1). Each
+    group's range is its own cell's, narrowed by these.
 
     Examples
     --------
@@ -581,6 +595,10 @@ def differencing_risk(per_group: pd.DataFrame, total_rule: DisclosureRule,
             continue
         lo_total, hi_total = _primary_range(total, total_rule)
         ranges = [_primary_range(c, group_rule) for c in counts]
+        if bounds is not None and column in bounds:
+            lows, highs = bounds[column]
+            ranges = [(max(lo, int(a)), min(hi, int(b)))
+                      for (lo, hi), a, b in zip(ranges, lows, highs, strict=True)]
         low_sum = sum(lo for lo, _ in ranges)
         high_sum = sum(hi for _, hi in ranges)
         risky[column] = any(

@@ -605,6 +605,11 @@ class _Reader:
         p = self.problem
         ident = page.ident
         self._within_themes(page)
+        for row in sorted({k[2] for k in p.vars if k[0] == ident and k[1] == "mltn"}):
+            parts = [(ident, f"av{i}", row) for i in (1, 2, 3)]
+            if all(k in p.vars for k in parts):
+                p.add_sum(parts, (ident, "mltn", row), f"avoidability scores 1-3 are the "
+                          f"deaths judged more likely than not ({page.path.name}, {row})")
         care = [(ident, f, OVERALL) for f in ("care1", "care2", "care_n")]
         if not all(k in p.vars for k in care):
             return

@@ -20,7 +20,7 @@ accepts it), so no suggestion counts in a theme measure.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -365,7 +365,8 @@ def _sum_pins(values: list[int], rule: Any) -> bool:
 def pooled_withheld(per_org: pd.DataFrame, rule: Any, *,
                     period: tuple[str, str] | None = None,
                     columns: Sequence[str] = ("numerator", "denominator"),
-                    unit: str = "month") -> pd.DataFrame:
+                    unit: str = "month",
+                    bounds: Mapping[str, tuple[str, str]] | None = None) -> pd.DataFrame:
     """The cells of a pooled chart (the national one: the sum of every organisation's counts)
     that, set against each organisation's own chart and tables of the same counts
     (:func:`sjrlib.disclosure.differencing_risk`), would narrow an organisation's hidden count.
@@ -379,6 +380,11 @@ def pooled_withheld(per_org: pd.DataFrame, rule: Any, *,
     period) at risk hides its largest pooled count among periods not already hidden: with
     that one hidden, the pooled sum is no longer read off the chart (and
     :func:`hidden_cells` hides a second beside it if the sum is printed elsewhere).
+
+    ``bounds`` (count column -> two columns of ``per_org``): the lowest and highest value a
+    reader knows an organisation's count to have from other cells it prints (its deaths
+    judged more likely than not from its avoidability scores 1-3), for each period; a sum's
+    are the sums of its periods'.
 
     Returns a boolean frame indexed by period (sorted), one column per count.
     """
@@ -404,17 +410,27 @@ def pooled_withheld(per_org: pd.DataFrame, rule: Any, *,
         sums.setdefault(f"y {financial_year(month)}", []).append(label)
         if period is not None and period[0] <= month <= period[1]:
             sums.setdefault("period", []).append(label)
-    for column in columns:
-        counts = pd.to_numeric(per_org[column], errors="coerce").fillna(0).astype(int)
-        table = pd.DataFrame({"org": orgs, "period": when, "count": counts.to_numpy()}) \
+    def pivot(values: Any, fill: int) -> pd.DataFrame:
+        numbers = pd.to_numeric(values, errors="coerce").fillna(fill).astype(np.int64)
+        return pd.DataFrame({"org": orgs, "period": when, "count": numbers.to_numpy()}) \
             .pivot_table(index="org", columns="period", values="count", aggfunc="sum",
-                         fill_value=0).reindex(columns=periods, fill_value=0)
-        risk = differencing_risk(table, rule, rule)
+                         fill_value=fill).reindex(columns=periods, fill_value=fill)
+
+    for column in columns:
+        table = pivot(per_org[column], 0)
+        known = None
+        if bounds is not None and column in bounds:
+            lows, highs = (pivot(per_org[c], 0).reindex(table.index)
+                           for c in bounds[column])
+            known = {m: (lows[m].to_numpy(), highs[m].to_numpy()) for m in periods}
+        risk = differencing_risk(table, rule, rule, bounds=known)
         out[column] = risk.reindex(periods, fill_value=False).to_numpy(bool)
         pooled = table.sum(axis=0)
         for members in sums.values():
             summed = pd.DataFrame({"sum": table[members].sum(axis=1)})
-            if not differencing_risk(summed, rule, rule).get("sum", False):
+            both = None if known is None else {"sum": (
+                lows[members].sum(axis=1).to_numpy(), highs[members].sum(axis=1).to_numpy())}
+            if not differencing_risk(summed, rule, rule, bounds=both).get("sum", False):
                 continue
             open_ = [m for m in members if not out.at[m, column]]
             if len(open_) == len(members) and open_:

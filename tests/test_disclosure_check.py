@@ -784,3 +784,31 @@ def test_withholding_parts_among_a_whole_leaves_nothing_narrowed():
         narrowed_before += leaks(shown)
         assert not leaks(after), (whole, exact, shown, after)
     assert narrowed_before > 10
+
+
+def test_more_likely_than_not_is_its_avoidability_scores_1_to_3_against_the_national_chart(
+        tmp_path):
+    """Four trusts each print Q1's more likely than not as * beside avoidability scores 2 and
+    3 of * each: each trust's is at least 2. The national chart's Q1, 10 (8-12), safe against
+    four counts of 1-7, leaves each at most 12 - 3 * 2 = 6: 2-6, and with that each score
+    1-5. Read without the relation, nothing is narrowed; with the chart's Q1 withheld,
+    nothing either."""
+    columns = ["Deaths in scope", "Deaths reviewed (SJR)", "% of deaths reviewed",
+               "More likely than not due to problems in care"]
+    caption = "Learning from Deaths: deaths in scope and deaths reviewed, by quarter"
+    quarter = "Q1 Apr–Jun 2024"
+    codes = ("XAA", "XBB", "XCC", "XDD")
+    for code in codes:
+        _tables_page(tmp_path / "trusts" / f"{code}.html", [
+            (caption, columns, [(quarter, ["100", "30", "–", "*"])], ()),
+            (AVOID, AVOID_COLUMNS, [(quarter, ["0", "*", "*", "0", "10", "15", "*", "30"])],
+             ())])
+    (tmp_path / "index.html").write_text(
+        "".join(f'<a href="trusts/{c}.html"></a>' for c in codes), encoding="utf-8")
+    chart = "Chart data: Learning from Deaths, national, by quarter of death"
+    for mltn, found in (("10", {(2, 6)}), ("*", set())):
+        _page(tmp_path / "national.html", chart, columns[:2] + columns[3:],
+              [(quarter, ["400", "120", mltn])])
+        findings, _, _ = check_reports([tmp_path])
+        assert {(f.value, f.high) for f in findings
+                if f.narrowed and f.key[0] == "XAA" and f.key[1] == "mltn"} == found

@@ -464,3 +464,25 @@ def test_the_headline_says_a_count_is_withheld_and_prints_no_figure_the_tables_w
     shown = report._nation_poor_care
     assert shown.at["England", "poor"] == RULE.symbol
     assert shown.at["England and Scotland", "poor"] == RULE.symbol
+
+
+def test_the_pooled_chart_knows_more_likely_than_not_from_the_avoidability_scores():
+    """Four trusts each with Q1's more likely than not 3 (avoidability 2: 1, 3: 2), printed as
+    * beside two * scores: a reader knows each is at least 2. The national 12 (printed 10,
+    8-12) is safe against four counts of 1-7, but leaves each at most 12 - 3 * 2 = 6 once the
+    scores are read beside them: with the bounds, the quarter is withheld."""
+    from sjrlib import measures
+    from sjrlib.report.national import _with_mltn_bounds
+
+    rule = DisclosureRule()
+    by_org = pd.DataFrame({
+        "organisation_code": ["XAA", "XBB", "XCC", "XDD"], "period": ["2024/25 Q1"] * 4,
+        "more_likely_than_not": [3] * 4, "avoidability_1": [0] * 4,
+        "avoidability_2": [1] * 4, "avoidability_3": [2] * 4})
+    plain = measures.pooled_withheld(by_org, rule, columns=["more_likely_than_not"],
+                                     unit="quarter")
+    assert not plain.to_numpy().any()
+    known = measures.pooled_withheld(
+        _with_mltn_bounds(by_org, rule), rule, columns=["more_likely_than_not"],
+        unit="quarter", bounds={"more_likely_than_not": ("_mltn_low", "_mltn_high")})
+    assert known.at["2024/25 Q1", "more_likely_than_not"]

@@ -940,8 +940,9 @@ class NationalReport(FormQuestionSections):
             out.loc[unfed, "deaths_in_scope"] = None
             return out.rename_axis("period").reset_index()
         period = (self.period.start_month, self.period.end_month)
-        withheld = measures.pooled_withheld(by_org, self.rule, period=period, columns=columns,
-                                            unit="quarter")
+        withheld = measures.pooled_withheld(
+            _with_mltn_bounds(by_org, self.rule), self.rule, period=period, columns=columns,
+            unit="quarter", bounds={"more_likely_than_not": ("_mltn_low", "_mltn_high")})
         table_whole = self._lfd["England and Scotland"]
         firsts = [str(quarter_first_month(q)) for q in quarters]
         in_period = [period[0] <= f <= period[1] for f in firsts]
@@ -1224,3 +1225,21 @@ def _trend_sentence(trend) -> str:
                 f"{trend.ci_lower:.2f}-{trend.ci_upper:.2f}; p = {trend.p_value:.3f}).")
     return (f"No clear trend in poor or very poor care across financial years (odds ratio per "
             f"year {trend.odds_ratio:.2f}, p = {trend.p_value:.2f}).")
+
+
+def _with_mltn_bounds(by_org: pd.DataFrame, rule: DisclosureRule) -> pd.DataFrame:
+    """``by_org`` (Learning from Deaths by organisation and quarter) with ``_mltn_low`` and
+    ``_mltn_high``: what a reader knows of each organisation's deaths judged more likely than
+    not from the avoidability scores 1-3 its report prints beside them (they add up to it,
+    each ``*`` at least 1), each taken as its own cell tells it (:func:`sjrlib.disclosure.
+    primary_range`). Found by ``sjr disclosure check`` with that relation: XC2's ``*`` of Q3
+    was at least 2 (two ``*`` scores), and the national chart's quarter, safe against 1-7,
+    left it at 2-5."""
+    from sjrlib.disclosure import primary_range
+
+    parts = [f"avoidability_{s}" for s in domain.MORE_LIKELY_THAN_NOT]
+    ranges = [[primary_range(int(v), rule) for v in
+               pd.to_numeric(by_org[c], errors="coerce").fillna(0)] for c in parts]
+    low = [sum(r[i][0] for r in ranges) for i in range(len(by_org))]
+    high = [sum(r[i][1] for r in ranges) for i in range(len(by_org))]
+    return by_org.assign(_mltn_low=low, _mltn_high=high)
