@@ -212,11 +212,33 @@ DO $$ BEGIN
         BEGIN CREATE ROLE sjr_service NOLOGIN;
         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
     END IF;
-    EXECUTE format('GRANT CONNECT ON DATABASE %I TO sjr_person, sjr_service',
+    EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC, sjr_person, sjr_service',
                    current_database());
 END $$"""
-"""The group roles and the CONNECT grant of revision 0003_security: cluster- and
-database-level, so not in a database dump."""
+"""The group roles of revision 0003_security (cluster-level, so not in a database dump); the
+database admits no role but the owner until :data:`_CONNECT` (revision 0018_store_connect:
+no person or service of another store on the server connects)."""
+
+_CONNECT = """
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT u.db_role AS rolname FROM users u
+              WHERE u.db_role IS NOT NULL
+                AND EXISTS (SELECT 1 FROM pg_roles p WHERE p.rolname = u.db_role)
+             UNION
+             SELECT p.rolname FROM pg_roles p
+               JOIN pg_class c ON c.relnamespace = current_schema()::regnamespace
+              CROSS JOIN LATERAL aclexplode(c.relacl) x
+              WHERE x.grantee = p.oid AND p.rolname NOT IN ('sjr_person', 'sjr_service')
+                AND pg_has_role(p.oid, 'sjr_service', 'MEMBER')
+                AND NOT pg_has_role(p.oid, 'sjr_person', 'MEMBER')
+    LOOP
+        EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), r.rolname);
+    END LOOP;
+END $$"""
+"""CONNECT on the restored store for its own persons' roles and for the services holding a
+privilege on its tables (as revision 0018_store_connect grants it)."""
 
 
 def _pg_tables(url) -> list[str]:
@@ -251,6 +273,7 @@ def _pg_person_roles(engine) -> list[str]:
             login = "NOLOGIN" if disabled else "LOGIN"
             conn.exec_driver_sql(f'CREATE ROLE "{role}" {login} IN ROLE sjr_person')
             created.append(role)
+        conn.execute(text(_CONNECT))
     return created
 
 

@@ -55,7 +55,10 @@ def empty_database():
             persons = []
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            for role in persons:
+            for role in persons:  # CONNECT on another store that shares it (0018)
+                if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"),
+                                {"r": role}).first():
+                    conn.execute(text(f'DROP OWNED BY "{role}"'))
                 conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
         admin.dispose()
 
@@ -159,7 +162,8 @@ def test_pg_restore_recreates_missing_person_roles_and_keeps_row_security(
     admin = create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            for role in roles:
+            for role in roles:  # and its CONNECT on the source's database (0018)
+                conn.execute(text(f'DROP OWNED BY "{role}"'))
                 conn.execute(text(f'DROP ROLE "{role}"'))
     finally:
         admin.dispose()

@@ -146,6 +146,8 @@ def _create_service_role(owner_url: str, tag: str) -> str:
         conn.execute(text(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE '
                           'sjr_service'))
         conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"'))
+        conn.execute(text(f'GRANT CONNECT ON DATABASE "{make_url(owner_url).database}" '
+                          f'TO "{role}"'))  # a service of this store (0018_store_connect)
     engine.dispose()
     return make_url(owner_url).set(username=role).render_as_string(hide_password=False)
 

@@ -118,3 +118,64 @@ def test_a_persons_lock_table_is_ended_by_the_next_audited_operation(pg, monkeyp
     ended = _ended(pg, "audit.lock_ended")
     assert any(e["ended"] == "p_researcher" and e["table"] == "reviews"
                and e["mode"] == "AccessExclusiveLock" for e in ended), ended
+
+
+def test_a_person_or_service_of_another_store_is_not_admitted(pg):  # noqa: F811
+    """Finding 2: ``sjr_person`` and ``sjr_service`` are cluster-wide, and every store granted
+    them ``CONNECT``: a person of one store connected to another store on the server, and a
+    service role of one store called ``sjr_user_add`` in another, acting for its
+    administrator. Each store now admits only its own persons' roles and the services the
+    operator granted it, and a service acts for an administrator only where it was granted."""
+    import uuid
+
+    from access_setup import _create_pg_database, _drop_pg_database, person_roles
+    from sqlalchemy.engine import make_url
+
+    from data_access import pg_security, store
+
+    other_url = _create_pg_database()
+    service = f"sjr_svc_{uuid.uuid4().hex[:8]}"
+    owner = create_engine(pg.owner_url, isolation_level="AUTOCOMMIT")
+    here, there = make_url(pg.owner_url).database, make_url(other_url).database
+    try:
+        store.init_db(other_url)
+        other = store.get_engine(other_url)
+        with other.begin() as conn:
+            pg_security.add_user(conn, acting="operator", username=f"admin-{there}",
+                                 role="administrator", organisation_code=None,
+                                 reviewer_id=None, tool="test")
+        other.dispose()
+        with owner.connect() as conn:  # a service of this store, as the operator makes it
+            conn.execute(text(f'CREATE ROLE "{service}" LOGIN IN ROLE sjr_service'))
+            conn.execute(text(f'GRANT CONNECT ON DATABASE "{here}" TO "{service}"'))
+            conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{service}"'))
+        url = make_url(pg.owner_url)
+        for role in (pg.roles["p_lead"], pg.roles["p_admin"], service):
+            with pytest.raises(psycopg.OperationalError, match="permission denied"):
+                psycopg.connect(host=url.host, port=url.port or 5432, dbname=there,
+                                user=role).close()
+        with psycopg.connect(host=url.host, port=url.port or 5432, dbname=here,
+                             user=service) as conn:  # its own store admits it
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        # even where an operator left PostgreSQL's default CONNECT for PUBLIC, a service of
+        # another store does not act for this store's administrator
+        admin = create_engine(other_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'GRANT CONNECT ON DATABASE "{there}" TO PUBLIC'))
+        admin.dispose()
+        with psycopg.connect(host=url.host, port=url.port or 5432, dbname=there,
+                             user=service) as conn:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT sjr_user_add(%s, 'intruder', 'administrator', NULL, NULL, "
+                             "'sjr_intruder_x', 'sql')", (f"admin-{there}",))
+    finally:
+        roles = person_roles(other_url)
+        _drop_pg_database(other_url)
+        with owner.connect() as conn:
+            for role in (*roles, "sjr_intruder_x"):
+                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+            if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"),
+                            {"r": service}).first():
+                conn.execute(text(f'DROP OWNED BY "{service}"'))
+                conn.execute(text(f'DROP ROLE "{service}"'))
+        owner.dispose()

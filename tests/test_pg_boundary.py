@@ -191,6 +191,8 @@ def test_a_role_outside_both_groups_gets_nothing_from_the_settings(pg):
     owner = create_engine(pg.owner_url, isolation_level="AUTOCOMMIT")
     with owner.connect() as conn:
         conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'GRANT CONNECT ON DATABASE "{make_url(pg.owner_url).database}" '
+                          f'TO "{role}"'))  # no role but the store's own connects (0018)
         conn.execute(text(f'GRANT SELECT ON reviews, deaths, users TO "{role}"'))
     try:
         url = make_url(pg.owner_url)
