@@ -6,10 +6,15 @@ them. A module in ``_COMMAND_MODULES`` exposes ``register(app: typer.Typer) -> N
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import warnings
+from collections.abc import Iterator
 
 import typer
+
+from sjrlib.import_notices import ImportNotice
 
 app = typer.Typer(
     name="sjr",
@@ -20,11 +25,30 @@ app = typer.Typer(
 )
 
 
+@contextlib.contextmanager
+def _notices() -> Iterator[None]:
+    """While a command runs: every :class:`sjrlib.import_notices.ImportNotice` printed as one
+    line on standard error as it comes (the file is imported, and the person is told what
+    they should know); other warnings shown as they were."""
+    with warnings.catch_warnings():
+        previous = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+            if issubclass(category, ImportNotice):
+                typer.echo(f"sjr: note: {message}", err=True)
+            else:
+                previous(message, category, filename, lineno, file, line)
+
+        warnings.simplefilter("always", ImportNotice)
+        warnings.showwarning = show
+        yield
+
 
 @app.callback()
-def _main(debug: bool = typer.Option(
+def _main(ctx: typer.Context, debug: bool = typer.Option(
         False, "--debug", help="Show the full traceback of an unexpected failure.")) -> None:
     """Structured Judgement Review: data store, governed access, statistics and reports."""
+    ctx.with_resource(_notices())
     if debug:
         import os
 

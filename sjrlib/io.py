@@ -5,13 +5,16 @@ column mapping (:mod:`sjrlib.mapping`) -> header checks -> :mod:`sjrlib.schema` 
 the shared rules -> typed frame. All or nothing:
 
 * a problem with the whole file raises :class:`ImportFileError` with one clear line: not CSV/XLSX,
-  not UTF-8, empty, missing required column(s), unknown column(s), duplicate header, a row with
-  more cells than the header, an unreadable mapping;
+  not UTF-8, empty, missing required column(s), unknown column(s), duplicate header, rows with
+  more cells than the header (every one listed), an unreadable mapping;
 * problems in rows raise :class:`sjrlib.schema.ValidationFailed` naming file, row (as a
   spreadsheet counts: header = row 1), column, value and rule for *every* bad row.
 
-Entirely blank rows are skipped (their numbers are not reused, so row numbers stay right).
-CSV is UTF-8, with or without a byte-order mark; XLSX is read from its first sheet.
+Blank rows, and rows of only spaces, are skipped (their numbers are not reused, so row numbers
+stay right). CSV is UTF-8, with or without a byte-order mark; XLSX is read from its first sheet,
+and when another sheet also holds data an :class:`sjrlib.import_notices.ImportNotice` says it
+was not read. Through a column mapping, row errors name the file's own header with the column
+it became, and the cell as the file holds it (:func:`_in_file_terms`).
 
 A file past the :class:`Limits` (columns, rows, characters in a cell, file size, an XLSX
 package's unpacked size) is refused with one line naming the file (and the row and column) as
@@ -52,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sjrlib import domain, formula_cells, rules, safe_files, schema
+from sjrlib import domain, formula_cells, privacy, rules, safe_files, schema
 from sjrlib.form.registry import BASE_VERSION, FORM_VERSION_COLUMN, FORM_VERSIONS, registry
 from sjrlib.mapping import ColumnMapping, MappingError, apply_mapping, load_mapping
 
@@ -448,6 +451,15 @@ def _refuse_unsaved_formulas(name: str, number: int, values: tuple, formulas: tu
                 "paste the values in place of the formulas")
 
 
+def _sheet_has_data(sheet: Any) -> bool:
+    """Whether a worksheet holds any cell with a value (read until the first one)."""
+    sheet.reset_dimensions()  # its declared size may be wrong
+    for values in sheet.iter_rows(values_only=True):
+        if any(v is not None and v != "" for v in values):
+            return True
+    return False
+
+
 def _read_xlsx(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame, np.ndarray]:
     """Header, body cells and the body's sheet row numbers of the first sheet, streamed.
 
@@ -514,6 +526,7 @@ def _read_xlsx(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame, np.n
             elif end:
                 kept.append(tuple(cells[:end]))
                 numbers.append(number)
+        others = [other.title for other in book.worksheets[1:] if _sheet_has_data(other)]
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError) as exc:
         # (SyntaxError: xml.etree's ParseError, a sheet that is not well-formed XML)
         if isinstance(exc, ImportFileError):
@@ -526,6 +539,18 @@ def _read_xlsx(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame, np.n
             formulas.close()
     if not header_cells and not kept:
         raise ImportFileError(f"{name}: the first sheet is empty")
+    if others:
+        import warnings
+
+        from sjrlib.import_notices import ImportNotice
+
+        listed = ", ".join(repr(t) for t in others)
+        also = (f"sheet {listed} also holds data and was" if len(others) == 1
+                else f"sheets {listed} also hold data and were")
+        warnings.warn(ImportNotice(
+            f"{name}: only the first sheet, {sheet.title!r}, was read; {also} not imported "
+            "(an import reads a workbook's first sheet: put those rows on it, or import them "
+            "as a file of their own)"), stacklevel=3)
     width = max([len(header_cells), *(len(r) for r in kept)])
     header = ["" if h is None else str(h).strip() for h in header_cells]
     header += [""] * (width - len(header))
@@ -649,6 +674,68 @@ def _checked_columns(raw: pd.DataFrame, name: str, kind: str,
     return raw
 
 
+def _in_file_terms(exc: schema.ValidationFailed, path: Path,
+                   mapping: MappingLike) -> schema.ValidationFailed:
+    """The errors of a file read through a column mapping, in the file's own terms: each
+    column named by the file's header with the column it became (``'Gender' (sex)``), and
+    each value as the file holds it (before its codes were mapped). Only on the error path:
+    the file's cells of the rows in error are read again, a block at a time for a CSV file."""
+    loaded = _load_mapping(path.name, mapping)
+    if loaded is None:
+        return exc
+    theirs = {ours: their for their, ours in loaded.columns.items()}
+    wanted: dict[int, set[str]] = {}
+    for error in exc.errors:
+        if error.row is not None:
+            wanted.setdefault(int(error.row), set()).add(theirs.get(error.column,
+                                                                    error.column))
+    cells = _file_cells(path, wanted) if wanted else {}
+    errors = []
+    for error in exc.errors:
+        their = theirs.get(error.column, error.column)
+        if their not in cells.get(error.row, {}):
+            errors.append(error)  # a column the file does not have (filled in by the mapping)
+            continue
+        value = privacy.redact_values([cells[error.row][their]])[0]
+        column = error.column if their == error.column else f"'{their}' ({error.column})"
+        errors.append(error._replace(column=column, value=value))
+    return schema.ValidationFailed(errors)
+
+
+def _file_cells(path: Path, wanted: Mapping[int, set[str]]) -> dict[int, dict[str, Any]]:
+    """``{row: {header: cell}}`` of the file's own cells (blank: ``None``) in the rows and
+    under the headers ``wanted``."""
+    rows_wanted = np.array(sorted(wanted), dtype=np.int64)
+    found: dict[int, dict[str, Any]] = {}
+
+    def take(body: pd.DataFrame, rows: np.ndarray) -> None:
+        hit = np.flatnonzero(np.isin(rows, rows_wanted))
+        for i in hit:
+            row = int(rows[i])
+            found[row] = {h: (None if pd.isna(body.iat[i, body.columns.get_loc(h)])
+                              else formula_cells.restore(str(body.iat[i,
+                                                                     body.columns.get_loc(h)]))
+                              if path.suffix.lower() == ".csv"
+                              else str(body.iat[i, body.columns.get_loc(h)]))
+                          for h in wanted[row] if h in body.columns}
+
+    limit = limits()
+    if path.suffix.lower() == ".csv":
+        try:
+            next_row = 2
+            for header, cells in _csv_blocks(path, BLOCK_BYTES, limit):
+                rows = np.arange(next_row, next_row + len(cells))
+                next_row += len(cells)
+                body, rows = _tidy(path, header, cells, rows, limit)
+                take(body, rows)
+            return found
+        except _StreamFailed:
+            found.clear()
+    body, rows = read_raw(path)
+    take(body, rows)
+    return found
+
+
 def read_reviews(
     path: str | Path,
     *,
@@ -664,9 +751,12 @@ def read_reviews(
     (rows).
     """
     raw, rows, name = _read(path, "reviews", rules.REVIEW_SPECS, mapping)
-    return schema.validate_reviews(raw, source=name, rows=rows,
-                                   known_organisations=known_organisations,
-                                   known_reviews=known_reviews, today=today)
+    try:
+        return schema.validate_reviews(raw, source=name, rows=rows,
+                                       known_organisations=known_organisations,
+                                       known_reviews=known_reviews, today=today)
+    except schema.ValidationFailed as exc:
+        raise _in_file_terms(exc, Path(path), mapping) from None
 
 
 BLOCK_BYTES = 1 << 25
@@ -888,19 +978,24 @@ def stream_reviews(
     _check_file(path, limits())
     context = {"source": path.name, "known_organisations": known_organisations,
                "known_reviews": known_reviews, "today": today or _dt.date.today()}
-    if suffix == ".csv":
-        yielded = False
-        try:
-            raw = _raw_blocks(path, "reviews", rules.REVIEW_SPECS, mapping, block_bytes)
-            for frame in schema.validate_reviews_in_blocks(raw, **context):
-                yielded = True
-                yield frame
-            return
-        except _StreamFailed:
-            if yielded:
-                yield RESTART
-    raw = _whole_file_blocks(path, "reviews", rules.REVIEW_SPECS, mapping)
-    yield from schema.validate_reviews_in_blocks(raw, **context)
+    try:
+        if suffix == ".csv":
+            yielded = False
+            try:
+                raw = _raw_blocks(path, "reviews", rules.REVIEW_SPECS, mapping, block_bytes)
+                for frame in schema.validate_reviews_in_blocks(raw, **context):
+                    yielded = True
+                    yield frame
+                return
+            except _StreamFailed:
+                if yielded:
+                    yield RESTART
+        raw = _whole_file_blocks(path, "reviews", rules.REVIEW_SPECS, mapping)
+        yield from schema.validate_reviews_in_blocks(raw, **context)
+    except schema.ValidationFailed as exc:
+        if mapping is None:
+            raise
+        raise _in_file_terms(exc, path, mapping) from None
 
 
 def read_reviews_blocks(
@@ -966,14 +1061,20 @@ def read_deaths(
 ) -> pd.DataFrame:
     """Read and validate the monthly deaths feed (see :func:`sjrlib.schema.validate_deaths`)."""
     raw, rows, name = _read(path, "deaths", rules.DEATH_SPECS, mapping)
-    return schema.validate_deaths(raw, source=name, rows=rows,
-                                  known_organisations=known_organisations)
+    try:
+        return schema.validate_deaths(raw, source=name, rows=rows,
+                                      known_organisations=known_organisations)
+    except schema.ValidationFailed as exc:
+        raise _in_file_terms(exc, Path(path), mapping) from None
 
 
 def read_organisations(path: str | Path, *, mapping: MappingLike = None) -> pd.DataFrame:
     """Read and validate organisations (see :func:`sjrlib.schema.validate_organisations`)."""
     raw, rows, name = _read(path, "organisations", rules.ORGANISATION_SPECS, mapping)
-    return schema.validate_organisations(raw, source=name, rows=rows)
+    try:
+        return schema.validate_organisations(raw, source=name, rows=rows)
+    except schema.ValidationFailed as exc:
+        raise _in_file_terms(exc, Path(path), mapping) from None
 
 
 # --- writing ----------------------------------------------------------------------------------

@@ -84,3 +84,105 @@ def test_a_death_count_too_large_to_read_is_out_of_range(tmp_path):
     assert [e.message for e in caught.value.errors] == [
         "deaths_in_scope 99999999999 is a whole number out of range: it must be 0 to "
         "999,999,999"]
+
+
+TRUST_HEADER = ("Review ref,Patient ref,Trust,Stage,Follows review,Reviewer,Date of review,"
+                "Why reviewed,Age,Gender,Month of death,Admission score,Admission comments,"
+                "Overall score,Overall comments,Notes quality,Problems?,Monitoring problem,"
+                "Avoidability (PRISM),Notes for admin")
+TRUST_MAPPING = DATA / "trust_export_mapping.yaml"
+
+
+@pytest.mark.parametrize("read", ["read_reviews", "stream_reviews"])
+def test_errors_through_a_mapping_name_the_files_header_and_cell(tmp_path, read):
+    """Before: 'column sex (value ...)' and 'column review_reasons (value
+    'random_sample;ZZ')': names and codes the person never wrote. Now the file's header with
+    the column it became, and the cell as the file holds it."""
+    path = _csv(tmp_path, "trust.csv", TRUST_HEADER,
+                "T1,P-001,RXX,1,,REV-3,2024-05-02,RS;ZZ,74,Q,2024-04,4,Prompt antibiotics.,5,"
+                "Good care.,5,N,,,",
+                "",
+                "T2,P-002,RXX,1,,REV-3,2024-05-02,RS,3000000000,F,2024-04,4,Prompt.,5,Good.,5,"
+                "N,,,")
+    with pytest.raises(ValidationFailed) as caught:
+        if read == "read_reviews":
+            io.read_reviews(path, mapping=TRUST_MAPPING, known_organisations=ORGS,
+                            today=TODAY)
+        else:
+            list(io.stream_reviews(path, mapping=TRUST_MAPPING, known_organisations=ORGS,
+                                   today=TODAY))
+    assert [(e.row, e.column, e.value) for e in caught.value.errors] == [
+        (2, "'Why reviewed' (review_reasons)", "RS;ZZ"),
+        (2, "'Gender' (sex)", "Q"),
+        (4, "'Age' (age_at_death)", "3000000000"),
+    ]
+    assert str(caught.value.errors[1]).startswith(
+        "trust.csv, row 2, column 'Gender' (sex) (value 'Q'): sex must be one of")
+
+
+def test_an_identifier_in_a_mapped_column_is_still_redacted(tmp_path):
+    path = _csv(tmp_path, "trust.csv", TRUST_HEADER,
+                "T1,943 476 5919,RXX,1,,REV-3,2024-05-02,RS,74,M,2024-04,4,Prompt.,5,Good.,5,"
+                "N,,,")
+    with pytest.raises(ValidationFailed) as caught:
+        io.read_reviews(path, mapping=TRUST_MAPPING, known_organisations=ORGS, today=TODAY)
+    assert caught.value.errors[0].column == "'Patient ref' (case_id)"
+    assert "943 476 5919" not in str(caught.value)
+
+
+def _two_sheet_workbook(path: Path) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "Organisations"
+    first.append(["organisation_code", "name", "nation", "region"])
+    first.append(["RXX", "Alderdale NHS Trust (fictional)", "england", "London"])
+    second = book.create_sheet("More")
+    second.append(["organisation_code", "name", "nation", "region"])
+    second.append(["RYY", "Bramwick NHS Trust (fictional)", "england", "London"])
+    book.create_sheet("Empty")
+    book.save(path)
+    return path
+
+
+def test_a_workbook_whose_other_sheet_holds_data_says_it_was_not_read(tmp_path):
+    """The exchange format reads a workbook's first sheet; before, a second sheet of data
+    was left out without a word. Now the import says which sheets were not read."""
+    from sjrlib.import_notices import ImportNotice
+
+    path = _two_sheet_workbook(tmp_path / "orgs.xlsx")
+    with pytest.warns(ImportNotice) as caught:
+        frame = io.read_organisations(path)
+    assert list(frame["organisation_code"]) == ["RXX"]
+    assert [str(w.message) for w in caught] == [
+        "orgs.xlsx: only the first sheet, 'Organisations', was read; sheet 'More' also holds "
+        "data and was not imported (an import reads a workbook's first sheet: put those rows "
+        "on it, or import them as a file of their own)"]
+
+
+def test_the_command_line_prints_the_notice_and_reads_paths_from_the_typed_folder(
+        tmp_path, monkeypatch):
+    """A relative file and store are those of the folder the command is typed in."""
+    from test_import_cli import sjr
+
+    typed = tmp_path / "typed"
+    typed.mkdir()
+    _two_sheet_workbook(typed / "orgs.xlsx")
+    monkeypatch.chdir(typed)
+    result = sjr("import", "organisations", "orgs.xlsx", "--db", "sqlite:///store.db")
+    assert result.exit_code == 0, result.output
+    assert ("sjr: note: orgs.xlsx: only the first sheet, 'Organisations', was read; sheet "
+            "'More' also holds data") in result.output
+    assert "orgs.xlsx: organisations:" in result.output
+    assert (typed / "store.db").is_file()
+
+
+def test_a_leading_apostrophe_typed_in_free_text_is_kept(tmp_path):
+    """Only the quote the export puts before a formula-like cell ('=, '+, '-, '@) is taken
+    off on reading (sjrlib.formula_cells); an apostrophe a person typed stays."""
+    path = _csv(tmp_path, "apostrophe.csv", HEADER,
+                ROW.replace("Pneumonia", "'twas pneumonia", 1),
+                ROW.replace("R1,", "R2,", 1).replace("Pneumonia", "''", 1))
+    frame = io.read_reviews(path, known_organisations=ORGS, today=TODAY)
+    assert list(frame["cause_of_death"]) == ["'twas pneumonia", "''"]

@@ -279,7 +279,8 @@ def test_unmapped_legacy_score_is_rejected(tmp_path):
     mapping_without = _write(tmp_path, "m.yaml", text)
     with pytest.raises(ValidationFailed) as caught:
         io.read_reviews(DATA / "trust_export.csv", mapping=mapping_without, today=TODAY)
-    assert errors(caught.value) == [("trust_export.csv", 2, "score_overall", "care_score_range")]
+    assert errors(caught.value) == [("trust_export.csv", 2, "'Overall score' (score_overall)",
+                                     "care_score_range")]
     assert "legacy scale" in caught.value.errors[0].message
 
 
