@@ -33,7 +33,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from data_access.governance_models import ACTION_STATUSES
-from sjrlib import privacy
+from sjrlib import formula_cells, privacy
 
 __all__ = [
     "ACTION_COLUMNS",
@@ -355,10 +355,18 @@ def write_actions_file(frame: pd.DataFrame, path: str | Path) -> Path:
     for column in ("agreed_on", "due_on", "completed_on"):
         out[column] = [None if v is None or v is pd.NA else v.isoformat() for v in out[column]]
     suffix = path.suffix.lower()
+    text = [c for c in EXPORT_COLUMNS if c not in ("version", "target")]
     if suffix == ".csv":
+        # A text a spreadsheet would run as a formula gets the quote the import takes off
+        # again (sjrlib.formula_cells), so the register round-trips and runs nothing.
+        for column in text:
+            out[column] = formula_cells.neutralise_series(out[column].astype("string"))
         out.to_csv(path, index=False)
     elif suffix == ".xlsx":
-        out.to_excel(path, index=False, sheet_name="actions")
+        from sjrlib.io import _write_xlsx
+
+        # Text cells typed as text: a description starting "=" is not written as a formula.
+        _write_xlsx(out.astype(object).where(out.notna(), None), path)
     else:
         raise ValueError(f"{path.name}: write the register to a .csv or .xlsx file")
     return path

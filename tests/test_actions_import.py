@@ -112,3 +112,24 @@ def test_a_broken_workbook_is_named_without_library_text(tmp_path):
     with pytest.raises(ValueError) as caught:
         actions.read_actions(path)
     assert str(caught.value).startswith("register.xlsx: not a readable XLSX workbook")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_register_round_trips_apostrophes_and_formula_like_text(tmp_path, suffix):
+    """A leading apostrophe a person typed is kept ('twas); a text a spreadsheet would run as
+    a formula is written so that it runs nothing and reads back as it was."""
+    import pandas as pd
+
+    texts = ["'twas agreed at the mortality meeting", '=HYPERLINK("http://x.example")',
+             "-3 falls a month", "'-quoted by hand"]
+    frame = pd.DataFrame({
+        "id": [""] * 4, "organisation_code": ["RXX"] * 4, "description": texts,
+        "owner_role": ["Matron"] * 4, "status": ["open"] * 4,
+        "agreed_on": [dt.date(2021, 6, 1)] * 4, "due_on": [None] * 4,
+        "completed_on": [None] * 4, "measure": [""] * 4, "change_month": [""] * 4,
+        "target": pd.array([None, 12.5, None, None], dtype="Float64"), "themes": [""] * 4,
+        "review_ids": [""] * 4, "version": [1] * 4})
+    path = actions.write_actions_file(frame, tmp_path / f"register{suffix}")
+    again, rows = actions.read_actions(path)
+    assert list(again["description"]) == texts and rows == [2, 3, 4, 5]
+    assert list(again["target"]) == ["", "12.5", "", ""]
