@@ -106,3 +106,24 @@ def test_a_training_case_holding_an_identifier_is_refused(tmp_path):
     assert str(caught.value).startswith(f"cases.yaml: case {case.case_id}, field title: holds "
                                         "what looks like an identifier (NHS number")
     assert "943 476 5919" not in str(caught.value)
+
+
+def test_the_trainer_directory_round_trips_formula_like_text(governed_fresh, tmp_path):  # noqa: F811
+    """An export a spreadsheet opens runs nothing, and imports back as it was (before, a
+    name starting '=' was written as it is: a formula to a spreadsheet); an apostrophe a
+    person typed stays."""
+    gov = governed_fresh
+    path = tmp_path / "trainers.csv"
+    path.write_text("trainer_id,name,contact,organisation,region,trained_on,active\n"
+                    "T9,=Dee Example (fictional),-ask the office,'twas Alderdale NHS Trust,London,"
+                    "2021-02-03,yes\n", encoding="utf-8")
+    assert _run(gov, tmp_path, "training", "trainers", "import", str(path),
+                user="national").exit_code == 0
+    out = tmp_path / "out.csv"
+    result = _run(gov, tmp_path, "training", "trainers", "export", str(out), user="national")
+    assert result.exit_code == 0, result.output
+    assert "'=Dee Example" in out.read_text(encoding="utf-8")
+    frame, _ = training.read_training_file(out)
+    mine = frame[frame["trainer_id"] == "T9"].iloc[0]
+    assert (mine["name"], mine["contact"], mine["organisation"]) == (
+        "=Dee Example (fictional)", "-ask the office", "'twas Alderdale NHS Trust")

@@ -73,6 +73,19 @@ def _write(out: Path, text: str) -> None:
     out.write_text(text, encoding="utf-8")
 
 
+def _csv_text(frame: pd.DataFrame) -> str:
+    """``frame`` as CSV text, every text cell a spreadsheet would run as a formula given the
+    quote the import takes off again (:mod:`sjrlib.formula_cells`): the file runs nothing and
+    imports back as it was."""
+    from sjrlib.formula_cells import neutralise_series
+
+    text = frame.copy()
+    for column in text.columns:
+        if text[column].dtype == object or pd.api.types.is_string_dtype(text[column].dtype):
+            text[column] = neutralise_series(text[column])
+    return text.to_csv(index=False, lineterminator="\n")
+
+
 def _echo_table(frame: pd.DataFrame) -> None:
     if not len(frame):
         typer.echo("(none)")
@@ -101,7 +114,7 @@ def trainers_export(out: Path = typer.Argument(..., help="The CSV to write."),
     session = _open(db)
     frame = _through(session, session.trainers)
     frame = frame.assign(active=frame["active"].map({True: "yes", False: "no"}))
-    _write(out, frame.to_csv(index=False, lineterminator="\n"))
+    _write(out, _csv_text(frame))
     typer.echo(f"Wrote {len(frame)} trainer(s) to {out}")
 
 
@@ -153,7 +166,7 @@ def records_export(out: Path = typer.Argument(..., help="The CSV to write."),
     session = _open(db)
     frame = _through(session, session.training_records)
     frame = frame.assign(refresher_dates=[";".join(d) for d in frame["refresher_dates"]])
-    _write(out, frame.to_csv(index=False, lineterminator="\n"))
+    _write(out, _csv_text(frame))
     typer.echo(f"Wrote {len(frame)} training record(s) to {out}")
 
 
