@@ -179,3 +179,46 @@ def test_a_person_or_service_of_another_store_is_not_admitted(pg):  # noqa: F811
                 conn.execute(text(f'DROP OWNED BY "{service}"'))
                 conn.execute(text(f'DROP ROLE "{service}"'))
         owner.dispose()
+
+
+def _submitted_review(pg, org: str, reviewer: str) -> str:  # noqa: F811
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:
+        found = conn.execute(text(
+            "SELECT min(review_id) FROM reviews WHERE organisation_code = :o AND "
+            "reviewer_id = :r AND status = 'submitted'"), {"o": org, "r": reviewer}).scalar_one()
+    owner.dispose()
+    assert found
+    return found
+
+
+def test_a_theme_code_is_the_coders_and_only_they_delete_it(pg):  # noqa: F811
+    """Finding 4: a reviewer inserted theme codes naming their lead as the coder, dated last
+    year, and deleted the code their lead gave their review. ``coded_by``/``coded_at`` are now
+    the database's, and a reviewer deletes only a code they gave themselves."""
+    review_id = _submitted_review(pg, pg.org_a, pg.reviewer_id)
+    with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+        leads_code = lead.code_review(review_id, "communication_team")
+    with pg.connect("p_reviewer") as conn:
+        conn.execute("INSERT INTO theme_codes (id, review_id, theme, codebook_version, "
+                     "coded_by, coded_at) VALUES ('forged-coder', %s, 'patient_flow', "
+                     "'2026.1', 'p_lead', '2001-01-01')", (review_id,))
+        coder, year = conn.execute("SELECT coded_by, extract(year FROM coded_at) "
+                                   "FROM theme_codes WHERE id = 'forged-coder'").fetchone()
+        assert (coder, int(year)) == ("p_reviewer", dt_year())
+        assert conn.execute("DELETE FROM theme_codes WHERE id = %s",
+                            (leads_code,)).rowcount == 0  # the lead's code stays
+        assert conn.execute("DELETE FROM theme_codes WHERE id = 'forged-coder'").rowcount == 1
+        conn.rollback()
+    with pg.connect("p_lead") as conn:  # the lead's own code is still theirs to remove
+        assert conn.execute("SELECT coded_by FROM theme_codes WHERE id = %s",
+                            (leads_code,)).fetchone() == ("p_lead",)
+        assert conn.execute("DELETE FROM theme_codes WHERE id = %s", (leads_code,)).rowcount == 1
+        conn.commit()
+
+
+def dt_year() -> int:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).year
+
