@@ -222,3 +222,30 @@ def dt_year() -> int:
 
     return dt.datetime.now(dt.UTC).year
 
+
+def test_an_action_links_only_its_own_organisations_reviews(pg):  # noqa: F811
+    """Finding 5: a lead linked another organisation's review id to their own action through
+    ``action_reviews``; accepted, it both tied that review to their learning and told them the
+    id existed. A review the person cannot see is now refused like one that does not exist."""
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:
+        theirs = conn.execute(text("SELECT min(review_id) FROM reviews WHERE "
+                                   "organisation_code = :o"), {"o": pg.org_b}).scalar_one()
+        mine = conn.execute(text("SELECT min(review_id) FROM reviews WHERE "
+                                 "organisation_code = :o"), {"o": pg.org_a}).scalar_one()
+    owner.dispose()
+    with pg.connect("p_lead") as conn:
+        conn.execute("INSERT INTO actions (id, organisation_code, description, owner_role, "
+                     "status, agreed_on, recorded_by, recorded_at, updated_by, updated_at, "
+                     "version) VALUES ('insider-action', %s, 'x', 'Matron', 'open', "
+                     "'2021-01-01', 'p_lead', now(), 'p_lead', now(), 1)", (pg.org_a,))
+        conn.execute("INSERT INTO action_reviews VALUES ('insider-action', %s)", (mine,))
+        refusals = set()
+        for review_id in (theirs, "no-such-review"):
+            with pytest.raises(psycopg.Error) as refused:
+                with conn.transaction():
+                    conn.execute("INSERT INTO action_reviews VALUES ('insider-action', %s)",
+                                 (review_id,))
+            refusals.add(type(refused.value))
+        assert refusals == {psycopg.errors.InsufficientPrivilege}  # the same either way
+        conn.rollback()
