@@ -56,8 +56,8 @@ def test_an_unmapped_code_is_refused_naming_file_row_field_and_the_answers(tmp_p
         io.read_reviews(EXPORT, mapping=mapping)
     errors = caught.value.errors
     assert [(e.source, e.row, e.column, e.value, e.rule) for e in errors] == [
-        ("trust_codes_export.csv", 4, "specialty", "315", "code_list"),
-        ("trust_codes_export.csv", 5, "location_of_death", "DL", "code_list"),
+        ("trust_codes_export.csv", 4, "'Team at death' (specialty)", "315", "code_list"),
+        ("trust_codes_export.csv", 5, "'Place of death' (location_of_death)", "DL", "code_list"),
     ]
     specialty, location = (str(e) for e in errors)
     for answer in ("general_medicine", "care_of_the_elderly", "other"):
@@ -84,7 +84,8 @@ def test_sjr_import_stores_the_mapped_codes_or_nothing(url, tmp_path):
     refused = _sjr("import", "reviews", EXPORT, "--db", url, "--mapping",
                    _without_codes(tmp_path, location_of_death="HOSP"))
     assert refused.exit_code == 1
-    assert "row 4, column location_of_death (value 'HOSP')" in refused.output
+    assert ("row 4, column 'Place of death' (location_of_death) (value 'HOSP')"
+            in refused.output)
     engine = store.get_engine(url)
     try:
         with engine.connect() as conn:
