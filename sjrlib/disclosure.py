@@ -136,9 +136,14 @@ def _relations(
     total_row: Hashable | None,
     total_column: Hashable | None,
     parts: Sequence[Hashable] | None = None,
+    row_sums: Sequence[tuple[Sequence[Hashable], Hashable]] = (),
 ) -> list[tuple[list[tuple[Hashable, Hashable]], tuple[Hashable, Hashable]]]:
-    """Additive relations ``(cells, total cell)`` declared by the margins of ``table``."""
+    """Additive relations ``(cells, total cell)`` declared by the margins of ``table`` (and
+    by ``row_sums``: in every row, those columns add up to that one)."""
     relations = []
+    for cols, total in row_sums:
+        for r in table.index:
+            relations.append(([(r, c) for c in cols], (r, total)))
     body_rows = [r for r in table.index if r != total_row]
     if total_column is not None:
         if parts is None:
@@ -162,6 +167,7 @@ def suppression_mask(
     withheld: pd.DataFrame | None = None,
     known: Mapping[tuple[Hashable, Hashable], Sequence[tuple[int, int | None]]] | None = None,
     pooled: Sequence[pd.DataFrame] | None = None,
+    row_sums: Sequence[tuple[Sequence[Hashable], Hashable]] = (),
 ) -> pd.DataFrame:
     """Which cells of a count table are withheld: primary and secondary suppression.
 
@@ -197,6 +203,10 @@ def suppression_mask(
         narrowed inside 1 to the threshold and no group's count is pinned: the national row
         total less its harm answers, set against every organisation's row, no longer tells an
         organisation its ``*`` is 1-4.
+    row_sums
+        Further relations in every row: ``(columns, total column)``, the columns adding up to
+        the total one besides ``total_column``'s (a trust's avoidability scores 1-3 add up to
+        its deaths judged more likely than not).
 
     Returns
     -------
@@ -225,7 +235,7 @@ def suppression_mask(
                                        fill_value=False).astype(bool)
     if rule.threshold == 0:
         return mask
-    relations = _relations(table, columns, total_row, total_column, parts)
+    relations = _relations(table, columns, total_row, total_column, parts, row_sums)
     while True:
         _secondary(mask, counts, relations)
         if not _harden(mask, counts, relations, rule, known, pooled):
@@ -283,7 +293,9 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
     # piece of, then the cells of the group's other named pieces, which it is tied to through
     # the group's own margins): that cell first, else its relations
     cost = _cost(counts, relations)
-    for finding in findings:
+    # a finding of the relations taken together has no one relation to defend: the cell whose
+    # withholding ends it is looked for directly (_withhold_any)
+    for finding in (f for f in findings if TOGETHER not in f.how):
         anchors = ([*named[finding.key], *(cell for k, cells in named.items()
                                            if k[1] == finding.key[1] for cell in cells)]
                    if finding.key in named
@@ -315,7 +327,7 @@ def _withhold_any(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Dis
     itself) is not this table's to defend, and withholding all of it would not help."""
     visible = sorted((cell for cell in ((r, c) for r in counts.index for c in counts.columns)
                       if not mask.at[cell] and _value(counts.at[cell]) > 0), key=cost)
-    if not pooled or not visible:
+    if not visible or not (pooled or any(TOGETHER in f.how for f in findings)):
         return False
 
     def left(withheld: list[tuple]) -> set:
@@ -333,6 +345,10 @@ def _withhold_any(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Dis
     mask.at[pick] = True
     return True
 
+
+TOGETHER = "the page's relations taken together"
+"""Why :meth:`sjrlib.disclosure_check.Problem.combine` narrowed a count (its findings'
+``how`` begins with it)."""
 
 _LAST_RESORT_TRIALS = 12
 """How many of the cheapest cells :func:`_withhold_any` tries one by one."""
@@ -367,7 +383,16 @@ def _attack(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
                 problem.vars[piece].lo, problem.vars[piece].hi = lo, hi
             problem.add_sum(pieces, cell, "printed elsewhere")
     named = _declare_groups(problem, pooled or (), rule, relations)
-    return problem.solve() + problem.narrowed(), named
+    findings = problem.solve()
+    # the table's relations taken together, as the checker takes a page's (a trust's year
+    # of avoidability scores 5 and 6, each *, bounded in sum by reviewed less not scored
+    # less more likely than not, left each quarter's * at 1-6); not for a pooled table,
+    # whose every group's cells would make one programme too large to solve for each *
+    for _ in range(3 if not pooled else 0):
+        if not problem.combine(owner=lambda key: 0):
+            break
+        findings = problem.solve()
+    return findings + problem.narrowed(), named
 
 
 _GROUP = "group"
@@ -456,6 +481,7 @@ def protect_counts(
     withheld: pd.DataFrame | None = None,
     known: Mapping[tuple[Hashable, Hashable], Sequence[tuple[int, int | None]]] | None = None,
     pooled: Sequence[pd.DataFrame] | None = None,
+    row_sums: Sequence[tuple[Sequence[Hashable], Hashable]] = (),
 ) -> pd.DataFrame:
     """Apply ``rule`` to the count columns of ``table`` (see :func:`suppression_mask`).
 
@@ -465,7 +491,7 @@ def protect_counts(
     columns = list(table.columns if columns is None else columns)
     mask = suppression_mask(
         table, rule, columns=columns, total_row=total_row, total_column=total_column, parts=parts,
-        withheld=withheld, known=known, pooled=pooled,
+        withheld=withheld, known=known, pooled=pooled, row_sums=row_sums,
     )
     out = table.copy()
     for c in columns:

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sjrlib.disclosure import TOGETHER
 from sjrlib.disclosure_pages import PublishedTable, read_page, read_workbook
 
 __all__ = ["Finding", "Problem", "check_reports", "count_range"]
@@ -310,7 +311,7 @@ class Problem:
 
     def solve(self, *, rounds: int = 200, ratio_limit: int = 20000) -> list[Finding]:
         """Narrow every range until nothing changes; return the recovered counts."""
-        reasons: dict[tuple, str] = {}
+        reasons: dict[tuple, str] = dict(self._reasons)
         for _ in range(rounds):
             changed = False
             for parts, total, how in self.sums:
@@ -333,6 +334,79 @@ class Problem:
         return [Finding(v.where, v.shown, v.lo, reasons.get(v.key, "its range"), v.key)
                 for v in self.vars.values()
                 if v.controlled and not v.aux and v.hi is not None and v.lo == v.hi]
+
+    def combine(self, owner: Callable[[tuple], object] = lambda key: key[0]) -> bool:
+        """After :meth:`solve`: the bounds a page's relations give taken together, which
+        narrowing one relation at a time can miss (``x + y = a``, ``x + z = b``, ``y + z = c``
+        give ``x`` exactly; an audit of the demo's reports found a trust's two rows of one
+        table that did so). For each page (relations among one organisation's, or the
+        national page's, cells alone), each hidden or rounded count's least and most subject
+        to all of them at once (a linear programme over the current ranges: its bounds hold
+        for whole counts too, so what it finds is forced). ``owner``: whose a count is (the
+        page's ident, the first of its key), relations among one owner's counts alone taken
+        together. Returns whether a range changed."""
+        highs = _quiet_highs()
+
+        groups: dict[object, list[tuple[list[tuple], tuple]]] = {}
+        for parts, total, _how in self.sums:
+            owners = {owner(k) for k in (*parts, total) if not self.vars[k].aux}
+            if len(owners) == 1:
+                groups.setdefault(next(iter(owners)), []).append((parts, total))
+        changed = False
+        for sums in groups.values():
+            for component in _components(sums):
+                changed |= self._combine(component, highs)
+        return changed
+
+    def _combine(self, sums: list[tuple[list[tuple], tuple]], highs) -> bool:
+        """:meth:`combine` on one set of connected relations: the least and most of each
+        hidden count (``*``) in it. Rounded counts are left to :meth:`solve` (a linear
+        programme for each would cost more than the whole check)."""
+        import highspy
+        import numpy as np
+
+        keys = list(dict.fromkeys(k for parts, total in sums for k in (*parts, total)))
+        targets = [k for k in keys if not self.vars[k].aux and self.vars[k].small
+                   and self.vars[k].controlled and not (self.vars[k].hi is not None
+                                                        and self.vars[k].lo == self.vars[k].hi)]
+        if not targets or len(sums) < 2:
+            return False  # one relation alone: solve() already gave its bounds
+        index = {k: i for i, k in enumerate(keys)}
+        inf = highspy.kHighsInf
+        highs.clearModel()
+        highs.addVars(len(keys), np.array([float(self.vars[k].lo) for k in keys]),
+                      np.array([inf if self.vars[k].hi is None else float(self.vars[k].hi)
+                                for k in keys]))
+        for parts, total in sums:
+            row: dict[int, float] = {}
+            for k in parts:
+                row[index[k]] = row.get(index[k], 0.0) + 1.0
+            row[index[total]] = row.get(index[total], 0.0) - 1.0
+            highs.addRow(0.0, 0.0, len(row), np.array(list(row), dtype=np.int32),
+                         np.array(list(row.values())))
+        how = TOGETHER
+        status = highspy.HighsModelStatus
+        changed = False
+        for k in targets:
+            v, i = self.vars[k], index[k]
+            highs.changeColCost(i, 1.0)
+            found = []
+            for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+                highs.changeObjectiveSense(sense)
+                highs.run()
+                state = highs.getModelStatus()
+                if state == status.kInfeasible:  # the page contradicts itself: solve() noted it
+                    return changed
+                found.append(highs.getInfo().objective_function_value
+                             if state == status.kOptimal else None)
+            highs.changeColCost(i, 0.0)
+            lo = v.lo if found[0] is None else math.ceil(found[0] - 1e-6)
+            hi = v.hi if found[1] is None else math.floor(found[1] + 1e-6)
+            if self._narrow(v, lo, hi, how):
+                self._reasons[k] = how
+                highs.changeColBounds(i, float(v.lo), inf if v.hi is None else float(v.hi))
+                changed = True
+        return changed
 
     def narrowed(self) -> list[Finding]:
         """After :meth:`solve`: the hidden counts (``*``) narrowed to a strictly smaller range
@@ -362,6 +436,48 @@ class Problem:
                                    f"{self._reasons.get(v.key, 'its range')}: not 1-{v.small}",
                                    v.key, high=v.hi, narrowed=True))
         return out
+
+
+def _quiet_highs():
+    """A HiGHS solver (``highspy``: its linear programmes re-solved in place, some twenty
+    times faster here than ``scipy.optimize.linprog``'s setting up each anew) that prints
+    nothing: its banner goes to the process's own output when the first one is made."""
+    import os
+    import sys
+
+    import highspy
+
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
+def _components(sums: list[tuple[list[tuple], tuple]]) -> list[list[tuple[list[tuple], tuple]]]:
+    """The relations in sets that share no count (a linear programme over each alone gives
+    the same bounds, far faster)."""
+    parent: dict[tuple, tuple] = {}
+
+    def root(k: tuple) -> tuple:
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for parts, total in sums:
+        for k in parts:
+            parent[root(k)] = root(total)
+    out: dict[tuple, list] = {}
+    for parts, total in sums:
+        out.setdefault(root(total), []).append((parts, total))
+    return list(out.values())
 
 
 # ------------------------------------------------------------------ the reports ----
@@ -1226,6 +1342,10 @@ def check_reports(folders: Iterable[str | Path]) -> tuple[list[Finding], int, li
             reader.problem.add_sum(parts, row, f"the chart's months add up to the quarter "
                                    f"of the Learning from Deaths table ({ident}, {label}, {f})")
     findings = reader.problem.solve()
+    for _ in range(3):
+        if not reader.problem.combine():
+            break
+        findings = reader.problem.solve()
     findings += reader.problem.narrowed()
     seen = {f.key for f in findings}
     findings += [f for f in reader.published_form_findings if f.key not in seen]

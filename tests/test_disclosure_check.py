@@ -812,3 +812,36 @@ def test_more_likely_than_not_is_its_avoidability_scores_1_to_3_against_the_nati
         findings, _, _ = check_reports([tmp_path])
         assert {(f.value, f.high) for f in findings
                 if f.narrowed and f.key[0] == "XAA" and f.key[1] == "mltn"} == found
+
+
+def test_a_pages_relations_taken_together_narrow_what_each_alone_does_not(tmp_path,
+                                                                         monkeypatch):
+    """XE6's page of the test store (2022-23) before its protection took the relations
+    together: the year's scores 2, 3, 5 and 6 are *, not scored 525 and reviewed 540, so the
+    four add up to 11-19; more likely than not, 10 (8-12), is scores 2 and 3; so scores 5
+    and 6 add up to at most 11, and their six * quarters are each 1-6. One relation at a
+    time gives each at most 8: found only by the linear programme over the page."""
+    from sjrlib import disclosure_check
+
+    lfd = "Learning from Deaths: deaths, case record reviews and avoidability by quarter"
+    lfd_columns = ["Deaths in scope", "Deaths reviewed (SJR)", "% of deaths reviewed",
+                   "More likely than not due to problems in care"]
+    quarters = ["Q1 Apr–Jun 2022", "Q2 Jul–Sep 2022", "Q3 Oct–Dec 2022", "Q4 Jan–Mar 2023"]
+    year = "2022-23 total"
+    avoid = [["0", "0", "*", "0", "0", "*", "*", "125"],
+             ["0", "0", "*", "0", "*", "*", "130", "135"],
+             ["0", "*", "*", "0", "*", "0", "155", "160"],
+             ["0", "*", "*", "0", "*", "*", "*", "125"],
+             ["0", "*", "*", "0", "*", "*", "525", "540"]]
+    _tables_page(tmp_path / "trusts" / "XE6.html", [
+        (lfd, lfd_columns, [(q, [d, r, "–", "*"]) for q, d, r in zip(
+            quarters, ["465", "475", "530", "540"], ["125", "135", "160", "125"],
+            strict=True)] + [(year, ["2,005", "540", "–", "10"])], (year,)),
+        (AVOID, AVOID_COLUMNS, list(zip([*quarters, year], avoid, strict=True)), (year,))])
+    findings, _, _ = check_reports([tmp_path])
+    narrowed = {(f.key[1], f.key[2], f.high) for f in findings if f.narrowed}
+    assert narrowed == {("av6", quarters[0], 6), ("av5", quarters[1], 6),
+                        ("av6", quarters[1], 6), ("av5", quarters[2], 6),
+                        ("av5", quarters[3], 6), ("av6", quarters[3], 6)}
+    monkeypatch.setattr(disclosure_check.Problem, "combine", lambda self, owner=None: False)
+    assert check_reports([tmp_path])[0] == []

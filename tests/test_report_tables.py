@@ -355,3 +355,55 @@ def test_more_likely_than_not_does_not_narrow_its_hidden_avoidability_scores():
                     narrowed.append((label, scores[j], lo, hi))
     assert narrowed == []
     assert protected.at[total, "more_likely_than_not"] != RULE.symbol  # still published
+
+
+def _lfd_attack(printed: pd.DataFrame, total: str) -> list:
+    """The checker's attack (interval propagation, then a trust page's relations taken
+    together) on a Learning from Deaths frame as printed: quarters add up to the year,
+    avoidability (and not scored) to reviewed, scores 1-3 to more likely than not."""
+    from sjrlib.disclosure_check import Problem
+
+    columns = ["reviewed", "more_likely_than_not", *tables._AVOIDABILITY_PARTS]
+    problem = Problem()
+    for label in printed.index:
+        for column in columns:
+            problem.count(("XAA", label, column), str(printed.at[label, column]),
+                          threshold=RULE.threshold, rounding=RULE.rounding,
+                          where=f"{label} {column}")
+    body = [r for r in printed.index if r != total]
+    for column in columns:
+        problem.add_sum([("XAA", r, column) for r in body], ("XAA", total, column), "year")
+    for label in printed.index:
+        problem.add_sum([("XAA", label, c) for c in tables._AVOIDABILITY_PARTS],
+                        ("XAA", label, "reviewed"), "reviewed")
+        problem.add_sum([("XAA", label, c) for c in tables._MLTN_PARTS],
+                        ("XAA", label, "more_likely_than_not"), "mltn")
+    problem.solve()
+    while problem.combine():
+        problem.solve()
+    return problem.solve() + problem.narrowed()
+
+
+def test_the_year_of_scores_5_and_6_does_not_narrow_their_quarters_through_more_likely_than_not():
+    """The checker's finding on the test store (XE6, 2022-23) once it took a page's relations
+    together: the year printed avoidability scores 2, 3, 5 and 6 as *, not scored 525 and
+    reviewed 540, so the four * add up to 11-19; more likely than not, 10 (8-12), is scores
+    2 and 3, so scores 5 and 6 add up to at most 11, and their six * quarters were each 1-6.
+    Each relation alone narrowed nothing. Protected with scores 1-3 adding up to more likely
+    than not, and attacked with the relations taken together, nothing is narrowed; the same
+    counts protected without them are (so the attack can find what it looks for)."""
+    total = "2022-23\u00a0total"
+    quarters = _lfd_quarters(
+        reviewed=[125, 135, 160, 125], deaths=[465, 475, 530, 540], mltn=[2, 1, 3, 3],
+        avoid=[(0, 0, 2, 0, 0, 1), (0, 0, 1, 0, 1, 2), (0, 1, 2, 0, 2, 0),
+               (0, 2, 1, 0, 1, 1)])
+    _, protected = tables.protect_lfd(quarters, RULE, total_label=total)
+    assert _lfd_attack(protected, total) == []
+    from sjrlib.disclosure import protect_counts
+
+    raw = quarters.set_index(quarters["period"])[list(tables.LFD_COUNTS)].astype(object)
+    raw.index.name = None
+    raw.loc[total] = raw.sum()
+    plain = protect_counts(raw, RULE, columns=list(tables.LFD_COUNTS), total_row=total,
+                           total_column="reviewed", parts=tables._AVOIDABILITY_PARTS)
+    assert _lfd_attack(plain, total)

@@ -339,7 +339,8 @@ def protect_lfd(
     raw.loc[total_label] = pd.Series(total)
     raw = raw.astype(object)
     options = {"columns": list(LFD_COUNTS), "total_row": total_label,
-               "total_column": "reviewed", "parts": _AVOIDABILITY_PARTS, "known": known}
+               "total_column": "reviewed", "parts": _AVOIDABILITY_PARTS, "known": known,
+               "row_sums": [(_MLTN_PARTS, "more_likely_than_not")]}
     protected = protect_counts(raw, rule, **options)
     withheld = pd.DataFrame(False, index=raw.index, columns=list(LFD_COUNTS))
     for _ in range(2 * len(raw)):  # each round withholds one more cell, or ends
