@@ -249,6 +249,20 @@ def test_a_trainer_name_is_escaped(tmp_path):
     assert "<script>alert" not in page.read_text(encoding="utf-8")
 
 
+def test_the_trainer_directory_csv_runs_no_formula(tmp_path):
+    """A name or contact a spreadsheet would run as a formula is written with the quote
+    every export gives it: the published trainers.csv, opened in a spreadsheet, ran
+    =HYPERLINK(...) as a link."""
+    from sjrlib.report.trainers import write_directory
+
+    frame = training.check_trainers(_trainers())
+    frame.loc[0, "name"] = '=HYPERLINK("https://example.invalid","Ann")'
+    _, csv = write_directory(frame, tmp_path, "2025-26")
+    names = list(pd.read_csv(csv, dtype=str)["Name"])
+    assert names[0] == '\'=HYPERLINK("https://example.invalid","Ann")'
+    assert not any(n.startswith(tuple("=+-@")) for n in names)
+
+
 def test_an_answer_names_a_known_form_version():
     answer = {"status": "draft", "score_overall": 3}
     assert training.check_answer({**answer, "form_version": "ext2026"}, "here")[

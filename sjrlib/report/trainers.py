@@ -91,7 +91,15 @@ def write_directory(trainers: pd.DataFrame, out_dir: str | Path, period_label: s
     page = write_html(nb, out_dir / "trainers.html",
                       title=f"Tier one trainer directory, {period_label}",
                       kicker="Structured Judgement Review programme", notice=notice)
-    csv = published.rename(columns=CSV_COLUMNS).to_csv(index=False, lineterminator="\n")
+    # a cell a spreadsheet would run as a formula (a name or contact starting "=") gets the
+    # quote every export of ours gives it (sjrlib.formula_cells)
+    from sjrlib import formula_cells
+
+    text = published.copy()
+    for column in text.columns:
+        if text[column].dtype == object or pd.api.types.is_string_dtype(text[column]):
+            text[column] = formula_cells.neutralise_series(text[column])
+    csv = text.rename(columns=CSV_COLUMNS).to_csv(index=False, lineterminator="\n")
     return page, write_private(out_dir / "trainers.csv", csv)
 
 
