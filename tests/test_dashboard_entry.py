@@ -254,3 +254,43 @@ def test_a_new_review_after_another_shows_every_dropdown_blank_not_empty(store):
             continue
         assert widget.value is None and widget.index == 0, column
         assert widget.label.startswith("—"), column
+
+
+def test_a_first_stage_review_followed_at_second_stage_keeps_its_case(store):
+    """A lead opens a submitted first-stage review that a second-stage review follows and
+    changes its case: the form refuses (the rule followed_by_second_stage, through the
+    session's save, which passes the review's followers), says why, and nothing is saved.
+    The same change to a review nobody follows is taken."""
+    url, users = store
+    first = form_for(url, users.reviewer)
+    fill_valid(first, overall=2, case_id="CASE-0004")
+    assert first.save(submit=True), first.banner.value
+    second = form_for(url, users.second_reviewer)
+    second.queue_select.value = first.review_id
+    second.queue_button.click()
+    second.fields["score_overall"].widget.value = 2
+    second.fields["comment_overall"].widget.value = "Agree: recognition of sepsis was late."
+    for phase in ("admission", "ongoing", "procedure", "perioperative", "end_of_life"):
+        second._na[phase].value = True
+    second.fields["record_quality_score"].widget.value = 3
+    second.fields["any_problems"].widget.value = "no"
+    second.fields["avoidability_score"].widget.value = 5
+    assert second.save(submit=True), second.banner.value
+
+    lead = form_for(url, users.lead)
+    assert lead.open(first.review_id)
+    lead.fields["case_id"].widget.value = "CASE-0099"
+    assert lead.save(submit=True) is False
+    assert "1 field needs attention" in lead.banner.value
+    message = lead.fields["case_id"].error.value
+    assert "second-stage review" in message and "CASE-0004" in message, message
+    with open_session(users.lead, url, tool="test") as s:
+        assert s.review(first.review_id)["case_id"] == "CASE-0004"
+
+    other = form_for(url, users.reviewer)
+    fill_valid(other, overall=4, case_id="CASE-0005")
+    assert other.save(submit=True), other.banner.value
+    lead = form_for(url, users.lead)
+    assert lead.open(other.review_id)
+    lead.fields["case_id"].widget.value = "CASE-0098"
+    assert lead.save(submit=True), lead.banner.value
