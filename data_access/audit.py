@@ -38,7 +38,7 @@ the lock as before).
 
 PostgreSQL has the same queue in two tables (revision ``0011_audit_queue``): an import's
 transaction holds the chain head row from its start, so a read that cannot lock it within
-:data:`READ_LOCK_TRY_SECONDS` (tried in a savepoint) appends through ``sjr_audit_enqueue``,
+:data:`READ_LOCK_TRY_SECONDS` appends through ``sjr_audit_enqueue``,
 which names the person as ``sjr_audit_append`` does and locks only the queue's head row; the
 owner's ``sjr_audit_lock()`` flushes the queue (``sjr_audit_flush``) into the log after locking
 the head, deleting what it moved in the same transaction.
@@ -180,25 +180,13 @@ def lock_for_read(conn: Connection) -> bool:
 
 
 def _pg_lock_for_read(conn: Connection) -> bool:
-    """PostgreSQL: the chain lock if it frees within :data:`READ_LOCK_TRY_SECONDS` (tried in
-    a savepoint, so a lock timeout leaves the transaction usable), else False."""
-    previous = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
-    conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"),
-                 {"wait": f"{int(READ_LOCK_TRY_SECONDS * 1000)}ms"})
-    try:
-        savepoint = conn.begin_nested()
-        try:
-            conn.execute(text("SELECT sjr_audit_lock()"))
-        except OperationalError as exc:
-            savepoint.rollback()
-            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
-                raise
-            return False
-        savepoint.commit()
-        return True
-    finally:
-        conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"),
-                     {"wait": previous})
+    """PostgreSQL: the chain lock if it frees within :data:`READ_LOCK_TRY_SECONDS`, else False.
+    ``sjr_audit_try_lock`` tries the head in the caller's own transaction, no savepoint
+    (revision ``0022_audit_holder_scope``): a head held by a released savepoint is not found by
+    its holder's transaction id, and the next caller could not tell the holder from others."""
+    wait = int(READ_LOCK_TRY_SECONDS * 1000)
+    return bool(conn.execute(text("SELECT sjr_audit_try_lock(:wait)"),
+                             {"wait": wait}).scalar_one())
 
 
 def _lock_head(conn: Connection) -> tuple[int, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 
 import psycopg
 import pytest
@@ -249,3 +250,112 @@ def test_an_action_links_only_its_own_organisations_reviews(pg):  # noqa: F811
             refusals.add(type(refused.value))
         assert refusals == {psycopg.errors.InsufficientPrivilege}  # the same either way
         conn.rollback()
+
+
+def _review_state(pg, review_id: str) -> tuple:  # noqa: F811
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:
+        row = conn.execute(text("SELECT version, updated_by, content_hash IS NULL FROM reviews "
+                                "WHERE review_id = :r"), {"r": review_id}).one()
+    owner.dispose()
+    return tuple(row)
+
+
+def test_a_no_op_update_first_does_not_hide_a_child_row_rescoring(pg):  # noqa: F811
+    """Second audit, finding 1: a lead touched a colleague's submitted review with an update
+    that changes only the hash (``SET content_hash = content_hash``: no new version, but the
+    row is rewritten by the lead's transaction), then rescored its phases; revision 0015 took
+    the review as already saved in that transaction, so it kept its version, saver and hash.
+    The child-row write now gives it one new version in the lead's name and clears the hash."""
+    review_id = _submitted_review(pg, pg.org_a, pg.reviewer_id)
+    version, _, _ = _review_state(pg, review_id)
+    with pg.connect("p_lead") as conn:
+        for noop in ("content_hash = content_hash", "status = status"):
+            conn.execute(f"UPDATE reviews SET {noop} WHERE review_id = %s", (review_id,))
+        assert conn.execute("UPDATE phase_assessments SET score = 1 WHERE review_id = %s",
+                            (review_id,)).rowcount > 0
+        conn.execute("DELETE FROM problems WHERE review_id = %s", (review_id,))
+        conn.commit()
+    assert _review_state(pg, review_id) == (version + 1, "p_lead", True)
+
+
+def _alive(conn: psycopg.Connection) -> bool:
+    try:
+        conn.execute("SELECT 1")
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _take_chain(pg, who: str, *, savepoint: bool):  # noqa: F811
+    """``who`` holds the chain head: as the access layer's read path takes it, or in a
+    savepoint released at once (the audit's way of hiding the holder's transaction id)."""
+    if not savepoint:
+        engine = create_engine(pg.url_of(who))
+        conn = engine.connect()
+        conn.begin()
+        assert audit._pg_lock_for_read(conn)
+        return engine, conn
+    conn = pg.connect(who)
+    conn.execute("SAVEPOINT s")
+    conn.execute("SELECT sjr_audit_lock()")
+    conn.execute("RELEASE SAVEPOINT s")
+    return None, conn
+
+
+def test_the_chains_holder_is_ended_and_a_bystander_is_not(pg):  # noqa: F811
+    """Second audit, finding 2: while the chain head was held by a lock taken in a released
+    savepoint (as the access layer's read path took it), the next caller took every backend
+    with a transaction id for a holder and ended a lead idle in a transaction of their own.
+    The read path takes the head in no savepoint now, so its holder is found exactly; a holder
+    hidden in a savepoint on purpose is looked for only among transactions begun no later."""
+    _meta(pg, audit_stall_seconds=1, audit_hold_seconds=600)
+    before = Counter(e["ended"] for e in _ended(pg, "audit.stall_ended"))
+    try:
+        for savepoint in (False, True):
+            # a transaction of their own, begun before the hold (in the savepoint case such a
+            # one is still a candidate: docs/security.md)
+            early = pg.connect("p_lead")
+            if not savepoint:
+                early.execute("UPDATE actions SET owner_role = owner_role")
+                early.execute("SELECT txid_current()")
+            engine, holder = _take_chain(pg, "p_reviewer", savepoint=savepoint)
+            late = pg.connect("p_lead")  # and one begun after it
+            late.execute("SELECT txid_current()")
+            time.sleep(1.5)
+            with pg.connect("p_researcher") as caller:
+                caller.execute("SET lock_timeout = '5s'")
+                caller.execute("SELECT sjr_audit_lock()")
+                caller.commit()  # with the audit of what it ended
+            if savepoint:
+                assert _alive(late) and not _alive(holder)
+            else:
+                assert _alive(early) and _alive(late)
+                with pytest.raises(Exception):  # noqa: B017 - the holder's backend is gone
+                    holder.execute(text("SELECT 1"))
+                engine.dispose()
+            for conn in (early, late, holder):
+                if isinstance(conn, psycopg.Connection):
+                    conn.close()
+    finally:
+        _meta(pg, audit_stall_seconds=None, audit_hold_seconds=None)
+    ended = Counter(e["ended"] for e in _ended(pg, "audit.stall_ended")) - before
+    assert set(ended) == {"p_reviewer"}, ended
+
+
+def test_a_persons_share_update_exclusive_lock_is_ended(pg, monkeypatch):  # noqa: F811
+    """Second audit, finding 3: a researcher typed ``LOCK TABLE reviews IN SHARE UPDATE
+    EXCLUSIVE MODE`` (blocking VACUUM, ANALYZE and every migration, behind which all readers
+    queue); revision 0017 ended only SHARE and stronger. The next audited operation ends it."""
+    monkeypatch.setenv("SJR_LOCK_WAIT_SECONDS", "3")
+    locker = pg.connect("p_researcher")
+    try:
+        locker.execute("LOCK TABLE phase_assessments IN SHARE UPDATE EXCLUSIVE MODE")
+        with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+            assert len(lead.reviews()) > 0
+        assert not _alive(locker)
+    finally:
+        locker.close()
+    ended = _ended(pg, "audit.lock_ended")
+    assert any(e["ended"] == "p_researcher" and e["table"] == "phase_assessments"
+               and e["mode"] == "ShareUpdateExclusiveLock" for e in ended), ended
