@@ -359,3 +359,72 @@ def test_a_persons_share_update_exclusive_lock_is_ended(pg, monkeypatch):  # noq
     ended = _ended(pg, "audit.lock_ended")
     assert any(e["ended"] == "p_researcher" and e["table"] == "phase_assessments"
                and e["mode"] == "ShareUpdateExclusiveLock" for e in ended), ended
+
+
+def _refusal(conn: psycopg.Connection, sql: str, params: tuple) -> str:
+    try:
+        with conn.transaction():
+            conn.execute(sql, params)
+    except psycopg.Error as exc:
+        return f"{exc.sqlstate} {exc.diag.message_primary}"
+    return "inserted"
+
+
+def test_a_refused_code_or_answer_tells_nothing_of_another_organisation(pg):  # noqa: F811
+    """Second audit, finding 4: the BEFORE INSERT triggers of theme codes and calibration
+    answers run as the owner before row-level security: a theme code on another
+    organisation's review was refused one way if it existed and was submitted, another way if
+    not; an answer for another organisation's reviewer said whether they were in the round.
+    Both now refuse the same way whether the row exists or not."""
+    owner = create_engine(pg.owner_url)
+    with owner.begin() as conn:
+        submitted = conn.execute(text(
+            "SELECT min(review_id) FROM reviews WHERE organisation_code = :o AND "
+            "status = 'submitted'"), {"o": pg.org_b}).scalar_one()
+        member = conn.execute(text(
+            "SELECT reviewer_id FROM reviewers WHERE organisation_code = :o ORDER BY 1"),
+            {"o": pg.org_b}).scalar()
+        round_id, case_id = "insider-round", "insider-case"
+        conn.execute(text("INSERT INTO calibration_rounds (round_id, name, organisation_code, "
+                          "case_ids, opens_on, closes_on, created_by, created_at) VALUES "
+                          "(:r, 'x', NULL, :c, current_date - 1, current_date + 1, 'owner', "
+                          "now())"), {"r": round_id, "c": json.dumps([case_id])})
+        conn.execute(text("INSERT INTO calibration_round_members VALUES (:r, :o, :v)"),
+                     {"r": round_id, "o": pg.org_b, "v": member})
+    owner.dispose()
+    assert submitted and member
+    code = ("INSERT INTO theme_codes (id, review_id, theme, codebook_version, coded_by, "
+            "coded_at) VALUES (md5(random()::text), %s, 'patient_flow', '2026.1', 'x', now())")
+    for who in ("p_researcher", "p_reviewer", "p_lead"):
+        with pg.connect(who) as conn:
+            answers = {_refusal(conn, code, (rid,)) for rid in (submitted, "no-such-review")}
+            assert len(answers) == 1 and "inserted" not in answers, (who, answers)
+    answer = ("INSERT INTO calibration_answers (answer_id, round_id, case_id, organisation_code, "
+              "reviewer_id, status) VALUES (md5(random()::text), %s, %s, %s, %s, 'draft')")
+    for who in ("p_researcher", "p_reviewer", "p_lead"):
+        with pg.connect(who) as conn:
+            answers = {_refusal(conn, answer, (round_id, case_id, pg.org_b, rv))
+                       for rv in (member, "no-such-reviewer")}
+            assert len(answers) == 1 and "inserted" not in answers, (who, answers)
+
+
+def test_a_person_cannot_write_the_databases_own_audit_entries(pg):  # noqa: F811
+    """Second audit, finding 7: a researcher and a reviewer wrote entries of the shape the
+    database gives what it ends (``audit.stall_ended``/``audit.lock_ended``, tool
+    ``database``), claiming a named colleague's session was ended. Both functions refuse
+    them now; a person's own entries still go in."""
+    before = [_ended(pg, a) for a in ("audit.lock_ended", "audit.stall_ended")]
+    scope = json.dumps({"ended": "p_lead", "table": "reviews", "mode": "AccessExclusiveLock"})
+    for who in ("p_researcher", "p_reviewer", "p_lead"):
+        with pg.connect(who) as conn:
+            for function in ("sjr_audit_enqueue", "sjr_audit_append"):
+                for action, tool in (("audit.lock_ended", "database"),
+                                     ("audit.stall_ended", "sql"), ("reviews.list", "database")):
+                    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                        with conn.transaction():
+                            conn.execute(f"SELECT {function}('x', NULL, %s, %s, NULL, NULL, %s)",
+                                         (action, scope, tool))
+            conn.execute("SELECT sjr_audit_enqueue('x', NULL, 'audit.show', '{}', NULL, NULL, "
+                         "'sql')")
+            conn.commit()
+    assert [_ended(pg, a) for a in ("audit.lock_ended", "audit.stall_ended")] == before
