@@ -428,3 +428,37 @@ def test_a_person_cannot_write_the_databases_own_audit_entries(pg):  # noqa: F81
                          "'sql')")
             conn.commit()
     assert [_ended(pg, a) for a in ("audit.lock_ended", "audit.stall_ended")] == before
+
+
+def test_who_recorded_and_when_are_the_databases(pg):  # noqa: F811
+    """Second audit, finding 5: a lead credited an action, a training record and a calibration
+    round to the programme team, dated years back, with a version of their choosing. The
+    database now sets who and when for a person's role, and an action's version."""
+    with pg.connect("p_lead") as conn:
+        conn.execute("INSERT INTO actions (id, organisation_code, description, owner_role, "
+                     "status, agreed_on, recorded_by, recorded_at, updated_by, updated_at, "
+                     "version) VALUES ('forged-action', %s, 'x', 'Matron', 'open', "
+                     "'2020-01-01', 'p_programme', '2001-01-01', 'p_admin', '2001-01-02', 7)",
+                     (pg.org_a,))
+        conn.execute("UPDATE actions SET status = 'dropped', updated_by = 'p_programme', "
+                     "updated_at = '2001-01-03', version = 1 WHERE id = 'forged-action'")
+        conn.execute("INSERT INTO training_records (record_id, organisation_code, reviewer_id, "
+                     "trained_on, session, recorded_by, recorded_at) VALUES ('forged-record', "
+                     "%s, %s, '2020-01-01', 'x', 'p_programme', '2001-01-01')",
+                     (pg.org_a, pg.reviewer_id))
+        conn.execute("INSERT INTO calibration_rounds (round_id, name, organisation_code, "
+                     "case_ids, opens_on, closes_on, created_by, created_at) VALUES "
+                     "('forged-round', 'x', %s, '[]', '2020-01-01', '2020-02-01', "
+                     "'p_programme', '2001-01-01')", (pg.org_a,))
+        year = dt_year()
+        assert conn.execute(
+            "SELECT recorded_by, extract(year FROM recorded_at)::int, updated_by, "
+            "extract(year FROM updated_at)::int, version FROM actions "
+            "WHERE id = 'forged-action'").fetchone() == ("p_lead", year, "p_lead", year, 2)
+        assert conn.execute(
+            "SELECT recorded_by, extract(year FROM recorded_at)::int FROM training_records "
+            "WHERE record_id = 'forged-record'").fetchone() == ("p_lead", year)
+        assert conn.execute(
+            "SELECT created_by, extract(year FROM created_at)::int FROM calibration_rounds "
+            "WHERE round_id = 'forged-round'").fetchone() == ("p_lead", year)
+        conn.rollback()
