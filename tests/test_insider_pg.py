@@ -462,3 +462,27 @@ def test_who_recorded_and_when_are_the_databases(pg):  # noqa: F811
             "SELECT created_by, extract(year FROM created_at)::int FROM calibration_rounds "
             "WHERE round_id = 'forged-round'").fetchone() == ("p_lead", year)
         conn.rollback()
+
+
+def test_a_persons_new_review_is_dated_now(pg):  # noqa: F811
+    """Second audit, finding 6: a reviewer filed a review dated years back (``created_at``
+    and ``updated_at`` of a person's insert were what the caller wrote). A new review by a
+    person is now dated by the database's clock, within a few minutes' skew."""
+    review_id = _submitted_review(pg, pg.org_a, pg.reviewer_id)
+    with pg.connect("p_reviewer") as conn:
+        columns = [c for (c,) in conn.execute(
+            "SELECT column_name::text FROM information_schema.columns WHERE table_name = "
+            "'reviews' AND table_schema = current_schema() AND column_name NOT IN ('review_id', "
+            "'created_at', 'updated_at', 'updated_by', 'version', 'status', 'content_hash', "
+            "'content_hash_version', 'second_review_of', 'review_stage')")]
+        listed = ", ".join(columns)
+        copy = (f"INSERT INTO reviews (review_id, created_at, updated_at, updated_by, version, "
+                f"status, review_stage, {listed}) SELECT %s, %s, %s, 'p_reviewer', 1, 'draft', "
+                f"'first', {listed} FROM reviews WHERE review_id = %s")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            with conn.transaction():
+                conn.execute(copy, ("insider-backdated", "2021-03-01", "2021-03-02", review_id))
+        with conn.transaction():  # dated now: taken
+            conn.execute(copy.replace("%s, %s, %s, 'p_reviewer'", "%s, now(), now(), "
+                                      "'p_reviewer'"), ("insider-dated-now", review_id))
+        conn.rollback()
