@@ -501,6 +501,10 @@ def _norm(label: str) -> str:
     return " ".join(label.replace("\u2060", "").replace("\xa0", " ").split())
 
 
+FIRST_POOR_SHOWN = ("The deaths with poor or very poor overall care at first stage are the "
+                    "care-score table's overall scores 1 and 2 as shown")
+"""What a trust's second-stage table says under it when that row is the care table's two
+cells added up as printed (``sjrlib.report.trust``), not a rounded count."""
 OVERALL = "Overall assessment of care"
 """The care table's row of overall care (``domain.label("phase", "overall")``)."""
 
@@ -599,12 +603,28 @@ class _Reader:
         return self.problem.count(key, text, threshold=rule[0], rounding=rule[1],
                                   where=self.where(page, table, row, column))
 
-    def ratio(self, page, table, num, base, row, column, ci_column=None, rule=(0, 1)):
+    def ratio(self, page, table, num, base, row, column, ci_column=None, rule=(0, 1),
+              parts: Sequence[tuple] = ()):
+        """A percentage ``num / base`` printed in ``column``; ``parts``: the printed cells
+        ``num`` is the sum of (care scores 1 and 2). A table whose note says its
+        percentages come from the printed counts takes such a sum as printed (the sum of
+        two rounded cells, 10 and 30 printed, may be 36-44): if the percentage is of that
+        printed sum, it says nothing more."""
         if column not in table.columns:
             return
         text = table.cell(row, column) or ""
         ci = table.cell(row, ci_column) if ci_column else None
         how = f"{column} beside its counts ({page.path.name}, {_norm(row)})"
+        if parts and FROM_SHOWN in table.note and not table.values:
+            shown = [self.problem.vars[k].shown.replace(",", "") for k in parts]
+            b = self.problem.vars[base].shown.replace(",", "") if base else ""
+            parsed = _percent_text(text)
+            if parsed is None:
+                return  # no percentage printed (a part withheld): nothing to read
+            if all(x.isdigit() for x in shown) and b.isdigit() and int(b) > 0 and \
+                    f"{100 * sum(map(int, shown)) / int(b):.{parsed[1]}f}" == \
+                    f"{parsed[0]:.{parsed[1]}f}":
+                return  # of the printed cells: nothing new
         if table.values:
             stored = table.values.get((row, column))
             if not isinstance(stored, (int, float)):
@@ -730,14 +750,19 @@ class _Reader:
         if not all(k in p.vars for k in care):
             return
         poor = p.unknown((ident, "care_poor", OVERALL))
+        # the second-stage table's "deaths with poor or very poor overall care at first stage"
+        # are overall scores 1 and 2; where its note says it is their sum as printed
+        # (FIRST_POOR_SHOWN, sjrlib.report.trust), that is not a rounded count of the true
+        # sum, tells nothing more and is not read as one (read as one it was too narrow: 10
+        # and 30 printed, 40 read as 38-42 where the scores allow 36-44)
         first = (ident, "ss", "first_poor")
         if first in p.vars:
             p.add_sum(care[:2], first, f"the second-stage table's poor care at first stage = "
                                        f"overall scores 1 and 2 ({page.path.name})")
-            backlog = (ident, "ss", "backlog")
-            if backlog in p.vars:
-                p.add_sum([backlog, p.fresh()], first,
-                          f"not yet reviewed at second stage, of them ({page.path.name})")
+        backlog = (ident, "ss", "backlog")
+        if backlog in p.vars:
+            p.add_sum([backlog, p.fresh()], poor,
+                      f"not yet reviewed at second stage, of the poor care ({page.path.name})")
         for reviews, poor_asked in self.pending_asked.pop(ident, []):
             if reviews in p.vars:
                 p.add_sum([reviews, p.fresh()], care[2],
@@ -791,7 +816,7 @@ class _Reader:
                 poor = p.unknown((page.ident, "care_poor", phase))
                 p.add_sum([keys[0], keys[1]], poor, f"scores 1 and 2 ({page.path.name})")
                 self.ratio(page, table, poor, n, row, "% poor or very poor care",
-                           "95% confidence interval", rule)
+                           "95% confidence interval", rule, parts=keys[:2])
 
     def problems(self, page, table, rule):
         p = self.problem
@@ -829,7 +854,8 @@ class _Reader:
             elif _is_total(row, table):
                 total = self.cell(page, table, rule, (page.ident, "ss", "TOTAL"), row, "Number")
             elif row.startswith("Deaths with poor or very poor overall care at first stage"):
-                self.cell(page, table, rule, (page.ident, "ss", "first_poor"), row, "Number")
+                if FIRST_POOR_SHOWN not in _norm(table.note):
+                    self.cell(page, table, rule, (page.ident, "ss", "first_poor"), row, "Number")
             elif "not yet reviewed at second stage" in row:
                 self.cell(page, table, rule, (page.ident, "ss", "backlog"), row, "Number")
         p.add_sum(parts, total, f"second-stage scores add up ({page.path.name})")
@@ -872,6 +898,9 @@ class _Reader:
                     numerator = p.unknown((page.ident, "fq", f"{cap} | {_norm(row)} | poor"))
                     p.add_sum([cells[scores[0]], cells[scores[1]]], numerator,
                               f"scores 1 and 2 ({where})")
+                    self.ratio(page, table, numerator, base, row, column, ci, rule,
+                               parts=[cells[scores[0]], cells[scores[1]]])
+                    continue
                 else:
                     words = column[1:].strip().lower()
                     named = next((c for c in counts if c.lower().startswith(words)), None)

@@ -639,8 +639,9 @@ def _tables_page(path: Path, tables: list[tuple[str, list[str], list[tuple[str, 
     """A report page holding several tables (caption, columns, rows, total rows), each with
     the rule's note under it, as a trust report prints them."""
     parts = []
-    for caption, columns, rows, totals in tables:
-        one = _page(path, caption, columns, rows, totals=totals).read_text(encoding="utf-8")
+    for caption, columns, rows, totals, *note in tables:
+        one = _page(path, caption, columns, rows, totals=totals,
+                    note=note[0] if note else RULE_NOTE).read_text(encoding="utf-8")
         parts.append(one.removeprefix("<html><body>").removesuffix("</body></html>"))
     path.write_text("<html><body>" + "".join(parts) + "</body></html>", encoding="utf-8")
     return path
@@ -655,8 +656,12 @@ def test_the_second_stage_tables_poor_care_against_the_care_tables_overall_score
     table, 10 deaths with poor or very poor overall care at first stage: the same deaths as
     the overall scores 1 and 2 (8-12 of them), so the * of score 1 is at most 12 - 8 = 4.
     Printed as the sum of the two cells as shown (*), nothing is narrowed."""
+    from sjrlib.disclosure_check import FIRST_POOR_SHOWN
+
     overall = "Overall assessment of care"
-    for first_poor, found in (("10", {(1, 4)}), ("*", set())):
+    derived = f"{RULE_NOTE} {FIRST_POOR_SHOWN} (* when either is withheld)."
+    for first_poor, note, found in (("10", RULE_NOTE, {(1, 4)}), ("*", RULE_NOTE, set()),
+                                    ("10", derived, set())):
         _tables_page(tmp_path / "trusts" / "XAA.html", [
             ("Care scores by phase of care", CARE_COLUMNS,
              [(overall, ["*", "10", "20", "15", "*", "45"])], ()),
@@ -664,7 +669,7 @@ def test_the_second_stage_tables_poor_care_against_the_care_tables_overall_score
              [(FIRST_POOR, [first_poor]),
               ("… of which not yet reviewed at second stage", ["*"]),
               ("Overall care at second stage: 2 Poor care", ["*"]),
-              ("All second-stage reviews", ["*"])], ("All second-stage reviews",)),
+              ("All second-stage reviews", ["*"])], ("All second-stage reviews",), note),
         ])
         findings, n, _ = check_reports([tmp_path])
         assert n == 1
@@ -845,3 +850,30 @@ def test_a_pages_relations_taken_together_narrow_what_each_alone_does_not(tmp_pa
                         ("av5", quarters[3], 6), ("av6", quarters[3], 6)}
     monkeypatch.setattr(disclosure_check.Problem, "combine", lambda self, owner=None: False)
     assert check_reports([tmp_path])[0] == []
+
+
+def test_a_percentage_of_scores_1_and_2_as_printed_is_not_read_as_one_rounded_count(tmp_path):
+    """XI9 in the demo's reports: overall scores 1 and 2 printed 10 and 30 (their sum 36-44)
+    with "% poor or very poor care" of their printed sum, 40. Read back as one rounded count
+    (38-42) it was too narrow, and beside a question's 45 asked with poor care (43-47) the
+    page was "inconsistent" and the relation dropped. Read as the printed cells, the
+    question's rows 40, 0 and two * leave each * at 1-5: found."""
+    overall = "Overall assessment of care"
+    ext = ("Deaths of autistic patients beside patients with a learning disability: reviews "
+           "and poor or very poor overall care (ext2026 questions)")
+    shown = f"{RULE_NOTE} Percentages and intervals are computed from the rounded counts shown."
+    _tables_page(tmp_path / "trusts" / "XI9.html", [
+        ("Care scores by phase of care",
+         [*CARE_COLUMNS, "% poor or very poor care", "95% confidence interval"],
+         [(overall, ["10", "30", "40", "20", "0", "100", "40.0%", "30.9–49.8%"])], (), shown),
+        (ext, ["Reviews", "Poor or very poor overall care", "% poor or very poor"],
+         [("Learning disability, not autistic", ["*", "*", "–"]),
+          ("Autistic, no learning disability", ["0", "0", "–"]),
+          ("Learning disability and autistic", ["*", "*", "–"]),
+          ("Neither (or not known)", ["85", "40", "–"]),
+          ("All reviews asked", ["95", "45", "–"])], ("All reviews asked",), shown)])
+    findings, _, notes = check_reports([tmp_path])
+    assert notes == []
+    assert {(f.key[2].split(" | ")[1], f.high) for f in findings
+            if f.narrowed and "Poor or very poor" in f.key[2]} == {
+        ("Learning disability, not autistic", 5), ("Learning disability and autistic", 5)}

@@ -359,3 +359,42 @@ def test_a_pooled_table_is_protected_against_every_organisations_table_at_once()
     assert not narrowed(10, [10, 0], RULE)  # the cell-by-cell check lets 10 through
     assert table.frame.at[row, score_2] == RULE.symbol
     assert "set against every organisation's own report" in table.note
+
+
+def test_a_questions_total_is_protected_within_the_care_tables_poor_care():
+    """XI9 in the demo's reports: the care table printed overall scores 1 and 2 as 10 and 30
+    (so at most 44 reviews with poor overall care), a question's table 45 of the reviews
+    asked with poor care (43-47, so 43-44), and its rows 40 and two * (and 0): the two *
+    added up to at most 6, each 1-5. Protected knowing the care table's most, every * can
+    still be 1 to 7 (checked by brute force); protected without it, they could not."""
+    import itertools
+
+    from sjrlib.disclosure import DisclosureRule, count_range, protect_counts
+    from sjrlib.report.form_questions import TOTAL
+
+    rule = DisclosureRule()
+    poor = "Poor or very poor overall care"
+    raw = pd.DataFrame({poor: [3, 0, 3, 38]},
+                       index=["LD, not autistic", "Autistic, no LD", "LD and autistic",
+                              "Neither"])
+    raw.loc[TOTAL] = raw.sum()
+    most = 44  # 10 and 30 printed: at most 12 + 32
+
+    def narrowed(printed: pd.DataFrame) -> bool:
+        cells = list(printed[poor])
+        ranges = [range(1, 45) if c == rule.symbol else
+                  range(count_range(c, rule)[0], count_range(c, rule)[1] + 1) for c in cells]
+        seen = [set() for _ in cells]
+        for combo in itertools.product(*ranges[:-1]):
+            total = sum(combo)
+            if total in ranges[-1] and total <= most:
+                for s, v in zip(seen, (*combo, total), strict=True):
+                    s.add(v)
+        return any(c == rule.symbol and not set(range(1, 8)) <= s
+                   for c, s in zip(cells, seen, strict=True))
+
+    plain = protect_counts(raw.astype(object), rule, total_row=TOTAL)
+    assert narrowed(plain)
+    known = protect_counts(raw.astype(object), rule, total_row=TOTAL,
+                           known={(TOTAL, poor): [(0, most)]})
+    assert not narrowed(known), known

@@ -43,6 +43,7 @@ import pandas as pd
 from sjrlib import domain
 from sjrlib.disclosure import (
     DisclosureRule,
+    count_range,
     differencing_withheld,
     protect_counts,
     published_rate,
@@ -148,6 +149,38 @@ def _protect(raw: pd.DataFrame, rule: DisclosureRule,
                           pooled=pooled, **margins)
 
 
+def _within_care_table(reviews: pd.DataFrame, phase: str, poor_column: str,
+                       rule: DisclosureRule) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """What the report's care-score table tells of a question's total row: the reviews asked
+    are among those scoring ``phase`` there, and their poor care among its scores 1 and 2, so
+    neither is more than the most those printed cells allow (``known`` of
+    :func:`sjrlib.disclosure.protect_counts`: each cell a piece of 0 to that most). An audit
+    of the demo's reports found XI9's care table printing overall scores 1 and 2 as 10 and 30
+    (at most 44) beside a question's 45 asked with poor care (at least 43): its rows 40, 0
+    and two ``*`` left each ``*`` at 1-5. The care table is taken as a trust's prints it (the
+    national one withholds as much or more, so this asks no less)."""
+    from sjrlib.report import tables
+
+    raw = tables.care_score_counts(descriptive.care_score_distribution(reviews))
+    printed = protect_counts(raw, rule, total_column=tables.CARE_TOTAL)
+    row = domain.label("phase", phase)
+    if row not in printed.index:
+        return {}
+
+    def most(cells: list[object]) -> int | None:
+        highs = [count_range(c, rule)[1] if c is not None else None for c in cells]
+        return None if any(h is None for h in highs) else sum(highs)
+
+    out = {}
+    for column, cells in (("Reviews", [printed.at[row, tables.CARE_TOTAL]]),
+                          (poor_column, [printed.at[row, c]
+                                         for c in tables.CARE_SCORE_LABELS[:2]])):
+        bound = most(cells)
+        if bound is not None:
+            out[(TOTAL, column)] = [(0, bound)]
+    return out
+
+
 # ------------------------------------------------------------------ poor-care breakdowns ----
 def _poor_care_raw(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str, str],
                    phase: str, poor_column: str) -> pd.DataFrame:
@@ -167,10 +200,13 @@ def _poor_care_raw(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str,
 
 def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str, str],
                      rule: DisclosureRule, *, phase: str, caption: str, index_name: str,
-                     note: str, alpha: float, by: str | None = None) -> ReportTable:
+                     note: str, alpha: float, by: str | None = None,
+                     among: pd.DataFrame | None = None) -> ReportTable:
     """Reviews and poor or very poor care in ``phase`` per group (``groups``: a label per
     review, partitioning them), with a total row; protected down the columns (and, ``by``
-    given, against each organisation's own table: :func:`_protect`)."""
+    given, against each organisation's own table: :func:`_protect`). ``among``: all the
+    reviews of the report, whose care-score table prints the reviews asked among its own
+    (:func:`_within_care_table`)."""
     phase_words = "overall" if phase == "overall" else domain.label("phase", phase).lower()
     poor_column = f"Poor or very poor {phase_words} care"
 
@@ -178,7 +214,10 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
         return _poor_care_raw(part, groups, order, phase, poor_column)
 
     raw = raw_of(reviews)
-    counts, withheld = _protect(raw, rule, _per_group(reviews, by, raw_of), total_row=TOTAL)
+    margins: dict = {"total_row": TOTAL}
+    if among is not None and rule.active:
+        margins["known"] = _within_care_table(among, phase, poor_column, rule)
+    counts, withheld = _protect(raw, rule, _per_group(reviews, by, raw_of), **margins)
     pct, ci = [], []
     for label, n, k in zip(raw.index, raw["Reviews"], raw[poor_column], strict=True):
         exact = 100 * k / n if n else None
@@ -224,7 +263,8 @@ def _overall_care_by(reviews: pd.DataFrame, question: str, grouping: _Grouping,
         return _none_asked(what)
     groups, order = grouping(first)
     return _poor_care_table(first, groups, order, rule, phase="overall", caption=caption,
-                            index_name=index_name, note=note, alpha=alpha, by=by)
+                            index_name=index_name, note=note, alpha=alpha, by=by,
+                            among=reviews)
 
 
 def _autism_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sjrlib import domain, plots, spc
+from sjrlib.disclosure_check import FIRST_POOR_SHOWN
 from sjrlib.report import completeness, narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
 from sjrlib.report.figures import Chart
@@ -420,10 +421,8 @@ class TrustReport(FormQuestionSections):
             note=tables._note(self.rule, "Poor or very poor overall care at first stage (score "
                               "1-2) should lead to a second-stage review by another reviewer or "
                               "a panel, who also judge avoidability."
-                              + (" The deaths with poor or very poor overall care at first "
-                                 "stage are the care-score table's overall scores 1 and 2 as "
-                                 "shown (* when either is withheld)." if self.rule.active
-                                 else "")),
+                              + (f" {FIRST_POOR_SHOWN} (* when either is withheld)."
+                                 if self.rule.active else "")),
             total_rows=["All second-stage reviews"], index_name="",
         )
 
