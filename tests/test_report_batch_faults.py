@@ -161,6 +161,13 @@ def test_a_killed_worker_is_replaced_and_its_report_cleaned_up(tmp_path):
     assert _gone(kernel), "the killed worker's kernel is left running"
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """The batch's Ctrl-C as a person at a terminal has it: a test run started in the
+    background by a non-interactive shell (``make test &``) ignores SIGINT, and every process
+    it starts inherits that, so the batch would never see the Ctrl-C these tests send."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 RUN_JOBS = """
 import json, sys
 from pathlib import Path
@@ -191,7 +198,7 @@ def test_an_interrupted_batch_removes_what_it_did_not_finish(tmp_path, how):
     script.write_text(RUN_JOBS.format(tests=str(Path(__file__).parent)))
     process = subprocess.Popen([sys.executable, str(script), str(tmp_path)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         _wait_for(tmp_path / "slow-lfd.xlsx")  # its workbook is written, its page is not
         kernel, worker = _pids(tmp_path / "slow.pid")
@@ -321,7 +328,7 @@ def test_ctrl_c_on_sjr_report_all(store, first_batch, tmp_path):
         [str(SJR), "report", "all", "--db", store.url, "--out", str(out), "--period", PERIOD,
          "--jobs", "1", "--quiet", "--force"],
         env=_env(store), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         deadline = time.monotonic() + 600
         while (folder / "national.html").stat().st_mtime_ns == before \
