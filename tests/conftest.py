@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
 
 import pytest
+
+# Ctrl-C as at a terminal, for every process the tests start: a test run started in the
+# background by a non-interactive shell (`make test &`) ignores SIGINT and its processes
+# inherit that, so a batch under test never saw the Ctrl-C a test sends, and JupyterHub's
+# servers, stopped with SIGINT first, outlived the hub's 30 s.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 POSTGRES_URL = os.environ.get("SJR_TEST_POSTGRES_URL")
 
