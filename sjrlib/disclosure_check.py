@@ -31,6 +31,7 @@ relations hold) but not complete: a finding is a proven leak, no finding is evid
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -340,13 +341,11 @@ class Problem:
         narrowing one relation at a time can miss (``x + y = a``, ``x + z = b``, ``y + z = c``
         give ``x`` exactly; an audit of the demo's reports found a trust's two rows of one
         table that did so). For each page (relations among one organisation's, or the
-        national page's, cells alone), each hidden or rounded count's least and most subject
+        national page's, cells alone), each hidden count's least and most subject
         to all of them at once (a linear programme over the current ranges: its bounds hold
         for whole counts too, so what it finds is forced). ``owner``: whose a count is (the
         page's ident, the first of its key), relations among one owner's counts alone taken
         together. Returns whether a range changed."""
-        highs = _quiet_highs()
-
         groups: dict[object, list[tuple[list[tuple], tuple]]] = {}
         for parts, total, _how in self.sums:
             owners = {owner(k) for k in (*parts, total) if not self.vars[k].aux}
@@ -355,7 +354,7 @@ class Problem:
         changed = False
         for sums in groups.values():
             for component in _components(sums):
-                changed |= self._combine(component, highs)
+                changed |= self._combine(component, _quiet_highs())
         return changed
 
     def _combine(self, sums: list[tuple[list[tuple], tuple]], highs) -> bool:
@@ -438,10 +437,12 @@ class Problem:
         return out
 
 
+@functools.cache
 def _quiet_highs():
-    """A HiGHS solver (``highspy``: its linear programmes re-solved in place, some twenty
-    times faster here than ``scipy.optimize.linprog``'s setting up each anew) that prints
-    nothing: its banner goes to the process's own output when the first one is made."""
+    """The process's HiGHS solver, made once (each programme clears it): ``highspy`` re-solves
+    in place, some twenty times faster here than ``scipy.optimize.linprog`` setting up each
+    anew. It prints nothing: its banner, written to the process's own output when the first
+    one is made, goes to /dev/null."""
     import os
     import sys
 
