@@ -168,6 +168,7 @@ def suppression_mask(
     known: Mapping[tuple[Hashable, Hashable], Sequence[tuple[int, int | None]]] | None = None,
     pooled: Sequence[pd.DataFrame] | None = None,
     row_sums: Sequence[tuple[Sequence[Hashable], Hashable]] = (),
+    at_most: Sequence[tuple[tuple[Hashable, Hashable], tuple[Hashable, Hashable]]] = (),
 ) -> pd.DataFrame:
     """Which cells of a count table are withheld: primary and secondary suppression.
 
@@ -207,6 +208,14 @@ def suppression_mask(
         Further relations in every row: ``(columns, total column)``, the columns adding up to
         the total one besides ``total_column``'s (a trust's avoidability scores 1-3 add up to
         its deaths judged more likely than not).
+    at_most
+        ``[(cell, other cell), ...]``: the first is at most the second, which a reader knows
+        without a margin saying so (a quarter's reviewed deaths are among its deaths in scope,
+        its learning disability deaths among its deaths). Only the hardening attack uses them: a
+        ``*`` that one of them narrows is defended like any other finding. An audit of the
+        demo's reports (2026-12-06) found XE1's learning disability deaths of Q3, ``*``, at
+        1-4: deaths 10, ``*``, ``*``, ``*`` (year 20) beside reviewed 10, ``*``, 0, ``*``
+        (year 20).
 
     Returns
     -------
@@ -238,7 +247,7 @@ def suppression_mask(
     relations = _relations(table, columns, total_row, total_column, parts, row_sums)
     while True:
         _secondary(mask, counts, relations)
-        if not _harden(mask, counts, relations, rule, known, pooled):
+        if not _harden(mask, counts, relations, rule, known, pooled, at_most):
             return mask
 
 
@@ -274,7 +283,8 @@ def _cost(counts: pd.DataFrame, relations):
 
 
 def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
-            known: Mapping | None = None, pooled: Sequence[pd.DataFrame] | None = None) -> bool:
+            known: Mapping | None = None, pooled: Sequence[pd.DataFrame] | None = None,
+            at_most: Sequence = ()) -> bool:
     """Attack the table as published (:class:`sjrlib.disclosure_check.Problem`: every range a
     printed cell allows, every relation of its margins, propagated together) and, for each
     count it recovers, and each ``*`` it narrows inside 1 to the threshold
@@ -284,7 +294,7 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
     quarter's 40 reviewed deaths (38-42) with avoidability scores 5 and 6 printed as 20 each
     (18-22 each) leave its two ``*`` scores 1-5 each, not 1-7. Returns whether anything
     changed."""
-    findings, named = _attack(mask, counts, relations, rule, known, pooled)
+    findings, named = _attack(mask, counts, relations, rule, known, pooled, at_most)
     if not findings:
         return False
     # one more cell at a time (then attack again): the cheapest visible non-zero cell sharing
@@ -295,7 +305,8 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
     cost = _cost(counts, relations)
     # a finding of the relations taken together has no one relation to defend: the cell whose
     # withholding ends it is looked for directly (_withhold_any)
-    for finding in (f for f in findings if TOGETHER not in f.how):
+    # nor has one an inequality gave (at_most: which cell to withhold is not one of its own)
+    for finding in (f for f in findings if TOGETHER not in f.how and AMONG not in f.how):
         anchors = ([*named[finding.key], *(cell for k, cells in named.items()
                                            if k[1] == finding.key[1] for cell in cells)]
                    if finding.key in named
@@ -312,12 +323,12 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
             pick = min(visible, key=cost)
             mask.at[pick] = True
             return True
-    return _withhold_any(mask, counts, relations, rule, known, pooled, findings, cost)
+    return _withhold_any(mask, counts, relations, rule, known, pooled, findings, cost, at_most)
 
 
 def _withhold_any(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
                   known: Mapping | None, pooled: Sequence[pd.DataFrame] | None, findings,
-                  cost) -> bool:
+                  cost, at_most: Sequence = ()) -> bool:
     """The last resort of :func:`_harden` when no cell beside a finding can be withheld (the
     leak runs through the groups' own figures to a pooled cell elsewhere, e.g. a group's
     ``*`` narrowed through its own row by the pooled total of another column): if some
@@ -327,14 +338,16 @@ def _withhold_any(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Dis
     itself) is not this table's to defend, and withholding all of it would not help."""
     visible = sorted((cell for cell in ((r, c) for r in counts.index for c in counts.columns)
                       if not mask.at[cell] and _value(counts.at[cell]) > 0), key=cost)
-    if not visible or not (pooled or any(TOGETHER in f.how for f in findings)):
+    if not visible or not (pooled or any(TOGETHER in f.how or AMONG in f.how
+                                         for f in findings)):
         return False
 
     def left(withheld: list[tuple]) -> set:
         trial = mask.copy()
         for cell in withheld:
             trial.at[cell] = True
-        return {f.key for f in _attack(trial, counts, relations, rule, known, pooled)[0]}
+        return {f.key for f in _attack(trial, counts, relations, rule, known, pooled,
+                                       at_most)[0]}
 
     staying = left(visible)
     ours = {f.key for f in findings} - staying
@@ -350,13 +363,16 @@ TOGETHER = "the page's relations taken together"
 """Why :meth:`sjrlib.disclosure_check.Problem.combine` narrowed a count (its findings'
 ``how`` begins with it)."""
 
+AMONG = "one count among another (at most it)"
+"""Why the hardening attack's interval propagation narrowed a count through ``at_most``."""
+
 _LAST_RESORT_TRIALS = 12
 """How many of the cheapest cells :func:`_withhold_any` tries one by one."""
 
 
 def _attack(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
-            known: Mapping | None, pooled: Sequence[pd.DataFrame] | None
-            ) -> tuple[list, dict[tuple, list[tuple]]]:
+            known: Mapping | None, pooled: Sequence[pd.DataFrame] | None,
+            at_most: Sequence = ()) -> tuple[list, dict[tuple, list[tuple]]]:
     """The attack of :func:`_harden` on the table as ``mask`` would publish it: the findings
     (counts recovered, ``*`` narrowed), and each named piece's pooled cells."""
     from sjrlib.disclosure_check import Problem
@@ -382,6 +398,9 @@ def _attack(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
             for piece, (lo, hi) in zip(pieces, ranges, strict=True):
                 problem.vars[piece].lo, problem.vars[piece].hi = lo, hi
             problem.add_sum(pieces, cell, "printed elsewhere")
+    for small, big in at_most:
+        if small in problem.vars and big in problem.vars:
+            problem.add_sum([small, problem.fresh()], big, AMONG)
     named = _declare_groups(problem, pooled or (), rule, relations)
     findings = problem.solve()
     # the table's relations taken together, as the checker takes a page's (a trust's year
@@ -482,6 +501,7 @@ def protect_counts(
     known: Mapping[tuple[Hashable, Hashable], Sequence[tuple[int, int | None]]] | None = None,
     pooled: Sequence[pd.DataFrame] | None = None,
     row_sums: Sequence[tuple[Sequence[Hashable], Hashable]] = (),
+    at_most: Sequence[tuple[tuple[Hashable, Hashable], tuple[Hashable, Hashable]]] = (),
 ) -> pd.DataFrame:
     """Apply ``rule`` to the count columns of ``table`` (see :func:`suppression_mask`).
 
@@ -491,7 +511,7 @@ def protect_counts(
     columns = list(table.columns if columns is None else columns)
     mask = suppression_mask(
         table, rule, columns=columns, total_row=total_row, total_column=total_column, parts=parts,
-        withheld=withheld, known=known, pooled=pooled, row_sums=row_sums,
+        withheld=withheld, known=known, pooled=pooled, row_sums=row_sums, at_most=at_most,
     )
     out = table.copy()
     for c in columns:

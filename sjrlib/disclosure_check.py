@@ -41,6 +41,7 @@ from pathlib import Path
 
 from sjrlib.disclosure import TOGETHER
 from sjrlib.disclosure_pages import PublishedTable, read_page, read_workbook
+from sjrlib.report.tables import EXCEEDS
 
 __all__ = ["Finding", "Problem", "check_reports", "count_range"]
 
@@ -529,6 +530,25 @@ _LFD_FIELDS = {
 }
 
 
+LFD_AMONG = (("reviewed", "deaths"), ("ld_reviewed", "ld_deaths"), ("ld_deaths", "deaths"),
+             ("ld_reviewed", "reviewed"), ("ld_mltn", "ld_reviewed"), ("ld_mltn", "mltn"),
+             ("mltn", "reviewed"))
+"""Learning from Deaths counts of one row (a quarter, the year) that are among another of
+the same row: the reviewed deaths are among the deaths in scope (where the row does not say
+``check: more reviewed than deaths``: a feed or coding error, flagged instead of a
+percentage), the learning disability figures among everyone's and among their own deaths and
+reviews, more likely than not among the reviewed. A reader knows these without being told: an
+audit of the demo's reports (2026-12-06) found XE1's learning disability deaths of Q3, ``*``,
+left at 1-4 by deaths 10, ``*``, ``*``, ``*`` (20) against reviewed 10, ``*``, 0, ``*``
+(20)."""
+_LFD_AMONG_FIELDS = {f for pair in LFD_AMONG for f in pair}
+_LFD_NAMES = {"deaths": "deaths in scope", "reviewed": "reviewed deaths",
+              "mltn": "deaths judged more likely than not",
+              "ld_deaths": "learning disability deaths",
+              "ld_reviewed": "reviewed learning disability deaths",
+              "ld_mltn": "learning disability deaths judged more likely than not"}
+
+
 def _lfd_field(caption: str, column: str) -> str | None:
     if caption.startswith("Deaths of patients with a learning disability") and \
             column == "More likely than not due to problems in care":
@@ -593,6 +613,7 @@ class _Reader:
     pending_sums: list = field(default_factory=list)
     pending_quarters: list = field(default_factory=list)
     pending_asked: dict = field(default_factory=dict)
+    exceeds: set = field(default_factory=set)
 
     def where(self, page: _Page, table: PublishedTable, row: str, column: str) -> str:
         return f"{page.path.name} | {table.caption[:60]} | {_norm(row)} | {column}"
@@ -747,6 +768,13 @@ class _Reader:
             if all(k in p.vars for k in parts):
                 p.add_sum(parts, (ident, "mltn", row), f"avoidability scores 1-3 are the "
                           f"deaths judged more likely than not ({page.path.name}, {row})")
+        for row in sorted({k[2] for k in p.vars if k[0] == ident and k[1] in _LFD_AMONG_FIELDS}):
+            for part, whole in LFD_AMONG:
+                small, big = (ident, part, row), (ident, whole, row)
+                if small in p.vars and big in p.vars and small not in self.exceeds:
+                    p.add_sum([small, p.fresh()], big,
+                              f"{_LFD_NAMES[part]} are among the {_LFD_NAMES[whole]} "
+                              f"({page.path.name}, {row})")
         care = [(ident, f, OVERALL) for f in ("care1", "care2", "care_n")]
         if not all(k in p.vars for k in care):
             return
@@ -794,6 +822,8 @@ class _Reader:
                     "Deaths of patients with a learning")
                 num = (page.ident, "ld_reviewed" if ld else "reviewed", rid)
                 base = (page.ident, "ld_deaths" if ld else "deaths", rid)
+                if EXCEEDS in (table.cell(row, column) or ""):
+                    self.exceeds.add(num)  # this row's reviewed are not among its deaths
                 if num in p.vars and base in p.vars:
                     self.ratio(page, table, num, base, row, column, rule=rule)
         if totals:

@@ -877,3 +877,26 @@ def test_a_percentage_of_scores_1_and_2_as_printed_is_not_read_as_one_rounded_co
     assert {(f.key[2].split(" | ")[1], f.high) for f in findings
             if f.narrowed and "Poor or very poor" in f.key[2]} == {
         ("Learning disability, not autistic", 5), ("Learning disability and autistic", 5)}
+
+
+def test_reviewed_deaths_are_among_the_deaths_of_their_quarter(tmp_path):
+    """The disclosure audit's XE1 (2026-12-06): learning disability deaths 10, *, *, * (year
+    20) beside reviewed 10, *, 0, * (year 20). A quarter's reviewed deaths are among its
+    deaths, so Q3's deaths are at most the year's deaths less its reviewed (22 - 18): its *
+    is 1-4. Not where the row says it has more reviewed than deaths (a feed error, flagged
+    instead of a percentage): then the relation does not hold, and the page tells nothing."""
+    from sjrlib.report.tables import EXCEEDS
+
+    def page(folder, flag_q2):
+        rows = [("Q1", ["10", "10", "*", "0"]),
+                ("Q2", ["*", "*", EXCEEDS if flag_q2 else "*", "0"]),
+                ("Q3", ["*", "0", "*", "0"]), ("Q4", ["*", "*", "*", "0"]),
+                ("2024-25 total", ["20", "20", "*", "0"])]
+        _page(folder / "XAA.html", LD, LD_COLUMNS, rows, totals=("2024-25 total",))
+        return check_reports([folder])[0]
+
+    findings = page(tmp_path / "plain", flag_q2=False)
+    assert [(f.where.split(" | ")[2], f.shown, f.value, f.high) for f in findings] == [
+        ("Q3", "*", 1, 4)]
+    assert "taken together" in findings[0].how
+    assert page(tmp_path / "flagged", flag_q2=True) == []

@@ -407,3 +407,67 @@ def test_the_year_of_scores_5_and_6_does_not_narrow_their_quarters_through_more_
     plain = protect_counts(raw, RULE, columns=list(tables.LFD_COUNTS), total_row=total,
                            total_column="reviewed", parts=tables._AVOIDABILITY_PARTS)
     assert _lfd_attack(plain, total)
+
+
+def _star_ranges(deaths, reviewed, rule):
+    """Every value each ``*`` of a learning disability table's deaths and reviewed columns
+    can take, given the printed quarters and year of both and that each quarter's reviewed
+    deaths are among its deaths (found by enumerating the quarters, not by the code under
+    test). ``deaths`` and ``reviewed``: the printed cells, quarters then the year."""
+    def values(cell, most):
+        if cell == rule.symbol:
+            return range(1, most + 1)  # a * may be a larger count behind a secondary one
+        if cell in (0, None):
+            return range(0, 1)
+        return range(int(cell) - 2, int(cell) + 3)
+
+    year_d, year_r = set(values(deaths[4], 0)), set(values(reviewed[4], 0))
+    most = max(year_d)
+    quarters = [[(d, r) for d in values(dc, most) for r in values(rc, most) if r <= d]
+                for dc, rc in zip(deaths[:4], reviewed[:4], strict=True)]
+
+    def sums(pairs_list):  # every (deaths, reviewed) the quarters can add up to
+        reach = {(0, 0)}
+        for pairs in pairs_list:
+            reach = {(a + d, b + r) for a, b in reach for d, r in pairs if a + d <= most}
+        return reach
+
+    seen: dict[tuple[str, int], set[int]] = {}
+    for i, pairs in enumerate(quarters):
+        rest = sums(quarters[:i] + quarters[i + 1:])
+        for d, r in pairs:
+            if any(d + a in year_d and r + b in year_r for a, b in rest):
+                seen.setdefault(("deaths", i), set()).add(d)
+                seen.setdefault(("reviewed", i), set()).add(r)
+    return seen
+
+
+def test_learning_disability_deaths_do_not_narrow_against_their_reviews(monkeypatch):
+    """The disclosure audit's XE1 (2026-12-06): learning disability deaths printed 10, *, *, *
+    (year 20) beside reviewed 10, *, 0, * (year 20). Q3's reviewed 0 and each quarter's
+    reviewed being among its deaths left Q3's deaths * at 1-4: the year's deaths less its
+    reviewed is at most 22 - 18. Protected knowing that reviewed deaths are among deaths, no
+    * of either column is narrowed inside 1-7 (checked by enumerating the quarters)."""
+    total = "2024-25\u00a0total"
+    quarters = _lfd_quarters(reviewed=[60] * 4, deaths=[400] * 4, mltn=[20] * 4,
+                             avoid=[(0, 0, 20, 20, 10, 10)] * 4)
+    quarters["ld_deaths"] = [10, 5, 2, 3]
+    quarters["ld_reviewed"] = [10, 5, 0, 3]
+    quarters["ld_more_likely_than_not"] = [0, 0, 0, 0]
+
+    def narrowed():
+        _, protected = tables.protect_lfd(quarters, RULE, total_label=total)
+        deaths, reviewed = list(protected["ld_deaths"]), list(protected["ld_reviewed"])
+        out = []
+        for (column, i), seen in _star_ranges(deaths, reviewed, RULE).items():
+            cell = (deaths if column == "deaths" else reviewed)[i]
+            if cell == RULE.symbol and max(seen) < RULE.threshold:
+                out.append((column, i, min(seen), max(seen)))
+        return deaths, reviewed, out
+
+    with monkeypatch.context() as m:
+        m.setattr(tables, "_lfd_among", lambda raw, exceeds: [])
+        deaths, reviewed, before = narrowed()
+    assert [deaths, reviewed] == [[10, "*", "*", "*", 20], [10, "*", 0, "*", 20]]
+    assert ("deaths", 2, 1, 4) in before  # the audit's finding, without the relation
+    assert narrowed()[2] == []

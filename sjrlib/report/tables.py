@@ -340,7 +340,8 @@ def protect_lfd(
     raw = raw.astype(object)
     options = {"columns": list(LFD_COUNTS), "total_row": total_label,
                "total_column": "reviewed", "parts": _AVOIDABILITY_PARTS, "known": known,
-               "row_sums": [(_MLTN_PARTS, "more_likely_than_not")]}
+               "row_sums": [(_MLTN_PARTS, "more_likely_than_not")],
+               "at_most": _lfd_among(raw, exceeds)}
     protected = protect_counts(raw, rule, **options)
     withheld = pd.DataFrame(False, index=raw.index, columns=list(LFD_COUNTS))
     for _ in range(2 * len(raw)):  # each round withholds one more cell, or ends
@@ -371,6 +372,30 @@ def protect_lfd(
             protected.at[label, column] = NOT_KNOWN
     protected.attrs["feed_gaps"] = gaps
     return raw, protected
+
+
+_LFD_AMONG = (("reviewed", "deaths_in_scope"), ("ld_reviewed", "ld_deaths"),
+              ("ld_deaths", "deaths_in_scope"), ("ld_reviewed", "reviewed"),
+              ("ld_more_likely_than_not", "ld_reviewed"),
+              ("ld_more_likely_than_not", "more_likely_than_not"))
+"""Counts of a Learning from Deaths row that are among another of the same row
+(``sjrlib.disclosure_check.LFD_AMONG``, as a reader of the page knows them)."""
+
+
+def _lfd_among(raw: pd.DataFrame, exceeds: set[tuple[str, str]]) -> list[tuple]:
+    """The ``at_most`` cells of :func:`sjrlib.disclosure.suppression_mask` for a Learning from
+    Deaths table: in each row, each pair of :data:`_LFD_AMONG` whose counts are both known,
+    except reviewed deaths that exceed their deaths (the row says "check: more reviewed than
+    deaths" instead of a percentage, so a reader does not take them as among them)."""
+    out = []
+    for label in raw.index:
+        for part, whole in _LFD_AMONG:
+            a, b = raw.at[label, part], raw.at[label, whole]
+            if a is None or b is None or a is pd.NA or b is pd.NA or (label, part) in exceeds:
+                continue
+            if int(a) <= int(b):
+                out.append(((label, part), (label, whole)))
+    return out
 
 
 def published_share(count: object, base: object, rule: DisclosureRule):
