@@ -9,7 +9,9 @@ and bumps its ``version``.
 A re-imported review is found unchanged by its content hash (:func:`content_hashes`, kept in
 ``reviews.content_hash`` by revision ``0010_review_hash``) without reading it back: an identical
 re-import costs one narrow read of the stored hashes. Only a review whose hash differs, or has
-none valid for its current version, is loaded and compared column by column.
+none valid for its current version, is loaded and compared column by column. On PostgreSQL only
+the owner (and services) record hashes: a person's own role writes none (revision
+``0028_owner_hashes``), so a person's re-import compares what they imported themselves.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from data_access.loading import (
     load_deaths,
     load_organisations,
 )
+from data_access.pg_security import database_user
 from sjrlib import domain
 from sjrlib.arrow_text import holds_any, value_bytes
 from sjrlib.io import RESTART
@@ -1034,6 +1037,7 @@ def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
     if duplicated:
         raise StoreError(f"review_id repeated in the frame: {', '.join(duplicated[:20])}")
     hashes = content_hashes(frame)
+    hashed = _records_hashes(conn)
     exists = np.zeros(len(frame), dtype=bool)
     changed = np.zeros(len(frame), dtype=bool)
     if not new_only:
@@ -1050,7 +1054,8 @@ def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
             changed[compare] = _differs(_normalised_reasons(frame.take(compare)),
                                         old[list(domain.REVIEW_COLUMNS)],
                                         ["review_id"]).to_numpy()
-            _refresh_hashes(conn, frame, hashes, compare[~changed[compare]], state)
+            if hashed:
+                _refresh_hashes(conn, frame, hashes, compare[~changed[compare]], state)
     changed_ids = frame.loc[changed, "review_id"].tolist()
     if changed_ids and not update:
         raise _conflict("review(s)", changed_ids,
@@ -1071,16 +1076,20 @@ def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
     fresh_hashes = hashes[order]
     for start in range(0, len(order), CHUNK_ROWS):
         chunk = fresh.iloc[start:start + CHUNK_ROWS]
-        _insert_frame(conn, _REVIEWS, chunk[list(_REVIEW_FIELDS)].assign(
-                          content_hash=fresh_hashes[start:start + CHUNK_ROWS]),
-                      version=1, created_at=now, updated_at=now, updated_by=saved_by,
-                      content_hash_version=1)
+        rows = chunk[list(_REVIEW_FIELDS)]
+        recorded = {}
+        if hashed:
+            rows = rows.assign(content_hash=fresh_hashes[start:start + CHUNK_ROWS])
+            recorded = {"content_hash_version": 1}
+        _insert_frame(conn, _REVIEWS, rows, version=1, created_at=now, updated_at=now,
+                      updated_by=saved_by, **recorded)
         _insert_children(conn, chunk)
         done += len(chunk)
         if progress:
             progress(len(chunk))
     if changed_ids:
-        _update_reviews(conn, frame[changed], hashes[changed], now, saved_by)
+        _update_reviews(conn, frame[changed], hashes[changed] if hashed else None, now,
+                        saved_by)
         if replaced is not None:
             replaced += changed_ids
         if progress:
@@ -1088,21 +1097,34 @@ def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
     return ImportResult(done, len(changed_ids), int(exists.sum()) - len(changed_ids))
 
 
-def _update_reviews(conn: Connection, frame: pd.DataFrame, hashes: np.ndarray,
+def _update_reviews(conn: Connection, frame: pd.DataFrame, hashes: np.ndarray | None,
                     now: dt.datetime, saved_by: str | None) -> None:
+    """Replace the stored reviews of ``frame``, recording ``hashes`` (``None``: clearing the
+    hash, on a person's connection, :func:`_records_hashes`)."""
     fields = [c for c in _REVIEW_FIELDS if c != "review_id"]
-    # Both right-hand sides read the old version: the hash is the new version's.
     stmt = (sa_update(_REVIEWS).where(_REVIEWS.c.review_id == bindparam("b_review_id"))
             .values({c: bindparam(c) for c in fields})
-            .values(version=_REVIEWS.c.version + 1, updated_at=now, updated_by=saved_by,
-                    content_hash=bindparam("content_hash"),
-                    content_hash_version=_REVIEWS.c.version + 1))
-    frame = frame.assign(content_hash=hashes)
+            .values(version=_REVIEWS.c.version + 1, updated_at=now, updated_by=saved_by))
+    columns = list(_REVIEW_FIELDS)
+    if hashes is None:
+        stmt = stmt.values(content_hash=None, content_hash_version=None)
+    else:  # both right-hand sides read the old version: the hash is the new version's
+        stmt = stmt.values(content_hash=bindparam("content_hash"),
+                           content_hash_version=_REVIEWS.c.version + 1)
+        frame = frame.assign(content_hash=hashes)
+        columns.append("content_hash")
     for chunk in _chunks(frame):
-        conn.execute(stmt, _records(chunk[[*_REVIEW_FIELDS, "content_hash"]],
-                                    {"review_id": "b_review_id"}))
+        conn.execute(stmt, _records(chunk[columns], {"review_id": "b_review_id"}))
         _delete_children(conn, chunk["review_id"].tolist())
         _insert_children(conn, chunk)
+
+
+def _records_hashes(conn: Connection) -> bool:
+    """Whether this connection records content hashes: not a person's own role on PostgreSQL
+    (revision ``0028_owner_hashes``: the database cannot check a hash, so a person's would be
+    their unchecked word, and it refuses one). A person's import stores reviews without a hash
+    and compares, column by column, every stored review no owner's hash vouches for."""
+    return database_user(conn) is None
 
 
 def _refresh_hashes(conn: Connection, frame: pd.DataFrame, hashes: np.ndarray,

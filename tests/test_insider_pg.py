@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 
+import pandas as pd
 import psycopg
 import pytest
 from sqlalchemy import create_engine, text
@@ -486,3 +487,96 @@ def test_a_persons_new_review_is_dated_now(pg):  # noqa: F811
             conn.execute(copy.replace("%s, %s, %s, 'p_reviewer'", "%s, now(), now(), "
                                       "'p_reviewer'"), ("insider-dated-now", review_id))
         conn.rollback()
+
+
+
+def _hashed_review(pg) -> tuple[str, int, int]:  # noqa: F811
+    """A submitted first-stage review of the lead's organisation whose hash (recorded by the
+    owner's import) still vouches for it: ``(review_id, content_hash, version)``."""
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:
+        row = conn.execute(text(
+            "SELECT r.review_id, r.content_hash, r.version FROM reviews r "
+            "JOIN phase_assessments p ON p.review_id = r.review_id AND p.phase = 'overall' "
+            "WHERE r.organisation_code = :o AND r.status = 'submitted' "
+            "AND r.review_stage = 'first' AND p.score IS NOT NULL "
+            "AND r.content_hash IS NOT NULL AND r.content_hash_version = r.version "
+            "ORDER BY r.review_id DESC LIMIT 1"), {"o": pg.org_a}).one()
+    owner.dispose()
+    return row[0], row[1], row[2]
+
+
+def test_a_person_cannot_write_a_content_hash_back(pg, tmp_path):  # noqa: F811
+    """Second audit, left open as minor: a lead rescored a review through its phases (0015
+    and 0021 gave it a new version and cleared its hash), then, in a later statement, wrote
+    the old hash back (``SET content_hash = <old>, content_hash_version = version``), so a
+    corrective re-import of the original file took the tampered review for unchanged. The
+    database cannot recompute a hash, so a person's role records none: it may leave a hash
+    as it is or clear it, never set one (nor give a new review one); a person's own import
+    stores none and compares the reviews no owner's hash vouches for."""
+    from sjrlib import io
+
+    review_id, old_hash, version = _hashed_review(pg)
+    with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+        original = lead.export("reviews")
+    original = original[original["review_id"] == review_id].reset_index(drop=True)
+    path = tmp_path / "original.csv"
+    io.write_reviews(original, path)
+    rescore = ("UPDATE phase_assessments SET score = CASE WHEN score = 1 THEN 2 ELSE 1 END "
+               "WHERE review_id = %s AND phase = 'overall'")
+    write_back = ("UPDATE reviews SET content_hash = %s, content_hash_version = version "
+                  "WHERE review_id = %s")
+    with pg.connect("p_lead") as conn:
+        assert conn.execute(rescore, (review_id,)).rowcount == 1
+        conn.commit()
+        assert conn.execute("SELECT version, content_hash FROM reviews WHERE review_id = %s",
+                            (review_id,)).fetchone() == (version + 1, None)
+        with pytest.raises(psycopg.errors.CheckViolation):  # the audit's later statement
+            with conn.transaction():
+                conn.execute(write_back, (old_hash, review_id))
+        with pytest.raises(psycopg.errors.CheckViolation):  # nor with a rescoring
+            with conn.transaction():
+                conn.execute(rescore, (review_id,))
+                conn.execute(write_back, (old_hash, review_id))
+        conn.commit()
+    # another review, changed in its own columns: its version goes up and the owner's hash
+    # stays but no longer vouches; it may not be made to vouch again
+    other, _hash, other_version = _hashed_review(pg)
+    with pg.connect("p_lead") as conn:
+        conn.execute("UPDATE reviews SET cause_of_death = coalesce(cause_of_death, '') || "
+                     "' (amended)' WHERE review_id = %s", (other,))
+        with pytest.raises(psycopg.errors.CheckViolation):
+            with conn.transaction():
+                conn.execute("UPDATE reviews SET content_hash_version = version "
+                             "WHERE review_id = %s", (other,))
+        # leaving the hash as it is, or clearing it, is taken (and is no new version)
+        for keep in ("content_hash = content_hash", "content_hash = NULL"):
+            assert conn.execute(f"UPDATE reviews SET {keep} WHERE review_id = %s "
+                                "RETURNING version", (other,)).fetchone() == (other_version + 1,)
+        # a new review of the person's own comes without a hash
+        conn.execute("CREATE TEMP TABLE t AS SELECT * FROM reviews WHERE review_id = %s",
+                     (other,))
+        conn.execute("UPDATE t SET review_id = 'insider-hashed', version = 1, "
+                     "updated_by = 'p_lead', created_at = now(), updated_at = now(), "
+                     "content_hash = %s, content_hash_version = 1", (old_hash,))
+        with pytest.raises(psycopg.errors.CheckViolation):
+            with conn.transaction():
+                conn.execute("INSERT INTO reviews SELECT * FROM t")
+        conn.execute("UPDATE t SET content_hash = NULL, content_hash_version = NULL")
+        assert conn.execute("INSERT INTO reviews SELECT * FROM t").rowcount == 1
+        conn.rollback()
+    # a corrective re-import of the original file, through the lead's own role as `sjr
+    # import --update` runs, finds the rescored review changed and puts the original back
+    with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+        result = lead.import_file("reviews", path, update=True)
+        assert (result.inserted, result.updated, result.unchanged) == (0, 1, 0)
+        again = lead.import_file("reviews", path, update=True)
+        assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
+        restored = lead.export("reviews")
+    restored = restored[restored["review_id"] == review_id].reset_index(drop=True)
+    pd.testing.assert_frame_equal(restored, original)
+    owner = create_engine(pg.owner_url)
+    with owner.connect() as conn:  # the lead's import recorded no hash
+        assert conn.execute(text("SELECT version, content_hash FROM reviews WHERE "
+                                 "review_id = :r"), {"r": review_id}).one() == (version + 2, None)
+    owner.dispose()

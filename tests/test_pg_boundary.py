@@ -570,12 +570,13 @@ def test_a_lead_imports_a_large_file_through_their_role(pg, tmp_path):
 # -------------------------------------------------- direct SQL (revision 0013_direct_sql) ----
 def _copy_review(conn: psycopg.Connection, source: str, **changes) -> None:
     """Put a copy of review ``source`` (as the person reads it) into temp table ``t`` as a new
-    review of the person (version 1, saved by them), with ``changes``; ``INSERT INTO reviews
-    SELECT * FROM t`` then inserts it."""
+    review of the person (version 1, saved by them, without the owner's content hash), with
+    ``changes``; ``INSERT INTO reviews SELECT * FROM t`` then inserts it."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS t AS SELECT * FROM reviews WITH NO DATA")
     conn.execute("INSERT INTO t SELECT * FROM reviews WHERE review_id = %s", (source,))
     conn.execute("UPDATE t SET version = 1, updated_by = (SELECT username FROM users WHERE "
-                 "db_role = session_user::text) WHERE review_id = %s", (source,))
+                 "db_role = session_user::text), content_hash = NULL, "
+                 "content_hash_version = NULL WHERE review_id = %s", (source,))
     for column, value in sorted(changes.items(), key=lambda c: c[0] == "review_id"):
         conn.execute(f"UPDATE t SET {column} = %s WHERE review_id = %s", (value, source))
 
@@ -646,8 +647,11 @@ def test_version_and_who_saved_are_set_by_the_database(pg):
         with conn.transaction(force_rollback=True):
             conn.execute("UPDATE t SET updated_by = 'p_reviewer'")
             assert conn.execute("INSERT INTO reviews SELECT * FROM t").rowcount == 1
-            # recording an import's hash of an unchanged review is not a new version
-            assert conn.execute("UPDATE reviews SET content_hash = 1 WHERE review_id = %s "
+            # a person's role records no content hash (revision 0028_owner_hashes: the
+            # database cannot check one); clearing it is not a new version
+            _fails(conn, "UPDATE reviews SET content_hash = 1 WHERE review_id = %s", (mine,),
+                   match="recorded by the store's owner only")
+            assert conn.execute("UPDATE reviews SET content_hash = NULL WHERE review_id = %s "
                                 "RETURNING version", (mine,)).fetchone() == (version,)
     # the access layer's own saves agree with the database (version + 1, its user)
     with open_session(None, pg.url_of("p_reviewer"), tool="test") as session:
