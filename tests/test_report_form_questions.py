@@ -398,3 +398,36 @@ def test_a_questions_total_is_protected_within_the_care_tables_poor_care():
     known = protect_counts(raw.astype(object), rule, total_row=TOTAL,
                            known={(TOTAL, poor): [(0, most)]})
     assert not narrowed(known), known
+
+
+def test_pooled_poor_care_intervals_allow_for_clustering_as_the_headline_does(reviews):
+    """The walk-through audit of the national report (2026-12-06): "All reviews asked" printed
+    15.7% with 15.4-16.1% (a Wilson interval, as if 44,505 reviews were independent) beside the
+    headline's 15.7% of the same reviews with 14.4-17.1% (allowing for clustering by
+    organisation). Pooled over organisations, each row's interval is now the headline's kind:
+    a Wilson interval on the effective number of reviews (cluster-robust design effect, t on
+    organisations - 1), of the printed counts under an active rule; one organisation's stays
+    Wilson's."""
+    from sjrlib.disclosure import interval_text, protect_count
+    from sjrlib.stats import clustered, descriptive
+
+    first = _first_ext(reviews)
+    score = first[domain.score_column("overall")].astype("Int64")
+    scored = first[score.notna() & (score >= 1)]
+    poor = scored[domain.score_column("overall")].astype(int).isin([1, 2]).astype(int)
+    fit = clustered.clustered_proportion(poor, scored["organisation_code"])
+    assert fit.n_clusters == 4 and fit.design_effect > 1
+    column = "95% confidence interval"
+    for rule in (OFF, RULE):
+        k, n = int(poor.sum()), len(poor)
+        if rule.active:
+            k, n = protect_count(k, rule), protect_count(n, rule)
+        lo, hi = clustered.effective_wilson(k, n, fit.design_effect, fit.n_clusters)
+        table = Report(reviews, rule).medical_examiner_concerns()
+        assert table.frame.at[fq.TOTAL, column] == interval_text(lo[0], hi[0]), rule
+        wilson = descriptive.wilson_interval([k], [n], 0.05)
+        assert table.frame.at[fq.TOTAL, column] != interval_text(wilson[0][0], wilson[1][0])
+        assert "clustering of reviews by organisation" in table.note
+    one = reviews[reviews["organisation_code"] == scored["organisation_code"].iloc[0]]
+    single = Report(one, OFF).medical_examiner_concerns()
+    assert "Wilson intervals" in single.note and "clustering" not in single.note
