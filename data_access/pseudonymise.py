@@ -177,6 +177,8 @@ def researcher_theme_codes(codes: pd.DataFrame, *, secret: bytes) -> pd.DataFram
         return pd.DataFrame({c: pd.Series(dtype="boolean" if c == "from_suggestion" else
                                           "Int64" if c == "coder" else "string")
                              for c in THEME_CODE_COLUMNS})
+    # by time, not by the text of the time (stored times come in more than one ISO 8601 form)
+    codes = codes.assign(coded_at=pd.to_datetime(codes["coded_at"], utc=True, format="ISO8601"))
     codes = codes.sort_values(["review_id", "coded_at", "id"], kind="stable")
     first = codes.drop_duplicates(["review_id", "coded_by"])
     order = first.assign(coder=first.groupby("review_id", sort=False).cumcount() + 1)

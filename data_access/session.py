@@ -577,14 +577,18 @@ class Session:
         return frame
 
     # ------------------------------------------------------------------------ writing ----
-    def save_review(self, values: dict[str, Any], *, expected_version: int | None = None
-                    ) -> tuple[str, int]:
+    def save_review(self, values: dict[str, Any], *, expected_version: int | None = None,
+                    withdraw: bool = False) -> tuple[str, int]:
         """Validate and save one review; returns ``(review_id, version)``.
 
         New review: ``expected_version=None``. Change: the version you read; a newer stored
         version raises :class:`data_access.store.StaleReviewError` and nothing is written.
         Reviewers write only their own reviews at their organisation; leads any review of their
         organisation. Locking is :meth:`lock_review`'s job.
+
+        A submitted review saved as a draft leaves every published figure, so that is refused
+        (:class:`AccessDenied`, nothing written) unless ``withdraw=True`` says it is meant; the
+        audit entry of such a save records ``"withdrawn": "submitted -> draft"``.
         """
         from sjrlib.schema import validate_reviews
 
@@ -630,6 +634,14 @@ class Session:
             # Checked on the canonical values: "Locked" or " LOCKED " is "locked" once validated.
             if row["status"] == "locked":
                 raise AccessDenied("reviews are locked with lock_review (organisation leads)")
+            if expected_version is not None and stored["status"] == "submitted" \
+                    and row["status"] == "draft":
+                if not withdraw:
+                    raise AccessDenied(
+                        f"review {review_id!r} is submitted: saving it as a draft takes it out "
+                        "of every published figure until it is submitted again; save it as "
+                        "submitted, or return it to draft on purpose (withdraw=True)")
+                door.scope["withdrawn"] = "submitted -> draft"
             try:
                 saved = store.save_review(door.conn, row, expected_version, saved_by=self.user)
             except IntegrityError as exc:
@@ -748,7 +760,8 @@ class Session:
                      "coded_by, coded_at, from_suggestion) VALUES (:id, :r, :t, :p, :v, :u, "
                      ":at, :s)"),
                 {"id": code_id, "r": review_id, "t": theme, "p": phase, "v": version,
-                 "u": self.user, "at": dt.datetime.now(dt.UTC), "s": bool(from_suggestion)})
+                 "u": self.user, "at": stored_time(door.conn, dt.datetime.now(dt.UTC)),
+                 "s": bool(from_suggestion)})
             door.scope["codebook_version"] = version
             door.scope["code_id"] = code_id
             door.rows = 1
@@ -763,7 +776,9 @@ class Session:
         statement coded (the phase's comment, or every phase's comment for a whole-review
         code), to retrain suggestions from (organisation leads and reviewers only: the text
         stays with those who wrote or lead it). Researchers get none here (their extracts are
-        the way).
+        the way). ``coded_at`` is a tz-aware UTC timestamp on SQLite and PostgreSQL alike
+        (SQLite's text parsed in whatever ISO 8601 form it was written), and the rows are in
+        time order (then id).
         """
         scope = {"review_id": review_id, "with_text": bool(with_text)}
         with self._door("theme_codes", scope) as door:
@@ -794,6 +809,7 @@ class Session:
                                           "phase", "codebook_version", "coded_by", "coded_at",
                                           "from_suggestion"])
             frame["from_suggestion"] = frame["from_suggestion"].astype(bool)
+            frame = _in_coded_order(frame)
             frame = frame.astype({c: "string" for c in ("id", "review_id", "organisation_code",
                                                         "theme", "phase", "codebook_version",
                                                         "coded_by")})
@@ -1578,6 +1594,34 @@ def _themes_texts(conn: Connection, codes: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=codes.index, dtype="string")
 
 
+def stored_time(conn: Connection, when: dt.datetime) -> dt.datetime | str:
+    """``when`` as a time column is written: PostgreSQL takes the datetime (``timestamptz``);
+    SQLite, which keeps text, gets one form, ``YYYY-MM-DD HH:MM:SS[.ffffff]+00:00`` in UTC
+    (the form the demo's and the imports' rows have), whatever the driver's adapters do."""
+    when = when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return when if conn.dialect.name == "postgresql" else when.isoformat(sep=" ")
+
+
+def utc_times(values: Any) -> pd.Series:
+    """Stored times (``theme_codes.coded_at`` ...) as tz-aware UTC timestamps.
+
+    PostgreSQL returns datetimes; SQLite returns text, in whatever ISO 8601 form the writer
+    used (``2021-08-01 10:00:00+00:00``, ``2026-12-06T07:54:32.139041+00:00``): each value is
+    parsed on its own (``format="ISO8601"``), never in a form guessed from the first. A time
+    without an offset is UTC."""
+    series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        return series.dt.tz_convert("UTC")
+    return pd.to_datetime(series.astype(object), utc=True, format="ISO8601")
+
+
+def _in_coded_order(codes: pd.DataFrame) -> pd.DataFrame:
+    """Theme codes with ``coded_at`` as UTC timestamps, ordered by time then id (SQL's ORDER BY
+    on SQLite compares the stored text, which orders mixed forms wrongly)."""
+    codes = codes.assign(coded_at=utc_times(codes["coded_at"]))
+    return codes.sort_values(["coded_at", "id"], kind="stable").reset_index(drop=True)
+
+
 def _released_theme_codes(conn: Connection, approval: _approvals.ApprovalRecord,
                           review_ids: set[str]) -> pd.DataFrame:
     """The stored theme codes of ``review_ids`` (reviews an approval releases), with their
@@ -1592,6 +1636,7 @@ def _released_theme_codes(conn: Connection, approval: _approvals.ApprovalRecord,
     codes = pd.DataFrame(rows, columns=["id", "review_id", "theme", "phase", "codebook_version",
                                         "coded_by", "coded_at", "from_suggestion"])
     codes["from_suggestion"] = codes["from_suggestion"].astype(bool)
+    codes = _in_coded_order(codes)
     return codes[codes["review_id"].astype(str).isin(review_ids)].reset_index(drop=True)
 
 

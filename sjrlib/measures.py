@@ -154,7 +154,10 @@ def primary_codes(theme_codes: pd.DataFrame) -> pd.DataFrame:
                                          if "organisation_code" in theme_codes else [])
     if theme_codes.empty:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
-    codes = theme_codes.sort_values(["coded_at", "id"] if "id" in theme_codes else ["coded_at"])
+    # by time, not by the text of the time (stored times come in more than one ISO 8601 form)
+    codes = theme_codes.assign(_when=pd.to_datetime(theme_codes["coded_at"], utc=True,
+                                                    format="ISO8601"))
+    codes = codes.sort_values(["_when", "id"] if "id" in codes else ["_when"], kind="stable")
     first = codes.groupby("review_id", sort=False)["coded_by"].first()
     mine = codes["coded_by"].to_numpy() == first.reindex(codes["review_id"]).to_numpy()
     out = codes.loc[mine, columns].drop_duplicates(["review_id", "theme"])

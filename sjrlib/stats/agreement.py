@@ -1021,7 +1021,9 @@ def theme_code_pairs(codes: pd.DataFrame) -> tuple[dict[str, frozenset[str]],
                          "coded_by (as Session.theme_codes returns)")
     frame = codes.assign(_review=codes["review_id"].astype(str),
                          _coder=codes["coded_by"].astype(str))
-    when = (pd.to_datetime(frame["coded_at"], utc=True) if "coded_at" in frame.columns
+    # each time parsed on its own: stored times come in more than one ISO 8601 form
+    when = (pd.to_datetime(frame["coded_at"], utc=True, format="ISO8601")
+            if "coded_at" in frame.columns
             else pd.Series(pd.NaT, index=frame.index))
     first = (frame.assign(_when=when).groupby(["_review", "_coder"], sort=False)["_when"].min()
              .reset_index().sort_values(["_review", "_when", "_coder"], kind="stable"))
