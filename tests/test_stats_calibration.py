@@ -167,3 +167,27 @@ def test_blank_scores_and_a_single_reviewer():
     # Only A scored overall care: no agreement among reviewers, only against the panel.
     assert overall["statistic"].tolist() == ["kappa_linear_vs_panel"]
     assert overall["n_reviewers"].tolist() == [1]
+
+
+def test_a_direction_needs_more_than_one_differing_answer():
+    """The walk-through audit (2026-12-06): a reviewer with one case of 'Care during a
+    procedure', scored one point above the panel, was called 'more lenient than the panel'.
+    A direction now needs at least two answers differing that way, and more than the other
+    way."""
+    answers = pd.DataFrame({
+        "round_id": "R1", "reviewer_id": ["D"] * 4 + ["E"] * 4,
+        "case_id": ["T1", "T2", "T3", "T4"] * 2,
+        # D: one case of admission scored (+1); E: admission +1, -1, +1 (mean > 0, 2 vs 1)
+        "score_admission": pd.array([3, pd.NA, pd.NA, pd.NA, 3, 3, 4, pd.NA], dtype="Int64"),
+        # D: overall +1, -1, +1, -1 (mean 0); E: overall 0, -1, -1, -1 (mean < 0, 3 vs 0)
+        "score_overall": pd.array([2, 3, 4, 4, 1, 3, 2, 4], dtype="Int64"),
+        "avoidability_score": pd.array([2, 6, 4, 6, 2, 6, 4, 6], dtype="Int64"),
+        "themes": ["", "", "", "", "", "", "", ""],
+    })
+    items = calibration_results(REFERENCE, answers, n_boot=50).items.set_index(
+        ["reviewer_id", "item"])["direction"]
+    assert items[("D", "admission")] == "too few differences to say"
+    assert items[("D", "overall")] == "no consistent difference"
+    assert items[("E", "admission")] == "more lenient than the panel"
+    assert items[("E", "overall")] == "harsher than the panel"
+    assert items[("D", "avoidability")] == "no consistent difference"  # all agree

@@ -162,13 +162,30 @@ def _merged(reference: pd.DataFrame, answers: pd.DataFrame, items: list[str]) ->
     return merged
 
 
-def _direction(mean_difference: float) -> str | None:
+TOO_FEW = "too few differences to say"
+"""The direction of a reviewer's item when fewer than :data:`MIN_DIFFERENCES` of their
+answers differ from the panel's in the direction of their mean difference."""
+
+MIN_DIFFERENCES = 2
+"""A direction (harsher, more lenient) is stated only when at least this many of a reviewer's
+answers differ from the panel's that way, and more do so than the other way: one case scored
+one point above the panel is not a reviewer "more lenient than the panel" (the walk-through
+audit of 2026-12-06 found "Care during a procedure | 1 case | more lenient than the panel")."""
+
+
+def _direction(mean_difference: float, n_harsher: int, n_more_lenient: int
+               ) -> str | None:
+    """Harsher or more lenient than the panel, from the mean difference of a reviewer's
+    answers, stated only where at least :data:`MIN_DIFFERENCES` answers go that way and more
+    go that way than the other (else :data:`TOO_FEW`, or no consistent difference where as
+    many go each way or none differs)."""
     if np.isnan(mean_difference):
         return None
-    if mean_difference < 0:
-        return "harsher than the panel"
-    if mean_difference > 0:
-        return "more lenient than the panel"
+    harsher, lenient = int(n_harsher), int(n_more_lenient)
+    if mean_difference < 0 and harsher > lenient:
+        return "harsher than the panel" if harsher >= MIN_DIFFERENCES else TOO_FEW
+    if mean_difference > 0 and lenient > harsher:
+        return "more lenient than the panel" if lenient >= MIN_DIFFERENCES else TOO_FEW
     return "no consistent difference"
 
 
@@ -195,7 +212,8 @@ def _item_rows(merged: pd.DataFrame, items: list[str]) -> pd.DataFrame:
         out[c] = out[c].astype(np.int64)
     out["exact_share"] = out["exact"] / out["n"]
     out["within_one_share"] = out["within_one"] / out["n"]
-    out["direction"] = [_direction(m) for m in out["mean_difference"]]
+    out["direction"] = [_direction(m, h, m_) for m, h, m_ in zip(
+        out["mean_difference"], out["n_harsher"], out["n_more_lenient"], strict=True)]
     order = {item: k for k, item in enumerate(ITEMS)}
     out = out.sort_values(["round_id", "reviewer_id", "item"], key=lambda s: s.map(order)
                           if s.name == "item" else s, kind="stable").reset_index(drop=True)
