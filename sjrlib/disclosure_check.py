@@ -559,6 +559,11 @@ def _lfd_field(caption: str, column: str) -> str | None:
     return f"av{m.group(1)}" if m else None
 
 
+INTERNAL_FOLDER = "organisation"
+"""Where a period's folder keeps organisation-audience reports (exact counts, for internal
+governance)."""
+
+
 @dataclass
 class _Page:
     ident: str          # organisation code, or "national"
@@ -567,6 +572,15 @@ class _Page:
     text: str
     workbook: bool = False
     organisation: bool = True  # an organisation's own report (page or workbook)
+
+    @property
+    def name(self) -> str:
+        """The file's name as notes and findings print it: with its folder when that is
+        ``organisation/`` (an organisation-audience report, exact counts), which has a page of
+        the same name as the public one in ``trusts/``."""
+        if self.path.parent.name == INTERNAL_FOLDER:
+            return f"{INTERNAL_FOLDER}/{self.path.name}"
+        return self.path.name
 
 
 def _report_period(text: str) -> tuple[str, str] | None:
@@ -616,7 +630,7 @@ class _Reader:
     exceeds: set = field(default_factory=set)
 
     def where(self, page: _Page, table: PublishedTable, row: str, column: str) -> str:
-        return f"{page.path.name} | {table.caption[:60]} | {_norm(row)} | {column}"
+        return f"{page.name} | {table.caption[:60]} | {_norm(row)} | {column}"
 
     def cell(self, page, table, rule, key, row, column):
         text = table.cell(row, column)
@@ -636,7 +650,7 @@ class _Reader:
             return
         text = table.cell(row, column) or ""
         ci = table.cell(row, ci_column) if ci_column else None
-        how = f"{column} beside its counts ({page.path.name}, {_norm(row)})"
+        how = f"{column} beside its counts ({page.name}, {_norm(row)})"
         if parts and FROM_SHOWN in table.note and not table.values:
             shown = [self.problem.vars[k].shown.replace(",", "") for k in parts]
             b = self.problem.vars[base].shown.replace(",", "") if base else ""
@@ -704,8 +718,8 @@ class _Reader:
         for name, pct, n in _HEADLINE.findall(" ".join(page.text.split())):
             row = name.removesuffix(" together")
             base = self.problem.count(("nation", "poor_n", row), n, threshold=rule[0],
-                                      rounding=rule[1], where=f"{page.path.name}, headline")
-            poor = self.problem.unknown(("nation", "poor", row), f"{page.path.name}, headline")
+                                      rounding=rule[1], where=f"{page.name}, headline")
+            poor = self.problem.unknown(("nation", "poor", row), f"{page.name}, headline")
             if base is None:
                 continue
             fits = self._rounded_numerator(poor, base, f"{pct}%", rule)
@@ -767,14 +781,14 @@ class _Reader:
             parts = [(ident, f"av{i}", row) for i in (1, 2, 3)]
             if all(k in p.vars for k in parts):
                 p.add_sum(parts, (ident, "mltn", row), f"avoidability scores 1-3 are the "
-                          f"deaths judged more likely than not ({page.path.name}, {row})")
+                          f"deaths judged more likely than not ({page.name}, {row})")
         for row in sorted({k[2] for k in p.vars if k[0] == ident and k[1] in _LFD_AMONG_FIELDS}):
             for part, whole in LFD_AMONG:
                 small, big = (ident, part, row), (ident, whole, row)
                 if small in p.vars and big in p.vars and small not in self.exceeds:
                     p.add_sum([small, p.fresh()], big,
                               f"{_LFD_NAMES[part]} are among the {_LFD_NAMES[whole]} "
-                              f"({page.path.name}, {row})")
+                              f"({page.name}, {row})")
         care = [(ident, f, OVERALL) for f in ("care1", "care2", "care_n")]
         if not all(k in p.vars for k in care):
             return
@@ -787,18 +801,18 @@ class _Reader:
         first = (ident, "ss", "first_poor")
         if first in p.vars:
             p.add_sum(care[:2], first, f"the second-stage table's poor care at first stage = "
-                                       f"overall scores 1 and 2 ({page.path.name})")
+                                       f"overall scores 1 and 2 ({page.name})")
         backlog = (ident, "ss", "backlog")
         if backlog in p.vars:
             p.add_sum([backlog, p.fresh()], poor,
-                      f"not yet reviewed at second stage, of the poor care ({page.path.name})")
+                      f"not yet reviewed at second stage, of the poor care ({page.name})")
         for reviews, poor_asked in self.pending_asked.pop(ident, []):
             if reviews in p.vars:
                 p.add_sum([reviews, p.fresh()], care[2],
-                          f"reviews asked a question are among the overall ({page.path.name})")
+                          f"reviews asked a question are among the overall ({page.name})")
             if poor_asked in p.vars:
                 p.add_sum([poor_asked, p.fresh()], poor,
-                          f"their poor care is among the overall ({page.path.name})")
+                          f"their poor care is among the overall ({page.name})")
 
     def lfd(self, page, table, rule):
         p = self.problem
@@ -814,7 +828,7 @@ class _Reader:
             av = [(page.ident, f"av{i}", rid) for i in range(7)]
             if all(k in p.vars for k in av) and (page.ident, "reviewed", rid) in p.vars:
                 p.add_sum(av, (page.ident, "reviewed", rid), f"avoidability adds up to reviewed "
-                          f"({page.path.name}, {_norm(row)})")
+                          f"({page.name}, {_norm(row)})")
             for column in table.columns:
                 if "%" not in column and "percent" not in column:
                     continue
@@ -831,7 +845,7 @@ class _Reader:
                 parts = [(page.ident, f, _norm(r)) for r in body]
                 if all(k in p.vars for k in parts) and (page.ident, f, "TOTAL") in p.vars:
                     p.add_sum(parts, (page.ident, f, "TOTAL"),
-                              f"quarters add up to the year ({page.path.name}, {f})")
+                              f"quarters add up to the year ({page.name}, {f})")
 
     def care(self, page, table, rule):
         p = self.problem
@@ -842,10 +856,10 @@ class _Reader:
                     for c in score_cols]
             n = self.cell(page, table, rule, (page.ident, "care_n", phase), row,
                           "Reviews scoring this phase")
-            p.add_sum(keys, n, f"care scores add up to the reviews ({page.path.name}, {phase})")
+            p.add_sum(keys, n, f"care scores add up to the reviews ({page.name}, {phase})")
             if len(keys) >= 2 and keys[0] and keys[1]:
                 poor = p.unknown((page.ident, "care_poor", phase))
-                p.add_sum([keys[0], keys[1]], poor, f"scores 1 and 2 ({page.path.name})")
+                p.add_sum([keys[0], keys[1]], poor, f"scores 1 and 2 ({page.name})")
                 self.ratio(page, table, poor, n, row, "% poor or very poor care",
                            "95% confidence interval", rule, parts=keys[:2])
 
@@ -857,7 +871,7 @@ class _Reader:
             count = self.cell(page, table, rule, (page.ident, "problem", kind), row,
                               "Reviews recording the problem")
             parts = [self.cell(page, table, rule, (page.ident, c, kind), row, c) for c in harm]
-            p.add_sum(parts, count, f"harm answers add up ({page.path.name}, {kind})")
+            p.add_sum(parts, count, f"harm answers add up ({page.name}, {kind})")
 
     def _within_themes(self, page: _Page) -> None:
         """A trust's themes among poor-care and among good-care reviews are parts of its
@@ -873,7 +887,7 @@ class _Reader:
                 if all(k in p.vars for k in keys):
                     p.add_sum([*keys, p.fresh()], total,
                               f"themes among poor and good care are among all coded "
-                              f"({page.path.name}, {row})")
+                              f"({page.name}, {row})")
 
     def second_stage(self, page, table, rule):
         p = self.problem
@@ -889,7 +903,7 @@ class _Reader:
                     self.cell(page, table, rule, (page.ident, "ss", "first_poor"), row, "Number")
             elif "not yet reviewed at second stage" in row:
                 self.cell(page, table, rule, (page.ident, "ss", "backlog"), row, "Number")
-        p.add_sum(parts, total, f"second-stage scores add up ({page.path.name})")
+        p.add_sum(parts, total, f"second-stage scores add up ({page.name})")
 
     def form_questions(self, page, table, rule):
         """Tables of the ext2026 questions (:mod:`sjrlib.report.form_questions`), by their
@@ -915,7 +929,7 @@ class _Reader:
         def key(row: str, column: str) -> tuple:  # (page, kind, cell): as the other keys
             return (page.ident, "fq", f"{cap} | {_norm(row)} | {column}")
 
-        where = f"{page.path.name}, {cap[:50]}"
+        where = f"{page.name}, {cap[:50]}"
         for row in rows:
             cells = {c: self.cell(page, table, rule, key(row, c), row, c) for c in counts}
             if whole is not None:
@@ -970,7 +984,7 @@ class _Reader:
             parts = [(page.ident, f, _norm(r)) for r in body]
             if all(k in p.vars for k in parts) and (page.ident, f, "TOTAL") in p.vars:
                 p.add_sum(parts, (page.ident, f, "TOTAL"),
-                          f"quarters add up to the year ({page.path.name}, {f})")
+                          f"quarters add up to the year ({page.name}, {f})")
 
     def by_group(self, page, table, rule):
         pct = next((c for c in table.columns if c.startswith("%")), None)
@@ -1038,7 +1052,7 @@ class _Reader:
             # tied once every page is read (the themes table may come after the chart)
             self.pending_sums.append((parts, (page.ident, f"{prefix}_{f}", label),
                                       f"the points of the period add up to the themes table "
-                                      f"({page.path.name}, {label})"))
+                                      f"({page.name}, {label})"))
 
     def lfd_chart(self, page, table, rule):
         """The national LfD chart's counts by quarter (see :data:`LFD_CHART_DATA`)."""
@@ -1338,7 +1352,8 @@ def _index_regions(text: str) -> dict[str, str]:
     return regions
 
 
-def _pages(folders: Iterable[str | Path]) -> tuple[list[_Page], bool, dict[str, str]]:
+def _pages(folders: Iterable[str | Path], internal: bool = True
+           ) -> tuple[list[_Page], bool, dict[str, str]]:
     pages = []
     listed: set[str] = set()
     regions: dict[str, str] = {}
@@ -1346,6 +1361,8 @@ def _pages(folders: Iterable[str | Path]) -> tuple[list[_Page], bool, dict[str, 
         folder = Path(folder)
         files = [folder] if folder.is_file() else sorted(folder.rglob("*"))
         for path in files:
+            if not internal and path.parent.name == INTERNAL_FOLDER and not folder.is_file():
+                continue
             if path.name == "index.html":
                 text = path.read_text(encoding="utf-8", errors="replace")
                 listed |= set(re.findall(r'href="trusts/([^"/]+)\.html"', text))
@@ -1372,13 +1389,17 @@ def _pages(folders: Iterable[str | Path]) -> tuple[list[_Page], bool, dict[str, 
     return pages, complete, regions
 
 
-def check_reports(folders: Iterable[str | Path]) -> tuple[list[Finding], int, list[str]]:
+def check_reports(folders: Iterable[str | Path], *, internal: bool = True
+                  ) -> tuple[list[Finding], int, list[str]]:
     """Attack the reports under ``folders``.
 
     Parameters
     ----------
     folders
         Report folders (one period: ``reports/<period>``) or single files.
+    internal
+        Whether to read the organisation-audience reports of a folder's ``organisation/``
+        (exact counts) as published too; False: what a reader of the rest alone has.
 
     Returns
     -------
@@ -1386,7 +1407,7 @@ def check_reports(folders: Iterable[str | Path]) -> tuple[list[Finding], int, li
         Every recovered count, how many pages and workbooks were read, and notes on
         relations that did not hold (a page inconsistent with itself).
     """
-    pages, complete, regions = _pages(folders)
+    pages, complete, regions = _pages(folders, internal)
     reader = _Reader()
     # pages of one organisation share its keys (page and workbook); the national page its own
     for page in pages:

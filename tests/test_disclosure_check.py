@@ -900,3 +900,27 @@ def test_reviewed_deaths_are_among_the_deaths_of_their_quarter(tmp_path):
         ("Q3", "*", 1, 4)]
     assert "taken together" in findings[0].how
     assert page(tmp_path / "flagged", flag_q2=True) == []
+
+
+def test_organisation_reports_beside_the_public_ones_are_named_and_can_be_left_out(tmp_path):
+    """The walk-through audit (2026-12-06): with a lead's organisation-audience report in the
+    period's organisation/ folder, `sjr disclosure check` said only that the folder "counts as
+    published", printed notes on "XA2.html" without saying which of the two, and found
+    nothing. It now names the organisations, says their withheld cells are not tested, and
+    --no-internal tests what the public pages alone give."""
+    quarters = [(f"Q{q}", ["0"] * 6 + ["15", "15"]) for q in range(1, 5)]
+    _page(tmp_path / "trusts" / "XAA.html", AVOID, AVOID_COLUMNS,
+          [*quarters, ("2024-25 total", ["0"] * 6 + ["50", "50"])], totals=("2024-25 total",))
+    exact = [(f"Q{q}", ["0"] * 6 + ["13", "13"]) for q in range(1, 5)]
+    _page(tmp_path / "organisation" / "XAA.html", AVOID, AVOID_COLUMNS,
+          [*exact, ("2024-25 total", ["0"] * 6 + ["52", "52"])], totals=("2024-25 total",),
+          note="For internal governance: exact counts.")
+    assert check_reports([tmp_path])[0] == []  # the exact counts are published beside them
+    assert len(check_reports([tmp_path], internal=False)[0]) == 10
+    runner = CliRunner()
+    both = runner.invoke(app, ["disclosure", "check", str(tmp_path)])
+    assert both.exit_code == 0
+    assert "(XAA)" in both.output and "--no-internal" in both.output
+    public = runner.invoke(app, ["disclosure", "check", "--no-internal", str(tmp_path)])
+    assert public.exit_code == 1 and "10 suppressed or rounded count(s)" in public.output
+    assert "left out (--no-internal)" in public.output

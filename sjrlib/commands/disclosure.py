@@ -22,6 +22,11 @@ def check(
         ..., help="Report folders of one period (e.g. reports/2024-25) or single files."),
     limit: int = typer.Option(50, "--limit", min=1,
                               help="Print at most this many recovered counts."),
+    internal: bool = typer.Option(
+        True, "--internal/--no-internal",
+        help="Read a folder's organisation/ reports (exact counts, for internal governance) "
+             "as published too (the default), or leave them out and check what a reader of "
+             "the public pages alone has."),
 ) -> None:
     """Try to recover suppressed or rounded counts from published pages and workbooks."""
     from sjrlib.disclosure_check import check_reports
@@ -30,9 +35,13 @@ def check(
     if missing:
         typer.echo(f"Cannot check: {', '.join(missing)} not found.", err=True)
         raise typer.Exit(2)
-    inside = [f for f in folders if f.is_dir() and (f / "organisation").is_dir()]
+    from sjrlib.disclosure_check import INTERNAL_FOLDER
+
+    inside = sorted({p.stem.removesuffix("-lfd") for f in folders if f.is_dir()
+                     for p in f.rglob("*") if p.parent.name == INTERNAL_FOLDER
+                     and p.suffix in (".html", ".xlsx")})
     try:
-        findings, n_files, notes = check_reports(folders)
+        findings, n_files, notes = check_reports(folders, internal=internal)
     except (OSError, ValueError) as exc:
         typer.echo(f"Cannot check the reports: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -40,9 +49,16 @@ def check(
         typer.echo("No report pages (.html) or workbooks (.xlsx) found in "
                    f"{', '.join(map(str, folders))}.", err=True)
         raise typer.Exit(2)
-    if inside:
-        typer.echo("Note: organisation/ holds exact counts for internal governance; it is "
-                   "read too, and its counts count as published here.", err=True)
+    if inside and internal:
+        typer.echo(f"Note: {INTERNAL_FOLDER}/ holds exact counts for internal governance "
+                   f"({_names(inside)}). They are read as published, so nothing the public "
+                   "pages of these organisations withhold is hidden from a reader of both, and "
+                   "their withheld cells are not tested here. To test what a reader of the "
+                   "public pages alone has, add --no-internal; do not publish "
+                   f"{INTERNAL_FOLDER}/.", err=True)
+    elif inside:
+        typer.echo(f"Note: {INTERNAL_FOLDER}/ ({_names(inside)}) left out (--no-internal): "
+                   "exact counts for internal governance, not for publication.", err=True)
     for note in sorted(set(notes))[:10]:
         typer.echo(f"  note: {note}", err=True)
     if not findings:
@@ -55,6 +71,11 @@ def check(
     if len(findings) > limit:
         typer.echo(f"  ... and {len(findings) - limit} more (--limit).")
     raise typer.Exit(1)
+
+
+def _names(codes: list[str], most: int = 8) -> str:
+    shown = ", ".join(codes[:most])
+    return shown + (f" and {len(codes) - most} more" if len(codes) > most else "")
 
 
 def register(app: typer.Typer) -> None:
