@@ -91,6 +91,11 @@ def test_each_demo_user_can_do_their_first_thing(demo_url, tmp_path):
 
     codes = read_theme_codes(out)  # the demo approval releases the synthetic codes
     assert len(codes) > 0 and set(codes["review_id"]) <= set(read_extract(out)["review_id"])
+    # every column k-anonymity emptied is named where the researcher reads the row count
+    frame = read_extract(out)
+    empty = [c for c in frame.columns if frame[c].isna().all()]
+    assert empty and "dropped, empty in the file" in result.output
+    assert all(c in result.output for c in empty), (empty, result.output)
     result = sjr("audit", "verify", "--db", demo_url, user="demo-admin")
     assert result.exit_code == 0 and "intact" in result.output
 
