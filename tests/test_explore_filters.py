@@ -152,3 +152,25 @@ def test_the_dashboard_kernel_keeps_its_loaded_objects_out_of_full_collections(s
         assert explorer.frozen and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_a_from_month_after_the_to_month_puts_the_boxes_in_order_and_the_table_shows_labels(
+        store):
+    """The walk-through audit (2026-12-06): "from" Mar 2026 and "to" Apr 2021 read the reviews
+    of Apr 2021 to Mar 2026, while the boxes kept saying Mar 2026 to Apr 2021; and the reviews
+    table showed specialty codes (``care_of_the_elderly``)."""
+    url, users = store
+    national = Explorer(open_session(users.programme, url, tool="test"))
+    f = national.filters
+    months = [v for _, v in f["start_month"].options]
+    early, late = months[0], months[-1]
+    f["start_month"].value = early
+    f["end_month"].value = early
+    f["start_month"].value = late  # after the "to"
+    assert (f["start_month"].value, f["end_month"].value) == (early, late)
+    assert national.period == (early, late)
+    national.tabs.selected_index = TABS.index("Reviews")
+    table = national.views["Reviews"][1].children[0].value
+    shown = national.reviews["specialty"].dropna().unique()
+    assert len(shown) and all(domain.label("specialty", s) in table for s in shown)
+    assert not [s for s in shown if "_" in s and f"<td>{s}</td>" in table]  # no code

@@ -157,6 +157,7 @@ class Explorer:
 
     # ----------------------------------------------------------------------------- building
     def _build(self) -> None:
+        self._swapping = False  # apply() putting the period's two boxes in order
         months = sorted(set(self.all_reviews["death_month"].dropna())
                         | set(self.all_deaths["month"].dropna()))
         if not months:
@@ -168,7 +169,8 @@ class Explorer:
                    width: str = "16em") -> w.Dropdown:
             box = w.Dropdown(options=options, value=value, layout=w.Layout(width=width))
             box.add_class(f"f-{name}")
-            box.observe(lambda change: self.apply(), names="value")
+            box.observe(lambda change: None if self._swapping else self.apply(),
+                        names="value")
             return box
 
         orgs = self.organisations.sort_values("organisation_code")
@@ -182,7 +184,7 @@ class Explorer:
             "organisation_code": choice("organisation_code", org_options,
                                         org_options[0][1] if org_options else None, "28em"),
             "specialty": choice("specialty", [("All specialties", ALL)]
-                                + [(_words(s), s) for s in specialties], ALL),
+                                + [(_cell("specialty", s), s) for s in specialties], ALL),
             "admission_type": choice(
                 "admission_type",
                 [("All admission types", ALL)]
@@ -257,6 +259,16 @@ class Explorer:
         """Filter the loaded rows by the current selection and redraw the tab on screen."""
         sel = self.selection()
         start, end = sorted([sel["start_month"], sel["end_month"]])
+        if (start, end) != (sel["start_month"], sel["end_month"]):
+            # a "from" after the "to": the period read is the one between them, and the two
+            # boxes say so (they had kept "Mar 2026 to Apr 2021" beside figures of Apr 2021 to
+            # Mar 2026: the walk-through audit of 2026-12-06); each change redraws once, here
+            self._swapping = True
+            try:
+                self.filters["start_month"].value = start
+                self.filters["end_month"].value = end
+            finally:
+                self._swapping = False
         self._rows = self._codes.rows(start, end, sel)
         self._reviews = None  # taken when a view asks for it
         d = self.all_deaths
@@ -582,15 +594,24 @@ def _html(table) -> w.HTML:
     return w.HTML(table._repr_html_())
 
 
+_CELL_LABELS = {"status": "status", "admission_type": "admission_type",
+                "specialty": "specialty", "any_problems": "yes_no"}
+"""Columns of the reviews table shown by their label, and the vocabulary that labels them (the
+walk-through audit of 2026-12-06 read ``care_of_the_elderly`` in the table)."""
+
+
 def _cell(column: str, value: Any) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
     if column == "score_overall":
         return f"{int(value)} {domain.label('care_score', int(value))}"
-    if column == "status":
-        return domain.label("status", value)
-    if column == "admission_type":
-        return domain.label("admission_type", value)
+    if column == "avoidability_score":
+        return f"{int(value)} {domain.label('avoidability_score', int(value))}"
+    if column in _CELL_LABELS:
+        try:
+            return domain.label(_CELL_LABELS[column], value)
+        except KeyError:  # a code outside the list (an old import): shown as stored
+            return str(value)
     return str(value)
 
 
@@ -605,10 +626,6 @@ def _count_words(n: int, rule) -> str:
 
 def _month_words(month: str) -> str:
     return pd.Period(month, freq="M").strftime("%b %Y")
-
-
-def _words(code: str) -> str:
-    return str(code).replace("_", " ").capitalize()
 
 
 def _slug(title: str) -> str:
