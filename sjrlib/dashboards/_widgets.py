@@ -46,6 +46,10 @@ STYLE_CSS = """
 .sjr-app table.sjr-table th, .sjr-app table.sjr-table td {
     border-bottom: 1px solid #d8dde0; padding: 2px 8px; text-align: left; }
 .sjr-app table.sjr-table td.num { text-align: right; }
+.sjr-app .sjr-named > .widget-label, .sjr-app .sjr-named .widget-label-basic > span {
+    position: absolute !important; width: 1px !important; height: 1px; overflow: hidden;
+    clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; margin: 0; padding: 0; }
+.sjr-app .sjr-outcome .widget-html-content { line-height: 1.4; }
 </style>
 """
 
@@ -53,6 +57,16 @@ STYLE_CSS = """
 def style() -> w.HTML:
     """The stylesheet of the dashboards, as a widget to put first in the app."""
     return w.HTML(STYLE_CSS)
+
+
+def label_input(widget: w.Widget, label: str) -> w.Widget:
+    """Give an input an accessible name (what a screen reader says for it) without showing it
+    twice: the widget's ``description`` becomes the ``<label for=...>`` of its input, hidden
+    visually (CSS class ``sjr-named``) because the form shows its own label beside it."""
+    if "description" in widget.trait_names() and label:
+        widget.description = label
+        widget.add_class("sjr-named")
+    return widget
 
 
 def section(title: str, *children: w.Widget, hint: str = "") -> w.VBox:
@@ -84,6 +98,7 @@ class Field:
         self.error.add_class(f"e-{self.column}")
         self.error.add_class("sjr-error")
         self.error.layout = w.Layout(width="auto", flex="1 1 16em", margin="0 0 0 8px")
+        label_input(self.widget, self.label)
         if self.row is None:
             text = html.escape(self.label)
             if self.help:
@@ -269,6 +284,7 @@ class RowsEditor:
         self.widget = w.VBox([self.box, self.add_button])
         self.widget.add_class(f"f-{name}")
         self._quiet = False
+        self.disabled = False
         self._draw()
 
     # -- reading and writing
@@ -311,6 +327,12 @@ class RowsEditor:
         finally:
             self._quiet = False
 
+    def set_disabled(self, disabled: bool) -> None:
+        """Read-only (e.g. a locked review): no change to a row, no row added or removed."""
+        self.disabled = disabled
+        self.add_button.disabled = disabled
+        self._draw()
+
     def show_errors(self, index: int, messages: Sequence[str]) -> None:
         self.rows[index][3].value = "<br>".join(html.escape(m) for m in messages)
 
@@ -352,14 +374,18 @@ class RowsEditor:
                            for text, width in zip(self.labels, ("26.5em", "14.5em", "16em")))
             children.append(w.HTML(f"<span class='sjr-hint'>{head}</span>"))
         for i, (type_box, answer_box, companion_box, error, found) in enumerate(self.rows):
-            for widget, part in ((type_box, "type"), (answer_box, "value"),
-                                 (companion_box, "companion")):
+            for widget, part, label in ((type_box, "type", self.labels[0]),
+                                        (answer_box, "value", self.labels[1]),
+                                        (companion_box, "companion", self.labels[2])):
                 widget._dom_classes = tuple(c for c in widget._dom_classes
                                             if not c.startswith(f"f-{self.name}-"))
                 widget.add_class(f"f-{self.name}-{part}-{i}")
+                label_input(widget, f"{label}, row {i + 1}")
+                widget.disabled = self.disabled
             error._dom_classes = ("sjr-error", f"e-{self.name}-{i}")
             remove = button("Remove", f"b-{self.name}-remove-{i}", tooltip="Remove this row")
             remove.layout.min_width = "6em"
+            remove.disabled = self.disabled
             remove.on_click(lambda _, i=i: self.remove_row(i))
             children.append(w.HBox([type_box, answer_box, companion_box, remove, error],
                                    layout=w.Layout(align_items="flex-start",
@@ -438,10 +464,12 @@ class ThemeChooser:
         self.add_theme = dropdown(choice_options({t.id: t.label for t in themes},
                                                  blank="— choose a theme —"), width="26em")
         self.add_theme.add_class("f-theme-add")
+        label_input(self.add_theme, "Theme to add")
         self.add_phase = dropdown([("Whole review", None)]
                                   + [(f"Phase: {text}", p) for p, text in self.phases.items()],
                                   width="18em")
         self.add_phase.add_class("f-theme-phase")
+        label_input(self.add_phase, "Phase the theme is for")
         self.add_button = button("Add theme", "b-theme-add",
                                  tooltip="Code this review with the chosen theme")
         self.add_button.on_click(lambda _: self.add(self.add_theme.value, self.add_phase.value))

@@ -26,6 +26,14 @@ Organisation leads and second-stage reviewers also code the review with themes (
 suggestions from the judgements to accept or reject, or a theme from the codebook added by hand,
 stored through ``Session.code_review`` once the review is submitted.
 
+The workflow (``shared/spec/sjr-review.md``; drafts are left out of every published figure): a
+new review or a draft has *Save draft* and *Submit review*; a submitted review has *Save
+changes*, which keeps it submitted (checked as a submission), and *Return to draft…*, which
+says what that means and asks first (the session refuses a submitted review saved as a draft
+unless told ``withdraw=True``, and audits it); a locked review opens read-only with a notice.
+The outcome of a save, submit or lock is said beside the buttons as well as at the top, and the
+counter above them names the fields still to complete or correct.
+
 Another save target (e.g. a calibration exercise storing training answers instead of reviews):
 ``ReviewForm(session, save_to=fn)`` with ``fn(values, *, expected_version) -> (id, version)``,
 called instead of ``session.save_review`` with the same values dict (the same validation runs
@@ -38,6 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -210,14 +219,17 @@ class ReviewForm(ThemeCoding):
         self.new_button.on_click(lambda _: (self._refresh_lists(), self.new_review()))
         self.drafts_select = ui.dropdown([("— my drafts —", None)], width="24em")
         self.drafts_select.add_class("f-drafts")
+        ui.label_input(self.drafts_select, "Continue a draft")
         self.drafts_select.observe(lambda change: self._open_draft(), names="value")
-        self.open_id = ui.text("review id, e.g. SJR-…", width="14em")
+        self.open_id = ui.text("review id, e.g. XA2-SJR000912", width="16em")
         self.open_id.add_class("f-open-id")
+        ui.label_input(self.open_id, "Id of the review to open")
         self.open_button = ui.button("Open review", "b-open",
                                      tooltip="Open the review with this id")
         self.open_button.on_click(lambda _: self._open_by_id())
         self.queue_select = ui.dropdown([("— second-stage queue —", None)], width="36em")
         self.queue_select.add_class("f-queue")
+        ui.label_input(self.queue_select, "Second-stage queue")
         self.queue_button = ui.button("Start second-stage review", "b-queue",
                                       tooltip="Open a second-stage review of the chosen case")
         self.queue_button.on_click(lambda _: self._start_second_stage())
@@ -232,6 +244,7 @@ class ReviewForm(ThemeCoding):
         self.version_select = ui.dropdown([(a.label, a.id) for a in versions.answers],
                                           width="30em")
         self.version_select.add_class(f"f-{FORM_VERSION_COLUMN}")
+        ui.label_input(self.version_select, "Form version")
         self.version_select.value = LATEST_VERSION
         self.version_select.observe(lambda change: self._version_chosen(), names="value")
         self.version_note = w.HTML()
@@ -268,24 +281,53 @@ class ReviewForm(ThemeCoding):
                                      tooltip="Organisation lead: lock the submitted review")
         self.reload_button = ui.button("Reload latest version", "b-reload",
                                        tooltip="Discard your changes and load the saved version")
-        self.save_button.on_click(lambda _: self.save(submit=False))
+        # a submitted review: Save changes keeps it submitted; back to draft only when asked
+        self.withdraw_button = ui.button(
+            "Return to draft…", "b-withdraw",
+            tooltip="Take the submitted review back to draft (asks first): a draft is left out "
+                    "of every published figure until it is submitted again")
+        self.save_button.on_click(lambda _: self._save_clicked())
         self.submit_button.on_click(lambda _: self.save(submit=True))
         self.lock_button.on_click(lambda _: self.lock())
         self.reload_button.on_click(lambda _: self.reload())
+        self.withdraw_button.on_click(lambda _: self.ask_withdraw())
         self.reload_button.layout.display = "none"
+        self.withdraw_button.layout.display = "none"
         self.lock_button.layout.display = "" if self._may("lock_review") else "none"
+        self.withdraw_text = w.HTML()
+        self.withdraw_confirm = ui.button("Return to draft", "b-withdraw-confirm",
+                                          style="danger",
+                                          tooltip="Save the review as a draft: it leaves the "
+                                                  "published figures until submitted again")
+        self.withdraw_cancel = ui.button("Keep it submitted", "b-withdraw-cancel",
+                                         tooltip="Do not change the review's status")
+        self.withdraw_confirm.on_click(lambda _: self.withdraw())
+        self.withdraw_cancel.on_click(lambda _: self._hide_withdraw())
+        self.withdraw_box = w.VBox([self.withdraw_text,
+                                    w.HBox([self.withdraw_confirm, self.withdraw_cancel],
+                                           layout=w.Layout(margin="4px 0"))])
+        self.withdraw_box.add_class("sjr-withdraw")
+        self.withdraw_box.layout.display = "none"
         self.summary = w.HTML()
         self.summary.add_class("sjr-summary")
+        self.outcome = w.HTML()  # what the last save, submit or lock did, beside the buttons
+        self.outcome.add_class("sjr-outcome")
         actions = w.VBox([
             self.summary,
-            w.HBox([self.save_button, self.submit_button, self.lock_button, self.reload_button]),
+            w.HBox([self.save_button, self.submit_button, self.withdraw_button,
+                    self.lock_button, self.reload_button]),
+            self.withdraw_box,
+            self.outcome,
         ])
+        self.lock_notice = w.HTML()
+        self.lock_notice.add_class("sjr-locked")
 
         self.widget = w.VBox([
             ui.style(),
             self.header,
             toolbar,
             self.link_box,
+            self.lock_notice,
             self.banner,
             *body,
             *self._themes_section(),
@@ -354,6 +396,7 @@ class ReviewForm(ThemeCoding):
             present = w.Checkbox(value=False, description="", indent=False,
                                  layout=w.Layout(width="2em"))
             present.add_class(f"f-present-{ptype}")
+            ui.label_input(present, f"{text}: occurred")
             present.observe(lambda change, t=ptype: self._present_changed(t), names="value")
             self.problem_present[ptype] = present
             column = q.value_column(ptype)
@@ -412,6 +455,8 @@ class ReviewForm(ThemeCoding):
                        continuous_update=False,
                        layout=w.Layout(width="40em", height="5em")),
             q.companion.label, read=ui.read_text, write=ui.write_text))
+        ui.label_input(score.widget, f"{title}: {q.value.label}")
+        ui.label_input(comment.widget, f"{title}: {q.companion.label}")
         box = w.VBox([w.HBox([w.HTML(head, layout=w.Layout(flex="1 1 auto")), na]),
                       score.row, comment.row,
                       self._identifier_box(q.companion_column(phase))])
@@ -543,7 +588,27 @@ class ReviewForm(ThemeCoding):
     def _combine(self, schema_errors: Iterable[Any]) -> dict[str, list[str]]:
         """The schema's errors in the form's words, by column, with the form's own checks."""
         found: dict[str, list[str]] = {}
+        death_month = self._death_month()
+        future = death_month is not None and death_month > self.today.replace(day=1)
+        if future:
+            found["death_month"] = [
+                f"A month of death cannot be in the future (this month is "
+                f"{self.today:%Y-%m})"]
         for error in schema_errors:
+            if getattr(error, "rule", None) == RuleId.REVIEW_DATE_NOT_BEFORE_DEATH \
+                    and death_month is not None:
+                # the death month is as likely to be wrong as the review date: say so beside
+                # both (and only beside the month when the month is in the future)
+                if not future:
+                    review_date = self.fields["review_date"].value
+                    said = (f" ({review_date:%d %b %Y})" if isinstance(review_date, dt.date)
+                            else "")
+                    found.setdefault("death_month", []).append(
+                        f"After the date of review{said}: a review follows the death")
+                    found.setdefault("review_date", []).append(
+                        f"Before the month of death ({death_month:%Y-%m}): a review follows "
+                        "the death")
+                continue
             for column in _columns_of(error):
                 fld = self.fields.get(column)
                 label = fld.label if fld else self._label_of(column)
@@ -573,6 +638,62 @@ class ReviewForm(ThemeCoding):
                 found[column] = [_IDENTIFIER_MESSAGE] + [
                     m for m in found.get(column, []) if not m.startswith(_IDENTIFIER_PREFIX)]
         return found
+
+    def _death_month(self) -> dt.date | None:
+        """The first day of the month of death as typed, or ``None`` (blank or not a month:
+        the rules say what is wrong with it)."""
+        typed = self.fields["death_month"].value if "death_month" in self.fields else None
+        if not isinstance(typed, str) or not _MONTH.match(typed.strip()):
+            return None
+        try:
+            return dt.date(int(typed.strip()[:4]), int(typed.strip()[5:7]), 1)
+        except ValueError:
+            return None
+
+    def _name_of(self, key: str) -> str:
+        """A field (or a row of a rows editor) as the form names it to a person."""
+        question, _, row = key.partition("#")
+        if row:
+            label = self.referrals[question][0].label if question in self.referrals else question
+            return f"{label}, row {int(row) + 1}"
+        for phase in domain.PHASES:
+            if key in (domain.score_column(phase), domain.comment_column(phase)):
+                what = self.fields[key].label if key in self.fields else key
+                return f"{domain.label('phase', phase)}: {what.lower()}"
+        label = self.fields[key].label if key in self.fields else self._label_of(key)
+        if len(label) > 50 and " (" in label:
+            label = label.split(" (")[0]
+        return label
+
+    def _ordered(self, errors: Mapping[str, list[str]]) -> list[str]:
+        """The keys of ``errors`` in the order of the form (top to bottom)."""
+        order = {c: i for i, c in enumerate(self.fields)}
+        for q, _ in self.referrals.values():
+            for t in q.types.ids:
+                order.setdefault(q.value_column(t), len(order))
+
+        def rank(key: str) -> tuple[int, str]:
+            base = key.partition("#")[0]
+            if base in self.referrals:
+                q = self.referrals[base][0]
+                base = q.value_column(q.types.ids[0])
+            return order.get(base, -1), key
+        return sorted(errors, key=rank)
+
+    def _listed(self, errors: Mapping[str, list[str]], *, with_messages: bool = False,
+                most: int = 6) -> str:
+        """HTML naming the fields of ``errors`` in form order (at most ``most``, then how many
+        more), each with its first message when ``with_messages``."""
+        keys = self._ordered(errors)
+        parts = []
+        for key in keys[:most]:
+            part = f"<b>{html.escape(self._name_of(key))}</b>"
+            if with_messages and errors[key]:
+                part += f": {html.escape(errors[key][0])}"
+            parts.append(part)
+        if len(keys) > most:
+            parts.append(f"{len(keys) - most} more")
+        return "; ".join(parts) if with_messages else ", ".join(parts)
 
     @contextmanager
     def holding_checks(self) -> Iterator[None]:
@@ -662,17 +783,51 @@ class ReviewForm(ThemeCoding):
                 editor.show_errors(i, messages if shown else [])
         n = len(self.last_errors)
         blocked = any(self.identifiers.values())
-        if not checked:
-            self.summary.value = ("<span class='sjr-hint'>Each field is checked as you fill it "
-                                  "in; problems show beside it.</span>")
+        submitted = self._submitted()
+        if self.status == "locked":
+            self.summary.value = ("<span class='sjr-hint'><b>Locked:</b> this review can no "
+                                  "longer be changed; it is shown read-only.</span>")
+        elif not checked:
+            self.summary.value = ("<span class='sjr-hint'>" + (
+                f"Submitted (version {self.version}). <i>Save changes</i> keeps it submitted."
+                if submitted else "Each field is checked as you fill it in; problems show "
+                "beside it.") + "</span>")
         elif n:
+            goal = ("your changes can be saved" if submitted
+                    else "the review can be submitted")
             self.summary.value = (
                 f"<span class='sjr-hint'>{n} field{'s' if n != 1 else ''} still to complete or "
-                f"correct before the review can be submitted.</span>")
+                f"correct before {goal}: {self._listed(self.last_errors)}.</span>")
+        elif submitted:
+            self.summary.value = (f"<span class='sjr-hint'>Submitted (version {self.version})."
+                                  " <i>Save changes</i> keeps it submitted.</span>")
         else:
             self.summary.value = "<span class='sjr-hint'>Ready to submit.</span>"
-        self.save_button.disabled = blocked or self.status == "locked"
-        self.submit_button.disabled = blocked or self.status == "locked"
+        self._arrange_buttons(blocked)
+
+    def _submitted(self) -> bool:
+        """Whether the form holds a stored, submitted review (its changes keep it submitted)."""
+        return self.review_id is not None and self.status == "submitted"
+
+    def _arrange_buttons(self, blocked: bool) -> None:
+        """The buttons for the review's state: *Save draft* and *Submit review* for a new review
+        or a draft; *Save changes* (it stays submitted) and *Return to draft…* (asked first)
+        for a submitted one; none usable on a locked one."""
+        submitted, locked = self._submitted(), self.status == "locked"
+        self.save_button.description = "Save changes" if submitted else "Save draft"
+        self.save_button.tooltip = (
+            "Save your changes; the review stays submitted" if submitted
+            else "Save without submitting; you can come back to it")
+        self.save_button.button_style = "primary" if submitted else ""
+        self.submit_button.layout.display = "none" if submitted or locked else ""
+        self.save_button.layout.display = "none" if locked else ""
+        self.withdraw_button.layout.display = "" if submitted else "none"
+        if not submitted:
+            self.withdraw_box.layout.display = "none"
+        self.save_button.disabled = blocked or locked
+        self.submit_button.disabled = blocked or locked
+        self.withdraw_button.disabled = blocked or locked
+        self.lock_button.disabled = locked
 
     # ----------------------------------------------------------------------------- actions
     def _may(self, action: str) -> bool:
@@ -680,16 +835,54 @@ class ReviewForm(ThemeCoding):
 
         return may(self.session.role, action)
 
-    def save(self, *, submit: bool) -> bool:
+    def _save_clicked(self) -> bool:
+        """*Save draft* on a new review or a draft; *Save changes* on a submitted review, which
+        keeps it submitted (checked as a submission)."""
+        return self.save(submit=self._submitted())
+
+    def ask_withdraw(self) -> None:
+        """*Return to draft…*: say what it means and ask first (nothing is saved yet)."""
+        if not self._submitted():
+            return
+        self.withdraw_text.value = ui.banner(
+            "warn", f"<b>Return review {html.escape(str(self.review_id))} to draft?</b> A draft "
+            "is left out of every published figure (the Learning from Deaths counts and the "
+            "reports) until it is submitted again. The form is saved as it stands, and the "
+            "change of status is recorded in the audit log.")
+        self.withdraw_box.layout.display = ""
+
+    def _hide_withdraw(self) -> None:
+        self.withdraw_box.layout.display = "none"
+        self.withdraw_text.value = ""
+
+    def withdraw(self) -> bool:
+        """Save the submitted review as a draft, deliberately (after :meth:`ask_withdraw`);
+        return whether it was saved."""
+        self._hide_withdraw()
+        return self.save(submit=False, withdraw=True)
+
+    def save(self, *, submit: bool, withdraw: bool = False) -> bool:
         """Save the form as a draft or submit it; return whether it was saved.
 
         A review with identifiers in its free text is never saved. A submission with any error
         is refused and every error is shown beside its field. A version conflict (someone else
         saved this review since it was loaded) is reported and nothing is overwritten.
+
+        A submitted review stays submitted: ``submit=True`` saves its changes. Saving it as a
+        draft takes it out of every published figure, so it is refused unless ``withdraw`` says
+        that is meant (*Return to draft…*, which asks first); the session records it.
         """
         from data_access.store import StaleReviewError
         from sjrlib.schema import ValidationFailed
 
+        was_submitted = self._submitted()
+        if was_submitted and not submit and not withdraw:
+            self._say("error", f"<b>Not saved.</b> Review {html.escape(str(self.review_id))} is "
+                      "submitted: saving it as a draft would take it out of every published "
+                      "figure until it is submitted again. <i>Save changes</i> keeps it "
+                      "submitted; <i>Return to draft…</i> takes it back on purpose.",
+                      at_buttons=True)
+            return False
         status = "submitted" if submit else "draft"
         if submit:
             self.show_all_errors = True
@@ -701,7 +894,7 @@ class ReviewForm(ThemeCoding):
             self._show(local)
             self._say("error", "<b>Not saved.</b> The free text contains what looks like "
                       "patient identifiers (highlighted beside the text). Remove them, then "
-                      "save again.")
+                      "save again.", at_buttons=True)
             return False
         values = self.values()
         values["status"] = status
@@ -710,8 +903,12 @@ class ReviewForm(ThemeCoding):
         try:
             if local:
                 raise ValidationFailed([])
-            save = self.save_to or self.session.save_review
-            review_id, version = save(values, expected_version=self.version)
+            if self.save_to is not None:
+                review_id, version = self.save_to(values, expected_version=self.version)
+            else:
+                review_id, version = self.session.save_review(
+                    values, expected_version=self.version,
+                    **({"withdraw": True} if withdraw and was_submitted else {}))
         except StaleReviewError as exc:
             self.reload_button.layout.display = ""
             self._say("error",
@@ -719,40 +916,52 @@ class ReviewForm(ThemeCoding):
                       "Your changes are still in the form and nothing was overwritten. Copy "
                       "anything you want to keep, then press <i>Reload latest version</i> to "
                       f"see their version. <span class='sjr-hint'>({html.escape(str(exc))})"
-                      "</span>")
+                      "</span>", at_buttons=True)
             return False
         except AccessDenied as exc:
-            self._say("error", f"<b>Not saved.</b> {html.escape(str(exc))}")
+            self._say("error", f"<b>Not saved.</b> {html.escape(str(exc))}", at_buttons=True)
             return False
         except ValidationFailed as exc:
-            errors = self._combine(exc.errors) if exc.errors else local
+            errors = (self._combine(exc.errors) if exc.errors
+                      else self.errors(status=status) if self.save_to is None else local)
             self.show_all_errors = True
             self._show(errors)
-            self._say("error", f"<b>Not {'submitted' if submit else 'saved'}.</b> "
-                      f"{len(errors)} field{'s need' if len(errors) != 1 else ' needs'} "
-                      "attention: see the messages beside the fields.", until_fixed=True)
+            n = len(errors)
+            what = ("submitted" if submit and not was_submitted
+                    else "saved")
+            self._say("error", f"<b>Not {what}.</b> {n} field"
+                      f"{'s need' if n != 1 else ' needs'} attention: "
+                      f"{self._listed(errors, with_messages=True)}. See the messages beside "
+                      f"the field{'s' if n != 1 else ''}.", until_fixed=True, at_buttons=True)
             return False
         self.review_id, self.version, self.status = review_id, version, status
         self.reload_button.layout.display = "none"
         when = dt.datetime.now().strftime("%H:%M")
+        rid = html.escape(review_id)
         if submit:
-            message = f"<b>Review {html.escape(review_id)} submitted</b> at {when}."
+            message = (f"<b>Changes to review {rid} saved</b> at {when} (version {version}); "
+                       "it stays submitted." if was_submitted
+                       else f"<b>Review {rid} submitted</b> at {when}.")
             overall = values.get(domain.score_column("overall"))
-            if self.stage == "first" and overall in domain.POOR_CARE:
+            if self.stage == "first" and overall in domain.POOR_CARE and not was_submitted:
                 message += (f" Overall care was scored {overall} "
                             f"({html.escape(domain.label('care_score', overall))}): the case "
                             "now goes to the second-stage review queue.")
+        elif was_submitted:
+            message = (f"<b>Review {rid} returned to draft</b> at {when} (version {version}). "
+                       "It is left out of every published figure until it is submitted again.")
         else:
-            message = (f"<b>Draft saved</b> at {when} (review {html.escape(review_id)}). "
-                       "You can come back to it from <i>my reviews</i>.")
+            message = (f"<b>Draft saved</b> at {when} (review {rid}). "
+                       "You can come back to it from <i>my drafts</i>.")
         if submit and self._pending:
             message += self._store_pending()
-        self._say("ok", message)
+        self._say("ok", message, at_buttons=True)
         self._after_save(submit)
         self._update_header()
         if self.coding_here():
             self._themes_state()
-        self._show({})  # the session validated it with the same rules: nothing left to show
+        # the session validated it with the same rules; a draft may still be incomplete
+        self._show({} if submit else self.errors())
         return True
 
     def lock(self) -> bool:
@@ -760,7 +969,7 @@ class ReviewForm(ThemeCoding):
         from data_access.store import StaleReviewError
 
         if self.review_id is None:
-            self._say("error", "Save and submit the review before locking it.")
+            self._say("error", "Save and submit the review before locking it.", at_buttons=True)
             return False
         try:
             self.version = self.session.lock_review(self.review_id,
@@ -769,15 +978,17 @@ class ReviewForm(ThemeCoding):
             self.reload_button.layout.display = ""
             self._say("error", "<b>Not locked: someone else changed this review since you "
                       "opened it.</b> Press <i>Reload latest version</i>, check it, and lock "
-                      f"again. <span class='sjr-hint'>({html.escape(str(exc))})</span>")
+                      f"again. <span class='sjr-hint'>({html.escape(str(exc))})</span>",
+                      at_buttons=True)
             return False
         except (AccessDenied, ValueError) as exc:
-            self._say("error", f"<b>Not locked.</b> {html.escape(str(exc))}")
+            self._say("error", f"<b>Not locked.</b> {html.escape(str(exc))}", at_buttons=True)
             return False
         self.status = "locked"
         self._say("ok", f"<b>Review {html.escape(self.review_id)} locked.</b> It can no "
-                  "longer be changed.")
+                  "longer be changed.", at_buttons=True)
         self._update_header()
+        self._set_read_only(True)
         self.refresh()
         return True
 
@@ -868,10 +1079,10 @@ class ReviewForm(ThemeCoding):
             for phase, na in self._na.items():
                 na.value = (phase != "overall" and review_id is not None
                             and _plain(values.get(domain.score_column(phase))) is None)
-                for column in (domain.score_column(phase), domain.comment_column(phase)):
-                    self.fields[column].widget.disabled = na.value
         finally:
             self._loading = False
+        self._hide_withdraw()
+        self._set_read_only(status == "locked")
         self.touched = set()
         self.show_all_errors = False
         self.identifiers = {}
@@ -884,6 +1095,28 @@ class ReviewForm(ThemeCoding):
         self._update_header()
         self._show({}, checked=False)  # nothing typed yet: nothing to say
         self._themes_opened()
+
+    def _set_read_only(self, read_only: bool) -> None:
+        """Every answer read-only (a locked review), with a notice saying why; or editable
+        again, a phase not applicable and a problem not ticked keeping their answers shut."""
+        for fld in self.fields.values():
+            if "disabled" in fld.widget.trait_names():
+                fld.widget.disabled = read_only
+        for box in (*self.reason_boxes.values(), *self._na.values(),
+                    *self.problem_present.values()):
+            box.disabled = read_only
+        for _, editor in self.referrals.values():
+            editor.set_disabled(read_only)
+        if not read_only:
+            for phase, na in self._na.items():
+                for column in (domain.score_column(phase), domain.comment_column(phase)):
+                    self.fields[column].widget.disabled = na.value
+            for ptype, present in self.problem_present.items():
+                self.fields[domain.problem_column(ptype)].widget.disabled = not present.value
+        self.lock_notice.value = ui.banner(
+            "warn", f"<b>Review {html.escape(str(self.review_id))} is locked.</b> An "
+            "organisation lead locked it: it can no longer be changed, so every answer is "
+            "shown read-only.") if read_only else ""
 
     def _carried_columns(self) -> list[str]:
         """Columns that describe the case (not the judgement): carried over to a second
@@ -977,8 +1210,12 @@ class ReviewForm(ThemeCoding):
             self._say("error", f"<b>Cannot open review {html.escape(review_id)}.</b> "
                       f"{html.escape(str(exc))}")
             return False
+        # a locked review says so in its own notice, just above
+        said = (" It stays submitted when you save changes."
+                if self.status == "submitted" else "")
         self._say("ok", f"Opened review {html.escape(review_id)} "
-                  f"({domain.label('status', self.status).lower()}, version {self.version}).")
+                  f"({domain.label('status', self.status).lower()}, version {self.version})."
+                  + said)
         return True
 
     def _start_second_stage(self) -> None:
@@ -1039,10 +1276,17 @@ class ReviewForm(ThemeCoding):
                             f"{html.escape(str(judgement))}" if judgement else ""))
         return text
 
-    def _say(self, kind: str | None, message_html: str, *, until_fixed: bool = False) -> None:
-        """Show a banner; ``until_fixed`` ones go once the form has no errors left."""
+    def _say(self, kind: str | None, message_html: str, *, until_fixed: bool = False,
+             at_buttons: bool = False) -> None:
+        """Show a banner; ``until_fixed`` ones go once the form has no errors left.
+        ``at_buttons``: the outcome of a save, submit or lock, said beside the buttons too (the
+        banner at the top is out of sight there); any other message clears it."""
         self.banner.value = ui.banner(kind, message_html) if kind else ""
+        self.outcome.value = ui.banner(kind, message_html) if kind and at_buttons else ""
         self._banner_until_fixed = until_fixed
+
+
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
 
 
 def _row_key(q: ChildRows, index: int) -> str:

@@ -161,12 +161,16 @@ class TrainingForm(ReviewForm):
         # page), the case details (the fictional summary instead) or locking (a lead's, of
         # reviews)
         save = ui.section("Save", self.summary,
-                          w.HBox([self.save_button, self.submit_button]))
+                          w.HBox([self.save_button, self.submit_button]), self.outcome)
         self.widget.children = (ui.style(), w.HTML(_CSS), self.mark, self.header,
                                 ui.section("The case (fictional)", self.case_box),
                                 self.banner, *(self.sections[s] for s in TRAINING_SECTIONS),
                                 themes, save)
         self.widget.add_class("sjr-training-entry")
+
+    def _submitted(self) -> bool:
+        """A submitted training answer is final: it is never changed (no *Save changes*)."""
+        return False
 
     def _refresh_lists(self) -> None:
         """No drafts list or second-stage queue: those are reviews, not training answers."""
@@ -266,12 +270,12 @@ class TrainingForm(ReviewForm):
         if not self.window_open():
             self._say("error", f"<b>Not saved.</b> Round {html.escape(str(self.round.name))} "
                       f"is open from {self.round.opens_on:%d %b %Y} to "
-                      f"{self.round.closes_on:%d %b %Y}.")
+                      f"{self.round.closes_on:%d %b %Y}.", at_buttons=True)
             return False
         try:
             saved = super().save(submit=submit)
         except TrainingDataError as exc:
-            self._say("error", f"<b>Not saved.</b> {html.escape(str(exc))}")
+            self._say("error", f"<b>Not saved.</b> {html.escape(str(exc))}", at_buttons=True)
             return False
         if not saved:
             return False
@@ -281,10 +285,10 @@ class TrainingForm(ReviewForm):
             self._show({})
             self._say("ok", f"<b>Training answer to {html.escape(self.case.case_id)} "
                       f"submitted</b> at {when}. The panel's reference answers and your "
-                      "results are shown below.")
+                      "results are shown below.", at_buttons=True)
         else:
             self._say("ok", f"<b>Draft training answer saved</b> at {when}. You can come back "
-                      "to it until the round closes.")
+                      "to it until the round closes.", at_buttons=True)
         if self.on_saved is not None:
             self.on_saved(submit)
         return True

@@ -140,13 +140,15 @@ def test_an_rcp2017_review_opens_and_saves_without_the_new_questions(entry, open
     shot(page, "entry_rcp2017_opened")
     fill(page, {".f-comment_overall": "Reviewed again at the mortality meeting: care was "
                                       "adequate overall."})
-    page.locator(".b-submit").click()
-    expect(page.locator(".sjr-banner")).to_contain_text(SUBMITTED, timeout=KERNEL_MS)
+    # a submitted review: Save changes keeps it submitted (no Submit button)
+    expect(page.locator(".b-submit")).to_be_hidden()
+    page.locator(".b-save").click()
+    expect(page.locator(".sjr-outcome")).to_contain_text("stays submitted", timeout=KERNEL_MS)
 
     with open_session(users.lead, url, tool="test") as s:
         saved = s.review(review_id)
     assert saved["comment_overall"].startswith("Reviewed again at the mortality meeting")
-    assert saved["form_version"] == "rcp2017"
+    assert saved["form_version"] == "rcp2017" and saved["status"] == "submitted"
     for column in ("autism", "clinical_frailty_scale", "me_scrutiny", "referral_coroner"):
         assert saved.get(column) is None, column
 
