@@ -224,6 +224,29 @@ _STRING = pd.StringDtype("pyarrow")
 
 _HEAD_BYTES = 1 << 16
 
+_OTHER_SEPARATORS = ((";", "semicolons", "';'"), ("\t", "tabs", "tabs"))
+
+
+def _check_separator(name: str, head: bytes) -> None:
+    """Refuse a file whose header is one cell holding ``;`` or a tab: it was saved with
+    another separator (a spreadsheet's regional CSV), and its rows would otherwise be read as
+    one cell each, or as "more cells than the header" wherever a value holds a comma."""
+    if head.startswith(b"PK\x03\x04"):
+        return
+    first = head.split(b"\n", 1)[0]
+    try:
+        header = next(csv.reader([first.decode("utf-8-sig").rstrip("\r")]))
+    except (StopIteration, csv.Error, UnicodeDecodeError):
+        return
+    if len(header) != 1:
+        return
+    for separator, plural, shown in _OTHER_SEPARATORS:
+        if separator in header[0]:
+            raise ImportFileError(
+                f"{name}: the header is separated by {plural}: the file seems to use "
+                f"{shown} as separator; the exchange format separates columns with commas "
+                "(save it as CSV with commas, e.g. 'CSV UTF-8 (Comma delimited)')")
+
 
 def _parse_csv_fast(source: bytes | Path, first_line: bytes) -> pd.DataFrame | None:
     """All cells as strings ("" -> <NA>), header as the first row, parsed by Arrow's C++ CSV
@@ -315,6 +338,7 @@ def _read_csv(path: Path, limit: Limits) -> tuple[list[str], pd.DataFrame]:
     with path.open("rb") as fh:
         head = fh.read(_HEAD_BYTES)
     _check_header_width(path.name, head, limit)
+    _check_separator(path.name, head)
     cells = None
     if (not head.startswith(b"PK\x03\x04") and head.lstrip(b"\xef\xbb\xbf").strip()
             and b"\n" in head):

@@ -59,7 +59,7 @@ def _run(what: str, codes: list[str], period, start_month, end_month, db, out, p
     from sqlalchemy.exc import SQLAlchemyError
 
     from data_access import AccessDenied
-    from sjrlib.report.runner import run_reports
+    from sjrlib.report.runner import EmptyPeriod, run_reports
 
     try:
         batch = run_reports(
@@ -71,6 +71,9 @@ def _run(what: str, codes: list[str], period, start_month, end_month, db, out, p
     except KeyboardInterrupt:  # before any report was started: nothing was written
         typer.echo("Interrupted before any report was written.", err=True)
         raise typer.Exit(130) from None
+    except EmptyPeriod as exc:  # nothing to report: nothing written
+        typer.echo(f"Cannot run the reports: {exc}", err=True)
+        raise typer.Exit(1) from None
     except ParameterError as exc:
         typer.echo(f"Cannot run the reports: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -131,6 +134,15 @@ def _summary(batch) -> None:
         typer.echo(f"  Note: {note}", err=True)
     for problem in batch.problems:
         typer.echo(f"  Not written: {problem}", err=True)
+    # organisation-audience pages are never linked from the index (public pages only)
+    internal = [batch.pages[r.name] for r in ok
+                if r.name.endswith("(organisation)") and r.name in batch.pages]
+    if 0 < len(internal) <= 8:
+        for page in internal:
+            typer.echo(f"For internal governance (not linked from the index): {page.resolve()}")
+    elif internal:
+        typer.echo(f"For internal governance (not linked from the index): {len(internal)} "
+                   f"reports in {internal[0].parent.resolve()}")
     if batch.index is not None:
         typer.echo(f"Open {batch.index.resolve()}")
 

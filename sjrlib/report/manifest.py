@@ -18,7 +18,13 @@ a file was not written. A report is kept when its key is unchanged and every one
 still there, unaltered, as a regular file; otherwise it is rendered again, page and workbook
 together. ``--force`` renders everything.
 
-The manifest names reports and holds hashes only: no figure, no row. It is written like a page
+It also keeps the organisations the folder's ``index.html`` lists (code, name, nation, region:
+what the index prints), so that a run of one report (``sjr report trust CODE``, perhaps by an
+organisation's lead, who reads only their own organisation) rebuilds the index of the whole
+folder rather than one of its own organisations alone.
+
+The manifest names reports and holds hashes, and the index's organisation rows: no figure, no
+review or death row. It is written like a page
 (:mod:`sjrlib.report.private_files`: whole, mode 0600, never through a link). One that cannot be
 read is set aside with a note and everything is rendered.
 """
@@ -51,6 +57,8 @@ _FORMAT = 1
 _MAX_BYTES = 16 * 1024 * 1024
 """A manifest is a few hundred bytes per report; anything far larger is not ours."""
 _NOT_REGULAR = "not a regular file"
+INDEX_COLUMNS = ("organisation_code", "name", "nation", "region")
+"""What the index prints of an organisation, and so what the manifest keeps of it."""
 
 
 def _header(frame: pd.DataFrame) -> bytes:
@@ -149,6 +157,8 @@ class Manifest:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.entries: dict[str, _Entry] = {}
+        self.index_rows: dict[str, dict[str, str]] = {}
+        """Organisation code -> its row in the folder's index (``INDEX_COLUMNS``)."""
         self.problem: str | None = None
         """Why an existing manifest was set aside (every report is then rendered), or None."""
 
@@ -168,10 +178,10 @@ class Manifest:
         except (OSError, ValueError) as exc:
             manifest.problem = f"{manifest.path} set aside ({exc}): every report is rendered"
             return manifest
-        manifest.entries = raw
+        manifest.entries, manifest.index_rows = raw
         return manifest
 
-    def _read(self) -> dict[str, _Entry]:
+    def _read(self) -> tuple[dict[str, _Entry], dict[str, dict[str, str]]]:
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
         try:
             fd = os.open(self.path, flags)
@@ -189,13 +199,16 @@ class Manifest:
             data = json.loads(text)
             if data.get("format") != _FORMAT:
                 raise ValueError(f"format {data.get('format')!r}, not {_FORMAT}")
-            return {
+            entries = {
                 str(name): _Entry(str(e["key"]), str(e["snapshot"]),
                                   {str(k): (None if v is None else str(v))
                                    for k, v in dict(e["outputs"]).items()})
                 for name, e in dict(data["reports"]).items()
             }
-        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+            index = {str(code): {c: str(dict(row)[c]) for c in INDEX_COLUMNS}
+                     for code, row in dict(data.get("index") or {}).items()}
+            return entries, index
+        except (KeyError, TypeError, AttributeError, ValueError, json.JSONDecodeError) as exc:
             raise ValueError(f"not a manifest: {type(exc).__name__}") from None
 
     def _relative(self, path: Path) -> str:
@@ -223,10 +236,24 @@ class Manifest:
         entry = self.entries.get(name)
         return None if entry is None else entry.snapshot
 
+    def index_organisations(self, organisations: pd.DataFrame, *, replace: bool
+                            ) -> pd.DataFrame:
+        """The organisations the folder's index lists: ``organisations`` (the batch's), with
+        ``replace`` the whole list (a batch of every organisation), else added to those an
+        earlier batch listed (its rows updated). Remembered for the next run."""
+        rows = {} if replace else dict(self.index_rows)
+        for row in organisations[list(INDEX_COLUMNS)].itertuples(index=False):
+            values = {c: ("" if pd.isna(v) else str(v))
+                      for c, v in zip(INDEX_COLUMNS, row, strict=True)}
+            rows[values["organisation_code"]] = values
+        self.index_rows = rows
+        return pd.DataFrame([rows[c] for c in sorted(rows)], columns=list(INDEX_COLUMNS))
+
     def to_dict(self, code: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return {"format": _FORMAT, "code": dict(code or {}),
                 "reports": {name: {"key": e.key, "snapshot": e.snapshot, "outputs": e.outputs}
-                            for name, e in sorted(self.entries.items())}}
+                            for name, e in sorted(self.entries.items())},
+                "index": {c: self.index_rows[c] for c in sorted(self.index_rows)}}
 
     def save(self, code: Mapping[str, Any] | None = None) -> Path:
         """Write the manifest (whole, mode 0600, never through a link)."""

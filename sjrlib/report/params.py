@@ -98,10 +98,21 @@ def shift_month(month: str, by: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
+_PARAMETER_NAMES = {"period": "'period'", "start_month": "'start_month'",
+                    "end_month": "'end_month'"}
+OPTION_NAMES = {"period": "--period", "start_month": "--start-month",
+                "end_month": "--end-month"}
+"""How :func:`parse_period` names the period's values for a command line (``names=``)."""
+
+
 def parse_period(
-    period: str | None = None, start_month: str | None = None, end_month: str | None = None
+    period: str | None = None, start_month: str | None = None, end_month: str | None = None,
+    *, names: Mapping[str, str] | None = None,
 ) -> Period:
     """The :class:`Period` for a financial year ``"2024-25"`` or explicit start and end months.
+
+    ``names`` says what the messages call ``period``, ``start_month`` and ``end_month``: the
+    parameter files' names by default, :data:`OPTION_NAMES` for values from a command line.
 
     Raises
     ------
@@ -109,31 +120,48 @@ def parse_period(
         When the text is not a financial year, months are malformed or out of order, or both
         forms (or neither) are given.
     """
+    n = {**_PARAMETER_NAMES, **(names or {})}
     if period and (start_month or end_month):
         raise ParameterError(
-            "give either 'period' (a financial year such as '2024-25') or 'start_month' and "
-            "'end_month', not both"
+            f"give either {n['period']} (a financial year such as '2024-25') or "
+            f"{n['start_month']} and {n['end_month']}, not both"
         )
     if period:
         match = _FINANCIAL_YEAR.match(period)
         if not match or (int(match[1]) + 1) % 100 != int(match[2]):
             raise ParameterError(
-                f"'period' must be a financial year written like '2024-25' (April 2024 to March "
-                f"2025), not {period!r}"
+                f"{n['period']} must be a financial year written like '2024-25' (April 2024 to "
+                f"March 2025), not {period!r}"
             )
         first = int(match[1])
         return Period(f"{first}-04", f"{first + 1}-03", period)
     if not (start_month and end_month):
         raise ParameterError(
-            "the report period is missing: give 'period' (e.g. '2024-25') or both 'start_month' "
-            "and 'end_month' ('YYYY-MM')"
+            f"the report period is missing: give {n['period']} (e.g. '2024-25') or both "
+            f"{n['start_month']} and {n['end_month']} ('YYYY-MM')"
         )
     for name, value in (("start_month", start_month), ("end_month", end_month)):
         if not _MONTH.match(value):
-            raise ParameterError(f"'{name}' must be a month written 'YYYY-MM', not {value!r}")
+            raise ParameterError(f"{n[name]} must be a month written 'YYYY-MM', not {value!r}")
     if start_month > end_month:
-        raise ParameterError(f"'start_month' {start_month} is after 'end_month' {end_month}")
+        raise ParameterError(f"{n['start_month']} {start_month} is after {n['end_month']} "
+                             f"{end_month}")
     return Period(start_month, end_month, f"{start_month}_to_{end_month}")
+
+
+AUDIENCES = ("organisation", "collaborative", "public")
+"""The audiences a trust report may be for (``TrustParameters.audience``)."""
+
+
+def check_audience(audience: str | None, *, option: str = "--audience") -> None:
+    """Raise :class:`ParameterError`, naming ``option`` and the allowed values, unless
+    ``audience`` is one of :data:`AUDIENCES` (or None: the parameter files decide)."""
+    if audience is None or audience in AUDIENCES:
+        return
+    close = difflib.get_close_matches(str(audience).lower(), AUDIENCES, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ParameterError(f"{option} must be one of {', '.join(AUDIENCES)}, not "
+                         f"{audience!r}{hint}")
 
 
 def latest_financial_year(months: Iterable[str]) -> str:
@@ -388,7 +416,9 @@ def check_organisation(code: str, known: Iterable[str], *, where: str = "paramet
     known = sorted(set(known))
     if code in known:
         return
-    close = difflib.get_close_matches(code, known, n=3)
+    # codes are upper case: "xa2" is XA2 typed in lower case (difflib compares case too)
+    same = [k for k in known if k.casefold() == code.casefold()]
+    close = same or difflib.get_close_matches(code.upper(), known, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ParameterError(
         f"{where}: unknown organisation {code!r}: it is not in the store "

@@ -48,9 +48,11 @@ from typing import Any
 from sjrlib.report.learning import read_learning, write_learning_slices
 from sjrlib.report.params import (
     INTERNAL_NOTICE,
+    OPTION_NAMES,
     NationalParameters,
     ParameterError,
     TrustParameters,
+    check_audience,
     check_organisation,
     latest_financial_year,
     load_parameters,
@@ -70,6 +72,7 @@ from sjrlib.report.workers import (
 __all__ = [
     "BatchInterrupted",
     "BatchResult",
+    "EmptyPeriod",
     "JobResult",
     "ReportJob",
     "default_notebooks",
@@ -90,6 +93,55 @@ def _default_parameter_files() -> list[Path]:
     return [p for p in (folder / "national.yaml", folder / "trust_defaults.yaml") if p.exists()]
 
 
+class EmptyPeriod(ValueError):
+    """The period asked for holds no death and no review in the store (as far as the person
+    running the batch may see): nothing is written. The message names the periods it holds."""
+
+
+def _financial_year(month: str) -> str:
+    first = int(month[:4]) - (1 if int(month[5:7]) <= 3 else 0)
+    return f"{first}-{(first + 1) % 100:02d}"
+
+
+def _months_in(frame, column: str, start: str, end: str) -> bool:
+    if frame is None or column not in getattr(frame, "columns", ()) or len(frame) == 0:
+        return False
+    months = frame[column].dropna().astype(str).str[:7]
+    return bool(((months >= start) & (months <= end)).any())
+
+
+def _check_period_has_data(session, period, reviews, deaths, drafts) -> None:
+    """Raise :class:`EmptyPeriod` when the store (within the caller's scope) holds no death
+    and no review, of any status, in ``period``.
+
+    The batch's own rows are looked at first (they cover the period for every organisation
+    of a national or ``all`` batch); only when they have nothing is the whole store read: the
+    deaths (monthly counts) and the death month of every review, to say which periods it
+    holds. An organisation without rows in a period that others have is not refused here (its
+    report says it has none)."""
+    start, end = period.start_month, period.end_month
+    if (_months_in(deaths, "month", start, end)
+            or _months_in(reviews, "death_month", start, end)
+            or _months_in(drafts, "death_month", start, end)):
+        return
+    every_death = session.deaths()
+    every_review = session.reviews(columns=["organisation_code", "death_month"])
+    if (_months_in(every_death, "month", start, end)
+            or _months_in(every_review, "death_month", start, end)):
+        return
+    months = sorted({str(m)[:7] for m in every_death["month"].dropna()}
+                    | {str(m)[:7] for m in every_review["death_month"].dropna()})
+    years = sorted({_financial_year(m) for m in months if len(m) == 7 and m[4] == "-"})
+    if not years:
+        held = "it holds no deaths or reviews at all"
+    elif len(years) <= 6:
+        held = f"it holds {', '.join(years)}"
+    else:
+        held = f"it holds {years[0]} to {years[-1]} ({len(years)} financial years)"
+    raise EmptyPeriod(f"no deaths and no reviews in the store for {period.label} "
+                      f"({start} to {end}); {held}")
+
+
 @dataclass
 class BatchResult:
     """The outcome of :func:`run_reports`."""
@@ -107,6 +159,8 @@ class BatchResult:
     sentence. The batch then exits non-zero."""
     notes: list[str] = field(default_factory=list)
     """Worth saying, changes no outcome (e.g. an unreadable manifest set aside)."""
+    pages: dict[str, Path] = field(default_factory=dict)
+    """Each report's page, by report name."""
 
     @property
     def failed(self) -> list[JobResult]:
@@ -208,6 +262,15 @@ def _write_collaborative(item: _Collaborative, reviews, deaths, names, period, u
         return JobResult(item.name, False, time.perf_counter() - started, _error_line(exc))
     manifest.record(item.name, item.key, item.snapshot, (item.path,))
     return JobResult(item.name, True, time.perf_counter() - started)
+
+
+def _located(result: JobResult, jobs: dict[str, ReportJob]) -> JobResult:
+    """A failed report's error with the notebook it failed in ("cell 16" alone sent nobody
+    anywhere): ``national_report.ipynb, cell 16: ValueError: ...``."""
+    job = jobs.get(result.name)
+    if result.ok or job is None or not (result.error or "").startswith("cell "):
+        return result
+    return dataclasses.replace(result, error=f"{job.notebook.name}, {result.error}")
 
 
 def _error_line(exc: BaseException) -> str:
@@ -405,9 +468,11 @@ def run_reports(
         raise ParameterError(f"unknown report {what!r}: use national, trust CODE or all")
     if what == "trust" and not codes:
         raise ParameterError("name the organisation: sjr report trust CODE")
+    check_audience(audience)  # the option's own words, before the files are read
     overrides: dict[str, Any] = {"db": db}
     if period or start_month or end_month:
-        parse_period(period, start_month, end_month)  # a clear error now
+        # a clear error now, in the command line's words (--start-month, not start_month)
+        parse_period(period, start_month, end_month, names=OPTION_NAMES)
         overrides.update(period=period, start_month=start_month, end_month=end_month)
     # every path the caller gave is theirs: made absolute here, before a kernel sees it
     files = [absolute_path(f) for f in
@@ -425,6 +490,13 @@ def run_reports(
         with open_session(user=user or national.user or trust_raw.get("user"), db=engine,
                           tool="report") as session:
             username, role = session.user, session.role
+            if what == "trust":  # "xa2" for a lead's own XA2: a typo, not another's report
+                own = session.organisation_codes or ()
+                for code in codes:
+                    same = [o for o in own if o.casefold() == code.casefold() and o != code]
+                    if same and code not in own:
+                        raise ParameterError(f"sjr report trust: unknown organisation {code!r}; "
+                                             f"did you mean {same[0]}?")
             check_report_access(session, what, codes, engine=engine)
             organisations = session.organisations()
             known = list(organisations["organisation_code"].astype(str))
@@ -447,6 +519,7 @@ def run_reports(
             learning = read_learning(session, None if what != "trust" else selected)
             drafts = read_draft_cases(session, start, the_period.end_month,
                                       None if what != "trust" else selected, reviews)
+            _check_period_has_data(session, the_period, reviews, deaths, drafts)
 
         out_dir = absolute_path(out) / the_period.label
         # one period for the whole batch, passed explicitly to every notebook
@@ -473,6 +546,8 @@ def run_reports(
         engine.dispose()
 
     batch = BatchResult(the_period.label, out_dir)
+    batch.pages = {job.name: job.html for job in jobs}
+    batch.pages.update((item.name, item.path) for item in collab)
     if refresh.manifest.problem:
         batch.notes.append(refresh.manifest.problem)
     results: dict[str, JobResult] = {j.name: JobResult(j.name, True, 0.0, kept=True)
@@ -515,7 +590,7 @@ def run_reports(
                 for result in ran:
                     if not result.ok:
                         manifest.forget(result.name)
-            results.update((r.name, r) for r in ran)
+            results.update((r.name, _located(r, by_name)) for r in ran)
             if batch.interrupted is None:
                 for item in collab:
                     results[item.name] = _write_collaborative(item, reviews, deaths, names,
@@ -619,6 +694,13 @@ def _audit_writes(engine, username: str, role: str | None, period: str, out_dir:
                      rows=len(render), tool="report")
 
 
+def _reports_without_index_rows(manifest, listed: set[str]) -> list[str]:
+    """Organisations with a public report in the manifest (an entry named by its code) that
+    the index would not list."""
+    return sorted(name for name in manifest.entries
+                  if name != "national" and " " not in name and name not in listed)
+
+
 def _finish(batch: BatchResult, manifest, code, organisations, what: str, url: str,
             username: str) -> None:
     """The manifest, the trainer directory and the index, whatever happened to the reports:
@@ -626,11 +708,6 @@ def _finish(batch: BatchResult, manifest, code, organisations, what: str, url: s
     from sjrlib.report.render import write_index
 
     out_dir = batch.out_dir
-    try:
-        manifest.save(code)
-    except OSError as exc:
-        batch.problems.append(f"the manifest was not written ({_error_line(exc)}): the next "
-                              "run renders every report again")
     if what == "all" and batch.interrupted is None:
         # the trainer directory (issue 15), published beside the reports
         try:
@@ -642,7 +719,30 @@ def _finish(batch: BatchResult, manifest, code, organisations, what: str, url: s
     missing = {r.name: ("not produced: the batch was interrupted"
                         if r.error in (NOT_RUN, INTERRUPTED) else "report failed in this run")
                for r in batch.results if not r.ok}
+    # The index is the folder's, not the batch's: one report (a lead's ``trust CODE``, who
+    # reads their own organisation only) must not rebuild it as an index of that organisation
+    # alone. It lists every organisation an earlier batch listed (the manifest keeps them) and
+    # keeps its rules: public pages only (trusts/); an organisation-audience report
+    # (organisation/, exact counts, internal) is never linked from it.
+    known_before = dict(manifest.index_rows)
+    listed = manifest.index_organisations(organisations, replace=what == "all")
+    unknown = _reports_without_index_rows(manifest, set(listed["organisation_code"]))
+    if (what != "all" and unknown and not known_before
+            and (out_dir / "index.html").exists()):
+        # an older folder whose manifest has no index rows: its index (made by a batch) is
+        # kept rather than replaced by one that would leave these organisations out
+        manifest.index_rows = known_before
+        batch.index = out_dir / "index.html"
+        batch.notes.append(
+            f"the index was kept as it was: it lists {len(unknown)} organisation(s) whose "
+            "reports this run did not read; `sjr report all` rebuilds it")
+    else:
+        try:
+            batch.index = write_index(out_dir, listed, batch.period_label, missing=missing)
+        except OSError as exc:
+            batch.problems.append(f"the index was not written ({_error_line(exc)})")
     try:
-        batch.index = write_index(out_dir, organisations, batch.period_label, missing=missing)
+        manifest.save(code)  # with the index's organisations
     except OSError as exc:
-        batch.problems.append(f"the index was not written ({_error_line(exc)})")
+        batch.problems.append(f"the manifest was not written ({_error_line(exc)}): the next "
+                              "run renders every report again")
