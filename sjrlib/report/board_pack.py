@@ -5,6 +5,8 @@ mortality committee and board, or any other report page) with headless Chromium:
 
 * A4, the page's own print style (``sjrlib.report.render.CSS``: no table, chart or call-out split
   across pages, a heading kept with what follows it);
+* a page of a store marked synthetic carries its red banner on the first page (the page's own,
+  printed) and, in the header of every page, "SYNTHETIC DATA: fictional" before the title;
 * on every page, a header with the report's title, its **audience** (read from the page: the
   organisation's own report carries the "For internal governance" notice; any other page is
   disclosure-controlled for publication) and the date printed, and a footer "Page N of M".
@@ -28,6 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sjrlib.report.params import INTERNAL_NOTICE
+from sjrlib.report.render import is_synthetic_page
 
 __all__ = ["BoardPackError", "audience_of", "chromium_path", "print_pdf", "print_pdfs"]
 
@@ -63,10 +66,16 @@ def _title_of(page: str, path: Path) -> str:
     return html.unescape(found.group(1)).strip() if found else path.stem
 
 
-def _header(title: str, audience: str, printed: str) -> str:
+SYNTHETIC_WORDS = "SYNTHETIC DATA: fictional"
+"""Before the title in the header of every page of a synthetic store's PDF."""
+
+
+def _header(title: str, audience: str, printed: str, synthetic: bool = False) -> str:
     style = ("font-family: Arial, sans-serif; font-size: 7.5pt; color: #425563; width: 100%; "
              "margin: 0 14mm; display: flex; justify-content: space-between;")
-    return (f'<div style="{style}"><span>{html.escape(title)}</span>'
+    mark = (f'<b style="color: #d5281b;">{html.escape(SYNTHETIC_WORDS)}</b> &middot; '
+            if synthetic else "")
+    return (f'<div style="{style}"><span>{mark}{html.escape(title)}</span>'
             f"<span><b>{html.escape(audience)}</b> &middot; printed {html.escape(printed)}"
             "</span></div>")
 
@@ -139,7 +148,7 @@ def _print_pdfs(pages: Iterable[str | Path], *, out_dir: str | Path | None,
                     pdf = page.pdf(
                         format="A4", print_background=True, display_header_footer=True,
                         header_template=_header(_title_of(text, path), audience_of(text),
-                                                when),
+                                                when, synthetic=is_synthetic_page(text)),
                         footer_template=_footer(when),
                         margin={"top": "20mm", "bottom": "18mm", "left": "14mm",
                                 "right": "14mm"},

@@ -4,7 +4,8 @@ One sheet with the quarterly figures trusts publish (deaths in scope, deaths rev
 judged more likely than not due to problems in care, the same for patients with a learning
 disability, and reviewed deaths by avoidability score), after the same disclosure control as the
 HTML report (it is written from the very same protected frame), and a sheet of notes: the
-definitions, the disclosure rule and the reproducibility stamp.
+definitions, the disclosure rule and the reproducibility stamp. A workbook of a store marked
+synthetic says so on the first line of each sheet, in bold red.
 """
 
 from __future__ import annotations
@@ -49,6 +50,23 @@ def _text(cell, value: str):
     return cell
 
 
+def _synthetic_notice() -> str:
+    from sjrlib.report.render import SYNTHETIC_NOTICE
+
+    return SYNTHETIC_NOTICE
+
+
+_SYNTHETIC_FILL = PatternFill("solid", fgColor="D5281B")
+
+
+def _banner(ws, width: int) -> None:
+    """The first row of a synthetic store's sheet: the notice, white on red, across it."""
+    _text(ws["A1"], _synthetic_notice())
+    ws["A1"].font = Font(bold=True, size=14, color="FFFFFF")
+    for j in range(1, width + 1):
+        ws.cell(1, j).fill = _SYNTHETIC_FILL
+
+
 def write_lfd_workbook(
     path: str | Path,
     protected: pd.DataFrame,
@@ -59,6 +77,7 @@ def write_lfd_workbook(
     rule: DisclosureRule,
     stamp=None,
     notice: str = "",
+    synthetic: bool = False,
 ) -> Path:
     """Write the dashboard.
 
@@ -80,6 +99,9 @@ def write_lfd_workbook(
     notice
         A line under the title, in bold (e.g. the internal-governance notice of an
         ``organisation``-audience report); empty for none.
+    synthetic
+        The store is marked synthetic: the first line of each sheet says the data are
+        fictional (:data:`sjrlib.report.render.SYNTHETIC_NOTICE`), and the notes repeat it.
 
     Every text cell is stored as text, never as a formula, whatever it starts with.
     """
@@ -88,12 +110,17 @@ def write_lfd_workbook(
     wb = Workbook()
     ws = wb.active
     ws.title = "Learning from Deaths"
-    _text(ws["A1"], f"Learning from Deaths: {organisation}")
-    ws["A1"].font = Font(bold=True, size=14)
-    _text(ws["A2"], f"{period}. {rule.describe()}" + (f" {notice}." if notice else ""))
+    top = 1
+    if synthetic:
+        _banner(ws, len(COLUMNS) + 1)
+        top = 2
+    title, line = ws.cell(top, 1), ws.cell(top + 1, 1)
+    _text(title, f"Learning from Deaths: {organisation}")
+    title.font = Font(bold=True, size=14)
+    _text(line, f"{period}. {rule.describe()}" + (f" {notice}." if notice else ""))
     if notice:
-        ws["A2"].font = Font(bold=True, color="C00000")
-    header_row = 4
+        line.font = Font(bold=True, color="C00000")
+    header_row = top + 3
     headers = ["Quarter", *COLUMNS.values()]
     for j, text in enumerate(headers, start=1):
         cell = _text(ws.cell(header_row, j), text)
@@ -128,7 +155,8 @@ def write_lfd_workbook(
     ws.freeze_panes = ws.cell(header_row + 1, 2)
 
     notes = wb.create_sheet("Notes")
-    lines = [
+    lines = [("Synthetic data", _synthetic_notice())] if synthetic else []
+    lines += [
         ("Deaths in scope", "Adult inpatient deaths including the emergency department, from "
          "the monthly deaths feed; counted in the quarter the death occurred."),
         ("Deaths reviewed", "Deaths with a submitted or locked structured judgement review "
@@ -143,6 +171,8 @@ def write_lfd_workbook(
     for i, (key, value) in enumerate(lines, start=1):
         _text(notes.cell(i, 1), key).font = Font(bold=True)
         _text(notes.cell(i, 2), value).alignment = Alignment(wrap_text=True, vertical="top")
+    if synthetic:
+        notes["A1"].font = notes["B1"].font = Font(bold=True, color="C00000")
     notes.column_dimensions["A"].width = 34
     notes.column_dimensions["B"].width = 100
     from sjrlib.report.private_files import open_private

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["Callout", "Paragraph", "Strong", "count_phrase", "second_stage_backlog",
+__all__ = ["Callout", "Heading", "Paragraph", "Strong", "count_phrase", "second_stage_backlog",
            "spc_sentence"]
 
 _MONTHS = "January February March April May June July August September October November " \
@@ -196,3 +196,23 @@ class Paragraph:
 
     def __repr__(self) -> str:
         return str(self)
+
+
+class Heading:
+    """A section heading whose words depend on the data (a Scottish health board's report
+    names no English statutory report): an ``<h2>``/``<h3>`` with the anchor nbconvert gives a
+    Markdown heading, so the page's contents list it like any other."""
+
+    def __init__(self, text: str, level: int = 2) -> None:
+        self.text = text
+        self.level = 3 if level == 3 else 2
+
+    def _repr_html_(self) -> str:
+        import re
+
+        anchor = re.sub(r"[^A-Za-z0-9_-]+", "-", self.text).strip("-") or "section"
+        return (f'<h{self.level} id="{html.escape(anchor)}">{html.escape(self.text)}'
+                f"</h{self.level}>")
+
+    def __repr__(self) -> str:
+        return f"{'#' * self.level} {self.text}"

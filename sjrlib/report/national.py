@@ -191,6 +191,20 @@ class NationalReport(FormQuestionSections):
     def title(self) -> str:
         return f"National report: structured judgement reviews, {_period_words(self.period)}"
 
+    @cached_property
+    def synthetic(self) -> bool:
+        """Whether the store is marked synthetic (``sjr demo-data``): the page then carries
+        the synthetic-data banner (:class:`sjrlib.report.render.SyntheticBanner`)."""
+        from sjrlib.report.stamp import store_is_synthetic
+
+        return store_is_synthetic(self.params.db)
+
+    def synthetic_banner(self):
+        """The banner the notebook displays first on a synthetic store (``None`` otherwise)."""
+        from sjrlib.report.render import SyntheticBanner
+
+        return SyntheticBanner() if self.synthetic else None
+
     def introduction(self) -> narrative.Paragraph:
         n = len(self.reviews)
         orgs = self.reviews["organisation_code"].nunique()

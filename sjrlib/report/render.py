@@ -15,6 +15,12 @@ through). As a second line, :func:`check_inert` reads the finished page and refu
 attribute, form, ``<base>``/``<meta http-equiv>``, link that is not ``https:``, a relative path
 inside the report folder or an anchor, and any source the browser would load other than an
 embedded PNG/JPEG/GIF image.
+
+A report of a store marked synthetic (``sjr demo-data``: ``store_meta.synthetic = 'yes'``, read by
+:func:`sjrlib.report.stamp.store_is_synthetic`) says so at the top of every page, above
+everything else: the notebook displays :class:`SyntheticBanner` first, and :func:`render_html`
+lifts it out of the body into a banner under the title bar (printed too, so a PDF of the page
+carries it). A real store's pages have none.
 """
 
 from __future__ import annotations
@@ -32,7 +38,37 @@ if TYPE_CHECKING:  # imported where used: nbformat's import alone costs seconds 
     import nbformat
     from nbconvert import HTMLExporter
 
-__all__ = ["RenderError", "check_inert", "render_html", "write_html", "write_index"]
+__all__ = ["SYNTHETIC_NOTICE", "RenderError", "SyntheticBanner", "check_inert", "is_synthetic_page",
+           "render_html", "synthetic_banner_html", "write_html", "write_index"]
+
+SYNTHETIC_NOTICE = ("Synthetic demonstration data. Every organisation, patient, review and "
+                    "figure here is fictional. Not for clinical, governance or publication use.")
+"""The banner of every output of a store marked synthetic (pages, index, workbooks, PDFs)."""
+SYNTHETIC_CLASS = "sjr-synthetic"
+_SYNTHETIC_MARK = f'class="{SYNTHETIC_CLASS}"'
+
+
+def synthetic_banner_html() -> str:
+    """The banner as HTML (a page's first line under its title bar)."""
+    head, rest = SYNTHETIC_NOTICE.split(". ", 1)
+    return (f'<p {_SYNTHETIC_MARK} role="note"><strong>{html.escape(head)}.</strong> '
+            f"{html.escape(rest)}</p>\n")
+
+
+def is_synthetic_page(page: str) -> bool:
+    """Whether a rendered page carries the synthetic-data banner."""
+    return _SYNTHETIC_MARK in page
+
+
+class SyntheticBanner:
+    """What a report notebook displays first when its store is marked synthetic;
+    :func:`render_html` moves it to the top of the page."""
+
+    def _repr_html_(self) -> str:
+        return synthetic_banner_html()
+
+    def __repr__(self) -> str:
+        return SYNTHETIC_NOTICE
 
 _HEADING = re.compile(r'<h([23]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 _TAG = re.compile(r"<[^>]+>")
@@ -51,6 +87,7 @@ nav.sjr-toc { flex: 0 0 220px; position: sticky; top: 12px; align-self: flex-sta
 nav.sjr-toc h2 { font-size: 14px; margin: 0 0 6px; }
 nav.sjr-toc ol { margin: 0; padding-left: 18px; }
 nav.sjr-toc li { margin: 3px 0; }
+nav.sjr-toc ul { margin: 2px 0; padding-left: 4px; list-style: none; }
 nav.sjr-toc li.sub { list-style: none; margin-left: 4px; font-size: 12px; }
 nav.sjr-toc a { color: var(--blue); text-decoration: none; }
 main { flex: 1 1 auto; min-width: 0; }
@@ -78,6 +115,10 @@ p.sjr-note { font-size: 12.5px; color: var(--grey); margin: 2px 0 14px; max-widt
 .sjr-notice { background: #fff4e5; border: 2px solid #ed8b00; color: var(--dark);
               font-weight: bold; padding: 10px 32px; margin: 0;
               -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+.sjr-synthetic { background: #d5281b; color: #fff; font-size: 16px; padding: 12px 32px;
+                 margin: 0; border-bottom: 4px solid #8a1538;
+                 -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+.sjr-synthetic strong { letter-spacing: .04em; margin-right: 6px; }
 .sjr-callout { background: var(--pale); border-left: 6px solid var(--blue);
                padding: 10px 16px; margin: 12px 0; }
 .sjr-callout ul { margin: 4px 0; padding-left: 20px; }
@@ -226,8 +267,21 @@ def _no_markdown(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return output
 
 
+def _is_banner(output: nbformat.NotebookNode) -> bool:
+    text = (output.get("data") or {}).get("text/html", "")
+    text = "".join(text) if isinstance(text, list) else str(text)
+    return text.lstrip().startswith(f"<p {_SYNTHETIC_MARK}")
+
+
+def _synthetic(nb: nbformat.NotebookNode) -> bool:
+    """Whether the notebook displayed :class:`SyntheticBanner`."""
+    return any(_is_banner(o) for cell in nb.cells if cell.cell_type == "code"
+               for o in cell.get("outputs", []))
+
+
 def _publishable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy without code, stderr streams or parameter cells; error outputs raise."""
+    """A copy without code, stderr streams, parameter cells or the synthetic-data banner
+    (the page puts it at the top); error outputs raise."""
     import nbformat
 
     nb = nbformat.from_dict(nb)
@@ -245,6 +299,7 @@ def _publishable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.outputs = [
                 _no_markdown(o) for o in cell.get("outputs", [])
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                and not _is_banner(o)
             ]
         cells.append(cell)
     nb.cells = cells
@@ -252,18 +307,25 @@ def _publishable(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def _toc(body: str) -> str:
-    items = []
+    """Contents: the sections (``<h2>``) numbered 1, 2, 3..., each with its subsections
+    (``<h3>``) in an unnumbered list inside it, so a subsection takes no section's number."""
+    sections: list[list[str]] = []
     for level, anchor, text in _HEADING.findall(body):
         label = html.unescape(_TAG.sub("", text)).replace("¶", "").strip()
-        css = "" if level == "2" else ' class="sub"'
-        items.append(f'<li{css}><a href="#{anchor}">{html.escape(label)}</a></li>')
-    if not items:
+        link = f'<a href="#{anchor}">{html.escape(label)}</a>'
+        if level == "2" or not sections:
+            sections.append([link])
+        else:
+            sections[-1].append(f'<li class="sub">{link}</li>')
+    if not sections:
         return ""
-    return '<nav class="sjr-toc"><h2>Contents</h2><ol>' + "".join(items) + "</ol></nav>"
+    items = "".join(f"<li>{head}" + (f"<ul>{''.join(subs)}</ul>" if subs else "") + "</li>"
+                    for head, *subs in sections)
+    return '<nav class="sjr-toc"><h2>Contents</h2><ol>' + items + "</ol></nav>"
 
 
 def render_html(nb: nbformat.NotebookNode, *, title: str, kicker: str = "",
-                notice: str = "") -> str:
+                notice: str = "", synthetic: bool = False) -> str:
     """The executed notebook as one HTML page.
 
     Parameters
@@ -277,6 +339,9 @@ def render_html(nb: nbformat.NotebookNode, *, title: str, kicker: str = "",
     notice
         A banner under the title (e.g. "For internal governance: apply disclosure control
         before publishing"); empty for none.
+    synthetic
+        Put the synthetic-data banner at the top; it is put there anyway when the notebook
+        displayed :class:`SyntheticBanner`.
 
     Raises
     ------
@@ -284,9 +349,10 @@ def render_html(nb: nbformat.NotebookNode, *, title: str, kicker: str = "",
         If any cell holds an error output, or the page would hold active content
         (:func:`check_inert`).
     """
+    synthetic = synthetic or _synthetic(nb)
     body, _ = _exporter().from_notebook_node(_publishable(nb))
-    banner = (f'<p class="sjr-notice" role="note">{html.escape(notice)}</p>\n'
-              if notice else "")
+    banner = (synthetic_banner_html() if synthetic else "") + (
+        f'<p class="sjr-notice" role="note">{html.escape(notice)}</p>\n' if notice else "")
     page = (
         "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -305,28 +371,46 @@ def render_html(nb: nbformat.NotebookNode, *, title: str, kicker: str = "",
 
 def write_html(
     nb: nbformat.NotebookNode, path: str | Path, *, title: str, kicker: str = "",
-    notice: str = "",
+    notice: str = "", synthetic: bool = False,
 ) -> Path:
     """Render ``nb`` (see :func:`render_html`) and write it to ``path``: atomically, mode
     0600, never through a symbolic link (:mod:`sjrlib.report.private_files`)."""
     from sjrlib.report.private_files import write_private
 
-    text = render_html(nb, title=title, kicker=kicker, notice=notice)
+    text = render_html(nb, title=title, kicker=kicker, notice=notice, synthetic=synthetic)
     return write_private(path, text)
 
 
-def _page(title: str, kicker: str, body: str) -> str:
+def _page(title: str, kicker: str, body: str, synthetic: bool = False) -> str:
+    banner = synthetic_banner_html() if synthetic else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         f'<header class="sjr-title"><div class="kicker">{html.escape(kicker)}</div>'
-        f"<h1>{html.escape(title)}</h1></header>\n"
+        f"<h1>{html.escape(title)}</h1></header>\n{banner}"
         f'<div class="sjr-page"><main>{body}</main></div>\n</body>\n</html>\n'
     )
 
 
+def _pages_synthetic(out_dir: Path) -> bool:
+    """Whether the report pages in ``out_dir`` (those the index links) carry the
+    synthetic-data banner."""
+    pages = [out_dir / "national.html", out_dir / "trainers.html",
+             *sorted((out_dir / "trusts").glob("*.html")),
+             *sorted((out_dir / "organisation").glob("*.html"))]
+    for page in pages:
+        try:
+            if page.is_file() and not page.is_symlink() and is_synthetic_page(
+                    page.read_text(encoding="utf-8", errors="replace")[:200_000]):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def write_index(out_dir: str | Path, organisations, period_label: str,
-                missing: Mapping[str, str] | None = None) -> Path:
+                missing: Mapping[str, str] | None = None, *,
+                synthetic: bool | None = None) -> Path:
     """``index.html`` linking the national report and every organisation's report.
 
     Organisations are listed by nation and region, then alphabetically by name: an index, not a
@@ -334,8 +418,13 @@ def write_index(out_dir: str | Path, organisations, period_label: str,
     and so are those named in ``missing`` (``"national"`` or an organisation code -> why the
     batch has no report for it, e.g. it failed), with the reason, even if an older page is
     still there.
+
+    ``synthetic``: whether the store is marked synthetic (the banner goes on the index);
+    ``None``: whether any page it links carries the banner.
     """
     out_dir = Path(out_dir)
+    if synthetic is None:
+        synthetic = _pages_synthetic(out_dir)
     missing = dict(missing or {})
     parts = ["<h2>National</h2><ul>"]
     if "national" in missing:
@@ -380,7 +469,8 @@ def write_index(out_dir: str | Path, organisations, period_label: str,
     note = ('<p class="sjr-note">Organisations are listed by nation, region and name. The '
             "programme does not compare or rank organisations.</p>")
     page = _page(f"Structured judgement review reports, {period_label}",
-                 "Structured Judgement Review programme", note + "".join(parts))
+                 "Structured Judgement Review programme", note + "".join(parts),
+                 synthetic=synthetic)
     check_inert(page)
     from sjrlib.report.private_files import write_private
 

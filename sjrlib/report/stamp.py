@@ -1,10 +1,11 @@
 """The reproducibility stamp every report ends with.
 
-Parameters (database password hidden), the SHA-256 of the rows the report used, the package
-version, the git commit of the code (with ``+changes`` when the working tree differs from it),
-and the generation time. Everything but the generation time is a pure function of the inputs,
-so regenerating a report from the same data, parameters and code gives an identical page apart
-from the element of class ``sjr-generated``.
+Parameters (of the store, only its kind: ``sqlite`` or ``postgresql``; never its path, host,
+user or database name, which a published page has no business printing), the SHA-256 of the
+rows the report used, the package version, the git commit of the code (with ``+changes`` when
+the working tree differs from it), and the generation time. Everything but the generation time
+is a pure function of the inputs, so regenerating a report from the same data, parameters and
+code gives an identical page apart from the element of class ``sjr-generated``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 
 import sjrlib
 
-__all__ = ["Stamp", "code_version", "git_commit", "source_digest"]
+__all__ = ["Stamp", "code_version", "git_commit", "source_digest", "store_is_synthetic",
+           "store_kind"]
 
 _INTERNAL = {"data_file", "lfd_workbook", "published_history", "user"}
 """Not shown: the batch's own file paths, and the name of the person who ran the report (a
@@ -92,14 +94,21 @@ def code_version() -> dict[str, Any]:
             "libraries": _library_versions()}
 
 
-def _safe_db(url: str | None) -> str:
+def store_kind(url: str | None) -> str:
+    """The kind of store ``url`` names (``"sqlite"``, ``"postgresql"``), and nothing else of
+    it: a path, host, user or database name is where the data is, not what it is (the data
+    snapshot hash says that). ``None``: the store the report would open by default."""
     if not url:
-        return "(default)"
+        import os
+
+        url = os.environ.get("SJR_DATABASE_URL") or "sqlite:///data/sjr.db"
+    if "://" not in url:  # a bare file path is a SQLite file (data_access.database)
+        return "sqlite"
     try:
         from sqlalchemy.engine import make_url
 
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL: show nothing of it rather than a secret
+        return make_url(url).get_backend_name()
+    except Exception:  # an unparsable URL: show nothing of it
         return "(given)"
 
 
@@ -108,7 +117,7 @@ class Stamp:
 
     def __init__(self, parameters: dict[str, Any], snapshot: str, rows: int) -> None:
         self.parameters = {
-            k: (_safe_db(v) if k == "db" else v)
+            ("store" if k == "db" else k): (store_kind(v) if k == "db" else v)
             for k, v in parameters.items() if k not in _INTERNAL
         }
         self.snapshot = snapshot
@@ -139,3 +148,24 @@ class Stamp:
 
     def __repr__(self) -> str:
         return "\n".join(f"{k}: {v}" for k, v in [*self.items(), ("Generated", self.generated)])
+
+
+def store_is_synthetic(url: str | None) -> bool:
+    """Whether the store at ``url`` (``None``: the default) is marked synthetic
+    (``sjr demo-data``; :func:`data_access.demo.is_synthetic`), so its reports carry the
+    synthetic-data banner. A store that cannot be read, or has no mark, is not: a real
+    store's report never says its data is fictional."""
+    from data_access.demo import is_synthetic
+    from data_access.store import existing_store_url, get_engine
+
+    try:
+        engine = get_engine(existing_store_url(url))
+    except Exception:  # noqa: BLE001 - no store here (a slice-only run): no mark
+        return False
+    try:
+        with engine.connect() as conn:
+            return is_synthetic(conn)
+    except Exception:  # noqa: BLE001 - no store_meta (an old store): no mark
+        return False
+    finally:
+        engine.dispose()

@@ -54,8 +54,10 @@ def directory_tables(trainers: pd.DataFrame) -> list[ReportTable]:
 
 
 def write_directory(trainers: pd.DataFrame, out_dir: str | Path, period_label: str, *,
-                    notice: str = "") -> tuple[Path, Path]:
-    """Write ``trainers.html`` and ``trainers.csv`` into ``out_dir``; return both paths."""
+                    notice: str = "", synthetic: bool = False) -> tuple[Path, Path]:
+    """Write ``trainers.html`` and ``trainers.csv`` into ``out_dir``; return both paths.
+    ``synthetic``: the store is marked synthetic (the page carries the synthetic-data
+    banner)."""
     import nbformat
 
     from sjrlib.report.private_files import write_private
@@ -90,7 +92,8 @@ def write_directory(trainers: pd.DataFrame, out_dir: str | Path, period_label: s
             "No active trainers are recorded yet (`sjr training trainers import`)."))
     page = write_html(nb, out_dir / "trainers.html",
                       title=f"Tier one trainer directory, {period_label}",
-                      kicker="Structured Judgement Review programme", notice=notice)
+                      kicker="Structured Judgement Review programme", notice=notice,
+                      synthetic=synthetic)
     # a cell a spreadsheet would run as a formula (a name or contact starting "=") gets the
     # quote every export of ours gives it (sjrlib.formula_cells)
     from sjrlib import formula_cells
@@ -109,13 +112,16 @@ def write_trainer_directory(db: Any, user: str, out_dir: str | Path, period_labe
     (audited, ``tool="report"``) and write it into ``out_dir``.
 
     The demonstration store's trainers are fictional (``sjr demo-data`` marks their names
-    "(fictional)"): the page then says so in its banner.
+    "(fictional)"): the page then says so in its banner. A store marked synthetic gets the
+    synthetic-data banner every report of it carries.
     """
     from data_access import open_session
+    from sjrlib.report.stamp import store_is_synthetic
 
     with open_session(user, db, tool="report") as session:
         trainers = session.trainers()
     notice = ""
     if len(trainers) and trainers["name"].astype(str).str.endswith("(fictional)").all():
         notice = "Demonstration data: fictional trainers at fictional organisations"
-    return write_directory(trainers, out_dir, period_label, notice=notice)
+    return write_directory(trainers, out_dir, period_label, notice=notice,
+                           synthetic=store_is_synthetic(db))

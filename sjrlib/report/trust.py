@@ -84,6 +84,30 @@ class TrustReport(FormQuestionSections):
         self.symbol = self.rule.symbol
 
     # ------------------------------------------------------------------------ heading ----
+    @cached_property
+    def synthetic(self) -> bool:
+        """Whether the store is marked synthetic (``sjr demo-data``): every output then
+        carries the synthetic-data banner (:class:`sjrlib.report.render.SyntheticBanner`)."""
+        from sjrlib.report.stamp import store_is_synthetic
+
+        return store_is_synthetic(self.params.db)
+
+    def synthetic_banner(self):
+        """The banner the notebook displays first on a synthetic store (``None`` otherwise)."""
+        from sjrlib.report.render import SyntheticBanner
+
+        return SyntheticBanner() if self.synthetic else None
+
+    @property
+    def scottish(self) -> bool:
+        """A Scottish NHS health board (GSS code ``S08...``), not an English trust: no Quality
+        Account (an English statutory report), the board publishes to its own board."""
+        orgs = self.data.organisations
+        row = orgs[orgs["organisation_code"] == self.code]
+        if len(row) and "nation" in row.columns and pd.notna(row["nation"].iloc[0]):
+            return str(row["nation"].iloc[0]).lower() == "scotland"
+        return self.code.startswith("S") and len(self.code) == 9
+
     @property
     def title(self) -> str:
         return f"{self.name} ({self.code}): Structured Judgement Review report, " \
@@ -141,6 +165,42 @@ class TrustReport(FormQuestionSections):
                         ranges.append(count_range(int(shown), self.rule))
                 known[(tables.quarter_label(quarter), field)] = ranges
         return known
+
+    def lfd_framing(self) -> narrative.Paragraph:
+        """What the Learning from Deaths figures are for: an English trust publishes them
+        quarterly to its public board and in its Quality Account; a Scottish health board has
+        no Quality Account and reports them to its own board."""
+        if self.scottish:
+            return narrative.Paragraph(
+                "The Learning from Deaths figures, quarter by quarter, as the health board "
+                "reports them to its own board.")
+        return narrative.Paragraph(
+            "The figures trusts publish quarterly to their public board and in the Quality "
+            "Account.")
+
+    def annual_pack_heading(self) -> narrative.Heading:
+        """The heading of the year's learning-from-deaths text ready to paste: the Quality
+        Account pack of an English trust, the board's summary of a Scottish health board."""
+        return narrative.Heading("Learning from deaths summary for the board" if self.scottish
+                                 else "Quality Account pack")
+
+    def annual_pack(self) -> tables.ReportTable:
+        """The year's learning from deaths items ready to paste
+        (:meth:`sjrlib.report.learning.TrustLearning.quality_account`); for a Scottish health
+        board the same figures and text, without the Quality Account's framing and item
+        numbers (a statutory report of English trusts only)."""
+        pack = self.learning.quality_account()
+        if not self.scottish:
+            return pack
+        import re
+
+        column = "Text for the health board's own reporting"
+        frame = pack.frame.copy()
+        frame.columns = [column]
+        frame.index = [re.sub(r"^\d+(\.\d+)*\s+", "", str(i)) for i in frame.index]
+        return replace(pack, frame=frame,
+                       caption="Learning from deaths summary for the health board's reporting",
+                       formats={column: "text"})
 
     def lfd_quarterly(self) -> tables.ReportTable:
         return self._mark_provisional(
@@ -239,6 +299,7 @@ class TrustReport(FormQuestionSections):
             target, self._lfd[1], organisation=f"{self.name} ({self.code})",
             period=_period_words(self.period), total_label=self.total_label, rule=self.rule,
             stamp=self.stamp(), notice=INTERNAL_NOTICE if self.params.internal else "",
+            synthetic=self.synthetic,
         )
 
     # -------------------------------------------------------------------- care scores ----
