@@ -11,6 +11,12 @@ JupyterHub single-user server (see ``deploy/README.md``), where the hub authenti
 ``JUPYTERHUB_USER``. The kernels inherit this process's environment (the token excepted), which
 is how they learn the database (``SJR_DATABASE_URL``) and the user; nothing in a URL can choose
 either.
+
+The pages fetch nothing from outside this server: Voila's ``lab`` template links Font Awesome
+from a public CDN (``cdn.jsdelivr.net``), a third-party request a hospital network must not make
+(and which tells the CDN who opened a dashboard when). Voila runs with :data:`TEMPLATE`, the
+``lab`` template without those two links (:func:`template_root`); the dashboards use no Font
+Awesome icon.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from sjrlib.caller_paths import absolute_database_url
 __all__ = [
     "DASHBOARDS",
     "CULL_IDLE_SECONDS",
+    "TEMPLATE",
     "TOKEN_ENV",
     "CULL_INTERVAL_SECONDS",
     "absolute_database_url",
@@ -34,6 +41,7 @@ __all__ = [
     "page_url",
     "serve",
     "serve_token",
+    "template_root",
     "voila_argv",
     "voila_environment",
     "preheating",
@@ -58,6 +66,50 @@ must reach it (at least :data:`MIN_TOKEN_LENGTH` characters of ``A-Z a-z 0-9 - _
 each run makes its own. The server passes it to Voila under the same name, and Voila's process
 removes it from its environment before any kernel starts (:mod:`sjrlib.dashboards.voila_xsrf`)."""
 MIN_TOKEN_LENGTH = 32
+
+
+TEMPLATE = "sjr-offline"
+"""The Voila template the dashboards are served with: ``lab`` without its CDN links."""
+
+_CDN_LINKS = (
+    '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/'
+    'fontawesome-free@^5/css/all.min.css" type="text/css" />',
+    '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/'
+    'fontawesome-free@^5/css/v4-shims.min.css" type="text/css" />',
+)
+"""What Voila 0.5's ``lab`` template links from a CDN (its ``notebook_css`` block). A browser
+test (tests/browser/test_serve_offline.py) fails if a page requests any other host."""
+
+
+def _template_files() -> dict[str, str]:
+    drop = "".join(f" | replace({link!r}, '')" for link in _CDN_LINKS)
+    index = (
+        "{%- extends 'voila/templates/lab/index.html.j2' -%}\n"
+        "{#- sjr serve: the lab template, fetching nothing from a CDN (sjrlib.dashboards."
+        "serve) -#}\n"
+        "{%- block notebook_css -%}\n"
+        "{%- set css = super() -%}\n"
+        f"{{{{ css{drop} }}}}\n"
+        "{%- endblock notebook_css -%}\n"
+    )
+    return {"conf.json": '{"base_template": "lab"}\n', "index.html.j2": index}
+
+
+def template_root() -> Path:
+    """A Jupyter data folder holding the :data:`TEMPLATE` Voila template, for the front of
+    ``JUPYTER_PATH``: a new private folder (mode 0700, from :func:`tempfile.mkdtemp`: no
+    other account can put a template of its own there), deleted when this process exits."""
+    import atexit
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="sjr-voila-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    folder = root / "voila" / "templates" / TEMPLATE
+    folder.mkdir(parents=True)
+    for name, text in _template_files().items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return root
 
 
 def serve_token(env: dict[str, str] | None = None) -> str:
@@ -118,6 +170,8 @@ def voila_argv(
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
         "--MappingKernelManager.cull_connected=False",
         "--VoilaConfiguration.show_tracebacks=False",
+        # nothing fetched from a CDN (voila_environment puts the template on JUPYTER_PATH)
+        f"--VoilaConfiguration.template={TEMPLATE}",
         # the login form (an address without the token) takes the token only: no password
         # set from it and saved to the Jupyter configuration for later runs
         "--PasswordIdentityProvider.allow_password_change=False",
@@ -174,11 +228,15 @@ def voila_environment(
     ``SJR_DATABASE_URL`` is set to the absolute database URL; the identity variables
     (``JUPYTERHUB_USER``, ``SJR_USER``) are passed through untouched. When they name nobody and
     the store is marked synthetic, the visitor is the demo's ``demo-lead``
-    (:func:`data_access.demo.default_identity`) and the pages say so.
+    (:func:`data_access.demo.default_identity`) and the pages say so. ``JUPYTER_PATH`` starts
+    with the folder of the :data:`TEMPLATE` template (:func:`template_root`), which
+    :func:`voila_argv` asks for.
     """
     from data_access import demo
 
     env = dict(os.environ if base is None else base)
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (str(template_root()), env.get("JUPYTER_PATH", "")) if p)
     env["SJR_DATABASE_URL"] = absolute_database_url(db)
     env.setdefault("MPLBACKEND", "Agg")
     env.pop(demo.DEMO_SIGN_IN_ENV, None)
