@@ -171,3 +171,21 @@ def test_a_rerun_after_late_reviews_shows_the_revised_quarter(store, tmp_path):
     assert reviewed_before is not None
     second.record_published()
     assert len(json.loads(history.read_text())["runs"]) == 2
+
+
+def test_a_period_without_reviews_does_not_reassure(store, tmp_path):
+    """The walk-through audit (2026-12-06): a trust report for a period with no reviews said
+    "No death in the period was judged more likely than not due to problems in care". It now
+    says there is no review to judge from (``sjr report`` refuses a period the store holds
+    nothing for; an organisation without reviews in a period others have still gets its
+    page)."""
+    from sjrlib.report.trust import trust_report
+
+    report = trust_report(dict(organisation_code=store.codes[0], period="2030-31",
+                               db=store.url, user=store.lead,
+                               published_history=str(tmp_path / "h.json")))
+    text = report.what_to_look_at()._repr_html_()
+    assert "No review of a death in the period is in the store" in text
+    assert "No death in the period was judged" not in text
+    busy = _report(store, tmp_path / "h2.json").what_to_look_at()._repr_html_()
+    assert "No review of a death in the period is in the store" not in busy

@@ -210,3 +210,25 @@ def test_the_board_pack_of_a_synthetic_store_says_so_on_every_page(rendered, tmp
         else:
             assert not any(SYNTHETIC_WORDS in t or "Synthetic demonstration" in t
                            for t in texts)
+
+
+def test_a_collaborative_page_carries_the_banner_of_a_synthetic_store(tmp_path):
+    """Collaborative pages were the one output written without the store's mark (the helper's
+    note of 2026-12-06): ``write_collaborative_report(synthetic=)``, which the batch passes
+    from the store, gives the banner; a real store's page has none."""
+    import pandas as pd
+
+    from sjrlib import domain
+    from sjrlib.disclosure import DisclosureRule
+    from sjrlib.report.collaborative import Collaborative, write_collaborative_report
+    from sjrlib.report.params import parse_period
+
+    group = Collaborative("g", "A group", ("XAA", "XBB"), "2030-04")  # shares nothing yet
+    reviews = pd.DataFrame(columns=list(domain.REVIEW_COLUMNS))
+    deaths = pd.DataFrame(columns=list(domain.DEATH_COLUMNS))
+    period = parse_period("2024-25")
+    for synthetic in (True, False):
+        path = write_collaborative_report(group, reviews, deaths, {}, period, DisclosureRule(),
+                                          tmp_path / f"{synthetic}.html", synthetic=synthetic)
+        page = path.read_text(encoding="utf-8")
+        assert (BANNER in page) is synthetic and ("figure here is fictional" in page) is synthetic

@@ -223,8 +223,10 @@ def collaborative_tables(group: Collaborative, reviews: pd.DataFrame, deaths: pd
 
 def write_collaborative_report(group: Collaborative, reviews: pd.DataFrame,
                                deaths: pd.DataFrame, names: dict[str, str], period: Period,
-                               rule: DisclosureRule, path: str | Path, stamp=None) -> Path:
-    """Write the group's page (HTML, through the report renderer: escaped, inert, 0600)."""
+                               rule: DisclosureRule, path: str | Path, stamp=None,
+                               synthetic: bool = False) -> Path:
+    """Write the group's page (HTML, through the report renderer: escaped, inert, 0600);
+    ``synthetic``: the store is marked synthetic, and the page says so at the top."""
     import nbformat
 
     from sjrlib.report.render import write_html
@@ -264,4 +266,4 @@ def write_collaborative_report(group: Collaborative, reviews: pd.DataFrame,
         heading("About this report")
         show(stamp)
     return write_html(nb, path, title=f"{group.name}: structured judgement reviews, "
-                      f"{period.label}", kicker="Collaborative report")
+                      f"{period.label}", kicker="Collaborative report", synthetic=synthetic)

@@ -242,7 +242,7 @@ def _plan_collaboratives(groups, reviews, deaths, names, period, trust_raw, peri
 def _write_collaborative(item: _Collaborative, reviews, deaths, names, period, url: str,
                          manifest) -> JobResult:
     from sjrlib.report.collaborative import write_collaborative_report
-    from sjrlib.report.stamp import Stamp
+    from sjrlib.report.stamp import Stamp, store_is_synthetic
 
     started = time.perf_counter()
     if item.error is not None:
@@ -257,7 +257,8 @@ def _write_collaborative(item: _Collaborative, reviews, deaths, names, period, u
                        "audience": "collaborative", "db": url}, item.snapshot, item.rows)
         write_collaborative_report(
             group, reviews[item.mine], deaths[item.ours], names, period,
-            item.params.disclosure_rule(), item.path, stamp=stamp)
+            item.params.disclosure_rule(), item.path, stamp=stamp,
+            synthetic=store_is_synthetic(url))
     except Exception as exc:  # one group failing must not stop the batch
         return JobResult(item.name, False, time.perf_counter() - started, _error_line(exc))
     manifest.record(item.name, item.key, item.snapshot, (item.path,))

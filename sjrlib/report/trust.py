@@ -536,6 +536,11 @@ class TrustReport(FormQuestionSections):
                 "more likely than not due to problems in care: each needs a completed "
                 "second-stage review and an action plan reported to the board."
             )
+        elif not self._lfd[0].at[self.total_label, "reviewed"]:
+            # no review at all: "no death was judged ..." would reassure about nothing (the
+            # walk-through audit of 2026-12-06, a period with no reviews)
+            sentences.append("No review of a death in the period is in the store, so nothing "
+                             "can be said here about the care or the avoidability of deaths.")
         else:
             sentences.append("No death in the period was judged more likely than not due to "
                              "problems in care.")
