@@ -431,3 +431,13 @@ def test_pooled_poor_care_intervals_allow_for_clustering_as_the_headline_does(re
     one = reviews[reviews["organisation_code"] == scored["organisation_code"].iloc[0]]
     single = Report(one, OFF).medical_examiner_concerns()
     assert "Wilson intervals" in single.note and "clustering" not in single.note
+
+
+def test_the_family_tables_english_guidance_is_not_on_a_scottish_page(reviews):
+    """A Scottish health board's family table cited NQB guidance and an audit of Quality
+    Accounts, both English (the walk-through audit of 2026-12-06)."""
+    english = fq.family_involvement(reviews, RULE)
+    scottish = fq.family_involvement(reviews, RULE, scottish=True)
+    assert "Quality Accounts" in english.note and "NQB" in english.note
+    assert "Quality Account" not in scottish.note and "NQB" not in scottish.note
+    assert english.frame.equals(scottish.frame)

@@ -536,10 +536,19 @@ def _family_raw(first: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+FAMILY_GUIDANCE_ENGLAND = (
+    "NQB guidance (2018) expects bereaved families to be told of a review, invited to "
+    "contribute and given its findings; a published audit found only 17% of Quality "
+    "Accounts mentioned families. ")
+"""The family table's note on English guidance (the National Quality Board's, and English
+trusts' Quality Accounts): not on a Scottish health board's page."""
+
+
 def family_involvement(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                       by: str | None = None) -> Table:
+                       by: str | None = None, scottish: bool = False) -> Table:
     """Families told of the review and invited to contribute, by whether the findings were
-    shared with them (one review per death)."""
+    shared with them (one review per death). ``scottish``: a Scottish health board's page,
+    whose note leaves out the English guidance (:data:`FAMILY_GUIDANCE_ENGLAND`)."""
     first = _primary_first(asked(reviews, "family_involved"))
     if first.empty:
         return _none_asked("about family involvement")
@@ -550,9 +559,8 @@ def family_involvement(reviews: pd.DataFrame, rule: DisclosureRule, *,
         per_group=_per_group(first, by, _family_raw),
         caption="Family involvement in the review and feedback of its findings",
         index_name="Family told and invited to contribute",
-        note="NQB guidance (2018) expects bereaved families to be told of a review, invited to "
-             "contribute and given its findings; a published audit found only 17% of Quality "
-             "Accounts mentioned families. First-stage reviews, one per death.")
+        note=("" if scottish else FAMILY_GUIDANCE_ENGLAND)
+        + "First-stage reviews, one per death.")
     out.note = (f"{out.note} "
                 f"{_rests_on(out.frame.at[TOTAL, 'All reviews'], 'reviews', rule, len(first))}")
     return out
@@ -657,7 +665,8 @@ class FormQuestionSections:
                                        by=self.pooled_by)
 
     def family_involvement(self) -> Table:
-        return family_involvement(self.reviews, self.rule, by=self.pooled_by)
+        return family_involvement(self.reviews, self.rule, by=self.pooled_by,
+                                  scottish=bool(getattr(self, "scottish", False)))
 
     def referrals_on(self) -> Table:
         return referrals(self.reviews, self.rule, by=self.pooled_by)
