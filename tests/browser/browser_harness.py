@@ -56,3 +56,20 @@ def fill(page, answers: Mapping[str, str | bool]) -> None:
             box = widget.locator("textarea, input").first
             box.fill(answer)
             box.press("Tab")
+
+
+def type_into(page, css: str, value: str, *, field: str = "input") -> None:
+    """Type into a text widget and leave it, as a person would (the value syncs on leaving)."""
+    box = page.locator(f"{css} {field}")
+    box.fill(value)
+    box.press("Tab")
+
+
+def choose(page, css: str, label: str) -> None:
+    """Choose an answer of a list widget by its label."""
+    page.locator(f"{css} select").select_option(label=label)
+
+
+def tick(page, css: str) -> None:
+    """Tick a widget's box."""
+    page.locator(f"{css} input[type=checkbox]").check()

@@ -14,7 +14,10 @@ import datetime as dt
 import re
 
 import pytest
+from browser_harness import choose as _choose
 from browser_harness import entry_store, screenshot
+from browser_harness import tick as _tick
+from browser_harness import type_into as _type
 from dashboard_store import first_stage_values
 from playwright.sync_api import expect
 
@@ -36,20 +39,6 @@ def store(tmp_path_factory, small_data):
 def reviewer_server(start_voila, store):
     url, users = store
     return start_voila(users.reviewer, url)
-
-
-def _type(page, css: str, value: str, *, field: str = "input") -> None:
-    box = page.locator(f"{css} {field}")
-    box.fill(value)
-    box.press("Tab")
-
-
-def _choose(page, css: str, label: str) -> None:
-    page.locator(f"{css} select").select_option(label=label)
-
-
-def _tick(page, css: str) -> None:
-    page.locator(f"{css} input[type=checkbox]").check()
 
 
 def _month(months_from_now: int) -> str:

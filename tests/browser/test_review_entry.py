@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_harness import choose as _choose
 from browser_harness import entry_store, screenshot
+from browser_harness import tick as _tick
+from browser_harness import type_into as _type
 from dashboard_store import first_stage_values
 from playwright.sync_api import expect
 
@@ -39,21 +42,6 @@ def reviewer_server(start_voila, store):
 def second_reviewer_server(start_voila, store):
     url, users = store
     return start_voila(users.second_reviewer, url)
-
-
-def _type(page, css: str, value: str, *, field: str = "input") -> None:
-    """Type into a text widget and leave it, as a person would (the value syncs on leaving)."""
-    box = page.locator(f"{css} {field}")
-    box.fill(value)
-    box.press("Tab")
-
-
-def _choose(page, css: str, label: str) -> None:
-    page.locator(f"{css} select").select_option(label=label)
-
-
-def _tick(page, css: str) -> None:
-    page.locator(f"{css} input[type=checkbox]").check()
 
 
 def _not_applicable(page, *phases: str) -> None:
