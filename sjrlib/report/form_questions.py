@@ -235,8 +235,8 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
             counts.at[label, poor_column], counts.at[label, "Reviews"], rule, exact=exact,
             exact_interval=interval, alpha=alpha if interval is not None else None)
         if fit is not None and rule.active:  # the printed counts, with the design effect
-            text = _clustered_text(counts.at[label, poor_column], counts.at[label, "Reviews"],
-                                   n, fit, alpha)
+            text = clustered_interval_text(counts.at[label, poor_column],
+                                           counts.at[label, "Reviews"], n, fit, alpha)
         pct.append(value)
         ci.append(text)
     method = (clustered.METHOD_NOTE + (" The interval is computed from the counts shown and "
@@ -279,11 +279,11 @@ def _clustered_fits(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str
     return fits
 
 
-def _clustered_text(count: object, base: object, n_exact: int,
+def clustered_interval_text(count: object, base: object, n_exact: int,
                     fit: clustered.ClusteredProportion, alpha: float) -> str | None:
-    """The interval of printed ``count`` of ``base`` with ``fit``'s design effect (as the
-    national report's care table prints its own): none on fewer than 8 reviews or where a
-    count is withheld."""
+    """The interval of printed ``count`` of ``base`` with ``fit``'s design effect (the national
+    report's care table prints its own through it, :func:`sjrlib.report.national.
+    clustered_interval`): none on fewer than 8 reviews or where a count is withheld."""
     if n_exact < descriptive.MIN_CASES_FOR_INTERVAL:
         return None
     try:

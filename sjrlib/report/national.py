@@ -26,7 +26,7 @@ from sjrlib.disclosure import (
     DisclosureRule,
     differencing_risk,
     differencing_withheld,
-    interval_text,
+    interval_text,  # noqa: F401  (the national tables' interval form, imported from here)
     protect_count,
     protect_counts,
     published_rate,
@@ -34,7 +34,7 @@ from sjrlib.disclosure import (
 from sjrlib.report import completeness, narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
 from sjrlib.report.figures import Chart, ChartWithData
-from sjrlib.report.form_questions import FormQuestionSections
+from sjrlib.report.form_questions import FormQuestionSections, clustered_interval_text
 from sjrlib.report.params import NationalParameters, load_parameters, months_between
 from sjrlib.report.stamp import Stamp
 from sjrlib.report.trust import _month_words, _period_words, _zero_quarters
@@ -96,18 +96,12 @@ def clustered_interval(count: object, base: object, n_exact: int,
     do not. Nothing on fewer than ``descriptive.MIN_CASES_FOR_INTERVAL`` reviews or where a
     count is withheld. The design effect is printed to one decimal; with one organisation
     there is none (the interval is then Wilson's)."""
-    if fit is None or n_exact < descriptive.MIN_CASES_FOR_INTERVAL:
+    text = None if fit is None else clustered_interval_text(count, base, n_exact, fit, alpha)
+    if text is None:
         return None, None
-    try:
-        k, n = int(count), int(base)  # type: ignore[call-overload]
-    except (TypeError, ValueError):  # the symbol, or nothing
-        return None, None
-    if n <= 0 or not 0 <= k <= n:
-        return None, None
-    lo, hi = clustered.effective_wilson(k, n, fit.design_effect, fit.n_clusters, alpha)
     deff = ("one organisation" if fit.n_clusters < 2 else
             "not estimable" if np.isnan(fit.design_effect) else f"{fit.design_effect:.1f}")
-    return interval_text(lo[0], hi[0]), deff
+    return text, deff
 
 
 def poor_care_sentence(name: str, poor: pd.DataFrame, confidence_level: float,
