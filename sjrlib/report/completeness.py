@@ -261,16 +261,13 @@ def as_at_date(moment: dt.datetime | dt.date | str) -> dt.date:
 
 
 # ------------------------------------------------------------------- report parts ----
-def _plain(label: str) -> str:
-    return label.replace("\u00a0", " ").replace("\u2060", "")
-
-
 def as_at_paragraph(read_at: str, done: pd.DataFrame):
     """The data's as-at moment, what "provisional" means, and which quarters are (``done``:
     :func:`quarter_completeness` output)."""
     from sjrlib.report import narrative, tables
 
-    provisional = [_plain(tables.quarter_label(q)) for q in done.index[done["provisional"]]]
+    provisional = [tables.plain_label(tables.quarter_label(q))
+                   for q in done.index[done["provisional"]]]
     tail = (f" Provisional: {', '.join(provisional)}; their figures will change as late "
             "reviews are completed." if provisional else " Every quarter of the period is final.")
     return narrative.Paragraph(

@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter
 
 from sjrlib import domain
 from sjrlib.disclosure import FROM_SHOWN, DisclosureRule
+from sjrlib.report.tables import plain_label
 
 __all__ = ["COLUMNS", "write_lfd_workbook"]
 
@@ -44,8 +45,10 @@ _RULE = Border(top=Side(style="medium"))
 
 def _text(cell, value: str):
     """Put ``value`` in ``cell`` as text: openpyxl stores a string starting with ``=`` as a
-    formula, which Excel would run."""
-    cell.value = value
+    formula, which Excel would run. Plain text (:func:`~sjrlib.report.tables.plain_label`):
+    the HTML report's labels keep a quarter on one line with no-break spaces and word joiners,
+    which a person filtering for "Q1 Apr–Jun 2025" in Excel would not find."""
+    cell.value = plain_label(value)
     cell.data_type = "s"
     return cell
 

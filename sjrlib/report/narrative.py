@@ -25,9 +25,9 @@ def _month(month: str) -> str:
     """``"2024-05"`` -> ``"May 2024"``; a quarter ``"2024/25 Q1"`` -> ``"Q1 Apr–Jun 2024"``."""
     if len(month) == 7 and month[4] == "-":
         return f"{_MONTHS[int(month[5:7]) - 1]} {month[:4]}"
-    from sjrlib.report.tables import quarter_label
+    from sjrlib.report.tables import plain_label, quarter_label
 
-    return quarter_label(month).replace("\u00a0", " ").replace("\u2060", "")
+    return plain_label(quarter_label(month))
 
 
 def count_phrase(value: object, noun: str, symbol: str = "*") -> str:

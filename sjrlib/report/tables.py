@@ -44,6 +44,7 @@ __all__ = [
     "lfd_ld_table",
     "lfd_quarterly_table",
     "noting_differencing",
+    "plain_label",
     "poor_care_by_group_table",
     "problems_table",
     "protect_distribution",
@@ -223,6 +224,14 @@ def quarter_label(label: str) -> str:
     # no-break spaces and word joiners round the dash: one line in a table
     joined = months.replace("–", "\u2060–\u2060")
     return f"Q{quarter}\u00a0{joined}\u00a0{year}"
+
+
+def plain_label(label: str) -> str:
+    """A label made for an HTML table (:func:`quarter_label`, ``"2025-26\u00a0total"``) as plain
+    text: ordinary spaces, no word joiners. For prose, and for every cell a person filters,
+    searches or types into (a workbook): ``"Q1 Apr–Jun 2025"`` typed in Excel finds no cell
+    holding no-break spaces."""
+    return label.replace("\u00a0", " ").replace("\u2060", "")
 
 
 # ------------------------------------------------------------------ Learning from Deaths ----
