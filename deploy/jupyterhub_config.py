@@ -52,6 +52,8 @@ import pwd
 import shutil
 import sys
 
+from sjrlib.dashboards.serve import TEMPLATE, template_root
+
 c = get_config()  # noqa: F821 - injected by JupyterHub's config loader
 
 SJR_ROOT = os.environ.get("SJR_ROOT", "/opt/sjr")
@@ -82,6 +84,12 @@ DASHBOARD_ARGS = [
     "--ServerApp.jpserver_extensions=jupyter_lsp=False",
     "--ServerApp.terminals_enabled=False",
     "--VoilaConfiguration.show_tracebacks=False",
+    # Pages fetch nothing from any host but the hub's (a hospital network must not make
+    # third-party requests, which would also tell the third party who opened a dashboard
+    # when): the template `sjr serve` uses, found on JUPYTER_PATH (c.Spawner.environment,
+    # below); Voila's lab template without its Font Awesome links to cdn.jsdelivr.net and with
+    # MathJax from Voila's own bundle, not cdnjs.cloudflare.com (sjrlib/dashboards/serve.py)
+    f"--VoilaConfiguration.template={TEMPLATE}",
     *CULLING_ARGS,
 ]
 LAB_ARGS = [
@@ -234,6 +242,8 @@ c.Spawner.args = list(DASHBOARD_ARGS)
 c.Spawner.environment = {
     "SJR_DATABASE_URL": _database_url,
     "MPLBACKEND": "Agg",
+    # where Voila finds the sjr-offline template (DASHBOARD_ARGS), shipped in sjrlib
+    "JUPYTER_PATH": str(template_root()),
 }
 # Only these variables pass from the hub's environment to a person's server. SJR_USER,
 # SJR_CONFIG and the service's credentials are deliberately absent: under the hub the identity

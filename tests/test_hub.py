@@ -6,8 +6,9 @@ config's environment variables; single-user servers run as the test's own system
 temporary home folders), ``configurable-http-proxy`` from npm (``.ci/run`` installs it) and a
 small synthetic store. What it shows:
 
-- an organisation lead gets the exploration dashboard of their own organisation only, and no
-  JupyterLab (``/user/<lead>/lab`` is not served);
+- an organisation lead gets the exploration dashboard of their own organisation only, whose page
+  requests nothing from any host but the hub's (no CDN), and no JupyterLab
+  (``/user/<lead>/lab`` is not served);
 - a researcher gets JupyterLab on the quick-start notebook, which runs in the browser and writes
   an extract holding only their approval's organisations and fields (made by the extract
   service, as the researcher's own database role reads no review rows);
@@ -34,6 +35,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -297,16 +299,44 @@ def browser():
         chromium.close()
 
 
+@dataclass
+class Traffic:
+    """Every request and websocket a browser context made, and those to any other host than
+    the hub's own (``host:port``), which were aborted (so the test needs no network)."""
+    hub_netloc: str
+    requested: list[str] = dataclasses.field(default_factory=list)
+    outside: list[str] = dataclasses.field(default_factory=list)
+
+    def _record(self, url: str) -> None:
+        self.requested.append(url)
+        if not self._ours(url):
+            self.outside.append(url)
+
+    def _ours(self, url: str) -> bool:
+        return urlsplit(url).netloc == self.hub_netloc
+
+    def watch(self, context, page) -> None:
+        # every request, redirects included (which routes do not see); others never leave
+        context.on("request", lambda request: self._record(request.url))
+        context.route("**/*", lambda r: r.continue_() if self._ours(r.request.url)
+                      else r.abort())
+        page.on("websocket", lambda ws: self._record(ws.url))
+
+
 @pytest.fixture
 def sign_in(browser, hub):
-    """``sign_in(name) -> page``: a fresh browser context signed into the hub as ``name``."""
+    """``sign_in(name, traffic=None) -> page``: a fresh browser context signed into the hub as
+    ``name``; with ``traffic``, every request of the context from the login page on is
+    recorded in it (and any to another host aborted)."""
     contexts = []
 
-    def sign_in_(name: str):
+    def sign_in_(name: str, traffic: Traffic | None = None):
         context = browser.new_context(viewport={"width": 1280, "height": 900},
                                       locale="en-GB", timezone_id="Europe/London")
         contexts.append(context)
         page = context.new_page()
+        if traffic is not None:
+            traffic.watch(context, page)
         page.goto(f"{hub.url}/hub/login", timeout=PAGE_MS)
         page.fill("#username_input", name)
         page.fill("#password_input", "any")
@@ -364,10 +394,19 @@ def _running_server_env(hub: Hub, sign_in, name: str) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the tests ----
 def test_a_lead_gets_their_organisations_dashboard_and_no_jupyterlab(hub, sjr_store, sign_in):
+    """The lead's dashboard page also requests nothing from any host but the hub's. Voila's
+    stock ``lab`` template links Font Awesome from cdn.jsdelivr.net and, as a server extension,
+    points the page at MathJax on cdnjs.cloudflare.com: third-party requests a hospital network
+    must not make (and which tell the CDN who opened a dashboard when). The servers run Voila
+    with the ``sjr-offline`` template (sjrlib/dashboards/serve.py)."""
     from playwright.sync_api import expect
 
-    page = sign_in(sjr_store.lead)
+    traffic = Traffic(urlsplit(hub.url).netloc)
+    page = sign_in(sjr_store.lead, traffic)
     _wait_for(page, ".f-organisation_code select", hub)
+    page.wait_for_load_state("load", timeout=PAGE_MS)  # the whole page: every cell's output
+    assert any("/voila/render/explore.ipynb" in u for u in traffic.requested), traffic.requested
+    assert traffic.outside == [], f"requests to hosts other than the hub's: {traffic.outside}"
     assert page.url.startswith(f"{hub.url}/user/{sjr_store.lead}/voila/render/explore.ipynb")
     expect(page.locator(".sjr-explore")).to_contain_text(f"Signed in as {sjr_store.lead}")
     options = page.locator(".f-organisation_code select option").all_inner_texts()

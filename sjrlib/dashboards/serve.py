@@ -15,8 +15,12 @@ either.
 The pages fetch nothing from outside this server: Voila's ``lab`` template links Font Awesome
 from a public CDN (``cdn.jsdelivr.net``), a third-party request a hospital network must not make
 (and which tells the CDN who opened a dashboard when). Voila runs with :data:`TEMPLATE`, the
-``lab`` template without those two links (:func:`template_root`); the dashboards use no Font
-Awesome icon.
+``lab`` template without those two links (the dashboards use no Font Awesome icon) and with no
+MathJax URL in the page's configuration, so that the page uses the MathJax bundled with Voila's
+scripts rather than ``cdnjs.cloudflare.com`` (standalone Voila names none; as the Jupyter Server
+extension the hub's servers load, it names the CDN). The template is shipped in this package
+under :func:`template_root` (a Jupyter data folder, put first on ``JUPYTER_PATH``); the
+JupyterHub servers (``deploy/jupyterhub_config.py``) use the same files.
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ MIN_TOKEN_LENGTH = 32
 
 
 TEMPLATE = "sjr-offline"
-"""The Voila template the dashboards are served with: ``lab`` without its CDN links."""
+"""The Voila template the dashboards are served with, by ``sjr serve`` and under JupyterHub:
+``lab`` without its CDN links (``jupyter_data/voila/templates/sjr-offline/index.html.j2``)."""
 
 _CDN_LINKS = (
     '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/'
@@ -77,39 +82,19 @@ _CDN_LINKS = (
     '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/'
     'fontawesome-free@^5/css/v4-shims.min.css" type="text/css" />',
 )
-"""What Voila 0.5's ``lab`` template links from a CDN (its ``notebook_css`` block). A browser
-test (tests/browser/test_serve_offline.py) fails if a page requests any other host."""
-
-
-def _template_files() -> dict[str, str]:
-    drop = "".join(f" | replace({link!r}, '')" for link in _CDN_LINKS)
-    index = (
-        "{%- extends 'voila/templates/lab/index.html.j2' -%}\n"
-        "{#- sjr serve: the lab template, fetching nothing from a CDN (sjrlib.dashboards."
-        "serve) -#}\n"
-        "{%- block notebook_css -%}\n"
-        "{%- set css = super() -%}\n"
-        f"{{{{ css{drop} }}}}\n"
-        "{%- endblock notebook_css -%}\n"
-    )
-    return {"conf.json": '{"base_template": "lab"}\n', "index.html.j2": index}
+"""What Voila 0.5's ``lab`` template links from a CDN (its ``notebook_css`` block), and what
+:data:`TEMPLATE` removes. tests/test_serve_template.py fails if Voila's links differ or the
+template leaves one in; browser tests (tests/browser/test_serve_offline.py, tests/test_hub.py)
+fail if a page requests any other host."""
 
 
 def template_root() -> Path:
-    """A Jupyter data folder holding the :data:`TEMPLATE` Voila template, for the front of
-    ``JUPYTER_PATH``: a new private folder (mode 0700, from :func:`tempfile.mkdtemp`: no
-    other account can put a template of its own there), deleted when this process exits."""
-    import atexit
-    import shutil
-    import tempfile
-
-    root = Path(tempfile.mkdtemp(prefix="sjr-voila-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    folder = root / "voila" / "templates" / TEMPLATE
-    folder.mkdir(parents=True)
-    for name, text in _template_files().items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return root
+    """The Jupyter data folder holding the :data:`TEMPLATE` Voila template (at
+    ``voila/templates/sjr-offline/``), for the front of ``JUPYTER_PATH``: shipped with this
+    package (``sjrlib/dashboards/jupyter_data``), so that ``sjr serve`` and the JupyterHub
+    servers render the same files, and only whoever may change this package's code may change
+    them."""
+    return Path(__file__).resolve().parent / "jupyter_data"
 
 
 def serve_token(env: dict[str, str] | None = None) -> str:
