@@ -287,7 +287,8 @@ def test_a_read_only_trusts_folder_fails_its_reports_not_the_workers(store, firs
     text = done.stdout + done.stderr
     assert done.returncode == 1, text
     assert "Traceback" not in text
-    assert f"1 of {len(store.codes) + 1} reports for {PERIOD}" in done.stdout, text
+    assert f"{len(store.codes) + 1} reports for {PERIOD} in " in done.stdout, text
+    assert f": 1 rendered, {len(store.codes)} failed." in done.stdout, text
     for code in store.codes:  # each report ran and failed on its own: no worker died
         assert f"FAILED {code}: PermissionError: Permission denied" in done.stderr, text
     assert "worker" not in text
@@ -313,7 +314,7 @@ def test_a_read_only_output_folder_still_gives_a_summary(store, first_batch, tmp
     text = done.stdout + done.stderr
     assert done.returncode == 1, text
     assert "Traceback" not in text
-    assert f"0 of {len(store.codes) + 1} reports for {PERIOD}" in done.stdout, text
+    assert f": 0 rendered, {len(store.codes) + 1} failed." in done.stdout, text
     summary = [line for line in done.stderr.splitlines() if line.startswith("  FAILED ")]
     assert len(summary) == len(store.codes) + 1, text
     assert "Not written: the index was not written (PermissionError" in done.stderr, text

@@ -178,3 +178,30 @@ def test_a_failed_report_names_its_notebook_and_error(store, tmp_path, monkeypat
     assert result.exit_code == 1, result.output
     assert re.search(r"FAILED national: national_report\.ipynb, cell \d+: ValueError: time "
                      r"data was not understood", result.output), result.output
+
+
+def test_the_summary_tells_rendered_from_kept(tmp_path, capsys):
+    """A refresh that rendered one report and kept 134 said "135 of 135 reports ... written"
+    (first-run walk-through): the line now counts what was rendered, what was unchanged and
+    kept, and what failed."""
+    from sjrlib.commands.report import _summary
+    from sjrlib.report.runner import BatchResult
+    from sjrlib.report.workers import JobResult
+
+    out = tmp_path / "2025-26"
+    refresh = BatchResult("2025-26", out, seconds=3.21, results=[
+        JobResult("national", True, 3.0),
+        *(JobResult(f"X{i:02d}", True, 0.0, kept=True) for i in range(134))])
+    _summary(refresh)
+    said = capsys.readouterr()
+    assert f"135 reports for 2025-26 in {out} (3.2 s): 1 rendered, 134 unchanged and kept." \
+        in said.out, said
+    assert "written" not in said.out + said.err
+    failing = BatchResult("2025-26", out, seconds=1.0, results=[
+        JobResult("national", True, 1.0), JobResult("X01", False, 0.1, "ValueError: x")])
+    _summary(failing)
+    said = capsys.readouterr()
+    assert f"2 reports for 2025-26 in {out} (1.0 s): 1 rendered, 1 failed." in said.out
+    assert "FAILED X01: ValueError: x" in said.err
+    _summary(BatchResult("2025-26", out, results=[JobResult("XA2", True, 1.0)]))
+    assert f"1 report for 2025-26 in {out} (0.0 s): 1 rendered." in capsys.readouterr().out

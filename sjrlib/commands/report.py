@@ -104,6 +104,17 @@ def _names(results, limit: int = 8) -> str:
     return ", ".join(names[:limit]) + more
 
 
+def _outcomes(batch) -> str:
+    """``"1 rendered, 134 unchanged and kept"``: a report the refresh kept was not written
+    again, and saying "written" of it made a run that rendered one page look like 135."""
+    parts = [f"{len(batch.rendered)} rendered"]
+    if batch.kept:
+        parts.append(f"{len(batch.kept)} unchanged and kept")
+    if batch.failed:
+        parts.append(f"{len(batch.failed)} failed")
+    return ", ".join(parts)
+
+
 def _summary(batch) -> None:
     """What ran, what was kept, what failed, what could not be written: always printed."""
     from sjrlib.report.workers import INTERRUPTED, NOT_RUN
@@ -115,7 +126,7 @@ def _summary(batch) -> None:
         not_run = [r for r in batch.results if r.error == NOT_RUN]
         typer.echo(f"Interrupted ({how}) after {batch.seconds:.1f} s: {len(ok)} of "
                    f"{len(batch.results)} reports for {batch.period_label} in {batch.out_dir} "
-                   f"are complete ({len(batch.rendered)} written by this run, "
+                   f"are complete ({len(batch.rendered)} rendered by this run, "
                    f"{len(batch.kept)} unchanged and kept).", err=True)
         if removed:
             typer.echo(f"  Unfinished, their files removed: {_names(removed)}.", err=True)
@@ -123,10 +134,9 @@ def _summary(batch) -> None:
             typer.echo(f"  Not run: {len(not_run)} reports; run the command again to "
                        "finish them.", err=True)
     else:
-        kept = (f"; {len(batch.kept)} of them unchanged since the last run and kept"
-                if batch.kept else "")
-        typer.echo(f"{len(ok)} of {len(batch.results)} reports for {batch.period_label} "
-                   f"written to {batch.out_dir} in {batch.seconds:.1f} s{kept}.")
+        count = len(batch.results)
+        typer.echo(f"{count} report{'' if count == 1 else 's'} for {batch.period_label} in "
+                   f"{batch.out_dir} ({batch.seconds:.1f} s): {_outcomes(batch)}.")
     for failure in batch.failed:
         if failure.error not in (INTERRUPTED, NOT_RUN):
             typer.echo(f"  FAILED {failure.name}: {failure.error}", err=True)
