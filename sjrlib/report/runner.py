@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sjrlib.report.failures import failure_line
 from sjrlib.report.learning import read_learning, write_learning_slices
 from sjrlib.report.params import (
     INTERNAL_NOTICE,
@@ -228,7 +229,7 @@ def _plan_collaboratives(groups, reviews, deaths, names, period, trust_raw, peri
             item.snapshot = snapshot_hash(reviews[item.mine], deaths[item.ours])
             item.rows = int(item.mine.sum() + item.ours.sum())
         except Exception as exc:  # one group failing must not stop the batch
-            item.error = _error_line(exc)
+            item.error = failure_line(exc)
             continue
         item.key = refresh.key(
             item.name, {k: v for k, v in values.items() if k != "user"}, item.snapshot,
@@ -260,18 +261,9 @@ def _write_collaborative(item: _Collaborative, reviews, deaths, names, period, u
             item.params.disclosure_rule(), item.path, stamp=stamp,
             synthetic=store_is_synthetic(url))
     except Exception as exc:  # one group failing must not stop the batch
-        return JobResult(item.name, False, time.perf_counter() - started, _error_line(exc))
+        return JobResult(item.name, False, time.perf_counter() - started, failure_line(exc))
     manifest.record(item.name, item.key, item.snapshot, (item.path,))
     return JobResult(item.name, True, time.perf_counter() - started)
-
-
-def _located(result: JobResult, jobs: dict[str, ReportJob]) -> JobResult:
-    """A failed report's error with the notebook it failed in ("cell 16" alone sent nobody
-    anywhere): ``national_report.ipynb, cell 16: ValueError: ...``."""
-    job = jobs.get(result.name)
-    if result.ok or job is None or not (result.error or "").startswith("cell "):
-        return result
-    return dataclasses.replace(result, error=f"{job.notebook.name}, {result.error}")
 
 
 def _error_line(exc: BaseException) -> str:
@@ -591,7 +583,7 @@ def run_reports(
                 for result in ran:
                     if not result.ok:
                         manifest.forget(result.name)
-            results.update((r.name, _located(r, by_name)) for r in ran)
+            results.update((r.name, r) for r in ran)
             if batch.interrupted is None:
                 for item in collab:
                     results[item.name] = _write_collaborative(item, reviews, deaths, names,

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sjrlib.report.failures import failure_line
+
 __all__ = [
     "BatchInterrupted",
     "JobResult",
@@ -206,18 +208,6 @@ def _stop_worker(signum, frame) -> None:  # pragma: no cover - runs in a worker 
 
 
 # ------------------------------------------------------------------------ one report ----
-def _short_error(exc: BaseException) -> str:
-    from papermill.exceptions import PapermillExecutionError
-
-    if isinstance(exc, PapermillExecutionError):
-        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}".strip()
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"{type(exc).__name__}: {exc.strerror}{where}"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
-
-
 def remove_outputs(paths: Sequence[Path]) -> list[str]:
     """Remove ``paths`` and any half-written ``.<name>.<pid>.part`` beside them
     (:mod:`sjrlib.report.private_files`); return a line for each that could not be removed."""
@@ -258,7 +248,7 @@ def _run_one(job: ReportJob, kernel) -> JobResult:
     try:
         _execute(job, ENGINE_NAME)
     except Exception as exc:  # one report failing must not stop the batch
-        error = _short_error(exc)
+        error = failure_line(exc, job.notebook)
         left = remove_outputs(job.outputs)
         if left:
             error += f"; could not remove {', '.join(left)}"
@@ -268,7 +258,7 @@ def _run_one(job: ReportJob, kernel) -> JobResult:
                     kernel.stop()
                     kernel.start()
             except Exception as again:  # the next report tries again
-                error += f"; its kernel could not be restarted ({_short_error(again)})"
+                error += f"; its kernel could not be restarted ({failure_line(again)})"
         return JobResult(job.name, False, time.perf_counter() - started, error)
     return JobResult(job.name, True, time.perf_counter() - started)
 
@@ -312,11 +302,11 @@ def _worker(number: int, workdir: str, jobs: Any, results: Any, warm: bool,
             try:
                 result = _run_one(job, kernel)
             except Exception as exc:  # pragma: no cover - _run_one catches what reports do
-                result = JobResult(job.name, False, 0.0, f"internal error: {_short_error(exc)}")
+                result = JobResult(job.name, False, 0.0, f"internal error: {failure_line(exc)}")
             results.put(result)
     except Exception as exc:  # report the worker's failure (e.g. no kernel) instead of hanging
         results.put(JobResult(f"worker-{number}", False, 0.0,
-                              f"worker failed: {_short_error(exc)}\n{traceback.format_exc()}"))
+                              f"worker failed: {failure_line(exc)}\n{traceback.format_exc()}"))
     finally:
         activate(None)
         if kernel is not None:
