@@ -238,3 +238,73 @@ def test_sjr_serve_stops_voila_and_every_kernel(how, tmp_path, small_data):
         for proc in _marked(marker):  # never leave a server behind, whatever failed
             proc.kill()
         log.close()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_sjr_serve_quietly(tmp_path):
+    """Ctrl-C on ``make serve`` printed tracebacks: pre-heated kernels waiting for their page
+    are shut down mid-request (ipykernel's ``ZMQError: Socket operation on non-socket``), and
+    Voila's pool refill meets a kernel already gone (first-run walk-through). ``sjr serve`` on a
+    demo store, as ``make serve`` runs it, its kernels ready, then SIGINT to its process group
+    as a terminal sends it: it ends within the time allowed, with one line saying so and no
+    traceback."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+    import uuid
+
+    sjr = str(Path(sys.executable).with_name("sjr"))
+    url = f"sqlite:///{tmp_path / 'sjr.db'}"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("JUPYTERHUB_USER", "SJR_USER", "SJR_DATABASE_URL")}
+    marker = uuid.uuid4().hex
+    env.update(SJR_CONFIG=str(tmp_path / "no-identity-file"), SJR_SERVE_TEST=marker,
+               SJR_SERVE_TOKEN="c" * 40, MPLBACKEND="Agg")
+    subprocess.run([sjr, "demo-data", "--db", url, "--organisations", "2", "--years", "1",
+                    "--seed", "5"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out, err = (tmp_path / "serve.out").open("w+"), (tmp_path / "serve.err").open("w+")
+    server = subprocess.Popen([sjr, "serve", "--port", str(port), "--db", url], env=env,
+                              cwd=tmp_path, stdout=out, stderr=err, start_new_session=True)
+
+    def said() -> str:
+        return (tmp_path / "serve.out").read_text() + (tmp_path / "serve.err").read_text()
+
+    try:
+        deadline = time.monotonic() + 180  # waiting for start-up, not a timed assertion
+        while True:
+            assert server.poll() is None, said()
+            assert time.monotonic() < deadline, said()
+            try:  # without the token: answered (refused), and no kernel is taken
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/explore.ipynb",
+                                       timeout=5)
+            except urllib.error.HTTPError:
+                pass
+            except OSError:
+                time.sleep(0.5)
+                continue
+            # every dashboard's kernel has run its notebook and waits for its page
+            if said().count("is filled with") >= len(serve.DASHBOARDS):
+                break
+            time.sleep(0.5)
+        os.killpg(server.pid, signal.SIGINT)  # what Ctrl-C in its terminal does
+        code = server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+        for proc in _marked(marker):  # never leave a server behind, whatever failed
+            proc.kill()
+        out.close()
+        err.close()
+    text = said()
+    assert code == 0, text
+    assert "Traceback" not in text and "ZMQError" not in text, text
+    assert text.rstrip().splitlines()[-1].startswith("Dashboards stopped"), text
+    assert _marked(marker) == []

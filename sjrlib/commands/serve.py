@@ -55,6 +55,8 @@ def serve(
     except FileNotFoundError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if code == 0:  # stopped (Ctrl-C): what Voila and its kernels said while stopping is not shown
+        typer.echo("Dashboards stopped: the server and its kernels have shut down.", err=True)
     raise typer.Exit(code)
 
 

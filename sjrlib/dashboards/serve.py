@@ -259,4 +259,4 @@ def serve(
         port=port, notebooks_dir=notebooks, open_browser=open_browser, preheat=preheat)]
     env = voila_environment(db)
     env[TOKEN_ENV] = serve_token(None if token is None else {TOKEN_ENV: token})
-    return run_supervised(argv, env=env, cwd=str(notebooks))
+    return run_supervised(argv, env=env, cwd=str(notebooks), quiet_stop=True)

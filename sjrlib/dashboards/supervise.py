@@ -14,6 +14,12 @@ outright leaves them running. :func:`run_supervised` therefore:
 
 On systems without ``prctl`` the last step works from a snapshot of the server's descendants
 taken just before it is asked to stop.
+
+With ``quiet_stop`` the server's output (and its kernels', which inherit it) passes through this
+process, and what they write once the server has been asked to stop is dropped: a Ctrl-C
+otherwise ends in tracebacks from kernels shut down in the middle of a request (ipykernel's
+``ZMQError: Socket operation on non-socket``) and from Voila refilling a pool with a kernel
+already gone, noise about a stop that went as asked.
 """
 
 from __future__ import annotations
@@ -99,10 +105,36 @@ def stop_process_tree(process: subprocess.Popen, *, others: Sequence[psutil.Proc
     psutil.wait_procs(alive, timeout=kill_seconds)
 
 
+def _pump(pipe: int, target, quiet: threading.Event) -> None:
+    """Copy what the server writes to ``pipe`` to ``target`` until every writer has closed it;
+    once ``quiet`` is set, read and drop it (a writer must never block on a full pipe)."""
+    out = getattr(target, "buffer", None)
+    with os.fdopen(pipe, "rb", buffering=0) as source:
+        while chunk := source.read(65536):
+            if quiet.is_set():
+                continue
+            try:
+                if out is not None:
+                    out.write(chunk)
+                else:  # a text stream without bytes (a test's capture)
+                    target.write(chunk.decode(errors="replace"))
+                target.flush()
+            except (OSError, ValueError):  # our terminal has gone: keep draining
+                continue
+
+
+def _close(ends: dict[str, int]) -> None:
+    while ends:
+        with contextlib.suppress(OSError):
+            os.close(ends.popitem()[1])
+
+
 def run_supervised(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-                   cwd: str | None = None) -> int:
+                   cwd: str | None = None, quiet_stop: bool = False) -> int:
     """Run ``argv`` in the foreground until it exits or this process gets SIGTERM, SIGINT or
-    SIGHUP; then stop it and everything it started (see the module docstring).
+    SIGHUP; then stop it and everything it started (see the module docstring). With
+    ``quiet_stop``, what the server and its kernels write after it was asked to stop is not
+    shown (their output passes through this process).
 
     Returns
     -------
@@ -118,16 +150,29 @@ def run_supervised(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     previous = {s: signal.signal(s, _raise_stop) for s in _STOP_SIGNALS} if main else {}
     process = None
     code = 0
+    quiet = threading.Event()
+    pumps: list[threading.Thread] = []
+    ends: dict[str, int] = {}  # this process's write ends of the server's output pipes
     try:
+        if quiet_stop:
+            for name, target in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+                read, ends[name] = os.pipe()
+                pumps.append(threading.Thread(target=_pump, args=(read, target, quiet),
+                                              daemon=True))
+                pumps[-1].start()
         process = subprocess.Popen(
             list(argv), env=None if env is None else dict(env), cwd=cwd,
             start_new_session=True,
             preexec_fn=None if libc is None else _die_with(os.getpid(), libc),
+            stdout=ends.get("stdout"), stderr=ends.get("stderr"),
         )
+        _close(ends)  # the server holds them now: the pumps end when it and its kernels do
         code = process.wait()
     except _Stop:
+        quiet.set()
         code = 0
     finally:
+        _close(ends)
         for s in previous:  # a second Ctrl-C must not interrupt the clean-up
             signal.signal(s, signal.SIG_IGN)
         try:
@@ -142,4 +187,6 @@ def run_supervised(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+    for pump in pumps:  # the server's last words (an error it exited with) before ours
+        pump.join(timeout=KILL_SECONDS)
     return code
