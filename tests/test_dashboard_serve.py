@@ -49,6 +49,18 @@ def test_sjr_serve_prints_the_addresses_with_the_token_and_refuses_a_weak_one(tm
     assert "token=" not in result.output
 
 
+def test_serve_help_says_what_preheating_does_and_costs():
+    """``--preheat`` said "(faster pages; two idle kernels)": not how much faster, nor what
+    an idle kernel costs, and there are four dashboards (first-run walk-through). The figures
+    are docs/scaling.md's."""
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "4000"})
+    words = re.sub(r"\s+", " ", result.output.replace("│", " "))
+    assert "first chart shows in about 3.6 s instead of 5-8 s" in words, words
+    assert (f"{len(serve.DASHBOARDS)} kernels kept idle while the server runs, one per "
+            "dashboard, about 250 MB of memory each") in words, words
+    assert "two idle kernels" not in words
+
+
 def test_voila_gets_the_token_outside_its_command_line_and_kernels_do_not(monkeypatch):
     """``python -m sjrlib.dashboards.voila_xsrf`` takes the token from the environment (what
     ``sjr serve`` sets) into Voila's configuration, and takes it out of the environment that

@@ -1,10 +1,21 @@
-"""``sjr serve``: the Voila dashboards on 127.0.0.1 (review entry and exploration)."""
+"""``sjr serve``: the Voila dashboards on 127.0.0.1 (review entry, exploration, coding,
+calibration)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+from sjrlib.dashboards.serve import DASHBOARDS
+
+_PREHEAT_HELP = (
+    "Start one kernel per dashboard in advance and run its notebook, so that a page's first "
+    "chart shows in about 3.6 s instead of 5-8 s (docs/scaling.md). The cost: "
+    f"{len(DASHBOARDS)} kernels kept idle while the server runs, one per dashboard, about "
+    f"250 MB of memory each ({len(DASHBOARDS) * 250:,} MB in all). --no-preheat starts a "
+    "page's kernel when the page is opened."
+)
 
 
 def serve(
@@ -13,13 +24,10 @@ def serve(
         None, "--db", help="Database URL (default: $SJR_DATABASE_URL, else sqlite:///data/sjr.db)."
     ),
     notebooks: Path = typer.Option(
-        None, "--notebooks", help="Folder holding review_entry.ipynb and explore.ipynb "
-        "(default: the notebooks/ folder of this source tree)."
+        None, "--notebooks", help=f"Folder holding the dashboards' notebooks "
+        f"({', '.join(DASHBOARDS)}; default: the notebooks/ folder of this source tree)."
     ),
-    preheat: bool = typer.Option(
-        True, "--preheat/--no-preheat", help="Keep one kernel per dashboard ready, its notebook "
-        "already run (faster pages; two idle kernels)."
-    ),
+    preheat: bool = typer.Option(True, "--preheat/--no-preheat", help=_PREHEAT_HELP),
 ) -> None:
     """Serve the dashboards (review entry, exploration, coding, calibration) with Voila on
     127.0.0.1.
@@ -31,7 +39,7 @@ def serve(
     deploy/README.md for JupyterHub)."""
     from data_access.demo import default_identity
     from sjrlib.caller_paths import absolute_database_url
-    from sjrlib.dashboards.serve import DASHBOARDS, page_url, serve_token
+    from sjrlib.dashboards.serve import page_url, serve_token
     from sjrlib.dashboards.serve import serve as run
 
     try:
