@@ -320,3 +320,17 @@ def test_ctrl_c_stops_sjr_serve_quietly(tmp_path):
     assert "Traceback" not in text and "ZMQError" not in text, text
     assert text.rstrip().splitlines()[-1].startswith("Dashboards stopped"), text
     assert _marked(marker) == []
+
+
+def test_the_root_index_names_each_dashboard_from_its_notebook():
+    """The page at ``sjr serve``'s root (sjrlib.dashboards.voila_pages): one link per
+    dashboard, named by its notebook's first line, fetching nothing."""
+    from sjrlib.dashboards.voila_pages import dashboard_index, dashboard_title
+
+    folder = serve.default_notebooks_dir()
+    titles = [dashboard_title(folder / name) for name in serve.DASHBOARDS]
+    assert titles[:2] == ["Review entry", "Exploration"]
+    assert not any(t.endswith(".ipynb") for t in titles), titles
+    page = dashboard_index(folder)
+    assert re.findall(r'href="([^"]+)"', page) == [f"/voila/render/{n}" for n in serve.DASHBOARDS]
+    assert all(t in page for t in titles) and "http" not in page

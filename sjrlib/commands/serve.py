@@ -53,7 +53,7 @@ def serve(
         typer.echo(f"  {page_url(port, name, token)}")
     typer.echo("Once one page is open, the others open in that browser without the token, "
                f"e.g. http://127.0.0.1:{port}/voila/render/explore.ipynb, until the server "
-               "stops.")
+               f"stops; http://127.0.0.1:{port}/ lists them.")
     default = default_identity(absolute_database_url(db))
     if default is not None:
         typer.echo(f"Demo store and no identity given: signed in as {default}. Another demo "

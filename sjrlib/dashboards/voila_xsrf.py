@@ -17,7 +17,8 @@ XSRF protection stays on: a request from another site still has no token. It is 
 
 Culling stays configured as the safety net for a browser that dies without unloading.
 
-Run as ``python -m sjrlib.dashboards.voila_xsrf``, it also takes the server's token from
+Run as ``python -m sjrlib.dashboards.voila_xsrf``, it also serves the root address and the
+login form of :mod:`sjrlib.dashboards.voila_pages`, and takes the server's token from
 ``$SJR_SERVE_TOKEN`` (``sjr serve`` sets it, :mod:`sjrlib.dashboards.serve`) and removes it from
 the environment before Voila starts, so it is on no command line and in no kernel; with no
 token it does not start (Voila's default is none: any local account could use the pages). The page
@@ -98,6 +99,9 @@ def main() -> int:
               f"{TOKEN_ENV} (nothing was started)", file=sys.stderr)
         return 2
     set_xsrf_cookie_on_pages()
+    from sjrlib.dashboards.voila_pages import use_sjr_pages
+
+    use_sjr_pages()  # the root and the login form in this project's words
     from voila.app import main as voila_main
 
     return voila_main() or 0

@@ -189,6 +189,36 @@ def test_without_the_token_the_server_refuses_everything(server):
         assert server.token not in " ".join(proc.environ().values())
 
 
+def test_the_plain_root_address_says_where_the_token_is_then_lists_the_dashboards(server):
+    """Opened without the token, the server's root address (Voila's log prints it) showed
+    Jupyter's login page, which sends a person to ``jupyter server list`` (this server is not
+    in it) and to setting a password (not allowed); signed in, Voila's file tree, the report
+    notebooks beside the dashboards and a stylesheet from a CDN (first-run walk-through). Now:
+    the form in this project's words, then an index of the dashboards."""
+    from sjrlib.dashboards.serve import DASHBOARDS
+
+    status, headers, _ = _request(f"{server.url}/")
+    assert status == 302 and headers["Location"] == "/login?next=%2F"
+    status, _, form = _request(f"{server.url}/login?next=%2F")
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", form))
+    assert status == 200 and 'id="password_input"' in form
+    assert "printed in its terminal: each ends in ?token= and this run's token" in words, words
+    for stock in ("jupyter server list", "enable a password", "Password or token"):
+        assert stock not in words
+    assert "https://" not in form and "http://" not in form
+
+    # the address with the token signs the browser in and shows the dashboards, and only them
+    status, headers, index = _request(f"{server.url}/?token={server.token}")
+    assert status == 200, index[:500]
+    assert re.findall(r'href="([^"]+)"', index) == [f"/voila/render/{n}" for n in DASHBOARDS]
+    assert "Review entry" in index and "Exploration" in index
+    assert "report" not in index and "//" not in index and server.token not in index
+    signed_in = {"Cookie": _cookies(headers)}
+    for path in ("/", "/voila/tree"):
+        assert _request(f"{server.url}{path}", headers=signed_in)[::2] == (200, index), path
+    assert _request(f"{server.url}/voila/tree/elsewhere", headers=signed_in)[0] == 404
+
+
 def test_a_plain_address_asks_for_the_token_then_opens(server, browser):
     """README: a plain address in a browser not yet signed in shows a login form; the token
     pasted there opens the page (and no new password can be set from it)."""
@@ -203,6 +233,7 @@ def test_a_plain_address_asks_for_the_token_then_opens(server, browser):
             page.press("#password_input", "Enter")
         page.wait_for_selector("#password_input")  # refused: the form again, no page
         assert "/login" in page.url and page.locator(CHART).count() == 0
+        assert "not the token of this run" in page.inner_text("body")
         page.fill("#password_input", server.token)
         page.press("#password_input", "Enter")
         page.wait_for_selector(CHART, timeout=90_000)
