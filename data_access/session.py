@@ -675,15 +675,13 @@ class Session:
     # says so (``from_suggestion``).
     def codebook(self, version: str | None = None) -> Any:
         """The codebook (``sjrlib.themes.Codebook``): ``version``, or the latest imported."""
-        from sjrlib.themes.codebook import parse_codebook
-        from sjrlib.yaml_files import parse_yaml
+        from sjrlib.themes.codebook import stored_codebook
 
         with self._door("codebook", {"version": version}) as door:
             row = _themes_codebook_row(door.conn, version)
             door.scope["version"] = row[0]
             door.rows = 1
-        return parse_codebook(parse_yaml(row[1], f"codebook {row[0]}", what="codebook"),
-                              f"codebook {row[0]}")
+        return stored_codebook(row[0], row[1])
 
     def import_codebook(self, codebook: Any) -> str:
         """Store a new codebook version (programme team); returns the version.
@@ -691,8 +689,7 @@ class Session:
         Refused: a version already stored, or a version that drops a theme of an earlier one
         (retire it instead: reviews coded with it must stay readable).
         """
-        from sjrlib.themes.codebook import codebook_to_yaml, parse_codebook
-        from sjrlib.yaml_files import parse_yaml
+        from sjrlib.themes.codebook import codebook_to_yaml, stored_codebook
 
         scope = {"version": codebook.version, "themes": len(codebook.themes)}
         with self._door("codebook.import", scope) as door:
@@ -702,7 +699,7 @@ class Session:
                                  "give the new codebook a new version")
             kept = set(codebook.ids)
             for version, body in rows:
-                old = parse_codebook(parse_yaml(body, f"codebook {version}"), version)
+                old = stored_codebook(version, body)
                 dropped = sorted(set(old.ids) - kept)
                 if dropped:
                     raise ValueError(f"codebook {codebook.version} drops theme(s) "
@@ -726,8 +723,7 @@ class Session:
         Coding the same review, theme and phase twice is refused (a second coder keeps a row of
         their own).
         """
-        from sjrlib.themes.codebook import parse_codebook
-        from sjrlib.yaml_files import parse_yaml
+        from sjrlib.themes.codebook import stored_codebook
 
         scope = {"review_id": review_id, "theme": theme, "phase": phase,
                  "from_suggestion": bool(from_suggestion)}
@@ -742,7 +738,7 @@ class Session:
             if phase is not None and phase not in domain.PHASES:
                 raise ValueError(f"phase {phase!r} is not one of {', '.join(domain.PHASES)}")
             version, body = _themes_codebook_row(door.conn, None)
-            book = parse_codebook(parse_yaml(body, f"codebook {version}"), version)
+            book = stored_codebook(version, body)
             if theme not in {t.id for t in book.active}:
                 state = "retired in" if theme in book.ids else "not a theme of"
                 raise ValueError(f"{theme!r} is {state} codebook {version}")
@@ -998,13 +994,12 @@ class Session:
         """Checked action values; every linked review (but those already linked, ``keep``)
         must be a review this lead may read."""
         from data_access.actions import check_action
-        from sjrlib.themes.codebook import parse_codebook
-        from sjrlib.yaml_files import parse_yaml
+        from sjrlib.themes.codebook import stored_codebook
 
         if self.role != ORGANISATION_LEAD:  # pragma: no cover - PERMISSIONS refuse them first
             raise AccessDenied("actions are recorded by the organisation's lead")
         version, body = _themes_codebook_row(door.conn, None)
-        book = parse_codebook(parse_yaml(body, f"codebook {version}"), version)
+        book = stored_codebook(version, body)
         checked = check_action(values, codebook=book)
         for review_id in checked["review_ids"]:
             if review_id not in keep:

@@ -84,6 +84,22 @@ def test_codebook_round_trips(tmp_path, suffix):
     assert cb.load_codebook(cb.export_codebook(book, tmp_path / f"book{suffix}")) == book
 
 
+def test_a_stored_codebook_is_read_once_and_its_text_is_the_key():
+    """The store's codebook text, read on every code saved, is parsed once per text: the same
+    frozen object again; another text under the same version is read afresh, and a broken
+    text still fails, naming the version."""
+    book = cb.shipped_codebook()
+    body = cb.codebook_to_yaml(book)
+    first = cb.stored_codebook(book.version, body)
+    assert first == book and cb.stored_codebook(book.version, body) is first
+    relabelled = body.replace(book.themes[0].label, "A label of another text", 1)
+    other = cb.stored_codebook(book.version, relabelled)
+    assert other.themes[0].label == "A label of another text"
+    assert cb.stored_codebook(book.version, body) is first
+    with pytest.raises(Exception, match=f"codebook {book.version}"):
+        cb.stored_codebook(book.version, "themes: [unclosed")
+
+
 def test_retired_theme_stays_readable_but_is_not_active(tmp_path):
     text = cb.codebook_to_csv(cb.shipped_codebook()).replace(",2026.1,", ",2027.1,")
     text = text.replace("2027.1,false\nprocedure", "2027.1,false\nprocedure", 1)

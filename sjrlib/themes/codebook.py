@@ -16,13 +16,14 @@ Two file formats, read and written alike:
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sjrlib.yaml_files import YAMLFileError, load_yaml
+from sjrlib.yaml_files import YAMLFileError, load_yaml, parse_yaml
 
 __all__ = [
     "CSV_COLUMNS",
@@ -169,6 +170,19 @@ def _read_csv(path: Path) -> dict[str, Any]:
         raise CodebookError(f"{path.name}: rows carry different versions "
                             f"({', '.join(sorted(versions))}); a file holds one version")
     return {"version": versions.pop() if versions else "", "themes": themes}
+
+
+@functools.lru_cache(maxsize=32)
+def stored_codebook(version: str, body: str) -> Codebook:
+    """A codebook version as the store holds it (its YAML text), read once per process.
+
+    The coding dashboard reads the latest codebook on every code it saves; parsing its YAML
+    took about 50 ms of the 55 ms a save took (907 codes: 48 of 52 s). A :class:`Codebook`
+    is frozen, so the same object can be handed to every caller; the key is the text itself,
+    so a different body under the same version is read afresh.
+    """
+    name = f"codebook {version}"
+    return parse_codebook(parse_yaml(body, name, what="codebook"), name)
 
 
 def parse_codebook(data: Any, name: str = "<codebook>") -> Codebook:
