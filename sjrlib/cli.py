@@ -214,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
     import os
     import sys
 
+    from sjrlib.import_speed import skip_slow_iri_checker
+
+    skip_slow_iri_checker()  # 1.3 s of every report command's start (sjrlib/import_speed.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     missing = missing_store(argv)
     if missing:
