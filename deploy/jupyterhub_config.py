@@ -235,7 +235,8 @@ c.Spawner.server_token_scopes = [
 
 # -- each person's server: Jupyter Server; dashboards or JupyterLab set by the hook ----------
 c.Spawner.pre_spawn_hook = sjr_pre_spawn_hook
-c.Spawner.cmd = ["jupyterhub-singleuser"]
+# jupyterhub-singleuser, without 1.3 s of parser building at each start (sjrlib/import_speed.py)
+c.Spawner.cmd = ["sjr-singleuser"]
 c.Spawner.notebook_dir = NOTEBOOKS_DIR
 c.Spawner.default_url = "/voila/render/review_entry.ipynb"
 c.Spawner.args = list(DASHBOARD_ARGS)

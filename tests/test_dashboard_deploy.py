@@ -53,7 +53,7 @@ def test_spawner_serves_voila_dashboards_from_the_notebooks_folder(hub):
 
     spawner = _spawner_for(hub, "alice")
     assert isinstance(spawner, LocalProcessSpawner)
-    assert spawner.cmd == ["jupyterhub-singleuser"]
+    assert spawner.cmd == ["sjr-singleuser"]  # jupyterhub-singleuser, lighter
     assert spawner.notebook_dir == "/srv/sjr/notebooks"
     assert spawner.default_url == "/voila/render/review_entry.ipynb"
     args = spawner.get_args()

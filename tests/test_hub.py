@@ -211,7 +211,7 @@ class Hub:
                 env = child.environ()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-            if env.get("JUPYTERHUB_USER") == user and "jupyterhub-singleuser" in " ".join(
+            if env.get("JUPYTERHUB_USER") == user and "sjr-singleuser" in " ".join(
                     child.cmdline()):
                 return env
         raise AssertionError(f"no single-user server of {user} is running")

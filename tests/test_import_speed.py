@@ -54,3 +54,24 @@ def test_a_process_that_already_imported_jsonschema_keeps_its_checker():
         "print(skip_slow_iri_checker(), type(sys.modules.get('rfc3987_syntax')).__name__,"
         " 'iri' in jsonschema.FormatChecker().checkers)\n")
     assert out == "False module True"
+
+
+def test_the_hubs_single_user_server_leaves_it_out():
+    """``sjr-singleuser`` (deploy/jupyterhub_config.py's Spawner.cmd) is JupyterHub's own
+    single-user server: its version, and the import left out before Jupyter Server's."""
+    pytest.importorskip("rfc3987_syntax")
+    out = _run(
+        "import sys\n"
+        "from sjrlib.dashboards import singleuser\n"
+        "sys.argv = ['sjr-singleuser', '--version']\n"
+        "try:\n"
+        "    singleuser.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "import jupyterhub\n"
+        "print('jsonschema' in sys.modules, repr(sys.modules.get('rfc3987_syntax', 'absent')))\n")
+    lines = out.splitlines()
+    import jupyterhub
+
+    assert jupyterhub.__version__ in lines[0]
+    assert lines[-1] == "True None"
