@@ -294,6 +294,20 @@ def agreement_heatmap(
 # --- trends ----------------------------------------------------------------------------------
 
 
+MAX_PERIOD_LABELS = 16
+"""At most this many period labels under a trend chart: five years of months labelled each
+would overlap; every k-th period is labelled (a tick marks each)."""
+
+
+def _period_ticks(ax, order: list[str]) -> None:
+    """A tick at every period, a label at every k-th (the first included), so that at most
+    :data:`MAX_PERIOD_LABELS` are printed."""
+    step = -(-len(order) // MAX_PERIOD_LABELS)
+    labelled = range(0, len(order), step)
+    ax.set_xticks(list(labelled), [order[i] for i in labelled], rotation=45, ha="right")
+    ax.set_xticks(range(len(order)), minor=True)
+
+
 def poor_care_trend(
     table: pd.DataFrame,
     period: str = "death_month",
@@ -347,14 +361,15 @@ def poor_care_trend(
         palette = _SERIES_PALETTE * (len(groups) // len(_SERIES_PALETTE) + 1)
         markers = ["o", "s", "D", "^", "v", "P"] * (len(groups) // 6 + 1)
         for k, (name, part) in enumerate(groups):
-            part = part.sort_values("x")
+            # every period of the chart, a gap (no review, or too few to draw) as NaN: the
+            # line and its band break there rather than run across a point not drawn
+            part = part.set_index("x").reindex(range(len(order)))
             colour = palette[k]
-            sns.lineplot(data=part, x="x", y="proportion", ax=ax, color=colour,
-                         marker=markers[k], markersize=6, errorbar=None,
-                         label=None if name is None else str(name))
-            ax.fill_between(part["x"], part["ci_lower"], part["ci_upper"], color=colour,
+            ax.plot(part.index, part["proportion"], color=colour, marker=markers[k],
+                    markersize=6, linewidth=1.5, label="_" if name is None else str(name))
+            ax.fill_between(part.index, part["ci_lower"], part["ci_upper"], color=colour,
                             alpha=0.15, linewidth=0)
-        ax.set_xticks(range(len(order)), order, rotation=45, ha="right")
+        _period_ticks(ax, order)
         ax.set_xlabel(period.replace("_", " ").capitalize())
         ax.set_ylabel("% poor or very poor")
         ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))

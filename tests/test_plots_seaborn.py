@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.colors as mcolors
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,10 +106,30 @@ def test_poor_care_trend_leaves_out_small_periods_and_draws_one_line_per_group()
     ax = fig.axes[0]
     lines = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()
              if not line.get_label().startswith("_")}
-    assert lines == {"A": pytest.approx([10.0, 20.0]), "B": pytest.approx([10.0, 25.0,
-                                                                           100 / 7])}
+    # A's Q2 (5 reviews) is not drawn, and its line breaks there: no segment runs across it
+    assert lines == {"A": pytest.approx([10.0, np.nan, 20.0], nan_ok=True),
+                     "B": pytest.approx([10.0, 25.0, 100 / 7])}
     assert "1 point(s) on fewer than 8 reviews not drawn." in _all_text(fig)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2024-Q1", "2024-Q2", "2024-Q3"]
+
+
+def test_five_years_of_months_are_labelled_without_overlap_and_gaps_break_the_line():
+    """60 months: a tick at each, at most 16 labels (every 4th, from the first); an
+    organisation with no reviews for two years has no line across those years."""
+    months = [f"{y}-{m:02d}" for y in range(2021, 2026) for m in range(1, 13)]
+    rows = [{"death_month": month, "organisation_code": code, "n": 20, "poor": 4,
+             "proportion": 0.2, "ci_lower": 0.08, "ci_upper": 0.42}
+            for code in ("A", "B") for month in months
+            if not (code == "B" and "2022-01" <= month <= "2023-12")]
+    fig = plots_seaborn.poor_care_trend(pd.DataFrame(rows), by="organisation_code")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == months[::4] and len(labels) == 15
+    assert set(ax.get_xticks()) | set(ax.get_xticks(minor=True)) == set(range(60))
+    b = next(line for line in ax.get_lines() if line.get_label() == "B")
+    y = np.asarray(b.get_ydata(), dtype=float)
+    assert np.isnan(y[12:36]).all() and not np.isnan(y[:12]).any() \
+        and not np.isnan(y[36:]).any()
 
 
 def test_missing_columns_are_named():
