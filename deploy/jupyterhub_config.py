@@ -52,7 +52,7 @@ import pwd
 import shutil
 import sys
 
-from sjrlib.dashboards.serve import TEMPLATE, template_root
+from sjrlib.dashboards.serve import NO_OVERRIDES, TEMPLATE, template_root
 
 c = get_config()  # noqa: F821 - injected by JupyterHub's config loader
 
@@ -90,6 +90,9 @@ DASHBOARD_ARGS = [
     # below); Voila's lab template without its Font Awesome links to cdn.jsdelivr.net and with
     # MathJax from Voila's own bundle, not cdnjs.cloudflare.com (sjrlib/dashboards/serve.py)
     f"--VoilaConfiguration.template={TEMPLATE}",
+    # and an address cannot choose another template or theme (?template=classic fetches
+    # jQuery from cdnjs.cloudflare.com into the signed-in page)
+    *NO_OVERRIDES,
     *CULLING_ARGS,
 ]
 LAB_ARGS = [

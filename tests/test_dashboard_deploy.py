@@ -58,6 +58,9 @@ def test_spawner_serves_voila_dashboards_from_the_notebooks_folder(hub):
     assert spawner.default_url == "/voila/render/review_entry.ipynb"
     args = spawner.get_args()
     assert "--ServerApp.jpserver_extensions=voila=True" in args
+    # no address picks another template or theme (?template=classic: jQuery from a CDN)
+    assert {"--VoilaConfiguration.allow_template_override=NO",
+            "--VoilaConfiguration.allow_theme_override=NO"} <= set(args)
     assert "--ServerApp.jpserver_extensions=jupyterlab=False" in args
     assert not any("disable_check_xsrf" in a for a in args)
 

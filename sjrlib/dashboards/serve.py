@@ -76,6 +76,13 @@ TEMPLATE = "sjr-offline"
 """The Voila template the dashboards are served with, by ``sjr serve`` and under JupyterHub:
 ``lab`` without its CDN links (``jupyter_data/voila/templates/sjr-offline/index.html.j2``)."""
 
+NO_OVERRIDES = ("--VoilaConfiguration.allow_template_override=NO",
+                "--VoilaConfiguration.allow_theme_override=NO")
+"""Voila lets a page's address choose its template and theme (``?template=``, ``?theme=``) by
+default: Voila's own ``classic`` and ``lab`` templates fetch jQuery and Font Awesome from CDNs,
+so any site could send a signed-in browser to a dashboard that runs a third party's script.
+Both ``sjr serve`` and the JupyterHub servers turn it off."""
+
 _CDN_LINKS = (
     '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/'
     'fontawesome-free@^5/css/all.min.css" type="text/css" />',
@@ -157,6 +164,9 @@ def voila_argv(
         "--VoilaConfiguration.show_tracebacks=False",
         # nothing fetched from a CDN (voila_environment puts the template on JUPYTER_PATH)
         f"--VoilaConfiguration.template={TEMPLATE}",
+        # and no address can choose another (?template=classic loads jQuery from
+        # cdnjs.cloudflare.com into the signed-in page; audit of 2026-12-06), nor a theme
+        *NO_OVERRIDES,
         # the login form (an address without the token) takes the token only: no password
         # set from it and saved to the Jupyter configuration for later runs
         "--PasswordIdentityProvider.allow_password_change=False",

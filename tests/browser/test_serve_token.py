@@ -219,6 +219,21 @@ def test_the_plain_root_address_says_where_the_token_is_then_lists_the_dashboard
     assert _request(f"{server.url}/voila/tree/elsewhere", headers=signed_in)[0] == 404
 
 
+def test_an_address_cannot_choose_a_template_that_fetches_from_a_cdn(server):
+    """Voila lets ``?template=`` pick the page's template by default, and its ``classic``
+    template loads jQuery from cdnjs.cloudflare.com into the signed-in page (any site could
+    send the browser there; audit of 2026-12-06). The server keeps its own template."""
+    status, headers, _ = _request(f"{server.url}/?token={server.token}")
+    signed_in = {"Cookie": _cookies(headers)}
+    fetched = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
+    for choice in ("template=classic", "template=lab", "theme=dark"):
+        status, _, page = _request(f"{server.url}/voila/render/coding.ipynb?{choice}",
+                                   headers=signed_in)
+        assert status == 200, (choice, page[:300])
+        assert not fetched.findall(page), (choice, fetched.findall(page))
+        assert "jquery" not in page.lower() and "fontawesome" not in page.lower(), choice
+
+
 def test_a_plain_address_asks_for_the_token_then_opens(server, browser):
     """README: a plain address in a browser not yet signed in shows a login form; the token
     pasted there opens the page (and no new password can be set from it)."""
