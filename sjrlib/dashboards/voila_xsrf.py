@@ -34,7 +34,7 @@ import os
 import sys
 from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["main", "set_xsrf_cookie_on_pages", "without_token"]
+__all__ = ["main", "opened_by_its_user", "set_xsrf_cookie_on_pages", "without_token"]
 
 
 def without_token(query: str) -> str:
@@ -45,9 +45,43 @@ def without_token(query: str) -> str:
                       if k != "token"])
 
 
-def set_xsrf_cookie_on_pages() -> None:
-    """Make Voila's page handler set the ``_xsrf`` cookie, and keep the server's token out of
-    what the page's kernel is told of the request (idempotent)."""
+REFUSED_PAGE = (
+    "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not opened"
+    "</title></head><body><h1>Not opened</h1><p>A dashboard opens from its own address, or "
+    "from a link you follow; not from within another site's page. Open the address the "
+    "dashboards were given to you with.</p></body></html>")
+"""What a page another site's page asked for gets (status 403)."""
+
+
+def opened_by_its_user(headers) -> bool:
+    """Whether a request for a dashboard page may start its kernel, from the browser's
+    ``Sec-Fetch-*`` headers: yes from this server's own pages, an address typed or bookmarked,
+    or a link on another site the person followed (a top-level navigation they started); no
+    from within another site's page: an image, a frame, a script's request or a navigation
+    the page made by itself. Browsers send a signed-in dashboard's cookie with those when the
+    site is the same (another port of 127.0.0.1, another server of the trust's domain), and
+    each would start a kernel (about 250 MB) and an audited session in the person's name
+    (security audit of ``sjr serve``, 2026-12-06, finding 2). A client that sends no
+    ``Sec-Fetch-Site`` (a script, an old browser) is not refused: the token or login is what
+    admits a request; this refuses only what a browser says another site caused."""
+    site = (headers.get("Sec-Fetch-Site") or "").lower()
+    if site in ("", "same-origin", "none"):
+        return True
+    return (headers.get("Sec-Fetch-Mode", "").lower() == "navigate"
+            and headers.get("Sec-Fetch-Dest", "").lower() == "document"
+            and headers.get("Sec-Fetch-User", "") == "?1")
+
+
+def set_xsrf_cookie_on_pages(*, refuse_other_sites: bool = False) -> None:
+    """Make Voila's page handler set the ``_xsrf`` cookie, keep the server's token out of what
+    the page's kernel is told of the request, and refuse a page another site's page asked for
+    (:func:`opened_by_its_user`) before its kernel starts, with ``refuse_other_sites``
+    (idempotent).
+
+    ``sjr serve`` refuses other sites' requests: its browser signs in with the token on this
+    server alone. Behind JupyterHub the sign-in may pass through an identity provider's site
+    whose page posts back by itself (no user activation in the redirect chain that ends at the
+    dashboard), so the hub's servers do not refuse them (docs/security.md)."""
     from voila.handler import VoilaHandler
 
     original = VoilaHandler.prepare
@@ -55,6 +89,13 @@ def set_xsrf_cookie_on_pages() -> None:
         return
 
     async def prepare(self) -> None:
+        if refuse_other_sites and not opened_by_its_user(self.request.headers):
+            # written here: Voila's error page renders empty (its template fails on
+            # static_url), and finishing in prepare starts no kernel
+            self.set_status(403)
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(REFUSED_PAGE)
+            return
         result = original(self)
         if inspect.isawaitable(result):
             await result
@@ -101,7 +142,7 @@ def main() -> int:
         print(f"voila_xsrf: refused: no token; run the dashboards with `sjr serve`, or set "
               f"{TOKEN_ENV} (nothing was started)", file=sys.stderr)
         return 2
-    set_xsrf_cookie_on_pages()
+    set_xsrf_cookie_on_pages(refuse_other_sites=True)
     from sjrlib.dashboards.voila_pages import use_sjr_pages
 
     use_sjr_pages()  # the root and the login form in this project's words

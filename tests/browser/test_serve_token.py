@@ -234,6 +234,35 @@ def test_an_address_cannot_choose_a_template_that_fetches_from_a_cdn(server):
         assert "jquery" not in page.lower() and "fontawesome" not in page.lower(), choice
 
 
+def test_another_sites_page_cannot_open_a_dashboard_in_the_persons_name(server):
+    """A page on another port of 127.0.0.1 is the same site: the browser sends the signed-in
+    cookie with its image or frame requests, and each started a kernel and an audited session
+    (audit of 2026-12-06, finding 2). Those are refused before a kernel starts; a link the
+    person follows from another site, this server's own pages and clients without the headers
+    still open the page."""
+    status, headers, _ = _request(f"{server.url}/?token={server.token}")
+    cookie = {"Cookie": _cookies(headers)}
+    page = f"{server.url}/voila/render/coding.ipynb"
+    port = int(server.url.rsplit(":", 1)[1])
+    before = len(_kernels(port))
+    for site, mode, dest in (("same-site", "no-cors", "image"),
+                             ("same-site", "navigate", "iframe"),
+                             ("cross-site", "navigate", "document"),  # a script's navigation
+                             ("same-site", "cors", "empty")):
+        asked = {**cookie, "Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode,
+                 "Sec-Fetch-Dest": dest}
+        status, _, body = _request(page, headers=asked)
+        assert status == 403, (site, mode, dest, status)
+        assert "another site" in body, body[:500]
+    time.sleep(1)
+    assert len(_kernels(port)) == before, "a refused request started a kernel"
+    followed = {**cookie, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
+                "Sec-Fetch-Dest": "document", "Sec-Fetch-User": "?1"}
+    for headers_ in (followed, {**cookie, "Sec-Fetch-Site": "same-origin"},
+                     {**cookie, "Sec-Fetch-Site": "none"}, cookie):
+        assert _request(page, headers=headers_)[0] == 200, headers_
+
+
 def test_a_plain_address_asks_for_the_token_then_opens(server, browser):
     """README: a plain address in a browser not yet signed in shows a login form; the token
     pasted there opens the page (and no new password can be set from it)."""
