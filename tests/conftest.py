@@ -98,6 +98,20 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture(scope="session")
+def playwright_driver():
+    """The one Playwright (sync API) of this test process. A second ``sync_playwright()``
+    while one is open refuses to start (the first keeps its event loop running in this
+    thread), so the browser tests (tests/browser/conftest.py, session scope) and the hub's
+    (tests/test_hub.py) launch their Chromium from this one: a worker that ran a browser test
+    before the hub's had failed at the hub's setup ('Playwright Sync API inside the asyncio
+    loop'), depending on which files xdist gave it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
 def small_data():
     """A small synthetic data set (4 organisations, 2 years), made once per test session.
 

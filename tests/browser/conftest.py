@@ -136,14 +136,11 @@ def start_voila(jupyter_home, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                      env={**os.environ, **CHROMIUM_ENV})
-        yield chromium
-        chromium.close()
+def browser(playwright_driver) -> Iterator:
+    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                 env={**os.environ, **CHROMIUM_ENV})
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
