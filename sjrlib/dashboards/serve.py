@@ -71,6 +71,10 @@ each run makes its own. The server passes it to Voila under the same name, and V
 removes it from its environment before any kernel starts (:mod:`sjrlib.dashboards.voila_xsrf`)."""
 MIN_TOKEN_LENGTH = 32
 
+DASHBOARDS_ARG = "--sjr-dashboards="
+"""The argument giving :mod:`sjrlib.dashboards.voila_xsrf` the notebooks it renders,
+comma-separated (it takes the argument out before Voila reads the rest)."""
+
 
 TEMPLATE = "sjr-offline"
 """The Voila template the dashboards are served with, by ``sjr serve`` and under JupyterHub:
@@ -145,14 +149,21 @@ def voila_argv(
     open_browser: bool = False,
     preheat: bool = True,
     preheated: Sequence[str] = DASHBOARDS,
+    dashboards: Sequence[str] = DASHBOARDS,
 ) -> list[str]:
-    """Command-line arguments for ``voila`` serving ``notebooks_dir`` on ``ip:port``.
+    """Command-line arguments for ``python -m sjrlib.dashboards.voila_xsrf`` (Voila's, and the
+    notebooks it renders) serving ``notebooks_dir`` on ``ip:port``.
 
     XSRF protection stays on (Voila's default); kernel culling is configured (see
     :data:`CULL_IDLE_SECONDS`); tracebacks are not sent to the browser. With ``preheat`` one
     kernel per dashboard runs its notebook before anyone asks for it (imports, widgets), and
     the dashboards read what must be current once the page is requested (:func:`wait_for_page`).
+    Only ``dashboards`` and the ``preheated`` notebooks are rendered (the report notebooks
+    beside them are not found), and ``/voila/files/`` serves nothing: no dashboard loads a
+    file from there, and Voila served images under the folder to anyone, token or not
+    (security audit of 2026-12-06).
     """
+    offered = dict.fromkeys((*dashboards, *preheated))
     argv = [
         str(notebooks_dir),
         f"--Voila.ip={ip}",
@@ -170,6 +181,11 @@ def voila_argv(
         # the login form (an address without the token) takes the token only: no password
         # set from it and saved to the Jupyter configuration for later runs
         "--PasswordIdentityProvider.allow_password_change=False",
+        # /voila/files/ (images under the folder, served without asking for the token): no
+        # dashboard loads anything from there, so every file is refused
+        "--VoilaConfiguration.file_denylist=.*",
+        # the notebooks rendered (voila_xsrf takes this out before Voila reads the rest)
+        f"{DASHBOARDS_ARG}{','.join(offered)}",
     ]
     if preheat:
         argv += [

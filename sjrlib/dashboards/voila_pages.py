@@ -15,6 +15,12 @@ the dashboards and loading Font Awesome from a public CDN. Here, in the Voila pr
   as before.
 
 Under JupyterHub the hub signs people in and neither page is used.
+
+Its error pages are this project's too (:func:`error_page`): Voila's 404 page linked Font Awesome
+from cdn.jsdelivr.net and said "Voilà requires JavaScript", and an address no handler knows got
+Tornado's bare "404: Not Found". Each is now a short page of its own, fetching nothing and
+repeating nothing of the request (security audit of ``sjr serve``, 2026-12-06). The kernel API
+keeps Jupyter Server's JSON errors.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-__all__ = ["LOGIN_TEMPLATE", "dashboard_index", "dashboard_title", "use_sjr_pages"]
+from tornado import web
+
+__all__ = ["LOGIN_TEMPLATE", "NotFoundHandler", "dashboard_index", "dashboard_title", "error_page",
+           "use_sjr_pages"]
 
 LOGIN_TEMPLATE = """{% extends "page.html" %}
 {% block title %}SJR dashboards: sign in{% endblock %}
@@ -94,13 +103,68 @@ def dashboard_index(notebooks_dir: Path, base_url: str = "/") -> str:
     )
 
 
+_ERRORS = {
+    403: ("Not allowed", "This server does not show that page."),
+    404: ("Not found", "There is no page at this address on this server."),
+    500: ("Something went wrong", "The server could not show this page. Reload it; if it "
+          "fails again, tell whoever looks after the dashboards when it happened."),
+}
+
+
+def error_page(status_code: int, base_url: str = "/") -> str:
+    """A short error page for ``status_code``: what happened in a sentence and a link to the
+    list of dashboards; no script, style sheet or image from anywhere, and nothing taken from
+    the request (no path, no message), so that nothing in an address is shown back."""
+    from http.client import responses
+
+    if status_code in _ERRORS:
+        title, text = _ERRORS[status_code]
+    elif status_code >= 500:
+        title, text = _ERRORS[500]
+    else:
+        title = responses.get(status_code, "Error")
+        text = "The server could not answer that request."
+    return (
+        "<!DOCTYPE html><html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}: SJR dashboards</title>"
+        f"<style>{_INDEX_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<p>{html.escape(text)}</p><p class=\"note\">Error {int(status_code)}. The dashboards "
+        f"are listed at <a href=\"{html.escape(base_url or '/')}\">this server's first page"
+        "</a>.</p></body></html>"
+    )
+
+
+def _write_error(self, status_code: int, **kwargs) -> None:
+    """``write_error`` of the server's pages: :func:`error_page` (Voila's error template, which
+    linked a CDN, and Tornado's bare page otherwise)."""
+    self.set_header("Content-Type", "text/html; charset=UTF-8")
+    self.set_header("Cache-Control", "no-store")
+    self.write(error_page(status_code, self.settings.get("base_url", "/")))
+
+
+class NotFoundHandler(web.RequestHandler):
+    """An address no handler of the server knows: :func:`error_page` (404)."""
+
+    def prepare(self) -> None:
+        raise web.HTTPError(404)
+
+    def check_xsrf_cookie(self) -> None:  # a POST there is not found either, not refused
+        pass
+
+    write_error = _write_error
+
+
 def use_sjr_pages() -> None:
-    """Serve :data:`LOGIN_TEMPLATE` as the login form and :func:`dashboard_index` at the root
-    and ``/voila/tree`` (idempotent)."""
+    """Serve :data:`LOGIN_TEMPLATE` as the login form, :func:`dashboard_index` at the root
+    and ``/voila/tree``, and :func:`error_page` for errors of the pages, of ``/voila/files/``
+    and of addresses no handler knows (idempotent)."""
     from jupyter_server.base.handlers import JupyterHandler
-    from tornado import web
+    from voila.app import Voila
+    from voila.static_file_handler import AllowListFileHandler
     from voila.tornado.treehandler import TornadoVoilaTreeHandler
     from voila.voila_identity_provider import VoilaLoginHandler
+
+    from sjrlib.dashboards.voila_xsrf import redirect_without_token
 
     if getattr(VoilaLoginHandler.get_template, "_sjr", False):
         return
@@ -114,10 +178,22 @@ def use_sjr_pages() -> None:
     async def get(self, path=""):
         if path.strip("/"):
             raise web.HTTPError(404)
+        if redirect_without_token(self):
+            return
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.finish(dashboard_index(Path(self.settings["contents_manager"].root_dir),
                                     self.base_url))
 
+    original_settings = Voila.init_settings
+
+    def init_settings(self):
+        # an address no handler knows: Tornado's own bare 404 page otherwise
+        return {**original_settings(self), "default_handler_class": NotFoundHandler}
+
     get_template._sjr = True  # type: ignore[attr-defined]
     VoilaLoginHandler.get_template = get_template
     TornadoVoilaTreeHandler.get = get
+    # the API handlers (APIHandler) keep their JSON errors: they define their own
+    JupyterHandler.write_error = _write_error
+    AllowListFileHandler.write_error = _write_error
+    Voila.init_settings = init_settings

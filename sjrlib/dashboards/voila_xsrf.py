@@ -25,6 +25,17 @@ token it does not start (Voila's default is none: any local account could use th
 handler drops ``token=`` from the request's query and address once the request is authenticated:
 Voila copies both into the page's kernel (``QUERY_STRING``, ``VOILA_REQUEST_URL``), where the
 token has no business.
+
+In ``sjr serve`` (``main``) it also
+
+* sends a browser that opened a page with the token in its address to the same address without
+  it, once the login cookie is set (:func:`redirect_without_token`), so the token does not stay
+  in the address bar, the history or a ``Referer``;
+* renders only the dashboards the server offers (``--sjr-dashboards=``, which
+  :func:`sjrlib.dashboards.serve.voila_argv` gives; :data:`~sjrlib.dashboards.serve.DASHBOARDS`
+  by default): the report notebooks beside them in the folder are not found (404), not run as
+  the person who opened them;
+* keeps the token out of every log line (:mod:`sjrlib.dashboards.log_redaction`).
 """
 
 from __future__ import annotations
@@ -32,9 +43,11 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+from collections.abc import Collection
 from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["main", "opened_by_its_user", "set_xsrf_cookie_on_pages", "without_token"]
+__all__ = ["main", "opened_by_its_user", "redirect_without_token", "set_xsrf_cookie_on_pages",
+           "without_token"]
 
 
 def without_token(query: str) -> str:
@@ -72,18 +85,47 @@ def opened_by_its_user(headers) -> bool:
             and headers.get("Sec-Fetch-User", "") == "?1")
 
 
-def set_xsrf_cookie_on_pages(*, refuse_other_sites: bool = False) -> None:
+def redirect_without_token(handler) -> bool:
+    """Answer a browser's page request that signed in with ``?token=`` by sending it to the
+    same address without ``token`` (the other parameters kept, in order); return whether it
+    did. The identity provider has already checked the token and set the login cookie, which
+    goes out with the redirect, so the address the browser then shows, keeps in its history and
+    sends on in ``Referer`` holds no token (security audit of ``sjr serve``, 2026-12-06).
+
+    Only for a top-level navigation as the browser reports it (``Sec-Fetch-Mode: navigate``,
+    which browsers have sent since 2020-2023): a client that says nothing of what it is (a
+    script, the load benchmark's client) may not keep cookies across a redirect, and gets the
+    page as before, the token dropped from what its kernel is told. A wrong token is not
+    redirected: the request goes to the login form."""
+    request = handler.request
+    if (request.method not in ("GET", "HEAD") or "token" not in request.query_arguments
+            or not getattr(handler, "_token_authenticated", False)
+            or request.headers.get("Sec-Fetch-Mode", "").lower() != "navigate"
+            or not request.path.startswith("/") or request.path.startswith("//")):
+        return False
+    query = without_token(request.query)
+    handler.set_header("Cache-Control", "no-store")
+    handler.redirect(request.path + (f"?{query}" if query else ""))
+    return True
+
+
+def set_xsrf_cookie_on_pages(*, refuse_other_sites: bool = False,
+                             dashboards: Collection[str] | None = None) -> None:
     """Make Voila's page handler set the ``_xsrf`` cookie, keep the server's token out of what
     the page's kernel is told of the request, and refuse a page another site's page asked for
-    (:func:`opened_by_its_user`) before its kernel starts, with ``refuse_other_sites``
-    (idempotent).
+    (:func:`opened_by_its_user`) before its kernel starts, with ``refuse_other_sites``; with
+    ``dashboards``, also render only those notebooks (any other: 404 for a signed-in browser,
+    the login form for one not signed in) and send a browser that signed in with ``?token=``
+    to the address without it (:func:`redirect_without_token`). Idempotent.
 
     ``sjr serve`` refuses other sites' requests: its browser signs in with the token on this
     server alone. Behind JupyterHub the sign-in may pass through an identity provider's site
     whose page posts back by itself (no user activation in the redirect chain that ends at the
     dashboard), so the hub's servers do not refuse them (docs/security.md)."""
+    from tornado import web
     from voila.handler import VoilaHandler
 
+    offered = frozenset(dashboards or ())
     original = VoilaHandler.prepare
     if getattr(original, "_sets_xsrf_cookie", False):
         return
@@ -99,6 +141,16 @@ def set_xsrf_cookie_on_pages(*, refuse_other_sites: bool = False) -> None:
         result = original(self)
         if inspect.isawaitable(result):
             await result
+        if self._finished:
+            return
+        if dashboards is not None:
+            # signed in: what the server does not offer is not found (the report notebooks
+            # beside the dashboards would run as the person); not signed in: the page's
+            # authentication sends the browser to the login form, which tells nothing
+            if self.current_user is not None and (self.path_args or [""])[0] not in offered:
+                raise web.HTTPError(404)
+            if redirect_without_token(self):
+                return
         self.xsrf_token  # noqa: B018 - reading it sets the cookie (Tornado)
         # the user is known by now (Jupyter Server's prepare); Voila reads the query and the
         # address later, for the kernel's QUERY_STRING and VOILA_REQUEST_URL
@@ -125,11 +177,16 @@ def main() -> int:
     """``python -m voila`` with :func:`set_xsrf_cookie_on_pages` applied, and the token from
     ``$SJR_SERVE_TOKEN`` (removed from the environment, so kernels do not inherit it) required
     of every request."""
-    from sjrlib.dashboards.serve import TOKEN_ENV
+    from sjrlib.dashboards.log_redaction import redact_tokens_in_logs
+    from sjrlib.dashboards.serve import DASHBOARDS, DASHBOARDS_ARG, TOKEN_ENV
     from sjrlib.import_speed import skip_slow_iri_checker
 
     skip_slow_iri_checker()  # 1.3 s of the server's start (sjrlib/import_speed.py)
 
+    dashboards: list[str] = list(DASHBOARDS)
+    for arg in [a for a in sys.argv[1:] if a.startswith(DASHBOARDS_ARG)]:
+        sys.argv.remove(arg)
+        dashboards = [n for n in arg[len(DASHBOARDS_ARG):].split(",") if n]
     token = os.environ.pop(TOKEN_ENV, None)
     if token:
         # in this process's arguments only: /proc/<pid>/cmdline keeps the arguments it was
@@ -142,7 +199,10 @@ def main() -> int:
         print(f"voila_xsrf: refused: no token; run the dashboards with `sjr serve`, or set "
               f"{TOKEN_ENV} (nothing was started)", file=sys.stderr)
         return 2
-    set_xsrf_cookie_on_pages(refuse_other_sites=True)
+    # Tornado logs a failed request's address, ?token= and all, on sjr serve's terminal
+    redact_tokens_in_logs(*(a.split("=", 1)[1] for a in sys.argv[1:]
+                            if a.startswith("--Voila.token=")))
+    set_xsrf_cookie_on_pages(refuse_other_sites=True, dashboards=dashboards)
     from sjrlib.dashboards.voila_pages import use_sjr_pages
 
     use_sjr_pages()  # the root and the login form in this project's words

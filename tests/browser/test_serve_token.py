@@ -20,10 +20,18 @@ import asyncio
 import concurrent.futures
 import http.client
 import json
+import os
 import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from http.cookies import SimpleCookie
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
@@ -69,7 +77,18 @@ def _server_tree(port: int) -> list[psutil.Process]:
 
 
 def _kernels(port: int) -> list[psutil.Process]:
-    return [p for p in _server_tree(port) if "ipykernel" in " ".join(p.cmdline())]
+    found = []
+    for proc in _server_tree(port):
+        try:
+            if "ipykernel" in " ".join(proc.cmdline()):
+                found.append(proc)
+        except psutil.Error:  # ended meanwhile (the kernel of a page left just before)
+            pass
+    return found
+
+
+def _kernel_pids(port: int) -> set[int]:
+    return {p.pid for p in _kernels(port)}
 
 
 def _channels(base: str, kernel: str, headers: dict) -> dict:
@@ -285,3 +304,190 @@ def test_a_plain_address_asks_for_the_token_then_opens(server, browser):
     finally:
         page.close(run_before_unload=True)
         context.close()
+
+
+# --- the audit's low findings (2026-12-06) ---------------------------------------------------
+
+TYPED = {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
+         "Sec-Fetch-User": "?1"}
+"""What a browser sends with an address typed or pasted into its address bar."""
+SJR = Path(sys.executable).with_name("sjr")
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
+
+
+def _signed_in(server) -> dict:
+    status, headers, _ = _request(f"{server.url}/?token={server.token}")
+    assert status == 200
+    return {"Cookie": _cookies(headers)}
+
+
+def _is_our_error_page(body: str, status: int) -> bool:
+    """The server's own short error page: no script, style sheet or image, no link but the
+    server's root."""
+    return (f"Error {status}." in body and "<script" not in body.lower()
+            and "<link" not in body.lower() and "src=" not in body.lower()
+            and re.findall(r'href="([^"]*)"', body) == ["/"])
+
+
+def _log_after(server, offset: int, expected: str, timeout: float = 20) -> str:
+    """What sjr serve printed after ``offset``, once it holds ``expected``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = server.log.read_text(errors="replace")[offset:]
+        if expected in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.2)
+
+
+def test_a_failed_requests_token_is_not_printed_on_the_terminal(server):
+    """Tornado logs a failed request with its address: ``404 GET /nothing?token=<the run's
+    token>`` on the terminal of sjr serve, where a screen share or a pasted log showed it."""
+    offset = len(server.log.read_text(errors="replace"))
+    token = server.token
+    for path in (f"/no/such/page?token={token}", f"/voila/static/nothing.js?token={token}",
+                 f"/voila/tree/elsewhere?a=1&token={token}",
+                 f"/voila/render/nothing.ipynb?token={token}",
+                 f"/voila/files/chart.png?token={token}"):
+        assert _request(server.url + path)[0] in (403, 404), path
+    said = _log_after(server, offset, "/voila/files/chart.png")
+    # the lines are there (else this test would prove nothing), the token is not
+    assert "GET /no/such/page?token=" in said and "GET /voila/files/chart.png" in said, said
+    assert token not in said, said
+    assert "token=[redacted]" in said
+
+
+def test_the_token_leaves_the_address_once_the_browser_is_signed_in(server):
+    """The address with ``?token=`` that signs a browser in stayed in its address bar (and so
+    in its history, and in the ``Referer`` of what the page asked for). The server now answers
+    it with the login cookie and a redirect to the same address without the token, the other
+    parameters kept; no kernel starts for the redirect."""
+    port = int(server.url.rsplit(":", 1)[1])
+    before = _kernel_pids(port)
+    status, headers, _ = _request(
+        f"{server.url}/voila/render/coding.ipynb?a=1&token={server.token}&b=2", headers=TYPED)
+    assert status == 302, status
+    assert headers["Location"] == "/voila/render/coding.ipynb?a=1&b=2"
+    cookie = _cookies(headers)
+    assert re.search(r"username-127-0-0-1-\d+=", cookie), cookie
+    assert not _kernel_pids(port) - before, "the redirect started a kernel"
+    status, _, page = _request(f"{server.url}{headers['Location']}",
+                               headers={**TYPED, "Cookie": cookie})
+    assert status == 200 and "kernelId" in page, page[:300]
+    # the root too; a wrong token is not redirected (the login form); a client that says
+    # nothing of what it is gets the page as before
+    status, headers, _ = _request(f"{server.url}/?token={server.token}", headers=TYPED)
+    assert (status, headers["Location"]) == (302, "/")
+    status, headers, _ = _request(f"{server.url}/?token={'x' * len(server.token)}",
+                                  headers=TYPED)
+    assert status == 302 and headers["Location"].startswith("/login?")
+    assert _request(f"{server.url}/?token={server.token}")[0] == 200
+
+
+def test_a_browser_opening_the_printed_address_shows_it_without_the_token(server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(server.page_url(NOTEBOOK), wait_until="commit", timeout=90_000)
+        page.wait_for_selector(CHART, timeout=90_000)
+        assert page.url == f"{server.url}/voila/render/{NOTEBOOK}", page.url
+        assert server.token not in page.evaluate("location.href + document.referrer")
+    finally:
+        page.close(run_before_unload=True)
+        context.close()
+
+
+def test_errors_are_short_pages_of_our_own(server):
+    """Voila's 404 page linked Font Awesome from cdn.jsdelivr.net (and said it needs
+    JavaScript); an address no handler knew got Tornado's bare page."""
+    signed_in = _signed_in(server)
+    for path, headers in (("/voila/render/no-such-dashboard.ipynb", signed_in),
+                          ("/voila/tree/elsewhere", signed_in),
+                          ("/no/such/page", signed_in), ("/no/such/page", {})):
+        status, _, body = _request(server.url + path, headers=headers)
+        assert status == 404, (path, status)
+        assert _is_our_error_page(body, 404) and "Not found" in body, (path, body[:800])
+        assert "such" not in body and "elsewhere" not in body  # nothing shown back
+    # the kernel API keeps its JSON
+    status, _, body = _request(f"{server.url}/api/kernels/{uuid.uuid4()}", headers=signed_in)
+    assert status == 404 and json.loads(body)["message"], body
+
+
+def test_only_the_dashboards_are_rendered(server):
+    """A signed-in browser could render any notebook of the folder by its address, the report
+    notebooks too (each run as the person, in a kernel of its own). Only the dashboards the
+    server lists are rendered; the others are not found, and start no kernel."""
+    port = int(server.url.rsplit(":", 1)[1])
+    signed_in = _signed_in(server)
+    before = _kernel_pids(port)
+    for name in ("national_report.ipynb", "trust_report.ipynb", "researcher_quickstart.ipynb"):
+        assert (NOTEBOOKS / name).is_file()
+        status, _, body = _request(f"{server.url}/voila/render/{name}", headers=signed_in)
+        assert status == 404 and _is_our_error_page(body, 404), (name, status, body[:300])
+        # not signed in: the login form, as for any page
+        status, headers, _ = _request(f"{server.url}/voila/render/{name}")
+        assert status == 302 and headers["Location"].startswith("/login?"), name
+    time.sleep(1)
+    assert not _kernel_pids(port) - before, "a notebook not offered started a kernel"
+
+
+@pytest.fixture(scope="module")
+def folder_server(server, jupyter_home, tmp_path_factory):
+    """``sjr serve --notebooks`` of a copy of the dashboards with an image beside them:
+    ``(url, token)``."""
+    folder = tmp_path_factory.mktemp("notebooks")
+    from sjrlib.dashboards.serve import DASHBOARDS
+
+    for name in DASHBOARDS:
+        shutil.copy(NOTEBOOKS / name, folder / name)
+    (folder / "chart.png").write_bytes(PNG)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_urlsafe(32)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("JUPYTERHUB_USER", "SJR_USER", "SJR_DATABASE_URL")}
+    env.update(jupyter_home, MPLBACKEND="Agg", SJR_USER=server.user,
+               SJR_CONFIG=str(folder / "no-identity-file"), SJR_SERVE_TOKEN=token)
+    log = folder / "serve.log"
+    process = subprocess.Popen(
+        [str(SJR), "serve", "--port", str(port), "--db", server.db, "--no-preheat",
+         "--notebooks", str(folder)], env=env, stdout=log.open("w"),
+        stderr=subprocess.STDOUT, start_new_session=True, cwd=str(folder))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def test_files_under_the_notebooks_folder_are_not_served(folder_server):
+    """Voila served the images under the notebooks folder at ``/voila/files/`` to anyone, with
+    no token. No dashboard loads anything from there (checked in a browser: the four pages ask
+    for /voila/static/, /voila/templates/, /voila/labextensions/ and the kernel's API only):
+    every file is refused, signed in or not."""
+    url, token = folder_server
+    status, headers, _ = _request(f"{url}/?token={token}")
+    assert status == 200
+    signed_in = {"Cookie": _cookies(headers)}
+    for headers in ({}, signed_in):
+        for path in ("/voila/files/chart.png", f"/voila/files/chart.png?token={token}",
+                     "/voila/files/explore.ipynb"):
+            status, _, body = _request(url + path, headers=headers)
+            assert status == 403, (path, headers, status)
+            assert _is_our_error_page(body, 403), body[:300]
