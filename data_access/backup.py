@@ -26,10 +26,11 @@ transaction that also reads the audit head (so the manifest names the dump's exa
 entry); ``pg_dump`` must be of the server's major version or newer. Cluster-wide roles are not
 in a database dump: the restore creates the groups ``sjr_person`` and ``sjr_service`` if they
 are missing, and each person's LOGIN role named in ``users.db_role`` (``NOLOGIN`` for a disabled
-user) if it is missing, as ``sjr users add`` would; a role that exists already (a restore on the
-source's own server) is kept and shared. Passwords and ``pg_hba.conf`` lines are the database
-administrator's, as for ``sjr users add``. The restore goes into an existing EMPTY database
-(``createdb`` it first) with ``pg_restore --single-transaction --exit-on-error``.
+user, with the store's per-person connection limit) if it is missing, as ``sjr users add``
+would; a role that exists already (a restore on the source's own server) is kept and shared,
+and given the restored store's connection limit. Passwords and ``pg_hba.conf`` lines are the
+database administrator's, as for ``sjr users add``. The restore goes into an existing EMPTY
+database (``createdb`` it first) with ``pg_restore --single-transaction --exit-on-error``.
 """
 
 from __future__ import annotations
@@ -258,12 +259,14 @@ def _pg_tables(url) -> list[str]:
 
 def _pg_person_roles(engine) -> list[str]:
     """Create each person's role named in ``users.db_role`` that the cluster lacks (``LOGIN``,
-    or ``NOLOGIN`` for a disabled user, member of ``sjr_person``), as ``sjr users add`` does;
-    return the roles created (an existing role, e.g. the source's on the same server, is
-    kept)."""
+    or ``NOLOGIN`` for a disabled user, member of ``sjr_person``, with the store's per-person
+    ``CONNECTION LIMIT``: revision 0029_person_connection_limit), as ``sjr users add`` does;
+    return the roles created. An existing role (e.g. the source's on the same server) is kept,
+    and given the restored store's limit too."""
     created = []
     with engine.begin() as conn:
         conn.execute(text(_GROUPS))
+        limit = int(conn.execute(text("SELECT sjr_person_connection_limit()")).scalar_one())
         rows = conn.execute(text(
             "SELECT u.db_role, u.disabled FROM users u WHERE u.db_role IS NOT NULL AND NOT "
             "EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = u.db_role)")).all()
@@ -271,8 +274,10 @@ def _pg_person_roles(engine) -> list[str]:
             if not re.fullmatch(r"sjr_[a-z0-9_]{1,59}", role):
                 raise BackupError(f"users.db_role {role!r} is not a person's role name")
             login = "NOLOGIN" if disabled else "LOGIN"
-            conn.exec_driver_sql(f'CREATE ROLE "{role}" {login} IN ROLE sjr_person')
+            conn.exec_driver_sql(f'CREATE ROLE "{role}" {login} IN ROLE sjr_person '
+                                 f"CONNECTION LIMIT {limit}")
             created.append(role)
+        conn.execute(text("SELECT sjr_person_connection_limit_apply()"))  # the kept ones
         conn.execute(text(_CONNECT))
     return created
 

@@ -10,6 +10,7 @@ Stable forms::
 
     sjr users add NAME --role ROLE [--organisation CODE] [--reviewer-id REF]
     sjr users list | sjr users disable NAME | sjr users enable NAME
+    sjr users connection-limit [N]
     sjr approvals add FILE.yaml | sjr approvals add --id ID --applicant U ... (options)
     sjr approvals list | sjr approvals revoke ID --reason TEXT
     sjr extract --approval ID --out FILE.parquet|csv [--field F ...]
@@ -143,6 +144,60 @@ def users_enable(username: str, db: str | None = DB_OPTION) -> None:
     s = _session(db)
     _run(s, lambda: s.enable_user(username))
     typer.echo(f"{username}: enabled.")
+
+
+@users_app.command("connection-limit")
+def users_connection_limit(
+    limit: int | None = typer.Argument(
+        None, metavar="N", help="Connections each person's database role may hold at once "
+                                  "(PostgreSQL); left out: show it."),
+    db: str | None = DB_OPTION,
+) -> None:
+    """Show or set how many connections each person may hold to a PostgreSQL store at once
+    (their role's CONNECTION LIMIT; default 20). Setting it applies it to every person's role
+    now: open connections stay, the next one past the limit is refused."""
+    from data_access import AccessDenied, audit, pg_security
+    from data_access.roles import ADMINISTRATOR
+    from data_access.store import database_url, get_engine
+
+    s = _session(db)
+    action = "users.connection_limit"
+    engine = get_engine(database_url(db))
+
+    def refuse(reason: str, scope: dict) -> None:
+        """A refusal in the audit log, as the session's door writes one."""
+        with engine.begin() as conn:
+            audit.lock(conn)
+            audit.append(conn, username=s.user, role=s.role, action=f"{action}.denied",
+                         scope={**scope, "reason": reason}, tool=_TOOL)
+        raise AccessDenied(reason)
+
+    def call() -> None:
+        if engine.dialect.name != "postgresql":
+            raise ValueError("a SQLite store is one person's: it has no database roles, so no "
+                             "connection limit (PostgreSQL only)")
+        if limit is None:
+            with engine.connect() as conn:
+                most = pg_security.connection_limit(conn)
+            typer.echo(f"Each person's database role may hold at most {most} connections at "
+                       "once (sjr users connection-limit N changes it).")
+            return
+        scope = {"connection_limit": limit}
+        if s.role != ADMINISTRATOR:
+            refuse(f"a {s.role} may not use {action}", scope)
+        try:
+            with engine.begin() as conn:
+                changed = pg_security.set_connection_limit(conn, limit, acting=s.user,
+                                                           tool=_TOOL)
+        except AccessDenied as exc:
+            refuse(str(exc), scope)
+        typer.echo(f"Each person's database role may now hold at most {limit} connections at "
+                   f"once ({changed} role(s) changed; open connections stay).")
+
+    try:
+        _run(s, call)
+    finally:
+        engine.dispose()
 
 
 # ------------------------------------------------------------------------ approvals ----

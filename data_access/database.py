@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +65,37 @@ _REFERRAL_ROW = ("review_id", "referral_type", "referral_status", "referral_refe
 
 class StoreError(Exception):
     """A write the store refuses (nothing was written)."""
+
+
+class ConnectionLimitError(StoreError):
+    """PostgreSQL refused a new connection: the role holds as many as its ``CONNECTION LIMIT``
+    allows (for a person's own role, the per-person limit the administrator sets: revision
+    ``0029_person_connection_limit``, ``sjr users connection-limit``). Nothing was read or
+    changed."""
+
+    def __init__(self, role: str, limit: int | None, person: bool | None) -> None:
+        self.role, self.limit = role, limit
+        if person is False:  # a service's or the operator's own limit
+            most = f" ({limit})" if limit is not None and limit >= 0 else ""
+            message = (f"The database server refused another connection for the role {role}: "
+                       f"it holds as many as its connection limit{most} allows. Nothing was "
+                       "read or changed; ask the database's administrator.")
+        else:
+            if limit is not None and limit >= 0:
+                most = (f"at most {limit} connection{'s' if limit != 1 else ''} to the store "
+                        "at once (the per-person limit set by the store's administrator: sjr "
+                        "users connection-limit)")
+            else:  # this process never connected: the server alone knows the number
+                most = ("only as many connections to the store at once as the per-person "
+                        "limit set by the store's administrator allows (sjr users "
+                        "connection-limit shows it)")
+            message = (
+                f"The database server refused another connection for your database role "
+                f"{role}: each person may hold {most}, and yours are all in use. Nothing was "
+                "read or changed. Close dashboards, notebooks or kernels you no longer use "
+                "(each holds its connections until it is shut down), or ask the administrator "
+                "to raise the limit.")
+        super().__init__(message)
 
 
 # ------------------------------------------------------------------ connection and schema ----
@@ -186,7 +218,9 @@ def get_engine(url: str) -> Engine:
     SQLite connections enforce foreign keys, use write-ahead logging and wait up to
     :data:`LOCK_WAIT_SECONDS` for another writer instead of failing at once; PostgreSQL
     connections wait as long for a lock (``lock_timeout``), so no request waits without end
-    behind another; either then fails with a sentence, having changed nothing.
+    behind another; either then fails with a sentence, having changed nothing. A PostgreSQL
+    connection refused because the role holds as many as its ``CONNECTION LIMIT`` allows (a
+    person's, set by the administrator) raises :class:`ConnectionLimitError`, which says so.
     """
     sa_url = make_url(_normalise_url(url))
     if sa_url.get_backend_name() == "sqlite":
@@ -196,8 +230,53 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     wait = int(_lock_wait() * 1000)
-    return create_engine(sa_url, pool_pre_ping=True,
-                         connect_args={"options": f"-c lock_timeout={wait}"})
+    engine = create_engine(sa_url, pool_pre_ping=True,
+                           connect_args={"options": f"-c lock_timeout={wait}"})
+    _say_connection_limits(engine)
+    return engine
+
+
+_TOO_MANY = re.compile(r'too many connections for role "([^"]+)"')
+_OWN_LIMIT = ("SELECT r.rolconnlimit, EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g "
+              "ON g.oid = m.roleid WHERE m.member = r.oid AND g.rolname = 'sjr_person') "
+              "FROM pg_roles r WHERE r.rolname = session_user")
+
+
+def _say_connection_limits(engine: Engine) -> None:
+    """Turn PostgreSQL's ``too many connections for role "..."`` (a role's ``CONNECTION
+    LIMIT`` reached; a person's own role has the administrator's per-person limit, revision
+    ``0029_person_connection_limit``) into :class:`ConnectionLimitError`, which says so and
+    how many. The refused connection cannot ask the server its limit, so each new connection
+    of the engine notes its role's (one catalog read, then its transaction is ended); an
+    engine refused its very first connection says where the number is shown instead."""
+    seen: dict[str, tuple[int, bool]] = {}
+
+    @event.listens_for(engine, "connect")
+    def _note_limit(dbapi_connection, _record) -> None:
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(_OWN_LIMIT)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            if row is not None:
+                seen["limit"] = (int(row[0]), bool(row[1]))
+        except Exception:  # noqa: BLE001 - only a better message is lost
+            pass
+        finally:
+            try:
+                dbapi_connection.rollback()
+            except Exception:  # noqa: BLE001 - the pool's own checks find a broken one
+                pass
+
+    @event.listens_for(engine, "handle_error")
+    def _limit_reached(context) -> ConnectionLimitError | None:
+        found = _TOO_MANY.search(str(context.original_exception))
+        if found is None:
+            return None
+        limit, person = seen.get("limit", (None, None))
+        return ConnectionLimitError(found.group(1), limit, person)
 
 
 def _alembic_config():

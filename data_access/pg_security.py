@@ -11,7 +11,9 @@ This module is the Python side:
 - :func:`database_user`: the SJR user whose role the connection is (``None`` for the owner, a
   service or any other non-person role);
 - :func:`add_user`, :func:`set_disabled`, :func:`add_approval`, :func:`revoke_approval`: the
-  administration functions, their refusals turned into the access layer's exceptions.
+  administration functions, their refusals turned into the access layer's exceptions;
+- :func:`connection_limit`, :func:`set_connection_limit`: how many connections each person's
+  role may hold at once (revision ``0029_person_connection_limit``).
 
 No SQL here is built from user input: names travel as bound parameters, and the functions quote
 identifiers with ``format('%I')``.
@@ -36,11 +38,13 @@ __all__ = [
     "SERVICE_GROUP",
     "add_approval",
     "add_user",
+    "connection_limit",
     "database_user",
     "give_login",
     "is_postgresql",
     "revoke_approval",
     "role_name",
+    "set_connection_limit",
     "set_disabled",
 ]
 
@@ -169,3 +173,20 @@ def revoke_approval(conn: Connection, approval_id: str, reason: str, *, acting: 
     with _refusals():
         conn.execute(text("SELECT sjr_approval_revoke(:acting, :id, :reason, :tool)"),
                      {"acting": acting, "id": approval_id, "reason": reason, "tool": tool})
+
+
+def connection_limit(conn: Connection) -> int:
+    """The connections each person's own role may hold at once (its ``CONNECTION LIMIT``):
+    ``store_meta.person_connection_limit``, else the default of revision
+    ``0029_person_connection_limit`` (``sjr_person_connection_limit()``)."""
+    return int(conn.execute(text("SELECT sjr_person_connection_limit()")).scalar_one())
+
+
+def set_connection_limit(conn: Connection, limit: int, *, acting: str, tool: str) -> int:
+    """Store a new per-person connection limit and give it to every person's role of this
+    store at once (``ALTER ROLE ... CONNECTION LIMIT``; connections already open stay, the next
+    one past it is refused); audited (``users.connection_limit``) by the database. The caller
+    is checked by the database, as for :func:`add_user`. Returns the roles changed."""
+    with _refusals():
+        return int(conn.execute(text("SELECT sjr_connection_limit_set(:acting, :limit, :tool)"),
+                                {"acting": acting, "limit": limit, "tool": tool}).scalar_one())
