@@ -75,3 +75,19 @@ def test_the_hubs_single_user_server_leaves_it_out():
 
     assert jupyterhub.__version__ in lines[0]
     assert lines[-1] == "True None"
+
+
+def test_the_reports_and_statistics_import_statsmodels_models_not_its_whole_api():
+    """``statsmodels.api`` imports all of statsmodels (time series, graphics, distributions):
+    about 0.3 s more in every report kernel and dashboard. The reports and the statistics
+    modules import the models they fit, and those models still fit."""
+    out = _run(
+        "import sys\n"
+        "import sjrlib.report.trust, sjrlib.report.national, sjrlib.stats.models\n"
+        "import sjrlib.stats.clustered as c, sjrlib.stats.models as m\n"
+        "print('statsmodels.api' in sys.modules)\n"
+        "import numpy as np\n"
+        "fit = c.GLM(np.array([1., 0., 1., 1.]), c.add_constant(np.arange(4.)),"
+        " family=c.families.Binomial()).fit()\n"
+        "print(len(fit.params), m.GLM is c.GLM)\n")
+    assert out.splitlines() == ["False", "2 True"]
