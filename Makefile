@@ -33,10 +33,11 @@ demo: $(STAMP)
 	SJR_USER=$${SJR_USER:-demo-programme} $(BIN)/sjr report all --db $(DB) --out reports
 
 # Then every notebook under nbval, on a small demo store, as the user it is for
-# (tests/notebooks/nbval_demo.py); nbval is registered only for that run.
+# (tests/notebooks/nbval_demo.py); nbval is registered only for that run. Two workers, a
+# notebook each at a time: the national report alone is about a third of the run.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
-	$(BIN)/python -m pytest -p nbval -p tests.notebooks.nbval_demo --nbval-lax notebooks/
+	$(BIN)/python -m pytest -n 2 --dist loadfile -p nbval -p tests.notebooks.nbval_demo --nbval-lax notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check sjrlib data_access tests benchmarks

@@ -212,7 +212,7 @@ def test_parameters_code_and_force_render_again(one_trust_store, tmp_path, monke
     out = tmp_path / "reports"
 
     def run(params=None, **kw):
-        batch = run_reports("all", db=url, out=out, period=PERIOD, workers=2,
+        batch = run_reports("all", db=url, out=out, period=PERIOD, workers=1,
                             progress=False, user=programme, notebooks=notebooks,
                             parameter_files=params or _parameters(tmp_path / "p0"), **kw)
         assert batch.failed == [] and batch.problems == [], (batch.failed, batch.problems)
