@@ -52,7 +52,7 @@ import pwd
 import shutil
 import sys
 
-from sjrlib.dashboards.serve import NO_OVERRIDES, TEMPLATE, template_root
+from sjrlib.dashboards.serve import DASHBOARDS, NO_OVERRIDES, TEMPLATE, template_root
 
 c = get_config()  # noqa: F821 - injected by JupyterHub's config loader
 
@@ -93,8 +93,19 @@ DASHBOARD_ARGS = [
     # and an address cannot choose another template or theme (?template=classic fetches
     # jQuery from cdnjs.cloudflare.com into the signed-in page)
     *NO_OVERRIDES,
+    # only the dashboards are rendered: the report notebooks beside them in the folder (e.g.
+    # /voila/render/national_report.ipynb) are not found (404), and never run as the person
+    # (sjrlib.dashboards.voila_xsrf.SjrDashboards; the same list as `sjr serve`)
+    f"--SjrDashboards.dashboards={','.join(DASHBOARDS)}",
+    # /voila/files/ served images under the folder to anyone reaching the proxy, signed in or
+    # not (a plain static handler); no dashboard loads anything from there: every file refused
+    "--VoilaConfiguration.file_denylist=.*",
+    # errors are short pages of our own (Voila's 404 page links Font Awesome from a CDN)
+    "--SjrDashboards.own_error_pages=True",
     *CULLING_ARGS,
 ]
+# Researchers' JupyterLab loads neither Voila nor sjrlib.dashboards.voila_xsrf: it has no
+# /voila/ addresses, and opens any notebook of their folder by design.
 LAB_ARGS = [
     "--ServerApp.jpserver_extensions=jupyterlab=True",
     "--ServerApp.jpserver_extensions=voila=False",

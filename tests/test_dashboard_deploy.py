@@ -109,3 +109,42 @@ def test_database_url_is_required(hub_env, monkeypatch):
     app.load_config_file(str(CONFIG))
     with pytest.raises(RuntimeError, match="SJR_DATABASE_URL_TEMPLATE"):
         _spawner_for(app, pwd.getpwuid(os.getuid()).pw_name).get_env()
+
+
+def test_dashboard_servers_render_only_the_dashboards_and_serve_no_files(hub):
+    """What a dashboard server makes of its arguments (as jupyterhub-singleuser parses them):
+    Voila renders the dashboards of ``sjr serve`` and nothing else (the report notebooks
+    would run as the person), ``/voila/files/`` refuses every file (Voila served images under
+    the folder to anyone reaching the proxy), and errors are the project's own pages; a
+    researcher's JupyterLab has no Voila. tests/test_hub.py checks the dashboards' on a real
+    hub."""
+    from jupyter_server.serverapp import ServerApp
+    from voila.configuration import VoilaConfiguration
+
+    from sjrlib.dashboards.serve import DASHBOARDS
+    from sjrlib.dashboards.voila_xsrf import SjrDashboards
+
+    parsed = ServerApp()
+    parsed.parse_command_line(_spawner_for(hub, "alice").get_args())
+    assert parsed.jpserver_extensions["sjrlib.dashboards.voila_xsrf"] is True
+    settings = SjrDashboards(parent=parsed)
+    assert settings.offered() == list(DASHBOARDS)
+    assert "national_report.ipynb" not in settings.offered()
+    assert settings.own_error_pages is True
+    assert VoilaConfiguration(parent=parsed).file_denylist == [".*"]
+    # unconfigured (another server loading the extension for its cookie): Voila as it is
+    assert SjrDashboards().offered() is None and SjrDashboards().own_error_pages is False
+
+    # Researchers' JupyterLab opens any notebook of their folder by design: it loads neither
+    # Voila (no /voila/ addresses to restrict) nor the dashboards' extension.
+    import runpy
+
+    from traitlets.config import Config
+
+    lab_args = runpy.run_path(str(CONFIG), init_globals={"get_config": Config})["LAB_ARGS"]
+    parsed = ServerApp()
+    parsed.parse_command_line(lab_args)
+    assert parsed.jpserver_extensions.get("jupyterlab") is True
+    assert parsed.jpserver_extensions.get("voila") is False
+    assert "sjrlib.dashboards.voila_xsrf" not in parsed.jpserver_extensions
+    assert not any(a.startswith("--SjrDashboards.") for a in lab_args)

@@ -8,7 +8,9 @@ small synthetic store. What it shows:
 
 - an organisation lead gets the exploration dashboard of their own organisation only, whose page
   requests nothing from any host but the hub's (no CDN), and no JupyterLab
-  (``/user/<lead>/lab`` is not served);
+  (``/user/<lead>/lab`` is not served); their server renders the dashboards only (the report
+  notebooks beside them are not found, and start no kernel), serves no file at
+  ``/voila/files/``, signed in or not, and answers errors with the project's own page;
 - a researcher gets JupyterLab on the quick-start notebook, which runs in the browser and writes
   an extract holding only their approval's organisations and fields (made by the extract
   service, as the researcher's own database role reads no review rows);
@@ -25,12 +27,14 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -200,6 +204,7 @@ class Hub:
     homes: Path
     process: subprocess.Popen
     log: Path
+    notebooks: Path  # what the dashboard servers serve ($SJR_ROOT/notebooks)
 
     def home(self, user: str) -> Path:
         return self.homes / user
@@ -249,8 +254,24 @@ def _stop(process: subprocess.Popen) -> None:
     assert not alive, f"left running after the hub stopped: {[p.pid for p in alive]}"
 
 
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                    "0000000d4944415478da63f8cfc0f01f0005000200a0e5e9a60000000049454e44ae426082")
+"""A 1x1 image: what Voila's ``/voila/files/`` served (images only, by default)."""
+
+
 @pytest.fixture(scope="module")
-def hub(sjr_store, key_file, tmp_path_factory):
+def sjr_root(tmp_path_factory) -> Path:
+    """The deployment's ``SJR_ROOT``: a copy of the repository's notebooks, with an image
+    beside them (``notebooks/chart.png``) that no dashboard uses."""
+    root = tmp_path_factory.mktemp("sjr_root")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (root / "notebooks" / "chart.png").write_bytes(PNG)
+    return root
+
+
+@pytest.fixture(scope="module")
+def hub(sjr_store, key_file, sjr_root, tmp_path_factory):
     state = tmp_path_factory.mktemp("hub")
     homes = state / "home"
     homes.mkdir()
@@ -260,7 +281,7 @@ def hub(sjr_store, key_file, tmp_path_factory):
            if not k.startswith(("JUPYTERHUB_", "SJR_", "JUPYTER_", "IPYTHONDIR"))}
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-        SJR_ROOT=str(ROOT),
+        SJR_ROOT=str(sjr_root),
         SJR_DATABASE_URL_TEMPLATE=(f"postgresql+psycopg://{{db_role}}@127.0.0.1:5432/"
                                    f"{sjr_store.database}"),
         SJR_SERVICE_DATABASE_URL=sjr_store.service_url,
@@ -284,7 +305,7 @@ def hub(sjr_store, key_file, tmp_path_factory):
         start_new_session=True)
     try:
         _wait_for_hub(url, process, log)
-        yield Hub(url, homes, process, log)
+        yield Hub(url, homes, process, log, sjr_root / "notebooks")
     finally:
         _stop(process)
 
@@ -414,6 +435,67 @@ def test_a_lead_gets_their_organisations_dashboard_and_no_jupyterlab(hub, sjr_st
         answer = page.request.get(f"{hub.url}/user/{sjr_store.lead}/{path}",
                                   max_redirects=0)
         assert answer.status == 404, (path, answer.status)
+
+
+def _is_our_error_page(body: str, status: int, base_url: str) -> bool:
+    """The project's own short error page (sjrlib.dashboards.voila_pages.error_page): no
+    script, style sheet or image, no link but the server's first page."""
+    return (f"Error {status}." in body and "<script" not in body.lower()
+            and "<link" not in body.lower() and "src=" not in body.lower()
+            and re.findall(r'href="([^"]*)"', body) == [base_url])
+
+
+def _kernel_ids(page, server: str) -> set[str]:
+    answer = page.request.get(f"{server}/api/kernels")
+    assert answer.status == 200, answer.status
+    return {kernel["id"] for kernel in answer.json()}
+
+
+def test_a_leads_server_renders_only_the_dashboards(hub, sjr_store, sign_in):
+    """The hub's dashboard servers rendered any notebook of the folder for the signed-in
+    person: the report notebooks ran as them. Now, as under ``sjr serve``, only the dashboards
+    render (the others are not found, before any kernel starts), and errors are the project's
+    own page (Voila's 404 page links a CDN). The lead's dashboard still renders."""
+    page = sign_in(sjr_store.lead)
+    _wait_for(page, ".f-organisation_code select", hub)
+    page.wait_for_load_state("load", timeout=PAGE_MS)
+    server = f"{hub.url}/user/{sjr_store.lead}"
+    base_url = f"/user/{sjr_store.lead}/"
+    before = _kernel_ids(page, server)
+    assert before, "the dashboard's kernel is not listed"
+
+    for name in ("national_report.ipynb", "trust_report.ipynb", "researcher_quickstart.ipynb"):
+        assert (hub.notebooks / name).is_file()
+        answer = page.request.get(f"{server}/voila/render/{name}", max_redirects=0)
+        assert answer.status == 404, (name, answer.status)
+        assert _is_our_error_page(answer.text(), 404, base_url), (name, answer.text()[:500])
+    time.sleep(1)
+    assert _kernel_ids(page, server) <= before, "a notebook not offered started a kernel"
+
+    # an address the server does not know: the same page, not Jupyter's or Voila's
+    answer = page.request.get(f"{server}/no/such/page", max_redirects=0)
+    assert answer.status == 404 and _is_our_error_page(answer.text(), 404, base_url)
+
+
+def test_a_leads_server_serves_no_files(hub, sjr_store, sign_in):
+    """``/voila/files/`` served images under the notebooks folder to anyone reaching the
+    proxy, signed in or not (Voila's plain static handler, no sign-in check). No dashboard loads
+    anything from there: every file is refused, with the project's own page."""
+    page = sign_in(sjr_store.lead)
+    _wait_for(page, ".f-organisation_code select", hub)
+    server = f"{hub.url}/user/{sjr_store.lead}"
+    base_url = f"/user/{sjr_store.lead}/"
+    assert (hub.notebooks / "chart.png").is_file()  # and Voila served it
+    for path in ("voila/files/chart.png", "voila/files/explore.ipynb"):
+        answer = page.request.get(f"{server}/{path}", max_redirects=0)
+        assert answer.status == 403, (path, answer.status)
+        assert _is_our_error_page(answer.text(), 403, base_url), answer.text()[:500]
+        try:
+            with urllib.request.urlopen(f"{server}/{path}", timeout=30) as anonymous:
+                status = anonymous.status
+        except urllib.error.HTTPError as refused:
+            status = refused.code
+        assert status == 403, (path, "not signed in", status)
 
 
 def test_an_unknown_name_gets_access_denied(hub, sjr_store, sign_in):

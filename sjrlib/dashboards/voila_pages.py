@@ -14,7 +14,8 @@ the dashboards and loading Font Awesome from a public CDN. Here, in the Voila pr
   line each, fetching nothing from anywhere; a browser not signed in is sent to the login form,
   as before.
 
-Under JupyterHub the hub signs people in and neither page is used.
+Under JupyterHub the hub signs people in and neither page is used; the error pages are
+(:func:`use_sjr_error_pages`, configured in ``deploy/jupyterhub_config.py``).
 
 Its error pages are this project's too (:func:`error_page`): Voila's 404 page linked Font Awesome
 from cdn.jsdelivr.net and said "Voilà requires JavaScript", and an address no handler knows got
@@ -31,7 +32,7 @@ from pathlib import Path
 from tornado import web
 
 __all__ = ["LOGIN_TEMPLATE", "NotFoundHandler", "dashboard_index", "dashboard_title", "error_page",
-           "use_sjr_pages"]
+           "use_sjr_error_pages", "use_sjr_pages"]
 
 LOGIN_TEMPLATE = """{% extends "page.html" %}
 {% block title %}SJR dashboards: sign in{% endblock %}
@@ -113,7 +114,8 @@ _ERRORS = {
 
 def error_page(status_code: int, base_url: str = "/") -> str:
     """A short error page for ``status_code``: what happened in a sentence and a link to the
-    list of dashboards; no script, style sheet or image from anywhere, and nothing taken from
+    server's first page (the dashboards' list under ``sjr serve``, the person's first dashboard
+    behind JupyterHub); no script, style sheet or image from anywhere, and nothing taken from
     the request (no path, no message), so that nothing in an address is shown back."""
     from http.client import responses
 
@@ -129,7 +131,7 @@ def error_page(status_code: int, base_url: str = "/") -> str:
         f"<title>{html.escape(title)}: SJR dashboards</title>"
         f"<style>{_INDEX_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         f"<p>{html.escape(text)}</p><p class=\"note\">Error {int(status_code)}. The dashboards "
-        f"are listed at <a href=\"{html.escape(base_url or '/')}\">this server's first page"
+        f"start at <a href=\"{html.escape(base_url or '/')}\">this server's first page"
         "</a>.</p></body></html>"
     )
 
@@ -154,13 +156,25 @@ class NotFoundHandler(web.RequestHandler):
     write_error = _write_error
 
 
+def use_sjr_error_pages() -> None:
+    """Answer errors of the server's pages and of ``/voila/files/`` with :func:`error_page`
+    (idempotent). The API handlers (``APIHandler``) keep their JSON errors: they define their
+    own. Behind JupyterHub too (``--SjrDashboards.own_error_pages=True``,
+    :mod:`sjrlib.dashboards.voila_xsrf`), where Jupyter Server's handler of unknown addresses is
+    one of the pages."""
+    from jupyter_server.base.handlers import JupyterHandler
+    from voila.static_file_handler import AllowListFileHandler
+
+    JupyterHandler.write_error = _write_error
+    AllowListFileHandler.write_error = _write_error
+
+
 def use_sjr_pages() -> None:
     """Serve :data:`LOGIN_TEMPLATE` as the login form, :func:`dashboard_index` at the root
     and ``/voila/tree``, and :func:`error_page` for errors of the pages, of ``/voila/files/``
     and of addresses no handler knows (idempotent)."""
     from jupyter_server.base.handlers import JupyterHandler
     from voila.app import Voila
-    from voila.static_file_handler import AllowListFileHandler
     from voila.tornado.treehandler import TornadoVoilaTreeHandler
     from voila.voila_identity_provider import VoilaLoginHandler
 
@@ -193,7 +207,5 @@ def use_sjr_pages() -> None:
     get_template._sjr = True  # type: ignore[attr-defined]
     VoilaLoginHandler.get_template = get_template
     TornadoVoilaTreeHandler.get = get
-    # the API handlers (APIHandler) keep their JSON errors: they define their own
-    JupyterHandler.write_error = _write_error
-    AllowListFileHandler.write_error = _write_error
+    use_sjr_error_pages()
     Voila.init_settings = init_settings

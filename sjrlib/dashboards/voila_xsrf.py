@@ -36,6 +36,12 @@ In ``sjr serve`` (``main``) it also
   by default): the report notebooks beside them in the folder are not found (404), not run as
   the person who opened them;
 * keeps the token out of every log line (:mod:`sjrlib.dashboards.log_redaction`).
+
+Behind JupyterHub, loaded as an extension, it does what :class:`SjrDashboards` is configured
+to do on the server's command line (``deploy/jupyterhub_config.py``, ``DASHBOARD_ARGS``): render
+only the dashboards (``--SjrDashboards.dashboards=``, the same comma-separated names as
+``--sjr-dashboards=``) and answer errors with :func:`sjrlib.dashboards.voila_pages.error_page`
+(``--SjrDashboards.own_error_pages=True``). Unconfigured, it only sets the cookie.
 """
 
 from __future__ import annotations
@@ -46,8 +52,11 @@ import sys
 from collections.abc import Collection
 from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["main", "opened_by_its_user", "redirect_without_token", "set_xsrf_cookie_on_pages",
-           "without_token"]
+from traitlets import Bool, Unicode
+from traitlets.config import Configurable
+
+__all__ = ["SjrDashboards", "main", "opened_by_its_user", "redirect_without_token",
+           "set_xsrf_cookie_on_pages", "without_token"]
 
 
 def without_token(query: str) -> str:
@@ -110,13 +119,16 @@ def redirect_without_token(handler) -> bool:
 
 
 def set_xsrf_cookie_on_pages(*, refuse_other_sites: bool = False,
-                             dashboards: Collection[str] | None = None) -> None:
+                             dashboards: Collection[str] | None = None,
+                             redirect_token: bool = False) -> None:
     """Make Voila's page handler set the ``_xsrf`` cookie, keep the server's token out of what
     the page's kernel is told of the request, and refuse a page another site's page asked for
     (:func:`opened_by_its_user`) before its kernel starts, with ``refuse_other_sites``; with
     ``dashboards``, also render only those notebooks (any other: 404 for a signed-in browser,
-    the login form for one not signed in) and send a browser that signed in with ``?token=``
-    to the address without it (:func:`redirect_without_token`). Idempotent.
+    the sign-in for one not signed in, before any kernel starts); with ``redirect_token``, send
+    a browser that signed in with ``?token=`` to the address without it
+    (:func:`redirect_without_token`; ``sjr serve``, whose login cookie that sets). Idempotent:
+    the first call's settings stay.
 
     ``sjr serve`` refuses other sites' requests: its browser signs in with the token on this
     server alone. Behind JupyterHub the sign-in may pass through an identity provider's site
@@ -149,8 +161,8 @@ def set_xsrf_cookie_on_pages(*, refuse_other_sites: bool = False,
             # authentication sends the browser to the login form, which tells nothing
             if self.current_user is not None and (self.path_args or [""])[0] not in offered:
                 raise web.HTTPError(404)
-            if redirect_without_token(self):
-                return
+        if redirect_token and redirect_without_token(self):
+            return
         self.xsrf_token  # noqa: B018 - reading it sets the cookie (Tornado)
         # the user is known by now (Jupyter Server's prepare); Voila reads the query and the
         # address later, for the kernel's QUERY_STRING and VOILA_REQUEST_URL
@@ -167,10 +179,45 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "sjrlib.dashboards.voila_xsrf"}]
 
 
+class SjrDashboards(Configurable):
+    """What this module enforces on a Jupyter Server it is loaded into as an extension (the
+    JupyterHub single-user servers of the dashboards), from the server's configuration, e.g.
+    ``--SjrDashboards.dashboards=review_entry.ipynb,explore.ipynb``."""
+
+    dashboards = Unicode(
+        None, allow_none=True,
+        help="The notebooks Voila renders, comma-separated names as in ``--sjr-dashboards=`` "
+             "(``sjr serve``): any other is not found (404) for a signed-in person, before "
+             "its kernel starts, so the report notebooks beside the dashboards do not run as "
+             "them. Empty: none. Unset: any notebook of the folder (Voila's own behaviour)."
+    ).tag(config=True)
+
+    own_error_pages = Bool(
+        False,
+        help="Answer errors of the server's pages (not its JSON APIs) with this project's "
+             "short page (sjrlib.dashboards.voila_pages.error_page), which fetches nothing and "
+             "shows nothing of the request, not Voila's (Font Awesome from a CDN)."
+    ).tag(config=True)
+
+    def offered(self) -> list[str] | None:
+        """:attr:`dashboards` as a list (``None``: unrestricted)."""
+        if self.dashboards is None:
+            return None
+        return [n.strip() for n in self.dashboards.split(",") if n.strip()]
+
+
 def _load_jupyter_server_extension(serverapp) -> None:
-    set_xsrf_cookie_on_pages()
+    settings = SjrDashboards(parent=serverapp)
+    dashboards = settings.offered()
+    set_xsrf_cookie_on_pages(dashboards=dashboards)
     serverapp.log.info("sjr: Voila pages set the _xsrf cookie, so leaving a page shuts its "
                        "kernel down (voila#1458)")
+    if dashboards is not None:
+        serverapp.log.info("sjr: Voila renders only %s", ", ".join(dashboards) or "nothing")
+    if settings.own_error_pages:
+        from sjrlib.dashboards.voila_pages import use_sjr_error_pages
+
+        use_sjr_error_pages()
 
 
 def main() -> int:
@@ -202,7 +249,8 @@ def main() -> int:
     # Tornado logs a failed request's address, ?token= and all, on sjr serve's terminal
     redact_tokens_in_logs(*(a.split("=", 1)[1] for a in sys.argv[1:]
                             if a.startswith("--Voila.token=")))
-    set_xsrf_cookie_on_pages(refuse_other_sites=True, dashboards=dashboards)
+    set_xsrf_cookie_on_pages(refuse_other_sites=True, dashboards=dashboards,
+                             redirect_token=True)
     from sjrlib.dashboards.voila_pages import use_sjr_pages
 
     use_sjr_pages()  # the root and the login form in this project's words
