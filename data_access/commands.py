@@ -173,6 +173,9 @@ def users_connection_limit(
         raise AccessDenied(reason)
 
     def call() -> None:
+        scope = {"connection_limit": limit}
+        if limit is not None and s.role != ADMINISTRATOR:  # on either engine, audited
+            refuse(f"a {s.role} may not use {action}", scope)
         if engine.dialect.name != "postgresql":
             raise ValueError("a SQLite store is one person's: it has no database roles, so no "
                              "connection limit (PostgreSQL only)")
@@ -182,9 +185,6 @@ def users_connection_limit(
             typer.echo(f"Each person's database role may hold at most {most} connections at "
                        "once (sjr users connection-limit N changes it).")
             return
-        scope = {"connection_limit": limit}
-        if s.role != ADMINISTRATOR:
-            refuse(f"a {s.role} may not use {action}", scope)
         try:
             with engine.begin() as conn:
                 changed = pg_security.set_connection_limit(conn, limit, acting=s.user,

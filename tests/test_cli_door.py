@@ -78,6 +78,11 @@ DOOR: dict[str, Door] = {
                           ("demo-lead", "demo-reviewer", *STRANGERS), "users.disable"),
     "users enable": Door(lambda f: ["users", "enable", "demo-reviewer"], "demo-admin",
                          ("demo-lead", "demo-programme", *STRANGERS), "users.enable"),
+    # PostgreSQL only (a SQLite store has no roles): the allowed run is
+    # test_pg_connection_limit's; a refusal is the same on either engine
+    "users connection-limit": Door(lambda f: ["users", "connection-limit", "5"], "demo-admin",
+                                   ("demo-lead", "demo-programme", *STRANGERS),
+                                   "users.connection_limit", run_allowed=False),
     "approvals add": Door(lambda f: ["approvals", "add", f["approval"]], "demo-admin",
                           ("demo-researcher", "demo-programme", *STRANGERS), "approvals.add"),
     "approvals list": Door(lambda f: ["approvals", "list"], "demo-admin",
