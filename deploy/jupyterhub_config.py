@@ -52,7 +52,13 @@ import pwd
 import shutil
 import sys
 
-from sjrlib.dashboards.serve import DASHBOARDS, NO_OVERRIDES, TEMPLATE, template_root
+from sjrlib.dashboards.serve import (
+    DASHBOARDS,
+    DASHBOARDS_ARG,
+    NO_OVERRIDES,
+    TEMPLATE,
+    template_root,
+)
 
 c = get_config()  # noqa: F821 - injected by JupyterHub's config loader
 
@@ -96,7 +102,7 @@ DASHBOARD_ARGS = [
     # only the dashboards are rendered: the report notebooks beside them in the folder (e.g.
     # /voila/render/national_report.ipynb) are not found (404), and never run as the person
     # (sjrlib.dashboards.voila_xsrf.SjrDashboards; the same list as `sjr serve`)
-    f"--SjrDashboards.dashboards={','.join(DASHBOARDS)}",
+    f"{DASHBOARDS_ARG}{','.join(DASHBOARDS)}",
     # /voila/files/ served images under the folder to anyone reaching the proxy, signed in or
     # not (a plain static handler); no dashboard loads anything from there: every file refused
     "--VoilaConfiguration.file_denylist=.*",

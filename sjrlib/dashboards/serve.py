@@ -71,9 +71,10 @@ each run makes its own. The server passes it to Voila under the same name, and V
 removes it from its environment before any kernel starts (:mod:`sjrlib.dashboards.voila_xsrf`)."""
 MIN_TOKEN_LENGTH = 32
 
-DASHBOARDS_ARG = "--sjr-dashboards="
+DASHBOARDS_ARG = "--SjrDashboards.dashboards="
 """The argument giving :mod:`sjrlib.dashboards.voila_xsrf` the notebooks it renders,
-comma-separated (it takes the argument out before Voila reads the rest)."""
+comma-separated: ``sjr serve``'s Voila process takes it out before Voila reads the rest, and
+behind JupyterHub the extension reads it as its configuration (``SjrDashboards``)."""
 
 
 TEMPLATE = "sjr-offline"

@@ -31,7 +31,7 @@ In ``sjr serve`` (``main``) it also
 * sends a browser that opened a page with the token in its address to the same address without
   it, once the login cookie is set (:func:`redirect_without_token`), so the token does not stay
   in the address bar, the history or a ``Referer``;
-* renders only the dashboards the server offers (``--sjr-dashboards=``, which
+* renders only the dashboards the server offers (``--SjrDashboards.dashboards=``, which
   :func:`sjrlib.dashboards.serve.voila_argv` gives; :data:`~sjrlib.dashboards.serve.DASHBOARDS`
   by default): the report notebooks beside them in the folder are not found (404), not run as
   the person who opened them;
@@ -39,9 +39,9 @@ In ``sjr serve`` (``main``) it also
 
 Behind JupyterHub, loaded as an extension, it does what :class:`SjrDashboards` is configured
 to do on the server's command line (``deploy/jupyterhub_config.py``, ``DASHBOARD_ARGS``): render
-only the dashboards (``--SjrDashboards.dashboards=``, the same comma-separated names as
-``--sjr-dashboards=``) and answer errors with :func:`sjrlib.dashboards.voila_pages.error_page`
-(``--SjrDashboards.own_error_pages=True``). Unconfigured, it only sets the cookie.
+only the dashboards (the same ``--SjrDashboards.dashboards=``) and answer errors with
+:func:`sjrlib.dashboards.voila_pages.error_page` (``--SjrDashboards.own_error_pages=True``).
+Unconfigured, it only sets the cookie.
 """
 
 from __future__ import annotations
@@ -186,8 +186,8 @@ class SjrDashboards(Configurable):
 
     dashboards = Unicode(
         None, allow_none=True,
-        help="The notebooks Voila renders, comma-separated names as in ``--sjr-dashboards=`` "
-             "(``sjr serve``): any other is not found (404) for a signed-in person, before "
+        help="The notebooks Voila renders, comma-separated (``sjr serve`` gives the same "
+             "argument): any other is not found (404) for a signed-in person, before "
              "its kernel starts, so the report notebooks beside the dashboards do not run as "
              "them. Empty: none. Unset: any notebook of the folder (Voila's own behaviour)."
     ).tag(config=True)
@@ -232,8 +232,8 @@ def main() -> int:
 
     dashboards: list[str] = list(DASHBOARDS)
     for arg in [a for a in sys.argv[1:] if a.startswith(DASHBOARDS_ARG)]:
-        sys.argv.remove(arg)
-        dashboards = [n for n in arg[len(DASHBOARDS_ARG):].split(",") if n]
+        sys.argv.remove(arg)  # standalone Voila does not know the class: read it here
+        dashboards = SjrDashboards(dashboards=arg[len(DASHBOARDS_ARG):]).offered()
     token = os.environ.pop(TOKEN_ENV, None)
     if token:
         # in this process's arguments only: /proc/<pid>/cmdline keeps the arguments it was
