@@ -46,6 +46,12 @@ FAULTS: dict[str, str] = {
                "import or save held it; {NOTHING}. Try again in a minute.",
     "auth": "The database server{where} refused the login: {detail}. Ask the administrator for "
             "access.",
+    "server_full": "The database server{where} has no connection free ({detail}); nothing was "
+                   "read or changed. Try again in a minute; if it keeps happening, ask the "
+                   "administrator (the server's or the store's connection limit is reached).",
+    "closed": "The store's database{where} is not accepting connections ({detail}): the "
+              "administrator has closed it, for maintenance or a restore; nothing was read or "
+              "changed. Try again later or ask the administrator.",
 }
 """Each fault's sentence; ``{where}`` is the store or server, ``{detail}`` the driver's words."""
 
@@ -67,6 +73,7 @@ _SQLSTATE = {
     "57P03": "server_down",        # cannot_connect_now (starting up)
     "08000": "connection_lost", "08003": "connection_lost", "08006": "connection_lost",
     "08001": "server_down", "08004": "server_down",
+    "53300": "server_full",        # too_many_connections (a connection already open)
     "28000": "auth", "28P01": "auth",
 }
 _MESSAGES = (  # connection-level faults carry no SQLSTATE
@@ -76,6 +83,9 @@ _MESSAGES = (  # connection-level faults carry no SQLSTATE
                 r"connection (is )?(already )?closed|consuming input failed|"
                 r"SSL SYSCALL error|EOF detected|the connection is lost", re.I),
      "connection_lost"),
+    (re.compile(r"too many clients already|remaining connection slots are reserved|"
+                r"too many connections for database", re.I), "server_full"),
+    (re.compile(r"is not currently accepting connections", re.I), "closed"),
     (re.compile(r"password authentication failed|no pg_hba\.conf entry|role .* does not "
                 r"exist", re.I), "auth"),
     (re.compile(r"database is locked", re.I), "busy"),
@@ -137,5 +147,7 @@ def describe_fault(exc: BaseException, url: object | None = None) -> str | None:
         return None
     orig = getattr(exc, "orig", None) or exc
     detail = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    if "FATAL:" in detail:  # psycopg's "connection failed: connection to server at ... failed:"
+        detail = detail.rsplit("FATAL:", 1)[1].strip()
     detail = re.sub(r"password=\S+", "password=…", detail)
     return FAULTS[kind].format(where=_where(url), detail=detail, NOTHING=NOTHING_SAVED)

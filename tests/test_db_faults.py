@@ -220,6 +220,66 @@ def test_a_real_deadlock_is_named(postgres_database):
     assert "Try again" in message
 
 
+@pytest.fixture
+def closed_store():
+    """A throwaway database a non-superuser role may not enter: ``CONNECTION LIMIT 0`` (the
+    operator's ``ALTER DATABASE ... CONNECTION LIMIT``, reached), and the role's URL. Superusers
+    are exempt from a database's limit, so the command connects as a role of its own."""
+    from sqlalchemy.engine import make_url
+
+    tag = os.urandom(4).hex()
+    name, role = f"sjr_test_full_{tag}", f"sjr_test_full_{tag}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" CONNECTION LIMIT 0'))
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+    url = make_url(POSTGRES_URL).set(database=name, username=role, password=None)
+    try:
+        yield name, url.render_as_string(hide_password=False), admin
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
+
+
+@needs_postgres
+def test_a_database_at_its_connection_limit_or_closed(closed_store):
+    """The operator's own limits (docs/security.md, "Connection slots, all persons together":
+    ``ALTER DATABASE <store> CONNECTION LIMIT``, or ``ALLOW_CONNECTIONS false`` for a
+    maintenance window) reached the user as psycopg's "connection failed: connection to server
+    at ... failed: FATAL: ..." under "the database refused the request"."""
+    name, url, admin = closed_store
+    line = _one_line(sjr("summary", "--db", url), "The database server at 127.0.0.1",
+                     "has no connection free", f'too many connections for database "{name}"',
+                     "nothing was read or changed", "Try again in a minute")
+    assert "connection to server at" not in line
+    with admin.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" CONNECTION LIMIT -1 ALLOW_CONNECTIONS false'))
+    _one_line(sjr("summary", "--db", url), "The store's database at 127.0.0.1",
+              "is not accepting connections", "the administrator has closed it")
+
+
+def test_a_full_server_is_named():
+    """A server whose ``max_connections`` are all in use answers a new connection with
+    ``sorry, too many clients already`` (or, past ``superuser_reserved_connections``,
+    ``remaining connection slots are reserved ...``), and psycopg raises it with no SQLSTATE.
+    Filling a shared server's slots would fail every other test running beside this one, so
+    this gives the driver's own exception with the server's words, as psycopg 3.2 words it."""
+    import psycopg
+
+    for words in ("sorry, too many clients already",
+                  "remaining connection slots are reserved for non-replication superuser "
+                  "connections"):
+        error = psycopg.OperationalError(
+            'connection failed: connection to server at "127.0.0.1", port 5432 failed: '
+            f"FATAL:  {words}")
+        assert describe_fault(error) == (
+            f"The database server has no connection free ({words}); nothing was read or "
+            "changed. Try again in a minute; if it keeps happening, ask the administrator "
+            "(the server's or the store's connection limit is reached).")
+
+
 def test_what_is_not_a_database_fault_is_left_alone():
     assert describe_fault(ValueError("a bad value")) is None
     assert describe_fault(KeyError("x")) is None
