@@ -476,6 +476,22 @@ def test_a_leads_server_renders_only_the_dashboards(hub, sjr_store, sign_in):
     answer = page.request.get(f"{server}/no/such/page", max_redirects=0)
     assert answer.status == 404 and _is_our_error_page(answer.text(), 404, base_url)
 
+    # Voila's file tree listed every notebook of the folder, with Font Awesome and MathJax
+    # from CDNs: now the dashboards' index, fetching nothing
+    from sjrlib.dashboards.serve import DASHBOARDS
+
+    for tree in ("voila", "voila/tree", "voila/tree/"):
+        answer = page.request.get(f"{server}/{tree}", max_redirects=0)
+        assert answer.status == 200, (tree, answer.status)
+        body = answer.text()
+        links = re.findall(r'href="([^"]+)"', body)
+        assert links == [f"{base_url}voila/render/{name}" for name in DASHBOARDS], (tree, links)
+        assert "signed in through JupyterHub" in body
+        assert not re.search(r"(src|href)=\"(https?:)?//", body), body[:1000]
+        assert "report" not in body.lower(), body
+    answer = page.request.get(f"{server}/voila/tree/national_report.ipynb", max_redirects=0)
+    assert answer.status == 404 and _is_our_error_page(answer.text(), 404, base_url)
+
 
 def test_a_leads_server_serves_no_files(hub, sjr_store, sign_in):
     """``/voila/files/`` served images under the notebooks folder to anyone reaching the

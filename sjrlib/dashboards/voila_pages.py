@@ -14,8 +14,9 @@ the dashboards and loading Font Awesome from a public CDN. Here, in the Voila pr
   line each, fetching nothing from anywhere; a browser not signed in is sent to the login form,
   as before.
 
-Under JupyterHub the hub signs people in and neither page is used; the error pages are
-(:func:`use_sjr_error_pages`, configured in ``deploy/jupyterhub_config.py``).
+Under JupyterHub the hub signs people in and the login form is not used; the error pages are
+(:func:`use_sjr_error_pages`), and so is the index at ``/voila/tree`` when the server is told
+its dashboards (:func:`use_dashboard_index`; both configured in ``deploy/jupyterhub_config.py``).
 
 Its error pages are this project's too (:func:`error_page`): Voila's 404 page linked Font Awesome
 from cdn.jsdelivr.net and said "Voilà requires JavaScript", and an address no handler knows got
@@ -27,12 +28,14 @@ keeps Jupyter Server's JSON errors.
 from __future__ import annotations
 
 import html
+from collections.abc import Collection
 from pathlib import Path
 
 from tornado import web
 
-__all__ = ["LOGIN_TEMPLATE", "NotFoundHandler", "dashboard_index", "dashboard_title", "error_page",
-           "use_sjr_error_pages", "use_sjr_pages"]
+__all__ = ["HUB_NOTE", "LOGIN_TEMPLATE", "SERVE_NOTE", "NotFoundHandler", "dashboard_index",
+           "dashboard_title", "error_page", "use_dashboard_index", "use_sjr_error_pages",
+           "use_sjr_pages"]
 
 LOGIN_TEMPLATE = """{% extends "page.html" %}
 {% block title %}SJR dashboards: sign in{% endblock %}
@@ -86,20 +89,29 @@ def dashboard_title(notebook: Path) -> str:
     return title if title and title != first.lstrip("# ").strip() else notebook.name
 
 
-def dashboard_index(notebooks_dir: Path, base_url: str = "/") -> str:
-    """The page at the server's root: a link to each dashboard with what it is."""
+SERVE_NOTE = ("This browser is signed in to this run of the server until it stops; the "
+              "dashboards act as the person who started it.")
+"""What the index says of who the dashboards act as, under ``sjr serve``."""
+
+HUB_NOTE = "You are signed in through JupyterHub; the dashboards act as you."
+"""The same, on a JupyterHub dashboard server."""
+
+
+def dashboard_index(notebooks_dir: Path, base_url: str = "/",
+                    dashboards: Collection[str] | None = None, note: str = SERVE_NOTE) -> str:
+    """The page at the server's root: a link to each dashboard with what it is
+    (``dashboards``: those offered, in this order; default every dashboard)."""
     from sjrlib.dashboards.serve import DASHBOARDS
 
     items = "".join(
         f'<li><a href="{html.escape(base_url)}voila/render/{html.escape(name)}">'
         f"{html.escape(dashboard_title(Path(notebooks_dir) / name))}</a></li>"
-        for name in DASHBOARDS)
+        for name in (DASHBOARDS if dashboards is None else dashboards))
     return (
         "<!DOCTYPE html><html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
         "<title>SJR dashboards</title>"
         f"<style>{_INDEX_STYLE}</style></head><body><h1>SJR dashboards</h1>"
-        f"<ul>{items}</ul><p class=\"note\">This browser is signed in to this run of the "
-        "server until it stops; the dashboards act as the person who started it.</p>"
+        f"<ul>{items}</ul><p class=\"note\">{html.escape(note)}</p>"
         "</body></html>"
     )
 
@@ -169,24 +181,19 @@ def use_sjr_error_pages() -> None:
     AllowListFileHandler.write_error = _write_error
 
 
-def use_sjr_pages() -> None:
-    """Serve :data:`LOGIN_TEMPLATE` as the login form, :func:`dashboard_index` at the root
-    and ``/voila/tree``, and :func:`error_page` for errors of the pages, of ``/voila/files/``
-    and of addresses no handler knows (idempotent)."""
-    from jupyter_server.base.handlers import JupyterHandler
-    from voila.app import Voila
+def use_dashboard_index(dashboards: Collection[str] | None = None,
+                        note: str = SERVE_NOTE) -> None:
+    """Answer Voila's tree (``/voila``, ``/voila/tree``; and the root of ``sjr serve``) with
+    :func:`dashboard_index` of ``dashboards``, not Voila's file tree, which lists every notebook
+    of the folder (the report notebooks too) and loads Font Awesome from a public CDN; any path
+    below it is not found (idempotent: the first call's settings stay)."""
     from voila.tornado.treehandler import TornadoVoilaTreeHandler
-    from voila.voila_identity_provider import VoilaLoginHandler
 
     from sjrlib.dashboards.voila_xsrf import redirect_without_token
 
-    if getattr(VoilaLoginHandler.get_template, "_sjr", False):
+    if getattr(TornadoVoilaTreeHandler.get, "_sjr", False):
         return
-
-    def get_template(self, name):
-        if name == "login.html":
-            return self.settings["jinja2_env"].from_string(LOGIN_TEMPLATE)
-        return JupyterHandler.get_template(self, name)
+    offered = None if dashboards is None else list(dashboards)
 
     @web.authenticated  # as Voila's tree: a browser not signed in goes to the login form
     async def get(self, path=""):
@@ -196,7 +203,28 @@ def use_sjr_pages() -> None:
             return
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.finish(dashboard_index(Path(self.settings["contents_manager"].root_dir),
-                                    self.base_url))
+                                    self.base_url, offered, note))
+
+    get._sjr = True  # type: ignore[attr-defined]
+    TornadoVoilaTreeHandler.get = get
+
+
+def use_sjr_pages(dashboards: Collection[str] | None = None) -> None:
+    """Serve :data:`LOGIN_TEMPLATE` as the login form, :func:`dashboard_index` of
+    ``dashboards`` (default: every dashboard) at the root and ``/voila/tree``, and
+    :func:`error_page` for errors of the pages, of ``/voila/files/`` and of addresses no handler
+    knows (idempotent)."""
+    from jupyter_server.base.handlers import JupyterHandler
+    from voila.app import Voila
+    from voila.voila_identity_provider import VoilaLoginHandler
+
+    if getattr(VoilaLoginHandler.get_template, "_sjr", False):
+        return
+
+    def get_template(self, name):
+        if name == "login.html":
+            return self.settings["jinja2_env"].from_string(LOGIN_TEMPLATE)
+        return JupyterHandler.get_template(self, name)
 
     original_settings = Voila.init_settings
 
@@ -206,6 +234,6 @@ def use_sjr_pages() -> None:
 
     get_template._sjr = True  # type: ignore[attr-defined]
     VoilaLoginHandler.get_template = get_template
-    TornadoVoilaTreeHandler.get = get
+    use_dashboard_index(dashboards)
     use_sjr_error_pages()
     Voila.init_settings = init_settings

@@ -39,7 +39,8 @@ In ``sjr serve`` (``main``) it also
 
 Behind JupyterHub, loaded as an extension, it does what :class:`SjrDashboards` is configured
 to do on the server's command line (``deploy/jupyterhub_config.py``, ``DASHBOARD_ARGS``): render
-only the dashboards (the same ``--SjrDashboards.dashboards=``) and answer errors with
+only the dashboards (the same ``--SjrDashboards.dashboards=``; ``/voila/tree`` then lists
+them, not the folder) and answer errors with
 :func:`sjrlib.dashboards.voila_pages.error_page` (``--SjrDashboards.own_error_pages=True``).
 Unconfigured, it only sets the cookie.
 """
@@ -214,6 +215,10 @@ def _load_jupyter_server_extension(serverapp) -> None:
                        "kernel down (voila#1458)")
     if dashboards is not None:
         serverapp.log.info("sjr: Voila renders only %s", ", ".join(dashboards) or "nothing")
+        from sjrlib.dashboards.voila_pages import HUB_NOTE, use_dashboard_index
+
+        # Voila's file tree listed the report notebooks too, with Font Awesome from a CDN
+        use_dashboard_index(dashboards, HUB_NOTE)
     if settings.own_error_pages:
         from sjrlib.dashboards.voila_pages import use_sjr_error_pages
 
@@ -253,7 +258,7 @@ def main() -> int:
                              redirect_token=True)
     from sjrlib.dashboards.voila_pages import use_sjr_pages
 
-    use_sjr_pages()  # the root and the login form in this project's words
+    use_sjr_pages(dashboards)  # the root and the login form in this project's words
     from voila.app import main as voila_main
 
     return voila_main() or 0
