@@ -1450,9 +1450,12 @@ class Session:
         (a session held on paper), also after the window closed. ``values``: ``status``
         (``draft``/``submitted``), ``score_<phase>``, ``comments`` ({phase: text}),
         ``problems`` ({type: harm}), ``avoidability_score``, ``themes``. A submitted answer
-        is final.
+        is final. Every value is checked as a review's entry is
+        (:func:`data_access.training.check_answer`: identifiers in the comments, the form's
+        phases, the active themes of the store's codebook); nothing is saved if one fails.
         """
         from data_access import training
+        from sjrlib.themes.codebook import stored_codebook
 
         scope = {"round_id": round_id, "case_id": case_id,
                  "status": str(values.get("status") or "draft")}
@@ -1482,10 +1485,13 @@ class Session:
                                    f"{round_['closes_on']}")
             organisation = str(members.loc[members["round_id"] == round_id,
                                            "organisation_code"].iloc[0])
+            # the themes an answer may name: the active themes of the store's latest
+            # codebook, as theme coding takes them (code_review)
+            book = stored_codebook(*_themes_codebook_row(door.conn, None))
             answer_id = training.save_answer(door.conn, round_id=round_id, case_id=case_id,
                                              organisation_code=organisation,
                                              reviewer_id=str(reviewer_id), values=values,
-                                             by=self.user)
+                                             by=self.user, codebook=book)
             door.scope["organisations"] = [organisation]
             door.rows = 1
         return answer_id

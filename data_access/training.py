@@ -39,6 +39,7 @@ __all__ = [
     "check_trainers",
     "read_training_file",
     "ANSWER_COLUMNS",
+    "ANSWER_RULES",
     "ROUND_COLUMNS",
     "SHIPPED_CASES",
     "calibration_frames",
@@ -180,10 +181,11 @@ def _screened(value: Any, where: str, column: str, advice: str, what: str = "col
     return textual
 
 
-def _listed(source: str, problems: Sequence[str]) -> str:
-    """Every problem of a file, after a line saying how many and that nothing was stored."""
+def _listed(source: str, problems: Sequence[str], done: str = "imported") -> str:
+    """Every problem of a file (or an answer, a round), after a line saying how many and that
+    nothing was stored (``done``: imported, saved, created)."""
     head = (f"{source}: {len(problems)} problem{'s' * (len(problems) != 1)}; nothing was "
-            "imported")
+            f"{done}")
     return "\n".join([head, *(f"  {p}" for p in problems)])
 
 
@@ -717,54 +719,143 @@ ANSWER_COLUMNS: tuple[str, ...] = (
     "answered_by", "answered_at")
 
 
-def check_answer(values: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """One answer's values checked (scores 1-5, avoidability 1-6, known problem types, harms
-    and theme ids, a known form version; a submitted answer has an overall score and a comment
-    for every scored phase, as the entry form asks of a review)."""
+ANSWER_RULES = {
+    "status": "code_list", "score": "care_score_range", "comment": "comment_required_when_scored",
+    "overall": "required", "avoidability": "avoidability_score_range",
+    "problem": "code_list", "phase": "unknown_field", "theme": "theme_active",
+    "form_version": "code_list", "identifier": "no_identifiers"}
+"""The rule each check of :func:`check_answer` is named by in its errors: the review rule of the
+same check where a review has one (``sjrlib.rules``, the form registry), so an answer is refused
+in a review's words."""
+
+
+def _whole(value: Any) -> int | None:
+    """A score as a whole number (``None``: blank); ``ValueError`` for anything else."""
+    if _blank(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(value)
+    return int(number)
+
+
+def _theme_ids(value: Any) -> list[str]:
+    if _blank(value):
+        return []
+    items = value.split(_SEPARATOR) if isinstance(value, str) else list(value)
+    return sorted({str(t).strip() for t in items if str(t).strip()})
+
+
+def check_answer(values: Mapping[str, Any], where: str, *, codebook: Any,
+                 today: dt.date | None = None) -> dict[str, Any]:
+    """One answer's values checked, every problem at once, each naming the field and the rule
+    (:data:`ANSWER_RULES`), as a review's entry is checked.
+
+    Scores 1-5, avoidability 1-6, known problem types with a harm of no/probably/yes, a known
+    form version; comments only of the form's phases (:data:`sjrlib.domain.PHASES`), each
+    screened for identifiers as a review's free text is (:func:`sjrlib.privacy.find_identifiers`,
+    the one detector; the kind found is named and masked, never printed as written); themes
+    only of the active (not retired) themes of ``codebook`` (the store's latest, as theme coding
+    takes it: :class:`sjrlib.themes.codebook.Codebook`). A submitted answer has an overall
+    score and a comment for every scored phase.
+
+    Raises
+    ------
+    TrainingDataError
+        Listing every problem: ``<where>, field comments.overall: ... [no_identifiers]``.
+    """
+    from sjrlib import privacy
+
+    today = today or dt.date.today()
+    problems: list[str] = []
+
+    def refuse(name: str, rule: str, message: str) -> None:
+        problems.append(f"{where}, field {name}: {message} [{ANSWER_RULES[rule]}]")
+
     out: dict[str, Any] = {}
     status = _text_value(values.get("status")) or "draft"
     if status not in ANSWER_STATUSES:
-        raise TrainingDataError(f"{where}: status must be draft or submitted")
+        refuse("status", "status", f"status {status!r} is not draft or submitted")
     out["status"] = status
-    comments = dict(values.get("comments") or {})
+    comments = values.get("comments") or {}
+    if not isinstance(comments, Mapping):
+        refuse("comments", "phase", "comments must map phases to their explicit judgements")
+        comments = {}
+    for phase in sorted(set(map(str, comments)) - set(domain.PHASES)):
+        refuse(f"comments.{phase}", "phase", f"{phase!r} is not a phase of the form (the "
+               f"phases are {', '.join(domain.PHASES)})")
+    kept: dict[str, str] = {}
     for phase in domain.PHASES:
+        comment = _text_value(comments.get(phase))
+        found = privacy.find_identifiers(comment, today=today) if comment else []
+        if found:
+            refuse(f"comments.{phase}", "identifier", "holds what looks like an identifier "
+                   f"({privacy.describe(found)}); free text must not identify the patient, "
+                   "remove it")
+        elif comment:
+            kept[phase] = comment
         score = values.get(f"score_{phase}")
-        score = None if _blank(score) else int(score)
+        try:
+            score = _whole(score)
+        except (TypeError, ValueError):
+            refuse(f"score_{phase}", "score", f"score of {phase} must be a care score 1-5")
+            score = None
         if score is not None and score not in domain.CARE_SCORES:
-            raise TrainingDataError(f"{where}: score of {phase} must be 1-5")
+            refuse(f"score_{phase}", "score", f"score of {phase} must be a care score 1-5, "
+                   f"not {score}")
         out[f"score_{phase}"] = score
-        if status == "submitted" and score is not None and not _text_value(comments.get(phase)):
-            raise TrainingDataError(f"{where}: a scored phase ({phase}) needs an explicit "
-                                    "judgement comment")
-    if status == "submitted" and out["score_overall"] is None:
-        raise TrainingDataError(f"{where}: the overall score is required")
-    avoid = values.get("avoidability_score")
-    avoid = None if _blank(avoid) else int(avoid)
+        if status == "submitted" and score is not None and comment is None:
+            refuse(f"comments.{phase}", "comment", f"{phase} is scored but has no comment: a "
+                   "scored phase needs an explicit judgement comment")
+    if status == "submitted" and _blank(values.get("score_overall")):
+        refuse("score_overall", "overall", "the overall score is required")
+    try:
+        avoid = _whole(values.get("avoidability_score"))
+    except (TypeError, ValueError):
+        avoid = 0
     if avoid is not None and avoid not in domain.AVOIDABILITY_SCORES:
-        raise TrainingDataError(f"{where}: avoidability must be 1-6 (RCP direction)")
+        refuse("avoidability_score", "avoidability", "avoidability must be 1-6 (RCP "
+               "direction)")
     out["avoidability_score"] = avoid
-    problems = dict(values.get("problems") or {})
-    for kind, harm in problems.items():
-        if kind not in domain.PROBLEM_TYPES or harm not in domain.HARM_VALUES:
-            raise TrainingDataError(f"{where}: problem {kind}: {harm} is not a problem type "
-                                    "with a harm of no, probably or yes")
-    out["problems"] = json.dumps(problems, sort_keys=True)
-    out["themes"] = json.dumps(sorted({str(t) for t in values.get("themes") or ()}))
-    out["comments"] = json.dumps({k: str(v) for k, v in comments.items() if _text_value(v)},
-                                 sort_keys=True)
+    problems_in_care = values.get("problems") or {}
+    if not isinstance(problems_in_care, Mapping):
+        refuse("problems", "problem", "problems must map problem types to their harm")
+        problems_in_care = {}
+    for kind, harm in problems_in_care.items():
+        if kind not in domain.PROBLEM_TYPES:
+            refuse(f"problems.{kind}", "problem", f"{kind!r} is not a problem type (the types "
+                   f"are {', '.join(domain.PROBLEM_TYPES)})")
+        elif harm not in domain.HARM_VALUES:
+            refuse(f"problems.{kind}", "problem", f"harm {harm!r} is not one of "
+                   f"{', '.join(domain.HARM_VALUES)}")
+    out["problems"] = json.dumps(dict(problems_in_care), sort_keys=True)
+    themes = _theme_ids(values.get("themes"))
+    active = {t.id for t in codebook.active}
+    for theme in themes:
+        if theme not in active:
+            state = "retired in" if theme in codebook.ids else "not a theme of"
+            refuse(f"themes.{theme}", "theme", f"{theme!r} is {state} codebook "
+                   f"{codebook.version}")
+    out["themes"] = json.dumps(themes)
+    out["comments"] = json.dumps(kept, sort_keys=True)
     version = _text_value(values.get("form_version"))
     if version is not None and version not in FORM_VERSIONS:
-        raise TrainingDataError(f"{where}: form_version {version!r} is not one of "
-                                f"{', '.join(FORM_VERSIONS)} (blank: the 2017 form)")
+        refuse("form_version", "form_version", f"form_version {version!r} is not one of "
+               f"{', '.join(FORM_VERSIONS)} (blank: the 2017 form)")
     out["form_version"] = version
+    if problems:
+        raise TrainingDataError(_listed(where, problems, "saved"))
     return out
 
 
 def save_answer(conn: Connection, *, round_id: str, case_id: str, organisation_code: str,
-                reviewer_id: str, values: Mapping[str, Any], by: str) -> str:
-    """Insert or replace one reviewer's answer to a case of a round; returns its id. A
-    submitted answer is final: saving over it is refused."""
-    checked = check_answer(values, f"round {round_id} case {case_id}")
+                reviewer_id: str, values: Mapping[str, Any], by: str, codebook: Any) -> str:
+    """Insert or replace one reviewer's answer to a case of a round; returns its id. The
+    answer is checked first (:func:`check_answer`, with ``codebook`` the store's latest: the
+    themes it may name). A submitted answer is final: saving over it is refused."""
+    checked = check_answer(values, f"round {round_id} case {case_id}", codebook=codebook)
     key = {"r": round_id, "c": case_id, "o": organisation_code, "v": reviewer_id}
     stored = conn.execute(text(
         "SELECT answer_id, status FROM calibration_answers WHERE round_id = :r AND "

@@ -264,10 +264,69 @@ def test_the_trainer_directory_csv_runs_no_formula(tmp_path):
 
 
 def test_an_answer_names_a_known_form_version():
+    from sjrlib.themes.codebook import shipped_codebook
+
+    book = shipped_codebook()
     answer = {"status": "draft", "score_overall": 3}
-    assert training.check_answer({**answer, "form_version": "ext2026"}, "here")[
-        "form_version"] == "ext2026"
-    assert training.check_answer(answer, "here")["form_version"] is None  # blank: 2017 form
-    with pytest.raises(TrainingDataError, match=r"round R case C: form_version 'ext2099' is "
-                                                r"not one of rcp2017, ext2026"):
-        training.check_answer({**answer, "form_version": "ext2099"}, "round R case C")
+    assert training.check_answer({**answer, "form_version": "ext2026"}, "here",
+                                 codebook=book)["form_version"] == "ext2026"
+    assert training.check_answer(answer, "here", codebook=book)[
+        "form_version"] is None  # blank: 2017 form
+    with pytest.raises(TrainingDataError, match=r"round R case C, field form_version: "
+                                                r"form_version 'ext2099' is not one of "
+                                                r"rcp2017, ext2026"):
+        training.check_answer({**answer, "form_version": "ext2099"}, "round R case C",
+                              codebook=book)
+
+
+def _retiring(theme: str, new: str):
+    """The shipped codebook as version 2026.9 with ``theme`` retired and ``new`` added."""
+    import dataclasses
+
+    from sjrlib.themes.codebook import Theme, shipped_codebook
+
+    book = shipped_codebook()
+    themes = tuple(dataclasses.replace(t, retired=True) if t.id == theme else t
+                   for t in book.themes)
+    added = Theme(new, "Nutrition and hydration", "Food and fluids.", ("Fluids not charted.",))
+    return dataclasses.replace(book, version="2026.9", themes=(*themes, added))
+
+
+def test_a_saved_answer_is_screened_and_names_only_the_forms_phases_and_active_themes(
+        governed_fresh):  # noqa: F811
+    """Before: through the session (not the dashboard's form) a comment with a name and an
+    NHS number was stored as written, and a draft naming an unknown theme, a theme retired in
+    the store's codebook and a comment key that is no phase was stored too."""
+    gov = governed_fresh
+    _setup_round(gov)
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_codebook(_retiring("patient_flow", "nutrition"))
+    with open_session("reviewer_a", gov.app_url, tool="test") as me:
+        leaking = {**_answer(3), "comments": {"admission": "prompt assessment",
+                                              "overall": "Seen by Dr Jane Smith on 943 476 5919"}}
+        with pytest.raises(TrainingDataError) as caught:
+            me.save_calibration_answer("R1", "TC-2026-02", leaking)
+        lines = str(caught.value).splitlines()
+        assert lines[0] == "round R1 case TC-2026-02: 1 problem; nothing was saved"
+        assert lines[1].startswith("  round R1 case TC-2026-02, field comments.overall: holds "
+                                   "what looks like an identifier (")
+        assert "NHS number '943 *** ****'" in lines[1] and lines[1].endswith("[no_identifiers]")
+        assert "943 476 5919" not in str(caught.value) and "Jane Smith" not in str(caught.value)
+        draft = {"status": "draft", "score_overall": 2,
+                 "comments": {"overall": "Poor.", "nonsense_phase": "z"},
+                 "themes": ["bogus_theme", "patient_flow"]}
+        with pytest.raises(TrainingDataError) as caught:
+            me.save_calibration_answer("R1", "TC-2026-01", draft)
+        assert str(caught.value).splitlines()[1:] == [
+            "  round R1 case TC-2026-01, field comments.nonsense_phase: 'nonsense_phase' is not "
+            "a phase of the form (the phases are " + ", ".join(domain.PHASES)
+            + ") [unknown_field]",
+            "  round R1 case TC-2026-01, field themes.bogus_theme: 'bogus_theme' is not a theme "
+            "of codebook 2026.9 [theme_active]",
+            "  round R1 case TC-2026-01, field themes.patient_flow: 'patient_flow' is retired "
+            "in codebook 2026.9 [theme_active]"]
+        assert me.calibration_answers().empty  # nothing saved
+        # a theme new in the store's codebook is one an answer may name
+        me.save_calibration_answer("R1", "TC-2026-01", {**draft, "comments": {"overall": "Poor."},
+                                                        "themes": ["nutrition"]})
+        assert list(me.calibration_answers()["themes"]) == [("nutrition",)]

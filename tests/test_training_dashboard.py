@@ -95,6 +95,31 @@ def test_a_draft_comes_back_and_a_closed_round_saves_nothing(gov):
     assert stored.loc["TC-2026-02", "score_overall"] == 2
 
 
+def test_the_form_offers_the_active_themes_of_the_stores_codebook(gov):
+    """Before: the form offered the shipped codebook's themes, so a theme retired in the
+    store's codebook was offered (and is refused on saving) and a new one was missing."""
+    import dataclasses
+
+    from sjrlib.themes.codebook import Theme, shipped_codebook
+
+    book = shipped_codebook()
+    themes = tuple(dataclasses.replace(t, retired=t.id == "patient_flow") for t in book.themes)
+    new = Theme("nutrition", "Nutrition and hydration", "Food and fluids.", ("Not charted.",))
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_codebook(dataclasses.replace(book, version="2026.9",
+                                                     themes=(*themes, new)))
+    with open_session("reviewer_a", gov.app_url, tool="test") as session:
+        page = CalibrationPage(session)
+        page.read()
+        boxes = page.form.theme_boxes
+        assert "nutrition" in boxes and "patient_flow" not in boxes
+        page.form.fields["score_overall"].value = 3
+        page.form.fields["comment_overall"].value = "Adequate care."
+        boxes["nutrition"].value = True
+        assert page.form.save(submit=False), page.form.banner.value
+        assert list(session.calibration_answers("D1")["themes"]) == [("nutrition",)]
+
+
 def test_the_programme_team_maintains_the_directory(gov):
     with open_session("national", gov.app_url, tool="test") as session:
         page = CalibrationPage(session)

@@ -240,9 +240,16 @@ class CalibrationPage:
         self._quiet = False  # options being set: not a person's choice
         self.round.observe(lambda _: self._quiet or self._round_changed(), names="value")
         self.case.observe(lambda _: self._quiet or self._case_changed(), names="value")
-        from sjrlib.themes.codebook import shipped_codebook
+        self._codebook: Any = None  # the store's latest, read when the form is first built
 
-        self._themes = [(t.id, t.label) for t in shipped_codebook().active]
+    def _themes(self, *, active: bool) -> list[tuple[str, str]]:
+        """``(id, label)`` of the store's latest codebook: the themes an answer may name
+        (``active``: not retired, as ``Session.save_calibration_answer`` accepts them), or
+        every theme (to label the panel's reference)."""
+        if self._codebook is None:
+            self._codebook = self.session.codebook()
+        themes = self._codebook.active if active else self._codebook.themes
+        return [(t.id, t.label) for t in themes]
 
     def read(self) -> None:
         """Read the rounds, the results and (leads, programme team) the training records."""
@@ -401,8 +408,8 @@ class CalibrationPage:
         mine = answers[answers["case_id"] == case_id]
         stored = None if mine.empty else mine.iloc[0].to_dict()
         if self.form is None:
-            self.form = TrainingForm(self.session, themes=self._themes, today=self.today,
-                                     on_saved=self._saved)
+            self.form = TrainingForm(self.session, themes=self._themes(active=True),
+                                     today=self.today, on_saved=self._saved)
             self.form_box.children = [self.form.widget]
         self.form.today = self.today
         self.form.open_case(self._rounds[round_id], self._cases[case_id], stored)
@@ -413,7 +420,7 @@ class CalibrationPage:
     def _show_reference(self, case_id: str, answer: dict[str, Any]) -> None:
         self.reference.value = reference_html(
             self.session.training_cases([case_id], reference=True)[0], answer,
-            dict(self._themes))
+            dict(self._themes(active=False)))
 
     def _saved(self, submitted: bool) -> None:
         self._case_options(self.round.value)

@@ -275,7 +275,8 @@ class TrainingForm(ReviewForm):
         try:
             saved = super().save(submit=submit)
         except TrainingDataError as exc:
-            self._say("error", f"<b>Not saved.</b> {html.escape(str(exc))}", at_buttons=True)
+            lines = "<br>".join(html.escape(line) for line in str(exc).splitlines())
+            self._say("error", f"<b>Not saved.</b> {lines}", at_buttons=True)
             return False
         if not saved:
             return False
