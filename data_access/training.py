@@ -90,15 +90,25 @@ def _text_value(value: Any) -> str | None:
     return None if _blank(value) else str(value).strip()
 
 
-def _date(value: Any, where: str) -> dt.date:
+def _date(value: Any, where: str, today: dt.date | None = None) -> dt.date:
+    """``value`` as a date; with ``today``, a date after it is refused as a review date in the
+    future is (``review_date_not_in_future``): training has happened by the time it is
+    recorded."""
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise TrainingDataError(f"{where}: {value!r} is not a date written YYYY-MM-DD") from None
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise TrainingDataError(f"{where}: {value!r} is not a date written "
+                                    "YYYY-MM-DD") from None
+    if today is not None and day > today:
+        raise TrainingDataError(f"{where}: {value!r} is in the future (today is "
+                                f"{today.isoformat()}); a training date is one that has "
+                                "passed")
+    return day
 
 
 def _flag(value: Any, where: str) -> bool:
@@ -203,10 +213,25 @@ def _problems_of(where: str, problems: list[str]):
     return field
 
 
+def _columns(frame: pd.DataFrame, expected: Sequence[str], source: str) -> list[str]:
+    """The file's unknown columns as problems (row 1, the header), as the exchange format
+    and the action register refuse them; a missing column is one line naming the file."""
+    unknown = [str(c) for c in frame.columns if c not in expected]
+    missing = [c for c in expected if c not in frame.columns]
+    if missing:
+        raise TrainingDataError(f"{source}: missing column(s) {', '.join(missing)}"
+                                + (f"; unknown column(s) {', '.join(unknown)}" if unknown
+                                   else "") + f" (expected {', '.join(expected)})")
+    return [f"{source}, row 1, column {c}: unknown column (the columns are "
+            f"{', '.join(expected)})" for c in unknown]
+
+
 def check_trainers(frame: pd.DataFrame, source: str = "trainers",
-                   rows: Sequence[int] | None = None) -> pd.DataFrame:
+                   rows: Sequence[int] | None = None, *,
+                   today: dt.date | None = None) -> pd.DataFrame:
     """Trainer rows checked: every column present, ids unique, names and organisations given,
-    regions among the NHS England regions and Scotland, dates ISO, ``active`` yes/no.
+    regions among the NHS England regions and Scotland, dates ISO and not after ``today``
+    (default: the date today), ``active`` yes/no; no other column.
 
     ``rows``: each row's number as a spreadsheet counts it (header = row 1; default 2, 3, ...
     in order, as :func:`read_training_file` gives them for a file without blank rows).
@@ -216,11 +241,8 @@ def check_trainers(frame: pd.DataFrame, source: str = "trainers",
     TrainingDataError
         Naming the file, row and column of every problem found.
     """
-    missing = [c for c in TRAINER_COLUMNS if c not in frame.columns]
-    if missing:
-        raise TrainingDataError(f"{source}: missing column(s) {', '.join(missing)} "
-                                f"(expected {', '.join(TRAINER_COLUMNS)})")
-    problems: list[str] = []
+    problems = _columns(frame, TRAINER_COLUMNS, source)
+    today = today or dt.date.today()
     out, seen = [], set()
     for number, row in zip(_row_numbers(frame, rows), frame.to_dict("records"), strict=True):
         where = f"{source}, row {number}"
@@ -248,7 +270,7 @@ def check_trainers(frame: pd.DataFrame, source: str = "trainers",
             values["region"] = region
         with field():
             values["trained_on"] = None if _blank(row["trained_on"]) else _date(
-                row["trained_on"], f"{where}, column trained_on")
+                row["trained_on"], f"{where}, column trained_on", today)
         with field():
             values["active"] = True if _blank(row["active"]) else _flag(
                 row["active"], f"{where}, column active")
@@ -303,18 +325,17 @@ def upsert_trainers(conn: Connection, frame: pd.DataFrame, *, by: str) -> tuple[
 def check_records(frame: pd.DataFrame, source: str = "training records", *,
                   trainers: Iterable[str] = (),
                   organisations: Iterable[str] = (),
-                  rows: Sequence[int] | None = None) -> pd.DataFrame:
+                  rows: Sequence[int] | None = None,
+                  today: dt.date | None = None) -> pd.DataFrame:
     """Training record rows checked. ``record_id`` may be blank (a new id is made);
-    ``refresher_dates`` is a ``;``-separated list of dates on or after ``trained_on``;
+    ``refresher_dates`` is a ``;``-separated list of dates on or after ``trained_on``; no
+    date after ``today`` (default: the date today); no column but :data:`RECORD_COLUMNS`;
     ``reviewer_id`` (a pseudonymous reference) and ``session`` (free text) are screened for
     identifiers as a review's are (:mod:`sjrlib.privacy`). ``rows`` as for
     :func:`check_trainers`; every problem is named by file, row and column."""
-    missing = [c for c in RECORD_COLUMNS if c not in frame.columns]
-    if missing:
-        raise TrainingDataError(f"{source}: missing column(s) {', '.join(missing)} "
-                                f"(expected {', '.join(RECORD_COLUMNS)})")
+    problems = _columns(frame, RECORD_COLUMNS, source)
+    today = today or dt.date.today()
     trainers, organisations = set(trainers), set(organisations)
-    problems: list[str] = []
     out = []
     for number, row in zip(_row_numbers(frame, rows), frame.to_dict("records"), strict=True):
         where = f"{source}, row {number}"
@@ -353,13 +374,13 @@ def check_records(frame: pd.DataFrame, source: str = "training records", *,
             values["session"] = session
         trained = None
         with field():
-            trained = _date(row["trained_on"], f"{where}, column trained_on")
+            trained = _date(row["trained_on"], f"{where}, column trained_on", today)
         with field():
             raw = row["refresher_dates"]
             refreshers = [] if _blank(raw) else (
                 list(raw) if isinstance(raw, list | tuple) else str(raw).split(_SEPARATOR))
-            dates = sorted(_date(d, f"{where}, column refresher_dates") for d in refreshers
-                           if not _blank(d))
+            dates = sorted(_date(d, f"{where}, column refresher_dates", today)
+                           for d in refreshers if not _blank(d))
             if dates and trained is not None and dates[0] < trained:
                 raise TrainingDataError(f"{where}, column refresher_dates: a refresher "
                                         f"({dates[0]}) before the training ({trained})")

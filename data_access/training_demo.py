@@ -170,7 +170,7 @@ def seed_demo_training(engine: Engine, today: dt.date | None = None) -> bool:
             DEMO_OPEN_ROUND, "Calibration round 2 (demonstration, open)", _OPEN_ROUND_CASES,
             today, today + dt.timedelta(days=28), tuple(members), lead_org))
         cases = {c.case_id: c for c in lead.training_cases(list(_ROUND_CASES), reference=True)}
-        themes = list(shipped_codebook().ids)
+        themes = [t.id for t in shipped_codebook().active]  # an answer names active themes
         for reviewer in group:
             lean = float(rng.choice([-0.6, -0.3, 0.0, 0.3, 0.6]))
             for case_id in _ROUND_CASES:

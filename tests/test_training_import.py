@@ -4,8 +4,10 @@ ids, sessions and training cases screened for identifiers as a review's free tex
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from access_setup import governed_fresh  # noqa: F401  (fixture: SQLite and PostgreSQL)
 from typer.testing import CliRunner
@@ -127,3 +129,65 @@ def test_the_trainer_directory_round_trips_formula_like_text(governed_fresh, tmp
     mine = frame[frame["trainer_id"] == "T9"].iloc[0]
     assert (mine["name"], mine["contact"], mine["organisation"]) == (
         "=Dee Example (fictional)", "-ask the office", "'twas Alderdale NHS Trust")
+
+
+TRAINERS = "trainer_id,name,contact,organisation,region,trained_on,active"
+
+
+def test_a_trainer_file_with_an_unknown_column_or_a_future_date_is_refused(
+        governed_fresh, tmp_path):  # noqa: F811
+    """Before: a column 'Home phone' (holding a telephone number) was dropped without a word
+    and a trainer trained on 2031-01-01 was imported ('1 new') and published as 'January
+    2031'."""
+    gov = governed_fresh
+    today = dt.date.today()
+    future = today + dt.timedelta(days=400)
+    path = tmp_path / "trainers_extra.csv"
+    path.write_text(f"{TRAINERS},Home phone\n"
+                    "T6,Ann Gale (fictional),ann@brook.example,Brookfield NHS Trust,London,"
+                    f"{future},yes,07700 900456\n", encoding="utf-8")
+    result = _run(gov, tmp_path, "training", "trainers", "import", str(path), user="national")
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        "sjr training: trainers_extra.csv: 2 problems; nothing was imported",
+        "  trainers_extra.csv, row 1, column Home phone: unknown column (the columns are "
+        + ", ".join(training.TRAINER_COLUMNS) + ")",
+        f"  trainers_extra.csv, row 2, column trained_on: '{future}' is in the future (today "
+        f"is {today}); a training date is one that has passed"]
+    assert "07700 900456" not in result.output
+    with open_session("national", gov.app_url, tool="test") as national:
+        assert national.trainers().empty
+
+
+def test_a_records_file_with_an_unknown_column_or_a_future_date_is_refused(
+        governed_fresh, tmp_path):  # noqa: F811
+    """Before: an 'extra' column was dropped without a word, and a reviewer trained on
+    2030-01-10 was stored and listed as not due a refresher."""
+    gov = governed_fresh
+    today = dt.date.today()
+    future = today + dt.timedelta(days=30)
+    org, me = gov.org_a, gov.reviewer_id
+    path = tmp_path / "records.csv"
+    path.write_text("\n".join([
+        f"{RECORDS},extra",
+        f",{org},{me},,{future},Future course,,x",
+        f",{org},{me},,2022-01-05,Spring session,2023-01-10;{future},",
+    ]) + "\n", encoding="utf-8")
+    result = _run(gov, tmp_path, "training", "records", "import", str(path))
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        "sjr training: records.csv: 3 problems; nothing was imported",
+        "  records.csv, row 1, column extra: unknown column (the columns are "
+        + ", ".join(training.RECORD_COLUMNS) + ")",
+        f"  records.csv, row 2, column trained_on: '{future}' is in the future (today is "
+        f"{today}); a training date is one that has passed",
+        f"  records.csv, row 3, column refresher_dates: '{future}' is in the future (today is "
+        f"{today}); a training date is one that has passed"]
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        assert lead.training_records().empty
+    # a date today is not in the future
+    checked = training.check_records(
+        pd.DataFrame([{"record_id": "", "organisation_code": org, "reviewer_id": me,
+                       "trainer_id": "", "trained_on": str(today), "session": "Today's course",
+                       "refresher_dates": ""}]), organisations=[org], today=today)
+    assert list(checked["trained_on"]) == [today]
