@@ -1417,25 +1417,34 @@ class Session:
 
     def create_calibration_round(self, spec: Any) -> str:
         """Create a round (:class:`data_access.training.RoundSpec`): the programme team any
-        round; an organisation lead a round of their organisation, of its reviewers only."""
+        round; an organisation lead a round of their organisation, of its reviewers only.
+        Every problem is named at once (:func:`data_access.training.check_round`, and what is
+        outside the user's scope); with one outside it the whole is refused (audited)."""
         from data_access import training
 
         scope = {"round_id": spec.round_id, "organisation": spec.organisation_code,
                  "cases": len(spec.case_ids), "members": len(spec.members)}
         with self._door("calibration_rounds.create", scope) as door:
             orgs, _ = self._training_scope(door.conn)
+            refused: list[str] = []  # outside this user's scope: the whole call is refused
             if orgs is not None:
                 if spec.organisation_code not in orgs:
-                    raise AccessDenied(f"an organisation lead creates rounds of {orgs[0]} "
-                                       "(organisation_code)")
+                    refused.append(f"organisation_code: an organisation lead creates rounds "
+                                   f"of {orgs[0]}")
                 outside = sorted({o for o, _ in spec.members} - set(orgs))
                 if outside:
-                    raise AccessDenied(f"reviewers of {', '.join(outside)} are outside the "
-                                       f"scope of {self.user!r}")
-            known = set(store.load_organisations(door.conn, None)["organisation_code"])
-            unknown = sorted({o for o, _ in spec.members} - known)
-            if unknown:
-                raise ValueError(f"unknown organisation(s) {', '.join(unknown)}")
+                    refused.append(f"members: reviewers of {', '.join(outside)} are outside "
+                                   f"the scope of {self.user!r}")
+            problems = training.check_round(door.conn, spec)
+            if orgs is None:
+                known = set(store.load_organisations(door.conn, None)["organisation_code"])
+                unknown = sorted({o for o, _ in spec.members} - known)
+                if unknown:
+                    problems.append(f"members: unknown organisation(s) {', '.join(unknown)}")
+            if refused or problems:  # every problem at once; a refusal is audited as one
+                listing = training.listed(f"round {spec.round_id}", [*refused, *problems],
+                                          "created")
+                raise (AccessDenied if refused else training.TrainingDataError)(listing)
             training.insert_round(door.conn, spec, by=self.user)
             door.rows = 1 + len(spec.members)
         return spec.round_id

@@ -36,7 +36,9 @@ __all__ = [
     "TrainingCase",
     "TrainingDataError",
     "check_records",
+    "check_round",
     "check_trainers",
+    "listed",
     "read_training_file",
     "ANSWER_COLUMNS",
     "ANSWER_RULES",
@@ -191,9 +193,10 @@ def _screened(value: Any, where: str, column: str, advice: str, what: str = "col
     return textual
 
 
-def _listed(source: str, problems: Sequence[str], done: str = "imported") -> str:
-    """Every problem of a file (or an answer, a round), after a line saying how many and that
-    nothing was stored (``done``: imported, saved, created)."""
+def listed(source: str, problems: Sequence[str], done: str = "imported") -> str:
+    """Every problem of a file (or an answer, a round), one a line, after a line naming
+    ``source`` and saying how many and that nothing was stored (``done``: imported, saved,
+    created)."""
     head = (f"{source}: {len(problems)} problem{'s' * (len(problems) != 1)}; nothing was "
             f"{done}")
     return "\n".join([head, *(f"  {p}" for p in problems)])
@@ -281,7 +284,7 @@ def check_trainers(frame: pd.DataFrame, source: str = "trainers",
                         "region": values["region"], "trained_on": values["trained_on"],
                         "active": values["active"]})
     if problems:
-        raise TrainingDataError(_listed(source, problems))
+        raise TrainingDataError(listed(source, problems))
     return _frame(out, TRAINER_COLUMNS)
 
 
@@ -388,7 +391,7 @@ def check_records(frame: pd.DataFrame, source: str = "training records", *,
         if len(problems) == found:
             out.append({**values, "trained_on": trained})
     if problems:
-        raise TrainingDataError(_listed(source, problems))
+        raise TrainingDataError(listed(source, problems))
     return _frame(out, RECORD_COLUMNS)
 
 
@@ -464,85 +467,129 @@ class TrainingCase:
 
 
 def _case(item: Any, name: str, position: int, case_set: str, panel: str,
-          theme_ids: set[str]) -> TrainingCase:
+          theme_ids: set[str], problems: list[str], twice: set[str]) -> TrainingCase | None:
+    """One case of a case file, every problem of it appended to ``problems`` (each naming the
+    file, the case and the field; a case whose id is in ``twice`` also by its place in the
+    file); ``None`` when it had any."""
+    found = len(problems)
     where = f"{name}: case {position}"
     if not isinstance(item, Mapping):
-        raise TrainingDataError(f"{where}: expected a mapping with id, title, summary, care and "
-                                "reference")
+        problems.append(f"{where}: expected a mapping with id, title, summary, care and "
+                        "reference")
+        return None
     case_id = _text_value(item.get("id"))
     if case_id is None:
-        raise TrainingDataError(f"{where}: id is empty")
-    where = f"{name}: case {case_id}"
-    unknown = sorted(set(item) - {"id", "title", "summary", "care", "fictional", "reference"})
+        problems.append(f"{where}, field id: id is empty")
+    else:
+        where = f"{name}: case {case_id}" + (f" (case {position} of the file)"
+                                             if case_id in twice else "")
+
+    def problem(field_name: str, message: str) -> None:
+        problems.append(f"{where}, field {field_name}: {message}")
+
+    unknown = sorted(map(str, set(item) - {"id", "title", "summary", "care", "fictional",
+                                           "reference"}))
     if unknown:
-        raise TrainingDataError(f"{where}: unknown field(s) {', '.join(unknown)}")
+        problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
     if item.get("fictional") is not True:
-        raise TrainingDataError(f"{where}: a training case must say fictional: true (cases are "
-                                "written for training, never taken from a real patient)")
+        problem("fictional", "a training case must say fictional: true (cases are written for "
+                "training, never taken from a real patient)")
     title, summary = _text_value(item.get("title")), _text_value(item.get("summary"))
-    if title is None or summary is None:
-        raise TrainingDataError(f"{where}: title and summary are required")
     for key, value in (("title", title), ("summary", summary)):
-        _screened(value, where, key, "a training case is fictional and names no patient or "
-                  "person, and holds no number, date of birth, address or contact of one",
-                  "field")
+        if value is None:
+            problem(key, f"{key} is required")
+            continue
+        try:
+            _screened(value, where, key, "a training case is fictional and names no patient or "
+                      "person, and holds no number, date of birth, address or contact of one",
+                      "field")
+        except TrainingDataError as exc:
+            problems.append(str(exc))
     care = _text_value(item.get("care"))
     if care not in CARE_LEVELS:
-        raise TrainingDataError(f"{where}: care must be one of {', '.join(CARE_LEVELS)}")
+        problem("care", f"care {care!r} is not one of {', '.join(CARE_LEVELS)}")
     reference = item.get("reference")
     if not isinstance(reference, Mapping):
-        raise TrainingDataError(f"{where}: reference (the panel's answers) is required")
-    extra = sorted(set(reference) - {"scores", "problems", "avoidability", "themes"})
+        problem("reference", "reference (the panel's answers) is required")
+        return None
+    extra = sorted(map(str, set(reference) - {"scores", "problems", "avoidability", "themes"}))
     if extra:
-        raise TrainingDataError(f"{where}: unknown reference field(s) {', '.join(extra)}")
-    scores = dict(reference.get("scores") or {})
+        problems.append(f"{where}: unknown reference field(s) {', '.join(extra)}")
+    scores = reference.get("scores") or {}
+    if not isinstance(scores, Mapping):
+        problem("reference.scores", "scores must map phases to care scores 1-5")
+        scores = {}
+    scores = dict(scores)
     for phase, score in scores.items():
         if phase not in domain.PHASES:
-            raise TrainingDataError(f"{where}: phase {phase!r} is not one of "
-                                    f"{', '.join(domain.PHASES)}")
-        if score not in domain.CARE_SCORES:
-            raise TrainingDataError(f"{where}: score of {phase} must be 1-5, not {score!r}")
+            problem(f"reference.scores.{phase}", f"phase {phase!r} is not one of "
+                    f"{', '.join(domain.PHASES)}")
+        elif score not in domain.CARE_SCORES:
+            problem(f"reference.scores.{phase}", f"score of {phase} must be 1-5, not "
+                    f"{score!r}")
     if "overall" not in scores:
-        raise TrainingDataError(f"{where}: the overall score is required")
-    problems = dict(reference.get("problems") or {})
-    for kind, harm in problems.items():
+        problem("reference.scores.overall", "the overall score is required")
+    case_problems = reference.get("problems") or {}
+    if not isinstance(case_problems, Mapping):
+        problem("reference.problems", "problems must map problem types to their harm")
+        case_problems = {}
+    case_problems = dict(case_problems)
+    for kind, harm in case_problems.items():
         if kind not in domain.PROBLEM_TYPES:
-            raise TrainingDataError(f"{where}: problem type {kind!r} is not one of "
-                                    f"{', '.join(domain.PROBLEM_TYPES)}")
-        if harm not in domain.HARM_VALUES:
-            raise TrainingDataError(f"{where}: harm of {kind} must be one of "
-                                    f"{', '.join(domain.HARM_VALUES)}")
+            problem(f"reference.problems.{kind}", f"problem type {kind!r} is not one of "
+                    f"{', '.join(domain.PROBLEM_TYPES)}")
+        elif harm not in domain.HARM_VALUES:
+            problem(f"reference.problems.{kind}", f"harm of {kind} must be one of "
+                    f"{', '.join(domain.HARM_VALUES)}, not {harm!r}")
     avoidability = reference.get("avoidability")
     if avoidability is not None and avoidability not in domain.AVOIDABILITY_SCORES:
-        raise TrainingDataError(f"{where}: avoidability must be 1-6 (RCP direction)")
-    themes = tuple(str(t) for t in reference.get("themes") or ())
+        problem("reference.avoidability", f"avoidability must be 1-6 (RCP direction), not "
+                f"{avoidability!r}")
+    raw_themes = reference.get("themes") or ()
+    if isinstance(raw_themes, str) or not isinstance(raw_themes, Sequence):
+        problem("reference.themes", "themes must be a list of theme ids")
+        raw_themes = ()
+    themes = tuple(str(t) for t in raw_themes)
     wrong = sorted(set(themes) - theme_ids) if theme_ids else []
     if wrong:
-        raise TrainingDataError(f"{where}: theme(s) {', '.join(wrong)} not in the codebook")
-    return TrainingCase(case_id, title, summary, care, scores, problems, avoidability, themes,
-                        panel, case_set)
+        problem("reference.themes", f"theme(s) {', '.join(wrong)} not in the codebook")
+    if len(problems) > found or case_id is None or care is None or title is None \
+            or summary is None:
+        return None
+    return TrainingCase(case_id, title, summary, care, scores, case_problems, avoidability,
+                        themes, panel, case_set)
 
 
 def parse_cases(data: Any, name: str = "<cases>", *,
                 theme_ids: Iterable[str] | None = None) -> list[TrainingCase]:
-    """Training cases from a parsed YAML document ``{case_set, panel, cases: [...]}``."""
+    """Training cases from a parsed YAML document ``{case_set, panel, cases: [...]}``.
+
+    Raises
+    ------
+    TrainingDataError
+        Listing every problem of the file (each naming the case and the field) under a line
+        saying how many: nothing is imported from a file with one.
+    """
     if theme_ids is None:
         from sjrlib.themes.codebook import shipped_codebook
 
         theme_ids = shipped_codebook().ids
     if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
         raise TrainingDataError(f"{name}: expected case_set, panel and a list of cases")
+    problems: list[str] = []
     case_set, panel = _text_value(data.get("case_set")), _text_value(data.get("panel"))
     if case_set is None or panel is None:
-        raise TrainingDataError(f"{name}: case_set and panel (who agreed the reference "
-                                "answers) are required")
-    cases = [_case(item, name, i, case_set, panel, set(theme_ids))
-             for i, item in enumerate(data["cases"], start=1)]
-    ids = [c.case_id for c in cases]
-    twice = sorted({i for i in ids if ids.count(i) > 1})
+        problems.append(f"{name}: case_set and panel (who agreed the reference answers) are "
+                        "required")
+    ids = [_text_value(item.get("id")) for item in data["cases"] if isinstance(item, Mapping)]
+    twice = sorted({i for i in ids if i is not None and ids.count(i) > 1})
+    cases = [_case(item, name, i, case_set or "", panel or "", set(theme_ids), problems,
+                   set(twice)) for i, item in enumerate(data["cases"], start=1)]
     if twice:
-        raise TrainingDataError(f"{name}: case id(s) {', '.join(twice)} appear twice")
-    return cases
+        problems.append(f"{name}: case id(s) {', '.join(twice)} appear twice")
+    if problems:
+        raise TrainingDataError(listed(name, problems))
+    return [c for c in cases if c is not None]
 
 
 def load_case_file(path: str | Path) -> list[TrainingCase]:
@@ -662,7 +709,10 @@ def cases_frame(cases: Sequence[TrainingCase], *, reference: bool) -> pd.DataFra
 # -------------------------------------------------------------------- calibration rounds ----
 @dataclass(frozen=True)
 class RoundSpec:
-    """A calibration round: cases (in order), a group of reviewers, a window."""
+    """A calibration round: cases (in order), a group of reviewers, a window.
+
+    Made as given; checked, every problem at once, when it is stored (:func:`insert_round`,
+    :meth:`RoundSpec.problems`)."""
 
     round_id: str
     name: str
@@ -672,27 +722,50 @@ class RoundSpec:
     members: tuple[tuple[str, str], ...]  # (organisation_code, reviewer_id)
     organisation_code: str | None = None  # an organisation's own round; None: national
 
-    def __post_init__(self) -> None:
-        if not self.round_id.strip() or not self.name.strip():
-            raise TrainingDataError("a round needs an id and a name")
+    def problems(self) -> list[str]:
+        """Everything wrong with the round as given, each naming its field: an id and a name,
+        at least one case and none twice, a window that closes on or after it opens, a
+        group. Checked with the store by :func:`check_round`."""
+        out = []
+        for name in ("round_id", "name"):
+            if not str(getattr(self, name)).strip():
+                out.append(f"{name}: a round needs an id and a name; {name} is empty")
         if not self.case_ids:
-            raise TrainingDataError(f"round {self.round_id}: name at least one training case")
-        if len(set(self.case_ids)) != len(self.case_ids):
-            raise TrainingDataError(f"round {self.round_id}: a case is named twice")
+            out.append("case_ids: name at least one training case")
+        twice = sorted({c for c in self.case_ids if self.case_ids.count(c) > 1})
+        if twice:
+            out.append(f"case_ids: case(s) {', '.join(twice)} named twice")
         if self.closes_on < self.opens_on:
-            raise TrainingDataError(f"round {self.round_id}: closes ({self.closes_on}) before "
-                                    f"it opens ({self.opens_on})")
+            out.append(f"closes_on: the round closes ({self.closes_on}) before it opens "
+                       f"({self.opens_on})")
         if not self.members:
-            raise TrainingDataError(f"round {self.round_id}: name the reviewers of the group")
+            out.append("members: name the reviewers of the group")
+        return out
 
 
-def insert_round(conn: Connection, spec: RoundSpec, *, by: str) -> None:
-    """Store a new round and its group (an id in use is refused)."""
+def check_round(conn: Connection, spec: RoundSpec) -> list[str]:
+    """Every problem of a new round (each naming its field): the spec's own
+    (:meth:`RoundSpec.problems`), an id in use, cases not in the store (all of them)."""
+    problems = spec.problems()
     taken = conn.execute(text("SELECT 1 FROM calibration_rounds WHERE round_id = :r"),
                          {"r": spec.round_id}).first()
     if taken is not None:
-        raise TrainingDataError(f"round {spec.round_id} exists already; choose another id")
-    load_cases(conn, list(spec.case_ids))  # every case stored
+        problems.insert(0, f"round_id: round {spec.round_id} exists already; choose another "
+                        "id")
+    stored = {c.case_id for c in load_cases(conn)}
+    unknown = [c for c in dict.fromkeys(spec.case_ids) if c not in stored]
+    if unknown:
+        problems.append(f"case_ids: training case(s) {', '.join(unknown)} are not in the store "
+                        "(sjr training cases import)")
+    return problems
+
+
+def insert_round(conn: Connection, spec: RoundSpec, *, by: str) -> None:
+    """Store a new round and its group; every problem of :func:`check_round` is listed first
+    (:class:`TrainingDataError`) and nothing is stored."""
+    problems = check_round(conn, spec)
+    if problems:
+        raise TrainingDataError(listed(f"round {spec.round_id}", problems, "created"))
     conn.execute(text(
         "INSERT INTO calibration_rounds (round_id, name, organisation_code, case_ids, opens_on, "
         "closes_on, created_by, created_at) VALUES (:r, :n, :o, :c, :a, :b, :by, :at)"),
@@ -867,7 +940,7 @@ def check_answer(values: Mapping[str, Any], where: str, *, codebook: Any,
                f"{', '.join(FORM_VERSIONS)} (blank: the 2017 form)")
     out["form_version"] = version
     if problems:
-        raise TrainingDataError(_listed(where, problems, "saved"))
+        raise TrainingDataError(listed(where, problems, "saved"))
     return out
 
 

@@ -86,6 +86,90 @@ def test_a_case_file_is_checked_where_it_enters(tmp_path):
             training.load_case_file(path)
 
 
+def test_a_case_file_names_every_problem_at_once(tmp_path):
+    """Before: a file with four problems took four runs, one problem each, and the unknown
+    theme behind the first was never named."""
+    first, second = training.shipped_cases()[:2]
+    text_ = training.cases_to_yaml([first, second])
+    bad = (text_.replace("overall: 4", "overall: 7", 1)
+           .replace("fictional: true", "fictional: false", 1)
+           .replace(first.title, "Mrs Jane Smith's fall", 1)
+           .replace("monitoring: 'yes'", "monitoring: maybe", 1)
+           .replace("- good_practice", "- not_a_theme", 1))
+    assert bad.count("not_a_theme") == 1 and "monitoring: maybe" in bad
+    path = tmp_path / "cases.yaml"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(TrainingDataError) as caught:
+        training.load_case_file(path)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "cases.yaml: 5 problems; nothing was imported"
+    one, two = f"  cases.yaml: case {first.case_id}", f"  cases.yaml: case {second.case_id}"
+    assert lines[1] == (f"{one}, field fictional: a training case must say fictional: true "
+                        "(cases are written for training, never taken from a real patient)")
+    assert lines[2].startswith(f"{one}, field title: holds what looks like an identifier "
+                               "(likely name")
+    assert lines[3] == (f"{one}, field reference.scores.overall: score of overall must be 1-5, "
+                        "not 7")
+    assert lines[4] == f"{one}, field reference.themes: theme(s) not_a_theme not in the codebook"
+    assert lines[5] == (f"{two}, field reference.problems.monitoring: harm of monitoring must "
+                        "be one of no, probably, yes, not 'maybe'")
+    assert len(lines) == 6
+    assert "Jane Smith" not in str(caught.value)
+
+
+def test_a_round_names_every_problem_at_once(governed_fresh, tmp_path):  # noqa: F811
+    """Before: sjr training round create with a window closing before it opens, a case not in
+    the store and a reviewer of another organisation said only the window; the rest were never
+    named. Now all three, refused (a reviewer outside the lead's scope) and audited; nothing
+    is created."""
+    from typer.testing import CliRunner
+
+    from sjrlib.cli import app
+
+    gov = governed_fresh
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_training_cases(training.shipped_cases())
+    opens, closes = TODAY + dt.timedelta(days=20), TODAY + dt.timedelta(days=5)
+    result = CliRunner().invoke(app, [
+        "training", "round", "create", "CAL-BAD", "--name", "Bad", "--cases",
+        "TC-2026-01,NOPE", "--reviewer", f"{gov.org_b}:B-REVIEWER", "--opens", str(opens),
+        "--closes", str(closes), "--db", gov.app_url],
+        env={"SJR_USER": "lead_a", "JUPYTERHUB_USER": None,
+             "SJR_CONFIG": str(tmp_path / "none")})
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        "sjr training: refused: round CAL-BAD: 3 problems; nothing was created",
+        f"  members: reviewers of {gov.org_b} are outside the scope of 'lead_a'",
+        f"  closes_on: the round closes ({closes}) before it opens ({opens})",
+        "  case_ids: training case(s) NOPE are not in the store (sjr training cases import)"]
+    with open_session("national", gov.app_url, tool="test") as national:
+        assert national.calibration_rounds().empty
+        # the programme team: every problem too, the round id in use among them
+        national.create_calibration_round(RoundSpec(
+            "R1", "Round one", ("TC-2026-01",), TODAY, TODAY,
+            ((gov.org_a, gov.reviewer_id),), None))
+        with pytest.raises(TrainingDataError) as caught:
+            national.create_calibration_round(RoundSpec(
+                "R1", "Again", ("TC-2026-01", "NOPE", "TC-2026-01"), TODAY, TODAY,
+                (("XX9", "someone"),), None))
+        assert str(caught.value).splitlines() == [
+            "round R1: 4 problems; nothing was created",
+            "  round_id: round R1 exists already; choose another id",
+            "  case_ids: case(s) TC-2026-01 named twice",
+            "  case_ids: training case(s) NOPE are not in the store (sjr training cases "
+            "import)",
+            "  members: unknown organisation(s) XX9"]
+    owner = store.get_engine(gov.owner_url)
+    try:
+        with owner.connect() as conn:
+            reasons = list(conn.execute(text(
+                "SELECT scope FROM audit_log WHERE action = 'calibration_rounds.create.denied'"
+            )).scalars())
+    finally:
+        owner.dispose()
+    assert len(reasons) == 1 and "NOPE" in reasons[0] and "closes_on" in reasons[0]
+
+
 def test_trainer_rows_are_checked_with_row_and_field():
     bad = _trainers()
     bad.loc[1, "region"] = "Atlantis"

@@ -105,8 +105,10 @@ def test_a_training_case_holding_an_identifier_is_refused(tmp_path):
                     encoding="utf-8")
     with pytest.raises(TrainingDataError) as caught:
         training.load_case_file(path)
-    assert str(caught.value).startswith(f"cases.yaml: case {case.case_id}, field title: holds "
-                                        "what looks like an identifier (NHS number")
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "cases.yaml: 1 problem; nothing was imported"
+    assert lines[1].startswith(f"  cases.yaml: case {case.case_id}, field title: holds what "
+                               "looks like an identifier (NHS number")
     assert "943 476 5919" not in str(caught.value)
 
 

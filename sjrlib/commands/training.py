@@ -260,19 +260,24 @@ def round_create(
                                      "round it is (a lead's own; none for a national round)."),
     db: str = DB_OPTION,
 ) -> None:
-    """Create a calibration round: cases, a group of reviewers, a window."""
-    from data_access.training import RoundSpec, TrainingDataError
+    """Create a calibration round: cases, a group of reviewers, a window. Every problem is
+    named at once; nothing is created while there is one."""
+    from data_access.training import RoundSpec, listed
 
+    dates, wrong = {}, []
+    for option, value in (("--opens", opens), ("--closes", closes)):
+        try:
+            dates[option] = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            wrong.append(f"{option}: {value!r} is not a date written YYYY-MM-DD")
+    if wrong:
+        _fail(listed(f"round {round_id}", wrong, "created"))
     session = _open(db)
     orgs = session.organisation_codes
     own = orgs[0] if orgs is not None and len(orgs) == 1 else None
-    try:
-        spec = RoundSpec(round_id, name, tuple(c.strip() for c in cases.split(",") if c.strip()),
-                         dt.date.fromisoformat(opens), dt.date.fromisoformat(closes),
-                         _members(reviewers, own), organisation or own)
-    except (ValueError, TrainingDataError) as exc:
-        session.close()
-        _fail(str(exc))
+    spec = RoundSpec(round_id, name, tuple(c.strip() for c in cases.split(",") if c.strip()),
+                     dates["--opens"], dates["--closes"], _members(reviewers, own),
+                     organisation or own)
     _through(session, lambda: session.create_calibration_round(spec))
     typer.echo(f"Created round {round_id}: {len(spec.case_ids)} case(s), "
                f"{len(spec.members)} reviewer(s), {spec.opens_on} to {spec.closes_on}")
