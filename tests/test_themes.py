@@ -124,10 +124,12 @@ def test_retired_theme_stays_readable_but_is_not_active(tmp_path):
     ('version: "2026.2"\nthemes: []\n', "non-empty list"),
     ('version: "2026.2"\nthemes: [{id: Bad-Id, label: A, definition: d}]\n', "lower-case"),
     ('version: "2026.2"\nthemes: [{id: a, label: A, definition: d}, '
-     '{id: a, label: B, definition: d}]\n', "theme a: id 'a' appears twice"),
-    ('version: "2026.2"\nthemes: [{id: a, label: A}]\n', "theme 1 (a): definition is missing"),
+     '{id: a, label: B, definition: d}]\n',
+     "theme 2 (a), field id: id 'a' is also the id of theme 1"),
+    ('version: "2026.2"\nthemes: [{id: a, label: A}]\n',
+     "theme 1 (a), field definition: definition is missing"),
     ('version: "2026.2"\nthemes: [{id: a, label: A, definition: d, colour: red}]\n',
-     "theme 1: unknown field(s) colour"),
+     "theme 1 (a): unknown field(s) colour"),
     ('version: "2026.2"\nthemes: [{id: a, label: A, definition: d, retired: yes please}]\n',
      "retired is 'yes please'"),
     ('version: "2026.2"\nthemes: [{id: a, label: A, definition: d, retired: true}]\n',
@@ -147,9 +149,9 @@ def test_bad_yaml_codebook_is_named(tmp_path, body, message):
     ("id,label,definition,examples,version,retired\na,A,d,x,2026.2,false\n"
      "b,B,d,y,2026.3,false\n", "different versions"),
     ("id,label,definition,examples,version,retired\na,A,d,x,2026.2,maybe\n",
-     "row 2: retired is 'maybe'"),
+     "row 2 (a), column retired: retired is 'maybe'"),
     ("id,label,definition,examples,version,retired\na,A,,x,2026.2,false\n",
-     "row 2 (a): definition is missing"),
+     "row 2 (a), column definition: definition is missing"),
 ])
 def test_bad_csv_codebook_is_named(tmp_path, rows, message):
     path = tmp_path / "mine.csv"
@@ -157,6 +159,65 @@ def test_bad_csv_codebook_is_named(tmp_path, rows, message):
     with pytest.raises(cb.CodebookError, match="mine.csv") as err:
         cb.load_codebook(path)
     assert message in str(err.value)
+
+
+def _a_bad_codebook_csv(path: Path) -> Path:
+    """The shipped codebook as CSV, with five problems in it (as an edited copy may have)."""
+    rows = list(csv.reader(cb.codebook_to_csv(cb.shipped_codebook()).splitlines()))
+    for row in rows[1:]:
+        row[4] = "2026.4"
+    rows[3][0] = "sepsis"  # row 4: the id of row 5 too
+    rows[6][1] = ""  # row 7: no label
+    rows[8][5] = "maybe"  # row 9: retired neither true nor false
+    rows[10][4] = "2026.9"  # row 11: another version
+    rows[11][0] = "Patient Flow!"  # row 12: not an id
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+EVERY_PROBLEM = [
+    "  book.csv, column version: rows carry different versions (2026.4 (rows 2-10, 12-14), "
+    "2026.9 (row 11)); a file holds one version",
+    "  book.csv, row 5 (sepsis), column id: id 'sepsis' is also the id of row 4; each theme "
+    "has its own id",
+    "  book.csv, row 7 (prevention), column label: label is missing or empty",
+    "  book.csv, row 9 (end_of_life), column retired: retired is 'maybe'; write true or false",
+    "  book.csv, row 12, column id: id 'Patient Flow!' must be lower-case letters, digits and _ "
+    "(at most 40, starting with a letter)",
+]
+
+
+def test_every_problem_of_a_codebook_file_is_listed(tmp_path):
+    """Before: only the first problem found ('row 9: retired is 'maybe'' here; with that one
+    put right, only 'rows carry different versions'), so a file took a check per problem."""
+    path = _a_bad_codebook_csv(tmp_path / "book.csv")
+    with pytest.raises(cb.CodebookError) as err:
+        cb.load_codebook(path)
+    assert [f"  {p}" for p in err.value.problems] == EVERY_PROBLEM
+    checked = _run("themes", "codebook", "check", str(path))
+    assert checked.exit_code == 1
+    assert checked.output.splitlines() == [
+        "sjr themes: book.csv: 5 problems; the codebook is not valid", *EVERY_PROBLEM]
+    # a blank row is skipped and counted: the rows after it keep their numbers
+    text = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(text[:3] + [",,,,,"] + text[3:]) + "\n", encoding="utf-8")
+    with pytest.raises(cb.CodebookError) as err:
+        cb.load_codebook(path)
+    assert "row 13, column id: id 'Patient Flow!'" in err.value.problems[-1]
+    yaml_book = tmp_path / "book.yaml"
+    yaml_book.write_text('version: 2026.2\nthemes: [{id: a, label: A, definition: d}, '
+                         '{id: B, label: a, definition: d, retired: maybe}]\n',
+                         encoding="utf-8")
+    with pytest.raises(cb.CodebookError) as err:
+        cb.load_codebook(yaml_book)
+    assert list(err.value.problems) == [
+        'book.yaml, field version: version 2026.2 must be quoted text, e.g. "2026.1"',
+        "book.yaml, theme 2, field id: id 'B' must be lower-case letters, digits and _ (at "
+        "most 40, starting with a letter)",
+        "book.yaml, theme 2, field retired: retired is 'maybe'; write true or false",
+        "book.yaml, theme 2, field label: label 'a' is also the label of theme 1; each theme "
+        "has its own label"]
 
 
 # --- the evaluation statements --------------------------------------------------------------
@@ -275,7 +336,9 @@ def test_cli_codebook_list_export_check(tmp_path):
     refused = _run("themes", "codebook", "check", str(bad))
     assert refused.exit_code == 1
     assert refused.output.strip().splitlines() == [
-        "sjr themes: bad.yaml: theme 1 (a): label is missing or empty"]
+        "sjr themes: bad.yaml: 2 problems; the codebook is not valid",
+        "  bad.yaml, theme 1 (a), field label: label is missing or empty",
+        "  bad.yaml, theme 1 (a), field definition: definition is missing or empty"]
     assert _run("themes", "codebook", "export", str(tmp_path / "book.txt")).exit_code == 1
     assert _run("themes", "codebook", "export", str(tmp_path / "no" / "b.csv")).exit_code == 1
 

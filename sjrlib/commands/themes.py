@@ -24,12 +24,13 @@ def _fail(message: str) -> None:
 
 
 def _codebook(path: Path | None):
+    """The codebook of a file (``None``: the shipped one), or one line naming every problem."""
     from sjrlib.themes.codebook import CodebookError, load_codebook, shipped_codebook
 
     try:
         return load_codebook(path) if path is not None else shipped_codebook()
     except CodebookError as exc:
-        _fail(str(exc))
+        _fail(exc.listing())
 
 
 @codebook_app.command("list")
@@ -69,7 +70,8 @@ def codebook_export(
 @codebook_app.command("check")
 def codebook_check(file: Path = typer.Argument(..., help="A codebook file (.yaml or .csv).")
                    ) -> None:
-    """Check a codebook file before importing it: version, ids, labels, examples."""
+    """Check a codebook file before importing it: version, ids, labels, examples. Every
+    problem is listed, by row and column (CSV) or theme and field (YAML)."""
     codebook = _codebook(file)
     typer.echo(f"{file.name}: codebook {codebook.version} is valid "
                f"({len(codebook.active)} active, "
@@ -101,7 +103,12 @@ def codebook_import(
     A theme is never dropped: a new version keeps every theme of the earlier ones, retiring
     those no longer to be used, so reviews coded with them stay readable.
     """
-    codebook = _codebook(file)
+    from sjrlib.themes.codebook import CodebookError, load_codebook
+
+    try:
+        codebook = load_codebook(file)
+    except CodebookError as exc:
+        _fail(exc.listing("nothing was stored"))
     session = _open(db)
     version = _through(session, lambda: session.import_codebook(codebook))
     typer.echo(f"Stored codebook {version}: {len(codebook.active)} active theme(s), "
