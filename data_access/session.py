@@ -1658,9 +1658,12 @@ def _themes_codebook_row(conn: Connection, version: str | None) -> tuple[str, st
     else:
         row = conn.execute(text("SELECT version, codebook FROM codebook_versions "
                                 "WHERE version = :v"), {"v": version}).first()
+    if row is None and version:
+        raise ValueError(f"no codebook {version} in the store")
     if row is None:
-        raise ValueError(f"no codebook {version} in the store" if version else
-                         "no codebook in the store; run sjr init-db")
+        from sjrlib.themes.codebook import NoStoredCodebook
+
+        raise NoStoredCodebook("no codebook in the store; run sjr init-db")
     return str(row[0]), str(row[1])
 
 

@@ -317,10 +317,42 @@ def test_cli_add_list_update_export(governed_fresh, tmp_path):  # noqa: F811
 
 
 def test_cli_measures_lists_every_allowed_measure():
-    result = CliRunner().invoke(app, ["actions", "measures"])
+    result = CliRunner().invoke(app, ["actions", "measures", "--shipped"])
     assert result.exit_code == 0
-    for m in measures.allowed_measures():
-        assert m.id in result.output
+    assert result.output.splitlines()[0] == "Measures under codebook 2026.1 (shipped with sjr):"
+    assert [line.split()[0] for line in result.output.splitlines()[1:]] == \
+        [m.id for m in measures.allowed_measures(BOOK)]
+
+
+def test_cli_measures_are_those_of_the_stores_codebook(governed_fresh, tmp_path):  # noqa: F811
+    """Before: `sjr actions measures` listed the shipped codebook's (theme:patient_flow, no
+    theme:nutrition) after the programme team stored 2026.2, while `actions import` checked
+    a measure against 2026.2 and refused theme:patient_flow."""
+    from test_themes import _codebook_2026_2
+
+    gov = governed_fresh
+    book = _codebook_2026_2()
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_codebook(book)
+    result = CliRunner().invoke(app, ["actions", "measures", "--db", gov.app_url],
+                                env={"SJR_USER": "lead_a", "JUPYTERHUB_USER": None,
+                                     "SJR_CONFIG": str(tmp_path / "none")})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Measures under codebook 2026.2 (the latest stored in ")
+    listed = [line.split()[0] for line in lines[1:]]
+    assert listed == [m.id for m in measures.allowed_measures(book)]
+    assert "theme:nutrition" in listed and "theme:patient_flow" not in listed
+    assert "% of coded reviews coded 'Timely senior review'" in result.output
+    assert _last(gov.owner_url)[:2] == ("lead_a", "codebook")
+    with open_session("lead_a", gov.app_url, tool="test") as lead:  # what the lead may record
+        lead.record_action("Nutrition round", owner_role="Ward manager", agreed_on="2021-06-01",
+                           measure="theme:nutrition", change_month="2021-07")
+        with pytest.raises(ValueError, match="'patient_flow' is not an active theme of "
+                                             "codebook 2026.2"):
+            lead.record_action("Bed meeting", owner_role="Site manager",
+                               agreed_on="2021-06-01", measure="theme:patient_flow",
+                               change_month="2021-07")
 
 
 def test_a_register_file_round_trips_all_or_nothing(governed_fresh, tmp_path):  # noqa: F811

@@ -32,16 +32,11 @@ NO_DATA = {
     "demo-data": "the operator's: only on an empty or synthetic store (test_demo_store.py)",
     "disclosure check": "reads report files a reader has, never the store "
                         "(test_disclosure_check.py)",
-    "themes codebook list": "reads the shipped codebook or a file given; no store (test_themes.py)",
-    "themes codebook export": "writes a codebook (no review data) to a file; no store "
-                              "(test_themes.py)",
     "themes codebook check": "checks a codebook file; no store (test_themes.py)",
     "themes suggest": "suggests themes for text given on the command line; no store "
                       "(test_themes.py)",
     "report pdf": "prints report pages the person already has to PDF; no store "
                   "(test_board_pack.py)",
-    "actions measures": "lists the measures of the shipped codebook; no store "
-                        "(test_actions.py)",
 }
 """Commands that read or write no review data themselves, and where they are tested."""
 
@@ -106,6 +101,14 @@ DOOR: dict[str, Door] = {
                                               _new_codebook(f["out"])], "demo-programme",
                                    ("demo-lead", "demo-reviewer", "demo-admin",
                                     "demo-researcher", *STRANGERS), "codebook.import"),
+    # The codebook holds no review data and every role may read it; its reads are audited.
+    "themes codebook list": Door(lambda f: ["themes", "codebook", "list"], "demo-programme",
+                                 STRANGERS, "codebook"),
+    "themes codebook export": Door(lambda f: ["themes", "codebook", "export",
+                                              f["out"] / "codebook-out.yaml"],
+                                   "demo-programme", STRANGERS, "codebook"),
+    "actions measures": Door(lambda f: ["actions", "measures"], "demo-lead", STRANGERS,
+                             "codebook"),
     "themes train": Door(lambda f: ["themes", "train", "--store", "--out",
                                         f["out"] / "themes-model.joblib"], "demo-lead",
                          ("demo-programme", "demo-admin", "demo-researcher", *STRANGERS),

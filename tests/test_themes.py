@@ -322,13 +322,17 @@ def _run(*args: str, **kw):
 
 
 def test_cli_codebook_list_export_check(tmp_path):
-    listed = _run("themes", "codebook", "list")
+    listed = _run("themes", "codebook", "list", "--shipped")
     assert listed.exit_code == 0
+    assert listed.output.startswith("Codebook 2026.1 (shipped with sjr): 13 active theme(s)")
     assert "escalation_planning    Treatment escalation and resuscitation decisions" \
         in listed.output
     out = tmp_path / "book.yaml"
-    assert _run("themes", "codebook", "export", str(out)).exit_code == 0
+    assert _run("themes", "codebook", "export", str(out), "--shipped").exit_code == 0
     assert cb.load_codebook(out) == cb.shipped_codebook()
+    again = _run("themes", "codebook", "list", "--file", str(out), "--active")
+    assert again.output.splitlines()[0] == ("Codebook 2026.1 (from the file book.yaml): 13 "
+                                            "active theme(s), 0 retired")
     checked = _run("themes", "codebook", "check", str(out))
     assert checked.exit_code == 0 and "2026.1 is valid (13 active, 0 retired)" in checked.output
     bad = tmp_path / "bad.yaml"
@@ -525,6 +529,85 @@ def test_cli_train_from_the_store_uses_its_codebook(governed_fresh, tmp_path):  
     assert refused.exit_code == 1
     assert refused.output.startswith("sjr themes: refused: a programme_team may not read the "
                                      "judgement text")
+
+
+def _codebook_2026_2() -> cb.Codebook:
+    """The programme team's next version: patient_flow retired, senior_review relabelled,
+    nutrition added."""
+    import dataclasses
+
+    themes = [dataclasses.replace(t, retired=t.id == "patient_flow",
+                                  label="Timely senior review" if t.id == "senior_review"
+                                  else t.label) for t in cb.shipped_codebook().themes]
+    themes.append(cb.Theme("nutrition", "Nutrition and hydration",
+                           "Whether the patient ate and drank enough.", ("no MUST score",)))
+    return cb.Codebook("2026.2", tuple(themes))
+
+
+def _last_entry(url: str) -> tuple[str, str, dict]:
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT username, action, scope FROM audit_log "
+                                    "ORDER BY id DESC LIMIT 1")).one()
+    finally:
+        engine.dispose()
+    return row[0], row[1], json.loads(row[2])
+
+
+def test_cli_codebook_list_and_export_read_the_store(governed_fresh, tmp_path,  # noqa: F811
+                                                     monkeypatch):
+    """Before: after the programme team imported 2026.2, `list` still printed 'Codebook
+    2026.1' with the old labels and `export` could only write the shipped codebook (neither
+    had --db), so the stored codebook could not be read back to edit into the next one."""
+    from sqlalchemy.engine import make_url
+
+    gov = governed_fresh
+    env = {"SJR_USER": "national", "JUPYTERHUB_USER": None, "SJR_DATABASE_URL": None}
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_codebook(_codebook_2026_2())
+    url = gov.app_url
+    where = make_url(url).render_as_string(hide_password=True)
+    listed = _run("themes", "codebook", "list", "--db", url, env=env)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0] == (f"Codebook 2026.2 (the latest stored in {where}): 13 active theme(s), "
+                        "1 retired")
+    assert "senior_review          Timely senior review" in lines
+    assert "patient_flow           Patient flow and the organisation of care  (retired)" in lines
+    assert lines[-1] == "nutrition              Nutrition and hydration"
+    assert _last_entry(gov.owner_url)[:2] == ("national", "codebook")  # an audited read
+    assert _last_entry(gov.owner_url)[2]["version"] == "2026.2"
+    out = tmp_path / "next.csv"
+    exported = _run("themes", "codebook", "export", str(out), "--db", url,
+                    env={**env, "SJR_USER": "lead_a"})  # every role may read the codebook
+    assert exported.output == (f"Wrote codebook 2026.2 (the latest stored in {where}; 14 "
+                               f"themes) to {out}\n")
+    assert cb.load_codebook(out) == _codebook_2026_2()
+    older = _run("themes", "codebook", "list", "--version", "2026.1", "--db", url, env=env)
+    assert older.output.splitlines()[0] == (f"Codebook 2026.1 (stored in {where}): 13 active "
+                                            "theme(s), 0 retired")
+    shipped = _run("themes", "codebook", "list", "--shipped", "--db", url, env=env)
+    assert shipped.output.splitlines()[0] == ("Codebook 2026.1 (shipped with sjr): 13 active "
+                                              "theme(s), 0 retired")
+    stranger = _run("themes", "codebook", "list", "--db", url,
+                    env={**env, "SJR_USER": "someone-else"})
+    assert stranger.exit_code == 1 and stranger.output.startswith("sjr themes: refused")
+    assert _last_entry(gov.owner_url)[:2] == ("someone-else", "session.denied")
+    # a bad file: every problem, nothing stored
+    bad = _run("themes", "codebook", "import", str(_a_bad_codebook_csv(tmp_path / "book.csv")),
+               "--db", url, env=env)
+    assert bad.exit_code == 1
+    assert bad.output.splitlines() == ["sjr themes: book.csv: 5 problems; nothing was stored",
+                                       *EVERY_PROBLEM]
+    with open_session("national", url, tool="test") as national:
+        assert national.codebook().version == "2026.2"
+    # no store where it is looked for: refused, nothing created, the way to the shipped one
+    monkeypatch.chdir(tmp_path)
+    missing = _run("themes", "codebook", "list", env=env)
+    assert missing.exit_code == 1
+    assert missing.output.startswith(f"sjr themes: no store at {tmp_path / 'data' / 'sjr.db'}")
+    assert "--shipped" in missing.output and not (tmp_path / "data").exists()
 
 
 def test_a_model_trained_for_a_newer_codebook_stays_in_use(tmp_path):

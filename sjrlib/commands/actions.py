@@ -1,8 +1,9 @@
 """``sjr actions``: the action register (what was done about the learning, and its measure).
 
-Every command but ``measures`` goes through the governed session of whoever runs it: an
-organisation lead records, updates and exports their organisation's actions; the programme team
-lists and exports every organisation's (``shared/spec/learning.md``, "Actions and impact").
+Every command goes through the governed session of whoever runs it: an organisation lead
+records, updates and exports their organisation's actions; the programme team lists and exports
+every organisation's (``shared/spec/learning.md``, "Actions and impact"); ``measures`` reads the
+store's codebook, which every role may read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ actions_app = typer.Typer(help="The action register: actions taken on the learni
 
 _DB = typer.Option(None, "--db", metavar="URL", help="Database URL; default $SJR_DATABASE_URL, "
                    "else sqlite:///data/sjr.db.")
+
+
+# ``measures`` may go without a store (--shipped): see sjrlib.commands.themes._STORE
+_STORE = typer.Option(None, "--db", metavar="URL", help="Database URL; default "
+                      "$SJR_DATABASE_URL, else sqlite:///data/sjr.db.")
 
 
 def _fail(message: str) -> None:
@@ -173,11 +179,22 @@ def import_(
 
 
 @actions_app.command("measures")
-def measures() -> None:
-    """List the measures an action may name (from the shipped codebook's themes)."""
+def measures(
+    shipped: bool = typer.Option(False, "--shipped", help="The measures of the codebook "
+                                 "shipped with sjr (2026.1) instead of the store's."),
+    store: str = _STORE,
+) -> None:
+    """List the measures an action may name: one per phase of care, one per active theme of
+    the store's latest codebook (the one an action is checked against), and the share of
+    deaths reviewed. Reading the store's codebook is audited."""
+    from sjrlib.commands.themes import store_codebook
     from sjrlib.measures import allowed_measures
+    from sjrlib.themes.codebook import shipped_codebook
 
-    for m in allowed_measures():
+    book, source = ((shipped_codebook(), "shipped with sjr") if shipped
+                    else store_codebook(store, fail=_fail))
+    typer.echo(f"Measures under codebook {book.version} ({source}):")
+    for m in allowed_measures(book):
         typer.echo(f"{m.id:28s} {m.label} ({'higher' if m.improvement == 'increase' else 'lower'}"
                    " is better)")
 

@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -33,15 +34,81 @@ def _codebook(path: Path | None):
         _fail(exc.listing())
 
 
+_DB = typer.Option(None, "--db", metavar="URL", help="Database URL; default "
+                   "$SJR_DATABASE_URL, else sqlite:///data/sjr.db.")
+# The store is optional where --file or --shipped may stand for it: its parameter is not named
+# ``db``, so sjr's check for a missing store (sjrlib.cli.missing_store) leaves it to
+# store_codebook, which refuses a missing store only when it is to be read.
+_STORE = typer.Option(None, "--db", metavar="URL", help="Database URL; default "
+                      "$SJR_DATABASE_URL, else sqlite:///data/sjr.db.")
+_FILE = typer.Option(None, "--file", help="A codebook file instead of the store's.")
+_SHIPPED = typer.Option(False, "--shipped", help="The codebook shipped with sjr (2026.1) "
+                        "instead of the store's.")
+_VERSION = typer.Option(None, "--version", metavar="VERSION", help="A stored version "
+                        "(default: the latest imported).")
+
+
+def store_codebook(db: str | None, version: str | None = None, *,
+                   fail: Any = None) -> tuple[Any, str]:
+    """The store's codebook (``version``, default the latest imported) read through the
+    governed session of whoever runs the command (audited as ``codebook``), and words saying
+    where it came from. A store that holds none gives the shipped codebook, and says so; a
+    store that does not exist is refused (nothing is created)."""
+    import os
+
+    from data_access.database import DEFAULT_URL, missing_sqlite_file
+    from data_access.store import existing_store_url, init_db
+    from sjrlib.themes.codebook import NoStoredCodebook, shipped_codebook
+
+    fail = fail or _fail
+    missing = missing_sqlite_file(db or os.environ.get("SJR_DATABASE_URL") or DEFAULT_URL)
+    if missing is not None:
+        fail(f"no store at {missing}; nothing was created. Name the store with --db or "
+             "SJR_DATABASE_URL, or read the codebook shipped with sjr with --shipped.")
+    url = existing_store_url(db)
+    init_db(url)
+    session = open_cli_session(url, fail=fail)
+    where = session.database_url.render_as_string(hide_password=True)
+
+    def read() -> Any:
+        try:
+            return session.codebook(version)
+        except NoStoredCodebook:  # revision 0006 stores 2026.1: a store whose rows were removed
+            return None
+
+    book = run_call(session, read, fail=fail)
+    if book is None:
+        return shipped_codebook(), f"shipped with sjr; the store {where} holds none"
+    return book, (f"stored in {where}" if version else f"the latest stored in {where}")
+
+
+def _chosen(file: Path | None, shipped: bool, version: str | None, db: str | None
+            ) -> tuple[Any, str]:
+    """The codebook a command is asked for: ``--file``, ``--shipped``, else the store's."""
+    if file is not None and shipped:
+        _fail("give --file or --shipped, not both")
+    if version is not None and (file is not None or shipped):
+        _fail("--version names a stored codebook; leave out --file and --shipped")
+    if file is not None:
+        return _codebook(file), f"from the file {file.name}"
+    if shipped:
+        return _codebook(None), "shipped with sjr"
+    return store_codebook(db, version)
+
+
 @codebook_app.command("list")
 def codebook_list(
-    file: Path = typer.Option(None, "--file", help="A codebook file (default: the shipped "
-                              "codebook 2026.1)."),
+    file: Path = _FILE,
+    shipped: bool = _SHIPPED,
+    version: str = _VERSION,
     retired: bool = typer.Option(True, "--retired/--active", help="Show retired themes too."),
+    store: str = _STORE,
 ) -> None:
-    """List the themes of a codebook: id, label, and whether retired."""
-    codebook = _codebook(file)
-    typer.echo(f"Codebook {codebook.version}: {len(codebook.active)} active theme(s)")
+    """List the themes of the store's codebook (or of --file, or --shipped): id, label, and
+    whether retired. Reading the store's is audited."""
+    codebook, source = _chosen(file, shipped, version, store)
+    typer.echo(f"Codebook {codebook.version} ({source}): {len(codebook.active)} active "
+               f"theme(s), {len(codebook.themes) - len(codebook.active)} retired")
     for t in codebook.themes:
         if t.retired and not retired:
             continue
@@ -51,20 +118,26 @@ def codebook_list(
 @codebook_app.command("export")
 def codebook_export(
     out: Path = typer.Argument(..., help="The file to write (.yaml or .csv)."),
-    file: Path = typer.Option(None, "--file", help="The codebook to export (default: the "
-                              "shipped codebook 2026.1)."),
+    file: Path = _FILE,
+    shipped: bool = _SHIPPED,
+    version: str = _VERSION,
+    store: str = _STORE,
 ) -> None:
-    """Write a codebook as YAML or CSV, to edit and import as a new version."""
+    """Write the store's codebook (or --file's, or --shipped) as YAML or CSV, to edit and
+    import as a new version. Reading the store's is audited."""
     from sjrlib.themes.codebook import CodebookError, export_codebook
 
-    codebook = _codebook(file)
+    if out.suffix.lower() not in (".yaml", ".yml", ".csv"):
+        _fail(f"{out.name}: a codebook is written as .yaml or .csv")
     if not out.parent.is_dir():
         _fail(f"{out}: no such folder {out.parent}")
+    codebook, source = _chosen(file, shipped, version, store)
     try:
         export_codebook(codebook, out)
     except CodebookError as exc:
         _fail(str(exc))
-    typer.echo(f"Wrote codebook {codebook.version} ({len(codebook.themes)} themes) to {out}")
+    typer.echo(f"Wrote codebook {codebook.version} ({source}; {len(codebook.themes)} themes) "
+               f"to {out}")
 
 
 @codebook_app.command("check")
@@ -95,8 +168,7 @@ def _through(session, call):
 @codebook_app.command("import")
 def codebook_import(
     file: Path = typer.Argument(..., help="A codebook file (.yaml or .csv) with a new version."),
-    db: str = typer.Option(None, "--db", metavar="URL", help="Database URL; default "
-                           "$SJR_DATABASE_URL, else sqlite:///data/sjr.db."),
+    db: str = _DB,
 ) -> None:
     """Store a new version of the codebook (programme team); later codes use it.
 

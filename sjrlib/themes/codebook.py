@@ -31,6 +31,7 @@ __all__ = [
     "SHIPPED_VERSION",
     "Codebook",
     "CodebookError",
+    "NoStoredCodebook",
     "Theme",
     "codebook_to_csv",
     "codebook_to_yaml",
@@ -75,6 +76,11 @@ class CodebookError(ValueError):
         n = len(self.problems)
         return "\n".join([f"{self.name}: {n} problem{'s' * (n != 1)}; {outcome}",
                           *(f"  {p}" for p in self.problems)])
+
+
+class NoStoredCodebook(ValueError):
+    """The store holds no codebook (revision ``0006_themes`` stores the shipped one, so only a
+    store whose rows were removed)."""
 
 
 def _refuse(name: str, problems: Sequence[str]) -> NoReturn:
