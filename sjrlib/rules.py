@@ -1025,9 +1025,14 @@ def _followers(t: Table) -> pd.DataFrame:
     stored = known[_mask(follows.notna()) & _mask(known["review_stage"] == "second")]
     if not len(stored):
         return pd.DataFrame(columns=columns)
-    file_ids = t.text["review_id"].where(pd.Series(t.present["review_id"]))
-    position = pd.Index(file_ids.astype(object)).get_indexer(
-        stored["second_review_of"].astype(object))
+    file_ids = t.text["review_id"].where(pd.Series(t.present["review_id"])).astype(object)
+    # a repeated or blank review_id is review_id_unique's (or required's) to report: look up
+    # each id's first row, as _target_of_second_review does (an index of repeated ids cannot
+    # be looked up at all: the import stopped on pandas' InvalidIndexError)
+    first = (file_ids.notna() & ~file_ids.duplicated()).to_numpy()
+    hit = pd.Index(file_ids[first]).get_indexer(stored["second_review_of"].astype(object))
+    position = np.full(len(hit), -1)
+    position[hit >= 0] = np.flatnonzero(first)[hit[hit >= 0]]
     here = (position >= 0) & ~_mask(stored.index.to_series().isin(file_ids.dropna()))
     out = stored[here]
     return pd.DataFrame({

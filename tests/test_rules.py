@@ -295,6 +295,28 @@ def test_review_rules_pass_without_the_break():
                      known_reviews=FOLLOWED) == []
 
 
+def test_repeated_or_blank_ids_are_reported_when_the_store_holds_second_stage_reviews():
+    """Every real store holds second-stage reviews, so followed_by_second_stage looks the file's
+    ids up against them. A file repeating a review_id, or with two blank ones, stopped the
+    import there with pandas' "InvalidIndexError: Reindexing only valid with uniquely valued
+    Index objects" instead of the rows that break review_id_unique (acceptance audit,
+    2026-12-06); the rule looks up each id's first row."""
+    assert errors_of([review(review_id="X1"), review(review_id="X2", case_id="C-0002"),
+                      review(review_id="X1", case_id="C-0003", sex="male")],
+                     known_reviews=FOLLOWED) == [(2, "review_id", "review_id_unique"),
+                                                 (4, "review_id", "review_id_unique")]
+    assert errors_of([review(review_id=""), review(review_id="", case_id="C-0002")],
+                     known_reviews=FOLLOWED) == [(2, "review_id", "required"),
+                                                 (3, "review_id", "required")]
+    # R1 twice, the second changing the case R2 follows: the repeat is named, and the
+    # follower rule still reads R1 at its first row
+    assert errors_of([review(), review(case_id="C-0002")], known_reviews=FOLLOWED) == [
+        (2, "review_id", "review_id_unique"), (3, "review_id", "review_id_unique")]
+    assert errors_of([review(case_id="C-0002"), review()], known_reviews=FOLLOWED) == [
+        (2, "review_id", "review_id_unique"), (2, "case_id", "followed_by_second_stage"),
+        (3, "review_id", "review_id_unique")]
+
+
 def test_missing_required_column_is_reported_at_the_header():
     frame = pd.DataFrame([review()]).drop(columns=["review_id", "score_overall"])
     with pytest.raises(ValidationFailed) as caught:

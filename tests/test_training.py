@@ -414,3 +414,52 @@ def test_a_saved_answer_is_screened_and_names_only_the_forms_phases_and_active_t
         me.save_calibration_answer("R1", "TC-2026-01", {**draft, "comments": {"overall": "Poor."},
                                                         "themes": ["nutrition"]})
         assert list(me.calibration_answers()["themes"]) == [("nutrition",)]
+
+
+def test_results_of_an_unknown_or_another_organisations_round_are_refused(
+        governed_fresh, tmp_path):  # noqa: F811
+    """Before: sjr training round results NOPE, and a lead asking for another organisation's
+    round (with submitted answers), printed 'No submitted answers yet ... Nothing to show' and
+    exited 0: an unknown round was not named, and the lead learnt the other round existed
+    only by its silence. Now both read the same, exit 1, and are audited as refusals."""
+    from typer.testing import CliRunner
+
+    from sjrlib.cli import app
+
+    gov = governed_fresh
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_training_cases(training.shipped_cases())
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        lead.create_calibration_round(RoundSpec(
+            "RA", "A's round", ("TC-2026-02",), TODAY - dt.timedelta(days=1), TODAY,
+            ((gov.org_a, gov.reviewer_id),), gov.org_a))
+    with open_session("reviewer_a", gov.app_url, tool="test") as me:
+        me.save_calibration_answer("RA", "TC-2026-02", _answer(3))
+
+    def results(user: str, round_id: str):
+        return CliRunner().invoke(app, ["training", "round", "results", round_id, "--db",
+                                        gov.app_url],
+                                  env={"SJR_USER": user, "JUPYTERHUB_USER": None,
+                                       "SJR_CONFIG": str(tmp_path / "none")})
+
+    unknown, theirs = results("lead_b", "NOPE"), results("lead_b", "RA")
+    assert (unknown.exit_code, theirs.exit_code) == (1, 1), theirs.output
+    assert unknown.output == ("sjr training: refused: round 'NOPE' is not one of your rounds "
+                              "(or does not exist)\n")
+    assert theirs.output == unknown.output.replace("'NOPE'", "'RA'")
+    programme = results("national", "NOPE")
+    assert programme.exit_code == 1
+    assert programme.output == ("sjr training: no round 'NOPE' in the store (sjr training "
+                                "round list)\n")
+    own = results("lead_a", "RA")
+    assert own.exit_code == 0 and "Your reviewers against the panel" in own.output
+    owner = store.get_engine(gov.owner_url)
+    try:
+        with owner.connect() as conn:
+            denied = list(conn.execute(text(
+                "SELECT username, scope FROM audit_log WHERE action = "
+                "'calibration_data.denied' ORDER BY id")))
+    finally:
+        owner.dispose()
+    assert [(u, '"round_id": "RA"' in s or '"round_id":"RA"' in s) for u, s in denied] == [
+        ("lead_b", False), ("lead_b", True)]
