@@ -27,7 +27,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import Connection, text
@@ -41,11 +41,15 @@ __all__ = [
     "ACTION_STATUSES",
     "EXPORT_COLUMNS",
     "ActionError",
+    "ImportedActions",
+    "changed_fields",
     "check_action",
     "insert_action",
     "load_actions",
     "read_actions",
     "read_actions_file",
+    "stored_action",
+    "stored_values",
     "update_action",
     "write_actions_file",
 ]
@@ -67,6 +71,14 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "completed_on", "measure", "change_month", "target", "themes", "review_ids", "version",
 )
 """Columns of the exported register (CSV or XLSX)."""
+
+class ImportedActions(NamedTuple):
+    """What an import of a register file did (``Session.import_actions``)."""
+
+    recorded: int  # new actions
+    updated: int  # actions with a changed value: a new version each
+    unchanged: int  # rows whose values are those stored: nothing written
+
 
 class ActionError(ValueError):
     """Values of an action that cannot be stored: ``problems`` holds every ``(field,
@@ -289,6 +301,39 @@ def update_action(conn: Connection, action_id: str, values: dict[str, Any], *,
                          "read; read it again and repeat the change")
     _write_links(conn, action_id, values["themes"], values["review_ids"])
     return int(expected_version) + 1
+
+
+def stored_values(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored action (:func:`stored_action`) as :func:`check_action` gives values: every key
+    of :data:`ACTION_FIELDS`, links as lists."""
+    values = {k: stored.get(k) for k in ACTION_FIELDS}
+    for key in ("themes", "review_ids"):
+        values[key] = _links(values[key])
+    return values
+
+
+def changed_fields(stored: dict[str, Any], checked: dict[str, Any]) -> list[str]:
+    """The fields of ``checked`` (:func:`check_action`'s values) that differ from the stored
+    action (:func:`stored_action`), in :data:`ACTION_FIELDS` order; empty when re-writing it
+    would change nothing.
+
+    Compared as the register file carries them: blank and missing are the same, dates by day
+    (a date, a workbook's date time or ``YYYY-MM-DD`` text), a target by its value (``10``,
+    ``10.0``), and the themes and reviews as sets of links (the store keeps no order for them:
+    :func:`load_actions` lists them sorted).
+    """
+    def same(field: str, old: Any, new: Any) -> bool:
+        if field in ("themes", "review_ids"):
+            return set(_links(old)) == set(_links(new))
+        if _missing(old) or _missing(new):
+            return _missing(old) and _missing(new)
+        if field in ("agreed_on", "due_on", "completed_on"):
+            return _date(old, field) == _date(new, field)
+        if field == "target":
+            return round(float(old), 9) == round(float(new), 9)
+        return str(old).strip() == str(new).strip()
+
+    return [f for f in ACTION_FIELDS if not same(f, stored.get(f), checked.get(f))]
 
 
 def stored_action(conn: Connection, action_id: str) -> dict[str, Any] | None:

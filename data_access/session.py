@@ -860,9 +860,11 @@ class Session:
         ``changes`` are any of ``description, owner_role, status, agreed_on, due_on,
         completed_on, themes, review_ids, measure, change_month, target`` (``None`` clears an
         optional one); the rest keep their stored values. ``expected_version`` is the version
-        you read: a newer stored one raises ``ValueError`` and nothing is written.
+        you read: a newer stored one raises ``ValueError`` and nothing is written. Changes that
+        leave every value as stored write nothing and keep the version (the audit entry says
+        ``unchanged``).
         """
-        from data_access.actions import ACTION_FIELDS, stored_action
+        from data_access.actions import ACTION_FIELDS, changed_fields, stored_action, stored_values
         from data_access.actions import update_action as _update
 
         unknown = sorted(set(changes) - set(ACTION_FIELDS))
@@ -882,31 +884,44 @@ class Session:
                 raise ValueError(f"action {action_id} was changed since version "
                                  f"{expected_version} was read (it is at version "
                                  f"{stored['version']}); read it again and repeat the change")
-            values = {k: stored[k] for k in ACTION_FIELDS}
-            for key in ("themes", "review_ids"):
-                values[key] = [v for v in str(values[key] or "").split(";") if v]
+            values = stored_values(stored)
             values.update({k: (list(_codes(v) or []) if k in ("themes", "review_ids") else v)
                            for k, v in changes.items()})
             checked = self._checked_action(door, values, keep=set(values["review_ids"]) & set(
                 str(stored["review_ids"] or "").split(";")))
+            door.scope["organisations"] = [organisation]
+            if not changed_fields(stored, checked):  # nothing to write, no new version
+                door.scope["unchanged"] = True
+                door.rows = 0
+                return int(stored["version"])
             version = _update(door.conn, action_id, checked, expected_version=expected_version,
                               user=self.user)
-            door.scope["organisations"] = [organisation]
             door.rows = 1
         return version
 
     def import_actions(self, frame: pd.DataFrame, *, source: str | None = None,
-                       rows: Sequence[int] | None = None) -> tuple[int, int]:
+                       rows: Sequence[int] | None = None) -> tuple[int, int, int]:
         """Record and update actions of your organisation from a register file's rows
         (:func:`data_access.actions.read_actions`; organisation leads), all or nothing;
-        returns ``(recorded, updated)``. A row without ``id`` is a new action; a row with
-        ``id`` changes that action and must give the ``version`` it was exported at.
+        returns ``(recorded, updated, unchanged)`` (:class:`data_access.actions.ImportedActions`).
+        A row without ``id`` is a new action; a row with ``id`` changes that action and must
+        give the ``version`` it was exported at. A row whose values are those stored
+        (:func:`data_access.actions.changed_fields`) is unchanged: nothing is written and the
+        action keeps its version; a column the file does not carry keeps the stored values.
 
         Every problem of every row is reported, each naming the file (``source``), the row
         (``rows``: each row's number as a spreadsheet counts it; default 2, 3, ... in order)
         and the column, and nothing is written: a ``ValueError``, or ``AccessDenied`` when a
         row is outside the lead's organisation or scope."""
-        from data_access.actions import ACTION_FIELDS, ActionError, insert_action, stored_action
+        from data_access.actions import (
+            ACTION_FIELDS,
+            ActionError,
+            ImportedActions,
+            changed_fields,
+            insert_action,
+            stored_action,
+            stored_values,
+        )
         from data_access.actions import update_action as _update
 
         numbers = list(rows) if rows is not None else list(range(2, len(frame) + 2))
@@ -917,7 +932,7 @@ class Session:
                                            **({"file": source} if source else {})}) as door:
             organisation = str(self._user.organisation_code)
             _set_row_scope(door.conn, [organisation])
-            recorded = updated = 0
+            recorded = updated = unchanged = 0
             problems: list[str] = []
             denied = False
             for number, row in zip(numbers, frame.to_dict("records"), strict=True):
@@ -930,9 +945,9 @@ class Session:
                                     "organisation's actions")
                     continue
                 values = {k: row.get(k) for k in ACTION_FIELDS if k in row}
-                values["themes"] = [t for t in str(row.get("themes") or "").split(";") if t]
-                values["review_ids"] = [r for r in str(row.get("review_ids") or "").split(";")
-                                        if r]
+                for key in ("themes", "review_ids"):
+                    if key in row:
+                        values[key] = [v for v in str(row[key] or "").split(";") if v]
                 action_id = str(row.get("id") or "").strip()
                 column = "id"
                 try:
@@ -954,8 +969,9 @@ class Session:
                         column = "version"
                         raise ValueError("a row with an id needs the version it was exported "
                                          "at")
-                    if "target" not in row:  # a register exported before targets existed
-                        values["target"] = stored["target"]
+                    # a column the file does not carry keeps the stored values (a register
+                    # exported before targets existed has no target)
+                    values = {**stored_values(stored), **values}
                     column = "version"
                     if int(version) != int(stored["version"]):
                         raise ValueError(f"action {action_id} was changed since version "
@@ -966,6 +982,9 @@ class Session:
                     column = "review_ids"
                     checked = self._checked_action(door, values, keep=keep)
                     if problems:
+                        continue
+                    if not changed_fields(stored, checked):  # not written: no new version
+                        unchanged += 1
                         continue
                     _set_row_scope(door.conn, [organisation])
                     column = "version"
@@ -985,9 +1004,10 @@ class Session:
                         f"problem{'s' * (len(problems) != 1)}; nothing was imported")
                 raise (AccessDenied if denied else ValueError)(
                     "\n".join([head, *(f"  {p}" for p in problems)]))
-            door.scope.update(organisations=[organisation], recorded=recorded, updated=updated)
+            door.scope.update(organisations=[organisation], recorded=recorded, updated=updated,
+                              unchanged=unchanged)
             door.rows = recorded + updated
-        return recorded, updated
+        return ImportedActions(recorded, updated, unchanged)
 
     def _checked_action(self, door: _Door, values: dict[str, Any], *,
                         keep: set[str] = frozenset()) -> dict[str, Any]:
@@ -1524,9 +1544,7 @@ class Session:
         """What calibration results are computed from, in one audited read: ``rounds`` (as
         :meth:`calibration_rounds`), ``answers`` (as :meth:`calibration_answers`) and
         ``cases`` (the rounds' cases, with the reference answers as :meth:`training_cases`
-        gives them to this user). A ``round_id`` this user may not see is refused with the
-        same words as one that does not exist (and audited); for the programme team an
-        unknown one is a ``ValueError`` naming it."""
+        gives them to this user)."""
         import dataclasses
 
         from data_access import training
@@ -1547,14 +1565,6 @@ class Session:
                 rounds = rounds[mine]
             if round_id is not None:
                 rounds = rounds[rounds["round_id"] == round_id]
-                if not len(rounds):
-                    # another organisation's round reads as one that does not exist: the
-                    # refusal says nothing of which it is (and is audited as a refusal)
-                    if orgs is not None:
-                        raise AccessDenied(f"round {round_id!r} is not one of your rounds "
-                                           "(or does not exist)")
-                    raise ValueError(f"no round {round_id!r} in the store (sjr training "
-                                     "round list)")
             rounds = rounds.reset_index(drop=True)
             wanted = sorted({c for ids in rounds["case_ids"] for c in ids})
             cases = training.load_cases(door.conn, wanted)

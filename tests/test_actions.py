@@ -369,7 +369,7 @@ def test_a_register_file_round_trips_all_or_nothing(governed_fresh, tmp_path):  
             "description": "Falls risk assessment on admission", "owner_role": "Falls lead",
             "agreed_on": "2021-07-01", "measure": "theme:prevention", "change_month": "2021-08"}
         frame = pd.concat([frame, pd.DataFrame([new])], ignore_index=True)
-        assert lead.import_actions(frame) == (1, 1)
+        assert lead.import_actions(frame) == (1, 1, 0)
         stored = lead.actions().set_index("id")
         assert stored.loc[first, "status"] == "in_progress" and stored.loc[first, "version"] == 2
         assert stored.loc[first, "themes"] == "communication_team"
@@ -389,6 +389,68 @@ def test_a_register_file_round_trips_all_or_nothing(governed_fresh, tmp_path):  
     (tmp_path / "odd.csv").write_text("description,owner,agreed_on\nx,y,2021-01-01\n")
     with pytest.raises(ValueError, match="unknown column"):
         read_actions_file(tmp_path / "odd.csv")
+
+
+def _stamps(url: str) -> dict[str, tuple]:
+    """Each action's (version, updated_by, updated_at) and its links, as the owner reads them."""
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, version, updated_by, updated_at FROM "
+                                     "actions")).all()
+            links = conn.execute(text("SELECT action_id, theme FROM action_themes")).all()
+    finally:
+        engine.dispose()
+    return {r[0]: (r[1], r[2], str(r[3]), sorted(t for a, t in links if a == r[0]))
+            for r in rows}
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_an_unchanged_register_changes_nothing(governed_fresh, tmp_path, suffix):  # noqa: F811
+    """Before: importing a register as exported, edited in nothing, updated every action
+    ('0 action(s) recorded, 2 updated', each at a new version, audited as updated), and
+    then a colleague's export of a moment before was refused as stale."""
+    from data_access.actions import read_actions, write_actions_file
+
+    gov = governed_fresh
+    reviews = _own_reviews(gov)
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        first = lead.record_action(
+            "Sepsis screening at triage", owner_role="Sepsis lead", agreed_on="2021-06-01",
+            due_on="2021-09-30", themes=["sepsis", "deterioration"], review_ids=reviews,
+            measure="theme:sepsis", change_month="2021-07", target=10)
+        second = lead.record_action("Handover checklist", owner_role="Matron",
+                                    agreed_on="2021-05-01", status="completed",
+                                    completed_on="2021-08-01")
+        colleague = write_actions_file(lead.actions(), tmp_path / f"colleague{suffix}")
+        path = write_actions_file(lead.actions(), tmp_path / f"register{suffix}")
+        before = _stamps(gov.owner_url)
+        frame, rows = read_actions(path)
+        assert lead.import_actions(frame, source=path.name, rows=rows) == (0, 0, 2)
+        assert _stamps(gov.owner_url) == before  # not written: version, stamps, links kept
+        assert _last(gov.owner_url)[1:] == ("actions.import", {
+            "rows": 2, "file": path.name, "organisations": [gov.org_a], "recorded": 0,
+            "updated": 0, "unchanged": 2})
+        # written another way, the same values: links in another order, a target of 10.0,
+        # a blank status (open) for an open action, a column the file does not carry
+        same = frame.copy()
+        same["themes"] = ["deterioration;sepsis" if t else t for t in frame["themes"]]
+        same["target"] = ["10.0" if str(t).strip() else t for t in frame["target"]]
+        same = same.drop(columns=["due_on"])
+        assert lead.import_actions(same) == (0, 0, 2)
+        assert lead.update_action(second, expected_version=1, status="completed") == 1
+        assert _stamps(gov.owner_url) == before
+        # one value changed: that action alone gets a new version
+        changed = frame.copy()
+        changed.loc[changed["id"] == second, "owner_role"] = "Ward manager"
+        assert lead.import_actions(changed) == (0, 1, 1)
+        versions = lead.actions().set_index("id")["version"]
+        assert versions[first] == 1 and versions[second] == 2
+        # the colleague's earlier export is still current for the action nobody changed
+        theirs, numbers = read_actions(colleague)
+        theirs = theirs[theirs["id"] == first]
+        theirs.loc[:, "status"] = "in_progress"
+        assert lead.import_actions(theirs, rows=[numbers[0]]) == (0, 1, 0)
 
 
 def test_a_trust_report_reads_codes_and_actions_through_the_session(governed_fresh):  # noqa: F811
@@ -454,7 +516,7 @@ def test_a_target_is_stored_changed_exported_and_kept_by_an_older_file(
         # a register exported before targets existed: its update keeps the stored target
         older = read_actions_file(path).drop(columns=["target"])
         older.loc[0, "status"] = "in_progress"
-        assert lead.import_actions(older) == (0, 1)
+        assert lead.import_actions(older) == (0, 1, 0)
         stored = lead.actions().iloc[0]
         assert stored["status"] == "in_progress" and stored["target"] == 6.5
         # clearing the measure without clearing the target is refused, nothing written

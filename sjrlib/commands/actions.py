@@ -113,7 +113,8 @@ def update(
     session = _open(db)
     new = _through(session, lambda: session.update_action(action_id, expected_version=version,
                                                           **changes))
-    typer.echo(f"Updated action {action_id}: version {new}")
+    typer.echo(f"Updated action {action_id}: version {new}" if new != version else
+               f"Action {action_id} unchanged: its values are those given (version {new})")
 
 
 @actions_app.command("list")
@@ -173,9 +174,9 @@ def import_(
     except ValueError as exc:
         _fail(str(exc))
     session = _open(db)
-    recorded, updated = _through(session, lambda: session.import_actions(
-        frame, source=file.name, rows=rows))
-    typer.echo(f"Imported {file.name}: {recorded} action(s) recorded, {updated} updated")
+    done = _through(session, lambda: session.import_actions(frame, source=file.name, rows=rows))
+    typer.echo(f"Imported {file.name}: {done.recorded} action(s) recorded, {done.updated} "
+               f"updated, {done.unchanged} unchanged")
 
 
 @actions_app.command("measures")
