@@ -1544,7 +1544,9 @@ class Session:
         """What calibration results are computed from, in one audited read: ``rounds`` (as
         :meth:`calibration_rounds`), ``answers`` (as :meth:`calibration_answers`) and
         ``cases`` (the rounds' cases, with the reference answers as :meth:`training_cases`
-        gives them to this user)."""
+        gives them to this user). A ``round_id`` this user may not see is refused with the
+        same words as one that does not exist (and audited); for the programme team an
+        unknown one is a ``ValueError`` naming it."""
         import dataclasses
 
         from data_access import training
@@ -1565,6 +1567,14 @@ class Session:
                 rounds = rounds[mine]
             if round_id is not None:
                 rounds = rounds[rounds["round_id"] == round_id]
+                if not len(rounds):
+                    # another organisation's round reads as one that does not exist: the
+                    # refusal says nothing of which it is (and is audited as a refusal)
+                    if orgs is not None:
+                        raise AccessDenied(f"round {round_id!r} is not one of your rounds "
+                                           "(or does not exist)")
+                    raise ValueError(f"no round {round_id!r} in the store (sjr training "
+                                     "round list)")
             rounds = rounds.reset_index(drop=True)
             wanted = sorted({c for ids in rounds["case_ids"] for c in ids})
             cases = training.load_cases(door.conn, wanted)
