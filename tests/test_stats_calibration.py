@@ -13,6 +13,7 @@ from sjrlib.stats import agreement as ag
 from sjrlib.stats.calibration import (
     _kappa_from_tables,
     calibration_results,
+    kappa_not_estimable,
     parse_themes,
 )
 
@@ -54,7 +55,7 @@ def test_each_reviewer_against_the_panel(result):
     assert overall.loc["C", ["exact", "within_one"]].tolist() == [2, 3]
     assert overall.loc["C", "direction"] == "more lenient than the panel"
     assert overall.loc["A", "exact_share"] == 1 and \
-        overall.loc["A", "direction"] == "no consistent difference"
+        overall.loc["A", "direction"] == "no differences from the panel"
     admission = result.items[result.items["item"] == "admission"].set_index("reviewer_id")
     assert admission.loc["B", "n"] == 3  # T4's admission phase not applicable
     assert set(result.items["item"]) == {"admission", "overall", "avoidability"}
@@ -190,4 +191,68 @@ def test_a_direction_needs_more_than_one_differing_answer():
     assert items[("D", "overall")] == "no consistent difference"
     assert items[("E", "admission")] == "more lenient than the panel"
     assert items[("E", "overall")] == "harsher than the panel"
-    assert items[("D", "avoidability")] == "no consistent difference"  # all agree
+    assert items[("D", "avoidability")] == "no differences from the panel"  # all agree
+
+
+def test_a_kappa_on_one_answer_or_on_scores_that_do_not_vary_is_not_estimable():
+    """The audit of 2026-12-06: a round of one case and one answer (overall 5 against the
+    panel's 4) showed 'Weighted kappa against the panel 0.00', and a reviewer whose overall
+    score was the same on every case showed 0.00 for both kappas: with one pair, or with one
+    side's scores constant, the agreement expected by chance is the agreement observed, so
+    kappa is 0 (or 0/0) whatever the answers; it is not estimable, and the row says why."""
+    one = ANSWERS[(ANSWERS["reviewer_id"] == "A") & (ANSWERS["case_id"] == "T2")].assign(
+        score_overall=pd.array([5], dtype="Int64"))
+    g = calibration_results(REFERENCE, one, n_boot=50).group.set_index("item")
+    row = g.loc["overall"]
+    assert row["statistic"] == "kappa_linear_vs_panel" and row["n_cases"] == 1
+    assert np.isnan(row["estimate"])
+    assert row["not_estimable"] == "fewer than two answers to compare with the panel's"
+    assert g.loc["trigger", "not_estimable"] == row["not_estimable"]
+    steady = ANSWERS[ANSWERS["reviewer_id"] == "A"].assign(
+        score_overall=pd.array([3, 3, 3, 3], dtype="Int64"))
+    g = calibration_results(REFERENCE, steady, n_boot=50).group
+    kappas = g[g["statistic"].str.startswith("kappa") & (g["item"] != "admission")
+               ].set_index("item")
+    assert np.isnan(kappas.loc["overall", "estimate"])
+    assert np.isnan(kappas.loc["trigger", "estimate"])
+    assert kappas.loc["overall", "not_estimable"] == "the reviewers' scores do not vary"
+    assert kappas.loc["trigger", "not_estimable"] == "the reviewers' scores do not vary"
+    # avoidability varies on both sides: estimated as before
+    assert kappas.loc["avoidability", "estimate"] == pytest.approx(1.0)
+    assert kappas.loc["avoidability", "not_estimable"] is None
+    assert kappa_not_estimable(np.array([4.0, 4.0]), np.array([4.0, 4.0])) == (
+        "neither the reviewers' nor the panel's scores vary")
+    assert kappa_not_estimable(np.array([4.0, 3.0]), np.array([4.0, 4.0])) == (
+        "the panel's scores do not vary")
+
+
+def test_the_results_tables_say_why_and_when_nothing_differs():
+    """The lead's group table and the reviewer's rows for a round of one case and one answer
+    (overall 5 against the panel's 4; avoidability as the panel's)."""
+    import datetime as dt
+
+    from data_access.training import TrainingCase
+    from sjrlib.dashboards.calibration import results_tables
+
+    case = TrainingCase("T2", "A case", "The patient ...", "good", {"overall": 4}, {}, 6,
+                        ("good_practice",))
+    answers = pd.DataFrame([{
+        "round_id": "R1", "organisation_code": "XA1", "reviewer_id": "A", "case_id": "T2",
+        "status": "submitted", **{f"score_{p}": pd.NA for p in domain.PHASES},
+        "avoidability_score": 6, "themes": ("good_practice",)}]).assign(score_overall=5)
+    for column in [f"score_{p}" for p in domain.PHASES] + ["avoidability_score"]:
+        answers[column] = answers[column].astype("Int64")
+    data = {"cases": [case], "answers": answers,
+            "rounds": pd.DataFrame({"round_id": ["R1"], "opens_on": [dt.date(2026, 12, 1)]})}
+    lead = dict(results_tables(data, "organisation_lead"))
+    group = lead["The group's agreement (95% intervals on 8 or more cases)"]
+    assert set(group["Estimate"]) == {
+        "not estimable (fewer than two answers to compare with the panel's)"}
+    assert len(group) == 3  # overall, avoidability, trigger: kappas only (one reviewer)
+    mine = dict(results_tables(data, "reviewer"))[
+        "Your scores against the panel's reference answers"].set_index("Item")
+    assert mine.loc["Avoidability of death", "Same score"] == "100%"
+    assert mine.loc["Avoidability of death", "Compared with the panel"] == (
+        "no differences from the panel")
+    assert mine.loc["Overall assessment of care", "Compared with the panel"] == (
+        "too few differences to say")

@@ -44,7 +44,8 @@ def _percent(value: Any) -> str:
 
 def _interval(row: pd.Series) -> str:
     if pd.isna(row["estimate"]):
-        return "not estimable"
+        why = row.get("not_estimable")
+        return "not estimable" + (f" ({why})" if isinstance(why, str) and why else "")
     text = f"{row['estimate']:.2f}"
     if not pd.isna(row["ci_lower"]) and row["n_cases"] >= 8:
         text += f" ({row['ci_lower']:.2f} to {row['ci_upper']:.2f})"

@@ -36,9 +36,12 @@ from sjrlib import domain
 from sjrlib.stats import agreement
 
 __all__ = [
+    "FEWER_THAN_TWO_PAIRS",
     "ITEMS",
+    "SAME_AS_PANEL",
     "CalibrationResults",
     "calibration_results",
+    "kappa_not_estimable",
     "parse_themes",
 ]
 
@@ -173,15 +176,23 @@ one point above the panel is not a reviewer "more lenient than the panel" (the w
 audit of 2026-12-06 found "Care during a procedure | 1 case | more lenient than the panel")."""
 
 
+SAME_AS_PANEL = "no differences from the panel"
+"""The direction of a reviewer's item when every answer has the panel's score: there is no
+difference to weigh, so nothing is said of a consistent or inconsistent one (the audit of
+2026-12-06 found 'Same score 100% ... no consistent difference')."""
+
+
 def _direction(mean_difference: float, n_harsher: int, n_more_lenient: int
                ) -> str | None:
     """Harsher or more lenient than the panel, from the mean difference of a reviewer's
     answers, stated only where at least :data:`MIN_DIFFERENCES` answers go that way and more
     go that way than the other (else :data:`TOO_FEW`, or no consistent difference where as
-    many go each way or none differs)."""
+    many go each way); :data:`SAME_AS_PANEL` where none differs."""
     if np.isnan(mean_difference):
         return None
     harsher, lenient = int(n_harsher), int(n_more_lenient)
+    if harsher == lenient == 0:
+        return SAME_AS_PANEL
     if mean_difference < 0 and harsher > lenient:
         return "harsher than the panel" if harsher >= MIN_DIFFERENCES else TOO_FEW
     if mean_difference > 0 and lenient > harsher:
@@ -322,16 +333,42 @@ def _kappa_from_tables(tables: np.ndarray, disagreement: np.ndarray) -> np.ndarr
         return np.where(chance > 0, 1 - observed / np.where(chance > 0, chance, 1), np.nan)
 
 
+FEWER_THAN_TWO_PAIRS = "fewer than two answers to compare with the panel's"
+"""Why a kappa against the panel is not estimable on no or one answer."""
+
+
+def kappa_not_estimable(given: np.ndarray, panel: np.ndarray) -> str | None:
+    """Why Cohen's (weighted) kappa of the pairs ``given``/``panel`` (no missing values) is not
+    estimable, or ``None`` when it is.
+
+    Not on fewer than two pairs, and not when either side's scores do not vary: then the
+    agreement expected by chance equals the agreement observed whatever it is (kappa is 0 by
+    construction, or 0/0 when both sides keep to one value: expected agreement 1), so the
+    statistic says nothing of how well the reviewers agree with the panel.
+    """
+    if given.size < 2:
+        return FEWER_THAN_TWO_PAIRS
+    still = [who for who, v in (("the reviewers'", given), ("the panel's", panel))
+             if np.unique(v).size < 2]
+    if len(still) == 2:
+        return "neither the reviewers' nor the panel's scores vary"
+    if still:
+        return f"{still[0]} scores do not vary"
+    return None
+
+
 def _kappa_vs_panel(given: np.ndarray, panel: np.ndarray, case: np.ndarray, scale: Sequence,
                     weights: str | None, n_boot: int, alpha: float,
-                    rng: np.random.Generator) -> tuple[float, float, float, int]:
+                    rng: np.random.Generator) -> tuple[float, float, float, int, str | None]:
     """Kappa of pooled reviewer-vs-panel pairs; percentile interval resampling cases (a case's
-    answers by every reviewer go together: they share the case, so are not independent)."""
+    answers by every reviewer go together: they share the case, so are not independent).
+    The last value says why the kappa is not estimable (:func:`kappa_not_estimable`)."""
     ok = ~(np.isnan(given) | np.isnan(panel))
     given, panel, case = given[ok], panel[ok], case[ok]
     cases = np.unique(case)
-    if cases.size == 0:
-        return np.nan, np.nan, np.nan, 0
+    why = kappa_not_estimable(given, panel)
+    if why is not None:
+        return np.nan, np.nan, np.nan, int(cases.size), why
     point = agreement.weighted_kappa(given, panel, weights, categories=scale).kappa
     k = len(scale)
     lookup = {v: i for i, v in enumerate(scale)}
@@ -351,9 +388,9 @@ def _kappa_vs_panel(given: np.ndarray, panel: np.ndarray, case: np.ndarray, scal
                                     disagreement)
     defined = replicates[~np.isnan(replicates)]
     if np.isnan(point) or defined.size == 0:
-        return float(point), np.nan, np.nan, int(cases.size)
+        return float(point), np.nan, np.nan, int(cases.size), None
     lo, hi = np.quantile(defined, [alpha / 2, 1 - alpha / 2])
-    return float(point), float(lo), float(hi), int(cases.size)
+    return float(point), float(lo), float(hi), int(cases.size), None
 
 
 def _group_rows(merged: pd.DataFrame, items: list[str], alpha: float, n_boot: int,
@@ -381,20 +418,23 @@ def _group_rows(merged: pd.DataFrame, items: list[str], alpha: float, n_boot: in
                 al = agreement.krippendorff_alpha_interval(
                     data.T, level, value_domain=scale, n_boot=n_boot, alpha=alpha, seed=seed)
                 rows.append((round_id, item, f"alpha_{level}", al.estimate, al.ci_lower,
-                             al.ci_upper, al.n_units, n_reviewers))
+                             al.ci_upper, al.n_units, n_reviewers, None))
                 weights = "unweighted" if item == _TRIGGER else "linear"
                 ac = agreement.gwet_ac_raters(np.where(np.isnan(data), None, data).astype(object),
                                               categories=scale, weights=weights, alpha=alpha)
                 name = "gwet_ac1" if item == _TRIGGER else "gwet_ac2_linear"
                 rows.append((round_id, item, name, ac.estimate, ac.ci_lower, ac.ci_upper, ac.n,
-                             n_reviewers))
+                             n_reviewers, None))
             weights_k = None if item == _TRIGGER else "linear"
-            kappa, lo, hi, n = _kappa_vs_panel(given, panel, part["case_id"].to_numpy(), scale,
-                                               weights_k, n_boot, alpha, rng)
+            kappa, lo, hi, n, why = _kappa_vs_panel(given, panel, part["case_id"].to_numpy(),
+                                                    scale, weights_k, n_boot, alpha, rng)
             name = "kappa_vs_panel" if item == _TRIGGER else "kappa_linear_vs_panel"
-            rows.append((round_id, item, name, kappa, lo, hi, n, n_reviewers))
+            rows.append((round_id, item, name, kappa, lo, hi, n, n_reviewers, why))
     out = pd.DataFrame(rows, columns=["round_id", "item", "statistic", "estimate", "ci_lower",
-                                      "ci_upper", "n_cases", "n_reviewers"])
+                                      "ci_upper", "n_cases", "n_reviewers", "not_estimable"])
+    out["not_estimable"] = pd.Series([w if isinstance(w, str) else None
+                                      for w in out["not_estimable"]], dtype=object,
+                                     index=out.index)
     for c in ("n_cases", "n_reviewers"):
         out[c] = out[c].astype(np.int64)
     return out
@@ -452,7 +492,9 @@ def calibration_results(
     CalibrationResults
         ``items``: ``round_id, reviewer_id, item, n, exact, within_one, exact_share,
         within_one_share, mean_difference, n_harsher, n_more_lenient, direction`` (``item`` =
-        a phase or ``avoidability``; difference = reviewer minus panel; lower = harsher).
+        a phase or ``avoidability``; difference = reviewer minus panel; lower = harsher;
+        ``direction`` one of harsher / more lenient than the panel, :data:`TOO_FEW`, "no
+        consistent difference" or, where no answer differs, :data:`SAME_AS_PANEL`).
         ``reviewers``: per round and reviewer, the overall-score columns (``n_cases``,
         ``exact_share``, ``within_one_share``, ``mean_difference``, ``n_harsher``,
         ``n_more_lenient``, ``direction``), the second-stage trigger (overall care 1-2 or not:
@@ -463,12 +505,15 @@ def calibration_results(
         themes the reviewer gave, ``themes_extra`` themes the panel did not give,
         ``themes_share`` share of case x theme decisions that agree).
         ``group``: ``round_id, item, statistic, estimate, ci_lower, ci_upper, n_cases,
-        n_reviewers`` for every item and ``trigger``: ``alpha_ordinal`` (``alpha_nominal`` for
-        the trigger) and ``gwet_ac2_linear`` (``gwet_ac1``) *among the reviewers*, and
+        n_reviewers, not_estimable`` for every item and ``trigger``: ``alpha_ordinal``
+        (``alpha_nominal`` for the trigger) and ``gwet_ac2_linear`` (``gwet_ac1``) *among the
+        reviewers*, and
         ``kappa_linear_vs_panel`` (``kappa_vs_panel``) of every reviewer's answers against the
-        panel's. ``change``: ``reviewer_id, round_id, round_number, exact_share,
-        within_one_share, trigger_share, change_exact`` (exact share minus the reviewer's
-        previous round).
+        panel's; ``not_estimable`` says why an estimate is NaN where that is known (a kappa on
+        fewer than two answers, or where the reviewers' or the panel's scores do not vary:
+        :func:`kappa_not_estimable`), else ``None``. ``change``: ``reviewer_id, round_id,
+        round_number, exact_share, within_one_share, trigger_share, change_exact`` (exact share
+        minus the reviewer's previous round).
 
     Notes
     -----
