@@ -157,7 +157,7 @@ def users_connection_limit(
     (their role's CONNECTION LIMIT; default 20). Setting it applies it to every person's role
     now: open connections stay, the next one past the limit is refused."""
     from data_access import AccessDenied, audit, pg_security
-    from data_access.roles import ADMINISTRATOR
+    from data_access.roles import ADMINISTRATOR, with_article
     from data_access.store import database_url, get_engine
 
     s = _session(db)
@@ -175,7 +175,7 @@ def users_connection_limit(
     def call() -> None:
         scope = {"connection_limit": limit}
         if limit is not None and s.role != ADMINISTRATOR:  # on either engine, audited
-            refuse(f"a {s.role} may not use {action}", scope)
+            refuse(f"{with_article(s.role)} may not use {action}", scope)
         if engine.dialect.name != "postgresql":
             raise ValueError("a SQLite store is one person's: it has no database roles, so no "
                              "connection limit (PostgreSQL only)")

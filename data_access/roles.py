@@ -19,6 +19,7 @@ __all__ = [
     "ROLES",
     "ROLES_WITH_ORGANISATION",
     "may",
+    "with_article",
 ]
 
 class AccessDenied(PermissionError):
@@ -99,3 +100,9 @@ _TRAINING: dict[str, frozenset[str]] = {
 for _role, _actions in _TRAINING.items():
     PERMISSIONS[_role] = PERMISSIONS[_role] | _actions
 del _role, _actions
+
+
+def with_article(role: str) -> str:
+    """``role`` with its indefinite article, for the sentences of a refusal: "a reviewer",
+    "a programme_team", "an organisation_lead", "an administrator"."""
+    return f"{'an' if role[:1].lower() in 'aeiou' else 'a'} {role}"

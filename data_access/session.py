@@ -70,6 +70,7 @@ from data_access.roles import (
     REVIEWER,
     AccessDenied,
     may,
+    with_article,
 )
 from sjrlib import domain
 
@@ -216,7 +217,7 @@ class Session:
                     raise AccessDenied(f"the role or organisation of {self.user!r} changed; "
                                        "open a new session")
                 if not may(self.role, permission or action):
-                    raise AccessDenied(f"a {self.role} may not use {action}")
+                    raise AccessDenied(f"{with_article(self.role)} may not use {action}")
                 door = _Door(conn, dict(scope))
                 yield door
                 if not door.audited:
@@ -779,7 +780,8 @@ class Session:
         scope = {"review_id": review_id, "with_text": bool(with_text)}
         with self._door("theme_codes", scope) as door:
             if with_text and self.role not in (ORGANISATION_LEAD, REVIEWER):
-                raise AccessDenied(f"a {self.role} may not read the judgement text of codes")
+                raise AccessDenied(f"{with_article(self.role)} may not read the judgement text "
+                                   "of codes")
             orgs = self._organisation_codes
             _set_row_scope(door.conn, orgs)
             where, params = [], {}
@@ -1056,7 +1058,7 @@ class Session:
             return None
         if self.role == ORGANISATION_LEAD:
             return str(self._user.organisation_code)
-        raise AccessDenied(f"a {self.role} may not use {action}")  # pragma: no cover
+        raise AccessDenied(f"{with_article(self.role)} may not use {action}")  # pragma: no cover
 
     def import_file(self, kind: str, path: str | Path, *, mapping: str | Path | None = None,
                     update: bool = False, progress: Any = None) -> Any:

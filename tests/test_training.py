@@ -463,3 +463,39 @@ def test_results_of_an_unknown_or_another_organisations_round_are_refused(
         owner.dispose()
     assert [(u, '"round_id": "RA"' in s or '"round_id":"RA"' in s) for u, s in denied] == [
         ("lead_b", False), ("lead_b", True)]
+
+
+def test_a_refusal_names_the_role_with_its_article(governed_fresh, tmp_path):  # noqa: F811
+    """Before: 'a organisation_lead may not use trainers.import', 'a administrator may not use
+    training_records' (the door, theme codes' text, file commands and sjr users
+    connection-limit wrote 'a {role}'). 'a reviewer' and 'a programme_team' stay."""
+    from typer.testing import CliRunner
+
+    from data_access.roles import with_article
+    from sjrlib.cli import app
+
+    gov = governed_fresh
+    assert [with_article(r) for r in ("reviewer", "organisation_lead", "programme_team",
+                                      "researcher", "administrator")] == [
+        "a reviewer", "an organisation_lead", "a programme_team", "a researcher",
+        "an administrator"]
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        with pytest.raises(AccessDenied, match=r"^an organisation_lead may not use "
+                                               r"trainers\.import$"):
+            lead.import_trainers(_trainers())
+    with open_session("admin", gov.app_url, tool="test") as admin:
+        with pytest.raises(AccessDenied, match=r"^an administrator may not use "
+                                               r"training_records$"):
+            admin.training_records()
+    with open_session("reviewer_a", gov.app_url, tool="test") as me:
+        with pytest.raises(AccessDenied, match=r"^a reviewer may not use trainers\.import$"):
+            me.import_trainers(_trainers())
+    with open_session("national", gov.app_url, tool="test") as national:
+        with pytest.raises(AccessDenied, match=r"^a programme_team may not read the judgement "
+                                               r"text of codes$"):
+            national.theme_codes(with_text=True)
+    result = CliRunner().invoke(app, ["users", "connection-limit", "5", "--db", gov.app_url],
+                                env={"SJR_USER": "lead_a", "JUPYTERHUB_USER": None,
+                                     "SJR_CONFIG": str(tmp_path / "none")})
+    assert result.exit_code == 1
+    assert "an organisation_lead may not use users.connection_limit" in result.output
