@@ -89,12 +89,41 @@ here.
 class ImportConflictError(StoreError):
     """Rows in an import differ from the stored rows with the same key, and update was not asked.
 
-    ``keys`` lists the keys (review ids, organisation codes, ``org month`` pairs) concerned.
+    ``keys`` lists the keys (review ids, organisation codes, ``org month`` pairs) concerned;
+    ``differing`` gives each key's columns that differ from the stored row (where compared);
+    ``rows`` each key's row in the file, filled in by the caller that knows the file
+    (:func:`data_access.transfer.import_file`); ``what`` names the kind of row.
     """
 
-    def __init__(self, message: str, keys: list[str]):
+    def __init__(self, message: str, keys: list[str],
+                 differing: dict[str, list[str]] | None = None, what: str = "row(s)",
+                 hint: str = ""):
         super().__init__(message)
         self.keys = keys
+        self.differing = differing or {}
+        self.rows: dict[str, int] = {}
+        self.what = what
+        self.hint = hint
+
+    def summary(self) -> str:
+        """What :meth:`lines` leaves to say: how many, that nothing was imported, what to do."""
+        return (f"{len(self.keys)} {self.what} already stored with different content (listed "
+                f"above). Nothing was imported. {self.hint}").rstrip()
+
+    def lines(self, name: str) -> list[str]:
+        """One line per key (at most 200), for the file ``name``: its row when known and the
+        columns that differ."""
+        out = []
+        for key in self.keys[:200]:
+            row = self.rows.get(key)
+            where = f"{name}, row {row}" if row is not None else name
+            columns = self.differing.get(key)
+            differs = (f"differs from the stored one in {', '.join(columns)}" if columns
+                       else "differs from the stored one")
+            out.append(f"{where}: {key}: {differs}")
+        if len(self.keys) > 200:
+            out.append(f"{name}: and {len(self.keys) - 200} more")
+        return out
 
 
 @dataclass(frozen=True)
@@ -597,11 +626,15 @@ def _delete_children(conn: Connection, review_ids: Collection[str]) -> None:
             conn.execute(delete(table).where(table.c.review_id.in_(ids)))
 
 
-def _differs(new: pd.DataFrame, old: pd.DataFrame, key: list[str]) -> pd.Series:
-    """Per row of ``new`` (which all exist in ``old``): does any column differ?"""
+def _differs(new: pd.DataFrame, old: pd.DataFrame, key: list[str],
+             columns: dict[str, list[str]] | None = None) -> pd.Series:
+    """Per row of ``new`` (which all exist in ``old``): does any column differ? With
+    ``columns``, each changed row's key (as :func:`_key_text` writes it) gets the columns that
+    differ."""
     old = old.set_index(key).reindex(pd.MultiIndex.from_frame(new[key]) if len(key) > 1
                                      else pd.Index(new[key[0]]))
     changed = np.zeros(len(new), dtype=bool)
+    differing: dict[str, np.ndarray] = {}
     for column in new.columns:
         if column in key:
             continue
@@ -609,14 +642,34 @@ def _differs(new: pd.DataFrame, old: pd.DataFrame, key: list[str]) -> pd.Series:
         b = old[column].reset_index(drop=True).astype(a.dtype)
         same = (a == b).fillna(False).to_numpy(dtype=bool) | (a.isna() & b.isna()).to_numpy()
         changed |= ~same
+        if columns is not None and not same.all():
+            differing[column] = ~same
+    if columns is not None and changed.any():
+        keys = _key_text(new, key)
+        for i in np.flatnonzero(changed):
+            columns[keys[i]] = [c for c, d in differing.items() if d[i]]
     return pd.Series(changed, index=new.index)
 
 
-def _conflict(what: str, keys: list[str], hint: str) -> ImportConflictError:
-    shown = ", ".join(keys[:20]) + (f" and {len(keys) - 20} more" if len(keys) > 20 else "")
+def _key_text(frame: pd.DataFrame, key: list[str]) -> list[str]:
+    """Each row's key as the conflict names it: ``XA2-SJR000001``, ``XA2 2021-04``."""
+    return [" ".join(str(v) for v in values) for values in
+            frame[key].itertuples(index=False, name=None)]
+
+
+def _conflict(what: str, keys: list[str], hint: str,
+              differing: dict[str, list[str]] | None = None) -> ImportConflictError:
+    differing = differing or {}
+
+    def named(key: str) -> str:
+        columns = differing.get(key)
+        return f"{key} ({', '.join(columns)})" if columns else key
+
+    shown = ", ".join(named(k) for k in keys[:20]) + (
+        f" and {len(keys) - 20} more" if len(keys) > 20 else "")
     return ImportConflictError(
         f"{len(keys)} {what} already stored with different content: {shown}. Nothing was "
-        f"imported. {hint}", keys)
+        f"imported. {hint}", keys, differing, what, hint)
 
 
 def _notify(on_write: OnWrite | None, conn: Connection, action: str, rows: int) -> None:
@@ -636,11 +689,14 @@ def import_organisations(target: Engine | Connection, frame: pd.DataFrame, *,
         old = load_organisations(conn)
         exists = frame["organisation_code"].isin(old["organisation_code"]).to_numpy()
         changed = np.zeros(len(frame), dtype=bool)
+        differing: dict[str, list[str]] = {}
         if exists.any():
-            changed[exists] = _differs(frame[exists], old, ["organisation_code"]).to_numpy()
+            changed[exists] = _differs(frame[exists], old, ["organisation_code"],
+                                       differing).to_numpy()
         changed_codes = frame.loc[changed, "organisation_code"].tolist()
         if changed_codes and not update:
-            raise _conflict("organisation(s)", changed_codes, "Use --update to replace them.")
+            raise _conflict("organisation(s)", changed_codes, "Use --update to replace them.",
+                            differing)
         rename = {"organisation_code": "code"}
         new = frame[~exists]
         if len(new):
@@ -667,12 +723,13 @@ def import_deaths(target: Engine | Connection, frame: pd.DataFrame, *, update: b
         exists = new_keys.isin(pd.MultiIndex.from_frame(old[key])) if len(old) else \
             np.zeros(len(frame), dtype=bool)
         changed = np.zeros(len(frame), dtype=bool)
+        differing: dict[str, list[str]] = {}
         if exists.any():
-            changed[exists] = _differs(frame[exists], old, key).to_numpy()
-        changed_keys = [f"{o} {m}" for o, m in frame.loc[changed, key].itertuples(index=False)]
+            changed[exists] = _differs(frame[exists], old, key, differing).to_numpy()
+        changed_keys = _key_text(frame.loc[changed], key)
         if changed_keys and not update:
             raise _conflict("organisation-month row(s)", changed_keys,
-                            "Use --update to replace them.")
+                            "Use --update to replace them.", differing)
         new = frame[~exists]
         for chunk in _chunks(new):
             _insert_frame(conn, _DEATHS, chunk)
@@ -1040,6 +1097,7 @@ def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
     hashed = _records_hashes(conn)
     exists = np.zeros(len(frame), dtype=bool)
     changed = np.zeros(len(frame), dtype=bool)
+    differing: dict[str, list[str]] = {}
     if not new_only:
         state = _stored_state(conn, frame["review_id"].tolist())
         exists = _isin(frame["review_id"], state["review_id"])
@@ -1053,13 +1111,14 @@ def _store_reviews(conn: Connection, frame: pd.DataFrame, *, update: bool,
             old = _load_reviews_by_id(conn, frame["review_id"].take(compare))
             changed[compare] = _differs(_normalised_reasons(frame.take(compare)),
                                         old[list(domain.REVIEW_COLUMNS)],
-                                        ["review_id"]).to_numpy()
+                                        ["review_id"], differing).to_numpy()
             if hashed:
                 _refresh_hashes(conn, frame, hashes, compare[~changed[compare]], state)
     changed_ids = frame.loc[changed, "review_id"].tolist()
     if changed_ids and not update:
         raise _conflict("review(s)", changed_ids,
-                        "Use --update to replace them (their version goes up by one).")
+                        "Use --update to replace them (their version goes up by one).",
+                        differing)
     if changed_ids:
         locked = old.loc[old["review_id"].isin(changed_ids) & (old["status"] == "locked"),
                          "review_id"].tolist()

@@ -101,22 +101,67 @@ def import_file(conn: Connection, kind: str, path: Path, *, organisation: str | 
     from data_access import store
     from sjrlib import io
 
-    if check_kind(kind) == "organisations":
-        if organisation is not None:
-            raise AccessDenied("the register of organisations is loaded by an administrator")
-        frame = io.read_organisations(path, mapping=mapping)
-        return store.import_organisations(conn, frame, update=update)
-    known_organisations = store.known_organisations(conn)
-    if kind == "deaths":
-        frame = io.read_deaths(path, mapping=mapping, known_organisations=known_organisations)
-        _refuse_outside(path, frame["organisation_code"].dropna().unique(), organisation)
-        return store.import_deaths(conn, frame, update=update)
-    known = store.known_review_frame(conn)  # a big store: Arrow, not a dict
-    stream = io.stream_reviews(path, mapping=mapping, known_organisations=known_organisations,
-                               known_reviews=known)
-    return store.import_review_blocks(conn, stream, update=update, progress=progress,
-                                      saved_by=saved_by or f"import:{path.name}",
-                                      check_block=_block_check(path, organisation))
+    try:
+        if check_kind(kind) == "organisations":
+            if organisation is not None:
+                raise AccessDenied("the register of organisations is loaded by an administrator")
+            frame = io.read_organisations(path, mapping=mapping)
+            return store.import_organisations(conn, frame, update=update)
+        known_organisations = store.known_organisations(conn)
+        if kind == "deaths":
+            frame = io.read_deaths(path, mapping=mapping,
+                                   known_organisations=known_organisations)
+            _refuse_outside(path, frame["organisation_code"].dropna().unique(), organisation)
+            return store.import_deaths(conn, frame, update=update)
+        known = store.known_review_frame(conn)  # a big store: Arrow, not a dict
+        stream = io.stream_reviews(path, mapping=mapping,
+                                   known_organisations=known_organisations, known_reviews=known)
+        return store.import_review_blocks(conn, stream, update=update, progress=progress,
+                                          saved_by=saved_by or f"import:{path.name}",
+                                          check_block=_block_check(path, organisation))
+    except store.ImportConflictError as conflict:
+        conflict.rows = _rows_in_file(path, mapping, _KEYS[kind], conflict.keys)
+        raise
+
+
+_KEYS = {"organisations": ("organisation_code",), "deaths": ("organisation_code", "month"),
+         "reviews": ("review_id",)}
+"""The columns that key a row of each kind in the store, as a conflict names them."""
+
+
+def _rows_in_file(path: Path, mapping: Path | None, key: Sequence[str],
+                  wanted: Sequence[str]) -> dict[str, int]:
+    """The file's row (as a spreadsheet counts it) of each key in ``wanted``: the file is read
+    again, only on this error path, its columns and codes taken through ``mapping``. A key the
+    file writes otherwise (a month the reader normalised) gets no row: the message still names
+    it."""
+    from sjrlib import io
+    from sjrlib.mapping import load_mapping
+
+    try:
+        raw, rows = io.read_raw(path)
+        loaded = load_mapping(mapping) if mapping is not None else None
+        if loaded is not None:
+            raw = raw.rename(columns=loaded.columns)
+        if not set(key) <= set(raw.columns):
+            return {}
+        cells = raw[list(key)].astype("string").apply(lambda c: c.str.strip())
+        if loaded is not None:
+            for column in key:
+                codes = loaded.values.get(column)
+                if codes:
+                    cells[column] = cells[column].map(lambda v, c=codes: c.get(v, v)
+                                                      if isinstance(v, str) else v)
+        texts = [" ".join("" if pd.isna(v) else str(v) for v in values)
+                 for values in cells.itertuples(index=False, name=None)]
+    except Exception:  # noqa: BLE001 - the conflict itself is what the user must see
+        return {}
+    want = set(wanted)
+    found: dict[str, int] = {}
+    for text_key, row in zip(texts, rows, strict=True):
+        if text_key in want and text_key not in found:
+            found[text_key] = int(row)
+    return found
 
 
 def export_frame(conn: Connection, kind: str, *, organisation: str | None) -> pd.DataFrame:

@@ -173,6 +173,57 @@ def test_changed_reimport_needs_update_which_bumps_the_version(db_url, files, tm
     assert stored.at[review_id, "comment_overall"] == "Care was adequate after a second look."
 
 
+def test_a_conflict_names_each_row_and_the_columns_that_differ(db_url, files, tmp_path):
+    """A row that clashes with a stored one (same key, other content, no --update) was named
+    by its key alone: no row, no column (acceptance audit of 2026-12-06, finding 2). Now one
+    line each: the file, its row as a spreadsheet counts it, the key and the columns that
+    differ; the store is unchanged. Deaths through a column mapping find the row by the
+    file's own header and codes."""
+    list(_import_all(files, db_url))
+    before = dump(db_url)
+    frame = pd.read_csv(files["reviews"], dtype=str, keep_default_na=False)
+    rows = frame.index[frame["status"] != "locked"][:2]
+    ids = frame.loc[rows, "review_id"].tolist()
+
+    def rewrite(f):
+        f.loc[rows[0], "sex"] = "unknown" if f.at[rows[0], "sex"] != "unknown" else "male"
+        f.loc[rows[0], "comment_overall"] = "Read again: care was adequate."
+        f.loc[rows[1], "days_to_death"] = str(int(f.at[rows[1], "days_to_death"] or 0) + 1)
+    changed = _edited(files["reviews"], tmp_path, "two_changed.csv", rewrite)
+    result = sjr("import", "reviews", changed, "--db", db_url)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert f"{changed}, row {rows[0] + 2}: {ids[0]}: differs from the stored one in sex, " \
+        "comment_overall" in lines, lines
+    assert f"{changed}, row {rows[1] + 2}: {ids[1]}: differs from the stored one in " \
+        "days_to_death" in lines, lines
+    assert lines[-1] == (f"{changed}: 2 review(s) already stored with different content "
+                         "(listed above). Nothing was imported. Use --update to replace them "
+                         "(their version goes up by one).")
+    assert dump(db_url) == before
+
+    deaths = pd.read_csv(files["deaths"], dtype=str, keep_default_na=False)
+    code, month = deaths.at[3, "organisation_code"], deaths.at[3, "month"]
+    mapped = tmp_path / "their_deaths.csv"
+    mapped.write_text(
+        "Trust,Month,In scope,LD\n"
+        + "".join(f"{'T-' + r.organisation_code},{r.month},{r.deaths_in_scope},"
+                  f"{r.learning_disability_deaths}\n" for r in deaths.iloc[:3].itertuples())
+        + f"T-{code},{month},{int(deaths.at[3, 'deaths_in_scope']) + 7},"
+          f"{deaths.at[3, 'learning_disability_deaths']}\n")
+    codes = sorted({f"T-{c}: {c}" for c in deaths["organisation_code"].iloc[:4]})
+    mapping = tmp_path / "their_deaths.yaml"
+    mapping.write_text("columns:\n  Trust: organisation_code\n  Month: month\n"
+                       "  In scope: deaths_in_scope\n  LD: learning_disability_deaths\n"
+                       "values:\n  organisation_code:\n"
+                       + "".join(f"    {c}\n" for c in codes))
+    result = sjr("import", "deaths", mapped, "--db", db_url, "--mapping", mapping)
+    assert result.exit_code == 1, result.output
+    assert f"{mapped}, row 5: {code} {month}: differs from the stored one in deaths_in_scope" \
+        in result.output.splitlines(), result.output
+    assert dump(db_url) == before
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 def test_export_then_import_is_lossless(db_url, files, tmp_path, suffix):
     list(_import_all(files, db_url))
@@ -193,7 +244,9 @@ def test_demo_data_leaves_a_store_with_reviews_alone(populated_db_url, tmp_path,
     monkeypatch.chdir(tmp_path)
     before = dump(populated_db_url)
     result = sjr("demo-data", "--db", populated_db_url)
-    assert result.exit_code == 0, result.output
+    # a store not marked synthetic: refused, and a script (make demo) stops there
+    assert result.exit_code == 1, result.output
+    assert "is not a synthetic store and is not empty" in result.output
     assert "nothing done" in result.output
     assert dump(populated_db_url) == before
     assert not (tmp_path / "data" / "synthetic").exists()
