@@ -114,7 +114,7 @@ def test_a_store_not_marked_synthetic_never_gets_demo_users(db_url, tmp_path, mo
     result = sjr("users", "add", "real-admin", "--role", "administrator", "--db", db_url)
     assert result.exit_code == 0, result.output
     result = sjr("demo-data", "--db", db_url, "--organisations", "2", "--years", "1")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # refused: make demo stops there
     assert "not a synthetic store" in result.output
     assert _users(db_url)["username"].tolist() == ["real-admin"]
     assert _query(db_url, "SELECT count(*) FROM reviews")[0][0] == 0

@@ -95,6 +95,10 @@ def import_file(kind: Kind, path: Path, url: str, *, mapping: Path | None = None
         rows = len({(e.source, e.row) for e in exc.errors})
         fail(f"{path}: {len(exc.errors)} problem(s) in {rows} row(s); nothing was "
               "imported, the store is unchanged.")
+    except store.ImportConflictError as exc:
+        for line in exc.lines(str(path)):
+            typer.echo(line, err=True)
+        fail(f"{path}: {exc.summary()}")
     except store.StoreError as exc:
         fail(f"{path}: {exc}")
     except IntegrityError as exc:
@@ -237,8 +241,8 @@ def demo_data(
     The data are written to data/synthetic/*.csv in the exchange format and imported by
     `demo-admin` through the same governed, validated path as `sjr import`. A synthetic
     store that already holds reviews only gets any missing demo user. A store that is not
-    marked synthetic and holds anything (users, organisations, reviews) is left alone: demo
-    users never go into a real store.
+    marked synthetic and holds anything (users, organisations, reviews) is left alone, and
+    the command exits 1: demo users never go into a real store.
     """
     from data_access import demo, store
     from data_access.identity import count_users
@@ -257,12 +261,13 @@ def demo_data(
             users = count_users(conn)
             synthetic_store = demo.is_synthetic(conn)
         if not synthetic_store and (reviews or organisations_stored or users):
-            typer.echo(f"{_shown(url)} is not a synthetic store and is not empty "
-                       f"({reviews:,} reviews, {users} users); nothing done: demo data and "
-                       "demo users go only into a new store. (A demo store made before stores "
-                       "were marked synthetic? Remove it, e.g. `make clean-db`, and run "
-                       "`make demo` again.)")
-            return
+            # exit 1: a script (make demo, whose reports would follow) must not take this
+            # refusal for a demo store ready to use
+            fail(f"{_shown(url)} is not a synthetic store and is not empty "
+                 f"({reviews:,} reviews, {users} users); nothing done: demo data and "
+                 "demo users go only into a new store. (A demo store made before stores "
+                 "were marked synthetic? Remove it, e.g. `make clean-db`, and run "
+                 "`make demo` again.)")
         if reviews:
             added = _demo_users(engine, url)
             typer.echo(f"{_shown(url)} already holds {reviews:,} synthetic reviews; "
