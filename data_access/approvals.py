@@ -321,8 +321,12 @@ def revoke_approval(conn: Connection, approval_id: str, reason: str) -> None:
         raise ApprovalError(f"approval {approval_id!r} is already revoked")
 
 
-def list_approvals(conn: Connection) -> pd.DataFrame:
-    """All approvals, one row each, lists shown comma-separated."""
+def list_approvals(conn: Connection, today: dt.date | None = None) -> pd.DataFrame:
+    """All approvals, one row each, lists shown comma-separated. ``status`` is what the
+    approval is today: ``revoked``, or, for one not revoked, ``active`` only between its start
+    and end dates, else ``not yet started`` or ``ended`` (as :func:`check_usable` decides;
+    the register listed an approval that had ended as ``active``)."""
+    today = today or dt.date.today()
     records = [_record(r) for r in conn.execute(text(_SELECT + " ORDER BY approval_id")).all()]
     columns = list(ApprovalRecord.__dataclass_fields__)
     rows = []
@@ -330,6 +334,9 @@ def list_approvals(conn: Connection) -> pd.DataFrame:
         row = {c: getattr(rec, c) for c in columns}
         for c in ("applicants", "organisations", "fields"):
             row[c] = ", ".join(row[c])
+        if rec.status == "active":
+            row["status"] = ("not yet started" if today < rec.start_date else
+                             "ended" if today > rec.end_date else "active")
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 

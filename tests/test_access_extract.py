@@ -117,6 +117,44 @@ def test_refused_extract_writes_no_file(governed, tmp_path):  # noqa: F811
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_register_shows_each_approval_as_it_is(governed_fresh, tmp_path, monkeypatch):  # noqa: F811, E501
+    """``sjr approvals list`` showed an approval whose end date had passed, and one not yet
+    begun, as ``active`` while every extract under them was refused (acceptance audit of
+    2026-12-06, finding 3): the administrator's register says ``ended`` and ``not yet
+    started``; a revoked one stays ``revoked``."""
+    from sjrlib.cli import app
+
+    gov = governed_fresh
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    monkeypatch.setenv("SJR_USER", "admin")
+    today = dt.date.today()
+    windows = {"W-ENDED": (today - dt.timedelta(days=400), today - dt.timedelta(days=1)),
+               "W-TODAY": (today, today),
+               "W-LATER": (today + dt.timedelta(days=1), today + dt.timedelta(days=30))}
+    for approval_id, (start, end) in windows.items():
+        path = tmp_path / f"{approval_id}.yaml"
+        path.write_text(
+            f"id: {approval_id}\napplicants: [res2]\npurpose: test\n"
+            f"organisations: [{gov.org_b}]\nperiod_start: '2021-04'\nperiod_end: '2021-06'\n"
+            f"fields: [review_id, score_overall]\nstart_date: {start}\nend_date: {end}\n")
+        added = CliRunner().invoke(app, ["approvals", "add", str(path), "--db", gov.app_url])
+        assert added.exit_code == 0, added.output
+    with open_session("admin", gov.app_url, tool="test") as s:
+        status = s.approvals().set_index("approval_id")["status"]
+    assert status["W-ENDED"] == "ended"
+    assert status["W-TODAY"] == "active"
+    assert status["W-LATER"] == "not yet started"
+    assert status["DARG-REV"] == "revoked"
+    with open_session("res2", gov.app_url, tool="test") as s:
+        for approval_id, words in (("W-ENDED", "ended on"), ("W-LATER", "starts on")):
+            with pytest.raises(AccessDenied, match=words):
+                s.extract(approval_id, tmp_path / "x.parquet")
+        assert "W-TODAY" in set(s.approvals()["approval_id"])
+    listed = CliRunner().invoke(app, ["approvals", "list", "--db", gov.app_url])
+    assert listed.exit_code == 0, listed.output
+    assert "not yet started" in listed.output and "ended" in listed.output
+
+
 def test_approval_files_are_checked(tmp_path):
     path = tmp_path / "a.yaml"
     base = ("id: D-1\napplicants: [r]\npurpose: p\norganisations: [XA1]\nperiod_start: '2021-04'"
