@@ -1071,22 +1071,55 @@ class Session:
         store is then unchanged.
         """
         from data_access import transfer
+        from sjrlib.io import ImportFileError
+        from sjrlib.schema import ValidationFailed
 
         kind = transfer.check_kind(kind)
         path = Path(path)
         scope = {"file": path.name, "update": update}
-        with self._door(f"import.{kind}", scope, permission="import") as door:
-            organisation = self._file_scope("import")
-            _set_row_scope(door.conn, None if organisation is None else [organisation])
-            door.scope["organisations"] = "all" if organisation is None else [organisation]
-            result = transfer.import_file(
-                door.conn, kind, path, organisation=organisation,
-                mapping=None if mapping is None else Path(mapping), update=update,
-                progress=progress, saved_by=self.user)
-            door.rows = result.inserted + result.updated
-            door.extra.update(inserted=result.inserted, updated=result.updated,
-                              unchanged=result.unchanged)
+        try:
+            with self._door(f"import.{kind}", scope, permission="import") as door:
+                organisation = self._file_scope("import")
+                _set_row_scope(door.conn, None if organisation is None else [organisation])
+                door.scope["organisations"] = "all" if organisation is None else [organisation]
+                result = transfer.import_file(
+                    door.conn, kind, path, organisation=organisation,
+                    mapping=None if mapping is None else Path(mapping), update=update,
+                    progress=progress, saved_by=self.user)
+                door.rows = result.inserted + result.updated
+                door.extra.update(inserted=result.inserted, updated=result.updated,
+                                  unchanged=result.unchanged)
+        except (ValidationFailed, ImportFileError, store.StoreError) as exc:
+            self._audit_rejected_import(f"import.{kind}", scope, exc)
+            raise
         return result
+
+    def _audit_rejected_import(self, action: str, scope: dict[str, Any],
+                               exc: BaseException) -> None:
+        """Record a file the import refused (``<action>.rejected``; its own transaction, as
+        the import's was rolled back): how many problems and rows and which rules, or the kind
+        of refusal; never a value of the file. A store that cannot take the entry either (the
+        fault that stopped the import) leaves the import's own error to be seen."""
+        from sjrlib.io import ImportFileError
+        from sjrlib.schema import ValidationFailed
+
+        if isinstance(exc, ValidationFailed):
+            what = {"problems": len(exc.errors),
+                    "rows": len({(e.source, e.row) for e in exc.errors}),
+                    "rules": sorted({str(e.rule) for e in exc.errors})[:20]}
+        elif isinstance(exc, store.ImportConflictError):
+            what = {"reason": "conflict with stored rows", "conflicts": len(exc.keys)}
+        elif isinstance(exc, ImportFileError):
+            what = {"reason": "unreadable file"}
+        else:
+            what = {"reason": type(exc).__name__}
+        try:
+            with self._engine.begin() as conn:
+                _record(conn, audit.lock_for_read(conn), username=self.user, role=self.role,
+                        action=f"{action}.rejected", scope={**scope, **what},
+                        tool=self._tool)
+        except Exception:  # noqa: BLE001 - the import's error is the one to report
+            pass
 
     def export(self, kind: str) -> pd.DataFrame:
         """The stored rows of one kind in the exchange format, to write to a file

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from data_access import store
+from data_access import audit, store
 from data_access.identity import count_administrators
 from data_access.models import Base
 from data_access.session import bootstrap_administrator
@@ -137,6 +139,23 @@ def test_a_file_with_bad_rows_is_listed_in_full_and_changes_nothing(db_url, file
     assert result.exit_code == 1
     assert "bad_deaths.csv, row 2, column deaths_in_scope" in result.output
     assert dump(db_url) == before
+
+    # each refused file is in the audit log, with its problems counted and no value of it
+    # (the import's own transaction was rolled back: an administrator saw no failed attempt)
+    engine = store.get_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            entries = audit.entries(conn)
+    finally:
+        engine.dispose()
+    rejected = entries[entries["action"].str.endswith(".rejected")]
+    assert rejected["action"].tolist() == ["import.reviews.rejected", "import.deaths.rejected"]
+    scopes = [json.loads(v) if isinstance(v, str) else v for v in rejected["scope"]]
+    assert scopes[0]["file"] == "bad_reviews.csv" and scopes[0]["problems"] >= 2
+    assert scopes[0]["rows"] >= 2 and "age_adult" in scopes[0]["rules"]
+    assert scopes[1]["file"] == "bad_deaths.csv" and scopes[1]["problems"] == 1
+    assert "-3" not in json.dumps(scopes[1]) and "9" not in json.dumps(scopes[0]["rules"])
+    assert set(rejected["username"]) == {ADMIN}
 
 
 def test_unreadable_file_is_one_clear_line(db_url, tmp_path):
