@@ -55,9 +55,11 @@ def _denials(url: str, username: str):
 
 
 def _refused(result, out) -> str:
-    assert result.exit_code == 2, result.output
+    # as every other command refuses: "refused: ...", exit 1 (it was "Access denied: ...",
+    # exit 2, where 2 is a usage error)
+    assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Access denied: "), result.output
+    assert len(lines) == 1 and lines[0].startswith("refused: "), result.output
     assert "Traceback" not in result.output
     assert not out.exists(), "nothing may run or be written before the refusal"
     return lines[0]

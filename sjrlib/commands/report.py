@@ -78,8 +78,9 @@ def _run(what: str, codes: list[str], period, start_month, end_month, db, out, p
         typer.echo(f"Cannot run the reports: {exc}", err=True)
         raise typer.Exit(2) from None
     except AccessDenied as exc:  # no identity, or one that may not produce these reports
-        typer.echo(f"Access denied: {exc}", err=True)
-        raise typer.Exit(2) from None
+        # as every other command refuses (sjrlib.commands.common.fail): one line, exit 1
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from None
     except SQLAlchemyError as exc:
         from sqlalchemy.engine import make_url
 
