@@ -36,7 +36,9 @@ def serve(
     which the server refuses every request, so other accounts on this machine cannot use the
     dashboards as you. Once a page is open, the others open in that browser without the token
     until the server stops. The user is the one named by JUPYTERHUB_USER or SJR_USER (see
-    deploy/README.md for JupyterHub)."""
+    deploy/README.md for JupyterHub), else ~/.config/sjr/identity; on a synthetic demo store
+    (`make demo`) with none of these, the dashboards sign you in as demo-lead and say so
+    (SJR_USER=demo-reviewer for the review entry form as a reviewer)."""
     from data_access.demo import default_identity
     from sjrlib.caller_paths import absolute_database_url
     from sjrlib.dashboards.serve import page_url, serve_token
