@@ -365,9 +365,10 @@ def _read_csv_bytes(path: Path) -> pd.DataFrame:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1  # the row, unless a cell spans lines
         raise ImportFileError(
-            f"{path.name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at position "
-            f"{exc.start}); save it as 'CSV UTF-8' and import it again"
+            f"{path.name}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}, at "
+            f"position {exc.start}); save it as 'CSV UTF-8' and import it again"
         ) from None
     first_line = data[: data.find(b"\n") if b"\n" in data else len(data)]
     cells = None if _has_blank_line(data) else _parse_csv_fast(data, first_line)

@@ -65,8 +65,9 @@ def load_yaml(path: str | Path, *, what: str = "file") -> Any:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise YAMLFileError(f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at "
-                            f"position {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise YAMLFileError(f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
+                            f"{line}, at position {exc.start})") from None
     return parse_yaml(text, name, what=what)
 
 

@@ -207,7 +207,8 @@ FILE_CASES = {
     "duplicate-header": ("reviews.csv", VALID_HEADER + ",sex\n" + VALID_ROW + ",male\n",
                          "duplicate header sex"),
     "wrong-encoding": ("reviews.csv", (VALID_HEADER + "\n" + VALID_ROW.replace(
-        "Pneumonia", "Pneumonie aiguë") + "\n").encode("latin-1"), "not UTF-8 text"),
+        "Pneumonia", "Pneumonie aiguë") + "\n").encode("latin-1"),
+        "not UTF-8 text (byte 0xeb on line 2, at position"),
     "utf16": ("reviews.csv", (VALID_HEADER + "\n").encode("utf-16"), "not UTF-8 text"),
     "xlsx-named-csv": ("reviews.csv", b"PK\x03\x04" + b"\x00" * 40, "not CSV text"),
     "not-a-workbook": ("reviews.xlsx", b"review_id,case_id\nR1,C1\n",
