@@ -42,6 +42,7 @@ __all__ = [
     "primary_codes",
     "published_counts",
     "published_p_chart",
+    "theme_label",
 ]
 
 
@@ -80,6 +81,15 @@ def _phase_label(phase: str) -> str:
     return domain.labels("phase").get(phase, phase)
 
 
+def theme_label(codebook: Any, theme_id: str) -> str:
+    """A theme's label as tables and reports show it, under ``codebook`` (the store's): a
+    theme it has retired is marked "(retired)"; an id it does not hold shows as itself."""
+    for theme in codebook.themes:
+        if theme.id == theme_id:
+            return f"{theme.label} (retired)" if theme.retired else theme.label
+    return str(theme_id)
+
+
 def _make(kind: str, argument: str | None, codebook: Any) -> Measure:
     if kind == "poor_care":
         words = "overall care" if argument == "overall" else \
@@ -90,40 +100,36 @@ def _make(kind: str, argument: str | None, codebook: Any) -> Measure:
                        "% of first-stage reviews with poor or very poor overall care",
                        "decrease")
     if kind == "theme":
-        labels = {t.id: t.label for t in codebook.themes}
         return Measure(f"theme:{argument}", kind, argument,
-                       f"% of coded reviews coded '{labels.get(str(argument), argument)}'",
+                       f"% of coded reviews coded '{theme_label(codebook, str(argument))}'",
                        "increase" if argument == "good_practice" else "decrease")
     return Measure("reviewed", kind, None, "% of deaths in scope reviewed", "increase")
 
 
-def _codebook(codebook: Any) -> Any:
-    if codebook is not None:
-        return codebook
-    from sjrlib.themes.codebook import shipped_codebook
-
-    return shipped_codebook()
-
-
-def allowed_measures(codebook: Any = None) -> list[Measure]:
-    """Every measure an action may name under ``codebook`` (default: the shipped one): one per
-    phase of care, one per active theme, and the share of deaths reviewed."""
-    book = _codebook(codebook)
-    out = [_make("poor_care", p, book) for p in domain.PHASES]
-    out += [_make("theme", t.id, book) for t in book.active]
-    out.append(_make("reviewed", None, book))
+def allowed_measures(codebook: Any) -> list[Measure]:
+    """Every measure an action may name under ``codebook`` (the store's latest,
+    ``Session.codebook()``: the one an action is checked against): one per phase of care, one
+    per active theme, and the share of deaths reviewed."""
+    out = [_make("poor_care", p, codebook) for p in domain.PHASES]
+    out += [_make("theme", t.id, codebook) for t in codebook.active]
+    out.append(_make("reviewed", None, codebook))
     return out
 
 
-def parse_measure(text: str, codebook: Any = None) -> Measure:
-    """The :class:`Measure` written ``text`` (e.g. ``"theme:sepsis"``).
+def parse_measure(text: str, codebook: Any, *, stored: bool = False) -> Measure:
+    """The :class:`Measure` written ``text`` (e.g. ``"theme:sepsis"``) under ``codebook`` (the
+    store's latest, ``Session.codebook()``).
+
+    ``stored``: ``text`` is read back from an action already recorded (a report), so it was
+    checked when it was stored; a theme retired since (or, in a codebook that never held it,
+    any theme id) is read, its label saying so (:func:`theme_label`), rather than refused:
+    an action measured by a theme the programme team later retires stays readable.
 
     Raises
     ------
     ValueError
         ``text`` is not one of :func:`allowed_measures`; the message lists the forms allowed.
     """
-    book = _codebook(codebook)
     value = str(text).strip()
     kind, _, argument = value.partition(":")
     spec = MEASURE_KINDS.get(kind)
@@ -134,12 +140,15 @@ def parse_measure(text: str, codebook: Any = None) -> Measure:
         problem = f"{kind} takes no argument"
     elif spec.argument == "phase" and argument not in domain.PHASES:
         problem = f"{argument!r} is not a phase ({', '.join(domain.PHASES)})"
-    elif spec.argument == "theme" and argument not in {t.id for t in book.active}:
-        problem = f"{argument!r} is not an active theme of codebook {book.version}"
+    elif spec.argument == "theme" and not argument:
+        problem = "theme: needs a theme id"
+    elif spec.argument == "theme" and not stored and \
+            argument not in {t.id for t in codebook.active}:
+        problem = f"{argument!r} is not an active theme of codebook {codebook.version}"
     if problem:
         raise ValueError(f"measure {value!r}: {problem}; a measure is poor_care:<phase>, "
                          "theme:<theme id> or reviewed")
-    return _make(kind, argument or None, book)
+    return _make(kind, argument or None, codebook)
 
 
 def primary_codes(theme_codes: pd.DataFrame) -> pd.DataFrame:

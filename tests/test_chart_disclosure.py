@@ -20,6 +20,9 @@ from sjrlib import disclosure_check, measures
 from sjrlib.disclosure import DisclosureRule
 from sjrlib.report import tables
 from sjrlib.report.learning import CHART_DATA, PublishedChart
+from sjrlib.themes.codebook import shipped_codebook
+
+BOOK = shipped_codebook()
 
 RULE = DisclosureRule()  # 1-7 -> *, others rounded to the nearest 5
 OLD_HQIP = DisclosureRule(threshold=4, rounding=1)  # suppress under 5, no rounding
@@ -63,7 +66,7 @@ def _read_back(frame: pd.DataFrame) -> list[tuple[int, int] | None]:
 def test_an_exact_chart_gives_small_counts_back_through_its_limits():
     """The fact the published chart guards against: on exact counts, the plotted centre line,
     upper limit and value of a month give its count of 1 to 7 and its base back."""
-    frame = measures.impact_chart(measures.parse_measure("theme:sepsis"),
+    frame = measures.impact_chart(measures.parse_measure("theme:sepsis", BOOK),
                                   _counts(SMALL_K, SMALL_N), "2022-05")
     got = _read_back(frame)
     pinned = [(k, n) for (k, n), g in zip(zip(SMALL_K, SMALL_N, strict=True), got,
@@ -74,7 +77,7 @@ def test_an_exact_chart_gives_small_counts_back_through_its_limits():
 @pytest.mark.parametrize("k, n", [(SMALL_K, SMALL_N), (LARGE_K, LARGE_N)])
 @pytest.mark.parametrize("rule", [RULE, OLD_HQIP])
 def test_a_published_chart_plots_only_published_counts(rule, k, n):
-    frame = measures.impact_chart(measures.parse_measure("theme:sepsis"), _counts(k, n),
+    frame = measures.impact_chart(measures.parse_measure("theme:sepsis", BOOK), _counts(k, n),
                                   "2022-05", rule=rule, period=PERIOD)
     published = frame.attrs["published"]
     shown = frame[frame["judged"].to_numpy(bool)]
@@ -123,7 +126,7 @@ def test_one_hidden_month_in_a_year_is_not_left_alone_to_be_subtracted():
 
 
 def test_the_exact_chart_is_kept_for_the_organisations_own_report():
-    frame = measures.impact_chart(measures.parse_measure("theme:sepsis"),
+    frame = measures.impact_chart(measures.parse_measure("theme:sepsis", BOOK),
                                   _counts(SMALL_K, SMALL_N), "2022-05",
                                   rule=DisclosureRule.off(), period=PERIOD)
     assert frame["numerator"].tolist() == SMALL_K and frame.attrs["unit"] == "month"

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from data_access import store
 from sjrlib.cli import app
 from sjrlib.synthetic.phrases import FINDINGS, OVERALL_REASONS
+from sjrlib.themes.codebook import shipped_codebook
 
 PERIOD = "2022-23"
 
@@ -366,7 +367,8 @@ def test_the_pooled_themes_table_reads_each_organisations_chart_of_its_top_theme
     report = SimpleNamespace(
         rule=rule, reviews=reviews, window_reviews=reviews, nation_of={"XA": "england",
                                                                       "XB": "england"},
-        data=SimpleNamespace(theme_codes=pd.DataFrame(codes), trend_start="2024-04"),
+        data=SimpleNamespace(theme_codes=pd.DataFrame(codes), trend_start="2024-04",
+                             codebook=shipped_codebook()),
         period=SimpleNamespace(start_month="2024-04", end_month="2025-03"))
     national = learning.NationalLearning(report)
     printed = national._printed_by_org

@@ -70,7 +70,7 @@ def test_working_actions_shift_their_measure_and_the_others_mostly_do_not(learni
     months = sorted(reviews["death_month"].unique())
     found = {True: [], False: []}
     for action in actions[actions["measure"].notna()].itertuples():
-        m = measures.parse_measure(action.measure)
+        m = measures.parse_measure(action.measure, shipped_codebook())
         org = action.organisation_code
         counts = measures.measure_counts(
             m, reviews=reviews[reviews["organisation_code"] == org],

@@ -234,6 +234,16 @@ def test_parameters_code_and_force_render_again(one_trust_store, tmp_path, monke
     book.write_text(json.dumps(nb))
     assert run() == ({"national"}, {code})
     assert run() == (set(), everything)
+    # a new codebook in the store: every report shows its labels
+    import dataclasses
+
+    from data_access import open_session
+    from sjrlib.themes.codebook import shipped_codebook
+
+    with open_session(programme, url, tool="test") as session:
+        session.import_codebook(dataclasses.replace(shipped_codebook(), version="2099.1"))
+    assert run() == (everything, set())
+    assert run() == (set(), everything)
 
 
 def test_the_snapshots_are_the_slices_stamps(tmp_path):

@@ -23,7 +23,7 @@ import pickle
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ from sjrlib.report.figures import Chart, with_data
 
 __all__ = [
     "Charts",
+    "Learning",
     "NationalLearning",
     "TrustLearning",
     "attach_learning",
@@ -68,33 +69,43 @@ _TREND_WORDS = {
 
 
 # ------------------------------------------------------------------------- the data ----
-def read_learning(session: Any, organisation_codes: Sequence[str] | None
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Theme codes (no judgement text) and actions a report uses, through the governed
-    session: ``organisation_codes`` (None: all in the session's scope)."""
+class Learning(NamedTuple):
+    """What the learning sections read from the store: theme codes (no judgement text),
+    actions, and the store's latest codebook (``Session.codebook()``), whose labels the report
+    shows and against which a stored measure is read."""
+
+    theme_codes: pd.DataFrame
+    actions: pd.DataFrame
+    codebook: Any  # sjrlib.themes.codebook.Codebook
+
+
+def read_learning(session: Any, organisation_codes: Sequence[str] | None) -> Learning:
+    """Theme codes, actions and the codebook a report uses, through the governed session:
+    ``organisation_codes`` (None: all in the session's scope)."""
+    codebook = session.codebook()
     codes = session.theme_codes()
     if organisation_codes is not None:
         codes = codes[codes["organisation_code"].isin(list(organisation_codes))]
     actions = session.actions(organisation_codes=None if organisation_codes is None
                               else list(organisation_codes))
-    return codes[_CODE_COLUMNS].reset_index(drop=True), actions
+    return Learning(codes[_CODE_COLUMNS].reset_index(drop=True), actions, codebook)
 
 
-def write_learning_slices(learning: tuple[pd.DataFrame, pd.DataFrame],
-                          paths: dict[str, Path]) -> None:
+def write_learning_slices(learning: Learning, paths: dict[str, Path]) -> None:
     """Beside each slice file of the batch (``<code>.pkl``, ``national.pkl``), write the
-    codes and actions of that organisation (all of them for ``national``) as
-    ``<slice>.learning.pkl`` (mode 0600, deleted with the batch's private folder)."""
+    codes and actions of that organisation (all of them for ``national``) and the store's
+    codebook as ``<slice>.learning.pkl`` (mode 0600, deleted with the batch's private
+    folder)."""
     import os
 
-    codes, actions = learning
+    codes, actions, codebook = learning
     for code, path in paths.items():
-        part = {"theme_codes": codes, "actions": actions}
+        part = {"theme_codes": codes, "actions": actions, "codebook": codebook}
         if code != "national":
             part = {"theme_codes": codes[codes["organisation_code"] == code]
                     .reset_index(drop=True),
                     "actions": actions[actions["organisation_code"] == code]
-                    .reset_index(drop=True)}
+                    .reset_index(drop=True), "codebook": codebook}
         side = Path(path).with_suffix(".learning.pkl")
         fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -102,9 +113,10 @@ def write_learning_slices(learning: tuple[pd.DataFrame, pd.DataFrame],
 
 
 def attach_learning(params: Any, data: Any) -> None:
-    """Give ``data`` (``ReportData``) its ``theme_codes`` and ``actions``: from the batch's
-    side file beside ``params.data_file``, else through the governed session as
-    ``params.user`` (audited: ``theme_codes`` and ``actions``)."""
+    """Give ``data`` (``ReportData``) its ``theme_codes``, ``actions`` and ``codebook`` (the
+    store's latest): from the batch's side file beside ``params.data_file``, else through the
+    governed session as ``params.user`` (audited: ``theme_codes``, ``actions`` and
+    ``codebook``)."""
     if getattr(data, "theme_codes", None) is not None:
         return
     if params.data_file:
@@ -113,8 +125,14 @@ def attach_learning(params: Any, data: Any) -> None:
             with open(side, "rb") as fh:
                 part = pickle.load(fh)
             data.theme_codes, data.actions = part["theme_codes"], part["actions"]
+            data.codebook = part["codebook"]
         else:  # a slice written without learning: the report says there is none
+            from sjrlib.themes.codebook import shipped_codebook
+
+            # no code and no action to read: the codebook names only the themes of empty
+            # tables
             data.theme_codes, data.actions = _no_codes(), _no_actions()
+            data.codebook = shipped_codebook()
         return
     from data_access import open_session
     from data_access.store import existing_store_url, get_engine
@@ -123,8 +141,8 @@ def attach_learning(params: Any, data: Any) -> None:
     engine = get_engine(existing_store_url(params.db))
     try:
         with open_session(user=params.user, db=engine, tool="report") as session:
-            data.theme_codes, data.actions = read_learning(session,
-                                                           [code] if code else None)
+            data.theme_codes, data.actions, data.codebook = read_learning(
+                session, [code] if code else None)
     finally:
         engine.dispose()
 
@@ -237,15 +255,28 @@ class PublishedChart:
 
 
 # ----------------------------------------------------------------------- counting ----
-def _codebook() -> Any:
-    from sjrlib.themes.codebook import shipped_codebook
+def _codebook(data: Any) -> Any:
+    """The store's codebook the report's data carries (:func:`attach_learning`)."""
+    book = getattr(data, "codebook", None)
+    if book is None:
+        raise ValueError("the report's data carries no codebook: read it with "
+                         "sjrlib.report.learning.attach_learning (the store's)")
+    return book
 
-    return shipped_codebook()
+
+def _labels(codebook: Any) -> dict[str, str]:
+    """Theme id -> label, the store's codebook's (a theme it has retired marked so:
+    :func:`sjrlib.measures.theme_label`)."""
+    return {t.id: measures.theme_label(codebook, t.id) for t in codebook.themes}
 
 
-def _labels(codes: pd.DataFrame) -> dict[str, str]:
-    """Theme id -> label (the shipped codebook's; an id of a later codebook shows as itself)."""
-    return {t.id: t.label for t in _codebook().themes}
+def _shown_themes(codebook: Any, phased: pd.DataFrame) -> list[str]:
+    """The themes a report's tables list: the active themes of the store's codebook, then
+    any it has retired that codes of the period still carry (given before it was retired:
+    retired themes stay readable), in the codebook's order."""
+    carried = set(phased["theme"].astype(str))
+    return [t.id for t in codebook.active] + [t.id for t in codebook.themes
+                                              if t.retired and t.id in carried]
 
 
 def _coded(reviews: pd.DataFrame, codes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -465,9 +496,10 @@ class TrustLearning:
         actions = _no_actions() if actions is None else actions
         self.actions = actions[actions["organisation_code"] == report.code] \
             .reset_index(drop=True)
-        self.labels = _labels(self.codes)
-        self.themes = [t.id for t in _codebook().active]
+        self.codebook = _codebook(data)
+        self.labels = _labels(self.codebook)
         self.coded, self.phased = _coded(report.reviews, self.codes)
+        self.themes = _shown_themes(self.codebook, self.phased)
         self.window_coded, self.window_phased = _coded(report.window_reviews, self.codes)
         self.months = _months(report.data.trend_start, report.period.end_month)
 
@@ -576,7 +608,8 @@ class TrustLearning:
                  "dropped": "Dropped"}
         rows = {}
         for i, a in enumerate(acts.itertuples(), 1):
-            measure = measures.parse_measure(a.measure) if _given(a.measure) else None
+            measure = measures.parse_measure(a.measure, self.codebook, stored=True) \
+                if _given(a.measure) else None
             rows[f"{i}. {a.description}"] = {
                 "Status": words.get(str(a.status), str(a.status)),
                 "Owner": str(a.owner_role),
@@ -604,7 +637,7 @@ class TrustLearning:
         for a in self.actions.itertuples():
             if not _given(a.measure) or str(a.status) == "dropped":
                 continue
-            measure = measures.parse_measure(a.measure)
+            measure = measures.parse_measure(a.measure, self.codebook, stored=True)
             counts = measures.measure_counts(
                 measure, reviews=self.report.window_reviews, theme_codes=self.codes,
                 deaths=self.report.window_deaths, months=self.months)
@@ -784,9 +817,10 @@ class NationalLearning:
         self.rule: DisclosureRule = report.rule
         codes = getattr(report.data, "theme_codes", None)
         self.codes = _no_codes() if codes is None else codes
-        self.themes = [t.id for t in _codebook().active]
-        self.labels = _labels(self.codes)
+        self.codebook = _codebook(report.data)
+        self.labels = _labels(self.codebook)
         self.coded, self.phased = _coded(report.reviews, self.codes)
+        self.themes = _shown_themes(self.codebook, self.phased)
         self.window_coded, self.window_phased = _coded(report.window_reviews, self.codes)
         self.months = _months(report.data.trend_start, report.period.end_month)
 
@@ -894,7 +928,7 @@ class NationalLearning:
         firsts = set(self.report.reviews["review_id"].astype(str))
         codes = self.codes[self.codes["review_id"].astype(str).isin(firsts)]
         a, b = theme_code_pairs(codes) if len(codes) else ({}, {})
-        every = list(_codebook().ids)
+        every = list(self.codebook.ids)
         a = {r: frozenset(t for t in v if t in every) for r, v in a.items()}
         b = {r: frozenset(t for t in v if t in every) for r, v in b.items()}
         result = theme_agreement(a, b, every)

@@ -528,7 +528,9 @@ def run_reports(
         refresh = _Refresh(out_dir, organisations, force)
         # the reports show theme codes and actions too (issue 13): a change there re-renders
         frames = [reviews, deaths] + ([] if drafts is None else [drafts])
-        to_run, kept = _decide(jobs, refresh, frames, selected, more=list(learning))
+        to_run, kept = _decide(jobs, refresh, frames, selected,
+                               more=[learning.theme_codes, learning.actions],
+                               codebook=learning.codebook.version)
         collab = _plan_collaboratives(groups, reviews, deaths, names, the_period, trust_raw,
                                       period_values, known, out_dir, url, refresh)
         # before anything is written: who writes which reports where, which are kept
@@ -644,13 +646,16 @@ def _plan_jobs(what, selected, national, trust_raw, period_values, the_period, n
     return jobs
 
 
-def _decide(jobs: list[ReportJob], refresh: _Refresh, frames, selected, more=()
-            ) -> tuple[list[tuple[ReportJob, tuple[str, str]]], list[ReportJob]]:
+def _decide(jobs: list[ReportJob], refresh: _Refresh, frames, selected, more=(),
+            codebook: str = "") -> tuple[list[tuple[ReportJob, tuple[str, str]]],
+                                         list[ReportJob]]:
     """Split the jobs into those to render (with their key and snapshot) and those kept.
 
     ``frames`` are what the stamp's snapshot covers (so the manifest's snapshot is the one the
     page prints); ``more`` are further frames the reports read (each with an
-    ``organisation_code``), in the key too."""
+    ``organisation_code``), in the key too, and so is ``codebook``, the version of the store's
+    codebook whose labels the reports show (a stored version never changes: importing a new
+    one re-renders)."""
     from sjrlib.report.manifest import data_snapshots
 
     per_code, whole = data_snapshots(frames, selected)
@@ -665,7 +670,8 @@ def _decide(jobs: list[ReportJob], refresh: _Refresh, frames, selected, more=()
             code = job.parameters["organisation_code"]
             snapshot, other = per_code[code], more_code[code]
             organisations = refresh.organisation_rows.get(code, "")
-        key = refresh.job_key(job, snapshot, {"organisations": organisations, "more": other})
+        key = refresh.job_key(job, snapshot, {"organisations": organisations, "more": other,
+                                              "codebook": codebook})
         if refresh.is_current(job.name, key, (*job.outputs, *job.state_files)):
             kept.append(job)
         else:
