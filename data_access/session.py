@@ -1563,11 +1563,33 @@ class Session:
     def calibration_answers(self, round_id: str | None = None) -> pd.DataFrame:
         """Calibration answers in scope (a reviewer's own, a lead's organisation's, all for the
         programme team), of one round or all; see
-        :data:`data_access.training.ANSWER_COLUMNS`. Read by calibration outputs only."""
+        :data:`data_access.training.ANSWER_COLUMNS`. Read by calibration outputs only.
+
+        A ``round_id`` this user does not take part in or oversee is refused as
+        :meth:`calibration_data` refuses it: in the same words as one that does not exist
+        (audited as ``calibration_answers.denied``); for the programme team an unknown one is
+        a ``ValueError`` naming it. A round of theirs with no answer yet is an empty frame."""
         from data_access import training
 
         with self._door("calibration_answers", {"round_id": round_id}) as door:
             orgs, reviewer = self._training_scope(door.conn)
+            if round_id is not None:
+                rounds = training.load_rounds(door.conn, [round_id])
+                if orgs is not None and len(rounds):
+                    members = training.load_members(door.conn, organisations=orgs,
+                                                    reviewer_id=reviewer)
+                    mine = rounds["round_id"].isin(set(members["round_id"]))
+                    if self.role != REVIEWER:  # a lead oversees their organisation's rounds
+                        mine |= rounds["organisation_code"].isin(orgs).fillna(False) \
+                            .astype(bool)
+                    rounds = rounds[mine]
+                if not len(rounds):
+                    # another organisation's round reads as one that does not exist
+                    if orgs is not None:
+                        raise AccessDenied(f"round {round_id!r} is not one of your rounds "
+                                           "(or does not exist)")
+                    raise ValueError(f"no round {round_id!r} in the store (sjr training "
+                                     "round list)")
             frame = training.load_answers(door.conn, organisations=orgs, reviewer_id=reviewer,
                                           round_id=round_id)
             self._check_inside(frame, orgs)

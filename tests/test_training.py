@@ -7,6 +7,7 @@ PostgreSQL the sessions connect as an ordinary service role, so row-level securi
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pandas as pd
@@ -463,6 +464,59 @@ def test_results_of_an_unknown_or_another_organisations_round_are_refused(
         owner.dispose()
     assert [(u, '"round_id": "RA"' in s or '"round_id":"RA"' in s) for u, s in denied] == [
         ("lead_b", False), ("lead_b", True)]
+
+
+def test_answers_of_an_unknown_or_another_organisations_round_are_refused(
+        governed_fresh):  # noqa: F811
+    """Before: Session.calibration_answers('NOPE'), and lead_b asking for lead_a's round (with
+    a submitted answer), returned an empty table, audited as an ordinary read: an unknown
+    round was not named and an out-of-scope one was not refused, unlike calibration_data
+    (7078574). Now both are refused in the same words and audited as refusals; a round of
+    one's own with no answer yet is still an empty table."""
+    gov = governed_fresh
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_training_cases(training.shipped_cases())
+    window = (TODAY - dt.timedelta(days=1), TODAY)
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        lead.create_calibration_round(RoundSpec(
+            "RA", "A's round", ("TC-2026-02",), *window, ((gov.org_a, gov.reviewer_id),),
+            gov.org_a))
+        lead.create_calibration_round(RoundSpec(  # reviewer_a is not in this one
+            "RA-OTHER", "A's other round", ("TC-2026-02",), *window,
+            ((gov.org_a, gov.other_reviewer_id),), gov.org_a))
+    with open_session("reviewer_a", gov.app_url, tool="test") as me:
+        me.save_calibration_answer("RA", "TC-2026-02", _answer(3))
+        assert len(me.calibration_answers("RA")) == 1
+        for round_id in ("NOPE", "RA-OTHER"):
+            with pytest.raises(AccessDenied, match=f"^round '{round_id}' is not one of your "
+                                                   r"rounds \(or does not exist\)$"):
+                me.calibration_answers(round_id)
+    with open_session("lead_b", gov.app_url, tool="test") as lead_b:
+        refusals = []
+        for round_id in ("NOPE", "RA"):
+            with pytest.raises(AccessDenied) as caught:
+                lead_b.calibration_answers(round_id)
+            refusals.append(str(caught.value).replace(round_id, "X"))
+        assert refusals == ["round 'X' is not one of your rounds (or does not exist)"] * 2
+        assert lead_b.calibration_answers().empty  # every round in scope: none, no refusal
+    with open_session("lead_a", gov.app_url, tool="test") as lead:
+        assert len(lead.calibration_answers("RA")) == 1
+        assert lead.calibration_answers("RA-OTHER").empty  # theirs, no answer yet
+    with open_session("national", gov.app_url, tool="test") as national:
+        assert len(national.calibration_answers("RA")) == 1
+        with pytest.raises(ValueError, match=r"^no round 'NOPE' in the store \(sjr training "
+                                             r"round list\)$"):
+            national.calibration_answers("NOPE")
+    owner = store.get_engine(gov.owner_url)
+    try:
+        with owner.connect() as conn:
+            denied = [(u, json.loads(s)["round_id"]) for u, s in conn.execute(text(
+                "SELECT username, scope FROM audit_log WHERE action = "
+                "'calibration_answers.denied' ORDER BY id"))]
+    finally:
+        owner.dispose()
+    assert denied == [("reviewer_a", "NOPE"), ("reviewer_a", "RA-OTHER"), ("lead_b", "NOPE"),
+                      ("lead_b", "RA")]
 
 
 def test_a_refusal_names_the_role_with_its_article(governed_fresh, tmp_path):  # noqa: F811
