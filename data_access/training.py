@@ -467,10 +467,11 @@ class TrainingCase:
 
 
 def _case(item: Any, name: str, position: int, case_set: str, panel: str,
-          theme_ids: set[str], problems: list[str], twice: set[str]) -> TrainingCase | None:
+          codebook: Any, problems: list[str], twice: set[str]) -> TrainingCase | None:
     """One case of a case file, every problem of it appended to ``problems`` (each naming the
     file, the case and the field; a case whose id is in ``twice`` also by its place in the
-    file); ``None`` when it had any."""
+    file); ``None`` when it had any. Its reference themes are active themes of
+    ``codebook``."""
     found = len(problems)
     where = f"{name}: case {position}"
     if not isinstance(item, Mapping):
@@ -550,9 +551,16 @@ def _case(item: Any, name: str, position: int, case_set: str, panel: str,
         problem("reference.themes", "themes must be a list of theme ids")
         raw_themes = ()
     themes = tuple(str(t) for t in raw_themes)
-    wrong = sorted(set(themes) - theme_ids) if theme_ids else []
-    if wrong:
-        problem("reference.themes", f"theme(s) {', '.join(wrong)} not in the codebook")
+    # the themes an answer may name (check_answer): a reference naming another could never
+    # be agreed with
+    unknown = sorted(set(themes) - set(codebook.ids))
+    retired = sorted(set(themes) & {t.id for t in codebook.themes if t.retired})
+    if unknown:
+        problem("reference.themes", f"theme(s) {', '.join(unknown)} not in codebook "
+                f"{codebook.version}")
+    if retired:
+        problem("reference.themes", f"theme(s) {', '.join(retired)} retired in codebook "
+                f"{codebook.version}")
     if len(problems) > found or case_id is None or care is None or title is None \
             or summary is None:
         return None
@@ -560,9 +568,11 @@ def _case(item: Any, name: str, position: int, case_set: str, panel: str,
                         themes, panel, case_set)
 
 
-def parse_cases(data: Any, name: str = "<cases>", *,
-                theme_ids: Iterable[str] | None = None) -> list[TrainingCase]:
-    """Training cases from a parsed YAML document ``{case_set, panel, cases: [...]}``.
+def parse_cases(data: Any, name: str = "<cases>", *, codebook: Any) -> list[TrainingCase]:
+    """Training cases from a parsed YAML document ``{case_set, panel, cases: [...]}``; the
+    reference answers' themes are active themes of ``codebook``
+    (:class:`sjrlib.themes.codebook.Codebook`: the store's latest, ``Session.codebook()``, as
+    a calibration answer's are).
 
     Raises
     ------
@@ -570,10 +580,6 @@ def parse_cases(data: Any, name: str = "<cases>", *,
         Listing every problem of the file (each naming the case and the field) under a line
         saying how many: nothing is imported from a file with one.
     """
-    if theme_ids is None:
-        from sjrlib.themes.codebook import shipped_codebook
-
-        theme_ids = shipped_codebook().ids
     if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
         raise TrainingDataError(f"{name}: expected case_set, panel and a list of cases")
     problems: list[str] = []
@@ -583,7 +589,7 @@ def parse_cases(data: Any, name: str = "<cases>", *,
                         "required")
     ids = [_text_value(item.get("id")) for item in data["cases"] if isinstance(item, Mapping)]
     twice = sorted({i for i in ids if i is not None and ids.count(i) > 1})
-    cases = [_case(item, name, i, case_set or "", panel or "", set(theme_ids), problems,
+    cases = [_case(item, name, i, case_set or "", panel or "", codebook, problems,
                    set(twice)) for i, item in enumerate(data["cases"], start=1)]
     if twice:
         problems.append(f"{name}: case id(s) {', '.join(twice)} appear twice")
@@ -592,8 +598,10 @@ def parse_cases(data: Any, name: str = "<cases>", *,
     return [c for c in cases if c is not None]
 
 
-def load_case_file(path: str | Path) -> list[TrainingCase]:
-    """Training cases from a YAML file (the shape of ``sjrlib/data/training-cases-2026.yaml``)."""
+def load_case_file(path: str | Path, *, codebook: Any) -> list[TrainingCase]:
+    """Training cases from a YAML file (the shape of ``sjrlib/data/training-cases-2026.yaml``),
+    their reference themes checked against ``codebook`` (the store's latest:
+    :func:`parse_cases`)."""
     from sjrlib.yaml_files import YAMLFileError, load_yaml
 
     path = Path(path)
@@ -601,12 +609,15 @@ def load_case_file(path: str | Path) -> list[TrainingCase]:
         data = load_yaml(path, what="training cases")
     except YAMLFileError as exc:
         raise TrainingDataError(str(exc)) from None
-    return parse_cases(data, path.name)
+    return parse_cases(data, path.name, codebook=codebook)
 
 
 def shipped_cases() -> list[TrainingCase]:
-    """The starter set of fictional training cases."""
-    return load_case_file(SHIPPED_CASES)
+    """The starter set of fictional training cases (written for the codebook shipped with
+    sjr)."""
+    from sjrlib.themes.codebook import shipped_codebook
+
+    return load_case_file(SHIPPED_CASES, codebook=shipped_codebook())
 
 
 def cases_to_yaml(cases: Sequence[TrainingCase]) -> str:

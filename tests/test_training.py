@@ -21,7 +21,9 @@ from data_access import AccessDenied, open_session, store, training
 from data_access.training import RoundSpec, TrainingDataError
 from data_access.training_models import Base
 from sjrlib import domain
+from sjrlib.themes.codebook import shipped_codebook
 
+BOOK = shipped_codebook()
 TODAY = dt.date.today()
 TRAINING_TABLES = ("trainers", "training_records", "training_cases", "calibration_rounds",
                    "calibration_round_members", "calibration_answers")
@@ -75,7 +77,7 @@ def test_a_case_file_is_checked_where_it_enters(tmp_path):
     text_ = training.cases_to_yaml(training.shipped_cases()[:2])
     path = tmp_path / "cases.yaml"
     path.write_text(text_, encoding="utf-8")
-    again = training.load_case_file(path)
+    again = training.load_case_file(path, codebook=BOOK)
     assert [c.case_id for c in again] == ["TC-2026-01", "TC-2026-02"]
     assert again[1].scores == training.shipped_cases()[1].scores
     for bad, message in ((text_.replace("fictional: true", "fictional: false", 1), "fictional"),
@@ -84,7 +86,7 @@ def test_a_case_file_is_checked_where_it_enters(tmp_path):
                          (text_.replace("monitoring: 'yes'", "monitoring: maybe", 1), "harm")):
         path.write_text(bad, encoding="utf-8")
         with pytest.raises(TrainingDataError, match=message):
-            training.load_case_file(path)
+            training.load_case_file(path, codebook=BOOK)
 
 
 def test_a_case_file_names_every_problem_at_once(tmp_path):
@@ -101,7 +103,7 @@ def test_a_case_file_names_every_problem_at_once(tmp_path):
     path = tmp_path / "cases.yaml"
     path.write_text(bad, encoding="utf-8")
     with pytest.raises(TrainingDataError) as caught:
-        training.load_case_file(path)
+        training.load_case_file(path, codebook=BOOK)
     lines = str(caught.value).splitlines()
     assert lines[0] == "cases.yaml: 5 problems; nothing was imported"
     one, two = f"  cases.yaml: case {first.case_id}", f"  cases.yaml: case {second.case_id}"
@@ -111,7 +113,8 @@ def test_a_case_file_names_every_problem_at_once(tmp_path):
                                "(likely name")
     assert lines[3] == (f"{one}, field reference.scores.overall: score of overall must be 1-5, "
                         "not 7")
-    assert lines[4] == f"{one}, field reference.themes: theme(s) not_a_theme not in the codebook"
+    assert lines[4] == (f"{one}, field reference.themes: theme(s) not_a_theme not in codebook "
+                        "2026.1")
     assert lines[5] == (f"{two}, field reference.problems.monitoring: harm of monitoring must "
                         "be one of no, probably, yes, not 'maybe'")
     assert len(lines) == 6

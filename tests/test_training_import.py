@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from data_access import open_session, training
 from data_access.training import TrainingDataError
 from sjrlib.cli import app
+from sjrlib.themes.codebook import shipped_codebook
 
 RECORDS = "record_id,organisation_code,reviewer_id,trainer_id,trained_on,session,refresher_dates"
 
@@ -104,7 +105,7 @@ def test_a_training_case_holding_an_identifier_is_refused(tmp_path):
     path.write_text(text.replace(case.title, case.title + " (NHS 943 476 5919)", 1),
                     encoding="utf-8")
     with pytest.raises(TrainingDataError) as caught:
-        training.load_case_file(path)
+        training.load_case_file(path, codebook=shipped_codebook())
     lines = str(caught.value).splitlines()
     assert lines[0] == "cases.yaml: 1 problem; nothing was imported"
     assert lines[1].startswith(f"  cases.yaml: case {case.case_id}, field title: holds what "
@@ -193,3 +194,80 @@ def test_a_records_file_with_an_unknown_column_or_a_future_date_is_refused(
                        "trainer_id": "", "trained_on": str(today), "session": "Today's course",
                        "refresher_dates": ""}]), organisations=[org], today=today)
     assert list(checked["trained_on"]) == [today]
+
+
+CASES = """\
+case_set: "2027"
+panel: "Regional panel (fictional cases)"
+cases:
+  - id: HW-01
+    title: Weight loss not acted on
+    fictional: true
+    care: poor
+    summary: >-
+      The patient, in their eighties, lost weight over three weeks on the ward; no
+      nutritional screening was recorded and fluids were not charted.
+    reference:
+      scores: {admission: 3, ongoing: 2, overall: 2}
+      problems: {monitoring: probably}
+      avoidability: 5
+      themes: [nutrition, deterioration]
+  - id: HW-02
+    title: Four ward moves in three days
+    fictional: true
+    care: adequate
+    summary: >-
+      The patient was moved between four wards in three days, twice at night.
+    reference:
+      scores: {admission: 3, overall: 3}
+      problems: {}
+      avoidability: 6
+      themes: [patient_flow]
+"""
+
+
+def _codebook_2026_2():
+    """The programme team's next codebook: patient_flow retired, nutrition added."""
+    import dataclasses
+
+    from sjrlib.themes.codebook import Theme
+
+    book = shipped_codebook()
+    themes = tuple(dataclasses.replace(t, retired=t.id == "patient_flow") for t in book.themes)
+    added = Theme("nutrition", "Nutrition and hydration", "Food and fluids.", ("no MUST score",))
+    return dataclasses.replace(book, version="2026.2", themes=(*themes, added))
+
+
+def test_cases_import_checks_themes_against_the_stores_codebook(governed_fresh,  # noqa: F811
+                                                                tmp_path):
+    """Before: sjr training cases import checked a case's reference themes against the
+    codebook shipped with sjr (2026.1), whatever the store held: on a store at 2026.2 a
+    reference naming nutrition (new in 2026.2) was refused and one naming patient_flow
+    (retired in 2026.2, so no calibration answer may name it) was stored. Now the store's
+    latest codebook is read through the session, as a calibration answer's themes are."""
+    gov = governed_fresh
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_codebook(_codebook_2026_2())
+    path = tmp_path / "cases.yaml"
+    path.write_text(CASES, encoding="utf-8")
+    refused = _run(gov, tmp_path, "training", "cases", "import", str(path), user="national")
+    assert refused.exit_code == 1, refused.output
+    assert refused.output.splitlines() == [
+        "sjr training: cases.yaml: 1 problem; nothing was imported",
+        "  cases.yaml: case HW-02, field reference.themes: theme(s) patient_flow retired in "
+        "codebook 2026.2"]
+    with open_session("national", gov.app_url, tool="test") as national:
+        assert national.training_cases() == []
+    path.write_text(CASES[:CASES.index("  - id: HW-02")], encoding="utf-8")
+    imported = _run(gov, tmp_path, "training", "cases", "import", str(path), user="national")
+    assert imported.exit_code == 0, imported.output
+    assert imported.output == "Training cases: 1 new, 0 updated\n"
+    with open_session("national", gov.app_url, tool="test") as national:
+        stored = national.training_cases(reference=True)
+    assert [(c.case_id, c.themes) for c in stored] == [("HW-01", ("nutrition", "deterioration"))]
+    # a theme no codebook of the store holds is named with the version it was checked against
+    path.write_text(CASES[:CASES.index("  - id: HW-02")].replace("nutrition", "nutrtion"),
+                    encoding="utf-8")
+    typo = _run(gov, tmp_path, "training", "cases", "import", str(path), user="national")
+    assert typo.output.splitlines()[1] == ("  cases.yaml: case HW-01, field reference.themes: "
+                                           "theme(s) nutrtion not in codebook 2026.2")

@@ -190,16 +190,18 @@ def cases_import(file: Path = typer.Argument(..., help="A YAML file of fictional
                                              "cases (the shape of sjrlib/data/"
                                              "training-cases-2026.yaml)."),
                  db: str = DB_OPTION) -> None:
-    """Add or replace training cases and their reference answers (programme team)."""
-    from data_access.training import TrainingDataError, load_case_file
+    """Add or replace training cases and their reference answers (programme team). Their
+    themes are checked against the store's latest codebook (its active themes: those a
+    calibration answer may name), read through the governed session (audited)."""
+    from data_access.training import load_case_file
 
-    try:
-        cases = load_case_file(file)
-    except TrainingDataError as exc:
-        _fail(str(exc))
     session = _open(db)
-    new, updated = _through(session, lambda: session.import_training_cases(
-        cases, source=file.name))
+
+    def read_and_import() -> tuple[int, int]:
+        cases = load_case_file(file, codebook=session.codebook())  # every problem, or none
+        return session.import_training_cases(cases, source=file.name)
+
+    new, updated = _through(session, read_and_import)
     typer.echo(f"Training cases: {new} new, {updated} updated")
 
 
