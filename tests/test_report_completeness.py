@@ -122,6 +122,39 @@ def report_store_period() -> str:
     return report_store.PERIOD
 
 
+def test_the_workbook_marks_provisional_quarters_and_says_when_the_data_were_read(store,
+                                                                                 tmp_path):
+    """(Before the next test, whose late reviews settle the provisional quarter.)
+
+    The Learning from Deaths workbook beside the page read "Q4 Jan–Mar 2023" where the
+    page read "... (provisional)", and said nothing of when the data were read (audit of
+    2026-12-06; issue 14 part 4: "quarters still filling are marked provisional in tables and
+    charts", every report states the data's as-at date). It now labels the quarters as the
+    page does and states both, under its title and in its notes."""
+    from openpyxl import load_workbook
+
+    from sjrlib.report.completeness import as_at_words
+
+    report = _report(store, tmp_path / "published.json")
+    path = report.write_lfd_workbook(tmp_path / "lfd.xlsx")
+    book = load_workbook(path)
+    sheet, notes = book["Learning from Deaths"], book["Notes"]
+    labels = [row[0].value for row in sheet.iter_rows(min_row=1) if row[0].value]
+    assert "Q4 Jan–Mar 2023 (provisional)" in labels, labels
+    assert not [x for x in labels if x.startswith("Q1") and "provisional" in x]
+    when = as_at_words(report.data.read_at)
+    title_lines = " ".join(str(c.value) for c in sheet["A"][:4] if c.value)
+    assert f"Data as at {when}." in title_lines, title_lines
+    assert "Quarters marked provisional are still filling" in title_lines
+    notes_text = {row[0].value: row[1].value for row in notes.iter_rows()}
+    assert notes_text["Data as at"] == when
+    assert notes_text["Provisional quarters"].startswith("Quarters marked provisional")
+    # the page's quarterly table says the same
+    page = report.lfd_quarterly()
+    assert any(str(q).endswith("(provisional)") for q in page.frame.index)
+    assert "Quarters marked provisional are still filling" in page.note
+
+
 def test_a_rerun_after_late_reviews_shows_the_revised_quarter(store, tmp_path):
     from data_access import open_session
 

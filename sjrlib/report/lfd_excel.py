@@ -81,6 +81,8 @@ def write_lfd_workbook(
     stamp=None,
     notice: str = "",
     synthetic: bool = False,
+    as_at: str = "",
+    provisional_note: str = "",
 ) -> Path:
     """Write the dashboard.
 
@@ -105,6 +107,12 @@ def write_lfd_workbook(
     synthetic
         The store is marked synthetic: the first line of each sheet says the data are
         fictional (:data:`sjrlib.report.render.SYNTHETIC_NOTICE`), and the notes repeat it.
+    as_at
+        When the data were read, in words (the page's "Data as at"): under the title and in
+        the notes; empty for none.
+    provisional_note
+        What the quarters ``protected`` labels "(provisional)" mean (the page's sentence):
+        under the title and in the notes; empty when none is.
 
     Every text cell is stored as text, never as a formula, whatever it starts with.
     """
@@ -120,7 +128,9 @@ def write_lfd_workbook(
     title, line = ws.cell(top, 1), ws.cell(top + 1, 1)
     _text(title, f"Learning from Deaths: {organisation}")
     title.font = Font(bold=True, size=14)
-    _text(line, f"{period}. {rule.describe()}" + (f" {notice}." if notice else ""))
+    _text(line, f"{period}." + (f" Data as at {as_at}." if as_at else "")
+          + (f" {provisional_note}" if provisional_note else "")
+          + f" {rule.describe()}" + (f" {notice}." if notice else ""))
     if notice:
         line.font = Font(bold=True, color="C00000")
     header_row = top + 3
@@ -159,6 +169,10 @@ def write_lfd_workbook(
 
     notes = wb.create_sheet("Notes")
     lines = [("Synthetic data", _synthetic_notice())] if synthetic else []
+    if as_at:
+        lines.append(("Data as at", as_at))
+    if provisional_note:
+        lines.append(("Provisional quarters", provisional_note))
     lines += [
         ("Deaths in scope", "Adult inpatient deaths including the emergency department, from "
          "the monthly deaths feed; counted in the quarter the death occurred."),

@@ -28,7 +28,11 @@ from sjrlib.stats import descriptive
 from sjrlib.stats._reviews import financial_quarter
 from sjrlib.stats.lfd import learning_from_deaths
 
-__all__ = ["TrustReport", "trust_report"]
+__all__ = ["PROVISIONAL_NOTE", "TrustReport", "trust_report"]
+
+PROVISIONAL_NOTE = ("Quarters marked provisional are still filling: late reviews will change "
+                    "their figures.")
+"""What a table (or the workbook) says of the quarters it marks "(provisional)"."""
 
 
 def trust_report(parameters: Mapping[str, Any]) -> TrustReport:
@@ -229,16 +233,19 @@ class TrustReport(FormQuestionSections):
         """The data's as-at moment, and what a provisional quarter means."""
         return completeness.as_at_paragraph(self.data.read_at, self._completeness)
 
+    def _provisional_labels(self) -> dict[str, str]:
+        """Each provisional quarter's label, and the same marked "(provisional)"."""
+        done = self._completeness
+        return {tables.quarter_label(q): f"{tables.quarter_label(q)} (provisional)"
+                for q in done.index[done["provisional"]]}
+
     def _mark_provisional(self, table: tables.ReportTable) -> tables.ReportTable:
         """Label provisional quarters "(provisional)" in a quarterly table."""
-        done = self._completeness
-        marked = {tables.quarter_label(q): f"{tables.quarter_label(q)} (provisional)"
-                  for q in done.index[done["provisional"]]}
+        marked = self._provisional_labels()
         if not marked:
             return table
         frame = table.frame.rename(index=marked)
-        note = (table.note + " Quarters marked provisional are still filling: late reviews "
-                "will change their figures.").strip()
+        note = (table.note + " " + PROVISIONAL_NOTE).strip()
         return replace(table, frame=frame, note=note)
 
     def completeness(self) -> tables.ReportTable:
@@ -295,11 +302,16 @@ class TrustReport(FormQuestionSections):
             return None
         from sjrlib.report.lfd_excel import write_lfd_workbook
 
+        # the page's quarters as the page labels them, and its as-at moment: the workbook
+        # said neither, so a provisional quarter read as final (audit of 2026-12-06)
+        marked = self._provisional_labels()
         return write_lfd_workbook(
-            target, self._lfd[1], organisation=f"{self.name} ({self.code})",
+            target, self._lfd[1].rename(index=marked),
+            organisation=f"{self.name} ({self.code})",
             period=_period_words(self.period), total_label=self.total_label, rule=self.rule,
             stamp=self.stamp(), notice=INTERNAL_NOTICE if self.params.internal else "",
-            synthetic=self.synthetic,
+            synthetic=self.synthetic, as_at=completeness.as_at_words(self.data.read_at),
+            provisional_note=PROVISIONAL_NOTE if marked else "",
         )
 
     # -------------------------------------------------------------------- care scores ----
