@@ -1437,11 +1437,35 @@ class Session:
 
     def import_training_cases(self, cases: Sequence[Any], *, source: str = "cases"
                               ) -> tuple[int, int]:
-        """Add or replace fictional training cases (programme team); returns (new, updated)."""
+        """Add or replace fictional training cases (programme team); returns (new, updated).
+
+        Each case's reference themes must be active themes of the store's latest codebook,
+        read in the import's own transaction (the themes a calibration answer may name:
+        ``save_calibration_answer``): a reference naming another could never be agreed with.
+        Otherwise :class:`data_access.training.TrainingDataError` lists every such case, in
+        the words of :func:`data_access.training.parse_cases` (``source`` naming the file),
+        and nothing is stored.
+        """
         from data_access import training
+        from sjrlib.themes.codebook import stored_codebook
 
         scope = {"file": source, "cases": len(cases)}
         with self._door("training_cases.import", scope) as door:
+            book = stored_codebook(*_themes_codebook_row(door.conn, None))
+            retired_ids = {t.id for t in book.themes if t.retired}
+            problems: list[str] = []
+            for case in cases:
+                where = f"{source}: case {case.case_id}, field reference.themes"
+                unknown = sorted(set(case.themes) - set(book.ids))
+                retired = sorted(set(case.themes) & retired_ids)
+                if unknown:
+                    problems.append(f"{where}: theme(s) {', '.join(unknown)} not in codebook "
+                                    f"{book.version}")
+                if retired:
+                    problems.append(f"{where}: theme(s) {', '.join(retired)} retired in "
+                                    f"codebook {book.version}")
+            if problems:
+                raise training.TrainingDataError(training.listed(source, problems))
             inserted, updated = training.upsert_cases(door.conn, cases, by=self.user)
             door.rows = inserted + updated
             door.extra.update(inserted=inserted, updated=updated)

@@ -271,3 +271,36 @@ def test_cases_import_checks_themes_against_the_stores_codebook(governed_fresh, 
     typo = _run(gov, tmp_path, "training", "cases", "import", str(path), user="national")
     assert typo.output.splitlines()[1] == ("  cases.yaml: case HW-01, field reference.themes: "
                                            "theme(s) nutrtion not in codebook 2026.2")
+
+
+
+def test_the_session_refuses_cases_whose_themes_the_stores_codebook_does_not_offer(
+        governed_fresh):  # noqa: F811
+    """Before: Session.import_training_cases stored the cases it was given as they were; only
+    sjr training cases import checked their reference themes, so a case made in Python (a
+    notebook, a script) naming a theme the store's latest codebook has retired, or does not
+    hold, was stored: a reference no calibration answer may agree with. Now the session checks
+    them against the store's latest codebook, in the command's words, and stores nothing."""
+    gov = governed_fresh
+
+    def case(case_id: str, *themes: str) -> training.TrainingCase:
+        return training.TrainingCase(case_id, "A fictional case", "The patient was moved.",
+                                     "adequate", {"overall": 3}, {}, 6, themes,
+                                     "Regional panel", "2027")
+
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_codebook(_codebook_2026_2())
+        with pytest.raises(TrainingDataError) as caught:
+            national.import_training_cases(
+                [case("HW-01", "nutrition"), case("HW-02", "patient_flow", "nutrtion")],
+                source="cases.yaml")
+        assert str(caught.value).splitlines() == [
+            "cases.yaml: 2 problems; nothing was imported",
+            "  cases.yaml: case HW-02, field reference.themes: theme(s) nutrtion not in "
+            "codebook 2026.2",
+            "  cases.yaml: case HW-02, field reference.themes: theme(s) patient_flow retired in "
+            "codebook 2026.2"]
+        assert national.training_cases() == []  # not even HW-01
+        assert national.import_training_cases([case("HW-01", "nutrition", "sepsis")]) == (1, 0)
+        assert [(c.case_id, c.themes) for c in national.training_cases(reference=True)] == [
+            ("HW-01", ("nutrition", "sepsis"))]
