@@ -233,6 +233,7 @@ def test_the_results_tables_say_why_and_when_nothing_differs():
 
     from data_access.training import TrainingCase
     from sjrlib.dashboards.calibration import results_tables
+    from sjrlib.themes.codebook import shipped_codebook
 
     case = TrainingCase("T2", "A case", "The patient ...", "good", {"overall": 4}, {}, 6,
                         ("good_practice",))
@@ -244,12 +245,13 @@ def test_the_results_tables_say_why_and_when_nothing_differs():
         answers[column] = answers[column].astype("Int64")
     data = {"cases": [case], "answers": answers,
             "rounds": pd.DataFrame({"round_id": ["R1"], "opens_on": [dt.date(2026, 12, 1)]})}
-    lead = dict(results_tables(data, "organisation_lead"))
+    book = shipped_codebook()
+    lead = dict(results_tables(data, "organisation_lead", book))
     group = lead["The group's agreement (95% intervals on 8 or more cases)"]
     assert set(group["Estimate"]) == {
         "not estimable (fewer than two answers to compare with the panel's)"}
     assert len(group) == 3  # overall, avoidability, trigger: kappas only (one reviewer)
-    mine = dict(results_tables(data, "reviewer"))[
+    mine = dict(results_tables(data, "reviewer", book))[
         "Your scores against the panel's reference answers"].set_index("Item")
     assert mine.loc["Avoidability of death", "Same score"] == "100%"
     assert mine.loc["Avoidability of death", "Compared with the panel"] == (

@@ -158,3 +158,66 @@ def test_a_lead_sees_refreshers_and_a_prompt_from_real_reviews(gov):
     assert "Scoring in real reviews: a prompt for calibration" in page.extra.value
     assert expected.split(":")[0] in page.extra.value
     assert "who is due a refresher" in page.extra.value
+
+
+def _codebook_2026_2():
+    """The programme team's next codebook: patient_flow retired, senior_review relabelled,
+    nutrition added."""
+    import dataclasses
+
+    from sjrlib.themes.codebook import Theme, shipped_codebook
+
+    book = shipped_codebook()
+    themes = tuple(dataclasses.replace(
+        t, retired=t.id == "patient_flow",
+        label="Timely senior review" if t.id == "senior_review" else t.label)
+        for t in book.themes)
+    added = Theme("nutrition", "Nutrition and hydration", "Food and fluids.", ("no MUST score",))
+    return dataclasses.replace(book, version="2026.2", themes=(*themes, added))
+
+
+def test_results_compare_the_themes_of_the_stores_codebook():
+    """Before: the results compared the theme decisions of the shipped codebook (2026.1): a
+    miss of nutrition (new in the store's 2026.2) was not counted. Now the store's codebook's
+    active themes are compared, and a theme it retired that a reference still names
+    (patient_flow) stays in. Two cases, each a miss: 26 of 28 decisions (14 themes) agree,
+    93%; the shipped list gave 25 of 26, 96%, as would leaving the retired theme out."""
+    from data_access.training import TrainingCase
+    from sjrlib import domain
+    from sjrlib.dashboards.calibration import results_tables
+
+    cases = [TrainingCase(c, "A case", "The patient ...", "poor", {"overall": 2}, {}, 4, themes)
+             for c, themes in (("N1", ("nutrition",)), ("F1", ("patient_flow",)))]
+    answers = pd.DataFrame([{
+        "round_id": "R1", "organisation_code": "XA1", "reviewer_id": "A", "case_id": c,
+        "status": "submitted", **{f"score_{p}": pd.NA for p in domain.PHASES},
+        "avoidability_score": 4, "themes": ()} for c in ("N1", "F1")]).assign(score_overall=2)
+    for column in [f"score_{p}" for p in domain.PHASES] + ["avoidability_score"]:
+        answers[column] = answers[column].astype("Int64")
+    data = {"cases": cases, "answers": answers,
+            "rounds": pd.DataFrame({"round_id": ["R1"], "opens_on": [dt.date(2026, 12, 1)]})}
+    mine = dict(results_tables(data, "reviewer", _codebook_2026_2()))[
+        "Your decisions against the panel's"].iloc[0]
+    assert mine["Theme decisions agreed"] == "93%"
+    assert mine["Panel's themes you gave"] == "0%"
+
+
+def test_the_reference_is_labelled_by_the_stores_codebook():
+    """The panel's reference themes beside the reviewer's: the store's labels (senior_review
+    relabelled), a theme the store's codebook retired marked "(retired)", as the reports mark
+    it, and a theme new in it (nutrition) by its label."""
+    from types import SimpleNamespace
+
+    from data_access.training import TrainingCase
+    from sjrlib.dashboards.calibration import reference_html
+
+    session = SimpleNamespace(role="organisation_lead", user="lead_a",
+                              codebook=_codebook_2026_2)
+    labels = dict(CalibrationPage(session)._themes(active=False))
+    assert labels["senior_review"] == "Timely senior review"
+    assert labels["patient_flow"] == "Patient flow and the organisation of care (retired)"
+    case = TrainingCase("F1", "A case", "The patient ...", "poor", {"overall": 2}, {}, 4,
+                        ("patient_flow", "senior_review"))
+    shown = reference_html(case, {"score_overall": 2, "themes": ("nutrition",)}, labels)
+    assert "Patient flow and the organisation of care (retired), Timely senior review" in shown
+    assert "Nutrition and hydration" in shown

@@ -304,8 +304,10 @@ def round_results(round_id: str = typer.Argument(..., help="The round."),
 
     session = _open(db)
     role = session.role
-    data = _through(session, lambda: session.calibration_data(round_id))
-    for title, frame in results_tables(data, role):
+    # the themes compared are those of the store's latest codebook, as the dashboard's are
+    codebook, data = _through(session, lambda: (session.codebook(),
+                                                session.calibration_data(round_id)))
+    for title, frame in results_tables(data, role, codebook):
         typer.echo(f"\n{title}")
         _echo_table(frame)
 

@@ -52,27 +52,44 @@ def _interval(row: pd.Series) -> str:
     return text
 
 
-def _results(data: dict[str, Any]):
+def _scored_themes(codebook: Any, reference: pd.DataFrame, answers: pd.DataFrame) -> list[str]:
+    """The themes whose decisions are compared: the active themes of ``codebook`` (the store's
+    latest), then any it has retired that a reference or an answer still names (given before
+    it was retired: retired themes stay readable, as the reports keep them), in its order."""
+    from sjrlib.stats.calibration import parse_themes
+
+    named: set[str] = set()
+    for frame in (reference, answers):
+        for value in frame.get("themes", ()):
+            named |= parse_themes(value) or set()
+    return [t.id for t in codebook.active] + [t.id for t in codebook.themes
+                                              if t.retired and t.id in named]
+
+
+def _results(data: dict[str, Any], codebook: Any):
     from data_access.training import calibration_frames
     from sjrlib.stats.calibration import calibration_results
-    from sjrlib.themes.codebook import shipped_codebook
 
     reference, answers = calibration_frames(data["cases"], data["answers"], data["rounds"])
     if not len(answers):
         return None, answers
-    return calibration_results(reference, answers, themes=list(shipped_codebook().ids),
+    return calibration_results(reference, answers,
+                               themes=_scored_themes(codebook, reference, answers),
                                n_boot=_N_BOOT), answers
 
 
-def results_tables(data: dict[str, Any], role: str) -> list[tuple[str, pd.DataFrame]]:
+def results_tables(data: dict[str, Any], role: str, codebook: Any
+                   ) -> list[tuple[str, pd.DataFrame]]:
     """Titled tables of a round's (or every round's) results for ``role``.
 
-    ``data`` is ``Session.calibration_data()``'s. A reviewer: their own agreement with the panel
+    ``data`` is ``Session.calibration_data()``'s; ``codebook`` the store's latest
+    (``Session.codebook()``): its themes are the decisions compared (:func:`_scored_themes`).
+    A reviewer: their own agreement with the panel
     item by item, the trigger, avoidability and themes, and change across rounds. A lead: each
     of their reviewers and the group's agreement. The programme team: the distribution of the
     reviewers' agreement and the group's agreement, naming no organisation and no reviewer.
     """
-    res, answers = _results(data)
+    res, answers = _results(data, codebook)
     if res is None:
         return [("No submitted answers yet", pd.DataFrame({"": ["Nothing to show: no answer "
                                                                "has been submitted."]}))]
@@ -246,11 +263,18 @@ class CalibrationPage:
     def _themes(self, *, active: bool) -> list[tuple[str, str]]:
         """``(id, label)`` of the store's latest codebook: the themes an answer may name
         (``active``: not retired, as ``Session.save_calibration_answer`` accepts them), or
-        every theme (to label the panel's reference)."""
+        every theme (to label the panel's reference: a retired one marked "(retired)", as
+        the reports mark it)."""
+        from sjrlib.measures import theme_label
+
+        themes = self._book().active if active else self._book().themes
+        return [(t.id, theme_label(self._book(), t.id)) for t in themes]
+
+    def _book(self) -> Any:
+        """The store's latest codebook, read through the session once per page."""
         if self._codebook is None:
             self._codebook = self.session.codebook()
-        themes = self._codebook.active if active else self._codebook.themes
-        return [(t.id, t.label) for t in themes]
+        return self._codebook
 
     def read(self) -> None:
         """Read the rounds, the results and (leads, programme team) the training records."""
@@ -373,7 +397,8 @@ class CalibrationPage:
         return out
 
     def refresh_results(self) -> None:
-        tables = results_tables(self.session.calibration_data(), self.session.role)
+        tables = results_tables(self.session.calibration_data(), self.session.role,
+                                self._book())
         self.results.value = "".join(_table_html(t, f) for t, f in tables)
 
     def _round_changed(self) -> None:
