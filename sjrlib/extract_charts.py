@@ -126,10 +126,12 @@ def theme_shares(reviews: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
 
 
 @_described
-def theme_chart(reviews: pd.DataFrame, codes: pd.DataFrame | None) -> Figure:
+def theme_chart(reviews: pd.DataFrame, codes: pd.DataFrame | None, codebook: Any) -> Figure:
     """The share of the extract's coded first-stage reviews coded with each theme
-    (:func:`theme_shares`), as horizontal bars labelled with the codebook's labels.
-    ``codes`` is ``None`` when the approval does not release ``theme_codes``."""
+    (:func:`theme_shares`), as horizontal bars labelled with ``codebook``'s labels: the
+    store's latest, ``Session.codebook()`` (a researcher may read it: it holds no review
+    data), a theme it has retired marked "(retired)" as the reports mark it. ``codes`` is
+    ``None`` when the approval does not release ``theme_codes``."""
     title = "Themes coded in first-stage reviews (% of coded reviews, first coder's codes)"
     if codes is None:
         return _withheld("Your extract has no theme_codes (not in your approval's fields): "
@@ -140,9 +142,9 @@ def theme_chart(reviews: pd.DataFrame, codes: pd.DataFrame | None) -> Figure:
     table = theme_shares(reviews, codes)
     if table.empty:
         return _withheld("No first-stage review of your extract is coded with themes", title)
-    from sjrlib.themes.codebook import shipped_codebook
+    from sjrlib.measures import theme_label
 
-    labels = {t.id: t.label for t in shipped_codebook().themes}
+    labels = {t: theme_label(codebook, t) for t in table.index}
     with plots_seaborn.theme():
         fig = Figure(figsize=(8, 0.35 * len(table) + 1.2))
         ax = fig.add_subplot()

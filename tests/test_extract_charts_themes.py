@@ -6,6 +6,9 @@ import pandas as pd
 
 from sjrlib import extract_charts
 from sjrlib.plots import chart_withheld
+from sjrlib.themes.codebook import shipped_codebook
+
+SHIPPED = shipped_codebook()
 
 REVIEWS = pd.DataFrame({
     "review_id": ["a", "b", "c", "d", "s"],
@@ -34,12 +37,37 @@ def test_theme_shares_count_each_coded_first_stage_review_once_by_its_first_code
 
 
 def test_the_chart_is_drawn_or_says_why_not():
-    fig = extract_charts.theme_chart(REVIEWS, CODES)
+    fig = extract_charts.theme_chart(REVIEWS, CODES, SHIPPED)
     assert chart_withheld(fig) is None
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["Medicines, fluids and oxygen", "Sepsis recognition and treatment"]
-    assert "no theme_codes" in chart_withheld(extract_charts.theme_chart(REVIEWS, None))
-    fig = extract_charts.theme_chart(REVIEWS.drop(columns=["review_stage"]), CODES)
+    assert "no theme_codes" in chart_withheld(extract_charts.theme_chart(REVIEWS, None, SHIPPED))
+    fig = extract_charts.theme_chart(REVIEWS.drop(columns=["review_stage"]), CODES,
+                                     SHIPPED)
     assert chart_withheld(fig).startswith("Your extract has no review_stage (")
     none = CODES[CODES["coder"] == 2]
-    assert "No first-stage review" in chart_withheld(extract_charts.theme_chart(REVIEWS, none))
+    assert "No first-stage review" in chart_withheld(
+        extract_charts.theme_chart(REVIEWS, none, SHIPPED))
+
+
+def test_the_chart_is_labelled_by_the_stores_codebook():
+    """Before: the bars carried the labels of the codebook shipped with sjr (2026.1) whatever
+    the store held: on a store at 2026.2 senior_review kept its old label, a code of nutrition
+    (new in 2026.2) showed its bare id and one of patient_flow (retired) read as current.
+    Now the chart takes the store's codebook (a researcher's session may read it)."""
+    import dataclasses
+
+    from sjrlib.themes.codebook import Theme
+
+    themes = tuple(dataclasses.replace(
+        t, retired=t.id == "patient_flow",
+        label="Timely senior review" if t.id == "senior_review" else t.label)
+        for t in SHIPPED.themes)
+    book = dataclasses.replace(SHIPPED, version="2026.2", themes=(*themes, Theme(
+        "nutrition", "Nutrition and hydration", "Food and fluids.", ("no MUST score",))))
+    codes = CODES.assign(theme=["senior_review", "nutrition", "patient_flow", "sepsis",
+                                "senior_review", "sepsis", "sepsis"])
+    fig = extract_charts.theme_chart(REVIEWS, codes, book)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["Patient flow and the organisation of care (retired)",
+                      "Nutrition and hydration", "Timely senior review"]
