@@ -33,8 +33,6 @@ NO_DATA = {
     "disclosure check": "reads report files a reader has, never the store "
                         "(test_disclosure_check.py)",
     "themes codebook check": "checks a codebook file; no store (test_themes.py)",
-    "themes suggest": "suggests themes for text given on the command line; no store "
-                      "(test_themes.py)",
     "report pdf": "prints report pages the person already has to PDF; no store "
                   "(test_board_pack.py)",
 }
@@ -109,6 +107,10 @@ DOOR: dict[str, Door] = {
                                    "demo-programme", STRANGERS, "codebook"),
     "actions measures": Door(lambda f: ["actions", "measures"], "demo-lead", STRANGERS,
                              "codebook"),
+    # suggestions are of the store's codebook's active themes (the allowed run trains a model:
+    # test_themes' test_cli_suggest_follows_the_stores_codebook)
+    "themes suggest": Door(lambda f: ["themes", "suggest", "Antibiotics given late"],
+                           "demo-reviewer", STRANGERS, "codebook", run_allowed=False),
     "themes train": Door(lambda f: ["themes", "train", "--store", "--out",
                                         f["out"] / "themes-model.joblib"], "demo-lead",
                          ("demo-programme", "demo-admin", "demo-researcher", *STRANGERS),

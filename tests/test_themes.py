@@ -347,7 +347,11 @@ def test_cli_codebook_list_export_check(tmp_path):
     assert _run("themes", "codebook", "export", str(tmp_path / "no" / "b.csv")).exit_code == 1
 
 
-def test_cli_train_and_suggest(tmp_path):
+def test_cli_train_and_suggest(tmp_path, monkeypatch):
+    # no store where sjr looks (no --db, no SJR_DATABASE_URL, no data/sjr.db): suggestions
+    # still come, under the shipped codebook (test_cli_suggest_follows_the_stores_codebook)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SJR_DATABASE_URL", raising=False)
     codes = tmp_path / "codes.csv"
     codes.write_text("text,themes\nOutlier on ward 9 overnight,patient_flow\n"
                      "Fluid chart blank,medication;communication_team\n", encoding="utf-8")
@@ -623,5 +627,42 @@ def test_a_model_trained_for_a_newer_codebook_stays_in_use(tmp_path):
     try:
         assert current_model().codebook_version == "2027.1"
         assert all(s.theme != "procedure" for s in suggest("Perforation during the OGD"))
+    finally:
+        use_model(None)
+
+
+def test_cli_suggest_follows_the_stores_codebook(governed_fresh, monkeypatch):  # noqa: F811
+    """Before: sjr themes suggest read no store: it labelled suggestions with the codebook
+    shipped with sjr (2026.1) and suggested every theme the model knew. On a store at 2026.2
+    a statement about ward moves was suggested patient_flow, which the store has retired (and
+    code_review refuses), and senior_review showed its old label. Now the store's latest
+    codebook is read through the session of whoever runs it (audited): only its active
+    themes are suggested, under its labels; --shipped gives the shipped codebook's."""
+    from sjrlib.themes.suggest import use_model
+
+    gov = governed_fresh
+    with open_session("national", gov.app_url, tool="test") as national:
+        national.import_codebook(_codebook_2026_2())
+    env = {"SJR_USER": "reviewer_a", "JUPYTERHUB_USER": None, "SJR_DATABASE_URL": None}
+    flow = "Outlier on ward 9 overnight, moved wards twice at night"
+    senior = "Consultant review not until day 3"
+    use_model(m.train_model())  # trained on the shipped codebook: it knows patient_flow
+    try:
+        shipped = _run("themes", "suggest", flow, "--shipped", "--db", gov.app_url, env=env)
+        assert shipped.exit_code == 0, shipped.output
+        assert "patient_flow" in shipped.output  # the shipped codebook still offers it
+        stored = _run("themes", "suggest", "--db", gov.app_url, env=env,
+                      input=f"{flow}\n{senior}\n")
+        assert stored.exit_code == 0, stored.output
+        assert _last_entry(gov.owner_url)[:2] == ("reviewer_a", "codebook")  # audited
+        lines = stored.output.splitlines()
+        assert lines[:2] == ["[1]", "No theme suggested."]  # patient_flow retired: dropped
+        assert lines[2] == "[2]"
+        assert lines[3].endswith("senior_review          Timely senior review")
+        shown = _run("themes", "suggest", flow, "--json", "--db", gov.app_url, env=env)
+        assert json.loads(shown.output) == [[]]
+        stranger = _run("themes", "suggest", senior, "--db", gov.app_url,
+                        env={**env, "SJR_USER": "someone-else"})
+        assert stranger.exit_code == 1 and stranger.output.startswith("sjr themes: refused")
     finally:
         use_model(None)

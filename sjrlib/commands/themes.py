@@ -256,6 +256,22 @@ def train(
                f"{len(model.themes)} themes of codebook {model.codebook_version}; kept in {path}")
 
 
+def _suggesting_codebook(shipped: bool, store: str | None) -> Any:
+    """The codebook whose active themes ``sjr themes suggest`` shows, under its labels:
+    ``--shipped``'s; else the store's latest (read through the governed session, audited as
+    ``codebook``; a store named with --db or $SJR_DATABASE_URL that does not exist is
+    refused, as ``codebook list`` refuses it); with no store at all where sjr looks by
+    default (data/sjr.db) and none named, the shipped one, as suggestions always were."""
+    import os
+
+    from data_access.database import DEFAULT_URL, missing_sqlite_file
+
+    if shipped or (store is None and not os.environ.get("SJR_DATABASE_URL")
+                   and missing_sqlite_file(DEFAULT_URL) is not None):
+        return _codebook(None)
+    return store_codebook(store)[0]
+
+
 @themes_app.command("suggest")
 def suggest_command(
     text: str = typer.Argument(None, help="A judgement statement, or '-' to read one per line "
@@ -264,24 +280,37 @@ def suggest_command(
                                  '{"theme", "score"} per statement.'),
     threshold: float = typer.Option(None, "--threshold", min=0.0, max=1.0,
                                     help="Show themes from this score (default: the model's)."),
+    shipped: bool = typer.Option(False, "--shipped", help="The themes and labels of the "
+                                 "codebook shipped with sjr (2026.1) instead of the store's."),
+    store: str = _STORE,
 ) -> None:
-    """Suggest themes for judgement statements (suggestions only: a person decides)."""
-    from sjrlib.themes.codebook import shipped_codebook
+    """Suggest themes for judgement statements (suggestions only: a person decides).
+
+    Only the active themes of the store's latest codebook are suggested, under its labels
+    (read through your governed session, audited): a theme it has retired is never
+    suggested, even by a model trained before it was retired. --shipped, or no store where
+    sjr looks for one (no --db, no SJR_DATABASE_URL, no data/sjr.db), uses the codebook
+    shipped with sjr.
+    """
     from sjrlib.themes.suggest import suggest_many
 
+    codebook = _suggesting_codebook(shipped, store)  # before the model: a refusal costs nothing
+    active = {t.id: t.label for t in codebook.active}
     texts = sys.stdin.read().splitlines() if text in (None, "-") else [text]
-    results = suggest_many(texts, threshold=threshold)
+    # the model knows the themes of the codebook it was trained for (sjr themes train): those
+    # this codebook does not offer now (retired, or unknown to it) are not suggested
+    results = [[s for s in found if s.theme in active]
+               for found in suggest_many(texts, threshold=threshold)]
     if as_json:
         typer.echo(json.dumps([[s._asdict() for s in r] for r in results]))
         return
-    labels = {t.id: t.label for t in shipped_codebook().themes}
     for i, found in enumerate(results):
         if len(results) > 1:
             typer.echo(f"[{i + 1}]")
         if not found:
             typer.echo("No theme suggested.")
         for s in found:
-            typer.echo(f"{s.score:.2f}  {s.theme:22s} {labels.get(s.theme, '')}")
+            typer.echo(f"{s.score:.2f}  {s.theme:22s} {active[s.theme]}")
 
 
 def register(app: typer.Typer) -> None:
