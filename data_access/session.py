@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
@@ -169,6 +169,16 @@ def _record(conn: Connection, held: bool, **entry: Any) -> None:
         audit.append(conn, **entry)
     else:
         audit.queue_append(conn, **entry)
+
+
+def _no_such_round(round_id: str, orgs: Sequence[str] | None) -> NoReturn:
+    """A calibration round the caller asked for and may not see, or that does not exist:
+    another organisation's round reads as one that does not exist (the refusal says nothing
+    of which it is, and the door audits it); for the programme team, who see every round, an
+    unknown one is named."""
+    if orgs is not None:
+        raise AccessDenied(f"round {round_id!r} is not one of your rounds (or does not exist)")
+    raise ValueError(f"no round {round_id!r} in the store (sjr training round list)")
 
 
 class Session:
@@ -1608,12 +1618,7 @@ class Session:
                             .astype(bool)
                     rounds = rounds[mine]
                 if not len(rounds):
-                    # another organisation's round reads as one that does not exist
-                    if orgs is not None:
-                        raise AccessDenied(f"round {round_id!r} is not one of your rounds "
-                                           "(or does not exist)")
-                    raise ValueError(f"no round {round_id!r} in the store (sjr training "
-                                     "round list)")
+                    _no_such_round(round_id, orgs)
             frame = training.load_answers(door.conn, organisations=orgs, reviewer_id=reviewer,
                                           round_id=round_id)
             self._check_inside(frame, orgs)
@@ -1649,13 +1654,7 @@ class Session:
             if round_id is not None:
                 rounds = rounds[rounds["round_id"] == round_id]
                 if not len(rounds):
-                    # another organisation's round reads as one that does not exist: the
-                    # refusal says nothing of which it is (and is audited as a refusal)
-                    if orgs is not None:
-                        raise AccessDenied(f"round {round_id!r} is not one of your rounds "
-                                           "(or does not exist)")
-                    raise ValueError(f"no round {round_id!r} in the store (sjr training "
-                                     "round list)")
+                    _no_such_round(round_id, orgs)
             rounds = rounds.reset_index(drop=True)
             wanted = sorted({c for ids in rounds["case_ids"] for c in ids})
             cases = training.load_cases(door.conn, wanted)
