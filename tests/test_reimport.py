@@ -142,7 +142,11 @@ def test_one_changed_field_updates_that_review_only(db_url, stored, tmp_path):
     assert new["content_hash"] != old["content_hash"]
     assert [r[3] for r in _children(db_url, "E1")["phase_assessments"] if r[1] == "overall"] \
         == ["Adequate care; escalation was timely on review."]
-    assert list(_import_audits(db_url)["rows"]) == [4, 1]
+    audits = _import_audits(db_url)
+    # the refused run is recorded as such (import.reviews.rejected), without rows
+    assert list(audits["action"]) == ["import.reviews", "import.reviews.rejected",
+                                      "import.reviews"]
+    assert list(audits.loc[audits["action"] == "import.reviews", "rows"]) == [4, 1]
 
     again = sjr("import", "reviews", path, "--db", db_url, "--update")
     assert "0 inserted, 0 updated, 4 unchanged" in again.output
