@@ -151,12 +151,6 @@ class PrintedElsewhere:
     cells: Mapping[Hashable, object]
     equal: Mapping[tuple[Hashable, Hashable], Sequence[Hashable]]
     sums: Sequence[tuple[Sequence[Hashable], Hashable]] = field(default_factory=tuple)
-    within: Mapping[tuple[Hashable, Hashable], Sequence[Hashable]] = field(default_factory=dict)
-    """``{(row, column): [names]}``: this table's cells that count some of the people the
-    outside cells' sum counts (at most it), printed as their own counts: a "Reasons for
-    review" row of learning disability beside the learning disability table's year of
-    reviewed (:meth:`sjrlib.report.trust.TrustReport.review_reasons`). A ``None`` outside
-    cell is one not printed (a rest of 0 or more, e.g. the deaths not reviewed)."""
 
     def shown(self, cell: tuple[Hashable, Hashable], rule: DisclosureRule) -> object:
         """What ``cell`` prints: the sum of its outside cells as printed, ``*`` with any
@@ -487,13 +481,6 @@ def _attack(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
                     if len(names) > 1 and set(names) < set(parts):
                         problem.add_sum([cell, *(outside[n] for n in parts if n not in names)],
                                         outside[total], EQUAL)
-        for cell, names in elsewhere.within.items():
-            if cell in problem.vars:
-                whole = outside[names[0]]
-                if len(names) > 1:
-                    whole = problem.fresh()
-                    problem.add_sum([outside[n] for n in names], whole, AMONG)
-                problem.add_sum([cell, problem.fresh()], whole, AMONG)
     named = _declare_groups(problem, pooled or (), rule, relations)
     findings = problem.solve()
     # the table's relations taken together, as the checker takes a page's (a trust's year

@@ -528,21 +528,17 @@ def _margins(raw: pd.DataFrame, all_column: str, total_label: str | None) -> pd.
 def _counts_table(raw: pd.DataFrame, rule: DisclosureRule, *, all_column: str,
                   caption: str, index_name: str, note: str, total_label: str | None = TOTAL,
                   percent_of: Mapping[str, str] | None = None,
-                  per_group: Mapping[str, pd.DataFrame] | None = None,
-                  elsewhere: PrintedElsewhere | None = None) -> ReportTable:
+                  per_group: Mapping[str, pd.DataFrame] | None = None) -> ReportTable:
     """A count table with an ``All`` column (sum of the others) and a total row (unless
     ``total_label`` is None), protected together; ``percent_of``: ``{count column: name}`` of
     counts shown also as a % of the row's ``All`` (``name`` starts with ``%``). ``per_group``:
-    each organisation's ``raw`` when ``raw`` pools theirs (:func:`_protect`); ``elsewhere``:
-    what another table of the report prints of these cells
-    (:class:`sjrlib.disclosure.PrintedElsewhere`)."""
+    each organisation's ``raw`` when ``raw`` pools theirs (:func:`_protect`)."""
     parts = list(raw.columns)
     raw = _margins(raw, all_column, total_label)
-    margins: dict = {"elsewhere": elsewhere} if elsewhere is not None and rule.active else {}
     protected, withheld = _protect(
         raw, rule, None if per_group is None else
         {g: _margins(t, all_column, total_label) for g, t in per_group.items()},
-        total_row=total_label, total_column=all_column, parts=parts, **margins)
+        total_row=total_label, total_column=all_column, parts=parts)
     formats = {}
     for column, name in (percent_of or {}).items():
         values = []
@@ -649,45 +645,6 @@ def referrals(reviews: pd.DataFrame, rule: DisclosureRule, *, by: str | None = N
 
 
 _PSII_LED = "Led to a PSII (referral made or completed)"
-_PSII_AMONG = {"PSII considered and not needed": ["considered_not_needed"],
-               "PSII planned": ["planned"], _PSII_LED: ["made", "completed"]}
-"""The PSII table's cells and the statuses of the referrals table's PSIRF row they are
-among (:func:`_psii_among_referrals`)."""
-
-
-def _psii_among_referrals(referrals_table: object, rule: DisclosureRule
-                          ) -> PrintedElsewhere | None:
-    """What the referrals table, as printed, tells of the second-stage PSII table: the same
-    question (a review's PSII referral and its status), counted on every review recording
-    referrals (first and second stage) there and on the second-stage ones here, so each of
-    these cells is among that row's cells of its status (led to a PSII: among made and
-    completed together). An audit of the demo's reports (2026-12-06, held out) found XI6's
-    "Led to a PSII" 10 (8-12) beside its PSIRF row of 10 (8-12) with none planned, which
-    left "Considered and not needed" ``*`` at most 12 - 8 = 4 (true 2), and XP9's at 1-6.
-    As :class:`sjrlib.disclosure.PrintedElsewhere` (``within``): this table is protected
-    until neither table has a ``*`` narrowed or a rounded count pinned."""
-    frame = getattr(referrals_table, "frame", None)
-    if frame is None or not rule.active:
-        return None
-    reg = registry().question("referral")
-    psirf = reg.types.labels()["psii"]
-    statuses = reg.value.answers.labels()
-    whole = "All referrals of the type"
-    if psirf not in frame.index or whole not in frame.columns:
-        return None
-    columns = [*statuses.values(), whole]
-    cells = {("ref", r, c): frame.at[r, c] for r in frame.index for c in columns
-             if c in frame.columns}
-    cells = {k: (v if v == rule.symbol or isinstance(v, (int, np.integer)) else None)
-             for k, v in cells.items()}
-    body = [r for r in frame.index if r != "All referrals"]
-    sums = [([("ref", r, c) for c in statuses.values()], ("ref", r, whole))
-            for r in frame.index]
-    if "All referrals" in frame.index:
-        sums += [([("ref", r, c) for r in body], ("ref", "All referrals", c)) for c in columns]
-    within = {("Second-stage reviews", column): [("ref", psirf, statuses[k]) for k in keys]
-              for column, keys in _PSII_AMONG.items()}
-    return PrintedElsewhere(cells=cells, equal={}, sums=sums, within=within)
 
 
 def _psii_raw(second: pd.DataFrame) -> pd.DataFrame:
@@ -700,10 +657,8 @@ def _psii_raw(second: pd.DataFrame) -> pd.DataFrame:
 
 
 def second_stage_psii(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                      by: str | None = None, referrals_table: object = None) -> Table:
-    """Second-stage reviews and the patient safety incident investigations they led to;
-    ``referrals_table``: the report's referrals table as printed, whose PSIRF row counts
-    these referrals among the first stage's (:func:`_psii_among_referrals`)."""
+                      by: str | None = None) -> Table:
+    """Second-stage reviews and the patient safety incident investigations they led to."""
     second = asked(reviews, "referral")
     second = second[(second["review_stage"] == "second").fillna(False)]
     if second.empty:
@@ -715,10 +670,8 @@ def second_stage_psii(reviews: pd.DataFrame, rule: DisclosureRule, *,
         caption="Second-stage reviews that led to a patient safety incident investigation "
                 "(PSIRF)", index_name="", percent_of={led: "% led to a PSII"},
         per_group=_per_group(second, by, _psii_raw),
-        elsewhere=_psii_among_referrals(referrals_table, rule),
         note="A second-stage review led to a patient safety incident investigation (PSII) "
-             "when its PSII referral was made or completed; its referrals are among those "
-             "of the referrals table's PSIRF row.")
+             "when its PSII referral was made or completed.")
     n = out.frame.at["Second-stage reviews", "All second-stage reviews"]
     out.note = f"{out.note} {_rests_on(n, 'second-stage reviews', rule, len(second))}"
     return out
@@ -764,8 +717,7 @@ class FormQuestionSections:
         return referrals(self.reviews, self.rule, by=self.pooled_by)
 
     def second_stage_psii(self) -> Table:
-        return second_stage_psii(self.reviews, self.rule, by=self.pooled_by,
-                                 referrals_table=self.referrals_on())
+        return second_stage_psii(self.reviews, self.rule, by=self.pooled_by)
 
     def escalation_planning(self) -> Table:
         return escalation_plan_and_end_of_life_care(self.reviews, self.rule,
