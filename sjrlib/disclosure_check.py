@@ -507,12 +507,6 @@ FIRST_POOR_SHOWN = ("The deaths with poor or very poor overall care at first sta
                     "care-score table's overall scores 1 and 2 as shown")
 """What a trust's second-stage table says under it when that row is the care table's two
 cells added up as printed (``sjrlib.report.trust``), not a rounded count."""
-ASKED_ALL_SHOWN = ("Every review the care-score table counts in this phase was asked, so the "
-                   "row All reviews asked is the care-score table's reviews and its scores 1 "
-                   "and 2 added up, as shown")
-"""What an ext2026 poor-care table says under it when its total row is the care table's row
-(``sjrlib.report.form_questions._within_care_table``): the same reviews, printed as that
-table prints them, not a rounded count of their own."""
 OVERALL = "Overall assessment of care"
 """The care table's row of overall care (``domain.label("phase", "overall")``)."""
 
@@ -778,9 +772,8 @@ class _Reader:
         reviews: the second-stage table's deaths with poor or very poor overall care at first
         stage are the care table's overall scores 1 and 2 (and those not yet reviewed at
         second stage are among them); the reviews an ext2026 question was asked of, and their
-        poor or very poor overall care, are among the care table's overall ones, or the same
-        ones where the table's note says every review was asked (:data:`ASKED_ALL_SHOWN`):
-        then its total row is the care row's reviews and scores 1 and 2."""
+        poor or very poor overall care, are among the care table's overall ones (all of them
+        when every review was asked, which a reader cannot be sure of, so an inequality)."""
         p = self.problem
         ident = page.ident
         self._within_themes(page)
@@ -813,19 +806,7 @@ class _Reader:
         if backlog in p.vars:
             p.add_sum([backlog, p.fresh()], poor,
                       f"not yet reviewed at second stage, of the poor care ({page.name})")
-        for reviews, poor_asked, same in self.pending_asked.pop(ident, []):
-            if same:
-                if reviews in p.vars:
-                    p.add_sum([reviews], care[2], f"every review was asked a question: the "
-                              f"reviews asked are the overall ({page.name})")
-                if poor_asked in p.vars:
-                    p.add_sum([poor_asked], poor, f"every review was asked a question: their "
-                              f"poor care is the overall scores 1 and 2 ({page.name})")
-                    rest = [(ident, f"care{i}", OVERALL) for i in (3, 4, 5)]
-                    if all(k in p.vars for k in rest):
-                        p.add_sum([poor_asked, *rest], care[2], f"their poor care and overall "
-                                  f"scores 3-5 add up to the overall reviews ({page.name})")
-                continue
+        for reviews, poor_asked in self.pending_asked.pop(ident, []):
             if reviews in p.vars:
                 p.add_sum([reviews, p.fresh()], care[2],
                           f"reviews asked a question are among the overall ({page.name})")
@@ -949,19 +930,7 @@ class _Reader:
             return (page.ident, "fq", f"{cap} | {_norm(row)} | {column}")
 
         where = f"{page.name}, {cap[:50]}"
-        poor_column = "Poor or very poor overall care"
-        # the total row is the care table's overall row as printed (ASKED_ALL_SHOWN): not a
-        # rounded count of its own (10 and 30 printed, 40 read as 38-42 where the scores allow
-        # 36-44), and its percentage that of the care table's own printed cells
-        same = ASKED_ALL_SHOWN in _norm(table.note) and "Reviews" in counts
         for row in rows:
-            if same and row in totals:
-                for c in counts:
-                    if c in ("Reviews", poor_column):
-                        p.unknown(key(row, c))
-                    else:
-                        self.cell(page, table, rule, key(row, c), row, c)
-                continue
             cells = {c: self.cell(page, table, rule, key(row, c), row, c) for c in counts}
             if whole is not None:
                 p.add_sum([cells[c] for c in counts if c != whole], cells[whole],
@@ -985,12 +954,11 @@ class _Reader:
                     numerator = cells[named]
                 self.ratio(page, table, numerator, base, row, column, ci, rule)
         if "Reviews" in counts and page.organisation and not page.workbook:
+            poor_column = "Poor or very poor overall care"
             for total in totals:
                 self.pending_asked.setdefault(page.ident, []).append((
                     key(total, "Reviews"),
-                    key(total, poor_column) if poor_column in counts else None, same))
-        # (a national page's such row is the national care table's, related only as a cell
-        # of the organisations' sum)
+                    key(total, poor_column) if poor_column in counts else None))
         for total in totals:
             for column in counts:
                 parts = [key(r, column) for r in body]

@@ -43,14 +43,12 @@ import pandas as pd
 from sjrlib import domain
 from sjrlib.disclosure import (
     DisclosureRule,
-    PrintedElsewhere,
     count_range,
     differencing_withheld,
     interval_text,
     protect_counts,
     published_rate,
 )
-from sjrlib.disclosure_check import ASKED_ALL_SHOWN
 from sjrlib.form.registry import FORM_VERSION_COLUMN, LATEST_VERSION, registry
 from sjrlib.report import narrative
 from sjrlib.report.tables import (
@@ -146,55 +144,29 @@ def _protect(raw: pd.DataFrame, rule: DisclosureRule,
     the rule (for the note; None when not pooled)."""
     if per_group is None or not rule.active:
         return protect_counts(raw.astype(object), rule, **margins), None
-    # each organisation's table as its own report prints it: not with this table's figures
-    # printed elsewhere (the national care table's), which are no organisation's
-    own = {k: v for k, v in margins.items() if k != "elsewhere"}
-    pooled = [protect_counts(table.astype(object), rule, **own)
+    pooled = [protect_counts(table.astype(object), rule, **margins)
               for table in per_group.values()]
     return protect_pooled(raw, rule, withheld=differencing_withheld(per_group, rule, rule, raw),
                           pooled=pooled, **margins)
 
 
 def _within_care_table(reviews: pd.DataFrame, phase: str, poor_column: str,
-                       rule: DisclosureRule, *, raw: pd.DataFrame | None = None,
-                       care: pd.DataFrame | None = None) -> dict:
-    """What the report's care-score table tells of a question's total row, as ``margins`` of
-    :func:`sjrlib.disclosure.protect_counts`. ``reviews``: all the report's (the care table's);
-    ``raw``: the question's exact table; ``care``: the care table as the report prints it
-    (default: as a trust's prints it; a pooled table must give its own).
-
-    * Every review the care table counts in ``phase`` was asked (the counts are equal, and the
-      reviews asked are among those counted: the same reviews): the total row *is* the care
-      row's reviews and its scores 1 and 2, so it prints them, added up as printed
-      (``elsewhere``: :class:`sjrlib.disclosure.PrintedElsewhere`), and the table is protected
-      knowing it, its rows withheld until they narrow none of the care row's cells. An audit
-      of the demo's reports (2026-12-06) found XG4's total row, its exact 448 and 37 rounded
-      (450 and 35), beside overall care 10, 30, 105, 190, 110 (450) pinning all five
-      (8, 29, 107, 192, 112), and XD1's poor care 45 beside scores ``*`` and 45 leaving the
-      ``*`` at 1-4. The note then says so (:data:`sjrlib.disclosure_check.ASKED_ALL_SHOWN`),
-      and ``sjr disclosure check`` reads the equality.
-    * Otherwise the reviews asked are among those scoring ``phase`` there, and their poor care
-      among its scores 1 and 2, so neither is more than the most those printed cells allow
-      (``known``: each cell a piece of 0 to that most). XI9's care table printed overall scores
-      1 and 2 as 10 and 30 (at most 44) beside a question's 45 asked with poor care (at least
-      43): its rows 40, 0 and two ``*`` left each ``*`` at 1-5."""
+                       rule: DisclosureRule) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """What the report's care-score table tells of a question's total row: the reviews asked
+    are among those scoring ``phase`` there, and their poor care among its scores 1 and 2, so
+    neither is more than the most those printed cells allow (``known`` of
+    :func:`sjrlib.disclosure.protect_counts`: each cell a piece of 0 to that most). An audit
+    of the demo's reports found XI9's care table printing overall scores 1 and 2 as 10 and 30
+    (at most 44) beside a question's 45 asked with poor care (at least 43): its rows 40, 0
+    and two ``*`` left each ``*`` at 1-5. The care table is taken as a trust's prints it (the
+    national one withholds as much or more, so this asks no less)."""
     from sjrlib.report import tables
 
-    care_raw = tables.care_score_counts(descriptive.care_score_distribution(reviews))
-    printed = (protect_counts(care_raw, rule, total_column=tables.CARE_TOTAL)
-               if care is None else care)
+    raw = tables.care_score_counts(descriptive.care_score_distribution(reviews))
+    printed = protect_counts(raw, rule, total_column=tables.CARE_TOTAL)
     row = domain.label("phase", phase)
-    if row not in printed.index or row not in care_raw.index:
+    if row not in printed.index:
         return {}
-    scores = tables.CARE_SCORE_LABELS
-    if raw is not None and (
-            int(raw.at[TOTAL, "Reviews"]) == int(care_raw.at[row, tables.CARE_TOTAL])
-            and int(raw.at[TOTAL, poor_column]) == sum(int(care_raw.at[row, c])
-                                                       for c in scores[:2])):
-        return {"elsewhere": PrintedElsewhere(
-            cells={c: printed.at[row, c] for c in [*scores, tables.CARE_TOTAL]},
-            sums=[(scores, tables.CARE_TOTAL)],
-            equal={(TOTAL, "Reviews"): [tables.CARE_TOTAL], (TOTAL, poor_column): scores[:2]})}
 
     def most(cells: list[object]) -> int | None:
         highs = [count_range(c, rule)[1] if c is not None else None for c in cells]
@@ -202,11 +174,12 @@ def _within_care_table(reviews: pd.DataFrame, phase: str, poor_column: str,
 
     out = {}
     for column, cells in (("Reviews", [printed.at[row, tables.CARE_TOTAL]]),
-                          (poor_column, [printed.at[row, c] for c in scores[:2]])):
+                          (poor_column, [printed.at[row, c]
+                                         for c in tables.CARE_SCORE_LABELS[:2]])):
         bound = most(cells)
         if bound is not None:
             out[(TOTAL, column)] = [(0, bound)]
-    return {"known": out} if out else {}
+    return out
 
 
 # ------------------------------------------------------------------ poor-care breakdowns ----
@@ -229,14 +202,12 @@ def _poor_care_raw(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str,
 def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str, str],
                      rule: DisclosureRule, *, phase: str, caption: str, index_name: str,
                      note: str, alpha: float, by: str | None = None,
-                     among: pd.DataFrame | None = None,
-                     care: pd.DataFrame | None = None) -> ReportTable:
+                     among: pd.DataFrame | None = None) -> ReportTable:
     """Reviews and poor or very poor care in ``phase`` per group (``groups``: a label per
     review, partitioning them), with a total row; protected down the columns (and, ``by``
     given, against each organisation's own table: :func:`_protect`). ``among``: all the
-    reviews of the report, whose care-score table prints the reviews asked among its own, or
-    as the same reviews when all were asked (:func:`_within_care_table`); ``care``: that table
-    as the report prints it (needed to print the same reviews so in a pooled table)."""
+    reviews of the report, whose care-score table prints the reviews asked among its own
+    (:func:`_within_care_table`)."""
     phase_words = "overall" if phase == "overall" else domain.label("phase", phase).lower()
     poor_column = f"Poor or very poor {phase_words} care"
 
@@ -246,9 +217,7 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
     raw = raw_of(reviews)
     margins: dict = {"total_row": TOTAL}
     if among is not None and rule.active:
-        margins.update(_within_care_table(among, phase, poor_column, rule, raw=raw, care=care)
-                       if care is not None or by is None else
-                       _within_care_table(among, phase, poor_column, rule))
+        margins["known"] = _within_care_table(among, phase, poor_column, rule)
     counts, withheld = _protect(raw, rule, _per_group(reviews, by, raw_of), **margins)
     fits = _clustered_fits(reviews, groups, order, phase, alpha)
     pct, ci = [], []
@@ -271,8 +240,8 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
         pct.append(value)
         ci.append(text)
     method = (clustered.METHOD_NOTE + (" The interval is computed from the counts shown and "
-                                       "the design effect; none" if rule.active else " None")
-              + " on fewer than 8 reviews. " if fits else
+                                       "the design effect;" if rule.active else "")
+              + " None on fewer than 8 reviews. " if fits else
               "Intervals are Wilson intervals, not shown on fewer than 8 reviews. ")
     counts["% poor or very poor"] = pd.Series(pct, index=counts.index, dtype=object)
     counts[f"{1 - alpha:.0%} confidence interval"] = pd.Series(ci, index=counts.index,
@@ -281,7 +250,6 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
         counts, caption=f"{caption} {CAPTION_MARK}",
         note=_note(rule, f"{note} Poor or very poor care = a care score of 1 or 2 for "
                    f"{phase_words} care at first stage (one review per death). "
-                   + (f"{ASKED_ALL_SHOWN}. " if "elsewhere" in margins else "")
                    + method
                    + _rests_on(counts.at[TOTAL, "Reviews"], "reviews", rule,
                                int(raw.at[TOTAL, "Reviews"]))),
@@ -337,19 +305,17 @@ def _answer_groups(reviews: pd.DataFrame, column: str) -> tuple[pd.Series, dict[
 
 def _overall_care_by(reviews: pd.DataFrame, question: str, grouping: _Grouping,
                      rule: DisclosureRule, *, what: str, caption: str, index_name: str,
-                     note: str, alpha: float, by: str | None = None,
-                     care: pd.DataFrame | None = None) -> Table:
+                     note: str, alpha: float, by: str | None = None) -> Table:
     """Reviews and poor or very poor overall care per group of the deaths ``question`` was
     asked about (one review per death); ``grouping`` gives each review's group and the
-    groups' labels in table order; ``what`` completes "a version of the form that asks ...";
-    ``care``: the report's care-score table as printed (:func:`_poor_care_table`)."""
+    groups' labels in table order; ``what`` completes "a version of the form that asks ..."."""
     first = _primary_first(asked(reviews, question))
     if first.empty:
         return _none_asked(what)
     groups, order = grouping(first)
     return _poor_care_table(first, groups, order, rule, phase="overall", caption=caption,
                             index_name=index_name, note=note, alpha=alpha, by=by,
-                            among=reviews, care=care)
+                            among=reviews)
 
 
 def _autism_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
@@ -364,13 +330,11 @@ def _autism_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
 
 
 def autism_and_learning_disability(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                                   alpha: float = 0.05, by: str | None = None,
-                                   care: pd.DataFrame | None = None) -> Table:
+                                   alpha: float = 0.05, by: str | None = None) -> Table:
     """Deaths of autistic patients beside deaths of patients with a learning disability:
-    reviews and poor or very poor overall care, the four combinations of the two answers.
-    ``care``: the report's care-score table as printed (:func:`_poor_care_table`)."""
+    reviews and poor or very poor overall care, the four combinations of the two answers."""
     return _overall_care_by(
-        reviews, "autism", _autism_groups, rule, alpha=alpha, by=by, care=care,
+        reviews, "autism", _autism_groups, rule, alpha=alpha, by=by,
         what="whether the patient was autistic", index_name="Patients",
         caption="Deaths of autistic patients beside patients with a learning disability: "
                 "reviews and poor or very poor overall care",
@@ -393,11 +357,10 @@ def _examiner_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
 
 
 def medical_examiner_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                              alpha: float = 0.05, by: str | None = None,
-                              care: pd.DataFrame | None = None) -> Table:
+                              alpha: float = 0.05, by: str | None = None) -> Table:
     """Medical examiner scrutiny and concerns, and the overall care the reviews found."""
     return _overall_care_by(
-        reviews, "me_scrutiny", _examiner_groups, rule, alpha=alpha, by=by, care=care,
+        reviews, "me_scrutiny", _examiner_groups, rule, alpha=alpha, by=by,
         what="about medical examiner scrutiny", index_name="Medical examiner",
         caption="Medical examiner scrutiny and concerns, and poor or very poor overall care",
         note="Medical examiner scrutiny is statutory in England from 9 September 2024; "
@@ -411,11 +374,10 @@ def _family_concern_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, st
 
 
 def family_concern_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                            alpha: float = 0.05, by: str | None = None,
-                            care: pd.DataFrame | None = None) -> Table:
+                            alpha: float = 0.05, by: str | None = None) -> Table:
     """Concerns raised by the bereaved family or carers, and the overall care found."""
     return _overall_care_by(
-        reviews, "family_concern", _family_concern_groups, rule, alpha=alpha, by=by, care=care,
+        reviews, "family_concern", _family_concern_groups, rule, alpha=alpha, by=by,
         what="whether the family raised a concern", index_name="Family concern",
         caption="Concerns raised by bereaved families or carers, and poor or very poor "
                 "overall care",
@@ -690,24 +652,17 @@ class FormQuestionSections:
     """The column naming each review's organisation when the report pools organisations that
     publish the same tables of their own (the national report): see :func:`_protect`."""
 
-    def _care_scores_as_printed(self) -> pd.DataFrame | None:
-        """The report's care-score table as it prints it (the poor-care tables' total row is
-        its overall row when every review was asked: :func:`_within_care_table`)."""
-        care_scores = getattr(self, "care_scores", None)
-        return care_scores().frame if care_scores is not None else None
-
     def autism_beside_learning_disability(self) -> Table:
         return autism_and_learning_disability(self.reviews, self.rule, alpha=self.alpha,
-                                              by=self.pooled_by,
-                                              care=self._care_scores_as_printed())
+                                              by=self.pooled_by)
 
     def medical_examiner_concerns(self) -> Table:
         return medical_examiner_findings(self.reviews, self.rule, alpha=self.alpha,
-                                         by=self.pooled_by, care=self._care_scores_as_printed())
+                                         by=self.pooled_by)
 
     def family_concerns(self) -> Table:
         return family_concern_findings(self.reviews, self.rule, alpha=self.alpha,
-                                       by=self.pooled_by, care=self._care_scores_as_printed())
+                                       by=self.pooled_by)
 
     def family_involvement(self) -> Table:
         return family_involvement(self.reviews, self.rule, by=self.pooled_by,
