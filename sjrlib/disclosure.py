@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ import pandas as pd
 __all__ = [
     "DisclosureRule",
     "FROM_SHOWN",
+    "PrintedElsewhere",
     "SUPPRESSED",
     "count_range",
     "differencing_risk",
@@ -130,6 +131,42 @@ def protect_count(count: object, rule: DisclosureRule) -> int | str | None:
     return rule.round(int(count))
 
 
+@dataclass(frozen=True)
+class PrintedElsewhere:
+    """Cells of the table being protected that count exactly the same people as a sum of
+    cells another table of the same report prints, and so are printed as that sum as printed
+    (:func:`protect_counts`: ``*`` when any of them is withheld), telling nothing beyond it.
+
+    ``cells``: each outside cell's name and its text as printed (``"*"``, a rounded count,
+    ``"0"``; None: not printed); ``sums``: that table's own margins among them (``(parts,
+    total)`` by name); ``equal``: ``{(row, column): [names]}``, this table's cells that are
+    the sum of those cells. The hardening attack reads the outside cells as a reader does
+    (a ``*`` there a controlled small count, a rounded one its range) with both tables'
+    relations and the equalities, and withholds cells of this table until it narrows none
+    of them (nor this table's own). An ext2026 question's "All reviews asked" row when every
+    review was asked (:mod:`sjrlib.report.form_questions`): an audit of the demo's reports
+    (2026-12-06) found the care table's overall row pinned by it (XG4) and a ``*`` left at
+    1-4 (XD1)."""
+
+    cells: Mapping[Hashable, object]
+    equal: Mapping[tuple[Hashable, Hashable], Sequence[Hashable]]
+    sums: Sequence[tuple[Sequence[Hashable], Hashable]] = field(default_factory=tuple)
+    within: Mapping[tuple[Hashable, Hashable], Sequence[Hashable]] = field(default_factory=dict)
+    """``{(row, column): [names]}``: this table's cells that count some of the people the
+    outside cells' sum counts (at most it), printed as their own counts: a "Reasons for
+    review" row of learning disability beside the learning disability table's year of
+    reviewed (:meth:`sjrlib.report.trust.TrustReport.review_reasons`). A ``None`` outside
+    cell is one not printed (a rest of 0 or more, e.g. the deaths not reviewed)."""
+
+    def shown(self, cell: tuple[Hashable, Hashable], rule: DisclosureRule) -> object:
+        """What ``cell`` prints: the sum of its outside cells as printed, ``*`` with any
+        withheld (or not printed)."""
+        texts = [self.cells[name] for name in self.equal[cell]]
+        if any(t is None or str(t) == rule.symbol for t in texts):
+            return rule.symbol
+        return sum(int(t) for t in texts)  # type: ignore[call-overload]
+
+
 def _relations(
     table: pd.DataFrame,
     columns: Sequence[Hashable],
@@ -169,6 +206,7 @@ def suppression_mask(
     pooled: Sequence[pd.DataFrame] | None = None,
     row_sums: Sequence[tuple[Sequence[Hashable], Hashable]] = (),
     at_most: Sequence[tuple[tuple[Hashable, Hashable], tuple[Hashable, Hashable]]] = (),
+    elsewhere: PrintedElsewhere | None = None,
 ) -> pd.DataFrame:
     """Which cells of a count table are withheld: primary and secondary suppression.
 
@@ -216,6 +254,11 @@ def suppression_mask(
         demo's reports (2026-12-06) found XE1's learning disability deaths of Q3, ``*``, at
         1-4: deaths 10, ``*``, ``*``, ``*`` (year 20) beside reviewed 10, ``*``, 0, ``*``
         (year 20).
+    elsewhere
+        Cells printed as a sum of another table's printed cells (:class:`PrintedElsewhere`):
+        True here when that sum prints ``*``, never chosen for a further suppression (what
+        they print is the other table's), and defended as the other table's cells are:
+        whatever this table would narrow among those is withheld here.
 
     Returns
     -------
@@ -242,17 +285,23 @@ def suppression_mask(
     if withheld is not None:
         mask = mask | withheld.reindex(index=mask.index, columns=mask.columns,
                                        fill_value=False).astype(bool)
+    fixed = frozenset(cell for cell in (elsewhere.equal if elsewhere else {})
+                      if cell[0] in mask.index and cell[1] in mask.columns)
+    for cell in fixed:
+        mask.at[cell] = elsewhere.shown(cell, rule) == rule.symbol  # type: ignore[union-attr]
     if rule.threshold == 0:
         return mask
     relations = _relations(table, columns, total_row, total_column, parts, row_sums)
     while True:
-        _secondary(mask, counts, relations)
-        if not _harden(mask, counts, relations, rule, known, pooled, at_most):
+        _secondary(mask, counts, relations, fixed)
+        if not _harden(mask, counts, relations, rule, known, pooled, at_most, elsewhere, fixed):
             return mask
 
 
-def _secondary(mask: pd.DataFrame, counts: pd.DataFrame, relations) -> None:
-    """Classic secondary suppression: no relation with exactly one withheld member."""
+def _secondary(mask: pd.DataFrame, counts: pd.DataFrame, relations,
+               fixed: frozenset = frozenset()) -> None:
+    """Classic secondary suppression: no relation with exactly one withheld member (``fixed``
+    cells print another table's figures: never chosen)."""
     changed = True
     while changed:
         changed = False
@@ -263,9 +312,10 @@ def _secondary(mask: pd.DataFrame, counts: pd.DataFrame, relations) -> None:
             candidates = [
                 (r, c)
                 for r, c in cells
-                if not mask.at[r, c] and _value(counts.at[r, c]) > 0
+                if not mask.at[r, c] and _value(counts.at[r, c]) > 0 and (r, c) not in fixed
             ]
-            if not candidates and not mask.at[total] and _value(counts.at[total]) > 0:
+            if not candidates and not mask.at[total] and _value(counts.at[total]) > 0 \
+                    and total not in fixed:
                 candidates = [total]
             if not candidates:
                 continue  # only zeros left: nothing can be recovered that is not already known
@@ -284,7 +334,8 @@ def _cost(counts: pd.DataFrame, relations):
 
 def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
             known: Mapping | None = None, pooled: Sequence[pd.DataFrame] | None = None,
-            at_most: Sequence = ()) -> bool:
+            at_most: Sequence = (), elsewhere: PrintedElsewhere | None = None,
+            fixed: frozenset = frozenset()) -> bool:
     """Attack the table as published (:class:`sjrlib.disclosure_check.Problem`: every range a
     printed cell allows, every relation of its margins, propagated together) and, for each
     count it recovers, and each ``*`` it narrows inside 1 to the threshold
@@ -293,8 +344,9 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
     necessary: four quarters printed as 15 and a year printed as 50 can only be 13 each; a
     quarter's 40 reviewed deaths (38-42) with avoidability scores 5 and 6 printed as 20 each
     (18-22 each) leave its two ``*`` scores 1-5 each, not 1-7. Returns whether anything
-    changed."""
-    findings, named = _attack(mask, counts, relations, rule, known, pooled, at_most)
+    changed. A finding on a cell printed elsewhere (``elsewhere``) is defended as one of the
+    relations taken together is (:func:`_withhold_any`)."""
+    findings, named = _attack(mask, counts, relations, rule, known, pooled, at_most, elsewhere)
     if not findings:
         return False
     # one more cell at a time (then attack again): the cheapest visible non-zero cell sharing
@@ -306,29 +358,39 @@ def _harden(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
     # a finding of the relations taken together has no one relation to defend: the cell whose
     # withholding ends it is looked for directly (_withhold_any)
     # nor has one an inequality gave (at_most: which cell to withhold is not one of its own)
-    for finding in (f for f in findings if TOGETHER not in f.how and AMONG not in f.how):
+    # nor has one on a cell printed elsewhere (it is no cell of this table)
+    for finding in (f for f in findings if TOGETHER not in f.how and AMONG not in f.how
+                    and not _outside(f)):
         anchors = ([*named[finding.key], *(cell for k, cells in named.items()
                                            if k[1] == finding.key[1] for cell in cells)]
                    if finding.key in named
                    else [finding.key[2:4]] if finding.key[0] == _GROUP else [finding.key])
         for anchor in anchors:
-            if anchor != finding.key and not mask.at[anchor] and _value(counts.at[anchor]) > 0:
+            if anchor != finding.key and anchor not in fixed and not mask.at[anchor] \
+                    and _value(counts.at[anchor]) > 0:
                 mask.at[anchor] = True
                 return True
         near = {m for cells, total in relations for anchor in anchors
                 if anchor in (*cells, total) for m in (*cells, total)}
         visible = [m for m in near if m != finding.key and not mask.at[m]
-                   and _value(counts.at[m]) > 0]
+                   and _value(counts.at[m]) > 0 and m not in fixed]
         if visible:
             pick = min(visible, key=cost)
             mask.at[pick] = True
             return True
-    return _withhold_any(mask, counts, relations, rule, known, pooled, findings, cost, at_most)
+    return _withhold_any(mask, counts, relations, rule, known, pooled, findings, cost, at_most,
+                         elsewhere, fixed)
+
+
+def _outside(finding) -> bool:
+    """Whether a finding of :func:`_attack` is on a cell printed elsewhere."""
+    return bool(finding.key) and finding.key[0] == _ELSEWHERE
 
 
 def _withhold_any(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
                   known: Mapping | None, pooled: Sequence[pd.DataFrame] | None, findings,
-                  cost, at_most: Sequence = ()) -> bool:
+                  cost, at_most: Sequence = (), elsewhere: PrintedElsewhere | None = None,
+                  fixed: frozenset = frozenset()) -> bool:
     """The last resort of :func:`_harden` when no cell beside a finding can be withheld (the
     leak runs through the groups' own figures to a pooled cell elsewhere, e.g. a group's
     ``*`` narrowed through its own row by the pooled total of another column): if some
@@ -337,8 +399,9 @@ def _withhold_any(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Dis
     few; else the cheapest). A finding that stays (a group's page narrows its own ``*`` by
     itself) is not this table's to defend, and withholding all of it would not help."""
     visible = sorted((cell for cell in ((r, c) for r in counts.index for c in counts.columns)
-                      if not mask.at[cell] and _value(counts.at[cell]) > 0), key=cost)
-    if not visible or not (pooled or any(TOGETHER in f.how or AMONG in f.how
+                      if not mask.at[cell] and _value(counts.at[cell]) > 0
+                      and cell not in fixed), key=cost)
+    if not visible or not (pooled or any(TOGETHER in f.how or AMONG in f.how or _outside(f)
                                          for f in findings)):
         return False
 
@@ -347,7 +410,7 @@ def _withhold_any(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Dis
         for cell in withheld:
             trial.at[cell] = True
         return {f.key for f in _attack(trial, counts, relations, rule, known, pooled,
-                                       at_most)[0]}
+                                       at_most, elsewhere)[0]}
 
     staying = left(visible)
     ours = {f.key for f in findings} - staying
@@ -366,13 +429,20 @@ TOGETHER = "the page's relations taken together"
 AMONG = "one count among another (at most it)"
 """Why the hardening attack's interval propagation narrowed a count through ``at_most``."""
 
+EQUAL = "printed as the sum of cells printed elsewhere (the same people)"
+"""Why the hardening attack narrowed a count through :class:`PrintedElsewhere`."""
+
+_ELSEWHERE = "printed elsewhere"
+"""First element of the key of an outside cell in :func:`_attack`: ``(_ELSEWHERE, name)``."""
+
 _LAST_RESORT_TRIALS = 12
 """How many of the cheapest cells :func:`_withhold_any` tries one by one."""
 
 
 def _attack(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: DisclosureRule,
             known: Mapping | None, pooled: Sequence[pd.DataFrame] | None,
-            at_most: Sequence = ()) -> tuple[list, dict[tuple, list[tuple]]]:
+            at_most: Sequence = (), elsewhere: PrintedElsewhere | None = None,
+            ) -> tuple[list, dict[tuple, list[tuple]]]:
     """The attack of :func:`_harden` on the table as ``mask`` would publish it: the findings
     (counts recovered, ``*`` narrowed), and each named piece's pooled cells."""
     from sjrlib.disclosure_check import Problem
@@ -401,6 +471,29 @@ def _attack(mask: pd.DataFrame, counts: pd.DataFrame, relations, rule: Disclosur
     for small, big in at_most:
         if small in problem.vars and big in problem.vars:
             problem.add_sum([small, problem.fresh()], big, AMONG)
+    if elsewhere is not None:
+        outside = {name: _declare_printed(problem, (_ELSEWHERE, name), text, rule)
+                   for name, text in elsewhere.cells.items()}
+        for names, total in elsewhere.sums:
+            problem.add_sum([outside[n] for n in names], outside[total], EQUAL)
+        for cell, names in elsewhere.equal.items():
+            if cell in problem.vars:  # what it prints is the outside cells' sum, not its own
+                problem.declare(cell, 0, None, controlled=False)
+                problem.add_sum([outside[n] for n in names], cell, EQUAL)
+                # and in place of them in the other table's margins (scores 3-5 and the poor
+                # care add up to the reviews), which one relation at a time needs to see
+                # what the care row's five rounded counts and its total give with it
+                for parts, total in elsewhere.sums:
+                    if len(names) > 1 and set(names) < set(parts):
+                        problem.add_sum([cell, *(outside[n] for n in parts if n not in names)],
+                                        outside[total], EQUAL)
+        for cell, names in elsewhere.within.items():
+            if cell in problem.vars:
+                whole = outside[names[0]]
+                if len(names) > 1:
+                    whole = problem.fresh()
+                    problem.add_sum([outside[n] for n in names], whole, AMONG)
+                problem.add_sum([cell, problem.fresh()], whole, AMONG)
     named = _declare_groups(problem, pooled or (), rule, relations)
     findings = problem.solve()
     # the table's relations taken together, as the checker takes a page's (a trust's year
@@ -458,7 +551,7 @@ def _declare_groups(problem, pooled: Sequence[pd.DataFrame], rule: DisclosureRul
     if not pooled:
         return named
     cells = [k for k in problem.vars if isinstance(k, tuple) and len(k) == 2
-             and k[0] != "aux"]
+             and k[0] not in ("aux", _ELSEWHERE)]
     parts: dict[tuple, list[tuple]] = {cell: [] for cell in cells}
     for g, table in enumerate(pooled):
         for cell in cells:
@@ -502,22 +595,29 @@ def protect_counts(
     pooled: Sequence[pd.DataFrame] | None = None,
     row_sums: Sequence[tuple[Sequence[Hashable], Hashable]] = (),
     at_most: Sequence[tuple[tuple[Hashable, Hashable], tuple[Hashable, Hashable]]] = (),
+    elsewhere: PrintedElsewhere | None = None,
 ) -> pd.DataFrame:
     """Apply ``rule`` to the count columns of ``table`` (see :func:`suppression_mask`).
 
     Returns a copy in which the protected columns are ``object`` columns holding rounded ``int``
     counts, the suppression symbol, or ``None`` for a missing count; other columns are unchanged.
+    A cell of ``elsewhere.equal`` holds the sum of its outside cells as printed
+    (:meth:`PrintedElsewhere.shown`) under an active rule.
     """
     columns = list(table.columns if columns is None else columns)
     mask = suppression_mask(
         table, rule, columns=columns, total_row=total_row, total_column=total_column, parts=parts,
         withheld=withheld, known=known, pooled=pooled, row_sums=row_sums, at_most=at_most,
+        elsewhere=elsewhere,
     )
     out = table.copy()
+    equal = elsewhere.equal if elsewhere is not None and rule.active else {}
     for c in columns:
         values = []
         for r, v in zip(table.index, table[c], strict=True):
-            if mask.at[r, c]:
+            if (r, c) in equal:
+                values.append(elsewhere.shown((r, c), rule))  # type: ignore[union-attr]
+            elif mask.at[r, c]:
                 values.append(rule.symbol)
             elif v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
                 values.append(None)

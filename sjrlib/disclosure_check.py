@@ -507,6 +507,33 @@ FIRST_POOR_SHOWN = ("The deaths with poor or very poor overall care at first sta
                     "care-score table's overall scores 1 and 2 as shown")
 """What a trust's second-stage table says under it when that row is the care table's two
 cells added up as printed (``sjrlib.report.trust``), not a rounded count."""
+ASKED_ALL_SHOWN = ("Every review the care-score table counts in this phase was asked, so the "
+                   "row All reviews asked is the care-score table's reviews and its scores 1 "
+                   "and 2 added up, as shown")
+"""What an ext2026 poor-care table says under it when its total row is the care table's row
+(``sjrlib.report.form_questions._within_care_table``): the same reviews, printed as that
+table prints them, not a rounded count of their own."""
+PSII_CAPTION = "Second-stage reviews that led to a patient safety incident investigation"
+REFERRALS_CAPTION = "Referrals on from reviews, by type and status"
+PSIRF_ROW = "Patient safety incident investigation (PSIRF)"
+PSII_AMONG_REFERRALS = {"PSII considered and not needed": ("Considered and not needed",),
+                        "PSII planned": ("Planned",),
+                        "Led to a PSII (referral made or completed)": ("Made", "Completed")}
+"""The second-stage PSII table's cells (``sjrlib.report.form_questions.second_stage_psii``)
+and the referrals table's PSIRF cells they are among: the same referrals, the referrals
+table counting every review recording them (first and second stage)."""
+LD_REASON = "Patient had a learning disability"
+"""The "Reasons for review" row of learning disability (``domain.label("review_reason",
+"learning_disability")``)."""
+LD_REASON_SHOWN = ("The reviews of the row Patient had a learning disability are the deaths "
+                   "of patients with a learning disability reviewed in the year, as the "
+                   "learning disability table shows them")
+"""What a trust's "Reasons for review" table says under it when that row's reviews are the
+learning disability table's year of reviewed, printed as that table prints them
+(``sjrlib.report.trust.TrustReport.review_reasons``). Without it the row's reviews are read
+as among those (a reader takes a review for learning disability to be of a death of a patient
+with a learning disability): an audit of the demo's reports (2026-12-06) found XE1's
+row printing 20 beside the year's reviewed ``*`` (18), which left Q3's deaths ``*`` at 1-4."""
 OVERALL = "Overall assessment of care"
 """The care table's row of overall care (``domain.label("phase", "overall")``)."""
 
@@ -628,6 +655,7 @@ class _Reader:
     pending_quarters: list = field(default_factory=list)
     pending_asked: dict = field(default_factory=dict)
     exceeds: set = field(default_factory=set)
+    ld_reason_same: set = field(default_factory=set)
 
     def where(self, page: _Page, table: PublishedTable, row: str, column: str) -> str:
         return f"{page.name} | {table.caption[:60]} | {_norm(row)} | {column}"
@@ -744,7 +772,10 @@ class _Reader:
                 self.care(page, table, rule)
             elif cap.startswith("Problems in care"):
                 self.problems(page, table, rule)
-            elif cap.startswith("Second-stage review"):
+            elif cap.startswith("Second-stage review") and \
+                    not _norm(cap).endswith(FORM_QUESTIONS_MARK):
+                # (the ext2026 PSII table, "Second-stage reviews that led to ...", is a form
+                # question's: read as one, not passed over as this table)
                 self.second_stage(page, table, rule)
             elif cap.startswith(LFD_CHART_DATA):
                 self.lfd_chart(page, table, rule)
@@ -772,8 +803,9 @@ class _Reader:
         reviews: the second-stage table's deaths with poor or very poor overall care at first
         stage are the care table's overall scores 1 and 2 (and those not yet reviewed at
         second stage are among them); the reviews an ext2026 question was asked of, and their
-        poor or very poor overall care, are among the care table's overall ones (all of them
-        when every review was asked, which a reader cannot be sure of, so an inequality)."""
+        poor or very poor overall care, are among the care table's overall ones, or the same
+        ones where the table's note says every review was asked (:data:`ASKED_ALL_SHOWN`):
+        then its total row is the care row's reviews and scores 1 and 2."""
         p = self.problem
         ident = page.ident
         self._within_themes(page)
@@ -789,6 +821,19 @@ class _Reader:
                     p.add_sum([small, p.fresh()], big,
                               f"{_LFD_NAMES[part]} are among the {_LFD_NAMES[whole]} "
                               f"({page.name}, {row})")
+        # the reasons table's reviews for learning disability are the learning disability
+        # table's year of reviewed where its note says so (LD_REASON_SHOWN), else among them
+        # (a reader takes them so): XE1's 20 beside the year's *, audit of 2026-12-06
+        reason, year = (ident, "reason_n", LD_REASON), (ident, "ld_reviewed", "TOTAL")
+        if page.organisation and reason in p.vars and year in p.vars:
+            if ident in self.ld_reason_same:
+                p.add_sum([reason], year, f"the reviews for learning disability are the "
+                          f"year's reviewed learning disability deaths ({page.name})")
+            else:
+                p.add_sum([reason, p.fresh()], year, f"the reviews for learning disability "
+                          f"are among the year's reviewed learning disability deaths "
+                          f"({page.name})")
+        self._psii_among_referrals(page)
         care = [(ident, f, OVERALL) for f in ("care1", "care2", "care_n")]
         if not all(k in p.vars for k in care):
             return
@@ -806,13 +851,55 @@ class _Reader:
         if backlog in p.vars:
             p.add_sum([backlog, p.fresh()], poor,
                       f"not yet reviewed at second stage, of the poor care ({page.name})")
-        for reviews, poor_asked in self.pending_asked.pop(ident, []):
+        for reviews, poor_asked, same in self.pending_asked.pop(ident, []):
+            if same:
+                if reviews in p.vars:
+                    p.add_sum([reviews], care[2], f"every review was asked a question: the "
+                              f"reviews asked are the overall ({page.name})")
+                if poor_asked in p.vars:
+                    p.add_sum([poor_asked], poor, f"every review was asked a question: their "
+                              f"poor care is the overall scores 1 and 2 ({page.name})")
+                    rest = [(ident, f"care{i}", OVERALL) for i in (3, 4, 5)]
+                    if all(k in p.vars for k in rest):
+                        p.add_sum([poor_asked, *rest], care[2], f"their poor care and overall "
+                                  f"scores 3-5 add up to the overall reviews ({page.name})")
+                continue
             if reviews in p.vars:
                 p.add_sum([reviews, p.fresh()], care[2],
                           f"reviews asked a question are among the overall ({page.name})")
             if poor_asked in p.vars:
                 p.add_sum([poor_asked, p.fresh()], poor,
                           f"their poor care is among the overall ({page.name})")
+
+    def _psii_among_referrals(self, page: _Page) -> None:
+        """The second-stage PSII table's referrals are among the referrals table's PSIRF row
+        (its note: first and second stage), status by status (led to a PSII among made and
+        completed): an audit of the demo's reports (2026-12-06) found XI6's "Led to a PSII"
+        10 beside a PSIRF row of 10 with none planned leaving "Considered and not needed"
+        ``*`` at most 4 (:data:`PSII_AMONG_REFERRALS`)."""
+        p = self.problem
+        found: dict[str, dict[tuple[str, str], tuple]] = {"psii": {}, "ref": {}}
+        for k in p.vars:
+            if len(k) != 3 or k[0] != page.ident or k[1] != "fq":
+                continue
+            cap, row, column = (k[2].split(" | ") + ["", ""])[:3]
+            if cap.startswith(PSII_CAPTION):
+                found["psii"][(row, column)] = k
+            elif cap.startswith(REFERRALS_CAPTION):
+                found["ref"][(row, column)] = k
+        for column, statuses in PSII_AMONG_REFERRALS.items():
+            small = found["psii"].get(("Second-stage reviews", column))
+            big = [found["ref"].get((PSIRF_ROW, s)) for s in statuses]
+            if small is None or any(b is None for b in big):
+                continue
+            whole = big[0]
+            if len(big) > 1:
+                whole = p.fresh()
+                p.add_sum(big, whole, f"PSIRF referrals {' and '.join(statuses).lower()} "
+                                      f"({page.name})")
+            p.add_sum([small, p.fresh()], whole,
+                      f"the second-stage PSII table's {column!r} are among the referrals "
+                      f"table's PSIRF {' and '.join(statuses).lower()} ({page.name})")
 
     def lfd(self, page, table, rule):
         p = self.problem
@@ -930,7 +1017,19 @@ class _Reader:
             return (page.ident, "fq", f"{cap} | {_norm(row)} | {column}")
 
         where = f"{page.name}, {cap[:50]}"
+        poor_column = "Poor or very poor overall care"
+        # the total row is the care table's overall row as printed (ASKED_ALL_SHOWN): not a
+        # rounded count of its own (10 and 30 printed, 40 read as 38-42 where the scores allow
+        # 36-44), and its percentage that of the care table's own printed cells
+        same = ASKED_ALL_SHOWN in _norm(table.note) and "Reviews" in counts
         for row in rows:
+            if same and row in totals:
+                for c in counts:
+                    if c in ("Reviews", poor_column):
+                        p.unknown(key(row, c))
+                    else:
+                        self.cell(page, table, rule, key(row, c), row, c)
+                continue
             cells = {c: self.cell(page, table, rule, key(row, c), row, c) for c in counts}
             if whole is not None:
                 p.add_sum([cells[c] for c in counts if c != whole], cells[whole],
@@ -954,11 +1053,12 @@ class _Reader:
                     numerator = cells[named]
                 self.ratio(page, table, numerator, base, row, column, ci, rule)
         if "Reviews" in counts and page.organisation and not page.workbook:
-            poor_column = "Poor or very poor overall care"
             for total in totals:
                 self.pending_asked.setdefault(page.ident, []).append((
                     key(total, "Reviews"),
-                    key(total, poor_column) if poor_column in counts else None))
+                    key(total, poor_column) if poor_column in counts else None, same))
+        # (a national page's such row is the national care table's, related only as a cell
+        # of the organisations' sum)
         for total in totals:
             for column in counts:
                 parts = [key(r, column) for r in body]
@@ -996,6 +1096,8 @@ class _Reader:
         prefix = "region" if "region" in low else "sample" if "sampled" in low else "reason"
         if table.caption.startswith(LEARNING_CAPTIONS):  # one set of unknowns per table
             prefix = f"theme {table.caption}"
+        if prefix == "reason" and LD_REASON_SHOWN in _norm(table.note):
+            self.ld_reason_same.add(page.ident)
         for row, _ in table.rows:
             n = self.cell(page, table, rule, (page.ident, f"{prefix}_n", _norm(row)), row,
                           count_cols[0])

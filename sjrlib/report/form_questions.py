@@ -36,6 +36,7 @@ review, as the care-score tables); referrals are counted on every review that re
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -43,12 +44,14 @@ import pandas as pd
 from sjrlib import domain
 from sjrlib.disclosure import (
     DisclosureRule,
+    PrintedElsewhere,
     count_range,
     differencing_withheld,
     interval_text,
     protect_counts,
     published_rate,
 )
+from sjrlib.disclosure_check import ASKED_ALL_SHOWN
 from sjrlib.form.registry import FORM_VERSION_COLUMN, LATEST_VERSION, registry
 from sjrlib.report import narrative
 from sjrlib.report.tables import (
@@ -144,29 +147,59 @@ def _protect(raw: pd.DataFrame, rule: DisclosureRule,
     the rule (for the note; None when not pooled)."""
     if per_group is None or not rule.active:
         return protect_counts(raw.astype(object), rule, **margins), None
-    pooled = [protect_counts(table.astype(object), rule, **margins)
+    # each organisation's table as its own report prints it: not with this table's figures
+    # printed elsewhere (the national care table's), which are no organisation's
+    own = {k: v for k, v in margins.items() if k not in ("elsewhere", "withheld", "known")}
+    pooled = [protect_counts(table.astype(object), rule, **own)
               for table in per_group.values()]
-    return protect_pooled(raw, rule, withheld=differencing_withheld(per_group, rule, rule, raw),
-                          pooled=pooled, **margins)
+    withheld = differencing_withheld(per_group, rule, rule, raw)
+    before = margins.pop("withheld", None)
+    if before is not None:
+        withheld = withheld | before.reindex(index=withheld.index, columns=withheld.columns,
+                                             fill_value=False).astype(bool)
+    return protect_pooled(raw, rule, withheld=withheld, pooled=pooled, **margins)
 
 
 def _within_care_table(reviews: pd.DataFrame, phase: str, poor_column: str,
-                       rule: DisclosureRule) -> dict[tuple[str, str], list[tuple[int, int]]]:
-    """What the report's care-score table tells of a question's total row: the reviews asked
-    are among those scoring ``phase`` there, and their poor care among its scores 1 and 2, so
-    neither is more than the most those printed cells allow (``known`` of
-    :func:`sjrlib.disclosure.protect_counts`: each cell a piece of 0 to that most). An audit
-    of the demo's reports found XI9's care table printing overall scores 1 and 2 as 10 and 30
-    (at most 44) beside a question's 45 asked with poor care (at least 43): its rows 40, 0
-    and two ``*`` left each ``*`` at 1-5. The care table is taken as a trust's prints it (the
-    national one withholds as much or more, so this asks no less)."""
+                       rule: DisclosureRule, *, raw: pd.DataFrame | None = None,
+                       care: pd.DataFrame | None = None) -> dict:
+    """What the report's care-score table tells of a question's total row, as ``margins`` of
+    :func:`sjrlib.disclosure.protect_counts`. ``reviews``: all the report's (the care table's);
+    ``raw``: the question's exact table; ``care``: the care table as the report prints it
+    (default: as a trust's prints it; a pooled table must give its own).
+
+    * Every review the care table counts in ``phase`` was asked (the counts are equal, and the
+      reviews asked are among those counted: the same reviews): the total row *is* the care
+      row's reviews and its scores 1 and 2, so it prints them, added up as printed
+      (``elsewhere``: :class:`sjrlib.disclosure.PrintedElsewhere`), and the table is protected
+      knowing it, its rows withheld until they narrow none of the care row's cells. An audit
+      of the demo's reports (2026-12-06) found XG4's total row, its exact 448 and 37 rounded
+      (450 and 35), beside overall care 10, 30, 105, 190, 110 (450) pinning all five
+      (8, 29, 107, 192, 112), and XD1's poor care 45 beside scores ``*`` and 45 leaving the
+      ``*`` at 1-4. The note then says so (:data:`sjrlib.disclosure_check.ASKED_ALL_SHOWN`),
+      and ``sjr disclosure check`` reads the equality.
+    * Otherwise the reviews asked are among those scoring ``phase`` there, and their poor care
+      among its scores 1 and 2, so neither is more than the most those printed cells allow
+      (``known``: each cell a piece of 0 to that most). XI9's care table printed overall scores
+      1 and 2 as 10 and 30 (at most 44) beside a question's 45 asked with poor care (at least
+      43): its rows 40, 0 and two ``*`` left each ``*`` at 1-5."""
     from sjrlib.report import tables
 
-    raw = tables.care_score_counts(descriptive.care_score_distribution(reviews))
-    printed = protect_counts(raw, rule, total_column=tables.CARE_TOTAL)
+    care_raw = tables.care_score_counts(descriptive.care_score_distribution(reviews))
+    printed = (protect_counts(care_raw, rule, total_column=tables.CARE_TOTAL)
+               if care is None else care)
     row = domain.label("phase", phase)
-    if row not in printed.index:
+    if row not in printed.index or row not in care_raw.index:
         return {}
+    scores = tables.CARE_SCORE_LABELS
+    if raw is not None and (
+            int(raw.at[TOTAL, "Reviews"]) == int(care_raw.at[row, tables.CARE_TOTAL])
+            and int(raw.at[TOTAL, poor_column]) == sum(int(care_raw.at[row, c])
+                                                       for c in scores[:2])):
+        return {"elsewhere": PrintedElsewhere(
+            cells={c: printed.at[row, c] for c in [*scores, tables.CARE_TOTAL]},
+            sums=[(scores, tables.CARE_TOTAL)],
+            equal={(TOTAL, "Reviews"): [tables.CARE_TOTAL], (TOTAL, poor_column): scores[:2]})}
 
     def most(cells: list[object]) -> int | None:
         highs = [count_range(c, rule)[1] if c is not None else None for c in cells]
@@ -174,12 +207,11 @@ def _within_care_table(reviews: pd.DataFrame, phase: str, poor_column: str,
 
     out = {}
     for column, cells in (("Reviews", [printed.at[row, tables.CARE_TOTAL]]),
-                          (poor_column, [printed.at[row, c]
-                                         for c in tables.CARE_SCORE_LABELS[:2]])):
+                          (poor_column, [printed.at[row, c] for c in scores[:2]])):
         bound = most(cells)
         if bound is not None:
             out[(TOTAL, column)] = [(0, bound)]
-    return out
+    return {"known": out} if out else {}
 
 
 # ------------------------------------------------------------------ poor-care breakdowns ----
@@ -202,12 +234,19 @@ def _poor_care_raw(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str,
 def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[str, str],
                      rule: DisclosureRule, *, phase: str, caption: str, index_name: str,
                      note: str, alpha: float, by: str | None = None,
-                     among: pd.DataFrame | None = None) -> ReportTable:
+                     among: pd.DataFrame | None = None,
+                     care: pd.DataFrame | None = None,
+                     shared: Mapping[tuple[str, str], tuple[int, int | None]] | None = None,
+                     withheld: pd.DataFrame | None = None) -> ReportTable:
     """Reviews and poor or very poor care in ``phase`` per group (``groups``: a label per
     review, partitioning them), with a total row; protected down the columns (and, ``by``
     given, against each organisation's own table: :func:`_protect`). ``among``: all the
-    reviews of the report, whose care-score table prints the reviews asked among its own
-    (:func:`_within_care_table`)."""
+    reviews of the report, whose care-score table prints the reviews asked among its own, or
+    as the same reviews when all were asked (:func:`_within_care_table`); ``care``: that table
+    as the report prints it (needed to print the same reviews so in a pooled table).
+    ``shared``: what the report's other tables of the same reviews print of this one's total
+    row (``{(TOTAL, column): (low, high)}``, :func:`_same_reviews_protected`); ``withheld``:
+    cells withheld already (kept withheld)."""
     phase_words = "overall" if phase == "overall" else domain.label("phase", phase).lower()
     poor_column = f"Poor or very poor {phase_words} care"
 
@@ -217,7 +256,19 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
     raw = raw_of(reviews)
     margins: dict = {"total_row": TOTAL}
     if among is not None and rule.active:
-        margins["known"] = _within_care_table(among, phase, poor_column, rule)
+        margins.update(_within_care_table(among, phase, poor_column, rule, raw=raw, care=care)
+                       if care is not None or by is None else
+                       _within_care_table(among, phase, poor_column, rule))
+    if shared and rule.active:
+        known = {cell: list(pieces) for cell, pieces in margins.get("known", {}).items()}
+        for cell, (low, high) in shared.items():
+            # the care table's bound is one piece (0 to its most): both hold, so intersect
+            (before_low, before_high), = known.get(cell, [(0, None)])
+            highs = [h for h in (high, before_high) if h is not None]
+            known[cell] = [(max(low, before_low), min(highs) if highs else None)]
+        margins["known"] = known
+    if withheld is not None and rule.active:
+        margins["withheld"] = withheld
     counts, withheld = _protect(raw, rule, _per_group(reviews, by, raw_of), **margins)
     fits = _clustered_fits(reviews, groups, order, phase, alpha)
     pct, ci = [], []
@@ -240,8 +291,8 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
         pct.append(value)
         ci.append(text)
     method = (clustered.METHOD_NOTE + (" The interval is computed from the counts shown and "
-                                       "the design effect;" if rule.active else "")
-              + " None on fewer than 8 reviews. " if fits else
+                                       "the design effect; none" if rule.active else " None")
+              + " on fewer than 8 reviews. " if fits else
               "Intervals are Wilson intervals, not shown on fewer than 8 reviews. ")
     counts["% poor or very poor"] = pd.Series(pct, index=counts.index, dtype=object)
     counts[f"{1 - alpha:.0%} confidence interval"] = pd.Series(ci, index=counts.index,
@@ -250,6 +301,7 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
         counts, caption=f"{caption} {CAPTION_MARK}",
         note=_note(rule, f"{note} Poor or very poor care = a care score of 1 or 2 for "
                    f"{phase_words} care at first stage (one review per death). "
+                   + (f"{ASKED_ALL_SHOWN}. " if "elsewhere" in margins else "")
                    + method
                    + _rests_on(counts.at[TOTAL, "Reviews"], "reviews", rule,
                                int(raw.at[TOTAL, "Reviews"]))),
@@ -303,19 +355,18 @@ def _answer_groups(reviews: pd.DataFrame, column: str) -> tuple[pd.Series, dict[
     return groups, {**_labels(column), "_none": NOT_ANSWERED}
 
 
-def _overall_care_by(reviews: pd.DataFrame, question: str, grouping: _Grouping,
-                     rule: DisclosureRule, *, what: str, caption: str, index_name: str,
-                     note: str, alpha: float, by: str | None = None) -> Table:
-    """Reviews and poor or very poor overall care per group of the deaths ``question`` was
-    asked about (one review per death); ``grouping`` gives each review's group and the
+@dataclass(frozen=True)
+class _OverallCareQuestion:
+    """One ext2026 question whose table is reviews and poor or very poor overall care per
+    answer group (:func:`_poor_care_table`): ``grouping`` gives each review's group and the
     groups' labels in table order; ``what`` completes "a version of the form that asks ..."."""
-    first = _primary_first(asked(reviews, question))
-    if first.empty:
-        return _none_asked(what)
-    groups, order = grouping(first)
-    return _poor_care_table(first, groups, order, rule, phase="overall", caption=caption,
-                            index_name=index_name, note=note, alpha=alpha, by=by,
-                            among=reviews)
+
+    question: str
+    grouping: _Grouping
+    what: str
+    caption: str
+    index_name: str
+    note: str
 
 
 def _autism_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
@@ -327,19 +378,6 @@ def _autism_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
                     "autism": "Autistic, no learning disability",
                     "both": "Learning disability and autistic",
                     "neither": "Neither (or not known)"}
-
-
-def autism_and_learning_disability(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                                   alpha: float = 0.05, by: str | None = None) -> Table:
-    """Deaths of autistic patients beside deaths of patients with a learning disability:
-    reviews and poor or very poor overall care, the four combinations of the two answers."""
-    return _overall_care_by(
-        reviews, "autism", _autism_groups, rule, alpha=alpha, by=by,
-        what="whether the patient was autistic", index_name="Patients",
-        caption="Deaths of autistic patients beside patients with a learning disability: "
-                "reviews and poor or very poor overall care",
-        note="LeDeR covers both groups; the deaths feed counts learning disability only, so "
-             "autistic patients are counted among reviewed deaths here.")
 
 
 def _examiner_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
@@ -356,32 +394,140 @@ def _examiner_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
     return groups.fillna("_none"), order
 
 
-def medical_examiner_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                              alpha: float = 0.05, by: str | None = None) -> Table:
-    """Medical examiner scrutiny and concerns, and the overall care the reviews found."""
-    return _overall_care_by(
-        reviews, "me_scrutiny", _examiner_groups, rule, alpha=alpha, by=by,
-        what="about medical examiner scrutiny", index_name="Medical examiner",
-        caption="Medical examiner scrutiny and concerns, and poor or very poor overall care",
-        note="Medical examiner scrutiny is statutory in England from 9 September 2024; "
-             "Scottish health boards answer not applicable (Death Certification Review "
-             "Service).")
-
-
 def _family_concern_groups(first: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
     groups, order = _answer_groups(first, "family_concern")
     return groups, {k: f"Family or carers raised a concern: {v}" for k, v in order.items()}
 
 
+AUTISM = _OverallCareQuestion(
+    "autism", _autism_groups, what="whether the patient was autistic", index_name="Patients",
+    caption="Deaths of autistic patients beside patients with a learning disability: "
+            "reviews and poor or very poor overall care",
+    note="LeDeR covers both groups; the deaths feed counts learning disability only, so "
+         "autistic patients are counted among reviewed deaths here.")
+MEDICAL_EXAMINER = _OverallCareQuestion(
+    "me_scrutiny", _examiner_groups, what="about medical examiner scrutiny",
+    index_name="Medical examiner",
+    caption="Medical examiner scrutiny and concerns, and poor or very poor overall care",
+    note="Medical examiner scrutiny is statutory in England from 9 September 2024; "
+         "Scottish health boards answer not applicable (Death Certification Review "
+         "Service).")
+FAMILY_CONCERN = _OverallCareQuestion(
+    "family_concern", _family_concern_groups,
+    what="whether the family raised a concern", index_name="Family concern",
+    caption="Concerns raised by bereaved families or carers, and poor or very poor "
+            "overall care",
+    note="A family's concern is a reason for review (NQB 2017) and a source of learning.")
+OVERALL_CARE_QUESTIONS = (AUTISM, MEDICAL_EXAMINER, FAMILY_CONCERN)
+"""The ext2026 questions tabled as reviews and poor or very poor overall care per answer."""
+
+_POOR_OVERALL = "Poor or very poor overall care"
+_TOTAL_COLUMNS = ("Reviews", _POOR_OVERALL)
+
+
+def overall_care_tables(reviews: pd.DataFrame, rule: DisclosureRule, *, alpha: float = 0.05,
+                        by: str | None = None, care: pd.DataFrame | None = None,
+                        ) -> dict[str, Table]:
+    """The table of each of :data:`OVERALL_CARE_QUESTIONS` (by question), protected together.
+
+    Questions asked of the same reviews (every ext2026 review is asked all three) have one
+    total row between them, and each table's rows add up to it: a reader bounds that total
+    by every table's rows as printed, and reads each table's ``*`` against the tightest
+    bound. Each table is therefore protected knowing the bound the others' rows print
+    (``shared`` of :func:`_poor_care_table`), cells once withheld stay withheld, and the
+    round is repeated until no table withholds more. On the demo's S08999006 (2025-26) the
+    medical examiner table's one row of every review (560 reviews, poor care 175) bounded
+    the poor care to 173-177, which narrowed the autism table's two ``*`` to 1-5 when the
+    autism table was protected alone. ``care``: the report's care-score table as printed
+    (:func:`_poor_care_table`)."""
+    firsts = {q.question: _primary_first(asked(reviews, q.question))
+              for q in OVERALL_CARE_QUESTIONS}
+    shared: dict[str, dict] = {q.question: {} for q in OVERALL_CARE_QUESTIONS}
+    masks: dict[str, pd.DataFrame | None] = {q.question: None for q in OVERALL_CARE_QUESTIONS}
+    tables: dict[str, Table] = {}
+    for _ in range(_JOINT_ROUNDS):
+        grew = False
+        for q in OVERALL_CARE_QUESTIONS:
+            first = firsts[q.question]
+            if first.empty:
+                tables[q.question] = _none_asked(q.what)
+                continue
+            groups, order = q.grouping(first)
+            table = _poor_care_table(first, groups, order, rule, phase="overall",
+                                     caption=q.caption, index_name=q.index_name, note=q.note,
+                                     alpha=alpha, by=by, among=reviews, care=care,
+                                     shared=shared[q.question], withheld=masks[q.question])
+            tables[q.question] = table
+            mask = table.frame[list(_TOTAL_COLUMNS)].apply(
+                lambda column: column.map(lambda v: v == rule.symbol)).astype(bool)
+            before = masks[q.question]
+            grew = grew or before is None or bool((mask & ~before).to_numpy().any())
+            masks[q.question] = mask
+        bounds = _shared_totals(tables, firsts, rule)
+        if not grew and bounds == shared:
+            break
+        shared = bounds
+    return tables
+
+
+_JOINT_ROUNDS = 12
+"""At most this many rounds of :func:`overall_care_tables` (cells only ever get withheld, so
+the rounds end; two or three do on the demo)."""
+
+
+def _shared_totals(tables: Mapping[str, Table], firsts: Mapping[str, pd.DataFrame],
+                   rule: DisclosureRule) -> dict[str, dict]:
+    """For each question, what the other tables of the same reviews print of the total row:
+    the range their rows allow as printed (and their own total row's, unless it prints the
+    care table's figures), intersected over the tables."""
+    printed = {name: table for name, table in tables.items()
+               if isinstance(table, ReportTable) and rule.active}
+    out: dict[str, dict] = {name: {} for name in tables}
+    for name in printed:
+        same = [other for other in printed if other != name
+                and firsts[other].index.equals(firsts[name].index)]
+        for column in _TOTAL_COLUMNS:
+            low, high = 0, None
+            for other in same:
+                frame = printed[other].frame
+                ranges = [count_range(v, rule) for r, v in frame[column].items()
+                          if r != TOTAL and v is not None]
+                lo = sum(r[0] for r in ranges)
+                hi = None if any(r[1] is None for r in ranges) else sum(r[1] for r in ranges)
+                if ASKED_ALL_SHOWN not in printed[other].note:
+                    t_lo, t_hi = count_range(frame.at[TOTAL, column], rule)
+                    lo, hi = max(lo, t_lo), t_hi if hi is None else (
+                        hi if t_hi is None else min(hi, t_hi))
+                low = max(low, lo)
+                high = hi if high is None else high if hi is None else min(high, hi)
+            if same:
+                out[name][(TOTAL, column)] = (low, high)
+    return out
+
+
+def autism_and_learning_disability(reviews: pd.DataFrame, rule: DisclosureRule, *,
+                                   alpha: float = 0.05, by: str | None = None,
+                                   care: pd.DataFrame | None = None) -> Table:
+    """Deaths of autistic patients beside deaths of patients with a learning disability:
+    reviews and poor or very poor overall care, the four combinations of the two answers
+    (protected with the other tables of the same reviews: :func:`overall_care_tables`)."""
+    return overall_care_tables(reviews, rule, alpha=alpha, by=by, care=care)[AUTISM.question]
+
+
+def medical_examiner_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
+                              alpha: float = 0.05, by: str | None = None,
+                              care: pd.DataFrame | None = None) -> Table:
+    """Medical examiner scrutiny and concerns, and the overall care the reviews found."""
+    return overall_care_tables(reviews, rule, alpha=alpha, by=by,
+                               care=care)[MEDICAL_EXAMINER.question]
+
+
 def family_concern_findings(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                            alpha: float = 0.05, by: str | None = None) -> Table:
+                            alpha: float = 0.05, by: str | None = None,
+                            care: pd.DataFrame | None = None) -> Table:
     """Concerns raised by the bereaved family or carers, and the overall care found."""
-    return _overall_care_by(
-        reviews, "family_concern", _family_concern_groups, rule, alpha=alpha, by=by,
-        what="whether the family raised a concern", index_name="Family concern",
-        caption="Concerns raised by bereaved families or carers, and poor or very poor "
-                "overall care",
-        note="A family's concern is a reason for review (NQB 2017) and a source of learning.")
+    return overall_care_tables(reviews, rule, alpha=alpha, by=by,
+                               care=care)[FAMILY_CONCERN.question]
 
 
 def escalation_plan_and_end_of_life_care(reviews: pd.DataFrame, rule: DisclosureRule, *,
@@ -490,17 +636,21 @@ def _margins(raw: pd.DataFrame, all_column: str, total_label: str | None) -> pd.
 def _counts_table(raw: pd.DataFrame, rule: DisclosureRule, *, all_column: str,
                   caption: str, index_name: str, note: str, total_label: str | None = TOTAL,
                   percent_of: Mapping[str, str] | None = None,
-                  per_group: Mapping[str, pd.DataFrame] | None = None) -> ReportTable:
+                  per_group: Mapping[str, pd.DataFrame] | None = None,
+                  elsewhere: PrintedElsewhere | None = None) -> ReportTable:
     """A count table with an ``All`` column (sum of the others) and a total row (unless
     ``total_label`` is None), protected together; ``percent_of``: ``{count column: name}`` of
     counts shown also as a % of the row's ``All`` (``name`` starts with ``%``). ``per_group``:
-    each organisation's ``raw`` when ``raw`` pools theirs (:func:`_protect`)."""
+    each organisation's ``raw`` when ``raw`` pools theirs (:func:`_protect`); ``elsewhere``:
+    what another table of the report prints of these cells
+    (:class:`sjrlib.disclosure.PrintedElsewhere`)."""
     parts = list(raw.columns)
     raw = _margins(raw, all_column, total_label)
+    margins: dict = {"elsewhere": elsewhere} if elsewhere is not None and rule.active else {}
     protected, withheld = _protect(
         raw, rule, None if per_group is None else
         {g: _margins(t, all_column, total_label) for g, t in per_group.items()},
-        total_row=total_label, total_column=all_column, parts=parts)
+        total_row=total_label, total_column=all_column, parts=parts, **margins)
     formats = {}
     for column, name in (percent_of or {}).items():
         values = []
@@ -607,6 +757,45 @@ def referrals(reviews: pd.DataFrame, rule: DisclosureRule, *, by: str | None = N
 
 
 _PSII_LED = "Led to a PSII (referral made or completed)"
+_PSII_AMONG = {"PSII considered and not needed": ["considered_not_needed"],
+               "PSII planned": ["planned"], _PSII_LED: ["made", "completed"]}
+"""The PSII table's cells and the statuses of the referrals table's PSIRF row they are
+among (:func:`_psii_among_referrals`)."""
+
+
+def _psii_among_referrals(referrals_table: object, rule: DisclosureRule
+                          ) -> PrintedElsewhere | None:
+    """What the referrals table, as printed, tells of the second-stage PSII table: the same
+    question (a review's PSII referral and its status), counted on every review recording
+    referrals (first and second stage) there and on the second-stage ones here, so each of
+    these cells is among that row's cells of its status (led to a PSII: among made and
+    completed together). An audit of the demo's reports (2026-12-06, held out) found XI6's
+    "Led to a PSII" 10 (8-12) beside its PSIRF row of 10 (8-12) with none planned, which
+    left "Considered and not needed" ``*`` at most 12 - 8 = 4 (true 2), and XP9's at 1-6.
+    As :class:`sjrlib.disclosure.PrintedElsewhere` (``within``): this table is protected
+    until neither table has a ``*`` narrowed or a rounded count pinned."""
+    frame = getattr(referrals_table, "frame", None)
+    if frame is None or not rule.active:
+        return None
+    reg = registry().question("referral")
+    psirf = reg.types.labels()["psii"]
+    statuses = reg.value.answers.labels()
+    whole = "All referrals of the type"
+    if psirf not in frame.index or whole not in frame.columns:
+        return None
+    columns = [*statuses.values(), whole]
+    cells = {("ref", r, c): frame.at[r, c] for r in frame.index for c in columns
+             if c in frame.columns}
+    cells = {k: (v if v == rule.symbol or isinstance(v, (int, np.integer)) else None)
+             for k, v in cells.items()}
+    body = [r for r in frame.index if r != "All referrals"]
+    sums = [([("ref", r, c) for c in statuses.values()], ("ref", r, whole))
+            for r in frame.index]
+    if "All referrals" in frame.index:
+        sums += [([("ref", r, c) for r in body], ("ref", "All referrals", c)) for c in columns]
+    within = {("Second-stage reviews", column): [("ref", psirf, statuses[k]) for k in keys]
+              for column, keys in _PSII_AMONG.items()}
+    return PrintedElsewhere(cells=cells, equal={}, sums=sums, within=within)
 
 
 def _psii_raw(second: pd.DataFrame) -> pd.DataFrame:
@@ -619,8 +808,10 @@ def _psii_raw(second: pd.DataFrame) -> pd.DataFrame:
 
 
 def second_stage_psii(reviews: pd.DataFrame, rule: DisclosureRule, *,
-                      by: str | None = None) -> Table:
-    """Second-stage reviews and the patient safety incident investigations they led to."""
+                      by: str | None = None, referrals_table: object = None) -> Table:
+    """Second-stage reviews and the patient safety incident investigations they led to;
+    ``referrals_table``: the report's referrals table as printed, whose PSIRF row counts
+    these referrals among the first stage's (:func:`_psii_among_referrals`)."""
     second = asked(reviews, "referral")
     second = second[(second["review_stage"] == "second").fillna(False)]
     if second.empty:
@@ -632,8 +823,10 @@ def second_stage_psii(reviews: pd.DataFrame, rule: DisclosureRule, *,
         caption="Second-stage reviews that led to a patient safety incident investigation "
                 "(PSIRF)", index_name="", percent_of={led: "% led to a PSII"},
         per_group=_per_group(second, by, _psii_raw),
+        elsewhere=_psii_among_referrals(referrals_table, rule),
         note="A second-stage review led to a patient safety incident investigation (PSII) "
-             "when its PSII referral was made or completed.")
+             "when its PSII referral was made or completed; its referrals are among those "
+             "of the referrals table's PSIRF row.")
     n = out.frame.at["Second-stage reviews", "All second-stage reviews"]
     out.note = f"{out.note} {_rests_on(n, 'second-stage reviews', rule, len(second))}"
     return out
@@ -652,17 +845,29 @@ class FormQuestionSections:
     """The column naming each review's organisation when the report pools organisations that
     publish the same tables of their own (the national report): see :func:`_protect`."""
 
+    def _care_scores_as_printed(self) -> pd.DataFrame | None:
+        """The report's care-score table as it prints it (the poor-care tables' total row is
+        its overall row when every review was asked: :func:`_within_care_table`)."""
+        care_scores = getattr(self, "care_scores", None)
+        return care_scores().frame if care_scores is not None else None
+
+    def _overall_care_tables(self) -> dict[str, Table]:
+        """The three tables of :func:`overall_care_tables`, built once (together)."""
+        cached = self.__dict__.get("_overall_care_cache")
+        if cached is None:
+            cached = overall_care_tables(self.reviews, self.rule, alpha=self.alpha,
+                                         by=self.pooled_by, care=self._care_scores_as_printed())
+            self.__dict__["_overall_care_cache"] = cached
+        return cached
+
     def autism_beside_learning_disability(self) -> Table:
-        return autism_and_learning_disability(self.reviews, self.rule, alpha=self.alpha,
-                                              by=self.pooled_by)
+        return self._overall_care_tables()[AUTISM.question]
 
     def medical_examiner_concerns(self) -> Table:
-        return medical_examiner_findings(self.reviews, self.rule, alpha=self.alpha,
-                                         by=self.pooled_by)
+        return self._overall_care_tables()[MEDICAL_EXAMINER.question]
 
     def family_concerns(self) -> Table:
-        return family_concern_findings(self.reviews, self.rule, alpha=self.alpha,
-                                       by=self.pooled_by)
+        return self._overall_care_tables()[FAMILY_CONCERN.question]
 
     def family_involvement(self) -> Table:
         return family_involvement(self.reviews, self.rule, by=self.pooled_by,
@@ -672,7 +877,8 @@ class FormQuestionSections:
         return referrals(self.reviews, self.rule, by=self.pooled_by)
 
     def second_stage_psii(self) -> Table:
-        return second_stage_psii(self.reviews, self.rule, by=self.pooled_by)
+        return second_stage_psii(self.reviews, self.rule, by=self.pooled_by,
+                                 referrals_table=self.referrals_on())
 
     def escalation_planning(self) -> Table:
         return escalation_plan_and_end_of_life_care(self.reviews, self.rule,

@@ -27,6 +27,7 @@ from sjrlib import domain
 from sjrlib.disclosure import (
     FROM_SHOWN,
     DisclosureRule,
+    PrintedElsewhere,
     count_range,
     protect_count,
     protect_counts,
@@ -380,7 +381,43 @@ def protect_lfd(
         for column in ("deaths_in_scope", "ld_deaths"):
             protected.at[label, column] = NOT_KNOWN
     protected.attrs["feed_gaps"] = gaps
+    protected.attrs["at_most"] = options["at_most"]
     return raw, protected
+
+
+def lfd_printed(protected: pd.DataFrame, rule: DisclosureRule, *, total_label: str,
+                equal: Mapping | None = None, within: Mapping | None = None
+                ) -> PrintedElsewhere:
+    """The Learning from Deaths table of :func:`protect_lfd` as another table of the same
+    report sees it (:class:`sjrlib.disclosure.PrintedElsewhere`): every count as printed
+    (``("lfd", row, column)``; a count printed "not known" is anything), the quarters adding
+    up to the year, avoidability to reviewed, scores 1-3 to more likely than not, and in each
+    row the counts among another (:data:`_LFD_AMONG`, each the other less an unprinted rest).
+    ``equal``, ``within``: the other table's cells printed as, or at most, its cells (by
+    their names)."""
+    def name(row, column):
+        return ("lfd", row, column)
+
+    cells: dict = {}
+    for row in protected.index:
+        for column in LFD_COUNTS:
+            text = protected.at[row, column]
+            cells[name(row, column)] = (
+                text if text == rule.symbol or isinstance(text, (int, np.integer)) else None)
+    sums: list = []
+    body = [r for r in protected.index if r != total_label]
+    if total_label in protected.index:
+        for column in LFD_COUNTS:
+            sums.append(([name(r, column) for r in body], name(total_label, column)))
+    for row in protected.index:
+        sums.append(([name(row, c) for c in _AVOIDABILITY_PARTS], name(row, "reviewed")))
+        sums.append(([name(row, c) for c in _MLTN_PARTS], name(row, "more_likely_than_not")))
+    for (row, part), (_, whole) in protected.attrs.get("at_most", ()):
+        rest = ("lfd rest", row, part, whole)
+        cells[rest] = None
+        sums.append(([name(row, part), rest], name(row, whole)))
+    return PrintedElsewhere(cells=cells, sums=sums, equal=dict(equal or {}),
+                            within=dict(within or {}))
 
 
 _LFD_AMONG = (("reviewed", "deaths_in_scope"), ("ld_reviewed", "ld_deaths"),
@@ -728,6 +765,7 @@ def poor_care_by_group_table(
     poor: pd.DataFrame, key: str, labels: Mapping[str, str], rule: DisclosureRule, *,
     caption: str, index_name: str, note: str = "", alpha: float = 0.05,
     withheld: pd.DataFrame | None = None, pooled: list[pd.DataFrame] | None = None,
+    elsewhere: PrintedElsewhere | None = None,
 ) -> ReportTable:
     """Reviews and % poor or very poor overall care per group (e.g. per reason for review).
 
@@ -735,7 +773,10 @@ def poor_care_by_group_table(
     the order of ``labels`` and named by them. ``withheld``: cells to withhold besides the
     rule's (rows: the labels, columns ``n`` and ``poor``), e.g. a region's that would narrow an
     organisation's own; ``pooled``: every organisation's own figures of these cells as its
-    report prints them (:func:`sjrlib.disclosure.protect_counts`).
+    report prints them (:func:`sjrlib.disclosure.protect_counts`); ``elsewhere``: cells
+    printed as, or counting some of, another table's printed cells
+    (:class:`sjrlib.disclosure.PrintedElsewhere`, cells named by label and ``n``/``poor``),
+    protected knowing it and that each row's poor care is among its reviews.
     """
     poor = poor.set_index(poor[key].astype(str))
     rows = {}
@@ -749,8 +790,12 @@ def poor_care_by_group_table(
             rows[label] = {"n": 0, "poor": 0, "proportion": float("nan"), "lo": float("nan"),
                            "hi": float("nan")}
     raw = pd.DataFrame.from_dict(rows, orient="index")
+    margins: dict = {}
+    if elsewhere is not None and rule.active:
+        margins = {"elsewhere": elsewhere,
+                   "at_most": [((r, "poor"), (r, "n")) for r in raw.index]}
     counts, withheld = protect_pooled(raw[["n", "poor"]], rule, withheld=withheld,
-                                      pooled=pooled)
+                                      pooled=pooled, **margins)
     pct, ci = [], []
     for r, k, n in zip(raw.itertuples(), counts["poor"], counts["n"], strict=True):
         value, interval = _published(

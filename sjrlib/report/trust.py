@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sjrlib import domain, plots, spc
-from sjrlib.disclosure_check import FIRST_POOR_SHOWN
+from sjrlib.disclosure_check import FIRST_POOR_SHOWN, LD_REASON_SHOWN
 from sjrlib.report import completeness, narrative, tables
 from sjrlib.report.data import ReportData, load_report_data
 from sjrlib.report.figures import Chart
@@ -500,14 +500,51 @@ class TrustReport(FormQuestionSections):
         )
 
     def review_reasons(self) -> tables.ReportTable:
+        """Reasons for review and poor care by reason, protected with the learning disability
+        table beside it (:meth:`_ld_reason`)."""
         poor = descriptive.poor_care(self.reviews, by="review_reason", alpha=self.alpha)
+        elsewhere, same = self._ld_reason(poor)
         return tables.poor_care_by_group_table(
             poor, "review_reason", domain.labels("review_reason"), self.rule,
             caption="Reasons for review, and poor or very poor overall care by reason",
             index_name="Reason for review",
-            note="A review may have several reasons, so rows add up to more than all reviews.",
-            alpha=self.alpha,
+            note="A review may have several reasons, so rows add up to more than all reviews."
+                 + (f" {LD_REASON_SHOWN} (* when withheld there)." if same else ""),
+            alpha=self.alpha, elsewhere=elsewhere,
         )
+
+    def _ld_reason(self, poor: pd.DataFrame) -> tuple[Any, bool]:
+        """What the learning disability table tells of the reasons table's row of learning
+        disability, and whether that row prints the table's year of reviewed. The row counts
+        first-stage reviews giving the reason and scoring overall care; the table counts
+        deaths with a counted review (either stage) recording a learning disability: not
+        the same by definition, but a reader takes the one among the other, and where every
+        such review is of such a death and every such death was reviewed for it they are the
+        same deaths (the demo's 134 organisations, every one). An audit of the demo's reports
+        (2026-12-06) found XE1's row printing 20 beside the year's reviewed ``*`` (18,
+        withheld as a secondary suppression), which left Q3's deaths ``*`` at 1-4. Equal:
+        the row prints the year's reviewed as the table prints it (``*`` when withheld) and
+        says so; among them: it is protected knowing it (each
+        :class:`sjrlib.disclosure.PrintedElsewhere` with the whole Learning from Deaths table
+        as printed); neither (a review giving the reason of a death the table does not count
+        as of a learning disability): a reader's reading would be wrong, nothing is added."""
+        if not self.rule.active:
+            return None, False
+        row = domain.label("review_reason", "learning_disability")
+        mine = poor.loc[poor["review_reason"].astype(str) == "learning_disability", "n"]
+        n = int(mine.iloc[0]) if len(mine) else 0
+        raw, printed = self._lfd
+        total = raw.at[self.total_label, "ld_reviewed"]
+        if total is None or total is pd.NA:
+            return None, False
+        year = ("lfd", self.total_label, "ld_reviewed")
+        if n == int(total):
+            return tables.lfd_printed(printed, self.rule, total_label=self.total_label,
+                                      equal={(row, "n"): [year]}), True
+        if n < int(total):
+            return tables.lfd_printed(printed, self.rule, total_label=self.total_label,
+                                      within={(row, "n"): [year]}), False
+        return None, False
 
     # -------------------------------------------------------------------- narrative ----
     @staticmethod
