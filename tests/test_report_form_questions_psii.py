@@ -23,6 +23,7 @@ from sjrlib.disclosure import DisclosureRule
 from sjrlib.disclosure_check import Problem, check_reports
 from sjrlib.form.registry import LATEST_VERSION
 from sjrlib.report.form_questions import FormQuestionSections
+from tests.differencing import attacked
 
 RULE = DisclosureRule()
 PSIRF = "Patient safety incident investigation (PSIRF)"
@@ -90,12 +91,7 @@ def _attack(referrals: pd.DataFrame, psii: pd.DataFrame) -> list:
             whole = p.fresh()
             p.add_sum([ref[PSIRF, s] for s in statuses], whole, "made and completed")
         p.add_sum([mine[column], p.fresh()], whole, "among the PSIRF row")
-    findings = p.solve()
-    for _ in range(4):
-        if not p.combine(owner=lambda key: 0):
-            break
-        findings = p.solve()
-    return findings + p.narrowed()
+    return attacked(p)
 
 
 # XI6's pattern: two first-stage referrals considered and not needed; at second stage 5

@@ -28,6 +28,7 @@ from sjrlib.report import tables
 from sjrlib.report.tables import ReportTable
 from sjrlib.stats._reviews import ReviewIndex
 from sjrlib.synthetic import generate
+from tests.differencing import attacked
 
 RULE = DisclosureRule()
 OVERALL = domain.label("phase", "overall")
@@ -127,12 +128,7 @@ def _attack(care: pd.DataFrame, asked: ReportTable, *, same: bool) -> list:
     if same:
         p.add_sum([keys[fq.TOTAL, "Reviews"]], total, "every review was asked")
         p.add_sum([keys[fq.TOTAL, POOR]], poor, "every review was asked")
-    findings = p.solve()
-    for _ in range(4):
-        if not p.combine(owner=lambda key: 0):
-            break
-        findings = p.solve()
-    return findings + p.narrowed()
+    return attacked(p)
 
 
 def _tables(reviews: pd.DataFrame) -> tuple[pd.DataFrame, ReportTable]:

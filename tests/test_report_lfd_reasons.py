@@ -24,6 +24,7 @@ from sjrlib.disclosure_check import Problem, check_reports
 from sjrlib.report.data import ReportData
 from sjrlib.report.params import Period
 from sjrlib.report.trust import TrustReport
+from tests.differencing import attacked
 
 RULE = DisclosureRule()
 PERIOD = Period("2024-04", "2025-03", "2024-25")
@@ -114,12 +115,7 @@ def _attack(ld: pd.DataFrame, reasons: pd.DataFrame, *, same: bool) -> list:
     poor = cell(("reason", "poor"), reasons.at[LD_ROW, "Poor or very poor overall care"])
     p.add_sum([poor, p.fresh()], n, "poor care among reviews")
     p.add_sum([n] if same else [n, p.fresh()], keys["r", year], "reviews for the reason")
-    findings = p.solve()
-    for _ in range(4):
-        if not p.combine(owner=lambda key: 0):
-            break
-        findings = p.solve()
-    return findings + p.narrowed()
+    return attacked(p)
 
 
 # XE1's pattern: deaths 10, 5, 1, 4 (20) and reviewed 10, 5, 0, 3 (18), all reviewed for
