@@ -67,6 +67,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 import numpy as np
@@ -282,19 +283,32 @@ def _classify(
 # --- limits ---------------------------------------------------------------------------------
 
 
+def _mean(v: np.ndarray) -> float:
+    """The mean of ``v`` correctly rounded, as R's ``mean()`` gives it.
+
+    R accumulates in long double and adds a second, corrective pass, so ``mean(c(0.1, 0.2,
+    0.3))`` is exactly ``0.2``; numpy's float64 sum gives ``0.20000000000000004``. The
+    difference decides whether a point "on the mean" is on it (and breaks a run of 7 on one
+    side) or just beside it, so the mean is taken exactly here (sum of the exact rational values
+    of the floats, rounded once)."""
+    if v.size == 0:
+        return float("nan")
+    return float(sum(map(Fraction, v.tolist())) / v.size)
+
+
 def _xmr_limits(
     y: np.ndarray, fix_after_n_points: int | None, screen_outliers: bool
 ) -> tuple[float, float]:
     """Mean and mean moving range of one group (NHSRplotthedots: ptd_spc_standard)."""
     base = y if fix_after_n_points is None else y[:fix_after_n_points]
-    mean = float(base.mean())
+    mean = _mean(base)
     mr = np.abs(np.diff(base))
     if mr.size == 0:
         return mean, float("nan")
-    amr = float(mr.mean())
+    amr = _mean(mr)
     if screen_outliers:
         mr = mr[mr < SCREEN_FACTOR * amr]
-        amr = float(mr.mean()) if mr.size else float("nan")
+        amr = _mean(mr)
     return mean, amr
 
 
