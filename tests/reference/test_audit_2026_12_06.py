@@ -80,3 +80,96 @@ def test_a_long_decimal_series_with_ties_on_the_mean():
     for pos in (17, 18, 19, 20, 21):
         expected[pos - 1] = "2 in 3 Below CL"
     assert labels(f) == expected
+
+
+# --- edge cases of the rules (all hand-derived; they passed before the fix too) --------------
+
+
+def test_trend_of_exactly_seven_points_and_a_tie_that_breaks_one():
+    # y = 4, 1, 2, 3, 4, 5, 6, 7, 4, 4, 4: mean 44/11 = 4; moving ranges 3,1,1,1,1,1,1,3,0,0
+    # -> amr 12/10 = 1.2 (threshold 3.9204, none screened); limits 4 -/+ 3.192 = 0.808, 7.192.
+    # Points 2-8 (1..7) rise 6 times: ptd_seven_point_trend marks point 8, part_of_seven marks
+    # 2-8. Direction: each takes the step to the right while the next point is in the trend,
+    # point 8 the step from the left: all "Increasing". Points 1, 9-11 lie on the mean.
+    # improvement "decrease": a rise is a concern.
+    f = xmr([4, 1, 2, 3, 4, 5, 6, 7, 4, 4, 4], improvement="decrease")
+    assert f["upl"].iloc[0] == pytest.approx(7.192)
+    assert labels(f) == [CC] + ["7 Point Trend (Increasing)"] * 7 + [CC] * 3
+    assert f["point_type"].tolist() == (["common_cause"] + ["special_cause_concern"] * 7
+                                        + ["common_cause"] * 3)
+    # The same with an equal neighbour (3, 3) and a 5 at the end to keep the mean 44/11 = 4:
+    # 1, 2, 3 | 3, 5, 6, 7 - no 6 strict rises in a row. amr = 13/10 = 1.3, near limits
+    # 4 -/+ 2.305333: point 2 (1) and point 8 (7) are close, but no window of 3 holds two close
+    # points on one side; runs below (2-5) and above (6-8) are shorter than 7: all common cause.
+    f = xmr([4, 1, 2, 3, 3, 5, 6, 7, 4, 4, 5])
+    assert labels(f) == [CC] * 11
+
+
+BASELINE = [-1, 1] * 6  # mean 0, 11 moving ranges of 2: amr 2, limits -/+ 5.32, near 3.546667
+
+
+def test_two_in_three_needs_all_three_on_one_side():
+    # fix_after_n_points=12 keeps the baseline's limits for points 13-15.
+    # 4, 1, 4: window 13-15 all above 0 and two (4 > 3.546667) close: 13 and 15 flagged, 14 not.
+    f = xmr(BASELINE + [4, 1, 4], fix_after_n_points=12)
+    assert labels(f)[12:] == ["2 in 3 Above CL", CC, "2 in 3 Above CL"]
+    # 4, 4, -1: window 13-15 has a point below; window 12-14 (1, 4, 4) is all above: 13, 14.
+    f = xmr(BASELINE + [4, 4, -1], fix_after_n_points=12)
+    assert labels(f)[12:] == ["2 in 3 Above CL", "2 in 3 Above CL", CC]
+    # 4, -1, 4, 1: every window holding both 4s also holds the -1: nothing.
+    f = xmr(BASELINE + [4, -1, 4, 1], fix_after_n_points=12)
+    assert labels(f) == [CC] * 16
+
+
+def test_a_run_does_not_cross_a_rebase():
+    y = [-2, 2] * 3 + [1] * 4 + [1] * 3 + [-2, 2] * 3
+    # No rebase: mean 7/19 = 0.368; points 6-13 (2, then seven 1s) are above: a run of 8.
+    assert labels(xmr(y)) == [CC] * 5 + ["7 Points Above CL"] * 8 + [CC] * 6
+    # Rebase at position 11 (0-based 10): group 1 (points 1-10) has mean 4/10 = 0.4 and only
+    # points 6-10 above it (5); group 2 (points 11-19) mean 3/9 = 0.333, points 11-13 above
+    # (3). ptd_calculate_point_type works per rebase group: no run of 7.
+    f = xmr(y, rebase=[10])
+    assert f["rebase_group"].tolist() == [0] * 10 + [1] * 9
+    assert f["mean"].iloc[0] == 0.4
+    assert f["mean"].iloc[-1] == pytest.approx(1 / 3)
+    assert labels(f) == [CC] * 19
+
+
+def test_zero_moving_ranges_and_short_series():
+    # Constant series: every moving range 0 -> all screened (0 < 3.267 x 0 is false) -> amr of
+    # nothing = NaN (R: mean(c(NA, ...), na.rm = TRUE) is NaN): no limits, all common cause.
+    f = xmr([2.0] * 8)
+    assert f["upl"].isna().all() and labels(f) == [CC] * 8
+    # Unscreened, amr = 0 and the limits collapse on the mean; nothing is strictly beyond.
+    f = xmr([2.0] * 8, screen_outliers=False)
+    assert f["upl"].tolist() == [2.0] * 8 and labels(f) == [CC] * 8
+    # 1 x 7 then 5: mean 12/8 = 1.5; moving ranges 0 x 6 and 4, amr 4/7, threshold 1.867 screens
+    # the 4 -> amr = mean of six zeros = 0: limits 1.5, 1.5. Points 1-7 below the LCL, 8 above.
+    f = xmr([1, 1, 1, 1, 1, 1, 1, 5])
+    assert f["lpl"].iloc[0] == 1.5 and f["upl"].iloc[0] == 1.5
+    assert labels(f) == ["Below LCL"] * 7 + ["Above UCL"]
+    # One point: no moving range, NaN limits. Two points 3, 5: amr 2 (not screened, 2 < 6.534),
+    # limits 4 -/+ 5.32.
+    assert labels(xmr([3.0])) == [CC] and xmr([3.0])["upl"].isna().all()
+    f = xmr([3.0, 5.0])
+    assert f["lpl"].iloc[0] == pytest.approx(-1.32) and f["upl"].iloc[0] == pytest.approx(9.32)
+    with pytest.raises(ValueError):
+        xmr([1.0, float("nan"), 2.0])
+
+
+@pytest.mark.parametrize(("target", "increase", "decrease"), [
+    (10.32, "inconsistent", "inconsistent"),   # on the upper limit: target > upl is false
+    (10.33, "consistent_fail", "consistent_pass"),
+    (-0.32, "inconsistent", "inconsistent"),   # on the lower limit
+    (-0.33, "consistent_pass", "consistent_fail"),
+    (5.0, "inconsistent", "inconsistent"),
+])
+def test_assurance_at_and_beyond_the_limits(target, increase, decrease):
+    # 4, 6 x 6: mean 5, amr 2, limits 5 -/+ 5.32 = -0.32, 10.32 (5 + 2.66 x 2 is the double
+    # 10.32 exactly). ptd_calculate_assurance_type: target > upl -> fail if increase, pass if
+    # decrease; target < lpl the opposite; else inconsistent; neutral: NA.
+    y = [4, 6] * 6
+    assert xmr(y, improvement="increase", target=target)["assurance"].iloc[-1] == increase
+    assert xmr(y, improvement="decrease", target=target)["assurance"].iloc[-1] == decrease
+    assert xmr(y, improvement="neutral", target=target)["assurance"].iloc[-1] is None
+    assert xmr(y)["assurance"].iloc[-1] is None
