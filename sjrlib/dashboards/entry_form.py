@@ -287,7 +287,7 @@ class ReviewForm(ThemeCoding):
             tooltip="Take the submitted review back to draft (asks first): a draft is left out "
                     "of every published figure until it is submitted again")
         self.save_button.on_click(lambda _: self._save_clicked())
-        self.submit_button.on_click(lambda _: self.save(submit=True))
+        self.submit_button.on_click(lambda _: self._submit_clicked())
         self.lock_button.on_click(lambda _: self.lock())
         self.reload_button.on_click(lambda _: self.reload())
         self.withdraw_button.on_click(lambda _: self.ask_withdraw())
@@ -839,6 +839,16 @@ class ReviewForm(ThemeCoding):
         """*Save draft* on a new review or a draft; *Save changes* on a submitted review, which
         keeps it submitted (checked as a submission)."""
         return self.save(submit=self._submitted())
+
+    def _submit_clicked(self) -> bool:
+        """*Submit review*, shown for a new review or a draft only. A second click of a
+        double-click reaches the kernel after the first has submitted the review (the button
+        is hidden by then, but the click was already sent): it is ignored, so the reviewer keeps
+        the first click's outcome ("submitted", and the second-stage queue notice) instead of
+        a second save reported as "changes saved" (the held-out audit of 2026-12-06)."""
+        if self._submitted() or self.status == "locked":
+            return False
+        return self.save(submit=True)
 
     def ask_withdraw(self) -> None:
         """*Return to draft…*: say what it means and ask first (nothing is saved yet)."""
