@@ -11,10 +11,11 @@ Positions in comments are 1-based, as in the R code.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from sjrlib.spc import xmr
+from sjrlib.spc import p_chart, xmr
 
 CC = "Common Cause"
 
@@ -173,3 +174,88 @@ def test_assurance_at_and_beyond_the_limits(target, increase, decrease):
     assert xmr(y, improvement="decrease", target=target)["assurance"].iloc[-1] == decrease
     assert xmr(y, improvement="neutral", target=target)["assurance"].iloc[-1] is None
     assert xmr(y)["assurance"].iloc[-1] is None
+
+
+def test_fix_after_n_points_applies_within_each_rebase_group():
+    # Group 0: the baseline (mean 0, amr 2) then 3, 3; group 1 (rebase at 0-based 14):
+    # 10, 12 x 6 then 30. fix_after_n_points=12 takes each group's first 12 points:
+    # group 0 mean 0, limits -/+ 5.32; group 1 mean 132/12 = 11, 11 moving ranges of 2 -> amr 2,
+    # limits 11 -/+ 5.32 = 5.68, 16.32. Point 27 (30) is above the UCL. (Unfixed, group 1's
+    # mean would be 162/13 = 12.46.)
+    y = BASELINE + [3, 3] + [10, 12] * 6 + [30]
+    f = xmr(y, fix_after_n_points=12, rebase=[14])
+    assert f["mean"].iloc[13] == 0.0 and f["upl"].iloc[13] == pytest.approx(5.32)
+    assert f["mean"].iloc[14] == 11.0 and f["upl"].iloc[-1] == pytest.approx(16.32)
+    assert labels(f) == [CC] * 26 + ["Above UCL"]
+
+
+def test_p_chart_with_no_and_all_successes():
+    # 0, 0, 0, 10, 0, 0 of 10 each: p-bar = 10/60 = 1/6; sigma = sqrt((1/6)(5/6)/10) = 0.117851;
+    # upl = 1/6 + 3 x 0.117851 = 0.520220; lpl = 1/6 - 0.353553 < 0, clipped to 0. Point 4
+    # (1.0) is above the UCL; the zeros are not below a limit of 0 (y < lpl is false).
+    f = p_chart([0, 0, 0, 10, 0, 0], [10] * 6)
+    assert f["mean"].iloc[0] == pytest.approx(1 / 6)
+    assert f["upl"].iloc[0] == pytest.approx(1 / 6 + 3 * (1 / 6 * 5 / 6 / 10) ** 0.5)
+    assert f["lpl"].iloc[0] == 0.0
+    assert labels(f) == [CC] * 3 + ["Above UCL"] + [CC] * 2
+    # All successes: p-bar 1, sigma 0, limits 1 and 1: nothing beyond, all on the mean.
+    f = p_chart([10] * 6, [10] * 6)
+    assert f["upl"].tolist() == [1.0] * 6 and labels(f) == [CC] * 6
+    # A zero denominator is refused (the proportion is undefined), with a message.
+    with pytest.raises(ValueError, match="positive"):
+        p_chart([1, 0], [5, 0])
+
+
+# --- statistics against independent software (no fault found) -------------------------------
+
+
+@pytest.mark.parametrize(("count", "nobs"), [(0, 5), (5, 5), (0, 1), (1, 1), (3, 7), (0, 100),
+                                             (100, 100)])
+def test_wilson_at_zero_and_all_successes(count, nobs):
+    from statsmodels.stats.proportion import proportion_confint
+
+    from sjrlib.stats.descriptive import wilson_interval
+
+    lo, hi = wilson_interval(count, nobs)
+    # statsmodels.stats.proportion.proportion_confint(count, nobs, method="wilson")
+    exp_lo, exp_hi = proportion_confint(count, nobs, method="wilson")
+    assert lo[0] == pytest.approx(exp_lo, abs=1e-12) and hi[0] == pytest.approx(exp_hi, abs=1e-12)
+    assert (lo[0] == 0.0) == (count == 0) and (hi[0] == 1.0) == (count == nobs)
+
+
+def test_kappa_with_a_category_one_rater_never_uses():
+    from sklearn.metrics import cohen_kappa_score
+
+    from sjrlib.stats.agreement import weighted_kappa
+
+    # Hand-written: rater a never uses 5, rater b never uses 1; 6 unused by both.
+    a = [1, 2, 2, 3, 3, 3, 4, 4, 2, 1, 3, 4]
+    b = [2, 2, 3, 3, 3, 4, 4, 5, 2, 2, 3, 5]
+    for w in (None, "linear", "quadratic"):
+        # sklearn.metrics.cohen_kappa_score(a, b, weights=w, labels=[1..6])
+        expected = cohen_kappa_score(a, b, weights=w, labels=[1, 2, 3, 4, 5, 6])
+        got = weighted_kappa(a, b, w, categories=[1, 2, 3, 4, 5, 6])
+        assert got.kappa == pytest.approx(expected, abs=1e-12)
+        assert got.ci_lower < got.kappa < got.ci_upper
+    # unweighted 0.34545454..., linear 0.59090909..., quadratic 0.79545454... (sklearn 1.9.1)
+    assert weighted_kappa(a, b, "quadratic").kappa == pytest.approx(0.7954545454545454)
+
+
+def test_krippendorff_with_missing_values_and_an_unused_value():
+    import krippendorff
+
+    from sjrlib.stats.agreement import krippendorff_alpha
+
+    nan = np.nan
+    # 3 raters x 6 units, hand-written; unit 1 lacks rater 3, unit 3 rater 1, unit 4 rater 2;
+    # values 3 and 6 of the domain 1-6 are never used (they matter for ordinal distances).
+    data = [[1, 2, nan, 4, 4, 1], [1, 3, 2, nan, 5, 1], [nan, 2, 2, 4, 5, 2]]
+    for level in ("nominal", "ordinal", "interval"):
+        # krippendorff.alpha(reliability_data=data, level_of_measurement=level,
+        #                    value_domain=[1, 2, 3, 4, 5, 6])  (krippendorff 0.9.0)
+        expected = krippendorff.alpha(reliability_data=data, level_of_measurement=level,
+                                      value_domain=[1, 2, 3, 4, 5, 6])
+        assert krippendorff_alpha(data, level, value_domain=[1, 2, 3, 4, 5, 6]) == \
+            pytest.approx(expected, abs=1e-12)
+    # nominal by the package: 0.5058823529411764
+    assert krippendorff_alpha(data, "nominal") == pytest.approx(0.5058823529411764)
