@@ -338,10 +338,32 @@ class Explorer:
 
         distribution = descriptive.care_score_distribution(self.reviews, stage=self._stage)
         safe = tables.protect_distribution(distribution, self.rule, group="phase")
+        chart = _figure(plots.care_scores_by_phase(safe), "c-care-scores")
+        too_few = self._too_few("care scores")
+        if too_few is not None:
+            return ("Care scores by phase of care (one review per case).", [chart, too_few])
         table = tables.care_score_table(distribution, poor_care_by_phase(distribution),
                                         self.rule)
-        return ("Care scores by phase of care (one review per case).",
-                [_figure(plots.care_scores_by_phase(safe), "c-care-scores"), _html(table)])
+        return ("Care scores by phase of care (one review per case).", [chart, _html(table)])
+
+    def _too_few(self, what: str) -> w.HTML | None:
+        """A notice instead of a table when the filters match fewer than
+        :data:`sjrlib.plots.MIN_CASES` deaths (cases) at the stage, as the charts say of
+        themselves; ``None`` when there are enough. (The held-out audit of 2026-12-06: on one
+        death the tables printed "100.0%" poor care per phase beside a chart saying "Fewer than
+        8 reviews: chart not shown".)"""
+        from sjrlib.plots import MIN_CASES
+
+        n = self._codes.cases(self._rows, self._stage)
+        if n >= MIN_CASES:
+            return None
+        box = w.HTML(
+            f"<p class='sjr-too-few'><b>Fewer than {MIN_CASES} deaths match the filters "
+            f"({n}): the table of {html.escape(what)} is not shown</b>, as counts and "
+            "percentages of so few cases cannot be read as a pattern. Widen the filters; the "
+            "reviews themselves are listed in the <i>Reviews</i> tab.</p>")
+        box.add_class("t-too-few")
+        return box
 
     def _problems(self) -> tuple[str, list[w.Widget]]:
         from sjrlib import plots
@@ -350,9 +372,11 @@ class Explorer:
 
         frequency = descriptive.problem_frequency(self.reviews, stage=self._stage)
         chart = plots.problem_types(tables.protect_problem_frequency(frequency, self.rule))
+        too_few = self._too_few("problems in care")
         return ("Problems in care by type, and whether each led to harm.",
-                [_figure(chart, "c-problems"), _html(tables.problems_table(frequency,
-                                                                          self.rule))])
+                [_figure(chart, "c-problems"),
+                 too_few if too_few is not None
+                 else _html(tables.problems_table(frequency, self.rule))])
 
     def _avoidability(self) -> tuple[str, list[w.Widget]]:
         from sjrlib import plots
