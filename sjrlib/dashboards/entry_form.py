@@ -906,6 +906,16 @@ class ReviewForm(ThemeCoding):
                       "patient identifiers (highlighted beside the text). Remove them, then "
                       "save again.", at_buttons=True)
             return False
+        if not self._second_stage_still_open():
+            first = html.escape(str(self.second_review_of))
+            self._say("error", f"<b>Not saved: first-stage review {first} already has a "
+                      "second-stage review</b>, started since this form was opened (perhaps "
+                      "by you in another tab or window, or by another reviewer). Nothing was "
+                      "saved and your answers are still in the form; copy anything you want "
+                      "to keep. A second-stage review you started is in <i>my drafts</i> or "
+                      "can be opened by its id.", at_buttons=True)
+            self._refresh_lists()
+            return False
         values = self.values()
         values["status"] = status
         if values["reviewer_id"] is None:
@@ -973,6 +983,18 @@ class ReviewForm(ThemeCoding):
         # the session validated it with the same rules; a draft may still be incomplete
         self._show({} if submit else self.errors())
         return True
+
+    def _second_stage_still_open(self) -> bool:
+        """Whether a new second-stage review may still be saved: its first-stage review is
+        still waiting in the queue (one without a second-stage review yet). The held-out audit
+        of 2026-12-06: the same case started from the queue in two tabs and submitted in both
+        made two second-stage reviews of one first-stage review, the second tab told nothing.
+        A saved review (a draft included) has already taken the case off the queue."""
+        if self.review_id is not None or self.stage != "second" or not self.second_review_of \
+                or self.save_to is not None:
+            return True
+        queue = self.session.second_stage_queue()
+        return self.second_review_of in set(queue["review_id"])
 
     def lock(self) -> bool:
         """Lock the review (organisation lead only); return whether it was locked."""
