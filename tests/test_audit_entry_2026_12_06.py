@@ -59,3 +59,32 @@ def test_tables_on_fewer_than_8_cases_say_so_instead(lead, tab, table):
     shown = " ".join(_shown(lead, tab))
     assert table not in shown and "%" not in shown
     assert f"Fewer than {MIN_CASES} deaths match the filters ({n})" in shown
+
+
+def test_learning_from_deaths_counts_whole_quarters_whatever_months_are_chosen(lead):
+    """Mar 2026 alone printed part of Q4 as the quarter (deaths in scope 'not known', 24
+    reviewed of March only) and said January and February were missing from the deaths feed,
+    which had them: the quarter is now counted whole, and the caption says so."""
+    from sjrlib.stats._reviews import financial_quarter, quarter_first_month
+
+    f = lead.filters
+    f["specialty"].value = "__all__"
+    months = [v for _, v in f["start_month"].options]
+    fed = set(lead.all_deaths["month"].dropna())
+    # the last month that ends a financial quarter whose three months are all in the feed
+    end = next(m for m in reversed(months) if m[5:7] in ("03", "06", "09", "12")
+               and {m, *months[max(0, months.index(m) - 2):months.index(m)]} <= fed)
+    start = quarter_first_month(financial_quarter(end))
+
+    def tables(first: str, last: str) -> tuple[str, str]:
+        f["start_month"].value, f["end_month"].value = first, last
+        lead.tabs.selected_index = TABS.index("Learning from Deaths")
+        caption, body = lead.views["Learning from Deaths"]
+        return caption.value, " ".join(c.value for c in body.children
+                                       if isinstance(c.value, str))
+
+    _, whole = tables(start, end)
+    caption, one_month = tables(end, end)
+    assert one_month == whole
+    assert "lacks a month" not in one_month
+    assert "Whole quarters" in caption and "outside the filters' period" in caption

@@ -451,24 +451,46 @@ class Explorer:
     def _lfd(self) -> tuple[str, list[w.Widget]]:
         from sjrlib import plots
         from sjrlib.report import tables
-        from sjrlib.stats._reviews import financial_quarter
+        from sjrlib.stats._reviews import financial_quarter, quarter_first_month
         from sjrlib.stats.lfd import learning_from_deaths
 
         if self._case_filters():
             return ("Learning from Deaths figures need all deaths in scope as denominator: "
                     "clear the specialty, admission and reason filters to see them.", [])
-        quarterly = learning_from_deaths(self.reviews, self.deaths, period="quarter",
-                                         by_organisation=False, as_of=self.period[1])
-        months = pd.period_range(self.period[0], self.period[1], freq="M").strftime("%Y-%m")
+        # Whole financial quarters, as published: a quarter counted from the filters' months
+        # only (e.g. Mar 2026 alone) printed part of Q4 as the quarter and told the lead that
+        # January and February were missing from the deaths feed, asking them to send months
+        # the feed had (the held-out audit of 2026-12-06).
+        start, end = self.period
+        first = quarter_first_month(financial_quarter(start))
+        last = (pd.Period(quarter_first_month(financial_quarter(end)), freq="M") + 2
+                ).strftime("%Y-%m")
+        latest = self.filters["end_month"].options[-1][1]
+        as_of = min(last, max(end, latest))
+        sel = self.selection()
+        reviews = self.all_reviews.take(self._codes.rows(first, last, sel)).reset_index(
+            drop=True)
+        d = self.all_deaths
+        keep = (d["month"] >= first) & (d["month"] <= last)
+        if sel["organisation_code"]:
+            keep &= d["organisation_code"] == sel["organisation_code"]
+        deaths = d[keep.fillna(False)].reset_index(drop=True)
+        quarterly = learning_from_deaths(reviews, deaths, period="quarter",
+                                         by_organisation=False, as_of=as_of)
+        months = pd.period_range(start, end, freq="M").strftime("%Y-%m")
         labels = sorted({financial_quarter(m) for m in months})
         figures = quarterly[quarterly["period"].astype(str).isin(labels)].reset_index(drop=True)
         if not len(figures):
             return ("No deaths or reviews in the period.", [])
+        whole = ("" if (first, min(last, as_of)) == (start, end) else
+                 f" Whole quarters, {_month_words(first)} to {_month_words(min(last, as_of))}: "
+                 f"they include months outside the filters' period ({_month_words(start)} to "
+                 f"{_month_words(end)}).")
         total = "Period total"
         _, protected = tables.protect_lfd(figures, self.rule, total_label=total)
         trend = plots.lfd_trend(quarterly)
         return ("Learning from Deaths figures by financial quarter (as published to the "
-                "board).",
+                "board)." + whole,
                 [_html(tables.lfd_quarterly_table(protected, self.rule, total_label=total)),
                  _html(tables.lfd_avoidability_table(protected, self.rule, total_label=total)),
                  _html(tables.lfd_ld_table(protected, self.rule, total_label=total)),
