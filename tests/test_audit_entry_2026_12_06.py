@@ -88,3 +88,78 @@ def test_learning_from_deaths_counts_whole_quarters_whatever_months_are_chosen(l
     assert one_month == whole
     assert "lacks a month" not in one_month
     assert "Whole quarters" in caption and "outside the filters' period" in caption
+
+
+# ---------------------------------------------------------------------------- review entry
+@pytest.fixture(scope="module")
+def entry_store(tmp_path_factory, small_data):
+    url = f"sqlite:///{tmp_path_factory.mktemp('audit-entry') / 'sjr.db'}"
+    populate(url, small_data)
+    return url, add_users(url, str(small_data.organisations["organisation_code"].iloc[0]))
+
+
+def _typed(form) -> None:
+    f = form.fields
+    f["case_id"].widget.value = "ASIDE-0001"
+    f["age_at_death"].widget.value = "eighty"  # not yet valid: kept as typed
+    f["death_month"].widget.value = "2026-09"
+    form._na["ongoing"].value = True
+    f["score_admission"].widget.value = 2
+    f["comment_admission"].widget.value = "Sepsis screen not done at triage."
+    form.problem_present["monitoring"].value = True  # ticked, harm not yet chosen
+    form.reason_boxes["family_concern"].value = True
+
+
+@pytest.mark.parametrize("leave", ["new review", "a draft chosen", "open by id"])
+def test_unsaved_typing_is_put_aside_and_can_be_brought_back(entry_store, leave):
+    """Half a review typed, then a draft chosen from 'my drafts' (or New review, or Open
+    review) replaced it without a word: it is now put aside and offered back."""
+    import datetime as dt
+
+    from sjrlib.dashboards.entry_form import ReviewForm
+
+    url, users = entry_store
+    session = open_session(users.reviewer, url, tool="test")
+    draft_id, _ = session.save_review({"review_id": f"SJR-ASIDE{leave[:3].upper()}",
+                                       "review_stage": "first", "case_id": "OTHER-0001",
+                                       "status": "draft", "age_at_death": 70})
+    form = ReviewForm(session, today=dt.date(2026, 11, 20))
+    _typed(form)
+    before = form.values()
+    if leave == "new review":
+        form.new_button.click()
+    elif leave == "a draft chosen":
+        form._refresh_lists()
+        form.drafts_select.value = draft_id
+    else:
+        form.open_id.value = draft_id
+        form.open_button.click()
+    assert form.fields["case_id"].value != "ASIDE-0001"
+    assert form.aside_box.layout.display != "none"
+    assert "ASIDE-0001" in form.aside_text.value and "Nothing of it was saved" in \
+        form.aside_text.value
+
+    form.aside_restore.click()
+    after = form.values()
+    assert {k: v for k, v in after.items() if v is not None} == \
+        {k: v for k, v in before.items() if v is not None}
+    assert form._na["ongoing"].value and form.problem_present["monitoring"].value
+    assert form.review_id is None and form.aside_box.layout.display == "none"
+    assert form.last_errors.get("age_at_death")  # still said beside the field
+    if leave != "new review":  # the draft opened had no changes: nothing put aside for it
+        assert not form._aside
+    with open_session(users.reviewer, url, tool="test") as s:
+        assert (s.reviews()["case_id"] == "ASIDE-0001").sum() == 0
+
+
+def test_a_saved_form_is_not_put_aside(entry_store):
+    import datetime as dt
+
+    from sjrlib.dashboards.entry_form import ReviewForm
+
+    url, users = entry_store
+    form = ReviewForm(open_session(users.reviewer, url, tool="test"), today=dt.date(2026, 11, 20))
+    form.fields["case_id"].widget.value = "ASIDE-0002"
+    assert form.save(submit=False)
+    form.new_button.click()
+    assert not form._aside and form.aside_box.layout.display == "none"

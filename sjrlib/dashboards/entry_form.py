@@ -180,6 +180,8 @@ class ReviewForm(ThemeCoding):
         self.last_errors: dict[str, list[str]] = {}
         self.identifiers: dict[str, list[Any]] = {}
         self._loading = False
+        self._dirty = False  # typed since the form was filled or last saved
+        self._aside: list[dict[str, Any]] = []  # unsaved forms put aside (see _fill)
         self._held = 0
         self._banner_until_fixed = False
         self._lead = session.role == "organisation_lead"
@@ -249,6 +251,18 @@ class ReviewForm(ThemeCoding):
         self.version_select.observe(lambda change: self._version_chosen(), names="value")
         self.version_note = w.HTML()
         self.version_note.add_class("sjr-hint")
+
+        # unsaved work the reviewer left by opening another review or starting a new one
+        self.aside_text = w.HTML()
+        self.aside_restore = ui.button("Bring it back", "b-aside-restore",
+                                       tooltip="Put the unsaved review back in the form")
+        self.aside_discard = ui.button("Discard it", "b-aside-discard",
+                                       tooltip="Forget the unsaved review put aside")
+        self.aside_restore.on_click(lambda _: self.restore_aside())
+        self.aside_discard.on_click(lambda _: self.discard_aside())
+        self.aside_box = w.HBox([self.aside_text, self.aside_restore, self.aside_discard],
+                                layout=w.Layout(align_items="center", display="none"))
+        self.aside_box.add_class("sjr-aside")
 
         toolbar = w.VBox([
             w.HBox([caption("Start"), self.new_button]),
@@ -326,6 +340,7 @@ class ReviewForm(ThemeCoding):
             ui.style(),
             self.header,
             toolbar,
+            self.aside_box,
             self.link_box,
             self.lock_notice,
             self.banner,
@@ -710,6 +725,7 @@ class ReviewForm(ThemeCoding):
     def _changed(self, column: str) -> None:
         if self._loading:
             return
+        self._dirty = True
         self.touched.add(column)
         if column in self._id_boxes:
             self._screen(column)
@@ -955,6 +971,7 @@ class ReviewForm(ThemeCoding):
                       f"the field{'s' if n != 1 else ''}.", until_fixed=True, at_buttons=True)
             return False
         self.review_id, self.version, self.status = review_id, version, status
+        self._dirty = False
         self.reload_button.layout.display = "none"
         when = dt.datetime.now().strftime("%H:%M")
         rid = html.escape(review_id)
@@ -1027,6 +1044,7 @@ class ReviewForm(ThemeCoding):
     def reload(self) -> None:
         """Load the saved version of the current review, discarding the form's changes."""
         if self.review_id is not None:
+            self._dirty = False  # the button says it discards the form's changes
             self.load(self.review_id)
             self._say("ok", f"Loaded the latest saved version of review "
                       f"{html.escape(self.review_id)} (version {self.version}).")
@@ -1079,6 +1097,8 @@ class ReviewForm(ThemeCoding):
 
     def _fill(self, values: dict[str, Any], *, review_id: str | None, version: int | None,
               status: str, stage: str, second_review_of: str | None) -> None:
+        if self._dirty and self.save_to is None:
+            self._put_aside()
         self._loading = True
         try:
             self.review_id, self.version, self.status = review_id, version, status
@@ -1113,6 +1133,7 @@ class ReviewForm(ThemeCoding):
                             and _plain(values.get(domain.score_column(phase))) is None)
         finally:
             self._loading = False
+        self._dirty = False
         self._hide_withdraw()
         self._set_read_only(status == "locked")
         self.touched = set()
@@ -1127,6 +1148,78 @@ class ReviewForm(ThemeCoding):
         self._update_header()
         self._show({}, checked=False)  # nothing typed yet: nothing to say
         self._themes_opened()
+
+    def _put_aside(self) -> None:
+        """Keep the unsaved form before another review replaces it (*New review*, a draft
+        chosen, *Open review*, a second-stage review started), and offer it back. The held-out
+        audit of 2026-12-06: half a review typed, then a draft chosen from *my drafts* by
+        mistake, and everything typed was gone without a word."""
+        self._aside.append({
+            "values": self.values(), "review_id": self.review_id, "version": self.version,
+            "status": self.status, "stage": self.stage,
+            "second_review_of": self.second_review_of, "form_version": self.form_version,
+            "first": self._first, "link": self.link_box.value, "new_id": self._new_id,
+            "na": {p: box.value for p, box in self._na.items()},
+            "present": {t: box.value for t, box in self.problem_present.items()},
+            "touched": set(self.touched)})
+        self._show_aside()
+
+    def _show_aside(self) -> None:
+        if not self._aside:
+            self.aside_box.layout.display = "none"
+            self.aside_text.value = ""
+            return
+        last = self._aside[-1]
+        what = ("a new review" if last["review_id"] is None
+                else f"review {last['review_id']}")
+        case = last["values"].get("case_id")
+        more = len(self._aside) - 1
+        self.aside_text.value = ui.banner(
+            "warn", f"<b>Unsaved changes put aside:</b> {html.escape(what)}"
+            + (f" (case {html.escape(str(case))})" if case else "")
+            + (f", and {more} more before it" if more else "")
+            + ". Nothing of it was saved; bring it back to save it.")
+        self.aside_box.layout.display = ""
+
+    def restore_aside(self) -> None:
+        """Put the latest unsaved form put aside back (the one now in the form, if it has
+        unsaved changes, is put aside in its place)."""
+        if not self._aside:
+            return
+        kept = self._aside.pop()
+        self._fill(dict(kept["values"]), review_id=kept["review_id"],
+                   version=kept["version"], status=kept["status"], stage=kept["stage"],
+                   second_review_of=kept["second_review_of"])
+        self._loading = True
+        try:
+            if kept["review_id"] is None:
+                self._new_id = kept["new_id"]
+                self.form_version = kept["form_version"]
+                self.version_select.value = self.form_version
+            for phase, value in kept["na"].items():
+                self._na[phase].value = value
+            for ptype, value in kept["present"].items():
+                self.problem_present[ptype].value = value
+        finally:
+            self._loading = False
+        self._set_read_only(self.status == "locked")
+        self._first = kept["first"]
+        self.link_box.value = kept["link"]
+        self.touched = kept["touched"]
+        self._dirty = True
+        for column in self._id_boxes:
+            self._screen(column)
+        self._show_version()
+        self._update_header()
+        self.refresh()
+        self._show_aside()
+        self._say("ok", "Your unsaved changes are back in the form: save them when ready.")
+
+    def discard_aside(self) -> None:
+        """Forget the latest unsaved form put aside."""
+        if self._aside:
+            self._aside.pop()
+        self._show_aside()
 
     def _set_read_only(self, read_only: bool) -> None:
         """Every answer read-only (a locked review), with a notice saying why; or editable
