@@ -163,3 +163,25 @@ def test_a_saved_form_is_not_put_aside(entry_store):
     assert form.save(submit=False)
     form.new_button.click()
     assert not form._aside and form.aside_box.layout.display == "none"
+
+
+def test_my_drafts_shows_its_blank_option_not_an_empty_box(entry_store):
+    """After a draft was chosen and New review pressed (or a draft saved), 'Continue a draft'
+    was an empty box: ipywidgets clears the index when the value becomes None."""
+    import datetime as dt
+
+    from sjrlib.dashboards.entry_form import ReviewForm
+
+    url, users = entry_store
+    session = open_session(users.reviewer, url, tool="test")
+    session.save_review({"review_id": "SJR-BLANKBOX1", "review_stage": "first",
+                         "case_id": "BLANK-0001", "status": "draft"})
+    form = ReviewForm(session, today=dt.date(2026, 11, 20))
+    form.drafts_select.value = "SJR-BLANKBOX1"
+    assert form.review_id == "SJR-BLANKBOX1"
+    form.new_button.click()
+    assert form.drafts_select.index == 0 and form.drafts_select.value is None
+    form.fields["case_id"].widget.value = "BLANK-0002"
+    assert form.save(submit=False)
+    assert form.drafts_select.index == 0
+    assert form.queue_select.index == 0

@@ -1302,7 +1302,7 @@ class ReviewForm(ThemeCoding):
         self._loading = True
         try:
             self.drafts_select.options = drafts
-            self.drafts_select.index = 0
+            ui.set_value(self.drafts_select, None)  # '— my drafts —', not an empty box
         finally:
             self._loading = False
         if submitted and self.stage == "second" and self.second_review_of:
@@ -1311,8 +1311,8 @@ class ReviewForm(ThemeCoding):
 
     def _set_queue(self, options: list[tuple[str, Any]]) -> None:
         self.queue_select.options = options
-        if self.queue_select.index is None:
-            self.queue_select.index = 0
+        if self.queue_select.index is None or self.queue_select.value is None:
+            ui.set_value(self.queue_select, None)
         n = len(options) - 1
         self.queue_button.description = (
             f"Start second-stage review ({n} waiting)" if n else "Start second-stage review")
@@ -1358,7 +1358,7 @@ class ReviewForm(ThemeCoding):
         self._loading = True
         try:
             self.drafts_select.options = options
-            self.drafts_select.index = 0
+            ui.set_value(self.drafts_select, None)  # '— my drafts —', not an empty box
         finally:
             self._loading = False
         queue = self.session.second_stage_queue()
