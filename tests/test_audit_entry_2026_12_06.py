@@ -185,3 +185,25 @@ def test_my_drafts_shows_its_blank_option_not_an_empty_box(entry_store):
     assert form.save(submit=False)
     assert form.drafts_select.index == 0
     assert form.queue_select.index == 0
+
+
+def test_an_nhs_number_typed_to_open_a_review_is_not_looked_up_nor_audited(entry_store):
+    """'Open review' with an NHS number (a clinician looking for a case) asked the session,
+    which recorded the refused look-up with the number in the append-only audit log."""
+    import datetime as dt
+
+    from sjrlib.dashboards.entry_form import ReviewForm
+
+    url, users = entry_store
+    form = ReviewForm(open_session(users.reviewer, url, tool="test"),
+                      today=dt.date(2026, 11, 20))
+    form.open_id.value = "943 476 5919"
+    form.open_button.click()
+    assert "Not looked up" in form.banner.value and "NHS number" in form.banner.value
+    assert form.open_id.value == ""
+    with open_session(users.admin, url, tool="test") as admin:
+        log = admin.audit_log()
+    assert not log["scope"].astype(str).str.contains("943 476 5919|9434765919").any()
+    form.open_id.value = "XA9-SJR999999"  # a review id is still looked up (and refused)
+    form.open_button.click()
+    assert "Cannot open review XA9-SJR999999" in form.banner.value

@@ -1324,8 +1324,21 @@ class ReviewForm(ThemeCoding):
 
     def _open_by_id(self) -> None:
         review_id = (self.open_id.value or "").strip()
-        if review_id:
-            self.open(review_id)
+        if not review_id:
+            return
+        findings = find_identifiers(review_id)
+        if findings:
+            # The session records every look-up, a refused one with the id asked for, in the
+            # append-only audit log: an NHS number typed here to find a case stayed there (the
+            # held-out audit of 2026-12-06). Nothing is looked up.
+            what = "; ".join(KINDS[f.kind] for f in findings)
+            self._say("error", "<b>Not looked up.</b> What is typed in <i>Id of the review "
+                      f"to open</i> looks like a patient identifier ({html.escape(what)}), "
+                      "not a review id; nothing was searched for or recorded. Type the review "
+                      "id, e.g. XA2-SJR000912, or choose the review from <i>my drafts</i>.")
+            self.open_id.value = ""
+            return
+        self.open(review_id)
 
     def open(self, review_id: str) -> bool:
         """Open a saved review for editing, saying why not when this user may not."""
