@@ -207,3 +207,44 @@ def test_an_nhs_number_typed_to_open_a_review_is_not_looked_up_nor_audited(entry
     form.open_id.value = "XA9-SJR999999"  # a review id is still looked up (and refused)
     form.open_button.click()
     assert "Cannot open review XA9-SJR999999" in form.banner.value
+
+
+def test_a_phase_scored_in_fewer_than_8_reviews_shows_no_percentage(lead):
+    """With 8 or more deaths, a phase scored in 1 to 7 of them printed its % poor care (e.g.
+    'Care during a procedure' 6 reviews, 33.3%) beside a chart saying of the same phase
+    'Scored in fewer than 8 reviews: not shown'."""
+    import re
+
+    from sjrlib import domain
+
+    f = lead.filters
+    months = [v for _, v in f["start_month"].options]
+    f["start_month"].value, f["end_month"].value = months[0], months[-1]
+    found = None
+    for specialty in [v for _, v in f["specialty"].options]:
+        f["specialty"].value = specialty
+        if lead._codes.cases(lead._rows, lead._stage) < MIN_CASES:
+            continue
+        from sjrlib.stats import descriptive
+
+        dist = descriptive.care_score_distribution(lead.reviews, stage=lead._stage)
+        n = dist.groupby("phase")["n_applicable"].first()
+        few = [p for p in domain.PHASES if 0 < int(n.get(p, 0)) < MIN_CASES]
+        if few:
+            found = few[0]
+            break
+    if found is None:
+        pytest.skip("no selection with a phase scored in 1 to 7 reviews")
+    lead.tabs.selected_index = TABS.index("Care scores")
+    caption, body = lead.views["Care scores"]
+    table = body.children[1].value
+    label = html_escape(domain.label("phase", found))
+    row = re.search(rf"<th[^>]*>{re.escape(label)}</th>(.*?)</tr>", table).group(1)
+    assert "%" not in row
+    assert f"fewer than {MIN_CASES} reviews is not shown" in caption.value
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

@@ -342,9 +342,19 @@ class Explorer:
         too_few = self._too_few("care scores")
         if too_few is not None:
             return ("Care scores by phase of care (one review per case).", [chart, too_few])
-        table = tables.care_score_table(distribution, poor_care_by_phase(distribution),
-                                        self.rule)
-        return ("Care scores by phase of care (one review per case).", [chart, _html(table)])
+        from sjrlib.plots import MIN_CASES
+
+        poor = poor_care_by_phase(distribution)
+        few = [phase for phase, frame in poor.items() if 0 < int(frame["n"].iloc[0]) < MIN_CASES]
+        for phase in few:  # as the chart: "Scored in fewer than 8 reviews: not shown"
+            poor[phase] = poor[phase].assign(proportion=np.nan, ci_lower=np.nan,
+                                             ci_upper=np.nan)
+        table = tables.care_score_table(distribution, poor, self.rule)
+        said = (f" The % poor or very poor care of a phase scored in fewer than {MIN_CASES} "
+                f"reviews is not shown (–): {', '.join(domain.label('phase', p) for p in few)}."
+                if few else "")
+        return ("Care scores by phase of care (one review per case)." + said,
+                [chart, _html(table)])
 
     def _too_few(self, what: str) -> w.HTML | None:
         """A notice instead of a table when the filters match fewer than
