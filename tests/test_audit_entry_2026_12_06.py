@@ -248,3 +248,27 @@ def html_escape(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def test_the_same_review_saved_from_two_tabs_names_the_other_tab(entry_store):
+    """Two tabs of one reviewer on one draft: the second save was refused (nothing
+    overwritten) but told 'someone else changed this review', which the reviewer knew to be
+    untrue; it now says it may have been them, in another tab or window."""
+    import datetime as dt
+
+    from sjrlib.dashboards.entry_form import ReviewForm
+
+    url, users = entry_store
+    tabs = [ReviewForm(open_session(users.reviewer, url, tool="test"),
+                       today=dt.date(2026, 11, 20)) for _ in range(2)]
+    tabs[0].fields["case_id"].widget.value = "TABS-0001"
+    assert tabs[0].save(submit=False)
+    for tab in tabs:
+        tab.open(tabs[0].review_id)
+    tabs[0].fields["age_at_death"].widget.value = "80"
+    assert tabs[0].save(submit=False)
+    tabs[1].fields["age_at_death"].widget.value = "81"
+    assert not tabs[1].save(submit=False)
+    assert "or you did, in another tab or window" in tabs[1].outcome.value
+    with open_session(users.reviewer, url, tool="test") as s:
+        assert s.review(tabs[0].review_id)["age_at_death"] == 80

@@ -948,7 +948,8 @@ class ReviewForm(ThemeCoding):
         except StaleReviewError as exc:
             self.reload_button.layout.display = ""
             self._say("error",
-                      "<b>Not saved: someone else changed this review since you opened it.</b> "
+                      "<b>Not saved: someone else changed this review since you opened it "
+                      "(or you did, in another tab or window).</b> "
                       "Your changes are still in the form and nothing was overwritten. Copy "
                       "anything you want to keep, then press <i>Reload latest version</i> to "
                       f"see their version. <span class='sjr-hint'>({html.escape(str(exc))})"
@@ -1026,7 +1027,8 @@ class ReviewForm(ThemeCoding):
         except StaleReviewError as exc:
             self.reload_button.layout.display = ""
             self._say("error", "<b>Not locked: someone else changed this review since you "
-                      "opened it.</b> Press <i>Reload latest version</i>, check it, and lock "
+                      "opened it (or you did, in another tab or window).</b> Press "
+                      "<i>Reload latest version</i>, check it, and lock "
                       f"again. <span class='sjr-hint'>({html.escape(str(exc))})</span>",
                       at_buttons=True)
             return False
