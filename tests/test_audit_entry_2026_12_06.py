@@ -272,3 +272,27 @@ def test_the_same_review_saved_from_two_tabs_names_the_other_tab(entry_store):
     assert "or you did, in another tab or window" in tabs[1].outcome.value
     with open_session(users.reviewer, url, tool="test") as s:
         assert s.review(tabs[0].review_id)["age_at_death"] == 80
+
+
+def test_a_second_new_review_of_the_same_case_by_the_same_reviewer_is_not_saved(entry_store):
+    """Two tabs, each a new review of case TWIN-0001, saved in both: two first-stage reviews
+    of one case by one reviewer. The second is now refused, nothing saved, answers kept."""
+    import datetime as dt
+
+    from sjrlib.dashboards.entry_form import ReviewForm
+
+    url, users = entry_store
+    tabs = [ReviewForm(open_session(users.reviewer, url, tool="test"),
+                       today=dt.date(2026, 11, 20)) for _ in range(2)]
+    for tab in tabs:
+        tab.fields["case_id"].widget.value = "TWIN-0001"
+        tab.fields["age_at_death"].widget.value = "80"
+    assert tabs[0].save(submit=False)
+    assert not tabs[1].save(submit=False)
+    assert "already have a first-stage review of case TWIN-0001" in tabs[1].outcome.value
+    assert tabs[0].review_id in tabs[1].outcome.value
+    assert tabs[1].fields["age_at_death"].value == 80 and tabs[1].review_id is None
+    with open_session(users.reviewer, url, tool="test") as s:
+        assert (s.reviews()["case_id"] == "TWIN-0001").sum() == 1
+    tabs[1].fields["case_id"].widget.value = "TWIN-0002"  # another case: saved
+    assert tabs[1].save(submit=False)

@@ -933,6 +933,17 @@ class ReviewForm(ThemeCoding):
             self._refresh_lists()
             return False
         values = self.values()
+        same = self._same_case_reviewed(values)
+        if same is not None:
+            rid, its_status = same
+            self._say("error", f"<b>Not saved: you already have a first-stage review of case "
+                      f"{html.escape(str(values.get('case_id')).strip())}</b> (review "
+                      f"{html.escape(rid)}, {html.escape(its_status)}), perhaps saved from "
+                      "another tab or window. Nothing was saved and your answers are still in "
+                      "the form: open that review (<i>Open a saved review</i> or <i>my "
+                      "drafts</i>) to continue it, or correct the case reference.",
+                      at_buttons=True)
+            return False
         values["status"] = status
         if values["reviewer_id"] is None:
             del values["reviewer_id"]  # the session saves it under the reviewer's own id
@@ -1001,6 +1012,30 @@ class ReviewForm(ThemeCoding):
         # the session validated it with the same rules; a draft may still be incomplete
         self._show({} if submit else self.errors())
         return True
+
+    def _same_case_reviewed(self, values: Mapping[str, Any]) -> tuple[str, str] | None:
+        """``(review id, status)`` of a first-stage review of the same case by the same
+        reviewer already stored, when this form holds a new first-stage review; else ``None``.
+        The held-out audit of 2026-12-06: a new review of one case typed in two tabs and saved
+        in both made two first-stage reviews of the case by one reviewer, each counted."""
+        if self.review_id is not None or self.stage != "first" or self.save_to is not None:
+            return None
+        case = str(values.get("case_id") or "").strip()
+        if not case:
+            return None
+        mine = self.session.reviews(stage="first", columns=[
+            "review_id", "case_id", "reviewer_id", "organisation_code", "status"])
+        same = mine[(mine["case_id"].astype(str).str.strip() == case)
+                    & (mine["organisation_code"] == values.get("organisation_code"))]
+        if self._lead:  # a lead enters reviews under the reviewer's id they type
+            reviewer = values.get("reviewer_id")
+            if not reviewer:
+                return None
+            same = same[same["reviewer_id"] == reviewer]
+        if same.empty:  # a reviewer's session gives only their own reviews
+            return None
+        row = same.iloc[0]
+        return str(row["review_id"]), domain.label("status", str(row["status"])).lower()
 
     def _second_stage_still_open(self) -> bool:
         """Whether a new second-stage review may still be saved: its first-stage review is
