@@ -251,6 +251,15 @@ class Explorer:
         self.widget.add_class("sjr-explore")
 
     # ----------------------------------------------------------------------------- filtering
+    def _deaths_between(self, start: str, end: str, organisation: str | None) -> pd.DataFrame:
+        """The deaths feed's rows of months ``start`` to ``end`` (``YYYY-MM``, inclusive), of
+        ``organisation`` (None: every organisation loaded)."""
+        d = self.all_deaths
+        keep = (d["month"] >= start) & (d["month"] <= end)
+        if organisation:
+            keep &= d["organisation_code"] == organisation
+        return d[keep.fillna(False)].reset_index(drop=True)
+
     def selection(self) -> dict[str, Any]:
         """The filters as values (``None`` for "all")."""
         return {k: (None if b.value == ALL else b.value) for k, b in self.filters.items()}
@@ -271,11 +280,7 @@ class Explorer:
                 self._swapping = False
         self._rows = self._codes.rows(start, end, sel)
         self._reviews = None  # taken when a view asks for it
-        d = self.all_deaths
-        keep_d = (d["month"] >= start) & (d["month"] <= end)
-        if sel["organisation_code"]:
-            keep_d &= d["organisation_code"] == sel["organisation_code"]
-        self.deaths = d[keep_d.fillna(False)].reset_index(drop=True)
+        self.deaths = self._deaths_between(start, end, sel["organisation_code"])
         self.period = (start, end)
         self._stale = set(TABS)
         # count deaths (cases), as the charts do: one review per case
@@ -480,11 +485,7 @@ class Explorer:
         sel = self.selection()
         reviews = self.all_reviews.take(self._codes.rows(first, last, sel)).reset_index(
             drop=True)
-        d = self.all_deaths
-        keep = (d["month"] >= first) & (d["month"] <= last)
-        if sel["organisation_code"]:
-            keep &= d["organisation_code"] == sel["organisation_code"]
-        deaths = d[keep.fillna(False)].reset_index(drop=True)
+        deaths = self._deaths_between(first, last, sel["organisation_code"])
         quarterly = learning_from_deaths(reviews, deaths, period="quarter",
                                          by_organisation=False, as_of=as_of)
         months = pd.period_range(start, end, freq="M").strftime("%Y-%m")

@@ -263,9 +263,7 @@ def _poor_care_table(reviews: pd.DataFrame, groups: pd.Series, order: Mapping[st
         known = {cell: list(pieces) for cell, pieces in margins.get("known", {}).items()}
         for cell, (low, high) in shared.items():
             # the care table's bound is one piece (0 to its most): both hold, so intersect
-            (before_low, before_high), = known.get(cell, [(0, None)])
-            highs = [h for h in (high, before_high) if h is not None]
-            known[cell] = [(max(low, before_low), min(highs) if highs else None)]
+            known[cell] = [_both(*known.get(cell, [(0, None)]), (low, high))]
         margins["known"] = known
     if withheld is not None and rule.active:
         margins["withheld"] = withheld
@@ -487,22 +485,25 @@ def _shared_totals(tables: Mapping[str, Table], firsts: Mapping[str, pd.DataFram
         same = [other for other in printed if other != name
                 and firsts[other].index.equals(firsts[name].index)]
         for column in _TOTAL_COLUMNS:
-            low, high = 0, None
+            bound: tuple[int, int | None] = (0, None)
             for other in same:
                 frame = printed[other].frame
                 ranges = [count_range(v, rule) for r, v in frame[column].items()
                           if r != TOTAL and v is not None]
-                lo = sum(r[0] for r in ranges)
-                hi = None if any(r[1] is None for r in ranges) else sum(r[1] for r in ranges)
+                bound = _both(bound, (sum(r[0] for r in ranges),
+                                      None if any(r[1] is None for r in ranges)
+                                      else sum(r[1] for r in ranges)))
                 if ASKED_ALL_SHOWN not in printed[other].note:
-                    t_lo, t_hi = count_range(frame.at[TOTAL, column], rule)
-                    lo, hi = max(lo, t_lo), t_hi if hi is None else (
-                        hi if t_hi is None else min(hi, t_hi))
-                low = max(low, lo)
-                high = hi if high is None else high if hi is None else min(high, hi)
+                    bound = _both(bound, count_range(frame.at[TOTAL, column], rule))
             if same:
-                out[name][(TOTAL, column)] = (low, high)
+                out[name][(TOTAL, column)] = bound
     return out
+
+
+def _both(a: tuple[int, int | None], b: tuple[int, int | None]) -> tuple[int, int | None]:
+    """What two ranges of one count allow together (``None``: no upper limit)."""
+    highs = [h for h in (a[1], b[1]) if h is not None]
+    return max(a[0], b[0]), min(highs) if highs else None
 
 
 def autism_and_learning_disability(reviews: pd.DataFrame, rule: DisclosureRule, *,
