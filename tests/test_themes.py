@@ -659,6 +659,10 @@ def test_cli_suggest_follows_the_stores_codebook(governed_fresh, monkeypatch):  
         assert lines[:2] == ["[1]", "No theme suggested."]  # patient_flow retired: dropped
         assert lines[2] == "[2]"
         assert lines[3].endswith("senior_review          Timely senior review")
+        # nutrition is active in 2026.2 but unknown to a model trained on 2026.1: said, once
+        assert lines[4:] == ["Not suggested: nutrition (codebook 2026.2), which the model was "
+                             "not trained for; `sjr themes train --store` trains it on the "
+                             "store's codebook and the codes people gave."]
         shown = _run("themes", "suggest", flow, "--json", "--db", gov.app_url, env=env)
         assert json.loads(shown.output) == [[]]
         stranger = _run("themes", "suggest", senior, "--db", gov.app_url,

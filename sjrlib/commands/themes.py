@@ -292,7 +292,7 @@ def suggest_command(
     sjr looks for one (no --db, no SJR_DATABASE_URL, no data/sjr.db), uses the codebook
     shipped with sjr.
     """
-    from sjrlib.themes.suggest import suggest_many
+    from sjrlib.themes.suggest import current_model, suggest_many
 
     codebook = _suggesting_codebook(shipped, store)  # before the model: a refusal costs nothing
     active = {t.id: t.label for t in codebook.active}
@@ -311,6 +311,11 @@ def suggest_command(
             typer.echo("No theme suggested.")
         for s in found:
             typer.echo(f"{s.score:.2f}  {s.theme:22s} {active[s.theme]}")
+    unknown = [theme for theme in active if theme not in current_model().themes]
+    if unknown:
+        typer.echo(f"Not suggested: {', '.join(unknown)} (codebook {codebook.version}), which "
+                   "the model was not trained for; `sjr themes train --store` trains it on "
+                   "the store's codebook and the codes people gave.")
 
 
 def register(app: typer.Typer) -> None:
