@@ -250,9 +250,16 @@ def _pg_tables(url) -> list[str]:
                 "SELECT table_name FROM information_schema.tables "
                 "WHERE table_schema = current_schema()")).scalars())
     except Exception as exc:  # noqa: BLE001 - a database that cannot be reached is a sentence
+        from data_access.faults import describe_fault, fault_kind
+
+        if fault_kind(exc, _url(url)) in ("server_down", "server_full", "closed",
+                                          "connection_lost"):  # no database to create
+            raise BackupError(describe_fault(exc, _url(url))) from None
+        reason = (str(getattr(exc, "orig", exc)).strip().splitlines() or [type(exc).__name__])[0]
+        reason = reason.rsplit("FATAL:", 1)[-1].strip()
         raise BackupError(f"{_url(url).render_as_string(hide_password=True)}: cannot connect "
-                          f"({str(getattr(exc, 'orig', exc)).strip()}); a restore goes into an "
-                          "existing empty database: create it first (createdb)") from None
+                          f"({reason}); a restore goes into an existing empty database: "
+                          "create it first (createdb), then run the restore again") from None
     finally:
         engine.dispose()
 
@@ -460,8 +467,14 @@ def _read(path: Path) -> tuple[str, bytes, dict, dict]:
             database = member(kind)
             keys = json.loads(member(_KEYS))
             manifest = json.loads(member(_MANIFEST))
+    except tarfile.ReadError:  # tarfile lists each compression it tried, one per line
+        raise BackupError(f"{path}: not a readable sjr backup (not a tar file, or damaged at "
+                          "its start); nothing was restored: name a file `sjr backup` wrote"
+                          ) from None
     except (OSError, tarfile.TarError, KeyError, ValueError) as exc:
-        raise BackupError(f"{path}: not a readable sjr backup ({exc})") from None
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BackupError(f"{path}: not a readable sjr backup ({reason}); nothing was "
+                          "restored") from None
     if manifest.get("format") != FORMAT:
         raise BackupError(f"{path}: not an sjr backup of a known format "
                           f"({manifest.get('format')!r})")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["FAULTS", "describe_fault"]
+__all__ = ["FAULTS", "describe_fault", "fault_kind"]
 
 NOTHING_SAVED = "nothing was half-saved"
 
@@ -27,6 +27,19 @@ FAULTS: dict[str, str] = {
     "cannot_open": "The store cannot be opened{where}: its folder is missing or not writable, "
                    "or the filesystem is read-only. Check --db (or SJR_DATABASE_URL) and the "
                    "folder's permissions.",
+    "read_only_fs": "The store is on a read-only filesystem{where}: SQLite cannot open it, not "
+                    "even to read (it writes its lock files beside the store); nothing was "
+                    "read or changed. Ask the administrator to make the filesystem writable, or "
+                    "copy the store (with its .keys file) to a writable folder.",
+    "not_a_store": "The store{where} is not a SQLite database ({detail}): --db (or "
+                   "SJR_DATABASE_URL) names some other file, or the store is encrypted; nothing "
+                   "was read or changed. Check --db names the store's file.",
+    "damaged": "The store{where} is damaged ({detail}); {NOTHING}. Stop writing to it and ask "
+               "the administrator to restore the last backup into a new store (`sjr restore`, "
+               "README: Backup and restore).",
+    "no_database": "The database{where} does not exist; nothing was read or "
+                   "changed. Check the database name in --db (or SJR_DATABASE_URL), or create "
+                   "it (createdb) and run `sjr init-db`.",
     "disk_full": "The disk holding the store is full{where}: {NOTHING}. Free some space (or ask "
                  "the administrator to) and try again.",
     "disk_error": "The store could not be written to disk{where} (a disk input/output error: "
@@ -58,6 +71,8 @@ FAULTS: dict[str, str] = {
 _SQLITE = {
     "SQLITE_READONLY": "read_only",
     "SQLITE_CANTOPEN": "cannot_open",
+    "SQLITE_NOTADB": "not_a_store",
+    "SQLITE_CORRUPT": "damaged",
     "SQLITE_FULL": "disk_full",
     "SQLITE_BUSY": "busy",
     "SQLITE_LOCKED": "busy",
@@ -75,6 +90,7 @@ _SQLSTATE = {
     "08001": "server_down", "08004": "server_down",
     "53300": "server_full",        # too_many_connections (a connection already open)
     "28000": "auth", "28P01": "auth",
+    "3D000": "no_database",        # invalid_catalog_name
 }
 _MESSAGES = (  # connection-level faults carry no SQLSTATE
     (re.compile(r"connection refused|could not connect|no such host|timeout expired|"
@@ -86,6 +102,7 @@ _MESSAGES = (  # connection-level faults carry no SQLSTATE
     (re.compile(r"too many clients already|remaining connection slots are reserved|"
                 r"too many connections for database", re.I), "server_full"),
     (re.compile(r"is not currently accepting connections", re.I), "closed"),
+    (re.compile(r'database "[^"]*" does not exist', re.I), "no_database"),
     (re.compile(r"password authentication failed|no pg_hba\.conf entry|role .* does not "
                 r"exist", re.I), "auth"),
     (re.compile(r"database is locked", re.I), "busy"),
@@ -93,6 +110,8 @@ _MESSAGES = (  # connection-level faults carry no SQLSTATE
     (re.compile(r"unable to open database file", re.I), "cannot_open"),
     (re.compile(r"database or disk is full", re.I), "disk_full"),
     (re.compile(r"disk I/O error", re.I), "disk_error"),
+    (re.compile(r"file is not a database", re.I), "not_a_store"),
+    (re.compile(r"database disk image is malformed", re.I), "damaged"),
 )
 
 
@@ -130,12 +149,40 @@ def _where(url: object) -> str:
     return ""
 
 
-def describe_fault(exc: BaseException, url: object | None = None) -> str | None:
-    """The sentence for a database fault in ``exc`` (a SQLAlchemy error or a driver's), or None
-    when it is not one of :data:`FAULTS`.
+_NEARLY_FULL = 256 * 1024
+"""Bytes free under which a SQLite "disk I/O error" is taken for the full disk it is (SQLite
+reports a write that found no space in its shared-memory or WAL file as an I/O error)."""
 
-    ``url``: the store's SQLAlchemy URL, to name it (default: the one SQLAlchemy saw, when the
-    error carries its connection)."""
+
+def _sharpened(kind: str, url: object) -> str:
+    """SQLite says "disk I/O error" for a disk that is full, and "unable to open database file"
+    for a store on a read-only filesystem: where the store's own folder shows which, say it."""
+    import os
+    from pathlib import Path
+
+    if kind not in ("disk_error", "cannot_open") or url is None:
+        return kind
+    if getattr(url, "get_backend_name", lambda: "")() != "sqlite":
+        return kind
+    database = getattr(url, "database", None) or ""
+    if database.startswith("file:"):
+        database = database[5:].split("?", 1)[0]
+    if not database or database == ":memory:":
+        return kind
+    path = Path(database)
+    try:
+        folder = os.statvfs(path.parent if str(path.parent) else ".")
+    except OSError:
+        return kind
+    if kind == "disk_error" and folder.f_bavail * folder.f_frsize < _NEARLY_FULL:
+        return "disk_full"
+    if kind == "cannot_open" and path.is_file() and folder.f_flag & os.ST_RDONLY:
+        return "read_only_fs"
+    return kind
+
+
+def fault_kind(exc: BaseException, url: object | None = None) -> str | None:
+    """Which of :data:`FAULTS` ``exc`` (or an error it was raised from) is, or None."""
     seen: set[int] = set()
     error: BaseException | None = exc
     kind = None
@@ -143,6 +190,16 @@ def describe_fault(exc: BaseException, url: object | None = None) -> str | None:
         seen.add(id(error))
         kind = _kind(getattr(error, "orig", None) or error)
         error = error.__cause__ or error.__context__
+    return None if kind is None else _sharpened(kind, url)
+
+
+def describe_fault(exc: BaseException, url: object | None = None) -> str | None:
+    """The sentence for a database fault in ``exc`` (a SQLAlchemy error or a driver's), or None
+    when it is not one of :data:`FAULTS`.
+
+    ``url``: the store's SQLAlchemy URL, to name it (default: the one SQLAlchemy saw, when the
+    error carries its connection)."""
+    kind = fault_kind(exc, url)
     if kind is None:
         return None
     orig = getattr(exc, "orig", None) or exc
@@ -150,4 +207,9 @@ def describe_fault(exc: BaseException, url: object | None = None) -> str | None:
     if "FATAL:" in detail:  # psycopg's "connection failed: connection to server at ... failed:"
         detail = detail.rsplit("FATAL:", 1)[1].strip()
     detail = re.sub(r"password=\S+", "password=…", detail)
-    return FAULTS[kind].format(where=_where(url), detail=detail, NOTHING=NOTHING_SAVED)
+    where = _where(url)
+    if kind == "no_database":
+        named = re.search(r'database "([^"]*)" does not exist', detail)
+        name = getattr(url, "database", None) or (named and named.group(1))
+        where = f' "{name}"{where}' if name else where
+    return FAULTS[kind].format(where=where, detail=detail, NOTHING=NOTHING_SAVED)

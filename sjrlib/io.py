@@ -40,6 +40,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import io as _io
@@ -1181,7 +1182,36 @@ def _write_xlsx(cells: pd.DataFrame, path) -> None:
                     value = cell
             row.append(value)
         sheet.append(row)
-    book.save(path)
+    _save_xlsx(book, path)
+
+
+def _save_xlsx(book, fh) -> None:
+    """``book.save(fh)``, and on a failure (a full disk) the half-written archive and the
+    sheet's row stream let go of at once and quietly: openpyxl leaves both open, and when they
+    are collected after ``fh`` is closed each prints an "Exception ignored ... closed file"
+    traceback under the command's one-line message."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    archive = zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    try:  # openpyxl's save_workbook, which lets the archive go on an error
+        book.properties.modified = _dt.datetime.now(tz=_dt.UTC).replace(tzinfo=None)
+        ExcelWriter(book, archive).save()
+    except BaseException:
+        for sheet in book.worksheets:
+            rows = getattr(sheet, "_rows", None)
+            if rows is not None:
+                with contextlib.suppress(Exception):
+                    rows.close()
+                sheet._rows = None
+            writer = getattr(sheet, "_writer", None)
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.close()
+                with contextlib.suppress(Exception):
+                    writer.cleanup()  # its temporary file
+        with contextlib.suppress(Exception):
+            archive.close()  # its end record cannot be written either; fp is let go
+        raise
 
 
 def export_columns(frame: pd.DataFrame) -> tuple[str, ...]:
