@@ -153,6 +153,11 @@ writer and audit through the audit queue (:func:`data_access.audit.lock_for_read
 other door (saves, imports, administration, backup and restore) takes the lock."""
 
 
+_TYPED_IDS = ("review_id", "second_review_of")
+"""Scope keys that hold a review id as a person typed it: screened for patient identifiers
+before the door looks anything up or records anything (:meth:`Session._refuse_identifiers`)."""
+
+
 def _is_read(action: str) -> bool:
     return action in _READ_ACTIONS or action.startswith("export.")
 
@@ -214,10 +219,11 @@ class Session:
 
     # ------------------------------------------------------------------------- the door ----
     @contextmanager
-    def _door(self, action: str, scope: dict[str, Any], *, permission: str | None = None
-              ) -> Iterator[_Door]:
+    def _door(self, action: str, scope: dict[str, Any], *, permission: str | None = None,
+              typed: dict[str, Any] | None = None) -> Iterator[_Door]:
         if self._closed:
             raise RuntimeError("this session is closed; open a new one")
+        self._refuse_identifiers(action, scope, typed or {})
         try:
             with self._engine.begin() as conn:
                 held = audit.lock_for_read(conn) if _is_read(action) else _lock(conn)
@@ -237,6 +243,38 @@ class Session:
         except AccessDenied as exc:
             self._audit_denial(action, scope, str(exc))
             raise
+
+    def _refuse_identifiers(self, action: str, scope: dict[str, Any],
+                            typed: dict[str, Any]) -> None:
+        """Refuse, before anything is looked up or recorded, a review id that looks like a
+        patient identifier (:func:`sjrlib.privacy.find_identifiers`: an NHS or CHI number, a
+        postcode, a telephone number ...), e.g. an NHS number typed to find a case. Every door
+        writes its scope, and a refusal's reason, into the append-only audit log, where such a
+        value could never be removed (held-out audit of 2026-12-06): the refusal is audited
+        with a placeholder where the value was, and the message does not repeat it. ``typed``:
+        ids typed that are not in the scope (``save_review``'s ``second_review_of``)."""
+        values = {k: scope[k] for k in _TYPED_IDS if k in scope}
+        values.update(typed)
+        flagged: dict[str, str] = {}
+        for key, value in values.items():
+            if value is None or value is pd.NA:
+                continue
+            from sjrlib.privacy import KINDS, find_identifiers
+
+            found = find_identifiers(str(value))
+            if found:
+                flagged[key] = "; ".join(dict.fromkeys(KINDS[f.kind] for f in found))
+        if not flagged:
+            return
+        what = "; ".join(dict.fromkeys(flagged.values()))
+        reason = (f"not looked up: the {' and the '.join(flagged)} given looks like a patient "
+                  f"identifier ({what}), not a review id; nothing was searched for or saved, "
+                  "and the audit log records the refusal without it. Give the review id "
+                  "(e.g. XA2-SJR000912)")
+        withheld = {k: v for k, v in scope.items() if k not in flagged}
+        withheld.update({k: f"[withheld: patient identifier ({v})]" for k, v in flagged.items()})
+        self._audit_denial(action, withheld, reason)
+        raise AccessDenied(reason)
 
     def _audit_denial(self, action: str, scope: dict[str, Any], reason: str) -> None:
         with self._engine.begin() as conn:
@@ -612,7 +650,8 @@ class Session:
         review_id = values.get("review_id")
         scope = {"review_id": review_id, "organisations": [values["organisation_code"]],
                  "expected_version": expected_version}
-        with self._door("save_review", scope) as door:
+        with self._door("save_review", scope,
+                        typed={"second_review_of": values.get("second_review_of")}) as door:
             if values["organisation_code"] != own_org:
                 raise AccessDenied(f"{self.user!r} may only save reviews of {own_org}")
             if self.role == REVIEWER and values.get("reviewer_id") != self._user.reviewer_id:
@@ -627,8 +666,21 @@ class Session:
                                        "organisation lead")
             elif review_id and self._stored(door.conn, str(review_id)) is not None:
                 raise _id_in_use(review_id)
-            first = self._first_stage_of(door.conn, values.get("second_review_of"))
-            if first is not None and _text(values.get("review_stage")).lower() == "second" \
+            second_stage = _text(values.get("review_stage")).lower() == "second"
+            try:
+                first = self._first_stage_of(door.conn, values.get("second_review_of"))
+            except AccessDenied:
+                if expected_version is not None or not second_stage:
+                    raise
+                # A reviewer reads a first-stage review of another reviewer only while it waits
+                # in the second-stage queue: once anyone starts its second stage, it reads as
+                # absent. One answer for taken, outside the scope and absent.
+                raise AccessDenied(
+                    f"first-stage review {_text(values.get('second_review_of'))!r} is not in "
+                    f"the second-stage queue of {self.user!r}: it already has a second-stage "
+                    "review (perhaps started by another reviewer), or it is not in your scope "
+                    "or does not exist. Nothing was saved") from None
+            if first is not None and second_stage \
                     and _text(values.get("reviewer_id")) == first["reviewer_id"]:
                 raise AccessDenied("a second-stage review is made by another reviewer, not the "
                                    "one who wrote the first-stage review")
@@ -645,6 +697,8 @@ class Session:
             # Checked on the canonical values: "Locked" or " LOCKED " is "locked" once validated.
             if row["status"] == "locked":
                 raise AccessDenied("reviews are locked with lock_review (organisation leads)")
+            if expected_version is None:
+                self._refuse_a_second_review(door.conn, row)
             if expected_version is not None and stored["status"] == "submitted" \
                     and row["status"] == "draft":
                 if not withdraw:
@@ -664,6 +718,46 @@ class Session:
             door.rows = 1
             door.scope["review_id"] = saved[0]
         return saved
+
+    def _refuse_a_second_review(self, conn: Connection, row: dict[str, Any]) -> None:
+        """Refuse a new review (validated ``row``) that would be a second of its kind, as the
+        review form does (held-out audit of 2026-12-06), for every client of the session:
+
+        - a second-stage review of a first-stage review that already has one, of any status (a
+          draft included: it took the first-stage review off the queue);
+        - a first-stage review of a case by a reviewer who already has a first-stage review of
+          that case at the organisation, of any status (a case may have first-stage reviews by
+          several reviewers; the bulk import is not checked here).
+
+        Both reads see what they must: the organisation's reviews for a lead (and on SQLite or
+        the service path); on PostgreSQL a reviewer's own reviews, and a first-stage review of
+        another reviewer that another has taken already reads as absent (refused before this).
+        Two sessions saving at once cannot both pass: every writing door holds the audit chain
+        lock for its whole transaction (SQLite ``BEGIN IMMEDIATE``, PostgreSQL the chain head
+        ``FOR UPDATE``), so the second reads only after the first has committed."""
+        if row["review_stage"] == "second" and row.get("second_review_of"):
+            first_id = str(row["second_review_of"])
+            if conn.execute(text(
+                    "SELECT 1 FROM reviews WHERE second_review_of = :f "
+                    "AND review_stage = 'second' LIMIT 1"), {"f": first_id}).first():
+                raise AccessDenied(
+                    f"first-stage review {first_id!r} already has a second-stage review "
+                    "(perhaps started in another tab or window, or by another reviewer), so it "
+                    "is no longer in the second-stage queue. Nothing was saved; a second-stage "
+                    "review of your own is among your reviews (drafts included)")
+        elif row["review_stage"] == "first" and row.get("case_id") and row.get("reviewer_id"):
+            same = conn.execute(text(
+                "SELECT review_id, status FROM reviews WHERE review_stage = 'first' "
+                "AND organisation_code = :o AND case_id = :c AND reviewer_id = :r "
+                "ORDER BY review_id LIMIT 1"),
+                {"o": row["organisation_code"], "c": str(row["case_id"]),
+                 "r": str(row["reviewer_id"])}).first()
+            if same is not None:
+                raise AccessDenied(
+                    f"reviewer {row['reviewer_id']!r} already has a first-stage review of case "
+                    f"{row['case_id']!r} (review {same[0]!r}, {same[1]}), perhaps saved from "
+                    "another tab or window. Nothing was saved: open that review to change it, "
+                    "or correct the case reference")
 
     def _first_stage_of(self, conn: Connection, first_id: Any) -> dict[str, Any] | None:
         """The stored review a second-stage review names, if this user may read it."""

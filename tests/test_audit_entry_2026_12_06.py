@@ -121,7 +121,10 @@ def test_unsaved_typing_is_put_aside_and_can_be_brought_back(entry_store, leave)
     url, users = entry_store
     session = open_session(users.reviewer, url, tool="test")
     draft_id, _ = session.save_review({"review_id": f"SJR-ASIDE{leave[:3].upper()}",
-                                       "review_stage": "first", "case_id": "OTHER-0001",
+                                       "review_stage": "first",
+                                       # a case of its own: one reviewer, one first-stage
+                                       # review of a case (the session refuses a second)
+                                       "case_id": f"OTHER-{leave[:3].upper()}",
                                        "status": "draft", "age_at_death": 70})
     form = ReviewForm(session, today=dt.date(2026, 11, 20))
     _typed(form)

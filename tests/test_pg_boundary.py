@@ -459,8 +459,9 @@ def test_a_reviewer_saves_through_their_role_and_a_lead_locks(pg):
     mine = reviews[(reviews["reviewer_id"] == pg.reviewer_id)
                    & (reviews["review_stage"] == "first")].iloc[0].to_dict()
     values = {k: (None if v is pd.NA or v is pd.NaT else v) for k, v in mine.items()}
+    # a case of its own: the session refuses a reviewer's second first-stage review of a case
     values.update(review_id=f"R-PG-{uuid.uuid4().hex[:8]}", status="draft",
-                  second_review_of=None)
+                  second_review_of=None, case_id=f"C-PG-{uuid.uuid4().hex[:8]}")
     with open_session(None, pg.url_of("p_reviewer"), tool="test") as s:
         review_id, version = s.save_review(values)
         values["comment_overall"] = "changed by the reviewer"
