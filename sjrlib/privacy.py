@@ -347,6 +347,14 @@ def find_identifiers(text: str | None, *, today: _dt.date | None = None) -> list
             add("date_of_birth", m.start(), m.end())
     for m in _PHONE.finditer(text):
         digits = re.sub(r"[^0-9]", "", m.group())
+        if len(digits) == 10 and _valid_ddmmyy(digits) \
+                and (_mod11_check(digits) or _mod10_check(digits)):
+            # A CHI number (a day 01-09 reads as a leading 0) that the ten-digit rule does not
+            # see, written after a full stop ("CHI.0101901232"), in brackets or before "-1":
+            # named and masked as the CHI number it is, not as a telephone number (whose mask
+            # keeps three digits, here of the date of birth).
+            add("chi_number", m.start(), m.end())
+            continue
         if digits.startswith("0044"):
             digits = digits[4:]
         elif m.group().startswith("+"):

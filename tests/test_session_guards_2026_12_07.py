@@ -9,6 +9,8 @@ notebook, the CLI, the form.
    status) is refused; another reviewer's review of the same case is not.
 3. A review id that looks like a patient identifier (an NHS number typed to find a case) is
    not looked up, and never reaches the append-only audit log: the entry holds a placeholder.
+4. A plausible CHI number the ten-digit rule misses ("CHI.0101901232") is named (and masked
+   as) a CHI number, not a telephone number.
 
 Runs on SQLite and (with ``SJR_TEST_POSTGRES_URL``) PostgreSQL through the service role;
 ``test_session_guards_pg_2026_12_07`` tries them as each person's own database role.
@@ -243,4 +245,38 @@ def test_ordinary_review_ids_are_still_looked_up(governed):  # noqa: F811
         own = s.reviews().iloc[0]["review_id"]
         assert s.review(own)["review_id"] == own
     assert any("XA9-SJR999999" in scope for scope in _denials(gov, "review"))
+
+
+# ------------------------------------------- 4. a CHI number is named a CHI number ----
+@pytest.mark.parametrize("written", ["CHI.0101901232", "Chi no.0101901232", "seen.0101901239",
+                                     "(0101) 901232", "CHI 0101901232-1", "CHI 0101901232.5"])
+def test_a_chi_number_the_ten_digit_rule_misses_is_named_a_chi_number(written):
+    """A plausible CHI number (a real DDMMYY date of birth, a valid modulus-11 or -10 check
+    digit) written where the ten-digit rule does not look (after a full stop, in brackets,
+    before '-1') was found only by the telephone rule: refused, but named a 'telephone
+    number' and masked as one, keeping its first three digits, part of the date of birth."""
+    from sjrlib.privacy import KINDS, chi_number_is_valid, describe, find_identifiers
+
+    found = find_identifiers(written)
+    assert [f.kind for f in found] == ["chi_number"], found
+    assert chi_number_is_valid(found[0].text.replace("(", "").replace(")", ""))
+    assert KINDS[found[0].kind] == "CHI number"
+    assert not any(c.isdigit() for c in describe(found))  # no digit of the date of birth
+
+
+@pytest.mark.parametrize("written", ["CHI.0101901233", "Call 01632 960123", "tel 0113 496 0000",
+                                     "+44 20 7946 0018"])
+def test_a_telephone_number_is_still_a_telephone_number(written):
+    """Not a plausible CHI number (a wrong check digit, eleven digits, an international
+    prefix): still refused, as a telephone number."""
+    from sjrlib.privacy import find_identifiers
+
+    assert [f.kind for f in find_identifiers(written)] == ["phone"]
+
+
+def test_the_screen_still_refuses_a_chi_number_as_a_review_id(governed):  # noqa: F811
+    gov = governed
+    with open_session("reviewer_a", gov.app_url, tool="test") as s:
+        with pytest.raises(AccessDenied, match=r"patient identifier \(CHI number\)"):
+            s.review("CHI.0101901232")
 
