@@ -59,6 +59,7 @@ from data_access import AccessDenied
 from sjrlib import domain
 from sjrlib.dashboards import _widgets as ui
 from sjrlib.dashboards.entry_coding import ThemeCoding
+from sjrlib.dashboards.leave_guard import LeaveGuard
 from sjrlib.form.registry import (
     BASE_VERSION,
     FORM_VERSION_COLUMN,
@@ -180,6 +181,8 @@ class ReviewForm(ThemeCoding):
         self.last_errors: dict[str, list[str]] = {}
         self.identifiers: dict[str, list[Any]] = {}
         self._loading = False
+        # the browser asks before the page is left while typing is unsaved (here or put aside)
+        self.leave_guard = LeaveGuard(layout=w.Layout(display="none"))
         self._dirty = False  # typed since the form was filled or last saved
         self._aside: list[dict[str, Any]] = []  # unsaved forms put aside (see _fill)
         self._held = 0
@@ -338,6 +341,7 @@ class ReviewForm(ThemeCoding):
 
         self.widget = w.VBox([
             ui.style(),
+            self.leave_guard,
             self.header,
             toolbar,
             self.aside_box,
@@ -1201,7 +1205,23 @@ class ReviewForm(ThemeCoding):
             "touched": set(self.touched)})
         self._show_aside()
 
+    @property
+    def _dirty(self) -> bool:
+        """Whether the form holds typing not saved since it was filled or last saved."""
+        return self._typed
+
+    @_dirty.setter
+    def _dirty(self, typed: bool) -> None:
+        self._typed = typed
+        self._guard_leaving()
+
+    def _guard_leaving(self) -> None:
+        """Arm :class:`LeaveGuard` while leaving the page would lose typing: the form's own,
+        or a form put aside."""
+        self.leave_guard.armed = bool(self._typed or getattr(self, "_aside", None))
+
     def _show_aside(self) -> None:
+        self._guard_leaving()
         if not self._aside:
             self.aside_box.layout.display = "none"
             self.aside_text.value = ""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Mapping
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
@@ -73,3 +76,37 @@ def choose(page, css: str, label: str) -> None:
 def tick(page, css: str) -> None:
     """Tick a widget's box."""
     page.locator(f"{css} input[type=checkbox]").check()
+
+
+def _command(process: psutil.Process) -> str:
+    """A process's command line; "" for one that ended (or is a zombie) meanwhile."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return ""
+
+
+def serve_kernels(port: int) -> int:
+    """Live ipykernel processes under the ``sjr serve --port PORT`` process."""
+    for proc in psutil.process_iter(["cmdline"]):
+        line = proc.info["cmdline"] or []
+        if "serve" in line and str(port) in line:
+            try:
+                children = proc.children(recursive=True)
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue
+            return sum(1 for child in children if "ipykernel" in _command(child))
+    raise AssertionError(f"no sjr serve on port {port}")
+
+
+def settled_kernels(port: int, seconds: float = 60) -> int:
+    """The kernel count once it has not changed for 3 s (pre-heating refills its pool)."""
+    last, since, end = serve_kernels(port), time.monotonic(), time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        now = serve_kernels(port)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= 3:
+            return now
+    return last

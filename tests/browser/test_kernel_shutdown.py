@@ -8,50 +8,15 @@ are counted from its process tree. Before the fix every view left a kernel behin
 
 from __future__ import annotations
 
-import time
-
-import psutil
 import pytest
+from browser_harness import serve_kernels as _kernels
+from browser_harness import settled_kernels as _settle
 from dashboard_store import add_users, populate
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = "review_entry.ipynb"
 READY = ".b-submit"
-
-
-def _command(process: psutil.Process) -> str:
-    """A process's command line; "" for one that ended (or is a zombie) meanwhile."""
-    try:
-        return " ".join(process.cmdline())
-    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-        return ""
-
-
-def _kernels(port: int) -> int:
-    """Live ipykernel processes under the ``sjr serve --port PORT`` process."""
-    for proc in psutil.process_iter(["cmdline"]):
-        line = proc.info["cmdline"] or []
-        if "serve" in line and str(port) in line:
-            try:
-                children = proc.children(recursive=True)
-            except (psutil.NoSuchProcess, psutil.ZombieProcess):
-                continue
-            return sum(1 for child in children if "ipykernel" in _command(child))
-    raise AssertionError(f"no sjr serve on port {port}")
-
-
-def _settle(port: int, seconds: float = 60) -> int:
-    """The kernel count once it has not changed for 3 s (pre-heating refills its pool)."""
-    last, since, end = _kernels(port), time.monotonic(), time.monotonic() + seconds
-    while time.monotonic() < end:
-        time.sleep(0.5)
-        now = _kernels(port)
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= 3:
-            return now
-    return last
 
 
 def test_leaving_a_page_shuts_its_kernel_down(start_voila, browser, tmp_path_factory,
