@@ -33,7 +33,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from data_access.governance_models import ACTION_STATUSES
-from sjrlib import formula_cells, privacy
+from sjrlib import formula_cells, privacy, safe_files
 
 __all__ = [
     "ACTION_COLUMNS",
@@ -406,12 +406,14 @@ def write_actions_file(frame: pd.DataFrame, path: str | Path) -> Path:
         # again (sjrlib.formula_cells), so the register round-trips and runs nothing.
         for column in text:
             out[column] = formula_cells.neutralise_series(out[column].astype("string"))
-        out.to_csv(path, index=False)
+        with safe_files.open_private(path, text=True) as fh:  # 0600, whole, never a link
+            out.to_csv(fh, index=False)
     elif suffix == ".xlsx":
         from sjrlib.io import _write_xlsx
 
         # Text cells typed as text: a description starting "=" is not written as a formula.
-        _write_xlsx(out.astype(object).where(out.notna(), None), path)
+        with safe_files.open_private(path) as fh:
+            _write_xlsx(out.astype(object).where(out.notna(), None), fh)
     else:
         raise ValueError(f"{path.name}: write the register to a .csv or .xlsx file")
     return path

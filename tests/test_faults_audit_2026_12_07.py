@@ -10,6 +10,7 @@ what ``os.statvfs`` answers).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -66,6 +67,8 @@ def made_store(tmp_path_factory) -> Path:
     session = open_session("h-admin", url, tool="test")
     try:
         session.import_file("organisations", folder / "orgs.csv")
+        session.add_user("h-programme", "programme_team")
+        session.add_user("h-lead", "organisation_lead", organisation_code="XH1")
     finally:
         session.close()
     with sqlite3.connect(path) as conn:
@@ -228,3 +231,45 @@ def test_an_xlsx_export_on_a_full_disk_leaves_no_traceback_behind(monkeypatch, t
         io.write_organisations(frame, tmp_path / "o.xlsx")
     gc.collect()
     assert ignored == [], [str(u.exc_value) for u in ignored]
+
+
+@pytest.fixture()
+def full_folder(tmp_path):
+    """A folder on a disk with no byte free: a 64 KiB tmpfs, filled (root only: a mount)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        with contextlib.suppress(OSError), open(folder / "filler", "wb") as fh:
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("command, user", [
+    (["training", "trainers", "export", "trainers.csv"], "h-programme"),
+    (["training", "records", "export", "records.csv"], "h-lead"),
+    (["training", "cases", "export", "cases.yaml"], "h-lead"),
+    (["actions", "export", "actions.csv"], "h-lead"),
+    (["themes", "codebook", "export", "codebook.yaml"], "h-lead"),
+])
+def test_an_export_to_a_full_disk_leaves_nothing_behind(store_copy, full_folder, command,
+                                                        user):
+    """Seen on a full tmpfs: `sjr training trainers export full/t.csv` (and records, actions,
+    codebook) said only "sjr: No space left on device" and left an empty t.csv (mode 0644)
+    where the file should be: these wrote straight to the target, not as every other file
+    from the store is written (sjrlib.safe_files: a part file, renamed when whole)."""
+    *words, name = command
+    done = sjr(*words, str(full_folder / name), "--db", f"sqlite:///{store_copy}", user=user)
+    line = one_line(done, str(full_folder / name), "No space left on device",
+                    "nothing was written")
+    assert "(sjr --debug" not in line  # the command's own sentence, not the last resort
+    assert sorted(p.name for p in full_folder.iterdir()) == ["filler"]

@@ -153,9 +153,16 @@ def export(
         _fail(f"{out.name}: write the register to a .csv or .xlsx file")
     if not out.parent.is_dir():
         _fail(f"{out}: no such folder {out.parent}")
+    from sjrlib.safe_files import UnsafePathError
+
     session = _open(db)
     frame = _through(session, lambda: session.actions())
-    write_actions_file(frame, out)
+    try:  # 0600, whole, never through a link (sjrlib.safe_files)
+        write_actions_file(frame, out)
+    except UnsafePathError as exc:
+        _fail(f"refused: {exc}")
+    except OSError as exc:
+        _fail(f"{out}: cannot write ({exc.strerror or exc}); nothing was written")
     typer.echo(f"Wrote {len(frame)} action(s) to {out}")
 
 

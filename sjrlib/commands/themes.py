@@ -132,10 +132,16 @@ def codebook_export(
     if not out.parent.is_dir():
         _fail(f"{out}: no such folder {out.parent}")
     codebook, source = _chosen(file, shipped, version, store)
+    from sjrlib.safe_files import UnsafePathError
+
     try:
         export_codebook(codebook, out)
     except CodebookError as exc:
         _fail(str(exc))
+    except UnsafePathError as exc:
+        _fail(f"refused: {exc}")
+    except OSError as exc:
+        _fail(f"{out}: cannot write ({exc.strerror or exc}); nothing was written")
     typer.echo(f"Wrote codebook {codebook.version} ({source}; {len(codebook.themes)} themes) "
                f"to {out}")
 

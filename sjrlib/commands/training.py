@@ -68,9 +68,19 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, list[int]]:
 
 
 def _write(out: Path, text: str) -> None:
+    """Write ``text`` to ``out`` as every file from the store is written
+    (:mod:`sjrlib.safe_files`: 0600, whole, never through a link): a disk that fills leaves no
+    part of it, and an existing file as it was."""
+    from sjrlib.safe_files import UnsafePathError, write_private
+
     if not out.parent.is_dir():
         _fail(f"{out}: no such folder {out.parent}")
-    out.write_text(text, encoding="utf-8")
+    try:
+        write_private(out, text)
+    except UnsafePathError as exc:
+        _fail(f"refused: {exc}")
+    except OSError as exc:
+        _fail(f"{out}: cannot write ({exc.strerror or exc}); nothing was written")
 
 
 def _csv_text(frame: pd.DataFrame) -> str:

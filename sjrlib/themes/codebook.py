@@ -440,5 +440,6 @@ def export_codebook(codebook: Codebook, path: str | Path) -> Path:
         text = codebook_to_csv(codebook)
     else:
         raise CodebookError(f"{path.name}: a codebook is written as .yaml or .csv")
-    path.write_text(text, encoding="utf-8")
-    return path
+    from sjrlib.safe_files import write_private
+
+    return write_private(path, text)  # whole: a full disk leaves no part of it
