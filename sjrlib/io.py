@@ -1003,7 +1003,7 @@ def stream_reviews(
     suffix = _check_suffix(path)
     _check_file(path, limits())
     context = {"source": path.name, "known_organisations": known_organisations,
-               "known_reviews": known_reviews, "today": today or _dt.date.today()}
+               "known_reviews": known_reviews, "today": today or rules.uk_today()}
     try:
         if suffix == ".csv":
             yielded = False

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,7 @@ __all__ = [
     "review_rules",
     "review_specs",
     "run_rules",
+    "uk_today",
 ]
 
 ODS_CODE = r"[A-Z0-9]{3}"
@@ -83,6 +85,21 @@ GSS_HEALTH_BOARD_CODE = r"S08\d{6}"
 OUTWARD_CODE = r"[A-Z]{1,2}[0-9][A-Z0-9]?"
 """The outward part of a UK postcode (postcode district), e.g. ``LS1``, ``EC1A``."""
 FULL_POSTCODE = r"[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][A-Z]{2}"
+
+UK = ZoneInfo("Europe/London")
+"""The reviews' time zone: "today" is the date in the UK (GMT, or BST in summer)."""
+
+
+def _utc_now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+def uk_today() -> _dt.date:
+    """Today's date in the UK (Europe/London), what "not in the future" is checked against.
+
+    Not the server's date: a server on UTC is still on yesterday for the first hour after
+    midnight BST, when a review dated today in the UK was refused as in the future."""
+    return _utc_now().astimezone(UK).date()
 
 
 # --- column specs ---------------------------------------------------------------------------
@@ -168,7 +185,7 @@ class Table:
     reason_unknown: pd.Series | None = None
     known_organisations: frozenset[str] | None = None
     known_reviews: pd.DataFrame | None = None
-    today: _dt.date = field(default_factory=_dt.date.today)
+    today: _dt.date = field(default_factory=lambda: uk_today())
     text_dtype: pd.StringDtype = field(default_factory=pd.StringDtype)
     cache: dict[str, Any] = field(default_factory=dict)
 
@@ -634,7 +651,7 @@ def prepare(
             else frozenset(str(c).strip() for c in known_organisations)
         ),
         known_reviews=normalise_known_reviews(known_reviews),
-        today=today or _dt.date.today(),
+        today=today or uk_today(),
         text_dtype=_text_dtype(n),
     )
     for column, spec in specs.items():

@@ -240,7 +240,8 @@ def validate_reviews(
         Reviews already in the store, ``{review_id: (case_id, review_stage)}`` or a frame with
         those columns, so a second-stage review may follow a first-stage review imported earlier.
     today : date, optional
-        For "review_date not in the future" (default: today).
+        For "review_date not in the future" (default: today in the UK,
+        :func:`sjrlib.rules.uk_today`).
     rows : sequence of int, optional
         Spreadsheet row numbers of the frame's rows (default: position + 2, header = row 1).
 
@@ -291,7 +292,7 @@ def validate_reviews_in_blocks(
     raised listing every error of the whole file. So a consumer must not store anything before
     the generator is exhausted: the blocks it yielded may belong to a file that fails.
     """
-    today = today or _dt.date.today()
+    today = today or rules.uk_today()
     if isinstance(known_organisations, pd.DataFrame):
         known_organisations = known_organisations["organisation_code"]
     if known_organisations is not None:

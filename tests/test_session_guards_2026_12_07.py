@@ -11,6 +11,8 @@ notebook, the CLI, the form.
    not looked up, and never reaches the append-only audit log: the entry holds a placeholder.
 4. A plausible CHI number the ten-digit rule misses ("CHI.0101901232") is named (and masked
    as) a CHI number, not a telephone number.
+5. "Not in the future" is checked against today's date in the UK (Europe/London), not the
+   server's (UTC) date.
 
 Runs on SQLite and (with ``SJR_TEST_POSTGRES_URL``) PostgreSQL through the service role;
 ``test_session_guards_pg_2026_12_07`` tries them as each person's own database role.
@@ -280,3 +282,81 @@ def test_the_screen_still_refuses_a_chi_number_as_a_review_id(governed):  # noqa
         with pytest.raises(AccessDenied, match=r"patient identifier \(CHI number\)"):
             s.review("CHI.0101901232")
 
+
+# ------------------------------------- 5. "not in the future" is the date in the UK ----
+def _just_after_midnight_bst():
+    """00:30 on 2 June 2026 in the UK (BST, UTC+1): still 1 June in UTC."""
+    import datetime as dt
+
+    return dt.datetime(2026, 6, 1, 23, 30, tzinfo=dt.UTC)
+
+
+def _review_date_errors(review_date: str) -> list[str]:
+    import pandas as pd
+
+    from sjrlib import domain
+    from sjrlib.schema import ValidationFailed, validate_reviews
+
+    values = {**first_stage_values("UK-DAY"), "organisation_code": "XQ1",
+              "reviewer_id": "RVW-A", "death_month": "2026-05", "review_date": review_date}
+    frame = pd.DataFrame([{c: values.get(c) for c in domain.REVIEW_COLUMNS}])
+    try:
+        validate_reviews(frame, source="test", known_organisations=["XQ1"])
+    except ValidationFailed as exc:
+        return [str(e) for e in exc.errors if "review_date" in str(e)]
+    return []
+
+
+def test_today_in_the_uk_is_not_in_the_future_just_after_midnight_bst(monkeypatch):
+    """Validation took 'today' from the server's clock (UTC): just after midnight BST the UK
+    date, typed as the review date, was 'in the future'. Today is the date in Europe/London."""
+    from sjrlib import rules
+
+    monkeypatch.setattr(rules, "_utc_now", _just_after_midnight_bst, raising=False)
+    assert _review_date_errors("2026-06-02") == []  # today in the UK
+    assert any("in the future" in e for e in _review_date_errors("2026-06-03"))
+    assert rules.uk_today().isoformat() == "2026-06-02"
+
+
+def test_the_form_takes_the_date_in_the_uk(governed, monkeypatch):  # noqa: F811
+    """The review form's today (the review date it fills in, the month of death it checks)
+    is the date in the UK too, when it is built and when its page is opened again."""
+    import datetime as dt
+
+    from sjrlib import rules
+    from sjrlib.dashboards.entry_form import ReviewForm
+
+    monkeypatch.setattr(rules, "_utc_now", _just_after_midnight_bst, raising=False)
+    form = ReviewForm(open_session("reviewer_a", governed.app_url, tool="test"))
+    assert form.today == dt.date(2026, 6, 2)
+    form.today = dt.date(2020, 1, 1)
+    form.page_opened()
+    assert form.today == dt.date(2026, 6, 2)
+    assert form.fields["review_date"].value == dt.date(2026, 6, 2)
+
+
+def test_a_streamed_import_takes_the_date_in_the_uk(tmp_path, monkeypatch):
+    """`sjr import reviews` validates a CSV file in streamed blocks (sjrlib.io.stream_reviews),
+    which took the server's date as today."""
+    import pandas as pd
+
+    from sjrlib import domain, io, rules
+    from sjrlib.schema import ValidationFailed
+
+    monkeypatch.setattr(rules, "_utc_now", _just_after_midnight_bst, raising=False)
+
+    def blocks(review_date: str) -> list[str]:
+        values = {**first_stage_values("UK-DAY"), "organisation_code": "XQ1",
+                  "reviewer_id": "RVW-A", "death_month": "2026-05",
+                  "review_date": review_date}
+        path = tmp_path / f"reviews-{review_date}.csv"
+        pd.DataFrame([{c: values.get(c) for c in domain.REVIEW_COLUMNS}]).to_csv(
+            path, index=False)
+        try:
+            list(io.stream_reviews(path, known_organisations=["XQ1"]))
+        except ValidationFailed as exc:
+            return [str(e) for e in exc.errors if "review_date" in str(e)]
+        return []
+
+    assert blocks("2026-06-02") == []
+    assert any("in the future" in e for e in blocks("2026-06-03"))

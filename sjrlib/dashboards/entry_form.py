@@ -74,7 +74,7 @@ from sjrlib.form.registry import (
     registry,
 )
 from sjrlib.privacy import KINDS, find_identifiers
-from sjrlib.rules import RuleId
+from sjrlib.rules import RuleId, uk_today
 
 __all__ = ["ReviewForm", "review_entry", "typed_text_columns"]
 
@@ -167,7 +167,7 @@ class ReviewForm(ThemeCoding):
     def __init__(self, session: Any, *, today: dt.date | None = None,
                  save_to: SaveTarget | None = None, coding: bool = True) -> None:
         self.session = session
-        self.today = today or dt.date.today()
+        self.today = today or uk_today()  # the date in the UK, not the server's
         self.save_to = save_to
         self.registry = registry()
         self.review_id: str | None = None
@@ -1341,7 +1341,7 @@ class ReviewForm(ThemeCoding):
 
     def page_opened(self) -> None:
         """Bring a form built in advance up to date: today's date, drafts and queue."""
-        self.today = dt.date.today()
+        self.today = uk_today()
         if self.review_id is None:
             self._loading = True  # a default, not something the user typed
             try:
