@@ -177,7 +177,9 @@ _CLAUSE = re.compile(r"[.;!?\n][^.;!?\n]*$")
 
 # Ten digits, separated or not by spaces, dots or dashes (any grouping), standing alone.
 _DSEP = r"(?:[ ]{0,2}[.-]?[ ]{0,2})"
-_TEN_DIGITS = re.compile(rf"(?<![0-9_.])[0-9](?:{_DSEP}[0-9]){{9}}(?![0-9A-Za-z_]|[.-][0-9])")
+# Not a run of more digits, nor the decimals of a number ("0.9434765919"); a letter, full stop
+# or underscore against it is no excuse ("seen.9434765919", "CHI_0101901232", "9434765919x").
+_TEN_DIGITS = re.compile(rf"(?<![0-9])(?<![0-9][.,])[0-9](?:{_DSEP}[0-9]){{9}}(?![0-9]|[.-][0-9])")
 _LABEL_BEFORE = re.compile(r"\b(?:nhs|chi|no|num|number|ref|id)$", re.IGNORECASE)
 _POSTCODE = re.compile(
     r"(?<![0-9A-Za-z])[A-Z]{1,2}[0-9][A-Z0-9]?[ ]{0,2}[0-9][A-Z]{2}(?![0-9A-Za-z])", re.IGNORECASE
