@@ -9,7 +9,6 @@ are counted from its process tree. Before the fix every view left a kernel behin
 from __future__ import annotations
 
 import pytest
-from browser_harness import serve_kernels as _kernels
 from browser_harness import settled_kernels as _settle
 from dashboard_store import add_users, populate
 
