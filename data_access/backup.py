@@ -52,7 +52,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from data_access import approval_keys, audit, store
-from data_access.roles import AccessDenied
 from sjrlib.safe_files import check_target, open_private, write_private
 
 __all__ = ["BackupError", "RestoreResult", "backup", "restore"]
@@ -118,6 +117,12 @@ def backup(session, out: str | Path) -> int:
         try:
             src.backup(dst)  # pages=-1: the whole store in one step, one read snapshot
             dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            damage = _damage(dst)
+            if damage:
+                raise BackupError(
+                    f"the store {source} is damaged ({damage}); no backup was written. Keep "
+                    "a copy of the store's files as they are (cp, with any -wal file) and "
+                    "restore the last good backup into a new store (`sjr restore`)")
             head = dst.execute("SELECT last_id FROM audit_head WHERE id = 1").fetchone()
         finally:
             dst.close()
@@ -126,6 +131,33 @@ def backup(session, out: str | Path) -> int:
                     "audit_head": head and head[0]}
         _write_tar(out, copy, _DB, token, keys, manifest)
     return int(head[0]) if head else 0
+
+
+def _damage(conn: sqlite3.Connection) -> str | None:
+    """The first problem SQLite's own check (``PRAGMA quick_check``: every page and b-tree of
+    every table and index) finds in a store, or None when it is sound. A copy of a damaged
+    store copies the damage, and its audit chain may still verify (the log's pages can be
+    whole while a table's are not)."""
+    try:
+        found = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if found == ["ok"]:
+        return None
+    said = re.sub(r"\*\*\* in database \w+ \*\*\*", "", "; ".join(found[:2]))
+    return " ".join(said.split()).strip("; ") or "PRAGMA quick_check failed"
+
+
+def _sound(store_file: Path, backup_file: Path) -> None:
+    """Refuse a backup whose SQLite store is damaged (before anything is built on it)."""
+    conn = sqlite3.connect(f"file:{store_file}?mode=ro", uri=True)
+    try:
+        damage = _damage(conn)
+    finally:
+        conn.close()
+    if damage:
+        raise BackupError(f"{backup_file}: the store in this backup is damaged ({damage}); "
+                          "nothing was restored: restore an earlier backup")
 
 
 def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -329,7 +361,7 @@ def _pg_empty(engine, roles: list[str]) -> None:
 
 
 # ------------------------------------------------------------ SQLite -> PostgreSQL ----
-def _sqlite_to_postgresql(database: bytes, url: str) -> int:
+def _sqlite_to_postgresql(database: bytes, url: str, backup_file: Path) -> int:
     """Load a SQLite store (the bytes of a SQLite backup) into the empty PostgreSQL database at
     ``url``: both are brought to the newest schema revision (the PostgreSQL one with its
     row-level security, functions and triggers), then every table is copied row by row, in
@@ -342,6 +374,7 @@ def _sqlite_to_postgresql(database: bytes, url: str) -> int:
     with tempfile.TemporaryDirectory(prefix="sjr-migrate-") as folder:
         source = Path(folder) / _DB
         write_private(source, database)
+        _sound(source, backup_file)
         store.init_db(f"sqlite:///{source}")  # the copy at the newest revision, as the target
         engine = _engine(url)
         try:
@@ -481,6 +514,29 @@ def _read(path: Path) -> tuple[str, bytes, dict, dict]:
     return kind, database, keys, manifest
 
 
+def _take_out(url: str, postgresql: bool, engine, roles: list[str]) -> None:
+    """Remove what a restore that did not finish wrote into the new store at ``url``
+    (checked empty or missing before it began): on PostgreSQL its tables, functions, types and
+    the person roles it created (:func:`_pg_empty`), as far as the server still answers; on
+    SQLite the store file, its side files and its audit queue."""
+    if postgresql:
+        cleaner = engine if engine is not None else _engine(url)
+        try:
+            _pg_empty(cleaner, roles)
+        except Exception:  # noqa: BLE001 - the server is gone: its own transaction undid it
+            pass
+        finally:
+            cleaner.dispose()
+        return
+    if engine is not None:
+        engine.dispose()
+    target = _sqlite_path(url)
+    for suffix in ("", "-wal", "-shm", "-journal", *(
+            audit.QUEUE_SUFFIX + s for s in ("", "-wal", "-shm", "-journal"))):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{target}{suffix}").unlink()
+
+
 def refuse_existing(url: str) -> bool:
     """Whether the store at ``url`` exists and is not empty (a restore is refused): a SQLite
     file with content, or a PostgreSQL database with any table in its schema."""
@@ -517,15 +573,19 @@ def restore(path: str | Path, url: str, *, user: str | None = None,
         raise BackupError(f"{path} is a PostgreSQL backup: restore it into an empty "
                           "PostgreSQL database (--db postgresql+psycopg://...)")
     roles: list[str] = []
-    if postgresql and kind == _DUMP:
-        _pg_restore_dump(database, target_url)
-    elif postgresql:
-        _sqlite_to_postgresql(database, url)
-    else:
-        write_private(check_target(_sqlite_path(url)), database)
-    engine = store.get_engine(url)
-    key_file = approval_keys.key_file_path(engine.url)
+    if not postgresql:
+        check_target(_sqlite_path(url))  # before anything is written
+    engine = None
     try:
+        if postgresql and kind == _DUMP:
+            _pg_restore_dump(database, target_url)
+        elif postgresql:
+            _sqlite_to_postgresql(database, url, path)
+        else:
+            write_private(_sqlite_path(url), database)
+            _sound(_sqlite_path(url), path)
+        engine = store.get_engine(url)
+        key_file = approval_keys.key_file_path(engine.url)
         token = keys.get("token")
         secrets = {k: bytes.fromhex(v) for k, v in keys.get("keys", {}).items()}
         store.init_db(engine)  # a backup of an older revision is upgraded
@@ -543,19 +603,15 @@ def restore(path: str | Path, url: str, *, user: str | None = None,
             session.close()
         if token and secrets:
             approval_keys.write_keys(key_file, token, secrets)
-    except AccessDenied:
-        if postgresql:
-            _pg_empty(engine, roles)
-        engine.dispose()
-        if not postgresql:
-            target = _sqlite_path(url)
-            for suffix in ("", "-wal", "-shm", "-journal", *(
-                    audit.QUEUE_SUFFIX + s for s in ("", "-wal", "-shm", "-journal"))):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(f"{target}{suffix}").unlink()
+    except BaseException:
+        # A refused caller, or a restore cut short (a full disk, a lost connection, Ctrl-C):
+        # the new store is taken out again, so nothing half-restored is left and the same
+        # restore can be run again (a store left behind would be refused as not empty).
+        _take_out(url, postgresql, engine, roles)
         raise
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     if not result.ok:
         problems = "; ".join(str(p) for p in result.problems[:3])
         raise BackupError(f"{shown}: restored, but its audit chain does not verify: {problems}")

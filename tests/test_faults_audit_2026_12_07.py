@@ -11,6 +11,7 @@ what ``os.statvfs`` answers).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import os
 import shutil
@@ -31,6 +32,18 @@ ORGANISATIONS = """organisation_code,name,nation,region
 XH1,Hollin Vale Hospitals NHS Trust,england,North West
 XH2,Marrowby General NHS Foundation Trust,england,London
 """
+
+REVIEWS = (
+    "review_id,case_id,organisation_code,review_stage,status,form_version,reviewer_id,"
+    "review_date,review_reasons,age_at_death,sex,death_month,score_admission,"
+    "comment_admission,score_overall,comment_overall,record_quality_score,any_problems,"
+    "problem_treatment\n"
+    "XH1-R1,XH1-C1,XH1,first,submitted,rcp2017,XH1-RV1,2025-05-10,learning_disability,81,"
+    "female,2025-04,3,Seen promptly on arrival.,3,Care was adequate overall.,3,no,\n"
+    "XH1-R2,XH1-C2,XH1,first,submitted,rcp2017,XH1-RV2,2025-05-12,learning_disability,74,"
+    "male,2025-04,2,Senior review was late.,2,Delay in escalation noted.,2,yes,probably\n"
+    "XH1-R3,XH1-C3,XH1,first,submitted,rcp2017,XH1-RV1,2025-05-20,learning_disability,90,"
+    "female,2025-05,4,Good initial plan.,4,Well led care.,4,no,\n")
 
 
 def sjr(*args: str, user: str = "h-admin", cwd: Path | None = None,
@@ -56,6 +69,7 @@ def one_line(done: subprocess.CompletedProcess, *words: str) -> str:
 def made_store(tmp_path_factory) -> Path:
     """A store of two organisations and one administrator, checkpointed into one file."""
     from data_access import open_session, store
+    from data_access.approvals import ApprovalSpec
     from data_access.session import bootstrap_administrator
 
     folder = tmp_path_factory.mktemp("made")
@@ -69,6 +83,14 @@ def made_store(tmp_path_factory) -> Path:
         session.import_file("organisations", folder / "orgs.csv")
         session.add_user("h-programme", "programme_team")
         session.add_user("h-lead", "organisation_lead", organisation_code="XH1")
+        session.add_user("h-researcher", "researcher")
+        (folder / "reviews.csv").write_text(REVIEWS, encoding="utf-8")
+        session.import_file("reviews", folder / "reviews.csv")
+        session.add_approval(ApprovalSpec(
+            id="H-STUDY", applicants=("h-researcher",), purpose="Care scores by phase",
+            organisations=("XH1",), period_start="2025-04", period_end="2025-06",
+            fields=("score_overall",), k=2, start_date=dt.date(2026, 1, 1),
+            end_date=dt.date(2030, 12, 31)))
     finally:
         session.close()
     with sqlite3.connect(path) as conn:
@@ -81,6 +103,9 @@ def made_store(tmp_path_factory) -> Path:
 def store_copy(made_store, tmp_path) -> Path:
     path = tmp_path / "sjr.db"
     shutil.copyfile(made_store, path)
+    keys = made_store.with_suffix(".keys")  # the approval keys (data_access.approval_keys)
+    if keys.exists():
+        shutil.copy2(keys, path.with_suffix(".keys"))
     return path
 
 
@@ -273,3 +298,76 @@ def test_an_export_to_a_full_disk_leaves_nothing_behind(store_copy, full_folder,
                     "nothing was written")
     assert "(sjr --debug" not in line  # the command's own sentence, not the last resort
     assert sorted(p.name for p in full_folder.iterdir()) == ["filler"]
+
+
+def test_a_restore_that_fails_midway_leaves_no_store_and_can_be_run_again(store_copy, tmp_path,
+                                                                        monkeypatch):
+    """Seen on a tmpfs with room for the store file but not for its audit queue: `sjr restore`
+    said "The disk holding the store is full ...: nothing was half-saved. Free some space ...
+    and try again", but left the restored file (unverified, its restore not audited) behind,
+    and the run again was refused: "exists and is not empty; a restore writes a new store
+    only". Now whatever the restore wrote is taken out again, and a second run restores."""
+    from data_access import audit, backup, open_session
+
+    source = open_session("h-admin", f"sqlite:///{store_copy}", tool="test")
+    try:
+        backup.backup(source, tmp_path / "b.sjrbackup")
+    finally:
+        source.close()
+    target = tmp_path / "restored" / "sjr.db"
+    target.parent.mkdir()
+    start_queue = audit.start_queue
+
+    def full_disk(engine):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(audit, "start_queue", full_disk)
+    with pytest.raises(sqlite3.OperationalError):
+        backup.restore(tmp_path / "b.sjrbackup", f"sqlite:///{target}", user="h-admin")
+    assert sorted(p.name for p in target.parent.iterdir()) == []
+    monkeypatch.setattr(audit, "start_queue", start_queue)
+    result = backup.restore(tmp_path / "b.sjrbackup", f"sqlite:///{target}", user="h-admin")
+    assert result.entries > 0 and target.exists()
+
+
+def _damage_a_page(path: Path, of: str) -> None:
+    """Overwrite the b-tree page of index ``of`` (one a backup never reads) with garbage, as a
+    failing disk or a stray write would."""
+    with sqlite3.connect(path) as conn:
+        page = conn.execute("SELECT pageno FROM dbstat WHERE name = ?", (of,)).fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with open(path, "r+b") as fh:
+        fh.seek((page - 1) * size)
+        fh.write(b"\xff" * size)
+
+
+def test_a_damaged_store_is_not_backed_up_or_restored_as_sound(store_copy, made_store,
+                                                               tmp_path):
+    """Seen: a store with overwritten pages backed up ("backup written") and restored
+    ("audit chain verified") without a word, and the restored store then failed with
+    "database disk image is malformed". Now the backup is refused in one line (nothing
+    written), and a backup holding a damaged store is not restored."""
+    _damage_a_page(store_copy, "ix_training_records_organisation_code")
+    out = tmp_path / "b.sjrbackup"
+    one_line(sjr("backup", str(out), "--db", f"sqlite:///{store_copy}"), str(store_copy),
+             "is damaged", "no backup was written")
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+    sound = tmp_path / "sound.db"
+    shutil.copyfile(made_store, sound)
+    good = tmp_path / "good.sjrbackup"
+    assert sjr("backup", str(good), "--db", f"sqlite:///{sound}").returncode == 0
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(good) as tar:
+        tar.extractall(unpacked, filter="data")
+    _damage_a_page(unpacked / "store.db", "ix_training_records_organisation_code")
+    forged = tmp_path / "damaged.sjrbackup"
+    with tarfile.open(forged, "w") as tar:
+        for name in ("store.db", "keys.json", "manifest.json"):
+            tar.add(unpacked / name, arcname=name)
+    target = tmp_path / "restored" / "sjr.db"
+    target.parent.mkdir()
+    one_line(sjr("restore", str(forged), "--db", f"sqlite:///{target}"),
+             "the store in this backup is damaged", "nothing was restored")
+    assert list(target.parent.iterdir()) == []
+

@@ -68,6 +68,9 @@ def restore(file: Path = typer.Argument(..., exists=True, dir_okay=False, readab
         fail(f"refused: {exc}")
     except _backup.BackupError as exc:
         fail(str(exc))
+    except OSError as exc:  # e.g. no room for the store file; what was written is taken out
+        fail(f"{_shown(url)}: cannot write the restored store ({exc.strerror or exc}); "
+             "nothing was restored")
     typer.echo(f"{_shown(url)}: restored from {file}; audit chain verified ({result.entries} "
                f"entries; the restore is audited after them); {result.keys} approval key(s) "
                f"written to {result.key_file}"
