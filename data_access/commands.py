@@ -328,8 +328,15 @@ def extract(
     db: str | None = DB_OPTION,
 ) -> None:
     """Write a researcher's extract under an approval, with a manifest beside it."""
+    from sjrlib.safe_files import UnsafePathError
+
     s = _session(db)
-    result = _run(s, lambda: s.extract(approval, out, fields=field or None))
+    try:
+        result = _run(s, lambda: s.extract(approval, out, fields=field or None))
+    except UnsafePathError as exc:
+        fail(f"refused: {exc}")
+    except OSError as exc:  # a full disk: the extract removes whatever of it was written
+        fail(f"{out}: cannot write the extract ({exc.strerror or exc}); nothing was written")
     typer.echo(f"{result.path}: {result.rows} rows, {len(result.fields)} fields, "
                f"sha256 {result.sha256}; manifest {result.manifest}")
     summary = _anonymity_summary(result.manifest)

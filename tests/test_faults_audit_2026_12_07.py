@@ -371,3 +371,13 @@ def test_a_damaged_store_is_not_backed_up_or_restored_as_sound(store_copy, made_
              "the store in this backup is damaged", "nothing was restored")
     assert list(target.parent.iterdir()) == []
 
+
+def test_an_extract_to_a_full_disk_is_named_and_leaves_nothing(store_copy, full_folder):
+    """Seen: `sjr extract --approval ... --out full/ex.csv` on a full disk said only "sjr: No
+    space left on device (sjr --debug shows the details)", naming no file."""
+    out = full_folder / "extract.csv"
+    done = sjr("extract", "--approval", "H-STUDY", "--out", str(out), "--db",
+               f"sqlite:///{store_copy}", user="h-researcher")
+    one_line(done, f"{out}: cannot write the extract (No space left on device)",
+             "nothing was written")
+    assert sorted(p.name for p in full_folder.iterdir()) == ["filler"]
