@@ -34,6 +34,7 @@ from sqlalchemy import Connection, text
 
 from data_access.governance_models import ACTION_STATUSES
 from sjrlib import formula_cells, privacy, safe_files
+from sjrlib.rules import uk_today
 
 __all__ = [
     "ACTION_COLUMNS",
@@ -178,7 +179,7 @@ def check_action(values: dict[str, Any], *, codebook: Any, today: dt.date | None
     if unknown:
         raise ValueError(f"unknown action field(s) {', '.join(unknown)}; an action has "
                          f"{', '.join(ACTION_FIELDS)}")
-    today = today or dt.date.today()
+    today = today or uk_today()
     problems: list[tuple[str, str]] = []
 
     def checked(field_: str, read: Any, *args: Any) -> Any:

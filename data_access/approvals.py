@@ -53,6 +53,7 @@ from data_access.pseudonymise import FREE_TEXT_COLUMNS
 from data_access.roles import RESEARCHER, AccessDenied
 from sjrlib import domain
 from sjrlib.privacy import describe, find_identifiers
+from sjrlib.rules import uk_today
 from sjrlib.yaml_files import YAMLFileError, load_yaml
 
 __all__ = [
@@ -326,7 +327,7 @@ def list_approvals(conn: Connection, today: dt.date | None = None) -> pd.DataFra
     approval is today: ``revoked``, or, for one not revoked, ``active`` only between its start
     and end dates, else ``not yet started`` or ``ended`` (as :func:`check_usable` decides;
     the register listed an approval that had ended as ``active``)."""
-    today = today or dt.date.today()
+    today = today or uk_today()
     records = [_record(r) for r in conn.execute(text(_SELECT + " ORDER BY approval_id")).all()]
     columns = list(ApprovalRecord.__dataclass_fields__)
     rows = []
@@ -344,7 +345,7 @@ def list_approvals(conn: Connection, today: dt.date | None = None) -> pd.DataFra
 def check_usable(approval: ApprovalRecord | None, username: str, approval_id: str,
                  today: dt.date | None = None) -> ApprovalRecord:
     """Return the approval if ``username`` may use it today; else :class:`AccessDenied`."""
-    today = today or dt.date.today()
+    today = today or uk_today()
     if approval is None or username not in approval.applicants:
         # same answer for "no such approval" and "not yours": do not reveal which exist
         raise AccessDenied(f"{username!r} holds no approval {approval_id!r}")

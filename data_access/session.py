@@ -73,6 +73,7 @@ from data_access.roles import (
     with_article,
 )
 from sjrlib import domain
+from sjrlib.rules import uk_today
 
 __all__ = ["Session", "bootstrap_administrator", "open_session"]
 
@@ -1670,7 +1671,7 @@ class Session:
             round_ = rounds.iloc[0]
             if case_id not in round_["case_ids"]:
                 raise ValueError(f"case {case_id} is not in round {round_id}")
-            today = dt.date.today()
+            today = uk_today()
             if today < round_["opens_on"] or (self.role == REVIEWER
                                               and today > round_["closes_on"]):
                 raise AccessDenied(f"round {round_id} is open from {round_['opens_on']} to "

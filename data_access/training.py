@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 
 from sjrlib import domain
 from sjrlib.form.registry import FORM_VERSIONS
+from sjrlib.rules import uk_today
 
 __all__ = [
     "ANSWER_STATUSES",
@@ -245,7 +246,7 @@ def check_trainers(frame: pd.DataFrame, source: str = "trainers",
         Naming the file, row and column of every problem found.
     """
     problems = _columns(frame, TRAINER_COLUMNS, source)
-    today = today or dt.date.today()
+    today = today or uk_today()
     out, seen = [], set()
     for number, row in zip(_row_numbers(frame, rows), frame.to_dict("records"), strict=True):
         where = f"{source}, row {number}"
@@ -337,7 +338,7 @@ def check_records(frame: pd.DataFrame, source: str = "training records", *,
     identifiers as a review's are (:mod:`sjrlib.privacy`). ``rows`` as for
     :func:`check_trainers`; every problem is named by file, row and column."""
     problems = _columns(frame, RECORD_COLUMNS, source)
-    today = today or dt.date.today()
+    today = today or uk_today()
     trainers, organisations = set(trainers), set(organisations)
     out = []
     for number, row in zip(_row_numbers(frame, rows), frame.to_dict("records"), strict=True):
@@ -873,7 +874,7 @@ def check_answer(values: Mapping[str, Any], where: str, *, codebook: Any,
     """
     from sjrlib import privacy
 
-    today = today or dt.date.today()
+    today = today or uk_today()
     problems: list[str] = []
 
     def refuse(name: str, rule: str, message: str) -> None:

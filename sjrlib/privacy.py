@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sjrlib import privacy_names as names
+from sjrlib.rules import uk_today
 
 __all__ = [
     "KINDS",
@@ -320,7 +321,7 @@ def find_identifiers(text: str | None, *, today: _dt.date | None = None) -> list
     """
     if text is None or not isinstance(text, str) or not text.strip():
         return []
-    today = today or _dt.date.today()
+    today = today or uk_today()
     written = text
     text = normalise(text)
     found: list[Finding] = []

@@ -16,6 +16,7 @@ import pandas as pd
 import typer
 
 from sjrlib.commands.common import open_cli_session, run_call
+from sjrlib.rules import uk_today
 
 training_app = typer.Typer(help="Training and calibrating reviewers: trainers, training "
                            "records, training cases, calibration rounds.", no_args_is_help=True)
@@ -186,7 +187,7 @@ def records_list(db: str = DB_OPTION) -> None:
     organisation's; the programme team all)."""
     session = _open(db)
     frame = _through(session, session.training_records)
-    status = refresher_status(frame, dt.date.today())
+    status = refresher_status(frame, uk_today())
     _echo_table(status)
     if len(status):
         typer.echo(f"{len(status)} trained reviewer(s); "

@@ -9,7 +9,6 @@ refusal is shown in words beside the form, with the field's label rather than it
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import ipywidgets as w
 import pandas as pd
 
 from sjrlib.dashboards import _widgets as ui
+from sjrlib.rules import uk_today
 
 __all__ = ["ActionRegister", "FIELD_LABELS"]
 
@@ -86,7 +86,7 @@ class ActionRegister:
                                                                       height="4.5em")),
             "owner_role": text("A role, e.g. Sepsis lead (never a person's name)", "22em"),
             "status": ui.dropdown([(_status_label(s), s) for s in ACTION_STATUSES], "12em"),
-            "agreed_on": w.DatePicker(value=dt.date.today(), layout=w.Layout(width="12em")),
+            "agreed_on": w.DatePicker(value=uk_today(), layout=w.Layout(width="12em")),
             "due_on": w.DatePicker(value=None, layout=w.Layout(width="12em")),
             "completed_on": w.DatePicker(value=None, layout=w.Layout(width="12em")),
             "review_ids": text("Review ids separated by ;", "30em"),
@@ -196,7 +196,7 @@ class ActionRegister:
         ui.set_value(f["status"], "open")
         ui.set_value(f["measure"], None)
         f["measure"].index = 0
-        f["agreed_on"].value = dt.date.today()
+        f["agreed_on"].value = uk_today()
         f["due_on"].value = f["completed_on"].value = None
         for box in self.theme_boxes.values():
             box.value = False

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from sjrlib import domain
+from sjrlib.rules import uk_today
 
 __all__ = ["CALIBRATION_ROLES", "CalibrationPage", "calibration_page", "reference_html",
            "results_tables", "training_capacity"]
@@ -231,7 +232,7 @@ class CalibrationPage:
         import ipywidgets as w
 
         self.session = session
-        self.today = today or dt.date.today()
+        self.today = today or uk_today()
         self.form: Any = None  # the entry form in training mode (reviewers), built on first use
         self.results = w.HTML()
         self.results.add_class("cal-results")
@@ -488,7 +489,7 @@ def calibration_page(user: str | None = None, db: str | None = None) -> Any:
 
     page = CalibrationPage(session)
     wait_for_page()  # in a pre-heated kernel: read what is current when the page is asked for
-    page.today = dt.date.today()
+    page.today = uk_today()
     page.read()
     notice = ui.demo_sign_in(session)
     return page.widget if notice is None else w.VBox([notice, page.widget])

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sjrlib.report.params import INTERNAL_NOTICE
 from sjrlib.report.render import is_synthetic_page
+from sjrlib.rules import uk_today
 
 __all__ = ["BoardPackError", "audience_of", "chromium_path", "print_pdf", "print_pdfs"]
 
@@ -127,7 +128,7 @@ def _print_pdfs(pages: Iterable[str | Path], *, out_dir: str | Path | None,
             raise BoardPackError(f"{path}: no such report page")
         if path.suffix.lower() not in (".html", ".htm"):
             raise BoardPackError(f"{path}: not a report page (.html)")
-    day = printed or dt.date.today()
+    day = printed or uk_today()
     when = f"{day.day} {day:%B %Y}"
     written = []
     try:
