@@ -381,3 +381,27 @@ def test_an_extract_to_a_full_disk_is_named_and_leaves_nothing(store_copy, full_
     one_line(done, f"{out}: cannot write the extract (No space left on device)",
              "nothing was written")
     assert sorted(p.name for p in full_folder.iterdir()) == ["filler"]
+
+
+def test_a_report_into_a_read_only_folder_says_what_to_do(store_copy, tmp_path):
+    """Seen with --out on a read-only mount: "Cannot write the reports: [Errno 30] Read-only
+    file system: '/tmp/h73/rorep/2025-26'" (Python's own wording, and no way on). Nothing is
+    written, and the line says what to do."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a read-only bind mount needs root")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {mounted.stderr.strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=True)
+        done = sjr("report", "trust", "XH1", "--audience", "organisation", "--period",
+                   "2025-26", "--quiet", "--out", str(folder), "--db",
+                   f"sqlite:///{store_copy}", user="h-lead")
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+    one_line(done, "Cannot write the reports", str(folder), "Read-only file system",
+             "Choose an --out folder you can write to")
+    assert list(folder.iterdir()) == []

@@ -89,8 +89,11 @@ def _run(what: str, codes: list[str], period, start_month, end_month, db, out, p
         fault = describe_fault(exc, make_url(db) if db else None)
         typer.echo(f"Cannot read the store: {fault or str(exc).splitlines()[0]}", err=True)
         raise typer.Exit(1) from None
-    except OSError as exc:
-        typer.echo(f"Cannot write the reports: {exc}", err=True)
+    except OSError as exc:  # e.g. --out on a read-only filesystem (a report's own: the summary)
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"Cannot write the reports: {where}{exc.strerror or exc}. Choose an --out "
+                   "folder you can write to, or ask the administrator to make this one "
+                   "writable or free space on its disk.", err=True)
         raise typer.Exit(1) from None
     _summary(batch)
     if batch.interrupted:
