@@ -18,7 +18,7 @@ from sjrlib import rules
 
 
 def _half_past_midnight_bst() -> dt.datetime:
-    return dt.datetime(2026, 6, 30, 23, 30, tzinfo=dt.timezone.utc)  # 1 July, 00:30 in the UK
+    return dt.datetime(2026, 6, 30, 23, 30, tzinfo=dt.UTC)  # 1 July, 00:30 in the UK
 
 
 def _approval(start: dt.date, end: dt.date) -> ApprovalRecord:
