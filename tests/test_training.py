@@ -25,6 +25,9 @@ from sjrlib.themes.codebook import shipped_codebook
 
 BOOK = shipped_codebook()
 TODAY = dt.date.today()
+# A round open "today" spans a day either side: a run that crosses midnight (TODAY is taken at
+# import, the session asks the clock at each call) must not find it closed (CI, 2026-12-07).
+OPEN = (TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1))
 TRAINING_TABLES = ("trainers", "training_records", "training_cases", "calibration_rounds",
                    "calibration_round_members", "calibration_answers")
 
@@ -150,11 +153,11 @@ def test_a_round_names_every_problem_at_once(governed_fresh, tmp_path):  # noqa:
         assert national.calibration_rounds().empty
         # the programme team: every problem too, the round id in use among them
         national.create_calibration_round(RoundSpec(
-            "R1", "Round one", ("TC-2026-01",), TODAY, TODAY,
+            "R1", "Round one", ("TC-2026-01",), *OPEN,
             ((gov.org_a, gov.reviewer_id),), None))
         with pytest.raises(TrainingDataError) as caught:
             national.create_calibration_round(RoundSpec(
-                "R1", "Again", ("TC-2026-01", "NOPE", "TC-2026-01"), TODAY, TODAY,
+                "R1", "Again", ("TC-2026-01", "NOPE", "TC-2026-01"), *OPEN,
                 (("XX9", "someone"),), None))
         assert str(caught.value).splitlines() == [
             "round R1: 4 problems; nothing was created",
@@ -247,7 +250,7 @@ def test_training_data_are_scoped_and_audited(governed_fresh):  # noqa: F811
         assert other.calibration_answers().empty and other.training_records().empty
         with pytest.raises(AccessDenied):
             other.create_calibration_round(RoundSpec(
-                "RB", "B's round", ("TC-2026-01",), TODAY, TODAY,
+                "RB", "B's round", ("TC-2026-01",), *OPEN,
                 ((gov.org_a, gov.reviewer_id),), gov.org_b))
     with open_session("reviewer_a", gov.app_url, tool="test") as me:
         mine = me.calibration_answers()
@@ -435,7 +438,7 @@ def test_results_of_an_unknown_or_another_organisations_round_are_refused(
         national.import_training_cases(training.shipped_cases())
     with open_session("lead_a", gov.app_url, tool="test") as lead:
         lead.create_calibration_round(RoundSpec(
-            "RA", "A's round", ("TC-2026-02",), TODAY - dt.timedelta(days=1), TODAY,
+            "RA", "A's round", ("TC-2026-02",), *OPEN,
             ((gov.org_a, gov.reviewer_id),), gov.org_a))
     with open_session("reviewer_a", gov.app_url, tool="test") as me:
         me.save_calibration_answer("RA", "TC-2026-02", _answer(3))
@@ -479,7 +482,7 @@ def test_answers_of_an_unknown_or_another_organisations_round_are_refused(
     gov = governed_fresh
     with open_session("national", gov.app_url, tool="test") as national:
         national.import_training_cases(training.shipped_cases())
-    window = (TODAY - dt.timedelta(days=1), TODAY)
+    window = OPEN
     with open_session("lead_a", gov.app_url, tool="test") as lead:
         lead.create_calibration_round(RoundSpec(
             "RA", "A's round", ("TC-2026-02",), *window, ((gov.org_a, gov.reviewer_id),),
