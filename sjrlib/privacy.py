@@ -29,7 +29,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sjrlib import privacy_names as names
-from sjrlib.rules import uk_today
 
 __all__ = [
     "KINDS",
@@ -321,7 +320,10 @@ def find_identifiers(text: str | None, *, today: _dt.date | None = None) -> list
     """
     if text is None or not isinstance(text, str) or not text.strip():
         return []
-    today = today or uk_today()
+    if today is None:
+        from sjrlib.rules import uk_today  # here: sjrlib.rules imports this module
+
+        today = uk_today()
     written = text
     text = normalise(text)
     found: list[Finding] = []
