@@ -256,12 +256,12 @@ class Session:
         ids typed that are not in the scope (``save_review``'s ``second_review_of``)."""
         values = {k: scope[k] for k in _TYPED_IDS if k in scope}
         values.update(typed)
+        from sjrlib.privacy import KINDS, find_identifiers
+
         flagged: dict[str, str] = {}
         for key, value in values.items():
             if value is None or value is pd.NA:
                 continue
-            from sjrlib.privacy import KINDS, find_identifiers
-
             found = find_identifiers(str(value))
             if found:
                 flagged[key] = "; ".join(dict.fromkeys(KINDS[f.kind] for f in found))
