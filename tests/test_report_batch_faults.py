@@ -290,7 +290,8 @@ def test_a_read_only_trusts_folder_fails_its_reports_not_the_workers(store, firs
     assert f"{len(store.codes) + 1} reports for {PERIOD} in " in done.stdout, text
     assert f": 1 rendered, {len(store.codes)} failed." in done.stdout, text
     for code in store.codes:  # each report ran and failed on its own: no worker died
-        assert f"FAILED {code}: PermissionError: Permission denied" in done.stderr, text
+        assert (f"FAILED {code}: cannot write {trusts / code}.html: permission denied. Give "
+                "the report folder write permission") in done.stderr, text
     assert "worker failed" not in text and "FAILED worker-" not in text
     index = (out / PERIOD / "index.html").read_text(encoding="utf-8")
     assert 'href="national.html"' in index

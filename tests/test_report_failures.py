@@ -65,3 +65,55 @@ def test_a_cell_error_names_the_notebooks_code_cell_in_every_report(tmp_path):
     results = run_jobs(jobs, workers=1, progress=False)  # one worker: one kernel for both
     assert [r.error for r in results] == \
         [f"t.ipynb, code cell 3: KeyError: 9 (at {RAISES_AT})"] * 2
+
+
+def test_a_fault_of_the_machine_names_the_file_and_what_to_do_not_a_code_location(
+        tmp_path, monkeypatch):
+    """A full disk or a folder it may not write is not a bug: the line named a frame of
+    ``private_files.py`` (and the hidden part file), which sent the programme team into the
+    code."""
+    import errno
+    import os
+
+    from sjrlib.report import private_files
+
+    target = tmp_path / "trusts" / "XA1.html"
+
+    def refused(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr(private_files.os, "open", refused)
+        with pytest.raises(PermissionError) as caught:
+            private_files.write_private(target, "<html></html>")
+    line = failure_line(caught.value)
+    assert line == (f"cannot write {target}: permission denied. Give the report folder write "
+                    "permission (or choose another with --out) and run it again.")
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")  # as write(2) gives it
+
+    real_fdopen = os.fdopen
+    with monkeypatch.context() as m:
+        m.setattr(private_files.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+        with pytest.raises(OSError) as caught:
+            private_files.write_private(tmp_path / "r" / "XB2.html", "<html></html>")
+    assert failure_line(caught.value) == (
+        f"cannot write {tmp_path / 'r' / 'XB2.html'}: the disk is full. Free some space and "
+        "run it again: reports already written are kept, and the next run renders only what "
+        "is missing.")
+    assert not list((tmp_path / "r").iterdir())  # the part file is gone
+    # a fault of the code keeps its location
+    with pytest.raises(KeyError) as caught:
+        tables.quarter_label("2024/25 Q9")
+    assert failure_line(caught.value).endswith(f"(at {RAISES_AT})")

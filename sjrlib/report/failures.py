@@ -7,11 +7,18 @@ in a batch worker's reused kernel); and, for any error, the innermost frame in t
 code (``sjrlib/...`` or ``data_access/...``), from the kernel's traceback or the exception's::
 
     national_report.ipynb, code cell 9: KeyError: 7 (at sjrlib/report/tables.py:223)
-    PermissionError: Permission denied (/r/trusts/XA1.html) (at sjrlib/report/private_files.py:41)
+
+A fault of the machine rather than of the code (a full disk, a folder it may not write, a
+read-only filesystem) names the file and what to do, without a code location: nothing in the
+code is to be looked at::
+
+    cannot write /r/trusts/XA1.html: permission denied. Give the report folder write
+    permission (or choose another with --out) and run it again.
 """
 
 from __future__ import annotations
 
+import errno
 import re
 import traceback
 from collections.abc import Iterable
@@ -28,6 +35,29 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # IPython 8+: "File /path/x.py:223, in f(...)"; the standard library and older IPython:
 # 'File "/path/x.py", line 223, in f'
 _KERNEL_FRAME = re.compile(r'File "?(?P<path>[^"\n]+?)"?(?::(?P<a>\d+), in |, line (?P<b>\d+))')
+
+
+_MACHINE_FAULTS = {
+    errno.ENOSPC: ("the disk is full", "Free some space and run it again: reports already "
+                   "written are kept, and the next run renders only what is missing."),
+    errno.EDQUOT: ("the disk quota is used up", "Free some space and run it again: reports "
+                   "already written are kept, and the next run renders only what is missing."),
+    errno.EACCES: ("permission denied", "Give the report folder write permission (or choose "
+                   "another with --out) and run it again."),
+    errno.EPERM: ("operation not permitted", "Give the report folder write permission (or "
+                  "choose another with --out) and run it again."),
+    errno.EROFS: ("the filesystem is read-only", "Choose a writable folder with --out and run "
+                  "it again."),
+}
+"""Faults of the machine, not of the code: their line names the file and what to do."""
+
+
+def _machine_fault(exc: BaseException) -> str | None:
+    if not isinstance(exc, OSError) or exc.errno not in _MACHINE_FAULTS:
+        return None
+    what, todo = _MACHINE_FAULTS[exc.errno]
+    where = f"cannot write {exc.filename}" if exc.filename else "cannot write the report"
+    return f"{where}: {what}. {todo}"
 
 
 def project_frame(frames: Iterable[tuple[str, int]]) -> str | None:
@@ -86,6 +116,8 @@ def failure_line(exc: BaseException, notebook: str | Path | None = None) -> str:
         frame = project_frame(_kernel_frames(exc.traceback or ()))
         if where:
             line = f"{', '.join(where)}: {line}"
+    elif (fault := _machine_fault(exc)) is not None:
+        return fault
     else:
         if isinstance(exc, OSError) and exc.strerror:
             line = f"{type(exc).__name__}: {exc.strerror}"

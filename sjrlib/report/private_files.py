@@ -28,14 +28,27 @@ def open_private(path: str | Path) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     part.unlink(missing_ok=True)
-    handle = os.fdopen(os.open(part, _FLAGS, 0o600), "wb")
+    try:
+        handle = os.fdopen(os.open(part, _FLAGS, 0o600), "wb")
+    except OSError as exc:
+        raise _naming(exc, path, part) from exc
     try:
         with handle:
             yield handle
         os.replace(part, path)
-    except BaseException:
+    except BaseException as exc:
         part.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path, part) from exc
         raise
+
+
+def _naming(exc: OSError, path: Path, part: Path) -> OSError:
+    """``exc`` naming the file being written (``path``), not its hidden part file or no file at
+    all (a write on a full disk names none): the message a person reads names their file."""
+    if exc.errno is None or exc.filename not in (None, str(part), part):
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(path))
 
 
 def write_private(path: str | Path, data: str | bytes) -> Path:
