@@ -135,7 +135,7 @@ def existing_store_url(db: str | None = None) -> str:
                  else f"the default, {DEFAULT_URL.removeprefix('sqlite:///')} in the folder "
                       "this runs in")
         raise StoreError(
-            f"no store at {missing} ({where}); nothing was created. Name "
+            f"{no_store_words(missing, where)}; nothing was created. Name "
             "the store with SJR_DATABASE_URL or db= (an absolute sqlite:////path/sjr.db: a "
             "notebook runs in its own folder), or create one with `sjr init-db`.")
     return _normalise_url(url)
@@ -145,7 +145,8 @@ def missing_sqlite_file(url: str, cwd: str | Path | None = None) -> Path | None:
     """The full path of the SQLite file ``url`` names, as SQLite opens it from ``cwd`` (no
     ``~`` expanded), when that file does not exist; None when it exists, when the store is not
     a SQLite file (a server, in memory), or when the URL is malformed (the engine's own error
-    says what is wrong)."""
+    says what is wrong). An empty file (0 bytes) counts as no store: SQLite would make it one.
+    """
     try:
         database = sqlite_file(make_url(_normalise_url(url)))
     except (ArgumentError, ValueError):  # e.g. a port that is not a number
@@ -153,7 +154,20 @@ def missing_sqlite_file(url: str, cwd: str | Path | None = None) -> Path | None:
     if database is None:
         return None
     path = Path(cwd or os.getcwd()) / database
-    return None if path.exists() else path
+    try:
+        empty = path.stat().st_size == 0
+    except OSError:  # missing (or unreadable: the open says so in its own words)
+        return None if path.exists() else path
+    return path if empty else None
+
+
+def no_store_words(path: Path, source: str = "") -> str:
+    """``no store at <path> (<source>)``; for an empty file (SQLite would take it for a new
+    store and create the tables in it, so a store emptied by mistake became a new store in
+    silence) ``no store at <path> (<source>: the file is empty, 0 bytes)``."""
+    notes = [note for note in (source, "the file is empty, 0 bytes" if path.exists() else "")
+             if note]
+    return f"no store at {path}" + (f" ({': '.join(notes)})" if notes else "")
 
 
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")

@@ -168,7 +168,7 @@ def missing_store(argv: list[str], cwd: str | None = None) -> str | None:
 
     Nothing is created: not the file, not the default's ``data/`` folder. The message names the
     full path, where the name came from, and the ways on."""
-    from data_access.database import missing_sqlite_file
+    from data_access.database import missing_sqlite_file, no_store_words
 
     if any(a in ("--help", "-h") for a in argv):
         return None
@@ -179,7 +179,7 @@ def missing_store(argv: list[str], cwd: str | None = None) -> str | None:
     path = missing_sqlite_file(given, cwd)
     if path is None:
         return None
-    return (f"no store at {path} ({source}). Run sjr in the folder that holds the store "
+    return (f"{no_store_words(path, source)}. Run sjr in the folder that holds the store "
             "(the project folder after `make demo`), name it with --db or SJR_DATABASE_URL, or "
             "create one with `sjr init-db`; nothing was created.")
 

@@ -72,3 +72,29 @@ def test_a_tilde_in_a_url_is_checked_as_sqlite_reads_it(tmp_path, monkeypatch):
     work.mkdir()
     message = missing_store(["summary", "--db", "sqlite:///~/data/sjr.db"], cwd=str(work))
     assert message is not None and str(work / "~" / "data" / "sjr.db") in message
+
+
+def test_an_empty_file_is_not_taken_for_a_store(tmp_path, monkeypatch, capsys):
+    """SQLite opens a 0-byte file as a new database: `sjr summary` on a store emptied by
+    mistake (a failed copy, `> sjr.db`) created every table in it and then refused with "not a
+    registered user", blaming the person for an empty store. The file is left as it was."""
+    from data_access.store import StoreError, existing_store_url
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SJR_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SJR_USER", "demo-admin")
+    empty = tmp_path / "s.db"
+    empty.write_bytes(b"")
+    for argv in (["summary", "--db", "s.db"], ["audit", "verify", "--db", "s.db"]):
+        code, err = _run(argv, capsys)
+        assert code == 2, argv
+        assert f"no store at {empty} (--db: the file is empty, 0 bytes)" in err, err
+        assert "not a registered user" not in err
+    with pytest.raises(StoreError, match=r"the file is empty, 0 bytes\); nothing was created"):
+        existing_store_url("sqlite:///s.db")
+    assert empty.stat().st_size == 0 and [p.name for p in tmp_path.iterdir()] == ["s.db"]
+    with pytest.raises(SystemExit) as done:  # init-db makes it a store, as it should
+        main(["init-db", "--db", "s.db"])
+    assert done.value.code in (0, None) and empty.stat().st_size > 0
+    code, err = _run(["summary", "--db", "s.db"], capsys)
+    assert "no store at" not in err

@@ -56,14 +56,14 @@ def store_codebook(db: str | None, version: str | None = None, *,
     store that does not exist is refused (nothing is created)."""
     import os
 
-    from data_access.database import DEFAULT_URL, missing_sqlite_file
+    from data_access.database import DEFAULT_URL, missing_sqlite_file, no_store_words
     from data_access.store import existing_store_url, init_db
     from sjrlib.themes.codebook import NoStoredCodebook, shipped_codebook
 
     fail = fail or _fail
     missing = missing_sqlite_file(db or os.environ.get("SJR_DATABASE_URL") or DEFAULT_URL)
     if missing is not None:
-        fail(f"no store at {missing}; nothing was created. Name the store with --db or "
+        fail(f"{no_store_words(missing)}; nothing was created. Name the store with --db or "
              "SJR_DATABASE_URL, or read the codebook shipped with sjr with --shipped.")
     url = existing_store_url(db)
     init_db(url)
