@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from sjrlib.commands.common import fail, open_cli_session
+from sjrlib.commands.common import fail, open_cli_session, path_refusal
 from sjrlib.commands.data import DB_OPTION
 
 
@@ -31,7 +31,9 @@ def backup(file: Path = typer.Argument(..., dir_okay=False,
     session = open_cli_session(url, tool="sjr backup")
     try:
         entry = _backup.backup(session, file)
-    except (AccessDenied, UnsafePathError) as exc:
+    except UnsafePathError as exc:
+        fail(path_refusal(exc, file))
+    except AccessDenied as exc:
         fail(f"refused: {exc}")
     except _backup.BackupError as exc:
         fail(str(exc))
@@ -64,7 +66,10 @@ def restore(file: Path = typer.Argument(..., exists=True, dir_okay=False, readab
             finally:
                 session.close()
         result = _backup.restore(file, url)
-    except (AccessDenied, UnsafePathError) as exc:
+    except UnsafePathError as exc:
+        target = _sqlite_file(url)
+        fail(path_refusal(exc, target, "nothing was restored") if target else f"refused: {exc}")
+    except AccessDenied as exc:
         fail(f"refused: {exc}")
     except _backup.BackupError as exc:
         fail(str(exc))
@@ -76,6 +81,17 @@ def restore(file: Path = typer.Argument(..., exists=True, dir_okay=False, readab
                f"written to {result.key_file}"
                + (f"; {result.roles} person database role(s) created." if result.roles
                   else "."))
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite ``url`` as typed (relative to the folder sjr runs in); None for
+    another database."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database:
+        return None
+    return Path(parsed.database)
 
 
 def _shown(url: str) -> str:

@@ -8,17 +8,32 @@ through :func:`run_call`, and ends any refusal or bad input in one line with exi
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 
-__all__ = ["fail", "open_cli_session", "run_call"]
+__all__ = ["fail", "open_cli_session", "path_refusal", "run_call"]
 
 
 def fail(message: str) -> NoReturn:
     """Print ``message`` on stderr and end the command with exit code 1."""
     typer.echo(message, err=True)
     raise typer.Exit(1)
+
+
+def path_refusal(exc: OSError, path: Path, nothing: str = "nothing was written") -> str:
+    """The line for a write :mod:`sjrlib.safe_files` refused because of where it would go.
+
+    A folder that does not exist is a slip to put right, not a refusal: the line says so and
+    how (``backups/x.sjrbackup: no such folder backups; create it first (mkdir -m 700
+    backups); nothing was written``). A symbolic link or other unsafe target stays
+    ``refused: ...``."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        return (f"{path}: no such folder {folder}; create it first (mkdir -m 700 {folder}); "
+                f"{nothing}")
+    return f"refused: {exc}"
 
 
 def open_cli_session(url: str, *, user: str | None = None, tool: str = "cli",

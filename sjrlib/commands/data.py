@@ -33,7 +33,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from sjrlib.commands.common import fail, open_cli_session
+from sjrlib.commands.common import fail, open_cli_session, path_refusal
 
 DB_OPTION = typer.Option(
     None, "--db", metavar="URL",
@@ -161,7 +161,7 @@ def export(
     try:  # before the audited read: a refused destination reads nothing
         safe_files.check_target(file)
     except safe_files.UnsafePathError as exc:
-        fail(f"refused: {exc}")
+        fail(path_refusal(exc, file))
     url = store.database_url(db)
     store.init_db(url)
     session = open_cli_session(url, user=None, tool=f"sjr export {kind.value}")
