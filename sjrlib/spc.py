@@ -55,6 +55,34 @@ Limits are undefined (NaN) when a group has no usable moving range (one point, o
 ranges zero and screened, e.g. a constant series); NHSRplotthedots gives NA then and flags no point
 as outside or close to the limits, and so does this module (the run rules still apply).
 
+Missing values (NaN or None) in an XmR series are handled as NHSRplotthedots 0.2.2 handles NA in
+``y``; it has no option or warning for them, this is what its code does (the open upstream issue
+nhs-r-community/NHSRplotthedots#156 asks what it should do):
+
+- the row stays: value NaN, the limits of its group, ``special_cause_type`` "Common Cause",
+  ``point_type`` "common_cause", never special cause; where R has NA in ``outside_limits``,
+  ``relative_to_mean`` and ``close_to_limits`` this module keeps its column types and gives
+  False, 0 and False;
+- the mean is that of the values present (``mean(fix_y, na.rm = TRUE)``); a moving range
+  touching a missing value is missing (``diff``) and dropped, so no moving range bridges the gap
+  (5, 7, NA, 6 has the one moving range 2, not 2 and 1);
+- a missing value breaks a run: no window of 7 (one side of the mean, trend) or of 3 (2-in-3)
+  that contains it fires, and points on either side are not neighbours;
+- it still counts as a point of its rebase group: in ``fix_after_n_points`` (the first n rows,
+  ``row_number()``), in the group size of ``short_group_warning`` (``n()``), and as the last
+  point of a chart, whose limits give the assurance and whose point type ("common_cause") gives
+  :func:`variation`; a rebase at a missing value starts the group there; a group with no value
+  has NaN mean and limits and is all common cause (as with dplyr >= 1.1, which 0.2.2's
+  ``case_when(.default = )`` needs; older dplyr refuses the all-NA labels there);
+- NHSRplotthedots *stops with an error* ("missing value where TRUE/FALSE needed", in
+  ``ptd_seven_point_trend``) when a window of 7 points that contains a missing value has all its
+  other steps rising, or all falling (including when it has no other step). :func:`xmr` refuses
+  the same series, saying where.
+
+Infinite values are refused: NHSRplotthedots takes one into the mean, which becomes infinite,
+and then flags every other point of the group as outside the limits; that is no chart.
+:func:`p_chart` refuses missing values too (NHSRplotthedots has no p-chart, so no rule to follow).
+
 A p-chart point resting on fewer than :data:`MIN_CASES_FOR_LIMITS` (8) cases (its denominator) is
 not judged: it gets no limits (NaN), is never a special cause, and the run rules skip over it
 (the points before and after it count as neighbours). Its cases still count in the centre line.
@@ -184,6 +212,23 @@ def _seven_point_trend(y: np.ndarray) -> np.ndarray:
     return out
 
 
+def _trend_undefined(y: np.ndarray) -> np.ndarray:
+    """True where the window of 7 ending here makes NHSRplotthedots stop with an error.
+
+    ``ptd_seven_point_trend`` evaluates ``if (all(d == 1))`` then ``if (all(d == -1))`` on the 6
+    step signs ``d`` of the window; a step touching a missing value is NA, and ``all()`` is NA
+    (an error in ``if``) when no step is FALSE and one is NA: the window has a missing step and
+    all its other steps rise, or (the first test FALSE) all fall."""
+    out = np.zeros(len(y), dtype=bool)
+    if len(y) >= _RUN:
+        w = _windows(np.sign(np.diff(y)), _RUN - 1)
+        gap = np.isnan(w)
+        out[_RUN - 1 :] = gap.any(axis=1) & (
+            ((w == 1) | gap).all(axis=1) | ((w == -1) | gap).all(axis=1)
+        )
+    return out
+
+
 def _two_in_three(close: np.ndarray, rtm: np.ndarray) -> np.ndarray:
     """True where a window of 3 containing the point has >= 2 close points, all 3 on one side,
     and the point itself is close."""
@@ -264,10 +309,14 @@ def _classify(
     nupl: np.ndarray,
     direction: int,
 ) -> dict[str, object]:
-    """Flags, labels and point types of one rebase group (NaN limits flag nothing)."""
+    """Flags, labels and point types of one rebase group (NaN limits flag nothing).
+
+    A missing value (NaN) is not outside, not close and on no side of the mean (R: NA in all
+    three); 0 breaks the runs of 7 and the windows of 3 exactly as R's NA does there."""
     with np.errstate(invalid="ignore"):
         outside = (y > upl) | (y < lpl)
-        rtm = np.sign(y - mean).astype(int)
+        diff = y - mean
+        rtm = np.where(np.isnan(diff), 0, np.sign(diff)).astype(int)
         close = ~outside & ((y < nlpl) | (y > nupl))
     labels = _special_cause_type(y, rtm, close, outside)
     return {
@@ -299,10 +348,14 @@ def _mean(v: np.ndarray) -> float:
 def _xmr_limits(
     y: np.ndarray, fix_after_n_points: int | None, screen_outliers: bool
 ) -> tuple[float, float]:
-    """Mean and mean moving range of one group (NHSRplotthedots: ptd_spc_standard)."""
+    """Mean and mean moving range of one group (NHSRplotthedots: ptd_spc_standard).
+
+    Missing values count as rows for ``fix_after_n_points`` and are left out of the mean; a
+    moving range next to one is missing and left out (R: ``na.rm = TRUE`` on both)."""
     base = y if fix_after_n_points is None else y[:fix_after_n_points]
-    mean = _mean(base)
+    mean = _mean(base[~np.isnan(base)])
     mr = np.abs(np.diff(base))
+    mr = mr[~np.isnan(mr)]
     if mr.size == 0:
         return mean, float("nan")
     amr = _mean(mr)
@@ -315,7 +368,13 @@ def _xmr_limits(
 # --- input handling -------------------------------------------------------------------------
 
 
-def _as_series(values: Sequence[float] | np.ndarray | pd.Series, name: str) -> pd.Series:
+def _as_series(
+    values: Sequence[float] | np.ndarray | pd.Series, name: str, *, missing: str | None = None
+) -> pd.Series:
+    """Float Series in time order, one value per period, no infinity.
+
+    Missing values (NaN, None) are kept when ``missing`` is None; otherwise they are refused and
+    ``missing`` says why in the message."""
     if isinstance(values, pd.Series):
         s = values
     else:
@@ -324,13 +383,18 @@ def _as_series(values: Sequence[float] | np.ndarray | pd.Series, name: str) -> p
         s = pd.to_numeric(s, errors="raise").astype("float64")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numbers: {exc}") from None
-    bad = s.index[~np.isfinite(s.to_numpy())]
-    if len(bad):
-        shown = ", ".join(repr(b) for b in list(bad)[:5])
+    v = s.to_numpy()
+    infinite = s.index[np.isinf(v)]
+    if len(infinite):
+        shown = ", ".join(repr(b) for b in list(infinite)[:5])
         raise ValueError(
-            f"{name} has missing or infinite values at {shown}; an SPC chart needs a value "
-            "for every period (fill or drop the gap explicitly)"
+            f"{name} has infinite values at {shown}; an SPC chart needs finite values "
+            "(NHSRplotthedots would take one into the mean and flag every other point)"
         )
+    gaps = s.index[np.isnan(v)]
+    if missing is not None and len(gaps):
+        shown = ", ".join(repr(b) for b in list(gaps)[:5])
+        raise ValueError(f"{name} has missing values at {shown}; {missing}")
     if not s.index.is_unique:
         dup = s.index[s.index.duplicated()][0]
         raise ValueError(f"{name} has more than one value for {dup!r}; one point per period")
@@ -480,8 +544,10 @@ def xmr(
     Parameters
     ----------
     values
-        One value per period, in time order, no gaps. A Series keeps its index (e.g. months);
-        a list or array is indexed 0..n-1.
+        One value per period, in time order. A Series keeps its index (e.g. months); a list or
+        array is indexed 0..n-1. A period without a value is NaN (or None): it keeps its row and
+        is handled as NHSRplotthedots handles NA (module docstring); infinite values are
+        refused.
     improvement
         ``"increase"``, ``"decrease"`` or ``"neutral"``: which direction is better.
     screen_outliers
@@ -504,10 +570,19 @@ def xmr(
         ``target`` and ``assurance`` (:data:`ASSURANCE_TYPES` or None). ``frame.attrs`` holds
         ``chart="xmr"``, ``improvement`` and ``target``.
 
+    Raises
+    ------
+    ValueError
+        For bad options, values that are not numbers, infinite, duplicated or out of time order
+        periods; and for a missing value where NHSRplotthedots stops with an error (a window of
+        7 points holding it whose other steps all rise, or all fall: module docstring).
+
     Notes
     -----
     The rules and the NHSRplotthedots function each follows are listed in the module docstring.
     NHSRplotthedots silently ignores a rebase date that is not in the data; this function raises.
+    A missing value's row has NaN ``value``, the limits of its group and "Common Cause"; the mean
+    and moving ranges leave it out, and no moving range or run crosses it.
 
     References
     ----------
@@ -522,6 +597,15 @@ def xmr(
     limits = {k: np.empty(len(y)) for k in ("mean", "lpl", "upl", "nlpl", "nupl")}
     for g in np.unique(groups):
         mask = groups == g
+        stops = _trend_undefined(y[mask])
+        if stops.any():
+            at = s.index[np.flatnonzero(mask)[np.argmax(stops)]]
+            raise ValueError(
+                f"values: the 7 points ending at {at!r} include a missing value and their other "
+                "steps all rise or all fall; NHSRplotthedots stops there with an error "
+                "(ptd_seven_point_trend: 'missing value where TRUE/FALSE needed'), so no chart "
+                "is made (fill or drop the missing value explicitly)"
+            )
         mean, amr = _xmr_limits(y[mask], fix_after_n_points, screen_outliers)
         limits["mean"][mask] = mean
         limits["lpl"][mask] = mean - LIMIT * amr
@@ -546,7 +630,8 @@ def p_chart(
     ----------
     numerators, denominators
         Counts per period in time order (e.g. reviews judged poor care, reviews done).
-        Denominators must be positive; 0 <= numerator <= denominator.
+        Denominators must be positive; 0 <= numerator <= denominator. Missing values are
+        refused (unlike :func:`xmr`).
     improvement, fix_after_n_points, rebase, target
         As for :func:`xmr`; ``target`` is a proportion (0-1).
 
@@ -574,8 +659,10 @@ def p_chart(
     direction = _check_options(improvement, fix_after_n_points, target)
     if target is not None and not 0 <= float(target) <= 1:
         raise ValueError(f"a p-chart target is a proportion between 0 and 1, not {target!r}")
-    x = _as_series(numerators, "numerators")
-    d = _as_series(denominators, "denominators")
+    refused = ("a p-chart needs counts for every period (NHSRplotthedots has no p-chart, so "
+               "no rule for a gap to follow; fill or drop the period explicitly)")
+    x = _as_series(numerators, "numerators", missing=refused)
+    d = _as_series(denominators, "denominators", missing=refused)
     if len(x) != len(d) or not x.index.equals(d.index):
         raise ValueError(
             f"numerators ({len(x)}) and denominators ({len(d)}) must cover the same periods"

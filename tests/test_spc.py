@@ -25,18 +25,30 @@ from sjrlib import spc
 # --- the oracle: NHSRplotthedots, transliterated ---------------------------------------------
 
 
+def _r_mean_na_rm(x):
+    """R's mean(x, na.rm = TRUE) (summary.c, real_mean): a long double sum, divided, then
+    corrected by the long double sum of the residuals. numpy's float64 mean differs in the last
+    bit, e.g. for three equal values 682.7170314027437, whose R mean is exactly that value."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)].astype(np.longdouble)
+    if x.size == 0:
+        return np.nan
+    s = x.sum() / x.size
+    return float(s + (x - s).sum() / x.size)
+
+
 def _r_limits(y, fix_after_n_points, screen_outliers):
     """ptd_spc_standard for one group: (mean, amr) with R's NA handling."""
     n = len(y)
     fix_y = np.array([y[i] if i + 1 <= (fix_after_n_points or math.inf) else np.nan
                       for i in range(n)])
-    mean = np.nanmean(fix_y) if len(fix_y) else np.nan
+    mean = _r_mean_na_rm(fix_y)
     mr = np.concatenate([[np.nan], np.abs(np.diff(fix_y))])
-    amr = np.nanmean(mr) if np.isfinite(mr).any() else np.nan
+    amr = _r_mean_na_rm(mr)
     if screen_outliers:
         # case_when(mr < 3.267 * amr ~ mr, TRUE ~ NA): NA comparisons fall through to NA
         mr = np.where(np.isfinite(mr) & (mr < 3.267 * amr), mr, np.nan)
-    amr = np.nanmean(mr) if np.isfinite(mr).any() else np.nan
+    amr = _r_mean_na_rm(mr)
     return mean, amr
 
 
@@ -301,7 +313,7 @@ def test_variation_and_assurance_helpers():
 @pytest.mark.parametrize(
     ("values", "kwargs", "message"),
     [
-        ([1, float("nan"), 3], {}, "missing or infinite values at 1"),
+        ([1, float("inf"), 3], {}, "infinite values at 1"),
         ([1, 2], {"improvement": "up"}, "improvement must be one of"),
         ([1, 2], {"rebase": [5]}, "rebase point 5 is not one of the chart's periods"),
         ([1, 2], {"target": float("inf")}, "target must be a finite number"),

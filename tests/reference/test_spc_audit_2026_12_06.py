@@ -154,8 +154,10 @@ def test_zero_moving_ranges_and_short_series():
     assert labels(xmr([3.0])) == [CC] and xmr([3.0])["upl"].isna().all()
     f = xmr([3.0, 5.0])
     assert f["lpl"].iloc[0] == pytest.approx(-1.32) and f["upl"].iloc[0] == pytest.approx(9.32)
+    # A missing value is kept as NHSRplotthedots keeps NA (tests/test_spc_missing_2026_12_08.py);
+    # an infinite one is refused.
     with pytest.raises(ValueError):
-        xmr([1.0, float("nan"), 2.0])
+        xmr([1.0, float("inf"), 2.0])
 
 
 @pytest.mark.parametrize(("target", "increase", "decrease"), [
