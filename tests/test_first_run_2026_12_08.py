@@ -118,3 +118,24 @@ def test_the_readme_command_line_names_every_command():
     offered |= {group.name for group in app.registered_groups}
     assert offered - named == set()
     assert "`.venv/bin/sjr`" in text.split("```", 2)[2][:400]
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["import", "reviews", "nothere.csv"],
+     "nothere.csv: no such file (looked for {folder}/nothere.csv); nothing was imported"),
+    (["import", "reviews", "data"],
+     "data: a folder, not a file to import (looked for {folder}/data); nothing was imported"),
+    (["import", "reviews", "mine.csv", "--mapping", "map.yaml"],
+     "map.yaml: no such file (looked for {folder}/map.yaml); nothing was imported"),
+    (["restore", "backups/none.sjrbackup", "--db", "sqlite:///never/sjr.db"],
+     "backups/none.sjrbackup: no such file (looked for {folder}/backups/none.sjrbackup); "
+     "nothing was restored"),
+])
+def test_a_file_not_there_is_one_line_naming_where_sjr_looked(in_demo_folder, argv, line):
+    """Before: Typer's usage box ('Invalid value for 'file': file 'nothere.csv' does not
+    exist.', seven lines, exit 2), not saying which folder the name was read against."""
+    (in_demo_folder / "mine.csv").write_text("review_id\n", encoding="utf-8")
+    result = _cli(argv, "demo-admin", in_demo_folder)
+    assert result.exit_code == 1
+    assert _one_line(result) == line.format(folder=in_demo_folder)
+    assert not (in_demo_folder / "never").exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from sjrlib.commands.common import fail, open_cli_session, path_refusal
+from sjrlib.commands.common import fail, open_cli_session, path_refusal, require_file
 from sjrlib.commands.data import DB_OPTION
 
 
@@ -44,8 +44,7 @@ def backup(file: Path = typer.Argument(..., dir_okay=False,
     typer.echo(f"{file}: backup written (audit log up to entry {entry}, this backup included).")
 
 
-def restore(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
-                                        help="A backup written by `sjr backup`."),
+def restore(file: Path = typer.Argument(..., help="A backup written by `sjr backup`."),
             db: str | None = DB_OPTION) -> None:
     """Restore FILE into a NEW store (--db: a new SQLite file, or an existing EMPTY PostgreSQL
     database; a non-empty store is refused), with its approval keys and, on PostgreSQL, the
@@ -55,6 +54,7 @@ def restore(file: Path = typer.Argument(..., exists=True, dir_okay=False, readab
     from data_access import backup as _backup
     from sjrlib.safe_files import UnsafePathError
 
+    require_file(file, "a backup", "nothing was restored")
     url = store.database_url(db)
     try:
         if _backup.refuse_existing(url):

@@ -13,13 +13,26 @@ from typing import Any, NoReturn
 
 import typer
 
-__all__ = ["fail", "open_cli_session", "path_refusal", "run_call"]
+__all__ = ["fail", "open_cli_session", "path_refusal", "require_file", "run_call"]
 
 
 def fail(message: str) -> NoReturn:
     """Print ``message`` on stderr and end the command with exit code 1."""
     typer.echo(message, err=True)
     raise typer.Exit(1)
+
+
+def require_file(path: Path, what: str, nothing: str) -> None:
+    """End the command in one line unless ``path`` is a file; a relative path is read against
+    the folder sjr runs in, and the line names where it looked
+    (``nothere.csv: no such file (looked for /home/me/nothere.csv); nothing was imported``),
+    not a usage box."""
+    if path.is_file():
+        return
+    looked = "" if path.is_absolute() else f" (looked for {path.absolute()})"
+    if path.is_dir():
+        fail(f"{path}: a folder, not {what}{looked}; {nothing}")
+    fail(f"{path}: no such file{looked}; {nothing}")
 
 
 def path_refusal(exc: OSError, path: Path, nothing: str = "nothing was written") -> str:

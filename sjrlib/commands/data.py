@@ -33,7 +33,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from sjrlib.commands.common import fail, open_cli_session, path_refusal
+from sjrlib.commands.common import fail, open_cli_session, path_refusal, require_file
 
 DB_OPTION = typer.Option(
     None, "--db", metavar="URL",
@@ -124,11 +124,10 @@ def init_db(db: str | None = DB_OPTION) -> None:
 
 def import_(
     kind: Kind = typer.Argument(..., help="What the file holds."),
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
-                                help="CSV or XLSX file in the exchange format."),
+    file: Path = typer.Argument(..., help="CSV or XLSX file in the exchange format."),
     db: str | None = DB_OPTION,
     mapping: Path | None = typer.Option(
-        None, "--mapping", exists=True, dir_okay=False,
+        None, "--mapping", dir_okay=False,
         help="YAML file mapping this file's own headers and codes to the exchange format."),
     update: bool = typer.Option(
         False, "--update", help="Replace stored rows whose content differs (reviews get a new "
@@ -141,6 +140,9 @@ def import_(
     """
     from data_access import store
 
+    require_file(file, "a file to import", "nothing was imported")
+    if mapping is not None:
+        require_file(mapping, "a mapping file", "nothing was imported")
     import_file(kind, file, store.database_url(db), mapping=mapping, update=update)
 
 
