@@ -745,7 +745,8 @@ def spc_chart(
     ]
     if trial:
         handles.append(Line2D([], [], color=SPC_COLOURS["limits"], linestyle=":",
-                              label=f"Trial limits (fewer than {SHORT_GROUP_THRESHOLD} points)"))
+                              label=f"Trial limits ({SHORT_GROUP_THRESHOLD - 1} points or "
+                                    "fewer)"))
     if pd.notna(target):
         handles.append(Line2D([], [], color=SPC_COLOURS["target"], linestyle="--",
                               label="Target"))

@@ -48,8 +48,11 @@ The rules, with the NHSRplotthedots function each one follows (R sources in
   decrease); ``target < lpl`` the opposite; otherwise ``inconsistent`` (also when the limits are
   undefined). None without a target or with a neutral direction. Given on every row of the
   last rebase group, None elsewhere (as ``summary.ptd_spc_df`` does).
-- ``short_group_warning`` (``ptd_add_short_group_warnings``): the rebase group has fewer than 12
-  points, so its limits are trial limits.
+- ``short_group_warning`` (``ptd_add_short_group_warnings``): the rebase group has 12 points or
+  fewer, so its limits are trial limits. This is what 0.2.x's code does (``n() <
+  warning_threshold`` with the default ``getOption("ptd_spc.warning_threshold", 13)``, since
+  its commit 83781d2 of 2022-10-13; 0.1.0 had 12), although its warning and documentation
+  still say "n < 12": a group of exactly 12 points has trial limits in R's output, and here.
 
 Limits are undefined (NaN) when a group has no usable moving range (one point, or all moving
 ranges zero and screened, e.g. a constant series); NHSRplotthedots gives NA then and flags no point
@@ -128,8 +131,9 @@ NEAR_LIMIT = 2 * LIMIT / 3
 """Near limits (2 sigma) used by the 2-in-3 rule."""
 SCREEN_FACTOR = 3.267
 """Moving ranges >= SCREEN_FACTOR x mean moving range are screened out (D4 for n = 2)."""
-SHORT_GROUP_THRESHOLD = 12
-"""Groups with fewer points than this have trial limits (NHSRplotthedots' warning threshold)."""
+SHORT_GROUP_THRESHOLD = 13
+"""Groups with fewer points than this (12 or fewer) have trial limits: NHSRplotthedots 0.2.x's
+default warning threshold, as its code applies it (module docstring)."""
 MIN_CASES_FOR_LIMITS = 8
 """A p-chart point on fewer cases than this gets no limits and is not judged (the same rule as
 ``sjrlib.stats.descriptive.MIN_CASES_FOR_INTERVAL``)."""

@@ -154,9 +154,10 @@ def test_fix_after_n_points_counts_the_missing_row():
 
 
 def test_the_missing_row_counts_in_the_group_size():
-    # short_group_warning is n() < threshold: rows, missing ones included. 12 rows with one
-    # missing is not short (this module's threshold of 12); the same 11 values alone are.
-    y = [4, 6, 4, NAN, 6, 4, 6, 4, 6, 4, 6, 4]
+    # short_group_warning is n() < threshold: rows, missing ones included. 13 rows with one
+    # missing is not short (R's threshold of 13: 12 points or fewer are); the same 12 values
+    # alone are.
+    y = [4, 6, 4, NAN, 6, 4, 6, 4, 6, 4, 6, 4, 6]
     assert not xmr(y)["short_group_warning"].any()
     assert xmr([v for v in y if not math.isnan(v)])["short_group_warning"].all()
 

@@ -371,9 +371,12 @@ def test_rebase_by_month_label_and_runs_do_not_cross_groups():
     assert f["short_group_warning"].all()  # both groups under 12 points: trial limits
 
 
-def test_short_group_warning_threshold_is_twelve():
-    # ptd_add_short_group_warnings: a group with fewer than 12 points has trial limits.
-    assert xmr([4, 6] * 6)["short_group_warning"].tolist() == [False] * 12
+def test_short_group_warning_flags_twelve_points_or_fewer_as_r_does():
+    # ptd_add_short_group_warnings (0.2.x): short_group_warning = n() < warning_threshold, with
+    # getOption("ptd_spc.warning_threshold", 13): R flags a group of exactly 12 points (its
+    # message says "n < 12"; the code, since 83781d2, says 13). 0.1.0 used 12.
+    assert xmr([4, 6] * 6 + [4])["short_group_warning"].tolist() == [False] * 13
+    assert xmr([4, 6] * 6)["short_group_warning"].tolist() == [True] * 12
     assert xmr([4, 6] * 5 + [4])["short_group_warning"].tolist() == [True] * 11
 
 
