@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
@@ -129,6 +130,27 @@ def _nulls(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row's missing values as ``None`` (a frame turns ``None`` in a text column into NaN,
     which a database would store as a number)."""
     return {k: None if _blank(v) else v for k, v in row.items()}
+
+
+def _comparable(value: Any) -> Any:
+    """``value`` as the same thing whether read from a file or from either database: blanks
+    None, dates (and ISO date text) as ISO text, lists as lists of text, the rest as text."""
+    if isinstance(value, (list, tuple)):
+        return [_comparable(v) for v in value]
+    if _blank(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    return str(value).strip()
+
+
+def _same(row: Mapping[str, Any], stored: Mapping[str, Any], columns: Sequence[str]) -> bool:
+    """Whether ``row`` (checked, from a file) holds what ``stored`` holds in ``columns``."""
+    return all(_comparable(row.get(c)) == _comparable(stored.get(c)) for c in columns)
 
 
 def _frame(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
@@ -302,14 +324,18 @@ def load_trainers(conn: Connection) -> pd.DataFrame:
 
 
 def upsert_trainers(conn: Connection, frame: pd.DataFrame, *, by: str) -> tuple[int, int]:
-    """Insert new trainers and update known ones (by ``trainer_id``); returns (new, updated)."""
-    known = {r[0] for r in conn.execute(text("SELECT trainer_id FROM trainers"))}
+    """Insert new trainers and update known ones (by ``trainer_id``) whose values differ;
+    returns (new, updated). A row equal to the stored one is left as it is (the rest of the
+    frame's rows are unchanged)."""
+    stored = {r["trainer_id"]: r for r in load_trainers(conn).to_dict("records")}
     inserted = updated = 0
     now = dt.datetime.now(dt.UTC)
     for row in frame.to_dict("records"):
         row = _nulls(row)
         values = {**row, "by": by, "at": now}
-        if row["trainer_id"] in known:
+        if row["trainer_id"] in stored:
+            if _same(row, stored[row["trainer_id"]], TRAINER_COLUMNS):
+                continue  # unchanged: not rewritten, its updated_by/updated_at kept
             conn.execute(text(
                 "UPDATE trainers SET name = :name, contact = :contact, "
                 "organisation = :organisation, region = :region, trained_on = :trained_on, "
@@ -413,20 +439,26 @@ def load_records(conn: Connection, *, organisations: Sequence[str] | None = None
 
 
 def upsert_records(conn: Connection, frame: pd.DataFrame, *, by: str) -> tuple[int, int]:
-    """Insert or update training records by ``record_id``; returns (new, updated)."""
+    """Insert training records, and update those (by ``record_id``) whose values differ;
+    returns (new, updated). A row equal to the stored one is left as it is."""
     ids = list(frame["record_id"])
-    known = set()
+    stored: dict[str, dict] = {}
     if ids:
         names, bound = _params(ids, "r")
-        known = {r[0] for r in conn.execute(text(
-            f"SELECT record_id FROM training_records WHERE record_id IN ({names})"), bound)}
+        stored = {r["record_id"]: {**r, "refresher_dates": json.loads(r["refresher_dates"])}
+                  for r in conn.execute(text(
+                      "SELECT record_id, organisation_code, reviewer_id, trainer_id, "
+                      "trained_on, session, refresher_dates FROM training_records WHERE "
+                      f"record_id IN ({names})"), bound).mappings()}
     inserted = updated = 0
     now = dt.datetime.now(dt.UTC)
     for row in frame.to_dict("records"):
         row = _nulls(row)
         values = {**row, "refresher_dates": json.dumps(row["refresher_dates"] or []), "by": by,
                   "at": now}
-        if row["record_id"] in known:
+        if row["record_id"] in stored:
+            if _same(row, stored[row["record_id"]], RECORD_COLUMNS):
+                continue  # unchanged: not rewritten, its recorded_by/recorded_at kept
             conn.execute(text(
                 "UPDATE training_records SET organisation_code = :organisation_code, "
                 "reviewer_id = :reviewer_id, trainer_id = :trainer_id, "

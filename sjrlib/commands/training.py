@@ -115,7 +115,8 @@ def trainers_import(file: Path = typer.Argument(..., help="A CSV with columns tr
     session = _open(db)
     new, updated = _through(session, lambda: session.import_trainers(frame, source=file.name,
                                                                      rows=rows))
-    typer.echo(f"Trainers: {new} new, {updated} updated")
+    typer.echo(f"Trainers: {new} new, {updated} updated, {len(frame) - new - updated} "
+               "unchanged")
 
 
 @trainers_app.command("export")
@@ -167,7 +168,8 @@ def records_import(file: Path = typer.Argument(..., help="A CSV with columns rec
     session = _open(db)
     new, updated = _through(session, lambda: session.import_training_records(
         frame, source=file.name, rows=rows))
-    typer.echo(f"Training records: {new} new, {updated} updated")
+    typer.echo(f"Training records: {new} new, {updated} updated, "
+               f"{len(frame) - new - updated} unchanged")
 
 
 @records_app.command("export")

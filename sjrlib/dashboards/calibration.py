@@ -367,7 +367,8 @@ class CalibrationPage:
                                          + html.escape(str(exc)).replace("\n", "<br>"))
             return False
         self.import_message.value = (f"<b>Imported {html.escape(name)}</b>: {new} new, "
-                                     f"{updated} updated.")
+                                     f"{updated} updated, {len(frame) - new - updated} "
+                                     "unchanged.")
         self._show_directory(self.session.trainers())
         return True
 

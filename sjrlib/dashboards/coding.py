@@ -272,8 +272,8 @@ class Coder:
         mine = sum(1 for n in self.coded_here.values() if n)
         position = ""
         if self.review_id is not None and self.review_id in self.queue:
-            position = (f" · showing review {self.queue.index(self.review_id) + 1} of "
-                        f"{len(self.queue)} in the queue")
+            position = (f" · showing review {self.queue.index(self.review_id) + 1:,} of "
+                        f"{len(self.queue):,} in the queue")
         self.progress.value = (
             f"<b>{done:,} of {total:,}</b> submitted reviews coded · {waiting:,} waiting"
             f"{position} · {mine} coded by you in this sitting")
