@@ -29,13 +29,17 @@ import pandas as pd
 __all__ = [
     "DisclosureRule",
     "FROM_SHOWN",
+    "PERCENT_PINNED",
     "PrintedElsewhere",
     "SUPPRESSED",
+    "charted_share",
     "count_range",
     "differencing_risk",
     "differencing_withheld",
     "interval_text",
+    "percent_not_shown",
     "published_rate",
+    "published_share",
     "protect_count",
     "protect_counts",
     "protect_rate",
@@ -895,3 +899,61 @@ def published_rate(
         if both >= 2:
             return shown, ci_text
     return shown, None
+
+
+# ------------------------------------------------- a percentage in a table and in a chart ----
+PERCENT_PINNED = ("A percentage is printed to whole numbers, or not at all, where one decimal "
+                  "would pin the counts within their rounding.")
+"""What a table's note says of its percentages under rounding (:func:`published_rate`: where
+even whole numbers would pin the counts, the table prints ``–``); a chart of the same counts
+says it of the points it does not draw (:func:`percent_not_shown`)."""
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def published_share(count: object, base: object, rule: DisclosureRule) -> float | str | None:
+    """The percentage of two *published* counts (rounded, ``0`` or the symbol) as a table
+    prints it: a float (printed to one decimal), a text already written (``"67%"``: whole
+    numbers only), the symbol, or None (the table prints ``–``).
+
+    Under an active rule this is :func:`published_rate` (from the printed counts, and not at
+    all where even whole numbers would pin them: 10 of 15, each rounded to 5, is printed
+    ``–``); under a rule that changes nothing, the exact share. The one test a table and a
+    chart of the same counts share: a chart draws the percentage only where this gives one
+    (:func:`charted_share`)."""
+    if _missing(count) or _missing(base):
+        return None
+    if rule.active:
+        return published_rate(count, base, rule)[0]
+    return 100 * int(count) / int(base) if int(base) else None  # type: ignore[call-overload]
+
+
+def charted_share(count: object, base: object, rule: DisclosureRule) -> float | None:
+    """The percentage a chart may draw of two published counts: ``100 * count / base`` where a
+    table of the same counts prints a percentage (:func:`published_share`: a number, or whole
+    numbers), None where the table prints ``–`` or the symbol (then the chart draws no point,
+    bar, label or interval for it, and says so: :func:`percent_not_shown`).
+
+    Examples
+    --------
+    >>> rule = DisclosureRule()  # 1-7 -> *, others rounded to the nearest 5
+    >>> round(charted_share(10, 60, rule), 2), charted_share(10, 15, rule)
+    (16.67, None)
+    >>> charted_share(10, 15, DisclosureRule.off()) == 100 * 10 / 15
+    True
+    """
+    shown = published_share(count, base, rule)
+    if shown is None or shown == rule.symbol:
+        return None
+    return 100 * float(count) / float(base)  # type: ignore[arg-type]
+
+
+def percent_not_shown(n: int, what: str) -> str:
+    """A chart's note on the ``n`` ``what`` ("month(s)", "problem type(s)") it draws no
+    percentage for because the table beside it prints it as ``–`` (:func:`charted_share`), in
+    the table's words (:data:`PERCENT_PINNED`)."""
+    why = PERCENT_PINNED[0].lower() + PERCENT_PINNED[1:].rstrip(".")
+    return (f"Not shown: {n} {what} whose percentage the table prints as – (disclosure "
+            f"control: {why}).")

@@ -457,13 +457,19 @@ def published_p_chart(published: pd.DataFrame, improvement: str, *,
 
     Centre lines and limits come from the published counts of the points shown; a hidden
     period keeps its place on the time axis with no value, no limits and ``judged`` False
-    (so it is neither plotted nor judged). ``rebase_from``: a month; the chart is rebased at
+    (so it is neither plotted nor judged). So does a period whose counts are printed but whose
+    percentage the chart's table prints as ``–`` (:func:`sjrlib.disclosure.charted_share`:
+    even whole numbers would pin the counts within their rounding, e.g. 10 of 15): the chart
+    does not draw a percentage its own table withholds; ``attrs["unplotted"]`` counts them
+    (``attrs["hidden"]`` the hidden ones). ``rebase_from``: a month; the chart is rebased at
     the first shown period starting then or later (none: not rebased, ``attrs["rebased"]``
     False). ``target`` is a proportion (0-1).
     """
     from sjrlib import spc
 
-    shown = published[~published["hidden"].to_numpy(bool)]
+    hidden = published["hidden"].to_numpy(bool)
+    unplotted = _percent_withheld(published)
+    shown = published[~(hidden | unplotted)]
     rebase = None
     if rebase_from is not None:
         after = [p for p, m in zip(shown.index, shown["first_month"], strict=True)
@@ -479,16 +485,34 @@ def published_p_chart(published: pd.DataFrame, improvement: str, *,
         carried = [c for c in ("rebase_group", "mean", "short_group_warning", "target",
                                "assurance", "improvement") if c in frame]
         frame[carried] = frame[carried].ffill().bfill()
-        hide = published["hidden"].to_numpy(bool)
+        hide = hidden | unplotted
         frame.loc[hide, "judged"] = False
         frame["judged"] = frame["judged"].astype(bool)
         frame.loc[hide, "point_type"] = "common_cause"
+        for column in ("numerator", "denominator"):  # printed in the chart's table
+            frame.loc[unplotted, column] = published.loc[unplotted, column].to_numpy()
         frame.attrs.update(attrs)
     frame.attrs.update(unit=published.attrs.get("unit", "month"),
                        controlled=published.attrs.get("controlled", False),
-                       hidden=int(published["hidden"].sum()), rebased=rebase is not None,
-                       published=published)
+                       hidden=int(published["hidden"].sum()), unplotted=int(unplotted.sum()),
+                       rebased=rebase is not None, published=published)
     return frame
+
+
+def _percent_withheld(published: pd.DataFrame) -> np.ndarray:
+    """Which periods of :func:`published_counts` show their counts but not their percentage:
+    the chart's table prints ``–`` for it (:func:`sjrlib.disclosure.charted_share`), so the
+    chart plots no point there. None on an uncontrolled chart (exact counts)."""
+    rule = published.attrs.get("rule")
+    out = np.zeros(len(published), dtype=bool)
+    if not published.attrs.get("controlled") or rule is None:
+        return out
+    from sjrlib.disclosure import charted_share
+
+    for i, (k, n, hidden) in enumerate(zip(published["numerator"], published["denominator"],
+                                           published["hidden"], strict=True)):
+        out[i] = not hidden and charted_share(k, n, rule) is None
+    return out
 
 
 def impact_chart(measure: Measure, counts: pd.DataFrame, change_month: str,

@@ -44,7 +44,7 @@ from matplotlib.textpath import text_to_path
 from matplotlib.ticker import ScalarFormatter
 
 from sjrlib import domain
-from sjrlib.disclosure import SUPPRESSED
+from sjrlib.disclosure import SUPPRESSED, DisclosureRule, charted_share, percent_not_shown
 from sjrlib.spc import SHORT_GROUP_THRESHOLD
 
 __all__ = [
@@ -350,7 +350,8 @@ def care_scores_by_phase(table: pd.DataFrame, *, title: str | None = None) -> Fi
 # --- problems in care -----------------------------------------------------------------------
 
 
-def problem_types(table: pd.DataFrame, *, title: str | None = None) -> Figure:
+def problem_types(table: pd.DataFrame, *, title: str | None = None,
+                  rule: DisclosureRule | None = None) -> Figure:
     """Horizontal bars: percentage of reviews recording each problem type, split by harm.
 
     Parameters
@@ -360,12 +361,19 @@ def problem_types(table: pd.DataFrame, *, title: str | None = None) -> Figure:
         ``label``, ``n_reviews``, ``harm_no``, ``harm_probably``, ``harm_yes``.
     title
         Replaces the default title.
+    rule
+        The disclosure rule of the table beside the chart (default: ``table.attrs["rule"]``,
+        which :func:`sjrlib.report.tables.protect_problem_frequency` sets; none: the counts
+        are exact). A problem type whose "% of reviews" that table prints as ``–``
+        (:func:`sjrlib.disclosure.charted_share`) gets no bar and no percentage, and a note
+        says so.
 
     Notes
     -----
     Each segment is ``100 * harm_<answer> / n_reviews``; a suppressed harm count draws nothing.
     """
     _one_group(table, ["problem_type"], "problem_types")
+    rule = rule if rule is not None else table.attrs.get("rule")
     n_reviews = _cases(table["n_reviews"])
     base_title = "Problems in care, and whether they led to harm"
     if n_reviews < MIN_CASES:
@@ -376,8 +384,16 @@ def problem_types(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     suppressed = 0
     segments: dict[str, list[tuple[int, float, float]]] = {h: [] for h in domain.HARM_VALUES}
     types = table["problem_type"].astype(str).tolist()
+    not_shown = 0
     for row, ptype in enumerate(order):
         cell = table.iloc[types.index(ptype)]
+        total = _number(cell["count"]) if "count" in cell else np.nan
+        if rule is not None and not np.isnan(total) and charted_share(
+                total, cell["n_reviews"], rule) is None:
+            # the table prints "–" for its percentage: no bar (its length is that percentage)
+            not_shown += 1
+            ax.text(0.3, row, "–", va="center", fontsize=_FONT - 1)
+            continue
         left = 0.0
         for harm in domain.HARM_VALUES:
             value = _number(cell[f"harm_{harm}"])
@@ -388,7 +404,6 @@ def problem_types(table: pd.DataFrame, *, title: str | None = None) -> Figure:
             if pct > 0:
                 segments[harm].append((row, left, pct))
             left += pct
-        total = _number(cell["count"]) if "count" in cell else np.nan
         total_pct = 100 * total / n_reviews if not np.isnan(total) else left
         shown = f"{total_pct:.1f}%" if 0 < total_pct < 1 else f"{total_pct:.0f}%"
         ax.text(left + 0.3, row, shown if not np.isnan(total) or "count" not in cell else "*",
@@ -413,7 +428,9 @@ def problem_types(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     handles = [Patch(color=HARM_COLOURS[h], label=f"Led to harm: {domain.label('harm', h)}")
                for h in domain.HARM_VALUES]
     ax.legend(handles=handles, loc="lower right", frameon=False, fontsize=_FONT - 1)
-    _footnote(fig, [_suppression_note(suppressed)] if suppressed else [])
+    _footnote(fig, ([_suppression_note(suppressed)] if suppressed else [])
+              + ([_wrap(percent_not_shown(not_shown, "problem type(s)"), 120)]
+                 if not_shown else []))
     return fig
 
 
@@ -475,7 +492,8 @@ def avoidability(table: pd.DataFrame, *, title: str | None = None) -> Figure:
 # --- Learning from Deaths -------------------------------------------------------------------
 
 
-def lfd_trend(table: pd.DataFrame, *, title: str | None = None) -> Figure:
+def lfd_trend(table: pd.DataFrame, *, title: str | None = None,
+              rule: DisclosureRule | None = None) -> Figure:
     """Learning from Deaths by period: deaths in scope, deaths reviewed, and deaths judged more
     likely than not due to problems in care (grouped bars).
 
@@ -486,7 +504,13 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None) -> Figure:
         ``period``, ``deaths_in_scope``, ``reviewed``, ``more_likely_than_not``.
     title
         Replaces the default title.
+    rule
+        The disclosure rule of the table printed beside the chart (default:
+        ``table.attrs["rule"]``; none: the counts are exact). A period whose "% of deaths
+        reviewed" that table prints as ``–`` (:func:`sjrlib.disclosure.charted_share`) gets
+        no percentage label, and a note says so.
     """
+    rule = rule if rule is not None else table.attrs.get("rule")
     if "organisation_code" in table.columns and table["organisation_code"].nunique() > 1:
         raise ValueError("lfd_trend draws one organisation at a time; filter the table first")
     _one_group(table, ["period"], "lfd_trend")
@@ -513,8 +537,12 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None) -> Figure:
                 edgecolor="white")
         for i in np.flatnonzero(~shown):
             top.text(x[i] + offset, 0, SUPPRESSED, ha="center", va="bottom", fontsize=_FONT)
+    not_shown = 0
     for i in range(len(periods)):
         if not np.isnan(deaths[i]) and not np.isnan(reviewed[i]) and deaths[i] > 0:
+            if rule is not None and charted_share(reviewed[i], deaths[i], rule) is None:
+                not_shown += 1  # the table prints "–" for it
+                continue
             top.text(x[i] + width / 2, reviewed[i], f"{100 * reviewed[i] / deaths[i]:.0f}%",
                      ha="center", va="bottom", fontsize=_FONT - 1)
     top.set_ylabel("Deaths", fontsize=_FONT)
@@ -538,7 +566,8 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     for ax in (top, bottom):
         ax.tick_params(axis="y", labelsize=_FONT)
         ax.spines[["top", "right"]].set_visible(False)
-    _footnote(fig, [_suppression_note(suppressed)] if suppressed else [])
+    _footnote(fig, ([_suppression_note(suppressed)] if suppressed else [])
+              + ([_wrap(percent_not_shown(not_shown, "period(s)"), 120)] if not_shown else []))
     return fig
 
 

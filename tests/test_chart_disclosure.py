@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from sjrlib import disclosure_check, measures
-from sjrlib.disclosure import DisclosureRule
+from sjrlib.disclosure import DisclosureRule, charted_share
 from sjrlib.report import tables
 from sjrlib.report.learning import CHART_DATA, PublishedChart
 from sjrlib.themes.codebook import shipped_codebook
@@ -90,6 +90,9 @@ def test_a_published_chart_plots_only_published_counts(rule, k, n):
         a, b = int(pub["numerator"]), int(pub["denominator"])
         for count in (a, b):  # a form control prints: 0, or above the threshold and rounded
             assert count == 0 or (count > rule.threshold and count % rule.rounding == 0)
+        if charted_share(a, b, rule) is None:  # its table prints "–": not plotted either
+            assert math.isnan(row["value"]) and math.isnan(row["upl"]) and not row["judged"]
+            continue
         assert row["value"] == pytest.approx(a / b)
     # whatever a reader gets off the limits is a published count, never 1 to threshold
     for got in _read_back(frame):
@@ -97,7 +100,10 @@ def test_a_published_chart_plots_only_published_counts(rule, k, n):
             assert not rule.is_small(got[0]) and not rule.is_small(got[1])
             assert got[0] % rule.rounding == 0 and got[1] % rule.rounding == 0
     # centre lines: sums of the published counts of the points shown, per rebase group
-    for _, group in frame[~published["hidden"].to_numpy(bool)].groupby("rebase_group"):
+    plotted = [not h and charted_share(a, b, rule) is not None for a, b, h in
+               zip(published["numerator"], published["denominator"], published["hidden"],
+                   strict=True)]
+    for _, group in frame[plotted].groupby("rebase_group"):
         rows = published.loc[group.index]
         assert group["mean"].iloc[0] == pytest.approx(rows["numerator"].sum()
                                                       / rows["denominator"].sum())
@@ -309,15 +315,16 @@ def test_skipping_sums_that_pin_nothing_changes_no_chart(monkeypatch):
 
 def test_a_published_charts_note_does_not_call_every_hidden_point_small():
     """Under disclosure control a point is hidden beside a small one (so that the year does not
-    give it back), and that one rests on 40 cases: its note says "fewer than 8 cases, or
-    withheld by disclosure control", not "based on fewer than 8 cases" of both."""
+    give it back), and that one rests on 60 cases: its note says "fewer than 8 cases, or
+    withheld by disclosure control", not "based on fewer than 8 cases" of both. (20 of 60,
+    printed 33%: 10 of 40 is printed "–", and since 2026-12-08 is not plotted either.)"""
     from sjrlib import measures, plots
     from sjrlib.disclosure import DisclosureRule
 
     months = [f"2024-{m:02d}" for m in range(4, 13)] + [f"2025-{m:02d}" for m in range(1, 4)]
-    k = [10] * 12
+    k = [20] * 12
     k[2] = 3
-    counts = pd.DataFrame({"numerator": k, "denominator": [40] * 12}, index=months)
+    counts = pd.DataFrame({"numerator": k, "denominator": [60] * 12}, index=months)
     published = measures.published_counts(counts, DisclosureRule(), period=(months[0],
                                                                             months[-1]))
     assert int(published["hidden"].sum()) == 2  # June's 3, and one beside it

@@ -33,8 +33,10 @@ from sjrlib.disclosure import (
     SUPPRESSED,
     DisclosureRule,
     differencing_risk,
+    percent_not_shown,
     protect_count,
     published_rate,
+    published_share,
 )
 from sjrlib.disclosure_check import (  # what the checker reads
     CHART_DATA,
@@ -212,7 +214,11 @@ class PublishedChart:
         if unit == "quarter":
             words.append("months are grouped into financial quarters, because more than a "
                          "third of the months had counts too small to show")
-        return "; ".join(words) + "."
+        text = "; ".join(words) + "."
+        unplotted = int(self.frame.attrs.get("unplotted", 0))
+        if unplotted:  # counts printed, percentage "–" in the table: no point, no limits
+            text += " " + percent_not_shown(unplotted, f"{unit}(s)")
+        return text
 
     def table(self) -> tables.ReportTable:
         """The values the chart plots, as a table."""
@@ -227,8 +233,9 @@ class PublishedChart:
                                         pct: self.rule.symbol}
                     continue
                 k, n = int(row["numerator"]), int(row["denominator"])
-                value, _ = published_rate(k, n, self.rule, exact=100 * k / n)
-                rows[str(label)] = {self.base: n, self.what: k, pct: value}
+                # the test the chart's points pass too (measures.published_p_chart)
+                rows[str(label)] = {self.base: n, self.what: k,
+                                    pct: published_share(k, n, self.rule)}
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=[self.base, self.what, pct],
                                        dtype=object)
         note = " ".join(x for x in (

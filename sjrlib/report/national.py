@@ -993,7 +993,7 @@ class NationalReport(FormQuestionSections):
                                          "Scotland, and the share of deaths reviewed it "
                                          "labels."),
             formats={"% of deaths reviewed": "percent"}, index_name="Quarter of death")
-        return ChartWithData(Chart(plots.lfd_trend(figures)), table)
+        return ChartWithData(Chart(plots.lfd_trend(figures, rule=self.rule)), table)
 
     @cached_property
     def _trend(self):

@@ -26,12 +26,16 @@ import pandas as pd
 from sjrlib import domain
 from sjrlib.disclosure import (
     FROM_SHOWN,
+    PERCENT_PINNED,
     DisclosureRule,
     PrintedElsewhere,
+    charted_share,
     count_range,
+    percent_not_shown,
     protect_count,
     protect_counts,
     published_rate,
+    published_share,
     suppression_mask,
 )
 
@@ -444,15 +448,6 @@ def _lfd_among(raw: pd.DataFrame, exceeds: set[tuple[str, str]]) -> list[tuple]:
     return out
 
 
-def published_share(count: object, base: object, rule: DisclosureRule):
-    """A percentage of two *published* counts as a table prints it (float, text or None)."""
-    if count is None or base is None:
-        return None
-    if rule.active:
-        return published_rate(count, base, rule)[0]
-    return 100 * int(count) / int(base) if int(base) else None
-
-
 def _feed_gaps(quarters: pd.DataFrame, labels: pd.Series) -> dict[str, str]:
     """``{quarter label: "2024-05"}`` for quarters whose deaths feed lacks a month."""
     out = {}
@@ -504,8 +499,7 @@ def _note(rule: DisclosureRule, text: str = "") -> str:
     if rule.active:
         parts.append(rule.describe())
         if rule.rounding > 1:
-            parts.append(FROM_SHOWN + " A percentage is printed to whole numbers, or not at "
-                         "all, where one decimal would pin the counts within their rounding.")
+            parts.append(f"{FROM_SHOWN} {PERCENT_PINNED}")
     return " ".join(parts)
 
 
@@ -953,6 +947,7 @@ def protect_problem_frequency(frequency: pd.DataFrame, rule: DisclosureRule, *,
         for column in ("ci_lower", "ci_upper"):
             if column in out:
                 out[column] = np.nan
+    out.attrs["rule"] = rule  # sjrlib.plots.problem_types: no bar where the table prints "–"
     return out
 
 
@@ -961,7 +956,10 @@ class ScoreBars:
 
     Built from a protected distribution (:func:`protect_distribution`). A phase with any
     withheld count gets no bar at all: a bar drawn without that segment would stop short of
-    100% by exactly the withheld share. Each row says how many reviews scored the phase
+    100% by exactly the withheld share. Nor does a phase whose % poor or very poor care the
+    care-score table beside it prints as ``–`` (:func:`care_score_table`: of the printed
+    scores 1 and 2 over the printed total, :func:`sjrlib.disclosure.charted_share`): its
+    segments of scores 1 and 2 would draw it. Each row says how many reviews scored the phase
     (protected too). Prints in colour (``print-color-adjust: exact``).
     """
 
@@ -975,6 +973,7 @@ class ScoreBars:
 
         rows = []
         withheld = 0
+        pinned = 0
         for phase in domain.PHASES:
             part = self.protected[self.protected["phase"].astype(str) == phase]
             if part.empty:
@@ -991,6 +990,14 @@ class ScoreBars:
                 withheld += 1
                 segments.append('<span class="sjr-bar-empty">not shown: some scores were '
                                 f"given in 1 to {self.rule.threshold} reviews</span>")
+            elif charted_share(shown_sum([c for sc, c in zip(cells["score"], cells["count"],
+                                                              strict=True)
+                                          if int(sc) in domain.CARE_SCORES[:2]], self.rule),
+                               n, self.rule) is None:
+                # the table prints "–" for the phase's % poor or very poor care (scores 1-2)
+                pinned += 1
+                segments.append('<span class="sjr-bar-empty">not shown: the table prints – '
+                                "for its % poor or very poor care</span>")
             else:
                 for row in cells.itertuples():
                     pct = row.percent
@@ -1013,6 +1020,9 @@ class ScoreBars:
         note = ('<p class="sjr-note">A phase with a care score given in 1 to '
                 f"{self.rule.threshold} reviews has no bar (disclosure control): the part left "
                 "out would give that small number back.</p>" if withheld else "")
+        if pinned:
+            note += (f'<p class="sjr-note">'
+                     f"{html.escape(percent_not_shown(pinned, 'phase(s)'))}</p>")
         return (f'<div class="sjr-bars" role="img" aria-label="{html.escape(self.title)}">'
                 f'<div class="sjr-bars-title">{html.escape(self.title)}</div>{"".join(rows)}'
                 f'<div class="sjr-legend">{legend}</div></div>{note}')
