@@ -447,8 +447,7 @@ def upsert_records(conn: Connection, frame: pd.DataFrame, *, by: str) -> tuple[i
         names, bound = _params(ids, "r")
         stored = {r["record_id"]: {**r, "refresher_dates": json.loads(r["refresher_dates"])}
                   for r in conn.execute(text(
-                      "SELECT record_id, organisation_code, reviewer_id, trainer_id, "
-                      "trained_on, session, refresher_dates FROM training_records WHERE "
+                      f"SELECT {', '.join(RECORD_COLUMNS)} FROM training_records WHERE "
                       f"record_id IN ({names})"), bound).mappings()}
     inserted = updated = 0
     now = dt.datetime.now(dt.UTC)

@@ -88,10 +88,10 @@ def _sqlite_file(url: str) -> Path | None:
     another database."""
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite") or not parsed.database:
-        return None
-    return Path(parsed.database)
+    from data_access.database import sqlite_file
+
+    database = sqlite_file(make_url(url))
+    return Path(database) if database else None
 
 
 def _shown(url: str) -> str:

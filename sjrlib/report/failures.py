@@ -37,15 +37,15 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _KERNEL_FRAME = re.compile(r'File "?(?P<path>[^"\n]+?)"?(?::(?P<a>\d+), in |, line (?P<b>\d+))')
 
 
+_FREE_SPACE = ("Free some space and run it again: reports already written are kept, and the "
+               "next run renders only what is missing.")
+_MAY_WRITE = ("Give the report folder write permission (or choose another with --out) and run "
+              "it again.")
 _MACHINE_FAULTS = {
-    errno.ENOSPC: ("the disk is full", "Free some space and run it again: reports already "
-                   "written are kept, and the next run renders only what is missing."),
-    errno.EDQUOT: ("the disk quota is used up", "Free some space and run it again: reports "
-                   "already written are kept, and the next run renders only what is missing."),
-    errno.EACCES: ("permission denied", "Give the report folder write permission (or choose "
-                   "another with --out) and run it again."),
-    errno.EPERM: ("operation not permitted", "Give the report folder write permission (or "
-                  "choose another with --out) and run it again."),
+    errno.ENOSPC: ("the disk is full", _FREE_SPACE),
+    errno.EDQUOT: ("the disk quota is used up", _FREE_SPACE),
+    errno.EACCES: ("permission denied", _MAY_WRITE),
+    errno.EPERM: ("operation not permitted", _MAY_WRITE),
     errno.EROFS: ("the filesystem is read-only", "Choose a writable folder with --out and run "
                   "it again."),
 }

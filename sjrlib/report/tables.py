@@ -968,6 +968,13 @@ class ScoreBars:
         self.rule = rule
         self.title = title
 
+    def _shown_poor(self, cells: pd.DataFrame) -> object:
+        """A phase's poor or very poor care (scores 1 and 2) as a reader adds up its printed
+        cells (:func:`shown_sum`), as :func:`care_score_table` takes it for its percentage."""
+        poor = [count for score, count in zip(cells["score"], cells["count"], strict=True)
+                if int(score) in domain.CARE_SCORES[:2]]
+        return shown_sum(poor, self.rule)
+
     def _repr_html_(self) -> str:
         from sjrlib.plots import CARE_SCORE_COLOURS
 
@@ -990,10 +997,7 @@ class ScoreBars:
                 withheld += 1
                 segments.append('<span class="sjr-bar-empty">not shown: some scores were '
                                 f"given in 1 to {self.rule.threshold} reviews</span>")
-            elif charted_share(shown_sum([c for sc, c in zip(cells["score"], cells["count"],
-                                                              strict=True)
-                                          if int(sc) in domain.CARE_SCORES[:2]], self.rule),
-                               n, self.rule) is None:
+            elif charted_share(self._shown_poor(cells), n, self.rule) is None:
                 # the table prints "–" for the phase's % poor or very poor care (scores 1-2)
                 pinned += 1
                 segments.append('<span class="sjr-bar-empty">not shown: the table prints – '
