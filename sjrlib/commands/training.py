@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from sjrlib.commands.common import open_cli_session, run_call
+from sjrlib.commands.common import open_cli_session, require_file, run_call
 from sjrlib.rules import uk_today
 
 training_app = typer.Typer(help="Training and calibrating reviewers: trainers, training "
@@ -59,9 +59,11 @@ def _through(session, call):
 
 def _read_file(path: Path) -> tuple[pd.DataFrame, list[int]]:
     """The rows of a trainers or records file and their spreadsheet row numbers (header = row
-    1), read as every import is (:func:`data_access.training.read_training_file`)."""
+    1), read as every import is (:func:`data_access.training.read_training_file`); a file not
+    there is said as ``sjr import`` says it (:func:`~sjrlib.commands.common.require_file`)."""
     from data_access.training import TrainingDataError, read_training_file
 
+    require_file(path, "a file to import", "nothing was imported")
     try:
         return read_training_file(path)
     except TrainingDataError as exc:
@@ -208,6 +210,7 @@ def cases_import(file: Path = typer.Argument(..., help="A YAML file of fictional
     calibration answer may name), read through the governed session (audited)."""
     from data_access.training import load_case_file
 
+    require_file(file, "a file to import", "nothing was imported")
     session = _open(db)
 
     def read_and_import() -> tuple[int, int]:
