@@ -151,13 +151,22 @@ def _summary(batch) -> None:
     # organisation-audience pages are never linked from the index (public pages only)
     internal = [batch.pages[r.name] for r in ok
                 if r.name.endswith("(organisation)") and r.name in batch.pages]
+    # A run of internal pages only (a lead's `trust CODE --audience organisation`) is told to
+    # open them, not the index, which cannot lead to them.
+    only_internal = bool(batch.results) and all(r.name.endswith("(organisation)")
+                                                for r in batch.results)
     if 0 < len(internal) <= 8:
         for page in internal:
-            typer.echo(f"For internal governance (not linked from the index): {page.resolve()}")
+            typer.echo(f"Open {page.resolve()} (for internal governance; not linked from the "
+                       "index)" if only_internal else
+                       f"For internal governance (not linked from the index): {page.resolve()}")
     elif internal:
-        typer.echo(f"For internal governance (not linked from the index): {len(internal)} "
-                   f"reports in {internal[0].parent.resolve()}")
-    if batch.index is not None:
+        where = internal[0].parent.resolve()
+        typer.echo(f"Open {where}: {len(internal)} reports for internal governance (not linked "
+                   "from the index)" if only_internal else
+                   f"For internal governance (not linked from the index): {len(internal)} "
+                   f"reports in {where}")
+    if batch.index is not None and not only_internal:
         typer.echo(f"Open {batch.index.resolve()}")
 
 
