@@ -508,8 +508,12 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None,
         The disclosure rule of the table printed beside the chart (default:
         ``table.attrs["rule"]``; none: the counts are exact). A period whose "% of deaths
         reviewed" that table prints as ``–`` (:func:`sjrlib.disclosure.charted_share`) gets
-        no percentage label, and a note says so.
+        no percentage label, and a note says so. So does a period with more deaths reviewed
+        than deaths in scope (a feed or coding error), which the table prints as
+        :data:`sjrlib.report.tables.EXCEEDS`, not as a percentage over 100.
     """
+    from sjrlib.report.tables import EXCEEDS
+
     rule = rule if rule is not None else table.attrs.get("rule")
     if "organisation_code" in table.columns and table["organisation_code"].nunique() > 1:
         raise ValueError("lfd_trend draws one organisation at a time; filter the table first")
@@ -537,9 +541,12 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None,
                 edgecolor="white")
         for i in np.flatnonzero(~shown):
             top.text(x[i] + offset, 0, SUPPRESSED, ha="center", va="bottom", fontsize=_FONT)
-    not_shown = 0
+    not_shown = exceeds = 0
     for i in range(len(periods)):
         if not np.isnan(deaths[i]) and not np.isnan(reviewed[i]) and deaths[i] > 0:
+            if reviewed[i] > deaths[i]:
+                exceeds += 1  # the table prints EXCEEDS, no percentage
+                continue
             if rule is not None and charted_share(reviewed[i], deaths[i], rule) is None:
                 not_shown += 1  # the table prints "–" for it
                 continue
@@ -567,7 +574,9 @@ def lfd_trend(table: pd.DataFrame, *, title: str | None = None,
         ax.tick_params(axis="y", labelsize=_FONT)
         ax.spines[["top", "right"]].set_visible(False)
     _footnote(fig, ([_suppression_note(suppressed)] if suppressed else [])
-              + ([_wrap(percent_not_shown(not_shown, "period(s)"), 120)] if not_shown else []))
+              + ([_wrap(percent_not_shown(not_shown, "period(s)"), 120)] if not_shown else [])
+              + ([_wrap(f"No % reviewed: {exceeds} period(s) the table prints as \"{EXCEEDS}\" "
+                        "(a feed or coding error).", 120)] if exceeds else []))
     return fig
 
 

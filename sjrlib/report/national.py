@@ -977,6 +977,8 @@ class NationalReport(FormQuestionSections):
         def share(reviewed: object, deaths: object) -> object:
             # the chart's "% reviewed" label: of the counts drawn, none where one is not
             counted = all(isinstance(v, (int, np.integer)) for v in (reviewed, deaths))
+            if counted and int(reviewed) > int(deaths):  # as the chart's note says
+                return tables.EXCEEDS
             return tables.published_share(reviewed, deaths, self.rule) if counted else None
 
         rows = {tables.quarter_label(str(r.period)): {
