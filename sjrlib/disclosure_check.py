@@ -656,6 +656,19 @@ class _Reader:
     pending_asked: dict = field(default_factory=dict)
     exceeds: set = field(default_factory=set)
     ld_reason_same: set = field(default_factory=set)
+    printed: dict = field(default_factory=dict)
+    """What each page prints for a count, by (page's file, key). One organisation's public page
+    and its organisation-audience page declare the same counts (the same true figures, exact on
+    one, rounded on the other): a statement of a page about its printed counts (a percentage
+    "computed from the rounded counts shown") is read against that page's text, not the other's.
+    """
+
+    def shown(self, page: _Page, key: tuple, *, raw: bool = False) -> str:
+        """The text ``page`` prints for the count ``key`` (``raw``: as printed, else without
+        thousands separators)."""
+        text = self.printed.get((page.path, key))
+        text = self.problem.vars[key].shown if text is None else text
+        return text if raw else text.replace(",", "")
 
     def where(self, page: _Page, table: PublishedTable, row: str, column: str) -> str:
         return f"{page.name} | {table.caption[:60]} | {_norm(row)} | {column}"
@@ -664,8 +677,13 @@ class _Reader:
         text = table.cell(row, column)
         if text is None:
             return None
-        return self.problem.count(key, text, threshold=rule[0], rounding=rule[1],
-                                  where=self.where(page, table, row, column))
+        return self._count(page, key, text, rule, self.where(page, table, row, column))
+
+    def _count(self, page, key, text, rule, where):
+        key = self.problem.count(key, text, threshold=rule[0], rounding=rule[1], where=where)
+        if key is not None:
+            self.printed[(page.path, key)] = text
+        return key
 
     def ratio(self, page, table, num, base, row, column, ci_column=None, rule=(0, 1),
               parts: Sequence[tuple] = ()):
@@ -680,8 +698,8 @@ class _Reader:
         ci = table.cell(row, ci_column) if ci_column else None
         how = f"{column} beside its counts ({page.name}, {_norm(row)})"
         if parts and FROM_SHOWN in table.note and not table.values:
-            shown = [self.problem.vars[k].shown.replace(",", "") for k in parts]
-            b = self.problem.vars[base].shown.replace(",", "") if base else ""
+            shown = [self.shown(page, k) for k in parts]
+            b = self.shown(page, base) if base else ""
             parsed = _percent_text(text)
             if parsed is None:
                 return  # no percentage printed (a part withheld): nothing to read
@@ -694,26 +712,26 @@ class _Reader:
             if not isinstance(stored, (int, float)):
                 return
             if FROM_SHOWN in table.note and self._consistent(
-                    num, base, f"{100 * float(stored):.1f}%") and \
+                    page, num, base, f"{100 * float(stored):.1f}%") and \
                     round(100 * float(stored), 1) == round(100 * float(stored), 6):
                 return  # stored as printed, from the printed counts: nothing new
             self.problem.add_stored_ratio(num, base, float(stored), how)
             return
-        if FROM_SHOWN in table.note and self._consistent(num, base, text):
-            hidden = self._rounded_numerator(num, base, text, rule)
+        if FROM_SHOWN in table.note and self._consistent(page, num, base, text):
+            hidden = self._rounded_numerator(page, num, base, text, rule)
             if hidden is not None:  # the percentage prints a count the table does not
                 self.problem._narrow(self.problem.vars[num], hidden[0], hidden[1], how)
             return  # otherwise a faithful statement about the printed counts: nothing new
         self.problem.add_ratio(num, base, text, ci, how=how)
 
-    def _rounded_numerator(self, num, base, text, rule) -> tuple[int, int] | None:
+    def _rounded_numerator(self, page, num, base, text, rule) -> tuple[int, int] | None:
         """A numerator that is not printed (scores 1 and 2 together), read back from a
         percentage of the printed base: the rounded counts that fit, widened by rounding."""
         v = self.problem.vars[num]
         if not v.aux:
             return None
         parsed = _percent_text(text)
-        b = self.problem.vars[base].shown.replace(",", "")
+        b = self.shown(page, base)
         if parsed is None or not b.isdigit() or int(b) == 0 or rule[1] <= 1:
             return None
         value, decimals = parsed
@@ -724,15 +742,15 @@ class _Reader:
         ranges = [count_range(str(r), rule[0], rule[1]) for r in fits]
         return min(r[0] for r in ranges), max(r[1] for r in ranges)
 
-    def _consistent(self, num, base, text) -> bool:
+    def _consistent(self, page, num, base, text) -> bool:
         parsed = _percent_text(text)
         if parsed is None or num is None or base is None:
             return True
-        a, b = self.problem.vars[num].shown, self.problem.vars[base].shown
+        a, b = self.shown(page, num), self.shown(page, base)
         if not a:  # a numerator the table does not print: read back by _rounded_numerator
             return True
         try:
-            a_i, b_i = int(a.replace(",", "")), int(b.replace(",", ""))
+            a_i, b_i = int(a), int(b)
         except ValueError:  # a sum of cells or a hidden one: the statement cannot be checked
             return True
         return b_i > 0 and f"{100 * a_i / b_i:.{parsed[1]}f}" == f"{parsed[0]:.{parsed[1]}f}"
@@ -745,12 +763,12 @@ class _Reader:
         rule = _rule(page.text)
         for name, pct, n in _HEADLINE.findall(" ".join(page.text.split())):
             row = name.removesuffix(" together")
-            base = self.problem.count(("nation", "poor_n", row), n, threshold=rule[0],
-                                      rounding=rule[1], where=f"{page.name}, headline")
+            base = self._count(page, ("nation", "poor_n", row), n, rule,
+                               f"{page.name}, headline")
             poor = self.problem.unknown(("nation", "poor", row), f"{page.name}, headline")
             if base is None:
                 continue
-            fits = self._rounded_numerator(poor, base, f"{pct}%", rule)
+            fits = self._rounded_numerator(page, poor, base, f"{pct}%", rule)
             if fits is not None:
                 self.problem._narrow(self.problem.vars[poor], fits[0], fits[1],
                                      f"the headline's percentage of {row}'s reviews")
@@ -1199,15 +1217,14 @@ class _Reader:
         """A count printed as disclosure control never prints it: recovered as printed."""
         if key is None:
             return
-        v = self.problem.vars[key]
-        text = v.shown.strip().replace(",", "")
+        text = self.shown(page, key).strip()
         threshold, rounding = rule
         if not text.isdigit() or int(text) == 0 or (threshold == 0 and rounding <= 1):
             return
         value = int(text)
         if value <= threshold or value % rounding:
             self.published_form_findings.append(Finding(
-                self.where(page, table, row, column), v.shown, value,
+                self.where(page, table, row, column), self.shown(page, key, raw=True), value,
                 "printed as disclosure control never prints a count: the exact count", key))
 
     def nations(self, page, table, rule):
