@@ -3,7 +3,8 @@
 
 Every function returns a :class:`matplotlib.figure.Figure`. Rules they all follow:
 
-- **No chart on fewer than 8 cases** (``MIN_CASES``, the disclosure rule of
+- **No chart on fewer than 8 cases** (``MIN_CASES``, which is
+  :data:`sjrlib.stats.descriptive.MIN_CASES_FOR_INTERVAL`, the rule of
   ``shared/spec/privacy-and-disclosure.md``): the figure then holds only a sentence saying so,
   e.g. "Fewer than 8 reviews: chart not shown", and :func:`chart_withheld` returns that sentence.
 - **Suppressed cells draw no bar**: a count that is the disclosure symbol ``"*"`` (see
@@ -46,6 +47,7 @@ from matplotlib.ticker import ScalarFormatter
 from sjrlib import domain
 from sjrlib.disclosure import SUPPRESSED, DisclosureRule, charted_share, percent_not_shown
 from sjrlib.spc import SHORT_GROUP_THRESHOLD
+from sjrlib.stats.descriptive import MIN_CASES_FOR_INTERVAL
 
 __all__ = [
     "CARE_SCORE_COLOURS",
@@ -61,8 +63,10 @@ __all__ = [
     "spc_chart",
 ]
 
-MIN_CASES = 8
-"""No chart (and no percentage) is drawn on fewer cases than this."""
+MIN_CASES = MIN_CASES_FOR_INTERVAL
+"""No chart (and no percentage) is drawn on fewer cases than this: the project's one "fewer
+than 8 cases" rule (:data:`sjrlib.stats.descriptive.MIN_CASES_FOR_INTERVAL`), so that the
+charts' wording and the tables' rule cannot drift apart."""
 
 NHS_COLOURS: dict[str, str] = {
     "blue": "#005EB8",

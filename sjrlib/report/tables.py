@@ -38,6 +38,7 @@ from sjrlib.disclosure import (
     published_share,
     suppression_mask,
 )
+from sjrlib.stats.descriptive import MIN_CASES_FOR_INTERVAL
 
 __all__ = [
     "DIFFERENCING_NOTE",
@@ -686,7 +687,8 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
     protected["% poor or very poor care"] = pct
     if clustered is None:
         protected["95% confidence interval"] = ci
-        how = "Intervals are Wilson score intervals, not shown on fewer than 8 reviews."
+        how = ("Intervals are Wilson score intervals, not shown on fewer than "
+               f"{_MIN_INTERVAL} reviews.")
     else:
         protected[f"{1 - alpha:.0%} CI, clustered by organisation"] = ci
         protected["Design effect"] = deffs
@@ -701,8 +703,9 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
     )
 
 
-_MIN_INTERVAL = 8
-"""No interval on fewer cases (shared/spec/privacy-and-disclosure.md)."""
+_MIN_INTERVAL = MIN_CASES_FOR_INTERVAL
+"""No interval on fewer cases (shared/spec/privacy-and-disclosure.md; the project's one
+constant, :data:`sjrlib.stats.descriptive.MIN_CASES_FOR_INTERVAL`)."""
 
 
 def _interval(row, n: int) -> tuple[float, float] | None:
