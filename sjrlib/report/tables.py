@@ -687,8 +687,7 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
     protected["% poor or very poor care"] = pct
     if clustered is None:
         protected["95% confidence interval"] = ci
-        how = ("Intervals are Wilson score intervals, not shown on fewer than "
-               f"{_MIN_INTERVAL} reviews.")
+        how = WILSON_NOTE
     else:
         protected[f"{1 - alpha:.0%} CI, clustered by organisation"] = ci
         protected["Design effect"] = deffs
@@ -706,6 +705,10 @@ def care_score_table(distribution: pd.DataFrame, poor: Mapping[str, pd.DataFrame
 _MIN_INTERVAL = MIN_CASES_FOR_INTERVAL
 """No interval on fewer cases (shared/spec/privacy-and-disclosure.md; the project's one
 constant, :data:`sjrlib.stats.descriptive.MIN_CASES_FOR_INTERVAL`)."""
+WILSON_NOTE = ("Intervals are Wilson score intervals, not shown on fewer than "
+               f"{_MIN_INTERVAL} reviews.")
+"""What a table of Wilson intervals says of the ``–`` where an interval is withheld (in every
+audience, the organisation's own exact counts included)."""
 
 
 def _interval(row, n: int) -> tuple[float, float] | None:

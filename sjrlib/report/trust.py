@@ -508,7 +508,8 @@ class TrustReport(FormQuestionSections):
             poor, "review_reason", domain.labels("review_reason"), self.rule,
             caption="Reasons for review, and poor or very poor overall care by reason",
             index_name="Reason for review",
-            note="A review may have several reasons, so rows add up to more than all reviews."
+            note="A review may have several reasons, so rows add up to more than all reviews. "
+                 + tables.WILSON_NOTE
                  + (f" {LD_REASON_SHOWN} (* when withheld there)." if same else ""),
             alpha=self.alpha, elsewhere=elsewhere,
         )
