@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from sjrlib.commands.common import open_cli_session, run_call
+from sjrlib.commands.common import open_cli_session, require_file, run_call
 
 actions_app = typer.Typer(help="The action register: actions taken on the learning from "
                           "reviews, their owners, dates, status and measure.",
@@ -176,6 +176,7 @@ def import_(
     """Record and update your organisation's actions from a file, all or nothing (leads)."""
     from data_access.actions import read_actions
 
+    require_file(file, "a register file", "nothing was imported")
     try:
         frame, rows = read_actions(file)
     except ValueError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from sjrlib.commands.common import open_cli_session, run_call
+from sjrlib.commands.common import open_cli_session, require_file, run_call
 
 themes_app = typer.Typer(help="Themes: the codebook, training and suggestions.",
                          no_args_is_help=True)
@@ -24,10 +24,13 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _codebook(path: Path | None):
-    """The codebook of a file (``None``: the shipped one), or one line naming every problem."""
+def _codebook(path: Path | None, nothing: str = "nothing was read"):
+    """The codebook of a file (``None``: the shipped one), or one line naming every problem
+    (a file not there: where it was looked for, as ``sjr import`` says it)."""
     from sjrlib.themes.codebook import CodebookError, load_codebook, shipped_codebook
 
+    if path is not None:
+        require_file(path, "a codebook file", nothing)
     try:
         return load_codebook(path) if path is not None else shipped_codebook()
     except CodebookError as exc:
@@ -151,7 +154,7 @@ def codebook_check(file: Path = typer.Argument(..., help="A codebook file (.yaml
                    ) -> None:
     """Check a codebook file before importing it: version, ids, labels, examples. Every
     problem is listed, by row and column (CSV) or theme and field (YAML)."""
-    codebook = _codebook(file)
+    codebook = _codebook(file, "nothing was checked")
     typer.echo(f"{file.name}: codebook {codebook.version} is valid "
                f"({len(codebook.active)} active, "
                f"{len(codebook.themes) - len(codebook.active)} retired)")
@@ -183,6 +186,7 @@ def codebook_import(
     """
     from sjrlib.themes.codebook import CodebookError, load_codebook
 
+    require_file(file, "a codebook file", "nothing was stored")
     try:
         codebook = load_codebook(file)
     except CodebookError as exc:
@@ -236,6 +240,9 @@ def train(
     from sjrlib.themes.model import model_path, save_model, train_model
     from sjrlib.themes.suggest import use_model
 
+    for given in (codes, codebook_file):
+        if given is not None:
+            require_file(given, "a file to read", "no model was trained")
     codebook = _codebook(codebook_file)
     human = []
     if from_store:
