@@ -237,9 +237,12 @@ def _suppression_note(n: int) -> str:
     """The footnote of a chart with ``n`` withheld counts. A ``*`` is not always a small count:
     a second cell is withheld beside a small one so that the total does not give it back, and
     the national tables withhold counts that would narrow an organisation's own ``*``; "fewer
-    than 8" for all of them would tell a reader something false about those."""
-    return (f"{n} suppressed value{'s' if n != 1 else ''} ({SUPPRESSED}: fewer than {MIN_CASES} "
-            "cases, or withheld with one by disclosure control): no bar drawn.")
+    than 8" for all of them would tell a reader something false about those. Nor is the small
+    count's limit this module's ``MIN_CASES``: it is the table's rule's threshold (1 to 7 by
+    default, 1 to 4 under the older practice of suppressing under 5), which the table's own
+    note states, and which the chart does not get."""
+    return (f"{n} suppressed value{'s' if n != 1 else ''} ({SUPPRESSED}: a small count, or one "
+            "withheld with it by disclosure control; see the table's note): no bar drawn.")
 
 
 # --- care scores ----------------------------------------------------------------------------
