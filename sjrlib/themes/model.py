@@ -262,7 +262,15 @@ def train_model(human: Sequence[CodedStatement] = (), *, codebook: Codebook | No
         raise ValueError(f"no training statement for theme(s) {', '.join(missing)}; add examples "
                          "to the codebook")
     pipeline = _pipeline(themes, {k: v for k, v in lexicon().items() if k in active})
-    pipeline.fit([s.text for s in statements], y)
+    # One BLAS/OpenMP thread: OpenBLAS starts one per core and its threads wait for each other
+    # (spinning) whenever another process holds a core, as every kernel of a shared server
+    # does. The model is the same; on two busy cores a training of the test store's codes
+    # took 169 s with the default threads and about 2 s with one (2026-12-07), and even on an
+    # idle machine one thread is not slower (these matrices are small).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        pipeline.fit([s.text for s in statements], y)
     # The fingerprint names the seed (not the people's codes nor the codebook): a kept model whose
     # seed or scikit-learn differ from this installation's is trained again.
     import sklearn
