@@ -17,12 +17,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _fast_fixtures_h77 import one_click_command  # noqa: F401  (fixture)
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from data_access import audit, store
 from sjrlib import domain, io
 from sjrlib.cli import app
+
+# Some 260 invokes of `sjr` below: typer builds its click command once, not on each
+# (tests/_fast_fixtures_h77.py)
+pytestmark = pytest.mark.usefixtures("one_click_command")
 
 NO_DATA = {
     "check-text": "screens text given on the command line; no store",
