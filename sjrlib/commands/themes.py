@@ -240,10 +240,9 @@ def train(
     from sjrlib.themes.model import model_path, save_model, train_model
     from sjrlib.themes.suggest import use_model
 
-    for given in (codes, codebook_file):
-        if given is not None:
-            require_file(given, "a file to read", "no model was trained")
-    codebook = _codebook(codebook_file)
+    if codes is not None:
+        require_file(codes, "a file to read", "no model was trained")
+    codebook = _codebook(codebook_file, "no model was trained")
     human = []
     if from_store:
         from sjrlib.themes.model import statements_from_codes

@@ -264,9 +264,10 @@ def train_model(human: Sequence[CodedStatement] = (), *, codebook: Codebook | No
     pipeline = _pipeline(themes, {k: v for k, v in lexicon().items() if k in active})
     # One BLAS/OpenMP thread: OpenBLAS starts one per core and its threads wait for each other
     # (spinning) whenever another process holds a core, as every kernel of a shared server
-    # does. The model is the same; on two busy cores a training of the test store's codes
-    # took 169 s with the default threads and about 2 s with one (2026-12-07), and even on an
-    # idle machine one thread is not slower (these matrices are small).
+    # does. The model is the same; on two loaded cores a lead's training on the demo store
+    # (718 seed and 2,438 coded statements) took 34-51 s (25.5 CPU s) with the default threads
+    # and 6-8 s (4.8 CPU s) with one (2026-12-07); on an idle machine one thread is not slower
+    # (these matrices are small).
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
