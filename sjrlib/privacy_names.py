@@ -4,7 +4,9 @@ Names can only be guessed. Three rules, each anchored on something the bulk scre
 
 * **title**: ``Mr``, ``MRS``, ``dr``, ``Sister``... followed by a word: a capitalised word after a
   title written as a title (``Mr Smith``, ``Dr Nkemelu``), a word in capitals after a title in
-  capitals (``MR SMITH``), or any word on the name lists (``Mrs o'neill``, ``mr smith``);
+  capitals (``MR SMITH``), or any word on the name lists (``Mrs o'neill``, ``mr smith``); with
+  the capitalised word after it when that is on the lists, or when the first is a first name or
+  on no list (``Mrs Jane Smithson``, ``Sister Mary Okonkwo-Bello``; not ``Dr Patel Cardiology``);
 * **cue**: a relation or role (``daughter``, ``wife``, ``patient``, ``seen by``, ``NOK``,
   ``name:``...) followed by a first name, alone or with a surname (``Daughter Sarah``,
   ``patient Jane Doe``, ``NOK: KAREN WALKER``);
@@ -15,7 +17,11 @@ Names can only be guessed. Three rules, each anchored on something the bulk scre
 A name is not reported when it is followed by what makes it an eponym or an institution
 (``Parkinson's disease``, ``Charles Bonnet syndrome``, ``John Radcliffe Hospital``,
 ``Victoria Ward``), when it is a known eponym in the possessive (``Addison's``), or after
-``St``/``Queen``/``King`` (``St Thomas``, ``Queen Elizabeth``).
+``St``/``Queen``/``King`` (``St Thomas``, ``Queen Elizabeth``). After a title it is a person
+whatever follows (``Mr John Radcliffe``).
+
+Where two rules find parts of one name (``Mrs Jane`` by its title, ``Jane Smithson`` as a pair),
+it is one finding, masked whole.
 
 The name lists are the person-name lists of the Faker package (maintained, MIT licensed, shipped
 in the wheel: nothing is downloaded), for the English-speaking locales whose names appear in UK
@@ -206,7 +212,11 @@ def find_names(text: str) -> list[tuple[int, int]]:
                 or (upper and word.isupper())):
             continue
         end = m.end(2)
-        if more and _is_name(more) and more.lower() not in _NOT_NAMES:
+        if more and more.lower() not in _NOT_NAMES and more.lower() not in TITLES and (
+                _is_name(more) or (not _AFTER.fullmatch(more) and (
+                    word.lower() in first_names() or not _is_name(word)))):
+            # the surname after a title and a first name ("Mrs Jane Smithson", "Sister Mary
+            # Okonkwo-Bello"), on the lists or not; not after a surname ("Dr Patel Cardiology")
             end = m.end(3)
         spans.append((m.start(1), end))
     for m in _cue_names(text):
@@ -239,4 +249,12 @@ def find_names(text: str) -> list[tuple[int, int]]:
             continue
         if not _blocked(text, m.start(1), m.end(2), [first, second]):
             spans.append((m.start(1), m.end(2)))
-    return spans
+    # One span for one name found by two rules ("Mrs Jane" by its title and "Jane Smithson" as
+    # a pair): else the longer-ranked part alone is masked and the rest is written out.
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
