@@ -6,7 +6,8 @@ Names can only be guessed. Three rules, each anchored on something the bulk scre
   title written as a title (``Mr Smith``, ``Dr Nkemelu``), a word in capitals after a title in
   capitals (``MR SMITH``), or any word on the name lists (``Mrs o'neill``, ``mr smith``); with
   the capitalised word after it when that is on the lists, or when the first is a first name or
-  on no list (``Mrs Jane Smithson``, ``Sister Mary Okonkwo-Bello``; not ``Dr Patel Cardiology``);
+  on no list (``Mrs Jane Smithson``, ``Sister Mary Okonkwo-Bello``; not ``Dr Patel Cardiology``),
+  or a word on the lists after a name in lower case (``mr john smith``; not ``Dr Smith will``);
 * **cue**: a relation or role (``daughter``, ``wife``, ``patient``, ``seen by``, ``NOK``,
   ``name:``...) followed by a first name, alone or with a surname (``Daughter Sarah``,
   ``patient Jane Doe``, ``NOK: KAREN WALKER``);
@@ -113,7 +114,7 @@ _INITIAL = r"(?:[A-Z]\.?[ ]{1,2})?"
 # Lookaheads: "Mr. and Mrs. Patel" tries "Mr. and Mrs" and still finds "Mrs. Patel".
 _TITLE_RE = re.compile(
     rf"\b(?=(?i:({'|'.join(TITLES)}))\b\.?[ ]{{1,2}}{_INITIAL}([A-Za-z][A-Za-z'-]*[A-Za-z])"
-    rf"(?:[ ]{{1,2}}({_CAP}|{_UP}))?)"
+    rf"(?:[ ]{{1,2}}({_CAP}|{_UP}|[a-z][a-z'-]*[a-z]))?)"
 )
 # A cue is looked for before each capital that follows a separator (faster than a pattern of
 # every cue at every position); the name is then matched from that capital.
@@ -213,10 +214,13 @@ def find_names(text: str) -> list[tuple[int, int]]:
             continue
         end = m.end(2)
         if more and more.lower() not in _NOT_NAMES and more.lower() not in TITLES and (
-                _is_name(more) or (not _AFTER.fullmatch(more) and (
-                    word.lower() in first_names() or not _is_name(word)))):
+                (_is_name(more) and (more[0].isupper() or word.islower())) or (
+                    more[0].isupper() and not _AFTER.fullmatch(more) and (
+                        word.lower() in first_names() or not _is_name(word)))):
             # the surname after a title and a first name ("Mrs Jane Smithson", "Sister Mary
-            # Okonkwo-Bello"), on the lists or not; not after a surname ("Dr Patel Cardiology")
+            # Okonkwo-Bello"), on the lists or not; not after a surname ("Dr Patel Cardiology");
+            # in lower case only on the lists and after a word in lower case ("mr john smith",
+            # not "Dr Smith will")
             end = m.end(3)
         spans.append((m.start(1), end))
     for m in _cue_names(text):

@@ -18,6 +18,7 @@ WHOLE = [
     ("Mrs Jane Smithson was seen on the ward.", "Mrs Jane Smithson", "Smithson"),
     ("Discussed with Sister Mary Okonkwo-Bello.", "Sister Mary Okonkwo-Bello", "Okonkwo-Bello"),
     ("MRS JANE SMITHSON DISCHARGED", "MRS JANE SMITHSON", "SMITHSON"),
+    ("told mr john smith at the bedside", "mr john smith", "smith"),
     ("Handed over to Mr Xyvan Threlkeld at 22:00.", "Mr Xyvan Threlkeld", "Threlkeld"),
     # with a title it is a person, whatever follows (before: "Mr John", and "Radcliffe" shown)
     ("Letter from Mr John Radcliffe Hospital", "Mr John Radcliffe", "Radcliffe"),
@@ -54,6 +55,8 @@ def test_the_import_error_names_no_part_of_the_name(tmp_path):
 CONTROLS = [
     # a surname, then a word that is not: the word stays
     ("Dr Patel Cardiology reviewed", "Dr Patel"),
+    # a word in lower case after a capitalised name is not part of it
+    ("Dr Smith will review tomorrow", "Dr Smith"),
     # a ward after the name is not part of it
     ("Dr Smith Ward 5 review", "Dr Smith"),
     # two people, two findings
