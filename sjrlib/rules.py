@@ -732,6 +732,7 @@ class RuleId(StrEnum):
     COUNT_NON_NEGATIVE = "count_non_negative"
     LEARNING_DISABILITY_DEATHS_WITHIN_TOTAL = "learning_disability_deaths_within_total"
     ORGANISATION_MONTH_UNIQUE = "organisation_month_unique"
+    MONTH_NOT_IN_FUTURE = "month_not_in_future"
     ORGANISATION_CODE_FORMAT = "organisation_code_format"
     REGION_KNOWN = "region_known"
     ORGANISATION_CODE_UNIQUE = "organisation_code_unique"
@@ -1593,6 +1594,15 @@ def _death_rules() -> tuple[Rule, ...]:
                         "learning_disability_deaths is more than deaths_in_scope: deaths of "
                         "people with a learning disability are part of all deaths in scope")
 
+    def future(t: Table) -> Iterator[Violation]:
+        # A month that has not begun has no deaths yet: most often a mistyped year (2031-01
+        # for 2021-01), which would otherwise open a financial year of its own in every report.
+        this_month = t.today.strftime("%Y-%m")
+        bad = _mask(t.values["month"] > this_month)
+        yield Violation(RuleId.MONTH_NOT_IN_FUTURE, "month", bad,
+                        f"month is after this month ({this_month}): deaths are counted for "
+                        "months that have begun")
+
     return (
         _required_rule(DEATH_SPECS),
         *_type_rules(DEATH_SPECS, {c: (0, None) for c in ("deaths_in_scope",
@@ -1602,6 +1612,8 @@ def _death_rules() -> tuple[Rule, ...]:
                     None, "{column} must be 0 or more", "A negative count."),
         Rule(RuleId.LEARNING_DISABILITY_DEATHS_WITHIN_TOTAL, ("learning_disability_deaths",),
              "learning_disability_deaths exceeds deaths_in_scope.", within),
+        Rule(RuleId.MONTH_NOT_IN_FUTURE, ("month",), "month is after the current month.",
+             future),
         _unique_rule(RuleId.ORGANISATION_MONTH_UNIQUE, ("organisation_code", "month"),
                      "organisation_code / month"),
     )

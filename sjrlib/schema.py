@@ -395,15 +395,17 @@ def validate_deaths(
     source: str = "<frame>",
     known_organisations: Iterable[str] | pd.DataFrame | None = None,
     rows: Sequence[int] | None = None,
+    today: _dt.date | None = None,
 ) -> pd.DataFrame:
     """Validate the monthly deaths feed; return ``domain.DEATH_COLUMNS`` / ``DEATH_DTYPES``.
 
-    Rules: organisation known (when ``known_organisations`` is given), ``month`` ``YYYY-MM``,
-    counts whole numbers >= 0, ``learning_disability_deaths <= deaths_in_scope``,
-    (``organisation_code``, ``month``) unique. Raises :class:`ValidationFailed`.
+    Rules: organisation known (when ``known_organisations`` is given), ``month`` ``YYYY-MM``
+    and not after the month of ``today`` (default: today in the UK), counts whole numbers
+    >= 0, ``learning_disability_deaths <= deaths_in_scope``, (``organisation_code``,
+    ``month``) unique. Raises :class:`ValidationFailed`.
     """
     table = _validate(frame, rules.DEATH_SPECS, rules.DEATH_RULES, source=source, rows=rows,
-                      known_organisations=known_organisations)
+                      known_organisations=known_organisations, today=today)
     out = pd.DataFrame({c: table.values[c] for c in domain.DEATH_COLUMNS})
     out = out.astype(domain.DEATH_DTYPES)
     out.index = frame.index

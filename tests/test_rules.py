@@ -403,6 +403,7 @@ DEATH_CASES = {
     "learning_disability_deaths_within_total": (
         [death(learning_disability_deaths="121")], {},
         [(2, "learning_disability_deaths", "learning_disability_deaths_within_total")]),
+    "month_not_in_future": ([death(month="2999-01")], {}, [(2, "month", "month_not_in_future")]),
     "organisation_month_unique": ([death(), death(deaths_in_scope="99")], {},
                                   [(2, "organisation_code", "organisation_month_unique"),
                                    (3, "organisation_code", "organisation_month_unique")]),
