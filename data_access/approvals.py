@@ -136,6 +136,16 @@ class ApprovalSpec(BaseModel):
             raise ValueError(f"{value!r} is not a month written YYYY-MM")
         return str(value)
 
+    @field_validator("start_date", "end_date", mode="before")
+    @classmethod
+    def _date(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date written YYYY-MM-DD") from None
+        return value
+
     @field_validator("date_coarsening")
     @classmethod
     def _coarsening(cls, value: str) -> str:
@@ -169,15 +179,30 @@ class ApprovalSpec(BaseModel):
         return self
 
 
+# The options of `sjr approvals add` that set each field, for messages about the command line.
+_OPTIONS = {"id": "--id", "applicants": "--applicant", "purpose": "--purpose",
+            "organisations": "--organisation", "period_start": "--period-start",
+            "period_end": "--period-end", "fields": "--field", "free_text": "--free-text",
+            "date_coarsening": "--date-coarsening", "k": "--k", "deaths": "--deaths",
+            "start_date": "--start", "end_date": "--end"}
+# Only the names that are no English word ("fields", "purpose" stay as they are in prose).
+_FIELD_WORD = re.compile(rf"\b({'|'.join(k for k in _OPTIONS if '_' in k)})\b(?:: true)?")
+
+
 def _spec(values: dict, source: str) -> ApprovalSpec:
     try:
         return ApprovalSpec(**values)
     except ValidationError as exc:
-        lines = [
-            f"{source}: field {'.'.join(str(p) for p in err['loc']) or '(approval)'}: "
-            f"{err['msg']}"
-            for err in exc.errors()
-        ]
+        options = source == "command line"
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            # pydantic's own prefix ("Value error, ") says nothing to the person reading it
+            msg = err["msg"].removeprefix("Value error, ")
+            if options:  # name what they typed: "--end is before --start", not end_date
+                where = _OPTIONS.get(where, where)
+                msg = _FIELD_WORD.sub(lambda m: _OPTIONS[m.group(1)], msg)
+            lines.append(f"{source}: {where}: {msg}" if where else f"{source}: {msg}")
         raise ApprovalError("\n".join(lines)) from None
     except TypeError as exc:
         raise ApprovalError(f"{source}: {exc}") from None
