@@ -193,3 +193,31 @@ def test_who_imported_a_codebook_trainer_or_case_is_the_databases(pg):  # noqa: 
                                      "WHERE trainer_id = 'T-H80-O'")).scalar_one() == "operator"
             tx.rollback()
     owner.dispose()
+
+
+def test_a_lead_enrols_reviewers_only_in_their_own_organisations_rounds(pg):  # noqa: F811
+    """The lead of one organisation enrolled their reviewers in another organisation's open
+    calibration round (and could then enter answers there, which the programme team reads with
+    that round's). A lead's member now names a round of the lead's organisation; the control
+    round of their own still takes one."""
+    owner = create_engine(pg.owner_url)
+    with owner.begin() as conn:
+        for round_id, org in (("R-H80-B", pg.org_b), ("R-H80-A", pg.org_a)):
+            conn.execute(text("INSERT INTO calibration_rounds (round_id, name, "
+                              "organisation_code, case_ids, opens_on, closes_on) VALUES "
+                              "(:r, 'Round', :o, '[]', current_date, current_date + 30)"),
+                         {"r": round_id, "o": org})
+    try:
+        member = "INSERT INTO calibration_round_members VALUES (%s, %s, %s)"
+        with pg.connect("p_lead") as conn:
+            _fails(conn, member, ("R-H80-B", pg.org_a, pg.reviewer_id),
+                   match="row-level security")
+            with conn.transaction(force_rollback=True):
+                assert conn.execute(member, ("R-H80-A", pg.org_a, pg.reviewer_id)
+                                    ).rowcount == 1  # control: their own round
+                _fails(conn, "UPDATE calibration_round_members SET round_id = 'R-H80-B' "
+                       "WHERE round_id = 'R-H80-A'", match="row-level security")
+    finally:
+        with owner.begin() as conn:
+            conn.execute(text("DELETE FROM calibration_rounds WHERE round_id LIKE 'R-H80-%'"))
+        owner.dispose()
