@@ -153,7 +153,12 @@ def theme_chart(reviews: pd.DataFrame, codes: pd.DataFrame | None, codebook: Any
         ax.barh(names, values, color=NHS_COLOURS["blue"])
         for y, (value, n) in enumerate(zip(values, table["with_theme"].to_numpy()[::-1])):
             ax.text(value, y, f" {value:.0f}% ({n:,})", va="center")
+        # room after the longest bar for its " 42% (636)": the label is drawn past the bar
+        ax.set_xlim(0, max(float(values.max()), 1.0) * 1.25)
         ax.set_xlabel(f"% of {int(table['coded_reviews'].iloc[0]):,} coded first-stage reviews")
-        ax.set_title(title, loc="left")
+        # The title starts at the figure's left edge, as the other charts' do: above the axes
+        # alone (which start after the theme labels) it ran off the figure's right edge, cut
+        # to "Themes coded in first-stage reviews (% of cod".
+        fig.suptitle(title, x=0.01, ha="left")
         fig.tight_layout()
     return fig

@@ -71,3 +71,35 @@ def test_the_chart_is_labelled_by_the_stores_codebook():
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["Patient flow and the organisation of care (retired)",
                       "Nutrition and hydration", "Timely senior review"]
+
+
+def test_every_word_of_the_chart_is_inside_the_picture_2026_12_09():
+    """Before: the title was set over the axes, which start after the long theme labels, so
+    in the researcher's notebook it ran off the picture ("Themes coded in first-stage reviews
+    (% of cod"), and the longest bar's " 42% (636)" could too. Every text is now drawn inside
+    the figure (rendered as the notebook shows it: Chart's PNG, no bbox re-layout)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    many = pd.DataFrame({"review_id": [f"r{i}" for i in range(40)],
+                         "review_stage": ["first"] * 40})
+    themes = [t.id for t in SHIPPED.active]
+    codes = pd.DataFrame({
+        "review_id": [f"r{i}" for i in range(40) for _ in range(i % 3 + 1)],
+        "theme": [themes[(i + k) % len(themes)] for i in range(40) for k in range(i % 3 + 1)],
+        "phase": None, "codebook_version": "2026.1",
+        "coder": pd.array([1] * sum(i % 3 + 1 for i in range(40)), dtype="Int64"),
+        "from_suggestion": False,
+    })
+    fig = extract_charts.theme_chart(many, codes, SHIPPED)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    texts = [*fig.texts, ax.title, ax._left_title, *ax.texts, *ax.get_yticklabels()]
+    shown = [t for t in texts if t.get_visible() and t.get_text()]
+    assert any("Themes coded in first-stage reviews" in t.get_text() for t in shown)
+    width, height = fig.bbox.width, fig.bbox.height
+    for text in shown:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width + 0.5 and box.y1 <= height + 0.5, (
+            f"{text.get_text()!r} is drawn outside the picture: {box} in {width}x{height}")
