@@ -287,6 +287,10 @@ def _in_words(message: str) -> str:
     """The session's message with each field's column name replaced by its label on the form
     (``change_month`` -> 'Month the change went in')."""
     for name, label in FIELD_LABELS.items():
-        if "_" in name:  # a column name; plain words (status, measure) are words already
+        if "_" in name:  # a column name: replaced wherever it stands
             message = re.sub(rf"\b{name}\b", f"'{label}'", message)
+        elif name != label.lower():  # a plain word (description, target) naming its field at
+            # the start of one of the message's "; "-joined problems: "description is
+            # required" reads "'Action' is required", as the form labels the box
+            message = re.sub(rf"(^|; ){name}\b", rf"\1'{label}'", message)
     return message
