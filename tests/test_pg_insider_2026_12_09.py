@@ -221,3 +221,44 @@ def test_a_lead_enrols_reviewers_only_in_their_own_organisations_rounds(pg):  # 
         with owner.begin() as conn:
             conn.execute(text("DELETE FROM calibration_rounds WHERE round_id LIKE 'R-H80-%'"))
         owner.dispose()
+
+
+def test_a_round_holding_a_submitted_answer_is_not_deleted(pg):  # noqa: F811
+    """A submitted calibration answer is final for persons (revision 0013: they delete only
+    drafts), but a lead deleted their organisation's round and the foreign key's cascade, run
+    as the owner, took the reviewers' submitted answers with it. Such a round is now kept; a
+    round holding drafts only still goes (control)."""
+    owner = create_engine(pg.owner_url)
+    with owner.begin() as conn:
+        conn.execute(text("INSERT INTO training_cases (case_id, title, summary, care, "
+                          "score_overall, panel, case_set) VALUES ('TC-H80-K', 'A case', "
+                          "'Fictional.', 'good', 4, 'Panel', 'set')"))
+        for round_id in ("R-H80-K", "R-H80-D"):
+            conn.execute(text("INSERT INTO calibration_rounds (round_id, name, "
+                              "organisation_code, case_ids, opens_on, closes_on) VALUES "
+                              "(:r, 'Round', :o, '[\"TC-H80-K\"]', current_date, "
+                              "current_date + 30)"), {"r": round_id, "o": pg.org_a})
+            conn.execute(text("INSERT INTO calibration_round_members VALUES (:r, :o, :v)"),
+                         {"r": round_id, "o": pg.org_a, "v": pg.reviewer_id})
+    answer = ("INSERT INTO calibration_answers (answer_id, round_id, case_id, "
+              "organisation_code, reviewer_id, status, score_overall) "
+              "VALUES (%s, %s, 'TC-H80-K', %s, %s, %s, 4)")
+    try:
+        with pg.connect("p_reviewer") as conn:
+            conn.execute(answer, ("h80-k", "R-H80-K", pg.org_a, pg.reviewer_id, "submitted"))
+            conn.execute(answer, ("h80-d", "R-H80-D", pg.org_a, pg.reviewer_id, "draft"))
+            conn.commit()
+        with pg.connect("p_lead") as conn:
+            _fails(conn, "DELETE FROM calibration_rounds WHERE round_id = 'R-H80-K'",
+                   match="submitted answers")
+            assert conn.execute("DELETE FROM calibration_rounds WHERE round_id = 'R-H80-D'"
+                                ).rowcount == 1  # control: drafts only
+            conn.commit()
+        with owner.connect() as conn:
+            assert conn.execute(text("SELECT answer_id FROM calibration_answers "
+                                     "WHERE answer_id LIKE 'h80-%'")).scalars().all() == ["h80-k"]
+    finally:
+        with owner.begin() as conn:
+            conn.execute(text("DELETE FROM calibration_rounds WHERE round_id LIKE 'R-H80-%'"))
+            conn.execute(text("DELETE FROM training_cases WHERE case_id = 'TC-H80-K'"))
+        owner.dispose()
