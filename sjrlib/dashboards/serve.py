@@ -32,7 +32,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sjrlib.caller_paths import absolute_database_url
+from sjrlib.caller_paths import absolute_database_url, absolute_path
 
 __all__ = [
     "DASHBOARDS",
@@ -275,7 +275,9 @@ def serve(
     Return Voila's exit code (0 when stopped by a signal)."""
     from sjrlib.dashboards.supervise import run_supervised
 
-    notebooks = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
+    # Voila runs in the notebooks folder, so a folder typed relative to this one
+    # (``sjr serve --notebooks nbs``) is made absolute here, before Voila sees it
+    notebooks = absolute_path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
     missing = [n for n in DASHBOARDS if not (notebooks / n).is_file()]
     if missing:
         raise FileNotFoundError(
