@@ -15,6 +15,7 @@ the counts they must act on (e.g. deaths judged more likely than not avoidable).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import html
@@ -354,7 +355,7 @@ class Explorer:
         for phase in few:  # as the chart: "Scored in fewer than 8 reviews: not shown"
             poor[phase] = poor[phase].assign(proportion=np.nan, ci_lower=np.nan,
                                              ci_upper=np.nan)
-        table = tables.care_score_table(distribution, poor, self.rule)
+        table = _at_stage(tables.care_score_table(distribution, poor, self.rule), self._stage)
         said = (f" The % poor or very poor care of a phase scored in fewer than {MIN_CASES} "
                 f"reviews is not shown (–): {', '.join(domain.label('phase', p) for p in few)}."
                 if few else "")
@@ -391,7 +392,8 @@ class Explorer:
         return ("Problems in care by type, and whether each led to harm.",
                 [_figure(chart, "c-problems"),
                  too_few if too_few is not None
-                 else _html(tables.problems_table(frequency, self.rule))])
+                 else _html(_at_stage(tables.problems_table(frequency, self.rule),
+                                      self._stage))])
 
     def _avoidability(self) -> tuple[str, list[w.Widget]]:
         from sjrlib import plots
@@ -649,6 +651,18 @@ def _figure(fig, css_class: str) -> w.Image:
 
 def _html(table) -> w.HTML:
     return w.HTML(table._repr_html_())
+
+
+def _at_stage(table, stage: str):
+    """A report table (written of first-stage reviews, as the reports count) with its caption
+    and note saying the stage the dashboard's Stage filter shows: under "Second-stage
+    reviews" the care-score table was captioned "(first-stage reviews, one per death)"."""
+    if stage == "first":
+        return table
+    words = domain.label("review_stage", stage).lower() + "s"  # "second-stage reviews"
+    return dataclasses.replace(table,
+                               caption=table.caption.replace("first-stage reviews", words),
+                               note=table.note.replace("first-stage reviews", words))
 
 
 _CELL_LABELS = {"status": "status", "admission_type": "admission_type",
