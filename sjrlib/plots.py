@@ -730,7 +730,7 @@ def spc_chart(
     line_values = np.where(hidden, np.nan, values)
     ax.plot(x, line_values, color=SPC_COLOURS["value_line"], linewidth=1.5, zorder=2)
 
-    trial = False
+    trial = process = False
     for _, part in frame.groupby("rebase_group", sort=True):
         pos = x[frame.index.get_indexer(part.index)]
         where = "mid" if chart == "p" else "post"
@@ -746,6 +746,7 @@ def spc_chart(
         ax.step(xs, _steps("mean"), where=where, color=SPC_COLOURS["mean_line"], linewidth=1.5)
         style = ":" if bool(part["short_group_warning"].iloc[0]) else "--"
         trial = trial or style == ":"
+        process = process or style == "--"
         for column in ("lpl", "upl"):
             ax.step(xs, _steps(column), where=where, color=SPC_COLOURS["limits"],
                     linestyle=style, linewidth=1.3)
@@ -784,10 +785,10 @@ def spc_chart(
 
     handles = [Line2D([], [], marker=_MARKERS[p], linestyle="none", markersize=8,
                       color=SPC_COLOURS[p], label=_POINT_LABELS[p]) for p in present]
-    handles += [
-        Line2D([], [], color=SPC_COLOURS["mean_line"], label="Mean"),
-        Line2D([], [], color=SPC_COLOURS["limits"], linestyle="--", label="Process limits"),
-    ]
+    handles.append(Line2D([], [], color=SPC_COLOURS["mean_line"], label="Mean"))
+    if process:  # a chart of one short group draws trial limits only: no dashed line to name
+        handles.append(Line2D([], [], color=SPC_COLOURS["limits"], linestyle="--",
+                              label="Process limits"))
     if trial:
         handles.append(Line2D([], [], color=SPC_COLOURS["limits"], linestyle=":",
                               label=f"Trial limits ({SHORT_GROUP_THRESHOLD - 1} points or "
