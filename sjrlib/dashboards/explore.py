@@ -355,12 +355,37 @@ class Explorer:
         for phase in few:  # as the chart: "Scored in fewer than 8 reviews: not shown"
             poor[phase] = poor[phase].assign(proportion=np.nan, ci_lower=np.nan,
                                              ci_upper=np.nan)
-        table = _at_stage(tables.care_score_table(distribution, poor, self.rule), self._stage)
+        table = _at_stage(tables.care_score_table(distribution, poor, self.rule,
+                                                  **self._clustered_intervals()), self._stage)
         said = (f" The % poor or very poor care of a phase scored in fewer than {MIN_CASES} "
                 f"reviews is not shown (–): {', '.join(domain.label('phase', p) for p in few)}."
                 if few else "")
         return ("Care scores by phase of care (one review per case)." + said,
                 [chart, _html(table)])
+
+    def _clustered_intervals(self) -> dict[str, Any]:
+        """The national report's intervals for a pooled view of several organisations'
+        first-stage reviews (the programme team's "All organisations"): Wilson's interval on
+        the effective number of reviews, allowing for their clustering by organisation, with
+        the design effect beside it. Before, the dashboard gave plain Wilson intervals there
+        (19.5-20.2% poor care at admission in 2025-26 on the demo store) beside the national
+        report's 18.6-21.3% (design effect 12.7) for the same counts. ``{}`` (Wilson) for one
+        organisation or for second-stage reviews, as the trust reports have them."""
+        if (not self.national or self._stage != "first"
+                or self.reviews["organisation_code"].nunique() < 2):
+            return {}
+        from sjrlib.report.national import clustered_interval
+        from sjrlib.stats import clustered
+
+        reviews = self.reviews
+
+        def interval(phase: str, count: object, base: object, n_exact: int):
+            part = clustered.poor_care_outcomes(reviews, phase=phase)
+            fit = clustered.clustered_proportion(part["poor"], part["organisation_code"])
+            return clustered_interval(count, base, n_exact, fit, 0.05)
+
+        return {"clustered": interval,
+                "clustered_note": clustered.METHOD_NOTE + " None on fewer than 8 reviews."}
 
     def _too_few(self, what: str) -> w.HTML | None:
         """A notice instead of a table when the filters match fewer than
