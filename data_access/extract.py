@@ -84,8 +84,9 @@ def check_destination(out: str | Path) -> Path:
     if out.suffix.lower() not in FORMATS:
         raise ValueError(f"{out}: an extract is written as .parquet or .csv, not "
                          f"{out.suffix or 'a file without suffix'}")
-    if not out.parent.exists():
-        raise ValueError(f"{out}: folder {out.parent} does not exist")
+    if not out.parent.exists():  # a slip to put right, said as sjr backup says it
+        raise ValueError(f"{out}: no such folder {out.parent}; create it first (mkdir -m 700 "
+                         f"{out.parent}); nothing was written")
     return out
 
 
