@@ -163,7 +163,11 @@ class Explorer:
                         | set(self.all_deaths["month"].dropna()))
         if not months:
             months = [pd.Timestamp.today().strftime("%Y-%m")]
-        start = months[max(0, len(months) - 24)]
+        # The default period: the 24 calendar months to the latest month of data (the months
+        # offered are those holding data, so 24 of them may span more: a review of a recent
+        # death entered before the deaths feed has caught up leaves months of neither between).
+        earliest = (pd.Period(months[-1], "M") - 23).strftime("%Y-%m")
+        start = next(m for m in months if m >= earliest)
         month_options = [(_month_words(m), m) for m in months]
 
         def choice(name: str, options: list[tuple[str, Any]], value: Any,

@@ -1,0 +1,58 @@
+"""The exploration dashboard opens on the 24 calendar months to the latest month of data.
+
+It took the last 24 months that hold data: with the deaths feed ending in March 2026 and one
+review of a death in November 2026 (entered before the feed caught up), that was May 2024 to
+November 2026, 31 months, and the Learning from Deaths tab ran from a year the lead never asked
+for. The store is written by hand here: one organisation, deaths and a review a month.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+from dashboard_store import add_users, populate
+
+from data_access import open_session
+from sjrlib.dashboards.explore import Explorer
+
+
+def _months(first: str, last: str) -> list[str]:
+    return [p.strftime("%Y-%m") for p in pd.period_range(first, last, freq="M")]
+
+
+def _review(n: int, month: str) -> dict:
+    return {"review_id": f"HW-{n:03d}", "case_id": f"C-{n:03d}", "organisation_code": "RXX",
+            "review_stage": "first", "status": "submitted", "reviewer_id": "RVW-A",
+            "review_date": f"{month}-25", "review_reasons": "random_sample",
+            "age_at_death": "80", "death_month": month, "score_overall": "3",
+            "comment_overall": "Adequate care throughout the admission.",
+            "record_quality_score": "4", "any_problems": "no"}
+
+
+def _store(tmp_path, review_months: list[str]) -> tuple[str, object]:
+    url = f"sqlite:///{tmp_path / 'sjr.db'}"
+    data = SimpleNamespace(
+        organisations=pd.DataFrame([{"organisation_code": "RXX", "name": "Example Hospitals",
+                                     "nation": "england", "region": "London"}]),
+        deaths=pd.DataFrame([{"organisation_code": "RXX", "month": m, "deaths_in_scope": "90",
+                              "learning_disability_deaths": "1"}
+                             for m in _months("2024-01", "2026-03")]),
+        reviews=pd.DataFrame([_review(n, m) for n, m in enumerate(review_months)]))
+    populate(url, data)
+    return url, add_users(url, "RXX")
+
+
+def test_a_recent_review_ahead_of_the_feed_gives_24_calendar_months(tmp_path):
+    url, users = _store(tmp_path, _months("2024-01", "2026-03") + ["2026-11"])
+    explorer = Explorer(open_session(users.lead, url, tool="test"))
+    f = explorer.filters
+    assert (f["start_month"].value, f["end_month"].value) == ("2024-12", "2026-11")
+
+
+def test_contiguous_months_keep_the_last_24(tmp_path):
+    """Control: with data in every month the period is the same as before."""
+    url, users = _store(tmp_path, _months("2024-01", "2026-03"))
+    explorer = Explorer(open_session(users.lead, url, tool="test"))
+    f = explorer.filters
+    assert (f["start_month"].value, f["end_month"].value) == ("2024-04", "2026-03")
