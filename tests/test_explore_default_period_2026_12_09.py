@@ -56,3 +56,16 @@ def test_contiguous_months_keep_the_last_24(tmp_path):
     explorer = Explorer(open_session(users.lead, url, tool="test"))
     f = explorer.filters
     assert (f["start_month"].value, f["end_month"].value) == ("2024-04", "2026-03")
+
+
+def test_every_quarter_of_the_period_is_in_the_learning_from_deaths_tab(tmp_path):
+    """Quarters with neither a month of the feed nor a review (April to September 2026 here)
+    were left out of the tab without a word; now they are rows whose deaths are not known, named
+    in the note, as the trust report prints them."""
+    url, users = _store(tmp_path, _months("2024-01", "2026-03") + ["2026-11"])
+    explorer = Explorer(open_session(users.lead, url, tool="test"))
+    _, widgets = explorer._lfd()
+    table = widgets[0].value.replace("\u2060", "").replace("\u00a0", " ")
+    for quarter in ("Q1 Apr–Jun 2026", "Q2 Jul–Sep 2026", "Q3 Oct–Dec 2026"):
+        assert quarter in table
+        assert f"{quarter}: no month in the feed" in table

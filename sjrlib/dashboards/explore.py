@@ -497,6 +497,7 @@ class Explorer:
     def _lfd(self) -> tuple[str, list[w.Widget]]:
         from sjrlib import plots
         from sjrlib.report import tables
+        from sjrlib.report.trust import _zero_quarters
         from sjrlib.stats._reviews import financial_quarter, quarter_first_month
         from sjrlib.stats.lfd import learning_from_deaths
 
@@ -524,6 +525,10 @@ class Explorer:
         figures = quarterly[quarterly["period"].astype(str).isin(labels)].reset_index(drop=True)
         if not len(figures):
             return ("No deaths or reviews in the period.", [])
+        # Every quarter of the period, as the reports print them: a quarter with neither a
+        # month of the feed nor a review was left out without a word (deaths "not known" and
+        # named among the feed's gaps now, as in the trust report).
+        figures = _zero_quarters(figures, labels)
         whole = ("" if (first, min(last, as_of)) == (start, end) else
                  f" Whole quarters, {_month_words(first)} to {_month_words(min(last, as_of))}: "
                  f"they include months outside the filters' period ({_month_words(start)} to "
