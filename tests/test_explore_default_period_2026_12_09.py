@@ -30,7 +30,8 @@ def _review(n: int, month: str) -> dict:
             "record_quality_score": "4", "any_problems": "no"}
 
 
-def _store(tmp_path, review_months: list[str]) -> tuple[str, object]:
+def _store(tmp_path, review_months: list[str], drafts: tuple[str, ...] = ()
+           ) -> tuple[str, object]:
     url = f"sqlite:///{tmp_path / 'sjr.db'}"
     data = SimpleNamespace(
         organisations=pd.DataFrame([{"organisation_code": "RXX", "name": "Example Hospitals",
@@ -38,7 +39,9 @@ def _store(tmp_path, review_months: list[str]) -> tuple[str, object]:
         deaths=pd.DataFrame([{"organisation_code": "RXX", "month": m, "deaths_in_scope": "90",
                               "learning_disability_deaths": "1"}
                              for m in _months("2024-01", "2026-03")]),
-        reviews=pd.DataFrame([_review(n, m) for n, m in enumerate(review_months)]))
+        reviews=pd.DataFrame([_review(n, m) for n, m in enumerate(review_months)]
+                             + [{**_review(900 + n, m), "status": "draft"}
+                                for n, m in enumerate(drafts)]))
     populate(url, data)
     return url, add_users(url, "RXX")
 
@@ -69,3 +72,19 @@ def test_every_quarter_of_the_period_is_in_the_learning_from_deaths_tab(tmp_path
     for quarter in ("Q1 Apr–Jun 2026", "Q2 Jul–Sep 2026", "Q3 Oct–Dec 2026"):
         assert quarter in table
         assert f"{quarter}: no month in the feed" in table
+
+
+def test_a_quarter_still_filling_with_drafts_is_marked_provisional(tmp_path):
+    """As the trust report marks it: Q1 2025-26 has 3 deaths with a submitted review and 1 with
+    only a draft (more than 5%), so its figures will change. Before, the tab said "as published
+    to the board" and printed the quarter as if final."""
+    url, users = _store(tmp_path, _months("2024-01", "2026-03"), drafts=("2025-05",))
+    explorer = Explorer(open_session(users.lead, url, tool="test"))
+    f = explorer.filters
+    f["start_month"].value, f["end_month"].value = "2025-04", "2026-03"
+    _, widgets = explorer._lfd()
+    for widget in widgets[:3]:  # the quarterly, avoidability and learning disability tables
+        table = widget.value.replace("\u2060", "").replace("\u00a0", " ")
+        assert "Q1 Apr–Jun 2025 (provisional)" in table
+        assert "Q2 Jul–Sep 2025 (provisional)" not in table
+        assert "Quarters marked provisional are still filling" in table

@@ -105,6 +105,13 @@ class Explorer:
             columns=[c for c in _READ_COLUMNS if not c.startswith("comment_") or c in shown])
         self.all_deaths = self.session.deaths()
         self.organisations = self.session.organisations()
+        # Deaths with only a draft review (three columns of the drafts in scope, no free text):
+        # with them a quarter is marked provisional as the reports mark it.
+        from sjrlib.report.completeness import draft_cases
+
+        self.drafts = draft_cases(self.session.reviews(
+            status=["draft"], columns=["organisation_code", "case_id", "death_month"]),
+            self.all_reviews)
         self._codes = _ReviewCodes(self.all_reviews)
         self._rows = np.arange(len(self.all_reviews))
         self._reviews: pd.DataFrame | None = self.all_reviews
@@ -536,12 +543,40 @@ class Explorer:
         total = "Period total"
         _, protected = tables.protect_lfd(figures, self.rule, total_label=total)
         trend = plots.lfd_trend(quarterly)
+        mark = self._provisional(reviews, deaths, first, last, sel["organisation_code"])
         return ("Learning from Deaths figures by financial quarter (as published to the "
                 "board)." + whole,
-                [_html(tables.lfd_quarterly_table(protected, self.rule, total_label=total)),
-                 _html(tables.lfd_avoidability_table(protected, self.rule, total_label=total)),
-                 _html(tables.lfd_ld_table(protected, self.rule, total_label=total)),
+                [_html(mark(tables.lfd_quarterly_table(protected, self.rule, total_label=total))),
+                 _html(mark(tables.lfd_avoidability_table(protected, self.rule,
+                                                          total_label=total))),
+                 _html(mark(tables.lfd_ld_table(protected, self.rule, total_label=total))),
                  _figure(trend, "c-lfd-trend")])
+
+    def _provisional(self, reviews: pd.DataFrame, deaths: pd.DataFrame, first: str, last: str,
+                     organisation: str | None) -> Callable[[Any], Any]:
+        """What marks a quarterly table's provisional quarters "(provisional)" with the note
+        the trust report gives (:mod:`sjrlib.report.completeness`'s rule: fewer than 3 full
+        months since the quarter ended, or more than 5% of its reviewed deaths with only a
+        draft), as at the moment the data were read."""
+        from sjrlib.report import completeness, tables
+        from sjrlib.report.trust import PROVISIONAL_NOTE
+
+        drafts = self.drafts
+        if organisation:
+            drafts = drafts[drafts["organisation_code"] == organisation]
+        months = pd.period_range(first, last, freq="M").strftime("%Y-%m")
+        done = completeness.quarter_completeness(
+            reviews, deaths, drafts, months,
+            completeness.as_at_date(dt.datetime.fromtimestamp(self.read_at, dt.UTC)))
+        marked = {tables.quarter_label(q): f"{tables.quarter_label(q)} (provisional)"
+                  for q in done.index[done["provisional"]]}
+
+        def mark(table: Any) -> Any:
+            if not marked:
+                return table
+            return dataclasses.replace(table, frame=table.frame.rename(index=marked),
+                                       note=(table.note + " " + PROVISIONAL_NOTE).strip())
+        return mark
 
     def _table(self) -> tuple[str, list[w.Widget]]:
         rows = self._codes.newest_first(self._rows, self._stage)
