@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     case,
     cast,
     func,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.util import find_tables
 
 from data_access.audit import UNCHANGED_SINCE
 from data_access.database import (
@@ -44,6 +46,7 @@ from data_access.database import (
     _id_chunks,
     sqlite_file,
 )
+from data_access.pg_security import unreadable
 from sjrlib import domain
 from sjrlib.rules import KNOWN_REVIEW_COLUMNS
 
@@ -149,6 +152,9 @@ def _copy_reader(conn: Connection) -> Reader:
     def read(query: Select) -> dict[str, pa.ChunkedArray]:
         sql, params = _compiled(conn.dialect, query)
         types = _arrow_types(query)
+        if unreadable(conn, {t.name for t in find_tables(query, include_joins=True)
+                             if isinstance(t, Table)}):  # researchers, administrators (0033)
+            return {name: pa.chunked_array([], type=kind) for name, kind in types.items()}
         if not conn.in_transaction() or raw.info.transaction_status == pq.TransactionStatus.IDLE:
             conn.exec_driver_sql("SELECT 1")  # begin as any statement would (no autocommit)
         statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"

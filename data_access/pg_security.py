@@ -13,7 +13,9 @@ This module is the Python side:
 - :func:`add_user`, :func:`set_disabled`, :func:`add_approval`, :func:`revoke_approval`: the
   administration functions, their refusals turned into the access layer's exceptions;
 - :func:`connection_limit`, :func:`set_connection_limit`: how many connections each person's
-  role may hold at once (revision ``0029_person_connection_limit``).
+  role may hold at once (revision ``0029_person_connection_limit``);
+- :data:`READER_GROUP`: the group that holds the privileges on the review data, of which only
+  the persons who read some of it are members (revision ``0033_reader_group``).
 
 No SQL here is built from user input: names travel as bound parameters, and the functions quote
 identifiers with ``format('%I')``.
@@ -24,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, text
@@ -35,6 +37,8 @@ from data_access.roles import AccessDenied
 __all__ = [
     "MAX_ROLE_NAME",
     "PERSON_GROUP",
+    "READER_GROUP",
+    "READING_ROLES",
     "SERVICE_GROUP",
     "add_approval",
     "add_user",
@@ -46,10 +50,21 @@ __all__ = [
     "role_name",
     "set_connection_limit",
     "set_disabled",
+    "unreadable",
 ]
 
 PERSON_GROUP = "sjr_person"
 """The NOLOGIN group every person's own role belongs to."""
+
+READER_GROUP = "sjr_reader"
+"""The NOLOGIN group holding the privileges on the review data (revision ``0033_reader_group``):
+a person's role is a member exactly when their ``users.role`` is one of :data:`READING_ROLES`.
+Researchers and administrators read no row of those tables, so their roles hold no privilege on
+them at all: ``EXPLAIN`` (and any statement) there is refused ("permission denied") before a
+scan could count rows the policies hide."""
+
+READING_ROLES = ("programme_team", "organisation_lead", "reviewer")
+"""The roles whose persons are members of :data:`READER_GROUP`."""
 
 SERVICE_GROUP = "sjr_service"
 """The NOLOGIN group of services that still scope rows with the per-transaction settings."""
@@ -96,6 +111,22 @@ def database_user(conn: Connection) -> str | None:
                         ).scalar_one_or_none()
 
 
+def unreadable(conn: Connection, tables: Iterable[str]) -> set[str]:
+    """Of ``tables``, those the connection's role may not read at all (no ``SELECT`` on the
+    table or any of its columns); always empty on SQLite.
+
+    A researcher's or administrator's own role holds no privilege on the review data (revision
+    ``0033_reader_group``): a statement naming one of those tables is refused, where it used to
+    return no row. The access layer asks first and answers with no row, as before, without
+    sending the statement."""
+    names = sorted(set(tables))
+    if not names or not is_postgresql(conn):
+        return set()
+    return set(conn.execute(text(
+        "SELECT t FROM unnest(CAST(:tables AS text[])) AS t WHERE to_regclass(t) IS NOT NULL "
+        "AND NOT has_any_column_privilege(t, 'SELECT')"), {"tables": names}).scalars())
+
+
 @contextmanager
 def _refusals() -> Iterator[None]:
     """The administration functions' refusals as the access layer's exceptions: a caller
@@ -115,9 +146,10 @@ def _refusals() -> Iterator[None]:
 
 def add_user(conn: Connection, *, acting: str, username: str, role: str,
              organisation_code: str | None, reviewer_id: str | None, tool: str) -> str:
-    """Register a user and create their LOGIN role (member of ``sjr_person``); audited by the
-    database. Returns the role name. The caller is checked by the database (an enabled
-    administrator person, the owner, or a service acting for an enabled administrator)."""
+    """Register a user and create their LOGIN role (member of ``sjr_person``, and of
+    ``sjr_reader`` for a role of :data:`READING_ROLES`); audited by the database. Returns the
+    role name. The caller is checked by the database (an enabled administrator person, the
+    owner, or a service acting for an enabled administrator)."""
     database = conn.execute(text("SELECT current_database()")).scalar_one()
     db_role = role_name(username, database)
     with _refusals():

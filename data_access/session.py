@@ -1841,15 +1841,17 @@ def _released_theme_codes(conn: Connection, approval: _approvals.ApprovalRecord,
                           review_ids: set[str]) -> pd.DataFrame:
     """The stored theme codes of ``review_ids`` (reviews an approval releases), with their
     coder and time (the caller pseudonymises; neither is released as such)."""
+    columns = ["id", "review_id", "theme", "phase", "codebook_version", "coded_by", "coded_at",
+               "from_suggestion"]
     orgs = {f"o{i}": code for i, code in enumerate(approval.organisations)}
-    rows = conn.execute(text(
+    # no review released, no query: a researcher's own role may not read theme codes (0033)
+    rows = [] if not review_ids else conn.execute(text(
         "SELECT t.id, t.review_id, t.theme, t.phase, t.codebook_version, t.coded_by, "
         "t.coded_at, t.from_suggestion FROM theme_codes t JOIN reviews r "
         "ON r.review_id = t.review_id WHERE r.organisation_code IN ("
         + ", ".join(f":{k}" for k in orgs) + ") AND r.death_month BETWEEN :ps AND :pe"),
         {**orgs, "ps": approval.period_start, "pe": approval.period_end}).mappings().all()
-    codes = pd.DataFrame(rows, columns=["id", "review_id", "theme", "phase", "codebook_version",
-                                        "coded_by", "coded_at", "from_suggestion"])
+    codes = pd.DataFrame(rows, columns=columns)
     codes["from_suggestion"] = codes["from_suggestion"].astype(bool)
     codes = _in_coded_order(codes)
     return codes[codes["review_id"].astype(str).isin(review_ids)].reset_index(drop=True)

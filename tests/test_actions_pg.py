@@ -56,11 +56,15 @@ def test_persons_read_and_write_actions_within_their_scope(pg):  # noqa: F811
                 with conn.transaction():
                     conn.execute("INSERT INTO action_themes (action_id, theme) VALUES (%s, "
                                  "'falls')", (mine,))
-    for person, seen in (("p_reviewer", 0), ("p_researcher", 0), ("p_national", 1),
-                         ("p_admin", 0)):
+    for person, seen in (("p_reviewer", 0), ("p_national", 1)):
         with pg.connect(person) as conn:
             assert conn.execute("SELECT count(*) FROM actions").fetchone()[0] == seen, person
             assert conn.execute("SELECT count(*) FROM action_themes").fetchone()[0] == seen
+    for person in ("p_researcher", "p_admin"):  # no privilege at all (0033_reader_group)
+        with pg.connect(person) as conn:
+            for table in ("actions", "action_themes", "action_reviews"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                    conn.execute(f"SELECT count(*) FROM {table}")
     with pg.connect("p_lead") as conn:
         with conn.transaction(force_rollback=True):
             _insert(conn, pg.org_a, "p_lead")  # their own organisation's

@@ -102,8 +102,9 @@ def test_each_person_reads_the_referrals_of_the_reviews_they_read(pg):
         assert _visible(conn) == everything
     with pg.connect("p_lead") as conn:
         assert _visible(conn) == at_a
-    with pg.connect("p_researcher") as conn:
-        assert _visible(conn) == set()
+    with pg.connect("p_researcher") as conn:  # no privilege at all (0033_reader_group)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            _visible(conn)
     with pg.connect("p_reviewer") as conn:
         readable = {r for (r,) in conn.execute("SELECT review_id FROM reviews")}
         seen = _visible(conn)
@@ -150,13 +151,17 @@ def test_referrals_are_written_only_on_reviews_the_person_may_write(pg):
         others = pg.reviews[(pg.reviews["organisation_code"] == pg.org_a)
                             & (pg.reviews["reviewer_id"] != pg.reviewer_id)]
         _refused(conn, _free_review(pg, pg.org_a, others["reviewer_id"].iloc[0]))
-    for person in ("p_national", "p_researcher"):
-        with pg.connect(person) as conn:
-            _refused(conn, a_review)
-            with conn.transaction(force_rollback=True):
-                assert conn.execute("DELETE FROM referrals").rowcount == 0
-                assert conn.execute("UPDATE referrals SET referral_status = 'made'"
-                                    ).rowcount == 0
+    with pg.connect("p_national") as conn:
+        _refused(conn, a_review)
+        with conn.transaction(force_rollback=True):
+            assert conn.execute("DELETE FROM referrals").rowcount == 0
+            assert conn.execute("UPDATE referrals SET referral_status = 'made'").rowcount == 0
+    with pg.connect("p_researcher") as conn:  # no privilege at all (0033_reader_group)
+        for statement in ("DELETE FROM referrals", "UPDATE referrals SET referral_status = 'made'"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(statement)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            _insert(conn, a_review)
 
 
 def test_the_service_path_scopes_referrals_by_organisation(pg):

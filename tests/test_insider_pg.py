@@ -106,9 +106,14 @@ def test_a_persons_lock_table_is_ended_by_the_next_audited_operation(pg, monkeyp
     """Finding 3: a researcher (whose role reads no review row, but holds the table's write
     privilege) typed ``LOCK TABLE reviews IN ACCESS EXCLUSIVE MODE`` and left the transaction
     open: every read and write of reviews waited and failed. The next audited operation now
-    ends that transaction, audited with the table and the mode."""
+    ends that transaction, audited with the table and the mode. (Since revision
+    0033_reader_group a researcher's role holds no privilege on the table and its ``LOCK
+    TABLE`` is refused; the programme team's role, which reads it, still may.)"""
     monkeypatch.setenv("SJR_LOCK_WAIT_SECONDS", "3")
-    locker = pg.connect("p_researcher")
+    with pg.connect("p_researcher") as refused, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege):
+        refused.execute("LOCK TABLE reviews IN ACCESS EXCLUSIVE MODE")
+    locker = pg.connect("p_national")
     try:
         locker.execute("LOCK TABLE reviews IN ACCESS EXCLUSIVE MODE")
         with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
@@ -118,7 +123,7 @@ def test_a_persons_lock_table_is_ended_by_the_next_audited_operation(pg, monkeyp
     finally:
         locker.close()
     ended = _ended(pg, "audit.lock_ended")
-    assert any(e["ended"] == "p_researcher" and e["table"] == "reviews"
+    assert any(e["ended"] == "p_national" and e["table"] == "reviews"
                and e["mode"] == "AccessExclusiveLock" for e in ended), ended
 
 
@@ -347,9 +352,14 @@ def test_the_chains_holder_is_ended_and_a_bystander_is_not(pg):  # noqa: F811
 def test_a_persons_share_update_exclusive_lock_is_ended(pg, monkeypatch):  # noqa: F811
     """Second audit, finding 3: a researcher typed ``LOCK TABLE reviews IN SHARE UPDATE
     EXCLUSIVE MODE`` (blocking VACUUM, ANALYZE and every migration, behind which all readers
-    queue); revision 0017 ended only SHARE and stronger. The next audited operation ends it."""
+    queue); revision 0017 ended only SHARE and stronger. The next audited operation ends it.
+    (A researcher's role may no longer lock it at all, 0033_reader_group; the programme team's
+    role is the locker here.)"""
     monkeypatch.setenv("SJR_LOCK_WAIT_SECONDS", "3")
-    locker = pg.connect("p_researcher")
+    with pg.connect("p_researcher") as refused, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege):
+        refused.execute("LOCK TABLE phase_assessments IN SHARE UPDATE EXCLUSIVE MODE")
+    locker = pg.connect("p_national")
     try:
         locker.execute("LOCK TABLE phase_assessments IN SHARE UPDATE EXCLUSIVE MODE")
         with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
@@ -358,7 +368,7 @@ def test_a_persons_share_update_exclusive_lock_is_ended(pg, monkeypatch):  # noq
     finally:
         locker.close()
     ended = _ended(pg, "audit.lock_ended")
-    assert any(e["ended"] == "p_researcher" and e["table"] == "phase_assessments"
+    assert any(e["ended"] == "p_national" and e["table"] == "phase_assessments"
                and e["mode"] == "ShareUpdateExclusiveLock" for e in ended), ended
 
 
