@@ -105,13 +105,10 @@ class Explorer:
             columns=[c for c in _READ_COLUMNS if not c.startswith("comment_") or c in shown])
         self.all_deaths = self.session.deaths()
         self.organisations = self.session.organisations()
-        # Deaths with only a draft review (three columns of the drafts in scope, no free text):
-        # with them a quarter is marked provisional as the reports mark it.
-        from sjrlib.report.completeness import draft_cases
-
-        self.drafts = draft_cases(self.session.reviews(
-            status=["draft"], columns=["organisation_code", "case_id", "death_month"]),
-            self.all_reviews)
+        # The draft reviews in scope (three columns, no free text): with them a quarter is
+        # marked provisional as the reports mark it (see _provisional).
+        self.draft_rows = self.session.reviews(
+            status=["draft"], columns=["organisation_code", "case_id", "death_month"])
         self._codes = _ReviewCodes(self.all_reviews)
         self._rows = np.arange(len(self.all_reviews))
         self._reviews: pd.DataFrame | None = self.all_reviews
@@ -543,7 +540,7 @@ class Explorer:
         total = "Period total"
         _, protected = tables.protect_lfd(figures, self.rule, total_label=total)
         trend = plots.lfd_trend(quarterly)
-        mark = self._provisional(reviews, deaths, first, last, sel["organisation_code"])
+        mark = self._provisional(figures, reviews, first, last, sel["organisation_code"])
         return ("Learning from Deaths figures by financial quarter (as published to the "
                 "board)." + whole,
                 [_html(mark(tables.lfd_quarterly_table(protected, self.rule, total_label=total))),
@@ -552,24 +549,37 @@ class Explorer:
                  _html(mark(tables.lfd_ld_table(protected, self.rule, total_label=total))),
                  _figure(trend, "c-lfd-trend")])
 
-    def _provisional(self, reviews: pd.DataFrame, deaths: pd.DataFrame, first: str, last: str,
-                     organisation: str | None) -> Callable[[Any], Any]:
+    def _provisional(self, figures: pd.DataFrame, reviews: pd.DataFrame, first: str,
+                     last: str, organisation: str | None) -> Callable[[Any], Any]:
         """What marks a quarterly table's provisional quarters "(provisional)" with the note
-        the trust report gives (:mod:`sjrlib.report.completeness`'s rule: fewer than 3 full
-        months since the quarter ended, or more than 5% of its reviewed deaths with only a
-        draft), as at the moment the data were read."""
+        the trust report gives, by the reports' rule (:func:`sjrlib.report.completeness.
+        provisional_quarters`: fewer than 3 full months since the quarter ended, or more than
+        5% of its reviewed deaths with only a draft), as at the moment the data were read.
+        ``figures`` are the tab's quarterly figures (their ``reviewed``: deaths with a
+        submitted review), ``reviews`` the window's submitted reviews."""
         from sjrlib.report import completeness, tables
         from sjrlib.report.trust import PROVISIONAL_NOTE
+        from sjrlib.stats._reviews import financial_quarter
 
-        drafts = self.drafts
-        if organisation:
-            drafts = drafts[drafts["organisation_code"] == organisation]
         months = pd.period_range(first, last, freq="M").strftime("%Y-%m")
-        done = completeness.quarter_completeness(
-            reviews, deaths, drafts, months,
-            completeness.as_at_date(dt.datetime.fromtimestamp(self.read_at, dt.UTC)))
+        by_quarter: dict[str, list[str]] = {}
+        for m in months:
+            by_quarter.setdefault(financial_quarter(m), []).append(m)
+        rows = self.draft_rows
+        keep = rows["death_month"].isin(months)
+        if organisation:
+            keep &= rows["organisation_code"] == organisation
+        # deaths with only a draft: against the window's submitted reviews (a case's reviews
+        # share its month of death), not all of them (0.4 s nationally)
+        drafts = completeness.draft_cases(rows[keep.fillna(False).astype(bool)], reviews)
+        per_quarter = (drafts.groupby(drafts["death_month"].map(financial_quarter))
+                       ["drafts_outstanding"].sum())
+        status = completeness.provisional_quarters(
+            by_quarter, completeness.as_at_date(dt.datetime.fromtimestamp(self.read_at, dt.UTC)),
+            reviewed=dict(zip(figures["period"].astype(str), figures["reviewed"], strict=True)),
+            drafts={str(q): int(n) for q, n in per_quarter.items()})
         marked = {tables.quarter_label(q): f"{tables.quarter_label(q)} (provisional)"
-                  for q in done.index[done["provisional"]]}
+                  for q, s in status.items() if s.provisional}
 
         def mark(table: Any) -> Any:
             if not marked:
