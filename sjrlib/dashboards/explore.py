@@ -107,8 +107,9 @@ class Explorer:
         self.organisations = self.session.organisations()
         # The draft reviews in scope (three columns, no free text): with them a quarter is
         # marked provisional as the reports mark it (see _provisional).
-        self.draft_rows = self.session.reviews(
-            status=["draft"], columns=["organisation_code", "case_id", "death_month"])
+        from sjrlib.report.completeness import read_draft_rows
+
+        self.draft_rows = read_draft_rows(self.session)
         self._codes = _ReviewCodes(self.all_reviews)
         self._rows = np.arange(len(self.all_reviews))
         self._reviews: pd.DataFrame | None = self.all_reviews

@@ -44,6 +44,7 @@ __all__ = [
     "as_at_words",
     "draft_cases",
     "provisional_quarters",
+    "read_draft_rows",
     "quarter_completeness",
     "read_draft_cases",
 ]
@@ -91,16 +92,23 @@ def draft_cases(drafts: pd.DataFrame, submitted: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read_draft_cases(session, start_month: str, end_month: str,
-                     organisation_codes: list[str] | None, submitted: pd.DataFrame
-                     ) -> pd.DataFrame:
-    """:func:`draft_cases` of a window, read through a governed session (an audited read of
-    three columns of the draft reviews in scope; no free text)."""
-    drafts = session.reviews(
+def read_draft_rows(session, start_month: str | None = None, end_month: str | None = None,
+                    organisation_codes: list[str] | None = None) -> pd.DataFrame:
+    """The draft reviews in scope, through a governed session: an audited read of the three
+    columns :func:`draft_cases` needs (no free text)."""
+    return session.reviews(
         organisation_codes=organisation_codes, start_month=start_month, end_month=end_month,
         status=["draft"], columns=["organisation_code", "case_id", "death_month"],
     )
-    return draft_cases(drafts, submitted)
+
+
+def read_draft_cases(session, start_month: str, end_month: str,
+                     organisation_codes: list[str] | None, submitted: pd.DataFrame
+                     ) -> pd.DataFrame:
+    """:func:`draft_cases` of a window, read through a governed session
+    (:func:`read_draft_rows`)."""
+    return draft_cases(read_draft_rows(session, start_month, end_month, organisation_codes),
+                       submitted)
 
 
 # ------------------------------------------------------------------------- quarters ----
