@@ -1846,8 +1846,7 @@ def _released_theme_codes(conn: Connection, approval: _approvals.ApprovalRecord,
     orgs = {f"o{i}": code for i, code in enumerate(approval.organisations)}
     # no review released, no query: a researcher's own role may not read theme codes (0033)
     rows = [] if not review_ids else conn.execute(text(
-        "SELECT t.id, t.review_id, t.theme, t.phase, t.codebook_version, t.coded_by, "
-        "t.coded_at, t.from_suggestion FROM theme_codes t JOIN reviews r "
+        f"SELECT {', '.join(f't.{c}' for c in columns)} FROM theme_codes t JOIN reviews r "
         "ON r.review_id = t.review_id WHERE r.organisation_code IN ("
         + ", ".join(f":{k}" for k in orgs) + ") AND r.death_month BETWEEN :ps AND :pe"),
         {**orgs, "ps": approval.period_start, "pe": approval.period_end}).mappings().all()

@@ -559,13 +559,9 @@ class Explorer:
         ``figures`` are the tab's quarterly figures (their ``reviewed``: deaths with a
         submitted review), ``reviews`` the window's submitted reviews."""
         from sjrlib.report import completeness, tables
-        from sjrlib.report.trust import PROVISIONAL_NOTE
         from sjrlib.stats._reviews import financial_quarter
 
         months = pd.period_range(first, last, freq="M").strftime("%Y-%m")
-        by_quarter: dict[str, list[str]] = {}
-        for m in months:
-            by_quarter.setdefault(financial_quarter(m), []).append(m)
         rows = self.draft_rows
         keep = rows["death_month"].isin(months)
         if organisation:
@@ -575,19 +571,13 @@ class Explorer:
         drafts = completeness.draft_cases(rows[keep.fillna(False).astype(bool)], reviews)
         per_quarter = (drafts.groupby(drafts["death_month"].map(financial_quarter))
                        ["drafts_outstanding"].sum())
+        read_at = completeness.as_at_date(dt.datetime.fromtimestamp(self.read_at, dt.UTC))
         status = completeness.provisional_quarters(
-            by_quarter, completeness.as_at_date(dt.datetime.fromtimestamp(self.read_at, dt.UTC)),
+            completeness.quarter_months(months), read_at,
             reviewed=dict(zip(figures["period"].astype(str), figures["reviewed"], strict=True)),
             drafts={str(q): int(n) for q, n in per_quarter.items()})
-        marked = {tables.quarter_label(q): f"{tables.quarter_label(q)} (provisional)"
-                  for q, s in status.items() if s.provisional}
-
-        def mark(table: Any) -> Any:
-            if not marked:
-                return table
-            return dataclasses.replace(table, frame=table.frame.rename(index=marked),
-                                       note=(table.note + " " + PROVISIONAL_NOTE).strip())
-        return mark
+        provisional = [q for q, s in status.items() if s.provisional]
+        return lambda table: tables.mark_provisional(table, provisional)
 
     def _table(self) -> tuple[str, list[w.Widget]]:
         rows = self._codes.newest_first(self._rows, self._stage)

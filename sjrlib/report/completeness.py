@@ -44,8 +44,9 @@ __all__ = [
     "as_at_words",
     "draft_cases",
     "provisional_quarters",
-    "read_draft_rows",
     "quarter_completeness",
+    "quarter_months",
+    "read_draft_rows",
     "read_draft_cases",
 ]
 
@@ -170,6 +171,14 @@ def provisional_quarters(
     return out
 
 
+def quarter_months(months: Iterable[str]) -> dict[str, list[str]]:
+    """``{financial quarter ("2024/25 Q1"): its months}`` of ``months``, in their order."""
+    out: dict[str, list[str]] = {}
+    for m in months:
+        out.setdefault(financial_quarter(m), []).append(m)
+    return out
+
+
 def quarter_completeness(
     reviews: pd.DataFrame,
     deaths: pd.DataFrame,
@@ -203,9 +212,7 @@ def quarter_completeness(
         (the reason in words).
     """
     months = sorted(set(months))
-    by_quarter: dict[str, list[str]] = {}
-    for m in months:
-        by_quarter.setdefault(financial_quarter(m), []).append(m)
+    by_quarter = quarter_months(months)
     labels = list(by_quarter)
     quarter_of = {m: financial_quarter(m) for m in months}
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,9 @@ __all__ = [
     "protect_lfd",
     "published_share",
     "quarter_label",
+    "PROVISIONAL_NOTE",
+    "mark_provisional",
+    "provisional_labels",
     "shown_sum",
 ]
 
@@ -230,6 +233,27 @@ def quarter_label(label: str) -> str:
     # no-break spaces and word joiners round the dash: one line in a table
     joined = months.replace("–", "\u2060–\u2060")
     return f"Q{quarter}\u00a0{joined}\u00a0{year}"
+
+
+PROVISIONAL_NOTE = ("Quarters marked provisional are still filling: late reviews will change "
+                    "their figures.")
+"""What a table (or the workbook) says of the quarters it marks "(provisional)"."""
+
+
+def provisional_labels(quarters: Iterable[str]) -> dict[str, str]:
+    """Each of ``quarters`` (``"2024/25 Q1"``) as a table labels it, and the same marked
+    "(provisional)"."""
+    return {quarter_label(q): f"{quarter_label(q)} (provisional)" for q in quarters}
+
+
+def mark_provisional(table: ReportTable, quarters: Iterable[str]) -> ReportTable:
+    """A quarterly table with ``quarters`` labelled "(provisional)" and :data:`PROVISIONAL_NOTE`
+    added to its note (the table unchanged when there are none)."""
+    marked = provisional_labels(quarters)
+    if not marked:
+        return table
+    return replace(table, frame=table.frame.rename(index=marked),
+                   note=(table.note + " " + PROVISIONAL_NOTE).strip())
 
 
 def plain_label(label: str) -> str:

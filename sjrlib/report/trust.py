@@ -30,8 +30,7 @@ from sjrlib.stats.lfd import learning_from_deaths
 
 __all__ = ["PROVISIONAL_NOTE", "TrustReport", "trust_report"]
 
-PROVISIONAL_NOTE = ("Quarters marked provisional are still filling: late reviews will change "
-                    "their figures.")
+PROVISIONAL_NOTE = tables.PROVISIONAL_NOTE
 """What a table (or the workbook) says of the quarters it marks "(provisional)"."""
 
 
@@ -233,20 +232,13 @@ class TrustReport(FormQuestionSections):
         """The data's as-at moment, and what a provisional quarter means."""
         return completeness.as_at_paragraph(self.data.read_at, self._completeness)
 
-    def _provisional_labels(self) -> dict[str, str]:
-        """Each provisional quarter's label, and the same marked "(provisional)"."""
+    def _provisional_quarters(self) -> list[str]:
         done = self._completeness
-        return {tables.quarter_label(q): f"{tables.quarter_label(q)} (provisional)"
-                for q in done.index[done["provisional"]]}
+        return list(done.index[done["provisional"]])
 
     def _mark_provisional(self, table: tables.ReportTable) -> tables.ReportTable:
         """Label provisional quarters "(provisional)" in a quarterly table."""
-        marked = self._provisional_labels()
-        if not marked:
-            return table
-        frame = table.frame.rename(index=marked)
-        note = (table.note + " " + PROVISIONAL_NOTE).strip()
-        return replace(table, frame=frame, note=note)
+        return tables.mark_provisional(table, self._provisional_quarters())
 
     def completeness(self) -> tables.ReportTable:
         """Per quarter: deaths with only a draft review, deaths waiting for a second-stage
@@ -304,7 +296,7 @@ class TrustReport(FormQuestionSections):
 
         # the page's quarters as the page labels them, and its as-at moment: the workbook
         # said neither, so a provisional quarter read as final (audit of 2026-12-06)
-        marked = self._provisional_labels()
+        marked = tables.provisional_labels(self._provisional_quarters())
         return write_lfd_workbook(
             target, self._lfd[1].rename(index=marked),
             organisation=f"{self.name} ({self.code})",
