@@ -198,6 +198,20 @@ def _blocked(text: str, start: int, end: int, words: list[str]) -> bool:
     return last in _EPONYMS and text[end : end + 2] in ("'s", "s'")
 
 
+def _surname_after(word: str, more: str | None) -> bool:
+    """Whether ``more``, the word after a title's ``word``, is part of the name: the surname
+    after a first name ("Mrs Jane Smithson", "Sister Mary Okonkwo-Bello"), on the lists or not,
+    but not a word after a surname ("Dr Patel Cardiology"); in lower case only a word on the
+    lists after a word in lower case ("mr john smith", not "Dr Smith will")."""
+    if not more or more.lower() in _NOT_NAMES or more.lower() in TITLES:
+        return False
+    if more[0].islower():
+        return word.islower() and _is_name(more)
+    if _is_name(more):
+        return True
+    return not _AFTER.fullmatch(more) and (word.lower() in first_names() or not _is_name(word))
+
+
 def find_names(text: str) -> list[tuple[int, int]]:
     """Spans ``(start, end)`` of likely names in ``text`` (already normalised by
     :func:`sjrlib.privacy.normalise`: spaces and apostrophes plain)."""
@@ -212,17 +226,7 @@ def find_names(text: str) -> list[tuple[int, int]]:
                 or (canonical and word.isupper() and len(word) > 1)
                 or (upper and word.isupper())):
             continue
-        end = m.end(2)
-        if more and more.lower() not in _NOT_NAMES and more.lower() not in TITLES and (
-                (_is_name(more) and (more[0].isupper() or word.islower())) or (
-                    more[0].isupper() and not _AFTER.fullmatch(more) and (
-                        word.lower() in first_names() or not _is_name(word)))):
-            # the surname after a title and a first name ("Mrs Jane Smithson", "Sister Mary
-            # Okonkwo-Bello"), on the lists or not; not after a surname ("Dr Patel Cardiology");
-            # in lower case only on the lists and after a word in lower case ("mr john smith",
-            # not "Dr Smith will")
-            end = m.end(3)
-        spans.append((m.start(1), end))
+        spans.append((m.start(1), m.end(3) if _surname_after(word, more) else m.end(2)))
     for m in _cue_names(text):
         first, second = m.group(1), m.group(2)
         if first.lower() in _NOT_NAMES or first.lower() in TITLES:
