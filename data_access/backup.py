@@ -24,14 +24,15 @@ PostgreSQL stores: the backup holds ``store.dump`` instead of ``store.db``, writ
 ``pg_dump --format=custom --no-owner`` from a snapshot exported by a REPEATABLE READ
 transaction that also reads the audit head (so the manifest names the dump's exact last
 entry); ``pg_dump`` must be of the server's major version or newer. Cluster-wide roles are not
-in a database dump: the restore creates the groups ``sjr_person``, ``sjr_service`` and
-``sjr_reader`` if they are missing, and each person's LOGIN role named in ``users.db_role``
-(``NOLOGIN`` for a disabled user, with the store's per-person connection limit, a member of
-``sjr_reader`` when the user's role reads review data) if it is missing, as ``sjr users add``
-would; a role that exists already (a restore on the source's own server) is kept and shared,
-and given the restored store's connection limit and reader membership. Passwords and
-``pg_hba.conf`` lines are the database administrator's, as for ``sjr users add``. The restore
-goes into an existing EMPTY database (``createdb`` it first) with ``pg_restore
+in a database dump: the restore creates the groups ``sjr_person``, ``sjr_service``,
+``sjr_reader`` and ``sjr_organisation_reader`` if they are missing, and each person's LOGIN role
+named in ``users.db_role`` (``NOLOGIN`` for a disabled user, with the store's per-person
+connection limit, a member of ``sjr_reader`` when the user's role reads review data and of
+``sjr_organisation_reader`` when it is a lead's or a reviewer's) if it is missing, as ``sjr
+users add`` would; a role that exists already (a restore on the source's own server) is kept
+and shared, and given the restored store's connection limit and reader memberships. Passwords
+and ``pg_hba.conf`` lines are the database administrator's, as for ``sjr users add``. The
+restore goes into an existing EMPTY database (``createdb`` it first) with ``pg_restore
 --single-transaction --exit-on-error``.
 """
 
@@ -251,11 +252,15 @@ DO $$ BEGIN
         BEGIN CREATE ROLE sjr_reader NOLOGIN;
         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sjr_organisation_reader') THEN
+        BEGIN CREATE ROLE sjr_organisation_reader NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+    END IF;
     EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC, sjr_person, sjr_service',
                    current_database());
 END $$"""
-"""The group roles of revisions 0003_security and 0033_reader_group (cluster-level, so not in
-a database dump, whose GRANTs name them); the
+"""The group roles of revisions 0003_security, 0033_reader_group and 0034_scope_in_the_index
+(cluster-level, so not in a database dump, whose GRANTs and policies name them); the
 database admits no role but the owner until :data:`_CONNECT` (revision 0018_store_connect:
 no person or service of another store on the server connects)."""
 
@@ -306,8 +311,10 @@ def _pg_tables(url) -> list[str]:
 def _pg_person_roles(engine) -> list[str]:
     """Create each person's role named in ``users.db_role`` that the cluster lacks (``LOGIN``,
     or ``NOLOGIN`` for a disabled user, member of ``sjr_person``, with the store's per-person
-    ``CONNECTION LIMIT``: revision 0029_person_connection_limit, and of ``sjr_reader`` when
-    the user's role reads review data: revision 0033_reader_group), as ``sjr users add`` does;
+    ``CONNECTION LIMIT``: revision 0029_person_connection_limit, of ``sjr_reader`` when
+    the user's role reads review data: revision 0033_reader_group, and of
+    ``sjr_organisation_reader`` for a lead or a reviewer: revision 0034_scope_in_the_index), as
+    ``sjr users add`` does;
     return the roles created. An existing role (e.g. the source's on the same server) is kept,
     and given the restored store's limit and reader membership too."""
     created = []

@@ -131,9 +131,9 @@ class Review(Base):
     organisation_code: Mapped[str] = mapped_column(
         ForeignKey("organisations.code"), nullable=False, index=True
     )
-    review_stage: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    review_stage: Mapped[str] = mapped_column(String(16), nullable=False)
     second_review_of: Mapped[str | None] = mapped_column(ForeignKey("reviews.review_id"))
-    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
     reviewer_id: Mapped[str | None] = mapped_column(ForeignKey("reviewers.reviewer_id"))
     review_date: Mapped[dt.date | None] = mapped_column(Date)
     age_at_death: Mapped[int | None] = mapped_column(Integer)
@@ -144,7 +144,7 @@ class Review(Base):
     arrival_hour: Mapped[int | None] = mapped_column(Integer)
     death_hour: Mapped[int | None] = mapped_column(Integer)
     days_to_death: Mapped[int | None] = mapped_column(Integer)
-    death_month: Mapped[str | None] = mapped_column(String(7), index=True)
+    death_month: Mapped[str | None] = mapped_column(String(7))
     specialty: Mapped[str | None] = mapped_column(String(100))
     location_of_death: Mapped[str | None] = mapped_column(String(100))
     admission_type: Mapped[str | None] = mapped_column(String(16))
@@ -198,7 +198,12 @@ class Review(Base):
         CheckConstraint("second_review_of IS NULL OR second_review_of <> review_id",
                         name="second_review_of_other"),
         CheckConstraint("version >= 1", name="version"),
+        # Every index leads with organisation_code but the key (revision
+        # 0034_scope_in_the_index): a lead's or reviewer's scope is then an index condition on
+        # PostgreSQL, and no scan of theirs fetches another organisation's row.
         Index(None, "organisation_code", "death_month"),
+        Index(None, "organisation_code", "review_stage"),
+        Index(None, "organisation_code", "status"),
     )
 
 

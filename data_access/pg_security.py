@@ -15,7 +15,10 @@ This module is the Python side:
 - :func:`connection_limit`, :func:`set_connection_limit`: how many connections each person's
   role may hold at once (revision ``0029_person_connection_limit``);
 - :data:`READER_GROUP`: the group that holds the privileges on the review data, of which only
-  the persons who read some of it are members (revision ``0033_reader_group``).
+  the persons who read some of it are members (revision ``0033_reader_group``);
+- :data:`ORGANISATION_READER_GROUP`: the group of the persons who read one organisation's
+  data (leads, reviewers), whose scope is an index condition (revision
+  ``0034_scope_in_the_index``).
 
 No SQL here is built from user input: names travel as bound parameters, and the functions quote
 identifiers with ``format('%I')``.
@@ -36,6 +39,8 @@ from data_access.roles import AccessDenied
 
 __all__ = [
     "MAX_ROLE_NAME",
+    "ORGANISATION_READER_GROUP",
+    "ORGANISATION_READING_ROLES",
     "PERSON_GROUP",
     "READER_GROUP",
     "READING_ROLES",
@@ -65,6 +70,17 @@ scan could count rows the policies hide."""
 
 READING_ROLES = ("programme_team", "organisation_lead", "reviewer")
 """The roles whose persons are members of :data:`READER_GROUP`."""
+
+ORGANISATION_READER_GROUP = "sjr_organisation_reader"
+"""The NOLOGIN group of the persons who read one organisation's data (revision
+``0034_scope_in_the_index``): a restrictive policy for it alone, ``organisation_code = <the
+person's organisation>``, on the review data that carries ``organisation_code``, is a plain
+conjunct the planner puts into the index scan, and every index there leads with
+``organisation_code``: no scan of theirs fetches another organisation's row, so ``EXPLAIN
+ANALYZE`` has none to count."""
+
+ORGANISATION_READING_ROLES = ("organisation_lead", "reviewer")
+"""The roles whose persons are members of :data:`ORGANISATION_READER_GROUP`."""
 
 SERVICE_GROUP = "sjr_service"
 """The NOLOGIN group of services that still scope rows with the per-transaction settings."""

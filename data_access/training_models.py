@@ -28,6 +28,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -154,6 +155,9 @@ class CalibrationRoundMember(Base):
                                                    primary_key=True)
     reviewer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
+    # the key leads with organisation_code (revision 0034_scope_in_the_index)
+    __table_args__ = (PrimaryKeyConstraint("organisation_code", "round_id", "reviewer_id"),)
+
 
 class CalibrationAnswer(Base):
     """A reviewer's answers to one training case in one round (never a review)."""
@@ -184,7 +188,8 @@ class CalibrationAnswer(Base):
                                                      server_default=func.now())
 
     __table_args__ = (
-        UniqueConstraint("round_id", "case_id", "organisation_code", "reviewer_id"),
+        # leads with organisation_code (revision 0034_scope_in_the_index)
+        UniqueConstraint("organisation_code", "round_id", "case_id", "reviewer_id"),
         CheckConstraint("status = 'draft' OR status = 'submitted'", name="status"),
         *_score_checks(),
     )
