@@ -7,7 +7,7 @@ DB ?= sqlite:///data/sjr.db
 export PYTHONDONTWRITEBYTECODE ?=
 export MPLBACKEND := Agg
 
-.PHONY: demo test lint bench serve setup clean-db help
+.PHONY: demo test lint bench serve lab setup clean-db help
 
 help:
 	@echo "make demo   - set up, build data/sjr.db from synthetic data if missing, run the main job"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint   - ruff and notebook output checks"
 	@echo "make bench  - print speed and memory figures"
 	@echo "make serve  - start the Voila dashboards on 127.0.0.1"
+	@echo "make lab    - JupyterLab for the demo researcher, on the researcher quick start"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +51,17 @@ serve: $(STAMP)
 	@mkdir -p -m 700 data
 	$(BIN)/sjr demo-data --db $(DB)
 	$(BIN)/sjr serve --db $(DB)
+
+# The researcher's JupyterLab (README, step 5). A notebook runs in its own folder, so the store
+# is given by its full path (a relative sqlite:/// URL is made absolute here); as root (a
+# container), Jupyter refuses to start without --allow-root. LAB_ARGS: more options for
+# `jupyter lab` (e.g. --no-browser --port 8890).
+LAB_DB = $(if $(filter sqlite:////%,$(DB)),$(DB),$(patsubst sqlite:///%,sqlite:///$(CURDIR)/%,$(DB)))
+lab: $(STAMP)
+	@mkdir -p -m 700 data
+	$(BIN)/sjr demo-data --db $(DB)
+	SJR_USER=$${SJR_USER:-demo-researcher} SJR_DATABASE_URL='$(LAB_DB)' $(BIN)/jupyter lab \
+	    $$(test "$$(id -u)" = 0 && echo --allow-root) $(LAB_ARGS) notebooks/researcher_quickstart.ipynb
 
 clean-db:
 	rm -f data/sjr.db
