@@ -721,6 +721,7 @@ class RuleId(StrEnum):
     FOLLOWED_BY_SECOND_STAGE = "followed_by_second_stage"
     REVIEW_DATE_NOT_BEFORE_DEATH = "review_date_not_before_death"
     REVIEW_DATE_NOT_IN_FUTURE = "review_date_not_in_future"
+    DEATH_WEEKDAY_AFTER_DAYS_TO_DEATH = "death_weekday_after_days_to_death"
     REVIEW_REASONS_KNOWN = "review_reasons_known"
     POSTCODE_DISTRICT_OUTWARD_ONLY = "postcode_district_outward_only"
     POSTCODE_DISTRICT_FORMAT = "postcode_district_format"
@@ -1243,6 +1244,43 @@ def _review_date_rules() -> list[Rule]:
     ]
 
 
+_WEEKDAY_COLUMNS = ("admission_weekday", "death_weekday", "days_to_death")
+
+
+def _weekday_rule() -> Rule:
+    """The day of death is the day of admission plus the days from arrival to death (mod 7),
+    where all three are given: ``mon`` and 0 days cannot end on a ``fri``."""
+    days = domain.WEEKDAYS  # mon ... sun, in the week's order
+
+    def number(values: pd.Series) -> np.ndarray:
+        # -1 for a blank cell or one its code_list rule refused (<NA> in values)
+        return pd.Categorical(values.astype(object), categories=days).codes.astype(np.int64)
+
+    def check(t: Table) -> Iterator[Violation]:
+        if any(c not in t.values for c in _WEEKDAY_COLUMNS):
+            return
+        admitted = number(t.values["admission_weekday"])
+        died = number(t.values["death_weekday"])
+        span = t.values["days_to_death"].to_numpy(dtype=np.int64, na_value=-1)
+        # a negative count is the range rule's to report: one bad cell, one error
+        known = (admitted >= 0) & (died >= 0) & (span >= 0)
+        expected = np.where(known, (admitted + np.where(known, span, 0)) % 7, -1)
+        bad = known & (expected != died)
+        if not bad.any():
+            return
+        messages = [
+            f"death_weekday is {days[d]}, but admission_weekday {days[a]} plus days_to_death "
+            f"{n} is a {days[e]}: the day of death is the day of admission plus the days from "
+            "arrival to death; correct whichever of the three is wrong"
+            for a, d, n, e in zip(admitted[bad], died[bad], span[bad], expected[bad],
+                                  strict=True)]
+        yield Violation(RuleId.DEATH_WEEKDAY_AFTER_DAYS_TO_DEATH, "death_weekday", bad, messages)
+
+    return Rule(RuleId.DEATH_WEEKDAY_AFTER_DAYS_TO_DEATH, ("death_weekday",),
+                "death_weekday is not admission_weekday plus days_to_death (mod 7).", check,
+                reads=_WEEKDAY_COLUMNS)
+
+
 def _review_reasons_rule() -> Rule:
     known = ", ".join(domain.REVIEW_REASONS)
 
@@ -1362,6 +1400,7 @@ def review_rules(reg: Registry | None = None,
         _known_organisation_rule(),
         *_stage_rules(),
         *_review_date_rules(),
+        _weekday_rule(),
         _review_reasons_rule(),
         *_postcode_rules(),
         *_range_rules(reg, specs),

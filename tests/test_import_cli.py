@@ -207,7 +207,8 @@ def test_a_conflict_names_each_row_and_the_columns_that_differ(db_url, files, tm
     def rewrite(f):
         f.loc[rows[0], "sex"] = "unknown" if f.at[rows[0], "sex"] != "unknown" else "male"
         f.loc[rows[0], "comment_overall"] = "Read again: care was adequate."
-        f.loc[rows[1], "days_to_death"] = str(int(f.at[rows[1], "days_to_death"] or 0) + 1)
+        # a week longer: the days of admission and death still agree with it
+        f.loc[rows[1], "days_to_death"] = str(int(f.at[rows[1], "days_to_death"] or 0) + 7)
     changed = _edited(files["reviews"], tmp_path, "two_changed.csv", rewrite)
     result = sjr("import", "reviews", changed, "--db", db_url)
     assert result.exit_code == 1

@@ -187,6 +187,10 @@ REVIEW_CASES = {
                                      [(2, "review_date", "review_date_not_before_death")]),
     "review_date_not_in_future": ([review(review_date="2025-06-02")], {},
                                   [(2, "review_date", "review_date_not_in_future")]),
+    # admission mon + 3 days is thu, not fri (found by a walkthrough, 2026-12-10)
+    "death_weekday_after_days_to_death": ([review(death_weekday="fri")], {},
+                                          [(2, "death_weekday",
+                                            "death_weekday_after_days_to_death")]),
     "review_reasons_known": ([review(review_reasons="random_sample;bogus")], {},
                              [(2, "review_reasons", "review_reasons_known")]),
     "age_adult-17": ([review(age_at_death="17")], {}, [(2, "age_at_death", "age_adult")]),

@@ -604,6 +604,22 @@ class ReviewForm(ThemeCoding):
                 self.second_review_of: (self._first.get("case_id"), "first")}
         return self._combine(review_errors(values, **context))
 
+    def _weekday_words(self) -> str | None:
+        """The rule that the day of death is the day of admission plus the days from arrival
+        to death, in the form's words (the days by their labels); None if the fields no longer
+        hold the three values the rule read."""
+        admitted = self.fields["admission_weekday"].value
+        died = self.fields["death_weekday"].value
+        try:
+            days = int(str(self.fields["days_to_death"].value).strip())
+            expected = domain.WEEKDAYS[(domain.WEEKDAYS.index(admitted) + days) % 7]
+            names = [domain.label("weekday", d) for d in (admitted, expected, died)]
+        except (TypeError, ValueError, KeyError):
+            return None
+        return (f"A {names[0]} plus {days} day{'s' * (days != 1)} from arrival to death is a "
+                f"{names[1]}, not a {names[2]}: correct the day of death, the day of "
+                "admission or the days from arrival to death")
+
     def _combine(self, schema_errors: Iterable[Any]) -> dict[str, list[str]]:
         """The schema's errors in the form's words, by column, with the form's own checks."""
         found: dict[str, list[str]] = {}
@@ -628,6 +644,11 @@ class ReviewForm(ThemeCoding):
                         f"Before the month of death ({death_month:%Y-%m}): a review follows "
                         "the death")
                 continue
+            if getattr(error, "rule", None) == RuleId.DEATH_WEEKDAY_AFTER_DAYS_TO_DEATH:
+                words = self._weekday_words()
+                if words is not None:
+                    found.setdefault("death_weekday", []).append(words)
+                    continue
             for column in _columns_of(error):
                 fld = self.fields.get(column)
                 label = fld.label if fld else self._label_of(column)
