@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -574,21 +574,46 @@ class Session:
         return firsts[poor & ~done & ~own].reset_index(drop=True)
 
     def _readable(self, conn: Connection, review_id: str) -> dict[str, Any]:
-        """The stored row of a review this user may read; one answer for absent and forbidden."""
-        denied = AccessDenied(f"review {review_id!r} is not in the scope of {self.user!r} "
-                              "(or does not exist)")
+        """The stored row of a review this user may read; one answer for absent and forbidden
+        (which names, when there is one, a review this user may read whose id differs from
+        the one typed only in case: :meth:`_not_readable`)."""
         _set_row_scope(conn, self._organisation_codes)
         stored = self._stored(conn, review_id)
-        if stored is None:
-            raise denied
+        if stored is None or not self._may_read(conn, stored):
+            raise AccessDenied(self._not_readable(conn, review_id))
+        return stored
+
+    def _may_read(self, conn: Connection, stored: Mapping[str, Any]) -> bool:
+        """Whether this user may read the stored review ``stored`` (a row of :meth:`_stored`):
+        their organisations', and a reviewer's own, queued or followed by their own
+        second-stage review."""
         orgs = self._organisation_codes
         if orgs is not None and stored["organisation_code"] not in orgs:
-            raise denied
-        if self.role == REVIEWER and stored["reviewer_id"] != self._user.reviewer_id \
-                and review_id not in self._queue_ids(conn, orgs) \
-                and not self._my_second_stage_of(conn, review_id):
-            raise denied
-        return stored
+            return False
+        review_id = stored["review_id"]
+        return not (self.role == REVIEWER and stored["reviewer_id"] != self._user.reviewer_id
+                    and review_id not in self._queue_ids(conn, orgs)
+                    and not self._my_second_stage_of(conn, review_id))
+
+    def _not_readable(self, conn: Connection, review_id: str) -> str:
+        """Why ``review_id`` cannot be read, with the id as typed. Review ids are
+        case-sensitive keys (``xa2-sjr000001`` is not ``XA2-SJR000001``) and are never
+        case-folded; a review this user may read whose id differs only in case is suggested
+        (walkthrough of 2026-12-10: a lead typing an id in lower case got a bare refusal).
+        Reviews outside the user's scope are never suggested, so the answer says nothing
+        about them: the same for an id that does not exist and one that is not theirs."""
+        message = (f"review {review_id!r} is not in the scope of {self.user!r} (or does not "
+                   "exist)")
+        rows = conn.execute(
+            text("SELECT review_id, organisation_code, reviewer_id FROM reviews "
+                 "WHERE lower(review_id) = lower(:id) AND review_id <> :id "
+                 "ORDER BY review_id LIMIT 10"),
+            {"id": review_id}).mappings().all()
+        near = [row["review_id"] for row in rows if self._may_read(conn, row)]
+        if near:
+            message += (f"; review ids are case-sensitive: did you mean "
+                        f"{' or '.join(repr(r) for r in near)}?")
+        return message
 
     def _my_second_stage_of(self, conn: Connection, review_id: str) -> bool:
         """Whether this reviewer holds a second-stage review (a draft included) of
