@@ -30,9 +30,16 @@ import pandas as pd
 
 from sjrlib import domain
 from sjrlib.rules import uk_today
+from sjrlib.stats.descriptive import MIN_CASES_FOR_INTERVAL
 
-__all__ = ["CALIBRATION_ROLES", "CalibrationPage", "calibration_page", "reference_html",
-           "results_tables", "training_capacity"]
+__all__ = ["CALIBRATION_ROLES", "MIN_REVIEWERS_FOR_QUARTILES", "CalibrationPage",
+           "calibration_page", "reference_html", "results_tables", "training_capacity"]
+
+MIN_REVIEWERS_FOR_QUARTILES = MIN_CASES_FOR_INTERVAL
+"""Fewest reviewers whose agreement the programme team's distribution gives quartiles of: no
+estimate is shown on fewer than 8 cases (``shared/spec/privacy-and-disclosure.md``), and over
+one reviewer the quartiles are that reviewer's own figure."""
+_FEW_REVIEWERS = f"not shown: fewer than {MIN_REVIEWERS_FOR_QUARTILES} reviewers"
 
 _ITEM_LABELS = {**{p: domain.label("phase", p) for p in domain.PHASES},
                 "avoidability": "Avoidability of death"}
@@ -131,15 +138,23 @@ def results_tables(data: dict[str, Any], role: str, codebook: Any
             "Theme decisions agreed": r["themes_share"].map(_percent)})))
     else:
         d = res.distribution()
+        # no estimate on fewer than 8 cases (shared/spec/privacy-and-disclosure.md), here
+        # reviewers: the quartiles of one reviewer are that reviewer's own figure
+        few = (d["n_reviewers"] < MIN_REVIEWERS_FOR_QUARTILES).to_numpy(bool)
+
+        def quartile(column: str, hidden: str = "–") -> list[str]:
+            return [hidden if hide else _percent(v)
+                    for v, hide in zip(d[column], few, strict=True)]
         out.append(("Reviewers' agreement with the panel: the distribution (no organisation "
-                    "or reviewer named)", pd.DataFrame({
+                    "or reviewer named; quartiles only over "
+                    f"{MIN_REVIEWERS_FOR_QUARTILES} or more reviewers)", pd.DataFrame({
                         "Round": d["round_id"], "Measure": d["measure"].map({
                             "exact_share": "Same overall score",
                             "within_one_share": "Overall within one point",
                             "trigger_share": "Second-stage trigger agreed"}),
-                        "Reviewers": d["n_reviewers"], "Lower quartile": d["q25"].map(_percent),
-                        "Median": d["median"].map(_percent),
-                        "Upper quartile": d["q75"].map(_percent)})))
+                        "Reviewers": d["n_reviewers"], "Lower quartile": quartile("q25"),
+                        "Median": quartile("median", _FEW_REVIEWERS),
+                        "Upper quartile": quartile("q75")})))
     g = res.group
     g = g[g["item"].isin(["overall", "avoidability", "trigger"])]
     names = {"alpha_ordinal": "Krippendorff's alpha (ordinal)",
