@@ -461,9 +461,10 @@ def published_p_chart(published: pd.DataFrame, improvement: str, *,
     percentage the chart's table prints as ``–`` (:func:`sjrlib.disclosure.charted_share`:
     even whole numbers would pin the counts within their rounding, e.g. 10 of 15): the chart
     does not draw a percentage its own table withholds; ``attrs["unplotted"]`` counts them
-    (``attrs["hidden"]`` the hidden ones). ``rebase_from``: a month; the chart is rebased at
-    the first shown period starting then or later (none: not rebased, ``attrs["rebased"]``
-    False). ``target`` is a proportion (0-1).
+    (``attrs["hidden"]`` the hidden ones; ``attrs["not_plotted"]`` names both, for
+    :class:`sjrlib.report.learning.PublishedChart`, whose caption says why each is missing).
+    ``rebase_from``: a month; the chart is rebased at the first shown period starting then or
+    later (none: not rebased, ``attrs["rebased"]`` False). ``target`` is a proportion (0-1).
     """
     from sjrlib import spc
 
@@ -495,6 +496,7 @@ def published_p_chart(published: pd.DataFrame, improvement: str, *,
     frame.attrs.update(unit=published.attrs.get("unit", "month"),
                        controlled=published.attrs.get("controlled", False),
                        hidden=int(published["hidden"].sum()), unplotted=int(unplotted.sum()),
+                       not_plotted=tuple(published.index[hidden | unplotted]),
                        rebased=rebase is not None, published=published)
     return frame
 

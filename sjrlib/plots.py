@@ -669,6 +669,7 @@ def spc_chart(
     percent: bool | None = None,
     icons: bool = True,
     provisional_from: object | None = None,
+    explained: Sequence[bool] | None = None,
 ) -> Figure:
     """A Making Data Count SPC chart of a frame from :func:`sjrlib.spc.xmr` or
     :func:`sjrlib.spc.p_chart`.
@@ -689,6 +690,12 @@ def spc_chart(
         The first point (an index label) of a period still filling: it and every later point
         are shaded and labelled "provisional" (their values will change as late reviews
         arrive).
+    explained
+        One flag per point: the points not drawn whose absence a caption beside the chart
+        already explains (:class:`sjrlib.report.learning.PublishedChart`: the periods
+        disclosure control hides, or whose percentage its table prints as ``–``). The note
+        under the picture counts only the other points not drawn, so that the page says each
+        withheld period once.
 
     Returns
     -------
@@ -806,7 +813,8 @@ def spc_chart(
     assured = kind is not None and not (isinstance(kind, float) and np.isnan(kind))
     # The note under the chart says what the icons mean and how many points are hidden: one
     # line for two of these sentences, two lines for all three.
-    sentences = int(bool(icons and n)) + int(assured) + int(hidden.any())
+    unexplained = hidden if explained is None else hidden & ~np.asarray(explained, bool)
+    sentences = int(bool(icons and n)) + int(assured) + int(unexplained.any())
     _spc_layout(fig, ax, [h.get_label() for h in handles],
                 [t.get_text() for t in ax.get_xticklabels()],
                 note_lines=0 if not sentences else 1 if sentences <= 2 else 2)
@@ -824,14 +832,14 @@ def spc_chart(
             a_ax.set_xlim(0, 1), a_ax.set_ylim(0, 1), a_ax.set_aspect("equal")
             a_ax.set_axis_off()
             notes.append(_assurance_icon(a_ax, str(kind)) + ".")
-    if hidden.any():
+    if unexplained.any():
         # under disclosure control a point may be hidden beside a small one, or because it
         # would narrow an organisation's own: "fewer than 8 cases" is not true of those
         what = (f"not shown (fewer than {MIN_CASES} cases, or withheld by disclosure "
-                "control)" if frame.attrs.get("controlled")
+                "control)" if frame.attrs.get("controlled") and explained is None
                 else f"based on fewer than {MIN_CASES} cases not shown")
-        notes.append(f"{int(hidden.sum())} point(s) {what}, with no limits and not judged for "
-                     "special cause.")
+        notes.append(f"{int(unexplained.sum())} point(s) {what}, with no limits and not "
+                     "judged for special cause.")
     _footnote(fig, [textwrap.fill(" ".join(notes), 150)] if notes else [])
     return fig
 

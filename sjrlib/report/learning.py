@@ -184,8 +184,13 @@ class PublishedChart:
                  provisional_from: object | None = None) -> None:
         self.frame, self.title, self.rule = frame, title, rule
         self.base, self.what = base, what
+        # the caption (note()) says which periods disclosure control left out and why; the
+        # picture's own note then counts only the others, so each is said once
+        explained = frame.index.isin(frame.attrs.get("not_plotted", ())) \
+            if frame.attrs.get("controlled") else None
         self.chart = Chart(plots.spc_chart(frame, title=title, y_label=y_label,
-                                           provisional_from=provisional_from), alt=alt)
+                                           provisional_from=provisional_from,
+                                           explained=explained), alt=alt)
 
     @property
     def figure(self) -> Any:
