@@ -103,3 +103,22 @@ def test_a_reviewer_is_offered_only_the_reviews_they_may_read(store):
     assert _suggests(message) == [] and "RXX-SJR000002" not in message
     with open_session(users.reviewer, url, tool="test") as session:
         assert session.review("RXX-SJR000001")["review_id"] == "RXX-SJR000001"
+
+
+def test_the_entry_forms_open_box_says_it_too(store):
+    """The review entry form's "Id of the review to open" shows the session's refusal."""
+    import html
+
+    from sjrlib.dashboards.entry_form import ReviewForm
+
+    url, users = store
+    form = ReviewForm(open_session(users.reviewer, url, tool="test"))
+    form.open_id.value = "rxx-sjr000001"
+    form._open_by_id()
+    assert form.review_id is None
+    assert ("review 'rxx-sjr000001' is not in the scope of 'reviewer_a' (or does not exist); "
+            "review ids are case-sensitive: did you mean 'RXX-SJR000001'?") in \
+        html.unescape(form.banner.value)
+    form.open_id.value = "RXX-SJR000001"
+    form._open_by_id()
+    assert form.review_id == "RXX-SJR000001"
