@@ -1249,12 +1249,25 @@ _WEEKDAY_COLUMNS = ("admission_weekday", "death_weekday", "days_to_death")
 
 def _weekday_rule() -> Rule:
     """The day of death is the day of admission plus the days from arrival to death (mod 7),
-    where all three are given: ``mon`` and 0 days cannot end on a ``fri``."""
+    where all three are given: ``mon`` and 0 days cannot end on a ``fri``.
+
+    The exchange format says "days from arrival to death" without saying how they are
+    counted. Counted in calendar days (as the generator does), the day of death is exactly
+    admission plus the days; counted in whole 24-hour periods, a death after midnight at an
+    hour no later than arrival's falls on the next day too. So one day more is accepted as
+    well, unless both hours are given and death's hour is later than arrival's (then the two
+    counts agree)."""
     days = domain.WEEKDAYS  # mon ... sun, in the week's order
 
     def number(values: pd.Series) -> np.ndarray:
         # -1 for a blank cell or one its code_list rule refused (<NA> in values)
         return pd.Categorical(values.astype(object), categories=days).codes.astype(np.int64)
+
+    def hour(t: Table, column: str) -> np.ndarray:
+        # -1 where the hour is blank, refused or not in the file
+        if column not in t.values:
+            return np.full(t.n, -1, dtype=np.int64)
+        return t.values[column].to_numpy(dtype=np.int64, na_value=-1)
 
     def check(t: Table) -> Iterator[Violation]:
         if any(c not in t.values for c in _WEEKDAY_COLUMNS):
@@ -1265,20 +1278,27 @@ def _weekday_rule() -> Rule:
         # a negative count is the range rule's to report: one bad cell, one error
         known = (admitted >= 0) & (died >= 0) & (span >= 0)
         expected = np.where(known, (admitted + np.where(known, span, 0)) % 7, -1)
-        bad = known & (expected != died)
+        arrival, death = hour(t, "arrival_hour"), hour(t, "death_hour")
+        later = (arrival >= 0) & (death >= 0) & (death > arrival)
+        next_day = np.where(known & ~later, (expected + 1) % 7, -1)
+        bad = known & (expected != died) & (next_day != died)
         if not bad.any():
             return
         messages = [
             f"death_weekday is {days[d]}, but admission_weekday {days[a]} plus days_to_death "
-            f"{n} is a {days[e]}: the day of death is the day of admission plus the days from "
-            "arrival to death; correct whichever of the three is wrong"
-            for a, d, n, e in zip(admitted[bad], died[bad], span[bad], expected[bad],
-                                  strict=True)]
+            f"{n} is a {days[e]}"
+            + (f" (or a {days[x]}, counted in whole 24-hour periods across midnight)"
+               if x >= 0 else "")
+            + ": the day of death is the day of admission plus the days from arrival to death; "
+            "correct whichever of the three is wrong"
+            for a, d, n, e, x in zip(admitted[bad], died[bad], span[bad], expected[bad],
+                                     next_day[bad], strict=True)]
         yield Violation(RuleId.DEATH_WEEKDAY_AFTER_DAYS_TO_DEATH, "death_weekday", bad, messages)
 
     return Rule(RuleId.DEATH_WEEKDAY_AFTER_DAYS_TO_DEATH, ("death_weekday",),
-                "death_weekday is not admission_weekday plus days_to_death (mod 7).", check,
-                reads=_WEEKDAY_COLUMNS)
+                "death_weekday is not admission_weekday plus days_to_death (mod 7), nor one "
+                "day more where the days may be whole 24-hour periods.", check,
+                reads=(*_WEEKDAY_COLUMNS, "arrival_hour", "death_hour"))
 
 
 def _review_reasons_rule() -> Rule:

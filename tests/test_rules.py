@@ -188,7 +188,9 @@ REVIEW_CASES = {
     "review_date_not_in_future": ([review(review_date="2025-06-02")], {},
                                   [(2, "review_date", "review_date_not_in_future")]),
     # admission mon + 3 days is thu, not fri (found by a walkthrough, 2026-12-10)
-    "death_weekday_after_days_to_death": ([review(death_weekday="fri")], {},
+    # mon + 3 is thu; fri (one day more) is a death after midnight counted in 24-hour
+    # periods, which the base review's hours (arrival 14, death 3) allow; sat is neither
+    "death_weekday_after_days_to_death": ([review(death_weekday="sat")], {},
                                           [(2, "death_weekday",
                                             "death_weekday_after_days_to_death")]),
     "review_reasons_known": ([review(review_reasons="random_sample;bogus")], {},

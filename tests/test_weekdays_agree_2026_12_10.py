@@ -64,7 +64,8 @@ def test_the_import_refuses_a_day_of_death_the_days_do_not_reach(tmp_path):
                                _row(2, "mon", "fri", "0"),     # the walkthrough's row
                                _row(3, "sat", "mon", "2"),     # across the week's end
                                _row(4, "tue", "tue", "14"),    # two whole weeks
-                               _row(5, "wed", "sun", "10"),    # Wednesday + 10 = Saturday
+                               _row(5, "wed", "mon", "10"),    # Wednesday + 10 = Saturday
+                               _row(8, "wed", "sun", "10"),    # one more: 24-hour periods
                                _row(6, "mon", "fri", ""),      # days not recorded: no rule
                                _row(7, "", "fri", "0")]) + "\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["import", "reviews", str(path), "--db", url],
@@ -73,13 +74,15 @@ def test_the_import_refuses_a_day_of_death_the_days_do_not_reach(tmp_path):
     lines = [line for line in result.output.splitlines() if "death_weekday_after" in line]
     assert lines == [
         "reviews.csv, row 3, column death_weekday (value 'fri'): death_weekday is fri, but "
-        "admission_weekday mon plus days_to_death 0 is a mon: the day of death is the day of "
-        "admission plus the days from arrival to death; correct whichever of the three is "
-        "wrong [death_weekday_after_days_to_death]",
-        "reviews.csv, row 6, column death_weekday (value 'sun'): death_weekday is sun, but "
-        "admission_weekday wed plus days_to_death 10 is a sat: the day of death is the day of "
-        "admission plus the days from arrival to death; correct whichever of the three is "
-        "wrong [death_weekday_after_days_to_death]"]
+        "admission_weekday mon plus days_to_death 0 is a mon (or a tue, counted in whole "
+        "24-hour periods across midnight): the day of death is the day of admission plus the "
+        "days from arrival to death; correct whichever of the three is wrong "
+        "[death_weekday_after_days_to_death]",
+        "reviews.csv, row 6, column death_weekday (value 'mon'): death_weekday is mon, but "
+        "admission_weekday wed plus days_to_death 10 is a sat (or a sun, counted in whole "
+        "24-hour periods across midnight): the day of death is the day of admission plus the "
+        "days from arrival to death; correct whichever of the three is wrong "
+        "[death_weekday_after_days_to_death]"]
     assert "nothing was imported" in result.output
     assert _stored(url) == []
 
@@ -94,6 +97,24 @@ def test_the_rule_reads_the_three_cells_of_a_frame_from_code():
         validate_reviews(frame("sun", "sun", "1"), today=dt.date(2026, 4, 1))
     assert [(e.row, e.column, e.rule) for e in failed.value.errors] == [
         (2, "death_weekday", "death_weekday_after_days_to_death")]
+
+
+def test_one_day_more_only_where_the_days_may_be_whole_24_hour_periods():
+    """Arrival Wednesday 22:00, death 10 days later by the clock's periods but at 03:00: the
+    calendar says Sunday, admission plus 10 says Saturday. Accepted where death's hour is no
+    later than arrival's; refused (without the alternative) where it is later, since then the
+    two ways of counting agree."""
+    def frame(arrival, death):
+        row = dict(zip(HEADER.split(","), _row(1, "wed", "sun", "10").split(","), strict=True))
+        return pd.DataFrame([{**row, "arrival_hour": arrival, "death_hour": death}])
+
+    validate_reviews(frame("22", "3"), today=dt.date(2026, 4, 1))
+    validate_reviews(frame("10", "10"), today=dt.date(2026, 4, 1))
+    with pytest.raises(ValidationFailed) as failed:
+        validate_reviews(frame("9", "15"), today=dt.date(2026, 4, 1))
+    assert [(e.column, e.rule) for e in failed.value.errors] == [
+        ("death_weekday", "death_weekday_after_days_to_death")]
+    assert "is a sat:" in str(failed.value.errors[0].message), failed.value.errors[0]
 
 
 def test_the_entry_form_says_so_beside_the_day_of_death_and_does_not_save(tmp_path):
@@ -116,8 +137,9 @@ def test_the_entry_form_says_so_beside_the_day_of_death_and_does_not_save(tmp_pa
         f["death_weekday"].widget.value = "fri"
         f["days_to_death"].widget.value = "0"
     assert form.errors()["death_weekday"] == [
-        "A Monday plus 0 days from arrival to death is a Monday, not a Friday: correct the day "
-        "of death, the day of admission or the days from arrival to death"]
+        "A Monday plus 0 days from arrival to death is a Monday (or a Tuesday, if the days "
+        "are whole 24-hour periods and death came after midnight), not a Friday: correct the "
+        "day of death, the day of admission or the days from arrival to death"]
     assert form.save(submit=True) is False and form.review_id is None
     f["days_to_death"].widget.value = "4"  # Monday + 4 = Friday
     assert "death_weekday" not in form.errors()

@@ -613,12 +613,24 @@ class ReviewForm(ThemeCoding):
         try:
             days = int(str(self.fields["days_to_death"].value).strip())
             expected = domain.WEEKDAYS[(domain.WEEKDAYS.index(admitted) + days) % 7]
-            names = [domain.label("weekday", d) for d in (admitted, expected, died)]
+            following = domain.WEEKDAYS[(domain.WEEKDAYS.index(expected) + 1) % 7]
+            names = [domain.label("weekday", d) for d in (admitted, expected, died, following)]
         except (TypeError, ValueError, KeyError):
             return None
+        hours = [self._hour(c) for c in ("arrival_hour", "death_hour")]
+        later = None not in hours and hours[1] > hours[0]
+        also = ("" if later else f" (or a {names[3]}, if the days are whole 24-hour periods "
+                "and death came after midnight)")
         return (f"A {names[0]} plus {days} day{'s' * (days != 1)} from arrival to death is a "
-                f"{names[1]}, not a {names[2]}: correct the day of death, the day of "
+                f"{names[1]}{also}, not a {names[2]}: correct the day of death, the day of "
                 "admission or the days from arrival to death")
+
+    def _hour(self, column: str) -> int | None:
+        fld = self.fields.get(column)
+        try:
+            return int(str(fld.value).strip()) if fld is not None else None
+        except (TypeError, ValueError):
+            return None
 
     def _combine(self, schema_errors: Iterable[Any]) -> dict[str, list[str]]:
         """The schema's errors in the form's words, by column, with the form's own checks."""

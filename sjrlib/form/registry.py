@@ -516,7 +516,8 @@ def _declare() -> tuple[Question, ...]:
               group_by=True),
         Field("death_weekday", "Day of death", Kind.ANSWERS, "case", answers=weekday,
               group_by=True,
-              help="the day of admission plus the days from arrival to death, where given"),
+              help="the day of admission plus the days from arrival to death (or one day more, "
+                   "counted in whole 24-hour periods past midnight), where given"),
         Field("arrival_hour", "Hour of arrival", Kind.INTEGER, "case", quasi, low=0, high=23,
               help="0-23", range_rule="hour_range", range_message=_HOUR_MESSAGE),
         Field("death_hour", "Hour of death", Kind.INTEGER, "case", quasi, low=0, high=23,
