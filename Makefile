@@ -54,13 +54,16 @@ serve: $(STAMP)
 
 # The researcher's JupyterLab (README, step 5). A notebook runs in its own folder, so the store
 # is given by its full path (a relative sqlite:/// URL is made absolute here); as root (a
-# container), Jupyter refuses to start without --allow-root. LAB_ARGS: more options for
-# `jupyter lab` (e.g. --no-browser --port 8890).
+# container), Jupyter refuses to start without --allow-root. The kernels' channels are
+# encrypted with keys of their own (sjrlib.dashboards.serve.KERNEL_ENCRYPTION: otherwise any
+# account on the machine reads a kernel's outputs from its IOPub port). LAB_ARGS: more options
+# for `jupyter lab` (e.g. --no-browser --port 8890).
 LAB_DB = $(if $(filter sqlite:////%,$(DB)),$(DB),$(patsubst sqlite:///%,sqlite:///$(CURDIR)/%,$(DB)))
 lab: $(STAMP)
 	@mkdir -p -m 700 data
 	$(BIN)/sjr demo-data --db $(DB)
 	SJR_USER=$${SJR_USER:-demo-researcher} SJR_DATABASE_URL='$(LAB_DB)' $(BIN)/jupyter lab \
+	    --KernelManager.transport_encryption=required \
 	    $$(test "$$(id -u)" = 0 && echo --allow-root) $(LAB_ARGS) notebooks/researcher_quickstart.ipynb
 
 clean-db:

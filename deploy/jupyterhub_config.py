@@ -55,6 +55,7 @@ import sys
 from sjrlib.dashboards.serve import (
     DASHBOARDS,
     DASHBOARDS_ARG,
+    KERNEL_ENCRYPTION,
     NO_OVERRIDES,
     TEMPLATE,
     template_root,
@@ -75,6 +76,10 @@ EXTRACT_SERVICE_URL = f"http://127.0.0.1:{EXTRACT_SERVICE_PORT}"
 CULL_IDLE_SECONDS = 900
 CULL_INTERVAL_SECONDS = 60
 CULLING_ARGS = [
+    # kernels' channels encrypted with keys of their own (CurveZMQ): without, any account on
+    # the machine could subscribe to a kernel's IOPub port on 127.0.0.1 and read its outputs
+    # (sjrlib.dashboards.serve.KERNEL_ENCRYPTION)
+    KERNEL_ENCRYPTION,
     f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
     f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
     "--MappingKernelManager.cull_connected=False",

@@ -5,9 +5,11 @@ Before: step 5 of the README typed ``.venv/bin/jupyter lab notebooks/researcher_
 which as root (a container, a CI machine) stops at once: "Running as root is not recommended.
 Use --allow-root to bypass." Found walking the README as root. ``make lab`` passes
 ``--allow-root`` only when run as root, gives the demo researcher's identity, and makes a
-relative ``sqlite:///`` store absolute (the notebook runs in ``notebooks/``). The test runs the
-real ``make lab`` on a small demo store, waits for JupyterLab to answer, opens the notebook's
-contents through its API, and reads the server process's environment.
+relative ``sqlite:///`` store absolute (the notebook runs in ``notebooks/``), and its kernels'
+channels are encrypted with keys of their own. The test runs the real ``make lab`` on a small
+demo store, waits for JupyterLab to answer, opens the notebook's contents through its API,
+starts a kernel and runs a line in it through the websocket, as the browser does (its
+connection file holds CurveZMQ keys), and reads the server process's environment.
 """
 
 from __future__ import annotations
@@ -38,6 +40,43 @@ def _make(*args: str, **kwargs) -> list[str]:
     stamp = BIN.parent / ".installed"
     extra = [f"BIN={BIN}"] + ([f"STAMP={stamp}", "-o", str(stamp)] if stamp.exists() else [])
     return ["make", "--no-print-directory", "-C", str(ROOT), *extra, *args]
+
+
+def _run_in_kernel(port: int, kernel: str, code: str) -> str:
+    """``code`` run in ``kernel`` through JupyterLab's websocket, as the browser runs a cell;
+    what it printed."""
+    import asyncio
+    import uuid
+
+    from tornado.websocket import websocket_connect
+
+    async def run() -> str:
+        ws = await websocket_connect(
+            f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels?token={TOKEN}")
+        msg_id = uuid.uuid4().hex
+        await ws.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
+                       "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False}}))
+        printed = ""
+        while True:
+            message = json.loads(await ws.read_message())
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "stream":
+                printed += message["content"]["text"]
+            if message["msg_type"] == "execute_reply":
+                ws.close()
+                return printed
+
+    # in a thread of its own: a worker that ran Playwright's sync API before has an event loop
+    # running in this one
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(run(), 120)).result()
 
 
 def _environ(pid: int) -> dict[str, str]:
@@ -106,6 +145,16 @@ def test_make_lab_starts_jupyterlab_on_the_researcher_notebook(tmp_path):
                     f"{base}/api/contents/researcher_quickstart.ipynb?content=0&token={TOKEN}",
                     timeout=10) as answer:
                 assert json.load(answer)["type"] == "notebook"
+            # a kernel starts, its channels encrypted with keys of its own (CurveZMQ: no
+            # other account reads its IOPub port), and the server hears from it
+            request = urllib.request.Request(f"{base}/api/kernels", data=b"{}", method="POST",
+                                             headers={"Authorization": f"token {TOKEN}"})
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                kernel = json.load(answer)["id"]
+            assert _run_in_kernel(port, kernel, "print(6 * 7)") == "42\n"
+            info = json.loads((home / "runtime" / f"kernel-{kernel}.json").read_text())
+            assert info["curve_publickey"] and info["transport"] == "tcp"
+            assert "running over TCP without encryption" not in log.read_text()
             servers = [pid for pid in _session_processes(lab.pid)
                        if b"jupyter-lab" in Path(f"/proc/{pid}/cmdline").read_bytes()
                        or b"jupyter lab" in Path(f"/proc/{pid}/cmdline").read_bytes()]

@@ -81,6 +81,18 @@ TEMPLATE = "sjr-offline"
 """The Voila template the dashboards are served with, by ``sjr serve`` and under JupyterHub:
 ``lab`` without its CDN links (``jupyter_data/voila/templates/sjr-offline/index.html.j2``)."""
 
+KERNEL_TRANSPORT = "--KernelManager.transport=ipc"
+"""``sjr serve``'s kernels on Unix sockets in a folder only the server's account can enter
+(Voila's own, mode 0700), not on TCP: a kernel's IOPub port (a ZeroMQ PUB socket) sends every
+output to any subscriber, and the message signature keeps nobody from reading."""
+
+KERNEL_ENCRYPTION = "--KernelManager.transport_encryption=required"
+"""The same protection where kernels stay on TCP (JupyterLab: ``make lab`` and the hub's
+single-user servers, whose kernels' runtime folder under a person's home can make a Unix
+socket's path longer than the 107 bytes allowed): CurveZMQ keys made for each kernel and kept
+in its connection file (mode 0600), so a subscriber without them completes no handshake and
+reads nothing; a kernel that cannot be given keys does not start."""
+
 NO_OVERRIDES = ("--VoilaConfiguration.allow_template_override=NO",
                 "--VoilaConfiguration.allow_theme_override=NO")
 """Voila lets a page's address choose its template and theme (``?template=``, ``?theme=``) by
@@ -173,6 +185,11 @@ def voila_argv(
         f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
         "--MappingKernelManager.cull_connected=False",
+        # kernels talk to Voila over Unix sockets beside their connection files, in Voila's
+        # own folder (mode 0700), not over TCP on 127.0.0.1: there, any account on the machine
+        # could subscribe to a kernel's IOPub port without its key and read every output
+        # (the dashboards' tables and charts; seen 2026-12-10). :data:`KERNEL_TRANSPORT`.
+        KERNEL_TRANSPORT,
         "--VoilaConfiguration.show_tracebacks=False",
         # nothing fetched from a CDN (voila_environment puts the template on JUPYTER_PATH)
         f"--VoilaConfiguration.template={TEMPLATE}",
