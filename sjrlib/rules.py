@@ -1247,16 +1247,45 @@ def _review_date_rules() -> list[Rule]:
 _WEEKDAY_COLUMNS = ("admission_weekday", "death_weekday", "days_to_death")
 
 
-def _weekday_rule() -> Rule:
-    """The day of death is the day of admission plus the days from arrival to death (mod 7),
-    where all three are given: ``mon`` and 0 days cannot end on a ``fri``.
+def _accepted_death_days(admitted: np.ndarray, span: np.ndarray, arrival: np.ndarray,
+                         death: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The days of death (0 = ``mon``) the weekday rule accepts, as two arrays: admission
+    plus the days (mod 7), and the day after it, or -1 where that is not accepted. Inputs are
+    -1 where blank; where the day of admission or the count is blank, both are -1.
 
     The exchange format says "days from arrival to death" without saying how they are
     counted. Counted in calendar days (as the generator does), the day of death is exactly
     admission plus the days; counted in whole 24-hour periods, a death after midnight at an
-    hour no later than arrival's falls on the next day too. So one day more is accepted as
+    hour no later than arrival's falls on the next day too. So the next day is accepted as
     well, unless both hours are given and death's hour is later than arrival's (then the two
     counts agree)."""
+    known = (admitted >= 0) & (span >= 0)
+    expected = np.where(known, (admitted + np.where(known, span, 0)) % 7, -1)
+    later = (arrival >= 0) & (death >= 0) & (death > arrival)
+    return expected, np.where(known & ~later, (expected + 1) % 7, -1)
+
+
+def accepted_death_weekdays(admission_weekday: str, days_to_death: int,
+                            arrival_hour: int | None = None,
+                            death_hour: int | None = None) -> tuple[str, ...]:
+    """The days of death (``mon`` ... ``sun``) the weekday rule accepts for one review: admission
+    plus the days, then the next day where the days may be whole 24-hour periods (see
+    :func:`_accepted_death_days`). The review form words its message from these."""
+    days = domain.WEEKDAYS
+
+    def one(value: int | None) -> np.ndarray:
+        return np.array([-1 if value is None else value], dtype=np.int64)
+
+    expected, next_day = _accepted_death_days(
+        one(days.index(admission_weekday)), one(days_to_death), one(arrival_hour),
+        one(death_hour))
+    return tuple(days[int(d)] for d in (expected[0], next_day[0]) if d >= 0)
+
+
+def _weekday_rule() -> Rule:
+    """The day of death is the day of admission plus the days from arrival to death (mod 7),
+    or the day after where the days may be whole 24-hour periods (:func:`_accepted_death_days`),
+    where all three are given: ``mon`` and 0 days cannot end on a ``fri``."""
     days = domain.WEEKDAYS  # mon ... sun, in the week's order
 
     def number(values: pd.Series) -> np.ndarray:
@@ -1274,14 +1303,11 @@ def _weekday_rule() -> Rule:
             return
         admitted = number(t.values["admission_weekday"])
         died = number(t.values["death_weekday"])
-        span = t.values["days_to_death"].to_numpy(dtype=np.int64, na_value=-1)
         # a negative count is the range rule's to report: one bad cell, one error
-        known = (admitted >= 0) & (died >= 0) & (span >= 0)
-        expected = np.where(known, (admitted + np.where(known, span, 0)) % 7, -1)
-        arrival, death = hour(t, "arrival_hour"), hour(t, "death_hour")
-        later = (arrival >= 0) & (death >= 0) & (death > arrival)
-        next_day = np.where(known & ~later, (expected + 1) % 7, -1)
-        bad = known & (expected != died) & (next_day != died)
+        span = t.values["days_to_death"].to_numpy(dtype=np.int64, na_value=-1)
+        expected, next_day = _accepted_death_days(admitted, span, hour(t, "arrival_hour"),
+                                                  hour(t, "death_hour"))
+        bad = (expected >= 0) & (died >= 0) & (expected != died) & (next_day != died)
         if not bad.any():
             return
         messages = [

@@ -23,9 +23,11 @@ import pytest
 from access_setup import (
     POSTGRES_URL,
     _create_pg_database,
+    _drop_app_role_cluster,
     _drop_pg_database,
     _populate,
     approval,
+    person_roles,
 )
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -63,18 +65,6 @@ class Store:
             hide_password=False)
 
 
-def _roles_of(owner_url: str) -> list[str]:
-    engine = create_engine(owner_url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text("SELECT db_role FROM users WHERE db_role IS NOT NULL"))
-                        .scalars())
-    except Exception:  # the store was never built
-        return []
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def pg():
     owner_url = _create_pg_database()
@@ -108,13 +98,10 @@ def pg():
         engine.dispose()
         yield st
     finally:
-        roles = _roles_of(owner_url)
+        roles = person_roles(owner_url)
         _drop_pg_database(owner_url)
-        admin = create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for role in roles:
-                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-        admin.dispose()
+        for role in roles:
+            _drop_app_role_cluster(role)
 
 
 def _probes(pg: Store) -> list[tuple[str, tuple]]:

@@ -74,7 +74,7 @@ from sjrlib.form.registry import (
     registry,
 )
 from sjrlib.privacy import KINDS, find_identifiers
-from sjrlib.rules import RuleId, uk_today
+from sjrlib.rules import RuleId, accepted_death_weekdays, uk_today
 
 __all__ = ["ReviewForm", "review_entry", "typed_text_columns"]
 
@@ -606,23 +606,24 @@ class ReviewForm(ThemeCoding):
 
     def _weekday_words(self) -> str | None:
         """The rule that the day of death is the day of admission plus the days from arrival
-        to death, in the form's words (the days by their labels); None if the fields no longer
-        hold the three values the rule read."""
-        admitted = self.fields["admission_weekday"].value
-        died = self.fields["death_weekday"].value
+        to death (:func:`sjrlib.rules.accepted_death_weekdays`), in the form's words (the days
+        by their labels); None if the fields no longer hold the values the rule read."""
         try:
             days = int(str(self.fields["days_to_death"].value).strip())
-            expected = domain.WEEKDAYS[(domain.WEEKDAYS.index(admitted) + days) % 7]
-            following = domain.WEEKDAYS[(domain.WEEKDAYS.index(expected) + 1) % 7]
-            names = [domain.label("weekday", d) for d in (admitted, expected, died, following)]
+            accepted = accepted_death_weekdays(
+                self.fields["admission_weekday"].value, days,
+                *(self._hour(c) for c in ("arrival_hour", "death_hour")))
+            admitted, died, *names = [domain.label("weekday", d) for d in (
+                self.fields["admission_weekday"].value, self.fields["death_weekday"].value,
+                *accepted)]
         except (TypeError, ValueError, KeyError):
             return None
-        hours = [self._hour(c) for c in ("arrival_hour", "death_hour")]
-        later = None not in hours and hours[1] > hours[0]
-        also = ("" if later else f" (or a {names[3]}, if the days are whole 24-hour periods "
-                "and death came after midnight)")
-        return (f"A {names[0]} plus {days} day{'s' * (days != 1)} from arrival to death is a "
-                f"{names[1]}{also}, not a {names[2]}: correct the day of death, the day of "
+        if not names:  # a negative count: the range rule's to say
+            return None
+        also = (f" (or a {names[1]}, if the days are whole 24-hour periods and death came "
+                "after midnight)" if len(names) > 1 else "")
+        return (f"A {admitted} plus {days} day{'s' * (days != 1)} from arrival to death is a "
+                f"{names[0]}{also}, not a {died}: correct the day of death, the day of "
                 "admission or the days from arrival to death")
 
     def _hour(self, column: str) -> int | None:
