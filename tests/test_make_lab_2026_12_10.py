@@ -67,7 +67,10 @@ def _run_in_kernel(port: int, kernel: str, code: str) -> str:
                 continue
             if message["msg_type"] == "stream":
                 printed += message["content"]["text"]
-            if message["msg_type"] == "execute_reply":
+            # the kernel's outputs precede its idle status on IOPub; the execute_reply comes on
+            # the shell channel and may arrive before them
+            if message["msg_type"] == "status" \
+                    and message["content"]["execution_state"] == "idle":
                 ws.close()
                 return printed
 
