@@ -271,14 +271,20 @@ def insert_action(conn: Connection, organisation_code: str, values: dict[str, An
 
 def _write_links(conn: Connection, action_id: str, themes: Sequence[str],
                  review_ids: Sequence[str]) -> None:
-    conn.execute(text("DELETE FROM action_themes WHERE action_id = :a"), {"a": action_id})
-    conn.execute(text("DELETE FROM action_reviews WHERE action_id = :a"), {"a": action_id})
+    # a link's organisation is its action's (and its review's: the keys to both hold it)
+    org = conn.execute(text("SELECT organisation_code FROM actions WHERE id = :a"),
+                       {"a": action_id}).scalar_one()
+    key = {"o": org, "a": action_id}
+    conn.execute(text("DELETE FROM action_themes WHERE organisation_code = :o AND "
+                      "action_id = :a"), key)
+    conn.execute(text("DELETE FROM action_reviews WHERE organisation_code = :o AND "
+                      "action_id = :a"), key)
     if themes:
-        conn.execute(text("INSERT INTO action_themes (action_id, theme) VALUES (:a, :t)"),
-                     [{"a": action_id, "t": t} for t in themes])
+        conn.execute(text("INSERT INTO action_themes (organisation_code, action_id, theme) "
+                          "VALUES (:o, :a, :t)"), [{**key, "t": t} for t in themes])
     if review_ids:
-        conn.execute(text("INSERT INTO action_reviews (action_id, review_id) VALUES (:a, :r)"),
-                     [{"a": action_id, "r": r} for r in review_ids])
+        conn.execute(text("INSERT INTO action_reviews (organisation_code, action_id, review_id) "
+                          "VALUES (:o, :a, :r)"), [{**key, "r": r} for r in review_ids])
 
 
 def update_action(conn: Connection, action_id: str, values: dict[str, Any], *,
@@ -439,17 +445,18 @@ def store_demo_learning(engine: Any, learning: Any) -> tuple[int, int]:
         if not is_synthetic(conn):
             raise PermissionError("synthetic theme codes and actions go only into a store "
                                   "marked synthetic")
-        stored = set(conn.execute(text("SELECT review_id FROM reviews")).scalars())
+        stored = dict(conn.execute(text("SELECT review_id, organisation_code FROM reviews")
+                                   ).all())
         codes = codes[codes["review_id"].isin(stored)]
-        rows = [{"id": uuid.uuid4().hex, "r": r, "t": t, "p": p, "v": SHIPPED_VERSION, "u": u,
-                 "at": at.to_pydatetime(), "s": bool(s)}
+        rows = [{"id": uuid.uuid4().hex, "o": stored[r], "r": r, "t": t, "p": p,
+                 "v": SHIPPED_VERSION, "u": u, "at": at.to_pydatetime(), "s": bool(s)}
                 for r, t, p, u, at, s in zip(codes["review_id"], codes["theme"], codes["phase"],
                                              codes["coded_by"], codes["coded_at"],
                                              codes["from_suggestion"], strict=True)]
         if rows:
-            conn.execute(text("INSERT INTO theme_codes (id, review_id, theme, phase, "
-                              "codebook_version, coded_by, coded_at, from_suggestion) VALUES "
-                              "(:id, :r, :t, :p, :v, :u, :at, :s)"), rows)
+            conn.execute(text("INSERT INTO theme_codes (id, organisation_code, review_id, theme, "
+                              "phase, codebook_version, coded_by, coded_at, from_suggestion) "
+                              "VALUES (:id, :o, :r, :t, :p, :v, :u, :at, :s)"), rows)
         actions = 0
         for action in learning.actions.itertuples():
             values = check_action({k: getattr(action, k, None) for k in (

@@ -609,6 +609,11 @@ def restore(path: str | Path, url: str, *, user: str | None = None,
             audit.start_queue(engine)  # the backup holds the log flushed, not the queue
         if postgresql:
             roles = _pg_person_roles(engine)
+            with engine.begin() as conn:
+                # pg_restore and the row copy carry no planner statistics: without them a
+                # lead's first dashboard loads were planned for a row or two of theirs
+                # (bulk._analyse_grown)
+                conn.exec_driver_sql("ANALYZE")
         session = open_session(user, engine, tool=tool)
         try:
             result = session.verify_restore(str(path), keys=len(secrets),

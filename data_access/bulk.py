@@ -37,6 +37,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    tuple_,
 )
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import DBAPIError
@@ -44,8 +45,11 @@ from sqlalchemy.exc import DBAPIError
 from data_access.database import (
     _DEATHS,
     _ORGANISATIONS,
+    _PHASE_ROW,
     _PHASES,
+    _PROBLEM_ROW,
     _PROBLEMS,
+    _REASON_ROW,
     _REASONS,
     _REFERRAL_COLUMNS,
     _REFERRAL_ROW,
@@ -452,17 +456,19 @@ def _insert_children(conn: Connection, chunk: pd.DataFrame) -> None:
     if conn.dialect.name == "postgresql" and len(chunk) >= 500:
         _copy_children(conn, chunk)
         return
-    ids = _column_values(chunk["review_id"])
+    # each child row's key starts with its review's (organisation_code, review_id)
+    ids = list(zip(_column_values(chunk["organisation_code"]),
+                   _column_values(chunk["review_id"]), strict=True))
     phases: list[tuple] = []
     for phase in domain.PHASES:
         scores = _column_values(chunk[domain.score_column(phase)])
         comments = _column_values(chunk[domain.comment_column(phase)])
-        phases += [(r, phase, s, c) for r, s, c in zip(ids, scores, comments, strict=True)
+        phases += [(*r, phase, s, c) for r, s, c in zip(ids, scores, comments, strict=True)
                    if s is not None or c is not None]
     problems: list[tuple] = []
     for problem_type in domain.PROBLEM_TYPES:
         harms = _column_values(chunk[domain.problem_column(problem_type)])
-        problems += [(r, problem_type, h) for r, h in zip(ids, harms, strict=True)
+        problems += [(*r, problem_type, h) for r, h in zip(ids, harms, strict=True)
                      if h is not None]
     split: dict[str, list[str]] = {}  # a file has few distinct lists of reasons
     reasons: list[tuple] = []
@@ -473,10 +479,10 @@ def _insert_children(conn: Connection, chunk: pd.DataFrame) -> None:
         if listed is None:
             listed = split[joined] = [x for x in dict.fromkeys(
                 p.strip() for p in joined.split(domain.REASON_SEPARATOR)) if x]
-        reasons += [(r, reason) for reason in listed]
-    _insert_rows(conn, _PHASES, ("review_id", "phase", "score", "comment"), phases)
-    _insert_rows(conn, _PROBLEMS, ("review_id", "problem_type", "harm"), problems)
-    _insert_rows(conn, _REASONS, ("review_id", "reason"), reasons)
+        reasons += [(*r, reason) for reason in listed]
+    _insert_rows(conn, _PHASES, _PHASE_ROW, phases)
+    _insert_rows(conn, _PROBLEMS, _PROBLEM_ROW, problems)
+    _insert_rows(conn, _REASONS, _REASON_ROW, reasons)
     _insert_rows(conn, _REFERRALS, _REFERRAL_ROW, _referral_rows(chunk, ids))
 
 
@@ -491,6 +497,7 @@ def _copy_children(conn: Connection, chunk: pd.DataFrame) -> None:
         return array
 
     ids = flat(chunk["review_id"].astype("string"), pa.large_string())
+    orgs = flat(chunk["organisation_code"].astype("string"), pa.large_string())
 
     def copy_parts(table, names: tuple[str, ...], parts: list[list[pa.Array]]) -> None:
         if parts:
@@ -504,19 +511,21 @@ def _copy_children(conn: Connection, chunk: pd.DataFrame) -> None:
         present = (score.notna() | comment.notna()).to_numpy(dtype=bool)
         if present.any():
             keep = pa.array(present)
-            phases.append([ids.filter(keep), pa.array([phase] * int(present.sum())),
+            phases.append([orgs.filter(keep), ids.filter(keep),
+                           pa.array([phase] * int(present.sum())),
                            flat(score, pa.int64()).filter(keep),
                            flat(comment.astype("string"), pa.large_string()).filter(keep)])
-    copy_parts(_PHASES, ("review_id", "phase", "score", "comment"), phases)
+    copy_parts(_PHASES, _PHASE_ROW, phases)
     problems = []
     for problem_type in domain.PROBLEM_TYPES:
         harm = chunk[domain.problem_column(problem_type)]
         present = harm.notna().to_numpy(dtype=bool)
         if present.any():
             keep = pa.array(present)
-            problems.append([ids.filter(keep), pa.array([problem_type] * int(present.sum())),
+            problems.append([orgs.filter(keep), ids.filter(keep),
+                             pa.array([problem_type] * int(present.sum())),
                              flat(harm.astype("string"), pa.large_string()).filter(keep)])
-    copy_parts(_PROBLEMS, ("review_id", "problem_type", "harm"), problems)
+    copy_parts(_PROBLEMS, _PROBLEM_ROW, problems)
     # Reasons: each distinct list split once (as _insert_children does), then every review's
     # reasons gathered by index arithmetic.
     joined = flat(chunk["review_reasons"].astype("string"), pa.large_string())
@@ -534,8 +543,9 @@ def _copy_children(conn: Connection, chunk: pd.DataFrame) -> None:
         first = np.repeat(np.cumsum(per_row) - per_row, per_row)
         every = pa.array([r for reasons in listed for r in reasons], type=pa.large_string())
         at = starts[np.repeat(codes[rows], per_row)] + (np.arange(total) - first)
-        _copy(conn, _REASONS, ("review_id", "reason"), [ids.take(pa.array(row_of)),
-                                                        every.take(pa.array(at))])
+        rows_of = pa.array(row_of)
+        _copy(conn, _REASONS, _REASON_ROW, [orgs.take(rows_of), ids.take(rows_of),
+                                            every.take(pa.array(at))])
     _refuse_orphan_references(chunk)
     referrals = []
     for kind, status_column, reference_column in _REFERRAL_COLUMNS:
@@ -543,7 +553,8 @@ def _copy_children(conn: Connection, chunk: pd.DataFrame) -> None:
         given = status.notna().to_numpy(dtype=bool)
         if given.any():
             keep = pa.array(given)
-            referrals.append([ids.filter(keep), pa.array([kind] * int(given.sum())),
+            referrals.append([orgs.filter(keep), ids.filter(keep),
+                              pa.array([kind] * int(given.sum())),
                               flat(status.astype("string"), pa.large_string()).filter(keep),
                               flat(reference.astype("string"), pa.large_string()).filter(keep)])
     copy_parts(_REFERRALS, _REFERRAL_ROW, referrals)
@@ -558,7 +569,7 @@ def _referral_rows(chunk: pd.DataFrame, ids: list) -> list[tuple]:
         status = chunk[status_column]
         if status.isna().all():  # most reviews (every rcp2017 one) have no referral
             continue
-        rows += [(r, kind, s, f) for r, s, f in zip(ids, _column_values(status),
+        rows += [(*r, kind, s, f) for r, s, f in zip(ids, _column_values(status),
                                                      _column_values(chunk[reference_column]),
                                                      strict=True)
                  if s is not None]
@@ -621,9 +632,15 @@ def refuse_broken_followers(conn: Connection, review_ids: Collection[str]) -> No
 
 
 def _delete_children(conn: Connection, review_ids: Collection[str]) -> None:
+    """Delete the phase, problem, reason and referral rows of the stored ``review_ids``, by
+    their keys' leading ``(organisation_code, review_id)``: the reviews' own organisation (a
+    child row's is its review's, held by the key to it)."""
     for ids in _id_chunks(review_ids):
+        keys = select(_REVIEWS.c.organisation_code, _REVIEWS.c.review_id).where(
+            _REVIEWS.c.review_id.in_(ids))
         for table in (_PHASES, _PROBLEMS, _REASONS, _REFERRALS):
-            conn.execute(delete(table).where(table.c.review_id.in_(ids)))
+            conn.execute(delete(table).where(
+                tuple_(table.c.organisation_code, table.c.review_id).in_(keys)))
 
 
 def _differs(new: pd.DataFrame, old: pd.DataFrame, key: list[str],
@@ -826,6 +843,7 @@ def import_reviews(target: Engine | Connection, frame: pd.DataFrame, *, update: 
         result = _store_reviews(conn, frame, update=update, progress=progress,
                                 saved_by=saved_by, replaced=replaced)
         refuse_broken_followers(conn, replaced)
+        _analyse_grown(conn, result.inserted)
         _notify(on_write, conn, "import_reviews", result.inserted + result.updated)
     return result
 
@@ -891,8 +909,40 @@ def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFr
             for _ in items:  # the blocks' own error (the validation report) takes precedence
                 pass
             raise
+        _analyse_grown(conn, total.inserted)
         _notify(on_write, conn, "import_reviews", total.inserted + total.updated)
     return total
+
+
+_ANALYSE_GROWTH = 0.5
+"""An import that adds at least this share of the reviews stored before it (a first import
+always) has the review tables analysed before it commits (:func:`_analyse_grown`)."""
+
+
+def _analyse_grown(conn: Connection, inserted: int) -> None:
+    """PostgreSQL, as the tables' owner: ``ANALYZE`` the review tables after an import that
+    grew them by :data:`_ANALYSE_GROWTH` or more (a first import into a new store always),
+    inside its transaction (it counts the transaction's own rows).
+
+    Without statistics the planner takes a lead's or reviewer's rows of a table for a row or
+    two (every scan of theirs is an index scan on their organisation, revision
+    ``0035_children_scope``), and planned the review frame's load as a nested loop that
+    computed each child table's groups again for every review, calling the read policy's
+    functions each time: a reviewer's load of 1,938 reviews right after a first import ran for
+    more than 18 minutes. Autovacuum analyses them too, but up to a minute or more later, and
+    the first dashboards open at once. About a second at a million reviews. A person's role
+    owns no table: their imports leave it to autovacuum."""
+    if conn.dialect.name != "postgresql" or inserted <= 0:
+        return
+    owner, stored = conn.exec_driver_sql(
+        "SELECT bool_and(pg_has_role(c.relowner, 'USAGE')), "
+        "max(c.reltuples) FILTER (WHERE c.relname = 'reviews') FROM pg_class c "
+        "WHERE c.oid = ANY(%(tables)s::regclass[])", {"tables": list(_REVIEW_TABLES)}).one()
+    if not owner:
+        return
+    before = max(float(stored if stored is not None else -1), 0.0)
+    if stored is None or stored < 0 or inserted >= _ANALYSE_GROWTH * before:
+        conn.exec_driver_sql(f"ANALYZE {', '.join(_REVIEW_TABLES)}")
 
 
 def _store_blocks(conn: Connection, items: Iterable[pd.DataFrame], *, update: bool,
@@ -952,8 +1002,8 @@ def _indexes_rebuilt(conn: Connection, table, *, enabled: bool) -> Iterator[None
     """When ``enabled`` (a first import into an empty store), what a row-by-row import would
     check and index row by row is built once at the end instead, inside the transaction:
 
-    - SQLite: ``table``'s secondary indexes, dropped for the block and created again from their
-      own stored definitions;
+    - SQLite: ``table``'s secondary indexes but the unique ones, dropped for the block and
+      created again from their own stored definitions;
     - PostgreSQL: see :func:`_pg_keys_rebuilt`.
 
     If the block raises, nothing is created: the caller's rollback brings everything back."""
@@ -964,9 +1014,11 @@ def _indexes_rebuilt(conn: Connection, table, *, enabled: bool) -> Iterator[None
     if not enabled or conn.dialect.name != "sqlite":
         yield
         return
+    # not the unique ones: the child tables' keys point at (organisation_code, review_id),
+    # and SQLite refuses a child row whose parent key has no unique index
     indexes = conn.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-        "AND sql IS NOT NULL", (table.name,)).all()
+        "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE %'", (table.name,)).all()
     for name, _sql in indexes:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
     yield

@@ -60,7 +60,13 @@ _REFERRAL_COLUMNS: tuple[tuple[str, str, str], ...] = tuple(
     if domain.referral_column(t) in domain.REVIEW_COLUMNS)
 """``(referral type, status column, reference column)`` of each referral type the review frame
 has: one row of ``referrals`` per type with a status."""
-_REFERRAL_ROW = ("review_id", "referral_type", "referral_status", "referral_reference")
+# The columns of a child row as the writers give them: its review's (organisation_code,
+# review_id) first (revision 0035_children_scope), then its own.
+_PHASE_ROW = ("organisation_code", "review_id", "phase", "score", "comment")
+_PROBLEM_ROW = ("organisation_code", "review_id", "problem_type", "harm")
+_REASON_ROW = ("organisation_code", "review_id", "reason")
+_REFERRAL_ROW = ("organisation_code", "review_id", "referral_type", "referral_status",
+                 "referral_reference")
 
 
 class StoreError(Exception):

@@ -24,6 +24,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -32,8 +33,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from data_access.models import Base, in_vocabulary
+from data_access.models import Base, child_key, child_keys, in_vocabulary, organisation_column
 from data_access.roles import ROLES
+from sjrlib.form.registry import ID_WIDTH
 
 __all__ = ["ACTION_STATUSES", "Action", "ActionReview", "ActionTheme", "Approval",
            "AuditEntry", "AuditHead", "User"]
@@ -155,7 +157,7 @@ class Action(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     organisation_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"),
-                                                   nullable=False, index=True)
+                                                   nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False)
     owner_role: Mapped[str] = mapped_column(String(120), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -180,6 +182,7 @@ class Action(Base):
                         name="completed_dated"),
         CheckConstraint("(measure IS NULL) = (change_month IS NULL)", name="measure_month"),
         CheckConstraint("version >= 1", name="version"),
+        Index(None, "organisation_code", "id", unique=True),  # the key of its links
     )
 
 
@@ -188,9 +191,11 @@ class ActionTheme(Base):
 
     __tablename__ = "action_themes"
 
-    action_id: Mapped[str] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"),
-                                           primary_key=True)
-    theme: Mapped[str] = mapped_column(String(40), primary_key=True)
+    action_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    theme: Mapped[str] = mapped_column(String(40), nullable=False)
+    organisation_code: Mapped[str] = organisation_column()
+
+    __table_args__ = child_keys("action_themes", "action_id", "theme", parent="actions")
 
 
 class ActionReview(Base):
@@ -198,7 +203,9 @@ class ActionReview(Base):
 
     __tablename__ = "action_reviews"
 
-    action_id: Mapped[str] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"),
-                                           primary_key=True)
-    review_id: Mapped[str] = mapped_column(ForeignKey("reviews.review_id", ondelete="CASCADE"),
-                                           primary_key=True)
+    action_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    review_id: Mapped[str] = mapped_column(String(ID_WIDTH), nullable=False)
+    organisation_code: Mapped[str] = organisation_column()
+
+    __table_args__ = (*child_keys("action_reviews", "action_id", "review_id", parent="actions"),
+                      child_key("review_id", "reviews", "review_id"))

@@ -268,7 +268,9 @@ def review_selects(conditions: list) -> list[Select]:
                .join(_ORGANISATIONS, _ORGANISATIONS.c.code == _REVIEWS.c.organisation_code)
                .where(*conditions))
     tables = (_PHASES, _PROBLEMS, _REASONS) + ((_REFERRALS,) if _REFERRAL_COLUMNS else ())
-    return [reviews, *(_child_rows(table, conditions, table) for table in tables)]
+    return [reviews, *(_child_rows(table, conditions,
+                                   *(c for c in table.c if c.name != "organisation_code"))
+                       for table in tables)]
 
 
 def _child_rows(table, conditions: list, *columns) -> Select:

@@ -26,9 +26,11 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     func,
@@ -107,6 +109,28 @@ class Organisation(Base):
     )
 
 
+def organisation_column() -> Mapped[str]:
+    """``organisation_code`` of a review's or an action's child row (revision
+    0035_children_scope): its parent's, held so by the key to it, and the first column of every
+    key of the child table, so a lead's or reviewer's scope is an index condition there."""
+    return mapped_column(String(_ORGANISATION_WIDTH["organisation_code"]), nullable=False)
+
+
+def child_keys(table: str, *key: str, parent: str = "reviews") -> tuple:
+    """A child table's primary key ``(organisation_code, *key)`` and its foreign key
+    ``(organisation_code, review_id)`` to ``reviews`` (``action_id`` to ``actions``)."""
+    column, referred = ("review_id", "review_id") if parent == "reviews" else ("action_id", "id")
+    return (PrimaryKeyConstraint("organisation_code", *key, name=f"pk_{table}"),
+            child_key(column, parent, referred))
+
+
+def child_key(column: str, parent: str, referred: str) -> ForeignKeyConstraint:
+    """``(organisation_code, column)`` to ``parent (organisation_code, referred)``, cascading."""
+    return ForeignKeyConstraint(["organisation_code", column],
+                                [f"{parent}.organisation_code", f"{parent}.{referred}"],
+                                ondelete="CASCADE", onupdate="CASCADE")
+
+
 class Reviewer(Base):
     """A pseudonymous reviewer reference (never a name), with the organisation first seen."""
 
@@ -129,7 +153,7 @@ class Review(Base):
     review_id: Mapped[str] = mapped_column(String(ID_WIDTH), primary_key=True)
     case_id: Mapped[str | None] = mapped_column(String(ID_WIDTH))
     organisation_code: Mapped[str] = mapped_column(
-        ForeignKey("organisations.code"), nullable=False, index=True
+        ForeignKey("organisations.code"), nullable=False
     )
     review_stage: Mapped[str] = mapped_column(String(16), nullable=False)
     second_review_of: Mapped[str | None] = mapped_column(ForeignKey("reviews.review_id"))
@@ -201,6 +225,7 @@ class Review(Base):
         # Every index leads with organisation_code but the key (revision
         # 0034_scope_in_the_index): a lead's or reviewer's scope is then an index condition on
         # PostgreSQL, and no scan of theirs fetches another organisation's row.
+        Index(None, "organisation_code", "review_id", unique=True),  # the children's key
         Index(None, "organisation_code", "death_month"),
         Index(None, "organisation_code", "review_stage"),
         Index(None, "organisation_code", "status"),
@@ -212,14 +237,14 @@ class PhaseAssessment(Base):
 
     __tablename__ = "phase_assessments"
 
-    review_id: Mapped[str] = mapped_column(
-        ForeignKey("reviews.review_id", ondelete="CASCADE"), primary_key=True
-    )
-    phase: Mapped[str] = mapped_column(String(16), primary_key=True)
+    review_id: Mapped[str] = mapped_column(String(ID_WIDTH), nullable=False)
+    phase: Mapped[str] = mapped_column(String(16), nullable=False)
     score: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
+    organisation_code: Mapped[str] = organisation_column()
 
     __table_args__ = (
+        *child_keys("phase_assessments", "review_id", "phase"),
         CheckConstraint(in_vocabulary("phase", domain.PHASES, nullable=False), name="phase"),
         CheckConstraint(_between("score", 1, 5), name="score"),
     )
@@ -230,13 +255,13 @@ class Problem(Base):
 
     __tablename__ = "problems"
 
-    review_id: Mapped[str] = mapped_column(
-        ForeignKey("reviews.review_id", ondelete="CASCADE"), primary_key=True
-    )
-    problem_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    review_id: Mapped[str] = mapped_column(String(ID_WIDTH), nullable=False)
+    problem_type: Mapped[str] = mapped_column(String(16), nullable=False)
     harm: Mapped[str] = mapped_column(String(8), nullable=False)
+    organisation_code: Mapped[str] = organisation_column()
 
     __table_args__ = (
+        *child_keys("problems", "review_id", "problem_type"),
         CheckConstraint(in_vocabulary("problem_type", domain.PROBLEM_TYPES, nullable=False),
                         name="problem_type"),
         CheckConstraint(in_vocabulary("harm", domain.HARM_VALUES, nullable=False), name="harm"),
@@ -248,12 +273,12 @@ class ReviewReason(Base):
 
     __tablename__ = "review_reasons"
 
-    review_id: Mapped[str] = mapped_column(
-        ForeignKey("reviews.review_id", ondelete="CASCADE"), primary_key=True
-    )
-    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    review_id: Mapped[str] = mapped_column(String(ID_WIDTH), nullable=False)
+    reason: Mapped[str] = mapped_column(String(32), nullable=False)
+    organisation_code: Mapped[str] = organisation_column()
 
     __table_args__ = (
+        *child_keys("review_reasons", "review_id", "reason"),
         CheckConstraint(in_vocabulary("reason", domain.REVIEW_REASONS, nullable=False),
                         name="reason"),
     )
@@ -351,14 +376,14 @@ class Referral(Base):
 
     __tablename__ = "referrals"
 
-    review_id: Mapped[str] = mapped_column(
-        ForeignKey("reviews.review_id", ondelete="CASCADE"), primary_key=True
-    )
-    referral_type: Mapped[str] = mapped_column(String(24), primary_key=True)
+    review_id: Mapped[str] = mapped_column(String(ID_WIDTH), nullable=False)
+    referral_type: Mapped[str] = mapped_column(String(24), nullable=False)
     referral_status: Mapped[str] = mapped_column(String(24), nullable=False)
     referral_reference: Mapped[str | None] = mapped_column(String(40))
+    organisation_code: Mapped[str] = organisation_column()
 
     __table_args__ = (
+        *child_keys("referrals", "review_id", "referral_type"),
         CheckConstraint(in_vocabulary("referral_type", _referral_question().types.ids,
                                       nullable=False), name="referral_type"),
         CheckConstraint(in_vocabulary("referral_status", _referral_question().value.answers.ids,

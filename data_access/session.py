@@ -874,19 +874,21 @@ class Session:
                 state = "retired in" if theme in book.ids else "not a theme of"
                 raise ValueError(f"{theme!r} is {state} codebook {version}")
             taken = door.conn.execute(
-                text("SELECT id FROM theme_codes WHERE review_id = :r AND theme = :t AND "
-                     "coded_by = :u AND " + ("phase IS NULL" if phase is None else
-                                             "phase = :p")),
-                {"r": review_id, "t": theme, "u": self.user, "p": phase}).first()
+                text("SELECT id FROM theme_codes WHERE organisation_code = :o AND "
+                     "review_id = :r AND theme = :t AND coded_by = :u AND "
+                     + ("phase IS NULL" if phase is None else "phase = :p")),
+                {"o": stored["organisation_code"], "r": review_id, "t": theme, "u": self.user,
+                 "p": phase}).first()
             if taken is not None:
                 raise ValueError(f"{self.user!r} has already coded review {review_id!r} with "
                                  f"{theme!r}" + (f" ({phase})" if phase else ""))
             code_id = uuid.uuid4().hex
             door.conn.execute(
-                text("INSERT INTO theme_codes (id, review_id, theme, phase, codebook_version, "
-                     "coded_by, coded_at, from_suggestion) VALUES (:id, :r, :t, :p, :v, :u, "
-                     ":at, :s)"),
-                {"id": code_id, "r": review_id, "t": theme, "p": phase, "v": version,
+                text("INSERT INTO theme_codes (id, organisation_code, review_id, theme, phase, "
+                     "codebook_version, coded_by, coded_at, from_suggestion) VALUES (:id, :o, "
+                     ":r, :t, :p, :v, :u, :at, :s)"),
+                {"id": code_id, "o": stored["organisation_code"], "r": review_id, "t": theme,
+                 "p": phase, "v": version,
                  "u": self.user, "at": stored_time(door.conn, dt.datetime.now(dt.UTC)),
                  "s": bool(from_suggestion)})
             door.scope["codebook_version"] = version
@@ -917,7 +919,7 @@ class Session:
             where, params = [], {}
             if review_id is not None:
                 self._readable(door.conn, review_id)
-                where.append("t.review_id = :rid")
+                where.append("r.review_id = :rid")
                 params["rid"] = review_id
             if orgs is not None:
                 names = {f"o{i}": code for i, code in enumerate(orgs)}
@@ -929,7 +931,8 @@ class Session:
                 params["me"] = self._user.reviewer_id
             sql = ("SELECT t.id, t.review_id, r.organisation_code, t.theme, t.phase, "
                    "t.codebook_version, t.coded_by, t.coded_at, t.from_suggestion "
-                   "FROM theme_codes t JOIN reviews r ON r.review_id = t.review_id"
+                   "FROM theme_codes t JOIN reviews r ON r.organisation_code = "
+                   "t.organisation_code AND r.review_id = t.review_id"
                    + (" WHERE " + " AND ".join(where) if where else "")
                    + " ORDER BY t.coded_at, t.id")
             frame = pd.DataFrame(door.conn.execute(text(sql), params).mappings().all(),
@@ -1819,8 +1822,10 @@ def _themes_texts(conn: Connection, codes: pd.DataFrame) -> pd.Series:
     for start in range(0, len(ids), 500):
         chunk = {f"r{i}": v for i, v in enumerate(ids[start:start + 500])}
         rows = conn.execute(text(
-            "SELECT review_id, phase, comment FROM phase_assessments WHERE comment IS NOT NULL "
-            "AND review_id IN (" + ", ".join(f":{k}" for k in chunk) + ")"), chunk).all()
+            "SELECT p.review_id, p.phase, p.comment FROM reviews r JOIN phase_assessments p "
+            "ON p.organisation_code = r.organisation_code AND p.review_id = r.review_id "
+            "WHERE p.comment IS NOT NULL AND r.review_id IN ("
+            + ", ".join(f":{k}" for k in chunk) + ")"), chunk).all()
         for review, phase, comment in rows:
             comments.setdefault(str(review), {})[str(phase)] = str(comment)
     order = {p: i for i, p in enumerate(domain.PHASES)}
@@ -1872,7 +1877,8 @@ def _released_theme_codes(conn: Connection, approval: _approvals.ApprovalRecord,
     # no review released, no query: a researcher's own role may not read theme codes (0033)
     rows = [] if not review_ids else conn.execute(text(
         f"SELECT {', '.join(f't.{c}' for c in columns)} FROM theme_codes t JOIN reviews r "
-        "ON r.review_id = t.review_id WHERE r.organisation_code IN ("
+        "ON r.organisation_code = t.organisation_code AND r.review_id = t.review_id "
+        "WHERE r.organisation_code IN ("
         + ", ".join(f":{k}" for k in orgs) + ") AND r.death_month BETWEEN :ps AND :pe"),
         {**orgs, "ps": approval.period_start, "pe": approval.period_end}).mappings().all()
     codes = pd.DataFrame(rows, columns=columns)

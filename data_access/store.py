@@ -228,22 +228,23 @@ def _insert_review_children(conn: Connection, cells: dict[str, object]) -> None:
     """:func:`_insert_children` for one review: the rows :func:`_phase_rows`,
     :func:`_problem_rows` and :func:`_reason_rows` give for a 1-row frame, and its
     referrals."""
-    review_id = cells["review_id"]
-    phases = [{"review_id": review_id, "phase": phase,
+    key = {"organisation_code": cells["organisation_code"], "review_id": cells["review_id"]}
+    review_id = key["review_id"]
+    phases = [{**key, "phase": phase,
                "score": cells[domain.score_column(phase)],
                "comment": cells[domain.comment_column(phase)]}
               for phase in domain.PHASES
               if cells[domain.score_column(phase)] is not None
               or cells[domain.comment_column(phase)] is not None]
-    problems = [{"review_id": review_id, "problem_type": problem_type,
+    problems = [{**key, "problem_type": problem_type,
                  "harm": cells[domain.problem_column(problem_type)]}
                 for problem_type in domain.PROBLEM_TYPES
                 if cells[domain.problem_column(problem_type)] is not None]
     listed = str(cells["review_reasons"] or "").split(domain.REASON_SEPARATOR)
-    reasons = [{"review_id": review_id, "reason": reason}
+    reasons = [{**key, "reason": reason}
                for reason in dict.fromkeys(r.strip() for r in listed) if reason]
-    referrals = [dict(zip(_REFERRAL_ROW, (review_id, kind, cells[status], cells[reference]),
-                          strict=True))
+    referrals = [dict(zip(_REFERRAL_ROW, (*key.values(), kind, cells[status],
+                                          cells[reference]), strict=True))
                  for kind, status, reference in _REFERRAL_COLUMNS if cells[status] is not None]
     orphans = [reference for _kind, status, reference in _REFERRAL_COLUMNS
                if cells[status] is None and cells[reference] is not None]

@@ -203,7 +203,8 @@ def test_constraints_hold_in_the_database(governed_fresh):  # noqa: F811
             with pytest.raises(IntegrityError), engine.begin() as conn:
                 conn.execute(text(sql), {"a": action_id})
         with engine.begin() as conn:  # links go with their action
-            conn.execute(text("INSERT INTO action_themes (action_id, theme) VALUES (:a, 'x')"),
+            conn.execute(text("INSERT INTO action_themes (organisation_code, action_id, theme) "
+                              "SELECT organisation_code, id, 'x' FROM actions WHERE id = :a"),
                          {"a": action_id})
             conn.execute(text("DELETE FROM actions WHERE id = :a"), {"a": action_id})
             assert conn.execute(text("SELECT count(*) FROM action_themes")).scalar_one() == 0

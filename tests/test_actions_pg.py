@@ -54,8 +54,8 @@ def test_persons_read_and_write_actions_within_their_scope(pg):  # noqa: F811
                 continue
             with pytest.raises(psycopg.Error):  # nor link a theme to the lead's action
                 with conn.transaction():
-                    conn.execute("INSERT INTO action_themes (action_id, theme) VALUES (%s, "
-                                 "'falls')", (mine,))
+                    conn.execute("INSERT INTO action_themes (organisation_code, action_id, "
+                                 "theme) VALUES (%s, %s, 'falls')", (pg.org_a, mine))
     for person, seen in (("p_reviewer", 0), ("p_national", 1)):
         with pg.connect(person) as conn:
             assert conn.execute("SELECT count(*) FROM actions").fetchone()[0] == seen, person

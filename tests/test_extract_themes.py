@@ -29,6 +29,10 @@ from data_access.extract import linked_path, read_extract, read_theme_codes
 from data_access.extract_service import _extract_as, _receive
 from sjrlib.themes import suggest
 
+ORG = "(SELECT organisation_code FROM reviews WHERE review_id = :r)"
+"""A child row's organisation: its review's (``:r``), which the key to it holds (revision
+0035_children_scope)."""
+
 PERIOD = ("2021-04", "2021-09")
 BASE = ("review_id", "organisation_code", "death_month", "score_overall")
 THEMES = ("sepsis", "deterioration", "medication", "good_practice", "communication_team")
@@ -114,9 +118,9 @@ def _code(gov) -> dict:
             at = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
             for review_id, theme in rows:
                 conn.execute(text(
-                    "INSERT INTO theme_codes (id, review_id, theme, phase, codebook_version, "
-                    "coded_by, coded_at, from_suggestion) VALUES (:id, :r, :t, NULL, "
-                    "'2026.1', 'lead_x', :at, :s)"),
+                    "INSERT INTO theme_codes (id, organisation_code, review_id, theme, phase, "
+                    "codebook_version, coded_by, coded_at, from_suggestion) VALUES (:id, "
+                    f"{ORG}, :r, :t, NULL, '2026.1', 'lead_x', :at, :s)"),
                     {"id": uuid.uuid4().hex, "r": review_id, "t": theme, "at": at,
                      "s": theme == "sepsis"})
     finally:

@@ -20,6 +20,10 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from data_access import database, store
 
+ORG = "(SELECT organisation_code FROM reviews WHERE review_id = :r)"
+"""A child row's organisation: its review's (``:r``), which the key to it holds (revision
+0035_children_scope)."""
+
 BEFORE = "0006_themes"
 THIS = "0007_form_versions"
 OLD_TABLES = ("organisations", "reviewers", "reviews", "phase_assessments", "problems",
@@ -137,14 +141,15 @@ def test_the_new_columns_refuse_what_their_answer_lists_do_not_allow(db_url, sou
             "UPDATE reviews SET family_involved = 'unknown' WHERE review_id = :r",
             "UPDATE reviews SET family_feedback = 'no' WHERE review_id = :r",
             "UPDATE reviews SET dying_recognised = 'maybe' WHERE review_id = :r",
-            "INSERT INTO referrals (review_id, referral_type, referral_status) "
-            "VALUES (:r, 'police', 'made')",
-            "INSERT INTO referrals (review_id, referral_type, referral_status) "
-            "VALUES (:r, 'coroner', 'sent')",
-            "INSERT INTO referrals (review_id, referral_type, referral_status) "
-            "VALUES ('no-such-review', 'coroner', 'made')",
-            "INSERT INTO referrals (review_id, referral_type, referral_status, "
-            "referral_reference) VALUES (:r, 'psii', 'made', '" + "x" * 41 + "')",
+            "INSERT INTO referrals (organisation_code, review_id, referral_type, "
+            f"referral_status) VALUES ({ORG}, :r, 'police', 'made')",
+            "INSERT INTO referrals (organisation_code, review_id, referral_type, "
+            f"referral_status) VALUES ({ORG}, :r, 'coroner', 'sent')",
+            "INSERT INTO referrals (organisation_code, review_id, referral_type, "
+            f"referral_status) VALUES ({ORG}, 'no-such-review', 'coroner', 'made')",
+            "INSERT INTO referrals (organisation_code, review_id, referral_type, "
+            f"referral_status, referral_reference) VALUES ({ORG}, :r, 'psii', 'made', '"
+            + "x" * 41 + "')",
         ]
         for sql in bad:
             # (PostgreSQL refuses an over-long reference as a data error, before the check)
@@ -155,8 +160,9 @@ def test_the_new_columns_refuse_what_their_answer_lists_do_not_allow(db_url, sou
             "clinical_frailty_scale = 9, me_scrutiny = 'not_applicable', "
             "family_involved = 'no_contact', family_feedback = 'not_yet', "
             "dying_recognised = 'not_applicable' WHERE review_id = :r",
-            "INSERT INTO referrals (review_id, referral_type, referral_status, "
-            "referral_reference) VALUES (:r, 'psii', 'made', '" + "x" * 40 + "')",
+            "INSERT INTO referrals (organisation_code, review_id, referral_type, "
+            f"referral_status, referral_reference) VALUES ({ORG}, :r, 'psii', 'made', '"
+            + "x" * 40 + "')",
         ]
         with engine.begin() as conn:
             for sql in good:

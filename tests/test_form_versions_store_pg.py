@@ -125,9 +125,12 @@ def _free_review(pg, org: str, reviewer: str | None = None) -> str:
 
 
 def _insert(conn: psycopg.Connection, review_id: str) -> None:
+    """A referral on ``review_id``, under its own organisation (its key needs it; the
+    fixtures' review ids are their organisation's code, a dash, and a number)."""
     with conn.transaction(force_rollback=True):
-        conn.execute("INSERT INTO referrals (review_id, referral_type, referral_status) "
-                     "VALUES (%s, 'other', 'planned')", (review_id,))
+        conn.execute("INSERT INTO referrals (organisation_code, review_id, referral_type, "
+                     "referral_status) VALUES (%s, %s, 'other', 'planned')",
+                     (review_id.split("-")[0], review_id))
 
 
 def _refused(conn: psycopg.Connection, review_id: str) -> None:

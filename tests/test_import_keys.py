@@ -110,21 +110,24 @@ def test_a_first_import_builds_the_keys_at_the_end_and_leaves_the_schema_as_it_w
     # 0034_scope_in_the_index); not reviews' primary key, which other keys point at
     constraints = sorted(s.rsplit('"', 2)[1] for s in dropped if "DROP CONSTRAINT" in s)
     assert constraints == sorted(
-        [f"fk_{t}_review_id_reviews" for t in _CHILDREN] + [f"pk_{t}" for t in _CHILDREN]
+        [f"fk_{t}_organisation_code_reviews" for t in _CHILDREN] + [f"pk_{t}" for t in _CHILDREN]
         + ["fk_reviews_second_review_of_reviews", *_LOOKUP_KEYS]), constraints
-    assert sum(s.startswith("DROP INDEX") for s in dropped) == 4, dropped
+    # (reviews' unique (organisation_code, review_id), which the child rows' keys point at,
+    # stays, as its primary key does: revision 0035_children_scope)
+    assert sum(s.startswith("DROP INDEX") for s in dropped) == 3, dropped
     assert _schema(engine) == before
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM phase_assessments").scalar() > 620
-        with pytest.raises(IntegrityError, match="fk_phase_assessments_review_id_reviews"):
-            conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
-                                 "VALUES ('NO-SUCH-REVIEW', 'admission', 3)")
+        with pytest.raises(IntegrityError, match="fk_phase_assessments_organisation_code_reviews"):
+            conn.exec_driver_sql("INSERT INTO phase_assessments (organisation_code, review_id, "
+                                 "phase, score) VALUES ('XM1', 'NO-SUCH-REVIEW', 'admission', 3)")
         conn.rollback()
-        stored = conn.exec_driver_sql("SELECT review_id, phase FROM phase_assessments "
-                                      "LIMIT 1").one()
+        stored = conn.exec_driver_sql("SELECT organisation_code, review_id, phase FROM "
+                                      "phase_assessments LIMIT 1").one()
         with pytest.raises(IntegrityError, match="pk_phase_assessments"):
-            conn.exec_driver_sql("INSERT INTO phase_assessments (review_id, phase, score) "
-                                 "VALUES (%(r)s, %(p)s, 3)", {"r": stored[0], "p": stored[1]})
+            conn.exec_driver_sql("INSERT INTO phase_assessments (organisation_code, review_id, "
+                                 "phase, score) VALUES (%(o)s, %(r)s, %(p)s, 3)",
+                                 {"o": stored[0], "r": stored[1], "p": stored[2]})
         conn.rollback()
         with pytest.raises(IntegrityError, match=_LOOKUP_KEYS[0]):
             conn.exec_driver_sql(_UNKNOWN_ORGANISATION)
@@ -144,12 +147,13 @@ _UNKNOWN_ORGANISATION = ("INSERT INTO reviews (review_id, organisation_code, rev
 
 @_pg
 @pytest.mark.parametrize("constraint, table, statements", [
-    ("fk_phase_assessments_review_id_reviews", "phase_assessments",
-     ["INSERT INTO phase_assessments (review_id, phase, score) "
-      "VALUES ('NO-SUCH-REVIEW', 'admission', 3)"]),
+    ("fk_phase_assessments_organisation_code_reviews", "phase_assessments",
+     ["INSERT INTO phase_assessments (organisation_code, review_id, phase, score) "
+      "VALUES ('XM1', 'NO-SUCH-REVIEW', 'admission', 3)"]),
     # no key is there to refuse the second row until the end
     ("pk_review_reasons", "review_reasons",
-     ["INSERT INTO review_reasons (review_id, reason) VALUES ('R-1', 'random_sample')"] * 2),
+     ["INSERT INTO review_reasons (organisation_code, review_id, reason) "
+      "VALUES ('XM1', 'R-1', 'random_sample')"] * 2),
     (_LOOKUP_KEYS[0], "reviews", [_UNKNOWN_ORGANISATION]),
 ], ids=["foreign-key", "primary-key", "key-to-organisations"])
 def test_a_row_that_breaks_a_rebuilt_key_fails_the_whole_import(engine, constraint, table,

@@ -207,9 +207,10 @@ def test_a_theme_code_is_the_coders_and_only_they_delete_it(pg):  # noqa: F811
     with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
         leads_code = lead.code_review(review_id, "communication_team")
     with pg.connect("p_reviewer") as conn:
-        conn.execute("INSERT INTO theme_codes (id, review_id, theme, codebook_version, "
-                     "coded_by, coded_at) VALUES ('forged-coder', %s, 'patient_flow', "
-                     "'2026.1', 'p_lead', '2001-01-01')", (review_id,))
+        conn.execute("INSERT INTO theme_codes (id, organisation_code, review_id, theme, "
+                     "codebook_version, coded_by, coded_at) VALUES ('forged-coder', %s, %s, "
+                     "'patient_flow', '2026.1', 'p_lead', '2001-01-01')",
+                     (pg.org_a, review_id))
         coder, year = conn.execute("SELECT coded_by, extract(year FROM coded_at) "
                                    "FROM theme_codes WHERE id = 'forged-coder'").fetchone()
         assert (coder, int(year)) == ("p_reviewer", dt_year())
@@ -246,14 +247,17 @@ def test_an_action_links_only_its_own_organisations_reviews(pg):  # noqa: F811
                      "status, agreed_on, recorded_by, recorded_at, updated_by, updated_at, "
                      "version) VALUES ('insider-action', %s, 'x', 'Matron', 'open', "
                      "'2021-01-01', 'p_lead', now(), 'p_lead', now(), 1)", (pg.org_a,))
-        conn.execute("INSERT INTO action_reviews VALUES ('insider-action', %s)", (mine,))
+        link = ("INSERT INTO action_reviews (organisation_code, action_id, review_id) "
+                "VALUES (%s, 'insider-action', %s)")
+        conn.execute(link, (pg.org_a, mine))
         refusals = set()
+        # under their action's organisation, or naming the review's own
         for review_id in (theirs, "no-such-review"):
-            with pytest.raises(psycopg.Error) as refused:
-                with conn.transaction():
-                    conn.execute("INSERT INTO action_reviews VALUES ('insider-action', %s)",
-                                 (review_id,))
-            refusals.add(type(refused.value))
+            for organisation in (pg.org_a, pg.org_b):
+                with pytest.raises(psycopg.Error) as refused:
+                    with conn.transaction():
+                        conn.execute(link, (organisation, review_id))
+                refusals.add(type(refused.value))
         assert refusals == {psycopg.errors.InsufficientPrivilege}  # the same either way
         conn.rollback()
 
@@ -404,12 +408,15 @@ def test_a_refused_code_or_answer_tells_nothing_of_another_organisation(pg):  # 
                      {"r": round_id, "o": pg.org_b, "v": member})
     owner.dispose()
     assert submitted and member
-    code = ("INSERT INTO theme_codes (id, review_id, theme, codebook_version, coded_by, "
-            "coded_at) VALUES (md5(random()::text), %s, 'patient_flow', '2026.1', 'x', now())")
+    code = ("INSERT INTO theme_codes (id, organisation_code, review_id, theme, "
+            "codebook_version, coded_by, coded_at) VALUES (md5(random()::text), %s, %s, "
+            "'patient_flow', '2026.1', 'x', now())")
     for who in ("p_researcher", "p_reviewer", "p_lead"):
-        with pg.connect(who) as conn:
-            answers = {_refusal(conn, code, (rid,)) for rid in (submitted, "no-such-review")}
-            assert len(answers) == 1 and "inserted" not in answers, (who, answers)
+        for organisation in (pg.org_a, pg.org_b):  # their own, or the review's
+            with pg.connect(who) as conn:
+                answers = {_refusal(conn, code, (organisation, rid))
+                           for rid in (submitted, "no-such-review")}
+                assert len(answers) == 1 and "inserted" not in answers, (who, answers)
     answer = ("INSERT INTO calibration_answers (answer_id, round_id, case_id, organisation_code, "
               "reviewer_id, status) VALUES (md5(random()::text), %s, %s, %s, %s, 'draft')")
     for who in ("p_researcher", "p_reviewer", "p_lead"):

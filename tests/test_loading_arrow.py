@@ -80,8 +80,12 @@ def _write_by_hand(url: str) -> None:
         ("referrals", {"review_id": "R1", "referral_type": "leder",
                        "referral_status": "planned", "referral_reference": None}),
     ]
+    # a child row carries its review's organisation (revision 0035_children_scope)
+    organisation_of = {v["review_id"]: v["organisation_code"] for t, v in rows if t == "reviews"}
     with engine.begin() as conn:
         for table, values in rows:
+            if table != "reviews" and "review_id" in values:
+                values = {"organisation_code": organisation_of[values["review_id"]], **values}
             names = ", ".join(values)
             conn.execute(text(f"INSERT INTO {table} ({names}) VALUES "
                               f"({', '.join(':' + k for k in values)})"), values)
@@ -341,8 +345,8 @@ def test_a_load_inside_a_transaction_sees_its_own_writes(by_hand):
             conn.execute(text("INSERT INTO reviews (review_id, organisation_code, review_stage, "
                               "status, death_month) VALUES ('R4', 'XC3', 'first', 'draft', "
                               "'2024-06')"))
-            conn.execute(text("INSERT INTO review_reasons (review_id, reason) VALUES "
-                              "('R4', 'alarm')"))
+            conn.execute(text("INSERT INTO review_reasons (organisation_code, review_id, "
+                              "reason) VALUES ('XC3', 'R4', 'alarm')"))
             inside = store.load_reviews(conn)
             organisations = store.load_organisations(conn, "XC3")
             conn.rollback()
@@ -429,10 +433,14 @@ def synthetic_store(populated_db_url, small_data):
         conn.execute(text("UPDATE reviews SET form_version = 'ext2026', autism = 'yes', "
                           "clinical_frailty_scale = 7, family_involved = 'no_contact' "
                           "WHERE review_id = :r"), {"r": last})
-        conn.execute(text("INSERT INTO referrals (review_id, referral_type, referral_status, "
-                          "referral_reference) VALUES (:a, 'coroner', 'made', 'Ref 1, \"x\"'), "
-                          "(:a, 'other', 'considered_not_needed', NULL), "
-                          "(:b, 'leder', 'planned', '')"), {"a": first, "b": last})
+        for review_id, kind, status, reference in (
+                (first, "coroner", "made", 'Ref 1, "x"'),
+                (first, "other", "considered_not_needed", None), (last, "leder", "planned", "")):
+            conn.execute(text("INSERT INTO referrals (organisation_code, review_id, "
+                              "referral_type, referral_status, referral_reference) SELECT "
+                              "organisation_code, review_id, :t, :s, :f FROM reviews "
+                              "WHERE review_id = :r"),
+                         {"r": review_id, "t": kind, "s": status, "f": reference})
     engine.dispose()
     return populated_db_url, small_data
 
@@ -489,8 +497,9 @@ def test_a_database_with_an_english_collation_loads_in_byte_order(tmp_path):
                     conn.execute(text("INSERT INTO reviews (review_id, organisation_code, "
                                       "review_stage, status, death_month) VALUES (:r, 'XC3', "
                                       "'first', 'draft', '2024-06')"), {"r": rid})
-                    conn.execute(text("INSERT INTO phase_assessments (review_id, phase, score) "
-                                      "VALUES (:r, 'overall', :s)"), {"r": rid, "s": len(rid)})
+                    conn.execute(text("INSERT INTO phase_assessments (organisation_code, "
+                                      "review_id, phase, score) VALUES ('XC3', :r, 'overall', "
+                                      ":s)"), {"r": rid, "s": len(rid)})
                 if each == url:
                     database_order = conn.execute(text(
                         "SELECT review_id FROM reviews ORDER BY review_id")).scalars().all()

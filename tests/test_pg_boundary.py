@@ -637,8 +637,9 @@ def test_a_locked_review_is_final_for_every_person(pg):
                     "UPDATE reviews SET case_id = 'x' WHERE review_id = %s",
                     "DELETE FROM reviews WHERE review_id = %s"):
                 assert _rows(conn, statement, (target,)) == 0, (person, statement)
-            _fails(conn, "INSERT INTO phase_assessments (review_id, phase, score, comment) "
-                   "VALUES (%s, 'procedure', 1, 'added later')", (target,), "row-level")
+            _fails(conn, "INSERT INTO phase_assessments (organisation_code, review_id, phase, "
+                   "score, comment) VALUES (%s, %s, 'procedure', 1, 'added later')",
+                   (pg.org_a, target), "row-level")
     assert _stored(pg, target) == before
     unlocked = at_a[at_a["status"] == "submitted"]["review_id"].iloc[0]
     with pg.connect("p_lead") as conn:

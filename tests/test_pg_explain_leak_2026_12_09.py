@@ -91,10 +91,11 @@ def pg():
                 "ORDER BY review_id LIMIT 1"), {"b": b}).one()
             for coder in ("coder-1", "coder-2"):  # two codes of 'sepsis' on one review of b
                 conn.execute(text(
-                    "INSERT INTO theme_codes (id, review_id, theme, phase, codebook_version, "
-                    "coded_by, coded_at) SELECT :id, :rid, 'sepsis', 'overall', version, :by, "
-                    "now() FROM codebook_versions ORDER BY imported_at LIMIT 1"),
-                    {"id": uuid.uuid4().hex, "rid": st.review_b, "by": coder})
+                    "INSERT INTO theme_codes (id, organisation_code, review_id, theme, phase, "
+                    "codebook_version, coded_by, coded_at) SELECT :id, :b, :rid, 'sepsis', "
+                    "'overall', version, :by, now() FROM codebook_versions ORDER BY "
+                    "imported_at LIMIT 1"),
+                    {"id": uuid.uuid4().hex, "b": b, "rid": st.review_b, "by": coder})
         engine.dispose()
         yield st
     finally:

@@ -43,6 +43,9 @@ pytestmark = [
 SCOPED_TABLES = ("reviews", "deaths", "actions", "calibration_answers",
                  "calibration_round_members", "training_records")
 """The review data whose rows carry ``organisation_code`` (revision 0034's ``TABLES``)."""
+CHILD_TABLES = {"phase_assessments", "problems", "review_reasons", "referrals", "theme_codes",
+                "action_themes", "action_reviews"}
+"""The child tables under the same policy since revision 0035_children_scope."""
 
 PLANS = (
     ("enable_seqscan = off",),
@@ -343,7 +346,8 @@ def test_a_restore_makes_leads_and_reviewers_members(pg, tmp_path):
                 ).scalars())
         finally:
             restored.dispose()
-        assert tables == set(SCOPED_TABLES)
+        # and the review's and action's child tables (0035_children_scope)
+        assert tables == set(SCOPED_TABLES) | CHILD_TABLES
     finally:
         owner.dispose()
         _drop_pg_database(target)

@@ -92,7 +92,9 @@ def test_constraints_refuse_values_outside_the_domain(populated_db_url):
              "WHERE review_id = :r", {}),
             ("UPDATE reviews SET organisation_code = 'ZZZ' WHERE review_id = :r", {}),
             ("UPDATE reviews SET status = 'approved' WHERE review_id = :r", {}),
-            ("INSERT INTO review_reasons (review_id, reason) VALUES (:r, 'curiosity')", {}),
+            ("INSERT INTO review_reasons (organisation_code, review_id, reason) VALUES ("
+             "(SELECT organisation_code FROM reviews WHERE review_id = :r), :r, 'curiosity')",
+             {}),
         ]
         for sql, _ in bad:
             with pytest.raises(IntegrityError), engine.begin() as conn:

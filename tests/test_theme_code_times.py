@@ -36,9 +36,10 @@ def _owner_insert(url: str, rows: list[dict]) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(text(
-                "INSERT INTO theme_codes (id, review_id, theme, phase, codebook_version, "
-                "coded_by, coded_at, from_suggestion) VALUES (:id, :r, :t, NULL, '2026.1', "
-                ":u, :at, :s)"), rows)
+                "INSERT INTO theme_codes (id, organisation_code, review_id, theme, phase, "
+                "codebook_version, coded_by, coded_at, from_suggestion) VALUES (:id, "
+                "(SELECT organisation_code FROM reviews WHERE review_id = :r), :r, :t, NULL, "
+                "'2026.1', :u, :at, :s)"), rows)
     finally:
         engine.dispose()
 

@@ -35,10 +35,10 @@ def _review(pg, org: str, *, reviewer: str | None = None, other: bool = False) -
         engine.dispose()
 
 
-def _insert(conn: psycopg.Connection, review_id: str, coder: str) -> None:
-    conn.execute("INSERT INTO theme_codes (id, review_id, theme, codebook_version, coded_by, "
-                 "coded_at) VALUES (%s, %s, 'sepsis', '2026.1', %s, now())",
-                 (uuid.uuid4().hex, review_id, coder))
+def _insert(conn: psycopg.Connection, org: str, review_id: str, coder: str) -> None:
+    conn.execute("INSERT INTO theme_codes (id, organisation_code, review_id, theme, "
+                 "codebook_version, coded_by, coded_at) VALUES (%s, %s, %s, 'sepsis', '2026.1', "
+                 "%s, now())", (uuid.uuid4().hex, org, review_id, coder))
 
 
 def test_persons_code_and_read_within_their_scope(pg):  # noqa: F811
@@ -57,12 +57,15 @@ def test_persons_code_and_read_within_their_scope(pg):  # noqa: F811
     with open_session(None, pg.url_of("p_national"), tool="test") as national:
         assert {"deterioration", "medication"} <= set(national.theme_codes()["theme"])
     # The database refuses what the access layer would: straight SQL as each person's role.
-    for person, review_id in (("p_lead", in_b), ("p_reviewer", theirs), ("p_national", own_a),
-                              ("p_researcher", own_a)):
+    # (each under the review's own organisation, as its key needs)
+    for person, org, review_id in (("p_lead", pg.org_b, in_b), ("p_reviewer", pg.org_a, theirs),
+                                   ("p_national", pg.org_a, own_a),
+                                   ("p_researcher", pg.org_a, own_a)):
         with pg.connect(person) as conn:
-            with pytest.raises(psycopg.Error):
+            with pytest.raises(psycopg.Error, match="row-level security|permission denied|"
+                               "not a submitted or locked review you may code"):
                 with conn.transaction():
-                    _insert(conn, review_id, person)
+                    _insert(conn, org, review_id, person)
     for person in ("p_researcher", "p_admin"):  # no privilege at all (0033_reader_group)
         with pg.connect(person) as conn, \
                 pytest.raises(psycopg.errors.InsufficientPrivilege):
