@@ -13,10 +13,10 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 from dashboard_store import populate
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from data_access import open_session, store
-from data_access.models import Referral
+from data_access.models import Referral, Review
 from data_access.pseudonymise import FREE_TEXT_COLUMNS, researcher_view
 from data_access.session import bootstrap_administrator
 from sjrlib import domain, io, schema
@@ -67,8 +67,14 @@ def _referral_rows(url: str) -> list[tuple]:
     table = Referral.__table__
     try:
         with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(select(table).order_by(
-                table.c.review_id, table.c.referral_type))]
+            # each under its review's organisation (the key to it holds that: 0035)
+            reviews = Review.__table__
+            assert conn.execute(select(func.count()).select_from(table).join(
+                reviews, reviews.c.review_id == table.c.review_id).where(
+                reviews.c.organisation_code != table.c.organisation_code)).scalar_one() == 0
+            return [tuple(r) for r in conn.execute(select(
+                table.c.review_id, table.c.referral_type, table.c.referral_status,
+                table.c.referral_reference).order_by(table.c.review_id, table.c.referral_type))]
     finally:
         engine.dispose()
 

@@ -153,18 +153,19 @@ def test_one_changed_field_updates_that_review_only(db_url, stored, tmp_path):
     assert _reviews(db_url) == after
 
 
+# a child row: its own columns, then its review's organisation (0035_children_scope)
 CHILD_CHANGES = {
     "problem": ("R1", {"problem_monitoring": "yes"}, "problems",
-                [("R1", "monitoring", "yes")]),
+                [("R1", "monitoring", "yes", "RXX")]),
     "problem-added": ("E2", {"problem_infection": "probably"}, "problems",
-                      [("E2", "infection", "probably"), ("E2", "medication", "yes"),
-                       ("E2", "monitoring", "probably")]),
+                      [("E2", "infection", "probably", "RXX"), ("E2", "medication", "yes", "RXX"),
+                       ("E2", "monitoring", "probably", "RXX")]),
     "referral-status": ("E1", {"referral_complaint": "made"}, "referrals", None),
     "referral-reference": ("E1", {"referral_ref_complaint": "CMP 5522"}, "referrals", None),
     "reason-added": ("R1", {"review_reasons": "random_sample;alarm"}, "review_reasons",
-                     [("R1", "alarm"), ("R1", "random_sample")]),
+                     [("R1", "alarm", "RXX"), ("R1", "random_sample", "RXX")]),
     "reason-removed": ("E2", {"review_reasons": "family_concern"}, "review_reasons",
-                       [("E2", "family_concern")]),
+                       [("E2", "family_concern", "RXX")]),
 }
 
 
@@ -181,10 +182,10 @@ def test_a_change_held_only_in_child_rows_is_found(db_url, stored, tmp_path, cas
     assert result.exit_code == 0, result.output
     assert "0 inserted, 1 updated, 3 unchanged" in result.output
     rows = sorted(r for r in dump(db_url)[table] if r[0] == review_id)
-    if expected is None:  # referrals: (review, type, status, reference)
+    if expected is None:  # referrals: (review, type, status, reference, organisation)
         complaint = [r for r in rows if r[1] == "complaint"]
         assert complaint == [("E1", "complaint", changes.get("referral_complaint", "planned"),
-                              changes.get("referral_ref_complaint", "CMP 5521"))]
+                              changes.get("referral_ref_complaint", "CMP 5521"), "RXX")]
     else:
         assert [tuple(r) for r in rows] == expected
     assert _reviews(db_url)[review_id][1:] != {r[0]: r for r in before["reviews"]}[
