@@ -457,33 +457,34 @@ def _insert_children(conn: Connection, chunk: pd.DataFrame) -> None:
         _copy_children(conn, chunk)
         return
     # each child row's key starts with its review's (organisation_code, review_id)
-    ids = list(zip(_column_values(chunk["organisation_code"]),
-                   _column_values(chunk["review_id"]), strict=True))
+    orgs = _column_values(chunk["organisation_code"])
+    ids = _column_values(chunk["review_id"])
     phases: list[tuple] = []
     for phase in domain.PHASES:
         scores = _column_values(chunk[domain.score_column(phase)])
         comments = _column_values(chunk[domain.comment_column(phase)])
-        phases += [(*r, phase, s, c) for r, s, c in zip(ids, scores, comments, strict=True)
+        phases += [(o, r, phase, s, c)
+                   for o, r, s, c in zip(orgs, ids, scores, comments, strict=True)
                    if s is not None or c is not None]
     problems: list[tuple] = []
     for problem_type in domain.PROBLEM_TYPES:
         harms = _column_values(chunk[domain.problem_column(problem_type)])
-        problems += [(*r, problem_type, h) for r, h in zip(ids, harms, strict=True)
+        problems += [(o, r, problem_type, h) for o, r, h in zip(orgs, ids, harms, strict=True)
                      if h is not None]
     split: dict[str, list[str]] = {}  # a file has few distinct lists of reasons
     reasons: list[tuple] = []
-    for r, joined in zip(ids, _column_values(chunk["review_reasons"]), strict=True):
+    for o, r, joined in zip(orgs, ids, _column_values(chunk["review_reasons"]), strict=True):
         if joined is None:
             continue
         listed = split.get(joined)
         if listed is None:
             listed = split[joined] = [x for x in dict.fromkeys(
                 p.strip() for p in joined.split(domain.REASON_SEPARATOR)) if x]
-        reasons += [(*r, reason) for reason in listed]
+        reasons += [(o, r, reason) for reason in listed]
     _insert_rows(conn, _PHASES, _PHASE_ROW, phases)
     _insert_rows(conn, _PROBLEMS, _PROBLEM_ROW, problems)
     _insert_rows(conn, _REASONS, _REASON_ROW, reasons)
-    _insert_rows(conn, _REFERRALS, _REFERRAL_ROW, _referral_rows(chunk, ids))
+    _insert_rows(conn, _REFERRALS, _REFERRAL_ROW, _referral_rows(chunk, orgs, ids))
 
 
 def _copy_children(conn: Connection, chunk: pd.DataFrame) -> None:
@@ -560,7 +561,7 @@ def _copy_children(conn: Connection, chunk: pd.DataFrame) -> None:
     copy_parts(_REFERRALS, _REFERRAL_ROW, referrals)
 
 
-def _referral_rows(chunk: pd.DataFrame, ids: list) -> list[tuple]:
+def _referral_rows(chunk: pd.DataFrame, orgs: list, ids: list) -> list[tuple]:
     """One ``referrals`` row per review and referral type with a status (after
     :func:`_refuse_orphan_references`)."""
     _refuse_orphan_references(chunk)
@@ -569,9 +570,9 @@ def _referral_rows(chunk: pd.DataFrame, ids: list) -> list[tuple]:
         status = chunk[status_column]
         if status.isna().all():  # most reviews (every rcp2017 one) have no referral
             continue
-        rows += [(*r, kind, s, f) for r, s, f in zip(ids, _column_values(status),
-                                                     _column_values(chunk[reference_column]),
-                                                     strict=True)
+        rows += [(o, r, kind, s, f)
+                 for o, r, s, f in zip(orgs, ids, _column_values(status),
+                                       _column_values(chunk[reference_column]), strict=True)
                  if s is not None]
     return rows
 
@@ -920,18 +921,19 @@ always) has the review tables analysed before it commits (:func:`_analyse_grown`
 
 
 def _analyse_grown(conn: Connection, inserted: int) -> None:
-    """PostgreSQL, as the tables' owner: ``ANALYZE`` the review tables after an import that
-    grew them by :data:`_ANALYSE_GROWTH` or more (a first import into a new store always),
-    inside its transaction (it counts the transaction's own rows).
+    """PostgreSQL: ``ANALYZE`` the review tables, before the commit (it counts the
+    transaction's own rows), after an import that grew them by :data:`_ANALYSE_GROWTH` or more
+    (a first import into a new store always): directly as their owner, through
+    ``sjr_analyse_review_tables`` (revision ``0035_children_scope``, which decides the same)
+    as a person's role, which owns no table.
 
     Without statistics the planner takes a lead's or reviewer's rows of a table for a row or
     two (every scan of theirs is an index scan on their organisation, revision
     ``0035_children_scope``), and planned the review frame's load as a nested loop that
     computed each child table's groups again for every review, calling the read policy's
     functions each time: a reviewer's load of 1,938 reviews right after a first import ran for
-    more than 18 minutes. Autovacuum analyses them too, but up to a minute or more later, and
-    the first dashboards open at once. About a second at a million reviews. A person's role
-    owns no table: their imports leave it to autovacuum."""
+    more than 18 minutes. Autovacuum analyses them too, but a minute or more after the commit,
+    and the first dashboards open at once. 0.8 s at 200,000 reviews (``docs/scaling.md``)."""
     if conn.dialect.name != "postgresql" or inserted <= 0:
         return
     owner, stored = conn.exec_driver_sql(
@@ -939,9 +941,9 @@ def _analyse_grown(conn: Connection, inserted: int) -> None:
         "max(c.reltuples) FILTER (WHERE c.relname = 'reviews') FROM pg_class c "
         "WHERE c.oid = ANY(%(tables)s::regclass[])", {"tables": list(_REVIEW_TABLES)}).one()
     if not owner:
+        conn.exec_driver_sql("SELECT sjr_analyse_review_tables(%(n)s)", {"n": int(inserted)})
         return
-    before = max(float(stored if stored is not None else -1), 0.0)
-    if stored is None or stored < 0 or inserted >= _ANALYSE_GROWTH * before:
+    if stored is None or stored < 0 or inserted >= _ANALYSE_GROWTH * stored:
         conn.exec_driver_sql(f"ANALYZE {', '.join(_REVIEW_TABLES)}")
 
 

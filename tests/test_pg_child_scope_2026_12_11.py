@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import uuid
 
 import psycopg
@@ -551,3 +552,42 @@ def test_lead_reads_exactly_their_organisations_child_rows(pg):
     assert reviewed["phase_assessments"], "the reviewer reads their own reviews' phases"
     assert all(ids <= reviews_a for ids in reviewed.values()), reviewed
     assert all(ids <= actions_a for ids in acted.values()), acted
+
+
+def _analyses(pg: Store) -> int:
+    """How many times ``reviews`` was analysed, as the statistics report it (a backend reports
+    at its end: wait a little for it)."""
+    engine = pg.owner()
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(
+                "SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables "
+                "WHERE relid = 'reviews'::regclass")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_a_persons_import_has_the_review_tables_analysed(pg):
+    """An import through a person's role (which owns no table) asks
+    ``sjr_analyse_review_tables`` (``bulk._analyse_grown``): the owner's function analyses
+    the review tables only when the import grew them by half or more."""
+    def called(inserted: int) -> bool:
+        with pg.connect("p_lead") as conn:
+            done = conn.execute("SELECT sjr_analyse_review_tables(%s)", (inserted,)).fetchone()
+            conn.commit()
+        return bool(done[0])
+
+    def settled(before: int, expected: int) -> int:
+        for _ in range(50):  # the lead's backend reports its statistics as it ends
+            now = _analyses(pg)
+            if now - before >= expected:
+                break
+            time.sleep(0.1)
+        return now - before
+
+    before = _analyses(pg)
+    assert called(1) is False  # one review more: no
+    assert called(0) is False
+    assert settled(before, 0) == 0
+    assert called(1_000_000) is True
+    assert settled(before, 1) == 1

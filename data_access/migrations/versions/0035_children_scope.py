@@ -33,6 +33,10 @@ So, on each table of :data:`CHILDREN`:
 
 Every writer of child rows fills the column (the bulk import, ``store.save_review``, theme
 coding, actions). The keys change on SQLite too (one schema for both).
+
+And ``sjr_analyse_review_tables(inserted)`` (:func:`_analyse_function`): an import through a
+person's role has the review tables analysed, as their owner, when it grew them by half or
+more, as the owner's own import does directly.
 """
 
 from __future__ import annotations
@@ -48,6 +52,12 @@ depends_on = None
 GROUP = "sjr_organisation_reader"
 POLICY = "organisation_scope"
 _SCOPE = "organisation_code = (SELECT sjr_person_organisation())"
+
+ANALYSE = "sjr_analyse_review_tables(bigint)"
+"""``ANALYZE`` of the review tables, for an import by a person's role (which owns no table):
+see :func:`_analyse_function`."""
+
+_ANALYSED = ("reviews", "phase_assessments", "problems", "review_reasons", "referrals")
 
 _CODE_WIDTH = 16
 """Width of ``organisations.code`` (its column's type in revision 0001)."""
@@ -139,6 +149,35 @@ def _refuse_links_across_organisations() -> None:
             "again. Nothing was changed.")
 
 
+def _definer() -> str:
+    schema = op.get_bind().execute(sa.text("SELECT quote_ident(current_schema())")).scalar_one()
+    return f"SECURITY DEFINER SET search_path = {schema}, pg_temp"
+
+
+def _analyse_function() -> str:
+    """``sjr_analyse_review_tables(p_inserted)``: ``ANALYZE`` the review tables, as their owner,
+    when an import of ``p_inserted`` new reviews grew them by half or more (or they were never
+    analysed); returns whether it did. An import through a person's own role calls it before
+    its commit (``bulk._analyse_grown``; it counts the transaction's own rows). Every scan of a
+    lead's or reviewer's is an index scan on their organisation, and without statistics the
+    planner took their rows for a row or two: a reviewer's first load after a first import was
+    planned as a nested loop that ran for more than 18 minutes."""
+    tables = ", ".join(_ANALYSED)
+    return f"""
+CREATE OR REPLACE FUNCTION {ANALYSE.replace("bigint", "p_inserted bigint")} RETURNS boolean
+LANGUAGE plpgsql {_definer()} AS $$
+DECLARE stored real;
+BEGIN
+    SELECT c.reltuples INTO stored FROM pg_class c WHERE c.oid = 'reviews'::regclass;
+    IF p_inserted IS NULL OR p_inserted <= 0
+       OR (stored >= 0 AND p_inserted < 0.5 * stored) THEN
+        RETURN false;
+    END IF;
+    ANALYZE {tables};
+    RETURN true;
+END $$"""
+
+
 def upgrade() -> None:
     _refuse_links_across_organisations()
     for parent in ("reviews", "actions"):
@@ -161,10 +200,14 @@ def upgrade() -> None:
         for table in CHILDREN:
             op.execute(f"CREATE POLICY {POLICY} ON {table} AS RESTRICTIVE FOR ALL TO {GROUP} "
                        f"USING ({_SCOPE}) WITH CHECK ({_SCOPE})")
+        op.execute(_analyse_function())
+        op.execute(f"REVOKE ALL ON FUNCTION {ANALYSE} FROM PUBLIC")
+        op.execute(f"GRANT EXECUTE ON FUNCTION {ANALYSE} TO sjr_person, sjr_service")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {ANALYSE}")
         for table in CHILDREN:
             op.execute(f"DROP POLICY IF EXISTS {POLICY} ON {table}")
     for parent in ("reviews", "actions"):
