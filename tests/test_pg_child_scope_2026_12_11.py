@@ -29,7 +29,6 @@ control shows a lead still reads exactly their own organisation's child rows.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 import uuid
 
@@ -46,6 +45,7 @@ from access_setup import (
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from test_pg_scope_index_2026_12_10 import PERSON_PLANS, PLANS, _explain
 
 from data_access import pg_security, store
 
@@ -67,19 +67,6 @@ PARENT_KEYS = {"reviews": ("review_id",), "actions": ("id",)}
 
 GROUP = "sjr_organisation_reader"
 POLICY = "organisation_scope"
-
-PLANS = (
-    ("enable_seqscan = off",),
-    ("enable_seqscan = off", "enable_indexscan = off"),  # bitmap scans
-    ("enable_seqscan = off", "enable_bitmapscan = off"),  # index scans
-)
-
-PERSON_PLANS = {"p_lead": PLANS, "p_reviewer": PLANS[:1]}
-"""The reviewer's policies check each row they fetch; one planner setting keeps it short."""
-
-_COUNT = re.compile(r"(?:actual (?:time=\S+ )?rows=(\d+) loops=(\d+))|"
-                    r"(Rows Removed by [A-Za-z ]+: \d+)|(never executed)")
-_NODE = re.compile(r"^\s*(?:->\s+)?([A-Z][A-Za-z ]+?)(?: using| on|  \(|\s*\(|$)")
 
 THEMES = ("sepsis", "deterioration", "medication", "diagnosis")
 """Codebook 2026.1 theme ids: the first coded before; the second (probed) and the fourth added
@@ -251,32 +238,6 @@ def _probes(pg: Store) -> list[tuple[str, dict]]:
     ]
 
 
-def _counts(plan: str) -> list[tuple]:
-    """The plan's node types and every count it printed, in order (times left out)."""
-    out: list[tuple] = []
-    for line in plan.splitlines():
-        node = _NODE.match(line)
-        if node and ("actual" in line or "never executed" in line):
-            out.append(("node", node.group(1).strip()))
-        for rows, loops, removed, never in _COUNT.findall(line):
-            out.append(("rows", rows, loops) if rows else (removed or never,))
-    return out
-
-
-def _explain(pg: Store, person: str) -> dict[tuple[int, int], list[tuple]]:
-    seen = {}
-    with pg.connect(person) as conn:
-        for p, settings in enumerate(PERSON_PLANS[person]):
-            for setting in settings:
-                conn.execute(f"SET {setting}")
-            for q, (statement, params) in enumerate(_probes(pg)):
-                rows = conn.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {statement}",
-                                    params).fetchall()
-                seen[p, q] = _counts("\n".join(r[0] for r in rows))
-            conn.execute("RESET ALL")
-    return seen
-
-
 def _change_the_other_organisation(pg: Store) -> None:
     """As the owner: only organisation B's child rows change, each probe's matches among
     them."""
@@ -332,7 +293,7 @@ def test_child_probes_are_blind_to_other_organisations(pg):
     had = _b_children(pg)
     # B's review and action had child rows of each kind before the change
     assert all(had.values()), had
-    before = {person: _explain(pg, person) for person in PERSON_PLANS}
+    before = {person: _explain(pg, person, _probes) for person in PERSON_PLANS}
     _change_the_other_organisation(pg)
     assert _b_children(pg) == had | {"theme_codes": had["theme_codes"] + 1,
                                      "phase_assessments": had["phase_assessments"] - 1,
@@ -341,7 +302,7 @@ def test_child_probes_are_blind_to_other_organisations(pg):
                                      "referrals": had["referrals"] + 1,
                                      "action_themes": had["action_themes"] + 1,
                                      "action_reviews": had["action_reviews"] + 1}
-    after = {person: _explain(pg, person) for person in PERSON_PLANS}
+    after = {person: _explain(pg, person, _probes) for person in PERSON_PLANS}
     probes = _probes(pg)
     changed = [(person, PLANS[p], probes[q][0], before[person][p, q], after[person][p, q])
                for person in before for (p, q), counts in before[person].items()

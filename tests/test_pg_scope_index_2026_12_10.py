@@ -186,13 +186,15 @@ PERSON_PLANS = {"p_lead": PLANS, "p_reviewer": PLANS[:1]}
 second or more a probe with sequential scans off), so they run under the first setting only."""
 
 
-def _explain(pg: Store, person: str) -> dict[tuple[int, int], list[tuple]]:
+def _explain(pg, person: str, probes=None) -> dict[tuple[int, int], list[tuple]]:
+    """Every count of each probe's plan (``probes(pg)``, default :func:`_probes`) as
+    ``person``'s own role, under each of their planner settings."""
     seen = {}
     with pg.connect(person) as conn:
         for p, settings in enumerate(PERSON_PLANS[person]):
             for setting in settings:
                 conn.execute(f"SET {setting}")
-            for q, (statement, params) in enumerate(_probes(pg)):
+            for q, (statement, params) in enumerate((probes or _probes)(pg)):
                 rows = conn.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {statement}",
                                     params).fetchall()
                 seen[p, q] = _counts("\n".join(r[0] for r in rows))

@@ -100,6 +100,10 @@ def _parents(spec: dict) -> list[str]:
     return [spec["parent"], *([spec["also"]] if "also" in spec else [])]
 
 
+def _column(*, nullable: bool) -> sa.Column:
+    return sa.Column("organisation_code", sa.String(_CODE_WIDTH), nullable=nullable)
+
+
 def _fill(table: str, spec: dict) -> None:
     child, key = _PARENT_COLUMN[spec["parent"]]
     parent = spec["parent"]
@@ -107,11 +111,14 @@ def _fill(table: str, spec: dict) -> None:
                f"{parent} p WHERE p.{key} = {table}.{child})")
 
 
-def _keys(table: str, spec: dict, *, new: bool) -> None:
+def _keys(table: str, spec: dict, *, new: bool, add_column: bool = False) -> None:
     """Drop ``table``'s keys of one shape and create the other's (``new``: leading with
-    ``organisation_code``)."""
+    ``organisation_code``); ``add_column``: add that column first (an empty table: on SQLite
+    the table is then made again once, not three times)."""
     lead = ("organisation_code",) if new else ()
     with op.batch_alter_table(table) as batch:
+        if add_column:
+            batch.add_column(_column(nullable=False))
         for parent in _parents(spec):
             batch.drop_constraint(_fk_name(table, parent, new=not new), type_="foreignkey")
         if "unique" in spec:
@@ -186,9 +193,11 @@ def upgrade() -> None:
     for table, spec in CHILDREN.items():
         if "index" in spec:
             op.drop_index(f"ix_{table}_{'_'.join(spec['index'])}", table_name=table)
+        if op.get_bind().execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1")).first() is None:
+            _keys(table, spec, new=True, add_column=True)  # a new store: nothing to fill
+            continue
         with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("organisation_code", sa.String(_CODE_WIDTH),
-                                       nullable=True))
+            batch.add_column(_column(nullable=True))
         _fill(table, spec)
         with op.batch_alter_table(table) as batch:
             batch.alter_column("organisation_code", existing_type=sa.String(_CODE_WIDTH),
