@@ -915,17 +915,12 @@ def import_review_blocks(target: Engine | Connection, blocks: Iterable[pd.DataFr
     return total
 
 
-_ANALYSE_GROWTH = 0.5
-"""An import that adds at least this share of the reviews stored before it (a first import
-always) has the review tables analysed before it commits (:func:`_analyse_grown`)."""
-
-
 def _analyse_grown(conn: Connection, inserted: int) -> None:
     """PostgreSQL: ``ANALYZE`` the review tables, before the commit (it counts the
-    transaction's own rows), after an import that grew them by :data:`_ANALYSE_GROWTH` or more
-    (a first import into a new store always): directly as their owner, through
-    ``sjr_analyse_review_tables`` (revision ``0035_children_scope``, which decides the same)
-    as a person's role, which owns no table.
+    transaction's own rows), after an import that grew them by half or more (a first import
+    into a new store always), through ``sjr_analyse_review_tables`` (revision
+    ``0035_children_scope``): the owner's function, which decides, so a person's role (which
+    owns no table) and the owner's import are analysed alike.
 
     Without statistics the planner takes a lead's or reviewer's rows of a table for a row or
     two (every scan of theirs is an index scan on their organisation, revision
@@ -934,17 +929,8 @@ def _analyse_grown(conn: Connection, inserted: int) -> None:
     functions each time: a reviewer's load of 1,938 reviews right after a first import ran for
     more than 18 minutes. Autovacuum analyses them too, but a minute or more after the commit,
     and the first dashboards open at once. 0.8 s at 200,000 reviews (``docs/scaling.md``)."""
-    if conn.dialect.name != "postgresql" or inserted <= 0:
-        return
-    owner, stored = conn.exec_driver_sql(
-        "SELECT bool_and(pg_has_role(c.relowner, 'USAGE')), "
-        "max(c.reltuples) FILTER (WHERE c.relname = 'reviews') FROM pg_class c "
-        "WHERE c.oid = ANY(%(tables)s::regclass[])", {"tables": list(_REVIEW_TABLES)}).one()
-    if not owner:
+    if conn.dialect.name == "postgresql" and inserted > 0:
         conn.exec_driver_sql("SELECT sjr_analyse_review_tables(%(n)s)", {"n": int(inserted)})
-        return
-    if stored is None or stored < 0 or inserted >= _ANALYSE_GROWTH * stored:
-        conn.exec_driver_sql(f"ANALYZE {', '.join(_REVIEW_TABLES)}")
 
 
 def _store_blocks(conn: Connection, items: Iterable[pd.DataFrame], *, update: bool,

@@ -36,7 +36,7 @@ coding, actions). The keys change on SQLite too (one schema for both).
 
 And ``sjr_analyse_review_tables(inserted)`` (:func:`_analyse_function`): an import through a
 person's role has the review tables analysed, as their owner, when it grew them by half or
-more, as the owner's own import does directly.
+more; the owner's import calls it too.
 """
 
 from __future__ import annotations
