@@ -294,11 +294,12 @@ def demo_data(
         files = {Kind.organisations: SYNTHETIC_FOLDER / "organisations.csv",
                  Kind.deaths: SYNTHETIC_FOLDER / "deaths.csv",
                  Kind.reviews: SYNTHETIC_FOLDER / "reviews.csv"}
-        io.write_organisations(data.organisations, files[Kind.organisations])
-        io.write_deaths(data.deaths, files[Kind.deaths])
-        io.write_reviews(learning.reviews, files[Kind.reviews])
-        for kind, path in files.items():
-            import_file(kind, path, url, user="demo-admin")
+        with _folder_lock(SYNTHETIC_FOLDER):  # another demo-data run here waits
+            io.write_organisations(data.organisations, files[Kind.organisations])
+            io.write_deaths(data.deaths, files[Kind.deaths])
+            io.write_reviews(learning.reviews, files[Kind.reviews])
+            for kind, path in files.items():
+                import_file(kind, path, url, user="demo-admin")
         from data_access.actions import store_demo_learning
 
         store_demo_learning(engine, learning)
@@ -308,6 +309,25 @@ def demo_data(
     names = ", ".join(u.username for u in demo.DEMO_USERS)
     typer.echo(f"Synthetic data stored in {_shown(url)}; demo users: {names} "
                "(see the README for what each can do).")
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.lock`` exclusively: two ``sjr demo-data`` runs in one folder (two
+    people's terminals, or parallel tests) would otherwise write ``data/synthetic`` over each
+    other, and one would import the other's files beside its own themes and actions (found as
+    a foreign-key failure of the actions' reviews). Where ``fcntl`` is missing, no lock."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    with open(folder / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _demo_users(engine, url: str) -> list[str]:
