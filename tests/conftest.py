@@ -13,6 +13,11 @@ import signal
 import uuid
 
 import pytest
+from _migrated_stores import (  # noqa: F401  (autouse fixtures: a new store is a copy)
+    _real_migrations_when_marked,
+    copy_database_privileges,
+    migrated_store_templates,
+)
 
 # Ctrl-C as at a terminal, for every process the tests start: a test run started in the
 # background by a non-interactive shell (`make test &`) ignores SIGINT and its processes
@@ -174,6 +179,7 @@ def populated_db_url(request, db_url):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"'))
+            copy_database_privileges(conn, template, url.database)
     finally:
         admin.dispose()
     return db_url
