@@ -186,11 +186,8 @@ def build(engine_name: str, folder) -> tuple[Governed, callable]:
         raise
 
     def cleanup() -> None:
-        persons = person_roles(owner_url)  # made by `users add` on PostgreSQL (0003_security)
-        _drop_pg_database(owner_url)
+        drop_pg_store(owner_url)
         _drop_app_role_cluster(role)
-        for person in persons:
-            _drop_app_role_cluster(person)
 
     return Governed("postgresql", owner_url, app_url, a, b, c, rid, other), cleanup
 
@@ -207,6 +204,15 @@ def person_roles(url: str) -> list[str]:
         return []
     finally:
         engine.dispose()
+
+
+def drop_pg_store(owner_url: str) -> None:
+    """Drop a test's PostgreSQL store and the persons' LOGIN roles its users name (made by
+    ``users add``, revision 0003_security: cluster-wide, so they go with the database)."""
+    persons = person_roles(owner_url)
+    _drop_pg_database(owner_url)
+    for person in persons:
+        _drop_app_role_cluster(person)
 
 
 def _drop_app_role_cluster(role: str) -> None:

@@ -23,11 +23,10 @@ import pytest
 from access_setup import (
     POSTGRES_URL,
     _create_pg_database,
-    _drop_app_role_cluster,
     _drop_pg_database,
     _populate,
     approval,
-    person_roles,
+    drop_pg_store,
 )
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -99,10 +98,7 @@ def pg():
         engine.dispose()
         yield st
     finally:
-        roles = person_roles(owner_url)
-        _drop_pg_database(owner_url)
-        for role in roles:
-            _drop_app_role_cluster(role)
+        drop_pg_store(owner_url)
 
 
 def _probes(pg: Store) -> list[tuple[str, tuple]]:

@@ -25,10 +25,9 @@ import pytest
 from access_setup import (
     POSTGRES_URL,
     _create_pg_database,
-    _drop_app_role_cluster,
     _drop_pg_database,
     _populate,
-    person_roles,
+    drop_pg_store,
 )
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
@@ -141,10 +140,7 @@ def pg():
         engine.dispose()
         yield st
     finally:
-        roles = person_roles(owner_url)
-        _drop_pg_database(owner_url)
-        for role in roles:
-            _drop_app_role_cluster(role)
+        drop_pg_store(owner_url)
 
 
 def _probes(pg: Store) -> list[tuple[str, dict]]:
