@@ -928,7 +928,10 @@ def _analyse_grown(conn: Connection, inserted: int) -> None:
     computed each child table's groups again for every review, calling the read policy's
     functions each time: a reviewer's load of 1,938 reviews right after a first import ran for
     more than 18 minutes. Autovacuum analyses them too, but a minute or more after the commit,
-    and the first dashboards open at once. 0.8 s at 200,000 reviews (``docs/scaling.md``)."""
+    and the first dashboards open at once. Since revision ``0036_analyse_key_columns`` only the
+    columns the scopes, keys and joins compare, 0.7-0.9 s at 200,000 reviews where every column
+    took 1.3-1.8 s on the same machine; autovacuum analyses every column after the commit
+    (``docs/scaling.md``)."""
     if conn.dialect.name == "postgresql" and inserted > 0:
         conn.exec_driver_sql("SELECT sjr_analyse_review_tables(%(n)s)", {"n": int(inserted)})
 

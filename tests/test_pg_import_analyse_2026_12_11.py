@@ -10,6 +10,8 @@ ran for more than 18 minutes. The reviews are hand-written (``test_import_copy._
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from access_setup import POSTGRES_URL
 from test_import_cli import sjr
@@ -68,3 +70,49 @@ def test_an_import_that_grows_the_store_analyses_it(postgres_database, tmp_path)
         assert _statistics(engine)["reviews"] == 700
     finally:
         engine.dispose()
+
+
+# What the planner needs before the commit (revision 0036_analyse_key_columns): the columns
+# the scopes, keys and joins compare. The answers and free text are left to autovacuum, which
+# analyses the whole tables after the commit (the import's rows count as changes then).
+_COLUMNS = ("SELECT tablename, attname FROM pg_stats WHERE schemaname = current_schema() "
+            "AND tablename = ANY(%(t)s)")
+
+
+def test_an_import_analyses_the_key_columns_before_its_commit(postgres_database, tmp_path):
+    url = postgres_database
+    assert sjr("import", "organisations", DATA / "organisations.csv", "--db", url
+               ).exit_code == 0
+    _import(url, write_reviews(tmp_path / "first.csv", _rows(300)))
+    engine = store.get_engine(url)
+    try:
+        with engine.connect() as conn:
+            analysed = set(conn.exec_driver_sql(_COLUMNS, {"t": list(TABLES)}).all())
+        changed = _changes_counted(engine)
+    finally:
+        engine.dispose()
+    for column in ("review_id", "organisation_code", "review_stage", "status", "reviewer_id"):
+        assert ("reviews", column) in analysed, sorted(analysed)
+    for table, column in (("phase_assessments", "phase"), ("problems", "problem_type"),
+                          ("review_reasons", "reason"), ("phase_assessments", "review_id")):
+        assert (table, column) in analysed, sorted(analysed)
+    for column in ("specialty", "cause_of_death", "age_at_death", "avoidability_score"):
+        assert ("reviews", column) not in analysed  # autovacuum's, after the commit
+    assert ("phase_assessments", "comment") not in analysed
+    # the import's rows still count as changes since the last analysis: autovacuum will come
+    assert changed >= 300, changed
+
+
+def _changes_counted(engine) -> int:
+    """``reviews``' changes since its last analysis, once the importing backend has reported
+    them (a backend sends its counts at most once a second, or when idle or gone)."""
+    deadline = time.monotonic() + 30
+    with engine.connect() as conn:
+        while True:
+            conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            changed = conn.exec_driver_sql(
+                "SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'reviews'"
+            ).scalar()
+            if (changed or 0) >= 300 or time.monotonic() > deadline:
+                return int(changed or 0)
+            time.sleep(0.2)
