@@ -47,11 +47,10 @@ changes there).
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
+
+from data_access.revisions import earlier_revision
 
 revision = "0033_reader_group"
 down_revision = "0032_rounds_keep_answers"
@@ -89,19 +88,10 @@ _MEMBER = (f"IF (SELECT role FROM users WHERE username = p_username) IN ({_READI
            "            END IF;")
 
 
-def _old(name: str):
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"sjr_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _user_functions(definer: str, *, member: bool) -> list[str]:
     """``sjr_user_add`` and ``sjr_user_login`` of revision 0029, with (``member``) the
     ``sjr_reader`` membership after the ``CONNECT`` grant."""
-    old = _old("0029_person_connection_limit")
+    old = earlier_revision("0029_person_connection_limit")
     statements = []
     for statement in old._functions(definer):
         if not any(f"FUNCTION {name}(" in statement for name in ("sjr_user_add",

@@ -50,11 +50,10 @@ probe there needs the organisation in their keys (``docs/security.md``, still-op
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
+
+from data_access.revisions import earlier_revision
 
 revision = "0034_scope_in_the_index"
 down_revision = "0033_reader_group"
@@ -96,19 +95,10 @@ _MEMBERS_KEY_OLD = ("round_id", "organisation_code", "reviewer_id")
 _MEMBERS_KEY_NEW = ("organisation_code", "round_id", "reviewer_id")
 
 
-def _old(name: str):
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"sjr_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _user_functions(definer: str, *, member: bool) -> list[str]:
     """Revision 0033's ``sjr_user_add`` and ``sjr_user_login``, with (``member``) the
     :data:`GROUP` membership after its ``sjr_reader`` one."""
-    old = _old("0033_reader_group")
+    old = earlier_revision("0033_reader_group")
     statements = old._user_functions(definer, member=True)
     if member:
         assert all(statement.count(old._MEMBER) == 1 for statement in statements)
@@ -120,7 +110,7 @@ def _user_functions(definer: str, *, member: bool) -> list[str]:
 def _apply(definer: str) -> str:
     """``sjr_person_reader_apply()``: revision 0033's loop for ``sjr_reader``, and the same for
     :data:`GROUP`; returns how many memberships it granted."""
-    old = _old("0033_reader_group")
+    old = earlier_revision("0033_reader_group")
     body = old._apply(definer)
     loop_start = body.index("            FOR r IN")
     loop_end = body.index("END LOOP;") + len("END LOOP;")
@@ -185,7 +175,7 @@ def downgrade() -> None:
     if definer is not None:
         for table in TABLES:
             op.execute(f"DROP POLICY IF EXISTS {POLICY} ON {table}")
-        old = _old("0033_reader_group")
+        old = earlier_revision("0033_reader_group")
         for statement in old._user_functions(definer, member=True):
             op.execute(statement)
         op.execute(old._apply(definer))

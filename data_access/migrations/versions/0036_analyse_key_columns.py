@@ -24,10 +24,9 @@ count or more) is unchanged.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from alembic import op
+
+from data_access.revisions import earlier_revision
 
 revision = "0036_analyse_key_columns"
 down_revision = "0035_children_scope"
@@ -45,17 +44,8 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 """What the read policies, the keys and the review frame's joins compare, table by table."""
 
 
-def _old(name: str):
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"sjr_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _analyse_function(tables: str) -> str:
-    old = _old("0035_children_scope")
+    old = earlier_revision("0035_children_scope")
     body = old._analyse_function()
     whole = f"ANALYZE {', '.join(old._ANALYSED)};"
     assert whole in body, "revision 0035's function changed shape"
@@ -72,4 +62,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(_old("0035_children_scope")._analyse_function())
+    op.execute(earlier_revision("0035_children_scope")._analyse_function())
