@@ -119,6 +119,10 @@ def _values(value: str | Iterable[str] | None, vocabulary: tuple[str, ...],
     return values
 
 
+_ID_KEYS = ("pk_reviews", "ex_reviews_review_id", "ix_reviews_organisation_code_review_id")
+"""The keys that refuse a new review under an id already held (SQLite; PostgreSQL)."""
+
+
 def _id_in_use(review_id: Any) -> AccessDenied:
     """The same words whoever holds the id: nothing about another organisation's review (its
     organisation, saver or time) is revealed."""
@@ -737,8 +741,10 @@ class Session:
                 saved = store.save_review(door.conn, row, expected_version, saved_by=self.user)
             except IntegrityError as exc:
                 # On PostgreSQL row-level security hides another organisation's review, so a
-                # taken id shows only here, as the primary key's refusal.
-                if expected_version is None and "pk_reviews" in str(exc.orig):
+                # taken id shows only here, as a key's refusal: the primary key on SQLite; on
+                # PostgreSQL the id's exclusion constraint, or the organisation's key for a
+                # review of one's own organisation one may not read (revision 0037).
+                if expected_version is None and any(key in str(exc.orig) for key in _ID_KEYS):
                     raise _id_in_use(review_id) from None
                 raise
             door.rows = 1

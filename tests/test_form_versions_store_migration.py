@@ -61,8 +61,9 @@ def _dump(url: str, columns: dict[str, list[str]] | None = None) -> dict[str, li
         for name in OLD_TABLES:
             table = meta.tables[name]
             chosen = [table.c[c] for c in (columns or {}).get(name, table.c.keys())]
-            out[name] = [tuple(r) for r in conn.execute(
-                select(*chosen).order_by(*table.primary_key.columns))]
+            # every column: on PostgreSQL since revision 0037 reviews, actions and theme
+            # codes have no primary key to order by (their key is a unique index)
+            out[name] = [tuple(r) for r in conn.execute(select(*chosen).order_by(*chosen))]
         return out
 
 

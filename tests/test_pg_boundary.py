@@ -746,7 +746,11 @@ def test_planner_estimates_do_not_tell_a_person_the_free_text(pg):
 def test_second_review_of_names_a_first_stage_review_of_the_same_organisation(pg):
     """An XB8 lead named an XA6 review as second_review_of (taking it off XA6's second-stage
     queue) and a reviewer second-staged their own review, both with plain SQL. The database
-    now refuses both; a file's first- and second-stage rows may still come in any order."""
+    now refuses both; a file's first- and second-stage rows may still come in any order.
+    Since revision 0037 the key of ``second_review_of`` is ``(organisation_code,
+    second_review_of)``, so another organisation's review is refused by it, in the same words
+    as an id no review holds (before, one refusal said "held elsewhere", another "held
+    nowhere": ``docs/security.md``, item 3)."""
     a, b = pg.org_a, pg.org_b
     _orgs, _deaths, reviews = synthetic()
     firsts = reviews[reviews["review_stage"] == "first"]
@@ -759,7 +763,13 @@ def test_second_review_of_names_a_first_stage_review_of_the_same_organisation(pg
         _copy_review(conn, first_a["review_id"], review_id="R-2ND-X", review_stage="second",
                      reviewer_id=other, case_id=first_b["case_id"],
                      second_review_of=first_b["review_id"], status="draft")
-        _fails(conn, "INSERT INTO reviews SELECT * FROM t", match="second_review_of must name")
+        elsewhere = _fails(conn, "INSERT INTO reviews SELECT * FROM t",
+                           match="fk_reviews_second_review_of_reviews")
+        conn.execute("UPDATE t SET second_review_of = 'R-HELD-NOWHERE'")
+        nowhere = _fails(conn, "INSERT INTO reviews SELECT * FROM t",
+                         match="fk_reviews_second_review_of_reviews")
+        assert elsewhere == nowhere
+        assert first_b["review_id"] not in elsewhere and b not in elsewhere
     with pg.connect("p_reviewer") as conn:
         _copy_review(conn, first_a["review_id"], review_id="R-2ND-OWN", review_stage="second",
                      second_review_of=first_a["review_id"], status="draft")

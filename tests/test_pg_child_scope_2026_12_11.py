@@ -366,14 +366,16 @@ def _nullable_organisation(found) -> list:
 def test_child_indexes_lead_with_the_organisation_on_postgresql(pg):
     """On the migrated PostgreSQL store: each of the seven tables has a ``NOT NULL``
     ``organisation_code``, every index of theirs (``pg_index``: keys, unique keys and plain
-    indexes alike) leads with it but ``theme_codes``' primary key on ``id``, their foreign keys
+    indexes alike) leads with it but the one-column hash index that keeps ``theme_codes``'
+    ``id`` unique (revision 0037: ``=`` only, never a range), their foreign keys
     to ``reviews`` and ``actions`` pair it with the parent's key, and the restrictive
     ``organisation_scope`` policy holds for ``sjr_organisation_reader`` on each."""
     engine = pg.owner()
     try:
         with engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT t.relname, c.relname, i.indisprimary, "
+                "SELECT t.relname, c.relname, "
+                "(SELECT amname FROM pg_am WHERE oid = c.relam) = 'hash', "
                 "ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY "
                 "      AS k(attnum, n) JOIN pg_attribute a ON a.attrelid = t.oid "
                 "      AND a.attnum = k.attnum ORDER BY k.n) FROM pg_index i "
@@ -390,9 +392,9 @@ def test_child_indexes_lead_with_the_organisation_on_postgresql(pg):
     finally:
         engine.dispose()
     assert {table for table, *_ in rows} == set(CHILD_TABLES)
-    wrong = [(table, name, columns) for table, name, primary, columns in rows
+    wrong = [(table, name, columns) for table, name, hashed, columns in rows
              if columns[:1] != ["organisation_code"]
-             and not (table == "theme_codes" and primary and columns == ["id"])]
+             and not (table == "theme_codes" and hashed and columns == ["id"])]
     scoped = {table for table, cmd, qual, check in policies
               if cmd == "ALL" and "organisation_code" in qual and "sjr_person_organisation"
               in qual and check is not None and "sjr_person_organisation" in check}

@@ -91,24 +91,32 @@ def _training_rows(conn, a: str, b: str, reviewer_a: str, reviewer_b: str) -> No
         conn.execute(text(
             "INSERT INTO calibration_answers (answer_id, round_id, case_id, organisation_code, "
             "reviewer_id, status, score_overall) VALUES (:id, 'R-SCOPE', 'TC-SCOPE-1', :org, "
-            ":rv, 'submitted', 3)"), {"id": uuid.uuid4().hex[:32], "org": org, "rv": reviewer})
+            ":rv, 'submitted', 3)"), {"id": f"{SCOPE_IDS}{org}", "org": org, "rv": reviewer})
         _training_record(conn, org, reviewer)
         _action(conn, org)
 
 
-def _training_record(conn, org: str, reviewer: str) -> None:
+SCOPE_IDS = "zzscope"
+"""The ids of the rows the owner adds or removes for the probes begin so: the range the probes
+name (``id >= 'zzscope' AND id < 'zzscopf'``, letters only, in the same order under every
+collation) holds them and no other row, so a planner that may use a one-column index on the
+id prefers it."""
+
+
+def _training_record(conn, org: str, reviewer: str, record_id: str | None = None) -> None:
     conn.execute(text(
         "INSERT INTO training_records (record_id, organisation_code, reviewer_id, trained_on, "
         "session) VALUES (:id, :org, :rv, '2025-05-01', 'initial')"),
-        {"id": uuid.uuid4().hex[:32], "org": org, "rv": reviewer})
+        {"id": record_id or uuid.uuid4().hex[:32], "org": org, "rv": reviewer})
 
 
-def _action(conn, org: str) -> None:
+def _action(conn, org: str, action_id: str | None = None) -> None:
     conn.execute(text(
         "INSERT INTO actions (id, organisation_code, description, owner_role, status, "
         "agreed_on, recorded_by, recorded_at, updated_by, updated_at, version) VALUES "
         "(:id, :org, 'Review the sepsis pathway.', 'Medical director', 'open', '2025-06-01', "
-        "'owner', now(), 'owner', now(), 1)"), {"id": uuid.uuid4().hex[:32], "org": org})
+        "'owner', now(), 'owner', now(), 1)"), {"id": action_id or uuid.uuid4().hex[:32],
+                                                 "org": org})
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +170,15 @@ def _probes(pg: Store) -> list[tuple[str, dict]]:
          "AND reviewer_id = %(rv)s", {"rv": pg.reviewer_b}),
         ("SELECT 1 FROM calibration_round_members WHERE round_id = 'R-SCOPE'", {}),
         ("SELECT 1 FROM training_records WHERE organisation_code = %(b)s", b),
+        # ids by ranges (revision 0037: no B-tree index on an id alone)
+        ("SELECT 1 FROM reviews WHERE review_id >= %(lo)s AND review_id < %(hi)s",
+         {"lo": f"{pg.org_b}-SCOPE-0", "hi": f"{pg.org_b}-SCOPE-9"}),
+        ("SELECT 1 FROM reviews WHERE review_id > ''", {}),
+        *((f"SELECT 1 FROM {table} WHERE {column} >= %(lo)s AND {column} < %(hi)s",
+           {"lo": SCOPE_IDS, "hi": SCOPE_IDS[:-1] + "f"})
+          for table, column in (("actions", "id"), ("theme_codes", "id"),
+                                ("training_records", "record_id"),
+                                ("calibration_answers", "answer_id"))),
     ]
 
 
@@ -221,8 +238,16 @@ def _change_the_other_organisation(pg: Store) -> None:
                     {"id": f"{pg.org_b}-SCOPE-{n}", "source": source})
             conn.execute(text("DELETE FROM deaths WHERE organisation_code = :b AND month = :m"),
                          {"b": pg.org_b, "m": pg.deaths_month_b})
-            _action(conn, pg.org_b)
-            _training_record(conn, pg.org_b, pg.reviewer_b)
+            _action(conn, pg.org_b, f"{SCOPE_IDS}action")
+            conn.execute(text("INSERT INTO codebook_versions (version, codebook, imported_at) "
+                              "VALUES ('scope-test', 'themes: []', now()) "
+                              "ON CONFLICT DO NOTHING"))
+            conn.execute(text(
+                "INSERT INTO theme_codes (id, organisation_code, review_id, theme, phase, "
+                "codebook_version, coded_by, coded_at) VALUES (:id, :b, :r, 'sepsis', NULL, "
+                "'scope-test', 'owner', now())"),
+                {"id": f"{SCOPE_IDS}theme", "b": pg.org_b, "r": source})
+            _training_record(conn, pg.org_b, pg.reviewer_b, f"{SCOPE_IDS}record")
             conn.execute(text("DELETE FROM calibration_answers WHERE organisation_code = :b"),
                          {"b": pg.org_b})
             conn.execute(text(
@@ -252,25 +277,33 @@ def test_explain_analyze_is_blind_to_other_organisations(pg):
 
 
 def test_every_index_leads_with_the_organisation(pg):
-    """On the migrated PostgreSQL store, and on a SQLite store made by the same migrations:
-    every index of the organisation-keyed review data leads with ``organisation_code``, except
-    a one-column unique key (which tells only whether a key exists)."""
+    """On the migrated PostgreSQL store: every index of the organisation-keyed review data
+    and of its child tables leads with ``organisation_code``, except an id's one-column hash
+    index, which answers ``=`` and never a range (revision 0037; before it the one-column
+    B-tree primary keys of reviews, actions, theme codes, training records and calibration
+    answers counted ids by ranges)."""
     engine = pg.owner()
     try:
         with engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT c.relname, i.indisunique, i.indnatts, "
+                "SELECT c.relname, a.amname, i.indnatts, "
                 "(SELECT attname FROM pg_attribute WHERE attrelid = t.oid "
                 " AND attnum = i.indkey[0]) FROM pg_index i "
                 "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+                "JOIN pg_am a ON a.oid = c.relam "
                 "WHERE t.relname = ANY(:tables) AND t.relnamespace = "
-                "current_schema()::regnamespace"), {"tables": list(SCOPED_TABLES)}).all()
+                "current_schema()::regnamespace"),
+                {"tables": [*SCOPED_TABLES, *CHILD_TABLES]}).all()
     finally:
         engine.dispose()
-    assert {r[0] for r in rows} >= {"pk_reviews", "ix_reviews_organisation_code_status",
-                                    "pk_calibration_round_members"}
-    wrong = [name for name, unique, columns, first in rows
-             if first != "organisation_code" and not (unique and columns == 1)]
+    names = {r[0] for r in rows}
+    assert names >= {"ix_reviews_organisation_code_review_id",
+                     "ix_reviews_organisation_code_status", "pk_calibration_round_members",
+                     "ex_reviews_review_id", "ex_actions_id", "ex_theme_codes_id"}
+    assert not names & {"pk_reviews", "pk_actions", "pk_theme_codes", "pk_training_records",
+                        "pk_calibration_answers"}
+    wrong = [(name, method) for name, method, columns, first in rows
+             if first != "organisation_code" and not (method == "hash" and columns == 1)]
     assert not wrong, wrong
 
 

@@ -75,7 +75,15 @@ def test_migrations_build_the_schema_of_the_models_from_empty(db_url):
             name = getattr(obj, "name", None) if obj is not None else item[2]
             return getattr(getattr(obj, "table", None), "name", name)
 
-        assert [d for d in diffs if table_of(d) in STORE_TABLES] == []
+        diffs = [d for d in diffs if table_of(d) in STORE_TABLES]
+        if engine.dialect.name == "postgresql":  # revision 0037: the organisation's own review
+            second = [d for d in diffs if d[0] in ("remove_fk", "add_fk")
+                      and d[1].name == "fk_reviews_second_review_of_reviews"]
+            assert [(d[0], [c.name for c in d[1].columns]) for d in second] == [
+                ("remove_fk", ["organisation_code", "second_review_of"]),
+                ("add_fk", ["second_review_of"])]
+            diffs = [d for d in diffs if not any(d is s for s in second)]
+        assert diffs == []
     finally:
         engine.dispose()
 
