@@ -29,7 +29,6 @@ import os
 import secrets
 import sqlite3
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
@@ -51,7 +50,8 @@ class _Templates:
         self.postgres_url = postgres_url
         self.directory = Path(tempfile.mkdtemp(prefix="sjr-migrated-"))
         self.sqlite: Path | None = None
-        self.postgres: str | None = None
+        self.postgres: str | None = None  # the template database's name
+        self.postgres_template = ""  # and its URL
         self.copies = {"sqlite": 0, "postgresql": 0}
         self.off = False  # a test marked ``real_migrations`` is running
 
@@ -115,15 +115,11 @@ class _Templates:
         if tables:
             return False
         if self.postgres is None:
-            self.postgres = f"sjr_migrated_{uuid.uuid4().hex[:12]}"
-            admin = self._admin()
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{self.postgres}"'))
-            finally:
-                admin.dispose()
-            self.real(admin_url.set(database=self.postgres).render_as_string(
-                hide_password=False))
+            from access_setup import _create_pg_database
+
+            self.postgres_template = _create_pg_database()
+            self.postgres = make_url(self.postgres_template).database
+            self.real(self.postgres_template)
         admin = self._admin()
         try:
             with admin.connect() as conn:
@@ -154,15 +150,10 @@ class _Templates:
         return True
 
     def close(self) -> None:
-        from sqlalchemy import text
-
         if self.postgres is not None:
-            admin = self._admin()
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{self.postgres}" WITH (FORCE)'))
-            finally:
-                admin.dispose()
+            from access_setup import _drop_pg_database
+
+            _drop_pg_database(self.postgres_template)
         for leftover in sorted(self.directory.glob("*")):
             leftover.unlink()
         self.directory.rmdir()
