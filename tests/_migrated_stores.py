@@ -50,8 +50,7 @@ class _Templates:
         self.postgres_url = postgres_url
         self.directory = Path(tempfile.mkdtemp(prefix="sjr-migrated-"))
         self.sqlite: Path | None = None
-        self.postgres: str | None = None  # the template database's name
-        self.postgres_template = ""  # and its URL
+        self.postgres: str | None = None  # the template database's URL
         self.copies = {"sqlite": 0, "postgresql": 0}
         self.off = False  # a test marked ``real_migrations`` is running
 
@@ -117,9 +116,9 @@ class _Templates:
         if self.postgres is None:
             from access_setup import _create_pg_database
 
-            self.postgres_template = _create_pg_database()
-            self.postgres = make_url(self.postgres_template).database
-            self.real(self.postgres_template)
+            self.postgres = _create_pg_database()
+            self.real(self.postgres)
+        template = make_url(self.postgres).database
         admin = self._admin()
         try:
             with admin.connect() as conn:
@@ -132,12 +131,12 @@ class _Templates:
                 same = conn.execute(text(
                     f"SELECT ({_LOCALE.format('n')}) = ({_LOCALE.format('t')}) AND "
                     "NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = :n)"),
-                    {"n": name, "t": self.postgres}).scalar()
+                    {"n": name, "t": template}).scalar()
                 if not same:
                     return False  # another collation, or someone connected: for real
                 conn.execute(text(f'DROP DATABASE "{name}"'))
-                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.postgres}"'))
-                copy_database_privileges(conn, self.postgres, name)
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+                copy_database_privileges(conn, template, name)
         finally:
             admin.dispose()
         store = create_engine(url, poolclass=NullPool)
@@ -153,7 +152,7 @@ class _Templates:
         if self.postgres is not None:
             from access_setup import _drop_pg_database
 
-            _drop_pg_database(self.postgres_template)
+            _drop_pg_database(self.postgres)
         for leftover in sorted(self.directory.glob("*")):
             leftover.unlink()
         self.directory.rmdir()
