@@ -75,3 +75,30 @@ def test_seven_reviewers_are_too_few_and_eight_are_enough():
     # 3.5 (halfway from 0.5 to 1: 0.75) and 5.25 (1)
     assert (row["Lower quartile"], row["Median"], row["Upper quartile"]) == (
         "50%", "75%", "100%")
+
+
+GROUP = "The group's agreement (95% intervals on 8 or more cases)"
+
+
+def test_the_programmes_group_agreement_is_never_one_reviewers_own_figure():
+    """Over one reviewer the programme team's "group's agreement" was that reviewer's kappa
+    against the panel (here 0.50: P1 scored 2 as the panel, G1 3 against 4), shown as a group
+    figure on a page that names no reviewer. It now says why it is not shown; over two
+    reviewers the pooled figures are shown as before. A lead still sees it: the lead's own
+    table names each reviewer's result anyway."""
+    one = _tables({"RV-1": (2, 3)})[GROUP].set_index(["Item", "Statistic"])
+    row = one.loc[("Overall assessment of care", "Weighted kappa against the panel")]
+    assert row["Reviewers"] == 1
+    assert row["Estimate"] == "not shown: one reviewer's own figure"
+    assert not any(str(v).startswith("0.50") for v in one["Estimate"])
+    trigger = one.loc[("Second-stage trigger", "Kappa against the panel")]
+    assert trigger["Estimate"] == "not shown: one reviewer's own figure"
+
+    two = _tables({"RV-1": (2, 3), "RV-2": (2, 4)})[GROUP].set_index(["Item", "Statistic"])
+    pooled = two.loc[("Overall assessment of care", "Weighted kappa against the panel")]
+    assert pooled["Reviewers"] == 2 and pooled["Estimate"] == "0.75"
+
+    lead = dict(results_tables(_data({"RV-1": (2, 3)}), "organisation_lead",
+                               shipped_codebook()))[GROUP].set_index(["Item", "Statistic"])
+    assert lead.loc[("Overall assessment of care", "Weighted kappa against the panel"),
+                    "Estimate"] == "0.50"

@@ -40,6 +40,9 @@ MIN_REVIEWERS_FOR_QUARTILES = MIN_CASES_FOR_INTERVAL
 estimate is shown on fewer than 8 cases (``shared/spec/privacy-and-disclosure.md``), and over
 one reviewer the quartiles are that reviewer's own figure."""
 _FEW_REVIEWERS = f"not shown: fewer than {MIN_REVIEWERS_FOR_QUARTILES} reviewers"
+_ONE_REVIEWER = "not shown: one reviewer's own figure"
+"""The programme team's "group's agreement" over one reviewer: not a group's, and that
+reviewer's own result on a page that names no reviewer (a lead's table names it anyway)."""
 
 _ITEM_LABELS = {**{p: domain.label("phase", p) for p in domain.PHASES},
                 "avoidability": "Avoidability of death"}
@@ -166,7 +169,8 @@ def results_tables(data: dict[str, Any], role: str, codebook: Any
         "Round": g["round_id"],
         "Item": g["item"].map({**_ITEM_LABELS, "trigger": "Second-stage trigger"}),
         "Statistic": g["statistic"].map(names).fillna(g["statistic"]),
-        "Estimate": [_interval(row) for _, row in g.iterrows()],
+        "Estimate": [_ONE_REVIEWER if role != "organisation_lead" and row["n_reviewers"] == 1
+                     else _interval(row) for _, row in g.iterrows()],
         "Cases": g["n_cases"], "Reviewers": g["n_reviewers"]})))
     return out
 
