@@ -37,6 +37,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy import update as sa_update
@@ -72,7 +73,7 @@ from data_access.loading import (
     load_deaths,
     load_organisations,
 )
-from data_access.pg_security import database_user
+from data_access.pg_security import database_user, unreadable
 from sjrlib import domain
 from sjrlib.arrow_text import holds_any, value_bytes
 from sjrlib.io import RESTART
@@ -787,14 +788,36 @@ def _stored_state(conn: Connection, review_ids: list[str]) -> pd.DataFrame:
 
 
 def _add_reviewers(conn: Connection, frame: pd.DataFrame) -> None:
+    """Register the reviewers ``frame`` names (``reviewer_id``, ``organisation_code``: the
+    organisation each was first seen at) that are not registered yet."""
     pairs = frame.loc[frame["reviewer_id"].notna(), ["reviewer_id", "organisation_code"]]
     pairs = pairs.drop_duplicates("reviewer_id")
     if pairs.empty:
+        return
+    if register_through_function(conn):
+        register_reviewers(conn, pairs["reviewer_id"].astype(str).tolist(),
+                           pairs["organisation_code"].astype(str).tolist())
         return
     known = set(conn.execute(select(_REVIEWERS.c.reviewer_id)).scalars())
     pairs = pairs[~_isin(pairs["reviewer_id"], known)]
     if len(pairs):
         _insert_frame(conn, _REVIEWERS, pairs)
+
+
+def register_through_function(conn: Connection) -> bool:
+    """Whether the connection's role registers reviewers through ``sjr_reviewers_add``: a
+    person's own role on PostgreSQL since revision ``0039_reviewers_by_function``,
+    which may not read, write or probe ``reviewers`` itself."""
+    return "reviewers" in unreadable(conn, ["reviewers"])
+
+
+def register_reviewers(conn: Connection, reviewers: list[str], organisations: list[str]
+                       ) -> None:
+    """Register ``reviewers`` not registered yet, each first seen at the organisation at the
+    same position, through ``sjr_reviewers_add`` (:func:`register_through_function`); a
+    reviewer already registered is left as it is, and the answer is the same."""
+    conn.execute(text("SELECT sjr_reviewers_add(:reviewers, :organisations)"),
+                 {"reviewers": reviewers, "organisations": organisations})
 
 
 def _insert_order(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:

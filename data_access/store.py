@@ -43,6 +43,8 @@ from data_access.bulk import (
     import_review_blocks,
     import_reviews,
     refuse_broken_followers,
+    register_reviewers,
+    register_through_function,
 )
 from data_access.database import (
     _PHASES,
@@ -217,7 +219,12 @@ def _review_cells(values: dict) -> dict[str, object]:
 def _add_reviewer(conn: Connection, cells: dict[str, object]) -> None:
     """:func:`_add_reviewers` for one review: looks up its reviewer only."""
     reviewer = cells["reviewer_id"]
-    if reviewer is None or conn.execute(select(_REVIEWERS.c.reviewer_id).where(
+    if reviewer is None:
+        return
+    if register_through_function(conn):  # a person's own role (revision 0039)
+        register_reviewers(conn, [reviewer], [cells["organisation_code"]])
+        return
+    if conn.execute(select(_REVIEWERS.c.reviewer_id).where(
             _REVIEWERS.c.reviewer_id == reviewer)).first() is not None:
         return
     conn.execute(insert(_REVIEWERS), [{"reviewer_id": reviewer,

@@ -40,8 +40,9 @@ pytestmark = [
     pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set"),
 ]
 
-ROLE_TABLES = ("reviews", "phase_assessments", "problems", "review_reasons", "deaths",
-               "reviewers")
+ROLE_TABLES = ("reviews", "phase_assessments", "problems", "review_reasons", "deaths")
+"""The review data each person's role reads its scope of (``reviewers``: no person's role
+reads it since revision 0039, ``test_no_person_reads_writes_or_probes_reviewers``)."""
 PEOPLE = ("p_admin", "p_lead", "p_reviewer", "p_national", "p_researcher")
 NOT_READING = ("p_admin", "p_researcher")
 """Their roles hold no privilege on the review data (revision 0033_reader_group): every
@@ -150,16 +151,12 @@ def _expected_counts(st: Store, person: str) -> dict[str, int]:
                     for t in ("phase_assessments", "problems", "review_reasons")}
     owner.dispose()
     if person == "p_national":
-        n_deaths, reviewers = len(deaths), set(reviews["reviewer_id"].dropna())
+        n_deaths = len(deaths)
     elif person == "p_lead":
         n_deaths = int((deaths["organisation_code"] == st.org_a).sum())
-        reviewers = set(reviews.loc[reviews["organisation_code"] == st.org_a,
-                                    "reviewer_id"].dropna())
-    elif person == "p_reviewer":
-        n_deaths, reviewers = 0, {st.reviewer_id}
     else:
-        n_deaths, reviewers = 0, set()
-    return {"reviews": len(ids), **children, "deaths": n_deaths, "reviewers": len(reviewers)}
+        n_deaths = 0
+    return {"reviews": len(ids), **children, "deaths": n_deaths}
 
 
 def _counts(conn: psycopg.Connection) -> dict[str, int]:
@@ -842,3 +839,89 @@ def test_a_person_cannot_stall_the_audit_chain(pg, monkeypatch):
         admin.close()
     finally:
         _set_stall_seconds(pg, None)
+
+
+# --------------------------------------------- reviewers (revision 0039_reviewers_by_function) ----
+def _registered(pg: Store, *reviewer_ids: str) -> dict[str, str]:
+    """As the owner: the organisation each of ``reviewer_ids`` is registered at."""
+    owner = create_engine(pg.owner_url)
+    try:
+        with owner.connect() as conn:
+            return dict(conn.execute(text(
+                "SELECT reviewer_id, organisation_code FROM reviewers "
+                "WHERE reviewer_id = ANY(:ids)"), {"ids": list(reviewer_ids)}).all())
+    finally:
+        owner.dispose()
+
+
+def _reviewer_of_b_only(pg: Store) -> str:
+    """A reviewer first seen at organisation B who has no review at A."""
+    _orgs, _deaths, reviews = synthetic()
+    at_a = set(reviews.loc[reviews["organisation_code"] == pg.org_a, "reviewer_id"].dropna())
+    of_b = sorted(r for r, o in _registered(
+        pg, *reviews["reviewer_id"].dropna().unique()).items() if o == pg.org_b)
+    return next(r for r in of_b if r not in at_a)
+
+
+@pytest.mark.parametrize("person", PEOPLE)
+def test_no_person_reads_writes_or_probes_reviewers(pg, person):
+    """``reviewers`` keys every organisation's reviewer ids by a B-tree the reviews' foreign key
+    needs, so ``EXPLAIN ANALYZE`` of a range of ids counted other organisations' reviewers for
+    a lead or reviewer (security.md item 1). No person's role holds a privilege on it now:
+    reading, ``EXPLAIN`` and every write are refused, for every role."""
+    with pg.connect(person) as conn:
+        for statement in ("SELECT count(*) FROM reviewers",
+                          "EXPLAIN ANALYZE SELECT 1 FROM reviewers WHERE reviewer_id >= 'A'",
+                          "INSERT INTO reviewers VALUES ('RV-NEW-BY-SQL', NULL)",
+                          "UPDATE reviewers SET organisation_code = NULL",
+                          "DELETE FROM reviewers"):
+            _fails(conn, statement, match="permission denied")
+
+
+def test_sjr_reviewers_add_registers_only_what_its_caller_may_write(pg):
+    """A lead registers reviewers of their own organisation, a reviewer only themselves; any
+    other pair is refused in one message whether its reviewer is registered or not, and an id
+    already registered elsewhere is accepted and left as it was (no answer tells them apart)."""
+    elsewhere = _reviewer_of_b_only(pg)
+    fresh = f"RV-FRESH-{uuid.uuid4().hex[:8]}"
+    call = "SELECT sjr_reviewers_add(%s, %s)"
+    with pg.connect("p_lead") as conn:
+        refusals = {_fails(conn, call, ([rid], [pg.org_b]), "register only reviewers of your "
+                           "own organisation") for rid in (elsewhere, f"{fresh}-B")}
+        assert len(refusals) == 1, refusals
+        assert pg.org_b not in next(iter(refusals)) and elsewhere not in next(iter(refusals))
+        conn.execute(call, ([fresh, elsewhere], [pg.org_a, pg.org_a]))
+        conn.commit()
+    with pg.connect("p_reviewer") as conn:
+        conn.execute(call, ([pg.reviewer_id], [pg.org_a]))  # already registered: nothing
+        assert len({_fails(conn, call, ([rid], [pg.org_a]), "register only reviewers")
+                    for rid in (f"{fresh}-R", elsewhere)}) == 1
+        conn.commit()
+    assert _registered(pg, fresh, elsewhere, f"{fresh}-B", f"{fresh}-R") == {
+        fresh: pg.org_a, elsewhere: pg.org_b}
+
+
+def test_a_leads_import_may_name_a_reviewer_first_seen_elsewhere(pg, tmp_path):
+    """Reviewers review at several organisations. A lead's import of a review by a reviewer
+    first seen at organisation B (no review at A yet) used to be refused through the lead's
+    role (``pk_reviewers``: the lead could not see the row and added it again), where the
+    owner's import and SQLite accepted it. Now it goes in, and the reviewer stays registered
+    at B; a reviewer new to the store is registered at the lead's organisation."""
+    from sjrlib import io
+
+    elsewhere = _reviewer_of_b_only(pg)
+    fresh = f"RV-IMPORT-{uuid.uuid4().hex[:8]}"
+    _orgs, _deaths, reviews = synthetic()
+    first = reviews[(reviews["organisation_code"] == pg.org_a)
+                    & (reviews["review_stage"] == "first")].head(2).copy()
+    tag = uuid.uuid4().hex[:6].translate(str.maketrans("0123456789", "ghijklmnop"))
+    first["review_id"] = [f"R-RVIMP-{tag}-{i}" for i in range(2)]
+    first["case_id"] = [f"C-RVIMP-{tag}-{i}" for i in range(2)]
+    first["reviewer_id"] = [elsewhere, fresh]
+    first["status"] = "submitted"
+    path = tmp_path / "reviews.csv"
+    io.write_reviews(first, path)
+    with open_session(None, pg.url_of("p_lead"), tool="test") as lead:
+        result = lead.import_file("reviews", path)
+    assert result.inserted == 2
+    assert _registered(pg, elsewhere, fresh) == {elsewhere: pg.org_b, fresh: pg.org_a}
