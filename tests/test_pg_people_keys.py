@@ -16,13 +16,12 @@ written here by hand, not taken from the synthetic generator.
 
 from __future__ import annotations
 
-import re
-
 import psycopg
 import pytest
 from access_setup import POSTGRES_URL, _create_pg_database, drop_pg_store
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from test_pg_scope_index_2026_12_10 import PLANS, _counts
 
 from data_access import pg_security, store
 from sjrlib import io
@@ -32,11 +31,6 @@ pytestmark = [
     pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set"),
 ]
 
-PLANS = (
-    ("enable_seqscan = off",),
-    ("enable_seqscan = off", "enable_indexscan = off"),  # bitmap scans
-    ("enable_seqscan = off", "enable_bitmapscan = off"),  # index scans
-)
 PROBES = {
     "approvals": "SELECT 1 FROM approvals WHERE approval_id >= 'zzp' AND approval_id < 'zzq'",
     "users": "SELECT 1 FROM users WHERE username >= 'zzp' AND username < 'zzq'",
@@ -44,8 +38,16 @@ PROBES = {
 """A range of ids, letters only (the same order under every collation)."""
 INSIDE = {"approvals": "zzp-hidden-study", "users": "zzp.hidden.person"}
 OUTSIDE = {"approvals": "aa-hidden-study", "users": "aa.hidden.person"}
-_COUNT = re.compile(r"actual rows=(\d+) loops=(\d+)|(Rows Removed by [A-Za-z ]+: \d+)")
-_NODE = re.compile(r"^\s*(?:->\s+)?([A-Z][A-Za-z ]+?)(?: using| on|  \(|\s*\(|$)")
+
+
+def _approval(conn, approval_id: str, applicant: str) -> None:
+    """As the owner: an active approval of ``applicant`` for a study of QQ1's reviews."""
+    conn.execute(text(
+        "INSERT INTO approvals (approval_id, applicants, purpose, organisations, period_start, "
+        "period_end, fields, free_text, date_coarsening, start_date, end_date, k, status, "
+        "created_at) VALUES (:id, :applicants, 'A study.', '[\"QQ1\"]', '2024-04', "
+        "'2025-03', '[\"review_id\"]', false, 'month', '2026-01-01', '2027-12-31', 5, "
+        "'active', now())"), {"id": approval_id, "applicants": f'["{applicant}"]'})
 
 
 @pytest.fixture(scope="module")
@@ -67,28 +69,11 @@ def pg(tmp_path_factory):
                 roles[name] = pg_security.add_user(
                     conn, acting="admin.one", username=name, role=role, organisation_code=org,
                     reviewer_id=None, tool="test")
-            conn.execute(text(
-                "INSERT INTO approvals (approval_id, applicants, purpose, organisations, "
-                "period_start, period_end, fields, free_text, date_coarsening, start_date, "
-                "end_date, k, status, created_at) VALUES ('STUDY-OWN', '[\"researcher.one\"]', "
-                "'A study of the researcher''s own.', '[\"QQ1\"]', '2024-04', '2025-03', "
-                "'[\"review_id\"]', false, 'month', '2026-01-01', '2027-12-31', 5, 'active', "
-                "now())"))
+            _approval(conn, "STUDY-OWN", "researcher.one")
         engine.dispose()
         yield owner_url, roles
     finally:
         drop_pg_store(owner_url)
-
-
-def _counts(plan: str) -> list[tuple]:
-    out: list[tuple] = []
-    for line in plan.splitlines():
-        node = _NODE.match(line)
-        if node and "actual" in line:
-            out.append(("node", node.group(1).strip()))
-        for rows, loops, removed in _COUNT.findall(line):
-            out.append(("rows", rows, loops) if rows else (removed,))
-    return out
 
 
 def _explain(owner_url: str, role: str) -> dict[tuple[str, int], list[tuple]]:
@@ -119,13 +104,7 @@ def _place(owner_url: str, ids: dict[str, str], previous: dict[str, str] | None)
                 conn.execute(text("UPDATE users SET username = :new WHERE username = :old"),
                              {"new": ids["users"], "old": previous["users"]})
                 return
-            conn.execute(text(
-                "INSERT INTO approvals (approval_id, applicants, purpose, organisations, "
-                "period_start, period_end, fields, free_text, date_coarsening, start_date, "
-                "end_date, k, status, created_at) VALUES (:id, '[\"someone.else\"]', "
-                "'Another study.', '[\"QQ1\"]', '2024-04', '2025-03', '[\"review_id\"]', "
-                "false, 'month', '2026-01-01', '2027-12-31', 5, 'active', now())"),
-                {"id": ids["approvals"]})
+            _approval(conn, ids["approvals"], "someone.else")
             conn.execute(text("INSERT INTO users (username, role, disabled, created_at) "
                               "VALUES (:name, 'researcher', false, now())"),
                          {"name": ids["users"]})
