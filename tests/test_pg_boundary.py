@@ -142,7 +142,7 @@ def _expected_reviews(st: Store, person: str) -> set[str]:
 
 
 def _expected_counts(st: Store, person: str) -> dict[str, int]:
-    _orgs, deaths, reviews = synthetic()
+    _orgs, deaths, _reviews = synthetic()
     ids = _expected_reviews(st, person)
     owner = create_engine(st.owner_url)  # children counted by the owner over the chosen ids
     with owner.connect() as conn:
