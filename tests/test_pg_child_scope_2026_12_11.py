@@ -13,8 +13,8 @@ referral_type)``, ``action_themes (action_id, theme)`` and ``action_reviews (act
 review_id)``.
 
 As ``test_pg_scope_index_2026_12_10`` does for the organisation-keyed tables: each probe runs
-as the person's own role with plain psycopg (no project code in between), the lead's under
-three planner settings and the reviewer's under the first, and every count ``EXPLAIN ANALYZE``
+as the person's own role with plain psycopg (no project code in between), the lead's and the
+reviewer's under three planner settings, and every count ``EXPLAIN ANALYZE``
 printed is kept. The owner then changes only organisation B's child rows of the probed review
 and action (adds a theme code, deletes a phase row, adds a problem, deletes a reason, adds a
 referral, adds two themes and two review links to the action and removes one of each) and the
@@ -279,8 +279,8 @@ def _b_children(pg: Store) -> dict[str, int]:
 @pytest.mark.postgres
 @pytest.mark.skipif(not POSTGRES_URL, reason="SJR_TEST_POSTGRES_URL not set")
 def test_child_probes_are_blind_to_other_organisations(pg):
-    """Every probe of another organisation's review or action, as the lead's own role under
-    three planner settings and the reviewer's under the first: the counts ``EXPLAIN ANALYZE``
+    """Every probe of another organisation's review or action, as the lead's and the
+    reviewer's own roles under three planner settings: the counts ``EXPLAIN ANALYZE``
     printed are the same before and after the owner changed only organisation B's child rows.
     (Before revision 0035 the index on ``review_id`` / ``action_id`` fetched B's rows and the
     policy removed them: ``Rows Removed by Filter`` told which themes, phases, problems,
