@@ -1001,7 +1001,8 @@ def main() -> int:
 
 
 def run(args, engine: str, admin_url: str, organisations: int) -> int:
-    """The benchmark on one store (``engine``): 0, or 1 when it counted errors."""
+    """The benchmark on one store (``engine``): 0, 1 when it counted errors, 130 when
+    interrupted (everything it started stopped, its store dropped)."""
     figures = Figures()
     servers: list = []
     stop = threading.Event()  # the memory sampler
