@@ -43,7 +43,7 @@ from access_setup import (
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from test_pg_scope_index_2026_12_10 import PERSON_PLANS, PLANS, _explain
+from test_pg_scope_index_2026_12_10 import PERSONS, PLANS, _explain
 
 from data_access import pg_security, store
 
@@ -288,7 +288,7 @@ def test_child_probes_are_blind_to_other_organisations(pg):
     had = _b_children(pg)
     # B's review and action had child rows of each kind before the change
     assert all(had.values()), had
-    before = {person: _explain(pg, person, _probes) for person in PERSON_PLANS}
+    before = {person: _explain(pg, person, _probes) for person in PERSONS}
     _change_the_other_organisation(pg)
     assert _b_children(pg) == had | {"theme_codes": had["theme_codes"] + 1,
                                      "phase_assessments": had["phase_assessments"] - 1,
@@ -297,7 +297,7 @@ def test_child_probes_are_blind_to_other_organisations(pg):
                                      "referrals": had["referrals"] + 1,
                                      "action_themes": had["action_themes"] + 1,
                                      "action_reviews": had["action_reviews"] + 1}
-    after = {person: _explain(pg, person, _probes) for person in PERSON_PLANS}
+    after = {person: _explain(pg, person, _probes) for person in PERSONS}
     probes = _probes(pg)
     changed = [(person, PLANS[p], probes[q][0], before[person][p, q], after[person][p, q])
                for person in before for (p, q), counts in before[person].items()

@@ -199,17 +199,17 @@ def _counts(plan: str) -> list[tuple]:
     return out
 
 
-PERSON_PLANS = {"p_lead": PLANS, "p_reviewer": PLANS}
-"""Whose probes run under which settings: both people under all three (the reviewer ran under
-the first alone while each plan was compiled, see :data:`NO_JIT`)."""
+PERSONS = ("p_lead", "p_reviewer")
+"""Whose probes run, each under every one of :data:`PLANS` (the reviewer ran under the first
+alone while each plan was compiled, see :data:`NO_JIT`)."""
 
 
 def _explain(pg, person: str, probes=None) -> dict[tuple[int, int], list[tuple]]:
     """Every count of each probe's plan (``probes(pg)``, default :func:`_probes`) as
-    ``person``'s own role, under each of their planner settings."""
+    ``person``'s own role, under each of :data:`PLANS`."""
     seen = {}
     with pg.connect(person) as conn:
-        for p, settings in enumerate(PERSON_PLANS[person]):
+        for p, settings in enumerate(PLANS):
             for setting in (NO_JIT, *settings):
                 conn.execute(f"SET {setting}")
             for q, (statement, params) in enumerate((probes or _probes)(pg)):
@@ -268,9 +268,9 @@ def test_explain_analyze_is_blind_to_other_organisations(pg):
     only organisation B's rows. (On revision 0033 the first probe printed ``Rows Removed by
     Filter`` equal to B's reviews that month, and the status and stage probes the national
     counts from their one-column indexes.)"""
-    before = {person: _explain(pg, person) for person in PERSON_PLANS}
+    before = {person: _explain(pg, person) for person in PERSONS}
     _change_the_other_organisation(pg)
-    after = {person: _explain(pg, person) for person in PERSON_PLANS}
+    after = {person: _explain(pg, person) for person in PERSONS}
     probes = _probes(pg)
     changed = [(person, PLANS[p], probes[q][0])
                for person in before for (p, q), counts in before[person].items()
