@@ -40,8 +40,14 @@ NOBODY = 65534
 
 
 def _socket_inodes(pid: int) -> set[str]:
+    """The sockets ``pid`` holds open; none once it has exited (a process found by its command
+    line may end before its descriptors are read: seen once in CI, ``/proc/<pid>/fd`` gone)."""
     found = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:
+        return found
+    for fd in fds:
         try:
             target = os.readlink(fd)
         except OSError:
