@@ -78,6 +78,8 @@ def test_a_busy_transaction_on_the_chain_is_ended_by_its_age(pg, monkeypatch):  
             while not stop.is_set():
                 staller.execute("SELECT 1")
                 time.sleep(0.2)
+            # once more after the lead's call: the loop may have slept through the ending
+            staller.execute("SELECT 1")
             outcome.append("alive")
         except psycopg.OperationalError:
             outcome.append("ended")
