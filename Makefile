@@ -35,9 +35,10 @@ demo: $(STAMP)
 
 # Then every notebook under nbval, on a small demo store, as the user it is for
 # (tests/notebooks/nbval_demo.py); nbval is registered only for that run. Two workers, a
-# notebook each at a time: the national report alone is about a third of the run.
+# notebook each at a time: the national report alone is about a third of the run. The 25
+# slowest tests are listed at the end, so a CI log says where its time went.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p nbval -p tests.notebooks.nbval_demo --nbval-lax notebooks/
 
 lint: $(STAMP)
