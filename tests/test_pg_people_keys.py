@@ -21,7 +21,7 @@ import pytest
 from access_setup import POSTGRES_URL, _create_pg_database, drop_pg_store
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from test_pg_scope_index_2026_12_10 import NO_JIT, PLANS, _counts
+from test_pg_scope_index_2026_12_10 import PLANS, _counts, set_plan
 
 from data_access import pg_security, store
 from sjrlib import io
@@ -82,8 +82,7 @@ def _explain(owner_url: str, role: str) -> dict[tuple[str, int], list[tuple]]:
     with psycopg.connect(host=url.host, port=url.port or 5432, dbname=url.database,
                          user=role) as conn:
         for p, settings in enumerate(PLANS):
-            for setting in (NO_JIT, *settings):
-                conn.execute(f"SET {setting}")
+            set_plan(conn, settings)
             for table, probe in PROBES.items():
                 rows = conn.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {probe}")
                 seen[table, p] = _counts("\n".join(r[0] for r in rows.fetchall()))

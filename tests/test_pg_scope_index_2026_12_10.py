@@ -57,6 +57,12 @@ NO_JIT = "jit = off"
 once a row (about 50 ms each: a reviewer's probe of their organisation's 512 reviews took
 60 s). Compiling changes no count a plan prints; the probes see the same without it."""
 
+
+def set_plan(conn, settings: tuple[str, ...]) -> None:
+    """Put the psycopg connection ``conn`` under one of :data:`PLANS`, with :data:`NO_JIT`."""
+    for setting in (NO_JIT, *settings):
+        conn.execute(f"SET {setting}")
+
 _COUNT = re.compile(r"(?:actual (?:time=\S+ )?rows=(\d+) loops=(\d+))|"
                     r"(Rows Removed by [A-Za-z ]+: \d+)|(never executed)")
 _NODE = re.compile(r"^\s*(?:->\s+)?([A-Z][A-Za-z ]+?)(?: using| on|  \(|\s*\(|$)")
@@ -210,8 +216,7 @@ def _explain(pg, person: str, probes=None) -> dict[tuple[int, int], list[tuple]]
     seen = {}
     with pg.connect(person) as conn:
         for p, settings in enumerate(PLANS):
-            for setting in (NO_JIT, *settings):
-                conn.execute(f"SET {setting}")
+            set_plan(conn, settings)
             for q, (statement, params) in enumerate((probes or _probes)(pg)):
                 rows = conn.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {statement}",
                                     params).fetchall()
